@@ -1,0 +1,87 @@
+/* cedar.h - Writ's Cedar engine: policies, schema, entities, decisions.
+ *
+ * Typical use:
+ *
+ *     writ_policyset *ps; writ_entities *es; writ_request *rq;
+ *     writ_policyset_parse(text, len, &ps, &err);
+ *     writ_entities_parse(json, jlen, NULL, &es, &err);
+ *     writ_request_parse(req, rlen, NULL, false, &rq, &err);
+ *     writ_authorizer *az = writ_authorizer_new();
+ *     writ_decision d;
+ *     writ_authorize(az, ps, es, rq, &d);     // d.allow, d.reasons, d.errors
+ *
+ * Policy sets, schemas and entity stores are immutable once built and may be
+ * shared by threads; an authorizer holds one thread's scratch memory and the
+ * last decision, which stays valid until its next call or its free.
+ */
+#ifndef WRIT_CEDAR_H
+#define WRIT_CEDAR_H
+
+#include "writ/writ.h"
+
+typedef struct writ_policyset writ_policyset;
+typedef struct writ_schema writ_schema;
+typedef struct writ_entities writ_entities;
+typedef struct writ_request writ_request;
+typedef struct writ_authorizer writ_authorizer;
+
+/* ---- policies.  Policies are named "policy0", "policy1", ... in order of
+ * appearance (annotations do not rename them); templates likewise. */
+WRIT_MUST_CHECK writ_status writ_policyset_parse(const char *text, size_t len, writ_policyset **out,
+                                                 writ_error *err);
+void writ_policyset_free(writ_policyset *ps);
+size_t writ_policyset_count(const writ_policyset *ps);
+const char *writ_policyset_id(const writ_policyset *ps, size_t i);
+/* Annotation value of policy i, or NULL. */
+const char *writ_policyset_annotation(const writ_policyset *ps, size_t i, const char *key);
+/* Link a template: principal/resource are entity uids in Cedar syntax
+ * (`User::"alice"`); pass NULL for a slot the template does not use. */
+WRIT_MUST_CHECK writ_status writ_policyset_link(writ_policyset *ps, const char *template_id,
+                                                const char *new_id, const char *principal,
+                                                const char *resource, writ_error *err);
+
+/* ---- schema (.cedarschema, the human-readable format) */
+WRIT_MUST_CHECK writ_status writ_schema_parse(const char *text, size_t len, writ_schema **out,
+                                              writ_error *err);
+void writ_schema_free(writ_schema *s);
+
+/* ---- entities (Cedar's JSON entity format).  With a schema, attribute
+ * values are read as the schema types them and the schema's action entities
+ * (with their groups) are added. */
+WRIT_MUST_CHECK writ_status writ_entities_parse(const char *json, size_t len, const writ_schema *schema,
+                                                writ_entities **out, writ_error *err);
+void writ_entities_free(writ_entities *es);
+
+/* ---- requests: a JSON object
+ *   {"principal": {"type": "User", "id": "alice"}, "action": {...},
+ *    "resource": {...}, "context": {...}}
+ * (entity refs may also be written as strings in Cedar syntax:
+ * "User::\"alice\"").  With a schema the context is read as the action's
+ * context type; with validate set the request must match the schema. */
+WRIT_MUST_CHECK writ_status writ_request_parse(const char *json, size_t len, const writ_schema *schema,
+                                               bool validate, writ_request **out, writ_error *err);
+void writ_request_free(writ_request *rq);
+
+/* ---- decisions */
+typedef struct writ_policy_error {
+    const char *policy_id;
+    const char *message;
+} writ_policy_error;
+
+typedef struct writ_decision {
+    bool allow;
+    size_t nreasons;
+    const char *const *reasons;          /* ids of the determining policies */
+    size_t nerrors;
+    const writ_policy_error *errors;     /* policies whose evaluation failed */
+} writ_decision;
+
+writ_authorizer *writ_authorizer_new(void);
+void writ_authorizer_free(writ_authorizer *az);
+/* Decide.  Fails closed: on any internal failure the decision is a deny
+ * and the status says why.  The decision points into the authorizer. */
+WRIT_MUST_CHECK writ_status writ_authorize(writ_authorizer *az, const writ_policyset *ps,
+                                           const writ_entities *es, const writ_request *rq,
+                                           writ_decision *out);
+
+#endif
