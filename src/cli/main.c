@@ -1,0 +1,31 @@
+/* main.c - `writ`: dispatch to a subcommand. */
+#include "cli/cli.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const cli_command commands[] = {
+    {"authorize", "decide one request: --policies F --entities F --request F [--schema F]", cmd_authorize},
+    {"conformance", "run Cedar conformance test files: [--root DIR] [--verbose] [--time] PATH...", cmd_conformance},
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: writ <command> [options]\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].summary);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(argv[1], commands[i].name))
+            return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "writ: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return 2;
+}
