@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_INPUT (256u << 20)
+#define CLI_MAX_FILE (256u << 20)
 
 static const char usage[] =
     "usage: writ authorize --policies FILE --entities FILE --request FILE [--schema FILE] [--validate]\n"
@@ -60,7 +60,7 @@ int cmd_authorize(int argc, char **argv)
     writ_request *rq = NULL;
     writ_authorizer *az = NULL;
     writ_error err;
-    if (!(ptext = cli_read_file(pol, MAX_INPUT, &plen))) {
+    if (!(ptext = cli_read_file(pol, CLI_MAX_FILE, &plen))) {
         rc = bad_input("cannot read policies", pol, NULL);
         goto out;
     }
@@ -69,7 +69,7 @@ int cmd_authorize(int argc, char **argv)
         goto out;
     }
     if (sch) {
-        if (!(stext = cli_read_file(sch, MAX_INPUT, &slen))) {
+        if (!(stext = cli_read_file(sch, CLI_MAX_FILE, &slen))) {
             rc = bad_input("cannot read schema", sch, NULL);
             goto out;
         }
@@ -79,7 +79,7 @@ int cmd_authorize(int argc, char **argv)
         }
     }
     if (ent) {
-        if (!(etext = cli_read_file(ent, MAX_INPUT, &elen))) {
+        if (!(etext = cli_read_file(ent, CLI_MAX_FILE, &elen))) {
             rc = bad_input("cannot read entities", ent, NULL);
             goto out;
         }
@@ -90,7 +90,7 @@ int cmd_authorize(int argc, char **argv)
         rc = bad_input("in entities", ent ? ent : "(none)", &err);
         goto out;
     }
-    if (!(rtext = cli_read_file(req, MAX_INPUT, &rlen))) {
+    if (!(rtext = cli_read_file(req, CLI_MAX_FILE, &rlen))) {
         rc = bad_input("cannot read request", req, NULL);
         goto out;
     }

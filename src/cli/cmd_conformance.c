@@ -22,7 +22,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#define MAX_INPUT (256u << 20)
+#define CLI_MAX_FILE (256u << 20)
 
 typedef struct run {
     const char *root;
@@ -53,7 +53,7 @@ static char *load(run *r, const char *rel, size_t *len, char *why, size_t whycap
         snprintf(why, whycap, "out of memory");
         return NULL;
     }
-    char *buf = cli_read_file(path, MAX_INPUT, len);
+    char *buf = cli_read_file(path, CLI_MAX_FILE, len);
     if (!buf)
         snprintf(why, whycap, "%s: %s", path, strerror(errno));
     free(path);
