@@ -143,7 +143,7 @@ static void fail_all(run *r, const char *file, json_t *reqs, const char *why)
 static void run_file(run *r, const char *file)
 {
     json_error_t jerr;
-    json_t *t = json_load_file(file, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *t = json_load_file(file, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
     if (!t) {
         char why[300];
         snprintf(why, sizeof why, "invalid test file: %d:%d: %s", jerr.line, jerr.column, jerr.text);
