@@ -7,6 +7,7 @@
  */
 #include "cedar/json.h"
 #include "cedar/ext.h"
+#include "cedar/json_keys.h"
 #include "util/alloc.h"
 
 #include <stdarg.h>
@@ -58,7 +59,11 @@ json_t *cedar_json_load(const char *text, size_t len, writ_error *err)
         return NULL;
     }
     json_error_t je;
-    json_t *j = json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL | JSON_DECODE_ANY, &je);
+    size_t elen;
+    char *encoded = cedar_json_keys_encode(text, len, &elen);
+    json_t *j = json_loadb(encoded ? encoded : text, encoded ? elen : len,
+                           JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL | JSON_DECODE_ANY, &je);
+    wr_free(encoded);
     if (!j) {
         enum json_error_code c = json_error_code(&je);
         writ_status code = c == json_error_stack_overflow ? WRIT_ELIMIT
@@ -268,17 +273,18 @@ static writ_status read_record(rd *r, const json_t *o, const cs_type *t, cv_valu
     json_object_keylen_foreach((json_t *)o, k, klen, v)
     {
         const cs_attr *at = NULL;
+        const cv_string *key = cedar_json_key_decode(r->a, k, klen);
+        if (!key)
+            return fail(r->err, WRIT_ENOMEM, "out of memory");
         if (t) {
-            at = find_attr(t, k, klen);
+            at = find_attr(t, key->data, key->len);
             if (!at)
                 return fail(r->err, WRIT_ESCHEMA, "%s: attribute `%.*s` should not exist according to the schema",
                             outer, (int)(klen > 64 ? 64 : klen), k);
         }
         snprintf(what, sizeof what, "%s, attribute `%.*s`", outer, (int)(klen > 64 ? 64 : klen), k);
         r->what = what;
-        f[i].key = cv_string_new(r->a, k, klen);
-        if (!f[i].key)
-            return fail(r->err, WRIT_ENOMEM, "out of memory");
+        f[i].key = key;
         writ_status st = read_value(r, v, at ? at->type : NULL, &f[i].v);
         r->what = outer;
         if (st)
@@ -286,10 +292,17 @@ static writ_status read_record(rd *r, const json_t *o, const cs_type *t, cv_valu
         i++;
     }
     if (t)
-        for (size_t a = 0; a < t->nattrs; a++)
-            if (t->attrs[a].required && !json_object_getn(o, t->attrs[a].name->data, t->attrs[a].name->len))
+        for (size_t a = 0; a < t->nattrs; a++) {
+            const cv_string *name = t->attrs[a].name;
+            if (!t->attrs[a].required)
+                continue;
+            char *kb = wr_arena_alloc(r->a, 2 + 2 * name->len);
+            if (!kb)
+                return fail(r->err, WRIT_ENOMEM, "out of memory");
+            if (!json_object_getn(o, kb, cedar_json_key_encode(name->data, name->len, kb)))
                 return fail(r->err, WRIT_ESCHEMA, "%s: required attribute `%s` is missing", outer,
                             t->attrs[a].name->data);
+        }
     *out = cv_record_new(r->a, f, n);
     return out->type == CV_NONE ? fail(r->err, WRIT_ENOMEM, "out of memory") : WRIT_OK;
 }
@@ -507,7 +520,7 @@ static writ_status read_entity_entry(cedar_entities *es, const json_t *e, size_t
         json_object_keylen_foreach((json_t *)jtags, k, klen, v)
         {
             snprintf(what, sizeof what, "entity %s, tag `%.*s`", ubuf, (int)(klen > 64 ? 64 : klen), k);
-            f[i].key = cv_string_new(a, k, klen);
+            f[i].key = cedar_json_key_decode(a, k, klen);
             if (!f[i].key)
                 return fail(err, WRIT_ENOMEM, "out of memory");
             st = cedar_json_value(a, v, et ? et->tags : NULL, what, &f[i].v, err);
