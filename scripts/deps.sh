@@ -1,11 +1,16 @@
 # deps.sh - sourced by the scripts: install missing Debian packages.
 #
-# install_deps PKG...: apt-get installs those of PKG that are not installed,
-# running `apt-get update` first only when something is missing.  Quiet, but
-# errors are shown.  Uses sudo when not root.  Returns non-zero on failure.
+# install_deps PKG[:COMMAND]...: apt-get installs those of PKG that are not
+# installed (with :COMMAND, that are not installed and whose COMMAND is not on
+# the PATH either, e.g. npm:npm where Node.js came from elsewhere), running
+# `apt-get update` first only when something is missing.  Quiet, but errors
+# are shown.  Uses sudo when not root.  Returns non-zero on failure.
 install_deps() {
-    local missing=() p
+    local missing=() p cmd
     for p in "$@"; do
+        cmd=
+        if [[ "$p" == *:* ]]; then cmd=${p#*:}; p=${p%%:*}; fi
+        [ -n "$cmd" ] && command -v "$cmd" >/dev/null 2>&1 && continue
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
     done
     [ ${#missing[@]} -eq 0 ] && return 0
