@@ -40,7 +40,9 @@
 #define CEDAR_JSON_MAX_SIZE ((size_t)256 << 20)
 
 /* Parse JSON text with the flags Cedar input needs (duplicate keys
- * rejected, NUL allowed in strings, any top-level value).  NULL on error,
+ * rejected, NUL allowed in strings and keys, any top-level value).  The
+ * readers below take only trees made by this function (object keys holding
+ * U+0000 or U+0001 are stored escaped and decoded by the readers).  NULL on error,
  * with err filled (line:column from the JSON parser). */
 json_t *cedar_json_load(const char *text, size_t len, writ_error *err);
 
