@@ -70,6 +70,11 @@ writ_status cedar_json_entities_text(const char *text, size_t len, const writ_sc
 writ_status cedar_json_request(const json_t *j, const writ_schema *s, bool validate,
                                struct writ_request *rq, writ_error *err);
 
+/* A new request from an already parsed JSON object (writ_request_parse
+ * without the text step; callers that hold a jansson tree use it). */
+writ_status cedar_request_from_json(const json_t *j, const writ_schema *s, bool validate, struct writ_request **out,
+                                   writ_error *err);
+
 /* Read a context object (NULL j = empty) for the given action. */
 writ_status cedar_json_context(wr_arena *a, const json_t *j, const writ_schema *s, const cv_uid *action,
                                const cv_record **out, writ_error *err);

@@ -1063,61 +1063,88 @@ static writ_status begin(parser *p, wr_arena *a, const char *src, size_t len, wr
     return WRIT_OK;
 }
 
+/* The one place that catches a parse error: everything the parse built is
+ * in the arena, so unwinding needs no cleanup. */
+static writ_status protected_call(parser *p, void (*fn)(parser *, void *), void *arg)
+{
+    if (setjmp(p->jb))
+        return p->err->code;
+    fn(p, arg);
+    return WRIT_OK;
+}
+
+typedef struct policies_job {
+    const char *id_prefix;
+    size_t first_index;
+    cedar_parsed *out;
+} policies_job;
+
+static void parse_all(parser *p, void *arg)
+{
+    policies_job *job = arg;
+    next(p);
+    size_t cap = 16, n = 0;
+    ast_policy **pol = alloc(p, cap * sizeof *pol);
+    while (p->tok.kind != T_EOF) {
+        if (n == cap) {
+            ast_policy **p2 = alloc(p, 2 * cap * sizeof *p2);
+            memcpy(p2, pol, n * sizeof *pol);
+            pol = p2;
+            cap *= 2;
+        }
+        ast_policy *x = policy(p);
+        char id[64];
+        snprintf(id, sizeof id, "%s%zu", job->id_prefix ? job->id_prefix : "policy", job->first_index + n);
+        x->id = wr_arena_strndup(p->a, id, strlen(id));
+        if (!x->id)
+            fail_code(p, WRIT_ENOMEM, x->pos, "out of memory");
+        pol[n++] = x;
+    }
+    job->out->n = n;
+    job->out->pol = pol;
+}
+
 writ_status cedar_parse_policies(wr_arena *a, const char *src, size_t len, const char *id_prefix,
                                  size_t first_index, cedar_parsed *out, writ_error *err)
 {
     parser p;
     writ_error local;
-    if (!err)
-        err = &local;
     out->n = 0;
     out->pol = NULL;
-    writ_status st = begin(&p, a, src, len, err);
+    writ_status st = begin(&p, a, src, len, err ? err : &local);
     if (st)
         return st;
-    if (setjmp(p.jb))
-        return err->code;
-    next(&p);
-    size_t cap = 16, n = 0;
-    ast_policy **pol = alloc(&p, cap * sizeof *pol);
-    while (p.tok.kind != T_EOF) {
-        if (n == cap) {
-            ast_policy **p2 = alloc(&p, 2 * cap * sizeof *p2);
-            memcpy(p2, pol, n * sizeof *pol);
-            pol = p2;
-            cap *= 2;
-        }
-        ast_policy *x = policy(&p);
-        char id[64];
-        snprintf(id, sizeof id, "%s%zu", id_prefix ? id_prefix : "policy", first_index + n);
-        x->id = wr_arena_strndup(a, id, strlen(id));
-        if (!x->id)
-            fail_code(&p, WRIT_ENOMEM, x->pos, "out of memory");
-        pol[n++] = x;
+    policies_job job = {id_prefix, first_index, out};
+    st = protected_call(&p, parse_all, &job);
+    if (st) {
+        out->n = 0;
+        out->pol = NULL;
     }
-    out->n = n;
-    out->pol = pol;
-    return WRIT_OK;
+    return st;
+}
+
+static void parse_one_uid(parser *p, void *arg)
+{
+    next(p);
+    if (p->tok.kind != T_IDENT)
+        unexpected(p, "entity uid");
+    const cv_uid *u = entity_ref(p);
+    if (p->tok.kind != T_EOF)
+        unexpected(p, "end of input");
+    *(const cv_uid **)arg = u;
 }
 
 writ_status cedar_parse_uid(wr_arena *a, const char *src, size_t len, const cv_uid **out, writ_error *err)
 {
     parser p;
     writ_error local;
-    if (!err)
-        err = &local;
     *out = NULL;
-    writ_status st = begin(&p, a, src, len, err);
+    writ_status st = begin(&p, a, src, len, err ? err : &local);
     if (st)
         return st;
-    if (setjmp(p.jb))
-        return err->code;
-    next(&p);
-    if (p.tok.kind != T_IDENT)
-        unexpected(&p, "entity uid");
-    const cv_uid *u = entity_ref(&p);
-    if (p.tok.kind != T_EOF)
-        unexpected(&p, "end of input");
-    *out = u;
-    return WRIT_OK;
+    const cv_uid *u = NULL;
+    st = protected_call(&p, parse_one_uid, &u);
+    if (!st)
+        *out = u;
+    return st;
 }
