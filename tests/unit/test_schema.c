@@ -294,7 +294,7 @@ static void test_corpus(void **state)
         if (l <= 12 || strcmp(e->d_name + l - 12, ".cedarschema"))
             continue;
         char path[4096];
-        size_t n, m;
+        size_t n = 0, m = 0;
         snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
         char *text = read_all(path, &n);
         assert_non_null(text);
