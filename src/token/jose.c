@@ -671,7 +671,7 @@ writ_status wr_jws_parse(const char *tok, size_t len, size_t max_len, const char
         goto fail;
     }
     json_t *typ = json_object_get(out->header, "typ");
-    if (typ || typ_required) {
+    if (typ_ok && (typ || typ_required)) {
         bool ok = false;
         if (json_is_string(typ) && typ_ok)
             for (size_t i = 0; typ_ok[i] && !ok; i++)

@@ -98,7 +98,8 @@ typedef struct wr_jws {
 /* Split, decode and check the header (alg allow-list, crit refused, kid
  * shape).  Does not verify the signature.  typ_ok, if not NULL, is a
  * NULL-terminated list of accepted typ values (compared case-insensitively
- * per RFC 7515); a missing typ is accepted when typ_required is false. */
+ * per RFC 7515); a missing typ is accepted when typ_required is false.
+ * typ_ok NULL: typ is not checked (inspection only). */
 writ_status wr_jws_parse(const char *tok, size_t len, size_t max_len, const char *const *typ_ok,
                          bool typ_required, wr_jws *out, writ_reason *why, writ_error *err);
 void wr_jws_clear(wr_jws *j);

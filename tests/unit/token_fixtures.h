@@ -25,7 +25,7 @@
         }                                                                                                        \
     } while (0)
 
-static EVP_PKEY *fx_key(const char *kind)
+static inline EVP_PKEY *fx_key(const char *kind)
 {
     EVP_PKEY *k = NULL;
     if (!strcmp(kind, "P-256"))
@@ -41,7 +41,7 @@ static EVP_PKEY *fx_key(const char *kind)
 }
 
 /* JWKS text with keys[i] under kids[i]; use is "use" or NULL. free() it. */
-static char *fx_jwks(EVP_PKEY **keys, const char **kids, size_t n, const char *use)
+static inline char *fx_jwks(EVP_PKEY **keys, const char **kids, size_t n, const char *use)
 {
     json_t *arr = json_array();
     for (size_t i = 0; i < n; i++) {
@@ -60,7 +60,7 @@ static char *fx_jwks(EVP_PKEY **keys, const char **kids, size_t n, const char *u
 }
 
 /* A signed JWS with exactly this header and payload text. wr_free() it. */
-static char *fx_jws(EVP_PKEY *key, wr_alg alg, const char *hdr, const char *claims)
+static inline char *fx_jws(EVP_PKEY *key, wr_alg alg, const char *hdr, const char *claims)
 {
     char *t = wr_jws_assemble(key, alg, hdr, strlen(hdr), claims, strlen(claims), NULL);
     FX_CHECK(t);
@@ -68,7 +68,7 @@ static char *fx_jws(EVP_PKEY *key, wr_alg alg, const char *hdr, const char *clai
 }
 
 /* header.payload.HMAC-SHA256(secret) - the classic key-confusion attack. */
-static char *fx_hs256(const unsigned char *secret, size_t sl, const char *hdr, const char *claims)
+static inline char *fx_hs256(const unsigned char *secret, size_t sl, const char *hdr, const char *claims)
 {
     size_t hbl = wr_b64url_enc_len(strlen(hdr)), cbl = wr_b64url_enc_len(strlen(claims));
     char *t = wr_malloc(hbl + cbl + 64);
@@ -86,7 +86,7 @@ static char *fx_hs256(const unsigned char *secret, size_t sl, const char *hdr, c
 }
 
 /* header.payload. (alg none, empty signature) */
-static char *fx_unsigned(const char *hdr, const char *claims)
+static inline char *fx_unsigned(const char *hdr, const char *claims)
 {
     size_t hbl = wr_b64url_enc_len(strlen(hdr)), cbl = wr_b64url_enc_len(strlen(claims));
     char *t = wr_malloc(hbl + cbl + 4);
@@ -100,7 +100,7 @@ static char *fx_unsigned(const char *hdr, const char *claims)
 }
 
 /* PEM of a public key (what an attacker would use as an HMAC secret). */
-static char *fx_pubkey_pem(EVP_PKEY *k, size_t *len)
+static inline char *fx_pubkey_pem(EVP_PKEY *k, size_t *len)
 {
     BIO *b = BIO_new(BIO_s_mem());
     FX_CHECK(b && PEM_write_bio_PUBKEY(b, k));
@@ -112,7 +112,7 @@ static char *fx_pubkey_pem(EVP_PKEY *k, size_t *len)
     return out;
 }
 
-static void fx_ext(X509 *cert, X509 *issuer, int nid, const char *value)
+static inline void fx_ext(X509 *cert, X509 *issuer, int nid, const char *value)
 {
     X509V3_CTX ctx;
     X509V3_set_ctx_nodb(&ctx);
@@ -124,7 +124,7 @@ static void fx_ext(X509 *cert, X509 *issuer, int nid, const char *value)
 
 /* A certificate for key k signed by (issuer, ikey); issuer NULL = self-signed.
  * san is a subjectAltName value ("URI:spiffe://...") or NULL. */
-static X509 *fx_cert(EVP_PKEY *k, const char *cn, X509 *issuer, EVP_PKEY *ikey, bool ca, const char *san,
+static inline X509 *fx_cert(EVP_PKEY *k, const char *cn, X509 *issuer, EVP_PKEY *ikey, bool ca, const char *san,
                      long not_before, long not_after)
 {
     static long serial = 1;
@@ -147,7 +147,7 @@ static X509 *fx_cert(EVP_PKEY *k, const char *cn, X509 *issuer, EVP_PKEY *ikey, 
     return c;
 }
 
-static char *fx_pem(X509 *const *certs, size_t n)
+static inline char *fx_pem(X509 *const *certs, size_t n)
 {
     BIO *b = BIO_new(BIO_s_mem());
     FX_CHECK(b);
