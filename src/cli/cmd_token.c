@@ -317,8 +317,8 @@ static int tok_exchange(const tok_opts *o, writ_keyring *kr)
     wr_free(text);
     writ_bundle_free(b);
     if (st != WRIT_OK) {
-        fprintf(stderr, "writ: identity ");
-        return refused(why, &err);
+        fprintf(stderr, "writ: refused: %s (identity token)\n", err.msg);
+        return 1;
     }
     int rc = do_mint_for(o, kr, id);
     writ_identity_free(id);
