@@ -64,7 +64,7 @@ const char *writ_reason_name(writ_reason r);
 
 /* ---- SPIFFE IDs ----------------------------------------------------------
  * spiffe://<trust-domain>/<path>: scheme lower case, trust domain
- * [a-z0-9.-_]+, path segments [A-Za-z0-9.-_]+ with no empty, "." or ".."
+ * [a-z0-9.-_]{1,255}, path segments [A-Za-z0-9.-_]+ with no empty, "." or ".."
  * segment and no trailing slash, no port, userinfo, query or fragment,
  * at most 2048 bytes.  The path may be empty (the trust domain's own ID). */
 #define WRIT_SPIFFE_ID_MAX 2048

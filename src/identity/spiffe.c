@@ -69,6 +69,8 @@ static writ_status check_td(const char *s, size_t len, size_t base, writ_error *
 {
     if (len == 0)
         return id_err(err, base, "trust domain is empty");
+    if (len > 255)
+        return id_err(err, base + 255, "trust domain longer than 255 bytes");
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
         if (!td_char(c))
@@ -80,8 +82,6 @@ static writ_status check_td(const char *s, size_t len, size_t base, writ_error *
 
 writ_status writ_spiffe_trust_domain_check(const char *s, size_t len, writ_error *err)
 {
-    if (len > 255)
-        return id_err(err, 255, "trust domain longer than 255 bytes");
     return check_td(s, len, 0, err);
 }
 

@@ -85,6 +85,13 @@ static void test_spiffe_invalid(void **state)
     assert_int_equal(writ_spiffe_id_parse(big, 2048, &id, &err), WRIT_OK);
     assert_int_not_equal(writ_spiffe_id_parse(big, 2049, &id, &err), WRIT_OK);
     assert_non_null(strstr(err.msg, "longer than 2048"));
+    /* trust domain: 255 bytes ok, 256 refused (found by fuzz_spiffe) */
+    char td[9 + 256 + 2];
+    memcpy(td, "spiffe://", 9);
+    memset(td + 9, 'a', 256);
+    assert_int_equal(writ_spiffe_id_parse(td, 9 + 255, &id, &err), WRIT_OK);
+    assert_int_not_equal(writ_spiffe_id_parse(td, 9 + 256, &id, &err), WRIT_OK);
+    assert_non_null(strstr(err.msg, "longer than 255"));
 }
 
 /* ------------------------------------------------------- JWT-SVID / OIDC */
