@@ -656,7 +656,7 @@ static writ_status sign_claims(const writ_keyring *kr, const writ_issuer_config 
         *why = WRIT_R_INTERNAL;
 done:
     if (st == WRIT_ENOMEM)
-        wr_refuse(why, err, st, WRIT_R_INTERNAL, "out of memory");
+        wr_refuse(why, err, st, WRIT_R_INTERNAL, "cannot build claims (a string is not UTF-8, or out of memory)");
     json_decref(in->act);
     json_decref(in->anc);
     json_decref(tctx);
@@ -841,12 +841,14 @@ writ_status writ_token_delegate(const writ_keyring *kr, const writ_issuer_config
         st = wr_refuse(why, err, WRIT_EINVAL, WRIT_R_EXPIRED, "parent expires now");
         goto done;
     }
-    /* act: the target becomes the outermost (current) actor */
+    /* act: the target becomes the outermost (current) actor.  The parent's
+     * chain is deep-copied: p may be shared with other threads via the
+     * verifier's cache, so its JSON is never touched, not even a refcount. */
     act = json_object();
     json_t *pact = json_object_get(p->claims, "act");
     if (!act || json_object_set_new(act, "sub", json_string(tid.str)) ||
         json_object_set_new(act, "sub_profile", json_string(WR_SUB_PROFILE)) ||
-        (pact && json_object_set(act, "act", pact))) {
+        (pact && json_object_set_new(act, "act", json_deep_copy(pact)))) {
         st = wr_refuse(why, err, WRIT_ENOMEM, WRIT_R_INTERNAL, "out of memory");
         goto done;
     }
