@@ -313,7 +313,7 @@ writ_status writ_token_verifier_from_jwks(const char *jwks, size_t len, const ch
                                           writ_token_verifier **out, writ_error *err)
 {
     *out = NULL;
-    writ_token_verifier *v;
+    writ_token_verifier *v = NULL;
     json_t *doc;
     writ_status st = wr_json_object(jwks, len, &doc, NULL, err, "JWKS");
     if (st != WRIT_OK)
@@ -689,7 +689,7 @@ writ_status writ_token_mint(const writ_keyring *kr, const writ_issuer_config *cf
     *token = NULL;
     if (why)
         *why = WRIT_R_OK;
-    uint32_t def_ttl, max_ttl, max_depth;
+    uint32_t def_ttl = 0, max_ttl = 0, max_depth = 0;
     writ_status st = cfg_check(cfg, &def_ttl, &max_ttl, &max_depth, why, err);
     if (st != WRIT_OK)
         return st;
@@ -741,7 +741,7 @@ writ_status writ_token_delegate(const writ_keyring *kr, const writ_issuer_config
     if (!why)
         why = &local_why;
     *why = WRIT_R_OK;
-    uint32_t def_ttl, max_ttl, max_depth;
+    uint32_t def_ttl = 0, max_ttl = 0, max_depth = 0;
     writ_status st = cfg_check(cfg, &def_ttl, &max_ttl, &max_depth, why, err);
     if (st != WRIT_OK)
         return st;

@@ -500,6 +500,37 @@ static void test_x509(void **state)
     EVP_PKEY_free(ek);
 }
 
+/* Fail the Nth allocation while building a bundle and verifying a token. */
+static void test_alloc_failures(void **state)
+{
+    (void)state;
+    char *t = make_token(S_K1, "{\"alg\":\"ES256\",\"kid\":\"k1\"}", GOOD, M_NONE);
+    const char *kids[] = {"k1"};
+    char *j = fx_jwks(&F.k1, kids, 1, NULL);
+    size_t ok_runs = 0;
+    for (long n = 0; n < 300 && ok_runs < 3; n++) {
+        writ_error err;
+        writ_reason why;
+        writ_identity *id = (writ_identity *)0x1;
+        writ_verify_opts o = {.audience = "writ", .now = NOW};
+        wr_alloc_set_fail_after(n);
+        writ_bundle *b = writ_bundle_new();
+        writ_status s1 = b ? writ_bundle_add_spiffe(b, "corp.example", 12, j, strlen(j), &err) : WRIT_ENOMEM;
+        writ_status s2 = b ? writ_identity_verify_jwt(b, &o, t, strlen(t), &id, &why, &err) : WRIT_ENOMEM;
+        wr_alloc_set_fail_after(-1);
+        if (s2 == WRIT_OK)
+            writ_identity_free(id);
+        else if (b)
+            assert_null(id);
+        writ_bundle_free(b);
+        if (s1 == WRIT_OK && s2 == WRIT_OK)
+            ok_runs++;
+    }
+    assert_int_equal(ok_runs, 3);
+    free(j);
+    wr_free(t);
+}
+
 static void test_b64url(void **state)
 {
     (void)state;
@@ -531,6 +562,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_jwt_table, setup, teardown),
         cmocka_unit_test_setup_teardown(test_jwt_identity_fields, setup, teardown),
         cmocka_unit_test(test_bundle_refuses_bad_keys),
+        cmocka_unit_test_setup_teardown(test_alloc_failures, setup, teardown),
         cmocka_unit_test(test_x509),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -540,6 +540,54 @@ static void test_hostile(void **state)
     assert_int_equal(n_fail, 0);
 }
 
+/* Fail the Nth allocation for every N along mint, verify, delegate and
+ * revocation: every failure is clean (a status, nothing returned, no leak
+ * under ASan), and the first N that does not fail gives the normal answer. */
+static void test_alloc_failures(void **state)
+{
+    (void)state;
+    char *root = mint(F.a, 600);
+    size_t ok_runs = 0;
+    for (long n = 0; n < 400; n++) {
+        writ_error err;
+        writ_reason why;
+        char *t = (char *)0x1, *d = (char *)0x1;
+        size_t l;
+        writ_task_token *tt = (writ_task_token *)0x1;
+        writ_token_verifier *v = NULL;
+        writ_mint_request rq = {.scope = &SCOPE, .now = NOW};
+        writ_delegate_request dr = {.target = B, .now = NOW};
+        wr_alloc_set_fail_after(n);
+        writ_status s1 = writ_token_mint(F.kr, &F.cfg, F.a, &rq, &t, &l, &why, &err);
+        writ_status s2 = writ_token_verifier_from_keyring(F.kr, ISS, 8, &v, &err);
+        writ_token_check chk = {.audience = AUD, .now = NOW, .revocations = F.rev};
+        writ_status s3 = v ? writ_token_verify(v, &chk, root, strlen(root), &tt, &why, &err) : WRIT_ENOMEM;
+        writ_status s4 = v ? writ_token_delegate(F.kr, &F.cfg, v, F.rev, root, strlen(root), F.a, &dr, &d, &l, &why,
+                                                 &err)
+                           : WRIT_ENOMEM;
+        writ_status s5 = writ_revocations_add(F.rev, WRIT_REVOKE_JTI, "x", 1, 0, NULL, &err);
+        wr_alloc_set_fail_after(-1);
+        if (s1 == WRIT_OK)
+            wr_free(t);
+        else
+            assert_null(t);
+        if (s3 == WRIT_OK)
+            writ_task_token_free(tt);
+        else if (v)
+            assert_null(tt);
+        if (s4 == WRIT_OK)
+            wr_free(d);
+        else if (v)
+            assert_null(d);
+        writ_token_verifier_free(v);
+        (void)s2;
+        if (s1 == WRIT_OK && s3 == WRIT_OK && s4 == WRIT_OK && s5 == WRIT_OK && ++ok_runs > 3)
+            break;
+    }
+    assert_true(ok_runs > 0);
+    wr_free(root);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -548,6 +596,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_delegation_chain, setup, teardown),
         cmocka_unit_test_setup_teardown(test_keys, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hostile, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_alloc_failures, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
