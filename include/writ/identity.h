@@ -132,6 +132,13 @@ WRIT_MUST_CHECK writ_status writ_identity_verify_x509(const writ_bundle *b, cons
                                                       const char *pem, size_t len, writ_identity **out,
                                                       writ_reason *why, writ_error *err);
 
+/* The same from DER certificates (what a TLS library hands over): certs[0]
+ * is the leaf, the rest intermediates. */
+WRIT_MUST_CHECK writ_status writ_identity_verify_x509_der(const writ_bundle *b, const writ_verify_opts *opts,
+                                                          const unsigned char *const *certs, const size_t *lens,
+                                                          size_t n, writ_identity **out, writ_reason *why,
+                                                          writ_error *err);
+
 /* An identity known by other means (tests, trusted front ends).  The
  * thumbprint, if not NULL, is the base64url SHA-256 of the client cert. */
 WRIT_MUST_CHECK writ_status writ_identity_new(writ_identity_kind kind, const char *subject, const char *issuer,

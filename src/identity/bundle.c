@@ -365,47 +365,14 @@ done:
 #define X509_MAX_PEM 65536
 #define X509_MAX_CHAIN 8
 
-writ_status writ_identity_verify_x509(const writ_bundle *b, const writ_verify_opts *opts, const char *pem,
-                                      size_t len, writ_identity **out, writ_reason *why, writ_error *err)
+/* Checks shared by the PEM and DER entry points.  Takes ownership of leaf
+ * and chain (intermediates, may be empty). */
+static writ_status verify_x509_chain(const writ_bundle *b, const writ_verify_opts *opts, X509 *leaf,
+                                     STACK_OF(X509) *chain, writ_identity **out, writ_reason *why, writ_error *err)
 {
-    *out = NULL;
-    if (why)
-        *why = WRIT_R_OK;
-    if (!b || !opts)
-        return wr_refuse(why, err, WRIT_EINVAL, WRIT_R_INTERNAL, "no bundle or options");
-    if (len > X509_MAX_PEM)
-        return wr_refuse(why, err, WRIT_ELIMIT, WRIT_R_TOO_LARGE, "certificate chain over %d bytes", X509_MAX_PEM);
     writ_status st = WRIT_EINVAL;
-    X509 *leaf = NULL;
-    STACK_OF(X509) *chain = sk_X509_new_null();
     STACK_OF(GENERAL_NAME) *sans = NULL;
     X509_STORE_CTX *ctx = NULL;
-    BIO *bio = BIO_new_mem_buf(pem, (int)len);
-    if (!bio || !chain) {
-        st = wr_refuse(why, err, WRIT_ENOMEM, WRIT_R_INTERNAL, "out of memory");
-        goto done;
-    }
-    X509 *c;
-    int count = 0;
-    while ((c = PEM_read_bio_X509(bio, NULL, NULL, NULL))) {
-        if (++count > X509_MAX_CHAIN) {
-            X509_free(c);
-            st = wr_refuse(why, err, WRIT_ELIMIT, WRIT_R_TOO_LARGE, "more than %d certificates", X509_MAX_CHAIN);
-            goto done;
-        }
-        if (!leaf)
-            leaf = c;
-        else if (!sk_X509_push(chain, c)) {
-            X509_free(c);
-            st = wr_refuse(why, err, WRIT_ENOMEM, WRIT_R_INTERNAL, "out of memory");
-            goto done;
-        }
-    }
-    ERR_clear_error();
-    if (!leaf) {
-        st = wr_refuse(why, err, WRIT_EINVAL, WRIT_R_CERT, "no PEM certificate in input");
-        goto done;
-    }
     /* Exactly one URI SAN, and it is a SPIFFE ID (X509-SVID.md 2). */
     sans = X509_get_ext_d2i(leaf, NID_subject_alt_name, NULL, NULL);
     const char *uri = NULL;
@@ -434,15 +401,16 @@ writ_status writ_identity_verify_x509(const writ_bundle *b, const writ_verify_op
         st = wr_refuse(why, err, WRIT_EINVAL, WRIT_R_CERT_SAN, "leaf SPIFFE ID has no path (a trust domain ID)");
         goto done;
     }
-    /* Leaf constraints (X509-SVID.md 4.1-4.3). */
+    /* Leaf constraints (X509-SVID.md 4.1-4.3): not a CA, keyUsage present
+     * with digitalSignature and without keyCertSign / cRLSign. */
     if (X509_check_ca(leaf) != 0) {
         st = wr_refuse(why, err, WRIT_EINVAL, WRIT_R_CERT, "leaf certificate is a CA");
         goto done;
     }
     uint32_t ku = X509_get_key_usage(leaf);
-    if (ku != UINT32_MAX && (!(ku & KU_DIGITAL_SIGNATURE) || (ku & (KU_KEY_CERT_SIGN | KU_CRL_SIGN)))) {
+    if (ku == UINT32_MAX || !(ku & KU_DIGITAL_SIGNATURE) || (ku & (KU_KEY_CERT_SIGN | KU_CRL_SIGN))) {
         st = wr_refuse(why, err, WRIT_EINVAL, WRIT_R_CERT,
-                       "leaf key usage must have digitalSignature and not keyCertSign/cRLSign");
+                       "leaf key usage must be present, with digitalSignature, without keyCertSign/cRLSign");
         goto done;
     }
     const bundle_entry *e = find_entry(b, ENTRY_SPIFFE, sid.str + 9, sid.td_len);
@@ -486,6 +454,87 @@ done:
     GENERAL_NAMES_free(sans);
     sk_X509_pop_free(chain, X509_free);
     X509_free(leaf);
-    BIO_free(bio);
     return st;
+}
+
+writ_status writ_identity_verify_x509(const writ_bundle *b, const writ_verify_opts *opts, const char *pem,
+                                      size_t len, writ_identity **out, writ_reason *why, writ_error *err)
+{
+    *out = NULL;
+    if (why)
+        *why = WRIT_R_OK;
+    if (!b || !opts)
+        return wr_refuse(why, err, WRIT_EINVAL, WRIT_R_INTERNAL, "no bundle or options");
+    if (len > X509_MAX_PEM)
+        return wr_refuse(why, err, WRIT_ELIMIT, WRIT_R_TOO_LARGE, "certificate chain over %d bytes", X509_MAX_PEM);
+    X509 *leaf = NULL, *c;
+    STACK_OF(X509) *chain = sk_X509_new_null();
+    BIO *bio = BIO_new_mem_buf(pem, (int)len);
+    writ_status st = WRIT_OK;
+    int count = 0;
+    if (!bio || !chain)
+        st = wr_refuse(why, err, WRIT_ENOMEM, WRIT_R_INTERNAL, "out of memory");
+    while (st == WRIT_OK && (c = PEM_read_bio_X509(bio, NULL, NULL, NULL))) {
+        if (++count > X509_MAX_CHAIN) {
+            X509_free(c);
+            st = wr_refuse(why, err, WRIT_ELIMIT, WRIT_R_TOO_LARGE, "more than %d certificates", X509_MAX_CHAIN);
+        } else if (!leaf) {
+            leaf = c;
+        } else if (!sk_X509_push(chain, c)) {
+            X509_free(c);
+            st = wr_refuse(why, err, WRIT_ENOMEM, WRIT_R_INTERNAL, "out of memory");
+        }
+    }
+    ERR_clear_error();
+    BIO_free(bio);
+    if (st == WRIT_OK && !leaf)
+        st = wr_refuse(why, err, WRIT_EINVAL, WRIT_R_CERT, "no PEM certificate in input");
+    if (st != WRIT_OK) {
+        sk_X509_pop_free(chain, X509_free);
+        X509_free(leaf);
+        return st;
+    }
+    return verify_x509_chain(b, opts, leaf, chain, out, why, err);
+}
+
+writ_status writ_identity_verify_x509_der(const writ_bundle *b, const writ_verify_opts *opts,
+                                          const unsigned char *const *certs, const size_t *lens, size_t n,
+                                          writ_identity **out, writ_reason *why, writ_error *err)
+{
+    *out = NULL;
+    if (why)
+        *why = WRIT_R_OK;
+    if (!b || !opts || (n && (!certs || !lens)))
+        return wr_refuse(why, err, WRIT_EINVAL, WRIT_R_INTERNAL, "no bundle, options or certificates");
+    if (n == 0)
+        return wr_refuse(why, err, WRIT_EINVAL, WRIT_R_CERT, "no certificate presented");
+    if (n > X509_MAX_CHAIN)
+        return wr_refuse(why, err, WRIT_ELIMIT, WRIT_R_TOO_LARGE, "more than %d certificates", X509_MAX_CHAIN);
+    X509 *leaf = NULL;
+    STACK_OF(X509) *chain = sk_X509_new_null();
+    writ_status st = chain ? WRIT_OK : wr_refuse(why, err, WRIT_ENOMEM, WRIT_R_INTERNAL, "out of memory");
+    for (size_t i = 0; st == WRIT_OK && i < n; i++) {
+        const unsigned char *p = certs[i];
+        if (lens[i] > X509_MAX_PEM) {
+            st = wr_refuse(why, err, WRIT_ELIMIT, WRIT_R_TOO_LARGE, "certificate %zu over %d bytes", i, X509_MAX_PEM);
+            break;
+        }
+        X509 *c = d2i_X509(NULL, &p, (long)lens[i]);
+        if (!c || p != certs[i] + lens[i]) {
+            X509_free(c);
+            st = wr_refuse(why, err, WRIT_EINVAL, WRIT_R_CERT, "certificate %zu is not exactly one DER certificate", i);
+        } else if (!leaf) {
+            leaf = c;
+        } else if (!sk_X509_push(chain, c)) {
+            X509_free(c);
+            st = wr_refuse(why, err, WRIT_ENOMEM, WRIT_R_INTERNAL, "out of memory");
+        }
+    }
+    ERR_clear_error();
+    if (st != WRIT_OK) {
+        sk_X509_pop_free(chain, X509_free);
+        X509_free(leaf);
+        return st;
+    }
+    return verify_x509_chain(b, opts, leaf, chain, out, why, err);
 }

@@ -440,6 +440,9 @@ static void test_x509(void **state)
     X509 *badid = fx_cert(lk, "leaf", inter, ik, false, "URI:spiffe://corp.example/a/../b", -60, 3600);
     X509 *ca_leaf = fx_cert(lk, "leaf", inter, ik, true, "URI:spiffe://corp.example/a", -60, 3600);
     X509 *foreign = fx_cert(lk, "leaf", inter, ik, false, "URI:spiffe://other.example/a", -60, 3600);
+    X509 *noku = fx_cert(lk, "leaf", inter, ik, false, "URI:spiffe://corp.example/a", -60, 3600);
+    X509_EXTENSION_free(X509_delete_ext(noku, X509_get_ext_by_NID(noku, NID_key_usage, -1)));
+    assert_true(X509_sign(noku, ik, EVP_sha256()) > 0);
 
     writ_bundle *b = writ_bundle_new();
     writ_error err;
@@ -461,6 +464,7 @@ static void test_x509(void **state)
         {"bad SPIFFE ID in SAN", {badid, inter}, WRIT_R_CERT_SAN},
         {"leaf is a CA", {ca_leaf, inter}, WRIT_R_CERT},
         {"other trust domain", {foreign, inter}, WRIT_R_UNTRUSTED},
+        {"leaf without keyUsage", {noku, inter}, WRIT_R_CERT},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char *pem = fx_pem(cases[i].chain, cases[i].chain[1] ? 2 : 1);
@@ -489,9 +493,27 @@ static void test_x509(void **state)
     assert_int_not_equal(writ_identity_verify_x509(b, &o, "junk", 4, &id, &why, &err), WRIT_OK);
     assert_int_equal(why, WRIT_R_CERT);
 
+    /* DER entry point: same answers; a certificate with trailing bytes is refused */
+    {
+        unsigned char *d0 = NULL, *d1 = NULL;
+        int l0 = i2d_X509(leaf, &d0), l1 = i2d_X509(inter, &d1);
+        const unsigned char *certs[] = {d0, d1};
+        size_t lens[] = {(size_t)l0, (size_t)l1};
+        assert_int_equal(writ_identity_verify_x509_der(b, &o, certs, lens, 2, &id, &why, &err), WRIT_OK);
+        assert_string_equal(writ_identity_subject(id), "spiffe://corp.example/agents/triage-bot");
+        writ_identity_free(id);
+        assert_int_not_equal(writ_identity_verify_x509_der(b, &o, certs, lens, 1, &id, &why, &err), WRIT_OK);
+        assert_int_equal(why, WRIT_R_CERT);
+        lens[1] -= 1; /* truncated intermediate */
+        assert_int_not_equal(writ_identity_verify_x509_der(b, &o, certs, lens, 2, &id, &why, &err), WRIT_OK);
+        assert_int_equal(why, WRIT_R_CERT);
+        assert_int_not_equal(writ_identity_verify_x509_der(b, &o, certs, lens, 0, &id, &why, &err), WRIT_OK);
+        OPENSSL_free(d0);
+        OPENSSL_free(d1);
+    }
     wr_free(root_pem);
     writ_bundle_free(b);
-    X509 *all[] = {ca, inter, leaf, evil_ca, evil_leaf, old_leaf, two, nosan, badid, ca_leaf, foreign};
+    X509 *all[] = {ca, inter, leaf, evil_ca, evil_leaf, old_leaf, two, nosan, badid, ca_leaf, foreign, noku};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         X509_free(all[i]);
     EVP_PKEY_free(cak);
