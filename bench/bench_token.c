@@ -5,7 +5,7 @@
  * way: one EVP_DigestVerify over the same signing input, and one
  * EVP_PKEY_verify over a 32-byte digest).
  *
- *   bench_token [seconds-per-case]        (default 1)
+ *   bench_token [seconds-per-case]        (default 1; medians of 15 interleaved slices)
  *
  * Build it in Release (cmake -DCMAKE_BUILD_TYPE=Release), not with the
  * sanitizers, for meaningful numbers. */
@@ -80,21 +80,47 @@ static int run_raw_speed(ctx *c)
     return 1;
 }
 
-static double measure(const char *name, int (*fn)(ctx *), ctx *c, double secs)
+/* One timing slice: ns per call of fn over about secs seconds. */
+static double slice(int (*fn)(ctx *), ctx *c, double secs)
 {
-    for (int i = 0; i < 200; i++) /* warm up */
-        fn(c);
     long n = 0;
     double t0 = now_s(), t;
     do {
-        for (int i = 0; i < 100; i++)
+        for (int i = 0; i < 50; i++)
             fn(c);
-        n += 100;
+        n += 50;
         t = now_s() - t0;
     } while (t < secs);
-    double ns = t * 1e9 / (double)n;
-    printf("%-44s %10.0f ns/op %10.0f op/s\n", name, ns, 1e9 / ns);
-    return ns;
+    return t * 1e9 / (double)n;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+#define ROUNDS 15
+#define NCASES 4
+
+/* The machines are shared: the cases run interleaved, ROUNDS slices each,
+ * and the median slice is reported (the min too), so a burst of foreign
+ * load hits every case alike instead of skewing one ratio. */
+static void measure_all(const char *const *names, int (*const *fns)(ctx *), ctx *const *cs, double secs,
+                        double med[NCASES])
+{
+    double t[NCASES][ROUNDS];
+    for (int k = 0; k < NCASES; k++)
+        for (int i = 0; i < 200; i++) /* warm up */
+            fns[k](cs[k]);
+    for (int r = 0; r < ROUNDS; r++)
+        for (int k = 0; k < NCASES; k++)
+            t[k][r] = slice(fns[k], cs[k], secs / ROUNDS);
+    for (int k = 0; k < NCASES; k++) {
+        qsort(t[k], ROUNDS, sizeof(double), cmp_double);
+        med[k] = t[k][ROUNDS / 2];
+        printf("%-44s %10.0f ns/op (min %8.0f) %10.0f op/s\n", names[k], med[k], t[k][0], 1e9 / med[k]);
+    }
 }
 
 int main(int argc, char **argv)
@@ -164,12 +190,16 @@ int main(int argc, char **argv)
 
     printf("Writ task token verification (ES256, %zu-byte token, 10000 revocations, %s)\n", len,
            OpenSSL_version(OPENSSL_VERSION));
-    double raw_speed = measure("raw: EVP_PKEY_verify, 32-byte digest", run_raw_speed, &c, secs);
-    double raw = measure("raw: EVP_DigestVerify over signing input", run_raw_digestverify, &c, secs);
-    c.v = cold;
-    double t_cold = measure("writ_token_verify, cold (no cache)", run_verify, &c, secs);
-    c.v = cached;
-    double t_cached = measure("writ_token_verify, cached", run_verify, &c, secs);
+    ctx c_cold = c, c_cached = c;
+    c_cold.v = cold;
+    c_cached.v = cached;
+    static const char *const names[NCASES] = {"raw: EVP_PKEY_verify, 32-byte digest", "raw: EVP_DigestVerify over signing input",
+                                              "writ_token_verify, cold (no cache)", "writ_token_verify, cached"};
+    int (*const fns[NCASES])(ctx *) = {run_raw_speed, run_raw_digestverify, run_verify, run_verify};
+    ctx *const cs[NCASES] = {&c, &c, &c_cold, &c_cached};
+    double med[NCASES];
+    measure_all(names, fns, cs, secs * NCASES, med);
+    double raw_speed = med[0], raw = med[1], t_cold = med[2], t_cached = med[3];
     printf("\nratio cold / raw EVP_DigestVerify     %6.3f\n", t_cold / raw);
     printf("ratio cold / raw EVP_PKEY_verify      %6.3f\n", t_cold / raw_speed);
     printf("ratio cached / raw EVP_DigestVerify   %6.4f  (%.0fx faster than the signature alone)\n", t_cached / raw,
