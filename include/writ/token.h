@@ -176,6 +176,14 @@ const char *writ_task_token_chain(const writ_task_token *t, size_t i);
 const char *writ_task_token_cnf(const writ_task_token *t);       /* x5t#S256 or NULL */
 /* The scope; pointers valid as long as the token. */
 void writ_task_token_scope(const writ_task_token *t, writ_task_scope *out);
+/* The Cedar request context a decision point adds for this token
+ * (ARCHITECTURE.md: context.task, context.chain, context.chain_depth):
+ *   {"task":{"id","purpose","actions","resources","sensitivity",
+ *            "destinations","expires"},
+ *    "chain":[root agent, ..., holder],"chain_depth":n,"holder":...,
+ *    "token_id":jti,"cert_bound":bool}
+ * Compact JSON, wr_malloc'd (writ_free_string); NULL when out of memory. */
+char *writ_task_token_context_json(const writ_task_token *t);
 /* Claims as compact JSON (wr_malloc'd; writ_free_string). */
 char *writ_task_token_claims_json(const writ_task_token *t);
 

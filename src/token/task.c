@@ -27,6 +27,8 @@
 #define MAX_ITEM_LEN 512
 #define MAX_PURPOSE 1024
 
+static json_t *json_strs(const char *const *items, size_t n);
+
 static const char *const sensitivity_levels[] = {"public", "internal", "confidential", "restricted"};
 
 int writ_sensitivity_rank(const char *level)
@@ -99,6 +101,36 @@ char *writ_task_token_claims_json(const writ_task_token *t)
     char *r = s ? wr_strndup(s, strlen(s)) : NULL;
     wr_json_free(s);
     return r;
+}
+
+char *writ_task_token_context_json(const writ_task_token *t)
+{
+    json_t *task = json_object(), *ctx = json_object(), *chain = json_array();
+    char *out = NULL;
+    bool ok = task && ctx && chain;
+    for (unsigned i = 0; ok && i <= t->depth; i++)
+        ok = !json_array_append_new(chain, json_string(t->chain[i]));
+    ok = ok && !json_object_set_new(task, "id", json_string(t->txn)) &&
+         !json_object_set_new(task, "purpose", json_string(t->purpose)) &&
+         !json_object_set_new(task, "actions", json_strs(t->actions, t->n_actions)) &&
+         !json_object_set_new(task, "resources", json_strs(t->resources, t->n_resources)) &&
+         !json_object_set_new(task, "sensitivity", json_string(t->sensitivity)) &&
+         !json_object_set_new(task, "destinations", json_strs(t->destinations, t->n_destinations)) &&
+         !json_object_set_new(task, "expires", json_integer(t->exp)) &&
+         !json_object_set(ctx, "task", task) && !json_object_set(ctx, "chain", chain) &&
+         !json_object_set_new(ctx, "chain_depth", json_integer(t->depth)) &&
+         !json_object_set_new(ctx, "holder", json_string(t->holder)) &&
+         !json_object_set_new(ctx, "token_id", json_string(t->jti)) &&
+         !json_object_set_new(ctx, "cert_bound", json_boolean(t->cnf != NULL));
+    if (ok) {
+        char *s = json_dumps(ctx, JSON_COMPACT);
+        out = s ? wr_strndup(s, strlen(s)) : NULL;
+        wr_json_free(s);
+    }
+    json_decref(task);
+    json_decref(chain);
+    json_decref(ctx);
+    return out;
 }
 
 /* ---------------------------------------------------------- claim parsing */

@@ -185,6 +185,13 @@ static void test_delegation_chain(void **state)
     assert_non_null(strstr(cj, "\"act\":{\"act\":{\"sub\":\"" B "\",\"sub_profile\":\"ai_agent\"},\"sub\":\"" C
                                "\",\"sub_profile\":\"ai_agent\"}"));
     writ_free_string(cj);
+    char *ctx = writ_task_token_context_json(tt);
+    assert_non_null(ctx);
+    assert_non_null(strstr(ctx, "\"chain\":[\"" A "\",\"" B "\",\"" C "\"],\"chain_depth\":2"));
+    assert_non_null(strstr(ctx, "\"actions\":[\"tool:read\"]"));
+    assert_non_null(strstr(ctx, "\"purpose\":\"triage ticket 42\""));
+    assert_non_null(strstr(ctx, "\"cert_bound\":false"));
+    writ_free_string(ctx);
     writ_task_token_free(tt);
     wr_free(root);
     wr_free(t1);
