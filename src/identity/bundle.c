@@ -103,7 +103,7 @@ static writ_status add_root(bundle_entry *e, X509 *cert, writ_error *err)
     return WRIT_OK;
 }
 
-static writ_status add_x5c_root(bundle_entry *e, const json_t *jwk, writ_error *err)
+static writ_status x5c_root(const json_t *jwk, STACK_OF(X509) *certs, writ_error *err)
 {
     json_t *x5c = json_object_get(jwk, "x5c");
     json_t *c0 = json_array_get(x5c, 0);
@@ -116,41 +116,46 @@ static writ_status add_x5c_root(bundle_entry *e, const json_t *jwk, writ_error *
     if (!der)
         return cfg_err(err, WRIT_ENOMEM, "out of memory%s", "");
     int dl = EVP_DecodeBlock(der, (const unsigned char *)json_string_value(c0), (int)n);
-    writ_status st = WRIT_EINVAL;
+    X509 *cert = NULL;
     if (dl > 0) {
         const unsigned char *p = der;
-        X509 *cert = d2i_X509(NULL, &p, dl);
-        if (cert) {
-            st = add_root(e, cert, err);
-            X509_free(cert);
-        }
+        cert = d2i_X509(NULL, &p, dl);
     }
     wr_free(der);
-    if (st == WRIT_EINVAL && dl <= 0)
+    ERR_clear_error();
+    if (!cert)
         return cfg_err(err, WRIT_EINVAL, "x5c certificate is not base64 DER%s", "");
-    return st;
+    if (!sk_X509_push(certs, cert)) {
+        X509_free(cert);
+        return cfg_err(err, WRIT_ENOMEM, "out of memory%s", "");
+    }
+    return WRIT_OK;
 }
 
-static writ_status add_jwks(bundle_entry *e, const char *json, size_t len, bool spiffe, writ_error *err)
+/* Parse a key set completely, then add it to the entry (kind, name): a
+ * refused key set leaves the bundle as it was. */
+static writ_status add_jwks(writ_bundle *b, int kind, const char *name, size_t name_len, const char *json,
+                            size_t len, writ_error *err)
 {
+    bool spiffe = kind == ENTRY_SPIFFE;
     json_t *doc = NULL;
+    wr_jwks keys = {0};
+    STACK_OF(X509) *certs = sk_X509_new_null();
     writ_reason why;
-    writ_status st = wr_json_object(json, len, &doc, &why, err, "key set");
-    if (st != WRIT_OK)
-        return st;
-    json_t *keys = json_object_get(doc, "keys");
-    if (!json_is_array(keys)) {
-        json_decref(doc);
-        return cfg_err(err, WRIT_EJSON, "key set has no \"keys\" array%s", "");
-    }
+    writ_status st = certs ? wr_json_object(json, len, &doc, &why, err, "key set")
+                           : cfg_err(err, WRIT_ENOMEM, "out of memory%s", "");
+    json_t *arr = json_object_get(doc, "keys");
+    if (st == WRIT_OK && !json_is_array(arr))
+        st = cfg_err(err, WRIT_EJSON, "key set has no \"keys\" array%s", "");
     size_t i;
     json_t *k;
-    json_array_foreach(keys, i, k)
+    json_array_foreach(arr, i, k)
     {
+        if (st != WRIT_OK)
+            break;
         const char *use = wr_json_str(k, "use", NULL);
         if (spiffe && use && !strcmp(use, "x509-svid")) {
-            if ((st = add_x5c_root(e, k, err)) != WRIT_OK)
-                break;
+            st = x5c_root(k, certs, err);
             continue;
         }
         if (use && strcmp(use, "sig") && !(spiffe && !strcmp(use, "jwt-svid"))) {
@@ -160,16 +165,43 @@ static writ_status add_jwks(bundle_entry *e, const char *json, size_t len, bool 
         wr_jwk jk;
         if ((st = wr_jwk_from_json(k, &jk, err)) != WRIT_OK)
             break;
-        if (!jk.kid) {
-            wr_jwk_clear(&jk);
+        if (!jk.kid)
             st = cfg_err(err, WRIT_EINVAL, "JWT authority keys must have a kid%s", "");
-            break;
-        }
-        if ((st = wr_jwks_push(&e->jwks, &jk, err)) != WRIT_OK) {
+        else
+            st = wr_jwks_push(&keys, &jk, err); /* refuses duplicate kids within the set */
+        if (st != WRIT_OK)
             wr_jwk_clear(&jk);
-            break;
+    }
+    /* commit: check everything that can fail first */
+    bundle_entry *e = st == WRIT_OK ? find_entry(b, kind, name, name_len) : NULL;
+    for (size_t j = 0; st == WRIT_OK && e && j < keys.n; j++)
+        if (wr_jwks_find(&e->jwks, keys.keys[j].kid, strlen(keys.keys[j].kid)))
+            st = cfg_err(err, WRIT_EDUP, "kid '%s' is already in the bundle", keys.keys[j].kid);
+    if (st == WRIT_OK && (e ? e->jwks.n : 0) + keys.n > WR_JWKS_MAX_KEYS)
+        st = cfg_err(err, WRIT_ELIMIT, "more than %s keys for one trust domain or issuer", "64");
+    if (st == WRIT_OK && !(e = get_entry(b, kind, name, name_len)))
+        st = cfg_err(err, WRIT_ENOMEM, "out of memory%s", "");
+    if (st == WRIT_OK && e->jwks.cap < e->jwks.n + keys.n) {
+        wr_jwk *nk = wr_realloc(e->jwks.keys, (e->jwks.n + keys.n) * sizeof *nk);
+        if (nk) {
+            e->jwks.keys = nk;
+            e->jwks.cap = e->jwks.n + keys.n;
+        } else {
+            st = cfg_err(err, WRIT_ENOMEM, "out of memory%s", "");
         }
     }
+    if (st == WRIT_OK && sk_X509_num(certs) > 0 && !e->roots && !(e->roots = X509_STORE_new()))
+        st = cfg_err(err, WRIT_ENOMEM, "out of memory%s", "");
+    if (st == WRIT_OK) {
+        for (size_t j = 0; j < keys.n; j++) {
+            e->jwks.keys[e->jwks.n++] = keys.keys[j];
+            memset(&keys.keys[j], 0, sizeof keys.keys[j]);
+        }
+        for (int j = 0; st == WRIT_OK && j < sk_X509_num(certs); j++)
+            st = add_root(e, sk_X509_value(certs, j), err);
+    }
+    sk_X509_pop_free(certs, X509_free);
+    wr_jwks_clear(&keys);
     json_decref(doc);
     return st;
 }
@@ -180,10 +212,7 @@ writ_status writ_bundle_add_spiffe(writ_bundle *b, const char *td, size_t td_len
     writ_status st = writ_spiffe_trust_domain_check(td, td_len, err);
     if (st != WRIT_OK)
         return st;
-    bundle_entry *e = get_entry(b, ENTRY_SPIFFE, td, td_len);
-    if (!e)
-        return cfg_err(err, WRIT_ENOMEM, "out of memory%s", "");
-    return add_jwks(e, json, len, true, err);
+    return add_jwks(b, ENTRY_SPIFFE, td, td_len, json, len, err);
 }
 
 writ_status writ_bundle_add_oidc(writ_bundle *b, const char *iss, size_t iss_len, const char *jwks, size_t len,
@@ -191,10 +220,7 @@ writ_status writ_bundle_add_oidc(writ_bundle *b, const char *iss, size_t iss_len
 {
     if (iss_len == 0 || iss_len > 2048 || memchr(iss, '\0', iss_len))
         return cfg_err(err, WRIT_EINVAL, "issuer must be 1..2048 bytes%s", "");
-    bundle_entry *e = get_entry(b, ENTRY_OIDC, iss, iss_len);
-    if (!e)
-        return cfg_err(err, WRIT_ENOMEM, "out of memory%s", "");
-    return add_jwks(e, jwks, len, false, err);
+    return add_jwks(b, ENTRY_OIDC, iss, iss_len, jwks, len, err);
 }
 
 writ_status writ_bundle_add_x509_pem(writ_bundle *b, const char *td, size_t td_len, const char *pem, size_t len,
@@ -203,25 +229,32 @@ writ_status writ_bundle_add_x509_pem(writ_bundle *b, const char *td, size_t td_l
     writ_status st = writ_spiffe_trust_domain_check(td, td_len, err);
     if (st != WRIT_OK)
         return st;
-    if (len > INT32_MAX)
-        return cfg_err(err, WRIT_ELIMIT, "PEM too large%s", "");
-    bundle_entry *e = get_entry(b, ENTRY_SPIFFE, td, td_len);
-    if (!e)
-        return cfg_err(err, WRIT_ENOMEM, "out of memory%s", "");
+    if (len > 1 << 20)
+        return cfg_err(err, WRIT_ELIMIT, "PEM over 1 MiB%s", "");
+    /* read every certificate first: a refused file leaves the bundle as it was */
+    STACK_OF(X509) *certs = sk_X509_new_null();
     BIO *bio = BIO_new_mem_buf(pem, (int)len);
-    if (!bio)
-        return cfg_err(err, WRIT_ENOMEM, "out of memory%s", "");
-    int count = 0;
     X509 *c;
-    while (st == WRIT_OK && (c = PEM_read_bio_X509(bio, NULL, NULL, NULL))) {
-        st = add_root(e, c, err);
-        X509_free(c);
-        count++;
-    }
+    if (!certs || !bio)
+        st = cfg_err(err, WRIT_ENOMEM, "out of memory%s", "");
+    while (st == WRIT_OK && (c = PEM_read_bio_X509(bio, NULL, NULL, NULL)))
+        if (!sk_X509_push(certs, c)) {
+            X509_free(c);
+            st = cfg_err(err, WRIT_ENOMEM, "out of memory%s", "");
+        }
     ERR_clear_error();
     BIO_free(bio);
-    if (st == WRIT_OK && count == 0)
-        return cfg_err(err, WRIT_EINVAL, "no PEM certificate found%s", "");
+    if (st == WRIT_OK && sk_X509_num(certs) == 0)
+        st = cfg_err(err, WRIT_EINVAL, "no PEM certificate found%s", "");
+    for (int i = 0; st == WRIT_OK && i < sk_X509_num(certs); i++)
+        if (X509_check_ca(sk_X509_value(certs, i)) == 0)
+            st = cfg_err(err, WRIT_EINVAL, "certificate %s in the roots is not a CA", i == 0 ? "1" : "after the first");
+    bundle_entry *e = st == WRIT_OK ? get_entry(b, ENTRY_SPIFFE, td, td_len) : NULL;
+    if (st == WRIT_OK && !e)
+        st = cfg_err(err, WRIT_ENOMEM, "out of memory%s", "");
+    for (int i = 0; st == WRIT_OK && i < sk_X509_num(certs); i++)
+        st = add_root(e, sk_X509_value(certs, i), err);
+    sk_X509_pop_free(certs, X509_free);
     return st;
 }
 

@@ -418,6 +418,38 @@ static void test_bundle_refuses_bad_keys(void **state)
     assert_int_not_equal(writ_bundle_add_spiffe(b, "TD", 2, "{\"keys\":[]}", 11, &err), WRIT_OK);
     const char *dup = "{\"keys\":[],\"keys\":[]}";
     assert_int_not_equal(writ_bundle_add_oidc(b, "https://i", 9, dup, strlen(dup), &err), WRIT_OK);
+    /* all or nothing: a good key next to a bad one is not added */
+    EVP_PKEY *k = fx_key("P-256");
+    const char *kid[] = {"good"};
+    char *good = fx_jwks(&k, kid, 1, NULL);
+    json_t *doc = json_loads(good, 0, NULL);
+    json_array_append_new(json_object_get(doc, "keys"), json_pack("{s:s,s:s}", "kty", "oct", "kid", "bad"));
+    char *mixed = json_dumps(doc, JSON_COMPACT);
+    assert_int_not_equal(writ_bundle_add_spiffe(b, "corp.example", 12, mixed, strlen(mixed), &err), WRIT_OK);
+    char *t = fx_jws(k, WR_ALG_ES256, "{\"alg\":\"ES256\",\"kid\":\"good\"}", GOOD);
+    writ_verify_opts o = {.audience = "writ", .now = NOW};
+    writ_identity *id;
+    writ_reason why;
+    assert_int_not_equal(writ_identity_verify_jwt(b, &o, t, strlen(t), &id, &why, &err), WRIT_OK);
+    assert_int_equal(why, WRIT_R_UNTRUSTED);
+    /* the good set alone works, and cannot be added twice (duplicate kid) */
+    assert_int_equal(writ_bundle_add_spiffe(b, "corp.example", 12, good, strlen(good), &err), WRIT_OK);
+    assert_int_equal(writ_identity_verify_jwt(b, &o, t, strlen(t), &id, &why, &err), WRIT_OK);
+    writ_identity_free(id);
+    assert_int_equal(writ_bundle_add_spiffe(b, "corp.example", 12, good, strlen(good), &err), WRIT_EDUP);
+    /* X.509 roots that are not CAs are refused */
+    X509 *leaf = fx_cert(k, "leaf", NULL, NULL, false, "URI:spiffe://corp.example/a", -60, 3600);
+    char *pem = fx_pem(&leaf, 1);
+    assert_int_not_equal(writ_bundle_add_x509_pem(b, "corp.example", 12, pem, strlen(pem), &err), WRIT_OK);
+    assert_non_null(strstr(err.msg, "not a CA"));
+    assert_int_not_equal(writ_bundle_add_x509_pem(b, "corp.example", 12, "junk", 4, &err), WRIT_OK);
+    wr_free(pem);
+    X509_free(leaf);
+    wr_free(t);
+    free(mixed);
+    free(good);
+    json_decref(doc);
+    EVP_PKEY_free(k);
     writ_bundle_free(b);
     writ_bundle_free(NULL);
 }
