@@ -131,6 +131,16 @@ WRIT_MUST_CHECK writ_status writ_token_mint(const writ_keyring *kr, const writ_i
                                             const writ_identity *agent, const writ_mint_request *req, char **token,
                                             size_t *len, writ_reason *why, writ_error *err);
 
+/* RFC 8693 token exchange in one call: verify a JWT-SVID / OIDC subject
+ * token against the bundle (audience = vopts->audience), then mint.  An
+ * identity refusal keeps its reason, and err.msg says it was the subject
+ * token. */
+WRIT_MUST_CHECK writ_status writ_token_exchange(const writ_keyring *kr, const writ_issuer_config *cfg,
+                                                const writ_bundle *bundle, const writ_verify_opts *vopts,
+                                                const char *subject_token, size_t len,
+                                                const writ_mint_request *req, char **token, size_t *token_len,
+                                                writ_reason *why, writ_error *err);
+
 /* ---- verifying ----------------------------------------------------------- */
 typedef struct writ_token_verifier writ_token_verifier;
 typedef struct writ_task_token writ_task_token;

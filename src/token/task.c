@@ -763,6 +763,33 @@ writ_status writ_token_mint(const writ_keyring *kr, const writ_issuer_config *cf
     return sign_claims(kr, cfg, &in, token, len, why, err);
 }
 
+writ_status writ_token_exchange(const writ_keyring *kr, const writ_issuer_config *cfg, const writ_bundle *bundle,
+                                const writ_verify_opts *vopts, const char *subject_token, size_t len,
+                                const writ_mint_request *req, char **token, size_t *token_len, writ_reason *why,
+                                writ_error *err)
+{
+    writ_identity *id = NULL;
+    writ_reason local_why;
+    *token = NULL;
+    if (!why)
+        why = &local_why;
+    writ_status st = writ_identity_verify_jwt(bundle, vopts, subject_token, len, &id, why, err);
+    if (st != WRIT_OK) {
+        if (err) {
+            char tmp[sizeof err->msg];
+            memcpy(tmp, err->msg, sizeof tmp);
+            const char *rn = writ_reason_name(*why);
+            size_t rl = strlen(rn);
+            const char *detail = !strncmp(tmp, rn, rl) && tmp[rl] == ':' ? tmp + rl + 2 : tmp;
+            snprintf(err->msg, sizeof err->msg, "%s: subject token: %.200s", rn, detail);
+        }
+        return st;
+    }
+    st = writ_token_mint(kr, cfg, id, req, token, token_len, why, err);
+    writ_identity_free(id);
+    return st;
+}
+
 writ_status writ_token_delegate(const writ_keyring *kr, const writ_issuer_config *cfg, writ_token_verifier *v,
                                 const writ_revocations *rev, const char *parent, size_t parent_len,
                                 const writ_identity *presenter, const writ_delegate_request *req, char **token,

@@ -142,6 +142,41 @@ static void test_mint_verify(void **state)
     wr_free(t);
 }
 
+static void test_exchange(void **state)
+{
+    (void)state;
+    EVP_PKEY *k = fx_key("P-256");
+    const char *kid[] = {"k1"};
+    char *jwks = fx_jwks(&k, kid, 1, "jwt-svid");
+    writ_bundle *b = writ_bundle_new();
+    writ_error err;
+    writ_reason why;
+    assert_int_equal(writ_bundle_add_spiffe(b, "corp.example", 12, jwks, strlen(jwks), &err), WRIT_OK);
+    char *svid = fx_jws(k, WR_ALG_ES256, "{\"alg\":\"ES256\",\"kid\":\"k1\"}",
+                        "{\"sub\":\"" A "\",\"aud\":\"writ\",\"iat\":1700000000,\"exp\":1700000300}");
+    writ_verify_opts vo = {.audience = "writ", .now = NOW};
+    writ_mint_request rq = {.scope = &SCOPE, .now = NOW};
+    char *t;
+    size_t l;
+    assert_int_equal(writ_token_exchange(F.kr, &F.cfg, b, &vo, svid, strlen(svid), &rq, &t, &l, &why, &err), WRIT_OK);
+    writ_task_token *tt;
+    assert_int_equal(verify(t, NOW, NULL, &tt, &why, &err), WRIT_OK);
+    assert_string_equal(writ_task_token_subject(tt), A);
+    writ_task_token_free(tt);
+    wr_free(t);
+    vo.audience = "other";
+    t = (char *)0x1;
+    assert_int_not_equal(writ_token_exchange(F.kr, &F.cfg, b, &vo, svid, strlen(svid), &rq, &t, &l, &why, &err),
+                         WRIT_OK);
+    assert_null(t);
+    assert_int_equal(why, WRIT_R_AUD);
+    assert_non_null(strstr(err.msg, "audience: subject token:"));
+    wr_free(svid);
+    free(jwks);
+    writ_bundle_free(b);
+    EVP_PKEY_free(k);
+}
+
 static void test_mtls_binding(void **state)
 {
     (void)state;
@@ -600,6 +635,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_mint_verify, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mtls_binding, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_exchange, setup, teardown),
         cmocka_unit_test_setup_teardown(test_delegation_chain, setup, teardown),
         cmocka_unit_test_setup_teardown(test_keys, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hostile, setup, teardown),
