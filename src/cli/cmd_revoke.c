@@ -27,7 +27,8 @@ int cmd_revoke(int argc, char **argv)
     const char *db = NULL, *value = NULL, *note = NULL;
     writ_revoke_kind kind = 0;
     long long until = 0;
-    for (int i = 1; i < argc; i++) {
+    /* options come in pairs: --name value */
+    for (int i = 1; i < argc; i += 2) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!v)
             return revoke_usage();
@@ -54,7 +55,6 @@ int cmd_revoke(int argc, char **argv)
         } else {
             return revoke_usage();
         }
-        i++;
     }
     if (!db || !kind)
         return revoke_usage();
