@@ -1,0 +1,113 @@
+/* api_data.c - public functions for schemas, entity stores and requests
+ * (include/writ/cedar.h), on top of schema.c and json.c. */
+#include "cedar/json.h"
+#include "cedar/request.h"
+#include "cedar/schema.h"
+#include "util/alloc.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static writ_status bad_arg(writ_error *err, const char *what)
+{
+    if (err) {
+        memset(err, 0, sizeof *err);
+        err->code = WRIT_EINVAL;
+        snprintf(err->msg, sizeof err->msg, "%s", what);
+    }
+    return WRIT_EINVAL;
+}
+
+static writ_status no_mem(writ_error *err)
+{
+    if (err) {
+        memset(err, 0, sizeof *err);
+        err->code = WRIT_ENOMEM;
+        snprintf(err->msg, sizeof err->msg, "out of memory");
+    }
+    return WRIT_ENOMEM;
+}
+
+writ_status writ_schema_parse(const char *text, size_t len, writ_schema **out, writ_error *err)
+{
+    if (!out)
+        return bad_arg(err, "writ_schema_parse: out is NULL");
+    *out = NULL;
+    if (!text && len)
+        return bad_arg(err, "writ_schema_parse: text is NULL");
+    return cedar_schema_parse(text ? text : "", len, out, err);
+}
+
+void writ_schema_free(writ_schema *s)
+{
+    if (!s)
+        return;
+    wr_arena_free(s->arena);
+    wr_free(s);
+}
+
+writ_status writ_entities_parse(const char *json, size_t len, const writ_schema *schema, writ_entities **out,
+                                writ_error *err)
+{
+    if (!out)
+        return bad_arg(err, "writ_entities_parse: out is NULL");
+    *out = NULL;
+    if (!json)
+        return bad_arg(err, "writ_entities_parse: json is NULL");
+    writ_entities *we = wr_calloc(1, sizeof *we);
+    if (!we)
+        return no_mem(err);
+    writ_status st = cedar_json_entities_text(json, len, schema, &we->store, err);
+    if (st) {
+        wr_free(we);
+        return st;
+    }
+    *out = we;
+    return WRIT_OK;
+}
+
+void writ_entities_free(writ_entities *es)
+{
+    if (!es)
+        return;
+    cedar_entities_free(es->store);
+    wr_free(es);
+}
+
+writ_status writ_request_parse(const char *json, size_t len, const writ_schema *schema, bool validate,
+                               writ_request **out, writ_error *err)
+{
+    if (!out)
+        return bad_arg(err, "writ_request_parse: out is NULL");
+    *out = NULL;
+    if (!json)
+        return bad_arg(err, "writ_request_parse: json is NULL");
+    json_t *j = cedar_json_load(json, len, err);
+    if (!j)
+        return err ? err->code : WRIT_EJSON;
+    writ_request *rq = wr_calloc(1, sizeof *rq);
+    if (rq)
+        rq->arena = wr_arena_new(0);
+    if (!rq || !rq->arena) {
+        wr_free(rq);
+        json_decref(j);
+        return no_mem(err);
+    }
+    rq->context = &cv_empty_record;
+    writ_status st = cedar_json_request(j, schema, validate, rq, err);
+    json_decref(j);
+    if (st) {
+        writ_request_free(rq);
+        return st;
+    }
+    *out = rq;
+    return WRIT_OK;
+}
+
+void writ_request_free(writ_request *rq)
+{
+    if (!rq)
+        return;
+    wr_arena_free(rq->arena);
+    wr_free(rq);
+}

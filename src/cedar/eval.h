@@ -1,0 +1,27 @@
+/* eval.h - evaluate Cedar expressions and policies against one request. */
+#ifndef WRIT_CEDAR_EVAL_H
+#define WRIT_CEDAR_EVAL_H
+
+#include "cedar/ast.h"
+#include "cedar/entities.h"
+
+typedef struct eval_env {
+    wr_arena *arena;            /* scratch for computed values */
+    const cedar_entities *es;   /* may be NULL: no entities */
+    cv_value var[4];            /* principal, action, resource (entities), context (record) */
+    char err[200];              /* message of the last error */
+} eval_env;
+
+/* 0 and *out, or -1 with env->err set (a Cedar evaluation error). */
+int cedar_eval(eval_env *env, const ast_node *n, cv_value *out);
+
+/* Does the policy's scope match the request?  Never fails. */
+bool cedar_scope_matches(const eval_env *env, const ast_policy *pol);
+
+/* Scope and conditions: 0 with *satisfied, or -1 with env->err set. */
+int cedar_eval_policy(eval_env *env, const ast_policy *pol, bool *satisfied);
+
+/* `like`: does s match the pattern? */
+bool cedar_like(const char *s, size_t n, const ast_pattern *pat);
+
+#endif

@@ -1,0 +1,678 @@
+/* json.c - Cedar's JSON formats (see json.h).
+ *
+ * jansson parses the text (with JSON_REJECT_DUPLICATES and JSON_ALLOW_NUL:
+ * Cedar strings may hold NUL); this file turns the tree into cv_values.
+ * Every reader takes the schema type it expects (NULL = none), so the
+ * schema-directed forms and the plain forms share one walk.
+ */
+#include "cedar/json.h"
+#include "cedar/ext.h"
+#include "util/alloc.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+/* ---- errors */
+
+static writ_status fail(writ_error *err, writ_status code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static writ_status fail(writ_error *err, writ_status code, const char *fmt, ...)
+{
+    if (err) {
+        memset(err, 0, sizeof *err);
+        err->code = code;
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+        va_end(ap);
+    }
+    return code;
+}
+
+static const char *uid_text(const cv_uid *u, char *buf, size_t cap)
+{
+    cv_format(cv_entity(u), buf, cap);
+    return buf;
+}
+
+static const char *json_kind(const json_t *j)
+{
+    switch (json_typeof(j)) {
+    case JSON_OBJECT: return "object";
+    case JSON_ARRAY: return "array";
+    case JSON_STRING: return "string";
+    case JSON_INTEGER: return "integer";
+    case JSON_REAL: return "number with a fraction or exponent";
+    case JSON_TRUE:
+    case JSON_FALSE: return "bool";
+    default: return "null";
+    }
+}
+
+json_t *cedar_json_load(const char *text, size_t len, writ_error *err)
+{
+    if (len > CEDAR_JSON_MAX_SIZE) {
+        fail(err, WRIT_ELIMIT, "JSON input of %zu bytes exceeds the limit of %zu", len, CEDAR_JSON_MAX_SIZE);
+        return NULL;
+    }
+    json_error_t je;
+    json_t *j = json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL | JSON_DECODE_ANY, &je);
+    if (!j) {
+        enum json_error_code c = json_error_code(&je);
+        writ_status code = c == json_error_stack_overflow ? WRIT_ELIMIT
+                           : c == json_error_out_of_memory ? WRIT_ENOMEM
+                           : c == json_error_duplicate_key ? WRIT_EDUP
+                                                           : WRIT_EJSON;
+        fail(err, code, "%s", je.text);
+        if (err) {
+            err->line = je.line > 0 ? (uint32_t)je.line : 0;
+            err->col = je.column > 0 ? (uint32_t)je.column : 0;
+            err->offset = (size_t)je.position;
+        }
+    }
+    return j;
+}
+
+/* ---- strings and uids */
+
+static const cv_string *jstr(wr_arena *a, const json_t *j)
+{
+    return cv_string_new(a, json_string_value(j), json_string_length(j));
+}
+
+/* A uid from an object that must have string "type" and "id". */
+static writ_status uid_from_pair(wr_arena *a, const json_t *o, const char *what, const cv_uid **out,
+                                 writ_error *err)
+{
+    const json_t *t = json_object_get(o, "type");
+    const json_t *i = json_object_get(o, "id");
+    if (!json_is_string(t) || !json_is_string(i))
+        return fail(err, WRIT_EJSON, "%s: an entity reference needs string fields \"type\" and \"id\"", what);
+    const cv_string *ts = jstr(a, t), *is = ts ? jstr(a, i) : NULL;
+    *out = is ? cv_uid_new(a, ts, is) : NULL;
+    return *out ? WRIT_OK : fail(err, WRIT_ENOMEM, "out of memory");
+}
+
+static bool ident_start(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; }
+static bool ident_char(char c) { return ident_start(c) || (c >= '0' && c <= '9'); }
+
+/* Cedar syntax uid: Name::Name::"id" (no spaces inside the path). */
+static writ_status uid_from_text(wr_arena *a, const char *p, size_t n, const char *what, const cv_uid **out,
+                                 writ_error *err)
+{
+    size_t i = 0, type_end = 0;
+    for (;;) {
+        if (i >= n || !ident_start(p[i]))
+            goto bad;
+        while (i < n && ident_char(p[i]))
+            i++;
+        if (i + 1 >= n || p[i] != ':' || p[i + 1] != ':')
+            goto bad;
+        type_end = i;
+        i += 2;
+        if (i < n && p[i] == '"')
+            break;
+    }
+    if (n - i < 2 || p[n - 1] != '"')
+        goto bad;
+    /* the quoted id: unescape its body */
+    char *buf = wr_arena_alloc(a, n - i);
+    if (!buf)
+        return fail(err, WRIT_ENOMEM, "out of memory");
+    size_t blen;
+    for (size_t k = i + 1; k < n - 1; k++)   /* an unescaped quote inside ends the string early */
+        if (p[k] == '"' && p[k - 1] != '\\')
+            goto bad;
+    if (cedar_unescape(p + i + 1, n - i - 2, buf, &blen) < 0)
+        goto bad;
+    const cv_string *ts = cv_string_new(a, p, type_end), *is = ts ? cv_string_new(a, buf, blen) : NULL;
+    *out = is ? cv_uid_new(a, ts, is) : NULL;
+    return *out ? WRIT_OK : fail(err, WRIT_ENOMEM, "out of memory");
+bad:
+    return fail(err, WRIT_EJSON, "%s: `%.*s` is not an entity reference in Cedar syntax", what,
+                (int)(n > 80 ? 80 : n), p);
+}
+
+writ_status cedar_json_uid(wr_arena *a, const json_t *j, bool allow_text, const char *what,
+                           const cv_uid **out, writ_error *err)
+{
+    if (allow_text && json_is_string(j))
+        return uid_from_text(a, json_string_value(j), json_string_length(j), what, out, err);
+    if (!json_is_object(j))
+        return fail(err, WRIT_EJSON, "%s: expected an entity reference, found %s", what, json_kind(j));
+    const json_t *esc = json_object_get(j, "__entity");
+    if (esc) {
+        if (!json_is_object(esc))
+            return fail(err, WRIT_EJSON, "%s: \"__entity\" must be an object with \"type\" and \"id\"", what);
+        return uid_from_pair(a, esc, what, out, err);
+    }
+    return uid_from_pair(a, j, what, out, err);
+}
+
+/* ---- values */
+
+typedef struct rd {
+    wr_arena *a;
+    writ_error *err;
+    const char *what;
+    int depth;
+} rd;
+
+static writ_status read_value(rd *r, const json_t *j, const cs_type *t, cv_value *out);
+
+static const char *ext_ctor_for(cv_ext_kind k)
+{
+    switch (k) {
+    case CVX_IPADDR: return "ip";
+    case CVX_DECIMAL: return "decimal";
+    case CVX_DATETIME: return "datetime";
+    case CVX_DURATION: return "duration";
+    }
+    return "?";
+}
+
+static const char *cs_kind_name(const cs_type *t)
+{
+    switch (t->kind) {
+    case CS_BOOL: return "bool";
+    case CS_LONG: return "long";
+    case CS_STRING: return "string";
+    case CS_ENTITY: return "entity";
+    case CS_SET: return "set";
+    case CS_RECORD: return "record";
+    case CS_EXT: return cv_ext_kind_name(t->ext);
+    }
+    return "?";
+}
+
+static writ_status mismatch(rd *r, const cs_type *t, const char *found)
+{
+    if (t->kind == CS_ENTITY)
+        return fail(r->err, WRIT_ESCHEMA, "%s: type mismatch: expected an entity of type `%s`, found %s", r->what,
+                    t->name->data, found);
+    return fail(r->err, WRIT_ESCHEMA, "%s: type mismatch: expected type %s, found %s", r->what, cs_kind_name(t),
+                found);
+}
+
+static writ_status read_extn(rd *r, const json_t *o, const cs_type *t, cv_value *out)
+{
+    const json_t *fn = json_object_get(o, "fn");
+    const json_t *arg = json_object_get(o, "arg");
+    if (!json_is_string(fn) || !json_is_string(arg))
+        return fail(r->err, WRIT_EJSON, "%s: an extension value needs string fields \"fn\" and \"arg\"", r->what);
+    const char *msg = NULL;
+    if (cedar_ext_construct(r->a, json_string_value(fn), json_string_length(fn), json_string_value(arg),
+                            json_string_length(arg), out, &msg) < 0)
+        return fail(r->err, WRIT_EJSON, "%s: %s(\"%.*s\"): %s", r->what, json_string_value(fn),
+                    (int)(json_string_length(arg) > 64 ? 64 : json_string_length(arg)), json_string_value(arg),
+                    msg ? msg : "invalid extension value");
+    if (t && (t->kind != CS_EXT || out->u.ext->kind != t->ext)) {
+        char buf[32];
+        snprintf(buf, sizeof buf, "%s", cv_ext_kind_name(out->u.ext->kind));
+        return mismatch(r, t, buf);
+    }
+    return WRIT_OK;
+}
+
+static writ_status read_entity(rd *r, const json_t *uidobj, const cs_type *t, cv_value *out)
+{
+    const cv_uid *u;
+    writ_status st = uid_from_pair(r->a, uidobj, r->what, &u, r->err);
+    if (st)
+        return st;
+    if (t && (t->kind != CS_ENTITY || !cv_string_eq(t->name, u->type))) {
+        char buf[160], msg[200];
+        snprintf(msg, sizeof msg, "entity %s", uid_text(u, buf, sizeof buf));
+        return mismatch(r, t, msg);
+    }
+    *out = cv_entity(u);
+    return WRIT_OK;
+}
+
+static const cs_attr *find_attr(const cs_type *t, const char *k, size_t n)
+{
+    size_t lo = 0, hi = t->nattrs;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        const cv_string *s = t->attrs[mid].name;
+        size_t m = s->len < n ? s->len : n;
+        int c = memcmp(s->data, k, m);
+        if (!c)
+            c = s->len < n ? -1 : s->len > n;
+        if (!c)
+            return &t->attrs[mid];
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
+
+/* A record: every key read (typed by the schema's attribute when t is a
+ * record type), then sorted. */
+static writ_status read_record(rd *r, const json_t *o, const cs_type *t, cv_value *out)
+{
+    size_t n = json_object_size(o);
+    cv_field *f = n ? wr_arena_alloc(r->a, n * sizeof *f) : NULL;
+    if (n && !f)
+        return fail(r->err, WRIT_ENOMEM, "out of memory");
+    size_t i = 0;
+    const char *k;
+    size_t klen;
+    json_t *v;
+    const char *outer = r->what;
+    char what[256];
+    json_object_keylen_foreach((json_t *)o, k, klen, v)
+    {
+        const cs_attr *at = NULL;
+        if (t) {
+            at = find_attr(t, k, klen);
+            if (!at)
+                return fail(r->err, WRIT_ESCHEMA, "%s: attribute `%.*s` should not exist according to the schema",
+                            outer, (int)(klen > 64 ? 64 : klen), k);
+        }
+        snprintf(what, sizeof what, "%s, attribute `%.*s`", outer, (int)(klen > 64 ? 64 : klen), k);
+        r->what = what;
+        f[i].key = cv_string_new(r->a, k, klen);
+        if (!f[i].key)
+            return fail(r->err, WRIT_ENOMEM, "out of memory");
+        writ_status st = read_value(r, v, at ? at->type : NULL, &f[i].v);
+        r->what = outer;
+        if (st)
+            return st;
+        i++;
+    }
+    if (t)
+        for (size_t a = 0; a < t->nattrs; a++)
+            if (t->attrs[a].required && !json_object_getn(o, t->attrs[a].name->data, t->attrs[a].name->len))
+                return fail(r->err, WRIT_ESCHEMA, "%s: required attribute `%s` is missing", outer,
+                            t->attrs[a].name->data);
+    *out = cv_record_new(r->a, f, n);
+    return out->type == CV_NONE ? fail(r->err, WRIT_ENOMEM, "out of memory") : WRIT_OK;
+}
+
+static writ_status read_set(rd *r, const json_t *arr, const cs_type *elem, cv_value *out)
+{
+    size_t n = json_array_size(arr);
+    cv_value *items = n ? wr_arena_alloc(r->a, n * sizeof *items) : NULL;
+    if (n && !items)
+        return fail(r->err, WRIT_ENOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        writ_status st = read_value(r, json_array_get(arr, i), elem, &items[i]);
+        if (st)
+            return st;
+    }
+    *out = cv_set_new(r->a, items, n);
+    return out->type == CV_NONE ? fail(r->err, WRIT_ENOMEM, "out of memory") : WRIT_OK;
+}
+
+static writ_status read_value(rd *r, const json_t *j, const cs_type *t, cv_value *out)
+{
+    switch (json_typeof(j)) {
+    case JSON_TRUE:
+    case JSON_FALSE:
+        if (t && t->kind != CS_BOOL)
+            return mismatch(r, t, "bool");
+        *out = cv_bool(json_is_true(j));
+        return WRIT_OK;
+    case JSON_INTEGER:
+        if (t && t->kind != CS_LONG)
+            return mismatch(r, t, "long");
+        *out = cv_long((int64_t)json_integer_value(j));
+        return WRIT_OK;
+    case JSON_REAL:
+        return fail(r->err, WRIT_EJSON, "%s: numbers must be integers (no fraction or exponent)", r->what);
+    case JSON_NULL:
+        return fail(r->err, WRIT_EJSON, "%s: found a `null`; JSON nulls are not allowed in Cedar", r->what);
+    case JSON_STRING:
+        if (t && t->kind == CS_EXT) {
+            /* an extension-typed value may be the constructor's argument */
+            const char *msg = NULL;
+            const char *fn = ext_ctor_for(t->ext);
+            if (cedar_ext_construct(r->a, fn, strlen(fn), json_string_value(j), json_string_length(j), out, &msg) < 0)
+                return fail(r->err, WRIT_ESCHEMA, "%s: `%.*s` is not a valid %s value: %s", r->what,
+                            (int)(json_string_length(j) > 64 ? 64 : json_string_length(j)), json_string_value(j),
+                            cv_ext_kind_name(t->ext), msg ? msg : "invalid");
+            return WRIT_OK;
+        }
+        if (t && t->kind != CS_STRING)
+            return mismatch(r, t, "string");
+        *out = cv_str(jstr(r->a, j));
+        return out->u.s ? WRIT_OK : fail(r->err, WRIT_ENOMEM, "out of memory");
+    case JSON_ARRAY:
+        if (t && t->kind != CS_SET)
+            return mismatch(r, t, "set");
+        if (++r->depth > CEDAR_JSON_MAX_DEPTH)
+            return fail(r->err, WRIT_ELIMIT, "%s: values nest deeper than %d levels", r->what, CEDAR_JSON_MAX_DEPTH);
+        {
+            writ_status st = read_set(r, j, t ? t->elem : NULL, out);
+            r->depth--;
+            return st;
+        }
+    case JSON_OBJECT:
+        break;
+    }
+    /* objects: escapes first, then the schema's implicit forms, then records */
+    const json_t *esc = json_object_get(j, "__entity");
+    if (esc) {
+        if (!json_is_object(esc))
+            return fail(r->err, WRIT_EJSON, "%s: \"__entity\" must be an object with \"type\" and \"id\"", r->what);
+        return read_entity(r, esc, t, out);
+    }
+    esc = json_object_get(j, "__extn");
+    if (esc) {
+        if (!json_is_object(esc))
+            return fail(r->err, WRIT_EJSON, "%s: \"__extn\" must be an object with \"fn\" and \"arg\"", r->what);
+        return read_extn(r, esc, t, out);
+    }
+    if (t && t->kind == CS_ENTITY)
+        return read_entity(r, j, t, out);
+    if (t && t->kind == CS_EXT)
+        return read_extn(r, j, t, out);
+    if (t && t->kind != CS_RECORD)
+        return mismatch(r, t, "record");
+    if (++r->depth > CEDAR_JSON_MAX_DEPTH)
+        return fail(r->err, WRIT_ELIMIT, "%s: values nest deeper than %d levels", r->what, CEDAR_JSON_MAX_DEPTH);
+    writ_status st = read_record(r, j, t, out);
+    r->depth--;
+    return st;
+}
+
+writ_status cedar_json_value(wr_arena *a, const json_t *j, const cs_type *t, const char *what, cv_value *out,
+                             writ_error *err)
+{
+    rd r = {a, err, what ? what : "value", 0};
+    *out = cv_none();
+    return read_value(&r, j, t, out);
+}
+
+/* ---- entities */
+
+static bool type_listed(const cv_string *type, const cv_string **list, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (cv_string_eq(list[i], type))
+            return true;
+    return false;
+}
+
+static bool enum_has(const cs_entity_type *et, const cv_string *id)
+{
+    for (size_t i = 0; i < et->nenum; i++)
+        if (cv_string_eq(et->enum_ids[i], id))
+            return true;
+    return false;
+}
+
+/* Does an action entity from the file match the schema's declaration
+ * (no attributes or tags, the same parents)? */
+static bool action_matches(const cs_action *act, const cv_record *attrs, const cv_record *tags,
+                           const cv_uid **parents, size_t np)
+{
+    if (attrs->n || tags->n)
+        return false;
+    for (size_t i = 0; i < np; i++) {
+        bool found = false;
+        for (size_t k = 0; k < act->nparents && !found; k++)
+            found = cv_uid_eq(parents[i], act->parents[k]);
+        if (!found)
+            return false;
+    }
+    for (size_t k = 0; k < act->nparents; k++) {
+        bool found = false;
+        for (size_t i = 0; i < np && !found; i++)
+            found = cv_uid_eq(parents[i], act->parents[k]);
+        if (!found)
+            return false;
+    }
+    return true;
+}
+
+/* One element of the entities array.  *skip is set for an action entity
+ * that the schema already supplies. */
+static writ_status read_entity_entry(cedar_entities *es, const json_t *e, size_t idx, const writ_schema *s,
+                                     writ_error *err)
+{
+    wr_arena *a = cedar_entities_arena(es);
+    char where[64], ubuf[160], what[256];
+    snprintf(where, sizeof where, "entity #%zu", idx);
+    if (!json_is_object(e))
+        return fail(err, WRIT_EJSON, "%s: expected an object, found %s", where, json_kind(e));
+    const json_t *ju = json_object_get(e, "uid");
+    const json_t *jattrs = json_object_get(e, "attrs");
+    const json_t *jparents = json_object_get(e, "parents");
+    const json_t *jtags = json_object_get(e, "tags");
+    if (!ju)
+        return fail(err, WRIT_EJSON, "%s: missing field `uid`", where);
+    const cv_uid *uid;
+    writ_status st = cedar_json_uid(a, ju, false, where, &uid, err);
+    if (st)
+        return st;
+    uid_text(uid, ubuf, sizeof ubuf);
+    if (!jattrs)
+        return fail(err, WRIT_EJSON, "entity %s: missing field `attrs`", ubuf);
+    if (!jparents)
+        return fail(err, WRIT_EJSON, "entity %s: missing field `parents`", ubuf);
+    if (!json_is_object(jattrs))
+        return fail(err, WRIT_EJSON, "entity %s: `attrs` must be an object", ubuf);
+    if (!json_is_array(jparents))
+        return fail(err, WRIT_EJSON, "entity %s: `parents` must be an array", ubuf);
+    if (jtags && !json_is_object(jtags) && !json_is_null(jtags))
+        return fail(err, WRIT_EJSON, "entity %s: `tags` must be an object", ubuf);
+
+    const cs_entity_type *et = NULL;
+    const cs_action *act = NULL;
+    if (s) {
+        act = cedar_schema_action(s, uid);
+        if (!act) {
+            et = cedar_schema_entity_type(s, uid->type->data, uid->type->len);
+            if (!et) {
+                if (cedar_schema_is_action_type(s, uid->type))
+                    return fail(err, WRIT_ESCHEMA,
+                                "found action entity %s, but it was not declared as an action in the schema", ubuf);
+                return fail(err, WRIT_ESCHEMA, "entity %s has type `%s` which is not declared in the schema", ubuf,
+                            uid->type->data);
+            }
+            if (et->is_enum && !enum_has(et, uid->id))
+                return fail(err, WRIT_ESCHEMA,
+                            "entity %s is of an enumerated entity type, but its id is not declared as a valid eid",
+                            ubuf);
+        }
+    }
+
+    /* attributes */
+    cv_value attrs;
+    snprintf(what, sizeof what, "entity %s", ubuf);
+    if (act && json_object_size(jattrs))
+        return fail(err, WRIT_ESCHEMA, "definition of action %s does not match its schema declaration", ubuf);
+    st = cedar_json_value(a, jattrs, et ? et->shape : NULL, what, &attrs, err);
+    if (st)
+        return st;
+    /* tags */
+    const cv_record *tags = &cv_empty_record;
+    if (jtags && json_is_object(jtags) && json_object_size(jtags)) {
+        if (et && !et->tags)
+            return fail(err, WRIT_ESCHEMA, "found a tag on %s, but no tags should exist on it according to the schema",
+                        ubuf);
+        size_t n = json_object_size(jtags), i = 0;
+        cv_field *f = wr_arena_alloc(a, n * sizeof *f);
+        if (!f)
+            return fail(err, WRIT_ENOMEM, "out of memory");
+        const char *k;
+        size_t klen;
+        json_t *v;
+        json_object_keylen_foreach((json_t *)jtags, k, klen, v)
+        {
+            snprintf(what, sizeof what, "entity %s, tag `%.*s`", ubuf, (int)(klen > 64 ? 64 : klen), k);
+            f[i].key = cv_string_new(a, k, klen);
+            if (!f[i].key)
+                return fail(err, WRIT_ENOMEM, "out of memory");
+            st = cedar_json_value(a, v, et ? et->tags : NULL, what, &f[i].v, err);
+            if (st)
+                return st;
+            i++;
+        }
+        cv_value tv = cv_record_new(a, f, n);
+        if (tv.type == CV_NONE)
+            return fail(err, WRIT_ENOMEM, "out of memory");
+        tags = tv.u.rec;
+        if (act)
+            return fail(err, WRIT_ESCHEMA, "definition of action %s does not match its schema declaration", ubuf);
+    }
+    /* parents */
+    size_t np = json_array_size(jparents);
+    const cv_uid **parents = np ? wr_arena_alloc(a, np * sizeof *parents) : NULL;
+    if (np && !parents)
+        return fail(err, WRIT_ENOMEM, "out of memory");
+    for (size_t i = 0; i < np; i++) {
+        snprintf(what, sizeof what, "entity %s, parent #%zu", ubuf, i);
+        st = cedar_json_uid(a, json_array_get(jparents, i), false, what, &parents[i], err);
+        if (st)
+            return st;
+        if (et && !type_listed(parents[i]->type, et->parents, et->nparents))
+            return fail(err, WRIT_ESCHEMA, "%s is not allowed to have an ancestor of type `%s` according to the schema",
+                        ubuf, parents[i]->type->data);
+    }
+    if (act) {
+        /* the schema's definition is the one used; the file may repeat it */
+        if (!action_matches(act, attrs.u.rec, tags, parents, np))
+            return fail(err, WRIT_ESCHEMA, "definition of action %s does not match its schema declaration", ubuf);
+        return WRIT_OK;
+    }
+    bool oom;
+    if (cedar_entities_add(es, uid, attrs.u.rec, tags, parents, np, &oom) < 0)
+        return oom ? fail(err, WRIT_ENOMEM, "out of memory")
+                   : fail(err, WRIT_EDUP, "duplicate entity entry %s", ubuf);
+    return WRIT_OK;
+}
+
+writ_status cedar_json_entities(const json_t *j, const writ_schema *s, cedar_entities **out, writ_error *err)
+{
+    *out = NULL;
+    if (!json_is_array(j))
+        return fail(err, WRIT_EJSON, "entities: expected a JSON array, found %s", json_kind(j));
+    cedar_entities *es = cedar_entities_new();
+    if (!es)
+        return fail(err, WRIT_ENOMEM, "out of memory");
+    writ_status st = WRIT_OK;
+    size_t n = json_array_size(j);
+    for (size_t i = 0; i < n && !st; i++)
+        st = read_entity_entry(es, json_array_get(j, i), i, s, err);
+    /* actions from the schema, with their groups */
+    for (size_t i = 0; s && !st && i < s->nactions; i++) {
+        const cs_action *act = &s->actions[i];
+        bool oom;
+        if (cedar_entities_add(es, act->uid, &cv_empty_record, &cv_empty_record, act->parents, act->nparents, &oom) < 0
+            && oom)
+            st = fail(err, WRIT_ENOMEM, "out of memory");
+    }
+    if (!st && cedar_entities_finish(es) < 0)
+        st = fail(err, WRIT_ENOMEM, "out of memory");
+    if (st) {
+        cedar_entities_free(es);
+        return st;
+    }
+    *out = es;
+    return WRIT_OK;
+}
+
+writ_status cedar_json_entities_text(const char *text, size_t len, const writ_schema *s, cedar_entities **out,
+                                     writ_error *err)
+{
+    *out = NULL;
+    json_t *j = cedar_json_load(text, len, err);
+    if (!j)
+        return err ? err->code : WRIT_EJSON;
+    writ_status st = cedar_json_entities(j, s, out, err);
+    json_decref(j);
+    return st;
+}
+
+/* ---- requests */
+
+writ_status cedar_json_context(wr_arena *a, const json_t *j, const writ_schema *s, const cv_uid *action,
+                               const cv_record **out, writ_error *err)
+{
+    const cs_action *act = (s && action) ? cedar_schema_action(s, action) : NULL;
+    const cs_type *t = act ? act->context : NULL;
+    cv_value v;
+    if (!j || json_is_null(j)) {
+        if (t && t->nattrs) {
+            for (size_t i = 0; i < t->nattrs; i++)
+                if (t->attrs[i].required)
+                    return fail(err, WRIT_ESCHEMA, "context: required attribute `%s` is missing",
+                                t->attrs[i].name->data);
+        }
+        *out = &cv_empty_record;
+        return WRIT_OK;
+    }
+    if (!json_is_object(j) || json_object_get(j, "__entity") || json_object_get(j, "__extn"))
+        return fail(err, WRIT_EJSON, "context: expected a JSON object (a record)");
+    writ_status st = cedar_json_value(a, j, t, "context", &v, err);
+    if (st)
+        return st;
+    *out = v.u.rec;
+    return WRIT_OK;
+}
+
+writ_status cedar_request_validate(const writ_schema *s, const cv_uid *principal, const cv_uid *action,
+                                   const cv_uid *resource, writ_error *err)
+{
+    char b1[160], b2[160];
+    const cs_action *act = cedar_schema_action(s, action);
+    if (!act)
+        return fail(err, WRIT_EVALIDATE, "request's action %s is not declared in the schema",
+                    uid_text(action, b1, sizeof b1));
+    const cv_uid *who[2] = {principal, resource};
+    const char *role[2] = {"principal", "resource"};
+    for (int k = 0; k < 2; k++) {
+        const cv_uid *u = who[k];
+        const cs_entity_type *et = cedar_schema_entity_type(s, u->type->data, u->type->len);
+        if (!et)
+            return fail(err, WRIT_EVALIDATE, "%s type `%s` is not declared in the schema", role[k], u->type->data);
+        const cv_string **list = k ? act->resources : act->principals;
+        size_t n = k ? act->nresources : act->nprincipals;
+        if (!type_listed(u->type, list, n))
+            return fail(err, WRIT_EVALIDATE, "%s type `%s` is not valid for action %s", role[k], u->type->data,
+                        uid_text(action, b2, sizeof b2));
+        if (et->is_enum && !enum_has(et, u->id))
+            return fail(err, WRIT_EVALIDATE, "%s %s is of an enumerated entity type, but its id is not declared",
+                        role[k], uid_text(u, b1, sizeof b1));
+    }
+    return WRIT_OK;
+}
+
+writ_status cedar_json_request(const json_t *j, const writ_schema *s, bool validate, struct writ_request *rq,
+                               writ_error *err)
+{
+    if (!json_is_object(j))
+        return fail(err, WRIT_EJSON, "request: expected a JSON object, found %s", json_kind(j));
+    static const char *const names[3] = {"principal", "action", "resource"};
+    const cv_uid *u[3];
+    for (int k = 0; k < 3; k++) {
+        const json_t *x = json_object_get(j, names[k]);
+        if (!x)
+            return fail(err, WRIT_EJSON, "request: missing field `%s`", names[k]);
+        writ_status st = cedar_json_uid(rq->arena, x, true, names[k], &u[k], err);
+        if (st)
+            return st;
+    }
+    rq->principal = u[0];
+    rq->action = u[1];
+    rq->resource = u[2];
+    if (s && validate) {
+        writ_status st = cedar_request_validate(s, u[0], u[1], u[2], err);
+        if (st)
+            return st;
+    }
+    writ_status st = cedar_json_context(rq->arena, json_object_get(j, "context"), s, u[1], &rq->context, err);
+    if (st == WRIT_ESCHEMA && validate) {
+        st = WRIT_EVALIDATE;
+        if (err)
+            err->code = st;
+    }
+    return st;
+}

@@ -1,0 +1,80 @@
+/* json.h - Cedar's JSON formats: values, entity uids, entity files, requests.
+ *
+ * Values (Cedar's "JSON value format"):
+ *   true/false -> bool, integer -> long (exact 64-bit; floats and integers
+ *   outside [-2^63, 2^63-1] are errors), string -> string, array -> set,
+ *   {"__entity": {"type": T, "id": I}} -> entity, {"__extn": {"fn": F,
+ *   "arg": A}} -> extension value, any other object -> record.  null is an
+ *   error.  Extra keys beside "__entity"/"__extn" are ignored, as the
+ *   reference does.
+ *
+ * With a schema type (cs_type) a value is read as that type, as the
+ * reference does when it has a schema: an entity-typed value may also be the
+ * bare {"type", "id"} object, an extension-typed value the bare {"fn",
+ * "arg"} object or a string that the type's constructor accepts ("1.2.3.4"
+ * for ipaddr); records are closed (undeclared attributes are errors, and
+ * required ones must be present).
+ *
+ * Entity files: a JSON array of {"uid", "attrs", "parents", "tags"?}
+ * ("attrs" and "parents" are required; other keys are ignored).
+ *
+ * Everything is built in the arena of the store or request being filled.
+ * Errors: WRIT_EJSON (malformed or wrong shape), WRIT_ELIMIT (nesting),
+ * WRIT_EDUP (duplicate entity), WRIT_ESCHEMA (does not match the schema),
+ * WRIT_EVALIDATE (request fails validation), WRIT_ENOMEM.
+ */
+#ifndef WRIT_CEDAR_JSON_H
+#define WRIT_CEDAR_JSON_H
+
+#include <jansson.h>
+
+#include "cedar/entities.h"
+#include "cedar/request.h"
+#include "cedar/schema.h"
+#include "cedar/value.h"
+
+/* Deepest nesting of sets/records in one value (serde_json, which the
+ * reference uses, stops at 128 levels of the whole document). */
+#define CEDAR_JSON_MAX_DEPTH 128
+/* Largest JSON text accepted. */
+#define CEDAR_JSON_MAX_SIZE ((size_t)256 << 20)
+
+/* Parse JSON text with the flags Cedar input needs (duplicate keys
+ * rejected, NUL allowed in strings, any top-level value).  NULL on error,
+ * with err filled (line:column from the JSON parser). */
+json_t *cedar_json_load(const char *text, size_t len, writ_error *err);
+
+/* Read one value.  t may be NULL (no schema).  what names the value for
+ * messages (e.g. "attribute `a` of User::\"x\""). */
+writ_status cedar_json_value(wr_arena *a, const json_t *j, const cs_type *t, const char *what,
+                             cv_value *out, writ_error *err);
+
+/* Read an entity uid: {"type","id"}, {"__entity": {"type","id"}} or, when
+ * allow_text, a string in Cedar syntax (User::"alice"). */
+writ_status cedar_json_uid(wr_arena *a, const json_t *j, bool allow_text, const char *what,
+                           const cv_uid **out, writ_error *err);
+
+/* Read an entities file into a new store (finished).  With a schema,
+ * attributes, tags and parents are checked and the schema's actions are
+ * added. */
+writ_status cedar_json_entities(const json_t *j, const writ_schema *s, cedar_entities **out,
+                                writ_error *err);
+writ_status cedar_json_entities_text(const char *text, size_t len, const writ_schema *s,
+                                     cedar_entities **out, writ_error *err);
+
+/* Read a request object {"principal","action","resource","context"?} into
+ * rq (whose arena must be set).  With a schema the context is read as the
+ * action's context type; with validate the request must match the schema. */
+writ_status cedar_json_request(const json_t *j, const writ_schema *s, bool validate,
+                               struct writ_request *rq, writ_error *err);
+
+/* Read a context object (NULL j = empty) for the given action. */
+writ_status cedar_json_context(wr_arena *a, const json_t *j, const writ_schema *s, const cv_uid *action,
+                               const cv_record **out, writ_error *err);
+
+/* Check a request against the schema (appliesTo, action existence, enum
+ * ids).  Context conformance is checked while reading it. */
+writ_status cedar_request_validate(const writ_schema *s, const cv_uid *principal, const cv_uid *action,
+                                   const cv_uid *resource, writ_error *err);
+
+#endif

@@ -1,0 +1,1123 @@
+/* parser.c - recursive descent parser for Cedar policies (Cedar 4.x).
+ *
+ * The grammar, as in the Cedar language reference, with each production
+ * written above the function that parses it.  Errors unwind with longjmp to
+ * the single entry point (cedar_parse_policies / cedar_parse_uid): all memory
+ * is in the caller's arena, so nothing leaks on the way out.
+ *
+ * A few rules of the reference that the grammar alone does not say:
+ *   - at most 4 repeated unary `!` or `-`, and `!`/`-` do not mix;
+ *   - `-` directly before an integer literal folds into it, which is how
+ *     -9223372036854775808 is written;
+ *   - relational operators do not chain (`a < b < c` is an error);
+ *   - trailing commas are allowed in sets, records, argument lists and after
+ *     the resource in the scope;
+ *   - reserved words (true false if then else in is like has __cedar) are not
+ *     attribute names, except in string form (`e["if"]`);
+ *   - built-in methods check their arity here; extension functions check
+ *     theirs at evaluation (the reference does the same);
+ *   - an unknown function or method is a parse error.
+ */
+#include "cedar/parser.h"
+#include "cedar/lexer.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+typedef struct parser {
+    lexer lx;
+    token tok;              /* current, not yet consumed */
+    wr_arena *a;
+    writ_error *err;
+    jmp_buf jb;
+    int depth;
+    bool in_scope_slots;    /* slots seen: this policy is a template */
+} parser;
+
+void cedar_error_at(writ_error *err, writ_status code, const char *src, size_t len, size_t pos,
+                    const char *fmt, ...)
+{
+    if (!err)
+        return;
+    err->code = code;
+    err->offset = pos;
+    text_position(src, len, pos, &err->line, &err->col);
+    va_list ap;
+    va_start(ap, fmt);
+    char msg[200];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    snprintf(err->msg, sizeof err->msg, "%u:%u: %s", err->line, err->col, msg);
+}
+
+static void fail_code(parser *p, writ_status code, size_t pos, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5), noreturn));
+static void fail_code(parser *p, writ_status code, size_t pos, const char *fmt, ...)
+{
+    char msg[200];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    cedar_error_at(p->err, code, p->lx.src, p->lx.len, pos, "%s", msg);
+    longjmp(p->jb, 1);
+}
+
+#define fail(p, pos, ...) fail_code((p), WRIT_EPARSE, (pos), __VA_ARGS__)
+
+static void *alloc(parser *p, size_t n)
+{
+    void *m = wr_arena_calloc(p->a, 1, n);
+    if (!m)
+        fail_code(p, WRIT_ENOMEM, p->tok.pos, "out of memory");
+    return m;
+}
+
+static void next(parser *p)
+{
+    p->tok = lex_next(&p->lx);
+    if (p->tok.kind == T_ERROR)
+        fail(p, p->lx.err_pos, "%s", p->lx.err);
+}
+
+/* Describe the current token for messages: `foo`, or "end of input". */
+static const char *describe(parser *p, char *buf, size_t cap)
+{
+    if (p->tok.kind == T_EOF)
+        return "end of input";
+    size_t n = p->tok.len > 40 ? 40 : p->tok.len;
+    snprintf(buf, cap, "`%.*s`%s", (int)n, p->tok.text, p->tok.len > 40 ? "..." : "");
+    return buf;
+}
+
+static void __attribute__((noreturn)) unexpected(parser *p, const char *wanted)
+{
+    char b[64];
+    if (wanted)
+        fail(p, p->tok.pos, "unexpected %s, expected %s", describe(p, b, sizeof b), wanted);
+    fail(p, p->tok.pos, "unexpected %s", describe(p, b, sizeof b));
+}
+
+static void expect(parser *p, tok_kind k)
+{
+    if (p->tok.kind != k)
+        unexpected(p, tok_name(k));
+    next(p);
+}
+
+static bool is_word(const token *t, const char *w)
+{
+    size_t n = strlen(w);
+    return t->kind == T_IDENT && t->len == n && !memcmp(t->text, w, n);
+}
+
+static bool is_reserved(const token *t)
+{
+    static const char *const words[] = {"true", "false", "if", "then", "else", "in", "is", "like", "has"};
+    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
+        if (is_word(t, words[i]))
+            return true;
+    return t->kind == T_IDENT && t->len >= 7 && !memcmp(t->text, "__cedar", 7) && t->len == 7;
+}
+
+static void enter(parser *p)
+{
+    if (++p->depth > CEDAR_MAX_DEPTH)
+        fail_code(p, WRIT_ELIMIT, p->tok.pos, "expression nested too deeply (limit %d)", CEDAR_MAX_DEPTH);
+}
+
+static void leave(parser *p) { p->depth--; }
+
+static ast_node *node(parser *p, ast_kind k, uint32_t pos)
+{
+    ast_node *n = alloc(p, sizeof *n);
+    n->kind = k;
+    n->pos = pos;
+    return n;
+}
+
+static const cv_string *mkstr(parser *p, const char *s, size_t n)
+{
+    const cv_string *r = cv_string_new(p->a, s, n);
+    if (!r)
+        fail_code(p, WRIT_ENOMEM, p->tok.pos, "out of memory");
+    return r;
+}
+
+/* ---- string literals --------------------------------------------------
+ * escape ::= \n \r \t \\ \0 \' \" \xHH (HH <= 7f) \u{H..H} (1-6 digits)
+ * and, in patterns only, \* for a literal star.
+ * Output goes to buf as int16 elements (bytes, or PAT_STAR for an unescaped
+ * star when pattern is set). */
+static int hexval(int c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+static size_t put_utf8(int16_t *out, uint32_t cp)
+{
+    if (cp < 0x80) { out[0] = (int16_t)cp; return 1; }
+    if (cp < 0x800) {
+        out[0] = (int16_t)(0xC0 | (cp >> 6));
+        out[1] = (int16_t)(0x80 | (cp & 0x3F));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        out[0] = (int16_t)(0xE0 | (cp >> 12));
+        out[1] = (int16_t)(0x80 | ((cp >> 6) & 0x3F));
+        out[2] = (int16_t)(0x80 | (cp & 0x3F));
+        return 3;
+    }
+    out[0] = (int16_t)(0xF0 | (cp >> 18));
+    out[1] = (int16_t)(0x80 | ((cp >> 12) & 0x3F));
+    out[2] = (int16_t)(0x80 | ((cp >> 6) & 0x3F));
+    out[3] = (int16_t)(0x80 | (cp & 0x3F));
+    return 4;
+}
+
+/* Unescape the current T_STR token into elements; returns the count. */
+static size_t unescape(parser *p, const token *t, bool pattern, int16_t **out)
+{
+    const char *s = t->text + 1;
+    size_t n = t->len - 2;
+    int16_t *buf = alloc(p, (n + 1) * sizeof(int16_t));
+    size_t w = 0;
+    for (size_t i = 0; i < n;) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '*' && pattern) {
+            buf[w++] = PAT_STAR;
+            i++;
+            continue;
+        }
+        if (c != '\\') {
+            buf[w++] = c;
+            i++;
+            continue;
+        }
+        size_t start = i;
+        i++;
+        int e = i < n ? (unsigned char)s[i] : 0;
+        i++;
+        switch (e) {
+        case 'n': buf[w++] = '\n'; break;
+        case 'r': buf[w++] = '\r'; break;
+        case 't': buf[w++] = '\t'; break;
+        case '\\': buf[w++] = '\\'; break;
+        case '0': buf[w++] = 0; break;
+        case '\'': buf[w++] = '\''; break;
+        case '"': buf[w++] = '"'; break;
+        case '*':
+            if (!pattern)
+                goto bad;
+            buf[w++] = '*';
+            break;
+        case 'x': {
+            int h1 = i < n ? hexval((unsigned char)s[i]) : -1;
+            int h2 = i + 1 < n ? hexval((unsigned char)s[i + 1]) : -1;
+            if (h1 < 0 || h2 < 0 || h1 * 16 + h2 > 0x7F) {
+                i = i + 2 <= n ? i + 2 : n;
+                goto bad;
+            }
+            buf[w++] = (int16_t)(h1 * 16 + h2);
+            i += 2;
+            break;
+        }
+        case 'u': {
+            if (i >= n || s[i] != '{')
+                goto bad;
+            i++;
+            uint32_t cp = 0;
+            size_t digits = 0;
+            while (i < n && s[i] != '}' && hexval((unsigned char)s[i]) >= 0 && digits < 7) {
+                cp = cp * 16 + (uint32_t)hexval((unsigned char)s[i]);
+                i++;
+                digits++;
+            }
+            if (i >= n || s[i] != '}') {
+                while (i < n && s[i] != '}')
+                    i++;
+                if (i < n)
+                    i++;
+                goto bad;
+            }
+            i++;
+            if (digits == 0 || digits > 6 || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+                goto bad;
+            /* the buffer has room: an escape is never shorter than its UTF-8 */
+            w += put_utf8(buf + w, cp);
+            break;
+        }
+        default:
+            if (e >= 0x80) {
+                /* include the whole character in the message */
+                while (i < n && ((unsigned char)s[i] & 0xC0) == 0x80)
+                    i++;
+            }
+        bad:
+            fail(p, t->pos + 1 + start, "the input `%.*s` is not a valid escape", (int)(i - start),
+                 s + start);
+        }
+    }
+    *out = buf;
+    return w;
+}
+
+static const cv_string *string_lit(parser *p, const token *t)
+{
+    int16_t *el;
+    size_t n = unescape(p, t, false, &el);
+    char *bytes = alloc(p, n + 1);
+    for (size_t i = 0; i < n; i++)
+        bytes[i] = (char)(unsigned char)el[i];
+    return mkstr(p, bytes, n);
+}
+
+/* ---- names and entity literals -----------------------------------------
+ * Path ::= IDENT {'::' IDENT}
+ * Entity ::= Path '::' STR
+ * Parses a path whose first IDENT is the current token.  Stops before a
+ * '::' that is followed by a string (then *entity_id is set) or at the
+ * first token that is not '::'. */
+static const cv_string *path(parser *p, const token **entity_id_tok, token *idtok)
+{
+    char buf[1024];
+    size_t len = 0;
+    uint32_t start = p->tok.pos;
+    *entity_id_tok = NULL;
+    for (;;) {
+        if (p->tok.kind != T_IDENT)
+            unexpected(p, "identifier");
+        if (is_reserved(&p->tok) || (p->tok.len >= 7 && !memcmp(p->tok.text, "__cedar", 7)))
+            fail(p, p->tok.pos, "this identifier is reserved and cannot be used: %.*s", (int)p->tok.len,
+                 p->tok.text);
+        if (len + p->tok.len + 2 >= sizeof buf)
+            fail_code(p, WRIT_ELIMIT, start, "name too long");
+        memcpy(buf + len, p->tok.text, p->tok.len);
+        len += p->tok.len;
+        next(p);
+        if (p->tok.kind != T_COLONCOLON)
+            break;
+        next(p);
+        if (p->tok.kind == T_STR) {
+            *idtok = p->tok;
+            *entity_id_tok = idtok;
+            next(p);
+            break;
+        }
+        memcpy(buf + len, "::", 2);
+        len += 2;
+    }
+    return mkstr(p, buf, len);
+}
+
+/* Entity ::= Path '::' STR   (the current token starts the path) */
+static const cv_uid *entity_ref(parser *p)
+{
+    token idtok;
+    const token *id;
+    uint32_t pos = p->tok.pos;
+    const cv_string *type = path(p, &id, &idtok);
+    if (!id)
+        fail(p, pos, "expected an entity uid, found `%s`", type->data);
+    const cv_uid *u = cv_uid_new(p->a, type, string_lit(p, id));
+    if (!u)
+        fail_code(p, WRIT_ENOMEM, pos, "out of memory");
+    return u;
+}
+
+/* ---- expressions ------------------------------------------------------- */
+static ast_node *expr(parser *p);
+static ast_node *add_expr(parser *p);
+
+static size_t expr_list(parser *p, tok_kind close, ast_node ***out)
+{
+    ast_node *tmp[64];
+    ast_node **items = tmp;
+    size_t n = 0, cap = 64;
+    while (p->tok.kind != close) {
+        if (n == cap) {
+            ast_node **bigger = alloc(p, 2 * cap * sizeof *bigger);
+            memcpy(bigger, items, n * sizeof *items);
+            items = bigger;
+            cap *= 2;
+        }
+        items[n++] = expr(p);
+        if (p->tok.kind != T_COMMA)
+            break;
+        next(p);
+    }
+    if (p->tok.kind != close)
+        unexpected(p, tok_name(close));
+    next(p);
+    *out = alloc(p, (n ? n : 1) * sizeof **out);
+    memcpy(*out, items, n * sizeof *items);
+    return n;
+}
+
+/* Record ::= '{' [ (IDENT | STR) ':' Expr {',' ...} [','] ] '}' */
+static ast_node *record(parser *p, uint32_t pos)
+{
+    size_t cap = 8, n = 0;
+    const cv_string **keys = alloc(p, cap * sizeof *keys);
+    ast_node **vals = alloc(p, cap * sizeof *vals);
+    while (p->tok.kind != T_RBRACE) {
+        const cv_string *k;
+        uint32_t kpos = p->tok.pos;
+        if (p->tok.kind == T_STR) {
+            k = string_lit(p, &p->tok);
+        } else if (p->tok.kind == T_IDENT) {
+            if (is_reserved(&p->tok))
+                fail(p, p->tok.pos, "this identifier is reserved and cannot be used: %.*s", (int)p->tok.len,
+                     p->tok.text);
+            k = mkstr(p, p->tok.text, p->tok.len);
+        } else {
+            unexpected(p, "record key");
+        }
+        next(p);
+        expect(p, T_COLON);
+        for (size_t i = 0; i < n; i++)
+            if (cv_string_eq(keys[i], k))
+                fail(p, kpos, "duplicate key `%s` in record literal", k->data);
+        if (n == cap) {
+            const cv_string **k2 = alloc(p, 2 * cap * sizeof *k2);
+            ast_node **v2 = alloc(p, 2 * cap * sizeof *v2);
+            memcpy(k2, keys, n * sizeof *keys);
+            memcpy(v2, vals, n * sizeof *vals);
+            keys = k2;
+            vals = v2;
+            cap *= 2;
+        }
+        keys[n] = k;
+        vals[n] = expr(p);
+        n++;
+        if (p->tok.kind != T_COMMA)
+            break;
+        next(p);
+    }
+    expect(p, T_RBRACE);
+    ast_node *r = node(p, A_RECORD, pos);
+    r->u.rec.n = n;
+    r->u.rec.keys = keys;
+    r->u.rec.vals = vals;
+    return r;
+}
+
+/* An integer literal token as a value; `negate` folds a leading minus. */
+static ast_node *int_lit(parser *p, const token *t, bool negate)
+{
+    uint64_t v = 0;
+    for (uint32_t i = 0; i < t->len; i++) {
+        unsigned d = (unsigned)(t->text[i] - '0');
+        if (v > (UINT64_MAX - d) / 10) {
+            v = UINT64_MAX;
+            break;
+        }
+        v = v * 10 + d;
+    }
+    uint64_t limit = negate ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
+    if (v > limit)
+        fail(p, t->pos, "integer literal `%.*s` is too large", (int)t->len, t->text);
+    ast_node *n = node(p, A_LIT, t->pos);
+    if (negate)
+        n->u.lit = cv_long(v == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)v);
+    else
+        n->u.lit = cv_long((int64_t)v);
+    return n;
+}
+
+/* Primary ::= LITERAL | VAR | Entity | ExtFun '(' [ExprList] ')' | '(' Expr ')'
+ *           | '[' [ExprList] ']' | '{' [RecInits] '}' */
+static ast_node *primary(parser *p)
+{
+    token t = p->tok;
+    switch (t.kind) {
+    case T_INT:
+        next(p);
+        return int_lit(p, &t, false);
+    case T_STR: {
+        ast_node *n = node(p, A_LIT, t.pos);
+        n->u.lit = cv_str(string_lit(p, &t));
+        next(p);
+        return n;
+    }
+    case T_SLOT:
+        fail(p, t.pos, "found template slot %.*s in a condition clause", (int)t.len, t.text);
+    case T_LPAREN: {
+        next(p);
+        ast_node *e = expr(p);
+        expect(p, T_RPAREN);
+        return e;
+    }
+    case T_LBRACK: {
+        next(p);
+        ast_node *n = node(p, A_SET, t.pos);
+        n->u.set.n = expr_list(p, T_RBRACK, &n->u.set.items);
+        return n;
+    }
+    case T_LBRACE:
+        next(p);
+        return record(p, t.pos);
+    case T_IDENT:
+        break;
+    default:
+        unexpected(p, NULL);
+    }
+    if (is_word(&t, "true") || is_word(&t, "false")) {
+        next(p);
+        ast_node *n = node(p, A_LIT, t.pos);
+        n->u.lit = cv_bool(t.text[0] == 't');
+        return n;
+    }
+    static const char *const vars[] = {"principal", "action", "resource", "context"};
+    for (int i = 0; i < 4; i++) {
+        if (is_word(&t, vars[i])) {
+            next(p);
+            if (p->tok.kind == T_COLONCOLON)
+                fail(p, t.pos, "`%s` cannot be used as an entity type name", vars[i]);
+            ast_node *n = node(p, A_VAR, t.pos);
+            n->u.var = i;
+            return n;
+        }
+    }
+    token idtok;
+    const token *id;
+    const cv_string *name = path(p, &id, &idtok);
+    if (id) {
+        ast_node *n = node(p, A_LIT, t.pos);
+        const cv_uid *u = cv_uid_new(p->a, name, string_lit(p, id));
+        if (!u)
+            fail_code(p, WRIT_ENOMEM, t.pos, "out of memory");
+        n->u.lit = cv_entity(u);
+        return n;
+    }
+    if (p->tok.kind == T_LPAREN) {
+        const cedar_extfn *fn = cedar_ext_lookup(name->data, name->len, false);
+        if (!fn)
+            fail(p, t.pos, "`%s` is not a valid function", name->data);
+        next(p);
+        ast_node *n = node(p, A_EXTCALL, t.pos);
+        n->u.call.fn = fn;
+        n->u.call.n = expr_list(p, T_RPAREN, &n->u.call.args);
+        return n;
+    }
+    if (strchr(name->data, ':'))
+        fail(p, t.pos, "unexpected name `%s`: expected an entity uid or a function call", name->data);
+    fail(p, t.pos, "invalid variable: %s", name->data);
+}
+
+static ast_node *unop(parser *p, ast_kind k, ast_node *a, uint32_t pos)
+{
+    ast_node *n = node(p, k, pos);
+    n->u.op.a = a;
+    return n;
+}
+
+static ast_node *binop(parser *p, ast_kind k, ast_node *a, ast_node *b, uint32_t pos)
+{
+    ast_node *n = node(p, k, pos);
+    n->u.op.a = a;
+    n->u.op.b = b;
+    return n;
+}
+
+static ast_node *getattr(parser *p, ast_node *a, const cv_string *attr, uint32_t pos)
+{
+    ast_node *n = node(p, A_GETATTR, pos);
+    n->u.attr.a = a;
+    n->u.attr.attr = attr;
+    return n;
+}
+
+/* A method call: built-in (fixed arity, checked here) or extension. */
+static ast_node *method(parser *p, ast_node *recv, const token *name)
+{
+    static const struct { const char *name; ast_kind kind; size_t nargs; } builtins[] = {
+        {"contains", A_CONTAINS, 1}, {"containsAll", A_CONTAINSALL, 1}, {"containsAny", A_CONTAINSANY, 1},
+        {"isEmpty", A_ISEMPTY, 0},   {"getTag", A_GETTAG, 1},           {"hasTag", A_HASTAG, 1},
+    };
+    ast_node **args;
+    size_t n = expr_list(p, T_RPAREN, &args);
+    for (size_t i = 0; i < sizeof builtins / sizeof builtins[0]; i++) {
+        if (!is_word(name, builtins[i].name))
+            continue;
+        if (n != builtins[i].nargs)
+            fail(p, name->pos, "call to `%s` requires exactly %zu argument%s, but got %zu argument%s",
+                 builtins[i].name, builtins[i].nargs, builtins[i].nargs == 1 ? "" : "s", n, n == 1 ? "" : "s");
+        ast_node *m = node(p, builtins[i].kind, name->pos);
+        m->u.op.a = recv;
+        m->u.op.b = n ? args[0] : NULL;
+        return m;
+    }
+    const cedar_extfn *fn = cedar_ext_lookup(name->text, name->len, true);
+    if (!fn)
+        fail(p, name->pos, "`%.*s` is not a valid method", (int)name->len, name->text);
+    ast_node *m = node(p, A_EXTCALL, name->pos);
+    m->u.call.fn = fn;
+    m->u.call.n = n + 1;
+    m->u.call.args = alloc(p, (n + 1) * sizeof *m->u.call.args);
+    m->u.call.args[0] = recv;
+    memcpy(m->u.call.args + 1, args, n * sizeof *args);
+    return m;
+}
+
+/* Member ::= Primary { Access }
+ * Access ::= '.' IDENT ['(' [ExprList] ')'] | '[' STR ']' */
+static ast_node *member(parser *p, bool *bare_int, token *int_tok)
+{
+    ast_node *e;
+    *bare_int = false;
+    if (p->tok.kind == T_INT) {
+        token t = p->tok;
+        next(p);
+        if (p->tok.kind != T_DOT && p->tok.kind != T_LBRACK) {
+            *bare_int = true;
+            *int_tok = t;
+            return NULL;
+        }
+        e = int_lit(p, &t, false);      /* an access follows: no folding */
+    } else {
+        e = primary(p);
+    }
+    for (;;) {
+        if (p->tok.kind == T_DOT) {
+            next(p);
+            if (p->tok.kind != T_IDENT)
+                unexpected(p, "identifier");
+            token name = p->tok;
+            next(p);
+            if (p->tok.kind == T_LPAREN) {
+                next(p);
+                e = method(p, e, &name);
+                continue;
+            }
+            if (is_reserved(&name) || (name.len >= 7 && !memcmp(name.text, "__cedar", 7)))
+                fail(p, name.pos, "this identifier is reserved and cannot be used: %.*s", (int)name.len,
+                     name.text);
+            e = getattr(p, e, mkstr(p, name.text, name.len), name.pos);
+        } else if (p->tok.kind == T_LBRACK) {
+            uint32_t pos = p->tok.pos;
+            next(p);
+            if (p->tok.kind != T_STR)
+                unexpected(p, "string literal");
+            const cv_string *k = string_lit(p, &p->tok);
+            next(p);
+            expect(p, T_RBRACK);
+            e = getattr(p, e, k, pos);
+        } else {
+            return e;
+        }
+    }
+}
+
+/* Unary ::= ['!'{0,4} | '-'{0,4}] Member */
+static ast_node *unary(parser *p)
+{
+    enter(p);
+    tok_kind op = p->tok.kind;
+    uint32_t pos = p->tok.pos;
+    int count = 0;
+    if (op == T_NOT || op == T_MINUS) {
+        while (p->tok.kind == op) {
+            count++;
+            next(p);
+        }
+        if (count > 4)
+            fail(p, pos, "too many occurrences of `%s`", op == T_NOT ? "!" : "-");
+    }
+    bool bare_int;
+    token it;
+    ast_node *e = member(p, &bare_int, &it);
+    if (bare_int) {
+        if (op == T_MINUS && count > 0) {
+            e = int_lit(p, &it, true);
+            count--;
+        } else {
+            e = int_lit(p, &it, false);
+        }
+    }
+    while (count-- > 0)
+        e = unop(p, op == T_NOT ? A_NOT : A_NEG, e, pos);
+    leave(p);
+    return e;
+}
+
+/* Mult ::= Unary { '*' Unary } */
+static ast_node *mult(parser *p)
+{
+    ast_node *e = unary(p);
+    while (p->tok.kind == T_STAR) {
+        uint32_t pos = p->tok.pos;
+        next(p);
+        e = binop(p, A_MUL, e, unary(p), pos);
+    }
+    return e;
+}
+
+/* Add ::= Mult { ('+' | '-') Mult } */
+static ast_node *add_expr(parser *p)
+{
+    ast_node *e = mult(p);
+    while (p->tok.kind == T_PLUS || p->tok.kind == T_MINUS) {
+        ast_kind k = p->tok.kind == T_PLUS ? A_ADD : A_SUB;
+        uint32_t pos = p->tok.pos;
+        next(p);
+        e = binop(p, k, e, mult(p), pos);
+    }
+    return e;
+}
+
+static bool is_relop(parser *p, ast_kind *k)
+{
+    switch (p->tok.kind) {
+    case T_EQ: *k = A_EQ; return true;
+    case T_NE: *k = A_NE; return true;
+    case T_LT: *k = A_LT; return true;
+    case T_LE: *k = A_LE; return true;
+    case T_GT: *k = A_GT; return true;
+    case T_GE: *k = A_GE; return true;
+    default:
+        if (is_word(&p->tok, "in")) { *k = A_IN; return true; }
+        return false;
+    }
+}
+
+static bool at_relation_op(parser *p)
+{
+    ast_kind k;
+    return is_relop(p, &k) || is_word(&p->tok, "has") || is_word(&p->tok, "like") || is_word(&p->tok, "is");
+}
+
+/* `e has a.b.c` means `e has a && e.a has b && e.a.b has c`. */
+static ast_node *has_path(parser *p, ast_node *e, uint32_t pos)
+{
+    const cv_string *attrs[64];
+    size_t n = 0;
+    if (p->tok.kind == T_STR) {
+        attrs[n++] = string_lit(p, &p->tok);
+        next(p);
+        if (p->tok.kind == T_DOT)
+            fail(p, pos, "invalid RHS of a `has` operation: a string cannot start an attribute path");
+    } else if (p->tok.kind == T_IDENT) {
+        for (;;) {
+            if (p->tok.kind != T_IDENT)
+                unexpected(p, "identifier");
+            if (is_reserved(&p->tok) || (p->tok.len >= 7 && !memcmp(p->tok.text, "__cedar", 7)))
+                fail(p, p->tok.pos, "this identifier is reserved and cannot be used: %.*s", (int)p->tok.len,
+                     p->tok.text);
+            if (n == 64)
+                fail_code(p, WRIT_ELIMIT, p->tok.pos, "attribute path too long");
+            attrs[n++] = mkstr(p, p->tok.text, p->tok.len);
+            next(p);
+            if (p->tok.kind != T_DOT)
+                break;
+            next(p);
+        }
+    } else {
+        unexpected(p, "attribute name");
+    }
+    ast_node *result = NULL, *base = e;
+    for (size_t i = 0; i < n; i++) {
+        ast_node *h = node(p, A_HAS, pos);
+        h->u.attr.a = base;
+        h->u.attr.attr = attrs[i];
+        result = result ? binop(p, A_AND, result, h, pos) : h;
+        base = getattr(p, base, attrs[i], pos);
+    }
+    return result;
+}
+
+/* Relation ::= Add [RELOP Add] | Add 'has' (IDENT{.IDENT} | STR) | Add 'like' PAT
+ *            | Add 'is' Path ['in' Add] */
+static ast_node *relation(parser *p)
+{
+    ast_node *e = add_expr(p);
+    ast_kind k;
+    uint32_t pos = p->tok.pos;
+    if (is_relop(p, &k)) {
+        next(p);
+        e = binop(p, k, e, add_expr(p), pos);
+    } else if (is_word(&p->tok, "has")) {
+        next(p);
+        e = has_path(p, e, pos);
+    } else if (is_word(&p->tok, "like")) {
+        next(p);
+        if (p->tok.kind != T_STR)
+            unexpected(p, "string literal");
+        int16_t *el;
+        size_t n = unescape(p, &p->tok, true, &el);
+        next(p);
+        ast_node *l = node(p, A_LIKE, pos);
+        l->u.like.a = e;
+        l->u.like.pat.n = n;
+        l->u.like.pat.elem = el;
+        e = l;
+    } else if (is_word(&p->tok, "is")) {
+        next(p);
+        token idtok;
+        const token *id;
+        uint32_t tpos = p->tok.pos;
+        const cv_string *type = path(p, &id, &idtok);
+        if (id)
+            fail(p, tpos, "expected an entity type after `is`, found an entity uid");
+        ast_node *n = node(p, A_IS, pos);
+        n->u.is.a = e;
+        n->u.is.type = type;
+        if (is_word(&p->tok, "in")) {
+            next(p);
+            n->u.is.in = add_expr(p);
+        }
+        e = n;
+    } else {
+        return e;
+    }
+    if (at_relation_op(p))
+        fail(p, p->tok.pos,
+             "multiple relational operators (>, ==, in, etc.) must be used with parentheses to make ordering "
+             "explicit");
+    return e;
+}
+
+/* And ::= Relation { '&&' Relation } */
+static ast_node *and_expr(parser *p)
+{
+    ast_node *e = relation(p);
+    while (p->tok.kind == T_AND) {
+        uint32_t pos = p->tok.pos;
+        next(p);
+        e = binop(p, A_AND, e, relation(p), pos);
+    }
+    return e;
+}
+
+/* Or ::= And { '||' And } */
+static ast_node *or_expr(parser *p)
+{
+    ast_node *e = and_expr(p);
+    while (p->tok.kind == T_OR) {
+        uint32_t pos = p->tok.pos;
+        next(p);
+        e = binop(p, A_OR, e, and_expr(p), pos);
+    }
+    return e;
+}
+
+/* Expr ::= Or | 'if' Expr 'then' Expr 'else' Expr */
+static ast_node *expr(parser *p)
+{
+    enter(p);
+    ast_node *e;
+    if (is_word(&p->tok, "if")) {
+        uint32_t pos = p->tok.pos;
+        next(p);
+        e = node(p, A_IF, pos);
+        e->u.op.a = expr(p);
+        if (!is_word(&p->tok, "then"))
+            unexpected(p, "`then`");
+        next(p);
+        e->u.op.b = expr(p);
+        if (!is_word(&p->tok, "else"))
+            unexpected(p, "`else`");
+        next(p);
+        e->u.op.c = expr(p);
+    } else {
+        e = or_expr(p);
+    }
+    leave(p);
+    return e;
+}
+
+/* ---- policies ----------------------------------------------------------
+ * Policy ::= {Annotation} Effect '(' Scope ')' {Condition} ';'
+ * Annotation ::= '@' IDENT ['(' STR ')']
+ * Effect ::= 'permit' | 'forbid'
+ * Scope ::= Principal ',' Action ',' Resource [',']
+ * Principal ::= 'principal' [('==' | 'in') (Entity | '?principal')
+ *                           | 'is' Path ['in' (Entity | '?principal')]]
+ * Action ::= 'action' [ '==' Entity | 'in' ('[' EntList ']' | Entity) ]
+ * Resource ::= like Principal, with '?resource'
+ * Condition ::= ('when' | 'unless') '{' Expr '}' */
+
+static void scope_target(parser *p, ast_scope *s, int slot)
+{
+    if (p->tok.kind == T_SLOT) {
+        static const char *const names[] = {"?principal", "?resource"};
+        const char *want = names[slot];
+        if (p->tok.len != strlen(want) || memcmp(p->tok.text, want, p->tok.len))
+            fail(p, p->tok.pos, "expected an entity uid or matching template slot, found %.*s instead of %s",
+                 (int)p->tok.len, p->tok.text, want);
+        s->slot = slot;
+        s->uid = NULL;
+        p->in_scope_slots = true;
+        next(p);
+        return;
+    }
+    if (p->tok.kind == T_LBRACK)
+        fail(p, p->tok.pos, "expected single entity uid or template slot, found set of entity uids");
+    if (p->tok.kind != T_IDENT)
+        unexpected(p, "entity uid");
+    s->uid = entity_ref(p);
+}
+
+static void scope_var(parser *p, const char *var)
+{
+    if (!is_word(&p->tok, var)) {
+        if (p->tok.kind == T_IDENT)
+            fail(p, p->tok.pos, "found the variable `%.*s` where the variable `%s` must be used", (int)p->tok.len,
+                 p->tok.text, var);
+        unexpected(p, var);
+    }
+    next(p);
+}
+
+static void principal_or_resource(parser *p, ast_scope *s, const char *var, int slot)
+{
+    s->slot = -1;
+    scope_var(p, var);
+    if (p->tok.kind == T_EQ) {
+        next(p);
+        s->op = SC_EQ;
+        scope_target(p, s, slot);
+    } else if (is_word(&p->tok, "in")) {
+        next(p);
+        s->op = SC_IN;
+        scope_target(p, s, slot);
+    } else if (is_word(&p->tok, "is")) {
+        next(p);
+        token idtok;
+        const token *id;
+        uint32_t tpos = p->tok.pos;
+        s->type = path(p, &id, &idtok);
+        if (id)
+            fail(p, tpos, "expected an entity type after `is`, found an entity uid");
+        s->op = SC_IS;
+        if (is_word(&p->tok, "in")) {
+            next(p);
+            s->op = SC_IS_IN;
+            scope_target(p, s, slot);
+        }
+    } else {
+        s->op = SC_ANY;
+    }
+}
+
+static bool is_action_type(const cv_string *t)
+{
+    return (t->len == 6 && !memcmp(t->data, "Action", 6)) ||
+           (t->len > 8 && !memcmp(t->data + t->len - 8, "::Action", 8));
+}
+
+static const cv_uid *action_ref(parser *p)
+{
+    uint32_t pos = p->tok.pos;
+    if (p->tok.kind != T_IDENT)
+        unexpected(p, "entity uid");
+    const cv_uid *u = entity_ref(p);
+    if (!is_action_type(u->type)) {
+        char b[128];
+        cv_format(cv_entity(u), b, sizeof b);
+        fail(p, pos, "expected an entity uid with type `Action` but got `%s`", b);
+    }
+    return u;
+}
+
+static void action_scope(parser *p, ast_scope *s)
+{
+    s->slot = -1;
+    scope_var(p, "action");
+    if (p->tok.kind == T_EQ) {
+        next(p);
+        s->op = SC_EQ;
+        s->uid = action_ref(p);
+    } else if (is_word(&p->tok, "in")) {
+        next(p);
+        if (p->tok.kind == T_LBRACK) {
+            next(p);
+            size_t cap = 4, n = 0;
+            const cv_uid **u = alloc(p, cap * sizeof *u);
+            while (p->tok.kind != T_RBRACK) {
+                if (n == cap) {
+                    const cv_uid **u2 = alloc(p, 2 * cap * sizeof *u2);
+                    memcpy(u2, u, n * sizeof *u);
+                    u = u2;
+                    cap *= 2;
+                }
+                u[n++] = action_ref(p);
+                if (p->tok.kind != T_COMMA)
+                    break;
+                next(p);
+            }
+            expect(p, T_RBRACK);
+            s->op = SC_IN_SET;
+            s->n = n;
+            s->uids = u;
+        } else {
+            s->op = SC_IN;
+            s->uid = action_ref(p);
+        }
+    } else if (is_word(&p->tok, "is")) {
+        fail(p, p->tok.pos, "`is` cannot appear in the action scope");
+    } else {
+        s->op = SC_ANY;
+    }
+}
+
+static ast_policy *policy(parser *p)
+{
+    ast_policy *pol = alloc(p, sizeof *pol);
+    pol->pos = p->tok.pos;
+    p->in_scope_slots = false;
+    size_t cap = 0;
+    while (p->tok.kind == T_AT) {
+        next(p);
+        if (p->tok.kind != T_IDENT)
+            unexpected(p, "annotation name");
+        token key = p->tok;
+        next(p);
+        const cv_string *val = NULL;
+        if (p->tok.kind == T_LPAREN) {
+            next(p);
+            if (p->tok.kind != T_STR)
+                unexpected(p, "string literal");
+            val = string_lit(p, &p->tok);
+            next(p);
+            expect(p, T_RPAREN);
+        } else {
+            val = mkstr(p, "", 0);
+        }
+        for (size_t i = 0; i < pol->nannot; i++)
+            if (pol->annot[i].key->len == key.len && !memcmp(pol->annot[i].key->data, key.text, key.len))
+                fail(p, key.pos, "duplicate annotation: @%.*s", (int)key.len, key.text);
+        if (pol->nannot == cap) {
+            cap = cap ? 2 * cap : 4;
+            ast_annotation *a2 = alloc(p, cap * sizeof *a2);
+            if (pol->nannot)
+                memcpy(a2, pol->annot, pol->nannot * sizeof *a2);
+            pol->annot = a2;
+        }
+        pol->annot[pol->nannot].key = mkstr(p, key.text, key.len);
+        pol->annot[pol->nannot].value = val;
+        pol->nannot++;
+    }
+    if (is_word(&p->tok, "permit"))
+        pol->permit = true;
+    else if (is_word(&p->tok, "forbid"))
+        pol->permit = false;
+    else
+        unexpected(p, "`permit` or `forbid`");
+    next(p);
+    expect(p, T_LPAREN);
+    principal_or_resource(p, &pol->principal, "principal", SLOT_PRINCIPAL);
+    expect(p, T_COMMA);
+    action_scope(p, &pol->action);
+    expect(p, T_COMMA);
+    principal_or_resource(p, &pol->resource, "resource", SLOT_RESOURCE);
+    if (p->tok.kind == T_COMMA)
+        next(p);
+    expect(p, T_RPAREN);
+    size_t ccap = 0;
+    while (is_word(&p->tok, "when") || is_word(&p->tok, "unless")) {
+        bool when = p->tok.text[0] == 'w';
+        next(p);
+        expect(p, T_LBRACE);
+        if (p->tok.kind == T_RBRACE)
+            fail(p, p->tok.pos, "`%s` condition clause cannot be empty", when ? "when" : "unless");
+        ast_node *e = expr(p);
+        expect(p, T_RBRACE);
+        if (pol->ncond == ccap) {
+            ccap = ccap ? 2 * ccap : 2;
+            ast_cond *c2 = alloc(p, ccap * sizeof *c2);
+            if (pol->ncond)
+                memcpy(c2, pol->cond, pol->ncond * sizeof *c2);
+            pol->cond = c2;
+        }
+        pol->cond[pol->ncond].when = when;
+        pol->cond[pol->ncond].expr = e;
+        pol->ncond++;
+    }
+    expect(p, T_SEMI);
+    pol->is_template = p->in_scope_slots;
+    return pol;
+}
+
+static writ_status begin(parser *p, wr_arena *a, const char *src, size_t len, writ_error *err)
+{
+    memset(p, 0, sizeof *p);
+    p->a = a;
+    p->err = err;
+    lex_init(&p->lx, src, len);
+    if (len > CEDAR_MAX_POLICY_BYTES) {
+        cedar_error_at(err, WRIT_ELIMIT, src, len, 0, "policy text too large (%zu bytes, limit %u)", len,
+                       CEDAR_MAX_POLICY_BYTES);
+        return WRIT_ELIMIT;
+    }
+    size_t bad = utf8_check(src, len);
+    if (bad != len) {
+        cedar_error_at(err, WRIT_EPARSE, src, len, bad, "invalid UTF-8");
+        return WRIT_EPARSE;
+    }
+    return WRIT_OK;
+}
+
+writ_status cedar_parse_policies(wr_arena *a, const char *src, size_t len, const char *id_prefix,
+                                 size_t first_index, cedar_parsed *out, writ_error *err)
+{
+    parser p;
+    writ_error local;
+    if (!err)
+        err = &local;
+    out->n = 0;
+    out->pol = NULL;
+    writ_status st = begin(&p, a, src, len, err);
+    if (st)
+        return st;
+    if (setjmp(p.jb))
+        return err->code;
+    next(&p);
+    size_t cap = 16, n = 0;
+    ast_policy **pol = alloc(&p, cap * sizeof *pol);
+    while (p.tok.kind != T_EOF) {
+        if (n == cap) {
+            ast_policy **p2 = alloc(&p, 2 * cap * sizeof *p2);
+            memcpy(p2, pol, n * sizeof *pol);
+            pol = p2;
+            cap *= 2;
+        }
+        ast_policy *x = policy(&p);
+        char id[64];
+        snprintf(id, sizeof id, "%s%zu", id_prefix ? id_prefix : "policy", first_index + n);
+        x->id = wr_arena_strndup(a, id, strlen(id));
+        if (!x->id)
+            fail_code(&p, WRIT_ENOMEM, x->pos, "out of memory");
+        pol[n++] = x;
+    }
+    out->n = n;
+    out->pol = pol;
+    return WRIT_OK;
+}
+
+writ_status cedar_parse_uid(wr_arena *a, const char *src, size_t len, const cv_uid **out, writ_error *err)
+{
+    parser p;
+    writ_error local;
+    if (!err)
+        err = &local;
+    *out = NULL;
+    writ_status st = begin(&p, a, src, len, err);
+    if (st)
+        return st;
+    if (setjmp(p.jb))
+        return err->code;
+    next(&p);
+    if (p.tok.kind != T_IDENT)
+        unexpected(&p, "entity uid");
+    const cv_uid *u = entity_ref(&p);
+    if (p.tok.kind != T_EOF)
+        unexpected(&p, "end of input");
+    *out = u;
+    return WRIT_OK;
+}

@@ -1,0 +1,29 @@
+/* parser.h - Cedar policy text -> AST (ast.h). */
+#ifndef WRIT_CEDAR_PARSER_H
+#define WRIT_CEDAR_PARSER_H
+
+#include "cedar/ast.h"
+#include "writ/writ.h"
+
+/* Limits, each reported as WRIT_ELIMIT with the position where it hit. */
+#define CEDAR_MAX_DEPTH 200          /* nesting of expressions */
+#define CEDAR_MAX_POLICY_BYTES (64u << 20)
+
+typedef struct cedar_parsed {
+    size_t n;
+    ast_policy **pol;   /* in source order; ids "policy0", "policy1", ... */
+} cedar_parsed;
+
+/* Parse a whole policy set into arena a.  On failure returns non-zero and
+ * fills err (with line:column); the arena may hold garbage, free it. */
+writ_status cedar_parse_policies(wr_arena *a, const char *src, size_t len, const char *id_prefix,
+                                 size_t first_index, cedar_parsed *out, writ_error *err);
+
+/* Parse one entity reference in Cedar syntax, e.g. `A::B::"id"`. */
+writ_status cedar_parse_uid(wr_arena *a, const char *src, size_t len, const cv_uid **out, writ_error *err);
+
+/* Fill err with message and the line:column of offset pos in src. */
+void cedar_error_at(writ_error *err, writ_status code, const char *src, size_t len, size_t pos,
+                    const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+
+#endif
