@@ -20,7 +20,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
 build=${1:-build}
 case $build in /*) ;; *) build="$repo/$build" ;; esac
-sets=${SETS:-"10 100 1000 10000"}
+sets=${SETS-"10 100 1000 10000"}
 budget=${BUDGET_MS:-3000}
 sample=${CORPUS_SAMPLE:-300}
 data=${CEDAR_DATA:-$repo/tests/data/cedar}
@@ -66,6 +66,10 @@ for n in $sets; do
 done
 
 # The corpus: `writ conformance --time` against the same files through cedar-wasm.
+if [ "$sample" -gt 0 ] && [ ! -f "$data/corpus-tests.tar.gz" ]; then
+    echo "run.sh: no $data/corpus-tests.tar.gz: corpus timing skipped (set CEDAR_DATA)" >&2
+    sample=0
+fi
 if [ "$sample" -gt 0 ]; then
     c="$out/corpus"
     if [ ! -d "$c/corpus-tests" ]; then
