@@ -142,7 +142,9 @@ function makeGen(rng) {
         }
         const ents = [];
         for (let i = 0; i < uids.length; i++) {
+            // a DAG (the reference rejects cycles), sometimes with a parent not in the store
             const parents = i ? rng.sample(uids.slice(0, i), rng.int(0, 2)) : [];
+            if (rng.chance(0.08)) parents.push(uidOf());
             const e = { uid: uids[i], attrs: G.attrs(uids, 0.35), parents };
             if (rng.chance(0.4)) {
                 e.tags = {};
@@ -152,14 +154,15 @@ function makeGen(rng) {
         }
         ents.push({ uid: { type: 'Action', id: ACTION_GROUP }, attrs: {}, parents: [] });
         for (const a of ACTIONS) {
-            ents.push({ uid: { type: 'Action', id: a }, attrs: {},
+            ents.push({ uid: { type: 'Action', id: a }, attrs: rng.chance(0.3) ? G.attrs(uids, 0.3) : {},
                 parents: rng.chance(0.6) ? [{ type: 'Action', id: ACTION_GROUP }] : [] });
         }
         return { uids, ents };
     };
 
     G.request = (W) => {
-        const pickU = () => (rng.chance(0.85) ? rng.pick(W.uids) : uidOf());
+        const pickU = () => rng.weighted([[17, () => rng.pick(W.uids)], [2, uidOf],
+            [1, () => ({ type: 'Action', id: rng.pick([...ACTIONS, ACTION_GROUP]) })]])();
         const ctx = G.attrs(W.uids, 0.4);
         if (rng.chance(0.2)) ctx.extra = G.jsonValue(anyType(), W.uids);
         return {
@@ -261,6 +264,7 @@ function makeGen(rng) {
                 [2, () => `${G.gen('IP', d + 1)}.${rng.pick(['isIpv4', 'isIpv6', 'isLoopback', 'isMulticast'])}()`],
                 [2, () => `${G.gen('IP', d + 1)}.isInRange(${G.gen('IP', d + 1)})`],
                 [2, () => `${G.gen('DEC', d + 1)}.${rng.pick(['lessThan', 'lessThanOrEqual', 'greaterThan', 'greaterThanOrEqual'])}(${G.gen('DEC', d + 1)})`],
+                [2, () => `(${G.tricky()})`],
                 // errors where short-circuiting must hide them (or not)
                 [1, () => `(${rng.pick(['false &&', 'true ||'])} ${G.err()})`],
                 [1, () => `(${G.gen('B', d + 1)} ${rng.pick(['&&', '||'])} ${G.err()})`],
@@ -291,6 +295,39 @@ function makeGen(rng) {
         }[t];
         return rng.weighted([...common, ...own].map((c) => [c[0], c[1]]))();
     };
+
+    // Hand-picked corners: canonical forms of extension values, set and record equality,
+    // mixed-type equality, Unicode, 64-bit edges, datetime arithmetic at the limits.
+    G.tricky = () => rng.pick([
+        'ip("10.0.0.1") == ip("10.0.0.1/32")', 'ip("::1") == ip("0:0::1")', 'ip("10.0.0.1/8").isInRange(ip("10.0.0.0/8"))',
+        'ip("10.0.0.0/8").isInRange(ip("10.0.0.1/8"))', 'ip("::ffff:0:0/96").isIpv6()', 'ip("127.0.0.0/8").isLoopback()',
+        'ip("127.255.0.1").isLoopback()', 'ip("::1/128").isLoopback()', 'ip("ff02::1").isMulticast()',
+        'ip("10.0.0.1").isInRange(ip("::/0"))', 'ip("0.0.0.0/0").isInRange(ip("0.0.0.0/0"))',
+        'decimal("1.50") == decimal("1.5")', 'decimal("-0.0") == decimal("0.0")',
+        'decimal("922337203685477.5807").greaterThan(decimal("-922337203685477.5808"))',
+        'datetime("2024-01-01") == datetime("2024-01-01T00:00:00Z")',
+        'datetime("2024-01-01T01:00:00+0100") == datetime("2024-01-01")',
+        'datetime("2024-01-01T00:00:00.000Z") == datetime("2024-01-01")', 'duration("1h") == duration("60m")',
+        'duration("1d") == duration("24h")', 'datetime("1969-12-31").toDate() == datetime("1969-12-31")',
+        'datetime("1969-12-31T12:00:00Z").toDate() < datetime("1969-12-31T12:00:00Z")',
+        'datetime("1969-12-31T12:00:00Z").toTime() == duration("12h")',
+        'datetime("2024-01-01").offset(duration("9223372036854775807ms")) > datetime("2024-01-01")',
+        'datetime("1970-01-01").durationSince(datetime("2024-01-01")) < duration("0ms")',
+        'duration("-9223372036854775808ms").toDays() < 0', 'duration("1d") < duration("25h")',
+        '[1, 1] == [1]', '[1, 2] == [2, 1]', '{a: 1, b: 2} == {b: 2, a: 1}', '{a: 1} == {a: 1, b: 2}', '[] == {}',
+        '1 == "1"', 'User::"a" == Doc::"a"', 'NS::Folder::"a" == NS::Folder::"a"', 'A::B::Thing::"" in A::B::Thing::""',
+        '"\\u{e9}" == "e\\u{301}"', '"\u{e9}" == "e\u{301}"', '"\\u{e9}" like "?"', '"e\\u{301}" like "e*"',
+        '"" like ""', '"" like "*"', '"*" like "\\*"', '"a*b" like "a\\**"', '"\\\\" like "\\\\"',
+        '"\\n" like "*"', '"\n" like "?"', '"\\t\\r\\0\\\'" like "*\\0*"', '"\\u{1F600}" like "\\u{1f600}"',
+        '[User::"alice", Doc::"alice"].contains(User::"alice")', '[[1], [2]].contains([1])', '[{a: 1}].contains({a: 1})',
+        '[1, "a", true].containsAll([true, 1])', '[].containsAny([])', '[ip("10.0.0.1")].contains(ip("10.0.0.1/32"))',
+        '[decimal("1.0")].contains(decimal("1.00"))', '-9223372036854775808 < 9223372036854775807',
+        '(-9223372036854775807 - 1) == -9223372036854775808', '-(-9223372036854775807) == 9223372036854775807',
+        '9223372036854775807 * 0 == 0', '(3037000500 * 3037000500) > 0', '(-3037000499 * 3037000499) < 0',
+        'principal in principal', 'action in action', 'principal is User in principal',
+        'context == context', 'principal == principal.owner', '{"": 1} has ""', 'context has ""',
+        '(if true then 1 else "a") == 1', '(if false then 1 else "a") == "a"',
+    ]);
 
     // An expression that always raises an error.
     G.err = () => rng.pick([
