@@ -61,6 +61,14 @@ void writ_entities_free(writ_entities *es);
 WRIT_MUST_CHECK writ_status writ_request_parse(const char *json, size_t len, const writ_schema *schema,
                                                bool validate, writ_request **out, writ_error *err);
 void writ_request_free(writ_request *rq);
+/* Give one entity extra attributes for this request only (AuthZEN's
+ * subject/resource "properties"): attrs_json is a JSON object in Cedar's
+ * value format; its attributes replace same-named ones the store holds for
+ * that entity (or make the entity exist for this request).  The entity's
+ * place in the hierarchy is the store's.  es may be NULL. */
+WRIT_MUST_CHECK writ_status writ_request_set_attrs(writ_request *rq, const writ_entities *es, const char *type,
+                                                   const char *id, const char *attrs_json, size_t len,
+                                                   writ_error *err);
 
 /* ---- decisions */
 typedef struct writ_policy_error {

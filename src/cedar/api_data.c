@@ -74,6 +74,27 @@ void writ_entities_free(writ_entities *es)
     wr_free(es);
 }
 
+writ_status cedar_request_from_json(const json_t *j, const writ_schema *schema, bool validate, writ_request **out,
+                                   writ_error *err)
+{
+    *out = NULL;
+    writ_request *rq = wr_calloc(1, sizeof *rq);
+    if (rq)
+        rq->arena = wr_arena_new(0);
+    if (!rq || !rq->arena) {
+        wr_free(rq);
+        return no_mem(err);
+    }
+    rq->context = &cv_empty_record;
+    writ_status st = cedar_json_request(j, schema, validate, rq, err);
+    if (st) {
+        writ_request_free(rq);
+        return st;
+    }
+    *out = rq;
+    return WRIT_OK;
+}
+
 writ_status writ_request_parse(const char *json, size_t len, const writ_schema *schema, bool validate,
                                writ_request **out, writ_error *err)
 {
@@ -85,23 +106,9 @@ writ_status writ_request_parse(const char *json, size_t len, const writ_schema *
     json_t *j = cedar_json_load(json, len, err);
     if (!j)
         return err ? err->code : WRIT_EJSON;
-    writ_request *rq = wr_calloc(1, sizeof *rq);
-    if (rq)
-        rq->arena = wr_arena_new(0);
-    if (!rq || !rq->arena) {
-        wr_free(rq);
-        json_decref(j);
-        return no_mem(err);
-    }
-    rq->context = &cv_empty_record;
-    writ_status st = cedar_json_request(j, schema, validate, rq, err);
+    writ_status st = cedar_request_from_json(j, schema, validate, out, err);
     json_decref(j);
-    if (st) {
-        writ_request_free(rq);
-        return st;
-    }
-    *out = rq;
-    return WRIT_OK;
+    return st;
 }
 
 void writ_request_free(writ_request *rq)

@@ -134,6 +134,8 @@ writ_status writ_authorize(writ_authorizer *az, const writ_policyset *ps, const 
     eval_env env;
     env.arena = az->arena;
     env.es = store;
+    env.over = rq->over;
+    env.nover = rq->nover;
     env.var[VAR_PRINCIPAL] = cv_entity(rq->principal);
     env.var[VAR_ACTION] = cv_entity(rq->action);
     env.var[VAR_RESOURCE] = cv_entity(rq->resource);

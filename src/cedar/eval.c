@@ -85,6 +85,9 @@ static bool uid_in(const eval_env *env, const cv_uid *a, const cv_uid *b)
 
 static const cedar_entity *lookup(const eval_env *env, const cv_uid *u)
 {
+    for (size_t i = 0; i < env->nover; i++)
+        if (cv_uid_eq(env->over[i].uid, u))
+            return &env->over[i];
     return env->es ? cedar_entities_get(env->es, u) : NULL;
 }
 

@@ -8,6 +8,8 @@
 typedef struct eval_env {
     wr_arena *arena;            /* scratch for computed values */
     const cedar_entities *es;   /* may be NULL: no entities */
+    const cedar_entity *over;   /* per-request entity overrides, looked up first */
+    size_t nover;
     cv_value var[4];            /* principal, action, resource (entities), context (record) */
     char err[200];              /* message of the last error */
 } eval_env;

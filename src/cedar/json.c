@@ -10,6 +10,7 @@
 #include "util/alloc.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -51,6 +52,83 @@ static const char *json_kind(const json_t *j)
     }
 }
 
+/* jansson cannot hold NUL in object keys, which Cedar allows (attribute
+ * and tag names are any string).  When the text has a \u0000 escape, object
+ * keys are re-encoded before parsing with U+0001 as an escape character:
+ * \u0001 -> \u0001\u0001 and \u0000 -> \u0001\u0002.  (A raw 0x01 byte
+ * cannot occur inside a JSON string, so this is a bijection.)  key_decode()
+ * undoes it, so every json_t given to the readers below must come from
+ * cedar_json_load().  Returns NULL when no rewrite is needed or on OOM (*oom). */
+static char *nul_key_rewrite(const char *t, size_t n, size_t *outlen, bool *oom)
+{
+    *oom = false;
+    bool any = false;
+    for (size_t i = 0; i + 6 <= n && !any; i++)
+        any = t[i] == '\\' && (!memcmp(t + i + 1, "u0000", 5) || !memcmp(t + i + 1, "u0001", 5));
+    if (!any)
+        return NULL;
+    if (n > (SIZE_MAX - 1) / 2) {
+        *oom = true;
+        return NULL;
+    }
+    char *o = wr_malloc(2 * n + 1);
+    if (!o) {
+        *oom = true;
+        return NULL;
+    }
+    size_t w = 0, i = 0;
+    while (i < n) {
+        if (t[i] != '"') {
+            o[w++] = t[i++];
+            continue;
+        }
+        size_t e = i + 1;
+        while (e < n && t[e] != '"')
+            e += t[e] == '\\' ? 2 : 1;
+        if (e >= n) {   /* unterminated: let the parser report it */
+            memcpy(o + w, t + i, n - i);
+            w += n - i;
+            break;
+        }
+        size_t k = e + 1;
+        while (k < n && (t[k] == ' ' || t[k] == '\t' || t[k] == '\n' || t[k] == '\r'))
+            k++;
+        bool key = k < n && t[k] == ':';
+        for (size_t m = i; m <= e;) {
+            if (key && t[m] == '\\' && m + 6 <= e && (!memcmp(t + m + 1, "u0000", 5) || !memcmp(t + m + 1, "u0001", 5))) {
+                memcpy(o + w, "\\u0001\\u000", 11);
+                w += 11;
+                o[w++] = t[m + 5] == '0' ? '2' : '1';
+                m += 6;
+            } else if (t[m] == '\\' && m < e) {
+                o[w++] = t[m++];
+                o[w++] = t[m++];
+            } else {
+                o[w++] = t[m++];
+            }
+        }
+        i = e + 1;
+    }
+    o[w] = 0;
+    *outlen = w;
+    return o;
+}
+
+/* Undo nul_key_rewrite() on a key (in place into buf of klen bytes). */
+static size_t key_decode(const char *k, size_t klen, char *buf)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < klen; i++) {
+        if (k[i] == 1 && i + 1 < klen) {
+            buf[o++] = k[i + 1] == 2 ? 0 : 1;
+            i++;
+        } else {
+            buf[o++] = k[i];
+        }
+    }
+    return o;
+}
+
 json_t *cedar_json_load(const char *text, size_t len, writ_error *err)
 {
     if (len > CEDAR_JSON_MAX_SIZE) {
@@ -58,7 +136,16 @@ json_t *cedar_json_load(const char *text, size_t len, writ_error *err)
         return NULL;
     }
     json_error_t je;
-    json_t *j = json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL | JSON_DECODE_ANY, &je);
+    bool oom;
+    size_t rlen = 0;
+    char *re = nul_key_rewrite(text, len, &rlen, &oom);
+    if (oom) {
+        fail(err, WRIT_ENOMEM, "out of memory");
+        return NULL;
+    }
+    json_t *j = json_loadb(re ? re : text, re ? rlen : len,
+                           JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL | JSON_DECODE_ANY, &je);
+    wr_free(re);
     if (!j) {
         enum json_error_code c = json_error_code(&je);
         writ_status code = c == json_error_stack_overflow ? WRIT_ELIMIT
@@ -196,10 +283,50 @@ static writ_status mismatch(rd *r, const cs_type *t, const char *found)
                 found);
 }
 
+/* {"fn": F, "args": [v1, ...]}: a call of any extension function or
+ * method (receiver first) on Cedar values. */
+static writ_status read_extn_call(rd *r, const json_t *fn, const json_t *args, cv_value *out)
+{
+    size_t n = json_array_size(args);
+    const char *name = json_string_value(fn);
+    size_t nlen = json_string_length(fn);
+    const cedar_extfn *f = cedar_ext_lookup(name, nlen, false);
+    if (!f || f->nargs != n)
+        f = cedar_ext_lookup(name, nlen, true);
+    if (!f || f->nargs != n)
+        return fail(r->err, WRIT_EJSON, "%s: `%.*s` is not an extension function taking %zu arguments", r->what,
+                    (int)(nlen > 64 ? 64 : nlen), name, n);
+    cv_value args_v[8];
+    if (n > 8)
+        return fail(r->err, WRIT_EJSON, "%s: too many extension arguments", r->what);
+    if (++r->depth > CEDAR_JSON_MAX_DEPTH)
+        return fail(r->err, WRIT_ELIMIT, "%s: values nest deeper than %d levels", r->what, CEDAR_JSON_MAX_DEPTH);
+    for (size_t i = 0; i < n; i++) {
+        writ_status st = read_value(r, json_array_get(args, i), NULL, &args_v[i]);
+        if (st)
+            return st;
+    }
+    r->depth--;
+    const char *msg = NULL;
+    if (f->fn(r->a, args_v, out, &msg) < 0)
+        return fail(r->err, WRIT_EJSON, "%s: error while evaluating `%.*s`: %s", r->what, (int)(nlen > 64 ? 64 : nlen),
+                    name, msg ? msg : "invalid arguments");
+    return WRIT_OK;
+}
+
 static writ_status read_extn(rd *r, const json_t *o, const cs_type *t, cv_value *out)
 {
     const json_t *fn = json_object_get(o, "fn");
     const json_t *arg = json_object_get(o, "arg");
+    const json_t *args = json_object_get(o, "args");
+    if (json_is_string(fn) && !arg && json_is_array(args)) {
+        writ_status st = read_extn_call(r, fn, args, out);
+        if (st)
+            return st;
+        if (t && (t->kind != CS_EXT || out->type != CV_EXT || out->u.ext->kind != t->ext))
+            return mismatch(r, t, out->type == CV_EXT ? cv_ext_kind_name(out->u.ext->kind) : cv_type_name(out->type));
+        return WRIT_OK;
+    }
     if (!json_is_string(fn) || !json_is_string(arg))
         return fail(r->err, WRIT_EJSON, "%s: an extension value needs string fields \"fn\" and \"arg\"", r->what);
     const char *msg = NULL;
@@ -260,13 +387,18 @@ static writ_status read_record(rd *r, const json_t *o, const cs_type *t, cv_valu
     if (n && !f)
         return fail(r->err, WRIT_ENOMEM, "out of memory");
     size_t i = 0;
-    const char *k;
-    size_t klen;
+    const char *k0;
+    size_t klen0;
     json_t *v;
     const char *outer = r->what;
     char what[256];
-    json_object_keylen_foreach((json_t *)o, k, klen, v)
+    json_object_keylen_foreach((json_t *)o, k0, klen0, v)
     {
+        char *kb = wr_arena_alloc(r->a, klen0 + 1);
+        if (!kb)
+            return fail(r->err, WRIT_ENOMEM, "out of memory");
+        size_t klen = key_decode(k0, klen0, kb);
+        const char *k = kb;
         const cs_attr *at = NULL;
         if (t) {
             at = find_attr(t, k, klen);
@@ -285,13 +417,15 @@ static writ_status read_record(rd *r, const json_t *o, const cs_type *t, cv_valu
             return st;
         i++;
     }
+    *out = cv_record_new(r->a, f, n);
+    if (out->type == CV_NONE)
+        return fail(r->err, WRIT_ENOMEM, "out of memory");
     if (t)
         for (size_t a = 0; a < t->nattrs; a++)
-            if (t->attrs[a].required && !json_object_getn(o, t->attrs[a].name->data, t->attrs[a].name->len))
+            if (t->attrs[a].required && !cv_record_get(out->u.rec, t->attrs[a].name->data, t->attrs[a].name->len))
                 return fail(r->err, WRIT_ESCHEMA, "%s: required attribute `%s` is missing", outer,
                             t->attrs[a].name->data);
-    *out = cv_record_new(r->a, f, n);
-    return out->type == CV_NONE ? fail(r->err, WRIT_ENOMEM, "out of memory") : WRIT_OK;
+    return WRIT_OK;
 }
 
 static writ_status read_set(rd *r, const json_t *arr, const cs_type *elem, cv_value *out)
@@ -407,24 +541,59 @@ static bool enum_has(const cs_entity_type *et, const cv_string *id)
     return false;
 }
 
-/* Does an action entity from the file match the schema's declaration
- * (no attributes or tags, the same parents)? */
-static bool action_matches(const cs_action *act, const cv_record *attrs, const cv_record *tags,
-                           const cv_uid **parents, size_t np)
+/* Is target a transitive ancestor of action `from` in the schema?  An
+ * iterative walk with a visited mark per schema action. */
+static bool schema_action_reaches(const writ_schema *s, const cs_action *from, const cv_uid *target, bool *oom)
+{
+    bool *seen = wr_calloc(s->nactions ? s->nactions : 1, sizeof *seen);
+    const cs_action **stack = wr_malloc((s->nactions ? s->nactions : 1) * sizeof *stack);
+    bool found = false;
+    if (!seen || !stack) {
+        *oom = true;
+        goto out;
+    }
+    size_t sp = 0;
+    stack[sp++] = from;
+    seen[from - s->actions] = true;
+    while (sp && !found) {
+        const cs_action *a = stack[--sp];
+        for (size_t i = 0; i < a->nparents && !found; i++) {
+            if (cv_uid_eq(a->parents[i], target)) {
+                found = true;
+                break;
+            }
+            const cs_action *pa = cedar_schema_action(s, a->parents[i]);
+            if (pa && !seen[pa - s->actions]) {
+                seen[pa - s->actions] = true;
+                stack[sp++] = pa;
+            }
+        }
+    }
+out:
+    wr_free(seen);
+    wr_free(stack);
+    return found;
+}
+
+/* Does an action entity from the file match the schema's declaration?  It
+ * may have no attributes or tags, and its parents must give the same
+ * ancestors as the schema's (the file may list transitive ones). */
+static bool action_matches(const writ_schema *s, const cs_action *act, const cv_record *attrs,
+                           const cv_record *tags, const cv_uid **parents, size_t np, bool *oom)
 {
     if (attrs->n || tags->n)
         return false;
-    for (size_t i = 0; i < np; i++) {
-        bool found = false;
-        for (size_t k = 0; k < act->nparents && !found; k++)
-            found = cv_uid_eq(parents[i], act->parents[k]);
-        if (!found)
+    for (size_t i = 0; i < np; i++)
+        if (!schema_action_reaches(s, act, parents[i], oom))
             return false;
-    }
     for (size_t k = 0; k < act->nparents; k++) {
         bool found = false;
-        for (size_t i = 0; i < np && !found; i++)
+        for (size_t i = 0; i < np && !found; i++) {
             found = cv_uid_eq(parents[i], act->parents[k]);
+            const cs_action *pa = found ? NULL : cedar_schema_action(s, parents[i]);
+            if (pa)
+                found = schema_action_reaches(s, pa, act->parents[k], oom);
+        }
         if (!found)
             return false;
     }
@@ -501,11 +670,15 @@ static writ_status read_entity_entry(cedar_entities *es, const json_t *e, size_t
         cv_field *f = wr_arena_alloc(a, n * sizeof *f);
         if (!f)
             return fail(err, WRIT_ENOMEM, "out of memory");
-        const char *k;
-        size_t klen;
+        const char *k0;
+        size_t klen0;
         json_t *v;
-        json_object_keylen_foreach((json_t *)jtags, k, klen, v)
+        json_object_keylen_foreach((json_t *)jtags, k0, klen0, v)
         {
+            char *k = wr_arena_alloc(a, klen0 + 1);
+            if (!k)
+                return fail(err, WRIT_ENOMEM, "out of memory");
+            size_t klen = key_decode(k0, klen0, k);
             snprintf(what, sizeof what, "entity %s, tag `%.*s`", ubuf, (int)(klen > 64 ? 64 : klen), k);
             f[i].key = cv_string_new(a, k, klen);
             if (!f[i].key)
@@ -538,7 +711,11 @@ static writ_status read_entity_entry(cedar_entities *es, const json_t *e, size_t
     }
     if (act) {
         /* the schema's definition is the one used; the file may repeat it */
-        if (!action_matches(act, attrs.u.rec, tags, parents, np))
+        bool oom = false;
+        bool ok = action_matches(s, act, attrs.u.rec, tags, parents, np, &oom);
+        if (oom)
+            return fail(err, WRIT_ENOMEM, "out of memory");
+        if (!ok)
             return fail(err, WRIT_ESCHEMA, "definition of action %s does not match its schema declaration", ubuf);
         return WRIT_OK;
     }
@@ -547,6 +724,13 @@ static writ_status read_entity_entry(cedar_entities *es, const json_t *e, size_t
         return oom ? fail(err, WRIT_ENOMEM, "out of memory")
                    : fail(err, WRIT_EDUP, "duplicate entity entry %s", ubuf);
     return WRIT_OK;
+}
+
+static const cv_uid *uid_copy(wr_arena *a, const cv_uid *u)
+{
+    const cv_string *t = cv_string_new(a, u->type->data, u->type->len);
+    const cv_string *i = t ? cv_string_new(a, u->id->data, u->id->len) : NULL;
+    return i ? cv_uid_new(a, t, i) : NULL;
 }
 
 writ_status cedar_json_entities(const json_t *j, const writ_schema *s, cedar_entities **out, writ_error *err)
@@ -561,12 +745,18 @@ writ_status cedar_json_entities(const json_t *j, const writ_schema *s, cedar_ent
     size_t n = json_array_size(j);
     for (size_t i = 0; i < n && !st; i++)
         st = read_entity_entry(es, json_array_get(j, i), i, s, err);
-    /* actions from the schema, with their groups */
+    /* actions from the schema, with their groups, copied into the store's
+     * arena: the store may outlive the schema */
     for (size_t i = 0; s && !st && i < s->nactions; i++) {
         const cs_action *act = &s->actions[i];
-        bool oom;
-        if (cedar_entities_add(es, act->uid, &cv_empty_record, &cv_empty_record, act->parents, act->nparents, &oom) < 0
-            && oom)
+        wr_arena *a = cedar_entities_arena(es);
+        const cv_uid *uid = uid_copy(a, act->uid);
+        const cv_uid **parents = act->nparents ? wr_arena_alloc(a, act->nparents * sizeof *parents) : NULL;
+        bool oom = !uid || (act->nparents && !parents);
+        for (size_t k = 0; !oom && k < act->nparents; k++)
+            oom = !(parents[k] = uid_copy(a, act->parents[k]));
+        if (oom || (cedar_entities_add(es, uid, &cv_empty_record, &cv_empty_record, parents, act->nparents, &oom) < 0
+                    && oom))
             st = fail(err, WRIT_ENOMEM, "out of memory");
     }
     if (!st && cedar_entities_finish(es) < 0)

@@ -40,7 +40,9 @@
 #define CEDAR_JSON_MAX_SIZE ((size_t)256 << 20)
 
 /* Parse JSON text with the flags Cedar input needs (duplicate keys
- * rejected, NUL allowed in strings, any top-level value).  NULL on error,
+ * rejected, NUL allowed in strings and keys, any top-level value).  The
+ * readers below take only trees made by this function (object keys holding
+ * U+0000 or U+0001 are stored escaped and decoded by the readers).  NULL on error,
  * with err filled (line:column from the JSON parser). */
 json_t *cedar_json_load(const char *text, size_t len, writ_error *err);
 
@@ -67,6 +69,11 @@ writ_status cedar_json_entities_text(const char *text, size_t len, const writ_sc
  * action's context type; with validate the request must match the schema. */
 writ_status cedar_json_request(const json_t *j, const writ_schema *s, bool validate,
                                struct writ_request *rq, writ_error *err);
+
+/* A new request from an already parsed JSON object (writ_request_parse
+ * without the text step; callers that hold a jansson tree use it). */
+writ_status cedar_request_from_json(const json_t *j, const writ_schema *s, bool validate, struct writ_request **out,
+                                   writ_error *err);
 
 /* Read a context object (NULL j = empty) for the given action. */
 writ_status cedar_json_context(wr_arena *a, const json_t *j, const writ_schema *s, const cv_uid *action,

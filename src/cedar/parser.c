@@ -119,7 +119,17 @@ static bool is_reserved(const token *t)
     for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
         if (is_word(t, words[i]))
             return true;
-    return t->kind == T_IDENT && t->len >= 7 && !memcmp(t->text, "__cedar", 7) && t->len == 7;
+    return is_word(t, "__cedar");
+}
+
+/* Identifiers used as names (attributes, record keys, path segments) may
+ * not be reserved words. */
+static void check_name(parser *p, const token *t)
+{
+    if (is_word(t, "__cedar"))
+        fail(p, t->pos, "The name `__cedar` contains `__cedar`, which is reserved");
+    if (is_reserved(t))
+        fail(p, t->pos, "this identifier is reserved and cannot be used: %.*s", (int)t->len, t->text);
 }
 
 static void enter(parser *p)
@@ -292,9 +302,7 @@ static const cv_string *path(parser *p, const token **entity_id_tok, token *idto
     for (;;) {
         if (p->tok.kind != T_IDENT)
             unexpected(p, "identifier");
-        if (is_reserved(&p->tok) || (p->tok.len >= 7 && !memcmp(p->tok.text, "__cedar", 7)))
-            fail(p, p->tok.pos, "this identifier is reserved and cannot be used: %.*s", (int)p->tok.len,
-                 p->tok.text);
+        check_name(p, &p->tok);
         if (len + p->tok.len + 2 >= sizeof buf)
             fail_code(p, WRIT_ELIMIT, start, "name too long");
         memcpy(buf + len, p->tok.text, p->tok.len);
@@ -328,6 +336,18 @@ static const cv_uid *entity_ref(parser *p)
     if (!u)
         fail_code(p, WRIT_ENOMEM, pos, "out of memory");
     return u;
+}
+
+/* The type after `is`: a path that must not end in an entity id. */
+static const cv_string *is_type(parser *p)
+{
+    token idtok;
+    const token *id;
+    uint32_t tpos = p->tok.pos;
+    const cv_string *type = path(p, &id, &idtok);
+    if (id)
+        fail(p, tpos, "expected an entity type after `is`, found an entity uid");
+    return type;
 }
 
 /* ---- expressions ------------------------------------------------------- */
@@ -371,9 +391,7 @@ static ast_node *record(parser *p, uint32_t pos)
         if (p->tok.kind == T_STR) {
             k = string_lit(p, &p->tok);
         } else if (p->tok.kind == T_IDENT) {
-            if (is_reserved(&p->tok))
-                fail(p, p->tok.pos, "this identifier is reserved and cannot be used: %.*s", (int)p->tok.len,
-                     p->tok.text);
+            check_name(p, &p->tok);
             k = mkstr(p, p->tok.text, p->tok.len);
         } else {
             unexpected(p, "record key");
@@ -595,9 +613,7 @@ static ast_node *member(parser *p, bool *bare_int, token *int_tok)
                 e = method(p, e, &name);
                 continue;
             }
-            if (is_reserved(&name) || (name.len >= 7 && !memcmp(name.text, "__cedar", 7)))
-                fail(p, name.pos, "this identifier is reserved and cannot be used: %.*s", (int)name.len,
-                     name.text);
+            check_name(p, &name);
             e = getattr(p, e, mkstr(p, name.text, name.len), name.pos);
         } else if (p->tok.kind == T_LBRACK) {
             uint32_t pos = p->tok.pos;
@@ -706,9 +722,7 @@ static ast_node *has_path(parser *p, ast_node *e, uint32_t pos)
         for (;;) {
             if (p->tok.kind != T_IDENT)
                 unexpected(p, "identifier");
-            if (is_reserved(&p->tok) || (p->tok.len >= 7 && !memcmp(p->tok.text, "__cedar", 7)))
-                fail(p, p->tok.pos, "this identifier is reserved and cannot be used: %.*s", (int)p->tok.len,
-                     p->tok.text);
+            check_name(p, &p->tok);
             if (n == 64)
                 fail_code(p, WRIT_ELIMIT, p->tok.pos, "attribute path too long");
             attrs[n++] = mkstr(p, p->tok.text, p->tok.len);
@@ -758,15 +772,9 @@ static ast_node *relation(parser *p)
         e = l;
     } else if (is_word(&p->tok, "is")) {
         next(p);
-        token idtok;
-        const token *id;
-        uint32_t tpos = p->tok.pos;
-        const cv_string *type = path(p, &id, &idtok);
-        if (id)
-            fail(p, tpos, "expected an entity type after `is`, found an entity uid");
         ast_node *n = node(p, A_IS, pos);
         n->u.is.a = e;
-        n->u.is.type = type;
+        n->u.is.type = is_type(p);
         if (is_word(&p->tok, "in")) {
             next(p);
             n->u.is.in = add_expr(p);
@@ -888,12 +896,7 @@ static void principal_or_resource(parser *p, ast_scope *s, const char *var, int 
         scope_target(p, s, slot);
     } else if (is_word(&p->tok, "is")) {
         next(p);
-        token idtok;
-        const token *id;
-        uint32_t tpos = p->tok.pos;
-        s->type = path(p, &id, &idtok);
-        if (id)
-            fail(p, tpos, "expected an entity type after `is`, found an entity uid");
+        s->type = is_type(p);
         s->op = SC_IS;
         if (is_word(&p->tok, "in")) {
             next(p);
@@ -1063,61 +1066,88 @@ static writ_status begin(parser *p, wr_arena *a, const char *src, size_t len, wr
     return WRIT_OK;
 }
 
+/* The one place that catches a parse error: everything the parse built is
+ * in the arena, so unwinding needs no cleanup. */
+static writ_status protected_call(parser *p, void (*fn)(parser *, void *), void *arg)
+{
+    if (setjmp(p->jb))
+        return p->err->code;
+    fn(p, arg);
+    return WRIT_OK;
+}
+
+typedef struct policies_job {
+    const char *id_prefix;
+    size_t first_index;
+    cedar_parsed *out;
+} policies_job;
+
+static void parse_all(parser *p, void *arg)
+{
+    policies_job *job = arg;
+    next(p);
+    size_t cap = 16, n = 0;
+    ast_policy **pol = alloc(p, cap * sizeof *pol);
+    while (p->tok.kind != T_EOF) {
+        if (n == cap) {
+            ast_policy **p2 = alloc(p, 2 * cap * sizeof *p2);
+            memcpy(p2, pol, n * sizeof *pol);
+            pol = p2;
+            cap *= 2;
+        }
+        ast_policy *x = policy(p);
+        char id[64];
+        snprintf(id, sizeof id, "%s%zu", job->id_prefix ? job->id_prefix : "policy", job->first_index + n);
+        x->id = wr_arena_strndup(p->a, id, strlen(id));
+        if (!x->id)
+            fail_code(p, WRIT_ENOMEM, x->pos, "out of memory");
+        pol[n++] = x;
+    }
+    job->out->n = n;
+    job->out->pol = pol;
+}
+
 writ_status cedar_parse_policies(wr_arena *a, const char *src, size_t len, const char *id_prefix,
                                  size_t first_index, cedar_parsed *out, writ_error *err)
 {
     parser p;
     writ_error local;
-    if (!err)
-        err = &local;
     out->n = 0;
     out->pol = NULL;
-    writ_status st = begin(&p, a, src, len, err);
+    writ_status st = begin(&p, a, src, len, err ? err : &local);
     if (st)
         return st;
-    if (setjmp(p.jb))
-        return err->code;
-    next(&p);
-    size_t cap = 16, n = 0;
-    ast_policy **pol = alloc(&p, cap * sizeof *pol);
-    while (p.tok.kind != T_EOF) {
-        if (n == cap) {
-            ast_policy **p2 = alloc(&p, 2 * cap * sizeof *p2);
-            memcpy(p2, pol, n * sizeof *pol);
-            pol = p2;
-            cap *= 2;
-        }
-        ast_policy *x = policy(&p);
-        char id[64];
-        snprintf(id, sizeof id, "%s%zu", id_prefix ? id_prefix : "policy", first_index + n);
-        x->id = wr_arena_strndup(a, id, strlen(id));
-        if (!x->id)
-            fail_code(&p, WRIT_ENOMEM, x->pos, "out of memory");
-        pol[n++] = x;
+    policies_job job = {id_prefix, first_index, out};
+    st = protected_call(&p, parse_all, &job);
+    if (st) {
+        out->n = 0;
+        out->pol = NULL;
     }
-    out->n = n;
-    out->pol = pol;
-    return WRIT_OK;
+    return st;
+}
+
+static void parse_one_uid(parser *p, void *arg)
+{
+    next(p);
+    if (p->tok.kind != T_IDENT)
+        unexpected(p, "entity uid");
+    const cv_uid *u = entity_ref(p);
+    if (p->tok.kind != T_EOF)
+        unexpected(p, "end of input");
+    *(const cv_uid **)arg = u;
 }
 
 writ_status cedar_parse_uid(wr_arena *a, const char *src, size_t len, const cv_uid **out, writ_error *err)
 {
     parser p;
     writ_error local;
-    if (!err)
-        err = &local;
     *out = NULL;
-    writ_status st = begin(&p, a, src, len, err);
+    writ_status st = begin(&p, a, src, len, err ? err : &local);
     if (st)
         return st;
-    if (setjmp(p.jb))
-        return err->code;
-    next(&p);
-    if (p.tok.kind != T_IDENT)
-        unexpected(&p, "entity uid");
-    const cv_uid *u = entity_ref(&p);
-    if (p.tok.kind != T_EOF)
-        unexpected(&p, "end of input");
-    *out = u;
-    return WRIT_OK;
+    const cv_uid *u = NULL;
+    st = protected_call(&p, parse_one_uid, &u);
+    if (!st)
+        *out = u;
+    return st;
 }

@@ -16,6 +16,10 @@ struct writ_request {
     const cv_uid *action;
     const cv_uid *resource;
     const cv_record *context;   /* &cv_empty_record when absent */
+    /* Entities seen differently by this request only (writ_request_set_attrs):
+     * same uid and hierarchy as in the store, attributes merged over. */
+    size_t nover;
+    cedar_entity *over;
 };
 
 #endif

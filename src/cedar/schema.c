@@ -918,19 +918,19 @@ static int adef_cmp(const void *a, const void *b)
 static cdef *find_common(R *r, const cv_string *name)
 {
     cdef key = {.name = name};
-    return bsearch(&key, r->c, r->nc, sizeof *r->c, cdef_cmp);
+    return r->nc ? bsearch(&key, r->c, r->nc, sizeof *r->c, cdef_cmp) : NULL;
 }
 
 static edef *find_entity(R *r, const cv_string *name)
 {
     edef key = {.name = name};
-    return bsearch(&key, r->e, r->ne, sizeof *r->e, edef_cmp);
+    return r->ne ? bsearch(&key, r->e, r->ne, sizeof *r->e, edef_cmp) : NULL;
 }
 
 static adef *find_action(R *r, const cv_uid *uid)
 {
     adef key = {.uid = uid};
-    return bsearch(&key, r->ac, r->na, sizeof *r->ac, adef_cmp);
+    return r->na ? bsearch(&key, r->ac, r->na, sizeof *r->ac, adef_cmp) : NULL;
 }
 
 static const cs_type *builtin(P *p, const char *name, size_t n)
@@ -1001,7 +1001,8 @@ static const cs_type *resolve_type(R *r, const rtype *rt, const cv_string *ns)
             at[o].type = resolve_type(r, rt->attrs[i].type, ns);
             o++;
         }
-        qsort(at, o, sizeof *at, attr_cmp);
+        if (o)
+            qsort(at, o, sizeof *at, attr_cmp);
         t->nattrs = o;
         t->attrs = at;
         return t;
@@ -1123,9 +1124,12 @@ static void collect(R *r, writ_schema *s)
             }
         }
     }
-    qsort(r->c, r->nc, sizeof *r->c, cdef_cmp);
-    qsort(r->e, r->ne, sizeof *r->e, edef_cmp);
-    qsort(r->ac, r->na, sizeof *r->ac, adef_cmp);
+    if (r->nc)
+        qsort(r->c, r->nc, sizeof *r->c, cdef_cmp);
+    if (r->ne)
+        qsort(r->e, r->ne, sizeof *r->e, edef_cmp);
+    if (r->na)
+        qsort(r->ac, r->na, sizeof *r->ac, adef_cmp);
     /* duplicates (report the later declaration) */
     for (size_t i = 1; i < r->nc; i++)
         if (cv_string_eq(r->c[i].name, r->c[i - 1].name))

@@ -11,6 +11,7 @@
  * summarised over all requests.
  */
 #include "cli/cli.h"
+#include "cedar/json.h"
 #include "writ/cedar.h"
 
 #include <dirent.h>
@@ -142,11 +143,14 @@ static void fail_all(run *r, const char *file, json_t *reqs, const char *why)
 
 static void run_file(run *r, const char *file)
 {
-    json_error_t jerr;
-    json_t *t = json_load_file(file, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
+    writ_error err;
+    size_t tlen;
+    char *ttext = cli_read_file(file, CLI_MAX_FILE, &tlen);
+    json_t *t = ttext ? cedar_json_load(ttext, tlen, &err) : NULL;
+    free(ttext);
     if (!t) {
         char why[300];
-        snprintf(why, sizeof why, "invalid test file: %d:%d: %s", jerr.line, jerr.column, jerr.text);
+        snprintf(why, sizeof why, "invalid test file: %s", ttext ? err.msg : strerror(errno));
         fail_all(r, file, NULL, why);
         return;
     }
@@ -161,7 +165,6 @@ static void run_file(run *r, const char *file)
     writ_entities *es = NULL;
     writ_schema *schema = NULL;
     writ_authorizer *az = NULL;
-    writ_error err;
     if (!json_is_array(reqs) || !pol || !ent) {
         fail_all(r, file, reqs, "not a test file: needs policies, entities and requests");
         goto done;
@@ -203,23 +206,15 @@ static void run_file(run *r, const char *file)
     size_t i;
     json_t *q;
     json_array_foreach(reqs, i, q) {
-        json_t *ctx_obj = json_object_get(q, "context");
-        json_t *rq_json = json_pack("{s:O?,s:O?,s:O?,s:O?}", "principal", json_object_get(q, "principal"),
-                                    "action", json_object_get(q, "action"), "resource",
-                                    json_object_get(q, "resource"), "context", ctx_obj);
-        char *rtext = rq_json ? json_dumps(rq_json, JSON_COMPACT) : NULL;
-        json_decref(rq_json);
         bool validate = json_is_true(json_object_get(q, "validateRequest"));
         const char *desc = json_string_value(json_object_get(q, "description"));
         writ_request *rq = NULL;
         writ_decision d;
-        if (!rtext || writ_request_parse(rtext, strlen(rtext), schema, validate, &rq, &err)) {
+        if (cedar_request_from_json(q, schema, validate, &rq, &err)) {
             r->failed++;
-            fprintf(stderr, "FAIL %s [%s]: request: %s\n", file, desc ? desc : "?", rtext ? err.msg : "out of memory");
-            free(rtext);
+            fprintf(stderr, "FAIL %s [%s]: request: %s\n", file, desc ? desc : "?", err.msg);
             continue;
         }
-        free(rtext);
         if (writ_authorize(az, ps, es, rq, &d)) {
             r->failed++;
             fprintf(stderr, "FAIL %s [%s]: authorize failed\n", file, desc ? desc : "?");

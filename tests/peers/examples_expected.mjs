@@ -1,0 +1,64 @@
+// examples_expected.mjs - check examples/ with the reference Cedar engine and
+// write examples/requests/expected.json.
+//
+//   node tests/peers/examples_expected.mjs          validate, decide, write
+//   node tests/peers/examples_expected.mjs --check  validate, decide, compare
+//
+// The policies must pass strict validation against the schema, and every
+// request must validate too.  Policy ids are Writ's: policy0, policy1, ...
+import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const ex = path.join(repo, 'examples');
+const check = process.argv.includes('--check');
+
+const policies = fs.readFileSync(path.join(ex, 'policies.cedar'), 'utf8');
+const schema = fs.readFileSync(path.join(ex, 'schema.cedarschema'), 'utf8');
+const entities = JSON.parse(fs.readFileSync(path.join(ex, 'entities.json'), 'utf8'));
+
+// Given as one text, the engine names the policies policy0.. in order of
+// appearance, as Writ and the conformance data do.
+const staticPolicies = policies;
+
+let bad = 0;
+const v = cedar.validate({ schema, policies: { staticPolicies }, validationSettings: { mode: 'strict' } });
+if (v.type !== 'success') {
+    console.error('schema or policies do not parse:', JSON.stringify(v.errors, null, 2));
+    process.exit(1);
+}
+for (const e of v.validationErrors) { console.error(`validation: ${e.policyId}: ${e.error.message}`); bad++; }
+for (const w of v.validationWarnings) console.error(`warning: ${w.policyId}: ${w.error.message}`);
+
+const dir = path.join(ex, 'requests');
+const expected = {};
+for (const f of fs.readdirSync(dir).filter(f => f.endsWith('.json') && f !== 'expected.json').sort()) {
+    const rq = JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8'));
+    const a = cedar.isAuthorized({ ...rq, schema, validateRequest: true, policies: { staticPolicies }, entities });
+    if (a.type !== 'success') {
+        console.error(`${f}: ${a.errors.map(e => e.message).join('; ')}`);
+        bad++;
+        continue;
+    }
+    const d = a.response;
+    expected[f] = {
+        decision: d.decision,
+        reasons: [...d.diagnostics.reason].sort(),
+        errors: d.diagnostics.errors.map(e => e.policyId).sort(),
+    };
+    if (d.diagnostics.errors.length)
+        console.error(`${f}: evaluation errors: ${JSON.stringify(d.diagnostics.errors)}`);
+    console.log(`${f}: ${d.decision} ${expected[f].reasons.join(',')}`);
+}
+
+const out = path.join(dir, 'expected.json');
+const text = JSON.stringify(expected, null, 2) + '\n';
+if (check) {
+    const old = fs.existsSync(out) ? fs.readFileSync(out, 'utf8') : '';
+    if (old !== text) { console.error(`${out} is out of date: run without --check`); bad++; }
+} else {
+    fs.writeFileSync(out, text);
+}
+process.exit(bad ? 1 : 0);
