@@ -132,7 +132,7 @@ function makeGen(rng) {
     };
 
     G.world = () => {
-        const n = rng.int(3, 9);
+        const n = G.scale ? rng.int(8, 20) : rng.int(3, 9);
         const uids = [];
         const seen = new Set();
         while (uids.length < n) {
@@ -141,10 +141,11 @@ function makeGen(rng) {
             if (!seen.has(k)) { seen.add(k); uids.push(u); }
         }
         const ents = [];
+        const ghosts = [];   // parents that are not entities of the store
         for (let i = 0; i < uids.length; i++) {
             // a DAG (the reference rejects cycles), sometimes with a parent not in the store
             const parents = i ? rng.sample(uids.slice(0, i), rng.int(0, 2)) : [];
-            if (rng.chance(0.08)) parents.push(uidOf());
+            if (rng.chance(G.scale ? 0.15 : 0.08)) { const g = { type: rng.pick(TYPES), id: `ghost${rng.int(0, 2)}` }; ghosts.push(g); parents.push(g); }
             const e = { uid: uids[i], attrs: G.attrs(uids, 0.35), parents };
             if (rng.chance(0.4)) {
                 e.tags = {};
@@ -157,7 +158,7 @@ function makeGen(rng) {
             ents.push({ uid: { type: 'Action', id: a }, attrs: rng.chance(0.3) ? G.attrs(uids, 0.3) : {},
                 parents: rng.chance(0.6) ? [{ type: 'Action', id: ACTION_GROUP }] : [] });
         }
-        return { uids, ents };
+        return { uids, ents, ghosts };
     };
 
     G.request = (W) => {
@@ -337,14 +338,14 @@ function makeGen(rng) {
     ]);
 
     const scopeVar = (v) => rng.weighted([
-        [6, () => v],
+        [G.scale ? 1 : 6, () => v],
         [2, () => `${v} == ${entLit(rng.chance(0.85) ? rng.pick(G.W.uids) : uidOf())}`],
-        [2, () => `${v} in ${entLit(rng.pick(G.W.uids))}`],
+        [2, () => `${v} in ${entLit(rng.pick(G.W.ghosts.length && rng.chance(0.2) ? G.W.ghosts : G.W.uids))}`],
         [1, () => `${v} is ${rng.pick(TYPES)}`],
         [1, () => `${v} is ${rng.pick(TYPES)} in ${entLit(rng.pick(G.W.uids))}`],
     ])();
     const scopeAction = () => rng.weighted([
-        [5, () => 'action'],
+        [G.scale ? 1 : 5, () => 'action'],
         [2, () => `action == Action::${str(rng.pick(ACTIONS))}`],
         [1, () => `action in Action::${str(rng.pick([...ACTIONS, ACTION_GROUP]))}`],
         [2, () => `action in [${rng.sample([...ACTIONS, ACTION_GROUP], rng.int(1, 3)).map((a) => `Action::${str(a)}`).join(', ')}]`],
@@ -353,7 +354,8 @@ function makeGen(rng) {
     G.policy = () => {
         const ann = rng.chance(0.15) ? `@id(${str(`p${rng.int(0, 99)}`)})\n` : '';
         let s = `${ann}${rng.chance(0.8) ? 'permit' : 'forbid'} (${scopeVar('principal')}, ${scopeAction()}, ${scopeVar('resource')})`;
-        for (let c = rng.weighted([[3, 0], [5, 1], [2, 2], [1, 3]]); c > 0; c--) {
+        const nc = G.scale ? rng.weighted([[3, 0], [2, 1]]) : rng.weighted([[3, 0], [5, 1], [2, 2], [1, 3]]);
+        for (let c = nc; c > 0; c--) {
             s += ` ${rng.chance(0.75) ? 'when' : 'unless'} { ${G.gen('B', 0)} }`;
         }
         return s + ';';
@@ -367,15 +369,18 @@ function makeCase(cedar, seed, k) {
     for (let attempt = 0; attempt < 50; attempt++) {
         const rng = makeRng(`${seed}/${k}/${attempt}`);
         const G = makeGen(rng);
+        // a quarter of the cases are large: many scoped policies over a bigger graph,
+        // which exercises the scope index rather than the evaluator
+        G.scale = rng.chance(0.25);
         G.W = G.world();
-        const npol = rng.int(1, 6);
+        const npol = G.scale ? rng.int(10, 40) : rng.int(1, 6);
         const policies = [];
         for (let i = 0; i < npol; i++) policies.push(G.policy());
         const text = policies.join('\n') + '\n';
         const parsed = cedar.checkParsePolicySet({ staticPolicies: text });
         if (parsed.type !== "success") { if (process.env.DIFF_DEBUG) process.stderr.write(parsed.errors.map((e) => e.message).join("; ") + "\n"); continue; }
         const entities = G.W.ents;
-        const nreq = rng.int(2, 5);
+        const nreq = G.scale ? rng.int(5, 10) : rng.int(2, 5);
         const requests = [];
         let ok = true;
         for (let r = 0; r < nreq && ok; r++) {
