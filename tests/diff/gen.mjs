@@ -40,7 +40,7 @@ function parseArgs(argv) {
 // ---- the vocabulary
 
 const TYPES = ['User', 'Group', 'Doc', 'NS::Folder', 'A::B::Thing'];
-const IDS = ['alice', 'bob', 'carol', '', 'with "quote"', 'ünïcødé', 'back\\slash', 'two words', 'tab\there', '*', '0'];
+const IDS = ['alice', 'bob', 'carol', '', 'with "quote"', 'ünïcødé', 'back\\slash', 'two words', 'tab\there', '*', '0', 'nul\u0000id'];
 const ACTIONS = ['a0', 'a1', 'a2'];
 const ACTION_GROUP = 'grp';
 const TAG_KEYS = ['t1', 't2', 'odd key', ''];
@@ -50,7 +50,7 @@ const TAG_KEYS = ['t1', 't2', 'odd key', ''];
 const ATTRS = {
     age: 'L', level: 'L', name: 'S', role: 'S', 'weird key': 'S', if: 'S', flag: 'B',
     tags: 'SETS', nums: 'SETL', ents: 'SETE', info: 'REC', owner: 'E', addr: 'IP',
-    amount: 'DEC', when: 'DT', ttl: 'DUR',
+    amount: 'DEC', when: 'DT', ttl: 'DUR', 'nul\u0000key': 'S',
 };
 const ATTR_NAMES = Object.keys(ATTRS);
 const RESERVED = new Set(['true', 'false', 'if', 'then', 'else', 'in', 'is', 'like', 'has', '__cedar']);
