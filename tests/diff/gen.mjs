@@ -18,6 +18,7 @@
 
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { makeRng } from '../../bench/prng.mjs';
 import { loadCedar } from '../../bench/cedar_peer.mjs';
 
@@ -93,7 +94,7 @@ function hasExpr(e, attr) { return isIdent(attr) ? `${e} has ${attr}` : `${e} ha
 
 // ---- random data
 
-function makeGen(rng) {
+export function makeGen(rng) {
     const G = {};
     const uidOf = () => ({ type: rng.pick(TYPES), id: rng.pick(IDS) });
 
@@ -429,4 +430,4 @@ function main() {
         `${stats.withErrors} with errors; ${retries} regenerated after parse errors\n`);
 }
 
-main();
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) main();

@@ -82,11 +82,17 @@ function main() {
         const ref = a.type === 'success' ? a.response.decision : 'reject';
         writeFileSync(join(dir, 'e.json'), JSON.stringify(c.ents));
         writeFileSync(join(dir, 'r.json'), JSON.stringify(q));
-        let got;
+        // `writ authorize` exits 0 on allow, 1 on deny: a decision on stdout means accepted
+        let out = '';
         try {
-            const out = execFileSync(writ, ['authorize', '--policies', join(dir, 'p.cedar'), '--entities',
-                join(dir, 'e.json'), '--request', join(dir, 'r.json')], { stdio: ['ignore', 'pipe', 'pipe'] });
-            got = JSON.parse(out.toString()).decision;
+            out = execFileSync(writ, ['authorize', '--policies', join(dir, 'p.cedar'), '--entities',
+                join(dir, 'e.json'), '--request', join(dir, 'r.json')], { stdio: ['ignore', 'pipe', 'pipe'] }).toString();
+        } catch (e) {
+            out = String(e.stdout);
+        }
+        let got = 'reject';
+        try {
+            got = JSON.parse(out).decision ?? 'reject';
         } catch {
             got = 'reject';
         }
