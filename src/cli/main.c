@@ -7,6 +7,9 @@
 static const cli_command commands[] = {
     {"authorize", "decide one request: --policies F --entities F --request F [--schema F]", cmd_authorize},
     {"conformance", "run Cedar conformance test files: [--root DIR] [--verbose] [--time] PATH...", cmd_conformance},
+    {"token", "task tokens: mint | exchange | delegate | inspect | verify (see `writ token`)", cmd_token},
+    {"keys", "signing keys: generate --out F [--alg ES256|EdDSA] | jwks --key F...", cmd_keys},
+    {"revoke", "revoke: --db F (--jti | --subtree | --task | --agent) VALUE [--until T]", cmd_revoke},
 };
 
 static void usage(FILE *f)
