@@ -12,6 +12,8 @@ typedef struct cli_command {
 
 int cmd_authorize(int argc, char **argv);
 int cmd_conformance(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
+int cmd_audit(int argc, char **argv);
 
 /* Read a whole file into a NUL-terminated malloc'd buffer; NULL with errno
  * set on failure.  Refuses files larger than max bytes (errno = EFBIG). */
