@@ -86,3 +86,20 @@ CTX='"context":{"task":{"id":"t1","purpose":"weekly-report"},"chain_depth":0,"de
 eval_json() {   # eval_json AGENT ACTION RTYPE RID
     echo "{\"subject\":{\"type\":\"Agent\",\"id\":\"spiffe://corp.example/agents/$1\"},\"action\":{\"name\":\"$2\"},\"resource\":{\"type\":\"$3\",\"id\":\"$4\"},$CTX}"
 }
+
+# wrk_eval SECONDS CONNECTIONS BODY-FILE OUT: POST the body to the AuthZEN
+# evaluation endpoint with wrk (1 thread); the report goes to OUT.
+wrk_eval() {
+    local secs=$1 conns=$2 body=$3 out=$4
+    cat >"$TMP/post.lua" <<LUA
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+local f = io.open("$body", "rb"); wrk.body = f:read("*a"); f:close()
+LUA
+    timeout $((secs + 20)) wrk -t1 -c"$conns" -d"${secs}s" --timeout 5s -s "$TMP/post.lua" \
+        "http://$ADDR/access/v1/evaluation" >"$out" 2>&1
+}
+# Counts from a wrk report.
+wrk_total() { awk '/requests in/ {print $1}' "$1"; }
+wrk_non2xx() { awk '/Non-2xx/ {print $NF}' "$1" | grep . || echo 0; }
+wrk_sockerr() { awk '/Socket errors/ {gsub(",", ""); print $4 + $6 + $8 + $10}' "$1" | grep . || echo 0; }
