@@ -103,3 +103,15 @@ LUA
 wrk_total() { awk '/requests in/ {print $1}' "$1"; }
 wrk_non2xx() { awk '/Non-2xx/ {print $NF}' "$1" | grep . || echo 0; }
 wrk_sockerr() { awk '/Socket errors/ {gsub(",", ""); print $4 + $6 + $8 + $10}' "$1" | grep . || echo 0; }
+
+# free_port: a TCP port nothing listens on now (for servers that cannot be
+# told to pick one, like nginx).
+free_port() {
+    local p used
+    used=$(ss -Htln 2>/dev/null | awk '{n = split($4, a, ":"); print a[n]}')
+    for _ in $(seq 50); do
+        p=$((20000 + RANDOM % 40000))
+        grep -qx "$p" <<<"$used" || { echo "$p"; return; }
+    done
+    echo 0
+}
