@@ -231,6 +231,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (*upload_size) {
         size_t n = *upload_size;
         *upload_size = 0;
+        /* A body dripped in slowly is cut once the whole request has taken
+         * longer than the idle timeout (which alone would reset per byte). */
+        if (mono_ns() - h->t0 > (uint64_t)s->cfg->timeout * 1000000000u)
+            return MHD_NO;
         if (!h->too_big && h->body.len + n <= s->cfg->max_body && endpoints[h->idx].body) {
             sb_putn(&h->body, upload, n);
             if (!sb_ok(&h->body))
