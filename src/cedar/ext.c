@@ -67,8 +67,7 @@ int cedar_ext_emit(wr_arena *a, const cv_ext *x, cv_value *out, const char **err
         return -1;
     }
     *copy = *x;
-    out->type = CV_EXT;
-    out->u.ext = copy;
+    *out = cv_ext_value(copy);
     return 0;
 }
 

@@ -32,8 +32,8 @@ bool cedar_ext_exists(const char *name, size_t len);
 
 /* Parsers for the constructors' string forms; 0 on success, -1 if invalid.
  * They follow the reference implementation (Cedar 4.x) exactly:
- *   ip:       IPv4 dotted quad (no leading zeros), IPv6 (with ::, embedded
- *             IPv4), optional /prefix; no zone ids.
+ *   ip:       IPv4 dotted quad (no leading zeros), IPv6 (with ::, but not
+ *             with embedded IPv4), optional /prefix; no zone ids.
  *   decimal:  -?digits.digits with 1..4 fractional digits, within i64 range.
  *   datetime: YYYY-MM-DD, YYYY-MM-DDThh:mm:ssZ, with .sss, or with
  *             +hhmm / -hhmm offsets.

@@ -726,6 +726,13 @@ static writ_status read_entity_entry(cedar_entities *es, const json_t *e, size_t
     return WRIT_OK;
 }
 
+static const cv_uid *uid_copy(wr_arena *a, const cv_uid *u)
+{
+    const cv_string *t = cv_string_new(a, u->type->data, u->type->len);
+    const cv_string *i = t ? cv_string_new(a, u->id->data, u->id->len) : NULL;
+    return i ? cv_uid_new(a, t, i) : NULL;
+}
+
 writ_status cedar_json_entities(const json_t *j, const writ_schema *s, cedar_entities **out, writ_error *err)
 {
     *out = NULL;
@@ -738,12 +745,18 @@ writ_status cedar_json_entities(const json_t *j, const writ_schema *s, cedar_ent
     size_t n = json_array_size(j);
     for (size_t i = 0; i < n && !st; i++)
         st = read_entity_entry(es, json_array_get(j, i), i, s, err);
-    /* actions from the schema, with their groups */
+    /* actions from the schema, with their groups, copied into the store's
+     * arena: the store may outlive the schema */
     for (size_t i = 0; s && !st && i < s->nactions; i++) {
         const cs_action *act = &s->actions[i];
-        bool oom;
-        if (cedar_entities_add(es, act->uid, &cv_empty_record, &cv_empty_record, act->parents, act->nparents, &oom) < 0
-            && oom)
+        wr_arena *a = cedar_entities_arena(es);
+        const cv_uid *uid = uid_copy(a, act->uid);
+        const cv_uid **parents = act->nparents ? wr_arena_alloc(a, act->nparents * sizeof *parents) : NULL;
+        bool oom = !uid || (act->nparents && !parents);
+        for (size_t k = 0; !oom && k < act->nparents; k++)
+            oom = !(parents[k] = uid_copy(a, act->parents[k]));
+        if (oom || (cedar_entities_add(es, uid, &cv_empty_record, &cv_empty_record, parents, act->nparents, &oom) < 0
+                    && oom))
             st = fail(err, WRIT_ENOMEM, "out of memory");
     }
     if (!st && cedar_entities_finish(es) < 0)

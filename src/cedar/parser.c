@@ -119,7 +119,17 @@ static bool is_reserved(const token *t)
     for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
         if (is_word(t, words[i]))
             return true;
-    return t->kind == T_IDENT && t->len >= 7 && !memcmp(t->text, "__cedar", 7) && t->len == 7;
+    return is_word(t, "__cedar");
+}
+
+/* Identifiers used as names (attributes, record keys, path segments) may
+ * not be reserved words. */
+static void check_name(parser *p, const token *t)
+{
+    if (is_word(t, "__cedar"))
+        fail(p, t->pos, "The name `__cedar` contains `__cedar`, which is reserved");
+    if (is_reserved(t))
+        fail(p, t->pos, "this identifier is reserved and cannot be used: %.*s", (int)t->len, t->text);
 }
 
 static void enter(parser *p)
@@ -292,9 +302,7 @@ static const cv_string *path(parser *p, const token **entity_id_tok, token *idto
     for (;;) {
         if (p->tok.kind != T_IDENT)
             unexpected(p, "identifier");
-        if (is_reserved(&p->tok) || (p->tok.len >= 7 && !memcmp(p->tok.text, "__cedar", 7)))
-            fail(p, p->tok.pos, "this identifier is reserved and cannot be used: %.*s", (int)p->tok.len,
-                 p->tok.text);
+        check_name(p, &p->tok);
         if (len + p->tok.len + 2 >= sizeof buf)
             fail_code(p, WRIT_ELIMIT, start, "name too long");
         memcpy(buf + len, p->tok.text, p->tok.len);
@@ -328,6 +336,18 @@ static const cv_uid *entity_ref(parser *p)
     if (!u)
         fail_code(p, WRIT_ENOMEM, pos, "out of memory");
     return u;
+}
+
+/* The type after `is`: a path that must not end in an entity id. */
+static const cv_string *is_type(parser *p)
+{
+    token idtok;
+    const token *id;
+    uint32_t tpos = p->tok.pos;
+    const cv_string *type = path(p, &id, &idtok);
+    if (id)
+        fail(p, tpos, "expected an entity type after `is`, found an entity uid");
+    return type;
 }
 
 /* ---- expressions ------------------------------------------------------- */
@@ -371,9 +391,7 @@ static ast_node *record(parser *p, uint32_t pos)
         if (p->tok.kind == T_STR) {
             k = string_lit(p, &p->tok);
         } else if (p->tok.kind == T_IDENT) {
-            if (is_reserved(&p->tok))
-                fail(p, p->tok.pos, "this identifier is reserved and cannot be used: %.*s", (int)p->tok.len,
-                     p->tok.text);
+            check_name(p, &p->tok);
             k = mkstr(p, p->tok.text, p->tok.len);
         } else {
             unexpected(p, "record key");
@@ -595,9 +613,7 @@ static ast_node *member(parser *p, bool *bare_int, token *int_tok)
                 e = method(p, e, &name);
                 continue;
             }
-            if (is_reserved(&name) || (name.len >= 7 && !memcmp(name.text, "__cedar", 7)))
-                fail(p, name.pos, "this identifier is reserved and cannot be used: %.*s", (int)name.len,
-                     name.text);
+            check_name(p, &name);
             e = getattr(p, e, mkstr(p, name.text, name.len), name.pos);
         } else if (p->tok.kind == T_LBRACK) {
             uint32_t pos = p->tok.pos;
@@ -706,9 +722,7 @@ static ast_node *has_path(parser *p, ast_node *e, uint32_t pos)
         for (;;) {
             if (p->tok.kind != T_IDENT)
                 unexpected(p, "identifier");
-            if (is_reserved(&p->tok) || (p->tok.len >= 7 && !memcmp(p->tok.text, "__cedar", 7)))
-                fail(p, p->tok.pos, "this identifier is reserved and cannot be used: %.*s", (int)p->tok.len,
-                     p->tok.text);
+            check_name(p, &p->tok);
             if (n == 64)
                 fail_code(p, WRIT_ELIMIT, p->tok.pos, "attribute path too long");
             attrs[n++] = mkstr(p, p->tok.text, p->tok.len);
@@ -758,15 +772,9 @@ static ast_node *relation(parser *p)
         e = l;
     } else if (is_word(&p->tok, "is")) {
         next(p);
-        token idtok;
-        const token *id;
-        uint32_t tpos = p->tok.pos;
-        const cv_string *type = path(p, &id, &idtok);
-        if (id)
-            fail(p, tpos, "expected an entity type after `is`, found an entity uid");
         ast_node *n = node(p, A_IS, pos);
         n->u.is.a = e;
-        n->u.is.type = type;
+        n->u.is.type = is_type(p);
         if (is_word(&p->tok, "in")) {
             next(p);
             n->u.is.in = add_expr(p);
@@ -888,12 +896,7 @@ static void principal_or_resource(parser *p, ast_scope *s, const char *var, int 
         scope_target(p, s, slot);
     } else if (is_word(&p->tok, "is")) {
         next(p);
-        token idtok;
-        const token *id;
-        uint32_t tpos = p->tok.pos;
-        s->type = path(p, &id, &idtok);
-        if (id)
-            fail(p, tpos, "expected an entity type after `is`, found an entity uid");
+        s->type = is_type(p);
         s->op = SC_IS;
         if (is_word(&p->tok, "in")) {
             next(p);

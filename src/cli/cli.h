@@ -14,9 +14,19 @@ int cmd_authorize(int argc, char **argv);
 int cmd_conformance(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
+int cmd_token(int argc, char **argv);    /* cmd_token.c */
+int cmd_keys(int argc, char **argv);     /* cmd_keys.c */
+int cmd_revoke(int argc, char **argv);   /* cmd_revoke.c */
 
 /* Read a whole file into a NUL-terminated malloc'd buffer; NULL with errno
  * set on failure.  Refuses files larger than max bytes (errno = EFBIG). */
 char *cli_read_file(const char *path, size_t max, size_t *len);
+
+/* Token commands' helpers (cmd_token.c, cmd_keys.c): read a file ("-" =
+ * stdin) into a wr_malloc'd NUL-terminated buffer of at most max bytes;
+ * load PEM signing keys, the first one active. */
+char *cli_tok_read(const char *path, size_t max, size_t *len);
+#include "writ/token.h"
+writ_status cli_tok_load_keys(writ_keyring *kr, char **files, size_t n);
 
 #endif

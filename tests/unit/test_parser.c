@@ -95,6 +95,10 @@ static void test_literals(void **state)
         "permit(principal, action, resource) when { -9223372036854775808 < 9223372036854775807 && "
         "\"a\\n\\u{1F600}\\x41\\'\" like \"a*\\*\" && principal has a.b.c && [1,2,] == [2,1] && {\"k\": 1, j: 2,} has k };");
     writ_policyset_free(ps);
+    /* only the exact name __cedar is reserved */
+    ps = parse_ok("permit(principal, action, resource) when { principal.__cedarx && principal has __cedarx "
+                  "&& __cedarx::\"a\" == principal };");
+    writ_policyset_free(ps);
 }
 
 static void test_errors(void **state)
@@ -135,6 +139,10 @@ static void test_errors(void **state)
     /* invalid UTF-8 at byte 45 */
     snprintf(buf, sizeof buf, "%s\"\xff\" };", P);
     parse_err(buf, strlen(buf), WRIT_EPARSE, 1, 45, "UTF-8");
+    snprintf(buf, sizeof buf, "%s{__cedar: 1} };", P);
+    parse_err(buf, strlen(buf), WRIT_EPARSE, 1, 45, "reserved");
+    snprintf(buf, sizeof buf, "%sA::__cedar::\"a\" };", P);
+    parse_err(buf, strlen(buf), WRIT_EPARSE, 1, 47, "reserved");
     parse_err("permit(principal, action, resource) when { 1 = 1 };", 51, WRIT_EPARSE, 1, 46, "'='");
 }
 

@@ -1,0 +1,158 @@
+/* identity.h - who is calling: SPIFFE IDs, JWT-SVIDs, OIDC workload tokens
+ * and X.509-SVIDs, verified against per-trust-domain / per-issuer bundles.
+ *
+ * Typical use:
+ *
+ *     writ_bundle *b = writ_bundle_new();
+ *     writ_bundle_add_spiffe(b, "corp.example", 12, bundle_json, blen, &err);
+ *     writ_verify_opts o = { .audience = "writ" };
+ *     writ_identity *id; writ_reason why;
+ *     if (writ_identity_verify_jwt(b, &o, tok, toklen, &id, &why, &err) != WRIT_OK)
+ *         deny(writ_reason_name(why), err.msg);
+ *
+ * Every refusal comes with a writ_reason naming the check that failed and an
+ * err.msg of the form "<reason>: <detail>".  Refusals of a presented
+ * credential return WRIT_EINVAL (WRIT_ELIMIT for size limits, WRIT_EJSON for
+ * malformed JSON); the out-parameter is left NULL.
+ *
+ * Bundles are built once and then read-only: they may be shared by threads.
+ */
+#ifndef WRIT_IDENTITY_H
+#define WRIT_IDENTITY_H
+
+#include "writ/writ.h"
+
+/* Why a credential or an exchange was refused.  Stable: the names
+ * (writ_reason_name) appear in logs, audit records and CLI output. */
+typedef enum writ_reason {
+    WRIT_R_OK = 0,
+    WRIT_R_MALFORMED,        /* not a compact JWS / bad base64url / not a JSON object */
+    WRIT_R_TOO_LARGE,        /* token, header or claim over a size or count limit */
+    WRIT_R_DUP_KEY,          /* duplicate JSON object key */
+    WRIT_R_ALG,              /* alg missing, "none", HMAC or not on the allow-list */
+    WRIT_R_TYP,              /* typ header not acceptable */
+    WRIT_R_CRIT,             /* crit header present (no extensions are understood) */
+    WRIT_R_KID_MISSING,      /* no kid header */
+    WRIT_R_KID_UNKNOWN,      /* no key with that kid for this trust domain / issuer */
+    WRIT_R_KEY_ALG,          /* the key's type or alg does not fit the header alg */
+    WRIT_R_SIGNATURE,        /* signature does not verify */
+    WRIT_R_EXPIRED,          /* exp (plus leeway) is in the past */
+    WRIT_R_NOT_YET_VALID,    /* nbf (minus leeway) is in the future */
+    WRIT_R_IAT,              /* iat in the future */
+    WRIT_R_LIFETIME,         /* exp - iat longer than allowed */
+    WRIT_R_CLAIM_MISSING,    /* a required claim is absent */
+    WRIT_R_CLAIM_TYPE,       /* a claim has the wrong JSON type or shape */
+    WRIT_R_AUD,              /* the expected audience is not in aud */
+    WRIT_R_ISS,              /* iss not the pinned issuer */
+    WRIT_R_SUB,              /* sub is not a SPIFFE ID (JWT-SVID) or not allowed */
+    WRIT_R_UNTRUSTED,        /* no bundle for the trust domain or issuer */
+    WRIT_R_SPIFFE_ID,        /* malformed SPIFFE ID */
+    WRIT_R_CERT,             /* X.509 chain does not verify or leaf is not an SVID */
+    WRIT_R_CERT_SAN,         /* not exactly one URI SAN holding a SPIFFE ID */
+    WRIT_R_REVOKED,          /* token, ancestor, task or agent revoked */
+    WRIT_R_SCOPE,            /* requested scope is not a subset of the parent's */
+    WRIT_R_EXPIRY,           /* requested expiry later than the parent's */
+    WRIT_R_DEPTH,            /* delegation depth over the limit */
+    WRIT_R_TTL,              /* requested lifetime over the hard maximum */
+    WRIT_R_CNF_MISSING,      /* cert-bound token presented without a client cert */
+    WRIT_R_CNF_MISMATCH,     /* cert-bound token presented with another cert */
+    WRIT_R_ACTOR,            /* presenter is not the token's holder */
+    WRIT_R_INTERNAL,         /* allocation or library failure */
+} writ_reason;
+
+const char *writ_reason_name(writ_reason r);
+
+/* ---- SPIFFE IDs ----------------------------------------------------------
+ * spiffe://<trust-domain>/<path>: scheme lower case, trust domain
+ * [a-z0-9.-_]{1,255}, path segments [A-Za-z0-9.-_]+ with no empty, "." or ".."
+ * segment and no trailing slash, no port, userinfo, query or fragment,
+ * at most 2048 bytes.  The path may be empty (the trust domain's own ID). */
+#define WRIT_SPIFFE_ID_MAX 2048
+
+typedef struct writ_spiffe_id {
+    char str[WRIT_SPIFFE_ID_MAX + 1];  /* the whole ID, NUL-terminated */
+    size_t len;
+    size_t td_len;     /* trust domain = str + 9, td_len bytes */
+    size_t path_off;   /* path (with leading '/', or empty) = str + path_off */
+} writ_spiffe_id;
+
+WRIT_MUST_CHECK writ_status writ_spiffe_id_parse(const char *s, size_t len, writ_spiffe_id *out,
+                                                 writ_error *err);
+/* Trust domain name alone (no scheme): the same character rules. */
+WRIT_MUST_CHECK writ_status writ_spiffe_trust_domain_check(const char *s, size_t len, writ_error *err);
+
+/* ---- trust bundles ------------------------------------------------------- */
+typedef struct writ_bundle writ_bundle;
+
+writ_bundle *writ_bundle_new(void);
+void writ_bundle_free(writ_bundle *b);
+
+/* A SPIFFE bundle (a JWKS): keys with "use":"jwt-svid" (or no use, or "sig")
+ * are JWT authorities; keys with "use":"x509-svid" carry an x5c root. */
+WRIT_MUST_CHECK writ_status writ_bundle_add_spiffe(writ_bundle *b, const char *trust_domain, size_t td_len,
+                                                   const char *json, size_t len, writ_error *err);
+/* X.509 roots for a trust domain, PEM (one or more certificates). */
+WRIT_MUST_CHECK writ_status writ_bundle_add_x509_pem(writ_bundle *b, const char *trust_domain, size_t td_len,
+                                                     const char *pem, size_t len, writ_error *err);
+/* An OIDC issuer (exact iss string) and its JWKS. */
+WRIT_MUST_CHECK writ_status writ_bundle_add_oidc(writ_bundle *b, const char *issuer, size_t iss_len,
+                                                 const char *jwks, size_t len, writ_error *err);
+
+/* ---- verification -------------------------------------------------------- */
+#define WRIT_MAX_LEEWAY 300u             /* seconds; larger leeway values are clamped */
+#define WRIT_DEFAULT_MAX_TOKEN 8192u     /* bytes of compact JWS */
+
+typedef struct writ_verify_opts {
+    const char *audience;      /* required: must appear in aud */
+    int64_t now;               /* unix seconds; 0 = the clock */
+    uint32_t leeway;           /* clock skew allowed on exp/nbf/iat, <= WRIT_MAX_LEEWAY */
+    uint32_t max_lifetime;     /* exp - iat limit in seconds; 0 = 24 h */
+    size_t max_token_len;      /* 0 = WRIT_DEFAULT_MAX_TOKEN */
+} writ_verify_opts;
+
+typedef enum writ_identity_kind {
+    WRIT_ID_JWT_SVID = 1,
+    WRIT_ID_OIDC,
+    WRIT_ID_X509_SVID,
+} writ_identity_kind;
+
+typedef struct writ_identity writ_identity;
+
+/* Verify a JWT-SVID or OIDC workload token.  A token whose iss names an
+ * OIDC issuer in the bundle is checked as OIDC with that issuer's keys;
+ * otherwise it is a JWT-SVID: sub must be a SPIFFE ID and the key must come
+ * from that ID's trust domain. */
+WRIT_MUST_CHECK writ_status writ_identity_verify_jwt(const writ_bundle *b, const writ_verify_opts *opts,
+                                                     const char *token, size_t len, writ_identity **out,
+                                                     writ_reason *why, writ_error *err);
+
+/* Verify an X.509-SVID chain (PEM, leaf first, then intermediates) against
+ * the roots of the leaf's trust domain, at opts->now.  Only opts->now is used. */
+WRIT_MUST_CHECK writ_status writ_identity_verify_x509(const writ_bundle *b, const writ_verify_opts *opts,
+                                                      const char *pem, size_t len, writ_identity **out,
+                                                      writ_reason *why, writ_error *err);
+
+/* The same from DER certificates (what a TLS library hands over): certs[0]
+ * is the leaf, the rest intermediates. */
+WRIT_MUST_CHECK writ_status writ_identity_verify_x509_der(const writ_bundle *b, const writ_verify_opts *opts,
+                                                          const unsigned char *const *certs, const size_t *lens,
+                                                          size_t n, writ_identity **out, writ_reason *why,
+                                                          writ_error *err);
+
+/* An identity known by other means (tests, trusted front ends).  The
+ * thumbprint, if not NULL, is the base64url SHA-256 of the client cert. */
+WRIT_MUST_CHECK writ_status writ_identity_new(writ_identity_kind kind, const char *subject, const char *issuer,
+                                              int64_t exp, const char *x5t_s256, writ_identity **out,
+                                              writ_error *err);
+
+void writ_identity_free(writ_identity *id);
+writ_identity_kind writ_identity_get_kind(const writ_identity *id);
+/* SPIFFE ID for SVIDs, sub for OIDC tokens. */
+const char *writ_identity_subject(const writ_identity *id);
+/* iss (OIDC), or the trust domain's "spiffe://td" (SVIDs). */
+const char *writ_identity_issuer(const writ_identity *id);
+int64_t writ_identity_expiry(const writ_identity *id);
+/* base64url(SHA-256(DER leaf)) for X.509-SVIDs, NULL otherwise. */
+const char *writ_identity_cert_thumbprint(const writ_identity *id);
+
+#endif

@@ -1,0 +1,223 @@
+/* token.h - Writ task tokens: signing keys, token exchange, delegation,
+ * verification and revocation.
+ *
+ * A task token is a JWS (typ "txntoken+jwt", ES256 by default) shaped like an
+ * OAuth Transaction Token:
+ *
+ *   iss  Writ's issuer name            aud   the trust domain it is valid in
+ *   sub  the agent the task was         iat, exp (minutes), jti (unique)
+ *        issued to (root of the chain)  txn   the task id (shared by the chain)
+ *   scope  space-separated actions      purp  the task's purpose
+ *   req_wl the workload that asked for this token
+ *   tctx { purpose, actions[], resources[], sensitivity, destinations[] }
+ *   act  RFC 8693 delegation chain: the outermost act is the current actor
+ *        (the agent holding the token), nested acts are earlier actors;
+ *        each has sub and sub_profile "ai_agent"
+ *   depth  number of delegations (= nesting of act)
+ *   anc  jtis of the ancestors, root first (for subtree revocation)
+ *   cnf  {"x5t#S256": ...} when bound to the holder's mTLS certificate (RFC 8705)
+ *
+ * Items in actions, resources and destinations are exact strings or prefix
+ * patterns ending in '*'.  Delegation narrows: every child item must be
+ * covered by a parent item, the sensitivity ceiling may only go down, the
+ * expiry may not move later, and depth is bounded.
+ *
+ * Failures return a status and a writ_reason (identity.h) naming the check;
+ * out-parameters stay NULL.
+ */
+#ifndef WRIT_TOKEN_H
+#define WRIT_TOKEN_H
+
+#include "writ/identity.h"
+
+/* ---- signing keys -------------------------------------------------------
+ * A keyring holds private keys; the active one signs, all of them verify
+ * (rotation: add the new key as active, keep the old one until the longest
+ * token it signed has expired, then remove it).  The kid of a key is its
+ * RFC 7638 JWK thumbprint, so it never needs storing. */
+typedef struct writ_keyring writ_keyring;
+
+typedef enum writ_key_alg { WRIT_KEY_ES256 = 1, WRIT_KEY_EDDSA } writ_key_alg;
+
+writ_keyring *writ_keyring_new(void);
+void writ_keyring_free(writ_keyring *kr);
+/* Generate a key; it becomes active.  kid_out (>= 44 bytes) may be NULL. */
+WRIT_MUST_CHECK writ_status writ_keyring_generate(writ_keyring *kr, writ_key_alg alg, char *kid_out,
+                                                  writ_error *err);
+/* Load a PKCS#8 / SEC1 PEM private key (P-256 or Ed25519). */
+WRIT_MUST_CHECK writ_status writ_keyring_add_pem(writ_keyring *kr, const char *pem, size_t len, bool active,
+                                                 char *kid_out, writ_error *err);
+/* PKCS#8 PEM of a key (kid NULL = active).  *pem is wr_malloc'd; the caller
+ * frees it with writ_free_string(). */
+WRIT_MUST_CHECK writ_status writ_keyring_private_pem(const writ_keyring *kr, const char *kid, char **pem,
+                                                     size_t *len, writ_error *err);
+WRIT_MUST_CHECK writ_status writ_keyring_set_active(writ_keyring *kr, const char *kid, writ_error *err);
+WRIT_MUST_CHECK writ_status writ_keyring_remove(writ_keyring *kr, const char *kid, writ_error *err);
+const char *writ_keyring_active_kid(const writ_keyring *kr);
+size_t writ_keyring_count(const writ_keyring *kr);
+/* The public JWKS ({"keys":[...]}), for /.well-known/jwks.json. */
+WRIT_MUST_CHECK writ_status writ_keyring_jwks(const writ_keyring *kr, char **json, size_t *len, writ_error *err);
+
+void writ_free_string(char *s);
+
+/* ---- revocations ---------------------------------------------------------
+ * A set of revoked token ids, token subtrees, tasks and agents.  Checks are
+ * O(1) hash lookups in memory; additions are written to SQLite (WAL) first,
+ * so they survive restarts.  Safe to share between threads. */
+typedef struct writ_revocations writ_revocations;
+
+typedef enum writ_revoke_kind {
+    WRIT_REVOKE_JTI = 1,     /* that token only */
+    WRIT_REVOKE_SUBTREE,     /* that token and every token delegated from it */
+    WRIT_REVOKE_TASK,        /* every token of a task (txn) */
+    WRIT_REVOKE_AGENT,       /* every token held by or delegated through an agent */
+} writ_revoke_kind;
+
+const char *writ_revoke_kind_name(writ_revoke_kind k);
+/* path NULL = in memory only. */
+WRIT_MUST_CHECK writ_status writ_revocations_open(const char *path, writ_revocations **out, writ_error *err);
+void writ_revocations_close(writ_revocations *r);
+/* until: unix time after which the entry may be forgotten (the expiry of the
+ * longest token it can affect); 0 = keep forever. */
+WRIT_MUST_CHECK writ_status writ_revocations_add(writ_revocations *r, writ_revoke_kind kind, const char *value,
+                                                 size_t len, int64_t until, const char *note, writ_error *err);
+bool writ_revocations_contains(const writ_revocations *r, writ_revoke_kind kind, const char *value, size_t len);
+size_t writ_revocations_count(const writ_revocations *r);
+/* Pick up entries written by other processes since the last load. */
+WRIT_MUST_CHECK writ_status writ_revocations_refresh(writ_revocations *r, writ_error *err);
+/* Forget entries whose until is before now (memory and file). */
+WRIT_MUST_CHECK writ_status writ_revocations_prune(writ_revocations *r, int64_t now, writ_error *err);
+
+/* ---- task scope ---------------------------------------------------------- */
+typedef struct writ_task_scope {
+    const char *purpose;                      /* required for mint */
+    const char *const *actions;               /* required, >= 1 */
+    size_t n_actions;
+    const char *const *resources;
+    size_t n_resources;
+    const char *sensitivity;                  /* public < internal < confidential < restricted */
+    const char *const *destinations;
+    size_t n_destinations;
+} writ_task_scope;
+
+/* Rank of a sensitivity level, or -1 when unknown. */
+int writ_sensitivity_rank(const char *level);
+
+/* ---- issuing ------------------------------------------------------------- */
+#define WRIT_DEFAULT_TTL 300u          /* 5 minutes */
+#define WRIT_HARD_MAX_TTL 3600u        /* no config can go above one hour */
+#define WRIT_DEFAULT_MAX_DEPTH 4u
+#define WRIT_HARD_MAX_DEPTH 16u
+
+typedef struct writ_issuer_config {
+    const char *issuer;       /* iss, e.g. "https://writ.corp.example" */
+    const char *audience;     /* aud of task tokens, e.g. "corp.example" */
+    uint32_t default_ttl;     /* 0 = WRIT_DEFAULT_TTL */
+    uint32_t max_ttl;         /* 0 = 15 min; clamped to WRIT_HARD_MAX_TTL */
+    uint32_t max_depth;       /* 0 = WRIT_DEFAULT_MAX_DEPTH; clamped to WRIT_HARD_MAX_DEPTH */
+} writ_issuer_config;
+
+typedef struct writ_mint_request {
+    const writ_task_scope *scope;
+    const char *txn;          /* task id; NULL = a fresh random one */
+    uint32_t ttl;             /* seconds; 0 = default; over max_ttl is refused */
+    int64_t now;              /* 0 = the clock */
+} writ_mint_request;
+
+/* Identity token -> task token.  The identity must already be verified
+ * (writ_identity_verify_*); its SPIFFE ID / sub becomes sub and req_wl, and
+ * an X.509-SVID binds the token to that certificate (cnf x5t#S256). */
+WRIT_MUST_CHECK writ_status writ_token_mint(const writ_keyring *kr, const writ_issuer_config *cfg,
+                                            const writ_identity *agent, const writ_mint_request *req, char **token,
+                                            size_t *len, writ_reason *why, writ_error *err);
+
+/* RFC 8693 token exchange in one call: verify a JWT-SVID / OIDC subject
+ * token against the bundle (audience = vopts->audience), then mint.  An
+ * identity refusal keeps its reason, and err.msg says it was the subject
+ * token. */
+WRIT_MUST_CHECK writ_status writ_token_exchange(const writ_keyring *kr, const writ_issuer_config *cfg,
+                                                const writ_bundle *bundle, const writ_verify_opts *vopts,
+                                                const char *subject_token, size_t len,
+                                                const writ_mint_request *req, char **token, size_t *token_len,
+                                                writ_reason *why, writ_error *err);
+
+/* ---- verifying ----------------------------------------------------------- */
+typedef struct writ_token_verifier writ_token_verifier;
+typedef struct writ_task_token writ_task_token;
+
+/* Verify tokens of issuer `issuer` with the public keys of a keyring or a
+ * JWKS.  cache_size = number of verified tokens remembered (0 = no cache);
+ * a cached token skips the signature check only: times, audience, binding
+ * and revocation are checked on every call. */
+WRIT_MUST_CHECK writ_status writ_token_verifier_from_keyring(const writ_keyring *kr, const char *issuer,
+                                                             size_t cache_size, writ_token_verifier **out,
+                                                             writ_error *err);
+WRIT_MUST_CHECK writ_status writ_token_verifier_from_jwks(const char *jwks, size_t len, const char *issuer,
+                                                          size_t cache_size, writ_token_verifier **out,
+                                                          writ_error *err);
+void writ_token_verifier_free(writ_token_verifier *v);
+
+typedef struct writ_token_check {
+    const char *audience;           /* required */
+    int64_t now;                    /* 0 = the clock */
+    uint32_t leeway;                /* <= WRIT_MAX_LEEWAY */
+    const char *cert_thumbprint;    /* x5t#S256 of the presenter's mTLS cert, NULL if none */
+    const writ_revocations *revocations;   /* NULL = no revocation check */
+} writ_token_check;
+
+WRIT_MUST_CHECK writ_status writ_token_verify(writ_token_verifier *v, const writ_token_check *chk, const char *token,
+                                              size_t len, writ_task_token **out, writ_reason *why,
+                                              writ_error *err);
+
+/* Accessors; strings live as long as the token. */
+void writ_task_token_free(writ_task_token *t);
+const char *writ_task_token_jti(const writ_task_token *t);
+const char *writ_task_token_txn(const writ_task_token *t);
+const char *writ_task_token_subject(const writ_task_token *t);   /* root agent */
+const char *writ_task_token_holder(const writ_task_token *t);    /* current actor (act.sub, or sub) */
+const char *writ_task_token_issuer(const writ_task_token *t);
+const char *writ_task_token_purpose(const writ_task_token *t);
+const char *writ_task_token_sensitivity(const writ_task_token *t);
+int64_t writ_task_token_expiry(const writ_task_token *t);
+int64_t writ_task_token_issued_at(const writ_task_token *t);
+unsigned writ_task_token_depth(const writ_task_token *t);
+/* Chain of agents, root first: [sub, earlier actors..., holder]; depth+1 long. */
+const char *writ_task_token_chain(const writ_task_token *t, size_t i);
+const char *writ_task_token_cnf(const writ_task_token *t);       /* x5t#S256 or NULL */
+/* The scope; pointers valid as long as the token. */
+void writ_task_token_scope(const writ_task_token *t, writ_task_scope *out);
+/* The Cedar request context a decision point adds for this token
+ * (ARCHITECTURE.md: context.task, context.chain, context.chain_depth):
+ *   {"task":{"id","purpose","actions","resources","sensitivity",
+ *            "destinations","expires"},
+ *    "chain":[root agent, ..., holder],"chain_depth":n,"holder":...,
+ *    "token_id":jti,"cert_bound":bool}
+ * Compact JSON, wr_malloc'd (writ_free_string); NULL when out of memory. */
+char *writ_task_token_context_json(const writ_task_token *t);
+/* Claims as compact JSON (wr_malloc'd; writ_free_string). */
+char *writ_task_token_claims_json(const writ_task_token *t);
+
+/* ---- delegation ----------------------------------------------------------
+ * Task token + target agent -> a narrower token for the target.  The parent
+ * is verified in full (signature, times, binding, revocation) first.  When
+ * presenter is given it must be the parent's holder (and hold its bound
+ * certificate, if any). */
+typedef struct writ_delegate_request {
+    const char *target;                 /* the target agent's SPIFFE ID */
+    const char *target_cert_thumbprint; /* bind the new token to this cert, or NULL */
+    const writ_task_scope *scope;       /* NULL = the parent's scope unchanged */
+    uint32_t ttl;                       /* 0 = default, capped at the parent's expiry */
+    int64_t now;
+} writ_delegate_request;
+
+WRIT_MUST_CHECK writ_status writ_token_delegate(const writ_keyring *kr, const writ_issuer_config *cfg,
+                                                writ_token_verifier *v, const writ_revocations *rev,
+                                                const char *parent, size_t parent_len,
+                                                const writ_identity *presenter, const writ_delegate_request *req,
+                                                char **token, size_t *len, writ_reason *why, writ_error *err);
+
+/* Is this verified token revoked (itself, an ancestor, its task, or an
+ * agent on its chain)?  On true, *kind says which entry matched. */
+bool writ_task_token_revoked(const writ_task_token *t, const writ_revocations *r, writ_revoke_kind *kind);
+
+#endif

@@ -1,0 +1,317 @@
+/* revocations.c - the revocation set: an in-memory hash set in front of a
+ * SQLite table.
+ *
+ * Every check is a lookup in an open-addressing hash table (linear probing,
+ * load <= 1/2), so a verification costs a handful of lookups whatever the
+ * number of revocations.  Writes go to SQLite first (WAL, synchronous=FULL),
+ * then to memory: a revocation that was acknowledged survives a crash.  A
+ * process that shares the file with others (the CLI, other replicas on one
+ * host) picks their additions up with writ_revocations_refresh(), which reads
+ * rows with an id above the last one seen. */
+#include "util/alloc.h"
+#include "writ/token.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/rand.h>
+#include <sqlite3.h>
+
+#define MAX_VALUE 2048
+
+typedef struct rv_entry {
+    uint64_t hash;     /* 0 = empty slot */
+    char *value;
+    size_t len;
+    int64_t until;
+    uint8_t kind;
+} rv_entry;
+
+struct writ_revocations {
+    pthread_rwlock_t lock;
+    rv_entry *slots;
+    size_t cap;        /* power of two */
+    size_t count;
+    uint64_t seed;
+    sqlite3 *db;
+    sqlite3_int64 last_id;
+};
+
+const char *writ_revoke_kind_name(writ_revoke_kind k)
+{
+    switch (k) {
+    case WRIT_REVOKE_JTI: return "token";
+    case WRIT_REVOKE_SUBTREE: return "token subtree";
+    case WRIT_REVOKE_TASK: return "task";
+    case WRIT_REVOKE_AGENT: return "agent";
+    }
+    return "unknown";
+}
+
+static writ_status rv_err(writ_error *err, writ_status st, const char *what, const char *detail)
+{
+    if (err) {
+        memset(err, 0, sizeof *err);
+        err->code = st;
+        snprintf(err->msg, sizeof err->msg, "revocations: %s%s%s", what, detail ? ": " : "", detail ? detail : "");
+    }
+    return st;
+}
+
+static uint64_t rv_hash(const writ_revocations *r, int kind, const char *v, size_t n)
+{
+    uint64_t h = 1469598103934665603ull ^ r->seed;
+    h = (h ^ (uint64_t)kind) * 1099511628211ull;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)v[i]) * 1099511628211ull;
+    h ^= h >> 31;
+    h *= 0x9E3779B97F4A7C15ull;
+    h ^= h >> 29;
+    return h ? h : 1;
+}
+
+static rv_entry *rv_find(const writ_revocations *r, uint64_t h, int kind, const char *v, size_t n)
+{
+    size_t mask = r->cap - 1;
+    for (size_t i = h & mask;; i = (i + 1) & mask) {
+        rv_entry *e = &r->slots[i];
+        if (!e->hash)
+            return NULL;
+        if (e->hash == h && e->kind == kind && e->len == n && !memcmp(e->value, v, n))
+            return e;
+    }
+}
+
+static void rv_place(rv_entry *slots, size_t cap, rv_entry *e)
+{
+    size_t mask = cap - 1;
+    size_t i = e->hash & mask;
+    while (slots[i].hash)
+        i = (i + 1) & mask;
+    slots[i] = *e;
+}
+
+static bool rv_grow(writ_revocations *r)
+{
+    size_t cap = r->cap * 2;
+    rv_entry *ns = wr_calloc(cap, sizeof *ns);
+    if (!ns)
+        return false;
+    for (size_t i = 0; i < r->cap; i++)
+        if (r->slots[i].hash)
+            rv_place(ns, cap, &r->slots[i]);
+    wr_free(r->slots);
+    r->slots = ns;
+    r->cap = cap;
+    return true;
+}
+
+/* Caller holds the write lock. */
+static bool rv_insert(writ_revocations *r, int kind, const char *v, size_t n, int64_t until)
+{
+    uint64_t h = rv_hash(r, kind, v, n);
+    rv_entry *e = rv_find(r, h, kind, v, n);
+    if (e) {
+        e->until = (e->until == 0 || until == 0) ? 0 : (until > e->until ? until : e->until);
+        return true;
+    }
+    if ((r->count + 1) * 2 > r->cap && !rv_grow(r))
+        return false;
+    rv_entry ne = {.hash = h, .len = n, .until = until, .kind = (uint8_t)kind};
+    if (!(ne.value = wr_strndup(v, n)))
+        return false;
+    rv_place(r->slots, r->cap, &ne);
+    r->count++;
+    return true;
+}
+
+static const char schema[] =
+    "PRAGMA journal_mode=WAL;"
+    "PRAGMA synchronous=FULL;"
+    "CREATE TABLE IF NOT EXISTS revocations("
+    "  id INTEGER PRIMARY KEY,"
+    "  kind INTEGER NOT NULL CHECK (kind BETWEEN 1 AND 4),"
+    "  value TEXT NOT NULL,"
+    "  until INTEGER NOT NULL DEFAULT 0,"
+    "  note TEXT,"
+    "  created INTEGER NOT NULL,"
+    "  UNIQUE(kind, value));";
+
+static writ_status load_new(writ_revocations *r, writ_error *err)
+{
+    if (!r->db)
+        return WRIT_OK;
+    sqlite3_stmt *q = NULL;
+    if (sqlite3_prepare_v2(r->db, "SELECT id, kind, value, until FROM revocations WHERE id > ? ORDER BY id", -1, &q,
+                           NULL) != SQLITE_OK)
+        return rv_err(err, WRIT_EIO, "cannot read", sqlite3_errmsg(r->db));
+    sqlite3_bind_int64(q, 1, r->last_id);
+    writ_status st = WRIT_OK;
+    int rc;
+    pthread_rwlock_wrlock(&r->lock);
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        int kind = sqlite3_column_int(q, 1);
+        const char *v = (const char *)sqlite3_column_text(q, 2);
+        int n = sqlite3_column_bytes(q, 2);
+        if (kind < 1 || kind > 4 || !v || n <= 0 || n > MAX_VALUE)
+            continue; /* a foreign row: not ours to interpret */
+        if (!rv_insert(r, kind, v, (size_t)n, sqlite3_column_int64(q, 3))) {
+            st = rv_err(err, WRIT_ENOMEM, "out of memory", NULL);
+            break;
+        }
+        r->last_id = sqlite3_column_int64(q, 0);
+    }
+    pthread_rwlock_unlock(&r->lock);
+    if (st == WRIT_OK && rc != SQLITE_DONE)
+        st = rv_err(err, WRIT_EIO, "cannot read", sqlite3_errmsg(r->db));
+    sqlite3_finalize(q);
+    return st;
+}
+
+writ_status writ_revocations_open(const char *path, writ_revocations **out, writ_error *err)
+{
+    *out = NULL;
+    writ_revocations *r = wr_calloc(1, sizeof *r);
+    if (!r)
+        return rv_err(err, WRIT_ENOMEM, "out of memory", NULL);
+    r->cap = 64;
+    if (!(r->slots = wr_calloc(r->cap, sizeof *r->slots))) {
+        wr_free(r);
+        return rv_err(err, WRIT_ENOMEM, "out of memory", NULL);
+    }
+    if (RAND_bytes((unsigned char *)&r->seed, sizeof r->seed) != 1)
+        r->seed = (uint64_t)time(NULL);
+    pthread_rwlock_init(&r->lock, NULL);
+    if (path) {
+        char *emsg = NULL;
+        if (sqlite3_open_v2(path, &r->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, NULL) !=
+            SQLITE_OK) {
+            writ_status st = rv_err(err, WRIT_EIO, "cannot open database", r->db ? sqlite3_errmsg(r->db) : path);
+            writ_revocations_close(r);
+            return st;
+        }
+        sqlite3_busy_timeout(r->db, 5000);
+        if (sqlite3_exec(r->db, schema, NULL, NULL, &emsg) != SQLITE_OK) {
+            writ_status st = rv_err(err, WRIT_EIO, "cannot create schema", emsg);
+            sqlite3_free(emsg);
+            writ_revocations_close(r);
+            return st;
+        }
+        writ_status st = load_new(r, err);
+        if (st != WRIT_OK) {
+            writ_revocations_close(r);
+            return st;
+        }
+    }
+    *out = r;
+    return WRIT_OK;
+}
+
+void writ_revocations_close(writ_revocations *r)
+{
+    if (!r)
+        return;
+    for (size_t i = 0; i < r->cap; i++)
+        wr_free(r->slots[i].value);
+    wr_free(r->slots);
+    sqlite3_close(r->db);
+    pthread_rwlock_destroy(&r->lock);
+    wr_free(r);
+}
+
+writ_status writ_revocations_add(writ_revocations *r, writ_revoke_kind kind, const char *value, size_t len,
+                                 int64_t until, const char *note, writ_error *err)
+{
+    if (kind < WRIT_REVOKE_JTI || kind > WRIT_REVOKE_AGENT)
+        return rv_err(err, WRIT_EINVAL, "unknown kind", NULL);
+    if (!value || len == 0 || len > MAX_VALUE || memchr(value, '\0', len))
+        return rv_err(err, WRIT_EINVAL, "value must be 1..2048 bytes without NUL", NULL);
+    if (until < 0)
+        return rv_err(err, WRIT_EINVAL, "until must be >= 0", NULL);
+    if (r->db) {
+        sqlite3_stmt *q = NULL;
+        const char *sql = "INSERT INTO revocations(kind, value, until, note, created) VALUES(?, ?, ?, ?, ?) "
+                          "ON CONFLICT(kind, value) DO UPDATE SET until = CASE WHEN excluded.until = 0 OR "
+                          "until = 0 THEN 0 ELSE max(until, excluded.until) END";
+        if (sqlite3_prepare_v2(r->db, sql, -1, &q, NULL) != SQLITE_OK)
+            return rv_err(err, WRIT_EIO, "cannot write", sqlite3_errmsg(r->db));
+        sqlite3_bind_int(q, 1, (int)kind);
+        sqlite3_bind_text(q, 2, value, (int)len, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(q, 3, until);
+        if (note)
+            sqlite3_bind_text(q, 4, note, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(q, 5, (sqlite3_int64)time(NULL));
+        int rc = sqlite3_step(q);
+        sqlite3_finalize(q);
+        if (rc != SQLITE_DONE)
+            return rv_err(err, WRIT_EIO, "cannot write", sqlite3_errmsg(r->db));
+    }
+    pthread_rwlock_wrlock(&r->lock);
+    bool ok = rv_insert(r, (int)kind, value, len, until);
+    pthread_rwlock_unlock(&r->lock);
+    if (!ok)
+        return rv_err(err, WRIT_ENOMEM, "out of memory (the revocation is on disk; refresh to load it)", NULL);
+    return WRIT_OK;
+}
+
+bool writ_revocations_contains(const writ_revocations *r, writ_revoke_kind kind, const char *value, size_t len)
+{
+    if (!r || !value)
+        return false;
+    writ_revocations *m = (writ_revocations *)r; /* the lock is not part of the value */
+    uint64_t h = rv_hash(r, (int)kind, value, len);
+    pthread_rwlock_rdlock(&m->lock);
+    bool hit = rv_find(r, h, (int)kind, value, len) != NULL;
+    pthread_rwlock_unlock(&m->lock);
+    return hit;
+}
+
+size_t writ_revocations_count(const writ_revocations *r)
+{
+    return r ? r->count : 0;
+}
+
+writ_status writ_revocations_refresh(writ_revocations *r, writ_error *err)
+{
+    return load_new(r, err);
+}
+
+writ_status writ_revocations_prune(writ_revocations *r, int64_t now, writ_error *err)
+{
+    if (r->db) {
+        sqlite3_stmt *q = NULL;
+        if (sqlite3_prepare_v2(r->db, "DELETE FROM revocations WHERE until != 0 AND until < ?", -1, &q, NULL) !=
+            SQLITE_OK)
+            return rv_err(err, WRIT_EIO, "cannot prune", sqlite3_errmsg(r->db));
+        sqlite3_bind_int64(q, 1, now);
+        int rc = sqlite3_step(q);
+        sqlite3_finalize(q);
+        if (rc != SQLITE_DONE)
+            return rv_err(err, WRIT_EIO, "cannot prune", sqlite3_errmsg(r->db));
+    }
+    pthread_rwlock_wrlock(&r->lock);
+    rv_entry *ns = wr_calloc(r->cap, sizeof *ns);
+    if (!ns) {
+        pthread_rwlock_unlock(&r->lock);
+        return rv_err(err, WRIT_ENOMEM, "out of memory", NULL);
+    }
+    size_t count = 0;
+    for (size_t i = 0; i < r->cap; i++) {
+        rv_entry *e = &r->slots[i];
+        if (!e->hash)
+            continue;
+        if (e->until != 0 && e->until < now) {
+            wr_free(e->value);
+            continue;
+        }
+        rv_place(ns, r->cap, e);
+        count++;
+    }
+    wr_free(r->slots);
+    r->slots = ns;
+    r->count = count;
+    pthread_rwlock_unlock(&r->lock);
+    return WRIT_OK;
+}
