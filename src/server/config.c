@@ -46,6 +46,12 @@ static const ck_key keys[] = {
     {"check_principal_header", CK_STR, OFF(check_principal_header), 0, 0,
      "TESTS ONLY, insecure: take the agent of /authz/check from this header (empty: off)"},
     {"check_principal_type", CK_STR, OFF(check_principal_type), 0, 0, "entity type of the agent in /authz/check"},
+    {"token_keys", CK_PATH, OFF(token_keys), 0, 0, "PEM signing key; task tokens are verified with it (empty: none)"},
+    {"token_jwks", CK_PATH, OFF(token_jwks), 0, 0, "JWKS file to verify task tokens with (empty: none)"},
+    {"token_issuer", CK_STR, OFF(token_issuer), 0, 0, "iss of task tokens"},
+    {"token_audience", CK_STR, OFF(token_audience), 0, 0, "aud task tokens must carry"},
+    {"token_leeway", CK_U32, OFF(token_leeway), 0, 300, "seconds of clock skew allowed on token times"},
+    {"revocations", CK_PATH, OFF(revocations), 0, 0, "revocation database (empty: STATE_DIR/writ.db)"},
     {"route", CK_ROUTE, 0, 0, 0, "METHOD PATTERN ACTION RESOURCE_TYPE RESOURCE_ID (repeatable)"},
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
@@ -113,6 +119,12 @@ void srv_config_defaults(srv_config *c)
     c->reload_poll = 1;
     c->check_principal_header = dup("");
     c->check_principal_type = dup("Agent");
+    c->token_keys = dup("");
+    c->token_jwks = dup("");
+    c->token_issuer = dup("https://writ.local");
+    c->token_audience = dup("writ");
+    c->token_leeway = 30;
+    c->revocations = dup("");
 }
 
 static void free_routes(srv_config *c)

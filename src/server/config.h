@@ -53,6 +53,12 @@ typedef struct srv_config {
     uint32_t reload_poll;       /* seconds between file checks, 0 = SIGHUP only */
     char *check_principal_header;  /* TESTS ONLY: trust this header as the agent id */
     char *check_principal_type;    /* entity type of the agent in checks */
+    char *token_keys;           /* PEM signing key: verify (and later issue) task tokens, "" = none */
+    char *token_jwks;           /* JWKS file to verify task tokens with, "" = none */
+    char *token_issuer;
+    char *token_audience;
+    uint32_t token_leeway;      /* seconds of clock skew allowed */
+    char *revocations;          /* revocation database, "" = STATE_DIR/writ.db */
     size_t nroutes;
     srv_route *routes;
     bool routes_from_flags;     /* flags replace the file's routes */

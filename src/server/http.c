@@ -423,11 +423,11 @@ int srv_run(const srv_config *cfg)
         log_msg("%s", err.msg);
         goto out;
     }
+    if (mkdirs(cfg->state_dir) != 0) {
+        log_msg("cannot create the state folder %s: %s", cfg->state_dir, strerror(errno));
+        goto out;
+    }
     if (cfg->audit) {
-        if (mkdirs(cfg->state_dir) != 0) {
-            log_msg("cannot create the state folder %s: %s", cfg->state_dir, strerror(errno));
-            goto out;
-        }
         char *db = join(cfg->state_dir, "/writ.db");
         writ_status st = db ? wr_audit_open(db, cfg->audit_batch, cfg->audit_queue, &s.audit, &err) : WRIT_ENOMEM;
         if (st) {
@@ -437,6 +437,10 @@ int srv_run(const srv_config *cfg)
         }
         log_msg("audit log %s", db);
         wr_free(db);
+    }
+    if (srv_tokens_open(&s, &err)) {
+        log_msg("%s", err.msg);
+        goto out;
     }
     if (pthread_key_create(&s.az_key, free_authorizer) != 0) {
         log_msg("cannot create a thread key");
@@ -500,6 +504,12 @@ int srv_run(const srv_config *cfg)
             reload(&s, "SIGHUP");
             continue;
         }
+        if (s.revocations) {
+            /* revocations written by other processes (writ revoke) */
+            writ_error rerr;
+            if (writ_revocations_refresh(s.revocations, &rerr))
+                log_msg("revocations: %s", rerr.msg);
+        }
         if (cfg->reload_poll && mono_ns() - last_poll >= (uint64_t)cfg->reload_poll * 1000000000u) {
             last_poll = mono_ns();
             if (snap_files_changed(s.store))
@@ -528,6 +538,7 @@ out:
     if (key_made)
         pthread_key_delete(s.az_key);
     snap_store_close(s.store);
+    srv_tokens_close(&s);
     check_free(&s);
     wr_free(s.type_prefix);
     wr_free(s.action_type);

@@ -13,6 +13,7 @@
 #include "server/snapshot.h"
 #include "store/audit.h"
 #include "writ/cedar.h"
+#include "writ/token.h"
 
 /* A compiled /authz/check route (config.h describes the syntax). */
 typedef struct chk_route {
@@ -34,7 +35,14 @@ typedef struct srv {
     char *action_type;          /* "Writ::Action" or "Action" */
     size_t nroutes;
     chk_route *routes;
+    writ_keyring *keyring;      /* NULL unless token_keys */
+    writ_token_verifier *verifier;   /* NULL: no task tokens configured */
+    writ_revocations *revocations;
 } srv;
+
+/* Open the keyring, verifier and revocations the config names (tokens.c). */
+WRIT_MUST_CHECK writ_status srv_tokens_open(srv *s, writ_error *err);
+void srv_tokens_close(srv *s);
 
 /* An HTTP answer built by a handler; body is wr_malloc'd (or NULL). */
 typedef struct srv_reply {
