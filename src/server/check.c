@@ -252,7 +252,7 @@ static unsigned identify(srv *s, struct MHD_Connection *c, chk_ident *id, char *
         writ_error err;
         memset(&err, 0, sizeof err);
         if (writ_token_verify(s->verifier, &chk, tok, strlen(tok), &id->token, &reason, &err)) {
-            snprintf(why, n, "task token refused: %s: %s", writ_reason_name(reason), err.msg);
+            snprintf(why, n, "task token refused: %s: %.160s", writ_reason_name(reason), err.msg);
             return 401;
         }
         const writ_task_token *t = id->token;
