@@ -2,9 +2,8 @@
 # start.sh - install what is missing, build the release binary if needed, and
 # run Writ's main job on the embedded defaults (the examples/ folder).
 #
-# Until `writ serve` exists the main job decides each example agent request in
-# examples/requests/ and prints it with its decision.  main_job below is the
-# one place to change when the server lands.
+# The main job is `writ serve` (AuthZEN on 127.0.0.1:8180); SIGINT/SIGTERM stop
+# it cleanly.  main_job below is the one place to change what runs.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 repo=$(pwd)
@@ -29,22 +28,12 @@ entities="$repo/examples/entities.json"
 schema="$repo/examples/schema.cedarschema"
 
 main_job() {
-    # Later: exec "$writ" serve --policies "$policies" --entities "$entities" --schema "$schema" "$@"
-    local rq status=0 answer
-    for rq in "$repo"/examples/requests/[0-9]*.json; do
-        echo "request $(basename "$rq" .json): $(tr -s ' \n' ' ' <"$rq")"
-        # A deny may come with a non-zero exit status; only no answer is an error.
-        answer=$("$writ" authorize --policies "$policies" --entities "$entities" \
-            --schema "$schema" --request "$rq") || true
-        if [ -n "$answer" ]; then
-            echo "decision: $answer"
-        else
-            echo "decision: error: writ authorize gave no answer"
-            status=1
-        fi
-        echo
-    done
-    return $status
+    # The HTTP decision point on the embedded defaults (the examples/ policies,
+    # 127.0.0.1:8180, state in ./writ-state).  Extra arguments are settings,
+    # e.g. --listen 127.0.0.1:9000 or --config examples/writ.conf.
+    echo "== writ serve: try  curl -s -XPOST -H 'Content-Type: application/json' \\"
+    echo "     -d @examples/authzen/analyst-reads-metrics.json http://127.0.0.1:8180/access/v1/evaluation"
+    exec "$writ" serve --policies "$policies" --entities "$entities" --schema "$schema" "$@"
 }
 
 main_job "$@"

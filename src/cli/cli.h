@@ -12,6 +12,8 @@ typedef struct cli_command {
 
 int cmd_authorize(int argc, char **argv);
 int cmd_conformance(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
+int cmd_audit(int argc, char **argv);
 int cmd_token(int argc, char **argv);    /* cmd_token.c */
 int cmd_keys(int argc, char **argv);     /* cmd_keys.c */
 int cmd_revoke(int argc, char **argv);   /* cmd_revoke.c */

@@ -1,0 +1,187 @@
+/* cmd_audit.c - `writ audit verify|tail|query`: read the decision log. */
+#include "cli/cli.h"
+#include "server/config.h"
+#include "server/sbuf.h"
+#include "store/audit.h"
+#include "util/alloc.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static const char usage[] =
+    "usage: writ audit verify [LOG]\n"
+    "       writ audit tail [-n N] [LOG]\n"
+    "       writ audit query [--agent A] [--action A] [--resource R] [--task T]\n"
+    "                        [--decision allow|deny] [--since T] [--until T] [--limit N] [LOG]\n"
+    "  LOG: --db FILE, or --state-dir DIR / --config FILE (DIR/writ.db; default as writ serve).\n"
+    "  verify checks the hash chain (exit 0 whole, 1 broken, 2 unreadable).\n"
+    "  tail and query print one JSON object per record, oldest first.\n"
+    "  Times: unix milliseconds or YYYY-MM-DDTHH:MM:SSZ.\n";
+
+static int print_row(void *ctx, const wr_audit_row *r)
+{
+    (void)ctx;
+    sbuf b;
+    sb_init(&b);
+    char ts[40];
+    time_t sec = (time_t)(r->e.time_ms / 1000);
+    struct tm tm;
+    gmtime_r(&sec, &tm);
+    strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
+    sb_printf(&b, "{\"seq\":%llu,\"time\":\"%s.%03dZ\",\"agent\":", (unsigned long long)r->seq, ts,
+              (int)(r->e.time_ms % 1000));
+    sb_json_str(&b, r->e.agent);
+    sb_puts(&b, ",\"chain\":");
+    sb_puts(&b, *r->e.chain ? r->e.chain : "null");
+    sb_puts(&b, ",\"task\":");
+    sb_json_str(&b, r->e.task);
+    sb_puts(&b, ",\"action\":");
+    sb_json_str(&b, r->e.action);
+    sb_puts(&b, ",\"resource\":");
+    sb_json_str(&b, r->e.resource);
+    sb_printf(&b, ",\"decision\":\"%s\",\"policies\":%s,\"errors\":%s,\"hash\":", r->e.allow ? "allow" : "deny",
+              r->e.policies, r->e.errors);
+    sb_json_str(&b, r->hash);
+    sb_putc(&b, '}');
+    if (sb_ok(&b))
+        puts(b.p);
+    sb_free(&b);
+    return 0;
+}
+
+static int parse_time(const char *s, int64_t *out)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (!errno && !*end && v >= 0) {
+        *out = v;
+        return 0;
+    }
+    struct tm tm;
+    memset(&tm, 0, sizeof tm);
+    int n = 0;
+    if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min,
+               &tm.tm_sec, &n) != 6 ||
+        (s[n] != '\0' && strcmp(s + n, "Z") != 0))
+        return -1;
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    *out = (int64_t)timegm(&tm) * 1000;
+    return 0;
+}
+
+int cmd_audit(int argc, char **argv)
+{
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        fputs(usage, argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    const char *sub = argv[1];
+    if (strcmp(sub, "verify") && strcmp(sub, "tail") && strcmp(sub, "query")) {
+        fprintf(stderr, "writ audit: unknown subcommand '%s'\n%s", sub, usage);
+        return 2;
+    }
+    srv_config cfg;
+    srv_config_defaults(&cfg);
+    const char *db = NULL;
+    wr_audit_filter f = {.decision = -1};
+    bool tail = !strcmp(sub, "tail");
+    if (tail) {
+        f.limit = 10;
+        f.last = true;
+    }
+    writ_error err;
+    int rc = 2;
+    char *dbpath = NULL;
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!v) {
+            fprintf(stderr, "writ audit: unexpected or incomplete argument '%s'\n%s", a, usage);
+            goto out;
+        }
+        i++;
+        if (!strcmp(a, "--db")) {
+            db = v;
+        } else if (!strcmp(a, "--state-dir") || !strcmp(a, "--state_dir")) {
+            if (srv_config_set(&cfg, "state_dir", v, NULL, &err))
+                goto bad_cfg;
+        } else if (!strcmp(a, "--config")) {
+            if (srv_config_load(&cfg, v, &err))
+                goto bad_cfg;
+        } else if (tail && !strcmp(a, "-n")) {
+            f.limit = strtoull(v, NULL, 10);
+        } else if (!tail && !strcmp(sub, "query") && !strcmp(a, "--agent")) {
+            f.agent = v;
+        } else if (!strcmp(sub, "query") && !strcmp(a, "--action")) {
+            f.action = v;
+        } else if (!strcmp(sub, "query") && !strcmp(a, "--resource")) {
+            f.resource = v;
+        } else if (!strcmp(sub, "query") && !strcmp(a, "--task")) {
+            f.task = v;
+        } else if (!strcmp(sub, "query") && !strcmp(a, "--decision")) {
+            if (strcmp(v, "allow") && strcmp(v, "deny")) {
+                fprintf(stderr, "writ audit: --decision is allow or deny\n");
+                goto out;
+            }
+            f.decision = !strcmp(v, "allow");
+        } else if (!strcmp(sub, "query") && (!strcmp(a, "--since") || !strcmp(a, "--until"))) {
+            if (parse_time(v, !strcmp(a, "--since") ? &f.since_ms : &f.until_ms)) {
+                fprintf(stderr, "writ audit: bad time '%s'\n", v);
+                goto out;
+            }
+        } else if (!strcmp(sub, "query") && !strcmp(a, "--limit")) {
+            f.limit = strtoull(v, NULL, 10);
+        } else {
+            fprintf(stderr, "writ audit: unexpected argument '%s'\n%s", a, usage);
+            goto out;
+        }
+    }
+    if (!db) {
+        size_t n = strlen(cfg.state_dir);
+        dbpath = wr_malloc(n + sizeof "/writ.db");
+        if (!dbpath)
+            goto out;
+        memcpy(dbpath, cfg.state_dir, n);
+        memcpy(dbpath + n, "/writ.db", sizeof "/writ.db");
+        db = dbpath;
+    }
+    {
+        FILE *probe = fopen(db, "rb");
+        if (!probe) {
+            fprintf(stderr, "writ audit: cannot open %s: %s\n", db, strerror(errno));
+            goto out;
+        }
+        fclose(probe);
+    }
+    if (!strcmp(sub, "verify")) {
+        wr_audit_verify_result r;
+        writ_status st = wr_audit_verify(db, &r, &err);
+        if (st == WRIT_OK) {
+            printf("ok: %llu records, chain whole, head %s\n", (unsigned long long)r.records,
+                   r.records ? r.head : "(empty)");
+            rc = 0;
+        } else if (st == WRIT_EVALIDATE) {
+            printf("BROKEN: %s (%llu records verified before it)\n", r.msg, (unsigned long long)r.records);
+            rc = 1;
+        } else {
+            fprintf(stderr, "writ audit: %s\n", err.msg);
+        }
+        goto out;
+    }
+    if (wr_audit_query(db, &f, print_row, NULL, &err)) {
+        fprintf(stderr, "writ audit: %s\n", err.msg);
+        goto out;
+    }
+    rc = 0;
+    goto out;
+bad_cfg:
+    fprintf(stderr, "writ audit: %s\n", err.msg);
+out:
+    wr_free(dbpath);
+    srv_config_free(&cfg);
+    return rc;
+}

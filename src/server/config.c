@@ -1,0 +1,570 @@
+/* config.c - `writ serve` settings (see config.h). */
+#include "server/config.h"
+#include "util/alloc.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifndef WRIT_EXAMPLES_DIR
+#define WRIT_EXAMPLES_DIR "examples"
+#endif
+
+typedef enum ck_kind { CK_STR, CK_PATH, CK_U32, CK_U64, CK_BOOL, CK_LISTEN, CK_ROUTE } ck_kind;
+
+typedef struct ck_key {
+    const char *name;
+    ck_kind kind;
+    size_t off;
+    uint64_t min, max;
+    const char *doc;
+} ck_key;
+
+#define OFF(f) offsetof(srv_config, f)
+static const ck_key keys[] = {
+    {"policies", CK_PATH, OFF(policies), 0, 0, "Cedar policy file"},
+    {"entities", CK_PATH, OFF(entities), 0, 0, "Cedar entities JSON file (empty: none)"},
+    {"schema", CK_PATH, OFF(schema), 0, 0, "Cedar schema (.cedarschema; empty: none)"},
+    {"listen", CK_LISTEN, 0, 0, 0, "HOST:PORT to listen on (numeric address; port 0: any free port)"},
+    {"state_dir", CK_PATH, OFF(state_dir), 0, 0, "folder of the SQLite state (audit log)"},
+    {"ready_file", CK_PATH, OFF(ready_file), 0, 0, "write HOST:PORT here once serving (empty: none)"},
+    {"threads", CK_U32, OFF(threads), 0, 256, "HTTP worker threads (0: one per CPU)"},
+    {"max_body", CK_U64, OFF(max_body), 64, 64u << 20, "largest request body, bytes"},
+    {"max_batch", CK_U32, OFF(max_batch), 1, 100000, "most evaluations in one batch request"},
+    {"timeout", CK_U32, OFF(timeout), 1, 3600, "idle connection timeout, seconds"},
+    {"max_connections", CK_U32, OFF(max_connections), 1, 1000000, "most open connections"},
+    {"drain_timeout", CK_U32, OFF(drain_timeout), 0, 3600, "seconds to finish requests on SIGTERM"},
+    {"namespace", CK_STR, OFF(ns), 0, 0, "Cedar namespace of AuthZEN types and actions (empty: none)"},
+    {"validate", CK_BOOL, OFF(validate), 0, 0, "validate requests against the schema"},
+    {"audit", CK_BOOL, OFF(audit), 0, 0, "append every decision to the audit log"},
+    {"audit_batch", CK_U32, OFF(audit_batch), 1, 100000, "most audit records per transaction"},
+    {"audit_queue", CK_U32, OFF(audit_queue), 16, 10000000, "audit records queued before requests wait"},
+    {"reload_poll", CK_U32, OFF(reload_poll), 0, 86400,
+     "seconds between checks of the policy files (0: reload on SIGHUP only)"},
+    {"check_principal_header", CK_STR, OFF(check_principal_header), 0, 0,
+     "TESTS ONLY, insecure: take the agent of /authz/check from this header (empty: off)"},
+    {"check_principal_type", CK_STR, OFF(check_principal_type), 0, 0, "entity type of the agent in /authz/check"},
+    {"token_keys", CK_PATH, OFF(token_keys), 0, 0, "PEM signing key; task tokens are verified with it (empty: none)"},
+    {"token_jwks", CK_PATH, OFF(token_jwks), 0, 0, "JWKS file to verify task tokens with (empty: none)"},
+    {"token_issuer", CK_STR, OFF(token_issuer), 0, 0, "iss of task tokens"},
+    {"token_audience", CK_STR, OFF(token_audience), 0, 0, "aud task tokens must carry"},
+    {"token_leeway", CK_U32, OFF(token_leeway), 0, 300, "seconds of clock skew allowed on token times"},
+    {"revocations", CK_PATH, OFF(revocations), 0, 0, "revocation database (empty: STATE_DIR/writ.db)"},
+    {"route", CK_ROUTE, 0, 0, 0, "METHOD PATTERN ACTION RESOURCE_TYPE RESOURCE_ID (repeatable)"},
+};
+#define NKEYS (sizeof keys / sizeof keys[0])
+
+static writ_status fail(writ_error *err, writ_status code, const char *fmt, const char *a, const char *b)
+{
+    if (err) {
+        memset(err, 0, sizeof *err);
+        err->code = code;
+        snprintf(err->msg, sizeof err->msg, fmt, a ? a : "", b ? b : "");
+    }
+    return code;
+}
+
+/* Copy src into dst (cap bytes), cut short if need be. */
+static void copy_msg(char *dst, size_t cap, const char *src)
+{
+    size_t n = strlen(src);
+    if (n >= cap)
+        n = cap - 1;
+    memmove(dst, src, n);
+    dst[n] = '\0';
+}
+
+static char *dup(const char *s) { return wr_strndup(s, strlen(s)); }
+
+static void set_str(char **slot, char *v)
+{
+    wr_free(*slot);
+    *slot = v;
+}
+
+void srv_config_defaults(srv_config *c)
+{
+    memset(c, 0, sizeof *c);
+    c->policies = dup(WRIT_EXAMPLES_DIR "/policies.cedar");
+    c->entities = dup(WRIT_EXAMPLES_DIR "/entities.json");
+    c->schema = dup(WRIT_EXAMPLES_DIR "/schema.cedarschema");
+    c->listen_host = dup("127.0.0.1");
+    c->listen_port = 8180;
+    const char *xdg = getenv("XDG_STATE_HOME");
+    if (xdg && *xdg) {
+        size_t n = strlen(xdg);
+        char *p = wr_malloc(n + sizeof "/writ");
+        if (p) {
+            memcpy(p, xdg, n);
+            memcpy(p + n, "/writ", sizeof "/writ");
+        }
+        c->state_dir = p;
+    } else {
+        c->state_dir = dup("writ-state");
+    }
+    c->ready_file = dup("");
+    c->threads = 0;
+    c->max_body = 64 * 1024;
+    c->max_batch = 256;
+    c->timeout = 10;
+    c->max_connections = 4096;
+    c->drain_timeout = 5;
+    c->ns = dup("Writ");
+    c->validate = false;
+    c->audit = true;
+    c->audit_batch = 1024;
+    c->audit_queue = 65536;
+    c->reload_poll = 1;
+    c->check_principal_header = dup("");
+    c->check_principal_type = dup("Agent");
+    c->token_keys = dup("");
+    c->token_jwks = dup("");
+    c->token_issuer = dup("https://writ.local");
+    c->token_audience = dup("writ");
+    c->token_leeway = 30;
+    c->revocations = dup("");
+}
+
+static void free_routes(srv_config *c)
+{
+    for (size_t i = 0; i < c->nroutes; i++) {
+        srv_route *r = &c->routes[i];
+        wr_free(r->method);
+        wr_free(r->pattern);
+        wr_free(r->action);
+        wr_free(r->rtype);
+        wr_free(r->rid);
+    }
+    wr_free(c->routes);
+    c->routes = NULL;
+    c->nroutes = 0;
+}
+
+void srv_config_free(srv_config *c)
+{
+    if (!c)
+        return;
+    for (size_t i = 0; i < NKEYS; i++)
+        if (keys[i].kind == CK_STR || keys[i].kind == CK_PATH)
+            set_str((char **)((char *)c + keys[i].off), NULL);
+    wr_free(c->listen_host);
+    free_routes(c);
+    memset(c, 0, sizeof *c);
+}
+
+static const ck_key *find_key(const char *name, size_t n)
+{
+    for (size_t i = 0; i < NKEYS; i++) {
+        const char *k = keys[i].name;
+        if (strlen(k) != n)
+            continue;
+        size_t j = 0;
+        for (; j < n; j++)
+            if (k[j] != name[j] && !(k[j] == '_' && name[j] == '-'))
+                break;
+        if (j == n)
+            return &keys[i];
+    }
+    return NULL;
+}
+
+static writ_status parse_u64(const char *v, uint64_t min, uint64_t max, uint64_t *out)
+{
+    if (!*v || *v == '-' || *v == '+')
+        return WRIT_EINVAL;
+    errno = 0;
+    char *end;
+    unsigned long long x = strtoull(v, &end, 10);
+    uint64_t mult = 1;
+    if (*end == 'k' || *end == 'K')
+        mult = 1024, end++;
+    else if (*end == 'm' || *end == 'M')
+        mult = 1024 * 1024, end++;
+    if (errno || *end || x > max / mult || x * mult < min || x * mult > max)
+        return WRIT_EINVAL;
+    *out = x * mult;
+    return WRIT_OK;
+}
+
+static writ_status parse_listen(srv_config *c, const char *v, writ_error *err)
+{
+    const char *colon = strrchr(v, ':');
+    if (!colon)
+        return fail(err, WRIT_EINVAL, "listen: expected HOST:PORT, got '%s'%s", v, NULL);
+    const char *h = v;
+    size_t hn = (size_t)(colon - v);
+    if (hn >= 2 && h[0] == '[' && h[hn - 1] == ']')
+        h++, hn -= 2;
+    uint64_t port;
+    if (parse_u64(colon + 1, 0, 65535, &port))
+        return fail(err, WRIT_EINVAL, "listen: bad port in '%s'%s", v, NULL);
+    char *host = hn ? wr_strndup(h, hn) : dup("127.0.0.1");
+    if (!host)
+        return fail(err, WRIT_ENOMEM, "out of memory%s%s", NULL, NULL);
+    set_str(&c->listen_host, host);
+    c->listen_port = (uint16_t)port;
+    return WRIT_OK;
+}
+
+/* Split v into at most max whitespace-separated words (copies). */
+static size_t split_words(const char *v, char **w, size_t max)
+{
+    size_t n = 0;
+    while (*v) {
+        while (*v == ' ' || *v == '\t')
+            v++;
+        if (!*v)
+            break;
+        const char *s = v;
+        while (*v && *v != ' ' && *v != '\t')
+            v++;
+        if (n == max)
+            return max + 1;
+        w[n++] = wr_strndup(s, (size_t)(v - s));
+    }
+    return n;
+}
+
+static writ_status add_route(srv_config *c, const char *v, writ_error *err)
+{
+    char *w[5] = {0};
+    size_t n = split_words(v, w, 5);
+    writ_status st = WRIT_OK;
+    if (n != 5) {
+        st = fail(err, WRIT_EINVAL, "route: expected METHOD PATTERN ACTION RESOURCE_TYPE RESOURCE_ID, got '%s'%s",
+                  v, NULL);
+        goto out;
+    }
+    for (size_t i = 0; i < 5; i++)
+        if (!w[i]) {
+            st = fail(err, WRIT_ENOMEM, "out of memory%s%s", NULL, NULL);
+            goto out;
+        }
+    if (w[1][0] != '/') {
+        st = fail(err, WRIT_EINVAL, "route: pattern must start with '/': '%s'%s", w[1], NULL);
+        goto out;
+    }
+    if (c->nroutes >= SRV_MAX_ROUTES) {
+        st = fail(err, WRIT_ELIMIT, "route: more than %s routes%s", "1024", NULL);
+        goto out;
+    }
+    srv_route *r = wr_realloc(c->routes, (c->nroutes + 1) * sizeof *r);
+    if (!r) {
+        st = fail(err, WRIT_ENOMEM, "out of memory%s%s", NULL, NULL);
+        goto out;
+    }
+    c->routes = r;
+    r[c->nroutes++] = (srv_route){w[0], w[1], w[2], w[3], w[4]};
+    return WRIT_OK;
+out:
+    for (size_t i = 0; i < 5; i++)
+        wr_free(w[i]);
+    return st;
+}
+
+static char *resolve_path(const char *v, const char *base_dir)
+{
+    if (!*v || v[0] == '/' || !base_dir || !*base_dir)
+        return dup(v);
+    size_t bn = strlen(base_dir), vn = strlen(v);
+    char *p = wr_malloc(bn + vn + 2);
+    if (!p)
+        return NULL;
+    memcpy(p, base_dir, bn);
+    p[bn] = '/';
+    memcpy(p + bn + 1, v, vn + 1);
+    return p;
+}
+
+writ_status srv_config_set(srv_config *c, const char *key, const char *value, const char *base_dir, writ_error *err)
+{
+    const ck_key *k = find_key(key, strlen(key));
+    if (!k)
+        return fail(err, WRIT_EINVAL, "unknown setting '%s'%s", key, NULL);
+    void *slot = (char *)c + k->off;
+    uint64_t x;
+    switch (k->kind) {
+    case CK_STR:
+    case CK_PATH: {
+        char *v = k->kind == CK_PATH ? resolve_path(value, base_dir) : dup(value);
+        if (!v)
+            return fail(err, WRIT_ENOMEM, "out of memory%s%s", NULL, NULL);
+        set_str((char **)slot, v);
+        return WRIT_OK;
+    }
+    case CK_U32:
+    case CK_U64:
+        if (parse_u64(value, k->min, k->max ? k->max : UINT32_MAX, &x))
+            return fail(err, WRIT_EINVAL, "%s: not a number in range: '%s'", key, value);
+        if (k->kind == CK_U32)
+            *(uint32_t *)slot = (uint32_t)x;
+        else
+            *(uint64_t *)slot = x;
+        return WRIT_OK;
+    case CK_BOOL:
+        if (!strcmp(value, "true") || !strcmp(value, "on") || !strcmp(value, "yes") || !strcmp(value, "1"))
+            *(bool *)slot = true;
+        else if (!strcmp(value, "false") || !strcmp(value, "off") || !strcmp(value, "no") || !strcmp(value, "0"))
+            *(bool *)slot = false;
+        else
+            return fail(err, WRIT_EINVAL, "%s: expected true or false, got '%s'", key, value);
+        return WRIT_OK;
+    case CK_LISTEN:
+        return parse_listen(c, value, err);
+    case CK_ROUTE:
+        return add_route(c, value, err);
+    }
+    return fail(err, WRIT_EINVAL, "unknown setting '%s'%s", key, NULL);
+}
+
+static char *trim(char *s, char *end)
+{
+    while (s < end && (*s == ' ' || *s == '\t'))
+        s++;
+    while (end > s && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r'))
+        end--;
+    *end = '\0';
+    return s;
+}
+
+static writ_status load_json(srv_config *c, const char *text, size_t len, const char *base_dir, writ_error *err)
+{
+    json_error_t je;
+    json_t *j = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+    if (!j || !json_is_object(j)) {
+        json_decref(j);
+        if (err) {
+            memset(err, 0, sizeof *err);
+            err->code = WRIT_EJSON;
+            err->line = (uint32_t)(je.line > 0 ? je.line : 0);
+            err->col = (uint32_t)(je.column > 0 ? je.column : 0);
+            snprintf(err->msg, sizeof err->msg, "config: %s", j ? "expected a JSON object" : je.text);
+        }
+        return WRIT_EJSON;
+    }
+    writ_status st = WRIT_OK;
+    const char *key;
+    json_t *v;
+    char num[32];
+    json_object_foreach(j, key, v)
+    {
+        json_t *items = json_is_array(v) ? v : NULL;
+        size_t n = items ? json_array_size(items) : 1;
+        if (items && (!find_key(key, strlen(key)) || find_key(key, strlen(key))->kind != CK_ROUTE)) {
+            st = fail(err, WRIT_EJSON, "config: '%s' takes one value, not a list%s", key, NULL);
+            break;
+        }
+        for (size_t i = 0; i < n && !st; i++) {
+            json_t *x = items ? json_array_get(items, i) : v;
+            const char *s;
+            if (json_is_string(x))
+                s = json_string_value(x);
+            else if (json_is_true(x))
+                s = "true";
+            else if (json_is_false(x))
+                s = "false";
+            else if (json_is_integer(x)) {
+                snprintf(num, sizeof num, "%lld", (long long)json_integer_value(x));
+                s = num;
+            } else {
+                st = fail(err, WRIT_EJSON, "config: '%s' must be a string, number or boolean%s", key, NULL);
+                break;
+            }
+            st = srv_config_set(c, key, s, base_dir, err);
+        }
+        if (st)
+            break;
+    }
+    json_decref(j);
+    return st;
+}
+
+writ_status srv_config_load_text(srv_config *c, const char *text, size_t len, const char *base_dir, writ_error *err)
+{
+    size_t i = 0;
+    while (i < len && (text[i] == ' ' || text[i] == '\t' || text[i] == '\n' || text[i] == '\r'))
+        i++;
+    if (i < len && text[i] == '{')
+        return load_json(c, text, len, base_dir, err);
+    if (memchr(text, '\0', len))
+        return fail(err, WRIT_EINVAL, "config: NUL byte in file%s%s", NULL, NULL);
+    char *copy = wr_strndup(text, len);
+    if (!copy)
+        return fail(err, WRIT_ENOMEM, "out of memory%s%s", NULL, NULL);
+    writ_status st = WRIT_OK;
+    uint32_t lineno = 0;
+    bool file_routes = false;
+    char *line = copy, *end = copy + len;
+    while (line < end && !st) {
+        char *nl = memchr(line, '\n', (size_t)(end - line));
+        char *stop = nl ? nl : end;
+        lineno++;
+        char *hash = memchr(line, '#', (size_t)(stop - line));
+        char *s = trim(line, hash ? hash : stop);
+        if (*s) {
+            char *eq = strchr(s, '=');
+            if (!eq) {
+                st = fail(err, WRIT_EINVAL, "config: expected 'key = value', got '%s'%s", s, NULL);
+            } else {
+                char *k = trim(s, eq);
+                char *v = trim(eq + 1, eq + 1 + strlen(eq + 1));
+                if (!strcmp(k, "route") && !file_routes) {
+                    free_routes(c); /* a file's routes replace the defaults */
+                    file_routes = true;
+                }
+                st = srv_config_set(c, k, v, base_dir, err);
+            }
+            if (st && err)
+                err->line = lineno;
+        }
+        line = stop + 1;
+    }
+    wr_free(copy);
+    return st;
+}
+
+writ_status srv_config_load(srv_config *c, const char *path, writ_error *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return fail(err, WRIT_EIO, "config %s: %s", path, strerror(errno));
+    char *buf = NULL;
+    size_t len = 0, cap = 0;
+    writ_status st = WRIT_OK;
+    for (;;) {
+        if (cap - len < 4096) {
+            if (cap > (1u << 20)) {
+                st = fail(err, WRIT_ELIMIT, "config %s: larger than 1 MiB%s", path, NULL);
+                break;
+            }
+            cap = cap ? cap * 2 : 8192;
+            char *nb = wr_realloc(buf, cap);
+            if (!nb) {
+                st = fail(err, WRIT_ENOMEM, "out of memory%s%s", NULL, NULL);
+                break;
+            }
+            buf = nb;
+        }
+        size_t r = fread(buf + len, 1, cap - len, f);
+        len += r;
+        if (r == 0)
+            break;
+    }
+    if (!st && ferror(f))
+        st = fail(err, WRIT_EIO, "config %s: read error%s", path, NULL);
+    fclose(f);
+    if (!st) {
+        const char *slash = strrchr(path, '/');
+        char *dir = slash ? wr_strndup(path, (size_t)(slash - path + (slash == path))) : NULL;
+        st = srv_config_load_text(c, buf ? buf : "", len, dir, err);
+        if (st && err) {
+            char m[sizeof err->msg + 300];
+            snprintf(m, sizeof m, "%s:%u: %s", path, err->line, err->msg);
+            copy_msg(err->msg, sizeof err->msg, m);
+        }
+        wr_free(dir);
+    }
+    wr_free(buf);
+    return st;
+}
+
+writ_status srv_config_args(srv_config *c, int argc, char **argv, bool *help, writ_error *err)
+{
+    *help = false;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--config")) {
+            if (i + 1 >= argc)
+                return fail(err, WRIT_EINVAL, "--config needs a file%s%s", NULL, NULL);
+            writ_status st = srv_config_load(c, argv[i + 1], err);
+            if (st)
+                return st;
+        }
+    }
+    bool flag_routes = false;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            *help = true;
+            return WRIT_OK;
+        }
+        if (!strcmp(a, "--config")) {
+            i++;
+            continue;
+        }
+        if (strncmp(a, "--", 2) != 0)
+            return fail(err, WRIT_EINVAL, "unexpected argument '%s'%s", a, NULL);
+        const char *name = a + 2, *eq = strchr(name, '=');
+        size_t n = eq ? (size_t)(eq - name) : strlen(name);
+        char key[64];
+        if (n >= sizeof key)
+            return fail(err, WRIT_EINVAL, "unknown flag '%s'%s", a, NULL);
+        memcpy(key, name, n);
+        key[n] = '\0';
+        const ck_key *k = find_key(key, n);
+        if (!k)
+            return fail(err, WRIT_EINVAL, "unknown flag '%s'%s", a, NULL);
+        const char *v;
+        if (eq)
+            v = eq + 1;
+        else if (k->kind == CK_BOOL && (i + 1 >= argc || strncmp(argv[i + 1], "--", 2) == 0))
+            v = "true";
+        else if (i + 1 < argc)
+            v = argv[++i];
+        else
+            return fail(err, WRIT_EINVAL, "%s needs a value%s", a, NULL);
+        if (k->kind == CK_ROUTE && !flag_routes) {
+            free_routes(c);
+            flag_routes = true;
+            c->routes_from_flags = true;
+        }
+        writ_status st = srv_config_set(c, k->name, v, NULL, err);
+        if (st)
+            return st;
+    }
+    return WRIT_OK;
+}
+
+void srv_config_print(const srv_config *c, FILE *f)
+{
+    for (size_t i = 0; i < NKEYS; i++) {
+        const ck_key *k = &keys[i];
+        const void *slot = (const char *)c + k->off;
+        switch (k->kind) {
+        case CK_STR:
+        case CK_PATH:
+            fprintf(f, "%s = %s\n", k->name, *(char *const *)slot ? *(char *const *)slot : "");
+            break;
+        case CK_U32:
+            fprintf(f, "%s = %u\n", k->name, (unsigned)*(const uint32_t *)slot);
+            break;
+        case CK_U64:
+            fprintf(f, "%s = %llu\n", k->name, (unsigned long long)*(const uint64_t *)slot);
+            break;
+        case CK_BOOL:
+            fprintf(f, "%s = %s\n", k->name, *(const bool *)slot ? "true" : "false");
+            break;
+        case CK_LISTEN:
+            fprintf(f, strchr(c->listen_host, ':') ? "%s = [%s]:%u\n" : "%s = %s:%u\n", k->name, c->listen_host,
+                    (unsigned)c->listen_port);
+            break;
+        case CK_ROUTE:
+            for (size_t r = 0; r < c->nroutes; r++)
+                fprintf(f, "route = %s %s %s %s %s\n", c->routes[r].method, c->routes[r].pattern,
+                        c->routes[r].action, c->routes[r].rtype, c->routes[r].rid);
+            break;
+        }
+    }
+}
+
+void srv_config_usage(FILE *f)
+{
+    for (size_t i = 0; i < NKEYS; i++) {
+        char flag[64];
+        size_t n = strlen(keys[i].name);
+        for (size_t j = 0; j <= n; j++)
+            flag[j] = keys[i].name[j] == '_' ? '-' : keys[i].name[j];
+        fprintf(f, "  --%-24s %s\n", flag, keys[i].doc);
+    }
+}

@@ -1,0 +1,84 @@
+/* config.h - `writ serve` settings: defaults, a config file, flags.
+ *
+ * Every setting has a key; the file says `key = value` per line (`#`
+ * comments) or is one JSON object with the same keys; every key is also a
+ * flag `--key value` (dashes or underscores).  Precedence: defaults, then the
+ * file named by --config, then the other flags.  Paths in a file are relative
+ * to the file's folder.  examples/writ.conf documents every key and default.
+ * The struct owns its strings (srv_config_free). */
+#ifndef WRIT_SERVER_CONFIG_H
+#define WRIT_SERVER_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "writ/writ.h"
+
+/* One row of the /authz/check route table:
+ *   route = METHOD PATTERN ACTION RESOURCE_TYPE RESOURCE_ID
+ * METHOD is a method or `*`; PATTERN is a path of literal segments,
+ * `{name}` (one segment, captured) and a final `*` (any rest, captured as
+ * {*}); RESOURCE_ID may use the captures, e.g. `{repo}`.  Query strings are
+ * ignored.  First match wins; no match is a deny. */
+typedef struct srv_route {
+    char *method;
+    char *pattern;
+    char *action;
+    char *rtype;
+    char *rid;
+} srv_route;
+
+#define SRV_MAX_ROUTES 1024
+
+typedef struct srv_config {
+    char *policies;             /* path */
+    char *entities;             /* path, "" = none */
+    char *schema;               /* path, "" = none */
+    char *listen_host;          /* numeric IPv4/IPv6 address */
+    uint16_t listen_port;       /* 0 = any free port (see ready_file) */
+    char *state_dir;
+    char *ready_file;           /* "" = none; else "HOST:PORT\n" written when serving */
+    uint32_t threads;           /* 0 = one per CPU */
+    uint64_t max_body;          /* bytes of one request body */
+    uint32_t max_batch;         /* evaluations in one batch request */
+    uint32_t timeout;           /* idle connection timeout, seconds */
+    uint32_t max_connections;
+    uint32_t drain_timeout;     /* seconds to finish requests on shutdown */
+    char *ns;                   /* Cedar namespace for AuthZEN types and actions, "" = none */
+    bool validate;              /* validate requests against the schema */
+    bool audit;
+    uint32_t audit_batch;       /* records per transaction */
+    uint32_t audit_queue;       /* records waiting before requests wait */
+    uint32_t reload_poll;       /* seconds between file checks, 0 = SIGHUP only */
+    char *check_principal_header;  /* TESTS ONLY: trust this header as the agent id */
+    char *check_principal_type;    /* entity type of the agent in checks */
+    char *token_keys;           /* PEM signing key: verify (and later issue) task tokens, "" = none */
+    char *token_jwks;           /* JWKS file to verify task tokens with, "" = none */
+    char *token_issuer;
+    char *token_audience;
+    uint32_t token_leeway;      /* seconds of clock skew allowed */
+    char *revocations;          /* revocation database, "" = STATE_DIR/writ.db */
+    size_t nroutes;
+    srv_route *routes;
+    bool routes_from_flags;     /* flags replace the file's routes */
+} srv_config;
+
+void srv_config_defaults(srv_config *c);
+void srv_config_free(srv_config *c);
+/* Set one key from text.  base_dir resolves relative paths (NULL = as is). */
+WRIT_MUST_CHECK writ_status srv_config_set(srv_config *c, const char *key, const char *value, const char *base_dir,
+                                           writ_error *err);
+/* Read a config file (key = value lines, or a JSON object). */
+WRIT_MUST_CHECK writ_status srv_config_load(srv_config *c, const char *path, writ_error *err);
+WRIT_MUST_CHECK writ_status srv_config_load_text(srv_config *c, const char *text, size_t len,
+                                                 const char *base_dir, writ_error *err);
+/* Apply command-line flags (argv[0] is the subcommand): --config F first,
+ * then the rest.  *help is set by --help. */
+WRIT_MUST_CHECK writ_status srv_config_args(srv_config *c, int argc, char **argv, bool *help, writ_error *err);
+/* Write every key with its value, in the file format. */
+void srv_config_print(const srv_config *c, FILE *f);
+/* One line per key: name, default, meaning (for --help). */
+void srv_config_usage(FILE *f);
+
+#endif

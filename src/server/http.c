@@ -1,0 +1,548 @@
+/* http.c - the HTTP server: libmicrohttpd glue, routing, limits, lifecycle.
+ *
+ * libmicrohttpd calls the access handler several times per request: first
+ * with the headers only (we route, check the method and Content-Length, and
+ * set up a per-request context), then once per body chunk (appended up to
+ * max_body; past it the rest is read and dropped, and past 4x the
+ * connection is cut), then once with no data, when we answer.  The
+ * completion callback records metrics and frees the context.
+ *
+ * Lifecycle (srv_run): signals are blocked in every thread and taken by the
+ * main thread with sigtimedwait: SIGHUP reloads the policy files (also
+ * polled for changes every reload_poll seconds); SIGTERM/SIGINT stop
+ * accepting, let requests in flight finish (drain_timeout), stop the
+ * daemon, then commit and close the audit log. */
+#include "server/server.h"
+#include "server/server_int.h"
+#include "util/alloc.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+typedef enum ep {
+    EP_NONE,
+    EP_EVALUATION,
+    EP_EVALUATIONS,
+    EP_METADATA,
+    EP_CHECK,
+    EP_HEALTH,
+    EP_METRICS,
+} ep;
+
+enum { M_GET = 1, M_POST = 2, M_HEAD = 4, M_ANY = 0xff };
+
+static const struct {
+    const char *path;
+    bool prefix;                /* also matches path + "/..." */
+    unsigned methods;
+    const char *allow;
+    ep ep;
+    met_endpoint mep;
+    bool body;                  /* reads a JSON body */
+} endpoints[] = {
+    {"/access/v1/evaluation", false, M_POST, "POST", EP_EVALUATION, MET_EP_EVALUATION, true},
+    {"/access/v1/evaluations", false, M_POST, "POST", EP_EVALUATIONS, MET_EP_EVALUATIONS, true},
+    {"/.well-known/authzen-configuration", false, M_GET | M_HEAD, "GET, HEAD", EP_METADATA, MET_EP_OTHER, false},
+    {"/authz/check", true, M_ANY, NULL, EP_CHECK, MET_EP_CHECK, false},
+    {"/healthz", false, M_GET | M_HEAD, "GET, HEAD", EP_HEALTH, MET_EP_OTHER, false},
+    {"/metrics", false, M_GET | M_HEAD, "GET, HEAD", EP_METRICS, MET_EP_OTHER, false},
+};
+#define NENDPOINTS (sizeof endpoints / sizeof endpoints[0])
+
+typedef struct hreq {
+    int idx;                    /* into endpoints, -1 = none */
+    uint64_t t0;
+    unsigned status;
+    sbuf body;
+    bool too_big;
+    uint64_t dropped;
+} hreq;
+
+static uint64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+void srv_reply_sbuf(srv_reply *r, unsigned status, sbuf *b)
+{
+    size_t len;
+    char *p = sb_take(b, &len);
+    if (!p) {
+        r->status = 500;
+        r->body = NULL;
+        r->len = 0;
+        return;
+    }
+    r->status = status;
+    r->body = p;
+    r->len = len;
+}
+
+void srv_error(srv_reply *r, unsigned status, const char *code, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    sbuf b;
+    sb_init(&b);
+    sb_printf(&b, "{\"error\":{\"status\":%u,\"code\":", status);
+    sb_json_str(&b, code);
+    sb_puts(&b, ",\"message\":");
+    sb_json_str(&b, msg);
+    sb_puts(&b, "}}");
+    srv_reply_sbuf(r, status, &b);
+}
+
+static enum MHD_Result send_reply(srv *s, struct MHD_Connection *c, hreq *h, srv_reply *r)
+{
+    static const char fallback[] = "{\"error\":{\"status\":500,\"code\":\"internal\",\"message\":\"out of memory\"}}";
+    struct MHD_Response *resp;
+    if (r->body)
+        resp = MHD_create_response_from_buffer_with_free_callback(r->len, r->body, wr_free);
+    else
+        resp = MHD_create_response_from_buffer(sizeof fallback - 1, (void *)fallback, MHD_RESPMEM_PERSISTENT);
+    if (!resp) {
+        wr_free(r->body);
+        return MHD_NO;
+    }
+    r->body = NULL;
+    unsigned status = r->status ? r->status : 500;
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+                            r->content_type ? r->content_type : "application/json");
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    if (r->allow)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
+    if (r->www_auth)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, r->www_auth);
+    if (r->decision)
+        MHD_add_response_header(resp, "X-Writ-Decision", r->decision);
+    if (r->hdr_agent[0])
+        MHD_add_response_header(resp, "X-Writ-Agent", r->hdr_agent);
+    if (atomic_load_explicit(&s->draining, memory_order_relaxed))
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+    if (h)
+        h->status = status;
+    enum MHD_Result ret = MHD_queue_response(c, status, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+static enum MHD_Result send_error(srv *s, struct MHD_Connection *c, hreq *h, unsigned status, const char *code,
+                                  const char *msg, const char *allow)
+{
+    srv_reply r;
+    memset(&r, 0, sizeof r);
+    srv_error(&r, status, code, "%s", msg);
+    r.allow = allow;
+    return send_reply(s, c, h, &r);
+}
+
+static unsigned method_bit(const char *m)
+{
+    return !strcmp(m, "GET") ? M_GET : !strcmp(m, "POST") ? M_POST : !strcmp(m, "HEAD") ? M_HEAD : 8;
+}
+
+static int find_endpoint(const char *url)
+{
+    for (size_t i = 0; i < NENDPOINTS; i++) {
+        size_t n = strlen(endpoints[i].path);
+        if (!strncmp(url, endpoints[i].path, n) && (url[n] == '\0' || (endpoints[i].prefix && url[n] == '/')))
+            return (int)i;
+    }
+    return -1;
+}
+
+static void health(srv *s, srv_reply *r)
+{
+    sbuf b;
+    sb_init(&b);
+    sb_printf(&b, "{\"status\":\"ok\",\"policy_generation\":%llu,\"audit\":%s}",
+              (unsigned long long)snap_generation(s->store),
+              !s->audit ? "\"off\"" : wr_audit_failures(s->audit) ? "\"failing\"" : "\"ok\"");
+    srv_reply_sbuf(r, 200, &b);
+}
+
+static void metrics(srv *s, srv_reply *r)
+{
+    sbuf b;
+    sb_init(&b);
+    const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+    if (s->audit)
+        atomic_store_explicit(&s->met.audit_written, wr_audit_written(s->audit), memory_order_relaxed);
+    met_render(&s->met, &b, snap_generation(s->store), s->audit ? wr_audit_queued(s->audit) : 0,
+               di ? di->num_connections : 0);
+    srv_reply_sbuf(r, 200, &b);
+    r->content_type = "text/plain; version=0.0.4";
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+                                  const char *version, const char *upload, size_t *upload_size, void **con_cls)
+{
+    srv *s = cls;
+    hreq *h = *con_cls;
+    if (!h) {
+        h = wr_calloc(1, sizeof *h);
+        if (!h)
+            return MHD_NO;
+        h->t0 = mono_ns();
+        sb_init(&h->body);
+        *con_cls = h;
+        atomic_fetch_add_explicit(&s->inflight, 1, memory_order_relaxed);
+        h->idx = find_endpoint(url);
+        if (h->idx < 0)
+            return send_error(s, c, h, 404, "not_found", "no such endpoint", NULL);
+        if (!(endpoints[h->idx].methods & method_bit(method)))
+            return send_error(s, c, h, 405, "method_not_allowed", "method not allowed on this endpoint",
+                              endpoints[h->idx].allow);
+        if (atomic_load_explicit(&s->draining, memory_order_relaxed))
+            return send_error(s, c, h, 503, "shutting_down", "the server is shutting down", NULL);
+        const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        if (cl) {
+            char *end;
+            errno = 0;
+            unsigned long long n = strtoull(cl, &end, 10);
+            if (errno || *end || n > s->cfg->max_body) {
+                atomic_fetch_add_explicit(&s->met.body_too_large, 1, memory_order_relaxed);
+                char msg[96];
+                snprintf(msg, sizeof msg, "request body larger than %llu bytes",
+                         (unsigned long long)s->cfg->max_body);
+                return send_error(s, c, h, 413, "body_too_large", msg, NULL);
+            }
+        }
+        if (endpoints[h->idx].body) {
+            const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+            if (ct && strncasecmp(ct, "application/json", 16) != 0)
+                return send_error(s, c, h, 415, "unsupported_media_type", "expected Content-Type: application/json",
+                                  NULL);
+        }
+        return MHD_YES;
+    }
+    if (*upload_size) {
+        size_t n = *upload_size;
+        *upload_size = 0;
+        /* A body dripped in slowly is cut once the whole request has taken
+         * longer than the idle timeout (which alone would reset per byte). */
+        if (mono_ns() - h->t0 > (uint64_t)s->cfg->timeout * 1000000000u)
+            return MHD_NO;
+        if (!h->too_big && h->body.len + n <= s->cfg->max_body && endpoints[h->idx].body) {
+            sb_putn(&h->body, upload, n);
+            if (!sb_ok(&h->body))
+                return MHD_NO;
+        } else if (endpoints[h->idx].body) {
+            h->too_big = true;
+            h->dropped += n;
+            if (h->dropped > 4 * s->cfg->max_body)
+                return MHD_NO; /* still sending: cut the connection */
+        } else {
+            h->dropped += n; /* checks ignore any body, within bounds */
+            if (h->dropped > s->cfg->max_body)
+                return MHD_NO;
+        }
+        return MHD_YES;
+    }
+    /* The whole request is in: answer. */
+    if (h->too_big) {
+        atomic_fetch_add_explicit(&s->met.body_too_large, 1, memory_order_relaxed);
+        char msg[96];
+        snprintf(msg, sizeof msg, "request body larger than %llu bytes", (unsigned long long)s->cfg->max_body);
+        return send_error(s, c, h, 413, "body_too_large", msg, NULL);
+    }
+    srv_reply r;
+    memset(&r, 0, sizeof r);
+    const char *body = h->body.p ? h->body.p : "";
+    switch (endpoints[h->idx].ep) {
+    case EP_EVALUATION:
+        authzen_evaluation(s, body, h->body.len, &r);
+        break;
+    case EP_EVALUATIONS:
+        authzen_evaluations(s, body, h->body.len, &r);
+        break;
+    case EP_METADATA:
+        authzen_metadata(s, c, &r);
+        break;
+    case EP_CHECK:
+        check_request(s, c, url, method, &r);
+        break;
+    case EP_HEALTH:
+        health(s, &r);
+        break;
+    case EP_METRICS:
+        metrics(s, &r);
+        break;
+    case EP_NONE:
+        srv_error(&r, 404, "not_found", "no such endpoint");
+        break;
+    }
+    return send_reply(s, c, h, &r);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe)
+{
+    srv *s = cls;
+    hreq *h = *con_cls;
+    if (!h)
+        return;
+    met_request(&s->met, h->idx >= 0 ? endpoints[h->idx].mep : MET_EP_OTHER, h->status, mono_ns() - h->t0);
+    sb_free(&h->body);
+    wr_free(h);
+    *con_cls = NULL;
+    atomic_fetch_sub_explicit(&s->inflight, 1, memory_order_relaxed);
+}
+
+static void free_authorizer(void *p) { writ_authorizer_free(p); }
+
+static void log_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void log_msg(const char *fmt, ...)
+{
+    char ts[32];
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    char msg[768];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "%s writ serve: %s\n", ts, msg);
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    char msg[512];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    size_t n = strlen(msg);
+    while (n && msg[n - 1] == '\n')
+        msg[--n] = '\0';
+    log_msg("http: %s", msg);
+}
+
+static int mkdirs(const char *path)
+{
+    char buf[4096];
+    size_t n = strlen(path);
+    if (n == 0 || n >= sizeof buf)
+        return -1;
+    memcpy(buf, path, n + 1);
+    for (size_t i = 1; i <= n; i++) {
+        if (buf[i] == '/' || buf[i] == '\0') {
+            char keep = buf[i];
+            buf[i] = '\0';
+            if (mkdir(buf, 0700) != 0 && errno != EEXIST)
+                return -1;
+            buf[i] = keep;
+        }
+    }
+    return 0;
+}
+
+static int write_ready(const srv_config *cfg, unsigned port)
+{
+    if (!*cfg->ready_file)
+        return 0;
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp", cfg->ready_file);
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        return -1;
+    fprintf(f, strchr(cfg->listen_host, ':') ? "[%s]:%u\n" : "%s:%u\n", cfg->listen_host, port);
+    if (fclose(f) != 0 || rename(tmp, cfg->ready_file) != 0)
+        return -1;
+    return 0;
+}
+
+static void reload(srv *s, const char *why)
+{
+    writ_error err;
+    memset(&err, 0, sizeof err);
+    if (snap_reload(s->store, &err)) {
+        atomic_fetch_add_explicit(&s->met.reloads_failed, 1, memory_order_relaxed);
+        log_msg("reload (%s) refused, the previous policies stay in force: %s", why, err.msg);
+    } else {
+        atomic_fetch_add_explicit(&s->met.reloads_ok, 1, memory_order_relaxed);
+        log_msg("reloaded (%s): policy generation %llu", why, (unsigned long long)snap_generation(s->store));
+    }
+}
+
+static char *join(const char *a, const char *b)
+{
+    size_t na = strlen(a), nb = strlen(b);
+    char *p = wr_malloc(na + nb + 1);
+    if (p) {
+        memcpy(p, a, na);
+        memcpy(p + na, b, nb + 1);
+    }
+    return p;
+}
+
+int srv_run(const srv_config *cfg)
+{
+    srv s;
+    memset(&s, 0, sizeof s);
+    s.cfg = cfg;
+    met_init(&s.met);
+    atomic_init(&s.inflight, 0);
+    atomic_init(&s.draining, false);
+    int rc = 1;
+    bool key_made = false;
+    writ_error err;
+    memset(&err, 0, sizeof err);
+
+    /* Signals: blocked here, so every thread started below inherits the mask
+     * and only sigtimedwait in this thread sees them. */
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    s.type_prefix = *cfg->ns ? join(cfg->ns, "::") : join("", "");
+    s.action_type = *cfg->ns ? join(cfg->ns, "::Action") : join("", "Action");
+    if (!s.type_prefix || !s.action_type) {
+        log_msg("out of memory");
+        goto out;
+    }
+    if (check_compile(&s, &err)) {
+        log_msg("%s", err.msg);
+        goto out;
+    }
+    if (snap_store_open(cfg->policies, cfg->entities, cfg->schema, &s.store, &err)) {
+        log_msg("%s", err.msg);
+        goto out;
+    }
+    if (mkdirs(cfg->state_dir) != 0) {
+        log_msg("cannot create the state folder %s: %s", cfg->state_dir, strerror(errno));
+        goto out;
+    }
+    if (cfg->audit) {
+        char *db = join(cfg->state_dir, "/writ.db");
+        writ_status st = db ? wr_audit_open(db, cfg->audit_batch, cfg->audit_queue, &s.audit, &err) : WRIT_ENOMEM;
+        if (st) {
+            log_msg("%s", db ? err.msg : "out of memory");
+            wr_free(db);
+            goto out;
+        }
+        log_msg("audit log %s", db);
+        wr_free(db);
+    }
+    if (srv_tokens_open(&s, &err)) {
+        log_msg("%s", err.msg);
+        goto out;
+    }
+    if (pthread_key_create(&s.az_key, free_authorizer) != 0) {
+        log_msg("cannot create a thread key");
+        goto out;
+    }
+    key_made = true;
+
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof ss);
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+    if (MHD_is_feature_supported(MHD_FEATURE_EPOLL) == MHD_YES)
+        flags |= MHD_USE_EPOLL;
+    else
+        flags |= MHD_USE_POLL;
+    struct sockaddr_in *v4 = (struct sockaddr_in *)&ss;
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&ss;
+    if (inet_pton(AF_INET, cfg->listen_host, &v4->sin_addr) == 1) {
+        v4->sin_family = AF_INET;
+        v4->sin_port = htons(cfg->listen_port);
+    } else if (inet_pton(AF_INET6, cfg->listen_host, &v6->sin6_addr) == 1) {
+        v6->sin6_family = AF_INET6;
+        v6->sin6_port = htons(cfg->listen_port);
+        flags |= MHD_USE_IPv6;
+    } else {
+        log_msg("listen: '%s' is not a numeric IPv4 or IPv6 address", cfg->listen_host);
+        goto out;
+    }
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    unsigned threads = cfg->threads ? cfg->threads : (unsigned)(ncpu > 0 ? ncpu : 1);
+    s.daemon = MHD_start_daemon(flags, cfg->listen_port, NULL, NULL, on_request, &s,
+                                MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+                                MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+                                MHD_OPTION_THREAD_POOL_SIZE, threads,
+                                MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->timeout,
+                                MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections,
+                                MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
+                                MHD_OPTION_NOTIFY_COMPLETED, on_completed, &s,
+                                MHD_OPTION_END);
+    if (!s.daemon) {
+        log_msg("cannot listen on %s:%u: %s", cfg->listen_host, (unsigned)cfg->listen_port, strerror(errno));
+        goto out;
+    }
+    const union MHD_DaemonInfo *di = MHD_get_daemon_info(s.daemon, MHD_DAEMON_INFO_BIND_PORT);
+    unsigned port = di ? di->port : cfg->listen_port;
+    log_msg("serving on %s:%u (%u threads, policies %s, generation %llu)", cfg->listen_host, port, threads,
+            cfg->policies, (unsigned long long)snap_generation(s.store));
+    if (write_ready(cfg, port) != 0)
+        log_msg("cannot write the ready file %s: %s", cfg->ready_file, strerror(errno));
+
+    /* Wait for signals; poll the policy files between them. */
+    uint64_t last_poll = mono_ns();
+    for (;;) {
+        struct timespec tick = {0, 250000000};
+        siginfo_t si;
+        int sig = sigtimedwait(&sigs, &si, &tick);
+        if (sig == SIGTERM || sig == SIGINT) {
+            log_msg("%s: shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+            break;
+        }
+        if (sig == SIGHUP) {
+            reload(&s, "SIGHUP");
+            continue;
+        }
+        if (s.revocations) {
+            /* revocations written by other processes (writ revoke) */
+            writ_error rerr;
+            if (writ_revocations_refresh(s.revocations, &rerr))
+                log_msg("revocations: %s", rerr.msg);
+        }
+        if (cfg->reload_poll && mono_ns() - last_poll >= (uint64_t)cfg->reload_poll * 1000000000u) {
+            last_poll = mono_ns();
+            if (snap_files_changed(s.store))
+                reload(&s, "files changed");
+        }
+    }
+
+    /* Drain: stop accepting, finish requests in flight, then stop. */
+    atomic_store(&s.draining, true);
+    MHD_socket lfd = MHD_quiesce_daemon(s.daemon);
+    if (lfd != MHD_INVALID_SOCKET)
+        close(lfd);
+    uint64_t deadline = mono_ns() + (uint64_t)cfg->drain_timeout * 1000000000u;
+    while (atomic_load(&s.inflight) > 0 && mono_ns() < deadline)
+        nanosleep(&(struct timespec){0, 10000000}, NULL);
+    if (atomic_load(&s.inflight) > 0)
+        log_msg("drain timeout: %d requests still in flight are cut", atomic_load(&s.inflight));
+    rc = 0;
+out:
+    if (s.daemon)
+        MHD_stop_daemon(s.daemon);
+    if (s.audit) {
+        wr_audit_close(s.audit); /* commits everything queued */
+        log_msg("audit log closed");
+    }
+    if (key_made)
+        pthread_key_delete(s.az_key);
+    snap_store_close(s.store);
+    srv_tokens_close(&s);
+    check_free(&s);
+    wr_free(s.type_prefix);
+    wr_free(s.action_type);
+    if (rc == 0 && *cfg->ready_file)
+        unlink(cfg->ready_file);
+    return rc;
+}

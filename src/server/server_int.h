@@ -1,0 +1,94 @@
+/* server_int.h - what the server's files share. */
+#ifndef WRIT_SERVER_SERVER_INT_H
+#define WRIT_SERVER_SERVER_INT_H
+
+#include <jansson.h>
+#include <microhttpd.h>
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "server/config.h"
+#include "server/metrics.h"
+#include "server/sbuf.h"
+#include "server/snapshot.h"
+#include "store/audit.h"
+#include "writ/cedar.h"
+#include "writ/token.h"
+
+/* A compiled /authz/check route (config.h describes the syntax). */
+typedef struct chk_route {
+    const srv_route *src;
+    size_t nseg;
+    char **seg;                 /* literal, "{name}" or "*" (last only) */
+} chk_route;
+
+typedef struct srv {
+    const srv_config *cfg;
+    srv_policy_store *store;
+    wr_audit *audit;
+    srv_metrics met;
+    struct MHD_Daemon *daemon;
+    pthread_key_t az_key;       /* this thread's writ_authorizer */
+    atomic_int inflight;        /* requests begun and not completed */
+    atomic_bool draining;
+    char *type_prefix;          /* "Writ::" or "" */
+    char *action_type;          /* "Writ::Action" or "Action" */
+    size_t nroutes;
+    chk_route *routes;
+    writ_keyring *keyring;      /* NULL unless token_keys */
+    writ_token_verifier *verifier;   /* NULL: no task tokens configured */
+    writ_revocations *revocations;
+} srv;
+
+/* Open the keyring, verifier and revocations the config names (tokens.c). */
+WRIT_MUST_CHECK writ_status srv_tokens_open(srv *s, writ_error *err);
+void srv_tokens_close(srv *s);
+
+/* An HTTP answer built by a handler; body is wr_malloc'd (or NULL). */
+typedef struct srv_reply {
+    unsigned status;
+    char *body;
+    size_t len;
+    const char *content_type;   /* default application/json */
+    const char *allow;          /* Allow header for 405 */
+    const char *www_auth;       /* WWW-Authenticate for 401 */
+    char hdr_agent[256];        /* X-Writ-Agent for checks ("" = none) */
+    const char *decision;       /* X-Writ-Decision ("allow"/"deny"), NULL = none */
+} srv_reply;
+
+/* Fill r with {"error": {"status", "code", "message"}}. */
+void srv_error(srv_reply *r, unsigned status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* Take the buffer as the reply body (sb failure -> 500). */
+void srv_reply_sbuf(srv_reply *r, unsigned status, sbuf *b);
+
+/* ---- deciding (decide.c) */
+typedef struct srv_outcome {
+    bool allow;
+    bool failed;                /* no decision could be made: deny, reason in error */
+    char error[320];
+    writ_decision d;            /* valid when !failed; points into the thread's authorizer */
+} srv_outcome;
+
+/* Decide rq against snap and audit it.  agent/action/resource are the
+ * uids as text for the log; task/chain may be NULL.  Always fills out
+ * (fail closed). */
+void srv_decide(srv *s, const srv_snapshot *snap, const writ_request *rq, const char *agent, const char *action,
+                const char *resource, const char *task, const char *chain, srv_outcome *out);
+/* Record a decision that failed before Cedar was asked (bad request data). */
+void srv_decide_failed(srv *s, const char *agent, const char *action, const char *resource, const char *task,
+                       const char *why, srv_outcome *out);
+/* Write `"reasons":[...],"errors":[...]` (+ obligations) for an outcome. */
+void srv_outcome_json(const srv_snapshot *snap, const srv_outcome *o, sbuf *b);
+/* `Type::"id"` for logs. */
+void srv_uid_text(sbuf *b, const char *type, const char *id, size_t idlen);
+
+/* ---- front ends */
+void authzen_evaluation(srv *s, const char *body, size_t len, srv_reply *r);
+void authzen_evaluations(srv *s, const char *body, size_t len, srv_reply *r);
+void authzen_metadata(srv *s, struct MHD_Connection *c, srv_reply *r);
+void check_request(srv *s, struct MHD_Connection *c, const char *url, const char *method, srv_reply *r);
+WRIT_MUST_CHECK writ_status check_compile(srv *s, writ_error *err);
+void check_free(srv *s);
+
+#endif

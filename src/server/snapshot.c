@@ -1,0 +1,267 @@
+/* snapshot.c - refcounted policy snapshots and atomic reload (see snapshot.h). */
+#include "server/snapshot.h"
+#include "util/alloc.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define SNAP_MAX_FILE ((size_t)256 << 20)
+
+struct srv_policy_store {
+    pthread_mutex_t mu;
+    srv_snapshot *cur;
+    char *paths[3];             /* policies, entities, schema ("" = none) */
+    srv_file_stamp stamps[3];   /* as of the last load attempt */
+    uint64_t next_generation;
+};
+
+/* Copy src into dst (cap bytes), cut short if need be. */
+static void copy_msg(char *dst, size_t cap, const char *src)
+{
+    size_t n = strlen(src);
+    if (n >= cap)
+        n = cap - 1;
+    memmove(dst, src, n);
+    dst[n] = '\0';
+}
+
+static writ_status io_fail(writ_error *err, const char *what, const char *path, const char *why)
+{
+    if (err) {
+        memset(err, 0, sizeof *err);
+        err->code = WRIT_EIO;
+        snprintf(err->msg, sizeof err->msg, "%s %s: %s", what, path, why);
+    }
+    return WRIT_EIO;
+}
+
+/* Prefix err->msg with the file it came from, keeping line:col. */
+static void in_file(writ_error *err, const char *path)
+{
+    if (!err)
+        return;
+    char m[sizeof err->msg + 300];
+    if (err->line)
+        snprintf(m, sizeof m, "%s:%u:%u: %s", path, err->line, err->col, err->msg);
+    else
+        snprintf(m, sizeof m, "%s: %s", path, err->msg);
+    copy_msg(err->msg, sizeof err->msg, m);
+}
+
+static char *read_file(const char *path, size_t *len, writ_error *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        io_fail(err, "cannot read", path, strerror(errno));
+        return NULL;
+    }
+    char *buf = NULL;
+    size_t n = 0, cap = 0;
+    for (;;) {
+        if (cap - n < 65536) {
+            if (cap >= SNAP_MAX_FILE) {
+                io_fail(err, "cannot read", path, "file too large");
+                goto bad;
+            }
+            cap = cap ? cap * 2 : 65536;
+            char *nb = wr_realloc(buf, cap + 1);
+            if (!nb) {
+                io_fail(err, "cannot read", path, "out of memory");
+                goto bad;
+            }
+            buf = nb;
+        }
+        size_t r = fread(buf + n, 1, cap - n, f);
+        n += r;
+        if (r == 0)
+            break;
+    }
+    if (ferror(f)) {
+        io_fail(err, "cannot read", path, "read error");
+        goto bad;
+    }
+    fclose(f);
+    buf[n] = '\0';
+    *len = n;
+    return buf;
+bad:
+    fclose(f);
+    wr_free(buf);
+    return NULL;
+}
+
+static void stamp(const char *path, srv_file_stamp *s)
+{
+    struct stat st;
+    memset(s, 0, sizeof *s);
+    if (!path || !*path)
+        return;
+    if (stat(path, &st) != 0) {
+        s->missing = 1;
+        return;
+    }
+    s->dev = st.st_dev;
+    s->ino = st.st_ino;
+    s->size = st.st_size;
+    s->mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+    s->ctime_ns = (int64_t)st.st_ctim.tv_sec * 1000000000 + st.st_ctim.tv_nsec;
+}
+
+static void snap_free(srv_snapshot *s)
+{
+    if (!s)
+        return;
+    writ_entities_free(s->es);
+    writ_schema_free(s->schema);
+    writ_policyset_free(s->ps);
+    wr_free(s);
+}
+
+static writ_status load(srv_policy_store *st, srv_snapshot **out, writ_error *err)
+{
+    *out = NULL;
+    for (int i = 0; i < 3; i++)
+        stamp(st->paths[i], &st->stamps[i]);
+    srv_snapshot *s = wr_calloc(1, sizeof *s);
+    if (!s)
+        return io_fail(err, "loading", "policies", "out of memory");
+    char *text = NULL;
+    size_t len;
+    writ_status rc;
+    if (!(text = read_file(st->paths[0], &len, err))) {
+        rc = WRIT_EIO;
+        goto bad;
+    }
+    if ((rc = writ_policyset_parse(text, len, &s->ps, err))) {
+        in_file(err, st->paths[0]);
+        goto bad;
+    }
+    wr_free(text);
+    text = NULL;
+    if (*st->paths[2]) {
+        if (!(text = read_file(st->paths[2], &len, err))) {
+            rc = WRIT_EIO;
+            goto bad;
+        }
+        if ((rc = writ_schema_parse(text, len, &s->schema, err))) {
+            in_file(err, st->paths[2]);
+            goto bad;
+        }
+        wr_free(text);
+        text = NULL;
+    }
+    if (*st->paths[1]) {
+        if (!(text = read_file(st->paths[1], &len, err))) {
+            rc = WRIT_EIO;
+            goto bad;
+        }
+    } else {
+        len = 2;
+        text = wr_strndup("[]", 2);
+    }
+    if (!text) {
+        rc = io_fail(err, "loading", "entities", "out of memory");
+        goto bad;
+    }
+    if ((rc = writ_entities_parse(text, len, s->schema, &s->es, err))) {
+        in_file(err, *st->paths[1] ? st->paths[1] : "(no entities)");
+        goto bad;
+    }
+    wr_free(text);
+    atomic_init(&s->refs, 1);
+    *out = s;
+    return WRIT_OK;
+bad:
+    wr_free(text);
+    snap_free(s);
+    return rc;
+}
+
+writ_status snap_store_open(const char *policies, const char *entities, const char *schema, srv_policy_store **out,
+                            writ_error *err)
+{
+    *out = NULL;
+    srv_policy_store *st = wr_calloc(1, sizeof *st);
+    if (!st)
+        return io_fail(err, "loading", "policies", "out of memory");
+    const char *p[3] = {policies, entities ? entities : "", schema ? schema : ""};
+    for (int i = 0; i < 3; i++)
+        if (!(st->paths[i] = wr_strndup(p[i], strlen(p[i])))) {
+            snap_store_close(st);
+            return io_fail(err, "loading", "policies", "out of memory");
+        }
+    pthread_mutex_init(&st->mu, NULL);
+    writ_status rc = load(st, &st->cur, err);
+    if (rc) {
+        snap_store_close(st);
+        return rc;
+    }
+    st->cur->generation = ++st->next_generation;
+    *out = st;
+    return WRIT_OK;
+}
+
+void snap_store_close(srv_policy_store *st)
+{
+    if (!st)
+        return;
+    if (st->cur) {
+        snap_release(st->cur);
+        pthread_mutex_destroy(&st->mu);
+    }
+    for (int i = 0; i < 3; i++)
+        wr_free(st->paths[i]);
+    wr_free(st);
+}
+
+srv_snapshot *snap_acquire(srv_policy_store *st)
+{
+    pthread_mutex_lock(&st->mu);
+    srv_snapshot *s = st->cur;
+    atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed);
+    pthread_mutex_unlock(&st->mu);
+    return s;
+}
+
+void snap_release(srv_snapshot *s)
+{
+    if (s && atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) == 1)
+        snap_free(s);
+}
+
+writ_status snap_reload(srv_policy_store *st, writ_error *err)
+{
+    srv_snapshot *s;
+    writ_status rc = load(st, &s, err);
+    if (rc)
+        return rc;
+    pthread_mutex_lock(&st->mu);
+    s->generation = ++st->next_generation;
+    srv_snapshot *old = st->cur;
+    st->cur = s;
+    pthread_mutex_unlock(&st->mu);
+    snap_release(old);
+    return WRIT_OK;
+}
+
+int snap_files_changed(srv_policy_store *st)
+{
+    for (int i = 0; i < 3; i++) {
+        srv_file_stamp now;
+        stamp(st->paths[i], &now);
+        if (memcmp(&now, &st->stamps[i], sizeof now) != 0)
+            return 1;
+    }
+    return 0;
+}
+
+uint64_t snap_generation(srv_policy_store *st)
+{
+    pthread_mutex_lock(&st->mu);
+    uint64_t g = st->cur->generation;
+    pthread_mutex_unlock(&st->mu);
+    return g;
+}

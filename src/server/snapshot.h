@@ -1,0 +1,51 @@
+/* snapshot.h - the policy set, schema and entities in force, hot-swappable.
+ *
+ * A snapshot is immutable once loaded and refcounted: a request takes a
+ * reference (snap_acquire), decides against it, and drops it
+ * (snap_release).  A reload builds a whole new snapshot off to the side and
+ * swaps the current pointer under a mutex only if every file loaded; a bad
+ * new set is refused with its error and the old one keeps serving.  The last
+ * reference frees a replaced snapshot, so requests in flight finish on the
+ * set they started with. */
+#ifndef WRIT_SERVER_SNAPSHOT_H
+#define WRIT_SERVER_SNAPSHOT_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "writ/cedar.h"
+
+typedef struct srv_snapshot {
+    atomic_uint refs;
+    uint64_t generation;
+    writ_policyset *ps;
+    writ_schema *schema;       /* NULL when none */
+    writ_entities *es;
+} srv_snapshot;
+
+typedef struct srv_file_stamp {
+    dev_t dev;
+    ino_t ino;
+    off_t size;
+    int64_t mtime_ns;
+    int64_t ctime_ns;
+    int missing;
+} srv_file_stamp;
+
+typedef struct srv_policy_store srv_policy_store;
+
+/* Load the files (entities/schema may be NULL or "" for none). */
+WRIT_MUST_CHECK writ_status snap_store_open(const char *policies, const char *entities, const char *schema,
+                                            srv_policy_store **out, writ_error *err);
+void snap_store_close(srv_policy_store *st);
+srv_snapshot *snap_acquire(srv_policy_store *st);
+void snap_release(srv_snapshot *s);
+/* Load the files again and swap them in.  On failure the old set stays and
+ * err says why (the file name is in the message). */
+WRIT_MUST_CHECK writ_status snap_reload(srv_policy_store *st, writ_error *err);
+/* Have the files changed since the last load (attempt)? */
+int snap_files_changed(srv_policy_store *st);
+uint64_t snap_generation(srv_policy_store *st);
+
+#endif

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# tokens.sh - /authz/check with real task tokens: verified offline
+# (signature, issuer, audience), the holder is the agent, the token's scope
+# bounds the Cedar decision, and a revocation (writ revoke, another process)
+# is effective on the next request.
+. "$(dirname "$0")/lib.sh"
+
+"$WRIT" keys generate --out "$TMP/k.pem" >/dev/null || { bad "keys generate"; finish; }
+"$WRIT" keys generate --out "$TMP/other.pem" >/dev/null
+mint() {   # mint KEY AGENT PURPOSE ACTION RESOURCE
+    "$WRIT" token mint --key "$1" --issuer https://writ.local --audience writ \
+        --subject "spiffe://corp.example/agents/$2" --purpose "$3" --action "$4" --resource "$5"
+}
+cat >"$TMP/writ.conf" <<CONF
+token_keys = $TMP/k.pem
+route = GET  /datasets/{id}   read   Dataset {id}
+route = POST /repos/{repo}/*  write  Repo    {repo}
+CONF
+start_writ tokens --config "$TMP/writ.conf"
+
+tok=$(mint "$TMP/k.pem" analyst weekly-report read 'usage-*')
+r=$(req GET /authz/check/datasets/usage-metrics -H "Authorization: Bearer $tok")
+contains "token allows" "$r" '200 {"decision":true'
+r=$(req GET /authz/check/datasets/usage-metrics -H "Authorization: Bearer $(mint "$TMP/other.pem" analyst weekly-report read 'usage-*')")
+contains "unknown signing key" "$r" '401 {"decision":false'
+contains "reason given" "$r" 'task token refused: '
+r=$(req GET /authz/check/datasets/usage-metrics -H "Authorization: Bearer x.y.z")
+check "garbage token" "${r%% *}" 401
+r=$(req GET /authz/check/datasets/usage-metrics)
+check "no token" "${r%% *}" 401
+r=$(req GET /authz/check/datasets/sales-2025 -H "Authorization: Bearer $tok")
+contains "resource outside the scope" "$r" "403 {\"decision\":false,\"context\":{\"reasons\":[],\"errors\":[{\"policy\":null,\"message\":\"resource sales-2025 is outside the task token's scope\"}]}}"
+tok2=$(mint "$TMP/k.pem" code-agent bugfix write '*')
+r=$(req POST /authz/check/repos/writ/pulls -H "Authorization: Bearer $tok2")
+contains "purpose from the token reaches Cedar" "$r" '200 {"decision":true,"context":{"reasons":["policy1"]'
+tok3=$(mint "$TMP/k.pem" code-agent feature write '*')
+r=$(req POST /authz/check/repos/writ/pulls -H "Authorization: Bearer $tok3")
+check "another purpose is denied by Cedar" "${r%% *}" 403
+r=$(req GET /authz/check/datasets/usage-metrics -H "Authorization: Bearer $tok2")
+contains "action outside the scope" "$r" "action read is outside the task token's scope"
+
+# ---- revocation by another process takes effect on the next request
+jti=$("$WRIT" token inspect "$tok" 2>/dev/null | jq -r .payload.jti)
+"$WRIT" revoke --db "$TMP/tokens.state/writ.db" --jti "$jti" >/dev/null || bad "writ revoke"
+sleep 0.6
+r=$(req GET /authz/check/datasets/usage-metrics -H "Authorization: Bearer $tok")
+check "revoked token refused" "${r%% *}" 401
+contains "revocation named" "$r" "revoked"
+r=$(req POST /authz/check/repos/writ/pulls -H "Authorization: Bearer $tok2")
+check "other tokens unaffected" "${r%% *}" 200
+txn=$("$WRIT" token inspect "$tok2" 2>/dev/null | jq -r .payload.txn)
+"$WRIT" revoke --db "$TMP/tokens.state/writ.db" --task "$txn" >/dev/null
+sleep 0.6
+r=$(req POST /authz/check/repos/writ/pulls -H "Authorization: Bearer $tok2")
+check "task revoked" "${r%% *}" 401
+m=$(curl -s -m 5 "http://$ADDR/metrics")
+contains "rejections counted" "$m" "writ_tokens_rejected_total 5"
+stop_writ "$WPID" TERM
+v=$("$WRIT" audit verify --state-dir "$TMP/tokens.state"); contains "audit" "$v" "ok: "
+q=$("$WRIT" audit query --state-dir "$TMP/tokens.state" --decision allow --action 'Writ::Action::"write"')
+contains "chain in the audit record" "$q" '"chain":["spiffe://corp.example/agents/code-agent"]'
+finish

@@ -1,0 +1,197 @@
+/* test_config.c - `writ serve` settings: defaults, file formats, flags, errors. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "server/config.h"
+
+static void defaults(void **state)
+{
+    (void)state;
+    srv_config c;
+    srv_config_defaults(&c);
+    assert_string_equal(c.listen_host, "127.0.0.1");
+    assert_int_equal(c.listen_port, 8180);
+    assert_true(c.audit);
+    assert_string_equal(c.ns, "Writ");
+    assert_non_null(strstr(c.policies, "examples/policies.cedar"));
+    assert_int_equal(c.nroutes, 0);
+    srv_config_free(&c);
+}
+
+static void key_value_file(void **state)
+{
+    (void)state;
+    srv_config c;
+    srv_config_defaults(&c);
+    const char *text = "# comment\n"
+                       "listen = [::1]:9000\n"
+                       "policies = p.cedar   # trailing comment\n"
+                       "entities =\n"
+                       "threads = 3\n"
+                       "max_body = 1k\n"
+                       "audit = off\n"
+                       "route = GET /datasets/{id} read Dataset {id}\n"
+                       "route = * /tools/{t}/* invoke Tool {t}\n";
+    writ_error err;
+    assert_int_equal(srv_config_load_text(&c, text, strlen(text), "/etc/writ", &err), WRIT_OK);
+    assert_string_equal(c.listen_host, "::1");
+    assert_int_equal(c.listen_port, 9000);
+    assert_string_equal(c.policies, "/etc/writ/p.cedar");
+    assert_string_equal(c.entities, "");
+    assert_int_equal(c.threads, 3);
+    assert_int_equal(c.max_body, 1024);
+    assert_false(c.audit);
+    assert_int_equal(c.nroutes, 2);
+    assert_string_equal(c.routes[1].pattern, "/tools/{t}/*");
+    assert_string_equal(c.routes[1].rid, "{t}");
+    srv_config_free(&c);
+}
+
+static void json_file(void **state)
+{
+    (void)state;
+    srv_config c;
+    srv_config_defaults(&c);
+    const char *text = "{\"listen\": \"127.0.0.1:0\", \"threads\": 2, \"validate\": true,"
+                       " \"route\": [\"POST /a/{x} write Repo {x}\"]}";
+    writ_error err;
+    assert_int_equal(srv_config_load_text(&c, text, strlen(text), NULL, &err), WRIT_OK);
+    assert_int_equal(c.listen_port, 0);
+    assert_int_equal(c.threads, 2);
+    assert_true(c.validate);
+    assert_int_equal(c.nroutes, 1);
+    srv_config_free(&c);
+
+    srv_config_defaults(&c);
+    const char *bad = "{\"threads\": [1]}";
+    assert_int_not_equal(srv_config_load_text(&c, bad, strlen(bad), NULL, &err), WRIT_OK);
+    assert_non_null(strstr(err.msg, "threads"));
+    const char *bad2 = "{\"threads\": 1";
+    assert_int_equal(srv_config_load_text(&c, bad2, strlen(bad2), NULL, &err), WRIT_EJSON);
+    srv_config_free(&c);
+}
+
+static void errors(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text, *frag;
+        uint32_t line;
+    } cases[] = {
+        {"nonsense\n", "expected 'key = value'", 1},
+        {"\nbogus = 1\n", "unknown setting 'bogus'", 2},
+        {"threads = -1\n", "threads", 1},
+        {"threads = 257\n", "threads", 1},
+        {"max_body = 1\n", "max_body", 1},
+        {"timeout = 0\n", "timeout", 1},
+        {"listen = nohostport\n", "listen", 1},
+        {"listen = 1.2.3.4:70000\n", "bad port", 1},
+        {"audit = maybe\n", "expected true or false", 1},
+        {"route = GET /x read\n", "route", 1},
+        {"route = GET x read T x\n", "must start with '/'", 1},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        srv_config c;
+        srv_config_defaults(&c);
+        writ_error err;
+        memset(&err, 0, sizeof err);
+        writ_status st = srv_config_load_text(&c, cases[i].text, strlen(cases[i].text), NULL, &err);
+        if (st == WRIT_OK || !strstr(err.msg, cases[i].frag) || err.line != cases[i].line)
+            fail_msg("<%s>: status %d line %u msg <%s>", cases[i].text, st, err.line, err.msg);
+        srv_config_free(&c);
+    }
+}
+
+static void flags(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/writ-test-config-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    const char *text = "listen = 127.0.0.1:1111\nthreads = 4\nroute = GET /a read T a\n";
+    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    close(fd);
+    srv_config c;
+    srv_config_defaults(&c);
+    char *argv[] = {"serve", "--threads", "2", "--config", path, "--no-such", NULL};
+    bool help;
+    writ_error err;
+    assert_int_not_equal(srv_config_args(&c, 6, argv, &help, &err), WRIT_OK);
+    assert_non_null(strstr(err.msg, "--no-such"));
+    srv_config_free(&c);
+
+    srv_config_defaults(&c);
+    char *argv2[] = {"serve", "--threads", "2", "--config", path, "--max-body=2048", "--validate",
+                     "--route", "POST /b write T b", NULL};
+    assert_int_equal(srv_config_args(&c, 9, argv2, &help, &err), WRIT_OK);
+    assert_false(help);
+    assert_int_equal(c.threads, 2);            /* the flag wins over the file */
+    assert_int_equal(c.listen_port, 1111);     /* from the file */
+    assert_int_equal(c.max_body, 2048);
+    assert_true(c.validate);
+    assert_int_equal(c.nroutes, 1);            /* flag routes replace the file's */
+    assert_string_equal(c.routes[0].method, "POST");
+    srv_config_free(&c);
+    unlink(path);
+
+    srv_config_defaults(&c);
+    char *argv3[] = {"serve", "--config", "/nonexistent/writ.conf", NULL};
+    assert_int_equal(srv_config_args(&c, 3, argv3, &help, &err), WRIT_EIO);
+    srv_config_free(&c);
+}
+
+/* The example config documents every key with its default: loading it
+ * changes nothing that --print-config shows. */
+static void example_matches_defaults(void **state)
+{
+    (void)state;
+    srv_config a, b;
+    srv_config_defaults(&a);
+    srv_config_defaults(&b);
+    writ_error err;
+    if (srv_config_load(&b, WRIT_SOURCE_DIR "/examples/writ.conf", &err) != WRIT_OK)
+        fail_msg("examples/writ.conf: %s", err.msg);
+    char *pa = NULL, *pb = NULL;
+    size_t la = 0, lb = 0;
+    FILE *fa = open_memstream(&pa, &la), *fb = open_memstream(&pb, &lb);
+    /* paths in the file are relative to examples/: compare the rest */
+    srv_config_print(&a, fa);
+    srv_config_print(&b, fb);
+    fclose(fa);
+    fclose(fb);
+    char *la_line = pa, *lb_line = pb;
+    while (la_line && lb_line && *la_line && *lb_line) {
+        char *ea = strchr(la_line, '\n'), *eb = strchr(lb_line, '\n');
+        *ea = *eb = '\0';
+        bool path = !strncmp(la_line, "policies", 8) || !strncmp(la_line, "entities", 8) ||
+                    !strncmp(la_line, "schema", 6) || !strncmp(la_line, "state_dir", 9);
+        if (!path && strcmp(la_line, lb_line))
+            fail_msg("default <%s> but examples/writ.conf gives <%s>", la_line, lb_line);
+        la_line = ea + 1;
+        lb_line = eb + 1;
+    }
+    free(pa);
+    free(pb);
+    srv_config_free(&a);
+    srv_config_free(&b);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(defaults),
+        cmocka_unit_test(key_value_file),
+        cmocka_unit_test(json_file),
+        cmocka_unit_test(errors),
+        cmocka_unit_test(flags),
+        cmocka_unit_test(example_matches_defaults),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
