@@ -92,10 +92,19 @@ static size_t add_dim(writ_authorizer *az, const pidx *ix, const cedar_entities 
     return nc;
 }
 
-static int cmp_u32(const void *a, const void *b)
+/* Results are few: insertion sort keeps their order stable (policy order)
+ * without sorting the many candidates. */
+static void sort_u32(uint32_t *a, size_t n)
 {
-    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-    return x < y ? -1 : x > y;
+    for (size_t i = 1; i < n; i++) {
+        uint32_t v = a[i];
+        size_t j = i;
+        while (j > 0 && a[j - 1] > v) {
+            a[j] = a[j - 1];
+            j--;
+        }
+        a[j] = v;
+    }
 }
 
 static void deny(writ_decision *out)
@@ -128,8 +137,6 @@ writ_status writ_authorize(writ_authorizer *az, const writ_policyset *ps, const 
             az->cand[nc++] = p;
         }
     }
-    if (nc > 1)
-        qsort(az->cand, nc, sizeof *az->cand, cmp_u32);
 
     eval_env env;
     env.arena = az->arena;
@@ -142,12 +149,14 @@ writ_status writ_authorize(writ_authorizer *az, const writ_policyset *ps, const 
     env.var[VAR_CONTEXT].type = CV_RECORD;
     env.var[VAR_CONTEXT].u.rec = rq->context ? rq->context : &cv_empty_record;
     env.err[0] = '\0';
+    cedar_env_resolve(&env);
 
     /* Results are collected as policy indices, in policy order. */
     uint32_t *permits = wr_arena_alloc(az->arena, (nc ? nc : 1) * sizeof *permits);
     uint32_t *forbids = wr_arena_alloc(az->arena, (nc ? nc : 1) * sizeof *forbids);
     writ_policy_error *errs = wr_arena_alloc(az->arena, (nc ? nc : 1) * sizeof *errs);
-    if (!permits || !forbids || !errs)
+    uint32_t *erridx = wr_arena_alloc(az->arena, (nc ? nc : 1) * sizeof *erridx);
+    if (!permits || !forbids || !errs || !erridx)
         return WRIT_ENOMEM;
     size_t np = 0, nf = 0, ne = 0;
     for (size_t i = 0; i < nc; i++) {
@@ -158,7 +167,7 @@ writ_status writ_authorize(writ_authorizer *az, const writ_policyset *ps, const 
             errs[ne].message = wr_arena_strndup(az->arena, env.err, strlen(env.err));
             if (!errs[ne].message)
                 return WRIT_ENOMEM;
-            ne++;
+            erridx[ne++] = az->cand[i];
             continue;
         }
         if (!sat)
@@ -167,6 +176,21 @@ writ_status writ_authorize(writ_authorizer *az, const writ_policyset *ps, const 
             permits[np++] = az->cand[i];
         else
             forbids[nf++] = az->cand[i];
+    }
+    /* report in policy order, whatever order the index gave */
+    sort_u32(permits, np);
+    sort_u32(forbids, nf);
+    for (size_t i = 1; i < ne; i++) {
+        writ_policy_error e = errs[i];
+        uint32_t k = erridx[i];
+        size_t j = i;
+        while (j > 0 && erridx[j - 1] > k) {
+            errs[j] = errs[j - 1];
+            erridx[j] = erridx[j - 1];
+            j--;
+        }
+        errs[j] = e;
+        erridx[j] = k;
     }
     const uint32_t *why = nf ? forbids : permits;
     size_t nwhy = nf ? nf : np;

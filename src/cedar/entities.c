@@ -245,6 +245,14 @@ int cedar_entities_finish(cedar_entities *es)
     return 0;
 }
 
+bool cedar_entity_has_ancestor(const cedar_entity *e, const cv_uid *b)
+{
+    if (!e->nanc_cap)
+        return false;
+    uidset s = {(const cv_uid **)e->anc, e->nanc_cap, 0};
+    return uidset_has(&s, b);
+}
+
 bool cedar_entities_in(const cedar_entities *es, const cv_uid *a, const cv_uid *b)
 {
     if (cv_uid_eq(a, b))

@@ -45,6 +45,9 @@ int cedar_entities_finish(cedar_entities *es);
 size_t cedar_entities_count(const cedar_entities *es);
 const cedar_entity *cedar_entities_at(const cedar_entities *es, size_t i);  /* insertion order */
 const cedar_entity *cedar_entities_get(const cedar_entities *es, const cv_uid *uid);
+/* Is b an ancestor of the entity?  (One probe; for callers that already
+ * hold the entity.) */
+bool cedar_entity_has_ancestor(const cedar_entity *e, const cv_uid *b);
 /* a == b, or b is an ancestor of a. */
 bool cedar_entities_in(const cedar_entities *es, const cv_uid *a, const cv_uid *b);
 

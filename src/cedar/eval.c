@@ -76,19 +76,35 @@ bool cedar_like(const char *str, size_t n, const ast_pattern *pat)
     return j == m;
 }
 
-static bool uid_in(const eval_env *env, const cv_uid *a, const cv_uid *b)
-{
-    if (cv_uid_eq(a, b))
-        return true;
-    return env->es && cedar_entities_in(env->es, a, b);
-}
-
-static const cedar_entity *lookup(const eval_env *env, const cv_uid *u)
+static const cedar_entity *lookup_uncached(const eval_env *env, const cv_uid *u)
 {
     for (size_t i = 0; i < env->nover; i++)
         if (cv_uid_eq(env->over[i].uid, u))
             return &env->over[i];
     return env->es ? cedar_entities_get(env->es, u) : NULL;
+}
+
+void cedar_env_resolve(eval_env *env)
+{
+    for (int i = 0; i < 3; i++)
+        env->ent[i] = lookup_uncached(env, env->var[i].u.uid);
+}
+
+/* The request's own entities are looked up once per request. */
+static const cedar_entity *lookup(const eval_env *env, const cv_uid *u)
+{
+    for (int i = 0; i < 3; i++)
+        if (u == env->var[i].u.uid)
+            return env->ent[i];
+    return lookup_uncached(env, u);
+}
+
+static bool uid_in(const eval_env *env, const cv_uid *a, const cv_uid *b)
+{
+    if (cv_uid_eq(a, b))
+        return true;
+    const cedar_entity *e = lookup(env, a);
+    return e && cedar_entity_has_ancestor(e, b);
 }
 
 /* lhs in rhs, rhs an entity or a set of entities. */
@@ -388,34 +404,39 @@ int cedar_eval(eval_env *env, const ast_node *n, cv_value *out)
     return fail(env, "internal error: unknown node");
 }
 
-static bool scope_ok(const eval_env *env, const ast_scope *s, cv_value req)
+static bool in_ent(const cv_uid *u, const cedar_entity *e, const cv_uid *b)
 {
-    const cv_uid *u = req.u.uid;
+    return cv_uid_eq(u, b) || (e && cedar_entity_has_ancestor(e, b));
+}
+
+static bool scope_ok(const eval_env *env, const ast_scope *s, int var)
+{
+    const cv_uid *u = env->var[var].u.uid;
+    const cedar_entity *e = env->ent[var];
     switch (s->op) {
     case SC_ANY:
         return true;
     case SC_EQ:
         return s->uid && cv_uid_eq(u, s->uid);
     case SC_IN:
-        return s->uid && uid_in(env, u, s->uid);
+        return s->uid && in_ent(u, e, s->uid);
     case SC_IN_SET:
         for (size_t i = 0; i < s->n; i++)
-            if (uid_in(env, u, s->uids[i]))
+            if (in_ent(u, e, s->uids[i]))
                 return true;
         return false;
     case SC_IS:
         return cv_string_eq(u->type, s->type);
     case SC_IS_IN:
-        return s->uid && cv_string_eq(u->type, s->type) && uid_in(env, u, s->uid);
+        return s->uid && cv_string_eq(u->type, s->type) && in_ent(u, e, s->uid);
     }
     return false;
 }
 
 bool cedar_scope_matches(const eval_env *env, const ast_policy *pol)
 {
-    return scope_ok(env, &pol->principal, env->var[VAR_PRINCIPAL]) &&
-           scope_ok(env, &pol->action, env->var[VAR_ACTION]) &&
-           scope_ok(env, &pol->resource, env->var[VAR_RESOURCE]);
+    return scope_ok(env, &pol->principal, VAR_PRINCIPAL) && scope_ok(env, &pol->action, VAR_ACTION) &&
+           scope_ok(env, &pol->resource, VAR_RESOURCE);
 }
 
 int cedar_eval_policy(eval_env *env, const ast_policy *pol, bool *satisfied)

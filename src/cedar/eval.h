@@ -11,8 +11,12 @@ typedef struct eval_env {
     const cedar_entity *over;   /* per-request entity overrides, looked up first */
     size_t nover;
     cv_value var[4];            /* principal, action, resource (entities), context (record) */
+    const cedar_entity *ent[3]; /* the first three looked up once (NULL: not in the store) */
     char err[200];              /* message of the last error */
 } eval_env;
+
+/* Fill env->ent from env->var (call once per request, after es/over). */
+void cedar_env_resolve(eval_env *env);
 
 /* 0 and *out, or -1 with env->err set (a Cedar evaluation error). */
 int cedar_eval(eval_env *env, const ast_node *n, cv_value *out);
