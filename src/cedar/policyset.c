@@ -4,11 +4,12 @@
  * all of them name a particular principal, group, action or resource in
  * their scope.  Evaluating every one for every request would make a
  * decision cost grow with the policy count.  Instead each policy is filed
- * under one uid of its scope, chosen in this order:
- *
- *     principal (== or in X)  ->  resource (== or in X)  ->  action (== / in X / in [X, Y])
- *
- * and the few policies with no such uid go on an "always" list.  For a
+ * under one uid of its scope: of the uids its scope names (principal
+ * `== X` / `in X`, resource likewise, action `== X` / `in X` / `in [X, Y]`),
+ * the one that the fewest policies of the set could be filed under, so that
+ * a crowded key such as a common action does not collect policies that a
+ * rarer key (an agent, a project) would single out.  The few policies with
+ * no such uid go on an "always" list.  For a
  * request, the candidates are the policies filed under the request's
  * principal or any of its ancestors (likewise resource and action), plus
  * the "always" list.  `in X` matches exactly when X is the entity itself or
@@ -105,34 +106,98 @@ static void pidx_free(pidx *ix)
     memset(ix, 0, sizeof *ix);
 }
 
-static int index_policy(writ_policyset *ps, uint32_t i)
+/* How many policies could be filed under a key, for choosing where to file
+ * each one (see index_build). */
+static size_t key_count(const pidx *counts, const cv_uid *k)
+{
+    const pidx_slot *s = pidx_find(counts, k);
+    return s ? s->n : 0;
+}
+
+/* Count every filing option of policy i. */
+static int count_options(pidx counts[3], const ast_policy *p, uint32_t i)
+{
+    const cv_uid *k;
+    if ((k = scope_key(&p->principal)) && pidx_add(&counts[DIM_PRINCIPAL], k, i))
+        return -1;
+    if ((k = scope_key(&p->resource)) && pidx_add(&counts[DIM_RESOURCE], k, i))
+        return -1;
+    if ((k = scope_key(&p->action)) && pidx_add(&counts[DIM_ACTION], k, i))
+        return -1;
+    if (p->action.op == SC_IN_SET)
+        for (size_t j = 0; j < p->action.n; j++)
+            if (pidx_add(&counts[DIM_ACTION], p->action.uids[j], i))
+                return -1;
+    return 0;
+}
+
+/* File policy i under its least crowded option. */
+static int file_policy(writ_policyset *ps, const pidx counts[3], uint32_t i)
 {
     const ast_policy *p = ps->pol[i];
     if (p->is_template)
         return 0;
-    const cv_uid *k;
-    if ((k = scope_key(&p->principal)))
-        return pidx_add(&ps->dim[DIM_PRINCIPAL], k, i);
-    if ((k = scope_key(&p->resource)))
-        return pidx_add(&ps->dim[DIM_RESOURCE], k, i);
-    if ((k = scope_key(&p->action)))
-        return pidx_add(&ps->dim[DIM_ACTION], k, i);
-    if (p->action.op == SC_IN_SET) {
-        for (size_t j = 0; j < p->action.n; j++)
-            if (pidx_add(&ps->dim[DIM_ACTION], p->action.uids[j], i))
-                return -1;
+    if (p->action.op == SC_IN_SET && p->action.n == 0)
         return 0;   /* `action in []` matches nothing and is filed nowhere */
+    int best = -1;
+    size_t best_cost = SIZE_MAX;
+    const cv_uid *k;
+    if ((k = scope_key(&p->principal)) && key_count(&counts[DIM_PRINCIPAL], k) < best_cost) {
+        best = DIM_PRINCIPAL;
+        best_cost = key_count(&counts[DIM_PRINCIPAL], k);
     }
-    uint32_t n = (uint32_t)ps->nunindexed, cap = n;
-    /* the always-list grows one by one; keep it simple with realloc */
-    uint32_t *na = wr_realloc(ps->unindexed, (n + 1) * sizeof *na);
+    if ((k = scope_key(&p->resource)) && key_count(&counts[DIM_RESOURCE], k) < best_cost) {
+        best = DIM_RESOURCE;
+        best_cost = key_count(&counts[DIM_RESOURCE], k);
+    }
+    if ((k = scope_key(&p->action)) && key_count(&counts[DIM_ACTION], k) < best_cost) {
+        best = DIM_ACTION;
+        best_cost = key_count(&counts[DIM_ACTION], k);
+    }
+    if (p->action.op == SC_IN_SET) {
+        size_t cost = 0;
+        for (size_t j = 0; j < p->action.n; j++)
+            cost += key_count(&counts[DIM_ACTION], p->action.uids[j]);
+        if (cost < best_cost) {
+            for (size_t j = 0; j < p->action.n; j++)
+                if (pidx_add(&ps->dim[DIM_ACTION], p->action.uids[j], i))
+                    return -1;
+            return 0;
+        }
+    }
+    switch (best) {
+    case DIM_PRINCIPAL: return pidx_add(&ps->dim[DIM_PRINCIPAL], scope_key(&p->principal), i);
+    case DIM_RESOURCE: return pidx_add(&ps->dim[DIM_RESOURCE], scope_key(&p->resource), i);
+    case DIM_ACTION: return pidx_add(&ps->dim[DIM_ACTION], scope_key(&p->action), i);
+    default: break;
+    }
+    uint32_t *na = wr_realloc(ps->unindexed, (ps->nunindexed + 1) * sizeof *na);
     if (!na)
         return -1;
-    (void)cap;
-    na[n] = i;
+    na[ps->nunindexed++] = i;
     ps->unindexed = na;
-    ps->nunindexed = n + 1;
     return 0;
+}
+
+/* (Re)build the whole index: count, then file. */
+static int index_build(writ_policyset *ps)
+{
+    for (int d = 0; d < 3; d++)
+        pidx_free(&ps->dim[d]);
+    wr_free(ps->unindexed);
+    ps->unindexed = NULL;
+    ps->nunindexed = 0;
+    pidx counts[3];
+    memset(counts, 0, sizeof counts);
+    int rc = 0;
+    for (uint32_t i = 0; i < ps->n && !rc; i++)
+        if (!ps->pol[i]->is_template)
+            rc = count_options(counts, ps->pol[i], i);
+    for (uint32_t i = 0; i < ps->n && !rc; i++)
+        rc = file_policy(ps, counts, i);
+    for (int d = 0; d < 3; d++)
+        pidx_free(&counts[d]);
+    return rc;
 }
 
 static int add_policy(writ_policyset *ps, ast_policy *p)
@@ -145,8 +210,8 @@ static int add_policy(writ_policyset *ps, ast_policy *p)
         ps->pol = np;
         ps->cap = nc;
     }
-    ps->pol[ps->n] = p;
-    return index_policy(ps, (uint32_t)ps->n++);
+    ps->pol[ps->n++] = p;
+    return 0;
 }
 
 writ_status writ_policyset_parse(const char *text, size_t len, writ_policyset **out, writ_error *err)
@@ -166,8 +231,8 @@ writ_status writ_policyset_parse(const char *text, size_t len, writ_policyset **
         writ_policyset_free(ps);
         return st;
     }
-    for (size_t i = 0; i < parsed.n; i++) {
-        if (add_policy(ps, parsed.pol[i])) {
+    for (size_t i = 0; i <= parsed.n; i++) {
+        if (i == parsed.n ? index_build(ps) : add_policy(ps, parsed.pol[i])) {
             writ_policyset_free(ps);
             if (err) {
                 memset(err, 0, sizeof *err);
@@ -266,7 +331,7 @@ writ_status writ_policyset_link(writ_policyset *ps, const char *template_id, con
     p->principal.slot = -1;
     p->resource.uid = fill_slot(&t->resource, SLOT_RESOURCE, ru);
     p->resource.slot = -1;
-    if (add_policy(ps, p))
+    if (add_policy(ps, p) || index_build(ps))
         return link_error(err, WRIT_ENOMEM, "%s", "out of memory");
     return WRIT_OK;
 }
