@@ -448,6 +448,25 @@ static ast_node *int_lit(parser *p, const token *t, bool negate)
     return n;
 }
 
+/* A constructor on a string literal (`ip("10.0.0.0/8")`, `decimal("1.5")`)
+ * is computed once here instead of at every evaluation.  Extension
+ * functions are pure, so this changes no answer; an invalid literal is left
+ * as a call, to fail at evaluation as the reference does. */
+static ast_node *fold_constructor(parser *p, ast_node *n)
+{
+    const cedar_extfn *fn = n->u.call.fn;
+    if (fn->is_method || n->u.call.n != 1 || fn->nargs != 1 || n->u.call.args[0]->kind != A_LIT ||
+        n->u.call.args[0]->u.lit.type != CV_STRING)
+        return n;
+    cv_value v;
+    const char *msg = NULL;
+    if (fn->fn(p->a, &n->u.call.args[0]->u.lit, &v, &msg) != 0)
+        return n;
+    ast_node *lit = node(p, A_LIT, n->pos);
+    lit->u.lit = v;
+    return lit;
+}
+
 /* Primary ::= LITERAL | VAR | Entity | ExtFun '(' [ExprList] ')' | '(' Expr ')'
  *           | '[' [ExprList] ']' | '{' [RecInits] '}' */
 static ast_node *primary(parser *p)
@@ -521,7 +540,7 @@ static ast_node *primary(parser *p)
         ast_node *n = node(p, A_EXTCALL, t.pos);
         n->u.call.fn = fn;
         n->u.call.n = expr_list(p, T_RPAREN, &n->u.call.args);
-        return n;
+        return fold_constructor(p, n);
     }
     if (strchr(name->data, ':'))
         fail(p, t.pos, "unexpected name `%s`: expected an entity uid or a function call", name->data);
