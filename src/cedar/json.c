@@ -6,6 +6,7 @@
  * schema-directed forms and the plain forms share one walk.
  */
 #include "cedar/json.h"
+#include "cedar/parser.h"
 #include "cedar/ext.h"
 #include "util/alloc.h"
 
@@ -177,6 +178,9 @@ static writ_status uid_from_pair(wr_arena *a, const json_t *o, const char *what,
     const json_t *i = json_object_get(o, "id");
     if (!json_is_string(t) || !json_is_string(i))
         return fail(err, WRIT_EJSON, "%s: an entity reference needs string fields \"type\" and \"id\"", what);
+    if (!cedar_valid_type_name(json_string_value(t), json_string_length(t)))
+        return fail(err, WRIT_EJSON, "%s: `%.*s` is not a valid entity type name", what,
+                    (int)(json_string_length(t) > 80 ? 80 : json_string_length(t)), json_string_value(t));
     const cv_string *ts = jstr(a, t), *is = ts ? jstr(a, i) : NULL;
     *out = is ? cv_uid_new(a, ts, is) : NULL;
     return *out ? WRIT_OK : fail(err, WRIT_ENOMEM, "out of memory");
@@ -213,6 +217,8 @@ static writ_status uid_from_text(wr_arena *a, const char *p, size_t n, const cha
         if (p[k] == '"' && p[k - 1] != '\\')
             goto bad;
     if (cedar_unescape(p + i + 1, n - i - 2, buf, &blen) < 0)
+        goto bad;
+    if (!cedar_valid_type_name(p, type_end))
         goto bad;
     const cv_string *ts = cv_string_new(a, p, type_end), *is = ts ? cv_string_new(a, buf, blen) : NULL;
     *out = is ? cv_uid_new(a, ts, is) : NULL;
@@ -600,6 +606,13 @@ static bool action_matches(const writ_schema *s, const cs_action *act, const cv_
     return true;
 }
 
+/* `Action` or `Namespace::Action`: the types of action entities. */
+static bool is_action_type_name(const cv_string *t)
+{
+    return (t->len == 6 && !memcmp(t->data, "Action", 6)) ||
+           (t->len > 8 && !memcmp(t->data + t->len - 8, "::Action", 8));
+}
+
 /* One element of the entities array.  *skip is set for an action entity
  * that the schema already supplies. */
 static writ_status read_entity_entry(cedar_entities *es, const json_t *e, size_t idx, const writ_schema *s,
@@ -629,7 +642,7 @@ static writ_status read_entity_entry(cedar_entities *es, const json_t *e, size_t
         return fail(err, WRIT_EJSON, "entity %s: `attrs` must be an object", ubuf);
     if (!json_is_array(jparents))
         return fail(err, WRIT_EJSON, "entity %s: `parents` must be an array", ubuf);
-    if (jtags && !json_is_object(jtags) && !json_is_null(jtags))
+    if (jtags && !json_is_object(jtags))
         return fail(err, WRIT_EJSON, "entity %s: `tags` must be an object", ubuf);
 
     const cs_entity_type *et = NULL;
@@ -705,6 +718,9 @@ static writ_status read_entity_entry(cedar_entities *es, const json_t *e, size_t
         st = cedar_json_uid(a, json_array_get(jparents, i), false, what, &parents[i], err);
         if (st)
             return st;
+        if (is_action_type_name(uid->type) && !is_action_type_name(parents[i]->type))
+            return fail(err, WRIT_EJSON, "action %s has a non-action parent %s", ubuf,
+                        uid_text(parents[i], what, sizeof what));
         if (et && !type_listed(parents[i]->type, et->parents, et->nparents))
             return fail(err, WRIT_ESCHEMA, "%s is not allowed to have an ancestor of type `%s` according to the schema",
                         ubuf, parents[i]->type->data);
@@ -761,6 +777,14 @@ writ_status cedar_json_entities(const json_t *j, const writ_schema *s, cedar_ent
     }
     if (!st && cedar_entities_finish(es) < 0)
         st = fail(err, WRIT_ENOMEM, "out of memory");
+    /* the hierarchy must be acyclic, as the reference requires */
+    for (size_t i = 0; !st && i < cedar_entities_count(es); i++) {
+        const cedar_entity *e = cedar_entities_at(es, i);
+        if (cedar_entity_has_ancestor(e, e->uid)) {
+            char ubuf[160];
+            st = fail(err, WRIT_EJSON, "the entity hierarchy has a cycle containing %s", uid_text(e->uid, ubuf, sizeof ubuf));
+        }
+    }
     if (st) {
         cedar_entities_free(es);
         return st;

@@ -122,6 +122,27 @@ static bool is_reserved(const token *t)
     return is_word(t, "__cedar");
 }
 
+bool cedar_valid_type_name(const char *p, size_t n)
+{
+    size_t i = 0;
+    for (;;) {
+        size_t start = i;
+        if (i >= n || !((p[i] >= 'a' && p[i] <= 'z') || (p[i] >= 'A' && p[i] <= 'Z') || p[i] == '_'))
+            return false;
+        while (i < n && ((p[i] >= 'a' && p[i] <= 'z') || (p[i] >= 'A' && p[i] <= 'Z') || p[i] == '_' ||
+                         (p[i] >= '0' && p[i] <= '9')))
+            i++;
+        token t = {T_IDENT, 0, (uint32_t)(i - start), p + start};
+        if (is_reserved(&t))
+            return false;
+        if (i == n)
+            return true;
+        if (n - i < 3 || p[i] != ':' || p[i + 1] != ':')
+            return false;
+        i += 2;
+    }
+}
+
 /* Identifiers used as names (attributes, record keys, path segments) may
  * not be reserved words. */
 static void check_name(parser *p, const token *t)

@@ -22,6 +22,10 @@ writ_status cedar_parse_policies(wr_arena *a, const char *src, size_t len, const
 /* Parse one entity reference in Cedar syntax, e.g. `A::B::"id"`. */
 writ_status cedar_parse_uid(wr_arena *a, const char *src, size_t len, const cv_uid **out, writ_error *err);
 
+/* Is p[0..n) a valid entity type name: IDENT {'::' IDENT}, no reserved word
+ * and no `__cedar` segment?  (What the reference accepts in JSON uids.) */
+bool cedar_valid_type_name(const char *p, size_t n);
+
 /* Fill err with message and the line:column of offset pos in src. */
 void cedar_error_at(writ_error *err, writ_status code, const char *src, size_t len, size_t pos,
                     const char *fmt, ...) __attribute__((format(printf, 6, 7)));
