@@ -186,46 +186,18 @@ static writ_status uid_from_pair(wr_arena *a, const json_t *o, const char *what,
     return *out ? WRIT_OK : fail(err, WRIT_ENOMEM, "out of memory");
 }
 
-static bool ident_start(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; }
-static bool ident_char(char c) { return ident_start(c) || (c >= '0' && c <= '9'); }
-
-/* Cedar syntax uid: Name::Name::"id" (no spaces inside the path). */
+/* Cedar syntax uid, e.g. "A::B::\"id\"", read by the policy parser. */
 static writ_status uid_from_text(wr_arena *a, const char *p, size_t n, const char *what, const cv_uid **out,
                                  writ_error *err)
 {
-    size_t i = 0, type_end = 0;
-    for (;;) {
-        if (i >= n || !ident_start(p[i]))
-            goto bad;
-        while (i < n && ident_char(p[i]))
-            i++;
-        if (i + 1 >= n || p[i] != ':' || p[i + 1] != ':')
-            goto bad;
-        type_end = i;
-        i += 2;
-        if (i < n && p[i] == '"')
-            break;
-    }
-    if (n - i < 2 || p[n - 1] != '"')
-        goto bad;
-    /* the quoted id: unescape its body */
-    char *buf = wr_arena_alloc(a, n - i);
-    if (!buf)
+    writ_error perr;
+    writ_status st = cedar_parse_uid(a, p, n, out, &perr);
+    if (st == WRIT_ENOMEM)
         return fail(err, WRIT_ENOMEM, "out of memory");
-    size_t blen;
-    for (size_t k = i + 1; k < n - 1; k++)   /* an unescaped quote inside ends the string early */
-        if (p[k] == '"' && p[k - 1] != '\\')
-            goto bad;
-    if (cedar_unescape(p + i + 1, n - i - 2, buf, &blen) < 0)
-        goto bad;
-    if (!cedar_valid_type_name(p, type_end))
-        goto bad;
-    const cv_string *ts = cv_string_new(a, p, type_end), *is = ts ? cv_string_new(a, buf, blen) : NULL;
-    *out = is ? cv_uid_new(a, ts, is) : NULL;
-    return *out ? WRIT_OK : fail(err, WRIT_ENOMEM, "out of memory");
-bad:
-    return fail(err, WRIT_EJSON, "%s: `%.*s` is not an entity reference in Cedar syntax", what,
-                (int)(n > 80 ? 80 : n), p);
+    if (st)
+        return fail(err, WRIT_EJSON, "%s: `%.*s` is not an entity reference in Cedar syntax (%s)", what,
+                    (int)(n > 80 ? 80 : n), p, perr.msg);
+    return WRIT_OK;
 }
 
 writ_status cedar_json_uid(wr_arena *a, const json_t *j, bool allow_text, const char *what,
@@ -606,13 +578,6 @@ static bool action_matches(const writ_schema *s, const cs_action *act, const cv_
     return true;
 }
 
-/* `Action` or `Namespace::Action`: the types of action entities. */
-static bool is_action_type_name(const cv_string *t)
-{
-    return (t->len == 6 && !memcmp(t->data, "Action", 6)) ||
-           (t->len > 8 && !memcmp(t->data + t->len - 8, "::Action", 8));
-}
-
 /* One element of the entities array.  *skip is set for an action entity
  * that the schema already supplies. */
 static writ_status read_entity_entry(cedar_entities *es, const json_t *e, size_t idx, const writ_schema *s,
@@ -718,7 +683,7 @@ static writ_status read_entity_entry(cedar_entities *es, const json_t *e, size_t
         st = cedar_json_uid(a, json_array_get(jparents, i), false, what, &parents[i], err);
         if (st)
             return st;
-        if (is_action_type_name(uid->type) && !is_action_type_name(parents[i]->type))
+        if (cedar_is_action_type(uid->type) && !cedar_is_action_type(parents[i]->type))
             return fail(err, WRIT_EJSON, "action %s has a non-action parent %s", ubuf,
                         uid_text(parents[i], what, sizeof what));
         if (et && !type_listed(parents[i]->type, et->parents, et->nparents))

@@ -948,7 +948,7 @@ static void principal_or_resource(parser *p, ast_scope *s, const char *var, int 
     }
 }
 
-static bool is_action_type(const cv_string *t)
+bool cedar_is_action_type(const cv_string *t)
 {
     return (t->len == 6 && !memcmp(t->data, "Action", 6)) ||
            (t->len > 8 && !memcmp(t->data + t->len - 8, "::Action", 8));
@@ -960,7 +960,7 @@ static const cv_uid *action_ref(parser *p)
     if (p->tok.kind != T_IDENT)
         unexpected(p, "entity uid");
     const cv_uid *u = entity_ref(p);
-    if (!is_action_type(u->type)) {
+    if (!cedar_is_action_type(u->type)) {
         char b[128];
         cv_format(cv_entity(u), b, sizeof b);
         fail(p, pos, "expected an entity uid with type `Action` but got `%s`", b);

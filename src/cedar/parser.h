@@ -26,6 +26,9 @@ writ_status cedar_parse_uid(wr_arena *a, const char *src, size_t len, const cv_u
  * and no `__cedar` segment?  (What the reference accepts in JSON uids.) */
 bool cedar_valid_type_name(const char *p, size_t n);
 
+/* `Action` or `Namespace::Action`: the types of action entities. */
+bool cedar_is_action_type(const cv_string *t);
+
 /* Fill err with message and the line:column of offset pos in src. */
 void cedar_error_at(writ_error *err, writ_status code, const char *src, size_t len, size_t pos,
                     const char *fmt, ...) __attribute__((format(printf, 6, 7)));
