@@ -16,6 +16,7 @@
  * The address keeps its host bits: ip("1.2.3.4/24") != ip("1.2.3.0/24"),
  * though each is in the other's range.
  */
+#include "util/text.h"
 #include "cedar/ext_impl.h"
 
 #include <stdio.h>
@@ -23,16 +24,6 @@
 
 #define IP_STR_MAX 43
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
 
 /* ipv4 -> dec '.' dec '.' dec '.' dec ; dec -> '0' | [1-9][0-9]{0,2} (<= 255) */
 static bool parse_v4(const char *s, size_t n, uint8_t out[4])
@@ -61,8 +52,8 @@ static bool hex_group(const char *s, size_t n, size_t *p, uint16_t *g)
 {
     size_t q = *p;
     unsigned v = 0;
-    while (q < n && q - *p < 4 && hexval(s[q]) >= 0)
-        v = v * 16 + (unsigned)hexval(s[q++]);
+    while (q < n && q - *p < 4 && wr_hexval(s[q]) >= 0)
+        v = v * 16 + (unsigned)wr_hexval(s[q++]);
     if (q == *p)
         return false;
     *g = (uint16_t)v;

@@ -18,6 +18,7 @@
  *     theirs at evaluation (the reference does the same);
  *   - an unknown function or method is a parse error.
  */
+#include "util/text.h"
 #include "cedar/parser.h"
 #include "cedar/lexer.h"
 
@@ -182,13 +183,6 @@ static const cv_string *mkstr(parser *p, const char *s, size_t n)
  * and, in patterns only, \* for a literal star.
  * Output goes to buf as int16 elements (bytes, or PAT_STAR for an unescaped
  * star when pattern is set). */
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
 
 static size_t put_utf8(int16_t *out, uint32_t cp)
 {
@@ -248,8 +242,8 @@ static size_t unescape(parser *p, const token *t, bool pattern, int16_t **out)
             buf[w++] = '*';
             break;
         case 'x': {
-            int h1 = i < n ? hexval((unsigned char)s[i]) : -1;
-            int h2 = i + 1 < n ? hexval((unsigned char)s[i + 1]) : -1;
+            int h1 = i < n ? wr_hexval((unsigned char)s[i]) : -1;
+            int h2 = i + 1 < n ? wr_hexval((unsigned char)s[i + 1]) : -1;
             if (h1 < 0 || h2 < 0 || h1 * 16 + h2 > 0x7F) {
                 i = i + 2 <= n ? i + 2 : n;
                 goto bad;
@@ -264,8 +258,8 @@ static size_t unescape(parser *p, const token *t, bool pattern, int16_t **out)
             i++;
             uint32_t cp = 0;
             size_t digits = 0;
-            while (i < n && s[i] != '}' && hexval((unsigned char)s[i]) >= 0 && digits < 7) {
-                cp = cp * 16 + (uint32_t)hexval((unsigned char)s[i]);
+            while (i < n && s[i] != '}' && wr_hexval((unsigned char)s[i]) >= 0 && digits < 7) {
+                cp = cp * 16 + (uint32_t)wr_hexval((unsigned char)s[i]);
                 i++;
                 digits++;
             }

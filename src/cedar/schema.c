@@ -30,6 +30,7 @@
  *   Path      -> IDENT {'::' IDENT}
  * Comments run from // to the end of the line.
  */
+#include "util/text.h"
 #include "cedar/schema.h"
 #include "util/alloc.h"
 
@@ -41,16 +42,6 @@
 
 /* ---- string literals */
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
 
 int cedar_unescape(const char *p, size_t n, char *out, size_t *outlen)
 {
@@ -77,7 +68,7 @@ int cedar_unescape(const char *p, size_t n, char *out, size_t *outlen)
             unsigned long cp = 0;
             int digits = 0;
             while (i < n && p[i] != '}') {
-                int h = hexval(p[i]);
+                int h = wr_hexval(p[i]);
                 if (h < 0 || ++digits > 6)
                     return -1;
                 cp = cp * 16 + (unsigned long)h;
