@@ -16,8 +16,8 @@
  * The address keeps its host bits: ip("1.2.3.4/24") != ip("1.2.3.0/24"),
  * though each is in the other's range.
  */
-#include "util/text.h"
 #include "cedar/ext_impl.h"
+#include "util/text.h"
 
 #include <stdio.h>
 #include <string.h>

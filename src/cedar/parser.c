@@ -18,9 +18,9 @@
  *     theirs at evaluation (the reference does the same);
  *   - an unknown function or method is a parse error.
  */
-#include "util/text.h"
 #include "cedar/parser.h"
 #include "cedar/lexer.h"
+#include "util/text.h"
 
 #include <setjmp.h>
 #include <stdarg.h>

@@ -30,9 +30,9 @@
  *   Path      -> IDENT {'::' IDENT}
  * Comments run from // to the end of the line.
  */
-#include "util/text.h"
 #include "cedar/schema.h"
 #include "util/alloc.h"
+#include "util/text.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
