@@ -102,6 +102,18 @@ void srv_decide_failed(srv *s, const char *agent, const char *action, const char
     met_decision(&s->met, 0, 1);
 }
 
+void srv_record(srv *s, const char *agent, const char *action, const char *resource, const char *task, bool allow,
+                const char *note)
+{
+    srv_outcome o;
+    memset(&o, 0, sizeof o);
+    o.allow = allow;
+    o.failed = note != NULL;
+    if (note)
+        snprintf(o.error, sizeof o.error, "%s", note);
+    audit(s, agent, action, resource, task, NULL, &o);
+}
+
 void srv_decide(srv *s, const srv_snapshot *snap, const writ_request *rq, const char *agent, const char *action,
                 const char *resource, const char *task, const char *chain, srv_outcome *out)
 {
