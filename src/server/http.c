@@ -239,6 +239,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                          (unsigned long long)s->cfg->max_body);
                 return send_error(s, c, h, 413, "body_too_large", msg, NULL);
             }
+            if (endpoints[h->idx].body && n)
+                sb_reserve(&h->body, (size_t)n + 1);
         }
         if (endpoints[h->idx].body == B_JSON) {
             const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
@@ -513,6 +515,11 @@ int srv_run(const srv_config *cfg)
                                 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->timeout,
                                 MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections,
                                 MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
+                                /* libmicrohttpd zeroes a connection's pool on
+                                 * every keep-alive request; bodies are kept in
+                                 * our own buffer, so the pool only holds the
+                                 * headers and the read buffer: 16 KiB, not 32. */
+                                MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)16384,
                                 MHD_OPTION_NOTIFY_COMPLETED, on_completed, &s,
                                 MHD_OPTION_END);
     if (!s.daemon) {
