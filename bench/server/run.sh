@@ -134,7 +134,7 @@ audit=$("$writ" audit verify --state-dir "$tmp/state" || true)
 wr=$(rate "$tmp/writ.out"); nr=$(rate "$tmp/nginx.out")
 wp=$(p99 "$tmp/writ.out"); np=$(p99 "$tmp/nginx.out")
 wreq=$(awk '/requests in/ {print $1}' "$tmp/writ.out")
-wcpu=$(awk -v a="$c0" -v b="$c1" -v n="$wreq" -v hz="$(getconf CLK_TCK)" 'BEGIN {printf "%.1f", n > 0 ? (b - a) / hz * 1e6 / n : 0}')
+wcpu=$(awk -v a="$c0" -v b="$c1" -v n="$wreq" -v hz="$(getconf CLK_TCK)" 'BEGIN {printf "%.1f", (n > 0) ? ((b - a) / hz * 1e6 / n) : 0}')
 ratio=$(awk -v a="$wr" -v b="$nr" 'BEGIN {printf "%.0f", (b > 0) ? (100 * a / b) : 0}')
 echo
 echo "policies:        $npol (audit on; $audit)"
