@@ -121,7 +121,11 @@ bench() {   # bench NAME URL
     wrk -t2 -c"$conns" -d"${secs}s" --latency -s "$tmp/post.lua" "$2" >"$tmp/$1.out" 2>&1
     grep -E 'requests in|Non-2xx|Socket errors' "$tmp/$1.out" | sed 's/^/   /' >&2
 }
+# server CPU per request (user + system), steadier than the rate on a shared machine
+cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+c0=$(cpu "$wpid")
 bench writ "http://$waddr/access/v1/evaluation"
+c1=$(cpu "$wpid")
 bench nginx "http://127.0.0.1:$port/"
 
 kill -TERM "$wpid"; wait "$wpid" 2>/dev/null || true
@@ -129,9 +133,11 @@ audit=$("$writ" audit verify --state-dir "$tmp/state" || true)
 
 wr=$(rate "$tmp/writ.out"); nr=$(rate "$tmp/nginx.out")
 wp=$(p99 "$tmp/writ.out"); np=$(p99 "$tmp/nginx.out")
+wreq=$(awk '/requests in/ {print $1}' "$tmp/writ.out")
+wcpu=$(awk -v a="$c0" -v b="$c1" -v n="$wreq" -v hz="$(getconf CLK_TCK)" 'BEGIN {printf "%.1f", (n > 0) ? ((b - a) / hz * 1e6 / n) : 0}')
 ratio=$(awk -v a="$wr" -v b="$nr" 'BEGIN {printf "%.0f", (b > 0) ? (100 * a / b) : 0}')
 echo
 echo "policies:        $npol (audit on; $audit)"
-printf 'writ  AuthZEN:   %10.0f req/s   p99 %s ms\n' "$wr" "$wp"
+printf 'writ  AuthZEN:   %10.0f req/s   p99 %s ms   server CPU %s us/req\n' "$wr" "$wp" "$wcpu"
 printf 'nginx fixed 200: %10.0f req/s   p99 %s ms\n' "$nr" "$np"
 echo "ratio:           ${ratio}% of nginx (target >= 60%), writ p99 ${wp} ms (target < 5 ms)"

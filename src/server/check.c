@@ -335,8 +335,9 @@ static int in_scope(const chk_ident *id, const char *action, const char *action_
 
 /* Does the schema's context type for the action declare attribute name
  * (or is there no schema)? */
-static bool ctx_wants(const srv_snapshot *snap, const char *atype, const char *aid, const char *name)
+bool srv_ctx_wants(const srv *s, const srv_snapshot *snap, const char *aid, const char *name)
 {
+    const char *atype = s->action_type;
     if (!snap->schema)
         return true;
     const writ_schema *sc = snap->schema;
@@ -352,7 +353,7 @@ static bool ctx_wants(const srv_snapshot *snap, const char *atype, const char *a
     return false;
 }
 
-static void source_ip(struct MHD_Connection *c, char *out, size_t n)
+void srv_source_ip(struct MHD_Connection *c, char *out, size_t n)
 {
     const char *x = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Real-IP");
     const char *f = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Forwarded-For");
@@ -385,22 +386,21 @@ static json_t *extn(const char *fn, const char *arg)
 static json_t *build_context(srv *s, const srv_snapshot *snap, struct MHD_Connection *c, const chk_ident *id,
                              const char *aid)
 {
-    const char *at = s->action_type;
     json_t *ctx = json_object();
     if (!ctx)
         return NULL;
     int bad = 0;
-    if (ctx_wants(snap, at, aid, "task"))
+    if (srv_ctx_wants(s, snap, aid, "task"))
         bad |= json_object_set_new(ctx, "task", json_pack("{s:s,s:s}", "id", id->task, "purpose", id->purpose));
-    if (ctx_wants(snap, at, aid, "chain_depth"))
+    if (srv_ctx_wants(s, snap, aid, "chain_depth"))
         bad |= json_object_set_new(ctx, "chain_depth", json_integer(id->depth));
-    if (ctx_wants(snap, at, aid, "chain"))
+    if (srv_ctx_wants(s, snap, aid, "chain"))
         bad |= json_object_set(ctx, "chain", id->chain);
-    if (ctx_wants(snap, at, aid, "destination")) {
+    if (srv_ctx_wants(s, snap, aid, "destination")) {
         const char *d = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Writ-Destination");
         bad |= json_object_set_new(ctx, "destination", json_string(d && *d ? d : "internal"));
     }
-    if (ctx_wants(snap, at, aid, "time")) {
+    if (srv_ctx_wants(s, snap, aid, "time")) {
         char ts[32];
         time_t now = time(NULL);
         struct tm tm;
@@ -408,9 +408,9 @@ static json_t *build_context(srv *s, const srv_snapshot *snap, struct MHD_Connec
         strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
         bad |= json_object_set_new(ctx, "time", extn("datetime", ts));
     }
-    if (ctx_wants(snap, at, aid, "source_ip")) {
+    if (srv_ctx_wants(s, snap, aid, "source_ip")) {
         char ip[64];
-        source_ip(c, ip, sizeof ip);
+        srv_source_ip(c, ip, sizeof ip);
         bad |= json_object_set_new(ctx, "source_ip", extn("ip", ip));
     }
     if (bad) {

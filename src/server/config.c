@@ -12,7 +12,7 @@
 #define WRIT_EXAMPLES_DIR "examples"
 #endif
 
-typedef enum ck_kind { CK_STR, CK_PATH, CK_U32, CK_U64, CK_BOOL, CK_LISTEN, CK_ROUTE } ck_kind;
+typedef enum ck_kind { CK_STR, CK_PATH, CK_U32, CK_U64, CK_BOOL, CK_LISTEN, CK_ROUTE, CK_TRUST_SPIFFE, CK_TRUST_OIDC } ck_kind;
 
 typedef struct ck_key {
     const char *name;
@@ -52,6 +52,15 @@ static const ck_key keys[] = {
     {"token_audience", CK_STR, OFF(token_audience), 0, 0, "aud task tokens must carry"},
     {"token_leeway", CK_U32, OFF(token_leeway), 0, 300, "seconds of clock skew allowed on token times"},
     {"revocations", CK_PATH, OFF(revocations), 0, 0, "revocation database (empty: STATE_DIR/writ.db)"},
+    {"token_ttl", CK_U32, OFF(token_ttl), 10, 3600, "default lifetime of task tokens issued, seconds"},
+    {"token_max_ttl", CK_U32, OFF(token_max_ttl), 10, 3600, "longest lifetime a client may ask for, seconds"},
+    {"identity_audience", CK_STR, OFF(identity_audience), 0, 0,
+     "aud the identity tokens exchanged at /oauth2/token must carry"},
+    {"identity_spiffe", CK_TRUST_SPIFFE, 0, 0, 0,
+     "TRUST_DOMAIN FILE: trust JWT-SVIDs of that domain, keys in the SPIFFE bundle FILE (repeatable)"},
+    {"identity_oidc", CK_TRUST_OIDC, 0, 0, 0, "ISSUER FILE: trust OIDC tokens of that issuer, JWKS in FILE (repeatable)"},
+    {"admin_token_file", CK_PATH, OFF(admin_token_file), 0, 0,
+     "file whose first line is the admin bearer secret for /oauth2/revoke (>= 32 chars; empty: no admin)"},
     {"route", CK_ROUTE, 0, 0, 0, "METHOD PATTERN ACTION RESOURCE_TYPE RESOURCE_ID (repeatable)"},
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
@@ -125,6 +134,10 @@ void srv_config_defaults(srv_config *c)
     c->token_audience = dup("writ");
     c->token_leeway = 30;
     c->revocations = dup("");
+    c->identity_audience = dup("writ");
+    c->admin_token_file = dup("");
+    c->token_ttl = 300;
+    c->token_max_ttl = 900;
 }
 
 static void free_routes(srv_config *c)
@@ -142,10 +155,22 @@ static void free_routes(srv_config *c)
     c->nroutes = 0;
 }
 
+static void free_trust(srv_config *c)
+{
+    for (size_t i = 0; i < c->ntrust; i++) {
+        wr_free(c->trust[i].name);
+        wr_free(c->trust[i].path);
+    }
+    wr_free(c->trust);
+    c->trust = NULL;
+    c->ntrust = 0;
+}
+
 void srv_config_free(srv_config *c)
 {
     if (!c)
         return;
+    free_trust(c);
     for (size_t i = 0; i < NKEYS; i++)
         if (keys[i].kind == CK_STR || keys[i].kind == CK_PATH)
             set_str((char **)((char *)c + keys[i].off), NULL);
@@ -264,6 +289,43 @@ out:
     return st;
 }
 
+static char *resolve_path(const char *v, const char *base_dir);
+
+static writ_status add_trust(srv_config *c, bool oidc, const char *v, const char *base_dir, writ_error *err)
+{
+    const char *key = oidc ? "identity_oidc" : "identity_spiffe";
+    char *w[2] = {0};
+    size_t n = split_words(v, w, 2);
+    writ_status st = WRIT_OK;
+    char *path = NULL;
+    if (n != 2) {
+        st = fail(err, WRIT_EINVAL, "%s: expected NAME FILE, got '%s'", key, v);
+        goto out;
+    }
+    if (!w[0] || !w[1] || !(path = resolve_path(w[1], base_dir))) {
+        st = fail(err, WRIT_ENOMEM, "out of memory%s%s", NULL, NULL);
+        goto out;
+    }
+    if (c->ntrust >= SRV_MAX_TRUST) {
+        st = fail(err, WRIT_ELIMIT, "%s: more than %s trusted issuers", key, "64");
+        goto out;
+    }
+    srv_trust *t = wr_realloc(c->trust, (c->ntrust + 1) * sizeof *t);
+    if (!t) {
+        st = fail(err, WRIT_ENOMEM, "out of memory%s%s", NULL, NULL);
+        goto out;
+    }
+    c->trust = t;
+    t[c->ntrust++] = (srv_trust){oidc, w[0], path};
+    wr_free(w[1]);
+    return WRIT_OK;
+out:
+    wr_free(path);
+    wr_free(w[0]);
+    wr_free(w[1]);
+    return st;
+}
+
 static char *resolve_path(const char *v, const char *base_dir)
 {
     if (!*v || v[0] == '/' || !base_dir || !*base_dir)
@@ -315,6 +377,9 @@ writ_status srv_config_set(srv_config *c, const char *key, const char *value, co
         return parse_listen(c, value, err);
     case CK_ROUTE:
         return add_route(c, value, err);
+    case CK_TRUST_SPIFFE:
+    case CK_TRUST_OIDC:
+        return add_trust(c, k->kind == CK_TRUST_OIDC, value, base_dir, err);
     }
     return fail(err, WRIT_EINVAL, "unknown setting '%s'%s", key, NULL);
 }
@@ -352,7 +417,9 @@ static writ_status load_json(srv_config *c, const char *text, size_t len, const 
     {
         json_t *items = json_is_array(v) ? v : NULL;
         size_t n = items ? json_array_size(items) : 1;
-        if (items && (!find_key(key, strlen(key)) || find_key(key, strlen(key))->kind != CK_ROUTE)) {
+        if (items && (!find_key(key, strlen(key)) || (find_key(key, strlen(key))->kind != CK_ROUTE &&
+                                                     find_key(key, strlen(key))->kind != CK_TRUST_SPIFFE &&
+                                                     find_key(key, strlen(key))->kind != CK_TRUST_OIDC))) {
             st = fail(err, WRIT_EJSON, "config: '%s' takes one value, not a list%s", key, NULL);
             break;
         }
@@ -553,6 +620,12 @@ void srv_config_print(const srv_config *c, FILE *f)
             for (size_t r = 0; r < c->nroutes; r++)
                 fprintf(f, "route = %s %s %s %s %s\n", c->routes[r].method, c->routes[r].pattern,
                         c->routes[r].action, c->routes[r].rtype, c->routes[r].rid);
+            break;
+        case CK_TRUST_SPIFFE:
+        case CK_TRUST_OIDC:
+            for (size_t t = 0; t < c->ntrust; t++)
+                if (c->trust[t].oidc == (k->kind == CK_TRUST_OIDC))
+                    fprintf(f, "%s = %s %s\n", k->name, c->trust[t].name, c->trust[t].path);
             break;
         }
     }

@@ -31,6 +31,17 @@ typedef struct srv_route {
 
 #define SRV_MAX_ROUTES 1024
 
+/* A trusted identity issuer for token exchange:
+ *   identity_spiffe = TRUST_DOMAIN FILE   (a SPIFFE bundle: JWKS of JWT-SVID keys)
+ *   identity_oidc   = ISSUER FILE         (an OIDC issuer's JWKS) */
+typedef struct srv_trust {
+    bool oidc;
+    char *name;
+    char *path;
+} srv_trust;
+
+#define SRV_MAX_TRUST 64
+
 typedef struct srv_config {
     char *policies;             /* path */
     char *entities;             /* path, "" = none */
@@ -59,6 +70,12 @@ typedef struct srv_config {
     char *token_audience;
     uint32_t token_leeway;      /* seconds of clock skew allowed */
     char *revocations;          /* revocation database, "" = STATE_DIR/writ.db */
+    char *identity_audience;    /* aud identity tokens must carry at /oauth2/token */
+    char *admin_token_file;     /* file holding the admin bearer secret, "" = no admin */
+    uint32_t token_ttl;         /* default lifetime of issued task tokens, seconds */
+    uint32_t token_max_ttl;     /* longest lifetime a client may ask for */
+    size_t ntrust;
+    srv_trust *trust;
     size_t nroutes;
     srv_route *routes;
     bool routes_from_flags;     /* flags replace the file's routes */

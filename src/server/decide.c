@@ -102,6 +102,18 @@ void srv_decide_failed(srv *s, const char *agent, const char *action, const char
     met_decision(&s->met, 0, 1);
 }
 
+void srv_record(srv *s, const char *agent, const char *action, const char *resource, const char *task, bool allow,
+                const char *note)
+{
+    srv_outcome o;
+    memset(&o, 0, sizeof o);
+    o.allow = allow;
+    o.failed = note != NULL;
+    if (note)
+        snprintf(o.error, sizeof o.error, "%s", note);
+    audit(s, agent, action, resource, task, NULL, &o);
+}
+
 void srv_decide(srv *s, const srv_snapshot *snap, const writ_request *rq, const char *agent, const char *action,
                 const char *resource, const char *task, const char *chain, srv_outcome *out)
 {
@@ -131,18 +143,15 @@ void srv_outcome_json(const srv_snapshot *snap, const srv_outcome *o, sbuf *b)
     /* Obligations: @approval("required") on a determining permit. */
     if (o->allow && snap) {
         for (size_t i = 0; i < o->d.nreasons; i++) {
-            for (size_t k = 0; k < writ_policyset_count(snap->ps); k++) {
-                if (strcmp(writ_policyset_id(snap->ps, k), o->d.reasons[i]) != 0)
+            for (size_t k = 0; k < snap->napprovals; k++) {
+                if (strcmp(snap->approval_id[k], o->d.reasons[i]) != 0)
                     continue;
-                const char *ap = writ_policyset_annotation(snap->ps, k, "approval");
-                if (ap) {
-                    sb_puts(b, ",\"obligations\":{\"approval\":");
-                    sb_json_str(b, ap);
-                    sb_puts(b, ",\"policy\":");
-                    sb_json_str(b, o->d.reasons[i]);
-                    sb_putc(b, '}');
-                    return;
-                }
+                sb_puts(b, ",\"obligations\":{\"approval\":");
+                sb_json_str(b, snap->approval_val[k]);
+                sb_puts(b, ",\"policy\":");
+                sb_json_str(b, o->d.reasons[i]);
+                sb_putc(b, '}');
+                return;
             }
         }
     }

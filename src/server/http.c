@@ -34,7 +34,12 @@ typedef enum ep {
     EP_CHECK,
     EP_HEALTH,
     EP_METRICS,
+    EP_TOKEN,
+    EP_REVOKE,
+    EP_JWKS,
 } ep;
+
+enum { B_NONE, B_JSON, B_FORM };
 
 enum { M_GET = 1, M_POST = 2, M_HEAD = 4, M_ANY = 0xff };
 
@@ -45,14 +50,17 @@ static const struct {
     const char *allow;
     ep ep;
     met_endpoint mep;
-    bool body;                  /* reads a JSON body */
+    int body;                   /* B_JSON, B_FORM: reads such a body */
 } endpoints[] = {
-    {"/access/v1/evaluation", false, M_POST, "POST", EP_EVALUATION, MET_EP_EVALUATION, true},
-    {"/access/v1/evaluations", false, M_POST, "POST", EP_EVALUATIONS, MET_EP_EVALUATIONS, true},
-    {"/.well-known/authzen-configuration", false, M_GET | M_HEAD, "GET, HEAD", EP_METADATA, MET_EP_OTHER, false},
-    {"/authz/check", true, M_ANY, NULL, EP_CHECK, MET_EP_CHECK, false},
-    {"/healthz", false, M_GET | M_HEAD, "GET, HEAD", EP_HEALTH, MET_EP_OTHER, false},
-    {"/metrics", false, M_GET | M_HEAD, "GET, HEAD", EP_METRICS, MET_EP_OTHER, false},
+    {"/access/v1/evaluation", false, M_POST, "POST", EP_EVALUATION, MET_EP_EVALUATION, B_JSON},
+    {"/access/v1/evaluations", false, M_POST, "POST", EP_EVALUATIONS, MET_EP_EVALUATIONS, B_JSON},
+    {"/.well-known/authzen-configuration", false, M_GET | M_HEAD, "GET, HEAD", EP_METADATA, MET_EP_OTHER, B_NONE},
+    {"/authz/check", true, M_ANY, NULL, EP_CHECK, MET_EP_CHECK, B_NONE},
+    {"/healthz", false, M_GET | M_HEAD, "GET, HEAD", EP_HEALTH, MET_EP_OTHER, B_NONE},
+    {"/metrics", false, M_GET | M_HEAD, "GET, HEAD", EP_METRICS, MET_EP_OTHER, B_NONE},
+    {"/oauth2/token", false, M_POST, "POST", EP_TOKEN, MET_EP_OTHER, B_FORM},
+    {"/oauth2/revoke", false, M_POST, "POST", EP_REVOKE, MET_EP_OTHER, B_FORM},
+    {"/.well-known/jwks.json", false, M_GET | M_HEAD, "GET, HEAD", EP_JWKS, MET_EP_OTHER, B_NONE},
 };
 #define NENDPOINTS (sizeof endpoints / sizeof endpoints[0])
 
@@ -143,7 +151,19 @@ static enum MHD_Result send_error(srv *s, struct MHD_Connection *c, hreq *h, uns
 {
     srv_reply r;
     memset(&r, 0, sizeof r);
-    srv_error(&r, status, code, "%s", msg);
+    if (h && h->idx >= 0 && endpoints[h->idx].body == B_FORM) {
+        /* RFC 6749 §5.2 shape on the OAuth endpoints */
+        sbuf b;
+        sb_init(&b);
+        sb_puts(&b, "{\"error\":");
+        sb_json_str(&b, status == 413 || status == 415 ? "invalid_request" : code);
+        sb_puts(&b, ",\"error_description\":");
+        sb_json_str(&b, msg);
+        sb_putc(&b, '}');
+        srv_reply_sbuf(&r, status, &b);
+    } else {
+        srv_error(&r, status, code, "%s", msg);
+    }
     r.allow = allow;
     return send_reply(s, c, h, &r);
 }
@@ -219,12 +239,21 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                          (unsigned long long)s->cfg->max_body);
                 return send_error(s, c, h, 413, "body_too_large", msg, NULL);
             }
+            if (endpoints[h->idx].body && n)
+                sb_reserve(&h->body, (size_t)n + 1);
         }
-        if (endpoints[h->idx].body) {
+        if (endpoints[h->idx].body == B_JSON) {
             const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
             if (ct && strncasecmp(ct, "application/json", 16) != 0)
                 return send_error(s, c, h, 415, "unsupported_media_type", "expected Content-Type: application/json",
                                   NULL);
+        } else if (endpoints[h->idx].body == B_FORM) {
+            static const char form_ct[] = "application/x-www-form-urlencoded";
+            const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+            size_t n = sizeof form_ct - 1;
+            if (!ct || strncasecmp(ct, form_ct, n) != 0 || (ct[n] && ct[n] != ';' && ct[n] != ' '))
+                return send_error(s, c, h, 415, "unsupported_media_type",
+                                  "expected Content-Type: application/x-www-form-urlencoded", NULL);
         }
         return MHD_YES;
     }
@@ -279,6 +308,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         break;
     case EP_METRICS:
         metrics(s, &r);
+        break;
+    case EP_TOKEN:
+        oauth_token(s, c, body, h->body.len, &r);
+        break;
+    case EP_REVOKE:
+        oauth_revoke(s, c, body, h->body.len, &r);
+        break;
+    case EP_JWKS:
+        oauth_jwks(s, &r);
         break;
     case EP_NONE:
         srv_error(&r, 404, "not_found", "no such endpoint");
@@ -477,6 +515,11 @@ int srv_run(const srv_config *cfg)
                                 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->timeout,
                                 MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections,
                                 MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
+                                /* libmicrohttpd zeroes a connection's pool on
+                                 * every keep-alive request; bodies are kept in
+                                 * our own buffer, so the pool only holds the
+                                 * headers and the read buffer: 16 KiB, not 32. */
+                                MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)16384,
                                 MHD_OPTION_NOTIFY_COMPLETED, on_completed, &s,
                                 MHD_OPTION_END);
     if (!s.daemon) {

@@ -97,4 +97,6 @@ void met_render(const srv_metrics *m, sbuf *o, uint64_t generation, uint64_t aud
     counter(o, "writ_tokens_issued_total", "Task tokens issued.", NULL, GET(m->token_issued));
     counter(o, "writ_tokens_revoked_total", "Revocations recorded.", NULL, GET(m->token_revoked));
     counter(o, "writ_tokens_rejected_total", "Presented tokens refused.", NULL, GET(m->token_rejected));
+    counter(o, "writ_token_requests_refused_total", "Token exchange requests refused (/oauth2/token).", NULL,
+            GET(m->token_refused));
 }

@@ -36,6 +36,7 @@ typedef struct srv_metrics {
     atomic_uint_fast64_t token_issued;
     atomic_uint_fast64_t token_revoked;
     atomic_uint_fast64_t token_rejected;
+    atomic_uint_fast64_t token_refused;       /* /oauth2/token requests refused */
 } srv_metrics;
 
 void met_init(srv_metrics *m);

@@ -40,6 +40,8 @@ static bool grow(sbuf *b, size_t extra)
     return true;
 }
 
+void sb_reserve(sbuf *b, size_t n) { (void)grow(b, n); }
+
 void sb_putn(sbuf *b, const char *s, size_t n)
 {
     if (!grow(b, n))

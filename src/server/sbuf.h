@@ -21,6 +21,8 @@ typedef struct sbuf {
 void sb_init(sbuf *b);
 void sb_free(sbuf *b);
 bool sb_ok(const sbuf *b);
+/* Make room for n more bytes now (one allocation instead of doublings). */
+void sb_reserve(sbuf *b, size_t n);
 void sb_putn(sbuf *b, const char *s, size_t n);
 void sb_puts(sbuf *b, const char *s);
 void sb_putc(sbuf *b, char c);

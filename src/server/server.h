@@ -4,6 +4,8 @@
  *   POST /access/v1/evaluation, /access/v1/evaluations   AuthZEN 1.0 (authzen.c)
  *   GET  /.well-known/authzen-configuration              AuthZEN metadata
  *   ANY  /authz/check[/PATH]                             nginx auth_request, Envoy ext_authz (check.c)
+ *   POST /oauth2/token, /oauth2/revoke                   RFC 8693 exchange, RFC 7009 revocation (oauth.c)
+ *   GET  /.well-known/jwks.json                          the signing keys (oauth.c)
  *   GET  /healthz, /metrics                              operations (http.c, metrics.c)
  * Decisions go through decide.c (snapshot, Cedar, audit, metrics). */
 #ifndef WRIT_SERVER_SERVER_H

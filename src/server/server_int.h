@@ -38,6 +38,13 @@ typedef struct srv {
     writ_keyring *keyring;      /* NULL unless token_keys */
     writ_token_verifier *verifier;   /* NULL: no task tokens configured */
     writ_revocations *revocations;
+    /* token exchange (oauth.c) */
+    writ_issuer_config issuer;  /* strings point into cfg */
+    writ_bundle *bundle;        /* trusted identity issuers, NULL = none */
+    char *jwks;                 /* the keyring's public JWKS, NULL without a keyring */
+    size_t jwks_len;
+    char *admin_secret;         /* NULL = no admin credential */
+    size_t admin_len;
 } srv;
 
 /* Open the keyring, verifier and revocations the config names (tokens.c). */
@@ -78,17 +85,29 @@ void srv_decide(srv *s, const srv_snapshot *snap, const writ_request *rq, const 
 /* Record a decision that failed before Cedar was asked (bad request data). */
 void srv_decide_failed(srv *s, const char *agent, const char *action, const char *resource, const char *task,
                        const char *why, srv_outcome *out);
+/* Record an event that is not a Cedar decision (a revocation): allow says
+ * whether it was carried out; note (may be NULL) goes into the errors. */
+void srv_record(srv *s, const char *agent, const char *action, const char *resource, const char *task, bool allow,
+                const char *note);
 /* Write `"reasons":[...],"errors":[...]` (+ obligations) for an outcome. */
 void srv_outcome_json(const srv_snapshot *snap, const srv_outcome *o, sbuf *b);
 /* `Type::"id"` for logs. */
 void srv_uid_text(sbuf *b, const char *type, const char *id, size_t idlen);
 
 /* ---- front ends */
+void oauth_token(srv *s, struct MHD_Connection *c, const char *body, size_t len, srv_reply *r);
+void oauth_revoke(srv *s, struct MHD_Connection *c, const char *body, size_t len, srv_reply *r);
+void oauth_jwks(srv *s, srv_reply *r);
 void authzen_evaluation(srv *s, const char *body, size_t len, srv_reply *r);
 void authzen_evaluations(srv *s, const char *body, size_t len, srv_reply *r);
 void authzen_metadata(srv *s, struct MHD_Connection *c, srv_reply *r);
 void check_request(srv *s, struct MHD_Connection *c, const char *url, const char *method, srv_reply *r);
 WRIT_MUST_CHECK writ_status check_compile(srv *s, writ_error *err);
 void check_free(srv *s);
+/* Context attributes for a Cedar request built by the server (check.c):
+ * does the schema's context type of action aid declare name (or no schema)? */
+bool srv_ctx_wants(const srv *s, const srv_snapshot *snap, const char *aid, const char *name);
+/* The caller's address: X-Real-IP, X-Forwarded-For, else the socket's. */
+void srv_source_ip(struct MHD_Connection *c, char *out, size_t n);
 
 #endif

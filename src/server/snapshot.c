@@ -117,6 +117,8 @@ static void snap_free(srv_snapshot *s)
     writ_entities_free(s->es);
     writ_schema_free(s->schema);
     writ_policyset_free(s->ps);
+    wr_free(s->approval_id);
+    wr_free(s->approval_val);
     wr_free(s);
 }
 
@@ -141,6 +143,22 @@ static writ_status load(srv_policy_store *st, srv_snapshot **out, writ_error *er
     }
     wr_free(text);
     text = NULL;
+    {
+        size_t np = writ_policyset_count(s->ps);
+        s->approval_id = wr_calloc(np ? np : 1, sizeof *s->approval_id);
+        s->approval_val = wr_calloc(np ? np : 1, sizeof *s->approval_val);
+        if (!s->approval_id || !s->approval_val) {
+            rc = io_fail(err, "loading", "policies", "out of memory");
+            goto bad;
+        }
+        for (size_t i = 0; i < np; i++) {
+            const char *ap = writ_policyset_annotation(s->ps, i, "approval");
+            if (ap) {
+                s->approval_id[s->napprovals] = writ_policyset_id(s->ps, i);
+                s->approval_val[s->napprovals++] = ap;
+            }
+        }
+    }
     if (*st->paths[2]) {
         if (!(text = read_file(st->paths[2], &len, err))) {
             rc = WRIT_EIO;

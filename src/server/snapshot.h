@@ -22,6 +22,11 @@ typedef struct srv_snapshot {
     writ_policyset *ps;
     writ_schema *schema;       /* NULL when none */
     writ_entities *es;
+    /* Policies annotated @approval(...), so an answer's obligations need
+     * no scan of the whole set: ids and values point into ps. */
+    size_t napprovals;
+    const char **approval_id;
+    const char **approval_val;
 } srv_snapshot;
 
 typedef struct srv_file_stamp {

@@ -1,11 +1,20 @@
 /* tokens.c - the server's task-token state: signing keys, verifier,
- * revocation set (configured by token_keys / token_jwks, token_issuer,
- * token_audience, revocations). */
+ * revocation set, trusted identity issuers and the admin credential
+ * (configured by token_keys / token_jwks, token_issuer, token_audience,
+ * revocations, identity_spiffe / identity_oidc, admin_token_file).
+ *
+ * On the embedded defaults (neither token_keys nor token_jwks) the server
+ * signs with STATE_DIR/token-key.pem, generated (ES256, mode 0600) on the
+ * first start and loaded on later ones, so tokens survive restarts. */
 #include "server/server_int.h"
 #include "util/alloc.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #define TOK_MAX_FILE (1u << 20)
 #define TOK_CACHE 4096
@@ -31,14 +40,142 @@ static char *slurp(const char *path, size_t *len, writ_error *err)
     return buf;
 }
 
+static writ_status io_fail(writ_error *err, const char *what, const char *path)
+{
+    if (err) {
+        memset(err, 0, sizeof *err);
+        err->code = WRIT_EIO;
+        snprintf(err->msg, sizeof err->msg, "%s %s: %s", what, path, strerror(errno));
+    }
+    return WRIT_EIO;
+}
+
+static char *state_path(const srv_config *c, const char *name)
+{
+    size_t n = strlen(c->state_dir), m = strlen(name);
+    char *p = wr_malloc(n + m + 2);
+    if (p) {
+        memcpy(p, c->state_dir, n);
+        p[n] = '/';
+        memcpy(p + n + 1, name, m + 1);
+    }
+    return p;
+}
+
+/* The default signing key: STATE_DIR/token-key.pem, made on first start.
+ * Written to a temporary file (0600), synced, then linked into place, so a
+ * crash never leaves a half-written key and two servers starting at once
+ * agree on one key. */
+static char *default_key(const srv_config *c, size_t *len, writ_error *err)
+{
+    char *path = state_path(c, "token-key.pem"), *tmp = state_path(c, "token-key.pem.tmp");
+    char *text = NULL;
+    if (!path || !tmp)
+        goto out;
+    if ((text = slurp(path, len, NULL)))
+        goto out;
+    writ_keyring *kr = writ_keyring_new();
+    char *pem = NULL;
+    size_t plen = 0;
+    if (!kr || writ_keyring_generate(kr, WRIT_KEY_ES256, NULL, err) ||
+        writ_keyring_private_pem(kr, NULL, &pem, &plen, err)) {
+        writ_keyring_free(kr);
+        goto out;
+    }
+    writ_keyring_free(kr);
+    unlink(tmp);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    bool ok = fd >= 0 && write(fd, pem, plen) == (ssize_t)plen && fsync(fd) == 0;
+    if (fd >= 0 && close(fd) != 0)
+        ok = false;
+    memset(pem, 0, plen);
+    writ_free_string(pem);
+    if (!ok) {
+        io_fail(err, "cannot write the signing key", tmp);
+        unlink(tmp);
+        goto out;
+    }
+    if (link(tmp, path) != 0 && errno != EEXIST) {
+        io_fail(err, "cannot create the signing key", path);
+        unlink(tmp);
+        goto out;
+    }
+    unlink(tmp);
+    text = slurp(path, len, err);
+    if (text)
+        fprintf(stderr, "writ serve: generated the token signing key %s\n", path);
+out:
+    wr_free(path);
+    wr_free(tmp);
+    return text;
+}
+
+static writ_status load_trust(srv *s, writ_error *err)
+{
+    const srv_config *c = s->cfg;
+    if (!c->ntrust)
+        return WRIT_OK;
+    if (!(s->bundle = writ_bundle_new()))
+        return WRIT_ENOMEM;
+    for (size_t i = 0; i < c->ntrust; i++) {
+        const srv_trust *t = &c->trust[i];
+        size_t len;
+        char *text = slurp(t->path, &len, err);
+        if (!text)
+            return WRIT_EIO;
+        writ_status st = t->oidc ? writ_bundle_add_oidc(s->bundle, t->name, strlen(t->name), text, len, err)
+                                 : writ_bundle_add_spiffe(s->bundle, t->name, strlen(t->name), text, len, err);
+        wr_free(text);
+        if (st) {
+            char m[sizeof err->msg];
+            snprintf(m, sizeof m, "%s", err->msg);
+            snprintf(err->msg, sizeof err->msg, "%s %s: %.200s", t->oidc ? "identity_oidc" : "identity_spiffe",
+                     t->name, m);
+            return st;
+        }
+    }
+    return WRIT_OK;
+}
+
+static writ_status load_admin(srv *s, writ_error *err)
+{
+    const char *path = s->cfg->admin_token_file;
+    if (!*path)
+        return WRIT_OK;
+    size_t len;
+    char *text = slurp(path, &len, err);
+    if (!text)
+        return WRIT_EIO;
+    size_t n = strcspn(text, "\r\n");
+    text[n] = '\0';
+    if (n < 32) {
+        memset(text, 0, len);
+        wr_free(text);
+        if (err) {
+            memset(err, 0, sizeof *err);
+            err->code = WRIT_EINVAL;
+            snprintf(err->msg, sizeof err->msg, "admin_token_file %s: the secret must be at least 32 characters",
+                     path);
+        }
+        return WRIT_EINVAL;
+    }
+    s->admin_secret = text;
+    s->admin_len = n;
+    return WRIT_OK;
+}
+
 writ_status srv_tokens_open(srv *s, writ_error *err)
 {
     const srv_config *c = s->cfg;
     writ_status st = WRIT_OK;
-    size_t len;
+    size_t len = 0;
     char *text = NULL;
-    if (*c->token_keys) {
-        if (!(text = slurp(c->token_keys, &len, err)))
+    s->issuer = (writ_issuer_config){.issuer = c->token_issuer, .audience = c->token_audience,
+                                     .default_ttl = c->token_ttl, .max_ttl = c->token_max_ttl};
+    if ((st = load_trust(s, err)) || (st = load_admin(s, err)))
+        return st;
+    if (*c->token_keys || !*c->token_jwks) {
+        if (!(text = *c->token_keys ? slurp(c->token_keys, &len, err) : default_key(c, &len, err)))
             return WRIT_EIO;
         if (!(s->keyring = writ_keyring_new()))
             st = WRIT_ENOMEM;
@@ -46,6 +183,8 @@ writ_status srv_tokens_open(srv *s, writ_error *err)
             st = writ_keyring_add_pem(s->keyring, text, len, true, NULL, err);
         if (!st)
             st = writ_token_verifier_from_keyring(s->keyring, c->token_issuer, TOK_CACHE, &s->verifier, err);
+        if (!st)
+            st = writ_keyring_jwks(s->keyring, &s->jwks, &s->jwks_len, err);
     } else if (*c->token_jwks) {
         if (!(text = slurp(c->token_jwks, &len, err)))
             return WRIT_EIO;
@@ -76,6 +215,15 @@ writ_status srv_tokens_open(srv *s, writ_error *err)
 
 void srv_tokens_close(srv *s)
 {
+    writ_bundle_free(s->bundle);
+    writ_free_string(s->jwks);
+    if (s->admin_secret) {
+        memset(s->admin_secret, 0, s->admin_len);
+        wr_free(s->admin_secret);
+    }
+    s->bundle = NULL;
+    s->jwks = NULL;
+    s->admin_secret = NULL;
     writ_revocations_close(s->revocations);
     writ_token_verifier_free(s->verifier);
     writ_keyring_free(s->keyring);

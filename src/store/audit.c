@@ -19,6 +19,8 @@
 
 #define AUDIT_FIELDS 7   /* agent chain task action resource policies errors */
 #define AUDIT_LINGER_NS 2000000L
+#define AUDIT_ROWS 16    /* rows per multi-row INSERT (12 parameters each, < 999) */
+#define AUDIT_COLS 12
 
 typedef struct arec {
     struct arec *next;
@@ -30,7 +32,7 @@ typedef struct arec {
 
 struct wr_audit {
     sqlite3 *db;
-    sqlite3_stmt *ins, *head;
+    sqlite3_stmt *ins, *ins_many, *head;   /* ins_many: AUDIT_ROWS rows at once */
     EVP_MD_CTX *md;
     pthread_t thread;
     pthread_mutex_t mu;
@@ -131,44 +133,59 @@ static int64_t now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Insert and commit recs[0..n); 0 on success (chain state advanced). */
+/* Bind record r (seq, hash of the previous, its own hash) at parameter
+ * base+1.. of s.  The hex buffers must live until the step. */
+static void bind_record(sqlite3_stmt *s, int base, const arec *r, uint64_t seq, const char *px, const char *hx)
+{
+    sqlite3_bind_int64(s, base + 1, (sqlite3_int64)seq);
+    sqlite3_bind_int64(s, base + 2, r->time_ms);
+    for (int k = 0; k < 5; k++)
+        sqlite3_bind_text(s, base + 3 + k, r->f[k], (int)r->len[k], SQLITE_STATIC);
+    sqlite3_bind_text(s, base + 8, r->allow ? "allow" : "deny", -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, base + 9, r->f[5], (int)r->len[5], SQLITE_STATIC);
+    sqlite3_bind_text(s, base + 10, r->f[6], (int)r->len[6], SQLITE_STATIC);
+    sqlite3_bind_text(s, base + 11, px, 64, SQLITE_STATIC);
+    sqlite3_bind_text(s, base + 12, hx, 64, SQLITE_STATIC);
+}
+
+/* Insert and commit recs[0..n); 0 on success (chain state advanced).
+ * Records go AUDIT_ROWS at a time through one multi-row INSERT (fewer
+ * statement executions per transaction), the rest one by one. */
 static int write_batch(wr_audit *a, arec *r, size_t n)
 {
     uint64_t seq = a->last_seq;
     unsigned char h[32];
     memcpy(h, a->last_hash, 32);
-    char hx[65], px[65];
+    char hx[AUDIT_ROWS][65], px[AUDIT_ROWS][65];
     if (sqlite3_exec(a->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
         return -1;
-    for (size_t i = 0; i < n; i++, r = r->next) {
-        unsigned char nh[32];
-        size_t len[AUDIT_FIELDS];
-        for (int k = 0; k < AUDIT_FIELDS; k++)
-            len[k] = r->len[k];
-        if (record_hash(a->md, seq + 1, r->time_ms, r->allow, r->f, len, h, nh) != 0)
-            goto bad;
-        hex(h, px);
-        hex(nh, hx);
-        sqlite3_stmt *s = a->ins;
-        sqlite3_bind_int64(s, 1, (sqlite3_int64)(seq + 1));
-        sqlite3_bind_int64(s, 2, r->time_ms);
-        for (int k = 0; k < 5; k++)
-            sqlite3_bind_text(s, 3 + k, r->f[k], (int)r->len[k], SQLITE_STATIC);
-        sqlite3_bind_text(s, 8, r->allow ? "allow" : "deny", -1, SQLITE_STATIC);
-        sqlite3_bind_text(s, 9, r->f[5], (int)r->len[5], SQLITE_STATIC);
-        sqlite3_bind_text(s, 10, r->f[6], (int)r->len[6], SQLITE_STATIC);
-        sqlite3_bind_text(s, 11, px, 64, SQLITE_STATIC);
-        sqlite3_bind_text(s, 12, hx, 64, SQLITE_STATIC);
+    size_t i = 0;
+    while (i < n) {
+        size_t k = n - i >= AUDIT_ROWS ? AUDIT_ROWS : 1;
+        sqlite3_stmt *s = k == AUDIT_ROWS ? a->ins_many : a->ins;
+        for (size_t j = 0; j < k; j++, r = r->next) {
+            unsigned char nh[32];
+            size_t len[AUDIT_FIELDS];
+            for (int f = 0; f < AUDIT_FIELDS; f++)
+                len[f] = r->len[f];
+            if (record_hash(a->md, seq + 1, r->time_ms, r->allow, r->f, len, h, nh) != 0)
+                goto bad;
+            hex(h, px[j]);
+            hex(nh, hx[j]);
+            bind_record(s, (int)j * AUDIT_COLS, r, seq + 1, px[j], hx[j]);
+            seq++;
+            memcpy(h, nh, 32);
+        }
         int rc = sqlite3_step(s);
         sqlite3_reset(s);
         if (rc != SQLITE_DONE)
             goto bad;
-        seq++;
-        memcpy(h, nh, 32);
+        i += k;
     }
-    hex(h, hx);
+    char head[65];
+    hex(h, head);
     sqlite3_bind_int64(a->head, 1, (sqlite3_int64)seq);
-    sqlite3_bind_text(a->head, 2, hx, 64, SQLITE_STATIC);
+    sqlite3_bind_text(a->head, 2, head, 64, SQLITE_STATIC);
     int rc = sqlite3_step(a->head);
     sqlite3_reset(a->head);
     if (rc != SQLITE_DONE || sqlite3_exec(a->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
@@ -274,6 +291,18 @@ static writ_status open_db(const char *path, int flags, sqlite3 **out, writ_erro
     return WRIT_OK;
 }
 
+static int prepare_many(wr_audit *a)
+{
+    char sql[1400];
+    size_t n = (size_t)snprintf(sql, sizeof sql, "INSERT INTO audit (seq, time_ms, agent, chain, task, action,"
+                                                 " resource, decision, policies, errors, prev, hash) VALUES ");
+    for (int i = 0; i < AUDIT_ROWS && n < sizeof sql; i++)
+        n += (size_t)snprintf(sql + n, sizeof sql - n, "%s(?,?,?,?,?,?,?,?,?,?,?,?)", i ? "," : "");
+    if (n >= sizeof sql)
+        return -1;
+    return sqlite3_prepare_v2(a->db, sql, -1, &a->ins_many, NULL) == SQLITE_OK ? 0 : -1;
+}
+
 /* Continue the chain from the last record, checking it against the head. */
 static writ_status load_tail(wr_audit *a, writ_error *err)
 {
@@ -323,7 +352,8 @@ writ_status wr_audit_open(const char *path, uint32_t batch, uint32_t queue_max, 
                            " policies, errors, prev, hash) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                            -1, &a->ins, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(a->db, "INSERT OR REPLACE INTO audit_head (id, seq, hash) VALUES (1, ?, ?)", -1,
-                           &a->head, NULL) != SQLITE_OK) {
+                           &a->head, NULL) != SQLITE_OK ||
+        prepare_many(a) != 0) {
         st = db_fail(err, a->db, "preparing statements");
         goto bad;
     }
@@ -350,6 +380,7 @@ writ_status wr_audit_open(const char *path, uint32_t batch, uint32_t queue_max, 
 bad:
     EVP_MD_CTX_free(a->md);
     sqlite3_finalize(a->ins);
+    sqlite3_finalize(a->ins_many);
     sqlite3_finalize(a->head);
     sqlite3_close(a->db);
     wr_free(a);
@@ -426,6 +457,7 @@ void wr_audit_close(wr_audit *a)
     pthread_cond_destroy(&a->done);
     EVP_MD_CTX_free(a->md);
     sqlite3_finalize(a->ins);
+    sqlite3_finalize(a->ins_many);
     sqlite3_finalize(a->head);
     sqlite3_close(a->db);
     wr_free(a);

@@ -1,0 +1,1038 @@
+/* oauth.c - the token endpoints: RFC 8693 token exchange, RFC 7009
+ * revocation (plus Writ's revocation by task, agent and subtree) and the
+ * signing keys' JWKS.
+ *
+ *   POST /oauth2/token    application/x-www-form-urlencoded
+ *     grant_type=urn:ietf:params:oauth:grant-type:token-exchange (required)
+ *     subject_token, subject_token_type (required)
+ *     actor_token, actor_token_type     (delegation)
+ *     audience                          (optional; must be token_audience)
+ *     requested_token_type              (optional: access_token or txn_token)
+ *     scope        space-separated actions the task may take
+ *     purpose      the task's declared purpose
+ *     resource     a resource or prefix pattern ending in '*' (repeatable)
+ *     destination  a destination or pattern (repeatable)
+ *     sensitivity  public | internal | confidential | restricted
+ *     task         the id of a task in the entity store (start: optional)
+ *     owner        the human a new task acts for (start: optional)
+ *     ttl          lifetime in seconds (<= token_max_ttl)
+ *
+ *   Start a task: subject_token_type urn:ietf:params:oauth:token-type:jwt
+ *   (or id_token), the agent's JWT-SVID or OIDC token, verified against
+ *   identity_spiffe / identity_oidc with audience identity_audience.  Cedar
+ *   decides Action::"start_task" with principal = the agent, resource =
+ *   Task::"<task>" (a fresh id unless `task` names one in the store; a new
+ *   task gets the attributes purpose and owner from the form for this
+ *   decision), context = task {id, purpose}, chain [agent], chain_depth 0,
+ *   scope, destination, time, source_ip (the attributes the schema's
+ *   context type declares).  Allowed: a task token with the scope.
+ *
+ *   Delegate: subject_token = a task token (token type access_token or
+ *   txn_token), actor_token = the receiving agent's identity token (jwt).
+ *   The task token is verified in full (signature, times, revocation,
+ *   binding); Cedar decides Action::"delegate" with principal = its holder,
+ *   resource = Agent::"<actor>", context = the parent's task, chain and
+ *   chain_depth; then writ_token_delegate narrows (scope, resource,
+ *   destination, sensitivity, ttl given replace the parent's, and may only
+ *   narrow it).
+ *
+ *   Answer (RFC 8693 §2.2.1): {"access_token", "issued_token_type",
+ *   "token_type": "Bearer" ("N_A" for txn_token), "expires_in", "scope",
+ *   "task_id"}.  Errors (RFC 6749 §5.2): {"error", "error_description":
+ *   "<writ_reason>: <detail>", "writ_reason"}: invalid_request (400, form),
+ *   unsupported_grant_type, invalid_grant (a presented token refused),
+ *   invalid_scope (widening), invalid_target (audience), access_denied
+ *   (403: Cedar said no).  Every decision and refusal is audited.
+ *
+ *   mTLS binding (cnf x5t#S256) needs the client's certificate; this server
+ *   speaks plain HTTP (behind a proxy that ends TLS), so it issues unbound
+ *   tokens and refuses to delegate a bound one (cnf_missing): fail closed.
+ *
+ *   POST /oauth2/revoke   application/x-www-form-urlencoded, exactly one of
+ *     token=T [token_type_hint=...]  T and every token delegated from it
+ *     task=TXN                       every token of the task
+ *     agent=ID                       every token held by or delegated through ID
+ *     subtree=JTI, jti=JTI           by token id
+ *   Authorization: Bearer <admin secret (admin_token_file)> may revoke
+ *   anything; Bearer <task token> may revoke tokens of its own task (token=
+ *   or task=).  Otherwise 401 invalid_client.  A token that does not verify
+ *   (expired, foreign, garbage) needs no revoking: 200, as RFC 7009 asks.
+ *   The in-memory set is updated before the answer, so the very next
+ *   request in this process is refused; the entry is on disk for restarts
+ *   and other processes.
+ *
+ *   GET /.well-known/jwks.json  the public keys of token_keys (or of the
+ *   generated default key). */
+#include "cedar/json.h"
+#include "server/server_int.h"
+#include "util/alloc.h"
+
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#define GT_EXCHANGE "urn:ietf:params:oauth:grant-type:token-exchange"
+#define TT_JWT "urn:ietf:params:oauth:token-type:jwt"
+#define TT_ID "urn:ietf:params:oauth:token-type:id_token"
+#define TT_ACCESS "urn:ietf:params:oauth:token-type:access_token"
+#define TT_TXN "urn:ietf:params:oauth:token-type:txn_token"
+
+/* ---- application/x-www-form-urlencoded ---------------------------------
+ * Strict: pairs NAME=VALUE separated by '&'; no empty pairs; '+' is a space;
+ * %XX with two hex digits; no raw bytes outside printable ASCII; no decoded
+ * NUL; at most FORM_MAX_PARAMS pairs, names up to FORM_MAX_NAME bytes.  A
+ * name may appear once, except resource and destination (lists, as RFC 8693
+ * allows for resource).  Unknown names are ignored (RFC 6749 §3.2). */
+#define FORM_MAX_PARAMS 64
+#define FORM_MAX_NAME 64
+#define FORM_MAX_LIST 64
+#define FORM_MAX_SCOPE 64
+
+typedef struct form {
+    size_t n;
+    const char *name[FORM_MAX_PARAMS];
+    const char *value[FORM_MAX_PARAMS];
+    char *buf;
+} form;
+
+static int hexval(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* Decode [p, e) in place to a NUL-terminated string; -1 on a bad byte. */
+static int form_decode(char *p, char *e)
+{
+    char *w = p;
+    for (char *r = p; r < e; r++) {
+        unsigned char c = (unsigned char)*r;
+        if (c == '+') {
+            *w++ = ' ';
+        } else if (c == '%') {
+            if (e - r < 3)
+                return -1;
+            int hi = hexval(r[1]), lo = hexval(r[2]);
+            if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
+                return -1;
+            *w++ = (char)(hi * 16 + lo);
+            r += 2;
+        } else if (c < 0x21 || c > 0x7e) {
+            return -1;
+        } else {
+            *w++ = (char)c;
+        }
+    }
+    *w = '\0';
+    return 0;
+}
+
+static bool form_is_list(const char *name) { return !strcmp(name, "resource") || !strcmp(name, "destination"); }
+
+static void form_free(form *f)
+{
+    wr_free(f->buf);
+    f->buf = NULL;
+}
+
+/* 0, or -1 with why. */
+static int form_parse(const char *body, size_t len, form *f, char *why, size_t n)
+{
+    memset(f, 0, sizeof *f);
+    if (len == 0) {
+        snprintf(why, n, "the request body is empty");
+        return -1;
+    }
+    if (!(f->buf = wr_malloc(len + 1))) {
+        snprintf(why, n, "out of memory");
+        return -1;
+    }
+    memcpy(f->buf, body, len);
+    f->buf[len] = '\0';
+    char *p = f->buf, *end = f->buf + len;
+    while (p <= end) {
+        char *amp = memchr(p, '&', (size_t)(end - p));
+        char *e = amp ? amp : end;
+        if (e == p) {
+            snprintf(why, n, "empty parameter in the form");
+            return -1;
+        }
+        char *eq = memchr(p, '=', (size_t)(e - p));
+        if (!eq) {
+            snprintf(why, n, "form parameter without '='");
+            return -1;
+        }
+        if (f->n == FORM_MAX_PARAMS) {
+            snprintf(why, n, "more than %d form parameters", FORM_MAX_PARAMS);
+            return -1;
+        }
+        if (form_decode(p, eq) || form_decode(eq + 1, e)) {
+            snprintf(why, n, "malformed form encoding (bad percent-escape, NUL or a raw byte outside ASCII)");
+            return -1;
+        }
+        if (!*p || strlen(p) > FORM_MAX_NAME) {
+            snprintf(why, n, "form parameter name empty or longer than %d bytes", FORM_MAX_NAME);
+            return -1;
+        }
+        for (size_t i = 0; i < f->n; i++)
+            if (!strcmp(f->name[i], p) && !form_is_list(p)) {
+                snprintf(why, n, "parameter %.64s given more than once", p);
+                return -1;
+            }
+        f->name[f->n] = p;
+        f->value[f->n] = eq + 1;
+        f->n++;
+        if (!amp)
+            break;
+        p = amp + 1;
+        if (p == end) {
+            snprintf(why, n, "empty parameter in the form");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static const char *form_get(const form *f, const char *name)
+{
+    for (size_t i = 0; i < f->n; i++)
+        if (!strcmp(f->name[i], name))
+            return f->value[i];
+    return NULL;
+}
+
+/* Values of a list parameter; -1 when more than max. */
+static int form_list(const form *f, const char *name, const char **out, size_t max, size_t *n)
+{
+    *n = 0;
+    for (size_t i = 0; i < f->n; i++)
+        if (!strcmp(f->name[i], name)) {
+            if (*n == max)
+                return -1;
+            out[(*n)++] = f->value[i];
+        }
+    return 0;
+}
+
+/* ---- answers ------------------------------------------------------------ */
+
+static void oauth_error(srv_reply *r, unsigned status, const char *error, const char *reason, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+static void oauth_error(srv_reply *r, unsigned status, const char *error, const char *reason, const char *fmt, ...)
+{
+    char msg[600];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    sbuf b;
+    sb_init(&b);
+    sb_puts(&b, "{\"error\":");
+    sb_json_str(&b, error);
+    sb_puts(&b, ",\"error_description\":");
+    sb_json_str(&b, msg);
+    if (reason) {
+        sb_puts(&b, ",\"writ_reason\":");
+        sb_json_str(&b, reason);
+    }
+    sb_putc(&b, '}');
+    srv_reply_sbuf(r, status, &b);
+    if (status == 401)
+        r->www_auth = "Bearer realm=\"writ\"";
+}
+
+static void refused(srv *s, srv_reply *r, unsigned status, const char *error, const char *reason,
+                    const char *agent, const char *action, const char *resource, const char *task,
+                    const char *detail)
+{
+    char why[320];
+    snprintf(why, sizeof why, "%s: %.290s", reason, detail);
+    srv_outcome o;
+    srv_decide_failed(s, agent, action, resource, task, why, &o);
+    oauth_error(r, status, error, reason, "%s", why);
+}
+
+/* Refusal text of a writ call: err.msg already reads "<reason>: detail". */
+static const char *detail_of(const writ_error *err, writ_reason why)
+{
+    const char *name = writ_reason_name(why);
+    size_t n = strlen(name);
+    if (!strncmp(err->msg, name, n) && err->msg[n] == ':' && err->msg[n + 1] == ' ')
+        return err->msg + n + 2;
+    return err->msg;
+}
+
+static const char *grant_error(writ_reason why)
+{
+    switch (why) {
+    case WRIT_R_SCOPE:
+    case WRIT_R_EXPIRY:
+        return "invalid_scope";
+    case WRIT_R_TTL:
+        return "invalid_request";
+    default:
+        return "invalid_grant";
+    }
+}
+
+/* Space-separated words of s into out (copied into buf); -1 if too many
+ * or empty. */
+static int split_scope(const char *s, char *buf, size_t cap, const char **out, size_t max, size_t *n)
+{
+    size_t len = strlen(s);
+    *n = 0;
+    if (len >= cap)
+        return -1;
+    memcpy(buf, s, len + 1);
+    char *p = buf;
+    while (*p) {
+        while (*p == ' ')
+            p++;
+        if (!*p)
+            break;
+        if (*n == max)
+            return -1;
+        out[(*n)++] = p;
+        while (*p && *p != ' ')
+            p++;
+        if (*p)
+            *p++ = '\0';
+    }
+    return *n ? 0 : -1;
+}
+
+/* Fill sc from the form over base (the parent's scope, or none). */
+typedef struct req_scope {
+    writ_task_scope sc;
+    const char *actions[FORM_MAX_SCOPE];
+    const char *resources[FORM_MAX_LIST];
+    const char *destinations[FORM_MAX_LIST];
+    char scope_buf[4096];
+    bool given;                 /* the form narrows anything */
+} req_scope;
+
+static int scope_from_form(const form *f, const writ_task_scope *base, req_scope *rs, char *why, size_t n)
+{
+    memset(&rs->sc, 0, sizeof rs->sc);
+    rs->given = false;
+    if (base)
+        rs->sc = *base;
+    const char *scope = form_get(f, "scope");
+    if (scope) {
+        size_t k;
+        if (split_scope(scope, rs->scope_buf, sizeof rs->scope_buf, rs->actions, FORM_MAX_SCOPE, &k)) {
+            snprintf(why, n, "scope must hold 1 to %d space-separated actions", FORM_MAX_SCOPE);
+            return -1;
+        }
+        rs->sc.actions = rs->actions;
+        rs->sc.n_actions = k;
+        rs->given = true;
+    }
+    size_t k;
+    if (form_list(f, "resource", rs->resources, FORM_MAX_LIST, &k)) {
+        snprintf(why, n, "more than %d resource parameters", FORM_MAX_LIST);
+        return -1;
+    }
+    if (k) {
+        rs->sc.resources = rs->resources;
+        rs->sc.n_resources = k;
+        rs->given = true;
+    }
+    if (form_list(f, "destination", rs->destinations, FORM_MAX_LIST, &k)) {
+        snprintf(why, n, "more than %d destination parameters", FORM_MAX_LIST);
+        return -1;
+    }
+    if (k) {
+        rs->sc.destinations = rs->destinations;
+        rs->sc.n_destinations = k;
+        rs->given = true;
+    }
+    const char *sens = form_get(f, "sensitivity");
+    if (sens) {
+        if (writ_sensitivity_rank(sens) < 0) {
+            snprintf(why, n, "sensitivity must be public, internal, confidential or restricted");
+            return -1;
+        }
+        rs->sc.sensitivity = sens;
+        rs->given = true;
+    }
+    const char *purpose = form_get(f, "purpose");
+    if (purpose) {
+        rs->sc.purpose = purpose;
+        rs->given = true;
+    }
+    return 0;
+}
+
+static int parse_ttl(const form *f, uint32_t max, uint32_t *ttl, char *why, size_t n)
+{
+    const char *t = form_get(f, "ttl");
+    *ttl = 0;
+    if (!t)
+        return 0;
+    uint64_t v = 0;
+    if (!*t || strlen(t) > 9) {
+        snprintf(why, n, "ttl must be a number of seconds up to %u", (unsigned)max);
+        return -1;
+    }
+    for (const char *p = t; *p; p++) {
+        if (*p < '0' || *p > '9') {
+            snprintf(why, n, "ttl must be a number of seconds up to %u", (unsigned)max);
+            return -1;
+        }
+        v = v * 10 + (uint64_t)(*p - '0');
+    }
+    if (v == 0 || v > max) {
+        snprintf(why, n, "ttl must be a number of seconds from 1 to %u", (unsigned)max);
+        return -1;
+    }
+    *ttl = (uint32_t)v;
+    return 0;
+}
+
+static json_t *str_array(const char *const *v, size_t n)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; a && i < n; i++)
+        if (json_array_append_new(a, json_string(v[i]))) {
+            json_decref(a);
+            return NULL;
+        }
+    return a;
+}
+
+static json_t *extn(const char *fn, const char *arg)
+{
+    return json_pack("{s:{s:s,s:s}}", "__extn", "fn", fn, "arg", arg);
+}
+
+/* The Cedar context of a token request (attributes the schema's context
+ * type for the action declares; all of them without a schema). */
+static json_t *token_context(srv *s, const srv_snapshot *snap, struct MHD_Connection *c, const char *aid,
+                             const char *task, const writ_task_scope *sc, json_t *chain, unsigned depth)
+{
+    json_t *ctx = json_object();
+    if (!ctx)
+        return NULL;
+    int bad = 0;
+    if (srv_ctx_wants(s, snap, aid, "task"))
+        bad |= json_object_set_new(ctx, "task", json_pack("{s:s,s:s}", "id", task, "purpose",
+                                                          sc->purpose ? sc->purpose : ""));
+    if (srv_ctx_wants(s, snap, aid, "chain_depth"))
+        bad |= json_object_set_new(ctx, "chain_depth", json_integer(depth));
+    if (srv_ctx_wants(s, snap, aid, "chain"))
+        bad |= json_object_set(ctx, "chain", chain);
+    if (srv_ctx_wants(s, snap, aid, "scope"))
+        bad |= json_object_set_new(ctx, "scope", str_array(sc->actions, sc->n_actions));
+    if (srv_ctx_wants(s, snap, aid, "resources"))
+        bad |= json_object_set_new(ctx, "resources", str_array(sc->resources, sc->n_resources));
+    if (srv_ctx_wants(s, snap, aid, "destinations"))
+        bad |= json_object_set_new(ctx, "destinations", str_array(sc->destinations, sc->n_destinations));
+    if (srv_ctx_wants(s, snap, aid, "sensitivity") && sc->sensitivity)
+        bad |= json_object_set_new(ctx, "sensitivity", json_string(sc->sensitivity));
+    if (srv_ctx_wants(s, snap, aid, "destination"))
+        bad |= json_object_set_new(ctx, "destination",
+                                   json_string(sc->n_destinations ? sc->destinations[0] : "internal"));
+    if (srv_ctx_wants(s, snap, aid, "time")) {
+        char ts[32];
+        time_t now = time(NULL);
+        struct tm tm;
+        gmtime_r(&now, &tm);
+        strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        bad |= json_object_set_new(ctx, "time", extn("datetime", ts));
+    }
+    if (srv_ctx_wants(s, snap, aid, "source_ip")) {
+        char ip[64];
+        srv_source_ip(c, ip, sizeof ip);
+        bad |= json_object_set_new(ctx, "source_ip", extn("ip", ip));
+    }
+    if (bad) {
+        json_decref(ctx);
+        return NULL;
+    }
+    return ctx;
+}
+
+/* A Cedar decision on a token request.  task_attrs (JSON, may be NULL) are
+ * the task entity's attributes for this request.  Returns the outcome
+ * (always filled: fail closed); the caller owns nothing. */
+typedef struct tok_decision {
+    char agent[600], action[128], resource[600];
+    srv_outcome o;
+} tok_decision;
+
+static void token_decide(srv *s, struct MHD_Connection *c, const char *aid, const char *principal,
+                         const char *rtype, const char *rid, const char *task, const writ_task_scope *sc,
+                         json_t *chain, unsigned depth, const char *task_attrs, tok_decision *d)
+{
+    srv_snapshot *snap = snap_acquire(s->store);
+    sbuf pt, rt, tx;
+    sb_init(&pt);
+    sb_init(&rt);
+    sb_init(&tx);
+    if (!strstr(s->cfg->check_principal_type, "::"))
+        sb_puts(&pt, s->type_prefix);
+    sb_puts(&pt, s->cfg->check_principal_type);
+    sb_puts(&rt, s->type_prefix);
+    sb_puts(&rt, rtype);
+    const char *ptype = sb_ok(&pt) ? pt.p : "", *rtyp = sb_ok(&rt) ? rt.p : "";
+    srv_uid_text(&tx, ptype, principal, strlen(principal));
+    snprintf(d->agent, sizeof d->agent, "%s", sb_ok(&tx) ? tx.p : "");
+    tx.len = 0;
+    srv_uid_text(&tx, s->action_type, aid, strlen(aid));
+    snprintf(d->action, sizeof d->action, "%s", sb_ok(&tx) ? tx.p : "");
+    tx.len = 0;
+    srv_uid_text(&tx, rtyp, rid, strlen(rid));
+    snprintf(d->resource, sizeof d->resource, "%s", sb_ok(&tx) ? tx.p : "");
+    json_t *ctx = token_context(s, snap, c, aid, task, sc, chain, depth);
+    json_t *req = ctx ? json_pack("{s:{s:s,s:s},s:{s:s,s:s},s:{s:s,s:s},s:O}", "principal", "type", ptype, "id",
+                                  principal, "action", "type", s->action_type, "id", aid, "resource", "type", rtyp,
+                                  "id", rid, "context", ctx)
+                      : NULL;
+    writ_request *rq = NULL;
+    writ_error err;
+    memset(&err, 0, sizeof err);
+    char *chain_txt = chain ? json_dumps(chain, JSON_COMPACT) : NULL;
+    if (!req) {
+        srv_decide_failed(s, d->agent, d->action, d->resource, task, "out of memory", &d->o);
+    } else if (cedar_request_from_json(req, snap->schema, s->cfg->validate, &rq, &err) ||
+               (task_attrs &&
+                writ_request_set_attrs(rq, snap->es, rtyp, rid, task_attrs, strlen(task_attrs), &err))) {
+        char msg[300];
+        snprintf(msg, sizeof msg, "request: %s", err.msg);
+        srv_decide_failed(s, d->agent, d->action, d->resource, task, msg, &d->o);
+    } else {
+        srv_decide(s, snap, rq, d->agent, d->action, d->resource, task, chain_txt, &d->o);
+    }
+    free(chain_txt);
+    writ_request_free(rq);
+    json_decref(req);
+    json_decref(ctx);
+    sb_free(&pt);
+    sb_free(&rt);
+    sb_free(&tx);
+    snap_release(snap);
+}
+
+/* The reasons of a deny, for error_description. */
+static void deny_text(const tok_decision *d, char *out, size_t n)
+{
+    if (d->o.failed) {
+        snprintf(out, n, "%s", d->o.error);
+        return;
+    }
+    size_t k = (size_t)snprintf(out, n, "no policy permits %s on %s", d->action, d->resource);
+    if (d->o.d.nreasons && k < n)
+        k += (size_t)snprintf(out + k, n - k, " (forbidden by %s)", d->o.d.reasons[0]);
+    if (d->o.d.nerrors && k < n)
+        snprintf(out + k, n - k, "; error in %s: %s", d->o.d.errors[0].policy_id, d->o.d.errors[0].message);
+}
+
+static void issued(srv *s, srv_reply *r, char *tok, size_t len, bool txn, int64_t exp, const writ_task_scope *sc,
+                   const char *task)
+{
+    sbuf b;
+    sb_init(&b);
+    sb_puts(&b, "{\"access_token\":");
+    sb_json_strn(&b, tok, len);
+    sb_puts(&b, ",\"issued_token_type\":");
+    sb_json_str(&b, txn ? TT_TXN : TT_ACCESS);
+    sb_puts(&b, txn ? ",\"token_type\":\"N_A\"" : ",\"token_type\":\"Bearer\"");
+    int64_t left = exp - (int64_t)time(NULL);
+    sb_printf(&b, ",\"expires_in\":%lld,\"scope\":", (long long)(left > 0 ? left : 0));
+    sbuf sc_txt;
+    sb_init(&sc_txt);
+    for (size_t i = 0; i < sc->n_actions; i++) {
+        if (i)
+            sb_putc(&sc_txt, ' ');
+        sb_puts(&sc_txt, sc->actions[i]);
+    }
+    sb_json_strn(&b, sb_ok(&sc_txt) ? sc_txt.p : "", sb_ok(&sc_txt) ? sc_txt.len : 0);
+    sb_free(&sc_txt);
+    sb_puts(&b, ",\"task_id\":");
+    sb_json_str(&b, task);
+    sb_putc(&b, '}');
+    memset(tok, 0, len);
+    writ_free_string(tok);
+    srv_reply_sbuf(r, 200, &b);
+    atomic_fetch_add_explicit(&s->met.token_issued, 1, memory_order_relaxed);
+}
+
+static int random_task(char out[40])
+{
+    static const char d[] = "0123456789abcdef";
+    unsigned char b[12];
+    if (RAND_bytes(b, sizeof b) != 1)
+        return -1;
+    memcpy(out, "task-", 5);
+    for (size_t i = 0; i < sizeof b; i++) {
+        out[5 + 2 * i] = d[b[i] >> 4];
+        out[6 + 2 * i] = d[b[i] & 15];
+    }
+    out[5 + 2 * sizeof b] = '\0';
+    return 0;
+}
+
+static writ_status verify_identity(srv *s, const char *tok, writ_identity **id, writ_reason *why, writ_error *err)
+{
+    if (!s->bundle) {
+        *why = WRIT_R_UNTRUSTED;
+        snprintf(err->msg, sizeof err->msg,
+                 "untrusted: no identity issuers are configured (identity_spiffe, identity_oidc)");
+        return WRIT_EINVAL;
+    }
+    writ_verify_opts vo = {.audience = s->cfg->identity_audience, .leeway = s->cfg->token_leeway};
+    return writ_identity_verify_jwt(s->bundle, &vo, tok, strlen(tok), id, why, err);
+}
+
+/* Identity token -> task token (Action::"start_task"). */
+static void start_task(srv *s, struct MHD_Connection *c, const form *f, bool txn, srv_reply *r)
+{
+    const char *act = "start_task";
+    char why[400];
+    if (form_get(f, "actor_token")) {
+        oauth_error(r, 400, "invalid_request", NULL, "actor_token is for delegation (subject_token_type %s)",
+                    TT_ACCESS);
+        return;
+    }
+    req_scope *rs = wr_calloc(1, sizeof *rs);
+    if (!rs) {
+        oauth_error(r, 500, "server_error", NULL, "out of memory");
+        return;
+    }
+    uint32_t ttl;
+    writ_identity *id = NULL;
+    if (scope_from_form(f, NULL, rs, why, sizeof why) || parse_ttl(f, s->cfg->token_max_ttl, &ttl, why, sizeof why)) {
+        oauth_error(r, 400, "invalid_request", NULL, "%s", why);
+        goto out;
+    }
+    if (!rs->sc.n_actions || !rs->sc.purpose || !*rs->sc.purpose) {
+        oauth_error(r, 400, "invalid_request", NULL, "scope and purpose are required to start a task");
+        goto out;
+    }
+    writ_reason reason = WRIT_R_OK;
+    writ_error err;
+    memset(&err, 0, sizeof err);
+    if (verify_identity(s, form_get(f, "subject_token"), &id, &reason, &err)) {
+        char d[320];
+        snprintf(d, sizeof d, "subject token: %s", detail_of(&err, reason));
+        refused(s, r, 400, "invalid_grant", writ_reason_name(reason), NULL, NULL, NULL, NULL, d);
+        goto out;
+    }
+    const char *agent = writ_identity_subject(id);
+    const char *given = form_get(f, "task");
+    char fresh[40];
+    if (given && (!*given || strlen(given) > 256)) {
+        oauth_error(r, 400, "invalid_request", NULL, "task must be 1 to 256 bytes");
+        goto out;
+    }
+    if (!given && random_task(fresh)) {
+        oauth_error(r, 500, "server_error", NULL, "no randomness");
+        goto out;
+    }
+    const char *task = given ? given : fresh;
+    char *attrs = NULL;
+    if (!given) {
+        const char *owner = form_get(f, "owner");
+        json_t *a = owner ? json_pack("{s:s,s:s}", "purpose", rs->sc.purpose, "owner", owner)
+                          : json_pack("{s:s}", "purpose", rs->sc.purpose);
+        attrs = a ? json_dumps(a, JSON_COMPACT) : NULL;
+        json_decref(a);
+        if (!attrs) {
+            oauth_error(r, 500, "server_error", NULL, "out of memory");
+            goto out;
+        }
+    }
+    json_t *chain = json_pack("[s]", agent);
+    tok_decision *d = wr_calloc(1, sizeof *d);
+    if (!chain || !d) {
+        free(attrs);
+        json_decref(chain);
+        wr_free(d);
+        oauth_error(r, 500, "server_error", NULL, "out of memory");
+        goto out;
+    }
+    token_decide(s, c, act, agent, "Task", task, task, &rs->sc, chain, 0, attrs, d);
+    free(attrs);
+    json_decref(chain);
+    if (!d->o.allow) {
+        deny_text(d, why, sizeof why);
+        oauth_error(r, 403, "access_denied", "policy_denied", "policy_denied: %s", why);
+        wr_free(d);
+        goto out;
+    }
+    writ_mint_request mr = {.scope = &rs->sc, .txn = task, .ttl = ttl};
+    char *tok = NULL;
+    size_t len = 0;
+    if (writ_token_mint(s->keyring, &s->issuer, id, &mr, &tok, &len, &reason, &err)) {
+        char dt[320];
+        snprintf(dt, sizeof dt, "issuing refused: %s", detail_of(&err, reason));
+        refused(s, r, 400, grant_error(reason), writ_reason_name(reason), d->agent, d->action, d->resource, task,
+                dt);
+        wr_free(d);
+        goto out;
+    }
+    wr_free(d);
+    int64_t exp = (int64_t)time(NULL) + (ttl ? ttl : s->cfg->token_ttl);
+    issued(s, r, tok, len, txn, exp, &rs->sc, task);
+out:
+    writ_identity_free(id);
+    wr_free(rs);
+}
+
+/* Task token + the receiving agent's identity -> a narrower task token
+ * (Action::"delegate"). */
+static void delegate(srv *s, struct MHD_Connection *c, const form *f, bool txn, srv_reply *r)
+{
+    const char *act = "delegate";
+    char why[400];
+    const char *actor = form_get(f, "actor_token"), *att = form_get(f, "actor_token_type");
+    if (!actor || !att) {
+        oauth_error(r, 400, "invalid_request", NULL,
+                    "delegation needs actor_token (the receiving agent's identity token) and actor_token_type");
+        return;
+    }
+    if (strcmp(att, TT_JWT) && strcmp(att, TT_ID)) {
+        oauth_error(r, 400, "invalid_request", NULL, "actor_token_type must be %s", TT_JWT);
+        return;
+    }
+    if (!s->verifier) {
+        oauth_error(r, 400, "invalid_grant", "untrusted", "untrusted: task tokens are not configured");
+        return;
+    }
+    req_scope *rs = wr_calloc(1, sizeof *rs);
+    tok_decision *d = wr_calloc(1, sizeof *d);
+    writ_task_token *parent = NULL;
+    writ_identity *target = NULL;
+    json_t *chain = NULL;
+    uint32_t ttl;
+    if (!rs || !d) {
+        oauth_error(r, 500, "server_error", NULL, "out of memory");
+        goto out;
+    }
+    if (parse_ttl(f, s->cfg->token_max_ttl, &ttl, why, sizeof why)) {
+        oauth_error(r, 400, "invalid_request", NULL, "%s", why);
+        goto out;
+    }
+    const char *subject = form_get(f, "subject_token");
+    writ_token_check chk = {.audience = s->cfg->token_audience, .leeway = s->cfg->token_leeway,
+                            .revocations = s->revocations};
+    writ_reason reason = WRIT_R_OK;
+    writ_error err;
+    memset(&err, 0, sizeof err);
+    if (writ_token_verify(s->verifier, &chk, subject, strlen(subject), &parent, &reason, &err)) {
+        char dt[320];
+        snprintf(dt, sizeof dt, "subject token: %s", detail_of(&err, reason));
+        refused(s, r, 400, "invalid_grant", writ_reason_name(reason), NULL, NULL, NULL, NULL, dt);
+        goto out;
+    }
+    const char *holder = writ_task_token_holder(parent), *task = writ_task_token_txn(parent);
+    if (!task)
+        task = "";
+    if (verify_identity(s, actor, &target, &reason, &err)) {
+        char dt[320];
+        snprintf(dt, sizeof dt, "actor token: %s", detail_of(&err, reason));
+        refused(s, r, 400, "invalid_grant", writ_reason_name(reason), NULL, NULL, NULL, task, dt);
+        goto out;
+    }
+    writ_task_scope base;
+    writ_task_token_scope(parent, &base);
+    if (scope_from_form(f, &base, rs, why, sizeof why)) {
+        oauth_error(r, 400, "invalid_request", NULL, "%s", why);
+        goto out;
+    }
+    unsigned depth = writ_task_token_depth(parent);
+    chain = json_array();
+    for (size_t i = 0; chain && i <= depth; i++) {
+        const char *a = writ_task_token_chain(parent, i);
+        if (a && json_array_append_new(chain, json_string(a))) {
+            json_decref(chain);
+            chain = NULL;
+        }
+    }
+    if (!chain) {
+        oauth_error(r, 500, "server_error", NULL, "out of memory");
+        goto out;
+    }
+    const char *to = writ_identity_subject(target);
+    token_decide(s, c, act, holder, "Agent", to, task, &rs->sc, chain, depth, NULL, d);
+    if (!d->o.allow) {
+        deny_text(d, why, sizeof why);
+        oauth_error(r, 403, "access_denied", "policy_denied", "policy_denied: %s", why);
+        goto out;
+    }
+    writ_delegate_request dr = {.target = to, .scope = rs->given ? &rs->sc : NULL, .ttl = ttl};
+    char *tok = NULL;
+    size_t len = 0;
+    if (writ_token_delegate(s->keyring, &s->issuer, s->verifier, s->revocations, subject, strlen(subject), NULL, &dr,
+                            &tok, &len, &reason, &err)) {
+        char dt[320];
+        snprintf(dt, sizeof dt, "delegation refused: %s", detail_of(&err, reason));
+        refused(s, r, 400, grant_error(reason), writ_reason_name(reason), d->agent, d->action, d->resource, task,
+                dt);
+        goto out;
+    }
+    int64_t pexp = writ_task_token_expiry(parent);
+    int64_t exp = (int64_t)time(NULL) + (ttl ? ttl : s->cfg->token_ttl);
+    issued(s, r, tok, len, txn, exp < pexp ? exp : pexp, &rs->sc, task);
+out:
+    json_decref(chain);
+    writ_identity_free(target);
+    writ_task_token_free(parent);
+    wr_free(rs);
+    wr_free(d);
+}
+
+void oauth_token(srv *s, struct MHD_Connection *c, const char *body, size_t len, srv_reply *r)
+{
+    form f;
+    char why[200];
+    if (form_parse(body, len, &f, why, sizeof why)) {
+        form_free(&f);
+        oauth_error(r, 400, "invalid_request", NULL, "%s", why);
+        atomic_fetch_add_explicit(&s->met.token_refused, 1, memory_order_relaxed);
+        return;
+    }
+    const char *gt = form_get(&f, "grant_type"), *st = form_get(&f, "subject_token"),
+               *stt = form_get(&f, "subject_token_type"), *aud = form_get(&f, "audience"),
+               *rtt = form_get(&f, "requested_token_type");
+    if (!gt)
+        oauth_error(r, 400, "invalid_request", NULL, "grant_type is required");
+    else if (strcmp(gt, GT_EXCHANGE))
+        oauth_error(r, 400, "unsupported_grant_type", NULL, "only %s is supported", GT_EXCHANGE);
+    else if (!s->keyring)
+        oauth_error(r, 400, "invalid_request", NULL,
+                    "this server has no signing key (token_jwks only verifies): it cannot issue tokens");
+    else if (!st || !*st || !stt)
+        oauth_error(r, 400, "invalid_request", NULL, "subject_token and subject_token_type are required");
+    else if (aud && strcmp(aud, s->cfg->token_audience))
+        oauth_error(r, 400, "invalid_target", NULL, "audience must be %s", s->cfg->token_audience);
+    else if (rtt && strcmp(rtt, TT_ACCESS) && strcmp(rtt, TT_TXN))
+        oauth_error(r, 400, "invalid_request", NULL, "requested_token_type must be %s or %s", TT_ACCESS, TT_TXN);
+    else if (!strcmp(stt, TT_JWT) || !strcmp(stt, TT_ID))
+        start_task(s, c, &f, rtt && !strcmp(rtt, TT_TXN), r);
+    else if (!strcmp(stt, TT_ACCESS) || !strcmp(stt, TT_TXN))
+        delegate(s, c, &f, rtt && !strcmp(rtt, TT_TXN), r);
+    else
+        oauth_error(r, 400, "invalid_request", NULL, "unsupported subject_token_type (%s, %s or %s)", TT_JWT,
+                    TT_ACCESS, TT_TXN);
+    form_free(&f);
+    if (r->status != 200)
+        atomic_fetch_add_explicit(&s->met.token_refused, 1, memory_order_relaxed);
+}
+
+/* ---- revocation --------------------------------------------------------- */
+
+typedef struct revoker {
+    bool admin;
+    writ_task_token *token;     /* the caller's own task token (not admin) */
+    char who[600];              /* for the audit record */
+} revoker;
+
+/* 0, or fills r with 401. */
+static int authenticate(srv *s, struct MHD_Connection *c, revoker *who, srv_reply *r)
+{
+    const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+    char action[128];
+    snprintf(action, sizeof action, "%s::\"revoke\"", s->action_type);
+    if (!auth || strncasecmp(auth, "Bearer ", 7) != 0) {
+        srv_outcome o;
+        srv_decide_failed(s, NULL, action, "", NULL, "revoke refused: no credentials", &o);
+        oauth_error(r, 401, "invalid_client", NULL,
+                    "revocation needs Authorization: Bearer with a task token of the same task or the admin secret");
+        return -1;
+    }
+    const char *cred = auth + 7;
+    while (*cred == ' ')
+        cred++;
+    size_t n = strlen(cred);
+    if (s->admin_secret && n == s->admin_len && CRYPTO_memcmp(cred, s->admin_secret, n) == 0) {
+        who->admin = true;
+        snprintf(who->who, sizeof who->who, "admin");
+        return 0;
+    }
+    writ_reason reason = WRIT_R_OK;
+    writ_error err;
+    memset(&err, 0, sizeof err);
+    writ_token_check chk = {.audience = s->cfg->token_audience, .leeway = s->cfg->token_leeway,
+                            .revocations = s->revocations};
+    if (!s->verifier || writ_token_verify(s->verifier, &chk, cred, n, &who->token, &reason, &err)) {
+        atomic_fetch_add_explicit(&s->met.token_rejected, 1, memory_order_relaxed);
+        char m[320];
+        snprintf(m, sizeof m, "revoke refused: bad credentials: %.200s", s->verifier ? err.msg : "");
+        srv_outcome o;
+        srv_decide_failed(s, NULL, action, "", NULL, m, &o);
+        oauth_error(r, 401, "invalid_client", s->verifier ? writ_reason_name(reason) : NULL,
+                    "the credential is neither the admin secret nor a valid task token%s%s",
+                    s->verifier ? ": " : "", s->verifier ? err.msg : "");
+        return -1;
+    }
+    sbuf b;
+    sb_init(&b);
+    const char *h = writ_task_token_holder(who->token);
+    srv_uid_text(&b, s->cfg->check_principal_type, h, strlen(h));
+    snprintf(who->who, sizeof who->who, "%s", sb_ok(&b) ? b.p : "");
+    sb_free(&b);
+    return 0;
+}
+
+static void revoke_done(srv *s, srv_reply *r, const revoker *who, writ_revoke_kind kind, const char *value,
+                        int64_t until, const char *task)
+{
+    writ_error err;
+    memset(&err, 0, sizeof err);
+    char note[700];
+    snprintf(note, sizeof note, "/oauth2/revoke by %s", who->who);
+    sbuf res;
+    sb_init(&res);
+    sb_puts(&res, "Revocation::");
+    sbuf v;
+    sb_init(&v);
+    sb_puts(&v, writ_revoke_kind_name(kind));
+    sb_putc(&v, ':');
+    sb_puts(&v, value);
+    sb_json_strn(&res, sb_ok(&v) ? v.p : "", sb_ok(&v) ? v.len : 0);
+    sb_free(&v);
+    const char *rtxt = sb_ok(&res) ? res.p : "";
+    char action[128];
+    snprintf(action, sizeof action, "%s::\"revoke\"", s->action_type);
+    if (writ_revocations_add(s->revocations, kind, value, strlen(value), until, note, &err)) {
+        srv_outcome o;
+        srv_decide_failed(s, who->who, action, rtxt, task, err.msg, &o);
+        oauth_error(r, 503, "temporarily_unavailable", NULL, "the revocation could not be recorded: %s", err.msg);
+        sb_free(&res);
+        return;
+    }
+    srv_record(s, who->who, action, rtxt, task, true, NULL);
+    atomic_fetch_add_explicit(&s->met.token_revoked, 1, memory_order_relaxed);
+    sbuf b;
+    sb_init(&b);
+    sb_puts(&b, "{\"revoked\":");
+    sb_json_str(&b, writ_revoke_kind_name(kind));
+    sb_puts(&b, ",\"value\":");
+    sb_json_str(&b, value);
+    sb_putc(&b, '}');
+    srv_reply_sbuf(r, 200, &b);
+    sb_free(&res);
+}
+
+void oauth_revoke(srv *s, struct MHD_Connection *c, const char *body, size_t len, srv_reply *r)
+{
+    form f;
+    char why[200];
+    revoker who;
+    memset(&who, 0, sizeof who);
+    if (form_parse(body, len, &f, why, sizeof why)) {
+        oauth_error(r, 400, "invalid_request", NULL, "%s", why);
+        goto out;
+    }
+    if (!s->revocations) {
+        oauth_error(r, 400, "invalid_request", NULL, "task tokens are not configured on this server");
+        goto out;
+    }
+    static const char *const names[] = {"token", "task", "agent", "subtree", "jti"};
+    const char *which = NULL, *value = NULL;
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        const char *v = form_get(&f, names[i]);
+        if (!v)
+            continue;
+        if (which) {
+            oauth_error(r, 400, "invalid_request", NULL, "give exactly one of token, task, agent, subtree, jti");
+            goto out;
+        }
+        which = names[i];
+        value = v;
+    }
+    if (!which || !*value || strlen(value) > 2048) {
+        oauth_error(r, 400, "invalid_request", NULL,
+                    "give exactly one of token, task, agent, subtree, jti (1 to 2048 bytes)");
+        goto out;
+    }
+    const char *hint = form_get(&f, "token_type_hint");
+    if (hint && strcmp(hint, "access_token") && strcmp(hint, "refresh_token") && strcmp(hint, TT_ACCESS) &&
+        strcmp(hint, TT_TXN)) {
+        oauth_error(r, 400, "unsupported_token_type", NULL, "token_type_hint must be access_token or %s", TT_TXN);
+        goto out;
+    }
+    if (authenticate(s, c, &who, r))
+        goto out;
+    const char *mytask = who.token ? writ_task_token_txn(who.token) : NULL;
+    int64_t horizon = (int64_t)time(NULL) + WRIT_HARD_MAX_TTL + s->cfg->token_leeway;
+    char action[128];
+    snprintf(action, sizeof action, "%s::\"revoke\"", s->action_type);
+    if (!strcmp(which, "token")) {
+        /* RFC 7009: verify to learn what it is; one that does not verify is
+         * unusable already and needs nothing. */
+        writ_task_token *t = NULL;
+        writ_reason reason;
+        writ_error err;
+        memset(&err, 0, sizeof err);
+        writ_token_check chk = {.audience = s->cfg->token_audience, .leeway = s->cfg->token_leeway};
+        if (writ_token_verify(s->verifier, &chk, value, strlen(value), &t, &reason, &err)) {
+            sbuf b;
+            sb_init(&b);
+            sb_puts(&b, "{\"revoked\":null,\"writ_reason\":");
+            sb_json_str(&b, writ_reason_name(reason));
+            sb_putc(&b, '}');
+            srv_reply_sbuf(r, 200, &b);
+            goto out;
+        }
+        const char *txn = writ_task_token_txn(t);
+        if (!who.admin && (!txn || !mytask || strcmp(txn, mytask))) {
+            srv_outcome o;
+            srv_decide_failed(s, who.who, action, "", mytask, "revoke refused: the token belongs to another task",
+                              &o);
+            oauth_error(r, 403, "unauthorized_client", NULL, "a task token may only revoke tokens of its own task");
+            writ_task_token_free(t);
+            goto out;
+        }
+        revoke_done(s, r, &who, WRIT_REVOKE_SUBTREE, writ_task_token_jti(t),
+                    writ_task_token_expiry(t) + s->cfg->token_leeway, txn);
+        writ_task_token_free(t);
+    } else if (!strcmp(which, "task")) {
+        if (!who.admin && (!mytask || strcmp(value, mytask))) {
+            srv_outcome o;
+            srv_decide_failed(s, who.who, action, "", mytask, "revoke refused: another task", &o);
+            oauth_error(r, 403, "unauthorized_client", NULL, "a task token may only revoke its own task");
+            goto out;
+        }
+        revoke_done(s, r, &who, WRIT_REVOKE_TASK, value, horizon, value);
+    } else {
+        if (!who.admin) {
+            srv_outcome o;
+            srv_decide_failed(s, who.who, action, "", mytask, "revoke refused: admin only", &o);
+            oauth_error(r, 403, "unauthorized_client", NULL, "revoking by %s needs the admin credential", which);
+            goto out;
+        }
+        if (!strcmp(which, "agent"))
+            revoke_done(s, r, &who, WRIT_REVOKE_AGENT, value, 0, NULL);
+        else
+            revoke_done(s, r, &who, !strcmp(which, "jti") ? WRIT_REVOKE_JTI : WRIT_REVOKE_SUBTREE, value, horizon,
+                        NULL);
+    }
+out:
+    writ_task_token_free(who.token);
+    form_free(&f);
+}
+
+void oauth_jwks(srv *s, srv_reply *r)
+{
+    if (!s->jwks) {
+        srv_error(r, 404, "not_found", "this server has no signing key (token_jwks only verifies)");
+        return;
+    }
+    char *p = wr_malloc(s->jwks_len + 1);
+    if (!p) {
+        r->status = 500;
+        return;
+    }
+    memcpy(p, s->jwks, s->jwks_len);
+    p[s->jwks_len] = '\0';
+    r->status = 200;
+    r->body = p;
+    r->len = s->jwks_len;
+    r->content_type = "application/jwk-set+json";
+}
