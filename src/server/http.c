@@ -70,6 +70,7 @@ typedef struct hreq {
     unsigned status;
     sbuf body;
     bool too_big;
+    bool over;                  /* connection past max_connections: 503, close */
     uint64_t dropped;
 } hreq;
 
@@ -137,8 +138,10 @@ static enum MHD_Result send_reply(srv *s, struct MHD_Connection *c, hreq *h, srv
         MHD_add_response_header(resp, "X-Writ-Decision", r->decision);
     if (r->hdr_agent[0])
         MHD_add_response_header(resp, "X-Writ-Agent", r->hdr_agent);
-    if (atomic_load_explicit(&s->draining, memory_order_relaxed))
+    if (atomic_load_explicit(&s->draining, memory_order_relaxed) || (h && h->over))
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+    if (h && h->over)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
     if (h)
         h->status = status;
     enum MHD_Result ret = MHD_queue_response(c, status, resp);
@@ -220,6 +223,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         *con_cls = h;
         atomic_fetch_add_explicit(&s->inflight, 1, memory_order_relaxed);
         h->idx = find_endpoint(url);
+        if (srv_conn_over(c)) {
+            h->over = true;
+            return send_error(s, c, h, 503, "too_many_connections",
+                              "too many open connections: retry later", NULL);
+        }
         if (h->idx < 0)
             return send_error(s, c, h, 404, "not_found", "no such endpoint", NULL);
         if (!(endpoints[h->idx].methods & method_bit(method)))
@@ -432,6 +440,8 @@ int srv_run(const srv_config *cfg)
     met_init(&s.met);
     atomic_init(&s.inflight, 0);
     atomic_init(&s.draining, false);
+    atomic_init(&s.conns, 0);
+    atomic_init(&s.conns_refused, 0);
     int rc = 1;
     bool key_made = false;
     writ_error err;
@@ -513,7 +523,8 @@ int srv_run(const srv_config *cfg)
                                 MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
                                 MHD_OPTION_THREAD_POOL_SIZE, threads,
                                 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->timeout,
-                                MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections,
+                                MHD_OPTION_CONNECTION_LIMIT, srv_conn_hard_limit(cfg),
+                                MHD_OPTION_NOTIFY_CONNECTION, srv_conn_notify, &s,
                                 MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
                                 /* libmicrohttpd zeroes a connection's pool on
                                  * every keep-alive request; bodies are kept in

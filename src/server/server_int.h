@@ -31,6 +31,8 @@ typedef struct srv {
     pthread_key_t az_key;       /* this thread's writ_authorizer */
     atomic_int inflight;        /* requests begun and not completed */
     atomic_bool draining;
+    atomic_int conns;           /* open connections (conns.c) */
+    atomic_ullong conns_refused; /* connections opened past max_connections */
     char *type_prefix;          /* "Writ::" or "" */
     char *action_type;          /* "Writ::Action" or "Action" */
     size_t nroutes;
@@ -93,6 +95,13 @@ void srv_record(srv *s, const char *agent, const char *action, const char *resou
 void srv_outcome_json(const srv_snapshot *snap, const srv_outcome *o, sbuf *b);
 /* `Type::"id"` for logs. */
 void srv_uid_text(sbuf *b, const char *type, const char *id, size_t idlen);
+
+/* ---- the connection limit (conns.c) */
+unsigned srv_conn_hard_limit(const srv_config *cfg);
+void srv_conn_notify(void *cls, struct MHD_Connection *c, void **socket_context,
+                     enum MHD_ConnectionNotificationCode code);
+/* Was c opened past max_connections (answer 503 and close)? */
+bool srv_conn_over(struct MHD_Connection *c);
 
 /* ---- front ends */
 void oauth_token(srv *s, struct MHD_Connection *c, const char *body, size_t len, srv_reply *r);
