@@ -1,5 +1,6 @@
 /* request.c - per-request entity attributes (writ_request_set_attrs). */
 #include "cedar/json.h"
+#include "cedar/reqbuild.h"
 #include "cedar/request.h"
 #include "util/alloc.h"
 
@@ -24,6 +25,16 @@ writ_status writ_request_set_attrs(writ_request *rq, const writ_entities *es, co
     json_t *j = cedar_json_load(attrs_json, len, err);
     if (!j)
         return err ? err->code : WRIT_EJSON;
+    writ_status st = cedar_request_set_attrs_tree(rq, es, type, id, j, err);
+    json_decref(j);
+    return st;
+}
+
+writ_status cedar_request_set_attrs_tree(writ_request *rq, const writ_entities *es, const char *type, const char *id,
+                                         const json_t *j, writ_error *err)
+{
+    if (!rq || !type || !id || !j)
+        return set_err(err, WRIT_EINVAL, "cedar_request_set_attrs_tree: missing argument");
     writ_status st = WRIT_OK;
     cv_value attrs;
     if (!json_is_object(j)) {
@@ -95,6 +106,5 @@ writ_status writ_request_set_attrs(writ_request *rq, const writ_entities *es, co
     }
     slot->attrs = merged.u.rec;
 out:
-    json_decref(j);
     return st;
 }

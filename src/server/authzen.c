@@ -20,6 +20,7 @@
  * deny_on_first_deny or permit_on_first_permit (stop after the first deny /
  * permit; the answer then holds the evaluations made so far). */
 #include "cedar/json.h"
+#include "cedar/reqbuild.h"
 #include "server/server_int.h"
 #include "util/alloc.h"
 
@@ -29,17 +30,6 @@
 typedef struct az_parts {
     json_t *subject, *action, *resource, *context;
 } az_parts;
-
-/* Qualified entity type of an AuthZEN type string. */
-static void put_type(srv *s, sbuf *b, const char *t, size_t n)
-{
-    bool qualified = false;
-    for (size_t i = 0; i + 1 < n && !qualified; i++)
-        qualified = t[i] == ':' && t[i + 1] == ':';
-    if (!qualified)
-        sb_puts(b, s->type_prefix);
-    sb_putn(b, t, n);
-}
 
 static const char *need_string(json_t *o, const char *key, const char *part, char *why, size_t whylen)
 {
@@ -86,41 +76,80 @@ static int check_parts(const az_parts *p, char *why, size_t n)
     return 0;
 }
 
-/* {"type": T, "id": <id>} with T qualified. */
-static json_t *uid_json(srv *s, json_t *part, const char *type_key, const char *type_override, json_t *id)
+/* This thread's request, refilled for each evaluation (cedar/reqbuild.h):
+ * no JSON request object is assembled and re-read, and the request's arena
+ * is rewound rather than made anew. */
+static pthread_key_t rq_key;
+static pthread_once_t rq_once = PTHREAD_ONCE_INIT;
+static bool rq_key_ok;
+
+static void rq_free(void *p) { writ_request_free(p); }
+static void rq_key_make(void) { rq_key_ok = pthread_key_create(&rq_key, rq_free) == 0; }
+
+static writ_request *thread_request(void)
 {
-    sbuf t;
-    sb_init(&t);
-    if (type_override) {
-        sb_puts(&t, type_override);
-    } else {
-        json_t *tj = json_object_get(part, type_key);
-        put_type(s, &t, json_string_value(tj), json_string_length(tj));
+    if (pthread_once(&rq_once, rq_key_make) != 0 || !rq_key_ok)
+        return NULL;
+    writ_request *rq = pthread_getspecific(rq_key);
+    if (!rq) {
+        rq = cedar_request_reusable();
+        if (rq && pthread_setspecific(rq_key, rq) != 0) {
+            writ_request_free(rq);
+            rq = NULL;
+        }
     }
-    json_t *o = sb_ok(&t) ? json_object() : NULL;
-    if (o && (json_object_set_new(o, "type", json_stringn(t.p, t.len)) || json_object_set(o, "id", id))) {
-        json_decref(o);
-        o = NULL;
-    }
-    sb_free(&t);
-    return o;
+    return rq;
 }
 
-static writ_status apply_properties(srv *s, const srv_snapshot *snap, writ_request *rq, json_t *part,
-                                    const char *type, writ_error *err)
+/* The parts of an entity reference: prefix + type (unless qualified), id. */
+static cedar_uid_parts uid_parts(srv *s, json_t *part, const char *type_key, json_t *id)
+{
+    cedar_uid_parts u = {"", 0, NULL, 0, json_string_value(id), json_string_length(id)};
+    if (!type_key) {
+        u.type = s->action_type;
+        u.type_len = strlen(s->action_type);
+        return u;
+    }
+    json_t *tj = json_object_get(part, type_key);
+    u.type = json_string_value(tj);
+    u.type_len = json_string_length(tj);
+    bool qualified = false;
+    for (size_t i = 0; i + 1 < u.type_len && !qualified; i++)
+        qualified = u.type[i] == ':' && u.type[i + 1] == ':';
+    if (!qualified) {
+        u.prefix = s->type_prefix;
+        u.prefix_len = strlen(s->type_prefix);
+    }
+    return u;
+}
+
+/* "Type::\"id\"" for the log, at b's end; returns its offset. */
+static size_t put_uid_text(sbuf *b, const cedar_uid_parts *u)
+{
+    size_t at = b->len;
+    sb_putn(b, u->prefix, u->prefix_len);
+    sb_putn(b, u->type, u->type_len);
+    sb_puts(b, "::");
+    sb_json_strn(b, u->id, u->id_len);
+    sb_putc(b, '\0');
+    return at;
+}
+
+static writ_status apply_properties(const srv_snapshot *snap, writ_request *rq, json_t *part,
+                                    const cedar_uid_parts *u, sbuf *tmp, writ_error *err)
 {
     json_t *props = json_object_get(part, "properties");
     if (!json_is_object(props) || json_object_size(props) == 0)
         return WRIT_OK;
-    char *text = json_dumps(props, JSON_COMPACT);
-    if (!text) {
+    tmp->len = 0;
+    sb_putn(tmp, u->prefix, u->prefix_len);
+    sb_putn(tmp, u->type, u->type_len);
+    sb_putc(tmp, '\0');
+    if (!sb_ok(tmp)) {
         snprintf(err->msg, sizeof err->msg, "out of memory");
         return WRIT_ENOMEM;
     }
-    const char *id = json_string_value(json_object_get(part, "id"));
-    writ_status st = writ_request_set_attrs(rq, snap->es, type, id, text, strlen(text), err);
-    free(text); /* jansson's allocator */
-    return st;
+    return cedar_request_set_attrs_tree(rq, snap->es, tmp->p, u->id, props, err);
 }
 
 /* Decide one evaluation and write {"decision":..,"context":{..}}.  Returns
@@ -129,47 +158,44 @@ static int eval_one(srv *s, const srv_snapshot *snap, const az_parts *p, sbuf *o
 {
     if (check_parts(p, why, whylen))
         return -1;
-    json_t *req = json_object();
-    json_t *pr = uid_json(s, p->subject, "type", NULL, json_object_get(p->subject, "id"));
-    json_t *ac = uid_json(s, p->action, NULL, s->action_type, json_object_get(p->action, "name"));
-    json_t *rs = uid_json(s, p->resource, "type", NULL, json_object_get(p->resource, "id"));
-    sbuf agent, action, resource;
-    sb_init(&agent);
-    sb_init(&action);
-    sb_init(&resource);
-    writ_request *rq = NULL;
-    srv_outcome o;
+    cedar_uid_parts pr = uid_parts(s, p->subject, "type", json_object_get(p->subject, "id"));
+    cedar_uid_parts ac = uid_parts(s, p->action, NULL, json_object_get(p->action, "name"));
+    cedar_uid_parts rs = uid_parts(s, p->resource, "type", json_object_get(p->resource, "id"));
+    /* the three uids as text for the audit log, NUL-separated in one buffer */
+    sbuf txt;
+    sb_init(&txt);
+    sb_reserve(&txt, 64 + pr.prefix_len + pr.type_len + pr.id_len + ac.type_len + ac.id_len + rs.prefix_len +
+                         rs.type_len + rs.id_len);
+    size_t oa = put_uid_text(&txt, &pr), oc = put_uid_text(&txt, &ac), orr = put_uid_text(&txt, &rs);
+    const char *at = sb_ok(&txt) ? txt.p + oa : "", *act = sb_ok(&txt) ? txt.p + oc : "",
+               *rt = sb_ok(&txt) ? txt.p + orr : "";
     const char *task = NULL;
     char *chain = NULL;
-    if (!req || !pr || !ac || !rs || json_object_set(req, "principal", pr) || json_object_set(req, "action", ac) ||
-        json_object_set(req, "resource", rs) ||
-        (json_is_object(p->context) && json_object_set(req, "context", p->context))) {
-        srv_decide_failed(s, NULL, NULL, NULL, NULL, "out of memory", &o);
-        goto answer;
-    }
-    json_t *idj = json_object_get(pr, "id");
-    srv_uid_text(&agent, json_string_value(json_object_get(pr, "type")), json_string_value(idj),
-                 json_string_length(idj));
-    idj = json_object_get(ac, "id");
-    srv_uid_text(&action, s->action_type, json_string_value(idj), json_string_length(idj));
-    idj = json_object_get(rs, "id");
-    srv_uid_text(&resource, json_string_value(json_object_get(rs, "type")), json_string_value(idj),
-                 json_string_length(idj));
-    if (json_is_object(p->context)) {
-        json_t *t = json_object_get(json_object_get(p->context, "task"), "id");
+    json_t *ctx = json_is_object(p->context) ? p->context : NULL;
+    if (ctx) {
+        json_t *t = json_object_get(json_object_get(ctx, "task"), "id");
         task = json_is_string(t) ? json_string_value(t) : NULL;
-        json_t *c = json_object_get(p->context, "chain");
+        json_t *c = json_object_get(ctx, "chain");
         chain = json_is_array(c) ? json_dumps(c, JSON_COMPACT) : NULL;
     }
-    const char *at = sb_ok(&agent) ? agent.p : "", *act = sb_ok(&action) ? action.p : "",
-               *rt = sb_ok(&resource) ? resource.p : "";
+    srv_outcome o;
     writ_error err;
     memset(&err, 0, sizeof err);
-    writ_status st = cedar_request_from_json(req, snap->schema, s->cfg->validate, &rq, &err);
-    if (!st)
-        st = apply_properties(s, snap, rq, p->subject, json_string_value(json_object_get(pr, "type")), &err);
-    if (!st)
-        st = apply_properties(s, snap, rq, p->resource, json_string_value(json_object_get(rs, "type")), &err);
+    writ_request *rq = thread_request();
+    writ_status st = rq ? cedar_request_fill(rq, snap->schema, s->cfg->validate, &pr, &ac, &rs, ctx, &err)
+                        : WRIT_ENOMEM;
+    if (!rq)
+        snprintf(err.msg, sizeof err.msg, "out of memory");
+    if (!st) {
+        /* properties: with the entity type as a C string */
+        sbuf tmp;
+        sb_init(&tmp);
+        if (!st)
+            st = apply_properties(snap, rq, p->subject, &pr, &tmp, &err);
+        if (!st)
+            st = apply_properties(snap, rq, p->resource, &rs, &tmp, &err);
+        sb_free(&tmp);
+    }
     if (st) {
         char m[300];
         snprintf(m, sizeof m, "request: %s", err.msg);
@@ -177,19 +203,11 @@ static int eval_one(srv *s, const srv_snapshot *snap, const az_parts *p, sbuf *o
     } else {
         srv_decide(s, snap, rq, at, act, rt, task, chain, &o);
     }
-answer:
     sb_puts(out, o.allow ? "{\"decision\":true,\"context\":{" : "{\"decision\":false,\"context\":{");
     srv_outcome_json(snap, &o, out);
     sb_puts(out, "}}");
-    writ_request_free(rq);
-    free(chain);
-    sb_free(&agent);
-    sb_free(&action);
-    sb_free(&resource);
-    json_decref(pr);
-    json_decref(ac);
-    json_decref(rs);
-    json_decref(req);
+    free(chain); /* jansson's allocator */
+    sb_free(&txt);
     return 0;
 }
 

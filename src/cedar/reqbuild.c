@@ -1,0 +1,107 @@
+/* reqbuild.c - Cedar requests from parts in hand (reqbuild.h). */
+#include "cedar/reqbuild.h"
+
+#include "cedar/json.h"
+#include "cedar/parser.h"
+#include "cedar/request.h"
+#include "util/alloc.h"
+#include "util/arena.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+static writ_status fail(writ_error *err, writ_status code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static writ_status fail(writ_error *err, writ_status code, const char *fmt, ...)
+{
+    if (err) {
+        memset(err, 0, sizeof *err);
+        err->code = code;
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+        va_end(ap);
+    }
+    return code;
+}
+
+writ_request *cedar_request_reusable(void)
+{
+    writ_request *rq = wr_calloc(1, sizeof *rq);
+    if (rq)
+        rq->arena = wr_arena_new(0);
+    if (!rq || !rq->arena) {
+        wr_free(rq);
+        return NULL;
+    }
+    rq->context = &cv_empty_record;
+    return rq;
+}
+
+static void clear(writ_request *rq)
+{
+    wr_arena_reset(rq->arena);
+    rq->principal = rq->action = rq->resource = NULL;
+    rq->context = &cv_empty_record;
+    rq->nover = 0;
+    rq->over = NULL;
+}
+
+static writ_status make_uid(wr_arena *a, const cedar_uid_parts *p, const char *what, const cv_uid **out,
+                            writ_error *err)
+{
+    size_t n = p->prefix_len + p->type_len;
+    if (n < p->type_len)
+        return fail(err, WRIT_ELIMIT, "%s: entity type name too long", what);
+    char *t = wr_arena_alloc(a, n + 1);
+    if (!t)
+        return fail(err, WRIT_ENOMEM, "out of memory");
+    if (p->prefix_len)
+        memcpy(t, p->prefix, p->prefix_len);
+    if (p->type_len)
+        memcpy(t + p->prefix_len, p->type, p->type_len);
+    t[n] = '\0';
+    if (!cedar_valid_type_name(t, n))
+        return fail(err, WRIT_EJSON, "%s: `%.*s` is not a valid entity type name", what, (int)(n > 80 ? 80 : n), t);
+    const cv_string *ts = cv_string_new(a, t, n);
+    const cv_string *is = ts ? cv_string_new(a, p->id, p->id_len) : NULL;
+    *out = is ? cv_uid_new(a, ts, is) : NULL;
+    return *out ? WRIT_OK : fail(err, WRIT_ENOMEM, "out of memory");
+}
+
+writ_status cedar_request_fill(writ_request *rq, const writ_schema *s, bool validate, const cedar_uid_parts *principal,
+                               const cedar_uid_parts *action, const cedar_uid_parts *resource, const json_t *context,
+                               writ_error *err)
+{
+    if (!rq || !rq->arena || !principal || !action || !resource)
+        return fail(err, WRIT_EINVAL, "cedar_request_fill: missing argument");
+    clear(rq);
+    static const char *const names[3] = {"principal", "action", "resource"};
+    const cedar_uid_parts *parts[3] = {principal, action, resource};
+    const cv_uid *u[3];
+    writ_status st = WRIT_OK;
+    for (int k = 0; k < 3 && !st; k++)
+        st = make_uid(rq->arena, parts[k], names[k], &u[k], err);
+    if (!st && s && validate)
+        st = cedar_request_validate(s, u[0], u[1], u[2], err);
+    const cv_record *ctx = &cv_empty_record;
+    if (!st) {
+        st = cedar_json_context(rq->arena, context, s, u[1], &ctx, err);
+        if (st == WRIT_ESCHEMA && validate) {
+            st = WRIT_EVALIDATE;
+            if (err)
+                err->code = st;
+        }
+    }
+    if (st) {
+        clear(rq);
+        return st;
+    }
+    rq->principal = u[0];
+    rq->action = u[1];
+    rq->resource = u[2];
+    rq->context = ctx;
+    return WRIT_OK;
+}

@@ -1,0 +1,43 @@
+/* reqbuild.h - build a Cedar request from parts already in hand, without
+ * assembling (and re-reading) a JSON request object; for front ends such as
+ * the AuthZEN server, which hold the parsed body.  A request made by
+ * cedar_request_reusable() can be refilled any number of times: each fill
+ * rewinds its arena (keeping the first chunk) and forgets the previous
+ * parts and attribute overrides.  One request per thread. */
+#ifndef WRIT_CEDAR_REQBUILD_H
+#define WRIT_CEDAR_REQBUILD_H
+
+#include <jansson.h>
+
+#include "writ/cedar.h"
+
+/* An empty request to fill (NULL on OOM); free with writ_request_free. */
+writ_request *cedar_request_reusable(void);
+
+/* One entity reference: type = prefix + type (prefix may be empty), id as
+ * given (any bytes). */
+typedef struct cedar_uid_parts {
+    const char *prefix;
+    size_t prefix_len;
+    const char *type;
+    size_t type_len;
+    const char *id;
+    size_t id_len;
+} cedar_uid_parts;
+
+/* Rewind rq and fill it: principal, action, resource, and the context (a
+ * JSON object from cedar_json_load, or NULL for none) read as
+ * cedar_json_request does (with a schema, the action's context type; with
+ * validate, the request must match the schema).  Type names are checked as
+ * Cedar's JSON reader checks them.  On failure rq is left empty. */
+WRIT_MUST_CHECK writ_status cedar_request_fill(writ_request *rq, const writ_schema *s, bool validate,
+                                               const cedar_uid_parts *principal, const cedar_uid_parts *action,
+                                               const cedar_uid_parts *resource, const json_t *context,
+                                               writ_error *err);
+
+/* writ_request_set_attrs with the attributes as a parsed JSON object (from
+ * cedar_json_load) instead of text. */
+WRIT_MUST_CHECK writ_status cedar_request_set_attrs_tree(writ_request *rq, const writ_entities *es, const char *type,
+                                                         const char *id, const json_t *attrs, writ_error *err);
+
+#endif
