@@ -2,7 +2,7 @@
 # run.sh - Writ's AuthZEN evaluation against nginx returning a fixed 200,
 # with wrk on 127.0.0.1, in one run.
 #
-#   bench/server/run.sh [SECONDS] [CONNECTIONS]     (default 10 s, 64 connections)
+#   [WRIT_BIN=path/to/writ] bench/server/run.sh [SECONDS] [CONNECTIONS]     (default 10 s, 64 connections)
 #
 # Writ decides every request against a 100-policy agent set (the 14 example
 # policies + 86 generated ones of the same shapes) with the audit log on
@@ -20,8 +20,10 @@ repo=$(pwd)
 install_deps cmake gcc pkg-config libjansson-dev libssl-dev libsqlite3-dev libmicrohttpd-dev libcmocka-dev \
     nginx-light:nginx wrk curl
 
-writ="$repo/build/release/writ"
-if [ ! -x "$writ" ] || [ -n "$(find src include CMakeLists.txt -newer "$writ" -print -quit)" ]; then
+# WRIT_BIN=path/to/writ benchmarks that binary as it is (e.g. an older build
+# kept for a before/after comparison); else build/release/writ, rebuilt when stale.
+writ=${WRIT_BIN:-"$repo/build/release/writ"}
+if [ -z "${WRIT_BIN:-}" ] && { [ ! -x "$writ" ] || [ -n "$(find src include CMakeLists.txt -newer "$writ" -print -quit)" ]; }; then
     echo "== building build/release" >&2
     cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release >/dev/null
     cmake --build build/release -j "${WRIT_JOBS:-2}" --target writ >/dev/null
