@@ -1,0 +1,211 @@
+/* test_reqbuild.c - requests built from parts (cedar/reqbuild.h) decide as
+ * the same request read from JSON text does; a reusable request refills
+ * cleanly after successes, failures and allocation failures. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "cedar/json.h"
+#include "cedar/reqbuild.h"
+#include "util/alloc.h"
+#include "writ/cedar.h"
+
+static const char schema_text[] =
+    "namespace N { entity Team; entity User in [Team] { level: Long }; entity Doc { owner: User };"
+    " action read appliesTo { principal: User, resource: Doc, context: { ip: ipaddr, n: Long } }; }";
+static const char policies[] =
+    "permit (principal in N::Team::\"eng\", action == N::Action::\"read\", resource)"
+    "  when { context.ip.isInRange(ip(\"10.0.0.0/8\")) && principal.level >= context.n };"
+    "forbid (principal, action, resource) when { resource.owner == principal && context.n > 5 };";
+static const char entities[] =
+    "[{\"uid\":{\"type\":\"N::Team\",\"id\":\"eng\"},\"attrs\":{},\"parents\":[]},"
+    " {\"uid\":{\"type\":\"N::User\",\"id\":\"al\"},\"attrs\":{\"level\":3},"
+    "  \"parents\":[{\"type\":\"N::Team\",\"id\":\"eng\"}]},"
+    " {\"uid\":{\"type\":\"N::Doc\",\"id\":\"d\"},\"attrs\":{\"owner\":{\"type\":\"N::User\",\"id\":\"al\"}},"
+    "  \"parents\":[]}]";
+
+typedef struct fx {
+    writ_schema *s;
+    writ_policyset *ps;
+    writ_entities *es;
+    writ_authorizer *az;
+} fx;
+
+static int setup(void **state)
+{
+    fx *f = calloc(1, sizeof *f);
+    writ_error err;
+    assert_int_equal(writ_schema_parse(schema_text, strlen(schema_text), &f->s, &err), WRIT_OK);
+    assert_int_equal(writ_policyset_parse(policies, strlen(policies), &f->ps, &err), WRIT_OK);
+    assert_int_equal(writ_entities_parse(entities, strlen(entities), f->s, &f->es, &err), WRIT_OK);
+    f->az = writ_authorizer_new();
+    assert_non_null(f->az);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fx *f = *state;
+    writ_authorizer_free(f->az);
+    writ_entities_free(f->es);
+    writ_policyset_free(f->ps);
+    writ_schema_free(f->s);
+    free(f);
+    return 0;
+}
+
+static cedar_uid_parts parts(const char *prefix, const char *type, const char *id)
+{
+    cedar_uid_parts u = {prefix, strlen(prefix), type, strlen(type), id, strlen(id)};
+    return u;
+}
+
+/* Decide with a built request and with writ_request_parse on the same
+ * request as text; both must agree (status, decision, reasons). */
+static void same(fx *f, writ_request *rq, const char *user, const char *doc, const char *ctx, writ_status want_st,
+                 int want_allow)
+{
+    cedar_uid_parts p = parts("N::", "User", user), a = parts("", "N::Action", "read"), r = parts("N::", "Doc", doc);
+    writ_error err;
+    json_t *cj = ctx ? cedar_json_load(ctx, strlen(ctx), &err) : NULL;
+    writ_status st = cedar_request_fill(rq, f->s, true, &p, &a, &r, cj, &err);
+    assert_int_equal(st, want_st);
+
+    char text[512];
+    snprintf(text, sizeof text,
+             "{\"principal\":{\"type\":\"N::User\",\"id\":\"%s\"},\"action\":{\"type\":\"N::Action\",\"id\":\"read\"},"
+             "\"resource\":{\"type\":\"N::Doc\",\"id\":\"%s\"}%s%s}",
+             user, doc, ctx ? ",\"context\":" : "", ctx ? ctx : "");
+    writ_request *rq2 = NULL;
+    writ_error err2;
+    assert_int_equal(writ_request_parse(text, strlen(text), f->s, true, &rq2, &err2), want_st);
+    if (want_st) {
+        assert_string_equal(err.msg, err2.msg);
+        json_decref(cj);
+        return;
+    }
+    writ_decision d1, d2;
+    assert_int_equal(writ_authorize(f->az, f->ps, f->es, rq, &d1), WRIT_OK);
+    bool allow1 = d1.allow;
+    size_t n1 = d1.nreasons;
+    char r1[64] = "";
+    if (n1)
+        snprintf(r1, sizeof r1, "%s", d1.reasons[0]);
+    assert_int_equal(writ_authorize(f->az, f->ps, f->es, rq2, &d2), WRIT_OK);
+    assert_int_equal(allow1, d2.allow);
+    assert_int_equal(allow1, want_allow);
+    assert_int_equal(n1, d2.nreasons);
+    if (n1)
+        assert_string_equal(r1, d2.reasons[0]);
+    writ_request_free(rq2);
+    json_decref(cj);
+}
+
+static void test_same_as_json(void **state)
+{
+    fx *f = *state;
+    writ_request *rq = cedar_request_reusable();
+    assert_non_null(rq);
+    same(f, rq, "al", "d", "{\"ip\":\"10.1.2.3\",\"n\":2}", WRIT_OK, 1);
+    same(f, rq, "al", "d", "{\"ip\":\"192.168.0.1\",\"n\":2}", WRIT_OK, 0);
+    same(f, rq, "al", "d", "{\"ip\":\"10.1.2.3\",\"n\":7}", WRIT_OK, 0);   /* forbid */
+    same(f, rq, "bob", "d", "{\"ip\":\"10.1.2.3\",\"n\":0}", WRIT_OK, 0);  /* not in the store */
+    /* failures leave the request empty and the next fill works */
+    same(f, rq, "al", "d", "{\"ip\":\"nope\",\"n\":2}", WRIT_EVALIDATE, 0);
+    same(f, rq, "al", "d", "{\"ip\":\"10.1.2.3\"}", WRIT_EVALIDATE, 0);
+    same(f, rq, "al", "d", NULL, WRIT_EVALIDATE, 0);
+    same(f, rq, "al", "d", "{\"ip\":\"10.1.2.3\",\"n\":2}", WRIT_OK, 1);
+    writ_request_free(rq);
+}
+
+static void test_bad_parts(void **state)
+{
+    fx *f = *state;
+    writ_request *rq = cedar_request_reusable();
+    writ_error err;
+    cedar_uid_parts p = parts("N::", "Us er", "al"), a = parts("", "N::Action", "read"), r = parts("N::", "Doc", "d");
+    assert_int_equal(cedar_request_fill(rq, f->s, false, &p, &a, &r, NULL, &err), WRIT_EJSON);
+    assert_non_null(strstr(err.msg, "principal: `N::Us er` is not a valid entity type name"));
+    p = parts("N::", "Robot", "r");
+    assert_int_equal(cedar_request_fill(rq, f->s, true, &p, &a, &r, NULL, &err), WRIT_EVALIDATE);
+    /* ids may hold any bytes, NUL included */
+    cedar_uid_parts q = {"N::", 3, "User", 4, "a\0b", 3};
+    json_t *cj = cedar_json_load("{\"ip\":\"10.0.0.1\",\"n\":0}", 23, &err);
+    assert_int_equal(cedar_request_fill(rq, f->s, true, &q, &a, &r, cj, &err), WRIT_OK);
+    writ_decision d;
+    assert_int_equal(writ_authorize(f->az, f->ps, f->es, rq, &d), WRIT_OK);
+    assert_false(d.allow);
+    json_decref(cj);
+    writ_request_free(rq);
+}
+
+static void test_properties(void **state)
+{
+    fx *f = *state;
+    writ_request *rq = cedar_request_reusable();
+    writ_error err;
+    cedar_uid_parts p = parts("N::", "User", "al"), a = parts("", "N::Action", "read"), r = parts("N::", "Doc", "d");
+    json_t *cj = cedar_json_load("{\"ip\":\"10.0.0.1\",\"n\":4}", 23, &err);
+    json_t *props = cedar_json_load("{\"level\":9}", 11, &err);
+    writ_decision d;
+    for (int round = 0; round < 3; round++) {
+        assert_int_equal(cedar_request_fill(rq, f->s, true, &p, &a, &r, cj, &err), WRIT_OK);
+        assert_int_equal(writ_authorize(f->az, f->ps, f->es, rq, &d), WRIT_OK);
+        assert_false(d.allow); /* level 3 < 4 */
+        assert_int_equal(cedar_request_set_attrs_tree(rq, f->es, "N::User", "al", props, &err), WRIT_OK);
+        assert_int_equal(writ_authorize(f->az, f->ps, f->es, rq, &d), WRIT_OK);
+        assert_true(d.allow); /* level 9 for this request only */
+    }
+    /* the refill forgot the override */
+    assert_int_equal(cedar_request_fill(rq, f->s, true, &p, &a, &r, cj, &err), WRIT_OK);
+    assert_int_equal(writ_authorize(f->az, f->ps, f->es, rq, &d), WRIT_OK);
+    assert_false(d.allow);
+    json_decref(props);
+    json_decref(cj);
+    writ_request_free(rq);
+}
+
+static void test_oom(void **state)
+{
+    fx *f = *state;
+    writ_error err;
+    json_t *cj = cedar_json_load("{\"ip\":\"10.0.0.1\",\"n\":1}", 23, &err);
+    cedar_uid_parts p = parts("N::", "User", "al"), a = parts("", "N::Action", "read"), r = parts("N::", "Doc", "d");
+    for (long n = 0; n < 200; n++) {
+        wr_alloc_set_fail_after(n);
+        writ_request *rq = cedar_request_reusable();
+        writ_status st = rq ? cedar_request_fill(rq, f->s, true, &p, &a, &r, cj, &err) : WRIT_ENOMEM;
+        /* a second fill after a failure, still under injection */
+        if (rq)
+            st = cedar_request_fill(rq, f->s, true, &p, &a, &r, cj, &err);
+        wr_alloc_set_fail_after(-1);
+        if (rq && !st) {
+            writ_decision d;
+            assert_int_equal(writ_authorize(f->az, f->ps, f->es, rq, &d), WRIT_OK);
+            assert_true(d.allow);
+        }
+        writ_request_free(rq);
+        if (st == WRIT_OK && n > 20)
+            break;
+    }
+    wr_alloc_set_fail_after(-1);
+    json_decref(cj);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_same_as_json, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bad_parts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_properties, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_oom, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
