@@ -64,16 +64,17 @@ static writ_status make_uid(wr_arena *a, const cedar_uid_parts *p, const char *w
         memcpy(t + p->prefix_len, p->type, p->type_len);
     t[n] = '\0';
     if (!cedar_valid_type_name(t, n))
-        return fail(err, WRIT_EJSON, "%s: `%.*s` is not a valid entity type name", what, (int)(n > 80 ? 80 : n), t);
+        return fail(err, WRIT_EJSON, "%s: `%.*s` is not a valid entity type name", what,
+                    (int)(n > 80 ? 80 : n), t);
     const cv_string *ts = cv_string_new(a, t, n);
     const cv_string *is = ts ? cv_string_new(a, p->id, p->id_len) : NULL;
     *out = is ? cv_uid_new(a, ts, is) : NULL;
     return *out ? WRIT_OK : fail(err, WRIT_ENOMEM, "out of memory");
 }
 
-writ_status cedar_request_fill(writ_request *rq, const writ_schema *s, bool validate, const cedar_uid_parts *principal,
-                               const cedar_uid_parts *action, const cedar_uid_parts *resource, const json_t *context,
-                               writ_error *err)
+writ_status cedar_request_fill(writ_request *rq, const writ_schema *s, bool validate,
+                               const cedar_uid_parts *principal, const cedar_uid_parts *action,
+                               const cedar_uid_parts *resource, const json_t *context, writ_error *err)
 {
     if (!rq || !rq->arena || !principal || !action || !resource)
         return fail(err, WRIT_EINVAL, "cedar_request_fill: missing argument");

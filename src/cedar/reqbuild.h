@@ -31,13 +31,14 @@ typedef struct cedar_uid_parts {
  * validate, the request must match the schema).  Type names are checked as
  * Cedar's JSON reader checks them.  On failure rq is left empty. */
 WRIT_MUST_CHECK writ_status cedar_request_fill(writ_request *rq, const writ_schema *s, bool validate,
-                                               const cedar_uid_parts *principal, const cedar_uid_parts *action,
-                                               const cedar_uid_parts *resource, const json_t *context,
-                                               writ_error *err);
+                                               const cedar_uid_parts *principal,
+                                               const cedar_uid_parts *action, const cedar_uid_parts *resource,
+                                               const json_t *context, writ_error *err);
 
 /* writ_request_set_attrs with the attributes as a parsed JSON object (from
  * cedar_json_load) instead of text. */
-WRIT_MUST_CHECK writ_status cedar_request_set_attrs_tree(writ_request *rq, const writ_entities *es, const char *type,
-                                                         const char *id, const json_t *attrs, writ_error *err);
+WRIT_MUST_CHECK writ_status cedar_request_set_attrs_tree(writ_request *rq, const writ_entities *es,
+                                                         const char *type, const char *id,
+                                                         const json_t *attrs, writ_error *err);
 
 #endif

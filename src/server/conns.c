@@ -12,7 +12,7 @@
  * memory stays bounded either way. */
 #include "server/server_int.h"
 
-static char over_marker;        /* socket context of an over-limit connection */
+static char over_marker; /* socket context of an over-limit connection */
 
 unsigned srv_conn_hard_limit(const srv_config *cfg)
 {

@@ -69,10 +69,11 @@ static cedar_uid_parts parts(const char *prefix, const char *type, const char *i
 
 /* Decide with a built request and with writ_request_parse on the same
  * request as text; both must agree (status, decision, reasons). */
-static void same(fx *f, writ_request *rq, const char *user, const char *doc, const char *ctx, writ_status want_st,
-                 int want_allow)
+static void same(fx *f, writ_request *rq, const char *user, const char *doc, const char *ctx,
+                 writ_status want_st, int want_allow)
 {
-    cedar_uid_parts p = parts("N::", "User", user), a = parts("", "N::Action", "read"), r = parts("N::", "Doc", doc);
+    cedar_uid_parts p = parts("N::", "User", user), a = parts("", "N::Action", "read"),
+                    r = parts("N::", "Doc", doc);
     writ_error err;
     json_t *cj = ctx ? cedar_json_load(ctx, strlen(ctx), &err) : NULL;
     writ_status st = cedar_request_fill(rq, f->s, true, &p, &a, &r, cj, &err);
@@ -80,7 +81,8 @@ static void same(fx *f, writ_request *rq, const char *user, const char *doc, con
 
     char text[512];
     snprintf(text, sizeof text,
-             "{\"principal\":{\"type\":\"N::User\",\"id\":\"%s\"},\"action\":{\"type\":\"N::Action\",\"id\":\"read\"},"
+             "{\"principal\":{\"type\":\"N::User\",\"id\":\"%s\"},\"action\":{\"type\":\"N::Action\",\"id\":"
+             "\"read\"},"
              "\"resource\":{\"type\":\"N::Doc\",\"id\":\"%s\"}%s%s}",
              user, doc, ctx ? ",\"context\":" : "", ctx ? ctx : "");
     writ_request *rq2 = NULL;
@@ -115,8 +117,8 @@ static void test_same_as_json(void **state)
     assert_non_null(rq);
     same(f, rq, "al", "d", "{\"ip\":\"10.1.2.3\",\"n\":2}", WRIT_OK, 1);
     same(f, rq, "al", "d", "{\"ip\":\"192.168.0.1\",\"n\":2}", WRIT_OK, 0);
-    same(f, rq, "al", "d", "{\"ip\":\"10.1.2.3\",\"n\":7}", WRIT_OK, 0);   /* forbid */
-    same(f, rq, "bob", "d", "{\"ip\":\"10.1.2.3\",\"n\":0}", WRIT_OK, 0);  /* not in the store */
+    same(f, rq, "al", "d", "{\"ip\":\"10.1.2.3\",\"n\":7}", WRIT_OK, 0);  /* forbid */
+    same(f, rq, "bob", "d", "{\"ip\":\"10.1.2.3\",\"n\":0}", WRIT_OK, 0); /* not in the store */
     /* failures leave the request empty and the next fill works */
     same(f, rq, "al", "d", "{\"ip\":\"nope\",\"n\":2}", WRIT_EVALIDATE, 0);
     same(f, rq, "al", "d", "{\"ip\":\"10.1.2.3\"}", WRIT_EVALIDATE, 0);
@@ -130,7 +132,8 @@ static void test_bad_parts(void **state)
     fx *f = *state;
     writ_request *rq = cedar_request_reusable();
     writ_error err;
-    cedar_uid_parts p = parts("N::", "Us er", "al"), a = parts("", "N::Action", "read"), r = parts("N::", "Doc", "d");
+    cedar_uid_parts p = parts("N::", "Us er", "al"), a = parts("", "N::Action", "read"),
+                    r = parts("N::", "Doc", "d");
     assert_int_equal(cedar_request_fill(rq, f->s, false, &p, &a, &r, NULL, &err), WRIT_EJSON);
     assert_non_null(strstr(err.msg, "principal: `N::Us er` is not a valid entity type name"));
     p = parts("N::", "Robot", "r");
@@ -151,7 +154,8 @@ static void test_properties(void **state)
     fx *f = *state;
     writ_request *rq = cedar_request_reusable();
     writ_error err;
-    cedar_uid_parts p = parts("N::", "User", "al"), a = parts("", "N::Action", "read"), r = parts("N::", "Doc", "d");
+    cedar_uid_parts p = parts("N::", "User", "al"), a = parts("", "N::Action", "read"),
+                    r = parts("N::", "Doc", "d");
     json_t *cj = cedar_json_load("{\"ip\":\"10.0.0.1\",\"n\":4}", 23, &err);
     json_t *props = cedar_json_load("{\"level\":9}", 11, &err);
     writ_decision d;
@@ -177,7 +181,8 @@ static void test_oom(void **state)
     fx *f = *state;
     writ_error err;
     json_t *cj = cedar_json_load("{\"ip\":\"10.0.0.1\",\"n\":1}", 23, &err);
-    cedar_uid_parts p = parts("N::", "User", "al"), a = parts("", "N::Action", "read"), r = parts("N::", "Doc", "d");
+    cedar_uid_parts p = parts("N::", "User", "al"), a = parts("", "N::Action", "read"),
+                    r = parts("N::", "Doc", "d");
     for (long n = 0; n < 200; n++) {
         wr_alloc_set_fail_after(n);
         writ_request *rq = cedar_request_reusable();
