@@ -202,16 +202,6 @@ int cv_string_cmp(const cv_string *a, const cv_string *b)
     return a->len < b->len ? -1 : a->len > b->len;
 }
 
-bool cv_string_eq(const cv_string *a, const cv_string *b)
-{
-    return a == b || (a->len == b->len && a->hash == b->hash && !memcmp(a->data, b->data, a->len));
-}
-
-bool cv_uid_eq(const cv_uid *a, const cv_uid *b)
-{
-    return a == b || (a->hash == b->hash && cv_string_eq(a->id, b->id) && cv_string_eq(a->type, b->type));
-}
-
 static int cmp_i64(int64_t a, int64_t b) { return a < b ? -1 : a > b; }
 
 static int ext_compare(const cv_ext *a, const cv_ext *b)
