@@ -177,4 +177,58 @@ r=$(sreq GET /healthz $(as x))
 check "HTTPS without tls_client_ca (a client certificate is ignored)" "${r%% *}" 200
 r=$(sreq POST /oauth2/token -H "$FORM" --data-urlencode "grant_type=$XT" --data-urlencode scope=read)
 contains "no client certificates configured: subject_token required" "$r" "subject_token and subject_token_type are required\""
+stop_writ "$WPID" TERM
+
+# ---- with JWT-SVIDs too (jose; skipped without node and tests/peers/node_modules)
+PEERS=${WRIT_PEERS:-$REPO/tests/peers}
+if ! command -v node >/dev/null || [ ! -d "$PEERS/node_modules/jose" ]; then
+    echo "skip JWT-SVID + certificate checks: node or $PEERS/node_modules/jose missing (npm ci in tests/peers)"
+    finish
+fi
+peer() { node "$REPO/tests/server/oauth_peer.mjs" "$PEERS" "$@"; }
+JWT=urn:ietf:params:oauth:token-type:jwt
+AT=urn:ietf:params:oauth:token-type:access_token
+peer keys "$TMP" || { bad "jose keys"; finish; }
+cat >>pol.cedar <<'CEDAR'
+permit (principal, action == Writ::Action::"delegate", resource);
+CEDAR
+start_writ tls3 --config "$TMP/writ.conf" --identity-spiffe "corp.example $TMP/bundle.json"
+svid_x=$(peer svid "$TMP" "$A/x")
+svid_y=$(peer svid "$TMP" "$A/y")
+exchange() { token --data-urlencode "subject_token_type=$JWT" "$@"; }
+cnf() { "$WRIT" token inspect "$1" 2>/dev/null | jq -r '.payload.cnf["x5t#S256"] // "none"'; }
+r=$(exchange --data-urlencode "subject_token=$svid_x" $(as x))
+check "JWT-SVID and certificate of the same agent: 200" "${r%% *}" 200
+btok=$(body "$r" | jq -r .access_token)
+check "... the token is bound to the certificate" "$(cnf "$btok")" "$(thumb x.pem)"
+r=$(exchange --data-urlencode "subject_token=$svid_y" $(as x))
+check "JWT-SVID of another agent than the certificate: refused" \
+    "$(body "$r" | jq -r '[.error, .writ_reason] | join(" ")')" "invalid_grant subject"
+r=$(exchange --data-urlencode "subject_token=$svid_x")
+check "JWT-SVID without a certificate: 200" "${r%% *}" 200
+utok=$(body "$r" | jq -r .access_token)
+check "... and not bound" "$(cnf "$utok")" none
+# delegation: the certificate makes the caller the presenter
+delegate() {   # delegate PARENT [curl args...]
+    local p=$1; shift
+    sreq POST /oauth2/token -H "$FORM" --data-urlencode "grant_type=$XT" --data-urlencode "subject_token=$p" \
+        --data-urlencode "subject_token_type=$AT" --data-urlencode "actor_token=$svid_y" \
+        --data-urlencode "actor_token_type=$JWT" "$@"
+}
+r=$(delegate "$btok" $(as x))
+check "delegating a bound token with its certificate: 200" "${r%% *}" 200
+dtok=$(body "$r" | jq -r .access_token)
+check "... the delegated token goes to y" "$("$WRIT" token inspect "$dtok" 2>/dev/null | jq -r .payload.act.sub)" "$A/y"
+r=$(delegate "$btok")
+check "delegating a bound token without a certificate" "$(body "$r" | jq -r '[.error, .writ_reason] | join(" ")')" \
+    "invalid_grant cnf_cert_missing"
+r=$(delegate "$btok" $(as y))
+check "delegating a bound token with another certificate" "$(body "$r" | jq -r '[.error, .writ_reason] | join(" ")')" \
+    "invalid_grant cnf_cert_mismatch"
+r=$(delegate "$utok" $(as y))
+check "delegating x's token with y's certificate" "$(body "$r" | jq -r '[.error, .writ_reason] | join(" ")')" \
+    "invalid_grant actor"
+r=$(delegate "$utok" $(as forged))
+check "delegating with a foreign certificate: 401" "$(body "$r" | jq -r '[.error, .writ_reason] | join(" ")')" \
+    "invalid_client certificate"
 finish
