@@ -315,7 +315,9 @@ static writ_status add_trust(srv_config *c, ck_kind kind, const char *v, const c
     writ_status st = WRIT_OK;
     char *path = NULL;
     if (n != 2) {
-        st = fail(err, WRIT_EINVAL, "%s: expected NAME FILE, got '%s'", key, v);
+        st = fail(err, WRIT_EINVAL, kind == CK_TRUST_OIDC ? "%s: expected ISSUER FILE, got '%s'"
+                                                          : "%s: expected TRUST_DOMAIN FILE, got '%s'",
+                  key, v);
         goto out;
     }
     if (!w[0] || !w[1] || !(path = resolve_path(w[1], base_dir))) {

@@ -76,7 +76,7 @@ static void tls_settings(void **state)
     assert_int_equal(c.ntrust, 0);
     const char *bad = "tls_client_ca = roots.pem\n";
     assert_int_not_equal(srv_config_load_text(&c, bad, strlen(bad), NULL, &err), WRIT_OK);
-    assert_non_null(strstr(err.msg, "tls_client_ca: expected NAME FILE"));
+    assert_non_null(strstr(err.msg, "tls_client_ca: expected TRUST_DOMAIN FILE"));
     const char *json = "{\"tls_client_ca\": [\"a.example a.pem\", \"b.example b.pem\"]}";
     assert_int_equal(srv_config_load_text(&c, json, strlen(json), NULL, &err), WRIT_OK);
     assert_int_equal(c.ntls_ca, 4);
