@@ -179,8 +179,11 @@ int srv_peer_identity(srv *s, struct MHD_Connection *c, writ_identity **id, writ
     }
     writ_verify_opts vo;
     memset(&vo, 0, sizeof vo);
-    if (writ_identity_verify_x509_der(s->client_roots, &vo, certs, lens, k, id, why, err) != WRIT_OK)
+    if (writ_identity_verify_x509_der(s->client_roots, &vo, certs, lens, k, id, why, err) != WRIT_OK) {
+        atomic_fetch_add_explicit(&s->met.cert_refused, 1, memory_order_relaxed);
         return -1;
+    }
+    atomic_fetch_add_explicit(&s->met.cert_verified, 1, memory_order_relaxed);
     return 1;
 }
 

@@ -151,6 +151,10 @@ r=$(sreq POST /oauth2/revoke -H "$FORM" -H "Authorization: Bearer $(cat admin.se
 contains "the admin revokes a bound token without its certificate" "$(body "$r" | jq -r .revoked)" subtree
 r=$(sreq GET /authz/check/datasets/usage-metrics $(as y) -H "Authorization: Bearer $tok_y")
 contains "... and it is refused" "$r" "revoked"
+m=$(curl -s -m 5 --cacert ca.pem "https://$ADDR/metrics")
+check "metrics: client certificates refused (forged x2, no SVID x1)" \
+    "$(awk '/^writ_client_certs_refused_total/ {print $2}' <<<"$m")" 3
+check "metrics: client certificates verified" "$(awk '/^writ_client_certs_verified_total/ {print ($2 > 0)}' <<<"$m")" 1
 stop_writ "$WPID" TERM
 check "clean shutdown" "$STOP_RC" 0
 
