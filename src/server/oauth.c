@@ -49,14 +49,15 @@
  *   certificate that does not verify is a 401 invalid_client).  To start a
  *   task, a client with a valid SVID may leave out subject_token and
  *   subject_token_type (the certificate is the subject), or send a subject
- *   token of the same SPIFFE ID (else invalid_grant, sub); either way the
+ *   token of the same SPIFFE ID (else invalid_grant, subject); either way the
  *   task token is bound to the certificate (cnf x5t#S256) and is accepted
  *   only with it.  With neither: 401 invalid_client.  To delegate, a
  *   certificate makes the caller the presenter: it must be the parent's
- *   holder, and a bound parent needs its certificate (cnf_missing,
- *   cnf_mismatch).  The delegated token is not bound (the receiving
+ *   holder, and a bound parent needs its certificate (cnf_cert_missing,
+ *   cnf_cert_mismatch).  The delegated token is not bound (the receiving
  *   agent's certificate is not on this connection).  Over plain HTTP no
- *   token is bound, and a bound one is refused (cnf_missing): fail closed.
+ *   token is bound, and a bound one is refused (cnf_cert_missing): fail
+ *   closed.
  *
  *   POST /oauth2/revoke   application/x-www-form-urlencoded, exactly one of
  *     token=T [token_type_hint=...]  T and every token delegated from it
@@ -769,7 +770,10 @@ static void delegate(srv *s, struct MHD_Connection *c, const form *f, bool txn, 
         refused(s, r, 401, "invalid_client", writ_reason_name(reason), NULL, NULL, NULL, NULL, dt);
         goto out;
     }
-    if (srv_verify_task_token(s, c, subject, strlen(subject), &parent, &reason, &err)) {
+    writ_token_check chk = {.audience = s->cfg->token_audience, .leeway = s->cfg->token_leeway,
+                            .cert_thumbprint = presenter ? writ_identity_cert_thumbprint(presenter) : NULL,
+                            .revocations = s->revocations};
+    if (writ_token_verify(s->verifier, &chk, subject, strlen(subject), &parent, &reason, &err)) {
         char dt[320];
         snprintf(dt, sizeof dt, "subject token: %s", detail_of(&err, reason));
         refused(s, r, 400, "invalid_grant", writ_reason_name(reason), NULL, NULL, NULL, NULL, dt);
@@ -813,8 +817,8 @@ static void delegate(srv *s, struct MHD_Connection *c, const form *f, bool txn, 
     writ_delegate_request dr = {.target = to, .scope = rs->given ? &rs->sc : NULL, .ttl = ttl};
     char *tok = NULL;
     size_t len = 0;
-    if (writ_token_delegate(s->keyring, &s->issuer, s->verifier, s->revocations, subject, strlen(subject), presenter, &dr,
-                            &tok, &len, &reason, &err)) {
+    if (writ_token_delegate(s->keyring, &s->issuer, s->verifier, s->revocations, subject, strlen(subject), presenter,
+                            &dr, &tok, &len, &reason, &err)) {
         char dt[320];
         snprintf(dt, sizeof dt, "delegation refused: %s", detail_of(&err, reason));
         refused(s, r, 400, grant_error(reason), writ_reason_name(reason), d->agent, d->action, d->resource, task,

@@ -77,8 +77,8 @@ static writ_status check_pair(const srv *s, writ_error *err)
     else if (!key)
         st = tls_fail(err, WRIT_EINVAL, "tls_key %s: no unencrypted PEM private key%s", c->tls_key, NULL);
     else if (X509_check_private_key(cert, key) != 1)
-        st = tls_fail(err, WRIT_EINVAL, "tls_key %s does not belong to the certificate in tls_cert %s", c->tls_key,
-                      c->tls_cert);
+        st = tls_fail(err, WRIT_EINVAL, "tls_key %s does not belong to the certificate in tls_cert %s",
+                      c->tls_key, c->tls_cert);
     ERR_clear_error();
     X509_free(cert);
     EVP_PKEY_free(key);
@@ -93,7 +93,8 @@ writ_status srv_tls_open(srv *s, writ_error *err)
     bool cert = *c->tls_cert, key = *c->tls_key;
     if (!cert && !key) {
         if (c->ntls_ca)
-            return tls_fail(err, WRIT_EINVAL, "tls_client_ca needs HTTPS: set tls_cert and tls_key%s%s", NULL, NULL);
+            return tls_fail(err, WRIT_EINVAL, "tls_client_ca needs HTTPS: set tls_cert and tls_key%s%s", NULL,
+                            NULL);
         return WRIT_OK;
     }
     if (!cert || !key)
@@ -203,8 +204,8 @@ static void cert_refusal(writ_reason r, const writ_error *in, writ_error *out)
 writ_status srv_verify_task_token(srv *s, struct MHD_Connection *c, const char *tok, size_t len,
                                   writ_task_token **out, writ_reason *why, writ_error *err)
 {
-    writ_token_check chk = {.audience = s->cfg->token_audience, .leeway = s->cfg->token_leeway,
-                            .revocations = s->revocations};
+    writ_token_check chk = {
+        .audience = s->cfg->token_audience, .leeway = s->cfg->token_leeway, .revocations = s->revocations};
     /* Unbound tokens (the common case) cost no certificate check; the
      * second verification of a bound one hits the verifier's cache. */
     writ_status st = writ_token_verify(s->verifier, &chk, tok, len, out, why, err);
@@ -251,14 +252,15 @@ static void peek_cnf(const char *tok, size_t len, char out[44])
     wr_free(payload);
 }
 
-writ_status srv_verify_any_binding(srv *s, const char *tok, size_t len, writ_task_token **out, writ_reason *why,
-                                   writ_error *err)
+writ_status srv_verify_any_binding(srv *s, const char *tok, size_t len, writ_task_token **out,
+                                   writ_reason *why, writ_error *err)
 {
     /* The signature is still checked in full: the claimed thumbprint only
      * answers the binding check, which does not matter for revoking. */
     char cnf[44];
     peek_cnf(tok, len, cnf);
-    writ_token_check chk = {.audience = s->cfg->token_audience, .leeway = s->cfg->token_leeway,
+    writ_token_check chk = {.audience = s->cfg->token_audience,
+                            .leeway = s->cfg->token_leeway,
                             .cert_thumbprint = *cnf ? cnf : NULL};
     return writ_token_verify(s->verifier, &chk, tok, len, out, why, err);
 }
