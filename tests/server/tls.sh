@@ -43,7 +43,10 @@ leaf server ca basicConstraints=critical,CA:FALSE keyUsage=critical,digitalSigna
 svid x ca "$A/x"
 svid y ca "$A/y"
 svid forged evil "$A/x"     # the same SPIFFE ID from a CA Writ does not trust
-for f in ca.pem server.pem x.pem y.pem forged.pem; do
+leaf inter ca basicConstraints=critical,CA:TRUE keyUsage=critical,keyCertSign,cRLSign
+svid w inter "$A/w"         # issued by an intermediate CA: the client sends leaf + intermediate
+cat w.pem inter.pem >w-chain.pem
+for f in ca.pem server.pem x.pem y.pem forged.pem inter.pem w.pem; do
     [ -s "$f" ] || { bad "openssl made $f"; finish; }
 done
 thumb() { openssl x509 -in "$1" -outform DER | openssl dgst -sha256 -binary | base64 | tr '+/' '-_' | tr -d '='; }
@@ -106,6 +109,11 @@ check "valid SVID: token issued" "${r%% *}" 200
 tok=$(body "$r" | jq -r .access_token)
 claims=$("$WRIT" token inspect "$tok" 2>/dev/null | jq -c '[.payload.sub, .payload.cnf["x5t#S256"]]')
 check "token for the SVID's agent, bound to its certificate" "$claims" "[\"$A/x\",\"$(thumb x.pem)\"]"
+r=$(token --cert "$TMP/w-chain.pem" --key "$TMP/w.key")
+check "SVID with its intermediate CA: token issued" "${r%% *}" 200
+r=$(token $(as w))
+check "SVID without its intermediate CA: refused" "$(body "$r" | jq -r '[.error, .writ_reason] | join(" ")')" \
+    "invalid_client certificate"
 r=$(token $(as x) --tlsv1.2 --tls-max 1.2)
 check "valid SVID over TLS 1.2: token issued" "${r%% *}" 200
 r=$(token $(as x) --data-urlencode subject_token=x.y.z \
@@ -152,8 +160,8 @@ contains "the admin revokes a bound token without its certificate" "$(body "$r" 
 r=$(sreq GET /authz/check/datasets/usage-metrics $(as y) -H "Authorization: Bearer $tok_y")
 contains "... and it is refused" "$r" "revoked"
 m=$(curl -s -m 5 --cacert ca.pem "https://$ADDR/metrics")
-check "metrics: client certificates refused (forged x2, no SVID x1)" \
-    "$(awk '/^writ_client_certs_refused_total/ {print $2}' <<<"$m")" 3
+check "metrics: client certificates refused (forged x2, no SVID x1, no intermediate x1)" \
+    "$(awk '/^writ_client_certs_refused_total/ {print $2}' <<<"$m")" 4
 check "metrics: client certificates verified" "$(awk '/^writ_client_certs_verified_total/ {print ($2 > 0)}' <<<"$m")" 1
 stop_writ "$WPID" TERM
 check "clean shutdown" "$STOP_RC" 0
