@@ -545,7 +545,7 @@ int srv_run(const srv_config *cfg)
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(s.daemon, MHD_DAEMON_INFO_BIND_PORT);
     unsigned port = di ? di->port : cfg->listen_port;
     log_msg("serving %s on %s:%u (%u threads, policies %s, generation %llu)",
-            !s.tls_cert_pem ? "HTTP" : s.client_roots ? "HTTPS, client certificates requested" : "HTTPS",
+            !s.tls_cert_pem ? "HTTP" : s.client_roots ? "HTTPS (client certificates requested)" : "HTTPS",
             cfg->listen_host, port, threads, cfg->policies, (unsigned long long)snap_generation(s.store));
     if (write_ready(cfg, port) != 0)
         log_msg("cannot write the ready file %s: %s", cfg->ready_file, strerror(errno));

@@ -67,7 +67,7 @@ admin_token_file = admin.secret
 route = GET /datasets/{id} read Dataset {id}
 CONF
 start_writ tls --config "$TMP/writ.conf"
-contains "log says HTTPS" "$(cat tls.log)" "serving HTTPS, client certificates requested"
+contains "log says HTTPS" "$(cat tls.log)" "serving HTTPS (client certificates requested) on 127.0.0.1:"
 
 # sreq METHOD PATH [curl args...]: over HTTPS, trusting our CA; "STATUS BODY"
 sreq() {
