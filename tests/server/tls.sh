@@ -5,11 +5,12 @@
 # and 1.2); /oauth2/token without a certificate or with a foreign one is a
 # 401; a valid SVID is exchanged for a task token bound to it (cnf
 # x5t#S256); /authz/check accepts the bound token with that certificate
-# only (cnf_missing, cnf_mismatch); revocation of a bound token; clear
-# start-up errors.  Certificates come from the openssl command line.
-# Needs openssl and curl; exit 77 = skipped.
+# only (cnf_cert_missing, cnf_cert_mismatch); revocation of a bound token;
+# clear start-up errors; with jose (tests/peers), a JWT-SVID next to the
+# certificate and delegation of bound tokens.  Certificates come from the
+# openssl command line.  Needs openssl and curl; exit 77 = skipped.
 . "$(dirname "$0")/lib.sh"
-for t in openssl curl jq; do
+for t in openssl curl; do
     command -v "$t" >/dev/null || { echo "tls: SKIPPED, $t missing"; exit 77; }
 done
 A=spiffe://corp.example/agents
