@@ -44,7 +44,7 @@ fail_setup() {   # a step that is not a ctest test failed: count it and stop
 # shellcheck source=scripts/deps.sh
 . "$repo/scripts/deps.sh"
 install_deps cmake gcc clang pkg-config libjansson-dev libcmocka-dev libssl-dev libsqlite3-dev \
-    libmicrohttpd-dev nodejs:node npm:npm valgrind curl jq sqlite3 nginx-light:nginx wrk || fail_setup "installing packages failed"
+    libmicrohttpd-dev libgnutls28-dev nodejs:node npm:npm valgrind curl openssl jq sqlite3 nginx-light:nginx wrk || fail_setup "installing packages failed"
 
 # ---- test peers (the reference Cedar engine and friends, for differential tests)
 if [ -f tests/peers/package.json ]; then

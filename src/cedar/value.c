@@ -118,14 +118,35 @@ cv_value cv_set_new(wr_arena *a, const cv_value *items, size_t n)
     return v;
 }
 
-static int field_qsort_cmp(const void *a, const void *b)
+/* Stable merge sort of fields by key, so that among equal keys the input
+ * order survives and "last one wins" below is well defined. */
+static void fields_sort(cv_field *f, cv_field *tmp, size_t n)
 {
-    const cv_field *x = a, *y = b;
-    int c = cv_string_cmp(x->key, y->key);
-    if (c)
-        return c;
-    /* stable for duplicates: keep input order so "last wins" below works */
-    return x < y ? -1 : x > y;
+    if (n < 2)
+        return;
+    if (n <= 16) {
+        for (size_t i = 1; i < n; i++) {
+            cv_field v = f[i];
+            size_t j = i;
+            while (j > 0 && cv_string_cmp(f[j - 1].key, v.key) > 0) {
+                f[j] = f[j - 1];
+                j--;
+            }
+            f[j] = v;
+        }
+        return;
+    }
+    size_t h = n / 2;
+    fields_sort(f, tmp, h);
+    fields_sort(f + h, tmp, n - h);
+    size_t i = 0, j = h, k = 0;
+    while (i < h && j < n)
+        tmp[k++] = cv_string_cmp(f[j].key, f[i].key) < 0 ? f[j++] : f[i++];
+    while (i < h)
+        tmp[k++] = f[i++];
+    while (j < n)
+        tmp[k++] = f[j++];
+    memcpy(f, tmp, n * sizeof *f);
 }
 
 bool cv_fields_have_duplicate(const cv_field *fields, size_t n)
@@ -150,7 +171,10 @@ cv_value cv_record_new(wr_arena *a, const cv_field *fields, size_t n)
     for (size_t i = 1; i < n && sorted; i++)
         sorted = cv_string_cmp(r->f[i - 1].key, r->f[i].key) < 0;
     if (!sorted) {
-        qsort(r->f, n, sizeof(cv_field), field_qsort_cmp);
+        cv_field *tmp = n > 16 ? wr_arena_alloc(a, n * sizeof *tmp) : NULL;
+        if (n > 16 && !tmp)
+            return cv_none();
+        fields_sort(r->f, tmp, n);
         size_t w = 0;
         for (size_t i = 0; i < n; i++) {
             if (w > 0 && cv_string_eq(r->f[w - 1].key, r->f[i].key))
@@ -176,16 +200,6 @@ int cv_string_cmp(const cv_string *a, const cv_string *b)
     if (c)
         return c < 0 ? -1 : 1;
     return a->len < b->len ? -1 : a->len > b->len;
-}
-
-bool cv_string_eq(const cv_string *a, const cv_string *b)
-{
-    return a == b || (a->len == b->len && a->hash == b->hash && !memcmp(a->data, b->data, a->len));
-}
-
-bool cv_uid_eq(const cv_uid *a, const cv_uid *b)
-{
-    return a == b || (a->hash == b->hash && cv_string_eq(a->id, b->id) && cv_string_eq(a->type, b->type));
 }
 
 static int cmp_i64(int64_t a, int64_t b) { return a < b ? -1 : a > b; }

@@ -23,6 +23,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "util/arena.h"
 
@@ -134,8 +135,17 @@ extern const cv_set cv_empty_set;
  * canonical order; for longs it is numeric, for strings bytewise. */
 int  cv_compare(cv_value a, cv_value b);
 bool cv_equal(cv_value a, cv_value b);
-bool cv_string_eq(const cv_string *a, const cv_string *b);
-bool cv_uid_eq(const cv_uid *a, const cv_uid *b);
+/* Equality of strings and uids: on the hot path of every scope check, so
+ * inline; the hash rejects almost every unequal pair without touching the
+ * bytes. */
+static inline bool cv_string_eq(const cv_string *a, const cv_string *b)
+{
+    return a == b || (a->len == b->len && a->hash == b->hash && !memcmp(a->data, b->data, a->len));
+}
+static inline bool cv_uid_eq(const cv_uid *a, const cv_uid *b)
+{
+    return a == b || (a->hash == b->hash && cv_string_eq(a->id, b->id) && cv_string_eq(a->type, b->type));
+}
 int  cv_string_cmp(const cv_string *a, const cv_string *b);
 /* Record lookup by key; NULL when absent. */
 const cv_value *cv_record_get(const cv_record *r, const char *key, size_t klen);

@@ -234,7 +234,8 @@ typedef struct chk_ident {
 /* Who is calling, for which task: the token step.  Returns 0, or 401 with
  * why.  With token_keys / token_jwks configured, the task token
  * (Authorization: Bearer) is verified offline: signature, issuer,
- * audience, times, revocation; its holder is the agent, its txn and purpose
+ * audience, times, revocation, and the client certificate of a bound
+ * token (tls.c); its holder is the agent, its txn and purpose
  * the task, its act chain the delegation chain.  Without, only the
  * test-only trusted header (check_principal_header, with X-Writ-Task and
  * X-Writ-Purpose) identifies a caller. */
@@ -246,12 +247,12 @@ static unsigned identify(srv *s, struct MHD_Connection *c, chk_ident *id, char *
         const char *tok = auth + 7;
         while (*tok == ' ')
             tok++;
-        writ_token_check chk = {.audience = s->cfg->token_audience, .leeway = s->cfg->token_leeway,
-                                .revocations = s->revocations};
-        writ_reason reason;
+        writ_reason reason = WRIT_R_OK;
         writ_error err;
         memset(&err, 0, sizeof err);
-        if (writ_token_verify(s->verifier, &chk, tok, strlen(tok), &id->token, &reason, &err)) {
+        /* a certificate-bound token needs this connection's verified client
+         * certificate (cnf_missing / cnf_mismatch) */
+        if (srv_verify_task_token(s, c, tok, strlen(tok), &id->token, &reason, &err)) {
             snprintf(why, n, "task token refused: %s: %.160s", writ_reason_name(reason), err.msg);
             return 401;
         }

@@ -12,7 +12,8 @@
 #define WRIT_EXAMPLES_DIR "examples"
 #endif
 
-typedef enum ck_kind { CK_STR, CK_PATH, CK_U32, CK_U64, CK_BOOL, CK_LISTEN, CK_ROUTE, CK_TRUST_SPIFFE, CK_TRUST_OIDC } ck_kind;
+typedef enum ck_kind { CK_STR, CK_PATH, CK_U32, CK_U64, CK_BOOL, CK_LISTEN, CK_ROUTE, CK_TRUST_SPIFFE, CK_TRUST_OIDC,
+               CK_TLS_CA } ck_kind;
 
 typedef struct ck_key {
     const char *name;
@@ -61,6 +62,10 @@ static const ck_key keys[] = {
     {"identity_oidc", CK_TRUST_OIDC, 0, 0, 0, "ISSUER FILE: trust OIDC tokens of that issuer, JWKS in FILE (repeatable)"},
     {"admin_token_file", CK_PATH, OFF(admin_token_file), 0, 0,
      "file whose first line is the admin bearer secret for /oauth2/revoke (>= 32 chars; empty: no admin)"},
+    {"tls_cert", CK_PATH, OFF(tls_cert), 0, 0, "PEM server certificate (chain); with tls_key: HTTPS (empty: plain HTTP)"},
+    {"tls_key", CK_PATH, OFF(tls_key), 0, 0, "PEM private key of tls_cert"},
+    {"tls_client_ca", CK_TLS_CA, 0, 0, 0,
+     "TRUST_DOMAIN FILE: request client certificates, X.509-SVIDs of that domain with roots in FILE (repeatable)"},
     {"route", CK_ROUTE, 0, 0, 0, "METHOD PATTERN ACTION RESOURCE_TYPE RESOURCE_ID (repeatable)"},
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
@@ -138,6 +143,8 @@ void srv_config_defaults(srv_config *c)
     c->admin_token_file = dup("");
     c->token_ttl = 300;
     c->token_max_ttl = 900;
+    c->tls_cert = dup("");
+    c->tls_key = dup("");
 }
 
 static void free_routes(srv_config *c)
@@ -155,15 +162,21 @@ static void free_routes(srv_config *c)
     c->nroutes = 0;
 }
 
+static void free_trust_list(srv_trust **list, size_t *n)
+{
+    for (size_t i = 0; i < *n; i++) {
+        wr_free((*list)[i].name);
+        wr_free((*list)[i].path);
+    }
+    wr_free(*list);
+    *list = NULL;
+    *n = 0;
+}
+
 static void free_trust(srv_config *c)
 {
-    for (size_t i = 0; i < c->ntrust; i++) {
-        wr_free(c->trust[i].name);
-        wr_free(c->trust[i].path);
-    }
-    wr_free(c->trust);
-    c->trust = NULL;
-    c->ntrust = 0;
+    free_trust_list(&c->trust, &c->ntrust);
+    free_trust_list(&c->tls_ca, &c->ntls_ca);
 }
 
 void srv_config_free(srv_config *c)
@@ -291,32 +304,37 @@ out:
 
 static char *resolve_path(const char *v, const char *base_dir);
 
-static writ_status add_trust(srv_config *c, bool oidc, const char *v, const char *base_dir, writ_error *err)
+static writ_status add_trust(srv_config *c, ck_kind kind, const char *v, const char *base_dir, writ_error *err)
 {
-    const char *key = oidc ? "identity_oidc" : "identity_spiffe";
+    bool oidc = kind == CK_TRUST_OIDC;
+    const char *key = oidc ? "identity_oidc" : kind == CK_TLS_CA ? "tls_client_ca" : "identity_spiffe";
+    srv_trust **list = kind == CK_TLS_CA ? &c->tls_ca : &c->trust;
+    size_t *count = kind == CK_TLS_CA ? &c->ntls_ca : &c->ntrust;
     char *w[2] = {0};
     size_t n = split_words(v, w, 2);
     writ_status st = WRIT_OK;
     char *path = NULL;
     if (n != 2) {
-        st = fail(err, WRIT_EINVAL, "%s: expected NAME FILE, got '%s'", key, v);
+        st = fail(err, WRIT_EINVAL, kind == CK_TRUST_OIDC ? "%s: expected ISSUER FILE, got '%s'"
+                                                          : "%s: expected TRUST_DOMAIN FILE, got '%s'",
+                  key, v);
         goto out;
     }
     if (!w[0] || !w[1] || !(path = resolve_path(w[1], base_dir))) {
         st = fail(err, WRIT_ENOMEM, "out of memory%s%s", NULL, NULL);
         goto out;
     }
-    if (c->ntrust >= SRV_MAX_TRUST) {
-        st = fail(err, WRIT_ELIMIT, "%s: more than %s trusted issuers", key, "64");
+    if (*count >= SRV_MAX_TRUST) {
+        st = fail(err, WRIT_ELIMIT, "%s: more than %s entries", key, "64");
         goto out;
     }
-    srv_trust *t = wr_realloc(c->trust, (c->ntrust + 1) * sizeof *t);
+    srv_trust *t = wr_realloc(*list, (*count + 1) * sizeof *t);
     if (!t) {
         st = fail(err, WRIT_ENOMEM, "out of memory%s%s", NULL, NULL);
         goto out;
     }
-    c->trust = t;
-    t[c->ntrust++] = (srv_trust){oidc, w[0], path};
+    *list = t;
+    t[(*count)++] = (srv_trust){oidc, w[0], path};
     wr_free(w[1]);
     return WRIT_OK;
 out:
@@ -379,7 +397,8 @@ writ_status srv_config_set(srv_config *c, const char *key, const char *value, co
         return add_route(c, value, err);
     case CK_TRUST_SPIFFE:
     case CK_TRUST_OIDC:
-        return add_trust(c, k->kind == CK_TRUST_OIDC, value, base_dir, err);
+    case CK_TLS_CA:
+        return add_trust(c, k->kind, value, base_dir, err);
     }
     return fail(err, WRIT_EINVAL, "unknown setting '%s'%s", key, NULL);
 }
@@ -419,7 +438,8 @@ static writ_status load_json(srv_config *c, const char *text, size_t len, const 
         size_t n = items ? json_array_size(items) : 1;
         if (items && (!find_key(key, strlen(key)) || (find_key(key, strlen(key))->kind != CK_ROUTE &&
                                                      find_key(key, strlen(key))->kind != CK_TRUST_SPIFFE &&
-                                                     find_key(key, strlen(key))->kind != CK_TRUST_OIDC))) {
+                                                     find_key(key, strlen(key))->kind != CK_TRUST_OIDC &&
+                                                     find_key(key, strlen(key))->kind != CK_TLS_CA))) {
             st = fail(err, WRIT_EJSON, "config: '%s' takes one value, not a list%s", key, NULL);
             break;
         }
@@ -626,6 +646,10 @@ void srv_config_print(const srv_config *c, FILE *f)
             for (size_t t = 0; t < c->ntrust; t++)
                 if (c->trust[t].oidc == (k->kind == CK_TRUST_OIDC))
                     fprintf(f, "%s = %s %s\n", k->name, c->trust[t].name, c->trust[t].path);
+            break;
+        case CK_TLS_CA:
+            for (size_t t = 0; t < c->ntls_ca; t++)
+                fprintf(f, "%s = %s %s\n", k->name, c->tls_ca[t].name, c->tls_ca[t].path);
             break;
         }
     }

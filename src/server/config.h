@@ -42,6 +42,12 @@ typedef struct srv_trust {
 
 #define SRV_MAX_TRUST 64
 
+/* Client certificates (mTLS), repeatable:
+ *   tls_client_ca = TRUST_DOMAIN FILE     (PEM roots of that SPIFFE trust domain's X.509-SVIDs)
+ * The TLS layer only requests a certificate; every request that uses the
+ * caller's certificate verifies it as an X.509-SVID against these roots
+ * (the roots of the leaf's own trust domain only). */
+
 typedef struct srv_config {
     char *policies;             /* path */
     char *entities;             /* path, "" = none */
@@ -76,6 +82,10 @@ typedef struct srv_config {
     uint32_t token_max_ttl;     /* longest lifetime a client may ask for */
     size_t ntrust;
     srv_trust *trust;
+    char *tls_cert;             /* PEM server certificate (chain): HTTPS, "" = plain HTTP */
+    char *tls_key;              /* PEM private key of tls_cert */
+    size_t ntls_ca;             /* tls_client_ca entries (name = trust domain, path = PEM roots) */
+    srv_trust *tls_ca;
     size_t nroutes;
     srv_route *routes;
     bool routes_from_flags;     /* flags replace the file's routes */

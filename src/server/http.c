@@ -486,7 +486,7 @@ int srv_run(const srv_config *cfg)
         log_msg("audit log %s", db);
         wr_free(db);
     }
-    if (srv_tokens_open(&s, &err)) {
+    if (srv_tokens_open(&s, &err) || srv_tls_open(&s, &err)) {
         log_msg("%s", err.msg);
         goto out;
     }
@@ -516,6 +516,20 @@ int srv_run(const srv_config *cfg)
         log_msg("listen: '%s' is not a numeric IPv4 or IPv6 address", cfg->listen_host);
         goto out;
     }
+    /* HTTPS: libmicrohttpd copies the PEM texts into GnuTLS when it starts;
+     * they stay allocated until the daemon is stopped all the same. */
+    struct MHD_OptionItem tls_opts[6];
+    size_t ntls = 0;
+    if (s.tls_cert_pem) {
+        flags |= MHD_USE_TLS;
+        tls_opts[ntls++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, s.tls_cert_pem};
+        tls_opts[ntls++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, s.tls_key_pem};
+        tls_opts[ntls++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_PRIORITIES, 0,
+                                                   (void *)"NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"};
+        if (s.tls_trust_pem) /* only requests a client certificate: see tls.c */
+            tls_opts[ntls++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_TRUST, 0, s.tls_trust_pem};
+    }
+    tls_opts[ntls] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     unsigned threads = cfg->threads ? cfg->threads : (unsigned)(ncpu > 0 ? ncpu : 1);
     s.daemon = MHD_start_daemon(flags, cfg->listen_port, NULL, NULL, on_request, &s,
@@ -532,15 +546,18 @@ int srv_run(const srv_config *cfg)
                                  * headers and the read buffer: 16 KiB, not 32. */
                                 MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)16384,
                                 MHD_OPTION_NOTIFY_COMPLETED, on_completed, &s,
+                                MHD_OPTION_ARRAY, tls_opts,
                                 MHD_OPTION_END);
     if (!s.daemon) {
-        log_msg("cannot listen on %s:%u: %s", cfg->listen_host, (unsigned)cfg->listen_port, strerror(errno));
+        log_msg("cannot listen on %s:%u%s: %s", cfg->listen_host, (unsigned)cfg->listen_port,
+                s.tls_cert_pem ? " with TLS (see the messages above)" : "", strerror(errno));
         goto out;
     }
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(s.daemon, MHD_DAEMON_INFO_BIND_PORT);
     unsigned port = di ? di->port : cfg->listen_port;
-    log_msg("serving on %s:%u (%u threads, policies %s, generation %llu)", cfg->listen_host, port, threads,
-            cfg->policies, (unsigned long long)snap_generation(s.store));
+    log_msg("serving %s on %s:%u (%u threads, policies %s, generation %llu)",
+            !s.tls_cert_pem ? "HTTP" : s.client_roots ? "HTTPS (client certificates requested)" : "HTTPS",
+            cfg->listen_host, port, threads, cfg->policies, (unsigned long long)snap_generation(s.store));
     if (write_ready(cfg, port) != 0)
         log_msg("cannot write the ready file %s: %s", cfg->ready_file, strerror(errno));
 
@@ -593,6 +610,7 @@ out:
         pthread_key_delete(s.az_key);
     snap_store_close(s.store);
     srv_tokens_close(&s);
+    srv_tls_close(&s);
     check_free(&s);
     wr_free(s.type_prefix);
     wr_free(s.action_type);

@@ -99,4 +99,8 @@ void met_render(const srv_metrics *m, sbuf *o, uint64_t generation, uint64_t aud
     counter(o, "writ_tokens_rejected_total", "Presented tokens refused.", NULL, GET(m->token_rejected));
     counter(o, "writ_token_requests_refused_total", "Token exchange requests refused (/oauth2/token).", NULL,
             GET(m->token_refused));
+    counter(o, "writ_client_certs_verified_total", "Client certificates verified as X.509-SVIDs (mTLS).", NULL,
+            GET(m->cert_verified));
+    counter(o, "writ_client_certs_refused_total", "Client certificates that did not verify (mTLS).", NULL,
+            GET(m->cert_refused));
 }

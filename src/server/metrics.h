@@ -37,6 +37,8 @@ typedef struct srv_metrics {
     atomic_uint_fast64_t token_revoked;
     atomic_uint_fast64_t token_rejected;
     atomic_uint_fast64_t token_refused;       /* /oauth2/token requests refused */
+    atomic_uint_fast64_t cert_verified;       /* client certificates verified as X.509-SVIDs */
+    atomic_uint_fast64_t cert_refused;        /* client certificates that did not verify */
 } srv_metrics;
 
 void met_init(srv_metrics *m);

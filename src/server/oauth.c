@@ -44,9 +44,20 @@
  *   invalid_scope (widening), invalid_target (audience), access_denied
  *   (403: Cedar said no).  Every decision and refusal is audited.
  *
- *   mTLS binding (cnf x5t#S256) needs the client's certificate; this server
- *   speaks plain HTTP (behind a proxy that ends TLS), so it issues unbound
- *   tokens and refuses to delegate a bound one (cnf_missing): fail closed.
+ *   mTLS (tls_cert, tls_key, tls_client_ca; tls.c): the client certificate
+ *   is verified as an X.509-SVID on each request that uses it (a presented
+ *   certificate that does not verify is a 401 invalid_client).  To start a
+ *   task, a client with a valid SVID may leave out subject_token and
+ *   subject_token_type (the certificate is the subject), or send a subject
+ *   token of the same SPIFFE ID (else invalid_grant, subject); either way the
+ *   task token is bound to the certificate (cnf x5t#S256) and is accepted
+ *   only with it.  With neither: 401 invalid_client.  To delegate, a
+ *   certificate makes the caller the presenter: it must be the parent's
+ *   holder, and a bound parent needs its certificate (cnf_cert_missing,
+ *   cnf_cert_mismatch).  The delegated token is not bound (the receiving
+ *   agent's certificate is not on this connection).  Over plain HTTP no
+ *   token is bound, and a bound one is refused (cnf_cert_missing): fail
+ *   closed.
  *
  *   POST /oauth2/revoke   application/x-www-form-urlencoded, exactly one of
  *     token=T [token_type_hint=...]  T and every token delegated from it
@@ -616,11 +627,41 @@ static void start_task(srv *s, struct MHD_Connection *c, const form *f, bool txn
     writ_reason reason = WRIT_R_OK;
     writ_error err;
     memset(&err, 0, sizeof err);
-    if (verify_identity(s, form_get(f, "subject_token"), &id, &reason, &err)) {
+    /* The agent: its client certificate (mTLS, verified here), its
+     * subject token, or both (then they must name the same agent).  With a
+     * certificate the task token is bound to it (cnf x5t#S256). */
+    writ_identity *peer = NULL;
+    int have_peer = srv_peer_identity(s, c, &peer, &reason, &err);
+    const char *subject = form_get(f, "subject_token");
+    if (have_peer < 0) {
+        char d[320];
+        snprintf(d, sizeof d, "client certificate: %s", detail_of(&err, reason));
+        refused(s, r, 401, "invalid_client", writ_reason_name(reason), NULL, NULL, NULL, NULL, d);
+        goto out;
+    }
+    if (!subject && !have_peer) {
+        refused(s, r, 401, "invalid_client", writ_reason_name(WRIT_R_CERT), NULL, NULL, NULL, NULL,
+                "no client certificate: present an X.509-SVID (mTLS) or a subject_token");
+        goto out;
+    }
+    if (subject && verify_identity(s, subject, &id, &reason, &err)) {
         char d[320];
         snprintf(d, sizeof d, "subject token: %s", detail_of(&err, reason));
         refused(s, r, 400, "invalid_grant", writ_reason_name(reason), NULL, NULL, NULL, NULL, d);
+        writ_identity_free(peer);
         goto out;
+    }
+    if (peer) {
+        if (id && strcmp(writ_identity_subject(id), writ_identity_subject(peer))) {
+            char d[320];
+            snprintf(d, sizeof d, "the subject token is for %.120s, the client certificate for %.120s",
+                     writ_identity_subject(id), writ_identity_subject(peer));
+            refused(s, r, 400, "invalid_grant", writ_reason_name(WRIT_R_SUB), NULL, NULL, NULL, NULL, d);
+            writ_identity_free(peer);
+            goto out;
+        }
+        writ_identity_free(id);
+        id = peer;
     }
     const char *agent = writ_identity_subject(id);
     const char *given = form_get(f, "task");
@@ -706,7 +747,7 @@ static void delegate(srv *s, struct MHD_Connection *c, const form *f, bool txn, 
     req_scope *rs = wr_calloc(1, sizeof *rs);
     tok_decision *d = wr_calloc(1, sizeof *d);
     writ_task_token *parent = NULL;
-    writ_identity *target = NULL;
+    writ_identity *target = NULL, *presenter = NULL;
     json_t *chain = NULL;
     uint32_t ttl;
     if (!rs || !d) {
@@ -718,11 +759,20 @@ static void delegate(srv *s, struct MHD_Connection *c, const form *f, bool txn, 
         goto out;
     }
     const char *subject = form_get(f, "subject_token");
-    writ_token_check chk = {.audience = s->cfg->token_audience, .leeway = s->cfg->token_leeway,
-                            .revocations = s->revocations};
     writ_reason reason = WRIT_R_OK;
     writ_error err;
     memset(&err, 0, sizeof err);
+    /* A client certificate makes the caller the presenter: it must be the
+     * parent's holder, and hold the certificate a bound parent names. */
+    if (srv_peer_identity(s, c, &presenter, &reason, &err) < 0) {
+        char dt[320];
+        snprintf(dt, sizeof dt, "client certificate: %s", detail_of(&err, reason));
+        refused(s, r, 401, "invalid_client", writ_reason_name(reason), NULL, NULL, NULL, NULL, dt);
+        goto out;
+    }
+    writ_token_check chk = {.audience = s->cfg->token_audience, .leeway = s->cfg->token_leeway,
+                            .cert_thumbprint = presenter ? writ_identity_cert_thumbprint(presenter) : NULL,
+                            .revocations = s->revocations};
     if (writ_token_verify(s->verifier, &chk, subject, strlen(subject), &parent, &reason, &err)) {
         char dt[320];
         snprintf(dt, sizeof dt, "subject token: %s", detail_of(&err, reason));
@@ -767,8 +817,8 @@ static void delegate(srv *s, struct MHD_Connection *c, const form *f, bool txn, 
     writ_delegate_request dr = {.target = to, .scope = rs->given ? &rs->sc : NULL, .ttl = ttl};
     char *tok = NULL;
     size_t len = 0;
-    if (writ_token_delegate(s->keyring, &s->issuer, s->verifier, s->revocations, subject, strlen(subject), NULL, &dr,
-                            &tok, &len, &reason, &err)) {
+    if (writ_token_delegate(s->keyring, &s->issuer, s->verifier, s->revocations, subject, strlen(subject), presenter,
+                            &dr, &tok, &len, &reason, &err)) {
         char dt[320];
         snprintf(dt, sizeof dt, "delegation refused: %s", detail_of(&err, reason));
         refused(s, r, 400, grant_error(reason), writ_reason_name(reason), d->agent, d->action, d->resource, task,
@@ -781,6 +831,7 @@ static void delegate(srv *s, struct MHD_Connection *c, const form *f, bool txn, 
 out:
     json_decref(chain);
     writ_identity_free(target);
+    writ_identity_free(presenter);
     writ_task_token_free(parent);
     wr_free(rs);
     wr_free(d);
@@ -806,8 +857,11 @@ void oauth_token(srv *s, struct MHD_Connection *c, const char *body, size_t len,
     else if (!s->keyring)
         oauth_error(r, 400, "invalid_request", NULL,
                     "this server has no signing key (token_jwks only verifies): it cannot issue tokens");
+    else if (!st && !stt && s->client_roots)
+        start_task(s, c, &f, rtt && !strcmp(rtt, TT_TXN), r); /* the client certificate is the subject */
     else if (!st || !*st || !stt)
-        oauth_error(r, 400, "invalid_request", NULL, "subject_token and subject_token_type are required");
+        oauth_error(r, 400, "invalid_request", NULL, "subject_token and subject_token_type are required%s",
+                    s->client_roots ? " (or neither, with a client certificate)" : "");
     else if (aud && strcmp(aud, s->cfg->token_audience))
         oauth_error(r, 400, "invalid_target", NULL, "audience must be %s", s->cfg->token_audience);
     else if (rtt && strcmp(rtt, TT_ACCESS) && strcmp(rtt, TT_TXN))
@@ -857,9 +911,7 @@ static int authenticate(srv *s, struct MHD_Connection *c, revoker *who, srv_repl
     writ_reason reason = WRIT_R_OK;
     writ_error err;
     memset(&err, 0, sizeof err);
-    writ_token_check chk = {.audience = s->cfg->token_audience, .leeway = s->cfg->token_leeway,
-                            .revocations = s->revocations};
-    if (!s->verifier || writ_token_verify(s->verifier, &chk, cred, n, &who->token, &reason, &err)) {
+    if (!s->verifier || srv_verify_task_token(s, c, cred, n, &who->token, &reason, &err)) {
         atomic_fetch_add_explicit(&s->met.token_rejected, 1, memory_order_relaxed);
         char m[320];
         snprintf(m, sizeof m, "revoke refused: bad credentials: %.200s", s->verifier ? err.msg : "");
@@ -970,8 +1022,7 @@ void oauth_revoke(srv *s, struct MHD_Connection *c, const char *body, size_t len
         writ_reason reason;
         writ_error err;
         memset(&err, 0, sizeof err);
-        writ_token_check chk = {.audience = s->cfg->token_audience, .leeway = s->cfg->token_leeway};
-        if (writ_token_verify(s->verifier, &chk, value, strlen(value), &t, &reason, &err)) {
+        if (srv_verify_any_binding(s, value, strlen(value), &t, &reason, &err)) {
             sbuf b;
             sb_init(&b);
             sb_puts(&b, "{\"revoked\":null,\"writ_reason\":");

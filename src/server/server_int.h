@@ -47,7 +47,30 @@ typedef struct srv {
     size_t jwks_len;
     char *admin_secret;         /* NULL = no admin credential */
     size_t admin_len;
+    /* TLS (tls.c): PEM texts handed to libmicrohttpd, NULL = plain HTTP */
+    char *tls_cert_pem, *tls_key_pem, *tls_trust_pem;
+    size_t tls_key_len;
+    writ_bundle *client_roots;  /* tls_client_ca by trust domain, NULL = no client certificates */
 } srv;
+
+/* ---- TLS (tls.c) */
+/* Read tls_cert / tls_key / tls_client_ca and check them (clear errors). */
+WRIT_MUST_CHECK writ_status srv_tls_open(srv *s, writ_error *err);
+void srv_tls_close(srv *s);
+/* The caller's client certificate, verified as an X.509-SVID against
+ * tls_client_ca (never the TLS layer's optional check alone).  Returns 0
+ * when none was presented (or client certificates are off), 1 with *id
+ * (the caller frees it) when it verifies, -1 with why/err when it does not. */
+int srv_peer_identity(srv *s, struct MHD_Connection *c, writ_identity **id, writ_reason *why, writ_error *err);
+/* Verify a task token presented on connection c: signature, issuer,
+ * audience, times, revocation, and for a certificate-bound token (cnf) the
+ * connection's verified client certificate (cnf_missing / cnf_mismatch;
+ * a certificate that does not verify: its own reason). */
+WRIT_MUST_CHECK writ_status srv_verify_task_token(srv *s, struct MHD_Connection *c, const char *tok, size_t len,
+                                                  writ_task_token **out, writ_reason *why, writ_error *err);
+/* Verify a task token whatever it is bound to (revocation by token=). */
+WRIT_MUST_CHECK writ_status srv_verify_any_binding(srv *s, const char *tok, size_t len, writ_task_token **out,
+                                                   writ_reason *why, writ_error *err);
 
 /* Open the keyring, verifier and revocations the config names (tokens.c). */
 WRIT_MUST_CHECK writ_status srv_tokens_open(srv *s, writ_error *err);

@@ -105,12 +105,16 @@ wrk_non2xx() { awk '/Non-2xx/ {print $NF}' "$1" | grep . || echo 0; }
 wrk_sockerr() { awk '/Socket errors/ {gsub(",", ""); print $4 + $6 + $8 + $10}' "$1" | grep . || echo 0; }
 
 # free_port: a TCP port nothing listens on now (for servers that cannot be
-# told to pick one, like nginx).
+# told to pick one, like nginx).  Taken below the kernel's ephemeral range
+# when there is room, so it cannot be a client socket's port (conns.sh
+# leaves thousands of those in TIME_WAIT).
 free_port() {
-    local p used
-    used=$(ss -Htln 2>/dev/null | awk '{n = split($4, a, ":"); print a[n]}')
+    local p used lo span=40000
+    used=$(ss -Htan 2>/dev/null | awk '{n = split($4, a, ":"); print a[n]}' | sort -u)
+    lo=$(awk '{print $1}' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null)
+    [ "${lo:-0}" -gt 21000 ] && span=$((lo - 20000))
     for _ in $(seq 50); do
-        p=$((20000 + RANDOM % 40000))
+        p=$((20000 + RANDOM % span))
         grep -qx "$p" <<<"$used" || { echo "$p"; return; }
     done
     echo 0

@@ -54,6 +54,35 @@ static void key_value_file(void **state)
     srv_config_free(&c);
 }
 
+static void tls_settings(void **state)
+{
+    (void)state;
+    srv_config c;
+    srv_config_defaults(&c);
+    assert_string_equal(c.tls_cert, "");
+    assert_int_equal(c.ntls_ca, 0);
+    const char *text = "tls_cert = srv.pem\n"
+                       "tls_key = /keys/srv.key\n"
+                       "tls_client_ca = corp.example roots.pem\n"
+                       "tls_client_ca = other.example /pki/other.pem\n";
+    writ_error err;
+    assert_int_equal(srv_config_load_text(&c, text, strlen(text), "/etc/writ", &err), WRIT_OK);
+    assert_string_equal(c.tls_cert, "/etc/writ/srv.pem");
+    assert_string_equal(c.tls_key, "/keys/srv.key");
+    assert_int_equal(c.ntls_ca, 2);
+    assert_string_equal(c.tls_ca[0].name, "corp.example");
+    assert_string_equal(c.tls_ca[0].path, "/etc/writ/roots.pem");
+    assert_string_equal(c.tls_ca[1].path, "/pki/other.pem");
+    assert_int_equal(c.ntrust, 0);
+    const char *bad = "tls_client_ca = roots.pem\n";
+    assert_int_not_equal(srv_config_load_text(&c, bad, strlen(bad), NULL, &err), WRIT_OK);
+    assert_non_null(strstr(err.msg, "tls_client_ca: expected TRUST_DOMAIN FILE"));
+    const char *json = "{\"tls_client_ca\": [\"a.example a.pem\", \"b.example b.pem\"]}";
+    assert_int_equal(srv_config_load_text(&c, json, strlen(json), NULL, &err), WRIT_OK);
+    assert_int_equal(c.ntls_ca, 4);
+    srv_config_free(&c);
+}
+
 static void json_file(void **state)
 {
     (void)state;
@@ -189,6 +218,7 @@ int main(void)
         cmocka_unit_test(defaults),
         cmocka_unit_test(key_value_file),
         cmocka_unit_test(json_file),
+        cmocka_unit_test(tls_settings),
         cmocka_unit_test(errors),
         cmocka_unit_test(flags),
         cmocka_unit_test(example_matches_defaults),

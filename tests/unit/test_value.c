@@ -1,0 +1,76 @@
+/* test_value.c - the value module: canonical sets and records, ordering. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <string.h>
+
+#include "cedar/value.h"
+
+/* Records keep the LAST of equal keys, whatever the size (insertion sort
+ * below 17 fields, merge sort above), and come out sorted by key. */
+static void test_record_last_wins(void **state)
+{
+    (void)state;
+    wr_arena *a = wr_arena_new(0);
+    for (size_t n = 1; n <= 64; n++) {
+        cv_field f[128];
+        char key[32];
+        /* n distinct keys in reverse order, then the same keys again with new values */
+        for (size_t i = 0; i < n; i++) {
+            snprintf(key, sizeof key, "k%03zu", n - 1 - i);
+            f[i].key = cv_string_new(a, key, strlen(key));
+            f[i].v = cv_long(1);
+        }
+        for (size_t i = 0; i < n; i++) {
+            snprintf(key, sizeof key, "k%03zu", i);
+            f[n + i].key = cv_string_new(a, key, strlen(key));
+            f[n + i].v = cv_long(2);
+        }
+        assert_true(cv_fields_have_duplicate(f, 2 * n));
+        cv_value r = cv_record_new(a, f, 2 * n);
+        assert_int_equal(r.type, CV_RECORD);
+        assert_int_equal(r.u.rec->n, n);
+        for (size_t i = 0; i < n; i++) {
+            assert_int_equal(r.u.rec->f[i].v.u.l, 2);
+            if (i)
+                assert_true(cv_string_cmp(r.u.rec->f[i - 1].key, r.u.rec->f[i].key) < 0);
+        }
+    }
+    wr_arena_free(a);
+}
+
+static void test_set_canonical(void **state)
+{
+    (void)state;
+    wr_arena *a = wr_arena_new(0);
+    cv_value items[] = {cv_long(3), cv_str_new(a, "b", 1), cv_long(1), cv_bool(true), cv_long(3),
+                        cv_str_new(a, "a", 1), cv_str_new(a, "b", 1), cv_entity_new(a, "U", 1, "x", 1)};
+    cv_value s = cv_set_new(a, items, sizeof items / sizeof items[0]);
+    assert_int_equal(s.type, CV_SET);
+    assert_int_equal(s.u.set->n, 6);
+    for (size_t i = 1; i < s.u.set->n; i++)
+        assert_true(cv_compare(s.u.set->v[i - 1], s.u.set->v[i]) < 0);
+    assert_true(cv_set_contains(s.u.set, cv_long(3)));
+    assert_true(cv_set_contains(s.u.set, cv_entity_new(a, "U", 1, "x", 1)));
+    assert_false(cv_set_contains(s.u.set, cv_long(2)));
+    cv_value t = cv_set_new(a, items + 2, 4);   /* 1, true, 3, "a" */
+    assert_false(cv_equal(s, t));
+    cv_value u = cv_set_new(a, (cv_value[]){cv_str_new(a, "a", 1), cv_long(3), cv_bool(true), cv_long(1)}, 4);
+    assert_true(cv_equal(t, u));
+    char buf[128];
+    cv_format(u, buf, sizeof buf);
+    assert_string_equal(buf, "[true, 1, 3, \"a\"]");
+    wr_arena_free(a);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_record_last_wins),
+        cmocka_unit_test(test_set_canonical),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
