@@ -205,6 +205,10 @@ static void metrics(srv *s, srv_reply *r)
         atomic_store_explicit(&s->met.audit_written, wr_audit_written(s->audit), memory_order_relaxed);
     met_render(&s->met, &b, snap_generation(s->store), s->audit ? wr_audit_queued(s->audit) : 0,
                di ? di->num_connections : 0);
+    sb_printf(&b,
+              "# HELP writ_connections_refused_total Connections opened past max_connections (answered 503).\n"
+              "# TYPE writ_connections_refused_total counter\nwrit_connections_refused_total %llu\n",
+              (unsigned long long)atomic_load_explicit(&s->conns_refused, memory_order_relaxed));
     srv_reply_sbuf(r, 200, &b);
     r->content_type = "text/plain; version=0.0.4";
 }

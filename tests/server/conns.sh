@@ -74,6 +74,9 @@ for _ in $(seq 50); do r=$(req GET /healthz); [[ "$r" == 200* ]] && break; sleep
 contains "healthy after" "$r" '200 {"status":"ok"'
 r=$(post /access/v1/evaluation "$(cat "$TMP/allow.json")")
 contains "allow answered after" "$r" '200 {"decision":true'
+m=$(req GET /metrics)
+nref=$(grep -o '^writ_connections_refused_total [0-9]*' <<<"$m" | cut -d' ' -f2)
+[ "${nref:-0}" -ge "${refused:-1}" ] && ok "refusals counted in /metrics ($nref)" || bad "writ_connections_refused_total: <$nref>"
 kill -0 "$WPID" 2>/dev/null && ok "server alive" || bad "server died"
 stop_writ "$WPID" TERM
 check "clean stop" "$STOP_RC" 0
