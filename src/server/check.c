@@ -384,6 +384,29 @@ static json_t *extn(const char *fn, const char *arg)
     return json_pack("{s:{s:s,s:s}}", "__extn", "fn", fn, "arg", arg);
 }
 
+/* The request's environment for the Cedar context: `time` (now, as a
+ * datetime) and `source_ip` (the peer, as an ip), each only where the
+ * schema's context for the action declares it.  Non-zero on failure. */
+int srv_ctx_add_environment(srv *s, const srv_snapshot *snap, const char *aid, struct MHD_Connection *c,
+                            json_t *ctx)
+{
+    int bad = 0;
+    if (srv_ctx_wants(s, snap, aid, "time")) {
+        char ts[32];
+        time_t now = time(NULL);
+        struct tm tm;
+        gmtime_r(&now, &tm);
+        strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        bad |= json_object_set_new(ctx, "time", extn("datetime", ts));
+    }
+    if (srv_ctx_wants(s, snap, aid, "source_ip")) {
+        char ip[64];
+        srv_source_ip(c, ip, sizeof ip);
+        bad |= json_object_set_new(ctx, "source_ip", extn("ip", ip));
+    }
+    return bad;
+}
+
 static json_t *build_context(srv *s, const srv_snapshot *snap, struct MHD_Connection *c, const chk_ident *id,
                              const char *aid)
 {
@@ -401,19 +424,7 @@ static json_t *build_context(srv *s, const srv_snapshot *snap, struct MHD_Connec
         const char *d = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Writ-Destination");
         bad |= json_object_set_new(ctx, "destination", json_string(d && *d ? d : "internal"));
     }
-    if (srv_ctx_wants(s, snap, aid, "time")) {
-        char ts[32];
-        time_t now = time(NULL);
-        struct tm tm;
-        gmtime_r(&now, &tm);
-        strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
-        bad |= json_object_set_new(ctx, "time", extn("datetime", ts));
-    }
-    if (srv_ctx_wants(s, snap, aid, "source_ip")) {
-        char ip[64];
-        srv_source_ip(c, ip, sizeof ip);
-        bad |= json_object_set_new(ctx, "source_ip", extn("ip", ip));
-    }
+    bad |= srv_ctx_add_environment(s, snap, aid, c, ctx);
     if (bad) {
         json_decref(ctx);
         return NULL;

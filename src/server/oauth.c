@@ -415,11 +415,6 @@ static json_t *str_array(const char *const *v, size_t n)
     return a;
 }
 
-static json_t *extn(const char *fn, const char *arg)
-{
-    return json_pack("{s:{s:s,s:s}}", "__extn", "fn", fn, "arg", arg);
-}
-
 /* The Cedar context of a token request (attributes the schema's context
  * type for the action declares; all of them without a schema). */
 static json_t *token_context(srv *s, const srv_snapshot *snap, struct MHD_Connection *c, const char *aid,
@@ -447,19 +442,7 @@ static json_t *token_context(srv *s, const srv_snapshot *snap, struct MHD_Connec
     if (srv_ctx_wants(s, snap, aid, "destination"))
         bad |= json_object_set_new(ctx, "destination",
                                    json_string(sc->n_destinations ? sc->destinations[0] : "internal"));
-    if (srv_ctx_wants(s, snap, aid, "time")) {
-        char ts[32];
-        time_t now = time(NULL);
-        struct tm tm;
-        gmtime_r(&now, &tm);
-        strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
-        bad |= json_object_set_new(ctx, "time", extn("datetime", ts));
-    }
-    if (srv_ctx_wants(s, snap, aid, "source_ip")) {
-        char ip[64];
-        srv_source_ip(c, ip, sizeof ip);
-        bad |= json_object_set_new(ctx, "source_ip", extn("ip", ip));
-    }
+    bad |= srv_ctx_add_environment(s, snap, aid, c, ctx);
     if (bad) {
         json_decref(ctx);
         return NULL;

@@ -141,5 +141,8 @@ void check_free(srv *s);
 bool srv_ctx_wants(const srv *s, const srv_snapshot *snap, const char *aid, const char *name);
 /* The caller's address: X-Real-IP, X-Forwarded-For, else the socket's. */
 void srv_source_ip(struct MHD_Connection *c, char *out, size_t n);
+/* Add `time` and `source_ip` to a Cedar context where the schema wants them. */
+int srv_ctx_add_environment(srv *s, const srv_snapshot *snap, const char *aid, struct MHD_Connection *c,
+                            json_t *ctx);
 
 #endif
