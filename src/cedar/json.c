@@ -9,6 +9,7 @@
 #include "cedar/parser.h"
 #include "cedar/ext.h"
 #include "util/alloc.h"
+#include "util/error.h"
 
 #include <stdarg.h>
 #include <stdint.h>
@@ -17,21 +18,6 @@
 
 /* ---- errors */
 
-static writ_status fail(writ_error *err, writ_status code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static writ_status fail(writ_error *err, writ_status code, const char *fmt, ...)
-{
-    if (err) {
-        memset(err, 0, sizeof *err);
-        err->code = code;
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err->msg, sizeof err->msg, fmt, ap);
-        va_end(ap);
-    }
-    return code;
-}
 
 static const char *uid_text(const cv_uid *u, char *buf, size_t cap)
 {
@@ -133,7 +119,7 @@ static size_t key_decode(const char *k, size_t klen, char *buf)
 json_t *cedar_json_load(const char *text, size_t len, writ_error *err)
 {
     if (len > CEDAR_JSON_MAX_SIZE) {
-        fail(err, WRIT_ELIMIT, "JSON input of %zu bytes exceeds the limit of %zu", len, CEDAR_JSON_MAX_SIZE);
+        wr_error(err, WRIT_ELIMIT, "JSON input of %zu bytes exceeds the limit of %zu", len, CEDAR_JSON_MAX_SIZE);
         return NULL;
     }
     json_error_t je;
@@ -141,7 +127,7 @@ json_t *cedar_json_load(const char *text, size_t len, writ_error *err)
     size_t rlen = 0;
     char *re = nul_key_rewrite(text, len, &rlen, &oom);
     if (oom) {
-        fail(err, WRIT_ENOMEM, "out of memory");
+        wr_error(err, WRIT_ENOMEM, "out of memory");
         return NULL;
     }
     json_t *j = json_loadb(re ? re : text, re ? rlen : len,
@@ -153,7 +139,7 @@ json_t *cedar_json_load(const char *text, size_t len, writ_error *err)
                            : c == json_error_out_of_memory ? WRIT_ENOMEM
                            : c == json_error_duplicate_key ? WRIT_EDUP
                                                            : WRIT_EJSON;
-        fail(err, code, "%s", je.text);
+        wr_error(err, code, "%s", je.text);
         if (err) {
             err->line = je.line > 0 ? (uint32_t)je.line : 0;
             err->col = je.column > 0 ? (uint32_t)je.column : 0;
@@ -177,13 +163,13 @@ static writ_status uid_from_pair(wr_arena *a, const json_t *o, const char *what,
     const json_t *t = json_object_get(o, "type");
     const json_t *i = json_object_get(o, "id");
     if (!json_is_string(t) || !json_is_string(i))
-        return fail(err, WRIT_EJSON, "%s: an entity reference needs string fields \"type\" and \"id\"", what);
+        return wr_error(err, WRIT_EJSON, "%s: an entity reference needs string fields \"type\" and \"id\"", what);
     if (!cedar_valid_type_name(json_string_value(t), json_string_length(t)))
-        return fail(err, WRIT_EJSON, "%s: `%.*s` is not a valid entity type name", what,
+        return wr_error(err, WRIT_EJSON, "%s: `%.*s` is not a valid entity type name", what,
                     (int)(json_string_length(t) > 80 ? 80 : json_string_length(t)), json_string_value(t));
     const cv_string *ts = jstr(a, t), *is = ts ? jstr(a, i) : NULL;
     *out = is ? cv_uid_new(a, ts, is) : NULL;
-    return *out ? WRIT_OK : fail(err, WRIT_ENOMEM, "out of memory");
+    return *out ? WRIT_OK : wr_error(err, WRIT_ENOMEM, "out of memory");
 }
 
 /* Cedar syntax uid, e.g. "A::B::\"id\"", read by the policy parser. */
@@ -193,9 +179,9 @@ static writ_status uid_from_text(wr_arena *a, const char *p, size_t n, const cha
     writ_error perr;
     writ_status st = cedar_parse_uid(a, p, n, out, &perr);
     if (st == WRIT_ENOMEM)
-        return fail(err, WRIT_ENOMEM, "out of memory");
+        return wr_error(err, WRIT_ENOMEM, "out of memory");
     if (st)
-        return fail(err, WRIT_EJSON, "%s: `%.*s` is not an entity reference in Cedar syntax (%s)", what,
+        return wr_error(err, WRIT_EJSON, "%s: `%.*s` is not an entity reference in Cedar syntax (%s)", what,
                     (int)(n > 80 ? 80 : n), p, perr.msg);
     return WRIT_OK;
 }
@@ -206,11 +192,11 @@ writ_status cedar_json_uid(wr_arena *a, const json_t *j, bool allow_text, const 
     if (allow_text && json_is_string(j))
         return uid_from_text(a, json_string_value(j), json_string_length(j), what, out, err);
     if (!json_is_object(j))
-        return fail(err, WRIT_EJSON, "%s: expected an entity reference, found %s", what, json_kind(j));
+        return wr_error(err, WRIT_EJSON, "%s: expected an entity reference, found %s", what, json_kind(j));
     const json_t *esc = json_object_get(j, "__entity");
     if (esc) {
         if (!json_is_object(esc))
-            return fail(err, WRIT_EJSON, "%s: \"__entity\" must be an object with \"type\" and \"id\"", what);
+            return wr_error(err, WRIT_EJSON, "%s: \"__entity\" must be an object with \"type\" and \"id\"", what);
         return uid_from_pair(a, esc, what, out, err);
     }
     return uid_from_pair(a, j, what, out, err);
@@ -255,9 +241,9 @@ static const char *cs_kind_name(const cs_type *t)
 static writ_status mismatch(rd *r, const cs_type *t, const char *found)
 {
     if (t->kind == CS_ENTITY)
-        return fail(r->err, WRIT_ESCHEMA, "%s: type mismatch: expected an entity of type `%s`, found %s", r->what,
+        return wr_error(r->err, WRIT_ESCHEMA, "%s: type mismatch: expected an entity of type `%s`, found %s", r->what,
                     t->name->data, found);
-    return fail(r->err, WRIT_ESCHEMA, "%s: type mismatch: expected type %s, found %s", r->what, cs_kind_name(t),
+    return wr_error(r->err, WRIT_ESCHEMA, "%s: type mismatch: expected type %s, found %s", r->what, cs_kind_name(t),
                 found);
 }
 
@@ -272,13 +258,13 @@ static writ_status read_extn_call(rd *r, const json_t *fn, const json_t *args, c
     if (!f || f->nargs != n)
         f = cedar_ext_lookup(name, nlen, true);
     if (!f || f->nargs != n)
-        return fail(r->err, WRIT_EJSON, "%s: `%.*s` is not an extension function taking %zu arguments", r->what,
+        return wr_error(r->err, WRIT_EJSON, "%s: `%.*s` is not an extension function taking %zu arguments", r->what,
                     (int)(nlen > 64 ? 64 : nlen), name, n);
     cv_value args_v[8];
     if (n > 8)
-        return fail(r->err, WRIT_EJSON, "%s: too many extension arguments", r->what);
+        return wr_error(r->err, WRIT_EJSON, "%s: too many extension arguments", r->what);
     if (++r->depth > CEDAR_JSON_MAX_DEPTH)
-        return fail(r->err, WRIT_ELIMIT, "%s: values nest deeper than %d levels", r->what, CEDAR_JSON_MAX_DEPTH);
+        return wr_error(r->err, WRIT_ELIMIT, "%s: values nest deeper than %d levels", r->what, CEDAR_JSON_MAX_DEPTH);
     for (size_t i = 0; i < n; i++) {
         writ_status st = read_value(r, json_array_get(args, i), NULL, &args_v[i]);
         if (st)
@@ -287,7 +273,7 @@ static writ_status read_extn_call(rd *r, const json_t *fn, const json_t *args, c
     r->depth--;
     const char *msg = NULL;
     if (f->fn(r->a, args_v, out, &msg) < 0)
-        return fail(r->err, WRIT_EJSON, "%s: error while evaluating `%.*s`: %s", r->what, (int)(nlen > 64 ? 64 : nlen),
+        return wr_error(r->err, WRIT_EJSON, "%s: error while evaluating `%.*s`: %s", r->what, (int)(nlen > 64 ? 64 : nlen),
                     name, msg ? msg : "invalid arguments");
     return WRIT_OK;
 }
@@ -306,11 +292,11 @@ static writ_status read_extn(rd *r, const json_t *o, const cs_type *t, cv_value 
         return WRIT_OK;
     }
     if (!json_is_string(fn) || !json_is_string(arg))
-        return fail(r->err, WRIT_EJSON, "%s: an extension value needs string fields \"fn\" and \"arg\"", r->what);
+        return wr_error(r->err, WRIT_EJSON, "%s: an extension value needs string fields \"fn\" and \"arg\"", r->what);
     const char *msg = NULL;
     if (cedar_ext_construct(r->a, json_string_value(fn), json_string_length(fn), json_string_value(arg),
                             json_string_length(arg), out, &msg) < 0)
-        return fail(r->err, WRIT_EJSON, "%s: %s(\"%.*s\"): %s", r->what, json_string_value(fn),
+        return wr_error(r->err, WRIT_EJSON, "%s: %s(\"%.*s\"): %s", r->what, json_string_value(fn),
                     (int)(json_string_length(arg) > 64 ? 64 : json_string_length(arg)), json_string_value(arg),
                     msg ? msg : "invalid extension value");
     if (t && (t->kind != CS_EXT || out->u.ext->kind != t->ext)) {
@@ -363,7 +349,7 @@ static writ_status read_record(rd *r, const json_t *o, const cs_type *t, cv_valu
     size_t n = json_object_size(o);
     cv_field *f = n ? wr_arena_alloc(r->a, n * sizeof *f) : NULL;
     if (n && !f)
-        return fail(r->err, WRIT_ENOMEM, "out of memory");
+        return wr_error(r->err, WRIT_ENOMEM, "out of memory");
     size_t i = 0;
     const char *k0;
     size_t klen0;
@@ -374,21 +360,21 @@ static writ_status read_record(rd *r, const json_t *o, const cs_type *t, cv_valu
     {
         char *kb = wr_arena_alloc(r->a, klen0 + 1);
         if (!kb)
-            return fail(r->err, WRIT_ENOMEM, "out of memory");
+            return wr_error(r->err, WRIT_ENOMEM, "out of memory");
         size_t klen = key_decode(k0, klen0, kb);
         const char *k = kb;
         const cs_attr *at = NULL;
         if (t) {
             at = find_attr(t, k, klen);
             if (!at)
-                return fail(r->err, WRIT_ESCHEMA, "%s: attribute `%.*s` should not exist according to the schema",
+                return wr_error(r->err, WRIT_ESCHEMA, "%s: attribute `%.*s` should not exist according to the schema",
                             outer, (int)(klen > 64 ? 64 : klen), k);
         }
         snprintf(what, sizeof what, "%s, attribute `%.*s`", outer, (int)(klen > 64 ? 64 : klen), k);
         r->what = what;
         f[i].key = cv_string_new(r->a, k, klen);
         if (!f[i].key)
-            return fail(r->err, WRIT_ENOMEM, "out of memory");
+            return wr_error(r->err, WRIT_ENOMEM, "out of memory");
         writ_status st = read_value(r, v, at ? at->type : NULL, &f[i].v);
         r->what = outer;
         if (st)
@@ -397,11 +383,11 @@ static writ_status read_record(rd *r, const json_t *o, const cs_type *t, cv_valu
     }
     *out = cv_record_new(r->a, f, n);
     if (out->type == CV_NONE)
-        return fail(r->err, WRIT_ENOMEM, "out of memory");
+        return wr_error(r->err, WRIT_ENOMEM, "out of memory");
     if (t)
         for (size_t a = 0; a < t->nattrs; a++)
             if (t->attrs[a].required && !cv_record_get(out->u.rec, t->attrs[a].name->data, t->attrs[a].name->len))
-                return fail(r->err, WRIT_ESCHEMA, "%s: required attribute `%s` is missing", outer,
+                return wr_error(r->err, WRIT_ESCHEMA, "%s: required attribute `%s` is missing", outer,
                             t->attrs[a].name->data);
     return WRIT_OK;
 }
@@ -411,14 +397,14 @@ static writ_status read_set(rd *r, const json_t *arr, const cs_type *elem, cv_va
     size_t n = json_array_size(arr);
     cv_value *items = n ? wr_arena_alloc(r->a, n * sizeof *items) : NULL;
     if (n && !items)
-        return fail(r->err, WRIT_ENOMEM, "out of memory");
+        return wr_error(r->err, WRIT_ENOMEM, "out of memory");
     for (size_t i = 0; i < n; i++) {
         writ_status st = read_value(r, json_array_get(arr, i), elem, &items[i]);
         if (st)
             return st;
     }
     *out = cv_set_new(r->a, items, n);
-    return out->type == CV_NONE ? fail(r->err, WRIT_ENOMEM, "out of memory") : WRIT_OK;
+    return out->type == CV_NONE ? wr_error(r->err, WRIT_ENOMEM, "out of memory") : WRIT_OK;
 }
 
 static writ_status read_value(rd *r, const json_t *j, const cs_type *t, cv_value *out)
@@ -436,16 +422,16 @@ static writ_status read_value(rd *r, const json_t *j, const cs_type *t, cv_value
         *out = cv_long((int64_t)json_integer_value(j));
         return WRIT_OK;
     case JSON_REAL:
-        return fail(r->err, WRIT_EJSON, "%s: numbers must be integers (no fraction or exponent)", r->what);
+        return wr_error(r->err, WRIT_EJSON, "%s: numbers must be integers (no fraction or exponent)", r->what);
     case JSON_NULL:
-        return fail(r->err, WRIT_EJSON, "%s: found a `null`; JSON nulls are not allowed in Cedar", r->what);
+        return wr_error(r->err, WRIT_EJSON, "%s: found a `null`; JSON nulls are not allowed in Cedar", r->what);
     case JSON_STRING:
         if (t && t->kind == CS_EXT) {
             /* an extension-typed value may be the constructor's argument */
             const char *msg = NULL;
             const char *fn = ext_ctor_for(t->ext);
             if (cedar_ext_construct(r->a, fn, strlen(fn), json_string_value(j), json_string_length(j), out, &msg) < 0)
-                return fail(r->err, WRIT_ESCHEMA, "%s: `%.*s` is not a valid %s value: %s", r->what,
+                return wr_error(r->err, WRIT_ESCHEMA, "%s: `%.*s` is not a valid %s value: %s", r->what,
                             (int)(json_string_length(j) > 64 ? 64 : json_string_length(j)), json_string_value(j),
                             cv_ext_kind_name(t->ext), msg ? msg : "invalid");
             return WRIT_OK;
@@ -453,12 +439,12 @@ static writ_status read_value(rd *r, const json_t *j, const cs_type *t, cv_value
         if (t && t->kind != CS_STRING)
             return mismatch(r, t, "string");
         *out = cv_str(jstr(r->a, j));
-        return out->u.s ? WRIT_OK : fail(r->err, WRIT_ENOMEM, "out of memory");
+        return out->u.s ? WRIT_OK : wr_error(r->err, WRIT_ENOMEM, "out of memory");
     case JSON_ARRAY:
         if (t && t->kind != CS_SET)
             return mismatch(r, t, "set");
         if (++r->depth > CEDAR_JSON_MAX_DEPTH)
-            return fail(r->err, WRIT_ELIMIT, "%s: values nest deeper than %d levels", r->what, CEDAR_JSON_MAX_DEPTH);
+            return wr_error(r->err, WRIT_ELIMIT, "%s: values nest deeper than %d levels", r->what, CEDAR_JSON_MAX_DEPTH);
         {
             writ_status st = read_set(r, j, t ? t->elem : NULL, out);
             r->depth--;
@@ -471,13 +457,13 @@ static writ_status read_value(rd *r, const json_t *j, const cs_type *t, cv_value
     const json_t *esc = json_object_get(j, "__entity");
     if (esc) {
         if (!json_is_object(esc))
-            return fail(r->err, WRIT_EJSON, "%s: \"__entity\" must be an object with \"type\" and \"id\"", r->what);
+            return wr_error(r->err, WRIT_EJSON, "%s: \"__entity\" must be an object with \"type\" and \"id\"", r->what);
         return read_entity(r, esc, t, out);
     }
     esc = json_object_get(j, "__extn");
     if (esc) {
         if (!json_is_object(esc))
-            return fail(r->err, WRIT_EJSON, "%s: \"__extn\" must be an object with \"fn\" and \"arg\"", r->what);
+            return wr_error(r->err, WRIT_EJSON, "%s: \"__extn\" must be an object with \"fn\" and \"arg\"", r->what);
         return read_extn(r, esc, t, out);
     }
     if (t && t->kind == CS_ENTITY)
@@ -487,7 +473,7 @@ static writ_status read_value(rd *r, const json_t *j, const cs_type *t, cv_value
     if (t && t->kind != CS_RECORD)
         return mismatch(r, t, "record");
     if (++r->depth > CEDAR_JSON_MAX_DEPTH)
-        return fail(r->err, WRIT_ELIMIT, "%s: values nest deeper than %d levels", r->what, CEDAR_JSON_MAX_DEPTH);
+        return wr_error(r->err, WRIT_ELIMIT, "%s: values nest deeper than %d levels", r->what, CEDAR_JSON_MAX_DEPTH);
     writ_status st = read_record(r, j, t, out);
     r->depth--;
     return st;
@@ -587,28 +573,28 @@ static writ_status read_entity_entry(cedar_entities *es, const json_t *e, size_t
     char where[64], ubuf[160], what[256];
     snprintf(where, sizeof where, "entity #%zu", idx);
     if (!json_is_object(e))
-        return fail(err, WRIT_EJSON, "%s: expected an object, found %s", where, json_kind(e));
+        return wr_error(err, WRIT_EJSON, "%s: expected an object, found %s", where, json_kind(e));
     const json_t *ju = json_object_get(e, "uid");
     const json_t *jattrs = json_object_get(e, "attrs");
     const json_t *jparents = json_object_get(e, "parents");
     const json_t *jtags = json_object_get(e, "tags");
     if (!ju)
-        return fail(err, WRIT_EJSON, "%s: missing field `uid`", where);
+        return wr_error(err, WRIT_EJSON, "%s: missing field `uid`", where);
     const cv_uid *uid;
     writ_status st = cedar_json_uid(a, ju, false, where, &uid, err);
     if (st)
         return st;
     uid_text(uid, ubuf, sizeof ubuf);
     if (!jattrs)
-        return fail(err, WRIT_EJSON, "entity %s: missing field `attrs`", ubuf);
+        return wr_error(err, WRIT_EJSON, "entity %s: missing field `attrs`", ubuf);
     if (!jparents)
-        return fail(err, WRIT_EJSON, "entity %s: missing field `parents`", ubuf);
+        return wr_error(err, WRIT_EJSON, "entity %s: missing field `parents`", ubuf);
     if (!json_is_object(jattrs))
-        return fail(err, WRIT_EJSON, "entity %s: `attrs` must be an object", ubuf);
+        return wr_error(err, WRIT_EJSON, "entity %s: `attrs` must be an object", ubuf);
     if (!json_is_array(jparents))
-        return fail(err, WRIT_EJSON, "entity %s: `parents` must be an array", ubuf);
+        return wr_error(err, WRIT_EJSON, "entity %s: `parents` must be an array", ubuf);
     if (jtags && !json_is_object(jtags))
-        return fail(err, WRIT_EJSON, "entity %s: `tags` must be an object", ubuf);
+        return wr_error(err, WRIT_EJSON, "entity %s: `tags` must be an object", ubuf);
 
     const cs_entity_type *et = NULL;
     const cs_action *act = NULL;
@@ -618,13 +604,13 @@ static writ_status read_entity_entry(cedar_entities *es, const json_t *e, size_t
             et = cedar_schema_entity_type(s, uid->type->data, uid->type->len);
             if (!et) {
                 if (cedar_schema_is_action_type(s, uid->type))
-                    return fail(err, WRIT_ESCHEMA,
+                    return wr_error(err, WRIT_ESCHEMA,
                                 "found action entity %s, but it was not declared as an action in the schema", ubuf);
-                return fail(err, WRIT_ESCHEMA, "entity %s has type `%s` which is not declared in the schema", ubuf,
+                return wr_error(err, WRIT_ESCHEMA, "entity %s has type `%s` which is not declared in the schema", ubuf,
                             uid->type->data);
             }
             if (et->is_enum && !enum_has(et, uid->id))
-                return fail(err, WRIT_ESCHEMA,
+                return wr_error(err, WRIT_ESCHEMA,
                             "entity %s is of an enumerated entity type, but its id is not declared as a valid eid",
                             ubuf);
         }
@@ -634,7 +620,7 @@ static writ_status read_entity_entry(cedar_entities *es, const json_t *e, size_t
     cv_value attrs;
     snprintf(what, sizeof what, "entity %s", ubuf);
     if (act && json_object_size(jattrs))
-        return fail(err, WRIT_ESCHEMA, "definition of action %s does not match its schema declaration", ubuf);
+        return wr_error(err, WRIT_ESCHEMA, "definition of action %s does not match its schema declaration", ubuf);
     st = cedar_json_value(a, jattrs, et ? et->shape : NULL, what, &attrs, err);
     if (st)
         return st;
@@ -642,12 +628,12 @@ static writ_status read_entity_entry(cedar_entities *es, const json_t *e, size_t
     const cv_record *tags = &cv_empty_record;
     if (jtags && json_is_object(jtags) && json_object_size(jtags)) {
         if (et && !et->tags)
-            return fail(err, WRIT_ESCHEMA, "found a tag on %s, but no tags should exist on it according to the schema",
+            return wr_error(err, WRIT_ESCHEMA, "found a tag on %s, but no tags should exist on it according to the schema",
                         ubuf);
         size_t n = json_object_size(jtags), i = 0;
         cv_field *f = wr_arena_alloc(a, n * sizeof *f);
         if (!f)
-            return fail(err, WRIT_ENOMEM, "out of memory");
+            return wr_error(err, WRIT_ENOMEM, "out of memory");
         const char *k0;
         size_t klen0;
         json_t *v;
@@ -655,12 +641,12 @@ static writ_status read_entity_entry(cedar_entities *es, const json_t *e, size_t
         {
             char *k = wr_arena_alloc(a, klen0 + 1);
             if (!k)
-                return fail(err, WRIT_ENOMEM, "out of memory");
+                return wr_error(err, WRIT_ENOMEM, "out of memory");
             size_t klen = key_decode(k0, klen0, k);
             snprintf(what, sizeof what, "entity %s, tag `%.*s`", ubuf, (int)(klen > 64 ? 64 : klen), k);
             f[i].key = cv_string_new(a, k, klen);
             if (!f[i].key)
-                return fail(err, WRIT_ENOMEM, "out of memory");
+                return wr_error(err, WRIT_ENOMEM, "out of memory");
             st = cedar_json_value(a, v, et ? et->tags : NULL, what, &f[i].v, err);
             if (st)
                 return st;
@@ -668,26 +654,26 @@ static writ_status read_entity_entry(cedar_entities *es, const json_t *e, size_t
         }
         cv_value tv = cv_record_new(a, f, n);
         if (tv.type == CV_NONE)
-            return fail(err, WRIT_ENOMEM, "out of memory");
+            return wr_error(err, WRIT_ENOMEM, "out of memory");
         tags = tv.u.rec;
         if (act)
-            return fail(err, WRIT_ESCHEMA, "definition of action %s does not match its schema declaration", ubuf);
+            return wr_error(err, WRIT_ESCHEMA, "definition of action %s does not match its schema declaration", ubuf);
     }
     /* parents */
     size_t np = json_array_size(jparents);
     const cv_uid **parents = np ? wr_arena_alloc(a, np * sizeof *parents) : NULL;
     if (np && !parents)
-        return fail(err, WRIT_ENOMEM, "out of memory");
+        return wr_error(err, WRIT_ENOMEM, "out of memory");
     for (size_t i = 0; i < np; i++) {
         snprintf(what, sizeof what, "entity %s, parent #%zu", ubuf, i);
         st = cedar_json_uid(a, json_array_get(jparents, i), false, what, &parents[i], err);
         if (st)
             return st;
         if (cedar_is_action_type(uid->type) && !cedar_is_action_type(parents[i]->type))
-            return fail(err, WRIT_EJSON, "action %s has a non-action parent %s", ubuf,
+            return wr_error(err, WRIT_EJSON, "action %s has a non-action parent %s", ubuf,
                         uid_text(parents[i], what, sizeof what));
         if (et && !type_listed(parents[i]->type, et->parents, et->nparents))
-            return fail(err, WRIT_ESCHEMA, "%s is not allowed to have an ancestor of type `%s` according to the schema",
+            return wr_error(err, WRIT_ESCHEMA, "%s is not allowed to have an ancestor of type `%s` according to the schema",
                         ubuf, parents[i]->type->data);
     }
     if (act) {
@@ -695,15 +681,15 @@ static writ_status read_entity_entry(cedar_entities *es, const json_t *e, size_t
         bool oom = false;
         bool ok = action_matches(s, act, attrs.u.rec, tags, parents, np, &oom);
         if (oom)
-            return fail(err, WRIT_ENOMEM, "out of memory");
+            return wr_error(err, WRIT_ENOMEM, "out of memory");
         if (!ok)
-            return fail(err, WRIT_ESCHEMA, "definition of action %s does not match its schema declaration", ubuf);
+            return wr_error(err, WRIT_ESCHEMA, "definition of action %s does not match its schema declaration", ubuf);
         return WRIT_OK;
     }
     bool oom;
     if (cedar_entities_add(es, uid, attrs.u.rec, tags, parents, np, &oom) < 0)
-        return oom ? fail(err, WRIT_ENOMEM, "out of memory")
-                   : fail(err, WRIT_EDUP, "duplicate entity entry %s", ubuf);
+        return oom ? wr_error(err, WRIT_ENOMEM, "out of memory")
+                   : wr_error(err, WRIT_EDUP, "duplicate entity entry %s", ubuf);
     return WRIT_OK;
 }
 
@@ -718,10 +704,10 @@ writ_status cedar_json_entities(const json_t *j, const writ_schema *s, cedar_ent
 {
     *out = NULL;
     if (!json_is_array(j))
-        return fail(err, WRIT_EJSON, "entities: expected a JSON array, found %s", json_kind(j));
+        return wr_error(err, WRIT_EJSON, "entities: expected a JSON array, found %s", json_kind(j));
     cedar_entities *es = cedar_entities_new();
     if (!es)
-        return fail(err, WRIT_ENOMEM, "out of memory");
+        return wr_error(err, WRIT_ENOMEM, "out of memory");
     writ_status st = WRIT_OK;
     size_t n = json_array_size(j);
     for (size_t i = 0; i < n && !st; i++)
@@ -738,16 +724,16 @@ writ_status cedar_json_entities(const json_t *j, const writ_schema *s, cedar_ent
             oom = !(parents[k] = uid_copy(a, act->parents[k]));
         if (oom || (cedar_entities_add(es, uid, &cv_empty_record, &cv_empty_record, parents, act->nparents, &oom) < 0
                     && oom))
-            st = fail(err, WRIT_ENOMEM, "out of memory");
+            st = wr_error(err, WRIT_ENOMEM, "out of memory");
     }
     if (!st && cedar_entities_finish(es) < 0)
-        st = fail(err, WRIT_ENOMEM, "out of memory");
+        st = wr_error(err, WRIT_ENOMEM, "out of memory");
     /* the hierarchy must be acyclic, as the reference requires */
     for (size_t i = 0; !st && i < cedar_entities_count(es); i++) {
         const cedar_entity *e = cedar_entities_at(es, i);
         if (cedar_entity_has_ancestor(e, e->uid)) {
             char ubuf[160];
-            st = fail(err, WRIT_EJSON, "the entity hierarchy has a cycle containing %s", uid_text(e->uid, ubuf, sizeof ubuf));
+            st = wr_error(err, WRIT_EJSON, "the entity hierarchy has a cycle containing %s", uid_text(e->uid, ubuf, sizeof ubuf));
         }
     }
     if (st) {
@@ -782,14 +768,14 @@ writ_status cedar_json_context(wr_arena *a, const json_t *j, const writ_schema *
         if (t && t->nattrs) {
             for (size_t i = 0; i < t->nattrs; i++)
                 if (t->attrs[i].required)
-                    return fail(err, WRIT_ESCHEMA, "context: required attribute `%s` is missing",
+                    return wr_error(err, WRIT_ESCHEMA, "context: required attribute `%s` is missing",
                                 t->attrs[i].name->data);
         }
         *out = &cv_empty_record;
         return WRIT_OK;
     }
     if (!json_is_object(j) || json_object_get(j, "__entity") || json_object_get(j, "__extn"))
-        return fail(err, WRIT_EJSON, "context: expected a JSON object (a record)");
+        return wr_error(err, WRIT_EJSON, "context: expected a JSON object (a record)");
     writ_status st = cedar_json_value(a, j, t, "context", &v, err);
     if (st)
         return st;
@@ -803,7 +789,7 @@ writ_status cedar_request_validate(const writ_schema *s, const cv_uid *principal
     char b1[160], b2[160];
     const cs_action *act = cedar_schema_action(s, action);
     if (!act)
-        return fail(err, WRIT_EVALIDATE, "request's action %s is not declared in the schema",
+        return wr_error(err, WRIT_EVALIDATE, "request's action %s is not declared in the schema",
                     uid_text(action, b1, sizeof b1));
     const cv_uid *who[2] = {principal, resource};
     const char *role[2] = {"principal", "resource"};
@@ -811,14 +797,14 @@ writ_status cedar_request_validate(const writ_schema *s, const cv_uid *principal
         const cv_uid *u = who[k];
         const cs_entity_type *et = cedar_schema_entity_type(s, u->type->data, u->type->len);
         if (!et)
-            return fail(err, WRIT_EVALIDATE, "%s type `%s` is not declared in the schema", role[k], u->type->data);
+            return wr_error(err, WRIT_EVALIDATE, "%s type `%s` is not declared in the schema", role[k], u->type->data);
         const cv_string **list = k ? act->resources : act->principals;
         size_t n = k ? act->nresources : act->nprincipals;
         if (!type_listed(u->type, list, n))
-            return fail(err, WRIT_EVALIDATE, "%s type `%s` is not valid for action %s", role[k], u->type->data,
+            return wr_error(err, WRIT_EVALIDATE, "%s type `%s` is not valid for action %s", role[k], u->type->data,
                         uid_text(action, b2, sizeof b2));
         if (et->is_enum && !enum_has(et, u->id))
-            return fail(err, WRIT_EVALIDATE, "%s %s is of an enumerated entity type, but its id is not declared",
+            return wr_error(err, WRIT_EVALIDATE, "%s %s is of an enumerated entity type, but its id is not declared",
                         role[k], uid_text(u, b1, sizeof b1));
     }
     return WRIT_OK;
@@ -828,13 +814,13 @@ writ_status cedar_json_request(const json_t *j, const writ_schema *s, bool valid
                                writ_error *err)
 {
     if (!json_is_object(j))
-        return fail(err, WRIT_EJSON, "request: expected a JSON object, found %s", json_kind(j));
+        return wr_error(err, WRIT_EJSON, "request: expected a JSON object, found %s", json_kind(j));
     static const char *const names[3] = {"principal", "action", "resource"};
     const cv_uid *u[3];
     for (int k = 0; k < 3; k++) {
         const json_t *x = json_object_get(j, names[k]);
         if (!x)
-            return fail(err, WRIT_EJSON, "request: missing field `%s`", names[k]);
+            return wr_error(err, WRIT_EJSON, "request: missing field `%s`", names[k]);
         writ_status st = cedar_json_uid(rq->arena, x, true, names[k], &u[k], err);
         if (st)
             return st;

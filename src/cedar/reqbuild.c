@@ -6,26 +6,12 @@
 #include "cedar/request.h"
 #include "util/alloc.h"
 #include "util/arena.h"
+#include "util/error.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
-static writ_status fail(writ_error *err, writ_status code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static writ_status fail(writ_error *err, writ_status code, const char *fmt, ...)
-{
-    if (err) {
-        memset(err, 0, sizeof *err);
-        err->code = code;
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err->msg, sizeof err->msg, fmt, ap);
-        va_end(ap);
-    }
-    return code;
-}
 
 writ_request *cedar_request_reusable(void)
 {
@@ -54,22 +40,22 @@ static writ_status make_uid(wr_arena *a, const cedar_uid_parts *p, const char *w
 {
     size_t n = p->prefix_len + p->type_len;
     if (n < p->type_len)
-        return fail(err, WRIT_ELIMIT, "%s: entity type name too long", what);
+        return wr_error(err, WRIT_ELIMIT, "%s: entity type name too long", what);
     char *t = wr_arena_alloc(a, n + 1);
     if (!t)
-        return fail(err, WRIT_ENOMEM, "out of memory");
+        return wr_error(err, WRIT_ENOMEM, "out of memory");
     if (p->prefix_len)
         memcpy(t, p->prefix, p->prefix_len);
     if (p->type_len)
         memcpy(t + p->prefix_len, p->type, p->type_len);
     t[n] = '\0';
     if (!cedar_valid_type_name(t, n))
-        return fail(err, WRIT_EJSON, "%s: `%.*s` is not a valid entity type name", what,
+        return wr_error(err, WRIT_EJSON, "%s: `%.*s` is not a valid entity type name", what,
                     (int)(n > 80 ? 80 : n), t);
     const cv_string *ts = cv_string_new(a, t, n);
     const cv_string *is = ts ? cv_string_new(a, p->id, p->id_len) : NULL;
     *out = is ? cv_uid_new(a, ts, is) : NULL;
-    return *out ? WRIT_OK : fail(err, WRIT_ENOMEM, "out of memory");
+    return *out ? WRIT_OK : wr_error(err, WRIT_ENOMEM, "out of memory");
 }
 
 writ_status cedar_request_fill(writ_request *rq, const writ_schema *s, bool validate,
@@ -77,7 +63,7 @@ writ_status cedar_request_fill(writ_request *rq, const writ_schema *s, bool vali
                                const cedar_uid_parts *resource, const json_t *context, writ_error *err)
 {
     if (!rq || !rq->arena || !principal || !action || !resource)
-        return fail(err, WRIT_EINVAL, "cedar_request_fill: missing argument");
+        return wr_error(err, WRIT_EINVAL, "cedar_request_fill: missing argument");
     clear(rq);
     static const char *const names[3] = {"principal", "action", "resource"};
     const cedar_uid_parts *parts[3] = {principal, action, resource};

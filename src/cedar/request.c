@@ -3,25 +3,16 @@
 #include "cedar/reqbuild.h"
 #include "cedar/request.h"
 #include "util/alloc.h"
+#include "util/error.h"
 
 #include <stdio.h>
 #include <string.h>
-
-static writ_status set_err(writ_error *err, writ_status code, const char *msg)
-{
-    if (err) {
-        memset(err, 0, sizeof *err);
-        err->code = code;
-        snprintf(err->msg, sizeof err->msg, "%s", msg);
-    }
-    return code;
-}
 
 writ_status writ_request_set_attrs(writ_request *rq, const writ_entities *es, const char *type, const char *id,
                                    const char *attrs_json, size_t len, writ_error *err)
 {
     if (!rq || !type || !id || !attrs_json)
-        return set_err(err, WRIT_EINVAL, "writ_request_set_attrs: missing argument");
+        return wr_error(err, WRIT_EINVAL, "%s", "writ_request_set_attrs: missing argument");
     json_t *j = cedar_json_load(attrs_json, len, err);
     if (!j)
         return err ? err->code : WRIT_EJSON;
@@ -34,22 +25,22 @@ writ_status cedar_request_set_attrs_tree(writ_request *rq, const writ_entities *
                                          const json_t *j, writ_error *err)
 {
     if (!rq || !type || !id || !j)
-        return set_err(err, WRIT_EINVAL, "cedar_request_set_attrs_tree: missing argument");
+        return wr_error(err, WRIT_EINVAL, "%s", "cedar_request_set_attrs_tree: missing argument");
     writ_status st = WRIT_OK;
     cv_value attrs;
     if (!json_is_object(j)) {
-        st = set_err(err, WRIT_EJSON, "entity attributes must be a JSON object");
+        st = wr_error(err, WRIT_EJSON, "%s", "entity attributes must be a JSON object");
         goto out;
     }
     if ((st = cedar_json_value(rq->arena, j, NULL, "attributes", &attrs, err)))
         goto out;
     if (attrs.type != CV_RECORD) {
-        st = set_err(err, WRIT_EJSON, "entity attributes must be a JSON object");
+        st = wr_error(err, WRIT_EJSON, "%s", "entity attributes must be a JSON object");
         goto out;
     }
     cv_value u = cv_entity_new(rq->arena, type, strlen(type), id, strlen(id));
     if (u.type == CV_NONE) {
-        st = set_err(err, WRIT_ENOMEM, "out of memory");
+        st = wr_error(err, WRIT_ENOMEM, "%s", "out of memory");
         goto out;
     }
     const cedar_entity *base = es ? cedar_entities_get(es->store, u.u.uid) : NULL;
@@ -59,7 +50,7 @@ writ_status cedar_request_set_attrs_tree(writ_request *rq, const writ_entities *
     size_t nb = base ? base->attrs->n : 0, na = attrs.u.rec->n;
     cv_field *f = wr_arena_alloc(rq->arena, (nb + na + 1) * sizeof *f);
     if (!f) {
-        st = set_err(err, WRIT_ENOMEM, "out of memory");
+        st = wr_error(err, WRIT_ENOMEM, "%s", "out of memory");
         goto out;
     }
     if (nb)
@@ -74,7 +65,7 @@ writ_status cedar_request_set_attrs_tree(writ_request *rq, const writ_entities *
     if (!slot) {
         cedar_entity *nover = wr_arena_alloc(rq->arena, (rq->nover + 1) * sizeof *nover);
         if (!nover) {
-            st = set_err(err, WRIT_ENOMEM, "out of memory");
+            st = wr_error(err, WRIT_ENOMEM, "%s", "out of memory");
             goto out;
         }
         if (rq->nover)
@@ -93,7 +84,7 @@ writ_status cedar_request_set_attrs_tree(writ_request *rq, const writ_entities *
         size_t np = slot->attrs->n;
         cv_field *g = wr_arena_alloc(rq->arena, (np + na + 1) * sizeof *g);
         if (!g) {
-            st = set_err(err, WRIT_ENOMEM, "out of memory");
+            st = wr_error(err, WRIT_ENOMEM, "%s", "out of memory");
             goto out;
         }
         memcpy(g, slot->attrs->f, np * sizeof *g);
@@ -101,7 +92,7 @@ writ_status cedar_request_set_attrs_tree(writ_request *rq, const writ_entities *
         merged = cv_record_new(rq->arena, g, np + na);
     }
     if (merged.type == CV_NONE) {
-        st = set_err(err, WRIT_ENOMEM, "out of memory");
+        st = wr_error(err, WRIT_ENOMEM, "%s", "out of memory");
         goto out;
     }
     slot->attrs = merged.u.rec;

@@ -1,5 +1,10 @@
 /* status.c - names of writ_status codes. */
+#include "util/error.h"
 #include "writ/writ.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
 
 const char *writ_status_name(writ_status s)
 {
@@ -18,4 +23,17 @@ const char *writ_status_name(writ_status s)
     case WRIT_EEVAL: return "evaluation error";
     }
     return "unknown status";
+}
+
+writ_status wr_error(writ_error *err, writ_status code, const char *fmt, ...)
+{
+    if (err) {
+        memset(err, 0, sizeof *err);
+        err->code = code;
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+        va_end(ap);
+    }
+    return code;
 }
