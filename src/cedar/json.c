@@ -204,12 +204,46 @@ writ_status cedar_json_uid(wr_arena *a, const json_t *j, bool allow_text, const 
 
 /* ---- values */
 
+/* Where a value sits, for error messages ("entity X, attribute `a`,
+ * attribute `b`"): the caller's text plus one link per record level,
+ * rendered only when an error is reported -- a request's record
+ * attributes cost no formatting on the way in. */
+typedef struct rd_path {
+    const struct rd_path *up;
+    const char *key;
+    size_t klen;
+} rd_path;
+
 typedef struct rd {
     wr_arena *a;
     writ_error *err;
-    const char *what;
+    const char *base;
+    const rd_path *path;
     int depth;
+    char buf[256];
 } rd;
+
+static size_t put_path(char *b, size_t at, const rd_path *p)
+{
+    if (!p)
+        return at;
+    at = put_path(b, at, p->up);
+    if (at < 255) {
+        int n = snprintf(b + at, 256 - at, ", attribute `%.*s`", (int)(p->klen > 64 ? 64 : p->klen), p->key);
+        at = n < 0 ? at : at + (size_t)n > 255 ? 255 : at + (size_t)n;
+    }
+    return at;
+}
+
+/* The value's place as text (in r->buf). */
+static const char *rd_what(rd *r)
+{
+    if (!r->path)
+        return r->base;
+    int n = snprintf(r->buf, sizeof r->buf, "%s", r->base);
+    put_path(r->buf, n < 0 ? 0 : (size_t)n > 255 ? 255 : (size_t)n, r->path);
+    return r->buf;
+}
 
 static writ_status read_value(rd *r, const json_t *j, const cs_type *t, cv_value *out);
 
@@ -241,9 +275,9 @@ static const char *cs_kind_name(const cs_type *t)
 static writ_status mismatch(rd *r, const cs_type *t, const char *found)
 {
     if (t->kind == CS_ENTITY)
-        return wr_error(r->err, WRIT_ESCHEMA, "%s: type mismatch: expected an entity of type `%s`, found %s", r->what,
+        return wr_error(r->err, WRIT_ESCHEMA, "%s: type mismatch: expected an entity of type `%s`, found %s", rd_what(r),
                     t->name->data, found);
-    return wr_error(r->err, WRIT_ESCHEMA, "%s: type mismatch: expected type %s, found %s", r->what, cs_kind_name(t),
+    return wr_error(r->err, WRIT_ESCHEMA, "%s: type mismatch: expected type %s, found %s", rd_what(r), cs_kind_name(t),
                 found);
 }
 
@@ -258,13 +292,13 @@ static writ_status read_extn_call(rd *r, const json_t *fn, const json_t *args, c
     if (!f || f->nargs != n)
         f = cedar_ext_lookup(name, nlen, true);
     if (!f || f->nargs != n)
-        return wr_error(r->err, WRIT_EJSON, "%s: `%.*s` is not an extension function taking %zu arguments", r->what,
+        return wr_error(r->err, WRIT_EJSON, "%s: `%.*s` is not an extension function taking %zu arguments", rd_what(r),
                     (int)(nlen > 64 ? 64 : nlen), name, n);
     cv_value args_v[8];
     if (n > 8)
-        return wr_error(r->err, WRIT_EJSON, "%s: too many extension arguments", r->what);
+        return wr_error(r->err, WRIT_EJSON, "%s: too many extension arguments", rd_what(r));
     if (++r->depth > CEDAR_JSON_MAX_DEPTH)
-        return wr_error(r->err, WRIT_ELIMIT, "%s: values nest deeper than %d levels", r->what, CEDAR_JSON_MAX_DEPTH);
+        return wr_error(r->err, WRIT_ELIMIT, "%s: values nest deeper than %d levels", rd_what(r), CEDAR_JSON_MAX_DEPTH);
     for (size_t i = 0; i < n; i++) {
         writ_status st = read_value(r, json_array_get(args, i), NULL, &args_v[i]);
         if (st)
@@ -273,7 +307,7 @@ static writ_status read_extn_call(rd *r, const json_t *fn, const json_t *args, c
     r->depth--;
     const char *msg = NULL;
     if (f->fn(r->a, args_v, out, &msg) < 0)
-        return wr_error(r->err, WRIT_EJSON, "%s: error while evaluating `%.*s`: %s", r->what, (int)(nlen > 64 ? 64 : nlen),
+        return wr_error(r->err, WRIT_EJSON, "%s: error while evaluating `%.*s`: %s", rd_what(r), (int)(nlen > 64 ? 64 : nlen),
                     name, msg ? msg : "invalid arguments");
     return WRIT_OK;
 }
@@ -292,11 +326,11 @@ static writ_status read_extn(rd *r, const json_t *o, const cs_type *t, cv_value 
         return WRIT_OK;
     }
     if (!json_is_string(fn) || !json_is_string(arg))
-        return wr_error(r->err, WRIT_EJSON, "%s: an extension value needs string fields \"fn\" and \"arg\"", r->what);
+        return wr_error(r->err, WRIT_EJSON, "%s: an extension value needs string fields \"fn\" and \"arg\"", rd_what(r));
     const char *msg = NULL;
     if (cedar_ext_construct(r->a, json_string_value(fn), json_string_length(fn), json_string_value(arg),
                             json_string_length(arg), out, &msg) < 0)
-        return wr_error(r->err, WRIT_EJSON, "%s: %s(\"%.*s\"): %s", r->what, json_string_value(fn),
+        return wr_error(r->err, WRIT_EJSON, "%s: %s(\"%.*s\"): %s", rd_what(r), json_string_value(fn),
                     (int)(json_string_length(arg) > 64 ? 64 : json_string_length(arg)), json_string_value(arg),
                     msg ? msg : "invalid extension value");
     if (t && (t->kind != CS_EXT || out->u.ext->kind != t->ext)) {
@@ -310,7 +344,7 @@ static writ_status read_extn(rd *r, const json_t *o, const cs_type *t, cv_value 
 static writ_status read_entity(rd *r, const json_t *uidobj, const cs_type *t, cv_value *out)
 {
     const cv_uid *u;
-    writ_status st = uid_from_pair(r->a, uidobj, r->what, &u, r->err);
+    writ_status st = uid_from_pair(r->a, uidobj, rd_what(r), &u, r->err);
     if (st)
         return st;
     if (t && (t->kind != CS_ENTITY || !cv_string_eq(t->name, u->type))) {
@@ -354,8 +388,8 @@ static writ_status read_record(rd *r, const json_t *o, const cs_type *t, cv_valu
     const char *k0;
     size_t klen0;
     json_t *v;
-    const char *outer = r->what;
-    char what[256];
+    const rd_path *outer = r->path;
+    rd_path here = {outer, NULL, 0};
     json_object_keylen_foreach((json_t *)o, k0, klen0, v)
     {
         char *kb = wr_arena_alloc(r->a, klen0 + 1);
@@ -368,15 +402,16 @@ static writ_status read_record(rd *r, const json_t *o, const cs_type *t, cv_valu
             at = find_attr(t, k, klen);
             if (!at)
                 return wr_error(r->err, WRIT_ESCHEMA, "%s: attribute `%.*s` should not exist according to the schema",
-                            outer, (int)(klen > 64 ? 64 : klen), k);
+                            rd_what(r), (int)(klen > 64 ? 64 : klen), k);
         }
-        snprintf(what, sizeof what, "%s, attribute `%.*s`", outer, (int)(klen > 64 ? 64 : klen), k);
-        r->what = what;
         f[i].key = cv_string_new(r->a, k, klen);
         if (!f[i].key)
             return wr_error(r->err, WRIT_ENOMEM, "out of memory");
+        here.key = k;
+        here.klen = klen;
+        r->path = &here;
         writ_status st = read_value(r, v, at ? at->type : NULL, &f[i].v);
-        r->what = outer;
+        r->path = outer;
         if (st)
             return st;
         i++;
@@ -387,7 +422,7 @@ static writ_status read_record(rd *r, const json_t *o, const cs_type *t, cv_valu
     if (t)
         for (size_t a = 0; a < t->nattrs; a++)
             if (t->attrs[a].required && !cv_record_get(out->u.rec, t->attrs[a].name->data, t->attrs[a].name->len))
-                return wr_error(r->err, WRIT_ESCHEMA, "%s: required attribute `%s` is missing", outer,
+                return wr_error(r->err, WRIT_ESCHEMA, "%s: required attribute `%s` is missing", rd_what(r),
                             t->attrs[a].name->data);
     return WRIT_OK;
 }
@@ -422,16 +457,16 @@ static writ_status read_value(rd *r, const json_t *j, const cs_type *t, cv_value
         *out = cv_long((int64_t)json_integer_value(j));
         return WRIT_OK;
     case JSON_REAL:
-        return wr_error(r->err, WRIT_EJSON, "%s: numbers must be integers (no fraction or exponent)", r->what);
+        return wr_error(r->err, WRIT_EJSON, "%s: numbers must be integers (no fraction or exponent)", rd_what(r));
     case JSON_NULL:
-        return wr_error(r->err, WRIT_EJSON, "%s: found a `null`; JSON nulls are not allowed in Cedar", r->what);
+        return wr_error(r->err, WRIT_EJSON, "%s: found a `null`; JSON nulls are not allowed in Cedar", rd_what(r));
     case JSON_STRING:
         if (t && t->kind == CS_EXT) {
             /* an extension-typed value may be the constructor's argument */
             const char *msg = NULL;
             const char *fn = ext_ctor_for(t->ext);
             if (cedar_ext_construct(r->a, fn, strlen(fn), json_string_value(j), json_string_length(j), out, &msg) < 0)
-                return wr_error(r->err, WRIT_ESCHEMA, "%s: `%.*s` is not a valid %s value: %s", r->what,
+                return wr_error(r->err, WRIT_ESCHEMA, "%s: `%.*s` is not a valid %s value: %s", rd_what(r),
                             (int)(json_string_length(j) > 64 ? 64 : json_string_length(j)), json_string_value(j),
                             cv_ext_kind_name(t->ext), msg ? msg : "invalid");
             return WRIT_OK;
@@ -444,7 +479,7 @@ static writ_status read_value(rd *r, const json_t *j, const cs_type *t, cv_value
         if (t && t->kind != CS_SET)
             return mismatch(r, t, "set");
         if (++r->depth > CEDAR_JSON_MAX_DEPTH)
-            return wr_error(r->err, WRIT_ELIMIT, "%s: values nest deeper than %d levels", r->what, CEDAR_JSON_MAX_DEPTH);
+            return wr_error(r->err, WRIT_ELIMIT, "%s: values nest deeper than %d levels", rd_what(r), CEDAR_JSON_MAX_DEPTH);
         {
             writ_status st = read_set(r, j, t ? t->elem : NULL, out);
             r->depth--;
@@ -457,13 +492,13 @@ static writ_status read_value(rd *r, const json_t *j, const cs_type *t, cv_value
     const json_t *esc = json_object_get(j, "__entity");
     if (esc) {
         if (!json_is_object(esc))
-            return wr_error(r->err, WRIT_EJSON, "%s: \"__entity\" must be an object with \"type\" and \"id\"", r->what);
+            return wr_error(r->err, WRIT_EJSON, "%s: \"__entity\" must be an object with \"type\" and \"id\"", rd_what(r));
         return read_entity(r, esc, t, out);
     }
     esc = json_object_get(j, "__extn");
     if (esc) {
         if (!json_is_object(esc))
-            return wr_error(r->err, WRIT_EJSON, "%s: \"__extn\" must be an object with \"fn\" and \"arg\"", r->what);
+            return wr_error(r->err, WRIT_EJSON, "%s: \"__extn\" must be an object with \"fn\" and \"arg\"", rd_what(r));
         return read_extn(r, esc, t, out);
     }
     if (t && t->kind == CS_ENTITY)
@@ -473,7 +508,7 @@ static writ_status read_value(rd *r, const json_t *j, const cs_type *t, cv_value
     if (t && t->kind != CS_RECORD)
         return mismatch(r, t, "record");
     if (++r->depth > CEDAR_JSON_MAX_DEPTH)
-        return wr_error(r->err, WRIT_ELIMIT, "%s: values nest deeper than %d levels", r->what, CEDAR_JSON_MAX_DEPTH);
+        return wr_error(r->err, WRIT_ELIMIT, "%s: values nest deeper than %d levels", rd_what(r), CEDAR_JSON_MAX_DEPTH);
     writ_status st = read_record(r, j, t, out);
     r->depth--;
     return st;
@@ -482,7 +517,12 @@ static writ_status read_value(rd *r, const json_t *j, const cs_type *t, cv_value
 writ_status cedar_json_value(wr_arena *a, const json_t *j, const cs_type *t, const char *what, cv_value *out,
                              writ_error *err)
 {
-    rd r = {a, err, what ? what : "value", 0};
+    rd r; /* r.buf is written before it is read (rd_what) */
+    r.a = a;
+    r.err = err;
+    r.base = what ? what : "value";
+    r.path = NULL;
+    r.depth = 0;
     *out = cv_none();
     return read_value(&r, j, t, out);
 }

@@ -111,7 +111,10 @@ static int record_hash(EVP_MD_CTX *md, uint64_t seq, int64_t time_ms, bool allow
     be64(num, seq);
     be64(num + 8, (uint64_t)time_ms);
     num[16] = allow ? 1 : 0;
-    if (EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1 || EVP_DigestUpdate(md, tag, sizeof tag - 1) != 1 ||
+    /* once md holds SHA-256, re-initialise it with NULL: no provider fetch
+     * per record */
+    const EVP_MD *alg = EVP_MD_CTX_get0_md(md) ? NULL : EVP_sha256();
+    if (EVP_DigestInit_ex2(md, alg, NULL) != 1 || EVP_DigestUpdate(md, tag, sizeof tag - 1) != 1 ||
         EVP_DigestUpdate(md, num, sizeof num) != 1)
         return -1;
     for (int i = 0; i < AUDIT_FIELDS; i++) {

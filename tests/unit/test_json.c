@@ -111,6 +111,46 @@ static void test_bad_values(void **state)
     assert_int_equal(value_text("[1, ", b, sizeof b), WRIT_EJSON);
 }
 
+/* An error names the value's place: the caller's text, then each record
+ * attribute on the way down; a long path is cut at the message's size. */
+static void test_error_place(void **state)
+{
+    (void)state;
+    const char *json = "{\"task\": {\"ids\": [1, {\"deep\": null}]}}";
+    writ_error err;
+    json_t *j = cedar_json_load(json, strlen(json), &err);
+    assert_non_null(j);
+    wr_arena *a = wr_arena_new(0);
+    cv_value v;
+    assert_int_equal(cedar_json_value(a, j, NULL, "context", &v, &err), WRIT_EJSON);
+    assert_string_equal(err.msg, "context, attribute `task`, attribute `ids`, attribute `deep`: found a `null`; "
+                                 "JSON nulls are not allowed in Cedar");
+    /* the place outside the failing record is whole again afterwards */
+    json_decref(j);
+    json = "{\"a\": {\"b\": 1}, \"c\": 1.5}";
+    j = cedar_json_load(json, strlen(json), &err);
+    assert_int_equal(cedar_json_value(a, j, NULL, "context", &v, &err), WRIT_EJSON);
+    assert_string_equal(err.msg, "context, attribute `c`: numbers must be integers (no fraction or exponent)");
+    json_decref(j);
+    /* 40 levels of 70-byte keys: the place is cut, keys at 64 bytes */
+    char *big = malloc(40 * 80 + 16), *p = big;
+    for (int i = 0; i < 40; i++)
+        p += sprintf(p, "{\"%070d\":", i);
+    p += sprintf(p, "null");
+    for (int i = 0; i < 40; i++)
+        *p++ = '}';
+    *p = 0;
+    j = cedar_json_load(big, strlen(big), &err);
+    assert_non_null(j);
+    assert_int_equal(cedar_json_value(a, j, NULL, "context", &v, &err), WRIT_EJSON);
+    assert_true(strncmp(err.msg, "context, attribute `0000000000", 30) == 0);
+    assert_non_null(strstr(err.msg, "`0000000000000000000000000000000000000000000000000000000000000000`, "));
+    assert_true(strlen(err.msg) < sizeof err.msg);
+    json_decref(j);
+    free(big);
+    wr_arena_free(a);
+}
+
 static char *nested(size_t depth, char open, char close)
 {
     char *s = malloc(2 * depth + 2);
@@ -363,6 +403,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_values),
         cmocka_unit_test(test_bad_values),
+        cmocka_unit_test(test_error_place),
         cmocka_unit_test(test_depth),
         cmocka_unit_test(test_store),
         cmocka_unit_test(test_many_entities),
