@@ -2,18 +2,21 @@
 # run.sh - Writ's AuthZEN evaluation against nginx returning a fixed 200,
 # with wrk on 127.0.0.1, in one run.
 #
-#   [WRIT_BIN=path/to/writ] bench/server/run.sh [SECONDS] [CONNECTIONS]     (default 10 s, 64 connections)
+#   [WRIT_BIN=path/to/writ] bench/server/run.sh [SECONDS] [CONNECTIONS] [ROUNDS]
+#                                        (default 10 s, 64 connections, 1 round)
 #
 # Writ decides every request against a 100-policy agent set (the 14 example
 # policies + 86 generated ones of the same shapes) with the audit log on
 # (SQLite, WAL); nginx answers a fixed JSON body.  Both get 2 worker
 # threads/processes and the same ~300-byte JSON POST.  Prints both request
-# rates, p99 latencies and the ratio; the targets are >= 60% of nginx and
+# rates, p99 latencies and the ratio (with ROUNDS > 1: alternating rounds and
+# their medians); the targets are >= 60% of nginx and
 # p99 < 5 ms.  Exit status 0 whatever the numbers (a benchmark, not a test),
 # non-zero only when something could not run.
 set -euo pipefail
 secs=${1:-10}
 conns=${2:-64}
+rounds=${3:-1}
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 repo=$(pwd)
 . scripts/deps.sh
@@ -118,6 +121,7 @@ p99() {
     awk '$1 == "99%" {v = $2; u = v; sub(/[0-9.]+/, "", u); sub(/[a-z]+$/, "", v);
          m = (u == "us") ? v / 1000 : (u == "s") ? v * 1000 : v; printf "%.2f", m}' "$1"
 }
+median() { sort -g | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
 bench() {   # bench NAME URL
     echo "== $1: wrk -t2 -c$conns -d${secs}s --latency POST $2" >&2
     wrk -t2 -c"$conns" -d"${secs}s" --latency -s "$tmp/post.lua" "$2" >"$tmp/$1.out" 2>&1
@@ -125,21 +129,33 @@ bench() {   # bench NAME URL
 }
 # server CPU per request (user + system), steadier than the rate on a shared machine
 cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-c0=$(cpu "$wpid")
-bench writ "http://$waddr/access/v1/evaluation"
-c1=$(cpu "$wpid")
-bench nginx "http://127.0.0.1:$port/"
+
+# Rounds alternate Writ and nginx, so that a change in the machine's load
+# falls on both; the summary is the median over the rounds.
+: >"$tmp/rounds"
+for r in $(seq "$rounds"); do
+    c0=$(cpu "$wpid")
+    bench "writ.$r" "http://$waddr/access/v1/evaluation"
+    c1=$(cpu "$wpid")
+    bench "nginx.$r" "http://127.0.0.1:$port/"
+    wr=$(rate "$tmp/writ.$r.out"); nr=$(rate "$tmp/nginx.$r.out")
+    wreq=$(awk '/requests in/ {print $1}' "$tmp/writ.$r.out")
+    wcpu=$(awk -v a="$c0" -v b="$c1" -v n="$wreq" -v hz="$(getconf CLK_TCK)" 'BEGIN {printf "%.1f", (n > 0) ? ((b - a) / hz * 1e6 / n) : 0}')
+    ratio=$(awk -v a="$wr" -v b="$nr" 'BEGIN {printf "%.1f", (b > 0) ? (100 * a / b) : 0}')
+    echo "$wr $(p99 "$tmp/writ.$r.out") $wcpu $nr $(p99 "$tmp/nginx.$r.out") $ratio" >>"$tmp/rounds"
+done
 
 kill -TERM "$wpid"; wait "$wpid" 2>/dev/null || true
 audit=$("$writ" audit verify --state-dir "$tmp/state" || true)
 
-wr=$(rate "$tmp/writ.out"); nr=$(rate "$tmp/nginx.out")
-wp=$(p99 "$tmp/writ.out"); np=$(p99 "$tmp/nginx.out")
-wreq=$(awk '/requests in/ {print $1}' "$tmp/writ.out")
-wcpu=$(awk -v a="$c0" -v b="$c1" -v n="$wreq" -v hz="$(getconf CLK_TCK)" 'BEGIN {printf "%.1f", (n > 0) ? ((b - a) / hz * 1e6 / n) : 0}')
-ratio=$(awk -v a="$wr" -v b="$nr" 'BEGIN {printf "%.0f", (b > 0) ? (100 * a / b) : 0}')
+col() { awk -v c="$1" '{print $c}' "$tmp/rounds" | median; }
 echo
 echo "policies:        $npol (audit on; $audit)"
-printf 'writ  AuthZEN:   %10.0f req/s   p99 %s ms   server CPU %s us/req\n' "$wr" "$wp" "$wcpu"
-printf 'nginx fixed 200: %10.0f req/s   p99 %s ms\n' "$nr" "$np"
-echo "ratio:           ${ratio}% of nginx (target >= 60%), writ p99 ${wp} ms (target < 5 ms)"
+if [ "$rounds" -gt 1 ]; then
+    echo "round   writ req/s  p99 ms  CPU us/req   nginx req/s  p99 ms   ratio"
+    awk '{printf "%5d  %11.0f  %6s  %10s  %12.0f  %6s  %5s%%\n", NR, $1, $2, $3, $4, $5, $6}' "$tmp/rounds"
+    echo "median of $rounds rounds:"
+fi
+printf 'writ  AuthZEN:   %10.0f req/s   p99 %s ms   server CPU %s us/req\n' "$(col 1)" "$(col 2)" "$(col 3)"
+printf 'nginx fixed 200: %10.0f req/s   p99 %s ms\n' "$(col 4)" "$(col 5)"
+echo "ratio:           $(col 6)% of nginx (target >= 60%), writ p99 $(col 2) ms (target < 5 ms)"
