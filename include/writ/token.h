@@ -126,7 +126,9 @@ typedef struct writ_mint_request {
 
 /* Identity token -> task token.  The identity must already be verified
  * (writ_identity_verify_*); its SPIFFE ID / sub becomes sub and req_wl, and
- * an X.509-SVID binds the token to that certificate (cnf x5t#S256). */
+ * an X.509-SVID binds the token to that certificate (cnf x5t#S256).  The
+ * token expires at now + ttl or at the identity's own expiry, whichever
+ * comes first. */
 WRIT_MUST_CHECK writ_status writ_token_mint(const writ_keyring *kr, const writ_issuer_config *cfg,
                                             const writ_identity *agent, const writ_mint_request *req, char **token,
                                             size_t *len, writ_reason *why, writ_error *err);

@@ -701,6 +701,9 @@ static void start_task(srv *s, struct MHD_Connection *c, const form *f, bool txn
     }
     wr_free(d);
     int64_t exp = (int64_t)time(NULL) + (ttl ? ttl : s->cfg->token_ttl);
+    int64_t iexp = writ_identity_expiry(id);   /* the token stops with its credential */
+    if (iexp && iexp < exp)
+        exp = iexp;
     issued(s, r, tok, len, txn, exp, &rs->sc, task);
 out:
     writ_identity_free(id);

@@ -749,13 +749,17 @@ writ_status writ_token_mint(const writ_keyring *kr, const writ_issuer_config *cf
     char jti[23], txn[23];
     if (random_id(jti) || (!req->txn && random_id(txn)))
         return wr_refuse(why, err, WRIT_EINVAL, WRIT_R_INTERNAL, "no randomness");
+    /* a task token never outlives the credential it was issued against */
+    int64_t exp = now + (req->ttl ? req->ttl : def_ttl);
+    if (agent->exp && agent->exp < exp)
+        exp = agent->exp;
     claims_in in = {
         .sub = agent->subject,
         .req_wl = agent->subject,
         .txn = req->txn ? req->txn : txn,
         .jti = jti,
         .iat = now,
-        .exp = now + (req->ttl ? req->ttl : def_ttl),
+        .exp = exp,
         .scope = &eff,
         .depth = 0,
         .cnf = agent->x5t,

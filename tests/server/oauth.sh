@@ -53,6 +53,16 @@ check "RFC 8693 answer" "$(jq -c '[.issued_token_type, .token_type, .scope, (.ex
     "[\"$AT\",\"Bearer\",\"read\",true]"
 tok=$(jq -r .access_token <<<"$b")
 claims=$(peer verify "$TMP/jwks.json" "$tok" https://writ.local writ)
+# a task token stops when the credential it was issued against does
+short=$(peer svid "$TMP" "$A/analyst" writ 60s)
+r=$(exchange --data-urlencode "subject_token=$short" --data-urlencode "subject_token_type=$JWT" \
+    --data-urlencode 'scope=read' --data-urlencode 'purpose=weekly-report' --data-urlencode 'ttl=600' \
+    --data-urlencode 'owner=carol@corp.example')
+sexp=$(jq -R 'split(".")[1] | gsub("-"; "+") | gsub("_"; "/") | @base64d | fromjson | .exp' <<<"$short")
+check "short-lived SVID exchanged" "${r%% *}" 200
+st=$(jq -r .access_token <<<"$(body "$r")")
+texp=$(peer verify "$TMP/jwks.json" "$st" https://writ.local writ | jq .exp)
+check "token capped at the SVID's expiry" "$(jq -c '.expires_in <= 60' <<<"$(body "$r")") $texp" "true $sexp"
 check "jose verifies the issued token with the JWKS" "$(jq -c '[.sub, .purp, .scope, .tctx.resources]' <<<"$claims")" \
     "[\"$A/analyst\",\"weekly-report\",\"read\",[\"usage-*\"]]"
 r=$(req GET /authz/check/datasets/usage-metrics -H "Authorization: Bearer $tok")
@@ -169,7 +179,7 @@ r=$(req GET /oauth2/token)
 check "GET /oauth2/token: 405" "${r%% *}" 405
 
 m=$(curl -s -m 5 "http://$ADDR/metrics")
-contains "issues counted" "$m" "writ_tokens_issued_total 4"
+contains "issues counted" "$m" "writ_tokens_issued_total 5"
 contains "revocations counted" "$m" "writ_tokens_revoked_total 3"
 n=$(awk '/^writ_token_requests_refused_total/ {print $2}' <<<"$m")
 [ "${n:-0}" -ge 19 ] && ok "refusals counted ($n)" || bad "refusals counted: $n"
@@ -187,7 +197,7 @@ stop_writ "$WPID" TERM
 
 v=$("$WRIT" audit verify --state-dir "$TMP/oauth.state"); contains "audit chain" "$v" "ok: "
 q=$("$WRIT" audit query --state-dir "$TMP/oauth.state" --action 'Writ::Action::"start_task"' --decision allow | wc -l)
-check "issuances audited" "$q" 3
+check "issuances audited" "$q" 4
 q=$("$WRIT" audit query --state-dir "$TMP/oauth.state" --action 'Writ::Action::"revoke"' | wc -l)
 [ "$q" -ge 6 ] && ok "revocations and refused revocations audited ($q)" || bad "revoke audit records: $q"
 q=$("$WRIT" audit query --state-dir "$TMP/oauth.state" --action 'Writ::Action::"delegate"' --decision deny)

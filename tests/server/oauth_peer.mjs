@@ -2,7 +2,7 @@
 // tests/server/oauth.sh.
 //
 //   node oauth_peer.mjs PEERS keys DIR              ES256 SPIFFE bundle DIR/bundle.json, key DIR/svid.jwk
-//   node oauth_peer.mjs PEERS svid DIR SUB [AUD]     a JWT-SVID for SUB (aud default "writ")
+//   node oauth_peer.mjs PEERS svid DIR SUB [AUD] [EXP] a JWT-SVID for SUB (aud default "writ", EXP default "5m")
 //   node oauth_peer.mjs PEERS verify JWKS TOKEN ISS AUD
 //                                                    verify a Writ token with the JWKS file; print the claims
 import { createRequire } from 'node:module';
@@ -19,10 +19,10 @@ if (cmd === 'keys') {
   writeFileSync(join(dir, 'bundle.json'), JSON.stringify({ keys: [{ ...pub, kid: 'svid-1', use: 'jwt-svid' }] }));
   writeFileSync(join(dir, 'svid.jwk'), JSON.stringify(await jose.exportJWK(privateKey)));
 } else if (cmd === 'svid') {
-  const [dir, sub, aud = 'writ'] = args;
+  const [dir, sub, aud = 'writ', exp = '5m'] = args;
   const key = await jose.importJWK(JSON.parse(readFileSync(join(dir, 'svid.jwk'), 'utf8')), 'ES256');
   const t = await new jose.SignJWT({ sub, aud: [aud] })
-    .setProtectedHeader({ alg: 'ES256', kid: 'svid-1', typ: 'JWT' }).setIssuedAt().setExpirationTime('5m')
+    .setProtectedHeader({ alg: 'ES256', kid: 'svid-1', typ: 'JWT' }).setIssuedAt().setExpirationTime(exp)
     .sign(key);
   process.stdout.write(t + '\n');
 } else if (cmd === 'verify') {

@@ -103,6 +103,35 @@ static writ_status delegate(const char *parent, const writ_identity *presenter, 
 
 /* -------------------------------------------------------------- positive */
 
+/* A task token never outlives the identity it was issued against: an
+ * identity expiring in 60 s caps a 300 s default and a 600 s ttl. */
+static void test_mint_capped_by_identity(void **state)
+{
+    (void)state;
+    writ_identity *shortlived;
+    writ_error err;
+    assert_int_equal(writ_identity_new(WRIT_ID_JWT_SVID, A, "spiffe://corp.example", NOW + 60, NULL, &shortlived, &err),
+                     WRIT_OK);
+    for (uint32_t ttl = 0; ttl <= 600; ttl += 600) {
+        char *t = mint(shortlived, ttl);
+        writ_task_token *tt;
+        writ_reason why;
+        assert_int_equal(verify(t, NOW + 10, NULL, &tt, &why, &err), WRIT_OK);
+        assert_int_equal(writ_task_token_expiry(tt), NOW + 60);
+        writ_task_token_free(tt);
+        wr_free(t);
+    }
+    /* a shorter ttl is kept */
+    char *t = mint(shortlived, 30);
+    writ_task_token *tt;
+    writ_reason why;
+    assert_int_equal(verify(t, NOW + 10, NULL, &tt, &why, &err), WRIT_OK);
+    assert_int_equal(writ_task_token_expiry(tt), NOW + 30);
+    writ_task_token_free(tt);
+    wr_free(t);
+    writ_identity_free(shortlived);
+}
+
 static void test_mint_verify(void **state)
 {
     (void)state;
@@ -634,6 +663,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_mint_verify, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_mint_capped_by_identity, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mtls_binding, setup, teardown),
         cmocka_unit_test_setup_teardown(test_exchange, setup, teardown),
         cmocka_unit_test_setup_teardown(test_delegation_chain, setup, teardown),
