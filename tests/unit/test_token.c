@@ -103,8 +103,7 @@ static writ_status delegate(const char *parent, const writ_identity *presenter, 
 
 /* -------------------------------------------------------------- positive */
 
-/* A task token never outlives the identity it was issued against: an
- * identity expiring in 60 s caps a 300 s default and a 600 s ttl. */
+/* A task token never outlives the identity it was issued against. */
 static void test_mint_capped_by_identity(void **state)
 {
     (void)state;
@@ -112,23 +111,17 @@ static void test_mint_capped_by_identity(void **state)
     writ_error err;
     assert_int_equal(writ_identity_new(WRIT_ID_JWT_SVID, A, "spiffe://corp.example", NOW + 60, NULL, &shortlived, &err),
                      WRIT_OK);
-    for (uint32_t ttl = 0; ttl <= 600; ttl += 600) {
-        char *t = mint(shortlived, ttl);
+    /* ttl 0 (the 300 s default) and 600 s are cut to 60 s; 30 s is kept */
+    static const uint32_t ttl[] = {0, 600, 30}, want[] = {60, 60, 30};
+    for (size_t i = 0; i < 3; i++) {
+        char *t = mint(shortlived, ttl[i]);
         writ_task_token *tt;
         writ_reason why;
         assert_int_equal(verify(t, NOW + 10, NULL, &tt, &why, &err), WRIT_OK);
-        assert_int_equal(writ_task_token_expiry(tt), NOW + 60);
+        assert_int_equal(writ_task_token_expiry(tt), NOW + want[i]);
         writ_task_token_free(tt);
         wr_free(t);
     }
-    /* a shorter ttl is kept */
-    char *t = mint(shortlived, 30);
-    writ_task_token *tt;
-    writ_reason why;
-    assert_int_equal(verify(t, NOW + 10, NULL, &tt, &why, &err), WRIT_OK);
-    assert_int_equal(writ_task_token_expiry(tt), NOW + 30);
-    writ_task_token_free(tt);
-    wr_free(t);
     writ_identity_free(shortlived);
 }
 
