@@ -4,37 +4,18 @@
 #include "cedar/request.h"
 #include "cedar/schema.h"
 #include "util/alloc.h"
+#include "util/error.h"
 
 #include <stdio.h>
 #include <string.h>
 
-static writ_status bad_arg(writ_error *err, const char *what)
-{
-    if (err) {
-        memset(err, 0, sizeof *err);
-        err->code = WRIT_EINVAL;
-        snprintf(err->msg, sizeof err->msg, "%s", what);
-    }
-    return WRIT_EINVAL;
-}
-
-static writ_status no_mem(writ_error *err)
-{
-    if (err) {
-        memset(err, 0, sizeof *err);
-        err->code = WRIT_ENOMEM;
-        snprintf(err->msg, sizeof err->msg, "out of memory");
-    }
-    return WRIT_ENOMEM;
-}
-
 writ_status writ_schema_parse(const char *text, size_t len, writ_schema **out, writ_error *err)
 {
     if (!out)
-        return bad_arg(err, "writ_schema_parse: out is NULL");
+        return wr_error(err, WRIT_EINVAL, "writ_schema_parse: out is NULL");
     *out = NULL;
     if (!text && len)
-        return bad_arg(err, "writ_schema_parse: text is NULL");
+        return wr_error(err, WRIT_EINVAL, "writ_schema_parse: text is NULL");
     return cedar_schema_parse(text ? text : "", len, out, err);
 }
 
@@ -50,13 +31,13 @@ writ_status writ_entities_parse(const char *json, size_t len, const writ_schema 
                                 writ_error *err)
 {
     if (!out)
-        return bad_arg(err, "writ_entities_parse: out is NULL");
+        return wr_error(err, WRIT_EINVAL, "writ_entities_parse: out is NULL");
     *out = NULL;
     if (!json)
-        return bad_arg(err, "writ_entities_parse: json is NULL");
+        return wr_error(err, WRIT_EINVAL, "writ_entities_parse: json is NULL");
     writ_entities *we = wr_calloc(1, sizeof *we);
     if (!we)
-        return no_mem(err);
+        return wr_error(err, WRIT_ENOMEM, "out of memory");
     writ_status st = cedar_json_entities_text(json, len, schema, &we->store, err);
     if (st) {
         wr_free(we);
@@ -83,7 +64,7 @@ writ_status cedar_request_from_json(const json_t *j, const writ_schema *schema, 
         rq->arena = wr_arena_new(0);
     if (!rq || !rq->arena) {
         wr_free(rq);
-        return no_mem(err);
+        return wr_error(err, WRIT_ENOMEM, "out of memory");
     }
     rq->context = &cv_empty_record;
     writ_status st = cedar_json_request(j, schema, validate, rq, err);
@@ -99,10 +80,10 @@ writ_status writ_request_parse(const char *json, size_t len, const writ_schema *
                                writ_request **out, writ_error *err)
 {
     if (!out)
-        return bad_arg(err, "writ_request_parse: out is NULL");
+        return wr_error(err, WRIT_EINVAL, "writ_request_parse: out is NULL");
     *out = NULL;
     if (!json)
-        return bad_arg(err, "writ_request_parse: json is NULL");
+        return wr_error(err, WRIT_EINVAL, "writ_request_parse: json is NULL");
     json_t *j = cedar_json_load(json, len, err);
     if (!j)
         return err ? err->code : WRIT_EJSON;

@@ -1,6 +1,7 @@
 /* config.c - `writ serve` settings (see config.h). */
 #include "server/config.h"
 #include "util/alloc.h"
+#include "util/error.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -69,16 +70,6 @@ static const ck_key keys[] = {
     {"route", CK_ROUTE, 0, 0, 0, "METHOD PATTERN ACTION RESOURCE_TYPE RESOURCE_ID (repeatable)"},
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
-
-static writ_status fail(writ_error *err, writ_status code, const char *fmt, const char *a, const char *b)
-{
-    if (err) {
-        memset(err, 0, sizeof *err);
-        err->code = code;
-        snprintf(err->msg, sizeof err->msg, fmt, a ? a : "", b ? b : "");
-    }
-    return code;
-}
 
 /* Copy src into dst (cap bytes), cut short if need be. */
 static void copy_msg(char *dst, size_t cap, const char *src)
@@ -230,17 +221,17 @@ static writ_status parse_listen(srv_config *c, const char *v, writ_error *err)
 {
     const char *colon = strrchr(v, ':');
     if (!colon)
-        return fail(err, WRIT_EINVAL, "listen: expected HOST:PORT, got '%s'%s", v, NULL);
+        return wr_error(err, WRIT_EINVAL, "listen: expected HOST:PORT, got '%s'", v);
     const char *h = v;
     size_t hn = (size_t)(colon - v);
     if (hn >= 2 && h[0] == '[' && h[hn - 1] == ']')
         h++, hn -= 2;
     uint64_t port;
     if (parse_u64(colon + 1, 0, 65535, &port))
-        return fail(err, WRIT_EINVAL, "listen: bad port in '%s'%s", v, NULL);
+        return wr_error(err, WRIT_EINVAL, "listen: bad port in '%s'", v);
     char *host = hn ? wr_strndup(h, hn) : dup("127.0.0.1");
     if (!host)
-        return fail(err, WRIT_ENOMEM, "out of memory%s%s", NULL, NULL);
+        return wr_error(err, WRIT_ENOMEM, "out of memory");
     set_str(&c->listen_host, host);
     c->listen_port = (uint16_t)port;
     return WRIT_OK;
@@ -271,26 +262,25 @@ static writ_status add_route(srv_config *c, const char *v, writ_error *err)
     size_t n = split_words(v, w, 5);
     writ_status st = WRIT_OK;
     if (n != 5) {
-        st = fail(err, WRIT_EINVAL, "route: expected METHOD PATTERN ACTION RESOURCE_TYPE RESOURCE_ID, got '%s'%s",
-                  v, NULL);
+        st = wr_error(err, WRIT_EINVAL, "route: expected METHOD PATTERN ACTION RESOURCE_TYPE RESOURCE_ID, got '%s'", v);
         goto out;
     }
     for (size_t i = 0; i < 5; i++)
         if (!w[i]) {
-            st = fail(err, WRIT_ENOMEM, "out of memory%s%s", NULL, NULL);
+            st = wr_error(err, WRIT_ENOMEM, "out of memory");
             goto out;
         }
     if (w[1][0] != '/') {
-        st = fail(err, WRIT_EINVAL, "route: pattern must start with '/': '%s'%s", w[1], NULL);
+        st = wr_error(err, WRIT_EINVAL, "route: pattern must start with '/': '%s'", w[1]);
         goto out;
     }
     if (c->nroutes >= SRV_MAX_ROUTES) {
-        st = fail(err, WRIT_ELIMIT, "route: more than %s routes%s", "1024", NULL);
+        st = wr_error(err, WRIT_ELIMIT, "route: more than %s routes", "1024");
         goto out;
     }
     srv_route *r = wr_realloc(c->routes, (c->nroutes + 1) * sizeof *r);
     if (!r) {
-        st = fail(err, WRIT_ENOMEM, "out of memory%s%s", NULL, NULL);
+        st = wr_error(err, WRIT_ENOMEM, "out of memory");
         goto out;
     }
     c->routes = r;
@@ -315,22 +305,21 @@ static writ_status add_trust(srv_config *c, ck_kind kind, const char *v, const c
     writ_status st = WRIT_OK;
     char *path = NULL;
     if (n != 2) {
-        st = fail(err, WRIT_EINVAL, kind == CK_TRUST_OIDC ? "%s: expected ISSUER FILE, got '%s'"
-                                                          : "%s: expected TRUST_DOMAIN FILE, got '%s'",
-                  key, v);
+        st = wr_error(err, WRIT_EINVAL, "%s: expected %s FILE, got '%s'", key,
+                      kind == CK_TRUST_OIDC ? "ISSUER" : "TRUST_DOMAIN", v);
         goto out;
     }
     if (!w[0] || !w[1] || !(path = resolve_path(w[1], base_dir))) {
-        st = fail(err, WRIT_ENOMEM, "out of memory%s%s", NULL, NULL);
+        st = wr_error(err, WRIT_ENOMEM, "out of memory");
         goto out;
     }
     if (*count >= SRV_MAX_TRUST) {
-        st = fail(err, WRIT_ELIMIT, "%s: more than %s entries", key, "64");
+        st = wr_error(err, WRIT_ELIMIT, "%s: more than %s entries", key, "64");
         goto out;
     }
     srv_trust *t = wr_realloc(*list, (*count + 1) * sizeof *t);
     if (!t) {
-        st = fail(err, WRIT_ENOMEM, "out of memory%s%s", NULL, NULL);
+        st = wr_error(err, WRIT_ENOMEM, "out of memory");
         goto out;
     }
     *list = t;
@@ -362,7 +351,7 @@ writ_status srv_config_set(srv_config *c, const char *key, const char *value, co
 {
     const ck_key *k = find_key(key, strlen(key));
     if (!k)
-        return fail(err, WRIT_EINVAL, "unknown setting '%s'%s", key, NULL);
+        return wr_error(err, WRIT_EINVAL, "unknown setting '%s'", key);
     void *slot = (char *)c + k->off;
     uint64_t x;
     switch (k->kind) {
@@ -370,14 +359,14 @@ writ_status srv_config_set(srv_config *c, const char *key, const char *value, co
     case CK_PATH: {
         char *v = k->kind == CK_PATH ? resolve_path(value, base_dir) : dup(value);
         if (!v)
-            return fail(err, WRIT_ENOMEM, "out of memory%s%s", NULL, NULL);
+            return wr_error(err, WRIT_ENOMEM, "out of memory");
         set_str((char **)slot, v);
         return WRIT_OK;
     }
     case CK_U32:
     case CK_U64:
         if (parse_u64(value, k->min, k->max ? k->max : UINT32_MAX, &x))
-            return fail(err, WRIT_EINVAL, "%s: not a number in range: '%s'", key, value);
+            return wr_error(err, WRIT_EINVAL, "%s: not a number in range: '%s'", key, value);
         if (k->kind == CK_U32)
             *(uint32_t *)slot = (uint32_t)x;
         else
@@ -389,7 +378,7 @@ writ_status srv_config_set(srv_config *c, const char *key, const char *value, co
         else if (!strcmp(value, "false") || !strcmp(value, "off") || !strcmp(value, "no") || !strcmp(value, "0"))
             *(bool *)slot = false;
         else
-            return fail(err, WRIT_EINVAL, "%s: expected true or false, got '%s'", key, value);
+            return wr_error(err, WRIT_EINVAL, "%s: expected true or false, got '%s'", key, value);
         return WRIT_OK;
     case CK_LISTEN:
         return parse_listen(c, value, err);
@@ -400,7 +389,7 @@ writ_status srv_config_set(srv_config *c, const char *key, const char *value, co
     case CK_TLS_CA:
         return add_trust(c, k->kind, value, base_dir, err);
     }
-    return fail(err, WRIT_EINVAL, "unknown setting '%s'%s", key, NULL);
+    return wr_error(err, WRIT_EINVAL, "unknown setting '%s'", key);
 }
 
 static char *trim(char *s, char *end)
@@ -440,7 +429,7 @@ static writ_status load_json(srv_config *c, const char *text, size_t len, const 
                                                      find_key(key, strlen(key))->kind != CK_TRUST_SPIFFE &&
                                                      find_key(key, strlen(key))->kind != CK_TRUST_OIDC &&
                                                      find_key(key, strlen(key))->kind != CK_TLS_CA))) {
-            st = fail(err, WRIT_EJSON, "config: '%s' takes one value, not a list%s", key, NULL);
+            st = wr_error(err, WRIT_EJSON, "config: '%s' takes one value, not a list", key);
             break;
         }
         for (size_t i = 0; i < n && !st; i++) {
@@ -456,7 +445,7 @@ static writ_status load_json(srv_config *c, const char *text, size_t len, const 
                 snprintf(num, sizeof num, "%lld", (long long)json_integer_value(x));
                 s = num;
             } else {
-                st = fail(err, WRIT_EJSON, "config: '%s' must be a string, number or boolean%s", key, NULL);
+                st = wr_error(err, WRIT_EJSON, "config: '%s' must be a string, number or boolean", key);
                 break;
             }
             st = srv_config_set(c, key, s, base_dir, err);
@@ -476,10 +465,10 @@ writ_status srv_config_load_text(srv_config *c, const char *text, size_t len, co
     if (i < len && text[i] == '{')
         return load_json(c, text, len, base_dir, err);
     if (memchr(text, '\0', len))
-        return fail(err, WRIT_EINVAL, "config: NUL byte in file%s%s", NULL, NULL);
+        return wr_error(err, WRIT_EINVAL, "config: NUL byte in file");
     char *copy = wr_strndup(text, len);
     if (!copy)
-        return fail(err, WRIT_ENOMEM, "out of memory%s%s", NULL, NULL);
+        return wr_error(err, WRIT_ENOMEM, "out of memory");
     writ_status st = WRIT_OK;
     uint32_t lineno = 0;
     bool file_routes = false;
@@ -493,7 +482,7 @@ writ_status srv_config_load_text(srv_config *c, const char *text, size_t len, co
         if (*s) {
             char *eq = strchr(s, '=');
             if (!eq) {
-                st = fail(err, WRIT_EINVAL, "config: expected 'key = value', got '%s'%s", s, NULL);
+                st = wr_error(err, WRIT_EINVAL, "config: expected 'key = value', got '%s'", s);
             } else {
                 char *k = trim(s, eq);
                 char *v = trim(eq + 1, eq + 1 + strlen(eq + 1));
@@ -516,20 +505,20 @@ writ_status srv_config_load(srv_config *c, const char *path, writ_error *err)
 {
     FILE *f = fopen(path, "rb");
     if (!f)
-        return fail(err, WRIT_EIO, "config %s: %s", path, strerror(errno));
+        return wr_error(err, WRIT_EIO, "config %s: %s", path, strerror(errno));
     char *buf = NULL;
     size_t len = 0, cap = 0;
     writ_status st = WRIT_OK;
     for (;;) {
         if (cap - len < 4096) {
             if (cap > (1u << 20)) {
-                st = fail(err, WRIT_ELIMIT, "config %s: larger than 1 MiB%s", path, NULL);
+                st = wr_error(err, WRIT_ELIMIT, "config %s: larger than 1 MiB", path);
                 break;
             }
             cap = cap ? cap * 2 : 8192;
             char *nb = wr_realloc(buf, cap);
             if (!nb) {
-                st = fail(err, WRIT_ENOMEM, "out of memory%s%s", NULL, NULL);
+                st = wr_error(err, WRIT_ENOMEM, "out of memory");
                 break;
             }
             buf = nb;
@@ -540,7 +529,7 @@ writ_status srv_config_load(srv_config *c, const char *path, writ_error *err)
             break;
     }
     if (!st && ferror(f))
-        st = fail(err, WRIT_EIO, "config %s: read error%s", path, NULL);
+        st = wr_error(err, WRIT_EIO, "config %s: read error", path);
     fclose(f);
     if (!st) {
         const char *slash = strrchr(path, '/');
@@ -563,7 +552,7 @@ writ_status srv_config_args(srv_config *c, int argc, char **argv, bool *help, wr
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--config")) {
             if (i + 1 >= argc)
-                return fail(err, WRIT_EINVAL, "--config needs a file%s%s", NULL, NULL);
+                return wr_error(err, WRIT_EINVAL, "--config needs a file");
             writ_status st = srv_config_load(c, argv[i + 1], err);
             if (st)
                 return st;
@@ -581,17 +570,17 @@ writ_status srv_config_args(srv_config *c, int argc, char **argv, bool *help, wr
             continue;
         }
         if (strncmp(a, "--", 2) != 0)
-            return fail(err, WRIT_EINVAL, "unexpected argument '%s'%s", a, NULL);
+            return wr_error(err, WRIT_EINVAL, "unexpected argument '%s'", a);
         const char *name = a + 2, *eq = strchr(name, '=');
         size_t n = eq ? (size_t)(eq - name) : strlen(name);
         char key[64];
         if (n >= sizeof key)
-            return fail(err, WRIT_EINVAL, "unknown flag '%s'%s", a, NULL);
+            return wr_error(err, WRIT_EINVAL, "unknown flag '%s'", a);
         memcpy(key, name, n);
         key[n] = '\0';
         const ck_key *k = find_key(key, n);
         if (!k)
-            return fail(err, WRIT_EINVAL, "unknown flag '%s'%s", a, NULL);
+            return wr_error(err, WRIT_EINVAL, "unknown flag '%s'", a);
         const char *v;
         if (eq)
             v = eq + 1;
@@ -600,7 +589,7 @@ writ_status srv_config_args(srv_config *c, int argc, char **argv, bool *help, wr
         else if (i + 1 < argc)
             v = argv[++i];
         else
-            return fail(err, WRIT_EINVAL, "%s needs a value%s", a, NULL);
+            return wr_error(err, WRIT_EINVAL, "%s needs a value", a);
         if (k->kind == CK_ROUTE && !flag_routes) {
             free_routes(c);
             flag_routes = true;
