@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cedar/srctext.h"
+
 typedef enum tok_kind {
     T_EOF, T_IDENT, T_INT, T_STR, T_SLOT,
     T_LPAREN, T_RPAREN, T_LBRACK, T_RBRACK, T_LBRACE, T_RBRACE,
@@ -34,12 +36,5 @@ void lex_init(lexer *lx, const char *src, size_t len);
  * an unterminated string or comment. */
 token lex_next(lexer *lx);
 const char *tok_name(tok_kind k);
-
-/* Check that s[0..n) is well-formed UTF-8; returns the offset of the first
- * bad byte or n. */
-size_t utf8_check(const char *s, size_t n);
-
-/* Compute 1-based line and column (in bytes) of an offset. */
-void text_position(const char *src, size_t len, size_t off, uint32_t *line, uint32_t *col);
 
 #endif

@@ -184,27 +184,6 @@ static const cv_string *mkstr(parser *p, const char *s, size_t n)
  * Output goes to buf as int16 elements (bytes, or PAT_STAR for an unescaped
  * star when pattern is set). */
 
-static size_t put_utf8(int16_t *out, uint32_t cp)
-{
-    if (cp < 0x80) { out[0] = (int16_t)cp; return 1; }
-    if (cp < 0x800) {
-        out[0] = (int16_t)(0xC0 | (cp >> 6));
-        out[1] = (int16_t)(0x80 | (cp & 0x3F));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        out[0] = (int16_t)(0xE0 | (cp >> 12));
-        out[1] = (int16_t)(0x80 | ((cp >> 6) & 0x3F));
-        out[2] = (int16_t)(0x80 | (cp & 0x3F));
-        return 3;
-    }
-    out[0] = (int16_t)(0xF0 | (cp >> 18));
-    out[1] = (int16_t)(0x80 | ((cp >> 12) & 0x3F));
-    out[2] = (int16_t)(0x80 | ((cp >> 6) & 0x3F));
-    out[3] = (int16_t)(0x80 | (cp & 0x3F));
-    return 4;
-}
-
 /* Unescape the current T_STR token into elements; returns the count. */
 static size_t unescape(parser *p, const token *t, bool pattern, int16_t **out)
 {
@@ -224,69 +203,19 @@ static size_t unescape(parser *p, const token *t, bool pattern, int16_t **out)
             i++;
             continue;
         }
-        size_t start = i;
-        i++;
-        int e = i < n ? (unsigned char)s[i] : 0;
-        i++;
-        switch (e) {
-        case 'n': buf[w++] = '\n'; break;
-        case 'r': buf[w++] = '\r'; break;
-        case 't': buf[w++] = '\t'; break;
-        case '\\': buf[w++] = '\\'; break;
-        case '0': buf[w++] = 0; break;
-        case '\'': buf[w++] = '\''; break;
-        case '"': buf[w++] = '"'; break;
-        case '*':
-            if (!pattern)
-                goto bad;
+        if (pattern && i + 1 < n && s[i + 1] == '*') {
             buf[w++] = '*';
-            break;
-        case 'x': {
-            int h1 = i < n ? wr_hexval((unsigned char)s[i]) : -1;
-            int h2 = i + 1 < n ? wr_hexval((unsigned char)s[i + 1]) : -1;
-            if (h1 < 0 || h2 < 0 || h1 * 16 + h2 > 0x7F) {
-                i = i + 2 <= n ? i + 2 : n;
-                goto bad;
-            }
-            buf[w++] = (int16_t)(h1 * 16 + h2);
             i += 2;
-            break;
+            continue;
         }
-        case 'u': {
-            if (i >= n || s[i] != '{')
-                goto bad;
-            i++;
-            uint32_t cp = 0;
-            size_t digits = 0;
-            while (i < n && s[i] != '}' && wr_hexval((unsigned char)s[i]) >= 0 && digits < 7) {
-                cp = cp * 16 + (uint32_t)wr_hexval((unsigned char)s[i]);
-                i++;
-                digits++;
-            }
-            if (i >= n || s[i] != '}') {
-                while (i < n && s[i] != '}')
-                    i++;
-                if (i < n)
-                    i++;
-                goto bad;
-            }
-            i++;
-            if (digits == 0 || digits > 6 || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-                goto bad;
-            /* the buffer has room: an escape is never shorter than its UTF-8 */
-            w += put_utf8(buf + w, cp);
-            break;
-        }
-        default:
-            if (e >= 0x80) {
-                /* include the whole character in the message */
-                while (i < n && ((unsigned char)s[i] & 0xC0) == 0x80)
-                    i++;
-            }
-        bad:
-            fail(p, t->pos + 1 + start, "the input `%.*s` is not a valid escape", (int)(i - start),
-                 s + start);
-        }
+        size_t start = i;
+        uint32_t cp;
+        if (lex_escape(s, n, &i, &cp) < 0)
+            fail(p, t->pos + 1 + start, "the input `%.*s` is not a valid escape", (int)(i - start), s + start);
+        unsigned char u[4];
+        size_t k = utf8_put(u, cp);
+        for (size_t m = 0; m < k; m++)
+            buf[w++] = u[m];
     }
     *out = buf;
     return w;

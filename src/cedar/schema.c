@@ -31,6 +31,7 @@
  * Comments run from // to the end of the line.
  */
 #include "cedar/schema.h"
+#include "cedar/srctext.h"
 #include "util/alloc.h"
 #include "util/text.h"
 
@@ -39,104 +40,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* ---- string literals */
-
-
-int cedar_unescape(const char *p, size_t n, char *out, size_t *outlen)
-{
-    size_t o = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (p[i] != '\\') {
-            out[o++] = p[i];
-            continue;
-        }
-        if (++i >= n)
-            return -1;
-        switch (p[i]) {
-        case 'n': out[o++] = '\n'; break;
-        case 'r': out[o++] = '\r'; break;
-        case 't': out[o++] = '\t'; break;
-        case '0': out[o++] = '\0'; break;
-        case '\\': out[o++] = '\\'; break;
-        case '\'': out[o++] = '\''; break;
-        case '"': out[o++] = '"'; break;
-        case 'u': {
-            if (i + 1 >= n || p[i + 1] != '{')
-                return -1;
-            i += 2;
-            unsigned long cp = 0;
-            int digits = 0;
-            while (i < n && p[i] != '}') {
-                int h = wr_hexval(p[i]);
-                if (h < 0 || ++digits > 6)
-                    return -1;
-                cp = cp * 16 + (unsigned long)h;
-                i++;
-            }
-            if (i >= n || digits == 0 || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-                return -1;
-            if (cp < 0x80) {
-                out[o++] = (char)cp;
-            } else if (cp < 0x800) {
-                out[o++] = (char)(0xC0 | (cp >> 6));
-                out[o++] = (char)(0x80 | (cp & 0x3F));
-            } else if (cp < 0x10000) {
-                out[o++] = (char)(0xE0 | (cp >> 12));
-                out[o++] = (char)(0x80 | ((cp >> 6) & 0x3F));
-                out[o++] = (char)(0x80 | (cp & 0x3F));
-            } else {
-                out[o++] = (char)(0xF0 | (cp >> 18));
-                out[o++] = (char)(0x80 | ((cp >> 12) & 0x3F));
-                out[o++] = (char)(0x80 | ((cp >> 6) & 0x3F));
-                out[o++] = (char)(0x80 | (cp & 0x3F));
-            }
-            break;
-        }
-        default:
-            return -1;
-        }
-    }
-    *outlen = o;
-    return 0;
-}
-
-/* Length of a valid UTF-8 prefix check: 0 if all valid, else offset+1. */
-static size_t utf8_bad_at(const unsigned char *s, size_t n)
-{
-    size_t i = 0;
-    while (i < n) {
-        unsigned c = s[i];
-        size_t k;
-        unsigned long cp;
-        if (c < 0x80) {
-            i++;
-            continue;
-        } else if (c >= 0xC2 && c <= 0xDF) {
-            k = 1;
-            cp = c & 0x1F;
-        } else if (c >= 0xE0 && c <= 0xEF) {
-            k = 2;
-            cp = c & 0x0F;
-        } else if (c >= 0xF0 && c <= 0xF4) {
-            k = 3;
-            cp = c & 0x07;
-        } else {
-            return i + 1;
-        }
-        if (n - i <= k)
-            return i + 1;
-        for (size_t j = 1; j <= k; j++) {
-            if ((s[i + j] & 0xC0) != 0x80)
-                return i + 1;
-            cp = (cp << 6) | (s[i + j] & 0x3F);
-        }
-        if ((k == 2 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) || (k == 3 && (cp < 0x10000 || cp > 0x10FFFF)))
-            return i + 1;
-        i += k + 1;
-    }
-    return 0;
-}
 
 /* ---- raw tree */
 
@@ -227,22 +130,6 @@ typedef struct P {
     rns **ns;
 } P;
 
-static void set_pos(const char *src, size_t len, size_t off, writ_error *err)
-{
-    uint32_t line = 1, col = 1;
-    for (size_t i = 0; i < off && i < len; i++) {
-        if (src[i] == '\n') {
-            line++;
-            col = 1;
-        } else {
-            col++;
-        }
-    }
-    err->line = line;
-    err->col = col;
-    err->offset = off;
-}
-
 static _Noreturn void perr(P *p, writ_status code, size_t off, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
@@ -257,7 +144,8 @@ static _Noreturn void perr(P *p, writ_status code, size_t off, const char *fmt, 
         vsnprintf(msg, sizeof msg, fmt, ap);
         va_end(ap);
         if (off != (size_t)-1) {
-            set_pos(p->src, p->len, off, p->err);
+            text_position(p->src, p->len, off, &p->err->line, &p->err->col);
+            p->err->offset = off;
             snprintf(p->err->msg, sizeof p->err->msg, "%u:%u: %s", p->err->line, p->err->col, msg);
         } else {
             snprintf(p->err->msg, sizeof p->err->msg, "%s", msg);
@@ -428,10 +316,11 @@ static const cv_string *string_lit(P *p)
         unexpected(p, "a string literal");
     size_t n = p->t.len - 2;
     char *buf = palloc(p, n + 1);
-    size_t o;
-    if (cedar_unescape(p->src + p->t.off + 1, n, buf, &o) < 0)
-        perr(p, WRIT_EPARSE, p->t.off, "invalid escape in string literal");
-    const cv_string *s = pstr(p, buf, o);
+    size_t bad = 0;
+    long o = lex_unescape(p->src + p->t.off + 1, n, buf, &bad);
+    if (o < 0)
+        perr(p, WRIT_EPARSE, p->t.off + 1 + bad, "invalid escape in string literal");
+    const cv_string *s = pstr(p, buf, (size_t)o);
     next(p);
     return s;
 }
@@ -1276,9 +1165,9 @@ writ_status cedar_schema_parse(const char *text, size_t len, writ_schema **out, 
         wr_free(s);
         return st;
     }
-    size_t bad = utf8_bad_at((const unsigned char *)text, len);
-    if (bad)
-        perr(p, WRIT_EPARSE, bad - 1, "invalid UTF-8 in schema text");
+    size_t bad = utf8_check(text, len);
+    if (bad < len)
+        perr(p, WRIT_EPARSE, bad, "invalid UTF-8 in schema text");
     parse_schema(p);
     R r = {0};
     r.p = p;

@@ -90,11 +90,6 @@ const cs_action *cedar_schema_action(const writ_schema *s, const cv_uid *uid);
  * action of the schema has it)? */
 bool cedar_schema_is_action_type(const writ_schema *s, const cv_string *type);
 
-/* Unescape the body of a Cedar string literal (\n \r \t \\ \0 \' \" and
- * \u{h..h}, 1-6 hex digits naming a Unicode scalar value) into out, which
- * must hold n bytes; 0, or -1 for an invalid escape. */
-int cedar_unescape(const char *p, size_t n, char *out, size_t *outlen);
-
 /* Limits of the schema parser. */
 #define CEDAR_SCHEMA_MAX_DEPTH 64       /* nesting of records and sets */
 #define CEDAR_SCHEMA_MAX_SIZE (64u << 20)

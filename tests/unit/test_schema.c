@@ -172,6 +172,10 @@ static void test_accept_reject(void **state)
         {"entity U { a: Boolean };", WRIT_ESCHEMA},
         {"type Long = String;", WRIT_EPARSE},
         {"action \"a\\qb\";", WRIT_EPARSE},
+        {"entity A { \"a\\x41\": Long };", WRIT_OK},     /* \x as in policies */
+        {"entity A { \"a\\x80\": Long };", WRIT_EPARSE},  /* \x only up to 7f */
+        {"entity A { \"a\\*\": Long };", WRIT_EPARSE},    /* \* is for patterns */
+        {"action \"a\\u{D800}\";", WRIT_EPARSE},
         {"entity U", WRIT_EPARSE},
         {"action view, \"edit\" in [view];", WRIT_ESCHEMA},   /* cycle */
         {"entity U; action a appliesTo { principal: U, principal: U, resource: U };", WRIT_EPARSE},
@@ -193,8 +197,22 @@ static void test_positions(void **state)
     expect_error_at("entity A;\n  entity A;", WRIT_ESCHEMA, 2, 10);
     expect_error_at("entity A { in: Long };", WRIT_EPARSE, 1, 12);
     expect_error_at("namespace N {\n entity A;\n", WRIT_EPARSE, 3, 1);
-    expect_error_at("action \"a\\qb\";", WRIT_EPARSE, 1, 8);
+    expect_error_at("action \"a\\qb\";", WRIT_EPARSE, 1, 10);   /* at the backslash */
     expect_error_at("entity A; # x", WRIT_EPARSE, 1, 11);
+}
+
+/* Escapes decode as in policy text (one shared decoder, srctext.c). */
+static void test_escapes(void **state)
+{
+    (void)state;
+    writ_schema *s = NULL;
+    writ_error err;
+    assert_int_equal(parse("entity A { \"a\\x41\\u{e9}\\t\": Long };", &s, &err), WRIT_OK);
+    const cs_entity_type *a = cedar_schema_entity_type(s, "A", 1);
+    assert_non_null(a);
+    assert_int_equal(a->shape->nattrs, 1);
+    assert_string_equal(a->shape->attrs[0].name->data, "aA\xc3\xa9\t");
+    writ_schema_free(s);
 }
 
 static void test_limits(void **state)
@@ -334,6 +352,7 @@ int main(void)
         cmocka_unit_test(test_resolution),
         cmocka_unit_test(test_accept_reject),
         cmocka_unit_test(test_positions),
+        cmocka_unit_test(test_escapes),
         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_oom),
         cmocka_unit_test(test_corpus),
