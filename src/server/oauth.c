@@ -54,10 +54,12 @@
  *   only with it.  With neither: 401 invalid_client.  To delegate, a
  *   certificate makes the caller the presenter: it must be the parent's
  *   holder, and a bound parent needs its certificate (cnf_cert_missing,
- *   cnf_cert_mismatch).  The delegated token is not bound (the receiving
- *   agent's certificate is not on this connection).  Over plain HTTP no
- *   token is bound, and a bound one is refused (cnf_cert_missing): fail
- *   closed.
+ *   cnf_cert_mismatch).  The delegated token is bound when the receiving
+ *   agent is named by its X.509-SVID (actor_token_type
+ *   urn:writ:params:oauth:token-type:x509-svid, actor_token its PEM chain,
+ *   leaf first, verified against tls_client_ca); with a JWT actor token it
+ *   is not bound.  Over plain HTTP no token is bound, and a bound one is
+ *   refused (cnf_cert_missing): fail closed.
  *
  *   POST /oauth2/revoke   application/x-www-form-urlencoded, exactly one of
  *     token=T [token_type_hint=...]  T and every token delegated from it
@@ -91,6 +93,9 @@
 #define TT_ID "urn:ietf:params:oauth:token-type:id_token"
 #define TT_ACCESS "urn:ietf:params:oauth:token-type:access_token"
 #define TT_TXN "urn:ietf:params:oauth:token-type:txn_token"
+/* Writ's own: an X.509-SVID chain in PEM, leaf first (no IANA type names a
+ * certificate) */
+#define TT_X509 "urn:writ:params:oauth:token-type:x509-svid"
 
 /* ---- application/x-www-form-urlencoded ---------------------------------
  * Strict: pairs NAME=VALUE separated by '&'; no empty pairs; '+' is a space;
@@ -582,6 +587,19 @@ static writ_status verify_identity(srv *s, const char *tok, writ_identity **id, 
     return writ_identity_verify_jwt(s->bundle, &vo, tok, strlen(tok), id, why, err);
 }
 
+/* The receiving agent named by its X.509-SVID (PEM chain, leaf first),
+ * verified against the client roots (tls_client_ca).  A certificate is
+ * public, so this proves nothing about the caller: it only names the
+ * agent, and the delegated token bound to it is usable only by the holder
+ * of its private key. */
+static writ_status verify_x509_actor(srv *s, const char *pem, writ_identity **id, writ_reason *why,
+                                     writ_error *err)
+{
+    writ_verify_opts vo;
+    memset(&vo, 0, sizeof vo);
+    return writ_identity_verify_x509(s->client_roots, &vo, pem, strlen(pem), id, why, err);
+}
+
 /* Identity token -> task token (Action::"start_task"). */
 static void start_task(srv *s, struct MHD_Connection *c, const form *f, bool txn, srv_reply *r)
 {
@@ -722,8 +740,14 @@ static void delegate(srv *s, struct MHD_Connection *c, const form *f, bool txn, 
                     "delegation needs actor_token (the receiving agent's identity token) and actor_token_type");
         return;
     }
-    if (strcmp(att, TT_JWT) && strcmp(att, TT_ID)) {
-        oauth_error(r, 400, "invalid_request", NULL, "actor_token_type must be %s", TT_JWT);
+    bool x509 = !strcmp(att, TT_X509);
+    if (!x509 && strcmp(att, TT_JWT) && strcmp(att, TT_ID)) {
+        oauth_error(r, 400, "invalid_request", NULL, "actor_token_type must be %s or %s", TT_JWT, TT_X509);
+        return;
+    }
+    if (x509 && !s->client_roots) {
+        oauth_error(r, 400, "invalid_grant", "untrusted",
+                    "untrusted: an X.509-SVID actor token needs tls_client_ca (the trust domain's roots)");
         return;
     }
     if (!s->verifier) {
@@ -768,7 +792,7 @@ static void delegate(srv *s, struct MHD_Connection *c, const form *f, bool txn, 
     const char *holder = writ_task_token_holder(parent), *task = writ_task_token_txn(parent);
     if (!task)
         task = "";
-    if (verify_identity(s, actor, &target, &reason, &err)) {
+    if (x509 ? verify_x509_actor(s, actor, &target, &reason, &err) : verify_identity(s, actor, &target, &reason, &err)) {
         char dt[320];
         snprintf(dt, sizeof dt, "actor token: %s", detail_of(&err, reason));
         refused(s, r, 400, "invalid_grant", writ_reason_name(reason), NULL, NULL, NULL, task, dt);
@@ -800,7 +824,11 @@ static void delegate(srv *s, struct MHD_Connection *c, const form *f, bool txn, 
         oauth_error(r, 403, "access_denied", "policy_denied", "policy_denied: %s", why);
         goto out;
     }
-    writ_delegate_request dr = {.target = to, .scope = rs->given ? &rs->sc : NULL, .ttl = ttl};
+    /* an X.509-SVID actor: the new token is bound to its certificate */
+    writ_delegate_request dr = {.target = to,
+                                .target_cert_thumbprint = x509 ? writ_identity_cert_thumbprint(target) : NULL,
+                                .scope = rs->given ? &rs->sc : NULL,
+                                .ttl = ttl};
     char *tok = NULL;
     size_t len = 0;
     if (writ_token_delegate(s->keyring, &s->issuer, s->verifier, s->revocations, subject, strlen(subject), presenter,

@@ -244,6 +244,36 @@ check "delegating x's token with y's certificate" "$(body "$r" | jq -r '[.error,
 r=$(delegate "$utok" $(as forged))
 check "delegating with a foreign certificate: 401" "$(body "$r" | jq -r '[.error, .writ_reason] | join(" ")')" \
     "invalid_client certificate"
+# delegation to an agent named by its X.509-SVID: the new token is bound to it
+X509T=urn:writ:params:oauth:token-type:x509-svid
+xdelegate() {   # xdelegate PARENT ACTOR-PEM-FILE [curl args...]
+    local p=$1 pem=$2; shift 2
+    sreq POST /oauth2/token -H "$FORM" --data-urlencode "grant_type=$XT" --data-urlencode "subject_token=$p" \
+        --data-urlencode "subject_token_type=$AT" --data-urlencode "actor_token@$pem" \
+        --data-urlencode "actor_token_type=$X509T" "$@"
+}
+r=$(xdelegate "$btok" "$TMP/y.pem" $(as x))
+check "delegating to y named by its certificate: 200" "${r%% *}" 200
+xtok=$(body "$r" | jq -r .access_token)
+check "... the delegated token is y's, bound to y's certificate" \
+    "$("$WRIT" token inspect "$xtok" 2>/dev/null | jq -r '[.payload.act.sub, .payload.cnf["x5t#S256"]] | join(" ")')" \
+    "$A/y $(thumb y.pem)"
+tok=$xtok
+r=$(chk $(as y))
+contains "y uses it with its certificate: allowed" "$r" '200 {"decision":true'
+r=$(chk $(as x))
+contains "x (the delegator) cannot use it" "$r" "task token refused: cnf_cert_mismatch"
+r=$(chk)
+contains "nor anyone without y's certificate" "$r" "task token refused: cnf_cert_missing"
+r=$(xdelegate "$btok" "$TMP/w-chain.pem" $(as x))
+check "an actor chain through an intermediate CA: bound to the leaf" \
+    "${r%% *} $(cnf "$(body "$r" | jq -r .access_token)")" "200 $(thumb w.pem)"
+r=$(xdelegate "$btok" "$TMP/forged.pem" $(as x))
+check "an actor certificate from a foreign CA: refused" "$(body "$r" | jq -r '[.error, .writ_reason] | join(" ")')" \
+    "invalid_grant certificate"
+printf 'not a certificate' >"$TMP/junk.pem"
+r=$(xdelegate "$btok" "$TMP/junk.pem" $(as x))
+check "an actor token that is not PEM: 400 invalid_grant" "${r%% *} $(body "$r" | jq -r .error)" "400 invalid_grant"
 stop_writ "$WPID" TERM
 check "clean shutdown (sanitizers see no leak)" "$STOP_RC" 0
 finish
