@@ -376,7 +376,13 @@ void check_request(srv *s, struct MHD_Connection *c, const char *url, const char
     json_t *req = NULL;
     writ_request *rq = NULL;
     srv_outcome o;
-    srv_uid_text(&agent, s->cfg->check_principal_type, id.agent, strlen(id.agent));
+    /* the principal's type, with the namespace unless qualified */
+    sbuf ptype;
+    sb_init(&ptype);
+    if (!strstr(s->cfg->check_principal_type, "::"))
+        sb_puts(&ptype, s->type_prefix);
+    sb_puts(&ptype, s->cfg->check_principal_type);
+    srv_uid_text(&agent, sb_ok(&ptype) ? ptype.p : "", id.agent, strlen(id.agent));
     const char *agent_txt = sb_ok(&agent) ? agent.p : "";
     size_t plen = strlen(path);
     if (plen > CHK_MAX_PATH) {
@@ -433,11 +439,6 @@ void check_request(srv *s, struct MHD_Connection *c, const char *url, const char
     if (!strstr(rt->rtype, "::"))
         sb_puts(&rtype, s->type_prefix);
     sb_puts(&rtype, rt->rtype);
-    sbuf ptype;
-    sb_init(&ptype);
-    if (!strstr(s->cfg->check_principal_type, "::"))
-        sb_puts(&ptype, s->type_prefix);
-    sb_puts(&ptype, s->cfg->check_principal_type);
     const char *rid_txt = sb_ok(&rid) ? rid.p : "";
     srv_uid_text(&resource, sb_ok(&rtype) ? rtype.p : "", rid_txt, strlen(rid_txt));
     json_t *ctx = build_context(s, snap, c, &id, rt->action);
@@ -445,7 +446,6 @@ void check_request(srv *s, struct MHD_Connection *c, const char *url, const char
                     sb_ok(&ptype) ? ptype.p : "", "id", id.agent, "action", "type", s->action_type, "id",
                     rt->action, "resource", "type", sb_ok(&rtype) ? rtype.p : "", "id", rid_txt, "context", ctx);
     sb_free(&rtype);
-    sb_free(&ptype);
     const char *act_txt = sb_ok(&action) ? action.p : "", *res_txt = sb_ok(&resource) ? resource.p : "";
     writ_error err;
     memset(&err, 0, sizeof err);
@@ -467,6 +467,7 @@ out:
     srv_task_clear(&id);
     snap_release(snap);
     sb_free(&agent);
+    sb_free(&ptype);
     sb_free(&action);
     sb_free(&resource);
     sb_free(&rid);
