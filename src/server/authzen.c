@@ -18,7 +18,29 @@
  * Batches (evaluations) take defaults for the four parts from the top level
  * and options.evaluations_semantic execute_all (default),
  * deny_on_first_deny or permit_on_first_permit (stop after the first deny /
- * permit; the answer then holds the evaluations made so far). */
+ * permit; the answer then holds the evaluations made so far).
+ *
+ * Who is asking.  Without an Authorization header the caller (the PEP)
+ * vouches for the subject, which is taken as written.  PEPs that act for an
+ * agent (nginx, Envoy, an MCP gateway) forward the agent's task token as
+ * `Authorization: Bearer`, so the decision is bound to the token's holder,
+ * scope, task and delegation chain rather than to what the body claims:
+ *   - the token is verified as /authz/check verifies it (signature, issuer,
+ *     audience, times, revocation, certificate binding to this connection;
+ *     taskctx.c), once per HTTP request, batch or not.  A refused token, a
+ *     Bearer header on a server without token verification, or any other
+ *     scheme is a 401 with WWW-Authenticate: Bearer realm="writ" (counted
+ *     in writ_tokens_rejected_total, audited as a deny);
+ *   - the principal is the holder, of type check_principal_type (with the
+ *     namespace).  subject may be left out; when given, its type and id
+ *     must name the holder, else that evaluation is a deny ("subject does
+ *     not match the task token's holder");
+ *   - the action (name or uid) and resource (id or uid) must be in the
+ *     token's scope, else a deny naming which;
+ *   - context.task {id, purpose}, chain and chain_depth come from the token
+ *     (where the schema declares them; elsewhere they are dropped), over
+ *     whatever the body said; the body's other context keys are kept.  The
+ *     audit record's task and chain are the token's. */
 #include "cedar/json.h"
 #include "cedar/reqbuild.h"
 #include "server/server_int.h"
@@ -45,12 +67,15 @@ static const char *need_string(json_t *o, const char *key, const char *part, cha
     return json_string_value(v);
 }
 
-/* Check the shape of the four parts; 0 or -1 with why. */
-static int check_parts(const az_parts *p, char *why, size_t n)
+/* Check the shape of the four parts; 0 or -1 with why.  With a task token
+ * the subject may be left out (it is the token's holder). */
+static int check_parts(const az_parts *p, bool subject_optional, char *why, size_t n)
 {
     static const char *const names[3] = {"subject", "action", "resource"};
     json_t *parts[3] = {p->subject, p->action, p->resource};
     for (int i = 0; i < 3; i++) {
+        if (!parts[i] && i == 0 && subject_optional)
+            continue;
         if (!parts[i]) {
             snprintf(why, n, "%s is required", names[i]);
             return -1;
@@ -60,7 +85,8 @@ static int check_parts(const az_parts *p, char *why, size_t n)
             return -1;
         }
     }
-    if (!need_string(p->subject, "type", "subject", why, n) || !need_string(p->subject, "id", "subject", why, n) ||
+    if ((p->subject && (!need_string(p->subject, "type", "subject", why, n) ||
+                        !need_string(p->subject, "id", "subject", why, n))) ||
         !need_string(p->resource, "type", "resource", why, n) ||
         !need_string(p->resource, "id", "resource", why, n) || !need_string(p->action, "name", "action", why, n))
         return -1;
@@ -152,13 +178,80 @@ static writ_status apply_properties(const srv_snapshot *snap, writ_request *rq, 
     return cedar_request_set_attrs_tree(rq, snap->es, tmp->p, u->id, props, err);
 }
 
-/* Decide one evaluation and write {"decision":..,"context":{..}}.  Returns
- * 0, or -1 with why when the parts are malformed (nothing written). */
-static int eval_one(srv *s, const srv_snapshot *snap, const az_parts *p, sbuf *out, char *why, size_t whylen)
+/* With a task token: the principal is the token's holder, of type
+ * check_principal_type (with the namespace unless qualified); a subject in
+ * the body must name that same entity. */
+static cedar_uid_parts holder_parts(srv *s, const srv_task *tk)
 {
-    if (check_parts(p, why, whylen))
+    const char *type = s->cfg->check_principal_type;
+    bool qualified = strstr(type, "::") != NULL;
+    cedar_uid_parts u = {.prefix = qualified ? "" : s->type_prefix,
+                         .prefix_len = qualified ? 0 : strlen(s->type_prefix),
+                         .type = type,
+                         .type_len = strlen(type),
+                         .id = tk->agent,
+                         .id_len = strlen(tk->agent)};
+    return u;
+}
+
+/* Byte i of an entity type held as prefix + type. */
+static char type_at(const cedar_uid_parts *u, size_t i)
+{
+    return i < u->prefix_len ? u->prefix[i] : u->type[i - u->prefix_len];
+}
+
+static bool same_entity(const cedar_uid_parts *a, const cedar_uid_parts *b)
+{
+    size_t n = a->prefix_len + a->type_len;
+    if (n != b->prefix_len + b->type_len || a->id_len != b->id_len || memcmp(a->id, b->id, a->id_len))
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (type_at(a, i) != type_at(b, i))
+            return false;
+    return true;
+}
+
+/* With a task token, what must hold before Cedar is asked: a subject in
+ * the body names the holder (pr), the action and resource are inside the
+ * token's scope.  Then the context: the body's, with the token's task,
+ * chain and chain_depth over it (*own, a shallow copy, for the caller to
+ * drop).  0, or -1 with why (a deny). */
+static int token_bounds(srv *s, const srv_snapshot *snap, const srv_task *tk, const az_parts *p,
+                        const cedar_uid_parts *pr, const cedar_uid_parts *ac, const cedar_uid_parts *rs,
+                        const char *act, const char *rt, json_t **own, char *why, size_t n)
+{
+    if (p->subject) {
+        cedar_uid_parts sj = uid_parts(s, p->subject, "type", json_object_get(p->subject, "id"));
+        if (!same_entity(&sj, pr)) {
+            snprintf(why, n, "subject does not match the task token's holder");
+            return -1;
+        }
+    }
+    /* the scope compares C strings: an id with a NUL in it cannot be in it */
+    if (strlen(ac->id) != ac->id_len || strlen(rs->id) != rs->id_len) {
+        snprintf(why, n, "an action or resource id holding a NUL is outside any task token's scope");
         return -1;
-    cedar_uid_parts pr = uid_parts(s, p->subject, "type", json_object_get(p->subject, "id"));
+    }
+    if (srv_task_in_scope(tk, ac->id, act, rs->id, rt, why, n))
+        return -1;
+    *own = json_is_object(p->context) ? json_copy(p->context) : json_object();
+    if (!*own || srv_task_context(s, snap, ac->id, tk, *own)) {
+        snprintf(why, n, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+/* Decide one evaluation and write {"decision":..,"context":{..}}.  tk is
+ * the request's verified task token, NULL without one.  Returns 0, or -1
+ * with why when the parts are malformed (nothing written). */
+static int eval_one(srv *s, const srv_snapshot *snap, const srv_task *tk, const az_parts *p, sbuf *out,
+                    char *why, size_t whylen)
+{
+    if (check_parts(p, tk != NULL, why, whylen))
+        return -1;
+    cedar_uid_parts pr =
+        tk ? holder_parts(s, tk) : uid_parts(s, p->subject, "type", json_object_get(p->subject, "id"));
     cedar_uid_parts ac = uid_parts(s, p->action, NULL, json_object_get(p->action, "name"));
     cedar_uid_parts rs = uid_parts(s, p->resource, "type", json_object_get(p->resource, "id"));
     /* the three uids as text for the audit log, NUL-separated in one buffer */
@@ -169,44 +262,56 @@ static int eval_one(srv *s, const srv_snapshot *snap, const az_parts *p, sbuf *o
     size_t oa = put_uid_text(&txt, &pr), oc = put_uid_text(&txt, &ac), orr = put_uid_text(&txt, &rs);
     const char *at = sb_ok(&txt) ? txt.p + oa : "", *act = sb_ok(&txt) ? txt.p + oc : "",
                *rt = sb_ok(&txt) ? txt.p + orr : "";
-    const char *task = NULL;
-    char *chain = NULL;
-    json_t *ctx = json_is_object(p->context) ? p->context : NULL;
-    if (ctx) {
+    const char *task = NULL, *chain = NULL;
+    char *chain_own = NULL;
+    json_t *ctx = json_is_object(p->context) ? p->context : NULL, *ctx_own = NULL;
+    srv_outcome o;
+    char deny[300];
+    bool denied = false;
+    if (tk) {
+        /* the token's facts, never the body's */
+        task = tk->task;
+        chain = tk->chain_text;
+        denied = token_bounds(s, snap, tk, p, &pr, &ac, &rs, act, rt, &ctx_own, deny, sizeof deny) != 0;
+        ctx = ctx_own;
+    } else if (ctx) {
         json_t *t = json_object_get(json_object_get(ctx, "task"), "id");
         task = json_is_string(t) ? json_string_value(t) : NULL;
         json_t *c = json_object_get(ctx, "chain");
-        chain = json_is_array(c) ? json_dumps(c, JSON_COMPACT) : NULL;
+        chain = chain_own = json_is_array(c) ? json_dumps(c, JSON_COMPACT) : NULL;
     }
-    srv_outcome o;
-    writ_error err;
-    memset(&err, 0, sizeof err);
-    writ_request *rq = thread_request();
-    writ_status st = rq ? cedar_request_fill(rq, snap->schema, s->cfg->validate, &pr, &ac, &rs, ctx, &err)
-                        : WRIT_ENOMEM;
-    if (!rq)
-        snprintf(err.msg, sizeof err.msg, "out of memory");
-    if (!st) {
-        /* properties: with the entity type as a C string */
-        sbuf tmp;
-        sb_init(&tmp);
-        if (!st)
-            st = apply_properties(snap, rq, p->subject, &pr, &tmp, &err);
-        if (!st)
-            st = apply_properties(snap, rq, p->resource, &rs, &tmp, &err);
-        sb_free(&tmp);
-    }
-    if (st) {
-        char m[300];
-        snprintf(m, sizeof m, "request: %s", err.msg);
-        srv_decide_failed(s, at, act, rt, task, m, &o);
+    if (denied) {
+        srv_decide_failed(s, at, act, rt, task, deny, &o);
     } else {
-        srv_decide(s, snap, rq, at, act, rt, task, chain, &o);
+        writ_error err;
+        memset(&err, 0, sizeof err);
+        writ_request *rq = thread_request();
+        writ_status st = rq ? cedar_request_fill(rq, snap->schema, s->cfg->validate, &pr, &ac, &rs, ctx, &err)
+                            : WRIT_ENOMEM;
+        if (!rq)
+            snprintf(err.msg, sizeof err.msg, "out of memory");
+        if (!st) {
+            /* properties: with the entity type as a C string */
+            sbuf tmp;
+            sb_init(&tmp);
+            if (!st)
+                st = apply_properties(snap, rq, p->subject, &pr, &tmp, &err);
+            if (!st)
+                st = apply_properties(snap, rq, p->resource, &rs, &tmp, &err);
+            sb_free(&tmp);
+        }
+        if (st) {
+            snprintf(deny, sizeof deny, "request: %s", err.msg);
+            srv_decide_failed(s, at, act, rt, task, deny, &o);
+        } else {
+            srv_decide(s, snap, rq, at, act, rt, task, chain, &o);
+        }
     }
     sb_puts(out, o.allow ? "{\"decision\":true,\"context\":{" : "{\"decision\":false,\"context\":{");
     srv_outcome_json(snap, &o, out);
     sb_puts(out, "}}");
-    free(chain); /* jansson's allocator */
+    free(chain_own); /* jansson's allocator */
+    json_decref(ctx_own);
     sb_free(&txt);
     return 0;
 }
@@ -232,7 +337,32 @@ static json_t *load_body(const char *body, size_t len, srv_reply *r)
     return j;
 }
 
-void authzen_evaluation(srv *s, const char *body, size_t len, srv_reply *r)
+/* The Authorization header.  None: 0 and *tk NULL (the caller vouches for
+ * the subject; the common path costs this one lookup).  A task token that
+ * verifies: 0 and *tk = buf.  Anything else (a refused token, no token
+ * verification configured, another scheme): -1 with a 401 in r, counted
+ * and audited as a deny, as /authz/check does. */
+static int authenticate(srv *s, struct MHD_Connection *c, srv_task *buf, const srv_task **tk, srv_reply *r)
+{
+    *tk = NULL;
+    const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+    if (!auth)
+        return 0;
+    char why[256];
+    if (srv_task_bearer(s, c, auth, buf, why, sizeof why)) {
+        srv_outcome o;
+        srv_decide_failed(s, NULL, NULL, NULL, NULL, why, &o);
+        atomic_fetch_add_explicit(&s->met.token_rejected, 1, memory_order_relaxed);
+        srv_error(r, 401, srv_is_bearer(auth) ? "invalid_token" : "unsupported_scheme", "%s", why);
+        r->www_auth = "Bearer realm=\"writ\"";
+        srv_task_clear(buf);
+        return -1;
+    }
+    *tk = buf;
+    return 0;
+}
+
+static void evaluation(srv *s, const srv_task *tk, const char *body, size_t len, srv_reply *r)
 {
     json_t *j = load_body(body, len, r);
     if (!j)
@@ -243,7 +373,7 @@ void authzen_evaluation(srv *s, const char *body, size_t len, srv_reply *r)
     sbuf b;
     sb_init(&b);
     char why[200];
-    if (eval_one(s, snap, &p, &b, why, sizeof why))
+    if (eval_one(s, snap, tk, &p, &b, why, sizeof why))
         srv_error(r, 400, "bad_request", "%s", why);
     else
         srv_reply_sbuf(r, 200, &b);
@@ -252,9 +382,20 @@ void authzen_evaluation(srv *s, const char *body, size_t len, srv_reply *r)
     json_decref(j);
 }
 
+void authzen_evaluation(srv *s, struct MHD_Connection *c, const char *body, size_t len, srv_reply *r)
+{
+    srv_task buf;
+    const srv_task *tk;
+    if (authenticate(s, c, &buf, &tk, r))
+        return;
+    evaluation(s, tk, body, len, r);
+    if (tk)
+        srv_task_clear(&buf);
+}
+
 typedef enum { SEM_ALL, SEM_DENY_FIRST, SEM_PERMIT_FIRST } az_semantic;
 
-void authzen_evaluations(srv *s, const char *body, size_t len, srv_reply *r)
+static void evaluations(srv *s, const srv_task *tk, const char *body, size_t len, srv_reply *r)
 {
     json_t *j = load_body(body, len, r);
     if (!j)
@@ -297,7 +438,7 @@ void authzen_evaluations(srv *s, const char *body, size_t len, srv_reply *r)
     /* No evaluations: the request is one evaluation (AuthZEN 1.0). */
     if (n == 0) {
         json_decref(j);
-        authzen_evaluation(s, body, len, r);
+        evaluation(s, tk, body, len, r);
         return;
     }
     for (size_t i = 0; i < n; i++)
@@ -324,7 +465,7 @@ void authzen_evaluations(srv *s, const char *body, size_t len, srv_reply *r)
             sb_putc(&b, ',');
         size_t mark = b.len;
         char why[200];
-        if (eval_one(s, snap, &p, &b, why, sizeof why)) {
+        if (eval_one(s, snap, tk, &p, &b, why, sizeof why)) {
             /* A malformed item is a deny of that item with its reason. */
             sb_puts(&b, "{\"decision\":false,\"context\":{\"reasons\":[],\"errors\":[{\"policy\":null,"
                         "\"message\":");
@@ -333,7 +474,7 @@ void authzen_evaluations(srv *s, const char *body, size_t len, srv_reply *r)
             sb_json_str(&b, m);
             sb_puts(&b, "}]}}");
             srv_outcome o;
-            srv_decide_failed(s, NULL, NULL, NULL, NULL, m, &o);
+            srv_decide_failed(s, NULL, NULL, NULL, tk ? tk->task : NULL, m, &o);
         }
         bool allowed = b.len > mark + 12 && !memcmp(b.p + mark, "{\"decision\":true", 16);
         if ((sem == SEM_DENY_FIRST && !allowed) || (sem == SEM_PERMIT_FIRST && allowed))
@@ -345,6 +486,17 @@ void authzen_evaluations(srv *s, const char *body, size_t len, srv_reply *r)
     snap_release(snap);
 out_json:
     json_decref(j);
+}
+
+void authzen_evaluations(srv *s, struct MHD_Connection *c, const char *body, size_t len, srv_reply *r)
+{
+    srv_task buf;
+    const srv_task *tk;
+    if (authenticate(s, c, &buf, &tk, r))
+        return;
+    evaluations(s, tk, body, len, r);
+    if (tk)
+        srv_task_clear(&buf);
 }
 
 void authzen_metadata(srv *s, struct MHD_Connection *c, srv_reply *r)

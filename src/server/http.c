@@ -304,10 +304,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     const char *body = h->body.p ? h->body.p : "";
     switch (endpoints[h->idx].ep) {
     case EP_EVALUATION:
-        authzen_evaluation(s, body, h->body.len, &r);
+        authzen_evaluation(s, c, body, h->body.len, &r);
         break;
     case EP_EVALUATIONS:
-        authzen_evaluations(s, body, h->body.len, &r);
+        authzen_evaluations(s, c, body, h->body.len, &r);
         break;
     case EP_METADATA:
         authzen_metadata(s, c, &r);

@@ -130,8 +130,8 @@ bool srv_conn_over(struct MHD_Connection *c);
 void oauth_token(srv *s, struct MHD_Connection *c, const char *body, size_t len, srv_reply *r);
 void oauth_revoke(srv *s, struct MHD_Connection *c, const char *body, size_t len, srv_reply *r);
 void oauth_jwks(srv *s, srv_reply *r);
-void authzen_evaluation(srv *s, const char *body, size_t len, srv_reply *r);
-void authzen_evaluations(srv *s, const char *body, size_t len, srv_reply *r);
+void authzen_evaluation(srv *s, struct MHD_Connection *c, const char *body, size_t len, srv_reply *r);
+void authzen_evaluations(srv *s, struct MHD_Connection *c, const char *body, size_t len, srv_reply *r);
 void authzen_metadata(srv *s, struct MHD_Connection *c, srv_reply *r);
 void check_request(srv *s, struct MHD_Connection *c, const char *url, const char *method, srv_reply *r);
 WRIT_MUST_CHECK writ_status check_compile(srv *s, writ_error *err);
@@ -144,5 +144,44 @@ void srv_source_ip(struct MHD_Connection *c, char *out, size_t n);
 /* Add `time` and `source_ip` to a Cedar context where the schema wants them. */
 int srv_ctx_add_environment(srv *s, const srv_snapshot *snap, const char *aid, struct MHD_Connection *c,
                             json_t *ctx);
+
+/* ---- the task behind a request (taskctx.c) */
+/* Who is calling, for which task.  The strings point into the token, or
+ * into the request's headers (test-only header mode of /authz/check). */
+typedef struct srv_task {
+    const char *agent;          /* the token's holder (act.sub, or sub) */
+    const char *task;           /* txn ("" = none) */
+    const char *purpose;        /* "" = none */
+    unsigned depth;             /* delegation hops: 0 = the agent itself */
+    json_t *chain;              /* array of agent ids, root first */
+    char *chain_text;           /* chain as compact JSON, for the audit log */
+    writ_task_token *token;     /* the verified token; NULL in header mode */
+} srv_task;
+void srv_task_clear(srv_task *t);
+/* Is an Authorization header value the Bearer scheme? */
+bool srv_is_bearer(const char *auth);
+/* Verify the task token of an Authorization header value ("Bearer TOKEN")
+ * exactly as /authz/check does (srv_verify_task_token: signature, issuer,
+ * audience, times, revocation, certificate binding to connection c).
+ * Returns 0 with t filled, or 401 with why: another scheme, no token
+ * verification configured, or the token refused (its reason named).
+ * srv_task_clear(t) in every case. */
+unsigned srv_task_bearer(srv *s, struct MHD_Connection *c, const char *auth, srv_task *t, char *why,
+                         size_t n);
+/* /authz/check's token step: the Bearer task token when tokens are
+ * configured, else the test-only check_principal_header.  0, or 401 with
+ * why; srv_task_clear(t) in every case. */
+unsigned srv_task_identify(srv *s, struct MHD_Connection *c, srv_task *t, char *why, size_t n);
+/* The token's scope bounds what Cedar may allow: the action (by name or as
+ * a uid text) must be in its actions, the resource (by id or as a uid
+ * text) in its resources when it lists any.  0 inside (or no token), -1
+ * outside with why. */
+int srv_task_in_scope(const srv_task *t, const char *action, const char *action_uid, const char *rid,
+                      const char *resource_uid, char *why, size_t n);
+/* Set task {id, purpose}, chain_depth and chain in ctx from t where the
+ * schema's context for action aid declares them, replacing what ctx held;
+ * where it does not, remove them (the task's facts come from t only).
+ * Non-zero on failure. */
+int srv_task_context(srv *s, const srv_snapshot *snap, const char *aid, const srv_task *t, json_t *ctx);
 
 #endif

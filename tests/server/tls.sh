@@ -145,6 +145,17 @@ unbound=$("$WRIT" token mint --key "$TMP/tls.state/token-key.pem" \
     --issuer https://writ.local --audience writ --subject "$A/z" --purpose p --action read --resource '*')
 r=$(sreq GET /authz/check/datasets/usage-metrics -H "Authorization: Bearer $unbound")
 check "an unbound token needs no certificate" "${r%% *}" 200
+# AuthZEN with the bound token: the same binding
+AZ='{"action":{"name":"read"},"resource":{"type":"Dataset","id":"usage-metrics"}}'
+az() { sreq POST /access/v1/evaluation -H 'Content-Type: application/json' -H "Authorization: Bearer $tok" \
+    --data-binary "$AZ" "$@"; }
+r=$(az $(as x))
+contains "AuthZEN: bound token with its certificate: allowed" "$r" '200 {"decision":true'
+r=$(az $(as y))
+check "AuthZEN: bound token with another valid SVID: 401" "${r%% *} $(body "$r" | jq -r .error.code)" "401 invalid_token"
+contains "AuthZEN: bound token with another valid SVID: cnf_mismatch" "$r" "task token refused: cnf_cert_mismatch"
+r=$(az)
+contains "AuthZEN: bound token without a certificate: cnf_missing" "$r" "task token refused: cnf_cert_missing"
 
 # ---- revocation of a bound token
 r=$(sreq POST /oauth2/revoke -H "$FORM" -H "Authorization: Bearer $tok" --data-urlencode "token=$tok")

@@ -59,4 +59,7 @@ stop_writ "$WPID" TERM
 v=$("$WRIT" audit verify --state-dir "$TMP/tokens.state"); contains "audit" "$v" "ok: "
 q=$("$WRIT" audit query --state-dir "$TMP/tokens.state" --decision allow --action 'Writ::Action::"write"')
 contains "chain in the audit record" "$q" '"chain":["spiffe://corp.example/agents/code-agent"]'
+q=$("$WRIT" audit query --state-dir "$TMP/tokens.state" --decision allow --agent 'Writ::Agent::"spiffe://corp.example/agents/code-agent"')
+check "the agent in the audit record is the Cedar principal (namespaced, as AuthZEN records it)" \
+    "$(jq -sc '[.[] | .task] | length > 0' <<<"$q")" true
 finish

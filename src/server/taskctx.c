@@ -1,0 +1,158 @@
+/* taskctx.c - the task behind a request, shared by /authz/check (check.c)
+ * and the AuthZEN endpoints (authzen.c): verify the task token of an
+ * `Authorization: Bearer` header, bound a decision by the token's scope,
+ * and put the token's facts (task, chain, chain_depth) into the Cedar
+ * context. */
+#include "server/server_int.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+void srv_task_clear(srv_task *t)
+{
+    json_decref(t->chain);
+    free(t->chain_text); /* jansson's allocator */
+    writ_task_token_free(t->token);
+    memset(t, 0, sizeof *t);
+}
+
+/* The chain as a JSON array (root first) and as text for the audit log. */
+static unsigned set_chain(srv_task *t, json_t *chain, char *why, size_t n)
+{
+    t->chain = chain;
+    t->chain_text = chain ? json_dumps(chain, JSON_COMPACT) : NULL;
+    if (!t->chain_text) {
+        snprintf(why, n, "out of memory");
+        return 401;
+    }
+    return 0;
+}
+
+bool srv_is_bearer(const char *auth)
+{
+    return strncasecmp(auth, "Bearer", 6) == 0 && (auth[6] == ' ' || auth[6] == '\0');
+}
+
+unsigned srv_task_bearer(srv *s, struct MHD_Connection *c, const char *auth, srv_task *t, char *why, size_t n)
+{
+    memset(t, 0, sizeof *t);
+    if (!srv_is_bearer(auth)) {
+        snprintf(why, n,
+                 "unsupported Authorization scheme: only a task token (Authorization: Bearer) is accepted");
+        return 401;
+    }
+    if (!s->verifier) {
+        snprintf(why, n, "task tokens are not configured on this server (token_keys or token_jwks)");
+        return 401;
+    }
+    const char *tok = auth + 6;
+    while (*tok == ' ')
+        tok++;
+    writ_reason reason = WRIT_R_OK;
+    writ_error err;
+    memset(&err, 0, sizeof err);
+    /* a certificate-bound token needs this connection's verified client
+     * certificate (cnf_missing / cnf_mismatch) */
+    if (srv_verify_task_token(s, c, tok, strlen(tok), &t->token, &reason, &err)) {
+        snprintf(why, n, "task token refused: %s: %.160s", writ_reason_name(reason), err.msg);
+        return 401;
+    }
+    const writ_task_token *k = t->token;
+    t->agent = writ_task_token_holder(k);
+    t->task = writ_task_token_txn(k) ? writ_task_token_txn(k) : "";
+    t->purpose = writ_task_token_purpose(k) ? writ_task_token_purpose(k) : "";
+    t->depth = writ_task_token_depth(k);
+    json_t *chain = json_array();
+    for (size_t i = 0; chain && i <= t->depth; i++) {
+        const char *a = writ_task_token_chain(k, i);
+        if (a && json_array_append_new(chain, json_string(a))) {
+            json_decref(chain);
+            chain = NULL;
+        }
+    }
+    return set_chain(t, chain, why, n);
+}
+
+unsigned srv_task_identify(srv *s, struct MHD_Connection *c, srv_task *t, char *why, size_t n)
+{
+    memset(t, 0, sizeof *t);
+    const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+    bool bearer = auth && strncasecmp(auth, "Bearer ", 7) == 0;
+    if (s->verifier && bearer)
+        return srv_task_bearer(s, c, auth, t, why, n);
+    const char *hdr = s->cfg->check_principal_header;
+    if (*hdr) {
+        const char *a = MHD_lookup_connection_value(c, MHD_HEADER_KIND, hdr);
+        if (!a || !*a) {
+            snprintf(why, n, "no %s header", hdr);
+            return 401;
+        }
+        const char *tk = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Writ-Task");
+        const char *p = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Writ-Purpose");
+        t->agent = a;
+        t->task = tk ? tk : "";
+        t->purpose = p ? p : "";
+        t->depth = 0;
+        return set_chain(t, json_pack("[s]", a), why, n);
+    }
+    if (!bearer) {
+        snprintf(why, n, "a task token is required (Authorization: Bearer)");
+        return 401;
+    }
+    snprintf(why, n, "task tokens are not configured on this server (token_keys or token_jwks)");
+    return 401;
+}
+
+/* Does a scope item (exact, or a prefix ending in '*') cover v? */
+static bool covers(const char *item, const char *v)
+{
+    size_t n = strlen(item);
+    if (n && item[n - 1] == '*')
+        return strncmp(item, v, n - 1) == 0;
+    return strcmp(item, v) == 0;
+}
+
+int srv_task_in_scope(const srv_task *t, const char *action, const char *action_uid, const char *rid,
+                      const char *resource_uid, char *why, size_t n)
+{
+    if (!t->token)
+        return 0;
+    writ_task_scope sc;
+    writ_task_token_scope(t->token, &sc);
+    bool ok = false;
+    for (size_t i = 0; i < sc.n_actions && !ok; i++)
+        ok = covers(sc.actions[i], action) || covers(sc.actions[i], action_uid);
+    if (!ok) {
+        snprintf(why, n, "action %s is outside the task token's scope", action);
+        return -1;
+    }
+    if (sc.n_resources == 0)
+        return 0;
+    ok = false;
+    for (size_t i = 0; i < sc.n_resources && !ok; i++)
+        ok = covers(sc.resources[i], rid) || covers(sc.resources[i], resource_uid);
+    if (!ok) {
+        snprintf(why, n, "resource %s is outside the task token's scope", rid);
+        return -1;
+    }
+    return 0;
+}
+
+int srv_task_context(srv *s, const srv_snapshot *snap, const char *aid, const srv_task *t, json_t *ctx)
+{
+    int bad = 0;
+    if (srv_ctx_wants(s, snap, aid, "task"))
+        bad |= json_object_set_new(ctx, "task", json_pack("{s:s,s:s}", "id", t->task, "purpose", t->purpose));
+    else
+        json_object_del(ctx, "task");
+    if (srv_ctx_wants(s, snap, aid, "chain_depth"))
+        bad |= json_object_set_new(ctx, "chain_depth", json_integer(t->depth));
+    else
+        json_object_del(ctx, "chain_depth");
+    if (srv_ctx_wants(s, snap, aid, "chain"))
+        bad |= json_object_set(ctx, "chain", t->chain);
+    else
+        json_object_del(ctx, "chain");
+    return bad;
+}
