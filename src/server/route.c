@@ -203,12 +203,16 @@ static const chk_route *match(const route_table *t, const char *method, const ch
     return NULL;
 }
 
-/* Resource id from the template and the captures. */
-static void expand_rid(const route_match *m, sbuf *b)
+/* Resource id from the template and the captures: -1 past ROUTE_MAX_RID
+ * bytes (or out of memory). */
+static int expand_rid(const route_match *m, sbuf *b)
 {
     const chk_route *r = m->route;
     const char *t = r->src->rid;
+    size_t start = b->len;
     while (*t) {
+        if (!sb_ok(b) || b->len - start > ROUTE_MAX_RID)
+            return -1;
         if (*t != '{') {
             sb_putc(b, *t++);
             continue;
@@ -226,6 +230,7 @@ static void expand_rid(const route_match *m, sbuf *b)
         }
         t = e + 1;
     }
+    return sb_ok(b) && b->len - start <= ROUTE_MAX_RID ? 0 : -1;
 }
 
 const chk_route *route_resolve(const route_table *t, const char *method, const char *path, sbuf *rid, char *why,
@@ -254,6 +259,9 @@ const chk_route *route_resolve(const route_table *t, const char *method, const c
         snprintf(why, n, "no route for this method and path");
         return NULL;
     }
-    expand_rid(&m, rid);
+    if (expand_rid(&m, rid)) {
+        snprintf(why, n, "resource id too long");
+        return NULL;
+    }
     return m.route;
 }

@@ -3,7 +3,8 @@
  * and path.
  *
  * Limits: a pattern or a path has at most ROUTE_MAX_SEGS segments, a path
- * at most ROUTE_MAX_PATH bytes (query included). */
+ * at most ROUTE_MAX_PATH bytes (query included), a resource id (expanded)
+ * at most ROUTE_MAX_RID bytes. */
 #ifndef WRIT_SERVER_ROUTE_H
 #define WRIT_SERVER_ROUTE_H
 
@@ -15,6 +16,7 @@
 
 #define ROUTE_MAX_PATH 4096
 #define ROUTE_MAX_SEGS 64
+#define ROUTE_MAX_RID 8192
 
 /* A compiled route. */
 typedef struct chk_route {
@@ -39,7 +41,8 @@ WRIT_MUST_CHECK writ_status route_check(const srv_route *r, writ_error *err);
  * segments percent-decoded), its resource id appended to rid: `{name}` is
  * the decoded segment, `{*}` the rest of the path undecoded.  NULL, with why
  * (n bytes), when the path is too long, has too many segments or a bad
- * percent-escape (with its offset), or when no route matches. */
+ * percent-escape (with its offset), when no route matches, or when the
+ * first that does makes a resource id too long (rid is then unspecified). */
 const chk_route *route_resolve(const route_table *t, const char *method, const char *path, sbuf *rid, char *why,
                                size_t n);
 

@@ -115,6 +115,34 @@ static void limits(void **state)
     assert_string_equal(resolve(state, "GET", path), "! path too long");
 }
 
+/* The expanded resource id has a limit too (and the first matching route's
+ * answer stands: no fall-through to the next route). */
+static void rid_limit(void **state)
+{
+    (void)state;
+    srv_route rs[] = {{"GET", "/r/*", "x", "T", "{*}{*}{*}"}, {"GET", "/r/*", "y", "T", "fallback"}};
+    route_table t;
+    writ_error err;
+    assert_int_equal(route_compile(&t, rs, 2, &err), WRIT_OK);
+    static char path[ROUTE_MAX_PATH + 1];
+    memcpy(path, "/r/", 3);
+    size_t rest = ROUTE_MAX_RID / 3; /* 3 * rest <= ROUTE_MAX_RID */
+    memset(path + 3, 'a', rest);
+    path[3 + rest] = '\0';
+    char why[64];
+    sbuf rid;
+    sb_init(&rid);
+    assert_ptr_equal(route_resolve(&t, "GET", path, &rid, why, sizeof why), &t.routes[0]);
+    assert_int_equal(rid.len, 3 * rest);
+    sb_free(&rid);
+    path[3 + rest] = 'a';
+    path[4 + rest] = '\0';
+    assert_null(route_resolve(&t, "GET", path, &rid, why, sizeof why));
+    assert_string_equal(why, "resource id too long");
+    sb_free(&rid);
+    route_free(&t);
+}
+
 static void compile_errors(void **state)
 {
     (void)state;
@@ -167,6 +195,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(matching, setup, teardown),
         cmocka_unit_test_setup_teardown(limits, setup, teardown),
+        cmocka_unit_test(rid_limit),
         cmocka_unit_test(compile_errors),
         cmocka_unit_test(pct_decode),
     };
