@@ -13,6 +13,7 @@
  * 401 no or bad credentials, 403 deny.  No route is a deny. */
 #include "cedar/json.h"
 #include "cedar/schema.h"
+#include "server/route.h"
 #include "server/server_int.h"
 #include "util/alloc.h"
 
@@ -22,203 +23,14 @@
 #include <string.h>
 #include <time.h>
 
-#define CHK_MAX_PATH 4096
-#define CHK_MAX_SEGS 64
-
-/* ---- route table */
-
-static void free_route(chk_route *r)
-{
-    for (size_t i = 0; i < r->nseg; i++)
-        wr_free(r->seg[i]);
-    wr_free(r->seg);
-}
-
-void check_free(srv *s)
-{
-    for (size_t i = 0; i < s->nroutes; i++)
-        free_route(&s->routes[i]);
-    wr_free(s->routes);
-    s->routes = NULL;
-    s->nroutes = 0;
-}
-
-static writ_status route_fail(writ_error *err, const srv_route *r, const char *why)
-{
-    if (err) {
-        memset(err, 0, sizeof *err);
-        err->code = WRIT_EINVAL;
-        snprintf(err->msg, sizeof err->msg, "route %s %s: %s", r->method, r->pattern, why);
-    }
-    return WRIT_EINVAL;
-}
+/* ---- route table (route.c) */
 
 writ_status check_compile(srv *s, writ_error *err)
 {
-    const srv_config *c = s->cfg;
-    s->routes = wr_calloc(c->nroutes ? c->nroutes : 1, sizeof *s->routes);
-    if (!s->routes)
-        return route_fail(err, &c->routes[0], "out of memory");
-    for (size_t i = 0; i < c->nroutes; i++) {
-        const srv_route *src = &c->routes[i];
-        chk_route *r = &s->routes[s->nroutes++];
-        r->src = src;
-        r->seg = wr_calloc(CHK_MAX_SEGS, sizeof *r->seg);
-        if (!r->seg)
-            return route_fail(err, src, "out of memory");
-        const char *p = src->pattern;
-        while (*p) {
-            while (*p == '/')
-                p++;
-            if (!*p)
-                break;
-            const char *e = strchr(p, '/');
-            size_t n = e ? (size_t)(e - p) : strlen(p);
-            if (r->nseg == CHK_MAX_SEGS)
-                return route_fail(err, src, "too many segments");
-            if (!(r->seg[r->nseg++] = wr_strndup(p, n)))
-                return route_fail(err, src, "out of memory");
-            p += n;
-        }
-        for (size_t k = 0; k < r->nseg; k++) {
-            const char *g = r->seg[k];
-            if (!strcmp(g, "*") && k + 1 != r->nseg)
-                return route_fail(err, src, "'*' must be the last segment");
-            if (g[0] == '{' && (strlen(g) < 3 || g[strlen(g) - 1] != '}'))
-                return route_fail(err, src, "a capture is written {name}");
-        }
-        /* Every {name} in the resource id must be captured by the pattern. */
-        for (const char *q = strchr(src->rid, '{'); q; q = strchr(q + 1, '{')) {
-            const char *e = strchr(q, '}');
-            if (!e)
-                return route_fail(err, src, "unclosed '{' in the resource id");
-            size_t n = (size_t)(e - q + 1);
-            bool found = n == 3 && q[1] == '*' && r->nseg && !strcmp(r->seg[r->nseg - 1], "*");
-            for (size_t k = 0; k < r->nseg && !found; k++)
-                found = strlen(r->seg[k]) == n && !memcmp(r->seg[k], q, n);
-            if (!found)
-                return route_fail(err, src, "the resource id uses a capture the pattern does not have");
-        }
-    }
-    return WRIT_OK;
+    return route_compile(&s->routes, s->cfg->routes, s->cfg->nroutes, err);
 }
 
-/* Percent-decode in place; -1 on a bad escape or a decoded NUL or '/'. */
-static int pct_decode(char *s)
-{
-    char *w = s;
-    for (char *r = s; *r; r++) {
-        if (*r != '%') {
-            *w++ = *r;
-            continue;
-        }
-        int v = 0;
-        for (int i = 1; i <= 2; i++) {
-            char c = r[i];
-            int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
-                  : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-            if (d < 0)
-                return -1;
-            v = v * 16 + d;
-        }
-        if (v == 0 || v == '/')
-            return -1;
-        *w++ = (char)v;
-        r += 2;
-    }
-    *w = '\0';
-    return 0;
-}
-
-typedef struct chk_match {
-    const chk_route *route;
-    size_t nseg;
-    char *seg[CHK_MAX_SEGS];
-    const char *rest;           /* what '*' matched ("" when none) */
-} chk_match;
-
-/* Split path (query dropped) into decoded segments in buf. */
-static int split_path(char *buf, chk_match *m, const char **rest_of)
-{
-    char *q = strchr(buf, '?');
-    if (q)
-        *q = '\0';
-    q = strchr(buf, '#');
-    if (q)
-        *q = '\0';
-    m->nseg = 0;
-    char *p = buf;
-    while (*p) {
-        while (*p == '/')
-            p++;
-        if (!*p)
-            break;
-        if (m->nseg == CHK_MAX_SEGS)
-            return -1;
-        rest_of[m->nseg] = p;
-        m->seg[m->nseg++] = p;
-        char *e = strchr(p, '/');
-        if (e) {
-            *e = '\0';
-            p = e + 1;
-        } else {
-            p += strlen(p);
-        }
-    }
-    return 0;
-}
-
-static const chk_route *match(const srv *s, const char *method, chk_match *m, char *const *raw)
-{
-    for (size_t i = 0; i < s->nroutes; i++) {
-        const chk_route *r = &s->routes[i];
-        if (strcmp(r->src->method, "*") && strcmp(r->src->method, method))
-            continue;
-        bool star = r->nseg && !strcmp(r->seg[r->nseg - 1], "*");
-        size_t fixed = star ? r->nseg - 1 : r->nseg;
-        if (star ? m->nseg < fixed : m->nseg != fixed)
-            continue;
-        size_t k = 0;
-        for (; k < fixed; k++) {
-            const char *g = r->seg[k];
-            if (g[0] == '{')
-                continue;
-            if (strcmp(g, m->seg[k]))
-                break;
-        }
-        if (k < fixed)
-            continue;
-        m->route = r;
-        m->rest = star && m->nseg > fixed ? raw[fixed] : "";
-        return r;
-    }
-    return NULL;
-}
-
-/* Resource id from the template and the captures. */
-static void expand_rid(const chk_match *m, sbuf *b)
-{
-    const chk_route *r = m->route;
-    const char *t = r->src->rid;
-    while (*t) {
-        if (*t != '{') {
-            sb_putc(b, *t++);
-            continue;
-        }
-        const char *e = strchr(t, '}');
-        size_t n = (size_t)(e - t + 1);
-        if (n == 3 && t[1] == '*') {
-            sb_puts(b, m->rest);
-        } else {
-            for (size_t k = 0; k < r->nseg; k++)
-                if (strlen(r->seg[k]) == n && !memcmp(r->seg[k], t, n)) {
-                    sb_puts(b, m->seg[k]);
-                    break;
-                }
-        }
-        t = e + 1;
-    }
-}
+void check_free(srv *s) { route_free(&s->routes); }
 
 /* ---- context */
 
@@ -363,10 +175,6 @@ void check_request(srv *s, struct MHD_Connection *c, const char *url, const char
     if (!*path)
         path = "/";
     const char *meth = ometh && *ometh ? ometh : method;
-    char buf[CHK_MAX_PATH + 1];
-    chk_match m;
-    const char *raw[CHK_MAX_SEGS];
-    char rawbuf[CHK_MAX_PATH + 1];
     sbuf agent, action, resource, rid;
     sb_init(&agent);
     sb_init(&action);
@@ -384,54 +192,13 @@ void check_request(srv *s, struct MHD_Connection *c, const char *url, const char
     sb_puts(&ptype, s->cfg->check_principal_type);
     srv_uid_text(&agent, sb_ok(&ptype) ? ptype.p : "", id.agent, strlen(id.agent));
     const char *agent_txt = sb_ok(&agent) ? agent.p : "";
-    size_t plen = strlen(path);
-    if (plen > CHK_MAX_PATH) {
-        srv_decide_failed(s, agent_txt, NULL, NULL, id.task, "path too long", &o);
-        reply(r, 403, "deny", id.agent, "path too long", NULL, &o);
+    const chk_route *route = route_resolve(&s->routes, meth, path, &rid, why, sizeof why);
+    if (!route) {
+        srv_decide_failed(s, agent_txt, NULL, NULL, id.task, why, &o);
+        reply(r, 403, "deny", id.agent, why, NULL, &o);
         goto out;
     }
-    memcpy(buf, path, plen + 1);
-    memcpy(rawbuf, path, plen + 1);
-    {
-        /* raw (undecoded) rest for '*': split a copy the same way */
-        chk_match rm;
-        const char *rraw[CHK_MAX_SEGS];
-        if (split_path(rawbuf, &rm, rraw) || split_path(buf, &m, raw)) {
-            srv_decide_failed(s, agent_txt, NULL, NULL, id.task, "path has too many segments", &o);
-            reply(r, 403, "deny", id.agent, "path has too many segments", NULL, &o);
-            goto out;
-        }
-        for (size_t k = 0; k < m.nseg; k++)
-            if (pct_decode(m.seg[k])) {
-                srv_decide_failed(s, agent_txt, NULL, NULL, id.task, "bad percent-encoding in the path", &o);
-                reply(r, 403, "deny", id.agent, "bad percent-encoding in the path", NULL, &o);
-                goto out;
-            }
-        /* '*' captures the rest of the original path, undecoded, from
-         * where its first segment starts. */
-        char *rest_ptr[CHK_MAX_SEGS];
-        for (size_t k = 0; k < rm.nseg; k++)
-            rest_ptr[k] = (char *)path + (rraw[k] - rawbuf);
-        if (!match(s, meth, &m, rest_ptr)) {
-            char msg[64];
-            snprintf(msg, sizeof msg, "no route for this method and path");
-            srv_decide_failed(s, agent_txt, NULL, NULL, id.task, msg, &o);
-            reply(r, 403, "deny", id.agent, msg, NULL, &o);
-            goto out;
-        }
-        /* rest is the raw tail up to any query */
-        if (*m.rest) {
-            size_t n = strcspn(m.rest, "?#");
-            char *t = wr_strndup(m.rest, n);
-            if (t) {
-                memcpy(rawbuf, t, n + 1);
-                wr_free(t);
-                m.rest = rawbuf;
-            }
-        }
-    }
-    expand_rid(&m, &rid);
-    const srv_route *rt = m.route->src;
+    const srv_route *rt = route->src;
     snap = snap_acquire(s->store);
     srv_uid_text(&action, s->action_type, rt->action, strlen(rt->action));
     sbuf rtype;

@@ -1,8 +1,10 @@
 /* config.c - `writ serve` settings (see config.h). */
 #include "server/config.h"
+#include "server/route.h"
 #include "util/alloc.h"
 #include "util/error.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <jansson.h>
 #include <stddef.h>
@@ -232,6 +234,11 @@ static writ_status parse_listen(srv_config *c, const char *v, writ_error *err)
     char *host = hn ? wr_strndup(h, hn) : dup("127.0.0.1");
     if (!host)
         return wr_error(err, WRIT_ENOMEM, "out of memory");
+    unsigned char addr[sizeof(struct in6_addr)];
+    if (inet_pton(AF_INET, host, addr) != 1 && inet_pton(AF_INET6, host, addr) != 1) {
+        wr_free(host);
+        return wr_error(err, WRIT_EINVAL, "listen: '%s' is not a numeric IPv4 or IPv6 address", v);
+    }
     set_str(&c->listen_host, host);
     c->listen_port = (uint16_t)port;
     return WRIT_OK;
@@ -274,6 +281,9 @@ static writ_status add_route(srv_config *c, const char *v, writ_error *err)
         st = wr_error(err, WRIT_EINVAL, "route: pattern must start with '/': '%s'", w[1]);
         goto out;
     }
+    srv_route check = {w[0], w[1], w[2], w[3], w[4]};
+    if ((st = route_check(&check, err)) != WRIT_OK)
+        goto out;
     if (c->nroutes >= SRV_MAX_ROUTES) {
         st = wr_error(err, WRIT_ELIMIT, "route: more than %s routes", "1024");
         goto out;
@@ -347,11 +357,51 @@ static char *resolve_path(const char *v, const char *base_dir)
     return p;
 }
 
+/* Can the file format hold value?  (The file trims it and ends it at '#'
+ * or a line break; the other forms must not say more than a file can.) */
+static writ_status check_value(const char *key, const char *value, writ_error *err)
+{
+    for (size_t i = 0; value[i]; i++) {
+        unsigned char ch = (unsigned char)value[i];
+        if (ch == '#')
+            return wr_error(err, WRIT_EINVAL, "%s: '#' at offset %zu of the value (it starts a comment in a config file)",
+                            key, i);
+        if ((ch < 0x20 && ch != '\t') || ch == 0x7f)
+            return wr_error(err, WRIT_EINVAL, "%s: control character 0x%02x at offset %zu of the value", key, ch, i);
+    }
+    return WRIT_OK;
+}
+
+static writ_status set_value(srv_config *c, const ck_key *k, const char *key, const char *value,
+                             const char *base_dir, writ_error *err);
+
 writ_status srv_config_set(srv_config *c, const char *key, const char *value, const char *base_dir, writ_error *err)
 {
     const ck_key *k = find_key(key, strlen(key));
     if (!k)
         return wr_error(err, WRIT_EINVAL, "unknown setting '%s'", key);
+    writ_status st = check_value(key, value, err);
+    if (st)
+        return st;
+    /* values are trimmed, as a file's are */
+    size_t b = 0, e = strlen(value);
+    while (value[b] == ' ' || value[b] == '\t')
+        b++;
+    while (e > b && (value[e - 1] == ' ' || value[e - 1] == '\t'))
+        e--;
+    if (b == 0 && !value[e])
+        return set_value(c, k, key, value, base_dir, err);
+    char *v = wr_strndup(value + b, e - b);
+    if (!v)
+        return wr_error(err, WRIT_ENOMEM, "out of memory");
+    st = set_value(c, k, key, v, base_dir, err);
+    wr_free(v);
+    return st;
+}
+
+static writ_status set_value(srv_config *c, const ck_key *k, const char *key, const char *value,
+                             const char *base_dir, writ_error *err)
+{
     void *slot = (char *)c + k->off;
     uint64_t x;
     switch (k->kind) {
@@ -459,6 +509,8 @@ static writ_status load_json(srv_config *c, const char *text, size_t len, const 
 
 writ_status srv_config_load_text(srv_config *c, const char *text, size_t len, const char *base_dir, writ_error *err)
 {
+    if (len > SRV_CONFIG_MAX_BYTES)
+        return wr_error(err, WRIT_ELIMIT, "config: larger than %u bytes", (unsigned)SRV_CONFIG_MAX_BYTES);
     size_t i = 0;
     while (i < len && (text[i] == ' ' || text[i] == '\t' || text[i] == '\n' || text[i] == '\r'))
         i++;
@@ -510,11 +562,11 @@ writ_status srv_config_load(srv_config *c, const char *path, writ_error *err)
     size_t len = 0, cap = 0;
     writ_status st = WRIT_OK;
     for (;;) {
+        if (len > SRV_CONFIG_MAX_BYTES) {
+            st = wr_error(err, WRIT_ELIMIT, "config %s: larger than %u bytes", path, (unsigned)SRV_CONFIG_MAX_BYTES);
+            break;
+        }
         if (cap - len < 4096) {
-            if (cap > (1u << 20)) {
-                st = wr_error(err, WRIT_ELIMIT, "config %s: larger than 1 MiB", path);
-                break;
-            }
             cap = cap ? cap * 2 : 8192;
             char *nb = wr_realloc(buf, cap);
             if (!nb) {
@@ -537,7 +589,12 @@ writ_status srv_config_load(srv_config *c, const char *path, writ_error *err)
         st = srv_config_load_text(c, buf ? buf : "", len, dir, err);
         if (st && err) {
             char m[sizeof err->msg + 300];
-            snprintf(m, sizeof m, "%s:%u: %s", path, err->line, err->msg);
+            if (err->line && err->col)
+                snprintf(m, sizeof m, "%s:%u:%u: %s", path, err->line, err->col, err->msg);
+            else if (err->line)
+                snprintf(m, sizeof m, "%s:%u: %s", path, err->line, err->msg);
+            else
+                snprintf(m, sizeof m, "%s: %s", path, err->msg);
             copy_msg(err->msg, sizeof err->msg, m);
         }
         wr_free(dir);

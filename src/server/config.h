@@ -91,9 +91,14 @@ typedef struct srv_config {
     bool routes_from_flags;     /* flags replace the file's routes */
 } srv_config;
 
+/* The largest config file (either form). */
+#define SRV_CONFIG_MAX_BYTES (1u << 20)
+
 void srv_config_defaults(srv_config *c);
 void srv_config_free(srv_config *c);
-/* Set one key from text.  base_dir resolves relative paths (NULL = as is). */
+/* Set one key from text.  base_dir resolves relative paths (NULL = as is).
+ * The value is trimmed of spaces and tabs; one that a config file could not
+ * hold ('#', control characters) is refused. */
 WRIT_MUST_CHECK writ_status srv_config_set(srv_config *c, const char *key, const char *value, const char *base_dir,
                                            writ_error *err);
 /* Read a config file (key = value lines, or a JSON object). */

@@ -77,6 +77,7 @@
  *   GET /.well-known/jwks.json  the public keys of token_keys (or of the
  *   generated default key). */
 #include "cedar/json.h"
+#include "server/form.h"
 #include "server/server_int.h"
 #include "util/alloc.h"
 
@@ -96,142 +97,6 @@
 /* Writ's own: an X.509-SVID chain in PEM, leaf first (no IANA type names a
  * certificate) */
 #define TT_X509 "urn:writ:params:oauth:token-type:x509-svid"
-
-/* ---- application/x-www-form-urlencoded ---------------------------------
- * Strict: pairs NAME=VALUE separated by '&'; no empty pairs; '+' is a space;
- * %XX with two hex digits; no raw bytes outside printable ASCII; no decoded
- * NUL; at most FORM_MAX_PARAMS pairs, names up to FORM_MAX_NAME bytes.  A
- * name may appear once, except resource and destination (lists, as RFC 8693
- * allows for resource).  Unknown names are ignored (RFC 6749 §3.2). */
-#define FORM_MAX_PARAMS 64
-#define FORM_MAX_NAME 64
-#define FORM_MAX_LIST 64
-#define FORM_MAX_SCOPE 64
-
-typedef struct form {
-    size_t n;
-    const char *name[FORM_MAX_PARAMS];
-    const char *value[FORM_MAX_PARAMS];
-    char *buf;
-} form;
-
-static int hexval(char c)
-{
-    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-}
-
-/* Decode [p, e) in place to a NUL-terminated string; -1 on a bad byte. */
-static int form_decode(char *p, char *e)
-{
-    char *w = p;
-    for (char *r = p; r < e; r++) {
-        unsigned char c = (unsigned char)*r;
-        if (c == '+') {
-            *w++ = ' ';
-        } else if (c == '%') {
-            if (e - r < 3)
-                return -1;
-            int hi = hexval(r[1]), lo = hexval(r[2]);
-            if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
-                return -1;
-            *w++ = (char)(hi * 16 + lo);
-            r += 2;
-        } else if (c < 0x21 || c > 0x7e) {
-            return -1;
-        } else {
-            *w++ = (char)c;
-        }
-    }
-    *w = '\0';
-    return 0;
-}
-
-static bool form_is_list(const char *name) { return !strcmp(name, "resource") || !strcmp(name, "destination"); }
-
-static void form_free(form *f)
-{
-    wr_free(f->buf);
-    f->buf = NULL;
-}
-
-/* 0, or -1 with why. */
-static int form_parse(const char *body, size_t len, form *f, char *why, size_t n)
-{
-    memset(f, 0, sizeof *f);
-    if (len == 0) {
-        snprintf(why, n, "the request body is empty");
-        return -1;
-    }
-    if (!(f->buf = wr_malloc(len + 1))) {
-        snprintf(why, n, "out of memory");
-        return -1;
-    }
-    memcpy(f->buf, body, len);
-    f->buf[len] = '\0';
-    char *p = f->buf, *end = f->buf + len;
-    while (p <= end) {
-        char *amp = memchr(p, '&', (size_t)(end - p));
-        char *e = amp ? amp : end;
-        if (e == p) {
-            snprintf(why, n, "empty parameter in the form");
-            return -1;
-        }
-        char *eq = memchr(p, '=', (size_t)(e - p));
-        if (!eq) {
-            snprintf(why, n, "form parameter without '='");
-            return -1;
-        }
-        if (f->n == FORM_MAX_PARAMS) {
-            snprintf(why, n, "more than %d form parameters", FORM_MAX_PARAMS);
-            return -1;
-        }
-        if (form_decode(p, eq) || form_decode(eq + 1, e)) {
-            snprintf(why, n, "malformed form encoding (bad percent-escape, NUL or a raw byte outside ASCII)");
-            return -1;
-        }
-        if (!*p || strlen(p) > FORM_MAX_NAME) {
-            snprintf(why, n, "form parameter name empty or longer than %d bytes", FORM_MAX_NAME);
-            return -1;
-        }
-        for (size_t i = 0; i < f->n; i++)
-            if (!strcmp(f->name[i], p) && !form_is_list(p)) {
-                snprintf(why, n, "parameter %.64s given more than once", p);
-                return -1;
-            }
-        f->name[f->n] = p;
-        f->value[f->n] = eq + 1;
-        f->n++;
-        if (!amp)
-            break;
-        p = amp + 1;
-        if (p == end) {
-            snprintf(why, n, "empty parameter in the form");
-            return -1;
-        }
-    }
-    return 0;
-}
-
-static const char *form_get(const form *f, const char *name)
-{
-    for (size_t i = 0; i < f->n; i++)
-        if (!strcmp(f->name[i], name))
-            return f->value[i];
-    return NULL;
-}
-
-/* Values of a list parameter; -1 when more than max. */
-static int form_list(const form *f, const char *name, const char **out, size_t max, size_t *n)
-{
-    *n = 0;
-    for (size_t i = 0; i < f->n; i++)
-        if (!strcmp(f->name[i], name)) {
-            if (*n == max)
-                return -1;
-            out[(*n)++] = f->value[i];
-        }
-    return 0;
-}
 
 /* ---- answers ------------------------------------------------------------ */
 
@@ -292,121 +157,6 @@ static const char *grant_error(writ_reason why)
     default:
         return "invalid_grant";
     }
-}
-
-/* Space-separated words of s into out (copied into buf); -1 if too many
- * or empty. */
-static int split_scope(const char *s, char *buf, size_t cap, const char **out, size_t max, size_t *n)
-{
-    size_t len = strlen(s);
-    *n = 0;
-    if (len >= cap)
-        return -1;
-    memcpy(buf, s, len + 1);
-    char *p = buf;
-    while (*p) {
-        while (*p == ' ')
-            p++;
-        if (!*p)
-            break;
-        if (*n == max)
-            return -1;
-        out[(*n)++] = p;
-        while (*p && *p != ' ')
-            p++;
-        if (*p)
-            *p++ = '\0';
-    }
-    return *n ? 0 : -1;
-}
-
-/* Fill sc from the form over base (the parent's scope, or none). */
-typedef struct req_scope {
-    writ_task_scope sc;
-    const char *actions[FORM_MAX_SCOPE];
-    const char *resources[FORM_MAX_LIST];
-    const char *destinations[FORM_MAX_LIST];
-    char scope_buf[4096];
-    bool given;                 /* the form narrows anything */
-} req_scope;
-
-static int scope_from_form(const form *f, const writ_task_scope *base, req_scope *rs, char *why, size_t n)
-{
-    memset(&rs->sc, 0, sizeof rs->sc);
-    rs->given = false;
-    if (base)
-        rs->sc = *base;
-    const char *scope = form_get(f, "scope");
-    if (scope) {
-        size_t k;
-        if (split_scope(scope, rs->scope_buf, sizeof rs->scope_buf, rs->actions, FORM_MAX_SCOPE, &k)) {
-            snprintf(why, n, "scope must hold 1 to %d space-separated actions", FORM_MAX_SCOPE);
-            return -1;
-        }
-        rs->sc.actions = rs->actions;
-        rs->sc.n_actions = k;
-        rs->given = true;
-    }
-    size_t k;
-    if (form_list(f, "resource", rs->resources, FORM_MAX_LIST, &k)) {
-        snprintf(why, n, "more than %d resource parameters", FORM_MAX_LIST);
-        return -1;
-    }
-    if (k) {
-        rs->sc.resources = rs->resources;
-        rs->sc.n_resources = k;
-        rs->given = true;
-    }
-    if (form_list(f, "destination", rs->destinations, FORM_MAX_LIST, &k)) {
-        snprintf(why, n, "more than %d destination parameters", FORM_MAX_LIST);
-        return -1;
-    }
-    if (k) {
-        rs->sc.destinations = rs->destinations;
-        rs->sc.n_destinations = k;
-        rs->given = true;
-    }
-    const char *sens = form_get(f, "sensitivity");
-    if (sens) {
-        if (writ_sensitivity_rank(sens) < 0) {
-            snprintf(why, n, "sensitivity must be public, internal, confidential or restricted");
-            return -1;
-        }
-        rs->sc.sensitivity = sens;
-        rs->given = true;
-    }
-    const char *purpose = form_get(f, "purpose");
-    if (purpose) {
-        rs->sc.purpose = purpose;
-        rs->given = true;
-    }
-    return 0;
-}
-
-static int parse_ttl(const form *f, uint32_t max, uint32_t *ttl, char *why, size_t n)
-{
-    const char *t = form_get(f, "ttl");
-    *ttl = 0;
-    if (!t)
-        return 0;
-    uint64_t v = 0;
-    if (!*t || strlen(t) > 9) {
-        snprintf(why, n, "ttl must be a number of seconds up to %u", (unsigned)max);
-        return -1;
-    }
-    for (const char *p = t; *p; p++) {
-        if (*p < '0' || *p > '9') {
-            snprintf(why, n, "ttl must be a number of seconds up to %u", (unsigned)max);
-            return -1;
-        }
-        v = v * 10 + (uint64_t)(*p - '0');
-    }
-    if (v == 0 || v > max) {
-        snprintf(why, n, "ttl must be a number of seconds from 1 to %u", (unsigned)max);
-        return -1;
-    }
-    *ttl = (uint32_t)v;
-    return 0;
 }
 
 static json_t *str_array(const char *const *v, size_t n)
@@ -617,7 +367,7 @@ static void start_task(srv *s, struct MHD_Connection *c, const form *f, bool txn
     }
     uint32_t ttl;
     writ_identity *id = NULL;
-    if (scope_from_form(f, NULL, rs, why, sizeof why) || parse_ttl(f, s->cfg->token_max_ttl, &ttl, why, sizeof why)) {
+    if (form_scope(f, NULL, rs, why, sizeof why) || form_ttl(f, s->cfg->token_max_ttl, &ttl, why, sizeof why)) {
         oauth_error(r, 400, "invalid_request", NULL, "%s", why);
         goto out;
     }
@@ -764,7 +514,7 @@ static void delegate(srv *s, struct MHD_Connection *c, const form *f, bool txn, 
         oauth_error(r, 500, "server_error", NULL, "out of memory");
         goto out;
     }
-    if (parse_ttl(f, s->cfg->token_max_ttl, &ttl, why, sizeof why)) {
+    if (form_ttl(f, s->cfg->token_max_ttl, &ttl, why, sizeof why)) {
         oauth_error(r, 400, "invalid_request", NULL, "%s", why);
         goto out;
     }
@@ -800,7 +550,7 @@ static void delegate(srv *s, struct MHD_Connection *c, const form *f, bool txn, 
     }
     writ_task_scope base;
     writ_task_token_scope(parent, &base);
-    if (scope_from_form(f, &base, rs, why, sizeof why)) {
+    if (form_scope(f, &base, rs, why, sizeof why)) {
         oauth_error(r, 400, "invalid_request", NULL, "%s", why);
         goto out;
     }

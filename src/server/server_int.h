@@ -9,18 +9,12 @@
 
 #include "server/config.h"
 #include "server/metrics.h"
+#include "server/route.h"
 #include "server/sbuf.h"
 #include "server/snapshot.h"
 #include "store/audit.h"
 #include "writ/cedar.h"
 #include "writ/token.h"
-
-/* A compiled /authz/check route (config.h describes the syntax). */
-typedef struct chk_route {
-    const srv_route *src;
-    size_t nseg;
-    char **seg;                 /* literal, "{name}" or "*" (last only) */
-} chk_route;
 
 typedef struct srv {
     const srv_config *cfg;
@@ -35,8 +29,7 @@ typedef struct srv {
     atomic_ullong conns_refused; /* connections opened past max_connections */
     char *type_prefix;          /* "Writ::" or "" */
     char *action_type;          /* "Writ::Action" or "Action" */
-    size_t nroutes;
-    chk_route *routes;
+    route_table routes;         /* /authz/check (route.c) */
     writ_keyring *keyring;      /* NULL unless token_keys */
     writ_token_verifier *verifier;   /* NULL: no task tokens configured */
     writ_revocations *revocations;

@@ -125,6 +125,15 @@ static void errors(void **state)
         {"audit = maybe\n", "expected true or false", 1},
         {"route = GET /x read\n", "route", 1},
         {"route = GET x read T x\n", "must start with '/'", 1},
+        /* route patterns are checked as they are read */
+        {"threads = 1\nroute = GET /a/*/b read T x\n", "'*' must be the last segment", 2},
+        {"route = GET /a/{x} read T {y}\n", "a capture the pattern does not have", 1},
+        {"listen = localhost:80\n", "not a numeric IPv4 or IPv6 address", 1},
+        {"listen = [[::1]]:80\n", "not a numeric IPv4 or IPv6 address", 1},
+        {"a = 1\n\n# c\nstate_dir = x\fy\n", "unknown setting 'a'", 1},
+        {"state_dir = x\fy\n", "control character 0x0c at offset 1", 1},
+        {"\n\nstate_dir = x\ry\n", "control character 0x0d at offset 1", 3},
+        {"{\"threads\": 1,\n \"x\": }", "config: ", 2},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         srv_config c;
@@ -176,6 +185,89 @@ static void flags(void **state)
     srv_config_free(&c);
 }
 
+/* Flags and JSON say no more than a file could: values are trimmed, and
+ * '#' or control characters are refused; --print-config loads back the same. */
+static void values(void **state)
+{
+    (void)state;
+    srv_config c;
+    srv_config_defaults(&c);
+    writ_error err;
+    assert_int_equal(srv_config_set(&c, "policies", "  p.cedar\t", NULL, &err), WRIT_OK);
+    assert_string_equal(c.policies, "p.cedar");
+    assert_int_equal(srv_config_set(&c, "threads", " 7 ", NULL, &err), WRIT_OK);
+    assert_int_equal(c.threads, 7);
+    assert_int_equal(srv_config_set(&c, "token_issuer", "https://a/#x", NULL, &err), WRIT_EINVAL);
+    assert_non_null(strstr(err.msg, "token_issuer: '#' at offset 10"));
+    assert_int_equal(srv_config_set(&c, "route", "GET /a read T a#", NULL, &err), WRIT_EINVAL);
+    assert_int_equal(srv_config_set(&c, "schema", "a\nb", NULL, &err), WRIT_EINVAL);
+    assert_non_null(strstr(err.msg, "control character 0x0a"));
+    assert_int_equal(srv_config_set(&c, "listen", "[::1]:0", NULL, &err), WRIT_OK);
+    assert_int_equal(srv_config_set(&c, "listen", "nohost:0", NULL, &err), WRIT_EINVAL);
+    const char *json = "{\"state_dir\": \"a#b\"}";
+    assert_int_equal(srv_config_load_text(&c, json, strlen(json), NULL, &err), WRIT_EINVAL);
+    assert_non_null(strstr(err.msg, "state_dir: '#'"));
+    assert_int_equal(srv_config_set(&c, "route", "* /t/{x}/* invoke Tool {x}:{*}", NULL, &err), WRIT_OK);
+    assert_int_equal(srv_config_set(&c, "identity_oidc", "https://issuer.example   jwks.json", NULL, &err), WRIT_OK);
+
+    char *p1 = NULL, *p2 = NULL;
+    size_t n1 = 0, n2 = 0;
+    FILE *f = open_memstream(&p1, &n1);
+    srv_config_print(&c, f);
+    fclose(f);
+    srv_config d;
+    srv_config_defaults(&d);
+    assert_int_equal(srv_config_load_text(&d, p1, n1, NULL, &err), WRIT_OK);
+    f = open_memstream(&p2, &n2);
+    srv_config_print(&d, f);
+    fclose(f);
+    assert_string_equal(p1, p2);
+    free(p1);
+    free(p2);
+    srv_config_free(&d);
+    srv_config_free(&c);
+}
+
+/* A file names the line (and for JSON the column) of its error; at most
+ * SRV_CONFIG_MAX_BYTES are read. */
+static void file_errors(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/writ-test-config-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    const char *text = "threads = 1\nthreads = x\n";
+    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    srv_config c;
+    srv_config_defaults(&c);
+    writ_error err;
+    assert_int_equal(srv_config_load(&c, path, &err), WRIT_EINVAL);
+    char want[128];
+    snprintf(want, sizeof want, "%s:2: threads: not a number", path);
+    assert_non_null(strstr(err.msg, want));
+
+    assert_int_equal(ftruncate(fd, 0), 0);
+    text = "{\"threads\": 1,\n  \"x\" 2}";
+    assert_int_equal(pwrite(fd, text, strlen(text), 0), (ssize_t)strlen(text));
+    assert_int_equal(srv_config_load(&c, path, &err), WRIT_EJSON);
+    snprintf(want, sizeof want, "%s:2:7: config: ", path);
+    assert_non_null(strstr(err.msg, want));
+
+    /* the limit: a file of comments one byte over */
+    assert_int_equal(ftruncate(fd, 0), 0);
+    static char big[SRV_CONFIG_MAX_BYTES + 1];
+    memset(big, '#', sizeof big);
+    assert_int_equal(pwrite(fd, big, sizeof big, 0), (ssize_t)sizeof big);
+    assert_int_equal(srv_config_load(&c, path, &err), WRIT_ELIMIT);
+    assert_int_equal(srv_config_load_text(&c, big, sizeof big, NULL, &err), WRIT_ELIMIT);
+    assert_int_equal(srv_config_load_text(&c, big, sizeof big - 1, NULL, &err), WRIT_OK);
+    assert_int_equal(ftruncate(fd, (off_t)sizeof big - 1), 0);
+    assert_int_equal(srv_config_load(&c, path, &err), WRIT_OK);
+    close(fd);
+    unlink(path);
+    srv_config_free(&c);
+}
+
 /* The example config documents every key with its default: loading it
  * changes nothing that --print-config shows. */
 static void example_matches_defaults(void **state)
@@ -221,6 +313,8 @@ int main(void)
         cmocka_unit_test(tls_settings),
         cmocka_unit_test(errors),
         cmocka_unit_test(flags),
+        cmocka_unit_test(values),
+        cmocka_unit_test(file_errors),
         cmocka_unit_test(example_matches_defaults),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
