@@ -444,6 +444,12 @@ int cedar_eval_policy(eval_env *env, const ast_policy *pol, bool *satisfied)
     *satisfied = false;
     if (!cedar_scope_matches(env, pol))
         return 0;
+    return cedar_eval_conditions(env, pol, satisfied);
+}
+
+int cedar_eval_conditions(eval_env *env, const ast_policy *pol, bool *satisfied)
+{
+    *satisfied = false;
     for (size_t i = 0; i < pol->ncond; i++) {
         cv_value v;
         if (eval_as(env, pol->cond[i].expr, CV_BOOL, &v))

@@ -5,12 +5,17 @@
 #include "cedar/ast.h"
 #include "writ/cedar.h"
 
-/* The scope index: policies filed under the one entity uid their scope is
- * most specific about (see policyset.c). */
+/* The scope index (see policyset.c for the design). */
+
+#define PKEY_NONE UINT32_MAX    /* no key / type: matches nothing */
+
+/* One uid named by some policy's scope in one dimension. */
 typedef struct pidx_slot {
     const cv_uid *key;      /* NULL = empty slot */
+    uint32_t id;            /* key id: dense over the three dimensions */
+    uint32_t nopt;          /* policies that could be filed here */
     uint32_t n, cap;
-    uint32_t *pol;          /* indices into writ_policyset.pol */
+    uint32_t *pol;          /* policies filed here: indices into writ_policyset.pol */
 } pidx_slot;
 
 typedef struct pidx {
@@ -19,19 +24,47 @@ typedef struct pidx {
     pidx_slot *slot;
 } pidx;
 
+/* An entity type named by some `is` in a principal or resource scope. */
+typedef struct ptype_slot {
+    const cv_string *type;  /* NULL = empty slot */
+    uint32_t id;
+} ptype_slot;
+
 enum { DIM_PRINCIPAL, DIM_ACTION, DIM_RESOURCE };
+
+/* pscope.op beyond scope_op: a scope that matches nothing (a uid missing
+ * where one is needed, which only an unlinked template has). */
+enum { PSC_NEVER = SC_IS_IN + 1 };
+
+/* A policy's scope in key ids, checked without touching the AST.  Per
+ * dimension: op (scope_op); key: the uid's key id (SC_EQ, SC_IN, SC_IS_IN),
+ * or for SC_IN_SET the first of nset key ids in writ_policyset.setkey;
+ * type: the type id (SC_IS, SC_IS_IN). */
+typedef struct pscope {
+    uint8_t op[3];
+    uint32_t key[3];
+    uint32_t type[3];
+    uint32_t nset;
+} pscope;
 
 struct writ_policyset {
     wr_arena *arena;        /* the AST and everything it points to */
     size_t n, cap;
     ast_policy **pol;       /* templates included (never evaluated) */
+    /* the index, rebuilt whole by each link (wr_malloc'd, freed with the set) */
     pidx dim[3];            /* by principal, action, resource uid */
+    uint32_t nkeys;         /* key ids in use, over the three dimensions */
+    size_t ntypes, types_cap;
+    ptype_slot *types;      /* open addressing, types_cap a power of two or 0 */
+    pscope *scope;          /* per policy (templates: unused) */
+    uint32_t *setkey;       /* key ids of `action in [...]` lists */
+    size_t nsetkey;
     uint32_t *unindexed;    /* policies that must always be considered */
     size_t nunindexed;
 };
 
-/* The policies whose scope could match: appended to out (deduplicated by
- * the caller's stamp array), see authorize.c. */
 const pidx_slot *pidx_find(const pidx *ix, const cv_uid *key);
+/* The type id of an entity type, or PKEY_NONE if no scope names it. */
+uint32_t ptype_find(const writ_policyset *ps, const cv_string *type);
 
 #endif
