@@ -26,6 +26,7 @@ struct writ_authorizer {
     /* the current request in key and type ids (see policyset.c) */
     uint32_t self[3];           /* key id of the request's principal, action, resource */
     uint32_t type[3];           /* type id of their types */
+    uint32_t bits[3];           /* pentry.bits of the marked keys */
 };
 
 writ_authorizer *writ_authorizer_new(void)
@@ -97,13 +98,16 @@ static size_t mark_dim(writ_authorizer *az, const writ_policyset *ps, int d, con
 {
     const pidx *ix = &ps->dim[d];
     az->self[d] = PKEY_NONE;
-    az->type[d] = ps->ntypes ? ptype_find(ps, uid->type) : PKEY_NONE;
+    az->type[d] = ps->has_is[d] ? ptype_find(ps, uid->type) : PKEY_NONE;
+    uint32_t bits = PBIT_REQUEST;
+    az->bits[d] = bits;
     if (!ix->used)
         return nh;
     const pidx_slot *s = pidx_find(ix, uid);
     if (s) {
         az->self[d] = s->id;
         az->mark[s->id] = az->epoch;
+        bits |= pkey_bit(s->ord);
         if (s->n)
             hits[nh++] = s;
     }
@@ -111,9 +115,11 @@ static size_t mark_dim(writ_authorizer *az, const writ_policyset *ps, int d, con
         for (size_t i = 0; i < e->nanc_cap; i++)
             if (e->anc[i] && (s = pidx_find(ix, e->anc[i])) && az->mark[s->id] != az->epoch) {
                 az->mark[s->id] = az->epoch;
+                bits |= pkey_bit(s->ord);
                 if (s->n)
                     hits[nh++] = s;
             }
+    az->bits[d] = bits;
     return nh;
 }
 
@@ -145,18 +151,21 @@ static bool dim_ok(const writ_authorizer *az, const writ_policyset *ps, const ps
 static bool scope_ok(const writ_authorizer *az, const writ_policyset *ps, uint32_t p)
 {
     const pscope *c = &ps->scope[p];
-    /* the action first: it is what rejects most policies filed under a group */
-    return dim_ok(az, ps, c, DIM_ACTION) && dim_ok(az, ps, c, DIM_PRINCIPAL) &&
-           dim_ok(az, ps, c, DIM_RESOURCE);
+    /* the action last: the digest has filtered it the best (few keys) */
+    return dim_ok(az, ps, c, DIM_PRINCIPAL) && dim_ok(az, ps, c, DIM_RESOURCE) &&
+           dim_ok(az, ps, c, DIM_ACTION);
 }
 
-/* Append the policies of list that match and are not yet candidates. */
-static size_t add_list(writ_authorizer *az, const writ_policyset *ps, const eval_env *env,
-                       const uint32_t *list, size_t n, size_t nc)
+/* Append the policies of a slot that match and are not yet candidates. */
+static size_t add_slot(writ_authorizer *az, const writ_policyset *ps, const eval_env *env, const pidx_slot *s,
+                       size_t nc)
 {
-    for (size_t i = 0; i < n; i++) {
-        uint32_t p = list[i];
-        bool ok = scope_ok(az, ps, p);
+    for (uint32_t i = 0; i < s->n; i++) {
+        const pentry *e = &s->pol[i];
+        uint32_t p = e->pol;
+        /* the digest rejects most policies; the rest get the exact check */
+        bool ok = (e->bits[0] & az->bits[0]) && (e->bits[1] & az->bits[1]) && (e->bits[2] & az->bits[2]) &&
+                  scope_ok(az, ps, p);
         assert(ok == cedar_scope_matches(env, ps->pol[p]));
         if (ok && az->stamp[p] != az->epoch) {
             az->stamp[p] = az->epoch;
@@ -172,7 +181,7 @@ static int candidates(writ_authorizer *az, const writ_policyset *ps, const eval_
     const cv_uid *uid[3] = {env->var[VAR_PRINCIPAL].u.uid, env->var[VAR_ACTION].u.uid,
                             env->var[VAR_RESOURCE].u.uid};
     const cedar_entity *ent[3] = {env->ent[VAR_PRINCIPAL], env->ent[VAR_ACTION], env->ent[VAR_RESOURCE]};
-    size_t maxhits = 3;
+    size_t maxhits = 4;
     for (int d = 0; d < 3; d++)
         maxhits += ent[d] ? ent[d]->nanc_cap : 0;
     const pidx_slot **hits = wr_arena_alloc(az->arena, maxhits * sizeof *hits);
@@ -181,10 +190,10 @@ static int candidates(writ_authorizer *az, const writ_policyset *ps, const eval_
     size_t nh = 0;
     for (int d = 0; d < 3; d++)
         nh = mark_dim(az, ps, d, uid[d], ent[d], hits, nh);
+    hits[nh++] = &ps->always;
     *nc = 0;
     for (size_t i = 0; i < nh; i++)
-        *nc = add_list(az, ps, env, hits[i]->pol, hits[i]->n, *nc);
-    *nc = add_list(az, ps, env, ps->unindexed, ps->nunindexed, *nc);
+        *nc = add_slot(az, ps, env, hits[i], *nc);
     return 0;
 }
 

@@ -21,24 +21,33 @@
  *
  * Compact scopes.  Each policy's scope is also kept in key and type ids
  * (pscope, an array beside the AST), so that checking it compares a few
- * integers instead of walking uids and their strings.
+ * integers instead of walking uids and their strings; and each entry of a
+ * key's list carries a digest of the scope (pentry): per dimension, one bit
+ * per key it names, all bits when it names none.
  *
  * A request (authorize.c) first looks up its principal and each of the
  * principal's ancestors (precomputed by the entity store) among the
  * principal keys, marks every key found (an epoch stamp per key id in the
- * authorizer) and remembers the principal's own key id; likewise resource
- * and action; and it looks up the principal's and resource's types.  Then
- * `in X` holds exactly when X's key is marked, `== X` when X's key is the
- * request's own, `is T` when T's type id is the request's: a pscope decides
- * a policy's scope exactly as the evaluator would on the AST.  The
- * candidates are the policies filed under a marked key, plus the always
- * list, that pass their pscope; only those have their conditions evaluated.
- * Nothing is missed: a policy whose scope matches has every key of its
- * scope marked, the one it is filed under among them.  A decision costs a
- * hash probe per ancestor plus a few compares per policy filed under a
- * marked key (most of which are rejected: a policy filed under one of the
- * agent's groups is usually for another action or resource), whatever the
- * size of the set.
+ * authorizer), remembers the principal's own key id and ORs the keys' bits
+ * into its own digest; likewise resource and action; and it looks up the
+ * principal's and resource's types.  Then `in X` holds exactly when X's key
+ * is marked, `== X` when X's key is the request's own, `is T` when T's type
+ * id is the request's: a pscope decides a policy's scope exactly as the
+ * evaluator would on the AST.  The candidates are the policies filed under
+ * a marked key, plus the always list, whose digest meets the request's in
+ * every dimension (a few ANDs, in the list itself) and whose pscope then
+ * matches; only those have their conditions evaluated.  Nothing is missed:
+ * when a policy's scope matches, in each dimension it names no key or a
+ * marked one (so its digest meets the request's), and it is filed under a
+ * marked key (`in [A, B]` is filed under each, and one of them is marked).
+ *
+ * What that costs: a hash probe per ancestor, a few ANDs per policy filed
+ * under a marked key, and an exact check for the few that pass the digest,
+ * whatever the size of the set.  Most policies filed under a marked key do
+ * not match (one of the agent's groups has policies for other actions and
+ * resources); the digest rejects most of those, the action part almost all
+ * of the rest, since a set has few actions (a key's bit is its insertion
+ * order mod 31, so up to 31 actions have a bit each).
  */
 #include "cedar/policyset.h"
 #include "cedar/parser.h"
@@ -64,7 +73,7 @@ static int pidx_grow(pidx *ix)
         pidx_slot *o = &ix->slot[i];
         if (!o->key)
             continue;
-        size_t j = o->key->hash & (ncap - 1);
+        size_t j = o->hash & (ncap - 1);
         while (ns[j].key)
             j = (j + 1) & (ncap - 1);
         ns[j] = *o;
@@ -79,9 +88,10 @@ const pidx_slot *pidx_find(const pidx *ix, const cv_uid *key)
 {
     if (!ix->cap)
         return NULL;
-    size_t j = key->hash & (ix->cap - 1);
+    uint64_t h = key->hash;
+    size_t j = h & (ix->cap - 1);
     while (ix->slot[j].key) {
-        if (cv_uid_eq(ix->slot[j].key, key))
+        if (ix->slot[j].hash == h && cv_uid_eq(ix->slot[j].key, key))
             return &ix->slot[j];
         j = (j + 1) & (ix->cap - 1);
     }
@@ -91,7 +101,8 @@ const pidx_slot *pidx_find(const pidx *ix, const cv_uid *key)
 /* The key's slot, added (with the next key id) if new; NULL on OOM. */
 static pidx_slot *pidx_intern(writ_policyset *ps, pidx *ix, const cv_uid *key)
 {
-    if ((ix->used + 1) * 4 > ix->cap * 3 && pidx_grow(ix))
+    /* at most half full: a request probes mostly for uids that are absent */
+    if ((ix->used + 1) * 2 > ix->cap && pidx_grow(ix))
         return NULL;
     size_t j = key->hash & (ix->cap - 1);
     while (ix->slot[j].key && !cv_uid_eq(ix->slot[j].key, key))
@@ -99,34 +110,37 @@ static pidx_slot *pidx_intern(writ_policyset *ps, pidx *ix, const cv_uid *key)
     pidx_slot *s = &ix->slot[j];
     if (!s->key) {
         s->key = key;
+        s->hash = key->hash;
         s->id = ps->nkeys++;
+        s->ord = (uint32_t)ix->used;
         ix->used++;
     }
     return s;
 }
 
-static int push(uint32_t **arr, uint32_t *n, uint32_t *cap, uint32_t v)
+static int push(pidx_slot *s, pentry e)
 {
-    if (*n == *cap) {
-        uint32_t nc = *cap ? *cap * 2 : 4;
-        uint32_t *na = wr_realloc(*arr, nc * sizeof *na);
+    if (s->n == s->cap) {
+        uint32_t nc = s->cap ? s->cap * 2 : 4;
+        pentry *na = wr_realloc(s->pol, nc * sizeof *na);
         if (!na)
             return -1;
-        *arr = na;
-        *cap = nc;
+        s->pol = na;
+        s->cap = nc;
     }
-    (*arr)[(*n)++] = v;
+    s->pol[s->n++] = e;
     return 0;
 }
 
 /* File policy pol under an existing key. */
-static int pidx_file(pidx *ix, const cv_uid *key, uint32_t pol)
+static int pidx_file(writ_policyset *ps, int d, const cv_uid *key, uint32_t pol)
 {
-    pidx_slot *s = (pidx_slot *)pidx_find(ix, key);
+    pidx_slot *s = (pidx_slot *)pidx_find(&ps->dim[d], key);
     /* the same policy twice under one key (action in [A, A]) only once */
-    if (s->n && s->pol[s->n - 1] == pol)
+    if (s->n && s->pol[s->n - 1].pol == pol)
         return 0;
-    return push(&s->pol, &s->n, &s->cap, pol);
+    const pscope *c = &ps->scope[pol];
+    return push(s, (pentry){pol, {c->bits[0], c->bits[1], c->bits[2]}});
 }
 
 static void pidx_free(pidx *ix)
@@ -185,9 +199,12 @@ static int scope_intern(writ_policyset *ps, const ast_scope *s, int d, pscope *o
 {
     out->op[d] = (uint8_t)s->op;
     out->key[d] = out->type[d] = PKEY_NONE;
+    /* no key: all bits (SC_ANY, SC_IS); keys: theirs (below) */
+    out->bits[d] = s->op == SC_ANY || s->op == SC_IS ? UINT32_MAX : 0;
     if (s->op == SC_IS || s->op == SC_IS_IN) {
         if ((out->type[d] = ptype_intern(ps, s->type)) == PKEY_NONE)
             return -1;
+        ps->has_is[d] = true;
     }
     if (s->op == SC_EQ || s->op == SC_IN || s->op == SC_IS_IN) {
         if (!s->uid) {
@@ -199,6 +216,7 @@ static int scope_intern(writ_policyset *ps, const ast_scope *s, int d, pscope *o
             return -1;
         slot->nopt++;
         out->key[d] = slot->id;
+        out->bits[d] = pkey_bit(slot->ord);
     } else if (s->op == SC_IN_SET) {
         uint32_t *nk = wr_realloc(ps->setkey, (ps->nsetkey + s->n + 1) * sizeof *nk);
         if (!nk)
@@ -212,6 +230,7 @@ static int scope_intern(writ_policyset *ps, const ast_scope *s, int d, pscope *o
                 return -1;
             slot->nopt++;
             ps->setkey[ps->nsetkey++] = slot->id;
+            out->bits[d] |= pkey_bit(slot->ord);
         }
     }
     return 0;
@@ -251,19 +270,15 @@ static int file_policy(writ_policyset *ps, uint32_t i)
             cost += key_count(&ps->dim[DIM_ACTION], p->action.uids[j]);
         if (cost < best_cost) {
             for (size_t j = 0; j < p->action.n; j++)
-                if (pidx_file(&ps->dim[DIM_ACTION], p->action.uids[j], i))
+                if (pidx_file(ps, DIM_ACTION, p->action.uids[j], i))
                     return -1;
             return 0;
         }
     }
     if (best >= 0)
-        return pidx_file(&ps->dim[best], scope_key(sc[best]), i);
-    uint32_t *na = wr_realloc(ps->unindexed, (ps->nunindexed + 1) * sizeof *na);
-    if (!na)
-        return -1;
-    na[ps->nunindexed++] = i;
-    ps->unindexed = na;
-    return 0;
+        return pidx_file(ps, best, scope_key(sc[best]), i);
+    const pscope *c = &ps->scope[i];
+    return push(&ps->always, (pentry){i, {c->bits[0], c->bits[1], c->bits[2]}});
 }
 
 static void index_free(writ_policyset *ps)
@@ -274,14 +289,14 @@ static void index_free(writ_policyset *ps)
     wr_free(ps->types);
     ps->types = NULL;
     ps->ntypes = ps->types_cap = 0;
+    memset(ps->has_is, 0, sizeof ps->has_is);
     wr_free(ps->scope);
     ps->scope = NULL;
     wr_free(ps->setkey);
     ps->setkey = NULL;
     ps->nsetkey = 0;
-    wr_free(ps->unindexed);
-    ps->unindexed = NULL;
-    ps->nunindexed = 0;
+    wr_free(ps->always.pol);
+    memset(&ps->always, 0, sizeof ps->always);
 }
 
 /* (Re)build the whole index: keys, types and compact scopes, then filing. */

@@ -9,13 +9,28 @@
 
 #define PKEY_NONE UINT32_MAX    /* no key / type: matches nothing */
 
+/* A policy filed under a key, with a digest of its scope: per dimension,
+ * the pkey_bit of each key the scope names there, or all bits if it names
+ * none.  A request's digest has the bits of the keys it marks plus
+ * PBIT_REQUEST; a policy whose digest misses the request's in some
+ * dimension cannot match. */
+typedef struct pentry {
+    uint32_t pol;           /* index into writ_policyset.pol */
+    uint32_t bits[3];
+} pentry;
+
+#define PBIT_REQUEST (1u << 31)
+static inline uint32_t pkey_bit(uint32_t ord) { return 1u << (ord % 31); }
+
 /* One uid named by some policy's scope in one dimension. */
 typedef struct pidx_slot {
     const cv_uid *key;      /* NULL = empty slot */
+    uint64_t hash;          /* key->hash, compared before following key */
     uint32_t id;            /* key id: dense over the three dimensions */
+    uint32_t ord;           /* order of insertion in its dimension */
     uint32_t nopt;          /* policies that could be filed here */
     uint32_t n, cap;
-    uint32_t *pol;          /* policies filed here: indices into writ_policyset.pol */
+    pentry *pol;            /* policies filed here, in policy order */
 } pidx_slot;
 
 typedef struct pidx {
@@ -45,6 +60,7 @@ typedef struct pscope {
     uint32_t key[3];
     uint32_t type[3];
     uint32_t nset;
+    uint32_t bits[3];       /* the digest, as in pentry */
 } pscope;
 
 struct writ_policyset {
@@ -54,13 +70,13 @@ struct writ_policyset {
     /* the index, rebuilt whole by each link (wr_malloc'd, freed with the set) */
     pidx dim[3];            /* by principal, action, resource uid */
     uint32_t nkeys;         /* key ids in use, over the three dimensions */
+    bool has_is[3];         /* some scope of that dimension has an `is` */
     size_t ntypes, types_cap;
     ptype_slot *types;      /* open addressing, types_cap a power of two or 0 */
     pscope *scope;          /* per policy (templates: unused) */
     uint32_t *setkey;       /* key ids of `action in [...]` lists */
     size_t nsetkey;
-    uint32_t *unindexed;    /* policies that must always be considered */
-    size_t nunindexed;
+    pidx_slot always;       /* policies with no key (key NULL) */
 };
 
 const pidx_slot *pidx_find(const pidx *ix, const cv_uid *key);
