@@ -196,7 +196,7 @@ static int attr_of(eval_env *env, cv_value v, const cv_string *attr, cv_value *o
     } else {
         return fail(env, "type error: expected entity or record, got %s", tname(v));
     }
-    const cv_value *x = cv_record_get(r, attr->data, attr->len);
+    const cv_value *x = cv_record_find(r, attr);
     if (!x)
         return fail(env, "attribute `%s` does not exist", attr->data);
     *out = *x;
@@ -279,7 +279,7 @@ int cedar_eval(eval_env *env, const ast_node *n, cv_value *out)
         } else {
             return fail(env, "type error: expected entity or record, got %s", tname(a));
         }
-        *out = cv_bool(cv_record_get(r, n->u.attr.attr->data, n->u.attr.attr->len) != NULL);
+        *out = cv_bool(cv_record_find(r, n->u.attr.attr) != NULL);
         return 0;
     }
     case A_GETATTR:
@@ -373,7 +373,7 @@ int cedar_eval(eval_env *env, const ast_node *n, cv_value *out)
         if (b.type != CV_STRING)
             return type_error(env, "string", b);
         const cedar_entity *e = lookup(env, a.u.uid);
-        const cv_value *t = e ? cv_record_get(e->tags, b.u.s->data, b.u.s->len) : NULL;
+        const cv_value *t = e ? cv_record_find(e->tags, b.u.s) : NULL;
         if (n->kind == A_HASTAG) {
             *out = cv_bool(t != NULL);
             return 0;
