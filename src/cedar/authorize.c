@@ -100,6 +100,8 @@ static size_t mark_dim(writ_authorizer *az, const writ_policyset *ps, int d, con
     az->self[d] = PKEY_NONE;
     az->type[d] = ps->has_is[d] ? ptype_find(ps, uid->type) : PKEY_NONE;
     uint32_t bits = PBIT_REQUEST;
+    if (az->type[d] != PKEY_NONE)
+        bits |= pkey_bit(az->type[d]);
     az->bits[d] = bits;
     if (!ix->used)
         return nh;
@@ -112,8 +114,8 @@ static size_t mark_dim(writ_authorizer *az, const writ_policyset *ps, int d, con
             hits[nh++] = s;
     }
     if (e)
-        for (size_t i = 0; i < e->nanc_cap; i++)
-            if (e->anc[i] && (s = pidx_find(ix, e->anc[i])) && az->mark[s->id] != az->epoch) {
+        for (size_t i = 0; i < e->nanc; i++)
+            if ((s = pidx_find(ix, e->anc_list[i])) && az->mark[s->id] != az->epoch) {
                 az->mark[s->id] = az->epoch;
                 bits |= pkey_bit(s->ord);
                 if (s->n)
@@ -164,8 +166,9 @@ static size_t add_slot(writ_authorizer *az, const writ_policyset *ps, const eval
         const pentry *e = &s->pol[i];
         uint32_t p = e->pol;
         /* the digest rejects most policies; the rest get the exact check */
-        bool ok = (e->bits[0] & az->bits[0]) && (e->bits[1] & az->bits[1]) && (e->bits[2] & az->bits[2]) &&
-                  scope_ok(az, ps, p);
+        bool ok = (e->bits[DIM_ACTION] & az->bits[DIM_ACTION]) &&
+                  (e->bits[DIM_RESOURCE] & az->bits[DIM_RESOURCE]) &&
+                  (e->bits[DIM_PRINCIPAL] & az->bits[DIM_PRINCIPAL]) && scope_ok(az, ps, p);
         assert(ok == cedar_scope_matches(env, ps->pol[p]));
         if (ok && az->stamp[p] != az->epoch) {
             az->stamp[p] = az->epoch;
@@ -183,7 +186,7 @@ static int candidates(writ_authorizer *az, const writ_policyset *ps, const eval_
     const cedar_entity *ent[3] = {env->ent[VAR_PRINCIPAL], env->ent[VAR_ACTION], env->ent[VAR_RESOURCE]};
     size_t maxhits = 4;
     for (int d = 0; d < 3; d++)
-        maxhits += ent[d] ? ent[d]->nanc_cap : 0;
+        maxhits += ent[d] ? ent[d]->nanc : 0;
     const pidx_slot **hits = wr_arena_alloc(az->arena, maxhits * sizeof *hits);
     if (!hits)
         return -1;

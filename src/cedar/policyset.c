@@ -23,23 +23,25 @@
  * (pscope, an array beside the AST), so that checking it compares a few
  * integers instead of walking uids and their strings; and each entry of a
  * key's list carries a digest of the scope (pentry): per dimension, one bit
- * per key it names, all bits when it names none.
+ * per key it names, or for `is T` the type's bit, or all bits when the
+ * dimension is unconstrained.
  *
  * A request (authorize.c) first looks up its principal and each of the
  * principal's ancestors (precomputed by the entity store) among the
  * principal keys, marks every key found (an epoch stamp per key id in the
  * authorizer), remembers the principal's own key id and ORs the keys' bits
  * into its own digest; likewise resource and action; and it looks up the
- * principal's and resource's types.  Then `in X` holds exactly when X's key
+ * principal's and resource's types (adding their bits to the digest).  Then `in X` holds exactly when X's key
  * is marked, `== X` when X's key is the request's own, `is T` when T's type
  * id is the request's: a pscope decides a policy's scope exactly as the
  * evaluator would on the AST.  The candidates are the policies filed under
  * a marked key, plus the always list, whose digest meets the request's in
  * every dimension (a few ANDs, in the list itself) and whose pscope then
  * matches; only those have their conditions evaluated.  Nothing is missed:
- * when a policy's scope matches, in each dimension it names no key or a
- * marked one (so its digest meets the request's), and it is filed under a
- * marked key (`in [A, B]` is filed under each, and one of them is marked).
+ * when a policy's scope matches, in each dimension it is unconstrained, or
+ * names a marked key, or the request's type (so its digest meets the
+ * request's), and it is filed under a marked key (`in [A, B]` is filed
+ * under each, and one of them is marked).
  *
  * What that costs: a hash probe per ancestor, a few ANDs per policy filed
  * under a marked key, and an exact check for the few that pass the digest,
@@ -199,12 +201,15 @@ static int scope_intern(writ_policyset *ps, const ast_scope *s, int d, pscope *o
 {
     out->op[d] = (uint8_t)s->op;
     out->key[d] = out->type[d] = PKEY_NONE;
-    /* no key: all bits (SC_ANY, SC_IS); keys: theirs (below) */
-    out->bits[d] = s->op == SC_ANY || s->op == SC_IS ? UINT32_MAX : 0;
+    /* the digest: all bits for no constraint, the type's for `is T`, the
+     * keys' (below) for the rest (`is T in X` has X's only) */
+    out->bits[d] = s->op == SC_ANY ? UINT32_MAX : 0;
     if (s->op == SC_IS || s->op == SC_IS_IN) {
         if ((out->type[d] = ptype_intern(ps, s->type)) == PKEY_NONE)
             return -1;
         ps->has_is[d] = true;
+        if (s->op == SC_IS)
+            out->bits[d] = pkey_bit(out->type[d]);
     }
     if (s->op == SC_EQ || s->op == SC_IN || s->op == SC_IS_IN) {
         if (!s->uid) {

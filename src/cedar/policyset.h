@@ -10,8 +10,9 @@
 #define PKEY_NONE UINT32_MAX    /* no key / type: matches nothing */
 
 /* A policy filed under a key, with a digest of its scope: per dimension,
- * the pkey_bit of each key the scope names there, or all bits if it names
- * none.  A request's digest has the bits of the keys it marks plus
+ * the pkey_bit of each key the scope names there (of the type id for
+ * `is T`), or all bits if the dimension is unconstrained.  A request's
+ * digest has the bits of the keys it marks and of its type id, plus
  * PBIT_REQUEST; a policy whose digest misses the request's in some
  * dimension cannot match. */
 typedef struct pentry {
