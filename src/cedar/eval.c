@@ -52,11 +52,32 @@ static int eval_as(eval_env *env, const ast_node *n, cv_type t, cv_value *out)
     return 0;
 }
 
+/* Do the m literal pattern elements p match the bytes s? */
+static bool like_lit(const unsigned char *s, const int16_t *p, size_t m)
+{
+    for (size_t j = 0; j < m; j++)
+        if (p[j] != s[j])
+            return false;
+    return true;
+}
+
 bool cedar_like(const char *str, size_t n, const ast_pattern *pat)
 {
     const unsigned char *s = (const unsigned char *)str;
     const int16_t *p = pat->elem;
     size_t m = pat->n, i = 0, j = 0, star = SIZE_MAX, mark = 0;
+    /* The usual shapes without backtracking: "lit", "lit*", "*lit". */
+    size_t nstar = 0;
+    for (size_t k = 0; k < m; k++)
+        if (p[k] == PAT_STAR && ++nstar == 1)
+            star = k;
+    if (nstar == 0)
+        return n == m && like_lit(s, p, m);
+    if (nstar == 1 && star == m - 1)
+        return n >= m - 1 && like_lit(s, p, m - 1);
+    if (nstar == 1 && star == 0)
+        return n >= m - 1 && like_lit(s + n - (m - 1), p + 1, m - 1);
+    star = SIZE_MAX;
     while (i < n) {
         if (j < m && p[j] != PAT_STAR && p[j] == s[i]) {
             i++;

@@ -324,9 +324,12 @@ const cv_value *cv_record_find(const cv_record *r, const cv_string *key)
 {
     if (r->n > 16)
         return cv_record_get(r, key->data, key->len);
-    for (size_t i = 0; i < r->n; i++)
-        if (cv_string_eq(r->f[i].key, key))
+    uint64_t h = key->hash;
+    for (size_t i = 0; i < r->n; i++) {
+        const cv_string *k = r->f[i].key;
+        if (k->hash == h && k->len == key->len && cv_bytes_eq(k->data, key->data, k->len))
             return &r->f[i].v;
+    }
     return NULL;
 }
 
