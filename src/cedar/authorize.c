@@ -162,13 +162,16 @@ static bool scope_ok(const writ_authorizer *az, const writ_policyset *ps, uint32
 static size_t add_slot(writ_authorizer *az, const writ_policyset *ps, const eval_env *env, const pidx_slot *s,
                        size_t nc)
 {
-    for (uint32_t i = 0; i < s->n; i++) {
-        const pentry *e = &s->pol[i];
-        uint32_t p = e->pol;
+    /* locals: the stores below could alias az->bits */
+    const uint32_t ba = az->bits[DIM_ACTION], br = az->bits[DIM_RESOURCE], bp = az->bits[DIM_PRINCIPAL];
+    for (const pentry *e = s->pol, *end = s->pol + s->n; e < end; e++) {
         /* the digest rejects most policies; the rest get the exact check */
-        bool ok = (e->bits[DIM_ACTION] & az->bits[DIM_ACTION]) &&
-                  (e->bits[DIM_RESOURCE] & az->bits[DIM_RESOURCE]) &&
-                  (e->bits[DIM_PRINCIPAL] & az->bits[DIM_PRINCIPAL]) && scope_ok(az, ps, p);
+        if (!(e->bits[DIM_ACTION] & ba) || !(e->bits[DIM_RESOURCE] & br) || !(e->bits[DIM_PRINCIPAL] & bp)) {
+            assert(!cedar_scope_matches(env, ps->pol[e->pol]));
+            continue;
+        }
+        uint32_t p = e->pol;
+        bool ok = scope_ok(az, ps, p);
         assert(ok == cedar_scope_matches(env, ps->pol[p]));
         if (ok && az->stamp[p] != az->epoch) {
             az->stamp[p] = az->epoch;
