@@ -80,13 +80,14 @@ static int begin(writ_authorizer *az, const writ_policyset *ps)
             return -1;
         az->npol_cap = cap;
     }
-    if (grow_stamps(&az->mark, &az->nkey_cap, ps->nkeys))
+    if (grow_stamps(&az->mark, &az->nkey_cap, ps->nkeys ? ps->nkeys : 1))
         return -1;
     if (++az->epoch == 0) {             /* wrapped: forget old stamps */
         memset(az->stamp, 0, az->npol_cap * sizeof *az->stamp);
         memset(az->mark, 0, az->nkey_cap * sizeof *az->mark);
         az->epoch = 1;
     }
+    az->mark[PKEY_ALWAYS] = az->epoch;
     return 0;
 }
 
@@ -125,37 +126,37 @@ static size_t mark_dim(writ_authorizer *az, const writ_policyset *ps, int d, con
     return nh;
 }
 
-/* Does the policy's compact scope match the marked request?  (Exactly what
- * cedar_scope_matches says of its AST.) */
-static bool dim_ok(const writ_authorizer *az, const writ_policyset *ps, const pscope *c, int d)
+/* The dimensions of a pscope that go by op (see policyset.h). */
+static bool general_ok(const writ_authorizer *az, const writ_policyset *ps, const pscope *c)
 {
-    switch (c->op[d]) {
-    case SC_ANY:
-        return true;
-    case SC_EQ:
-        return c->key[d] == az->self[d];
-    case SC_IN:
-        return az->mark[c->key[d]] == az->epoch;
-    case SC_IN_SET:
-        for (uint32_t i = 0; i < c->nset; i++)
-            if (az->mark[ps->setkey[c->key[d] + i]] == az->epoch)
-                return true;
-        return false;
-    case SC_IS:
-        return c->type[d] == az->type[d];
-    case SC_IS_IN:
-        return c->type[d] == az->type[d] && az->mark[c->key[d]] == az->epoch;
-    default:
-        return false;
+    for (int d = 0; d < 3; d++) {
+        if (!(c->general & (1u << d)))
+            continue;
+        if (c->op[d] != SC_IN_SET)
+            return false;   /* PSC_NEVER */
+        bool any = false;
+        for (uint32_t i = 0; i < c->nset && !any; i++)
+            any = az->mark[ps->setkey[c->set + i]] == az->epoch;
+        if (!any)
+            return false;
     }
+    return true;
 }
 
+/* Does the scope of a policy whose digest met the request's match?
+ * (Exactly what cedar_scope_matches says of its AST.)  Without branches
+ * but for the rare general dimensions. */
 static bool scope_ok(const writ_authorizer *az, const writ_policyset *ps, uint32_t p)
 {
     const pscope *c = &ps->scope[p];
-    /* the action last: the digest has filtered it the best (few keys) */
-    return dim_ok(az, ps, c, DIM_PRINCIPAL) && dim_ok(az, ps, c, DIM_RESOURCE) &&
-           dim_ok(az, ps, c, DIM_ACTION);
+    if (c->general && !general_ok(az, ps, c))
+        return false;
+    const uint32_t *mark = az->mark, epoch = az->epoch;
+    bool ok = true;
+    for (int d = 0; d < 3; d++)
+        ok &= (mark[c->key[d]] == epoch) & (!c->eq[d] | (c->key[d] == az->self[d])) &
+              (!c->type[d] | (c->type[d] == az->type[d]));
+    return ok;
 }
 
 /* Append the policies of a slot that match and are not yet candidates. */

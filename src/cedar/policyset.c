@@ -44,12 +44,14 @@
  * under each, and one of them is marked).
  *
  * What that costs: a hash probe per ancestor, a few ANDs per policy filed
- * under a marked key, and an exact check for the few that pass the digest,
- * whatever the size of the set.  Most policies filed under a marked key do
- * not match (one of the agent's groups has policies for other actions and
- * resources); the digest rejects most of those, the action part almost all
- * of the rest, since a set has few actions (a key's bit is its insertion
- * order mod 31, so up to 31 actions have a bit each).
+ * under a marked key, and an exact check for the few that pass the digest
+ * (a dozen integer compares without branches), whatever the size of the
+ * set.  Most policies filed under a marked key do not match (one of the
+ * agent's groups has policies for other actions and resources); the digest
+ * rejects most of those, its action part alone 70 % of them on the agents
+ * workload.  A key's bit is its insertion order mod 31, so a dimension of up
+ * to 31 keys (the actions, usually) has a bit per key: there the digest is
+ * exact and also settles `action in [A, B]`, which otherwise needs a loop.
  */
 #include "cedar/policyset.h"
 #include "cedar/parser.h"
@@ -191,7 +193,7 @@ static uint32_t ptype_intern(writ_policyset *ps, const cv_string *type)
     while (ps->types[j].type)
         j = (j + 1) & (ps->types_cap - 1);
     ps->types[j].type = type;
-    ps->types[j].id = (uint32_t)ps->ntypes++;
+    ps->types[j].id = (uint32_t)++ps->ntypes;   /* from 1: 0 is no type */
     return ps->types[j].id;
 }
 
@@ -200,7 +202,9 @@ static uint32_t ptype_intern(writ_policyset *ps, const cv_string *type)
 static int scope_intern(writ_policyset *ps, const ast_scope *s, int d, pscope *out)
 {
     out->op[d] = (uint8_t)s->op;
-    out->key[d] = out->type[d] = PKEY_NONE;
+    out->key[d] = PKEY_ALWAYS;
+    out->type[d] = 0;
+    out->eq[d] = s->op == SC_EQ;
     /* the digest: all bits for no constraint, the type's for `is T`, the
      * keys' (below) for the rest (`is T in X` has X's only) */
     out->bits[d] = s->op == SC_ANY ? UINT32_MAX : 0;
@@ -214,6 +218,7 @@ static int scope_intern(writ_policyset *ps, const ast_scope *s, int d, pscope *o
     if (s->op == SC_EQ || s->op == SC_IN || s->op == SC_IS_IN) {
         if (!s->uid) {
             out->op[d] = PSC_NEVER;
+            out->general |= (uint8_t)(1u << d);
             return 0;
         }
         pidx_slot *slot = pidx_intern(ps, &ps->dim[d], s->uid);
@@ -227,7 +232,8 @@ static int scope_intern(writ_policyset *ps, const ast_scope *s, int d, pscope *o
         if (!nk)
             return -1;
         ps->setkey = nk;
-        out->key[d] = (uint32_t)ps->nsetkey;
+        out->general |= (uint8_t)(1u << d);
+        out->set = (uint32_t)ps->nsetkey;
         out->nset = (uint32_t)s->n;
         for (size_t j = 0; j < s->n; j++) {
             pidx_slot *slot = pidx_intern(ps, &ps->dim[d], s->uids[j]);
@@ -239,6 +245,16 @@ static int scope_intern(writ_policyset *ps, const ast_scope *s, int d, pscope *o
         }
     }
     return 0;
+}
+
+/* Where a dimension's digest has a bit per key, `in [A, B]` is exactly
+ * "the digest meets the request's", which the scan checks before the
+ * pscope: it needs no general check. */
+static void scope_settle(writ_policyset *ps, pscope *c)
+{
+    for (int d = 0; d < 3; d++)
+        if (c->op[d] == SC_IN_SET && c->nset && ps->digest_exact[d])
+            c->general &= (uint8_t)~(1u << d);
 }
 
 /* How many policies could be filed under a key. */
@@ -290,7 +306,8 @@ static void index_free(writ_policyset *ps)
 {
     for (int d = 0; d < 3; d++)
         pidx_free(&ps->dim[d]);
-    ps->nkeys = 0;
+    ps->nkeys = 1;              /* PKEY_ALWAYS */
+    memset(ps->digest_exact, 0, sizeof ps->digest_exact);
     wr_free(ps->types);
     ps->types = NULL;
     ps->ntypes = ps->types_cap = 0;
@@ -320,6 +337,11 @@ static int index_build(writ_policyset *ps)
             scope_intern(ps, &p->action, DIM_ACTION, c) || scope_intern(ps, &p->resource, DIM_RESOURCE, c))
             return -1;
     }
+    for (int d = 0; d < 3; d++)
+        ps->digest_exact[d] = ps->dim[d].used <= 31 && !ps->has_is[d];
+    for (uint32_t i = 0; i < ps->n; i++)
+        if (!ps->pol[i]->is_template)
+            scope_settle(ps, &ps->scope[i]);
     for (uint32_t i = 0; i < ps->n; i++)
         if (file_policy(ps, i))
             return -1;

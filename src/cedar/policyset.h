@@ -48,21 +48,27 @@ typedef struct ptype_slot {
 
 enum { DIM_PRINCIPAL, DIM_ACTION, DIM_RESOURCE };
 
-/* pscope.op beyond scope_op: a scope that matches nothing (a uid missing
- * where one is needed, which only an unlinked template has). */
-enum { PSC_NEVER = SC_IS_IN + 1 };
+/* Key id 0 is marked for every request; type id 0 is no type. */
+#define PKEY_ALWAYS 0u
 
-/* A policy's scope in key ids, checked without touching the AST.  Per
- * dimension: op (scope_op); key: the uid's key id (SC_EQ, SC_IN, SC_IS_IN),
- * or for SC_IN_SET the first of nset key ids in writ_policyset.setkey;
- * type: the type id (SC_IS, SC_IS_IN). */
+/* A policy's scope in key and type ids, checked without touching the AST.
+ * In each dimension d: key[d] must be marked (PKEY_ALWAYS if the scope
+ * names no uid there), and be the request's own key if eq[d]; type[d], if
+ * not 0, must be the request's type id.  What that cannot say goes by op
+ * for the dimensions in `general` (bit d): `action in [A, B]` (any of
+ * setkey[set .. set + nset) marked), and a scope that never matches (a uid
+ * missing where one is needed, which only an unlinked template has). */
 typedef struct pscope {
-    uint8_t op[3];
     uint32_t key[3];
     uint32_t type[3];
-    uint32_t nset;
+    uint8_t eq[3];
+    uint8_t general;
+    uint8_t op[3];          /* scope_op, or PSC_NEVER */
+    uint32_t set, nset;
     uint32_t bits[3];       /* the digest, as in pentry */
 } pscope;
+
+enum { PSC_NEVER = SC_IS_IN + 1 };
 
 struct writ_policyset {
     wr_arena *arena;        /* the AST and everything it points to */
@@ -70,8 +76,9 @@ struct writ_policyset {
     ast_policy **pol;       /* templates included (never evaluated) */
     /* the index, rebuilt whole by each link (wr_malloc'd, freed with the set) */
     pidx dim[3];            /* by principal, action, resource uid */
-    uint32_t nkeys;         /* key ids in use, over the three dimensions */
+    uint32_t nkeys;         /* key ids in use, over the three dimensions (and PKEY_ALWAYS) */
     bool has_is[3];         /* some scope of that dimension has an `is` */
+    bool digest_exact[3];   /* at most 31 keys, no `is`: a key per digest bit */
     size_t ntypes, types_cap;
     ptype_slot *types;      /* open addressing, types_cap a power of two or 0 */
     pscope *scope;          /* per policy (templates: unused) */
