@@ -11,16 +11,22 @@
 #include "cedar/request.h"
 #include "util/alloc.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
 struct writ_authorizer {
     wr_arena *arena;            /* reset at every decision */
+    uint32_t epoch;             /* of the current decision */
     uint32_t *stamp;            /* per policy: epoch it was last a candidate */
-    size_t stamp_cap;
-    uint32_t epoch;
     uint32_t *cand;
-    size_t cand_cap;
+    size_t npol_cap;            /* of stamp and cand */
+    uint32_t *mark;             /* per key id: epoch the request was last `in` it */
+    size_t nkey_cap;
+    /* the current request in key and type ids (see policyset.c) */
+    uint32_t self[3];           /* key id of the request's principal, action, resource */
+    uint32_t type[3];           /* type id of their types */
+    uint32_t bits[3];           /* pentry.bits of the marked keys */
 };
 
 writ_authorizer *writ_authorizer_new(void)
@@ -43,34 +49,132 @@ void writ_authorizer_free(writ_authorizer *az)
     wr_arena_free(az->arena);
     wr_free(az->stamp);
     wr_free(az->cand);
+    wr_free(az->mark);
     wr_free(az);
 }
 
-static int ensure(writ_authorizer *az, size_t n)
+/* A zeroed stamp array of at least n entries. */
+static int grow_stamps(uint32_t **arr, size_t *cap, size_t n)
 {
-    if (n > az->stamp_cap) {
-        uint32_t *s = wr_realloc(az->stamp, n * sizeof *s);
-        uint32_t *c = s ? wr_realloc(az->cand, n * sizeof *c) : NULL;
-        if (!s || !c) {
-            if (s)
-                az->stamp = s;
-            return -1;
-        }
-        memset(s + az->stamp_cap, 0, (n - az->stamp_cap) * sizeof *s);
-        az->stamp = s;
-        az->cand = c;
-        az->stamp_cap = az->cand_cap = n;
-    }
+    if (n <= *cap)
+        return 0;
+    uint32_t *s = wr_realloc(*arr, n * sizeof *s);
+    if (!s)
+        return -1;
+    memset(s + *cap, 0, (n - *cap) * sizeof *s);
+    *arr = s;
+    *cap = n;
     return 0;
 }
 
-static size_t add_slot(writ_authorizer *az, const pidx_slot *s, size_t nc)
+/* Scratch for ps, and a fresh epoch. */
+static int begin(writ_authorizer *az, const writ_policyset *ps)
 {
-    if (!s)
-        return nc;
-    for (uint32_t i = 0; i < s->n; i++) {
-        uint32_t p = s->pol[i];
-        if (az->stamp[p] != az->epoch) {
+    if (ps->n > az->npol_cap) {
+        uint32_t *c = wr_realloc(az->cand, ps->n * sizeof *c);
+        if (!c)
+            return -1;
+        az->cand = c;
+        size_t cap = az->npol_cap;
+        if (grow_stamps(&az->stamp, &cap, ps->n))
+            return -1;
+        az->npol_cap = cap;
+    }
+    if (grow_stamps(&az->mark, &az->nkey_cap, ps->nkeys ? ps->nkeys : 1))
+        return -1;
+    if (++az->epoch == 0) {             /* wrapped: forget old stamps */
+        memset(az->stamp, 0, az->npol_cap * sizeof *az->stamp);
+        memset(az->mark, 0, az->nkey_cap * sizeof *az->mark);
+        az->epoch = 1;
+    }
+    az->mark[PKEY_ALWAYS] = az->epoch;
+    return 0;
+}
+
+/* Mark the keys of dimension d that the request's uid is `in` (itself and
+ * its ancestors) and append to hits the slots of those that have policies
+ * filed under them. */
+static size_t mark_dim(writ_authorizer *az, const writ_policyset *ps, int d, const cv_uid *uid,
+                       const cedar_entity *e, const pidx_slot **hits, size_t nh)
+{
+    const pidx *ix = &ps->dim[d];
+    az->self[d] = PKEY_NONE;
+    az->type[d] = ps->has_is[d] ? ptype_find(ps, uid->type) : PKEY_NONE;
+    uint32_t bits = PBIT_REQUEST;
+    if (az->type[d] != PKEY_NONE)
+        bits |= pkey_bit(az->type[d]);
+    az->bits[d] = bits;
+    if (!ix->used)
+        return nh;
+    const pidx_slot *s = pidx_find(ix, uid);
+    if (s) {
+        az->self[d] = s->id;
+        az->mark[s->id] = az->epoch;
+        bits |= pkey_bit(s->ord);
+        if (s->n)
+            hits[nh++] = s;
+    }
+    if (e)
+        for (size_t i = 0; i < e->nanc; i++)
+            if ((s = pidx_find(ix, e->anc_list[i])) && az->mark[s->id] != az->epoch) {
+                az->mark[s->id] = az->epoch;
+                bits |= pkey_bit(s->ord);
+                if (s->n)
+                    hits[nh++] = s;
+            }
+    az->bits[d] = bits;
+    return nh;
+}
+
+/* The dimensions of a pscope that go by op (see policyset.h). */
+static bool general_ok(const writ_authorizer *az, const writ_policyset *ps, const pscope *c)
+{
+    for (int d = 0; d < 3; d++) {
+        if (!(c->general & (1u << d)))
+            continue;
+        if (c->op[d] != SC_IN_SET)
+            return false;   /* PSC_NEVER */
+        bool any = false;
+        for (uint32_t i = 0; i < c->nset && !any; i++)
+            any = az->mark[ps->setkey[c->set + i]] == az->epoch;
+        if (!any)
+            return false;
+    }
+    return true;
+}
+
+/* Does the scope of a policy whose digest met the request's match?
+ * (Exactly what cedar_scope_matches says of its AST.)  Without branches
+ * but for the rare general dimensions. */
+static bool scope_ok(const writ_authorizer *az, const writ_policyset *ps, uint32_t p)
+{
+    const pscope *c = &ps->scope[p];
+    if (c->general && !general_ok(az, ps, c))
+        return false;
+    const uint32_t *mark = az->mark, epoch = az->epoch;
+    bool ok = true;
+    for (int d = 0; d < 3; d++)
+        ok &= (mark[c->key[d]] == epoch) & (!c->eq[d] | (c->key[d] == az->self[d])) &
+              (!c->type[d] | (c->type[d] == az->type[d]));
+    return ok;
+}
+
+/* Append the policies of a slot that match and are not yet candidates. */
+static size_t add_slot(writ_authorizer *az, const writ_policyset *ps, const eval_env *env, const pidx_slot *s,
+                       size_t nc)
+{
+    /* locals: the stores below could alias az->bits */
+    const uint32_t ba = az->bits[DIM_ACTION], br = az->bits[DIM_RESOURCE], bp = az->bits[DIM_PRINCIPAL];
+    for (const pentry *e = s->pol, *end = s->pol + s->n; e < end; e++) {
+        /* the digest rejects most policies; the rest get the exact check */
+        if (!(e->bits[DIM_ACTION] & ba) || !(e->bits[DIM_RESOURCE] & br) || !(e->bits[DIM_PRINCIPAL] & bp)) {
+            assert(!cedar_scope_matches(env, ps->pol[e->pol]));
+            continue;
+        }
+        uint32_t p = e->pol;
+        bool ok = scope_ok(az, ps, p);
+        assert(ok == cedar_scope_matches(env, ps->pol[p]));
+        if (ok && az->stamp[p] != az->epoch) {
             az->stamp[p] = az->epoch;
             az->cand[nc++] = p;
         }
@@ -78,18 +182,26 @@ static size_t add_slot(writ_authorizer *az, const pidx_slot *s, size_t nc)
     return nc;
 }
 
-/* Candidates filed under uid or any of its ancestors in one dimension. */
-static size_t add_dim(writ_authorizer *az, const pidx *ix, const cedar_entities *es, const cv_uid *uid, size_t nc)
+/* The policies whose scope matches the request, in no particular order. */
+static int candidates(writ_authorizer *az, const writ_policyset *ps, const eval_env *env, size_t *nc)
 {
-    if (!ix->used)
-        return nc;
-    nc = add_slot(az, pidx_find(ix, uid), nc);
-    const cedar_entity *e = es ? cedar_entities_get(es, uid) : NULL;
-    if (e)
-        for (size_t i = 0; i < e->nanc_cap; i++)
-            if (e->anc[i])
-                nc = add_slot(az, pidx_find(ix, e->anc[i]), nc);
-    return nc;
+    const cv_uid *uid[3] = {env->var[VAR_PRINCIPAL].u.uid, env->var[VAR_ACTION].u.uid,
+                            env->var[VAR_RESOURCE].u.uid};
+    const cedar_entity *ent[3] = {env->ent[VAR_PRINCIPAL], env->ent[VAR_ACTION], env->ent[VAR_RESOURCE]};
+    size_t maxhits = 4;
+    for (int d = 0; d < 3; d++)
+        maxhits += ent[d] ? ent[d]->nanc : 0;
+    const pidx_slot **hits = wr_arena_alloc(az->arena, maxhits * sizeof *hits);
+    if (!hits)
+        return -1;
+    size_t nh = 0;
+    for (int d = 0; d < 3; d++)
+        nh = mark_dim(az, ps, d, uid[d], ent[d], hits, nh);
+    hits[nh++] = &ps->always;
+    *nc = 0;
+    for (size_t i = 0; i < nh; i++)
+        *nc = add_slot(az, ps, env, hits[i], *nc);
+    return 0;
 }
 
 /* Results are few: insertion sort keeps their order stable (policy order)
@@ -119,28 +231,12 @@ writ_status writ_authorize(writ_authorizer *az, const writ_policyset *ps, const 
     if (!az || !ps || !rq)
         return WRIT_EINVAL;
     wr_arena_reset(az->arena);
-    if (ensure(az, ps->n))
+    if (begin(az, ps))
         return WRIT_ENOMEM;
-    if (++az->epoch == 0) {             /* wrapped: forget old stamps */
-        memset(az->stamp, 0, az->stamp_cap * sizeof *az->stamp);
-        az->epoch = 1;
-    }
-    const cedar_entities *store = es ? es->store : NULL;
-    size_t nc = 0;
-    nc = add_dim(az, &ps->dim[DIM_PRINCIPAL], store, rq->principal, nc);
-    nc = add_dim(az, &ps->dim[DIM_RESOURCE], store, rq->resource, nc);
-    nc = add_dim(az, &ps->dim[DIM_ACTION], store, rq->action, nc);
-    for (size_t i = 0; i < ps->nunindexed; i++) {
-        uint32_t p = ps->unindexed[i];
-        if (az->stamp[p] != az->epoch) {
-            az->stamp[p] = az->epoch;
-            az->cand[nc++] = p;
-        }
-    }
 
     eval_env env;
     env.arena = az->arena;
-    env.es = store;
+    env.es = es ? es->store : NULL;
     env.over = rq->over;
     env.nover = rq->nover;
     env.var[VAR_PRINCIPAL] = cv_entity(rq->principal);
@@ -150,6 +246,10 @@ writ_status writ_authorize(writ_authorizer *az, const writ_policyset *ps, const 
     env.var[VAR_CONTEXT].u.rec = rq->context ? rq->context : &cv_empty_record;
     env.err[0] = '\0';
     cedar_env_resolve(&env);
+
+    size_t nc;
+    if (candidates(az, ps, &env, &nc))
+        return WRIT_ENOMEM;
 
     /* Results are collected as policy indices, in policy order. */
     uint32_t *permits = wr_arena_alloc(az->arena, (nc ? nc : 1) * sizeof *permits);
@@ -162,7 +262,7 @@ writ_status writ_authorize(writ_authorizer *az, const writ_policyset *ps, const 
     for (size_t i = 0; i < nc; i++) {
         const ast_policy *p = ps->pol[az->cand[i]];
         bool sat;
-        if (cedar_eval_policy(&env, p, &sat)) {
+        if (cedar_eval_conditions(&env, p, &sat)) {
             errs[ne].policy_id = p->id;
             errs[ne].message = wr_arena_strndup(az->arena, env.err, strlen(env.err));
             if (!errs[ne].message)

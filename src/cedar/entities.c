@@ -44,8 +44,10 @@ void cedar_entities_free(cedar_entities *es)
 {
     if (!es)
         return;
-    for (size_t i = 0; i < es->n; i++)
+    for (size_t i = 0; i < es->n; i++) {
         wr_free((void *)es->ents[i].anc);
+        wr_free((void *)es->ents[i].anc_list);
+    }
     wr_free(es->ents);
     wr_free(es->index);
     wr_arena_free(es->arena);
@@ -218,8 +220,17 @@ static int compute_ancestors(cedar_entities *es, cedar_entity *e, const cv_uid *
             break;
         cur = cedar_entities_get(es, (*queue)[qh++]);
     }
+    /* the queue holds each ancestor once, in the order found */
+    const cv_uid **list = NULL;
+    if (qt) {
+        if (!(list = wr_malloc(qt * sizeof *list)))
+            goto nomem;
+        memcpy(list, *queue, qt * sizeof *list);
+    }
     e->anc = seen.slot;
     e->nanc_cap = seen.cap;
+    e->anc_list = list;
+    e->nanc = qt;
     return 0;
 nomem:
     wr_free(seen.slot);
@@ -232,8 +243,11 @@ int cedar_entities_finish(cedar_entities *es)
     size_t qcap = 0;
     for (size_t i = 0; i < es->n; i++) {
         wr_free((void *)es->ents[i].anc);
+        wr_free((void *)es->ents[i].anc_list);
         es->ents[i].anc = NULL;
         es->ents[i].nanc_cap = 0;
+        es->ents[i].anc_list = NULL;
+        es->ents[i].nanc = 0;
     }
     for (size_t i = 0; i < es->n; i++) {
         if (compute_ancestors(es, &es->ents[i], &queue, &qcap) < 0) {

@@ -25,6 +25,9 @@ typedef struct cedar_entity {
      * filled by cedar_entities_finish(). */
     size_t nanc_cap;
     const cv_uid **anc;
+    /* The same ancestors as a list (nearest first), for walking them. */
+    size_t nanc;
+    const cv_uid **anc_list;
 } cedar_entity;
 
 typedef struct cedar_entities cedar_entities;

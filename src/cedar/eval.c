@@ -52,11 +52,32 @@ static int eval_as(eval_env *env, const ast_node *n, cv_type t, cv_value *out)
     return 0;
 }
 
+/* Do the m literal pattern elements p match the bytes s? */
+static bool like_lit(const unsigned char *s, const int16_t *p, size_t m)
+{
+    for (size_t j = 0; j < m; j++)
+        if (p[j] != s[j])
+            return false;
+    return true;
+}
+
 bool cedar_like(const char *str, size_t n, const ast_pattern *pat)
 {
     const unsigned char *s = (const unsigned char *)str;
     const int16_t *p = pat->elem;
     size_t m = pat->n, i = 0, j = 0, star = SIZE_MAX, mark = 0;
+    /* The usual shapes without backtracking: "lit", "lit*", "*lit". */
+    size_t nstar = 0;
+    for (size_t k = 0; k < m; k++)
+        if (p[k] == PAT_STAR && ++nstar == 1)
+            star = k;
+    if (nstar == 0)
+        return n == m && like_lit(s, p, m);
+    if (nstar == 1 && star == m - 1)
+        return n >= m - 1 && like_lit(s, p, m - 1);
+    if (nstar == 1 && star == 0)
+        return n >= m - 1 && like_lit(s + n - (m - 1), p + 1, m - 1);
+    star = SIZE_MAX;
     while (i < n) {
         if (j < m && p[j] != PAT_STAR && p[j] == s[i]) {
             i++;
@@ -196,7 +217,7 @@ static int attr_of(eval_env *env, cv_value v, const cv_string *attr, cv_value *o
     } else {
         return fail(env, "type error: expected entity or record, got %s", tname(v));
     }
-    const cv_value *x = cv_record_get(r, attr->data, attr->len);
+    const cv_value *x = cv_record_find(r, attr);
     if (!x)
         return fail(env, "attribute `%s` does not exist", attr->data);
     *out = *x;
@@ -279,7 +300,7 @@ int cedar_eval(eval_env *env, const ast_node *n, cv_value *out)
         } else {
             return fail(env, "type error: expected entity or record, got %s", tname(a));
         }
-        *out = cv_bool(cv_record_get(r, n->u.attr.attr->data, n->u.attr.attr->len) != NULL);
+        *out = cv_bool(cv_record_find(r, n->u.attr.attr) != NULL);
         return 0;
     }
     case A_GETATTR:
@@ -373,7 +394,7 @@ int cedar_eval(eval_env *env, const ast_node *n, cv_value *out)
         if (b.type != CV_STRING)
             return type_error(env, "string", b);
         const cedar_entity *e = lookup(env, a.u.uid);
-        const cv_value *t = e ? cv_record_get(e->tags, b.u.s->data, b.u.s->len) : NULL;
+        const cv_value *t = e ? cv_record_find(e->tags, b.u.s) : NULL;
         if (n->kind == A_HASTAG) {
             *out = cv_bool(t != NULL);
             return 0;
@@ -444,6 +465,12 @@ int cedar_eval_policy(eval_env *env, const ast_policy *pol, bool *satisfied)
     *satisfied = false;
     if (!cedar_scope_matches(env, pol))
         return 0;
+    return cedar_eval_conditions(env, pol, satisfied);
+}
+
+int cedar_eval_conditions(eval_env *env, const ast_policy *pol, bool *satisfied)
+{
+    *satisfied = false;
     for (size_t i = 0; i < pol->ncond; i++) {
         cv_value v;
         if (eval_as(env, pol->cond[i].expr, CV_BOOL, &v))

@@ -26,6 +26,8 @@ bool cedar_scope_matches(const eval_env *env, const ast_policy *pol);
 
 /* Scope and conditions: 0 with *satisfied, or -1 with env->err set. */
 int cedar_eval_policy(eval_env *env, const ast_policy *pol, bool *satisfied);
+/* The conditions alone, for a policy whose scope is known to match. */
+int cedar_eval_conditions(eval_env *env, const ast_policy *pol, bool *satisfied);
 
 /* `like`: does s match the pattern? */
 bool cedar_like(const char *s, size_t n, const ast_pattern *pat);

@@ -411,6 +411,25 @@ static ast_node *fold_constructor(parser *p, ast_node *n)
     return lit;
 }
 
+/* A set of literals (`["us", "eu"]`) is likewise built once here: it cannot
+ * fail, and building it at every evaluation (a sort) would be wasted. */
+static ast_node *fold_set(parser *p, ast_node *n)
+{
+    size_t cnt = n->u.set.n;
+    for (size_t i = 0; i < cnt; i++)
+        if (n->u.set.items[i]->kind != A_LIT)
+            return n;
+    cv_value *items = cnt ? alloc(p, cnt * sizeof *items) : NULL;
+    for (size_t i = 0; i < cnt; i++)
+        items[i] = n->u.set.items[i]->u.lit;
+    cv_value v = cv_set_new(p->a, items, cnt);
+    if (v.type == CV_NONE)
+        fail_code(p, WRIT_ENOMEM, n->pos, "out of memory");
+    ast_node *lit = node(p, A_LIT, n->pos);
+    lit->u.lit = v;
+    return lit;
+}
+
 /* Primary ::= LITERAL | VAR | Entity | ExtFun '(' [ExprList] ')' | '(' Expr ')'
  *           | '[' [ExprList] ']' | '{' [RecInits] '}' */
 static ast_node *primary(parser *p)
@@ -438,7 +457,7 @@ static ast_node *primary(parser *p)
         next(p);
         ast_node *n = node(p, A_SET, t.pos);
         n->u.set.n = expr_list(p, T_RBRACK, &n->u.set.items);
-        return n;
+        return fold_set(p, n);
     }
     case T_LBRACE:
         next(p);

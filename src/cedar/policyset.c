@@ -3,20 +3,55 @@
  * Why an index: an agent deployment has thousands of policies, and almost
  * all of them name a particular principal, group, action or resource in
  * their scope.  Evaluating every one for every request would make a
- * decision cost grow with the policy count.  Instead each policy is filed
- * under one uid of its scope: of the uids its scope names (principal
- * `== X` / `in X`, resource likewise, action `== X` / `in X` / `in [X, Y]`),
- * the one that the fewest policies of the set could be filed under, so that
+ * decision cost grow with the policy count.  The index has three parts,
+ * rebuilt whole whenever the set changes (parse, link).
+ *
+ * Keys.  Every uid that some scope names (principal `== X`, `in X`,
+ * `is T in X`; resource likewise; action `== X`, `in X`, `in [X, Y]`) is a
+ * key in its dimension's hash table (pidx) and has a key id, dense over the
+ * three dimensions.  Every type that an `is` names has a type id.
+ *
+ * Filing.  Each policy is filed under one of its keys: the one that the
+ * fewest policies of the set could be filed under (pidx_slot.nopt), so that
  * a crowded key such as a common action does not collect policies that a
- * rarer key (an agent, a project) would single out.  The few policies with
- * no such uid go on an "always" list.  For a
- * request, the candidates are the policies filed under the request's
- * principal or any of its ancestors (likewise resource and action), plus
- * the "always" list.  `in X` matches exactly when X is the entity itself or
- * one of its ancestors, which the entity store has precomputed, so this
- * never misses a policy; each candidate's full scope is still checked by
- * the evaluator.  The cost is a few hash probes per ancestor, whatever the
- * size of the set.
+ * rarer key (an agent, a project) would single out.  `action in [A, B]`
+ * counts as the sum of its keys and, if chosen, is filed under each.
+ * Policies with no key (`principal, action, resource is T`) go on an
+ * "always" list.
+ *
+ * Compact scopes.  Each policy's scope is also kept in key and type ids
+ * (pscope, an array beside the AST), so that checking it compares a few
+ * integers instead of walking uids and their strings; and each entry of a
+ * key's list carries a digest of the scope (pentry): per dimension, one bit
+ * per key it names, or for `is T` the type's bit, or all bits when the
+ * dimension is unconstrained.
+ *
+ * A request (authorize.c) first looks up its principal and each of the
+ * principal's ancestors (precomputed by the entity store) among the
+ * principal keys, marks every key found (an epoch stamp per key id in the
+ * authorizer), remembers the principal's own key id and ORs the keys' bits
+ * into its own digest; likewise resource and action; and it looks up the
+ * principal's and resource's types (adding their bits to the digest).  Then `in X` holds exactly when X's key
+ * is marked, `== X` when X's key is the request's own, `is T` when T's type
+ * id is the request's: a pscope decides a policy's scope exactly as the
+ * evaluator would on the AST.  The candidates are the policies filed under
+ * a marked key, plus the always list, whose digest meets the request's in
+ * every dimension (a few ANDs, in the list itself) and whose pscope then
+ * matches; only those have their conditions evaluated.  Nothing is missed:
+ * when a policy's scope matches, in each dimension it is unconstrained, or
+ * names a marked key, or the request's type (so its digest meets the
+ * request's), and it is filed under a marked key (`in [A, B]` is filed
+ * under each, and one of them is marked).
+ *
+ * What that costs: a hash probe per ancestor, a few ANDs per policy filed
+ * under a marked key, and an exact check for the few that pass the digest
+ * (a dozen integer compares without branches), whatever the size of the
+ * set.  Most policies filed under a marked key do not match (one of the
+ * agent's groups has policies for other actions and resources); the digest
+ * rejects most of those, its action part alone 70 % of them on the agents
+ * workload.  A key's bit is its insertion order mod 31, so a dimension of up
+ * to 31 keys (the actions, usually) has a bit per key: there the digest is
+ * exact and also settles `action in [A, B]`, which otherwise needs a loop.
  */
 #include "cedar/policyset.h"
 #include "cedar/parser.h"
@@ -42,7 +77,7 @@ static int pidx_grow(pidx *ix)
         pidx_slot *o = &ix->slot[i];
         if (!o->key)
             continue;
-        size_t j = o->key->hash & (ncap - 1);
+        size_t j = o->hash & (ncap - 1);
         while (ns[j].key)
             j = (j + 1) & (ncap - 1);
         ns[j] = *o;
@@ -57,45 +92,59 @@ const pidx_slot *pidx_find(const pidx *ix, const cv_uid *key)
 {
     if (!ix->cap)
         return NULL;
-    size_t j = key->hash & (ix->cap - 1);
+    uint64_t h = key->hash;
+    size_t j = h & (ix->cap - 1);
     while (ix->slot[j].key) {
-        if (cv_uid_eq(ix->slot[j].key, key))
+        if (ix->slot[j].hash == h && cv_uid_eq(ix->slot[j].key, key))
             return &ix->slot[j];
         j = (j + 1) & (ix->cap - 1);
     }
     return NULL;
 }
 
-static int push(uint32_t **arr, uint32_t *n, uint32_t *cap, uint32_t v)
+/* The key's slot, added (with the next key id) if new; NULL on OOM. */
+static pidx_slot *pidx_intern(writ_policyset *ps, pidx *ix, const cv_uid *key)
 {
-    if (*n == *cap) {
-        uint32_t nc = *cap ? *cap * 2 : 4;
-        uint32_t *na = wr_realloc(*arr, nc * sizeof *na);
-        if (!na)
-            return -1;
-        *arr = na;
-        *cap = nc;
-    }
-    (*arr)[(*n)++] = v;
-    return 0;
-}
-
-static int pidx_add(pidx *ix, const cv_uid *key, uint32_t pol)
-{
-    if ((ix->used + 1) * 4 > ix->cap * 3 && pidx_grow(ix))
-        return -1;
+    /* at most half full: a request probes mostly for uids that are absent */
+    if ((ix->used + 1) * 2 > ix->cap && pidx_grow(ix))
+        return NULL;
     size_t j = key->hash & (ix->cap - 1);
     while (ix->slot[j].key && !cv_uid_eq(ix->slot[j].key, key))
         j = (j + 1) & (ix->cap - 1);
     pidx_slot *s = &ix->slot[j];
     if (!s->key) {
         s->key = key;
+        s->hash = key->hash;
+        s->id = ps->nkeys++;
+        s->ord = (uint32_t)ix->used;
         ix->used++;
     }
+    return s;
+}
+
+static int push(pidx_slot *s, pentry e)
+{
+    if (s->n == s->cap) {
+        uint32_t nc = s->cap ? s->cap * 2 : 4;
+        pentry *na = wr_realloc(s->pol, nc * sizeof *na);
+        if (!na)
+            return -1;
+        s->pol = na;
+        s->cap = nc;
+    }
+    s->pol[s->n++] = e;
+    return 0;
+}
+
+/* File policy pol under an existing key. */
+static int pidx_file(writ_policyset *ps, int d, const cv_uid *key, uint32_t pol)
+{
+    pidx_slot *s = (pidx_slot *)pidx_find(&ps->dim[d], key);
     /* the same policy twice under one key (action in [A, A]) only once */
-    if (s->n && s->pol[s->n - 1] == pol)
+    if (s->n && s->pol[s->n - 1].pol == pol)
         return 0;
-    return push(&s->pol, &s->n, &s->cap, pol);
+    const pscope *c = &ps->scope[pol];
+    return push(s, (pentry){pol, {c->bits[0], c->bits[1], c->bits[2]}});
 }
 
 static void pidx_free(pidx *ix)
@@ -106,98 +155,197 @@ static void pidx_free(pidx *ix)
     memset(ix, 0, sizeof *ix);
 }
 
-/* How many policies could be filed under a key, for choosing where to file
- * each one (see index_build). */
-static size_t key_count(const pidx *counts, const cv_uid *k)
+uint32_t ptype_find(const writ_policyset *ps, const cv_string *type)
 {
-    const pidx_slot *s = pidx_find(counts, k);
-    return s ? s->n : 0;
+    if (!ps->types_cap)
+        return PKEY_NONE;
+    size_t mask = ps->types_cap - 1;
+    for (size_t j = type->hash & mask; ps->types[j].type; j = (j + 1) & mask)
+        if (cv_string_eq(ps->types[j].type, type))
+            return ps->types[j].id;
+    return PKEY_NONE;
 }
 
-/* Count every filing option of policy i. */
-static int count_options(pidx counts[3], const ast_policy *p, uint32_t i)
+/* The type's id, added if new; PKEY_NONE on OOM. */
+static uint32_t ptype_intern(writ_policyset *ps, const cv_string *type)
 {
-    const cv_uid *k;
-    if ((k = scope_key(&p->principal)) && pidx_add(&counts[DIM_PRINCIPAL], k, i))
-        return -1;
-    if ((k = scope_key(&p->resource)) && pidx_add(&counts[DIM_RESOURCE], k, i))
-        return -1;
-    if ((k = scope_key(&p->action)) && pidx_add(&counts[DIM_ACTION], k, i))
-        return -1;
-    if (p->action.op == SC_IN_SET)
-        for (size_t j = 0; j < p->action.n; j++)
-            if (pidx_add(&counts[DIM_ACTION], p->action.uids[j], i))
+    uint32_t id = ptype_find(ps, type);
+    if (id != PKEY_NONE)
+        return id;
+    if ((ps->ntypes + 1) * 2 > ps->types_cap) {
+        size_t ncap = ps->types_cap ? ps->types_cap * 2 : 8;
+        ptype_slot *nt = wr_calloc(ncap, sizeof *nt);
+        if (!nt)
+            return PKEY_NONE;
+        for (size_t i = 0; i < ps->types_cap; i++) {
+            if (!ps->types[i].type)
+                continue;
+            size_t j = ps->types[i].type->hash & (ncap - 1);
+            while (nt[j].type)
+                j = (j + 1) & (ncap - 1);
+            nt[j] = ps->types[i];
+        }
+        wr_free(ps->types);
+        ps->types = nt;
+        ps->types_cap = ncap;
+    }
+    size_t j = type->hash & (ps->types_cap - 1);
+    while (ps->types[j].type)
+        j = (j + 1) & (ps->types_cap - 1);
+    ps->types[j].type = type;
+    ps->types[j].id = (uint32_t)++ps->ntypes;   /* from 1: 0 is no type */
+    return ps->types[j].id;
+}
+
+/* Intern one scope's uids and type, count it as a filing option of its
+ * key, and fill dimension d of the policy's pscope. */
+static int scope_intern(writ_policyset *ps, const ast_scope *s, int d, pscope *out)
+{
+    out->op[d] = (uint8_t)s->op;
+    out->key[d] = PKEY_ALWAYS;
+    out->type[d] = 0;
+    out->eq[d] = s->op == SC_EQ;
+    /* the digest: all bits for no constraint, the type's for `is T`, the
+     * keys' (below) for the rest (`is T in X` has X's only) */
+    out->bits[d] = s->op == SC_ANY ? UINT32_MAX : 0;
+    if (s->op == SC_IS || s->op == SC_IS_IN) {
+        if ((out->type[d] = ptype_intern(ps, s->type)) == PKEY_NONE)
+            return -1;
+        ps->has_is[d] = true;
+        if (s->op == SC_IS)
+            out->bits[d] = pkey_bit(out->type[d]);
+    }
+    if (s->op == SC_EQ || s->op == SC_IN || s->op == SC_IS_IN) {
+        if (!s->uid) {
+            out->op[d] = PSC_NEVER;
+            out->general |= (uint8_t)(1u << d);
+            return 0;
+        }
+        pidx_slot *slot = pidx_intern(ps, &ps->dim[d], s->uid);
+        if (!slot)
+            return -1;
+        slot->nopt++;
+        out->key[d] = slot->id;
+        out->bits[d] = pkey_bit(slot->ord);
+    } else if (s->op == SC_IN_SET) {
+        uint32_t *nk = wr_realloc(ps->setkey, (ps->nsetkey + s->n + 1) * sizeof *nk);
+        if (!nk)
+            return -1;
+        ps->setkey = nk;
+        out->general |= (uint8_t)(1u << d);
+        out->set = (uint32_t)ps->nsetkey;
+        out->nset = (uint32_t)s->n;
+        for (size_t j = 0; j < s->n; j++) {
+            pidx_slot *slot = pidx_intern(ps, &ps->dim[d], s->uids[j]);
+            if (!slot)
                 return -1;
+            slot->nopt++;
+            ps->setkey[ps->nsetkey++] = slot->id;
+            out->bits[d] |= pkey_bit(slot->ord);
+        }
+    }
     return 0;
 }
 
+/* Where a dimension's digest has a bit per key, `in [A, B]` is exactly
+ * "the digest meets the request's", which the scan checks before the
+ * pscope: it needs no general check. */
+static void scope_settle(writ_policyset *ps, pscope *c)
+{
+    for (int d = 0; d < 3; d++)
+        if (c->op[d] == SC_IN_SET && c->nset && ps->digest_exact[d])
+            c->general &= (uint8_t)~(1u << d);
+}
+
+/* How many policies could be filed under a key. */
+static size_t key_count(const pidx *ix, const cv_uid *k)
+{
+    const pidx_slot *s = pidx_find(ix, k);
+    return s ? s->nopt : 0;
+}
+
 /* File policy i under its least crowded option. */
-static int file_policy(writ_policyset *ps, const pidx counts[3], uint32_t i)
+static int file_policy(writ_policyset *ps, uint32_t i)
 {
     const ast_policy *p = ps->pol[i];
     if (p->is_template)
         return 0;
     if (p->action.op == SC_IN_SET && p->action.n == 0)
         return 0;   /* `action in []` matches nothing and is filed nowhere */
+    const ast_scope *sc[3] = {&p->principal, &p->action, &p->resource};
+    /* ties go to the principal, then the resource, then the action */
+    static const int order[3] = {DIM_PRINCIPAL, DIM_RESOURCE, DIM_ACTION};
     int best = -1;
     size_t best_cost = SIZE_MAX;
-    const cv_uid *k;
-    if ((k = scope_key(&p->principal)) && key_count(&counts[DIM_PRINCIPAL], k) < best_cost) {
-        best = DIM_PRINCIPAL;
-        best_cost = key_count(&counts[DIM_PRINCIPAL], k);
-    }
-    if ((k = scope_key(&p->resource)) && key_count(&counts[DIM_RESOURCE], k) < best_cost) {
-        best = DIM_RESOURCE;
-        best_cost = key_count(&counts[DIM_RESOURCE], k);
-    }
-    if ((k = scope_key(&p->action)) && key_count(&counts[DIM_ACTION], k) < best_cost) {
-        best = DIM_ACTION;
-        best_cost = key_count(&counts[DIM_ACTION], k);
+    for (int o = 0; o < 3; o++) {
+        int d = order[o];
+        const cv_uid *k = scope_key(sc[d]);
+        if (k && key_count(&ps->dim[d], k) < best_cost) {
+            best = d;
+            best_cost = key_count(&ps->dim[d], k);
+        }
     }
     if (p->action.op == SC_IN_SET) {
         size_t cost = 0;
         for (size_t j = 0; j < p->action.n; j++)
-            cost += key_count(&counts[DIM_ACTION], p->action.uids[j]);
+            cost += key_count(&ps->dim[DIM_ACTION], p->action.uids[j]);
         if (cost < best_cost) {
             for (size_t j = 0; j < p->action.n; j++)
-                if (pidx_add(&ps->dim[DIM_ACTION], p->action.uids[j], i))
+                if (pidx_file(ps, DIM_ACTION, p->action.uids[j], i))
                     return -1;
             return 0;
         }
     }
-    switch (best) {
-    case DIM_PRINCIPAL: return pidx_add(&ps->dim[DIM_PRINCIPAL], scope_key(&p->principal), i);
-    case DIM_RESOURCE: return pidx_add(&ps->dim[DIM_RESOURCE], scope_key(&p->resource), i);
-    case DIM_ACTION: return pidx_add(&ps->dim[DIM_ACTION], scope_key(&p->action), i);
-    default: break;
-    }
-    uint32_t *na = wr_realloc(ps->unindexed, (ps->nunindexed + 1) * sizeof *na);
-    if (!na)
-        return -1;
-    na[ps->nunindexed++] = i;
-    ps->unindexed = na;
-    return 0;
+    if (best >= 0)
+        return pidx_file(ps, best, scope_key(sc[best]), i);
+    const pscope *c = &ps->scope[i];
+    return push(&ps->always, (pentry){i, {c->bits[0], c->bits[1], c->bits[2]}});
 }
 
-/* (Re)build the whole index: count, then file. */
-static int index_build(writ_policyset *ps)
+static void index_free(writ_policyset *ps)
 {
     for (int d = 0; d < 3; d++)
         pidx_free(&ps->dim[d]);
-    wr_free(ps->unindexed);
-    ps->unindexed = NULL;
-    ps->nunindexed = 0;
-    pidx counts[3];
-    memset(counts, 0, sizeof counts);
-    int rc = 0;
-    for (uint32_t i = 0; i < ps->n && !rc; i++)
-        if (!ps->pol[i]->is_template)
-            rc = count_options(counts, ps->pol[i], i);
-    for (uint32_t i = 0; i < ps->n && !rc; i++)
-        rc = file_policy(ps, counts, i);
+    ps->nkeys = 1;              /* PKEY_ALWAYS */
+    memset(ps->digest_exact, 0, sizeof ps->digest_exact);
+    wr_free(ps->types);
+    ps->types = NULL;
+    ps->ntypes = ps->types_cap = 0;
+    memset(ps->has_is, 0, sizeof ps->has_is);
+    wr_free(ps->scope);
+    ps->scope = NULL;
+    wr_free(ps->setkey);
+    ps->setkey = NULL;
+    ps->nsetkey = 0;
+    wr_free(ps->always.pol);
+    memset(&ps->always, 0, sizeof ps->always);
+}
+
+/* (Re)build the whole index: keys, types and compact scopes, then filing. */
+static int index_build(writ_policyset *ps)
+{
+    index_free(ps);
+    ps->scope = wr_calloc(ps->n ? ps->n : 1, sizeof *ps->scope);
+    if (!ps->scope)
+        return -1;
+    for (uint32_t i = 0; i < ps->n; i++) {
+        const ast_policy *p = ps->pol[i];
+        if (p->is_template)
+            continue;
+        pscope *c = &ps->scope[i];
+        if (scope_intern(ps, &p->principal, DIM_PRINCIPAL, c) ||
+            scope_intern(ps, &p->action, DIM_ACTION, c) || scope_intern(ps, &p->resource, DIM_RESOURCE, c))
+            return -1;
+    }
     for (int d = 0; d < 3; d++)
-        pidx_free(&counts[d]);
-    return rc;
+        ps->digest_exact[d] = ps->dim[d].used <= 31 && !ps->has_is[d];
+    for (uint32_t i = 0; i < ps->n; i++)
+        if (!ps->pol[i]->is_template)
+            scope_settle(ps, &ps->scope[i]);
+    for (uint32_t i = 0; i < ps->n; i++)
+        if (file_policy(ps, i))
+            return -1;
+    return 0;
 }
 
 static int add_policy(writ_policyset *ps, ast_policy *p)
@@ -250,9 +398,7 @@ void writ_policyset_free(writ_policyset *ps)
 {
     if (!ps)
         return;
-    for (int d = 0; d < 3; d++)
-        pidx_free(&ps->dim[d]);
-    wr_free(ps->unindexed);
+    index_free(ps);
     wr_free(ps->pol);
     wr_arena_free(ps->arena);
     wr_free(ps);

@@ -5,12 +5,33 @@
 #include "cedar/ast.h"
 #include "writ/cedar.h"
 
-/* The scope index: policies filed under the one entity uid their scope is
- * most specific about (see policyset.c). */
+/* The scope index (see policyset.c for the design). */
+
+#define PKEY_NONE UINT32_MAX    /* no key / type: matches nothing */
+
+/* A policy filed under a key, with a digest of its scope: per dimension,
+ * the pkey_bit of each key the scope names there (of the type id for
+ * `is T`), or all bits if the dimension is unconstrained.  A request's
+ * digest has the bits of the keys it marks and of its type id, plus
+ * PBIT_REQUEST; a policy whose digest misses the request's in some
+ * dimension cannot match. */
+typedef struct pentry {
+    uint32_t pol;           /* index into writ_policyset.pol */
+    uint32_t bits[3];
+} pentry;
+
+#define PBIT_REQUEST (1u << 31)
+static inline uint32_t pkey_bit(uint32_t ord) { return 1u << (ord % 31); }
+
+/* One uid named by some policy's scope in one dimension. */
 typedef struct pidx_slot {
     const cv_uid *key;      /* NULL = empty slot */
+    uint64_t hash;          /* key->hash, compared before following key */
+    uint32_t id;            /* key id: dense over the three dimensions */
+    uint32_t ord;           /* order of insertion in its dimension */
+    uint32_t nopt;          /* policies that could be filed here */
     uint32_t n, cap;
-    uint32_t *pol;          /* indices into writ_policyset.pol */
+    pentry *pol;            /* policies filed here, in policy order */
 } pidx_slot;
 
 typedef struct pidx {
@@ -19,19 +40,55 @@ typedef struct pidx {
     pidx_slot *slot;
 } pidx;
 
+/* An entity type named by some `is` in a principal or resource scope. */
+typedef struct ptype_slot {
+    const cv_string *type;  /* NULL = empty slot */
+    uint32_t id;
+} ptype_slot;
+
 enum { DIM_PRINCIPAL, DIM_ACTION, DIM_RESOURCE };
+
+/* Key id 0 is marked for every request; type id 0 is no type. */
+#define PKEY_ALWAYS 0u
+
+/* A policy's scope in key and type ids, checked without touching the AST.
+ * In each dimension d: key[d] must be marked (PKEY_ALWAYS if the scope
+ * names no uid there), and be the request's own key if eq[d]; type[d], if
+ * not 0, must be the request's type id.  What that cannot say goes by op
+ * for the dimensions in `general` (bit d): `action in [A, B]` (any of
+ * setkey[set .. set + nset) marked), and a scope that never matches (a uid
+ * missing where one is needed, which only an unlinked template has). */
+typedef struct pscope {
+    uint32_t key[3];
+    uint32_t type[3];
+    uint8_t eq[3];
+    uint8_t general;
+    uint8_t op[3];          /* scope_op, or PSC_NEVER */
+    uint32_t set, nset;
+    uint32_t bits[3];       /* the digest, as in pentry */
+} pscope;
+
+enum { PSC_NEVER = SC_IS_IN + 1 };
 
 struct writ_policyset {
     wr_arena *arena;        /* the AST and everything it points to */
     size_t n, cap;
     ast_policy **pol;       /* templates included (never evaluated) */
+    /* the index, rebuilt whole by each link (wr_malloc'd, freed with the set) */
     pidx dim[3];            /* by principal, action, resource uid */
-    uint32_t *unindexed;    /* policies that must always be considered */
-    size_t nunindexed;
+    uint32_t nkeys;         /* key ids in use, over the three dimensions (and PKEY_ALWAYS) */
+    bool has_is[3];         /* some scope of that dimension has an `is` */
+    bool digest_exact[3];   /* at most 31 keys, no `is`: a key per digest bit */
+    size_t ntypes, types_cap;
+    ptype_slot *types;      /* open addressing, types_cap a power of two or 0 */
+    pscope *scope;          /* per policy (templates: unused) */
+    uint32_t *setkey;       /* key ids of `action in [...]` lists */
+    size_t nsetkey;
+    pidx_slot always;       /* policies with no key (key NULL) */
 };
 
-/* The policies whose scope could match: appended to out (deduplicated by
- * the caller's stamp array), see authorize.c. */
 const pidx_slot *pidx_find(const pidx *ix, const cv_uid *key);
+/* The type id of an entity type, or PKEY_NONE if no scope names it. */
+uint32_t ptype_find(const writ_policyset *ps, const cv_string *type);
 
 #endif

@@ -320,6 +320,19 @@ const cv_value *cv_record_get(const cv_record *r, const char *key, size_t klen)
     return NULL;
 }
 
+const cv_value *cv_record_find(const cv_record *r, const cv_string *key)
+{
+    if (r->n > 16)
+        return cv_record_get(r, key->data, key->len);
+    uint64_t h = key->hash;
+    for (size_t i = 0; i < r->n; i++) {
+        const cv_string *k = r->f[i].key;
+        if (k->hash == h && k->len == key->len && cv_bytes_eq(k->data, key->data, k->len))
+            return &r->f[i].v;
+    }
+    return NULL;
+}
+
 bool cv_set_contains(const cv_set *s, cv_value v)
 {
     size_t lo = 0, hi = s->n;

@@ -138,9 +138,39 @@ bool cv_equal(cv_value a, cv_value b);
 /* Equality of strings and uids: on the hot path of every scope check, so
  * inline; the hash rejects almost every unequal pair without touching the
  * bytes. */
+static inline uint64_t cv_load64(const unsigned char *p)
+{
+    uint64_t v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+static inline uint32_t cv_load32(const unsigned char *p)
+{
+    uint32_t v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+/* n bytes equal?  The bytes compared are names and ids, a few to a few
+ * dozen: whole words (the last one overlapping), no call to memcmp. */
+static inline bool cv_bytes_eq(const void *pa, const void *pb, size_t n)
+{
+    const unsigned char *a = pa, *b = pb;
+    if (n >= 8) {
+        for (size_t i = 0; i + 8 <= n; i += 8)
+            if (cv_load64(a + i) != cv_load64(b + i))
+                return false;
+        return cv_load64(a + n - 8) == cv_load64(b + n - 8);
+    }
+    if (n >= 4)
+        return cv_load32(a) == cv_load32(b) && cv_load32(a + n - 4) == cv_load32(b + n - 4);
+    for (size_t i = 0; i < n; i++)
+        if (a[i] != b[i])
+            return false;
+    return true;
+}
 static inline bool cv_string_eq(const cv_string *a, const cv_string *b)
 {
-    return a == b || (a->len == b->len && a->hash == b->hash && !memcmp(a->data, b->data, a->len));
+    return a == b || (a->len == b->len && a->hash == b->hash && cv_bytes_eq(a->data, b->data, a->len));
 }
 static inline bool cv_uid_eq(const cv_uid *a, const cv_uid *b)
 {
@@ -149,6 +179,9 @@ static inline bool cv_uid_eq(const cv_uid *a, const cv_uid *b)
 int  cv_string_cmp(const cv_string *a, const cv_string *b);
 /* Record lookup by key; NULL when absent. */
 const cv_value *cv_record_get(const cv_record *r, const char *key, size_t klen);
+/* The same for a key that is a cv_string (its hash makes small records
+ * faster to scan than to search). */
+const cv_value *cv_record_find(const cv_record *r, const cv_string *key);
 bool cv_set_contains(const cv_set *s, cv_value v);
 const char *cv_type_name(cv_type t);     /* "bool", "long", ... for messages */
 const char *cv_ext_kind_name(cv_ext_kind k);  /* "ipaddr", "decimal", ... */

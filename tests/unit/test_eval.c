@@ -1,4 +1,5 @@
-/* test_eval.c - evaluator and authorizer semantics, through the public API.
+/* test_eval.c - evaluator and authorizer semantics, through the public API
+ * (and cedar_like directly).
  *
  * Each expectation below was checked against the reference engine
  * (@cedar-policy/cedar-wasm 4.13) when it was written. */
@@ -11,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cedar/eval.h"
 #include "writ/cedar.h"
 
 static const char ENTITIES[] =
@@ -145,6 +147,43 @@ static void test_strings_sets_tags(void **state)
     check_cond("principal.getTag(\"nope\") == 1", "error");
     check_cond("User::\"ghost\".hasTag(\"env\")", "false");
     check_cond("principal.hasTag(1)", "error");
+}
+
+/* The naive definition of `like`, to check cedar_like's shortcuts against. */
+static bool like_ref(const char *s, size_t n, const int16_t *p, size_t m)
+{
+    if (m == 0)
+        return n == 0;
+    if (p[0] == PAT_STAR)
+        return like_ref(s, n, p + 1, m - 1) || (n > 0 && like_ref(s + 1, n - 1, p, m));
+    return n > 0 && p[0] == (unsigned char)s[0] && like_ref(s + 1, n - 1, p + 1, m - 1);
+}
+
+/* Every pattern over {a, b, *} up to 5 elements against every string over
+ * {a, b} up to 5 bytes (cedar_like itself is internal: eval.h). */
+static void test_like_exhaustive(void **state)
+{
+    (void)state;
+    static const int16_t alpha[3] = {'a', 'b', PAT_STAR};
+    int16_t p[5];
+    char s[5];
+    for (size_t m = 0; m <= 5; m++) {
+        size_t np = 1;
+        for (size_t k = 0; k < m; k++)
+            np *= 3;
+        for (size_t pi = 0; pi < np; pi++) {
+            for (size_t k = 0, v = pi; k < m; k++, v /= 3)
+                p[k] = alpha[v % 3];
+            ast_pattern pat = {m, p};
+            for (size_t n = 0; n <= 5; n++) {
+                for (size_t si = 0; si < ((size_t)1 << n); si++) {
+                    for (size_t k = 0; k < n; k++)
+                        s[k] = (si >> k) & 1 ? 'b' : 'a';
+                    assert_int_equal(cedar_like(s, n, &pat), like_ref(s, n, p, m));
+                }
+            }
+        }
+    }
 }
 
 static void test_extensions(void **state)
@@ -289,6 +328,7 @@ int main(void)
         cmocka_unit_test(test_arithmetic),
         cmocka_unit_test(test_entities_and_hierarchy),
         cmocka_unit_test(test_strings_sets_tags),
+        cmocka_unit_test(test_like_exhaustive),
         cmocka_unit_test(test_extensions),
         cmocka_unit_test(test_combining),
         cmocka_unit_test(test_index),

@@ -66,11 +66,64 @@ static void test_set_canonical(void **state)
     wr_arena_free(a);
 }
 
+/* cv_bytes_eq against memcmp: every length up to 40, a difference at every
+ * position, at odd offsets (the word loads are unaligned). */
+static void test_bytes_eq(void **state)
+{
+    (void)state;
+    char x[64], y[64];
+    for (size_t n = 0; n <= 40; n++) {
+        for (size_t off = 0; off < 3; off++) {
+            for (size_t i = 0; i < n; i++)
+                x[off + i] = y[1 + i] = (char)('a' + i % 26);
+            assert_true(cv_bytes_eq(x + off, y + 1, n));
+            for (size_t d = 0; d < n; d++) {
+                y[1 + d] ^= 0x20;
+                assert_false(cv_bytes_eq(x + off, y + 1, n));
+                assert_int_equal(cv_bytes_eq(x + off, y + 1, n), !memcmp(x + off, y + 1, n));
+                y[1 + d] ^= 0x20;
+            }
+        }
+    }
+}
+
+/* cv_record_find (hash scan up to 16 fields, search above) finds what
+ * cv_record_get finds, and nothing that is absent. */
+static void test_record_find(void **state)
+{
+    (void)state;
+    wr_arena *a = wr_arena_new(0);
+    for (size_t n = 0; n <= 40; n++) {
+        cv_field f[40];
+        char key[32];
+        for (size_t i = 0; i < n; i++) {
+            snprintf(key, sizeof key, "attr_%zu", i * 7 % 41);
+            f[i].key = cv_string_new(a, key, strlen(key));
+            f[i].v = cv_long((int64_t)i);
+        }
+        cv_value r = cv_record_new(a, f, n);
+        assert_int_equal(r.type, CV_RECORD);
+        for (size_t k = 0; k < 41; k++) {
+            snprintf(key, sizeof key, "attr_%zu", k);
+            const cv_string *s = cv_string_new(a, key, strlen(key));
+            assert_ptr_equal(cv_record_find(r.u.rec, s), cv_record_get(r.u.rec, key, strlen(key)));
+        }
+        for (size_t i = 0; i < n; i++) {
+            const cv_value *v = cv_record_find(r.u.rec, f[i].key);
+            assert_non_null(v);
+            assert_int_equal(v->u.l, (int64_t)i);
+        }
+    }
+    wr_arena_free(a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_record_last_wins),
         cmocka_unit_test(test_set_canonical),
+        cmocka_unit_test(test_bytes_eq),
+        cmocka_unit_test(test_record_find),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
