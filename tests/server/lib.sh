@@ -64,8 +64,12 @@ stop_writ() {
     local pid=$1 sig=${2:-TERM}
     kill "-$sig" "$pid" 2>/dev/null
     for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    if kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid"; STOP_RC=137; return; fi
-    wait "$pid" 2>/dev/null; STOP_RC=$?
+    if kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid"; wait "$pid" 2>/dev/null; STOP_RC=137; else
+        wait "$pid" 2>/dev/null; STOP_RC=$?; fi
+    # reaped: forget it, so that cleanup never signals a reused pid
+    local keep=() p
+    for p in "${PIDS[@]}"; do [ "$p" = "$pid" ] || keep+=("$p"); done
+    PIDS=("${keep[@]}")
 }
 
 # post PATH JSON: prints "STATUS BODY"
