@@ -122,6 +122,7 @@ typedef struct writ_mint_request {
     const char *txn;          /* task id; NULL = a fresh random one */
     uint32_t ttl;             /* seconds; 0 = default; over max_ttl is refused */
     int64_t now;              /* 0 = the clock */
+    int64_t *expires;         /* if not NULL, set to the new token's exp on success */
 } writ_mint_request;
 
 /* Identity token -> task token.  The identity must already be verified
@@ -210,6 +211,7 @@ typedef struct writ_delegate_request {
     const writ_task_scope *scope;       /* NULL = the parent's scope unchanged */
     uint32_t ttl;                       /* 0 = default, capped at the parent's expiry */
     int64_t now;
+    int64_t *expires;                   /* if not NULL, set to the new token's exp on success */
 } writ_delegate_request;
 
 WRIT_MUST_CHECK writ_status writ_token_delegate(const writ_keyring *kr, const writ_issuer_config *cfg,

@@ -456,7 +456,8 @@ static void start_task(srv *s, struct MHD_Connection *c, const form *f, bool txn
         wr_free(d);
         goto out;
     }
-    writ_mint_request mr = {.scope = &rs->sc, .txn = task, .ttl = ttl};
+    int64_t exp = 0;
+    writ_mint_request mr = {.scope = &rs->sc, .txn = task, .ttl = ttl, .expires = &exp};
     char *tok = NULL;
     size_t len = 0;
     if (writ_token_mint(s->keyring, &s->issuer, id, &mr, &tok, &len, &reason, &err)) {
@@ -468,10 +469,6 @@ static void start_task(srv *s, struct MHD_Connection *c, const form *f, bool txn
         goto out;
     }
     wr_free(d);
-    int64_t exp = (int64_t)time(NULL) + (ttl ? ttl : s->cfg->token_ttl);
-    int64_t iexp = writ_identity_expiry(id);   /* the token stops with its credential */
-    if (iexp && iexp < exp)
-        exp = iexp;
     issued(s, r, tok, len, txn, exp, &rs->sc, task);
 out:
     writ_identity_free(id);
@@ -574,11 +571,13 @@ static void delegate(srv *s, struct MHD_Connection *c, const form *f, bool txn, 
         oauth_error(r, 403, "access_denied", "policy_denied", "policy_denied: %s", why);
         goto out;
     }
+    int64_t exp = 0;
     /* an X.509-SVID actor: the new token is bound to its certificate */
     writ_delegate_request dr = {.target = to,
                                 .target_cert_thumbprint = x509 ? writ_identity_cert_thumbprint(target) : NULL,
                                 .scope = rs->given ? &rs->sc : NULL,
-                                .ttl = ttl};
+                                .ttl = ttl,
+                                .expires = &exp};
     char *tok = NULL;
     size_t len = 0;
     if (writ_token_delegate(s->keyring, &s->issuer, s->verifier, s->revocations, subject, strlen(subject), presenter,
@@ -589,9 +588,7 @@ static void delegate(srv *s, struct MHD_Connection *c, const form *f, bool txn, 
                 dt);
         goto out;
     }
-    int64_t pexp = writ_task_token_expiry(parent);
-    int64_t exp = (int64_t)time(NULL) + (ttl ? ttl : s->cfg->token_ttl);
-    issued(s, r, tok, len, txn, exp < pexp ? exp : pexp, &rs->sc, task);
+    issued(s, r, tok, len, txn, exp, &rs->sc, task);
 out:
     json_decref(chain);
     writ_identity_free(target);

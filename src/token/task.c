@@ -764,7 +764,10 @@ writ_status writ_token_mint(const writ_keyring *kr, const writ_issuer_config *cf
         .depth = 0,
         .cnf = agent->x5t,
     };
-    return sign_claims(kr, cfg, &in, token, len, why, err);
+    st = sign_claims(kr, cfg, &in, token, len, why, err);
+    if (!st && req->expires)
+        *req->expires = exp;
+    return st;
 }
 
 writ_status writ_token_exchange(const writ_keyring *kr, const writ_issuer_config *cfg, const writ_bundle *bundle,
@@ -943,6 +946,8 @@ writ_status writ_token_delegate(const writ_keyring *kr, const writ_issuer_config
     };
     act = anc = NULL; /* consumed */
     st = sign_claims(kr, cfg, &in, token, len, why, err);
+    if (!st && req->expires)
+        *req->expires = exp;
 done:
     json_decref(act);
     json_decref(anc);

@@ -114,7 +114,14 @@ static void test_mint_capped_by_identity(void **state)
     /* ttl 0 (the 300 s default) and 600 s are cut to 60 s; 30 s is kept */
     static const uint32_t ttl[] = {0, 600, 30}, want[] = {60, 60, 30};
     for (size_t i = 0; i < 3; i++) {
-        char *t = mint(shortlived, ttl[i]);
+        /* the expiry reported by the mint is the token's */
+        int64_t reported = 0;
+        writ_mint_request rq = {.scope = &SCOPE, .txn = "task-42", .ttl = ttl[i], .now = NOW, .expires = &reported};
+        char *t;
+        size_t len;
+        writ_reason why0;
+        assert_int_equal(writ_token_mint(F.kr, &F.cfg, shortlived, &rq, &t, &len, &why0, &err), WRIT_OK);
+        assert_int_equal(reported, NOW + want[i]);
         writ_task_token *tt;
         writ_reason why;
         assert_int_equal(verify(t, NOW + 10, NULL, &tt, &why, &err), WRIT_OK);
