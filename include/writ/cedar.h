@@ -44,6 +44,11 @@ WRIT_MUST_CHECK writ_status writ_policyset_link(writ_policyset *ps, const char *
 WRIT_MUST_CHECK writ_status writ_schema_parse(const char *text, size_t len, writ_schema **out,
                                               writ_error *err);
 void writ_schema_free(writ_schema *s);
+/* Does the schema declare action action_type::"action_id" with a context
+ * attribute attr?  -1: no such action; 0: the action's context has no such
+ * attribute; 1: it does.  Thread-safe on a schema no one frees. */
+int writ_schema_context_has(const writ_schema *s, const char *action_type, const char *action_id,
+                            const char *attr);
 
 /* ---- entities (Cedar's JSON entity format).  With a schema, attribute
  * values are read as the schema types them and the schema's action entities

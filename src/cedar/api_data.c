@@ -55,8 +55,8 @@ void writ_entities_free(writ_entities *es)
     wr_free(es);
 }
 
-writ_status cedar_request_from_json(const json_t *j, const writ_schema *schema, bool validate, writ_request **out,
-                                   writ_error *err)
+writ_status cedar_request_from_json(const json_t *j, const writ_schema *schema, bool validate,
+                                    writ_request **out, writ_error *err)
 {
     *out = NULL;
     writ_request *rq = wr_calloc(1, sizeof *rq);
@@ -98,4 +98,21 @@ void writ_request_free(writ_request *rq)
         return;
     wr_arena_free(rq->arena);
     wr_free(rq);
+}
+
+int writ_schema_context_has(const writ_schema *s, const char *action_type, const char *action_id,
+                            const char *attr)
+{
+    if (!s || !action_type || !action_id || !attr)
+        return -1;
+    for (size_t i = 0; i < s->nactions; i++) {
+        const cs_action *a = &s->actions[i];
+        if (strcmp(a->uid->type->data, action_type) || strcmp(a->uid->id->data, action_id))
+            continue;
+        for (size_t k = 0; k < a->context->nattrs; k++)
+            if (!strcmp(a->context->attrs[k].name->data, attr))
+                return 1;
+        return 0;
+    }
+    return -1;
 }

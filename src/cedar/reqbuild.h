@@ -36,9 +36,18 @@ WRIT_MUST_CHECK writ_status cedar_request_fill(writ_request *rq, const writ_sche
                                                const json_t *context, writ_error *err);
 
 /* writ_request_set_attrs with the attributes as a parsed JSON object (from
- * cedar_json_load) instead of text. */
+ * cedar_json_load) instead of text.  With store_wins, attributes the store
+ * holds for the entity keep the store's value (the request may only add
+ * attributes the store does not hold). */
 WRIT_MUST_CHECK writ_status cedar_request_set_attrs_tree(writ_request *rq, const writ_entities *es,
                                                          const char *type, const char *id,
-                                                         const json_t *attrs, writ_error *err);
+                                                         const json_t *attrs, bool store_wins,
+                                                         writ_error *err);
+
+/* Attribute key of rq's resource as this request sees it (its per-request
+ * attributes, else the store's); NULL when it has none of that name. */
+struct cv_value;
+const struct cv_value *cedar_request_resource_attr(const writ_request *rq, const writ_entities *es,
+                                                   const char *key);
 
 #endif

@@ -35,14 +35,18 @@
  *     namespace).  subject may be left out; when given, its type and id
  *     must name the holder, else that evaluation is a deny ("subject does
  *     not match the task token's holder");
- *   - the action (name or uid) and resource (id or uid) must be in the
- *     token's scope, else a deny naming which;
- *   - context.task {id, purpose}, chain and chain_depth come from the token
- *     (where the schema declares them; elsewhere they are dropped), over
- *     whatever the body said; the body's other context keys are kept.  The
- *     audit record's task and chain are the token's. */
+ *   - the action (name or uid), resource (id or uid) and destination must be
+ *     in the token's scope and the resource's sensitivity under its
+ *     ceiling, else a deny naming which;
+ *   - the facts Writ establishes (task, chain, chain_depth, time,
+ *     source_ip, destination, sensitivity, destinations: facts.c) replace
+ *     whatever the body said; the body's other context keys (the call's
+ *     arguments) are kept, and properties may only add attributes the
+ *     entity store does not hold.  The audit record's task and chain are
+ *     the token's.
+ * Both ways go through srv_decide_ask (decide.c), the decision path every
+ * front end shares. */
 #include "cedar/json.h"
-#include "cedar/reqbuild.h"
 #include "server/server_int.h"
 #include "util/alloc.h"
 
@@ -88,10 +92,12 @@ static int check_parts(const az_parts *p, bool subject_optional, char *why, size
     if ((p->subject && (!need_string(p->subject, "type", "subject", why, n) ||
                         !need_string(p->subject, "id", "subject", why, n))) ||
         !need_string(p->resource, "type", "resource", why, n) ||
-        !need_string(p->resource, "id", "resource", why, n) || !need_string(p->action, "name", "action", why, n))
+        !need_string(p->resource, "id", "resource", why, n) ||
+        !need_string(p->action, "name", "action", why, n))
         return -1;
     json_t *sp = json_object_get(p->subject, "properties"), *rp = json_object_get(p->resource, "properties");
-    if ((sp && !json_is_object(sp) && !json_is_null(sp)) || (rp && !json_is_object(rp) && !json_is_null(rp))) {
+    if ((sp && !json_is_object(sp) && !json_is_null(sp)) ||
+        (rp && !json_is_object(rp) && !json_is_null(rp))) {
         snprintf(why, n, "properties must be an object");
         return -1;
     }
@@ -102,96 +108,15 @@ static int check_parts(const az_parts *p, bool subject_optional, char *why, size
     return 0;
 }
 
-/* This thread's request, refilled for each evaluation (cedar/reqbuild.h):
- * no JSON request object is assembled and re-read, and the request's arena
- * is rewound rather than made anew. */
-static pthread_key_t rq_key;
-static pthread_once_t rq_once = PTHREAD_ONCE_INIT;
-static bool rq_key_ok;
-
-static void rq_free(void *p) { writ_request_free(p); }
-static void rq_key_make(void) { rq_key_ok = pthread_key_create(&rq_key, rq_free) == 0; }
-
-static writ_request *thread_request(void)
-{
-    if (pthread_once(&rq_once, rq_key_make) != 0 || !rq_key_ok)
-        return NULL;
-    writ_request *rq = pthread_getspecific(rq_key);
-    if (!rq) {
-        rq = cedar_request_reusable();
-        if (rq && pthread_setspecific(rq_key, rq) != 0) {
-            writ_request_free(rq);
-            rq = NULL;
-        }
-    }
-    return rq;
-}
-
 /* The parts of an entity reference: prefix + type (unless qualified), id. */
 static cedar_uid_parts uid_parts(srv *s, json_t *part, const char *type_key, json_t *id)
 {
-    cedar_uid_parts u = {"", 0, NULL, 0, json_string_value(id), json_string_length(id)};
-    if (!type_key) {
-        u.type = s->action_type;
-        u.type_len = strlen(s->action_type);
-        return u;
-    }
+    if (!type_key)
+        return srv_uid_parts(s, s->action_type, strlen(s->action_type), json_string_value(id),
+                             json_string_length(id));
     json_t *tj = json_object_get(part, type_key);
-    u.type = json_string_value(tj);
-    u.type_len = json_string_length(tj);
-    bool qualified = false;
-    for (size_t i = 0; i + 1 < u.type_len && !qualified; i++)
-        qualified = u.type[i] == ':' && u.type[i + 1] == ':';
-    if (!qualified) {
-        u.prefix = s->type_prefix;
-        u.prefix_len = strlen(s->type_prefix);
-    }
-    return u;
-}
-
-/* "Type::\"id\"" for the log, at b's end; returns its offset. */
-static size_t put_uid_text(sbuf *b, const cedar_uid_parts *u)
-{
-    size_t at = b->len;
-    sb_putn(b, u->prefix, u->prefix_len);
-    sb_putn(b, u->type, u->type_len);
-    sb_puts(b, "::");
-    sb_json_strn(b, u->id, u->id_len);
-    sb_putc(b, '\0');
-    return at;
-}
-
-static writ_status apply_properties(const srv_snapshot *snap, writ_request *rq, json_t *part,
-                                    const cedar_uid_parts *u, sbuf *tmp, writ_error *err)
-{
-    json_t *props = json_object_get(part, "properties");
-    if (!json_is_object(props) || json_object_size(props) == 0)
-        return WRIT_OK;
-    tmp->len = 0;
-    sb_putn(tmp, u->prefix, u->prefix_len);
-    sb_putn(tmp, u->type, u->type_len);
-    sb_putc(tmp, '\0');
-    if (!sb_ok(tmp)) {
-        snprintf(err->msg, sizeof err->msg, "out of memory");
-        return WRIT_ENOMEM;
-    }
-    return cedar_request_set_attrs_tree(rq, snap->es, tmp->p, u->id, props, err);
-}
-
-/* With a task token: the principal is the token's holder, of type
- * check_principal_type (with the namespace unless qualified); a subject in
- * the body must name that same entity. */
-static cedar_uid_parts holder_parts(srv *s, const srv_task *tk)
-{
-    const char *type = s->cfg->check_principal_type;
-    bool qualified = strstr(type, "::") != NULL;
-    cedar_uid_parts u = {.prefix = qualified ? "" : s->type_prefix,
-                         .prefix_len = qualified ? 0 : strlen(s->type_prefix),
-                         .type = type,
-                         .type_len = strlen(type),
-                         .id = tk->agent,
-                         .id_len = strlen(tk->agent)};
-    return u;
+    return srv_uid_parts(s, json_string_value(tj), json_string_length(tj), json_string_value(id),
+                         json_string_length(id));
 }
 
 /* Byte i of an entity type held as prefix + type. */
@@ -211,108 +136,42 @@ static bool same_entity(const cedar_uid_parts *a, const cedar_uid_parts *b)
     return true;
 }
 
-/* With a task token, what must hold before Cedar is asked: a subject in
- * the body names the holder (pr), the action and resource are inside the
- * token's scope.  Then the context: the body's, with the token's task,
- * chain and chain_depth over it (*own, a shallow copy, for the caller to
- * drop).  0, or -1 with why (a deny). */
-static int token_bounds(srv *s, const srv_snapshot *snap, const srv_task *tk, const az_parts *p,
-                        const cedar_uid_parts *pr, const cedar_uid_parts *ac, const cedar_uid_parts *rs,
-                        const char *act, const char *rt, json_t **own, char *why, size_t n)
-{
-    if (p->subject) {
-        cedar_uid_parts sj = uid_parts(s, p->subject, "type", json_object_get(p->subject, "id"));
-        if (!same_entity(&sj, pr)) {
-            snprintf(why, n, "subject does not match the task token's holder");
-            return -1;
-        }
-    }
-    /* the scope compares C strings: an id with a NUL in it cannot be in it */
-    if (strlen(ac->id) != ac->id_len || strlen(rs->id) != rs->id_len) {
-        snprintf(why, n, "an action or resource id holding a NUL is outside any task token's scope");
-        return -1;
-    }
-    if (srv_task_in_scope(tk, ac->id, act, rs->id, rt, why, n))
-        return -1;
-    *own = json_is_object(p->context) ? json_copy(p->context) : json_object();
-    if (!*own || srv_task_context(s, snap, ac->id, tk, *own)) {
-        snprintf(why, n, "out of memory");
-        return -1;
-    }
-    return 0;
-}
-
 /* Decide one evaluation and write {"decision":..,"context":{..}}.  tk is
- * the request's verified task token, NULL without one.  Returns 0, or -1
- * with why when the parts are malformed (nothing written). */
-static int eval_one(srv *s, const srv_snapshot *snap, const srv_task *tk, const az_parts *p, sbuf *out,
-                    char *why, size_t whylen)
+ * the request's verified task token, NULL without one (the caller vouches
+ * for the body).  Returns 0, or -1 with why when the parts are malformed
+ * (nothing written). */
+static int eval_one(srv *s, const srv_snapshot *snap, const srv_task *tk, const srv_peer *peer,
+                    const az_parts *p, sbuf *out, char *why, size_t whylen)
 {
     if (check_parts(p, tk != NULL, why, whylen))
         return -1;
-    cedar_uid_parts pr =
-        tk ? holder_parts(s, tk) : uid_parts(s, p->subject, "type", json_object_get(p->subject, "id"));
-    cedar_uid_parts ac = uid_parts(s, p->action, NULL, json_object_get(p->action, "name"));
-    cedar_uid_parts rs = uid_parts(s, p->resource, "type", json_object_get(p->resource, "id"));
-    /* the three uids as text for the audit log, NUL-separated in one buffer */
-    sbuf txt;
-    sb_init(&txt);
-    sb_reserve(&txt, 64 + pr.prefix_len + pr.type_len + pr.id_len + ac.type_len + ac.id_len + rs.prefix_len +
-                         rs.type_len + rs.id_len);
-    size_t oa = put_uid_text(&txt, &pr), oc = put_uid_text(&txt, &ac), orr = put_uid_text(&txt, &rs);
-    const char *at = sb_ok(&txt) ? txt.p + oa : "", *act = sb_ok(&txt) ? txt.p + oc : "",
-               *rt = sb_ok(&txt) ? txt.p + orr : "";
-    const char *task = NULL, *chain = NULL;
-    char *chain_own = NULL;
-    json_t *ctx = json_is_object(p->context) ? p->context : NULL, *ctx_own = NULL;
+    const char *ptype = s->cfg->check_principal_type;
+    srv_ask a = {
+        .principal = tk ? srv_uid_parts(s, ptype, strlen(ptype), tk->agent, strlen(tk->agent))
+                        : uid_parts(s, p->subject, "type", json_object_get(p->subject, "id")),
+        .action = uid_parts(s, p->action, NULL, json_object_get(p->action, "name")),
+        .resource = uid_parts(s, p->resource, "type", json_object_get(p->resource, "id")),
+        .task = tk,
+        .bound = tk != NULL,
+        .vouched = tk == NULL,
+        .context = json_is_object(p->context) ? p->context : NULL,
+        .principal_props = json_object_get(p->subject, "properties"),
+        .resource_props = json_object_get(p->resource, "properties"),
+        .peer = peer,
+    };
     srv_outcome o;
-    char deny[300];
-    bool denied = false;
-    if (tk) {
-        /* the token's facts, never the body's */
-        task = tk->task;
-        chain = tk->chain_text;
-        denied = token_bounds(s, snap, tk, p, &pr, &ac, &rs, act, rt, &ctx_own, deny, sizeof deny) != 0;
-        ctx = ctx_own;
-    } else if (ctx) {
-        json_t *t = json_object_get(json_object_get(ctx, "task"), "id");
-        task = json_is_string(t) ? json_string_value(t) : NULL;
-        json_t *c = json_object_get(ctx, "chain");
-        chain = chain_own = json_is_array(c) ? json_dumps(c, JSON_COMPACT) : NULL;
-    }
-    if (denied) {
-        srv_decide_failed(s, at, act, rt, task, deny, &o);
-    } else {
-        writ_error err;
-        memset(&err, 0, sizeof err);
-        writ_request *rq = thread_request();
-        writ_status st = rq ? cedar_request_fill(rq, snap->schema, s->cfg->validate, &pr, &ac, &rs, ctx, &err)
-                            : WRIT_ENOMEM;
-        if (!rq)
-            snprintf(err.msg, sizeof err.msg, "out of memory");
-        if (!st) {
-            /* properties: with the entity type as a C string */
-            sbuf tmp;
-            sb_init(&tmp);
-            if (!st)
-                st = apply_properties(snap, rq, p->subject, &pr, &tmp, &err);
-            if (!st)
-                st = apply_properties(snap, rq, p->resource, &rs, &tmp, &err);
-            sb_free(&tmp);
-        }
-        if (st) {
-            snprintf(deny, sizeof deny, "request: %s", err.msg);
-            srv_decide_failed(s, at, act, rt, task, deny, &o);
-        } else {
-            srv_decide(s, snap, rq, at, act, rt, task, chain, &o);
-        }
-    }
+    cedar_uid_parts sj;
+    if (tk && p->subject &&
+        (sj = uid_parts(s, p->subject, "type", json_object_get(p->subject, "id")),
+         !same_entity(&sj, &a.principal)))
+        /* with a task token, a subject in the body must name the holder */
+        srv_decide_failed(s, NULL, NULL, NULL, tk->task, "subject does not match the task token's holder",
+                          &o);
+    else
+        srv_decide_ask(s, snap, &a, &o);
     sb_puts(out, o.allow ? "{\"decision\":true,\"context\":{" : "{\"decision\":false,\"context\":{");
     srv_outcome_json(snap, &o, out);
     sb_puts(out, "}}");
-    free(chain_own); /* jansson's allocator */
-    json_decref(ctx_own);
-    sb_free(&txt);
     return 0;
 }
 
@@ -362,7 +221,8 @@ static int authenticate(srv *s, struct MHD_Connection *c, srv_task *buf, const s
     return 0;
 }
 
-static void evaluation(srv *s, const srv_task *tk, const char *body, size_t len, srv_reply *r)
+static void evaluation(srv *s, const srv_task *tk, const srv_peer *peer, const char *body, size_t len,
+                       srv_reply *r)
 {
     json_t *j = load_body(body, len, r);
     if (!j)
@@ -373,7 +233,7 @@ static void evaluation(srv *s, const srv_task *tk, const char *body, size_t len,
     sbuf b;
     sb_init(&b);
     char why[200];
-    if (eval_one(s, snap, tk, &p, &b, why, sizeof why))
+    if (eval_one(s, snap, tk, peer, &p, &b, why, sizeof why))
         srv_error(r, 400, "bad_request", "%s", why);
     else
         srv_reply_sbuf(r, 200, &b);
@@ -388,20 +248,23 @@ void authzen_evaluation(srv *s, struct MHD_Connection *c, const char *body, size
     const srv_task *tk;
     if (authenticate(s, c, &buf, &tk, r))
         return;
-    evaluation(s, tk, body, len, r);
+    srv_peer peer;
+    srv_peer_read(s, c, &peer);
+    evaluation(s, tk, &peer, body, len, r);
     if (tk)
         srv_task_clear(&buf);
 }
 
 typedef enum { SEM_ALL, SEM_DENY_FIRST, SEM_PERMIT_FIRST } az_semantic;
 
-static void evaluations(srv *s, const srv_task *tk, const char *body, size_t len, srv_reply *r)
+static void evaluations(srv *s, const srv_task *tk, const srv_peer *peer, const char *body, size_t len,
+                        srv_reply *r)
 {
     json_t *j = load_body(body, len, r);
     if (!j)
         return;
-    az_parts def = {json_object_get(j, "subject"), json_object_get(j, "action"), json_object_get(j, "resource"),
-                    json_object_get(j, "context")};
+    az_parts def = {json_object_get(j, "subject"), json_object_get(j, "action"),
+                    json_object_get(j, "resource"), json_object_get(j, "context")};
     json_t *evs = json_object_get(j, "evaluations");
     json_t *opts = json_object_get(j, "options");
     az_semantic sem = SEM_ALL;
@@ -438,7 +301,7 @@ static void evaluations(srv *s, const srv_task *tk, const char *body, size_t len
     /* No evaluations: the request is one evaluation (AuthZEN 1.0). */
     if (n == 0) {
         json_decref(j);
-        evaluation(s, tk, body, len, r);
+        evaluation(s, tk, peer, body, len, r);
         return;
     }
     for (size_t i = 0; i < n; i++)
@@ -465,7 +328,7 @@ static void evaluations(srv *s, const srv_task *tk, const char *body, size_t len
             sb_putc(&b, ',');
         size_t mark = b.len;
         char why[200];
-        if (eval_one(s, snap, tk, &p, &b, why, sizeof why)) {
+        if (eval_one(s, snap, tk, peer, &p, &b, why, sizeof why)) {
             /* A malformed item is a deny of that item with its reason. */
             sb_puts(&b, "{\"decision\":false,\"context\":{\"reasons\":[],\"errors\":[{\"policy\":null,"
                         "\"message\":");
@@ -494,7 +357,9 @@ void authzen_evaluations(srv *s, struct MHD_Connection *c, const char *body, siz
     const srv_task *tk;
     if (authenticate(s, c, &buf, &tk, r))
         return;
-    evaluations(s, tk, body, len, r);
+    srv_peer peer;
+    srv_peer_read(s, c, &peer);
+    evaluations(s, tk, &peer, body, len, r);
     if (tk)
         srv_task_clear(&buf);
 }

@@ -69,7 +69,12 @@ static const ck_key keys[] = {
     {"tls_key", CK_PATH, OFF(tls_key), 0, 0, "PEM private key of tls_cert"},
     {"tls_client_ca", CK_TLS_CA, 0, 0, 0,
      "TRUST_DOMAIN FILE: request client certificates, X.509-SVIDs of that domain with roots in FILE (repeatable)"},
-    {"route", CK_ROUTE, 0, 0, 0, "METHOD PATTERN ACTION RESOURCE_TYPE RESOURCE_ID (repeatable)"},
+    {"route", CK_ROUTE, 0, 0, 0, "METHOD PATTERN ACTION RESOURCE_TYPE RESOURCE_ID [DESTINATION] (repeatable)"},
+    {"trusted_proxies", CK_STR, OFF(trusted_proxies), 0, 0,
+     "addresses or CIDR ranges (space or comma separated) whose X-Real-IP, X-Forwarded-For, X-Original-* and "
+     "X-Writ-Destination headers are believed (empty: none)"},
+    {"destination_default", CK_STR, OFF(destination_default), 0, 0,
+     "the destination fact when neither a route nor a trusted proxy names one"},
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 
@@ -136,6 +141,8 @@ void srv_config_defaults(srv_config *c)
     c->admin_token_file = dup("");
     c->token_ttl = 300;
     c->token_max_ttl = 900;
+    c->trusted_proxies = dup("");
+    c->destination_default = dup("external");
     c->tls_cert = dup("");
     c->tls_key = dup("");
 }
@@ -149,6 +156,7 @@ static void free_routes(srv_config *c)
         wr_free(r->action);
         wr_free(r->rtype);
         wr_free(r->rid);
+        wr_free(r->destination);
     }
     wr_free(c->routes);
     c->routes = NULL;
@@ -265,14 +273,15 @@ static size_t split_words(const char *v, char **w, size_t max)
 
 static writ_status add_route(srv_config *c, const char *v, writ_error *err)
 {
-    char *w[5] = {0};
-    size_t n = split_words(v, w, 5);
+    char *w[6] = {0};
+    size_t n = split_words(v, w, 6);
     writ_status st = WRIT_OK;
-    if (n != 5) {
-        st = wr_error(err, WRIT_EINVAL, "route: expected METHOD PATTERN ACTION RESOURCE_TYPE RESOURCE_ID, got '%s'", v);
+    if (n != 5 && n != 6) {
+        st = wr_error(err, WRIT_EINVAL,
+                      "route: expected METHOD PATTERN ACTION RESOURCE_TYPE RESOURCE_ID [DESTINATION], got '%s'", v);
         goto out;
     }
-    for (size_t i = 0; i < 5; i++)
+    for (size_t i = 0; i < n; i++)
         if (!w[i]) {
             st = wr_error(err, WRIT_ENOMEM, "out of memory");
             goto out;
@@ -281,7 +290,23 @@ static writ_status add_route(srv_config *c, const char *v, writ_error *err)
         st = wr_error(err, WRIT_EINVAL, "route: pattern must start with '/': '%s'", w[1]);
         goto out;
     }
-    srv_route check = {w[0], w[1], w[2], w[3], w[4]};
+    if (n == 6) {
+        /* lower case, as every destination Writ compares */
+        for (char *p = w[5]; *p; p++) {
+            if (*p >= 'A' && *p <= 'Z')
+                *p = (char)(*p - 'A' + 'a');
+            else if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || strchr("._-:/", *p))) {
+                st = wr_error(err, WRIT_EINVAL, "route: destination '%s' may hold only letters, digits and . _ - : /",
+                              w[5]);
+                goto out;
+            }
+        }
+        if (strlen(w[5]) > 128) {
+            st = wr_error(err, WRIT_EINVAL, "route: destination longer than 128 bytes");
+            goto out;
+        }
+    }
+    srv_route check = {w[0], w[1], w[2], w[3], w[4], w[5]};
     if ((st = route_check(&check, err)) != WRIT_OK)
         goto out;
     if (c->nroutes >= SRV_MAX_ROUTES) {
@@ -294,10 +319,10 @@ static writ_status add_route(srv_config *c, const char *v, writ_error *err)
         goto out;
     }
     c->routes = r;
-    r[c->nroutes++] = (srv_route){w[0], w[1], w[2], w[3], w[4]};
+    r[c->nroutes++] = (srv_route){w[0], w[1], w[2], w[3], w[4], w[5]};
     return WRIT_OK;
 out:
-    for (size_t i = 0; i < 5; i++)
+    for (size_t i = 0; i < 6; i++)
         wr_free(w[i]);
     return st;
 }
@@ -684,8 +709,10 @@ void srv_config_print(const srv_config *c, FILE *f)
             break;
         case CK_ROUTE:
             for (size_t r = 0; r < c->nroutes; r++)
-                fprintf(f, "route = %s %s %s %s %s\n", c->routes[r].method, c->routes[r].pattern,
-                        c->routes[r].action, c->routes[r].rtype, c->routes[r].rid);
+                fprintf(f, "route = %s %s %s %s %s%s%s\n", c->routes[r].method, c->routes[r].pattern,
+                        c->routes[r].action, c->routes[r].rtype, c->routes[r].rid,
+                        c->routes[r].destination ? " " : "",
+                        c->routes[r].destination ? c->routes[r].destination : "");
             break;
         case CK_TRUST_SPIFFE:
         case CK_TRUST_OIDC:

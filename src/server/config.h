@@ -16,17 +16,20 @@
 #include "writ/writ.h"
 
 /* One row of the /authz/check route table:
- *   route = METHOD PATTERN ACTION RESOURCE_TYPE RESOURCE_ID
+ *   route = METHOD PATTERN ACTION RESOURCE_TYPE RESOURCE_ID [DESTINATION]
  * METHOD is a method or `*`; PATTERN is a path of literal segments,
  * `{name}` (one segment, captured) and a final `*` (any rest, captured as
  * {*}); RESOURCE_ID may use the captures, e.g. `{repo}`.  Query strings are
- * ignored.  First match wins; no match is a deny. */
+ * ignored.  First match wins; no match is a deny.  DESTINATION (lower
+ * case, normalised) is the request's `destination` fact; without it, a
+ * trusted proxy's X-Writ-Destination or destination_default. */
 typedef struct srv_route {
     char *method;
     char *pattern;
     char *action;
     char *rtype;
     char *rid;
+    char *destination;          /* NULL = none */
 } srv_route;
 
 #define SRV_MAX_ROUTES 1024
@@ -86,6 +89,8 @@ typedef struct srv_config {
     char *tls_key;              /* PEM private key of tls_cert */
     size_t ntls_ca;             /* tls_client_ca entries (name = trust domain, path = PEM roots) */
     srv_trust *tls_ca;
+    char *trusted_proxies;      /* addresses / CIDR ranges whose forwarding headers count, "" = none */
+    char *destination_default;  /* the destination when none is established */
     size_t nroutes;
     srv_route *routes;
     bool routes_from_flags;     /* flags replace the file's routes */

@@ -1,9 +1,13 @@
-/* decide.c - one decision: Cedar against a snapshot, then the audit record.
+/* decide.c - the one decision path: every front end (AuthZEN, /authz/check,
+ * the token endpoints) hands a srv_ask to srv_decide_ask, which bounds it by
+ * the task token, builds the context from the fact table (facts.c), asks
+ * Cedar against a snapshot, and writes the audit record.
  *
  * Fail closed everywhere: a missing authorizer, a Cedar failure or an audit
  * log that refuses the record all turn into a deny with the reason in
  * out->error.  No decision is answered without its audit record queued. */
 #include "server/server_int.h"
+#include "cedar/value.h"
 #include "util/alloc.h"
 
 #include <stdio.h>
@@ -75,8 +79,14 @@ static void audit(srv *s, const char *agent, const char *action, const char *res
         json_ids(&pol, o->d.reasons, o->d.nreasons);
     json_errors(&errs, o);
     wr_audit_entry e = {
-        .agent = agent, .chain = chain, .task = task, .action = action, .resource = resource,
-        .allow = o->allow, .policies = sb_ok(&pol) ? pol.p : "[]", .errors = sb_ok(&errs) ? errs.p : "[]",
+        .agent = agent,
+        .chain = chain,
+        .task = task,
+        .action = action,
+        .resource = resource,
+        .allow = o->allow,
+        .policies = sb_ok(&pol) ? pol.p : "[]",
+        .errors = sb_ok(&errs) ? errs.p : "[]",
     };
     writ_status st = (sb_ok(&pol) && sb_ok(&errs)) ? wr_audit_append(s->audit, &e) : WRIT_ENOMEM;
     sb_free(&pol);
@@ -92,18 +102,20 @@ static void audit(srv *s, const char *agent, const char *action, const char *res
     }
 }
 
+static void decided(srv *s, const char *agent, const char *action, const char *resource, const char *task,
+                    const char *chain, srv_outcome *out);
+
 void srv_decide_failed(srv *s, const char *agent, const char *action, const char *resource, const char *task,
                        const char *why, srv_outcome *out)
 {
     memset(out, 0, sizeof *out);
     out->failed = true;
     snprintf(out->error, sizeof out->error, "%s", why);
-    audit(s, agent, action, resource, task, NULL, out);
-    met_decision(&s->met, 0, 1);
+    decided(s, agent, action, resource, task, NULL, out);
 }
 
-void srv_record(srv *s, const char *agent, const char *action, const char *resource, const char *task, bool allow,
-                const char *note)
+void srv_record(srv *s, const char *agent, const char *action, const char *resource, const char *task,
+                bool allow, const char *note)
 {
     srv_outcome o;
     memset(&o, 0, sizeof o);
@@ -114,12 +126,246 @@ void srv_record(srv *s, const char *agent, const char *action, const char *resou
     audit(s, agent, action, resource, task, NULL, &o);
 }
 
-void srv_decide(srv *s, const srv_snapshot *snap, const writ_request *rq, const char *agent, const char *action,
-                const char *resource, const char *task, const char *chain, srv_outcome *out)
+cedar_uid_parts srv_uid_parts(const srv *s, const char *type, size_t type_len, const char *id, size_t id_len)
+{
+    bool qualified = false;
+    for (size_t i = 0; i + 1 < type_len && !qualified; i++)
+        qualified = type[i] == ':' && type[i + 1] == ':';
+    cedar_uid_parts u = {
+        qualified ? "" : s->type_prefix, qualified ? 0 : strlen(s->type_prefix), type, type_len, id, id_len};
+    return u;
+}
+
+/* This thread's request, refilled for each decision (cedar/reqbuild.h): no
+ * JSON request object is assembled and re-read, and the request's arena is
+ * rewound rather than made anew. */
+static pthread_key_t rq_key;
+static pthread_once_t rq_once = PTHREAD_ONCE_INIT;
+static bool rq_key_ok;
+
+static void rq_free(void *p) { writ_request_free(p); }
+static void rq_key_make(void) { rq_key_ok = pthread_key_create(&rq_key, rq_free) == 0; }
+
+static writ_request *thread_request(void)
+{
+    if (pthread_once(&rq_once, rq_key_make) != 0 || !rq_key_ok)
+        return NULL;
+    writ_request *rq = pthread_getspecific(rq_key);
+    if (!rq) {
+        rq = cedar_request_reusable();
+        if (rq && pthread_setspecific(rq_key, rq) != 0) {
+            writ_request_free(rq);
+            rq = NULL;
+        }
+    }
+    return rq;
+}
+
+/* "Type::\"id\"" at b's end, NUL-terminated; returns its offset. */
+static size_t put_uid_text(sbuf *b, const cedar_uid_parts *u)
+{
+    size_t at = b->len;
+    sb_putn(b, u->prefix, u->prefix_len);
+    sb_putn(b, u->type, u->type_len);
+    sb_puts(b, "::");
+    sb_json_strn(b, u->id, u->id_len);
+    sb_putc(b, '\0');
+    return at;
+}
+
+/* A part's id as a C string for the scope, or NULL when it holds a NUL (an
+ * id with a NUL in it is in no task token's scope). */
+static const char *c_id(const cedar_uid_parts *u, char *buf, size_t n)
+{
+    if (u->id_len >= n || memchr(u->id, '\0', u->id_len))
+        return NULL;
+    memcpy(buf, u->id, u->id_len);
+    buf[u->id_len] = '\0';
+    return buf;
+}
+
+/* Levels of the token's sensitivity ceiling onto a resource's numeric
+ * `sensitivity`: public 0, internal 1, confidential 2, restricted 3 and
+ * above.  A resource without a Long `sensitivity` counts as the most
+ * sensitive. */
+static int sensitivity_bound(const srv_snapshot *snap, const writ_request *rq, const srv_task *t, char *why,
+                             size_t n)
+{
+    const char *lv = writ_task_token_sensitivity(t->token);
+    if (!lv || !*lv)
+        return 0;
+    int ceiling = writ_sensitivity_rank(lv);
+    if (ceiling < 0) {
+        snprintf(why, n, "the task token's sensitivity ceiling '%.40s' is not a level", lv);
+        return -1;
+    }
+    if (ceiling >= 3)
+        return 0;
+    const cv_value *v = cedar_request_resource_attr(rq, snap->es, "sensitivity");
+    if (!v || v->type != CV_LONG) {
+        snprintf(why, n,
+                 "the resource has no sensitivity, so it counts as restricted: above the task token's "
+                 "ceiling %s",
+                 lv);
+        return -1;
+    }
+    if (v->u.l > ceiling) {
+        snprintf(why, n, "the resource's sensitivity %lld is above the task token's ceiling %s (%d)",
+                 (long long)v->u.l, lv, ceiling);
+        return -1;
+    }
+    return 0;
+}
+
+/* The destination of a request: the route's, else a trusted proxy's, else
+ * destination_default; a vouching caller's own, normalised, wins. */
+static int destination_of(srv *s, const srv_ask *a, char *out, size_t n, char *why, size_t wn)
+{
+    json_t *mine = a->vouched ? json_object_get(a->context, "destination") : NULL;
+    if (mine) {
+        if (!json_is_string(mine) || srv_destination_norm(json_string_value(mine), out, n)) {
+            snprintf(why, wn, "context.destination is not a destination (letters, digits, . _ - : /)");
+            return -1;
+        }
+        return 0;
+    }
+    const char *d = a->destination                       ? a->destination
+                    : a->peer && a->peer->destination[0] ? a->peer->destination
+                                                         : s->dest_default;
+    snprintf(out, n, "%s", d);
+    return 0;
+}
+
+/* With a bound task token: the action, resource and destination are in the
+ * token's scope.  0, or -1 with why. */
+static int scope_bound(const srv_ask *a, const char *act_txt, const char *res_txt, const char *dest,
+                       char *why, size_t n)
+{
+    char ab[256], rb[1024];
+    const char *aid = c_id(&a->action, ab, sizeof ab), *rid = c_id(&a->resource, rb, sizeof rb);
+    if (!aid || !rid) {
+        snprintf(why, n,
+                 "an action or resource id holding a NUL (or too long) is outside any task token's scope");
+        return -1;
+    }
+    if (srv_task_in_scope(a->task, aid, act_txt, rid, res_txt, why, n))
+        return -1;
+    writ_task_scope sc;
+    writ_task_token_scope(a->task->token, &sc);
+    if (sc.n_destinations == 0)
+        return 0;
+    for (size_t i = 0; i < sc.n_destinations; i++) {
+        /* destinations compare in lower case (a token minted before
+         * normalisation may hold capitals) */
+        char item[130];
+        size_t k = 0;
+        for (const char *p = sc.destinations[i]; *p && k + 1 < sizeof item; p++)
+            item[k++] = (char)(*p >= 'A' && *p <= 'Z' ? *p - 'A' + 'a' : *p);
+        item[k] = '\0';
+        if (srv_scope_covers(item, dest))
+            return 0;
+    }
+    snprintf(why, n, "destination %s is outside the task token's destinations", dest);
+    return -1;
+}
+
+static void decided(srv *s, const char *agent, const char *action, const char *resource, const char *task,
+                    const char *chain, srv_outcome *out)
+{
+    audit(s, agent, action, resource, task, chain, out);
+    met_decision(&s->met, out->allow, out->failed);
+}
+
+void srv_decide_ask(srv *s, const srv_snapshot *snap, const srv_ask *a, srv_outcome *out)
 {
     memset(out, 0, sizeof *out);
+    const srv_task *t = a->task;
+    const char *task = t ? t->task : NULL, *chain = t ? t->chain_text : NULL;
+    char *chain_own = NULL;
+    if (!t && a->vouched) {
+        /* the PEP's word, for the log */
+        json_t *tk = json_object_get(json_object_get(a->context, "task"), "id");
+        task = json_is_string(tk) ? json_string_value(tk) : NULL;
+        json_t *c = json_object_get(a->context, "chain");
+        chain = chain_own = json_is_array(c) ? json_dumps(c, JSON_COMPACT) : NULL;
+    }
+    /* the three uids as text for the log, NUL-separated in one buffer */
+    sbuf txt;
+    sb_init(&txt);
+    sb_reserve(&txt, 64 + a->principal.prefix_len + a->principal.type_len + a->principal.id_len +
+                         a->action.type_len + a->action.id_len + a->resource.prefix_len +
+                         a->resource.type_len + a->resource.id_len);
+    size_t oa = put_uid_text(&txt, &a->principal), oc = put_uid_text(&txt, &a->action),
+           orr = put_uid_text(&txt, &a->resource);
+    const char *agent = sb_ok(&txt) ? txt.p + oa : "", *act = sb_ok(&txt) ? txt.p + oc : "",
+               *res = sb_ok(&txt) ? txt.p + orr : "";
+    char why[300] = "", dest[130];
+    json_t *ctx = NULL;
+    writ_request *rq = NULL;
+    writ_error err;
+    memset(&err, 0, sizeof err);
+    if (!sb_ok(&txt)) {
+        snprintf(why, sizeof why, "out of memory");
+        goto refuse;
+    }
+    if (a->peer && a->peer->bad[0]) {
+        snprintf(why, sizeof why, "%s", a->peer->bad);
+        goto refuse;
+    }
+    if (destination_of(s, a, dest, sizeof dest, why, sizeof why))
+        goto refuse;
+    bool bound = a->bound && t && t->token;
+    if (bound && scope_bound(a, act, res, dest, why, sizeof why))
+        goto refuse;
+    /* the context: the caller's keys, then every fact from its source */
+    ctx = json_is_object(a->context) ? json_copy((json_t *)a->context) : json_object();
+    if (!ctx) {
+        snprintf(why, sizeof why, "out of memory");
+        goto refuse;
+    }
+    if (a->vouched && json_object_get(ctx, "destination") &&
+        json_object_set_new(ctx, "destination", json_string(dest)))
+        ctx = NULL;
+    if (!ctx || srv_facts_context(s, snap, a, dest, ctx)) {
+        snprintf(why, sizeof why, "out of memory");
+        goto refuse;
+    }
+    rq = thread_request();
+    writ_status st = rq ? cedar_request_fill(rq, snap->schema, s->cfg->validate, &a->principal, &a->action,
+                                             &a->resource, ctx, &err)
+                        : WRIT_ENOMEM;
+    if (!rq)
+        snprintf(err.msg, sizeof err.msg, "out of memory");
+    /* per-request attributes: a vouching caller's replace the store's; any
+     * other only adds what the store does not hold */
+    const json_t *props[2] = {a->principal_props, a->resource_props};
+    const cedar_uid_parts *who[2] = {&a->principal, &a->resource};
+    for (int i = 0; i < 2 && !st; i++) {
+        if (!json_is_object(props[i]) || json_object_size(props[i]) == 0)
+            continue;
+        char type[512];
+        size_t tn = who[i]->prefix_len + who[i]->type_len;
+        char idb[1024];
+        const char *id = c_id(who[i], idb, sizeof idb);
+        if (tn >= sizeof type || !id) {
+            st = WRIT_ELIMIT;
+            snprintf(err.msg, sizeof err.msg,
+                     "an entity with properties has a type or id too long or holding NUL");
+            break;
+        }
+        memcpy(type, who[i]->prefix, who[i]->prefix_len);
+        memcpy(type + who[i]->prefix_len, who[i]->type, who[i]->type_len);
+        type[tn] = '\0';
+        st = cedar_request_set_attrs_tree(rq, snap->es, type, id, props[i], !a->vouched, &err);
+    }
+    if (st) {
+        snprintf(why, sizeof why, "request: %.280s", err.msg);
+        goto refuse;
+    }
+    if (bound && sensitivity_bound(snap, rq, t, why, sizeof why))
+        goto refuse;
     writ_authorizer *az = thread_authorizer(s);
-    writ_status st = az ? writ_authorize(az, snap->ps, snap->es, rq, &out->d) : WRIT_ENOMEM;
+    st = az ? writ_authorize(az, snap->ps, snap->es, rq, &out->d) : WRIT_ENOMEM;
     if (st) {
         memset(&out->d, 0, sizeof out->d);
         out->failed = true;
@@ -127,8 +373,17 @@ void srv_decide(srv *s, const srv_snapshot *snap, const writ_request *rq, const 
     } else {
         out->allow = out->d.allow;
     }
-    audit(s, agent, action, resource, task, chain, out);
-    met_decision(&s->met, out->allow, out->failed);
+    decided(s, agent, act, res, task, chain, out);
+    goto done;
+refuse:
+    memset(out, 0, sizeof *out);
+    out->failed = true;
+    snprintf(out->error, sizeof out->error, "%s", why);
+    decided(s, agent, act, res, task, chain, out);
+done:
+    json_decref(ctx);
+    free(chain_own); /* jansson's allocator */
+    sb_free(&txt);
 }
 
 void srv_outcome_json(const srv_snapshot *snap, const srv_outcome *o, sbuf *b)

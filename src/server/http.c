@@ -467,7 +467,7 @@ int srv_run(const srv_config *cfg)
         log_msg("out of memory");
         goto out;
     }
-    if (check_compile(&s, &err)) {
+    if (check_compile(&s, &err) || srv_facts_open(&s, &err)) {
         log_msg("%s", err.msg);
         goto out;
     }
@@ -616,6 +616,7 @@ out:
     srv_tokens_close(&s);
     srv_tls_close(&s);
     check_free(&s);
+    srv_facts_close(&s);
     wr_free(s.type_prefix);
     wr_free(s.action_type);
     if (rc == 0 && *cfg->ready_file)

@@ -100,9 +100,10 @@
 
 /* ---- answers ------------------------------------------------------------ */
 
-static void oauth_error(srv_reply *r, unsigned status, const char *error, const char *reason, const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
-static void oauth_error(srv_reply *r, unsigned status, const char *error, const char *reason, const char *fmt, ...)
+static void oauth_error(srv_reply *r, unsigned status, const char *error, const char *reason, const char *fmt,
+                        ...) __attribute__((format(printf, 5, 6)));
+static void oauth_error(srv_reply *r, unsigned status, const char *error, const char *reason, const char *fmt,
+                        ...)
 {
     char msg[600];
     va_list ap;
@@ -170,44 +171,34 @@ static json_t *str_array(const char *const *v, size_t n)
     return a;
 }
 
-/* The Cedar context of a token request (attributes the schema's context
- * type for the action declares; all of them without a schema). */
-static json_t *token_context(srv *s, const srv_snapshot *snap, struct MHD_Connection *c, const char *aid,
-                             const char *task, const writ_task_scope *sc, json_t *chain, unsigned depth)
+/* What a token request asks for, as facts for Cedar: scope, resources,
+ * destinations and sensitivity as asked, and `destination` the one
+ * destination asked for when exactly one exact destination is (else the
+ * unknown value, destination_default: a task that may reach several places
+ * is judged by the most restrictive). */
+static json_t *asked_facts(srv *s, const writ_task_scope *sc)
 {
-    json_t *ctx = json_object();
-    if (!ctx)
-        return NULL;
-    int bad = 0;
-    if (srv_ctx_wants(s, snap, aid, "task"))
-        bad |= json_object_set_new(ctx, "task", json_pack("{s:s,s:s}", "id", task, "purpose",
-                                                          sc->purpose ? sc->purpose : ""));
-    if (srv_ctx_wants(s, snap, aid, "chain_depth"))
-        bad |= json_object_set_new(ctx, "chain_depth", json_integer(depth));
-    if (srv_ctx_wants(s, snap, aid, "chain"))
-        bad |= json_object_set(ctx, "chain", chain);
-    if (srv_ctx_wants(s, snap, aid, "scope"))
-        bad |= json_object_set_new(ctx, "scope", str_array(sc->actions, sc->n_actions));
-    if (srv_ctx_wants(s, snap, aid, "resources"))
-        bad |= json_object_set_new(ctx, "resources", str_array(sc->resources, sc->n_resources));
-    if (srv_ctx_wants(s, snap, aid, "destinations"))
-        bad |= json_object_set_new(ctx, "destinations", str_array(sc->destinations, sc->n_destinations));
-    if (srv_ctx_wants(s, snap, aid, "sensitivity") && sc->sensitivity)
-        bad |= json_object_set_new(ctx, "sensitivity", json_string(sc->sensitivity));
-    if (srv_ctx_wants(s, snap, aid, "destination"))
-        bad |= json_object_set_new(ctx, "destination",
-                                   json_string(sc->n_destinations ? sc->destinations[0] : "internal"));
-    bad |= srv_ctx_add_environment(s, snap, aid, c, ctx);
-    if (bad) {
-        json_decref(ctx);
+    const char *dest = s->dest_default;
+    char one[130];
+    if (sc->n_destinations == 1 && !strchr(sc->destinations[0], '*') &&
+        !srv_destination_norm(sc->destinations[0], one, sizeof one))
+        dest = one;
+    json_t *x = json_object();
+    if (!x || json_object_set_new(x, "scope", str_array(sc->actions, sc->n_actions)) ||
+        json_object_set_new(x, "resources", str_array(sc->resources, sc->n_resources)) ||
+        json_object_set_new(x, "destinations", str_array(sc->destinations, sc->n_destinations)) ||
+        json_object_set_new(x, "sensitivity", json_string(sc->sensitivity ? sc->sensitivity : "public")) ||
+        json_object_set_new(x, "destination", json_string(dest))) {
+        json_decref(x);
         return NULL;
     }
-    return ctx;
+    return x;
 }
 
-/* A Cedar decision on a token request.  task_attrs (JSON, may be NULL) are
- * the task entity's attributes for this request.  Returns the outcome
- * (always filled: fail closed); the caller owns nothing. */
+/* A Cedar decision on a token request.  task_attrs (may be NULL) are the
+ * task entity's attributes for this request (they only add to what the
+ * entity store holds).  Returns the outcome (always filled: fail closed);
+ * the caller owns nothing. */
 typedef struct tok_decision {
     char agent[600], action[128], resource[600];
     srv_outcome o;
@@ -215,54 +206,49 @@ typedef struct tok_decision {
 
 static void token_decide(srv *s, struct MHD_Connection *c, const char *aid, const char *principal,
                          const char *rtype, const char *rid, const char *task, const writ_task_scope *sc,
-                         json_t *chain, unsigned depth, const char *task_attrs, tok_decision *d)
+                         json_t *chain, unsigned depth, json_t *task_attrs, tok_decision *d)
 {
     srv_snapshot *snap = snap_acquire(s->store);
-    sbuf pt, rt, tx;
-    sb_init(&pt);
-    sb_init(&rt);
-    sb_init(&tx);
-    if (!strstr(s->cfg->check_principal_type, "::"))
-        sb_puts(&pt, s->type_prefix);
-    sb_puts(&pt, s->cfg->check_principal_type);
-    sb_puts(&rt, s->type_prefix);
-    sb_puts(&rt, rtype);
-    const char *ptype = sb_ok(&pt) ? pt.p : "", *rtyp = sb_ok(&rt) ? rt.p : "";
-    srv_uid_text(&tx, ptype, principal, strlen(principal));
-    snprintf(d->agent, sizeof d->agent, "%s", sb_ok(&tx) ? tx.p : "");
-    tx.len = 0;
-    srv_uid_text(&tx, s->action_type, aid, strlen(aid));
-    snprintf(d->action, sizeof d->action, "%s", sb_ok(&tx) ? tx.p : "");
-    tx.len = 0;
-    srv_uid_text(&tx, rtyp, rid, strlen(rid));
-    snprintf(d->resource, sizeof d->resource, "%s", sb_ok(&tx) ? tx.p : "");
-    json_t *ctx = token_context(s, snap, c, aid, task, sc, chain, depth);
-    json_t *req = ctx ? json_pack("{s:{s:s,s:s},s:{s:s,s:s},s:{s:s,s:s},s:O}", "principal", "type", ptype, "id",
-                                  principal, "action", "type", s->action_type, "id", aid, "resource", "type", rtyp,
-                                  "id", rid, "context", ctx)
-                      : NULL;
-    writ_request *rq = NULL;
-    writ_error err;
-    memset(&err, 0, sizeof err);
+    const char *ptype = s->cfg->check_principal_type;
     char *chain_txt = chain ? json_dumps(chain, JSON_COMPACT) : NULL;
-    if (!req) {
-        srv_decide_failed(s, d->agent, d->action, d->resource, task, "out of memory", &d->o);
-    } else if (cedar_request_from_json(req, snap->schema, s->cfg->validate, &rq, &err) ||
-               (task_attrs &&
-                writ_request_set_attrs(rq, snap->es, rtyp, rid, task_attrs, strlen(task_attrs), &err))) {
-        char msg[300];
-        snprintf(msg, sizeof msg, "request: %s", err.msg);
-        srv_decide_failed(s, d->agent, d->action, d->resource, task, msg, &d->o);
-    } else {
-        srv_decide(s, snap, rq, d->agent, d->action, d->resource, task, chain_txt, &d->o);
+    srv_task t = {.agent = principal,
+                  .task = task ? task : "",
+                  .purpose = sc->purpose ? sc->purpose : "",
+                  .depth = depth,
+                  .chain = chain,
+                  .chain_text = chain_txt};
+    srv_peer peer;
+    srv_peer_read(s, c, &peer);
+    json_t *extra = asked_facts(s, sc);
+    srv_ask a = {
+        .principal = srv_uid_parts(s, ptype, strlen(ptype), principal, strlen(principal)),
+        .action = srv_uid_parts(s, s->action_type, strlen(s->action_type), aid, strlen(aid)),
+        .resource = srv_uid_parts(s, rtype, strlen(rtype), rid, strlen(rid)),
+        .task = &t,
+        .resource_props = task_attrs,
+        .extra = extra,
+        .peer = &peer,
+    };
+    sbuf tx;
+    sb_init(&tx);
+    cedar_uid_parts *u[3] = {&a.principal, &a.action, &a.resource};
+    char *dst[3] = {d->agent, d->action, d->resource};
+    size_t cap[3] = {sizeof d->agent, sizeof d->action, sizeof d->resource};
+    for (int i = 0; i < 3; i++) {
+        tx.len = 0;
+        sb_putn(&tx, u[i]->prefix, u[i]->prefix_len);
+        sb_putn(&tx, u[i]->type, u[i]->type_len);
+        sb_puts(&tx, "::");
+        sb_json_strn(&tx, u[i]->id, u[i]->id_len);
+        snprintf(dst[i], cap[i], "%.*s", sb_ok(&tx) ? (int)tx.len : 0, sb_ok(&tx) ? tx.p : "");
     }
-    free(chain_txt);
-    writ_request_free(rq);
-    json_decref(req);
-    json_decref(ctx);
-    sb_free(&pt);
-    sb_free(&rt);
     sb_free(&tx);
+    if (!chain_txt || !extra)
+        srv_decide_failed(s, d->agent, d->action, d->resource, task, "out of memory", &d->o);
+    else
+        srv_decide_ask(s, snap, &a, &d->o);
+    free(chain_txt); /* jansson's allocator */
+    json_decref(extra);
     snap_release(snap);
 }
 
@@ -280,8 +266,8 @@ static void deny_text(const tok_decision *d, char *out, size_t n)
         snprintf(out + k, n - k, "; error in %s: %s", d->o.d.errors[0].policy_id, d->o.d.errors[0].message);
 }
 
-static void issued(srv *s, srv_reply *r, char *tok, size_t len, bool txn, int64_t exp, const writ_task_scope *sc,
-                   const char *task)
+static void issued(srv *s, srv_reply *r, char *tok, size_t len, bool txn, int64_t exp,
+                   const writ_task_scope *sc, const char *task)
 {
     sbuf b;
     sb_init(&b);
@@ -325,7 +311,8 @@ static int random_task(char out[40])
     return 0;
 }
 
-static writ_status verify_identity(srv *s, const char *tok, writ_identity **id, writ_reason *why, writ_error *err)
+static writ_status verify_identity(srv *s, const char *tok, writ_identity **id, writ_reason *why,
+                                   writ_error *err)
 {
     if (!s->bundle) {
         *why = WRIT_R_UNTRUSTED;
@@ -367,7 +354,8 @@ static void start_task(srv *s, struct MHD_Connection *c, const form *f, bool txn
     }
     uint32_t ttl;
     writ_identity *id = NULL;
-    if (form_scope(f, NULL, rs, why, sizeof why) || form_ttl(f, s->cfg->token_max_ttl, &ttl, why, sizeof why)) {
+    if (form_scope(f, NULL, rs, why, sizeof why) ||
+        form_ttl(f, s->cfg->token_max_ttl, &ttl, why, sizeof why)) {
         oauth_error(r, 400, "invalid_request", NULL, "%s", why);
         goto out;
     }
@@ -426,13 +414,11 @@ static void start_task(srv *s, struct MHD_Connection *c, const form *f, bool txn
         goto out;
     }
     const char *task = given ? given : fresh;
-    char *attrs = NULL;
+    json_t *attrs = NULL;
     if (!given) {
         const char *owner = form_get(f, "owner");
-        json_t *a = owner ? json_pack("{s:s,s:s}", "purpose", rs->sc.purpose, "owner", owner)
-                          : json_pack("{s:s}", "purpose", rs->sc.purpose);
-        attrs = a ? json_dumps(a, JSON_COMPACT) : NULL;
-        json_decref(a);
+        attrs = owner ? json_pack("{s:s,s:s}", "purpose", rs->sc.purpose, "owner", owner)
+                      : json_pack("{s:s}", "purpose", rs->sc.purpose);
         if (!attrs) {
             oauth_error(r, 500, "server_error", NULL, "out of memory");
             goto out;
@@ -441,14 +427,14 @@ static void start_task(srv *s, struct MHD_Connection *c, const form *f, bool txn
     json_t *chain = json_pack("[s]", agent);
     tok_decision *d = wr_calloc(1, sizeof *d);
     if (!chain || !d) {
-        free(attrs);
+        json_decref(attrs);
         json_decref(chain);
         wr_free(d);
         oauth_error(r, 500, "server_error", NULL, "out of memory");
         goto out;
     }
     token_decide(s, c, act, agent, "Task", task, task, &rs->sc, chain, 0, attrs, d);
-    free(attrs);
+    json_decref(attrs);
     json_decref(chain);
     if (!d->o.allow) {
         deny_text(d, why, sizeof why);
@@ -463,8 +449,8 @@ static void start_task(srv *s, struct MHD_Connection *c, const form *f, bool txn
     if (writ_token_mint(s->keyring, &s->issuer, id, &mr, &tok, &len, &reason, &err)) {
         char dt[320];
         snprintf(dt, sizeof dt, "issuing refused: %s", detail_of(&err, reason));
-        refused(s, r, 400, grant_error(reason), writ_reason_name(reason), d->agent, d->action, d->resource, task,
-                dt);
+        refused(s, r, 400, grant_error(reason), writ_reason_name(reason), d->agent, d->action, d->resource,
+                task, dt);
         wr_free(d);
         goto out;
     }
@@ -483,8 +469,9 @@ static void delegate(srv *s, struct MHD_Connection *c, const form *f, bool txn, 
     char why[400];
     const char *actor = form_get(f, "actor_token"), *att = form_get(f, "actor_token_type");
     if (!actor || !att) {
-        oauth_error(r, 400, "invalid_request", NULL,
-                    "delegation needs actor_token (the receiving agent's identity token) and actor_token_type");
+        oauth_error(
+            r, 400, "invalid_request", NULL,
+            "delegation needs actor_token (the receiving agent's identity token) and actor_token_type");
         return;
     }
     bool x509 = !strcmp(att, TT_X509);
@@ -527,7 +514,8 @@ static void delegate(srv *s, struct MHD_Connection *c, const form *f, bool txn, 
         refused(s, r, 401, "invalid_client", writ_reason_name(reason), NULL, NULL, NULL, NULL, dt);
         goto out;
     }
-    writ_token_check chk = {.audience = s->cfg->token_audience, .leeway = s->cfg->token_leeway,
+    writ_token_check chk = {.audience = s->cfg->token_audience,
+                            .leeway = s->cfg->token_leeway,
                             .cert_thumbprint = presenter ? writ_identity_cert_thumbprint(presenter) : NULL,
                             .revocations = s->revocations};
     if (writ_token_verify(s->verifier, &chk, subject, strlen(subject), &parent, &reason, &err)) {
@@ -539,7 +527,8 @@ static void delegate(srv *s, struct MHD_Connection *c, const form *f, bool txn, 
     const char *holder = writ_task_token_holder(parent), *task = writ_task_token_txn(parent);
     if (!task)
         task = "";
-    if (x509 ? verify_x509_actor(s, actor, &target, &reason, &err) : verify_identity(s, actor, &target, &reason, &err)) {
+    if (x509 ? verify_x509_actor(s, actor, &target, &reason, &err)
+             : verify_identity(s, actor, &target, &reason, &err)) {
         char dt[320];
         snprintf(dt, sizeof dt, "actor token: %s", detail_of(&err, reason));
         refused(s, r, 400, "invalid_grant", writ_reason_name(reason), NULL, NULL, NULL, task, dt);
@@ -580,12 +569,12 @@ static void delegate(srv *s, struct MHD_Connection *c, const form *f, bool txn, 
                                 .expires = &exp};
     char *tok = NULL;
     size_t len = 0;
-    if (writ_token_delegate(s->keyring, &s->issuer, s->verifier, s->revocations, subject, strlen(subject), presenter,
-                            &dr, &tok, &len, &reason, &err)) {
+    if (writ_token_delegate(s->keyring, &s->issuer, s->verifier, s->revocations, subject, strlen(subject),
+                            presenter, &dr, &tok, &len, &reason, &err)) {
         char dt[320];
         snprintf(dt, sizeof dt, "delegation refused: %s", detail_of(&err, reason));
-        refused(s, r, 400, grant_error(reason), writ_reason_name(reason), d->agent, d->action, d->resource, task,
-                dt);
+        refused(s, r, 400, grant_error(reason), writ_reason_name(reason), d->agent, d->action, d->resource,
+                task, dt);
         goto out;
     }
     issued(s, r, tok, len, txn, exp, &rs->sc, task);
@@ -626,7 +615,8 @@ void oauth_token(srv *s, struct MHD_Connection *c, const char *body, size_t len,
     else if (aud && strcmp(aud, s->cfg->token_audience))
         oauth_error(r, 400, "invalid_target", NULL, "audience must be %s", s->cfg->token_audience);
     else if (rtt && strcmp(rtt, TT_ACCESS) && strcmp(rtt, TT_TXN))
-        oauth_error(r, 400, "invalid_request", NULL, "requested_token_type must be %s or %s", TT_ACCESS, TT_TXN);
+        oauth_error(r, 400, "invalid_request", NULL, "requested_token_type must be %s or %s", TT_ACCESS,
+                    TT_TXN);
     else if (!strcmp(stt, TT_JWT) || !strcmp(stt, TT_ID))
         start_task(s, c, &f, rtt && !strcmp(rtt, TT_TXN), r);
     else if (!strcmp(stt, TT_ACCESS) || !strcmp(stt, TT_TXN))
@@ -643,8 +633,8 @@ void oauth_token(srv *s, struct MHD_Connection *c, const char *body, size_t len,
 
 typedef struct revoker {
     bool admin;
-    writ_task_token *token;     /* the caller's own task token (not admin) */
-    char who[600];              /* for the audit record */
+    writ_task_token *token; /* the caller's own task token (not admin) */
+    char who[600];          /* for the audit record */
 } revoker;
 
 /* 0, or fills r with 401. */
@@ -656,8 +646,9 @@ static int authenticate(srv *s, struct MHD_Connection *c, revoker *who, srv_repl
     if (!auth || strncasecmp(auth, "Bearer ", 7) != 0) {
         srv_outcome o;
         srv_decide_failed(s, NULL, action, "", NULL, "revoke refused: no credentials", &o);
-        oauth_error(r, 401, "invalid_client", NULL,
-                    "revocation needs Authorization: Bearer with a task token of the same task or the admin secret");
+        oauth_error(
+            r, 401, "invalid_client", NULL,
+            "revocation needs Authorization: Bearer with a task token of the same task or the admin secret");
         return -1;
     }
     const char *cred = auth + 7;
@@ -715,7 +706,8 @@ static void revoke_done(srv *s, srv_reply *r, const revoker *who, writ_revoke_ki
     if (writ_revocations_add(s->revocations, kind, value, strlen(value), until, note, &err)) {
         srv_outcome o;
         srv_decide_failed(s, who->who, action, rtxt, task, err.msg, &o);
-        oauth_error(r, 503, "temporarily_unavailable", NULL, "the revocation could not be recorded: %s", err.msg);
+        oauth_error(r, 503, "temporarily_unavailable", NULL, "the revocation could not be recorded: %s",
+                    err.msg);
         sb_free(&res);
         return;
     }
@@ -753,7 +745,8 @@ void oauth_revoke(srv *s, struct MHD_Connection *c, const char *body, size_t len
         if (!v)
             continue;
         if (which) {
-            oauth_error(r, 400, "invalid_request", NULL, "give exactly one of token, task, agent, subtree, jti");
+            oauth_error(r, 400, "invalid_request", NULL,
+                        "give exactly one of token, task, agent, subtree, jti");
             goto out;
         }
         which = names[i];
@@ -767,7 +760,8 @@ void oauth_revoke(srv *s, struct MHD_Connection *c, const char *body, size_t len
     const char *hint = form_get(&f, "token_type_hint");
     if (hint && strcmp(hint, "access_token") && strcmp(hint, "refresh_token") && strcmp(hint, TT_ACCESS) &&
         strcmp(hint, TT_TXN)) {
-        oauth_error(r, 400, "unsupported_token_type", NULL, "token_type_hint must be access_token or %s", TT_TXN);
+        oauth_error(r, 400, "unsupported_token_type", NULL, "token_type_hint must be access_token or %s",
+                    TT_TXN);
         goto out;
     }
     if (authenticate(s, c, &who, r))
@@ -795,9 +789,10 @@ void oauth_revoke(srv *s, struct MHD_Connection *c, const char *body, size_t len
         const char *txn = writ_task_token_txn(t);
         if (!who.admin && (!txn || !mytask || strcmp(txn, mytask))) {
             srv_outcome o;
-            srv_decide_failed(s, who.who, action, "", mytask, "revoke refused: the token belongs to another task",
-                              &o);
-            oauth_error(r, 403, "unauthorized_client", NULL, "a task token may only revoke tokens of its own task");
+            srv_decide_failed(s, who.who, action, "", mytask,
+                              "revoke refused: the token belongs to another task", &o);
+            oauth_error(r, 403, "unauthorized_client", NULL,
+                        "a task token may only revoke tokens of its own task");
             writ_task_token_free(t);
             goto out;
         }
@@ -816,14 +811,15 @@ void oauth_revoke(srv *s, struct MHD_Connection *c, const char *body, size_t len
         if (!who.admin) {
             srv_outcome o;
             srv_decide_failed(s, who.who, action, "", mytask, "revoke refused: admin only", &o);
-            oauth_error(r, 403, "unauthorized_client", NULL, "revoking by %s needs the admin credential", which);
+            oauth_error(r, 403, "unauthorized_client", NULL, "revoking by %s needs the admin credential",
+                        which);
             goto out;
         }
         if (!strcmp(which, "agent"))
             revoke_done(s, r, &who, WRIT_REVOKE_AGENT, value, 0, NULL);
         else
-            revoke_done(s, r, &who, !strcmp(which, "jti") ? WRIT_REVOKE_JTI : WRIT_REVOKE_SUBTREE, value, horizon,
-                        NULL);
+            revoke_done(s, r, &who, !strcmp(which, "jti") ? WRIT_REVOKE_JTI : WRIT_REVOKE_SUBTREE, value,
+                        horizon, NULL);
     }
 out:
     writ_task_token_free(who.token);

@@ -12,6 +12,7 @@
 #include "server/route.h"
 #include "server/sbuf.h"
 #include "server/snapshot.h"
+#include "cedar/reqbuild.h"
 #include "store/audit.h"
 #include "writ/cedar.h"
 #include "writ/token.h"
@@ -22,29 +23,34 @@ typedef struct srv {
     wr_audit *audit;
     srv_metrics met;
     struct MHD_Daemon *daemon;
-    pthread_key_t az_key;       /* this thread's writ_authorizer */
-    atomic_int inflight;        /* requests begun and not completed */
+    pthread_key_t az_key; /* this thread's writ_authorizer */
+    atomic_int inflight;  /* requests begun and not completed */
     atomic_bool draining;
-    atomic_int conns;           /* open connections (conns.c) */
-    atomic_ullong conns_refused; /* connections opened past max_connections */
-    char *type_prefix;          /* "Writ::" or "" */
-    char *action_type;          /* "Writ::Action" or "Action" */
-    route_table routes;         /* /authz/check (route.c) */
-    writ_keyring *keyring;      /* NULL unless token_keys */
-    writ_token_verifier *verifier;   /* NULL: no task tokens configured */
+    atomic_int conns;              /* open connections (conns.c) */
+    atomic_ullong conns_refused;   /* connections opened past max_connections */
+    char *type_prefix;             /* "Writ::" or "" */
+    char *action_type;             /* "Writ::Action" or "Action" */
+    route_table routes;            /* /authz/check (route.c) */
+    writ_keyring *keyring;         /* NULL unless token_keys */
+    writ_token_verifier *verifier; /* NULL: no task tokens configured */
     writ_revocations *revocations;
     /* token exchange (oauth.c) */
-    writ_issuer_config issuer;  /* strings point into cfg */
-    writ_bundle *bundle;        /* trusted identity issuers, NULL = none */
-    char *jwks;                 /* the keyring's public JWKS, NULL without a keyring */
+    writ_issuer_config issuer; /* strings point into cfg */
+    writ_bundle *bundle;       /* trusted identity issuers, NULL = none */
+    char *jwks;                /* the keyring's public JWKS, NULL without a keyring */
     size_t jwks_len;
-    char *admin_secret;         /* NULL = no admin credential */
+    char *admin_secret; /* NULL = no admin credential */
     size_t admin_len;
     /* TLS (tls.c): PEM texts handed to libmicrohttpd, NULL = plain HTTP */
     char *tls_cert_pem, *tls_key_pem, *tls_trust_pem;
     size_t tls_key_len;
-    writ_bundle *client_roots;  /* tls_client_ca by trust domain, NULL = no client certificates */
+    writ_bundle *client_roots; /* tls_client_ca by trust domain, NULL = no client certificates */
+    /* facts (facts.c) */
+    struct srv_cidr *proxies; /* trusted_proxies */
+    size_t nproxies;
+    char dest_default[130]; /* destination_default, normalised */
 } srv;
+typedef struct srv_cidr srv_cidr;
 
 /* ---- TLS (tls.c) */
 /* Read tls_cert / tls_key / tls_client_ca and check them (clear errors). */
@@ -54,13 +60,15 @@ void srv_tls_close(srv *s);
  * tls_client_ca (never the TLS layer's optional check alone).  Returns 0
  * when none was presented (or client certificates are off), 1 with *id
  * (the caller frees it) when it verifies, -1 with why/err when it does not. */
-int srv_peer_identity(srv *s, struct MHD_Connection *c, writ_identity **id, writ_reason *why, writ_error *err);
+int srv_peer_identity(srv *s, struct MHD_Connection *c, writ_identity **id, writ_reason *why,
+                      writ_error *err);
 /* Verify a task token presented on connection c: signature, issuer,
  * audience, times, revocation, and for a certificate-bound token (cnf) the
  * connection's verified client certificate (cnf_missing / cnf_mismatch;
  * a certificate that does not verify: its own reason). */
-WRIT_MUST_CHECK writ_status srv_verify_task_token(srv *s, struct MHD_Connection *c, const char *tok, size_t len,
-                                                  writ_task_token **out, writ_reason *why, writ_error *err);
+WRIT_MUST_CHECK writ_status srv_verify_task_token(srv *s, struct MHD_Connection *c, const char *tok,
+                                                  size_t len, writ_task_token **out, writ_reason *why,
+                                                  writ_error *err);
 /* Verify a task token whatever it is bound to (revocation by token=). */
 WRIT_MUST_CHECK writ_status srv_verify_any_binding(srv *s, const char *tok, size_t len, writ_task_token **out,
                                                    writ_reason *why, writ_error *err);
@@ -74,11 +82,11 @@ typedef struct srv_reply {
     unsigned status;
     char *body;
     size_t len;
-    const char *content_type;   /* default application/json */
-    const char *allow;          /* Allow header for 405 */
-    const char *www_auth;       /* WWW-Authenticate for 401 */
-    char hdr_agent[256];        /* X-Writ-Agent for checks ("" = none) */
-    const char *decision;       /* X-Writ-Decision ("allow"/"deny"), NULL = none */
+    const char *content_type; /* default application/json */
+    const char *allow;        /* Allow header for 405 */
+    const char *www_auth;     /* WWW-Authenticate for 401 */
+    char hdr_agent[256];      /* X-Writ-Agent for checks ("" = none) */
+    const char *decision;     /* X-Writ-Decision ("allow"/"deny"), NULL = none */
 } srv_reply;
 
 /* Fill r with {"error": {"status", "code", "message"}}. */
@@ -87,30 +95,87 @@ void srv_error(srv_reply *r, unsigned status, const char *code, const char *fmt,
 /* Take the buffer as the reply body (sb failure -> 500). */
 void srv_reply_sbuf(srv_reply *r, unsigned status, sbuf *b);
 
-/* ---- deciding (decide.c) */
+/* ---- the task behind a request (taskctx.c) */
+/* Who is calling, for which task.  The strings point into the token, or
+ * into the request's headers (test-only header mode of /authz/check). */
+typedef struct srv_task {
+    const char *agent;      /* the token's holder (act.sub, or sub) */
+    const char *task;       /* txn ("" = none) */
+    const char *purpose;    /* "" = none */
+    unsigned depth;         /* delegation hops: 0 = the agent itself */
+    json_t *chain;          /* array of agent ids, root first */
+    char *chain_text;       /* chain as compact JSON, for the audit log */
+    writ_task_token *token; /* the verified token; NULL in header mode */
+} srv_task;
+
+/* ---- facts (facts.c): where each fact of a decision comes from */
+/* The connection as Writ can vouch for it: the socket's address, or what a
+ * trusted proxy (trusted_proxies) forwarded. */
+typedef struct srv_peer {
+    char ip[64];           /* source_ip */
+    char destination[130]; /* a trusted proxy's X-Writ-Destination, normalised; "" = none */
+    bool via_proxy;        /* the socket's peer is a trusted proxy */
+    char bad[128];         /* a forwarding header that could not be read: deny with this */
+} srv_peer;
+WRIT_MUST_CHECK writ_status srv_facts_open(srv *s, writ_error *err);
+void srv_facts_close(srv *s);
+void srv_peer_read(const srv *s, struct MHD_Connection *c, srv_peer *p);
+/* A destination normalised (lower case; letters, digits, . _ - : /): 0, or
+ * -1 when v is not one. */
+int srv_destination_norm(const char *v, char *out, size_t cap);
+/* Does the schema's context type of action aid declare name (or no schema)? */
+bool srv_ctx_wants(const srv *s, const srv_snapshot *snap, const char *aid, const char *name);
+/* Is name a fact Writ establishes (task, chain, time, destination, ...)? */
+bool srv_fact_reserved(const char *name);
+struct srv_ask;
+/* Set the facts of the table in facts.c in ctx for the request a (whose
+ * destination is already established): where the action's context type
+ * declares them, from their sources; elsewhere removed unless the caller
+ * vouches.  Then a->extra.  Non-zero on failure (out of memory). */
+int srv_facts_context(srv *s, const srv_snapshot *snap, const struct srv_ask *a, const char *destination,
+                      json_t *ctx);
+
+/* ---- deciding (decide.c): the one decision path of every front end */
+/* A request for a decision, as a front end hands it over.  Every front
+ * end (AuthZEN, /authz/check, the token endpoints) fills one and calls
+ * srv_decide_ask; nothing else builds Cedar requests. */
+typedef struct srv_ask {
+    cedar_uid_parts principal, action, resource;
+    const srv_task *task;  /* the task behind the request (its facts), NULL = none */
+    bool bound;            /* task->token bounds the request: scope, destinations, sensitivity */
+    bool vouched;          /* the caller vouches for context and properties (AuthZEN without a token) */
+    const json_t *context; /* the caller's context object, NULL = none */
+    const json_t *principal_props, *resource_props; /* per-request attributes, NULL = none */
+    const json_t *extra; /* the front end's own facts, set last (token requests), NULL = none */
+    const char
+        *destination;     /* from configuration (a route's), normalised; NULL = the peer's or the default */
+    const srv_peer *peer; /* NULL = no connection */
+} srv_ask;
+
 typedef struct srv_outcome {
     bool allow;
-    bool failed;                /* no decision could be made: deny, reason in error */
+    bool failed; /* no decision could be made: deny, reason in error */
     char error[320];
-    writ_decision d;            /* valid when !failed; points into the thread's authorizer */
+    writ_decision d; /* valid when !failed; points into the thread's authorizer */
 } srv_outcome;
 
-/* Decide rq against snap and audit it.  agent/action/resource are the
- * uids as text for the log; task/chain may be NULL.  Always fills out
- * (fail closed). */
-void srv_decide(srv *s, const srv_snapshot *snap, const writ_request *rq, const char *agent, const char *action,
-                const char *resource, const char *task, const char *chain, srv_outcome *out);
+/* Decide a: check the task token's bounds, build the context from the
+ * fact table (facts.c), ask Cedar, audit, count.  Always fills out (fail
+ * closed: anything that goes wrong is a deny with the reason). */
+void srv_decide_ask(srv *s, const srv_snapshot *snap, const srv_ask *a, srv_outcome *out);
 /* Record a decision that failed before Cedar was asked (bad request data). */
 void srv_decide_failed(srv *s, const char *agent, const char *action, const char *resource, const char *task,
                        const char *why, srv_outcome *out);
 /* Record an event that is not a Cedar decision (a revocation): allow says
  * whether it was carried out; note (may be NULL) goes into the errors. */
-void srv_record(srv *s, const char *agent, const char *action, const char *resource, const char *task, bool allow,
-                const char *note);
+void srv_record(srv *s, const char *agent, const char *action, const char *resource, const char *task,
+                bool allow, const char *note);
 /* Write `"reasons":[...],"errors":[...]` (+ obligations) for an outcome. */
 void srv_outcome_json(const srv_snapshot *snap, const srv_outcome *o, sbuf *b);
 /* `Type::"id"` for logs. */
 void srv_uid_text(sbuf *b, const char *type, const char *id, size_t idlen);
+/* An entity reference of type (namespace added unless qualified) and id. */
+cedar_uid_parts srv_uid_parts(const srv *s, const char *type, size_t type_len, const char *id, size_t id_len);
 
 /* ---- the connection limit (conns.c) */
 unsigned srv_conn_hard_limit(const srv_config *cfg);
@@ -129,27 +194,7 @@ void authzen_metadata(srv *s, struct MHD_Connection *c, srv_reply *r);
 void check_request(srv *s, struct MHD_Connection *c, const char *url, const char *method, srv_reply *r);
 WRIT_MUST_CHECK writ_status check_compile(srv *s, writ_error *err);
 void check_free(srv *s);
-/* Context attributes for a Cedar request built by the server (check.c):
- * does the schema's context type of action aid declare name (or no schema)? */
-bool srv_ctx_wants(const srv *s, const srv_snapshot *snap, const char *aid, const char *name);
-/* The caller's address: X-Real-IP, X-Forwarded-For, else the socket's. */
-void srv_source_ip(struct MHD_Connection *c, char *out, size_t n);
-/* Add `time` and `source_ip` to a Cedar context where the schema wants them. */
-int srv_ctx_add_environment(srv *s, const srv_snapshot *snap, const char *aid, struct MHD_Connection *c,
-                            json_t *ctx);
-
 /* ---- the task behind a request (taskctx.c) */
-/* Who is calling, for which task.  The strings point into the token, or
- * into the request's headers (test-only header mode of /authz/check). */
-typedef struct srv_task {
-    const char *agent;          /* the token's holder (act.sub, or sub) */
-    const char *task;           /* txn ("" = none) */
-    const char *purpose;        /* "" = none */
-    unsigned depth;             /* delegation hops: 0 = the agent itself */
-    json_t *chain;              /* array of agent ids, root first */
-    char *chain_text;           /* chain as compact JSON, for the audit log */
-    writ_task_token *token;     /* the verified token; NULL in header mode */
-} srv_task;
 void srv_task_clear(srv_task *t);
 /* Is an Authorization header value the Bearer scheme? */
 bool srv_is_bearer(const char *auth);
@@ -169,12 +214,7 @@ unsigned srv_task_identify(srv *s, struct MHD_Connection *c, srv_task *t, char *
  * a uid text) must be in its actions, the resource (by id or as a uid
  * text) in its resources when it lists any.  0 inside (or no token), -1
  * outside with why. */
+bool srv_scope_covers(const char *item, const char *v);
 int srv_task_in_scope(const srv_task *t, const char *action, const char *action_uid, const char *rid,
                       const char *resource_uid, char *why, size_t n);
-/* Set task {id, purpose}, chain_depth and chain in ctx from t where the
- * schema's context for action aid declares them, replacing what ctx held;
- * where it does not, remove them (the task's facts come from t only).
- * Non-zero on failure. */
-int srv_task_context(srv *s, const srv_snapshot *snap, const char *aid, const srv_task *t, json_t *ctx);
-
 #endif

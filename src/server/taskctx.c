@@ -105,7 +105,7 @@ unsigned srv_task_identify(srv *s, struct MHD_Connection *c, srv_task *t, char *
 }
 
 /* Does a scope item (exact, or a prefix ending in '*') cover v? */
-static bool covers(const char *item, const char *v)
+bool srv_scope_covers(const char *item, const char *v)
 {
     size_t n = strlen(item);
     if (n && item[n - 1] == '*')
@@ -122,7 +122,7 @@ int srv_task_in_scope(const srv_task *t, const char *action, const char *action_
     writ_task_token_scope(t->token, &sc);
     bool ok = false;
     for (size_t i = 0; i < sc.n_actions && !ok; i++)
-        ok = covers(sc.actions[i], action) || covers(sc.actions[i], action_uid);
+        ok = srv_scope_covers(sc.actions[i], action) || srv_scope_covers(sc.actions[i], action_uid);
     if (!ok) {
         snprintf(why, n, "action %s is outside the task token's scope", action);
         return -1;
@@ -131,28 +131,10 @@ int srv_task_in_scope(const srv_task *t, const char *action, const char *action_
         return 0;
     ok = false;
     for (size_t i = 0; i < sc.n_resources && !ok; i++)
-        ok = covers(sc.resources[i], rid) || covers(sc.resources[i], resource_uid);
+        ok = srv_scope_covers(sc.resources[i], rid) || srv_scope_covers(sc.resources[i], resource_uid);
     if (!ok) {
         snprintf(why, n, "resource %s is outside the task token's scope", rid);
         return -1;
     }
     return 0;
-}
-
-int srv_task_context(srv *s, const srv_snapshot *snap, const char *aid, const srv_task *t, json_t *ctx)
-{
-    int bad = 0;
-    if (srv_ctx_wants(s, snap, aid, "task"))
-        bad |= json_object_set_new(ctx, "task", json_pack("{s:s,s:s}", "id", t->task, "purpose", t->purpose));
-    else
-        json_object_del(ctx, "task");
-    if (srv_ctx_wants(s, snap, aid, "chain_depth"))
-        bad |= json_object_set_new(ctx, "chain_depth", json_integer(t->depth));
-    else
-        json_object_del(ctx, "chain_depth");
-    if (srv_ctx_wants(s, snap, aid, "chain"))
-        bad |= json_object_set(ctx, "chain", t->chain);
-    else
-        json_object_del(ctx, "chain");
-    return bad;
 }

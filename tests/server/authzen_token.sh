@@ -11,9 +11,9 @@
 A=spiffe://corp.example/agents
 "$WRIT" keys generate --out "$TMP/k.pem" >/dev/null || { bad "keys generate"; finish; }
 "$WRIT" keys generate --out "$TMP/other.pem" >/dev/null
-mint() {   # mint KEY AGENT PURPOSE ACTION RESOURCE [TXN]
+mint() {   # mint KEY AGENT PURPOSE ACTION RESOURCE [TXN]; sensitivity ceiling $SENS (confidential)
     "$WRIT" token mint --key "$1" --issuer https://writ.local --audience writ --subject "$A/$2" \
-        --purpose "$3" --action "$4" --resource "$5" ${6:+--txn "$6"}
+        --purpose "$3" --action "$4" --resource "$5" ${6:+--txn "$6"} --sensitivity "${SENS:-confidential}"
 }
 # apost PATH TOKEN JSON [curl args...]: POST with the token; "STATUS BODY",
 # the response headers in $TMP/hdr
@@ -149,17 +149,20 @@ when {
   context.destination == "internal"
 };
 CEDAR
-start_writ chain --config "$TMP/writ.conf" --policies "$TMP/chain.cedar" --entities '' --schema ''
-root=$(mint "$TMP/k.pem" analyst weekly-report read 'usage-*' t-chain)
+# the destination comes from a trusted proxy (127.0.0.1 here), never the body
+start_writ chain --config "$TMP/writ.conf" --policies "$TMP/chain.cedar" --entities '' --schema '' \
+    --trusted-proxies 127.0.0.1
+# no entities: the resource has no sensitivity, so only a restricted ceiling reaches it
+root=$(SENS=restricted mint "$TMP/k.pem" analyst weekly-report read 'usage-*' t-chain)
 del=$("$WRIT" token delegate --key "$TMP/k.pem" --issuer https://writ.local --audience writ --token "$root" \
     --target "$A/helper")
 FORGED='"context":{"task":{"id":"forged","purpose":"other"},"chain_depth":0,"chain":["x"],"destination":"internal"}'
-r=$(apost /access/v1/evaluation "$del" "{\"action\":{\"name\":\"read\"},$RES,$FORGED}")
-check "delegated token: chain, depth and task from the token, destination from the body" "$(decision "$r")" \
+r=$(apost /access/v1/evaluation "$del" "{\"action\":{\"name\":\"read\"},$RES,$FORGED}" -H 'X-Writ-Destination: Internal')
+check "delegated token: chain, depth and task from the token, destination from the trusted proxy" "$(decision "$r")" \
     '[true,["policy0"],[]]'
-r=$(apost /access/v1/evaluation "$del" "{\"action\":{\"name\":\"read\"},$RES,\"context\":{\"destination\":\"external\"}}")
-check "... the body's other context keys are kept" "$(decision "$r")" '[false,[],[]]'
-r=$(apost /access/v1/evaluation "$root" "{\"action\":{\"name\":\"read\"},$RES,$FORGED}")
+r=$(apost /access/v1/evaluation "$del" "{\"action\":{\"name\":\"read\"},$RES,$FORGED}")
+check "... the body's destination is not believed (unknown: external)" "$(decision "$r")" '[false,[],[]]'
+r=$(apost /access/v1/evaluation "$root" "{\"action\":{\"name\":\"read\"},$RES,$FORGED}" -H 'X-Writ-Destination: internal')
 check "the root token (depth 0, chain of one): denied" "$(decision "$r")" '[false,[],[]]'
 r=$(post /access/v1/evaluation "{\"subject\":{\"type\":\"Agent\",\"id\":\"$A/helper\"},\"action\":{\"name\":\"read\"},$RES,\"context\":{\"task\":{\"id\":\"t-chain\",\"purpose\":\"weekly-report\"},\"chain_depth\":1,\"chain\":[\"$A/analyst\",\"$A/helper\"],\"destination\":\"internal\"}}")
 check "without a token the body's context is believed" "$(decision "$r")" '[true,["policy0"],[]]'

@@ -46,7 +46,7 @@ contains "jwks holds an ES256 key, public only" "$(jq -c '[.keys[0].kty, .keys[0
 svid=$(peer svid "$TMP" "$A/analyst")
 r=$(exchange --data-urlencode "subject_token=$svid" --data-urlencode "subject_token_type=$JWT" \
     --data-urlencode 'scope=read' --data-urlencode 'purpose=weekly-report' --data-urlencode 'resource=usage-*' \
-    --data-urlencode 'owner=carol@corp.example')
+    --data-urlencode 'owner=carol@corp.example' --data-urlencode 'sensitivity=internal')
 check "exchange: 200" "${r%% *}" 200
 b=$(body "$r")
 check "RFC 8693 answer" "$(jq -c '[.issued_token_type, .token_type, .scope, (.expires_in > 250 and .expires_in <= 300)]' <<<"$b")" \
@@ -92,7 +92,7 @@ check "a task token is no identity token" "$(body "$r" | jq -r .error)" invalid_
 csvid=$(peer svid "$TMP" "$A/code-agent")
 r=$(exchange --data-urlencode "subject_token=$csvid" --data-urlencode "subject_token_type=$JWT" \
     --data-urlencode 'scope=read write' --data-urlencode 'purpose=bugfix' --data-urlencode 'resource=*' \
-    --data-urlencode 'owner=alice@corp.example')
+    --data-urlencode 'owner=alice@corp.example' --data-urlencode 'sensitivity=confidential')
 check "code-agent starts a task" "${r%% *}" 200
 ctok=$(body "$r" | jq -r .access_token)
 ctask=$(body "$r" | jq -r .task_id)

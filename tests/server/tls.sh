@@ -80,7 +80,7 @@ as() { echo --cert "$TMP/$1.pem" --key "$TMP/$1.key"; }
 # token [curl args...]: start a task over mTLS (no subject_token)
 token() {
     sreq POST /oauth2/token -H "$FORM" --data-urlencode "grant_type=$XT" --data-urlencode scope=read \
-        --data-urlencode purpose=report --data-urlencode 'resource=usage-*' "$@"
+        --data-urlencode purpose=report --data-urlencode 'resource=usage-*' --data-urlencode sensitivity=restricted "$@"
 }
 body() { echo "${1#* }"; }
 
@@ -142,7 +142,8 @@ contains "bound token with a foreign certificate: named" "$r" "client certificat
 r=$(sreq GET /authz/check/datasets/sales $(as x) -H "Authorization: Bearer $tok")
 check "the scope still bounds a bound token" "${r%% *}" 403
 unbound=$("$WRIT" token mint --key "$TMP/tls.state/token-key.pem" \
-    --issuer https://writ.local --audience writ --subject "$A/z" --purpose p --action read --resource '*')
+    --issuer https://writ.local --audience writ --subject "$A/z" --purpose p --action read --resource '*' \
+    --sensitivity restricted)
 r=$(sreq GET /authz/check/datasets/usage-metrics -H "Authorization: Bearer $unbound")
 check "an unbound token needs no certificate" "${r%% *}" 200
 # AuthZEN with the bound token: the same binding

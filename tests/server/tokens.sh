@@ -7,14 +7,16 @@
 
 "$WRIT" keys generate --out "$TMP/k.pem" >/dev/null || { bad "keys generate"; finish; }
 "$WRIT" keys generate --out "$TMP/other.pem" >/dev/null
-mint() {   # mint KEY AGENT PURPOSE ACTION RESOURCE
+mint() {   # mint KEY AGENT PURPOSE ACTION RESOURCE [SENSITIVITY [DESTINATION]]
     "$WRIT" token mint --key "$1" --issuer https://writ.local --audience writ \
-        --subject "spiffe://corp.example/agents/$2" --purpose "$3" --action "$4" --resource "$5"
+        --subject "spiffe://corp.example/agents/$2" --purpose "$3" --action "$4" --resource "$5" \
+        --sensitivity "${6:-confidential}" ${7:+--destination "$7"}
 }
 cat >"$TMP/writ.conf" <<CONF
 token_keys = $TMP/k.pem
 route = GET  /datasets/{id}   read   Dataset {id}
 route = POST /repos/{repo}/*  write  Repo    {repo}
+route = GET  /internal/{id}   read   Dataset {id}  Internal
 CONF
 start_writ tokens --config "$TMP/writ.conf"
 
@@ -38,6 +40,21 @@ r=$(req POST /authz/check/repos/writ/pulls -H "Authorization: Bearer $tok3")
 check "another purpose is denied by Cedar" "${r%% *}" 403
 r=$(req GET /authz/check/datasets/usage-metrics -H "Authorization: Bearer $tok2")
 contains "action outside the scope" "$r" "action read is outside the task token's scope"
+
+# ---- the token's sensitivity ceiling and destinations are enforced
+r=$(req GET /authz/check/datasets/usage-metrics -H "Authorization: Bearer $(mint "$TMP/k.pem" analyst weekly-report read 'usage-*' public)")
+contains "sensitivity above the ceiling" "$r" "403 {\"decision\":false"
+contains "sensitivity reason" "$r" "the resource's sensitivity 1 is above the task token's ceiling public"
+r=$(req GET /authz/check/datasets/usage-metrics -H "Authorization: Bearer $(mint "$TMP/k.pem" analyst weekly-report read 'usage-*' internal)")
+contains "sensitivity at the ceiling" "$r" '200 {"decision":true'
+r=$(req GET /authz/check/datasets/usage-metrics -H "Authorization: Bearer $(mint "$TMP/k.pem" analyst weekly-report read 'usage-*' internal internal)")
+contains "unknown destination is external, outside [internal]" "$r" "destination external is outside the task token's destinations"
+r=$(req GET /authz/check/internal/usage-metrics -H "Authorization: Bearer $(mint "$TMP/k.pem" analyst weekly-report read 'usage-*' internal internal)")
+contains "a route's destination inside [internal]" "$r" '200 {"decision":true'
+r=$(req GET /authz/check/internal/usage-metrics -H "Authorization: Bearer $(mint "$TMP/k.pem" analyst weekly-report read 'usage-*' internal INTERNAL)")
+contains "destinations compared in lower case" "$r" '200 {"decision":true'
+r=$(req GET /authz/check/datasets/usage-metrics -H "X-Writ-Destination: internal" -H "Authorization: Bearer $(mint "$TMP/k.pem" analyst weekly-report read 'usage-*' internal internal)")
+contains "a destination header from an untrusted peer is ignored" "$r" "destination external is outside"
 
 # ---- revocation by another process takes effect on the next request
 jti=$("$WRIT" token inspect "$tok" 2>/dev/null | jq -r .payload.jti)

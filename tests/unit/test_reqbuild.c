@@ -163,7 +163,7 @@ static void test_properties(void **state)
         assert_int_equal(cedar_request_fill(rq, f->s, true, &p, &a, &r, cj, &err), WRIT_OK);
         assert_int_equal(writ_authorize(f->az, f->ps, f->es, rq, &d), WRIT_OK);
         assert_false(d.allow); /* level 3 < 4 */
-        assert_int_equal(cedar_request_set_attrs_tree(rq, f->es, "N::User", "al", props, &err), WRIT_OK);
+        assert_int_equal(cedar_request_set_attrs_tree(rq, f->es, "N::User", "al", props, false, &err), WRIT_OK);
         assert_int_equal(writ_authorize(f->az, f->ps, f->es, rq, &d), WRIT_OK);
         assert_true(d.allow); /* level 9 for this request only */
     }
@@ -171,6 +171,13 @@ static void test_properties(void **state)
     assert_int_equal(cedar_request_fill(rq, f->s, true, &p, &a, &r, cj, &err), WRIT_OK);
     assert_int_equal(writ_authorize(f->az, f->ps, f->es, rq, &d), WRIT_OK);
     assert_false(d.allow);
+    /* store_wins: the store's level stays; a new attribute is added */
+    json_t *more = cedar_json_load("{\"level\":9,\"extra\":true}", 24, &err);
+    assert_non_null(more);
+    assert_int_equal(cedar_request_set_attrs_tree(rq, f->es, "N::User", "al", more, true, &err), WRIT_OK);
+    assert_int_equal(writ_authorize(f->az, f->ps, f->es, rq, &d), WRIT_OK);
+    assert_false(d.allow); /* still level 3 */
+    json_decref(more);
     json_decref(props);
     json_decref(cj);
     writ_request_free(rq);

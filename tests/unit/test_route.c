@@ -11,11 +11,11 @@
 #include "server/route.h"
 
 static srv_route R[] = {
-    {"GET", "/datasets/{id}", "read", "Dataset", "{id}"},
-    {"*", "/tools/{t}/*", "invoke", "Tool", "{t}:{*}"},
-    {"POST", "/repos/{repo}/*", "write", "Repo", "{repo}"},
-    {"GET", "/", "home", "Page", "root"},
-    {"GET", "/a/{x}/{y}", "two", "T", "{y}-{x}"},
+    {"GET", "/datasets/{id}", "read", "Dataset", "{id}", NULL},
+    {"*", "/tools/{t}/*", "invoke", "Tool", "{t}:{*}", NULL},
+    {"POST", "/repos/{repo}/*", "write", "Repo", "{repo}", NULL},
+    {"GET", "/", "home", "Page", "root", NULL},
+    {"GET", "/a/{x}/{y}", "two", "T", "{y}-{x}", NULL},
 };
 
 typedef struct {
@@ -120,7 +120,7 @@ static void limits(void **state)
 static void rid_limit(void **state)
 {
     (void)state;
-    srv_route rs[] = {{"GET", "/r/*", "x", "T", "{*}{*}{*}"}, {"GET", "/r/*", "y", "T", "fallback"}};
+    srv_route rs[] = {{"GET", "/r/*", "x", "T", "{*}{*}{*}", NULL}, {"GET", "/r/*", "y", "T", "fallback", NULL}};
     route_table t;
     writ_error err;
     assert_int_equal(route_compile(&t, rs, 2, &err), WRIT_OK);
@@ -150,12 +150,12 @@ static void compile_errors(void **state)
         srv_route r;
         const char *frag;
     } cases[] = {
-        {{"GET", "/a/*/b", "x", "T", "a"}, "'*' must be the last segment"},
-        {{"GET", "/a/{}", "x", "T", "a"}, "a capture is written {name}"},
-        {{"GET", "/a/{x", "x", "T", "a"}, "a capture is written {name}"},
-        {{"GET", "/a/{x}", "x", "T", "{x"}, "unclosed '{' in the resource id"},
-        {{"GET", "/a/{x}", "x", "T", "{y}"}, "a capture the pattern does not have"},
-        {{"GET", "/a/{x}", "x", "T", "{*}"}, "a capture the pattern does not have"},
+        {{"GET", "/a/*/b", "x", "T", "a", NULL}, "'*' must be the last segment"},
+        {{"GET", "/a/{}", "x", "T", "a", NULL}, "a capture is written {name}"},
+        {{"GET", "/a/{x", "x", "T", "a", NULL}, "a capture is written {name}"},
+        {{"GET", "/a/{x}", "x", "T", "{x", NULL}, "unclosed '{' in the resource id"},
+        {{"GET", "/a/{x}", "x", "T", "{y}", NULL}, "a capture the pattern does not have"},
+        {{"GET", "/a/{x}", "x", "T", "{*}", NULL}, "a capture the pattern does not have"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         writ_error err;
@@ -170,11 +170,11 @@ static void compile_errors(void **state)
     char many[4 * ROUTE_MAX_SEGS + 8] = "";
     for (int i = 0; i <= ROUTE_MAX_SEGS; i++)
         strcat(many, "/s");
-    srv_route r = {"GET", many, "x", "T", "a"};
+    srv_route r = {"GET", many, "x", "T", "a", NULL};
     writ_error err;
     assert_int_not_equal(route_check(&r, &err), WRIT_OK);
     assert_non_null(strstr(err.msg, "too many segments"));
-    srv_route ok = {"GET", "/a/{x}/*", "x", "T", "{x}/{*}"};
+    srv_route ok = {"GET", "/a/{x}/*", "x", "T", "{x}/{*}", NULL};
     assert_int_equal(route_check(&ok, &err), WRIT_OK);
 }
 

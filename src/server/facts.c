@@ -1,0 +1,493 @@
+/* facts.c - where each fact of a decision comes from.
+ *
+ * The trust rule (docs/ARCHITECTURE.md): every fact a policy sees has one
+ * named source, and the caller is a source only for what it may vouch for.
+ * This file holds the sources that are not the Cedar request's three
+ * entities: the connection (and what a trusted proxy says about it) and the
+ * context facts Writ itself puts into every request.
+ *
+ * Forwarding headers.  X-Real-IP, X-Forwarded-For and X-Writ-Destination
+ * are read only when the socket's peer is in `trusted_proxies`; from anyone
+ * else they are ignored and the socket's own address is the source.  From a
+ * trusted proxy X-Real-IP wins; X-Forwarded-For is read from the right,
+ * skipping addresses that are themselves trusted proxies, so a client's own
+ * copy (which the proxy appends to) is never believed.  A forwarding header
+ * that does not parse, or that is given twice with different values, makes
+ * the request undecidable: a deny with the reason (never a guess).
+ *
+ * The context facts (the table in `facts[]` below).  Each is set by Writ in
+ * every request whose action's context type declares it (every request
+ * without a schema), so that no forbid is skipped because a fact is missing
+ * (a Cedar forbid whose condition errors is skipped).  A caller that vouches
+ * for its context (AuthZEN without a task token: the PEP is trusted) keeps
+ * the values it sent and gets Writ's value only for a fact it left out; with
+ * a task token, or on the other front ends, the caller's copies are
+ * replaced.  A fact Writ cannot establish takes its most restrictive value:
+ *
+ *   fact          source                                    unknown
+ *   task          the task token (txn, purp)                {id: "", purpose: ""}
+ *   chain         the token's act chain, root first         [principal id]
+ *   chain_depth   the token's delegation hops               2147483647
+ *   time          the server's clock                        (always known)
+ *   source_ip     the socket, or a trusted proxy's header   (always known)
+ *   destination   the route (config), or a trusted proxy's  destination_default
+ *                 X-Writ-Destination; lower case            ("external")
+ *   sensitivity   the token's ceiling (no ceiling:          "public"
+ *                 "restricted")
+ *   destinations  the token's destinations ([] = any)        []
+ */
+#include "server/server_int.h"
+#include "util/alloc.h"
+#include "util/error.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#define UNKNOWN_DEPTH 2147483647
+
+/* ---- trusted proxies */
+
+struct srv_cidr {
+    int family; /* AF_INET or AF_INET6 */
+    unsigned prefix;
+    unsigned char addr[16];
+};
+
+static int parse_cidr(const char *w, size_t n, srv_cidr *out)
+{
+    char buf[64];
+    if (n == 0 || n >= sizeof buf)
+        return -1;
+    memcpy(buf, w, n);
+    buf[n] = '\0';
+    char *slash = strchr(buf, '/');
+    long prefix = -1;
+    if (slash) {
+        *slash = '\0';
+        char *end;
+        if (!slash[1] || slash[1] == '-' || slash[1] == '+')
+            return -1;
+        prefix = strtol(slash + 1, &end, 10);
+        if (*end)
+            return -1;
+    }
+    memset(out, 0, sizeof *out);
+    if (inet_pton(AF_INET, buf, out->addr) == 1)
+        out->family = AF_INET;
+    else if (inet_pton(AF_INET6, buf, out->addr) == 1)
+        out->family = AF_INET6;
+    else
+        return -1;
+    long max = out->family == AF_INET ? 32 : 128;
+    if (prefix < 0)
+        prefix = max;
+    if (prefix > max)
+        return -1;
+    out->prefix = (unsigned)prefix;
+    return 0;
+}
+
+/* An address's family and 16 bytes; an IPv4-mapped IPv6 address counts as
+ * the IPv4 address it maps. */
+static int addr_of(const char *text, int *family, unsigned char a[16])
+{
+    memset(a, 0, 16);
+    if (inet_pton(AF_INET, text, a) == 1) {
+        *family = AF_INET;
+        return 0;
+    }
+    if (inet_pton(AF_INET6, text, a) == 1) {
+        static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+        if (!memcmp(a, mapped, 12)) {
+            memmove(a, a + 12, 4);
+            memset(a + 4, 0, 12);
+            *family = AF_INET;
+        } else {
+            *family = AF_INET6;
+        }
+        return 0;
+    }
+    return -1;
+}
+
+static bool cidr_has(const srv_cidr *c, int family, const unsigned char a[16])
+{
+    if (c->family != family)
+        return false;
+    unsigned full = c->prefix / 8, rest = c->prefix % 8;
+    if (memcmp(c->addr, a, full))
+        return false;
+    if (!rest)
+        return true;
+    unsigned char mask = (unsigned char)(0xff << (8 - rest));
+    return (c->addr[full] & mask) == (a[full] & mask);
+}
+
+static bool is_trusted(const srv *s, const char *ip)
+{
+    int fam;
+    unsigned char a[16];
+    if (addr_of(ip, &fam, a))
+        return false;
+    for (size_t i = 0; i < s->nproxies; i++)
+        if (cidr_has(&s->proxies[i], fam, a))
+            return true;
+    return false;
+}
+
+/* A destination as Writ compares it: lower case, 1..128 bytes of letters,
+ * digits and . _ - : /.  Returns 0, or -1 when v is not one. */
+static int norm_destination(const char *v, size_t n, char *out, size_t cap)
+{
+    if (n == 0 || n >= cap || n > 128)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)v[i];
+        if (ch >= 'A' && ch <= 'Z')
+            ch = (unsigned char)(ch - 'A' + 'a');
+        else if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' ||
+                   ch == '-' || ch == ':' || ch == '/'))
+            return -1;
+        out[i] = (char)ch;
+    }
+    out[n] = '\0';
+    return 0;
+}
+
+int srv_destination_norm(const char *v, char *out, size_t cap)
+{
+    return norm_destination(v, strlen(v), out, cap);
+}
+
+writ_status srv_facts_open(srv *s, writ_error *err)
+{
+    const char *v = s->cfg->trusted_proxies;
+    while (*v) {
+        while (*v == ' ' || *v == '\t' || *v == ',')
+            v++;
+        if (!*v)
+            break;
+        const char *w = v;
+        while (*v && *v != ' ' && *v != '\t' && *v != ',')
+            v++;
+        srv_cidr c;
+        if (parse_cidr(w, (size_t)(v - w), &c))
+            return wr_error(err, WRIT_EINVAL,
+                            "trusted_proxies: '%.*s' is not an address or CIDR range (at byte %zu)",
+                            (int)(v - w > 64 ? 64 : v - w), w, (size_t)(w - s->cfg->trusted_proxies) + 1);
+        srv_cidr *p = wr_realloc(s->proxies, (s->nproxies + 1) * sizeof *p);
+        if (!p)
+            return wr_error(err, WRIT_ENOMEM, "out of memory");
+        s->proxies = p;
+        p[s->nproxies++] = c;
+    }
+    if (norm_destination(s->cfg->destination_default, strlen(s->cfg->destination_default), s->dest_default,
+                         sizeof s->dest_default))
+        return wr_error(
+            err, WRIT_EINVAL,
+            "destination_default: '%s' is not a destination (1 to 128 letters, digits, . _ - : /)",
+            s->cfg->destination_default);
+    return WRIT_OK;
+}
+
+void srv_facts_close(srv *s)
+{
+    wr_free(s->proxies);
+    s->proxies = NULL;
+    s->nproxies = 0;
+}
+
+/* ---- the connection */
+
+typedef struct hdr_scan {
+    const char *name;
+    const char *first;
+    bool conflict;
+    sbuf *join; /* X-Forwarded-For: every copy, joined with ',' */
+} hdr_scan;
+
+static enum MHD_Result scan_one(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+    (void)kind;
+    hdr_scan *h = cls;
+    if (strcasecmp(key, h->name))
+        return MHD_YES;
+    if (!value)
+        value = "";
+    if (h->join) {
+        if (h->join->len)
+            sb_putc(h->join, ',');
+        sb_puts(h->join, value);
+    }
+    if (!h->first)
+        h->first = value;
+    else if (strcmp(h->first, value))
+        h->conflict = true;
+    return MHD_YES;
+}
+
+/* The one value of header name (NULL: none).  Two different copies: -1. */
+static int one_header(struct MHD_Connection *c, const char *name, const char **out)
+{
+    hdr_scan h = {name, NULL, false, NULL};
+    MHD_get_connection_values(c, MHD_HEADER_KIND, scan_one, &h);
+    *out = h.first;
+    return h.conflict ? -1 : 0;
+}
+
+static void trim(const char **p, size_t *n)
+{
+    while (*n && (**p == ' ' || **p == '\t'))
+        (*p)++, (*n)--;
+    while (*n && ((*p)[*n - 1] == ' ' || (*p)[*n - 1] == '\t'))
+        (*n)--;
+}
+
+/* X-Forwarded-For from the right: the first address that is not a trusted
+ * proxy.  0 with out set, or -1 (not an address). */
+static int from_xff(const srv *s, const char *v, char *out, size_t n)
+{
+    size_t end = strlen(v);
+    char one[64] = "";
+    while (end > 0) {
+        size_t start = end;
+        while (start > 0 && v[start - 1] != ',')
+            start--;
+        const char *w = v + start;
+        size_t wn = end - start;
+        trim(&w, &wn);
+        int fam;
+        unsigned char a[16];
+        if (wn == 0 || wn >= sizeof one)
+            return -1;
+        memcpy(one, w, wn);
+        one[wn] = '\0';
+        if (addr_of(one, &fam, a))
+            return -1;
+        if (!is_trusted(s, one))
+            break;
+        end = start ? start - 1 : 0;
+    }
+    /* every hop trusted: the leftmost is the client */
+    snprintf(out, n, "%s", one);
+    return one[0] ? 0 : -1;
+}
+
+static void socket_ip(struct MHD_Connection *c, char *out, size_t n)
+{
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    out[0] = '\0';
+    if (ci && ci->client_addr) {
+        const struct sockaddr *sa = ci->client_addr;
+        if (sa->sa_family == AF_INET)
+            inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, out, (socklen_t)n);
+        else if (sa->sa_family == AF_INET6)
+            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, out,
+                      (socklen_t)n);
+    }
+    if (!out[0])
+        snprintf(out, n, "0.0.0.0");
+}
+
+void srv_peer_read(const srv *s, struct MHD_Connection *c, srv_peer *p)
+{
+    memset(p, 0, sizeof *p);
+    socket_ip(c, p->ip, sizeof p->ip);
+    if (!c || !s->nproxies || !is_trusted(s, p->ip))
+        return;
+    p->via_proxy = true;
+    const char *real, *dest;
+    if (one_header(c, "X-Real-IP", &real)) {
+        snprintf(p->bad, sizeof p->bad, "X-Real-IP given twice with different values");
+        return;
+    }
+    if (real) {
+        int fam;
+        unsigned char a[16];
+        size_t rn = strlen(real);
+        trim(&real, &rn);
+        char ip[64];
+        if (rn == 0 || rn >= sizeof ip || (memcpy(ip, real, rn), ip[rn] = '\0', addr_of(ip, &fam, a))) {
+            snprintf(p->bad, sizeof p->bad, "X-Real-IP from a trusted proxy is not an address");
+            return;
+        }
+        snprintf(p->ip, sizeof p->ip, "%s", ip);
+    } else {
+        sbuf all;
+        sb_init(&all);
+        hdr_scan h = {"X-Forwarded-For", NULL, false, &all};
+        MHD_get_connection_values(c, MHD_HEADER_KIND, scan_one, &h);
+        if (h.first) {
+            char ip[64];
+            if (!sb_ok(&all) || from_xff(s, all.p, ip, sizeof ip)) {
+                snprintf(p->bad, sizeof p->bad,
+                         "X-Forwarded-For from a trusted proxy holds something not an address");
+                sb_free(&all);
+                return;
+            }
+            snprintf(p->ip, sizeof p->ip, "%s", ip);
+        }
+        sb_free(&all);
+    }
+    if (one_header(c, "X-Writ-Destination", &dest)) {
+        snprintf(p->bad, sizeof p->bad, "X-Writ-Destination given twice with different values");
+        return;
+    }
+    if (dest && norm_destination(dest, strlen(dest), p->destination, sizeof p->destination)) {
+        snprintf(p->bad, sizeof p->bad, "X-Writ-Destination from a trusted proxy is not a destination");
+        return;
+    }
+}
+
+/* ---- the context facts */
+
+/* Does the schema's context type for the action declare attribute name (or
+ * is there no schema)? */
+bool srv_ctx_wants(const srv *s, const srv_snapshot *snap, const char *aid, const char *name)
+{
+    return !snap->schema || writ_schema_context_has(snap->schema, s->action_type, aid, name) == 1;
+}
+
+static json_t *extn(const char *fn, const char *arg)
+{
+    return json_pack("{s:{s:s,s:s}}", "__extn", "fn", fn, "arg", arg);
+}
+
+static json_t *str_list(const char *const *v, size_t n)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; a && i < n; i++)
+        if (json_array_append_new(a, json_string(v[i]))) {
+            json_decref(a);
+            return NULL;
+        }
+    return a;
+}
+
+typedef struct fact_in {
+    srv *s;
+    const srv_ask *a;
+    const char *destination; /* established (normalised) */
+} fact_in;
+
+static json_t *f_task(const fact_in *in)
+{
+    const srv_task *t = in->a->task;
+    return json_pack("{s:s,s:s}", "id", t ? t->task : "", "purpose", t ? t->purpose : "");
+}
+
+static json_t *f_chain(const fact_in *in)
+{
+    const srv_task *t = in->a->task;
+    if (t && t->chain)
+        return json_incref(t->chain);
+    return json_pack("[s%]", in->a->principal.id, in->a->principal.id_len);
+}
+
+static json_t *f_depth(const fact_in *in)
+{
+    const srv_task *t = in->a->task;
+    return json_integer(t ? (json_int_t)t->depth : UNKNOWN_DEPTH);
+}
+
+static json_t *f_time(const fact_in *in)
+{
+    (void)in;
+    char ts[32];
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return extn("datetime", ts);
+}
+
+static json_t *f_source_ip(const fact_in *in)
+{
+    const srv_peer *p = in->a->peer;
+    return extn("ip", p && p->ip[0] ? p->ip : "0.0.0.0");
+}
+
+static json_t *f_destination(const fact_in *in) { return json_string(in->destination); }
+
+static json_t *f_sensitivity(const fact_in *in)
+{
+    const srv_task *t = in->a->task;
+    if (!t || !t->token)
+        return json_string("public");
+    const char *lv = writ_task_token_sensitivity(t->token);
+    return json_string(lv && *lv ? lv : "restricted");
+}
+
+static json_t *f_destinations(const fact_in *in)
+{
+    const srv_task *t = in->a->task;
+    if (!t || !t->token)
+        return json_array();
+    writ_task_scope sc;
+    writ_task_token_scope(t->token, &sc);
+    return str_list(sc.destinations, sc.n_destinations);
+}
+
+static const struct fact {
+    const char *name;
+    json_t *(*value)(const fact_in *);
+} facts[] = {
+    {"task", f_task},
+    {"chain", f_chain},
+    {"chain_depth", f_depth},
+    {"time", f_time},
+    {"source_ip", f_source_ip},
+    {"destination", f_destination},
+    {"sensitivity", f_sensitivity},
+    {"destinations", f_destinations},
+};
+
+bool srv_fact_reserved(const char *name)
+{
+    for (size_t i = 0; i < sizeof facts / sizeof facts[0]; i++)
+        if (!strcmp(facts[i].name, name))
+            return true;
+    return false;
+}
+
+int srv_facts_context(srv *s, const srv_snapshot *snap, const srv_ask *a, const char *destination,
+                      json_t *ctx)
+{
+    /* the action's id as a C string, for the schema lookup */
+    char aid[256];
+    if (a->action.id_len >= sizeof aid || memchr(a->action.id, '\0', a->action.id_len))
+        aid[0] = '\0';
+    else
+        memcpy(aid, a->action.id, a->action.id_len), aid[a->action.id_len] = '\0';
+    fact_in in = {s, a, destination};
+    for (size_t i = 0; i < sizeof facts / sizeof facts[0]; i++) {
+        const char *name = facts[i].name;
+        if (!srv_ctx_wants(s, snap, aid, name)) {
+            if (!a->vouched)
+                json_object_del(ctx, name);
+            continue;
+        }
+        if (a->vouched && json_object_get(ctx, name))
+            continue;
+        json_t *v = facts[i].value(&in);
+        if (!v || json_object_set_new(ctx, name, v))
+            return -1;
+    }
+    /* the front end's own facts (token requests: what is asked for) */
+    if (a->extra) {
+        const char *k;
+        json_t *v, *extra = (json_t *)a->extra; /* read only */
+        json_object_foreach(extra, k, v)
+        {
+            if (!srv_ctx_wants(s, snap, aid, k))
+                continue;
+            if (json_object_set(ctx, k, v))
+                return -1;
+        }
+    }
+    return 0;
+}
