@@ -71,9 +71,48 @@ void writ_request_free(writ_request *rq);
  * value format; its attributes replace same-named ones the store holds for
  * that entity (or make the entity exist for this request).  The entity's
  * place in the hierarchy is the store's.  es may be NULL. */
-WRIT_MUST_CHECK writ_status writ_request_set_attrs(writ_request *rq, const writ_entities *es, const char *type,
-                                                   const char *id, const char *attrs_json, size_t len,
+WRIT_MUST_CHECK writ_status writ_request_set_attrs(writ_request *rq, const writ_entities *es,
+                                                   const char *type, const char *id, const char *attrs_json,
+                                                   size_t len, writ_error *err);
+
+/* ---- requests from parts already parsed (jansson values), for front ends
+ * that hold a parsed body: no JSON request text is assembled and re-read.
+ * A request from writ_request_reusable() can be refilled any number of
+ * times (each fill rewinds its arena and forgets earlier attributes); it
+ * belongs to one thread at a time. */
+struct json_t;
+/* One entity reference: type = prefix + type (prefix may be empty; e.g. a
+ * namespace "Ns::"), id as given (any bytes, not NUL-terminated). */
+typedef struct writ_uid_parts {
+    const char *prefix;
+    size_t prefix_len;
+    const char *type;
+    size_t type_len;
+    const char *id;
+    size_t id_len;
+} writ_uid_parts;
+/* JSON text as Cedar reads it: duplicate keys refused, 64-bit integers
+ * exact; an error has the line and column.  Free with json_decref. */
+struct json_t *writ_json_parse(const char *text, size_t len, writ_error *err);
+writ_request *writ_request_reusable(void); /* NULL on OOM; writ_request_free */
+/* Rewind rq and fill it; context is a JSON object (or NULL for none), read
+ * as writ_request_parse reads one.  On failure rq is left empty. */
+WRIT_MUST_CHECK writ_status writ_request_fill(writ_request *rq, const writ_schema *schema, bool validate,
+                                              const writ_uid_parts *principal, const writ_uid_parts *action,
+                                              const writ_uid_parts *resource, const struct json_t *context,
+                                              writ_error *err);
+/* writ_request_set_attrs with the attributes as a JSON object.  With
+ * store_wins, attributes the store holds keep the store's value: the
+ * request may only add attributes the store does not hold. */
+WRIT_MUST_CHECK writ_status writ_request_add_attrs(writ_request *rq, const writ_entities *es,
+                                                   const char *type, const char *id,
+                                                   const struct json_t *attrs, bool store_wins,
                                                    writ_error *err);
+/* The Long attribute key of rq's resource as this request sees it (its
+ * per-request attributes, else the store's): 1 with *out, or 0 when it has
+ * no such attribute or the attribute is not a Long. */
+int writ_request_resource_long(const writ_request *rq, const writ_entities *es, const char *key,
+                               int64_t *out);
 
 /* ---- decisions */
 typedef struct writ_policy_error {
@@ -84,9 +123,9 @@ typedef struct writ_policy_error {
 typedef struct writ_decision {
     bool allow;
     size_t nreasons;
-    const char *const *reasons;          /* ids of the determining policies */
+    const char *const *reasons; /* ids of the determining policies */
     size_t nerrors;
-    const writ_policy_error *errors;     /* policies whose evaluation failed */
+    const writ_policy_error *errors; /* policies whose evaluation failed */
 } writ_decision;
 
 writ_authorizer *writ_authorizer_new(void);

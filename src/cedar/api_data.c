@@ -1,6 +1,7 @@
 /* api_data.c - public functions for schemas, entity stores and requests
  * (include/writ/cedar.h), on top of schema.c and json.c. */
 #include "cedar/json.h"
+#include "cedar/reqbuild.h"
 #include "cedar/request.h"
 #include "cedar/schema.h"
 #include "util/alloc.h"
@@ -115,4 +116,33 @@ int writ_schema_context_has(const writ_schema *s, const char *action_type, const
         return 0;
     }
     return -1;
+}
+
+json_t *writ_json_parse(const char *text, size_t len, writ_error *err)
+{
+    return cedar_json_load(text, len, err);
+}
+
+writ_request *writ_request_reusable(void) { return cedar_request_reusable(); }
+
+writ_status writ_request_fill(writ_request *rq, const writ_schema *schema, bool validate,
+                              const writ_uid_parts *principal, const writ_uid_parts *action,
+                              const writ_uid_parts *resource, const json_t *context, writ_error *err)
+{
+    return cedar_request_fill(rq, schema, validate, principal, action, resource, context, err);
+}
+
+writ_status writ_request_add_attrs(writ_request *rq, const writ_entities *es, const char *type,
+                                   const char *id, const json_t *attrs, bool store_wins, writ_error *err)
+{
+    return cedar_request_set_attrs_tree(rq, es, type, id, attrs, store_wins, err);
+}
+
+int writ_request_resource_long(const writ_request *rq, const writ_entities *es, const char *key, int64_t *out)
+{
+    const cv_value *v = cedar_request_resource_attr(rq, es, key);
+    if (!v || v->type != CV_LONG)
+        return 0;
+    *out = v->u.l;
+    return 1;
 }

@@ -14,16 +14,8 @@
 /* An empty request to fill (NULL on OOM); free with writ_request_free. */
 writ_request *cedar_request_reusable(void);
 
-/* One entity reference: type = prefix + type (prefix may be empty), id as
- * given (any bytes). */
-typedef struct cedar_uid_parts {
-    const char *prefix;
-    size_t prefix_len;
-    const char *type;
-    size_t type_len;
-    const char *id;
-    size_t id_len;
-} cedar_uid_parts;
+/* One entity reference (the public writ_uid_parts). */
+typedef writ_uid_parts cedar_uid_parts;
 
 /* Rewind rq and fill it: principal, action, resource, and the context (a
  * JSON object from cedar_json_load, or NULL for none) read as

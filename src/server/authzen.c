@@ -46,7 +46,6 @@
  *     the token's.
  * Both ways go through srv_decide_ask (decide.c), the decision path every
  * front end shares. */
-#include "cedar/json.h"
 #include "server/server_int.h"
 #include "util/alloc.h"
 
@@ -109,7 +108,7 @@ static int check_parts(const az_parts *p, bool subject_optional, char *why, size
 }
 
 /* The parts of an entity reference: prefix + type (unless qualified), id. */
-static cedar_uid_parts uid_parts(srv *s, json_t *part, const char *type_key, json_t *id)
+static writ_uid_parts uid_parts(srv *s, json_t *part, const char *type_key, json_t *id)
 {
     if (!type_key)
         return srv_uid_parts(s, s->action_type, strlen(s->action_type), json_string_value(id),
@@ -120,12 +119,12 @@ static cedar_uid_parts uid_parts(srv *s, json_t *part, const char *type_key, jso
 }
 
 /* Byte i of an entity type held as prefix + type. */
-static char type_at(const cedar_uid_parts *u, size_t i)
+static char type_at(const writ_uid_parts *u, size_t i)
 {
     return i < u->prefix_len ? u->prefix[i] : u->type[i - u->prefix_len];
 }
 
-static bool same_entity(const cedar_uid_parts *a, const cedar_uid_parts *b)
+static bool same_entity(const writ_uid_parts *a, const writ_uid_parts *b)
 {
     size_t n = a->prefix_len + a->type_len;
     if (n != b->prefix_len + b->type_len || a->id_len != b->id_len || memcmp(a->id, b->id, a->id_len))
@@ -160,7 +159,7 @@ static int eval_one(srv *s, const srv_snapshot *snap, const srv_task *tk, const 
         .peer = peer,
     };
     srv_outcome o;
-    cedar_uid_parts sj;
+    writ_uid_parts sj;
     if (tk && p->subject &&
         (sj = uid_parts(s, p->subject, "type", json_object_get(p->subject, "id")),
          !same_entity(&sj, &a.principal)))
@@ -183,7 +182,7 @@ static json_t *load_body(const char *body, size_t len, srv_reply *r)
     }
     writ_error err;
     memset(&err, 0, sizeof err);
-    json_t *j = cedar_json_load(body, len, &err);
+    json_t *j = writ_json_parse(body, len, &err);
     if (!j) {
         srv_error(r, 400, "bad_json", "malformed JSON at line %u, column %u: %s", err.line, err.col, err.msg);
         return NULL;

@@ -11,8 +11,6 @@
  * Cedar action and resource through the route table -> build the context
  * (task, chain, destination, time, source address) -> decide -> 200 allow,
  * 401 no or bad credentials, 403 deny.  No route is a deny. */
-#include "cedar/json.h"
-#include "cedar/schema.h"
 #include "server/route.h"
 #include "server/server_int.h"
 #include "util/alloc.h"
@@ -89,7 +87,7 @@ void check_request(srv *s, struct MHD_Connection *c, const char *url, const char
     srv_peer peer;
     srv_peer_read(s, c, &peer);
     const char *ptype = s->cfg->check_principal_type;
-    cedar_uid_parts pr = srv_uid_parts(s, ptype, strlen(ptype), id.agent, strlen(id.agent));
+    writ_uid_parts pr = srv_uid_parts(s, ptype, strlen(ptype), id.agent, strlen(id.agent));
     {
         sbuf pt;
         sb_init(&pt);

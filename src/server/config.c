@@ -15,8 +15,18 @@
 #define WRIT_EXAMPLES_DIR "examples"
 #endif
 
-typedef enum ck_kind { CK_STR, CK_PATH, CK_U32, CK_U64, CK_BOOL, CK_LISTEN, CK_ROUTE, CK_TRUST_SPIFFE, CK_TRUST_OIDC,
-               CK_TLS_CA } ck_kind;
+typedef enum ck_kind {
+    CK_STR,
+    CK_PATH,
+    CK_U32,
+    CK_U64,
+    CK_BOOL,
+    CK_LISTEN,
+    CK_ROUTE,
+    CK_TRUST_SPIFFE,
+    CK_TRUST_OIDC,
+    CK_TLS_CA
+} ck_kind;
 
 typedef struct ck_key {
     const char *name;
@@ -49,8 +59,10 @@ static const ck_key keys[] = {
      "seconds between checks of the policy files (0: reload on SIGHUP only)"},
     {"check_principal_header", CK_STR, OFF(check_principal_header), 0, 0,
      "TESTS ONLY, insecure: take the agent of /authz/check from this header (empty: off)"},
-    {"check_principal_type", CK_STR, OFF(check_principal_type), 0, 0, "entity type of the agent in /authz/check"},
-    {"token_keys", CK_PATH, OFF(token_keys), 0, 0, "PEM signing key; task tokens are verified with it (empty: none)"},
+    {"check_principal_type", CK_STR, OFF(check_principal_type), 0, 0,
+     "entity type of the agent in /authz/check"},
+    {"token_keys", CK_PATH, OFF(token_keys), 0, 0,
+     "PEM signing key; task tokens are verified with it (empty: none)"},
     {"token_jwks", CK_PATH, OFF(token_jwks), 0, 0, "JWKS file to verify task tokens with (empty: none)"},
     {"token_issuer", CK_STR, OFF(token_issuer), 0, 0, "iss of task tokens"},
     {"token_audience", CK_STR, OFF(token_audience), 0, 0, "aud task tokens must carry"},
@@ -62,14 +74,18 @@ static const ck_key keys[] = {
      "aud the identity tokens exchanged at /oauth2/token must carry"},
     {"identity_spiffe", CK_TRUST_SPIFFE, 0, 0, 0,
      "TRUST_DOMAIN FILE: trust JWT-SVIDs of that domain, keys in the SPIFFE bundle FILE (repeatable)"},
-    {"identity_oidc", CK_TRUST_OIDC, 0, 0, 0, "ISSUER FILE: trust OIDC tokens of that issuer, JWKS in FILE (repeatable)"},
+    {"identity_oidc", CK_TRUST_OIDC, 0, 0, 0,
+     "ISSUER FILE: trust OIDC tokens of that issuer, JWKS in FILE (repeatable)"},
     {"admin_token_file", CK_PATH, OFF(admin_token_file), 0, 0,
      "file whose first line is the admin bearer secret for /oauth2/revoke (>= 32 chars; empty: no admin)"},
-    {"tls_cert", CK_PATH, OFF(tls_cert), 0, 0, "PEM server certificate (chain); with tls_key: HTTPS (empty: plain HTTP)"},
+    {"tls_cert", CK_PATH, OFF(tls_cert), 0, 0,
+     "PEM server certificate (chain); with tls_key: HTTPS (empty: plain HTTP)"},
     {"tls_key", CK_PATH, OFF(tls_key), 0, 0, "PEM private key of tls_cert"},
     {"tls_client_ca", CK_TLS_CA, 0, 0, 0,
-     "TRUST_DOMAIN FILE: request client certificates, X.509-SVIDs of that domain with roots in FILE (repeatable)"},
-    {"route", CK_ROUTE, 0, 0, 0, "METHOD PATTERN ACTION RESOURCE_TYPE RESOURCE_ID [DESTINATION] (repeatable)"},
+     "TRUST_DOMAIN FILE: request client certificates, X.509-SVIDs of that domain with roots in FILE "
+     "(repeatable)"},
+    {"route", CK_ROUTE, 0, 0, 0,
+     "METHOD PATTERN ACTION RESOURCE_TYPE RESOURCE_ID [DESTINATION] (repeatable)"},
     {"trusted_proxies", CK_STR, OFF(trusted_proxies), 0, 0,
      "addresses or CIDR ranges (space or comma separated) whose X-Real-IP, X-Forwarded-For, X-Original-* and "
      "X-Writ-Destination headers are believed (empty: none)"},
@@ -277,8 +293,9 @@ static writ_status add_route(srv_config *c, const char *v, writ_error *err)
     size_t n = split_words(v, w, 6);
     writ_status st = WRIT_OK;
     if (n != 5 && n != 6) {
-        st = wr_error(err, WRIT_EINVAL,
-                      "route: expected METHOD PATTERN ACTION RESOURCE_TYPE RESOURCE_ID [DESTINATION], got '%s'", v);
+        st = wr_error(
+            err, WRIT_EINVAL,
+            "route: expected METHOD PATTERN ACTION RESOURCE_TYPE RESOURCE_ID [DESTINATION], got '%s'", v);
         goto out;
     }
     for (size_t i = 0; i < n; i++)
@@ -296,8 +313,8 @@ static writ_status add_route(srv_config *c, const char *v, writ_error *err)
             if (*p >= 'A' && *p <= 'Z')
                 *p = (char)(*p - 'A' + 'a');
             else if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || strchr("._-:/", *p))) {
-                st = wr_error(err, WRIT_EINVAL, "route: destination '%s' may hold only letters, digits and . _ - : /",
-                              w[5]);
+                st = wr_error(err, WRIT_EINVAL,
+                              "route: destination '%s' may hold only letters, digits and . _ - : /", w[5]);
                 goto out;
             }
         }
@@ -329,7 +346,8 @@ out:
 
 static char *resolve_path(const char *v, const char *base_dir);
 
-static writ_status add_trust(srv_config *c, ck_kind kind, const char *v, const char *base_dir, writ_error *err)
+static writ_status add_trust(srv_config *c, ck_kind kind, const char *v, const char *base_dir,
+                             writ_error *err)
 {
     bool oidc = kind == CK_TRUST_OIDC;
     const char *key = oidc ? "identity_oidc" : kind == CK_TLS_CA ? "tls_client_ca" : "identity_spiffe";
@@ -389,10 +407,12 @@ static writ_status check_value(const char *key, const char *value, writ_error *e
     for (size_t i = 0; value[i]; i++) {
         unsigned char ch = (unsigned char)value[i];
         if (ch == '#')
-            return wr_error(err, WRIT_EINVAL, "%s: '#' at offset %zu of the value (it starts a comment in a config file)",
-                            key, i);
+            return wr_error(err, WRIT_EINVAL,
+                            "%s: '#' at offset %zu of the value (it starts a comment in a config file)", key,
+                            i);
         if ((ch < 0x20 && ch != '\t') || ch == 0x7f)
-            return wr_error(err, WRIT_EINVAL, "%s: control character 0x%02x at offset %zu of the value", key, ch, i);
+            return wr_error(err, WRIT_EINVAL, "%s: control character 0x%02x at offset %zu of the value", key,
+                            ch, i);
     }
     return WRIT_OK;
 }
@@ -400,7 +420,8 @@ static writ_status check_value(const char *key, const char *value, writ_error *e
 static writ_status set_value(srv_config *c, const ck_key *k, const char *key, const char *value,
                              const char *base_dir, writ_error *err);
 
-writ_status srv_config_set(srv_config *c, const char *key, const char *value, const char *base_dir, writ_error *err)
+writ_status srv_config_set(srv_config *c, const char *key, const char *value, const char *base_dir,
+                           writ_error *err)
 {
     const ck_key *k = find_key(key, strlen(key));
     if (!k)
@@ -450,7 +471,8 @@ static writ_status set_value(srv_config *c, const ck_key *k, const char *key, co
     case CK_BOOL:
         if (!strcmp(value, "true") || !strcmp(value, "on") || !strcmp(value, "yes") || !strcmp(value, "1"))
             *(bool *)slot = true;
-        else if (!strcmp(value, "false") || !strcmp(value, "off") || !strcmp(value, "no") || !strcmp(value, "0"))
+        else if (!strcmp(value, "false") || !strcmp(value, "off") || !strcmp(value, "no") ||
+                 !strcmp(value, "0"))
             *(bool *)slot = false;
         else
             return wr_error(err, WRIT_EINVAL, "%s: expected true or false, got '%s'", key, value);
@@ -477,7 +499,8 @@ static char *trim(char *s, char *end)
     return s;
 }
 
-static writ_status load_json(srv_config *c, const char *text, size_t len, const char *base_dir, writ_error *err)
+static writ_status load_json(srv_config *c, const char *text, size_t len, const char *base_dir,
+                             writ_error *err)
 {
     json_error_t je;
     json_t *j = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
@@ -501,9 +524,9 @@ static writ_status load_json(srv_config *c, const char *text, size_t len, const 
         json_t *items = json_is_array(v) ? v : NULL;
         size_t n = items ? json_array_size(items) : 1;
         if (items && (!find_key(key, strlen(key)) || (find_key(key, strlen(key))->kind != CK_ROUTE &&
-                                                     find_key(key, strlen(key))->kind != CK_TRUST_SPIFFE &&
-                                                     find_key(key, strlen(key))->kind != CK_TRUST_OIDC &&
-                                                     find_key(key, strlen(key))->kind != CK_TLS_CA))) {
+                                                      find_key(key, strlen(key))->kind != CK_TRUST_SPIFFE &&
+                                                      find_key(key, strlen(key))->kind != CK_TRUST_OIDC &&
+                                                      find_key(key, strlen(key))->kind != CK_TLS_CA))) {
             st = wr_error(err, WRIT_EJSON, "config: '%s' takes one value, not a list", key);
             break;
         }
@@ -532,7 +555,8 @@ static writ_status load_json(srv_config *c, const char *text, size_t len, const 
     return st;
 }
 
-writ_status srv_config_load_text(srv_config *c, const char *text, size_t len, const char *base_dir, writ_error *err)
+writ_status srv_config_load_text(srv_config *c, const char *text, size_t len, const char *base_dir,
+                                 writ_error *err)
 {
     if (len > SRV_CONFIG_MAX_BYTES)
         return wr_error(err, WRIT_ELIMIT, "config: larger than %u bytes", (unsigned)SRV_CONFIG_MAX_BYTES);
@@ -588,7 +612,8 @@ writ_status srv_config_load(srv_config *c, const char *path, writ_error *err)
     writ_status st = WRIT_OK;
     for (;;) {
         if (len > SRV_CONFIG_MAX_BYTES) {
-            st = wr_error(err, WRIT_ELIMIT, "config %s: larger than %u bytes", path, (unsigned)SRV_CONFIG_MAX_BYTES);
+            st = wr_error(err, WRIT_ELIMIT, "config %s: larger than %u bytes", path,
+                          (unsigned)SRV_CONFIG_MAX_BYTES);
             break;
         }
         if (cap - len < 4096) {
@@ -704,8 +729,8 @@ void srv_config_print(const srv_config *c, FILE *f)
             fprintf(f, "%s = %s\n", k->name, *(const bool *)slot ? "true" : "false");
             break;
         case CK_LISTEN:
-            fprintf(f, strchr(c->listen_host, ':') ? "%s = [%s]:%u\n" : "%s = %s:%u\n", k->name, c->listen_host,
-                    (unsigned)c->listen_port);
+            fprintf(f, strchr(c->listen_host, ':') ? "%s = [%s]:%u\n" : "%s = %s:%u\n", k->name,
+                    c->listen_host, (unsigned)c->listen_port);
             break;
         case CK_ROUTE:
             for (size_t r = 0; r < c->nroutes; r++)

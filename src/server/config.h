@@ -29,7 +29,7 @@ typedef struct srv_route {
     char *action;
     char *rtype;
     char *rid;
-    char *destination;          /* NULL = none */
+    char *destination; /* NULL = none */
 } srv_route;
 
 #define SRV_MAX_ROUTES 1024
@@ -52,48 +52,48 @@ typedef struct srv_trust {
  * (the roots of the leaf's own trust domain only). */
 
 typedef struct srv_config {
-    char *policies;             /* path */
-    char *entities;             /* path, "" = none */
-    char *schema;               /* path, "" = none */
-    char *listen_host;          /* numeric IPv4/IPv6 address */
-    uint16_t listen_port;       /* 0 = any free port (see ready_file) */
+    char *policies;       /* path */
+    char *entities;       /* path, "" = none */
+    char *schema;         /* path, "" = none */
+    char *listen_host;    /* numeric IPv4/IPv6 address */
+    uint16_t listen_port; /* 0 = any free port (see ready_file) */
     char *state_dir;
-    char *ready_file;           /* "" = none; else "HOST:PORT\n" written when serving */
-    uint32_t threads;           /* 0 = one per CPU */
-    uint64_t max_body;          /* bytes of one request body */
-    uint32_t max_batch;         /* evaluations in one batch request */
-    uint32_t timeout;           /* idle connection timeout, seconds */
+    char *ready_file;   /* "" = none; else "HOST:PORT\n" written when serving */
+    uint32_t threads;   /* 0 = one per CPU */
+    uint64_t max_body;  /* bytes of one request body */
+    uint32_t max_batch; /* evaluations in one batch request */
+    uint32_t timeout;   /* idle connection timeout, seconds */
     uint32_t max_connections;
-    uint32_t drain_timeout;     /* seconds to finish requests on shutdown */
-    char *ns;                   /* Cedar namespace for AuthZEN types and actions, "" = none */
-    bool validate;              /* validate requests against the schema */
+    uint32_t drain_timeout; /* seconds to finish requests on shutdown */
+    char *ns;               /* Cedar namespace for AuthZEN types and actions, "" = none */
+    bool validate;          /* validate requests against the schema */
     bool audit;
-    uint32_t audit_batch;       /* records per transaction */
-    uint32_t audit_queue;       /* records waiting before requests wait */
-    uint32_t reload_poll;       /* seconds between file checks, 0 = SIGHUP only */
-    char *check_principal_header;  /* TESTS ONLY: trust this header as the agent id */
-    char *check_principal_type;    /* entity type of the agent in checks */
-    char *token_keys;           /* PEM signing key: verify (and later issue) task tokens, "" = none */
-    char *token_jwks;           /* JWKS file to verify task tokens with, "" = none */
+    uint32_t audit_batch;         /* records per transaction */
+    uint32_t audit_queue;         /* records waiting before requests wait */
+    uint32_t reload_poll;         /* seconds between file checks, 0 = SIGHUP only */
+    char *check_principal_header; /* TESTS ONLY: trust this header as the agent id */
+    char *check_principal_type;   /* entity type of the agent in checks */
+    char *token_keys;             /* PEM signing key: verify (and later issue) task tokens, "" = none */
+    char *token_jwks;             /* JWKS file to verify task tokens with, "" = none */
     char *token_issuer;
     char *token_audience;
-    uint32_t token_leeway;      /* seconds of clock skew allowed */
-    char *revocations;          /* revocation database, "" = STATE_DIR/writ.db */
-    char *identity_audience;    /* aud identity tokens must carry at /oauth2/token */
-    char *admin_token_file;     /* file holding the admin bearer secret, "" = no admin */
-    uint32_t token_ttl;         /* default lifetime of issued task tokens, seconds */
-    uint32_t token_max_ttl;     /* longest lifetime a client may ask for */
+    uint32_t token_leeway;   /* seconds of clock skew allowed */
+    char *revocations;       /* revocation database, "" = STATE_DIR/writ.db */
+    char *identity_audience; /* aud identity tokens must carry at /oauth2/token */
+    char *admin_token_file;  /* file holding the admin bearer secret, "" = no admin */
+    uint32_t token_ttl;      /* default lifetime of issued task tokens, seconds */
+    uint32_t token_max_ttl;  /* longest lifetime a client may ask for */
     size_t ntrust;
     srv_trust *trust;
-    char *tls_cert;             /* PEM server certificate (chain): HTTPS, "" = plain HTTP */
-    char *tls_key;              /* PEM private key of tls_cert */
-    size_t ntls_ca;             /* tls_client_ca entries (name = trust domain, path = PEM roots) */
+    char *tls_cert; /* PEM server certificate (chain): HTTPS, "" = plain HTTP */
+    char *tls_key;  /* PEM private key of tls_cert */
+    size_t ntls_ca; /* tls_client_ca entries (name = trust domain, path = PEM roots) */
     srv_trust *tls_ca;
-    char *trusted_proxies;      /* addresses / CIDR ranges whose forwarding headers count, "" = none */
-    char *destination_default;  /* the destination when none is established */
+    char *trusted_proxies;     /* addresses / CIDR ranges whose forwarding headers count, "" = none */
+    char *destination_default; /* the destination when none is established */
     size_t nroutes;
     srv_route *routes;
-    bool routes_from_flags;     /* flags replace the file's routes */
+    bool routes_from_flags; /* flags replace the file's routes */
 } srv_config;
 
 /* The largest config file (either form). */
@@ -104,15 +104,16 @@ void srv_config_free(srv_config *c);
 /* Set one key from text.  base_dir resolves relative paths (NULL = as is).
  * The value is trimmed of spaces and tabs; one that a config file could not
  * hold ('#', control characters) is refused. */
-WRIT_MUST_CHECK writ_status srv_config_set(srv_config *c, const char *key, const char *value, const char *base_dir,
-                                           writ_error *err);
+WRIT_MUST_CHECK writ_status srv_config_set(srv_config *c, const char *key, const char *value,
+                                           const char *base_dir, writ_error *err);
 /* Read a config file (key = value lines, or a JSON object). */
 WRIT_MUST_CHECK writ_status srv_config_load(srv_config *c, const char *path, writ_error *err);
 WRIT_MUST_CHECK writ_status srv_config_load_text(srv_config *c, const char *text, size_t len,
                                                  const char *base_dir, writ_error *err);
 /* Apply command-line flags (argv[0] is the subcommand): --config F first,
  * then the rest.  *help is set by --help. */
-WRIT_MUST_CHECK writ_status srv_config_args(srv_config *c, int argc, char **argv, bool *help, writ_error *err);
+WRIT_MUST_CHECK writ_status srv_config_args(srv_config *c, int argc, char **argv, bool *help,
+                                            writ_error *err);
 /* Write every key with its value, in the file format. */
 void srv_config_print(const srv_config *c, FILE *f);
 /* One line per key: name, default, meaning (for --help). */

@@ -7,7 +7,6 @@
  * log that refuses the record all turn into a deny with the reason in
  * out->error.  No decision is answered without its audit record queued. */
 #include "server/server_int.h"
-#include "cedar/value.h"
 #include "util/alloc.h"
 
 #include <stdio.h>
@@ -126,12 +125,12 @@ void srv_record(srv *s, const char *agent, const char *action, const char *resou
     audit(s, agent, action, resource, task, NULL, &o);
 }
 
-cedar_uid_parts srv_uid_parts(const srv *s, const char *type, size_t type_len, const char *id, size_t id_len)
+writ_uid_parts srv_uid_parts(const srv *s, const char *type, size_t type_len, const char *id, size_t id_len)
 {
     bool qualified = false;
     for (size_t i = 0; i + 1 < type_len && !qualified; i++)
         qualified = type[i] == ':' && type[i + 1] == ':';
-    cedar_uid_parts u = {
+    writ_uid_parts u = {
         qualified ? "" : s->type_prefix, qualified ? 0 : strlen(s->type_prefix), type, type_len, id, id_len};
     return u;
 }
@@ -152,7 +151,7 @@ static writ_request *thread_request(void)
         return NULL;
     writ_request *rq = pthread_getspecific(rq_key);
     if (!rq) {
-        rq = cedar_request_reusable();
+        rq = writ_request_reusable();
         if (rq && pthread_setspecific(rq_key, rq) != 0) {
             writ_request_free(rq);
             rq = NULL;
@@ -162,7 +161,7 @@ static writ_request *thread_request(void)
 }
 
 /* "Type::\"id\"" at b's end, NUL-terminated; returns its offset. */
-static size_t put_uid_text(sbuf *b, const cedar_uid_parts *u)
+static size_t put_uid_text(sbuf *b, const writ_uid_parts *u)
 {
     size_t at = b->len;
     sb_putn(b, u->prefix, u->prefix_len);
@@ -175,7 +174,7 @@ static size_t put_uid_text(sbuf *b, const cedar_uid_parts *u)
 
 /* A part's id as a C string for the scope, or NULL when it holds a NUL (an
  * id with a NUL in it is in no task token's scope). */
-static const char *c_id(const cedar_uid_parts *u, char *buf, size_t n)
+static const char *c_id(const writ_uid_parts *u, char *buf, size_t n)
 {
     if (u->id_len >= n || memchr(u->id, '\0', u->id_len))
         return NULL;
@@ -201,17 +200,17 @@ static int sensitivity_bound(const srv_snapshot *snap, const writ_request *rq, c
     }
     if (ceiling >= 3)
         return 0;
-    const cv_value *v = cedar_request_resource_attr(rq, snap->es, "sensitivity");
-    if (!v || v->type != CV_LONG) {
+    int64_t level;
+    if (!writ_request_resource_long(rq, snap->es, "sensitivity", &level)) {
         snprintf(why, n,
                  "the resource has no sensitivity, so it counts as restricted: above the task token's "
                  "ceiling %s",
                  lv);
         return -1;
     }
-    if (v->u.l > ceiling) {
+    if (level > ceiling) {
         snprintf(why, n, "the resource's sensitivity %lld is above the task token's ceiling %s (%d)",
-                 (long long)v->u.l, lv, ceiling);
+                 (long long)level, lv, ceiling);
         return -1;
     }
     return 0;
@@ -331,15 +330,15 @@ void srv_decide_ask(srv *s, const srv_snapshot *snap, const srv_ask *a, srv_outc
         goto refuse;
     }
     rq = thread_request();
-    writ_status st = rq ? cedar_request_fill(rq, snap->schema, s->cfg->validate, &a->principal, &a->action,
-                                             &a->resource, ctx, &err)
+    writ_status st = rq ? writ_request_fill(rq, snap->schema, s->cfg->validate, &a->principal, &a->action,
+                                            &a->resource, ctx, &err)
                         : WRIT_ENOMEM;
     if (!rq)
         snprintf(err.msg, sizeof err.msg, "out of memory");
     /* per-request attributes: a vouching caller's replace the store's; any
      * other only adds what the store does not hold */
     const json_t *props[2] = {a->principal_props, a->resource_props};
-    const cedar_uid_parts *who[2] = {&a->principal, &a->resource};
+    const writ_uid_parts *who[2] = {&a->principal, &a->resource};
     for (int i = 0; i < 2 && !st; i++) {
         if (!json_is_object(props[i]) || json_object_size(props[i]) == 0)
             continue;
@@ -356,7 +355,7 @@ void srv_decide_ask(srv *s, const srv_snapshot *snap, const srv_ask *a, srv_outc
         memcpy(type, who[i]->prefix, who[i]->prefix_len);
         memcpy(type + who[i]->prefix_len, who[i]->type, who[i]->type_len);
         type[tn] = '\0';
-        st = cedar_request_set_attrs_tree(rq, snap->es, type, id, props[i], !a->vouched, &err);
+        st = writ_request_add_attrs(rq, snap->es, type, id, props[i], !a->vouched, &err);
     }
     if (st) {
         snprintf(why, sizeof why, "request: %.280s", err.msg);

@@ -76,7 +76,6 @@
  *
  *   GET /.well-known/jwks.json  the public keys of token_keys (or of the
  *   generated default key). */
-#include "cedar/json.h"
 #include "server/form.h"
 #include "server/server_int.h"
 #include "util/alloc.h"
@@ -231,7 +230,7 @@ static void token_decide(srv *s, struct MHD_Connection *c, const char *aid, cons
     };
     sbuf tx;
     sb_init(&tx);
-    cedar_uid_parts *u[3] = {&a.principal, &a.action, &a.resource};
+    writ_uid_parts *u[3] = {&a.principal, &a.action, &a.resource};
     char *dst[3] = {d->agent, d->action, d->resource};
     size_t cap[3] = {sizeof d->agent, sizeof d->action, sizeof d->resource};
     for (int i = 0; i < 3; i++) {

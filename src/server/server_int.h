@@ -12,7 +12,6 @@
 #include "server/route.h"
 #include "server/sbuf.h"
 #include "server/snapshot.h"
-#include "cedar/reqbuild.h"
 #include "store/audit.h"
 #include "writ/cedar.h"
 #include "writ/token.h"
@@ -140,7 +139,7 @@ int srv_facts_context(srv *s, const srv_snapshot *snap, const struct srv_ask *a,
  * end (AuthZEN, /authz/check, the token endpoints) fills one and calls
  * srv_decide_ask; nothing else builds Cedar requests. */
 typedef struct srv_ask {
-    cedar_uid_parts principal, action, resource;
+    writ_uid_parts principal, action, resource;
     const srv_task *task;  /* the task behind the request (its facts), NULL = none */
     bool bound;            /* task->token bounds the request: scope, destinations, sensitivity */
     bool vouched;          /* the caller vouches for context and properties (AuthZEN without a token) */
@@ -175,7 +174,7 @@ void srv_outcome_json(const srv_snapshot *snap, const srv_outcome *o, sbuf *b);
 /* `Type::"id"` for logs. */
 void srv_uid_text(sbuf *b, const char *type, const char *id, size_t idlen);
 /* An entity reference of type (namespace added unless qualified) and id. */
-cedar_uid_parts srv_uid_parts(const srv *s, const char *type, size_t type_len, const char *id, size_t id_len);
+writ_uid_parts srv_uid_parts(const srv *s, const char *type, size_t type_len, const char *id, size_t id_len);
 
 /* ---- the connection limit (conns.c) */
 unsigned srv_conn_hard_limit(const srv_config *cfg);
