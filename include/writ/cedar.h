@@ -123,9 +123,9 @@ typedef struct writ_policy_error {
 typedef struct writ_decision {
     bool allow;
     size_t nreasons;
-    const char *const *reasons; /* ids of the determining policies */
+    const char *const *reasons;          /* ids of the determining policies */
     size_t nerrors;
-    const writ_policy_error *errors; /* policies whose evaluation failed */
+    const writ_policy_error *errors;     /* policies whose evaluation failed */
 } writ_decision;
 
 writ_authorizer *writ_authorizer_new(void);

@@ -58,9 +58,9 @@ writ_status cedar_request_set_attrs_tree(writ_request *rq, const writ_entities *
         if (nb)
             memcpy(f + na, base->attrs->f, nb * sizeof *f);
     } else {
-        if (nb)
-            memcpy(f, base->attrs->f, nb * sizeof *f);
-        memcpy(f + nb, attrs.u.rec->f, na * sizeof *f);
+    if (nb)
+        memcpy(f, base->attrs->f, nb * sizeof *f);
+    memcpy(f + nb, attrs.u.rec->f, na * sizeof *f);
     }
     cv_value merged = cv_record_new(rq->arena, f, nb + na);
     /* one entity per uid: a second call for the same uid merges again */
@@ -97,8 +97,8 @@ writ_status cedar_request_set_attrs_tree(writ_request *rq, const writ_entities *
             memcpy(g, attrs.u.rec->f, na * sizeof *g);
             memcpy(g + na, slot->attrs->f, np * sizeof *g);
         } else {
-            memcpy(g, slot->attrs->f, np * sizeof *g);
-            memcpy(g + np, attrs.u.rec->f, na * sizeof *g);
+        memcpy(g, slot->attrs->f, np * sizeof *g);
+        memcpy(g + np, attrs.u.rec->f, na * sizeof *g);
         }
         merged = cv_record_new(rq->arena, g, np + na);
     }

@@ -524,9 +524,9 @@ static writ_status load_json(srv_config *c, const char *text, size_t len, const 
         json_t *items = json_is_array(v) ? v : NULL;
         size_t n = items ? json_array_size(items) : 1;
         if (items && (!find_key(key, strlen(key)) || (find_key(key, strlen(key))->kind != CK_ROUTE &&
-                                                      find_key(key, strlen(key))->kind != CK_TRUST_SPIFFE &&
-                                                      find_key(key, strlen(key))->kind != CK_TRUST_OIDC &&
-                                                      find_key(key, strlen(key))->kind != CK_TLS_CA))) {
+                                                     find_key(key, strlen(key))->kind != CK_TRUST_SPIFFE &&
+                                                     find_key(key, strlen(key))->kind != CK_TRUST_OIDC &&
+                                                     find_key(key, strlen(key))->kind != CK_TLS_CA))) {
             st = wr_error(err, WRIT_EJSON, "config: '%s' takes one value, not a list", key);
             break;
         }

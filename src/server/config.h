@@ -52,48 +52,48 @@ typedef struct srv_trust {
  * (the roots of the leaf's own trust domain only). */
 
 typedef struct srv_config {
-    char *policies;       /* path */
-    char *entities;       /* path, "" = none */
-    char *schema;         /* path, "" = none */
-    char *listen_host;    /* numeric IPv4/IPv6 address */
-    uint16_t listen_port; /* 0 = any free port (see ready_file) */
+    char *policies;             /* path */
+    char *entities;             /* path, "" = none */
+    char *schema;               /* path, "" = none */
+    char *listen_host;          /* numeric IPv4/IPv6 address */
+    uint16_t listen_port;       /* 0 = any free port (see ready_file) */
     char *state_dir;
-    char *ready_file;   /* "" = none; else "HOST:PORT\n" written when serving */
-    uint32_t threads;   /* 0 = one per CPU */
-    uint64_t max_body;  /* bytes of one request body */
-    uint32_t max_batch; /* evaluations in one batch request */
-    uint32_t timeout;   /* idle connection timeout, seconds */
+    char *ready_file;           /* "" = none; else "HOST:PORT\n" written when serving */
+    uint32_t threads;           /* 0 = one per CPU */
+    uint64_t max_body;          /* bytes of one request body */
+    uint32_t max_batch;         /* evaluations in one batch request */
+    uint32_t timeout;           /* idle connection timeout, seconds */
     uint32_t max_connections;
-    uint32_t drain_timeout; /* seconds to finish requests on shutdown */
-    char *ns;               /* Cedar namespace for AuthZEN types and actions, "" = none */
-    bool validate;          /* validate requests against the schema */
+    uint32_t drain_timeout;     /* seconds to finish requests on shutdown */
+    char *ns;                   /* Cedar namespace for AuthZEN types and actions, "" = none */
+    bool validate;              /* validate requests against the schema */
     bool audit;
-    uint32_t audit_batch;         /* records per transaction */
-    uint32_t audit_queue;         /* records waiting before requests wait */
-    uint32_t reload_poll;         /* seconds between file checks, 0 = SIGHUP only */
-    char *check_principal_header; /* TESTS ONLY: trust this header as the agent id */
-    char *check_principal_type;   /* entity type of the agent in checks */
-    char *token_keys;             /* PEM signing key: verify (and later issue) task tokens, "" = none */
-    char *token_jwks;             /* JWKS file to verify task tokens with, "" = none */
+    uint32_t audit_batch;       /* records per transaction */
+    uint32_t audit_queue;       /* records waiting before requests wait */
+    uint32_t reload_poll;       /* seconds between file checks, 0 = SIGHUP only */
+    char *check_principal_header;  /* TESTS ONLY: trust this header as the agent id */
+    char *check_principal_type;    /* entity type of the agent in checks */
+    char *token_keys;           /* PEM signing key: verify (and later issue) task tokens, "" = none */
+    char *token_jwks;           /* JWKS file to verify task tokens with, "" = none */
     char *token_issuer;
     char *token_audience;
-    uint32_t token_leeway;   /* seconds of clock skew allowed */
-    char *revocations;       /* revocation database, "" = STATE_DIR/writ.db */
-    char *identity_audience; /* aud identity tokens must carry at /oauth2/token */
-    char *admin_token_file;  /* file holding the admin bearer secret, "" = no admin */
-    uint32_t token_ttl;      /* default lifetime of issued task tokens, seconds */
-    uint32_t token_max_ttl;  /* longest lifetime a client may ask for */
+    uint32_t token_leeway;      /* seconds of clock skew allowed */
+    char *revocations;          /* revocation database, "" = STATE_DIR/writ.db */
+    char *identity_audience;    /* aud identity tokens must carry at /oauth2/token */
+    char *admin_token_file;     /* file holding the admin bearer secret, "" = no admin */
+    uint32_t token_ttl;         /* default lifetime of issued task tokens, seconds */
+    uint32_t token_max_ttl;     /* longest lifetime a client may ask for */
     size_t ntrust;
     srv_trust *trust;
-    char *tls_cert; /* PEM server certificate (chain): HTTPS, "" = plain HTTP */
-    char *tls_key;  /* PEM private key of tls_cert */
-    size_t ntls_ca; /* tls_client_ca entries (name = trust domain, path = PEM roots) */
+    char *tls_cert;             /* PEM server certificate (chain): HTTPS, "" = plain HTTP */
+    char *tls_key;              /* PEM private key of tls_cert */
+    size_t ntls_ca;             /* tls_client_ca entries (name = trust domain, path = PEM roots) */
     srv_trust *tls_ca;
     char *trusted_proxies;     /* addresses / CIDR ranges whose forwarding headers count, "" = none */
     char *destination_default; /* the destination when none is established */
     size_t nroutes;
     srv_route *routes;
-    bool routes_from_flags; /* flags replace the file's routes */
+    bool routes_from_flags;     /* flags replace the file's routes */
 } srv_config;
 
 /* The largest config file (either form). */

@@ -7,10 +7,7 @@
 
 static int hexval(char c)
 {
-    return c >= '0' && c <= '9'   ? c - '0'
-           : c >= 'a' && c <= 'f' ? c - 'a' + 10
-           : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                  : -1;
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
 }
 
 /* Decode [p, e) in place to a NUL-terminated string; -1 on a bad byte,
@@ -42,10 +39,7 @@ static int form_decode(char *p, char *e, size_t *bad)
     return 0;
 }
 
-static bool form_is_list(const char *name)
-{
-    return !strcmp(name, "resource") || !strcmp(name, "destination");
-}
+static bool form_is_list(const char *name) { return !strcmp(name, "resource") || !strcmp(name, "destination"); }
 
 void form_free(form *f)
 {
@@ -88,15 +82,13 @@ int form_parse(const char *body, size_t len, form *f, char *why, size_t n)
         if (!rc && (rc = form_decode(eq + 1, e, &bad)) != 0)
             bad += (size_t)(eq + 1 - p);
         if (rc) {
-            snprintf(
-                why, n,
-                "malformed form encoding at offset %zu (bad percent-escape, NUL or a raw byte outside ASCII)",
-                at + bad);
+            snprintf(why, n,
+                     "malformed form encoding at offset %zu (bad percent-escape, NUL or a raw byte outside ASCII)",
+                     at + bad);
             return -1;
         }
         if (!*p || strlen(p) > FORM_MAX_NAME) {
-            snprintf(why, n, "form parameter name empty or longer than %d bytes at offset %zu", FORM_MAX_NAME,
-                     at);
+            snprintf(why, n, "form parameter name empty or longer than %d bytes at offset %zu", FORM_MAX_NAME, at);
             return -1;
         }
         for (size_t i = 0; i < f->n; i++)

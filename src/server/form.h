@@ -48,7 +48,7 @@ typedef struct req_scope {
     const char *resources[FORM_MAX_LIST];
     const char *destinations[FORM_MAX_LIST];
     char scope_buf[FORM_MAX_SCOPE_BYTES + 1];
-    bool given; /* the form narrows anything */
+    bool given;                 /* the form narrows anything */
 } req_scope;
 
 /* Fill rs from f over base (may be NULL): 0, or -1 with why.  rs points

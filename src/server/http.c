@@ -45,17 +45,16 @@ enum { M_GET = 1, M_POST = 2, M_HEAD = 4, M_ANY = 0xff };
 
 static const struct {
     const char *path;
-    bool prefix; /* also matches path + "/..." */
+    bool prefix;                /* also matches path + "/..." */
     unsigned methods;
     const char *allow;
     ep ep;
     met_endpoint mep;
-    int body; /* B_JSON, B_FORM: reads such a body */
+    int body;                   /* B_JSON, B_FORM: reads such a body */
 } endpoints[] = {
     {"/access/v1/evaluation", false, M_POST, "POST", EP_EVALUATION, MET_EP_EVALUATION, B_JSON},
     {"/access/v1/evaluations", false, M_POST, "POST", EP_EVALUATIONS, MET_EP_EVALUATIONS, B_JSON},
-    {"/.well-known/authzen-configuration", false, M_GET | M_HEAD, "GET, HEAD", EP_METADATA, MET_EP_OTHER,
-     B_NONE},
+    {"/.well-known/authzen-configuration", false, M_GET | M_HEAD, "GET, HEAD", EP_METADATA, MET_EP_OTHER, B_NONE},
     {"/authz/check", true, M_ANY, NULL, EP_CHECK, MET_EP_CHECK, B_NONE},
     {"/healthz", false, M_GET | M_HEAD, "GET, HEAD", EP_HEALTH, MET_EP_OTHER, B_NONE},
     {"/metrics", false, M_GET | M_HEAD, "GET, HEAD", EP_METRICS, MET_EP_OTHER, B_NONE},
@@ -66,12 +65,12 @@ static const struct {
 #define NENDPOINTS (sizeof endpoints / sizeof endpoints[0])
 
 typedef struct hreq {
-    int idx; /* into endpoints, -1 = none */
+    int idx;                    /* into endpoints, -1 = none */
     uint64_t t0;
     unsigned status;
     sbuf body;
     bool too_big;
-    bool over; /* connection past max_connections: 503, close */
+    bool over;                  /* connection past max_connections: 503, close */
     uint64_t dropped;
 } hreq;
 
@@ -116,8 +115,7 @@ void srv_error(srv_reply *r, unsigned status, const char *code, const char *fmt,
 
 static enum MHD_Result send_reply(srv *s, struct MHD_Connection *c, hreq *h, srv_reply *r)
 {
-    static const char fallback[] =
-        "{\"error\":{\"status\":500,\"code\":\"internal\",\"message\":\"out of memory\"}}";
+    static const char fallback[] = "{\"error\":{\"status\":500,\"code\":\"internal\",\"message\":\"out of memory\"}}";
     struct MHD_Response *resp;
     if (r->body)
         resp = MHD_create_response_from_buffer_with_free_callback(r->len, r->body, wr_free);
@@ -151,8 +149,8 @@ static enum MHD_Result send_reply(srv *s, struct MHD_Connection *c, hreq *h, srv
     return ret;
 }
 
-static enum MHD_Result send_error(srv *s, struct MHD_Connection *c, hreq *h, unsigned status,
-                                  const char *code, const char *msg, const char *allow)
+static enum MHD_Result send_error(srv *s, struct MHD_Connection *c, hreq *h, unsigned status, const char *code,
+                                  const char *msg, const char *allow)
 {
     srv_reply r;
     memset(&r, 0, sizeof r);
@@ -194,9 +192,7 @@ static void health(srv *s, srv_reply *r)
     sb_init(&b);
     sb_printf(&b, "{\"status\":\"ok\",\"policy_generation\":%llu,\"audit\":%s}",
               (unsigned long long)snap_generation(s->store),
-              !s->audit                     ? "\"off\""
-              : wr_audit_failures(s->audit) ? "\"failing\""
-                                            : "\"ok\"");
+              !s->audit ? "\"off\"" : wr_audit_failures(s->audit) ? "\"failing\"" : "\"ok\"");
     srv_reply_sbuf(r, 200, &b);
 }
 
@@ -209,18 +205,16 @@ static void metrics(srv *s, srv_reply *r)
         atomic_store_explicit(&s->met.audit_written, wr_audit_written(s->audit), memory_order_relaxed);
     met_render(&s->met, &b, snap_generation(s->store), s->audit ? wr_audit_queued(s->audit) : 0,
                di ? di->num_connections : 0);
-    sb_printf(
-        &b,
-        "# HELP writ_connections_refused_total Connections opened past max_connections (answered 503).\n"
-        "# TYPE writ_connections_refused_total counter\nwrit_connections_refused_total %llu\n",
-        (unsigned long long)atomic_load_explicit(&s->conns_refused, memory_order_relaxed));
+    sb_printf(&b,
+              "# HELP writ_connections_refused_total Connections opened past max_connections (answered 503).\n"
+              "# TYPE writ_connections_refused_total counter\nwrit_connections_refused_total %llu\n",
+              (unsigned long long)atomic_load_explicit(&s->conns_refused, memory_order_relaxed));
     srv_reply_sbuf(r, 200, &b);
     r->content_type = "text/plain; version=0.0.4";
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
-                                  const char *version, const char *upload, size_t *upload_size,
-                                  void **con_cls)
+                                  const char *version, const char *upload, size_t *upload_size, void **con_cls)
 {
     srv *s = cls;
     hreq *h = *con_cls;
@@ -235,8 +229,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         h->idx = find_endpoint(url);
         if (srv_conn_over(c)) {
             h->over = true;
-            return send_error(s, c, h, 503, "too_many_connections", "too many open connections: retry later",
-                              NULL);
+            return send_error(s, c, h, 503, "too_many_connections",
+                              "too many open connections: retry later", NULL);
         }
         if (h->idx < 0)
             return send_error(s, c, h, 404, "not_found", "no such endpoint", NULL);
@@ -263,8 +257,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         if (endpoints[h->idx].body == B_JSON) {
             const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
             if (ct && strncasecmp(ct, "application/json", 16) != 0)
-                return send_error(s, c, h, 415, "unsupported_media_type",
-                                  "expected Content-Type: application/json", NULL);
+                return send_error(s, c, h, 415, "unsupported_media_type", "expected Content-Type: application/json",
+                                  NULL);
         } else if (endpoints[h->idx].body == B_FORM) {
             static const char form_ct[] = "application/x-www-form-urlencoded";
             const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
@@ -302,8 +296,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (h->too_big) {
         atomic_fetch_add_explicit(&s->met.body_too_large, 1, memory_order_relaxed);
         char msg[96];
-        snprintf(msg, sizeof msg, "request body larger than %llu bytes",
-                 (unsigned long long)s->cfg->max_body);
+        snprintf(msg, sizeof msg, "request body larger than %llu bytes", (unsigned long long)s->cfg->max_body);
         return send_error(s, c, h, 413, "body_too_large", msg, NULL);
     }
     srv_reply r;
@@ -344,8 +337,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     return send_reply(s, c, h, &r);
 }
 
-static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
-                         enum MHD_RequestTerminationCode toe)
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe)
 {
     srv *s = cls;
     hreq *h = *con_cls;
@@ -489,8 +481,7 @@ int srv_run(const srv_config *cfg)
     }
     if (cfg->audit) {
         char *db = join(cfg->state_dir, "/writ.db");
-        writ_status st =
-            db ? wr_audit_open(db, cfg->audit_batch, cfg->audit_queue, &s.audit, &err) : WRIT_ENOMEM;
+        writ_status st = db ? wr_audit_open(db, cfg->audit_batch, cfg->audit_queue, &s.audit, &err) : WRIT_ENOMEM;
         if (st) {
             log_msg("%s", db ? err.msg : "out of memory");
             wr_free(db);
@@ -545,18 +536,22 @@ int srv_run(const srv_config *cfg)
     tls_opts[ntls] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     unsigned threads = cfg->threads ? cfg->threads : (unsigned)(ncpu > 0 ? ncpu : 1);
-    s.daemon = MHD_start_daemon(
-        flags, cfg->listen_port, NULL, NULL, on_request, &s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE, threads,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->timeout, MHD_OPTION_CONNECTION_LIMIT,
-        srv_conn_hard_limit(cfg), MHD_OPTION_NOTIFY_CONNECTION, srv_conn_notify, &s,
-        MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
-        /* libmicrohttpd zeroes a connection's pool on
-         * every keep-alive request; bodies are kept in
-         * our own buffer, so the pool only holds the
-         * headers and the read buffer: 16 KiB, not 32. */
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)16384, MHD_OPTION_NOTIFY_COMPLETED, on_completed, &s,
-        MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
+    s.daemon = MHD_start_daemon(flags, cfg->listen_port, NULL, NULL, on_request, &s,
+                                MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+                                MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+                                MHD_OPTION_THREAD_POOL_SIZE, threads,
+                                MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->timeout,
+                                MHD_OPTION_CONNECTION_LIMIT, srv_conn_hard_limit(cfg),
+                                MHD_OPTION_NOTIFY_CONNECTION, srv_conn_notify, &s,
+                                MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
+                                /* libmicrohttpd zeroes a connection's pool on
+                                 * every keep-alive request; bodies are kept in
+                                 * our own buffer, so the pool only holds the
+                                 * headers and the read buffer: 16 KiB, not 32. */
+                                MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)16384,
+                                MHD_OPTION_NOTIFY_COMPLETED, on_completed, &s,
+                                MHD_OPTION_ARRAY, tls_opts,
+                                MHD_OPTION_END);
     if (!s.daemon) {
         log_msg("cannot listen on %s:%u%s: %s", cfg->listen_host, (unsigned)cfg->listen_port,
                 s.tls_cert_pem ? " with TLS (see the messages above)" : "", strerror(errno));
@@ -565,9 +560,7 @@ int srv_run(const srv_config *cfg)
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(s.daemon, MHD_DAEMON_INFO_BIND_PORT);
     unsigned port = di ? di->port : cfg->listen_port;
     log_msg("serving %s on %s:%u (%u threads, policies %s, generation %llu)",
-            !s.tls_cert_pem  ? "HTTP"
-            : s.client_roots ? "HTTPS (client certificates requested)"
-                             : "HTTPS",
+            !s.tls_cert_pem ? "HTTP" : s.client_roots ? "HTTPS (client certificates requested)" : "HTTPS",
             cfg->listen_host, port, threads, cfg->policies, (unsigned long long)snap_generation(s.store));
     if (write_ready(cfg, port) != 0)
         log_msg("cannot write the ready file %s: %s", cfg->ready_file, strerror(errno));

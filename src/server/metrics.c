@@ -5,12 +5,12 @@
 
 /* Upper bounds in nanoseconds; the text shows them in seconds. */
 static const uint64_t bounds_ns[MET_NBUCKETS] = {
-    25000,   50000,    100000,   250000,   500000,    1000000,   2500000,
-    5000000, 10000000, 25000000, 50000000, 100000000, 250000000, 1000000000,
+    25000, 50000, 100000, 250000, 500000, 1000000, 2500000, 5000000, 10000000, 25000000, 50000000,
+    100000000, 250000000, 1000000000,
 };
 static const char *const bounds_txt[MET_NBUCKETS] = {
-    "0.000025", "0.00005", "0.0001", "0.00025", "0.0005", "0.001", "0.0025",
-    "0.005",    "0.01",    "0.025",  "0.05",    "0.1",    "0.25",  "1",
+    "0.000025", "0.00005", "0.0001", "0.00025", "0.0005", "0.001", "0.0025", "0.005", "0.01", "0.025",
+    "0.05", "0.1", "0.25", "1",
 };
 static const char *const ep_names[MET_EP_COUNT] = {"evaluation", "evaluations", "check", "other"};
 
@@ -19,7 +19,7 @@ static const char *const ep_names[MET_EP_COUNT] = {"evaluation", "evaluations", 
 
 void met_init(srv_metrics *m)
 {
-    memset(m, 0, sizeof *m); /* all-zero bits is a valid zero atomic on every target we build for */
+    memset(m, 0, sizeof *m);   /* all-zero bits is a valid zero atomic on every target we build for */
 }
 
 void met_decision(srv_metrics *m, int allow, int failed)
@@ -51,8 +51,7 @@ static void counter(sbuf *o, const char *name, const char *help, const char *lab
     sb_printf(o, "%s%s %llu\n", name, labels ? labels : "", (unsigned long long)v);
 }
 
-void met_render(const srv_metrics *m, sbuf *o, uint64_t generation, uint64_t audit_queued,
-                uint64_t connections)
+void met_render(const srv_metrics *m, sbuf *o, uint64_t generation, uint64_t audit_queued, uint64_t connections)
 {
     counter(o, "writ_decisions_total", "Decisions made, by result.", "{decision=\"allow\"}",
             GET(m->decisions_allow));
@@ -71,8 +70,8 @@ void met_render(const srv_metrics *m, sbuf *o, uint64_t generation, uint64_t aud
         uint64_t cum = 0;
         for (int b = 0; b <= MET_NBUCKETS; b++) {
             cum += GET(m->latency_bucket[e][b]);
-            sb_printf(o, "writ_request_duration_seconds_bucket{endpoint=\"%s\",le=\"%s\"} %llu\n",
-                      ep_names[e], b < MET_NBUCKETS ? bounds_txt[b] : "+Inf", (unsigned long long)cum);
+            sb_printf(o, "writ_request_duration_seconds_bucket{endpoint=\"%s\",le=\"%s\"} %llu\n", ep_names[e],
+                      b < MET_NBUCKETS ? bounds_txt[b] : "+Inf", (unsigned long long)cum);
         }
         uint64_t ns = GET(m->latency_sum_ns[e]);
         sb_printf(o, "writ_request_duration_seconds_sum{endpoint=\"%s\"} %llu.%09llu\n", ep_names[e],
@@ -80,23 +79,18 @@ void met_render(const srv_metrics *m, sbuf *o, uint64_t generation, uint64_t aud
         sb_printf(o, "writ_request_duration_seconds_count{endpoint=\"%s\"} %llu\n", ep_names[e],
                   (unsigned long long)cum);
     }
-    counter(o, "writ_policy_reloads_total", "Policy reloads, by result.", "{result=\"ok\"}",
-            GET(m->reloads_ok));
+    counter(o, "writ_policy_reloads_total", "Policy reloads, by result.", "{result=\"ok\"}", GET(m->reloads_ok));
     counter(o, "writ_policy_reloads_total", NULL, "{result=\"error\"}", GET(m->reloads_failed));
-    sb_printf(o,
-              "# HELP writ_policy_generation Generation of the policy set in force.\n"
-              "# TYPE writ_policy_generation gauge\nwrit_policy_generation %llu\n",
+    sb_printf(o, "# HELP writ_policy_generation Generation of the policy set in force.\n"
+                 "# TYPE writ_policy_generation gauge\nwrit_policy_generation %llu\n",
               (unsigned long long)generation);
-    counter(o, "writ_audit_records_total", "Audit records committed to the log.", NULL,
-            GET(m->audit_written));
+    counter(o, "writ_audit_records_total", "Audit records committed to the log.", NULL, GET(m->audit_written));
     counter(o, "writ_audit_errors_total", "Audit write failures.", NULL, GET(m->audit_failed));
-    sb_printf(o,
-              "# HELP writ_audit_queue_depth Audit records waiting for the writer.\n"
-              "# TYPE writ_audit_queue_depth gauge\nwrit_audit_queue_depth %llu\n",
+    sb_printf(o, "# HELP writ_audit_queue_depth Audit records waiting for the writer.\n"
+                 "# TYPE writ_audit_queue_depth gauge\nwrit_audit_queue_depth %llu\n",
               (unsigned long long)audit_queued);
-    sb_printf(o,
-              "# HELP writ_connections Open HTTP connections.\n"
-              "# TYPE writ_connections gauge\nwrit_connections %llu\n",
+    sb_printf(o, "# HELP writ_connections Open HTTP connections.\n"
+                 "# TYPE writ_connections gauge\nwrit_connections %llu\n",
               (unsigned long long)connections);
     counter(o, "writ_body_too_large_total", "Requests refused for an oversized body.", NULL,
             GET(m->body_too_large));
@@ -105,8 +99,8 @@ void met_render(const srv_metrics *m, sbuf *o, uint64_t generation, uint64_t aud
     counter(o, "writ_tokens_rejected_total", "Presented tokens refused.", NULL, GET(m->token_rejected));
     counter(o, "writ_token_requests_refused_total", "Token exchange requests refused (/oauth2/token).", NULL,
             GET(m->token_refused));
-    counter(o, "writ_client_certs_verified_total", "Client certificates verified as X.509-SVIDs (mTLS).",
-            NULL, GET(m->cert_verified));
+    counter(o, "writ_client_certs_verified_total", "Client certificates verified as X.509-SVIDs (mTLS).", NULL,
+            GET(m->cert_verified));
     counter(o, "writ_client_certs_refused_total", "Client certificates that did not verify (mTLS).", NULL,
             GET(m->cert_refused));
 }

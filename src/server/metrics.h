@@ -23,10 +23,10 @@ typedef enum met_endpoint {
 typedef struct srv_metrics {
     atomic_uint_fast64_t decisions_allow;
     atomic_uint_fast64_t decisions_deny;
-    atomic_uint_fast64_t decision_errors; /* denies because deciding failed */
-    atomic_uint_fast64_t http_status[6];  /* by class: 1xx..5xx, [0] other */
+    atomic_uint_fast64_t decision_errors;      /* denies because deciding failed */
+    atomic_uint_fast64_t http_status[6];       /* by class: 1xx..5xx, [0] other */
     atomic_uint_fast64_t requests[MET_EP_COUNT];
-    atomic_uint_fast64_t latency_bucket[MET_EP_COUNT][MET_NBUCKETS + 1]; /* last = +Inf */
+    atomic_uint_fast64_t latency_bucket[MET_EP_COUNT][MET_NBUCKETS + 1];  /* last = +Inf */
     atomic_uint_fast64_t latency_sum_ns[MET_EP_COUNT];
     atomic_uint_fast64_t reloads_ok;
     atomic_uint_fast64_t reloads_failed;
@@ -36,16 +36,15 @@ typedef struct srv_metrics {
     atomic_uint_fast64_t token_issued;
     atomic_uint_fast64_t token_revoked;
     atomic_uint_fast64_t token_rejected;
-    atomic_uint_fast64_t token_refused; /* /oauth2/token requests refused */
-    atomic_uint_fast64_t cert_verified; /* client certificates verified as X.509-SVIDs */
-    atomic_uint_fast64_t cert_refused;  /* client certificates that did not verify */
+    atomic_uint_fast64_t token_refused;       /* /oauth2/token requests refused */
+    atomic_uint_fast64_t cert_verified;       /* client certificates verified as X.509-SVIDs */
+    atomic_uint_fast64_t cert_refused;        /* client certificates that did not verify */
 } srv_metrics;
 
 void met_init(srv_metrics *m);
 void met_decision(srv_metrics *m, int allow, int failed);
 void met_request(srv_metrics *m, met_endpoint ep, unsigned status, uint64_t ns);
 /* Prometheus text format; extra gauges passed in by the server. */
-void met_render(const srv_metrics *m, sbuf *out, uint64_t generation, uint64_t audit_queued,
-                uint64_t connections);
+void met_render(const srv_metrics *m, sbuf *out, uint64_t generation, uint64_t audit_queued, uint64_t connections);
 
 #endif

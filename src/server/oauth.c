@@ -234,7 +234,7 @@ static void token_decide(srv *s, struct MHD_Connection *c, const char *aid, cons
     char *dst[3] = {d->agent, d->action, d->resource};
     size_t cap[3] = {sizeof d->agent, sizeof d->action, sizeof d->resource};
     for (int i = 0; i < 3; i++) {
-        tx.len = 0;
+    tx.len = 0;
         sb_putn(&tx, u[i]->prefix, u[i]->prefix_len);
         sb_putn(&tx, u[i]->type, u[i]->type_len);
         sb_puts(&tx, "::");
@@ -417,7 +417,7 @@ static void start_task(srv *s, struct MHD_Connection *c, const form *f, bool txn
     if (!given) {
         const char *owner = form_get(f, "owner");
         attrs = owner ? json_pack("{s:s,s:s}", "purpose", rs->sc.purpose, "owner", owner)
-                      : json_pack("{s:s}", "purpose", rs->sc.purpose);
+                          : json_pack("{s:s}", "purpose", rs->sc.purpose);
         if (!attrs) {
             oauth_error(r, 500, "server_error", NULL, "out of memory");
             goto out;
@@ -470,7 +470,7 @@ static void delegate(srv *s, struct MHD_Connection *c, const form *f, bool txn, 
     if (!actor || !att) {
         oauth_error(
             r, 400, "invalid_request", NULL,
-            "delegation needs actor_token (the receiving agent's identity token) and actor_token_type");
+                    "delegation needs actor_token (the receiving agent's identity token) and actor_token_type");
         return;
     }
     bool x509 = !strcmp(att, TT_X509);
@@ -632,8 +632,8 @@ void oauth_token(srv *s, struct MHD_Connection *c, const char *body, size_t len,
 
 typedef struct revoker {
     bool admin;
-    writ_task_token *token; /* the caller's own task token (not admin) */
-    char who[600];          /* for the audit record */
+    writ_task_token *token;     /* the caller's own task token (not admin) */
+    char who[600];              /* for the audit record */
 } revoker;
 
 /* 0, or fills r with 401. */
@@ -647,7 +647,7 @@ static int authenticate(srv *s, struct MHD_Connection *c, revoker *who, srv_repl
         srv_decide_failed(s, NULL, action, "", NULL, "revoke refused: no credentials", &o);
         oauth_error(
             r, 401, "invalid_client", NULL,
-            "revocation needs Authorization: Bearer with a task token of the same task or the admin secret");
+                    "revocation needs Authorization: Bearer with a task token of the same task or the admin secret");
         return -1;
     }
     const char *cred = auth + 7;

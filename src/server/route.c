@@ -117,10 +117,8 @@ int route_pct_decode(char *s, size_t *bad)
         int v = 0;
         for (int i = 1; i <= 2; i++) {
             char c = r[i];
-            int d = c >= '0' && c <= '9'   ? c - '0'
-                    : c >= 'a' && c <= 'f' ? c - 'a' + 10
-                    : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                           : -1;
+            int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                  : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
             if (d < 0)
                 return -1;
             v = v * 16 + d;
@@ -235,8 +233,8 @@ static int expand_rid(const route_match *m, sbuf *b)
     return sb_ok(b) && b->len - start <= ROUTE_MAX_RID ? 0 : -1;
 }
 
-const chk_route *route_resolve(const route_table *t, const char *method, const char *path, sbuf *rid,
-                               char *why, size_t n)
+const chk_route *route_resolve(const route_table *t, const char *method, const char *path, sbuf *rid, char *why,
+                               size_t n)
 {
     size_t plen = strlen(path);
     if (plen > ROUTE_MAX_PATH) {

@@ -22,12 +22,12 @@
 typedef struct chk_route {
     const srv_route *src;
     size_t nseg;
-    char **seg; /* literal, "{name}" or "*" (last only) */
+    char **seg;                 /* literal, "{name}" or "*" (last only) */
 } chk_route;
 
 typedef struct route_table {
     size_t n;
-    chk_route *routes; /* point into the srv_routes compiled */
+    chk_route *routes;          /* point into the srv_routes compiled */
 } route_table;
 
 /* Compile n routes (which must outlive t).  On failure err names the route
@@ -43,8 +43,8 @@ WRIT_MUST_CHECK writ_status route_check(const srv_route *r, writ_error *err);
  * (n bytes), when the path is too long, has too many segments or a bad
  * percent-escape (with its offset), when no route matches, or when the
  * first that does makes a resource id too long (rid is then unspecified). */
-const chk_route *route_resolve(const route_table *t, const char *method, const char *path, sbuf *rid,
-                               char *why, size_t n);
+const chk_route *route_resolve(const route_table *t, const char *method, const char *path, sbuf *rid, char *why,
+                               size_t n);
 
 /* Percent-decode s in place: 0, or -1 on a bad escape or one that decodes
  * to NUL or '/', with *bad the offset of its '%'. */

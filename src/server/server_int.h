@@ -22,28 +22,28 @@ typedef struct srv {
     wr_audit *audit;
     srv_metrics met;
     struct MHD_Daemon *daemon;
-    pthread_key_t az_key; /* this thread's writ_authorizer */
-    atomic_int inflight;  /* requests begun and not completed */
+    pthread_key_t az_key;       /* this thread's writ_authorizer */
+    atomic_int inflight;        /* requests begun and not completed */
     atomic_bool draining;
-    atomic_int conns;              /* open connections (conns.c) */
-    atomic_ullong conns_refused;   /* connections opened past max_connections */
-    char *type_prefix;             /* "Writ::" or "" */
-    char *action_type;             /* "Writ::Action" or "Action" */
-    route_table routes;            /* /authz/check (route.c) */
-    writ_keyring *keyring;         /* NULL unless token_keys */
-    writ_token_verifier *verifier; /* NULL: no task tokens configured */
+    atomic_int conns;           /* open connections (conns.c) */
+    atomic_ullong conns_refused; /* connections opened past max_connections */
+    char *type_prefix;          /* "Writ::" or "" */
+    char *action_type;          /* "Writ::Action" or "Action" */
+    route_table routes;         /* /authz/check (route.c) */
+    writ_keyring *keyring;      /* NULL unless token_keys */
+    writ_token_verifier *verifier;   /* NULL: no task tokens configured */
     writ_revocations *revocations;
     /* token exchange (oauth.c) */
-    writ_issuer_config issuer; /* strings point into cfg */
-    writ_bundle *bundle;       /* trusted identity issuers, NULL = none */
-    char *jwks;                /* the keyring's public JWKS, NULL without a keyring */
+    writ_issuer_config issuer;  /* strings point into cfg */
+    writ_bundle *bundle;        /* trusted identity issuers, NULL = none */
+    char *jwks;                 /* the keyring's public JWKS, NULL without a keyring */
     size_t jwks_len;
-    char *admin_secret; /* NULL = no admin credential */
+    char *admin_secret;         /* NULL = no admin credential */
     size_t admin_len;
     /* TLS (tls.c): PEM texts handed to libmicrohttpd, NULL = plain HTTP */
     char *tls_cert_pem, *tls_key_pem, *tls_trust_pem;
     size_t tls_key_len;
-    writ_bundle *client_roots; /* tls_client_ca by trust domain, NULL = no client certificates */
+    writ_bundle *client_roots;  /* tls_client_ca by trust domain, NULL = no client certificates */
     /* facts (facts.c) */
     struct srv_cidr *proxies; /* trusted_proxies */
     size_t nproxies;
@@ -81,11 +81,11 @@ typedef struct srv_reply {
     unsigned status;
     char *body;
     size_t len;
-    const char *content_type; /* default application/json */
-    const char *allow;        /* Allow header for 405 */
-    const char *www_auth;     /* WWW-Authenticate for 401 */
-    char hdr_agent[256];      /* X-Writ-Agent for checks ("" = none) */
-    const char *decision;     /* X-Writ-Decision ("allow"/"deny"), NULL = none */
+    const char *content_type;   /* default application/json */
+    const char *allow;          /* Allow header for 405 */
+    const char *www_auth;       /* WWW-Authenticate for 401 */
+    char hdr_agent[256];        /* X-Writ-Agent for checks ("" = none) */
+    const char *decision;       /* X-Writ-Decision ("allow"/"deny"), NULL = none */
 } srv_reply;
 
 /* Fill r with {"error": {"status", "code", "message"}}. */
@@ -153,9 +153,9 @@ typedef struct srv_ask {
 
 typedef struct srv_outcome {
     bool allow;
-    bool failed; /* no decision could be made: deny, reason in error */
+    bool failed;                /* no decision could be made: deny, reason in error */
     char error[320];
-    writ_decision d; /* valid when !failed; points into the thread's authorizer */
+    writ_decision d;            /* valid when !failed; points into the thread's authorizer */
 } srv_outcome;
 
 /* Decide a: check the task token's bounds, build the context from the

@@ -13,8 +13,8 @@
 struct srv_policy_store {
     pthread_mutex_t mu;
     srv_snapshot *cur;
-    char *paths[3];           /* policies, entities, schema ("" = none) */
-    srv_file_stamp stamps[3]; /* as of the last load attempt */
+    char *paths[3];             /* policies, entities, schema ("" = none) */
+    srv_file_stamp stamps[3];   /* as of the last load attempt */
     uint64_t next_generation;
 };
 
@@ -198,8 +198,8 @@ bad:
     return rc;
 }
 
-writ_status snap_store_open(const char *policies, const char *entities, const char *schema,
-                            srv_policy_store **out, writ_error *err)
+writ_status snap_store_open(const char *policies, const char *entities, const char *schema, srv_policy_store **out,
+                            writ_error *err)
 {
     *out = NULL;
     srv_policy_store *st = wr_calloc(1, sizeof *st);

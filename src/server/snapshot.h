@@ -20,7 +20,7 @@ typedef struct srv_snapshot {
     atomic_uint refs;
     uint64_t generation;
     writ_policyset *ps;
-    writ_schema *schema; /* NULL when none */
+    writ_schema *schema;       /* NULL when none */
     writ_entities *es;
     /* Policies annotated @approval(...), so an answer's obligations need
      * no scan of the whole set: ids and values point into ps. */

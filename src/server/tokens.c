@@ -123,15 +123,14 @@ static writ_status load_trust(srv *s, writ_error *err)
         char *text = slurp(t->path, &len, err);
         if (!text)
             return WRIT_EIO;
-        writ_status st = t->oidc
-                             ? writ_bundle_add_oidc(s->bundle, t->name, strlen(t->name), text, len, err)
-                             : writ_bundle_add_spiffe(s->bundle, t->name, strlen(t->name), text, len, err);
+        writ_status st = t->oidc ? writ_bundle_add_oidc(s->bundle, t->name, strlen(t->name), text, len, err)
+                                 : writ_bundle_add_spiffe(s->bundle, t->name, strlen(t->name), text, len, err);
         wr_free(text);
         if (st) {
             char m[sizeof err->msg];
             snprintf(m, sizeof m, "%s", err->msg);
-            snprintf(err->msg, sizeof err->msg, "%s %s: %.200s",
-                     t->oidc ? "identity_oidc" : "identity_spiffe", t->name, m);
+            snprintf(err->msg, sizeof err->msg, "%s %s: %.200s", t->oidc ? "identity_oidc" : "identity_spiffe",
+                     t->name, m);
             return st;
         }
     }
@@ -155,8 +154,8 @@ static writ_status load_admin(srv *s, writ_error *err)
         if (err) {
             memset(err, 0, sizeof *err);
             err->code = WRIT_EINVAL;
-            snprintf(err->msg, sizeof err->msg,
-                     "admin_token_file %s: the secret must be at least 32 characters", path);
+            snprintf(err->msg, sizeof err->msg, "admin_token_file %s: the secret must be at least 32 characters",
+                     path);
         }
         return WRIT_EINVAL;
     }
@@ -171,10 +170,8 @@ writ_status srv_tokens_open(srv *s, writ_error *err)
     writ_status st = WRIT_OK;
     size_t len = 0;
     char *text = NULL;
-    s->issuer = (writ_issuer_config){.issuer = c->token_issuer,
-                                     .audience = c->token_audience,
-                                     .default_ttl = c->token_ttl,
-                                     .max_ttl = c->token_max_ttl};
+    s->issuer = (writ_issuer_config){.issuer = c->token_issuer, .audience = c->token_audience,
+                                     .default_ttl = c->token_ttl, .max_ttl = c->token_max_ttl};
     if ((st = load_trust(s, err)) || (st = load_admin(s, err)))
         return st;
     if (*c->token_keys || !*c->token_jwks) {
