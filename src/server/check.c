@@ -13,6 +13,7 @@
  * 401 no or bad credentials, 403 deny.  No route is a deny. */
 #include "cedar/json.h"
 #include "cedar/schema.h"
+#include "server/path.h"
 #include "server/route.h"
 #include "server/server_int.h"
 #include "util/alloc.h"
@@ -21,6 +22,7 @@
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 /* ---- route table (route.c) */
@@ -126,6 +128,50 @@ static json_t *build_context(srv *s, const srv_snapshot *snap, struct MHD_Connec
     return ctx;
 }
 
+/* ---- the original request */
+
+static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+    (void)kind;
+    (void)value;
+    struct {
+        const char *name;
+        unsigned n;
+    } *h = cls;
+    if (key && !strcasecmp(key, h->name))
+        h->n++;
+    return MHD_YES;
+}
+
+static unsigned header_count(struct MHD_Connection *c, const char *name)
+{
+    struct {
+        const char *name;
+        unsigned n;
+    } h = {name, 0};
+    MHD_get_connection_values(c, MHD_HEADER_KIND, count_header, &h);
+    return h.n;
+}
+
+/* The method and canonical path the check is about, from nginx's
+ * X-Original-* headers or this request's own (raw) target: 0, or -1 with
+ * why. */
+static int original_request(struct MHD_Connection *c, const char *url, const char *method, path_request *out,
+                            char *why, size_t n)
+{
+    path_inputs in = {
+        .target = url + strlen("/authz/check"),
+        .method = method,
+        .orig_uri = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Original-URI"),
+        .orig_method = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Original-Method"),
+    };
+    if (in.orig_uri || in.orig_method) {
+        in.n_orig_uri = header_count(c, "X-Original-URI");
+        in.n_orig_method = header_count(c, "X-Original-Method");
+    }
+    return path_check_request(&in, out, why, n);
+}
+
 /* ---- the check */
 
 static void reply(srv_reply *r, unsigned status, const char *decision, const char *agent, const char *why,
@@ -167,14 +213,10 @@ void check_request(srv *s, struct MHD_Connection *c, const char *url, const char
         srv_task_clear(&id);
         return;
     }
-    /* The original request: nginx's headers, else our own method and the
-     * path after /authz/check (Envoy). */
-    const char *ouri = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Original-URI");
-    const char *ometh = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Original-Method");
-    const char *path = ouri && *ouri ? ouri : url + strlen("/authz/check");
-    if (!*path)
-        path = "/";
-    const char *meth = ometh && *ometh ? ometh : method;
+    /* The original request: its method and canonical path (path.h). */
+    path_request orig;
+    int orig_bad = original_request(c, url, method, &orig, why, sizeof why);
+    const char *path = orig.path, *meth = orig.method;
     sbuf agent, action, resource, rid;
     sb_init(&agent);
     sb_init(&action);
@@ -192,7 +234,7 @@ void check_request(srv *s, struct MHD_Connection *c, const char *url, const char
     sb_puts(&ptype, s->cfg->check_principal_type);
     srv_uid_text(&agent, sb_ok(&ptype) ? ptype.p : "", id.agent, strlen(id.agent));
     const char *agent_txt = sb_ok(&agent) ? agent.p : "";
-    const chk_route *route = route_resolve(&s->routes, meth, path, &rid, why, sizeof why);
+    const chk_route *route = orig_bad ? NULL : route_resolve(&s->routes, meth, path, &rid, why, sizeof why);
     if (!route) {
         srv_decide_failed(s, agent_txt, NULL, NULL, id.task, why, &o);
         reply(r, 403, "deny", id.agent, why, NULL, &o);
