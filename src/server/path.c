@@ -62,18 +62,18 @@ static int refuse(char *out, char *why, size_t n, const char *what, size_t at)
     return -1;
 }
 
-/* The segment out[start..end) just ended (raw offset seg_raw): a dot segment
- * is refused; so is an empty one unless it is the last. */
-static int check_segment(const char *out, size_t start, size_t end, bool last, size_t seg_raw, char *o,
-                         char *why, size_t n)
+/* The segment out[start..end) just ended (it starts at byte seg_raw of the
+ * raw path): a dot segment is refused; so is an empty one unless it is the
+ * last. */
+static int check_segment(char *out, size_t start, size_t end, bool last, size_t seg_raw, char *why, size_t n)
 {
     size_t k = end - start;
     if (k == 0 && !last)
-        return refuse(o, why, n, "empty segment", seg_raw);
+        return refuse(out, why, n, "empty segment", seg_raw);
     if (k == 1 && out[start] == '.')
-        return refuse(o, why, n, "'.' segment", seg_raw);
+        return refuse(out, why, n, "'.' segment", seg_raw);
     if (k == 2 && out[start] == '.' && out[start + 1] == '.')
-        return refuse(o, why, n, "'..' segment", seg_raw);
+        return refuse(out, why, n, "'..' segment", seg_raw);
     return 0;
 }
 
@@ -82,8 +82,10 @@ int path_canon(const char *raw, size_t len, char *out, size_t outsz, char *why, 
     const char *q = memchr(raw, '?', len);
     if (q)
         len = (size_t)(q - raw);
-    if (!outsz)
+    if (!outsz) {
+        snprintf(why, n, "path: no room to decode it");
         return -1;
+    }
     out[0] = '\0';
     if (len > PATH_MAX_LEN) {
         snprintf(why, n, "path: longer than %d bytes", PATH_MAX_LEN);
@@ -107,7 +109,7 @@ int path_canon(const char *raw, size_t len, char *out, size_t outsz, char *why, 
         if (c == '/') {
             if (u.need)
                 return refuse(out, why, n, "invalid UTF-8", seq_at);
-            if (check_segment(out, seg_out + 1, w, false, seg_raw, out, why, n))
+            if (check_segment(out, seg_out + 1, w, false, seg_raw, why, n))
                 return -1;
             seg_out = w;
             seg_raw = i + 1;
@@ -143,7 +145,7 @@ int path_canon(const char *raw, size_t len, char *out, size_t outsz, char *why, 
     if (u.need)
         return refuse(out, why, n, "invalid UTF-8", seq_at);
     out[w] = '\0';
-    if (check_segment(out, seg_out + 1, w, true, seg_raw, out, why, n))
+    if (check_segment(out, seg_out + 1, w, true, seg_raw, why, n))
         return -1;
     return 0;
 }
