@@ -11,6 +11,7 @@
  * Cedar action and resource through the route table -> build the context
  * (task, chain, destination, time, source address) -> decide -> 200 allow,
  * 401 no or bad credentials, 403 deny.  No route is a deny. */
+#include "server/path.h"
 #include "server/route.h"
 #include "server/server_int.h"
 #include "util/alloc.h"
@@ -19,6 +20,7 @@
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 /* ---- route table (route.c) */
@@ -29,6 +31,55 @@ writ_status check_compile(srv *s, writ_error *err)
 }
 
 void check_free(srv *s) { route_free(&s->routes); }
+
+/* ---- the original request */
+
+static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+    (void)kind;
+    (void)value;
+    struct {
+        const char *name;
+        unsigned n;
+    } *h = cls;
+    if (key && !strcasecmp(key, h->name))
+        h->n++;
+    return MHD_YES;
+}
+
+static unsigned header_count(struct MHD_Connection *c, const char *name)
+{
+    struct {
+        const char *name;
+        unsigned n;
+    } h = {name, 0};
+    MHD_get_connection_values(c, MHD_HEADER_KIND, count_header, &h);
+    return h.n;
+}
+
+/* The method and canonical path the check is about, from nginx's
+ * X-Original-* headers (believed only from a trusted proxy) or this
+ * request's own (raw) target: 0, or -1 with why. */
+static int original_request(struct MHD_Connection *c, const srv_peer *peer, const char *url, const char *method,
+                            path_request *out, char *why, size_t n)
+{
+    path_inputs in = {
+        .target = url + strlen("/authz/check"),
+        .method = method,
+        .orig_uri = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Original-URI"),
+        .orig_method = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Original-Method"),
+    };
+    if (in.orig_uri || in.orig_method) {
+        if (!peer->via_proxy) {
+            memset(out, 0, sizeof *out);
+            snprintf(why, n, "X-Original-URI / X-Original-Method from a peer that is not in trusted_proxies");
+            return -1;
+        }
+        in.n_orig_uri = header_count(c, "X-Original-URI");
+        in.n_orig_method = header_count(c, "X-Original-Method");
+    }
+    return path_check_request(&in, out, why, n);
+}
 
 /* ---- the check */
 
@@ -71,21 +122,17 @@ void check_request(srv *s, struct MHD_Connection *c, const char *url, const char
         srv_task_clear(&id);
         return;
     }
-    /* The original request: nginx's headers, else our own method and the
-     * path after /authz/check (Envoy). */
-    const char *ouri = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Original-URI");
-    const char *ometh = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Original-Method");
-    const char *path = ouri && *ouri ? ouri : url + strlen("/authz/check");
-    if (!*path)
-        path = "/";
-    const char *meth = ometh && *ometh ? ometh : method;
+    srv_peer peer;
+    srv_peer_read(s, c, &peer);
+    /* The original request: its method and canonical path (path.h). */
+    path_request orig;
+    int orig_bad = original_request(c, &peer, url, method, &orig, why, sizeof why);
+    const char *path = orig.path, *meth = orig.method;
     sbuf agent, rid;
     sb_init(&agent);
     sb_init(&rid);
     srv_snapshot *snap = NULL;
     srv_outcome o;
-    srv_peer peer;
-    srv_peer_read(s, c, &peer);
     const char *ptype = s->cfg->check_principal_type;
     writ_uid_parts pr = srv_uid_parts(s, ptype, strlen(ptype), id.agent, strlen(id.agent));
     {
@@ -97,7 +144,7 @@ void check_request(srv *s, struct MHD_Connection *c, const char *url, const char
         sb_free(&pt);
     }
     const char *agent_txt = sb_ok(&agent) ? agent.p : "";
-    const chk_route *route = route_resolve(&s->routes, meth, path, &rid, why, sizeof why);
+    const chk_route *route = orig_bad ? NULL : route_resolve(&s->routes, meth, path, &rid, why, sizeof why);
     if (!route) {
         srv_decide_failed(s, agent_txt, NULL, NULL, id.task, why, &o);
         reply(r, 403, "deny", id.agent, why, NULL, &o);

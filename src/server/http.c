@@ -352,6 +352,18 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
 
 static void free_authorizer(void *p) { writ_authorizer_free(p); }
 
+/* libmicrohttpd's unescaping, turned off: the handlers get the request
+ * target as the client sent it (libmicrohttpd still cuts the query off).
+ * /authz/check decodes its path exactly once itself (path.h); every other
+ * endpoint is matched literally, so an encoded spelling of its name is a
+ * 404.  No handler reads query arguments (they stay encoded too). */
+static size_t keep_escaped(void *cls, struct MHD_Connection *c, char *s)
+{
+    (void)cls;
+    (void)c;
+    return strlen(s);
+}
+
 static void log_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void log_msg(const char *fmt, ...)
 {
@@ -550,6 +562,7 @@ int srv_run(const srv_config *cfg)
                                  * headers and the read buffer: 16 KiB, not 32. */
                                 MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)16384,
                                 MHD_OPTION_NOTIFY_COMPLETED, on_completed, &s,
+                                MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, NULL,
                                 MHD_OPTION_ARRAY, tls_opts,
                                 MHD_OPTION_END);
     if (!s.daemon) {

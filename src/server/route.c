@@ -105,52 +105,19 @@ writ_status route_check(const srv_route *r, writ_error *err)
 
 /* ---- resolving */
 
-int route_pct_decode(char *s, size_t *bad)
-{
-    char *w = s;
-    for (char *r = s; *r; r++) {
-        if (*r != '%') {
-            *w++ = *r;
-            continue;
-        }
-        *bad = (size_t)(r - s);
-        int v = 0;
-        for (int i = 1; i <= 2; i++) {
-            char c = r[i];
-            int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
-                  : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-            if (d < 0)
-                return -1;
-            v = v * 16 + d;
-        }
-        if (v == 0 || v == '/')
-            return -1;
-        *w++ = (char)v;
-        r += 2;
-    }
-    *w = '\0';
-    return 0;
-}
-
 typedef struct route_match {
     const chk_route *route;
     size_t nseg;
-    char *seg[ROUTE_MAX_SEGS];  /* decoded, in the caller's buffer */
+    char *seg[ROUTE_MAX_SEGS];  /* in the caller's copy of the path */
     size_t off[ROUTE_MAX_SEGS]; /* where each starts in the path */
-    const char *rest;           /* what '*' matched, undecoded ("" when none) */
+    const char *rest;           /* what '*' matched ("" when none) */
     size_t rest_len;
 } route_match;
 
-/* Split buf (a copy of the path; query and fragment dropped) into its
- * segments, undecoded. */
+/* Split buf (a copy of the canonical path) into its segments.  The path has
+ * no empty segment but a trailing one, which is not a segment. */
 static int split_path(char *buf, route_match *m)
 {
-    char *q = strchr(buf, '?');
-    if (q)
-        *q = '\0';
-    q = strchr(buf, '#');
-    if (q)
-        *q = '\0';
     m->nseg = 0;
     char *p = buf;
     while (*p) {
@@ -194,10 +161,10 @@ static const chk_route *match(const route_table *t, const char *method, const ch
         if (k < fixed)
             continue;
         m->route = r;
-        /* '*' captures the rest of the original path, undecoded, from where
-         * its first segment starts, up to any query or fragment. */
+        /* '*' captures the rest of the path from where its first segment
+         * starts (a trailing '/' included). */
         m->rest = star && m->nseg > fixed ? path + m->off[fixed] : "";
-        m->rest_len = strcspn(m->rest, "?#");
+        m->rest_len = strlen(m->rest);
         return r;
     }
     return NULL;
@@ -233,8 +200,8 @@ static int expand_rid(const route_match *m, sbuf *b)
     return sb_ok(b) && b->len - start <= ROUTE_MAX_RID ? 0 : -1;
 }
 
-const chk_route *route_resolve(const route_table *t, const char *method, const char *path, sbuf *rid, char *why,
-                               size_t n)
+const chk_route *route_resolve(const route_table *t, const char *method, const char *path, sbuf *rid,
+                               char *why, size_t n)
 {
     size_t plen = strlen(path);
     if (plen > ROUTE_MAX_PATH) {
@@ -247,13 +214,6 @@ const chk_route *route_resolve(const route_table *t, const char *method, const c
     if (split_path(buf, &m)) {
         snprintf(why, n, "path has too many segments");
         return NULL;
-    }
-    for (size_t k = 0; k < m.nseg; k++) {
-        size_t bad;
-        if (route_pct_decode(m.seg[k], &bad)) {
-            snprintf(why, n, "bad percent-encoding in the path at offset %zu", m.off[k] + bad);
-            return NULL;
-        }
     }
     if (!match(t, method, path, &m)) {
         snprintf(why, n, "no route for this method and path");

@@ -1,5 +1,6 @@
 /* test_route.c - the /authz/check route table: compiling, matching,
- * captures, percent-decoding and the limits of a path. */
+ * captures and the limits of a path, on canonical paths (path.h; the
+ * canonical path's own refusals are in test_path.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "server/path.h"
 #include "server/route.h"
 
 static srv_route R[] = {
@@ -40,15 +42,21 @@ static int teardown(void **state)
     return 0;
 }
 
-/* "action rid" of a request, or "! why" */
+/* "action rid" of a request (its raw path made canonical, then matched),
+ * or "! why" */
 static const char *resolve(void **state, const char *method, const char *path)
 {
     static char out[512];
+    static char canon[PATH_MAX_LEN + 1];
     const route_table *t = &((fixture *)*state)->t;
     sbuf rid;
     sb_init(&rid);
     char why[128];
-    const chk_route *r = route_resolve(t, method, path, &rid, why, sizeof why);
+    if (path_canon(path, strlen(path), canon, sizeof canon, why, sizeof why)) {
+        snprintf(out, sizeof out, "! %s", why);
+        return out;
+    }
+    const chk_route *r = route_resolve(t, method, canon, &rid, why, sizeof why);
     if (r)
         snprintf(out, sizeof out, "%s %s", r->src->action, sb_ok(&rid) && rid.p ? rid.p : "");
     else
@@ -63,29 +71,37 @@ static void matching(void **state)
         const char *method, *path, *want;
     } cases[] = {
         {"GET", "/datasets/usage", "read usage"},
-        {"GET", "//datasets///usage/", "read usage"},
+        {"GET", "/datasets/usage/", "read usage"},
         {"GET", "/datasets/usage?x=1#f", "read usage"},
         {"GET", "/datasets/a%20b", "read a b"},
         {"GET", "/datasets/%7Bid%7D", "read {id}"},
+        /* decoded once: "%2e%2e" is a segment, not ".." */
+        {"GET", "/datasets/%252e%252e", "read %2e%2e"},
+        {"GET", "/datasets/caf%C3%A9", "read caf\xc3\xa9"},
         {"POST", "/datasets/usage", "! no route for this method and path"},
         {"GET", "/datasets", "! no route for this method and path"},
         {"GET", "/datasets/a/b", "! no route for this method and path"},
-        /* '*': the rest of the path, undecoded, without the query */
-        {"DELETE", "/tools/t1/run/now%20x?q=1", "invoke t1:run/now%20x"},
+        /* '*': the rest of the path, decoded, without the query */
+        {"DELETE", "/tools/t1/run/now%20x?q=1", "invoke t1:run/now x"},
         {"GET", "/tools/t1", "invoke t1:"},
         {"GET", "/tools/t1/", "invoke t1:"},
-        {"GET", "/tools/t1//a#frag", "invoke t1:a"},
+        {"GET", "/tools/t1/a/", "invoke t1:a/"},
+        {"GET", "/tools/t1/a%25b/c", "invoke t1:a%b/c"},
         {"POST", "/repos/writ/pulls/1", "write writ"},
         {"GET", "/", "home root"},
-        {"GET", "", "home root"},
-        {"GET", "?q", "home root"},
+        {"GET", "/?q", "home root"},
         {"GET", "/a/1/2", "two 2-1"},
-        /* bad escapes name their offset in the path */
-        {"GET", "/datasets/a%2Fb", "! bad percent-encoding in the path at offset 11"},
-        {"GET", "/datasets/a%00", "! bad percent-encoding in the path at offset 11"},
-        {"GET", "/datasets/%4", "! bad percent-encoding in the path at offset 10"},
-        {"GET", "/datasets/%zz", "! bad percent-encoding in the path at offset 10"},
-        {"GET", "/x%/datasets", "! bad percent-encoding in the path at offset 2"},
+        /* refused before matching, naming the byte of the raw path */
+        {"GET", "//datasets///usage/", "! path: empty segment at byte 1"},
+        {"GET", "/tools/t1//a#frag", "! path: empty segment at byte 10"},
+        {"GET", "/datasets/a%2Fb", "! path: encoded '/' at byte 11"},
+        {"GET", "/datasets/a%00", "! path: encoded NUL at byte 11"},
+        {"GET", "/datasets/%4", "! path: bad percent-escape at byte 10"},
+        {"GET", "/datasets/%zz", "! path: bad percent-escape at byte 10"},
+        {"GET", "/x%/datasets", "! path: bad percent-escape at byte 2"},
+        {"POST", "/repos/writ/../../a", "! path: '..' segment at byte 12"},
+        {"GET", "", "! path: does not start with '/'"},
+        {"GET", "?q", "! path: does not start with '/'"},
         {"GET", "/datasets/ok?%zz", "read ok"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -105,14 +121,21 @@ static void limits(void **state)
     assert_string_equal(resolve(state, "GET", path), "! no route for this method and path");
     snprintf(path + n, sizeof path - n, "/s");
     assert_string_equal(resolve(state, "GET", path), "! path has too many segments");
-    /* ROUTE_MAX_PATH bytes are fine, one more is not */
+    /* ROUTE_MAX_PATH bytes are fine, one more is not (refused by the
+     * canonical path first, and by the route table when given one) */
     memset(path, 'a', sizeof path);
     path[0] = '/';
     path[ROUTE_MAX_PATH] = '\0';
     assert_string_equal(resolve(state, "GET", path), "! no route for this method and path");
     path[ROUTE_MAX_PATH] = 'a';
     path[ROUTE_MAX_PATH + 1] = '\0';
-    assert_string_equal(resolve(state, "GET", path), "! path too long");
+    assert_string_equal(resolve(state, "GET", path), "! path: longer than 4096 bytes");
+    sbuf rid;
+    sb_init(&rid);
+    char why[64];
+    assert_null(route_resolve(&((fixture *)*state)->t, "GET", path, &rid, why, sizeof why));
+    assert_string_equal(why, "path too long");
+    sb_free(&rid);
 }
 
 /* The expanded resource id has a limit too (and the first matching route's
@@ -178,18 +201,6 @@ static void compile_errors(void **state)
     assert_int_equal(route_check(&ok, &err), WRIT_OK);
 }
 
-static void pct_decode(void **state)
-{
-    (void)state;
-    char s[] = "a%41%7e+b";
-    size_t bad = 99;
-    assert_int_equal(route_pct_decode(s, &bad), 0);
-    assert_string_equal(s, "aA~+b");
-    char t[] = "ab%2f";
-    assert_int_equal(route_pct_decode(t, &bad), -1);
-    assert_int_equal(bad, 2);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -197,7 +208,6 @@ int main(void)
         cmocka_unit_test_setup_teardown(limits, setup, teardown),
         cmocka_unit_test(rid_limit),
         cmocka_unit_test(compile_errors),
-        cmocka_unit_test(pct_decode),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
