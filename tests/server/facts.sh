@@ -75,10 +75,14 @@ r=$(chk /authz/check/internal/metrics -H 'X-Forwarded-For: 10.1.2.3')
 check "X-Forwarded-For from an untrusted peer is ignored" "${r%% *}" 403
 r=$(chk /authz/check/datasets/metrics -H 'X-Writ-Destination: internal' -H 'X-Real-IP: 10.1.2.3')
 check "X-Writ-Destination from an untrusted peer is ignored" "${r%% *}" 403
+r=$(chk /authz/check -H 'X-Original-URI: /internal/metrics' -H 'X-Original-Method: GET' -H 'X-Real-IP: 10.1.2.3')
+contains "X-Original-* from an untrusted peer: refused" "$r" "from a peer that is not in trusted_proxies"
 stop_writ "$WPID" TERM
 
 # ---- 2. 127.0.0.1 is a trusted proxy
 start_writ proxy --config "$TMP/writ.conf" --trusted-proxies "192.0.2.0/24, 127.0.0.1"
+r=$(chk /authz/check -H 'X-Original-URI: /internal/metrics' -H 'X-Original-Method: GET' -H 'X-Real-IP: 10.1.2.3')
+contains "X-Original-* from a trusted proxy: the nginx form" "$r" '200 {"decision":true'
 r=$(chk /authz/check/internal/metrics -H 'X-Real-IP: 10.1.2.3')
 contains "X-Real-IP from a trusted proxy is the source" "$r" '200 {"decision":true,"context":{"reasons":["policy0"]'
 r=$(chk /authz/check/internal/metrics -H 'X-Real-IP: 10.1.2.3' -H 'X-Forwarded-For: 8.8.8.8')
