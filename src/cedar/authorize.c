@@ -247,6 +247,7 @@ writ_status writ_authorize(writ_authorizer *az, const writ_policyset *ps, const 
     env.var[VAR_RESOURCE] = cv_entity(rq->resource);
     env.var[VAR_CONTEXT].type = CV_RECORD;
     env.var[VAR_CONTEXT].u.rec = rq->context ? rq->context : &cv_empty_record;
+    env.depth = 0;
     env.err[0] = '\0';
     cedar_env_resolve(&env);
 
