@@ -236,7 +236,8 @@ static const cv_string *mkstr(parser *p, const char *s, size_t n)
 
 /* ---- string literals --------------------------------------------------
  * escape ::= \n \r \t \\ \0 \' \" \xHH (HH <= 7f) \u{H..H} (1-6 digits)
- * and, in patterns only, \* for a literal star.
+ * and, in patterns only, \* for a literal star (a star escaped any other
+ * way is still the wildcard).
  * Output goes to buf as int16 elements (bytes, or PAT_STAR for an unescaped
  * star when pattern is set). */
 
@@ -268,6 +269,13 @@ static size_t unescape(parser *p, const token *t, bool pattern, int16_t **out)
         uint32_t cp;
         if (lex_escape(s, n, &i, &cp) < 0)
             fail(p, t->pos + 1 + start, "the input `%.*s` is not a valid escape", (int)(i - start), s + start);
+        /* Only the two characters `\*` make a literal star: the reference
+         * unescapes first and takes any other star, `\u{2a}` or `\x2a`,
+         * as the wildcard. */
+        if (pattern && cp == '*') {
+            buf[w++] = PAT_STAR;
+            continue;
+        }
         unsigned char u[4];
         size_t k = utf8_put(u, cp);
         for (size_t m = 0; m < k; m++)

@@ -241,6 +241,34 @@ static void test_strings_sets_tags(void **state)
     check_cond("principal.hasTag(1)", "error");
 }
 
+/* In a pattern only the two characters `\*` are a literal star; a star
+ * written any other way (`\u{2a}`, `\x2a`) is the wildcard, as in the
+ * reference (checked with cedar-wasm for each line). */
+static void test_like_escapes(void **state)
+{
+    (void)state;
+    check_cond("\"x\" like \"\\u{2a}\"", "true");
+    check_cond("\"\" like \"\\u{002a}\"", "true");
+    check_cond("\"ab\" like \"\\x2a\"", "true");
+    check_cond("\"x\" like \"\\*\"", "false");
+    check_cond("\"*\" like \"\\*\"", "true");
+    check_cond("\"axb\" like \"a\\u{2a}b\"", "true");
+    check_cond("\"ab\" like \"a\\u{2a}b\"", "true");
+    check_cond("\"axb\" like \"a\\*b\"", "false");
+    check_cond("\"a*b\" like \"a\\*b\"", "true");
+    check_cond("\"\\\\x\" like \"\\u{5c}*\"", "true");
+    check_cond("\"x\" like \"\\u{5c}*\"", "false");
+    check_cond("\"\\\\x\" like \"\\u{5c}\\u{2a}\"", "true");
+    check_cond("\"\\\\*\" like \"\\u{5c}\\*\"", "true");
+    check_cond("\"\\\\x\" like \"\\u{5c}\\*\"", "false");
+    check_cond("\"\\\\\" like \"\\\\*\"", "true");
+    check_cond("\"\\\\*\" like \"\\\\\\*\"", "true");
+    check_cond("\"\\\\x\" like \"\\\\\\*\"", "false");
+    check_cond("\"a\\\\b\" like \"a\\x5c\\x2ab\"", "true");
+    check_cond("\"a\\\\*b\" like \"a\\x5c\\x2ab\"", "true");
+    check_cond("\"axb\" like \"a\\x5c\\x2ab\"", "false");
+}
+
 /* The naive definition of `like`, to check cedar_like's shortcuts against. */
 static bool like_ref(const char *s, size_t n, const int16_t *p, size_t m)
 {
@@ -424,6 +452,7 @@ int main(void)
         cmocka_unit_test(test_entities_and_hierarchy),
         cmocka_unit_test(test_strings_sets_tags),
         cmocka_unit_test(test_like_exhaustive),
+        cmocka_unit_test(test_like_escapes),
         cmocka_unit_test(test_extensions),
         cmocka_unit_test(test_combining),
         cmocka_unit_test(test_index),
