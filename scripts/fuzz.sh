@@ -5,7 +5,13 @@
 # New interesting inputs are added to the corpus folder; commit the small ones
 # so every test run replays them (ctest fuzz_replay_NAME).  A crash is saved as
 # fuzz/corpus/NAME/../crash-* in the current directory by libFuzzer: add it to
-# the corpus once fixed.  Extra libFuzzer flags may follow, e.g. -max_len=4096.
+# the corpus once fixed.  Extra libFuzzer flags may follow, e.g. -runs=1000.
+#
+# Inputs go up to -max_len=$WRIT_FUZZ_MAX_LEN (default 131072) bytes unless a
+# -max_len flag is given: libFuzzer's default, the largest seed, would never
+# reach the 100 KB operator chains and deep nesting the limits are about.
+# fuzz/NAME.dict, when there is one, is the target's dictionary (int64
+# extremes, escapes and chain tokens for the Cedar targets).
 set -euo pipefail
 
 usage() {
@@ -31,5 +37,9 @@ corpus="fuzz/corpus/$name"
 mkdir -p "$corpus"
 dict=()
 [ -f "fuzz/$name.dict" ] && dict=(-dict="fuzz/$name.dict")
+maxlen=(-max_len="${WRIT_FUZZ_MAX_LEN:-131072}")
+for a in "$@"; do
+    case "$a" in -max_len=*) maxlen=() ;; esac
+done
 exec "build/fuzz/fuzz_$name" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
-    "${dict[@]}" "$@" "$corpus"
+    "${maxlen[@]}" "${dict[@]}" "$@" "$corpus"

@@ -17,8 +17,8 @@ typedef enum ast_kind {
     A_SLOT,         /* u.var: ?principal / ?resource (templates only) */
     A_NOT,          /* !a */
     A_NEG,          /* -a */
-    A_AND,          /* a && b */
-    A_OR,           /* a || b */
+    A_AND,          /* a && b && ...: u.list, n >= 2 operands, left to right */
+    A_OR,           /* a || b || ...: u.list, likewise */
     A_IF,           /* if a then b else c */
     A_EQ, A_NE, A_LT, A_LE, A_GT, A_GE,
     A_ADD, A_SUB, A_MUL,
@@ -38,6 +38,13 @@ typedef enum ast_kind {
     A_EXTCALL,      /* extension function or method; receiver is args[0] */
 } ast_kind;
 
+/* How deep an expression tree may be: nodes on its longest path from the
+ * root to a leaf, a leaf counting one.  The parser refuses deeper trees (a
+ * chain of binary operators or accesses is as deep as it is long; `&&` and
+ * `||` chains are one node, however long) and the evaluator, which recurses
+ * once per level, refuses them again rather than trust its caller. */
+#define CEDAR_MAX_DEPTH 200
+
 enum { VAR_PRINCIPAL, VAR_ACTION, VAR_RESOURCE, VAR_CONTEXT };
 enum { SLOT_PRINCIPAL = 0, SLOT_RESOURCE = 1 };
 
@@ -54,6 +61,7 @@ typedef struct ast_node ast_node;
 struct ast_node {
     ast_kind kind;
     uint32_t pos;       /* byte offset in the source, for messages */
+    uint32_t height;    /* of the tree under this node, itself included */
     union {
         cv_value lit;
         int var;
@@ -62,6 +70,7 @@ struct ast_node {
         struct { ast_node *a; ast_pattern pat; } like;
         struct { ast_node *a; const cv_string *type; ast_node *in; } is;
         struct { size_t n; ast_node **items; } set;
+        struct { size_t n; ast_node **items; } list;   /* A_AND, A_OR */
         struct { size_t n; const cv_string **keys; ast_node **vals; } rec;
         struct { const cedar_extfn *fn; size_t n; ast_node **args; } call;
     } u;

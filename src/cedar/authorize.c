@@ -165,7 +165,10 @@ static size_t add_slot(writ_authorizer *az, const writ_policyset *ps, const eval
 {
     /* locals: the stores below could alias az->bits */
     const uint32_t ba = az->bits[DIM_ACTION], br = az->bits[DIM_RESOURCE], bp = az->bits[DIM_PRINCIPAL];
-    for (const pentry *e = s->pol, *end = s->pol + s->n; e < end; e++) {
+    /* indexed, not `s->pol + s->n`: an empty slot (ps->always when every
+     * policy is filed under a key) has no array, and NULL + 0 is undefined */
+    for (size_t i = 0; i < s->n; i++) {
+        const pentry *e = &s->pol[i];
         /* the digest rejects most policies; the rest get the exact check */
         if (!(e->bits[DIM_ACTION] & ba) || !(e->bits[DIM_RESOURCE] & br) || !(e->bits[DIM_PRINCIPAL] & bp)) {
             assert(!cedar_scope_matches(env, ps->pol[e->pol]));
@@ -244,6 +247,7 @@ writ_status writ_authorize(writ_authorizer *az, const writ_policyset *ps, const 
     env.var[VAR_RESOURCE] = cv_entity(rq->resource);
     env.var[VAR_CONTEXT].type = CV_RECORD;
     env.var[VAR_CONTEXT].u.rec = rq->context ? rq->context : &cv_empty_record;
+    env.depth = 0;
     env.err[0] = '\0';
     cedar_env_resolve(&env);
 

@@ -224,7 +224,23 @@ static int attr_of(eval_env *env, cv_value v, const cv_string *attr, cv_value *o
     return 0;
 }
 
+static int eval_node(eval_env *env, const ast_node *n, cv_value *out);
+
+/* Every level of the walk comes through here.  The parser builds no tree
+ * deeper than CEDAR_MAX_DEPTH, but the evaluator does not take that on
+ * trust: a deeper tree is an evaluation error (the policy is skipped and
+ * reported), never a stack overflow. */
 int cedar_eval(eval_env *env, const ast_node *n, cv_value *out)
+{
+    if (env->depth >= CEDAR_MAX_DEPTH)
+        return fail(env, "expression nested too deeply to evaluate (limit %d)", CEDAR_MAX_DEPTH);
+    env->depth++;
+    int r = eval_node(env, n, out);
+    env->depth--;
+    return r;
+}
+
+static int eval_node(eval_env *env, const ast_node *n, cv_value *out)
 {
     cv_value a, b;
     switch (n->kind) {
@@ -249,14 +265,20 @@ int cedar_eval(eval_env *env, const ast_node *n, cv_value *out)
         *out = cv_long(-a.u.l);
         return 0;
     case A_AND:
-    case A_OR:
-        if (eval_as(env, n->u.op.a, CV_BOOL, &a))
-            return -1;
-        if (a.u.b == (n->kind == A_OR)) {
-            *out = a;
-            return 0;
+    case A_OR: {
+        /* left to right; the first operand equal to `stop` decides */
+        bool stop = n->kind == A_OR;
+        for (size_t i = 0; i < n->u.list.n; i++) {
+            if (eval_as(env, n->u.list.items[i], CV_BOOL, &a))
+                return -1;
+            if (a.u.b == stop) {
+                *out = a;
+                return 0;
+            }
         }
-        return eval_as(env, n->u.op.b, CV_BOOL, out);
+        *out = cv_bool(!stop);
+        return 0;
+    }
     case A_IF:
         if (eval_as(env, n->u.op.a, CV_BOOL, &a))
             return -1;

@@ -12,6 +12,7 @@ typedef struct eval_env {
     size_t nover;
     cv_value var[4];            /* principal, action, resource (entities), context (record) */
     const cedar_entity *ent[3]; /* the first three looked up once (NULL: not in the store) */
+    int depth;                  /* of the walk under way (cedar_eval); start at 0 */
     char err[200];              /* message of the last error */
 } eval_env;
 

@@ -167,6 +167,62 @@ static ast_node *node(parser *p, ast_kind k, uint32_t pos)
     ast_node *n = alloc(p, sizeof *n);
     n->kind = k;
     n->pos = pos;
+    n->height = 1;
+    return n;
+}
+
+static uint32_t max_height(uint32_t h, const ast_node *n) { return n && n->height > h ? n->height : h; }
+
+static uint32_t max_height_of(uint32_t h, ast_node *const *items, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        h = max_height(h, items[i]);
+    return h;
+}
+
+/* Give n, whose children are in place, its height, and refuse a tree deeper
+ * than the evaluator walks.  The parser's own nesting (enter) does not see
+ * chains like `1+1+...` or `a.b.c...`, which it reads in loops but which
+ * build a tree as deep as they are long: this does.  Every node with
+ * children goes through here. */
+static ast_node *seal(parser *p, ast_node *n)
+{
+    uint32_t h = 0;
+    switch (n->kind) {
+    case A_LIT:
+    case A_VAR:
+    case A_SLOT:
+        break;
+    case A_AND:
+    case A_OR:
+        h = max_height_of(h, n->u.list.items, n->u.list.n);
+        break;
+    case A_SET:
+        h = max_height_of(h, n->u.set.items, n->u.set.n);
+        break;
+    case A_RECORD:
+        h = max_height_of(h, n->u.rec.vals, n->u.rec.n);
+        break;
+    case A_EXTCALL:
+        h = max_height_of(h, n->u.call.args, n->u.call.n);
+        break;
+    case A_HAS:
+    case A_GETATTR:
+        h = max_height(h, n->u.attr.a);
+        break;
+    case A_LIKE:
+        h = max_height(h, n->u.like.a);
+        break;
+    case A_IS:
+        h = max_height(max_height(h, n->u.is.a), n->u.is.in);
+        break;
+    default: /* u.op: unary, binary, if, the built-in methods */
+        h = max_height(max_height(max_height(h, n->u.op.a), n->u.op.b), n->u.op.c);
+        break;
+    }
+    n->height = h + 1;
+    if (n->height > CEDAR_MAX_DEPTH)
+        fail_code(p, WRIT_ELIMIT, n->pos, "expression nested too deeply (limit %d)", CEDAR_MAX_DEPTH);
     return n;
 }
 
@@ -180,7 +236,8 @@ static const cv_string *mkstr(parser *p, const char *s, size_t n)
 
 /* ---- string literals --------------------------------------------------
  * escape ::= \n \r \t \\ \0 \' \" \xHH (HH <= 7f) \u{H..H} (1-6 digits)
- * and, in patterns only, \* for a literal star.
+ * and, in patterns only, \* for a literal star (a star escaped any other
+ * way is still the wildcard).
  * Output goes to buf as int16 elements (bytes, or PAT_STAR for an unescaped
  * star when pattern is set). */
 
@@ -212,6 +269,13 @@ static size_t unescape(parser *p, const token *t, bool pattern, int16_t **out)
         uint32_t cp;
         if (lex_escape(s, n, &i, &cp) < 0)
             fail(p, t->pos + 1 + start, "the input `%.*s` is not a valid escape", (int)(i - start), s + start);
+        /* Only the two characters `\*` make a literal star: the reference
+         * unescapes first and takes any other star, `\u{2a}` or `\x2a`,
+         * as the wildcard. */
+        if (pattern && cp == '*') {
+            buf[w++] = PAT_STAR;
+            continue;
+        }
         unsigned char u[4];
         size_t k = utf8_put(u, cp);
         for (size_t m = 0; m < k; m++)
@@ -366,7 +430,7 @@ static ast_node *record(parser *p, uint32_t pos)
     r->u.rec.n = n;
     r->u.rec.keys = keys;
     r->u.rec.vals = vals;
-    return r;
+    return seal(p, r);
 }
 
 /* An integer literal token as a value; `negate` folds a leading minus. */
@@ -457,7 +521,7 @@ static ast_node *primary(parser *p)
         next(p);
         ast_node *n = node(p, A_SET, t.pos);
         n->u.set.n = expr_list(p, T_RBRACK, &n->u.set.items);
-        return fold_set(p, n);
+        return fold_set(p, seal(p, n));
     }
     case T_LBRACE:
         next(p);
@@ -503,7 +567,7 @@ static ast_node *primary(parser *p)
         ast_node *n = node(p, A_EXTCALL, t.pos);
         n->u.call.fn = fn;
         n->u.call.n = expr_list(p, T_RPAREN, &n->u.call.args);
-        return fold_constructor(p, n);
+        return fold_constructor(p, seal(p, n));
     }
     if (strchr(name->data, ':'))
         fail(p, t.pos, "unexpected name `%s`: expected an entity uid or a function call", name->data);
@@ -514,7 +578,7 @@ static ast_node *unop(parser *p, ast_kind k, ast_node *a, uint32_t pos)
 {
     ast_node *n = node(p, k, pos);
     n->u.op.a = a;
-    return n;
+    return seal(p, n);
 }
 
 static ast_node *binop(parser *p, ast_kind k, ast_node *a, ast_node *b, uint32_t pos)
@@ -522,7 +586,7 @@ static ast_node *binop(parser *p, ast_kind k, ast_node *a, ast_node *b, uint32_t
     ast_node *n = node(p, k, pos);
     n->u.op.a = a;
     n->u.op.b = b;
-    return n;
+    return seal(p, n);
 }
 
 static ast_node *getattr(parser *p, ast_node *a, const cv_string *attr, uint32_t pos)
@@ -530,7 +594,7 @@ static ast_node *getattr(parser *p, ast_node *a, const cv_string *attr, uint32_t
     ast_node *n = node(p, A_GETATTR, pos);
     n->u.attr.a = a;
     n->u.attr.attr = attr;
-    return n;
+    return seal(p, n);
 }
 
 /* A method call: built-in (fixed arity, checked here) or extension. */
@@ -551,7 +615,7 @@ static ast_node *method(parser *p, ast_node *recv, const token *name)
         ast_node *m = node(p, builtins[i].kind, name->pos);
         m->u.op.a = recv;
         m->u.op.b = n ? args[0] : NULL;
-        return m;
+        return seal(p, m);
     }
     const cedar_extfn *fn = cedar_ext_lookup(name->text, name->len, true);
     if (!fn)
@@ -562,7 +626,7 @@ static ast_node *method(parser *p, ast_node *recv, const token *name)
     m->u.call.args = alloc(p, (n + 1) * sizeof *m->u.call.args);
     m->u.call.args[0] = recv;
     memcpy(m->u.call.args + 1, args, n * sizeof *args);
-    return m;
+    return seal(p, m);
 }
 
 /* Member ::= Primary { Access }
@@ -716,15 +780,21 @@ static ast_node *has_path(parser *p, ast_node *e, uint32_t pos)
     } else {
         unexpected(p, "attribute name");
     }
-    ast_node *result = NULL, *base = e;
+    ast_node **tests = alloc(p, n * sizeof *tests), *base = e;
     for (size_t i = 0; i < n; i++) {
         ast_node *h = node(p, A_HAS, pos);
         h->u.attr.a = base;
         h->u.attr.attr = attrs[i];
-        result = result ? binop(p, A_AND, result, h, pos) : h;
-        base = getattr(p, base, attrs[i], pos);
+        tests[i] = seal(p, h);
+        if (i + 1 < n)
+            base = getattr(p, base, attrs[i], pos);
     }
-    return result;
+    if (n == 1)
+        return tests[0];
+    ast_node *all = node(p, A_AND, pos);
+    all->u.list.n = n;
+    all->u.list.items = tests;
+    return seal(p, all);
 }
 
 /* Relation ::= Add [RELOP Add] | Add 'has' (IDENT{.IDENT} | STR) | Add 'like' PAT
@@ -751,7 +821,7 @@ static ast_node *relation(parser *p)
         l->u.like.a = e;
         l->u.like.pat.n = n;
         l->u.like.pat.elem = el;
-        e = l;
+        e = seal(p, l);
     } else if (is_word(&p->tok, "is")) {
         next(p);
         ast_node *n = node(p, A_IS, pos);
@@ -761,7 +831,7 @@ static ast_node *relation(parser *p)
             next(p);
             n->u.is.in = add_expr(p);
         }
-        e = n;
+        e = seal(p, n);
     } else {
         return e;
     }
@@ -772,29 +842,43 @@ static ast_node *relation(parser *p)
     return e;
 }
 
-/* And ::= Relation { '&&' Relation } */
-static ast_node *and_expr(parser *p)
+/* sub { op sub }: one node of kind k over all the operands, so that a
+ * chain of any length is one level deep (a left-nested tree would be as
+ * deep as the chain is long).  The evaluator goes through the operands in
+ * order with the binary operator's short circuit, which is the same
+ * answer and the same first error as the left-nested form. */
+static ast_node *bool_chain(parser *p, tok_kind op, ast_kind k, ast_node *(*sub)(parser *))
 {
-    ast_node *e = relation(p);
-    while (p->tok.kind == T_AND) {
-        uint32_t pos = p->tok.pos;
+    ast_node *first = sub(p);
+    if (p->tok.kind != op)
+        return first;
+    uint32_t pos = p->tok.pos;
+    ast_node *tmp[64];
+    ast_node **items = tmp;
+    size_t n = 0, cap = sizeof tmp / sizeof tmp[0];
+    items[n++] = first;
+    while (p->tok.kind == op) {
         next(p);
-        e = binop(p, A_AND, e, relation(p), pos);
+        if (n == cap) {
+            ast_node **bigger = alloc(p, 2 * cap * sizeof *bigger);
+            memcpy(bigger, items, n * sizeof *items);
+            items = bigger;
+            cap *= 2;
+        }
+        items[n++] = sub(p);
     }
-    return e;
+    ast_node *e = node(p, k, pos);
+    e->u.list.n = n;
+    e->u.list.items = alloc(p, n * sizeof *items);
+    memcpy(e->u.list.items, items, n * sizeof *items);
+    return seal(p, e);
 }
 
+/* And ::= Relation { '&&' Relation } */
+static ast_node *and_expr(parser *p) { return bool_chain(p, T_AND, A_AND, relation); }
+
 /* Or ::= And { '||' And } */
-static ast_node *or_expr(parser *p)
-{
-    ast_node *e = and_expr(p);
-    while (p->tok.kind == T_OR) {
-        uint32_t pos = p->tok.pos;
-        next(p);
-        e = binop(p, A_OR, e, and_expr(p), pos);
-    }
-    return e;
-}
+static ast_node *or_expr(parser *p) { return bool_chain(p, T_OR, A_OR, and_expr); }
 
 /* Expr ::= Or | 'if' Expr 'then' Expr 'else' Expr */
 static ast_node *expr(parser *p)
@@ -814,6 +898,7 @@ static ast_node *expr(parser *p)
             unexpected(p, "`else`");
         next(p);
         e->u.op.c = expr(p);
+        seal(p, e);
     } else {
         e = or_expr(p);
     }

@@ -6,7 +6,8 @@
 #include "writ/writ.h"
 
 /* Limits, each reported as WRIT_ELIMIT with the position where it hit. */
-#define CEDAR_MAX_DEPTH 200          /* nesting of expressions */
+/* CEDAR_MAX_DEPTH (ast.h): nesting of expressions, both the parser's own
+ * recursion and the height of the tree it builds. */
 #define CEDAR_MAX_POLICY_BYTES (64u << 20)
 
 typedef struct cedar_parsed {

@@ -89,6 +89,98 @@ static void test_booleans_and_short_circuit(void **state)
     check_cond("if false then principal.nope else context.n == 5", "true");
 }
 
+/* Long `&&` / `||` chains (one node with many operands) keep the binary
+ * operators' left-to-right, short-circuit semantics. */
+static void test_boolean_chains(void **state)
+{
+    (void)state;
+    check_cond("false || false || true", "true");
+    check_cond("false || true || 1", "true"); /* stops at the first true */
+    check_cond("false || 1 || true", "error");
+    check_cond("true && true && false && 1", "false");
+    check_cond("true && 1 && false", "error");
+    check_cond("true && true && true", "true");
+    check_cond("false || (true && false) || context.flag", "true");
+    check_cond("principal has addr.city && principal.addr.city == \"Paris\"", "true");
+    check_cond("principal has addr.zip", "false");
+    /* 20,000 operands, decided by the last one */
+    size_t k = 20000, unit = 9;
+    const char *P = "permit(principal, action, resource) when { false";
+    size_t pl = strlen(P);
+    char *pol = malloc(pl + k * unit + 32);
+    assert_non_null(pol);
+    memcpy(pol, P, pl);
+    for (size_t i = 0; i < k; i++)
+        memcpy(pol + pl + i * unit, " || false", unit);
+    char got[256];
+    strcpy(pol + pl + k * unit, " || true };");
+    decide(pol, REQUEST, got, sizeof got);
+    assert_string_equal(got, "allow [policy0] errors []");
+    strcpy(pol + pl + k * unit, " || 7 };");
+    decide(pol, REQUEST, got, sizeof got);
+    assert_string_equal(got, "deny [] errors [policy0]");
+    free(pol);
+}
+
+/* The deepest tree the parser accepts evaluates: `1+1+... == k+1` with
+ * k = CEDAR_MAX_DEPTH - 2 additions is CEDAR_MAX_DEPTH deep. */
+static void test_depth_parser_limit_evaluates(void **state)
+{
+    (void)state;
+    size_t k = CEDAR_MAX_DEPTH - 2;
+    char *pol = malloc(128 + 2 * k);
+    assert_non_null(pol);
+    size_t n = (size_t)sprintf(pol, "permit(principal, action, resource) when { 1");
+    for (size_t i = 0; i < k; i++)
+        n += (size_t)sprintf(pol + n, "+1");
+    sprintf(pol + n, " == %zu };", k + 1);
+    char got[256];
+    decide(pol, REQUEST, got, sizeof got);
+    assert_string_equal(got, "allow [policy0] errors []");
+    free(pol);
+}
+
+/* The evaluator's own guard, for a tree the parser did not build: depth
+ * CEDAR_MAX_DEPTH evaluates, one more is an evaluation error (not a stack
+ * overflow), and the guard's count is back at zero after either. */
+static void test_eval_depth_guard(void **state)
+{
+    (void)state;
+    enum { N = CEDAR_MAX_DEPTH + 1 };
+    ast_node *nodes = calloc(N, sizeof *nodes);
+    assert_non_null(nodes);
+    nodes[0].kind = A_LIT;
+    nodes[0].u.lit = cv_bool(true);
+    for (size_t i = 1; i < N; i++) {
+        nodes[i].kind = A_NOT;
+        nodes[i].u.op.a = &nodes[i - 1];
+    }
+    eval_env env;
+    memset(&env, 0, sizeof env);
+    env.var[VAR_CONTEXT].type = CV_RECORD;
+    env.var[VAR_CONTEXT].u.rec = &cv_empty_record;
+    cv_value v;
+    /* nodes[N - 2] heads a tree CEDAR_MAX_DEPTH deep: N - 2 negations */
+    assert_int_equal(cedar_eval(&env, &nodes[N - 2], &v), 0);
+    assert_int_equal(v.type, CV_BOOL);
+    assert_int_equal(v.u.b, (N - 2) % 2 == 0);
+    assert_int_equal(env.depth, 0);
+    assert_int_equal(cedar_eval(&env, &nodes[N - 1], &v), -1);
+    assert_non_null(strstr(env.err, "nested too deeply"));
+    assert_int_equal(env.depth, 0);
+    /* and a policy around it errors, so it is skipped, never a crash */
+    ast_policy pol;
+    memset(&pol, 0, sizeof pol);
+    ast_cond cond = {true, &nodes[N - 1]};
+    pol.ncond = 1;
+    pol.cond = &cond;
+    bool sat = true;
+    assert_int_equal(cedar_eval_conditions(&env, &pol, &sat), -1);
+    assert_false(sat);
+    assert_int_equal(env.depth, 0);
+    free(nodes);
+}
+
 static void test_arithmetic(void **state)
 {
     (void)state;
@@ -147,6 +239,34 @@ static void test_strings_sets_tags(void **state)
     check_cond("principal.getTag(\"nope\") == 1", "error");
     check_cond("User::\"ghost\".hasTag(\"env\")", "false");
     check_cond("principal.hasTag(1)", "error");
+}
+
+/* In a pattern only the two characters `\*` are a literal star; a star
+ * written any other way (`\u{2a}`, `\x2a`) is the wildcard, as in the
+ * reference (checked with cedar-wasm for each line). */
+static void test_like_escapes(void **state)
+{
+    (void)state;
+    check_cond("\"x\" like \"\\u{2a}\"", "true");
+    check_cond("\"\" like \"\\u{002a}\"", "true");
+    check_cond("\"ab\" like \"\\x2a\"", "true");
+    check_cond("\"x\" like \"\\*\"", "false");
+    check_cond("\"*\" like \"\\*\"", "true");
+    check_cond("\"axb\" like \"a\\u{2a}b\"", "true");
+    check_cond("\"ab\" like \"a\\u{2a}b\"", "true");
+    check_cond("\"axb\" like \"a\\*b\"", "false");
+    check_cond("\"a*b\" like \"a\\*b\"", "true");
+    check_cond("\"\\\\x\" like \"\\u{5c}*\"", "true");
+    check_cond("\"x\" like \"\\u{5c}*\"", "false");
+    check_cond("\"\\\\x\" like \"\\u{5c}\\u{2a}\"", "true");
+    check_cond("\"\\\\*\" like \"\\u{5c}\\*\"", "true");
+    check_cond("\"\\\\x\" like \"\\u{5c}\\*\"", "false");
+    check_cond("\"\\\\\" like \"\\\\*\"", "true");
+    check_cond("\"\\\\*\" like \"\\\\\\*\"", "true");
+    check_cond("\"\\\\x\" like \"\\\\\\*\"", "false");
+    check_cond("\"a\\\\b\" like \"a\\x5c\\x2ab\"", "true");
+    check_cond("\"a\\\\*b\" like \"a\\x5c\\x2ab\"", "true");
+    check_cond("\"axb\" like \"a\\x5c\\x2ab\"", "false");
 }
 
 /* The naive definition of `like`, to check cedar_like's shortcuts against. */
@@ -325,10 +445,14 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_booleans_and_short_circuit),
+        cmocka_unit_test(test_boolean_chains),
+        cmocka_unit_test(test_depth_parser_limit_evaluates),
+        cmocka_unit_test(test_eval_depth_guard),
         cmocka_unit_test(test_arithmetic),
         cmocka_unit_test(test_entities_and_hierarchy),
         cmocka_unit_test(test_strings_sets_tags),
         cmocka_unit_test(test_like_exhaustive),
+        cmocka_unit_test(test_like_escapes),
         cmocka_unit_test(test_extensions),
         cmocka_unit_test(test_combining),
         cmocka_unit_test(test_index),

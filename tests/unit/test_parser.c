@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cedar/ast.h"
+#include "cedar/parser.h"
 #include "cedar/policyset.h"
 #include "writ/cedar.h"
 
@@ -77,14 +78,18 @@ static void test_precedence(void **state)
     writ_policyset *ps = parse_ok("permit(principal, action, resource) when { 1 + 2 * 3 == 7 && !false || -2 < 1 };");
     const ast_node *e = ps->pol[0]->cond[0].expr;
     assert_int_equal(e->kind, A_OR);
-    assert_int_equal(e->u.op.a->kind, A_AND);
-    assert_int_equal(e->u.op.a->u.op.a->kind, A_EQ);
-    assert_int_equal(e->u.op.a->u.op.a->u.op.a->kind, A_ADD);
-    assert_int_equal(e->u.op.a->u.op.a->u.op.a->u.op.b->kind, A_MUL);
-    assert_int_equal(e->u.op.b->kind, A_LT);
+    assert_int_equal(e->u.list.n, 2);
+    const ast_node *and = e->u.list.items[0], *lt = e->u.list.items[1];
+    assert_int_equal(and->kind, A_AND);
+    assert_int_equal(and->u.list.n, 2);
+    assert_int_equal(and->u.list.items[0]->kind, A_EQ);
+    assert_int_equal(and->u.list.items[1]->kind, A_NOT);
+    assert_int_equal(and->u.list.items[0]->u.op.a->kind, A_ADD);
+    assert_int_equal(and->u.list.items[0]->u.op.a->u.op.b->kind, A_MUL);
+    assert_int_equal(lt->kind, A_LT);
     /* -2 is a literal, not a negation */
-    assert_int_equal(e->u.op.b->u.op.a->kind, A_LIT);
-    assert_int_equal(e->u.op.b->u.op.a->u.lit.u.l, -2);
+    assert_int_equal(lt->u.op.a->kind, A_LIT);
+    assert_int_equal(lt->u.op.a->u.lit.u.l, -2);
     writ_policyset_free(ps);
 }
 
@@ -179,6 +184,116 @@ static void test_deep_nesting(void **state)
     writ_policyset_free(parse_ok(ok));
 }
 
+/* "permit(...)\nwhen { HEAD UNIT...UNIT };" with k copies of unit; *at is
+ * the offset of the first byte of copy i. */
+static const char CHAIN_PREFIX[] = "permit(principal, action, resource)\nwhen { ";
+
+static char *chain(const char *head, const char *unit, size_t k, size_t *len)
+{
+    size_t pl = strlen(CHAIN_PREFIX), hl = strlen(head), ul = strlen(unit);
+    char *buf = malloc(pl + hl + k * ul + 8);
+    assert_non_null(buf);
+    memcpy(buf, CHAIN_PREFIX, pl);
+    memcpy(buf + pl, head, hl);
+    for (size_t i = 0; i < k; i++)
+        memcpy(buf + pl + hl + i * ul, unit, ul);
+    memcpy(buf + pl + hl + k * ul, " };", 4);
+    *len = pl + hl + k * ul + 3;
+    return buf;
+}
+
+/* A chain of binary operators or accesses is as deep as it is long: each
+ * link adds a level to the tree the evaluator walks.  CEDAR_MAX_DEPTH
+ * levels are accepted (a leaf counts as one), one more is a limit error at
+ * the line:column of the link that went over; 100 KB of links too. */
+static void test_operator_chains(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *head, *unit;
+        uint32_t delta; /* where in the failing unit the error points */
+    } cases[] = {
+        {"1", "+1", 0},
+        {"1", "-1", 0},
+        {"1", "*1", 0},
+        {"1", " + -1", 1},
+        {"context", ".a", 1},
+        {"context", "[\"a\"]", 0},
+        {"[1]", ".contains(1)", 1},
+        {"context", ".isEmpty()", 1},
+        {"context", ".getTag(\"t\")", 1},
+        {"ip(\"10.0.0.1\")", ".isIpv4()", 1},
+        {"context", ".lessThan(context)", 1},
+    };
+    size_t col0 = strlen(CHAIN_PREFIX) - (size_t)(strchr(CHAIN_PREFIX, '\n') - CHAIN_PREFIX) - 1;
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        size_t len, hl = strlen(cases[c].head), ul = strlen(cases[c].unit);
+        /* just under: CEDAR_MAX_DEPTH - 1 links over a leaf */
+        char *src = chain(cases[c].head, cases[c].unit, CEDAR_MAX_DEPTH - 1, &len);
+        writ_policyset *ps = NULL;
+        writ_error err;
+        if (writ_policyset_parse(src, len, &ps, &err) != WRIT_OK)
+            fail_msg("%s%s x%d: %s", cases[c].head, cases[c].unit, CEDAR_MAX_DEPTH - 1, err.msg);
+        writ_policyset_free(ps);
+        free(src);
+        /* just over, and far over: the link number CEDAR_MAX_DEPTH is the
+         * first too deep */
+        size_t overs[] = {CEDAR_MAX_DEPTH, 100000 / ul};
+        for (size_t o = 0; o < 2; o++) {
+            src = chain(cases[c].head, cases[c].unit, overs[o], &len);
+            uint32_t col = (uint32_t)(col0 + hl + (CEDAR_MAX_DEPTH - 1) * ul + cases[c].delta + 1);
+            parse_err(src, len, WRIT_ELIMIT, 2, col, "nested too deeply");
+            free(src);
+        }
+    }
+    /* nested ifs: each is a level */
+    size_t len;
+    char *src = chain("", "if true then ", 150, &len);
+    parse_err(src, len, WRIT_EPARSE, 0, 0, NULL); /* incomplete, but not a limit */
+    free(src);
+    src = chain("", "if true then ", 1000, &len);
+    parse_err(src, len, WRIT_ELIMIT, 0, 0, "nested too deeply");
+    free(src);
+}
+
+/* `&&` and `||` chains are one node with many operands, so any length
+ * parses (100 KB here) and keeps its structure and order. */
+static void test_boolean_chains(void **state)
+{
+    (void)state;
+    size_t len, k = 100000 / 9;
+    char *src = chain("false", " || false", k, &len);
+    writ_policyset *ps = NULL;
+    writ_error err;
+    if (writ_policyset_parse(src, len, &ps, &err) != WRIT_OK)
+        fail_msg("long || chain: %s", err.msg);
+    const ast_node *e = ps->pol[0]->cond[0].expr;
+    assert_int_equal(e->kind, A_OR);
+    assert_int_equal(e->u.list.n, k + 1);
+    writ_policyset_free(ps);
+    free(src);
+    src = chain("true", " && 1 == 1", 100000 / 10, &len);
+    ps = NULL;
+    if (writ_policyset_parse(src, len, &ps, &err) != WRIT_OK)
+        fail_msg("long && chain: %s", err.msg);
+    e = ps->pol[0]->cond[0].expr;
+    assert_int_equal(e->kind, A_AND);
+    assert_int_equal(e->u.list.n, 100000 / 10 + 1);
+    assert_int_equal(e->u.list.items[0]->kind, A_LIT);
+    assert_int_equal(e->u.list.items[1]->kind, A_EQ);
+    writ_policyset_free(ps);
+    free(src);
+    /* `has` paths are `&&` chains too */
+    ps = parse_ok("permit(principal, action, resource) when { principal has a.b.c };");
+    e = ps->pol[0]->cond[0].expr;
+    assert_int_equal(e->kind, A_AND);
+    assert_int_equal(e->u.list.n, 3);
+    assert_int_equal(e->u.list.items[2]->kind, A_HAS);
+    assert_string_equal(e->u.list.items[2]->u.attr.attr->data, "c");
+    assert_int_equal(e->u.list.items[2]->u.attr.a->kind, A_GETATTR);
+    writ_policyset_free(ps);
+}
+
 static void test_templates(void **state)
 {
     (void)state;
@@ -214,10 +329,11 @@ static void test_null_and_empty(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_structure),   cmocka_unit_test(test_precedence),
-        cmocka_unit_test(test_literals),    cmocka_unit_test(test_errors),
-        cmocka_unit_test(test_deep_nesting), cmocka_unit_test(test_templates),
-        cmocka_unit_test(test_null_and_empty),
+        cmocka_unit_test(test_structure),      cmocka_unit_test(test_precedence),
+        cmocka_unit_test(test_literals),       cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_deep_nesting),   cmocka_unit_test(test_templates),
+        cmocka_unit_test(test_null_and_empty), cmocka_unit_test(test_operator_chains),
+        cmocka_unit_test(test_boolean_chains),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
