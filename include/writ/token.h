@@ -18,9 +18,15 @@
  *   cnf  {"x5t#S256": ...} when bound to the holder's mTLS certificate (RFC 8705)
  *
  * Items in actions, resources and destinations are exact strings or prefix
- * patterns ending in '*'.  Delegation narrows: every child item must be
- * covered by a parent item, the sensitivity ceiling may only go down, the
- * expiry may not move later, and depth is bounded.
+ * patterns ending in '*' (writ_scope_covers); nothing else: a '*' anywhere
+ * but at the end is refused at mint, delegation and verification.
+ * Destinations are lower case (mint and delegate fold them).  Delegation
+ * narrows: every child item must be covered by a parent item, the
+ * sensitivity ceiling may only go down, the expiry may not move later, and
+ * depth is bounded.
+ *
+ *   sub_type  only when sub is not a SPIFFE agent: the Cedar principal type
+ *             of sub (an OIDC subject, typed per issuer; identity.h)
  *
  * Failures return a status and a writ_reason (identity.h) naming the check;
  * out-parameters stay NULL.
@@ -100,8 +106,36 @@ typedef struct writ_task_scope {
     size_t n_destinations;
 } writ_task_scope;
 
-/* Rank of a sensitivity level, or -1 when unknown. */
+/* Rank of a sensitivity level, or -1 when unknown:
+ *   public = 0 < internal = 1 < confidential = 2 < restricted = 3. */
 int writ_sensitivity_rank(const char *level);
+
+/* Rank of a resource's numeric `sensitivity` attribute on the same scale:
+ * 0 public, 1 internal, 2 confidential, 3 and above restricted.  A negative
+ * value is no level: -1 (callers deny). */
+int writ_sensitivity_rank_of(int64_t resource_sensitivity);
+
+/* May a task with sensitivity ceiling `ceiling` (a level name) touch a
+ * resource?  has_level false = the resource has no sensitivity attribute,
+ * which counts as the most sensitive (restricted).  True when the
+ * ceiling's rank >= the resource's rank; false for an unknown ceiling or a
+ * negative level (fail closed). */
+bool writ_sensitivity_allows(const char *ceiling, bool has_level, int64_t resource_sensitivity);
+
+/* Does scope item `item` cover `value`?  The two forms, and no others:
+ *   exact   "tool:read"   covers exactly the same bytes
+ *   prefix  "repo:corp-*" covers every value starting with "repo:corp-";
+ *           "*" covers everything
+ * Byte comparison, case-sensitive (destinations are stored lower case:
+ * compare a lower-cased destination).  The same function decides delegation
+ * narrowing (value is then the child's item, a pattern taken literally:
+ * "repo:*" covers "repo:corp-*", an exact "repo" does not) and enforcement
+ * (value is the request's action, resource or destination).  NULL -> false. */
+bool writ_scope_covers(const char *item, const char *value);
+/* Is value covered by at least one of items[0..n)?  n == 0 -> false (an
+ * empty list covers nothing; whether an empty list means "unrestricted" is
+ * the caller's rule). */
+bool writ_scope_list_covers(const char *const *items, size_t n, const char *value);
 
 /* ---- issuing ------------------------------------------------------------- */
 #define WRIT_DEFAULT_TTL 300u          /* 5 minutes */

@@ -33,13 +33,16 @@ static struct {
 
 static const char *const acts[] = {"tool:read", "tool:search", "tool:write"};
 static const char *const res[] = {"repo:corp/*", "ticket:42"};
-static const char *const dests[] = {"api.github.com", "*.corp.example"};
+static const char *const dests[] = {"API.GitHub.com", "git.corp.*"};
 static const writ_task_scope SCOPE = {
     .purpose = "triage ticket 42",
-    .actions = acts, .n_actions = 3,
-    .resources = res, .n_resources = 2,
+    .actions = acts,
+    .n_actions = 3,
+    .resources = res,
+    .n_resources = 2,
     .sensitivity = "confidential",
-    .destinations = dests, .n_destinations = 2,
+    .destinations = dests,
+    .n_destinations = 2,
 };
 
 static int setup(void **state)
@@ -51,10 +54,13 @@ static int setup(void **state)
     F.cfg = (writ_issuer_config){.issuer = ISS, .audience = AUD, .max_depth = 3};
     assert_int_equal(writ_token_verifier_from_keyring(F.kr, ISS, 64, &F.v, &err), WRIT_OK);
     assert_int_equal(writ_revocations_open(NULL, &F.rev, &err), WRIT_OK);
-    assert_int_equal(writ_identity_new(WRIT_ID_JWT_SVID, A, "spiffe://corp.example", 0, NULL, &F.a, &err), WRIT_OK);
-    assert_int_equal(writ_identity_new(WRIT_ID_X509_SVID, A, "spiffe://corp.example", 0, CERT_A, &F.a_mtls, &err),
+    assert_int_equal(writ_identity_new(WRIT_ID_JWT_SVID, A, "spiffe://corp.example", 0, NULL, &F.a, &err),
                      WRIT_OK);
-    assert_int_equal(writ_identity_new(WRIT_ID_JWT_SVID, B, "spiffe://corp.example", 0, NULL, &F.b, &err), WRIT_OK);
+    assert_int_equal(
+        writ_identity_new(WRIT_ID_X509_SVID, A, "spiffe://corp.example", 0, CERT_A, &F.a_mtls, &err),
+        WRIT_OK);
+    assert_int_equal(writ_identity_new(WRIT_ID_JWT_SVID, B, "spiffe://corp.example", 0, NULL, &F.b, &err),
+                     WRIT_OK);
     return 0;
 }
 
@@ -85,20 +91,21 @@ static char *mint(const writ_identity *who, uint32_t ttl)
     return t;
 }
 
-static writ_status verify(const char *tok, int64_t now, const char *cert, writ_task_token **out, writ_reason *why,
-                          writ_error *err)
+static writ_status verify(const char *tok, int64_t now, const char *cert, writ_task_token **out,
+                          writ_reason *why, writ_error *err)
 {
     writ_token_check chk = {.audience = AUD, .now = now, .cert_thumbprint = cert, .revocations = F.rev};
     return writ_token_verify(F.v, &chk, tok, strlen(tok), out, why, err);
 }
 
 static writ_status delegate(const char *parent, const writ_identity *presenter, const char *target,
-                            const writ_task_scope *scope, uint32_t ttl, int64_t now, char **out, writ_reason *why,
-                            writ_error *err)
+                            const writ_task_scope *scope, uint32_t ttl, int64_t now, char **out,
+                            writ_reason *why, writ_error *err)
 {
     writ_delegate_request rq = {.target = target, .scope = scope, .ttl = ttl, .now = now};
     size_t len;
-    return writ_token_delegate(F.kr, &F.cfg, F.v, F.rev, parent, strlen(parent), presenter, &rq, out, &len, why, err);
+    return writ_token_delegate(F.kr, &F.cfg, F.v, F.rev, parent, strlen(parent), presenter, &rq, out, &len,
+                               why, err);
 }
 
 /* -------------------------------------------------------------- positive */
@@ -109,14 +116,16 @@ static void test_mint_capped_by_identity(void **state)
     (void)state;
     writ_identity *shortlived;
     writ_error err;
-    assert_int_equal(writ_identity_new(WRIT_ID_JWT_SVID, A, "spiffe://corp.example", NOW + 60, NULL, &shortlived, &err),
-                     WRIT_OK);
+    assert_int_equal(
+        writ_identity_new(WRIT_ID_JWT_SVID, A, "spiffe://corp.example", NOW + 60, NULL, &shortlived, &err),
+        WRIT_OK);
     /* ttl 0 (the 300 s default) and 600 s are cut to 60 s; 30 s is kept */
     static const uint32_t ttl[] = {0, 600, 30}, want[] = {60, 60, 30};
     for (size_t i = 0; i < 3; i++) {
         /* the expiry reported by the mint is the token's */
         int64_t reported = 0;
-        writ_mint_request rq = {.scope = &SCOPE, .txn = "task-42", .ttl = ttl[i], .now = NOW, .expires = &reported};
+        writ_mint_request rq = {
+            .scope = &SCOPE, .txn = "task-42", .ttl = ttl[i], .now = NOW, .expires = &reported};
         char *t;
         size_t len;
         writ_reason why0;
@@ -187,7 +196,8 @@ static void test_exchange(void **state)
     writ_mint_request rq = {.scope = &SCOPE, .now = NOW};
     char *t;
     size_t l;
-    assert_int_equal(writ_token_exchange(F.kr, &F.cfg, b, &vo, svid, strlen(svid), &rq, &t, &l, &why, &err), WRIT_OK);
+    assert_int_equal(writ_token_exchange(F.kr, &F.cfg, b, &vo, svid, strlen(svid), &rq, &t, &l, &why, &err),
+                     WRIT_OK);
     writ_task_token *tt;
     assert_int_equal(verify(t, NOW, NULL, &tt, &why, &err), WRIT_OK);
     assert_string_equal(writ_task_token_subject(tt), A);
@@ -195,8 +205,8 @@ static void test_exchange(void **state)
     wr_free(t);
     vo.audience = "other";
     t = (char *)0x1;
-    assert_int_not_equal(writ_token_exchange(F.kr, &F.cfg, b, &vo, svid, strlen(svid), &rq, &t, &l, &why, &err),
-                         WRIT_OK);
+    assert_int_not_equal(
+        writ_token_exchange(F.kr, &F.cfg, b, &vo, svid, strlen(svid), &rq, &t, &l, &why, &err), WRIT_OK);
     assert_null(t);
     assert_int_equal(why, WRIT_R_AUD);
     assert_non_null(strstr(err.msg, "audience: subject token:"));
@@ -226,8 +236,13 @@ static void test_delegation_chain(void **state)
     const char *const nacts[] = {"tool:read"};
     const char *const nres[] = {"repo:corp/api*", "ticket:42"};
     const char *const ndest[] = {"git.corp.example"};
-    writ_task_scope narrow = {.actions = nacts, .n_actions = 1, .resources = nres, .n_resources = 2,
-                              .sensitivity = "internal", .destinations = ndest, .n_destinations = 1};
+    writ_task_scope narrow = {.actions = nacts,
+                              .n_actions = 1,
+                              .resources = nres,
+                              .n_resources = 2,
+                              .sensitivity = "internal",
+                              .destinations = ndest,
+                              .n_destinations = 1};
     char *t1, *t2;
     writ_reason why;
     writ_error err;
@@ -246,8 +261,9 @@ static void test_delegation_chain(void **state)
     assert_string_equal(writ_task_token_sensitivity(tt), "internal");
     assert_true(writ_task_token_expiry(tt) <= NOW + 600);
     char *cj = writ_task_token_claims_json(tt);
-    assert_non_null(strstr(cj, "\"act\":{\"act\":{\"sub\":\"" B "\",\"sub_profile\":\"ai_agent\"},\"sub\":\"" C
-                               "\",\"sub_profile\":\"ai_agent\"}"));
+    assert_non_null(strstr(cj,
+                           "\"act\":{\"act\":{\"sub\":\"" B "\",\"sub_profile\":\"ai_agent\"},\"sub\":\"" C
+                           "\",\"sub_profile\":\"ai_agent\"}"));
     writ_free_string(cj);
     char *ctx = writ_task_token_context_json(tt);
     assert_non_null(ctx);
@@ -260,6 +276,132 @@ static void test_delegation_chain(void **state)
     wr_free(root);
     wr_free(t1);
     wr_free(t2);
+}
+
+/* One cover function for narrowing and enforcement: exact or prefix '*',
+ * nothing else.  Suffix patterns are refused at mint, at delegation and in a
+ * signed token; what delegation accepts as narrower is what
+ * writ_scope_covers says the parent covers. */
+static void test_scope_covers(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *item, *value;
+        bool want;
+    } cases[] = {
+        {"tool:read", "tool:read", true},
+        {"tool:read", "tool:reads", false},
+        {"tool:read", "Tool:read", false},
+        {"repo:corp/*", "repo:corp/api", true},
+        {"repo:corp/*", "repo:corp/", true},
+        {"repo:corp/*", "repo:corpx", false},
+        {"*", "anything", true},
+        {"*", "", true},
+        {"*.corp.example", "git.corp.example", false},
+        {"repo:*", "repo:corp/*", true},
+        {"repo", "repo*", false},
+        {"", "", true},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        if (writ_scope_covers(cases[i].item, cases[i].value) != cases[i].want) {
+            fprintf(stderr, "case %zu: %s covers %s\n", i, cases[i].item, cases[i].value);
+            fail();
+        }
+    assert_false(writ_scope_covers(NULL, "x"));
+    assert_false(writ_scope_covers("x", NULL));
+    const char *const list[] = {"tool:read", "repo:*"};
+    assert_true(writ_scope_list_covers(list, 2, "repo:x"));
+    assert_true(writ_scope_list_covers(list, 2, "tool:read"));
+    assert_false(writ_scope_list_covers(list, 2, "tool:write"));
+    assert_false(writ_scope_list_covers(list, 0, "tool:read"));
+    assert_false(writ_scope_list_covers(NULL, 2, "tool:read"));
+
+    /* suffix patterns: refused at mint, for every list */
+    writ_error err;
+    writ_reason why;
+    char *t = NULL;
+    size_t l;
+    const char *const suffix[] = {"*.corp.example"};
+    for (int which = 0; which < 3; which++) {
+        writ_task_scope bs = SCOPE;
+        if (which == 0)
+            bs.actions = suffix, bs.n_actions = 1;
+        else if (which == 1)
+            bs.resources = suffix, bs.n_resources = 1;
+        else
+            bs.destinations = suffix, bs.n_destinations = 1;
+        writ_mint_request rq = {.scope = &bs, .now = NOW};
+        assert_int_not_equal(writ_token_mint(F.kr, &F.cfg, F.a, &rq, &t, &l, &why, &err), WRIT_OK);
+        assert_null(t);
+        assert_int_equal(why, WRIT_R_SCOPE);
+        assert_non_null(strstr(err.msg, "prefix pattern ending in '*'"));
+    }
+    /* destinations are folded to lower case at mint */
+    char *root = mint(F.a, 600);
+    writ_task_token *tt;
+    assert_int_equal(verify(root, NOW, NULL, &tt, &why, &err), WRIT_OK);
+    writ_task_scope sc;
+    writ_task_token_scope(tt, &sc);
+    assert_int_equal(sc.n_destinations, 2);
+    assert_string_equal(sc.destinations[0], "api.github.com");
+    assert_string_equal(sc.destinations[1], "git.corp.*");
+    writ_task_token_free(tt);
+    /* delegation narrows exactly where writ_scope_covers says so */
+    static const char *const children[] = {"repo:corp/api", "repo:corp/*", "repo:corpx", "repo:*",
+                                           "ticket:42",     "ticket:420",  "*"};
+    for (size_t i = 0; i < sizeof children / sizeof children[0]; i++) {
+        const char *const one[] = {children[i]};
+        writ_task_scope cs = {.resources = one, .n_resources = 1};
+        char *d = NULL;
+        writ_status st = delegate(root, F.a, B, &cs, 0, NOW, &d, &why, &err);
+        bool covered = writ_scope_list_covers(res, 2, children[i]);
+        if ((st == WRIT_OK) != covered) {
+            fprintf(stderr, "child %s: delegate %s, covers %d\n", children[i], err.msg, covered);
+            fail();
+        }
+        wr_free(d);
+    }
+    /* a destination given in another case narrows the same way, stored lower */
+    const char *const up[] = {"GIT.Corp.Example"};
+    writ_task_scope ds = {.destinations = up, .n_destinations = 1};
+    char *d = NULL;
+    assert_int_equal(delegate(root, F.a, B, &ds, 0, NOW, &d, &why, &err), WRIT_OK);
+    assert_int_equal(verify(d, NOW, NULL, &tt, &why, &err), WRIT_OK);
+    writ_task_token_scope(tt, &sc);
+    assert_string_equal(sc.destinations[0], "git.corp.example");
+    writ_task_token_free(tt);
+    wr_free(d);
+    wr_free(root);
+}
+
+static void test_sensitivity(void **state)
+{
+    (void)state;
+    assert_int_equal(writ_sensitivity_rank("public"), 0);
+    assert_int_equal(writ_sensitivity_rank("internal"), 1);
+    assert_int_equal(writ_sensitivity_rank("confidential"), 2);
+    assert_int_equal(writ_sensitivity_rank("restricted"), 3);
+    assert_int_equal(writ_sensitivity_rank("Public"), -1);
+    assert_int_equal(writ_sensitivity_rank(NULL), -1);
+    assert_int_equal(writ_sensitivity_rank_of(0), 0);
+    assert_int_equal(writ_sensitivity_rank_of(2), 2);
+    assert_int_equal(writ_sensitivity_rank_of(3), 3);
+    assert_int_equal(writ_sensitivity_rank_of(4), 3);
+    assert_int_equal(writ_sensitivity_rank_of(INT64_MAX), 3);
+    assert_int_equal(writ_sensitivity_rank_of(-1), -1);
+    assert_int_equal(writ_sensitivity_rank_of(INT64_MIN), -1);
+    assert_true(writ_sensitivity_allows("internal", true, 1));
+    assert_true(writ_sensitivity_allows("internal", true, 0));
+    assert_false(writ_sensitivity_allows("internal", true, 2));
+    assert_false(writ_sensitivity_allows("confidential", true, 4));
+    assert_true(writ_sensitivity_allows("restricted", true, 4));
+    /* no sensitivity attribute = restricted */
+    assert_false(writ_sensitivity_allows("confidential", false, 0));
+    assert_true(writ_sensitivity_allows("restricted", false, 0));
+    /* unknown ceiling or negative level: deny */
+    assert_false(writ_sensitivity_allows("top-secret", true, 0));
+    assert_false(writ_sensitivity_allows(NULL, true, 0));
+    assert_false(writ_sensitivity_allows("restricted", true, -1));
 }
 
 static void test_keys(void **state)
@@ -330,17 +472,19 @@ static char *sign_with_writ(const char *hdr_typ, const char *claims)
     return fx_jws(k->pkey, WR_ALG_ES256, hdr, claims);
 }
 
-#define BASE_CLAIMS                                                                                              \
-    "\"iss\":\"" ISS "\",\"sub\":\"" A "\",\"aud\":\"" AUD "\",\"iat\":1700000000,\"jti\":\"j1\",\"txn\":\"t1\","  \
-    "\"scope\":\"tool:read\",\"purp\":\"p\",\"req_wl\":\"" A "\","                                                  \
-    "\"tctx\":{\"purpose\":\"p\",\"actions\":[\"tool:read\"],\"resources\":[],\"sensitivity\":\"public\","        \
+#define BASE_CLAIMS                                                                                          \
+    "\"iss\":\"" ISS "\",\"sub\":\"" A "\",\"aud\":\"" AUD                                                   \
+    "\",\"iat\":1700000000,\"jti\":\"j1\",\"txn\":\"t1\","                                                   \
+    "\"scope\":\"tool:read\",\"purp\":\"p\",\"req_wl\":\"" A "\","                                           \
+    "\"tctx\":{\"purpose\":\"p\",\"actions\":[\"tool:read\"],\"resources\":[],\"sensitivity\":\"public\","   \
     "\"destinations\":[]}"
 
 static size_t n_fail;
 
 static void expect(const char *name, writ_status st, writ_reason why, const writ_error *err, writ_reason want)
 {
-    if (st == WRIT_OK || why != want || strncmp(err->msg, writ_reason_name(want), strlen(writ_reason_name(want)))) {
+    if (st == WRIT_OK || why != want ||
+        strncmp(err->msg, writ_reason_name(want), strlen(writ_reason_name(want)))) {
         fprintf(stderr, "FAIL %-36s want %s got %s (%s)\n", name, writ_reason_name(want),
                 st == WRIT_OK ? "ok" : writ_reason_name(why), st == WRIT_OK ? "" : err->msg);
         n_fail++;
@@ -423,7 +567,8 @@ static void test_hostile(void **state)
     }
     {
         writ_token_verifier *v2;
-        assert_int_equal(writ_token_verifier_from_keyring(F.kr, "https://evil.example", 0, &v2, &err), WRIT_OK);
+        assert_int_equal(writ_token_verifier_from_keyring(F.kr, "https://evil.example", 0, &v2, &err),
+                         WRIT_OK);
         writ_token_check chk = {.audience = AUD, .now = NOW};
         writ_task_token *tt;
         writ_status st = writ_token_verify(v2, &chk, root, strlen(root), &tt, &why, &err);
@@ -453,10 +598,11 @@ static void test_hostile(void **state)
         /* scope widened inside a signed token: re-encode the payload */
         char *t = sign_with_writ("txntoken+jwt", "{" BASE_CLAIMS ",\"exp\":1700000300}");
         char *d1 = strchr(t, '.'), *d2 = strchr(d1 + 1, '.');
-        const char *wide = "{\"iss\":\"" ISS "\",\"sub\":\"" A "\",\"aud\":\"" AUD "\",\"iat\":1700000000,"
-                           "\"jti\":\"j1\",\"txn\":\"t1\",\"scope\":\"tool:read tool:admin\",\"purp\":\"p\","
-                           "\"req_wl\":\"" A "\",\"tctx\":{\"purpose\":\"p\",\"actions\":[\"tool:read\",\"tool:admin\"],"
-                           "\"resources\":[],\"sensitivity\":\"public\",\"destinations\":[]},\"exp\":1700000300}";
+        const char *wide =
+            "{\"iss\":\"" ISS "\",\"sub\":\"" A "\",\"aud\":\"" AUD "\",\"iat\":1700000000,"
+            "\"jti\":\"j1\",\"txn\":\"t1\",\"scope\":\"tool:read tool:admin\",\"purp\":\"p\","
+            "\"req_wl\":\"" A "\",\"tctx\":{\"purpose\":\"p\",\"actions\":[\"tool:read\",\"tool:admin\"],"
+            "\"resources\":[],\"sensitivity\":\"public\",\"destinations\":[]},\"exp\":1700000300}";
         char *nt = wr_malloc(strlen(t) + 1024);
         size_t hl = (size_t)(d1 - t) + 1;
         memcpy(nt, t, hl);
@@ -473,8 +619,9 @@ static void test_hostile(void **state)
         t = sign_with_writ("txntoken+jwt", "{" BASE_CLAIMS ",\"exp\":1700090000}");
         vexpect("lifetime over the hard max", t, NOW, NULL, WRIT_R_LIFETIME);
         wr_free(t);
-        t = sign_with_writ("txntoken+jwt", "{" BASE_CLAIMS ",\"exp\":1700000300,\"depth\":2,\"anc\":[\"x\",\"y\"],"
-                                           "\"act\":{\"sub\":\"" B "\",\"sub_profile\":\"ai_agent\"}}");
+        t = sign_with_writ("txntoken+jwt",
+                           "{" BASE_CLAIMS ",\"exp\":1700000300,\"depth\":2,\"anc\":[\"x\",\"y\"],"
+                           "\"act\":{\"sub\":\"" B "\",\"sub_profile\":\"ai_agent\"}}");
         vexpect("depth does not match act chain", t, NOW, NULL, WRIT_R_CLAIM_TYPE);
         wr_free(t);
         t = sign_with_writ("txntoken+jwt", "{" BASE_CLAIMS ",\"exp\":1700000300,\"depth\":1,\"anc\":[\"x\"],"
@@ -484,23 +631,43 @@ static void test_hostile(void **state)
         t = sign_with_writ("txntoken+jwt", "{" BASE_CLAIMS ",\"exp\":1700000300,\"jti\":\"j2\"}");
         vexpect("duplicate jti claim", t, NOW, NULL, WRIT_R_DUP_KEY);
         wr_free(t);
-        t = sign_with_writ("txntoken+jwt", "{" BASE_CLAIMS ",\"exp\":1700000300,\"scope\":\"tool:read tool:admin\"}");
+        t = sign_with_writ("txntoken+jwt",
+                           "{" BASE_CLAIMS ",\"exp\":1700000300,\"scope\":\"tool:read tool:admin\"}");
         vexpect("duplicate scope claim", t, NOW, NULL, WRIT_R_DUP_KEY);
         wr_free(t);
-        t = sign_with_writ("txntoken+jwt", "{\"iss\":\"" ISS "\",\"sub\":\"" A "\",\"aud\":\"" AUD
-                                           "\",\"iat\":1700000000,\"exp\":1700000300,\"jti\":\"j\",\"txn\":\"t\","
-                                           "\"scope\":\"tool:read tool:admin\",\"purp\":\"p\",\"tctx\":{\"purpose\":\"p\","
-                                           "\"actions\":[\"tool:read\"],\"sensitivity\":\"public\"}}");
+        t = sign_with_writ("txntoken+jwt",
+                           "{\"iss\":\"" ISS "\",\"sub\":\"" A "\",\"aud\":\"" AUD
+                           "\",\"iat\":1700000000,\"exp\":1700000300,\"jti\":\"j\",\"txn\":\"t\","
+                           "\"scope\":\"tool:read tool:admin\",\"purp\":\"p\",\"tctx\":{\"purpose\":\"p\","
+                           "\"actions\":[\"tool:read\"],\"sensitivity\":\"public\"}}");
         vexpect("scope string disagrees with tctx", t, NOW, NULL, WRIT_R_CLAIM_TYPE);
         wr_free(t);
-        t = sign_with_writ("txntoken+jwt", "{\"iss\":\"" ISS "\",\"sub\":\"" A "\",\"aud\":\"" AUD
-                                           "\",\"iat\":1700000000,\"exp\":1700000300,\"jti\":\"j\",\"txn\":\"t\","
-                                           "\"scope\":\"tool:read\",\"purp\":\"p\"}");
+        t = sign_with_writ("txntoken+jwt",
+                           "{\"iss\":\"" ISS "\",\"sub\":\"" A "\",\"aud\":\"" AUD
+                           "\",\"iat\":1700000000,\"exp\":1700000300,\"jti\":\"j\",\"txn\":\"t\","
+                           "\"scope\":\"tool:read\",\"purp\":\"p\"}");
         vexpect("tctx missing", t, NOW, NULL, WRIT_R_CLAIM_MISSING);
+        wr_free(t);
+        t = sign_with_writ("txntoken+jwt",
+                           "{\"iss\":\"" ISS "\",\"sub\":\"" A "\",\"aud\":\"" AUD
+                           "\",\"iat\":1700000000,\"exp\":1700000300,\"jti\":\"j\",\"txn\":\"t\","
+                           "\"scope\":\"tool:read\",\"purp\":\"p\",\"tctx\":{\"purpose\":\"p\","
+                           "\"actions\":[\"tool:read\"],\"resources\":[\"*.corp.example\"],"
+                           "\"sensitivity\":\"public\"}}");
+        vexpect("suffix pattern in a signed token", t, NOW, NULL, WRIT_R_CLAIM_TYPE);
+        wr_free(t);
+        t = sign_with_writ("txntoken+jwt",
+                           "{\"iss\":\"" ISS "\",\"sub\":\"" A "\",\"aud\":\"" AUD
+                           "\",\"iat\":1700000000,\"exp\":1700000300,\"jti\":\"j\",\"txn\":\"t\","
+                           "\"scope\":\"tool:read\",\"purp\":\"p\",\"tctx\":{\"purpose\":\"p\","
+                           "\"actions\":[\"tool:read\"],\"destinations\":[\"Internal\"],"
+                           "\"sensitivity\":\"public\"}}");
+        vexpect("upper-case destination in a signed token", t, NOW, NULL, WRIT_R_CLAIM_TYPE);
         wr_free(t);
     }
     {
-        char *t = fx_unsigned("{\"alg\":\"none\",\"typ\":\"txntoken+jwt\"}", "{" BASE_CLAIMS ",\"exp\":1700000300}");
+        char *t = fx_unsigned("{\"alg\":\"none\",\"typ\":\"txntoken+jwt\"}",
+                              "{" BASE_CLAIMS ",\"exp\":1700000300}");
         vexpect("alg none task token", t, NOW, NULL, WRIT_R_ALG);
         wr_free(t);
         /* HS256 keyed with Writ's own published JWKS */
@@ -585,10 +752,12 @@ static void test_hostile(void **state)
         assert_int_equal(writ_revocations_add(F.rev, WRIT_REVOKE_JTI, "nope", 4, 0, NULL, &err), WRIT_OK);
         char j1[64];
         ancestor_jti(t2, 1, j1); /* t1's jti */
-        assert_int_equal(writ_revocations_add(F.rev, WRIT_REVOKE_JTI, j1, strlen(j1), 0, NULL, &err), WRIT_OK);
+        assert_int_equal(writ_revocations_add(F.rev, WRIT_REVOKE_JTI, j1, strlen(j1), 0, NULL, &err),
+                         WRIT_OK);
         dexpect("revoked parent", t1, F.b, C, NULL, 0, NOW, WRIT_R_REVOKED);
         vok(t2, NOW); /* a jti revocation does not reach the children */
-        assert_int_equal(writ_revocations_add(F.rev, WRIT_REVOKE_SUBTREE, j1, strlen(j1), 0, NULL, &err), WRIT_OK);
+        assert_int_equal(writ_revocations_add(F.rev, WRIT_REVOKE_SUBTREE, j1, strlen(j1), 0, NULL, &err),
+                         WRIT_OK);
         vexpect("revoked ancestor subtree", t3, NOW, NULL, WRIT_R_REVOKED);
         writ_free_string(t1);
         writ_free_string(t2);
@@ -598,7 +767,8 @@ static void test_hostile(void **state)
     }
     {
         char *t = mint(F.b, 0);
-        assert_int_equal(writ_revocations_add(F.rev, WRIT_REVOKE_AGENT, B, strlen(B), 0, NULL, &err), WRIT_OK);
+        assert_int_equal(writ_revocations_add(F.rev, WRIT_REVOKE_AGENT, B, strlen(B), 0, NULL, &err),
+                         WRIT_OK);
         vexpect("revoked agent", t, NOW, NULL, WRIT_R_REVOKED);
         wr_free(t);
         t = mint(F.a, 0);
@@ -633,9 +803,9 @@ static void test_alloc_failures(void **state)
         writ_status s2 = writ_token_verifier_from_keyring(F.kr, ISS, 8, &v, &err);
         writ_token_check chk = {.audience = AUD, .now = NOW, .revocations = F.rev};
         writ_status s3 = v ? writ_token_verify(v, &chk, root, strlen(root), &tt, &why, &err) : WRIT_ENOMEM;
-        writ_status s4 = v ? writ_token_delegate(F.kr, &F.cfg, v, F.rev, root, strlen(root), F.a, &dr, &d, &l, &why,
-                                                 &err)
-                           : WRIT_ENOMEM;
+        writ_status s4 =
+            v ? writ_token_delegate(F.kr, &F.cfg, v, F.rev, root, strlen(root), F.a, &dr, &d, &l, &why, &err)
+              : WRIT_ENOMEM;
         writ_status s5 = writ_revocations_add(F.rev, WRIT_REVOKE_JTI, "x", 1, 0, NULL, &err);
         wr_alloc_set_fail_after(-1);
         if (s1 == WRIT_OK)
@@ -668,6 +838,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_exchange, setup, teardown),
         cmocka_unit_test_setup_teardown(test_delegation_chain, setup, teardown),
         cmocka_unit_test_setup_teardown(test_keys, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_scope_covers, setup, teardown),
+        cmocka_unit_test(test_sensitivity),
         cmocka_unit_test_setup_teardown(test_hostile, setup, teardown),
         cmocka_unit_test_setup_teardown(test_alloc_failures, setup, teardown),
     };
