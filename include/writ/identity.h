@@ -108,6 +108,12 @@ typedef struct writ_verify_opts {
     uint32_t leeway;           /* clock skew allowed on exp/nbf/iat, <= WRIT_MAX_LEEWAY */
     uint32_t max_lifetime;     /* exp - iat limit in seconds; 0 = 24 h */
     size_t max_token_len;      /* 0 = WRIT_DEFAULT_MAX_TOKEN */
+    /* ES256 / ES384 signatures must be low-S (s <= n/2; the twin (r, n - s)
+     * of a valid signature is refused as malleable).  Many signers do not
+     * normalise S (Go's crypto/ecdsa, so SPIRE; OpenSSL, so Node's jose:
+     * about half their ECDSA tokens are high-S); true accepts both forms
+     * from this verification's issuers.  Default false. */
+    bool allow_high_s;
 } writ_verify_opts;
 
 typedef enum writ_identity_kind {

@@ -374,7 +374,7 @@ writ_status writ_identity_verify_jwt(const writ_bundle *b, const writ_verify_opt
                        e->name);
         goto done;
     }
-    if ((st = wr_jws_verify(&j, key, why, err)) != WRIT_OK)
+    if ((st = wr_jws_verify_ex(&j, key, opts->allow_high_s, why, err)) != WRIT_OK)
         goto done;
     int64_t exp = 0;
     if ((st = wr_check_times(j.claims, wr_now(opts->now), opts->leeway, opts->max_lifetime, &exp, why, err)) !=

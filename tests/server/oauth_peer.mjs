@@ -9,6 +9,18 @@ import { createRequire } from 'node:module';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
+// Writ accepts ECDSA signatures in the low-S form only (s <= n/2); jose
+// (OpenSSL) does not normalise S, so the peer does, as an issuer must.
+const P256_N = BigInt('0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551');
+function lowS(token) {
+  const [h, p, s] = token.split('.');
+  const sig = Buffer.from(s, 'base64url');
+  const sv = BigInt('0x' + sig.subarray(32).toString('hex'));
+  if (sv <= P256_N / 2n) return token;
+  const low = Buffer.from((P256_N - sv).toString(16).padStart(64, '0'), 'hex');
+  return `${h}.${p}.${Buffer.concat([sig.subarray(0, 32), low]).toString('base64url')}`;
+}
+
 const [peers, cmd, ...args] = process.argv.slice(2);
 const jose = createRequire(join(peers, 'package.json'))('jose');
 
@@ -24,7 +36,7 @@ if (cmd === 'keys') {
   const t = await new jose.SignJWT({ sub, aud: [aud] })
     .setProtectedHeader({ alg: 'ES256', kid: 'svid-1', typ: 'JWT' }).setIssuedAt().setExpirationTime(exp)
     .sign(key);
-  process.stdout.write(t + '\n');
+  process.stdout.write(lowS(t) + '\n');
 } else if (cmd === 'verify') {
   const [jwksFile, token, issuer, audience] = args;
   const JWKS = jose.createLocalJWKSet(JSON.parse(readFileSync(jwksFile, 'utf8')));

@@ -681,6 +681,20 @@ static void test_hostile(void **state)
         writ_free_string(jwks);
         vexpect("truncated task token", "eyJhbGciOiJFUzI1NiJ9.e30", NOW, NULL, WRIT_R_MALFORMED);
     }
+    {
+        /* the high-S twin of a task token Writ signed (OpenSSL accepts it) */
+        for (int round = 0; round < 8; round++) {
+            char *t = mint(F.a, 600);
+            bool high;
+            char *twin = fx_flip_s(t, NID_X9_62_prime256v1, 32, &high);
+            assert_false(high);
+            assert_true(fx_openssl_accepts(wr_keyring_active(F.kr)->pkey, twin, EVP_sha256(), 32));
+            vexpect("high-S twin of a task token", twin, NOW, NULL, WRIT_R_SIGNATURE);
+            vok(t, NOW);
+            wr_free(twin);
+            wr_free(t);
+        }
+    }
     /* certificate binding */
     vexpect("cert-bound token, no cert", bound, NOW, NULL, WRIT_R_CNF_MISSING);
     vexpect("cert-bound token, other cert", bound, NOW, CERT_X, WRIT_R_CNF_MISMATCH);
