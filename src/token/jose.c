@@ -93,7 +93,11 @@ writ_status wr_refuse(writ_reason *why, writ_error *err, writ_status st, writ_re
     return st;
 }
 
-int64_t wr_now(int64_t now) { return now ? now : (int64_t)time(NULL); }
+int64_t wr_now(int64_t now)
+{
+    int64_t t = now ? now : (int64_t)time(NULL);
+    return t < 0 ? 0 : t > WR_MAX_TIME ? WR_MAX_TIME : t;
+}
 
 /* --------------------------------------------------------------- base64url */
 
@@ -986,7 +990,7 @@ static writ_status int_claim(const json_t *claims, const char *name, bool requir
     if (!json_is_integer(j))
         return wr_refuse(why, err, WRIT_EINVAL, WRIT_R_CLAIM_TYPE, "%s must be an integer NumericDate", name);
     *v = (int64_t)json_integer_value(j);
-    if (*v < 0 || *v > (int64_t)1 << 40)
+    if (*v < 0 || *v > WR_MAX_TIME)
         return wr_refuse(why, err, WRIT_EINVAL, WRIT_R_CLAIM_TYPE, "%s out of range", name);
     return WRIT_OK;
 }

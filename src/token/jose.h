@@ -16,6 +16,12 @@
 /* ---- refusal helper: fills why/err, returns st.  msg = "<reason>: <fmt>" */
 writ_status wr_refuse(writ_reason *why, writ_error *err, writ_status st, writ_reason r, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
+/* Times are unix seconds in [0, WR_MAX_TIME] (2^40, about the year 36812):
+ * NumericDate claims outside are refused, and wr_now clamps the clock (or a
+ * caller's `now`) into it, so sums like now + leeway or now + ttl (both far
+ * below 2^62) can never overflow. */
+#define WR_MAX_TIME ((int64_t)1 << 40)
+/* now (0 = the clock), clamped to [0, WR_MAX_TIME]. */
 int64_t wr_now(int64_t now);
 
 /* ---- base64url (RFC 4648 section 5, no padding, canonical only) */

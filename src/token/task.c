@@ -258,9 +258,16 @@ static writ_status parse_claims(writ_task_token *t, const char *issuer, writ_rea
     t->iat = (int64_t)json_integer_value(jiat);
     t->has_nbf = jnbf != NULL;
     t->nbf = jnbf ? (int64_t)json_integer_value(jnbf) : 0;
-    if (t->exp <= t->iat || t->exp - t->iat > (int64_t)WRIT_HARD_MAX_TTL)
-        BAD(WRIT_R_LIFETIME, "lifetime %llds is outside 1..%us", (long long)(t->exp - t->iat),
-            WRIT_HARD_MAX_TTL);
+    /* exp - iat of arbitrary signed integers: checked, never wrapped */
+    int64_t life;
+    if (__builtin_sub_overflow(t->exp, t->iat, &life))
+        BAD(WRIT_R_LIFETIME, "lifetime exp %lld - iat %lld is out of range", (long long)t->exp,
+            (long long)t->iat);
+    if (life <= 0 || life > (int64_t)WRIT_HARD_MAX_TTL)
+        BAD(WRIT_R_LIFETIME, "lifetime %llds is outside 1..%us", (long long)life, WRIT_HARD_MAX_TTL);
+    /* and every time within [0, WR_MAX_TIME], so no later sum can overflow */
+    if (t->iat < 0 || t->exp > WR_MAX_TIME || (t->has_nbf && (t->nbf < 0 || t->nbf > WR_MAX_TIME)))
+        BAD(WRIT_R_CLAIM_TYPE, "iat, exp and nbf must be within 0..%lld", (long long)WR_MAX_TIME);
 
     json_t *tctx = json_object_get(c, "tctx");
     if (!tctx)
@@ -820,6 +827,11 @@ writ_status writ_token_mint(const writ_keyring *kr, const writ_issuer_config *cf
     int64_t exp = now + (req->ttl ? req->ttl : def_ttl);
     if (agent->exp && agent->exp < exp)
         exp = agent->exp;
+    if (exp > WR_MAX_TIME) {
+        wr_free(dests);
+        return wr_refuse(why, err, WRIT_EINVAL, WRIT_R_INTERNAL, "clock %lld is out of range",
+                         (long long)now);
+    }
     claims_in in = {
         .sub = agent->subject,
         .req_wl = agent->subject,

@@ -486,6 +486,31 @@ static void test_jwt_identity_fields(void **state)
     assert_int_not_equal(writ_identity_verify_jwt(F.b, &o, t, strlen(t), &id, &why, &err), WRIT_OK);
     assert_int_equal(why, WRIT_R_EXPIRED);
     wr_free(t);
+    /* a caller's clock at the int64 extremes, with leeway: refused, no
+     * overflow (now + leeway used to wrap at INT64_MAX; UBSan) */
+    t = make_token(S_K1, "{\"alg\":\"ES256\",\"kid\":\"k1\"}",
+                   "{" SUB "," AUD ",\"iat\":1700000000,\"nbf\":1700000000,\"exp\":1700000300}", M_NONE);
+    o.leeway = WRIT_MAX_LEEWAY;
+    o.now = INT64_MAX;
+    assert_int_not_equal(writ_identity_verify_jwt(F.b, &o, t, strlen(t), &id, &why, &err), WRIT_OK);
+    assert_int_equal(why, WRIT_R_EXPIRED);
+    o.now = INT64_MIN;
+    assert_int_not_equal(writ_identity_verify_jwt(F.b, &o, t, strlen(t), &id, &why, &err), WRIT_OK);
+    assert_int_equal(why, WRIT_R_NOT_YET_VALID);
+    wr_free(t);
+    /* NumericDates at the extremes are out of range, whatever the clock */
+    static const char *const extreme[] = {
+        "{" SUB "," AUD ",\"iat\":-9223372036854775808,\"exp\":1700000300}",
+        "{" SUB "," AUD ",\"iat\":1700000000,\"exp\":9223372036854775807}",
+        "{" SUB "," AUD ",\"iat\":1700000000,\"exp\":1700000300,\"nbf\":-9223372036854775808}",
+    };
+    o.now = NOW;
+    for (size_t i = 0; i < sizeof extreme / sizeof extreme[0]; i++) {
+        t = make_token(S_K1, "{\"alg\":\"ES256\",\"kid\":\"k1\"}", extreme[i], M_NONE);
+        assert_int_not_equal(writ_identity_verify_jwt(F.b, &o, t, strlen(t), &id, &why, &err), WRIT_OK);
+        assert_int_equal(why, WRIT_R_CLAIM_TYPE);
+        wr_free(t);
+    }
 }
 
 static void test_bundle_refuses_bad_keys(void **state)

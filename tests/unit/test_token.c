@@ -682,6 +682,55 @@ static void test_hostile(void **state)
         vexpect("truncated task token", "eyJhbGciOiJFUzI1NiJ9.e30", NOW, NULL, WRIT_R_MALFORMED);
     }
     {
+        /* extreme times in an issuer-signed token: refused, never wrapped
+         * (run under UBSan in the asan build) */
+        static const struct {
+            const char *name, *times;
+            writ_reason want;
+        } tc[] = {
+            {"iat INT64_MIN", "\"iat\":-9223372036854775808,\"exp\":1700000300", WRIT_R_LIFETIME},
+            {"iat INT64_MIN, exp INT64_MAX", "\"iat\":-9223372036854775808,\"exp\":9223372036854775807",
+             WRIT_R_LIFETIME},
+            {"exp INT64_MAX", "\"iat\":1700000000,\"exp\":9223372036854775807", WRIT_R_LIFETIME},
+            {"iat and exp near INT64_MAX", "\"iat\":9223372036854775000,\"exp\":9223372036854775807",
+             WRIT_R_CLAIM_TYPE},
+            {"iat and exp near INT64_MIN", "\"iat\":-9223372036854775808,\"exp\":-9223372036854775000",
+             WRIT_R_CLAIM_TYPE},
+            {"nbf INT64_MIN", "\"iat\":1700000000,\"exp\":1700000300,\"nbf\":-9223372036854775808",
+             WRIT_R_CLAIM_TYPE},
+            {"nbf INT64_MAX", "\"iat\":1700000000,\"exp\":1700000300,\"nbf\":9223372036854775807",
+             WRIT_R_CLAIM_TYPE},
+        };
+        for (size_t i = 0; i < sizeof tc / sizeof tc[0]; i++) {
+            char claims[1024];
+            snprintf(claims, sizeof claims,
+                     "{\"iss\":\"" ISS "\",\"sub\":\"" A "\",\"aud\":\"" AUD "\",%s,\"jti\":\"j1\","
+                     "\"txn\":\"t1\",\"scope\":\"tool:read\",\"purp\":\"p\",\"tctx\":{\"purpose\":\"p\","
+                     "\"actions\":[\"tool:read\"],\"sensitivity\":\"public\"}}",
+                     tc[i].times);
+            char *t = sign_with_writ("txntoken+jwt", claims);
+            vexpect(tc[i].name, t, NOW, NULL, tc[i].want);
+            vexpect(tc[i].name, t, INT64_MAX, NULL, tc[i].want);
+            wr_free(t);
+        }
+        /* a caller's clock at the extremes: no overflow, a clean refusal */
+        char *t = mint(F.a, 600);
+        vexpect("verify at now = INT64_MAX", t, INT64_MAX, NULL, WRIT_R_EXPIRED);
+        vexpect("verify at now = INT64_MIN", t, INT64_MIN, NULL, WRIT_R_IAT);
+        dexpect("delegate at now = INT64_MAX", t, F.a, B, NULL, 0, INT64_MAX, WRIT_R_EXPIRED);
+        dexpect("delegate at now = INT64_MAX, ttl", t, F.a, B, NULL, 60, INT64_MAX, WRIT_R_EXPIRED);
+        wr_free(t);
+        writ_mint_request rq = {.scope = &SCOPE, .ttl = 900, .now = INT64_MAX};
+        size_t l;
+        t = NULL;
+        writ_identity *soon;
+        assert_int_equal(writ_identity_new(WRIT_ID_JWT_SVID, A, NULL, INT64_MAX, NULL, &soon, &err), WRIT_OK);
+        writ_status st = writ_token_mint(F.kr, &F.cfg, soon, &rq, &t, &l, &why, &err);
+        expect("mint at now = INT64_MAX", st, why, &err, WRIT_R_INTERNAL);
+        assert_null(t);
+        writ_identity_free(soon);
+    }
+    {
         /* the high-S twin of a task token Writ signed (OpenSSL accepts it) */
         for (int round = 0; round < 8; round++) {
             char *t = mint(F.a, 600);
