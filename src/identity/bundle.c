@@ -26,9 +26,9 @@ enum { ENTRY_SPIFFE = 1, ENTRY_OIDC = 2 };
 
 typedef struct bundle_entry {
     int kind;
-    char *name;          /* trust domain, or issuer */
+    char *name; /* trust domain, or issuer */
     wr_jwks jwks;
-    X509_STORE *roots;   /* SPIFFE only, NULL until a root is added */
+    X509_STORE *roots; /* SPIFFE only, NULL until a root is added */
 } bundle_entry;
 
 struct writ_bundle {
@@ -36,10 +36,7 @@ struct writ_bundle {
     size_t n, cap;
 };
 
-writ_bundle *writ_bundle_new(void)
-{
-    return wr_calloc(1, sizeof(writ_bundle));
-}
+writ_bundle *writ_bundle_new(void) { return wr_calloc(1, sizeof(writ_bundle)); }
 
 void writ_bundle_free(writ_bundle *b)
 {
@@ -103,7 +100,7 @@ static writ_status add_root(bundle_entry *e, X509 *cert, writ_error *err)
     return WRIT_OK;
 }
 
-static writ_status x5c_root(const json_t *jwk, STACK_OF(X509) *certs, writ_error *err)
+static writ_status x5c_root(const json_t *jwk, STACK_OF(X509) * certs, writ_error *err)
 {
     json_t *x5c = json_object_get(jwk, "x5c");
     json_t *c0 = json_array_get(x5c, 0);
@@ -206,8 +203,8 @@ static writ_status add_jwks(writ_bundle *b, int kind, const char *name, size_t n
     return st;
 }
 
-writ_status writ_bundle_add_spiffe(writ_bundle *b, const char *td, size_t td_len, const char *json, size_t len,
-                                   writ_error *err)
+writ_status writ_bundle_add_spiffe(writ_bundle *b, const char *td, size_t td_len, const char *json,
+                                   size_t len, writ_error *err)
 {
     writ_status st = writ_spiffe_trust_domain_check(td, td_len, err);
     if (st != WRIT_OK)
@@ -215,16 +212,16 @@ writ_status writ_bundle_add_spiffe(writ_bundle *b, const char *td, size_t td_len
     return add_jwks(b, ENTRY_SPIFFE, td, td_len, json, len, err);
 }
 
-writ_status writ_bundle_add_oidc(writ_bundle *b, const char *iss, size_t iss_len, const char *jwks, size_t len,
-                                 writ_error *err)
+writ_status writ_bundle_add_oidc(writ_bundle *b, const char *iss, size_t iss_len, const char *jwks,
+                                 size_t len, writ_error *err)
 {
     if (iss_len == 0 || iss_len > 2048 || memchr(iss, '\0', iss_len))
         return cfg_err(err, WRIT_EINVAL, "issuer must be 1..2048 bytes%s", "");
     return add_jwks(b, ENTRY_OIDC, iss, iss_len, jwks, len, err);
 }
 
-writ_status writ_bundle_add_x509_pem(writ_bundle *b, const char *td, size_t td_len, const char *pem, size_t len,
-                                     writ_error *err)
+writ_status writ_bundle_add_x509_pem(writ_bundle *b, const char *td, size_t td_len, const char *pem,
+                                     size_t len, writ_error *err)
 {
     writ_status st = writ_spiffe_trust_domain_check(td, td_len, err);
     if (st != WRIT_OK)
@@ -248,7 +245,8 @@ writ_status writ_bundle_add_x509_pem(writ_bundle *b, const char *td, size_t td_l
         st = cfg_err(err, WRIT_EINVAL, "no PEM certificate found%s", "");
     for (int i = 0; st == WRIT_OK && i < sk_X509_num(certs); i++)
         if (X509_check_ca(sk_X509_value(certs, i)) == 0)
-            st = cfg_err(err, WRIT_EINVAL, "certificate %s in the roots is not a CA", i == 0 ? "1" : "after the first");
+            st = cfg_err(err, WRIT_EINVAL, "certificate %s in the roots is not a CA",
+                         i == 0 ? "1" : "after the first");
     bundle_entry *e = st == WRIT_OK ? get_entry(b, ENTRY_SPIFFE, td, td_len) : NULL;
     if (st == WRIT_OK && !e)
         st = cfg_err(err, WRIT_ENOMEM, "out of memory%s", "");
@@ -294,7 +292,8 @@ int64_t writ_identity_expiry(const writ_identity *id) { return id->exp; }
 const char *writ_identity_cert_thumbprint(const writ_identity *id) { return id->x5t; }
 
 static writ_status make_identity(writ_identity_kind kind, const char *sub, size_t sub_len, const char *iss,
-                                 size_t iss_len, int64_t exp, writ_identity **out, writ_reason *why, writ_error *err)
+                                 size_t iss_len, int64_t exp, writ_identity **out, writ_reason *why,
+                                 writ_error *err)
 {
     writ_identity *id = wr_calloc(1, sizeof *id);
     if (!id || !(id->subject = wr_strndup(sub, sub_len)) || !(id->issuer = wr_strndup(iss, iss_len))) {
@@ -345,7 +344,8 @@ writ_status writ_identity_verify_jwt(const writ_bundle *b, const writ_verify_opt
     if (jiss && (e = find_entry(b, ENTRY_OIDC, json_string_value(jiss), json_string_length(jiss)))) {
         kind = WRIT_ID_OIDC;
         if (sub_len > WRIT_SPIFFE_ID_MAX) {
-            st = wr_refuse(why, err, WRIT_ELIMIT, WRIT_R_TOO_LARGE, "sub longer than %d bytes", WRIT_SPIFFE_ID_MAX);
+            st = wr_refuse(why, err, WRIT_ELIMIT, WRIT_R_TOO_LARGE, "sub longer than %d bytes",
+                           WRIT_SPIFFE_ID_MAX);
             goto done;
         }
     } else {
@@ -360,25 +360,31 @@ writ_status writ_identity_verify_jwt(const writ_bundle *b, const writ_verify_opt
                                sub_err.msg);
             goto done;
         }
+        if (sid.path_off == sid.len) {
+            /* spiffe://td names the trust domain, never a workload */
+            st = wr_refuse(why, err, WRIT_EINVAL, WRIT_R_SUB,
+                           "JWT-SVID sub '%.300s' is a bare trust domain ID, not a workload", sid.str);
+            goto done;
+        }
         e = find_entry(b, ENTRY_SPIFFE, sid.str + 9, sid.td_len);
         if (!e || e->jwks.n == 0) {
-            st = wr_refuse(why, err, WRIT_EINVAL, WRIT_R_UNTRUSTED, "no JWT authorities for trust domain '%.*s'",
-                           (int)sid.td_len, sid.str + 9);
+            st = wr_refuse(why, err, WRIT_EINVAL, WRIT_R_UNTRUSTED,
+                           "no JWT authorities for trust domain '%.*s'", (int)sid.td_len, sid.str + 9);
             goto done;
         }
     }
     const wr_jwk *key = wr_jwks_find(&e->jwks, j.kid, j.kid_len);
     if (!key) {
-        st = wr_refuse(why, err, WRIT_EINVAL, WRIT_R_KID_UNKNOWN, "kid '%.*s' not in the %s bundle for '%.64s'",
-                       (int)(j.kid_len > 64 ? 64 : j.kid_len), j.kid, kind == WRIT_ID_OIDC ? "issuer" : "trust domain",
-                       e->name);
+        st = wr_refuse(why, err, WRIT_EINVAL, WRIT_R_KID_UNKNOWN,
+                       "kid '%.*s' not in the %s bundle for '%.64s'", (int)(j.kid_len > 64 ? 64 : j.kid_len),
+                       j.kid, kind == WRIT_ID_OIDC ? "issuer" : "trust domain", e->name);
         goto done;
     }
     if ((st = wr_jws_verify_ex(&j, key, opts->allow_high_s, why, err)) != WRIT_OK)
         goto done;
     int64_t exp = 0;
-    if ((st = wr_check_times(j.claims, wr_now(opts->now), opts->leeway, opts->max_lifetime, &exp, why, err)) !=
-            WRIT_OK ||
+    if ((st = wr_check_times(j.claims, wr_now(opts->now), opts->leeway, opts->max_lifetime, &exp, why,
+                             err)) != WRIT_OK ||
         (st = wr_check_aud(j.claims, opts->audience, why, err)) != WRIT_OK)
         goto done;
     if (kind == WRIT_ID_OIDC) {
@@ -401,7 +407,8 @@ done:
 /* Checks shared by the PEM and DER entry points.  Takes ownership of leaf
  * and chain (intermediates, may be empty). */
 static writ_status verify_x509_chain(const writ_bundle *b, const writ_verify_opts *opts, X509 *leaf,
-                                     STACK_OF(X509) *chain, writ_identity **out, writ_reason *why, writ_error *err)
+                                     STACK_OF(X509) * chain, writ_identity **out, writ_reason *why,
+                                     writ_error *err)
 {
     writ_status st = WRIT_EINVAL;
     STACK_OF(GENERAL_NAME) *sans = NULL;
@@ -420,8 +427,8 @@ static writ_status verify_x509_chain(const writ_bundle *b, const writ_verify_opt
         }
     }
     if (uris != 1) {
-        st = wr_refuse(why, err, WRIT_EINVAL, WRIT_R_CERT_SAN, "leaf has %d URI SANs, an X.509-SVID has exactly one",
-                       uris);
+        st = wr_refuse(why, err, WRIT_EINVAL, WRIT_R_CERT_SAN,
+                       "leaf has %d URI SANs, an X.509-SVID has exactly one", uris);
         goto done;
     }
     writ_spiffe_id sid;
@@ -431,7 +438,8 @@ static writ_status verify_x509_chain(const writ_bundle *b, const writ_verify_opt
         goto done;
     }
     if (sid.path_off == sid.len) {
-        st = wr_refuse(why, err, WRIT_EINVAL, WRIT_R_CERT_SAN, "leaf SPIFFE ID has no path (a trust domain ID)");
+        st = wr_refuse(why, err, WRIT_EINVAL, WRIT_R_CERT_SAN,
+                       "leaf SPIFFE ID has no path (a trust domain ID)");
         goto done;
     }
     /* Leaf constraints (X509-SVID.md 4.1-4.3): not a CA, keyUsage present
@@ -499,7 +507,8 @@ writ_status writ_identity_verify_x509(const writ_bundle *b, const writ_verify_op
     if (!b || !opts)
         return wr_refuse(why, err, WRIT_EINVAL, WRIT_R_INTERNAL, "no bundle or options");
     if (len > X509_MAX_PEM)
-        return wr_refuse(why, err, WRIT_ELIMIT, WRIT_R_TOO_LARGE, "certificate chain over %d bytes", X509_MAX_PEM);
+        return wr_refuse(why, err, WRIT_ELIMIT, WRIT_R_TOO_LARGE, "certificate chain over %d bytes",
+                         X509_MAX_PEM);
     X509 *leaf = NULL, *c;
     STACK_OF(X509) *chain = sk_X509_new_null();
     BIO *bio = BIO_new_mem_buf(pem, (int)len);
@@ -510,7 +519,8 @@ writ_status writ_identity_verify_x509(const writ_bundle *b, const writ_verify_op
     while (st == WRIT_OK && (c = PEM_read_bio_X509(bio, NULL, NULL, NULL))) {
         if (++count > X509_MAX_CHAIN) {
             X509_free(c);
-            st = wr_refuse(why, err, WRIT_ELIMIT, WRIT_R_TOO_LARGE, "more than %d certificates", X509_MAX_CHAIN);
+            st = wr_refuse(why, err, WRIT_ELIMIT, WRIT_R_TOO_LARGE, "more than %d certificates",
+                           X509_MAX_CHAIN);
         } else if (!leaf) {
             leaf = c;
         } else if (!sk_X509_push(chain, c)) {
@@ -542,20 +552,23 @@ writ_status writ_identity_verify_x509_der(const writ_bundle *b, const writ_verif
     if (n == 0)
         return wr_refuse(why, err, WRIT_EINVAL, WRIT_R_CERT, "no certificate presented");
     if (n > X509_MAX_CHAIN)
-        return wr_refuse(why, err, WRIT_ELIMIT, WRIT_R_TOO_LARGE, "more than %d certificates", X509_MAX_CHAIN);
+        return wr_refuse(why, err, WRIT_ELIMIT, WRIT_R_TOO_LARGE, "more than %d certificates",
+                         X509_MAX_CHAIN);
     X509 *leaf = NULL;
     STACK_OF(X509) *chain = sk_X509_new_null();
     writ_status st = chain ? WRIT_OK : wr_refuse(why, err, WRIT_ENOMEM, WRIT_R_INTERNAL, "out of memory");
     for (size_t i = 0; st == WRIT_OK && i < n; i++) {
         const unsigned char *p = certs[i];
         if (lens[i] > X509_MAX_PEM) {
-            st = wr_refuse(why, err, WRIT_ELIMIT, WRIT_R_TOO_LARGE, "certificate %zu over %d bytes", i, X509_MAX_PEM);
+            st = wr_refuse(why, err, WRIT_ELIMIT, WRIT_R_TOO_LARGE, "certificate %zu over %d bytes", i,
+                           X509_MAX_PEM);
             break;
         }
         X509 *c = d2i_X509(NULL, &p, (long)lens[i]);
         if (!c || p != certs[i] + lens[i]) {
             X509_free(c);
-            st = wr_refuse(why, err, WRIT_EINVAL, WRIT_R_CERT, "certificate %zu is not exactly one DER certificate", i);
+            st = wr_refuse(why, err, WRIT_EINVAL, WRIT_R_CERT,
+                           "certificate %zu is not exactly one DER certificate", i);
         } else if (!leaf) {
             leaf = c;
         } else if (!sk_X509_push(chain, c)) {

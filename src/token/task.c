@@ -931,6 +931,11 @@ writ_status writ_token_delegate(const writ_keyring *kr, const writ_issuer_config
         st = wr_refuse(why, err, WRIT_EINVAL, WRIT_R_SUB, "target is not a SPIFFE ID (%s)", id_err.msg);
         goto done;
     }
+    if (tid.path_off == tid.len) {
+        st = wr_refuse(why, err, WRIT_EINVAL, WRIT_R_SUB,
+                       "target '%.300s' is a bare trust domain ID, not an agent", tid.str);
+        goto done;
+    }
     if (req->target_cert_thumbprint && strlen(req->target_cert_thumbprint) != 43) {
         st = wr_refuse(why, err, WRIT_EINVAL, WRIT_R_CLAIM_TYPE,
                        "target cert thumbprint must be 43 base64url chars");

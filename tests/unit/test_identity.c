@@ -372,6 +372,10 @@ static const hostile jwt_cases[] = {
      "{\"sub\":\"spiffe://corp.example/agents/../admin\"," AUD "," TIMES "}", M_NONE, WRIT_R_SUB},
     {"sub with port", S_K1, "{\"alg\":\"ES256\",\"kid\":\"k1\"}",
      "{\"sub\":\"spiffe://corp.example:443/a\"," AUD "," TIMES "}", M_NONE, WRIT_R_SUB},
+    {"sub is a bare trust domain", S_K1, "{\"alg\":\"ES256\",\"kid\":\"k1\"}",
+     "{\"sub\":\"spiffe://corp.example\"," AUD "," TIMES "}", M_NONE, WRIT_R_SUB},
+    {"sub is a bare trust domain with '/'", S_K1, "{\"alg\":\"ES256\",\"kid\":\"k1\"}",
+     "{\"sub\":\"spiffe://corp.example/\"," AUD "," TIMES "}", M_NONE, WRIT_R_SUB},
     {"untrusted trust domain", S_K1, "{\"alg\":\"ES256\",\"kid\":\"k1\"}",
      "{\"sub\":\"spiffe://evil.example/a\"," AUD "," TIMES "}", M_NONE, WRIT_R_UNTRUSTED},
     {"oidc wrong iss", S_O1, "{\"alg\":\"ES256\",\"kid\":\"o1\"}",
@@ -590,6 +594,8 @@ static void test_x509(void **state)
     X509 *ca_leaf = fx_cert(lk, "leaf", inter, ik, true, "URI:spiffe://corp.example/a", -60, 3600);
     X509 *foreign = fx_cert(lk, "leaf", inter, ik, false, "URI:spiffe://other.example/a", -60, 3600);
     X509 *noku = fx_cert(lk, "leaf", inter, ik, false, "URI:spiffe://corp.example/a", -60, 3600);
+    X509 *bare = fx_cert(lk, "leaf", inter, ik, false, "URI:spiffe://corp.example", -60, 3600);
+    X509 *bare_slash = fx_cert(lk, "leaf", inter, ik, false, "URI:spiffe://corp.example/", -60, 3600);
     X509_EXTENSION_free(X509_delete_ext(noku, X509_get_ext_by_NID(noku, NID_key_usage, -1)));
     assert_true(X509_sign(noku, ik, EVP_sha256()) > 0);
 
@@ -615,6 +621,8 @@ static void test_x509(void **state)
         {"leaf is a CA", {ca_leaf, inter}, WRIT_R_CERT},
         {"other trust domain", {foreign, inter}, WRIT_R_UNTRUSTED},
         {"leaf without keyUsage", {noku, inter}, WRIT_R_CERT},
+        {"SAN a bare trust domain", {bare, inter}, WRIT_R_CERT_SAN},
+        {"SAN a bare trust domain with '/'", {bare_slash, inter}, WRIT_R_CERT_SAN},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char *pem = fx_pem(cases[i].chain, cases[i].chain[1] ? 2 : 1);
@@ -663,7 +671,8 @@ static void test_x509(void **state)
     }
     wr_free(root_pem);
     writ_bundle_free(b);
-    X509 *all[] = {ca, inter, leaf, evil_ca, evil_leaf, old_leaf, two, nosan, badid, ca_leaf, foreign, noku};
+    X509 *all[] = {ca,    inter, leaf,    evil_ca, evil_leaf, old_leaf, two,
+                   nosan, badid, ca_leaf, foreign, noku,      bare,     bare_slash};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         X509_free(all[i]);
     EVP_PKEY_free(cak);

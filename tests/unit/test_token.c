@@ -799,6 +799,9 @@ static void test_hostile(void **state)
     dexpect("expired parent", root, F.a, B, NULL, 0, NOW + 700, WRIT_R_EXPIRED);
     dexpect("presenter is not the holder", root, F.b, C, NULL, 0, NOW, WRIT_R_ACTOR);
     dexpect("target not a SPIFFE ID", root, F.a, "bob", NULL, 0, NOW, WRIT_R_SUB);
+    dexpect("target a bare trust domain", root, F.a, "spiffe://corp.example", NULL, 0, NOW, WRIT_R_SUB);
+    dexpect("target a bare trust domain with '/'", root, F.a, "spiffe://corp.example/", NULL, 0, NOW,
+            WRIT_R_SUB);
     dexpect("cert-bound parent, presenter without cert", bound, F.a, B, NULL, 0, NOW, WRIT_R_CNF_MISSING);
     {
         /* depth: A -> B -> C -> D is depth 3 = the limit; D -> E overflows */
