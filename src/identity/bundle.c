@@ -16,6 +16,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <openssl/err.h>
@@ -29,6 +30,7 @@ typedef struct bundle_entry {
     char *name; /* trust domain, or issuer */
     wr_jwks jwks;
     X509_STORE *roots; /* SPIFFE only, NULL until a root is added */
+    char *ptype;       /* OIDC only: principal type of the issuer's subjects */
 } bundle_entry;
 
 struct writ_bundle {
@@ -44,6 +46,7 @@ void writ_bundle_free(writ_bundle *b)
         return;
     for (size_t i = 0; i < b->n; i++) {
         wr_free(b->e[i].name);
+        wr_free(b->e[i].ptype);
         wr_jwks_clear(&b->e[i].jwks);
         X509_STORE_free(b->e[i].roots);
     }
@@ -131,8 +134,8 @@ static writ_status x5c_root(const json_t *jwk, STACK_OF(X509) * certs, writ_erro
 
 /* Parse a key set completely, then add it to the entry (kind, name): a
  * refused key set leaves the bundle as it was. */
-static writ_status add_jwks(writ_bundle *b, int kind, const char *name, size_t name_len, const char *json,
-                            size_t len, writ_error *err)
+static writ_status add_jwks(writ_bundle *b, int kind, const char *name, size_t name_len, const char *ptype,
+                            const char *json, size_t len, writ_error *err)
 {
     bool spiffe = kind == ENTRY_SPIFFE;
     json_t *doc = NULL;
@@ -169,14 +172,18 @@ static writ_status add_jwks(writ_bundle *b, int kind, const char *name, size_t n
         if (st != WRIT_OK)
             wr_jwk_clear(&jk);
     }
-    /* commit: check everything that can fail first */
-    bundle_entry *e = st == WRIT_OK ? find_entry(b, kind, name, name_len) : NULL;
+    /* commit: check everything that can fail first */ bundle_entry *e =
+        st == WRIT_OK ? find_entry(b, kind, name, name_len) : NULL;
+    if (st == WRIT_OK && e && ptype && e->ptype && strcmp(e->ptype, ptype))
+        st = cfg_err(err, WRIT_EINVAL, "issuer already trusted with principal type '%s'", e->ptype);
     for (size_t j = 0; st == WRIT_OK && e && j < keys.n; j++)
         if (wr_jwks_find(&e->jwks, keys.keys[j].kid, strlen(keys.keys[j].kid)))
             st = cfg_err(err, WRIT_EDUP, "kid '%s' is already in the bundle", keys.keys[j].kid);
     if (st == WRIT_OK && (e ? e->jwks.n : 0) + keys.n > WR_JWKS_MAX_KEYS)
         st = cfg_err(err, WRIT_ELIMIT, "more than %s keys for one trust domain or issuer", "64");
     if (st == WRIT_OK && !(e = get_entry(b, kind, name, name_len)))
+        st = cfg_err(err, WRIT_ENOMEM, "out of memory%s", "");
+    if (st == WRIT_OK && ptype && !e->ptype && !(e->ptype = wr_strndup(ptype, strlen(ptype))))
         st = cfg_err(err, WRIT_ENOMEM, "out of memory%s", "");
     if (st == WRIT_OK && e->jwks.cap < e->jwks.n + keys.n) {
         wr_jwk *nk = wr_realloc(e->jwks.keys, (e->jwks.n + keys.n) * sizeof *nk);
@@ -209,15 +216,54 @@ writ_status writ_bundle_add_spiffe(writ_bundle *b, const char *td, size_t td_len
     writ_status st = writ_spiffe_trust_domain_check(td, td_len, err);
     if (st != WRIT_OK)
         return st;
-    return add_jwks(b, ENTRY_SPIFFE, td, td_len, json, len, err);
+    return add_jwks(b, ENTRY_SPIFFE, td, td_len, NULL, json, len, err);
 }
+
+bool writ_principal_type_ok(const char *s)
+{
+    if (!s)
+        return false;
+    size_t n = strlen(s);
+    if (n == 0 || n > 128)
+        return false;
+    /* ident ( "::" ident )* */
+    for (size_t i = 0; i < n;) {
+        unsigned char c = (unsigned char)s[i];
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_'))
+            return false;
+        while (i < n && ((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= 'a' && s[i] <= 'z') ||
+                         (s[i] >= '0' && s[i] <= '9') || s[i] == '_'))
+            i++;
+        if (i == n)
+            return true;
+        if (s[i] != ':' || i + 2 >= n || s[i + 1] != ':')
+            return false;
+        i += 2;
+    }
+    return false;
+}
+
+bool wr_looks_spiffe(const char *s, size_t len) { return len >= 7 && !strncasecmp(s, "spiffe:", 7); }
 
 writ_status writ_bundle_add_oidc(writ_bundle *b, const char *iss, size_t iss_len, const char *jwks,
                                  size_t len, writ_error *err)
 {
+    return writ_bundle_add_oidc_typed(b, iss, iss_len, NULL, jwks, len, err);
+}
+
+writ_status writ_bundle_add_oidc_typed(writ_bundle *b, const char *iss, size_t iss_len, const char *ptype,
+                                       const char *jwks, size_t len, writ_error *err)
+{
     if (iss_len == 0 || iss_len > 2048 || memchr(iss, '\0', iss_len))
         return cfg_err(err, WRIT_EINVAL, "issuer must be 1..2048 bytes%s", "");
-    return add_jwks(b, ENTRY_OIDC, iss, iss_len, jwks, len, err);
+    if (!ptype)
+        ptype = WRIT_OIDC_DEFAULT_PRINCIPAL_TYPE;
+    if (!writ_principal_type_ok(ptype))
+        return cfg_err(
+            err, WRIT_EINVAL,
+            "principal type '%.140s' is not a Cedar type name (identifiers joined by '::', <= 128 bytes)",
+            ptype);
+    return add_jwks(b, ENTRY_OIDC, iss, iss_len, ptype, jwks, len, err);
 }
 
 writ_status writ_bundle_add_x509_pem(writ_bundle *b, const char *td, size_t td_len, const char *pem,
@@ -271,7 +317,24 @@ writ_status writ_identity_new(writ_identity_kind kind, const char *subject, cons
     }
     id->kind = kind;
     id->exp = exp;
+    if (kind == WRIT_ID_OIDC && !(id->ptype = wr_strndup(WRIT_OIDC_DEFAULT_PRINCIPAL_TYPE,
+                                                         strlen(WRIT_OIDC_DEFAULT_PRINCIPAL_TYPE)))) {
+        writ_identity_free(id);
+        return cfg_err(err, WRIT_ENOMEM, "cannot make identity%s", "");
+    }
     *out = id;
+    return WRIT_OK;
+}
+
+writ_status writ_identity_set_principal_type(writ_identity *id, const char *ptype, writ_error *err)
+{
+    if (!id || id->kind != WRIT_ID_OIDC || !writ_principal_type_ok(ptype))
+        return cfg_err(err, WRIT_EINVAL, "a principal type is for OIDC identities, a Cedar type name%s", "");
+    char *p = wr_strndup(ptype, strlen(ptype));
+    if (!p)
+        return cfg_err(err, WRIT_ENOMEM, "out of memory%s", "");
+    wr_free(id->ptype);
+    id->ptype = p;
     return WRIT_OK;
 }
 
@@ -282,6 +345,7 @@ void writ_identity_free(writ_identity *id)
     wr_free(id->subject);
     wr_free(id->issuer);
     wr_free(id->x5t);
+    wr_free(id->ptype);
     wr_free(id);
 }
 
@@ -290,13 +354,18 @@ const char *writ_identity_subject(const writ_identity *id) { return id->subject;
 const char *writ_identity_issuer(const writ_identity *id) { return id->issuer; }
 int64_t writ_identity_expiry(const writ_identity *id) { return id->exp; }
 const char *writ_identity_cert_thumbprint(const writ_identity *id) { return id->x5t; }
+const char *writ_identity_principal_type(const writ_identity *id)
+{
+    return id->kind == WRIT_ID_OIDC ? id->ptype : NULL;
+}
 
 static writ_status make_identity(writ_identity_kind kind, const char *sub, size_t sub_len, const char *iss,
-                                 size_t iss_len, int64_t exp, writ_identity **out, writ_reason *why,
-                                 writ_error *err)
+                                 size_t iss_len, const char *ptype, int64_t exp, writ_identity **out,
+                                 writ_reason *why, writ_error *err)
 {
     writ_identity *id = wr_calloc(1, sizeof *id);
-    if (!id || !(id->subject = wr_strndup(sub, sub_len)) || !(id->issuer = wr_strndup(iss, iss_len))) {
+    if (!id || !(id->subject = wr_strndup(sub, sub_len)) || !(id->issuer = wr_strndup(iss, iss_len)) ||
+        (ptype && !(id->ptype = wr_strndup(ptype, strlen(ptype))))) {
         writ_identity_free(id);
         return wr_refuse(why, err, WRIT_ENOMEM, WRIT_R_INTERNAL, "out of memory");
     }
@@ -348,6 +417,16 @@ writ_status writ_identity_verify_jwt(const writ_bundle *b, const writ_verify_opt
                            WRIT_SPIFFE_ID_MAX);
             goto done;
         }
+        /* identity isolation: an issuer trusted for its own subjects (people,
+         * CI jobs) never speaks for a SPIFFE workload */
+        if (wr_looks_spiffe(sub, sub_len)) {
+            st = wr_refuse(
+                why, err, WRIT_EINVAL, WRIT_R_SUB,
+                "OIDC issuer '%.200s' may not vouch for a SPIFFE ID (sub '%.200s'): SPIFFE identities "
+                "come only from their trust domain's bundle",
+                e->name, sub);
+            goto done;
+        }
     } else {
         kind = WRIT_ID_JWT_SVID;
         if (writ_spiffe_id_parse(sub, sub_len, &sid, &sub_err) != WRIT_OK) {
@@ -388,11 +467,11 @@ writ_status writ_identity_verify_jwt(const writ_bundle *b, const writ_verify_opt
         (st = wr_check_aud(j.claims, opts->audience, why, err)) != WRIT_OK)
         goto done;
     if (kind == WRIT_ID_OIDC) {
-        st = make_identity(kind, sub, sub_len, e->name, strlen(e->name), exp, out, why, err);
+        st = make_identity(kind, sub, sub_len, e->name, strlen(e->name), e->ptype, exp, out, why, err);
     } else {
         char iss[9 + 256];
         int il = snprintf(iss, sizeof iss, "spiffe://%.*s", (int)sid.td_len, sid.str + 9);
-        st = make_identity(kind, sid.str, sid.len, iss, (size_t)il, exp, out, why, err);
+        st = make_identity(kind, sid.str, sid.len, iss, (size_t)il, NULL, exp, out, why, err);
     }
 done:
     wr_jws_clear(&j);

@@ -48,6 +48,7 @@ struct writ_task_token {
     json_t *claims;
     wr_arena *arena;
     const char *jti, *txn, *sub, *holder, *iss, *purpose, *sensitivity, *cnf;
+    const char *sub_type; /* principal type of sub when not a SPIFFE agent, or NULL */
     int64_t exp, iat, nbf;
     bool has_nbf;
     unsigned depth;
@@ -77,6 +78,10 @@ int64_t writ_task_token_expiry(const writ_task_token *t) { return t->exp; }
 int64_t writ_task_token_issued_at(const writ_task_token *t) { return t->iat; }
 unsigned writ_task_token_depth(const writ_task_token *t) { return t->depth; }
 const char *writ_task_token_cnf(const writ_task_token *t) { return t->cnf; }
+const char *writ_task_token_subject_type(const writ_task_token *t) { return t->sub_type; }
+/* Actors are always SPIFFE agents (a delegation target is a SPIFFE ID), so
+ * only an undelegated token can have a holder of another type. */
+const char *writ_task_token_holder_type(const writ_task_token *t) { return t->depth ? NULL : t->sub_type; }
 
 const char *writ_task_token_chain(const writ_task_token *t, size_t i)
 {
@@ -327,6 +332,14 @@ static writ_status parse_claims(writ_task_token *t, const char *issuer, writ_rea
     if (act)
         BAD(WRIT_R_CLAIM_TYPE, "act nesting is deeper than depth %u", t->depth);
     t->holder = t->chain[t->depth];
+    json_t *jst = json_object_get(c, "sub_type");
+    if (jst) {
+        if (!json_is_string(jst) || !writ_principal_type_ok(json_string_value(jst)))
+            BAD(WRIT_R_CLAIM_TYPE, "sub_type must be a Cedar type name");
+        t->sub_type = json_string_value(jst);
+        if (wr_looks_spiffe(t->sub, strlen(t->sub)))
+            BAD(WRIT_R_CLAIM_TYPE, "sub_type names a non-agent principal, but sub is a SPIFFE ID");
+    }
     json_t *anc = json_object_get(c, "anc");
     if ((t->depth && (!json_is_array(anc) || json_array_size(anc) != t->depth)) || (!t->depth && anc))
         BAD(WRIT_R_CLAIM_TYPE, "anc must list the %u ancestor jtis", t->depth);
@@ -695,6 +708,7 @@ typedef struct claims_in {
     json_t *anc; /* consumed */
     unsigned depth;
     const char *cnf;
+    const char *sub_type; /* NULL for a SPIFFE agent */
 } claims_in;
 
 static writ_status sign_claims(const writ_keyring *kr, const writ_issuer_config *cfg, claims_in *in,
@@ -739,6 +753,8 @@ static writ_status sign_claims(const writ_keyring *kr, const writ_issuer_config 
     if (in->act && json_object_set(c, "act", in->act))
         goto done;
     if (in->anc && json_object_set(c, "anc", in->anc))
+        goto done;
+    if (in->sub_type && json_object_set_new(c, "sub_type", json_string(in->sub_type)))
         goto done;
     if (in->cnf) {
         json_t *cnf = json_object();
@@ -796,6 +812,26 @@ writ_status writ_token_mint(const writ_keyring *kr, const writ_issuer_config *cf
         return st;
     if (!agent || !req || !req->scope)
         return wr_refuse(why, err, WRIT_EINVAL, WRIT_R_INTERNAL, "mint needs an agent identity and a scope");
+    /* identity isolation: an SVID names a workload (not a bare trust
+     * domain); an OIDC subject is never a SPIFFE ID and carries its own
+     * principal type into the token (sub_type) */
+    if (agent->kind == WRIT_ID_OIDC) {
+        if (!agent->ptype)
+            return wr_refuse(why, err, WRIT_EINVAL, WRIT_R_INTERNAL,
+                             "OIDC identity without a principal type");
+        if (wr_looks_spiffe(agent->subject, strlen(agent->subject)))
+            BAD(WRIT_R_SUB, "an OIDC subject cannot be the SPIFFE ID '%.200s'", agent->subject);
+    } else {
+        writ_spiffe_id aid;
+        writ_error id_err;
+        if (writ_spiffe_id_parse(agent->subject, strlen(agent->subject), &aid, &id_err) != WRIT_OK)
+            BAD(WRIT_R_SUB, "agent is not a SPIFFE ID (%s)", id_err.msg);
+        if (aid.path_off == aid.len)
+            BAD(WRIT_R_SUB, "agent '%.200s' is a bare trust domain ID, not a workload", aid.str);
+    }
+    if (req->revocations && writ_revocations_contains(req->revocations, WRIT_REVOKE_AGENT, agent->subject,
+                                                      strlen(agent->subject)))
+        BAD(WRIT_R_REVOKED, "agent '%.200s' is revoked", agent->subject);
     const writ_task_scope *s = req->scope;
     if (!s->purpose || !*s->purpose || strlen(s->purpose) > MAX_PURPOSE)
         BAD(WRIT_R_SCOPE, "purpose is required (1..%d bytes)", MAX_PURPOSE);
@@ -842,6 +878,7 @@ writ_status writ_token_mint(const writ_keyring *kr, const writ_issuer_config *cf
         .scope = &eff,
         .depth = 0,
         .cnf = agent->x5t,
+        .sub_type = writ_identity_principal_type(agent),
     };
     st = sign_claims(kr, cfg, &in, token, len, why, err);
     wr_free(dests);
@@ -917,7 +954,10 @@ writ_status writ_token_delegate(const writ_keyring *kr, const writ_issuer_config
     const char **dests = NULL;
     writ_spiffe_id tid;
     writ_error id_err;
-    if (presenter && strcmp(presenter->subject, p->holder)) {
+    const char *pt = presenter ? writ_identity_principal_type(presenter) : NULL,
+               *ht = writ_task_token_holder_type(p);
+    if (presenter &&
+        (strcmp(presenter->subject, p->holder) || (pt == NULL) != (ht == NULL) || (pt && strcmp(pt, ht)))) {
         st = wr_refuse(why, err, WRIT_EINVAL, WRIT_R_ACTOR,
                        "presenter '%.100s' is not the token holder '%.100s'", presenter->subject, p->holder);
         goto done;
@@ -934,6 +974,10 @@ writ_status writ_token_delegate(const writ_keyring *kr, const writ_issuer_config
     if (tid.path_off == tid.len) {
         st = wr_refuse(why, err, WRIT_EINVAL, WRIT_R_SUB,
                        "target '%.300s' is a bare trust domain ID, not an agent", tid.str);
+        goto done;
+    }
+    if (rev && writ_revocations_contains(rev, WRIT_REVOKE_AGENT, tid.str, tid.len)) {
+        st = wr_refuse(why, err, WRIT_EINVAL, WRIT_R_REVOKED, "target agent '%.300s' is revoked", tid.str);
         goto done;
     }
     if (req->target_cert_thumbprint && strlen(req->target_cert_thumbprint) != 43) {
@@ -1038,6 +1082,7 @@ writ_status writ_token_delegate(const writ_keyring *kr, const writ_issuer_config
         .anc = anc,
         .depth = p->depth + 1,
         .cnf = req->target_cert_thumbprint,
+        .sub_type = p->sub_type, /* the root keeps its type down the chain */
     };
     act = anc = NULL; /* consumed */
     st = sign_claims(kr, cfg, &in, token, len, why, err);

@@ -381,6 +381,18 @@ static const hostile jwt_cases[] = {
     {"oidc wrong iss", S_O1, "{\"alg\":\"ES256\",\"kid\":\"o1\"}",
      "{\"iss\":\"https://evil.example\",\"sub\":\"repo:corp/agent\"," AUD "," TIMES "}", M_NONE, WRIT_R_ISS},
     {"oidc key for svid", S_O1, "{\"alg\":\"ES256\",\"kid\":\"o1\"}", GOOD, M_NONE, WRIT_R_KID_UNKNOWN},
+    {"oidc sub is a SPIFFE ID", S_O1, "{\"alg\":\"ES256\",\"kid\":\"o1\"}",
+     "{\"iss\":\"https://issuer.example\",\"sub\":\"spiffe://corp.example/agents/triage-bot\"," AUD "," TIMES
+     "}",
+     M_NONE, WRIT_R_SUB},
+    {"oidc sub is a SPIFFE ID, upper-case scheme", S_O1, "{\"alg\":\"ES256\",\"kid\":\"o1\"}",
+     "{\"iss\":\"https://issuer.example\",\"sub\":\"SPIFFE://corp.example/agents/triage-bot\"," AUD "," TIMES
+     "}",
+     M_NONE, WRIT_R_SUB},
+    {"oidc sub is a malformed SPIFFE URI", S_O1, "{\"alg\":\"ES256\",\"kid\":\"o1\"}",
+     "{\"iss\":\"https://issuer.example\",\"sub\":\"spiffe:corp.example/agents/triage-bot\"," AUD "," TIMES
+     "}",
+     M_NONE, WRIT_R_SUB},
     {"svid key for oidc", S_K1, "{\"alg\":\"ES256\",\"kid\":\"k1\"}",
      "{\"iss\":\"https://issuer.example\",\"sub\":\"repo:corp/agent\"," AUD "," TIMES "}", M_NONE,
      WRIT_R_KID_UNKNOWN},
@@ -465,6 +477,75 @@ static void test_ecdsa_low_s(void **state)
             wr_free(t);
         }
     }
+}
+
+/* Identity isolation: an OIDC issuer's subjects are principals of the
+ * issuer's own type (default "User"), SVIDs have none (they are agents). */
+static void test_oidc_principal_type(void **state)
+{
+    (void)state;
+    writ_verify_opts o = {.audience = "writ", .now = NOW};
+    writ_identity *id;
+    writ_reason why;
+    writ_error err;
+    char *t = make_token(
+        S_O1, "{\"alg\":\"ES256\",\"kid\":\"o1\"}",
+        "{\"iss\":\"https://issuer.example\",\"sub\":\"alice@corp.example\"," AUD "," TIMES "}", M_NONE);
+    assert_int_equal(writ_identity_verify_jwt(F.b, &o, t, strlen(t), &id, &why, &err), WRIT_OK);
+    assert_int_equal(writ_identity_get_kind(id), WRIT_ID_OIDC);
+    assert_string_equal(writ_identity_principal_type(id), WRIT_OIDC_DEFAULT_PRINCIPAL_TYPE);
+    assert_int_equal(writ_identity_set_principal_type(id, "bad type", &err), WRIT_EINVAL);
+    assert_int_equal(writ_identity_set_principal_type(id, "Corp::Human", &err), WRIT_OK);
+    assert_string_equal(writ_identity_principal_type(id), "Corp::Human");
+    writ_identity_free(id);
+    /* a bundle whose issuer is typed */
+    writ_bundle *b = writ_bundle_new();
+    const char *oid[] = {"o1"};
+    char *j = fx_jwks(&F.o1, oid, 1, "sig");
+    assert_int_equal(
+        writ_bundle_add_oidc_typed(b, "https://issuer.example", 22, "Writ::Human", j, strlen(j), &err),
+        WRIT_OK);
+    assert_int_equal(writ_identity_verify_jwt(b, &o, t, strlen(t), &id, &why, &err), WRIT_OK);
+    assert_string_equal(writ_identity_principal_type(id), "Writ::Human");
+    assert_string_equal(writ_identity_subject(id), "alice@corp.example");
+    writ_identity_free(id);
+    /* the same issuer cannot be re-added with another type */
+    EVP_PKEY *k2 = fx_key("P-256");
+    const char *k2id[] = {"o2"};
+    char *j2 = fx_jwks(&k2, k2id, 1, "sig");
+    assert_int_not_equal(
+        writ_bundle_add_oidc_typed(b, "https://issuer.example", 22, "User", j2, strlen(j2), &err), WRIT_OK);
+    assert_non_null(strstr(err.msg, "Writ::Human"));
+    assert_int_equal(
+        writ_bundle_add_oidc_typed(b, "https://issuer.example", 22, "Writ::Human", j2, strlen(j2), &err),
+        WRIT_OK);
+    /* type names: identifiers joined by "::" */
+    static const char *const bad[] = {"",          "1User",  "User::", "::User", "Writ:User", "Writ:::User",
+                                      "User name", "User\"", "Us-er"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_false(writ_principal_type_ok(bad[i]));
+        assert_int_not_equal(writ_bundle_add_oidc_typed(b, "https://other", 13, bad[i], j, strlen(j), &err),
+                             WRIT_OK);
+    }
+    char longname[140];
+    memset(longname, 'a', 129);
+    longname[129] = '\0';
+    assert_false(writ_principal_type_ok(longname));
+    longname[128] = '\0';
+    assert_true(writ_principal_type_ok(longname));
+    assert_true(writ_principal_type_ok("User"));
+    assert_true(writ_principal_type_ok("Acme::Corp::_User2"));
+    /* SVIDs are agents: no principal type of their own */
+    char *sv = make_token(S_K1, "{\"alg\":\"ES256\",\"kid\":\"k1\"}", GOOD, M_NONE);
+    assert_int_equal(writ_identity_verify_jwt(F.b, &o, sv, strlen(sv), &id, &why, &err), WRIT_OK);
+    assert_null(writ_identity_principal_type(id));
+    writ_identity_free(id);
+    wr_free(sv);
+    free(j2);
+    EVP_PKEY_free(k2);
+    free(j);
+    writ_bundle_free(b);
+    wr_free(t);
 }
 
 static void test_jwt_identity_fields(void **state)
@@ -743,6 +824,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_jwt_table, setup, teardown),
         cmocka_unit_test_setup_teardown(test_jwt_identity_fields, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ecdsa_low_s, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_oidc_principal_type, setup, teardown),
         cmocka_unit_test(test_bundle_refuses_bad_keys),
         cmocka_unit_test_setup_teardown(test_alloc_failures, setup, teardown),
         cmocka_unit_test(test_x509),

@@ -847,6 +847,119 @@ static void test_hostile(void **state)
     assert_int_equal(n_fail, 0);
 }
 
+/* Identity isolation in tokens: an OIDC subject's token names its principal
+ * type (sub_type), an OIDC subject that is a SPIFFE ID is never minted, and
+ * a presenter of another type is not the holder. */
+static void test_oidc_subject_type(void **state)
+{
+    (void)state;
+    writ_error err;
+    writ_reason why;
+    writ_identity *alice, *evil, *fake;
+    assert_int_equal(
+        writ_identity_new(WRIT_ID_OIDC, "alice@corp.example", "https://idp.example", 0, NULL, &alice, &err),
+        WRIT_OK);
+    writ_mint_request rq = {.scope = &SCOPE, .txn = "task-7", .ttl = 600, .now = NOW};
+    char *t = NULL;
+    size_t l;
+    assert_int_equal(writ_token_mint(F.kr, &F.cfg, alice, &rq, &t, &l, &why, &err), WRIT_OK);
+    writ_task_token *tt;
+    assert_int_equal(verify(t, NOW, NULL, &tt, &why, &err), WRIT_OK);
+    assert_string_equal(writ_task_token_subject(tt), "alice@corp.example");
+    assert_string_equal(writ_task_token_subject_type(tt), "User");
+    assert_string_equal(writ_task_token_holder_type(tt), "User");
+    char *cj = writ_task_token_claims_json(tt);
+    assert_non_null(strstr(cj, "\"sub_type\":\"User\""));
+    writ_free_string(cj);
+    writ_task_token_free(tt);
+    /* delegated to an agent: the holder is an agent, the root stays typed */
+    char *d = NULL;
+    assert_int_equal(delegate(t, alice, B, NULL, 0, NOW, &d, &why, &err), WRIT_OK);
+    assert_int_equal(verify(d, NOW, NULL, &tt, &why, &err), WRIT_OK);
+    assert_string_equal(writ_task_token_subject_type(tt), "User");
+    assert_null(writ_task_token_holder_type(tt));
+    assert_string_equal(writ_task_token_holder(tt), B);
+    writ_task_token_free(tt);
+    wr_free(d);
+    /* an SVID that claims the OIDC subject's name is not its holder */
+    assert_int_equal(writ_identity_new(WRIT_ID_JWT_SVID, "alice@corp.example", NULL, 0, NULL, &fake, &err),
+                     WRIT_OK);
+    dexpect("presenter of another principal type", t, fake, B, NULL, 0, NOW, WRIT_R_ACTOR);
+    writ_identity_free(fake);
+    wr_free(t);
+    /* a configured type travels into the token */
+    assert_int_equal(writ_identity_set_principal_type(alice, "Writ::Human", &err), WRIT_OK);
+    assert_int_equal(writ_token_mint(F.kr, &F.cfg, alice, &rq, &t, &l, &why, &err), WRIT_OK);
+    assert_int_equal(verify(t, NOW, NULL, &tt, &why, &err), WRIT_OK);
+    assert_string_equal(writ_task_token_holder_type(tt), "Writ::Human");
+    writ_task_token_free(tt);
+    wr_free(t);
+    /* SVID tokens carry no sub_type */
+    t = mint(F.a, 0);
+    assert_int_equal(verify(t, NOW, NULL, &tt, &why, &err), WRIT_OK);
+    assert_null(writ_task_token_subject_type(tt));
+    assert_null(writ_task_token_holder_type(tt));
+    writ_task_token_free(tt);
+    wr_free(t);
+    /* refused at mint: an OIDC subject that is a SPIFFE ID, an SVID that is
+     * not a workload ID */
+    n_fail = 0;
+    t = NULL;
+    assert_int_equal(writ_identity_new(WRIT_ID_OIDC, A, "https://idp.example", 0, NULL, &evil, &err),
+                     WRIT_OK);
+    writ_status st = writ_token_mint(F.kr, &F.cfg, evil, &rq, &t, &l, &why, &err);
+    expect("OIDC subject that is a SPIFFE ID", st, why, &err, WRIT_R_SUB);
+    assert_null(t);
+    writ_identity_free(evil);
+    static const char *const not_workloads[] = {"spiffe://corp.example", "spiffe://corp.example/", "alice"};
+    for (size_t i = 0; i < 3; i++) {
+        assert_int_equal(writ_identity_new(WRIT_ID_JWT_SVID, not_workloads[i], NULL, 0, NULL, &evil, &err),
+                         WRIT_OK);
+        st = writ_token_mint(F.kr, &F.cfg, evil, &rq, &t, &l, &why, &err);
+        expect(not_workloads[i], st, why, &err, WRIT_R_SUB);
+        writ_identity_free(evil);
+    }
+    /* a signed token that types a SPIFFE sub, or names a bad type */
+    t = sign_with_writ("txntoken+jwt", "{" BASE_CLAIMS ",\"exp\":1700000300,\"sub_type\":\"User\"}");
+    vexpect("sub_type on a SPIFFE sub", t, NOW, NULL, WRIT_R_CLAIM_TYPE);
+    wr_free(t);
+    t = sign_with_writ("txntoken+jwt",
+                       "{\"iss\":\"" ISS "\",\"sub\":\"alice\",\"aud\":\"" AUD
+                       "\",\"iat\":1700000000,\"exp\":1700000300,\"jti\":\"j1\",\"txn\":\"t1\","
+                       "\"scope\":\"tool:read\",\"purp\":\"p\",\"tctx\":{\"purpose\":\"p\","
+                       "\"actions\":[\"tool:read\"],\"sensitivity\":\"public\"},\"sub_type\":\"A B\"}");
+    vexpect("sub_type not a type name", t, NOW, NULL, WRIT_R_CLAIM_TYPE);
+    wr_free(t);
+    writ_identity_free(alice);
+    assert_int_equal(n_fail, 0);
+}
+
+/* A revoked agent gets no new task token, and no delegated one. */
+static void test_revoked_agent_issuance(void **state)
+{
+    (void)state;
+    writ_error err;
+    writ_reason why;
+    n_fail = 0;
+    char *root = mint(F.a, 600);
+    assert_int_equal(writ_revocations_add(F.rev, WRIT_REVOKE_AGENT, B, strlen(B), 0, NULL, &err), WRIT_OK);
+    writ_mint_request rq = {.scope = &SCOPE, .now = NOW, .revocations = F.rev};
+    char *t = NULL;
+    size_t l;
+    writ_status st = writ_token_mint(F.kr, &F.cfg, F.b, &rq, &t, &l, &why, &err);
+    expect("mint for a revoked agent", st, why, &err, WRIT_R_REVOKED);
+    assert_null(t);
+    /* others are still issued */
+    assert_int_equal(writ_token_mint(F.kr, &F.cfg, F.a, &rq, &t, &l, &why, &err), WRIT_OK);
+    wr_free(t);
+    dexpect("delegate to a revoked agent", root, F.a, B, NULL, 0, NOW, WRIT_R_REVOKED);
+    char *d = NULL;
+    assert_int_equal(delegate(root, F.a, C, NULL, 0, NOW, &d, &why, &err), WRIT_OK);
+    wr_free(d);
+    wr_free(root);
+    assert_int_equal(n_fail, 0);
+}
+
 /* Fail the Nth allocation for every N along mint, verify, delegate and
  * revocation: every failure is clean (a status, nothing returned, no leak
  * under ASan), and the first N that does not fail gives the normal answer. */
@@ -907,6 +1020,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_scope_covers, setup, teardown),
         cmocka_unit_test(test_sensitivity),
         cmocka_unit_test_setup_teardown(test_hostile, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_oidc_subject_type, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_revoked_agent_issuance, setup, teardown),
         cmocka_unit_test_setup_teardown(test_alloc_failures, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
