@@ -229,6 +229,9 @@ unsigned writ_task_token_depth(const writ_task_token *t);
 /* Chain of agents, root first: [sub, earlier actors..., holder]; depth+1 long. */
 const char *writ_task_token_chain(const writ_task_token *t, size_t i);
 const char *writ_task_token_cnf(const writ_task_token *t); /* x5t#S256 or NULL */
+/* Is t the token with this jti, or delegated (at any depth) from it?  What
+ * a subtree revocation of jti reaches. */
+bool writ_task_token_in_subtree(const writ_task_token *t, const char *jti);
 /* The Cedar principal type of the root (sub) when it is not a SPIFFE agent
  * (an OIDC subject: claim sub_type, from writ_identity_principal_type at
  * mint), else NULL = the deployment's agent type. */

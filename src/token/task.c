@@ -79,6 +79,18 @@ int64_t writ_task_token_issued_at(const writ_task_token *t) { return t->iat; }
 unsigned writ_task_token_depth(const writ_task_token *t) { return t->depth; }
 const char *writ_task_token_cnf(const writ_task_token *t) { return t->cnf; }
 const char *writ_task_token_subject_type(const writ_task_token *t) { return t->sub_type; }
+
+bool writ_task_token_in_subtree(const writ_task_token *t, const char *jti)
+{
+    if (!t || !jti)
+        return false;
+    if (!strcmp(t->jti, jti))
+        return true;
+    for (unsigned i = 0; i < t->depth; i++)
+        if (!strcmp(t->anc[i], jti))
+            return true;
+    return false;
+}
 /* Actors are always SPIFFE agents (a delegation target is a SPIFFE ID), so
  * only an undelegated token can have a holder of another type. */
 const char *writ_task_token_holder_type(const writ_task_token *t) { return t->depth ? NULL : t->sub_type; }

@@ -3,6 +3,8 @@
 //
 //   node oauth_peer.mjs PEERS keys DIR              ES256 SPIFFE bundle DIR/bundle.json, key DIR/svid.jwk
 //   node oauth_peer.mjs PEERS svid DIR SUB [AUD] [EXP] a JWT-SVID for SUB (aud default "writ", EXP default "5m")
+//   node oauth_peer.mjs PEERS oidc DIR ISS SUB       an OIDC token of issuer ISS for SUB (aud "writ"), signed
+//                                                    with the same key under kid oidc-1 (DIR/oidc.json)
 //   node oauth_peer.mjs PEERS verify JWKS TOKEN ISS AUD
 //                                                    verify a Writ token with the JWKS file; print the claims
 import { createRequire } from 'node:module';
@@ -30,11 +32,19 @@ if (cmd === 'keys') {
   const pub = await jose.exportJWK(publicKey);
   writeFileSync(join(dir, 'bundle.json'), JSON.stringify({ keys: [{ ...pub, kid: 'svid-1', use: 'jwt-svid' }] }));
   writeFileSync(join(dir, 'svid.jwk'), JSON.stringify(await jose.exportJWK(privateKey)));
+  writeFileSync(join(dir, 'oidc.json'), JSON.stringify({ keys: [{ ...pub, kid: 'oidc-1', use: 'sig' }] }));
 } else if (cmd === 'svid') {
   const [dir, sub, aud = 'writ', exp = '5m'] = args;
   const key = await jose.importJWK(JSON.parse(readFileSync(join(dir, 'svid.jwk'), 'utf8')), 'ES256');
   const t = await new jose.SignJWT({ sub, aud: [aud] })
     .setProtectedHeader({ alg: 'ES256', kid: 'svid-1', typ: 'JWT' }).setIssuedAt().setExpirationTime(exp)
+    .sign(key);
+  process.stdout.write(lowS(t) + '\n');
+} else if (cmd === 'oidc') {
+  const [dir, iss, sub] = args;
+  const key = await jose.importJWK(JSON.parse(readFileSync(join(dir, 'svid.jwk'), 'utf8')), 'ES256');
+  const t = await new jose.SignJWT({ sub, aud: 'writ' })
+    .setProtectedHeader({ alg: 'ES256', kid: 'oidc-1' }).setIssuer(iss).setIssuedAt().setExpirationTime('5m')
     .sign(key);
   process.stdout.write(lowS(t) + '\n');
 } else if (cmd === 'verify') {
@@ -48,6 +58,6 @@ if (cmd === 'keys') {
     process.exit(1);
   }
 } else {
-  console.error('usage: oauth_peer.mjs PEERS keys|svid|verify ...');
+  console.error('usage: oauth_peer.mjs PEERS keys|svid|oidc|verify ...');
   process.exit(2);
 }

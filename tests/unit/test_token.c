@@ -257,6 +257,18 @@ static void test_delegation_chain(void **state)
     assert_string_equal(writ_task_token_chain(tt, 1), B);
     assert_string_equal(writ_task_token_chain(tt, 2), C);
     assert_null(writ_task_token_chain(tt, 3));
+    /* t2 is in the subtrees of root, t1 and itself, and no other */
+    writ_task_token *r0, *r1;
+    assert_int_equal(verify(root, NOW + 7, NULL, &r0, &why, &err), WRIT_OK);
+    assert_int_equal(verify(t1, NOW + 7, NULL, &r1, &why, &err), WRIT_OK);
+    assert_true(writ_task_token_in_subtree(tt, writ_task_token_jti(r0)));
+    assert_true(writ_task_token_in_subtree(tt, writ_task_token_jti(r1)));
+    assert_true(writ_task_token_in_subtree(tt, writ_task_token_jti(tt)));
+    assert_false(writ_task_token_in_subtree(r1, writ_task_token_jti(tt)));
+    assert_false(writ_task_token_in_subtree(r0, writ_task_token_jti(r1)));
+    assert_false(writ_task_token_in_subtree(tt, "no-such-jti"));
+    writ_task_token_free(r0);
+    writ_task_token_free(r1);
     assert_string_equal(writ_task_token_txn(tt), "task-42");
     assert_string_equal(writ_task_token_sensitivity(tt), "internal");
     assert_true(writ_task_token_expiry(tt) <= NOW + 600);
