@@ -72,6 +72,18 @@ r=$(req GET /authz/check/datasets/usage-metrics -H "Authorization: Bearer $tok")
 contains "issued token allowed at /authz/check" "$r" '200 {"decision":true'
 r=$(req GET /authz/check/datasets/sales-2025 -H "Authorization: Bearer $tok")
 check "outside the token's resources" "${r%% *}" 403
+# ECDSA low-S only: the high-S twin of a valid signature (jose's verifier
+# accepts it) is refused, for the identity token and for the task token
+twin=$(peer twin "$tok")
+check "jose accepts the high-S twin of the task token" \
+    "$(peer verify "$TMP/jwks.json" "$twin" https://writ.local writ | jq -r .sub)" "$A/analyst"
+r=$(req GET /authz/check/datasets/usage-metrics -H "Authorization: Bearer $twin")
+check "high-S twin of a task token refused" "${r%% *}" 401
+contains "... as high-S" "$r" "high S"
+r=$(exchange --data-urlencode "subject_token=$(peer twin "$svid")" --data-urlencode "subject_token_type=$JWT" \
+    --data-urlencode 'scope=read' --data-urlencode 'purpose=weekly-report' --data-urlencode 'owner=carol@corp.example')
+check "high-S twin of a JWT-SVID refused" "$(body "$r" | jq -r '[.error, .writ_reason] | join(" ")')" \
+    "invalid_grant bad_signature"
 
 # ---- Cedar refuses start_task
 r=$(exchange --data-urlencode "subject_token=$svid" --data-urlencode "subject_token_type=$JWT" \

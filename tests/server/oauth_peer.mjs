@@ -5,6 +5,7 @@
 //   node oauth_peer.mjs PEERS svid DIR SUB [AUD] [EXP] a JWT-SVID for SUB (aud default "writ", EXP default "5m")
 //   node oauth_peer.mjs PEERS oidc DIR ISS SUB       an OIDC token of issuer ISS for SUB (aud "writ"), signed
 //                                                    with the same key under kid oidc-1 (DIR/oidc.json)
+//   node oauth_peer.mjs PEERS twin TOKEN             the other valid ES256 signature (r, n - s) of TOKEN
 //   node oauth_peer.mjs PEERS verify JWKS TOKEN ISS AUD
 //                                                    verify a Writ token with the JWKS file; print the claims
 import { createRequire } from 'node:module';
@@ -47,6 +48,12 @@ if (cmd === 'keys') {
     .setProtectedHeader({ alg: 'ES256', kid: 'oidc-1' }).setIssuer(iss).setIssuedAt().setExpirationTime('5m')
     .sign(key);
   process.stdout.write(lowS(t) + '\n');
+} else if (cmd === 'twin') {
+  const [h, p, s] = args[0].split('.');
+  const sig = Buffer.from(s, 'base64url');
+  const sv = BigInt('0x' + sig.subarray(32).toString('hex'));
+  const flipped = Buffer.from((P256_N - sv).toString(16).padStart(64, '0'), 'hex');
+  process.stdout.write(`${h}.${p}.${Buffer.concat([sig.subarray(0, 32), flipped]).toString('base64url')}\n`);
 } else if (cmd === 'verify') {
   const [jwksFile, token, issuer, audience] = args;
   const JWKS = jose.createLocalJWKSet(JSON.parse(readFileSync(jwksFile, 'utf8')));
