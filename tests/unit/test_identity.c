@@ -789,6 +789,38 @@ static void test_alloc_failures(void **state)
             ok_runs++;
     }
     assert_int_equal(ok_runs, 3);
+    /* the same for a typed OIDC issuer (its principal type is copied into
+     * the bundle and into each identity) */
+    char *ot = make_token(S_O1, "{\"alg\":\"ES256\",\"kid\":\"o1\"}",
+                          "{\"iss\":\"https://issuer.example\",\"sub\":\"alice\"," AUD "," TIMES "}", M_NONE);
+    const char *okids[] = {"o1"};
+    char *oj = fx_jwks(&F.o1, okids, 1, NULL);
+    ok_runs = 0;
+    for (long n = 0; n < 300 && ok_runs < 3; n++) {
+        writ_error err;
+        writ_reason why;
+        writ_identity *id = (writ_identity *)0x1;
+        writ_verify_opts o = {.audience = "writ", .now = NOW};
+        wr_alloc_set_fail_after(n);
+        writ_bundle *b = writ_bundle_new();
+        writ_status s1 = b ? writ_bundle_add_oidc_typed(b, "https://issuer.example", 22, "Corp::Human", oj,
+                                                        strlen(oj), &err)
+                           : WRIT_ENOMEM;
+        writ_status s2 = b ? writ_identity_verify_jwt(b, &o, ot, strlen(ot), &id, &why, &err) : WRIT_ENOMEM;
+        wr_alloc_set_fail_after(-1);
+        if (s2 == WRIT_OK) {
+            assert_string_equal(writ_identity_principal_type(id), "Corp::Human");
+            writ_identity_free(id);
+        } else if (b) {
+            assert_null(id);
+        }
+        writ_bundle_free(b);
+        if (s1 == WRIT_OK && s2 == WRIT_OK)
+            ok_runs++;
+    }
+    assert_int_equal(ok_runs, 3);
+    free(oj);
+    wr_free(ot);
     free(j);
     wr_free(t);
 }
