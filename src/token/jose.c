@@ -1005,6 +1005,10 @@ writ_status wr_check_times(const json_t *claims, int64_t now, uint32_t leeway, u
         leeway = WRIT_MAX_LEEWAY;
     if (!max_lifetime)
         max_lifetime = 24 * 3600;
+    /* every operand below is within [0, WR_MAX_TIME] (int_claim refuses
+     * other NumericDates, now is clamped) plus at most 300 s of leeway, so
+     * no sum or difference can overflow */
+    now = now < 0 ? 0 : now > WR_MAX_TIME ? WR_MAX_TIME : now;
     if ((st = int_claim(claims, "exp", true, &has_exp, &exp, why, err)) ||
         (st = int_claim(claims, "nbf", false, &has_nbf, &nbf, why, err)) ||
         (st = int_claim(claims, "iat", false, &has_iat, &iat, why, err)))

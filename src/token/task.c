@@ -599,6 +599,8 @@ bool writ_task_token_revoked(const writ_task_token *t, const writ_revocations *r
 static writ_status verify_dynamic(const writ_task_token *t, const writ_token_check *chk, writ_reason *why,
                                   writ_error *err)
 {
+    /* now (clamped by wr_now) and the token's times (parse_claims) are
+     * within [0, WR_MAX_TIME]: the sums below cannot overflow */
     int64_t now = wr_now(chk->now);
     int64_t lw = chk->leeway > WRIT_MAX_LEEWAY ? WRIT_MAX_LEEWAY : chk->leeway;
     if (now >= t->exp + lw)
