@@ -71,8 +71,9 @@
  *   start_task) may revoke its own task (task=) or any token of it (token=);
  *   a delegated token (depth > 0) only its own subtree: token= itself or a
  *   token delegated from it, never its parent, a sibling or the task (403
- *   unauthorized_client).  Otherwise 401 invalid_client.  A token that does not verify
- *   (expired, foreign, garbage) needs no revoking: 200, as RFC 7009 asks.
+ *   unauthorized_client).  Otherwise 401 invalid_client.  A token that does
+ *   not verify (expired, foreign, garbage) needs no revoking: 200, as RFC
+ *   7009 asks.
  *   The in-memory set is updated before the answer, so the very next
  *   request in this process is refused; the entry is on disk for restarts
  *   and other processes.
