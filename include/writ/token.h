@@ -18,9 +18,15 @@
  *   cnf  {"x5t#S256": ...} when bound to the holder's mTLS certificate (RFC 8705)
  *
  * Items in actions, resources and destinations are exact strings or prefix
- * patterns ending in '*'.  Delegation narrows: every child item must be
- * covered by a parent item, the sensitivity ceiling may only go down, the
- * expiry may not move later, and depth is bounded.
+ * patterns ending in '*' (writ_scope_covers); nothing else: a '*' anywhere
+ * but at the end is refused at mint, delegation and verification.
+ * Destinations are lower case (mint and delegate fold them).  Delegation
+ * narrows: every child item must be covered by a parent item, the
+ * sensitivity ceiling may only go down, the expiry may not move later, and
+ * depth is bounded.
+ *
+ *   sub_type  only when sub is not a SPIFFE agent: the Cedar principal type
+ *             of sub (an OIDC subject, typed per issuer; identity.h)
  *
  * Failures return a status and a writ_reason (identity.h) naming the check;
  * out-parameters stay NULL.
@@ -56,7 +62,8 @@ WRIT_MUST_CHECK writ_status writ_keyring_remove(writ_keyring *kr, const char *ki
 const char *writ_keyring_active_kid(const writ_keyring *kr);
 size_t writ_keyring_count(const writ_keyring *kr);
 /* The public JWKS ({"keys":[...]}), for /.well-known/jwks.json. */
-WRIT_MUST_CHECK writ_status writ_keyring_jwks(const writ_keyring *kr, char **json, size_t *len, writ_error *err);
+WRIT_MUST_CHECK writ_status writ_keyring_jwks(const writ_keyring *kr, char **json, size_t *len,
+                                              writ_error *err);
 
 void writ_free_string(char *s);
 
@@ -67,10 +74,10 @@ void writ_free_string(char *s);
 typedef struct writ_revocations writ_revocations;
 
 typedef enum writ_revoke_kind {
-    WRIT_REVOKE_JTI = 1,     /* that token only */
-    WRIT_REVOKE_SUBTREE,     /* that token and every token delegated from it */
-    WRIT_REVOKE_TASK,        /* every token of a task (txn) */
-    WRIT_REVOKE_AGENT,       /* every token held by or delegated through an agent */
+    WRIT_REVOKE_JTI = 1, /* that token only */
+    WRIT_REVOKE_SUBTREE, /* that token and every token delegated from it */
+    WRIT_REVOKE_TASK,    /* every token of a task (txn) */
+    WRIT_REVOKE_AGENT,   /* every token held by or delegated through an agent */
 } writ_revoke_kind;
 
 const char *writ_revoke_kind_name(writ_revoke_kind k);
@@ -79,9 +86,11 @@ WRIT_MUST_CHECK writ_status writ_revocations_open(const char *path, writ_revocat
 void writ_revocations_close(writ_revocations *r);
 /* until: unix time after which the entry may be forgotten (the expiry of the
  * longest token it can affect); 0 = keep forever. */
-WRIT_MUST_CHECK writ_status writ_revocations_add(writ_revocations *r, writ_revoke_kind kind, const char *value,
-                                                 size_t len, int64_t until, const char *note, writ_error *err);
-bool writ_revocations_contains(const writ_revocations *r, writ_revoke_kind kind, const char *value, size_t len);
+WRIT_MUST_CHECK writ_status writ_revocations_add(writ_revocations *r, writ_revoke_kind kind,
+                                                 const char *value, size_t len, int64_t until,
+                                                 const char *note, writ_error *err);
+bool writ_revocations_contains(const writ_revocations *r, writ_revoke_kind kind, const char *value,
+                               size_t len);
 size_t writ_revocations_count(const writ_revocations *r);
 /* Pick up entries written by other processes since the last load. */
 WRIT_MUST_CHECK writ_status writ_revocations_refresh(writ_revocations *r, writ_error *err);
@@ -90,49 +99,82 @@ WRIT_MUST_CHECK writ_status writ_revocations_prune(writ_revocations *r, int64_t 
 
 /* ---- task scope ---------------------------------------------------------- */
 typedef struct writ_task_scope {
-    const char *purpose;                      /* required for mint */
-    const char *const *actions;               /* required, >= 1 */
+    const char *purpose;        /* required for mint */
+    const char *const *actions; /* required, >= 1 */
     size_t n_actions;
     const char *const *resources;
     size_t n_resources;
-    const char *sensitivity;                  /* public < internal < confidential < restricted */
+    const char *sensitivity; /* public < internal < confidential < restricted */
     const char *const *destinations;
     size_t n_destinations;
 } writ_task_scope;
 
-/* Rank of a sensitivity level, or -1 when unknown. */
+/* Rank of a sensitivity level, or -1 when unknown:
+ *   public = 0 < internal = 1 < confidential = 2 < restricted = 3. */
 int writ_sensitivity_rank(const char *level);
 
+/* Rank of a resource's numeric `sensitivity` attribute on the same scale:
+ * 0 public, 1 internal, 2 confidential, 3 and above restricted.  A negative
+ * value is no level: -1 (callers deny). */
+int writ_sensitivity_rank_of(int64_t resource_sensitivity);
+
+/* May a task with sensitivity ceiling `ceiling` (a level name) touch a
+ * resource?  has_level false = the resource has no sensitivity attribute,
+ * which counts as the most sensitive (restricted).  True when the
+ * ceiling's rank >= the resource's rank; false for an unknown ceiling or a
+ * negative level (fail closed). */
+bool writ_sensitivity_allows(const char *ceiling, bool has_level, int64_t resource_sensitivity);
+
+/* Does scope item `item` cover `value`?  The two forms, and no others:
+ *   exact   "tool:read"   covers exactly the same bytes
+ *   prefix  "repo:corp-*" covers every value starting with "repo:corp-";
+ *           "*" covers everything
+ * Byte comparison, case-sensitive (destinations are stored lower case:
+ * compare a lower-cased destination).  The same function decides delegation
+ * narrowing (value is then the child's item, a pattern taken literally:
+ * "repo:*" covers "repo:corp-*", an exact "repo" does not) and enforcement
+ * (value is the request's action, resource or destination).  NULL -> false. */
+bool writ_scope_covers(const char *item, const char *value);
+/* Is value covered by at least one of items[0..n)?  n == 0 -> false (an
+ * empty list covers nothing; whether an empty list means "unrestricted" is
+ * the caller's rule). */
+bool writ_scope_list_covers(const char *const *items, size_t n, const char *value);
+
 /* ---- issuing ------------------------------------------------------------- */
-#define WRIT_DEFAULT_TTL 300u          /* 5 minutes */
-#define WRIT_HARD_MAX_TTL 3600u        /* no config can go above one hour */
+#define WRIT_DEFAULT_TTL 300u   /* 5 minutes */
+#define WRIT_HARD_MAX_TTL 3600u /* no config can go above one hour */
 #define WRIT_DEFAULT_MAX_DEPTH 4u
 #define WRIT_HARD_MAX_DEPTH 16u
 
 typedef struct writ_issuer_config {
-    const char *issuer;       /* iss, e.g. "https://writ.corp.example" */
-    const char *audience;     /* aud of task tokens, e.g. "corp.example" */
-    uint32_t default_ttl;     /* 0 = WRIT_DEFAULT_TTL */
-    uint32_t max_ttl;         /* 0 = 15 min; clamped to WRIT_HARD_MAX_TTL */
-    uint32_t max_depth;       /* 0 = WRIT_DEFAULT_MAX_DEPTH; clamped to WRIT_HARD_MAX_DEPTH */
+    const char *issuer;   /* iss, e.g. "https://writ.corp.example" */
+    const char *audience; /* aud of task tokens, e.g. "corp.example" */
+    uint32_t default_ttl; /* 0 = WRIT_DEFAULT_TTL */
+    uint32_t max_ttl;     /* 0 = 15 min; clamped to WRIT_HARD_MAX_TTL */
+    uint32_t max_depth;   /* 0 = WRIT_DEFAULT_MAX_DEPTH; clamped to WRIT_HARD_MAX_DEPTH */
 } writ_issuer_config;
 
 typedef struct writ_mint_request {
     const writ_task_scope *scope;
-    const char *txn;          /* task id; NULL = a fresh random one */
-    uint32_t ttl;             /* seconds; 0 = default; over max_ttl is refused */
-    int64_t now;              /* 0 = the clock */
-    int64_t *expires;         /* if not NULL, set to the new token's exp on success */
+    const char *txn;                     /* task id; NULL = a fresh random one */
+    uint32_t ttl;                        /* seconds; 0 = default; over max_ttl is refused */
+    int64_t now;                         /* 0 = the clock */
+    int64_t *expires;                    /* if not NULL, set to the new token's exp on success */
+    const writ_revocations *revocations; /* if not NULL, a revoked agent (WRIT_REVOKE_AGENT of
+                                          * its subject) is refused: WRIT_R_REVOKED */
 } writ_mint_request;
 
 /* Identity token -> task token.  The identity must already be verified
- * (writ_identity_verify_*); its SPIFFE ID / sub becomes sub and req_wl, and
- * an X.509-SVID binds the token to that certificate (cnf x5t#S256).  The
+ * (writ_identity_verify_*); its SPIFFE ID / sub becomes sub and req_wl, an
+ * OIDC identity's principal type becomes sub_type, and an X.509-SVID binds
+ * the token to that certificate (cnf x5t#S256).  Refused: an SVID that is
+ * not a workload SPIFFE ID, an OIDC subject that is a SPIFFE ID (WRIT_R_SUB),
+ * a revoked agent when req->revocations is given (WRIT_R_REVOKED).  The
  * token expires at now + ttl or at the identity's own expiry, whichever
  * comes first. */
 WRIT_MUST_CHECK writ_status writ_token_mint(const writ_keyring *kr, const writ_issuer_config *cfg,
-                                            const writ_identity *agent, const writ_mint_request *req, char **token,
-                                            size_t *len, writ_reason *why, writ_error *err);
+                                            const writ_identity *agent, const writ_mint_request *req,
+                                            char **token, size_t *len, writ_reason *why, writ_error *err);
 
 /* RFC 8693 token exchange in one call: verify a JWT-SVID / OIDC subject
  * token against the bundle (audience = vopts->audience), then mint.  An
@@ -161,23 +203,23 @@ WRIT_MUST_CHECK writ_status writ_token_verifier_from_jwks(const char *jwks, size
 void writ_token_verifier_free(writ_token_verifier *v);
 
 typedef struct writ_token_check {
-    const char *audience;           /* required */
-    int64_t now;                    /* 0 = the clock */
-    uint32_t leeway;                /* <= WRIT_MAX_LEEWAY */
-    const char *cert_thumbprint;    /* x5t#S256 of the presenter's mTLS cert, NULL if none */
-    const writ_revocations *revocations;   /* NULL = no revocation check */
+    const char *audience;                /* required */
+    int64_t now;                         /* 0 = the clock */
+    uint32_t leeway;                     /* <= WRIT_MAX_LEEWAY */
+    const char *cert_thumbprint;         /* x5t#S256 of the presenter's mTLS cert, NULL if none */
+    const writ_revocations *revocations; /* NULL = no revocation check */
 } writ_token_check;
 
-WRIT_MUST_CHECK writ_status writ_token_verify(writ_token_verifier *v, const writ_token_check *chk, const char *token,
-                                              size_t len, writ_task_token **out, writ_reason *why,
-                                              writ_error *err);
+WRIT_MUST_CHECK writ_status writ_token_verify(writ_token_verifier *v, const writ_token_check *chk,
+                                              const char *token, size_t len, writ_task_token **out,
+                                              writ_reason *why, writ_error *err);
 
 /* Accessors; strings live as long as the token. */
 void writ_task_token_free(writ_task_token *t);
 const char *writ_task_token_jti(const writ_task_token *t);
 const char *writ_task_token_txn(const writ_task_token *t);
-const char *writ_task_token_subject(const writ_task_token *t);   /* root agent */
-const char *writ_task_token_holder(const writ_task_token *t);    /* current actor (act.sub, or sub) */
+const char *writ_task_token_subject(const writ_task_token *t); /* root agent */
+const char *writ_task_token_holder(const writ_task_token *t);  /* current actor (act.sub, or sub) */
 const char *writ_task_token_issuer(const writ_task_token *t);
 const char *writ_task_token_purpose(const writ_task_token *t);
 const char *writ_task_token_sensitivity(const writ_task_token *t);
@@ -186,7 +228,17 @@ int64_t writ_task_token_issued_at(const writ_task_token *t);
 unsigned writ_task_token_depth(const writ_task_token *t);
 /* Chain of agents, root first: [sub, earlier actors..., holder]; depth+1 long. */
 const char *writ_task_token_chain(const writ_task_token *t, size_t i);
-const char *writ_task_token_cnf(const writ_task_token *t);       /* x5t#S256 or NULL */
+const char *writ_task_token_cnf(const writ_task_token *t); /* x5t#S256 or NULL */
+/* Is t the token with this jti, or delegated (at any depth) from it?  What
+ * a subtree revocation of jti reaches. */
+bool writ_task_token_in_subtree(const writ_task_token *t, const char *jti);
+/* The Cedar principal type of the root (sub) when it is not a SPIFFE agent
+ * (an OIDC subject: claim sub_type, from writ_identity_principal_type at
+ * mint), else NULL = the deployment's agent type. */
+const char *writ_task_token_subject_type(const writ_task_token *t);
+/* The same for the holder: the subject's type at depth 0; NULL (an agent)
+ * once delegated, since delegation targets are SPIFFE agents. */
+const char *writ_task_token_holder_type(const writ_task_token *t);
 /* The scope; pointers valid as long as the token. */
 void writ_task_token_scope(const writ_task_token *t, writ_task_scope *out);
 /* The Cedar request context a decision point adds for this token
@@ -203,22 +255,24 @@ char *writ_task_token_claims_json(const writ_task_token *t);
 /* ---- delegation ----------------------------------------------------------
  * Task token + target agent -> a narrower token for the target.  The parent
  * is verified in full (signature, times, binding, revocation) first.  When
- * presenter is given it must be the parent's holder (and hold its bound
- * certificate, if any). */
+ * presenter is given it must be the parent's holder, of the same principal
+ * type (and hold its bound certificate, if any). */
 typedef struct writ_delegate_request {
-    const char *target;                 /* the target agent's SPIFFE ID */
+    const char *target;                 /* the target agent's SPIFFE ID (a workload; refused when
+                                         * revoked in rev: WRIT_R_REVOKED) */
     const char *target_cert_thumbprint; /* bind the new token to this cert, or NULL */
     const writ_task_scope *scope;       /* NULL = the parent's scope unchanged */
     uint32_t ttl;                       /* 0 = default, capped at the parent's expiry */
     int64_t now;
-    int64_t *expires;                   /* if not NULL, set to the new token's exp on success */
+    int64_t *expires; /* if not NULL, set to the new token's exp on success */
 } writ_delegate_request;
 
 WRIT_MUST_CHECK writ_status writ_token_delegate(const writ_keyring *kr, const writ_issuer_config *cfg,
                                                 writ_token_verifier *v, const writ_revocations *rev,
                                                 const char *parent, size_t parent_len,
-                                                const writ_identity *presenter, const writ_delegate_request *req,
-                                                char **token, size_t *len, writ_reason *why, writ_error *err);
+                                                const writ_identity *presenter,
+                                                const writ_delegate_request *req, char **token, size_t *len,
+                                                writ_reason *why, writ_error *err);
 
 /* Is this verified token revoked (itself, an ancestor, its task, or an
  * agent on its chain)?  On true, *kind says which entry matched. */

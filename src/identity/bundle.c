@@ -16,6 +16,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <openssl/err.h>
@@ -26,9 +27,10 @@ enum { ENTRY_SPIFFE = 1, ENTRY_OIDC = 2 };
 
 typedef struct bundle_entry {
     int kind;
-    char *name;          /* trust domain, or issuer */
+    char *name; /* trust domain, or issuer */
     wr_jwks jwks;
-    X509_STORE *roots;   /* SPIFFE only, NULL until a root is added */
+    X509_STORE *roots; /* SPIFFE only, NULL until a root is added */
+    char *ptype;       /* OIDC only: principal type of the issuer's subjects */
 } bundle_entry;
 
 struct writ_bundle {
@@ -36,10 +38,7 @@ struct writ_bundle {
     size_t n, cap;
 };
 
-writ_bundle *writ_bundle_new(void)
-{
-    return wr_calloc(1, sizeof(writ_bundle));
-}
+writ_bundle *writ_bundle_new(void) { return wr_calloc(1, sizeof(writ_bundle)); }
 
 void writ_bundle_free(writ_bundle *b)
 {
@@ -47,6 +46,7 @@ void writ_bundle_free(writ_bundle *b)
         return;
     for (size_t i = 0; i < b->n; i++) {
         wr_free(b->e[i].name);
+        wr_free(b->e[i].ptype);
         wr_jwks_clear(&b->e[i].jwks);
         X509_STORE_free(b->e[i].roots);
     }
@@ -103,7 +103,7 @@ static writ_status add_root(bundle_entry *e, X509 *cert, writ_error *err)
     return WRIT_OK;
 }
 
-static writ_status x5c_root(const json_t *jwk, STACK_OF(X509) *certs, writ_error *err)
+static writ_status x5c_root(const json_t *jwk, STACK_OF(X509) * certs, writ_error *err)
 {
     json_t *x5c = json_object_get(jwk, "x5c");
     json_t *c0 = json_array_get(x5c, 0);
@@ -134,8 +134,8 @@ static writ_status x5c_root(const json_t *jwk, STACK_OF(X509) *certs, writ_error
 
 /* Parse a key set completely, then add it to the entry (kind, name): a
  * refused key set leaves the bundle as it was. */
-static writ_status add_jwks(writ_bundle *b, int kind, const char *name, size_t name_len, const char *json,
-                            size_t len, writ_error *err)
+static writ_status add_jwks(writ_bundle *b, int kind, const char *name, size_t name_len, const char *ptype,
+                            const char *json, size_t len, writ_error *err)
 {
     bool spiffe = kind == ENTRY_SPIFFE;
     json_t *doc = NULL;
@@ -172,14 +172,18 @@ static writ_status add_jwks(writ_bundle *b, int kind, const char *name, size_t n
         if (st != WRIT_OK)
             wr_jwk_clear(&jk);
     }
-    /* commit: check everything that can fail first */
-    bundle_entry *e = st == WRIT_OK ? find_entry(b, kind, name, name_len) : NULL;
+    /* commit: check everything that can fail first */ bundle_entry *e =
+        st == WRIT_OK ? find_entry(b, kind, name, name_len) : NULL;
+    if (st == WRIT_OK && e && ptype && e->ptype && strcmp(e->ptype, ptype))
+        st = cfg_err(err, WRIT_EINVAL, "issuer already trusted with principal type '%s'", e->ptype);
     for (size_t j = 0; st == WRIT_OK && e && j < keys.n; j++)
         if (wr_jwks_find(&e->jwks, keys.keys[j].kid, strlen(keys.keys[j].kid)))
             st = cfg_err(err, WRIT_EDUP, "kid '%s' is already in the bundle", keys.keys[j].kid);
     if (st == WRIT_OK && (e ? e->jwks.n : 0) + keys.n > WR_JWKS_MAX_KEYS)
         st = cfg_err(err, WRIT_ELIMIT, "more than %s keys for one trust domain or issuer", "64");
     if (st == WRIT_OK && !(e = get_entry(b, kind, name, name_len)))
+        st = cfg_err(err, WRIT_ENOMEM, "out of memory%s", "");
+    if (st == WRIT_OK && ptype && !e->ptype && !(e->ptype = wr_strndup(ptype, strlen(ptype))))
         st = cfg_err(err, WRIT_ENOMEM, "out of memory%s", "");
     if (st == WRIT_OK && e->jwks.cap < e->jwks.n + keys.n) {
         wr_jwk *nk = wr_realloc(e->jwks.keys, (e->jwks.n + keys.n) * sizeof *nk);
@@ -206,25 +210,64 @@ static writ_status add_jwks(writ_bundle *b, int kind, const char *name, size_t n
     return st;
 }
 
-writ_status writ_bundle_add_spiffe(writ_bundle *b, const char *td, size_t td_len, const char *json, size_t len,
-                                   writ_error *err)
+writ_status writ_bundle_add_spiffe(writ_bundle *b, const char *td, size_t td_len, const char *json,
+                                   size_t len, writ_error *err)
 {
     writ_status st = writ_spiffe_trust_domain_check(td, td_len, err);
     if (st != WRIT_OK)
         return st;
-    return add_jwks(b, ENTRY_SPIFFE, td, td_len, json, len, err);
+    return add_jwks(b, ENTRY_SPIFFE, td, td_len, NULL, json, len, err);
 }
 
-writ_status writ_bundle_add_oidc(writ_bundle *b, const char *iss, size_t iss_len, const char *jwks, size_t len,
-                                 writ_error *err)
+bool writ_principal_type_ok(const char *s)
+{
+    if (!s)
+        return false;
+    size_t n = strlen(s);
+    if (n == 0 || n > 128)
+        return false;
+    /* ident ( "::" ident )* */
+    for (size_t i = 0; i < n;) {
+        unsigned char c = (unsigned char)s[i];
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_'))
+            return false;
+        while (i < n && ((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= 'a' && s[i] <= 'z') ||
+                         (s[i] >= '0' && s[i] <= '9') || s[i] == '_'))
+            i++;
+        if (i == n)
+            return true;
+        if (s[i] != ':' || i + 2 >= n || s[i + 1] != ':')
+            return false;
+        i += 2;
+    }
+    return false;
+}
+
+bool wr_looks_spiffe(const char *s, size_t len) { return len >= 7 && !strncasecmp(s, "spiffe:", 7); }
+
+writ_status writ_bundle_add_oidc(writ_bundle *b, const char *iss, size_t iss_len, const char *jwks,
+                                 size_t len, writ_error *err)
+{
+    return writ_bundle_add_oidc_typed(b, iss, iss_len, NULL, jwks, len, err);
+}
+
+writ_status writ_bundle_add_oidc_typed(writ_bundle *b, const char *iss, size_t iss_len, const char *ptype,
+                                       const char *jwks, size_t len, writ_error *err)
 {
     if (iss_len == 0 || iss_len > 2048 || memchr(iss, '\0', iss_len))
         return cfg_err(err, WRIT_EINVAL, "issuer must be 1..2048 bytes%s", "");
-    return add_jwks(b, ENTRY_OIDC, iss, iss_len, jwks, len, err);
+    if (!ptype)
+        ptype = WRIT_OIDC_DEFAULT_PRINCIPAL_TYPE;
+    if (!writ_principal_type_ok(ptype))
+        return cfg_err(
+            err, WRIT_EINVAL,
+            "principal type '%.140s' is not a Cedar type name (identifiers joined by '::', <= 128 bytes)",
+            ptype);
+    return add_jwks(b, ENTRY_OIDC, iss, iss_len, ptype, jwks, len, err);
 }
 
-writ_status writ_bundle_add_x509_pem(writ_bundle *b, const char *td, size_t td_len, const char *pem, size_t len,
-                                     writ_error *err)
+writ_status writ_bundle_add_x509_pem(writ_bundle *b, const char *td, size_t td_len, const char *pem,
+                                     size_t len, writ_error *err)
 {
     writ_status st = writ_spiffe_trust_domain_check(td, td_len, err);
     if (st != WRIT_OK)
@@ -248,7 +291,8 @@ writ_status writ_bundle_add_x509_pem(writ_bundle *b, const char *td, size_t td_l
         st = cfg_err(err, WRIT_EINVAL, "no PEM certificate found%s", "");
     for (int i = 0; st == WRIT_OK && i < sk_X509_num(certs); i++)
         if (X509_check_ca(sk_X509_value(certs, i)) == 0)
-            st = cfg_err(err, WRIT_EINVAL, "certificate %s in the roots is not a CA", i == 0 ? "1" : "after the first");
+            st = cfg_err(err, WRIT_EINVAL, "certificate %s in the roots is not a CA",
+                         i == 0 ? "1" : "after the first");
     bundle_entry *e = st == WRIT_OK ? get_entry(b, ENTRY_SPIFFE, td, td_len) : NULL;
     if (st == WRIT_OK && !e)
         st = cfg_err(err, WRIT_ENOMEM, "out of memory%s", "");
@@ -273,7 +317,24 @@ writ_status writ_identity_new(writ_identity_kind kind, const char *subject, cons
     }
     id->kind = kind;
     id->exp = exp;
+    if (kind == WRIT_ID_OIDC && !(id->ptype = wr_strndup(WRIT_OIDC_DEFAULT_PRINCIPAL_TYPE,
+                                                         strlen(WRIT_OIDC_DEFAULT_PRINCIPAL_TYPE)))) {
+        writ_identity_free(id);
+        return cfg_err(err, WRIT_ENOMEM, "cannot make identity%s", "");
+    }
     *out = id;
+    return WRIT_OK;
+}
+
+writ_status writ_identity_set_principal_type(writ_identity *id, const char *ptype, writ_error *err)
+{
+    if (!id || id->kind != WRIT_ID_OIDC || !writ_principal_type_ok(ptype))
+        return cfg_err(err, WRIT_EINVAL, "a principal type is for OIDC identities, a Cedar type name%s", "");
+    char *p = wr_strndup(ptype, strlen(ptype));
+    if (!p)
+        return cfg_err(err, WRIT_ENOMEM, "out of memory%s", "");
+    wr_free(id->ptype);
+    id->ptype = p;
     return WRIT_OK;
 }
 
@@ -284,6 +345,7 @@ void writ_identity_free(writ_identity *id)
     wr_free(id->subject);
     wr_free(id->issuer);
     wr_free(id->x5t);
+    wr_free(id->ptype);
     wr_free(id);
 }
 
@@ -292,12 +354,18 @@ const char *writ_identity_subject(const writ_identity *id) { return id->subject;
 const char *writ_identity_issuer(const writ_identity *id) { return id->issuer; }
 int64_t writ_identity_expiry(const writ_identity *id) { return id->exp; }
 const char *writ_identity_cert_thumbprint(const writ_identity *id) { return id->x5t; }
+const char *writ_identity_principal_type(const writ_identity *id)
+{
+    return id->kind == WRIT_ID_OIDC ? id->ptype : NULL;
+}
 
 static writ_status make_identity(writ_identity_kind kind, const char *sub, size_t sub_len, const char *iss,
-                                 size_t iss_len, int64_t exp, writ_identity **out, writ_reason *why, writ_error *err)
+                                 size_t iss_len, const char *ptype, int64_t exp, writ_identity **out,
+                                 writ_reason *why, writ_error *err)
 {
     writ_identity *id = wr_calloc(1, sizeof *id);
-    if (!id || !(id->subject = wr_strndup(sub, sub_len)) || !(id->issuer = wr_strndup(iss, iss_len))) {
+    if (!id || !(id->subject = wr_strndup(sub, sub_len)) || !(id->issuer = wr_strndup(iss, iss_len)) ||
+        (ptype && !(id->ptype = wr_strndup(ptype, strlen(ptype))))) {
         writ_identity_free(id);
         return wr_refuse(why, err, WRIT_ENOMEM, WRIT_R_INTERNAL, "out of memory");
     }
@@ -345,7 +413,18 @@ writ_status writ_identity_verify_jwt(const writ_bundle *b, const writ_verify_opt
     if (jiss && (e = find_entry(b, ENTRY_OIDC, json_string_value(jiss), json_string_length(jiss)))) {
         kind = WRIT_ID_OIDC;
         if (sub_len > WRIT_SPIFFE_ID_MAX) {
-            st = wr_refuse(why, err, WRIT_ELIMIT, WRIT_R_TOO_LARGE, "sub longer than %d bytes", WRIT_SPIFFE_ID_MAX);
+            st = wr_refuse(why, err, WRIT_ELIMIT, WRIT_R_TOO_LARGE, "sub longer than %d bytes",
+                           WRIT_SPIFFE_ID_MAX);
+            goto done;
+        }
+        /* identity isolation: an issuer trusted for its own subjects (people,
+         * CI jobs) never speaks for a SPIFFE workload */
+        if (wr_looks_spiffe(sub, sub_len)) {
+            st = wr_refuse(
+                why, err, WRIT_EINVAL, WRIT_R_SUB,
+                "OIDC issuer '%.200s' may not vouch for a SPIFFE ID (sub '%.200s'): SPIFFE identities "
+                "come only from their trust domain's bundle",
+                e->name, sub);
             goto done;
         }
     } else {
@@ -360,33 +439,39 @@ writ_status writ_identity_verify_jwt(const writ_bundle *b, const writ_verify_opt
                                sub_err.msg);
             goto done;
         }
+        if (sid.path_off == sid.len) {
+            /* spiffe://td names the trust domain, never a workload */
+            st = wr_refuse(why, err, WRIT_EINVAL, WRIT_R_SUB,
+                           "JWT-SVID sub '%.300s' is a bare trust domain ID, not a workload", sid.str);
+            goto done;
+        }
         e = find_entry(b, ENTRY_SPIFFE, sid.str + 9, sid.td_len);
         if (!e || e->jwks.n == 0) {
-            st = wr_refuse(why, err, WRIT_EINVAL, WRIT_R_UNTRUSTED, "no JWT authorities for trust domain '%.*s'",
-                           (int)sid.td_len, sid.str + 9);
+            st = wr_refuse(why, err, WRIT_EINVAL, WRIT_R_UNTRUSTED,
+                           "no JWT authorities for trust domain '%.*s'", (int)sid.td_len, sid.str + 9);
             goto done;
         }
     }
     const wr_jwk *key = wr_jwks_find(&e->jwks, j.kid, j.kid_len);
     if (!key) {
-        st = wr_refuse(why, err, WRIT_EINVAL, WRIT_R_KID_UNKNOWN, "kid '%.*s' not in the %s bundle for '%.64s'",
-                       (int)(j.kid_len > 64 ? 64 : j.kid_len), j.kid, kind == WRIT_ID_OIDC ? "issuer" : "trust domain",
-                       e->name);
+        st = wr_refuse(why, err, WRIT_EINVAL, WRIT_R_KID_UNKNOWN,
+                       "kid '%.*s' not in the %s bundle for '%.64s'", (int)(j.kid_len > 64 ? 64 : j.kid_len),
+                       j.kid, kind == WRIT_ID_OIDC ? "issuer" : "trust domain", e->name);
         goto done;
     }
-    if ((st = wr_jws_verify(&j, key, why, err)) != WRIT_OK)
+    if ((st = wr_jws_verify_ex(&j, key, opts->allow_high_s, why, err)) != WRIT_OK)
         goto done;
     int64_t exp = 0;
-    if ((st = wr_check_times(j.claims, wr_now(opts->now), opts->leeway, opts->max_lifetime, &exp, why, err)) !=
-            WRIT_OK ||
+    if ((st = wr_check_times(j.claims, wr_now(opts->now), opts->leeway, opts->max_lifetime, &exp, why,
+                             err)) != WRIT_OK ||
         (st = wr_check_aud(j.claims, opts->audience, why, err)) != WRIT_OK)
         goto done;
     if (kind == WRIT_ID_OIDC) {
-        st = make_identity(kind, sub, sub_len, e->name, strlen(e->name), exp, out, why, err);
+        st = make_identity(kind, sub, sub_len, e->name, strlen(e->name), e->ptype, exp, out, why, err);
     } else {
         char iss[9 + 256];
         int il = snprintf(iss, sizeof iss, "spiffe://%.*s", (int)sid.td_len, sid.str + 9);
-        st = make_identity(kind, sid.str, sid.len, iss, (size_t)il, exp, out, why, err);
+        st = make_identity(kind, sid.str, sid.len, iss, (size_t)il, NULL, exp, out, why, err);
     }
 done:
     wr_jws_clear(&j);
@@ -401,7 +486,8 @@ done:
 /* Checks shared by the PEM and DER entry points.  Takes ownership of leaf
  * and chain (intermediates, may be empty). */
 static writ_status verify_x509_chain(const writ_bundle *b, const writ_verify_opts *opts, X509 *leaf,
-                                     STACK_OF(X509) *chain, writ_identity **out, writ_reason *why, writ_error *err)
+                                     STACK_OF(X509) * chain, writ_identity **out, writ_reason *why,
+                                     writ_error *err)
 {
     writ_status st = WRIT_EINVAL;
     STACK_OF(GENERAL_NAME) *sans = NULL;
@@ -420,8 +506,8 @@ static writ_status verify_x509_chain(const writ_bundle *b, const writ_verify_opt
         }
     }
     if (uris != 1) {
-        st = wr_refuse(why, err, WRIT_EINVAL, WRIT_R_CERT_SAN, "leaf has %d URI SANs, an X.509-SVID has exactly one",
-                       uris);
+        st = wr_refuse(why, err, WRIT_EINVAL, WRIT_R_CERT_SAN,
+                       "leaf has %d URI SANs, an X.509-SVID has exactly one", uris);
         goto done;
     }
     writ_spiffe_id sid;
@@ -431,7 +517,8 @@ static writ_status verify_x509_chain(const writ_bundle *b, const writ_verify_opt
         goto done;
     }
     if (sid.path_off == sid.len) {
-        st = wr_refuse(why, err, WRIT_EINVAL, WRIT_R_CERT_SAN, "leaf SPIFFE ID has no path (a trust domain ID)");
+        st = wr_refuse(why, err, WRIT_EINVAL, WRIT_R_CERT_SAN,
+                       "leaf SPIFFE ID has no path (a trust domain ID)");
         goto done;
     }
     /* Leaf constraints (X509-SVID.md 4.1-4.3): not a CA, keyUsage present
@@ -499,7 +586,8 @@ writ_status writ_identity_verify_x509(const writ_bundle *b, const writ_verify_op
     if (!b || !opts)
         return wr_refuse(why, err, WRIT_EINVAL, WRIT_R_INTERNAL, "no bundle or options");
     if (len > X509_MAX_PEM)
-        return wr_refuse(why, err, WRIT_ELIMIT, WRIT_R_TOO_LARGE, "certificate chain over %d bytes", X509_MAX_PEM);
+        return wr_refuse(why, err, WRIT_ELIMIT, WRIT_R_TOO_LARGE, "certificate chain over %d bytes",
+                         X509_MAX_PEM);
     X509 *leaf = NULL, *c;
     STACK_OF(X509) *chain = sk_X509_new_null();
     BIO *bio = BIO_new_mem_buf(pem, (int)len);
@@ -510,7 +598,8 @@ writ_status writ_identity_verify_x509(const writ_bundle *b, const writ_verify_op
     while (st == WRIT_OK && (c = PEM_read_bio_X509(bio, NULL, NULL, NULL))) {
         if (++count > X509_MAX_CHAIN) {
             X509_free(c);
-            st = wr_refuse(why, err, WRIT_ELIMIT, WRIT_R_TOO_LARGE, "more than %d certificates", X509_MAX_CHAIN);
+            st = wr_refuse(why, err, WRIT_ELIMIT, WRIT_R_TOO_LARGE, "more than %d certificates",
+                           X509_MAX_CHAIN);
         } else if (!leaf) {
             leaf = c;
         } else if (!sk_X509_push(chain, c)) {
@@ -542,20 +631,23 @@ writ_status writ_identity_verify_x509_der(const writ_bundle *b, const writ_verif
     if (n == 0)
         return wr_refuse(why, err, WRIT_EINVAL, WRIT_R_CERT, "no certificate presented");
     if (n > X509_MAX_CHAIN)
-        return wr_refuse(why, err, WRIT_ELIMIT, WRIT_R_TOO_LARGE, "more than %d certificates", X509_MAX_CHAIN);
+        return wr_refuse(why, err, WRIT_ELIMIT, WRIT_R_TOO_LARGE, "more than %d certificates",
+                         X509_MAX_CHAIN);
     X509 *leaf = NULL;
     STACK_OF(X509) *chain = sk_X509_new_null();
     writ_status st = chain ? WRIT_OK : wr_refuse(why, err, WRIT_ENOMEM, WRIT_R_INTERNAL, "out of memory");
     for (size_t i = 0; st == WRIT_OK && i < n; i++) {
         const unsigned char *p = certs[i];
         if (lens[i] > X509_MAX_PEM) {
-            st = wr_refuse(why, err, WRIT_ELIMIT, WRIT_R_TOO_LARGE, "certificate %zu over %d bytes", i, X509_MAX_PEM);
+            st = wr_refuse(why, err, WRIT_ELIMIT, WRIT_R_TOO_LARGE, "certificate %zu over %d bytes", i,
+                           X509_MAX_PEM);
             break;
         }
         X509 *c = d2i_X509(NULL, &p, (long)lens[i]);
         if (!c || p != certs[i] + lens[i]) {
             X509_free(c);
-            st = wr_refuse(why, err, WRIT_EINVAL, WRIT_R_CERT, "certificate %zu is not exactly one DER certificate", i);
+            st = wr_refuse(why, err, WRIT_EINVAL, WRIT_R_CERT,
+                           "certificate %zu is not exactly one DER certificate", i);
         } else if (!leaf) {
             leaf = c;
         } else if (!sk_X509_push(chain, c)) {

@@ -144,7 +144,7 @@ static int eval_one(srv *s, const srv_snapshot *snap, const srv_task *tk, const 
 {
     if (check_parts(p, tk != NULL, why, whylen))
         return -1;
-    const char *ptype = s->cfg->check_principal_type;
+    const char *ptype = srv_task_ptype(s, tk);
     srv_ask a = {
         .principal = tk ? srv_uid_parts(s, ptype, strlen(ptype), tk->agent, strlen(tk->agent))
                         : uid_parts(s, p->subject, "type", json_object_get(p->subject, "id")),

@@ -133,7 +133,7 @@ void check_request(srv *s, struct MHD_Connection *c, const char *url, const char
     sb_init(&rid);
     srv_snapshot *snap = NULL;
     srv_outcome o;
-    const char *ptype = s->cfg->check_principal_type;
+    const char *ptype = srv_task_ptype(s, &id);
     writ_uid_parts pr = srv_uid_parts(s, ptype, strlen(ptype), id.agent, strlen(id.agent));
     {
         sbuf pt;

@@ -3,6 +3,7 @@
 #include "server/route.h"
 #include "util/alloc.h"
 #include "util/error.h"
+#include "writ/identity.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -75,7 +76,8 @@ static const ck_key keys[] = {
     {"identity_spiffe", CK_TRUST_SPIFFE, 0, 0, 0,
      "TRUST_DOMAIN FILE: trust JWT-SVIDs of that domain, keys in the SPIFFE bundle FILE (repeatable)"},
     {"identity_oidc", CK_TRUST_OIDC, 0, 0, 0,
-     "ISSUER FILE: trust OIDC tokens of that issuer, JWKS in FILE (repeatable)"},
+     "ISSUER FILE [TYPE]: trust OIDC tokens of that issuer, JWKS in FILE; its subjects are principals of TYPE "
+     "(default User, never agents; repeatable)"},
     {"admin_token_file", CK_PATH, OFF(admin_token_file), 0, 0,
      "file whose first line is the admin bearer secret for /oauth2/revoke (>= 32 chars; empty: no admin)"},
     {"tls_cert", CK_PATH, OFF(tls_cert), 0, 0,
@@ -184,6 +186,7 @@ static void free_trust_list(srv_trust **list, size_t *n)
     for (size_t i = 0; i < *n; i++) {
         wr_free((*list)[i].name);
         wr_free((*list)[i].path);
+        wr_free((*list)[i].ptype);
     }
     wr_free(*list);
     *list = NULL;
@@ -353,13 +356,19 @@ static writ_status add_trust(srv_config *c, ck_kind kind, const char *v, const c
     const char *key = oidc ? "identity_oidc" : kind == CK_TLS_CA ? "tls_client_ca" : "identity_spiffe";
     srv_trust **list = kind == CK_TLS_CA ? &c->tls_ca : &c->trust;
     size_t *count = kind == CK_TLS_CA ? &c->ntls_ca : &c->ntrust;
-    char *w[2] = {0};
-    size_t n = split_words(v, w, 2);
+    char *w[3] = {0};
+    size_t n = split_words(v, w, 3);
     writ_status st = WRIT_OK;
     char *path = NULL;
-    if (n != 2) {
-        st = wr_error(err, WRIT_EINVAL, "%s: expected %s FILE, got '%s'", key,
-                      kind == CK_TRUST_OIDC ? "ISSUER" : "TRUST_DOMAIN", v);
+    if (n != 2 && !(oidc && n == 3)) {
+        st = wr_error(err, WRIT_EINVAL, "%s: expected %s, got '%s'", key,
+                      oidc ? "ISSUER FILE [PRINCIPAL_TYPE]" : "TRUST_DOMAIN FILE", v);
+        goto out;
+    }
+    if (n == 3 && (!w[2] || !writ_principal_type_ok(w[2]))) {
+        st = wr_error(err, w[2] ? WRIT_EINVAL : WRIT_ENOMEM,
+                      "%s: principal type '%s' is not a Cedar type name (identifiers joined by '::')", key,
+                      w[2] ? w[2] : "");
         goto out;
     }
     if (!w[0] || !w[1] || !(path = resolve_path(w[1], base_dir))) {
@@ -376,13 +385,14 @@ static writ_status add_trust(srv_config *c, ck_kind kind, const char *v, const c
         goto out;
     }
     *list = t;
-    t[(*count)++] = (srv_trust){oidc, w[0], path};
+    t[(*count)++] = (srv_trust){oidc, w[0], path, w[2]};
     wr_free(w[1]);
     return WRIT_OK;
 out:
     wr_free(path);
     wr_free(w[0]);
     wr_free(w[1]);
+    wr_free(w[2]);
     return st;
 }
 
@@ -743,7 +753,8 @@ void srv_config_print(const srv_config *c, FILE *f)
         case CK_TRUST_OIDC:
             for (size_t t = 0; t < c->ntrust; t++)
                 if (c->trust[t].oidc == (k->kind == CK_TRUST_OIDC))
-                    fprintf(f, "%s = %s %s\n", k->name, c->trust[t].name, c->trust[t].path);
+                    fprintf(f, "%s = %s %s%s%s\n", k->name, c->trust[t].name, c->trust[t].path,
+                            c->trust[t].ptype ? " " : "", c->trust[t].ptype ? c->trust[t].ptype : "");
             break;
         case CK_TLS_CA:
             for (size_t t = 0; t < c->ntls_ca; t++)

@@ -35,12 +35,14 @@ typedef struct srv_route {
 #define SRV_MAX_ROUTES 1024
 
 /* A trusted identity issuer for token exchange:
- *   identity_spiffe = TRUST_DOMAIN FILE   (a SPIFFE bundle: JWKS of JWT-SVID keys)
- *   identity_oidc   = ISSUER FILE         (an OIDC issuer's JWKS) */
+ *   identity_spiffe = TRUST_DOMAIN FILE     (a SPIFFE bundle: JWKS of JWT-SVID keys)
+ *   identity_oidc   = ISSUER FILE [TYPE]    (an OIDC issuer's JWKS; TYPE = the Cedar principal
+ *                                            type of its subjects, default User) */
 typedef struct srv_trust {
     bool oidc;
     char *name;
     char *path;
+    char *ptype; /* identity_oidc TYPE, or NULL */
 } srv_trust;
 
 #define SRV_MAX_TRUST 64

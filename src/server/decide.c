@@ -193,27 +193,18 @@ static int sensitivity_bound(const srv_snapshot *snap, const writ_request *rq, c
     const char *lv = writ_task_token_sensitivity(t->token);
     if (!lv || !*lv)
         return 0;
-    int ceiling = writ_sensitivity_rank(lv);
-    if (ceiling < 0) {
-        snprintf(why, n, "the task token's sensitivity ceiling '%.40s' is not a level", lv);
-        return -1;
-    }
-    if (ceiling >= 3)
+    int64_t level = 0;
+    bool has = writ_request_resource_long(rq, snap->es, "sensitivity", &level) == 1;
+    if (writ_sensitivity_allows(lv, has, level))
         return 0;
-    int64_t level;
-    if (!writ_request_resource_long(rq, snap->es, "sensitivity", &level)) {
-        snprintf(why, n,
-                 "the resource has no sensitivity, so it counts as restricted: above the task token's "
-                 "ceiling %s",
+    if (!has)
+        snprintf(why, n, "the resource has no sensitivity, so it counts as restricted: above the task token's "
+                         "ceiling %.40s",
                  lv);
-        return -1;
-    }
-    if (level > ceiling) {
-        snprintf(why, n, "the resource's sensitivity %lld is above the task token's ceiling %s (%d)",
-                 (long long)level, lv, ceiling);
-        return -1;
-    }
-    return 0;
+    else
+        snprintf(why, n, "the resource's sensitivity %lld is above the task token's ceiling %.40s", (long long)level,
+                 lv);
+    return -1;
 }
 
 /* The destination of a request: the route's, else a trusted proxy's, else
@@ -253,17 +244,8 @@ static int scope_bound(const srv_ask *a, const char *act_txt, const char *res_tx
     writ_task_token_scope(a->task->token, &sc);
     if (sc.n_destinations == 0)
         return 0;
-    for (size_t i = 0; i < sc.n_destinations; i++) {
-        /* destinations compare in lower case (a token minted before
-         * normalisation may hold capitals) */
-        char item[130];
-        size_t k = 0;
-        for (const char *p = sc.destinations[i]; *p && k + 1 < sizeof item; p++)
-            item[k++] = (char)(*p >= 'A' && *p <= 'Z' ? *p - 'A' + 'a' : *p);
-        item[k] = '\0';
-        if (srv_scope_covers(item, dest))
-            return 0;
-    }
+    if (writ_scope_list_covers(sc.destinations, sc.n_destinations, dest))
+        return 0;
     snprintf(why, n, "destination %s is outside the task token's destinations", dest);
     return -1;
 }

@@ -67,9 +67,13 @@
  *     agent=ID                       every token held by or delegated through ID
  *     subtree=JTI, jti=JTI           by token id
  *   Authorization: Bearer <admin secret (admin_token_file)> may revoke
- *   anything; Bearer <task token> may revoke tokens of its own task (token=
- *   or task=).  Otherwise 401 invalid_client.  A token that does not verify
- *   (expired, foreign, garbage) needs no revoking: 200, as RFC 7009 asks.
+ *   anything.  Bearer <task token>: a root token (depth 0, issued by
+ *   start_task) may revoke its own task (task=) or any token of it (token=);
+ *   a delegated token (depth > 0) only its own subtree: token= itself or a
+ *   token delegated from it, never its parent, a sibling or the task (403
+ *   unauthorized_client).  Otherwise 401 invalid_client.  A token that does
+ *   not verify (expired, foreign, garbage) needs no revoking: 200, as RFC
+ *   7009 asks.
  *   The in-memory set is updated before the answer, so the very next
  *   request in this process is refused; the entry is on disk for restarts
  *   and other processes.
@@ -203,12 +207,15 @@ typedef struct tok_decision {
     srv_outcome o;
 } tok_decision;
 
-static void token_decide(srv *s, struct MHD_Connection *c, const char *aid, const char *principal,
-                         const char *rtype, const char *rid, const char *task, const writ_task_scope *sc,
-                         json_t *chain, unsigned depth, json_t *task_attrs, tok_decision *d)
+/* ptype_name: the principal's type (an OIDC subject's, identity isolation),
+ * NULL = the agent type check_principal_type. */
+static void token_decide(srv *s, struct MHD_Connection *c, const char *aid, const char *ptype_name,
+                         const char *principal, const char *rtype, const char *rid, const char *task,
+                         const writ_task_scope *sc, json_t *chain, unsigned depth, json_t *task_attrs,
+                         tok_decision *d)
 {
     srv_snapshot *snap = snap_acquire(s->store);
-    const char *ptype = s->cfg->check_principal_type;
+    const char *ptype = ptype_name ? ptype_name : s->cfg->check_principal_type;
     char *chain_txt = chain ? json_dumps(chain, JSON_COMPACT) : NULL;
     srv_task t = {.agent = principal,
                   .task = task ? task : "",
@@ -402,6 +409,13 @@ static void start_task(srv *s, struct MHD_Connection *c, const form *f, bool txn
         id = peer;
     }
     const char *agent = writ_identity_subject(id);
+    /* a revoked agent starts nothing (writ_token_mint checks it again) */
+    if (s->revocations && writ_revocations_contains(s->revocations, WRIT_REVOKE_AGENT, agent, strlen(agent))) {
+        char d[320];
+        snprintf(d, sizeof d, "agent '%.200s' is revoked", agent);
+        refused(s, r, 400, "invalid_grant", writ_reason_name(WRIT_R_REVOKED), NULL, NULL, NULL, NULL, d);
+        goto out;
+    }
     const char *given = form_get(f, "task");
     char fresh[40];
     if (given && (!*given || strlen(given) > 256)) {
@@ -432,7 +446,8 @@ static void start_task(srv *s, struct MHD_Connection *c, const form *f, bool txn
         oauth_error(r, 500, "server_error", NULL, "out of memory");
         goto out;
     }
-    token_decide(s, c, act, agent, "Task", task, task, &rs->sc, chain, 0, attrs, d);
+    token_decide(s, c, act, writ_identity_principal_type(id), agent, "Task", task, task, &rs->sc, chain, 0, attrs,
+                 d);
     json_decref(attrs);
     json_decref(chain);
     if (!d->o.allow) {
@@ -442,7 +457,8 @@ static void start_task(srv *s, struct MHD_Connection *c, const form *f, bool txn
         goto out;
     }
     int64_t exp = 0;
-    writ_mint_request mr = {.scope = &rs->sc, .txn = task, .ttl = ttl, .expires = &exp};
+    writ_mint_request mr = {
+        .scope = &rs->sc, .txn = task, .ttl = ttl, .expires = &exp, .revocations = s->revocations};
     char *tok = NULL;
     size_t len = 0;
     if (writ_token_mint(s->keyring, &s->issuer, id, &mr, &tok, &len, &reason, &err)) {
@@ -553,7 +569,15 @@ static void delegate(srv *s, struct MHD_Connection *c, const form *f, bool txn, 
         goto out;
     }
     const char *to = writ_identity_subject(target);
-    token_decide(s, c, act, holder, "Agent", to, task, &rs->sc, chain, depth, NULL, d);
+    /* a revoked agent is no delegation target (writ_token_delegate checks it again) */
+    if (s->revocations && writ_revocations_contains(s->revocations, WRIT_REVOKE_AGENT, to, strlen(to))) {
+        char dt[320];
+        snprintf(dt, sizeof dt, "actor token: agent '%.200s' is revoked", to);
+        refused(s, r, 400, "invalid_grant", writ_reason_name(WRIT_R_REVOKED), NULL, NULL, NULL, task, dt);
+        goto out;
+    }
+    token_decide(s, c, act, writ_task_token_holder_type(parent), holder, "Agent", to, task, &rs->sc, chain, depth,
+                 NULL, d);
     if (!d->o.allow) {
         deny_text(d, why, sizeof why);
         oauth_error(r, 403, "access_denied", "policy_denied", "policy_denied: %s", why);
@@ -675,8 +699,8 @@ static int authenticate(srv *s, struct MHD_Connection *c, revoker *who, srv_repl
     }
     sbuf b;
     sb_init(&b);
-    const char *h = writ_task_token_holder(who->token);
-    srv_uid_text(&b, s->cfg->check_principal_type, h, strlen(h));
+    const char *h = writ_task_token_holder(who->token), *ht = writ_task_token_holder_type(who->token);
+    srv_uid_text(&b, ht ? ht : s->cfg->check_principal_type, h, strlen(h));
     snprintf(who->who, sizeof who->who, "%s", sb_ok(&b) ? b.p : "");
     sb_free(&b);
     return 0;
@@ -795,6 +819,18 @@ void oauth_revoke(srv *s, struct MHD_Connection *c, const char *body, size_t len
             writ_task_token_free(t);
             goto out;
         }
+        /* a delegate revokes only its own subtree: itself and what was
+         * delegated from it, never its parent, a sibling or the task */
+        if (!who.admin && writ_task_token_depth(who.token) > 0 &&
+            !writ_task_token_in_subtree(t, writ_task_token_jti(who.token))) {
+            srv_outcome o;
+            srv_decide_failed(s, who.who, action, "", mytask,
+                              "revoke refused: the token is not in the delegate's own subtree", &o);
+            oauth_error(r, 403, "unauthorized_client", NULL,
+                        "a delegated task token may only revoke itself and tokens delegated from it");
+            writ_task_token_free(t);
+            goto out;
+        }
         revoke_done(s, r, &who, WRIT_REVOKE_SUBTREE, writ_task_token_jti(t),
                     writ_task_token_expiry(t) + s->cfg->token_leeway, txn);
         writ_task_token_free(t);
@@ -803,6 +839,14 @@ void oauth_revoke(srv *s, struct MHD_Connection *c, const char *body, size_t len
             srv_outcome o;
             srv_decide_failed(s, who.who, action, "", mytask, "revoke refused: another task", &o);
             oauth_error(r, 403, "unauthorized_client", NULL, "a task token may only revoke its own task");
+            goto out;
+        }
+        if (!who.admin && writ_task_token_depth(who.token) > 0) {
+            srv_outcome o;
+            srv_decide_failed(s, who.who, action, "", mytask, "revoke refused: a delegate may not revoke the task",
+                              &o);
+            oauth_error(r, 403, "unauthorized_client", NULL,
+                        "only the task's root token (depth 0) or the admin may revoke the whole task");
             goto out;
         }
         revoke_done(s, r, &who, WRIT_REVOKE_TASK, value, horizon, value);

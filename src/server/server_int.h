@@ -99,6 +99,7 @@ void srv_reply_sbuf(srv_reply *r, unsigned status, sbuf *b);
  * into the request's headers (test-only header mode of /authz/check). */
 typedef struct srv_task {
     const char *agent;      /* the token's holder (act.sub, or sub) */
+    const char *ptype;      /* the holder's principal type (an OIDC subject's), NULL = check_principal_type */
     const char *task;       /* txn ("" = none) */
     const char *purpose;    /* "" = none */
     unsigned depth;         /* delegation hops: 0 = the agent itself */
@@ -195,6 +196,12 @@ WRIT_MUST_CHECK writ_status check_compile(srv *s, writ_error *err);
 void check_free(srv *s);
 /* ---- the task behind a request (taskctx.c) */
 void srv_task_clear(srv_task *t);
+/* The Cedar type of t's holder: its own (an OIDC subject's), else
+ * check_principal_type. */
+static inline const char *srv_task_ptype(const srv *s, const srv_task *t)
+{
+    return t && t->ptype ? t->ptype : s->cfg->check_principal_type;
+}
 /* Is an Authorization header value the Bearer scheme? */
 bool srv_is_bearer(const char *auth);
 /* Verify the task token of an Authorization header value ("Bearer TOKEN")
@@ -213,7 +220,6 @@ unsigned srv_task_identify(srv *s, struct MHD_Connection *c, srv_task *t, char *
  * a uid text) must be in its actions, the resource (by id or as a uid
  * text) in its resources when it lists any.  0 inside (or no token), -1
  * outside with why. */
-bool srv_scope_covers(const char *item, const char *v);
 int srv_task_in_scope(const srv_task *t, const char *action, const char *action_uid, const char *rid,
                       const char *resource_uid, char *why, size_t n);
 #endif

@@ -60,6 +60,7 @@ unsigned srv_task_bearer(srv *s, struct MHD_Connection *c, const char *auth, srv
     }
     const writ_task_token *k = t->token;
     t->agent = writ_task_token_holder(k);
+    t->ptype = writ_task_token_holder_type(k);
     t->task = writ_task_token_txn(k) ? writ_task_token_txn(k) : "";
     t->purpose = writ_task_token_purpose(k) ? writ_task_token_purpose(k) : "";
     t->depth = writ_task_token_depth(k);
@@ -104,15 +105,6 @@ unsigned srv_task_identify(srv *s, struct MHD_Connection *c, srv_task *t, char *
     return 401;
 }
 
-/* Does a scope item (exact, or a prefix ending in '*') cover v? */
-bool srv_scope_covers(const char *item, const char *v)
-{
-    size_t n = strlen(item);
-    if (n && item[n - 1] == '*')
-        return strncmp(item, v, n - 1) == 0;
-    return strcmp(item, v) == 0;
-}
-
 int srv_task_in_scope(const srv_task *t, const char *action, const char *action_uid, const char *rid,
                       const char *resource_uid, char *why, size_t n)
 {
@@ -120,18 +112,16 @@ int srv_task_in_scope(const srv_task *t, const char *action, const char *action_
         return 0;
     writ_task_scope sc;
     writ_task_token_scope(t->token, &sc);
-    bool ok = false;
-    for (size_t i = 0; i < sc.n_actions && !ok; i++)
-        ok = srv_scope_covers(sc.actions[i], action) || srv_scope_covers(sc.actions[i], action_uid);
+    bool ok = writ_scope_list_covers(sc.actions, sc.n_actions, action) ||
+              writ_scope_list_covers(sc.actions, sc.n_actions, action_uid);
     if (!ok) {
         snprintf(why, n, "action %s is outside the task token's scope", action);
         return -1;
     }
     if (sc.n_resources == 0)
         return 0;
-    ok = false;
-    for (size_t i = 0; i < sc.n_resources && !ok; i++)
-        ok = srv_scope_covers(sc.resources[i], rid) || srv_scope_covers(sc.resources[i], resource_uid);
+    ok = writ_scope_list_covers(sc.resources, sc.n_resources, rid) ||
+         writ_scope_list_covers(sc.resources, sc.n_resources, resource_uid);
     if (!ok) {
         snprintf(why, n, "resource %s is outside the task token's scope", rid);
         return -1;

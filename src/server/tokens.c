@@ -110,6 +110,19 @@ out:
     return text;
 }
 
+/* The type name as Cedar will see it: unqualified names get the namespace. */
+static bool same_type(const srv *s, const char *a, const char *b)
+{
+    const char *pre = s->type_prefix ? s->type_prefix : "";
+    size_t pl = strlen(pre);
+    const char *ua = strstr(a, "::") ? a : NULL, *ub = strstr(b, "::") ? b : NULL;
+    if (!ua == !ub)
+        return !strcmp(a, b);
+    /* one qualified, one not: compare prefix + the unqualified one */
+    const char *q = ua ? ua : ub, *u = ua ? b : a;
+    return !strncmp(q, pre, pl) && !strcmp(q + pl, u);
+}
+
 static writ_status load_trust(srv *s, writ_error *err)
 {
     const srv_config *c = s->cfg;
@@ -123,14 +136,27 @@ static writ_status load_trust(srv *s, writ_error *err)
         char *text = slurp(t->path, &len, err);
         if (!text)
             return WRIT_EIO;
-        writ_status st = t->oidc ? writ_bundle_add_oidc(s->bundle, t->name, strlen(t->name), text, len, err)
-                                 : writ_bundle_add_spiffe(s->bundle, t->name, strlen(t->name), text, len, err);
+        /* identity isolation: an OIDC issuer's subjects are never agents */
+        const char *ptype = t->ptype ? t->ptype : WRIT_OIDC_DEFAULT_PRINCIPAL_TYPE;
+        if (t->oidc && same_type(s, ptype, c->check_principal_type)) {
+            wr_free(text);
+            memset(err, 0, sizeof *err);
+            err->code = WRIT_EINVAL;
+            snprintf(
+                err->msg, sizeof err->msg,
+                "identity_oidc %.80s: principal type %.40s is the agent type: OIDC subjects are never agents",
+                t->name, ptype);
+            return WRIT_EINVAL;
+        }
+        writ_status st =
+            t->oidc ? writ_bundle_add_oidc_typed(s->bundle, t->name, strlen(t->name), ptype, text, len, err)
+                    : writ_bundle_add_spiffe(s->bundle, t->name, strlen(t->name), text, len, err);
         wr_free(text);
         if (st) {
             char m[sizeof err->msg];
             snprintf(m, sizeof m, "%s", err->msg);
-            snprintf(err->msg, sizeof err->msg, "%s %s: %.200s", t->oidc ? "identity_oidc" : "identity_spiffe",
-                     t->name, m);
+            snprintf(err->msg, sizeof err->msg, "%s %s: %.200s",
+                     t->oidc ? "identity_oidc" : "identity_spiffe", t->name, m);
             return st;
         }
     }
@@ -154,8 +180,8 @@ static writ_status load_admin(srv *s, writ_error *err)
         if (err) {
             memset(err, 0, sizeof *err);
             err->code = WRIT_EINVAL;
-            snprintf(err->msg, sizeof err->msg, "admin_token_file %s: the secret must be at least 32 characters",
-                     path);
+            snprintf(err->msg, sizeof err->msg,
+                     "admin_token_file %s: the secret must be at least 32 characters", path);
         }
         return WRIT_EINVAL;
     }
@@ -170,8 +196,10 @@ writ_status srv_tokens_open(srv *s, writ_error *err)
     writ_status st = WRIT_OK;
     size_t len = 0;
     char *text = NULL;
-    s->issuer = (writ_issuer_config){.issuer = c->token_issuer, .audience = c->token_audience,
-                                     .default_ttl = c->token_ttl, .max_ttl = c->token_max_ttl};
+    s->issuer = (writ_issuer_config){.issuer = c->token_issuer,
+                                     .audience = c->token_audience,
+                                     .default_ttl = c->token_ttl,
+                                     .max_ttl = c->token_max_ttl};
     if ((st = load_trust(s, err)) || (st = load_admin(s, err)))
         return st;
     if (*c->token_keys || !*c->token_jwks) {

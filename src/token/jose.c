@@ -9,12 +9,16 @@
  *  - keys come only from a bundle chosen by the caller, never from jwk / jku
  *    / x5u / x5c headers;
  *  - every encoding is canonical: base64url without padding and with zero
- *    trailing bits, ECDSA signatures exactly 2 x field size, JSON objects
- *    without duplicate keys. */
+ *    trailing bits, ECDSA signatures exactly 2 x field size and low-S
+ *    (s <= n/2: of the two valid signatures (r, s) and (r, n - s) only the
+ *    smaller s is accepted, so a signature cannot be re-encoded into a
+ *    second valid token; Writ signs low-S), JSON objects without duplicate
+ *    keys. */
 #include "token/jose.h"
 #include "util/alloc.h"
 
 #include <ctype.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -91,17 +95,15 @@ writ_status wr_refuse(writ_reason *why, writ_error *err, writ_status st, writ_re
 
 int64_t wr_now(int64_t now)
 {
-    return now ? now : (int64_t)time(NULL);
+    int64_t t = now ? now : (int64_t)time(NULL);
+    return t < 0 ? 0 : t > WR_MAX_TIME ? WR_MAX_TIME : t;
 }
 
 /* --------------------------------------------------------------- base64url */
 
 static const char b64url_alpha[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
-size_t wr_b64url_enc_len(size_t n)
-{
-    return n / 3 * 4 + (n % 3 ? n % 3 + 1 : 0);
-}
+size_t wr_b64url_enc_len(size_t n) { return n / 3 * 4 + (n % 3 ? n % 3 + 1 : 0); }
 
 size_t wr_b64url_encode(const unsigned char *in, size_t n, char *out)
 {
@@ -270,9 +272,9 @@ wr_alg wr_alg_for_key(EVP_PKEY *pkey)
 {
     switch (EVP_PKEY_get_base_id(pkey)) {
     case EVP_PKEY_EC:
-        return EVP_PKEY_get_bits(pkey) == 256 ? WR_ALG_ES256
-             : EVP_PKEY_get_bits(pkey) == 384 ? WR_ALG_ES384
-                                               : WR_ALG_UNKNOWN;
+        return EVP_PKEY_get_bits(pkey) == 256   ? WR_ALG_ES256
+               : EVP_PKEY_get_bits(pkey) == 384 ? WR_ALG_ES384
+                                                : WR_ALG_UNKNOWN;
     case EVP_PKEY_ED25519:
         return WR_ALG_EDDSA;
     case EVP_PKEY_RSA:
@@ -628,12 +630,14 @@ writ_status wr_jws_parse(const char *tok, size_t len, size_t max_len, const char
     if (len == 0)
         return wr_refuse(why, err, WRIT_EINVAL, WRIT_R_MALFORMED, "empty token");
     if (len > max_len)
-        return wr_refuse(why, err, WRIT_ELIMIT, WRIT_R_TOO_LARGE, "token is %zu bytes, limit %zu", len, max_len);
+        return wr_refuse(why, err, WRIT_ELIMIT, WRIT_R_TOO_LARGE, "token is %zu bytes, limit %zu", len,
+                         max_len);
 
     const char *d1 = memchr(tok, '.', len);
     const char *d2 = d1 ? memchr(d1 + 1, '.', len - (size_t)(d1 + 1 - tok)) : NULL;
     if (!d1 || !d2)
-        return wr_refuse(why, err, WRIT_EINVAL, WRIT_R_MALFORMED, "not a compact JWS (need 3 dot-separated parts)");
+        return wr_refuse(why, err, WRIT_EINVAL, WRIT_R_MALFORMED,
+                         "not a compact JWS (need 3 dot-separated parts)");
     if (memchr(d2 + 1, '.', len - (size_t)(d2 + 1 - tok)))
         return wr_refuse(why, err, WRIT_EINVAL, WRIT_R_MALFORMED,
                          "too many dot-separated parts (JWE and JSON serialization are not accepted)");
@@ -660,14 +664,17 @@ writ_status wr_jws_parse(const char *tok, size_t len, size_t max_len, const char
     }
     out->alg = wr_alg_from_name(alg, al);
     if (out->alg == WR_ALG_UNKNOWN) {
-        const char *kind = ascii_ieq(alg, al, "none")     ? "unsecured JWS ('none') is never accepted"
-                         : (al >= 2 && !strncmp(alg, "HS", 2)) ? "HMAC algorithms are never accepted"
-                                                                : "not on the allow-list (RS256, PS256, ES256, ES384, EdDSA)";
-        st = wr_refuse(why, err, WRIT_EINVAL, WRIT_R_ALG, "alg '%.*s': %s", (int)(al > 32 ? 32 : al), alg, kind);
+        const char *kind = ascii_ieq(alg, al, "none") ? "unsecured JWS ('none') is never accepted"
+                           : (al >= 2 && !strncmp(alg, "HS", 2))
+                               ? "HMAC algorithms are never accepted"
+                               : "not on the allow-list (RS256, PS256, ES256, ES384, EdDSA)";
+        st = wr_refuse(why, err, WRIT_EINVAL, WRIT_R_ALG, "alg '%.*s': %s", (int)(al > 32 ? 32 : al), alg,
+                       kind);
         goto fail;
     }
     if (json_object_get(out->header, "crit")) {
-        st = wr_refuse(why, err, WRIT_EINVAL, WRIT_R_CRIT, "crit header present; no extensions are understood");
+        st = wr_refuse(why, err, WRIT_EINVAL, WRIT_R_CRIT,
+                       "crit header present; no extensions are understood");
         goto fail;
     }
     json_t *typ = json_object_get(out->header, "typ");
@@ -706,7 +713,8 @@ writ_status wr_jws_parse(const char *tok, size_t len, size_t max_len, const char
         goto fail;
     }
     if (sl > 1400 || !wr_b64url_decode(d2 + 1, sl, &out->sig, &out->sig_len)) {
-        st = wr_refuse(why, err, WRIT_EINVAL, WRIT_R_MALFORMED, "signature is not canonical base64url of <= 1024 bytes");
+        st = wr_refuse(why, err, WRIT_EINVAL, WRIT_R_MALFORMED,
+                       "signature is not canonical base64url of <= 1024 bytes");
         goto fail;
     }
     out->signing_input = tok;
@@ -717,8 +725,61 @@ fail:
     return st;
 }
 
-/* JWS ECDSA signatures are R||S, each exactly the field size; OpenSSL wants DER. */
-static unsigned char *ecdsa_raw_to_der(const unsigned char *sig, size_t n, size_t fl, int *der_len)
+/* The group orders of P-256 and P-384 and their halves, from OpenSSL's
+ * curve parameters, made once.  NULL when OpenSSL failed: every ECDSA
+ * signature is then refused (fail closed). */
+static struct {
+    BIGNUM *order, *half;
+} ec_orders[2];
+static pthread_once_t ec_orders_once = PTHREAD_ONCE_INIT;
+
+static void ec_orders_init(void)
+{
+    static const int nids[2] = {NID_X9_62_prime256v1, NID_secp384r1};
+    for (size_t i = 0; i < 2; i++) {
+        EC_GROUP *g = EC_GROUP_new_by_curve_name(nids[i]);
+        const BIGNUM *o = g ? EC_GROUP_get0_order(g) : NULL;
+        BIGNUM *order = o ? BN_dup(o) : NULL, *half = o ? BN_dup(o) : NULL;
+        if (!order || !half || !BN_rshift1(half, half)) {
+            BN_free(order);
+            BN_free(half);
+            order = half = NULL;
+        }
+        ec_orders[i].order = order;
+        ec_orders[i].half = half;
+        EC_GROUP_free(g);
+    }
+}
+
+static bool ec_order(wr_alg alg, const BIGNUM **order, const BIGNUM **half)
+{
+    if (alg != WR_ALG_ES256 && alg != WR_ALG_ES384)
+        return false;
+    pthread_once(&ec_orders_once, ec_orders_init);
+    size_t i = alg == WR_ALG_ES384;
+    *order = ec_orders[i].order;
+    *half = ec_orders[i].half;
+    return *order && *half;
+}
+
+bool wr_sig_high_s(wr_alg alg, const unsigned char *sig, size_t sig_len)
+{
+    const BIGNUM *order, *half;
+    size_t fl = alg == WR_ALG_ES256 ? 32 : 48;
+    if (alg != WR_ALG_ES256 && alg != WR_ALG_ES384)
+        return false;
+    if (sig_len != 2 * fl || !ec_order(alg, &order, &half))
+        return true; /* cannot tell: treat as refused */
+    BIGNUM *s = BN_bin2bn(sig + fl, (int)fl, NULL);
+    bool high = !s || BN_cmp(s, half) > 0;
+    BN_free(s);
+    return high;
+}
+
+/* JWS ECDSA signatures are R||S, each exactly the field size; OpenSSL wants
+ * DER. */
+static unsigned char *ecdsa_raw_to_der(wr_alg alg, const unsigned char *sig, size_t n, size_t fl,
+                                       int *der_len)
 {
     if (n != 2 * fl)
         return NULL;
@@ -738,8 +799,17 @@ static unsigned char *ecdsa_raw_to_der(const unsigned char *sig, size_t n, size_
     return der;
 }
 
+static bool sig_verify(EVP_PKEY *pkey, wr_alg alg, const unsigned char *msg, size_t len,
+                       const unsigned char *sig, size_t sig_len, bool allow_high_s);
+
 bool wr_sig_verify(EVP_PKEY *pkey, wr_alg alg, const unsigned char *msg, size_t len, const unsigned char *sig,
                    size_t sig_len)
+{
+    return sig_verify(pkey, alg, msg, len, sig, sig_len, false);
+}
+
+static bool sig_verify(EVP_PKEY *pkey, wr_alg alg, const unsigned char *msg, size_t len,
+                       const unsigned char *sig, size_t sig_len, bool allow_high_s)
 {
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     EVP_PKEY_CTX *pctx = NULL;
@@ -750,15 +820,16 @@ bool wr_sig_verify(EVP_PKEY *pkey, wr_alg alg, const unsigned char *msg, size_t 
         return false;
     if (EVP_DigestVerifyInit(ctx, &pctx, alg_md(alg), NULL, pkey) != 1)
         goto done;
-    if (alg == WR_ALG_PS256 &&
-        (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
-         EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) != 1 ||
-         EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, EVP_sha256()) != 1))
+    if (alg == WR_ALG_PS256 && (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
+                                EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) != 1 ||
+                                EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, EVP_sha256()) != 1))
         goto done;
     if (alg == WR_ALG_RS256 && EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) != 1)
         goto done;
     if (alg == WR_ALG_ES256 || alg == WR_ALG_ES384) {
-        der = ecdsa_raw_to_der(sig, sig_len, alg == WR_ALG_ES256 ? 32 : 48, &der_len);
+        if (!allow_high_s && wr_sig_high_s(alg, sig, sig_len))
+            goto done;
+        der = ecdsa_raw_to_der(alg, sig, sig_len, alg == WR_ALG_ES256 ? 32 : 48, &der_len);
         if (!der)
             goto done;
         sig = der;
@@ -773,13 +844,26 @@ done:
 
 writ_status wr_jws_verify(const wr_jws *j, const wr_jwk *key, writ_reason *why, writ_error *err)
 {
+    return wr_jws_verify_ex(j, key, false, why, err);
+}
+
+writ_status wr_jws_verify_ex(const wr_jws *j, const wr_jwk *key, bool allow_high_s, writ_reason *why,
+                             writ_error *err)
+{
     if (!wr_jwk_fits(key, j->alg))
         return wr_refuse(why, err, WRIT_EINVAL, WRIT_R_KEY_ALG, "key '%s' cannot verify alg %s",
                          key->kid ? key->kid : "?", wr_alg_name(j->alg));
-    if (!wr_sig_verify(key->pkey, j->alg, (const unsigned char *)j->signing_input, j->signing_input_len, j->sig,
-                       j->sig_len))
-        return wr_refuse(why, err, WRIT_EINVAL, WRIT_R_SIGNATURE, "%s signature does not verify with key '%s'",
-                         wr_alg_name(j->alg), key->kid ? key->kid : "?");
+    if (!allow_high_s && (j->alg == WR_ALG_ES256 || j->alg == WR_ALG_ES384) &&
+        j->sig_len == (j->alg == WR_ALG_ES256 ? 64u : 96u) && wr_sig_high_s(j->alg, j->sig, j->sig_len))
+        return wr_refuse(
+            why, err, WRIT_EINVAL, WRIT_R_SIGNATURE,
+            "%s signature has a high S (s > n/2): only the low-S form is accepted (malleability)",
+            wr_alg_name(j->alg));
+    if (!sig_verify(key->pkey, j->alg, (const unsigned char *)j->signing_input, j->signing_input_len, j->sig,
+                    j->sig_len, allow_high_s))
+        return wr_refuse(why, err, WRIT_EINVAL, WRIT_R_SIGNATURE,
+                         "%s signature does not verify with key '%s'", wr_alg_name(j->alg),
+                         key->kid ? key->kid : "?");
     return WRIT_OK;
 }
 
@@ -789,6 +873,7 @@ bool wr_sig_sign(EVP_PKEY *key, wr_alg alg, const unsigned char *msg, size_t len
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     EVP_PKEY_CTX *pctx = NULL;
     ECDSA_SIG *es = NULL;
+    BIGNUM *low = NULL;
     unsigned char *sig = NULL, *raw = NULL;
     size_t siglen = 0;
     bool ok = false;
@@ -809,7 +894,13 @@ bool wr_sig_sign(EVP_PKEY *key, wr_alg alg, const unsigned char *msg, size_t len
         if (!(es = d2i_ECDSA_SIG(NULL, &p, (long)siglen)) || !(raw = wr_malloc(2 * fl)))
             goto done;
         ECDSA_SIG_get0(es, &r, &s);
-        if (BN_bn2binpad(r, raw, (int)fl) != (int)fl || BN_bn2binpad(s, raw + fl, (int)fl) != (int)fl)
+        /* sign low-S: (r, n - s) verifies as well, and is the form verifiers accept */
+        const BIGNUM *order, *half;
+        if (!ec_order(alg, &order, &half) || !(low = BN_dup(s)))
+            goto done;
+        if (BN_cmp(s, half) > 0 && !BN_sub(low, order, s))
+            goto done;
+        if (BN_bn2binpad(r, raw, (int)fl) != (int)fl || BN_bn2binpad(low, raw + fl, (int)fl) != (int)fl)
             goto done;
         wr_free(sig);
         sig = raw;
@@ -821,6 +912,7 @@ bool wr_sig_sign(EVP_PKEY *key, wr_alg alg, const unsigned char *msg, size_t len
     sig = NULL;
     ok = true;
 done:
+    BN_free(low);
     ECDSA_SIG_free(es);
     EVP_MD_CTX_free(ctx);
     wr_free(sig);
@@ -898,7 +990,7 @@ static writ_status int_claim(const json_t *claims, const char *name, bool requir
     if (!json_is_integer(j))
         return wr_refuse(why, err, WRIT_EINVAL, WRIT_R_CLAIM_TYPE, "%s must be an integer NumericDate", name);
     *v = (int64_t)json_integer_value(j);
-    if (*v < 0 || *v > (int64_t)1 << 40)
+    if (*v < 0 || *v > WR_MAX_TIME)
         return wr_refuse(why, err, WRIT_EINVAL, WRIT_R_CLAIM_TYPE, "%s out of range", name);
     return WRIT_OK;
 }
@@ -913,6 +1005,10 @@ writ_status wr_check_times(const json_t *claims, int64_t now, uint32_t leeway, u
         leeway = WRIT_MAX_LEEWAY;
     if (!max_lifetime)
         max_lifetime = 24 * 3600;
+    /* every operand below is within [0, WR_MAX_TIME] (int_claim refuses
+     * other NumericDates, now is clamped) plus at most 300 s of leeway, so
+     * no sum or difference can overflow */
+    now = now < 0 ? 0 : now > WR_MAX_TIME ? WR_MAX_TIME : now;
     if ((st = int_claim(claims, "exp", true, &has_exp, &exp, why, err)) ||
         (st = int_claim(claims, "nbf", false, &has_nbf, &nbf, why, err)) ||
         (st = int_claim(claims, "iat", false, &has_iat, &iat, why, err)))
@@ -921,8 +1017,8 @@ writ_status wr_check_times(const json_t *claims, int64_t now, uint32_t leeway, u
         return wr_refuse(why, err, WRIT_EINVAL, WRIT_R_EXPIRED, "expired at %lld, now %lld (leeway %us)",
                          (long long)exp, (long long)now, leeway);
     if (has_nbf && nbf > now + (int64_t)leeway)
-        return wr_refuse(why, err, WRIT_EINVAL, WRIT_R_NOT_YET_VALID, "nbf %lld is after now %lld (leeway %us)",
-                         (long long)nbf, (long long)now, leeway);
+        return wr_refuse(why, err, WRIT_EINVAL, WRIT_R_NOT_YET_VALID,
+                         "nbf %lld is after now %lld (leeway %us)", (long long)nbf, (long long)now, leeway);
     if (has_iat && iat > now + (int64_t)leeway)
         return wr_refuse(why, err, WRIT_EINVAL, WRIT_R_IAT, "iat %lld is after now %lld (leeway %us)",
                          (long long)iat, (long long)now, leeway);

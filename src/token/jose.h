@@ -16,6 +16,12 @@
 /* ---- refusal helper: fills why/err, returns st.  msg = "<reason>: <fmt>" */
 writ_status wr_refuse(writ_reason *why, writ_error *err, writ_status st, writ_reason r, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
+/* Times are unix seconds in [0, WR_MAX_TIME] (2^40, about the year 36812):
+ * NumericDate claims outside are refused, and wr_now clamps the clock (or a
+ * caller's `now`) into it, so sums like now + leeway or now + ttl (both far
+ * below 2^62) can never overflow. */
+#define WR_MAX_TIME ((int64_t)1 << 40)
+/* now (0 = the clock), clamped to [0, WR_MAX_TIME]. */
 int64_t wr_now(int64_t now);
 
 /* ---- base64url (RFC 4648 section 5, no padding, canonical only) */
@@ -49,11 +55,11 @@ const char *wr_alg_name(wr_alg a);
 
 /* ---- JWK / JWKS */
 typedef struct wr_jwk {
-    char *kid;          /* may be NULL */
-    wr_alg alg;         /* from "alg", or WR_ALG_UNKNOWN when absent */
-    EVP_PKEY *pkey;     /* public key */
-    int key_type;       /* EVP_PKEY_RSA / EVP_PKEY_EC / EVP_PKEY_ED25519 */
-    int ec_bits;        /* 256 or 384 for EC */
+    char *kid;      /* may be NULL */
+    wr_alg alg;     /* from "alg", or WR_ALG_UNKNOWN when absent */
+    EVP_PKEY *pkey; /* public key */
+    int key_type;   /* EVP_PKEY_RSA / EVP_PKEY_EC / EVP_PKEY_ED25519 */
+    int ec_bits;    /* 256 or 384 for EC */
 } wr_jwk;
 
 typedef struct wr_jwks {
@@ -85,9 +91,9 @@ typedef struct wr_jws {
     json_t *header;
     json_t *claims;
     wr_alg alg;
-    const char *kid;      /* borrowed from header, NULL if absent */
+    const char *kid; /* borrowed from header, NULL if absent */
     size_t kid_len;
-    const char *signing_input;   /* borrowed from the token */
+    const char *signing_input; /* borrowed from the token */
     size_t signing_input_len;
     unsigned char *sig;
     size_t sig_len;
@@ -103,13 +109,22 @@ typedef struct wr_jws {
 writ_status wr_jws_parse(const char *tok, size_t len, size_t max_len, const char *const *typ_ok,
                          bool typ_required, wr_jws *out, writ_reason *why, writ_error *err);
 void wr_jws_clear(wr_jws *j);
+/* Low-S only for ECDSA (wr_sig_high_s). */
 writ_status wr_jws_verify(const wr_jws *j, const wr_jwk *key, writ_reason *why, writ_error *err);
+/* The same; allow_high_s accepts an ECDSA signature with s > n/2 too. */
+writ_status wr_jws_verify_ex(const wr_jws *j, const wr_jwk *key, bool allow_high_s, writ_reason *why,
+                             writ_error *err);
 /* Raw signature check over (msg, len) with a JWS signature: used by the
  * benchmark to measure the cost of the crypto alone. */
-bool wr_sig_verify(EVP_PKEY *pkey, wr_alg alg, const unsigned char *msg, size_t len,
-                   const unsigned char *sig, size_t sig_len);
+bool wr_sig_verify(EVP_PKEY *pkey, wr_alg alg, const unsigned char *msg, size_t len, const unsigned char *sig,
+                   size_t sig_len);
 
-/* Raw JWS signature (R||S for ECDSA) over msg; *out wr_malloc'd. */
+/* An ES256 / ES384 JWS signature (R||S) whose S is above half the group
+ * order (or that is not 2 x field size): refused by wr_sig_verify and
+ * wr_jws_verify.  False for other algorithms. */
+bool wr_sig_high_s(wr_alg alg, const unsigned char *sig, size_t sig_len);
+
+/* Raw JWS signature (R||S for ECDSA, always low-S) over msg; *out wr_malloc'd. */
 bool wr_sig_sign(EVP_PKEY *key, wr_alg alg, const unsigned char *msg, size_t len, unsigned char **out,
                  size_t *out_len);
 /* header/claims JSON text as given -> signed compact JWS (wr_malloc'd).

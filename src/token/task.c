@@ -48,11 +48,12 @@ struct writ_task_token {
     json_t *claims;
     wr_arena *arena;
     const char *jti, *txn, *sub, *holder, *iss, *purpose, *sensitivity, *cnf;
+    const char *sub_type; /* principal type of sub when not a SPIFFE agent, or NULL */
     int64_t exp, iat, nbf;
     bool has_nbf;
     unsigned depth;
-    const char **chain;            /* depth + 1, root first */
-    const char **anc;              /* depth */
+    const char **chain; /* depth + 1, root first */
+    const char **anc;   /* depth */
     const char **actions, **resources, **destinations;
     size_t n_actions, n_resources, n_destinations;
 };
@@ -77,6 +78,22 @@ int64_t writ_task_token_expiry(const writ_task_token *t) { return t->exp; }
 int64_t writ_task_token_issued_at(const writ_task_token *t) { return t->iat; }
 unsigned writ_task_token_depth(const writ_task_token *t) { return t->depth; }
 const char *writ_task_token_cnf(const writ_task_token *t) { return t->cnf; }
+const char *writ_task_token_subject_type(const writ_task_token *t) { return t->sub_type; }
+
+bool writ_task_token_in_subtree(const writ_task_token *t, const char *jti)
+{
+    if (!t || !jti)
+        return false;
+    if (!strcmp(t->jti, jti))
+        return true;
+    for (unsigned i = 0; i < t->depth; i++)
+        if (!strcmp(t->anc[i], jti))
+            return true;
+    return false;
+}
+/* Actors are always SPIFFE agents (a delegation target is a SPIFFE ID), so
+ * only an undelegated token can have a holder of another type. */
+const char *writ_task_token_holder_type(const writ_task_token *t) { return t->depth ? NULL : t->sub_type; }
 
 const char *writ_task_token_chain(const writ_task_token *t, size_t i)
 {
@@ -116,8 +133,8 @@ char *writ_task_token_context_json(const writ_task_token *t)
          !json_object_set_new(task, "resources", json_strs(t->resources, t->n_resources)) &&
          !json_object_set_new(task, "sensitivity", json_string(t->sensitivity)) &&
          !json_object_set_new(task, "destinations", json_strs(t->destinations, t->n_destinations)) &&
-         !json_object_set_new(task, "expires", json_integer(t->exp)) &&
-         !json_object_set(ctx, "task", task) && !json_object_set(ctx, "chain", chain) &&
+         !json_object_set_new(task, "expires", json_integer(t->exp)) && !json_object_set(ctx, "task", task) &&
+         !json_object_set(ctx, "chain", chain) &&
          !json_object_set_new(ctx, "chain_depth", json_integer(t->depth)) &&
          !json_object_set_new(ctx, "holder", json_string(t->holder)) &&
          !json_object_set_new(ctx, "token_id", json_string(t->jti)) &&
@@ -149,18 +166,59 @@ static writ_status req_str(const json_t *o, const char *key, size_t max, const c
     return WRIT_OK;
 }
 
-/* An item is an exact string, a prefix pattern "abc*", a suffix pattern
- * "*.corp.example", or "*" (everything): at most one '*', first or last. */
+/* An item is an exact string or a prefix pattern "abc*" ("*" alone is
+ * everything): printable, no space, at most one '*' and only last.  The
+ * forms writ_scope_covers matches, and no others (token.h). */
 static bool item_ok(const char *s, size_t n)
 {
     if (n == 0 || n > MAX_ITEM_LEN)
         return false;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
-        if (c <= 0x20 || c == 0x7f || (c == '*' && i != n - 1 && i != 0))
+        if (c <= 0x20 || c == 0x7f || (c == '*' && i != n - 1))
             return false;
     }
-    return !(n > 1 && s[0] == '*' && s[n - 1] == '*');
+    return true;
+}
+
+static bool has_upper(const char *s)
+{
+    for (; *s; s++)
+        if (*s >= 'A' && *s <= 'Z')
+            return true;
+    return false;
+}
+
+bool writ_scope_covers(const char *item, const char *value)
+{
+    if (!item || !value)
+        return false;
+    size_t n = strlen(item);
+    if (n && item[n - 1] == '*')
+        return strncmp(item, value, n - 1) == 0;
+    return strcmp(item, value) == 0;
+}
+
+bool writ_scope_list_covers(const char *const *items, size_t n, const char *value)
+{
+    for (size_t i = 0; items && i < n; i++)
+        if (writ_scope_covers(items[i], value))
+            return true;
+    return false;
+}
+
+int writ_sensitivity_rank_of(int64_t v)
+{
+    if (v < 0)
+        return -1;
+    return v > 3 ? 3 : (int)v;
+}
+
+bool writ_sensitivity_allows(const char *ceiling, bool has_level, int64_t v)
+{
+    int c = writ_sensitivity_rank(ceiling);
+    int r = has_level ? writ_sensitivity_rank_of(v) : 3;
+    return c >= 0 && r >= 0 && c >= r;
 }
 
 static writ_status str_array(wr_arena *a, const json_t *o, const char *key, bool required, const char ***out,
@@ -175,7 +233,8 @@ static writ_status str_array(wr_arena *a, const json_t *o, const char *key, bool
         return WRIT_OK;
     }
     if (!json_is_array(v) || json_array_size(v) > MAX_ITEMS || (required && json_array_size(v) == 0))
-        BAD(WRIT_R_CLAIM_TYPE, "tctx.%s must be an array of %s..%d strings", key, required ? "1" : "0", MAX_ITEMS);
+        BAD(WRIT_R_CLAIM_TYPE, "tctx.%s must be an array of %s..%d strings", key, required ? "1" : "0",
+            MAX_ITEMS);
     size_t cnt = json_array_size(v);
     const char **arr = wr_arena_calloc(a, cnt ? cnt : 1, sizeof *arr);
     if (!arr)
@@ -184,6 +243,8 @@ static writ_status str_array(wr_arena *a, const json_t *o, const char *key, bool
         json_t *s = json_array_get(v, i);
         if (!json_is_string(s) || !item_ok(json_string_value(s), json_string_length(s)))
             BAD(WRIT_R_CLAIM_TYPE, "tctx.%s[%zu] is not a valid item", key, i);
+        if (!strcmp(key, "destinations") && has_upper(json_string_value(s)))
+            BAD(WRIT_R_CLAIM_TYPE, "tctx.destinations[%zu] is not lower case", i);
         arr[i] = json_string_value(s);
     }
     *out = arr;
@@ -196,13 +257,16 @@ static writ_status parse_claims(writ_task_token *t, const char *issuer, writ_rea
 {
     json_t *c = t->claims;
     writ_status st;
-    if ((st = req_str(c, "iss", 2048, &t->iss, why, err)) || (st = req_str(c, "sub", 2048, &t->sub, why, err)) ||
-        (st = req_str(c, "jti", 128, &t->jti, why, err)) || (st = req_str(c, "txn", 256, &t->txn, why, err)) ||
+    if ((st = req_str(c, "iss", 2048, &t->iss, why, err)) ||
+        (st = req_str(c, "sub", 2048, &t->sub, why, err)) ||
+        (st = req_str(c, "jti", 128, &t->jti, why, err)) ||
+        (st = req_str(c, "txn", 256, &t->txn, why, err)) ||
         (st = req_str(c, "purp", MAX_PURPOSE, &t->purpose, why, err)))
         return st;
     if (strcmp(t->iss, issuer))
         BAD(WRIT_R_ISS, "iss '%.64s' is not '%.64s'", t->iss, issuer);
-    json_t *jexp = json_object_get(c, "exp"), *jiat = json_object_get(c, "iat"), *jnbf = json_object_get(c, "nbf");
+    json_t *jexp = json_object_get(c, "exp"), *jiat = json_object_get(c, "iat"),
+           *jnbf = json_object_get(c, "nbf");
     if (!jexp || !jiat)
         BAD(WRIT_R_CLAIM_MISSING, "exp and iat are required");
     if (!json_is_integer(jexp) || !json_is_integer(jiat) || (jnbf && !json_is_integer(jnbf)))
@@ -211,8 +275,16 @@ static writ_status parse_claims(writ_task_token *t, const char *issuer, writ_rea
     t->iat = (int64_t)json_integer_value(jiat);
     t->has_nbf = jnbf != NULL;
     t->nbf = jnbf ? (int64_t)json_integer_value(jnbf) : 0;
-    if (t->exp <= t->iat || t->exp - t->iat > (int64_t)WRIT_HARD_MAX_TTL)
-        BAD(WRIT_R_LIFETIME, "lifetime %llds is outside 1..%us", (long long)(t->exp - t->iat), WRIT_HARD_MAX_TTL);
+    /* exp - iat of arbitrary signed integers: checked, never wrapped */
+    int64_t life;
+    if (__builtin_sub_overflow(t->exp, t->iat, &life))
+        BAD(WRIT_R_LIFETIME, "lifetime exp %lld - iat %lld is out of range", (long long)t->exp,
+            (long long)t->iat);
+    if (life <= 0 || life > (int64_t)WRIT_HARD_MAX_TTL)
+        BAD(WRIT_R_LIFETIME, "lifetime %llds is outside 1..%us", (long long)life, WRIT_HARD_MAX_TTL);
+    /* and every time within [0, WR_MAX_TIME], so no later sum can overflow */
+    if (t->iat < 0 || t->exp > WR_MAX_TIME || (t->has_nbf && (t->nbf < 0 || t->nbf > WR_MAX_TIME)))
+        BAD(WRIT_R_CLAIM_TYPE, "iat, exp and nbf must be within 0..%lld", (long long)WR_MAX_TIME);
 
     json_t *tctx = json_object_get(c, "tctx");
     if (!tctx)
@@ -226,7 +298,8 @@ static writ_status parse_claims(writ_task_token *t, const char *issuer, writ_rea
         BAD(WRIT_R_CLAIM_TYPE, "tctx.purpose differs from purp");
     if ((st = str_array(t->arena, tctx, "actions", true, &t->actions, &t->n_actions, why, err)) ||
         (st = str_array(t->arena, tctx, "resources", false, &t->resources, &t->n_resources, why, err)) ||
-        (st = str_array(t->arena, tctx, "destinations", false, &t->destinations, &t->n_destinations, why, err)) ||
+        (st = str_array(t->arena, tctx, "destinations", false, &t->destinations, &t->n_destinations, why,
+                        err)) ||
         (st = req_str(tctx, "sensitivity", 32, &t->sensitivity, why, err)))
         return st;
     if (writ_sensitivity_rank(t->sensitivity) < 0)
@@ -238,14 +311,16 @@ static writ_status parse_claims(writ_task_token *t, const char *issuer, writ_rea
     const char *p = scope;
     for (size_t i = 0; i < t->n_actions; i++) {
         size_t l = strlen(t->actions[i]);
-        if (strncmp(p, t->actions[i], l) || (p[l] != ' ' && p[l] != '\0') || (p[l] == '\0') != (i + 1 == t->n_actions))
+        if (strncmp(p, t->actions[i], l) || (p[l] != ' ' && p[l] != '\0') ||
+            (p[l] == '\0') != (i + 1 == t->n_actions))
             BAD(WRIT_R_CLAIM_TYPE, "scope does not list tctx.actions");
         p += l + (p[l] == ' ');
     }
 
     /* delegation chain */
     json_t *jd = json_object_get(c, "depth");
-    if (jd && (!json_is_integer(jd) || json_integer_value(jd) < 0 || json_integer_value(jd) > WRIT_HARD_MAX_DEPTH))
+    if (jd &&
+        (!json_is_integer(jd) || json_integer_value(jd) < 0 || json_integer_value(jd) > WRIT_HARD_MAX_DEPTH))
         BAD(WRIT_R_CLAIM_TYPE, "depth must be an integer 0..%u", WRIT_HARD_MAX_DEPTH);
     t->depth = jd ? (unsigned)json_integer_value(jd) : 0;
     t->chain = wr_arena_calloc(t->arena, t->depth + 1, sizeof *t->chain);
@@ -269,6 +344,14 @@ static writ_status parse_claims(writ_task_token *t, const char *issuer, writ_rea
     if (act)
         BAD(WRIT_R_CLAIM_TYPE, "act nesting is deeper than depth %u", t->depth);
     t->holder = t->chain[t->depth];
+    json_t *jst = json_object_get(c, "sub_type");
+    if (jst) {
+        if (!json_is_string(jst) || !writ_principal_type_ok(json_string_value(jst)))
+            BAD(WRIT_R_CLAIM_TYPE, "sub_type must be a Cedar type name");
+        t->sub_type = json_string_value(jst);
+        if (wr_looks_spiffe(t->sub, strlen(t->sub)))
+            BAD(WRIT_R_CLAIM_TYPE, "sub_type names a non-agent principal, but sub is a SPIFFE ID");
+    }
     json_t *anc = json_object_get(c, "anc");
     if ((t->depth && (!json_is_array(anc) || json_array_size(anc) != t->depth)) || (!t->depth && anc))
         BAD(WRIT_R_CLAIM_TYPE, "anc must list the %u ancestor jtis", t->depth);
@@ -281,7 +364,8 @@ static writ_status parse_claims(writ_task_token *t, const char *issuer, writ_rea
     json_t *cnf = json_object_get(c, "cnf");
     if (cnf) {
         json_t *x = json_object_get(cnf, "x5t#S256");
-        if (!json_is_object(cnf) || json_object_size(cnf) != 1 || !json_is_string(x) || json_string_length(x) != 43)
+        if (!json_is_object(cnf) || json_object_size(cnf) != 1 || !json_is_string(x) ||
+            json_string_length(x) != 43)
             BAD(WRIT_R_CLAIM_TYPE, "cnf must be {\"x5t#S256\": <43 base64url chars>}");
         t->cnf = json_string_value(x);
     }
@@ -300,7 +384,7 @@ struct writ_token_verifier {
     wr_jwks keys;
     char *issuer;
     cache_slot *slots;
-    size_t mask;               /* slots - 1, 0 when no cache */
+    size_t mask; /* slots - 1, 0 when no cache */
     pthread_mutex_t lock;
 };
 
@@ -491,13 +575,13 @@ done:
 
 bool writ_task_token_revoked(const writ_task_token *t, const writ_revocations *r, writ_revoke_kind *kind)
 {
-#define HIT(k, s)                                                                                                \
-    do {                                                                                                         \
-        if (writ_revocations_contains(r, k, s, strlen(s))) {                                                     \
-            if (kind)                                                                                            \
-                *kind = k;                                                                                       \
-            return true;                                                                                         \
-        }                                                                                                        \
+#define HIT(k, s)                                                                                            \
+    do {                                                                                                     \
+        if (writ_revocations_contains(r, k, s, strlen(s))) {                                                 \
+            if (kind)                                                                                        \
+                *kind = k;                                                                                   \
+            return true;                                                                                     \
+        }                                                                                                    \
     } while (0)
     if (!r)
         return false;
@@ -515,6 +599,8 @@ bool writ_task_token_revoked(const writ_task_token *t, const writ_revocations *r
 static writ_status verify_dynamic(const writ_task_token *t, const writ_token_check *chk, writ_reason *why,
                                   writ_error *err)
 {
+    /* now (clamped by wr_now) and the token's times (parse_claims) are
+     * within [0, WR_MAX_TIME]: the sums below cannot overflow */
     int64_t now = wr_now(chk->now);
     int64_t lw = chk->leeway > WRIT_MAX_LEEWAY ? WRIT_MAX_LEEWAY : chk->leeway;
     if (now >= t->exp + lw)
@@ -538,8 +624,8 @@ static writ_status verify_dynamic(const writ_task_token *t, const writ_token_che
     return WRIT_OK;
 }
 
-writ_status writ_token_verify(writ_token_verifier *v, const writ_token_check *chk, const char *tok, size_t len,
-                              writ_task_token **out, writ_reason *why, writ_error *err)
+writ_status writ_token_verify(writ_token_verifier *v, const writ_token_check *chk, const char *tok,
+                              size_t len, writ_task_token **out, writ_reason *why, writ_error *err)
 {
     *out = NULL;
     if (why)
@@ -592,33 +678,37 @@ static writ_status check_items(const char *what, const char *const *items, size_
         BAD(WRIT_R_SCOPE, "%s: need %s..%d items", what, required ? "1" : "0", MAX_ITEMS);
     for (size_t i = 0; i < n; i++)
         if (!items[i] || !item_ok(items[i], strlen(items[i])))
-            BAD(WRIT_R_SCOPE, "%s[%zu] must be 1..%d printable bytes without spaces, one '*' only first or last", what, i,
-                MAX_ITEM_LEN);
+            BAD(WRIT_R_SCOPE,
+                "%s[%zu] must be 1..%d printable bytes without spaces: an exact value or a prefix pattern "
+                "ending in '*' (no other '*')",
+                what, i, MAX_ITEM_LEN);
     return WRIT_OK;
 }
 
-/* Does parent item p cover child item c (every string c matches, p
- * matches)?  p exact: c equal.  p = "abc*": c starts with "abc" (then c
- * cannot be a suffix pattern).  p = "*xyz": c ends with "xyz" (then c
- * cannot be a prefix pattern). */
-static bool covers(const char *p, const char *c)
+/* Lower-cased copies of destinations (ASCII), in one allocation. */
+static const char **lower_items(const char *const *items, size_t n)
 {
-    size_t pl = strlen(p), cl = strlen(c);
-    if (pl && p[pl - 1] == '*')
-        return !strncmp(p, c, pl - 1);
-    if (pl && p[0] == '*')
-        return cl >= pl - 1 && !memcmp(c + cl - (pl - 1), p + 1, pl - 1);
-    return !strcmp(p, c);
+    size_t total = n * sizeof(char *);
+    for (size_t i = 0; i < n; i++)
+        total += strlen(items[i]) + 1;
+    const char **out = wr_malloc(total ? total : 1);
+    if (!out)
+        return NULL;
+    char *p = (char *)(out + n);
+    for (size_t i = 0; i < n; i++) {
+        out[i] = p;
+        for (const char *q = items[i]; *q; q++)
+            *p++ = (*q >= 'A' && *q <= 'Z') ? (char)(*q + 32) : *q;
+        *p++ = '\0';
+    }
+    return out;
 }
 
 static writ_status subset(const char *what, const char *const *parent, size_t pn, const char *const *child,
                           size_t cn, writ_reason *why, writ_error *err)
 {
     for (size_t i = 0; i < cn; i++) {
-        bool ok = false;
-        for (size_t j = 0; j < pn && !ok; j++)
-            ok = covers(parent[j], child[i]);
-        if (!ok)
+        if (!writ_scope_list_covers(parent, pn, child[i]))
             BAD(WRIT_R_SCOPE, "%s '%.100s' is not within the parent's %s", what, child[i], what);
     }
     return WRIT_OK;
@@ -628,14 +718,15 @@ typedef struct claims_in {
     const char *sub, *req_wl, *txn, *jti;
     int64_t iat, exp;
     const writ_task_scope *scope;
-    json_t *act;            /* consumed */
-    json_t *anc;            /* consumed */
+    json_t *act; /* consumed */
+    json_t *anc; /* consumed */
     unsigned depth;
     const char *cnf;
+    const char *sub_type; /* NULL for a SPIFFE agent */
 } claims_in;
 
-static writ_status sign_claims(const writ_keyring *kr, const writ_issuer_config *cfg, claims_in *in, char **token,
-                               size_t *len, writ_reason *why, writ_error *err)
+static writ_status sign_claims(const writ_keyring *kr, const writ_issuer_config *cfg, claims_in *in,
+                               char **token, size_t *len, writ_reason *why, writ_error *err)
 {
     const writ_task_scope *s = in->scope;
     writ_status st = WRIT_ENOMEM;
@@ -661,11 +752,15 @@ static writ_status sign_claims(const writ_keyring *kr, const writ_issuer_config 
         json_object_set_new(tctx, "sensitivity", json_string(s->sensitivity)) ||
         json_object_set_new(tctx, "destinations", json_strs(s->destinations, s->n_destinations)))
         goto done;
-    if (json_object_set_new(c, "iss", json_string(cfg->issuer)) || json_object_set_new(c, "sub", json_string(in->sub)) ||
+    if (json_object_set_new(c, "iss", json_string(cfg->issuer)) ||
+        json_object_set_new(c, "sub", json_string(in->sub)) ||
         json_object_set_new(c, "aud", json_string(cfg->audience)) ||
-        json_object_set_new(c, "iat", json_integer(in->iat)) || json_object_set_new(c, "exp", json_integer(in->exp)) ||
-        json_object_set_new(c, "jti", json_string(in->jti)) || json_object_set_new(c, "txn", json_string(in->txn)) ||
-        json_object_set_new(c, "scope", json_string(scope)) || json_object_set_new(c, "purp", json_string(s->purpose)) ||
+        json_object_set_new(c, "iat", json_integer(in->iat)) ||
+        json_object_set_new(c, "exp", json_integer(in->exp)) ||
+        json_object_set_new(c, "jti", json_string(in->jti)) ||
+        json_object_set_new(c, "txn", json_string(in->txn)) ||
+        json_object_set_new(c, "scope", json_string(scope)) ||
+        json_object_set_new(c, "purp", json_string(s->purpose)) ||
         json_object_set_new(c, "req_wl", json_string(in->req_wl)) || json_object_set(c, "tctx", tctx) ||
         json_object_set_new(c, "depth", json_integer(in->depth)))
         goto done;
@@ -673,9 +768,12 @@ static writ_status sign_claims(const writ_keyring *kr, const writ_issuer_config 
         goto done;
     if (in->anc && json_object_set(c, "anc", in->anc))
         goto done;
+    if (in->sub_type && json_object_set_new(c, "sub_type", json_string(in->sub_type)))
+        goto done;
     if (in->cnf) {
         json_t *cnf = json_object();
-        if (!cnf || json_object_set_new(cnf, "x5t#S256", json_string(in->cnf)) || json_object_set_new(c, "cnf", cnf))
+        if (!cnf || json_object_set_new(cnf, "x5t#S256", json_string(in->cnf)) ||
+            json_object_set_new(c, "cnf", cnf))
             goto done;
     }
     const wr_key *k = wr_keyring_active(kr);
@@ -688,7 +786,8 @@ static writ_status sign_claims(const writ_keyring *kr, const writ_issuer_config 
         *why = WRIT_R_INTERNAL;
 done:
     if (st == WRIT_ENOMEM)
-        wr_refuse(why, err, st, WRIT_R_INTERNAL, "cannot build claims (a string is not UTF-8, or out of memory)");
+        wr_refuse(why, err, st, WRIT_R_INTERNAL,
+                  "cannot build claims (a string is not UTF-8, or out of memory)");
     json_decref(in->act);
     json_decref(in->anc);
     json_decref(tctx);
@@ -697,8 +796,8 @@ done:
     return st;
 }
 
-static writ_status cfg_check(const writ_issuer_config *cfg, uint32_t *def_ttl, uint32_t *max_ttl, uint32_t *max_depth,
-                             writ_reason *why, writ_error *err)
+static writ_status cfg_check(const writ_issuer_config *cfg, uint32_t *def_ttl, uint32_t *max_ttl,
+                             uint32_t *max_depth, writ_reason *why, writ_error *err)
 {
     if (!cfg || !cfg->issuer || !*cfg->issuer || !cfg->audience || !*cfg->audience)
         return wr_refuse(why, err, WRIT_EINVAL, WRIT_R_INTERNAL, "issuer config needs issuer and audience");
@@ -727,6 +826,26 @@ writ_status writ_token_mint(const writ_keyring *kr, const writ_issuer_config *cf
         return st;
     if (!agent || !req || !req->scope)
         return wr_refuse(why, err, WRIT_EINVAL, WRIT_R_INTERNAL, "mint needs an agent identity and a scope");
+    /* identity isolation: an SVID names a workload (not a bare trust
+     * domain); an OIDC subject is never a SPIFFE ID and carries its own
+     * principal type into the token (sub_type) */
+    if (agent->kind == WRIT_ID_OIDC) {
+        if (!agent->ptype)
+            return wr_refuse(why, err, WRIT_EINVAL, WRIT_R_INTERNAL,
+                             "OIDC identity without a principal type");
+        if (wr_looks_spiffe(agent->subject, strlen(agent->subject)))
+            BAD(WRIT_R_SUB, "an OIDC subject cannot be the SPIFFE ID '%.200s'", agent->subject);
+    } else {
+        writ_spiffe_id aid;
+        writ_error id_err;
+        if (writ_spiffe_id_parse(agent->subject, strlen(agent->subject), &aid, &id_err) != WRIT_OK)
+            BAD(WRIT_R_SUB, "agent is not a SPIFFE ID (%s)", id_err.msg);
+        if (aid.path_off == aid.len)
+            BAD(WRIT_R_SUB, "agent '%.200s' is a bare trust domain ID, not a workload", aid.str);
+    }
+    if (req->revocations && writ_revocations_contains(req->revocations, WRIT_REVOKE_AGENT, agent->subject,
+                                                      strlen(agent->subject)))
+        BAD(WRIT_R_REVOKED, "agent '%.200s' is revoked", agent->subject);
     const writ_task_scope *s = req->scope;
     if (!s->purpose || !*s->purpose || strlen(s->purpose) > MAX_PURPOSE)
         BAD(WRIT_R_SCOPE, "purpose is required (1..%d bytes)", MAX_PURPOSE);
@@ -738,7 +857,8 @@ writ_status writ_token_mint(const writ_keyring *kr, const writ_issuer_config *cf
     if (!eff.sensitivity)
         eff.sensitivity = "public"; /* fail closed: the lowest ceiling */
     if (writ_sensitivity_rank(eff.sensitivity) < 0)
-        BAD(WRIT_R_SCOPE, "sensitivity '%.32s' is not public, internal, confidential or restricted", eff.sensitivity);
+        BAD(WRIT_R_SCOPE, "sensitivity '%.32s' is not public, internal, confidential or restricted",
+            eff.sensitivity);
     if (req->ttl > max_ttl)
         BAD(WRIT_R_TTL, "requested ttl %us exceeds the maximum %us", req->ttl, max_ttl);
     if (req->txn && (!*req->txn || strlen(req->txn) > 256))
@@ -749,10 +869,19 @@ writ_status writ_token_mint(const writ_keyring *kr, const writ_issuer_config *cf
     char jti[23], txn[23];
     if (random_id(jti) || (!req->txn && random_id(txn)))
         return wr_refuse(why, err, WRIT_EINVAL, WRIT_R_INTERNAL, "no randomness");
+    const char **dests = lower_items(s->destinations, s->n_destinations);
+    if (!dests)
+        return wr_refuse(why, err, WRIT_ENOMEM, WRIT_R_INTERNAL, "out of memory");
+    eff.destinations = dests;
     /* a task token never outlives the credential it was issued against */
     int64_t exp = now + (req->ttl ? req->ttl : def_ttl);
     if (agent->exp && agent->exp < exp)
         exp = agent->exp;
+    if (exp > WR_MAX_TIME) {
+        wr_free(dests);
+        return wr_refuse(why, err, WRIT_EINVAL, WRIT_R_INTERNAL, "clock %lld is out of range",
+                         (long long)now);
+    }
     claims_in in = {
         .sub = agent->subject,
         .req_wl = agent->subject,
@@ -763,17 +892,19 @@ writ_status writ_token_mint(const writ_keyring *kr, const writ_issuer_config *cf
         .scope = &eff,
         .depth = 0,
         .cnf = agent->x5t,
+        .sub_type = writ_identity_principal_type(agent),
     };
     st = sign_claims(kr, cfg, &in, token, len, why, err);
+    wr_free(dests);
     if (!st && req->expires)
         *req->expires = exp;
     return st;
 }
 
-writ_status writ_token_exchange(const writ_keyring *kr, const writ_issuer_config *cfg, const writ_bundle *bundle,
-                                const writ_verify_opts *vopts, const char *subject_token, size_t len,
-                                const writ_mint_request *req, char **token, size_t *token_len, writ_reason *why,
-                                writ_error *err)
+writ_status writ_token_exchange(const writ_keyring *kr, const writ_issuer_config *cfg,
+                                const writ_bundle *bundle, const writ_verify_opts *vopts,
+                                const char *subject_token, size_t len, const writ_mint_request *req,
+                                char **token, size_t *token_len, writ_reason *why, writ_error *err)
 {
     writ_identity *id = NULL;
     writ_reason local_why;
@@ -799,8 +930,8 @@ writ_status writ_token_exchange(const writ_keyring *kr, const writ_issuer_config
 
 writ_status writ_token_delegate(const writ_keyring *kr, const writ_issuer_config *cfg, writ_token_verifier *v,
                                 const writ_revocations *rev, const char *parent, size_t parent_len,
-                                const writ_identity *presenter, const writ_delegate_request *req, char **token,
-                                size_t *len, writ_reason *why, writ_error *err)
+                                const writ_identity *presenter, const writ_delegate_request *req,
+                                char **token, size_t *len, writ_reason *why, writ_error *err)
 {
     writ_reason local_why;
     *token = NULL;
@@ -834,11 +965,15 @@ writ_status writ_token_delegate(const writ_keyring *kr, const writ_issuer_config
         return st;
     }
     json_t *act = NULL, *anc = NULL;
+    const char **dests = NULL;
     writ_spiffe_id tid;
     writ_error id_err;
-    if (presenter && strcmp(presenter->subject, p->holder)) {
-        st = wr_refuse(why, err, WRIT_EINVAL, WRIT_R_ACTOR, "presenter '%.100s' is not the token holder '%.100s'",
-                       presenter->subject, p->holder);
+    const char *pt = presenter ? writ_identity_principal_type(presenter) : NULL,
+               *ht = writ_task_token_holder_type(p);
+    if (presenter &&
+        (strcmp(presenter->subject, p->holder) || (pt == NULL) != (ht == NULL) || (pt && strcmp(pt, ht)))) {
+        st = wr_refuse(why, err, WRIT_EINVAL, WRIT_R_ACTOR,
+                       "presenter '%.100s' is not the token holder '%.100s'", presenter->subject, p->holder);
         goto done;
     }
     if (p->depth + 1 > max_depth) {
@@ -850,8 +985,18 @@ writ_status writ_token_delegate(const writ_keyring *kr, const writ_issuer_config
         st = wr_refuse(why, err, WRIT_EINVAL, WRIT_R_SUB, "target is not a SPIFFE ID (%s)", id_err.msg);
         goto done;
     }
+    if (tid.path_off == tid.len) {
+        st = wr_refuse(why, err, WRIT_EINVAL, WRIT_R_SUB,
+                       "target '%.300s' is a bare trust domain ID, not an agent", tid.str);
+        goto done;
+    }
+    if (rev && writ_revocations_contains(rev, WRIT_REVOKE_AGENT, tid.str, tid.len)) {
+        st = wr_refuse(why, err, WRIT_EINVAL, WRIT_R_REVOKED, "target agent '%.300s' is revoked", tid.str);
+        goto done;
+    }
     if (req->target_cert_thumbprint && strlen(req->target_cert_thumbprint) != 43) {
-        st = wr_refuse(why, err, WRIT_EINVAL, WRIT_R_CLAIM_TYPE, "target cert thumbprint must be 43 base64url chars");
+        st = wr_refuse(why, err, WRIT_EINVAL, WRIT_R_CLAIM_TYPE,
+                       "target cert thumbprint must be 43 base64url chars");
         goto done;
     }
     /* scope: inherit what is not given, then require a subset */
@@ -874,30 +1019,38 @@ writ_status writ_token_delegate(const writ_keyring *kr, const writ_issuer_config
     }
     if ((st = check_items("actions", cs.actions, cs.n_actions, true, why, err)) ||
         (st = check_items("resources", cs.resources, cs.n_resources, false, why, err)) ||
-        (st = check_items("destinations", cs.destinations, cs.n_destinations, false, why, err)) ||
-        (st = subset("action", ps.actions, ps.n_actions, cs.actions, cs.n_actions, why, err)) ||
+        (st = check_items("destinations", cs.destinations, cs.n_destinations, false, why, err)))
+        goto done;
+    if (!(dests = lower_items(cs.destinations, cs.n_destinations))) {
+        st = wr_refuse(why, err, WRIT_ENOMEM, WRIT_R_INTERNAL, "out of memory");
+        goto done;
+    }
+    cs.destinations = dests;
+    if ((st = subset("action", ps.actions, ps.n_actions, cs.actions, cs.n_actions, why, err)) ||
         (st = subset("resource", ps.resources, ps.n_resources, cs.resources, cs.n_resources, why, err)) ||
-        (st = subset("destination", ps.destinations, ps.n_destinations, cs.destinations, cs.n_destinations, why,
-                     err)))
+        (st = subset("destination", ps.destinations, ps.n_destinations, cs.destinations, cs.n_destinations,
+                     why, err)))
         goto done;
     int cr = writ_sensitivity_rank(cs.sensitivity);
     if (cr < 0 || cr > writ_sensitivity_rank(ps.sensitivity)) {
-        st = wr_refuse(why, err, WRIT_EINVAL, WRIT_R_SCOPE, "sensitivity '%.32s' is above the parent's ceiling '%s'",
-                       cs.sensitivity, ps.sensitivity);
+        st = wr_refuse(why, err, WRIT_EINVAL, WRIT_R_SCOPE,
+                       "sensitivity '%.32s' is above the parent's ceiling '%s'", cs.sensitivity,
+                       ps.sensitivity);
         goto done;
     }
     /* expiry: never later than the parent's */
     int64_t exp;
     if (req->ttl) {
         if (req->ttl > max_ttl) {
-            st = wr_refuse(why, err, WRIT_EINVAL, WRIT_R_TTL, "requested ttl %us exceeds the maximum %us", req->ttl,
-                           max_ttl);
+            st = wr_refuse(why, err, WRIT_EINVAL, WRIT_R_TTL, "requested ttl %us exceeds the maximum %us",
+                           req->ttl, max_ttl);
             goto done;
         }
         exp = now + req->ttl;
         if (exp > p->exp) {
-            st = wr_refuse(why, err, WRIT_EINVAL, WRIT_R_EXPIRY, "requested expiry %lld is after the parent's %lld",
-                           (long long)exp, (long long)p->exp);
+            st = wr_refuse(why, err, WRIT_EINVAL, WRIT_R_EXPIRY,
+                           "requested expiry %lld is after the parent's %lld", (long long)exp,
+                           (long long)p->exp);
             goto done;
         }
     } else {
@@ -943,12 +1096,14 @@ writ_status writ_token_delegate(const writ_keyring *kr, const writ_issuer_config
         .anc = anc,
         .depth = p->depth + 1,
         .cnf = req->target_cert_thumbprint,
+        .sub_type = p->sub_type, /* the root keeps its type down the chain */
     };
     act = anc = NULL; /* consumed */
     st = sign_claims(kr, cfg, &in, token, len, why, err);
     if (!st && req->expires)
         *req->expires = exp;
 done:
+    wr_free(dests);
     json_decref(act);
     json_decref(anc);
     writ_task_token_free(p);

@@ -4,7 +4,9 @@
 # with /.well-known/jwks.json and /authz/check accepts; Cedar decides
 # start_task and delegate (403 on deny); delegation narrows only;
 # /oauth2/revoke (RFC 7009, by token, task, agent) takes effect on the very
-# next request; malformed forms are 400s.  Needs node and
+# next request; identity isolation (an OIDC issuer never speaks for a SPIFFE
+# agent, no bare trust domains, revoked agents get nothing, a delegate
+# revokes only its own subtree); malformed forms are 400s.  Needs node and
 # tests/peers/node_modules (npm ci); exit 77 = skipped.
 . "$(dirname "$0")/lib.sh"
 PEERS=${WRIT_PEERS:-$REPO/tests/peers}
@@ -22,6 +24,7 @@ peer keys "$TMP" || { bad "jose keys"; finish; }
 head -c 48 /dev/urandom | base64 | tr -d '\n/+=' >"$TMP/admin.secret"
 cat >"$TMP/writ.conf" <<CONF
 identity_spiffe = corp.example $TMP/bundle.json
+identity_oidc = https://idp.example $TMP/oidc.json
 admin_token_file = $TMP/admin.secret
 route = GET  /datasets/{id}   read   Dataset {id}
 route = GET  /repos/{repo}    read   Repo    {repo}
@@ -69,6 +72,18 @@ r=$(req GET /authz/check/datasets/usage-metrics -H "Authorization: Bearer $tok")
 contains "issued token allowed at /authz/check" "$r" '200 {"decision":true'
 r=$(req GET /authz/check/datasets/sales-2025 -H "Authorization: Bearer $tok")
 check "outside the token's resources" "${r%% *}" 403
+# ECDSA low-S only: the high-S twin of a valid signature (jose's verifier
+# accepts it) is refused, for the identity token and for the task token
+twin=$(peer twin "$tok")
+check "jose accepts the high-S twin of the task token" \
+    "$(peer verify "$TMP/jwks.json" "$twin" https://writ.local writ | jq -r .sub)" "$A/analyst"
+r=$(req GET /authz/check/datasets/usage-metrics -H "Authorization: Bearer $twin")
+check "high-S twin of a task token refused" "${r%% *}" 401
+contains "... as high-S" "$r" "high S"
+r=$(exchange --data-urlencode "subject_token=$(peer twin "$svid")" --data-urlencode "subject_token_type=$JWT" \
+    --data-urlencode 'scope=read' --data-urlencode 'purpose=weekly-report' --data-urlencode 'owner=carol@corp.example')
+check "high-S twin of a JWT-SVID refused" "$(body "$r" | jq -r '[.error, .writ_reason] | join(" ")')" \
+    "invalid_grant bad_signature"
 
 # ---- Cedar refuses start_task
 r=$(exchange --data-urlencode "subject_token=$svid" --data-urlencode "subject_token_type=$JWT" \
@@ -87,6 +102,24 @@ check "wrong audience: invalid_grant" "$(body "$r" | jq -r '[.error, .writ_reaso
 r=$(exchange --data-urlencode "subject_token=$tok" --data-urlencode "subject_token_type=$JWT" \
     --data-urlencode 'scope=read' --data-urlencode 'purpose=x')
 check "a task token is no identity token" "$(body "$r" | jq -r .error)" invalid_grant
+for td in spiffe://corp.example spiffe://corp.example/; do
+    r=$(exchange --data-urlencode "subject_token=$(peer svid "$TMP" "$td")" --data-urlencode "subject_token_type=$JWT" \
+        --data-urlencode 'scope=read' --data-urlencode 'purpose=x')
+    check "JWT-SVID for the bare trust domain $td refused" "$(body "$r" | jq -r '[.error, .writ_reason] | join(" ")')" \
+        "invalid_grant subject"
+done
+
+# ---- identity isolation: a trusted OIDC issuer never speaks for an agent
+r=$(exchange --data-urlencode "subject_token=$(peer oidc "$TMP" https://idp.example "$A/code-agent")" \
+    --data-urlencode "subject_token_type=$JWT" --data-urlencode 'scope=read write' --data-urlencode 'purpose=bugfix' \
+    --data-urlencode 'resource=*' --data-urlencode 'owner=alice@corp.example')
+check "OIDC token naming a SPIFFE agent refused" "$(body "$r" | jq -r '[.error, .writ_reason] | join(" ")')" \
+    "invalid_grant subject"
+contains "refusal says why" "$r" "may not vouch for a SPIFFE ID"
+r=$(exchange --data-urlencode "subject_token=$(peer oidc "$TMP" https://idp.example alice@corp.example)" \
+    --data-urlencode "subject_token_type=$JWT" --data-urlencode 'scope=read' --data-urlencode 'purpose=bugfix' \
+    --data-urlencode 'owner=alice@corp.example')
+check "an OIDC subject is a User to Cedar (no policy permits it)" "${r%% *}" 403
 
 # ---- delegation
 csvid=$(peer svid "$TMP" "$A/code-agent")
@@ -135,10 +168,37 @@ r=$(form /oauth2/revoke --data-urlencode "token=not.a.token" -H "Authorization: 
 check "RFC 7009: an invalid token is a 200" "${r%% *}" 200
 r=$(req GET /authz/check/repos/writ -H "Authorization: Bearer $dtok")
 check "delegated token works before its parent is revoked" "${r%% *}" 200
+# a delegate revokes only its own subtree
+r=$(delegate "$ctok" "$tsvid" --data-urlencode 'scope=read')
+check "a sibling delegation" "${r%% *}" 200
+stok=$(body "$r" | jq -r .access_token)
+r=$(delegate "$dtok" "$tsvid" --data-urlencode 'scope=read')
+check "the delegate delegates on (depth 2)" "${r%% *}" 200
+gtok=$(body "$r" | jq -r .access_token)
 r=$(form /oauth2/revoke --data-urlencode "token=$ctok" -H "Authorization: Bearer $dtok")
-check "a delegate revokes its task's root token (same task)" "${r%% *}" 200
+check "a delegate may not revoke its parent" "$(body "$r" | jq -r .error) ${r%% *}" "unauthorized_client 403"
+r=$(form /oauth2/revoke --data-urlencode "token=$stok" -H "Authorization: Bearer $dtok")
+check "a delegate may not revoke a sibling" "${r%% *}" 403
+r=$(form /oauth2/revoke --data-urlencode "task=$ctask" -H "Authorization: Bearer $dtok")
+check "a delegate may not revoke the whole task" "${r%% *}" 403
+r=$(form /oauth2/revoke --data-urlencode "task=$ctask" -H "Authorization: Bearer $gtok")
+check "a depth-2 delegate may not revoke the task either" "${r%% *}" 403
+for t in "$ctok" "$stok" "$dtok" "$gtok"; do
+    r=$(req GET /authz/check/repos/writ -H "Authorization: Bearer $t")
+    check "refused revocations changed nothing" "${r%% *}" 200
+done
+r=$(form /oauth2/revoke --data-urlencode "token=$gtok" -H "Authorization: Bearer $dtok")
+check "a delegate revokes a token delegated from it" "${r%% *}" 200
+r=$(req GET /authz/check/repos/writ -H "Authorization: Bearer $gtok")
+check "the revoked child is refused next" "${r%% *}" 401
+r=$(req GET /authz/check/repos/writ -H "Authorization: Bearer $dtok")
+check "the delegate itself is untouched" "${r%% *}" 200
+r=$(form /oauth2/revoke --data-urlencode "token=$ctok" -H "Authorization: Bearer $ctok")
+check "the root token revokes itself and its subtree" "${r%% *}" 200
 r=$(req GET /authz/check/repos/writ -H "Authorization: Bearer $dtok")
 check "subtree: the delegated token is refused next" "${r%% *}" 401
+r=$(req GET /authz/check/repos/writ -H "Authorization: Bearer $stok")
+check "subtree: the sibling too" "${r%% *}" 401
 r=$(delegate "$ctok" "$tsvid" --data-urlencode 'scope=read')
 check "a revoked token cannot be exchanged" "$(body "$r" | jq -r '[.error, .writ_reason] | join(" ")')" "invalid_grant revoked"
 r=$(exchange --data-urlencode "subject_token=$(peer svid "$TMP" "$A/analyst")" --data-urlencode "subject_token_type=$JWT" \
@@ -148,6 +208,10 @@ r=$(form /oauth2/revoke --data-urlencode "agent=$A/analyst" -H "Authorization: B
 check "admin revokes an agent" "${r%% *}" 200
 r=$(req GET /authz/check/datasets/usage-metrics -H "Authorization: Bearer $atok")
 check "agent revoked: next request refused" "${r%% *}" 401
+r=$(exchange --data-urlencode "subject_token=$(peer svid "$TMP" "$A/analyst")" --data-urlencode "subject_token_type=$JWT" \
+    --data-urlencode 'scope=read' --data-urlencode 'purpose=weekly-report' --data-urlencode 'owner=carol@corp.example')
+check "a revoked agent is issued no task token" "$(body "$r" | jq -r '[.error, .writ_reason] | join(" ")')" \
+    "invalid_grant revoked"
 
 # ---- malformed forms
 r=$(form /oauth2/token --data "grant_type=$XT&grant_type=$XT")
@@ -179,10 +243,23 @@ r=$(req GET /oauth2/token)
 check "GET /oauth2/token: 405" "${r%% *}" 405
 
 m=$(curl -s -m 5 "http://$ADDR/metrics")
-contains "issues counted" "$m" "writ_tokens_issued_total 5"
-contains "revocations counted" "$m" "writ_tokens_revoked_total 3"
+contains "issues counted" "$m" "writ_tokens_issued_total 7"
+contains "revocations counted" "$m" "writ_tokens_revoked_total 4"
 n=$(awk '/^writ_token_requests_refused_total/ {print $2}' <<<"$m")
 [ "${n:-0}" -ge 19 ] && ok "refusals counted ($n)" || bad "refusals counted: $n"
+
+# ---- a revoked agent is no delegation target
+r=$(exchange --data-urlencode "subject_token=$csvid" --data-urlencode "subject_token_type=$JWT" \
+    --data-urlencode 'scope=read' --data-urlencode 'purpose=bugfix' --data-urlencode 'resource=*' \
+    --data-urlencode 'owner=alice@corp.example')
+c2tok=$(body "$r" | jq -r .access_token)
+r=$(delegate "$c2tok" "$tsvid" --data-urlencode 'scope=read')
+check "delegation to triage-bot before its revocation" "${r%% *}" 200
+r=$(form /oauth2/revoke --data-urlencode "agent=$A/triage-bot" -H "Authorization: Bearer $(cat "$TMP/admin.secret")")
+check "admin revokes triage-bot" "${r%% *}" 200
+r=$(delegate "$c2tok" "$tsvid" --data-urlencode 'scope=read')
+check "a revoked agent is no delegation target" "$(body "$r" | jq -r '[.error, .writ_reason] | join(" ")')" \
+    "invalid_grant revoked"
 
 # ---- the key survives a restart
 stop_writ "$WPID" TERM
@@ -197,9 +274,24 @@ stop_writ "$WPID" TERM
 
 v=$("$WRIT" audit verify --state-dir "$TMP/oauth.state"); contains "audit chain" "$v" "ok: "
 q=$("$WRIT" audit query --state-dir "$TMP/oauth.state" --action 'Writ::Action::"start_task"' --decision allow | wc -l)
-check "issuances audited" "$q" 4
+check "issuances audited" "$q" 5
 q=$("$WRIT" audit query --state-dir "$TMP/oauth.state" --action 'Writ::Action::"revoke"' | wc -l)
 [ "$q" -ge 6 ] && ok "revocations and refused revocations audited ($q)" || bad "revoke audit records: $q"
 q=$("$WRIT" audit query --state-dir "$TMP/oauth.state" --action 'Writ::Action::"delegate"' --decision deny)
 contains "refused delegation audited with its reason" "$q" "scope_widened"
+q=$("$WRIT" audit query --state-dir "$TMP/oauth.state" --action 'Writ::Action::"start_task"' \
+    --agent 'Writ::User::"alice@corp.example"' | wc -l)
+check "the OIDC subject's start_task is audited as a User" "$q" 1
+q=$("$WRIT" audit query --state-dir "$TMP/oauth.state" --action 'Writ::Action::"revoke"' --decision deny)
+contains "a delegate's refused revocation audited" "$q" "not in the delegate's own subtree"
+
+# ---- an OIDC issuer typed as the agent type is refused at start
+sed 's|^identity_oidc = .*|identity_oidc = https://idp.example '"$TMP"'/oidc.json Agent|' "$TMP/writ.conf" >"$TMP/bad.conf"
+out=$(timeout 10 "$WRIT" serve --listen 127.0.0.1:0 --state-dir "$TMP/bad.state" --config "$TMP/bad.conf" 2>&1)
+rc=$?
+[ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] && ok "serve refuses identity_oidc ... Agent (exit $rc)" || bad "serve with OIDC typed Agent: exit $rc"
+contains "and says why" "$out" "OIDC subjects are never agents"
+sed 's|^identity_oidc = .*|identity_oidc = https://idp.example '"$TMP"'/oidc.json 1bad|' "$TMP/writ.conf" >"$TMP/bad2.conf"
+out=$(timeout 10 "$WRIT" serve --listen 127.0.0.1:0 --state-dir "$TMP/bad.state" --config "$TMP/bad2.conf" 2>&1)
+contains "a principal type that is no Cedar type name is a config error" "$out" "is not a Cedar type name"
 finish

@@ -26,6 +26,33 @@ function run(args) {
   return { code: r.status, out: r.stdout.trim(), err: r.stderr.trim() };
 }
 
+// ECDSA low-S: Writ accepts only s <= n/2 (the twin (r, n - s) of a valid
+// signature is refused as malleable) and signs that way.  jose (OpenSSL)
+// does not normalise S, so tokens it signs are put in the low-S form here,
+// as an issuer talking to Writ must, and the high-S twin is checked refused.
+const ORDER = {
+  64: BigInt('0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551'),
+  96: BigInt('0xffffffffffffffffffffffffffffffffffffffffffffffffc7634d81f4372ddf581a0db248b0a77aecec196accc52973'),
+};
+function sParts(token) {
+  const [h, p, s] = token.split('.');
+  const alg = JSON.parse(Buffer.from(h, 'base64url')).alg;
+  const sig = Buffer.from(s, 'base64url');
+  const n = (alg === 'ES256' || alg === 'ES384') ? ORDER[sig.length] : undefined;
+  return { h, p, sig, n, half: sig.length / 2 };
+}
+function withS(token, pick) {
+  const { h, p, sig, n, half } = sParts(token);
+  if (!n) return token;
+  const sv = BigInt('0x' + sig.subarray(half).toString('hex'));
+  const nv = pick(sv, n);
+  const out = Buffer.concat([sig.subarray(0, half), Buffer.from(nv.toString(16).padStart(half * 2, '0'), 'hex')]);
+  return `${h}.${p}.${out.toString('base64url')}`;
+}
+const lowS = (t) => withS(t, (s, n) => (s > n / 2n ? n - s : s));
+const highS = (t) => withS(t, (s, n) => (s > n / 2n ? s : n - s));
+const isLowS = (t) => lowS(t) === t;
+
 const ISS = 'https://writ.corp.example', AUD = 'corp.example';
 const scope = ['--purpose', 'triage ticket 42', '--action', 'tool:read', '--action', 'tool:write',
                '--resource', 'repo:corp/*', '--sensitivity', 'internal', '--destination', 'api.github.com'];
@@ -42,6 +69,7 @@ for (const alg of ['ES256', 'EdDSA']) {
   const m = run(['token', 'mint', '--key', key, '--issuer', ISS, '--audience', AUD,
                  '--subject', 'spiffe://corp.example/agents/a', '--txn', 'task-42', ...scope]);
   ok(m.code === 0, `${alg}: writ token mint (${m.err})`);
+  if (alg === 'ES256') ok(isLowS(m.out), 'ES256: Writ signs low-S');
   try {
     const { payload, protectedHeader } = await jose.jwtVerify(m.out, JWKS, opts);
     ok(payload.sub === 'spiffe://corp.example/agents/a' && payload.txn === 'task-42' &&
@@ -101,7 +129,7 @@ const writJwks = jose.createLocalJWKSet(JSON.parse(execFileSync(writ, ['keys', '
 for (const alg of Object.keys(signers)) {
   const svid = await new jose.SignJWT({ sub: 'spiffe://corp.example/agents/triage-bot', aud: ['writ'] })
     .setProtectedHeader({ alg, kid: `svid-${alg}`, typ: 'JWT' }).setIssuedAt().setExpirationTime('5m')
-    .sign(signers[alg].privateKey);
+    .sign(signers[alg].privateKey).then(lowS);
   const r = exchange(svid);
   ok(r.code === 0, `${alg}: Writ accepts a jose-signed JWT-SVID (${r.err})`);
   if (r.code === 0) {
@@ -110,14 +138,14 @@ for (const alg of Object.keys(signers)) {
   }
   const oidc = await new jose.SignJWT({ sub: 'repo:corp/agents:ref:refs/heads/main', aud: 'writ' })
     .setProtectedHeader({ alg, kid: `oidc-${alg}` }).setIssuer(OIDC_ISS).setIssuedAt().setExpirationTime('10m')
-    .sign(signers[alg].privateKey);
+    .sign(signers[alg].privateKey).then(lowS);
   const o = exchange(oidc);
   ok(o.code === 0, `${alg}: Writ accepts a jose-signed OIDC token (${o.err})`);
 }
 
 // hostile tokens made with jose
-async function refused(name, token, reason) {
-  const r = exchange(token);
+async function refused(name, token, reason, raw = false) {
+  const r = exchange(raw ? token : lowS(token));
   ok(r.code === 1 && r.err.includes(`refused: ${reason}:`), `refuses ${name} -> ${reason} (${r.err})`);
 }
 const es = signers.ES256.privateKey;
@@ -152,6 +180,11 @@ await refused('OIDC token from an unpinned issuer',
   const evil = Buffer.from(JSON.stringify({ sub: 'spiffe://corp.example/agents/admin', aud: 'writ',
     iat: Math.floor(Date.now() / 1000), exp: Math.floor(Date.now() / 1000) + 300 })).toString('base64url');
   await refused('tampered payload', `${h}.${evil}.${s}`, 'bad_signature');
+  ok(exchange(lowS(good)).code === 0, 'the low-S form of a jose ES256 SVID is accepted');
+  await refused('the high-S twin of a jose ES256 SVID', highS(good), 'bad_signature', true);
+  const good384 = await new jose.SignJWT({ sub, aud: 'writ' }).setProtectedHeader({ alg: 'ES384', kid: 'svid-ES384' })
+    .setIssuedAt().setExpirationTime('5m').sign(signers.ES384.privateKey);
+  await refused('the high-S twin of a jose ES384 SVID', highS(good384), 'bad_signature', true);
 }
 
 console.log(`${checks - failures}/${checks} interop checks passed`);

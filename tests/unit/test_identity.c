@@ -19,11 +19,8 @@ static void test_spiffe_valid(void **state)
 {
     (void)state;
     static const char *const ok[] = {
-        "spiffe://corp.example/agents/triage-bot",
-        "spiffe://corp.example",
-        "spiffe://a/b",
-        "spiffe://td-1.x_y/Path.With-Mixed_Case/0",
-        "spiffe://example.org/..a/.b/a..",
+        "spiffe://corp.example/agents/triage-bot",  "spiffe://corp.example",           "spiffe://a/b",
+        "spiffe://td-1.x_y/Path.With-Mixed_Case/0", "spiffe://example.org/..a/.b/a..",
     };
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
         writ_spiffe_id id;
@@ -97,7 +94,18 @@ static void test_spiffe_invalid(void **state)
 /* ------------------------------------------------------- JWT-SVID / OIDC */
 
 enum signer { S_K1, S_K2, S_K2PS, S_K3, S_K4, S_ROGUE, S_OTHERTD, S_O1, S_HS_PUB, S_NONE };
-enum mutate { M_NONE, M_TAMPER, M_TRUNC_SIG, M_TWO_PARTS, M_FIVE, M_PAD, M_OVERSIZE, M_EMPTY, M_DER_SIG, M_BITS };
+enum mutate {
+    M_NONE,
+    M_TAMPER,
+    M_TRUNC_SIG,
+    M_TWO_PARTS,
+    M_FIVE,
+    M_PAD,
+    M_OVERSIZE,
+    M_EMPTY,
+    M_DER_SIG,
+    M_BITS
+};
 
 static struct {
     EVP_PKEY *k1, *k2, *k3, *k4, *rogue, *other, *o1;
@@ -164,14 +172,30 @@ static char *make_token(enum signer s, const char *hdr, const char *claims, enum
         claims = big;
     }
     switch (s) {
-    case S_K1: t = fx_jws(F.k1, WR_ALG_ES256, hdr, claims); break;
-    case S_K2: t = fx_jws(F.k2, WR_ALG_RS256, hdr, claims); break;
-    case S_K2PS: t = fx_jws(F.k2, WR_ALG_PS256, hdr, claims); break;
-    case S_K3: t = fx_jws(F.k3, WR_ALG_EDDSA, hdr, claims); break;
-    case S_K4: t = fx_jws(F.k4, WR_ALG_ES384, hdr, claims); break;
-    case S_ROGUE: t = fx_jws(F.rogue, WR_ALG_ES256, hdr, claims); break;
-    case S_OTHERTD: t = fx_jws(F.other, WR_ALG_ES256, hdr, claims); break;
-    case S_O1: t = fx_jws(F.o1, WR_ALG_ES256, hdr, claims); break;
+    case S_K1:
+        t = fx_jws(F.k1, WR_ALG_ES256, hdr, claims);
+        break;
+    case S_K2:
+        t = fx_jws(F.k2, WR_ALG_RS256, hdr, claims);
+        break;
+    case S_K2PS:
+        t = fx_jws(F.k2, WR_ALG_PS256, hdr, claims);
+        break;
+    case S_K3:
+        t = fx_jws(F.k3, WR_ALG_EDDSA, hdr, claims);
+        break;
+    case S_K4:
+        t = fx_jws(F.k4, WR_ALG_ES384, hdr, claims);
+        break;
+    case S_ROGUE:
+        t = fx_jws(F.rogue, WR_ALG_ES256, hdr, claims);
+        break;
+    case S_OTHERTD:
+        t = fx_jws(F.other, WR_ALG_ES256, hdr, claims);
+        break;
+    case S_O1:
+        t = fx_jws(F.o1, WR_ALG_ES256, hdr, claims);
+        break;
     case S_HS_PUB: {
         size_t pl;
         char *pem = fx_pubkey_pem(F.k1, &pl);
@@ -179,7 +203,9 @@ static char *make_token(enum signer s, const char *hdr, const char *claims, enum
         wr_free(pem);
         break;
     }
-    case S_NONE: t = fx_unsigned(hdr, claims); break;
+    case S_NONE:
+        t = fx_unsigned(hdr, claims);
+        break;
     }
     wr_free(big);
     size_t len = strlen(t);
@@ -203,8 +229,12 @@ static char *make_token(enum signer s, const char *hdr, const char *claims, enum
         t = nt;
         break;
     }
-    case M_TRUNC_SIG: t[len - 2] = '\0'; break; /* 63 of 64 signature bytes */
-    case M_TWO_PARTS: *d2 = '\0'; break;
+    case M_TRUNC_SIG:
+        t[len - 2] = '\0';
+        break; /* 63 of 64 signature bytes */
+    case M_TWO_PARTS:
+        *d2 = '\0';
+        break;
     case M_FIVE: {
         char *nt = wr_malloc(len + 8);
         memcpy(nt, t, len);
@@ -224,7 +254,9 @@ static char *make_token(enum signer s, const char *hdr, const char *claims, enum
         t = nt;
         break;
     }
-    case M_EMPTY: t[0] = '\0'; break;
+    case M_EMPTY:
+        t[0] = '\0';
+        break;
     case M_DER_SIG: {
         /* an ASN.1 DER ECDSA signature instead of R||S: wrong length */
         char *nt = wr_malloc(len + 32);
@@ -246,7 +278,8 @@ static char *make_token(enum signer s, const char *hdr, const char *claims, enum
         }
         break;
     }
-    default: break;
+    default:
+        break;
     }
     return t;
 }
@@ -267,8 +300,8 @@ static const hostile jwt_cases[] = {
     {"ps256 svid", S_K2PS, "{\"alg\":\"PS256\",\"kid\":\"k2\"}", GOOD, M_NONE, WRIT_R_OK},
     {"eddsa svid", S_K3, "{\"alg\":\"EdDSA\",\"kid\":\"k3\"}", GOOD, M_NONE, WRIT_R_OK},
     {"es384 svid", S_K4, "{\"alg\":\"ES384\",\"kid\":\"k4\",\"typ\":\"JOSE\"}", GOOD, M_NONE, WRIT_R_OK},
-    {"aud array", S_K1, "{\"alg\":\"ES256\",\"kid\":\"k1\"}", "{" SUB ",\"aud\":[\"x\",\"writ\"]," TIMES "}", M_NONE,
-     WRIT_R_OK},
+    {"aud array", S_K1, "{\"alg\":\"ES256\",\"kid\":\"k1\"}", "{" SUB ",\"aud\":[\"x\",\"writ\"]," TIMES "}",
+     M_NONE, WRIT_R_OK},
     {"oidc", S_O1, "{\"alg\":\"ES256\",\"kid\":\"o1\"}",
      "{\"iss\":\"https://issuer.example\",\"sub\":\"repo:corp/agent\"," AUD "," TIMES "}", M_NONE, WRIT_R_OK},
     {"expired within leeway", S_K1, "{\"alg\":\"ES256\",\"kid\":\"k1\"}",
@@ -288,8 +321,8 @@ static const hostile jwt_cases[] = {
     {"wrong kid", S_K1, "{\"alg\":\"ES256\",\"kid\":\"nope\"}", GOOD, M_NONE, WRIT_R_KID_UNKNOWN},
     {"kid of another trust domain", S_OTHERTD, "{\"alg\":\"ES256\",\"kid\":\"kx\"}", GOOD, M_NONE,
      WRIT_R_KID_UNKNOWN},
-    {"embedded jwk header ignored", S_ROGUE, "{\"alg\":\"ES256\",\"kid\":\"rogue\",\"jwk\":{\"kty\":\"EC\"}}", GOOD,
-     M_NONE, WRIT_R_KID_UNKNOWN},
+    {"embedded jwk header ignored", S_ROGUE, "{\"alg\":\"ES256\",\"kid\":\"rogue\",\"jwk\":{\"kty\":\"EC\"}}",
+     GOOD, M_NONE, WRIT_R_KID_UNKNOWN},
     {"rogue key, real kid", S_ROGUE, "{\"alg\":\"ES256\",\"kid\":\"k1\"}", GOOD, M_NONE, WRIT_R_SIGNATURE},
     {"tampered payload", S_K1, "{\"alg\":\"ES256\",\"kid\":\"k1\"}", GOOD, M_TAMPER, WRIT_R_SIGNATURE},
     {"tampered payload rsa", S_K2, "{\"alg\":\"RS256\",\"kid\":\"k2\"}", GOOD, M_TAMPER, WRIT_R_SIGNATURE},
@@ -312,38 +345,57 @@ static const hostile jwt_cases[] = {
      WRIT_R_CRIT},
     {"typ at+jwt", S_K1, "{\"alg\":\"ES256\",\"kid\":\"k1\",\"typ\":\"at+jwt\"}", GOOD, M_NONE, WRIT_R_TYP},
     /* refused: time */
-    {"expired", S_K1, "{\"alg\":\"ES256\",\"kid\":\"k1\"}", "{" SUB "," AUD ",\"iat\":1699990000,\"exp\":1699999000}",
-     M_NONE, WRIT_R_EXPIRED},
-    {"not yet valid", S_K1, "{\"alg\":\"ES256\",\"kid\":\"k1\"}", "{" SUB "," AUD "," TIMES ",\"nbf\":1700000100}",
-     M_NONE, WRIT_R_NOT_YET_VALID},
-    {"iat in future", S_K1, "{\"alg\":\"ES256\",\"kid\":\"k1\"}", "{" SUB "," AUD ",\"iat\":1700000100,\"exp\":1700000400}",
-     M_NONE, WRIT_R_IAT},
+    {"expired", S_K1, "{\"alg\":\"ES256\",\"kid\":\"k1\"}",
+     "{" SUB "," AUD ",\"iat\":1699990000,\"exp\":1699999000}", M_NONE, WRIT_R_EXPIRED},
+    {"not yet valid", S_K1, "{\"alg\":\"ES256\",\"kid\":\"k1\"}",
+     "{" SUB "," AUD "," TIMES ",\"nbf\":1700000100}", M_NONE, WRIT_R_NOT_YET_VALID},
+    {"iat in future", S_K1, "{\"alg\":\"ES256\",\"kid\":\"k1\"}",
+     "{" SUB "," AUD ",\"iat\":1700000100,\"exp\":1700000400}", M_NONE, WRIT_R_IAT},
     {"lifetime too long", S_K1, "{\"alg\":\"ES256\",\"kid\":\"k1\"}",
      "{" SUB "," AUD ",\"iat\":1700000000,\"exp\":1800000000}", M_NONE, WRIT_R_LIFETIME},
-    {"exp missing", S_K1, "{\"alg\":\"ES256\",\"kid\":\"k1\"}", "{" SUB "," AUD ",\"iat\":1700000000}", M_NONE,
-     WRIT_R_CLAIM_MISSING},
-    {"exp is a string", S_K1, "{\"alg\":\"ES256\",\"kid\":\"k1\"}", "{" SUB "," AUD ",\"exp\":\"1700000300\"}", M_NONE,
-     WRIT_R_CLAIM_TYPE},
+    {"exp missing", S_K1, "{\"alg\":\"ES256\",\"kid\":\"k1\"}", "{" SUB "," AUD ",\"iat\":1700000000}",
+     M_NONE, WRIT_R_CLAIM_MISSING},
+    {"exp is a string", S_K1, "{\"alg\":\"ES256\",\"kid\":\"k1\"}",
+     "{" SUB "," AUD ",\"exp\":\"1700000300\"}", M_NONE, WRIT_R_CLAIM_TYPE},
     /* refused: audience, issuer, subject */
     {"wrong aud", S_K1, "{\"alg\":\"ES256\",\"kid\":\"k1\"}", "{" SUB ",\"aud\":\"other\"," TIMES "}", M_NONE,
      WRIT_R_AUD},
     {"empty aud array", S_K1, "{\"alg\":\"ES256\",\"kid\":\"k1\"}", "{" SUB ",\"aud\":[]," TIMES "}", M_NONE,
      WRIT_R_CLAIM_TYPE},
-    {"aud missing", S_K1, "{\"alg\":\"ES256\",\"kid\":\"k1\"}", "{" SUB "," TIMES "}", M_NONE, WRIT_R_CLAIM_MISSING},
-    {"sub missing", S_K1, "{\"alg\":\"ES256\",\"kid\":\"k1\"}", "{" AUD "," TIMES "}", M_NONE, WRIT_R_CLAIM_MISSING},
-    {"sub not a SPIFFE ID", S_K1, "{\"alg\":\"ES256\",\"kid\":\"k1\"}", "{\"sub\":\"triage-bot\"," AUD "," TIMES "}",
-     M_NONE, WRIT_R_SUB},
+    {"aud missing", S_K1, "{\"alg\":\"ES256\",\"kid\":\"k1\"}", "{" SUB "," TIMES "}", M_NONE,
+     WRIT_R_CLAIM_MISSING},
+    {"sub missing", S_K1, "{\"alg\":\"ES256\",\"kid\":\"k1\"}", "{" AUD "," TIMES "}", M_NONE,
+     WRIT_R_CLAIM_MISSING},
+    {"sub not a SPIFFE ID", S_K1, "{\"alg\":\"ES256\",\"kid\":\"k1\"}",
+     "{\"sub\":\"triage-bot\"," AUD "," TIMES "}", M_NONE, WRIT_R_SUB},
     {"sub with dot segment", S_K1, "{\"alg\":\"ES256\",\"kid\":\"k1\"}",
      "{\"sub\":\"spiffe://corp.example/agents/../admin\"," AUD "," TIMES "}", M_NONE, WRIT_R_SUB},
     {"sub with port", S_K1, "{\"alg\":\"ES256\",\"kid\":\"k1\"}",
      "{\"sub\":\"spiffe://corp.example:443/a\"," AUD "," TIMES "}", M_NONE, WRIT_R_SUB},
+    {"sub is a bare trust domain", S_K1, "{\"alg\":\"ES256\",\"kid\":\"k1\"}",
+     "{\"sub\":\"spiffe://corp.example\"," AUD "," TIMES "}", M_NONE, WRIT_R_SUB},
+    {"sub is a bare trust domain with '/'", S_K1, "{\"alg\":\"ES256\",\"kid\":\"k1\"}",
+     "{\"sub\":\"spiffe://corp.example/\"," AUD "," TIMES "}", M_NONE, WRIT_R_SUB},
     {"untrusted trust domain", S_K1, "{\"alg\":\"ES256\",\"kid\":\"k1\"}",
      "{\"sub\":\"spiffe://evil.example/a\"," AUD "," TIMES "}", M_NONE, WRIT_R_UNTRUSTED},
     {"oidc wrong iss", S_O1, "{\"alg\":\"ES256\",\"kid\":\"o1\"}",
      "{\"iss\":\"https://evil.example\",\"sub\":\"repo:corp/agent\"," AUD "," TIMES "}", M_NONE, WRIT_R_ISS},
     {"oidc key for svid", S_O1, "{\"alg\":\"ES256\",\"kid\":\"o1\"}", GOOD, M_NONE, WRIT_R_KID_UNKNOWN},
+    {"oidc sub is a SPIFFE ID", S_O1, "{\"alg\":\"ES256\",\"kid\":\"o1\"}",
+     "{\"iss\":\"https://issuer.example\",\"sub\":\"spiffe://corp.example/agents/triage-bot\"," AUD "," TIMES
+     "}",
+     M_NONE, WRIT_R_SUB},
+    {"oidc sub is a SPIFFE ID, upper-case scheme", S_O1, "{\"alg\":\"ES256\",\"kid\":\"o1\"}",
+     "{\"iss\":\"https://issuer.example\",\"sub\":\"SPIFFE://corp.example/agents/triage-bot\"," AUD "," TIMES
+     "}",
+     M_NONE, WRIT_R_SUB},
+    {"oidc sub is a malformed SPIFFE URI", S_O1, "{\"alg\":\"ES256\",\"kid\":\"o1\"}",
+     "{\"iss\":\"https://issuer.example\",\"sub\":\"spiffe:corp.example/agents/triage-bot\"," AUD "," TIMES
+     "}",
+     M_NONE, WRIT_R_SUB},
     {"svid key for oidc", S_K1, "{\"alg\":\"ES256\",\"kid\":\"k1\"}",
-     "{\"iss\":\"https://issuer.example\",\"sub\":\"repo:corp/agent\"," AUD "," TIMES "}", M_NONE, WRIT_R_KID_UNKNOWN},
+     "{\"iss\":\"https://issuer.example\",\"sub\":\"repo:corp/agent\"," AUD "," TIMES "}", M_NONE,
+     WRIT_R_KID_UNKNOWN},
 };
 
 static void test_jwt_table(void **state)
@@ -358,9 +410,10 @@ static void test_jwt_table(void **state)
         writ_reason why = WRIT_R_INTERNAL;
         writ_error err = {0};
         writ_status st = writ_identity_verify_jwt(F.b, &o, t, strlen(t), &id, &why, &err);
-        bool ok = c->want == WRIT_R_OK ? (st == WRIT_OK && id && why == WRIT_R_OK)
-                                       : (st != WRIT_OK && id == NULL && why == c->want &&
-                                          !strncmp(err.msg, writ_reason_name(c->want), strlen(writ_reason_name(c->want))));
+        bool ok = c->want == WRIT_R_OK
+                      ? (st == WRIT_OK && id && why == WRIT_R_OK)
+                      : (st != WRIT_OK && id == NULL && why == c->want &&
+                         !strncmp(err.msg, writ_reason_name(c->want), strlen(writ_reason_name(c->want))));
         if (!ok) {
             fprintf(stderr, "FAIL %-32s want %s got %s (%s)\n", c->name, writ_reason_name(c->want),
                     writ_reason_name(why), err.msg);
@@ -373,6 +426,126 @@ static void test_jwt_table(void **state)
         wr_free(t);
     }
     assert_int_equal(failures, 0);
+}
+
+/* Low-S only: for a valid ES256 / ES384 token, the twin signature (r, n - s)
+ * verifies under OpenSSL, yet Writ refuses whichever of the two is high-S,
+ * for JWT-SVIDs and OIDC tokens alike.  Writ's own signer emits low-S. */
+static void test_ecdsa_low_s(void **state)
+{
+    (void)state;
+    static const struct {
+        enum signer s;
+        const char *hdr, *claims;
+        int nid;
+        size_t fl;
+    } cases[] = {
+        {S_K1, "{\"alg\":\"ES256\",\"kid\":\"k1\"}", GOOD, NID_X9_62_prime256v1, 32},
+        {S_O1, "{\"alg\":\"ES256\",\"kid\":\"o1\"}",
+         "{\"iss\":\"https://issuer.example\",\"sub\":\"repo:corp/agent\"," AUD "," TIMES "}",
+         NID_X9_62_prime256v1, 32},
+        {S_K4, "{\"alg\":\"ES384\",\"kid\":\"k4\"}", GOOD, NID_secp384r1, 48},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        EVP_PKEY *k = cases[c].s == S_K1 ? F.k1 : cases[c].s == S_O1 ? F.o1 : F.k4;
+        const EVP_MD *md = cases[c].fl == 32 ? EVP_sha256() : EVP_sha384();
+        /* several signatures, so the property does not rest on one random s */
+        for (int round = 0; round < 8; round++) {
+            char *t = make_token(cases[c].s, cases[c].hdr, cases[c].claims, M_NONE);
+            bool orig_high;
+            char *twin = fx_flip_s(t, cases[c].nid, cases[c].fl, &orig_high);
+            assert_false(orig_high); /* Writ's signer normalises */
+            assert_true(fx_openssl_accepts(k, t, md, cases[c].fl));
+            assert_true(fx_openssl_accepts(k, twin, md, cases[c].fl));
+            writ_verify_opts o = {.audience = "writ", .now = NOW};
+            writ_identity *id = NULL;
+            writ_reason why = WRIT_R_OK;
+            writ_error err;
+            assert_int_equal(writ_identity_verify_jwt(F.b, &o, t, strlen(t), &id, &why, &err), WRIT_OK);
+            writ_identity_free(id);
+            id = (writ_identity *)0x1;
+            assert_int_not_equal(writ_identity_verify_jwt(F.b, &o, twin, strlen(twin), &id, &why, &err),
+                                 WRIT_OK);
+            assert_null(id);
+            assert_int_equal(why, WRIT_R_SIGNATURE);
+            assert_non_null(strstr(err.msg, "high S"));
+            /* the documented opt-out for issuers that do not normalise S */
+            o.allow_high_s = true;
+            assert_int_equal(writ_identity_verify_jwt(F.b, &o, twin, strlen(twin), &id, &why, &err), WRIT_OK);
+            writ_identity_free(id);
+            wr_free(twin);
+            wr_free(t);
+        }
+    }
+}
+
+/* Identity isolation: an OIDC issuer's subjects are principals of the
+ * issuer's own type (default "User"), SVIDs have none (they are agents). */
+static void test_oidc_principal_type(void **state)
+{
+    (void)state;
+    writ_verify_opts o = {.audience = "writ", .now = NOW};
+    writ_identity *id;
+    writ_reason why;
+    writ_error err;
+    char *t = make_token(
+        S_O1, "{\"alg\":\"ES256\",\"kid\":\"o1\"}",
+        "{\"iss\":\"https://issuer.example\",\"sub\":\"alice@corp.example\"," AUD "," TIMES "}", M_NONE);
+    assert_int_equal(writ_identity_verify_jwt(F.b, &o, t, strlen(t), &id, &why, &err), WRIT_OK);
+    assert_int_equal(writ_identity_get_kind(id), WRIT_ID_OIDC);
+    assert_string_equal(writ_identity_principal_type(id), WRIT_OIDC_DEFAULT_PRINCIPAL_TYPE);
+    assert_int_equal(writ_identity_set_principal_type(id, "bad type", &err), WRIT_EINVAL);
+    assert_int_equal(writ_identity_set_principal_type(id, "Corp::Human", &err), WRIT_OK);
+    assert_string_equal(writ_identity_principal_type(id), "Corp::Human");
+    writ_identity_free(id);
+    /* a bundle whose issuer is typed */
+    writ_bundle *b = writ_bundle_new();
+    const char *oid[] = {"o1"};
+    char *j = fx_jwks(&F.o1, oid, 1, "sig");
+    assert_int_equal(
+        writ_bundle_add_oidc_typed(b, "https://issuer.example", 22, "Writ::Human", j, strlen(j), &err),
+        WRIT_OK);
+    assert_int_equal(writ_identity_verify_jwt(b, &o, t, strlen(t), &id, &why, &err), WRIT_OK);
+    assert_string_equal(writ_identity_principal_type(id), "Writ::Human");
+    assert_string_equal(writ_identity_subject(id), "alice@corp.example");
+    writ_identity_free(id);
+    /* the same issuer cannot be re-added with another type */
+    EVP_PKEY *k2 = fx_key("P-256");
+    const char *k2id[] = {"o2"};
+    char *j2 = fx_jwks(&k2, k2id, 1, "sig");
+    assert_int_not_equal(
+        writ_bundle_add_oidc_typed(b, "https://issuer.example", 22, "User", j2, strlen(j2), &err), WRIT_OK);
+    assert_non_null(strstr(err.msg, "Writ::Human"));
+    assert_int_equal(
+        writ_bundle_add_oidc_typed(b, "https://issuer.example", 22, "Writ::Human", j2, strlen(j2), &err),
+        WRIT_OK);
+    /* type names: identifiers joined by "::" */
+    static const char *const bad[] = {"",          "1User",  "User::", "::User", "Writ:User", "Writ:::User",
+                                      "User name", "User\"", "Us-er"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_false(writ_principal_type_ok(bad[i]));
+        assert_int_not_equal(writ_bundle_add_oidc_typed(b, "https://other", 13, bad[i], j, strlen(j), &err),
+                             WRIT_OK);
+    }
+    char longname[140];
+    memset(longname, 'a', 129);
+    longname[129] = '\0';
+    assert_false(writ_principal_type_ok(longname));
+    longname[128] = '\0';
+    assert_true(writ_principal_type_ok(longname));
+    assert_true(writ_principal_type_ok("User"));
+    assert_true(writ_principal_type_ok("Acme::Corp::_User2"));
+    /* SVIDs are agents: no principal type of their own */
+    char *sv = make_token(S_K1, "{\"alg\":\"ES256\",\"kid\":\"k1\"}", GOOD, M_NONE);
+    assert_int_equal(writ_identity_verify_jwt(F.b, &o, sv, strlen(sv), &id, &why, &err), WRIT_OK);
+    assert_null(writ_identity_principal_type(id));
+    writ_identity_free(id);
+    wr_free(sv);
+    free(j2);
+    EVP_PKEY_free(k2);
+    free(j);
+    writ_bundle_free(b);
+    wr_free(t);
 }
 
 static void test_jwt_identity_fields(void **state)
@@ -392,12 +565,37 @@ static void test_jwt_identity_fields(void **state)
     writ_identity_free(id);
     wr_free(t);
     /* leeway is clamped: 10^6 seconds of leeway does not revive a day-old token */
-    t = make_token(S_K1, "{\"alg\":\"ES256\",\"kid\":\"k1\"}", "{" SUB "," AUD ",\"iat\":1699900000,\"exp\":1699910000}",
-                   M_NONE);
+    t = make_token(S_K1, "{\"alg\":\"ES256\",\"kid\":\"k1\"}",
+                   "{" SUB "," AUD ",\"iat\":1699900000,\"exp\":1699910000}", M_NONE);
     o.leeway = 1000000;
     assert_int_not_equal(writ_identity_verify_jwt(F.b, &o, t, strlen(t), &id, &why, &err), WRIT_OK);
     assert_int_equal(why, WRIT_R_EXPIRED);
     wr_free(t);
+    /* a caller's clock at the int64 extremes, with leeway: refused, no
+     * overflow (now + leeway used to wrap at INT64_MAX; UBSan) */
+    t = make_token(S_K1, "{\"alg\":\"ES256\",\"kid\":\"k1\"}",
+                   "{" SUB "," AUD ",\"iat\":1700000000,\"nbf\":1700000000,\"exp\":1700000300}", M_NONE);
+    o.leeway = WRIT_MAX_LEEWAY;
+    o.now = INT64_MAX;
+    assert_int_not_equal(writ_identity_verify_jwt(F.b, &o, t, strlen(t), &id, &why, &err), WRIT_OK);
+    assert_int_equal(why, WRIT_R_EXPIRED);
+    o.now = INT64_MIN;
+    assert_int_not_equal(writ_identity_verify_jwt(F.b, &o, t, strlen(t), &id, &why, &err), WRIT_OK);
+    assert_int_equal(why, WRIT_R_NOT_YET_VALID);
+    wr_free(t);
+    /* NumericDates at the extremes are out of range, whatever the clock */
+    static const char *const extreme[] = {
+        "{" SUB "," AUD ",\"iat\":-9223372036854775808,\"exp\":1700000300}",
+        "{" SUB "," AUD ",\"iat\":1700000000,\"exp\":9223372036854775807}",
+        "{" SUB "," AUD ",\"iat\":1700000000,\"exp\":1700000300,\"nbf\":-9223372036854775808}",
+    };
+    o.now = NOW;
+    for (size_t i = 0; i < sizeof extreme / sizeof extreme[0]; i++) {
+        t = make_token(S_K1, "{\"alg\":\"ES256\",\"kid\":\"k1\"}", extreme[i], M_NONE);
+        assert_int_not_equal(writ_identity_verify_jwt(F.b, &o, t, strlen(t), &id, &why, &err), WRIT_OK);
+        assert_int_equal(why, WRIT_R_CLAIM_TYPE);
+        wr_free(t);
+    }
 }
 
 static void test_bundle_refuses_bad_keys(void **state)
@@ -405,7 +603,8 @@ static void test_bundle_refuses_bad_keys(void **state)
     (void)state;
     writ_bundle *b = writ_bundle_new();
     writ_error err;
-    const char *priv = "{\"keys\":[{\"kty\":\"EC\",\"crv\":\"P-256\",\"kid\":\"a\",\"x\":\"AA\",\"y\":\"AA\",\"d\":\"AA\"}]}";
+    const char *priv = "{\"keys\":[{\"kty\":\"EC\",\"crv\":\"P-256\",\"kid\":\"a\",\"x\":\"AA\",\"y\":\"AA\","
+                       "\"d\":\"AA\"}]}";
     assert_int_not_equal(writ_bundle_add_spiffe(b, "td", 2, priv, strlen(priv), &err), WRIT_OK);
     assert_non_null(strstr(err.msg, "private"));
     const char *oct = "{\"keys\":[{\"kty\":\"oct\",\"kid\":\"a\"}]}";
@@ -462,24 +661,30 @@ static void test_x509(void **state)
     EVP_PKEY *cak = fx_key("P-256"), *ik = fx_key("P-256"), *lk = fx_key("P-256"), *ek = fx_key("P-256");
     X509 *ca = fx_cert(cak, "root", NULL, NULL, true, NULL, -3600, 86400 * 365);
     X509 *inter = fx_cert(ik, "intermediate", ca, cak, true, NULL, -3600, 86400 * 30);
-    X509 *leaf = fx_cert(lk, "leaf", inter, ik, false, "URI:spiffe://corp.example/agents/triage-bot", -60, 3600);
+    X509 *leaf =
+        fx_cert(lk, "leaf", inter, ik, false, "URI:spiffe://corp.example/agents/triage-bot", -60, 3600);
     X509 *evil_ca = fx_cert(ek, "evil", NULL, NULL, true, NULL, -3600, 86400);
-    X509 *evil_leaf = fx_cert(lk, "leaf", evil_ca, ek, false, "URI:spiffe://corp.example/agents/triage-bot", -60, 3600);
-    X509 *old_leaf = fx_cert(lk, "leaf", inter, ik, false, "URI:spiffe://corp.example/agents/x", -7200, -3600);
-    X509 *two = fx_cert(lk, "leaf", inter, ik, false, "URI:spiffe://corp.example/a,URI:spiffe://corp.example/b", -60,
-                        3600);
+    X509 *evil_leaf =
+        fx_cert(lk, "leaf", evil_ca, ek, false, "URI:spiffe://corp.example/agents/triage-bot", -60, 3600);
+    X509 *old_leaf =
+        fx_cert(lk, "leaf", inter, ik, false, "URI:spiffe://corp.example/agents/x", -7200, -3600);
+    X509 *two = fx_cert(lk, "leaf", inter, ik, false,
+                        "URI:spiffe://corp.example/a,URI:spiffe://corp.example/b", -60, 3600);
     X509 *nosan = fx_cert(lk, "leaf", inter, ik, false, NULL, -60, 3600);
     X509 *badid = fx_cert(lk, "leaf", inter, ik, false, "URI:spiffe://corp.example/a/../b", -60, 3600);
     X509 *ca_leaf = fx_cert(lk, "leaf", inter, ik, true, "URI:spiffe://corp.example/a", -60, 3600);
     X509 *foreign = fx_cert(lk, "leaf", inter, ik, false, "URI:spiffe://other.example/a", -60, 3600);
     X509 *noku = fx_cert(lk, "leaf", inter, ik, false, "URI:spiffe://corp.example/a", -60, 3600);
+    X509 *bare = fx_cert(lk, "leaf", inter, ik, false, "URI:spiffe://corp.example", -60, 3600);
+    X509 *bare_slash = fx_cert(lk, "leaf", inter, ik, false, "URI:spiffe://corp.example/", -60, 3600);
     X509_EXTENSION_free(X509_delete_ext(noku, X509_get_ext_by_NID(noku, NID_key_usage, -1)));
     assert_true(X509_sign(noku, ik, EVP_sha256()) > 0);
 
     writ_bundle *b = writ_bundle_new();
     writ_error err;
     char *root_pem = fx_pem(&ca, 1);
-    assert_int_equal(writ_bundle_add_x509_pem(b, "corp.example", 12, root_pem, strlen(root_pem), &err), WRIT_OK);
+    assert_int_equal(writ_bundle_add_x509_pem(b, "corp.example", 12, root_pem, strlen(root_pem), &err),
+                     WRIT_OK);
     writ_verify_opts o = {.audience = "writ"};
 
     struct {
@@ -497,6 +702,8 @@ static void test_x509(void **state)
         {"leaf is a CA", {ca_leaf, inter}, WRIT_R_CERT},
         {"other trust domain", {foreign, inter}, WRIT_R_UNTRUSTED},
         {"leaf without keyUsage", {noku, inter}, WRIT_R_CERT},
+        {"SAN a bare trust domain", {bare, inter}, WRIT_R_CERT_SAN},
+        {"SAN a bare trust domain with '/'", {bare_slash, inter}, WRIT_R_CERT_SAN},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char *pem = fx_pem(cases[i].chain, cases[i].chain[1] ? 2 : 1);
@@ -545,7 +752,8 @@ static void test_x509(void **state)
     }
     wr_free(root_pem);
     writ_bundle_free(b);
-    X509 *all[] = {ca, inter, leaf, evil_ca, evil_leaf, old_leaf, two, nosan, badid, ca_leaf, foreign, noku};
+    X509 *all[] = {ca,    inter, leaf,    evil_ca, evil_leaf, old_leaf, two,
+                   nosan, badid, ca_leaf, foreign, noku,      bare,     bare_slash};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         X509_free(all[i]);
     EVP_PKEY_free(cak);
@@ -581,6 +789,38 @@ static void test_alloc_failures(void **state)
             ok_runs++;
     }
     assert_int_equal(ok_runs, 3);
+    /* the same for a typed OIDC issuer (its principal type is copied into
+     * the bundle and into each identity) */
+    char *ot = make_token(S_O1, "{\"alg\":\"ES256\",\"kid\":\"o1\"}",
+                          "{\"iss\":\"https://issuer.example\",\"sub\":\"alice\"," AUD "," TIMES "}", M_NONE);
+    const char *okids[] = {"o1"};
+    char *oj = fx_jwks(&F.o1, okids, 1, NULL);
+    ok_runs = 0;
+    for (long n = 0; n < 300 && ok_runs < 3; n++) {
+        writ_error err;
+        writ_reason why;
+        writ_identity *id = (writ_identity *)0x1;
+        writ_verify_opts o = {.audience = "writ", .now = NOW};
+        wr_alloc_set_fail_after(n);
+        writ_bundle *b = writ_bundle_new();
+        writ_status s1 = b ? writ_bundle_add_oidc_typed(b, "https://issuer.example", 22, "Corp::Human", oj,
+                                                        strlen(oj), &err)
+                           : WRIT_ENOMEM;
+        writ_status s2 = b ? writ_identity_verify_jwt(b, &o, ot, strlen(ot), &id, &why, &err) : WRIT_ENOMEM;
+        wr_alloc_set_fail_after(-1);
+        if (s2 == WRIT_OK) {
+            assert_string_equal(writ_identity_principal_type(id), "Corp::Human");
+            writ_identity_free(id);
+        } else if (b) {
+            assert_null(id);
+        }
+        writ_bundle_free(b);
+        if (s1 == WRIT_OK && s2 == WRIT_OK)
+            ok_runs++;
+    }
+    assert_int_equal(ok_runs, 3);
+    free(oj);
+    wr_free(ot);
     free(j);
     wr_free(t);
 }
@@ -615,6 +855,8 @@ int main(void)
         cmocka_unit_test(test_spiffe_invalid),
         cmocka_unit_test_setup_teardown(test_jwt_table, setup, teardown),
         cmocka_unit_test_setup_teardown(test_jwt_identity_fields, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ecdsa_low_s, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_oidc_principal_type, setup, teardown),
         cmocka_unit_test(test_bundle_refuses_bad_keys),
         cmocka_unit_test_setup_teardown(test_alloc_failures, setup, teardown),
         cmocka_unit_test(test_x509),

@@ -33,13 +33,16 @@ static struct {
 
 static const char *const acts[] = {"tool:read", "tool:search", "tool:write"};
 static const char *const res[] = {"repo:corp/*", "ticket:42"};
-static const char *const dests[] = {"api.github.com", "*.corp.example"};
+static const char *const dests[] = {"API.GitHub.com", "git.corp.*"};
 static const writ_task_scope SCOPE = {
     .purpose = "triage ticket 42",
-    .actions = acts, .n_actions = 3,
-    .resources = res, .n_resources = 2,
+    .actions = acts,
+    .n_actions = 3,
+    .resources = res,
+    .n_resources = 2,
     .sensitivity = "confidential",
-    .destinations = dests, .n_destinations = 2,
+    .destinations = dests,
+    .n_destinations = 2,
 };
 
 static int setup(void **state)
@@ -51,10 +54,13 @@ static int setup(void **state)
     F.cfg = (writ_issuer_config){.issuer = ISS, .audience = AUD, .max_depth = 3};
     assert_int_equal(writ_token_verifier_from_keyring(F.kr, ISS, 64, &F.v, &err), WRIT_OK);
     assert_int_equal(writ_revocations_open(NULL, &F.rev, &err), WRIT_OK);
-    assert_int_equal(writ_identity_new(WRIT_ID_JWT_SVID, A, "spiffe://corp.example", 0, NULL, &F.a, &err), WRIT_OK);
-    assert_int_equal(writ_identity_new(WRIT_ID_X509_SVID, A, "spiffe://corp.example", 0, CERT_A, &F.a_mtls, &err),
+    assert_int_equal(writ_identity_new(WRIT_ID_JWT_SVID, A, "spiffe://corp.example", 0, NULL, &F.a, &err),
                      WRIT_OK);
-    assert_int_equal(writ_identity_new(WRIT_ID_JWT_SVID, B, "spiffe://corp.example", 0, NULL, &F.b, &err), WRIT_OK);
+    assert_int_equal(
+        writ_identity_new(WRIT_ID_X509_SVID, A, "spiffe://corp.example", 0, CERT_A, &F.a_mtls, &err),
+        WRIT_OK);
+    assert_int_equal(writ_identity_new(WRIT_ID_JWT_SVID, B, "spiffe://corp.example", 0, NULL, &F.b, &err),
+                     WRIT_OK);
     return 0;
 }
 
@@ -85,20 +91,21 @@ static char *mint(const writ_identity *who, uint32_t ttl)
     return t;
 }
 
-static writ_status verify(const char *tok, int64_t now, const char *cert, writ_task_token **out, writ_reason *why,
-                          writ_error *err)
+static writ_status verify(const char *tok, int64_t now, const char *cert, writ_task_token **out,
+                          writ_reason *why, writ_error *err)
 {
     writ_token_check chk = {.audience = AUD, .now = now, .cert_thumbprint = cert, .revocations = F.rev};
     return writ_token_verify(F.v, &chk, tok, strlen(tok), out, why, err);
 }
 
 static writ_status delegate(const char *parent, const writ_identity *presenter, const char *target,
-                            const writ_task_scope *scope, uint32_t ttl, int64_t now, char **out, writ_reason *why,
-                            writ_error *err)
+                            const writ_task_scope *scope, uint32_t ttl, int64_t now, char **out,
+                            writ_reason *why, writ_error *err)
 {
     writ_delegate_request rq = {.target = target, .scope = scope, .ttl = ttl, .now = now};
     size_t len;
-    return writ_token_delegate(F.kr, &F.cfg, F.v, F.rev, parent, strlen(parent), presenter, &rq, out, &len, why, err);
+    return writ_token_delegate(F.kr, &F.cfg, F.v, F.rev, parent, strlen(parent), presenter, &rq, out, &len,
+                               why, err);
 }
 
 /* -------------------------------------------------------------- positive */
@@ -109,14 +116,16 @@ static void test_mint_capped_by_identity(void **state)
     (void)state;
     writ_identity *shortlived;
     writ_error err;
-    assert_int_equal(writ_identity_new(WRIT_ID_JWT_SVID, A, "spiffe://corp.example", NOW + 60, NULL, &shortlived, &err),
-                     WRIT_OK);
+    assert_int_equal(
+        writ_identity_new(WRIT_ID_JWT_SVID, A, "spiffe://corp.example", NOW + 60, NULL, &shortlived, &err),
+        WRIT_OK);
     /* ttl 0 (the 300 s default) and 600 s are cut to 60 s; 30 s is kept */
     static const uint32_t ttl[] = {0, 600, 30}, want[] = {60, 60, 30};
     for (size_t i = 0; i < 3; i++) {
         /* the expiry reported by the mint is the token's */
         int64_t reported = 0;
-        writ_mint_request rq = {.scope = &SCOPE, .txn = "task-42", .ttl = ttl[i], .now = NOW, .expires = &reported};
+        writ_mint_request rq = {
+            .scope = &SCOPE, .txn = "task-42", .ttl = ttl[i], .now = NOW, .expires = &reported};
         char *t;
         size_t len;
         writ_reason why0;
@@ -187,7 +196,8 @@ static void test_exchange(void **state)
     writ_mint_request rq = {.scope = &SCOPE, .now = NOW};
     char *t;
     size_t l;
-    assert_int_equal(writ_token_exchange(F.kr, &F.cfg, b, &vo, svid, strlen(svid), &rq, &t, &l, &why, &err), WRIT_OK);
+    assert_int_equal(writ_token_exchange(F.kr, &F.cfg, b, &vo, svid, strlen(svid), &rq, &t, &l, &why, &err),
+                     WRIT_OK);
     writ_task_token *tt;
     assert_int_equal(verify(t, NOW, NULL, &tt, &why, &err), WRIT_OK);
     assert_string_equal(writ_task_token_subject(tt), A);
@@ -195,8 +205,8 @@ static void test_exchange(void **state)
     wr_free(t);
     vo.audience = "other";
     t = (char *)0x1;
-    assert_int_not_equal(writ_token_exchange(F.kr, &F.cfg, b, &vo, svid, strlen(svid), &rq, &t, &l, &why, &err),
-                         WRIT_OK);
+    assert_int_not_equal(
+        writ_token_exchange(F.kr, &F.cfg, b, &vo, svid, strlen(svid), &rq, &t, &l, &why, &err), WRIT_OK);
     assert_null(t);
     assert_int_equal(why, WRIT_R_AUD);
     assert_non_null(strstr(err.msg, "audience: subject token:"));
@@ -226,8 +236,13 @@ static void test_delegation_chain(void **state)
     const char *const nacts[] = {"tool:read"};
     const char *const nres[] = {"repo:corp/api*", "ticket:42"};
     const char *const ndest[] = {"git.corp.example"};
-    writ_task_scope narrow = {.actions = nacts, .n_actions = 1, .resources = nres, .n_resources = 2,
-                              .sensitivity = "internal", .destinations = ndest, .n_destinations = 1};
+    writ_task_scope narrow = {.actions = nacts,
+                              .n_actions = 1,
+                              .resources = nres,
+                              .n_resources = 2,
+                              .sensitivity = "internal",
+                              .destinations = ndest,
+                              .n_destinations = 1};
     char *t1, *t2;
     writ_reason why;
     writ_error err;
@@ -242,12 +257,25 @@ static void test_delegation_chain(void **state)
     assert_string_equal(writ_task_token_chain(tt, 1), B);
     assert_string_equal(writ_task_token_chain(tt, 2), C);
     assert_null(writ_task_token_chain(tt, 3));
+    /* t2 is in the subtrees of root, t1 and itself, and no other */
+    writ_task_token *r0, *r1;
+    assert_int_equal(verify(root, NOW + 7, NULL, &r0, &why, &err), WRIT_OK);
+    assert_int_equal(verify(t1, NOW + 7, NULL, &r1, &why, &err), WRIT_OK);
+    assert_true(writ_task_token_in_subtree(tt, writ_task_token_jti(r0)));
+    assert_true(writ_task_token_in_subtree(tt, writ_task_token_jti(r1)));
+    assert_true(writ_task_token_in_subtree(tt, writ_task_token_jti(tt)));
+    assert_false(writ_task_token_in_subtree(r1, writ_task_token_jti(tt)));
+    assert_false(writ_task_token_in_subtree(r0, writ_task_token_jti(r1)));
+    assert_false(writ_task_token_in_subtree(tt, "no-such-jti"));
+    writ_task_token_free(r0);
+    writ_task_token_free(r1);
     assert_string_equal(writ_task_token_txn(tt), "task-42");
     assert_string_equal(writ_task_token_sensitivity(tt), "internal");
     assert_true(writ_task_token_expiry(tt) <= NOW + 600);
     char *cj = writ_task_token_claims_json(tt);
-    assert_non_null(strstr(cj, "\"act\":{\"act\":{\"sub\":\"" B "\",\"sub_profile\":\"ai_agent\"},\"sub\":\"" C
-                               "\",\"sub_profile\":\"ai_agent\"}"));
+    assert_non_null(strstr(cj,
+                           "\"act\":{\"act\":{\"sub\":\"" B "\",\"sub_profile\":\"ai_agent\"},\"sub\":\"" C
+                           "\",\"sub_profile\":\"ai_agent\"}"));
     writ_free_string(cj);
     char *ctx = writ_task_token_context_json(tt);
     assert_non_null(ctx);
@@ -260,6 +288,132 @@ static void test_delegation_chain(void **state)
     wr_free(root);
     wr_free(t1);
     wr_free(t2);
+}
+
+/* One cover function for narrowing and enforcement: exact or prefix '*',
+ * nothing else.  Suffix patterns are refused at mint, at delegation and in a
+ * signed token; what delegation accepts as narrower is what
+ * writ_scope_covers says the parent covers. */
+static void test_scope_covers(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *item, *value;
+        bool want;
+    } cases[] = {
+        {"tool:read", "tool:read", true},
+        {"tool:read", "tool:reads", false},
+        {"tool:read", "Tool:read", false},
+        {"repo:corp/*", "repo:corp/api", true},
+        {"repo:corp/*", "repo:corp/", true},
+        {"repo:corp/*", "repo:corpx", false},
+        {"*", "anything", true},
+        {"*", "", true},
+        {"*.corp.example", "git.corp.example", false},
+        {"repo:*", "repo:corp/*", true},
+        {"repo", "repo*", false},
+        {"", "", true},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        if (writ_scope_covers(cases[i].item, cases[i].value) != cases[i].want) {
+            fprintf(stderr, "case %zu: %s covers %s\n", i, cases[i].item, cases[i].value);
+            fail();
+        }
+    assert_false(writ_scope_covers(NULL, "x"));
+    assert_false(writ_scope_covers("x", NULL));
+    const char *const list[] = {"tool:read", "repo:*"};
+    assert_true(writ_scope_list_covers(list, 2, "repo:x"));
+    assert_true(writ_scope_list_covers(list, 2, "tool:read"));
+    assert_false(writ_scope_list_covers(list, 2, "tool:write"));
+    assert_false(writ_scope_list_covers(list, 0, "tool:read"));
+    assert_false(writ_scope_list_covers(NULL, 2, "tool:read"));
+
+    /* suffix patterns: refused at mint, for every list */
+    writ_error err;
+    writ_reason why;
+    char *t = NULL;
+    size_t l;
+    const char *const suffix[] = {"*.corp.example"};
+    for (int which = 0; which < 3; which++) {
+        writ_task_scope bs = SCOPE;
+        if (which == 0)
+            bs.actions = suffix, bs.n_actions = 1;
+        else if (which == 1)
+            bs.resources = suffix, bs.n_resources = 1;
+        else
+            bs.destinations = suffix, bs.n_destinations = 1;
+        writ_mint_request rq = {.scope = &bs, .now = NOW};
+        assert_int_not_equal(writ_token_mint(F.kr, &F.cfg, F.a, &rq, &t, &l, &why, &err), WRIT_OK);
+        assert_null(t);
+        assert_int_equal(why, WRIT_R_SCOPE);
+        assert_non_null(strstr(err.msg, "prefix pattern ending in '*'"));
+    }
+    /* destinations are folded to lower case at mint */
+    char *root = mint(F.a, 600);
+    writ_task_token *tt;
+    assert_int_equal(verify(root, NOW, NULL, &tt, &why, &err), WRIT_OK);
+    writ_task_scope sc;
+    writ_task_token_scope(tt, &sc);
+    assert_int_equal(sc.n_destinations, 2);
+    assert_string_equal(sc.destinations[0], "api.github.com");
+    assert_string_equal(sc.destinations[1], "git.corp.*");
+    writ_task_token_free(tt);
+    /* delegation narrows exactly where writ_scope_covers says so */
+    static const char *const children[] = {"repo:corp/api", "repo:corp/*", "repo:corpx", "repo:*",
+                                           "ticket:42",     "ticket:420",  "*"};
+    for (size_t i = 0; i < sizeof children / sizeof children[0]; i++) {
+        const char *const one[] = {children[i]};
+        writ_task_scope cs = {.resources = one, .n_resources = 1};
+        char *d = NULL;
+        writ_status st = delegate(root, F.a, B, &cs, 0, NOW, &d, &why, &err);
+        bool covered = writ_scope_list_covers(res, 2, children[i]);
+        if ((st == WRIT_OK) != covered) {
+            fprintf(stderr, "child %s: delegate %s, covers %d\n", children[i], err.msg, covered);
+            fail();
+        }
+        wr_free(d);
+    }
+    /* a destination given in another case narrows the same way, stored lower */
+    const char *const up[] = {"GIT.Corp.Example"};
+    writ_task_scope ds = {.destinations = up, .n_destinations = 1};
+    char *d = NULL;
+    assert_int_equal(delegate(root, F.a, B, &ds, 0, NOW, &d, &why, &err), WRIT_OK);
+    assert_int_equal(verify(d, NOW, NULL, &tt, &why, &err), WRIT_OK);
+    writ_task_token_scope(tt, &sc);
+    assert_string_equal(sc.destinations[0], "git.corp.example");
+    writ_task_token_free(tt);
+    wr_free(d);
+    wr_free(root);
+}
+
+static void test_sensitivity(void **state)
+{
+    (void)state;
+    assert_int_equal(writ_sensitivity_rank("public"), 0);
+    assert_int_equal(writ_sensitivity_rank("internal"), 1);
+    assert_int_equal(writ_sensitivity_rank("confidential"), 2);
+    assert_int_equal(writ_sensitivity_rank("restricted"), 3);
+    assert_int_equal(writ_sensitivity_rank("Public"), -1);
+    assert_int_equal(writ_sensitivity_rank(NULL), -1);
+    assert_int_equal(writ_sensitivity_rank_of(0), 0);
+    assert_int_equal(writ_sensitivity_rank_of(2), 2);
+    assert_int_equal(writ_sensitivity_rank_of(3), 3);
+    assert_int_equal(writ_sensitivity_rank_of(4), 3);
+    assert_int_equal(writ_sensitivity_rank_of(INT64_MAX), 3);
+    assert_int_equal(writ_sensitivity_rank_of(-1), -1);
+    assert_int_equal(writ_sensitivity_rank_of(INT64_MIN), -1);
+    assert_true(writ_sensitivity_allows("internal", true, 1));
+    assert_true(writ_sensitivity_allows("internal", true, 0));
+    assert_false(writ_sensitivity_allows("internal", true, 2));
+    assert_false(writ_sensitivity_allows("confidential", true, 4));
+    assert_true(writ_sensitivity_allows("restricted", true, 4));
+    /* no sensitivity attribute = restricted */
+    assert_false(writ_sensitivity_allows("confidential", false, 0));
+    assert_true(writ_sensitivity_allows("restricted", false, 0));
+    /* unknown ceiling or negative level: deny */
+    assert_false(writ_sensitivity_allows("top-secret", true, 0));
+    assert_false(writ_sensitivity_allows(NULL, true, 0));
+    assert_false(writ_sensitivity_allows("restricted", true, -1));
 }
 
 static void test_keys(void **state)
@@ -330,17 +484,19 @@ static char *sign_with_writ(const char *hdr_typ, const char *claims)
     return fx_jws(k->pkey, WR_ALG_ES256, hdr, claims);
 }
 
-#define BASE_CLAIMS                                                                                              \
-    "\"iss\":\"" ISS "\",\"sub\":\"" A "\",\"aud\":\"" AUD "\",\"iat\":1700000000,\"jti\":\"j1\",\"txn\":\"t1\","  \
-    "\"scope\":\"tool:read\",\"purp\":\"p\",\"req_wl\":\"" A "\","                                                  \
-    "\"tctx\":{\"purpose\":\"p\",\"actions\":[\"tool:read\"],\"resources\":[],\"sensitivity\":\"public\","        \
+#define BASE_CLAIMS                                                                                          \
+    "\"iss\":\"" ISS "\",\"sub\":\"" A "\",\"aud\":\"" AUD                                                   \
+    "\",\"iat\":1700000000,\"jti\":\"j1\",\"txn\":\"t1\","                                                   \
+    "\"scope\":\"tool:read\",\"purp\":\"p\",\"req_wl\":\"" A "\","                                           \
+    "\"tctx\":{\"purpose\":\"p\",\"actions\":[\"tool:read\"],\"resources\":[],\"sensitivity\":\"public\","   \
     "\"destinations\":[]}"
 
 static size_t n_fail;
 
 static void expect(const char *name, writ_status st, writ_reason why, const writ_error *err, writ_reason want)
 {
-    if (st == WRIT_OK || why != want || strncmp(err->msg, writ_reason_name(want), strlen(writ_reason_name(want)))) {
+    if (st == WRIT_OK || why != want ||
+        strncmp(err->msg, writ_reason_name(want), strlen(writ_reason_name(want)))) {
         fprintf(stderr, "FAIL %-36s want %s got %s (%s)\n", name, writ_reason_name(want),
                 st == WRIT_OK ? "ok" : writ_reason_name(why), st == WRIT_OK ? "" : err->msg);
         n_fail++;
@@ -423,7 +579,8 @@ static void test_hostile(void **state)
     }
     {
         writ_token_verifier *v2;
-        assert_int_equal(writ_token_verifier_from_keyring(F.kr, "https://evil.example", 0, &v2, &err), WRIT_OK);
+        assert_int_equal(writ_token_verifier_from_keyring(F.kr, "https://evil.example", 0, &v2, &err),
+                         WRIT_OK);
         writ_token_check chk = {.audience = AUD, .now = NOW};
         writ_task_token *tt;
         writ_status st = writ_token_verify(v2, &chk, root, strlen(root), &tt, &why, &err);
@@ -453,10 +610,11 @@ static void test_hostile(void **state)
         /* scope widened inside a signed token: re-encode the payload */
         char *t = sign_with_writ("txntoken+jwt", "{" BASE_CLAIMS ",\"exp\":1700000300}");
         char *d1 = strchr(t, '.'), *d2 = strchr(d1 + 1, '.');
-        const char *wide = "{\"iss\":\"" ISS "\",\"sub\":\"" A "\",\"aud\":\"" AUD "\",\"iat\":1700000000,"
-                           "\"jti\":\"j1\",\"txn\":\"t1\",\"scope\":\"tool:read tool:admin\",\"purp\":\"p\","
-                           "\"req_wl\":\"" A "\",\"tctx\":{\"purpose\":\"p\",\"actions\":[\"tool:read\",\"tool:admin\"],"
-                           "\"resources\":[],\"sensitivity\":\"public\",\"destinations\":[]},\"exp\":1700000300}";
+        const char *wide =
+            "{\"iss\":\"" ISS "\",\"sub\":\"" A "\",\"aud\":\"" AUD "\",\"iat\":1700000000,"
+            "\"jti\":\"j1\",\"txn\":\"t1\",\"scope\":\"tool:read tool:admin\",\"purp\":\"p\","
+            "\"req_wl\":\"" A "\",\"tctx\":{\"purpose\":\"p\",\"actions\":[\"tool:read\",\"tool:admin\"],"
+            "\"resources\":[],\"sensitivity\":\"public\",\"destinations\":[]},\"exp\":1700000300}";
         char *nt = wr_malloc(strlen(t) + 1024);
         size_t hl = (size_t)(d1 - t) + 1;
         memcpy(nt, t, hl);
@@ -473,8 +631,9 @@ static void test_hostile(void **state)
         t = sign_with_writ("txntoken+jwt", "{" BASE_CLAIMS ",\"exp\":1700090000}");
         vexpect("lifetime over the hard max", t, NOW, NULL, WRIT_R_LIFETIME);
         wr_free(t);
-        t = sign_with_writ("txntoken+jwt", "{" BASE_CLAIMS ",\"exp\":1700000300,\"depth\":2,\"anc\":[\"x\",\"y\"],"
-                                           "\"act\":{\"sub\":\"" B "\",\"sub_profile\":\"ai_agent\"}}");
+        t = sign_with_writ("txntoken+jwt",
+                           "{" BASE_CLAIMS ",\"exp\":1700000300,\"depth\":2,\"anc\":[\"x\",\"y\"],"
+                           "\"act\":{\"sub\":\"" B "\",\"sub_profile\":\"ai_agent\"}}");
         vexpect("depth does not match act chain", t, NOW, NULL, WRIT_R_CLAIM_TYPE);
         wr_free(t);
         t = sign_with_writ("txntoken+jwt", "{" BASE_CLAIMS ",\"exp\":1700000300,\"depth\":1,\"anc\":[\"x\"],"
@@ -484,23 +643,43 @@ static void test_hostile(void **state)
         t = sign_with_writ("txntoken+jwt", "{" BASE_CLAIMS ",\"exp\":1700000300,\"jti\":\"j2\"}");
         vexpect("duplicate jti claim", t, NOW, NULL, WRIT_R_DUP_KEY);
         wr_free(t);
-        t = sign_with_writ("txntoken+jwt", "{" BASE_CLAIMS ",\"exp\":1700000300,\"scope\":\"tool:read tool:admin\"}");
+        t = sign_with_writ("txntoken+jwt",
+                           "{" BASE_CLAIMS ",\"exp\":1700000300,\"scope\":\"tool:read tool:admin\"}");
         vexpect("duplicate scope claim", t, NOW, NULL, WRIT_R_DUP_KEY);
         wr_free(t);
-        t = sign_with_writ("txntoken+jwt", "{\"iss\":\"" ISS "\",\"sub\":\"" A "\",\"aud\":\"" AUD
-                                           "\",\"iat\":1700000000,\"exp\":1700000300,\"jti\":\"j\",\"txn\":\"t\","
-                                           "\"scope\":\"tool:read tool:admin\",\"purp\":\"p\",\"tctx\":{\"purpose\":\"p\","
-                                           "\"actions\":[\"tool:read\"],\"sensitivity\":\"public\"}}");
+        t = sign_with_writ("txntoken+jwt",
+                           "{\"iss\":\"" ISS "\",\"sub\":\"" A "\",\"aud\":\"" AUD
+                           "\",\"iat\":1700000000,\"exp\":1700000300,\"jti\":\"j\",\"txn\":\"t\","
+                           "\"scope\":\"tool:read tool:admin\",\"purp\":\"p\",\"tctx\":{\"purpose\":\"p\","
+                           "\"actions\":[\"tool:read\"],\"sensitivity\":\"public\"}}");
         vexpect("scope string disagrees with tctx", t, NOW, NULL, WRIT_R_CLAIM_TYPE);
         wr_free(t);
-        t = sign_with_writ("txntoken+jwt", "{\"iss\":\"" ISS "\",\"sub\":\"" A "\",\"aud\":\"" AUD
-                                           "\",\"iat\":1700000000,\"exp\":1700000300,\"jti\":\"j\",\"txn\":\"t\","
-                                           "\"scope\":\"tool:read\",\"purp\":\"p\"}");
+        t = sign_with_writ("txntoken+jwt",
+                           "{\"iss\":\"" ISS "\",\"sub\":\"" A "\",\"aud\":\"" AUD
+                           "\",\"iat\":1700000000,\"exp\":1700000300,\"jti\":\"j\",\"txn\":\"t\","
+                           "\"scope\":\"tool:read\",\"purp\":\"p\"}");
         vexpect("tctx missing", t, NOW, NULL, WRIT_R_CLAIM_MISSING);
+        wr_free(t);
+        t = sign_with_writ("txntoken+jwt",
+                           "{\"iss\":\"" ISS "\",\"sub\":\"" A "\",\"aud\":\"" AUD
+                           "\",\"iat\":1700000000,\"exp\":1700000300,\"jti\":\"j\",\"txn\":\"t\","
+                           "\"scope\":\"tool:read\",\"purp\":\"p\",\"tctx\":{\"purpose\":\"p\","
+                           "\"actions\":[\"tool:read\"],\"resources\":[\"*.corp.example\"],"
+                           "\"sensitivity\":\"public\"}}");
+        vexpect("suffix pattern in a signed token", t, NOW, NULL, WRIT_R_CLAIM_TYPE);
+        wr_free(t);
+        t = sign_with_writ("txntoken+jwt",
+                           "{\"iss\":\"" ISS "\",\"sub\":\"" A "\",\"aud\":\"" AUD
+                           "\",\"iat\":1700000000,\"exp\":1700000300,\"jti\":\"j\",\"txn\":\"t\","
+                           "\"scope\":\"tool:read\",\"purp\":\"p\",\"tctx\":{\"purpose\":\"p\","
+                           "\"actions\":[\"tool:read\"],\"destinations\":[\"Internal\"],"
+                           "\"sensitivity\":\"public\"}}");
+        vexpect("upper-case destination in a signed token", t, NOW, NULL, WRIT_R_CLAIM_TYPE);
         wr_free(t);
     }
     {
-        char *t = fx_unsigned("{\"alg\":\"none\",\"typ\":\"txntoken+jwt\"}", "{" BASE_CLAIMS ",\"exp\":1700000300}");
+        char *t = fx_unsigned("{\"alg\":\"none\",\"typ\":\"txntoken+jwt\"}",
+                              "{" BASE_CLAIMS ",\"exp\":1700000300}");
         vexpect("alg none task token", t, NOW, NULL, WRIT_R_ALG);
         wr_free(t);
         /* HS256 keyed with Writ's own published JWKS */
@@ -513,6 +692,69 @@ static void test_hostile(void **state)
         wr_free(t);
         writ_free_string(jwks);
         vexpect("truncated task token", "eyJhbGciOiJFUzI1NiJ9.e30", NOW, NULL, WRIT_R_MALFORMED);
+    }
+    {
+        /* extreme times in an issuer-signed token: refused, never wrapped
+         * (run under UBSan in the asan build) */
+        static const struct {
+            const char *name, *times;
+            writ_reason want;
+        } tc[] = {
+            {"iat INT64_MIN", "\"iat\":-9223372036854775808,\"exp\":1700000300", WRIT_R_LIFETIME},
+            {"iat INT64_MIN, exp INT64_MAX", "\"iat\":-9223372036854775808,\"exp\":9223372036854775807",
+             WRIT_R_LIFETIME},
+            {"exp INT64_MAX", "\"iat\":1700000000,\"exp\":9223372036854775807", WRIT_R_LIFETIME},
+            {"iat and exp near INT64_MAX", "\"iat\":9223372036854775000,\"exp\":9223372036854775807",
+             WRIT_R_CLAIM_TYPE},
+            {"iat and exp near INT64_MIN", "\"iat\":-9223372036854775808,\"exp\":-9223372036854775000",
+             WRIT_R_CLAIM_TYPE},
+            {"nbf INT64_MIN", "\"iat\":1700000000,\"exp\":1700000300,\"nbf\":-9223372036854775808",
+             WRIT_R_CLAIM_TYPE},
+            {"nbf INT64_MAX", "\"iat\":1700000000,\"exp\":1700000300,\"nbf\":9223372036854775807",
+             WRIT_R_CLAIM_TYPE},
+        };
+        for (size_t i = 0; i < sizeof tc / sizeof tc[0]; i++) {
+            char claims[1024];
+            snprintf(claims, sizeof claims,
+                     "{\"iss\":\"" ISS "\",\"sub\":\"" A "\",\"aud\":\"" AUD "\",%s,\"jti\":\"j1\","
+                     "\"txn\":\"t1\",\"scope\":\"tool:read\",\"purp\":\"p\",\"tctx\":{\"purpose\":\"p\","
+                     "\"actions\":[\"tool:read\"],\"sensitivity\":\"public\"}}",
+                     tc[i].times);
+            char *t = sign_with_writ("txntoken+jwt", claims);
+            vexpect(tc[i].name, t, NOW, NULL, tc[i].want);
+            vexpect(tc[i].name, t, INT64_MAX, NULL, tc[i].want);
+            wr_free(t);
+        }
+        /* a caller's clock at the extremes: no overflow, a clean refusal */
+        char *t = mint(F.a, 600);
+        vexpect("verify at now = INT64_MAX", t, INT64_MAX, NULL, WRIT_R_EXPIRED);
+        vexpect("verify at now = INT64_MIN", t, INT64_MIN, NULL, WRIT_R_IAT);
+        dexpect("delegate at now = INT64_MAX", t, F.a, B, NULL, 0, INT64_MAX, WRIT_R_EXPIRED);
+        dexpect("delegate at now = INT64_MAX, ttl", t, F.a, B, NULL, 60, INT64_MAX, WRIT_R_EXPIRED);
+        wr_free(t);
+        writ_mint_request rq = {.scope = &SCOPE, .ttl = 900, .now = INT64_MAX};
+        size_t l;
+        t = NULL;
+        writ_identity *soon;
+        assert_int_equal(writ_identity_new(WRIT_ID_JWT_SVID, A, NULL, INT64_MAX, NULL, &soon, &err), WRIT_OK);
+        writ_status st = writ_token_mint(F.kr, &F.cfg, soon, &rq, &t, &l, &why, &err);
+        expect("mint at now = INT64_MAX", st, why, &err, WRIT_R_INTERNAL);
+        assert_null(t);
+        writ_identity_free(soon);
+    }
+    {
+        /* the high-S twin of a task token Writ signed (OpenSSL accepts it) */
+        for (int round = 0; round < 8; round++) {
+            char *t = mint(F.a, 600);
+            bool high;
+            char *twin = fx_flip_s(t, NID_X9_62_prime256v1, 32, &high);
+            assert_false(high);
+            assert_true(fx_openssl_accepts(wr_keyring_active(F.kr)->pkey, twin, EVP_sha256(), 32));
+            vexpect("high-S twin of a task token", twin, NOW, NULL, WRIT_R_SIGNATURE);
+            vok(t, NOW);
+            wr_free(twin);
+            wr_free(t);
+        }
     }
     /* certificate binding */
     vexpect("cert-bound token, no cert", bound, NOW, NULL, WRIT_R_CNF_MISSING);
@@ -569,6 +811,9 @@ static void test_hostile(void **state)
     dexpect("expired parent", root, F.a, B, NULL, 0, NOW + 700, WRIT_R_EXPIRED);
     dexpect("presenter is not the holder", root, F.b, C, NULL, 0, NOW, WRIT_R_ACTOR);
     dexpect("target not a SPIFFE ID", root, F.a, "bob", NULL, 0, NOW, WRIT_R_SUB);
+    dexpect("target a bare trust domain", root, F.a, "spiffe://corp.example", NULL, 0, NOW, WRIT_R_SUB);
+    dexpect("target a bare trust domain with '/'", root, F.a, "spiffe://corp.example/", NULL, 0, NOW,
+            WRIT_R_SUB);
     dexpect("cert-bound parent, presenter without cert", bound, F.a, B, NULL, 0, NOW, WRIT_R_CNF_MISSING);
     {
         /* depth: A -> B -> C -> D is depth 3 = the limit; D -> E overflows */
@@ -585,10 +830,12 @@ static void test_hostile(void **state)
         assert_int_equal(writ_revocations_add(F.rev, WRIT_REVOKE_JTI, "nope", 4, 0, NULL, &err), WRIT_OK);
         char j1[64];
         ancestor_jti(t2, 1, j1); /* t1's jti */
-        assert_int_equal(writ_revocations_add(F.rev, WRIT_REVOKE_JTI, j1, strlen(j1), 0, NULL, &err), WRIT_OK);
+        assert_int_equal(writ_revocations_add(F.rev, WRIT_REVOKE_JTI, j1, strlen(j1), 0, NULL, &err),
+                         WRIT_OK);
         dexpect("revoked parent", t1, F.b, C, NULL, 0, NOW, WRIT_R_REVOKED);
         vok(t2, NOW); /* a jti revocation does not reach the children */
-        assert_int_equal(writ_revocations_add(F.rev, WRIT_REVOKE_SUBTREE, j1, strlen(j1), 0, NULL, &err), WRIT_OK);
+        assert_int_equal(writ_revocations_add(F.rev, WRIT_REVOKE_SUBTREE, j1, strlen(j1), 0, NULL, &err),
+                         WRIT_OK);
         vexpect("revoked ancestor subtree", t3, NOW, NULL, WRIT_R_REVOKED);
         writ_free_string(t1);
         writ_free_string(t2);
@@ -598,7 +845,8 @@ static void test_hostile(void **state)
     }
     {
         char *t = mint(F.b, 0);
-        assert_int_equal(writ_revocations_add(F.rev, WRIT_REVOKE_AGENT, B, strlen(B), 0, NULL, &err), WRIT_OK);
+        assert_int_equal(writ_revocations_add(F.rev, WRIT_REVOKE_AGENT, B, strlen(B), 0, NULL, &err),
+                         WRIT_OK);
         vexpect("revoked agent", t, NOW, NULL, WRIT_R_REVOKED);
         wr_free(t);
         t = mint(F.a, 0);
@@ -608,6 +856,119 @@ static void test_hostile(void **state)
     }
     wr_free(root);
     wr_free(bound);
+    assert_int_equal(n_fail, 0);
+}
+
+/* Identity isolation in tokens: an OIDC subject's token names its principal
+ * type (sub_type), an OIDC subject that is a SPIFFE ID is never minted, and
+ * a presenter of another type is not the holder. */
+static void test_oidc_subject_type(void **state)
+{
+    (void)state;
+    writ_error err;
+    writ_reason why;
+    writ_identity *alice, *evil, *fake;
+    assert_int_equal(
+        writ_identity_new(WRIT_ID_OIDC, "alice@corp.example", "https://idp.example", 0, NULL, &alice, &err),
+        WRIT_OK);
+    writ_mint_request rq = {.scope = &SCOPE, .txn = "task-7", .ttl = 600, .now = NOW};
+    char *t = NULL;
+    size_t l;
+    assert_int_equal(writ_token_mint(F.kr, &F.cfg, alice, &rq, &t, &l, &why, &err), WRIT_OK);
+    writ_task_token *tt;
+    assert_int_equal(verify(t, NOW, NULL, &tt, &why, &err), WRIT_OK);
+    assert_string_equal(writ_task_token_subject(tt), "alice@corp.example");
+    assert_string_equal(writ_task_token_subject_type(tt), "User");
+    assert_string_equal(writ_task_token_holder_type(tt), "User");
+    char *cj = writ_task_token_claims_json(tt);
+    assert_non_null(strstr(cj, "\"sub_type\":\"User\""));
+    writ_free_string(cj);
+    writ_task_token_free(tt);
+    /* delegated to an agent: the holder is an agent, the root stays typed */
+    char *d = NULL;
+    assert_int_equal(delegate(t, alice, B, NULL, 0, NOW, &d, &why, &err), WRIT_OK);
+    assert_int_equal(verify(d, NOW, NULL, &tt, &why, &err), WRIT_OK);
+    assert_string_equal(writ_task_token_subject_type(tt), "User");
+    assert_null(writ_task_token_holder_type(tt));
+    assert_string_equal(writ_task_token_holder(tt), B);
+    writ_task_token_free(tt);
+    wr_free(d);
+    /* an SVID that claims the OIDC subject's name is not its holder */
+    assert_int_equal(writ_identity_new(WRIT_ID_JWT_SVID, "alice@corp.example", NULL, 0, NULL, &fake, &err),
+                     WRIT_OK);
+    dexpect("presenter of another principal type", t, fake, B, NULL, 0, NOW, WRIT_R_ACTOR);
+    writ_identity_free(fake);
+    wr_free(t);
+    /* a configured type travels into the token */
+    assert_int_equal(writ_identity_set_principal_type(alice, "Writ::Human", &err), WRIT_OK);
+    assert_int_equal(writ_token_mint(F.kr, &F.cfg, alice, &rq, &t, &l, &why, &err), WRIT_OK);
+    assert_int_equal(verify(t, NOW, NULL, &tt, &why, &err), WRIT_OK);
+    assert_string_equal(writ_task_token_holder_type(tt), "Writ::Human");
+    writ_task_token_free(tt);
+    wr_free(t);
+    /* SVID tokens carry no sub_type */
+    t = mint(F.a, 0);
+    assert_int_equal(verify(t, NOW, NULL, &tt, &why, &err), WRIT_OK);
+    assert_null(writ_task_token_subject_type(tt));
+    assert_null(writ_task_token_holder_type(tt));
+    writ_task_token_free(tt);
+    wr_free(t);
+    /* refused at mint: an OIDC subject that is a SPIFFE ID, an SVID that is
+     * not a workload ID */
+    n_fail = 0;
+    t = NULL;
+    assert_int_equal(writ_identity_new(WRIT_ID_OIDC, A, "https://idp.example", 0, NULL, &evil, &err),
+                     WRIT_OK);
+    writ_status st = writ_token_mint(F.kr, &F.cfg, evil, &rq, &t, &l, &why, &err);
+    expect("OIDC subject that is a SPIFFE ID", st, why, &err, WRIT_R_SUB);
+    assert_null(t);
+    writ_identity_free(evil);
+    static const char *const not_workloads[] = {"spiffe://corp.example", "spiffe://corp.example/", "alice"};
+    for (size_t i = 0; i < 3; i++) {
+        assert_int_equal(writ_identity_new(WRIT_ID_JWT_SVID, not_workloads[i], NULL, 0, NULL, &evil, &err),
+                         WRIT_OK);
+        st = writ_token_mint(F.kr, &F.cfg, evil, &rq, &t, &l, &why, &err);
+        expect(not_workloads[i], st, why, &err, WRIT_R_SUB);
+        writ_identity_free(evil);
+    }
+    /* a signed token that types a SPIFFE sub, or names a bad type */
+    t = sign_with_writ("txntoken+jwt", "{" BASE_CLAIMS ",\"exp\":1700000300,\"sub_type\":\"User\"}");
+    vexpect("sub_type on a SPIFFE sub", t, NOW, NULL, WRIT_R_CLAIM_TYPE);
+    wr_free(t);
+    t = sign_with_writ("txntoken+jwt",
+                       "{\"iss\":\"" ISS "\",\"sub\":\"alice\",\"aud\":\"" AUD
+                       "\",\"iat\":1700000000,\"exp\":1700000300,\"jti\":\"j1\",\"txn\":\"t1\","
+                       "\"scope\":\"tool:read\",\"purp\":\"p\",\"tctx\":{\"purpose\":\"p\","
+                       "\"actions\":[\"tool:read\"],\"sensitivity\":\"public\"},\"sub_type\":\"A B\"}");
+    vexpect("sub_type not a type name", t, NOW, NULL, WRIT_R_CLAIM_TYPE);
+    wr_free(t);
+    writ_identity_free(alice);
+    assert_int_equal(n_fail, 0);
+}
+
+/* A revoked agent gets no new task token, and no delegated one. */
+static void test_revoked_agent_issuance(void **state)
+{
+    (void)state;
+    writ_error err;
+    writ_reason why;
+    n_fail = 0;
+    char *root = mint(F.a, 600);
+    assert_int_equal(writ_revocations_add(F.rev, WRIT_REVOKE_AGENT, B, strlen(B), 0, NULL, &err), WRIT_OK);
+    writ_mint_request rq = {.scope = &SCOPE, .now = NOW, .revocations = F.rev};
+    char *t = NULL;
+    size_t l;
+    writ_status st = writ_token_mint(F.kr, &F.cfg, F.b, &rq, &t, &l, &why, &err);
+    expect("mint for a revoked agent", st, why, &err, WRIT_R_REVOKED);
+    assert_null(t);
+    /* others are still issued */
+    assert_int_equal(writ_token_mint(F.kr, &F.cfg, F.a, &rq, &t, &l, &why, &err), WRIT_OK);
+    wr_free(t);
+    dexpect("delegate to a revoked agent", root, F.a, B, NULL, 0, NOW, WRIT_R_REVOKED);
+    char *d = NULL;
+    assert_int_equal(delegate(root, F.a, C, NULL, 0, NOW, &d, &why, &err), WRIT_OK);
+    wr_free(d);
+    wr_free(root);
     assert_int_equal(n_fail, 0);
 }
 
@@ -633,9 +994,9 @@ static void test_alloc_failures(void **state)
         writ_status s2 = writ_token_verifier_from_keyring(F.kr, ISS, 8, &v, &err);
         writ_token_check chk = {.audience = AUD, .now = NOW, .revocations = F.rev};
         writ_status s3 = v ? writ_token_verify(v, &chk, root, strlen(root), &tt, &why, &err) : WRIT_ENOMEM;
-        writ_status s4 = v ? writ_token_delegate(F.kr, &F.cfg, v, F.rev, root, strlen(root), F.a, &dr, &d, &l, &why,
-                                                 &err)
-                           : WRIT_ENOMEM;
+        writ_status s4 =
+            v ? writ_token_delegate(F.kr, &F.cfg, v, F.rev, root, strlen(root), F.a, &dr, &d, &l, &why, &err)
+              : WRIT_ENOMEM;
         writ_status s5 = writ_revocations_add(F.rev, WRIT_REVOKE_JTI, "x", 1, 0, NULL, &err);
         wr_alloc_set_fail_after(-1);
         if (s1 == WRIT_OK)
@@ -668,7 +1029,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_exchange, setup, teardown),
         cmocka_unit_test_setup_teardown(test_delegation_chain, setup, teardown),
         cmocka_unit_test_setup_teardown(test_keys, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_scope_covers, setup, teardown),
+        cmocka_unit_test(test_sensitivity),
         cmocka_unit_test_setup_teardown(test_hostile, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_oidc_subject_type, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_revoked_agent_issuance, setup, teardown),
         cmocka_unit_test_setup_teardown(test_alloc_failures, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -17,12 +17,12 @@
 #include <openssl/rsa.h>
 #include <openssl/x509v3.h>
 
-#define FX_CHECK(x)                                                                                              \
-    do {                                                                                                         \
-        if (!(x)) {                                                                                              \
-            fprintf(stderr, "fixture failed: %s (%s:%d)\n", #x, __FILE__, __LINE__);                             \
-            abort();                                                                                             \
-        }                                                                                                        \
+#define FX_CHECK(x)                                                                                          \
+    do {                                                                                                     \
+        if (!(x)) {                                                                                          \
+            fprintf(stderr, "fixture failed: %s (%s:%d)\n", #x, __FILE__, __LINE__);                         \
+            abort();                                                                                         \
+        }                                                                                                    \
     } while (0)
 
 static inline EVP_PKEY *fx_key(const char *kind)
@@ -124,8 +124,8 @@ static inline void fx_ext(X509 *cert, X509 *issuer, int nid, const char *value)
 
 /* A certificate for key k signed by (issuer, ikey); issuer NULL = self-signed.
  * san is a subjectAltName value ("URI:spiffe://...") or NULL. */
-static inline X509 *fx_cert(EVP_PKEY *k, const char *cn, X509 *issuer, EVP_PKEY *ikey, bool ca, const char *san,
-                     long not_before, long not_after)
+static inline X509 *fx_cert(EVP_PKEY *k, const char *cn, X509 *issuer, EVP_PKEY *ikey, bool ca,
+                            const char *san, long not_before, long not_after)
 {
     static long serial = 1;
     X509 *c = X509_new();
@@ -158,6 +158,61 @@ static inline char *fx_pem(X509 *const *certs, size_t n)
     char *out = wr_strndup(p, (size_t)len);
     BIO_free(b);
     return out;
+}
+
+/* The other valid ECDSA signature of a JWS: (r, n - s).  Returns a new
+ * token (wr_free) with the same header and payload; *was_high tells whether
+ * the original S was above n/2. */
+static inline char *fx_flip_s(const char *tok, int curve_nid, size_t fl, bool *was_high)
+{
+    const char *d2 = strrchr(tok, '.');
+    FX_CHECK(d2);
+    unsigned char *sig;
+    size_t sl;
+    FX_CHECK(wr_b64url_decode(d2 + 1, strlen(d2 + 1), &sig, &sl) && sl == 2 * fl);
+    EC_GROUP *g = EC_GROUP_new_by_curve_name(curve_nid);
+    FX_CHECK(g);
+    const BIGNUM *order = EC_GROUP_get0_order(g);
+    BIGNUM *half = BN_dup(order), *sv = BN_bin2bn(sig + fl, (int)fl, NULL), *flipped = BN_new();
+    FX_CHECK(half && sv && flipped && BN_rshift1(half, half) && BN_sub(flipped, order, sv));
+    if (was_high)
+        *was_high = BN_cmp(sv, half) > 0;
+    FX_CHECK(BN_bn2binpad(flipped, sig + fl, (int)fl) == (int)fl);
+    size_t keep = (size_t)(d2 - tok) + 1;
+    char *out = wr_malloc(keep + wr_b64url_enc_len(sl) + 1);
+    FX_CHECK(out);
+    memcpy(out, tok, keep);
+    wr_b64url_encode(sig, sl, out + keep);
+    BN_free(half);
+    BN_free(sv);
+    BN_free(flipped);
+    EC_GROUP_free(g);
+    wr_free(sig);
+    return out;
+}
+
+/* Does OpenSSL itself (EVP, DER signature, no low-S rule) accept this ES256 /
+ * ES384 JWS under key k?  Shows that a refused high-S token is a real,
+ * otherwise valid signature. */
+static inline bool fx_openssl_accepts(EVP_PKEY *k, const char *tok, const EVP_MD *md, size_t fl)
+{
+    const char *d2 = strrchr(tok, '.');
+    unsigned char *sig;
+    size_t sl;
+    FX_CHECK(wr_b64url_decode(d2 + 1, strlen(d2 + 1), &sig, &sl) && sl == 2 * fl);
+    ECDSA_SIG *es = ECDSA_SIG_new();
+    FX_CHECK(es && ECDSA_SIG_set0(es, BN_bin2bn(sig, (int)fl, NULL), BN_bin2bn(sig + fl, (int)fl, NULL)));
+    unsigned char *der = NULL;
+    int dl = i2d_ECDSA_SIG(es, &der);
+    FX_CHECK(dl > 0);
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    FX_CHECK(ctx && EVP_DigestVerifyInit(ctx, NULL, md, NULL, k) == 1);
+    bool ok = EVP_DigestVerify(ctx, der, (size_t)dl, (const unsigned char *)tok, (size_t)(d2 - tok)) == 1;
+    EVP_MD_CTX_free(ctx);
+    OPENSSL_free(der);
+    ECDSA_SIG_free(es);
+    wr_free(sig);
+    return ok;
 }
 
 #endif
