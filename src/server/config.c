@@ -75,6 +75,9 @@ static const ck_key keys[] = {
      "aud the identity tokens exchanged at /oauth2/token must carry"},
     {"identity_spiffe", CK_TRUST_SPIFFE, 0, 0, 0,
      "TRUST_DOMAIN FILE: trust JWT-SVIDs of that domain, keys in the SPIFFE bundle FILE (repeatable)"},
+    {"identity_allow_high_s", CK_BOOL, OFF(identity_allow_high_s), 0, 0,
+     "accept ES256/ES384 identity tokens whose signature is in the high-S form (malleable; only for issuers "
+     "that do not normalise S; task tokens are always low-S)"},
     {"identity_oidc", CK_TRUST_OIDC, 0, 0, 0,
      "ISSUER FILE [TYPE]: trust OIDC tokens of that issuer, JWKS in FILE; its subjects are principals of TYPE "
      "(default User, never agents; repeatable)"},

@@ -81,6 +81,7 @@ typedef struct srv_config {
     char *token_audience;
     uint32_t token_leeway;      /* seconds of clock skew allowed */
     char *revocations;          /* revocation database, "" = STATE_DIR/writ.db */
+    bool identity_allow_high_s; /* accept high-S ECDSA identity tokens (issuers that do not normalise) */
     char *identity_audience;    /* aud identity tokens must carry at /oauth2/token */
     char *admin_token_file;     /* file holding the admin bearer secret, "" = no admin */
     uint32_t token_ttl;         /* default lifetime of issued task tokens, seconds */

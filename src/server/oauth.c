@@ -326,7 +326,9 @@ static writ_status verify_identity(srv *s, const char *tok, writ_identity **id, 
                  "untrusted: no identity issuers are configured (identity_spiffe, identity_oidc)");
         return WRIT_EINVAL;
     }
-    writ_verify_opts vo = {.audience = s->cfg->identity_audience, .leeway = s->cfg->token_leeway};
+    writ_verify_opts vo = {.audience = s->cfg->identity_audience,
+                           .leeway = s->cfg->token_leeway,
+                           .allow_high_s = s->cfg->identity_allow_high_s};
     return writ_identity_verify_jwt(s->bundle, &vo, tok, strlen(tok), id, why, err);
 }
 

@@ -294,4 +294,12 @@ contains "and says why" "$out" "OIDC subjects are never agents"
 sed 's|^identity_oidc = .*|identity_oidc = https://idp.example '"$TMP"'/oidc.json 1bad|' "$TMP/writ.conf" >"$TMP/bad2.conf"
 out=$(timeout 10 "$WRIT" serve --listen 127.0.0.1:0 --state-dir "$TMP/bad.state" --config "$TMP/bad2.conf" 2>&1)
 contains "a principal type that is no Cedar type name is a config error" "$out" "is not a Cedar type name"
+# ---- identity_allow_high_s: for issuers that do not normalise S (task tokens stay low-S)
+start_writ oauth_hs --config "$TMP/writ.conf" --identity-allow-high-s true
+r=$(exchange --data-urlencode "subject_token=$(peer twin "$svid")" --data-urlencode "subject_token_type=$JWT" \
+    --data-urlencode 'scope=read' --data-urlencode 'purpose=weekly-report' --data-urlencode 'owner=carol@corp.example')
+check "identity_allow_high_s: the high-S twin of a JWT-SVID is accepted" "${r%% *}" 200
+r=$(req GET /authz/check/datasets/usage-metrics -H "Authorization: Bearer $twin")
+check "identity_allow_high_s: a task token's high-S twin is still refused" "${r%% *}" 401
+stop_writ "$WPID" TERM
 finish
