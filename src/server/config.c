@@ -11,10 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#ifndef WRIT_EXAMPLES_DIR
-#define WRIT_EXAMPLES_DIR "examples"
-#endif
-
 typedef enum ck_kind { CK_STR, CK_PATH, CK_U32, CK_U64, CK_BOOL, CK_LISTEN, CK_ROUTE, CK_TRUST_SPIFFE, CK_TRUST_OIDC,
                CK_TLS_CA } ck_kind;
 
@@ -28,7 +24,7 @@ typedef struct ck_key {
 
 #define OFF(f) offsetof(srv_config, f)
 static const ck_key keys[] = {
-    {"policies", CK_PATH, OFF(policies), 0, 0, "Cedar policy file"},
+    {"policies", CK_PATH, OFF(policies), 0, 0, "Cedar policy file (required)"},
     {"entities", CK_PATH, OFF(entities), 0, 0, "Cedar entities JSON file (empty: none)"},
     {"schema", CK_PATH, OFF(schema), 0, 0, "Cedar schema (.cedarschema; empty: none)"},
     {"listen", CK_LISTEN, 0, 0, 0, "HOST:PORT to listen on (numeric address; port 0: any free port)"},
@@ -94,9 +90,12 @@ static void set_str(char **slot, char *v)
 void srv_config_defaults(srv_config *c)
 {
     memset(c, 0, sizeof *c);
-    c->policies = dup(WRIT_EXAMPLES_DIR "/policies.cedar");
-    c->entities = dup(WRIT_EXAMPLES_DIR "/entities.json");
-    c->schema = dup(WRIT_EXAMPLES_DIR "/schema.cedarschema");
+    /* No policies, entities or schema by default: the server decides only
+     * on files it is given (srv_config_check), and a schema is in force
+     * only when one is named. */
+    c->policies = dup("");
+    c->entities = dup("");
+    c->schema = dup("");
     c->listen_host = dup("127.0.0.1");
     c->listen_port = 8180;
     const char *xdg = getenv("XDG_STATE_HOME");
@@ -656,6 +655,15 @@ writ_status srv_config_args(srv_config *c, int argc, char **argv, bool *help, wr
         if (st)
             return st;
     }
+    return WRIT_OK;
+}
+
+writ_status srv_config_check(const srv_config *c, writ_error *err)
+{
+    if (!c->policies || !*c->policies)
+        return wr_error(err, WRIT_EINVAL,
+                        "no policies: pass --policies FILE (with --entities FILE and --schema FILE as needed) or "
+                        "--config FILE naming them; scripts/start.sh runs the examples/ set");
     return WRIT_OK;
 }
 

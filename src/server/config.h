@@ -49,7 +49,7 @@ typedef struct srv_trust {
  * (the roots of the leaf's own trust domain only). */
 
 typedef struct srv_config {
-    char *policies;             /* path */
+    char *policies;             /* path, required ("" = none given: refused) */
     char *entities;             /* path, "" = none */
     char *schema;               /* path, "" = none */
     char *listen_host;          /* numeric IPv4/IPv6 address */
@@ -108,6 +108,9 @@ WRIT_MUST_CHECK writ_status srv_config_load_text(srv_config *c, const char *text
 /* Apply command-line flags (argv[0] is the subcommand): --config F first,
  * then the rest.  *help is set by --help. */
 WRIT_MUST_CHECK writ_status srv_config_args(srv_config *c, int argc, char **argv, bool *help, writ_error *err);
+/* Can a server start on these settings?  Refuses a missing policy file
+ * setting, naming how to pass one (there is no default set). */
+WRIT_MUST_CHECK writ_status srv_config_check(const srv_config *c, writ_error *err);
 /* Write every key with its value, in the file format. */
 void srv_config_print(const srv_config *c, FILE *f);
 /* One line per key: name, default, meaning (for --help). */

@@ -5,7 +5,7 @@
 # the server stays healthy.
 . "$(dirname "$0")/lib.sh"
 
-start_writ limits --timeout 2 --max-connections 300
+start_writ limits "${EXFILES[@]}" --timeout 2 --max-connections 300
 host=${ADDR%:*}; port=${ADDR##*:}
 
 # ---- slowloris: 40 connections send half a header and stall
@@ -38,7 +38,7 @@ check "clean stop" "$STOP_RC" 0
 # The load phases get a server with the default idle timeout: under a
 # loaded machine a keep-alive connection of wrk's can wait near 2 s for
 # its turn, and the 2 s timeout above would then close it (a read error).
-start_writ limits2 --max-connections 300
+start_writ limits2 "${EXFILES[@]}" --max-connections 300
 
 # ---- many concurrent connections
 eval_json analyst read Dataset usage-metrics >"$TMP/allow.json"

@@ -16,7 +16,7 @@ route = POST /services/{svc}/deploy  deploy Service {svc}
 route = POST /tools/{tool}/invoke    invoke Tool    {tool}
 route = *    /tickets/{t}            write  Ticket  {t}
 CONF
-start_writ nginx --config "$TMP/writ.conf"
+start_writ nginx "${EXFILES[@]}" --config "$TMP/writ.conf"
 WADDR=$ADDR
 
 gw=$(free_port); up=$(free_port)

@@ -27,7 +27,7 @@ route = GET  /datasets/{id}   read   Dataset {id}
 route = GET  /repos/{repo}    read   Repo    {repo}
 route = POST /repos/{repo}/*  write  Repo    {repo}
 CONF
-start_writ oauth --config "$TMP/writ.conf"
+start_writ oauth "${EXFILES[@]}" --config "$TMP/writ.conf"
 key="$TMP/oauth.state/token-key.pem"
 check "signing key generated on first start (0600)" "$(stat -c %a "$key" 2>/dev/null)" 600
 
@@ -188,7 +188,7 @@ n=$(awk '/^writ_token_requests_refused_total/ {print $2}' <<<"$m")
 stop_writ "$WPID" TERM
 check "clean stop" "$STOP_RC" 0
 kid=$(jq -r '.keys[0].kid' "$TMP/jwks.json")
-start_writ oauth --config "$TMP/writ.conf"
+start_writ oauth "${EXFILES[@]}" --config "$TMP/writ.conf"
 r=$(req GET /.well-known/jwks.json)
 check "same key after restart" "$(body "$r" | jq -r '.keys[0].kid')" "$kid"
 r=$(req GET /authz/check/datasets/usage-metrics -H "Authorization: Bearer $tok")

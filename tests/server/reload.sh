@@ -5,7 +5,7 @@
 . "$(dirname "$0")/lib.sh"
 
 cp "$EX/policies.cedar" "$TMP/policies.cedar"
-start_writ reload --policies "$TMP/policies.cedar" --reload-poll 1
+start_writ reload "${EXFILES[@]}" --policies "$TMP/policies.cedar" --reload-poll 1
 eval_json analyst read Dataset usage-metrics >"$TMP/allow.json"
 decision() { post /access/v1/evaluation "$(cat "$TMP/allow.json")" | sed 's/^200 {"decision":\([a-z]*\).*/\1/'; }
 check "before reload" "$(decision)" true

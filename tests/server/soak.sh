@@ -30,7 +30,7 @@ if ldd "$WRIT" 2>/dev/null | grep -q libasan; then
     echo "     AddressSanitizer build: ASAN_OPTIONS=$ASAN_OPTIONS"
 fi
 
-start_writ soak --timeout 10 --max-connections 256
+start_writ soak "${EXFILES[@]}" --timeout 10 --max-connections 256
 CTXV='{"task":{"id":"t1","purpose":"weekly-report"},"chain_depth":0,"destination":"internal","time":"2025-06-02T14:05:00Z","source_ip":"10.20.0.7"}'
 ALLOW=$(eval_json analyst read Dataset usage-metrics)
 r=$(post /access/v1/evaluation "$ALLOW"); contains "allow before the soak" "$r" '200 {"decision":true'
