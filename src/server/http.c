@@ -186,14 +186,28 @@ static int find_endpoint(const char *url)
     return -1;
 }
 
+/* /healthz: 200 {"status":"ok",...}, or, while the newest policy files are
+ * refused (the previous set keeps deciding), 503 {"status":"degraded",
+ * "reason":"FILE:LINE:COL: ..."} until a reload succeeds.  503 so that any
+ * HTTP check sees it; a restart would not help (the same files would be
+ * refused at start), so point alerts at it, not a restart. */
 static void health(srv *s, srv_reply *r)
 {
+    char reason[sizeof(((writ_error *)0)->msg)];
+    bool degraded = snap_degraded(s->store, reason, sizeof reason);
     sbuf b;
     sb_init(&b);
-    sb_printf(&b, "{\"status\":\"ok\",\"policy_generation\":%llu,\"audit\":%s}",
-              (unsigned long long)snap_generation(s->store),
-              !s->audit ? "\"off\"" : wr_audit_failures(s->audit) ? "\"failing\"" : "\"ok\"");
-    srv_reply_sbuf(r, 200, &b);
+    sb_printf(&b, "{\"status\":\"%s\",", degraded ? "degraded" : "ok");
+    if (degraded) {
+        sb_puts(&b, "\"reason\":");
+        sb_json_str(&b, reason);
+        sb_putc(&b, ',');
+    }
+    sb_printf(&b, "\"policy_generation\":%llu,\"audit\":%s}", (unsigned long long)snap_generation(s->store),
+              !s->audit                     ? "\"off\""
+              : wr_audit_failures(s->audit) ? "\"failing\""
+                                            : "\"ok\"");
+    srv_reply_sbuf(r, degraded ? 503 : 200, &b);
 }
 
 static void metrics(srv *s, srv_reply *r)
@@ -209,6 +223,11 @@ static void metrics(srv *s, srv_reply *r)
               "# HELP writ_connections_refused_total Connections opened past max_connections (answered 503).\n"
               "# TYPE writ_connections_refused_total counter\nwrit_connections_refused_total %llu\n",
               (unsigned long long)atomic_load_explicit(&s->conns_refused, memory_order_relaxed));
+    sb_printf(
+        &b,
+        "# HELP writ_policy_reload_failing 1 while the newest policy files are refused (the previous set "
+        "decides).\n# TYPE writ_policy_reload_failing gauge\nwrit_policy_reload_failing %d\n",
+        snap_degraded(s->store, NULL, 0) ? 1 : 0);
     srv_reply_sbuf(r, 200, &b);
     r->content_type = "text/plain; version=0.0.4";
 }
@@ -565,8 +584,11 @@ int srv_run(const srv_config *cfg)
     if (write_ready(cfg, port) != 0)
         log_msg("cannot write the ready file %s: %s", cfg->ready_file, strerror(errno));
 
-    /* Wait for signals; poll the policy files between them. */
+    /* Wait for signals; poll the policy files between them.  A change is
+     * looked at again on the next tick and loaded once it holds still
+     * (snapshot.h). */
     uint64_t last_poll = mono_ns();
+    bool settling = false;
     for (;;) {
         struct timespec tick = {0, 250000000};
         siginfo_t si;
@@ -585,9 +607,12 @@ int srv_run(const srv_config *cfg)
             if (writ_revocations_refresh(s.revocations, &rerr))
                 log_msg("revocations: %s", rerr.msg);
         }
-        if (cfg->reload_poll && mono_ns() - last_poll >= (uint64_t)cfg->reload_poll * 1000000000u) {
+        if (cfg->reload_poll &&
+            (settling || mono_ns() - last_poll >= (uint64_t)cfg->reload_poll * 1000000000u)) {
             last_poll = mono_ns();
-            if (snap_files_changed(s.store))
+            int changed = snap_files_changed(s.store);
+            settling = changed == SNAP_SETTLING;
+            if (changed == SNAP_CHANGED)
                 reload(&s, "files changed");
         }
     }
