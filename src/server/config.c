@@ -33,7 +33,7 @@ static const ck_key keys[] = {
     {"threads", CK_U32, OFF(threads), 0, 256, "HTTP worker threads (0: one per CPU)"},
     {"max_body", CK_U64, OFF(max_body), 64, 64u << 20, "largest request body, bytes"},
     {"max_batch", CK_U32, OFF(max_batch), 1, 100000, "most evaluations in one batch request"},
-    {"timeout", CK_U32, OFF(timeout), 1, 3600, "idle connection timeout, seconds"},
+    {"timeout", CK_U32, OFF(timeout), 1, 3600, "idle timeout, and the most a request's headers or body may take, seconds"},
     {"max_connections", CK_U32, OFF(max_connections), 1, 1000000, "most open connections"},
     {"drain_timeout", CK_U32, OFF(drain_timeout), 0, 3600, "seconds to finish requests on SIGTERM"},
     {"namespace", CK_STR, OFF(ns), 0, 0, "Cedar namespace of AuthZEN types and actions (empty: none)"},

@@ -225,6 +225,11 @@ static void metrics(srv *s, srv_reply *r)
               (unsigned long long)atomic_load_explicit(&s->conns_refused, memory_order_relaxed));
     sb_printf(
         &b,
+        "# HELP writ_header_timeouts_total Connections cut because a request's headers took longer than "
+        "the timeout.\n# TYPE writ_header_timeouts_total counter\nwrit_header_timeouts_total %llu\n",
+        (unsigned long long)atomic_load_explicit(&s->header_timeouts, memory_order_relaxed));
+    sb_printf(
+        &b,
         "# HELP writ_policy_reload_failing 1 while the newest policy files are refused (the previous set "
         "decides).\n# TYPE writ_policy_reload_failing gauge\nwrit_policy_reload_failing %d\n",
         snap_degraded(s->store, NULL, 0) ? 1 : 0);
@@ -246,6 +251,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         *con_cls = h;
         atomic_fetch_add_explicit(&s->inflight, 1, memory_order_relaxed);
         h->idx = find_endpoint(url);
+        srv_conn_request_begun(c); /* the headers are in: no header deadline */
         if (srv_conn_over(c)) {
             h->over = true;
             return send_error(s, c, h, 503, "too_many_connections",
@@ -363,6 +369,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
     if (!h)
         return;
     met_request(&s->met, h->idx >= 0 ? endpoints[h->idx].mep : MET_EP_OTHER, h->status, mono_ns() - h->t0);
+    srv_conn_request_done(s, c); /* the next request's headers are due within the timeout */
     sb_free(&h->body);
     wr_free(h);
     *con_cls = NULL;
@@ -465,6 +472,8 @@ int srv_run(const srv_config *cfg)
     atomic_init(&s.draining, false);
     atomic_init(&s.conns, 0);
     atomic_init(&s.conns_refused, 0);
+    atomic_init(&s.header_timeouts, 0);
+    pthread_mutex_init(&s.conns_mu, NULL);
     int rc = 1;
     bool key_made = false;
     writ_error err;
@@ -597,6 +606,7 @@ int srv_run(const srv_config *cfg)
             log_msg("%s: shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
             break;
         }
+        srv_conn_sweep(&s);
         if (sig == SIGHUP) {
             reload(&s, "SIGHUP");
             continue;
@@ -641,6 +651,7 @@ out:
     srv_tokens_close(&s);
     srv_tls_close(&s);
     check_free(&s);
+    pthread_mutex_destroy(&s.conns_mu);
     wr_free(s.type_prefix);
     wr_free(s.action_type);
     if (rc == 0 && *cfg->ready_file)
