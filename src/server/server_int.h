@@ -30,6 +30,7 @@ typedef struct srv {
     pthread_mutex_t conns_mu;    /* guards conn_list (conns.c) */
     struct srv_conn *conn_list;  /* open connections, for the header deadline */
     atomic_ullong header_timeouts; /* connections cut for slow headers */
+    atomic_ullong malformed;       /* requests refused for ambiguous framing (framing.c) */
     char *type_prefix;          /* "Writ::" or "" */
     char *action_type;          /* "Writ::Action" or "Action" */
     route_table routes;         /* /authz/check (route.c) */
