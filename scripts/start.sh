@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # start.sh - install what is missing, build the release binary if needed, and
-# run Writ's main job on the embedded defaults (the examples/ folder).
+# run Writ's main job on the example files (the examples/ folder), passed
+# explicitly: `writ serve` has no default policies.
 #
 # The main job is `writ serve` (AuthZEN on 127.0.0.1:8180); SIGINT/SIGTERM stop
 # it cleanly.  main_job below is the one place to change what runs.
@@ -22,14 +23,14 @@ if [ ! -x "$writ" ] || [ -n "$(find src include CMakeLists.txt -newer "$writ" -p
     build
 fi
 
-# The embedded defaults.
+# The example set.
 policies="$repo/examples/policies.cedar"
 entities="$repo/examples/entities.json"
 schema="$repo/examples/schema.cedarschema"
 
 main_job() {
-    # The HTTP decision point on the embedded defaults (the examples/ policies,
-    # 127.0.0.1:8180, state in ./writ-state).  Extra arguments are settings,
+    # The HTTP decision point on the examples/ policies, entities and schema
+    # (127.0.0.1:8180, state in ./writ-state).  Extra arguments are settings,
     # e.g. --listen 127.0.0.1:9000 or --config examples/writ.conf.
     echo "== writ serve: try  curl -s -XPOST -H 'Content-Type: application/json' \\"
     echo "     -d @examples/authzen/analyst-reads-metrics.json http://127.0.0.1:8180/access/v1/evaluation"

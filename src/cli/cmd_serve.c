@@ -10,7 +10,8 @@ static void usage(FILE *f)
 {
     fputs("usage: writ serve [--config FILE] [--print-config] [--KEY VALUE]...\n"
           "  Serves AuthZEN decisions (POST /access/v1/evaluation[s]), proxy checks\n"
-          "  (/authz/check), /healthz and /metrics.  Defaults: the example policies,\n"
+          "  (/authz/check), /healthz and /metrics.  --policies FILE is required\n"
+          "  (no default set; --entities and --schema only when given).  Defaults:\n"
           "  127.0.0.1:8180, state in ./writ-state ($XDG_STATE_HOME/writ when set).\n"
           "  SIGHUP reloads the policy files; SIGTERM/SIGINT drain and stop.\n"
           "  Every setting of the config file (see examples/writ.conf) is a flag:\n",
@@ -44,6 +45,9 @@ int cmd_serve(int argc, char **argv)
     } else if (print) {
         srv_config_print(&cfg, stdout);
         rc = 0;
+    } else if (srv_config_check(&cfg, &err)) {
+        fprintf(stderr, "writ serve: %s\n", err.msg);
+        rc = 2;
     } else {
         rc = srv_run(&cfg);
     }

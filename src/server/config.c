@@ -12,22 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#ifndef WRIT_EXAMPLES_DIR
-#define WRIT_EXAMPLES_DIR "examples"
-#endif
-
-typedef enum ck_kind {
-    CK_STR,
-    CK_PATH,
-    CK_U32,
-    CK_U64,
-    CK_BOOL,
-    CK_LISTEN,
-    CK_ROUTE,
-    CK_TRUST_SPIFFE,
-    CK_TRUST_OIDC,
-    CK_TLS_CA
-} ck_kind;
+typedef enum ck_kind { CK_STR, CK_PATH, CK_U32, CK_U64, CK_BOOL, CK_LISTEN, CK_ROUTE, CK_TRUST_SPIFFE, CK_TRUST_OIDC,
+               CK_TLS_CA } ck_kind;
 
 typedef struct ck_key {
     const char *name;
@@ -39,7 +25,7 @@ typedef struct ck_key {
 
 #define OFF(f) offsetof(srv_config, f)
 static const ck_key keys[] = {
-    {"policies", CK_PATH, OFF(policies), 0, 0, "Cedar policy file"},
+    {"policies", CK_PATH, OFF(policies), 0, 0, "Cedar policy file (required)"},
     {"entities", CK_PATH, OFF(entities), 0, 0, "Cedar entities JSON file (empty: none)"},
     {"schema", CK_PATH, OFF(schema), 0, 0, "Cedar schema (.cedarschema; empty: none)"},
     {"listen", CK_LISTEN, 0, 0, 0, "HOST:PORT to listen on (numeric address; port 0: any free port)"},
@@ -48,7 +34,8 @@ static const ck_key keys[] = {
     {"threads", CK_U32, OFF(threads), 0, 256, "HTTP worker threads (0: one per CPU)"},
     {"max_body", CK_U64, OFF(max_body), 64, 64u << 20, "largest request body, bytes"},
     {"max_batch", CK_U32, OFF(max_batch), 1, 100000, "most evaluations in one batch request"},
-    {"timeout", CK_U32, OFF(timeout), 1, 3600, "idle connection timeout, seconds"},
+    {"timeout", CK_U32, OFF(timeout), 1, 3600,
+     "idle timeout, and the most a request's headers or body may take, seconds"},
     {"max_connections", CK_U32, OFF(max_connections), 1, 1000000, "most open connections"},
     {"drain_timeout", CK_U32, OFF(drain_timeout), 0, 3600, "seconds to finish requests on SIGTERM"},
     {"namespace", CK_STR, OFF(ns), 0, 0, "Cedar namespace of AuthZEN types and actions (empty: none)"},
@@ -120,9 +107,12 @@ static void set_str(char **slot, char *v)
 void srv_config_defaults(srv_config *c)
 {
     memset(c, 0, sizeof *c);
-    c->policies = dup(WRIT_EXAMPLES_DIR "/policies.cedar");
-    c->entities = dup(WRIT_EXAMPLES_DIR "/entities.json");
-    c->schema = dup(WRIT_EXAMPLES_DIR "/schema.cedarschema");
+    /* No policies, entities or schema by default: the server decides only
+     * on files it is given (srv_config_check), and a schema is in force
+     * only when one is named. */
+    c->policies = dup("");
+    c->entities = dup("");
+    c->schema = dup("");
     c->listen_host = dup("127.0.0.1");
     c->listen_port = 8180;
     const char *xdg = getenv("XDG_STATE_HOME");
@@ -719,6 +709,15 @@ writ_status srv_config_args(srv_config *c, int argc, char **argv, bool *help, wr
         if (st)
             return st;
     }
+    return WRIT_OK;
+}
+
+writ_status srv_config_check(const srv_config *c, writ_error *err)
+{
+    if (!c->policies || !*c->policies)
+        return wr_error(err, WRIT_EINVAL,
+                        "no policies: pass --policies FILE (with --entities FILE and --schema FILE as needed) or "
+                        "--config FILE naming them; scripts/start.sh runs the examples/ set");
     return WRIT_OK;
 }
 

@@ -54,7 +54,7 @@ typedef struct srv_trust {
  * (the roots of the leaf's own trust domain only). */
 
 typedef struct srv_config {
-    char *policies;             /* path */
+    char *policies;             /* path, required ("" = none given: refused) */
     char *entities;             /* path, "" = none */
     char *schema;               /* path, "" = none */
     char *listen_host;          /* numeric IPv4/IPv6 address */
@@ -64,7 +64,7 @@ typedef struct srv_config {
     uint32_t threads;           /* 0 = one per CPU */
     uint64_t max_body;          /* bytes of one request body */
     uint32_t max_batch;         /* evaluations in one batch request */
-    uint32_t timeout;           /* idle connection timeout, seconds */
+    uint32_t timeout;           /* idle timeout; also the most a request's headers or body take, seconds */
     uint32_t max_connections;
     uint32_t drain_timeout;     /* seconds to finish requests on shutdown */
     char *ns;                   /* Cedar namespace for AuthZEN types and actions, "" = none */
@@ -115,8 +115,10 @@ WRIT_MUST_CHECK writ_status srv_config_load_text(srv_config *c, const char *text
                                                  const char *base_dir, writ_error *err);
 /* Apply command-line flags (argv[0] is the subcommand): --config F first,
  * then the rest.  *help is set by --help. */
-WRIT_MUST_CHECK writ_status srv_config_args(srv_config *c, int argc, char **argv, bool *help,
-                                            writ_error *err);
+WRIT_MUST_CHECK writ_status srv_config_args(srv_config *c, int argc, char **argv, bool *help, writ_error *err);
+/* Can a server start on these settings?  Refuses a missing policy file
+ * setting, naming how to pass one (there is no default set). */
+WRIT_MUST_CHECK writ_status srv_config_check(const srv_config *c, writ_error *err);
 /* Write every key with its value, in the file format. */
 void srv_config_print(const srv_config *c, FILE *f);
 /* One line per key: name, default, meaning (for --help). */

@@ -12,6 +12,7 @@
  * polled for changes every reload_poll seconds); SIGTERM/SIGINT stop
  * accepting, let requests in flight finish (drain_timeout), stop the
  * daemon, then commit and close the audit log. */
+#include "server/framing.h"
 #include "server/server.h"
 #include "server/server_int.h"
 #include "util/alloc.h"
@@ -71,6 +72,7 @@ typedef struct hreq {
     sbuf body;
     bool too_big;
     bool over;                  /* connection past max_connections: 503, close */
+    bool close;                 /* answer with Connection: close (a malformed request) */
     uint64_t dropped;
 } hreq;
 
@@ -138,7 +140,7 @@ static enum MHD_Result send_reply(srv *s, struct MHD_Connection *c, hreq *h, srv
         MHD_add_response_header(resp, "X-Writ-Decision", r->decision);
     if (r->hdr_agent[0])
         MHD_add_response_header(resp, "X-Writ-Agent", r->hdr_agent);
-    if (atomic_load_explicit(&s->draining, memory_order_relaxed) || (h && h->over))
+    if (atomic_load_explicit(&s->draining, memory_order_relaxed) || (h && (h->over || h->close)))
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     if (h && h->over)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
@@ -186,14 +188,28 @@ static int find_endpoint(const char *url)
     return -1;
 }
 
+/* /healthz: 200 {"status":"ok",...}, or, while the newest policy files are
+ * refused (the previous set keeps deciding), 503 {"status":"degraded",
+ * "reason":"FILE:LINE:COL: ..."} until a reload succeeds.  503 so that any
+ * HTTP check sees it; a restart would not help (the same files would be
+ * refused at start), so point alerts at it, not a restart. */
 static void health(srv *s, srv_reply *r)
 {
+    char reason[sizeof(((writ_error *)0)->msg)];
+    bool degraded = snap_degraded(s->store, reason, sizeof reason);
     sbuf b;
     sb_init(&b);
-    sb_printf(&b, "{\"status\":\"ok\",\"policy_generation\":%llu,\"audit\":%s}",
-              (unsigned long long)snap_generation(s->store),
-              !s->audit ? "\"off\"" : wr_audit_failures(s->audit) ? "\"failing\"" : "\"ok\"");
-    srv_reply_sbuf(r, 200, &b);
+    sb_printf(&b, "{\"status\":\"%s\",", degraded ? "degraded" : "ok");
+    if (degraded) {
+        sb_puts(&b, "\"reason\":");
+        sb_json_str(&b, reason);
+        sb_putc(&b, ',');
+    }
+    sb_printf(&b, "\"policy_generation\":%llu,\"audit\":%s}", (unsigned long long)snap_generation(s->store),
+              !s->audit                     ? "\"off\""
+              : wr_audit_failures(s->audit) ? "\"failing\""
+                                            : "\"ok\"");
+    srv_reply_sbuf(r, degraded ? 503 : 200, &b);
 }
 
 static void metrics(srv *s, srv_reply *r)
@@ -209,6 +225,21 @@ static void metrics(srv *s, srv_reply *r)
               "# HELP writ_connections_refused_total Connections opened past max_connections (answered 503).\n"
               "# TYPE writ_connections_refused_total counter\nwrit_connections_refused_total %llu\n",
               (unsigned long long)atomic_load_explicit(&s->conns_refused, memory_order_relaxed));
+    sb_printf(&b,
+              "# HELP writ_requests_malformed_total Requests refused (400, connection closed) for framing "
+              "two parsers could read two ways.\n# TYPE writ_requests_malformed_total counter\n"
+              "writ_requests_malformed_total %llu\n",
+              (unsigned long long)atomic_load_explicit(&s->malformed, memory_order_relaxed));
+    sb_printf(
+        &b,
+        "# HELP writ_header_timeouts_total Connections cut because a request's headers took longer than "
+        "the timeout.\n# TYPE writ_header_timeouts_total counter\nwrit_header_timeouts_total %llu\n",
+        (unsigned long long)atomic_load_explicit(&s->header_timeouts, memory_order_relaxed));
+    sb_printf(
+        &b,
+        "# HELP writ_policy_reload_failing 1 while the newest policy files are refused (the previous set "
+        "decides).\n# TYPE writ_policy_reload_failing gauge\nwrit_policy_reload_failing %d\n",
+        snap_degraded(s->store, NULL, 0) ? 1 : 0);
     srv_reply_sbuf(r, 200, &b);
     r->content_type = "text/plain; version=0.0.4";
 }
@@ -227,6 +258,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         *con_cls = h;
         atomic_fetch_add_explicit(&s->inflight, 1, memory_order_relaxed);
         h->idx = find_endpoint(url);
+        srv_conn_request_begun(c); /* the headers are in: no header deadline */
+        /* Framing two parsers could read two ways: refuse it and close, as
+         * nothing after it on the connection can be trusted either. */
+        const char *bad = srv_framing_check(c, method, version);
+        if (bad) {
+            atomic_fetch_add_explicit(&s->malformed, 1, memory_order_relaxed);
+            h->close = true;
+            char msg[160];
+            snprintf(msg, sizeof msg, "malformed request: %s", bad);
+            return send_error(s, c, h, 400, "bad_request", msg, NULL);
+        }
         if (srv_conn_over(c)) {
             h->over = true;
             return send_error(s, c, h, 503, "too_many_connections",
@@ -344,6 +386,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
     if (!h)
         return;
     met_request(&s->met, h->idx >= 0 ? endpoints[h->idx].mep : MET_EP_OTHER, h->status, mono_ns() - h->t0);
+    srv_conn_request_done(s, c); /* the next request's headers are due within the timeout */
     sb_free(&h->body);
     wr_free(h);
     *con_cls = NULL;
@@ -458,6 +501,9 @@ int srv_run(const srv_config *cfg)
     atomic_init(&s.draining, false);
     atomic_init(&s.conns, 0);
     atomic_init(&s.conns_refused, 0);
+    atomic_init(&s.header_timeouts, 0);
+    atomic_init(&s.malformed, 0);
+    pthread_mutex_init(&s.conns_mu, NULL);
     int rc = 1;
     bool key_made = false;
     writ_error err;
@@ -548,23 +594,22 @@ int srv_run(const srv_config *cfg)
     tls_opts[ntls] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     unsigned threads = cfg->threads ? cfg->threads : (unsigned)(ncpu > 0 ? ncpu : 1);
-    s.daemon = MHD_start_daemon(flags, cfg->listen_port, NULL, NULL, on_request, &s,
-                                MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-                                MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-                                MHD_OPTION_THREAD_POOL_SIZE, threads,
-                                MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->timeout,
-                                MHD_OPTION_CONNECTION_LIMIT, srv_conn_hard_limit(cfg),
-                                MHD_OPTION_NOTIFY_CONNECTION, srv_conn_notify, &s,
-                                MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
-                                /* libmicrohttpd zeroes a connection's pool on
-                                 * every keep-alive request; bodies are kept in
-                                 * our own buffer, so the pool only holds the
-                                 * headers and the read buffer: 16 KiB, not 32. */
-                                MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)16384,
-                                MHD_OPTION_NOTIFY_COMPLETED, on_completed, &s,
-                                MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, NULL,
-                                MHD_OPTION_ARRAY, tls_opts,
-                                MHD_OPTION_END);
+    s.daemon = MHD_start_daemon(
+        flags, cfg->listen_port, NULL, NULL, on_request, &s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE, threads,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->timeout, MHD_OPTION_CONNECTION_LIMIT,
+        srv_conn_hard_limit(cfg), MHD_OPTION_NOTIFY_CONNECTION, srv_conn_notify, &s,
+        MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
+        /* HTTP/1.1 without Host, spaces in the
+         * target: 400 (the rest: framing.c) */
+        MHD_OPTION_STRICT_FOR_CLIENT, 1,
+        /* libmicrohttpd zeroes a connection's pool on
+         * every keep-alive request; bodies are kept in
+         * our own buffer, so the pool only holds the
+         * headers and the read buffer: 16 KiB, not 32. */
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)16384, MHD_OPTION_NOTIFY_COMPLETED, on_completed, &s,
+        MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, NULL,
+        MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
     if (!s.daemon) {
         log_msg("cannot listen on %s:%u%s: %s", cfg->listen_host, (unsigned)cfg->listen_port,
                 s.tls_cert_pem ? " with TLS (see the messages above)" : "", strerror(errno));
@@ -575,11 +620,18 @@ int srv_run(const srv_config *cfg)
     log_msg("serving %s on %s:%u (%u threads, policies %s, generation %llu)",
             !s.tls_cert_pem ? "HTTP" : s.client_roots ? "HTTPS (client certificates requested)" : "HTTPS",
             cfg->listen_host, port, threads, cfg->policies, (unsigned long long)snap_generation(s.store));
+    if (!srv_framing_line_checks())
+        log_msg("libmicrohttpd %s: requests with bare LF line ends or continuation lines are not refused "
+                "(the check knows 0.9.75 only)",
+                MHD_get_version());
     if (write_ready(cfg, port) != 0)
         log_msg("cannot write the ready file %s: %s", cfg->ready_file, strerror(errno));
 
-    /* Wait for signals; poll the policy files between them. */
+    /* Wait for signals; poll the policy files between them.  A change is
+     * looked at again on the next tick and loaded once it holds still
+     * (snapshot.h). */
     uint64_t last_poll = mono_ns();
+    bool settling = false;
     for (;;) {
         struct timespec tick = {0, 250000000};
         siginfo_t si;
@@ -588,6 +640,7 @@ int srv_run(const srv_config *cfg)
             log_msg("%s: shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
             break;
         }
+        srv_conn_sweep(&s);
         if (sig == SIGHUP) {
             reload(&s, "SIGHUP");
             continue;
@@ -598,9 +651,12 @@ int srv_run(const srv_config *cfg)
             if (writ_revocations_refresh(s.revocations, &rerr))
                 log_msg("revocations: %s", rerr.msg);
         }
-        if (cfg->reload_poll && mono_ns() - last_poll >= (uint64_t)cfg->reload_poll * 1000000000u) {
+        if (cfg->reload_poll &&
+            (settling || mono_ns() - last_poll >= (uint64_t)cfg->reload_poll * 1000000000u)) {
             last_poll = mono_ns();
-            if (snap_files_changed(s.store))
+            int changed = snap_files_changed(s.store);
+            settling = changed == SNAP_SETTLING;
+            if (changed == SNAP_CHANGED)
                 reload(&s, "files changed");
         }
     }
@@ -630,6 +686,7 @@ out:
     srv_tls_close(&s);
     check_free(&s);
     srv_facts_close(&s);
+    pthread_mutex_destroy(&s.conns_mu);
     wr_free(s.type_prefix);
     wr_free(s.action_type);
     if (rc == 0 && *cfg->ready_file)

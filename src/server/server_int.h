@@ -27,6 +27,10 @@ typedef struct srv {
     atomic_bool draining;
     atomic_int conns;           /* open connections (conns.c) */
     atomic_ullong conns_refused; /* connections opened past max_connections */
+    pthread_mutex_t conns_mu;    /* guards conn_list (conns.c) */
+    struct srv_conn *conn_list;  /* open connections, for the header deadline */
+    atomic_ullong header_timeouts; /* connections cut for slow headers */
+    atomic_ullong malformed;       /* requests refused for ambiguous framing (framing.c) */
     char *type_prefix;          /* "Writ::" or "" */
     char *action_type;          /* "Writ::Action" or "Action" */
     route_table routes;         /* /authz/check (route.c) */
@@ -183,6 +187,12 @@ void srv_conn_notify(void *cls, struct MHD_Connection *c, void **socket_context,
                      enum MHD_ConnectionNotificationCode code);
 /* Was c opened past max_connections (answer 503 and close)? */
 bool srv_conn_over(struct MHD_Connection *c);
+/* A request's headers are in (it is being answered) / it is answered (the
+ * next request's headers are due within the timeout from now). */
+void srv_conn_request_begun(struct MHD_Connection *c);
+void srv_conn_request_done(const srv *s, struct MHD_Connection *c);
+/* Cut connections whose headers are overdue (the main thread, each tick). */
+void srv_conn_sweep(srv *s);
 
 /* ---- front ends */
 void oauth_token(srv *s, struct MHD_Connection *c, const char *body, size_t len, srv_reply *r);

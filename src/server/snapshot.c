@@ -11,11 +11,16 @@
 #define SNAP_MAX_FILE ((size_t)256 << 20)
 
 struct srv_policy_store {
-    pthread_mutex_t mu;
+    pthread_mutex_t mu; /* guards cur, generations, degraded, failure */
     srv_snapshot *cur;
     char *paths[3];             /* policies, entities, schema ("" = none) */
-    srv_file_stamp stamps[3];   /* as of the last load attempt */
+    /* The main thread alone loads and polls, so these need no lock. */
+    srv_file_stamp stamps[3]; /* as of the start of the last load attempt */
+    srv_file_stamp seen[3];   /* as of the previous snap_files_changed */
+    bool have_seen;
     uint64_t next_generation;
+    bool degraded;                                /* the last reload was refused ... */
+    char failure[sizeof(((writ_error *)0)->msg)]; /* ... for this reason */
 };
 
 /* Copy src into dst (cap bytes), cut short if need be. */
@@ -43,19 +48,33 @@ static void in_file(writ_error *err, const char *path)
 {
     if (!err)
         return;
-    char m[sizeof err->msg + 300];
-    if (err->line)
+    char m[sizeof err->msg + 300], pos[48];
+    snprintf(pos, sizeof pos, "%u:%u: ", err->line, err->col);
+    if (err->line && !strncmp(err->msg, pos, strlen(pos)))
+        snprintf(m, sizeof m, "%s:%s", path, err->msg); /* the message starts with the position */
+    else if (err->line)
         snprintf(m, sizeof m, "%s:%u:%u: %s", path, err->line, err->col, err->msg);
     else
         snprintf(m, sizeof m, "%s: %s", path, err->msg);
     copy_msg(err->msg, sizeof err->msg, m);
 }
 
+static const char changed_msg[] =
+    "changed while being loaded (still being written?); retried when it changes again";
+
+/* The whole file, NUL-terminated.  A read that does not come to the size the
+ * file had when opened (it is being written) is refused. */
 static char *read_file(const char *path, size_t *len, writ_error *err)
 {
     FILE *f = fopen(path, "rb");
     if (!f) {
         io_fail(err, "cannot read", path, strerror(errno));
+        return NULL;
+    }
+    struct stat at_open;
+    if (fstat(fileno(f), &at_open) != 0) {
+        io_fail(err, "cannot read", path, strerror(errno));
+        fclose(f);
         return NULL;
     }
     char *buf = NULL;
@@ -81,6 +100,10 @@ static char *read_file(const char *path, size_t *len, writ_error *err)
     }
     if (ferror(f)) {
         io_fail(err, "cannot read", path, "read error");
+        goto bad;
+    }
+    if (S_ISREG(at_open.st_mode) && (off_t)n != at_open.st_size) {
+        io_fail(err, "cannot load", path, changed_msg);
         goto bad;
     }
     fclose(f);
@@ -189,6 +212,17 @@ static writ_status load(srv_policy_store *st, srv_snapshot **out, writ_error *er
         goto bad;
     }
     wr_free(text);
+    text = NULL;
+    /* Every file as it was before the first read, or the set may mix two
+     * versions of one file (or hold part of one): refuse it whole. */
+    for (int i = 0; i < 3; i++) {
+        srv_file_stamp now;
+        stamp(st->paths[i], &now);
+        if (memcmp(&now, &st->stamps[i], sizeof now) != 0) {
+            rc = io_fail(err, "cannot load", st->paths[i], changed_msg);
+            goto bad;
+        }
+    }
     atomic_init(&s->refs, 1);
     *out = s;
     return WRIT_OK;
@@ -252,28 +286,53 @@ void snap_release(srv_snapshot *s)
 
 writ_status snap_reload(srv_policy_store *st, writ_error *err)
 {
+    writ_error local;
+    if (!err)
+        err = &local;
     srv_snapshot *s;
     writ_status rc = load(st, &s, err);
-    if (rc)
+    if (rc) {
+        pthread_mutex_lock(&st->mu);
+        st->degraded = true;
+        copy_msg(st->failure, sizeof st->failure, err->msg);
+        pthread_mutex_unlock(&st->mu);
         return rc;
+    }
     pthread_mutex_lock(&st->mu);
     s->generation = ++st->next_generation;
     srv_snapshot *old = st->cur;
     st->cur = s;
+    st->degraded = false;
+    st->failure[0] = '\0';
     pthread_mutex_unlock(&st->mu);
     snap_release(old);
     return WRIT_OK;
 }
 
+bool snap_degraded(srv_policy_store *st, char *reason, size_t cap)
+{
+    pthread_mutex_lock(&st->mu);
+    bool d = st->degraded;
+    if (d && reason && cap)
+        copy_msg(reason, cap, st->failure);
+    pthread_mutex_unlock(&st->mu);
+    return d;
+}
+
 int snap_files_changed(srv_policy_store *st)
 {
-    for (int i = 0; i < 3; i++) {
-        srv_file_stamp now;
-        stamp(st->paths[i], &now);
-        if (memcmp(&now, &st->stamps[i], sizeof now) != 0)
-            return 1;
+    srv_file_stamp now[3];
+    for (int i = 0; i < 3; i++)
+        stamp(st->paths[i], &now[i]);
+    if (memcmp(now, st->stamps, sizeof now) == 0) {
+        st->have_seen = false;
+        return SNAP_SAME;
     }
-    return 0;
+    /* Changed since the last load: load it once it has stopped changing. */
+    bool settled = st->have_seen && memcmp(now, st->seen, sizeof now) == 0;
+    memcpy(st->seen, now, sizeof now);
+    st->have_seen = true;
+    return settled ? SNAP_CHANGED : SNAP_SETTLING;
 }
 
 uint64_t snap_generation(srv_policy_store *st)

@@ -6,11 +6,25 @@
  * swaps the current pointer under a mutex only if every file loaded; a bad
  * new set is refused with its error and the old one keeps serving.  The last
  * reference frees a replaced snapshot, so requests in flight finish on the
- * set they started with. */
+ * set they started with.
+ *
+ * A file being written is never loaded half-way, as far as the files' stat
+ * can tell: a load stats every file before reading and again after parsing
+ * all of them, and refuses the whole set if any changed in between (or a
+ * read came short of the size), so the next check retries; a change seen by
+ * polling is loaded only once the files have stayed the same across two
+ * checks (snap_files_changed).  A writer that pauses longer than that with
+ * a file cut at a policy boundary cannot be told from a finished one: write
+ * a new file and rename it over the old one.
+ *
+ * A refused reload leaves the store "degraded" with the reason
+ * (snap_degraded) until a reload succeeds. */
 #ifndef WRIT_SERVER_SNAPSHOT_H
 #define WRIT_SERVER_SNAPSHOT_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -49,8 +63,15 @@ void snap_release(srv_snapshot *s);
 /* Load the files again and swap them in.  On failure the old set stays and
  * err says why (the file name is in the message). */
 WRIT_MUST_CHECK writ_status snap_reload(srv_policy_store *st, writ_error *err);
-/* Have the files changed since the last load (attempt)? */
+/* Have the files changed since the last load (attempt)?  SNAP_SETTLING: they
+ * differ from the last load but not from the previous call's look (still
+ * being written, perhaps): check again soon.  SNAP_CHANGED: they differ
+ * from the last load and are as they were at the previous call. */
+enum { SNAP_SAME = 0, SNAP_CHANGED = 1, SNAP_SETTLING = 2 };
 int snap_files_changed(srv_policy_store *st);
+/* Did the last reload fail?  Then the reason goes to reason (cap bytes,
+ * NUL-terminated; may be NULL) and the answer is true. */
+bool snap_degraded(srv_policy_store *st, char *reason, size_t cap);
 uint64_t snap_generation(srv_policy_store *st);
 
 #endif

@@ -6,7 +6,7 @@
 # after a graceful stop.
 . "$(dirname "$0")/lib.sh"
 
-start_writ main --max-body 4096 --max-batch 8
+start_writ main "${EXFILES[@]}" --max-body 4096 --max-batch 8
 
 r=$(req GET /healthz); contains "healthz" "$r" '200 {"status":"ok"'
 r=$(req GET /.well-known/authzen-configuration)

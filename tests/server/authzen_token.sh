@@ -28,7 +28,7 @@ decision() { body "$1" | jq -c '[.decision, .context.reasons, [.context.errors[]
 cat >"$TMP/writ.conf" <<CONF
 token_keys = $TMP/k.pem
 CONF
-start_writ az --config "$TMP/writ.conf"
+start_writ az "${EXFILES[@]}" --config "$TMP/writ.conf"
 
 # the example policies: analyst reads usage-metrics (policy0)
 RES='"resource":{"type":"Dataset","id":"usage-metrics"}'

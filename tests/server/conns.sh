@@ -20,7 +20,7 @@ fi
 ulimit -n "$need" || { echo "skip: cannot raise ulimit -n to $need"; exit 77; }
 CLIENT="$REPO/tests/server/clients/conns.mjs"
 
-start_writ conns --timeout 60 --max-connections $((N + 10))
+start_writ conns "${EXFILES[@]}" --timeout 60 --max-connections $((N + 10))
 host=${ADDR%:*}; port=${ADDR##*:}
 eval_json analyst read Dataset usage-metrics >"$TMP/allow.json"
 deny=$(eval_json analyst write Dataset usage-metrics)

@@ -7,7 +7,7 @@
 eval_json analyst read Dataset usage-metrics >"$TMP/allow.json"
 
 # ---- kill -9 during load
-start_writ crash
+start_writ crash "${EXFILES[@]}"
 wrk_eval 3 16 "$TMP/allow.json" "$TMP/wrk1.out" &
 wrk_pid=$!
 sleep 1.5
@@ -19,7 +19,7 @@ before=$(sed -n 's/^ok: \([0-9]*\) records.*/\1/p' <<<"$v")
 [ "${before:-0}" -gt 0 ] && ok "records before the crash ($before)" || bad "no records before the crash: $v"
 
 # ---- restart on the same state, more load, then SIGTERM under load
-start_writ crash
+start_writ crash "${EXFILES[@]}"
 wrk_eval 3 16 "$TMP/allow.json" "$TMP/wrk2.out" &
 wrk_pid=$!
 sleep 1.5

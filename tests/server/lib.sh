@@ -9,6 +9,8 @@ set -uo pipefail
 WRIT=${1:?usage: $0 path/to/writ}
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 EX="$REPO/examples"
+# The example set, passed explicitly: `writ serve` has no default policies.
+EXFILES=(--policies "$EX/policies.cedar" --entities "$EX/entities.json" --schema "$EX/schema.cedarschema")
 TMP=$(mktemp -d /tmp/writ-srvtest.XXXXXX)
 PIDS=()
 FAILS=0

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # limits.sh - hostile and heavy clients stay bounded: slowloris (stalled
-# headers, dripped bodies) is cut by the timeouts, many concurrent
+# headers, headers or bodies dripped a byte at a time) is cut by the timeouts, many concurrent
 # connections are served, and past max_connections extra ones wait while
 # the server stays healthy.
 . "$(dirname "$0")/lib.sh"
 
-start_writ limits --timeout 2 --max-connections 300
+start_writ limits "${EXFILES[@]}" --timeout 2 --max-connections 300
 host=${ADDR%:*}; port=${ADDR##*:}
 
 # ---- slowloris: 40 connections send half a header and stall
@@ -32,13 +32,49 @@ start=$(date +%s%N)
   kill $! 2>/dev/null ) 2>/dev/null
 took=$(( ($(date +%s%N) - start) / 1000000 ))
 [ "$took" -le 6000 ] && ok "dripped body cut (${took} ms)" || bad "dripped body lasted ${took} ms"
+
+# ---- headers dripped one byte a second: the idle timeout alone restarts on
+# every byte, so the headers get their own limit: complete within `timeout`
+# of the connection's start (or of the previous response on a keep-alive
+# connection), else the connection is cut.  Timed to the server's close.
+# drip_headers FIRST: send FIRST at once, then a request's headers one byte
+# a second; prints the milliseconds from the start to the close.
+drip_headers() {
+    local first=$1 slow=$'GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaa'
+    local t0; t0=$(date +%s%N)
+    ( exec 3<>"/dev/tcp/$host/$port"
+      printf '%b' "$first" >&3
+      ( for i in $(seq ${#slow}); do printf '%s' "${slow:i-1:1}" >&3 2>/dev/null || break; sleep 1; done ) &
+      timeout 15 cat <&3 >"$TMP/drip.out"
+      kill $! 2>/dev/null ) 2>/dev/null
+    echo $(( ($(date +%s%N) - t0) / 1000000 ))
+}
+took=$(drip_headers '')
+[ "$took" -le 3500 ] && ok "dripped headers cut (${took} ms, timeout 2 s)" || bad "dripped headers lasted ${took} ms"
+[ "$took" -ge 1500 ] && ok "dripped headers not cut before the timeout (${took} ms)" \
+    || bad "dripped headers cut early: ${took} ms"
+took=$(drip_headers 'GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n')
+contains "keep-alive: the first request answered" "$(cat "$TMP/drip.out")" '"status":"ok"'
+[ "$took" -le 3500 ] && ok "keep-alive: the next request's dripped headers cut (${took} ms)" \
+    || bad "keep-alive: dripped headers lasted ${took} ms"
+# a keep-alive connection that sends requests at once is not cut by it
+out=$( exec 3<>"/dev/tcp/$host/$port"
+       { printf 'GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n'; sleep 1.5
+         printf 'GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n'; sleep 1.5
+         printf 'GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'; } >&3
+       timeout 10 cat <&3 | grep -ao 'HTTP/1.1 200' | wc -l)
+check "keep-alive requests within the timeout are served" "$out" 3
+m=$(curl -s -m 5 "http://$ADDR/metrics")
+# (the stalled slowloris connections above may count too: whichever limit cut them first)
+n=$(awk '/^writ_header_timeouts_total/ {print $2}' <<<"$m")
+[ "${n:-0}" -ge 2 ] && ok "metrics: header timeouts counted ($n)" || bad "metrics: header timeouts: <$n>"
 stop_writ "$WPID" TERM
 check "clean stop" "$STOP_RC" 0
 
 # The load phases get a server with the default idle timeout: under a
 # loaded machine a keep-alive connection of wrk's can wait near 2 s for
 # its turn, and the 2 s timeout above would then close it (a read error).
-start_writ limits2 --max-connections 300
+start_writ limits2 "${EXFILES[@]}" --max-connections 300
 
 # ---- many concurrent connections
 eval_json analyst read Dataset usage-metrics >"$TMP/allow.json"

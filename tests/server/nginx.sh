@@ -20,7 +20,7 @@ route = POST /services/{svc}/deploy  deploy Service {svc}
 route = POST /tools/{tool}/invoke    invoke Tool    {tool}
 route = *    /tickets/{t}            write  Ticket  {t}
 CONF
-start_writ nginx --config "$TMP/writ.conf"
+start_writ nginx "${EXFILES[@]}" --config "$TMP/writ.conf"
 WADDR=$ADDR
 
 # The recipe of docs/PROXIES.md, as written there, with this test's ports:

@@ -30,7 +30,7 @@ route = GET  /datasets/{id}   read   Dataset {id}
 route = GET  /repos/{repo}    read   Repo    {repo}
 route = POST /repos/{repo}/*  write  Repo    {repo}
 CONF
-start_writ oauth --config "$TMP/writ.conf"
+start_writ oauth "${EXFILES[@]}" --config "$TMP/writ.conf"
 key="$TMP/oauth.state/token-key.pem"
 check "signing key generated on first start (0600)" "$(stat -c %a "$key" 2>/dev/null)" 600
 
@@ -265,7 +265,7 @@ check "a revoked agent is no delegation target" "$(body "$r" | jq -r '[.error, .
 stop_writ "$WPID" TERM
 check "clean stop" "$STOP_RC" 0
 kid=$(jq -r '.keys[0].kid' "$TMP/jwks.json")
-start_writ oauth --config "$TMP/writ.conf"
+start_writ oauth "${EXFILES[@]}" --config "$TMP/writ.conf"
 r=$(req GET /.well-known/jwks.json)
 check "same key after restart" "$(body "$r" | jq -r '.keys[0].kid')" "$kid"
 r=$(req GET /authz/check/datasets/usage-metrics -H "Authorization: Bearer $tok")
@@ -287,15 +287,15 @@ contains "a delegate's refused revocation audited" "$q" "not in the delegate's o
 
 # ---- an OIDC issuer typed as the agent type is refused at start
 sed 's|^identity_oidc = .*|identity_oidc = https://idp.example '"$TMP"'/oidc.json Agent|' "$TMP/writ.conf" >"$TMP/bad.conf"
-out=$(timeout 10 "$WRIT" serve --listen 127.0.0.1:0 --state-dir "$TMP/bad.state" --config "$TMP/bad.conf" 2>&1)
+out=$(timeout 10 "$WRIT" serve "${EXFILES[@]}" --listen 127.0.0.1:0 --state-dir "$TMP/bad.state" --config "$TMP/bad.conf" 2>&1)
 rc=$?
 [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] && ok "serve refuses identity_oidc ... Agent (exit $rc)" || bad "serve with OIDC typed Agent: exit $rc"
 contains "and says why" "$out" "OIDC subjects are never agents"
 sed 's|^identity_oidc = .*|identity_oidc = https://idp.example '"$TMP"'/oidc.json 1bad|' "$TMP/writ.conf" >"$TMP/bad2.conf"
-out=$(timeout 10 "$WRIT" serve --listen 127.0.0.1:0 --state-dir "$TMP/bad.state" --config "$TMP/bad2.conf" 2>&1)
+out=$(timeout 10 "$WRIT" serve "${EXFILES[@]}" --listen 127.0.0.1:0 --state-dir "$TMP/bad.state" --config "$TMP/bad2.conf" 2>&1)
 contains "a principal type that is no Cedar type name is a config error" "$out" "is not a Cedar type name"
 # ---- identity_allow_high_s: for issuers that do not normalise S (task tokens stay low-S)
-start_writ oauth_hs --config "$TMP/writ.conf" --identity-allow-high-s true
+start_writ oauth_hs "${EXFILES[@]}" --config "$TMP/writ.conf" --identity-allow-high-s true
 r=$(exchange --data-urlencode "subject_token=$(peer twin "$svid")" --data-urlencode "subject_token_type=$JWT" \
     --data-urlencode 'scope=read' --data-urlencode 'purpose=weekly-report' --data-urlencode 'owner=carol@corp.example')
 check "identity_allow_high_s: the high-S twin of a JWT-SVID is accepted" "${r%% *}" 200

@@ -19,7 +19,7 @@ route = POST /repos/{repo}/*         write  Repo    {repo}
 route = POST /services/{svc}/deploy  deploy Service {svc}
 route = *    /tools/{tool}/*         invoke Tool    {tool}:{*}
 CONF
-start_writ paths --config "$TMP/writ.conf"
+start_writ paths "${EXFILES[@]}" --config "$TMP/writ.conf"
 
 A=spiffe://corp.example/agents
 # envoy METHOD RAWPATH AGENT [curl args...]: "STATUS BODY" of

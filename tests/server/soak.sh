@@ -30,7 +30,7 @@ if ldd "$WRIT" 2>/dev/null | grep -q libasan; then
     echo "     AddressSanitizer build: ASAN_OPTIONS=$ASAN_OPTIONS"
 fi
 
-start_writ soak --timeout 10 --max-connections 256
+start_writ soak "${EXFILES[@]}" --timeout 10 --max-connections 256
 CTXV='{"task":{"id":"t1","purpose":"weekly-report"},"chain_depth":0,"destination":"internal","time":"2025-06-02T14:05:00Z","source_ip":"10.20.0.7"}'
 ALLOW=$(eval_json analyst read Dataset usage-metrics)
 r=$(post /access/v1/evaluation "$ALLOW"); contains "allow before the soak" "$r" '200 {"decision":true'
@@ -43,7 +43,10 @@ P=$(lua_str "{\"subject\":{\"type\":\"Agent\",\"id\":\"spiffe://corp.example/age
 B=$(lua_str "{\"subject\":{\"type\":\"Agent\",\"id\":\"spiffe://corp.example/agents/analyst\"},\"context\":$CTXV,\"evaluations\":[{\"action\":{\"name\":\"read\"},\"resource\":{\"type\":\"Dataset\",\"id\":\"usage-metrics\"}},{\"action\":{\"name\":\"write\"},\"resource\":{\"type\":\"Dataset\",\"id\":\"usage-metrics\"}},{\"action\":{\"name\":\"read\"},\"resource\":{\"type\":\"Dataset\",\"id\":\"x-$RANDOM\"}}]}")
 BM=$(lua_str "{\"subject\":{\"type\":\"Agent\",\"id\":\"spiffe://corp.example/agents/analyst\"},\"evaluations\":[{\"action\":{\"name\":\"read\"},\"resource\":{\"type\":\"Dataset\",\"id\":\"usage-metrics\"},\"context\":$CTXV},{\"action\":7}]}")
 cat >"$TMP/soak.lua" <<LUA
-local J = {["Content-Type"] = "application/json"}
+-- Built when the script loads, before wrk knows the host: name it (an
+-- HTTP/1.1 request without Host is a 400).
+local J = {["Host"] = "writ", ["Content-Type"] = "application/json"}
+local H = {["Host"] = "writ"}
 local reqs = {
   {200, wrk.format("POST", "/access/v1/evaluation", J, "$A")},
   {200, wrk.format("POST", "/access/v1/evaluation", J, "$D")},
@@ -52,10 +55,10 @@ local reqs = {
   {400, wrk.format("POST", "/access/v1/evaluation", J, "{\"action\":{\"name\":\"read\"},\"resource\":{\"type\":\"Dataset\",\"id\":\"d\"}}")},
   {200, wrk.format("POST", "/access/v1/evaluations", J, "$B")},
   {200, wrk.format("POST", "/access/v1/evaluations", J, "$BM")},
-  {401, wrk.format("GET", "/authz/check", {["Authorization"] = "Bearer abc.def.ghi", ["X-Original-Method"] = "GET", ["X-Original-URI"] = "/datasets/usage-metrics"})},
-  {401, wrk.format("GET", "/authz/check/datasets/usage-metrics", nil)},
+  {401, wrk.format("GET", "/authz/check", {["Host"] = "writ", ["Authorization"] = "Bearer abc.def.ghi", ["X-Original-Method"] = "GET", ["X-Original-URI"] = "/datasets/usage-metrics"})},
+  {401, wrk.format("GET", "/authz/check/datasets/usage-metrics", H)},
   {200, wrk.format("POST", "/access/v1/evaluation", J, "$A")},
-  {200, wrk.format("GET", "/metrics", nil)},
+  {200, wrk.format("GET", "/metrics", H)},
 }
 -- Requests go out round-robin over the thread's connections, so answers
 -- are counted by status: the mix fixes how many of each there must be.

@@ -182,7 +182,7 @@ check "clean shutdown" "$STOP_RC" 0
 # ---- start-up errors are clear and fatal
 startup() {   # startup EXPECTED ARGS...: the server must refuse to start, saying EXPECTED
     local want=$1; shift
-    out=$(timeout 10 "$WRIT" serve --listen 127.0.0.1:0 --state-dir "$TMP/bad.state" "$@" 2>&1)
+    out=$(timeout 10 "$WRIT" serve --listen 127.0.0.1:0 --state-dir "$TMP/bad.state" --policies "$TMP/pol.cedar" "$@" 2>&1)
     local rc=$?
     if { [ "$rc" -eq 1 ] || [ "$rc" -eq 2 ]; } && [[ "$out" == *"$want"* ]] && [[ "$out" != *Sanitizer* ]]; then ok "refused: $want"
     else bad "start-up refusal '$want': rc $rc, <$out>"; fi

@@ -18,7 +18,7 @@ route = GET  /datasets/{id}   read   Dataset {id}
 route = POST /repos/{repo}/*  write  Repo    {repo}
 route = GET  /internal/{id}   read   Dataset {id}  Internal
 CONF
-start_writ tokens --config "$TMP/writ.conf"
+start_writ tokens "${EXFILES[@]}" --config "$TMP/writ.conf"
 
 tok=$(mint "$TMP/k.pem" analyst weekly-report read 'usage-*')
 r=$(req GET /authz/check/datasets/usage-metrics -H "Authorization: Bearer $tok")

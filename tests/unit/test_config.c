@@ -20,8 +20,39 @@ static void defaults(void **state)
     assert_int_equal(c.listen_port, 8180);
     assert_true(c.audit);
     assert_string_equal(c.ns, "Writ");
-    assert_non_null(strstr(c.policies, "examples/policies.cedar"));
+    /* no policy set, entities or schema unless given: nothing compiled in */
+    assert_string_equal(c.policies, "");
+    assert_string_equal(c.entities, "");
+    assert_string_equal(c.schema, "");
     assert_int_equal(c.nroutes, 0);
+    srv_config_free(&c);
+}
+
+/* A server needs policies: the defaults alone are refused, with the flags
+ * to pass named; a policy file from a flag or a config file is enough (no
+ * schema or entities needed). */
+static void check_needs_policies(void **state)
+{
+    (void)state;
+    srv_config c;
+    writ_error err;
+    srv_config_defaults(&c);
+    assert_int_equal(srv_config_check(&c, &err), WRIT_EINVAL);
+    assert_non_null(strstr(err.msg, "no policies"));
+    assert_non_null(strstr(err.msg, "--policies FILE"));
+    assert_non_null(strstr(err.msg, "--config FILE"));
+    char *argv[] = {"serve", "--policies", "own.cedar", NULL};
+    bool help;
+    assert_int_equal(srv_config_args(&c, 3, argv, &help, &err), WRIT_OK);
+    assert_int_equal(srv_config_check(&c, &err), WRIT_OK);
+    assert_string_equal(c.schema, "");
+    assert_string_equal(c.entities, "");
+    char *clear[] = {"serve", "--policies=", NULL};
+    assert_int_equal(srv_config_args(&c, 2, clear, &help, &err), WRIT_OK);
+    assert_int_equal(srv_config_check(&c, &err), WRIT_EINVAL);
+    const char *text = "policies = p.cedar\n";
+    assert_int_equal(srv_config_load_text(&c, text, strlen(text), "/etc/writ", &err), WRIT_OK);
+    assert_int_equal(srv_config_check(&c, &err), WRIT_OK);
     srv_config_free(&c);
 }
 
@@ -308,6 +339,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(defaults),
+        cmocka_unit_test(check_needs_policies),
         cmocka_unit_test(key_value_file),
         cmocka_unit_test(json_file),
         cmocka_unit_test(tls_settings),

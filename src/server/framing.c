@@ -1,0 +1,125 @@
+/* framing.c - unambiguous request framing (see framing.h).
+ *
+ * Most checks use what libmicrohttpd hands over: the headers in the order
+ * received.  Line ends it does not hand over, so they are read from where
+ * it left each line.  libmicrohttpd 0.9.75 parses the header block in
+ * place: it writes a NUL over each line's terminator (CR and LF both, so
+ * two NULs for CRLF, one for a bare LF) and over each header's colon, and
+ * the method, version, names and values it passes point into that block.
+ * Hence, for a block of CRLF lines,
+ *
+ *   - each header's name starts exactly 2 bytes after the end of the text
+ *     before it (the version, or the previous value): 1 means a bare LF,
+ *     anything else a line that is not where it was (an obs-fold
+ *     continuation, which the library glues onto a copied name), and
+ *   - the block's size (MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE) is the
+ *     distance from the method to the end of the last text plus 4 (its
+ *     CRLF and the empty line's): less means the last line or the empty
+ *     one ended in a bare LF.
+ *
+ * Only pointer arithmetic on those addresses, no byte outside the block is
+ * read.  This layout is the library's own business, so the line checks run
+ * only on the version they were tested with (srv_framing_line_checks). */
+#include "server/framing.h"
+
+#include <stdint.h>
+#include <string.h>
+#include <strings.h>
+
+bool srv_framing_line_checks(void)
+{
+    const char *v = MHD_get_version();
+    return v && !strcmp(v, "0.9.75");
+}
+
+typedef struct fr_scan {
+    bool lines;          /* run the line-end checks */
+    uintptr_t prev_end;  /* where the text before the next header ends */
+    unsigned ncl, nte;
+    const char *cl, *te;
+    const char *why;
+} fr_scan;
+
+/* tchar (RFC 9110 5.6.2): a header name is 1*tchar. */
+static bool is_tchar(unsigned char ch)
+{
+    if ((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z'))
+        return true;
+    return ch && strchr("!#$%&'*+-.^_`|~", ch) != NULL;
+}
+
+static enum MHD_Result each_header(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+    (void)kind;
+    fr_scan *f = cls;
+    if (!key || !*key) {
+        f->why = "a header without a name";
+        return MHD_NO;
+    }
+    for (const unsigned char *p = (const unsigned char *)key; *p; p++)
+        if (!is_tchar(*p)) {
+            f->why = "a header name holds a character outside a token (a space before the colon?)";
+            return MHD_NO;
+        }
+    if (!value)
+        value = "";
+    for (const unsigned char *p = (const unsigned char *)value; *p; p++)
+        if ((*p < 0x20 && *p != '\t') || *p == 0x7f) {
+            f->why = "a control character in a header value (a bare CR?)";
+            return MHD_NO;
+        }
+    if (f->lines) {
+        uintptr_t k = (uintptr_t)key;
+        if (k != f->prev_end + 2) {
+            f->why = k == f->prev_end + 1 ? "a line ends in a bare LF, not CRLF"
+                                          : "a header line out of place (an obs-fold continuation line?)";
+            return MHD_NO;
+        }
+        f->prev_end = (uintptr_t)value + strlen(value);
+    }
+    if (!strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH)) {
+        f->ncl++;
+        f->cl = value;
+    } else if (!strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING)) {
+        f->nte++;
+        f->te = value;
+    }
+    return MHD_YES;
+}
+
+const char *srv_framing_check(struct MHD_Connection *c, const char *method, const char *version)
+{
+    fr_scan f;
+    memset(&f, 0, sizeof f);
+    f.lines = srv_framing_line_checks() && method && version && !strncmp(version, "HTTP/", 5);
+    if (f.lines)
+        f.prev_end = (uintptr_t)version + strlen(version);
+    MHD_get_connection_values(c, MHD_HEADER_KIND, each_header, &f);
+    if (f.why)
+        return f.why;
+    if (f.ncl > 1)
+        return "more than one Content-Length";
+    if (f.nte > 1)
+        return "more than one Transfer-Encoding";
+    if (f.nte && f.ncl)
+        return "Content-Length together with Transfer-Encoding";
+    if (f.nte && strcasecmp(f.te, "chunked") != 0)
+        return "a Transfer-Encoding other than chunked";
+    if (f.nte && version && !strcmp(version, MHD_HTTP_VERSION_1_0))
+        return "Transfer-Encoding in an HTTP/1.0 request";
+    if (f.ncl) {
+        size_t n = strlen(f.cl);
+        if (n == 0 || n > 19 || strspn(f.cl, "0123456789") != n)
+            return "a Content-Length that is not a decimal number";
+    }
+    if (f.lines) {
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
+        if (!ci)
+            return "the size of the header block is unknown";
+        uintptr_t want = f.prev_end - (uintptr_t)method + 4;
+        if ((uintptr_t)ci->header_size != want)
+            return (uintptr_t)ci->header_size < want ? "the header block ends in a bare LF, not CRLF"
+                                                     : "the header block is not laid out as its lines say";
+    }
+    return NULL;
+}
