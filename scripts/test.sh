@@ -19,7 +19,7 @@ for arg in "$@"; do
     case "$arg" in
         --quick) quick=1 ;;
         --long) WRIT_LONG=1 ;;
-        -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "test.sh: unknown option '$arg' (try --help)" >&2; exit 2 ;;
     esac
 done
