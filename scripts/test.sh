@@ -6,8 +6,11 @@
 #   scripts/test.sh --long     also the long differential runs (exports WRIT_LONG=1)
 #
 # Runs on a fresh Debian 12 machine as root (or through sudo).  Ends with one
-# line "N passed, N failed" counting the ctest tests of every build, and exits
-# non-zero when anything failed.
+# line "N passed, N failed, N skipped" counting the ctest tests of every build.
+# Exits non-zero when anything failed, and also when any test was skipped: the
+# CI machine has every tool installed, so a skip there means a test did not
+# run.  WRIT_ALLOW_SKIP=1 (for a developer machine without, say, nginx) lets
+# skips through; they are still counted and listed.
 set -uo pipefail
 
 quick=0
@@ -16,7 +19,7 @@ for arg in "$@"; do
     case "$arg" in
         --quick) quick=1 ;;
         --long) WRIT_LONG=1 ;;
-        -h|--help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "test.sh: unknown option '$arg' (try --help)" >&2; exit 2 ;;
     esac
 done
@@ -27,10 +30,23 @@ jobs=${WRIT_JOBS:-2}
 
 total_passed=0
 total_failed=0
+total_skipped=0
+skipped_names=()
 finish() {
-    echo "$total_passed passed, $total_failed failed"
-    [ "$total_failed" -eq 0 ] && [ "${setup_failed:-0}" -eq 0 ]
-    exit $?
+    local rc=0
+    [ "$total_failed" -eq 0 ] && [ "${setup_failed:-0}" -eq 0 ] || rc=1
+    if [ "$total_skipped" -gt 0 ]; then
+        echo "test.sh: skipped (each a test that did not run):" >&2
+        printf '    %s\n' "${skipped_names[@]}" >&2
+        if [ "${WRIT_ALLOW_SKIP:-0}" = 1 ]; then
+            echo "test.sh: WRIT_ALLOW_SKIP=1: skips do not fail this run" >&2
+        else
+            echo "test.sh: a skipped test fails the run (set WRIT_ALLOW_SKIP=1 to allow skips)" >&2
+            rc=1
+        fi
+    fi
+    echo "$total_passed passed, $total_failed failed, $total_skipped skipped"
+    exit $rc
 }
 setup_failed=0
 fail_setup() {   # a step that is not a ctest test failed: count it and stop
@@ -44,7 +60,8 @@ fail_setup() {   # a step that is not a ctest test failed: count it and stop
 # shellcheck source=scripts/deps.sh
 . "$repo/scripts/deps.sh"
 install_deps cmake gcc clang pkg-config libjansson-dev libcmocka-dev libssl-dev libsqlite3-dev \
-    libmicrohttpd-dev libgnutls28-dev nodejs:node npm:npm valgrind curl openssl jq sqlite3 nginx-light:nginx wrk || fail_setup "installing packages failed"
+    libmicrohttpd-dev libgnutls28-dev nodejs:node npm:npm valgrind curl openssl jq sqlite3 nginx-light:nginx wrk \
+    perl:perl tar:tar iproute2:ss || fail_setup "installing packages failed"
 
 # ---- test peers (the reference Cedar engine and friends, for differential tests)
 if [ -f tests/peers/package.json ]; then
@@ -72,21 +89,33 @@ build_and_test() {
     echo "== $name tests"
     log=$(mktemp)
     (cd "$dir" && ctest --output-on-failure -j "$jobs") 2>&1 | tee "$log"
-    # ctest closes with "NN% tests passed, F tests failed out of T".
-    local line failed total
+    # ctest closes with "NN% tests passed, F tests failed out of T", where T
+    # counts skipped tests (SKIP_RETURN_CODE 77, SKIP_REGULAR_EXPRESSION) as
+    # passed; they are listed after "The following tests did not run:" as
+    # "  N - NAME (Skipped)" (or "(Disabled)", which T does not count).
+    # A test that could not start ("Not Run") is among the F failures.
+    local line failed total skipped disabled names
     line=$(grep -E '[0-9]+% tests passed, [0-9]+ tests? failed out of [0-9]+' "$log" | tail -n 1)
     if [ -z "$line" ]; then
         if grep -q 'No tests were found' "$log"; then
-            rm -f "$log"; echo "test.sh: $name: no tests" >&2; return
+            rm -f "$log"; fail_setup "$name: no tests"
         fi
         rm -f "$log"
         fail_setup "$name: ctest did not report a result"
     fi
+    names=$(sed -n '/^The following tests did not run:/,/^[^[:space:]]/p' "$log" |
+        sed -nE 's/^[[:space:]]+[0-9]+ - (.*) \((Skipped|Disabled)\)$/\2 \1/p')
     rm -f "$log"
+    skipped=$(grep -c '^Skipped ' <<<"$names")
+    disabled=$(grep -c '^Disabled ' <<<"$names")
     failed=$(sed -E 's/.* ([0-9]+) tests? failed out of ([0-9]+).*/\1/' <<<"$line")
     total=$(sed -E 's/.* ([0-9]+) tests? failed out of ([0-9]+).*/\2/' <<<"$line")
-    total_passed=$((total_passed + total - failed))
+    total_passed=$((total_passed + total - failed - skipped))
     total_failed=$((total_failed + failed))
+    total_skipped=$((total_skipped + skipped + disabled))
+    while read -r why test; do
+        [ -n "$test" ] && skipped_names+=("$name: $test ($why)")
+    done <<<"$names"
 }
 
 mkdir -p build

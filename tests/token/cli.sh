@@ -33,7 +33,7 @@ expect 1 "cannot create" -- "$writ" keys generate --out k1.pem
 expect 2 "usage" -- "$writ" keys generate --out x.pem --alg HS256
 [ "$(stat -c %a k1.pem)" = 600 ] || { echo "FAIL key file mode"; fails=$((fails + 1)); }
 "$writ" keys jwks --key k2.pem --key k1.pem >jwks.json || exit 1
-grep -q "$(cat kid1)" jwks.json && grep -q "$(cat kid2)" jwks.json && ! grep -q '"d"' jwks.json ||
+grep -qF -- "$(cat kid1)" jwks.json && grep -qF -- "$(cat kid2)" jwks.json && ! grep -q '"d"' jwks.json ||
     { echo "FAIL jwks content"; fails=$((fails + 1)); }
 
 tok=$("$writ" token mint --key k1.pem --issuer $ISS --audience $AUD --subject $A "${SCOPE[@]}" --ttl 600) || exit 1
