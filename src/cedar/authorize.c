@@ -231,7 +231,8 @@ writ_status writ_authorize(writ_authorizer *az, const writ_policyset *ps, const 
                            const writ_request *rq, writ_decision *out)
 {
     deny(out);
-    if (!az || !ps || !rq)
+    /* a request never filled, or whose fill failed, decides nothing */
+    if (!az || !ps || !rq || !rq->principal || !rq->action || !rq->resource)
         return WRIT_EINVAL;
     wr_arena_reset(az->arena);
     if (begin(az, ps))

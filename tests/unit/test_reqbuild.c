@@ -199,10 +199,9 @@ static void check_failed_fill(fx *f, writ_request *rq, long n, writ_status st, c
     writ_error e2;
     if (st != WRIT_ENOMEM || err->msg[0] == 0)
         fail_msg("allocation %ld failed: status %s, message \"%s\"", n, writ_status_name(st), err->msg);
-    /* Not checked here: that the emptied request decides nothing.  Today
-     * writ_authorize on a request that was never (or not successfully)
-     * filled is not refused: it allows under a blanket permit with an empty
-     * store and crashes with a non-empty one (reported, issue 8; src/). */
+    /* the emptied request decides nothing: refused, never an allow */
+    assert_int_equal(writ_authorize(f->az, f->ps, f->es, rq, &d), WRIT_EINVAL);
+    assert_false(d.allow);
     assert_int_equal(cedar_request_fill(rq, f->s, true, p, a, r, cj, &e2), WRIT_OK);
     assert_int_equal(writ_authorize(f->az, f->ps, f->es, rq, &d), WRIT_OK);
     assert_true(d.allow);
@@ -220,6 +219,9 @@ static void test_oom(void **state)
     /* once unhindered first: lazily made statics are not leaks */
     writ_request *rq = cedar_request_reusable();
     assert_non_null(rq);
+    /* a request never filled decides nothing */
+    assert_int_equal(writ_authorize(f->az, f->ps, f->es, rq, &d), WRIT_EINVAL);
+    assert_false(d.allow);
     assert_int_equal(cedar_request_fill(rq, f->s, true, &p, &a, &r, cj, &err), WRIT_OK);
     assert_int_equal(writ_authorize(f->az, f->ps, f->es, rq, &d), WRIT_OK);
     assert_true(d.allow);
