@@ -171,15 +171,16 @@ int cmd_audit(int argc, char **argv)
             struct tm tm;
             gmtime_r(&sec, &tm);
             strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
-            printf("ok: %llu records, chain whole, head %s\n"
-                   "signed: %llu checkpoints verify; records 1..%llu are covered by the last one (%s)\n",
+            /* one line: scripts match "^ok: " */
+            printf("ok: %llu records, chain whole, head %s; %llu signed checkpoints verify, the last covers "
+                   "records "
+                   "1..%llu (%s)",
                    (unsigned long long)r.records, r.records ? r.head : "(empty)",
                    (unsigned long long)r.checkpoints, (unsigned long long)r.signed_seq, when);
             if (r.last_seq > r.signed_seq)
-                printf("unsigned: records %llu..%llu come after the last checkpoint: chained, but not "
-                       "covered by a "
-                       "signature (a cut there would not show)\n",
+                printf("; records %llu..%llu come after it: chained, not signed (a cut there would not show)",
                        (unsigned long long)r.signed_seq + 1, (unsigned long long)r.last_seq);
+            putchar('\n');
             rc = 0;
         } else if (st == WRIT_EVALIDATE) {
             printf("BROKEN: %s (%llu records verified before it)\n", r.msg, (unsigned long long)r.records);

@@ -559,18 +559,22 @@ static writ_status open_db(const char *path, int flags, sqlite3 **out, writ_erro
  * revocation store shares the file) made them wider. */
 static writ_status private_files(const char *path, writ_error *err)
 {
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    /* By path only: opening and closing a descriptor of a database that
+     * another SQLite connection of this process holds would drop that
+     * connection's POSIX locks. */
     struct stat sb;
-    if (fd < 0 || fstat(fd, &sb) != 0 || ((sb.st_mode & 077) && fchmod(fd, 0600) != 0)) {
-        writ_status st =
-            fail(err, WRIT_EIO, "audit log: cannot create %s with mode 0600: %s", path, strerror(errno));
+    if (stat(path, &sb) != 0) {
+        int fd = errno == ENOENT ? open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600) : -1;
+        if (fd < 0 && errno != EEXIST)
+            return fail(err, WRIT_EIO, "audit log: cannot create %s with mode 0600: %s", path,
+                        strerror(errno));
         if (fd >= 0)
             close(fd);
-        return st;
+        if (stat(path, &sb) != 0)
+            return fail(err, WRIT_EIO, "audit log: %s: %s", path, strerror(errno));
     }
-    close(fd);
-    static const char *const sfx[] = {"-wal", "-shm"};
-    for (int i = 0; i < 2; i++) {
+    static const char *const sfx[] = {"", "-wal", "-shm"};
+    for (int i = 0; i < 3; i++) {
         char p[4096];
         if ((size_t)snprintf(p, sizeof p, "%s%s", path, sfx[i]) < sizeof p && stat(p, &sb) == 0 &&
             (sb.st_mode & 077) && chmod(p, 0600) != 0)
