@@ -44,7 +44,7 @@ typedef struct waiter {
 
 struct wr_audit {
     sqlite3 *db;
-    sqlite3_stmt *ins, *ins_many, *head, *cp; /* ins_many: AUDIT_ROWS rows at once */
+    sqlite3_stmt *ins, *ins_many, *cp, *begin, *commit; /* ins_many: AUDIT_ROWS rows at once */
     EVP_MD_CTX *md;
     pthread_mutex_t mu;
     pthread_cond_t idle, nonfull;
@@ -68,8 +68,6 @@ static const char schema_sql[] =
     " seq INTEGER PRIMARY KEY, time_ms INTEGER NOT NULL, agent TEXT NOT NULL, chain TEXT NOT NULL,"
     " task TEXT NOT NULL, action TEXT NOT NULL, resource TEXT NOT NULL, decision TEXT NOT NULL,"
     " policies TEXT NOT NULL, errors TEXT NOT NULL, prev TEXT NOT NULL, hash TEXT NOT NULL);"
-    "CREATE TABLE IF NOT EXISTS audit_head (id INTEGER PRIMARY KEY CHECK (id = 1),"
-    " seq INTEGER NOT NULL, hash TEXT NOT NULL);"
     "CREATE TABLE IF NOT EXISTS audit_checkpoint (seq INTEGER PRIMARY KEY, head TEXT NOT NULL,"
     " time_ms INTEGER NOT NULL, jws TEXT NOT NULL);";
 
@@ -480,7 +478,9 @@ static int write_batch(wr_audit *a, const waiter *w, size_t n)
     unsigned char h[32];
     memcpy(h, a->last_hash, 32);
     char hx[AUDIT_ROWS][65], px[AUDIT_ROWS][65];
-    if (sqlite3_exec(a->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+    int brc = sqlite3_step(a->begin);
+    sqlite3_reset(a->begin);
+    if (brc != SQLITE_DONE)
         goto bad;
     size_t i = 0;
     while (i < n) {
@@ -510,14 +510,11 @@ static int write_batch(wr_audit *a, const waiter *w, size_t n)
             goto bad;
         i += k;
     }
-    char head[65];
-    hex(h, head);
-    sqlite3_bind_int64(a->head, 1, (sqlite3_int64)seq);
-    sqlite3_bind_text(a->head, 2, head, 64, SQLITE_STATIC);
-    int rc = sqlite3_step(a->head);
-    sqlite3_reset(a->head);
-    if (rc != SQLITE_DONE || sqlite3_exec(a->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+    if (sqlite3_step(a->commit) != SQLITE_DONE) {
+        sqlite3_reset(a->commit);
         goto bad;
+    }
+    sqlite3_reset(a->commit);
     a->last_seq = seq;
     a->cp_seq = cp;
     memcpy(a->last_hash, h, 32);
@@ -589,7 +586,7 @@ static int check_row(EVP_MD_CTX *md, sqlite3_stmt *s, uint64_t expect, unsigned 
                      size_t n);
 
 /* At open: the last checkpoint verifies, the record it names is there with
- * its head, and the chain after it is whole up to audit_head.  Anything
+ * its head, and the chain after it is whole to the last record.  Anything
  * else refuses the log (WRIT_EVALIDATE), which is left untouched. */
 static writ_status check_tail(wr_audit *a, const char *path, const char *keys_file, bool existed, bool *fresh,
                               writ_error *err)
@@ -619,9 +616,7 @@ static writ_status check_tail(wr_audit *a, const char *path, const char *keys_fi
         s = NULL;
         /* new only when the checkpoint table did not exist before this
          * open: an existing log always holds checkpoint 0 */
-        if (nrec == 0 && !existed &&
-            sqlite3_prepare_v2(a->db, "SELECT 1 FROM audit_head", -1, &s, NULL) == SQLITE_OK &&
-            sqlite3_step(s) == SQLITE_DONE) {
+        if (nrec == 0 && !existed) {
             *fresh = true;
             goto out;
         }
@@ -714,36 +709,27 @@ out:
     return st;
 }
 
-/* The committed head: audit_head, which must agree with the last record. */
+/* The committed head: the last record. */
 static writ_status load_tail(wr_audit *a, writ_error *err)
 {
     sqlite3_stmt *s = NULL;
     writ_status st = WRIT_OK;
     a->last_seq = 0;
     memset(a->last_hash, 0, 32);
-    if (sqlite3_prepare_v2(
-            a->db,
-            "SELECT (SELECT seq FROM audit ORDER BY seq DESC LIMIT 1),"
-            " (SELECT hash FROM audit ORDER BY seq DESC LIMIT 1),"
-            " (SELECT seq FROM audit_head WHERE id = 1), (SELECT hash FROM audit_head WHERE id = 1)",
-            -1, &s, NULL) != SQLITE_OK ||
-        sqlite3_step(s) != SQLITE_ROW) {
+    if (sqlite3_prepare_v2(a->db, "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", -1, &s, NULL) !=
+        SQLITE_OK)
+        return db_fail(err, a->db, "reading the last record");
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        a->last_seq = (uint64_t)sqlite3_column_int64(s, 0);
+        if (unhex((const char *)sqlite3_column_text(s, 1), (size_t)sqlite3_column_bytes(s, 1),
+                  a->last_hash) != 0)
+            st = fail(err, WRIT_EVALIDATE,
+                      "audit log: the last record (%llu) has a malformed hash; refusing to append",
+                      (unsigned long long)a->last_seq);
+    } else if (rc != SQLITE_DONE) {
         st = db_fail(err, a->db, "reading the last record");
-        goto out;
     }
-    bool any = sqlite3_column_type(s, 0) != SQLITE_NULL, head = sqlite3_column_type(s, 2) != SQLITE_NULL;
-    if (!any && !head)
-        goto out;
-    a->last_seq = (uint64_t)sqlite3_column_int64(s, 0);
-    const char *h = (const char *)sqlite3_column_text(s, 1), *hh = (const char *)sqlite3_column_text(s, 3);
-    if (!any || !head || sqlite3_column_int64(s, 0) != sqlite3_column_int64(s, 2) || !h || !hh ||
-        strcmp(h, hh) || unhex(h, (size_t)sqlite3_column_bytes(s, 1), a->last_hash) != 0)
-        st = fail(
-            err, WRIT_EVALIDATE,
-            "audit log: the head (record %lld) does not match the last record (%lld): records were removed "
-            "or the head was changed; refusing to append",
-            (long long)sqlite3_column_int64(s, 2), (long long)sqlite3_column_int64(s, 0));
-out:
     sqlite3_finalize(s);
     return st;
 }
@@ -754,8 +740,9 @@ static void free_audit(wr_audit *a)
     EVP_PKEY_free(a->pkey);
     sqlite3_finalize(a->ins);
     sqlite3_finalize(a->ins_many);
-    sqlite3_finalize(a->head);
     sqlite3_finalize(a->cp);
+    sqlite3_finalize(a->begin);
+    sqlite3_finalize(a->commit);
     sqlite3_close(a->db);
     wr_free(a);
 }
@@ -822,8 +809,8 @@ writ_status wr_audit_open(const char *path, const wr_audit_opts *o, wr_audit **o
                            "INSERT INTO audit (seq, time_ms, agent, chain, task, action, resource, decision,"
                            " policies, errors, prev, hash) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                            -1, &a->ins, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(a->db, "INSERT OR REPLACE INTO audit_head (id, seq, hash) VALUES (1, ?, ?)", -1,
-                           &a->head, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(a->db, "BEGIN IMMEDIATE", -1, &a->begin, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(a->db, "COMMIT", -1, &a->commit, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(a->db,
                            "INSERT INTO audit_checkpoint (seq, head, time_ms, jws) VALUES (?, ?, ?, ?)", -1,
                            &a->cp, NULL) != SQLITE_OK ||
@@ -1185,33 +1172,6 @@ writ_status wr_audit_verify(const char *path, const char *keys_file, wr_audit_ve
     r->checkpoints = ncp;
     r->signed_seq = cps[ncp - 1].seq;
     r->signed_time_ms = cps[ncp - 1].time_ms;
-    sqlite3_finalize(s);
-    s = NULL;
-    if (sqlite3_prepare_v2(db, "SELECT seq, hash FROM audit_head WHERE id = 1", -1, &s, NULL) != SQLITE_OK) {
-        st = db_fail(err, db, "reading the head");
-        goto out;
-    }
-    rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW) {
-        uint64_t hseq = (uint64_t)sqlite3_column_int64(s, 0);
-        const char *hh = (const char *)sqlite3_column_text(s, 1);
-        if (hseq != r->last_seq || !hh || strcmp(hh, r->head) != 0) {
-            char m[200];
-            snprintf(m, sizeof m,
-                     "the head says the log ends at record %llu, it ends at %llu: records were "
-                     "removed from the end or the head was changed",
-                     (unsigned long long)hseq, (unsigned long long)r->last_seq);
-            st = broken(r, r->last_seq + 1, m);
-            goto out;
-        }
-    } else if (rc == SQLITE_DONE) {
-        if (r->records) {
-            st = broken(r, 1, "records exist but the head is missing");
-            goto out;
-        }
-    } else {
-        st = db_fail(err, db, "reading the head");
-    }
 out:
     wr_free(kf);
     wr_free(cps);

@@ -11,8 +11,9 @@
  *   str(s) = u64be(byte length) || bytes;   prev of record 1 = 32 zero bytes
  *
  * seq counts from 1 without gaps, so a changed field, a removed or inserted
- * record, or a reordering breaks the chain.  The table audit_head (same
- * transaction as the records) holds the last seq and hash.
+ * record, or a reordering breaks the chain.  (A head kept in the same file
+ * proves nothing against whoever can rewrite the file, so there is none:
+ * the signed checkpoints below anchor the chain.)
  *
  * Checkpoints anchor the chain: a row of audit_checkpoint holds (seq, head,
  * time_ms) and a compact JWS (typ "writ-audit-checkpoint", claims

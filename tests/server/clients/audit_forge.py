@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """audit_forge.py DB FROM - what someone who can write the audit log but does
 not hold the signing key can do: re-hash the chain from record FROM on (after
-editing, inserting or deleting records with SQL), and fix the head, so that
-every record's prev and hash are consistent again.  The encoding is the one
+editing, inserting or deleting records with SQL), so that every record's prev
+and hash are consistent again.  The encoding is the one
 src/store/audit.h documents, written here independently."""
 import hashlib
 import sqlite3
@@ -30,6 +30,4 @@ for seq, t, *rest in rows:
     new = h.digest()
     con.execute("UPDATE audit SET prev = ?, hash = ? WHERE seq = ?", (last.hex(), new.hex(), seq))
     last = new
-top = con.execute("SELECT max(seq) FROM audit").fetchone()[0]
-con.execute("UPDATE audit_head SET seq = ?, hash = ?", (top or 0, last.hex()))
 con.commit()
