@@ -447,6 +447,11 @@ static int checkpoint_now(wr_audit *a)
         return -1;
     }
     a->cp_seq = a->last_seq;
+    /* a copy of the head outside the file (the server's log) */
+    char hx[65];
+    hex(a->last_hash, hx);
+    fprintf(stderr, "writ: audit log: checkpoint %llu signed, head %s\n", (unsigned long long)a->last_seq,
+            hx);
     return 0;
 }
 

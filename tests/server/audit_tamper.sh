@@ -28,6 +28,8 @@ check "the log verifies" "$rc" 0
 n=$(sqlite3 "$db" "SELECT max(seq) FROM audit")
 [ "$n" -ge 400 ] && ok "records: $n" || bad "too few records for the cases below: $n"
 contains "every record signed after SIGTERM" "$v" "the last covers records 1..$n "
+head=$(sed -n 's/^ok: .* head \([0-9a-f]*\);.*/\1/p' <<<"$v")
+contains "the shutdown checkpoint is in the server's log" "$(cat "$TMP/t.log")" "checkpoint $n signed, head $head"
 
 # forged COPY SQL...: a copy of the state folder, the SQL applied
 forged() {
