@@ -118,4 +118,16 @@ rm -rf "$TMP/nokey.state"; cp -r "$TMP/t.state" "$TMP/nokey.state"; rm "$TMP/nok
 v=$("$WRIT" audit verify --state-dir "$TMP/nokey.state" 2>&1); rc=$?
 check "no checkpoint keys: exit 2" "$rc" 2
 contains "no checkpoint keys: said" "$v" "cannot read the checkpoint keys"
+
+# ---- a server that only verifies tokens (token_jwks, no signing key): the
+# log signs its checkpoints with a key of its own, made 0600 in the state folder
+"$WRIT" keys jwks --key "$TMP/other.pem" >"$TMP/verify-only.jwks"
+start_writ vo --token-jwks "$TMP/verify-only.jwks"
+r=$(post /access/v1/evaluation "$(cat "$TMP/allow.json")")
+contains "verify-only server: an allow" "$r" '200 {"decision":true'
+stop_writ "$WPID" TERM
+check "the log's own key is 0600" "$(stat -c %a "$TMP/vo.state/audit-key.pem")" 600
+v=$("$WRIT" audit verify --state-dir "$TMP/vo.state"); rc=$?
+check "verify-only server: the log verifies" "$rc" 0
+contains "verify-only server: signed" "$v" "2 signed checkpoints verify, the last covers records 1..1 "
 finish
