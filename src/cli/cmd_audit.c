@@ -172,9 +172,8 @@ int cmd_audit(int argc, char **argv)
             gmtime_r(&sec, &tm);
             strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
             /* one line: scripts match "^ok: " */
-            printf("ok: %llu records, chain whole, head %s; %llu signed checkpoints verify, the last covers "
-                   "records "
-                   "1..%llu (%s)",
+            printf("ok: %llu records, chain whole, head %s; "
+                   "%llu signed checkpoints verify, the last covers records 1..%llu (%s)",
                    (unsigned long long)r.records, r.records ? r.head : "(empty)",
                    (unsigned long long)r.checkpoints, (unsigned long long)r.signed_seq, when);
             if (r.last_seq > r.signed_seq)

@@ -491,7 +491,8 @@ static int write_batch(wr_audit *a, const waiter *w, size_t n)
     while (i < n) {
         size_t k = n - i >= AUDIT_ROWS ? AUDIT_ROWS : 1;
         sqlite3_stmt *s = k == AUDIT_ROWS ? a->ins_many : a->ins;
-        for (size_t j = 0; j < k; j++, w = w->next) {
+        /* the last waiter's next is not read: an appender may be setting it */
+        for (size_t j = 0; j < k; j++, w = i + j < n ? w->next : NULL) {
             unsigned char nh[32];
             size_t len[AUDIT_FIELDS];
             for (int f = 0; f < AUDIT_FIELDS; f++)
