@@ -179,6 +179,14 @@ int cmd_audit(int argc, char **argv)
             if (r.last_seq > r.signed_seq)
                 printf("; records %llu..%llu come after it: chained, not signed (a cut there would not show)",
                        (unsigned long long)r.signed_seq + 1, (unsigned long long)r.last_seq);
+            if (r.adopted)
+                printf("; %llu records (the last range %llu..%llu) were signed only when a server restarted "
+                       "after "
+                       "stopping without signing them (a crash): their signature says they were in the log "
+                       "then, "
+                       "not that the server wrote them",
+                       (unsigned long long)r.adopted, (unsigned long long)r.adopted_first,
+                       (unsigned long long)r.adopted_last);
             putchar('\n');
             rc = 0;
         } else if (st == WRIT_EVALIDATE) {

@@ -361,6 +361,7 @@ typedef struct cp_row {
     uint64_t seq;
     unsigned char head[32];
     int64_t time_ms;
+    uint64_t adopted; /* adopted_from, 0 = none */
 } cp_row;
 
 /* Check one checkpoint row: its JWS verifies with a key of ks, and its
@@ -386,7 +387,9 @@ static int check_cp(const wr_jwks *ks, sqlite3_stmt *s, cp_row *out, char *why, 
     }
     int rc = -1;
     const wr_jwk *k = j.kid ? wr_jwks_find(ks, j.kid, j.kid_len) : NULL;
-    json_t *cs = json_object_get(j.claims, "seq"), *ct = json_object_get(j.claims, "time_ms");
+    json_t *cs = json_object_get(j.claims, "seq"), *ct = json_object_get(j.claims, "time_ms"),
+           *ca = json_object_get(j.claims, "adopted_from");
+    out->adopted = json_is_integer(ca) && json_integer_value(ca) > 0 ? (uint64_t)json_integer_value(ca) : 0;
     size_t hl = 0;
     const char *ch = wr_json_str(j.claims, "head", &hl);
     if (!k)
@@ -395,7 +398,8 @@ static int check_cp(const wr_jwks *ks, sqlite3_stmt *s, cp_row *out, char *why, 
     else if (wr_jws_verify(&j, k, &r, &e) != WRIT_OK)
         snprintf(why, n, "the signature does not verify (forged or altered): %.200s", e.msg);
     else if (!json_is_integer(cs) || (uint64_t)json_integer_value(cs) != out->seq || !json_is_integer(ct) ||
-             json_integer_value(ct) != out->time_ms || !ch || hl != 64 || memcmp(ch, head, 64) != 0)
+             json_integer_value(ct) != out->time_ms || !ch || hl != 64 || memcmp(ch, head, 64) != 0 ||
+             (ca && (!json_is_integer(ca) || out->adopted == 0 || out->adopted > out->seq)))
         snprintf(why, n, "the row differs from what was signed (seq, head or time changed)");
     else
         rc = 0;
@@ -403,11 +407,19 @@ static int check_cp(const wr_jwks *ks, sqlite3_stmt *s, cp_row *out, char *why, 
     return rc;
 }
 
-static writ_status sign_cp(wr_audit *a, uint64_t seq, const unsigned char h[32], int64_t t, char **jws)
+/* adopted: the first record this checkpoint signs that the server did not
+ * write in this run (found unsigned at open, after a stop without a closing
+ * checkpoint); 0 = none.  Said in the claims, so verify can tell. */
+static writ_status sign_cp(wr_audit *a, uint64_t seq, const unsigned char h[32], int64_t t, uint64_t adopted,
+                           char **jws)
 {
     char hx[65];
     hex(h, hx);
     json_t *c = json_pack("{s:I,s:s,s:I}", "seq", (json_int_t)seq, "head", hx, "time_ms", (json_int_t)t);
+    if (c && adopted && json_object_set_new(c, "adopted_from", json_integer((json_int_t)adopted)) != 0) {
+        json_decref(c);
+        c = NULL;
+    }
     size_t len = 0;
     writ_status st = c ? wr_jws_sign(a->pkey, a->alg, a->kid, CP_TYP, c, jws, &len, NULL) : WRIT_ENOMEM;
     json_decref(c);
@@ -415,11 +427,11 @@ static writ_status sign_cp(wr_audit *a, uint64_t seq, const unsigned char h[32],
 }
 
 /* Insert a signed checkpoint of (seq, h) in the open transaction. */
-static int insert_cp(wr_audit *a, uint64_t seq, const unsigned char h[32])
+static int insert_cp(wr_audit *a, uint64_t seq, const unsigned char h[32], uint64_t adopted)
 {
     int64_t t = now_ms();
     char *jws = NULL, hx[65];
-    if (sign_cp(a, seq, h, t, &jws) != WRIT_OK) {
+    if (sign_cp(a, seq, h, t, adopted, &jws) != WRIT_OK) {
         fprintf(stderr, "writ: audit log: signing checkpoint %llu failed\n", (unsigned long long)seq);
         return -1;
     }
@@ -436,11 +448,11 @@ static int insert_cp(wr_audit *a, uint64_t seq, const unsigned char h[32])
 }
 
 /* A checkpoint of the committed head in a transaction of its own. */
-static int checkpoint_now(wr_audit *a)
+static int checkpoint_now(wr_audit *a, uint64_t adopted)
 {
     if (sqlite3_exec(a->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
         return -1;
-    if (insert_cp(a, a->last_seq, a->last_hash) != 0 ||
+    if (insert_cp(a, a->last_seq, a->last_hash, adopted) != 0 ||
         sqlite3_exec(a->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
         fprintf(stderr, "writ: audit log: checkpoint failed: %s\n", sqlite3_errmsg(a->db));
         sqlite3_exec(a->db, "ROLLBACK", NULL, NULL, NULL);
@@ -505,7 +517,7 @@ static int write_batch(wr_audit *a, const waiter *w, size_t n)
             seq++;
             memcpy(h, nh, 32);
             if (seq % a->every == 0) {
-                if (insert_cp(a, seq, h) != 0)
+                if (insert_cp(a, seq, h, 0) != 0)
                     goto bad;
                 cp = seq;
             }
@@ -837,7 +849,7 @@ writ_status wr_audit_open(const char *path, const wr_audit_opts *o, wr_audit **o
     /* A new log starts with checkpoint 0, so that an emptied one shows; a
      * tail past the last checkpoint (after a crash) is signed now that it
      * has been checked. */
-    if ((fresh || a->last_seq != a->cp_seq) && checkpoint_now(a) != 0) {
+    if ((fresh || a->last_seq != a->cp_seq) && checkpoint_now(a, fresh ? 0 : a->cp_seq + 1) != 0) {
         st = db_fail(err, a->db, "writing a checkpoint");
         goto bad;
     }
@@ -898,18 +910,10 @@ writ_status wr_audit_append(wr_audit *a, const wr_audit_entry *e)
             n++;
         pthread_mutex_unlock(&a->mu);
         bool ok = write_batch(a, &w, n) == 0;
-        if (!ok) {
-            /* the chain state is the database's: re-read it */
-            writ_error ignored;
-            if (load_tail(a, &ignored) == WRIT_OK) {
-                sqlite3_stmt *s = NULL;
-                if (sqlite3_prepare_v2(a->db, "SELECT max(seq) FROM audit_checkpoint", -1, &s, NULL) ==
-                        SQLITE_OK &&
-                    sqlite3_step(s) == SQLITE_ROW)
-                    a->cp_seq = (uint64_t)sqlite3_column_int64(s, 0);
-                sqlite3_finalize(s);
-            }
-        }
+        /* On failure the chain state stays what this process committed
+         * (a transaction that failed changed nothing); rows someone else
+         * put in the file meanwhile are not adopted: they make the next
+         * writes fail (seq taken), which denies, rather than be signed. */
         atomic_store(&a->failing, !ok);
         atomic_fetch_add(ok ? &a->written : &a->failures, n);
         pthread_mutex_lock(&a->mu);
@@ -958,7 +962,7 @@ void wr_audit_close(wr_audit *a)
     while (a->first)
         pthread_cond_wait(&a->idle, &a->mu);
     pthread_mutex_unlock(&a->mu);
-    if (a->last_seq != a->cp_seq && checkpoint_now(a) != 0)
+    if (a->last_seq != a->cp_seq && checkpoint_now(a, 0) != 0)
         fprintf(stderr, "writ: audit log: the closing checkpoint (record %llu) could not be written\n",
                 (unsigned long long)a->last_seq);
     pthread_mutex_destroy(&a->mu);
@@ -1176,6 +1180,13 @@ writ_status wr_audit_verify(const char *path, const char *keys_file, wr_audit_ve
     if (r->records)
         hex(prev, r->head);
     r->checkpoints = ncp;
+    for (size_t i = 1; i < ncp; i++)
+        if (cps[i].adopted) {
+            uint64_t from = cps[i].adopted > cps[i - 1].seq ? cps[i].adopted : cps[i - 1].seq + 1;
+            r->adopted += cps[i].seq - from + 1;
+            r->adopted_first = from;
+            r->adopted_last = cps[i].seq;
+        }
     r->signed_seq = cps[ncp - 1].seq;
     r->signed_time_ms = cps[ncp - 1].time_ms;
 out:

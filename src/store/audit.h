@@ -20,7 +20,9 @@
  * {"seq","head","time_ms"}) signed with Writ's signing key.  One is written
  * when a log is created (seq 0, head = 32 zero bytes), in the transaction
  * of every record whose seq is a multiple of checkpoint_every, when a
- * server opens a log whose tail is past the last checkpoint, and at close.
+ * server opens a log whose tail is past the last checkpoint (after a crash;
+ * that checkpoint carries "adopted_from": the first record it signs that
+ * this server did not write, and verify reports them), and at close.
  * Someone who can rewrite the file but does not hold the key can no longer
  * rebuild a consistent chain (re-hashing breaks the signed heads), cut the
  * tail behind a checkpoint, or empty the log.  Records after the last
@@ -117,6 +119,11 @@ typedef struct wr_audit_verify_result {
     uint64_t checkpoints;       /* signed checkpoints verified */
     uint64_t signed_seq;        /* the last checkpoint's seq: records 1..signed_seq are signed */
     int64_t signed_time_ms;     /* when that checkpoint was made */
+    /* Records signed only by a checkpoint made when a server opened the log
+     * and found them unsigned (it had stopped without a closing checkpoint:
+     * a crash, kill -9): their signature vouches that they were in the log
+     * then, not that that server wrote them.  Count, and the last range. */
+    uint64_t adopted, adopted_first, adopted_last;
     uint64_t bad_seq;           /* first record that breaks the chain, 0 if none */
     uint64_t bad_checkpoint;    /* seq of the first bad checkpoint + 1, 0 if none */
     char msg[384];              /* what is wrong */

@@ -36,6 +36,8 @@ revokes=$(grep -c '^revoked ' "$TMP/answers")
 v=$("$WRIT" audit verify --state-dir "$TMP/kill.state"); rc=$?
 check "verify after two kills and a restart" "$rc" 0
 [[ "$v" == *"come after"* ]] && bad "unsigned tail after SIGTERM: $v" || ok "checkpoints cover the whole log"
+contains "the tails left by kill -9 were signed at the restarts, and said so" "$v" \
+    "were signed only when a server restarted after stopping without signing them"
 "$WRIT" audit query --state-dir "$TMP/kill.state" >"$TMP/log.jsonl"
 jq -r 'select(.decision == "allow") | .task' "$TMP/log.jsonl" | sort -u >"$TMP/logged.allow"
 jq -r 'select(.action | endswith("\"revoke\"")) | select(.decision == "allow") | .resource' "$TMP/log.jsonl" |

@@ -104,6 +104,17 @@ forged empty2 "DELETE FROM audit; DELETE FROM audit_checkpoint"
 expect_broken empty2 "BROKEN: checkpoint 0: missing, and no signed checkpoint at all: the log was emptied"
 expect_refused empty2 "no signed checkpoint"
 
+# ---- a record planted after the end (chain-consistent) while the server is
+# stopped: the next start signs it only as "adopted", and verify says so
+forged plant "INSERT INTO audit SELECT seq + 1, time_ms, agent, chain, task, action,
+                  'Writ::Dataset::\"planted\"', decision, policies, errors, prev, hash FROM audit WHERE seq = $n"
+python3 "$FORGE" "$TMP/plant.state/writ.db" $((n + 1))
+start_writ plant
+stop_writ "$WPID" TERM
+v=$("$WRIT" audit verify --state-dir "$TMP/plant.state"); rc=$?
+check "planted tail: verify exit 0" "$rc" 0
+contains "planted tail: reported" "$v" "1 records (the last range $((n + 1))..$((n + 1))) were signed only when a server restarted"
+
 # ---- checked with another key (--jwks): the kid is unknown
 "$WRIT" keys generate --out "$TMP/other.pem" >/dev/null
 "$WRIT" keys jwks --key "$TMP/other.pem" >"$TMP/other.jwks"

@@ -19,6 +19,7 @@
 #include <openssl/evp.h>
 #include <pthread.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 static char dir[64];
 static char db[128];
@@ -389,6 +390,48 @@ static void foreign_key_detected(void **state)
     writ_keyring_free(kr);
 }
 
+static void crash_tail_marked(void **state)
+{
+    (void)state;
+    wr_audit_verify_result r;
+    append_n(0, 10); /* checkpoints 0, 7, 10 (close) */
+    /* a server that dies without closing: 5 records, no closing checkpoint */
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        wr_audit *a = open_log();
+        wr_audit_entry e = {
+            .agent = "x", .action = "y", .resource = "z", .allow = true, .policies = "[]", .errors = "[]"};
+        for (int i = 0; i < 5; i++)
+            if (wr_audit_append(a, &e) != WRIT_OK)
+                _exit(1);
+        _exit(0); /* records committed, never closed */
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    assert_int_equal(verify(&r), WRIT_OK);
+    assert_int_equal(r.last_seq, 15);
+    assert_int_equal(r.signed_seq, 14); /* 14: a multiple of 7 */
+    assert_int_equal(r.adopted, 0);
+    /* the next open checks the tail and signs it, saying it adopted 15 */
+    wr_audit_close(open_log());
+    assert_int_equal(verify(&r), WRIT_OK);
+    assert_int_equal(r.signed_seq, 15);
+    assert_int_equal(r.adopted, 1);
+    assert_int_equal(r.adopted_first, 15);
+    /* a chain-consistent record planted after a clean close is adopted
+     * too, and said so: it is not signed as the server's own */
+    sql("INSERT INTO audit SELECT 16, time_ms, agent, chain, task, action, 'Writ::Dataset::\"planted\"',"
+        " decision, policies, errors, prev, hash FROM audit WHERE seq = 15");
+    rehash_from(16);
+    wr_audit_close(open_log());
+    assert_int_equal(verify(&r), WRIT_OK);
+    assert_int_equal(r.adopted, 2);
+    assert_int_equal(r.adopted_first, 16);
+    assert_int_equal(r.adopted_last, 16);
+}
+
 static void private_mode(void **state)
 {
     (void)state;
@@ -558,6 +601,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(deletion_rehashed_detected, setup, teardown),
         cmocka_unit_test_setup_teardown(emptied_detected, setup, teardown),
         cmocka_unit_test_setup_teardown(foreign_key_detected, setup, teardown),
+        cmocka_unit_test_setup_teardown(crash_tail_marked, setup, teardown),
         cmocka_unit_test_setup_teardown(private_mode, setup, teardown),
         cmocka_unit_test_setup_teardown(failure_denies_until_real_write, setup, teardown),
         cmocka_unit_test_setup_teardown(queries, setup, teardown),
