@@ -39,7 +39,9 @@ typedef struct waiter {
     bool allow;
     bool done;
     writ_status st;
-    pthread_cond_t cv;
+    pthread_cond_t cv;   /* blocking appenders */
+    wr_audit_done_fn fn; /* submitted ones (heap, strings after the struct); NULL = blocking */
+    void *arg;
 } waiter;
 
 struct wr_audit {
@@ -47,11 +49,13 @@ struct wr_audit {
     sqlite3_stmt *ins, *ins_many, *cp, *begin, *commit; /* ins_many: AUDIT_ROWS rows at once */
     EVP_MD_CTX *md;
     pthread_mutex_t mu;
-    pthread_cond_t idle, nonfull;
+    pthread_cond_t idle, nonfull, lead; /* lead: the head is a submitted record */
     waiter *first, *last;
     uint64_t nqueued;
     uint32_t batch, queue_max, every;
-    bool closing;
+    unsigned busy; /* leaders between taking a batch and finishing its callbacks */
+    bool closing, stop;
+    pthread_t thread; /* leads batches whose head was submitted */
     atomic_bool failing;
     atomic_uint_fast64_t written, failures;
     /* the signing key (a reference of the signer's, or the log's own) */
@@ -765,6 +769,8 @@ static void free_audit(wr_audit *a)
     wr_free(a);
 }
 
+static void *leader_thread(void *arg);
+
 writ_status wr_audit_open(const char *path, const wr_audit_opts *o, wr_audit **out, writ_error *err)
 {
     *out = NULL;
@@ -856,6 +862,15 @@ writ_status wr_audit_open(const char *path, const wr_audit_opts *o, wr_audit **o
     pthread_mutex_init(&a->mu, NULL);
     pthread_cond_init(&a->idle, NULL);
     pthread_cond_init(&a->nonfull, NULL);
+    pthread_cond_init(&a->lead, NULL);
+    if (pthread_create(&a->thread, NULL, leader_thread, a) != 0) {
+        pthread_mutex_destroy(&a->mu);
+        pthread_cond_destroy(&a->idle);
+        pthread_cond_destroy(&a->nonfull);
+        pthread_cond_destroy(&a->lead);
+        st = fail(err, WRIT_ENOMEM, "audit log: cannot start its thread");
+        goto bad;
+    }
     wr_free(keys_file);
     *out = a;
     return WRIT_OK;
@@ -867,79 +882,180 @@ bad:
     return st;
 }
 
+/* Wake whoever leads next: the head's appender, or the thread for a
+ * submitted head.  Mutex held. */
+static void next_leader(wr_audit *a)
+{
+    if (!a->first)
+        pthread_cond_broadcast(&a->idle);
+    else if (a->first->fn)
+        pthread_cond_signal(&a->lead);
+    else
+        pthread_cond_signal(&a->first->cv);
+}
+
+/* Lead one batch from the head h (mutex held on entry and on return):
+ * write it outside the mutex (its waiters stay linked and wait), then mark
+ * them done, unlink them, wake the next leader, and call the callbacks of
+ * submitted records outside the mutex. */
+static void lead_batch(wr_audit *a, waiter *h)
+{
+    size_t n = 1;
+    for (const waiter *x = h; x->next && n < a->batch; x = x->next)
+        n++;
+    a->busy++;
+    pthread_mutex_unlock(&a->mu);
+    /* On failure the chain state stays what this process committed (a
+     * transaction that failed changed nothing); rows someone else put in
+     * the file meanwhile are not adopted: they make the next writes fail
+     * (seq taken), which denies, rather than be signed. */
+    bool ok = write_batch(a, h, n) == 0;
+    atomic_store(&a->failing, !ok);
+    atomic_fetch_add(ok ? &a->written : &a->failures, n);
+    writ_status st = ok ? WRIT_OK : WRIT_EIO;
+    pthread_mutex_lock(&a->mu);
+    waiter *x = h, *cbs = NULL, **tail = &cbs;
+    for (size_t i = 0; i < n; i++) {
+        waiter *nx = x->next;
+        x->st = st;
+        x->done = true;
+        if (x->fn) {
+            *tail = x;
+            tail = &x->next;
+        } else if (x != h) {
+            pthread_cond_signal(&x->cv);
+        }
+        x = nx;
+    }
+    *tail = NULL;
+    a->first = x;
+    if (!x)
+        a->last = NULL;
+    a->nqueued -= n;
+    pthread_cond_broadcast(&a->nonfull);
+    next_leader(a);
+    if (cbs) {
+        pthread_mutex_unlock(&a->mu);
+        while (cbs) {
+            waiter *nx = cbs->next;
+            cbs->fn(cbs->arg, st);
+            wr_free(cbs);
+            cbs = nx;
+        }
+        pthread_mutex_lock(&a->mu);
+    }
+    if (--a->busy == 0 && !a->first)
+        pthread_cond_broadcast(&a->idle);
+}
+
+/* Queue w (mutex held); false when the log is closing. */
+static bool enqueue(wr_audit *a, waiter *w)
+{
+    while (a->nqueued >= a->queue_max && !a->closing)
+        pthread_cond_wait(&a->nonfull, &a->mu);
+    if (a->closing)
+        return false;
+    if (a->last)
+        a->last->next = w;
+    else
+        a->first = w;
+    a->last = w;
+    a->nqueued++;
+    if (a->first == w && w->fn)
+        pthread_cond_signal(&a->lead);
+    return true;
+}
+
+static void *leader_thread(void *arg)
+{
+    wr_audit *a = arg;
+    pthread_mutex_lock(&a->mu);
+    for (;;) {
+        while (!(a->first && a->first->fn && !a->first->done) && !a->stop)
+            pthread_cond_wait(&a->lead, &a->mu);
+        if (!(a->first && a->first->fn))
+            break; /* stop, nothing submitted at the head */
+        lead_batch(a, a->first);
+    }
+    pthread_mutex_unlock(&a->mu);
+    return NULL;
+}
+
+/* The entry's fields, "" for NULL; WRIT_ELIMIT when one is too long. */
+static writ_status fields(const wr_audit_entry *e, const char **f, uint32_t *len, size_t *total)
+{
+    const char *src[AUDIT_FIELDS] = {e->agent,    e->chain,    e->task,  e->action,
+                                     e->resource, e->policies, e->errors};
+    *total = 0;
+    for (int i = 0; i < AUDIT_FIELDS; i++) {
+        f[i] = src[i] ? src[i] : "";
+        size_t n = strlen(f[i]);
+        if (n > UINT32_MAX / 2)
+            return WRIT_ELIMIT;
+        len[i] = (uint32_t)n;
+        *total += n + 1;
+    }
+    return WRIT_OK;
+}
+
 writ_status wr_audit_append(wr_audit *a, const wr_audit_entry *e)
 {
     waiter w;
     memset(&w, 0, sizeof w);
-    const char *src[AUDIT_FIELDS] = {e->agent,    e->chain,    e->task,  e->action,
-                                     e->resource, e->policies, e->errors};
-    for (int i = 0; i < AUDIT_FIELDS; i++) {
-        w.f[i] = src[i] ? src[i] : "";
-        size_t n = strlen(w.f[i]);
-        if (n > UINT32_MAX / 2)
-            return WRIT_ELIMIT;
-        w.len[i] = (uint32_t)n;
-    }
+    size_t total;
+    if (fields(e, w.f, w.len, &total) != WRIT_OK)
+        return WRIT_ELIMIT;
     w.time_ms = e->time_ms ? e->time_ms : now_ms();
     w.allow = e->allow;
     w.st = WRIT_EIO;
     if (pthread_cond_init(&w.cv, NULL) != 0)
         return WRIT_ENOMEM;
-
     pthread_mutex_lock(&a->mu);
-    while (a->nqueued >= a->queue_max && !a->closing)
-        pthread_cond_wait(&a->nonfull, &a->mu);
-    if (a->closing) {
+    if (!enqueue(a, &w)) {
         pthread_mutex_unlock(&a->mu);
         pthread_cond_destroy(&w.cv);
         return WRIT_EIO;
     }
-    if (a->last)
-        a->last->next = &w;
-    else
-        a->first = &w;
-    a->last = &w;
-    a->nqueued++;
     while (!w.done && a->first != &w)
         pthread_cond_wait(&w.cv, &a->mu);
-    if (!w.done) {
-        /* The leader: write the batch from here, outside the mutex (the
-         * waiters of the batch stay linked and wait for their result). */
-        size_t n = 1;
-        for (const waiter *x = &w; x->next && n < a->batch; x = x->next)
-            n++;
-        pthread_mutex_unlock(&a->mu);
-        bool ok = write_batch(a, &w, n) == 0;
-        /* On failure the chain state stays what this process committed
-         * (a transaction that failed changed nothing); rows someone else
-         * put in the file meanwhile are not adopted: they make the next
-         * writes fail (seq taken), which denies, rather than be signed. */
-        atomic_store(&a->failing, !ok);
-        atomic_fetch_add(ok ? &a->written : &a->failures, n);
-        pthread_mutex_lock(&a->mu);
-        waiter *x = &w;
-        for (size_t i = 0; i < n; i++) {
-            waiter *nx = x->next;
-            x->st = ok ? WRIT_OK : WRIT_EIO;
-            x->done = true;
-            if (x != &w)
-                pthread_cond_signal(&x->cv);
-            x = nx;
-        }
-        a->first = x;
-        if (!x)
-            a->last = NULL;
-        a->nqueued -= n;
-        pthread_cond_broadcast(&a->nonfull);
-        if (a->first)
-            pthread_cond_signal(&a->first->cv);
-        else
-            pthread_cond_broadcast(&a->idle);
-    }
+    if (!w.done)
+        lead_batch(a, &w);
     writ_status st = w.st;
     pthread_mutex_unlock(&a->mu);
     pthread_cond_destroy(&w.cv);
     return st;
+}
+
+writ_status wr_audit_submit(wr_audit *a, const wr_audit_entry *e, wr_audit_done_fn fn, void *arg)
+{
+    const char *f[AUDIT_FIELDS];
+    uint32_t len[AUDIT_FIELDS];
+    size_t total;
+    if (!fn || fields(e, f, len, &total) != WRIT_OK)
+        return fn ? WRIT_ELIMIT : WRIT_EINVAL;
+    waiter *w = wr_calloc(1, sizeof *w + total);
+    if (!w)
+        return WRIT_ENOMEM;
+    char *p = (char *)(w + 1);
+    for (int i = 0; i < AUDIT_FIELDS; i++) {
+        memcpy(p, f[i], len[i] + 1);
+        w->f[i] = p;
+        w->len[i] = len[i];
+        p += len[i] + 1;
+    }
+    w->time_ms = e->time_ms ? e->time_ms : now_ms();
+    w->allow = e->allow;
+    w->st = WRIT_EIO;
+    w->fn = fn;
+    w->arg = arg;
+    pthread_mutex_lock(&a->mu);
+    bool ok = enqueue(a, w);
+    pthread_mutex_unlock(&a->mu);
+    if (!ok) {
+        wr_free(w);
+        return WRIT_EIO;
+    }
+    return WRIT_OK;
 }
 
 void wr_audit_flush(wr_audit *a)
@@ -947,7 +1063,7 @@ void wr_audit_flush(wr_audit *a)
     if (!a)
         return;
     pthread_mutex_lock(&a->mu);
-    while (a->first)
+    while (a->first || a->busy)
         pthread_cond_wait(&a->idle, &a->mu);
     pthread_mutex_unlock(&a->mu);
 }
@@ -959,15 +1075,19 @@ void wr_audit_close(wr_audit *a)
     pthread_mutex_lock(&a->mu);
     a->closing = true;
     pthread_cond_broadcast(&a->nonfull);
-    while (a->first)
+    while (a->first || a->busy)
         pthread_cond_wait(&a->idle, &a->mu);
+    a->stop = true;
+    pthread_cond_broadcast(&a->lead);
     pthread_mutex_unlock(&a->mu);
+    pthread_join(a->thread, NULL);
     if (a->last_seq != a->cp_seq && checkpoint_now(a, 0) != 0)
         fprintf(stderr, "writ: audit log: the closing checkpoint (record %llu) could not be written\n",
                 (unsigned long long)a->last_seq);
     pthread_mutex_destroy(&a->mu);
     pthread_cond_destroy(&a->idle);
     pthread_cond_destroy(&a->nonfull);
+    pthread_cond_destroy(&a->lead);
     free_audit(a);
 }
 

@@ -101,9 +101,19 @@ WRIT_MUST_CHECK writ_status wr_audit_open(const char *path, const wr_audit_opts 
  * when its transaction failed (or the log is closing), WRIT_ELIMIT,
  * WRIT_ENOMEM.  Thread-safe; blocks the caller for one group commit. */
 WRIT_MUST_CHECK writ_status wr_audit_append(wr_audit *a, const wr_audit_entry *e);
-/* Wait until no append is in progress. */
+/* The same without blocking the caller (for a server that suspends the
+ * request meanwhile): the entry is copied and queued; fn(arg, status) is
+ * called exactly once, from another thread of the log and after the
+ * transaction: WRIT_OK once the record is committed, WRIT_EIO when its
+ * transaction failed.  fn must not block long (it holds up the log's next
+ * batch).  Returns WRIT_OK when queued (fn will be called), else an error
+ * (fn will not be): WRIT_EIO while closing, WRIT_ELIMIT, WRIT_ENOMEM. */
+typedef void (*wr_audit_done_fn)(void *arg, writ_status st);
+WRIT_MUST_CHECK writ_status wr_audit_submit(wr_audit *a, const wr_audit_entry *e, wr_audit_done_fn fn, void *arg);
+/* Wait until no append or submission is in progress. */
 void wr_audit_flush(wr_audit *a);
-/* Wait for appends in progress, write a checkpoint of the head, close.
+/* Wait for appends and submissions in progress (their callbacks done),
+ * write a checkpoint of the head, close.
  * NULL is a no-op. */
 void wr_audit_close(wr_audit *a);
 uint64_t wr_audit_queued(wr_audit *a);     /* appends waiting now */
