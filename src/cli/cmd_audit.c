@@ -12,12 +12,14 @@
 #include <time.h>
 
 static const char usage[] =
-    "usage: writ audit verify [LOG]\n"
+    "usage: writ audit verify [--jwks FILE] [LOG]\n"
     "       writ audit tail [-n N] [LOG]\n"
     "       writ audit query [--agent A] [--action A] [--resource R] [--task T]\n"
     "                        [--decision allow|deny] [--since T] [--until T] [--limit N] [LOG]\n"
     "  LOG: --db FILE, or --state-dir DIR / --config FILE (DIR/writ.db; default as writ serve).\n"
-    "  verify checks the hash chain (exit 0 whole, 1 broken, 2 unreadable).\n"
+    "  verify checks the hash chain and its signed checkpoints (exit 0 whole, 1 broken,\n"
+    "  2 unreadable) with the public keys in --jwks FILE, else audit-keys.jwks next to the log\n"
+    "  (a copy kept elsewhere, or the server's /.well-known/jwks.json, proves more).\n"
     "  tail and query print one JSON object per record, oldest first.\n"
     "  Times: unix milliseconds or YYYY-MM-DDTHH:MM:SSZ.\n";
 
@@ -42,7 +44,8 @@ static int print_row(void *ctx, const wr_audit_row *r)
     sb_json_str(&b, r->e.action);
     sb_puts(&b, ",\"resource\":");
     sb_json_str(&b, r->e.resource);
-    sb_printf(&b, ",\"decision\":\"%s\",\"policies\":%s,\"errors\":%s,\"hash\":", r->e.allow ? "allow" : "deny",
+    sb_printf(&b,
+              ",\"decision\":\"%s\",\"policies\":%s,\"errors\":%s,\"hash\":", r->e.allow ? "allow" : "deny",
               r->e.policies, r->e.errors);
     sb_json_str(&b, r->hash);
     sb_putc(&b, '}');
@@ -87,7 +90,7 @@ int cmd_audit(int argc, char **argv)
     }
     srv_config cfg;
     srv_config_defaults(&cfg);
-    const char *db = NULL;
+    const char *db = NULL, *jwks = NULL;
     wr_audit_filter f = {.decision = -1};
     bool tail = !strcmp(sub, "tail");
     if (tail) {
@@ -106,6 +109,8 @@ int cmd_audit(int argc, char **argv)
         i++;
         if (!strcmp(a, "--db")) {
             db = v;
+        } else if (!strcmp(sub, "verify") && !strcmp(a, "--jwks")) {
+            jwks = v;
         } else if (!strcmp(a, "--state-dir") || !strcmp(a, "--state_dir")) {
             if (srv_config_set(&cfg, "state_dir", v, NULL, &err))
                 goto bad_cfg;
@@ -159,10 +164,30 @@ int cmd_audit(int argc, char **argv)
     }
     if (!strcmp(sub, "verify")) {
         wr_audit_verify_result r;
-        writ_status st = wr_audit_verify(db, &r, &err);
+        writ_status st = wr_audit_verify(db, jwks, &r, &err);
         if (st == WRIT_OK) {
-            printf("ok: %llu records, chain whole, head %s\n", (unsigned long long)r.records,
-                   r.records ? r.head : "(empty)");
+            char when[40];
+            time_t sec = (time_t)(r.signed_time_ms / 1000);
+            struct tm tm;
+            gmtime_r(&sec, &tm);
+            strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+            /* one line: scripts match "^ok: " */
+            printf("ok: %llu records, chain whole, head %s; "
+                   "%llu signed checkpoints verify, the last covers records 1..%llu (%s)",
+                   (unsigned long long)r.records, r.records ? r.head : "(empty)",
+                   (unsigned long long)r.checkpoints, (unsigned long long)r.signed_seq, when);
+            if (r.last_seq > r.signed_seq)
+                printf("; records %llu..%llu come after it: chained, not signed (a cut there would not show)",
+                       (unsigned long long)r.signed_seq + 1, (unsigned long long)r.last_seq);
+            if (r.adopted)
+                printf("; %llu records (the last range %llu..%llu) were signed only when a server restarted "
+                       "after "
+                       "stopping without signing them (a crash): their signature says they were in the log "
+                       "then, "
+                       "not that the server wrote them",
+                       (unsigned long long)r.adopted, (unsigned long long)r.adopted_first,
+                       (unsigned long long)r.adopted_last);
+            putchar('\n');
             rc = 0;
         } else if (st == WRIT_EVALIDATE) {
             printf("BROKEN: %s (%llu records verified before it)\n", r.msg, (unsigned long long)r.records);

@@ -43,6 +43,10 @@ static const ck_key keys[] = {
     {"audit", CK_BOOL, OFF(audit), 0, 0, "append every decision to the audit log"},
     {"audit_batch", CK_U32, OFF(audit_batch), 1, 100000, "most audit records per transaction"},
     {"audit_queue", CK_U32, OFF(audit_queue), 16, 10000000, "audit records queued before requests wait"},
+    {"audit_checkpoint_every", CK_U32, OFF(audit_checkpoint_every), 1, 100000000,
+     "records between signed checkpoints of the audit chain"},
+    {"audit_fsync", CK_BOOL, OFF(audit_fsync), 0, 0,
+     "fsync every audit commit (survives power loss; default: survives a crash of the process)"},
     {"reload_poll", CK_U32, OFF(reload_poll), 0, 86400,
      "seconds between checks of the policy files (0: reload on SIGHUP only)"},
     {"check_principal_header", CK_STR, OFF(check_principal_header), 0, 0,
@@ -139,6 +143,8 @@ void srv_config_defaults(srv_config *c)
     c->audit = true;
     c->audit_batch = 1024;
     c->audit_queue = 65536;
+    c->audit_checkpoint_every = 1000;
+    c->audit_fsync = false;
     c->reload_poll = 1;
     c->check_principal_header = dup("");
     c->check_principal_type = dup("Agent");

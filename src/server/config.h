@@ -72,6 +72,8 @@ typedef struct srv_config {
     bool audit;
     uint32_t audit_batch;       /* records per transaction */
     uint32_t audit_queue;       /* records waiting before requests wait */
+    uint32_t audit_checkpoint_every; /* records between signed checkpoints */
+    bool audit_fsync;           /* synchronous=FULL: every group commit fsynced */
     uint32_t reload_poll;       /* seconds between file checks, 0 = SIGHUP only */
     char *check_principal_header;  /* TESTS ONLY: trust this header as the agent id */
     char *check_principal_type;    /* entity type of the agent in checks */

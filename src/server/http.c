@@ -537,9 +537,16 @@ int srv_run(const srv_config *cfg)
         log_msg("cannot create the state folder %s: %s", cfg->state_dir, strerror(errno));
         goto out;
     }
-    if (cfg->audit) {
+    if (srv_tokens_open(&s, &err) || srv_tls_open(&s, &err)) {
+        log_msg("%s", err.msg);
+        goto out;
+    }
+    if (cfg->audit) { /* checkpoints signed with the token key (the log's own key without one) */
         char *db = join(cfg->state_dir, "/writ.db");
-        writ_status st = db ? wr_audit_open(db, cfg->audit_batch, cfg->audit_queue, &s.audit, &err) : WRIT_ENOMEM;
+        wr_audit_opts ao = {.batch = cfg->audit_batch, .queue_max = cfg->audit_queue,
+                            .checkpoint_every = cfg->audit_checkpoint_every, .fsync = cfg->audit_fsync,
+                            .signer = s.keyring};
+        writ_status st = db ? wr_audit_open(db, &ao, &s.audit, &err) : WRIT_ENOMEM;
         if (st) {
             log_msg("%s", db ? err.msg : "out of memory");
             wr_free(db);
@@ -547,10 +554,6 @@ int srv_run(const srv_config *cfg)
         }
         log_msg("audit log %s", db);
         wr_free(db);
-    }
-    if (srv_tokens_open(&s, &err) || srv_tls_open(&s, &err)) {
-        log_msg("%s", err.msg);
-        goto out;
     }
     if (pthread_key_create(&s.az_key, free_authorizer) != 0) {
         log_msg("cannot create a thread key");

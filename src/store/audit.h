@@ -1,4 +1,5 @@
-/* audit.h - the decision log: append-only, hash-chained, in SQLite (WAL).
+/* audit.h - the decision log: append-only, hash-chained, with signed
+ * checkpoints, in SQLite (WAL).
  *
  * Every record holds the decision and what it was about, the hash of the
  * record before it (prev) and its own hash:
@@ -10,31 +11,52 @@
  *   str(s) = u64be(byte length) || bytes;   prev of record 1 = 32 zero bytes
  *
  * seq counts from 1 without gaps, so a changed field, a removed or inserted
- * record, or a reordering breaks the chain; the table audit_head, written
- * in the same transaction as the records, holds the last seq and hash, so a
- * cut-off tail shows too.  (Someone who can rewrite the whole file can
- * rebuild a consistent chain: anchor the head hash elsewhere to prove more.)
+ * record, or a reordering breaks the chain.  (A head kept in the same file
+ * proves nothing against whoever can rewrite the file, so there is none:
+ * the signed checkpoints below anchor the chain.)
  *
- * Writing: wr_audit_append copies the entry into a bounded queue and
- * returns; one writer thread takes what has piled up and commits it in
- * batches of up to `batch` records per transaction, so the writer is not
- * the bottleneck.  A full queue makes appenders wait (nothing is dropped).
- * When the log cannot be written, append fails (the server then denies: no
- * decision without its record).  wr_audit_close commits everything queued.
- * After kill -9 the log holds a prefix of the decisions (whole
- * transactions), and its chain verifies. */
+ * Checkpoints anchor the chain: a row of audit_checkpoint holds (seq, head,
+ * time_ms) and a compact JWS (typ "writ-audit-checkpoint", claims
+ * {"seq","head","time_ms"}) signed with Writ's signing key.  One is written
+ * when a log is created (seq 0, head = 32 zero bytes), in the transaction
+ * of every record whose seq is a multiple of checkpoint_every, when a
+ * server opens a log whose tail is past the last checkpoint (after a crash;
+ * that checkpoint carries "adopted_from": the first record it signs that
+ * this server did not write, and verify reports them), and at close.
+ * Someone who can rewrite the file but does not hold the key can no longer
+ * rebuild a consistent chain (re-hashing breaks the signed heads), cut the
+ * tail behind a checkpoint, or empty the log.  Records after the last
+ * checkpoint are chained but not signed.  The public keys that signed
+ * checkpoints are kept in a JWKS file next to the log (audit-keys.jwks).
+ *
+ * Writing (group commit): wr_audit_append queues the entry and returns only
+ * once the record is committed, or fails.  The first waiting appender is
+ * the leader: it takes every record queued (up to `batch`), writes them in
+ * one transaction, wakes the others with the result, and the next waiter
+ * leads the next batch.  So concurrent decisions share one commit and no
+ * decision is answered before its record is in the log.  A failed
+ * transaction fails every appender of its batch (the server denies); each
+ * later batch is a real write attempt, and appends fail until one commits.
+ *
+ * Durability: synchronous=NORMAL in WAL (default) means a committed record
+ * has been written to the WAL file by write(2) before append returns: it
+ * survives kill -9 or any crash of the process (the kernel holds the
+ * pages), not a power loss or kernel crash before the next fsync.  With
+ * fsync (synchronous=FULL) every group commit is fsynced: it survives power
+ * loss, at the cost of one fsync per batch. */
 #ifndef WRIT_STORE_AUDIT_H
 #define WRIT_STORE_AUDIT_H
 
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "writ/token.h"
 #include "writ/writ.h"
 
 typedef struct wr_audit wr_audit;
 
 typedef struct wr_audit_entry {
-    int64_t time_ms;            /* unix time, milliseconds */
+    int64_t time_ms;            /* unix time, milliseconds; 0 = now */
     const char *agent;          /* principal, Cedar syntax; NULL = "" */
     const char *chain;          /* delegation chain (JSON array), NULL = "" */
     const char *task;           /* task id, NULL = "" */
@@ -52,31 +74,78 @@ typedef struct wr_audit_row {
     const char *hash;           /* hex */
 } wr_audit_row;
 
-/* Open (creating) the log and start its writer. */
-WRIT_MUST_CHECK writ_status wr_audit_open(const char *path, uint32_t batch, uint32_t queue_max, wr_audit **out,
+/* The public keys of checkpoint signers: this file in the log's folder. */
+#define WR_AUDIT_KEYS_FILE "audit-keys.jwks"
+/* The log's own signing key (used when no keyring is given), same folder. */
+#define WR_AUDIT_KEY_FILE "audit-key.pem"
+
+typedef struct wr_audit_opts {
+    uint32_t batch;             /* most records per transaction; 0 = 1024 */
+    uint32_t queue_max;         /* records waiting before appenders wait; 0 = 65536 */
+    uint32_t checkpoint_every;  /* a signed checkpoint every N records; 0 = 1000 */
+    bool fsync;                 /* synchronous=FULL (power-loss durable); else NORMAL */
+    /* The active key of this keyring signs checkpoints (it must outlive the
+     * log).  NULL: the log's own key, WR_AUDIT_KEY_FILE next to the log,
+     * generated (ES256, 0600) when missing. */
+    const writ_keyring *signer;
+    const char *keys_file;      /* NULL = WR_AUDIT_KEYS_FILE next to the log */
+} wr_audit_opts;
+
+/* Open (creating, mode 0600 also for -wal/-shm) the log.  Checks the tail
+ * against the last checkpoint (signature, record, chain after it) and
+ * refuses (WRIT_EVALIDATE, err->msg says what) to append to a log that does
+ * not match: a truncated or rewritten log is left as it is, as evidence. */
+WRIT_MUST_CHECK writ_status wr_audit_open(const char *path, const wr_audit_opts *opts, wr_audit **out,
                                           writ_error *err);
-/* Queue one record (copied).  WRIT_EIO when the log is failing, WRIT_ENOMEM. */
+/* Append one record; returns once it is committed (WRIT_OK), or WRIT_EIO
+ * when its transaction failed (or the log is closing), WRIT_ELIMIT,
+ * WRIT_ENOMEM.  Thread-safe; blocks the caller for one group commit. */
 WRIT_MUST_CHECK writ_status wr_audit_append(wr_audit *a, const wr_audit_entry *e);
-/* Wait until everything queued before the call is committed. */
+/* The same without blocking the caller (for a server that suspends the
+ * request meanwhile): the entry is copied and queued; fn(arg, status) is
+ * called exactly once, from another thread of the log and after the
+ * transaction: WRIT_OK once the record is committed, WRIT_EIO when its
+ * transaction failed.  fn must not block long (it holds up the log's next
+ * batch).  Returns WRIT_OK when queued (fn will be called), else an error
+ * (fn will not be): WRIT_EIO while closing, WRIT_ELIMIT, WRIT_ENOMEM. */
+typedef void (*wr_audit_done_fn)(void *arg, writ_status st);
+WRIT_MUST_CHECK writ_status wr_audit_submit(wr_audit *a, const wr_audit_entry *e, wr_audit_done_fn fn, void *arg);
+/* Wait until no append or submission is in progress. */
 void wr_audit_flush(wr_audit *a);
-/* Commit everything queued, stop the writer, close.  NULL is a no-op. */
+/* Wait for appends and submissions in progress (their callbacks done),
+ * write a checkpoint of the head, close.
+ * NULL is a no-op. */
 void wr_audit_close(wr_audit *a);
-uint64_t wr_audit_queued(wr_audit *a);
-uint64_t wr_audit_written(wr_audit *a);
-uint64_t wr_audit_failures(wr_audit *a);
+uint64_t wr_audit_queued(wr_audit *a);     /* appends waiting now */
+uint64_t wr_audit_written(wr_audit *a);    /* records committed */
+uint64_t wr_audit_failures(wr_audit *a);   /* appends failed */
+bool wr_audit_failing(wr_audit *a);        /* the last transaction failed */
 
 /* ---- reading (any process, also while a server writes) */
 typedef struct wr_audit_verify_result {
     uint64_t records;
     uint64_t last_seq;
     char head[65];              /* hash of the last record, hex ("" when empty) */
+    uint64_t checkpoints;       /* signed checkpoints verified */
+    uint64_t signed_seq;        /* the last checkpoint's seq: records 1..signed_seq are signed */
+    int64_t signed_time_ms;     /* when that checkpoint was made */
+    /* Records signed only by a checkpoint made when a server opened the log
+     * and found them unsigned (it had stopped without a closing checkpoint:
+     * a crash, kill -9): their signature vouches that they were in the log
+     * then, not that that server wrote them.  Count, and the last range. */
+    uint64_t adopted, adopted_first, adopted_last;
     uint64_t bad_seq;           /* first record that breaks the chain, 0 if none */
-    char msg[256];              /* what is wrong */
+    uint64_t bad_checkpoint;    /* seq of the first bad checkpoint + 1, 0 if none */
+    char msg[384];              /* what is wrong */
 } wr_audit_verify_result;
 
-/* WRIT_OK when the chain is whole; WRIT_EVALIDATE when it is broken (r->msg,
- * r->bad_seq say where); other codes when the file cannot be read. */
-WRIT_MUST_CHECK writ_status wr_audit_verify(const char *path, wr_audit_verify_result *r, writ_error *err);
+/* Check the chain and every checkpoint (signature with the keys of
+ * keys_file, NULL = WR_AUDIT_KEYS_FILE next to the log; the record it
+ * names).  WRIT_OK when whole; WRIT_EVALIDATE when broken (r->msg names the
+ * first bad record or checkpoint); other codes when the log or the keys
+ * cannot be read. */
+WRIT_MUST_CHECK writ_status wr_audit_verify(const char *path, const char *keys_file, wr_audit_verify_result *r,
+                                            writ_error *err);
 
 typedef struct wr_audit_filter {
     const char *agent, *action, *resource, *task;   /* exact match, NULL = any */

@@ -39,12 +39,12 @@ contains "drain logged" "$(cat "$TMP/crash.log")" "audit log closed"
 db="$TMP/crash.state/writ.db"
 cp "$db" "$TMP/copy.db"
 sqlite3 "$TMP/copy.db" "UPDATE audit SET resource = 'Writ::Dataset::\"other\"' WHERE seq = 3"
-v=$("$WRIT" audit verify --db "$TMP/copy.db"); rc=$?
+v=$("$WRIT" audit verify --db "$TMP/copy.db" --jwks "$TMP/crash.state/audit-keys.jwks"); rc=$?
 check "edited record: exit 1" "$rc" 1
 contains "edited record named" "$v" "BROKEN: record 3: hash does not match"
 cp "$db" "$TMP/copy2.db"
 sqlite3 "$TMP/copy2.db" "DELETE FROM audit WHERE seq = 5"
-v=$("$WRIT" audit verify --db "$TMP/copy2.db"); rc=$?
+v=$("$WRIT" audit verify --db "$TMP/copy2.db" --jwks "$TMP/crash.state/audit-keys.jwks"); rc=$?
 check "deleted record: exit 1" "$rc" 1
 contains "deleted record named" "$v" "BROKEN: record 6: expected record 5"
 finish

@@ -6,15 +6,25 @@
 #include <cmocka.h>
 
 #include <sqlite3.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "store/audit.h"
+#include "token/jose.h"
+
+#include <openssl/evp.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 
 static char dir[64];
 static char db[128];
+static char keys[160];
 
 static int setup(void **state)
 {
@@ -23,35 +33,52 @@ static int setup(void **state)
     if (!mkdtemp(dir))
         return -1;
     snprintf(db, sizeof db, "%s/writ.db", dir);
+    snprintf(keys, sizeof keys, "%s/" WR_AUDIT_KEYS_FILE, dir);
     return 0;
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    char p[160];
-    const char *sfx[] = {"", "-wal", "-shm"};
-    for (int i = 0; i < 3; i++) {
-        snprintf(p, sizeof p, "%s%s", db, sfx[i]);
+    char p[200];
+    const char *names[] = {"writ.db",          "writ.db-wal",     "writ.db-shm",
+                           WR_AUDIT_KEYS_FILE, WR_AUDIT_KEY_FILE, "other.jwks"};
+    for (int i = 0; i < 6; i++) {
+        snprintf(p, sizeof p, "%s/%s", dir, names[i]);
         unlink(p);
     }
     rmdir(dir);
     return 0;
 }
 
-static void append_n(int from, int n)
+static uint32_t every = 7;
+
+static wr_audit *open_log(void)
 {
     wr_audit *a;
     writ_error err;
-    if (wr_audit_open(db, 7, 16, &a, &err) != WRIT_OK)
+    wr_audit_opts o = {.batch = 7, .queue_max = 16, .checkpoint_every = every};
+    if (wr_audit_open(db, &o, &a, &err) != WRIT_OK)
         fail_msg("open: %s", err.msg);
+    return a;
+}
+
+static void append_n(int from, int n)
+{
+    wr_audit *a = open_log();
     for (int i = from; i < from + n; i++) {
         char agent[64], res[64];
         snprintf(agent, sizeof agent, "Writ::Agent::\"a%d\"", i % 3);
         snprintf(res, sizeof res, "Writ::Dataset::\"d%d\"", i);
         wr_audit_entry e = {
-            .time_ms = 1700000000000 + i, .agent = agent, .chain = "[\"x\"]", .task = i % 2 ? "t1" : NULL,
-            .action = "Writ::Action::\"read\"", .resource = res, .allow = i % 2, .policies = "[\"policy0\"]",
+            .time_ms = 1700000000000 + i,
+            .agent = agent,
+            .chain = "[\"x\"]",
+            .task = i % 2 ? "t1" : NULL,
+            .action = "Writ::Action::\"read\"",
+            .resource = res,
+            .allow = i % 2,
+            .policies = "[\"policy0\"]",
             .errors = "[]",
         };
         assert_int_equal(wr_audit_append(a, &e), WRIT_OK);
@@ -62,7 +89,7 @@ static void append_n(int from, int n)
 static writ_status verify(wr_audit_verify_result *r)
 {
     writ_error err;
-    writ_status st = wr_audit_verify(db, r, &err);
+    writ_status st = wr_audit_verify(db, NULL, r, &err);
     if (st != WRIT_OK && st != WRIT_EVALIDATE)
         fail_msg("verify: %s", err.msg);
     return st;
@@ -78,6 +105,114 @@ static void sql(const char *q)
     sqlite3_close(h);
 }
 
+static long long sql_int(const char *q)
+{
+    sqlite3 *h;
+    sqlite3_stmt *s;
+    assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(h, q, -1, &s, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+    long long v = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    sqlite3_close(h);
+    return v;
+}
+
+/* What someone who can write the file but lacks the key does: rewrite
+ * records from `from` on and re-hash the chain after them (the canonical
+ * encoding of audit.h, computed here independently), then fix the head. */
+static void be64(unsigned char *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--, v >>= 8)
+        p[i] = (unsigned char)v;
+}
+
+static void rehash_from(long long from)
+{
+    sqlite3 *h;
+    sqlite3_stmt *s, *u;
+    assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(h, "BEGIN", NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(h,
+                                        "SELECT seq, time_ms, agent, chain, task, action, resource, decision,"
+                                        " policies, errors, prev FROM audit WHERE seq >= ? ORDER BY seq",
+                                        -1, &s, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(h, "UPDATE audit SET prev = ?, hash = ? WHERE seq = ?", -1, &u, NULL),
+                     SQLITE_OK);
+    sqlite3_bind_int64(s, 1, from);
+    unsigned char prev[32] = {0};
+    bool first = true;
+    char hx[65] = "", px[65];
+    while (sqlite3_step(s) == SQLITE_ROW) {
+        if (first && from > 1) {
+            /* continue from the record before, as it is stored */
+            sqlite3_stmt *q;
+            assert_int_equal(sqlite3_prepare_v2(h, "SELECT hash FROM audit WHERE seq = ?", -1, &q, NULL),
+                             SQLITE_OK);
+            sqlite3_bind_int64(q, 1, from - 1);
+            assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+            const char *p = (const char *)sqlite3_column_text(q, 0);
+            for (int i = 0; i < 32; i++) {
+                unsigned v;
+                sscanf(p + 2 * i, "%2x", &v);
+                prev[i] = (unsigned char)v;
+            }
+            sqlite3_finalize(q);
+        }
+        first = false;
+        EVP_MD_CTX *md = EVP_MD_CTX_new();
+        unsigned char num[17], out[32];
+        be64(num, (uint64_t)sqlite3_column_int64(s, 0));
+        be64(num + 8, (uint64_t)sqlite3_column_int64(s, 1));
+        num[16] = !strcmp((const char *)sqlite3_column_text(s, 7), "allow");
+        EVP_DigestInit_ex(md, EVP_sha256(), NULL);
+        EVP_DigestUpdate(md, "writ-audit-v1\n", 14);
+        EVP_DigestUpdate(md, num, 17);
+        static const int col[7] = {2, 3, 4, 5, 6, 8, 9};
+        for (int i = 0; i < 7; i++) {
+            unsigned char l[8];
+            size_t n = (size_t)sqlite3_column_bytes(s, col[i]);
+            be64(l, n);
+            EVP_DigestUpdate(md, l, 8);
+            EVP_DigestUpdate(md, sqlite3_column_text(s, col[i]), n);
+        }
+        EVP_DigestUpdate(md, prev, 32);
+        unsigned int ol = 0;
+        EVP_DigestFinal_ex(md, out, &ol);
+        EVP_MD_CTX_free(md);
+        for (int i = 0; i < 32; i++) {
+            sprintf(px + 2 * i, "%02x", prev[i]);
+            sprintf(hx + 2 * i, "%02x", out[i]);
+        }
+        sqlite3_bind_text(u, 1, px, 64, SQLITE_TRANSIENT);
+        sqlite3_bind_text(u, 2, hx, 64, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(u, 3, sqlite3_column_int64(s, 0));
+        assert_int_equal(sqlite3_step(u), SQLITE_DONE);
+        sqlite3_reset(u);
+        memcpy(prev, out, 32);
+    }
+    sqlite3_finalize(s);
+    sqlite3_finalize(u);
+    assert_int_equal(sqlite3_exec(h, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(h);
+}
+
+/* wr_audit_open must refuse the log, saying why, and leave it unchanged. */
+static void open_refused(const char *needle)
+{
+    long long n = sql_int("SELECT count(*) FROM audit"), c = sql_int("SELECT count(*) FROM audit_checkpoint");
+    wr_audit *a = NULL;
+    writ_error err;
+    wr_audit_opts o = {.checkpoint_every = every};
+    assert_int_equal(wr_audit_open(db, &o, &a, &err), WRIT_EVALIDATE);
+    assert_null(a);
+    if (!strstr(err.msg, needle))
+        fail_msg("open refused with <%s>, want <%s>", err.msg, needle);
+    assert_int_equal(sql_int("SELECT count(*) FROM audit"), n);
+    assert_int_equal(sql_int("SELECT count(*) FROM audit_checkpoint"), c);
+}
+
 static void chain_whole_and_continued(void **state)
 {
     (void)state;
@@ -87,7 +222,7 @@ static void chain_whole_and_continued(void **state)
     assert_int_equal(r.records, 100);
     char head[65];
     memcpy(head, r.head, sizeof head);
-    append_n(100, 50);  /* reopening continues the chain */
+    append_n(100, 50); /* reopening continues the chain */
     assert_int_equal(verify(&r), WRIT_OK);
     assert_int_equal(r.records, 150);
     assert_int_equal(r.last_seq, 150);
@@ -125,11 +260,229 @@ static void deletion_detected(void **state)
 static void truncation_detected(void **state)
 {
     (void)state;
+    /* every 7: checkpoints 0, 7, 14, 21, 28 and 30 (close) */
     wr_audit_verify_result r;
     append_n(0, 30);
+    assert_int_equal(verify(&r), WRIT_OK);
+    assert_int_equal(r.checkpoints, 6);
+    assert_int_equal(r.signed_seq, 30);
     sql("DELETE FROM audit WHERE seq > 25");
     assert_int_equal(verify(&r), WRIT_EVALIDATE);
-    assert_non_null(strstr(r.msg, "head"));
+    assert_int_equal(r.bad_checkpoint, 29);
+    assert_non_null(strstr(r.msg, "checkpoint 28: signed"));
+    assert_non_null(strstr(r.msg, "removed from the end"));
+    /* and the server refuses to append to it, leaving it as it is */
+    open_refused("records were removed from the end");
+}
+
+static void rehash_detected(void **state)
+{
+    (void)state;
+    wr_audit_verify_result r;
+    append_n(0, 30);
+    /* a forged decision, the chain re-hashed after it, the head fixed */
+    sql("UPDATE audit SET decision = 'allow' WHERE seq = 11");
+    rehash_from(11);
+    assert_int_equal(verify(&r), WRIT_EVALIDATE);
+    assert_int_equal(r.bad_seq, 14);
+    assert_non_null(strstr(r.msg, "record 14: does not match signed checkpoint 14"));
+    open_refused("differs from checkpoint 30");
+    /* changing the checkpoint rows to the forged heads breaks their signature */
+    sql("UPDATE audit_checkpoint SET head = (SELECT hash FROM audit WHERE audit.seq = audit_checkpoint.seq)"
+        " WHERE seq > 0");
+    assert_int_equal(verify(&r), WRIT_EVALIDATE);
+    assert_int_equal(r.bad_checkpoint, 15);
+    assert_non_null(strstr(r.msg, "differs from what was signed"));
+}
+
+static void insertion_detected(void **state)
+{
+    (void)state;
+    wr_audit_verify_result r;
+    append_n(0, 20);
+    /* a record slipped in after 5, the rest moved up and re-hashed */
+    sql("UPDATE audit SET seq = seq + 1000 WHERE seq > 5; UPDATE audit SET seq = seq - 999 WHERE seq > 1000;"
+        "INSERT INTO audit SELECT 6, time_ms, agent, chain, task, action, 'Writ::Dataset::\"forged\"', "
+        "'allow',"
+        " policies, errors, prev, hash FROM audit WHERE seq = 5");
+    rehash_from(6);
+    assert_int_equal(verify(&r), WRIT_EVALIDATE);
+    assert_int_equal(r.bad_seq, 7);
+    assert_non_null(strstr(r.msg, "signed checkpoint 7"));
+}
+
+static void deletion_rehashed_detected(void **state)
+{
+    (void)state;
+    wr_audit_verify_result r;
+    append_n(0, 20);
+    sql("DELETE FROM audit WHERE seq = 3; UPDATE audit SET seq = seq + 1000 WHERE seq > 3;"
+        " UPDATE audit SET seq = seq - 1001 WHERE seq > 1000");
+    rehash_from(3);
+    assert_int_equal(verify(&r), WRIT_EVALIDATE);
+    assert_int_equal(r.bad_seq, 7);
+}
+
+static void emptied_detected(void **state)
+{
+    (void)state;
+    wr_audit_verify_result r;
+    append_n(0, 20);
+    sql("DELETE FROM audit");
+    assert_int_equal(verify(&r), WRIT_EVALIDATE);
+    assert_int_equal(r.bad_checkpoint, 8);
+    open_refused("removed from the end");
+    sql("DELETE FROM audit_checkpoint");
+    assert_int_equal(verify(&r), WRIT_EVALIDATE);
+    assert_int_equal(r.bad_checkpoint, 1);
+    assert_non_null(strstr(r.msg, "emptied"));
+    open_refused("no signed checkpoint");
+    /* a fresh log verifies: it starts with checkpoint 0 */
+    teardown(NULL);
+    setup(NULL);
+    wr_audit_close(open_log());
+    assert_int_equal(verify(&r), WRIT_OK);
+    assert_int_equal(r.records, 0);
+    assert_int_equal(r.checkpoints, 1);
+}
+
+static void foreign_key_detected(void **state)
+{
+    (void)state;
+    wr_audit_verify_result r;
+    writ_error err;
+    append_n(0, 10);
+    /* a checkpoint re-signed with another key */
+    writ_keyring *kr = writ_keyring_new();
+    assert_non_null(kr);
+    assert_int_equal(writ_keyring_generate(kr, WRIT_KEY_ES256, NULL, &err), WRIT_OK);
+    wr_audit_opts o = {.signer = kr, .keys_file = NULL, .checkpoint_every = 1000};
+    /* the other key, written into a JWKS of its own */
+    char *jwks = NULL;
+    size_t n = 0;
+    assert_int_equal(writ_keyring_jwks(kr, &jwks, &n, &err), WRIT_OK);
+    char other[200];
+    snprintf(other, sizeof other, "%s/other.jwks", dir);
+    FILE *f = fopen(other, "wb");
+    assert_non_null(f);
+    fwrite(jwks, 1, n, f);
+    fclose(f);
+    writ_free_string(jwks);
+    /* verify with the wrong keys: checkpoint 0 names the unknown kid */
+    assert_int_equal(wr_audit_verify(db, other, &r, &err), WRIT_EVALIDATE);
+    assert_int_equal(r.bad_checkpoint, 1);
+    assert_non_null(strstr(r.msg, "not among the checkpoint keys"));
+    /* a server with another signing key appends and signs with it; the
+     * keys file then holds both, and everything verifies */
+    wr_audit *a;
+    assert_int_equal(wr_audit_open(db, &o, &a, &err), WRIT_OK);
+    wr_audit_entry e = {
+        .agent = "x", .action = "y", .resource = "z", .allow = true, .policies = "[]", .errors = "[]"};
+    assert_int_equal(wr_audit_append(a, &e), WRIT_OK);
+    wr_audit_close(a);
+    assert_int_equal(verify(&r), WRIT_OK);
+    assert_int_equal(r.signed_seq, 11);
+    /* a forged signature (last character changed) fails */
+    sql("UPDATE audit_checkpoint SET jws = substr(jws, 1, length(jws) - 2) ||"
+        " CASE substr(jws, -2, 1) WHEN 'A' THEN 'B' ELSE 'A' END || substr(jws, -1) WHERE seq = 7");
+    assert_int_equal(verify(&r), WRIT_EVALIDATE);
+    assert_int_equal(r.bad_checkpoint, 8);
+    assert_non_null(strstr(r.msg, "does not verify"));
+    writ_keyring_free(kr);
+}
+
+static void crash_tail_marked(void **state)
+{
+    (void)state;
+    wr_audit_verify_result r;
+    append_n(0, 10); /* checkpoints 0, 7, 10 (close) */
+    /* a server that dies without closing: 5 records, no closing checkpoint */
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        wr_audit *a = open_log();
+        wr_audit_entry e = {
+            .agent = "x", .action = "y", .resource = "z", .allow = true, .policies = "[]", .errors = "[]"};
+        for (int i = 0; i < 5; i++)
+            if (wr_audit_append(a, &e) != WRIT_OK)
+                _exit(1);
+        _exit(0); /* records committed, never closed */
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    assert_int_equal(verify(&r), WRIT_OK);
+    assert_int_equal(r.last_seq, 15);
+    assert_int_equal(r.signed_seq, 14); /* 14: a multiple of 7 */
+    assert_int_equal(r.adopted, 0);
+    /* the next open checks the tail and signs it, saying it adopted 15 */
+    wr_audit_close(open_log());
+    assert_int_equal(verify(&r), WRIT_OK);
+    assert_int_equal(r.signed_seq, 15);
+    assert_int_equal(r.adopted, 1);
+    assert_int_equal(r.adopted_first, 15);
+    /* a chain-consistent record planted after a clean close is adopted
+     * too, and said so: it is not signed as the server's own */
+    sql("INSERT INTO audit SELECT 16, time_ms, agent, chain, task, action, 'Writ::Dataset::\"planted\"',"
+        " decision, policies, errors, prev, hash FROM audit WHERE seq = 15");
+    rehash_from(16);
+    wr_audit_close(open_log());
+    assert_int_equal(verify(&r), WRIT_OK);
+    assert_int_equal(r.adopted, 2);
+    assert_int_equal(r.adopted_first, 16);
+    assert_int_equal(r.adopted_last, 16);
+}
+
+static void private_mode(void **state)
+{
+    (void)state;
+    /* an existing folder, umask 022: the log, -wal and -shm are 0600 */
+    mode_t old = umask(022);
+    wr_audit *a = open_log();
+    wr_audit_entry e = {
+        .agent = "x", .action = "y", .resource = "z", .allow = true, .policies = "[]", .errors = "[]"};
+    assert_int_equal(wr_audit_append(a, &e), WRIT_OK);
+    const char *sfx[] = {"", "-wal", "-shm"};
+    for (int i = 0; i < 3; i++) {
+        char p[160];
+        struct stat sb;
+        snprintf(p, sizeof p, "%s%s", db, sfx[i]);
+        assert_int_equal(stat(p, &sb), 0);
+        if ((sb.st_mode & 0777) != 0600)
+            fail_msg("%s has mode %o", p, (unsigned)(sb.st_mode & 0777));
+    }
+    wr_audit_close(a);
+    /* a log made wider by someone else is narrowed at open */
+    assert_int_equal(chmod(db, 0644), 0);
+    wr_audit_close(open_log());
+    struct stat sb;
+    assert_int_equal(stat(db, &sb), 0);
+    assert_int_equal(sb.st_mode & 0777, 0600);
+    umask(old);
+}
+
+static void failure_denies_until_real_write(void **state)
+{
+    (void)state;
+    wr_audit *a = open_log();
+    wr_audit_entry e = {
+        .agent = "x", .action = "y", .resource = "z", .allow = true, .policies = "[]", .errors = "[]"};
+    assert_int_equal(wr_audit_append(a, &e), WRIT_OK);
+    /* every insert fails from now on (as on a full disk) */
+    sql("CREATE TRIGGER full BEFORE INSERT ON audit BEGIN SELECT RAISE(ABORT, 'simulated full disk'); END");
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(wr_audit_append(a, &e), WRIT_EIO);
+    assert_true(wr_audit_failing(a));
+    assert_int_equal(wr_audit_failures(a), 3);
+    /* space again: the next append is a real write, and succeeds */
+    sql("DROP TRIGGER full");
+    assert_int_equal(wr_audit_append(a, &e), WRIT_OK);
+    assert_false(wr_audit_failing(a));
+    assert_int_equal(wr_audit_written(a), 2);
+    wr_audit_close(a);
+    wr_audit_verify_result r;
+    assert_int_equal(verify(&r), WRIT_OK);
+    assert_int_equal(r.records, 2);
 }
 
 static void rehash_without_prev_detected(void **state)
@@ -183,25 +536,138 @@ static void queries(void **state)
     assert_int_equal(q.n, 2);
 }
 
+typedef struct appender {
+    wr_audit *a;
+    int id, n, failed;
+} appender;
+
+static void *append_many(void *arg)
+{
+    appender *p = arg;
+    for (int i = 0; i < p->n; i++) {
+        char task[32];
+        snprintf(task, sizeof task, "t%d-%d", p->id, i);
+        wr_audit_entry e = {.agent = "x",
+                            .task = task,
+                            .action = "y",
+                            .resource = "z",
+                            .allow = true,
+                            .policies = "[]",
+                            .errors = "[]"};
+        if (wr_audit_append(p->a, &e) != WRIT_OK)
+            p->failed++;
+    }
+    return NULL;
+}
+
 static void concurrent_appenders(void **state)
 {
     (void)state;
-    /* Many records through a small queue: appenders wait, nothing is lost. */
-    wr_audit *a;
-    writ_error err;
-    assert_int_equal(wr_audit_open(db, 3, 16, &a, &err), WRIT_OK);
-    for (int i = 0; i < 2000; i++) {
-        wr_audit_entry e = {.agent = "x", .action = "y", .resource = "z", .allow = true, .policies = "[]",
-                            .errors = "[]"};
-        assert_int_equal(wr_audit_append(a, &e), WRIT_OK);
+    /* 8 threads through a small queue and batches of 7: every append
+     * returns committed, nothing is lost, the chain is whole */
+    every = 100;
+    wr_audit *a = open_log();
+    pthread_t t[8];
+    appender p[8];
+    for (int i = 0; i < 8; i++) {
+        p[i] = (appender){.a = a, .id = i, .n = 500};
+        assert_int_equal(pthread_create(&t[i], NULL, append_many, &p[i]), 0);
     }
-    wr_audit_flush(a);
-    assert_int_equal(wr_audit_written(a), 2000);
+    for (int i = 0; i < 8; i++) {
+        pthread_join(t[i], NULL);
+        assert_int_equal(p[i].failed, 0);
+    }
+    assert_int_equal(wr_audit_written(a), 4000);
     assert_int_equal(wr_audit_queued(a), 0);
+    /* answered means committed: visible to another reader before close */
+    assert_int_equal(sql_int("SELECT count(DISTINCT task) FROM audit"), 4000);
     wr_audit_close(a);
+    every = 7;
     wr_audit_verify_result r;
     assert_int_equal(verify(&r), WRIT_OK);
-    assert_int_equal(r.records, 2000);
+    assert_int_equal(r.records, 4000);
+    assert_int_equal(r.checkpoints, 41);
+}
+
+typedef struct done_count {
+    atomic_int ok, eio;
+} done_count;
+
+static void count_done(void *arg, writ_status st)
+{
+    done_count *d = arg;
+    atomic_fetch_add(st == WRIT_OK ? &d->ok : &d->eio, 1);
+}
+
+typedef struct submitter {
+    wr_audit *a;
+    done_count *d;
+    int id, n, refused;
+} submitter;
+
+static void *submit_many(void *arg)
+{
+    submitter *p = arg;
+    for (int i = 0; i < p->n; i++) {
+        char task[32];
+        snprintf(task, sizeof task, "s%d-%d", p->id, i);
+        wr_audit_entry e = {.agent = "x",
+                            .task = task,
+                            .action = "y",
+                            .resource = "z",
+                            .allow = true,
+                            .policies = "[]",
+                            .errors = "[]"};
+        if (wr_audit_submit(p->a, &e, count_done, p->d) != WRIT_OK)
+            p->refused++;
+    }
+    return NULL;
+}
+
+static void submitted_and_appended(void **state)
+{
+    (void)state;
+    /* 4 threads submit (callbacks), 4 append (blocking), through batches
+     * of 7 and a queue of 16: every callback comes once, with OK; every
+     * record is in the log, whose chain and checkpoints verify */
+    every = 100;
+    wr_audit *a = open_log();
+    done_count d = {0};
+    pthread_t t[8];
+    submitter sp[4];
+    appender ap[4];
+    for (int i = 0; i < 4; i++) {
+        sp[i] = (submitter){.a = a, .d = &d, .id = i, .n = 500};
+        ap[i] = (appender){.a = a, .id = i, .n = 500};
+        assert_int_equal(pthread_create(&t[i], NULL, submit_many, &sp[i]), 0);
+        assert_int_equal(pthread_create(&t[4 + i], NULL, append_many, &ap[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(t[i], NULL);
+        pthread_join(t[4 + i], NULL);
+        assert_int_equal(sp[i].refused, 0);
+        assert_int_equal(ap[i].failed, 0);
+    }
+    wr_audit_flush(a); /* the callbacks are done once flush returns */
+    assert_int_equal(atomic_load(&d.ok), 2000);
+    assert_int_equal(atomic_load(&d.eio), 0);
+    assert_int_equal(sql_int("SELECT count(DISTINCT task) FROM audit WHERE task LIKE 's%'"), 2000);
+    /* a failing log: the callbacks say so */
+    sql("CREATE TRIGGER full BEFORE INSERT ON audit BEGIN SELECT RAISE(ABORT, 'simulated full disk'); END");
+    wr_audit_entry e = {
+        .agent = "x", .action = "y", .resource = "z", .allow = true, .policies = "[]", .errors = "[]"};
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(wr_audit_submit(a, &e, count_done, &d), WRIT_OK);
+    wr_audit_flush(a);
+    assert_int_equal(atomic_load(&d.eio), 3);
+    sql("DROP TRIGGER full");
+    assert_int_equal(wr_audit_submit(a, &e, count_done, &d), WRIT_OK);
+    wr_audit_close(a); /* waits for the callback */
+    assert_int_equal(atomic_load(&d.ok), 2001);
+    every = 7;
+    wr_audit_verify_result r;
+    assert_int_equal(verify(&r), WRIT_OK);
+    assert_int_equal(r.records, 4001);
 }
 
 int main(void)
@@ -212,8 +678,17 @@ int main(void)
         cmocka_unit_test_setup_teardown(deletion_detected, setup, teardown),
         cmocka_unit_test_setup_teardown(truncation_detected, setup, teardown),
         cmocka_unit_test_setup_teardown(rehash_without_prev_detected, setup, teardown),
+        cmocka_unit_test_setup_teardown(rehash_detected, setup, teardown),
+        cmocka_unit_test_setup_teardown(insertion_detected, setup, teardown),
+        cmocka_unit_test_setup_teardown(deletion_rehashed_detected, setup, teardown),
+        cmocka_unit_test_setup_teardown(emptied_detected, setup, teardown),
+        cmocka_unit_test_setup_teardown(foreign_key_detected, setup, teardown),
+        cmocka_unit_test_setup_teardown(crash_tail_marked, setup, teardown),
+        cmocka_unit_test_setup_teardown(private_mode, setup, teardown),
+        cmocka_unit_test_setup_teardown(failure_denies_until_real_write, setup, teardown),
         cmocka_unit_test_setup_teardown(queries, setup, teardown),
         cmocka_unit_test_setup_teardown(concurrent_appenders, setup, teardown),
+        cmocka_unit_test_setup_teardown(submitted_and_appended, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
