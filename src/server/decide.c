@@ -5,7 +5,8 @@
  *
  * Fail closed everywhere: a missing authorizer, a Cedar failure or an audit
  * log that refuses the record all turn into a deny with the reason in
- * out->error.  No decision is answered without its audit record queued. */
+ * out->error.  No decision is answered before its audit record is
+ * committed (durable.c holds the answer until it is). */
 #include "server/server_int.h"
 #include "util/alloc.h"
 
@@ -87,7 +88,7 @@ static void audit(srv *s, const char *agent, const char *action, const char *res
         .policies = sb_ok(&pol) ? pol.p : "[]",
         .errors = sb_ok(&errs) ? errs.p : "[]",
     };
-    writ_status st = (sb_ok(&pol) && sb_ok(&errs)) ? wr_audit_append(s->audit, &e) : WRIT_ENOMEM;
+    writ_status st = (sb_ok(&pol) && sb_ok(&errs)) ? srv_durable_record(s, &e) : WRIT_ENOMEM;
     sb_free(&pol);
     sb_free(&errs);
     if (st) {

@@ -74,6 +74,8 @@ typedef struct hreq {
     bool over;                  /* connection past max_connections: 503, close */
     bool close;                 /* answer with Connection: close (a malformed request) */
     uint64_t dropped;
+    srv_durable durable;        /* the answer waits for its audit records (durable.c) */
+    srv_reply reply;            /* held while they commit */
 } hreq;
 
 static uint64_t mono_ns(void)
@@ -171,6 +173,30 @@ static enum MHD_Result send_error(srv *s, struct MHD_Connection *c, hreq *h, uns
     }
     r.allow = allow;
     return send_reply(s, c, h, &r);
+}
+
+/* Send r, unless one of the request's audit records failed: then a 503
+ * instead (the decision is not in the log, so it is not answered). */
+static enum MHD_Result send_durable(srv *s, struct MHD_Connection *c, hreq *h, srv_reply *r)
+{
+    if (!srv_durable_failed(&h->durable))
+        return send_reply(s, c, h, r);
+    atomic_fetch_add_explicit(&s->met.audit_failed, 1, memory_order_relaxed);
+    wr_free(r->body);
+    const char *decision = r->decision ? "deny" : NULL;
+    bool oauth = h->idx >= 0 && endpoints[h->idx].body == B_FORM;
+    memset(r, 0, sizeof *r);
+    r->decision = decision;
+    if (oauth) {
+        sbuf b;
+        sb_init(&b);
+        sb_puts(&b, "{\"error\":\"temporarily_unavailable\",\"error_description\":\"the audit log could not "
+                    "record this request: refused\",\"writ_reason\":\"audit_unavailable\"}");
+        srv_reply_sbuf(r, 503, &b);
+    } else {
+        srv_error(r, 503, "audit_unavailable", "the audit log could not record this decision: refused");
+    }
+    return send_reply(s, c, h, r);
 }
 
 static unsigned method_bit(const char *m)
@@ -341,9 +367,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         snprintf(msg, sizeof msg, "request body larger than %llu bytes", (unsigned long long)s->cfg->max_body);
         return send_error(s, c, h, 413, "body_too_large", msg, NULL);
     }
+    if (h->durable.suspended) {
+        /* resumed: every record of the answer is committed, or failed */
+        h->durable.suspended = false;
+        return send_durable(s, c, h, &h->reply);
+    }
     srv_reply r;
     memset(&r, 0, sizeof r);
     const char *body = h->body.p ? h->body.p : "";
+    srv_durable_begin(&h->durable, c);
     switch (endpoints[h->idx].ep) {
     case EP_EVALUATION:
         authzen_evaluation(s, c, body, h->body.len, &r);
@@ -376,7 +408,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         srv_error(&r, 404, "not_found", "no such endpoint");
         break;
     }
-    return send_reply(s, c, h, &r);
+    if (srv_durable_end(&h->durable)) {
+        h->reply = r; /* sent once its records are committed */
+        return MHD_YES;
+    }
+    return send_durable(s, c, h, &r);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe)
@@ -388,6 +424,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
     met_request(&s->met, h->idx >= 0 ? endpoints[h->idx].mep : MET_EP_OTHER, h->status, mono_ns() - h->t0);
     srv_conn_request_done(s, c); /* the next request's headers are due within the timeout */
     sb_free(&h->body);
+    wr_free(h->reply.body);
     wr_free(h);
     *con_cls = NULL;
     atomic_fetch_sub_explicit(&s->inflight, 1, memory_order_relaxed);
@@ -563,7 +600,7 @@ int srv_run(const srv_config *cfg)
 
     struct sockaddr_storage ss;
     memset(&ss, 0, sizeof ss);
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
     if (MHD_is_feature_supported(MHD_FEATURE_EPOLL) == MHD_YES)
         flags |= MHD_USE_EPOLL;
     else
@@ -676,6 +713,10 @@ int srv_run(const srv_config *cfg)
         log_msg("drain timeout: %d requests still in flight are cut", atomic_load(&s.inflight));
     rc = 0;
 out:
+    /* every submitted record called back, so no connection stays suspended
+     * (libmicrohttpd refuses to stop with suspended connections) */
+    if (s.audit)
+        wr_audit_flush(s.audit);
     if (s.daemon)
         MHD_stop_daemon(s.daemon);
     if (s.audit) {

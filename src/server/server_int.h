@@ -181,6 +181,26 @@ void srv_uid_text(sbuf *b, const char *type, const char *id, size_t idlen);
 /* An entity reference of type (namespace added unless qualified) and id. */
 writ_uid_parts srv_uid_parts(const srv *s, const char *type, size_t type_len, const char *id, size_t id_len);
 
+/* ---- answers wait for their audit records (durable.c) */
+typedef struct srv_durable {
+    atomic_uint outstanding;    /* records not yet committed, +1 while the handler runs */
+    atomic_bool failed;         /* a record could not be committed: do not answer, 503 */
+    struct MHD_Connection *c;
+    bool suspended;             /* the reply waits for the records */
+} srv_durable;
+/* Open d as this thread's barrier for the request on c (before the handler). */
+void srv_durable_begin(srv_durable *d, struct MHD_Connection *c);
+/* Write one audit record of the current request: submitted to the log's
+ * group commit, counted in the barrier (no barrier: appended and waited
+ * for).  An error here means it will never be committed (deny now). */
+WRIT_MUST_CHECK writ_status srv_durable_record(srv *s, const wr_audit_entry *e);
+/* Close the barrier after the handler: false when every record is
+ * committed already (answer now); true when the connection was suspended
+ * and will be resumed once they are (answer then). */
+bool srv_durable_end(srv_durable *d);
+/* Did any of the request's records fail? */
+bool srv_durable_failed(const srv_durable *d);
+
 /* ---- the connection limit (conns.c) */
 unsigned srv_conn_hard_limit(const srv_config *cfg);
 void srv_conn_notify(void *cls, struct MHD_Connection *c, void **socket_context,

@@ -24,7 +24,7 @@ unmount() {
 }
 trap unmount EXIT
 
-start_writ full --audit-checkpoint-every 200
+start_writ full "${EXFILES[@]}" --audit-checkpoint-every 200
 # a little load first: the log has records and checkpoints
 python3 "$LOAD" "$ADDR" 1 4 "$TMP/answers.a" --tag a
 check "allows before the disk is full" "$(grep -c '^allow ' "$TMP/answers.a" | awk '{print ($1 > 0)}')" 1

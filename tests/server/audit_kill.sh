@@ -14,7 +14,7 @@ audit_checkpoint_every = 500
 CONF
 
 for round in 1 2; do
-    start_writ kill --config "$TMP/writ.conf"
+    start_writ kill "${EXFILES[@]}" --config "$TMP/writ.conf"
     python3 "$LOAD" "$ADDR" 6 8 "$TMP/answers.$round" --tag "$round" --admin "$(cat "$TMP/admin.secret")" --revoke-every 40 &
     load=$!
     sleep $((1 + round))
@@ -23,7 +23,7 @@ for round in 1 2; do
     check "round $round: killed with -9" "$STOP_RC" 137
 done
 # restarting checks the tail against the last checkpoint, then signs it
-start_writ kill --config "$TMP/writ.conf"
+start_writ kill "${EXFILES[@]}" --config "$TMP/writ.conf"
 stop_writ "$WPID" TERM
 check "restart after kill -9, then SIGTERM" "$STOP_RC" 0
 

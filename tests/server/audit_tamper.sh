@@ -11,7 +11,7 @@ FORGE="$(dirname "$0")/clients/audit_forge.py"
 # ---- an existing state folder (0755), umask 022: the log is still 0600
 mkdir -m 0755 "$TMP/t.state"
 umask 022
-start_writ t --audit-checkpoint-every 100
+start_writ t "${EXFILES[@]}" --audit-checkpoint-every 100
 eval_json analyst read Dataset usage-metrics >"$TMP/allow.json"
 r=$(post /access/v1/evaluation "$(cat "$TMP/allow.json")")
 contains "an allow" "$r" '200 {"decision":true'
@@ -50,7 +50,7 @@ expect_refused() {
     local before after
     before=$(sqlite3 "$TMP/$1.state/writ.db" "SELECT count(*), (SELECT count(*) FROM audit_checkpoint) FROM audit")
     rm -f "$TMP/$1.ready"
-    "$WRIT" serve --listen 127.0.0.1:0 --state-dir "$TMP/$1.state" --ready-file "$TMP/$1.ready" \
+    "$WRIT" serve "${EXFILES[@]}" --listen 127.0.0.1:0 --state-dir "$TMP/$1.state" --ready-file "$TMP/$1.ready" \
         >"$TMP/$1.log" 2>&1 &
     local pid=$!
     PIDS+=("$pid")
@@ -109,7 +109,7 @@ expect_refused empty2 "no signed checkpoint"
 forged plant "INSERT INTO audit SELECT seq + 1, time_ms, agent, chain, task, action,
                   'Writ::Dataset::\"planted\"', decision, policies, errors, prev, hash FROM audit WHERE seq = $n"
 python3 "$FORGE" "$TMP/plant.state/writ.db" $((n + 1))
-start_writ plant
+start_writ plant "${EXFILES[@]}"
 stop_writ "$WPID" TERM
 v=$("$WRIT" audit verify --state-dir "$TMP/plant.state"); rc=$?
 check "planted tail: verify exit 0" "$rc" 0
@@ -133,7 +133,7 @@ contains "no checkpoint keys: said" "$v" "cannot read the checkpoint keys"
 # ---- a server that only verifies tokens (token_jwks, no signing key): the
 # log signs its checkpoints with a key of its own, made 0600 in the state folder
 "$WRIT" keys jwks --key "$TMP/other.pem" >"$TMP/verify-only.jwks"
-start_writ vo --token-jwks "$TMP/verify-only.jwks"
+start_writ vo "${EXFILES[@]}" --token-jwks "$TMP/verify-only.jwks"
 r=$(post /access/v1/evaluation "$(cat "$TMP/allow.json")")
 contains "verify-only server: an allow" "$r" '200 {"decision":true'
 stop_writ "$WPID" TERM

@@ -1,0 +1,71 @@
+/* durable.c - no answer before its audit records are committed, without
+ * holding a worker thread while they are.
+ *
+ * libmicrohttpd serves many connections on each of a few worker threads,
+ * so a handler that blocked until its audit record was committed would
+ * stall every other connection of its thread, and the log's group commit
+ * would see one record per transaction.  Instead:
+ *
+ *   1. http.c opens a barrier for the request (srv_durable_begin): a count
+ *      of outstanding records, starting at 1 for the handler itself, made
+ *      the thread's current barrier;
+ *   2. every audit record the handler writes (srv_durable_record, called
+ *      by decide.c) is submitted to the log (wr_audit_submit) and counted;
+ *      the log's thread calls back once the record's transaction is done;
+ *   3. when the handler returns (srv_durable_end) with records still
+ *      outstanding, the connection is suspended and the reply held; the
+ *      callback that brings the count to 0 resumes it, and http.c then
+ *      sends the reply, or, if any record failed, a 503 instead (fail
+ *      closed: a decision whose record is not in the log is not answered).
+ *
+ * The handler's own count is dropped only after MHD_suspend_connection, so
+ * a callback can never resume a connection that is not yet suspended.
+ * Records written outside a request (none today) are appended and waited
+ * for on the calling thread. */
+#include "server/server_int.h"
+
+static _Thread_local srv_durable *current;
+
+void srv_durable_begin(srv_durable *d, struct MHD_Connection *c)
+{
+    atomic_init(&d->outstanding, 1);
+    atomic_init(&d->failed, false);
+    d->c = c;
+    d->suspended = false;
+    current = d;
+}
+
+static void on_committed(void *arg, writ_status st)
+{
+    srv_durable *d = arg;
+    if (st)
+        atomic_store_explicit(&d->failed, true, memory_order_relaxed);
+    if (atomic_fetch_sub_explicit(&d->outstanding, 1, memory_order_acq_rel) == 1)
+        MHD_resume_connection(d->c);
+}
+
+writ_status srv_durable_record(srv *s, const wr_audit_entry *e)
+{
+    srv_durable *d = current;
+    if (!d)
+        return wr_audit_append(s->audit, e);
+    atomic_fetch_add_explicit(&d->outstanding, 1, memory_order_relaxed);
+    writ_status st = wr_audit_submit(s->audit, e, on_committed, d);
+    if (st)
+        atomic_fetch_sub_explicit(&d->outstanding, 1, memory_order_relaxed); /* never called back */
+    return st;
+}
+
+bool srv_durable_end(srv_durable *d)
+{
+    current = NULL;
+    if (atomic_load_explicit(&d->outstanding, memory_order_acquire) == 1)
+        return false; /* every record committed already (or none written) */
+    MHD_suspend_connection(d->c);
+    d->suspended = true;
+    if (atomic_fetch_sub_explicit(&d->outstanding, 1, memory_order_acq_rel) == 1)
+        MHD_resume_connection(d->c); /* the last one committed meanwhile */
+    return true;
+}
+
+bool srv_durable_failed(const srv_durable *d) { return atomic_load_explicit(&d->failed, memory_order_acquire); }
