@@ -233,7 +233,7 @@ static void health(srv *s, srv_reply *r)
     }
     sb_printf(&b, "\"policy_generation\":%llu,\"audit\":%s}", (unsigned long long)snap_generation(s->store),
               !s->audit                     ? "\"off\""
-              : wr_audit_failures(s->audit) ? "\"failing\""
+              : wr_audit_failing(s->audit)  ? "\"failing\""
                                             : "\"ok\"");
     srv_reply_sbuf(r, degraded ? 503 : 200, &b);
 }

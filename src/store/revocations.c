@@ -13,7 +13,10 @@
 
 #include <pthread.h>
 #include <stdio.h>
+#include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <time.h>
 
 #include <openssl/rand.h>
@@ -186,6 +189,17 @@ writ_status writ_revocations_open(const char *path, writ_revocations **out, writ
     pthread_rwlock_init(&r->lock, NULL);
     if (path) {
         char *emsg = NULL;
+        /* the state holds who was revoked: 0600 like the audit log, also
+         * when it is created here first (SQLite gives -wal and -shm the
+         * database's mode).  Before SQLite opens it: closing a descriptor
+         * on a file SQLite holds would drop SQLite's locks. */
+        int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        if (fd >= 0) {
+            struct stat sb;
+            if (fstat(fd, &sb) == 0 && (sb.st_mode & 077))
+                (void)fchmod(fd, 0600);
+            close(fd);
+        }
         if (sqlite3_open_v2(path, &r->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, NULL) !=
             SQLITE_OK) {
             writ_status st = rv_err(err, WRIT_EIO, "cannot open database", r->db ? sqlite3_errmsg(r->db) : path);

@@ -21,6 +21,11 @@ done
 wrk_eval 1 8 "$TMP/allow.json" "$TMP/wrk.out"
 stop_writ "$WPID" TERM
 check "stopped" "$STOP_RC" 0
+# with the audit log off, the revocation store creates writ.db: 0600 too
+mkdir -m 0755 "$TMP/na.state"
+start_writ na "${EXFILES[@]}" --audit false
+check "writ.db made by the revocation store is 0600" "$(stat -c %a "$TMP/na.state/writ.db")" 600
+stop_writ "$WPID" TERM
 db="$TMP/t.state/writ.db"
 keys="$TMP/t.state/audit-keys.jwks"
 v=$("$WRIT" audit verify --state-dir "$TMP/t.state"); rc=$?
