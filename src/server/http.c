@@ -85,38 +85,6 @@ static uint64_t mono_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-void srv_reply_sbuf(srv_reply *r, unsigned status, sbuf *b)
-{
-    size_t len;
-    char *p = sb_take(b, &len);
-    if (!p) {
-        r->status = 500;
-        r->body = NULL;
-        r->len = 0;
-        return;
-    }
-    r->status = status;
-    r->body = p;
-    r->len = len;
-}
-
-void srv_error(srv_reply *r, unsigned status, const char *code, const char *fmt, ...)
-{
-    char msg[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    sbuf b;
-    sb_init(&b);
-    sb_printf(&b, "{\"error\":{\"status\":%u,\"code\":", status);
-    sb_json_str(&b, code);
-    sb_puts(&b, ",\"message\":");
-    sb_json_str(&b, msg);
-    sb_puts(&b, "}}");
-    srv_reply_sbuf(r, status, &b);
-}
-
 static enum MHD_Result send_reply(srv *s, struct MHD_Connection *c, hreq *h, srv_reply *r)
 {
     static const char fallback[] = "{\"error\":{\"status\":500,\"code\":\"internal\",\"message\":\"out of memory\"}}";
