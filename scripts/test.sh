@@ -59,7 +59,7 @@ fail_setup() {   # a step that is not a ctest test failed: count it and stop
 # ---- dependencies
 # shellcheck source=scripts/deps.sh
 . "$repo/scripts/deps.sh"
-install_deps cmake gcc clang pkg-config libjansson-dev libcmocka-dev libssl-dev libsqlite3-dev \
+install_deps cmake gcc clang libclang-rt-14-dev pkg-config libjansson-dev libcmocka-dev libssl-dev libsqlite3-dev \
     libmicrohttpd-dev libgnutls28-dev nodejs:node npm:npm valgrind curl openssl jq sqlite3 nginx-light:nginx wrk \
     perl:perl tar:tar iproute2:ss || fail_setup "installing packages failed"
 
@@ -121,6 +121,8 @@ build_and_test() {
 mkdir -p build
 build_and_test release -DCMAKE_BUILD_TYPE=Release
 if [ "$quick" -eq 0 ]; then
-    build_and_test asan -DCMAKE_BUILD_TYPE=Debug -DWRIT_SANITIZE=ON
+    # clang: its UBSan also catches pointer arithmetic on NULL (NULL + 0),
+    # which gcc's does not (issue 8: the fuzz targets aborted on it)
+    build_and_test asan -DCMAKE_BUILD_TYPE=Debug -DWRIT_SANITIZE=ON -DCMAKE_C_COMPILER=clang
 fi
 finish

@@ -25,7 +25,7 @@ INT=$(( SECS >= 120 ? 5 : 1 ))
 # Under AddressSanitizer freed memory sits in a quarantine (256 MiB by
 # default) before reuse, so RSS climbs for a long while with no leak: keep
 # the quarantine small so the plateau comes early.
-if ldd "$WRIT" 2>/dev/null | grep -q libasan; then
+if grep -aq __asan_init "$WRIT"; then   # gcc links libasan, clang links it in
     export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=4:thread_local_quarantine_size_kb=64"
     echo "     AddressSanitizer build: ASAN_OPTIONS=$ASAN_OPTIONS"
 fi
