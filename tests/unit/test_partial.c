@@ -219,6 +219,39 @@ static void test_request_value_ignored(void **state)
     writ_policyset_free(ps);
 }
 
+/* Expressions as deep as the parser takes: the partial walk keeps
+ * cedar_eval's depth accounting, so it fails no sooner than a decision. */
+#define IF_LEVELS 196 /* the most the parser takes around this core (197 is refused) */
+static void test_deep(void **state)
+{
+    (void)state;
+    char text[16384];
+    size_t n =
+        (size_t)snprintf(text, sizeof text, "permit(principal, action, resource) when { context.input.a");
+    for (int i = 0; i < 196; i++) /* height 3 + 196 + 1: the limit, 200 */
+        n += (size_t)snprintf(text + n, sizeof text - n, " + 1");
+    snprintf(text + n, sizeof text - n, " < 1000 };");
+    expect(text, "YES [policy0] errors []");
+    writ_policyset *ps = policies(text);
+    writ_request *rq = request("call", "{\"input\":{\"a\":0}}");
+    writ_authorizer *az = writ_authorizer_new();
+    writ_decision d;
+    assert_int_equal(writ_authorize(az, ps, NULL, rq, &d), WRIT_OK);
+    assert_true(d.allow);
+    writ_authorizer_free(az);
+    writ_request_free(rq);
+    writ_policyset_free(ps);
+
+    n = (size_t)snprintf(text, sizeof text, "permit(principal, action, resource) when { ");
+    for (int i = 0; i < IF_LEVELS; i++)
+        n += (size_t)snprintf(text + n, sizeof text - n, "if context has input then ");
+    n += (size_t)snprintf(text + n, sizeof text - n, "(context has input || true)");
+    for (int i = 0; i < IF_LEVELS; i++)
+        n += (size_t)snprintf(text + n, sizeof text - n, " else true");
+    snprintf(text + n, sizeof text - n, " };");
+    expect(text, "ALWAYS [policy0] errors []");
+}
+
 /* ---- randomized soundness ------------------------------------------- */
 
 static uint64_t rng_state;
@@ -561,6 +594,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rules),
         cmocka_unit_test(test_request_value_ignored),
+        cmocka_unit_test(test_deep),
         cmocka_unit_test(test_soundness),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
