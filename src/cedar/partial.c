@@ -74,6 +74,8 @@ static pval val(cv_value v)
 /* An outcome set; a single outcome becomes a known boolean or a known error. */
 static pval unk(penv *pe, unsigned m)
 {
+    if (m == 0) /* no outcome at all would be a bug here: assume any */
+        m = PM_ALL;
     pval p = {PV_UNK, m, {0}};
     if (m == PM_T || m == PM_F)
         return val(cv_bool(m == PM_T));
