@@ -1,6 +1,7 @@
 /* bench_cedar.c - time Writ's Cedar decisions on a gen_agents.mjs set.
  *
  *   bench_cedar DIR [--name NAME] [--budget-ms MS] [--decisions FILE] [--with-parse]
+ *               [--unknown ATTR]
  *
  * Loads DIR/policies.cedar and DIR/entities.json once, parses every request of
  * DIR/requests.json once, then times writ_authorize.  The scheme matches
@@ -12,6 +13,8 @@
  *
  * --with-parse times writ_request_parse + writ_authorize + writ_request_free instead,
  * which is closer to what the reference does per call (it converts the request too).
+ * --unknown ATTR times writ_authorize_partial with context.ATTR unknown instead
+ * (a decision "allows" when the answer is not NO).
  * --decisions FILE writes {"i","decision","reason","errors"} per request, the format
  * ref_cedar.mjs writes, so run.sh can compare the two engines' answers.
  */
@@ -30,6 +33,7 @@ typedef struct bench_opts {
     const char *decisions;
     double budget_ms;
     bool with_parse;
+    const char *unknown;
 } bench_opts;
 
 typedef struct bench_req {
@@ -45,6 +49,7 @@ typedef struct bench_ctx {
     bench_req *reqs;
     size_t nreqs;
     bool with_parse;
+    const char *unknown; /* --unknown: time partial decisions */
     unsigned long sink;  /* keeps the decisions observable to the compiler */
 } bench_ctx;
 
@@ -103,6 +108,15 @@ static char *read_file(const char *dir, const char *name, size_t *len)
 static int decide(bench_ctx *c, size_t i, writ_decision *d)
 {
     bench_req *r = &c->reqs[i];
+    if (c->unknown) {
+        writ_partial_decision pd;
+        if (writ_authorize_partial(c->az, c->ps, c->es, r->rq, &c->unknown, 1, &pd) != WRIT_OK)
+            return 1;
+        memset(d, 0, sizeof *d);
+        d->allow = pd.maybe != WRIT_MAYBE_NO;
+        c->sink += pd.maybe + pd.nreasons;
+        return 0;
+    }
     if (!c->with_parse) {
         if (writ_authorize(c->az, c->ps, c->es, r->rq, d) != WRIT_OK)
             return 1;
@@ -245,9 +259,11 @@ static int run(bench_ctx *c, const bench_opts *o)
     qsort(per, n, sizeof *per, cmp_double);
     printf("RESULT engine=%s set=%s requests=%zu rounds=%zu median_ns=%.0f p99_ns=%.0f mean_ns=%.0f "
            "decisions_per_s=%.0f\n",
-           c->with_parse ? "writ+parse" : "writ", o->name, n, rounds, percentile(per, n, 50),
-           percentile(per, n, 99), spent ? (double)spent / (double)calls : 0.0,
-           spent ? (double)calls / ((double)spent / 1e9) : 0.0);
+           c->unknown      ? "writ-partial"
+           : c->with_parse ? "writ+parse"
+                           : "writ",
+           o->name, n, rounds, percentile(per, n, 50), percentile(per, n, 99),
+           spent ? (double)spent / (double)calls : 0.0, spent ? (double)calls / ((double)spent / 1e9) : 0.0);
     rc = 0;
     goto out;
 fail:
@@ -273,6 +289,8 @@ static int parse_opts(int argc, char **argv, bench_opts *o)
             o->decisions = argv[++i];
         else if (strcmp(a, "--with-parse") == 0)
             o->with_parse = true;
+        else if (strcmp(a, "--unknown") == 0 && i + 1 < argc)
+            o->unknown = argv[++i];
         else if (a[0] != '-' && !o->dir)
             o->dir = a;
         else
@@ -331,6 +349,7 @@ int main(int argc, char **argv)
     c.ps = ps;
     c.es = es;
     c.with_parse = o.with_parse;
+    c.unknown = o.unknown;
     for (size_t i = 0; i < c.nreqs; i++) {
         bench_req *r = &c.reqs[i];
         r->json = json_dumps(json_array_get(rarr, i), JSON_COMPACT);

@@ -136,4 +136,38 @@ WRIT_MUST_CHECK writ_status writ_authorize(writ_authorizer *az, const writ_polic
                                            const writ_entities *es, const writ_request *rq,
                                            writ_decision *out);
 
+/* ---- partial decisions: could some values of context attributes not yet
+ * known make the request allowed?  (An MCP gateway lists a tool when some
+ * arguments could be allowed: context.input unknown.)  The attributes named
+ * in unknown[] may be absent or hold any value, whatever rq's context says
+ * of them; everything else is rq's.  The answer is sound: never NO when some
+ * values of the unknowns would be allowed, never ALWAYS when some would be
+ * denied.  It is as precise as evaluating each condition once allows (a
+ * permit that no value can satisfy but whose condition reads an unknown may
+ * still make the answer YES; see src/cedar/partial.c). */
+typedef enum writ_maybe {
+    WRIT_MAYBE_NO = 0,      /* no permit can hold, or a forbid holds whatever the unknowns are */
+    WRIT_MAYBE_YES = 1,     /* some values may be allowed */
+    WRIT_MAYBE_ALWAYS = 2,  /* every value is allowed */
+} writ_maybe;
+
+typedef struct writ_partial_decision {
+    writ_maybe maybe;
+    /* NO: the forbids that hold whatever the unknowns are (none when no
+     * permit can hold); YES and ALWAYS: the permits that may hold */
+    size_t nreasons;
+    const char *const *reasons;
+    /* policies whose evaluation fails whatever the unknowns are (skipped) */
+    size_t nerrors;
+    const writ_policy_error *errors;
+} writ_partial_decision;
+
+/* Decide with the context attributes unknown[0..n_unknown) unknown.  Fails
+ * closed like writ_authorize (NO on any failure); the result points into
+ * the authorizer until its next call. */
+WRIT_MUST_CHECK writ_status writ_authorize_partial(writ_authorizer *az, const writ_policyset *ps,
+                                                   const writ_entities *es, const writ_request *rq,
+                                                   const char *const *unknown, size_t n_unknown,
+                                                   writ_partial_decision *out);
+
 #endif
