@@ -164,10 +164,9 @@ static writ_status conv_value(conv *c, const json_t *j, const cs_type *t, unsign
         } else {
             const char *k;
             json_t *v;
-            void *it;
-            json_object_foreach_safe((json_t *)j, it, k, v)
+            size_t kl;
+            json_object_keylen_foreach((json_t *)j, k, kl, v)
             {
-                size_t kl = json_object_iter_key_len(it);
                 if ((kl == 6 && !memcmp(k, "__extn", 6)) || (kl == 8 && !memcmp(k, "__entity", 8))) {
                     json_decref(o);
                     return wr_error(

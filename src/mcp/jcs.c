@@ -333,10 +333,9 @@ static writ_status emit(jbuf *b, const json_t *v, bool cedar_keys, int depth, wr
         writ_status st = WRIT_OK;
         const char *k;
         json_t *val;
-        void *it;
-        json_object_foreach_safe((json_t *)v, it, k, val)
+        size_t kl;
+        json_object_keylen_foreach((json_t *)v, k, kl, val)
         {
-            size_t kl = json_object_iter_key_len(it);
             m[i].key = wr_malloc(kl + 1);
             if (!m[i].key) {
                 st = wr_error(err, WRIT_ENOMEM, "out of memory");

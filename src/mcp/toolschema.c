@@ -199,10 +199,9 @@ static void record_body(sbuf *b, const json_t *s, int depth, int level)
     const json_t *req = json_object_get(s, "required");
     const char *k;
     json_t *v;
-    void *it;
-    json_object_foreach_safe((json_t *)props, it, k, v)
+    size_t kl;
+    json_object_keylen_foreach((json_t *)props, k, kl, v)
     {
-        size_t kl = json_object_iter_key_len(it);
         char why[96];
         const char *no = ty_check(v, depth + 1, why, sizeof why);
         indent(b, level);
