@@ -107,6 +107,8 @@ static const char *one_type(const json_t *s, const char **type, bool *nullable)
     }
     if (json_is_string(t)) {
         *type = json_string_value(t);
+        if (!strcmp(*type, "null"))
+            return "type null has no Cedar type";
     } else if (json_is_array(t)) {
         for (size_t i = 0; i < json_array_size(t); i++) {
             const json_t *e = json_array_get(t, i);

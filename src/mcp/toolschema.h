@@ -24,6 +24,11 @@
  *     };
  *   }
  *
+ * Cedar allows one `namespace NS { }` block per schema, so to add the
+ * fragment to a schema that already has a block for NS, generate it with no
+ * namespace (and without declare_agent) and paste it inside that block:
+ * the names (Agent, McpServer, Action) then resolve in NS.
+ *
  * Every attribute and action name is a quoted Cedar string (any tool or
  * property name works: quotes, slashes, unicode, reserved words).
  *
