@@ -132,7 +132,11 @@ static writ_status conv_value(conv *c, const json_t *j, const cs_type *t, unsign
     case JSON_REAL: {
         char buf[MCP_NUM_ES_MAX];
         double v = json_real_value(j);
-        if (mcp_input_decimal_text(v, buf, sizeof buf))
+        /* 5.0 where the schema says Long (JSON Schema's integer accepts it) */
+        if (t && t->kind == CS_LONG && v == trunc(v) && v >= -9223372036854775808.0 &&
+            v < 9223372036854775808.0)
+            *out = json_integer((json_int_t)v);
+        else if (mcp_input_decimal_text(v, buf, sizeof buf))
             *out = decimal_json(buf);
         else if (mcp_num_es(v, buf, sizeof buf))
             *out = json_string(buf);

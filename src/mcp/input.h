@@ -42,7 +42,9 @@
  * Schema hint.  With a schema that declares the action with a context
  * attribute `input`, an integer where that type says decimal becomes the
  * decimal "N.0" (JSON Schema's "number" maps to decimal in `writ mcp
- * schema`, and 5 is a number), when within range.  Nothing else depends
+ * schema`, and 5 is a number), when within range; and a real with no
+ * fraction where it says Long becomes that Long (JSON Schema's "integer"
+ * accepts 5.0), when within int64.  Nothing else depends
  * on the schema: the Cedar reader checks the rest against it.
  *
  * Limits (a refusal is WRIT_ELIMIT with a message naming the limit):

@@ -235,6 +235,12 @@ static void test_decisions(void **state)
     assert_true(decide("{\"amount\":50,\"count\":1,\"tags\":[\"ok\"]}", s, &st));
     assert_true(decide("{\"amount\":50.25,\"count\":1,\"tags\":[\"ok\"]}", s, &st));
     assert_false(decide("{\"amount\":500,\"count\":1,\"tags\":[\"ok\"]}", s, &st));
+    /* count typed Long: 3.0 reads as 3, 3.5 stays a decimal and fails. */
+    assert_true(decide("{\"amount\":5,\"count\":3.0,\"tags\":[\"ok\"]}", s, &st));
+    assert_false(decide("{\"amount\":5,\"count\":3.5,\"tags\":[\"ok\"]}", s, &st));
+    assert_int_not_equal(st, WRIT_OK);
+    /* Without the schema 3.0 is the decimal 3.0, and `< 10` errors. */
+    assert_false(decide("{\"amount\":5.0,\"count\":3.0,\"tags\":[\"ok\"]}", NULL, &st));
     assert_int_equal(st, WRIT_OK);
     /* An undeclared attribute fails validation (closed records): no allow. */
     assert_false(decide("{\"amount\":5,\"count\":1,\"tags\":[\"ok\"],\"extra\":1}", s, &st));
