@@ -139,7 +139,7 @@ typedef struct jbuf {
 
 static void put(jbuf *b, const char *s, size_t n)
 {
-    if (b->oom)
+    if (b->oom || n == 0)
         return;
     if (n > b->cap - b->len) {
         size_t nc = b->cap ? b->cap : 256;
@@ -346,7 +346,8 @@ static writ_status emit(jbuf *b, const json_t *v, bool cedar_keys, int depth, wr
             i++;
         }
         if (!st) {
-            qsort(m, n, sizeof *m, key_cmp);
+            if (n > 1)
+                qsort(m, n, sizeof *m, key_cmp);
             putc1(b, '{');
             for (size_t j = 0; j < n && !st; j++) {
                 if (j)
