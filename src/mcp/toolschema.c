@@ -10,6 +10,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "util/alloc.h"
@@ -302,6 +303,14 @@ static void put_common(sbuf *b, int level)
     }
 }
 
+static int name_cmp(const void *pa, const void *pb)
+{
+    const json_t *a = *(const json_t *const *)pa, *b = *(const json_t *const *)pb;
+    size_t la = json_string_length(a), lb = json_string_length(b);
+    int c = memcmp(json_string_value(a), json_string_value(b), la < lb ? la : lb);
+    return c ? c : (la > lb) - (la < lb);
+}
+
 writ_status mcp_toolschema(const json_t *list_result, const char *upstream, const mcp_toolschema_opts *opts,
                            char **out, size_t *len, writ_error *err)
 {
@@ -322,14 +331,23 @@ writ_status mcp_toolschema(const json_t *list_result, const char *upstream, cons
         const json_t *name = json_object_get(t, "name");
         if (!json_is_object(t) || !json_is_string(name) || !json_string_length(name))
             return wr_error(err, WRIT_EINVAL, "tools[%zu]: a tool needs a non-empty string \"name\"", i);
-        for (size_t k = 0; k < i; k++) {
-            const json_t *o = json_object_get(json_array_get(tools, k), "name");
-            if (json_string_length(o) == json_string_length(name) &&
-                !memcmp(json_string_value(o), json_string_value(name), json_string_length(name)))
-                return wr_error(err, WRIT_EDUP, "tools[%zu]: tool \"%.80s\" is listed twice", i,
-                                json_string_value(name));
-        }
     }
+    /* Two tools with one name would be one action declared twice: sort the
+     * names and compare neighbours. */
+    const json_t **names = nt ? wr_calloc(nt, sizeof *names) : NULL;
+    if (nt && !names)
+        return wr_error(err, WRIT_ENOMEM, "out of memory");
+    for (size_t i = 0; i < nt; i++)
+        names[i] = json_object_get(json_array_get(tools, i), "name");
+    if (nt > 1)
+        qsort(names, nt, sizeof *names, name_cmp);
+    for (size_t i = 1; i < nt; i++)
+        if (!name_cmp(&names[i - 1], &names[i])) {
+            wr_error(err, WRIT_EDUP, "tool \"%.80s\" is listed twice", json_string_value(names[i]));
+            wr_free(names);
+            return WRIT_EDUP;
+        }
+    wr_free(names);
 
     sbuf b = {0};
     puts_(&b, "// Cedar schema fragment for the tools of MCP upstream ");

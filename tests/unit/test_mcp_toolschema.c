@@ -229,7 +229,7 @@ static void test_refusals(void **state)
     char *out = (char *)1;
     writ_error err;
     mcp_toolschema_opts o = {"Writ", true};
-    json_t *j = load("{\"tools\":[{\"name\":\"a\"},{\"name\":\"a\"}]}");
+    json_t *j = load("{\"tools\":[{\"name\":\"a\"},{\"name\":\"b\"},{\"name\":\"ab\"},{\"name\":\"a\"}]}");
     assert_int_equal(mcp_toolschema(j, "u", &o, &out, NULL, &err), WRIT_EDUP);
     assert_null(out);
     assert_non_null(strstr(err.msg, "listed twice"));
