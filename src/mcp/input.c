@@ -1,0 +1,225 @@
+/* input.c - tool arguments to Cedar's JSON value format (see input.h). */
+#include "mcp/input.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cedar/ext_impl.h"
+#include "cedar/schema.h"
+#include "mcp/jcs.h"
+#include "util/error.h"
+
+typedef struct conv {
+    unsigned max_depth;
+    size_t max_values, max_bytes;
+    size_t values, bytes;
+    char path[200]; /* where the last error is, for the message */
+} conv;
+
+int mcp_input_decimal_text(double v, char *buf, size_t cap)
+{
+    if (cap < 32 || !isfinite(v))
+        return 0;
+    if (v == 0) {
+        snprintf(buf, cap, "0.0");
+        return 1;
+    }
+    char d[18];
+    int n;
+    int k = mcp_num_shortest(v, d, &n); /* |v| = 0.d x 10^n */
+    if (k - n > 4 || n > 15)            /* >4 fraction digits, or >= 10^15 */
+        return 0;
+    size_t w = 0;
+    if (v < 0)
+        buf[w++] = '-';
+    if (n <= 0) {
+        buf[w++] = '0';
+    } else {
+        for (int i = 0; i < n; i++)
+            buf[w++] = i < k ? d[i] : '0';
+    }
+    buf[w++] = '.';
+    if (k <= n) {
+        buf[w++] = '0';
+    } else {
+        for (int i = n; i < 0; i++)
+            buf[w++] = '0';
+        for (int i = n > 0 ? n : 0; i < k; i++)
+            buf[w++] = d[i];
+    }
+    buf[w] = 0;
+    cv_ext x;
+    return cedar_decimal_check(buf, w, &x) == NULL;
+}
+
+static json_t *decimal_json(const char *text)
+{
+    return json_pack("{s{ssss}}", "__extn", "fn", "decimal", "arg", text);
+}
+
+/* The schema type of `input` for the hinted action, or NULL. */
+static const cs_type *hint_type(const mcp_input_hint *h)
+{
+    if (!h || !h->schema || !h->action_type || !h->action_id)
+        return NULL;
+    const writ_schema *s = h->schema;
+    size_t tl = strlen(h->action_type), il = strlen(h->action_id);
+    for (size_t i = 0; i < s->nactions; i++) {
+        const cv_uid *u = s->actions[i].uid;
+        if (u->type->len != tl || u->id->len != il || memcmp(u->type->data, h->action_type, tl) ||
+            memcmp(u->id->data, h->action_id, il))
+            continue;
+        const cs_type *ctx = s->actions[i].context;
+        for (size_t a = 0; ctx && a < ctx->nattrs; a++)
+            if (ctx->attrs[a].name->len == 5 && !memcmp(ctx->attrs[a].name->data, "input", 5))
+                return ctx->attrs[a].type;
+        return NULL;
+    }
+    return NULL;
+}
+
+static const cs_type *attr_type(const cs_type *t, const char *k, size_t kl)
+{
+    if (!t || t->kind != CS_RECORD)
+        return NULL;
+    for (size_t a = 0; a < t->nattrs; a++)
+        if (t->attrs[a].name->len == kl && !memcmp(t->attrs[a].name->data, k, kl))
+            return t->attrs[a].type;
+    return NULL;
+}
+
+static void path_add(conv *c, const char *k, size_t kl)
+{
+    size_t n = strlen(c->path);
+    if (n + 2 < sizeof c->path)
+        snprintf(c->path + n, sizeof c->path - n, ".%.*s", (int)(kl > 40 ? 40 : kl), k);
+}
+
+/* Convert j (not null) typed t (may be NULL); *out a new tree. */
+static writ_status conv_value(conv *c, const json_t *j, const cs_type *t, unsigned depth, json_t **out,
+                              writ_error *err)
+{
+    *out = NULL;
+    if (++c->values > c->max_values)
+        return wr_error(err, WRIT_ELIMIT, "tool arguments: more than %zu values", c->max_values);
+    switch (json_typeof(j)) {
+    case JSON_TRUE:
+    case JSON_FALSE:
+        *out = json_boolean(json_is_true(j));
+        break;
+    case JSON_STRING:
+        c->bytes += json_string_length(j);
+        if (c->bytes > c->max_bytes)
+            return wr_error(err, WRIT_ELIMIT, "tool arguments: strings and keys exceed %zu bytes",
+                            c->max_bytes);
+        *out = json_stringn_nocheck(json_string_value(j), json_string_length(j));
+        break;
+    case JSON_INTEGER: {
+        json_int_t v = json_integer_value(j);
+        if (t && t->kind == CS_EXT && t->ext == CVX_DECIMAL) {
+            char buf[48];
+            snprintf(buf, sizeof buf, "%" JSON_INTEGER_FORMAT ".0", v);
+            cv_ext x;
+            if (!cedar_decimal_check(buf, strlen(buf), &x)) {
+                *out = decimal_json(buf);
+                break;
+            }
+        }
+        *out = json_integer(v);
+        break;
+    }
+    case JSON_REAL: {
+        char buf[MCP_NUM_ES_MAX];
+        double v = json_real_value(j);
+        /* 5.0 where the schema says Long (JSON Schema's integer accepts it) */
+        if (t && t->kind == CS_LONG && v == trunc(v) && v >= -9223372036854775808.0 &&
+            v < 9223372036854775808.0)
+            *out = json_integer((json_int_t)v);
+        else if (mcp_input_decimal_text(v, buf, sizeof buf))
+            *out = decimal_json(buf);
+        else if (mcp_num_es(v, buf, sizeof buf))
+            *out = json_string(buf);
+        else
+            return wr_error(err, WRIT_EINVAL, "tool arguments: a number that is not finite");
+        break;
+    }
+    case JSON_ARRAY:
+    case JSON_OBJECT: {
+        if (depth >= c->max_depth)
+            return wr_error(err, WRIT_ELIMIT, "tool arguments nested deeper than %u levels", c->max_depth);
+        bool arr = json_is_array(j);
+        json_t *o = arr ? json_array() : json_object();
+        if (!o)
+            return wr_error(err, WRIT_ENOMEM, "out of memory");
+        if (arr) {
+            const cs_type *et = t && t->kind == CS_SET ? t->elem : NULL;
+            for (size_t i = 0; i < json_array_size(j); i++) {
+                const json_t *e = json_array_get(j, i);
+                if (json_is_null(e))
+                    continue;
+                json_t *ce;
+                writ_status st = conv_value(c, e, et, depth + 1, &ce, err);
+                if (st || json_array_append_new(o, ce)) {
+                    json_decref(o);
+                    return st ? st : wr_error(err, WRIT_ENOMEM, "out of memory");
+                }
+            }
+        } else {
+            const char *k;
+            json_t *v;
+            size_t kl;
+            json_object_keylen_foreach((json_t *)j, k, kl, v)
+            {
+                if ((kl == 6 && !memcmp(k, "__extn", 6)) || (kl == 8 && !memcmp(k, "__entity", 8))) {
+                    json_decref(o);
+                    return wr_error(
+                        err, WRIT_EINVAL,
+                        "tool arguments: key \"%s\" at input%s is reserved by Cedar's JSON format "
+                        "(it would read as an escape); such arguments are refused",
+                        k, c->path);
+                }
+                c->bytes += kl;
+                if (c->bytes > c->max_bytes) {
+                    json_decref(o);
+                    return wr_error(err, WRIT_ELIMIT, "tool arguments: strings and keys exceed %zu bytes",
+                                    c->max_bytes);
+                }
+                if (json_is_null(v))
+                    continue;
+                size_t plen = strlen(c->path);
+                path_add(c, k, kl);
+                json_t *cv;
+                writ_status st = conv_value(c, v, attr_type(t, k, kl), depth + 1, &cv, err);
+                c->path[plen] = 0;
+                if (st || json_object_setn_new_nocheck(o, k, kl, cv)) {
+                    json_decref(o);
+                    return st ? st : wr_error(err, WRIT_ENOMEM, "out of memory");
+                }
+            }
+        }
+        *out = o;
+        return WRIT_OK;
+    }
+    case JSON_NULL: /* callers skip nulls */
+        return wr_error(err, WRIT_EINVAL, "tool arguments: unexpected null");
+    }
+    return *out ? WRIT_OK : wr_error(err, WRIT_ENOMEM, "out of memory");
+}
+
+writ_status mcp_input_to_cedar(const json_t *args, const mcp_input_limits *limits, const mcp_input_hint *hint,
+                               json_t **out, writ_error *err)
+{
+    *out = NULL;
+    if (args && !json_is_object(args))
+        return wr_error(err, WRIT_EINVAL, "tool arguments must be a JSON object");
+    conv c = {0};
+    c.max_depth = limits && limits->max_depth ? limits->max_depth : MCP_INPUT_DEFAULT_MAX_DEPTH;
+    c.max_values = limits && limits->max_values ? limits->max_values : MCP_INPUT_DEFAULT_MAX_VALUES;
+    c.max_bytes = limits && limits->max_bytes ? limits->max_bytes : MCP_INPUT_DEFAULT_MAX_BYTES;
+    if (!args) {
+        *out = json_object();
+        return *out ? WRIT_OK : wr_error(err, WRIT_ENOMEM, "out of memory");
+    }
+    return conv_value(&c, args, hint_type(hint), 0, out, err);
+}
