@@ -1,0 +1,90 @@
+/* upstream.h - the MCP servers the gateway forwards to.
+ *
+ * Two kinds behind one interface:
+ *   - Streamable HTTP (MCP 2025-11-25): a URL; requests are made by libcurl
+ *     on the upstream's own thread (one curl multi handle per upstream), so
+ *     a slow upstream never holds an HTTP worker of Writ's.
+ *   - stdio: a command Writ spawns (posix_spawn, no shell), one process per
+ *     upstream, restarted when it dies; JSON-RPC messages are lines on its
+ *     stdin/stdout; request ids are rewritten to ids unique to the process
+ *     and restored in the answer, so answers are matched by id whoever sent
+ *     the request.
+ *
+ * A request is one JSON-RPC message (the gateway has already decided it).
+ * Its answer comes back through callbacks, always on the upstream's thread,
+ * never on the caller's:
+ *   on_head  once, with the HTTP status and the headers the gateway passes
+ *            back (Content-Type, Mcp-Session-Id, MCP-Protocol-Version);
+ *   on_data  zero or more times, each piece of the body as it arrives (an
+ *            SSE stream passes through piece by piece, not buffered);
+ *   on_done  exactly once, last: WRIT_OK, or an error and why (timeout,
+ *            connection refused or closed mid-stream, answer too large, the
+ *            stdio process died).  When on_done reports an error before
+ *            on_head, on_head is not called.
+ * For stdio the answer to a request is status 200, application/json, the
+ * one JSON-RPC response line (id restored); to a notification, 202 and no
+ * body.  Messages the process sends that answer nothing of ours (its own
+ * requests and notifications) are dropped, and counted.
+ *
+ * Thread-safety: an mcp_upstream is shared by every HTTP worker;
+ * mcp_upstream_send and mcp_upstream_cancel may be called from any thread.
+ * Ownership: send copies everything in the request before it returns. */
+#ifndef WRIT_MCP_UPSTREAM_H
+#define WRIT_MCP_UPSTREAM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "writ/writ.h"
+
+typedef struct mcp_upstream mcp_upstream;
+
+typedef struct mcp_up_limits {
+    uint32_t connect_ms;        /* 0 = 5000 */
+    uint32_t idle_ms;           /* no byte from the upstream for this long ends the answer (error); 0 = 30000 */
+    size_t max_answer;          /* bytes of one answer; 0 = 16 MiB (past it: error, the stream is cut) */
+    uint32_t restart_ms;        /* stdio: wait before restarting a process that died; 0 = 200 */
+} mcp_up_limits;
+
+typedef struct mcp_up_request {
+    const char *method;         /* "POST" (NULL = POST), "GET" (the server's stream), "DELETE" (end a session) */
+    const char *body;           /* one JSON-RPC message (POST); NULL for GET/DELETE */
+    size_t len;
+    const char *session_id;     /* Mcp-Session-Id to send, NULL = none */
+    const char *protocol_version; /* MCP-Protocol-Version to send, NULL = none */
+    const char *accept;         /* NULL = "application/json, text/event-stream" */
+    const char *const *headers; /* extra "Name: value" lines (the injected credential), copied */
+    size_t nheaders;
+} mcp_up_request;
+
+typedef struct mcp_up_callbacks {
+    void (*on_head)(void *arg, unsigned status, const char *content_type, const char *session_id,
+                    const char *protocol_version);
+    void (*on_data)(void *arg, const char *p, size_t n);
+    void (*on_done)(void *arg, writ_status st, const char *why);
+} mcp_up_callbacks;
+
+/* Open an upstream.  name is for logs; url http:// or https://. */
+WRIT_MUST_CHECK writ_status mcp_upstream_http_open(const char *name, const char *url, const mcp_up_limits *lim,
+                                                   mcp_upstream **out, writ_error *err);
+/* argv[0] is the program (looked up on PATH), argv NULL-terminated. */
+WRIT_MUST_CHECK writ_status mcp_upstream_stdio_open(const char *name, const char *const *argv,
+                                                    const mcp_up_limits *lim, mcp_upstream **out, writ_error *err);
+/* Send one request.  WRIT_OK: the callbacks will be called (on_done exactly
+ * once) and *ticket names the request for mcp_upstream_cancel.  Any other
+ * status: no callback will be called. */
+WRIT_MUST_CHECK writ_status mcp_upstream_send(mcp_upstream *u, const mcp_up_request *rq, const mcp_up_callbacks *cb,
+                                              void *arg, uint64_t *ticket);
+/* Stop a request (the client went away): after this returns, none of its
+ * callbacks runs or will run (on_done included).  Unknown or finished
+ * tickets are ignored. */
+void mcp_upstream_cancel(mcp_upstream *u, uint64_t ticket);
+/* Stop the thread (and the process), cancel what is in flight.  NULL: no-op. */
+void mcp_upstream_close(mcp_upstream *u);
+const char *mcp_upstream_name(const mcp_upstream *u);
+bool mcp_upstream_is_stdio(const mcp_upstream *u);
+/* stdio: how many times the process was (re)started; HTTP: 0. */
+uint64_t mcp_upstream_starts(const mcp_upstream *u);
+
+#endif
