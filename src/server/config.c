@@ -47,6 +47,8 @@ static const ck_key keys[] = {
      "records between signed checkpoints of the audit chain"},
     {"audit_fsync", CK_BOOL, OFF(audit_fsync), 0, 0,
      "fsync every audit commit (survives power loss; default: survives a crash of the process)"},
+    {"audit_commit_delay_us", CK_U32, OFF(audit_commit_delay_us), 0, 100000,
+     "microseconds the audit log waits to gather more records before committing fewer than 16 (0: at once)"},
     {"reload_poll", CK_U32, OFF(reload_poll), 0, 86400,
      "seconds between checks of the policy files (0: reload on SIGHUP only)"},
     {"check_principal_header", CK_STR, OFF(check_principal_header), 0, 0,
@@ -145,6 +147,7 @@ void srv_config_defaults(srv_config *c)
     c->audit_queue = 65536;
     c->audit_checkpoint_every = 1000;
     c->audit_fsync = false;
+    c->audit_commit_delay_us = 500;
     c->reload_poll = 1;
     c->check_principal_header = dup("");
     c->check_principal_type = dup("Agent");

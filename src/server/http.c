@@ -550,6 +550,7 @@ int srv_run(const srv_config *cfg)
         char *db = join(cfg->state_dir, "/writ.db");
         wr_audit_opts ao = {.batch = cfg->audit_batch, .queue_max = cfg->audit_queue,
                             .checkpoint_every = cfg->audit_checkpoint_every, .fsync = cfg->audit_fsync,
+                            .commit_delay_us = cfg->audit_commit_delay_us,
                             .signer = s.keyring};
         writ_status st = db ? wr_audit_open(db, &ao, &s.audit, &err) : WRIT_ENOMEM;
         if (st) {

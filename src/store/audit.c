@@ -52,7 +52,7 @@ struct wr_audit {
     pthread_cond_t idle, nonfull, lead; /* lead: the head is a submitted record */
     waiter *first, *last;
     uint64_t nqueued;
-    uint32_t batch, queue_max, every;
+    uint32_t batch, queue_max, every, delay_us;
     unsigned busy; /* leaders between taking a batch and finishing its callbacks */
     bool closing, stop;
     pthread_t thread; /* leads batches whose head was submitted */
@@ -788,6 +788,7 @@ writ_status wr_audit_open(const char *path, const wr_audit_opts *o, wr_audit **o
     a->batch = o->batch ? o->batch : 1024;
     a->queue_max = o->queue_max ? o->queue_max : 65536;
     a->every = o->checkpoint_every ? o->checkpoint_every : 1000;
+    a->delay_us = o->commit_delay_us > 100000 ? 100000 : o->commit_delay_us;
     const char *kf = o->keys_file ? o->keys_file : keys_file;
 
     const wr_key *key = o->signer ? wr_keyring_active(o->signer) : NULL;
@@ -975,6 +976,15 @@ static void *leader_thread(void *arg)
             pthread_cond_wait(&a->lead, &a->mu);
         if (!(a->first && a->first->fn))
             break; /* stop, nothing submitted at the head */
+        if (a->delay_us && a->nqueued < 16 && !a->stop) {
+            /* gather: the workers keep deciding meanwhile (they do not
+             * wait for the commit), so more records share it */
+            pthread_mutex_unlock(&a->mu);
+            nanosleep(&(struct timespec){0, (long)a->delay_us * 1000}, NULL);
+            pthread_mutex_lock(&a->mu);
+            if (!(a->first && a->first->fn && !a->first->done))
+                continue;
+        }
         lead_batch(a, a->first);
     }
     pthread_mutex_unlock(&a->mu);

@@ -84,6 +84,10 @@ typedef struct wr_audit_opts {
     uint32_t queue_max;         /* records waiting before appenders wait; 0 = 65536 */
     uint32_t checkpoint_every;  /* a signed checkpoint every N records; 0 = 1000 */
     bool fsync;                 /* synchronous=FULL (power-loss durable); else NORMAL */
+    /* Before committing fewer than 16 submitted records, wait this long
+     * for more to join the transaction (one commit's cost shared by more
+     * decisions, at that much more latency); 0 = commit at once. */
+    uint32_t commit_delay_us;
     /* The active key of this keyring signs checkpoints (it must outlive the
      * log).  NULL: the log's own key, WR_AUDIT_KEY_FILE next to the log,
      * generated (ES256, 0600) when missing. */
