@@ -51,12 +51,6 @@
 
 /* ---- trusted proxies */
 
-struct srv_cidr {
-    int family; /* AF_INET or AF_INET6 */
-    unsigned prefix;
-    unsigned char addr[16];
-};
-
 static int parse_cidr(const char *w, size_t n, srv_cidr *out)
 {
     char buf[64];
@@ -127,17 +121,19 @@ static bool cidr_has(const srv_cidr *c, int family, const unsigned char a[16])
     return (c->addr[full] & mask) == (a[full] & mask);
 }
 
-static bool is_trusted(const srv *s, const char *ip)
+bool srv_proxies_has(const srv_cidr *p, size_t n, const char *ip)
 {
     int fam;
     unsigned char a[16];
     if (addr_of(ip, &fam, a))
         return false;
-    for (size_t i = 0; i < s->nproxies; i++)
-        if (cidr_has(&s->proxies[i], fam, a))
+    for (size_t i = 0; i < n; i++)
+        if (cidr_has(&p[i], fam, a))
             return true;
     return false;
 }
+
+static bool is_trusted(const srv *s, const char *ip) { return srv_proxies_has(s->proxies, s->nproxies, ip); }
 
 /* A destination as Writ compares it: lower case, 1..128 bytes of letters,
  * digits and . _ - : /.  Returns 0, or -1 when v is not one. */
@@ -163,9 +159,11 @@ int srv_destination_norm(const char *v, char *out, size_t cap)
     return norm_destination(v, strlen(v), out, cap);
 }
 
-writ_status srv_facts_open(srv *s, writ_error *err)
+writ_status srv_proxies_parse(const char *list, srv_cidr **out, size_t *count, writ_error *err)
 {
-    const char *v = s->cfg->trusted_proxies;
+    *out = NULL;
+    *count = 0;
+    const char *v = list;
     while (*v) {
         while (*v == ' ' || *v == '\t' || *v == ',')
             v++;
@@ -174,17 +172,30 @@ writ_status srv_facts_open(srv *s, writ_error *err)
         const char *w = v;
         while (*v && *v != ' ' && *v != '\t' && *v != ',')
             v++;
-        srv_cidr c;
+        srv_cidr c, *p = NULL;
+        writ_status st = WRIT_OK;
         if (parse_cidr(w, (size_t)(v - w), &c))
-            return wr_error(err, WRIT_EINVAL,
-                            "trusted_proxies: '%.*s' is not an address or CIDR range (at byte %zu)",
-                            (int)(v - w > 64 ? 64 : v - w), w, (size_t)(w - s->cfg->trusted_proxies) + 1);
-        srv_cidr *p = wr_realloc(s->proxies, (s->nproxies + 1) * sizeof *p);
-        if (!p)
-            return wr_error(err, WRIT_ENOMEM, "out of memory");
-        s->proxies = p;
-        p[s->nproxies++] = c;
+            st = wr_error(err, WRIT_EINVAL, "trusted_proxies: '%.*s' is not an address or CIDR range (at byte %zu)",
+                          (int)(v - w > 64 ? 64 : v - w), w, (size_t)(w - list) + 1);
+        else if (!(p = wr_realloc(*out, (*count + 1) * sizeof *p)))
+            st = wr_error(err, WRIT_ENOMEM, "out of memory");
+        if (st) {
+            wr_free(*out);
+            *out = NULL;
+            *count = 0;
+            return st;
+        }
+        *out = p;
+        p[(*count)++] = c;
     }
+    return WRIT_OK;
+}
+
+writ_status srv_facts_open(srv *s, writ_error *err)
+{
+    writ_status st = srv_proxies_parse(s->cfg->trusted_proxies, &s->proxies, &s->nproxies, err);
+    if (st)
+        return st;
     if (norm_destination(s->cfg->destination_default, strlen(s->cfg->destination_default), s->dest_default,
                          sizeof s->dest_default))
         return wr_error(
@@ -247,9 +258,7 @@ static void trim(const char **p, size_t *n)
         (*n)--;
 }
 
-/* X-Forwarded-For from the right: the first address that is not a trusted
- * proxy.  0 with out set, or -1 (not an address). */
-static int from_xff(const srv *s, const char *v, char *out, size_t n)
+int srv_xff_client(const srv_cidr *proxies, size_t nproxies, const char *v, char *out, size_t n)
 {
     size_t end = strlen(v);
     char one[64] = "";
@@ -268,7 +277,7 @@ static int from_xff(const srv *s, const char *v, char *out, size_t n)
         one[wn] = '\0';
         if (addr_of(one, &fam, a))
             return -1;
-        if (!is_trusted(s, one))
+        if (!srv_proxies_has(proxies, nproxies, one))
             break;
         end = start ? start - 1 : 0;
     }
@@ -323,7 +332,7 @@ void srv_peer_read(const srv *s, struct MHD_Connection *c, srv_peer *p)
         MHD_get_connection_values(c, MHD_HEADER_KIND, scan_one, &h);
         if (h.first) {
             char ip[64];
-            if (!sb_ok(&all) || from_xff(s, all.p, ip, sizeof ip)) {
+            if (!sb_ok(&all) || srv_xff_client(s->proxies, s->nproxies, all.p, ip, sizeof ip)) {
                 snprintf(p->bad, sizeof p->bad,
                          "X-Forwarded-For from a trusted proxy holds something not an address");
                 sb_free(&all);

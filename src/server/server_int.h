@@ -53,7 +53,12 @@ typedef struct srv {
     size_t nproxies;
     char dest_default[130]; /* destination_default, normalised */
 } srv;
-typedef struct srv_cidr srv_cidr;
+/* One trusted_proxies entry: an address range. */
+typedef struct srv_cidr {
+    int family;                 /* AF_INET or AF_INET6 */
+    unsigned prefix;
+    unsigned char addr[16];
+} srv_cidr;
 
 /* ---- TLS (tls.c) */
 /* Read tls_cert / tls_key / tls_client_ca and check them (clear errors). */
@@ -122,6 +127,16 @@ typedef struct srv_peer {
     char bad[128];         /* a forwarding header that could not be read: deny with this */
 } srv_peer;
 WRIT_MUST_CHECK writ_status srv_facts_open(srv *s, writ_error *err);
+/* trusted_proxies: addresses or CIDR ranges separated by spaces, tabs or
+ * commas (*out: wr_free).  A bad entry: WRIT_EINVAL naming it and its byte. */
+WRIT_MUST_CHECK writ_status srv_proxies_parse(const char *list, srv_cidr **out, size_t *n, writ_error *err);
+/* Is ip (text; an IPv4-mapped IPv6 address counts as its IPv4) in one of p? */
+bool srv_proxies_has(const srv_cidr *p, size_t n, const char *ip);
+/* The client of an X-Forwarded-For value (every copy joined by ','): read
+ * from the right, the first address that is not a trusted proxy (all of
+ * them trusted: the leftmost).  0 with out, or -1 when an entry read is not
+ * an address (or the value is empty). */
+int srv_xff_client(const srv_cidr *p, size_t n, const char *xff, char *out, size_t cap);
 void srv_facts_close(srv *s);
 void srv_peer_read(const srv *s, struct MHD_Connection *c, srv_peer *p);
 /* A destination normalised (lower case; letters, digits, . _ - : /): 0, or
