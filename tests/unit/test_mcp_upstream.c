@@ -755,6 +755,24 @@ static void test_stdio_spawn_fails(void **state)
     assert_int_equal(mcp_upstream_stdio_open("gone", argv, NULL, &u, &err), WRIT_EIO);
     assert_null(u);
     assert_non_null(strstr(err.msg, "cannot start writ-no-such-program-here"));
+    /* A program that always exits at once: the request fails (written to a
+     * dying process, or never written within connect_ms), and the process
+     * keeps being restarted. */
+    const char *dies[] = {"false", NULL};
+    mcp_up_limits lim = {.restart_ms = 20, .connect_ms = 300};
+    assert_int_equal(mcp_upstream_stdio_open("dies", dies, &lim, &u, &err), WRIT_OK);
+    rec r;
+    rec_init(&r);
+    post(u, &r, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"echo\"}");
+    assert_true(rec_wait(&r, 5));
+    assert_int_equal(r.st, WRIT_EIO);
+    assert_int_equal(r.heads, 0);
+    if (!strstr(r.why, "exited with status 1") && !strstr(r.why, "not running"))
+        fail_msg("why: %s", r.why);
+    rec_free(&r);
+    sleep_ms(200);
+    assert_true(mcp_upstream_starts(u) > 2);
+    mcp_upstream_close(u);
     const char *none[] = {NULL};
     assert_int_equal(mcp_upstream_stdio_open("gone", none, NULL, &u, &err), WRIT_EINVAL);
 }
