@@ -74,6 +74,7 @@ typedef struct sup {
     pstate st;
     uint64_t restart_at;
     uint64_t init_wire, init_deadline;
+    uint64_t out_progress; /* when stdin last took bytes (or obuf filled) */
     _Atomic uint64_t next_wire;
     char *init_body; /* the last initialize (qmu) */
     size_t init_len;
@@ -285,8 +286,10 @@ static void proc_down(mcp_upstream *u, const char *cause)
 
 static bool obuf_add(sup *s, const char *p, size_t n)
 {
-    if (s->ooff == s->olen)
+    if (s->ooff == s->olen) {
         s->ooff = s->olen = 0;
+        s->out_progress = up_now_ms();
+    }
     if (s->olen + n > s->ocap) {
         size_t cap = s->ocap ? s->ocap : 4096;
         while (cap < s->olen + n)
@@ -420,6 +423,7 @@ static bool flush(mcp_upstream *u)
             return false;
         }
         s->ooff += (size_t)k;
+        s->out_progress = up_now_ms();
     }
     s->ooff = s->olen = 0;
     sreq *r = s->writing;
@@ -487,6 +491,17 @@ static void *stdio_thread(void *arg)
         }
         if (s->st == P_DOWN && s->restart_at < next_ms)
             next_ms = s->restart_at;
+        /* A process that stops reading its stdin cannot be given half a
+         * line less: it is restarted. */
+        if (s->st != P_DOWN && s->ooff < s->olen) {
+            if (now >= s->out_progress + u->lim.idle_ms) {
+                snprintf(why, sizeof why, "it has not read its stdin for %u ms", u->lim.idle_ms);
+                proc_down(u, why);
+                continue;
+            }
+            if (s->out_progress + u->lim.idle_ms < next_ms)
+                next_ms = s->out_progress + u->lim.idle_ms;
+        }
         for (;;) {
             sreq *late = NULL;
             pthread_mutex_lock(&u->qmu);

@@ -772,6 +772,38 @@ static void test_stdio_long_line_and_timeouts(void **state)
     unlink(stdio_log);
 }
 
+static void test_stdio_not_reading(void **state)
+{
+    mcp_up_limits lim = {.idle_ms = 500, .restart_ms = 50};
+    mcp_upstream *u = stdio_open(&lim);
+    rec r, r2;
+    rec_init(&r);
+    post(u, &r, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"deaf\"}");
+    /* 300 KB: more than a pipe holds, so the write stalls half done. */
+    size_t n = 300000;
+    char *big = malloc(n + 100);
+    int k = snprintf(big, n + 100, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"echo\",\"params\":{\"s\":\"");
+    memset(big + k, 'a', n);
+    memcpy(big + k + n, "\"}}", 4);
+    rec_init(&r2);
+    post(u, &r2, big);
+    assert_true(rec_wait(&r, 5));
+    assert_true(rec_wait(&r2, 5));
+    assert_int_equal(r.st, WRIT_EIO);
+    assert_int_equal(r2.st, WRIT_EIO);
+    if (!strstr(r2.why, "has not read its stdin for 500 ms"))
+        fail_msg("why: %s", r2.why);
+    rec_free(&r);
+    rec_free(&r2);
+    free(big);
+    json_t *a = call(u, "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"echo\"}", &r);
+    json_decref(a);
+    rec_free(&r);
+    assert_int_equal(mcp_upstream_starts(u), 2);
+    mcp_upstream_close(u);
+    unlink(stdio_log);
+}
+
 static void test_stdio_spawn_fails(void **state)
 {
     const char *argv[] = {"writ-no-such-program-here", NULL};
@@ -813,7 +845,7 @@ int main(void)
     const struct CMUnitTest stdio[] = {
         cmocka_unit_test(test_stdio_ids_restored), cmocka_unit_test(test_stdio_concurrent),
         cmocka_unit_test(test_stdio_restart),      cmocka_unit_test(test_stdio_long_line_and_timeouts),
-        cmocka_unit_test(test_stdio_spawn_fails),
+        cmocka_unit_test(test_stdio_spawn_fails),  cmocka_unit_test(test_stdio_not_reading),
     };
     int rc = cmocka_run_group_tests_name("mcp_upstream_http", http, http_start, http_stop);
     return rc + cmocka_run_group_tests_name("mcp_upstream_stdio", stdio, NULL, NULL);
