@@ -322,6 +322,11 @@ writ_status up_stdio_rewrite(const char *body, size_t len, uint64_t new_id, char
     *orig_text = NULL;
     *is_initialize = false;
     *kind = UP_MSG_NOTIFICATION;
+    /* jansson lets a raw NUL byte through after some tokens; JSON has none. */
+    const char *nul = memchr(body, 0, len);
+    if (nul)
+        return wr_error(err, WRIT_EJSON, "stdio upstream: message has a NUL byte (offset %zu)",
+                        (size_t)(nul - body));
     json_error_t je;
     json_t *m = json_loadb(body, len, JSON_ALLOW_NUL, &je);
     if (!m)
@@ -372,6 +377,8 @@ writ_status up_stdio_rewrite(const char *body, size_t len, uint64_t new_id, char
 bool up_stdio_answer_id(const char *line, size_t len, uint64_t *id, json_t **msg)
 {
     *msg = NULL;
+    if (memchr(line, 0, len))
+        return false;
     json_t *m = json_loadb(line, len, JSON_ALLOW_NUL, NULL);
     if (!m)
         return false;
