@@ -12,12 +12,15 @@
 #include <cmocka.h>
 
 #include <jansson.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -224,6 +227,9 @@ static void post(mcp_upstream *u, rec *r, const char *body)
 
 static void test_http_json_and_headers(void **state)
 {
+    /* A proxy in the environment is not used. */
+    setenv("http_proxy", "http://127.0.0.1:1", 1);
+    setenv("HTTP_PROXY", "http://127.0.0.1:1", 1);
     mcp_upstream *u = http_open("/json", NULL);
     rec r;
     rec_init(&r);
@@ -284,6 +290,8 @@ static void test_http_json_and_headers(void **state)
     mcp_up_request rm = {.method = "PUT", .body = "{}", .len = 2};
     assert_int_equal(mcp_upstream_send(u, &rm, &CB, &r, &t), WRIT_EINVAL);
     mcp_upstream_close(u);
+    unsetenv("http_proxy");
+    unsetenv("HTTP_PROXY");
 }
 
 static void test_http_get_delete(void **state)
@@ -349,6 +357,7 @@ static void test_http_errors(void **state)
         {"/close", 1, WRIT_EIO, "closed mid-answer"},
         {"/big", 1, WRIT_ELIMIT, "answer larger than 1000 bytes"},
         {"/404", 1, WRIT_OK, ""},
+        {"/redirect", 1, WRIT_OK, ""},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         mcp_upstream *u = http_open(cases[i].path, &lim);
@@ -363,6 +372,10 @@ static void test_http_errors(void **state)
         if (!strcmp(cases[i].path, "/404")) {
             assert_int_equal(r.status, 404);
             assert_string_equal(r.body, "{\"error\":\"no such endpoint\"}");
+        }
+        if (!strcmp(cases[i].path, "/redirect")) {
+            assert_int_equal(r.status, 302);
+            assert_string_equal(r.body, "moved");
         }
         if (!strcmp(cases[i].path, "/big"))
             assert_true(r.len <= 1000);
@@ -394,6 +407,47 @@ static void test_http_refused_and_bad_urls(void **state)
     rec_free(&r);
     mcp_upstream_close(u);
     mcp_upstream_close(NULL);
+}
+
+/* A listening socket that never accepts, its queue filled: a connection
+ * to it is never completed, so libcurl's connect timeout ends the request. */
+static void test_http_connect_timeout(void **state)
+{
+    int ls = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    assert_int_equal(bind(ls, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(listen(ls, 0), 0);
+    socklen_t al = sizeof a;
+    getsockname(ls, (struct sockaddr *)&a, &al);
+    int fill[4];
+    for (int i = 0; i < 4; i++) {
+        fill[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+        if (connect(fill[i], (struct sockaddr *)&a, sizeof a) != 0) {
+            /* EINPROGRESS: the queue is full already */
+        }
+    }
+    sleep_ms(100);
+    char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/mcp", ntohs(a.sin_port));
+    mcp_up_limits lim = {.connect_ms = 300, .idle_ms = 5000};
+    mcp_upstream *u = NULL;
+    writ_error err;
+    assert_int_equal(mcp_upstream_http_open("slow", url, &lim, &u, &err), WRIT_OK);
+    rec r;
+    rec_init(&r);
+    double t0 = now_s();
+    post(u, &r, "{}");
+    assert_true(rec_wait(&r, 5));
+    assert_int_equal(r.st, WRIT_EIO);
+    assert_int_equal(r.heads, 0);
+    if (!strstr(r.why, "connect timeout"))
+        fail_msg("why: %s", r.why);
+    assert_true(now_s() - t0 < 2.0);
+    rec_free(&r);
+    mcp_upstream_close(u);
+    for (int i = 0; i < 4; i++)
+        close(fill[i]);
+    close(ls);
 }
 
 static void test_http_cancel(void **state)
@@ -840,7 +894,7 @@ int main(void)
         cmocka_unit_test(test_http_json_and_headers),     cmocka_unit_test(test_http_get_delete),
         cmocka_unit_test(test_http_sse_in_pieces),        cmocka_unit_test(test_http_errors),
         cmocka_unit_test(test_http_refused_and_bad_urls), cmocka_unit_test(test_http_cancel),
-        cmocka_unit_test(test_http_concurrent),
+        cmocka_unit_test(test_http_concurrent),           cmocka_unit_test(test_http_connect_timeout),
     };
     const struct CMUnitTest stdio[] = {
         cmocka_unit_test(test_stdio_ids_restored), cmocka_unit_test(test_stdio_concurrent),
