@@ -27,7 +27,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 [ -f "fuzz/fuzz_$name.c" ] || { echo "fuzz.sh: no target fuzz/fuzz_$name.c" >&2; usage; }
 
 . scripts/deps.sh
-install_deps cmake clang libclang-rt-14-dev pkg-config libjansson-dev libssl-dev libsqlite3-dev libmicrohttpd-dev libgnutls28-dev
+install_deps cmake clang libclang-rt-14-dev pkg-config libjansson-dev libssl-dev libsqlite3-dev libmicrohttpd-dev libcurl4-openssl-dev libgnutls28-dev
 
 cmake -S . -B build/fuzz -DWRIT_FUZZ=ON -DWRIT_TESTS=OFF -DCMAKE_BUILD_TYPE=Debug \
     -DCMAKE_C_COMPILER=clang >/dev/null

@@ -10,7 +10,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 repo=$(pwd)
 
 . scripts/deps.sh
-install_deps cmake gcc pkg-config libjansson-dev libcmocka-dev libssl-dev libsqlite3-dev libmicrohttpd-dev libgnutls28-dev
+install_deps cmake gcc pkg-config libjansson-dev libcmocka-dev libssl-dev libsqlite3-dev libmicrohttpd-dev libcurl4-openssl-dev libgnutls28-dev
 
 writ="$repo/build/release/writ"
 build() {

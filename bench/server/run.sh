@@ -27,7 +27,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 repo=$(pwd)
 . scripts/deps.sh
 install_deps cmake gcc pkg-config libjansson-dev libssl-dev libsqlite3-dev libmicrohttpd-dev libcmocka-dev \
-    libgnutls28-dev nginx-light:nginx wrk curl nodejs:node iproute2:ss
+    libcurl4-openssl-dev libgnutls28-dev nginx-light:nginx wrk curl nodejs:node iproute2:ss
 
 # WRIT_BIN=path/to/writ benchmarks that binary as it is (e.g. an older build
 # kept for a before/after comparison); else build/release/writ, rebuilt when stale.

@@ -86,5 +86,8 @@ const char *mcp_upstream_name(const mcp_upstream *u);
 bool mcp_upstream_is_stdio(const mcp_upstream *u);
 /* stdio: how many times the process was (re)started; HTTP: 0. */
 uint64_t mcp_upstream_starts(const mcp_upstream *u);
+/* stdio: how many lines of the process answered nothing of ours (its own
+ * requests and notifications, late answers), dropped; HTTP: 0. */
+uint64_t mcp_upstream_stdio_dropped(const mcp_upstream *u);
 
 #endif

@@ -1,0 +1,441 @@
+/* upstream_http.c - a Streamable HTTP upstream (MCP 2025-11-25) over libcurl.
+ *
+ * One thread per upstream runs a curl multi handle (connections are kept
+ * alive and reused between requests).  mcp_upstream_send copies the request
+ * into an hreq, links it on the upstream's list and wakes the thread
+ * (curl_multi_wakeup); the thread adds it to the multi handle.  libcurl's
+ * header callback collects Content-Type, Mcp-Session-Id and
+ * MCP-Protocol-Version and, at the blank line ending a final (non-1xx)
+ * header block, calls on_head; its write callback passes each piece of the
+ * body to on_data as it arrives (an SSE stream is not buffered).  The thread
+ * enforces idle_ms itself (no byte for that long ends the transfer with an
+ * error): libcurl's low-speed limit counts whole seconds only.
+ *
+ * No redirects, no proxy from the environment, http and https only, no
+ * Accept-Encoding (the body is passed on as the upstream sent it). */
+#include <ctype.h>
+#include <curl/curl.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "mcp/upstream_int.h"
+#include "util/alloc.h"
+#include "util/error.h"
+
+typedef struct hreq {
+    up_req base; /* first: the list holds hreqs */
+    mcp_upstream *u;
+    CURL *easy;
+    struct curl_slist *hdrs;
+    char *body;
+    size_t len;
+    bool added;       /* to the multi handle */
+    uint64_t last_ms; /* last byte (or the start) */
+    size_t got;       /* body bytes so far */
+    bool too_big, idle;
+    long status;
+    char *ct, *sid, *pv; /* from the current header block */
+    char errbuf[CURL_ERROR_SIZE];
+} hreq;
+
+typedef struct hup {
+    char *url;
+    CURLM *multi;
+    mcp_upstream *u;
+} hup;
+
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static CURLcode curl_init_rc = CURLE_FAILED_INIT;
+static void curl_init(void) { curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT); }
+
+static void hreq_free(hreq *r)
+{
+    if (!r)
+        return;
+    if (r->easy)
+        curl_easy_cleanup(r->easy);
+    curl_slist_free_all(r->hdrs);
+    wr_free(r->body);
+    wr_free(r->ct);
+    wr_free(r->sid);
+    wr_free(r->pv);
+    wr_free(r);
+}
+
+/* "Name: value\r\n" -> the value when the name matches, trimmed; copied. */
+static char *header_value(const char *line, size_t n, const char *name)
+{
+    size_t nl = strlen(name);
+    if (n <= nl || line[nl] != ':' || strncasecmp(line, name, nl) != 0)
+        return NULL;
+    const char *v = line + nl + 1, *e = line + n;
+    while (v < e && (*v == ' ' || *v == '\t'))
+        v++;
+    while (e > v && (e[-1] == '\r' || e[-1] == '\n' || e[-1] == ' ' || e[-1] == '\t'))
+        e--;
+    return wr_strndup(v, (size_t)(e - v));
+}
+
+static void keep(char **slot, char *v)
+{
+    if (!v)
+        return;
+    wr_free(*slot);
+    *slot = v;
+}
+
+static size_t on_header(char *p, size_t size, size_t nmemb, void *ud)
+{
+    hreq *r = ud;
+    size_t n = size * nmemb;
+    r->last_ms = up_now_ms();
+    if (n >= 5 && strncmp(p, "HTTP/", 5) == 0) {
+        /* A new header block (after a 1xx, or the first). */
+        wr_free(r->ct);
+        wr_free(r->sid);
+        wr_free(r->pv);
+        r->ct = r->sid = r->pv = NULL;
+        return n;
+    }
+    if (n <= 2 && (p[0] == '\r' || p[0] == '\n')) {
+        long st = 0;
+        curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &st);
+        if (st >= 200) {
+            r->status = st;
+            up_head(r->u, &r->base, (unsigned)st, r->ct, r->sid, r->pv);
+        }
+        return n;
+    }
+    keep(&r->ct, header_value(p, n, "Content-Type"));
+    keep(&r->sid, header_value(p, n, "Mcp-Session-Id"));
+    keep(&r->pv, header_value(p, n, "MCP-Protocol-Version"));
+    return n;
+}
+
+static size_t on_write(char *p, size_t size, size_t nmemb, void *ud)
+{
+    hreq *r = ud;
+    size_t n = size * nmemb;
+    mcp_upstream *u = r->u;
+    r->last_ms = up_now_ms();
+    if (n > u->lim.max_answer - r->got) {
+        r->too_big = true;
+        return CURL_WRITEFUNC_ERROR;
+    }
+    r->got += n;
+    up_data(u, &r->base, p, n);
+    return n;
+}
+
+static bool header_ok(const char *s)
+{
+    for (; *s; s++)
+        if (*s == '\r' || *s == '\n')
+            return false;
+    return true;
+}
+
+static writ_status add_header(struct curl_slist **l, const char *name, const char *v)
+{
+    char buf[4096];
+    int k = name ? snprintf(buf, sizeof buf, "%s: %s", name, v) : snprintf(buf, sizeof buf, "%s", v);
+    if (k < 0 || (size_t)k >= sizeof buf || !header_ok(buf))
+        return WRIT_EINVAL;
+    struct curl_slist *n = curl_slist_append(*l, buf);
+    if (!n)
+        return WRIT_ENOMEM;
+    *l = n;
+    return WRIT_OK;
+}
+
+static writ_status http_send(mcp_upstream *u, const mcp_up_request *rq, const mcp_up_callbacks *cb, void *arg,
+                             uint64_t *ticket)
+{
+    hup *h = u->impl;
+    const char *method = rq->method ? rq->method : "POST";
+    bool post = strcmp(method, "POST") == 0, get = strcmp(method, "GET") == 0,
+         del = strcmp(method, "DELETE") == 0;
+    if (!post && !get && !del)
+        return WRIT_EINVAL;
+    if (post && !rq->body)
+        return WRIT_EINVAL;
+    hreq *r = wr_calloc(1, sizeof *r);
+    if (!r)
+        return WRIT_ENOMEM;
+    writ_status st = WRIT_ENOMEM;
+    r->u = u;
+    r->base.cb = *cb;
+    r->base.arg = arg;
+    if (!(r->easy = curl_easy_init()))
+        goto err;
+    if (post) {
+        r->len = rq->len;
+        if (!(r->body = wr_malloc(rq->len ? rq->len : 1)))
+            goto err;
+        memcpy(r->body, rq->body, rq->len);
+        if ((st = add_header(&r->hdrs, "Content-Type", "application/json")) != WRIT_OK)
+            goto err;
+    }
+    if ((st = add_header(&r->hdrs, "Accept",
+                         rq->accept ? rq->accept : "application/json, text/event-stream")) != WRIT_OK)
+        goto err;
+    if (rq->session_id && (st = add_header(&r->hdrs, "Mcp-Session-Id", rq->session_id)) != WRIT_OK)
+        goto err;
+    if (rq->protocol_version &&
+        (st = add_header(&r->hdrs, "MCP-Protocol-Version", rq->protocol_version)) != WRIT_OK)
+        goto err;
+    for (size_t i = 0; i < rq->nheaders; i++) {
+        if (!rq->headers[i] || !strchr(rq->headers[i], ':')) {
+            st = WRIT_EINVAL;
+            goto err;
+        }
+        if ((st = add_header(&r->hdrs, NULL, rq->headers[i])) != WRIT_OK)
+            goto err;
+    }
+    /* No "Expect: 100-continue" round trip for large bodies. */
+    if ((st = add_header(&r->hdrs, NULL, "Expect:")) != WRIT_OK)
+        goto err;
+    st = WRIT_EINVAL;
+    CURL *e = r->easy;
+    if (curl_easy_setopt(e, CURLOPT_URL, h->url) || curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->hdrs) ||
+        curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header) ||
+        curl_easy_setopt(e, CURLOPT_HEADERDATA, r) || curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write) ||
+        curl_easy_setopt(e, CURLOPT_WRITEDATA, r) || curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf) ||
+        curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L) || curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L) ||
+        curl_easy_setopt(e, CURLOPT_PROXY, "") || curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https") ||
+        curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https") ||
+        curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)u->lim.connect_ms))
+        goto err;
+    if (post && (curl_easy_setopt(e, CURLOPT_POST, 1L) || curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->body) ||
+                 curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->len)))
+        goto err;
+    if (get && curl_easy_setopt(e, CURLOPT_HTTPGET, 1L))
+        goto err;
+    if (del && curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, "DELETE"))
+        goto err;
+    pthread_mutex_lock(&u->qmu);
+    if (u->stop) {
+        pthread_mutex_unlock(&u->qmu);
+        st = WRIT_EINVAL;
+        goto err;
+    }
+    up_link(u, &r->base);
+    *ticket = r->base.ticket;
+    pthread_mutex_unlock(&u->qmu);
+    curl_multi_wakeup(h->multi);
+    return WRIT_OK;
+err:
+    hreq_free(r);
+    return st;
+}
+
+static void http_wake(mcp_upstream *u)
+{
+    hup *h = u->impl;
+    curl_multi_wakeup(h->multi);
+}
+
+/* Take r off the list and the multi handle, and free it. */
+static void finish(mcp_upstream *u, hreq *r)
+{
+    hup *h = u->impl;
+    pthread_mutex_lock(&u->qmu);
+    up_unlink(u, &r->base);
+    pthread_mutex_unlock(&u->qmu);
+    if (r->added)
+        curl_multi_remove_handle(h->multi, r->easy);
+    hreq_free(r);
+}
+
+static void transfer_done(mcp_upstream *u, hreq *r, CURLcode rc)
+{
+    char why[CURL_ERROR_SIZE + 160];
+    if (r->too_big) {
+        snprintf(why, sizeof why, "upstream %s: answer larger than %zu bytes (cut)", u->name,
+                 u->lim.max_answer);
+        up_done(u, &r->base, WRIT_ELIMIT, why);
+    } else if (r->idle) {
+        snprintf(why, sizeof why, "upstream %s: no byte for %u ms (idle timeout)", u->name, u->lim.idle_ms);
+        up_done(u, &r->base, WRIT_EIO, why);
+    } else if (rc != CURLE_OK) {
+        const char *what = rc == CURLE_OPERATION_TIMEDOUT && !r->base.head_sent ? "connect timeout: "
+                           : rc == CURLE_PARTIAL_FILE || rc == CURLE_RECV_ERROR
+                               ? "connection closed mid-answer: "
+                           : rc == CURLE_COULDNT_CONNECT ? "connection refused: "
+                                                         : "";
+        snprintf(why, sizeof why, "upstream %s: %s%s", u->name, what,
+                 r->errbuf[0] ? r->errbuf : curl_easy_strerror(rc));
+        up_done(u, &r->base, WRIT_EIO, why);
+    } else {
+        if (!r->base.head_sent) {
+            /* No blank line seen (cannot happen with a complete answer); still one head. */
+            long st = 0;
+            curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &st);
+            up_head(u, &r->base, (unsigned)st, r->ct, r->sid, r->pv);
+        }
+        up_done(u, &r->base, WRIT_OK, NULL);
+    }
+    finish(u, r);
+}
+
+static void *http_thread(void *arg)
+{
+    mcp_upstream *u = arg;
+    hup *h = u->impl;
+    up_thread_enter(u);
+    for (;;) {
+        /* New requests in, cancelled ones out. */
+        hreq *gone = NULL;
+        pthread_mutex_lock(&u->qmu);
+        bool stop = u->stop;
+        uint64_t now = up_now_ms();
+        for (up_req *b = u->head, *next; b; b = next) {
+            next = b->next;
+            hreq *r = (hreq *)b;
+            if (b->cancelled || stop) {
+                up_unlink(u, b);
+                b->next = (up_req *)gone;
+                gone = r;
+            } else if (!r->added) {
+                r->last_ms = now;
+                if (curl_multi_add_handle(h->multi, r->easy) == CURLM_OK)
+                    r->added = true;
+            }
+        }
+        pthread_mutex_unlock(&u->qmu);
+        while (gone) {
+            hreq *r = gone;
+            gone = (hreq *)r->base.next;
+            if (r->added)
+                curl_multi_remove_handle(h->multi, r->easy);
+            hreq_free(r);
+        }
+        if (stop)
+            break;
+        int running = 0;
+        curl_multi_perform(h->multi, &running);
+        CURLMsg *m;
+        int left;
+        while ((m = curl_multi_info_read(h->multi, &left)))
+            if (m->msg == CURLMSG_DONE) {
+                hreq *r = NULL;
+                /* The hreq whose easy handle this is: the list is short. */
+                pthread_mutex_lock(&u->qmu);
+                for (up_req *b = u->head; b; b = b->next)
+                    if (((hreq *)b)->easy == m->easy_handle) {
+                        r = (hreq *)b;
+                        break;
+                    }
+                pthread_mutex_unlock(&u->qmu);
+                if (r)
+                    transfer_done(u, r, m->data.result);
+            }
+        /* Idle timeouts, and an add that failed (out of memory in libcurl). */
+        now = up_now_ms();
+        uint64_t next_ms = now + 1000;
+        for (;;) {
+            hreq *late = NULL;
+            pthread_mutex_lock(&u->qmu);
+            for (up_req *b = u->head; b; b = b->next) {
+                hreq *r = (hreq *)b;
+                if (b->cancelled)
+                    continue;
+                if (!r->added) {
+                    late = r;
+                    break;
+                }
+                uint64_t dl = r->last_ms + u->lim.idle_ms;
+                if (dl <= now) {
+                    r->idle = true;
+                    late = r;
+                    break;
+                }
+                if (dl < next_ms)
+                    next_ms = dl;
+            }
+            pthread_mutex_unlock(&u->qmu);
+            if (!late)
+                break;
+            transfer_done(u, late, late->added ? CURLE_OPERATION_TIMEDOUT : CURLE_OUT_OF_MEMORY);
+        }
+        long ct = -1;
+        curl_multi_timeout(h->multi, &ct);
+        long wait = (long)(next_ms - now);
+        if (ct >= 0 && ct < wait)
+            wait = ct;
+        if (wait > 0)
+            curl_multi_poll(h->multi, NULL, 0, (int)wait, NULL);
+    }
+    return NULL;
+}
+
+static void http_close(mcp_upstream *u)
+{
+    hup *h = u->impl;
+    if (!h)
+        return;
+    for (up_req *b = u->head, *next; b; b = next) {
+        next = b->next;
+        hreq *r = (hreq *)b;
+        if (r->added)
+            curl_multi_remove_handle(h->multi, r->easy);
+        hreq_free(r);
+    }
+    u->head = u->tail = NULL;
+    if (h->multi)
+        curl_multi_cleanup(h->multi);
+    wr_free(h->url);
+    wr_free(h);
+    u->impl = NULL;
+}
+
+writ_status mcp_upstream_http_open(const char *name, const char *url, const mcp_up_limits *lim,
+                                   mcp_upstream **out, writ_error *err)
+{
+    *out = NULL;
+    if (!url || (strncasecmp(url, "http://", 7) != 0 && strncasecmp(url, "https://", 8) != 0))
+        return wr_error(err, WRIT_EINVAL, "mcp upstream %s: the URL must start with http:// or https://",
+                        name ? name : "");
+    for (const char *c = url; *c; c++)
+        if ((unsigned char)*c <= ' ' || *c == 0x7f)
+            return wr_error(err, WRIT_EINVAL, "mcp upstream %s: the URL has a space or control character",
+                            name ? name : "");
+    pthread_once(&curl_once, curl_init);
+    if (curl_init_rc != CURLE_OK)
+        return wr_error(err, WRIT_EIO, "mcp upstream %s: libcurl: %s", name ? name : "",
+                        curl_easy_strerror(curl_init_rc));
+    CURLU *cu = curl_url();
+    CURLUcode uc = cu ? curl_url_set(cu, CURLUPART_URL, url, 0) : CURLUE_OUT_OF_MEMORY;
+    curl_url_cleanup(cu);
+    if (uc != CURLUE_OK)
+        return wr_error(err, WRIT_EINVAL, "mcp upstream %s: bad URL: %s", name ? name : "",
+                        curl_url_strerror(uc));
+    mcp_upstream *u = up_new(false, name, lim);
+    hup *h = u ? wr_calloc(1, sizeof *h) : NULL;
+    if (!h) {
+        if (u)
+            up_free(u);
+        return wr_error(err, WRIT_ENOMEM, "out of memory");
+    }
+    u->impl = h;
+    u->send_impl = http_send;
+    u->wake = http_wake;
+    u->close_impl = http_close;
+    h->u = u;
+    h->url = wr_strndup(url, strlen(url));
+    h->multi = curl_multi_init();
+    if (!h->url || !h->multi) {
+        http_close(u);
+        up_free(u);
+        return wr_error(err, WRIT_ENOMEM, "out of memory");
+    }
+    if (pthread_create(&u->thread, NULL, http_thread, u) != 0) {
+        http_close(u);
+        up_free(u);
+        return wr_error(err, WRIT_EIO, "mcp upstream %s: cannot start its thread", u->name);
+    }
+    u->thread_started = true;
+    *out = u;
+    return WRIT_OK;
+}

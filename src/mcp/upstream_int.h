@@ -1,0 +1,111 @@
+/* upstream_int.h - what the two upstream transports share (not for the gateway).
+ *
+ * Every request in flight is an up_req on its upstream's list (u->qmu).  The
+ * transport's thread is the only one that calls callbacks, and it holds
+ * u->cbmu while it does; mcp_upstream_cancel takes u->cbmu too, so once it
+ * has marked a request cancelled no callback of that request is running, and
+ * the thread checks the mark (under u->cbmu) before each callback: none will
+ * run.  A callback that cancels (on the thread, already holding u->cbmu) only
+ * marks.  Lock order: cbmu before qmu. */
+#ifndef WRIT_MCP_UPSTREAM_INT_H
+#define WRIT_MCP_UPSTREAM_INT_H
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "mcp/upstream.h"
+
+typedef struct up_req {
+    struct up_req *prev, *next;
+    uint64_t ticket;
+    mcp_up_callbacks cb;
+    void *arg;
+    bool cancelled; /* set under cbmu and qmu */
+    bool head_sent;
+    bool done;
+} up_req;
+
+struct mcp_upstream {
+    bool stdio;
+    char *name;
+    mcp_up_limits lim;    /* with the defaults filled in */
+    pthread_mutex_t qmu;  /* the list, stop, the transport's queue */
+    pthread_mutex_t cbmu; /* held while a callback runs */
+    up_req *head, *tail;  /* every request not yet freed */
+    uint64_t next_ticket;
+    bool stop;
+    pthread_t thread;
+    bool thread_started;
+    _Atomic uint64_t starts;
+    void *impl;
+    writ_status (*send_impl)(mcp_upstream *u, const mcp_up_request *rq, const mcp_up_callbacks *cb, void *arg,
+                             uint64_t *ticket);
+    void (*wake)(mcp_upstream *u);
+    void (*close_impl)(mcp_upstream *u); /* after the thread has been joined */
+};
+
+/* Fill lim's zeros with the defaults. */
+mcp_up_limits up_limits(const mcp_up_limits *lim);
+/* A new upstream with its mutexes; NULL when out of memory. */
+mcp_upstream *up_new(bool stdio, const char *name, const mcp_up_limits *lim);
+/* Free what up_new made (the thread must be joined). */
+void up_free(mcp_upstream *u);
+/* Under qmu: give r a ticket and append it to the list. */
+void up_link(mcp_upstream *u, up_req *r);
+/* Under qmu: take r off the list. */
+void up_unlink(mcp_upstream *u, up_req *r);
+/* Called first by a transport's thread: mcp_upstream_cancel on that thread
+ * (from a callback) must not take cbmu again. */
+void up_thread_enter(mcp_upstream *u);
+/* Monotonic milliseconds. */
+uint64_t up_now_ms(void);
+
+/* Callbacks, on the transport's thread only; each does nothing once r is
+ * cancelled or done.  up_done marks r done (the caller then frees it). */
+void up_head(mcp_upstream *u, up_req *r, unsigned status, const char *ct, const char *sid, const char *pv);
+void up_data(mcp_upstream *u, up_req *r, const char *p, size_t n);
+void up_done(mcp_upstream *u, up_req *r, writ_status st, const char *why);
+
+/* ---- stdio messages (pure functions, fuzzed by fuzz/fuzz_mcp_stdio.c) ---- */
+
+typedef enum up_msg_kind {
+    UP_MSG_REQUEST,      /* has a method and an id: answered by a response */
+    UP_MSG_NOTIFICATION, /* no id (or a response of the client's): nothing comes back */
+} up_msg_kind;
+
+/* Parse one JSON-RPC message from the gateway.  A request has its id
+ * replaced by the integer new_id; *orig_id receives the original id (a new
+ * reference) and *is_initialize whether its method is "initialize".  *line
+ * is the compact text (jansson's allocator: free with free()), no newline,
+ * never containing one. */
+writ_status up_stdio_rewrite(const char *body, size_t len, uint64_t new_id, char **line, up_msg_kind *kind,
+                             json_t **orig_id, bool *is_initialize, writ_error *err);
+
+/* Read one line from the process: when it is a response (result or error)
+ * whose id is a non-negative integer, *id gets it and *msg the parsed
+ * message (a new reference); else it answers nothing of ours: false. */
+bool up_stdio_answer_id(const char *line, size_t len, uint64_t *id, json_t **msg);
+
+/* Put orig_id back into msg and return the compact text (free()), NULL when
+ * out of memory. */
+char *up_stdio_restore(json_t *msg, json_t *orig_id);
+
+/* The line splitter: bytes in, whole lines out (without "\n", a trailing
+ * "\r" removed), each at most max bytes.  A longer line sets overflow and
+ * the splitter refuses everything after (the process is restarted). */
+typedef struct up_lines {
+    char *buf;
+    size_t len, cap, max;
+    bool overflow;
+} up_lines;
+void up_lines_init(up_lines *l, size_t max);
+void up_lines_reset(up_lines *l);
+void up_lines_free(up_lines *l);
+/* Feed n bytes; on_line is called for each complete line (empty lines
+ * skipped).  Returns false when a line went past max (overflow), or out of
+ * memory. */
+bool up_lines_feed(up_lines *l, const char *p, size_t n,
+                   void (*on_line)(void *ctx, const char *line, size_t len), void *ctx);
+
+#endif
