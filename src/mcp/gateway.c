@@ -15,8 +15,8 @@
  *               suspends the connection and returns 0; on_data / on_done
  *               resume it.  An SSE answer thus reaches the client piece by
  *               piece, as the upstream sent it.
- *   buffer      a */list answer is read whole (on_done resumes), filtered
- *               per agent, then sent.
+ *   buffer      a tools/list (resources/list, prompts/list) answer is
+ *               read whole (on_done resumes), filtered per agent, then sent.
  *
  * Suspend and resume are paired under the request's mutex: whoever finds
  * nothing to do marks `waiting` and suspends while holding it, and a
@@ -31,6 +31,7 @@
 #include "mcp/upstream.h"
 #include "server/server_int.h"
 #include "util/alloc.h"
+#include "util/error.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -40,7 +41,7 @@
 
 #define MCP_DENIED (-32001)
 
-typedef struct gw_up {
+                                                                                 typedef struct gw_up {
     const srv_mcp_upstream *cfg;
     mcp_upstream *u;
     char *cred_line;       /* "Header: value", NULL = none */
@@ -61,8 +62,8 @@ typedef struct gw_req {
     srv_durable durable;
     bool allow;
     char deny[700];
-    json_t *id;       /* the request's id (for errors), NULL = none */
-    char *body;       /* what is forwarded (a copy) */
+    json_t *id; /* the request's id (for errors), NULL = none */
+    char *body; /* what is forwarded (a copy) */
     size_t len;
     char http_method[8];
     char sid[256], pver[64], accept[256];
@@ -71,9 +72,9 @@ typedef struct gw_req {
     srv_peer peer;
     /* the upstream's answer, guarded by mu */
     pthread_mutex_t mu;
-    bool waiting;      /* c is suspended until a callback resumes it */
+    bool waiting; /* c is suspended until a callback resumes it */
     bool head_in, finished;
-    bool started;      /* a ticket is live */
+    bool started; /* a ticket is live */
     uint64_t ticket;
     unsigned status;
     char ctype[128], up_sid[256], up_pver[64];
@@ -97,8 +98,8 @@ struct mcp_gw {
 
 /* ---- small answers */
 
-static enum MHD_Result send_text(struct MHD_Connection *c, unsigned status, const char *ctype, const char *body,
-                                 size_t len, const char *www_auth, const gw_req *r)
+static enum MHD_Result send_text(struct MHD_Connection *c, unsigned status, const char *ctype,
+                                 const char *body, size_t len, const char *www_auth, const gw_req *r)
 {
     struct MHD_Response *resp = MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
     if (!resp)
@@ -124,7 +125,8 @@ static enum MHD_Result send_http_error(struct MHD_Connection *c, unsigned status
     sb_puts(&b, ",\"message\":");
     sb_json_str(&b, msg);
     sb_puts(&b, "}}");
-    enum MHD_Result ret = sb_ok(&b) ? send_text(c, status, "application/json", b.p, b.len, www_auth, NULL) : MHD_NO;
+    enum MHD_Result ret =
+        sb_ok(&b) ? send_text(c, status, "application/json", b.p, b.len, www_auth, NULL) : MHD_NO;
     sb_free(&b);
     return ret;
 }
@@ -155,7 +157,8 @@ static void public_url(const mcp_gw *g, sbuf *b)
         sb_putn(b, p, n);
         return;
     }
-    const union MHD_DaemonInfo *di = g->s && g->s->daemon ? MHD_get_daemon_info(g->s->daemon, MHD_DAEMON_INFO_BIND_PORT) : NULL;
+    const union MHD_DaemonInfo *di =
+        g->s && g->s->daemon ? MHD_get_daemon_info(g->s->daemon, MHD_DAEMON_INFO_BIND_PORT) : NULL;
     unsigned port = di ? di->port : g->cfg->listen_port;
     const char *h = g->cfg->listen_host;
     sb_printf(b, strchr(h, ':') ? "http://[%s]:%u" : "http://%s:%u", h, port);
@@ -423,7 +426,8 @@ static bool may_use(mcp_gw *g, const srv_snapshot *snap, gw_req *r, const char *
     sb_puts(&ru, s->type_prefix);
     sb_puts(&ru, "McpServer::");
     sb_json_str(&ru, r->up->cfg->name);
-    bool in = sb_ok(&au) && sb_ok(&ru) && !srv_task_in_scope(t, aid, au.p, r->up->cfg->name, ru.p, why, sizeof why);
+    bool in =
+        sb_ok(&au) && sb_ok(&ru) && !srv_task_in_scope(t, aid, au.p, r->up->cfg->name, ru.p, why, sizeof why);
     sb_free(&au);
     sb_free(&ru);
     if (!in)
@@ -809,7 +813,8 @@ static int decide_post(mcp_gw *g, gw_req *r, struct MHD_Connection *c, const cha
         meth[ml] = '\0';
         bool nul = memchr(m.method, '\0', m.method_len) != NULL || m.method_len >= sizeof meth - 1;
         if (nul) {
-            *ret = send_rpc_error(r, c, 200, m.id, MCP_RPC_INVALID_REQUEST, "method name too long or holding NUL");
+            *ret = send_rpc_error(r, c, 200, m.id, MCP_RPC_INVALID_REQUEST,
+                                  "method name too long or holding NUL");
             rc = -1;
         } else if (!strcmp(meth, "tools/call")) {
             mcp_tool_call tc;
@@ -820,7 +825,8 @@ static int decide_post(mcp_gw *g, gw_req *r, struct MHD_Connection *c, const cha
                 mcp_rpc_fail_clear(&f);
                 rc = -1;
             } else if (memchr(tc.name, '\0', tc.name_len) || tc.name_len > 256) {
-                *ret = send_rpc_error(r, c, 200, m.id, MCP_RPC_INVALID_PARAMS, "tool name too long or holding NUL");
+                *ret = send_rpc_error(r, c, 200, m.id, MCP_RPC_INVALID_PARAMS,
+                                      "tool name too long or holding NUL");
                 rc = -1;
             } else {
                 char aid[600];
@@ -836,7 +842,9 @@ static int decide_post(mcp_gw *g, gw_req *r, struct MHD_Connection *c, const cha
                 if (st) {
                     char msg[400];
                     snprintf(msg, sizeof msg, "arguments: %s", err.msg);
-                    *ret = send_rpc_error(r, c, 200, m.id, st == WRIT_ENOMEM ? MCP_RPC_INTERNAL_ERROR : MCP_RPC_INVALID_PARAMS, msg);
+                    *ret = send_rpc_error(r, c, 200, m.id,
+                                          st == WRIT_ENOMEM ? MCP_RPC_INTERNAL_ERROR : MCP_RPC_INVALID_PARAMS,
+                                          msg);
                     rc = -1;
                 } else {
                     char name[300];
@@ -909,7 +917,8 @@ static int mcp_handle(void *arg, srv *s, struct MHD_Connection *c, const char *u
     if (!up)
         return send_http_error(c, 404, "not_found", "no such MCP upstream", NULL);
     if (!origin_ok(g, MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin")))
-        return send_http_error(c, 403, "forbidden_origin", "Origin not allowed (DNS rebinding protection)", NULL);
+        return send_http_error(c, 403, "forbidden_origin", "Origin not allowed (DNS rebinding protection)",
+                               NULL);
     bool post = !strcmp(method, "POST"), get = !strcmp(method, "GET"), del = !strcmp(method, "DELETE");
     if (!post && !get && !del) {
         struct MHD_Response *resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
@@ -948,7 +957,8 @@ static int mcp_handle(void *arg, srv *s, struct MHD_Connection *c, const char *u
         return forward(g, r); /* the server's stream, or the end of a session */
     const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
     if (!ct || strncasecmp(ct, "application/json", 16) != 0)
-        return send_http_error(c, 415, "unsupported_media_type", "expected Content-Type: application/json", NULL);
+        return send_http_error(c, 415, "unsupported_media_type", "expected Content-Type: application/json",
+                               NULL);
     r->body = wr_malloc(len + 1);
     if (!r->body)
         return MHD_NO;
@@ -969,8 +979,8 @@ static int mcp_handle(void *arg, srv *s, struct MHD_Connection *c, const char *u
 decided:
     if (srv_durable_failed(&r->durable)) {
         r->phase = P_SENT;
-        return send_http_error(c, 503, "audit_unavailable", "the audit log could not record this decision: refused",
-                               NULL);
+        return send_http_error(c, 503, "audit_unavailable",
+                               "the audit log could not record this decision: refused", NULL);
     }
     if (!r->allow)
         return send_rpc_error(r, c, 200, r->id, MCP_DENIED, r->deny);
@@ -1103,7 +1113,8 @@ writ_status mcp_gateway_open(const srv_config *cfg, mcp_gw **out, writ_error *er
                 continue;
             if (cr->token) {
                 st = wr_error(err, WRIT_EINVAL,
-                              "mcp_credential %s token: minted upstream tokens are not implemented yet", cr->name);
+                              "mcp_credential %s token: minted upstream tokens are not implemented yet",
+                              cr->name);
                 break;
             }
             char *v = read_first_line(cr->path, err);
