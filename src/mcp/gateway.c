@@ -41,7 +41,7 @@
 
 #define MCP_DENIED (-32001)
 
-                                                                                 typedef struct gw_up {
+typedef struct gw_up {
     const srv_mcp_upstream *cfg;
     mcp_upstream *u;
     char *cred_line;       /* "Header: value", NULL = none */

@@ -31,6 +31,7 @@ typedef struct hreq {
     char *body;
     size_t len;
     bool added;       /* to the multi handle */
+    bool add_failed;  /* curl_multi_add_handle refused it (a request linked after the add pass is neither) */
     uint64_t last_ms; /* last byte (or the start) */
     size_t got;       /* body bytes so far */
     bool too_big, idle;
@@ -301,6 +302,8 @@ static void *http_thread(void *arg)
                 r->last_ms = now;
                 if (curl_multi_add_handle(h->multi, r->easy) == CURLM_OK)
                     r->added = true;
+                else
+                    r->add_failed = true;
             }
         }
         pthread_mutex_unlock(&u->qmu);
@@ -341,10 +344,12 @@ static void *http_thread(void *arg)
                 hreq *r = (hreq *)b;
                 if (b->cancelled)
                     continue;
-                if (!r->added) {
+                if (r->add_failed) {
                     late = r;
                     break;
                 }
+                if (!r->added)
+                    continue; /* sent after the add pass: added on the next one */
                 uint64_t dl = r->last_ms + u->lim.idle_ms;
                 if (dl <= now) {
                     r->idle = true;

@@ -145,6 +145,17 @@ check "upstream down: JSON-RPC -32603" "$(jq -c '[.id,.error.code]' <<<"${r#* }"
 r=$(req POST /mcp/echo "${H[@]}" --data '{"jsonrpc":"2.0","id":13,"method":"ping"}')
 check "still serving" "${r%% *}" 200
 
+# ---- writ mcp schema: a Cedar fragment from the upstream's tools/list
+sch=$("$WRIT" mcp schema everything --config "$TMP/writ.conf" 2>&1)
+contains "mcp schema (HTTP, by name): get-sum action" "$sch" 'action "everything/get-sum" appliesTo'
+contains "mcp schema: McpServer" "$sch" "entity McpServer;"
+sch=$("$WRIT" mcp schema "http://127.0.0.1:$XPORT/mcp" --name echo --header "X-Api-Key: k" 2>&1)
+contains "mcp schema (URL): add typed" "$sch" 'action "echo/add" appliesTo'
+sch=$("$WRIT" mcp schema files --config "$TMP/writ.conf" 2>/dev/null)
+contains "mcp schema (stdio)" "$sch" 'action "files/read_text_file" appliesTo'
+"$WRIT" mcp schema nosuch --config "$TMP/writ.conf" >/dev/null 2>&1
+check "mcp schema: unknown name refused" "$?" 2
+
 # ---- audit: every decision, its action uid, a hash of the arguments; the chain verifies
 q=$("$WRIT" audit query --state-dir "$TMP/mcp.state" --action 'Writ::Action::"everything/get-sum"')
 check "audit: both get-sum decisions" "$(jq -s -c '[.[].decision]' <<<"$q")" '["allow","deny"]'
