@@ -45,7 +45,7 @@ typedef struct gw_up {
     const srv_mcp_upstream *cfg;
     mcp_upstream *u;
     char *cred_line;       /* "Header: value", NULL = none */
-    const char *token_aud; /* minted-token credential (not available yet), NULL = none */
+    const char *token_aud; /* minted-token credential: its audience, NULL = none */
     pthread_mutex_t mu;    /* guards annotations */
     json_t *annotations;   /* tool name -> annotations object, from the last tools/list */
 } gw_up;
@@ -66,6 +66,7 @@ typedef struct gw_req {
     char *body; /* what is forwarded (a copy) */
     size_t len;
     char http_method[8];
+    char scope[600]; /* the minted upstream token's scope: the decided action, else the upstream */
     char sid[256], pver[64], accept[256];
     srv_task task; /* kept for list filtering */
     bool has_task;
@@ -650,10 +651,31 @@ static enum MHD_Result after_head(mcp_gw *g, gw_req *r)
 
 static enum MHD_Result forward(mcp_gw *g, gw_req *r)
 {
-    const char *hdrs[1];
+    const char *hdrs[2];
     size_t nh = 0;
+    char *minted = NULL;
     if (r->up->cred_line)
         hdrs[nh++] = r->up->cred_line;
+    if (r->up->token_aud) {
+        char *jwt = NULL;
+        size_t jl = 0;
+        writ_error err;
+        memset(&err, 0, sizeof err);
+        if (writ_upstream_token_mint(g->s->keyring, g->cfg->token_issuer, r->up->token_aud, r->task.token,
+                                     r->scope, 60, &jwt, &jl, &err)) {
+            snprintf(r->why, sizeof r->why, "minting the upstream's token: %.150s", err.msg);
+            return upstream_failed(r);
+        }
+        minted = wr_malloc(jl + sizeof "Authorization: Bearer ");
+        if (minted)
+            snprintf(minted, jl + sizeof "Authorization: Bearer ", "Authorization: Bearer %s", jwt);
+        writ_free_string(jwt);
+        if (!minted) {
+            snprintf(r->why, sizeof r->why, "out of memory");
+            return upstream_failed(r);
+        }
+        hdrs[nh++] = minted;
+    }
     mcp_up_request rq = {
         .method = r->http_method,
         .body = r->body,
@@ -666,7 +688,9 @@ static enum MHD_Result forward(mcp_gw *g, gw_req *r)
     };
     r->phase = P_WAIT_HEAD;
     uint64_t ticket = 0;
-    if (mcp_upstream_send(r->up->u, &rq, &callbacks, r, &ticket)) {
+    writ_status sst = mcp_upstream_send(r->up->u, &rq, &callbacks, r, &ticket);
+    wr_free(minted); /* send copied it */
+    if (sst) {
         snprintf(r->why, sizeof r->why, "could not send the request");
         return upstream_failed(r);
     }
@@ -718,6 +742,7 @@ static void decide(mcp_gw *g, gw_req *r, const char *what, const json_t *input, 
     const char *ptype = srv_task_ptype(s, t);
     char aid[600];
     snprintf(aid, sizeof aid, "%s/%s", r->up->cfg->name, what);
+    snprintf(r->scope, sizeof r->scope, "%s", aid);
     char hex[65] = "", extra[120] = "";
     writ_error err;
     memset(&err, 0, sizeof err);
@@ -950,6 +975,7 @@ static int mcp_handle(void *arg, srv *s, struct MHD_Connection *c, const char *u
     r->has_task = true;
     srv_peer_read(s, c, &r->peer);
     snprintf(r->http_method, sizeof r->http_method, "%s", method);
+    snprintf(r->scope, sizeof r->scope, "%s", up->cfg->name);
     copy_header(c, "Mcp-Session-Id", r->sid, sizeof r->sid);
     copy_header(c, "MCP-Protocol-Version", r->pver, sizeof r->pver);
     copy_header(c, "Accept", r->accept, sizeof r->accept);
@@ -1051,6 +1077,12 @@ static int start(void *arg, srv *s, char *err, size_t n)
         snprintf(err, n, "mcp_upstream needs task tokens: set token_keys or token_jwks");
         return -1;
     }
+    for (size_t i = 0; i < g->nups; i++)
+        if (g->ups[i].token_aud && !s->keyring) {
+            snprintf(err, n, "mcp_credential %s token: minting needs a signing key (token_keys)",
+                     g->ups[i].cfg->name);
+            return -1;
+        }
     return 0;
 }
 
@@ -1112,10 +1144,8 @@ writ_status mcp_gateway_open(const srv_config *cfg, mcp_gw **out, writ_error *er
             if (strcmp(cr->name, u->cfg->name))
                 continue;
             if (cr->token) {
-                st = wr_error(err, WRIT_EINVAL,
-                              "mcp_credential %s token: minted upstream tokens are not implemented yet",
-                              cr->name);
-                break;
+                u->token_aud = cr->audience;
+                continue;
             }
             char *v = read_first_line(cr->path, err);
             if (!v) {

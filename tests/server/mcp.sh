@@ -37,7 +37,9 @@ mcp_upstream = everything http://127.0.0.1:$EPORT/mcp
 mcp_upstream = echo http://127.0.0.1:$XPORT/mcp
 mcp_upstream = files stdio node $FSRV $TMP/files
 mcp_upstream = dead http://127.0.0.1:$DEAD/mcp
+mcp_upstream = echotok http://127.0.0.1:$XPORT/mcp
 mcp_credential = echo header X-Api-Key $TMP/cred
+mcp_credential = echotok token https://echo.example
 CONF
 start_writ mcp --policies "$EX/mcp.cedar" --config "$TMP/writ.conf"
 URL="http://$ADDR/mcp"
@@ -48,7 +50,7 @@ mint() { # mint TXN ACTION...
     "$WRIT" token mint --key "$TMP/k.pem" --issuer https://writ.local --audience writ \
         --subject spiffe://corp.example/agents/helper --purpose demo --sensitivity restricted --txn "$txn" "${a[@]}"
 }
-TOK=$(mint t-main 'everything/*' 'echo/*' 'files/*' 'dead/*')
+TOK=$(mint t-main 'everything/*' 'echo/*' 'files/*' 'dead/*' 'echotok/*')
 mcp() { timeout 60 node "$CLIENT" "$@" 2>"$TMP/client.err"; }
 field() { jq -c --arg s "$1" "select(.step == \$s) | $2" <<<"$OUT"; }
 
@@ -97,6 +99,20 @@ check "the denied tool never reached the upstream" "$(jq -r 'select(.tool == "wi
 check "no agent token ever reached the upstream" "$(grep -c "$TOK" "$TMP/echo.log")" 0
 check "every upstream request carried the credential" \
     "$(jq -r '."x-api-key"' "$TMP/echo.log" | sort -u)" "upstream-secret-42"
+
+# ---- mcp_credential token: a JWT minted per call, verified with Writ's JWKS
+OUT=$(mcp "$URL/echotok" "$TOK" call:whoami)
+jwt=$(field call:whoami .text | jq -r . | jq -r .authorization | sed 's/^Bearer //')
+curl -s "http://$ADDR/.well-known/jwks.json" >"$TMP/jwks.json"
+claims=$(cd "$REPO/tests/peers" && node --input-type=module -e '
+import * as jose from "jose"; import { readFileSync } from "node:fs";
+const jwks = jose.createLocalJWKSet(JSON.parse(readFileSync(process.argv[1], "utf8")));
+const { payload } = await jose.jwtVerify(process.argv[2], jwks, { issuer: "https://writ.local", audience: "https://echo.example" });
+console.log(JSON.stringify(payload));' "$TMP/jwks.json" "$jwt" 2>&1)
+check "minted token: signed by Writ, aud, sub, txn, scope" \
+    "$(jq -c '[.sub, .txn, .scope]' <<<"$claims" 2>&1)" '["spiffe://corp.example/agents/helper","t-main","echotok/whoami"]'
+check "minted token: exp <= 60 s" "$(jq '.exp - .iat <= 60' <<<"$claims" 2>&1)" true
+[ "$jwt" != "$TOK" ] && ok "the agent's token is not what the upstream got" || bad "agent token forwarded"
 
 # ---- a revoked token is refused on the very next message
 RT=$(mint t-revoke 'echo/*')
