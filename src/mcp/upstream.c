@@ -307,7 +307,8 @@ bool up_lines_feed(up_lines *l, const char *p, size_t n,
             l->buf = b;
             l->cap = cap;
         }
-        memcpy(l->buf + l->len, p, take);
+        if (take) /* an empty line before any byte: buf is still NULL */
+            memcpy(l->buf + l->len, p, take);
         l->len += take;
         p += take;
         n -= take;

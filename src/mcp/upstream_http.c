@@ -30,8 +30,7 @@ typedef struct hreq {
     struct curl_slist *hdrs;
     char *body;
     size_t len;
-    bool added;       /* to the multi handle */
-    bool add_failed;  /* curl_multi_add_handle refused it (a request linked after the add pass is neither) */
+    bool added, add_failed; /* to the multi handle */
     uint64_t last_ms; /* last byte (or the start) */
     size_t got;       /* body bytes so far */
     bool too_big, idle;
@@ -349,7 +348,7 @@ static void *http_thread(void *arg)
                     break;
                 }
                 if (!r->added)
-                    continue; /* sent after the add pass: added on the next one */
+                    continue; /* sent since the top of the loop */
                 uint64_t dl = r->last_ms + u->lim.idle_ms;
                 if (dl <= now) {
                     r->idle = true;

@@ -1,0 +1,145 @@
+/* fuzz_mcp_stdio.c - libFuzzer target for the stdio upstream's message path
+ * (src/mcp/upstream.c): the line splitter on the process's stdout, reading
+ * an answer's id, rewriting a request's id and putting the original back.
+ *
+ * Input: byte 0 picks the line limit (1..256, or 64 KiB), byte 1 seeds the
+ * chunk sizes; the rest is the byte stream.  Besides "no crash", it aborts
+ * when a property fails:
+ *   - the lines out of the splitter, however the stream is cut into chunks,
+ *     are exactly the non-empty lines of the stream (a trailing "\r"
+ *     removed), none longer than the limit; a longer one stops the splitter;
+ *   - a rewritten message is one line (no "\n"), parses back, carries the
+ *     new id, and with the original id put back equals the message sent;
+ *   - an answer whose id is read has it put back exactly. */
+#include <jansson.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mcp/upstream_int.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+typedef struct got {
+    char **lines;
+    size_t *lens;
+    size_t n;
+} got;
+
+static void collect(void *ctx, const char *line, size_t len)
+{
+    got *g = ctx;
+    if (memchr(line, '\n', len) || !len)
+        abort();
+    g->lines = realloc(g->lines, (g->n + 1) * sizeof *g->lines);
+    g->lens = realloc(g->lens, (g->n + 1) * sizeof *g->lens);
+    g->lines[g->n] = malloc(len ? len : 1);
+    memcpy(g->lines[g->n], line, len);
+    g->lens[g->n++] = len;
+}
+
+static void check_message(const char *p, size_t n)
+{
+    static uint64_t wire = 1;
+    char *line = NULL;
+    up_msg_kind kind;
+    json_t *orig = NULL;
+    bool init;
+    uint64_t nid = wire++ % 1000000007u;
+    if (up_stdio_rewrite(p, n, nid, &line, &kind, &orig, &init, NULL) == WRIT_OK) {
+        if (strchr(line, '\n'))
+            abort();
+        json_t *back = json_loads(line, JSON_ALLOW_NUL, NULL);
+        json_t *sent = json_loadb(p, n, JSON_ALLOW_NUL, NULL);
+        if (!back || !sent)
+            abort();
+        if (kind == UP_MSG_REQUEST) {
+            json_t *id = json_object_get(back, "id");
+            if (!json_is_integer(id) || (uint64_t)json_integer_value(id) != nid || !orig)
+                abort();
+            json_object_set(back, "id", orig);
+        } else if (orig) {
+            abort();
+        }
+        if (!json_equal(back, sent))
+            abort();
+        json_decref(back);
+        json_decref(sent);
+        free(line);
+        json_decref(orig);
+    }
+    uint64_t id;
+    json_t *msg;
+    if (up_stdio_answer_id(p, n, &id, &msg)) {
+        json_t *want = json_string("caller-id");
+        char *t = up_stdio_restore(msg, want);
+        json_t *again = t ? json_loads(t, JSON_ALLOW_NUL, NULL) : NULL;
+        if (!again || !json_equal(json_object_get(again, "id"), want))
+            abort();
+        json_decref(again);
+        free(t);
+        json_decref(want);
+        json_decref(msg);
+    }
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (size < 2)
+        return 0;
+    size_t max = data[0] == 255 ? 65536 : (size_t)data[0] + 1;
+    unsigned seed = data[1];
+    const char *p = (const char *)data + 2;
+    size_t n = size - 2;
+
+    /* The splitter, fed in pseudo-random chunks. */
+    up_lines l;
+    up_lines_init(&l, max);
+    got g = {0};
+    bool ok = true;
+    for (size_t off = 0; off < n && ok;) {
+        seed = seed * 1103515245u + 12345u;
+        size_t k = 1 + (seed >> 16) % 97;
+        if (k > n - off)
+            k = n - off;
+        ok = up_lines_feed(&l, p + off, k, collect, &g);
+        off += k;
+    }
+    /* The reference: split the whole stream at once. */
+    size_t i = 0, start = 0;
+    bool ref_ok = true;
+    for (size_t j = 0; j <= n && ref_ok; j++) {
+        if (j < n && p[j] != '\n') {
+            if (j - start > max) /* a line past max (+1 for its "\r") stops everything */
+                ref_ok = false;
+            continue;
+        }
+        if (j == n)
+            break; /* an unfinished last line is not a line */
+        size_t len = j - start;
+        if (len && p[j - 1] == '\r')
+            len--;
+        if (len > max) {
+            ref_ok = false;
+            break;
+        }
+        if (len) {
+            if (i >= g.n || g.lens[i] != len || memcmp(g.lines[i], p + start, len))
+                abort();
+            i++;
+        }
+        start = j + 1;
+    }
+    if (ref_ok != ok || i != g.n)
+        abort();
+    for (size_t k = 0; k < g.n; k++) {
+        check_message(g.lines[k], g.lens[k]);
+        free(g.lines[k]);
+    }
+    free(g.lines);
+    free(g.lens);
+    up_lines_free(&l);
+    /* The whole input as one message, too. */
+    check_message(p, n);
+    return 0;
+}

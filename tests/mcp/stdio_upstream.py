@@ -1,0 +1,58 @@
+#!/usr/bin/env python3
+"""stdio_upstream.py LOG - a small JSON-RPC server on stdin/stdout standing in
+for a stdio MCP upstream in tests/unit/test_mcp_upstream.c.  Appends the
+method of every message it reads to LOG (one a line, with the pid).
+
+  initialize      answers {"protocolVersion": ..., "pid": PID}
+  echo            answers {"params": params, "pid": PID} with the same id
+  slow            sleeps params.ms, then answers like echo
+  chatty          first writes a notification and a request of its own, then answers
+  long            writes a line of params.n bytes, then answers like echo
+  exit            exits with status 3 without answering
+  notifications   nothing is answered
+"""
+import json
+import os
+import sys
+import time
+
+
+def out(obj):
+    sys.stdout.write(json.dumps(obj) + "\n")
+    sys.stdout.flush()
+
+
+def main():
+    log = open(sys.argv[1], "a") if len(sys.argv) > 1 else None
+    pid = os.getpid()
+    for line in sys.stdin:
+        line = line.strip()
+        if not line:
+            continue
+        msg = json.loads(line)
+        method = msg.get("method")
+        if log:
+            log.write("%d %s\n" % (pid, method))
+            log.flush()
+        if "id" not in msg:
+            continue
+        mid = msg["id"]
+        params = msg.get("params", {})
+        if method == "initialize":
+            out({"jsonrpc": "2.0", "id": mid, "result": {"protocolVersion": "2025-11-25", "pid": pid}})
+        elif method == "exit":
+            sys.exit(3)
+        else:
+            if method == "slow":
+                time.sleep(params.get("ms", 100) / 1000.0)
+            elif method == "chatty":
+                out({"jsonrpc": "2.0", "method": "notifications/message", "params": {"level": "info"}})
+                out({"jsonrpc": "2.0", "id": mid, "method": "sampling/createMessage", "params": {}})
+            elif method == "long":
+                sys.stdout.write("x" * params.get("n", 10) + "\n")
+                sys.stdout.flush()
+            out({"jsonrpc": "2.0", "id": mid, "result": {"params": params, "pid": pid}})
+
+
+if __name__ == "__main__":
+    main()

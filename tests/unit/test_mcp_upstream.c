@@ -1,0 +1,795 @@
+/* test_mcp_upstream.c - the MCP gateway's upstream transports against real
+ * peers: a Python HTTP server (tests/mcp/http_upstream.py) for Streamable
+ * HTTP (JSON, SSE in pieces, idle timeout, closed mid-answer, 404, too
+ * large, refused, the headers it received) and a Python JSON-RPC process
+ * (tests/mcp/stdio_upstream.py) for stdio (ids restored exactly, concurrent
+ * callers, restart with the initialize replayed, a line too long, the
+ * process's own messages dropped, answer timeout).  Cancel: no callback
+ * after it returns, from another thread or from inside a callback. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <jansson.h>
+#include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "mcp/upstream.h"
+
+extern char **environ;
+
+/* ---- what the callbacks saw ---- */
+
+typedef struct rec {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int heads, datas, dones;
+    unsigned status;
+    char ct[128], sid[128], pv[64];
+    char *body;
+    size_t len;
+    double piece_t[64]; /* seconds, when each piece arrived */
+    double done_t;
+    writ_status st;
+    char why[512];
+    bool cancel_returned;   /* set right after mcp_upstream_cancel returns */
+    int after_cancel;       /* callbacks that ran after that: must stay 0 */
+    int order_bad;          /* head after data, anything after done */
+    mcp_upstream *cancel_u; /* on_data cancels itself when set */
+    uint64_t ticket;
+} rec;
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void rec_init(rec *r)
+{
+    memset(r, 0, sizeof *r);
+    pthread_mutex_init(&r->mu, NULL);
+    pthread_cond_init(&r->cv, NULL);
+}
+
+static void rec_free(rec *r)
+{
+    free(r->body);
+    pthread_mutex_destroy(&r->mu);
+    pthread_cond_destroy(&r->cv);
+}
+
+static void cb_head(void *arg, unsigned status, const char *ct, const char *sid, const char *pv)
+{
+    rec *r = arg;
+    pthread_mutex_lock(&r->mu);
+    if (r->cancel_returned)
+        r->after_cancel++;
+    if (r->datas || r->dones || r->heads)
+        r->order_bad++;
+    r->heads++;
+    r->status = status;
+    snprintf(r->ct, sizeof r->ct, "%s", ct ? ct : "");
+    snprintf(r->sid, sizeof r->sid, "%s", sid ? sid : "");
+    snprintf(r->pv, sizeof r->pv, "%s", pv ? pv : "");
+    pthread_mutex_unlock(&r->mu);
+}
+
+static void cb_data(void *arg, const char *p, size_t n)
+{
+    rec *r = arg;
+    pthread_mutex_lock(&r->mu);
+    if (r->cancel_returned)
+        r->after_cancel++;
+    if (!r->heads || r->dones)
+        r->order_bad++;
+    if (r->datas < 64)
+        r->piece_t[r->datas] = now_s();
+    r->datas++;
+    r->body = realloc(r->body, r->len + n + 1);
+    memcpy(r->body + r->len, p, n);
+    r->len += n;
+    r->body[r->len] = 0;
+    mcp_upstream *cu = r->cancel_u;
+    pthread_mutex_unlock(&r->mu);
+    if (cu) {
+        /* Cancel from inside a callback, on the upstream's thread. */
+        mcp_upstream_cancel(cu, r->ticket);
+        pthread_mutex_lock(&r->mu);
+        r->cancel_returned = true;
+        pthread_mutex_unlock(&r->mu);
+    }
+}
+
+static void cb_done(void *arg, writ_status st, const char *why)
+{
+    rec *r = arg;
+    pthread_mutex_lock(&r->mu);
+    if (r->cancel_returned)
+        r->after_cancel++;
+    if (r->dones)
+        r->order_bad++;
+    r->dones++;
+    r->st = st;
+    r->done_t = now_s();
+    snprintf(r->why, sizeof r->why, "%s", why ? why : "");
+    pthread_cond_broadcast(&r->cv);
+    pthread_mutex_unlock(&r->mu);
+}
+
+static const mcp_up_callbacks CB = {cb_head, cb_data, cb_done};
+
+/* Wait for on_done; false after secs. */
+static bool rec_wait(rec *r, double secs)
+{
+    double end = now_s() + secs;
+    pthread_mutex_lock(&r->mu);
+    while (!r->dones && now_s() < end) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 20 * 1000 * 1000;
+        if (ts.tv_nsec >= 1000000000) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000;
+        }
+        pthread_cond_timedwait(&r->cv, &r->mu, &ts);
+    }
+    bool ok = r->dones == 1;
+    pthread_mutex_unlock(&r->mu);
+    return ok;
+}
+
+static void sleep_ms(long ms) { nanosleep(&(struct timespec){ms / 1000, (ms % 1000) * 1000000L}, NULL); }
+
+/* ---- the HTTP peer ---- */
+
+static pid_t http_pid;
+static int http_port;
+static char base_url[64];
+
+static int http_start(void **state)
+{
+    int p[2];
+    if (pipe(p) != 0)
+        return -1;
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, p[1], 1);
+    posix_spawn_file_actions_addclose(&fa, p[0]);
+    char *argv[] = {"python3", WRIT_SOURCE_DIR "/tests/mcp/http_upstream.py", NULL};
+    int rc = posix_spawnp(&http_pid, "python3", &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    close(p[1]);
+    if (rc != 0)
+        return -1;
+    char buf[32] = {0};
+    size_t n = 0;
+    while (n < sizeof buf - 1 && read(p[0], buf + n, 1) == 1 && buf[n] != '\n')
+        n++;
+    close(p[0]);
+    http_port = atoi(buf);
+    snprintf(base_url, sizeof base_url, "http://127.0.0.1:%d", http_port);
+    return http_port > 0 ? 0 : -1;
+}
+
+static int http_stop(void **state)
+{
+    if (http_pid > 0) {
+        kill(http_pid, SIGTERM);
+        waitpid(http_pid, NULL, 0);
+    }
+    return 0;
+}
+
+static mcp_upstream *http_open(const char *path, const mcp_up_limits *lim)
+{
+    char url[128];
+    snprintf(url, sizeof url, "%s%s", base_url, path);
+    mcp_upstream *u = NULL;
+    writ_error err;
+    assert_int_equal(mcp_upstream_http_open("peer", url, lim, &u, &err), WRIT_OK);
+    assert_false(mcp_upstream_is_stdio(u));
+    assert_string_equal(mcp_upstream_name(u), "peer");
+    return u;
+}
+
+static void post(mcp_upstream *u, rec *r, const char *body)
+{
+    mcp_up_request rq = {.body = body, .len = strlen(body)};
+    assert_int_equal(mcp_upstream_send(u, &rq, &CB, r, &r->ticket), WRIT_OK);
+    assert_true(r->ticket != 0);
+}
+
+static void test_http_json_and_headers(void **state)
+{
+    mcp_upstream *u = http_open("/json", NULL);
+    rec r;
+    rec_init(&r);
+    const char *extra[] = {"X-Upstream-Key: s3cret", "X-Second: two"};
+    const char *body = "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"tools/list\"}";
+    mcp_up_request rq = {.body = body,
+                         .len = strlen(body),
+                         .session_id = "sess-1",
+                         .protocol_version = "2025-11-25",
+                         .headers = extra,
+                         .nheaders = 2};
+    assert_int_equal(mcp_upstream_send(u, &rq, &CB, &r, &r.ticket), WRIT_OK);
+    assert_true(rec_wait(&r, 5));
+    assert_int_equal(r.st, WRIT_OK);
+    assert_int_equal(r.heads, 1);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.ct, "application/json");
+    assert_string_equal(r.sid, "s-123");
+    assert_string_equal(r.pv, "2025-11-25");
+    assert_int_equal(r.order_bad, 0);
+    json_t *a = json_loadb(r.body, r.len, 0, NULL);
+    assert_non_null(a);
+    json_t *res = json_object_get(a, "result"), *h = json_object_get(res, "headers");
+    assert_string_equal(json_string_value(json_object_get(res, "method")), "POST");
+    assert_string_equal(json_string_value(json_object_get(res, "body")), body);
+    assert_string_equal(json_string_value(json_object_get(h, "mcp-session-id")), "sess-1");
+    assert_string_equal(json_string_value(json_object_get(h, "mcp-protocol-version")), "2025-11-25");
+    assert_string_equal(json_string_value(json_object_get(h, "x-upstream-key")), "s3cret");
+    assert_string_equal(json_string_value(json_object_get(h, "x-second")), "two");
+    assert_string_equal(json_string_value(json_object_get(h, "content-type")), "application/json");
+    assert_string_equal(json_string_value(json_object_get(h, "accept")),
+                        "application/json, text/event-stream");
+    char host[64];
+    snprintf(host, sizeof host, "127.0.0.1:%d", http_port);
+    assert_string_equal(json_string_value(json_object_get(h, "host")), host);
+    assert_null(json_object_get(h, "expect"));
+    assert_null(json_object_get(h, "accept-encoding"));
+    json_decref(a);
+    rec_free(&r);
+
+    /* Without session headers none are sent; a header line with CR/LF is refused. */
+    rec_init(&r);
+    post(u, &r, "{}");
+    assert_true(rec_wait(&r, 5));
+    a = json_loadb(r.body, r.len, 0, NULL);
+    h = json_object_get(json_object_get(a, "result"), "headers");
+    assert_null(json_object_get(h, "mcp-session-id"));
+    assert_null(json_object_get(h, "mcp-protocol-version"));
+    json_decref(a);
+    rec_free(&r);
+    const char *bad[] = {"X-Evil: a\r\nHost: evil"};
+    mcp_up_request rb = {.body = "{}", .len = 2, .headers = bad, .nheaders = 1};
+    uint64_t t = 99;
+    assert_int_equal(mcp_upstream_send(u, &rb, &CB, &r, &t), WRIT_EINVAL);
+    assert_int_equal(t, 0);
+    mcp_up_request rs = {.body = "{}", .len = 2, .session_id = "a\nb"};
+    assert_int_equal(mcp_upstream_send(u, &rs, &CB, &r, &t), WRIT_EINVAL);
+    mcp_up_request rm = {.method = "PUT", .body = "{}", .len = 2};
+    assert_int_equal(mcp_upstream_send(u, &rm, &CB, &r, &t), WRIT_EINVAL);
+    mcp_upstream_close(u);
+}
+
+static void test_http_get_delete(void **state)
+{
+    mcp_upstream *u = http_open("/json", NULL);
+    const char *methods[] = {"GET", "DELETE"};
+    for (int i = 0; i < 2; i++) {
+        rec r;
+        rec_init(&r);
+        mcp_up_request rq = {.method = methods[i], .session_id = "s-9", .accept = "text/event-stream"};
+        assert_int_equal(mcp_upstream_send(u, &rq, &CB, &r, &r.ticket), WRIT_OK);
+        assert_true(rec_wait(&r, 5));
+        assert_int_equal(r.st, WRIT_OK);
+        json_t *a = json_loadb(r.body, r.len, 0, NULL);
+        json_t *res = json_object_get(a, "result"), *h = json_object_get(res, "headers");
+        assert_string_equal(json_string_value(json_object_get(res, "method")), methods[i]);
+        assert_string_equal(json_string_value(json_object_get(h, "accept")), "text/event-stream");
+        assert_string_equal(json_string_value(json_object_get(h, "mcp-session-id")), "s-9");
+        assert_null(json_object_get(h, "content-type"));
+        json_decref(a);
+        rec_free(&r);
+    }
+    mcp_upstream_close(u);
+}
+
+static void test_http_sse_in_pieces(void **state)
+{
+    mcp_upstream *u = http_open("/sse", NULL);
+    rec r;
+    rec_init(&r);
+    double t0 = now_s();
+    post(u, &r, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\"}");
+    assert_true(rec_wait(&r, 5));
+    assert_int_equal(r.st, WRIT_OK);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.ct, "text/event-stream");
+    assert_string_equal(r.sid, "s-sse");
+    assert_string_equal(r.body, "id: p0\ndata:\n\n"
+                                "event: message\ndata: {\"n\":0}\n\n"
+                                "event: message\ndata: {\"n\":1}\n\n"
+                                "event: message\ndata: {\"n\":2}\n\n");
+    /* Four writes 300 ms apart: four pieces, the first long before the end. */
+    assert_true(r.datas >= 4);
+    assert_true(r.piece_t[0] - t0 < 0.25);
+    assert_true(r.done_t - r.piece_t[0] > 0.7);
+    assert_true(r.piece_t[1] - r.piece_t[0] > 0.2);
+    assert_int_equal(r.order_bad, 0);
+    rec_free(&r);
+    mcp_upstream_close(u);
+}
+
+static void test_http_errors(void **state)
+{
+    mcp_up_limits lim = {.idle_ms = 400, .max_answer = 1000};
+    struct {
+        const char *path;
+        int heads;
+        writ_status st;
+        const char *why;
+    } cases[] = {
+        {"/hang", 1, WRIT_EIO, "idle timeout"},
+        {"/hang_head", 0, WRIT_EIO, "idle timeout"},
+        {"/close", 1, WRIT_EIO, "closed mid-answer"},
+        {"/big", 1, WRIT_ELIMIT, "answer larger than 1000 bytes"},
+        {"/404", 1, WRIT_OK, ""},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        mcp_upstream *u = http_open(cases[i].path, &lim);
+        rec r;
+        rec_init(&r);
+        double t0 = now_s();
+        post(u, &r, "{}");
+        assert_true(rec_wait(&r, 5));
+        if (r.st != cases[i].st || r.heads != cases[i].heads || !strstr(r.why, cases[i].why))
+            fail_msg("%s: st %d heads %d why '%s'", cases[i].path, r.st, r.heads, r.why);
+        assert_int_equal(r.order_bad, 0);
+        if (!strcmp(cases[i].path, "/404")) {
+            assert_int_equal(r.status, 404);
+            assert_string_equal(r.body, "{\"error\":\"no such endpoint\"}");
+        }
+        if (!strcmp(cases[i].path, "/big"))
+            assert_true(r.len <= 1000);
+        if (strstr(cases[i].path, "hang"))
+            assert_true(now_s() - t0 < 2.0);
+        rec_free(&r);
+        mcp_upstream_close(u);
+    }
+}
+
+static void test_http_refused_and_bad_urls(void **state)
+{
+    /* A port nothing listens on: bind one, note it, close it. */
+    mcp_upstream *u = NULL;
+    writ_error err;
+    assert_int_not_equal(mcp_upstream_http_open("x", "ftp://127.0.0.1/", NULL, &u, &err), WRIT_OK);
+    assert_null(u);
+    assert_int_not_equal(mcp_upstream_http_open("x", "file:///etc/passwd", NULL, &u, &err), WRIT_OK);
+    assert_int_not_equal(mcp_upstream_http_open("x", "http://a b/", NULL, &u, &err), WRIT_OK);
+    assert_int_not_equal(mcp_upstream_http_open("x", NULL, NULL, &u, &err), WRIT_OK);
+    assert_int_equal(mcp_upstream_http_open("x", "http://127.0.0.1:1/mcp", NULL, &u, &err), WRIT_OK);
+    rec r;
+    rec_init(&r);
+    post(u, &r, "{}");
+    assert_true(rec_wait(&r, 5));
+    assert_int_equal(r.st, WRIT_EIO);
+    assert_int_equal(r.heads, 0);
+    assert_non_null(strstr(r.why, "upstream x:"));
+    rec_free(&r);
+    mcp_upstream_close(u);
+    mcp_upstream_close(NULL);
+}
+
+static void test_http_cancel(void **state)
+{
+    mcp_upstream *u = http_open("/sse", NULL);
+    /* From another thread, mid-stream. */
+    rec r;
+    rec_init(&r);
+    post(u, &r, "{}");
+    for (int i = 0; i < 200; i++) {
+        pthread_mutex_lock(&r.mu);
+        int d = r.datas;
+        pthread_mutex_unlock(&r.mu);
+        if (d >= 2)
+            break;
+        sleep_ms(5);
+    }
+    mcp_upstream_cancel(u, r.ticket);
+    pthread_mutex_lock(&r.mu);
+    r.cancel_returned = true;
+    int datas = r.datas;
+    pthread_mutex_unlock(&r.mu);
+    assert_true(datas >= 2);
+    sleep_ms(1200);
+    assert_int_equal(r.after_cancel, 0);
+    assert_int_equal(r.dones, 0);
+    mcp_upstream_cancel(u, r.ticket);  /* finished ticket: ignored */
+    mcp_upstream_cancel(u, 123456789); /* unknown ticket: ignored */
+    rec_free(&r);
+
+    /* From inside on_data, on the upstream's thread. */
+    rec_init(&r);
+    r.cancel_u = u;
+    post(u, &r, "{}");
+    sleep_ms(1200);
+    assert_int_equal(r.datas, 1);
+    assert_int_equal(r.after_cancel, 0);
+    assert_int_equal(r.dones, 0);
+    rec_free(&r);
+
+    /* Many cancelled at random moments, then the upstream still works. */
+    rec rs[16];
+    for (int i = 0; i < 16; i++) {
+        rec_init(&rs[i]);
+        post(u, &rs[i], "{}");
+    }
+    for (int i = 0; i < 16; i++) {
+        sleep_ms(i * 7);
+        mcp_upstream_cancel(u, rs[i].ticket);
+        pthread_mutex_lock(&rs[i].mu);
+        rs[i].cancel_returned = true;
+        pthread_mutex_unlock(&rs[i].mu);
+    }
+    sleep_ms(300);
+    for (int i = 0; i < 16; i++) {
+        assert_int_equal(rs[i].after_cancel, 0);
+        rec_free(&rs[i]);
+    }
+    rec_init(&r);
+    post(u, &r, "{}");
+    assert_true(rec_wait(&r, 5));
+    assert_int_equal(r.st, WRIT_OK);
+    rec_free(&r);
+
+    /* Closed with requests in flight: no callback after close returns. */
+    rec_init(&r);
+    post(u, &r, "{}");
+    sleep_ms(100);
+    mcp_upstream_close(u);
+    pthread_mutex_lock(&r.mu);
+    r.cancel_returned = true;
+    pthread_mutex_unlock(&r.mu);
+    assert_int_equal(r.dones, 0);
+    rec_free(&r);
+}
+
+typedef struct worker {
+    mcp_upstream *u;
+    int n, id, bad;
+    bool stdio;
+} worker;
+
+/* n requests one after the other, each id the thread's own, each answer
+ * checked against what this thread sent. */
+static void *worker_run(void *arg)
+{
+    worker *w = arg;
+    for (int i = 0; i < w->n; i++) {
+        char body[160];
+        if (w->stdio)
+            snprintf(body, sizeof body,
+                     "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"echo\",\"params\":{\"who\":%d,\"i\":%d}}",
+                     i, w->id, i);
+        else
+            snprintf(body, sizeof body, "{\"who\":%d,\"i\":%d}", w->id, i);
+        rec r;
+        rec_init(&r);
+        mcp_up_request rq = {.body = body, .len = strlen(body)};
+        if (mcp_upstream_send(w->u, &rq, &CB, &r, &r.ticket) != WRIT_OK || !rec_wait(&r, 10) ||
+            r.st != WRIT_OK) {
+            w->bad++;
+            rec_free(&r);
+            continue;
+        }
+        json_t *a = json_loadb(r.body ? r.body : "", r.len, 0, NULL);
+        json_t *res = json_object_get(a, "result");
+        if (w->stdio) {
+            json_t *p = json_object_get(res, "params");
+            if (json_integer_value(json_object_get(a, "id")) != i ||
+                !json_is_integer(json_object_get(a, "id")) ||
+                json_integer_value(json_object_get(p, "who")) != w->id ||
+                json_integer_value(json_object_get(p, "i")) != i)
+                w->bad++;
+        } else if (strcmp(json_string_value(json_object_get(res, "body"))
+                              ? json_string_value(json_object_get(res, "body"))
+                              : "",
+                          body)) {
+            w->bad++;
+        }
+        json_decref(a);
+        rec_free(&r);
+    }
+    return NULL;
+}
+
+static void run_workers(mcp_upstream *u, bool stdio, int threads, int n)
+{
+    pthread_t t[8];
+    worker w[8];
+    for (int i = 0; i < threads; i++) {
+        w[i] = (worker){.u = u, .n = n, .id = i, .stdio = stdio};
+        pthread_create(&t[i], NULL, worker_run, &w[i]);
+    }
+    int bad = 0;
+    for (int i = 0; i < threads; i++) {
+        pthread_join(t[i], NULL);
+        bad += w[i].bad;
+    }
+    assert_int_equal(bad, 0);
+}
+
+static void test_http_concurrent(void **state)
+{
+    mcp_upstream *u = http_open("/json", NULL);
+    run_workers(u, false, 8, 25);
+    mcp_upstream_close(u);
+}
+
+/* ---- the stdio peer ---- */
+
+static char stdio_log[64];
+
+static mcp_upstream *stdio_open(const mcp_up_limits *lim)
+{
+    snprintf(stdio_log, sizeof stdio_log, "/tmp/writ_mcp_stdio_%d.log", (int)getpid());
+    unlink(stdio_log);
+    const char *argv[] = {"python3", WRIT_SOURCE_DIR "/tests/mcp/stdio_upstream.py", stdio_log, NULL};
+    mcp_upstream *u = NULL;
+    writ_error err;
+    if (mcp_upstream_stdio_open("local", argv, lim, &u, &err) != WRIT_OK)
+        fail_msg("stdio open: %s", err.msg);
+    assert_true(mcp_upstream_is_stdio(u));
+    assert_int_equal(mcp_upstream_starts(u), 1);
+    return u;
+}
+
+/* The answer's text to body (which must succeed). */
+static json_t *call(mcp_upstream *u, const char *body, rec *r)
+{
+    rec_init(r);
+    post(u, r, body);
+    assert_true(rec_wait(r, 10));
+    if (r->st != WRIT_OK)
+        fail_msg("call %s: %s", body, r->why);
+    assert_int_equal(r->status, 200);
+    assert_string_equal(r->ct, "application/json");
+    json_t *a = json_loadb(r->body, r->len, 0, NULL);
+    assert_non_null(a);
+    return a;
+}
+
+static int log_count(const char *method)
+{
+    FILE *f = fopen(stdio_log, "r");
+    if (!f)
+        return 0;
+    char line[256];
+    int n = 0;
+    while (fgets(line, sizeof line, f)) {
+        char *sp = strchr(line, ' ');
+        line[strcspn(line, "\n")] = 0;
+        if (sp && !strcmp(sp + 1, method))
+            n++;
+    }
+    fclose(f);
+    return n;
+}
+
+static void test_stdio_ids_restored(void **state)
+{
+    mcp_upstream *u = stdio_open(NULL);
+    const char *ids[] = {"\"abc\"", "42", "0", "-5", "9007199254740993", "\"1\"", "\"\\u00e9\\n\""};
+    for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) {
+        char body[200], want[64];
+        snprintf(body, sizeof body,
+                 "{\"jsonrpc\":\"2.0\",\"id\":%s,\"method\":\"echo\",\"params\":{\"k\":%zu}}", ids[i], i);
+        rec r;
+        json_t *a = call(u, body, &r);
+        json_t *id = json_loadb(ids[i], strlen(ids[i]), JSON_DECODE_ANY, NULL);
+        assert_true(json_equal(json_object_get(a, "id"), id));
+        assert_int_equal(
+            json_integer_value(json_object_get(json_object_get(json_object_get(a, "result"), "params"), "k")),
+            (json_int_t)i);
+        /* The id as text in the answer, exactly as the caller wrote it (jansson's spelling). */
+        char *idt = json_dumps(id, JSON_ENCODE_ANY | JSON_COMPACT);
+        snprintf(want, sizeof want, "\"id\":%s", idt);
+        assert_non_null(strstr(r.body, want));
+        free(idt);
+        json_decref(id);
+        json_decref(a);
+        assert_int_equal(r.heads, 1);
+        assert_int_equal(r.datas, 1);
+        rec_free(&r);
+    }
+    /* A notification: 202, no body, done right after it is written. */
+    rec r;
+    rec_init(&r);
+    post(u, &r, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/cancelled\",\"params\":{}}");
+    assert_true(rec_wait(&r, 5));
+    assert_int_equal(r.st, WRIT_OK);
+    assert_int_equal(r.status, 202);
+    assert_int_equal(r.datas, 0);
+    rec_free(&r);
+    /* Refused before anything is sent: not JSON, an array, a bad id, GET, DELETE. */
+    uint64_t t;
+    const char *bad[] = {"{", "[1]", "{\"jsonrpc\":\"2.0\",\"id\":1.5,\"method\":\"x\"}",
+                         "{\"jsonrpc\":\"2.0\",\"id\":{},\"method\":\"x\"}"};
+    for (size_t i = 0; i < 4; i++) {
+        mcp_up_request rq = {.body = bad[i], .len = strlen(bad[i])};
+        assert_int_not_equal(mcp_upstream_send(u, &rq, &CB, &r, &t), WRIT_OK);
+    }
+    mcp_up_request g = {.method = "GET"}, d = {.method = "DELETE"};
+    assert_int_equal(mcp_upstream_send(u, &g, &CB, &r, &t), WRIT_EINVAL);
+    assert_int_equal(mcp_upstream_send(u, &d, &CB, &r, &t), WRIT_EINVAL);
+    /* The process's own messages (a notification, a request reusing our
+     * wire id) are dropped, and the answer still matched. */
+    json_t *a = call(u, "{\"jsonrpc\":\"2.0\",\"id\":\"c\",\"method\":\"chatty\"}", &r);
+    assert_string_equal(json_string_value(json_object_get(a, "id")), "c");
+    assert_non_null(json_object_get(a, "result"));
+    json_decref(a);
+    rec_free(&r);
+    assert_true(mcp_upstream_stdio_dropped(u) >= 2);
+    assert_int_equal(mcp_upstream_starts(u), 1);
+    mcp_upstream_close(u);
+    unlink(stdio_log);
+}
+
+static void test_stdio_concurrent(void **state)
+{
+    mcp_upstream *u = stdio_open(NULL);
+    run_workers(u, true, 6, 40);
+    assert_int_equal(mcp_upstream_starts(u), 1);
+    mcp_upstream_close(u);
+    unlink(stdio_log);
+}
+
+static void test_stdio_restart(void **state)
+{
+    mcp_up_limits lim = {.restart_ms = 100};
+    mcp_upstream *u = stdio_open(&lim);
+    rec r;
+    json_t *a =
+        call(u, "{\"jsonrpc\":\"2.0\",\"id\":\"init-1\",\"method\":\"initialize\",\"params\":{\"c\":1}}", &r);
+    json_int_t pid1 = json_integer_value(json_object_get(json_object_get(a, "result"), "pid"));
+    json_decref(a);
+    rec_free(&r);
+    rec_init(&r);
+    post(u, &r, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}");
+    assert_true(rec_wait(&r, 5));
+    rec_free(&r);
+    /* The process exits: the request in flight fails, saying why. */
+    rec_init(&r);
+    post(u, &r, "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"exit\"}");
+    assert_true(rec_wait(&r, 5));
+    assert_int_equal(r.st, WRIT_EIO);
+    assert_int_equal(r.heads, 0);
+    assert_non_null(strstr(r.why, "exited with status 3"));
+    rec_free(&r);
+    sleep_ms(1000);
+    assert_int_equal(mcp_upstream_starts(u), 2);
+    a = call(u, "{\"jsonrpc\":\"2.0\",\"id\":6,\"method\":\"echo\",\"params\":{}}", &r);
+    json_int_t pid2 = json_integer_value(json_object_get(json_object_get(a, "result"), "pid"));
+    assert_int_equal(json_integer_value(json_object_get(a, "id")), 6);
+    assert_true(pid2 != pid1 && pid2 > 0);
+    json_decref(a);
+    rec_free(&r);
+    /* The new process was initialized again, before the echo. */
+    assert_int_equal(log_count("initialize"), 2);
+    assert_int_equal(log_count("notifications/initialized"), 2);
+    /* A request sent right after a crash waits for the restart. */
+    rec_init(&r);
+    post(u, &r, "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"exit\"}");
+    rec r2;
+    rec_init(&r2);
+    assert_true(rec_wait(&r, 5));
+    post(u, &r2, "{\"jsonrpc\":\"2.0\",\"id\":8,\"method\":\"echo\"}");
+    assert_true(rec_wait(&r2, 5));
+    assert_int_equal(r2.st, WRIT_OK);
+    assert_int_equal(mcp_upstream_starts(u), 3);
+    assert_int_equal(log_count("initialize"), 3);
+    rec_free(&r);
+    rec_free(&r2);
+    mcp_upstream_close(u);
+    unlink(stdio_log);
+}
+
+static void test_stdio_long_line_and_timeouts(void **state)
+{
+    mcp_up_limits lim = {.max_answer = 1000, .restart_ms = 50, .idle_ms = 1000};
+    mcp_upstream *u = stdio_open(&lim);
+    rec r;
+    /* 900 bytes: under the limit; the noise line is dropped. */
+    json_t *a = call(u, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"long\",\"params\":{\"n\":900}}", &r);
+    json_decref(a);
+    rec_free(&r);
+    assert_int_equal(mcp_upstream_starts(u), 1);
+    rec_init(&r);
+    post(u, &r, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"long\",\"params\":{\"n\":5000}}");
+    assert_true(rec_wait(&r, 5));
+    assert_int_equal(r.st, WRIT_EIO);
+    assert_non_null(strstr(r.why, "longer than 1000 bytes"));
+    rec_free(&r);
+    a = call(u, "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"echo\"}", &r);
+    json_decref(a);
+    rec_free(&r);
+    assert_int_equal(mcp_upstream_starts(u), 2);
+    /* No answer within idle_ms: an error; its late answer is dropped and the next call works. */
+    rec_init(&r);
+    post(u, &r, "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"slow\",\"params\":{\"ms\":1800}}");
+    assert_true(rec_wait(&r, 5));
+    assert_int_equal(r.st, WRIT_EIO);
+    assert_non_null(strstr(r.why, "no answer within 1000 ms"));
+    rec_free(&r);
+    a = call(u, "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"echo\",\"params\":{\"after\":true}}", &r);
+    assert_true(
+        json_is_true(json_object_get(json_object_get(json_object_get(a, "result"), "params"), "after")));
+    json_decref(a);
+    rec_free(&r);
+    /* Cancel: no callback after it returns, and the next call works. */
+    rec_init(&r);
+    post(u, &r, "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"slow\",\"params\":{\"ms\":200}}");
+    mcp_upstream_cancel(u, r.ticket);
+    pthread_mutex_lock(&r.mu);
+    r.cancel_returned = true;
+    pthread_mutex_unlock(&r.mu);
+    sleep_ms(400);
+    assert_int_equal(r.after_cancel, 0);
+    assert_int_equal(r.dones, 0);
+    rec_free(&r);
+    a = call(u, "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"echo\"}", &r);
+    json_decref(a);
+    rec_free(&r);
+    mcp_upstream_close(u);
+    unlink(stdio_log);
+}
+
+static void test_stdio_spawn_fails(void **state)
+{
+    const char *argv[] = {"writ-no-such-program-here", NULL};
+    mcp_upstream *u = NULL;
+    writ_error err;
+    assert_int_equal(mcp_upstream_stdio_open("gone", argv, NULL, &u, &err), WRIT_EIO);
+    assert_null(u);
+    assert_non_null(strstr(err.msg, "cannot start writ-no-such-program-here"));
+    /* A program that always exits at once: the request fails (written to a
+     * dying process, or never written within connect_ms), and the process
+     * keeps being restarted. */
+    const char *dies[] = {"false", NULL};
+    mcp_up_limits lim = {.restart_ms = 20, .connect_ms = 300};
+    assert_int_equal(mcp_upstream_stdio_open("dies", dies, &lim, &u, &err), WRIT_OK);
+    rec r;
+    rec_init(&r);
+    post(u, &r, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"echo\"}");
+    assert_true(rec_wait(&r, 5));
+    assert_int_equal(r.st, WRIT_EIO);
+    assert_int_equal(r.heads, 0);
+    if (!strstr(r.why, "exited with status 1") && !strstr(r.why, "not running"))
+        fail_msg("why: %s", r.why);
+    rec_free(&r);
+    sleep_ms(200);
+    assert_true(mcp_upstream_starts(u) > 2);
+    mcp_upstream_close(u);
+    const char *none[] = {NULL};
+    assert_int_equal(mcp_upstream_stdio_open("gone", none, NULL, &u, &err), WRIT_EINVAL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest http[] = {
+        cmocka_unit_test(test_http_json_and_headers),     cmocka_unit_test(test_http_get_delete),
+        cmocka_unit_test(test_http_sse_in_pieces),        cmocka_unit_test(test_http_errors),
+        cmocka_unit_test(test_http_refused_and_bad_urls), cmocka_unit_test(test_http_cancel),
+        cmocka_unit_test(test_http_concurrent),
+    };
+    const struct CMUnitTest stdio[] = {
+        cmocka_unit_test(test_stdio_ids_restored), cmocka_unit_test(test_stdio_concurrent),
+        cmocka_unit_test(test_stdio_restart),      cmocka_unit_test(test_stdio_long_line_and_timeouts),
+        cmocka_unit_test(test_stdio_spawn_fails),
+    };
+    int rc = cmocka_run_group_tests_name("mcp_upstream_http", http, http_start, http_stop);
+    return rc + cmocka_run_group_tests_name("mcp_upstream_stdio", stdio, NULL, NULL);
+}
