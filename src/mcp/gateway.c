@@ -412,7 +412,8 @@ static writ_authorizer *thread_authorizer(srv *s)
 
 /* May this agent use action NAME/id with some input?  (A listing, not a
  * decision: nothing is audited, nothing is forwarded because of it.) */
-static bool may_use(mcp_gw *g, const srv_snapshot *snap, gw_req *r, const char *aid, const json_t *tool)
+static bool may_use(mcp_gw *g, const srv_snapshot *snap, gw_req *r, const char *aid, const json_t *tool,
+                    const json_t *input)
 {
     srv *s = g->s;
     const srv_task *t = &r->task;
@@ -443,6 +444,7 @@ static bool may_use(mcp_gw *g, const srv_snapshot *snap, gw_req *r, const char *
     };
     json_t *ctx = json_object();
     if (!ctx || (tool && json_object_set(ctx, "tool", (json_t *)tool)) ||
+        (input && json_object_set(ctx, "input", (json_t *)input)) ||
         srv_facts_context(s, snap, &a, s->dest_default, ctx)) {
         json_decref(ctx);
         return false;
@@ -455,7 +457,7 @@ static bool may_use(mcp_gw *g, const srv_snapshot *snap, gw_req *r, const char *
         static const char *const unknown[] = {"input"};
         writ_partial_decision pd;
         writ_authorizer *az = thread_authorizer(s);
-        ok = az && !writ_authorize_partial(az, snap->ps, snap->es, rq, unknown, 1, &pd) &&
+        ok = az && !writ_authorize_partial(az, snap->ps, snap->es, rq, unknown, input ? 0 : 1, &pd) &&
              pd.maybe != WRIT_MAYBE_NO;
     }
     writ_request_free(rq);
@@ -493,14 +495,21 @@ static void filter_result(mcp_gw *g, gw_req *r, json_t *result)
                 pthread_mutex_unlock(&r->up->mu);
                 json_t *tool = ann ? json_pack("{s:s,s:O}", "name", name, "annotations", ann) : NULL;
                 snprintf(aid, sizeof aid, "%s/%s", r->up->cfg->name, name);
-                keep = tool && may_use(g, snap, r, aid, tool);
+                keep = tool && may_use(g, snap, r, aid, tool, NULL);
                 json_decref(tool);
                 json_decref(ann);
             }
         } else {
             snprintf(aid, sizeof aid, "%s/%s", r->up->cfg->name,
                      r->list == L_RESOURCES ? "resources/read" : "prompts/get");
-            keep = may_use(g, snap, r, aid, NULL);
+            /* a resource is listed when reading its uri may be allowed
+             * (input {uri} known); a prompt when getting it with some
+             * arguments may be (input unknown) */
+            const json_t *uri = json_object_get(it, "uri");
+            json_t *in =
+                r->list == L_RESOURCES && json_is_string(uri) ? json_pack("{s:O}", "uri", uri) : NULL;
+            keep = may_use(g, snap, r, aid, NULL, in);
+            json_decref(in);
         }
         if (keep)
             i++;

@@ -88,6 +88,20 @@ check "SSE answer arrives in pieces (first progress >= 1 s before the result)" \
     "$(jq '(.done - .progress[0]) >= 1000' <<<"$P")" true
 grep -c '"get-env"' "$TMP/everything.log" >/dev/null && bad "server-everything saw get-env" || ok "denied call never reached server-everything"
 
+# ---- resources: listed when reading the uri may be allowed, read decided on input.uri
+OUT=$(mcp "$URL/everything" "$TOK" resources 'read:demo://resource/static/document/architecture.md' 'read:demo://resource/dynamic/text/1')
+check "resources/list: only the static documents" \
+    "$(field resources '[(.uris | length) > 0, (.uris | map(select(startswith("demo://resource/static/document/") | not)) | length)]')" '[true,0]'
+check "resources/read allowed by input.uri" "$(field 'read:demo://resource/static/document/architecture.md' .ok)" true
+check "resources/read denied: -32001" "$(field 'read:demo://resource/dynamic/text/1' .code)" -32001
+
+# ---- the token's scope bounds the gateway: outside it is a -32001, and not listed
+ST=$(mint t-scope 'echo/add')
+OUT=$(mcp "$URL/echo" "$ST" list 'call:add:{"a":1,"b":2}' call:whoami)
+check "out-of-scope tools not listed" "$(field list .tools)" '["add"]'
+check "in scope: allowed" "$(field 'call:add:{"a":1,"b":2}' .text)" '"3"'
+contains "out of scope: -32001 naming the scope" "$(field call:whoami '[.code, .message]')" "outside the task token's scope"
+
 # ---- the header-echo upstream: credential injected, agent token never forwarded
 OUT=$(mcp "$URL/echo" "$TOK" list call:whoami 'call:add:{"a":2,"b":3}' call:wipe)
 check "annotation forbid hides the destructive tool" "$(field list .tools)" '["add","whoami"]'

@@ -3,6 +3,8 @@
 // and prints one JSON line per step:
 //   node mcp_client.mjs URL TOKEN STEP...
 // STEP: list                 tools/list -> {"step","tools":[names]}
+//       resources            resources/list -> {"step","uris":[...]}
+//       read:URI             resources/read -> {"step","ok","n"} or an error
 //       call:TOOL:JSONARGS   tools/call -> {"step","ok":true,"text"} or
 //                            {"step","ok":false,"code","message"}
 //       progress:TOOL:JSONARGS  a call with a progress handler: the times (ms
@@ -34,11 +36,17 @@ try {
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 for (const step of steps) {
   const [kind, tool, ...rest] = step.split(":");
-  const args = rest.length ? JSON.parse(rest.join(":")) : {};
+  const args = kind === "read" ? {} : rest.length ? JSON.parse(rest.join(":")) : {};
   try {
     if (kind === "list") {
       const r = await client.listTools();
       out({ step, tools: r.tools.map((t) => t.name).sort() });
+    } else if (kind === "resources") {
+      const r = await client.listResources();
+      out({ step, uris: r.resources.map((x) => x.uri).sort() });
+    } else if (kind === "read") {
+      const r = await client.readResource({ uri: [tool, ...rest].join(":") });
+      out({ step, ok: true, n: r.contents.length });
     } else if (kind === "call") {
       const r = await client.callTool({ name: tool, arguments: args });
       out({ step, ok: !r.isError, text: r.content?.map((c) => c.text).join("") ?? "" });
