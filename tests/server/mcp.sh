@@ -69,6 +69,8 @@ check "RFC 8414 token_endpoint" "$(jq -r .token_endpoint <<<"${r#* }")" "http://
 check "RFC 8414 issuer" "$(jq -r .issuer <<<"${r#* }")" "https://writ.local"
 r=$(req POST /mcp/everything -H 'Content-Type: application/json' -H "Authorization: Bearer $TOK" -H 'Origin: http://evil.example' --data '{"jsonrpc":"2.0","id":1,"method":"ping"}')
 check "foreign Origin: 403" "${r%% *}" 403
+r=$(req POST /mcp/everything -H 'Content-Type: application/json' -H "Authorization: Bearer $TOK" -H 'Accept: application/json, text/event-stream' -H 'Origin: http://localhost:5173' --data '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"c","version":"1"}}}')
+check "loopback Origin while listening on loopback: served" "${r%% *}" 200
 r=$(req POST /mcp/nosuch -H 'Content-Type: application/json' -H "Authorization: Bearer $TOK" --data '{}')
 check "unknown upstream: 404" "${r%% *}" 404
 
@@ -199,4 +201,7 @@ check "audit: SHA-256 of the canonical arguments" "$(jq -s -r '.[0].errors[-1].i
 "$WRIT" audit verify --state-dir "$TMP/mcp.state" >"$TMP/verify" 2>&1 && ok "audit verify" || { bad "audit verify"; cat "$TMP/verify"; }
 stop_writ "$WPID"
 check "clean shutdown" "$STOP_RC" 0
+if grep -qE "AddressSanitizer|LeakSanitizer|runtime error" "$TMP/mcp.log"; then
+    bad "sanitizer report in the server's log"; grep -A20 -E "Sanitizer|runtime error" "$TMP/mcp.log" | head -60
+else ok "no sanitizer report in the server's log"; fi
 finish
