@@ -540,6 +540,8 @@ static char *filter_message(mcp_gw *g, gw_req *r, const char *text, size_t len)
 
 /* The buffered answer of a list: JSON, or SSE whose events' data lines
  * hold the messages. */
+static enum MHD_Result upstream_failed(gw_req *r);
+
 static enum MHD_Result send_filtered(mcp_gw *g, gw_req *r)
 {
     sbuf out;
@@ -594,7 +596,22 @@ static enum MHD_Result send_filtered(mcp_gw *g, gw_req *r)
             sb_free(&other);
         }
     } else {
-        char *f = filter_message(g, r, p, n);
+        mcp_rpc_limits lim = {.max_size = n + 1, .max_depth = 256};
+        mcp_rpc_msg m;
+        mcp_rpc_fail fl;
+        bool answer = false;
+        if (mcp_rpc_parse(p, n, &lim, &m, &fl) == WRIT_OK) {
+            answer = m.kind == MCP_RPC_RESPONSE || m.kind == MCP_RPC_ERROR_RESPONSE;
+            mcp_rpc_msg_clear(&m);
+        } else {
+            mcp_rpc_fail_clear(&fl);
+        }
+        if (!answer) {
+            sb_free(&out);
+            snprintf(r->why, sizeof r->why, "answered with something that is not a JSON-RPC response");
+            return upstream_failed(r);
+        }
+        char *f = r->list != L_NONE ? filter_message(g, r, p, n) : NULL;
         if (f)
             sb_puts(&out, f);
         else
@@ -635,7 +652,12 @@ static enum MHD_Result after_head(mcp_gw *g, gw_req *r)
 {
     pthread_mutex_lock(&r->mu);
     if (r->phase == P_WAIT_HEAD && r->head_in) {
-        bool filter = r->list != L_NONE && r->status == 200;
+        /* A JSON answer to a request is one message: read whole (bounded by
+         * the upstream's max_answer) and checked to be a JSON-RPC response
+         * before the client gets it.  SSE streams through as it comes;
+         * lists are read whole either way, to be filtered. */
+        bool json = !strncasecmp(r->ctype, "application/json", 16);
+        bool filter = r->status == 200 && (r->list != L_NONE || (json && r->id));
         if (!filter) {
             pthread_mutex_unlock(&r->mu);
             return start_stream(r);

@@ -25,6 +25,10 @@ for _ in $(seq 100); do
     sleep 0.1
 done
 XPORT=$(head -1 "$TMP/echo.port")
+node "$REPO/tests/mcp/bad_upstream.mjs" >"$TMP/bad.port" 2>&1 &
+PIDS+=("$!")
+for _ in $(seq 50); do [ -s "$TMP/bad.port" ] && break; sleep 0.1; done
+BPORT=$(head -1 "$TMP/bad.port")
 mkdir -p "$TMP/files" && echo "hello from a file" >"$TMP/files/a.txt"
 DEAD=$(free_port) # nothing listens there
 
@@ -37,11 +41,17 @@ mcp_upstream = everything http://127.0.0.1:$EPORT/mcp
 mcp_upstream = echo http://127.0.0.1:$XPORT/mcp
 mcp_upstream = files stdio node $FSRV $TMP/files
 mcp_upstream = dead http://127.0.0.1:$DEAD/mcp
+mcp_upstream = bad http://127.0.0.1:$BPORT/mcp
 mcp_upstream = echotok http://127.0.0.1:$XPORT/mcp
 mcp_credential = echo header X-Api-Key $TMP/cred
 mcp_credential = echotok token https://echo.example
 CONF
-start_writ mcp --policies "$EX/mcp.cedar" --config "$TMP/writ.conf"
+# the example MCP policies, and one for the misbehaving upstream
+cat "$EX/mcp.cedar" - >"$TMP/policies.cedar" <<'CEDAR'
+permit (principal, action in [Writ::Action::"bad/garbage", Writ::Action::"bad/close",
+                              Writ::Action::"bad/sseclose", Writ::Action::"bad/hang"], resource);
+CEDAR
+start_writ mcp --policies "$TMP/policies.cedar" --config "$TMP/writ.conf"
 URL="http://$ADDR/mcp"
 mint() { # mint TXN ACTION...
     local txn=$1; shift
@@ -50,7 +60,7 @@ mint() { # mint TXN ACTION...
     "$WRIT" token mint --key "$TMP/k.pem" --issuer https://writ.local --audience writ \
         --subject spiffe://corp.example/agents/helper --purpose demo --sensitivity restricted --txn "$txn" "${a[@]}"
 }
-TOK=$(mint t-main 'everything/*' 'echo/*' 'files/*' 'dead/*' 'echotok/*')
+TOK=$(mint t-main 'everything/*' 'echo/*' 'files/*' 'dead/*' 'echotok/*' 'bad/*')
 mcp() { timeout 60 node "$CLIENT" "$@" 2>"$TMP/client.err"; }
 field() { jq -c --arg s "$1" "select(.step == \$s) | $2" <<<"$OUT"; }
 
@@ -179,6 +189,15 @@ check "an unknown method is denied: -32001" "$(jq .error.code <<<"${r#* }")" -32
 check "nothing of the bad input was forwarded" "$(wc -l <"$TMP/echo.log")" "$before"
 r=$(req POST /mcp/dead "${H[@]}" --data '{"jsonrpc":"2.0","id":12,"method":"ping"}')
 check "upstream down: JSON-RPC -32603" "$(jq -c '[.id,.error.code]' <<<"${r#* }")" '[12,-32603]'
+call_bad() { req POST /mcp/bad "${H[@]}" --data "{\"jsonrpc\":\"2.0\",\"id\":$1,\"method\":\"tools/call\",\"params\":{\"name\":\"$2\"}}"; }
+r=$(call_bad 20 garbage)
+check "upstream answers garbage: -32603" "$(jq -c '[.id,.error.code]' <<<"${r#* }")" '[20,-32603]'
+r=$(call_bad 21 close)
+check "upstream closes mid-answer (JSON): -32603" "$(jq -c '[.id,.error.code]' <<<"${r#* }")" '[21,-32603]'
+r=$(call_bad 22 sseclose)
+contains "upstream closes mid-stream (SSE): the piece sent arrives" "$r" "notifications/progress"
+curl -s -m 2 -o /dev/null -X POST "${H[@]}" --data '{"jsonrpc":"2.0","id":23,"method":"tools/call","params":{"name":"hang"}}' "http://$ADDR/mcp/bad"
+check "upstream hangs: the client gives up (curl timeout)" "$?" 28
 r=$(req POST /mcp/echo "${H[@]}" --data '{"jsonrpc":"2.0","id":13,"method":"ping"}')
 check "still serving" "${r%% *}" 200
 
