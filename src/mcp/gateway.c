@@ -382,7 +382,6 @@ static void add_session_headers(struct MHD_Response *resp, const gw_req *r)
 
 static enum MHD_Result start_stream(gw_req *r)
 {
-    r->phase = P_STREAM;
     struct MHD_Response *resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16384, reader, r, NULL);
     if (!resp)
         return MHD_NO;
@@ -659,6 +658,7 @@ static enum MHD_Result after_head(mcp_gw *g, gw_req *r)
         bool json = !strncasecmp(r->ctype, "application/json", 16);
         bool filter = r->status == 200 && (r->list != L_NONE || (json && r->id));
         if (!filter) {
+            r->phase = P_STREAM; /* under mu: cb_data reads it */
             pthread_mutex_unlock(&r->mu);
             return start_stream(r);
         }
