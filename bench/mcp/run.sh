@@ -2,7 +2,7 @@
 # run.sh - MCP tools/call round trips through Writ's gateway and directly to
 # the same upstream, side by side (issue 9), with wrk on 127.0.0.1, keep-alive.
 #
-#   [WRIT_BIN=path/to/writ] bench/mcp/run.sh [SECONDS]      (default 5 s per run)
+#   [WRIT_BIN=path/to/writ] [WRIT_EXTRA="--audit off"] bench/mcp/run.sh [SECONDS]   (default 5 s per run)
 #
 # The upstream is a minimal Streamable HTTP MCP server in Node (a fixed
 # JSON-RPC result for every tools/call, application/json), so that what is
@@ -44,12 +44,12 @@ permit (principal, action == Writ::Action::"bench/add", resource) when { context
 CEDAR
 "$WRIT" serve --listen 127.0.0.1:0 --ready-file "$TMP/ready" --state-dir "$TMP/state" --threads 2 \
     --policies "$TMP/p.cedar" --token-keys "$TMP/k.pem" --mcp-upstream "bench http://127.0.0.1:$UP/mcp" \
-    --mcp-credential "bench header X-Api-Key $TMP/cred" >"$TMP/writ.log" 2>&1 &
+    --mcp-credential "bench header X-Api-Key $TMP/cred" ${WRIT_EXTRA:-} >"$TMP/writ.log" 2>&1 &
 PIDS+=("$!")
 for _ in $(seq 100); do [ -s "$TMP/ready" ] && break; sleep 0.1; done
 ADDR=$(cat "$TMP/ready")
 TOK=$("$WRIT" token mint --key "$TMP/k.pem" --issuer https://writ.local --audience writ \
-    --subject spiffe://corp.example/agents/bench --purpose bench --action 'bench/*' --sensitivity restricted --ttl 3600)
+    --subject spiffe://corp.example/agents/bench --purpose bench --action 'bench/*' --sensitivity restricted --ttl 900)
 BODY='{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"add","arguments":{"a":1,"b":2}}}'
 r=$(curl -s -X POST "http://$ADDR/mcp/bench" -H 'Content-Type: application/json' \
     -H 'Accept: application/json, text/event-stream' -H "Authorization: Bearer $TOK" --data "$BODY")
