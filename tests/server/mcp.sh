@@ -84,6 +84,19 @@ check "loopback Origin while listening on loopback: served" "${r%% *}" 200
 r=$(req POST /mcp/nosuch -H 'Content-Type: application/json' -H "Authorization: Bearer $TOK" --data '{}')
 check "unknown upstream: 404" "${r%% *}" 404
 
+# ---- sessions: Mcp-Session-Id and MCP-Protocol-Version both ways; DELETE ends a session
+IH=(-H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' -H "Authorization: Bearer $TOK")
+req POST /mcp/everything "${IH[@]}" -D "$TMP/ih" --data '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"c","version":"1"}}}' >/dev/null
+SID=$(tr -d '\r' <"$TMP/ih" | awk -F': ' 'tolower($1) == "mcp-session-id" {print $2}')
+[ -n "$SID" ] && ok "the upstream's Mcp-Session-Id reaches the client" || bad "no Mcp-Session-Id"
+r=$(req POST /mcp/everything "${IH[@]}" -H "Mcp-Session-Id: $SID" -H 'MCP-Protocol-Version: 2025-06-18' --data '{"jsonrpc":"2.0","id":2,"method":"ping"}')
+check "the session carries on through the gateway" "${r%% *}" 200
+r=$(req DELETE /mcp/everything -H "Authorization: Bearer $TOK" -H "Mcp-Session-Id: $SID" -H 'MCP-Protocol-Version: 2025-06-18')
+check "DELETE ends the session" "${r%% *}" 200
+r=$(req POST /mcp/everything "${IH[@]}" -H "Mcp-Session-Id: $SID" -H 'MCP-Protocol-Version: 2025-06-18' --data '{"jsonrpc":"2.0","id":3,"method":"ping"}')
+case "${r%% *}" in 400 | 404) ok "an ended session: the upstream's ${r%% *} passed through" ;;
+    *) bad "an ended session: got $r" ;; esac
+
 # ---- server-everything through the SDK
 OUT=$(mcp "$URL/everything" "$TOK" list 'call:echo:{"message":"hi"}' 'call:get-sum:{"a":1,"b":2}' \
     'call:get-sum:{"a":500,"b":2}' 'call:get-env' 'progress:trigger-long-running-operation:{"duration":2,"steps":4}')
