@@ -45,7 +45,8 @@ CEDAR
 "$WRIT" serve --listen 127.0.0.1:0 --ready-file "$TMP/ready" --state-dir "$TMP/state" --threads 2 \
     --policies "$TMP/p.cedar" --token-keys "$TMP/k.pem" --mcp-upstream "bench http://127.0.0.1:$UP/mcp" \
     --mcp-credential "bench header X-Api-Key $TMP/cred" ${WRIT_EXTRA:-} >"$TMP/writ.log" 2>&1 &
-PIDS+=("$!")
+WPID=$!
+PIDS+=("$WPID")
 for _ in $(seq 100); do [ -s "$TMP/ready" ] && break; sleep 0.1; done
 ADDR=$(cat "$TMP/ready")
 TOK=$("$WRIT" token mint --key "$TMP/k.pem" --issuer https://writ.local --audience writ \
@@ -77,3 +78,7 @@ for c in 1 32; do
         'BEGIN {printf "  %d conn: gateway adds %+d us at p50, %+d us at p99; rate %.0f%% of direct\n", c, g50 - d50, g99 - d99, 100 * gr / dr}'
 done
 echo "audit records written: $("$WRIT" audit tail -n 1 --state-dir "$TMP/state" 2>/dev/null | jq -r .seq)"
+kill -TERM "$WPID"
+wait "$WPID" && rc=0 || rc=$?
+echo "writ serve exit status after SIGTERM: $rc; sanitizer reports in its log: $(grep -cE 'Sanitizer|runtime error' "$TMP/writ.log")"
+grep -A30 -E 'Sanitizer|runtime error' "$TMP/writ.log" | head -40 || true

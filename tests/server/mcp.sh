@@ -97,6 +97,22 @@ r=$(req POST /mcp/everything "${IH[@]}" -H "Mcp-Session-Id: $SID" -H 'MCP-Protoc
 case "${r%% *}" in 400 | 404) ok "an ended session: the upstream's ${r%% *} passed through" ;;
     *) bad "an ended session: got $r" ;; esac
 
+# ---- a client gone mid-stream: the upstream request is cancelled, the gateway serves on
+req POST /mcp/everything "${IH[@]}" -D "$TMP/ih2" --data '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"c","version":"1"}}}' >/dev/null
+SID2=$(tr -d '\r' <"$TMP/ih2" | awk -F': ' 'tolower($1) == "mcp-session-id" {print $2}')
+CUTS=()
+for i in 1 2 3; do
+    curl -s -N -m 2 -o "$TMP/cut.$i" -X POST "${IH[@]}" -H "Mcp-Session-Id: $SID2" -H 'MCP-Protocol-Version: 2025-06-18' \
+        --data "{\"jsonrpc\":\"2.0\",\"id\":$((40 + i)),\"method\":\"tools/call\",\"params\":{\"name\":\"trigger-long-running-operation\",\"arguments\":{\"duration\":3,\"steps\":6},\"_meta\":{\"progressToken\":\"p$i\"}}}" \
+        "http://$ADDR/mcp/everything" &
+    CUTS+=("$!")
+done
+wait "${CUTS[@]}"
+contains "a piece of the stream arrived before the client left" "$(cat "$TMP/cut.1")" "notifications/progress"
+sleep 1
+r=$(req POST /mcp/everything "${IH[@]}" -H "Mcp-Session-Id: $SID2" -H 'MCP-Protocol-Version: 2025-06-18' --data '{"jsonrpc":"2.0","id":6,"method":"ping"}')
+check "serving on after clients left mid-stream" "${r%% *}" 200
+
 # ---- server-everything through the SDK
 OUT=$(mcp "$URL/everything" "$TOK" list 'call:echo:{"message":"hi"}' 'call:get-sum:{"a":1,"b":2}' \
     'call:get-sum:{"a":500,"b":2}' 'call:get-env' 'progress:trigger-long-running-operation:{"duration":2,"steps":4}')
