@@ -8,15 +8,18 @@
  *   - the lines out of the splitter, however the stream is cut into chunks,
  *     are exactly the non-empty lines of the stream (a trailing "\r"
  *     removed), none longer than the limit; a longer one stops the splitter;
- *   - a rewritten message is one line (no "\n"), parses back, carries the
- *     new id, and with the original id put back equals the message sent;
- *   - an answer whose id is read has it put back exactly. */
+ *   - a rewritten message is one line (no "\n" or "\r"), parses back,
+ *     carries the new id, and with the original id put back (as an answer's
+ *     is) equals the message sent, the id included;
+ *   - an answer whose id is read gets the caller's id and is otherwise the
+ *     same message. */
 #include <jansson.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "mcp/upstream_int.h"
+#include "util/alloc.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -41,13 +44,13 @@ static void collect(void *ctx, const char *line, size_t len)
 static void check_message(const char *p, size_t n)
 {
     static uint64_t wire = 1;
-    char *line = NULL;
+    char *line = NULL, *orig_text = NULL;
     up_msg_kind kind;
     json_t *orig = NULL;
     bool init;
     uint64_t nid = wire++ % 1000000007u;
-    if (up_stdio_rewrite(p, n, nid, &line, &kind, &orig, &init, NULL) == WRIT_OK) {
-        if (strchr(line, '\n'))
+    if (up_stdio_rewrite(p, n, nid, &line, &kind, &orig, &orig_text, &init, NULL) == WRIT_OK) {
+        if (strchr(line, '\n') || strchr(line, '\r'))
             abort();
         json_t *back = json_loads(line, JSON_ALLOW_NUL, NULL);
         json_t *sent = json_loadb(p, n, JSON_ALLOW_NUL, NULL);
@@ -55,29 +58,38 @@ static void check_message(const char *p, size_t n)
             abort();
         if (kind == UP_MSG_REQUEST) {
             json_t *id = json_object_get(back, "id");
-            if (!json_is_integer(id) || (uint64_t)json_integer_value(id) != nid || !orig)
+            if (!json_is_integer(id) || (uint64_t)json_integer_value(id) != nid || !orig || !orig_text)
                 abort();
-            json_object_set(back, "id", orig);
-        } else if (orig) {
+            /* The caller's id put back as the stdio upstream does with an
+             * answer: the message is the one sent. */
+            char *again = up_stdio_restore(line, strlen(line), back, orig_text);
+            json_t *a = again ? json_loads(again, JSON_ALLOW_NUL, NULL) : NULL;
+            if (!a || !json_equal(a, sent) || !json_equal(json_object_get(a, "id"), orig))
+                abort();
+            json_decref(a);
+            wr_free(again);
+        } else if (orig || orig_text || !json_equal(back, sent)) {
             abort();
         }
-        if (!json_equal(back, sent))
-            abort();
         json_decref(back);
         json_decref(sent);
-        free(line);
+        wr_free(line);
+        wr_free(orig_text);
         json_decref(orig);
     }
     uint64_t id;
     json_t *msg;
     if (up_stdio_answer_id(p, n, &id, &msg)) {
         json_t *want = json_string("caller-id");
-        char *t = up_stdio_restore(msg, want);
+        char *t = up_stdio_restore(p, n, msg, "\"caller-id\"");
         json_t *again = t ? json_loads(t, JSON_ALLOW_NUL, NULL) : NULL;
         if (!again || !json_equal(json_object_get(again, "id"), want))
             abort();
+        json_object_set(msg, "id", want);
+        if (!json_equal(again, msg))
+            abort();
         json_decref(again);
-        free(t);
+        wr_free(t);
         json_decref(want);
         json_decref(msg);
     }

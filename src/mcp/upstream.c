@@ -1,6 +1,7 @@
 /* upstream.c - what the HTTP and stdio upstreams share: the request list,
  * cancellation (see upstream_int.h for the locking), the public entry
  * points, and the stdio message helpers (id rewriting, line splitting). */
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -189,15 +190,143 @@ uint64_t mcp_upstream_starts(const mcp_upstream *u)
     return u ? atomic_load(&((mcp_upstream *)u)->starts) : 0;
 }
 
-/* ---- stdio messages ---- */
+/* ---- stdio messages ----
+ *
+ * jansson decides what a message is, but the text passed on is the text
+ * received with only the id changed: re-encoding would respell numbers
+ * (jansson writes 1.1 as 1.1000000000000001) in arguments and results.  A
+ * small scanner finds the span of the top-level "id" value in the (already
+ * validated) text; when it cannot say for sure (the key spelled with
+ * escapes, or twice) the message is re-encoded instead. */
+
+static size_t sc_ws(const char *p, size_t n, size_t i)
+{
+    while (i < n && (p[i] == ' ' || p[i] == '\t' || p[i] == '\n' || p[i] == '\r'))
+        i++;
+    return i;
+}
+
+static size_t sc_str(const char *p, size_t n, size_t i)
+{
+    for (i++; i < n; i++) {
+        if (p[i] == '\\')
+            i++;
+        else if (p[i] == '"')
+            return i + 1;
+    }
+    return SIZE_MAX;
+}
+
+static size_t sc_val(const char *p, size_t n, size_t i)
+{
+    if (i >= n)
+        return SIZE_MAX;
+    if (p[i] == '"')
+        return sc_str(p, n, i);
+    if (p[i] == '{' || p[i] == '[') {
+        size_t depth = 0;
+        while (i < n) {
+            char c = p[i];
+            if (c == '"') {
+                i = sc_str(p, n, i);
+                if (i == SIZE_MAX)
+                    return i;
+                continue;
+            }
+            if (c == '{' || c == '[')
+                depth++;
+            else if ((c == '}' || c == ']') && --depth == 0)
+                return i + 1;
+            i++;
+        }
+        return SIZE_MAX;
+    }
+    size_t s = i;
+    while (i < n && p[i] != ',' && p[i] != '}' && p[i] != ']' && p[i] != ' ' && p[i] != '\t' &&
+           p[i] != '\n' && p[i] != '\r')
+        i++;
+    return i > s ? i : SIZE_MAX;
+}
+
+bool up_json_id_span(const char *p, size_t n, size_t *vs, size_t *ve)
+{
+    size_t i = sc_ws(p, n, 0), found = 0;
+    if (i >= n || p[i] != '{')
+        return false;
+    i = sc_ws(p, n, i + 1);
+    if (i < n && p[i] == '}')
+        return false;
+    for (;;) {
+        if (i >= n || p[i] != '"')
+            return false;
+        size_t ks = i;
+        i = sc_str(p, n, i);
+        if (i == SIZE_MAX)
+            return false;
+        bool is_id = i - ks == 4 && memcmp(p + ks, "\"id\"", 4) == 0;
+        i = sc_ws(p, n, i);
+        if (i >= n || p[i] != ':')
+            return false;
+        size_t s = sc_ws(p, n, i + 1), e = sc_val(p, n, s);
+        if (e == SIZE_MAX)
+            return false;
+        if (is_id) {
+            found++;
+            *vs = s;
+            *ve = e;
+        }
+        i = sc_ws(p, n, e);
+        if (i < n && p[i] == ',') {
+            i = sc_ws(p, n, i + 1);
+            continue;
+        }
+        if (i < n && p[i] == '}')
+            break;
+        return false;
+    }
+    return found == 1;
+}
+
+/* p[0..vs) + mid + p[ve..n), NUL-terminated, every "\n" and "\r" (only
+ * whitespace in valid JSON) made a space: one line. */
+static char *splice(const char *p, size_t n, size_t vs, size_t ve, const char *mid, size_t midlen)
+{
+    size_t len = vs + midlen + (n - ve);
+    char *o = wr_malloc(len + 1);
+    if (!o)
+        return NULL;
+    memcpy(o, p, vs);
+    memcpy(o + vs, mid, midlen);
+    memcpy(o + vs + midlen, p + ve, n - ve);
+    o[len] = 0;
+    for (size_t i = 0; i < len; i++)
+        if (o[i] == '\n' || o[i] == '\r')
+            o[i] = ' ';
+    return o;
+}
+
+/* jansson's text in our allocator. */
+static char *dump(json_t *v)
+{
+    char *t = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+    char *o = t ? wr_strndup(t, strlen(t)) : NULL;
+    free(t);
+    return o;
+}
 
 writ_status up_stdio_rewrite(const char *body, size_t len, uint64_t new_id, char **line, up_msg_kind *kind,
-                             json_t **orig_id, bool *is_initialize, writ_error *err)
+                             json_t **orig_id, char **orig_text, bool *is_initialize, writ_error *err)
 {
     *line = NULL;
     *orig_id = NULL;
+    *orig_text = NULL;
     *is_initialize = false;
     *kind = UP_MSG_NOTIFICATION;
+    /* jansson lets a raw NUL byte through after some tokens; JSON has none. */
+    const char *nul = memchr(body, 0, len);
+    if (nul)
+        return wr_error(err, WRIT_EJSON, "stdio upstream: message has a NUL byte (offset %zu)",
+                        (size_t)(nul - body));
     json_error_t je;
     json_t *m = json_loadb(body, len, JSON_ALLOW_NUL, &je);
     if (!m)
@@ -209,27 +338,36 @@ writ_status up_stdio_rewrite(const char *body, size_t len, uint64_t new_id, char
     }
     json_t *method = json_object_get(m, "method");
     json_t *id = json_object_get(m, "id");
-    if (json_is_string(method) && id && !json_is_null(id)) {
-        if (!json_is_string(id) && !json_is_integer(id)) {
-            json_decref(m);
-            return wr_error(err, WRIT_EJSON, "stdio upstream: request id is neither a string nor an integer");
-        }
-        *kind = UP_MSG_REQUEST;
-        *is_initialize = strcmp(json_string_value(method), "initialize") == 0;
-        json_t *nid = json_integer((json_int_t)new_id);
-        *orig_id = json_incref(id);
-        if (!nid || json_object_set_new(m, "id", nid) != 0) {
-            json_decref(*orig_id);
-            *orig_id = NULL;
-            json_decref(m);
-            return wr_error(err, WRIT_ENOMEM, "out of memory");
-        }
+    if (!json_is_string(method) || !id || json_is_null(id)) {
+        json_decref(m);
+        *line = splice(body, len, len, len, "", 0);
+        return *line ? WRIT_OK : wr_error(err, WRIT_ENOMEM, "out of memory");
     }
-    /* Compact output escapes control characters, so the line has no "\n". */
-    *line = json_dumps(m, JSON_COMPACT | JSON_ENCODE_ANY);
+    if (!json_is_string(id) && !json_is_integer(id)) {
+        json_decref(m);
+        return wr_error(err, WRIT_EJSON, "stdio upstream: request id is neither a string nor an integer");
+    }
+    *kind = UP_MSG_REQUEST;
+    *is_initialize = strcmp(json_string_value(method), "initialize") == 0;
+    *orig_id = json_incref(id);
+    char num[24];
+    int k = snprintf(num, sizeof num, "%" PRIu64, new_id);
+    size_t vs, ve;
+    if (up_json_id_span(body, len, &vs, &ve)) {
+        *line = splice(body, len, vs, ve, num, (size_t)k);
+        *orig_text = wr_strndup(body + vs, ve - vs);
+    } else {
+        json_t *nid = json_integer((json_int_t)new_id);
+        if (nid && json_object_set_new(m, "id", nid) == 0)
+            *line = dump(m);
+        *orig_text = dump(id);
+    }
     json_decref(m);
-    if (!*line) {
+    if (!*line || !*orig_text) {
+        wr_free(*line);
+        wr_free(*orig_text);
         json_decref(*orig_id);
+        *line = *orig_text = NULL;
         *orig_id = NULL;
         return wr_error(err, WRIT_ENOMEM, "out of memory");
     }
@@ -239,6 +377,8 @@ writ_status up_stdio_rewrite(const char *body, size_t len, uint64_t new_id, char
 bool up_stdio_answer_id(const char *line, size_t len, uint64_t *id, json_t **msg)
 {
     *msg = NULL;
+    if (memchr(line, 0, len))
+        return false;
     json_t *m = json_loadb(line, len, JSON_ALLOW_NUL, NULL);
     if (!m)
         return false;
@@ -255,11 +395,15 @@ bool up_stdio_answer_id(const char *line, size_t len, uint64_t *id, json_t **msg
     return true;
 }
 
-char *up_stdio_restore(json_t *msg, json_t *orig_id)
+char *up_stdio_restore(const char *line, size_t len, json_t *msg, const char *id_text)
 {
-    if (json_object_set(msg, "id", orig_id) != 0)
-        return NULL;
-    return json_dumps(msg, JSON_COMPACT | JSON_ENCODE_ANY);
+    size_t vs, ve;
+    if (up_json_id_span(line, len, &vs, &ve))
+        return splice(line, len, vs, ve, id_text, strlen(id_text));
+    json_t *id = json_loadb(id_text, strlen(id_text), JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+    char *o = id && json_object_set(msg, "id", id) == 0 ? dump(msg) : NULL;
+    json_decref(id);
+    return o;
 }
 
 void up_lines_init(up_lines *l, size_t max)

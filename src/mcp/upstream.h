@@ -68,7 +68,17 @@ typedef struct mcp_up_callbacks {
 /* Open an upstream.  name is for logs; url http:// or https://. */
 WRIT_MUST_CHECK writ_status mcp_upstream_http_open(const char *name, const char *url, const mcp_up_limits *lim,
                                                    mcp_upstream **out, writ_error *err);
-/* argv[0] is the program (looked up on PATH), argv NULL-terminated. */
+/* argv[0] is the program (looked up on PATH), argv NULL-terminated.  The
+ * first process is started before this returns (a program that cannot be
+ * started is an error here).  Over stdio only POST is sent (GET and DELETE:
+ * WRIT_EINVAL).  A process that dies fails the requests written to it
+ * (on_done WRIT_EIO, "upstream NAME: process exited with status N (...)")
+ * and is restarted after restart_ms; requests not yet written wait for it,
+ * each at most connect_ms.  A request gets no answer within idle_ms: error.
+ * The new process is initialized again with the last "initialize" the
+ * upstream forwarded (its answer swallowed, then notifications/initialized)
+ * before anything queued is written, so the client's session survives a
+ * crash of a server whose state is made by initialize alone. */
 WRIT_MUST_CHECK writ_status mcp_upstream_stdio_open(const char *name, const char *const *argv,
                                                     const mcp_up_limits *lim, mcp_upstream **out, writ_error *err);
 /* Send one request.  WRIT_OK: the callbacks will be called (on_done exactly
@@ -80,7 +90,8 @@ WRIT_MUST_CHECK writ_status mcp_upstream_send(mcp_upstream *u, const mcp_up_requ
  * callbacks runs or will run (on_done included).  Unknown or finished
  * tickets are ignored. */
 void mcp_upstream_cancel(mcp_upstream *u, uint64_t ticket);
-/* Stop the thread (and the process), cancel what is in flight.  NULL: no-op. */
+/* Stop the thread (and the process), cancel what is in flight (no callback
+ * runs after it returns).  Never from inside a callback.  NULL: no-op. */
 void mcp_upstream_close(mcp_upstream *u);
 const char *mcp_upstream_name(const mcp_upstream *u);
 bool mcp_upstream_is_stdio(const mcp_upstream *u);

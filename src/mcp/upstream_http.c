@@ -31,8 +31,8 @@ typedef struct hreq {
     char *body;
     size_t len;
     bool added, add_failed; /* to the multi handle */
-    uint64_t last_ms; /* last byte (or the start) */
-    size_t got;       /* body bytes so far */
+    uint64_t last_ms;       /* last byte (or the start) */
+    size_t got;             /* body bytes so far */
     bool too_big, idle;
     long status;
     char *ct, *sid, *pv; /* from the current header block */

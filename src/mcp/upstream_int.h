@@ -76,20 +76,27 @@ typedef enum up_msg_kind {
 
 /* Parse one JSON-RPC message from the gateway.  A request has its id
  * replaced by the integer new_id; *orig_id receives the original id (a new
- * reference) and *is_initialize whether its method is "initialize".  *line
- * is the compact text (jansson's allocator: free with free()), no newline,
- * never containing one. */
+ * reference), *orig_text its text as the message spelled it (wr_free), and
+ * *is_initialize whether its method is "initialize".  *line (wr_free) is
+ * the message as received with only the id changed, its line breaks (JSON
+ * whitespace) made spaces: one line, no newline at the end. */
 writ_status up_stdio_rewrite(const char *body, size_t len, uint64_t new_id, char **line, up_msg_kind *kind,
-                             json_t **orig_id, bool *is_initialize, writ_error *err);
+                             json_t **orig_id, char **orig_text, bool *is_initialize, writ_error *err);
 
 /* Read one line from the process: when it is a response (result or error)
  * whose id is a non-negative integer, *id gets it and *msg the parsed
  * message (a new reference); else it answers nothing of ours: false. */
 bool up_stdio_answer_id(const char *line, size_t len, uint64_t *id, json_t **msg);
 
-/* Put orig_id back into msg and return the compact text (free()), NULL when
- * out of memory. */
-char *up_stdio_restore(json_t *msg, json_t *orig_id);
+/* The answer line with its id replaced by id_text (the caller's id as it
+ * spelled it), the rest byte for byte (wr_free); msg is the parsed line,
+ * used when the id cannot be found in the text.  NULL: out of memory. */
+char *up_stdio_restore(const char *line, size_t len, json_t *msg, const char *id_text);
+
+/* The span [*vs, *ve) of the value of the one top-level "id" member of the
+ * JSON object text p (valid JSON); false when there is none, or more than
+ * one, or the key is spelled with escapes. */
+bool up_json_id_span(const char *p, size_t n, size_t *vs, size_t *ve);
 
 /* The line splitter: bytes in, whole lines out (without "\n", a trailing
  * "\r" removed), each at most max bytes.  A longer line sets overflow and

@@ -54,6 +54,7 @@ typedef struct sreq {
     up_msg_kind kind;
     bool is_init;
     json_t *orig_id;
+    char *orig_text; /* the caller's id as it spelled it */
     uint64_t wire_id;
     sq_state state;
     uint64_t t_sent, t_written;
@@ -73,6 +74,7 @@ typedef struct sup {
     pstate st;
     uint64_t restart_at;
     uint64_t init_wire, init_deadline;
+    uint64_t out_progress; /* when stdin last took bytes (or obuf filled) */
     _Atomic uint64_t next_wire;
     char *init_body; /* the last initialize (qmu) */
     size_t init_len;
@@ -85,6 +87,7 @@ static void sreq_free(sreq *r)
         return;
     wr_free(r->line);
     json_decref(r->orig_id);
+    wr_free(r->orig_text);
     wr_free(r);
 }
 
@@ -109,8 +112,8 @@ static writ_status stdio_send(mcp_upstream *u, const mcp_up_request *rq, const m
     r->base.arg = arg;
     r->wire_id = atomic_fetch_add(&s->next_wire, 1);
     char *line = NULL;
-    writ_status st =
-        up_stdio_rewrite(rq->body, rq->len, r->wire_id, &line, &r->kind, &r->orig_id, &r->is_init, NULL);
+    writ_status st = up_stdio_rewrite(rq->body, rq->len, r->wire_id, &line, &r->kind, &r->orig_id,
+                                      &r->orig_text, &r->is_init, NULL);
     if (st != WRIT_OK) {
         sreq_free(r);
         return st;
@@ -121,14 +124,14 @@ static writ_status stdio_send(mcp_upstream *u, const mcp_up_request *rq, const m
     if (r->line && r->is_init)
         init = wr_strndup(rq->body, rq->len);
     if (!r->line || (r->is_init && !init)) {
-        free(line);
+        wr_free(line);
         sreq_free(r);
         return WRIT_ENOMEM;
     }
     memcpy(r->line, line, n);
     r->line[n] = '\n';
     r->len = n + 1;
-    free(line);
+    wr_free(line);
     r->t_sent = up_now_ms();
     pthread_mutex_lock(&u->qmu);
     if (u->stop) {
@@ -283,8 +286,10 @@ static void proc_down(mcp_upstream *u, const char *cause)
 
 static bool obuf_add(sup *s, const char *p, size_t n)
 {
-    if (s->ooff == s->olen)
+    if (s->ooff == s->olen) {
         s->ooff = s->olen = 0;
+        s->out_progress = up_now_ms();
+    }
     if (s->olen + n > s->ocap) {
         size_t cap = s->ocap ? s->ocap : 4096;
         while (cap < s->olen + n)
@@ -333,14 +338,17 @@ static void start_process(mcp_upstream *u)
         char *line = NULL;
         up_msg_kind kind;
         json_t *orig = NULL;
+        char *orig_text = NULL;
         bool is_init;
         s->init_wire = atomic_fetch_add(&s->next_wire, 1);
-        if (up_stdio_rewrite(init, init_len, s->init_wire, &line, &kind, &orig, &is_init, NULL) == WRIT_OK &&
+        if (up_stdio_rewrite(init, init_len, s->init_wire, &line, &kind, &orig, &orig_text, &is_init, NULL) ==
+                WRIT_OK &&
             obuf_add(s, line, strlen(line)) && obuf_add(s, "\n", 1)) {
             s->st = P_INIT;
             s->init_deadline = up_now_ms() + u->lim.connect_ms;
         }
-        free(line);
+        wr_free(line);
+        wr_free(orig_text);
         json_decref(orig);
     }
     wr_free(init);
@@ -378,7 +386,7 @@ static void on_line(void *ctx, const char *line, size_t len)
         json_decref(msg);
         return;
     }
-    char *text = up_stdio_restore(msg, r->orig_id);
+    char *text = up_stdio_restore(line, len, msg, r->orig_text);
     json_decref(msg);
     if (!text) {
         up_done(u, &r->base, WRIT_ENOMEM, "out of memory");
@@ -386,7 +394,7 @@ static void on_line(void *ctx, const char *line, size_t len)
         up_head(u, &r->base, 200, "application/json", NULL, NULL);
         up_data(u, &r->base, text, strlen(text));
         up_done(u, &r->base, WRIT_OK, NULL);
-        free(text);
+        wr_free(text);
     }
     free_done(u, r);
 }
@@ -415,6 +423,7 @@ static bool flush(mcp_upstream *u)
             return false;
         }
         s->ooff += (size_t)k;
+        s->out_progress = up_now_ms();
     }
     s->ooff = s->olen = 0;
     sreq *r = s->writing;
@@ -482,6 +491,17 @@ static void *stdio_thread(void *arg)
         }
         if (s->st == P_DOWN && s->restart_at < next_ms)
             next_ms = s->restart_at;
+        /* A process that stops reading its stdin cannot be given half a
+         * line less: it is restarted. */
+        if (s->st != P_DOWN && s->ooff < s->olen) {
+            if (now >= s->out_progress + u->lim.idle_ms) {
+                snprintf(why, sizeof why, "it has not read its stdin for %u ms", u->lim.idle_ms);
+                proc_down(u, why);
+                continue;
+            }
+            if (s->out_progress + u->lim.idle_ms < next_ms)
+                next_ms = s->out_progress + u->lim.idle_ms;
+        }
         for (;;) {
             sreq *late = NULL;
             pthread_mutex_lock(&u->qmu);

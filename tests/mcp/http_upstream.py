@@ -10,6 +10,7 @@ the port on its first line, serves until killed.
   /hang   headers, then nothing for 30 s;  /hang_head: nothing at all
   /close  Content-Length 1000, 10 bytes, then the connection is closed
   /404    404 with a small JSON body
+  /redirect  302 to /json (must not be followed)
   /big    200 with 100000 bytes
 """
 import json
@@ -81,6 +82,8 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
             self.connection.shutdown(socket.SHUT_RDWR)
             self.close_connection = True
+        elif path == "/redirect":
+            self._send(302, "text/plain", b"moved", [("Location", "/json")])
         elif path == "/404":
             self._send(404, "application/json", b"{\"error\":\"no such endpoint\"}")
         elif path == "/big":

@@ -8,6 +8,7 @@ method of every message it reads to LOG (one a line, with the pid).
   slow            sleeps params.ms, then answers like echo
   chatty          first writes a notification and a request of its own, then answers
   long            writes a line of params.n bytes, then answers like echo
+  deaf            stops reading its stdin (sleeps 30 s), answers nothing
   exit            exits with status 3 without answering
   notifications   nothing is answered
 """
@@ -40,6 +41,8 @@ def main():
         params = msg.get("params", {})
         if method == "initialize":
             out({"jsonrpc": "2.0", "id": mid, "result": {"protocolVersion": "2025-11-25", "pid": pid}})
+        elif method == "deaf":
+            time.sleep(30)
         elif method == "exit":
             sys.exit(3)
         else:

@@ -12,12 +12,15 @@
 #include <cmocka.h>
 
 #include <jansson.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -61,9 +64,22 @@ static void rec_init(rec *r)
     pthread_cond_init(&r->cv, NULL);
 }
 
+/* A field read under the lock (a callback may still be running). */
+#define GET(r, f) rec_get(&(r)->mu, &(r)->f)
+static int rec_get(pthread_mutex_t *mu, const int *f)
+{
+    pthread_mutex_lock(mu);
+    int v = *f;
+    pthread_mutex_unlock(mu);
+    return v;
+}
+
 static void rec_free(rec *r)
 {
+    pthread_mutex_lock(&r->mu);
     free(r->body);
+    r->body = NULL;
+    pthread_mutex_unlock(&r->mu);
     pthread_mutex_destroy(&r->mu);
     pthread_cond_destroy(&r->cv);
 }
@@ -211,6 +227,9 @@ static void post(mcp_upstream *u, rec *r, const char *body)
 
 static void test_http_json_and_headers(void **state)
 {
+    /* A proxy in the environment is not used. */
+    setenv("http_proxy", "http://127.0.0.1:1", 1);
+    setenv("HTTP_PROXY", "http://127.0.0.1:1", 1);
     mcp_upstream *u = http_open("/json", NULL);
     rec r;
     rec_init(&r);
@@ -271,6 +290,8 @@ static void test_http_json_and_headers(void **state)
     mcp_up_request rm = {.method = "PUT", .body = "{}", .len = 2};
     assert_int_equal(mcp_upstream_send(u, &rm, &CB, &r, &t), WRIT_EINVAL);
     mcp_upstream_close(u);
+    unsetenv("http_proxy");
+    unsetenv("HTTP_PROXY");
 }
 
 static void test_http_get_delete(void **state)
@@ -336,6 +357,7 @@ static void test_http_errors(void **state)
         {"/close", 1, WRIT_EIO, "closed mid-answer"},
         {"/big", 1, WRIT_ELIMIT, "answer larger than 1000 bytes"},
         {"/404", 1, WRIT_OK, ""},
+        {"/redirect", 1, WRIT_OK, ""},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         mcp_upstream *u = http_open(cases[i].path, &lim);
@@ -350,6 +372,10 @@ static void test_http_errors(void **state)
         if (!strcmp(cases[i].path, "/404")) {
             assert_int_equal(r.status, 404);
             assert_string_equal(r.body, "{\"error\":\"no such endpoint\"}");
+        }
+        if (!strcmp(cases[i].path, "/redirect")) {
+            assert_int_equal(r.status, 302);
+            assert_string_equal(r.body, "moved");
         }
         if (!strcmp(cases[i].path, "/big"))
             assert_true(r.len <= 1000);
@@ -381,6 +407,47 @@ static void test_http_refused_and_bad_urls(void **state)
     rec_free(&r);
     mcp_upstream_close(u);
     mcp_upstream_close(NULL);
+}
+
+/* A listening socket that never accepts, its queue filled: a connection
+ * to it is never completed, so libcurl's connect timeout ends the request. */
+static void test_http_connect_timeout(void **state)
+{
+    int ls = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    assert_int_equal(bind(ls, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(listen(ls, 0), 0);
+    socklen_t al = sizeof a;
+    getsockname(ls, (struct sockaddr *)&a, &al);
+    int fill[4];
+    for (int i = 0; i < 4; i++) {
+        fill[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+        if (connect(fill[i], (struct sockaddr *)&a, sizeof a) != 0) {
+            /* EINPROGRESS: the queue is full already */
+        }
+    }
+    sleep_ms(100);
+    char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/mcp", ntohs(a.sin_port));
+    mcp_up_limits lim = {.connect_ms = 300, .idle_ms = 5000};
+    mcp_upstream *u = NULL;
+    writ_error err;
+    assert_int_equal(mcp_upstream_http_open("slow", url, &lim, &u, &err), WRIT_OK);
+    rec r;
+    rec_init(&r);
+    double t0 = now_s();
+    post(u, &r, "{}");
+    assert_true(rec_wait(&r, 5));
+    assert_int_equal(r.st, WRIT_EIO);
+    assert_int_equal(r.heads, 0);
+    if (!strstr(r.why, "connect timeout"))
+        fail_msg("why: %s", r.why);
+    assert_true(now_s() - t0 < 2.0);
+    rec_free(&r);
+    mcp_upstream_close(u);
+    for (int i = 0; i < 4; i++)
+        close(fill[i]);
+    close(ls);
 }
 
 static void test_http_cancel(void **state)
@@ -416,9 +483,9 @@ static void test_http_cancel(void **state)
     r.cancel_u = u;
     post(u, &r, "{}");
     sleep_ms(1200);
-    assert_int_equal(r.datas, 1);
-    assert_int_equal(r.after_cancel, 0);
-    assert_int_equal(r.dones, 0);
+    assert_int_equal(GET(&r, datas), 1);
+    assert_int_equal(GET(&r, after_cancel), 0);
+    assert_int_equal(GET(&r, dones), 0);
     rec_free(&r);
 
     /* Many cancelled at random moments, then the upstream still works. */
@@ -436,7 +503,7 @@ static void test_http_cancel(void **state)
     }
     sleep_ms(300);
     for (int i = 0; i < 16; i++) {
-        assert_int_equal(rs[i].after_cancel, 0);
+        assert_int_equal(GET(&rs[i], after_cancel), 0);
         rec_free(&rs[i]);
     }
     rec_init(&r);
@@ -594,15 +661,27 @@ static void test_stdio_ids_restored(void **state)
         assert_int_equal(
             json_integer_value(json_object_get(json_object_get(json_object_get(a, "result"), "params"), "k")),
             (json_int_t)i);
-        /* The id as text in the answer, exactly as the caller wrote it (jansson's spelling). */
-        char *idt = json_dumps(id, JSON_ENCODE_ANY | JSON_COMPACT);
-        snprintf(want, sizeof want, "\"id\":%s", idt);
+        /* The id in the answer is the caller's text byte for byte (escapes
+         * kept), in the process's own layout ("id": with a space). */
+        snprintf(want, sizeof want, "\"id\": %s,", ids[i]);
         assert_non_null(strstr(r.body, want));
-        free(idt);
         json_decref(id);
         json_decref(a);
         assert_int_equal(r.heads, 1);
         assert_int_equal(r.datas, 1);
+        rec_free(&r);
+    }
+    /* Nothing but the id is re-encoded: numbers keep their spelling both
+     * ways (jansson would write 1.1 as 1.1000000000000001), and a request
+     * spread over several lines is sent as one. */
+    {
+        rec r;
+        json_t *a = call(
+            u, "{\"jsonrpc\":\"2.0\",\n \"id\":\"n\",\r\n \"method\":\"echo\",\"params\":{\"x\":1.1}}", &r);
+        assert_non_null(strstr(r.body, "{\"x\": 1.1}"));
+        assert_null(strstr(r.body, "1.10"));
+        assert_string_equal(json_string_value(json_object_get(a, "id")), "n");
+        json_decref(a);
         rec_free(&r);
     }
     /* A notification: 202, no body, done right after it is written. */
@@ -747,6 +826,38 @@ static void test_stdio_long_line_and_timeouts(void **state)
     unlink(stdio_log);
 }
 
+static void test_stdio_not_reading(void **state)
+{
+    mcp_up_limits lim = {.idle_ms = 500, .restart_ms = 50};
+    mcp_upstream *u = stdio_open(&lim);
+    rec r, r2;
+    rec_init(&r);
+    post(u, &r, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"deaf\"}");
+    /* 300 KB: more than a pipe holds, so the write stalls half done. */
+    size_t n = 300000;
+    char *big = malloc(n + 100);
+    int k = snprintf(big, n + 100, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"echo\",\"params\":{\"s\":\"");
+    memset(big + k, 'a', n);
+    memcpy(big + k + n, "\"}}", 4);
+    rec_init(&r2);
+    post(u, &r2, big);
+    assert_true(rec_wait(&r, 5));
+    assert_true(rec_wait(&r2, 5));
+    assert_int_equal(r.st, WRIT_EIO);
+    assert_int_equal(r2.st, WRIT_EIO);
+    if (!strstr(r2.why, "has not read its stdin for 500 ms"))
+        fail_msg("why: %s", r2.why);
+    rec_free(&r);
+    rec_free(&r2);
+    free(big);
+    json_t *a = call(u, "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"echo\"}", &r);
+    json_decref(a);
+    rec_free(&r);
+    assert_int_equal(mcp_upstream_starts(u), 2);
+    mcp_upstream_close(u);
+    unlink(stdio_log);
+}
+
 static void test_stdio_spawn_fails(void **state)
 {
     const char *argv[] = {"writ-no-such-program-here", NULL};
@@ -783,12 +894,12 @@ int main(void)
         cmocka_unit_test(test_http_json_and_headers),     cmocka_unit_test(test_http_get_delete),
         cmocka_unit_test(test_http_sse_in_pieces),        cmocka_unit_test(test_http_errors),
         cmocka_unit_test(test_http_refused_and_bad_urls), cmocka_unit_test(test_http_cancel),
-        cmocka_unit_test(test_http_concurrent),
+        cmocka_unit_test(test_http_concurrent),           cmocka_unit_test(test_http_connect_timeout),
     };
     const struct CMUnitTest stdio[] = {
         cmocka_unit_test(test_stdio_ids_restored), cmocka_unit_test(test_stdio_concurrent),
         cmocka_unit_test(test_stdio_restart),      cmocka_unit_test(test_stdio_long_line_and_timeouts),
-        cmocka_unit_test(test_stdio_spawn_fails),
+        cmocka_unit_test(test_stdio_spawn_fails),  cmocka_unit_test(test_stdio_not_reading),
     };
     int rc = cmocka_run_group_tests_name("mcp_upstream_http", http, http_start, http_stop);
     return rc + cmocka_run_group_tests_name("mcp_upstream_stdio", stdio, NULL, NULL);
