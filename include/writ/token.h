@@ -252,6 +252,17 @@ char *writ_task_token_context_json(const writ_task_token *t);
 /* Claims as compact JSON (wr_malloc'd; writ_free_string). */
 char *writ_task_token_claims_json(const writ_task_token *t);
 
+/* A token for an MCP upstream, minted per forwarded call (issue 9's
+ * `mcp_credential = NAME token AUDIENCE`): iss issuer, aud audience, sub the
+ * task token's holder, txn its task, scope the tool's action ("NAME/T"),
+ * act copied from the task token, a fresh jti, exp <= now + 60 s (ttl 0 =
+ * 60), signed with the keyring's active key (typ JWT).  *out wr_malloc'd
+ * (writ_free_string). */
+WRIT_MUST_CHECK writ_status writ_upstream_token_mint(const writ_keyring *kr, const char *issuer,
+                                                     const char *audience, const writ_task_token *t,
+                                                     const char *scope, uint32_t ttl, char **out, size_t *len,
+                                                     writ_error *err);
+
 /* ---- delegation ----------------------------------------------------------
  * Task token + target agent -> a narrower token for the target.  The parent
  * is verified in full (signature, times, binding, revocation) first.  When

@@ -1,5 +1,6 @@
 /* cmd_serve.c - `writ serve`: run the HTTP decision point. */
 #include "cli/cli.h"
+#include "mcp/gateway.h"
 #include "server/config.h"
 #include "server/server.h"
 
@@ -48,6 +49,16 @@ int cmd_serve(int argc, char **argv)
     } else if (srv_config_check(&cfg, &err)) {
         fprintf(stderr, "writ serve: %s\n", err.msg);
         rc = 2;
+    } else if (cfg.nmcp_up > 0) {
+        /* the MCP gateway's routes (cli -> mcp -> server) */
+        mcp_gw *g = NULL;
+        if (mcp_gateway_open(&cfg, &g, &err)) {
+            fprintf(stderr, "writ serve: %s\n", err.msg);
+            rc = 2;
+        } else {
+            rc = srv_run_ext(&cfg, mcp_gateway_ext(g));
+            mcp_gateway_close(g);
+        }
     } else {
         rc = srv_run(&cfg);
     }

@@ -11,6 +11,7 @@ static const cli_command commands[] = {
     {"audit", "the decision log: verify | tail [-n N] | query [filters]  [--state-dir D | --db F]", cmd_audit},
     {"token", "task tokens: mint | exchange | delegate | inspect | verify (see `writ token`)", cmd_token},
     {"keys", "signing keys: generate --out F [--alg ES256|EdDSA] | jwks --key F...", cmd_keys},
+    {"mcp", "MCP upstreams: schema NAME|URL [--config F] [--namespace NS] (a Cedar schema fragment)", cmd_mcp},
     {"revoke", "revoke: --db F (--jti | --subtree | --task | --agent) VALUE [--until T]", cmd_revoke},
 };
 

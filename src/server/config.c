@@ -13,7 +13,7 @@
 #include <string.h>
 
 typedef enum ck_kind { CK_STR, CK_PATH, CK_U32, CK_U64, CK_BOOL, CK_LISTEN, CK_ROUTE, CK_TRUST_SPIFFE, CK_TRUST_OIDC,
-               CK_TLS_CA } ck_kind;
+               CK_TLS_CA, CK_MCP_UP, CK_MCP_CRED } ck_kind;
 
 typedef struct ck_key {
     const char *name;
@@ -87,6 +87,13 @@ static const ck_key keys[] = {
     {"trusted_proxies", CK_STR, OFF(trusted_proxies), 0, 0,
      "addresses or CIDR ranges (space or comma separated) whose X-Real-IP, X-Forwarded-For, X-Original-* and "
      "X-Writ-Destination headers are believed (empty: none)"},
+    {"public_url", CK_STR, OFF(public_url), 0, 0,
+     "the URL MCP clients use to reach Writ, in OAuth metadata (empty: http://LISTEN)"},
+    {"mcp_upstream", CK_MCP_UP, 0, 0, 0,
+     "NAME URL, or NAME stdio CMD ARG...: an MCP server served at /mcp/NAME (repeatable)"},
+    {"mcp_credential", CK_MCP_CRED, 0, 0, 0,
+     "NAME header HEADER FILE (HEADER: first line of FILE), or NAME token AUDIENCE (a JWT minted per call): "
+     "what Writ adds to requests to upstream NAME (repeatable)"},
     {"destination_default", CK_STR, OFF(destination_default), 0, 0,
      "the destination fact when neither a route nor a trusted proxy names one"},
 };
@@ -165,6 +172,29 @@ void srv_config_defaults(srv_config *c)
     c->destination_default = dup("external");
     c->tls_cert = dup("");
     c->tls_key = dup("");
+    c->public_url = dup("");
+}
+
+static void free_mcp(srv_config *c)
+{
+    for (size_t i = 0; i < c->nmcp_up; i++) {
+        wr_free(c->mcp_up[i].name);
+        wr_free(c->mcp_up[i].url);
+        for (size_t k = 0; k < c->mcp_up[i].argc; k++)
+            wr_free(c->mcp_up[i].argv[k]);
+        wr_free(c->mcp_up[i].argv);
+    }
+    wr_free(c->mcp_up);
+    for (size_t i = 0; i < c->nmcp_cred; i++) {
+        wr_free(c->mcp_cred[i].name);
+        wr_free(c->mcp_cred[i].header);
+        wr_free(c->mcp_cred[i].path);
+        wr_free(c->mcp_cred[i].audience);
+    }
+    wr_free(c->mcp_cred);
+    c->mcp_up = NULL;
+    c->mcp_cred = NULL;
+    c->nmcp_up = c->nmcp_cred = 0;
 }
 
 static void free_routes(srv_config *c)
@@ -211,6 +241,7 @@ void srv_config_free(srv_config *c)
             set_str((char **)((char *)c + keys[i].off), NULL);
     wr_free(c->listen_host);
     free_routes(c);
+    free_mcp(c);
     memset(c, 0, sizeof *c);
 }
 
@@ -398,6 +429,156 @@ out:
     return st;
 }
 
+static bool mcp_name_ok(const char *n)
+{
+    if (!n || !*n || strlen(n) > 64)
+        return false;
+    for (; *n; n++)
+        if (!((*n >= 'a' && *n <= 'z') || (*n >= 'A' && *n <= 'Z') || (*n >= '0' && *n <= '9') || *n == '_' ||
+              *n == '-' || *n == '.'))
+            return false;
+    return true;
+}
+
+static void free_words(char **w, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        wr_free(w[i]);
+}
+
+static writ_status add_mcp_up(srv_config *c, const char *v, writ_error *err)
+{
+    enum { MAXW = 64 };
+    char *w[MAXW] = {0};
+    size_t n = split_words(v, w, MAXW);
+    writ_status st = WRIT_OK;
+    if (n > MAXW) {
+        free_words(w, MAXW);
+        return wr_error(err, WRIT_ELIMIT, "mcp_upstream: more than 62 arguments");
+    }
+    for (size_t i = 0; i < n; i++)
+        if (!w[i]) {
+            st = wr_error(err, WRIT_ENOMEM, "out of memory");
+            goto out;
+        }
+    bool stdio = n >= 3 && !strcmp(w[1], "stdio");
+    if (!(n == 2 || stdio)) {
+        st = wr_error(err, WRIT_EINVAL, "mcp_upstream: expected NAME URL or NAME stdio CMD ARG..., got '%s'", v);
+        goto out;
+    }
+    if (!mcp_name_ok(w[0])) {
+        st = wr_error(err, WRIT_EINVAL,
+                      "mcp_upstream: name '%s' may hold only letters, digits, '_', '-' and '.' (1 to 64)", w[0]);
+        goto out;
+    }
+    if (!stdio && strncmp(w[1], "http://", 7) != 0 && strncmp(w[1], "https://", 8) != 0) {
+        st = wr_error(err, WRIT_EINVAL, "mcp_upstream %s: '%s' is not an http:// or https:// URL (or 'stdio')",
+                      w[0], w[1]);
+        goto out;
+    }
+    for (size_t i = 0; i < c->nmcp_up; i++)
+        if (!strcmp(c->mcp_up[i].name, w[0])) {
+            st = wr_error(err, WRIT_EINVAL, "mcp_upstream: '%s' is named twice", w[0]);
+            goto out;
+        }
+    if (c->nmcp_up >= SRV_MAX_MCP) {
+        st = wr_error(err, WRIT_ELIMIT, "mcp_upstream: more than 256");
+        goto out;
+    }
+    srv_mcp_upstream *u = wr_realloc(c->mcp_up, (c->nmcp_up + 1) * sizeof *u);
+    char **argv = stdio ? wr_calloc(n - 1, sizeof *argv) : NULL;
+    if (u)
+        c->mcp_up = u;
+    if (!u || (stdio && !argv)) {
+        wr_free(argv);
+        st = wr_error(err, WRIT_ENOMEM, "out of memory");
+        goto out;
+    }
+    srv_mcp_upstream *e = &c->mcp_up[c->nmcp_up++];
+    memset(e, 0, sizeof *e);
+    e->name = w[0];
+    if (stdio) {
+        wr_free(w[1]);
+        for (size_t i = 2; i < n; i++)
+            argv[i - 2] = w[i];
+        argv[n - 2] = NULL;
+        e->argv = argv;
+        e->argc = n - 2;
+    } else {
+        e->url = w[1];
+    }
+    return WRIT_OK;
+out:
+    free_words(w, n);
+    return st;
+}
+
+static writ_status add_mcp_cred(srv_config *c, const char *v, const char *base_dir, writ_error *err)
+{
+    char *w[4] = {0};
+    size_t n = split_words(v, w, 4);
+    writ_status st = WRIT_OK;
+    bool over = n > 4;
+    if (over)
+        n = 4;
+    for (size_t i = 0; i < n; i++)
+        if (!w[i]) {
+            st = wr_error(err, WRIT_ENOMEM, "out of memory");
+            goto out;
+        }
+    bool hdr = !over && n == 4 && !strcmp(w[1], "header"), tok = !over && n == 3 && !strcmp(w[1], "token");
+    if (!hdr && !tok) {
+        st = wr_error(err, WRIT_EINVAL,
+                      "mcp_credential: expected NAME header HEADER FILE or NAME token AUDIENCE, got '%s'", v);
+        goto out;
+    }
+    if (!mcp_name_ok(w[0])) {
+        st = wr_error(err, WRIT_EINVAL, "mcp_credential: '%s' is not an upstream name", w[0]);
+        goto out;
+    }
+    if (hdr) {
+        for (const char *p = w[2]; *p; p++)
+            if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '-' ||
+                  *p == '_')) {
+                st = wr_error(err, WRIT_EINVAL, "mcp_credential %s: '%s' is not a header name", w[0], w[2]);
+                goto out;
+            }
+    }
+    for (size_t i = 0; i < c->nmcp_cred; i++)
+        if (!strcmp(c->mcp_cred[i].name, w[0])) {
+            st = wr_error(err, WRIT_EINVAL, "mcp_credential: '%s' has a credential already", w[0]);
+            goto out;
+        }
+    if (c->nmcp_cred >= SRV_MAX_MCP) {
+        st = wr_error(err, WRIT_ELIMIT, "mcp_credential: more than 256");
+        goto out;
+    }
+    char *path = hdr ? resolve_path(w[3], base_dir) : NULL;
+    srv_mcp_cred *r = (hdr && !path) ? NULL : wr_realloc(c->mcp_cred, (c->nmcp_cred + 1) * sizeof *r);
+    if (!r) {
+        wr_free(path);
+        st = wr_error(err, WRIT_ENOMEM, "out of memory");
+        goto out;
+    }
+    c->mcp_cred = r;
+    srv_mcp_cred *e = &r[c->nmcp_cred++];
+    memset(e, 0, sizeof *e);
+    e->name = w[0];
+    e->token = tok;
+    wr_free(w[1]);
+    if (hdr) {
+        e->header = w[2];
+        e->path = path;
+        wr_free(w[3]);
+    } else {
+        e->audience = w[2];
+    }
+    return WRIT_OK;
+out:
+    free_words(w, n);
+    return st;
+}
+
 static char *resolve_path(const char *v, const char *base_dir)
 {
     if (!*v || v[0] == '/' || !base_dir || !*base_dir)
@@ -493,6 +674,10 @@ static writ_status set_value(srv_config *c, const ck_key *k, const char *key, co
         return parse_listen(c, value, err);
     case CK_ROUTE:
         return add_route(c, value, err);
+    case CK_MCP_UP:
+        return add_mcp_up(c, value, err);
+    case CK_MCP_CRED:
+        return add_mcp_cred(c, value, base_dir, err);
     case CK_TRUST_SPIFFE:
     case CK_TRUST_OIDC:
     case CK_TLS_CA:
@@ -538,7 +723,9 @@ static writ_status load_json(srv_config *c, const char *text, size_t len, const 
         if (items && (!find_key(key, strlen(key)) || (find_key(key, strlen(key))->kind != CK_ROUTE &&
                                                      find_key(key, strlen(key))->kind != CK_TRUST_SPIFFE &&
                                                      find_key(key, strlen(key))->kind != CK_TRUST_OIDC &&
-                                                     find_key(key, strlen(key))->kind != CK_TLS_CA))) {
+                                                     find_key(key, strlen(key))->kind != CK_TLS_CA &&
+                                                     find_key(key, strlen(key))->kind != CK_MCP_UP &&
+                                                     find_key(key, strlen(key))->kind != CK_MCP_CRED))) {
             st = wr_error(err, WRIT_EJSON, "config: '%s' takes one value, not a list", key);
             break;
         }
@@ -770,6 +957,28 @@ void srv_config_print(const srv_config *c, FILE *f)
         case CK_TLS_CA:
             for (size_t t = 0; t < c->ntls_ca; t++)
                 fprintf(f, "%s = %s %s\n", k->name, c->tls_ca[t].name, c->tls_ca[t].path);
+            break;
+        case CK_MCP_UP:
+            for (size_t t = 0; t < c->nmcp_up; t++) {
+                fprintf(f, "%s = %s", k->name, c->mcp_up[t].name);
+                if (c->mcp_up[t].url)
+                    fprintf(f, " %s", c->mcp_up[t].url);
+                else {
+                    fputs(" stdio", f);
+                    for (size_t a = 0; a < c->mcp_up[t].argc; a++)
+                        fprintf(f, " %s", c->mcp_up[t].argv[a]);
+                }
+                fputc('\n', f);
+            }
+            break;
+        case CK_MCP_CRED:
+            for (size_t t = 0; t < c->nmcp_cred; t++) {
+                const srv_mcp_cred *m = &c->mcp_cred[t];
+                if (m->token)
+                    fprintf(f, "%s = %s token %s\n", k->name, m->name, m->audience);
+                else
+                    fprintf(f, "%s = %s header %s %s\n", k->name, m->name, m->header, m->path);
+            }
             break;
         }
     }

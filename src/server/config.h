@@ -53,6 +53,30 @@ typedef struct srv_trust {
  * caller's certificate verifies it as an X.509-SVID against these roots
  * (the roots of the leaf's own trust domain only). */
 
+/* MCP gateway (issue 9), repeatable:
+ *   mcp_upstream   = NAME URL                 (Streamable HTTP)
+ *   mcp_upstream   = NAME stdio CMD ARG...    (a process Writ spawns, no shell)
+ *   mcp_credential = NAME header HEADER FILE  (HEADER: first line of FILE)
+ *   mcp_credential = NAME token AUDIENCE      (a JWT Writ mints per call)
+ * NAME: letters, digits, '_', '-', '.' (it is a path segment and an action
+ * prefix). */
+typedef struct srv_mcp_upstream {
+    char *name;
+    char *url;   /* NULL for stdio */
+    char **argv; /* stdio: NULL-terminated; NULL for HTTP */
+    size_t argc;
+} srv_mcp_upstream;
+
+typedef struct srv_mcp_cred {
+    char *name;
+    bool token;     /* minted JWT; else a header from a file */
+    char *header;   /* header name (header kind) */
+    char *path;     /* FILE (header kind) */
+    char *audience; /* AUDIENCE (token kind) */
+} srv_mcp_cred;
+
+#define SRV_MAX_MCP 256
+
 typedef struct srv_config {
     char *policies;             /* path, required ("" = none given: refused) */
     char *entities;             /* path, "" = none */
@@ -100,6 +124,11 @@ typedef struct srv_config {
     size_t nroutes;
     srv_route *routes;
     bool routes_from_flags;     /* flags replace the file's routes */
+    char *public_url;           /* the URL clients use ("" = http://LISTEN) */
+    size_t nmcp_up;
+    srv_mcp_upstream *mcp_up;
+    size_t nmcp_cred;
+    srv_mcp_cred *mcp_cred;
 } srv_config;
 
 /* The largest config file (either form). */

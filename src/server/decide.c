@@ -44,7 +44,7 @@ static void json_ids(sbuf *b, const char *const *ids, size_t n)
     sb_putc(b, ']');
 }
 
-static void json_errors(sbuf *b, const srv_outcome *o)
+static void json_errors_extra(sbuf *b, const srv_outcome *o, const char *extra)
 {
     sb_putc(b, '[');
     if (o->failed) {
@@ -62,11 +62,18 @@ static void json_errors(sbuf *b, const srv_outcome *o)
             sb_putc(b, '}');
         }
     }
+    if (extra) {
+        if (b->len > 1 && b->p[b->len - 1] != '[')
+            sb_putc(b, ',');
+        sb_puts(b, extra);
+    }
     sb_putc(b, ']');
 }
 
+static void json_errors(sbuf *b, const srv_outcome *o) { json_errors_extra(b, o, NULL); }
+
 static void audit(srv *s, const char *agent, const char *action, const char *resource, const char *task,
-                  const char *chain, srv_outcome *o)
+                  const char *chain, const char *extra, srv_outcome *o)
 {
     if (!s->audit)
         return;
@@ -77,7 +84,7 @@ static void audit(srv *s, const char *agent, const char *action, const char *res
         sb_puts(&pol, "[]");
     else
         json_ids(&pol, o->d.reasons, o->d.nreasons);
-    json_errors(&errs, o);
+    json_errors_extra(&errs, o, extra);
     wr_audit_entry e = {
         .agent = agent,
         .chain = chain,
@@ -103,7 +110,7 @@ static void audit(srv *s, const char *agent, const char *action, const char *res
 }
 
 static void decided(srv *s, const char *agent, const char *action, const char *resource, const char *task,
-                    const char *chain, srv_outcome *out);
+                    const char *chain, const char *extra, srv_outcome *out);
 
 void srv_decide_failed(srv *s, const char *agent, const char *action, const char *resource, const char *task,
                        const char *why, srv_outcome *out)
@@ -111,7 +118,7 @@ void srv_decide_failed(srv *s, const char *agent, const char *action, const char
     memset(out, 0, sizeof *out);
     out->failed = true;
     snprintf(out->error, sizeof out->error, "%s", why);
-    decided(s, agent, action, resource, task, NULL, out);
+    decided(s, agent, action, resource, task, NULL, NULL, out);
 }
 
 void srv_record(srv *s, const char *agent, const char *action, const char *resource, const char *task,
@@ -123,7 +130,7 @@ void srv_record(srv *s, const char *agent, const char *action, const char *resou
     o.failed = note != NULL;
     if (note)
         snprintf(o.error, sizeof o.error, "%s", note);
-    audit(s, agent, action, resource, task, NULL, &o);
+    audit(s, agent, action, resource, task, NULL, NULL, &o);
 }
 
 writ_uid_parts srv_uid_parts(const srv *s, const char *type, size_t type_len, const char *id, size_t id_len)
@@ -252,9 +259,9 @@ static int scope_bound(const srv_ask *a, const char *act_txt, const char *res_tx
 }
 
 static void decided(srv *s, const char *agent, const char *action, const char *resource, const char *task,
-                    const char *chain, srv_outcome *out)
+                    const char *chain, const char *extra, srv_outcome *out)
 {
-    audit(s, agent, action, resource, task, chain, out);
+    audit(s, agent, action, resource, task, chain, extra, out);
     met_decision(&s->met, out->allow, out->failed);
 }
 
@@ -355,13 +362,13 @@ void srv_decide_ask(srv *s, const srv_snapshot *snap, const srv_ask *a, srv_outc
     } else {
         out->allow = out->d.allow;
     }
-    decided(s, agent, act, res, task, chain, out);
+    decided(s, agent, act, res, task, chain, a->audit_extra, out);
     goto done;
 refuse:
     memset(out, 0, sizeof *out);
     out->failed = true;
     snprintf(out->error, sizeof out->error, "%s", why);
-    decided(s, agent, act, res, task, chain, out);
+    decided(s, agent, act, res, task, chain, a->audit_extra, out);
 done:
     json_decref(ctx);
     free(chain_own); /* jansson's allocator */

@@ -67,6 +67,8 @@ static const struct {
 
 typedef struct hreq {
     int idx;                    /* into endpoints, -1 = none */
+    int ext;                    /* into the extension routes, -1 = none */
+    void *ext_state;            /* the extension's own, freed by its done */
     uint64_t t0;
     unsigned status;
     sbuf body;
@@ -172,6 +174,25 @@ static unsigned method_bit(const char *m)
     return !strcmp(m, "GET") ? M_GET : !strcmp(m, "POST") ? M_POST : !strcmp(m, "HEAD") ? M_HEAD : 8;
 }
 
+static int find_ext(const srv *s, const char *url)
+{
+    for (size_t i = 0; s->ext && i < s->ext->nroutes; i++)
+        if (!strncmp(url, s->ext->routes[i].prefix, strlen(s->ext->routes[i].prefix)))
+            return (int)i;
+    return -1;
+}
+
+static bool ext_length_ok(const srv *s, struct MHD_Connection *c)
+{
+    const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (!cl)
+        return true;
+    char *end;
+    errno = 0;
+    unsigned long long n = strtoull(cl, &end, 10);
+    return !errno && !*end && n <= s->cfg->max_body;
+}
+
 static int find_endpoint(const char *url)
 {
     for (size_t i = 0; i < NENDPOINTS; i++) {
@@ -252,6 +273,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         *con_cls = h;
         atomic_fetch_add_explicit(&s->inflight, 1, memory_order_relaxed);
         h->idx = find_endpoint(url);
+        h->ext = h->idx < 0 ? find_ext(s, url) : -1;
         srv_conn_request_begun(c); /* the headers are in: no header deadline */
         /* Framing two parsers could read two ways: refuse it and close, as
          * nothing after it on the connection can be trusted either. */
@@ -268,8 +290,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             return send_error(s, c, h, 503, "too_many_connections",
                               "too many open connections: retry later", NULL);
         }
-        if (h->idx < 0)
+        if (h->idx < 0 && h->ext < 0)
             return send_error(s, c, h, 404, "not_found", "no such endpoint", NULL);
+        if (h->ext >= 0 && atomic_load_explicit(&s->draining, memory_order_relaxed))
+            return send_error(s, c, h, 503, "shutting_down", "the server is shutting down", NULL);
+        if (h->ext >= 0 && !ext_length_ok(s, c))
+            return send_error(s, c, h, 413, "body_too_large", "request body larger than max_body", NULL);
+        if (h->ext >= 0)
+            return MHD_YES;
         if (!(endpoints[h->idx].methods & method_bit(method)))
             return send_error(s, c, h, 405, "method_not_allowed", "method not allowed on this endpoint",
                               endpoints[h->idx].allow);
@@ -312,11 +340,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
          * longer than the idle timeout (which alone would reset per byte). */
         if (mono_ns() - h->t0 > (uint64_t)s->cfg->timeout * 1000000000u)
             return MHD_NO;
-        if (!h->too_big && h->body.len + n <= s->cfg->max_body && endpoints[h->idx].body) {
+        bool reads = h->ext >= 0 || endpoints[h->idx].body;
+        if (!h->too_big && h->body.len + n <= s->cfg->max_body && reads) {
             sb_putn(&h->body, upload, n);
             if (!sb_ok(&h->body))
                 return MHD_NO;
-        } else if (endpoints[h->idx].body) {
+        } else if (reads) {
             h->too_big = true;
             h->dropped += n;
             if (h->dropped > 4 * s->cfg->max_body)
@@ -334,6 +363,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         char msg[96];
         snprintf(msg, sizeof msg, "request body larger than %llu bytes", (unsigned long long)s->cfg->max_body);
         return send_error(s, c, h, 413, "body_too_large", msg, NULL);
+    }
+    if (h->ext >= 0) {
+        const srv_ext_route *er = &s->ext->routes[h->ext];
+        return (enum MHD_Result)er->handle(er->arg, s, c, url, method, h->body.p ? h->body.p : "", h->body.len,
+                                           &h->ext_state);
     }
     if (h->durable.suspended) {
         /* resumed: every record of the answer is committed, or failed */
@@ -389,6 +423,9 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
     hreq *h = *con_cls;
     if (!h)
         return;
+    (void)toe;
+    if (h->ext >= 0 && s->ext->routes[h->ext].done)
+        s->ext->routes[h->ext].done(s->ext->routes[h->ext].arg, h->ext_state);
     met_request(&s->met, h->idx >= 0 ? endpoints[h->idx].mep : MET_EP_OTHER, h->status, mono_ns() - h->t0);
     srv_conn_request_done(s, c); /* the next request's headers are due within the timeout */
     sb_free(&h->body);
@@ -496,11 +533,15 @@ static char *join(const char *a, const char *b)
     return p;
 }
 
-int srv_run(const srv_config *cfg)
+int srv_run(const srv_config *cfg) { return srv_run_ext(cfg, NULL); }
+
+int srv_run_ext(const srv_config *cfg, const srv_ext *ext)
 {
     srv s;
     memset(&s, 0, sizeof s);
     s.cfg = cfg;
+    s.ext = ext;
+    bool ext_started = false;
     met_init(&s.met);
     atomic_init(&s.inflight, 0);
     atomic_init(&s.draining, false);
@@ -566,6 +607,14 @@ int srv_run(const srv_config *cfg)
         goto out;
     }
     key_made = true;
+    if (ext && ext->start) {
+        char why[512] = "";
+        if (ext->start(ext->arg, &s, why, sizeof why)) {
+            log_msg("%s", why);
+            goto out;
+        }
+        ext_started = true;
+    }
 
     struct sockaddr_storage ss;
     memset(&ss, 0, sizeof ss);
@@ -686,8 +735,12 @@ out:
      * (libmicrohttpd refuses to stop with suspended connections) */
     if (s.audit)
         wr_audit_flush(s.audit);
+    if (ext_started && ext->quiesce)
+        ext->quiesce(ext->arg);
     if (s.daemon)
         MHD_stop_daemon(s.daemon);
+    if (ext_started && ext->stop)
+        ext->stop(ext->arg);
     if (s.audit) {
         wr_audit_close(s.audit); /* commits everything queued */
         log_msg("audit log closed");

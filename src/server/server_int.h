@@ -52,6 +52,7 @@ typedef struct srv {
     struct srv_cidr *proxies; /* trusted_proxies */
     size_t nproxies;
     char dest_default[130]; /* destination_default, normalised */
+    const struct srv_ext *ext; /* extension routes (server.h), NULL = none */
 } srv;
 /* One trusted_proxies entry: an address range. */
 typedef struct srv_cidr {
@@ -169,6 +170,8 @@ typedef struct srv_ask {
     const char
         *destination;     /* from configuration (a route's), normalised; NULL = the peer's or the default */
     const srv_peer *peer; /* NULL = no connection */
+    const char *audit_extra; /* a JSON object appended to the record's errors (the MCP gateway's
+                                {"input_sha256":...}), NULL = none */
 } srv_ask;
 
 typedef struct srv_outcome {

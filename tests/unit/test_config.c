@@ -85,6 +85,71 @@ static void key_value_file(void **state)
     srv_config_free(&c);
 }
 
+static void mcp_settings(void **state)
+{
+    (void)state;
+    srv_config c;
+    srv_config_defaults(&c);
+    assert_int_equal(c.nmcp_up, 0);
+    assert_string_equal(c.public_url, "");
+    const char *text = "public_url = https://writ.example\n"
+                       "mcp_upstream = everything http://127.0.0.1:3001/mcp\n"
+                       "mcp_upstream = files stdio npx -y server-filesystem /srv\n"
+                       "mcp_credential = everything header X-Api-Key key.txt\n"
+                       "mcp_credential = files token https://files.internal\n";
+    writ_error err;
+    assert_int_equal(srv_config_load_text(&c, text, strlen(text), "/etc/writ", &err), WRIT_OK);
+    assert_string_equal(c.public_url, "https://writ.example");
+    assert_int_equal(c.nmcp_up, 2);
+    assert_string_equal(c.mcp_up[0].url, "http://127.0.0.1:3001/mcp");
+    assert_null(c.mcp_up[0].argv);
+    assert_null(c.mcp_up[1].url);
+    assert_int_equal(c.mcp_up[1].argc, 4);
+    assert_string_equal(c.mcp_up[1].argv[0], "npx");
+    assert_string_equal(c.mcp_up[1].argv[3], "/srv");
+    assert_null(c.mcp_up[1].argv[4]);
+    assert_int_equal(c.nmcp_cred, 2);
+    assert_false(c.mcp_cred[0].token);
+    assert_string_equal(c.mcp_cred[0].header, "X-Api-Key");
+    assert_string_equal(c.mcp_cred[0].path, "/etc/writ/key.txt");
+    assert_true(c.mcp_cred[1].token);
+    assert_string_equal(c.mcp_cred[1].audience, "https://files.internal");
+    /* refused: bad names, bad URLs, duplicates, wrong arity, bad header names */
+    const char *bad[] = {
+        "mcp_upstream = a/b http://x/mcp",
+        "mcp_upstream = everything http://127.0.0.1:1/mcp",
+        "mcp_upstream = x ftp://host/mcp",
+        "mcp_upstream = x",
+        "mcp_upstream = x stdio",
+        "mcp_credential = files token a",
+        "mcp_credential = y header X-Key",
+        "mcp_credential = y header X:Key f",
+        "mcp_credential = y header X-Key f extra",
+        "mcp_credential = y magic a b",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        memset(&err, 0, sizeof err);
+        assert_int_not_equal(srv_config_load_text(&c, bad[i], strlen(bad[i]), NULL, &err), WRIT_OK);
+        assert_true(strstr(err.msg, "mcp_") != NULL);
+    }
+    assert_int_equal(c.nmcp_up, 2);
+    assert_int_equal(c.nmcp_cred, 2);
+    /* flags, and the printed form reads back the same */
+    char *argv[] = {"serve", "--mcp-upstream", "echo http://127.0.0.1:9/mcp", NULL};
+    bool help;
+    assert_int_equal(srv_config_args(&c, 3, argv, &help, &err), WRIT_OK);
+    assert_int_equal(c.nmcp_up, 3);
+    char *buf = NULL;
+    size_t blen = 0;
+    FILE *f = open_memstream(&buf, &blen);
+    srv_config_print(&c, f);
+    fclose(f);
+    assert_non_null(strstr(buf, "mcp_upstream = files stdio npx -y server-filesystem /srv\n"));
+    assert_non_null(strstr(buf, "mcp_credential = files token https://files.internal\n"));
+    free(buf);
+    srv_config_free(&c);
+}
+
 static void tls_settings(void **state)
 {
     (void)state;
@@ -197,15 +262,15 @@ static void flags(void **state)
     srv_config_free(&c);
 
     srv_config_defaults(&c);
-    char *argv2[] = {"serve", "--threads", "2", "--config", path, "--max-body=2048", "--validate",
-                     "--route", "POST /b write T b", NULL};
+    char *argv2[] = {"serve",           "--threads",  "2",       "--config",          path,
+                     "--max-body=2048", "--validate", "--route", "POST /b write T b", NULL};
     assert_int_equal(srv_config_args(&c, 9, argv2, &help, &err), WRIT_OK);
     assert_false(help);
-    assert_int_equal(c.threads, 2);            /* the flag wins over the file */
-    assert_int_equal(c.listen_port, 1111);     /* from the file */
+    assert_int_equal(c.threads, 2);        /* the flag wins over the file */
+    assert_int_equal(c.listen_port, 1111); /* from the file */
     assert_int_equal(c.max_body, 2048);
     assert_true(c.validate);
-    assert_int_equal(c.nroutes, 1);            /* flag routes replace the file's */
+    assert_int_equal(c.nroutes, 1); /* flag routes replace the file's */
     assert_string_equal(c.routes[0].method, "POST");
     srv_config_free(&c);
     unlink(path);
@@ -239,7 +304,8 @@ static void values(void **state)
     assert_int_equal(srv_config_load_text(&c, json, strlen(json), NULL, &err), WRIT_EINVAL);
     assert_non_null(strstr(err.msg, "state_dir: '#'"));
     assert_int_equal(srv_config_set(&c, "route", "* /t/{x}/* invoke Tool {x}:{*}", NULL, &err), WRIT_OK);
-    assert_int_equal(srv_config_set(&c, "identity_oidc", "https://issuer.example   jwks.json", NULL, &err), WRIT_OK);
+    assert_int_equal(srv_config_set(&c, "identity_oidc", "https://issuer.example   jwks.json", NULL, &err),
+                     WRIT_OK);
 
     char *p1 = NULL, *p2 = NULL;
     size_t n1 = 0, n2 = 0;
@@ -346,6 +412,7 @@ int main(void)
         cmocka_unit_test(errors),
         cmocka_unit_test(flags),
         cmocka_unit_test(values),
+        cmocka_unit_test(mcp_settings),
         cmocka_unit_test(file_errors),
         cmocka_unit_test(example_matches_defaults),
     };

@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# run.sh - MCP tools/call round trips through Writ's gateway and directly to
+# the same upstream, side by side (issue 9), with wrk on 127.0.0.1, keep-alive.
+#
+#   [WRIT_BIN=path/to/writ] [WRIT_EXTRA="--audit off"] bench/mcp/run.sh [SECONDS]   (default 5 s per run)
+#
+# The upstream is a minimal Streamable HTTP MCP server in Node (a fixed
+# JSON-RPC result for every tools/call, application/json), so that what is
+# measured is the gateway: task token verification, Cedar (examples/mcp.cedar,
+# a policy on context.input), the audit record (SQLite, WAL, group commit),
+# the credential injected and the forward over a keep-alive curl connection.
+# Four runs: 1 connection direct / through Writ, 32 connections direct /
+# through Writ.  Prints requests/s and the latency percentiles wrk reports
+# (p50, p99), and the ratios.  Targets (issue 9): +150 us at the median and
+# +1 ms at p99 with 1 client; >= 90% of the direct rate with 32.  Exit 0
+# whatever the numbers (a benchmark, not a test).
+set -euo pipefail
+secs=${1:-5}
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+repo=$(pwd)
+WRIT=${WRIT_BIN:-$repo/build/release/writ}
+for c in wrk node curl; do command -v $c >/dev/null || { echo "need $c"; exit 1; }; done
+TMP=$(mktemp -d /tmp/writ-mcpbench.XXXXXX)
+PIDS=()
+trap 'for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done; rm -rf "$TMP"' EXIT
+
+node -e '
+const http = require("node:http");
+const ans = (id) => JSON.stringify({ jsonrpc: "2.0", id, result: { content: [{ type: "text", text: "3" }] } });
+const s = http.createServer((rq, rs) => { let b = ""; rq.on("data", (c) => b += c).on("end", () => {
+  let id = null; try { id = JSON.parse(b).id; } catch {}
+  const out = ans(id); rs.writeHead(200, { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(out) }); rs.end(out); }); });
+s.keepAliveTimeout = 60000;
+s.listen(0, "127.0.0.1", () => console.log(s.address().port));' >"$TMP/up.port" &
+PIDS+=("$!")
+for _ in $(seq 50); do [ -s "$TMP/up.port" ] && break; sleep 0.1; done
+UP=$(head -1 "$TMP/up.port")
+
+"$WRIT" keys generate --out "$TMP/k.pem" >/dev/null
+echo bench-secret >"$TMP/cred"
+cat "$repo/examples/mcp.cedar" - >"$TMP/p.cedar" <<'CEDAR'
+@id("bench-add")
+permit (principal, action == Writ::Action::"bench/add", resource) when { context.input.a < 100 };
+CEDAR
+"$WRIT" serve --listen 127.0.0.1:0 --ready-file "$TMP/ready" --state-dir "$TMP/state" --threads 2 \
+    --policies "$TMP/p.cedar" --token-keys "$TMP/k.pem" --mcp-upstream "bench http://127.0.0.1:$UP/mcp" \
+    --mcp-credential "bench header X-Api-Key $TMP/cred" ${WRIT_EXTRA:-} >"$TMP/writ.log" 2>&1 &
+WPID=$!
+PIDS+=("$WPID")
+for _ in $(seq 100); do [ -s "$TMP/ready" ] && break; sleep 0.1; done
+ADDR=$(cat "$TMP/ready")
+TOK=$("$WRIT" token mint --key "$TMP/k.pem" --issuer https://writ.local --audience writ \
+    --subject spiffe://corp.example/agents/bench --purpose bench --action 'bench/*' --sensitivity restricted --ttl 900)
+BODY='{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"add","arguments":{"a":1,"b":2}}}'
+r=$(curl -s -X POST "http://$ADDR/mcp/bench" -H 'Content-Type: application/json' \
+    -H 'Accept: application/json, text/event-stream' -H "Authorization: Bearer $TOK" --data "$BODY")
+[[ "$r" == *'"text":"3"'* ]] || { echo "the gateway does not answer the call: $r"; cat "$TMP/writ.log"; exit 1; }
+cat >"$TMP/post.lua" <<LUA
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Accept"] = "application/json, text/event-stream"
+wrk.headers["Authorization"] = "Bearer $TOK"
+wrk.body = '$BODY'
+LUA
+run() { # run CONNS URL -> "rps p50_us p99_us non2xx"
+    wrk -t1 -c"$1" -d"${secs}s" --latency --timeout 5s -s "$TMP/post.lua" "$2" >"$TMP/wrk.out" 2>&1
+    awk 'function us(v) { if (v ~ /us$/) return v + 0; if (v ~ /ms$/) return v * 1000; if (v ~ /s$/) return v * 1000000; return v }
+         /Requests\/sec/ {rps = $2} /^ +50%/ {p50 = us($2)} /^ +99%/ {p99 = us($2)} /Non-2xx/ {bad = $NF}
+         END {printf "%.0f %.0f %.0f %d\n", rps, p50, p99, bad + 0}' "$TMP/wrk.out"
+}
+printf "%-28s %10s %10s %10s %8s\n" "" "req/s" "p50 us" "p99 us" "non-2xx"
+for c in 1 32; do
+    read -r dr d50 d99 dn <<<"$(run "$c" "http://127.0.0.1:$UP/mcp")"
+    read -r gr g50 g99 gn <<<"$(run "$c" "http://$ADDR/mcp/bench")"
+    printf "%-28s %10s %10s %10s %8s\n" "direct, $c connection(s)" "$dr" "$d50" "$d99" "$dn" \
+        "through Writ, $c" "$gr" "$g50" "$g99" "$gn"
+    awk -v dr="$dr" -v gr="$gr" -v d50="$d50" -v g50="$g50" -v d99="$d99" -v g99="$g99" -v c="$c" \
+        'BEGIN {printf "  %d conn: gateway adds %+d us at p50, %+d us at p99; rate %.0f%% of direct\n", c, g50 - d50, g99 - d99, 100 * gr / dr}'
+done
+echo "audit records written: $("$WRIT" audit tail -n 1 --state-dir "$TMP/state" 2>/dev/null | jq -r .seq)"
+kill -TERM "$WPID"
+wait "$WPID" && rc=0 || rc=$?
+echo "writ serve exit status after SIGTERM: $rc; sanitizer reports in its log: $(grep -cE 'Sanitizer|runtime error' "$TMP/writ.log")"
+grep -A30 -E 'Sanitizer|runtime error' "$TMP/writ.log" | head -40 || true

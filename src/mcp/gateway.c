@@ -1,0 +1,1228 @@
+/* gateway.c - the MCP gateway (see gateway.h).
+ *
+ * One request on /mcp/NAME is a small state machine kept in a gw_req (the
+ * extension route's state, freed by the server's completion callback):
+ *
+ *   decide      parse, authenticate, srv_decide_ask.  The decision's audit
+ *               record must be committed before anything happens because
+ *               of it, so the connection may be suspended here
+ *               (durable.c) and the handler is called again once it is.
+ *   deny        HTTP 200 + JSON-RPC error -32001; the upstream sees nothing.
+ *   wait_head   forwarded; the connection is suspended until the
+ *               upstream's on_head (or on_done with an error) resumes it.
+ *   stream      the answer is a callback response: its reader hands out
+ *               what on_data delivered and, when nothing is there yet,
+ *               suspends the connection and returns 0; on_data / on_done
+ *               resume it.  An SSE answer thus reaches the client piece by
+ *               piece, as the upstream sent it.
+ *   buffer      a tools/list (resources/list, prompts/list) answer is
+ *               read whole (on_done resumes), filtered per agent, then sent.
+ *
+ * Suspend and resume are paired under the request's mutex: whoever finds
+ * nothing to do marks `waiting` and suspends while holding it, and a
+ * callback resumes only a request marked waiting, so a resume can never
+ * come before its suspend.  The upstream's callbacks run on its own
+ * thread; mcp_upstream_cancel (client gone, shutdown) guarantees none runs
+ * afterwards, so the state is freed only after it. */
+#include "mcp/gateway.h"
+#include "mcp/input.h"
+#include "mcp/jcs.h"
+#include "mcp/jsonrpc.h"
+#include "mcp/upstream.h"
+#include "server/server_int.h"
+#include "util/alloc.h"
+#include "util/error.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define MCP_DENIED (-32001)
+
+typedef struct gw_up {
+    const srv_mcp_upstream *cfg;
+    mcp_upstream *u;
+    char *cred_line;       /* "Header: value", NULL = none */
+    const char *token_aud; /* minted-token credential: its audience, NULL = none */
+    pthread_mutex_t mu;    /* guards annotations */
+    json_t *annotations;   /* tool name -> annotations object, from the last tools/list */
+} gw_up;
+
+typedef enum gw_phase { P_NEW, P_DECIDED, P_WAIT_HEAD, P_BUFFER, P_STREAM, P_SENT } gw_phase;
+typedef enum gw_list { L_NONE, L_TOOLS, L_RESOURCES, L_PROMPTS } gw_list;
+
+typedef struct gw_req {
+    struct mcp_gw *g;
+    gw_up *up;
+    struct MHD_Connection *c;
+    gw_phase phase;
+    gw_list list;
+    srv_durable durable;
+    bool allow;
+    char deny[700];
+    json_t *id; /* the request's id (for errors), NULL = none */
+    char *body; /* what is forwarded (a copy) */
+    size_t len;
+    char http_method[8];
+    char scope[600]; /* the minted upstream token's scope: the decided action, else the upstream */
+    char sid[256], pver[64], accept[256];
+    srv_task task; /* kept for list filtering */
+    bool has_task;
+    srv_peer peer;
+    /* the upstream's answer, guarded by mu */
+    pthread_mutex_t mu;
+    bool waiting; /* c is suspended until a callback resumes it */
+    bool head_in, finished;
+    bool started; /* a ticket is live */
+    uint64_t ticket;
+    unsigned status;
+    char ctype[128], up_sid[256], up_pver[64];
+    writ_status done_st;
+    char why[200];
+    sbuf buf;
+    struct gw_req *prev, *next; /* the gateway's live requests */
+} gw_req;
+
+struct mcp_gw {
+    const srv_config *cfg;
+    srv *s;
+    gw_up *ups;
+    size_t nups;
+    srv_ext ext;
+    srv_ext_route routes[3];
+    pthread_mutex_t live_mu;
+    gw_req *live;
+    bool quiesced;
+};
+
+/* ---- small answers */
+
+static enum MHD_Result send_text(struct MHD_Connection *c, unsigned status, const char *ctype,
+                                 const char *body, size_t len, const char *www_auth, const gw_req *r)
+{
+    struct MHD_Response *resp = MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
+    if (!resp)
+        return MHD_NO;
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    if (www_auth)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, www_auth);
+    if (r && r->sid[0])
+        MHD_add_response_header(resp, "Mcp-Session-Id", r->sid);
+    enum MHD_Result ret = MHD_queue_response(c, status, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+static enum MHD_Result send_http_error(struct MHD_Connection *c, unsigned status, const char *code,
+                                       const char *msg, const char *www_auth)
+{
+    sbuf b;
+    sb_init(&b);
+    sb_printf(&b, "{\"error\":{\"status\":%u,\"code\":", status);
+    sb_json_str(&b, code);
+    sb_puts(&b, ",\"message\":");
+    sb_json_str(&b, msg);
+    sb_puts(&b, "}}");
+    enum MHD_Result ret =
+        sb_ok(&b) ? send_text(c, status, "application/json", b.p, b.len, www_auth, NULL) : MHD_NO;
+    sb_free(&b);
+    return ret;
+}
+
+/* A JSON-RPC error answer to the request's id with HTTP status. */
+static enum MHD_Result send_rpc_error(gw_req *r, struct MHD_Connection *c, unsigned status, const json_t *id,
+                                      int code, const char *msg)
+{
+    char *t = mcp_rpc_error_text(id, code, msg, NULL);
+    if (!t)
+        return MHD_NO;
+    enum MHD_Result ret = send_text(c, status, "application/json", t, strlen(t), NULL, r);
+    wr_free(t);
+    if (r)
+        r->phase = P_SENT;
+    return ret;
+}
+
+/* ---- URLs */
+
+static void public_url(const mcp_gw *g, sbuf *b)
+{
+    const char *p = g->cfg->public_url;
+    if (p && *p) {
+        size_t n = strlen(p);
+        while (n && p[n - 1] == '/')
+            n--;
+        sb_putn(b, p, n);
+        return;
+    }
+    const union MHD_DaemonInfo *di =
+        g->s && g->s->daemon ? MHD_get_daemon_info(g->s->daemon, MHD_DAEMON_INFO_BIND_PORT) : NULL;
+    unsigned port = di ? di->port : g->cfg->listen_port;
+    const char *h = g->cfg->listen_host;
+    sb_printf(b, strchr(h, ':') ? "http://[%s]:%u" : "http://%s:%u", h, port);
+}
+
+static enum MHD_Result unauthorized(mcp_gw *g, struct MHD_Connection *c, const char *name, const char *why)
+{
+    sbuf w;
+    sb_init(&w);
+    sb_puts(&w, "Bearer resource_metadata=\"");
+    public_url(g, &w);
+    sb_puts(&w, "/.well-known/oauth-protected-resource/mcp/");
+    sb_puts(&w, name);
+    sb_puts(&w, "\"");
+    enum MHD_Result ret = sb_ok(&w) ? send_http_error(c, 401, "unauthorized", why, w.p) : MHD_NO;
+    sb_free(&w);
+    return ret;
+}
+
+static gw_up *find_up(mcp_gw *g, const char *name, size_t n)
+{
+    for (size_t i = 0; i < g->nups; i++)
+        if (strlen(g->ups[i].cfg->name) == n && !memcmp(g->ups[i].cfg->name, name, n))
+            return &g->ups[i];
+    return NULL;
+}
+
+/* RFC 9728 and RFC 8414 metadata. */
+static int meta_handle(void *arg, srv *s, struct MHD_Connection *c, const char *url, const char *method,
+                       const char *body, size_t len, void **state)
+{
+    (void)body;
+    (void)len;
+    (void)state;
+    mcp_gw *g = arg;
+    g->s = s;
+    if (strcmp(method, "GET") && strcmp(method, "HEAD"))
+        return send_http_error(c, 405, "method_not_allowed", "method not allowed on this endpoint", NULL);
+    static const char prm[] = "/.well-known/oauth-protected-resource/mcp/";
+    sbuf b;
+    sb_init(&b);
+    if (!strncmp(url, prm, sizeof prm - 1)) {
+        const char *name = url + sizeof prm - 1;
+        if (!find_up(g, name, strlen(name))) {
+            sb_free(&b);
+            return send_http_error(c, 404, "not_found", "no such MCP upstream", NULL);
+        }
+        sb_puts(&b, "{\"resource\":\"");
+        public_url(g, &b);
+        sb_puts(&b, "/mcp/");
+        sb_puts(&b, name);
+        sb_puts(&b, "\",\"authorization_servers\":[");
+        sb_json_str(&b, g->cfg->token_issuer);
+        sb_puts(&b, "],\"bearer_methods_supported\":[\"header\"],\"resource_name\":");
+        sb_json_str(&b, name);
+        sb_putc(&b, '}');
+    } else if (!strcmp(url, "/.well-known/oauth-authorization-server")) {
+        sb_puts(&b, "{\"issuer\":");
+        sb_json_str(&b, g->cfg->token_issuer);
+        sb_puts(&b, ",\"token_endpoint\":\"");
+        public_url(g, &b);
+        sb_puts(&b, "/oauth2/token\",\"revocation_endpoint\":\"");
+        public_url(g, &b);
+        sb_puts(&b, "/oauth2/revoke\",\"jwks_uri\":\"");
+        public_url(g, &b);
+        sb_puts(&b, "/.well-known/jwks.json\",\"grant_types_supported\":[\"urn:ietf:params:oauth:grant-type:"
+                    "token-exchange\"],\"token_endpoint_auth_methods_supported\":[\"none\"],"
+                    "\"response_types_supported\":[]}");
+    } else {
+        sb_free(&b);
+        return send_http_error(c, 404, "not_found", "no such endpoint", NULL);
+    }
+    enum MHD_Result ret = sb_ok(&b) ? send_text(c, 200, "application/json", b.p, b.len, NULL, NULL) : MHD_NO;
+    sb_free(&b);
+    return ret;
+}
+
+/* ---- Origin (DNS rebinding): none, public_url's origin, or a loopback
+ * origin while listening on loopback. */
+static bool origin_of(const char *url, char *out, size_t n)
+{
+    const char *p = strstr(url, "://");
+    if (!p)
+        return false;
+    p += 3;
+    size_t e = strcspn(p, "/?#");
+    int k = snprintf(out, n, "%.*s%.*s", (int)(p - url), url, (int)e, p);
+    for (char *q = out; *q; q++)
+        if (*q >= 'A' && *q <= 'Z')
+            *q = (char)(*q - 'A' + 'a');
+    return k > 0 && (size_t)k < n;
+}
+
+static bool loopback_host(const char *h)
+{
+    return !strcmp(h, "127.0.0.1") || !strcmp(h, "::1") || !strcmp(h, "localhost") || !strncmp(h, "127.", 4);
+}
+
+static bool origin_ok(mcp_gw *g, const char *origin)
+{
+    if (!origin)
+        return true;
+    char want[512], got[512];
+    if (!origin_of(origin, got, sizeof got))
+        return false;
+    sbuf b;
+    sb_init(&b);
+    public_url(g, &b);
+    bool ok = sb_ok(&b) && origin_of(b.p, want, sizeof want) && !strcmp(want, got);
+    sb_free(&b);
+    if (ok)
+        return true;
+    if (!loopback_host(g->cfg->listen_host))
+        return false;
+    /* a loopback origin: http(s)://127.x / localhost / [::1], any port */
+    const char *h = strstr(got, "://") + 3;
+    char host[256];
+    size_t hn;
+    if (*h == '[') {
+        const char *e = strchr(h, ']');
+        if (!e)
+            return false;
+        hn = (size_t)(e - h - 1);
+        h++;
+    } else {
+        hn = strcspn(h, ":");
+    }
+    if (hn >= sizeof host)
+        return false;
+    memcpy(host, h, hn);
+    host[hn] = '\0';
+    return loopback_host(host);
+}
+
+/* ---- the upstream's callbacks (its thread) */
+
+static void resume_locked(gw_req *r)
+{
+    if (r->waiting) {
+        r->waiting = false;
+        MHD_resume_connection(r->c);
+    }
+}
+
+static void cb_head(void *arg, unsigned status, const char *ct, const char *sid, const char *pver)
+{
+    gw_req *r = arg;
+    pthread_mutex_lock(&r->mu);
+    r->head_in = true;
+    r->status = status;
+    snprintf(r->ctype, sizeof r->ctype, "%s", ct ? ct : "");
+    snprintf(r->up_sid, sizeof r->up_sid, "%s", sid ? sid : "");
+    snprintf(r->up_pver, sizeof r->up_pver, "%s", pver ? pver : "");
+    if (r->phase == P_WAIT_HEAD)
+        resume_locked(r);
+    pthread_mutex_unlock(&r->mu);
+}
+
+static void cb_data(void *arg, const char *p, size_t n)
+{
+    gw_req *r = arg;
+    pthread_mutex_lock(&r->mu);
+    sb_putn(&r->buf, p, n);
+    if (r->phase == P_STREAM)
+        resume_locked(r);
+    pthread_mutex_unlock(&r->mu);
+}
+
+static void cb_done(void *arg, writ_status st, const char *why)
+{
+    gw_req *r = arg;
+    pthread_mutex_lock(&r->mu);
+    r->finished = true;
+    r->started = false;
+    r->done_st = st;
+    snprintf(r->why, sizeof r->why, "%s", why ? why : "");
+    resume_locked(r);
+    pthread_mutex_unlock(&r->mu);
+}
+
+static const mcp_up_callbacks callbacks = {cb_head, cb_data, cb_done};
+
+/* ---- streaming the answer */
+
+static ssize_t reader(void *cls, uint64_t pos, char *out, size_t max)
+{
+    (void)pos;
+    gw_req *r = cls;
+    pthread_mutex_lock(&r->mu);
+    if (!sb_ok(&r->buf)) {
+        pthread_mutex_unlock(&r->mu);
+        return MHD_CONTENT_READER_END_WITH_ERROR;
+    }
+    if (r->buf.len) {
+        size_t n = r->buf.len < max ? r->buf.len : max;
+        memcpy(out, r->buf.p, n);
+        memmove(r->buf.p, r->buf.p + n, r->buf.len - n);
+        r->buf.len -= n;
+        pthread_mutex_unlock(&r->mu);
+        return (ssize_t)n;
+    }
+    if (r->finished) {
+        bool ok = r->done_st == WRIT_OK;
+        pthread_mutex_unlock(&r->mu);
+        return ok ? MHD_CONTENT_READER_END_OF_STREAM : MHD_CONTENT_READER_END_WITH_ERROR;
+    }
+    r->waiting = true;
+    MHD_suspend_connection(r->c);
+    pthread_mutex_unlock(&r->mu);
+    return 0;
+}
+
+static void add_session_headers(struct MHD_Response *resp, const gw_req *r)
+{
+    if (r->up_sid[0])
+        MHD_add_response_header(resp, "Mcp-Session-Id", r->up_sid);
+    if (r->up_pver[0])
+        MHD_add_response_header(resp, "MCP-Protocol-Version", r->up_pver);
+}
+
+static enum MHD_Result start_stream(gw_req *r)
+{
+    struct MHD_Response *resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16384, reader, r, NULL);
+    if (!resp)
+        return MHD_NO;
+    if (r->ctype[0])
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r->ctype);
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    add_session_headers(resp, r);
+    enum MHD_Result ret = MHD_queue_response(r->c, r->status ? r->status : 502, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+/* ---- list filtering (partial evaluation, context.input unknown) */
+
+static writ_authorizer *thread_authorizer(srv *s)
+{
+    writ_authorizer *az = pthread_getspecific(s->az_key);
+    if (!az) {
+        az = writ_authorizer_new();
+        if (az && pthread_setspecific(s->az_key, az) != 0) {
+            writ_authorizer_free(az);
+            az = NULL;
+        }
+    }
+    return az;
+}
+
+/* May this agent use action NAME/id with some input?  (A listing, not a
+ * decision: nothing is audited, nothing is forwarded because of it.) */
+static bool may_use(mcp_gw *g, const srv_snapshot *snap, gw_req *r, const char *aid, const json_t *tool,
+                    const json_t *input)
+{
+    srv *s = g->s;
+    const srv_task *t = &r->task;
+    const char *ptype = srv_task_ptype(s, t);
+    char why[300];
+    sbuf au, ru;
+    sb_init(&au);
+    sb_init(&ru);
+    sb_puts(&au, s->action_type);
+    sb_puts(&au, "::");
+    sb_json_str(&au, aid);
+    sb_puts(&ru, s->type_prefix);
+    sb_puts(&ru, "McpServer::");
+    sb_json_str(&ru, r->up->cfg->name);
+    bool in =
+        sb_ok(&au) && sb_ok(&ru) && !srv_task_in_scope(t, aid, au.p, r->up->cfg->name, ru.p, why, sizeof why);
+    sb_free(&au);
+    sb_free(&ru);
+    if (!in)
+        return false;
+    srv_ask a = {
+        .principal = srv_uid_parts(s, ptype, strlen(ptype), t->agent, strlen(t->agent)),
+        .action = srv_uid_parts(s, "Action", 6, aid, strlen(aid)),
+        .resource = srv_uid_parts(s, "McpServer", 9, r->up->cfg->name, strlen(r->up->cfg->name)),
+        .task = t,
+        .bound = true,
+        .peer = &r->peer,
+    };
+    json_t *ctx = json_object();
+    if (!ctx || (tool && json_object_set(ctx, "tool", (json_t *)tool)) ||
+        (input && json_object_set(ctx, "input", (json_t *)input)) ||
+        srv_facts_context(s, snap, &a, s->dest_default, ctx)) {
+        json_decref(ctx);
+        return false;
+    }
+    writ_request *rq = writ_request_reusable();
+    writ_error err;
+    memset(&err, 0, sizeof err);
+    bool ok = false;
+    if (rq && !writ_request_fill(rq, snap->schema, false, &a.principal, &a.action, &a.resource, ctx, &err)) {
+        static const char *const unknown[] = {"input"};
+        writ_partial_decision pd;
+        writ_authorizer *az = thread_authorizer(s);
+        ok = az && !writ_authorize_partial(az, snap->ps, snap->es, rq, unknown, input ? 0 : 1, &pd) &&
+             pd.maybe != WRIT_MAYBE_NO;
+    }
+    writ_request_free(rq);
+    json_decref(ctx);
+    return ok;
+}
+
+/* Remember a tool's annotations and filter one list result in place. */
+static void filter_result(mcp_gw *g, gw_req *r, json_t *result)
+{
+    const char *key = r->list == L_TOOLS ? "tools" : r->list == L_RESOURCES ? "resources" : "prompts";
+    json_t *items = json_object_get(result, key);
+    if (!json_is_array(items))
+        return;
+    srv_snapshot *snap = snap_acquire(g->s->store);
+    size_t i = 0;
+    while (i < json_array_size(items)) {
+        json_t *it = json_array_get(items, i);
+        bool keep = false;
+        char aid[600];
+        if (r->list == L_TOOLS) {
+            const char *name = json_string_value(json_object_get(it, "name"));
+            if (name && strlen(name) < 512) {
+                json_t *ann = json_object(), *decl = json_object_get(it, "annotations");
+                static const char *const hints[] = {"readOnlyHint", "destructiveHint", "idempotentHint",
+                                                    "openWorldHint"};
+                for (size_t k = 0; ann && k < 4; k++) {
+                    json_t *v = json_object_get(decl, hints[k]);
+                    if (json_is_boolean(v))
+                        json_object_set(ann, hints[k], v);
+                }
+                pthread_mutex_lock(&r->up->mu);
+                if (ann)
+                    json_object_set(r->up->annotations, name, ann);
+                pthread_mutex_unlock(&r->up->mu);
+                json_t *tool = ann ? json_pack("{s:s,s:O}", "name", name, "annotations", ann) : NULL;
+                snprintf(aid, sizeof aid, "%s/%s", r->up->cfg->name, name);
+                keep = tool && may_use(g, snap, r, aid, tool, NULL);
+                json_decref(tool);
+                json_decref(ann);
+            }
+        } else {
+            snprintf(aid, sizeof aid, "%s/%s", r->up->cfg->name,
+                     r->list == L_RESOURCES ? "resources/read" : "prompts/get");
+            /* a resource is listed when reading its uri may be allowed
+             * (input {uri} known); a prompt when getting it with some
+             * arguments may be (input unknown) */
+            const json_t *uri = json_object_get(it, "uri");
+            json_t *in =
+                r->list == L_RESOURCES && json_is_string(uri) ? json_pack("{s:O}", "uri", uri) : NULL;
+            keep = may_use(g, snap, r, aid, NULL, in);
+            json_decref(in);
+        }
+        if (keep)
+            i++;
+        else
+            json_array_remove(items, i);
+    }
+    snap_release(snap);
+}
+
+/* Filter a JSON-RPC message text; returns a new text (wr_malloc'd) or NULL
+ * when it is not one to filter (sent as it came). */
+static char *filter_message(mcp_gw *g, gw_req *r, const char *text, size_t len)
+{
+    json_t *m = json_loadb(text, len, 0, NULL);
+    json_t *res = json_object_get(m, "result");
+    char *out = NULL;
+    if (json_is_object(res)) {
+        filter_result(g, r, res);
+        char *t = json_dumps(m, JSON_COMPACT);
+        if (t) {
+            out = wr_strndup(t, strlen(t));
+            free(t);
+        }
+    }
+    json_decref(m);
+    return out;
+}
+
+/* The buffered answer of a list: JSON, or SSE whose events' data lines
+ * hold the messages. */
+static enum MHD_Result upstream_failed(gw_req *r);
+
+static enum MHD_Result send_filtered(mcp_gw *g, gw_req *r)
+{
+    sbuf out;
+    sb_init(&out);
+    const char *p = r->buf.p ? r->buf.p : "";
+    size_t n = r->buf.len;
+    if (!strncasecmp(r->ctype, "text/event-stream", 17)) {
+        size_t i = 0;
+        while (i < n) {
+            /* one event: lines up to a blank line */
+            sbuf data, other;
+            sb_init(&data);
+            sb_init(&other);
+            bool any = false;
+            while (i < n) {
+                size_t e = i;
+                while (e < n && p[e] != '\n')
+                    e++;
+                size_t ll = e - i;
+                if (ll && p[i + ll - 1] == '\r')
+                    ll--;
+                const char *line = p + i;
+                i = e < n ? e + 1 : n;
+                if (ll == 0)
+                    break;
+                any = true;
+                if (ll >= 5 && !memcmp(line, "data:", 5)) {
+                    size_t o = 5 + (ll > 5 && line[5] == ' ');
+                    if (data.len)
+                        sb_putc(&data, '\n');
+                    sb_putn(&data, line + o, ll - o);
+                } else {
+                    sb_putn(&other, line, ll);
+                    sb_putc(&other, '\n');
+                }
+            }
+            if (any) {
+                sb_putn(&out, other.p ? other.p : "", other.len);
+                char *f = data.len ? filter_message(g, r, data.p, data.len) : NULL;
+                if (f || data.len || !other.len) {
+                    sb_puts(&out, "data: ");
+                    if (f)
+                        sb_puts(&out, f);
+                    else
+                        sb_putn(&out, data.p ? data.p : "", data.len);
+                    sb_putc(&out, '\n');
+                }
+                wr_free(f);
+                sb_putc(&out, '\n');
+            }
+            sb_free(&data);
+            sb_free(&other);
+        }
+    } else {
+        mcp_rpc_limits lim = {.max_size = n + 1, .max_depth = 256};
+        mcp_rpc_msg m;
+        mcp_rpc_fail fl;
+        bool answer = false;
+        if (mcp_rpc_parse(p, n, &lim, &m, &fl) == WRIT_OK) {
+            answer = m.kind == MCP_RPC_RESPONSE || m.kind == MCP_RPC_ERROR_RESPONSE;
+            mcp_rpc_msg_clear(&m);
+        } else {
+            mcp_rpc_fail_clear(&fl);
+        }
+        if (!answer) {
+            sb_free(&out);
+            snprintf(r->why, sizeof r->why, "answered with something that is not a JSON-RPC response");
+            return upstream_failed(r);
+        }
+        char *f = r->list != L_NONE ? filter_message(g, r, p, n) : NULL;
+        if (f)
+            sb_puts(&out, f);
+        else
+            sb_putn(&out, p, n);
+        wr_free(f);
+    }
+    r->phase = P_SENT;
+    if (!sb_ok(&out)) {
+        sb_free(&out);
+        return send_rpc_error(r, r->c, 200, r->id, MCP_RPC_INTERNAL_ERROR, "out of memory");
+    }
+    struct MHD_Response *resp = MHD_create_response_from_buffer(out.len, out.p, MHD_RESPMEM_MUST_COPY);
+    sb_free(&out);
+    if (!resp)
+        return MHD_NO;
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r->ctype[0] ? r->ctype : "application/json");
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    add_session_headers(resp, r);
+    enum MHD_Result ret = MHD_queue_response(r->c, r->status, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+/* ---- forwarding */
+
+static enum MHD_Result upstream_failed(gw_req *r)
+{
+    char msg[300];
+    snprintf(msg, sizeof msg, "upstream %s: %s", r->up->cfg->name, r->why[0] ? r->why : "failed");
+    if (r->id)
+        return send_rpc_error(r, r->c, 200, r->id, MCP_RPC_INTERNAL_ERROR, msg);
+    r->phase = P_SENT;
+    return send_http_error(r->c, 502, "bad_gateway", msg, NULL);
+}
+
+/* Wait (suspended) until the upstream's head is in, then answer. */
+static enum MHD_Result after_head(mcp_gw *g, gw_req *r)
+{
+    pthread_mutex_lock(&r->mu);
+    if (r->phase == P_WAIT_HEAD && r->head_in) {
+        /* A JSON answer to a request is one message: read whole (bounded by
+         * the upstream's max_answer) and checked to be a JSON-RPC response
+         * before the client gets it.  SSE streams through as it comes;
+         * lists are read whole either way, to be filtered. */
+        bool json = !strncasecmp(r->ctype, "application/json", 16);
+        bool filter = r->status == 200 && (r->list != L_NONE || (json && r->id));
+        if (!filter) {
+            r->phase = P_STREAM; /* under mu: cb_data reads it */
+            pthread_mutex_unlock(&r->mu);
+            return start_stream(r);
+        }
+        r->phase = P_BUFFER;
+    }
+    if (r->phase == P_BUFFER && r->finished) {
+        pthread_mutex_unlock(&r->mu);
+        if (r->done_st)
+            return upstream_failed(r);
+        return send_filtered(g, r);
+    }
+    if (r->phase == P_WAIT_HEAD && r->finished) { /* an error before any head */
+        pthread_mutex_unlock(&r->mu);
+        return upstream_failed(r);
+    }
+    r->waiting = true;
+    MHD_suspend_connection(r->c);
+    pthread_mutex_unlock(&r->mu);
+    return MHD_YES;
+}
+
+static enum MHD_Result forward(mcp_gw *g, gw_req *r)
+{
+    const char *hdrs[2];
+    size_t nh = 0;
+    char *minted = NULL;
+    if (r->up->cred_line)
+        hdrs[nh++] = r->up->cred_line;
+    if (r->up->token_aud) {
+        char *jwt = NULL;
+        size_t jl = 0;
+        writ_error err;
+        memset(&err, 0, sizeof err);
+        if (writ_upstream_token_mint(g->s->keyring, g->cfg->token_issuer, r->up->token_aud, r->task.token,
+                                     r->scope, 60, &jwt, &jl, &err)) {
+            snprintf(r->why, sizeof r->why, "minting the upstream's token: %.150s", err.msg);
+            return upstream_failed(r);
+        }
+        minted = wr_malloc(jl + sizeof "Authorization: Bearer ");
+        if (minted)
+            snprintf(minted, jl + sizeof "Authorization: Bearer ", "Authorization: Bearer %s", jwt);
+        writ_free_string(jwt);
+        if (!minted) {
+            snprintf(r->why, sizeof r->why, "out of memory");
+            return upstream_failed(r);
+        }
+        hdrs[nh++] = minted;
+    }
+    mcp_up_request rq = {
+        .method = r->http_method,
+        .body = r->body,
+        .len = r->len,
+        .session_id = r->sid[0] ? r->sid : NULL,
+        .protocol_version = r->pver[0] ? r->pver : NULL,
+        .accept = r->accept[0] ? r->accept : NULL,
+        .headers = hdrs,
+        .nheaders = nh,
+    };
+    r->phase = P_WAIT_HEAD;
+    uint64_t ticket = 0;
+    writ_status sst = mcp_upstream_send(r->up->u, &rq, &callbacks, r, &ticket);
+    wr_free(minted); /* send copied it */
+    if (sst) {
+        snprintf(r->why, sizeof r->why, "could not send the request");
+        return upstream_failed(r);
+    }
+    pthread_mutex_lock(&r->mu);
+    if (!r->finished) {
+        r->started = true;
+        r->ticket = ticket;
+    }
+    pthread_mutex_unlock(&r->mu);
+    return after_head(g, r);
+}
+
+/* ---- deciding */
+
+/* The deny message: the determining forbid by its @id (policyN without
+ * one), or that no policy allows it. */
+static void deny_message(const srv_snapshot *snap, const srv_outcome *o, const char *act, const char *res,
+                         char *out, size_t n)
+{
+    if (o->failed) {
+        snprintf(out, n, "denied: %s", o->error);
+        return;
+    }
+    if (o->d.nreasons == 0) {
+        snprintf(out, n, "denied: no policy allows %s on %s", act, res);
+        return;
+    }
+    const char *pid = o->d.reasons[0], *name = pid;
+    if (!strncmp(pid, "policy", 6)) {
+        char *end;
+        errno = 0;
+        unsigned long k = strtoul(pid + 6, &end, 10);
+        if (!errno && !*end && k < writ_policyset_count(snap->ps)) {
+            const char *at = writ_policyset_annotation(snap->ps, k, "id");
+            if (at)
+                name = at;
+        }
+    }
+    snprintf(out, n, "denied by policy %s", name);
+}
+
+/* Decide msg; fills r->allow / r->deny.  The audit record is submitted
+ * under the request's barrier (the caller ends it). */
+static void decide(mcp_gw *g, gw_req *r, const char *what, const json_t *input, const json_t *tool,
+                   const json_t *hashed)
+{
+    srv *s = g->s;
+    const srv_task *t = &r->task;
+    const char *ptype = srv_task_ptype(s, t);
+    char aid[600];
+    snprintf(aid, sizeof aid, "%s/%s", r->up->cfg->name, what);
+    snprintf(r->scope, sizeof r->scope, "%s", aid);
+    char hex[65] = "", extra[120] = "";
+    writ_error err;
+    memset(&err, 0, sizeof err);
+    json_t *empty = json_object();
+    if (!mcp_jcs_sha256(hashed ? hashed : empty, false, hex, &err))
+        snprintf(extra, sizeof extra, "{\"input_sha256\":\"%s\"}", hex);
+    json_decref(empty);
+    json_t *ctx = json_object();
+    if (ctx && input)
+        json_object_set(ctx, "input", (json_t *)input);
+    if (ctx && tool)
+        json_object_set(ctx, "tool", (json_t *)tool);
+    srv_ask a = {
+        .principal = srv_uid_parts(s, ptype, strlen(ptype), t->agent, strlen(t->agent)),
+        .action = srv_uid_parts(s, "Action", 6, aid, strlen(aid)),
+        .resource = srv_uid_parts(s, "McpServer", 9, r->up->cfg->name, strlen(r->up->cfg->name)),
+        .task = t,
+        .bound = true,
+        .context = ctx,
+        .peer = &r->peer,
+        .audit_extra = extra[0] ? extra : NULL,
+    };
+    srv_snapshot *snap = snap_acquire(s->store);
+    srv_outcome o;
+    srv_decide_ask(s, snap, &a, &o);
+    r->allow = o.allow;
+    if (!o.allow) {
+        sbuf au, ru;
+        sb_init(&au);
+        sb_init(&ru);
+        srv_uid_text(&au, s->action_type, aid, strlen(aid));
+        sb_puts(&ru, s->type_prefix);
+        srv_uid_text(&ru, "McpServer", r->up->cfg->name, strlen(r->up->cfg->name));
+        deny_message(snap, &o, sb_ok(&au) ? au.p : aid, sb_ok(&ru) ? ru.p : r->up->cfg->name, r->deny,
+                     sizeof r->deny);
+        sb_free(&au);
+        sb_free(&ru);
+    }
+    snap_release(snap);
+    json_decref(ctx);
+}
+
+/* The tool's {name, annotations} as the upstream last listed it. */
+static json_t *tool_record(gw_up *up, const char *name)
+{
+    pthread_mutex_lock(&up->mu);
+    json_t *ann = json_object_get(up->annotations, name);
+    json_t *t = ann ? json_pack("{s:s,s:O}", "name", name, "annotations", ann)
+                    : json_pack("{s:s,s:o}", "name", name, "annotations", json_object());
+    pthread_mutex_unlock(&up->mu);
+    return t;
+}
+
+static void copy_header(struct MHD_Connection *c, const char *name, char *out, size_t n)
+{
+    const char *v = MHD_lookup_connection_value(c, MHD_HEADER_KIND, name);
+    snprintf(out, n, "%s", v && strlen(v) < n ? v : "");
+}
+
+static void live_add(mcp_gw *g, gw_req *r)
+{
+    pthread_mutex_lock(&g->live_mu);
+    r->next = g->live;
+    if (g->live)
+        g->live->prev = r;
+    g->live = r;
+    pthread_mutex_unlock(&g->live_mu);
+}
+
+/* Decide a POSTed message: 0 when decided (r->allow, r->deny) or passing,
+ * else an answer was queued (*ret). */
+static int decide_post(mcp_gw *g, gw_req *r, struct MHD_Connection *c, const char *body, size_t len,
+                       enum MHD_Result *ret)
+{
+    mcp_rpc_limits lim = {.max_size = g->cfg->max_body};
+    mcp_rpc_msg m;
+    mcp_rpc_fail f;
+    if (mcp_rpc_parse(body, len, &lim, &m, &f)) {
+        char *t = mcp_rpc_fail_text(&f);
+        *ret = t ? send_text(c, 400, "application/json", t, strlen(t), NULL, NULL) : MHD_NO;
+        wr_free(t);
+        mcp_rpc_fail_clear(&f);
+        return -1;
+    }
+    r->allow = true;
+    if (m.kind == MCP_RPC_REQUEST)
+        r->id = json_incref((json_t *)m.id);
+    int rc = 0;
+    if (m.kind == MCP_RPC_REQUEST) {
+        char meth[128];
+        size_t ml = m.method_len < sizeof meth - 1 ? m.method_len : sizeof meth - 1;
+        memcpy(meth, m.method, ml);
+        meth[ml] = '\0';
+        bool nul = memchr(m.method, '\0', m.method_len) != NULL || m.method_len >= sizeof meth - 1;
+        if (nul) {
+            *ret = send_rpc_error(r, c, 200, m.id, MCP_RPC_INVALID_REQUEST,
+                                  "method name too long or holding NUL");
+            rc = -1;
+        } else if (!strcmp(meth, "tools/call")) {
+            mcp_tool_call tc;
+            if (mcp_rpc_tool_call(&m, &tc, &f)) {
+                char *t = mcp_rpc_fail_text(&f);
+                *ret = t ? send_text(c, 200, "application/json", t, strlen(t), NULL, r) : MHD_NO;
+                wr_free(t);
+                mcp_rpc_fail_clear(&f);
+                rc = -1;
+            } else if (memchr(tc.name, '\0', tc.name_len) || tc.name_len > 256) {
+                *ret = send_rpc_error(r, c, 200, m.id, MCP_RPC_INVALID_PARAMS,
+                                      "tool name too long or holding NUL");
+                rc = -1;
+            } else {
+                char aid[600];
+                snprintf(aid, sizeof aid, "%s/%.*s", r->up->cfg->name, (int)tc.name_len, tc.name);
+                mcp_input_hint hint = {NULL, g->s->action_type, aid};
+                srv_snapshot *snap = snap_acquire(g->s->store);
+                hint.schema = snap->schema;
+                json_t *input = NULL;
+                writ_error err;
+                memset(&err, 0, sizeof err);
+                writ_status st = mcp_input_to_cedar(tc.arguments, NULL, &hint, &input, &err);
+                snap_release(snap);
+                if (st) {
+                    char msg[400];
+                    snprintf(msg, sizeof msg, "arguments: %s", err.msg);
+                    *ret = send_rpc_error(r, c, 200, m.id,
+                                          st == WRIT_ENOMEM ? MCP_RPC_INTERNAL_ERROR : MCP_RPC_INVALID_PARAMS,
+                                          msg);
+                    rc = -1;
+                } else {
+                    char name[300];
+                    snprintf(name, sizeof name, "%.*s", (int)tc.name_len, tc.name);
+                    json_t *tool = tool_record(r->up, name);
+                    decide(g, r, name, input, tool, tc.arguments);
+                    json_decref(tool);
+                    json_decref(input);
+                }
+            }
+        } else if (!strcmp(meth, "resources/read") || !strcmp(meth, "prompts/get")) {
+            bool rr = meth[0] == 'r';
+            json_t *in = json_object();
+            json_t *p = (json_t *)m.params;
+            if (in && rr && json_is_string(json_object_get(p, "uri")))
+                json_object_set(in, "uri", json_object_get(p, "uri"));
+            if (in && !rr && json_is_string(json_object_get(p, "name")))
+                json_object_set(in, "name", json_object_get(p, "name"));
+            json_t *args = rr ? NULL : json_object_get(p, "arguments");
+            json_t *cargs = NULL;
+            writ_error err;
+            memset(&err, 0, sizeof err);
+            if (json_is_object(args) && mcp_input_to_cedar(args, NULL, NULL, &cargs, &err)) {
+                char msg[400];
+                snprintf(msg, sizeof msg, "arguments: %s", err.msg);
+                *ret = send_rpc_error(r, c, 200, m.id, MCP_RPC_INVALID_PARAMS, msg);
+                rc = -1;
+            } else {
+                if (cargs)
+                    json_object_set_new(in, "arguments", cargs);
+                decide(g, r, meth, in, NULL, p);
+            }
+            json_decref(in);
+        } else if (!strcmp(meth, "initialize") || !strcmp(meth, "ping") ||
+                   !strcmp(meth, "resources/templates/list")) {
+            /* pass */
+        } else if (!strcmp(meth, "tools/list")) {
+            r->list = L_TOOLS;
+        } else if (!strcmp(meth, "resources/list")) {
+            r->list = L_RESOURCES;
+        } else if (!strcmp(meth, "prompts/list")) {
+            r->list = L_PROMPTS;
+        } else {
+            decide(g, r, meth, NULL, NULL, m.params);
+        }
+    }
+    /* notifications and the client's answers to the upstream's requests pass */
+    mcp_rpc_msg_clear(&m);
+    return rc;
+}
+
+static int mcp_handle(void *arg, srv *s, struct MHD_Connection *c, const char *url, const char *method,
+                      const char *body, size_t len, void **state)
+{
+    mcp_gw *g = arg;
+    g->s = s;
+    gw_req *r = *state;
+    if (r) {
+        /* resumed */
+        if (r->phase == P_DECIDED) {
+            r->durable.suspended = false;
+            goto decided;
+        }
+        if (r->phase == P_WAIT_HEAD || r->phase == P_BUFFER)
+            return after_head(g, r);
+        return MHD_YES;
+    }
+    const char *name = url + 5; /* "/mcp/" */
+    gw_up *up = find_up(g, name, strlen(name));
+    if (!up)
+        return send_http_error(c, 404, "not_found", "no such MCP upstream", NULL);
+    if (!origin_ok(g, MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin")))
+        return send_http_error(c, 403, "forbidden_origin", "Origin not allowed (DNS rebinding protection)",
+                               NULL);
+    bool post = !strcmp(method, "POST"), get = !strcmp(method, "GET"), del = !strcmp(method, "DELETE");
+    if (!post && !get && !del) {
+        struct MHD_Response *resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+        if (!resp)
+            return MHD_NO;
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, "POST, GET, DELETE");
+        enum MHD_Result ret = MHD_queue_response(c, 405, resp);
+        MHD_destroy_response(resp);
+        return ret;
+    }
+    const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+    r = wr_calloc(1, sizeof *r);
+    if (!r)
+        return MHD_NO;
+    r->g = g;
+    r->up = up;
+    r->c = c;
+    pthread_mutex_init(&r->mu, NULL);
+    sb_init(&r->buf);
+    *state = r;
+    live_add(g, r);
+    char why[400];
+    if (!auth)
+        return unauthorized(g, c, up->cfg->name, "a task token is required (Authorization: Bearer)");
+    if (srv_task_bearer(s, c, auth, &r->task, why, sizeof why)) {
+        srv_task_clear(&r->task);
+        return unauthorized(g, c, up->cfg->name, why);
+    }
+    r->has_task = true;
+    srv_peer_read(s, c, &r->peer);
+    snprintf(r->http_method, sizeof r->http_method, "%s", method);
+    snprintf(r->scope, sizeof r->scope, "%s", up->cfg->name);
+    copy_header(c, "Mcp-Session-Id", r->sid, sizeof r->sid);
+    copy_header(c, "MCP-Protocol-Version", r->pver, sizeof r->pver);
+    copy_header(c, "Accept", r->accept, sizeof r->accept);
+    if (!post)
+        return forward(g, r); /* the server's stream, or the end of a session */
+    const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+    if (!ct || strncasecmp(ct, "application/json", 16) != 0)
+        return send_http_error(c, 415, "unsupported_media_type", "expected Content-Type: application/json",
+                               NULL);
+    r->body = wr_malloc(len + 1);
+    if (!r->body)
+        return MHD_NO;
+    memcpy(r->body, body, len);
+    r->body[len] = '\0';
+    r->len = len;
+    enum MHD_Result ret = MHD_NO;
+    srv_durable_begin(&r->durable, c);
+    int rc = decide_post(g, r, c, body, len, &ret);
+    bool susp = srv_durable_end(&r->durable);
+    if (rc) {
+        /* answered already; a record is never written on this path */
+        return ret;
+    }
+    r->phase = P_DECIDED;
+    if (susp)
+        return MHD_YES; /* resumed once the decision's record is committed */
+decided:
+    if (srv_durable_failed(&r->durable)) {
+        r->phase = P_SENT;
+        return send_http_error(c, 503, "audit_unavailable",
+                               "the audit log could not record this decision: refused", NULL);
+    }
+    if (!r->allow)
+        return send_rpc_error(r, c, 200, r->id, MCP_DENIED, r->deny);
+    return forward(g, r);
+}
+
+static void req_free(void *arg, void *state)
+{
+    mcp_gw *g = arg;
+    gw_req *r = state;
+    if (!r)
+        return;
+    pthread_mutex_lock(&g->live_mu);
+    if (r->prev)
+        r->prev->next = r->next;
+    else if (g->live == r)
+        g->live = r->next;
+    if (r->next)
+        r->next->prev = r->prev;
+    pthread_mutex_unlock(&g->live_mu);
+    pthread_mutex_lock(&r->mu);
+    bool live = r->started;
+    uint64_t t = r->ticket;
+    pthread_mutex_unlock(&r->mu);
+    if (live && !g->quiesced)
+        mcp_upstream_cancel(r->up->u, t); /* the client went away: no callback after this */
+    if (r->has_task)
+        srv_task_clear(&r->task);
+    json_decref(r->id);
+    wr_free(r->body);
+    sb_free(&r->buf);
+    pthread_mutex_destroy(&r->mu);
+    wr_free(r);
+}
+
+/* Shutdown: stop every request in flight and resume its connection, so the
+ * daemon can stop (it refuses to with suspended connections). */
+static void quiesce(void *arg)
+{
+    mcp_gw *g = arg;
+    pthread_mutex_lock(&g->live_mu);
+    for (gw_req *r = g->live; r; r = r->next) {
+        pthread_mutex_lock(&r->mu);
+        bool live = r->started;
+        uint64_t t = r->ticket;
+        pthread_mutex_unlock(&r->mu);
+        if (live)
+            mcp_upstream_cancel(r->up->u, t);
+        pthread_mutex_lock(&r->mu);
+        r->started = false;
+        if (!r->finished) {
+            r->finished = true;
+            r->done_st = WRIT_EIO;
+            snprintf(r->why, sizeof r->why, "the gateway is shutting down");
+        }
+        resume_locked(r);
+        pthread_mutex_unlock(&r->mu);
+    }
+    g->quiesced = true;
+    pthread_mutex_unlock(&g->live_mu);
+}
+
+static int start(void *arg, srv *s, char *err, size_t n)
+{
+    mcp_gw *g = arg;
+    g->s = s;
+    if (!s->verifier) {
+        snprintf(err, n, "mcp_upstream needs task tokens: set token_keys or token_jwks");
+        return -1;
+    }
+    for (size_t i = 0; i < g->nups; i++)
+        if (g->ups[i].token_aud && !s->keyring) {
+            snprintf(err, n, "mcp_credential %s token: minting needs a signing key (token_keys)",
+                     g->ups[i].cfg->name);
+            return -1;
+        }
+    return 0;
+}
+
+/* The first line of a credential file, without its line end. */
+static char *read_first_line(const char *path, writ_error *err)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        wr_error(err, WRIT_EIO, "mcp_credential: cannot read %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    char line[8192];
+    char *p = fgets(line, sizeof line, f);
+    fclose(f);
+    if (!p) {
+        wr_error(err, WRIT_EINVAL, "mcp_credential: %s is empty", path);
+        return NULL;
+    }
+    size_t n = strcspn(line, "\r\n");
+    line[n] = '\0';
+    if (n == 0) {
+        wr_error(err, WRIT_EINVAL, "mcp_credential: the first line of %s is empty", path);
+        return NULL;
+    }
+    return wr_strndup(line, n);
+}
+
+writ_status mcp_gateway_open(const srv_config *cfg, mcp_gw **out, writ_error *err)
+{
+    *out = NULL;
+    mcp_gw *g = wr_calloc(1, sizeof *g);
+    if (!g)
+        return wr_error(err, WRIT_ENOMEM, "out of memory");
+    g->cfg = cfg;
+    pthread_mutex_init(&g->live_mu, NULL);
+    g->ups = wr_calloc(cfg->nmcp_up ? cfg->nmcp_up : 1, sizeof *g->ups);
+    if (!g->ups) {
+        mcp_gateway_close(g);
+        return wr_error(err, WRIT_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < cfg->nmcp_cred; i++) {
+        bool known = false;
+        for (size_t k = 0; k < cfg->nmcp_up; k++)
+            known |= !strcmp(cfg->mcp_cred[i].name, cfg->mcp_up[k].name);
+        if (!known) {
+            mcp_gateway_close(g);
+            return wr_error(err, WRIT_EINVAL, "mcp_credential %s: no mcp_upstream of that name",
+                            cfg->mcp_cred[i].name);
+        }
+    }
+    for (size_t i = 0; i < cfg->nmcp_up; i++) {
+        gw_up *u = &g->ups[g->nups++];
+        u->cfg = &cfg->mcp_up[i];
+        pthread_mutex_init(&u->mu, NULL);
+        u->annotations = json_object();
+        writ_status st = WRIT_OK;
+        for (size_t k = 0; k < cfg->nmcp_cred && !st; k++) {
+            const srv_mcp_cred *cr = &cfg->mcp_cred[k];
+            if (strcmp(cr->name, u->cfg->name))
+                continue;
+            if (cr->token) {
+                u->token_aud = cr->audience;
+                continue;
+            }
+            char *v = read_first_line(cr->path, err);
+            if (!v) {
+                st = err->code ? (writ_status)err->code : WRIT_EIO;
+                break;
+            }
+            size_t n = strlen(cr->header) + 2 + strlen(v) + 1;
+            u->cred_line = wr_malloc(n);
+            if (u->cred_line)
+                snprintf(u->cred_line, n, "%s: %s", cr->header, v);
+            wr_free(v);
+            if (!u->cred_line)
+                st = wr_error(err, WRIT_ENOMEM, "out of memory");
+        }
+        if (!st && !u->annotations)
+            st = wr_error(err, WRIT_ENOMEM, "out of memory");
+        if (!st)
+            st = u->cfg->url ? mcp_upstream_http_open(u->cfg->name, u->cfg->url, NULL, &u->u, err)
+                             : mcp_upstream_stdio_open(u->cfg->name, (const char *const *)u->cfg->argv, NULL,
+                                                       &u->u, err);
+        if (st) {
+            mcp_gateway_close(g);
+            return st;
+        }
+    }
+    g->routes[0] = (srv_ext_route){"/mcp/", mcp_handle, req_free, g};
+    g->routes[1] = (srv_ext_route){"/.well-known/oauth-protected-resource/mcp/", meta_handle, NULL, g};
+    g->routes[2] = (srv_ext_route){"/.well-known/oauth-authorization-server", meta_handle, NULL, g};
+    g->ext = (srv_ext){g->routes, 3, start, quiesce, NULL, g};
+    *out = g;
+    return WRIT_OK;
+}
+
+const srv_ext *mcp_gateway_ext(mcp_gw *g) { return &g->ext; }
+
+void mcp_gateway_close(mcp_gw *g)
+{
+    if (!g)
+        return;
+    for (size_t i = 0; i < g->nups; i++) {
+        mcp_upstream_close(g->ups[i].u);
+        wr_free(g->ups[i].cred_line);
+        json_decref(g->ups[i].annotations);
+        pthread_mutex_destroy(&g->ups[i].mu);
+    }
+    wr_free(g->ups);
+    pthread_mutex_destroy(&g->live_mu);
+    wr_free(g);
+}

@@ -1,0 +1,33 @@
+// bad_upstream.mjs - an MCP upstream that misbehaves on purpose, for
+// tests/server/mcp.sh.  A tools/call of tool:
+//   garbage  200 application/json, a body that is not JSON-RPC
+//   close    200 application/json, Content-Length 1000, 10 bytes, then the socket is closed
+//   sseclose 200 text/event-stream, one event, then the socket is closed
+//   hang     nothing, ever
+// Anything else: a JSON-RPC error.  Prints its port.  PORT=N node bad_upstream.mjs
+import { createServer } from "node:http";
+
+const http = createServer(async (rq, rs) => {
+  let body = "";
+  for await (const c of rq) body += c;
+  let msg = {};
+  try { msg = JSON.parse(body); } catch { /* below */ }
+  const tool = msg?.params?.name;
+  if (tool === "garbage") {
+    rs.writeHead(200, { "Content-Type": "application/json" }).end("<html>surprise</html>");
+  } else if (tool === "close") {
+    rs.writeHead(200, { "Content-Type": "application/json", "Content-Length": "1000" });
+    rs.write('{"jsonrpc"');
+    setTimeout(() => rs.socket.destroy(), 100);
+  } else if (tool === "sseclose") {
+    rs.writeHead(200, { "Content-Type": "text/event-stream" });
+    rs.write('event: message\ndata: {"jsonrpc":"2.0","method":"notifications/progress","params":{"progress":1}}\n\n');
+    setTimeout(() => rs.socket.destroy(), 100);
+  } else if (tool === "hang") {
+    /* never answers */
+  } else {
+    rs.writeHead(200, { "Content-Type": "application/json" })
+      .end(JSON.stringify({ jsonrpc: "2.0", id: msg?.id ?? null, error: { code: -32601, message: "no" } }));
+  }
+});
+http.listen(Number(process.env.PORT || 0), "127.0.0.1", () => console.log(http.address().port));

@@ -1,0 +1,50 @@
+// echo_upstream.mjs - a small MCP server (the official SDK, Streamable HTTP,
+// stateless) that records what reaches it, for tests/server/mcp.sh:
+// every JSON-RPC message's method (and tool name) with the request's
+// Authorization and X-Api-Key headers is appended to LOG as one JSON line.
+// Tools: add {a, b}; whoami (the headers this request arrived with).
+//   PORT=N LOG=FILE node echo_upstream.mjs
+import { createServer } from "node:http";
+import { appendFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { pathToFileURL } from "node:url";
+
+const req = createRequire(new URL("../peers/package.json", import.meta.url));
+const sdk = (p) => import(pathToFileURL(req.resolve(`@modelcontextprotocol/sdk/${p}`)).href);
+const { McpServer } = await sdk("server/mcp.js");
+const { StreamableHTTPServerTransport } = await sdk("server/streamableHttp.js");
+const { z } = await import(pathToFileURL(req.resolve("zod")).href);
+
+const LOG = process.env.LOG;
+const port = Number(process.env.PORT || 0);
+
+function build(headers) {
+  const s = new McpServer({ name: "echo-upstream", version: "1.0.0" });
+  s.registerTool("add", { description: "a + b", inputSchema: { a: z.number(), b: z.number() },
+                          annotations: { readOnlyHint: true } },
+    async ({ a, b }) => ({ content: [{ type: "text", text: String(a + b) }] }));
+  s.registerTool("whoami", { description: "the headers seen", inputSchema: {} },
+    async () => ({ content: [{ type: "text", text: JSON.stringify({
+      authorization: headers.authorization ?? null, "x-api-key": headers["x-api-key"] ?? null }) }] }));
+  s.registerTool("wipe", { description: "destructive", inputSchema: {},
+                           annotations: { destructiveHint: true } },
+    async () => ({ content: [{ type: "text", text: "wiped" }] }));
+  return s;
+}
+
+const http = createServer(async (rq, rs) => {
+  let body = "";
+  for await (const c of rq) body += c;
+  let msg = null;
+  try { msg = body ? JSON.parse(body) : null; } catch { /* left to the transport */ }
+  if (LOG) appendFileSync(LOG, JSON.stringify({ http: rq.method, method: msg?.method ?? null,
+    tool: msg?.params?.name ?? null, authorization: rq.headers.authorization ?? null,
+    "x-api-key": rq.headers["x-api-key"] ?? null }) + "\n");
+  if (rq.method !== "POST") { rs.writeHead(405).end(); return; }
+  const server = build(rq.headers);
+  const t = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
+  await server.connect(t);
+  await t.handleRequest(rq, rs, msg);
+  rs.on("close", () => { t.close(); server.close(); });
+});
+http.listen(port, "127.0.0.1", () => console.log(http.address().port));

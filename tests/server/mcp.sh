@@ -1,0 +1,255 @@
+#!/usr/bin/env bash
+# mcp.sh - writ serve as an MCP gateway (issue 9) with real MCP peers from
+# npm (tests/peers): the official SDK client, server-everything over
+# Streamable HTTP, server-filesystem over stdio, and a small header-echo
+# upstream (tests/mcp/echo_upstream.mjs, the SDK's server) that logs every
+# message reaching it.
+. "$(dirname "$0")/lib.sh"
+
+PEERS="$REPO/tests/peers/node_modules"
+EVERY="$PEERS/@modelcontextprotocol/server-everything/dist/index.js"
+FSRV="$PEERS/@modelcontextprotocol/server-filesystem/dist/index.js"
+if ! command -v node >/dev/null || [ ! -f "$EVERY" ] || [ ! -f "$FSRV" ] || [ ! -d "$PEERS/@modelcontextprotocol/sdk" ]; then
+    echo "skip: node or the MCP peers are missing (cd tests/peers && npm ci)"; exit 77
+fi
+CLIENT="$REPO/tests/server/mcp_client.mjs"
+
+# upstreams
+EPORT=$(free_port)
+PORT=$EPORT node "$EVERY" streamableHttp >"$TMP/everything.log" 2>&1 &
+PIDS+=("$!")
+LOG="$TMP/echo.log" node "$REPO/tests/mcp/echo_upstream.mjs" >"$TMP/echo.port" 2>"$TMP/echo.err" &
+PIDS+=("$!")
+for _ in $(seq 100); do
+    [ -s "$TMP/echo.port" ] && grep -q "listening" "$TMP/everything.log" && break
+    sleep 0.1
+done
+XPORT=$(head -1 "$TMP/echo.port")
+node "$REPO/tests/mcp/bad_upstream.mjs" >"$TMP/bad.port" 2>&1 &
+PIDS+=("$!")
+for _ in $(seq 50); do [ -s "$TMP/bad.port" ] && break; sleep 0.1; done
+BPORT=$(head -1 "$TMP/bad.port")
+mkdir -p "$TMP/files" && echo "hello from a file" >"$TMP/files/a.txt"
+DEAD=$(free_port) # nothing listens there
+
+"$WRIT" keys generate --out "$TMP/k.pem" >/dev/null || { bad "keys generate"; finish; }
+printf 'upstream-secret-42\n' >"$TMP/cred"
+cat >"$TMP/writ.conf" <<CONF
+token_keys = $TMP/k.pem
+max_body = 1048576
+mcp_upstream = everything http://127.0.0.1:$EPORT/mcp
+mcp_upstream = echo http://127.0.0.1:$XPORT/mcp
+mcp_upstream = files stdio node $FSRV $TMP/files
+mcp_upstream = dead http://127.0.0.1:$DEAD/mcp
+mcp_upstream = bad http://127.0.0.1:$BPORT/mcp
+mcp_upstream = echotok http://127.0.0.1:$XPORT/mcp
+mcp_credential = echo header X-Api-Key $TMP/cred
+mcp_credential = echotok token https://echo.example
+CONF
+# the example MCP policies, and one for the misbehaving upstream
+cat "$EX/mcp.cedar" - >"$TMP/policies.cedar" <<'CEDAR'
+permit (principal, action in [Writ::Action::"bad/garbage", Writ::Action::"bad/close",
+                              Writ::Action::"bad/sseclose", Writ::Action::"bad/hang"], resource);
+CEDAR
+start_writ mcp --policies "$TMP/policies.cedar" --config "$TMP/writ.conf"
+URL="http://$ADDR/mcp"
+mint() { # mint TXN ACTION...
+    local txn=$1; shift
+    local a=() x
+    for x in "$@"; do a+=(--action "$x"); done
+    "$WRIT" token mint --key "$TMP/k.pem" --issuer https://writ.local --audience writ \
+        --subject spiffe://corp.example/agents/helper --purpose demo --sensitivity restricted --txn "$txn" "${a[@]}"
+}
+TOK=$(mint t-main 'everything/*' 'echo/*' 'files/*' 'dead/*' 'echotok/*' 'bad/*')
+mcp() { timeout 60 node "$CLIENT" "$@" 2>"$TMP/client.err"; }
+field() { jq -c --arg s "$1" "select(.step == \$s) | $2" <<<"$OUT"; }
+
+# ---- authentication and metadata
+r=$(req POST /mcp/everything -H 'Content-Type: application/json' -D "$TMP/h" --data '{"jsonrpc":"2.0","id":1,"method":"ping"}')
+check "no token: 401" "${r%% *}" 401
+contains "WWW-Authenticate names the resource metadata" "$(tr -d '\r' <"$TMP/h")" \
+    "WWW-Authenticate: Bearer resource_metadata=\"http://$ADDR/.well-known/oauth-protected-resource/mcp/everything\""
+r=$(req POST /mcp/everything -H 'Content-Type: application/json' -H 'Authorization: Bearer nope' --data '{"jsonrpc":"2.0","id":1,"method":"ping"}')
+check "bad token: 401" "${r%% *}" 401
+r=$(req GET /.well-known/oauth-protected-resource/mcp/everything)
+check "RFC 9728 resource" "$(jq -r .resource <<<"${r#* }")" "http://$ADDR/mcp/everything"
+check "RFC 9728 authorization_servers" "$(jq -c .authorization_servers <<<"${r#* }")" '["https://writ.local"]'
+r=$(req GET /.well-known/oauth-authorization-server)
+check "RFC 8414 token_endpoint" "$(jq -r .token_endpoint <<<"${r#* }")" "http://$ADDR/oauth2/token"
+check "RFC 8414 issuer" "$(jq -r .issuer <<<"${r#* }")" "https://writ.local"
+r=$(req POST /mcp/everything -H 'Content-Type: application/json' -H "Authorization: Bearer $TOK" -H 'Origin: http://evil.example' --data '{"jsonrpc":"2.0","id":1,"method":"ping"}')
+check "foreign Origin: 403" "${r%% *}" 403
+r=$(req POST /mcp/everything -H 'Content-Type: application/json' -H "Authorization: Bearer $TOK" -H 'Accept: application/json, text/event-stream' -H 'Origin: http://localhost:5173' --data '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"c","version":"1"}}}')
+check "loopback Origin while listening on loopback: served" "${r%% *}" 200
+r=$(req POST /mcp/nosuch -H 'Content-Type: application/json' -H "Authorization: Bearer $TOK" --data '{}')
+check "unknown upstream: 404" "${r%% *}" 404
+
+# ---- sessions: Mcp-Session-Id and MCP-Protocol-Version both ways; DELETE ends a session
+IH=(-H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' -H "Authorization: Bearer $TOK")
+req POST /mcp/everything "${IH[@]}" -D "$TMP/ih" --data '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"c","version":"1"}}}' >/dev/null
+SID=$(tr -d '\r' <"$TMP/ih" | awk -F': ' 'tolower($1) == "mcp-session-id" {print $2}')
+[ -n "$SID" ] && ok "the upstream's Mcp-Session-Id reaches the client" || bad "no Mcp-Session-Id"
+r=$(req POST /mcp/everything "${IH[@]}" -H "Mcp-Session-Id: $SID" -H 'MCP-Protocol-Version: 2025-06-18' --data '{"jsonrpc":"2.0","id":2,"method":"ping"}')
+check "the session carries on through the gateway" "${r%% *}" 200
+r=$(req DELETE /mcp/everything -H "Authorization: Bearer $TOK" -H "Mcp-Session-Id: $SID" -H 'MCP-Protocol-Version: 2025-06-18')
+check "DELETE ends the session" "${r%% *}" 200
+r=$(req POST /mcp/everything "${IH[@]}" -H "Mcp-Session-Id: $SID" -H 'MCP-Protocol-Version: 2025-06-18' --data '{"jsonrpc":"2.0","id":3,"method":"ping"}')
+case "${r%% *}" in 400 | 404) ok "an ended session: the upstream's ${r%% *} passed through" ;;
+    *) bad "an ended session: got $r" ;; esac
+
+# ---- a client gone mid-stream: the upstream request is cancelled, the gateway serves on
+req POST /mcp/everything "${IH[@]}" -D "$TMP/ih2" --data '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"c","version":"1"}}}' >/dev/null
+SID2=$(tr -d '\r' <"$TMP/ih2" | awk -F': ' 'tolower($1) == "mcp-session-id" {print $2}')
+CUTS=()
+for i in 1 2 3; do
+    curl -s -N -m 2 -o "$TMP/cut.$i" -X POST "${IH[@]}" -H "Mcp-Session-Id: $SID2" -H 'MCP-Protocol-Version: 2025-06-18' \
+        --data "{\"jsonrpc\":\"2.0\",\"id\":$((40 + i)),\"method\":\"tools/call\",\"params\":{\"name\":\"trigger-long-running-operation\",\"arguments\":{\"duration\":3,\"steps\":6},\"_meta\":{\"progressToken\":\"p$i\"}}}" \
+        "http://$ADDR/mcp/everything" &
+    CUTS+=("$!")
+done
+wait "${CUTS[@]}"
+contains "a piece of the stream arrived before the client left" "$(cat "$TMP/cut.1")" "notifications/progress"
+sleep 1
+r=$(req POST /mcp/everything "${IH[@]}" -H "Mcp-Session-Id: $SID2" -H 'MCP-Protocol-Version: 2025-06-18' --data '{"jsonrpc":"2.0","id":6,"method":"ping"}')
+check "serving on after clients left mid-stream" "${r%% *}" 200
+
+# ---- server-everything through the SDK
+OUT=$(mcp "$URL/everything" "$TOK" list 'call:echo:{"message":"hi"}' 'call:get-sum:{"a":1,"b":2}' \
+    'call:get-sum:{"a":500,"b":2}' 'call:get-env' 'progress:trigger-long-running-operation:{"duration":2,"steps":4}')
+check "tools/list: only what some policy may allow" "$(field list .tools)" \
+    '["echo","get-sum","trigger-long-running-operation"]'
+check "allowed call: the upstream's answer" "$(field 'call:echo:{"message":"hi"}' .text)" '"Echo: hi"'
+check "input.a < 100: allowed" "$(field 'call:get-sum:{"a":1,"b":2}' .text)" '"The sum of 1 and 2 is 3."'
+check "input.a >= 100: McpError -32001" "$(field 'call:get-sum:{"a":500,"b":2}' '[.mcp,.code]')" '[true,-32001]'
+contains "no policy allows, named" "$(field 'call:get-sum:{"a":500,"b":2}' .message)" 'no policy allows Writ::Action::\"everything/get-sum\"'
+contains "forbid named by its @id" "$(field 'call:get-env' .message)" "denied by policy no-environment"
+P=$(field 'progress:trigger-long-running-operation:{"duration":2,"steps":4}' .)
+check "SSE answer: 4 progress notifications" "$(jq '.progress | length' <<<"$P")" 4
+check "SSE answer arrives in pieces (first progress >= 1 s before the result)" \
+    "$(jq '(.done - .progress[0]) >= 1000' <<<"$P")" true
+grep -c '"get-env"' "$TMP/everything.log" >/dev/null && bad "server-everything saw get-env" || ok "denied call never reached server-everything"
+
+# ---- resources: listed when reading the uri may be allowed, read decided on input.uri
+OUT=$(mcp "$URL/everything" "$TOK" resources 'read:demo://resource/static/document/architecture.md' 'read:demo://resource/dynamic/text/1')
+check "resources/list: only the static documents" \
+    "$(field resources '[(.uris | length) > 0, (.uris | map(select(startswith("demo://resource/static/document/") | not)) | length)]')" '[true,0]'
+check "resources/read allowed by input.uri" "$(field 'read:demo://resource/static/document/architecture.md' .ok)" true
+check "resources/read denied: -32001" "$(field 'read:demo://resource/dynamic/text/1' .code)" -32001
+
+# ---- the token's scope bounds the gateway: outside it is a -32001, and not listed
+ST=$(mint t-scope 'echo/add')
+OUT=$(mcp "$URL/echo" "$ST" list 'call:add:{"a":1,"b":2}' call:whoami)
+check "out-of-scope tools not listed" "$(field list .tools)" '["add"]'
+check "in scope: allowed" "$(field 'call:add:{"a":1,"b":2}' .text)" '"3"'
+contains "out of scope: -32001 naming the scope" "$(field call:whoami '[.code, .message]')" "outside the task token's scope"
+
+# ---- the header-echo upstream: credential injected, agent token never forwarded
+OUT=$(mcp "$URL/echo" "$TOK" list call:whoami 'call:add:{"a":2,"b":3}' call:wipe)
+check "annotation forbid hides the destructive tool" "$(field list .tools)" '["add","whoami"]'
+check "upstream sees the credential, not the agent's token" "$(field call:whoami .text | jq -r . | jq -c .)" \
+    '{"authorization":null,"x-api-key":"upstream-secret-42"}'
+check "echo add" "$(field 'call:add:{"a":2,"b":3}' .text)" '"5"'
+contains "destructive tool denied" "$(field call:wipe .message)" "denied by policy no-destructive-tools"
+check "the denied tool never reached the upstream" "$(jq -r 'select(.tool == "wipe") | .tool' "$TMP/echo.log" | wc -l)" 0
+check "no agent token ever reached the upstream" "$(grep -c "$TOK" "$TMP/echo.log")" 0
+check "every upstream request carried the credential" \
+    "$(jq -r '."x-api-key"' "$TMP/echo.log" | sort -u)" "upstream-secret-42"
+
+# ---- mcp_credential token: a JWT minted per call, verified with Writ's JWKS
+OUT=$(mcp "$URL/echotok" "$TOK" call:whoami)
+jwt=$(field call:whoami .text | jq -r . | jq -r .authorization | sed 's/^Bearer //')
+curl -s "http://$ADDR/.well-known/jwks.json" >"$TMP/jwks.json"
+claims=$(cd "$REPO/tests/peers" && node --input-type=module -e '
+import * as jose from "jose"; import { readFileSync } from "node:fs";
+const jwks = jose.createLocalJWKSet(JSON.parse(readFileSync(process.argv[1], "utf8")));
+const { payload } = await jose.jwtVerify(process.argv[2], jwks, { issuer: "https://writ.local", audience: "https://echo.example" });
+console.log(JSON.stringify(payload));' "$TMP/jwks.json" "$jwt" 2>&1)
+check "minted token: signed by Writ, aud, sub, txn, scope" \
+    "$(jq -c '[.sub, .txn, .scope]' <<<"$claims" 2>&1)" '["spiffe://corp.example/agents/helper","t-main","echotok/whoami"]'
+check "minted token: exp <= 60 s" "$(jq '.exp - .iat <= 60' <<<"$claims" 2>&1)" true
+[ "$jwt" != "$TOK" ] && ok "the agent's token is not what the upstream got" || bad "agent token forwarded"
+
+# ---- a revoked token is refused on the very next message
+RT=$(mint t-revoke 'echo/*')
+# (in-process, RFC 7009 at /oauth2/revoke: effective at once; `writ revoke` from
+# another process is picked up within 250 ms, see tokens.sh)
+( sleep 1; curl -s -m 5 -o "$TMP/revoke.out" -w '%{http_code}' -X POST "http://$ADDR/oauth2/revoke" \
+      -H 'Content-Type: application/x-www-form-urlencoded' -H "Authorization: Bearer $RT" \
+      --data-urlencode "token=$RT" >"$TMP/revoke.code"; touch "$TMP/revoked" ) &
+OUT=$(mcp "$URL/echo" "$RT" 'call:add:{"a":1,"b":1}' "wait:$TMP/revoked" 'call:add:{"a":1,"b":1}')
+check "revoked at /oauth2/revoke" "$(cat "$TMP/revoke.code")" 200
+check "before revocation" "$(jq -s -c '.[0].text' <<<"$OUT")" '"2"'
+check "after revocation: refused" "$(jq -s -c '.[2].ok' <<<"$OUT")" false
+contains "refused with 401" "$(jq -s -r '.[2].message' <<<"$OUT")" "401"
+
+# ---- stdio upstream killed mid-session: restarted, a call 1 s later works
+CH=$(pgrep -P "$WPID" | head -1)
+OUT=$(mcp "$URL/files" "$TOK" list "call:read_text_file:{\"path\":\"$TMP/files/a.txt\"}" "wait:$TMP/killed" sleep:1000 \
+    "call:read_text_file:{\"path\":\"$TMP/files/a.txt\"}" "call:write_file:{\"path\":\"$TMP/files/b.txt\",\"content\":\"x\"}" &
+    sleep 2; kill "$CH"; touch "$TMP/killed"; wait)
+check "stdio tools/list filtered" "$(jq -s -c '.[0].tools' <<<"$OUT")" '["list_directory","read_text_file"]'
+check "stdio call" "$(jq -s -c '.[1].text' <<<"$OUT")" '"hello from a file\n"'
+check "after kill + 1 s: the restarted process answers" "$(jq -s -c '.[4].text' <<<"$OUT")" '"hello from a file\n"'
+check "stdio write denied" "$(jq -s -c '.[5].code' <<<"$OUT")" -32001
+[ -e "$TMP/files/b.txt" ] && bad "denied write reached the filesystem" || ok "denied write never happened"
+NEW=$(pgrep -P "$WPID" | head -1)
+[ -n "$NEW" ] && [ "$NEW" != "$CH" ] && ok "a new stdio process ($NEW after $CH)" || bad "no new stdio process"
+
+# ---- bad input: an error to the client, nothing forwarded, the gateway keeps serving
+H=(-H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' -H "Authorization: Bearer $TOK")
+before=$(wc -l <"$TMP/echo.log")
+r=$(req POST /mcp/echo "${H[@]}" --data '{"jsonrpc":"2.0","id":1,"method":')
+check "malformed JSON: 400" "${r%% *}" 400
+check "malformed JSON: -32700" "$(jq .error.code <<<"${r#* }")" -32700
+r=$(req POST /mcp/echo "${H[@]}" --data '[{"jsonrpc":"2.0","id":1,"method":"ping"}]')
+check "batch refused: -32600" "$(jq .error.code <<<"${r#* }")" -32600
+r=$(req POST /mcp/echo "${H[@]}" --data '{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{}}')
+check "tools/call without a name: -32602" "$(jq -c '[.id,.error.code]' <<<"${r#* }")" '[7,-32602]'
+deep=$(printf '{"a":%.0s' $(seq 200))1$(printf '}%.0s' $(seq 200))
+r=$(req POST /mcp/echo "${H[@]}" --data "{\"jsonrpc\":\"2.0\",\"id\":8,\"method\":\"tools/call\",\"params\":{\"name\":\"add\",\"arguments\":$deep}}")
+check "deep nesting: -32600" "$(jq .error.code <<<"${r#* }")" -32600
+head -c 10485760 /dev/zero | tr '\0' 'x' | sed 's/^/{"jsonrpc":"2.0","id":9,"method":"tools\/call","params":{"name":"add","arguments":{"s":"/; s/$/"}}}/' >"$TMP/big.json"
+r=$(req POST /mcp/echo "${H[@]}" --data-binary "@$TMP/big.json")
+check "10 MB arguments: 413" "${r%% *}" 413
+r=$(req POST /mcp/echo "${H[@]}" --data '{"jsonrpc":"2.0","id":10,"method":"tools/call","params":{"name":"add","arguments":{"__entity":{"type":"Writ::Agent","id":"x"}}}}')
+check "forged entity in arguments: -32602" "$(jq .error.code <<<"${r#* }")" -32602
+r=$(req POST /mcp/echo "${H[@]}" --data '{"jsonrpc":"2.0","id":11,"method":"sampling/other","params":{}}')
+check "an unknown method is denied: -32001" "$(jq .error.code <<<"${r#* }")" -32001
+check "nothing of the bad input was forwarded" "$(wc -l <"$TMP/echo.log")" "$before"
+r=$(req POST /mcp/dead "${H[@]}" --data '{"jsonrpc":"2.0","id":12,"method":"ping"}')
+check "upstream down: JSON-RPC -32603" "$(jq -c '[.id,.error.code]' <<<"${r#* }")" '[12,-32603]'
+call_bad() { req POST /mcp/bad "${H[@]}" --data "{\"jsonrpc\":\"2.0\",\"id\":$1,\"method\":\"tools/call\",\"params\":{\"name\":\"$2\"}}"; }
+r=$(call_bad 20 garbage)
+check "upstream answers garbage: -32603" "$(jq -c '[.id,.error.code]' <<<"${r#* }")" '[20,-32603]'
+r=$(call_bad 21 close)
+check "upstream closes mid-answer (JSON): -32603" "$(jq -c '[.id,.error.code]' <<<"${r#* }")" '[21,-32603]'
+r=$(call_bad 22 sseclose)
+contains "upstream closes mid-stream (SSE): the piece sent arrives" "$r" "notifications/progress"
+curl -s -m 2 -o /dev/null -X POST "${H[@]}" --data '{"jsonrpc":"2.0","id":23,"method":"tools/call","params":{"name":"hang"}}' "http://$ADDR/mcp/bad"
+check "upstream hangs: the client gives up (curl timeout)" "$?" 28
+r=$(req POST /mcp/echo "${H[@]}" --data '{"jsonrpc":"2.0","id":13,"method":"ping"}')
+check "still serving" "${r%% *}" 200
+
+# ---- writ mcp schema: a Cedar fragment from the upstream's tools/list
+sch=$("$WRIT" mcp schema everything --config "$TMP/writ.conf" 2>&1)
+contains "mcp schema (HTTP, by name): get-sum action" "$sch" 'action "everything/get-sum" appliesTo'
+contains "mcp schema: McpServer" "$sch" "entity McpServer;"
+sch=$("$WRIT" mcp schema "http://127.0.0.1:$XPORT/mcp" --name echo --header "X-Api-Key: k" 2>&1)
+contains "mcp schema (URL): add typed" "$sch" 'action "echo/add" appliesTo'
+sch=$("$WRIT" mcp schema files --config "$TMP/writ.conf" 2>/dev/null)
+contains "mcp schema (stdio)" "$sch" 'action "files/read_text_file" appliesTo'
+"$WRIT" mcp schema nosuch --config "$TMP/writ.conf" >/dev/null 2>&1
+check "mcp schema: unknown name refused" "$?" 2
+
+# ---- audit: every decision, its action uid, a hash of the arguments; the chain verifies
+q=$("$WRIT" audit query --state-dir "$TMP/mcp.state" --action 'Writ::Action::"everything/get-sum"')
+check "audit: both get-sum decisions" "$(jq -s -c '[.[].decision]' <<<"$q")" '["allow","deny"]'
+h=$(jq -n -c '{"a":1,"b":2}' | node -e 'const c=require("crypto");let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(c.createHash("sha256").update(s.trim()).digest("hex")))')
+check "audit: SHA-256 of the canonical arguments" "$(jq -s -r '.[0].errors[-1].input_sha256' <<<"$q")" "$h"
+"$WRIT" audit verify --state-dir "$TMP/mcp.state" >"$TMP/verify" 2>&1 && ok "audit verify" || { bad "audit verify"; cat "$TMP/verify"; }
+stop_writ "$WPID"
+check "clean shutdown" "$STOP_RC" 0
+if grep -qE "AddressSanitizer|LeakSanitizer|runtime error" "$TMP/mcp.log"; then
+    bad "sanitizer report in the server's log"; grep -A20 -E "Sanitizer|runtime error" "$TMP/mcp.log" | head -60
+else ok "no sanitizer report in the server's log"; fi
+finish
