@@ -1091,9 +1091,17 @@ void wr_audit_close(wr_audit *a)
     pthread_cond_broadcast(&a->lead);
     pthread_mutex_unlock(&a->mu);
     pthread_join(a->thread, NULL);
-    if (a->last_seq != a->cp_seq && checkpoint_now(a, 0) != 0)
-        fprintf(stderr, "writ: audit log: the closing checkpoint (record %llu) could not be written\n",
-                (unsigned long long)a->last_seq);
+    if (a->last_seq != a->cp_seq) {
+        if (checkpoint_now(a, 0) != 0)
+            fprintf(stderr, "writ: audit log: the closing checkpoint (record %llu) could not be written\n",
+                    (unsigned long long)a->last_seq);
+    } else {
+        /* the head was signed in its own transaction (seq a multiple of
+         * checkpoint_every): the server's log still gets its copy */
+        char hx[65];
+        hex(a->last_hash, hx);
+        fprintf(stderr, "writ: audit log: checkpoint %llu signed, head %s\n", (unsigned long long)a->last_seq, hx);
+    }
     pthread_mutex_destroy(&a->mu);
     pthread_cond_destroy(&a->idle);
     pthread_cond_destroy(&a->nonfull);
