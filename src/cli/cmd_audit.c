@@ -1,7 +1,7 @@
 /* cmd_audit.c - `writ audit verify|tail|query`: read the decision log. */
 #include "cli/cli.h"
 #include "server/config.h"
-#include "server/sbuf.h"
+#include "util/sbuf.h"
 #include "store/audit.h"
 #include "util/alloc.h"
 

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "util/alloc.h"
+#include "util/sbuf.h"
 #include "util/error.h"
 
 /* ---- numbers */
@@ -131,43 +132,10 @@ size_t mcp_num_es(double v, char *buf, size_t cap)
 
 /* ---- output buffer */
 
-typedef struct jbuf {
-    char *p;
-    size_t len, cap;
-    bool oom;
-} jbuf;
-
-static void put(jbuf *b, const char *s, size_t n)
-{
-    if (b->oom || n == 0)
-        return;
-    if (n > b->cap - b->len) {
-        size_t nc = b->cap ? b->cap : 256;
-        while (nc - b->len < n) {
-            if (nc > SIZE_MAX / 2) {
-                b->oom = true;
-                return;
-            }
-            nc *= 2;
-        }
-        char *q = wr_realloc(b->p, nc);
-        if (!q) {
-            b->oom = true;
-            return;
-        }
-        b->p = q;
-        b->cap = nc;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-}
-
-static void putc1(jbuf *b, char c) { put(b, &c, 1); }
-
-static void put_string(jbuf *b, const char *s, size_t n)
+static void put_string(sbuf *b, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
-    putc1(b, '"');
+    sb_putc(b, '"');
     size_t run = 0; /* start of the pending run of bytes copied as they are */
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
@@ -203,13 +171,13 @@ static void put_string(jbuf *b, const char *s, size_t n)
             }
         }
         if (esc) {
-            put(b, s + run, i - run);
-            put(b, esc, strlen(esc));
+            sb_putn(b, s + run, i - run);
+            sb_putn(b, esc, strlen(esc));
             run = i + 1;
         }
     }
-    put(b, s + run, n - run);
-    putc1(b, '"');
+    sb_putn(b, s + run, n - run);
+    sb_putc(b, '"');
 }
 
 /* ---- key order: UTF-16 code units */
@@ -282,46 +250,46 @@ static size_t key_decode(const char *k, size_t n, char *out)
     return o;
 }
 
-static writ_status emit(jbuf *b, const json_t *v, bool cedar_keys, int depth, writ_error *err)
+static writ_status emit(sbuf *b, const json_t *v, bool cedar_keys, int depth, writ_error *err)
 {
     if (depth > MCP_JCS_MAX_DEPTH)
         return wr_error(err, WRIT_ELIMIT, "JSON nesting deeper than %d levels", MCP_JCS_MAX_DEPTH);
     char num[MCP_NUM_ES_MAX];
     switch (json_typeof(v)) {
     case JSON_NULL:
-        put(b, "null", 4);
+        sb_putn(b, "null", 4);
         break;
     case JSON_TRUE:
-        put(b, "true", 4);
+        sb_putn(b, "true", 4);
         break;
     case JSON_FALSE:
-        put(b, "false", 5);
+        sb_putn(b, "false", 5);
         break;
     case JSON_INTEGER: {
         int n = snprintf(num, sizeof num, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-        put(b, num, (size_t)n);
+        sb_putn(b, num, (size_t)n);
         break;
     }
     case JSON_REAL: {
         size_t n = mcp_num_es(json_real_value(v), num, sizeof num);
         if (!n)
             return wr_error(err, WRIT_EINVAL, "a number that is not finite has no JSON text");
-        put(b, num, n);
+        sb_putn(b, num, n);
         break;
     }
     case JSON_STRING:
         put_string(b, json_string_value(v), json_string_length(v));
         break;
     case JSON_ARRAY: {
-        putc1(b, '[');
+        sb_putc(b, '[');
         for (size_t i = 0; i < json_array_size(v); i++) {
             if (i)
-                putc1(b, ',');
+                sb_putc(b, ',');
             writ_status st = emit(b, json_array_get(v, i), cedar_keys, depth + 1, err);
             if (st)
                 return st;
         }
-        putc1(b, ']');
+        sb_putc(b, ']');
         break;
     }
     case JSON_OBJECT: {
@@ -348,15 +316,15 @@ static writ_status emit(jbuf *b, const json_t *v, bool cedar_keys, int depth, wr
         if (!st) {
             if (n > 1)
                 qsort(m, n, sizeof *m, key_cmp);
-            putc1(b, '{');
+            sb_putc(b, '{');
             for (size_t j = 0; j < n && !st; j++) {
                 if (j)
-                    putc1(b, ',');
+                    sb_putc(b, ',');
                 put_string(b, m[j].key, m[j].klen);
-                putc1(b, ':');
+                sb_putc(b, ':');
                 st = emit(b, m[j].val, cedar_keys, depth + 1, err);
             }
-            putc1(b, '}');
+            sb_putc(b, '}');
         }
         for (size_t j = 0; j < n; j++)
             wr_free(m[j].key);
@@ -366,7 +334,7 @@ static writ_status emit(jbuf *b, const json_t *v, bool cedar_keys, int depth, wr
         break;
     }
     }
-    return b->oom ? wr_error(err, WRIT_ENOMEM, "out of memory") : WRIT_OK;
+    return !sb_ok(b) ? wr_error(err, WRIT_ENOMEM, "out of memory") : WRIT_OK;
 }
 
 writ_status mcp_jcs(const json_t *v, bool cedar_keys, char **out, size_t *len, writ_error *err)
@@ -376,20 +344,18 @@ writ_status mcp_jcs(const json_t *v, bool cedar_keys, char **out, size_t *len, w
         *len = 0;
     if (!v)
         return wr_error(err, WRIT_EINVAL, "no JSON value to canonicalize");
-    jbuf b = {0};
+    sbuf b;
+    sb_init(&b);
     writ_status st = emit(&b, v, cedar_keys, 0, err);
-    if (!st) {
-        putc1(&b, 0);
-        if (b.oom)
-            st = wr_error(err, WRIT_ENOMEM, "out of memory");
-    }
+    size_t n = 0;
+    if (!st && !(*out = sb_take(&b, &n)))
+        st = wr_error(err, WRIT_ENOMEM, "out of memory");
     if (st) {
-        wr_free(b.p);
+        sb_free(&b);
         return st;
     }
-    *out = b.p;
     if (len)
-        *len = b.len - 1;
+        *len = n;
     return WRIT_OK;
 }
 

@@ -14,77 +14,32 @@
 #include <string.h>
 
 #include "util/alloc.h"
+#include "util/sbuf.h"
 #include "util/error.h"
-
-typedef struct sbuf {
-    char *p;
-    size_t len, cap;
-    bool oom;
-} sbuf;
-
-static void put(sbuf *b, const char *s, size_t n)
-{
-    if (b->oom)
-        return;
-    if (n + 1 > b->cap - b->len) {
-        size_t nc = b->cap ? b->cap : 1024;
-        while (nc - b->len < n + 1) {
-            if (nc > SIZE_MAX / 2) {
-                b->oom = true;
-                return;
-            }
-            nc *= 2;
-        }
-        char *q = wr_realloc(b->p, nc);
-        if (!q) {
-            b->oom = true;
-            return;
-        }
-        b->p = q;
-        b->cap = nc;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = 0;
-}
-
-static void puts_(sbuf *b, const char *s) { put(b, s, strlen(s)); }
-
-static void putf(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void putf(sbuf *b, const char *fmt, ...)
-{
-    char tmp[256];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    if (n > 0)
-        put(b, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
-}
 
 static void indent(sbuf *b, int level)
 {
     for (int i = 0; i < level; i++)
-        put(b, "  ", 2);
+        sb_putn(b, "  ", 2);
 }
 
 /* A Cedar string literal: quotes and backslashes escaped, control
  * characters as \u{H}, other bytes (UTF-8) as they are. */
 static void put_lit(sbuf *b, const char *s, size_t n)
 {
-    put(b, "\"", 1);
+    sb_putn(b, "\"", 1);
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
         if (c == '"' || c == '\\') {
             char e[2] = {'\\', (char)c};
-            put(b, e, 2);
+            sb_putn(b, e, 2);
         } else if (c < 0x20 || c == 0x7f) {
-            putf(b, "\\u{%x}", c);
+            sb_printf(b, "\\u{%x}", c);
         } else {
-            put(b, s + i, 1);
+            sb_putn(b, s + i, 1);
         }
     }
-    put(b, "\"", 1);
+    sb_putn(b, "\"", 1);
 }
 
 /* ---- JSON Schema -> Cedar type */
@@ -189,7 +144,7 @@ static void put_comment_text(sbuf *b, const char *s)
 {
     for (; *s; s++) {
         char c = (unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s;
-        put(b, &c, 1);
+        sb_putn(b, &c, 1);
     }
 }
 
@@ -209,24 +164,24 @@ static void record_body(sbuf *b, const json_t *s, int depth, int level)
         const char *no = ty_check(v, depth + 1, why, sizeof why);
         indent(b, level);
         if (no) {
-            puts_(b, "// ");
+            sb_puts(b, "// ");
             put_lit(b, k, kl);
-            puts_(b, " left out: ");
+            sb_puts(b, " left out: ");
             put_comment_text(b, no);
-            puts_(b, "\n");
+            sb_puts(b, "\n");
             continue;
         }
         put_lit(b, k, kl);
         if (!in_required(req, k, kl) || nullable_of(v))
-            put(b, "?", 1);
-        puts_(b, ": ");
+            sb_putn(b, "?", 1);
+        sb_puts(b, ": ");
         ty_print(b, v, depth + 1, level);
-        puts_(b, ",\n");
+        sb_puts(b, ",\n");
     }
     const json_t *addl = json_object_get(s, "additionalProperties");
     if (!json_is_false(addl)) {
         indent(b, level);
-        puts_(b, "// additional properties are not declared: a call that sends one fails validation\n");
+        sb_puts(b, "// additional properties are not declared: a call that sends one fails validation\n");
     }
 }
 
@@ -236,22 +191,22 @@ static void ty_print(sbuf *b, const json_t *s, int depth, int level)
     bool nullable;
     (void)one_type(s, &type, &nullable); /* checked by ty_check */
     if (!strcmp(type, "string"))
-        puts_(b, "String");
+        sb_puts(b, "String");
     else if (!strcmp(type, "integer"))
-        puts_(b, "Long");
+        sb_puts(b, "Long");
     else if (!strcmp(type, "number"))
-        puts_(b, "decimal");
+        sb_puts(b, "decimal");
     else if (!strcmp(type, "boolean"))
-        puts_(b, "Bool");
+        sb_puts(b, "Bool");
     else if (!strcmp(type, "array")) {
-        puts_(b, "Set<");
+        sb_puts(b, "Set<");
         ty_print(b, json_object_get(s, "items"), depth + 1, level);
-        puts_(b, ">");
+        sb_puts(b, ">");
     } else { /* object with properties */
-        puts_(b, "{\n");
+        sb_puts(b, "{\n");
         record_body(b, s, depth, level + 1);
         indent(b, level);
-        puts_(b, "}");
+        sb_puts(b, "}");
     }
 }
 
@@ -298,7 +253,7 @@ static void put_common(sbuf *b, int level)
     while (*p) {
         const char *nl = strchr(p, '\n');
         indent(b, level);
-        put(b, p, (size_t)(nl - p + 1));
+        sb_putn(b, p, (size_t)(nl - p + 1));
         p = nl + 1;
     }
 }
@@ -349,22 +304,23 @@ writ_status mcp_toolschema(const json_t *list_result, const char *upstream, cons
         }
     wr_free(names);
 
-    sbuf b = {0};
-    puts_(&b, "// Cedar schema fragment for the tools of MCP upstream ");
+    sbuf b;
+    sb_init(&b);
+    sb_puts(&b, "// Cedar schema fragment for the tools of MCP upstream ");
     put_lit(&b, upstream, strlen(upstream));
-    puts_(&b, " (writ mcp schema).\n"
-              "// One action per tool; context.input is typed from the tool's inputSchema.\n");
+    sb_puts(&b, " (writ mcp schema).\n"
+                "// One action per tool; context.input is typed from the tool's inputSchema.\n");
     int L = 0;
     if (*ns) {
-        putf(&b, "namespace %s {\n", ns);
+        sb_printf(&b, "namespace %s {\n", ns);
         L = 1;
     }
     if (opts && opts->declare_agent) {
         indent(&b, L);
-        puts_(&b, "entity Agent;\n");
+        sb_puts(&b, "entity Agent;\n");
     }
     indent(&b, L);
-    puts_(&b, "entity McpServer;\n");
+    sb_puts(&b, "entity McpServer;\n");
     size_t ul = strlen(upstream);
     for (size_t i = 0; i < nt; i++) {
         const json_t *t = json_array_get(tools, i);
@@ -373,27 +329,27 @@ writ_status mcp_toolschema(const json_t *list_result, const char *upstream, cons
         size_t nl = json_string_length(name);
         char *act = wr_malloc(ul + 1 + nl);
         if (!act) {
-            b.oom = true;
+            b.failed = true;
             break;
         }
         memcpy(act, upstream, ul);
         act[ul] = '/';
         memcpy(act + ul + 1, json_string_value(name), nl);
-        puts_(&b, "\n");
+        sb_puts(&b, "\n");
         indent(&b, L);
-        puts_(&b, "action ");
+        sb_puts(&b, "action ");
         put_lit(&b, act, ul + 1 + nl);
         wr_free(act);
-        puts_(&b, " appliesTo {\n");
+        sb_puts(&b, " appliesTo {\n");
         indent(&b, L + 1);
-        puts_(&b, "principal: [Agent],\n");
+        sb_puts(&b, "principal: [Agent],\n");
         indent(&b, L + 1);
-        puts_(&b, "resource: [McpServer],\n");
+        sb_puts(&b, "resource: [McpServer],\n");
         indent(&b, L + 1);
-        puts_(&b, "context: {\n");
+        sb_puts(&b, "context: {\n");
         put_common(&b, L + 2);
         indent(&b, L + 2);
-        puts_(&b, "\"input\": {\n");
+        sb_puts(&b, "\"input\": {\n");
         char why[96];
         const char *no =
             json_is_object(in) ? ty_check(in, 0, why, sizeof why) : "the tool has no inputSchema";
@@ -403,27 +359,27 @@ writ_status mcp_toolschema(const json_t *list_result, const char *upstream, cons
             no = "its inputSchema is not an object schema";
         if (no) {
             indent(&b, L + 3);
-            puts_(&b, "// input left empty: ");
+            sb_puts(&b, "// input left empty: ");
             put_comment_text(&b, no);
-            puts_(&b, "\n");
+            sb_puts(&b, "\n");
         } else {
             record_body(&b, in, 0, L + 3);
         }
         indent(&b, L + 2);
-        puts_(&b, "},\n");
+        sb_puts(&b, "},\n");
         indent(&b, L + 1);
-        puts_(&b, "}\n");
+        sb_puts(&b, "}\n");
         indent(&b, L);
-        puts_(&b, "};\n");
+        sb_puts(&b, "};\n");
     }
     if (*ns)
-        puts_(&b, "}\n");
-    if (b.oom) {
-        wr_free(b.p);
+        sb_puts(&b, "}\n");
+    size_t n = 0;
+    if (!(*out = sb_take(&b, &n))) {
+        sb_free(&b);
         return wr_error(err, WRIT_ENOMEM, "out of memory");
     }
-    *out = b.p;
     if (len)
-        *len = b.len;
+        *len = n;
     return WRIT_OK;
 }

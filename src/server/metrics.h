@@ -8,7 +8,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
-#include "server/sbuf.h"
+#include "util/sbuf.h"
 
 #define MET_NBUCKETS 14
 

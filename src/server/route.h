@@ -12,7 +12,7 @@
 
 #include "server/config.h"
 #include "server/path.h"
-#include "server/sbuf.h"
+#include "util/sbuf.h"
 #include "writ/writ.h"
 
 #define ROUTE_MAX_PATH PATH_MAX_LEN

@@ -10,7 +10,7 @@
 #include "server/config.h"
 #include "server/metrics.h"
 #include "server/route.h"
-#include "server/sbuf.h"
+#include "util/sbuf.h"
 #include "server/snapshot.h"
 #include "store/audit.h"
 #include "writ/cedar.h"

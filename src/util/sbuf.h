@@ -1,11 +1,11 @@
-/* sbuf.h - a growable byte buffer for building HTTP bodies and log lines.
+/* sbuf.h - a growable byte buffer for building bodies, JSON and log lines.
  *
  * Appends never fail visibly: on allocation failure (or past SBUF_MAX) the
  * buffer is marked failed, later appends do nothing, and sb_ok() says so.
  * The caller checks once at the end.  The bytes are wr_malloc'd; take them
  * with sb_take() (caller frees with wr_free) or drop them with sb_free(). */
-#ifndef WRIT_SERVER_SBUF_H
-#define WRIT_SERVER_SBUF_H
+#ifndef WRIT_UTIL_SBUF_H
+#define WRIT_UTIL_SBUF_H
 
 #include <stdbool.h>
 #include <stddef.h>

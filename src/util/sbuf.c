@@ -1,5 +1,5 @@
 /* sbuf.c - growable byte buffer (see sbuf.h). */
-#include "server/sbuf.h"
+#include "util/sbuf.h"
 #include "util/alloc.h"
 
 #include <stdarg.h>
