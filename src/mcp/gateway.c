@@ -396,18 +396,6 @@ static enum MHD_Result start_stream(gw_req *r)
 
 /* ---- list filtering (partial evaluation, context.input unknown) */
 
-static writ_authorizer *thread_authorizer(srv *s)
-{
-    writ_authorizer *az = pthread_getspecific(s->az_key);
-    if (!az) {
-        az = writ_authorizer_new();
-        if (az && pthread_setspecific(s->az_key, az) != 0) {
-            writ_authorizer_free(az);
-            az = NULL;
-        }
-    }
-    return az;
-}
 
 /* May this agent use action NAME/id with some input?  (A listing, not a
  * decision: nothing is audited, nothing is forwarded because of it.) */
@@ -455,7 +443,7 @@ static bool may_use(mcp_gw *g, const srv_snapshot *snap, gw_req *r, const char *
     if (rq && !writ_request_fill(rq, snap->schema, false, &a.principal, &a.action, &a.resource, ctx, &err)) {
         static const char *const unknown[] = {"input"};
         writ_partial_decision pd;
-        writ_authorizer *az = thread_authorizer(s);
+        writ_authorizer *az = srv_thread_authorizer(s);
         ok = az && !writ_authorize_partial(az, snap->ps, snap->es, rq, unknown, input ? 0 : 1, &pd) &&
              pd.maybe != WRIT_MAYBE_NO;
     }

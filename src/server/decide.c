@@ -13,7 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
-static writ_authorizer *thread_authorizer(srv *s)
+writ_authorizer *srv_thread_authorizer(srv *s)
 {
     writ_authorizer *az = pthread_getspecific(s->az_key);
     if (!az) {
@@ -353,7 +353,7 @@ void srv_decide_ask(srv *s, const srv_snapshot *snap, const srv_ask *a, srv_outc
     }
     if (bound && sensitivity_bound(snap, rq, t, why, sizeof why))
         goto refuse;
-    writ_authorizer *az = thread_authorizer(s);
+    writ_authorizer *az = srv_thread_authorizer(s);
     st = az ? writ_authorize(az, snap->ps, snap->es, rq, &out->d) : WRIT_ENOMEM;
     if (st) {
         memset(&out->d, 0, sizeof out->d);

@@ -366,7 +366,7 @@ static json_t *extn(const char *fn, const char *arg)
     return json_pack("{s:{s:s,s:s}}", "__extn", "fn", fn, "arg", arg);
 }
 
-static json_t *str_list(const char *const *v, size_t n)
+json_t *srv_json_strings(const char *const *v, size_t n)
 {
     json_t *a = json_array();
     for (size_t i = 0; a && i < n; i++)
@@ -438,7 +438,7 @@ static json_t *f_destinations(const fact_in *in)
         return json_array();
     writ_task_scope sc;
     writ_task_token_scope(t->token, &sc);
-    return str_list(sc.destinations, sc.n_destinations);
+    return srv_json_strings(sc.destinations, sc.n_destinations);
 }
 
 static const struct fact {

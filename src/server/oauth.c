@@ -163,16 +163,6 @@ static const char *grant_error(writ_reason why)
     }
 }
 
-static json_t *str_array(const char *const *v, size_t n)
-{
-    json_t *a = json_array();
-    for (size_t i = 0; a && i < n; i++)
-        if (json_array_append_new(a, json_string(v[i]))) {
-            json_decref(a);
-            return NULL;
-        }
-    return a;
-}
 
 /* What a token request asks for, as facts for Cedar: scope, resources,
  * destinations and sensitivity as asked, and `destination` the one
@@ -187,9 +177,9 @@ static json_t *asked_facts(srv *s, const writ_task_scope *sc)
         !srv_destination_norm(sc->destinations[0], one, sizeof one))
         dest = one;
     json_t *x = json_object();
-    if (!x || json_object_set_new(x, "scope", str_array(sc->actions, sc->n_actions)) ||
-        json_object_set_new(x, "resources", str_array(sc->resources, sc->n_resources)) ||
-        json_object_set_new(x, "destinations", str_array(sc->destinations, sc->n_destinations)) ||
+    if (!x || json_object_set_new(x, "scope", srv_json_strings(sc->actions, sc->n_actions)) ||
+        json_object_set_new(x, "resources", srv_json_strings(sc->resources, sc->n_resources)) ||
+        json_object_set_new(x, "destinations", srv_json_strings(sc->destinations, sc->n_destinations)) ||
         json_object_set_new(x, "sensitivity", json_string(sc->sensitivity ? sc->sensitivity : "public")) ||
         json_object_set_new(x, "destination", json_string(dest))) {
         json_decref(x);

@@ -145,6 +145,10 @@ void srv_peer_read(const srv *s, struct MHD_Connection *c, srv_peer *p);
 int srv_destination_norm(const char *v, char *out, size_t cap);
 /* Does the schema's context type of action aid declare name (or no schema)? */
 bool srv_ctx_wants(const srv *s, const srv_snapshot *snap, const char *aid, const char *name);
+/* A JSON array of the n strings (NULL on OOM). */
+json_t *srv_json_strings(const char *const *v, size_t n);
+/* This thread's authorizer (made on first use; NULL on OOM). */
+writ_authorizer *srv_thread_authorizer(srv *s);
 /* Is name a fact Writ establishes (task, chain, time, destination, ...)? */
 bool srv_fact_reserved(const char *name);
 struct srv_ask;
