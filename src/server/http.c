@@ -542,6 +542,7 @@ int srv_run_ext(const srv_config *cfg, const srv_ext *ext)
     s.cfg = cfg;
     s.ext = ext;
     bool ext_started = false;
+    MHD_socket lfd = MHD_INVALID_SOCKET; /* the quiesced listen socket (drain) */
     met_init(&s.met);
     atomic_init(&s.inflight, 0);
     atomic_init(&s.draining, false);
@@ -721,9 +722,11 @@ int srv_run_ext(const srv_config *cfg, const srv_ext *ext)
 
     /* Drain: stop accepting, finish requests in flight, then stop. */
     atomic_store(&s.draining, true);
-    MHD_socket lfd = MHD_quiesce_daemon(s.daemon);
-    if (lfd != MHD_INVALID_SOCKET)
-        close(lfd);
+    /* The listen socket is closed only after MHD_stop_daemon: each worker
+     * thread takes it out of its own epoll set lazily, and one that finds
+     * it closed already aborts ("Failed to remove listen FD from epoll
+     * set"); libmicrohttpd's manual says to close it after the stop. */
+    lfd = MHD_quiesce_daemon(s.daemon);
     uint64_t deadline = mono_ns() + (uint64_t)cfg->drain_timeout * 1000000000u;
     while (atomic_load(&s.inflight) > 0 && mono_ns() < deadline)
         nanosleep(&(struct timespec){0, 10000000}, NULL);
@@ -739,6 +742,8 @@ out:
         ext->quiesce(ext->arg);
     if (s.daemon)
         MHD_stop_daemon(s.daemon);
+    if (lfd != MHD_INVALID_SOCKET)
+        close(lfd);
     if (ext_started && ext->stop)
         ext->stop(ext->arg);
     if (s.audit) {
