@@ -949,7 +949,7 @@ static int mcp_handle(void *arg, srv *s, struct MHD_Connection *c, const char *u
     if (r) {
         /* resumed */
         if (r->phase == P_DECIDED) {
-            r->durable.suspended = false;
+            srv_durable_resumed(&r->durable);
             goto decided;
         }
         if (r->phase == P_WAIT_HEAD || r->phase == P_BUFFER)
@@ -1011,7 +1011,7 @@ static int mcp_handle(void *arg, srv *s, struct MHD_Connection *c, const char *u
     r->body[len] = '\0';
     r->len = len;
     enum MHD_Result ret = MHD_NO;
-    srv_durable_begin(&r->durable, c);
+    srv_durable_begin(&r->durable, g->s, c);
     int rc = decide_post(g, r, c, body, len, &ret);
     bool susp = srv_durable_end(&r->durable);
     if (rc) {
@@ -1038,6 +1038,8 @@ static void req_free(void *arg, void *state)
     gw_req *r = state;
     if (!r)
         return;
+    if (r->durable.s)
+        srv_durable_resumed(&r->durable); /* completed while held: the client left */
     pthread_mutex_lock(&g->live_mu);
     if (r->prev)
         r->prev->next = r->next;

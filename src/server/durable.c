@@ -24,10 +24,13 @@
  * for on the calling thread. */
 #include "server/server_int.h"
 
+#include <time.h>
+
 static _Thread_local srv_durable *current;
 
-void srv_durable_begin(srv_durable *d, struct MHD_Connection *c)
+void srv_durable_begin(srv_durable *d, srv *s, struct MHD_Connection *c)
 {
+    d->s = s;
     atomic_init(&d->outstanding, 1);
     atomic_init(&d->failed, false);
     d->c = c;
@@ -61,6 +64,19 @@ bool srv_durable_end(srv_durable *d)
     current = NULL;
     if (atomic_load_explicit(&d->outstanding, memory_order_acquire) == 1)
         return false; /* every record committed already (or none written) */
+    /* Counted before the draining check, which srv_run reads the other way
+     * round (draining set, then this count read): either it waits for this
+     * suspension, or this request sees draining and does not suspend. */
+    atomic_fetch_add(&d->s->suspended, 1);
+    if (atomic_load(&d->s->draining)) {
+        /* shutting down: libmicrohttpd must not be stopped with a suspended
+         * connection, so wait here for the commit (the handler's own count
+         * stays, so no callback resumes a connection never suspended) */
+        while (atomic_load_explicit(&d->outstanding, memory_order_acquire) > 1)
+            nanosleep(&(struct timespec){0, 100000}, NULL);
+        atomic_fetch_sub(&d->s->suspended, 1);
+        return false;
+    }
     MHD_suspend_connection(d->c);
     d->suspended = true;
     if (atomic_fetch_sub_explicit(&d->outstanding, 1, memory_order_acq_rel) == 1)
@@ -68,4 +84,15 @@ bool srv_durable_end(srv_durable *d)
     return true;
 }
 
-bool srv_durable_failed(const srv_durable *d) { return atomic_load_explicit(&d->failed, memory_order_acquire); }
+bool srv_durable_failed(const srv_durable *d)
+{
+    return atomic_load_explicit(&d->failed, memory_order_acquire);
+}
+
+void srv_durable_resumed(srv_durable *d)
+{
+    if (d->suspended) {
+        d->suspended = false;
+        atomic_fetch_sub(&d->s->suspended, 1);
+    }
+}

@@ -371,13 +371,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     }
     if (h->durable.suspended) {
         /* resumed: every record of the answer is committed, or failed */
-        h->durable.suspended = false;
+        srv_durable_resumed(&h->durable);
         return send_durable(s, c, h, &h->reply);
     }
     srv_reply r;
     memset(&r, 0, sizeof r);
     const char *body = h->body.p ? h->body.p : "";
-    srv_durable_begin(&h->durable, c);
+    srv_durable_begin(&h->durable, s, c);
     switch (endpoints[h->idx].ep) {
     case EP_EVALUATION:
         authzen_evaluation(s, c, body, h->body.len, &r);
@@ -428,6 +428,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
         s->ext->routes[h->ext].done(s->ext->routes[h->ext].arg, h->ext_state);
     met_request(&s->met, h->idx >= 0 ? endpoints[h->idx].mep : MET_EP_OTHER, h->status, mono_ns() - h->t0);
     srv_conn_request_done(s, c); /* the next request's headers are due within the timeout */
+    srv_durable_resumed(&h->durable); /* completed while held: the client left */
     sb_free(&h->body);
     wr_free(h->reply.body);
     wr_free(h);
@@ -545,6 +546,7 @@ int srv_run_ext(const srv_config *cfg, const srv_ext *ext)
     MHD_socket lfd = MHD_INVALID_SOCKET; /* the quiesced listen socket (drain) */
     met_init(&s.met);
     atomic_init(&s.inflight, 0);
+    atomic_init(&s.suspended, 0);
     atomic_init(&s.draining, false);
     atomic_init(&s.conns, 0);
     atomic_init(&s.conns_refused, 0);
@@ -740,6 +742,17 @@ out:
         wr_audit_flush(s.audit);
     if (ext_started && ext->quiesce)
         ext->quiesce(ext->arg);
+    /* libmicrohttpd aborts when stopped with a suspended connection, and a
+     * resume takes effect only when the connection's worker next runs: wait
+     * (bounded) until every held answer has been resumed and sent, plus a
+     * moment for the extensions' own resumes. */
+    if (s.daemon) {
+        uint64_t until = mono_ns() + 2000000000u;
+        while (atomic_load(&s.suspended) > 0 && mono_ns() < until)
+            nanosleep(&(struct timespec){0, 1000000}, NULL);
+        if (ext_started)
+            nanosleep(&(struct timespec){0, 50000000}, NULL);
+    }
     if (s.daemon)
         MHD_stop_daemon(s.daemon);
     if (lfd != MHD_INVALID_SOCKET)

@@ -24,6 +24,7 @@ typedef struct srv {
     struct MHD_Daemon *daemon;
     pthread_key_t az_key;       /* this thread's writ_authorizer */
     atomic_int inflight;        /* requests begun and not completed */
+    atomic_int suspended;       /* answers held by durable.c, not yet resumed */
     atomic_bool draining;
     atomic_int conns;           /* open connections (conns.c) */
     atomic_ullong conns_refused; /* connections opened past max_connections */
@@ -208,10 +209,11 @@ typedef struct srv_durable {
     atomic_uint outstanding;    /* records not yet committed, +1 while the handler runs */
     atomic_bool failed;         /* a record could not be committed: do not answer, 503 */
     struct MHD_Connection *c;
+    struct srv *s;
     bool suspended;             /* the reply waits for the records */
 } srv_durable;
 /* Open d as this thread's barrier for the request on c (before the handler). */
-void srv_durable_begin(srv_durable *d, struct MHD_Connection *c);
+void srv_durable_begin(srv_durable *d, struct srv *s, struct MHD_Connection *c);
 /* Write one audit record of the current request: submitted to the log's
  * group commit, counted in the barrier (no barrier: appended and waited
  * for).  An error here means it will never be committed (deny now). */
@@ -220,6 +222,9 @@ WRIT_MUST_CHECK writ_status srv_durable_record(srv *s, const wr_audit_entry *e);
  * committed already (answer now); true when the connection was suspended
  * and will be resumed once they are (answer then). */
 bool srv_durable_end(srv_durable *d);
+/* The held answer's connection was resumed (or completed while held, the
+ * client gone): it no longer counts as suspended.  No-op when not held. */
+void srv_durable_resumed(srv_durable *d);
 /* Did any of the request's records fail? */
 bool srv_durable_failed(const srv_durable *d);
 
