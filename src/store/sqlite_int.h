@@ -1,0 +1,45 @@
+/* sqlite_int.h - the SQLite backend's handle, shared by its files:
+ * sqlite.c (open, close, schema), sqlite_approvals.c, sqlite_counters.c. */
+#ifndef WRIT_STORE_SQLITE_INT_H
+#define WRIT_STORE_SQLITE_INT_H
+
+#include <pthread.h>
+#include <sqlite3.h>
+
+#include "store/store_int.h"
+
+typedef struct wr_sqlite_store {
+    wr_store base;
+    sqlite3 *db;           /* one connection, serialised by mu */
+    pthread_mutex_t mu;
+} wr_sqlite_store;
+
+/* Each area creates its own tables (CREATE TABLE IF NOT EXISTS). */
+writ_status wr_sqlite_approvals_init(wr_sqlite_store *s, writ_error *err);
+writ_status wr_sqlite_counters_init(wr_sqlite_store *s, writ_error *err);
+
+/* Fill err from the connection's last error; returns WRIT_EIO. */
+writ_status wr_sqlite_fail(wr_sqlite_store *s, writ_error *err, const char *what);
+
+/* The operations, one file per area. */
+writ_status wr_sqlite_approval_take(wr_store *st, const wr_approval *want, int64_t now_ms, wr_take *res,
+                                    wr_approval *out, writ_error *err);
+writ_status wr_sqlite_approval_get(wr_store *st, const char *id, int64_t now_ms, wr_approval *out, bool *found,
+                                   writ_error *err);
+writ_status wr_sqlite_approval_list(wr_store *st, int status, int64_t now_ms, wr_approval **out, size_t *n,
+                                    writ_error *err);
+writ_status wr_sqlite_approval_decide(wr_store *st, const char *id, bool approve, const char *by,
+                                      const char *reason, int64_t now_ms, wr_decide_result *res,
+                                      wr_approval *out, writ_error *err);
+writ_status wr_sqlite_approval_expired(wr_store *st, int64_t now_ms, wr_approval **out, size_t *n,
+                                       writ_error *err);
+writ_status wr_sqlite_counter_add(wr_store *st, const char *limit, const char *key, int64_t bucket,
+                                  int64_t delta, int64_t expires_ms, writ_error *err);
+writ_status wr_sqlite_counter_sum(wr_store *st, const char *limit, const char *key, int64_t first,
+                                  int64_t last, int64_t *sum, writ_error *err);
+writ_status wr_sqlite_counter_scan(wr_store *st, const char *limit, int64_t now_ms,
+                                   bool (*fn)(void *ud, const char *key, int64_t bucket, int64_t value,
+                                              int64_t expires_ms),
+                                   void *ud, writ_error *err);
+
+#endif

@@ -1,0 +1,125 @@
+/* store.c - the store interface: picks a backend from the `state` setting
+ * and forwards each operation to it. */
+#include "store/store_int.h"
+#include "util/alloc.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static writ_status st_fail(writ_error *err, writ_status st, const char *msg)
+{
+    if (err) {
+        memset(err, 0, sizeof *err);
+        err->code = st;
+        snprintf(err->msg, sizeof err->msg, "%s", msg);
+    }
+    return st;
+}
+
+writ_status wr_store_open(const char *spec, const char *sqlite_path, wr_store **out, writ_error *err)
+{
+    *out = NULL;
+    if (!spec || !*spec || strcmp(spec, "sqlite") == 0)
+        return wr_sqlite_store_open(sqlite_path, out, err);
+    char msg[200];
+    snprintf(msg, sizeof msg, "state: unsupported backend \"%.120s\" (expected \"sqlite\")", spec);
+    return st_fail(err, WRIT_EINVAL, msg);
+}
+
+void wr_store_close(wr_store *st)
+{
+    if (st)
+        st->ops->close(st);
+}
+
+const char *wr_store_backend(const wr_store *st) { return st->ops->name; }
+bool wr_store_shared(const wr_store *st) { return st->ops->shared; }
+
+static const char *const status_names[] = {"pending", "approved", "denied", "consumed", "expired"};
+
+const char *wr_approval_status_name(wr_approval_status s)
+{
+    return (unsigned)s < sizeof status_names / sizeof *status_names ? status_names[s] : "unknown";
+}
+
+int wr_approval_status_parse(const char *name)
+{
+    for (size_t i = 0; i < sizeof status_names / sizeof *status_names; i++)
+        if (strcmp(name, status_names[i]) == 0)
+            return (int)i;
+    return -1;
+}
+
+void wr_approval_clear(wr_approval *a)
+{
+    if (!a)
+        return;
+    wr_free(a->agent);
+    wr_free(a->action);
+    wr_free(a->resource);
+    wr_free(a->task_id);
+    wr_free(a->task_purpose);
+    wr_free(a->chain);
+    wr_free(a->input);
+    wr_free(a->decided_by);
+    wr_free(a->reason);
+    memset(a, 0, sizeof *a);
+}
+
+void wr_approvals_free(wr_approval *list, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        wr_approval_clear(&list[i]);
+    wr_free(list);
+}
+
+writ_status wr_store_approval_take(wr_store *st, const wr_approval *want, int64_t now_ms, wr_take *res,
+                                   wr_approval *out, writ_error *err)
+{
+    return st->ops->approval_take(st, want, now_ms, res, out, err);
+}
+
+writ_status wr_store_approval_get(wr_store *st, const char *id, int64_t now_ms, wr_approval *out, bool *found,
+                                  writ_error *err)
+{
+    return st->ops->approval_get(st, id, now_ms, out, found, err);
+}
+
+writ_status wr_store_approval_list(wr_store *st, int status, int64_t now_ms, wr_approval **out, size_t *n,
+                                   writ_error *err)
+{
+    return st->ops->approval_list(st, status, now_ms, out, n, err);
+}
+
+writ_status wr_store_approval_decide(wr_store *st, const char *id, bool approve, const char *by,
+                                     const char *reason, int64_t now_ms, wr_decide_result *res,
+                                     wr_approval *out, writ_error *err)
+{
+    return st->ops->approval_decide(st, id, approve, by, reason, now_ms, res, out, err);
+}
+
+writ_status wr_store_approval_expired(wr_store *st, int64_t now_ms, wr_approval **out, size_t *n,
+                                      writ_error *err)
+{
+    return st->ops->approval_expired(st, now_ms, out, n, err);
+}
+
+writ_status wr_store_counter_add(wr_store *st, const char *limit, const char *key, int64_t bucket,
+                                 int64_t delta, int64_t expires_ms, writ_error *err)
+{
+    return st->ops->counter_add(st, limit, key, bucket, delta, expires_ms, err);
+}
+
+writ_status wr_store_counter_sum(wr_store *st, const char *limit, const char *key, int64_t first,
+                                 int64_t last, int64_t *sum, writ_error *err)
+{
+    return st->ops->counter_sum(st, limit, key, first, last, sum, err);
+}
+
+writ_status wr_store_counter_scan(wr_store *st, const char *limit, int64_t now_ms,
+                                  bool (*fn)(void *ud, const char *key, int64_t bucket, int64_t value,
+                                             int64_t expires_ms),
+                                  void *ud, writ_error *err)
+{
+    return st->ops->counter_scan(st, limit, now_ms, fn, ud, err);
+}

@@ -1,0 +1,147 @@
+/* store.h - the state every replica of Writ must agree on, behind one
+ * interface: approvals (src/approval/) and task-history counters
+ * (src/limits/) today; revocations join them when replicas share state.
+ *
+ * A backend is a table of operations (wr_store_ops) behind a handle.  The
+ * embedded default is SQLite (STATE_DIR/writ.db, sqlite.c); a shared one
+ * (Redis) implements the same table.  The callers never know which.
+ *
+ * Every operation is atomic in its backend, whoever else uses the same
+ * state at the same time (other threads, other processes on the same file,
+ * other replicas on the same Redis): wr_store_approval_take is one
+ * transaction (SQLite: BEGIN IMMEDIATE; Redis: one script), so of two
+ * concurrent identical requests exactly one consumes an approval.
+ *
+ * Times are unix milliseconds and are passed in by the caller (so tests and
+ * replicas agree on "now").  Strings handed in are copied; strings handed
+ * out are owned by the result and freed by wr_approval_clear /
+ * wr_approvals_free.  Every operation is safe to call from any thread. */
+#ifndef WRIT_STORE_STORE_H
+#define WRIT_STORE_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "writ/writ.h"
+
+typedef struct wr_store wr_store;
+
+/* ---- opening */
+
+/* spec: the `state` setting: "" or "sqlite" for the embedded store at
+ * sqlite_path (created 0600 if missing).  Other schemes are reported as
+ * unsupported with a clear error until their backend exists. */
+WRIT_MUST_CHECK writ_status wr_store_open(const char *spec, const char *sqlite_path, wr_store **out,
+                                          writ_error *err);
+void wr_store_close(wr_store *st);
+/* "sqlite" or "redis": names the backend in logs and metrics. */
+const char *wr_store_backend(const wr_store *st);
+/* True when other processes may change the state between two calls (a
+ * shared backend): callers must not answer from a local copy then. */
+bool wr_store_shared(const wr_store *st);
+
+/* ---- approvals */
+
+typedef enum wr_approval_status {
+    WR_APPROVAL_PENDING = 0,
+    WR_APPROVAL_APPROVED,
+    WR_APPROVAL_DENIED,
+    WR_APPROVAL_CONSUMED,
+    WR_APPROVAL_EXPIRED, /* derived: pending or approved past expires_ms */
+} wr_approval_status;
+
+const char *wr_approval_status_name(wr_approval_status s); /* "pending", ... */
+/* -1 for an unknown name */
+int wr_approval_status_parse(const char *name);
+
+/* One approval.  binding is what makes two requests "the same action": the
+ * lowercase hex SHA-256 of the bound fields (agent, task, chain, action,
+ * resource, input_sha256), computed by src/approval/. */
+typedef struct wr_approval {
+    char id[40];            /* URL-safe, unguessable */
+    char binding[65];
+    wr_approval_status status;
+    char *agent;            /* Cedar uid string: Writ::Agent::"..." */
+    char *action;           /* action id: "deploy" */
+    char *resource;         /* Cedar uid string */
+    char *task_id;          /* NULL or "" without a task */
+    char *task_purpose;
+    char *chain;            /* JSON array of agent ids, "[]" without one */
+    char input_sha256[65];
+    char *input;            /* JCS text of context.input, "{}" when none */
+    int64_t created_ms, expires_ms, decided_ms; /* decided_ms 0 while pending */
+    char *decided_by;       /* NULL while pending; uid string or "admin" */
+    char *reason;           /* NULL while pending */
+} wr_approval;
+
+void wr_approval_clear(wr_approval *a);
+void wr_approvals_free(wr_approval *list, size_t n);
+
+typedef enum wr_take {
+    WR_TAKE_CONSUMED,   /* an approved approval, consumed now by this caller: allow */
+    WR_TAKE_PENDING,    /* the existing pending approval for this binding */
+    WR_TAKE_CREATED,    /* none was live: *want stored as a new pending approval */
+    WR_TAKE_DENIED,     /* denied by an approver and not expired: deny with its reason */
+} wr_take;
+
+/* The one atomic step of a request that needs approval.  For want->binding
+ * at now_ms: an approved, unexpired approval becomes consumed (exactly one
+ * concurrent caller sees WR_TAKE_CONSUMED); else a pending, unexpired one is
+ * returned; else a denied, unexpired one; else want (id, times and all
+ * fields filled by the caller) is stored as pending.  *out receives the
+ * approval as stored after the step. */
+WRIT_MUST_CHECK writ_status wr_store_approval_take(wr_store *st, const wr_approval *want, int64_t now_ms,
+                                                   wr_take *res, wr_approval *out, writ_error *err);
+
+/* *found false (and WRIT_OK) for an unknown id. */
+WRIT_MUST_CHECK writ_status wr_store_approval_get(wr_store *st, const char *id, int64_t now_ms,
+                                                  wr_approval *out, bool *found, writ_error *err);
+
+/* All approvals, newest first; status < 0 for every status. */
+WRIT_MUST_CHECK writ_status wr_store_approval_list(wr_store *st, int status, int64_t now_ms,
+                                                   wr_approval **out, size_t *n, writ_error *err);
+
+typedef enum wr_decide_result {
+    WR_DECIDE_DONE,        /* was pending: now approved or denied */
+    WR_DECIDE_NOT_FOUND,
+    WR_DECIDE_NOT_PENDING, /* approved, denied, consumed or expired already */
+} wr_decide_result;
+
+/* pending -> approved (approve) or denied, atomically. */
+WRIT_MUST_CHECK writ_status wr_store_approval_decide(wr_store *st, const char *id, bool approve,
+                                                     const char *by, const char *reason, int64_t now_ms,
+                                                     wr_decide_result *res, wr_approval *out,
+                                                     writ_error *err);
+
+/* Approvals that expired since the last call (for their audit records);
+ * each is reported once. */
+WRIT_MUST_CHECK writ_status wr_store_approval_expired(wr_store *st, int64_t now_ms, wr_approval **out,
+                                                      size_t *n, writ_error *err);
+
+/* ---- task-history counters
+ *
+ * A counter is a sum per (limit, key) in time buckets: bucket b covers
+ * [b * width, (b + 1) * width) ms for the limit's bucket width.  Values are
+ * int64 (a decimal sum is kept in units of 10^-4, Cedar's decimal scale).
+ * A bucket may be dropped once expires_ms has passed. */
+
+/* Add delta to one bucket (atomic increment). */
+WRIT_MUST_CHECK writ_status wr_store_counter_add(wr_store *st, const char *limit, const char *key,
+                                                 int64_t bucket, int64_t delta, int64_t expires_ms,
+                                                 writ_error *err);
+
+/* The sum of buckets first..last (inclusive). */
+WRIT_MUST_CHECK writ_status wr_store_counter_sum(wr_store *st, const char *limit, const char *key,
+                                                 int64_t first, int64_t last, int64_t *sum, writ_error *err);
+
+/* Every live bucket of one limit (for loading a local cache at start):
+ * calls fn for each; fn returning false stops. */
+WRIT_MUST_CHECK writ_status wr_store_counter_scan(wr_store *st, const char *limit, int64_t now_ms,
+                                                  bool (*fn)(void *ud, const char *key, int64_t bucket,
+                                                             int64_t value, int64_t expires_ms),
+                                                  void *ud, writ_error *err);
+
+/* ---- for backends (store_int.h holds wr_store_ops) */
+
+#endif

@@ -1,0 +1,41 @@
+/* store_int.h - what a state backend provides: one table of operations,
+ * each with the meaning store.h gives its wrapper. */
+#ifndef WRIT_STORE_STORE_INT_H
+#define WRIT_STORE_STORE_INT_H
+
+#include "store/store.h"
+
+typedef struct wr_store_ops {
+    const char *name; /* "sqlite", "redis" */
+    bool shared;      /* other replicas change the state too */
+    void (*close)(wr_store *st);
+    writ_status (*approval_take)(wr_store *st, const wr_approval *want, int64_t now_ms, wr_take *res,
+                                 wr_approval *out, writ_error *err);
+    writ_status (*approval_get)(wr_store *st, const char *id, int64_t now_ms, wr_approval *out, bool *found,
+                                writ_error *err);
+    writ_status (*approval_list)(wr_store *st, int status, int64_t now_ms, wr_approval **out, size_t *n,
+                                 writ_error *err);
+    writ_status (*approval_decide)(wr_store *st, const char *id, bool approve, const char *by,
+                                   const char *reason, int64_t now_ms, wr_decide_result *res,
+                                   wr_approval *out, writ_error *err);
+    writ_status (*approval_expired)(wr_store *st, int64_t now_ms, wr_approval **out, size_t *n,
+                                    writ_error *err);
+    writ_status (*counter_add)(wr_store *st, const char *limit, const char *key, int64_t bucket,
+                               int64_t delta, int64_t expires_ms, writ_error *err);
+    writ_status (*counter_sum)(wr_store *st, const char *limit, const char *key, int64_t first, int64_t last,
+                               int64_t *sum, writ_error *err);
+    writ_status (*counter_scan)(wr_store *st, const char *limit, int64_t now_ms,
+                                bool (*fn)(void *ud, const char *key, int64_t bucket, int64_t value,
+                                           int64_t expires_ms),
+                                void *ud, writ_error *err);
+} wr_store_ops;
+
+/* Every backend's handle starts with this. */
+struct wr_store {
+    const wr_store_ops *ops;
+};
+
+/* The SQLite backend (sqlite.c). */
+WRIT_MUST_CHECK writ_status wr_sqlite_store_open(const char *path, wr_store **out, writ_error *err);
+
+#endif
