@@ -12,6 +12,7 @@
  * polled for changes every reload_poll seconds); SIGTERM/SIGINT stop
  * accepting, let requests in flight finish (drain_timeout), stop the
  * daemon, then commit and close the audit log. */
+#include "console/console.h"
 #include "server/framing.h"
 #include "server/server.h"
 #include "server/server_int.h"
@@ -38,6 +39,7 @@ typedef enum ep {
     EP_TOKEN,
     EP_REVOKE,
     EP_JWKS,
+    EP_CONSOLE,
 } ep;
 
 enum { B_NONE, B_JSON, B_FORM };
@@ -62,6 +64,7 @@ static const struct {
     {"/oauth2/token", false, M_POST, "POST", EP_TOKEN, MET_EP_OTHER, B_FORM},
     {"/oauth2/revoke", false, M_POST, "POST", EP_REVOKE, MET_EP_OTHER, B_FORM},
     {"/.well-known/jwks.json", false, M_GET | M_HEAD, "GET, HEAD", EP_JWKS, MET_EP_OTHER, B_NONE},
+    {"/console", true, M_GET | M_HEAD, "GET, HEAD", EP_CONSOLE, MET_EP_OTHER, B_NONE},
 };
 #define NENDPOINTS (sizeof endpoints / sizeof endpoints[0])
 
@@ -112,6 +115,12 @@ static enum MHD_Result send_reply(srv *s, struct MHD_Connection *c, hreq *h, srv
         MHD_add_response_header(resp, "X-Writ-Decision", r->decision);
     if (r->hdr_agent[0])
         MHD_add_response_header(resp, "X-Writ-Agent", r->hdr_agent);
+    if (r->page) {
+        MHD_add_response_header(resp, "Content-Security-Policy", WR_CONSOLE_CSP);
+        MHD_add_response_header(resp, "X-Frame-Options", "DENY");
+        MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+        MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+    }
     if (atomic_load_explicit(&s->draining, memory_order_relaxed) || (h && (h->over || h->close)))
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     if (h && h->over)
@@ -208,6 +217,24 @@ static int find_endpoint(const char *url)
  * "reason":"FILE:LINE:COL: ..."} until a reload succeeds.  503 so that any
  * HTTP check sees it; a restart would not help (the same files would be
  * refused at start), so point alerts at it, not a restart. */
+static void console_page(const char *url, srv_reply *r)
+{
+    wr_page pg;
+    if (!wr_console_find(url, &pg)) {
+        srv_error(r, 404, "not_found", "no such page");
+        return;
+    }
+    if (!(r->body = wr_malloc(pg.len ? pg.len : 1))) {
+        srv_error(r, 500, "internal", "out of memory");
+        return;
+    }
+    memcpy(r->body, pg.body, pg.len);
+    r->len = pg.len;
+    r->status = 200;
+    r->content_type = pg.content_type;
+    r->page = true;
+}
+
 static void health(srv *s, srv_reply *r)
 {
     char reason[sizeof(((writ_error *)0)->msg)];
@@ -405,6 +432,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         break;
     case EP_JWKS:
         oauth_jwks(s, &r);
+        break;
+    case EP_CONSOLE:
+        console_page(url, &r);
         break;
     case EP_NONE:
         srv_error(&r, 404, "not_found", "no such endpoint");

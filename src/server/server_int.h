@@ -97,6 +97,7 @@ typedef struct srv_reply {
     const char *www_auth;       /* WWW-Authenticate for 401 */
     char hdr_agent[256];        /* X-Writ-Agent for checks ("" = none) */
     const char *decision;       /* X-Writ-Decision ("allow"/"deny"), NULL = none */
+    bool page;                  /* a console page: the browser security headers */
 } srv_reply;
 
 /* Fill r with {"error": {"status", "code", "message"}}. */
