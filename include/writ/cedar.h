@@ -136,6 +136,16 @@ WRIT_API WRIT_MUST_CHECK writ_status writ_authorize(writ_authorizer *az, const w
                                            const writ_entities *es, const writ_request *rq,
                                            writ_decision *out);
 
+/* Parse a request (JSON text, as writ_request_parse reads it) and decide
+ * it, in one call: for embedders and language bindings.  The request is
+ * kept in the authorizer until its next use, so the decision stays valid
+ * until then.  A request that does not parse is WRIT_EJSON / WRIT_ESCHEMA
+ * ... with err's position, and *out a deny. */
+WRIT_API WRIT_MUST_CHECK writ_status writ_authorize_json(writ_authorizer *az, const writ_policyset *ps,
+                                                         const writ_entities *es, const writ_schema *schema,
+                                                         bool validate, const char *json, size_t len,
+                                                         writ_decision *out, writ_error *err);
+
 /* ---- partial decisions: could some values of context attributes not yet
  * known make the request allowed?  (An MCP gateway lists a tool when some
  * arguments could be allowed: context.input unknown.)  The attributes named

@@ -11,6 +11,7 @@
 #include "cedar/policyset.h"
 #include "cedar/request.h"
 #include "util/alloc.h"
+#include "util/error.h"
 
 #include <assert.h>
 #include <stdlib.h>
@@ -34,6 +35,7 @@ struct writ_authorizer {
     uint32_t self[3];           /* key id of the request's principal, action, resource */
     uint32_t type[3];           /* type id of their types */
     uint32_t bits[3];           /* pentry.bits of the marked keys */
+    writ_request *owned;        /* writ_authorize_json's request, kept until the next */
 };
 
 writ_authorizer *writ_authorizer_new(void)
@@ -53,6 +55,7 @@ void writ_authorizer_free(writ_authorizer *az)
 {
     if (!az)
         return;
+    writ_request_free(az->owned);
     wr_arena_free(az->arena);
     wr_free(az->stamp);
     wr_free(az->cand);
@@ -420,4 +423,24 @@ writ_status writ_authorize_partial(writ_authorizer *az, const writ_policyset *ps
     out->nerrors = ne;
     out->errors = errs;
     return WRIT_OK;
+}
+
+writ_status writ_authorize_json(writ_authorizer *az, const writ_policyset *ps, const writ_entities *es,
+                                const writ_schema *schema, bool validate, const char *json, size_t len,
+                                writ_decision *out, writ_error *err)
+{
+    static const writ_decision deny;
+    if (out)
+        *out = deny;
+    if (!az || !out)
+        return wr_error(err, WRIT_EINVAL, "writ_authorize_json: authorizer or out is NULL");
+    writ_request_free(az->owned);
+    az->owned = NULL;
+    writ_status st = writ_request_parse(json, len, schema, validate, &az->owned, err);
+    if (st)
+        return st;
+    st = writ_authorize(az, ps, es, az->owned, out);
+    if (st)
+        wr_error(err, st, "could not decide: %s", writ_status_name(st));
+    return st;
 }

@@ -23,7 +23,7 @@ import ctypes.util
 import json
 import os
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Optional, Sequence, Tuple, Union
 
 __all__ = ["Engine", "Decision", "TokenVerifier", "TaskToken", "WritError", "ParseError",
@@ -117,6 +117,7 @@ def _load():
             "writ_authorizer_new": (P, []),
             "writ_authorizer_free": (None, [P]),
             "writ_authorize": (I, [P, P, P, P, ctypes.POINTER(_Decision)]),
+            "writ_authorize_json": (I, [P, P, P, P, ctypes.c_bool, S, sz, ctypes.POINTER(_Decision), E]),
             "writ_token_verifier_from_jwks": (I, [S, sz, S, sz, ctypes.POINTER(P), E]),
             "writ_token_verifier_free": (None, [P]),
             "writ_token_verify": (I, [P, ctypes.POINTER(_TokenCheck), S, sz, ctypes.POINTER(P),
@@ -149,16 +150,26 @@ def _fail(L, what: str, st: int, err: _Error, cls=WritError):
     raise cls(what, code, err.msg.decode("utf-8", "replace"), err.line, err.col, err.offset)
 
 
-@dataclass(frozen=True)
-class Decision:
+_NO_ERRORS: Mapping[str, str] = {}
+
+
+class Decision(tuple):
     """allow, the ids of the determining policies, and the policies whose
-    evaluation failed ({policy id: message})."""
-    allow: bool
-    reasons: Tuple[str, ...] = ()
-    errors: Mapping[str, str] = field(default_factory=dict)
+    evaluation failed ({policy id: message}).  True when allowed."""
+    __slots__ = ()
+
+    def __new__(cls, allow: bool, reasons: Tuple[str, ...] = (), errors: Optional[Mapping[str, str]] = None):
+        return tuple.__new__(cls, (bool(allow), reasons, errors if errors is not None else _NO_ERRORS))
+
+    allow = property(lambda self: self[0])
+    reasons = property(lambda self: self[1])
+    errors = property(lambda self: self[2])
 
     def __bool__(self) -> bool:
-        return self.allow
+        return self[0]
+
+    def __repr__(self) -> str:
+        return f"Decision(allow={self[0]}, reasons={self[1]!r}, errors={dict(self[2])!r})"
 
 
 Uid = Union[str, Tuple[str, str], Mapping[str, str]]
@@ -205,6 +216,7 @@ class Engine:
                 _fail(L, "entities", st, err, ParseError)
             self._es = p
         self._local = threading.local()
+        self._authorize_json = L.writ_authorize_json
         self._authorizers = []
         self._az_lock = threading.Lock()
 
@@ -213,40 +225,37 @@ class Engine:
         L = self._L
         return tuple(L.writ_policyset_id(self._ps, i).decode() for i in range(L.writ_policyset_count(self._ps)))
 
-    def _authorizer(self):
-        az = getattr(self._local, "az", None)
-        if az is None:
+    def _thread(self):
+        """This thread's authorizer and result structures (made once)."""
+        t = getattr(self._local, "t", None)
+        if t is None:
             az = self._L.writ_authorizer_new()
             if not az:
                 raise MemoryError("writ_authorizer_new")
-            self._local.az = az
+            d, err = _Decision(), _Error()
+            t = self._local.t = (ctypes.c_void_p(az), d, err, ctypes.byref(d), ctypes.byref(err))
             with self._az_lock:
                 self._authorizers.append(az)
-        return az
+        return t
 
     def decide_json(self, request: Union[str, bytes]) -> Decision:
         """Decide a request given as JSON text in the shape writ_request_parse
         reads: {"principal", "action", "resource", "context"}."""
-        L = self._L
-        data = request if isinstance(request, bytes) else _b(request)
-        err = _Error()
-        rq = ctypes.c_void_p()
-        st = L.writ_request_parse(data, len(data), self._schema, self._validate, ctypes.byref(rq),
-                                  ctypes.byref(err))
+        data = request if isinstance(request, bytes) else request.encode()
+        az, d, err, dref, eref = self._thread()
+        # one foreign call: parse and decide (writ_authorize_json)
+        st = self._authorize_json(az, self._ps, self._es, self._schema, self._validate, data, len(data), dref, eref)
         if st:
-            _fail(L, "request", st, err, ParseError)
-        try:
-            d = _Decision()
-            st = L.writ_authorize(self._authorizer(), self._ps, self._es, rq, ctypes.byref(d))
+            if err.line or st in (2, 3, 4, 5, 6):
+                _fail(self._L, "request", st, err, ParseError)
             # writ_authorize fails closed: a failure is a deny that says why
-            reasons = tuple(d.reasons[i].decode() for i in range(d.nreasons))
+            return Decision(False, (), {"": err.msg.decode("utf-8", "replace")})
+        n = d.nreasons
+        reasons = (d.reasons[0].decode(),) if n == 1 else tuple(d.reasons[i].decode() for i in range(n))
+        if d.nerrors:
             errors = {d.errors[i].policy_id.decode(): d.errors[i].message.decode() for i in range(d.nerrors)}
-            if st:
-                errors = dict(errors, **{"": "could not decide: " + L.writ_status_name(st).decode()})
-                return Decision(False, (), errors)
-            return Decision(bool(d.allow), reasons, errors)
-        finally:
-            L.writ_request_free(rq)
+            return Decision(d.allow, reasons, errors)
+        return Decision(d.allow, reasons, _NO_ERRORS)
 
     def decide(self, principal: Uid, action: Uid, resource: Uid,
                context: Optional[Mapping[str, Any]] = None) -> Decision:
