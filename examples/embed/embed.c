@@ -121,13 +121,14 @@ int main(int argc, char **argv)
     json_str(action, sizeof action, argv[8]);
     char resource[1024];
     json_str(resource, sizeof resource, argv[9]);
-    snprintf(req, sizeof req,
-             "{\"principal\": {\"type\": \"Writ::Agent\", \"id\": %s},"
-             " \"action\": {\"type\": \"Writ::Action\", \"id\": %s},"
-             " \"resource\": %s,"
-             " \"context\": {\"task\": {\"id\": %s, \"purpose\": %s}, \"chain_depth\": %u,"
-             " \"destination\": \"internal\", \"time\": \"2026-12-03T10:00:00Z\", \"source_ip\": \"127.0.0.1\"}}",
-             agent, action, resource, task, purpose, writ_task_token_depth(tok));
+    snprintf(
+        req, sizeof req,
+        "{\"principal\": {\"type\": \"Writ::Agent\", \"id\": %s},"
+        " \"action\": {\"type\": \"Writ::Action\", \"id\": %s},"
+        " \"resource\": %s,"
+        " \"context\": {\"task\": {\"id\": %s, \"purpose\": %s}, \"chain_depth\": %u,"
+        " \"destination\": \"internal\", \"time\": \"2026-12-03T10:00:00Z\", \"source_ip\": \"127.0.0.1\"}}",
+        agent, action, resource, task, purpose, writ_task_token_depth(tok));
 
     writ_request *rq = NULL;
     writ_authorizer *az = writ_authorizer_new();

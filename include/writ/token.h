@@ -65,6 +65,16 @@ WRIT_API size_t writ_keyring_count(const writ_keyring *kr);
 WRIT_API WRIT_MUST_CHECK writ_status writ_keyring_jwks(const writ_keyring *kr, char **json, size_t *len,
                                               writ_error *err);
 
+/* A keyring of one key: kr's active key (shared, reference-counted), for
+ * a signer that must keep its key whatever later rotations do to kr.  NULL
+ * when kr has no key or memory runs out. */
+WRIT_API writ_keyring *writ_keyring_copy_active(const writ_keyring *kr);
+/* Sign claims (a JSON object's text) as a compact JWS with the active key:
+ * header {"alg", "kid", "typ"}.  *jws is wr_malloc'd (writ_free_string). */
+WRIT_API WRIT_MUST_CHECK writ_status writ_keyring_sign(const writ_keyring *kr, const char *typ,
+                                                       const char *claims_json, size_t len, char **jws,
+                                                       size_t *jws_len, writ_error *err);
+
 WRIT_API void writ_free_string(char *s);
 
 /* ---- revocations ---------------------------------------------------------
@@ -208,6 +218,9 @@ typedef struct writ_token_check {
     uint32_t leeway;                     /* <= WRIT_MAX_LEEWAY */
     const char *cert_thumbprint;         /* x5t#S256 of the presenter's mTLS cert, NULL if none */
     const writ_revocations *revocations; /* NULL = no revocation check */
+    bool any_binding;                    /* skip the certificate-binding check (revoking a
+                                          * token needs its holder's signature checked, not
+                                          * its holder's certificate) */
 } writ_token_check;
 
 WRIT_API WRIT_MUST_CHECK writ_status writ_token_verify(writ_token_verifier *v, const writ_token_check *chk,

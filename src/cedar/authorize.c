@@ -24,18 +24,18 @@
 #define INLINE static inline __attribute__((always_inline))
 
 struct writ_authorizer {
-    wr_arena *arena;            /* reset at every decision */
-    uint32_t epoch;             /* of the current decision */
-    uint32_t *stamp;            /* per policy: epoch it was last a candidate */
+    wr_arena *arena; /* reset at every decision */
+    uint32_t epoch;  /* of the current decision */
+    uint32_t *stamp; /* per policy: epoch it was last a candidate */
     uint32_t *cand;
-    size_t npol_cap;            /* of stamp and cand */
-    uint32_t *mark;             /* per key id: epoch the request was last `in` it */
+    size_t npol_cap; /* of stamp and cand */
+    uint32_t *mark;  /* per key id: epoch the request was last `in` it */
     size_t nkey_cap;
     /* the current request in key and type ids (see policyset.c) */
-    uint32_t self[3];           /* key id of the request's principal, action, resource */
-    uint32_t type[3];           /* type id of their types */
-    uint32_t bits[3];           /* pentry.bits of the marked keys */
-    writ_request *owned;        /* writ_authorize_json's request, kept until the next */
+    uint32_t self[3];    /* key id of the request's principal, action, resource */
+    uint32_t type[3];    /* type id of their types */
+    uint32_t bits[3];    /* pentry.bits of the marked keys */
+    writ_request *owned; /* writ_authorize_json's request, kept until the next */
 };
 
 writ_authorizer *writ_authorizer_new(void)
@@ -92,7 +92,7 @@ INLINE int begin(writ_authorizer *az, const writ_policyset *ps)
     }
     if (grow_stamps(&az->mark, &az->nkey_cap, ps->nkeys ? ps->nkeys : 1))
         return -1;
-    if (++az->epoch == 0) {             /* wrapped: forget old stamps */
+    if (++az->epoch == 0) { /* wrapped: forget old stamps */
         memset(az->stamp, 0, az->npol_cap * sizeof *az->stamp);
         memset(az->mark, 0, az->nkey_cap * sizeof *az->mark);
         az->epoch = 1;
@@ -143,7 +143,7 @@ static bool general_ok(const writ_authorizer *az, const writ_policyset *ps, cons
         if (!(c->general & (1u << d)))
             continue;
         if (c->op[d] != SC_IN_SET)
-            return false;   /* PSC_NEVER */
+            return false; /* PSC_NEVER */
         bool any = false;
         for (uint32_t i = 0; i < c->nset && !any; i++)
             any = az->mark[ps->setkey[c->set + i]] == az->epoch;
@@ -232,10 +232,7 @@ static void sort_u32(uint32_t *a, size_t n)
     }
 }
 
-static void deny(writ_decision *out)
-{
-    memset(out, 0, sizeof *out);
-}
+static void deny(writ_decision *out) { memset(out, 0, sizeof *out); }
 
 writ_status writ_authorize(writ_authorizer *az, const writ_policyset *ps, const writ_entities *es,
                            const writ_request *rq, writ_decision *out)
@@ -324,8 +321,8 @@ writ_status writ_authorize(writ_authorizer *az, const writ_policyset *ps, const 
 
 /* writ_authorize's first steps, for the partial decision: the environment
  * of rq and the candidates in az->cand. */
-static int start(writ_authorizer *az, const writ_policyset *ps, const writ_entities *es, const writ_request *rq,
-                 eval_env *env, size_t *nc)
+static int start(writ_authorizer *az, const writ_policyset *ps, const writ_entities *es,
+                 const writ_request *rq, eval_env *env, size_t *nc)
 {
     wr_arena_reset(az->arena);
     if (begin(az, ps))

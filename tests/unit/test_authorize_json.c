@@ -49,7 +49,7 @@ static void decide(const char *rq, bool *allow, size_t *nreasons, size_t *nerror
     writ_policyset_free(ps);
 }
 
-#define RQ(who, level)                                                                                        \
+#define RQ(who, level)                                                                                       \
     "{\"principal\": \"User::\\\"" who "\\\"\", \"action\": \"Action::\\\"read\\\"\", "                      \
     "\"resource\": \"Doc::\\\"d\\\"\", \"context\": {\"level\": " #level "}}"
 
