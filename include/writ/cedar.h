@@ -10,9 +10,16 @@
  *     writ_decision d;
  *     writ_authorize(az, ps, es, rq, &d);     // d.allow, d.reasons, d.errors
  *
- * Policy sets, schemas and entity stores are immutable once built and may be
- * shared by threads; an authorizer holds one thread's scratch memory and the
- * last decision, which stays valid until its next call or its free.
+ * Ownership and threads, per handle (each is the caller's, freed by its
+ * _free function):
+ *   writ_policyset   immutable once built (after the last writ_policyset_link):
+ *   writ_schema      shared by any number of threads; free it only after
+ *   writ_entities    the last decision that uses it.
+ *   writ_request     one thread at a time (a reusable one is refilled in place).
+ *   writ_authorizer  one thread at a time: its scratch memory and its last
+ *                    decision, which stays valid until its next call or its
+ *                    free.  Keep one per thread.
+ *   struct json_t *  from writ_json_parse: the caller's (json_decref).
  */
 #ifndef WRIT_CEDAR_H
 #define WRIT_CEDAR_H

@@ -15,7 +15,10 @@
  * credential return WRIT_EINVAL (WRIT_ELIMIT for size limits, WRIT_EJSON for
  * malformed JSON); the out-parameter is left NULL.
  *
- * Bundles are built once and then read-only: they may be shared by threads.
+ * Ownership and threads: a writ_bundle is the caller's (writ_bundle_free);
+ * built once, then read-only: verifications may run in several threads at
+ * once, additions may not run beside them.  A writ_identity is the
+ * caller's (writ_identity_free), immutable, its strings live as long as it.
  */
 #ifndef WRIT_IDENTITY_H
 #define WRIT_IDENTITY_H

@@ -30,6 +30,21 @@
  *
  * Failures return a status and a writ_reason (identity.h) naming the check;
  * out-parameters stay NULL.
+ *
+ * Ownership and threads, per handle:
+ *   writ_keyring          the caller's (writ_keyring_free).  Signing and the
+ *                         readers may run in several threads at once; adding,
+ *                         removing or activating a key may not run beside
+ *                         anything else on the same keyring (rotate by
+ *                         building a new keyring and swapping the pointer).
+ *   writ_token_verifier   the caller's; every call may come from any thread
+ *                         (its token cache has its own lock).
+ *   writ_revocations      the caller's; every call may come from any thread
+ *                         (a reader-writer lock in front of SQLite).
+ *   writ_task_token       the caller's (writ_task_token_free); immutable:
+ *                         readable from several threads; strings it returns
+ *                         live as long as it does.
+ *   char * out-parameters the caller's, freed with writ_free_string.
  */
 #ifndef WRIT_TOKEN_H
 #define WRIT_TOKEN_H
