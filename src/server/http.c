@@ -454,9 +454,17 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
     if (!h)
         return;
     (void)toe;
-    if (h->ext >= 0 && s->ext->routes[h->ext].done)
-        s->ext->routes[h->ext].done(s->ext->routes[h->ext].arg, h->ext_state);
-    met_request(&s->met, h->idx >= 0 ? endpoints[h->idx].mep : MET_EP_OTHER, h->status, mono_ns() - h->t0);
+    met_endpoint mep = h->idx >= 0 ? endpoints[h->idx].mep : MET_EP_OTHER;
+    if (h->ext >= 0) {
+        if (s->ext->routes[h->ext].done)
+            s->ext->routes[h->ext].done(s->ext->routes[h->ext].arg, h->ext_state);
+        /* an extension queues its own answers: ask libmicrohttpd which */
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_HTTP_STATUS);
+        if (!h->status && ci)
+            h->status = ci->http_status;
+        mep = MET_EP_EXT;
+    }
+    met_request(&s->met, mep, h->status, mono_ns() - h->t0);
     srv_conn_request_done(s, c); /* the next request's headers are due within the timeout */
     srv_durable_resumed(&h->durable); /* completed while held: the client left */
     sb_free(&h->body);

@@ -230,6 +230,13 @@ check "upstream hangs: the client gives up (curl timeout)" "$?" 28
 r=$(req POST /mcp/echo "${H[@]}" --data '{"jsonrpc":"2.0","id":13,"method":"ping"}')
 check "still serving" "${r%% *}" 200
 
+# ---- /metrics: the gateway's requests under their own endpoint, with their statuses
+m=$(curl -s "http://$ADDR/metrics")
+n=$(awk '/^writ_request_duration_seconds_count\{endpoint="mcp"\}/ {print $2}' <<<"$m")
+[ "${n:-0}" -ge 20 ] && ok "metrics: MCP requests counted ($n)" || bad "metrics: MCP requests counted: <$n>"
+c4=$(awk '/^writ_http_responses_total\{code="4xx"\}/ {print $2}' <<<"$m")
+[ "${c4:-0}" -ge 2 ] && ok "metrics: the gateway's 4xx answers counted ($c4)" || bad "metrics: 4xx counted: <$c4>"
+
 # ---- writ mcp schema: a Cedar fragment from the upstream's tools/list
 sch=$("$WRIT" mcp schema everything --config "$TMP/writ.conf" 2>&1)
 contains "mcp schema (HTTP, by name): get-sum action" "$sch" 'action "everything/get-sum" appliesTo'
