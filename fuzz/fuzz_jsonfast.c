@@ -1,7 +1,9 @@
 /* fuzz_jsonfast.c - differential target: the quick JSON reader
  * (cedar_json_fast, jsonfast.c) against jansson with the flags
  * cedar_json_load uses.  Aborts when the quick reader accepts an input
- * jansson refuses, or builds a different tree (types, values, key order). */
+ * jansson refuses, or builds a different tree (types, values, key order);
+ * and when the compact writer (cedar_json_dump_compact) and json_dumps
+ * write any tree jansson reads differently. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>

@@ -250,12 +250,48 @@ static void test_errors_positions(void **state)
     assert_true(err.col > 0);
 }
 
+/* the compact writer against json_dumps(JSON_COMPACT), on trees from both
+ * readers (jansson's may hold reals: those are json_dumps' own text) */
+static void dump_same(const char *t)
+{
+    json_error_t e;
+    json_t *j = json_loadb(t, strlen(t), FLAGS, &e);
+    assert_non_null(j);
+    char *a = cedar_json_dump_compact(j), *b = json_dumps(j, JSON_COMPACT);
+    if ((a == NULL) != (b == NULL) || (a && strcmp(a, b)))
+        fail_msg("%s: ours %s, jansson's %s", t, a ? a : "NULL", b ? b : "NULL");
+    free(a);
+    free(b);
+    json_decref(j);
+}
+
+static void test_dump_compact(void **state)
+{
+    (void)state;
+    const char *in[] = {
+        "[]",
+        "{}",
+        "[{\"__entity\":{\"type\":\"Agent\",\"id\":\"agent-3\"}},{\"__entity\":{\"type\":\"Agent\","
+        "\"id\":\"agent-12\"}}]",
+        "{\"b\":1,\"a\":[true,false,null,-9223372036854775808,9223372036854775807]}",
+        "[\"q\\\"b\\\\s\\/\\b\\f\\n\\r\\t\\u0001\\u001f\\u007f\\u0000x\"]",
+        "[\"caf\xc3\xa9 \xf0\x9f\x98\x80\"]",
+        "{\"k\\n\\u0002\":{\"\":[[]]}}",
+        "[1.5, 2e10, -0.0]", /* reals: json_dumps' text */
+        "1",
+        "\"s\"",
+        "null", /* not a container: NULL from both */
+    };
+    for (size_t i = 0; i < sizeof in / sizeof in[0]; i++)
+        dump_same(in[i]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_authzen_bodies),   cmocka_unit_test(test_values),
         cmocka_unit_test(test_outside_subset),   cmocka_unit_test(test_malformed),
-        cmocka_unit_test(test_errors_positions),
+        cmocka_unit_test(test_errors_positions), cmocka_unit_test(test_dump_compact),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
