@@ -271,8 +271,8 @@ static void test_dump_compact(void **state)
     const char *in[] = {
         "[]",
         "{}",
-        "[{\"__entity\":{\"type\":\"Agent\",\"id\":\"agent-3\"}},{\"__entity\":{\"type\":\"Agent\","
-        "\"id\":\"agent-12\"}}]",
+        ("[{\"__entity\":{\"type\":\"Agent\",\"id\":\"agent-3\"}},{\"__entity\":{\"type\":\"Agent\","
+         "\"id\":\"agent-12\"}}]"),
         "{\"b\":1,\"a\":[true,false,null,-9223372036854775808,9223372036854775807]}",
         "[\"q\\\"b\\\\s\\/\\b\\f\\n\\r\\t\\u0001\\u001f\\u007f\\u0000x\"]",
         "[\"caf\xc3\xa9 \xf0\x9f\x98\x80\"]",
