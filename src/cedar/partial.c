@@ -123,14 +123,6 @@ static unsigned bmask(pval p)
     return (m & (PM_T | PM_F | PM_E)) | (m & PM_O ? PM_E : 0);
 }
 
-static bool is_unknown(const penv *pe, const cv_string *attr)
-{
-    for (size_t i = 0; i < pe->n_unknown; i++)
-        if (strlen(pe->unknown[i]) == attr->len && !memcmp(pe->unknown[i], attr->data, attr->len))
-            return true;
-    return false;
-}
-
 static int peval(penv *pe, const ast_node *n, pval *out);
 
 /* The operands of a node that evaluates all of them (in this order) before
@@ -294,14 +286,77 @@ static int strict(penv *pe, const ast_node *n, pval *out)
     return 0;
 }
 
-/* `context.X` and `context has X` with the context partly unknown. */
+/* Is e `context` or `context.a.b...`? */
+static bool ctx_path_root(const ast_node *e)
+{
+    while (e->kind == A_GETATTR)
+        e = e->u.attr.a;
+    return e->kind == A_VAR && e->u.var == VAR_CONTEXT;
+}
+
+/* The dotted path of a `context.a.b...` operand ("" for `context` itself)
+ * into buf; -1 when e is not such a path or the path does not fit. */
+static int ctx_path(const ast_node *e, char *buf, size_t cap)
+{
+    const ast_node *chain[64];
+    size_t k = 0;
+    while (e->kind == A_GETATTR && k < 64) {
+        chain[k++] = e;
+        e = e->u.attr.a;
+    }
+    if (e->kind != A_VAR || e->u.var != VAR_CONTEXT)
+        return -1;
+    size_t len = 0;
+    buf[0] = '\0';
+    while (k--) {
+        const cv_string *a = chain[k]->u.attr.attr;
+        if (len + (len > 0) + a->len + 1 > cap)
+            return -1;
+        if (len)
+            buf[len++] = '.';
+        memcpy(buf + len, a->data, a->len);
+        len += a->len;
+        buf[len] = '\0';
+    }
+    return (int)len;
+}
+
+/* `context.P.X` and `context.P has X` with the context partly unknown.  An
+ * unknown is a context attribute ("input") or a path into one
+ * ("input.arguments": the rest of context.input is known).  Reading the
+ * unknown or below it may give anything; `has` on it may be either; a
+ * record with an unknown somewhere below is a known record only as far as
+ * it is read further (used whole, it is some value). */
 static pval context_attr(penv *pe, const ast_node *n)
 {
+    char full[512];
+    int plen = ctx_path(n->u.attr.a, full, sizeof full);
     const cv_string *attr = n->u.attr.attr;
-    if (is_unknown(pe, attr))
-        return unk(pe, n->kind == A_HAS ? PM_T | PM_F : PM_ALL);
-    /* a known attribute: the request's own value, or its absence */
-    return apply(pe, n, &pe->env->var[VAR_CONTEXT], 1);
+    bool has = n->kind == A_HAS;
+    if (plen < 0 || (size_t)plen + 1 + attr->len + 1 > sizeof full)
+        return unk(pe, has ? PM_T | PM_F | PM_E : PM_ALL); /* too deep to tell: anything */
+    size_t len = (size_t)plen;
+    if (len)
+        full[len++] = '.';
+    memcpy(full + len, attr->data, attr->len);
+    len += attr->len;
+    full[len] = '\0';
+    bool below = false;
+    for (size_t i = 0; i < pe->n_unknown; i++) {
+        const char *u = pe->unknown[i];
+        size_t ul = strlen(u);
+        if (ul == len && !memcmp(u, full, len))
+            return unk(pe, has ? PM_T | PM_F : PM_ALL);
+        if (ul < len && !memcmp(u, full, ul) && full[ul] == '.') /* an ancestor is unknown */
+            return unk(pe, has ? PM_T | PM_F | PM_E : PM_ALL);
+        if (ul > len && !memcmp(u, full, len) && u[len] == '.')
+            below = true;
+    }
+    /* known this far: the request's own value, or its absence */
+    cv_value v;
+    if (cedar_eval(pe->env, n, &v))
+        return err();
+    return below && !has ? unk(pe, PM_O) : val(v);
 }
 
 static int peval_node(penv *pe, const ast_node *n, pval *out)
@@ -427,7 +482,7 @@ static int peval_node(penv *pe, const ast_node *n, pval *out)
     }
     case A_HAS:
     case A_GETATTR:
-        if (n->u.attr.a->kind == A_VAR && n->u.attr.a->u.var == VAR_CONTEXT) {
+        if (pe->n_unknown && ctx_path_root(n->u.attr.a)) {
             /* cedar_eval's check of the operand's level, kept */
             if (env->depth + 1 >= CEDAR_MAX_DEPTH) {
                 snprintf(env->err, sizeof env->err, "expression nested too deeply to evaluate (limit %d)",

@@ -397,10 +397,12 @@ static enum MHD_Result start_stream(gw_req *r)
 /* ---- list filtering (partial evaluation, context.input unknown) */
 
 
-/* May this agent use action NAME/id with some input?  (A listing, not a
- * decision: nothing is audited, nothing is forwarded because of it.) */
+/* May this agent use action NAME/id with some input?  input NULL: all of
+ * context.input unknown; with input, its `arguments` (when args_unknown)
+ * or nothing unknown.  (A listing, not a decision: nothing is audited,
+ * nothing is forwarded because of it.) */
 static bool may_use(mcp_gw *g, const srv_snapshot *snap, gw_req *r, const char *aid, const json_t *tool,
-                    const json_t *input)
+                    const json_t *input, bool args_unknown)
 {
     srv *s = g->s;
     const srv_task *t = &r->task;
@@ -441,10 +443,11 @@ static bool may_use(mcp_gw *g, const srv_snapshot *snap, gw_req *r, const char *
     memset(&err, 0, sizeof err);
     bool ok = false;
     if (rq && !writ_request_fill(rq, snap->schema, false, &a.principal, &a.action, &a.resource, ctx, &err)) {
-        static const char *const unknown[] = {"input"};
+        static const char *const all[] = {"input"}, *const args[] = {"input.arguments"};
         writ_partial_decision pd;
         writ_authorizer *az = srv_thread_authorizer(s);
-        ok = az && !writ_authorize_partial(az, snap->ps, snap->es, rq, unknown, input ? 0 : 1, &pd) &&
+        ok = az &&
+             !writ_authorize_partial(az, snap->ps, snap->es, rq, input ? args : all, !input || args_unknown, &pd) &&
              pd.maybe != WRIT_MAYBE_NO;
     }
     writ_request_free(rq);
@@ -482,7 +485,7 @@ static void filter_result(mcp_gw *g, gw_req *r, json_t *result)
                 pthread_mutex_unlock(&r->up->mu);
                 json_t *tool = ann ? json_pack("{s:s,s:O}", "name", name, "annotations", ann) : NULL;
                 snprintf(aid, sizeof aid, "%s/%s", r->up->cfg->name, name);
-                keep = tool && may_use(g, snap, r, aid, tool, NULL);
+                keep = tool && may_use(g, snap, r, aid, tool, NULL, false);
                 json_decref(tool);
                 json_decref(ann);
             }
@@ -490,12 +493,13 @@ static void filter_result(mcp_gw *g, gw_req *r, json_t *result)
             snprintf(aid, sizeof aid, "%s/%s", r->up->cfg->name,
                      r->list == L_RESOURCES ? "resources/read" : "prompts/get");
             /* a resource is listed when reading its uri may be allowed
-             * (input {uri} known); a prompt when getting it with some
-             * arguments may be (input unknown) */
-            const json_t *uri = json_object_get(it, "uri");
-            json_t *in =
-                r->list == L_RESOURCES && json_is_string(uri) ? json_pack("{s:O}", "uri", uri) : NULL;
-            keep = may_use(g, snap, r, aid, NULL, in);
+             * (input {uri} known); a prompt when getting it by its name
+             * with some arguments may be (input {name} known, input.arguments
+             * unknown) */
+            const char *k = r->list == L_RESOURCES ? "uri" : "name";
+            const json_t *v = json_object_get(it, k);
+            json_t *in = json_is_string(v) ? json_pack("{s:O}", k, v) : NULL;
+            keep = in && may_use(g, snap, r, aid, NULL, in, r->list == L_PROMPTS);
             json_decref(in);
         }
         if (keep)

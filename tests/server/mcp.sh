@@ -50,6 +50,11 @@ CONF
 cat "$EX/mcp.cedar" - >"$TMP/policies.cedar" <<'CEDAR'
 permit (principal, action in [Writ::Action::"bad/garbage", Writ::Action::"bad/close",
                               Writ::Action::"bad/sseclose", Writ::Action::"bad/hang"], resource);
+// prompts by name, and by argument
+permit (principal, action == Writ::Action::"everything/prompts/get", resource)
+when { context.input.name == "simple-prompt" ||
+       (context.input.name == "args-prompt" && context.input has arguments &&
+        context.input.arguments has city && context.input.arguments.city == "Paris") };
 CEDAR
 start_writ mcp --policies "$TMP/policies.cedar" --config "$TMP/writ.conf"
 URL="http://$ADDR/mcp"
@@ -229,6 +234,15 @@ curl -s -m 2 -o /dev/null -X POST "${H[@]}" --data '{"jsonrpc":"2.0","id":23,"me
 check "upstream hangs: the client gives up (curl timeout)" "$?" 28
 r=$(req POST /mcp/echo "${H[@]}" --data '{"jsonrpc":"2.0","id":13,"method":"ping"}')
 check "still serving" "${r%% *}" 200
+
+# ---- prompts: listed one by one (name known, arguments unknown), decided on both
+OUT=$(mcp "$URL/everything" "$TOK" prompts 'prompt:simple-prompt:{}' 'prompt:args-prompt:{"city":"Paris"}' \
+    'prompt:args-prompt:{"city":"Rome"}' 'prompt:resource-prompt:{"resourceType":"Text","resourceId":"1"}')
+check "prompts/list: only the prompts some call may get" "$(field prompts .names)" '["args-prompt","simple-prompt"]'
+check "prompt allowed by name" "$(field 'prompt:simple-prompt:{}' .ok)" true
+check "prompt allowed by its arguments" "$(field 'prompt:args-prompt:{"city":"Paris"}' .ok)" true
+check "prompt denied by its arguments" "$(field 'prompt:args-prompt:{"city":"Rome"}' .code)" -32001
+check "unlisted prompt denied" "$(field 'prompt:resource-prompt:{"resourceType":"Text","resourceId":"1"}' .code)" -32001
 
 # ---- /metrics: the gateway's requests under their own endpoint, with their statuses
 m=$(curl -s "http://$ADDR/metrics")

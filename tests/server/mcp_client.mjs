@@ -5,6 +5,8 @@
 // STEP: list                 tools/list -> {"step","tools":[names]}
 //       resources            resources/list -> {"step","uris":[...]}
 //       read:URI             resources/read -> {"step","ok","n"} or an error
+//       prompts              prompts/list -> {"step","names":[...]}
+//       prompt:NAME:JSONARGS prompts/get -> {"step","ok","n"} or an error
 //       call:TOOL:JSONARGS   tools/call -> {"step","ok":true,"text"} or
 //                            {"step","ok":false,"code","message"}
 //       progress:TOOL:JSONARGS  a call with a progress handler: the times (ms
@@ -42,6 +44,12 @@ for (const step of steps) {
     if (kind === "list") {
       const r = await client.listTools();
       out({ step, tools: r.tools.map((t) => t.name).sort() });
+    } else if (kind === "prompts") {
+      const r = await client.listPrompts();
+      out({ step, names: r.prompts.map((x) => x.name).sort() });
+    } else if (kind === "prompt") {
+      const r = await client.getPrompt({ name: tool, arguments: args });
+      out({ step, ok: true, n: r.messages.length });
     } else if (kind === "resources") {
       const r = await client.listResources();
       out({ step, uris: r.resources.map((x) => x.uri).sort() });

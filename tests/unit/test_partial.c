@@ -103,6 +103,47 @@ static void expect_cond(const char *cond, const char *want)
     expect(text, want);
 }
 
+/* One permit with condition cond, context ctx, and the unknown path
+ * "input.arguments" (the rest of context.input known): an MCP prompt whose
+ * name is known and whose arguments are not. */
+static void expect_path(const char *cond, const char *ctx, const char *want)
+{
+    char text[1024];
+    snprintf(text, sizeof text, "permit(principal, action, resource) when { %s };", cond);
+    writ_policyset *ps = policies(text);
+    writ_request *rq = request("call", ctx);
+    writ_authorizer *az = writ_authorizer_new();
+    assert_non_null(az);
+    static const char *const unknown[] = {"input.arguments"};
+    writ_partial_decision d;
+    assert_int_equal(writ_authorize_partial(az, ps, NULL, rq, unknown, 1, &d), WRIT_OK);
+    if (strcmp(maybe_name(d.maybe), want))
+        fail_msg("%s with %s\nwant %s\ngot  %s", cond, ctx, want, maybe_name(d.maybe));
+    writ_authorizer_free(az);
+    writ_request_free(rq);
+    writ_policyset_free(ps);
+}
+
+static void test_unknown_path(void **state)
+{
+    (void)state;
+    const char *greet = "{\"input\":{\"name\":\"greet\"}}", *other = "{\"input\":{\"name\":\"other\"}}";
+    /* the known part decides alone */
+    expect_path("context.input.name == \"greet\"", greet, "ALWAYS");
+    expect_path("context.input.name == \"greet\"", other, "NO");
+    /* the unknown part may go either way */
+    expect_path("context.input.name == \"greet\" && context.input.arguments.lang == \"en\"", greet, "YES");
+    expect_path("context.input.name == \"greet\" && context.input.arguments.lang == \"en\"", other, "NO");
+    expect_path("context.input has arguments", greet, "YES");
+    expect_path("context.input.arguments has lang", greet, "YES");
+    /* a record holding an unknown, used whole, is some value */
+    expect_path("context.input == {\"name\": \"greet\"}", greet, "YES");
+    /* the known part is still the request's: a missing attribute fails */
+    expect_path("context.input.title == \"x\"", greet, "NO");
+    expect_path("context has input", greet, "ALWAYS");
+    expect_path("context.input has name", greet, "ALWAYS");
+}
+
 static void test_rules(void **state)
 {
     (void)state;
@@ -593,6 +634,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rules),
+        cmocka_unit_test(test_unknown_path),
         cmocka_unit_test(test_request_value_ignored),
         cmocka_unit_test(test_deep),
         cmocka_unit_test(test_soundness),
