@@ -182,8 +182,10 @@ typedef struct writ_partial_decision {
     const writ_policy_error *errors;
 } writ_partial_decision;
 
-/* Decide with the context attributes unknown[0..n_unknown) unknown.  Fails
- * closed like writ_authorize (NO on any failure); the result points into
+/* Decide with the context attributes unknown[0..n_unknown) unknown.  An
+ * unknown is an attribute name ("input") or a dotted path into one
+ * ("input.arguments": only that part unknown, the rest of context.input as
+ * rq gives it).  Fails closed like writ_authorize (NO on any failure); the result points into
  * the authorizer until its next call. */
 WRIT_API WRIT_MUST_CHECK writ_status writ_authorize_partial(writ_authorizer *az, const writ_policyset *ps,
                                                    const writ_entities *es, const writ_request *rq,
