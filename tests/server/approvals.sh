@@ -49,6 +49,10 @@ when { context.claims has email && resource.agent has owner && resource.agent.ow
 
 @id("start")
 permit (principal, action == Writ::Action::"start_task", resource);
+
+@id("mcp-add")
+@approval("required")
+permit (principal, action == Writ::Action::"echo/add", resource == Writ::McpServer::"echo");
 CEDAR
 svc() { echo "{\"uid\":{\"type\":\"Writ::Service\",\"id\":\"$1\"},\"attrs\":{\"environment\":\"$2\"},\"parents\":[]}"; }
 cat >"$TMP/entities.json" <<JSON
@@ -82,6 +86,11 @@ python3 "$TMP/hook.py" "$TMP/hook.jsonl" "$TMP/hook.port" &
 PIDS+=($!)
 for _ in $(seq 50); do [ -s "$TMP/hook.port" ] && break; sleep 0.1; done
 HOOK_PORT=$(cat "$TMP/hook.port")
+# an MCP upstream (the SDK's server) for the gateway's -32002
+LOG="$TMP/echo.log" node "$REPO/tests/mcp/echo_upstream.mjs" >"$TMP/echo.port" 2>"$TMP/echo.err" &
+PIDS+=($!)
+for _ in $(seq 100); do [ -s "$TMP/echo.port" ] && break; sleep 0.1; done
+XPORT=$(head -1 "$TMP/echo.port")
 
 cat >"$TMP/writ.conf" <<CONF
 policies = $TMP/policies.cedar
@@ -93,6 +102,7 @@ public_url = https://writ.example/
 approval_webhook = http://127.0.0.1:$HOOK_PORT/hook
 check_principal_header = X-Agent
 route = POST /deploy/{svc} deploy Service {svc}
+mcp_upstream = echo http://127.0.0.1:$XPORT/mcp
 CONF
 start_writ appr --config "$TMP/writ.conf" --threads 8
 APPR_PID=$WPID
@@ -130,6 +140,11 @@ r=$(req GET /approvals)
 check "list without credentials: 401" "$(code "$r")" 401
 r=$(req GET /approvals -H "Authorization: Bearer $SVID")
 check "list with a JWT-SVID: 401" "$(code "$r")" 401
+TASKTOK=$("$WRIT" token mint --key "$STATE/token-key.pem" --issuer https://writ.local --audience writ \
+    --subject spiffe://corp.example/agents/helper --purpose demo --sensitivity restricted --txn t-mcp \
+    --action 'echo/*')
+r=$(req GET /approvals -H "Authorization: Bearer $TASKTOK")
+check "list with a task token: 401" "$(code "$r")" 401
 r=$(req GET /approvals -H "Authorization: Basic YTpi")
 check "list with Basic: 401" "$(code "$r")" 401
 r=$(req GET "/approvals?status=pending" -H "Authorization: Bearer $MALLORY")
@@ -171,6 +186,8 @@ r=$(dec "$A1" "" '{"decision":"approve"}')
 check "approve without credentials: 401" "$(code "$r")" 401
 r=$(dec "$A1" "$SVID" '{"decision":"approve"}')
 check "approve with a JWT-SVID: 401" "$(code "$r")" 401
+r=$(dec "$A1" "$TASKTOK" '{"decision":"approve"}')
+check "approve with a task token: 401" "$(code "$r")" 401
 r=$(dec "$A1" "$MALLORY" '{"decision":"approve"}')
 check "approver refused by policy: 403" "$(code "$r")" 403
 r=$(dec "$A1" "$ROOTBOT" '{"decision":"approve"}')
@@ -257,6 +274,32 @@ check "check: approved" "$(code "$r")" 200
 check "check: allowed once" "$(chk web)" 200
 c=$(chk web)
 check "check: then held again" "$c" 403
+
+# ---- the MCP gateway: JSON-RPC error -32002 with the approval in data
+H=(-H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' -H "Authorization: Bearer $TASKTOK")
+call() { req POST /mcp/echo "${H[@]}" --data "{\"jsonrpc\":\"2.0\",\"id\":$1,\"method\":\"tools/call\",\"params\":{\"name\":\"add\",\"arguments\":$2}}"; }
+r=$(call 1 '{"a":1,"b":2}')
+check "mcp: held, -32002" "$(body "$r" | jq -c '[.id, .error.code]')" '[1,-32002]'
+check "mcp: data is the pending approval" "$(body "$r" | jq -r .error.data.status)" pending
+M1=$(body "$r" | jq -r .error.data.id)
+check "mcp: data.url" "$(body "$r" | jq -r .error.data.url)" "https://writ.example/approvals/$M1"
+r=$(req GET "/approvals/$M1" -H "Authorization: Bearer $ADMIN")
+check "mcp: input_sha256 = SHA-256 of the JCS of the arguments" "$(body "$r" | jq -r .input_sha256)" \
+    "$(printf '%s' '{"a":1,"b":2}' | sha256sum | cut -d' ' -f1)"
+check "mcp: bound to the task and chain" "$(body "$r" | jq -c '[.task.id, .chain, .action, .resource]')" \
+    '["t-mcp",["spiffe://corp.example/agents/helper"],"echo/add","Writ::McpServer::\"echo\""]'
+r=$(call 2 '{"b":2,"a":1}')
+check "mcp: asked again, same approval" "$(body "$r" | jq -r .error.data.id)" "$M1"
+r=$(dec "$M1" "$ADMIN" '{"decision":"approve"}')
+check "mcp: approved" "$(code "$r")" 200
+r=$(call 3 '{"a":1,"b":3}')
+check "mcp: other arguments still held" "$(body "$r" | jq -r .error.code)" -32002
+before=$(cat "$TMP/echo.log" 2>/dev/null | grep -c '"add"')
+r=$(call 4 '{"a":1,"b":2}')
+contains "mcp: the approved call is forwarded" "$(body "$r")" '"result"'
+check "mcp: the upstream saw it once" "$(cat "$TMP/echo.log" 2>/dev/null | grep -c '"add"')" $((before + 1))
+r=$(call 5 '{"a":1,"b":2}')
+check "mcp: single use: held again" "$(body "$r" | jq -r .error.code)" -32002
 
 # ---- the webhook got the pending approvals (after a retry for the first)
 for _ in $(seq 100); do grep -q "$A1" "$TMP/hook.jsonl" 2>/dev/null && break; sleep 0.1; done
