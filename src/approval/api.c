@@ -232,6 +232,16 @@ static unsigned approver_allowed(srv *s, struct MHD_Connection *c, const approve
         .peer = &peer,
     };
     srv_snapshot *snap = snap_acquire(s->store);
+    if (snap->schema) { /* closed records: keep what the schema declares (fit.c) */
+        sbuf t;
+        sb_init(&t);
+        sb_puts(&t, s->type_prefix);
+        sb_puts(&t, "Approval");
+        if (sb_ok(&t))
+            wr_fit_entity_attrs(snap->schema, t.p, attrs);
+        sb_free(&t);
+        wr_fit_context(snap->schema, s->action_type, "approve_request", ctx);
+    }
     srv_outcome o;
     srv_decide_ask(s, snap, &q, &o);
     snap_release(snap);

@@ -68,6 +68,14 @@ json_t *wr_approval_attrs(const wr_approval *a);
  * "__extn", "__expr") are left out, so a claim can never forge one. */
 json_t *wr_claims_cedar(const json_t *claims);
 
+/* ---- fit.c: with a schema (NULL: no change), cut the values Writ makes
+ * up for an approver's decision to what the schema declares, in place:
+ * the attributes of an entity of type (`Writ::Approval`), and the context
+ * of action action_type::"action_id" (context.claims). */
+#include "writ/cedar.h"
+void wr_fit_entity_attrs(const writ_schema *s, const char *type, json_t *attrs);
+void wr_fit_context(const writ_schema *s, const char *action_type, const char *action_id, json_t *ctx);
+
 /* ---- webhook.c: POST each new pending approval to approval_webhook */
 typedef struct wr_webhook wr_webhook;
 /* Start the sender thread for url (http or https). */

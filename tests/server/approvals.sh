@@ -358,6 +358,25 @@ stop_writ "$WPID"
 q=$("$WRIT" audit query --state-dir "$TMP/short.state")
 check "audit: expired step of E1" "$(jq -c --arg id "$E1" 'select(.errors[]?.approval.id == $id and .errors[]?.approval.step == "expired") | .errors' <<<"$q" | wc -l)" 1
 
+# ---- the example policies and schema: the agent's owner approves (examples/policies.cedar)
+cat >"$TMP/ex.conf" <<CONF
+identity_oidc = $IDP $TMP/oidc.json
+CONF
+start_writ ex "${EXFILES[@]}" --config "$TMP/ex.conf"
+EXREQ=$(jq -c '{subject: {type: "Agent", id: .principal.id}, action: {name: .action.id},
+    resource: {type: "Service", id: .resource.id}, context: .context}' "$EX/requests/05-release-deploys-production.json")
+r=$(post /access/v1/evaluation "$EXREQ")
+X1=$(body "$r" | jq -r .context.approval.id)
+check "example: the production deploy is held" "$(body "$r" | jq -r .context.approval.status)" pending
+BOB=$(oidc bob '{"email":"bob@corp.example","department":"release","groups":["ops"],"amr":["pwd","otp"]}')
+r=$(dec "$X1" "$ALICE" '{"decision":"approve"}')
+check "example: alice does not own release-bot: 403" "$(code "$r")" 403
+r=$(dec "$X1" "$BOB" '{"decision":"approve","reason":"release window"}')
+check "example: bob, its owner, approves (claims the schema does not declare are left out)" "$(code "$r")" 200
+r=$(post /access/v1/evaluation "$EXREQ")
+check "example: the deploy is allowed once" "$(body "$r" | jq -r '.decision, .context.approval.status' | tr '\n' ' ')" "true consumed "
+stop_writ "$WPID"
+
 # ---- every step is an audit record naming the approval
 stop_writ "$APPR_PID"
 q=$("$WRIT" audit query --state-dir "$STATE")
