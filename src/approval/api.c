@@ -136,11 +136,21 @@ static unsigned authenticate(srv *s, struct MHD_Connection *c, approver *ap, cha
     return 0;
 }
 
-static void reply_approval(srv_reply *r, unsigned status, const wr_approval *a, const char *base)
+/* One approval's JSON, with the agent's owner from the entities in force. */
+static void put_approval(srv *s, const srv_snapshot *snap, sbuf *b, const wr_approval *a)
+{
+    char *owner = snap ? wr_entity_string_attr(snap->es, a->agent, "owner") : NULL;
+    wr_approval_json(b, a, srv_approvals_base(s), owner);
+    wr_free(owner);
+}
+
+static void reply_approval(srv *s, srv_reply *r, unsigned status, const wr_approval *a)
 {
     sbuf b;
     sb_init(&b);
-    wr_approval_json(&b, a, base);
+    srv_snapshot *snap = snap_acquire(s->store);
+    put_approval(s, snap, &b, a);
+    snap_release(snap);
     srv_reply_sbuf(r, status, &b);
 }
 
@@ -277,11 +287,13 @@ static void list(srv *s, struct MHD_Connection *c, srv_reply *r)
     sbuf b;
     sb_init(&b);
     sb_puts(&b, "{\"approvals\":[");
+    srv_snapshot *snap = snap_acquire(s->store);
     for (size_t i = 0; i < n; i++) {
         if (i)
             sb_putc(&b, ',');
-        wr_approval_json(&b, &v[i], srv_approvals_base(s));
+        put_approval(s, snap, &b, &v[i]);
     }
+    snap_release(snap);
     sb_puts(&b, "]}");
     wr_approvals_free(v, n);
     srv_reply_sbuf(r, 200, &b);
@@ -386,7 +398,7 @@ static void decide(srv *s, struct MHD_Connection *c, const approver *ap, const c
                   wr_approval_status_name(a.status));
     } else {
         step_record(s, ap, &a, approve, reason);
-        reply_approval(r, 200, &a, srv_approvals_base(s));
+        reply_approval(s, r, 200, &a);
     }
     wr_approval_clear(&a);
     json_decref(j);
@@ -429,7 +441,7 @@ void srv_approvals_http(srv *s, struct MHD_Connection *c, const char *url, const
         else if (!found)
             srv_error(r, 404, "not_found", "no approval %s", rest + 1);
         else
-            reply_approval(r, 200, &a, srv_approvals_base(s));
+            reply_approval(s, r, 200, &a);
         if (found)
             wr_approval_clear(&a);
     } else {

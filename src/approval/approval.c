@@ -144,7 +144,7 @@ void wr_approval_ref_json(sbuf *b, const char *id, const char *status, int64_t e
     sb_putc(b, '}');
 }
 
-void wr_approval_json(sbuf *b, const wr_approval *a, const char *base)
+void wr_approval_json(sbuf *b, const wr_approval *a, const char *base, const char *owner)
 {
     char c[40], e[40];
     wr_approval_time(a->created_ms, c);
@@ -186,6 +186,10 @@ void wr_approval_json(sbuf *b, const wr_approval *a, const char *base)
     if (base) {
         sb_puts(b, ",\"url\":");
         put_url(b, base, a->id);
+    }
+    if (owner) {
+        sb_puts(b, ",\"owner\":");
+        sb_json_str(b, owner);
     }
     sb_putc(b, '}');
 }

@@ -42,9 +42,10 @@ bool wr_approval_id_ok(const char *s);
 void wr_approval_time(int64_t ms, char out[40]);
 
 /* {"id","status","agent","action","resource","task","chain","input_sha256",
- *  "input","created_at","expires_at","decided_by","reason","url"}; url
- *  only when base is not NULL (PUBLIC_URL). */
-void wr_approval_json(sbuf *b, const wr_approval *a, const char *base);
+ *  "input","created_at","expires_at","decided_by","reason","url","owner"};
+ *  url only when base is not NULL (PUBLIC_URL); owner (the agent's `owner`
+ *  attribute, for the people deciding) only when not NULL. */
+void wr_approval_json(sbuf *b, const wr_approval *a, const char *base, const char *owner);
 
 /* The short form answers carry: {"id","status","expires_at","url"} (plus
  * "decided_by" and "reason" once decided). */
@@ -75,6 +76,9 @@ json_t *wr_claims_cedar(const json_t *claims);
 #include "writ/cedar.h"
 void wr_fit_entity_attrs(const writ_schema *s, const char *type, json_t *attrs);
 void wr_fit_context(const writ_schema *s, const char *action_type, const char *action_id, json_t *ctx);
+/* The String attribute key of the entity named by a uid text in es
+ * (wr_malloc'd), or NULL (not there, not a String). */
+char *wr_entity_string_attr(const writ_entities *es, const char *uid, const char *key);
 
 /* ---- webhook.c: POST each new pending approval to approval_webhook */
 typedef struct wr_webhook wr_webhook;

@@ -11,7 +11,11 @@
  * without one, it is passed whole.  A declared attribute keeps its value as
  * given: a wrong type is still the schema's error (fail closed). */
 #include "approval/approval.h"
+#include "cedar/entities.h"
+#include "cedar/request.h"
 #include "cedar/schema.h"
+#include "util/alloc.h"
+#include "util/arena.h"
 
 #include <string.h>
 
@@ -66,4 +70,21 @@ void wr_fit_context(const writ_schema *s, const char *action_type, const char *a
             return;
         }
     }
+}
+
+char *wr_entity_string_attr(const writ_entities *es, const char *uid, const char *key)
+{
+    char *type = NULL, *id = NULL, *out = NULL;
+    if (!es || !es->store || wr_uid_split(uid, &type, &id))
+        return NULL;
+    wr_arena *a = wr_arena_new(0);
+    cv_value e = a ? cv_entity_new(a, type, strlen(type), id, strlen(id)) : (cv_value){0};
+    const cedar_entity *ent = e.type == CV_ENTITY ? cedar_entities_get(es->store, e.u.uid) : NULL;
+    const cv_value *v = ent ? cv_record_get(ent->attrs, key, strlen(key)) : NULL;
+    if (v && v->type == CV_STRING)
+        out = wr_strndup(v->u.s->data, v->u.s->len);
+    wr_arena_free(a);
+    wr_free(type);
+    wr_free(id);
+    return out;
 }

@@ -251,7 +251,9 @@ void srv_approval_gate(srv *s, const srv_snapshot *snap, const srv_ask *a, const
         if (res == WR_TAKE_CREATED && ap->hook) {
             sbuf b;
             sb_init(&b);
-            wr_approval_json(&b, &got, ap->base);
+            char *owner = wr_entity_string_attr(snap->es, got.agent, "owner");
+            wr_approval_json(&b, &got, ap->base, owner);
+            wr_free(owner);
             if (sb_ok(&b))
                 wr_webhook_post(ap->hook, b.p, b.len);
             sb_free(&b);

@@ -160,6 +160,8 @@ check "show: action" "$(jq -r .action <<<"$a")" deploy
 check "show: resource" "$(jq -r .resource <<<"$a")" 'Writ::Service::"payments"'
 check "show: task" "$(jq -c .task <<<"$a")" '{"id":"t1","purpose":"release"}'
 check "show: chain" "$(jq -c .chain <<<"$a")" '["root-bot","ci-bot"]'
+check "show: the agent's owner (from the entities)" "$(jq -r .owner <<<"$a")" alice@corp.example
+check "show: input" "$(jq -c .input <<<"$a")" '{"canary":true,"version":"1.2.3"}'
 check "show: input_sha256 = SHA-256 of the JCS of context.input" "$(jq -r .input_sha256 <<<"$a")" \
     "$(printf '%s' '{"canary":true,"version":"1.2.3"}' | sha256sum | cut -d' ' -f1)"
 check "show: decided_by null while pending" "$(jq -r '.decided_by, .reason' <<<"$a" | tr '\n' ,)" "null,null,"
@@ -305,7 +307,8 @@ check "mcp: single use: held again" "$(body "$r" | jq -r .error.code)" -32002
 for _ in $(seq 100); do grep -q "$A1" "$TMP/hook.jsonl" 2>/dev/null && break; sleep 0.1; done
 h=$(grep "$A1" "$TMP/hook.jsonl" | head -1)
 check "webhook: the first pending approval (retried after a 500)" "$(jq -r .id <<<"$h")" "$A1"
-check "webhook: its status and url" "$(jq -r '.status + " " + .url' <<<"$h")" "pending https://writ.example/approvals/$A1"
+check "webhook: its status, url and owner" "$(jq -r '.status + " " + .url + " " + .owner' <<<"$h")" \
+    "pending https://writ.example/approvals/$A1 alice@corp.example"
 for _ in $(seq 100); do grep -q "$A3" "$TMP/hook.jsonl" 2>/dev/null && break; sleep 0.1; done
 check "webhook: each new pending approval" "$(grep -c "$A3" "$TMP/hook.jsonl")" 1
 
