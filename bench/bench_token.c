@@ -9,7 +9,7 @@
  *
  * Build it in Release (cmake -DCMAKE_BUILD_TYPE=Release), not with the
  * sanitizers, for meaningful numbers. */
-#include "token/jose.h"
+#include "jose/jose.h"
 #include "util/alloc.h"
 #include "writ/token.h"
 

@@ -8,7 +8,7 @@
  *   2  input is a JWT-SVID payload, signed with a trusted key, then verified
  *   3  input is a task-token payload, signed with Writ's key, then verified
  *      (and, when valid, delegated) */
-#include "token/jose.h"
+#include "jose/jose.h"
 #include "util/alloc.h"
 #include "writ/identity.h"
 #include "writ/token.h"

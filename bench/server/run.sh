@@ -16,7 +16,9 @@
 # nginx answers a fixed JSON body and is sent the same bodies.  Both get 2 worker
 # threads/processes; wrk runs 2 threads.  Prints both request rates, p99 latencies and
 # the ratio (with ROUNDS > 1: Writ and nginx alternate, each round prints, and the
-# summary is the median); the target is >= 60% of nginx (issue 8).  Exit status 0
+# summary is the median); the target is >= 60% of nginx (issue 8).  Also the CPU per
+# request of Writ, nginx and wrk, and the ratio those predict when the cores are the
+# limit (the figure to compare builds by on a shared machine; README.md).  Exit status 0
 # whatever the numbers (a benchmark, not a test), non-zero only when something could
 # not run.
 set -euo pipefail
@@ -27,7 +29,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 repo=$(pwd)
 . scripts/deps.sh
 install_deps cmake gcc pkg-config libjansson-dev libssl-dev libsqlite3-dev libmicrohttpd-dev libcmocka-dev \
-    libcurl4-openssl-dev libgnutls28-dev nginx-light:nginx wrk curl nodejs:node iproute2:ss
+    libcurl4-openssl-dev libgnutls28-dev nginx-light:nginx wrk curl nodejs:node iproute2:ss time procps:pgrep
 
 # WRIT_BIN=path/to/writ benchmarks that binary as it is (e.g. an older build
 # kept for a before/after comparison); else build/release/writ, rebuilt when stale.
@@ -105,7 +107,8 @@ http {
 }
 CONF
 nginx -c "$tmp/nginx.conf" -p "$tmp/ngx" -g 'daemon off;' >"$tmp/ngx/out.log" 2>&1 &
-pids+=($!)
+npid=$!
+pids+=("$npid")
 for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.1; done
 
 # rate FILE / p99 FILE (in ms)
@@ -117,12 +120,19 @@ p99() {
 median() { sort -g | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
 bench() {   # bench NAME URL
     echo "== $1: wrk -t2 -c$conns -d${secs}s --latency POST $2" >&2
-    wrk -t2 -c"$conns" -d"${secs}s" --latency -s bench/server/bodies.lua "$2" -- "$tmp/bodies.jsonl" \
+    /usr/bin/time -f '%U %S' -o "$tmp/$1.time" \
+        wrk -t2 -c"$conns" -d"${secs}s" --latency -s bench/server/bodies.lua "$2" -- "$tmp/bodies.jsonl" \
         >"$tmp/$1.out" 2>&1
     grep -E 'requests in|Non-2xx|Socket errors' "$tmp/$1.out" | sed 's/^/   /' >&2
 }
 # server CPU per request (user + system), steadier than the rate on a shared machine
 cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# nginx's CPU: its master and workers
+ngx_cpu() { local t=0 p; for p in "$npid" $(pgrep -P "$npid"); do t=$((t + $(cpu "$p"))); done; echo "$t"; }
+# µs of CPU per request: per_req TICKS_BEFORE TICKS_AFTER REQUESTS
+per_req() { awk -v a="$1" -v b="$2" -v n="$3" -v hz="$(getconf CLK_TCK)" 'BEGIN {printf "%.1f", (n > 0) ? ((b - a) / hz * 1e6 / n) : 0}'; }
+# wrk's own CPU per request (user + system seconds from time(1))
+wrk_cpu() { awk -v n="$(awk '/requests in/ {print $1}' "$tmp/$1.out")" '{printf "%.1f", (n > 0) ? (($1 + $2) * 1e6 / n) : 0}' "$tmp/$1.time"; }
 
 # Rounds alternate Writ and nginx, so that a change in the machine's load
 # falls on both; the summary is the median over the rounds.
@@ -131,12 +141,18 @@ for r in $(seq "$rounds"); do
     c0=$(cpu "$wpid")
     bench "writ.$r" "http://$waddr/access/v1/evaluation"
     c1=$(cpu "$wpid")
+    n0=$(ngx_cpu)
     bench "nginx.$r" "http://127.0.0.1:$port/"
+    n1=$(ngx_cpu)
     wr=$(rate "$tmp/writ.$r.out"); nr=$(rate "$tmp/nginx.$r.out")
-    wreq=$(awk '/requests in/ {print $1}' "$tmp/writ.$r.out")
-    wcpu=$(awk -v a="$c0" -v b="$c1" -v n="$wreq" -v hz="$(getconf CLK_TCK)" 'BEGIN {printf "%.1f", (n > 0) ? ((b - a) / hz * 1e6 / n) : 0}')
+    wcpu=$(per_req "$c0" "$c1" "$(awk '/requests in/ {print $1}' "$tmp/writ.$r.out")")
+    ncpu=$(per_req "$n0" "$n1" "$(awk '/requests in/ {print $1}' "$tmp/nginx.$r.out")")
+    ww=$(wrk_cpu "writ.$r"); wn=$(wrk_cpu "nginx.$r")
     ratio=$(awk -v a="$wr" -v b="$nr" 'BEGIN {printf "%.1f", (b > 0) ? (100 * a / b) : 0}')
-    echo "$wr $(p99 "$tmp/writ.$r.out") $wcpu $nr $(p99 "$tmp/nginx.$r.out") $ratio" >>"$tmp/rounds"
+    # the ratio the CPU costs predict when the cores are the limit (server
+    # and wrk share them): (nginx + its wrk) / (Writ + its wrk), per request
+    model=$(awk -v w="$wcpu" -v n="$ncpu" -v ww="$ww" -v wn="$wn" 'BEGIN {printf "%.1f", (w + ww > 0) ? (100 * (n + wn) / (w + ww)) : 0}')
+    echo "$wr $(p99 "$tmp/writ.$r.out") $wcpu $nr $(p99 "$tmp/nginx.$r.out") $ratio $ncpu $ww $wn $model" >>"$tmp/rounds"
 done
 
 kill -TERM "$wpid"; wait "$wpid" 2>/dev/null || true
@@ -147,10 +163,12 @@ echo
 echo "policies:        $npol (agent set of bench/gen_agents.mjs; audit on; $audit)"
 echo "bodies:          $nbodies distinct, ~$avgbytes bytes ($mix)"
 if [ "$rounds" -gt 1 ]; then
-    echo "round   writ req/s  p99 ms  CPU us/req   nginx req/s  p99 ms   ratio"
-    awk '{printf "%5d  %11.0f  %6s  %10s  %12.0f  %6s  %5s%%\n", NR, $1, $2, $3, $4, $5, $6}' "$tmp/rounds"
+    echo "round   writ req/s  p99 ms  CPU us/req   nginx req/s  p99 ms   ratio  nginx CPU  wrk CPU w/n  CPU model"
+    awk '{printf "%5d  %11.0f  %6s  %10s  %12.0f  %6s  %5s%%  %9s  %5s/%-5s  %8s%%\n", NR, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10}' "$tmp/rounds"
     echo "median of $rounds rounds:"
 fi
 printf 'writ  AuthZEN:   %10.0f req/s   p99 %s ms   server CPU %s us/req\n' "$(col 1)" "$(col 2)" "$(col 3)"
-printf 'nginx fixed 200: %10.0f req/s   p99 %s ms\n' "$(col 4)" "$(col 5)"
+printf 'nginx fixed 200: %10.0f req/s   p99 %s ms   server CPU %s us/req\n' "$(col 4)" "$(col 5)" "$(col 7)"
+echo "wrk CPU:         $(col 8) us/req against Writ, $(col 9) against nginx"
+echo "CPU model:       $(col 10)% = (nginx + wrk) / (Writ + wrk) CPU per request: the ratio when the cores are the limit"
 echo "ratio:           $(col 6)% of nginx (target >= 60%), writ p99 $(col 2) ms (issue 4 target < 5 ms)"

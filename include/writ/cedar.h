@@ -10,9 +10,16 @@
  *     writ_decision d;
  *     writ_authorize(az, ps, es, rq, &d);     // d.allow, d.reasons, d.errors
  *
- * Policy sets, schemas and entity stores are immutable once built and may be
- * shared by threads; an authorizer holds one thread's scratch memory and the
- * last decision, which stays valid until its next call or its free.
+ * Ownership and threads, per handle (each is the caller's, freed by its
+ * _free function):
+ *   writ_policyset   immutable once built (after the last writ_policyset_link):
+ *   writ_schema      shared by any number of threads; free it only after
+ *   writ_entities    the last decision that uses it.
+ *   writ_request     one thread at a time (a reusable one is refilled in place).
+ *   writ_authorizer  one thread at a time: its scratch memory and its last
+ *                    decision, which stays valid until its next call or its
+ *                    free.  Keep one per thread.
+ *   struct json_t *  from writ_json_parse: the caller's (json_decref).
  */
 #ifndef WRIT_CEDAR_H
 #define WRIT_CEDAR_H
@@ -27,35 +34,35 @@ typedef struct writ_authorizer writ_authorizer;
 
 /* ---- policies.  Policies are named "policy0", "policy1", ... in order of
  * appearance (annotations do not rename them); templates likewise. */
-WRIT_MUST_CHECK writ_status writ_policyset_parse(const char *text, size_t len, writ_policyset **out,
+WRIT_API WRIT_MUST_CHECK writ_status writ_policyset_parse(const char *text, size_t len, writ_policyset **out,
                                                  writ_error *err);
-void writ_policyset_free(writ_policyset *ps);
-size_t writ_policyset_count(const writ_policyset *ps);
-const char *writ_policyset_id(const writ_policyset *ps, size_t i);
+WRIT_API void writ_policyset_free(writ_policyset *ps);
+WRIT_API size_t writ_policyset_count(const writ_policyset *ps);
+WRIT_API const char *writ_policyset_id(const writ_policyset *ps, size_t i);
 /* Annotation value of policy i, or NULL. */
-const char *writ_policyset_annotation(const writ_policyset *ps, size_t i, const char *key);
+WRIT_API const char *writ_policyset_annotation(const writ_policyset *ps, size_t i, const char *key);
 /* Link a template: principal/resource are entity uids in Cedar syntax
  * (`User::"alice"`); pass NULL for a slot the template does not use. */
-WRIT_MUST_CHECK writ_status writ_policyset_link(writ_policyset *ps, const char *template_id,
+WRIT_API WRIT_MUST_CHECK writ_status writ_policyset_link(writ_policyset *ps, const char *template_id,
                                                 const char *new_id, const char *principal,
                                                 const char *resource, writ_error *err);
 
 /* ---- schema (.cedarschema, the human-readable format) */
-WRIT_MUST_CHECK writ_status writ_schema_parse(const char *text, size_t len, writ_schema **out,
+WRIT_API WRIT_MUST_CHECK writ_status writ_schema_parse(const char *text, size_t len, writ_schema **out,
                                               writ_error *err);
-void writ_schema_free(writ_schema *s);
+WRIT_API void writ_schema_free(writ_schema *s);
 /* Does the schema declare action action_type::"action_id" with a context
  * attribute attr?  -1: no such action; 0: the action's context has no such
  * attribute; 1: it does.  Thread-safe on a schema no one frees. */
-int writ_schema_context_has(const writ_schema *s, const char *action_type, const char *action_id,
+WRIT_API int writ_schema_context_has(const writ_schema *s, const char *action_type, const char *action_id,
                             const char *attr);
 
 /* ---- entities (Cedar's JSON entity format).  With a schema, attribute
  * values are read as the schema types them and the schema's action entities
  * (with their groups) are added. */
-WRIT_MUST_CHECK writ_status writ_entities_parse(const char *json, size_t len, const writ_schema *schema,
+WRIT_API WRIT_MUST_CHECK writ_status writ_entities_parse(const char *json, size_t len, const writ_schema *schema,
                                                 writ_entities **out, writ_error *err);
-void writ_entities_free(writ_entities *es);
+WRIT_API void writ_entities_free(writ_entities *es);
 
 /* ---- requests: a JSON object
  *   {"principal": {"type": "User", "id": "alice"}, "action": {...},
@@ -63,15 +70,15 @@ void writ_entities_free(writ_entities *es);
  * (entity refs may also be written as strings in Cedar syntax:
  * "User::\"alice\"").  With a schema the context is read as the action's
  * context type; with validate set the request must match the schema. */
-WRIT_MUST_CHECK writ_status writ_request_parse(const char *json, size_t len, const writ_schema *schema,
+WRIT_API WRIT_MUST_CHECK writ_status writ_request_parse(const char *json, size_t len, const writ_schema *schema,
                                                bool validate, writ_request **out, writ_error *err);
-void writ_request_free(writ_request *rq);
+WRIT_API void writ_request_free(writ_request *rq);
 /* Give one entity extra attributes for this request only (AuthZEN's
  * subject/resource "properties"): attrs_json is a JSON object in Cedar's
  * value format; its attributes replace same-named ones the store holds for
  * that entity (or make the entity exist for this request).  The entity's
  * place in the hierarchy is the store's.  es may be NULL. */
-WRIT_MUST_CHECK writ_status writ_request_set_attrs(writ_request *rq, const writ_entities *es,
+WRIT_API WRIT_MUST_CHECK writ_status writ_request_set_attrs(writ_request *rq, const writ_entities *es,
                                                    const char *type, const char *id, const char *attrs_json,
                                                    size_t len, writ_error *err);
 
@@ -93,25 +100,28 @@ typedef struct writ_uid_parts {
 } writ_uid_parts;
 /* JSON text as Cedar reads it: duplicate keys refused, 64-bit integers
  * exact; an error has the line and column.  Free with json_decref. */
-struct json_t *writ_json_parse(const char *text, size_t len, writ_error *err);
-writ_request *writ_request_reusable(void); /* NULL on OOM; writ_request_free */
+WRIT_API struct json_t *writ_json_parse(const char *text, size_t len, writ_error *err);
+/* An object or array as json_dumps(j, JSON_COMPACT) writes it (NULL for
+ * anything else, or on OOM).  Free with free(). */
+WRIT_API char *writ_json_dump_compact(const struct json_t *j);
+WRIT_API writ_request *writ_request_reusable(void); /* NULL on OOM; writ_request_free */
 /* Rewind rq and fill it; context is a JSON object (or NULL for none), read
  * as writ_request_parse reads one.  On failure rq is left empty. */
-WRIT_MUST_CHECK writ_status writ_request_fill(writ_request *rq, const writ_schema *schema, bool validate,
+WRIT_API WRIT_MUST_CHECK writ_status writ_request_fill(writ_request *rq, const writ_schema *schema, bool validate,
                                               const writ_uid_parts *principal, const writ_uid_parts *action,
                                               const writ_uid_parts *resource, const struct json_t *context,
                                               writ_error *err);
 /* writ_request_set_attrs with the attributes as a JSON object.  With
  * store_wins, attributes the store holds keep the store's value: the
  * request may only add attributes the store does not hold. */
-WRIT_MUST_CHECK writ_status writ_request_add_attrs(writ_request *rq, const writ_entities *es,
+WRIT_API WRIT_MUST_CHECK writ_status writ_request_add_attrs(writ_request *rq, const writ_entities *es,
                                                    const char *type, const char *id,
                                                    const struct json_t *attrs, bool store_wins,
                                                    writ_error *err);
 /* The Long attribute key of rq's resource as this request sees it (its
  * per-request attributes, else the store's): 1 with *out, or 0 when it has
  * no such attribute or the attribute is not a Long. */
-int writ_request_resource_long(const writ_request *rq, const writ_entities *es, const char *key,
+WRIT_API int writ_request_resource_long(const writ_request *rq, const writ_entities *es, const char *key,
                                int64_t *out);
 
 /* ---- decisions */
@@ -128,13 +138,23 @@ typedef struct writ_decision {
     const writ_policy_error *errors;     /* policies whose evaluation failed */
 } writ_decision;
 
-writ_authorizer *writ_authorizer_new(void);
-void writ_authorizer_free(writ_authorizer *az);
+WRIT_API writ_authorizer *writ_authorizer_new(void);
+WRIT_API void writ_authorizer_free(writ_authorizer *az);
 /* Decide.  Fails closed: on any internal failure the decision is a deny
  * and the status says why.  The decision points into the authorizer. */
-WRIT_MUST_CHECK writ_status writ_authorize(writ_authorizer *az, const writ_policyset *ps,
+WRIT_API WRIT_MUST_CHECK writ_status writ_authorize(writ_authorizer *az, const writ_policyset *ps,
                                            const writ_entities *es, const writ_request *rq,
                                            writ_decision *out);
+
+/* Parse a request (JSON text, as writ_request_parse reads it) and decide
+ * it, in one call: for embedders and language bindings.  The request is
+ * kept in the authorizer until its next use, so the decision stays valid
+ * until then.  A request that does not parse is WRIT_EJSON / WRIT_ESCHEMA
+ * ... with err's position, and *out a deny. */
+WRIT_API WRIT_MUST_CHECK writ_status writ_authorize_json(writ_authorizer *az, const writ_policyset *ps,
+                                                         const writ_entities *es, const writ_schema *schema,
+                                                         bool validate, const char *json, size_t len,
+                                                         writ_decision *out, writ_error *err);
 
 /* ---- partial decisions: could some values of context attributes not yet
  * known make the request allowed?  (An MCP gateway lists a tool when some
@@ -165,7 +185,7 @@ typedef struct writ_partial_decision {
 /* Decide with the context attributes unknown[0..n_unknown) unknown.  Fails
  * closed like writ_authorize (NO on any failure); the result points into
  * the authorizer until its next call. */
-WRIT_MUST_CHECK writ_status writ_authorize_partial(writ_authorizer *az, const writ_policyset *ps,
+WRIT_API WRIT_MUST_CHECK writ_status writ_authorize_partial(writ_authorizer *az, const writ_policyset *ps,
                                                    const writ_entities *es, const writ_request *rq,
                                                    const char *const *unknown, size_t n_unknown,
                                                    writ_partial_decision *out);

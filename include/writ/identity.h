@@ -15,7 +15,10 @@
  * credential return WRIT_EINVAL (WRIT_ELIMIT for size limits, WRIT_EJSON for
  * malformed JSON); the out-parameter is left NULL.
  *
- * Bundles are built once and then read-only: they may be shared by threads.
+ * Ownership and threads: a writ_bundle is the caller's (writ_bundle_free);
+ * built once, then read-only: verifications may run in several threads at
+ * once, additions may not run beside them.  A writ_identity is the
+ * caller's (writ_identity_free), immutable, its strings live as long as it.
  */
 #ifndef WRIT_IDENTITY_H
 #define WRIT_IDENTITY_H
@@ -60,7 +63,7 @@ typedef enum writ_reason {
     WRIT_R_INTERNAL,      /* allocation or library failure */
 } writ_reason;
 
-const char *writ_reason_name(writ_reason r);
+WRIT_API const char *writ_reason_name(writ_reason r);
 
 /* ---- SPIFFE IDs ----------------------------------------------------------
  * spiffe://<trust-domain>/<path>: scheme lower case, trust domain
@@ -76,27 +79,27 @@ typedef struct writ_spiffe_id {
     size_t path_off; /* path (with leading '/', or empty) = str + path_off */
 } writ_spiffe_id;
 
-WRIT_MUST_CHECK writ_status writ_spiffe_id_parse(const char *s, size_t len, writ_spiffe_id *out,
+WRIT_API WRIT_MUST_CHECK writ_status writ_spiffe_id_parse(const char *s, size_t len, writ_spiffe_id *out,
                                                  writ_error *err);
 /* Trust domain name alone (no scheme): the same character rules. */
-WRIT_MUST_CHECK writ_status writ_spiffe_trust_domain_check(const char *s, size_t len, writ_error *err);
+WRIT_API WRIT_MUST_CHECK writ_status writ_spiffe_trust_domain_check(const char *s, size_t len, writ_error *err);
 
 /* ---- trust bundles ------------------------------------------------------- */
 typedef struct writ_bundle writ_bundle;
 
-writ_bundle *writ_bundle_new(void);
-void writ_bundle_free(writ_bundle *b);
+WRIT_API writ_bundle *writ_bundle_new(void);
+WRIT_API void writ_bundle_free(writ_bundle *b);
 
 /* A SPIFFE bundle (a JWKS): keys with "use":"jwt-svid" (or no use, or "sig")
  * are JWT authorities; keys with "use":"x509-svid" carry an x5c root. */
-WRIT_MUST_CHECK writ_status writ_bundle_add_spiffe(writ_bundle *b, const char *trust_domain, size_t td_len,
+WRIT_API WRIT_MUST_CHECK writ_status writ_bundle_add_spiffe(writ_bundle *b, const char *trust_domain, size_t td_len,
                                                    const char *json, size_t len, writ_error *err);
 /* X.509 roots for a trust domain, PEM (one or more certificates). */
-WRIT_MUST_CHECK writ_status writ_bundle_add_x509_pem(writ_bundle *b, const char *trust_domain, size_t td_len,
+WRIT_API WRIT_MUST_CHECK writ_status writ_bundle_add_x509_pem(writ_bundle *b, const char *trust_domain, size_t td_len,
                                                      const char *pem, size_t len, writ_error *err);
 /* An OIDC issuer (exact iss string) and its JWKS.  Its subjects are
  * principals of type WRIT_OIDC_DEFAULT_PRINCIPAL_TYPE. */
-WRIT_MUST_CHECK writ_status writ_bundle_add_oidc(writ_bundle *b, const char *issuer, size_t iss_len,
+WRIT_API WRIT_MUST_CHECK writ_status writ_bundle_add_oidc(writ_bundle *b, const char *issuer, size_t iss_len,
                                                  const char *jwks, size_t len, writ_error *err);
 /* The same, naming the Cedar principal type of the issuer's subjects
  * (identity isolation: an OIDC issuer never speaks for a SPIFFE agent; its
@@ -105,7 +108,7 @@ WRIT_MUST_CHECK writ_status writ_bundle_add_oidc(writ_bundle *b, const char *iss
  * the default.  Adding keys to an issuer already in the bundle with another
  * type is refused. */
 #define WRIT_OIDC_DEFAULT_PRINCIPAL_TYPE "User"
-WRIT_MUST_CHECK writ_status writ_bundle_add_oidc_typed(writ_bundle *b, const char *issuer, size_t iss_len,
+WRIT_API WRIT_MUST_CHECK writ_status writ_bundle_add_oidc_typed(writ_bundle *b, const char *issuer, size_t iss_len,
                                                        const char *principal_type, const char *jwks,
                                                        size_t len, writ_error *err);
 
@@ -141,19 +144,19 @@ typedef struct writ_identity writ_identity;
  * identities come only from SPIFFE trust domains.  Otherwise it is a
  * JWT-SVID: sub must be a SPIFFE ID naming a workload (not a bare trust
  * domain) and the key must come from that ID's trust domain. */
-WRIT_MUST_CHECK writ_status writ_identity_verify_jwt(const writ_bundle *b, const writ_verify_opts *opts,
+WRIT_API WRIT_MUST_CHECK writ_status writ_identity_verify_jwt(const writ_bundle *b, const writ_verify_opts *opts,
                                                      const char *token, size_t len, writ_identity **out,
                                                      writ_reason *why, writ_error *err);
 
 /* Verify an X.509-SVID chain (PEM, leaf first, then intermediates) against
  * the roots of the leaf's trust domain, at opts->now.  Only opts->now is used. */
-WRIT_MUST_CHECK writ_status writ_identity_verify_x509(const writ_bundle *b, const writ_verify_opts *opts,
+WRIT_API WRIT_MUST_CHECK writ_status writ_identity_verify_x509(const writ_bundle *b, const writ_verify_opts *opts,
                                                       const char *pem, size_t len, writ_identity **out,
                                                       writ_reason *why, writ_error *err);
 
 /* The same from DER certificates (what a TLS library hands over): certs[0]
  * is the leaf, the rest intermediates. */
-WRIT_MUST_CHECK writ_status writ_identity_verify_x509_der(const writ_bundle *b, const writ_verify_opts *opts,
+WRIT_API WRIT_MUST_CHECK writ_status writ_identity_verify_x509_der(const writ_bundle *b, const writ_verify_opts *opts,
                                                           const unsigned char *const *certs,
                                                           const size_t *lens, size_t n, writ_identity **out,
                                                           writ_reason *why, writ_error *err);
@@ -162,33 +165,33 @@ WRIT_MUST_CHECK writ_status writ_identity_verify_x509_der(const writ_bundle *b, 
  * thumbprint, if not NULL, is the base64url SHA-256 of the client cert.
  * An OIDC identity gets the default principal type
  * (writ_identity_set_principal_type changes it). */
-WRIT_MUST_CHECK writ_status writ_identity_new(writ_identity_kind kind, const char *subject,
+WRIT_API WRIT_MUST_CHECK writ_status writ_identity_new(writ_identity_kind kind, const char *subject,
                                               const char *issuer, int64_t exp, const char *x5t_s256,
                                               writ_identity **out, writ_error *err);
 
 /* OIDC identities only (WRIT_EINVAL otherwise, or for a bad type name). */
-WRIT_MUST_CHECK writ_status writ_identity_set_principal_type(writ_identity *id, const char *principal_type,
+WRIT_API WRIT_MUST_CHECK writ_status writ_identity_set_principal_type(writ_identity *id, const char *principal_type,
                                                              writ_error *err);
 
-void writ_identity_free(writ_identity *id);
+WRIT_API void writ_identity_free(writ_identity *id);
 /* WRIT_ID_JWT_SVID / WRIT_ID_X509_SVID: a SPIFFE workload (an agent);
  * WRIT_ID_OIDC: a subject of an OIDC issuer, never an agent. */
-writ_identity_kind writ_identity_get_kind(const writ_identity *id);
+WRIT_API writ_identity_kind writ_identity_get_kind(const writ_identity *id);
 /* The Cedar principal type an identity maps to: NULL for SPIFFE identities
  * (the deployment's agent type, e.g. check_principal_type), the issuer's
  * configured type for OIDC ones (WRIT_OIDC_DEFAULT_PRINCIPAL_TYPE unless
  * set).  Unqualified names get the deployment's namespace like the agent
  * type does. */
-const char *writ_identity_principal_type(const writ_identity *id);
+WRIT_API const char *writ_identity_principal_type(const writ_identity *id);
 /* Is s a Cedar type name Writ accepts as a principal type: identifiers
  * ([A-Za-z_][A-Za-z0-9_]*) joined by "::", 1..128 bytes? */
-bool writ_principal_type_ok(const char *s);
+WRIT_API bool writ_principal_type_ok(const char *s);
 /* SPIFFE ID for SVIDs, sub for OIDC tokens. */
-const char *writ_identity_subject(const writ_identity *id);
+WRIT_API const char *writ_identity_subject(const writ_identity *id);
 /* iss (OIDC), or the trust domain's "spiffe://td" (SVIDs). */
-const char *writ_identity_issuer(const writ_identity *id);
-int64_t writ_identity_expiry(const writ_identity *id);
+WRIT_API const char *writ_identity_issuer(const writ_identity *id);
+WRIT_API int64_t writ_identity_expiry(const writ_identity *id);
 /* base64url(SHA-256(DER leaf)) for X.509-SVIDs, NULL otherwise. */
-const char *writ_identity_cert_thumbprint(const writ_identity *id);
+WRIT_API const char *writ_identity_cert_thumbprint(const writ_identity *id);
 
 #endif

@@ -30,6 +30,21 @@
  *
  * Failures return a status and a writ_reason (identity.h) naming the check;
  * out-parameters stay NULL.
+ *
+ * Ownership and threads, per handle:
+ *   writ_keyring          the caller's (writ_keyring_free).  Signing and the
+ *                         readers may run in several threads at once; adding,
+ *                         removing or activating a key may not run beside
+ *                         anything else on the same keyring (rotate by
+ *                         building a new keyring and swapping the pointer).
+ *   writ_token_verifier   the caller's; every call may come from any thread
+ *                         (its token cache has its own lock).
+ *   writ_revocations      the caller's; every call may come from any thread
+ *                         (a reader-writer lock in front of SQLite).
+ *   writ_task_token       the caller's (writ_task_token_free); immutable:
+ *                         readable from several threads; strings it returns
+ *                         live as long as it does.
+ *   char * out-parameters the caller's, freed with writ_free_string.
  */
 #ifndef WRIT_TOKEN_H
 #define WRIT_TOKEN_H
@@ -45,27 +60,37 @@ typedef struct writ_keyring writ_keyring;
 
 typedef enum writ_key_alg { WRIT_KEY_ES256 = 1, WRIT_KEY_EDDSA } writ_key_alg;
 
-writ_keyring *writ_keyring_new(void);
-void writ_keyring_free(writ_keyring *kr);
+WRIT_API writ_keyring *writ_keyring_new(void);
+WRIT_API void writ_keyring_free(writ_keyring *kr);
 /* Generate a key; it becomes active.  kid_out (>= 44 bytes) may be NULL. */
-WRIT_MUST_CHECK writ_status writ_keyring_generate(writ_keyring *kr, writ_key_alg alg, char *kid_out,
+WRIT_API WRIT_MUST_CHECK writ_status writ_keyring_generate(writ_keyring *kr, writ_key_alg alg, char *kid_out,
                                                   writ_error *err);
 /* Load a PKCS#8 / SEC1 PEM private key (P-256 or Ed25519). */
-WRIT_MUST_CHECK writ_status writ_keyring_add_pem(writ_keyring *kr, const char *pem, size_t len, bool active,
+WRIT_API WRIT_MUST_CHECK writ_status writ_keyring_add_pem(writ_keyring *kr, const char *pem, size_t len, bool active,
                                                  char *kid_out, writ_error *err);
 /* PKCS#8 PEM of a key (kid NULL = active).  *pem is wr_malloc'd; the caller
  * frees it with writ_free_string(). */
-WRIT_MUST_CHECK writ_status writ_keyring_private_pem(const writ_keyring *kr, const char *kid, char **pem,
+WRIT_API WRIT_MUST_CHECK writ_status writ_keyring_private_pem(const writ_keyring *kr, const char *kid, char **pem,
                                                      size_t *len, writ_error *err);
-WRIT_MUST_CHECK writ_status writ_keyring_set_active(writ_keyring *kr, const char *kid, writ_error *err);
-WRIT_MUST_CHECK writ_status writ_keyring_remove(writ_keyring *kr, const char *kid, writ_error *err);
-const char *writ_keyring_active_kid(const writ_keyring *kr);
-size_t writ_keyring_count(const writ_keyring *kr);
+WRIT_API WRIT_MUST_CHECK writ_status writ_keyring_set_active(writ_keyring *kr, const char *kid, writ_error *err);
+WRIT_API WRIT_MUST_CHECK writ_status writ_keyring_remove(writ_keyring *kr, const char *kid, writ_error *err);
+WRIT_API const char *writ_keyring_active_kid(const writ_keyring *kr);
+WRIT_API size_t writ_keyring_count(const writ_keyring *kr);
 /* The public JWKS ({"keys":[...]}), for /.well-known/jwks.json. */
-WRIT_MUST_CHECK writ_status writ_keyring_jwks(const writ_keyring *kr, char **json, size_t *len,
+WRIT_API WRIT_MUST_CHECK writ_status writ_keyring_jwks(const writ_keyring *kr, char **json, size_t *len,
                                               writ_error *err);
 
-void writ_free_string(char *s);
+/* A keyring of one key: kr's active key (shared, reference-counted), for
+ * a signer that must keep its key whatever later rotations do to kr.  NULL
+ * when kr has no key or memory runs out. */
+WRIT_API writ_keyring *writ_keyring_copy_active(const writ_keyring *kr);
+/* Sign claims (a JSON object's text) as a compact JWS with the active key:
+ * header {"alg", "kid", "typ"}.  *jws is wr_malloc'd (writ_free_string). */
+WRIT_API WRIT_MUST_CHECK writ_status writ_keyring_sign(const writ_keyring *kr, const char *typ,
+                                                       const char *claims_json, size_t len, char **jws,
+                                                       size_t *jws_len, writ_error *err);
+
+WRIT_API void writ_free_string(char *s);
 
 /* ---- revocations ---------------------------------------------------------
  * A set of revoked token ids, token subtrees, tasks and agents.  Checks are
@@ -80,22 +105,22 @@ typedef enum writ_revoke_kind {
     WRIT_REVOKE_AGENT,   /* every token held by or delegated through an agent */
 } writ_revoke_kind;
 
-const char *writ_revoke_kind_name(writ_revoke_kind k);
+WRIT_API const char *writ_revoke_kind_name(writ_revoke_kind k);
 /* path NULL = in memory only. */
-WRIT_MUST_CHECK writ_status writ_revocations_open(const char *path, writ_revocations **out, writ_error *err);
-void writ_revocations_close(writ_revocations *r);
+WRIT_API WRIT_MUST_CHECK writ_status writ_revocations_open(const char *path, writ_revocations **out, writ_error *err);
+WRIT_API void writ_revocations_close(writ_revocations *r);
 /* until: unix time after which the entry may be forgotten (the expiry of the
  * longest token it can affect); 0 = keep forever. */
-WRIT_MUST_CHECK writ_status writ_revocations_add(writ_revocations *r, writ_revoke_kind kind,
+WRIT_API WRIT_MUST_CHECK writ_status writ_revocations_add(writ_revocations *r, writ_revoke_kind kind,
                                                  const char *value, size_t len, int64_t until,
                                                  const char *note, writ_error *err);
-bool writ_revocations_contains(const writ_revocations *r, writ_revoke_kind kind, const char *value,
+WRIT_API bool writ_revocations_contains(const writ_revocations *r, writ_revoke_kind kind, const char *value,
                                size_t len);
-size_t writ_revocations_count(const writ_revocations *r);
+WRIT_API size_t writ_revocations_count(const writ_revocations *r);
 /* Pick up entries written by other processes since the last load. */
-WRIT_MUST_CHECK writ_status writ_revocations_refresh(writ_revocations *r, writ_error *err);
+WRIT_API WRIT_MUST_CHECK writ_status writ_revocations_refresh(writ_revocations *r, writ_error *err);
 /* Forget entries whose until is before now (memory and file). */
-WRIT_MUST_CHECK writ_status writ_revocations_prune(writ_revocations *r, int64_t now, writ_error *err);
+WRIT_API WRIT_MUST_CHECK writ_status writ_revocations_prune(writ_revocations *r, int64_t now, writ_error *err);
 
 /* ---- task scope ---------------------------------------------------------- */
 typedef struct writ_task_scope {
@@ -111,19 +136,19 @@ typedef struct writ_task_scope {
 
 /* Rank of a sensitivity level, or -1 when unknown:
  *   public = 0 < internal = 1 < confidential = 2 < restricted = 3. */
-int writ_sensitivity_rank(const char *level);
+WRIT_API int writ_sensitivity_rank(const char *level);
 
 /* Rank of a resource's numeric `sensitivity` attribute on the same scale:
  * 0 public, 1 internal, 2 confidential, 3 and above restricted.  A negative
  * value is no level: -1 (callers deny). */
-int writ_sensitivity_rank_of(int64_t resource_sensitivity);
+WRIT_API int writ_sensitivity_rank_of(int64_t resource_sensitivity);
 
 /* May a task with sensitivity ceiling `ceiling` (a level name) touch a
  * resource?  has_level false = the resource has no sensitivity attribute,
  * which counts as the most sensitive (restricted).  True when the
  * ceiling's rank >= the resource's rank; false for an unknown ceiling or a
  * negative level (fail closed). */
-bool writ_sensitivity_allows(const char *ceiling, bool has_level, int64_t resource_sensitivity);
+WRIT_API bool writ_sensitivity_allows(const char *ceiling, bool has_level, int64_t resource_sensitivity);
 
 /* Does scope item `item` cover `value`?  The two forms, and no others:
  *   exact   "tool:read"   covers exactly the same bytes
@@ -134,11 +159,11 @@ bool writ_sensitivity_allows(const char *ceiling, bool has_level, int64_t resour
  * narrowing (value is then the child's item, a pattern taken literally:
  * "repo:*" covers "repo:corp-*", an exact "repo" does not) and enforcement
  * (value is the request's action, resource or destination).  NULL -> false. */
-bool writ_scope_covers(const char *item, const char *value);
+WRIT_API bool writ_scope_covers(const char *item, const char *value);
 /* Is value covered by at least one of items[0..n)?  n == 0 -> false (an
  * empty list covers nothing; whether an empty list means "unrestricted" is
  * the caller's rule). */
-bool writ_scope_list_covers(const char *const *items, size_t n, const char *value);
+WRIT_API bool writ_scope_list_covers(const char *const *items, size_t n, const char *value);
 
 /* ---- issuing ------------------------------------------------------------- */
 #define WRIT_DEFAULT_TTL 300u   /* 5 minutes */
@@ -172,7 +197,7 @@ typedef struct writ_mint_request {
  * a revoked agent when req->revocations is given (WRIT_R_REVOKED).  The
  * token expires at now + ttl or at the identity's own expiry, whichever
  * comes first. */
-WRIT_MUST_CHECK writ_status writ_token_mint(const writ_keyring *kr, const writ_issuer_config *cfg,
+WRIT_API WRIT_MUST_CHECK writ_status writ_token_mint(const writ_keyring *kr, const writ_issuer_config *cfg,
                                             const writ_identity *agent, const writ_mint_request *req,
                                             char **token, size_t *len, writ_reason *why, writ_error *err);
 
@@ -180,7 +205,7 @@ WRIT_MUST_CHECK writ_status writ_token_mint(const writ_keyring *kr, const writ_i
  * token against the bundle (audience = vopts->audience), then mint.  An
  * identity refusal keeps its reason, and err.msg says it was the subject
  * token. */
-WRIT_MUST_CHECK writ_status writ_token_exchange(const writ_keyring *kr, const writ_issuer_config *cfg,
+WRIT_API WRIT_MUST_CHECK writ_status writ_token_exchange(const writ_keyring *kr, const writ_issuer_config *cfg,
                                                 const writ_bundle *bundle, const writ_verify_opts *vopts,
                                                 const char *subject_token, size_t len,
                                                 const writ_mint_request *req, char **token, size_t *token_len,
@@ -194,13 +219,13 @@ typedef struct writ_task_token writ_task_token;
  * JWKS.  cache_size = number of verified tokens remembered (0 = no cache);
  * a cached token skips the signature check only: times, audience, binding
  * and revocation are checked on every call. */
-WRIT_MUST_CHECK writ_status writ_token_verifier_from_keyring(const writ_keyring *kr, const char *issuer,
+WRIT_API WRIT_MUST_CHECK writ_status writ_token_verifier_from_keyring(const writ_keyring *kr, const char *issuer,
                                                              size_t cache_size, writ_token_verifier **out,
                                                              writ_error *err);
-WRIT_MUST_CHECK writ_status writ_token_verifier_from_jwks(const char *jwks, size_t len, const char *issuer,
+WRIT_API WRIT_MUST_CHECK writ_status writ_token_verifier_from_jwks(const char *jwks, size_t len, const char *issuer,
                                                           size_t cache_size, writ_token_verifier **out,
                                                           writ_error *err);
-void writ_token_verifier_free(writ_token_verifier *v);
+WRIT_API void writ_token_verifier_free(writ_token_verifier *v);
 
 typedef struct writ_token_check {
     const char *audience;                /* required */
@@ -208,39 +233,42 @@ typedef struct writ_token_check {
     uint32_t leeway;                     /* <= WRIT_MAX_LEEWAY */
     const char *cert_thumbprint;         /* x5t#S256 of the presenter's mTLS cert, NULL if none */
     const writ_revocations *revocations; /* NULL = no revocation check */
+    bool any_binding;                    /* skip the certificate-binding check (revoking a
+                                          * token needs its holder's signature checked, not
+                                          * its holder's certificate) */
 } writ_token_check;
 
-WRIT_MUST_CHECK writ_status writ_token_verify(writ_token_verifier *v, const writ_token_check *chk,
+WRIT_API WRIT_MUST_CHECK writ_status writ_token_verify(writ_token_verifier *v, const writ_token_check *chk,
                                               const char *token, size_t len, writ_task_token **out,
                                               writ_reason *why, writ_error *err);
 
 /* Accessors; strings live as long as the token. */
-void writ_task_token_free(writ_task_token *t);
-const char *writ_task_token_jti(const writ_task_token *t);
-const char *writ_task_token_txn(const writ_task_token *t);
-const char *writ_task_token_subject(const writ_task_token *t); /* root agent */
-const char *writ_task_token_holder(const writ_task_token *t);  /* current actor (act.sub, or sub) */
-const char *writ_task_token_issuer(const writ_task_token *t);
-const char *writ_task_token_purpose(const writ_task_token *t);
-const char *writ_task_token_sensitivity(const writ_task_token *t);
-int64_t writ_task_token_expiry(const writ_task_token *t);
-int64_t writ_task_token_issued_at(const writ_task_token *t);
-unsigned writ_task_token_depth(const writ_task_token *t);
+WRIT_API void writ_task_token_free(writ_task_token *t);
+WRIT_API const char *writ_task_token_jti(const writ_task_token *t);
+WRIT_API const char *writ_task_token_txn(const writ_task_token *t);
+WRIT_API const char *writ_task_token_subject(const writ_task_token *t); /* root agent */
+WRIT_API const char *writ_task_token_holder(const writ_task_token *t);  /* current actor (act.sub, or sub) */
+WRIT_API const char *writ_task_token_issuer(const writ_task_token *t);
+WRIT_API const char *writ_task_token_purpose(const writ_task_token *t);
+WRIT_API const char *writ_task_token_sensitivity(const writ_task_token *t);
+WRIT_API int64_t writ_task_token_expiry(const writ_task_token *t);
+WRIT_API int64_t writ_task_token_issued_at(const writ_task_token *t);
+WRIT_API unsigned writ_task_token_depth(const writ_task_token *t);
 /* Chain of agents, root first: [sub, earlier actors..., holder]; depth+1 long. */
-const char *writ_task_token_chain(const writ_task_token *t, size_t i);
-const char *writ_task_token_cnf(const writ_task_token *t); /* x5t#S256 or NULL */
+WRIT_API const char *writ_task_token_chain(const writ_task_token *t, size_t i);
+WRIT_API const char *writ_task_token_cnf(const writ_task_token *t); /* x5t#S256 or NULL */
 /* Is t the token with this jti, or delegated (at any depth) from it?  What
  * a subtree revocation of jti reaches. */
-bool writ_task_token_in_subtree(const writ_task_token *t, const char *jti);
+WRIT_API bool writ_task_token_in_subtree(const writ_task_token *t, const char *jti);
 /* The Cedar principal type of the root (sub) when it is not a SPIFFE agent
  * (an OIDC subject: claim sub_type, from writ_identity_principal_type at
  * mint), else NULL = the deployment's agent type. */
-const char *writ_task_token_subject_type(const writ_task_token *t);
+WRIT_API const char *writ_task_token_subject_type(const writ_task_token *t);
 /* The same for the holder: the subject's type at depth 0; NULL (an agent)
  * once delegated, since delegation targets are SPIFFE agents. */
-const char *writ_task_token_holder_type(const writ_task_token *t);
+WRIT_API const char *writ_task_token_holder_type(const writ_task_token *t);
 /* The scope; pointers valid as long as the token. */
-void writ_task_token_scope(const writ_task_token *t, writ_task_scope *out);
+WRIT_API void writ_task_token_scope(const writ_task_token *t, writ_task_scope *out);
 /* The Cedar request context a decision point adds for this token
  * (ARCHITECTURE.md: context.task, context.chain, context.chain_depth):
  *   {"task":{"id","purpose","actions","resources","sensitivity",
@@ -248,9 +276,9 @@ void writ_task_token_scope(const writ_task_token *t, writ_task_scope *out);
  *    "chain":[root agent, ..., holder],"chain_depth":n,"holder":...,
  *    "token_id":jti,"cert_bound":bool}
  * Compact JSON, wr_malloc'd (writ_free_string); NULL when out of memory. */
-char *writ_task_token_context_json(const writ_task_token *t);
+WRIT_API char *writ_task_token_context_json(const writ_task_token *t);
 /* Claims as compact JSON (wr_malloc'd; writ_free_string). */
-char *writ_task_token_claims_json(const writ_task_token *t);
+WRIT_API char *writ_task_token_claims_json(const writ_task_token *t);
 
 /* A token for an MCP upstream, minted per forwarded call (issue 9's
  * `mcp_credential = NAME token AUDIENCE`): iss issuer, aud audience, sub the
@@ -258,7 +286,7 @@ char *writ_task_token_claims_json(const writ_task_token *t);
  * act copied from the task token, a fresh jti, exp <= now + 60 s (ttl 0 =
  * 60), signed with the keyring's active key (typ JWT).  *out wr_malloc'd
  * (writ_free_string). */
-WRIT_MUST_CHECK writ_status writ_upstream_token_mint(const writ_keyring *kr, const char *issuer,
+WRIT_API WRIT_MUST_CHECK writ_status writ_upstream_token_mint(const writ_keyring *kr, const char *issuer,
                                                      const char *audience, const writ_task_token *t,
                                                      const char *scope, uint32_t ttl, char **out, size_t *len,
                                                      writ_error *err);
@@ -278,7 +306,7 @@ typedef struct writ_delegate_request {
     int64_t *expires; /* if not NULL, set to the new token's exp on success */
 } writ_delegate_request;
 
-WRIT_MUST_CHECK writ_status writ_token_delegate(const writ_keyring *kr, const writ_issuer_config *cfg,
+WRIT_API WRIT_MUST_CHECK writ_status writ_token_delegate(const writ_keyring *kr, const writ_issuer_config *cfg,
                                                 writ_token_verifier *v, const writ_revocations *rev,
                                                 const char *parent, size_t parent_len,
                                                 const writ_identity *presenter,
@@ -287,6 +315,6 @@ WRIT_MUST_CHECK writ_status writ_token_delegate(const writ_keyring *kr, const wr
 
 /* Is this verified token revoked (itself, an ancestor, its task, or an
  * agent on its chain)?  On true, *kind says which entry matched. */
-bool writ_task_token_revoked(const writ_task_token *t, const writ_revocations *r, writ_revoke_kind *kind);
+WRIT_API bool writ_task_token_revoked(const writ_task_token *t, const writ_revocations *r, writ_revoke_kind *kind);
 
 #endif

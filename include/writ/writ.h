@@ -18,6 +18,14 @@
 #define WRIT_MUST_CHECK
 #endif
 
+/* What libwrit exports: every function of these headers, nothing else
+ * (the library is built with hidden visibility). */
+#if defined(__GNUC__)
+#define WRIT_API __attribute__((visibility("default")))
+#else
+#define WRIT_API
+#endif
+
 typedef enum writ_status {
     WRIT_OK = 0,
     WRIT_ENOMEM,        /* allocation failed */
@@ -41,6 +49,6 @@ typedef struct writ_error {
     char msg[256];
 } writ_error;
 
-const char *writ_status_name(writ_status s);
+WRIT_API const char *writ_status_name(writ_status s);
 
 #endif

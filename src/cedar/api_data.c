@@ -123,6 +123,8 @@ json_t *writ_json_parse(const char *text, size_t len, writ_error *err)
     return cedar_json_load(text, len, err);
 }
 
+char *writ_json_dump_compact(const json_t *j) { return cedar_json_dump_compact(j); }
+
 writ_request *writ_request_reusable(void) { return cedar_request_reusable(); }
 
 writ_status writ_request_fill(writ_request *rq, const writ_schema *schema, bool validate,

@@ -11,6 +11,7 @@
 #include "cedar/policyset.h"
 #include "cedar/request.h"
 #include "util/alloc.h"
+#include "util/error.h"
 
 #include <assert.h>
 #include <stdlib.h>
@@ -23,17 +24,18 @@
 #define INLINE static inline __attribute__((always_inline))
 
 struct writ_authorizer {
-    wr_arena *arena;            /* reset at every decision */
-    uint32_t epoch;             /* of the current decision */
-    uint32_t *stamp;            /* per policy: epoch it was last a candidate */
+    wr_arena *arena; /* reset at every decision */
+    uint32_t epoch;  /* of the current decision */
+    uint32_t *stamp; /* per policy: epoch it was last a candidate */
     uint32_t *cand;
-    size_t npol_cap;            /* of stamp and cand */
-    uint32_t *mark;             /* per key id: epoch the request was last `in` it */
+    size_t npol_cap; /* of stamp and cand */
+    uint32_t *mark;  /* per key id: epoch the request was last `in` it */
     size_t nkey_cap;
     /* the current request in key and type ids (see policyset.c) */
-    uint32_t self[3];           /* key id of the request's principal, action, resource */
-    uint32_t type[3];           /* type id of their types */
-    uint32_t bits[3];           /* pentry.bits of the marked keys */
+    uint32_t self[3];    /* key id of the request's principal, action, resource */
+    uint32_t type[3];    /* type id of their types */
+    uint32_t bits[3];    /* pentry.bits of the marked keys */
+    writ_request *owned; /* writ_authorize_json's request, kept until the next */
 };
 
 writ_authorizer *writ_authorizer_new(void)
@@ -53,6 +55,7 @@ void writ_authorizer_free(writ_authorizer *az)
 {
     if (!az)
         return;
+    writ_request_free(az->owned);
     wr_arena_free(az->arena);
     wr_free(az->stamp);
     wr_free(az->cand);
@@ -89,7 +92,7 @@ INLINE int begin(writ_authorizer *az, const writ_policyset *ps)
     }
     if (grow_stamps(&az->mark, &az->nkey_cap, ps->nkeys ? ps->nkeys : 1))
         return -1;
-    if (++az->epoch == 0) {             /* wrapped: forget old stamps */
+    if (++az->epoch == 0) { /* wrapped: forget old stamps */
         memset(az->stamp, 0, az->npol_cap * sizeof *az->stamp);
         memset(az->mark, 0, az->nkey_cap * sizeof *az->mark);
         az->epoch = 1;
@@ -140,7 +143,7 @@ static bool general_ok(const writ_authorizer *az, const writ_policyset *ps, cons
         if (!(c->general & (1u << d)))
             continue;
         if (c->op[d] != SC_IN_SET)
-            return false;   /* PSC_NEVER */
+            return false; /* PSC_NEVER */
         bool any = false;
         for (uint32_t i = 0; i < c->nset && !any; i++)
             any = az->mark[ps->setkey[c->set + i]] == az->epoch;
@@ -229,10 +232,7 @@ static void sort_u32(uint32_t *a, size_t n)
     }
 }
 
-static void deny(writ_decision *out)
-{
-    memset(out, 0, sizeof *out);
-}
+static void deny(writ_decision *out) { memset(out, 0, sizeof *out); }
 
 writ_status writ_authorize(writ_authorizer *az, const writ_policyset *ps, const writ_entities *es,
                            const writ_request *rq, writ_decision *out)
@@ -321,8 +321,8 @@ writ_status writ_authorize(writ_authorizer *az, const writ_policyset *ps, const 
 
 /* writ_authorize's first steps, for the partial decision: the environment
  * of rq and the candidates in az->cand. */
-static int start(writ_authorizer *az, const writ_policyset *ps, const writ_entities *es, const writ_request *rq,
-                 eval_env *env, size_t *nc)
+static int start(writ_authorizer *az, const writ_policyset *ps, const writ_entities *es,
+                 const writ_request *rq, eval_env *env, size_t *nc)
 {
     wr_arena_reset(az->arena);
     if (begin(az, ps))
@@ -420,4 +420,24 @@ writ_status writ_authorize_partial(writ_authorizer *az, const writ_policyset *ps
     out->nerrors = ne;
     out->errors = errs;
     return WRIT_OK;
+}
+
+writ_status writ_authorize_json(writ_authorizer *az, const writ_policyset *ps, const writ_entities *es,
+                                const writ_schema *schema, bool validate, const char *json, size_t len,
+                                writ_decision *out, writ_error *err)
+{
+    static const writ_decision deny;
+    if (out)
+        *out = deny;
+    if (!az || !out)
+        return wr_error(err, WRIT_EINVAL, "writ_authorize_json: authorizer or out is NULL");
+    writ_request_free(az->owned);
+    az->owned = NULL;
+    writ_status st = writ_request_parse(json, len, schema, validate, &az->owned, err);
+    if (st)
+        return st;
+    st = writ_authorize(az, ps, es, az->owned, out);
+    if (st)
+        wr_error(err, st, "could not decide: %s", writ_status_name(st));
+    return st;
 }

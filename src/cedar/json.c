@@ -1,7 +1,8 @@
 /* json.c - Cedar's JSON formats (see json.h).
  *
  * jansson parses the text (with JSON_REJECT_DUPLICATES and JSON_ALLOW_NUL:
- * Cedar strings may hold NUL); this file turns the tree into cv_values.
+ * Cedar strings may hold NUL; jsonfast.c builds the same tree in one pass
+ * for the common case); this file turns the tree into cv_values.
  * Every reader takes the schema type it expects (NULL = none), so the
  * schema-directed forms and the plain forms share one walk.
  */
@@ -122,6 +123,11 @@ json_t *cedar_json_load(const char *text, size_t len, writ_error *err)
         wr_error(err, WRIT_ELIMIT, "JSON input of %zu bytes exceeds the limit of %zu", len, CEDAR_JSON_MAX_SIZE);
         return NULL;
     }
+    /* the common case in one pass; anything it declines (every error too)
+     * is parsed again by jansson below */
+    json_t *fast = cedar_json_fast(text, len);
+    if (fast)
+        return fast;
     json_error_t je;
     bool oom;
     size_t rlen = 0;

@@ -46,6 +46,15 @@
  * with err filled (line:column from the JSON parser). */
 json_t *cedar_json_load(const char *text, size_t len, writ_error *err);
 
+/* The same tree for the inputs it is sure about (jsonfast.c), NULL for
+ * every other input (malformed, or outside its subset: cedar_json_load
+ * then lets jansson parse it).  Never reports an error itself. */
+json_t *cedar_json_fast(const char *text, size_t len);
+
+/* json_dumps(j, JSON_COMPACT)'s text, quicker; NULL for a j that is not an
+ * object or array, or on OOM.  Free with wr_free. */
+char *cedar_json_dump_compact(const json_t *j);
+
 /* Read one value.  t may be NULL (no schema).  what names the value for
  * messages (e.g. "attribute `a` of User::\"x\""). */
 writ_status cedar_json_value(wr_arena *a, const json_t *j, const cs_type *t, const char *what,

@@ -4,7 +4,7 @@
  * exits 1; usage errors exit 2.  A TOKEN argument may be "-" (stdin) or
  * "@FILE". */
 #include "cli/cli.h"
-#include "token/jose.h"
+#include "jose/jose.h"
 #include "util/alloc.h"
 #include "writ/token.h"
 

@@ -11,7 +11,7 @@
  *   -> payload JSON -> issuer/trust domain -> key by kid -> key fits alg
  *   -> signature -> exp/nbf/iat (bounded leeway, bounded lifetime) -> aud. */
 #include "identity/identity_int.h"
-#include "token/jose.h"
+#include "jose/jose.h"
 #include "util/alloc.h"
 
 #include <stdio.h>
@@ -242,8 +242,6 @@ bool writ_principal_type_ok(const char *s)
     }
     return false;
 }
-
-bool wr_looks_spiffe(const char *s, size_t len) { return len >= 7 && !strncasecmp(s, "spiffe:", 7); }
 
 writ_status writ_bundle_add_oidc(writ_bundle *b, const char *iss, size_t iss_len, const char *jwks,
                                  size_t len, writ_error *err)

@@ -276,7 +276,7 @@ void srv_decide_ask(srv *s, const srv_snapshot *snap, const srv_ask *a, srv_outc
         json_t *tk = json_object_get(json_object_get(a->context, "task"), "id");
         task = json_is_string(tk) ? json_string_value(tk) : NULL;
         json_t *c = json_object_get(a->context, "chain");
-        chain = chain_own = json_is_array(c) ? json_dumps(c, JSON_COMPACT) : NULL;
+        chain = chain_own = json_is_array(c) ? writ_json_dump_compact(c) : NULL;
     }
     /* the three uids as text for the log, NUL-separated in one buffer */
     sbuf txt;
@@ -387,7 +387,7 @@ refuse:
     decided(s, agent, act, res, task, chain, a->audit_extra, out);
 done:
     json_decref(ctx);
-    free(chain_own); /* jansson's allocator */
+    free(chain_own);
     sb_free(&txt);
 }
 

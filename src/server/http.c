@@ -12,6 +12,7 @@
  * polled for changes every reload_poll seconds); SIGTERM/SIGINT stop
  * accepting, let requests in flight finish (drain_timeout), stop the
  * daemon, then commit and close the audit log. */
+#include "console/console.h"
 #include "server/framing.h"
 #include "store/store.h"
 #include "server/server.h"
@@ -40,6 +41,7 @@ typedef enum ep {
     EP_REVOKE,
     EP_JWKS,
     EP_APPROVALS,
+    EP_CONSOLE,
 } ep;
 
 enum { B_NONE, B_JSON, B_FORM };
@@ -65,6 +67,7 @@ static const struct {
     {"/oauth2/revoke", false, M_POST, "POST", EP_REVOKE, MET_EP_OTHER, B_FORM},
     {"/.well-known/jwks.json", false, M_GET | M_HEAD, "GET, HEAD", EP_JWKS, MET_EP_OTHER, B_NONE},
     {"/approvals", true, M_GET | M_HEAD | M_POST, "GET, HEAD, POST", EP_APPROVALS, MET_EP_OTHER, B_JSON},
+    {"/console", true, M_GET | M_HEAD, "GET, HEAD", EP_CONSOLE, MET_EP_OTHER, B_NONE},
 };
 #define NENDPOINTS (sizeof endpoints / sizeof endpoints[0])
 
@@ -117,6 +120,12 @@ static enum MHD_Result send_reply(srv *s, struct MHD_Connection *c, hreq *h, srv
         MHD_add_response_header(resp, "X-Writ-Agent", r->hdr_agent);
     if (r->hdr_approval[0])
         MHD_add_response_header(resp, "X-Writ-Approval", r->hdr_approval);
+    if (r->page) {
+        MHD_add_response_header(resp, "Content-Security-Policy", WR_CONSOLE_CSP);
+        MHD_add_response_header(resp, "X-Frame-Options", "DENY");
+        MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+        MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+    }
     if (atomic_load_explicit(&s->draining, memory_order_relaxed) || (h && (h->over || h->close)))
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     if (h && h->over)
@@ -213,6 +222,24 @@ static int find_endpoint(const char *url)
  * "reason":"FILE:LINE:COL: ..."} until a reload succeeds.  503 so that any
  * HTTP check sees it; a restart would not help (the same files would be
  * refused at start), so point alerts at it, not a restart. */
+static void console_page(const char *url, srv_reply *r)
+{
+    wr_page pg;
+    if (!wr_console_find(url, &pg)) {
+        srv_error(r, 404, "not_found", "no such page");
+        return;
+    }
+    if (!(r->body = wr_malloc(pg.len ? pg.len : 1))) {
+        srv_error(r, 500, "internal", "out of memory");
+        return;
+    }
+    memcpy(r->body, pg.body, pg.len);
+    r->len = pg.len;
+    r->status = 200;
+    r->content_type = pg.content_type;
+    r->page = true;
+}
+
 static void health(srv *s, srv_reply *r)
 {
     char reason[sizeof(((writ_error *)0)->msg)];
@@ -413,6 +440,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         break;
     case EP_APPROVALS:
         srv_approvals_http(s, c, url, method, body, h->body.len, &r);
+    case EP_CONSOLE:
+        console_page(url, &r);
         break;
     case EP_NONE:
         srv_error(&r, 404, "not_found", "no such endpoint");
@@ -432,9 +461,17 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
     if (!h)
         return;
     (void)toe;
-    if (h->ext >= 0 && s->ext->routes[h->ext].done)
-        s->ext->routes[h->ext].done(s->ext->routes[h->ext].arg, h->ext_state);
-    met_request(&s->met, h->idx >= 0 ? endpoints[h->idx].mep : MET_EP_OTHER, h->status, mono_ns() - h->t0);
+    met_endpoint mep = h->idx >= 0 ? endpoints[h->idx].mep : MET_EP_OTHER;
+    if (h->ext >= 0) {
+        if (s->ext->routes[h->ext].done)
+            s->ext->routes[h->ext].done(s->ext->routes[h->ext].arg, h->ext_state);
+        /* an extension queues its own answers: ask libmicrohttpd which */
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_HTTP_STATUS);
+        if (!h->status && ci)
+            h->status = ci->http_status;
+        mep = MET_EP_EXT;
+    }
+    met_request(&s->met, mep, h->status, mono_ns() - h->t0);
     srv_conn_request_done(s, c); /* the next request's headers are due within the timeout */
     srv_durable_resumed(&h->durable); /* completed while held: the client left */
     sb_free(&h->body);

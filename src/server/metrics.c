@@ -12,7 +12,7 @@ static const char *const bounds_txt[MET_NBUCKETS] = {
     "0.000025", "0.00005", "0.0001", "0.00025", "0.0005", "0.001", "0.0025", "0.005", "0.01", "0.025",
     "0.05", "0.1", "0.25", "1",
 };
-static const char *const ep_names[MET_EP_COUNT] = {"evaluation", "evaluations", "check", "other"};
+static const char *const ep_names[MET_EP_COUNT] = {"evaluation", "evaluations", "check", "mcp", "other"};
 
 #define ADD(x, n) atomic_fetch_add_explicit(&(x), (n), memory_order_relaxed)
 #define GET(x) atomic_load_explicit(&(x), memory_order_relaxed)

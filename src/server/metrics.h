@@ -16,6 +16,7 @@ typedef enum met_endpoint {
     MET_EP_EVALUATION,
     MET_EP_EVALUATIONS,
     MET_EP_CHECK,
+    MET_EP_EXT, /* the extension routes: the MCP gateway */
     MET_EP_OTHER,
     MET_EP_COUNT
 } met_endpoint;

@@ -100,6 +100,7 @@ typedef struct srv_reply {
     char hdr_agent[256];        /* X-Writ-Agent for checks ("" = none) */
     const char *decision;       /* X-Writ-Decision ("allow"/"deny"), NULL = none */
     char hdr_approval[40];      /* X-Writ-Approval: the approval a check waits for ("" = none) */
+    bool page;                  /* a console page: the browser security headers */
 } srv_reply;
 
 /* Fill r with {"error": {"status", "code", "message"}}. */

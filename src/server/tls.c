@@ -12,7 +12,6 @@
  * now.  Its SPIFFE ID and SHA-256 thumbprint (x5t#S256) are the caller's
  * identity and the key of certificate-bound tokens (RFC 8705). */
 #include "server/server_int.h"
-#include "token/jose.h"
 #include "util/alloc.h"
 
 #include <errno.h>
@@ -168,7 +167,14 @@ int srv_peer_identity(srv *s, struct MHD_Connection *c, writ_identity **id, writ
     if (!peers || n == 0)
         return 0;
     if (gnutls_certificate_type_get2(ses, GNUTLS_CTYPE_PEERS) != GNUTLS_CRT_X509) {
-        wr_refuse(why, err, WRIT_EINVAL, WRIT_R_CERT, "the client credential is not an X.509 certificate");
+        if (why)
+            *why = WRIT_R_CERT;
+        if (err) {
+            memset(err, 0, sizeof *err);
+            err->code = WRIT_EINVAL;
+            snprintf(err->msg, sizeof err->msg, "%s: the client credential is not an X.509 certificate",
+                     writ_reason_name(WRIT_R_CERT));
+        }
         return -1;
     }
     const unsigned char *certs[TLS_MAX_PEERS];
@@ -229,38 +235,12 @@ writ_status srv_verify_task_token(srv *s, struct MHD_Connection *c, const char *
     return st;
 }
 
-/* The cnf x5t#S256 a token claims, unverified (out: 44 bytes; "" = none). */
-static void peek_cnf(const char *tok, size_t len, char out[44])
-{
-    out[0] = '\0';
-    const char *d1 = memchr(tok, '.', len);
-    const char *d2 = d1 ? memchr(d1 + 1, '.', len - (size_t)(d1 + 1 - tok)) : NULL;
-    if (!d2)
-        return;
-    unsigned char *payload = NULL;
-    size_t plen = 0;
-    if (!wr_b64url_decode(d1 + 1, (size_t)(d2 - d1 - 1), &payload, &plen))
-        return;
-    json_t *claims = NULL;
-    writ_error e;
-    if (wr_json_object((const char *)payload, plen, &claims, NULL, &e, "payload") == WRIT_OK) {
-        json_t *x = json_object_get(json_object_get(claims, "cnf"), "x5t#S256");
-        if (json_is_string(x) && json_string_length(x) == 43)
-            memcpy(out, json_string_value(x), 44);
-    }
-    json_decref(claims);
-    wr_free(payload);
-}
-
 writ_status srv_verify_any_binding(srv *s, const char *tok, size_t len, writ_task_token **out,
                                    writ_reason *why, writ_error *err)
 {
-    /* The signature is still checked in full: the claimed thumbprint only
-     * answers the binding check, which does not matter for revoking. */
-    char cnf[44];
-    peek_cnf(tok, len, cnf);
-    writ_token_check chk = {.audience = s->cfg->token_audience,
-                            .leeway = s->cfg->token_leeway,
-                            .cert_thumbprint = *cnf ? cnf : NULL};
+    /* The signature is checked in full; the binding does not matter for
+     * revoking. */
+    writ_token_check chk = {
+        .audience = s->cfg->token_audience, .leeway = s->cfg->token_leeway, .any_binding = true};
     return writ_token_verify(s->verifier, &chk, tok, len, out, why, err);
 }

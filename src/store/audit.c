@@ -8,8 +8,8 @@
  * mutex, marks them done with the result, unlinks them and wakes the next
  * head.  Only the leader touches the database and the chain state, and
  * there is one leader at a time: whoever is at the head of the queue. */
+#include "jose/jose.h"
 #include "store/audit.h"
-#include "token/token_int.h"
 #include "util/alloc.h"
 
 #include <errno.h>
@@ -58,9 +58,9 @@ struct wr_audit {
     pthread_t thread; /* leads batches whose head was submitted */
     atomic_bool failing;
     atomic_uint_fast64_t written, failures;
-    /* the signing key (a reference of the signer's, or the log's own) */
-    EVP_PKEY *pkey;
-    wr_alg alg;
+    /* the signing key: a keyring of the signer's active key at open (or
+     * the log's own), whatever later rotations do */
+    writ_keyring *key;
     char kid[44];
     /* the leader's: committed chain state */
     uint64_t last_seq, cp_seq;
@@ -280,7 +280,14 @@ static writ_status publish_key(wr_audit *a, const char *file, writ_error *err)
     } else {
         doc = json_pack("{s:[]}", "keys");
     }
-    json_t *k = wr_jwk_export(a->pkey, a->kid, a->alg);
+    json_t *k = NULL;
+    char *pub = NULL;
+    if (writ_keyring_jwks(a->key, &pub, NULL, NULL) == WRIT_OK) {
+        json_t *set = json_loads(pub, 0, NULL);
+        k = json_incref(json_array_get(json_object_get(set, "keys"), 0));
+        json_decref(set);
+    }
+    writ_free_string(pub);
     char *text = NULL;
     writ_status st = WRIT_ENOMEM;
     if (doc && k && json_array_append_new(json_object_get(doc, "keys"), k) == 0) {
@@ -425,7 +432,10 @@ static writ_status sign_cp(wr_audit *a, uint64_t seq, const unsigned char h[32],
         c = NULL;
     }
     size_t len = 0;
-    writ_status st = c ? wr_jws_sign(a->pkey, a->alg, a->kid, CP_TYP, c, jws, &len, NULL) : WRIT_ENOMEM;
+    char *text = c ? json_dumps(c, JSON_COMPACT) : NULL;
+    writ_status st =
+        text ? writ_keyring_sign(a->key, CP_TYP, text, strlen(text), jws, &len, NULL) : WRIT_ENOMEM;
+    wr_json_free(text);
     json_decref(c);
     return st;
 }
@@ -759,7 +769,7 @@ static writ_status load_tail(wr_audit *a, writ_error *err)
 static void free_audit(wr_audit *a)
 {
     EVP_MD_CTX_free(a->md);
-    EVP_PKEY_free(a->pkey);
+    writ_keyring_free(a->key);
     sqlite3_finalize(a->ins);
     sqlite3_finalize(a->ins_many);
     sqlite3_finalize(a->cp);
@@ -791,19 +801,17 @@ writ_status wr_audit_open(const char *path, const wr_audit_opts *o, wr_audit **o
     a->delay_us = o->commit_delay_us > 100000 ? 100000 : o->commit_delay_us;
     const char *kf = o->keys_file ? o->keys_file : keys_file;
 
-    const wr_key *key = o->signer ? wr_keyring_active(o->signer) : NULL;
-    if (!key && !o->signer && (st = own_key(path, &own, err)) == WRIT_OK)
-        key = wr_keyring_active(own);
-    if (!key) {
-        if (st == WRIT_OK)
-            st =
-                fail(err, WRIT_EINVAL, "audit log: the signing keyring is empty: no key to sign checkpoints");
-        goto bad;
+    if (!o->signer)
+        st = own_key(path, &own, err);
+    if (st == WRIT_OK && !(a->key = writ_keyring_copy_active(o->signer ? o->signer : own))) {
+        st = o->signer && !writ_keyring_count(o->signer)
+                 ? fail(err, WRIT_EINVAL,
+                        "audit log: the signing keyring is empty: no key to sign checkpoints")
+                 : fail(err, WRIT_ENOMEM, "audit log: out of memory");
     }
-    EVP_PKEY_up_ref(key->pkey);
-    a->pkey = key->pkey;
-    a->alg = key->alg;
-    memcpy(a->kid, key->kid, sizeof a->kid);
+    if (st != WRIT_OK)
+        goto bad;
+    snprintf(a->kid, sizeof a->kid, "%s", writ_keyring_active_kid(a->key));
     writ_keyring_free(own);
     own = NULL;
 
@@ -1100,7 +1108,8 @@ void wr_audit_close(wr_audit *a)
          * checkpoint_every): the server's log still gets its copy */
         char hx[65];
         hex(a->last_hash, hx);
-        fprintf(stderr, "writ: audit log: checkpoint %llu signed, head %s\n", (unsigned long long)a->last_seq, hx);
+        fprintf(stderr, "writ: audit log: checkpoint %llu signed, head %s\n", (unsigned long long)a->last_seq,
+                hx);
     }
     pthread_mutex_destroy(&a->mu);
     pthread_cond_destroy(&a->idle);

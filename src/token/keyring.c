@@ -19,10 +19,7 @@ static writ_status kr_err(writ_error *err, writ_status st, const char *fmt, cons
     return st;
 }
 
-writ_keyring *writ_keyring_new(void)
-{
-    return wr_calloc(1, sizeof(writ_keyring));
-}
+writ_keyring *writ_keyring_new(void) { return wr_calloc(1, sizeof(writ_keyring)); }
 
 void writ_keyring_free(writ_keyring *kr)
 {
@@ -34,10 +31,40 @@ void writ_keyring_free(writ_keyring *kr)
     wr_free(kr);
 }
 
-void writ_free_string(char *s)
+writ_keyring *writ_keyring_copy_active(const writ_keyring *kr)
 {
-    wr_free(s);
+    const wr_key *k = wr_keyring_active(kr);
+    writ_keyring *c = k ? writ_keyring_new() : NULL;
+    if (!c)
+        return NULL;
+    if (!(c->keys = wr_malloc(sizeof *c->keys)) || EVP_PKEY_up_ref(k->pkey) != 1) {
+        writ_keyring_free(c);
+        return NULL;
+    }
+    c->keys[0] = *k;
+    c->n = c->cap = 1;
+    return c;
 }
+
+writ_status writ_keyring_sign(const writ_keyring *kr, const char *typ, const char *claims_json, size_t len,
+                              char **jws, size_t *jws_len, writ_error *err)
+{
+    *jws = NULL;
+    const wr_key *k = wr_keyring_active(kr);
+    if (!k)
+        return kr_err(err, WRIT_EINVAL, "the keyring is empty: nothing to sign with%s", "");
+    json_error_t je;
+    json_t *c = json_loadb(claims_json, len, JSON_REJECT_DUPLICATES, &je);
+    if (!c || !json_is_object(c)) {
+        json_decref(c);
+        return kr_err(err, WRIT_EJSON, "claims must be a JSON object%s", "");
+    }
+    writ_status st = wr_jws_sign(k->pkey, k->alg, k->kid, typ, c, jws, jws_len, err);
+    json_decref(c);
+    return st;
+}
+
+void writ_free_string(char *s) { wr_free(s); }
 
 const wr_key *wr_keyring_find(const writ_keyring *kr, const char *kid, size_t len)
 {
@@ -47,10 +74,7 @@ const wr_key *wr_keyring_find(const writ_keyring *kr, const char *kid, size_t le
     return NULL;
 }
 
-const wr_key *wr_keyring_active(const writ_keyring *kr)
-{
-    return kr && kr->n ? &kr->keys[kr->active] : NULL;
-}
+const wr_key *wr_keyring_active(const writ_keyring *kr) { return kr && kr->n ? &kr->keys[kr->active] : NULL; }
 
 /* Takes ownership of pkey on success. */
 static writ_status add_key(writ_keyring *kr, EVP_PKEY *pkey, bool active, char *kid_out, writ_error *err)
@@ -82,9 +106,9 @@ static writ_status add_key(writ_keyring *kr, EVP_PKEY *pkey, bool active, char *
 
 writ_status writ_keyring_generate(writ_keyring *kr, writ_key_alg alg, char *kid_out, writ_error *err)
 {
-    EVP_PKEY *k = alg == WRIT_KEY_EDDSA ? EVP_PKEY_Q_keygen(NULL, NULL, "ED25519")
-                : alg == WRIT_KEY_ES256 ? EVP_EC_gen("P-256")
-                                        : NULL;
+    EVP_PKEY *k = alg == WRIT_KEY_EDDSA   ? EVP_PKEY_Q_keygen(NULL, NULL, "ED25519")
+                  : alg == WRIT_KEY_ES256 ? EVP_EC_gen("P-256")
+                                          : NULL;
     if (!k)
         return kr_err(err, WRIT_EINVAL, "key generation failed%s", "");
     writ_status st = add_key(kr, k, true, kid_out, err);
@@ -169,10 +193,7 @@ const char *writ_keyring_active_kid(const writ_keyring *kr)
     return k ? k->kid : NULL;
 }
 
-size_t writ_keyring_count(const writ_keyring *kr)
-{
-    return kr ? kr->n : 0;
-}
+size_t writ_keyring_count(const writ_keyring *kr) { return kr ? kr->n : 0; }
 
 writ_status writ_keyring_jwks(const writ_keyring *kr, char **json, size_t *len, writ_error *err)
 {

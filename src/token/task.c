@@ -10,8 +10,8 @@
  *                    certificate binding (cnf), revocation.  Run every time.
  * So a cache hit saves the signature check and JSON parse, never a check that
  * could change its answer. */
-#include "identity/identity_int.h"
 #include "token/token_int.h"
+#include "util/text.h"
 #include "util/alloc.h"
 #include "util/arena.h"
 
@@ -612,7 +612,7 @@ static writ_status verify_dynamic(const writ_task_token *t, const writ_token_che
     writ_status st = wr_check_aud(t->claims, chk->audience, why, err);
     if (st != WRIT_OK)
         return st;
-    if (t->cnf) {
+    if (t->cnf && !chk->any_binding) {
         if (!chk->cert_thumbprint)
             BAD(WRIT_R_CNF_MISSING, "token is bound to a client certificate and none was presented");
         if (strlen(chk->cert_thumbprint) != 43 || CRYPTO_memcmp(chk->cert_thumbprint, t->cnf, 43))
@@ -826,26 +826,30 @@ writ_status writ_token_mint(const writ_keyring *kr, const writ_issuer_config *cf
         return st;
     if (!agent || !req || !req->scope)
         return wr_refuse(why, err, WRIT_EINVAL, WRIT_R_INTERNAL, "mint needs an agent identity and a scope");
+    /* the identity through its public accessors only */
+    const char *subject = writ_identity_subject(agent);
+    const char *ptype = writ_identity_principal_type(agent);
+    int64_t agent_exp = writ_identity_expiry(agent);
     /* identity isolation: an SVID names a workload (not a bare trust
      * domain); an OIDC subject is never a SPIFFE ID and carries its own
      * principal type into the token (sub_type) */
-    if (agent->kind == WRIT_ID_OIDC) {
-        if (!agent->ptype)
+    if (writ_identity_get_kind(agent) == WRIT_ID_OIDC) {
+        if (!ptype)
             return wr_refuse(why, err, WRIT_EINVAL, WRIT_R_INTERNAL,
                              "OIDC identity without a principal type");
-        if (wr_looks_spiffe(agent->subject, strlen(agent->subject)))
-            BAD(WRIT_R_SUB, "an OIDC subject cannot be the SPIFFE ID '%.200s'", agent->subject);
+        if (wr_looks_spiffe(subject, strlen(subject)))
+            BAD(WRIT_R_SUB, "an OIDC subject cannot be the SPIFFE ID '%.200s'", subject);
     } else {
         writ_spiffe_id aid;
         writ_error id_err;
-        if (writ_spiffe_id_parse(agent->subject, strlen(agent->subject), &aid, &id_err) != WRIT_OK)
+        if (writ_spiffe_id_parse(subject, strlen(subject), &aid, &id_err) != WRIT_OK)
             BAD(WRIT_R_SUB, "agent is not a SPIFFE ID (%s)", id_err.msg);
         if (aid.path_off == aid.len)
             BAD(WRIT_R_SUB, "agent '%.200s' is a bare trust domain ID, not a workload", aid.str);
     }
-    if (req->revocations && writ_revocations_contains(req->revocations, WRIT_REVOKE_AGENT, agent->subject,
-                                                      strlen(agent->subject)))
-        BAD(WRIT_R_REVOKED, "agent '%.200s' is revoked", agent->subject);
+    if (req->revocations &&
+        writ_revocations_contains(req->revocations, WRIT_REVOKE_AGENT, subject, strlen(subject)))
+        BAD(WRIT_R_REVOKED, "agent '%.200s' is revoked", subject);
     const writ_task_scope *s = req->scope;
     if (!s->purpose || !*s->purpose || strlen(s->purpose) > MAX_PURPOSE)
         BAD(WRIT_R_SCOPE, "purpose is required (1..%d bytes)", MAX_PURPOSE);
@@ -864,8 +868,8 @@ writ_status writ_token_mint(const writ_keyring *kr, const writ_issuer_config *cf
     if (req->txn && (!*req->txn || strlen(req->txn) > 256))
         BAD(WRIT_R_CLAIM_TYPE, "txn must be 1..256 bytes");
     int64_t now = wr_now(req->now);
-    if (agent->exp && agent->exp <= now)
-        BAD(WRIT_R_EXPIRED, "agent identity expired at %lld", (long long)agent->exp);
+    if (agent_exp && agent_exp <= now)
+        BAD(WRIT_R_EXPIRED, "agent identity expired at %lld", (long long)agent_exp);
     char jti[23], txn[23];
     if (random_id(jti) || (!req->txn && random_id(txn)))
         return wr_refuse(why, err, WRIT_EINVAL, WRIT_R_INTERNAL, "no randomness");
@@ -875,24 +879,24 @@ writ_status writ_token_mint(const writ_keyring *kr, const writ_issuer_config *cf
     eff.destinations = dests;
     /* a task token never outlives the credential it was issued against */
     int64_t exp = now + (req->ttl ? req->ttl : def_ttl);
-    if (agent->exp && agent->exp < exp)
-        exp = agent->exp;
+    if (agent_exp && agent_exp < exp)
+        exp = agent_exp;
     if (exp > WR_MAX_TIME) {
         wr_free(dests);
         return wr_refuse(why, err, WRIT_EINVAL, WRIT_R_INTERNAL, "clock %lld is out of range",
                          (long long)now);
     }
     claims_in in = {
-        .sub = agent->subject,
-        .req_wl = agent->subject,
+        .sub = subject,
+        .req_wl = subject,
         .txn = req->txn ? req->txn : txn,
         .jti = jti,
         .iat = now,
         .exp = exp,
         .scope = &eff,
         .depth = 0,
-        .cnf = agent->x5t,
-        .sub_type = writ_identity_principal_type(agent),
+        .cnf = writ_identity_cert_thumbprint(agent),
+        .sub_type = ptype,
     };
     st = sign_claims(kr, cfg, &in, token, len, why, err);
     wr_free(dests);
@@ -948,7 +952,7 @@ writ_status writ_token_delegate(const writ_keyring *kr, const writ_issuer_config
     writ_token_check chk = {
         .audience = cfg->audience,
         .now = now,
-        .cert_thumbprint = presenter ? presenter->x5t : NULL,
+        .cert_thumbprint = presenter ? writ_identity_cert_thumbprint(presenter) : NULL,
         .revocations = rev,
     };
     writ_task_token *p = NULL;
@@ -970,10 +974,11 @@ writ_status writ_token_delegate(const writ_keyring *kr, const writ_issuer_config
     writ_error id_err;
     const char *pt = presenter ? writ_identity_principal_type(presenter) : NULL,
                *ht = writ_task_token_holder_type(p);
-    if (presenter &&
-        (strcmp(presenter->subject, p->holder) || (pt == NULL) != (ht == NULL) || (pt && strcmp(pt, ht)))) {
+    if (presenter && (strcmp(writ_identity_subject(presenter), p->holder) || (pt == NULL) != (ht == NULL) ||
+                      (pt && strcmp(pt, ht)))) {
         st = wr_refuse(why, err, WRIT_EINVAL, WRIT_R_ACTOR,
-                       "presenter '%.100s' is not the token holder '%.100s'", presenter->subject, p->holder);
+                       "presenter '%.100s' is not the token holder '%.100s'",
+                       writ_identity_subject(presenter), p->holder);
         goto done;
     }
     if (p->depth + 1 > max_depth) {

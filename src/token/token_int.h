@@ -2,7 +2,7 @@
 #ifndef WRIT_TOKEN_INT_H
 #define WRIT_TOKEN_INT_H
 
-#include "token/jose.h"
+#include "jose/jose.h"
 #include "writ/token.h"
 
 typedef struct wr_key {

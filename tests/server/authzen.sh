@@ -111,6 +111,11 @@ contains "body in pieces" "$resp" '{"decision":true'
 conns=$(curl -s -m 5 -o /dev/null -o /dev/null -w '%{num_connects}\n' "http://$ADDR/healthz" "http://$ADDR/healthz" | paste -sd' ')
 check "keep-alive" "$conns" "1 0"
 
+# ---- a vouching PEP's context.chain is the audit record's chain, written
+# compactly (spaces dropped, escapes kept, keys in order: json_dumps' text)
+r=$(post /access/v1/evaluation '{"subject":{"type":"Agent","id":"chain-probe"},"action":{"name":"read"},"resource":{"type":"Dataset","id":"usage-metrics"},"context":{"chain" : [ {"__entity" : {"type":"Agent", "id":"a\"b\\c\/d\u0001é"}} , "x\ty", 7, true, null, {"z":1,"a":[]} ] }}')
+contains "chain probe answered" "$r" '200 {"decision":'
+
 # ---- metrics
 m=$(curl -s -m 5 "http://$ADDR/metrics")
 contains "metrics decisions" "$m" 'writ_decisions_total{decision="allow"}'
@@ -126,4 +131,7 @@ check "audit verify" "$v" "$(sed -n 's/^ok: .*/&/p' <<<"$v")"
 contains "audit holds every decision" "$v" "ok: $decisions records"
 t=$("$WRIT" audit query --state-dir "$TMP/main.state" --decision allow --limit 1 --agent 'Writ::Agent::"spiffe://corp.example/agents/analyst"')
 contains "audit query" "$t" '"decision":"allow"'
+t=$("$WRIT" audit query --state-dir "$TMP/main.state" --agent 'Writ::Agent::"chain-probe"')
+contains "audit: the body's chain, compact" "$t" \
+    '[{"__entity":{"type":"Agent","id":"a\"b\\c/d\u0001é"}},"x\ty",7,true,null,{"z":1,"a":[]}]'
 finish

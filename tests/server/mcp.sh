@@ -173,14 +173,14 @@ check "minted token: exp <= 60 s" "$(jq '.exp - .iat <= 60' <<<"$claims" 2>&1)" 
 RT=$(mint t-revoke 'echo/*')
 # (in-process, RFC 7009 at /oauth2/revoke: effective at once; `writ revoke` from
 # another process is picked up within 250 ms, see tokens.sh)
-( sleep 1; curl -s -m 5 -o "$TMP/revoke.out" -w '%{http_code}' -X POST "http://$ADDR/oauth2/revoke" \
+( for _ in $(seq 300); do [ -e "$TMP/called" ] && break; sleep 0.05; done; curl -s -m 5 -o "$TMP/revoke.out" -w '%{http_code}' -X POST "http://$ADDR/oauth2/revoke" \
       -H 'Content-Type: application/x-www-form-urlencoded' -H "Authorization: Bearer $RT" \
       --data-urlencode "token=$RT" >"$TMP/revoke.code"; touch "$TMP/revoked" ) &
-OUT=$(mcp "$URL/echo" "$RT" 'call:add:{"a":1,"b":1}' "wait:$TMP/revoked" 'call:add:{"a":1,"b":1}')
+OUT=$(mcp "$URL/echo" "$RT" 'call:add:{"a":1,"b":1}' "touch:$TMP/called" "wait:$TMP/revoked" 'call:add:{"a":1,"b":1}')
 check "revoked at /oauth2/revoke" "$(cat "$TMP/revoke.code")" 200
 check "before revocation" "$(jq -s -c '.[0].text' <<<"$OUT")" '"2"'
-check "after revocation: refused" "$(jq -s -c '.[2].ok' <<<"$OUT")" false
-contains "refused with 401" "$(jq -s -r '.[2].message' <<<"$OUT")" "401"
+check "after revocation: refused" "$(jq -s -c '.[3].ok' <<<"$OUT")" false
+contains "refused with 401" "$(jq -s -r '.[3].message' <<<"$OUT")" "401"
 
 # ---- stdio upstream killed mid-session: restarted, a call 1 s later works
 CH=$(pgrep -P "$WPID" | head -1)
@@ -229,6 +229,13 @@ curl -s -m 2 -o /dev/null -X POST "${H[@]}" --data '{"jsonrpc":"2.0","id":23,"me
 check "upstream hangs: the client gives up (curl timeout)" "$?" 28
 r=$(req POST /mcp/echo "${H[@]}" --data '{"jsonrpc":"2.0","id":13,"method":"ping"}')
 check "still serving" "${r%% *}" 200
+
+# ---- /metrics: the gateway's requests under their own endpoint, with their statuses
+m=$(curl -s "http://$ADDR/metrics")
+n=$(awk '/^writ_request_duration_seconds_count\{endpoint="mcp"\}/ {print $2}' <<<"$m")
+[ "${n:-0}" -ge 20 ] && ok "metrics: MCP requests counted ($n)" || bad "metrics: MCP requests counted: <$n>"
+c4=$(awk '/^writ_http_responses_total\{code="4xx"\}/ {print $2}' <<<"$m")
+[ "${c4:-0}" -ge 2 ] && ok "metrics: the gateway's 4xx answers counted ($c4)" || bad "metrics: 4xx counted: <$c4>"
 
 # ---- writ mcp schema: a Cedar fragment from the upstream's tools/list
 sch=$("$WRIT" mcp schema everything --config "$TMP/writ.conf" 2>&1)

@@ -10,9 +10,10 @@
 //       progress:TOOL:JSONARGS  a call with a progress handler: the times (ms
 //                            since the call) each progress arrived and the result's
 //       wait:FILE            wait (<= 10 s) until FILE exists
+//       touch:FILE           create FILE (tells the test a step is done)
 //       sleep:MS
 import { createRequire } from "node:module";
-import { existsSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
 import { pathToFileURL } from "node:url";
 
 const req = createRequire(new URL("../peers/package.json", import.meta.url));
@@ -62,6 +63,9 @@ for (const step of steps) {
       const f = [tool, ...rest].join(":");
       for (let i = 0; i < 100 && !existsSync(f); i++) await sleep(100);
       out({ step, ok: existsSync(f) });
+    } else if (kind === "touch") {
+      writeFileSync([tool, ...rest].join(":"), "");
+      out({ step, ok: true });
     } else if (kind === "sleep") {
       await sleep(Number(tool));
       out({ step, ok: true });

@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "store/audit.h"
-#include "token/jose.h"
+#include "jose/jose.h"
 
 #include <openssl/evp.h>
 #include <pthread.h>

@@ -4,7 +4,7 @@
 #ifndef WRIT_TESTS_TOKEN_FIXTURES_H
 #define WRIT_TESTS_TOKEN_FIXTURES_H
 
-#include "token/jose.h"
+#include "jose/jose.h"
 #include "util/alloc.h"
 
 #include <stdio.h>

@@ -14,7 +14,7 @@
  *    smaller s is accepted, so a signature cannot be re-encoded into a
  *    second valid token; Writ signs low-S), JSON objects without duplicate
  *    keys. */
-#include "token/jose.h"
+#include "jose/jose.h"
 #include "util/alloc.h"
 
 #include <ctype.h>

@@ -5,8 +5,8 @@
  * Nothing here hand-rolls cryptography: signatures are OpenSSL EVP.  Only
  * the JWS (R||S) <-> DER ECDSA signature conversion is done here, via
  * ECDSA_SIG. */
-#ifndef WRIT_TOKEN_JOSE_H
-#define WRIT_TOKEN_JOSE_H
+#ifndef WRIT_JOSE_JOSE_H
+#define WRIT_JOSE_JOSE_H
 
 #include "writ/identity.h"
 

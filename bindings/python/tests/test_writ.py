@@ -1,0 +1,178 @@
+"""The Python binding against the installed libwrit (WRIT_LIBRARY), on the
+example policy set (WRIT_EXAMPLES) and a token minted by `writ token mint`
+(WRIT_BIN)."""
+import json
+import os
+import subprocess
+import threading
+
+import pytest
+
+import writ
+
+EX = os.environ.get("WRIT_EXAMPLES") or os.path.join(os.path.dirname(__file__), "../../../examples")
+WRIT_BIN = os.environ.get("WRIT_BIN")
+
+
+def read(name):
+    with open(os.path.join(EX, name)) as f:
+        return f.read()
+
+
+@pytest.fixture(scope="module")
+def engine():
+    e = writ.Engine(policies=read("policies.cedar"), entities=read("entities.json"),
+                    schema=read("schema.cedarschema"))
+    yield e
+    e.close()
+
+
+CTX = {"task": {"id": "task-77", "purpose": "weekly-report"}, "chain_depth": 0, "destination": "internal",
+       "time": {"__extn": {"fn": "datetime", "arg": "2025-06-02T14:05:00Z"}},
+       "source_ip": {"__extn": {"fn": "ip", "arg": "10.20.0.7"}}}
+ANALYST = ("Writ::Agent", "spiffe://corp.example/agents/analyst")
+
+
+def test_every_example_request_matches_the_cli(engine):
+    """Each request of examples/requests decides as `writ authorize` says."""
+    reqs = sorted(n for n in os.listdir(os.path.join(EX, "requests")) if n[0].isdigit())
+    assert len(reqs) >= 10
+    for name in reqs:
+        text = read(os.path.join("requests", name))
+        d = engine.decide_json(text)
+        if WRIT_BIN:
+            out = subprocess.run([WRIT_BIN, "authorize", "--policies", os.path.join(EX, "policies.cedar"),
+                                  "--entities", os.path.join(EX, "entities.json"),
+                                  "--schema", os.path.join(EX, "schema.cedarschema"),
+                                  "--request", os.path.join(EX, "requests", name)],
+                                 capture_output=True, text=True)
+            cli = json.loads(out.stdout)
+            assert cli["decision"] == ("allow" if d.allow else "deny"), (name, out.stdout)
+            assert sorted(cli["reasons"]) == sorted(d.reasons), (name, out.stdout)
+
+
+def test_decide_allow_and_reasons(engine):
+    d = engine.decide(ANALYST, ("Writ::Action", "read"), ("Writ::Dataset", "usage-metrics"), CTX)
+    assert d.allow and bool(d)
+    assert d.reasons and all(r in engine.policy_ids for r in d.reasons)
+    assert d.errors == {}
+
+
+def test_decide_deny(engine):
+    d = engine.decide(ANALYST, ("Writ::Action", "write"), ("Writ::Dataset", "usage-metrics"), CTX)
+    assert not d.allow and not d
+
+
+def test_uid_forms_agree(engine):
+    a = engine.decide(ANALYST, ("Writ::Action", "read"), ("Writ::Dataset", "usage-metrics"), CTX)
+    b = engine.decide('Writ::Agent::"spiffe://corp.example/agents/analyst"', 'Writ::Action::"read"',
+                      {"type": "Writ::Dataset", "id": "usage-metrics"}, CTX)
+    assert a == b
+
+
+def test_policy_parse_error_has_position():
+    with pytest.raises(writ.ParseError) as e:
+        writ.Engine(policies="permit(principal, action, resource)\nwhen { 1 + };")
+    assert e.value.code == "EPARSE"
+    assert e.value.line == 2 and e.value.column > 0
+    assert "policies:2:" in str(e.value)
+
+
+def test_schema_and_entities_errors():
+    with pytest.raises(writ.ParseError) as e:
+        writ.Engine(policies="", schema="entity A {")
+    assert e.value.what == "schema" and e.value.line >= 1
+    with pytest.raises(writ.ParseError) as e:
+        writ.Engine(policies="", entities='[{"uid": 1}]')
+    assert e.value.what == "entities"
+
+
+def test_bad_request_is_an_error_not_a_decision(engine):
+    with pytest.raises(writ.ParseError) as e:
+        engine.decide_json('{"principal": ')
+    assert e.value.what == "request" and e.value.line == 1
+
+
+def test_threads_decide_independently(engine):
+    results = []
+
+    def work():
+        for _ in range(200):
+            results.append(engine.decide(ANALYST, ("Writ::Action", "read"),
+                                         ("Writ::Dataset", "usage-metrics"), CTX).allow)
+    ts = [threading.Thread(target=work) for _ in range(4)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    assert len(results) == 800 and all(results)
+
+
+@pytest.fixture(scope="module")
+def minted(tmp_path_factory):
+    if not WRIT_BIN:
+        pytest.fail("WRIT_BIN is not set: the token tests need `writ` to mint a token")
+    d = tmp_path_factory.mktemp("keys")
+    key = d / "k.pem"
+    subprocess.run([WRIT_BIN, "keys", "generate", "--out", str(key)], check=True, capture_output=True)
+    jwks = subprocess.run([WRIT_BIN, "keys", "jwks", "--key", str(key)], check=True, capture_output=True,
+                          text=True).stdout
+    tok = subprocess.run([WRIT_BIN, "token", "mint", "--key", str(key), "--issuer", "https://writ.test",
+                          "--audience", "corp.example", "--subject", ANALYST[1], "--purpose", "weekly-report",
+                          "--action", "read", "--resource", 'Writ::Dataset::"usage-*', "--ttl", "300"],
+                         check=True, capture_output=True, text=True).stdout.strip()
+    return jwks, tok
+
+
+def test_token_verify_and_guard(engine, minted):
+    jwks, tok = minted
+    v = writ.TokenVerifier(jwks, "https://writ.test", "corp.example")
+    t = v.verify(tok)
+    assert t.holder == ANALYST[1] and t.purpose == "weekly-report"
+    assert t.chain == (ANALYST[1],)
+    assert t.covers("read", 'Writ::Dataset::"usage-metrics"')
+    assert not t.covers("write", 'Writ::Dataset::"usage-metrics"')
+    assert not t.covers("read", 'Writ::Dataset::"payroll"')
+
+
+def test_token_refusals(minted):
+    jwks, tok = minted
+    with pytest.raises(writ.TokenError) as e:
+        writ.TokenVerifier(jwks, "https://writ.test", "other-audience").verify(tok)
+    assert e.value.reason == "audience"
+    with pytest.raises(writ.TokenError) as e:
+        writ.TokenVerifier(jwks, "https://writ.test", "corp.example").verify(tok[:-4] + "AAAA")
+    assert e.value.reason == "bad_signature"
+    with pytest.raises(writ.TokenError) as e:
+        writ.TokenVerifier(jwks, "https://writ.test", "corp.example").verify(tok, now=4102444800)
+    assert e.value.reason == "expired"
+
+
+def test_guarding_a_tool_function(engine, minted):
+    """The README's pattern: a decorator that asks Writ before the tool runs."""
+    jwks, tok = minted
+    verifier = writ.TokenVerifier(jwks, "https://writ.test", "corp.example")
+    calls = []
+
+    def guarded(action, rtype):
+        def wrap(fn):
+            def run(token, rid, **kw):
+                t = verifier.verify(token)
+                res = f'{rtype}::{json.dumps(rid)}'
+                d = engine.decide(("Writ::Agent", t.holder), ("Writ::Action", action), (rtype, rid),
+                                  dict(CTX, task={"id": t.task_id, "purpose": t.purpose}))
+                if not (t.covers(action, res) and d.allow):
+                    raise PermissionError(f"{action} {res}: denied")
+                return fn(rid, **kw)
+            return run
+        return wrap
+
+    @guarded("read", "Writ::Dataset")
+    def read_dataset(rid):
+        calls.append(rid)
+        return "rows"
+
+    assert read_dataset(tok, "usage-metrics") == "rows"
+    with pytest.raises(PermissionError):
+        read_dataset(tok, "payroll")
+    assert calls == ["usage-metrics"]

@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# install.sh BUILD_DIR WRIT - libwrit as its users get it: `cmake --install`
+# into a temporary prefix, then
+#   - the shared library exports writ_* and nothing else (nm -D);
+#   - examples/embed builds against the installed tree through pkg-config
+#     and through the CMake package, and decides (allow, deny, out of the
+#     token's scope, a forged token);
+#   - the Python binding's tests pass against the installed library.
+set -uo pipefail
+BUILD=${1:?usage: install.sh BUILD_DIR WRIT}
+WRIT=${2:?usage: install.sh BUILD_DIR WRIT}
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+EX="$REPO/examples"
+TMP=$(mktemp -d /tmp/writ-libtest.XXXXXX)
+trap 'rm -rf "$TMP"' EXIT
+FAILS=0 PASSES=0
+ok() { PASSES=$((PASSES + 1)); echo "ok   $*"; }
+bad() { FAILS=$((FAILS + 1)); echo "FAIL $*"; }
+check() { if [ "$2" = "$3" ]; then ok "$1"; else bad "$1: got <$2> want <$3>"; fi; }
+
+P="$TMP/prefix"
+cmake --install "$BUILD" --prefix "$P" >"$TMP/install.log" 2>&1 || { cat "$TMP/install.log"; bad "cmake --install"; }
+LIB=$(ls "$P"/lib*/libwrit.so 2>/dev/null | head -1)
+[ -n "$LIB" ] && ok "installed $(basename "$(readlink -f "$LIB")")" || { bad "libwrit.so installed"; echo "$PASSES passed, $FAILS failed"; exit 1; }
+LIBDIR=$(dirname "$LIB")
+for f in include/writ/writ.h include/writ/cedar.h include/writ/token.h include/writ/identity.h; do
+    [ -f "$P/$f" ] && ok "installed $f" || bad "installed $f"
+done
+[ -f "$LIBDIR/libwrit.a" ] && ok "static library installed" || bad "static library installed"
+check "SONAME" "$(objdump -p "$LIB" | awk '/SONAME/ {print $2}')" "libwrit.so.0"
+
+# Only writ_* (the version node WRIT_0 is an absolute symbol, not code).
+nm -D --defined-only "$LIB" | awk '$2 != "A" {sub(/@.*/, "", $3); print $3}' | sort >"$TMP/exports"
+other=$(grep -v '^writ_' "$TMP/exports" | tr '\n' ' ')
+check "exports only writ_*" "$other" ""
+n=$(wc -l <"$TMP/exports")
+[ "$n" -ge 90 ] && ok "exports $n writ_* functions" || bad "exports writ_* functions: only $n"
+# every exported function is declared in a public header, and the reverse
+for s in $(cat "$TMP/exports"); do grep -qw "$s" "$P"/include/writ/*.h || bad "$s exported but not declared"; done
+for s in $(grep -ho 'WRIT_API[^(]*\bwrit_[a-z0-9_]*(' "$P"/include/writ/*.h | grep -o 'writ_[a-z0-9_]*($' | tr -d '(' | sort -u); do
+    grep -qx "$s" "$TMP/exports" || bad "$s declared but not exported"
+done
+ok "exports match the public headers"
+
+# The embedding example, built from the installed tree only.
+export PKG_CONFIG_PATH="$LIBDIR/pkgconfig"
+cp "$REPO"/examples/embed/embed.c "$REPO"/examples/embed/Makefile "$REPO"/examples/embed/CMakeLists.txt "$TMP/"
+if make -s -C "$TMP" embed >"$TMP/make.log" 2>&1; then ok "example builds with pkg-config"; else
+    cat "$TMP/make.log"; bad "example builds with pkg-config"; fi
+if cmake -S "$TMP" -B "$TMP/cm" -DCMAKE_PREFIX_PATH="$P" >"$TMP/cm.log" 2>&1 && cmake --build "$TMP/cm" >>"$TMP/cm.log" 2>&1; then
+    ok "example builds with find_package(Writ)"; else cat "$TMP/cm.log"; bad "example builds with find_package(Writ)"; fi
+case "$(ldd "$TMP/embed" 2>/dev/null | awk '/libwrit/ {print $3}')" in
+"$LIBDIR"/*) ok "example links the installed libwrit" ;;
+*) LD_LIBRARY_PATH="$LIBDIR" ldd "$TMP/embed" | grep -q "$LIBDIR/libwrit" && ok "example links the installed libwrit" ||
+    bad "example links the installed libwrit: $(ldd "$TMP/embed" | grep writ)" ;;
+esac
+
+"$WRIT" keys generate --out "$TMP/k.pem" >/dev/null && "$WRIT" keys jwks --key "$TMP/k.pem" >"$TMP/jwks.json"
+"$WRIT" keys generate --out "$TMP/other.pem" >/dev/null
+AG=spiffe://corp.example/agents/analyst
+mint() { "$WRIT" token mint --key "$1" --issuer https://writ.test --audience corp.example --subject $AG \
+    --purpose weekly-report --action read --resource 'Writ::Dataset::"usage-*' --ttl 300; }
+TOK=$(mint "$TMP/k.pem")
+FORGED=$(mint "$TMP/other.pem")
+run() { LD_LIBRARY_PATH="$LIBDIR" "$TMP/embed" "$EX/policies.cedar" "$EX/entities.json" "$EX/schema.cedarschema" \
+    "$TMP/jwks.json" https://writ.test corp.example "$@"; }
+out=$(run "$TOK" read 'Writ::Dataset::"usage-metrics"'); rc=$?
+check "example: allowed read" "$rc ${out%% *}" "0 allow"
+out=$(run "$TOK" read 'Writ::Dataset::"payroll"'); rc=$?
+check "example: resource outside the token's scope" "$rc $out" "1 deny (outside the task token's scope)"
+out=$(run "$TOK" write 'Writ::Dataset::"usage-metrics"'); rc=$?
+check "example: action outside the token's scope" "$rc ${out%% *}" "1 deny"
+out=$(run "$FORGED" read 'Writ::Dataset::"usage-metrics"'); rc=$?
+check "example: token signed by another key" "$rc ${out%% (*}" "1 deny"
+out=$(run "$TOK" read 'Writ::Dataset::"usage-metrics' 2>&1); rc=$?
+check "example: bad resource is an error" "$rc" "2"
+
+# The Python binding against the installed library.
+PY=/usr/bin/python3
+if ! "$PY" -c 'import pytest' 2>/dev/null; then bad "python3-pytest is missing (scripts/test.sh installs it)"; else
+    if WRIT_LIBRARY="$LIB" WRIT_BIN="$WRIT" WRIT_EXAMPLES="$EX" PYTHONPATH="$REPO/bindings/python" \
+        "$PY" -m pytest -q -p no:cacheprovider "$REPO/bindings/python/tests" >"$TMP/pytest.log" 2>&1; then
+        ok "python binding: $(tail -1 "$TMP/pytest.log")"
+    else
+        cat "$TMP/pytest.log"; bad "python binding tests"
+    fi
+fi
+echo "$PASSES passed, $FAILS failed"
+[ "$FAILS" -eq 0 ]
