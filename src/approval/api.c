@@ -29,7 +29,7 @@
  * [{"approval":{"id","step":"approved"|"denied","reason"}}]. */
 #include "approval/approval.h"
 #include "server/server_int.h"
-#include "token/jose.h"
+#include "jose/jose.h"
 #include "util/alloc.h"
 
 #include <openssl/crypto.h>

@@ -1,6 +1,6 @@
 /* approval.c - binding, ids, times and the JSON of approvals (approval.h). */
 #include "approval/approval.h"
-#include "token/jose.h"
+#include "jose/jose.h"
 #include "util/alloc.h"
 
 #include <openssl/evp.h>

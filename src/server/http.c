@@ -440,6 +440,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         break;
     case EP_APPROVALS:
         srv_approvals_http(s, c, url, method, body, h->body.len, &r);
+        break;
     case EP_CONSOLE:
         console_page(url, &r);
         break;
