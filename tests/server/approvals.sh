@@ -311,6 +311,9 @@ check "webhook: its status, url and owner" "$(jq -r '.status + " " + .url + " " 
     "pending https://writ.example/approvals/$A1 alice@corp.example"
 for _ in $(seq 100); do grep -q "$A3" "$TMP/hook.jsonl" 2>/dev/null && break; sleep 0.1; done
 check "webhook: each new pending approval" "$(grep -c "$A3" "$TMP/hook.jsonl")" 1
+m=$(curl -s -m 5 "http://$ADDR/metrics")
+contains "metrics: the webhook's failed POST was retried, none given up" "$m" 'writ_approval_webhook_total{result="failed"} 0'
+grep -q 'writ_approval_webhook_total{result="sent"} [1-9]' <<<"$m" && ok "metrics: webhook POSTs sent" || bad "metrics: $m"
 
 # ---- the CLI against the running server
 CLI=(--server "http://$ADDR" --token-file "$TMP/admin.secret")
