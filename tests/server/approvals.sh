@@ -235,6 +235,8 @@ A3=$(cat "$TMP"/race/* | jq -r -s '[.[] | select(.decision == false) | .context.
     bad "32 concurrent: others on <$A3>"
 r=$(req GET "/approvals/$A1" -H "Authorization: Bearer $ALICE")
 check "A1 consumed" "$(body "$r" | jq -r .status)" consumed
+r=$(dec "$A1" "$ALICE" '{"decision":"approve"}')
+check "approve an already used approval: 409" "$(code "$r")" 409
 r=$(ask payments t1 "$IN1")
 check "after the single use: the next identical request waits on a new one" "$(body "$r" | jq -r .context.approval.id)" "$A3"
 
