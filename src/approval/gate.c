@@ -67,6 +67,19 @@ writ_status srv_approvals_open(srv *s, unsigned port, writ_error *err)
     return WRIT_OK;
 }
 
+void srv_approvals_metrics(srv *s, sbuf *b)
+{
+    uint64_t sent = 0, failed = 0;
+    wr_webhook_counts(s->appr ? s->appr->hook : NULL, &sent, &failed);
+    sb_printf(
+        b,
+        "# HELP writ_approval_webhook_total New pending approvals POSTed to approval_webhook, by result.\n"
+        "# TYPE writ_approval_webhook_total counter\n"
+        "writ_approval_webhook_total{result=\"sent\"} %llu\nwrit_approval_webhook_total{result=\"failed\"} "
+        "%llu\n",
+        (unsigned long long)sent, (unsigned long long)failed);
+}
+
 const char *srv_approvals_base(const srv *s) { return s->appr ? s->appr->base : NULL; }
 
 void srv_approvals_close(srv *s)

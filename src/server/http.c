@@ -287,6 +287,7 @@ static void metrics(srv *s, srv_reply *r)
         "# HELP writ_policy_reload_failing 1 while the newest policy files are refused (the previous set "
         "decides).\n# TYPE writ_policy_reload_failing gauge\nwrit_policy_reload_failing %d\n",
         snap_degraded(s->store, NULL, 0) ? 1 : 0);
+    srv_approvals_metrics(s, &b);
     srv_reply_sbuf(r, 200, &b);
     r->content_type = "text/plain; version=0.0.4";
 }

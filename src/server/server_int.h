@@ -270,6 +270,8 @@ void check_free(srv *s);
  * approval_webhook); close them. */
 WRIT_MUST_CHECK writ_status srv_approvals_open(srv *s, unsigned port, writ_error *err);
 void srv_approvals_close(srv *s);
+/* The approvals' lines of /metrics. */
+void srv_approvals_metrics(srv *s, sbuf *b);
 /* PUBLIC_URL without a trailing '/' (NULL when not open). */
 const char *srv_approvals_base(const srv *s);
 /* From the main loop: audit the approvals that expired since the last call. */

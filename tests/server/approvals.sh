@@ -235,6 +235,8 @@ A3=$(cat "$TMP"/race/* | jq -r -s '[.[] | select(.decision == false) | .context.
     bad "32 concurrent: others on <$A3>"
 r=$(req GET "/approvals/$A1" -H "Authorization: Bearer $ALICE")
 check "A1 consumed" "$(body "$r" | jq -r .status)" consumed
+r=$(dec "$A1" "$ALICE" '{"decision":"approve"}')
+check "approve an already used approval: 409" "$(code "$r")" 409
 r=$(ask payments t1 "$IN1")
 check "after the single use: the next identical request waits on a new one" "$(body "$r" | jq -r .context.approval.id)" "$A3"
 
@@ -311,6 +313,9 @@ check "webhook: its status, url and owner" "$(jq -r '.status + " " + .url + " " 
     "pending https://writ.example/approvals/$A1 alice@corp.example"
 for _ in $(seq 100); do grep -q "$A3" "$TMP/hook.jsonl" 2>/dev/null && break; sleep 0.1; done
 check "webhook: each new pending approval" "$(grep -c "$A3" "$TMP/hook.jsonl")" 1
+m=$(curl -s -m 5 "http://$ADDR/metrics")
+contains "metrics: the webhook's failed POST was retried, none given up" "$m" 'writ_approval_webhook_total{result="failed"} 0'
+grep -q 'writ_approval_webhook_total{result="sent"} [1-9]' <<<"$m" && ok "metrics: webhook POSTs sent" || bad "metrics: $m"
 
 # ---- the CLI against the running server
 CLI=(--server "http://$ADDR" --token-file "$TMP/admin.secret")
