@@ -12,6 +12,8 @@ static const cli_command commands[] = {
     {"token", "task tokens: mint | exchange | delegate | inspect | verify (see `writ token`)", cmd_token},
     {"keys", "signing keys: generate --out F [--alg ES256|EdDSA] | jwks --key F...", cmd_keys},
     {"mcp", "MCP upstreams: schema NAME|URL [--config F] [--namespace NS] (a Cedar schema fragment)", cmd_mcp},
+    {"approvals", "approvals of a running server: list [--status S] | show ID | approve|deny ID [--reason R]",
+     cmd_approvals},
     {"revoke", "revoke: --db F (--jti | --subtree | --task | --agent) VALUE [--until T]", cmd_revoke},
 };
 

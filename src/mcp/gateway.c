@@ -40,6 +40,8 @@
 #include <strings.h>
 
 #define MCP_DENIED (-32001)
+/* held for a person's approval (src/approval/): data is the approval */
+#define MCP_APPROVAL_REQUIRED (-32002)
 
 typedef struct gw_up {
     const srv_mcp_upstream *cfg;
@@ -62,6 +64,7 @@ typedef struct gw_req {
     srv_durable durable;
     bool allow;
     char deny[700];
+    json_t *approval; /* a pending approval the deny waits for, NULL = none */
     json_t *id; /* the request's id (for errors), NULL = none */
     char *body; /* what is forwarded (a copy) */
     size_t len;
@@ -772,7 +775,6 @@ static void decide(mcp_gw *g, gw_req *r, const char *what, const json_t *input, 
     json_t *empty = json_object();
     if (!mcp_jcs_sha256(hashed ? hashed : empty, false, hex, &err))
         snprintf(extra, sizeof extra, "{\"input_sha256\":\"%s\"}", hex);
-    json_decref(empty);
     json_t *ctx = json_object();
     if (ctx && input)
         json_object_set(ctx, "input", (json_t *)input);
@@ -787,11 +789,20 @@ static void decide(mcp_gw *g, gw_req *r, const char *what, const json_t *input, 
         .context = ctx,
         .peer = &r->peer,
         .audit_extra = extra[0] ? extra : NULL,
+        .approval_input = hashed ? hashed : empty,
     };
     srv_snapshot *snap = snap_acquire(s->store);
     srv_outcome o;
     srv_decide_ask(s, snap, &a, &o);
     r->allow = o.allow;
+    if (!o.allow && o.appr.state == SRV_APPR_PENDING) {
+        sbuf ab;
+        sb_init(&ab);
+        srv_approval_outcome_json(&o, &ab); /* ,"approval":{...} */
+        json_decref(r->approval);
+        r->approval = sb_ok(&ab) && ab.len > 12 ? json_loads(ab.p + 12, 0, NULL) : NULL;
+        sb_free(&ab);
+    }
     if (!o.allow) {
         sbuf au, ru;
         sb_init(&au);
@@ -806,6 +817,7 @@ static void decide(mcp_gw *g, gw_req *r, const char *what, const json_t *input, 
     }
     snap_release(snap);
     json_decref(ctx);
+    json_decref(empty);
 }
 
 /* The tool's {name, annotations} as the upstream last listed it. */
@@ -1031,6 +1043,15 @@ decided:
         return send_http_error(c, 503, "audit_unavailable",
                                "the audit log could not record this decision: refused", NULL);
     }
+    if (!r->allow && r->approval) {
+        char *t = mcp_rpc_error_text(r->id, MCP_APPROVAL_REQUIRED, r->deny, r->approval);
+        if (!t)
+            return MHD_NO;
+        enum MHD_Result sent = send_text(c, 200, "application/json", t, strlen(t), NULL, r);
+        wr_free(t);
+        r->phase = P_SENT;
+        return sent;
+    }
     if (!r->allow)
         return send_rpc_error(r, c, 200, r->id, MCP_DENIED, r->deny);
     return forward(g, r);
@@ -1044,6 +1065,7 @@ static void req_free(void *arg, void *state)
         return;
     if (r->durable.s)
         srv_durable_resumed(&r->durable); /* completed while held: the client left */
+    json_decref(r->approval);
     pthread_mutex_lock(&g->live_mu);
     if (r->prev)
         r->prev->next = r->next;

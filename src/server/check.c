@@ -164,6 +164,8 @@ void check_request(srv *s, struct MHD_Connection *c, const char *url, const char
     };
     srv_decide_ask(s, snap, &a, &o);
     reply(r, o.allow ? 200 : 403, o.allow ? "allow" : "deny", id.agent, NULL, snap, &o);
+    if (!o.allow && o.appr.state != SRV_APPR_NONE) /* held or denied by a person: which approval */
+        snprintf(r->hdr_approval, sizeof r->hdr_approval, "%s", o.appr.id);
 out:
     srv_task_clear(&id);
     snap_release(snap);

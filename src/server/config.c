@@ -13,7 +13,7 @@
 #include <string.h>
 
 typedef enum ck_kind { CK_STR, CK_PATH, CK_U32, CK_U64, CK_BOOL, CK_LISTEN, CK_ROUTE, CK_TRUST_SPIFFE, CK_TRUST_OIDC,
-               CK_TLS_CA, CK_MCP_UP, CK_MCP_CRED } ck_kind;
+               CK_TLS_CA, CK_MCP_UP, CK_MCP_CRED, CK_DURATION } ck_kind;
 
 typedef struct ck_key {
     const char *name;
@@ -88,7 +88,7 @@ static const ck_key keys[] = {
      "addresses or CIDR ranges (space or comma separated) whose X-Real-IP, X-Forwarded-For, X-Original-* and "
      "X-Writ-Destination headers are believed (empty: none)"},
     {"public_url", CK_STR, OFF(public_url), 0, 0,
-     "the URL MCP clients use to reach Writ, in OAuth metadata (empty: http://LISTEN)"},
+     "the URL clients use to reach Writ, in OAuth metadata and approval links (empty: http://LISTEN)"},
     {"mcp_upstream", CK_MCP_UP, 0, 0, 0,
      "NAME URL, or NAME stdio CMD ARG...: an MCP server served at /mcp/NAME (repeatable)"},
     {"mcp_credential", CK_MCP_CRED, 0, 0, 0,
@@ -96,6 +96,12 @@ static const ck_key keys[] = {
      "what Writ adds to requests to upstream NAME (repeatable)"},
     {"destination_default", CK_STR, OFF(destination_default), 0, 0,
      "the destination fact when neither a route nor a trusted proxy names one"},
+    {"state", CK_STR, OFF(state), 0, 0,
+     "where replicas' shared state lives (approvals, counters): sqlite (STATE_DIR/writ.db)"},
+    {"approval_ttl", CK_DURATION, OFF(approval_ttl), 1, 30u * 86400,
+     "how long an approval lives from its request: seconds, or with s, m, h, d (default 15m)"},
+    {"approval_webhook", CK_STR, OFF(approval_webhook), 0, 0,
+     "URL each new pending approval is POSTed to as JSON (retried; empty: none)"},
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 
@@ -173,6 +179,9 @@ void srv_config_defaults(srv_config *c)
     c->tls_cert = dup("");
     c->tls_key = dup("");
     c->public_url = dup("");
+    c->state = dup("sqlite");
+    c->approval_ttl = 900;
+    c->approval_webhook = dup("");
 }
 
 static void free_mcp(srv_config *c)
@@ -274,6 +283,28 @@ static writ_status parse_u64(const char *v, uint64_t min, uint64_t max, uint64_t
     else if (*end == 'm' || *end == 'M')
         mult = 1024 * 1024, end++;
     if (errno || *end || x > max / mult || x * mult < min || x * mult > max)
+        return WRIT_EINVAL;
+    *out = x * mult;
+    return WRIT_OK;
+}
+
+writ_status srv_duration_parse(const char *v, uint64_t min, uint64_t max, uint64_t *out)
+{
+    if (!*v || *v < '0' || *v > '9')
+        return WRIT_EINVAL;
+    errno = 0;
+    char *end;
+    unsigned long long x = strtoull(v, &end, 10);
+    uint64_t mult = 1;
+    if (*end == 's')
+        end++;
+    else if (*end == 'm')
+        mult = 60, end++;
+    else if (*end == 'h')
+        mult = 3600, end++;
+    else if (*end == 'd')
+        mult = 86400, end++;
+    if (errno || *end || x > UINT64_MAX / mult || x * mult < min || x * mult > max)
         return WRIT_EINVAL;
     *out = x * mult;
     return WRIT_OK;
@@ -661,6 +692,13 @@ static writ_status set_value(srv_config *c, const ck_key *k, const char *key, co
         else
             *(uint64_t *)slot = x;
         return WRIT_OK;
+    case CK_DURATION:
+        if (srv_duration_parse(value, k->min, k->max, &x))
+            return wr_error(err, WRIT_EINVAL,
+                            "%s: expected seconds or a number with s, m, h or d, from %llus to %llus: '%s'", key,
+                            (unsigned long long)k->min, (unsigned long long)k->max, value);
+        *(uint32_t *)slot = (uint32_t)x;
+        return WRIT_OK;
     case CK_BOOL:
         if (!strcmp(value, "true") || !strcmp(value, "on") || !strcmp(value, "yes") || !strcmp(value, "1"))
             *(bool *)slot = true;
@@ -928,6 +966,7 @@ void srv_config_print(const srv_config *c, FILE *f)
             fprintf(f, "%s = %s\n", k->name, *(char *const *)slot ? *(char *const *)slot : "");
             break;
         case CK_U32:
+        case CK_DURATION:
             fprintf(f, "%s = %u\n", k->name, (unsigned)*(const uint32_t *)slot);
             break;
         case CK_U64:

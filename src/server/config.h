@@ -129,6 +129,9 @@ typedef struct srv_config {
     srv_mcp_upstream *mcp_up;
     size_t nmcp_cred;
     srv_mcp_cred *mcp_cred;
+    char *state;                /* the shared-state backend: "sqlite" (STATE_DIR/writ.db) */
+    uint32_t approval_ttl;      /* seconds an approval lives from its request */
+    char *approval_webhook;     /* URL new pending approvals are POSTed to, "" = none */
 } srv_config;
 
 /* The largest config file (either form). */
@@ -151,6 +154,9 @@ WRIT_MUST_CHECK writ_status srv_config_args(srv_config *c, int argc, char **argv
 /* Can a server start on these settings?  Refuses a missing policy file
  * setting, naming how to pass one (there is no default set). */
 WRIT_MUST_CHECK writ_status srv_config_check(const srv_config *c, writ_error *err);
+/* A duration: seconds, or a number followed by s, m, h or d, within
+ * [min, max] seconds.  WRIT_EINVAL otherwise. */
+WRIT_MUST_CHECK writ_status srv_duration_parse(const char *v, uint64_t min, uint64_t max, uint64_t *out);
 /* Write every key with its value, in the file format. */
 void srv_config_print(const srv_config *c, FILE *f);
 /* One line per key: name, default, meaning (for --help). */

@@ -362,7 +362,23 @@ void srv_decide_ask(srv *s, const srv_snapshot *snap, const srv_ask *a, srv_outc
     } else {
         out->allow = out->d.allow;
     }
-    decided(s, agent, act, res, task, chain, a->audit_extra, out);
+    /* @approval("required"): the approval bound to this request decides
+     * (src/approval/gate.c); its step goes into the record */
+    sbuf step;
+    sb_init(&step);
+    if (out->allow && snap->napprovals) {
+        if (a->audit_extra) {
+            sb_puts(&step, a->audit_extra);
+            size_t mark = step.len;
+            srv_approval_gate(s, snap, a, ctx, agent, res, task, chain, out, &step);
+            if (step.len == mark)
+                sb_free(&step), sb_init(&step);
+        } else {
+            srv_approval_gate(s, snap, a, ctx, agent, res, task, chain, out, &step);
+        }
+    }
+    decided(s, agent, act, res, task, chain, step.len && sb_ok(&step) ? step.p : a->audit_extra, out);
+    sb_free(&step);
     goto done;
 refuse:
     memset(out, 0, sizeof *out);
@@ -384,6 +400,7 @@ void srv_outcome_json(const srv_snapshot *snap, const srv_outcome *o, sbuf *b)
         json_ids(b, o->d.reasons, o->d.nreasons);
     sb_puts(b, ",\"errors\":");
     json_errors(b, o);
+    srv_approval_outcome_json(o, b);
     /* Obligations: @approval("required") on a determining permit. */
     if (o->allow && snap) {
         for (size_t i = 0; i < o->d.nreasons; i++) {

@@ -14,6 +14,7 @@
  * daemon, then commit and close the audit log. */
 #include "console/console.h"
 #include "server/framing.h"
+#include "store/store.h"
 #include "server/server.h"
 #include "server/server_int.h"
 #include "util/alloc.h"
@@ -39,6 +40,7 @@ typedef enum ep {
     EP_TOKEN,
     EP_REVOKE,
     EP_JWKS,
+    EP_APPROVALS,
     EP_CONSOLE,
 } ep;
 
@@ -64,6 +66,7 @@ static const struct {
     {"/oauth2/token", false, M_POST, "POST", EP_TOKEN, MET_EP_OTHER, B_FORM},
     {"/oauth2/revoke", false, M_POST, "POST", EP_REVOKE, MET_EP_OTHER, B_FORM},
     {"/.well-known/jwks.json", false, M_GET | M_HEAD, "GET, HEAD", EP_JWKS, MET_EP_OTHER, B_NONE},
+    {"/approvals", true, M_GET | M_HEAD | M_POST, "GET, HEAD, POST", EP_APPROVALS, MET_EP_OTHER, B_JSON},
     {"/console", true, M_GET | M_HEAD, "GET, HEAD", EP_CONSOLE, MET_EP_OTHER, B_NONE},
 };
 #define NENDPOINTS (sizeof endpoints / sizeof endpoints[0])
@@ -115,6 +118,8 @@ static enum MHD_Result send_reply(srv *s, struct MHD_Connection *c, hreq *h, srv
         MHD_add_response_header(resp, "X-Writ-Decision", r->decision);
     if (r->hdr_agent[0])
         MHD_add_response_header(resp, "X-Writ-Agent", r->hdr_agent);
+    if (r->hdr_approval[0])
+        MHD_add_response_header(resp, "X-Writ-Approval", r->hdr_approval);
     if (r->page) {
         MHD_add_response_header(resp, "Content-Security-Policy", WR_CONSOLE_CSP);
         MHD_add_response_header(resp, "X-Frame-Options", "DENY");
@@ -282,6 +287,7 @@ static void metrics(srv *s, srv_reply *r)
         "# HELP writ_policy_reload_failing 1 while the newest policy files are refused (the previous set "
         "decides).\n# TYPE writ_policy_reload_failing gauge\nwrit_policy_reload_failing %d\n",
         snap_degraded(s->store, NULL, 0) ? 1 : 0);
+    srv_approvals_metrics(s, &b);
     srv_reply_sbuf(r, 200, &b);
     r->content_type = "text/plain; version=0.0.4";
 }
@@ -432,6 +438,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         break;
     case EP_JWKS:
         oauth_jwks(s, &r);
+        break;
+    case EP_APPROVALS:
+        srv_approvals_http(s, c, url, method, body, h->body.len, &r);
         break;
     case EP_CONSOLE:
         console_page(url, &r);
@@ -628,6 +637,15 @@ int srv_run_ext(const srv_config *cfg, const srv_ext *ext)
         log_msg("%s", err.msg);
         goto out;
     }
+    { /* the state replicas share (approvals, counters): store.h */
+        char *db = join(cfg->state_dir, "/writ.db");
+        writ_status st = db ? wr_store_open(cfg->state, db, &s.state, &err) : WRIT_ENOMEM;
+        wr_free(db);
+        if (st) {
+            log_msg("%s", st == WRIT_ENOMEM ? "out of memory" : err.msg);
+            goto out;
+        }
+    }
     if (cfg->audit) { /* checkpoints signed with the token key (the log's own key without one) */
         char *db = join(cfg->state_dir, "/writ.db");
         wr_audit_opts ao = {.batch = cfg->audit_batch, .queue_max = cfg->audit_queue,
@@ -716,6 +734,10 @@ int srv_run_ext(const srv_config *cfg, const srv_ext *ext)
     }
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(s.daemon, MHD_DAEMON_INFO_BIND_PORT);
     unsigned port = di ? di->port : cfg->listen_port;
+    if (srv_approvals_open(&s, port, &err)) {
+        log_msg("%s", err.msg);
+        goto out;
+    }
     log_msg("serving %s on %s:%u (%u threads, policies %s, generation %llu)",
             !s.tls_cert_pem ? "HTTP" : s.client_roots ? "HTTPS (client certificates requested)" : "HTTPS",
             cfg->listen_host, port, threads, cfg->policies, (unsigned long long)snap_generation(s.store));
@@ -740,6 +762,7 @@ int srv_run_ext(const srv_config *cfg, const srv_ext *ext)
             break;
         }
         srv_conn_sweep(&s);
+        srv_approvals_tick(&s);
         if (sig == SIGHUP) {
             reload(&s, "SIGHUP");
             continue;
@@ -797,6 +820,8 @@ out:
         close(lfd);
     if (ext_started && ext->stop)
         ext->stop(ext->arg);
+    srv_approvals_close(&s);
+    wr_store_close(s.state);
     if (s.audit) {
         wr_audit_close(s.audit); /* commits everything queued */
         log_msg("audit log closed");

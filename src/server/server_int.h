@@ -54,6 +54,8 @@ typedef struct srv {
     size_t nproxies;
     char dest_default[130]; /* destination_default, normalised */
     const struct srv_ext *ext; /* extension routes (server.h), NULL = none */
+    struct wr_store *state;    /* the `state` store (approvals, counters): STATE_DIR/writ.db */
+    struct srv_approvals *appr; /* approvals (src/approval/), NULL = not open */
 } srv;
 /* One trusted_proxies entry: an address range. */
 typedef struct srv_cidr {
@@ -97,6 +99,7 @@ typedef struct srv_reply {
     const char *www_auth;       /* WWW-Authenticate for 401 */
     char hdr_agent[256];        /* X-Writ-Agent for checks ("" = none) */
     const char *decision;       /* X-Writ-Decision ("allow"/"deny"), NULL = none */
+    char hdr_approval[40];      /* X-Writ-Approval: the approval a check waits for ("" = none) */
     bool page;                  /* a console page: the browser security headers */
 } srv_reply;
 
@@ -178,6 +181,8 @@ typedef struct srv_ask {
     const srv_peer *peer; /* NULL = no connection */
     const char *audit_extra; /* a JSON object appended to the record's errors (the MCP gateway's
                                 {"input_sha256":...}), NULL = none */
+    const json_t *approval_input; /* what an approval binds as the input (the MCP call's arguments),
+                                     NULL = context.input */
 } srv_ask;
 
 typedef struct srv_outcome {
@@ -185,7 +190,15 @@ typedef struct srv_outcome {
     bool failed;                /* no decision could be made: deny, reason in error */
     char error[320];
     writ_decision d;            /* valid when !failed; points into the thread's authorizer */
+    /* The approval the decision rests on (src/approval/gate.c), state 0 = none. */
+    struct {
+        int state;              /* SRV_APPR_NONE, _PENDING, _DENIED, _CONSUMED */
+        char id[40];
+        int64_t expires_ms;
+        const char *base;       /* PUBLIC_URL */
+    } appr;
 } srv_outcome;
+enum { SRV_APPR_NONE = 0, SRV_APPR_PENDING, SRV_APPR_DENIED, SRV_APPR_CONSUMED };
 
 /* Decide a: check the task token's bounds, build the context from the
  * fact table (facts.c), ask Cedar, audit, count.  Always fills out (fail
@@ -252,6 +265,28 @@ void authzen_metadata(srv *s, struct MHD_Connection *c, srv_reply *r);
 void check_request(srv *s, struct MHD_Connection *c, const char *url, const char *method, srv_reply *r);
 WRIT_MUST_CHECK writ_status check_compile(srv *s, writ_error *err);
 void check_free(srv *s);
+/* ---- approvals (src/approval/: gate.c, api.c) */
+/* Open the approvals on s->state (approval_ttl, public_url for port,
+ * approval_webhook); close them. */
+WRIT_MUST_CHECK writ_status srv_approvals_open(srv *s, unsigned port, writ_error *err);
+void srv_approvals_close(srv *s);
+/* The approvals' lines of /metrics. */
+void srv_approvals_metrics(srv *s, sbuf *b);
+/* PUBLIC_URL without a trailing '/' (NULL when not open). */
+const char *srv_approvals_base(const srv *s);
+/* From the main loop: audit the approvals that expired since the last call. */
+void srv_approvals_tick(srv *s);
+/* The decision hook: after Cedar allowed a (context ctx), when every
+ * determining permit carries @approval("required"), the approval bound to
+ * the request decides (allow once when approved; else a deny naming it).
+ * Appends the step to *extra for the audit record. */
+void srv_approval_gate(srv *s, const srv_snapshot *snap, const srv_ask *a, const json_t *ctx, const char *agent,
+                       const char *resource, const char *task, const char *chain, srv_outcome *out, sbuf *extra);
+/* `"approval":{...}` of an outcome that has one (nothing otherwise). */
+void srv_approval_outcome_json(const srv_outcome *o, sbuf *b);
+/* GET /approvals, GET and POST /approvals/ID. */
+void srv_approvals_http(srv *s, struct MHD_Connection *c, const char *url, const char *method, const char *body,
+                        size_t len, srv_reply *r);
 /* ---- the task behind a request (taskctx.c) */
 void srv_task_clear(srv_task *t);
 /* The Cedar type of t's holder: its own (an OIDC subject's), else

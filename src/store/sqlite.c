@@ -52,13 +52,21 @@ writ_status wr_sqlite_store_open(const char *path, wr_store **out, writ_error *e
     s->base.ops = &sqlite_ops;
     pthread_mutex_init(&s->mu, NULL);
     /* approvals name agents and tasks: 0600 like the rest of the state,
-     * set before SQLite opens the file (see revocations.c) */
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (fd >= 0) {
-        struct stat sb;
-        if (fstat(fd, &sb) == 0 && (sb.st_mode & 077))
-            (void)fchmod(fd, 0600);
-        close(fd);
+     * set before SQLite opens the file.  Never open and close a descriptor
+     * of a file this process may hold already (the server's revocations
+     * and audit log use the same file): closing any descriptor of a file
+     * drops every POSIX lock the process holds on it, SQLite's included,
+     * and another process then takes the WAL for unused (a revocation
+     * written by `writ revoke` was seen late).  So: chmod by path when it
+     * exists, create it exclusively when it does not. */
+    struct stat sb;
+    if (stat(path, &sb) == 0) {
+        if (sb.st_mode & 077)
+            (void)chmod(path, 0600);
+    } else {
+        int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (fd >= 0)
+            close(fd);
     }
     writ_status st;
     if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, NULL) !=

@@ -3,7 +3,12 @@
 // the pending approval, approve it with a reason.
 //   node console.mjs BASE_URL TOKEN APPROVAL_ID SHOT_DIR
 // Prints one line per step: "ok STEP" or "FAIL STEP: why"; exit 1 on a FAIL.
-import puppeteer from "puppeteer-core";
+import { createRequire } from "node:module";
+import { pathToFileURL } from "node:url";
+
+// puppeteer-core from tests/peers (npm ci there), as the other drivers load the SDK
+const req = createRequire(new URL("../peers/package.json", import.meta.url));
+const { default: puppeteer } = await import(pathToFileURL(req.resolve("puppeteer-core")).href);
 
 const [base, token, id, shots] = process.argv.slice(2);
 let fails = 0;

@@ -3,8 +3,10 @@
 //
 //   node oauth_peer.mjs PEERS keys DIR              ES256 SPIFFE bundle DIR/bundle.json, key DIR/svid.jwk
 //   node oauth_peer.mjs PEERS svid DIR SUB [AUD] [EXP] a JWT-SVID for SUB (aud default "writ", EXP default "5m")
-//   node oauth_peer.mjs PEERS oidc DIR ISS SUB       an OIDC token of issuer ISS for SUB (aud "writ"), signed
-//                                                    with the same key under kid oidc-1 (DIR/oidc.json)
+//   node oauth_peer.mjs PEERS oidc DIR ISS SUB [CLAIMS]
+//                                                    an OIDC token of issuer ISS for SUB (aud "writ"), signed
+//                                                    with the same key under kid oidc-1 (DIR/oidc.json);
+//                                                    CLAIMS: a JSON object of more claims (email, ...)
 //   node oauth_peer.mjs PEERS twin TOKEN             the other valid ES256 signature (r, n - s) of TOKEN
 //   node oauth_peer.mjs PEERS verify JWKS TOKEN ISS AUD
 //                                                    verify a Writ token with the JWKS file; print the claims
@@ -42,9 +44,9 @@ if (cmd === 'keys') {
     .sign(key);
   process.stdout.write(lowS(t) + '\n');
 } else if (cmd === 'oidc') {
-  const [dir, iss, sub] = args;
+  const [dir, iss, sub, claims] = args;
   const key = await jose.importJWK(JSON.parse(readFileSync(join(dir, 'svid.jwk'), 'utf8')), 'ES256');
-  const t = await new jose.SignJWT({ sub, aud: 'writ' })
+  const t = await new jose.SignJWT({ ...(claims ? JSON.parse(claims) : {}), sub, aud: 'writ' })
     .setProtectedHeader({ alg: 'ES256', kid: 'oidc-1' }).setIssuer(iss).setIssuedAt().setExpirationTime('5m')
     .sign(key);
   process.stdout.write(lowS(t) + '\n');

@@ -365,6 +365,36 @@ static void file_errors(void **state)
     srv_config_free(&c);
 }
 
+/* approval_ttl: seconds or s/m/h/d, within 1 s .. 30 d; clear errors. */
+static void durations(void **state)
+{
+    (void)state;
+    srv_config c;
+    srv_config_defaults(&c);
+    writ_error err;
+    assert_int_equal(c.approval_ttl, 900);
+    static const struct {
+        const char *v;
+        uint32_t want; /* 0 = refused */
+    } cases[] = {{"30", 30}, {"45s", 45}, {"15m", 900}, {"2h", 7200}, {"1d", 86400}, {"30d", 2592000},
+                 {"0", 0},   {"31d", 0}, {"", 0},      {"m", 0},     {"5x", 0},    {"-5", 0},
+                 {"5 m", 0}, {"1.5h", 0}, {"99999999999999999999", 0}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        writ_status st = srv_config_set(&c, "approval_ttl", cases[i].v, NULL, &err);
+        if (cases[i].want) {
+            assert_int_equal(st, WRIT_OK);
+            assert_int_equal(c.approval_ttl, cases[i].want);
+        } else {
+            assert_int_not_equal(st, WRIT_OK);
+            assert_non_null(strstr(err.msg, "approval_ttl"));
+        }
+    }
+    assert_int_equal(srv_config_set(&c, "approval_webhook", "http://127.0.0.1:9/hook", NULL, &err), WRIT_OK);
+    assert_string_equal(c.approval_webhook, "http://127.0.0.1:9/hook");
+    assert_string_equal(c.state, "sqlite");
+    srv_config_free(&c);
+}
+
 /* The example config documents every key with its default: loading it
  * changes nothing that --print-config shows. */
 static void example_matches_defaults(void **state)
@@ -415,6 +445,7 @@ int main(void)
         cmocka_unit_test(mcp_settings),
         cmocka_unit_test(file_errors),
         cmocka_unit_test(example_matches_defaults),
+        cmocka_unit_test(durations),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

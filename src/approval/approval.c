@@ -1,0 +1,303 @@
+/* approval.c - binding, ids, times and the JSON of approvals (approval.h). */
+#include "approval/approval.h"
+#include "jose/jose.h"
+#include "util/alloc.h"
+
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+static void hash_field(EVP_MD_CTX *md, const char *s)
+{
+    if (!s)
+        s = "";
+    uint64_t n = strlen(s);
+    unsigned char len[8];
+    for (int i = 0; i < 8; i++)
+        len[i] = (unsigned char)(n >> (56 - 8 * i));
+    EVP_DigestUpdate(md, len, sizeof len);
+    EVP_DigestUpdate(md, s, (size_t)n);
+}
+
+void wr_approval_bind(wr_approval *a)
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char d[EVP_MAX_MD_SIZE];
+    unsigned dl = 0;
+    a->binding[0] = '\0';
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    if (!md || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
+        EVP_MD_CTX_free(md);
+        return; /* an empty binding: the store refuses it (fail closed) */
+    }
+    hash_field(md, "writ-approval-v1");
+    hash_field(md, a->agent);
+    hash_field(md, a->task_id);
+    hash_field(md, a->chain);
+    hash_field(md, a->action);
+    hash_field(md, a->resource);
+    hash_field(md, a->input_sha256);
+    if (EVP_DigestFinal_ex(md, d, &dl) == 1 && dl == 32) {
+        for (unsigned i = 0; i < dl; i++) {
+            a->binding[2 * i] = hex[d[i] >> 4];
+            a->binding[2 * i + 1] = hex[d[i] & 15];
+        }
+        a->binding[64] = '\0';
+    }
+    EVP_MD_CTX_free(md);
+}
+
+int wr_approval_new_id(char id[40])
+{
+    unsigned char r[16];
+    if (RAND_bytes(r, sizeof r) != 1)
+        return -1;
+    memcpy(id, "apr_", 4);
+    wr_b64url_encode(r, sizeof r, id + 4);
+    return 0;
+}
+
+bool wr_approval_id_ok(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n >= 40)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+              c == '-'))
+            return false;
+    }
+    return true;
+}
+
+void wr_approval_time(int64_t ms, char out[40])
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    char base[32];
+    strftime(base, sizeof base, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(out, 40, "%s.%03dZ", base, (int)(ms % 1000));
+}
+
+static void put_opt_str(sbuf *b, const char *s)
+{
+    if (s)
+        sb_json_str(b, s);
+    else
+        sb_puts(b, "null");
+}
+
+/* Put stored JSON text as it is when it parses, else as a string. */
+static void put_json_text(sbuf *b, const char *text, const char *fallback)
+{
+    json_t *j = text ? json_loads(text, JSON_DECODE_ANY, NULL) : NULL;
+    if (j) {
+        char *t = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
+        json_decref(j);
+        if (t) {
+            sb_puts(b, t);
+            free(t); /* jansson's allocator */
+            return;
+        }
+    }
+    sb_puts(b, fallback);
+}
+
+/* "BASE/approvals/ID" as a JSON string */
+static void put_url(sbuf *b, const char *base, const char *id)
+{
+    sbuf u;
+    sb_init(&u);
+    sb_puts(&u, base ? base : "");
+    sb_puts(&u, "/approvals/");
+    sb_puts(&u, id);
+    if (sb_ok(&u))
+        sb_json_strn(b, u.p, u.len);
+    else
+        sb_puts(b, "null");
+    sb_free(&u);
+}
+
+void wr_approval_ref_json(sbuf *b, const char *id, const char *status, int64_t expires_ms, const char *base,
+                          const char *decided_by, const char *reason)
+{
+    char t[40];
+    wr_approval_time(expires_ms, t);
+    sb_puts(b, "{\"id\":");
+    sb_json_str(b, id);
+    sb_puts(b, ",\"status\":");
+    sb_json_str(b, status);
+    sb_puts(b, ",\"expires_at\":");
+    sb_json_str(b, t);
+    sb_puts(b, ",\"url\":");
+    put_url(b, base, id);
+    if (decided_by) {
+        sb_puts(b, ",\"decided_by\":");
+        sb_json_str(b, decided_by);
+        sb_puts(b, ",\"reason\":");
+        put_opt_str(b, reason);
+    }
+    sb_putc(b, '}');
+}
+
+void wr_approval_json(sbuf *b, const wr_approval *a, const char *base, const char *owner)
+{
+    char c[40], e[40];
+    wr_approval_time(a->created_ms, c);
+    wr_approval_time(a->expires_ms, e);
+    sb_puts(b, "{\"id\":");
+    sb_json_str(b, a->id);
+    sb_puts(b, ",\"status\":");
+    sb_json_str(b, wr_approval_status_name(a->status));
+    sb_puts(b, ",\"agent\":");
+    put_opt_str(b, a->agent);
+    sb_puts(b, ",\"action\":");
+    put_opt_str(b, a->action);
+    sb_puts(b, ",\"resource\":");
+    put_opt_str(b, a->resource);
+    sb_puts(b, ",\"task\":");
+    if (a->task_id && *a->task_id) {
+        sb_puts(b, "{\"id\":");
+        sb_json_str(b, a->task_id);
+        sb_puts(b, ",\"purpose\":");
+        put_opt_str(b, a->task_purpose);
+        sb_putc(b, '}');
+    } else {
+        sb_puts(b, "null");
+    }
+    sb_puts(b, ",\"chain\":");
+    put_json_text(b, a->chain, "[]");
+    sb_puts(b, ",\"input_sha256\":");
+    sb_json_str(b, a->input_sha256);
+    sb_puts(b, ",\"input\":");
+    put_json_text(b, a->input, "{}");
+    sb_puts(b, ",\"created_at\":");
+    sb_json_str(b, c);
+    sb_puts(b, ",\"expires_at\":");
+    sb_json_str(b, e);
+    sb_puts(b, ",\"decided_by\":");
+    put_opt_str(b, a->decided_by);
+    sb_puts(b, ",\"reason\":");
+    put_opt_str(b, a->decided_by ? a->reason : NULL);
+    if (base) {
+        sb_puts(b, ",\"url\":");
+        put_url(b, base, a->id);
+    }
+    if (owner) {
+        sb_puts(b, ",\"owner\":");
+        sb_json_str(b, owner);
+    }
+    sb_putc(b, '}');
+}
+
+int wr_uid_split(const char *uid, char **type, char **id)
+{
+    *type = *id = NULL;
+    const char *q = uid ? strchr(uid, '"') : NULL;
+    if (!q || q - uid < 3 || q[-1] != ':' || q[-2] != ':')
+        return -1;
+    json_t *j = json_loads(q, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+    if (!json_is_string(j)) {
+        json_decref(j);
+        return -1;
+    }
+    *type = wr_strndup(uid, (size_t)(q - 2 - uid));
+    *id = wr_strndup(json_string_value(j), json_string_length(j));
+    json_decref(j);
+    if (!*type || !*id) {
+        wr_free(*type);
+        wr_free(*id);
+        *type = *id = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+static json_t *entity_ref(const char *uid)
+{
+    char *type, *id;
+    if (wr_uid_split(uid, &type, &id))
+        return NULL;
+    json_t *r = json_pack("{s:{s:s,s:s}}", "__entity", "type", type, "id", id);
+    wr_free(type);
+    wr_free(id);
+    return r;
+}
+
+json_t *wr_approval_attrs(const wr_approval *a)
+{
+    json_t *agent = entity_ref(a->agent), *target = entity_ref(a->resource);
+    json_t *input = a->input ? json_loads(a->input, JSON_DECODE_ANY, NULL) : json_object();
+    json_t *chain = a->chain ? json_loads(a->chain, JSON_DECODE_ANY, NULL) : json_array();
+    json_t *task = json_pack("{s:s,s:s}", "id", a->task_id ? a->task_id : "", "purpose",
+                             a->task_purpose ? a->task_purpose : "");
+    json_t *out = NULL;
+    if (agent && target && json_is_object(input) && task) {
+        /* the depth: hops from the root, as context.chain_depth counts them */
+        size_t n = json_is_array(chain) ? json_array_size(chain) : 0;
+        out = json_pack("{s:O,s:s,s:O,s:O,s:O,s:I}", "agent", agent, "action", a->action ? a->action : "",
+                        "target", target, "task", task, "input", input, "chain_depth",
+                        (json_int_t)(n > 0 ? n - 1 : 0));
+    }
+    json_decref(agent);
+    json_decref(target);
+    json_decref(input);
+    json_decref(chain);
+    json_decref(task);
+    return out;
+}
+
+static json_t *claim_value(const json_t *v, int depth)
+{
+    if (depth > 32)
+        return NULL;
+    switch (json_typeof(v)) {
+    case JSON_STRING:
+    case JSON_INTEGER:
+    case JSON_TRUE:
+    case JSON_FALSE:
+        return json_copy((json_t *)v);
+    case JSON_REAL: {
+        char t[64];
+        snprintf(t, sizeof t, "%.17g", json_real_value(v));
+        return json_string(t);
+    }
+    case JSON_ARRAY: {
+        json_t *o = json_array();
+        size_t i;
+        json_t *e;
+        json_array_foreach(v, i, e)
+        {
+            json_t *c = claim_value(e, depth + 1);
+            if (c)
+                json_array_append_new(o, c);
+        }
+        return o;
+    }
+    case JSON_OBJECT: {
+        json_t *o = json_object();
+        const char *k;
+        json_t *e;
+        json_object_foreach((json_t *)v, k, e)
+        {
+            if (!strcmp(k, "__entity") || !strcmp(k, "__extn") || !strcmp(k, "__expr"))
+                continue;
+            json_t *c = claim_value(e, depth + 1);
+            if (c)
+                json_object_set_new(o, k, c);
+        }
+        return o;
+    }
+    default:
+        return NULL;
+    }
+}
+
+json_t *wr_claims_cedar(const json_t *claims)
+{
+    return json_is_object(claims) ? claim_value(claims, 0) : json_object();
+}

@@ -1,0 +1,96 @@
+/* approval.h - human approval bound to one exact action (issue 10).
+ *
+ * A request whose allow rests only on permits annotated
+ * @approval("required") is held: the decision path (src/server/decide.c)
+ * calls srv_approval_gate (gate.c), which binds the request to an
+ * approval in the state store (store.h: wr_store_approval_take) and
+ * answers from it: consumed -> allow (once), pending -> "approval
+ * required", denied -> deny with the approver's reason.  People decide at
+ * /approvals (api.c); new pending approvals are POSTed to approval_webhook
+ * (webhook.c).  docs/APPROVALS.md describes the whole feature.
+ *
+ * This header holds the parts that need no server: the binding, ids,
+ * times, the JSON of an approval and the Cedar attributes of the
+ * Writ::Approval entity an approver is decided against. */
+#ifndef WRIT_APPROVAL_APPROVAL_H
+#define WRIT_APPROVAL_APPROVAL_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "store/store.h"
+#include "util/sbuf.h"
+#include "writ/writ.h"
+
+/* Longest reason an approver may give, bytes. */
+#define WR_APPROVAL_REASON_MAX 1024
+
+/* The binding of a: lowercase hex SHA-256 over its agent, task id, chain,
+ * action, resource and input_sha256 (each length-prefixed, so no two
+ * different field lists hash alike), into a->binding. */
+void wr_approval_bind(wr_approval *a);
+
+/* A fresh id: "apr_" and 22 base64url characters of 16 random bytes
+ * (128 bits: unguessable; URL-safe).  -1 when there is no randomness. */
+int wr_approval_new_id(char id[40]);
+
+/* Is s the shape of an id (what a URL may name)? */
+bool wr_approval_id_ok(const char *s);
+
+/* RFC 3339 UTC with milliseconds ("2026-12-03T09:00:00.123Z"). */
+void wr_approval_time(int64_t ms, char out[40]);
+
+/* {"id","status","agent","action","resource","task","chain","input_sha256",
+ *  "input","created_at","expires_at","decided_by","reason","url","owner"};
+ *  url only when base is not NULL (PUBLIC_URL); owner (the agent's `owner`
+ *  attribute, for the people deciding) only when not NULL. */
+void wr_approval_json(sbuf *b, const wr_approval *a, const char *base, const char *owner);
+
+/* The short form answers carry: {"id","status","expires_at","url"} (plus
+ * "decided_by" and "reason" once decided). */
+void wr_approval_ref_json(sbuf *b, const char *id, const char *status, int64_t expires_ms, const char *base,
+                          const char *decided_by, const char *reason);
+
+/* Split a Cedar uid text (`Writ::Agent::"id"`, the id a JSON string) into
+ * its type and id (wr_malloc'd).  -1 when it is not one. */
+int wr_uid_split(const char *uid, char **type, char **id);
+
+/* The attributes of Writ::Approval::"<id>" in Cedar's JSON entity format:
+ * agent and target (entity references), action (String), task {id,
+ * purpose}, input (the request's context input, a record) and chain_depth
+ * (Long).  NULL on out of memory or a stored field that does not read. */
+json_t *wr_approval_attrs(const wr_approval *a);
+
+/* An OIDC token's claims as a Cedar record (Cedar's JSON value format):
+ * strings, booleans and integers as they are, other numbers as their
+ * text, arrays as sets, objects as records; nulls and the keys Cedar's
+ * reader would take for an entity or an extension value ("__entity",
+ * "__extn", "__expr") are left out, so a claim can never forge one. */
+json_t *wr_claims_cedar(const json_t *claims);
+
+/* ---- fit.c: with a schema (NULL: no change), cut the values Writ makes
+ * up for an approver's decision to what the schema declares, in place:
+ * the attributes of an entity of type (`Writ::Approval`), and the context
+ * of action action_type::"action_id" (context.claims). */
+#include "writ/cedar.h"
+void wr_fit_entity_attrs(const writ_schema *s, const char *type, json_t *attrs);
+void wr_fit_context(const writ_schema *s, const char *action_type, const char *action_id, json_t *ctx);
+/* The String attribute key of the entity named by a uid text in es
+ * (wr_malloc'd), or NULL (not there, not a String). */
+char *wr_entity_string_attr(const writ_entities *es, const char *uid, const char *key);
+
+/* ---- webhook.c: POST each new pending approval to approval_webhook */
+typedef struct wr_webhook wr_webhook;
+/* Start the sender thread for url (http or https). */
+WRIT_MUST_CHECK writ_status wr_webhook_start(const char *url, wr_webhook **out, writ_error *err);
+/* Queue one JSON body (copied).  Never blocks: when the queue is full the
+ * body is dropped (counted, logged). */
+void wr_webhook_post(wr_webhook *h, const char *json, size_t len);
+/* Counters: bodies delivered (2xx) and given up (after the retries, or
+ * dropped from a full queue). */
+void wr_webhook_counts(wr_webhook *h, uint64_t *sent, uint64_t *failed);
+/* Stop: tries what is queued once more (bounded), then frees. */
+void wr_webhook_stop(wr_webhook *h);
+
+#endif

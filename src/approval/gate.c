@@ -1,0 +1,286 @@
+/* gate.c - the approval step of the one decision path, and the approvals'
+ * lifecycle in the server.
+ *
+ * srv_decide_ask (src/server/decide.c) calls srv_approval_gate after Cedar
+ * allowed a request.  When every determining permit carries
+ * @approval("required") (no permit without it applies), the allow is not
+ * given yet: the request is bound (approval.h: agent, task, chain, action,
+ * resource, SHA-256 of the JCS of the input) and one atomic store step
+ * (wr_store_approval_take) answers:
+ *   consumed  an approved approval for exactly this request: allow, and it
+ *             is used up (single use);
+ *   pending   the approval already waiting for a person: deny, "approval
+ *             required", the same id;
+ *   created   none was live: a new pending approval (webhook), deny as above;
+ *   denied    a person denied it and it has not expired: deny with their
+ *             reason (and no new approval).
+ * A forbid never reaches here (Cedar's answer is a deny), so no approval is
+ * made for a request a forbid denies.  Any failure is a deny (fail closed).
+ *
+ * The step is named in the decision's audit record: errors gets
+ * {"approval":{"id":ID,"step":"requested"|"pending"|"consumed"|"denied"}}. */
+#include "approval/approval.h"
+#include "mcp/jcs.h"
+#include "server/server_int.h"
+#include "util/alloc.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+typedef struct srv_approvals {
+    int64_t ttl_ms;
+    char base[512];     /* PUBLIC_URL without a trailing '/' */
+    wr_webhook *hook;   /* NULL = no approval_webhook */
+    int64_t last_sweep; /* ms */
+} srv_approvals;
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+writ_status srv_approvals_open(srv *s, unsigned port, writ_error *err)
+{
+    srv_approvals *ap = wr_calloc(1, sizeof *ap);
+    if (!ap)
+        return WRIT_ENOMEM;
+    ap->ttl_ms = (int64_t)s->cfg->approval_ttl * 1000;
+    if (*s->cfg->public_url)
+        snprintf(ap->base, sizeof ap->base, "%s", s->cfg->public_url);
+    else
+        snprintf(ap->base, sizeof ap->base, strchr(s->cfg->listen_host, ':') ? "%s://[%s]:%u" : "%s://%s:%u",
+                 s->tls_cert_pem ? "https" : "http", s->cfg->listen_host, port);
+    size_t n = strlen(ap->base);
+    while (n && ap->base[n - 1] == '/')
+        ap->base[--n] = '\0';
+    if (*s->cfg->approval_webhook) {
+        writ_status st = wr_webhook_start(s->cfg->approval_webhook, &ap->hook, err);
+        if (st) {
+            wr_free(ap);
+            return st;
+        }
+    }
+    s->appr = ap;
+    return WRIT_OK;
+}
+
+void srv_approvals_metrics(srv *s, sbuf *b)
+{
+    uint64_t sent = 0, failed = 0;
+    wr_webhook_counts(s->appr ? s->appr->hook : NULL, &sent, &failed);
+    sb_printf(
+        b,
+        "# HELP writ_approval_webhook_total New pending approvals POSTed to approval_webhook, by result.\n"
+        "# TYPE writ_approval_webhook_total counter\n"
+        "writ_approval_webhook_total{result=\"sent\"} %llu\nwrit_approval_webhook_total{result=\"failed\"} "
+        "%llu\n",
+        (unsigned long long)sent, (unsigned long long)failed);
+}
+
+const char *srv_approvals_base(const srv *s) { return s->appr ? s->appr->base : NULL; }
+
+void srv_approvals_close(srv *s)
+{
+    if (!s->appr)
+        return;
+    wr_webhook_stop(s->appr->hook);
+    wr_free(s->appr);
+    s->appr = NULL;
+}
+
+/* One audit record of an approval step that is no decision of its own
+ * (expired; approved and denied come from api.c). */
+static void step_record(srv *s, const wr_approval *a, const char *step)
+{
+    if (!s->audit)
+        return;
+    sbuf e;
+    sb_init(&e);
+    sb_puts(&e, "[{\"approval\":{\"id\":");
+    sb_json_str(&e, a->id);
+    sb_puts(&e, ",\"step\":");
+    sb_json_str(&e, step);
+    sb_puts(&e, "}}]");
+    sbuf act;
+    sb_init(&act);
+    sb_puts(&act, s->action_type);
+    sb_puts(&act, "::");
+    sb_json_str(&act, a->action ? a->action : "");
+    wr_audit_entry en = {
+        .agent = a->agent,
+        .chain = a->chain,
+        .task = a->task_id,
+        .action = sb_ok(&act) ? act.p : "",
+        .resource = a->resource,
+        .allow = false,
+        .policies = "[]",
+        .errors = sb_ok(&e) ? e.p : "[]",
+    };
+    if (srv_durable_record(s, &en))
+        atomic_fetch_add_explicit(&s->met.audit_failed, 1, memory_order_relaxed);
+    sb_free(&e);
+    sb_free(&act);
+}
+
+void srv_approvals_tick(srv *s)
+{
+    if (!s->appr || !s->state)
+        return;
+    int64_t now = now_ms();
+    if (now - s->appr->last_sweep < 1000)
+        return;
+    s->appr->last_sweep = now;
+    wr_approval *v = NULL;
+    size_t n = 0;
+    writ_error err;
+    if (wr_store_approval_expired(s->state, now, &v, &n, &err)) {
+        fprintf(stderr, "writ serve: approvals: %s\n", err.msg);
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        step_record(s, &v[i], "expired");
+    wr_approvals_free(v, n);
+}
+
+/* Does the allow rest only on permits annotated @approval("required")? */
+static bool needs_approval(const srv_snapshot *snap, const writ_decision *d)
+{
+    if (!d->allow || d->nreasons == 0 || snap->napprovals == 0)
+        return false;
+    for (size_t i = 0; i < d->nreasons; i++) {
+        bool marked = false;
+        for (size_t k = 0; k < snap->napprovals && !marked; k++)
+            marked =
+                (snap->approval_id[k] == d->reasons[i] || !strcmp(snap->approval_id[k], d->reasons[i])) &&
+                !strcmp(snap->approval_val[k], "required");
+        if (!marked)
+            return false;
+    }
+    return true;
+}
+
+static void deny(srv_outcome *out, const char *fmt, const char *a, const char *b, const char *c)
+{
+    out->allow = false;
+    out->failed = true;
+    snprintf(out->error, sizeof out->error, fmt, a, b, c);
+}
+
+static void note_step(sbuf *extra, const char *id, const char *step)
+{
+    if (extra->len)
+        sb_putc(extra, ',');
+    sb_puts(extra, "{\"approval\":{\"id\":");
+    sb_json_str(extra, id);
+    sb_puts(extra, ",\"step\":");
+    sb_json_str(extra, step);
+    sb_puts(extra, "}}");
+}
+
+void srv_approval_gate(srv *s, const srv_snapshot *snap, const srv_ask *a, const json_t *ctx,
+                       const char *agent, const char *resource, const char *task, const char *chain,
+                       srv_outcome *out, sbuf *extra)
+{
+    if (out->failed || !out->allow || !needs_approval(snap, &out->d))
+        return;
+    srv_approvals *ap = s->appr;
+    if (!ap || !s->state) {
+        deny(out, "approval required, but approvals are not available on this server%s%s%s", "", "", "");
+        return;
+    }
+    /* the bound fields */
+    char action[300];
+    if (a->action.id_len >= sizeof action || memchr(a->action.id, '\0', a->action.id_len)) {
+        deny(out, "approval required, but the action id is too long to bind%s%s%s", "", "", "");
+        return;
+    }
+    memcpy(action, a->action.id, a->action.id_len);
+    action[a->action.id_len] = '\0';
+    const char *purpose = a->task ? a->task->purpose : NULL;
+    if (!a->task) {
+        json_t *p = json_object_get(json_object_get(ctx, "task"), "purpose");
+        purpose = json_is_string(p) ? json_string_value(p) : NULL;
+    }
+    const json_t *in = json_object_get(ctx, "input");
+    const json_t *hashed = a->approval_input ? a->approval_input : in;
+    json_t *empty = json_object();
+    char *input_text = NULL;
+    size_t input_len = 0;
+    writ_error err;
+    memset(&err, 0, sizeof err);
+    wr_approval w;
+    memset(&w, 0, sizeof w);
+    if (!empty || mcp_jcs_sha256(hashed ? hashed : empty, false, w.input_sha256, &err) ||
+        mcp_jcs(in ? in : empty, false, &input_text, &input_len, &err)) {
+        json_decref(empty);
+        deny(out, "approval required, but the input cannot be bound: %.200s%s%s", err.msg, "", "");
+        return;
+    }
+    json_decref(empty);
+    w.agent = (char *)agent;
+    w.action = action;
+    w.resource = (char *)resource;
+    w.task_id = (char *)(task && *task ? task : NULL);
+    w.task_purpose = (char *)purpose;
+    w.chain = (char *)(chain && *chain ? chain : "[]");
+    w.input = input_text;
+    wr_approval_bind(&w);
+    int64_t now = now_ms();
+    w.created_ms = now;
+    w.expires_ms = now + ap->ttl_ms;
+    wr_approval got;
+    wr_take res = WR_TAKE_PENDING;
+    writ_status st =
+        wr_approval_new_id(w.id) ? WRIT_EIO : wr_store_approval_take(s->state, &w, now, &res, &got, &err);
+    wr_free(input_text);
+    if (st) {
+        deny(out, "approval required, but the approvals store failed: %.250s%s%s", err.msg, "", "");
+        return;
+    }
+    snprintf(out->appr.id, sizeof out->appr.id, "%s", got.id);
+    out->appr.expires_ms = got.expires_ms;
+    out->appr.base = ap->base;
+    switch (res) {
+    case WR_TAKE_CONSUMED:
+        /* allowed: the approval is used up */
+        out->appr.state = SRV_APPR_CONSUMED;
+        note_step(extra, got.id, "consumed");
+        break;
+    case WR_TAKE_DENIED:
+        out->appr.state = SRV_APPR_DENIED;
+        deny(out, "denied by the approver %.100s: %.150s (approval %s)", got.decided_by ? got.decided_by : "",
+             got.reason && *got.reason ? got.reason : "no reason given", got.id);
+        note_step(extra, got.id, "denied");
+        break;
+    case WR_TAKE_CREATED:
+    case WR_TAKE_PENDING:
+    default:
+        out->appr.state = SRV_APPR_PENDING;
+        deny(out, "approval required: approval %s is pending%s%s", got.id, "", "");
+        note_step(extra, got.id, res == WR_TAKE_CREATED ? "requested" : "pending");
+        if (res == WR_TAKE_CREATED && ap->hook) {
+            sbuf b;
+            sb_init(&b);
+            char *owner = wr_entity_string_attr(snap->es, got.agent, "owner");
+            wr_approval_json(&b, &got, ap->base, owner);
+            wr_free(owner);
+            if (sb_ok(&b))
+                wr_webhook_post(ap->hook, b.p, b.len);
+            sb_free(&b);
+        }
+        break;
+    }
+    wr_approval_clear(&got);
+}
+
+void srv_approval_outcome_json(const srv_outcome *o, sbuf *b)
+{
+    static const char *const names[] = {"", "pending", "denied", "consumed"};
+    if (o->appr.state <= SRV_APPR_NONE || o->appr.state > SRV_APPR_CONSUMED)
+        return;
+    sb_puts(b, ",\"approval\":");
+    wr_approval_ref_json(b, o->appr.id, names[o->appr.state], o->appr.expires_ms, o->appr.base, NULL, NULL);
+}

@@ -1,0 +1,245 @@
+/* webhook.c - POST each new pending approval to approval_webhook.
+ *
+ * A decision never waits for the webhook: wr_webhook_post copies the body
+ * into a bounded queue and returns; one sender thread POSTs the bodies in
+ * order (libcurl, Content-Type: application/json, 5 s timeout).  A body
+ * that is not answered 2xx is retried with a doubling backoff (0.5 s, 1 s,
+ * 2 s, 4 s, 8 s: six tries in about 15 s), then given up and logged.  Only
+ * the head of the queue waits meanwhile; the queue holds at most
+ * HOOK_QUEUE_MAX bodies, and one posted to a full queue is dropped. */
+#include "approval/approval.h"
+#include "util/alloc.h"
+
+#include <curl/curl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#define HOOK_QUEUE_MAX 1024
+#define HOOK_TRIES 6
+#define HOOK_FIRST_BACKOFF_MS 500
+
+typedef struct hook_item {
+    struct hook_item *next;
+    size_t len;
+    char body[];
+} hook_item;
+
+struct wr_webhook {
+    char *url;
+    pthread_t th;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    hook_item *head, *tail;
+    size_t n;
+    bool stop;
+    atomic_ullong sent, failed;
+};
+
+static void hook_log(const char *fmt, const char *a, long b)
+{
+    char ts[32];
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    fprintf(stderr, "%s writ serve: approval_webhook: ", ts);
+    fprintf(stderr, fmt, a, b);
+    fputc('\n', stderr);
+}
+
+static size_t discard(char *p, size_t size, size_t n, void *ud)
+{
+    (void)p;
+    (void)ud;
+    return size * n;
+}
+
+/* One POST: the HTTP status, or 0 when none came. */
+static long post_once(CURL *cu, const char *url, const hook_item *it, char *why, size_t wn)
+{
+    curl_easy_reset(cu);
+    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
+    curl_easy_setopt(cu, CURLOPT_URL, url);
+    curl_easy_setopt(cu, CURLOPT_POST, 1L);
+    const char *body = it->body;
+    curl_easy_setopt(cu, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(cu, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)it->len);
+    curl_easy_setopt(cu, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(cu, CURLOPT_TIMEOUT_MS, 5000L);
+    curl_easy_setopt(cu, CURLOPT_CONNECTTIMEOUT_MS, 3000L);
+    curl_easy_setopt(cu, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(cu, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(cu, CURLOPT_WRITEFUNCTION, discard);
+    CURLcode rc = curl_easy_perform(cu);
+    long status = 0;
+    if (rc == CURLE_OK)
+        curl_easy_getinfo(cu, CURLINFO_RESPONSE_CODE, &status);
+    else
+        snprintf(why, wn, "%s", curl_easy_strerror(rc));
+    curl_slist_free_all(h);
+    return status;
+}
+
+/* Wait up to ms, or until stop; true when stopping. */
+static bool nap(wr_webhook *h, long ms)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += ms / 1000;
+    until.tv_nsec += (ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L)
+        until.tv_sec++, until.tv_nsec -= 1000000000L;
+    pthread_mutex_lock(&h->mu);
+    while (!h->stop && pthread_cond_timedwait(&h->cv, &h->mu, &until) == 0)
+        ;
+    bool stop = h->stop;
+    pthread_mutex_unlock(&h->mu);
+    return stop;
+}
+
+static void *sender(void *arg)
+{
+    wr_webhook *h = arg;
+    CURL *cu = curl_easy_init();
+    for (;;) {
+        pthread_mutex_lock(&h->mu);
+        while (!h->head && !h->stop)
+            pthread_cond_wait(&h->cv, &h->mu);
+        hook_item *it = h->head;
+        if (it) {
+            h->head = it->next;
+            if (!h->head)
+                h->tail = NULL;
+            h->n--;
+        }
+        bool stopping = h->stop;
+        pthread_mutex_unlock(&h->mu);
+        if (!it)
+            break; /* stopping with nothing queued */
+        long backoff = HOOK_FIRST_BACKOFF_MS, status = 0;
+        char why[256] = "";
+        /* while stopping, each body gets one try */
+        for (int t = 0; t < (stopping ? 1 : HOOK_TRIES); t++) {
+            why[0] = '\0';
+            status = cu ? post_once(cu, h->url, it, why, sizeof why) : 0;
+            if (status >= 200 && status < 300)
+                break;
+            if (t + 1 < HOOK_TRIES && nap(h, backoff))
+                stopping = true;
+            backoff *= 2;
+            if (stopping)
+                break;
+        }
+        if (status >= 200 && status < 300) {
+            atomic_fetch_add(&h->sent, 1);
+        } else {
+            atomic_fetch_add(&h->failed, 1);
+            if (why[0])
+                hook_log("gave up on a pending approval: %s (%ld)", why, status);
+            else
+                hook_log("gave up on a pending approval: %sHTTP %ld", "", status);
+        }
+        wr_free(it);
+    }
+    curl_easy_cleanup(cu);
+    return NULL;
+}
+
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static void curl_init(void) { (void)curl_global_init(CURL_GLOBAL_DEFAULT); }
+
+writ_status wr_webhook_start(const char *url, wr_webhook **out, writ_error *err)
+{
+    *out = NULL;
+    pthread_once(&curl_once, curl_init);
+    if (strncmp(url, "http://", 7) && strncmp(url, "https://", 8)) {
+        if (err) {
+            memset(err, 0, sizeof *err);
+            err->code = WRIT_EINVAL;
+            snprintf(err->msg, sizeof err->msg,
+                     "approval_webhook: '%.200s' is not an http:// or https:// URL", url);
+        }
+        return WRIT_EINVAL;
+    }
+    wr_webhook *h = wr_calloc(1, sizeof *h);
+    if (!h || !(h->url = wr_strndup(url, strlen(url)))) {
+        wr_free(h);
+        return WRIT_ENOMEM;
+    }
+    pthread_mutex_init(&h->mu, NULL);
+    pthread_cond_init(&h->cv, NULL);
+    if (pthread_create(&h->th, NULL, sender, h) != 0) {
+        pthread_mutex_destroy(&h->mu);
+        pthread_cond_destroy(&h->cv);
+        wr_free(h->url);
+        wr_free(h);
+        if (err) {
+            memset(err, 0, sizeof *err);
+            err->code = WRIT_EIO;
+            snprintf(err->msg, sizeof err->msg, "approval_webhook: cannot start its thread");
+        }
+        return WRIT_EIO;
+    }
+    *out = h;
+    return WRIT_OK;
+}
+
+void wr_webhook_post(wr_webhook *h, const char *json, size_t len)
+{
+    if (!h)
+        return;
+    hook_item *it = wr_malloc(sizeof *it + len + 1);
+    if (!it) {
+        atomic_fetch_add(&h->failed, 1);
+        return;
+    }
+    it->next = NULL;
+    it->len = len;
+    memcpy(it->body, json, len);
+    it->body[len] = '\0';
+    pthread_mutex_lock(&h->mu);
+    bool full = h->n >= HOOK_QUEUE_MAX || h->stop;
+    if (!full) {
+        if (h->tail)
+            h->tail->next = it;
+        else
+            h->head = it;
+        h->tail = it;
+        h->n++;
+        pthread_cond_broadcast(&h->cv);
+    }
+    pthread_mutex_unlock(&h->mu);
+    if (full) {
+        wr_free(it);
+        atomic_fetch_add(&h->failed, 1);
+        hook_log("queue full (%s%ld bodies): a pending approval was not sent", "", (long)HOOK_QUEUE_MAX);
+    }
+}
+
+void wr_webhook_counts(wr_webhook *h, uint64_t *sent, uint64_t *failed)
+{
+    *sent = h ? atomic_load(&h->sent) : 0;
+    *failed = h ? atomic_load(&h->failed) : 0;
+}
+
+void wr_webhook_stop(wr_webhook *h)
+{
+    if (!h)
+        return;
+    pthread_mutex_lock(&h->mu);
+    h->stop = true;
+    pthread_cond_broadcast(&h->cv);
+    pthread_mutex_unlock(&h->mu);
+    pthread_join(h->th, NULL);
+    for (hook_item *it = h->head, *nx; it; it = nx) {
+        nx = it->next;
+        wr_free(it);
+    }
+    pthread_mutex_destroy(&h->mu);
+    pthread_cond_destroy(&h->cv);
+    wr_free(h->url);
+    wr_free(h);
+}

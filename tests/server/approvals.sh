@@ -1,0 +1,403 @@
+#!/usr/bin/env bash
+# approvals.sh - human approval bound to one exact action (issue 10),
+# through the real server: a request resting only on @approval("required")
+# permits is held with a pending approval (the same one when asked again);
+# approved, exactly one identical request is allowed (also of 32 at once);
+# other arguments, task or resource need their own; a denial holds with its
+# reason; approvals expire; who approves is a Cedar decision (policy
+# refuses, self-approval, credentials that are not a person's); the API's
+# errors (401/403/404/409/400); a forbid wins; /authz/check answers 403
+# with X-Writ-Approval; the webhook gets each new pending approval (retried
+# after a failure); every step is an audit record; the CLI.  Needs node
+# (jose, for the OIDC tokens), python3 (the webhook listener), curl, jq.
+source "$(dirname "$0")/lib.sh"
+PEERS="$REPO/tests/peers"
+if ! command -v node >/dev/null || [ ! -d "$PEERS/node_modules/jose" ] || ! command -v python3 >/dev/null; then
+    echo "approvals: SKIPPED, node, $PEERS/node_modules/jose or python3 missing"; exit 77
+fi
+peer() { node "$REPO/tests/server/oauth_peer.mjs" "$PEERS" "$@"; }
+peer keys "$TMP" || { bad "jose keys"; finish; }
+IDP=https://idp.example
+oidc() { peer oidc "$TMP" "$IDP" "$@"; }
+ALICE=$(oidc alice '{"email":"alice@corp.example"}')
+MALLORY=$(oidc mallory '{"email":"mallory@corp.example"}')
+ROOTBOT=$(oidc root-bot '{"email":"alice@corp.example"}')   # the chain's root, as a person
+SVID=$(peer svid "$TMP" spiffe://corp.example/agents/release-bot)
+head -c 48 /dev/urandom | base64 | tr -d '\n/+=' >"$TMP/admin.secret"
+ADMIN=$(cat "$TMP/admin.secret")
+
+cat >"$TMP/policies.cedar" <<'CEDAR'
+@id("deploy-production")
+@approval("required")
+permit (principal, action == Writ::Action::"deploy", resource is Writ::Service)
+when { resource.environment == "production" };
+
+@id("deploy-staging")
+permit (principal, action == Writ::Action::"deploy", resource is Writ::Service)
+when { resource.environment == "staging" };
+
+// a second permit without the annotation: allowed outright
+@id("deploy-hybrid")
+permit (principal, action == Writ::Action::"deploy", resource == Writ::Service::"hybrid");
+
+@id("frozen")
+forbid (principal, action == Writ::Action::"deploy", resource == Writ::Service::"frozen");
+
+@id("owner-approves")
+permit (principal is Writ::User, action == Writ::Action::"approve_request", resource is Writ::Approval)
+when { context.claims has email && resource.agent has owner && resource.agent.owner == context.claims.email };
+
+@id("start")
+permit (principal, action == Writ::Action::"start_task", resource);
+
+@id("mcp-add")
+@approval("required")
+permit (principal, action == Writ::Action::"echo/add", resource == Writ::McpServer::"echo");
+CEDAR
+svc() { echo "{\"uid\":{\"type\":\"Writ::Service\",\"id\":\"$1\"},\"attrs\":{\"environment\":\"$2\"},\"parents\":[]}"; }
+cat >"$TMP/entities.json" <<JSON
+[$(svc payments production), $(svc web production), $(svc hybrid production), $(svc frozen production),
+ $(svc stage staging),
+ {"uid":{"type":"Writ::Agent","id":"ci-bot"},"attrs":{"owner":"alice@corp.example"},"parents":[]},
+ {"uid":{"type":"Writ::Agent","id":"spiffe://corp.example/agents/release-bot"},"attrs":{"owner":"alice@corp.example"},"parents":[]}]
+JSON
+
+# The webhook listener: the first POST gets a 500 (Writ must retry), the
+# others 200; each body received is one line of hook.jsonl.
+cat >"$TMP/hook.py" <<'PY'
+import http.server, sys
+out, ready = sys.argv[1], sys.argv[2]
+seen = [0]
+class H(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get('Content-Length', 0)))
+        seen[0] += 1
+        if seen[0] == 1:
+            self.send_response(500); self.end_headers(); return
+        with open(out, 'ab') as f:
+            f.write(body.replace(b'\n', b' ') + b'\n')
+        self.send_response(204); self.end_headers()
+    def log_message(self, *a): pass
+s = http.server.HTTPServer(('127.0.0.1', 0), H)
+open(ready, 'w').write(str(s.server_address[1]))
+s.serve_forever()
+PY
+python3 "$TMP/hook.py" "$TMP/hook.jsonl" "$TMP/hook.port" &
+PIDS+=($!)
+for _ in $(seq 50); do [ -s "$TMP/hook.port" ] && break; sleep 0.1; done
+HOOK_PORT=$(cat "$TMP/hook.port")
+# an MCP upstream (the SDK's server) for the gateway's -32002
+LOG="$TMP/echo.log" node "$REPO/tests/mcp/echo_upstream.mjs" >"$TMP/echo.port" 2>"$TMP/echo.err" &
+PIDS+=($!)
+for _ in $(seq 100); do [ -s "$TMP/echo.port" ] && break; sleep 0.1; done
+XPORT=$(head -1 "$TMP/echo.port")
+
+cat >"$TMP/writ.conf" <<CONF
+policies = $TMP/policies.cedar
+entities = $TMP/entities.json
+identity_spiffe = corp.example $TMP/bundle.json
+identity_oidc = $IDP $TMP/oidc.json
+admin_token_file = $TMP/admin.secret
+public_url = https://writ.example/
+approval_webhook = http://127.0.0.1:$HOOK_PORT/hook
+check_principal_header = X-Agent
+route = POST /deploy/{svc} deploy Service {svc}
+mcp_upstream = echo http://127.0.0.1:$XPORT/mcp
+CONF
+start_writ appr --config "$TMP/writ.conf" --threads 8
+APPR_PID=$WPID
+STATE="$TMP/appr.state"
+
+# ask SERVICE TASK INPUT: an AuthZEN evaluation of ci-bot's deploy (the PEP vouches)
+ask() {
+    post /access/v1/evaluation "{\"subject\":{\"type\":\"Agent\",\"id\":\"ci-bot\"},\"action\":{\"name\":\"deploy\"},
+      \"resource\":{\"type\":\"Service\",\"id\":\"$1\"},\"context\":{\"task\":{\"id\":\"$2\",\"purpose\":\"release\"},
+      \"chain\":[\"root-bot\",\"ci-bot\"],\"time\":\"2026-01-01T00:00:00Z\",\"input\":$3}}"
+}
+body() { echo "${1#* }"; }
+code() { echo "${1%% *}"; }
+IN1='{"version":"1.2.3","canary":true}'
+IN1_REORDERED='{ "canary" : true, "version" : "1.2.3" }'
+IN2='{"version":"1.2.4","canary":true}'
+
+# ---- held: pending, the same one when asked again
+r=$(ask payments t1 "$IN1")
+check "held: HTTP 200" "$(code "$r")" 200
+check "held: decision false" "$(body "$r" | jq -r .decision)" false
+check "held: status pending" "$(body "$r" | jq -r .context.approval.status)" pending
+A1=$(body "$r" | jq -r .context.approval.id)
+[[ "$A1" =~ ^apr_[A-Za-z0-9_-]{22}$ ]] && ok "approval id is URL-safe and long ($A1)" || bad "approval id <$A1>"
+check "held: url under public_url" "$(body "$r" | jq -r .context.approval.url)" "https://writ.example/approvals/$A1"
+[[ "$(body "$r" | jq -r .context.approval.expires_at)" =~ ^20[0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-9:.]+Z$ ]] &&
+    ok "expires_at is RFC 3339" || bad "expires_at: $(body "$r")"
+contains "held: says approval required" "$(body "$r" | jq -c .context.errors)" "approval required"
+r=$(ask payments t1 "$IN1_REORDERED")
+check "asked again (same input, other spelling): same approval" "$(body "$r" | jq -r .context.approval.id)" "$A1"
+check "asked again: still pending" "$(body "$r" | jq -r .context.approval.status)" pending
+
+# ---- reading needs an approver's credential
+r=$(req GET /approvals)
+check "list without credentials: 401" "$(code "$r")" 401
+r=$(req GET /approvals -H "Authorization: Bearer $SVID")
+check "list with a JWT-SVID: 401" "$(code "$r")" 401
+TASKTOK=$("$WRIT" token mint --key "$STATE/token-key.pem" --issuer https://writ.local --audience writ \
+    --subject spiffe://corp.example/agents/helper --purpose demo --sensitivity restricted --txn t-mcp \
+    --action 'echo/*')
+r=$(req GET /approvals -H "Authorization: Bearer $TASKTOK")
+check "list with a task token: 401" "$(code "$r")" 401
+r=$(req GET /approvals -H "Authorization: Basic YTpi")
+check "list with Basic: 401" "$(code "$r")" 401
+r=$(req GET "/approvals?status=pending" -H "Authorization: Bearer $MALLORY")
+check "any approver lists: 200" "$(code "$r")" 200
+check "list pending holds A1" "$(body "$r" | jq -r --arg id "$A1" '[.approvals[] | select(.id == $id)] | length')" 1
+r=$(req GET "/approvals?status=bogus" -H "Authorization: Bearer $ALICE")
+check "list with a bad status: 400" "$(code "$r")" 400
+r=$(req GET "/approvals/$A1" -H "Authorization: Bearer $ALICE")
+check "show: 200" "$(code "$r")" 200
+a=$(body "$r")
+check "show: agent" "$(jq -r .agent <<<"$a")" 'Writ::Agent::"ci-bot"'
+check "show: action" "$(jq -r .action <<<"$a")" deploy
+check "show: resource" "$(jq -r .resource <<<"$a")" 'Writ::Service::"payments"'
+check "show: task" "$(jq -c .task <<<"$a")" '{"id":"t1","purpose":"release"}'
+check "show: chain" "$(jq -c .chain <<<"$a")" '["root-bot","ci-bot"]'
+check "show: the agent's owner (from the entities)" "$(jq -r .owner <<<"$a")" alice@corp.example
+check "show: input" "$(jq -c .input <<<"$a")" '{"canary":true,"version":"1.2.3"}'
+check "show: input_sha256 = SHA-256 of the JCS of context.input" "$(jq -r .input_sha256 <<<"$a")" \
+    "$(printf '%s' '{"canary":true,"version":"1.2.3"}' | sha256sum | cut -d' ' -f1)"
+check "show: decided_by null while pending" "$(jq -r '.decided_by, .reason' <<<"$a" | tr '\n' ,)" "null,null,"
+[ "$(jq -r .created_at <<<"$a")" \< "$(jq -r .expires_at <<<"$a")" ] && ok "created_at before expires_at" || bad "times: $a"
+r=$(req GET "/approvals/apr_doesnotexist" -H "Authorization: Bearer $ALICE")
+check "show unknown: 404" "$(code "$r")" 404
+
+# ---- deciding: bad input, then who may
+dec() { req POST "/approvals/$1" -H "Authorization: Bearer $2" -H 'Content-Type: application/json' --data-binary "$3"; }
+r=$(dec "$A1" "$ALICE" 'not json')
+check "malformed body: 400" "$(code "$r")" 400
+r=$(dec "$A1" "$ALICE" '{"decision":"maybe"}')
+check "unknown decision: 400" "$(code "$r")" 400
+r=$(dec "$A1" "$ALICE" '["approve"]')
+check "body not an object: 400" "$(code "$r")" 400
+r=$(dec "$A1" "$ALICE" '{"decision":"approve","reason":42}')
+check "reason not a string: 400" "$(code "$r")" 400
+long=$(head -c 1025 /dev/zero | tr '\0' x)
+r=$(dec "$A1" "$ALICE" "{\"decision\":\"approve\",\"reason\":\"$long\"}")
+check "reason of 1,025 bytes: 400" "$(code "$r")" 400
+r=$(dec apr_doesnotexist "$ALICE" '{"decision":"approve"}')
+check "approve an unknown id: 404" "$(code "$r")" 404
+r=$(dec "$A1" "" '{"decision":"approve"}')
+check "approve without credentials: 401" "$(code "$r")" 401
+r=$(dec "$A1" "$SVID" '{"decision":"approve"}')
+check "approve with a JWT-SVID: 401" "$(code "$r")" 401
+r=$(dec "$A1" "$TASKTOK" '{"decision":"approve"}')
+check "approve with a task token: 401" "$(code "$r")" 401
+r=$(dec "$A1" "$MALLORY" '{"decision":"approve"}')
+check "approver refused by policy: 403" "$(code "$r")" 403
+r=$(dec "$A1" "$ROOTBOT" '{"decision":"approve"}')
+check "self-approval (sub in the chain): 403" "$(code "$r")" 403
+contains "self-approval says why" "$(body "$r")" "own identity"
+r=$(dec "$A1" "$ALICE" "{\"decision\":\"approve\",\"reason\":\"$(head -c 1024 /dev/zero | tr '\0' y)\"}")
+check "the owner approves (reason of 1,024 bytes): 200" "$(code "$r")" 200
+check "approved: status" "$(body "$r" | jq -r .status)" approved
+check "approved: decided_by" "$(body "$r" | jq -r .decided_by)" 'Writ::User::"alice"'
+r=$(dec "$A1" "$ALICE" '{"decision":"deny"}')
+check "decide again: 409" "$(code "$r")" 409
+
+# ---- any difference needs its own approval
+r=$(ask payments t1 "$IN2")
+A2=$(body "$r" | jq -r .context.approval.id)
+check "changed arguments: held" "$(body "$r" | jq -r .decision)/$(body "$r" | jq -r .context.approval.status)" false/pending
+[ -n "$A2" ] && [ "$A2" != "$A1" ] && ok "changed arguments: a new approval" || bad "changed arguments: $A2"
+r=$(ask payments t2 "$IN1")
+T2=$(body "$r" | jq -r .context.approval.id)
+[ "$(body "$r" | jq -r .decision)" = false ] && [ "$T2" != "$A1" ] && [ "$T2" != null ] &&
+    ok "other task: its own approval" || bad "other task: $r"
+r=$(ask web t1 "$IN1")
+W1=$(body "$r" | jq -r .context.approval.id)
+[ "$(body "$r" | jq -r .decision)" = false ] && [ "$W1" != "$A1" ] && [ "$W1" != null ] &&
+    ok "other resource: its own approval" || bad "other resource: $r"
+r=$(req GET "/approvals/$A1" -H "Authorization: Bearer $ALICE")
+check "A1 still approved (not used by the others)" "$(body "$r" | jq -r .status)" approved
+
+# ---- single use under 32 concurrent identical requests
+REQ="{\"subject\":{\"type\":\"Agent\",\"id\":\"ci-bot\"},\"action\":{\"name\":\"deploy\"},\"resource\":{\"type\":\"Service\",\"id\":\"payments\"},\"context\":{\"task\":{\"id\":\"t1\",\"purpose\":\"release\"},\"chain\":[\"root-bot\",\"ci-bot\"],\"input\":$IN1}}"
+mkdir -p "$TMP/race"
+for i in $(seq 32); do
+    curl -s -m 10 -X POST -H 'Content-Type: application/json' --data-binary "$REQ" \
+        "http://$ADDR/access/v1/evaluation" >"$TMP/race/$i" &
+done
+wait_for_race() { local n; for _ in $(seq 100); do n=$(cat "$TMP"/race/* | jq -s length); [ "$n" = 32 ] && return; sleep 0.1; done; }
+wait_for_race
+check "32 concurrent: exactly one allowed" "$(cat "$TMP"/race/* | jq -s '[.[] | select(.decision == true)] | length')" 1
+check "32 concurrent: the allowed one used A1" \
+    "$(cat "$TMP"/race/* | jq -r -s '.[] | select(.decision == true) | .context.approval.id')" "$A1"
+A3=$(cat "$TMP"/race/* | jq -r -s '[.[] | select(.decision == false) | .context.approval.id] | unique | .[]')
+[ "$(wc -w <<<"$A3")" = 1 ] && [ "$A3" != "$A1" ] && ok "32 concurrent: the other 31 wait on one new approval" ||
+    bad "32 concurrent: others on <$A3>"
+r=$(req GET "/approvals/$A1" -H "Authorization: Bearer $ALICE")
+check "A1 consumed" "$(body "$r" | jq -r .status)" consumed
+r=$(dec "$A1" "$ALICE" '{"decision":"approve"}')
+check "approve an already used approval: 409" "$(code "$r")" 409
+r=$(ask payments t1 "$IN1")
+check "after the single use: the next identical request waits on a new one" "$(body "$r" | jq -r .context.approval.id)" "$A3"
+
+# ---- a denial holds with its reason, and no new approval is made
+r=$(dec "$A3" "$ADMIN" '{"decision":"deny","reason":"change freeze until Monday"}')
+check "admin denies: 200" "$(code "$r")" 200
+check "denied: decided_by admin" "$(body "$r" | jq -r .decided_by)" admin
+npend() { req GET "/approvals?status=pending" -H "Authorization: Bearer $ADMIN" | cut -d' ' -f2- | jq '.approvals | length'; }
+before=$(npend)
+r=$(ask payments t1 "$IN1")
+check "after a denial: deny" "$(body "$r" | jq -r .decision)" false
+check "after a denial: the denied approval" "$(body "$r" | jq -r .context.approval.id)/$(body "$r" | jq -r .context.approval.status)" "$A3/denied"
+contains "after a denial: the approver's reason" "$(body "$r" | jq -c .context.errors)" "change freeze until Monday"
+r=$(ask payments t1 "$IN1")
+check "after a denial (again): still denied" "$(body "$r" | jq -r .context.approval.status)" denied
+check "after a denial: no new pending approval" "$(npend)" "$before"
+
+# ---- a forbid wins; a permit without the annotation allows outright
+r=$(ask frozen t1 "$IN1")
+check "forbid wins: deny" "$(body "$r" | jq -r .decision)" false
+check "forbid wins: no approval" "$(body "$r" | jq -r .context.approval)" null
+check "forbid wins: no pending approval made" "$(npend)" "$before"
+r=$(ask hybrid t1 "$IN1")
+check "a permit without @approval applies too: allowed" "$(body "$r" | jq -r .decision)" true
+r=$(ask stage t1 "$IN1")
+check "staging: allowed without approval" "$(body "$r" | jq -r .decision)" true
+
+# ---- /authz/check: 403 with X-Writ-Approval
+chk() { curl -s -m 5 -D "$TMP/hdr" -o "$TMP/body" -w '%{http_code}' -X POST -H "X-Agent: ci-bot" "http://$ADDR/authz/check/deploy/$1"; }
+c=$(chk web)
+check "check: 403" "$c" 403
+C1=$(tr -d '\r' <"$TMP/hdr" | awk -F': ' 'tolower($1) == "x-writ-approval" {print $2}')
+check "check: X-Writ-Approval names the pending approval" "$C1" "$(jq -r .context.approval.id "$TMP/body")"
+[ -n "$C1" ] && ok "check: header present ($C1)" || bad "check: no X-Writ-Approval"
+c=$(chk web)
+check "check again: the same approval" "$(tr -d '\r' <"$TMP/hdr" | awk -F': ' 'tolower($1) == "x-writ-approval" {print $2}')" "$C1"
+r=$(dec "$C1" "$ALICE" '{"decision":"approve"}')
+check "check: approved" "$(code "$r")" 200
+check "check: allowed once" "$(chk web)" 200
+c=$(chk web)
+check "check: then held again" "$c" 403
+
+# ---- the MCP gateway: JSON-RPC error -32002 with the approval in data
+H=(-H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' -H "Authorization: Bearer $TASKTOK")
+call() { req POST /mcp/echo "${H[@]}" --data "{\"jsonrpc\":\"2.0\",\"id\":$1,\"method\":\"tools/call\",\"params\":{\"name\":\"add\",\"arguments\":$2}}"; }
+r=$(call 1 '{"a":1,"b":2}')
+check "mcp: held, -32002" "$(body "$r" | jq -c '[.id, .error.code]')" '[1,-32002]'
+check "mcp: data is the pending approval" "$(body "$r" | jq -r .error.data.status)" pending
+M1=$(body "$r" | jq -r .error.data.id)
+check "mcp: data.url" "$(body "$r" | jq -r .error.data.url)" "https://writ.example/approvals/$M1"
+r=$(req GET "/approvals/$M1" -H "Authorization: Bearer $ADMIN")
+check "mcp: input_sha256 = SHA-256 of the JCS of the arguments" "$(body "$r" | jq -r .input_sha256)" \
+    "$(printf '%s' '{"a":1,"b":2}' | sha256sum | cut -d' ' -f1)"
+check "mcp: bound to the task and chain" "$(body "$r" | jq -c '[.task.id, .chain, .action, .resource]')" \
+    '["t-mcp",["spiffe://corp.example/agents/helper"],"echo/add","Writ::McpServer::\"echo\""]'
+r=$(call 2 '{"b":2,"a":1}')
+check "mcp: asked again, same approval" "$(body "$r" | jq -r .error.data.id)" "$M1"
+r=$(dec "$M1" "$ADMIN" '{"decision":"approve"}')
+check "mcp: approved" "$(code "$r")" 200
+r=$(call 3 '{"a":1,"b":3}')
+check "mcp: other arguments still held" "$(body "$r" | jq -r .error.code)" -32002
+before=$(cat "$TMP/echo.log" 2>/dev/null | grep -c '"add"')
+r=$(call 4 '{"a":1,"b":2}')
+contains "mcp: the approved call is forwarded" "$(body "$r")" '"result"'
+check "mcp: the upstream saw it once" "$(cat "$TMP/echo.log" 2>/dev/null | grep -c '"add"')" $((before + 1))
+r=$(call 5 '{"a":1,"b":2}')
+check "mcp: single use: held again" "$(body "$r" | jq -r .error.code)" -32002
+
+# ---- the webhook got the pending approvals (after a retry for the first)
+for _ in $(seq 100); do grep -q "$A1" "$TMP/hook.jsonl" 2>/dev/null && break; sleep 0.1; done
+h=$(grep "$A1" "$TMP/hook.jsonl" | head -1)
+check "webhook: the first pending approval (retried after a 500)" "$(jq -r .id <<<"$h")" "$A1"
+check "webhook: its status, url and owner" "$(jq -r '.status + " " + .url + " " + .owner' <<<"$h")" \
+    "pending https://writ.example/approvals/$A1 alice@corp.example"
+for _ in $(seq 100); do grep -q "$A3" "$TMP/hook.jsonl" 2>/dev/null && break; sleep 0.1; done
+check "webhook: each new pending approval" "$(grep -c "$A3" "$TMP/hook.jsonl")" 1
+m=$(curl -s -m 5 "http://$ADDR/metrics")
+contains "metrics: the webhook's failed POST was retried, none given up" "$m" 'writ_approval_webhook_total{result="failed"} 0'
+grep -q 'writ_approval_webhook_total{result="sent"} [1-9]' <<<"$m" && ok "metrics: webhook POSTs sent" || bad "metrics: $m"
+
+# ---- the CLI against the running server
+CLI=(--server "http://$ADDR" --token-file "$TMP/admin.secret")
+out=$("$WRIT" approvals list "${CLI[@]}" --status pending)
+contains "cli list: pending approvals" "$out" "$A2"
+out=$("$WRIT" approvals show "${CLI[@]}" "$A2")
+check "cli show: the approval" "$(jq -r .id <<<"$out")" "$A2"
+out=$("$WRIT" approvals approve "${CLI[@]}" "$A2" --reason "ok by cli")
+check "cli approve" "$(jq -r .status <<<"$out")" approved
+"$WRIT" approvals deny "${CLI[@]}" "$A2" >/dev/null 2>&1
+check "cli deny of a decided one: exit 1" "$?" 1
+echo "$ALICE" >"$TMP/alice.tok"
+"$WRIT" approvals deny --server "http://$ADDR" --token-file "$TMP/alice.tok" "$W1" --reason "wrong service" >/dev/null
+check "cli deny as alice: exit 0" "$?" 0
+"$WRIT" approvals list --server "http://$ADDR" >/dev/null 2>&1
+check "cli without a token: exit 1 (401)" "$?" 1
+
+# ---- a short TTL: approvals expire
+cat >"$TMP/short.conf" <<CONF
+policies = $TMP/policies.cedar
+entities = $TMP/entities.json
+identity_oidc = $IDP $TMP/oidc.json
+admin_token_file = $TMP/admin.secret
+approval_ttl = 2s
+CONF
+start_writ short --config "$TMP/short.conf"
+r=$(ask payments t9 "$IN1")
+E1=$(body "$r" | jq -r .context.approval.id)
+r=$(dec "$E1" "$ALICE" '{"decision":"approve"}')
+check "short ttl: approved" "$(code "$r")" 200
+r=$(ask payments t9 "$IN2")
+E2=$(body "$r" | jq -r .context.approval.id)
+sleep 2.5
+r=$(req GET "/approvals/$E1" -H "Authorization: Bearer $ALICE")
+check "an approved approval not used in time: expired" "$(body "$r" | jq -r .status)" expired
+r=$(req GET "/approvals/$E2" -H "Authorization: Bearer $ALICE")
+check "a pending approval past its TTL: expired" "$(body "$r" | jq -r .status)" expired
+r=$(dec "$E2" "$ALICE" '{"decision":"approve"}')
+check "approve an expired approval: 409" "$(code "$r")" 409
+r=$(ask payments t9 "$IN1")
+check "after expiry: held again" "$(body "$r" | jq -r .decision)" false
+E3=$(body "$r" | jq -r .context.approval.id)
+[ "$E3" != "$E1" ] && ok "after expiry: a new approval" || bad "after expiry: $E3"
+r=$(req GET "/approvals?status=expired" -H "Authorization: Bearer $ALICE")
+check "list expired" "$(body "$r" | jq '.approvals | length')" 2
+sleep 1.5 # the expiry sweep runs each second
+stop_writ "$WPID"
+q=$("$WRIT" audit query --state-dir "$TMP/short.state")
+check "audit: expired step of E1" "$(jq -c --arg id "$E1" 'select(.errors[]?.approval.id == $id and .errors[]?.approval.step == "expired") | .errors' <<<"$q" | wc -l)" 1
+
+# ---- the example policies and schema: the agent's owner approves (examples/policies.cedar)
+cat >"$TMP/ex.conf" <<CONF
+identity_oidc = $IDP $TMP/oidc.json
+CONF
+start_writ ex "${EXFILES[@]}" --config "$TMP/ex.conf"
+EXREQ=$(jq -c '{subject: {type: "Agent", id: .principal.id}, action: {name: .action.id},
+    resource: {type: "Service", id: .resource.id}, context: .context}' "$EX/requests/05-release-deploys-production.json")
+r=$(post /access/v1/evaluation "$EXREQ")
+X1=$(body "$r" | jq -r .context.approval.id)
+check "example: the production deploy is held" "$(body "$r" | jq -r .context.approval.status)" pending
+BOB=$(oidc bob '{"email":"bob@corp.example","department":"release","groups":["ops"],"amr":["pwd","otp"]}')
+r=$(dec "$X1" "$ALICE" '{"decision":"approve"}')
+check "example: alice does not own release-bot: 403" "$(code "$r")" 403
+r=$(dec "$X1" "$BOB" '{"decision":"approve","reason":"release window"}')
+check "example: bob, its owner, approves (claims the schema does not declare are left out)" "$(code "$r")" 200
+r=$(post /access/v1/evaluation "$EXREQ")
+check "example: the deploy is allowed once" "$(body "$r" | jq -r '.decision, .context.approval.status' | tr '\n' ' ')" "true consumed "
+stop_writ "$WPID"
+
+# ---- every step is an audit record naming the approval
+stop_writ "$APPR_PID"
+q=$("$WRIT" audit query --state-dir "$STATE")
+steps() { jq -r --arg id "$1" '.errors[]? | select(.approval? and .approval.id == $id) | .approval.step' <<<"$q" | sort | uniq -c | awk '{print $2 "=" $1}' | tr '\n' ' '; }
+s=$(steps "$A1")
+contains "audit A1: requested" "$s" "requested=1"
+contains "audit A1: pending (asked again)" "$s" "pending=1"
+contains "audit A1: approved" "$s" "approved=1"
+contains "audit A1: consumed once" "$s" "consumed=1"
+s=$(steps "$A3")
+contains "audit A3: denied by the approver and on each later request" "$s" "denied=3"
+r=$(jq -c --arg id "$A1" 'select(.errors[]?.approval? and .errors[0].approval.id == $id and .errors[0].approval.step == "approved")' <<<"$q")
+check "audit: the approval step names the approver" "$(jq -r .agent <<<"$r")" 'Writ::User::"alice"'
+r=$(jq -c 'select(.action == "Writ::Action::\"approve_request\"" and .decision == "deny" and .agent == "Writ::User::\"mallory\"")' <<<"$q" | head -1)
+[ -n "$r" ] && ok "audit: the refused approver's Cedar decision" || bad "audit: no record of mallory's refusal"
+finish
