@@ -375,6 +375,18 @@ writ_status writ_policyset_parse(const char *text, size_t len, writ_policyset **
     }
     cedar_parsed parsed;
     writ_status st = cedar_parse_policies(ps->arena, text, len, "policy", 0, &parsed, err);
+    if (!st) {
+        /* kept for writ_explain, which quotes conditions (positions are
+         * offsets into this text) */
+        ps->srclen = len;
+        if (!(ps->src = wr_arena_strndup(ps->arena, text, len)))
+            st = WRIT_ENOMEM;
+        if (st && err) {
+            memset(err, 0, sizeof *err);
+            err->code = st;
+            snprintf(err->msg, sizeof err->msg, "out of memory");
+        }
+    }
     if (st) {
         writ_policyset_free(ps);
         return st;

@@ -72,6 +72,8 @@ enum { PSC_NEVER = SC_IS_IN + 1 };
 
 struct writ_policyset {
     wr_arena *arena;        /* the AST and everything it points to */
+    const char *src;        /* the policy text (in arena), for explanations */
+    size_t srclen;
     size_t n, cap;
     ast_policy **pol;       /* templates included (never evaluated) */
     /* the index, rebuilt whole by each link (wr_malloc'd, freed with the set) */
