@@ -177,6 +177,7 @@ typedef struct srv_ask {
     const srv_peer *peer; /* NULL = no connection */
     const char *audit_extra; /* a JSON object appended to the record's errors (the MCP gateway's
                                 {"input_sha256":...}), NULL = none */
+    bool explain;            /* decide with writ_explain (out->x): AuthZEN options.explain */
 } srv_ask;
 
 typedef struct srv_outcome {
@@ -184,6 +185,8 @@ typedef struct srv_outcome {
     bool failed;                /* no decision could be made: deny, reason in error */
     char error[320];
     writ_decision d;            /* valid when !failed; points into the thread's authorizer */
+    bool explained;             /* x is d's explanation (asked for, and Cedar decided) */
+    writ_explanation x;
 } srv_outcome;
 
 /* Decide a: check the task token's bounds, build the context from the
