@@ -26,7 +26,6 @@
  * held, and together with the scope they are why it denied. */
 #include "cedar/explain.h"
 #include "cedar/policyset.h"
-#include "cedar/srctext.h"
 #include "util/alloc.h"
 
 #include <stdio.h>
@@ -44,7 +43,17 @@ static int quote(eval_env *env, const writ_policyset *ps, bool when, span s, wri
         s.lo = s.hi = 0;
     out->when = when;
     out->text = wr_arena_strndup(env->arena, src + s.lo, s.hi - s.lo);
-    text_position(src, len, s.lo, &out->line, &out->column);
+    /* the last line starting at or before s.lo (line_start[0] is 0) */
+    size_t lo = 0, hi = ps->nlines;
+    while (hi - lo > 1) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (ps->line_start[mid] <= s.lo)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    out->line = (uint32_t)lo + 1;
+    out->column = s.lo - (ps->nlines ? ps->line_start[lo] : 0) + 1;
     return out->text ? 0 : -1;
 }
 
