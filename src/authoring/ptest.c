@@ -402,6 +402,22 @@ static int run_case(pt_file *f, size_t i, json_t *c, writ_request *rq, writ_auth
     return pass;
 }
 
+/* The Cedar parsers' messages begin with "LINE:COL: "; ours put the file
+ * name before the position, so the message goes without it. */
+static const char *bare(const writ_error *e)
+{
+    const char *m = e->msg;
+    for (int part = 0; part < 2; part++) {
+        if (*m < '0' || *m > '9')
+            return e->msg;
+        while (*m >= '0' && *m <= '9')
+            m++;
+        if (*m++ != ':')
+            return e->msg;
+    }
+    return *m == ' ' ? m + 1 : e->msg;
+}
+
 /* Load what the file names: policies, schema, entities. */
 static int load(pt_file *f)
 {
@@ -464,7 +480,7 @@ static int load(pt_file *f)
         goto out;
     }
     if (writ_policyset_parse(f->ptext, f->plen, &f->ps, &err)) {
-        fprintf(f->err, "writ test: %s:%u:%u: %s\n", f->ppath, err.line, err.col, err.msg);
+        fprintf(f->err, "writ test: %s:%u:%u: %s\n", f->ppath, err.line, err.col, bare(&err));
         goto out;
     }
     if (paths[1]) {
@@ -475,7 +491,7 @@ static int load(pt_file *f)
         writ_status st = writ_schema_parse(text, len, &f->schema, &err);
         free(text);
         if (st) {
-            fprintf(f->err, "writ test: %s:%u:%u: %s\n", paths[1], err.line, err.col, err.msg);
+            fprintf(f->err, "writ test: %s:%u:%u: %s\n", paths[1], err.line, err.col, bare(&err));
             goto out;
         }
     }
@@ -493,7 +509,7 @@ static int load(pt_file *f)
     if (st) {
         if (err.line)
             fprintf(f->err, "writ test: %s:%u:%u: %s\n", paths[2] ? paths[2] : "(entities)", err.line,
-                    err.col, err.msg);
+                    err.col, bare(&err));
         else
             fprintf(f->err, "writ test: %s: %s\n", paths[2] ? paths[2] : "(entities)", err.msg);
         goto out;

@@ -70,7 +70,12 @@ badfile authzen-shape "{$P, \"cases\": [{\"request\": {\"subject\": {\"type\": \
 badfile json "{$P, \"cases\": [}" "$TMP/json.json:1:"
 badfile no-policies '{"cases": []}' "policies is required"
 printf 'permit(principal, action, resource) when { principal.x == };\n' >"$TMP/broken.cedar"
-badfile policy-parse '{"policies": "broken.cedar", "cases": []}' "$TMP/broken.cedar:1:"
+badfile policy-parse '{"policies": "broken.cedar", "cases": []}' "$TMP/broken.cedar:1:59: unexpected \`}\`"
+printf 'entity User;\nentity Doc { owner: Strin };\n' >"$TMP/broken.cedarschema"
+printf 'permit(principal, action, resource);\n' >"$TMP/good.cedar"
+badfile schema-parse '{"policies": "good.cedar", "schema": "broken.cedarschema", "cases": []}' "$TMP/broken.cedarschema:2:21: failed to resolve type: Strin"
+printf '[{"uid": {"type": "User", "id": "a"}, "attrs": {}, "parents": [}]\n' >"$TMP/broken.json"
+badfile entities-parse '{"policies": "good.cedar", "entities": "broken.json", "cases": []}' "$TMP/broken.json:1:64: "
 badfile missing-file '{"policies": "nope.cedar", "cases": []}' "nope.cedar: No such file or directory"
 out=$("$WRIT" test "$TMP/none.json" 2>&1); rc=$?
 check "missing test file: exit 2" "$rc" 2
