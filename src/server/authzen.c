@@ -105,7 +105,7 @@ static int eval_one(srv *s, const srv_snapshot *snap, const srv_task *tk, const 
         srv_decide_ask(s, snap, &a, &o);
     sb_puts(out, o.allow ? "{\"decision\":true,\"context\":{" : "{\"decision\":false,\"context\":{");
     srv_outcome_json(snap, &o, out);
-    if (o.explained && !o.allow) {
+    if (o.explained && !o.allow && !o.failed) {
         sb_puts(out, ",\"explain\":{");
         cedar_explain_json(out, &o.x);
         sb_putc(out, '}');
