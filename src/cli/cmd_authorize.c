@@ -109,7 +109,7 @@ int cmd_authorize(int argc, char **argv)
     az = writ_authorizer_new();
     writ_decision d;
     writ_explanation x;
-    writ_status st = !az      ? WRIT_ENOMEM
+    writ_status st = !az       ? WRIT_ENOMEM
                      : explain ? writ_explain(az, ps, es, rq, &d, &x)
                                : writ_authorize(az, ps, es, rq, &d);
     if (st) {

@@ -350,7 +350,7 @@ void srv_decide_ask(srv *s, const srv_snapshot *snap, const srv_ask *a, srv_outc
     if (bound && sensitivity_bound(snap, rq, t, why, sizeof why))
         goto refuse;
     writ_authorizer *az = srv_thread_authorizer(s);
-    st = !az         ? WRIT_ENOMEM
+    st = !az          ? WRIT_ENOMEM
          : a->explain ? writ_explain(az, snap->ps, snap->es, rq, &out->d, &out->x)
                       : writ_authorize(az, snap->ps, snap->es, rq, &out->d);
     out->explained = a->explain && !st;
