@@ -155,6 +155,51 @@ WRIT_API WRIT_MUST_CHECK writ_status writ_authorize_json(writ_authorizer *az, co
                                                          const writ_entities *es, const writ_schema *schema,
                                                          bool validate, const char *json, size_t len,
                                                          writ_decision *out, writ_error *err);
+/* ---- explained decisions: why a request was denied.  Off the default
+ * path: writ_authorize never pays for it; writ_explain decides exactly as
+ * writ_authorize does and then evaluates again, clause by clause, the
+ * policies whose scope matched.
+ *
+ * For a deny it names
+ *   - each permit whose scope matched, with the first part of its
+ *     conditions that did not hold: the first `when` clause that was false
+ *     (narrowed to the first operand of its `&&` that was false) or the
+ *     first `unless` clause that was true (narrowed to the first operand of
+ *     its `||` that was true); narrowing goes on into parenthesised `&&` /
+ *     `||` and through `!`.  A permit whose conditions held (a forbid
+ *     overrode it) says so; one whose evaluation failed names the part that
+ *     failed and the error;
+ *   - each forbid that held, with every one of its clauses (they all held).
+ * An allow explains nothing (its reasons say which permits allowed it).
+ * Texts are the policy source as written; line and column (1-based, in
+ * bytes) are where the text starts in the policy set's source. */
+typedef struct writ_explain_part {
+    bool when;                  /* from a `when` clause; false: `unless` */
+    const char *text;           /* its source text (NUL-terminated) */
+    uint32_t line, column;      /* where text starts */
+} writ_explain_part;
+
+typedef struct writ_explain_policy {
+    const char *policy_id;
+    bool held;                  /* its conditions held (permit: overridden by a forbid) */
+    const char *error;          /* evaluating parts[0] failed with this, else NULL */
+    size_t nparts;              /* permit not held: 1 (0 only if it has no conditions);
+                                   forbid: each of its clauses (0: its scope alone) */
+    const writ_explain_part *parts;
+} writ_explain_policy;
+
+typedef struct writ_explanation {
+    size_t npermits;            /* deny: every permit whose scope matched, in policy order */
+    const writ_explain_policy *permits;
+    size_t nforbids;            /* deny: every forbid that held, in policy order */
+    const writ_explain_policy *forbids;
+} writ_explanation;
+
+/* Decide as writ_authorize does (*d is the same decision) and explain it
+ * in *x.  Both point into the authorizer until its next call.  Fails
+ * closed like writ_authorize (deny, empty explanation). */
+WRIT_MUST_CHECK writ_status writ_explain(writ_authorizer *az, const writ_policyset *ps, const writ_entities *es,
+                                         const writ_request *rq, writ_decision *d, writ_explanation *x);
 
 /* ---- partial decisions: could some values of context attributes not yet
  * known make the request allowed?  (An MCP gateway lists a tool when some

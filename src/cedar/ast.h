@@ -70,7 +70,9 @@ struct ast_node {
         struct { ast_node *a; ast_pattern pat; } like;
         struct { ast_node *a; const cv_string *type; ast_node *in; } is;
         struct { size_t n; ast_node **items; } set;
-        struct { size_t n; ast_node **items; } list;   /* A_AND, A_OR */
+        /* A_AND, A_OR; span[2i], span[2i+1]: the source bytes of item i
+         * (start, end past its last token; parentheses included) */
+        struct { size_t n; ast_node **items; uint32_t *span; } list;
         struct { size_t n; const cv_string **keys; ast_node **vals; } rec;
         struct { const cedar_extfn *fn; size_t n; ast_node **args; } call;
     } u;
@@ -103,6 +105,8 @@ typedef struct ast_annotation {
 typedef struct ast_cond {
     bool when;                  /* when {...}; false for unless {...} */
     ast_node *expr;
+    uint32_t pos;               /* of the `when` / `unless` keyword */
+    uint32_t start, end;        /* the source bytes of expr (end: past its last token) */
 } ast_cond;
 
 typedef struct ast_policy {

@@ -7,6 +7,7 @@
  *   - a policy whose evaluation fails is skipped and reported in errors.
  */
 #include "cedar/eval.h"
+#include "cedar/explain.h"
 #include "cedar/partial.h"
 #include "cedar/policyset.h"
 #include "cedar/request.h"
@@ -319,12 +320,12 @@ writ_status writ_authorize(writ_authorizer *az, const writ_policyset *ps, const 
     return WRIT_OK;
 }
 
-/* writ_authorize's first steps, for the partial decision: the environment
- * of rq and the candidates in az->cand. */
-static int start(writ_authorizer *az, const writ_policyset *ps, const writ_entities *es,
-                 const writ_request *rq, eval_env *env, size_t *nc)
+/* writ_authorize's first steps, for the partial decision and explain.c:
+ * the environment of rq and the candidates in az->cand.  The arena is not
+ * rewound (the caller does, or keeps what it holds). */
+static int prepare(writ_authorizer *az, const writ_policyset *ps, const writ_entities *es, const writ_request *rq,
+                   eval_env *env, size_t *nc)
 {
-    wr_arena_reset(az->arena);
     if (begin(az, ps))
         return -1;
     env->arena = az->arena;
@@ -340,6 +341,22 @@ static int start(writ_authorizer *az, const writ_policyset *ps, const writ_entit
     env->err[0] = '\0';
     cedar_env_resolve(env);
     return candidates(az, ps, env, nc);
+}
+
+static int start(writ_authorizer *az, const writ_policyset *ps, const writ_entities *es, const writ_request *rq,
+                 eval_env *env, size_t *nc)
+{
+    wr_arena_reset(az->arena);
+    return prepare(az, ps, es, rq, env, nc);
+}
+
+int cedar_candidates_again(writ_authorizer *az, const writ_policyset *ps, const writ_entities *es,
+                           const writ_request *rq, eval_env *env, const uint32_t **cand, size_t *nc)
+{
+    if (prepare(az, ps, es, rq, env, nc))
+        return -1;
+    *cand = az->cand;
+    return 0;
 }
 
 /* The partial decision (see cedar.h and partial.c): the same candidates,

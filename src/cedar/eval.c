@@ -52,6 +52,15 @@ static int eval_as(eval_env *env, const ast_node *n, cv_type t, cv_value *out)
     return 0;
 }
 
+int cedar_eval_bool(eval_env *env, const ast_node *n, bool *out)
+{
+    cv_value v;
+    if (eval_as(env, n, CV_BOOL, &v))
+        return -1;
+    *out = v.u.b;
+    return 0;
+}
+
 /* Do the m literal pattern elements p match the bytes s? */
 static bool like_lit(const unsigned char *s, const int16_t *p, size_t m)
 {

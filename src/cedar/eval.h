@@ -22,6 +22,10 @@ void cedar_env_resolve(eval_env *env);
 /* 0 and *out, or -1 with env->err set (a Cedar evaluation error). */
 int cedar_eval(eval_env *env, const ast_node *n, cv_value *out);
 
+/* cedar_eval of a condition: a bool, else a type error (as the evaluator
+ * reads a `when` clause or an operand of `&&`). */
+int cedar_eval_bool(eval_env *env, const ast_node *n, bool *out);
+
 /* Does the policy's scope match the request?  Never fails. */
 bool cedar_scope_matches(const eval_env *env, const ast_policy *pol);
 

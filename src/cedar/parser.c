@@ -35,6 +35,7 @@ typedef struct parser {
     jmp_buf jb;
     int depth;
     bool in_scope_slots;    /* slots seen: this policy is a template */
+    uint32_t prev_end;      /* offset just past the last token consumed */
 } parser;
 
 void cedar_error_at(writ_error *err, writ_status code, const char *src, size_t len, size_t pos,
@@ -78,6 +79,7 @@ static void *alloc(parser *p, size_t n)
 
 static void next(parser *p)
 {
+    p->prev_end = p->tok.pos + p->tok.len;
     p->tok = lex_next(&p->lx);
     if (p->tok.kind == T_ERROR)
         fail(p, p->lx.err_pos, "%s", p->lx.err);
@@ -849,28 +851,40 @@ static ast_node *relation(parser *p)
  * answer and the same first error as the left-nested form. */
 static ast_node *bool_chain(parser *p, tok_kind op, ast_kind k, ast_node *(*sub)(parser *))
 {
+    uint32_t first_at = p->tok.pos;
     ast_node *first = sub(p);
     if (p->tok.kind != op)
         return first;
     uint32_t pos = p->tok.pos;
     ast_node *tmp[64];
+    uint32_t tmp_span[2 * 64];
     ast_node **items = tmp;
+    uint32_t *span = tmp_span;
     size_t n = 0, cap = sizeof tmp / sizeof tmp[0];
+    span[0] = first_at;
+    span[1] = p->prev_end;
     items[n++] = first;
     while (p->tok.kind == op) {
         next(p);
         if (n == cap) {
             ast_node **bigger = alloc(p, 2 * cap * sizeof *bigger);
+            uint32_t *bigger_span = alloc(p, 4 * cap * sizeof *bigger_span);
             memcpy(bigger, items, n * sizeof *items);
+            memcpy(bigger_span, span, 2 * n * sizeof *span);
             items = bigger;
+            span = bigger_span;
             cap *= 2;
         }
+        span[2 * n] = p->tok.pos;
         items[n++] = sub(p);
+        span[2 * n - 1] = p->prev_end;
     }
     ast_node *e = node(p, k, pos);
     e->u.list.n = n;
     e->u.list.items = alloc(p, n * sizeof *items);
     memcpy(e->u.list.items, items, n * sizeof *items);
+    e->u.list.span = alloc(p, 2 * n * sizeof *span);
+    memcpy(e->u.list.span, span, 2 * n * sizeof *span);
     return seal(p, e);
 }
 
@@ -1092,11 +1106,14 @@ static ast_policy *policy(parser *p)
     size_t ccap = 0;
     while (is_word(&p->tok, "when") || is_word(&p->tok, "unless")) {
         bool when = p->tok.text[0] == 'w';
+        uint32_t kw = p->tok.pos;
         next(p);
         expect(p, T_LBRACE);
         if (p->tok.kind == T_RBRACE)
             fail(p, p->tok.pos, "`%s` condition clause cannot be empty", when ? "when" : "unless");
+        uint32_t start = p->tok.pos;
         ast_node *e = expr(p);
+        uint32_t end = p->prev_end;
         expect(p, T_RBRACE);
         if (pol->ncond == ccap) {
             ccap = ccap ? 2 * ccap : 2;
@@ -1107,6 +1124,9 @@ static ast_policy *policy(parser *p)
         }
         pol->cond[pol->ncond].when = when;
         pol->cond[pol->ncond].expr = e;
+        pol->cond[pol->ncond].pos = kw;
+        pol->cond[pol->ncond].start = start;
+        pol->cond[pol->ncond].end = end;
         pol->ncond++;
     }
     expect(p, T_SEMI);

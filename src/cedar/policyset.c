@@ -362,6 +362,24 @@ static int add_policy(writ_policyset *ps, ast_policy *p)
     return 0;
 }
 
+/* Where each line of ps->src starts, so that an explanation finds the
+ * line:column of a quoted condition without scanning the whole text. */
+static int index_lines(writ_policyset *ps)
+{
+    size_t n = 1;
+    for (size_t i = 0; i < ps->srclen; i++)
+        n += ps->src[i] == '\n';
+    ps->line_start = wr_arena_alloc(ps->arena, n * sizeof *ps->line_start);
+    if (!ps->line_start)
+        return -1;
+    ps->nlines = 0;
+    ps->line_start[ps->nlines++] = 0;
+    for (size_t i = 0; i < ps->srclen; i++)
+        if (ps->src[i] == '\n')
+            ps->line_start[ps->nlines++] = (uint32_t)(i + 1);
+    return 0;
+}
+
 writ_status writ_policyset_parse(const char *text, size_t len, writ_policyset **out, writ_error *err)
 {
     *out = NULL;
@@ -375,6 +393,18 @@ writ_status writ_policyset_parse(const char *text, size_t len, writ_policyset **
     }
     cedar_parsed parsed;
     writ_status st = cedar_parse_policies(ps->arena, text, len, "policy", 0, &parsed, err);
+    if (!st) {
+        /* kept for writ_explain, which quotes conditions (positions are
+         * offsets into this text) */
+        ps->srclen = len;
+        if (!(ps->src = wr_arena_strndup(ps->arena, text, len)) || index_lines(ps))
+            st = WRIT_ENOMEM;
+        if (st && err) {
+            memset(err, 0, sizeof *err);
+            err->code = st;
+            snprintf(err->msg, sizeof err->msg, "out of memory");
+        }
+    }
     if (st) {
         writ_policyset_free(ps);
         return st;

@@ -72,6 +72,10 @@ enum { PSC_NEVER = SC_IS_IN + 1 };
 
 struct writ_policyset {
     wr_arena *arena;        /* the AST and everything it points to */
+    const char *src;        /* the policy text (in arena), for explanations */
+    size_t srclen;
+    uint32_t *line_start;   /* offset of each line of src (in arena), nlines of them */
+    size_t nlines;
     size_t n, cap;
     ast_policy **pol;       /* templates included (never evaluated) */
     /* the index, rebuilt whole by each link (wr_malloc'd, freed with the set) */

@@ -19,6 +19,7 @@ int cmd_keys(int argc, char **argv);     /* cmd_keys.c */
 int cmd_revoke(int argc, char **argv);   /* cmd_revoke.c */
 int cmd_mcp(int argc, char **argv);      /* cmd_mcp.c */
 int cmd_approvals(int argc, char **argv); /* cmd_approvals.c */
+int cmd_test(int argc, char **argv);     /* cmd_test.c */
 
 /* Read a whole file into a NUL-terminated malloc'd buffer; NULL with errno
  * set on failure.  Refuses files larger than max bytes (errno = EFBIG). */

@@ -1,5 +1,7 @@
 /* cmd_authorize.c - `writ authorize`: decide one request, print JSON. */
+#include "cedar/explain.h"
 #include "cli/cli.h"
+#include "util/alloc.h"
 #include "writ/cedar.h"
 
 #include <errno.h>
@@ -12,8 +14,12 @@
 
 static const char usage[] =
     "usage: writ authorize --policies FILE --entities FILE --request FILE [--schema FILE] [--validate]\n"
+    "                      [--explain]\n"
     "  Decides the request (JSON: principal, action, resource, context) and prints\n"
     "  {\"decision\": \"allow\"|\"deny\", \"reasons\": [...], \"errors\": [...]}.\n"
+    "  --explain adds, for a deny, \"explain\": {\"permits\": [...], \"forbids\": [...]}: each\n"
+    "  permit whose scope matched with the first condition that did not hold, each\n"
+    "  forbid that held with its conditions (source text, line, column).\n"
     "  Exit status: 0 allow, 1 deny, 2 bad input.\n";
 
 static int bad_input(const char *what, const char *path, const writ_error *err)
@@ -28,7 +34,7 @@ static int bad_input(const char *what, const char *path, const writ_error *err)
 int cmd_authorize(int argc, char **argv)
 {
     const char *pol = NULL, *ent = NULL, *req = NULL, *sch = NULL;
-    bool validate = false;
+    bool validate = false, explain = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char **slot = !strcmp(a, "--policies") ? &pol
@@ -39,6 +45,8 @@ int cmd_authorize(int argc, char **argv)
             *slot = argv[++i];
         } else if (!strcmp(a, "--validate")) {
             validate = true;
+        } else if (!strcmp(a, "--explain")) {
+            explain = true;
         } else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             fputs(usage, stdout);
             return 0;
@@ -100,7 +108,10 @@ int cmd_authorize(int argc, char **argv)
     }
     az = writ_authorizer_new();
     writ_decision d;
-    writ_status st = az ? writ_authorize(az, ps, es, rq, &d) : WRIT_ENOMEM;
+    writ_explanation x;
+    writ_status st = !az       ? WRIT_ENOMEM
+                     : explain ? writ_explain(az, ps, es, rq, &d, &x)
+                               : writ_authorize(az, ps, es, rq, &d);
     if (st) {
         /* fail closed */
         printf("{\"decision\":\"deny\",\"reasons\":[],\"errors\":[{\"policy\":null,\"message\":\"%s\"}]}\n",
@@ -117,6 +128,22 @@ int cmd_authorize(int argc, char **argv)
     json_object_set_new(o, "decision", json_string(d.allow ? "allow" : "deny"));
     json_object_set_new(o, "reasons", reasons);
     json_object_set_new(o, "errors", errors);
+    if (explain && !d.allow) {
+        sbuf b;
+        sb_init(&b);
+        sb_putc(&b, '{');
+        cedar_explain_json(&b, &x);
+        sb_putc(&b, '}');
+        json_t *xj = sb_ok(&b) ? json_loadb(b.p, b.len, 0, NULL) : NULL;
+        sb_free(&b);
+        if (!xj) {
+            fprintf(stderr, "writ authorize: out of memory\n");
+            json_decref(o);
+            rc = 1;
+            goto out;
+        }
+        json_object_set_new(o, "explain", xj);
+    }
     char *s = json_dumps(o, JSON_COMPACT);
     json_decref(o);
     if (s) {

@@ -46,77 +46,13 @@
  *     the token's.
  * Both ways go through srv_decide_ask (decide.c), the decision path every
  * front end shares. */
+#include "cedar/explain.h"
+#include "server/azmap.h"
 #include "server/server_int.h"
 #include "util/alloc.h"
 
 #include <stdio.h>
 #include <string.h>
-
-typedef struct az_parts {
-    json_t *subject, *action, *resource, *context;
-} az_parts;
-
-static const char *need_string(json_t *o, const char *key, const char *part, char *why, size_t whylen)
-{
-    json_t *v = json_object_get(o, key);
-    if (!json_is_string(v)) {
-        snprintf(why, whylen, "%s.%s must be a string", part, key);
-        return NULL;
-    }
-    if (json_string_length(v) == 0) {
-        snprintf(why, whylen, "%s.%s must not be empty", part, key);
-        return NULL;
-    }
-    return json_string_value(v);
-}
-
-/* Check the shape of the four parts; 0 or -1 with why.  With a task token
- * the subject may be left out (it is the token's holder). */
-static int check_parts(const az_parts *p, bool subject_optional, char *why, size_t n)
-{
-    static const char *const names[3] = {"subject", "action", "resource"};
-    json_t *parts[3] = {p->subject, p->action, p->resource};
-    for (int i = 0; i < 3; i++) {
-        if (!parts[i] && i == 0 && subject_optional)
-            continue;
-        if (!parts[i]) {
-            snprintf(why, n, "%s is required", names[i]);
-            return -1;
-        }
-        if (!json_is_object(parts[i])) {
-            snprintf(why, n, "%s must be an object", names[i]);
-            return -1;
-        }
-    }
-    if ((p->subject && (!need_string(p->subject, "type", "subject", why, n) ||
-                        !need_string(p->subject, "id", "subject", why, n))) ||
-        !need_string(p->resource, "type", "resource", why, n) ||
-        !need_string(p->resource, "id", "resource", why, n) ||
-        !need_string(p->action, "name", "action", why, n))
-        return -1;
-    json_t *sp = json_object_get(p->subject, "properties"), *rp = json_object_get(p->resource, "properties");
-    if ((sp && !json_is_object(sp) && !json_is_null(sp)) ||
-        (rp && !json_is_object(rp) && !json_is_null(rp))) {
-        snprintf(why, n, "properties must be an object");
-        return -1;
-    }
-    if (p->context && !json_is_object(p->context) && !json_is_null(p->context)) {
-        snprintf(why, n, "context must be an object");
-        return -1;
-    }
-    return 0;
-}
-
-/* The parts of an entity reference: prefix + type (unless qualified), id. */
-static writ_uid_parts uid_parts(srv *s, json_t *part, const char *type_key, json_t *id)
-{
-    if (!type_key)
-        return srv_uid_parts(s, s->action_type, strlen(s->action_type), json_string_value(id),
-                             json_string_length(id));
-    json_t *tj = json_object_get(part, type_key);
-    return srv_uid_parts(s, json_string_value(tj), json_string_length(tj), json_string_value(id),
-                         json_string_length(id));
-}
 
 /* Byte i of an entity type held as prefix + type. */
 static char type_at(const writ_uid_parts *u, size_t i)
@@ -140,29 +76,28 @@ static bool same_entity(const writ_uid_parts *a, const writ_uid_parts *b)
  * for the body).  Returns 0, or -1 with why when the parts are malformed
  * (nothing written). */
 static int eval_one(srv *s, const srv_snapshot *snap, const srv_task *tk, const srv_peer *peer,
-                    const az_parts *p, sbuf *out, char *why, size_t whylen)
+                    const az_parts *p, bool explain, sbuf *out, char *why, size_t whylen)
 {
-    if (check_parts(p, tk != NULL, why, whylen))
+    az_names names = {s->type_prefix, s->action_type};
+    az_mapped m;
+    if (az_map(&names, p, tk != NULL, &m, why, whylen))
         return -1;
     const char *ptype = srv_task_ptype(s, tk);
     srv_ask a = {
-        .principal = tk ? srv_uid_parts(s, ptype, strlen(ptype), tk->agent, strlen(tk->agent))
-                        : uid_parts(s, p->subject, "type", json_object_get(p->subject, "id")),
-        .action = uid_parts(s, p->action, NULL, json_object_get(p->action, "name")),
-        .resource = uid_parts(s, p->resource, "type", json_object_get(p->resource, "id")),
+        .principal = tk ? srv_uid_parts(s, ptype, strlen(ptype), tk->agent, strlen(tk->agent)) : m.principal,
+        .action = m.action,
+        .resource = m.resource,
         .task = tk,
         .bound = tk != NULL,
         .vouched = tk == NULL,
-        .context = json_is_object(p->context) ? p->context : NULL,
-        .principal_props = json_object_get(p->subject, "properties"),
-        .resource_props = json_object_get(p->resource, "properties"),
+        .context = m.context,
+        .principal_props = m.principal_props,
+        .resource_props = m.resource_props,
         .peer = peer,
+        .explain = explain,
     };
     srv_outcome o;
-    writ_uid_parts sj;
-    if (tk && p->subject &&
-        (sj = uid_parts(s, p->subject, "type", json_object_get(p->subject, "id")),
-         !same_entity(&sj, &a.principal)))
+    if (tk && m.has_subject && !same_entity(&m.principal, &a.principal))
         /* with a task token, a subject in the body must name the holder */
         srv_decide_failed(s, NULL, NULL, NULL, tk->task, "subject does not match the task token's holder",
                           &o);
@@ -170,6 +105,11 @@ static int eval_one(srv *s, const srv_snapshot *snap, const srv_task *tk, const 
         srv_decide_ask(s, snap, &a, &o);
     sb_puts(out, o.allow ? "{\"decision\":true,\"context\":{" : "{\"decision\":false,\"context\":{");
     srv_outcome_json(snap, &o, out);
+    if (o.explained && !o.allow && !o.failed) {
+        sb_puts(out, ",\"explain\":{");
+        cedar_explain_json(out, &o.x);
+        sb_putc(out, '}');
+    }
     sb_puts(out, "}}");
     return 0;
 }
@@ -220,19 +160,46 @@ static int authenticate(srv *s, struct MHD_Connection *c, srv_task *buf, const s
     return 0;
 }
 
+/* options.explain (both endpoints): 0 with *on, or -1 with the error in r.
+ * Explanations quote policy text, so the server gives them only when its
+ * configuration says so (explain = true; docs/EXPLAIN.md). */
+static int explain_option(srv *s, json_t *j, bool *on, srv_reply *r)
+{
+    *on = false;
+    json_t *e = json_object_get(json_object_get(j, "options"), "explain");
+    if (!e || json_is_false(e))
+        return 0;
+    if (!json_is_true(e)) {
+        srv_error(r, 400, "bad_request", "options.explain must be true or false");
+        return -1;
+    }
+    if (!s->cfg->explain) {
+        srv_error(r, 403, "explain_disabled",
+                  "explanations are off on this server (they quote policy text): set explain = true");
+        return -1;
+    }
+    *on = true;
+    return 0;
+}
+
 static void evaluation(srv *s, const srv_task *tk, const srv_peer *peer, const char *body, size_t len,
                        srv_reply *r)
 {
     json_t *j = load_body(body, len, r);
     if (!j)
         return;
+    bool explain;
+    if (explain_option(s, j, &explain, r)) {
+        json_decref(j);
+        return;
+    }
     az_parts p = {json_object_get(j, "subject"), json_object_get(j, "action"), json_object_get(j, "resource"),
                   json_object_get(j, "context")};
     srv_snapshot *snap = snap_acquire(s->store);
     sbuf b;
     sb_init(&b);
     char why[200];
-    if (eval_one(s, snap, tk, peer, &p, &b, why, sizeof why))
+    if (eval_one(s, snap, tk, peer, &p, explain, &b, why, sizeof why))
         srv_error(r, 400, "bad_request", "%s", why);
     else
         srv_reply_sbuf(r, 200, &b);
@@ -271,6 +238,9 @@ static void evaluations(srv *s, const srv_task *tk, const srv_peer *peer, const 
         srv_error(r, 400, "bad_request", "options must be an object");
         goto out_json;
     }
+    bool explain;
+    if (explain_option(s, j, &explain, r))
+        goto out_json;
     json_t *sj = json_object_get(opts, "evaluations_semantic");
     if (sj) {
         const char *v = json_string_value(sj);
@@ -327,7 +297,7 @@ static void evaluations(srv *s, const srv_task *tk, const srv_peer *peer, const 
             sb_putc(&b, ',');
         size_t mark = b.len;
         char why[200];
-        if (eval_one(s, snap, tk, peer, &p, &b, why, sizeof why)) {
+        if (eval_one(s, snap, tk, peer, &p, explain, &b, why, sizeof why)) {
             /* A malformed item is a deny of that item with its reason. */
             sb_puts(&b, "{\"decision\":false,\"context\":{\"reasons\":[],\"errors\":[{\"policy\":null,"
                         "\"message\":");

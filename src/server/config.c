@@ -40,6 +40,8 @@ static const ck_key keys[] = {
     {"drain_timeout", CK_U32, OFF(drain_timeout), 0, 3600, "seconds to finish requests on SIGTERM"},
     {"namespace", CK_STR, OFF(ns), 0, 0, "Cedar namespace of AuthZEN types and actions (empty: none)"},
     {"validate", CK_BOOL, OFF(validate), 0, 0, "validate requests against the schema"},
+    {"explain", CK_BOOL, OFF(explain), 0, 0,
+     "answer AuthZEN options.explain (why a deny: quotes policy conditions to the caller)"},
     {"audit", CK_BOOL, OFF(audit), 0, 0, "append every decision to the audit log"},
     {"audit_batch", CK_U32, OFF(audit_batch), 1, 100000, "most audit records per transaction"},
     {"audit_queue", CK_U32, OFF(audit_queue), 16, 10000000, "audit records queued before requests wait"},
@@ -155,6 +157,7 @@ void srv_config_defaults(srv_config *c)
     c->drain_timeout = 5;
     c->ns = dup("Writ");
     c->validate = false;
+    c->explain = false;
     c->audit = true;
     c->audit_batch = 1024;
     c->audit_queue = 65536;

@@ -93,6 +93,7 @@ typedef struct srv_config {
     uint32_t drain_timeout;     /* seconds to finish requests on shutdown */
     char *ns;                   /* Cedar namespace for AuthZEN types and actions, "" = none */
     bool validate;              /* validate requests against the schema */
+    bool explain;               /* AuthZEN options.explain answered (quotes policy text) */
     bool audit;
     uint32_t audit_batch;       /* records per transaction */
     uint32_t audit_queue;       /* records waiting before requests wait */

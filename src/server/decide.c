@@ -7,6 +7,7 @@
  * log that refuses the record all turn into a deny with the reason in
  * out->error.  No decision is answered before its audit record is
  * committed (durable.c holds the answer until it is). */
+#include "server/azmap.h"
 #include "server/server_int.h"
 #include "util/alloc.h"
 
@@ -135,12 +136,7 @@ void srv_record(srv *s, const char *agent, const char *action, const char *resou
 
 writ_uid_parts srv_uid_parts(const srv *s, const char *type, size_t type_len, const char *id, size_t id_len)
 {
-    bool qualified = false;
-    for (size_t i = 0; i + 1 < type_len && !qualified; i++)
-        qualified = type[i] == ':' && type[i + 1] == ':';
-    writ_uid_parts u = {
-        qualified ? "" : s->type_prefix, qualified ? 0 : strlen(s->type_prefix), type, type_len, id, id_len};
-    return u;
+    return az_uid(s->type_prefix, type, type_len, id, id_len);
 }
 
 /* This thread's request, refilled for each decision (cedar/reqbuild.h): no
@@ -354,7 +350,10 @@ void srv_decide_ask(srv *s, const srv_snapshot *snap, const srv_ask *a, srv_outc
     if (bound && sensitivity_bound(snap, rq, t, why, sizeof why))
         goto refuse;
     writ_authorizer *az = srv_thread_authorizer(s);
-    st = az ? writ_authorize(az, snap->ps, snap->es, rq, &out->d) : WRIT_ENOMEM;
+    st = !az          ? WRIT_ENOMEM
+         : a->explain ? writ_explain(az, snap->ps, snap->es, rq, &out->d, &out->x)
+                      : writ_authorize(az, snap->ps, snap->es, rq, &out->d);
+    out->explained = a->explain && !st;
     if (st) {
         memset(&out->d, 0, sizeof out->d);
         out->failed = true;

@@ -183,6 +183,7 @@ typedef struct srv_ask {
                                 {"input_sha256":...}), NULL = none */
     const json_t *approval_input; /* what an approval binds as the input (the MCP call's arguments),
                                      NULL = context.input */
+    bool explain;            /* decide with writ_explain (out->x): AuthZEN options.explain */
 } srv_ask;
 
 typedef struct srv_outcome {
@@ -197,6 +198,8 @@ typedef struct srv_outcome {
         int64_t expires_ms;
         const char *base;       /* PUBLIC_URL */
     } appr;
+    bool explained;             /* x is d's explanation (asked for, and Cedar decided) */
+    writ_explanation x;
 } srv_outcome;
 enum { SRV_APPR_NONE = 0, SRV_APPR_PENDING, SRV_APPR_DENIED, SRV_APPR_CONSUMED };
 

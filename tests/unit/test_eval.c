@@ -171,7 +171,7 @@ static void test_eval_depth_guard(void **state)
     /* and a policy around it errors, so it is skipped, never a crash */
     ast_policy pol;
     memset(&pol, 0, sizeof pol);
-    ast_cond cond = {true, &nodes[N - 1]};
+    ast_cond cond = {.when = true, .expr = &nodes[N - 1]};
     pol.ncond = 1;
     pol.cond = &cond;
     bool sat = true;

@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# cli.sh - `writ test` and `writ authorize --explain` end to end: the
+# example tests pass, a deliberately failing case is shown failing (diff,
+# why, counts, exit 1), bad test files are refused with file:line:column
+# (exit 2), and --explain names the failing condition with its place.
+set -uo pipefail
+WRIT=${1:?usage: $0 path/to/writ}
+REPO=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$REPO"
+TMP=$(mktemp -d /tmp/writ-authoring.XXXXXX)
+trap 'rm -rf "$TMP"' EXIT
+PASSES=0 FAILS=0
+ok() { PASSES=$((PASSES + 1)); echo "ok   $*"; }
+bad() { FAILS=$((FAILS + 1)); echo "FAIL $*"; }
+check() { if [ "$2" = "$3" ]; then ok "$1"; else bad "$1: got <$2> want <$3>"; fi; }
+contains() { if [[ "$2" == *"$3"* ]]; then ok "$1"; else bad "$1: <$2> lacks <$3>"; fi; }
+
+# ---- the example tests pass
+out=$("$WRIT" test examples/tests/*.json 2>&1); rc=$?
+check "examples: exit 0" "$rc" 0
+contains "examples: summary" "$out" " passed, 0 failed"
+check "examples: no FAIL" "$(grep -c '^FAIL' <<<"$out")" 0
+
+# ---- a deliberately failing case
+out=$("$WRIT" test tests/authoring/failing.json 2>&1); rc=$?
+check "failing: exit 1" "$rc" 1
+check "failing: summary" "$(tail -1 <<<"$out")" "1 passed, 2 failed"
+contains "failing: ok line" "$out" "ok   tests/authoring/failing.json: passes"
+contains "failing: FAIL line with place" "$out" \
+    "FAIL tests/authoring/failing.json: deliberately wrong: PII to an external destination (tests/authoring/failing.json:19:5)"
+contains "failing: decision diff" "$out" $'     - decision: allow\n     + decision: deny'
+contains "failing: reasons diff" "$out" $'     - reasons: [read-own-team]\n     + reasons: [no-sensitive-egress]'
+contains "failing: why forbid" "$out" \
+    'why: forbid no-sensitive-egress held: when { resource.sensitivity >= 3 && context.destination == "external" } at tests/authoring/../../examples/policies.cedar:79:8'
+contains "failing: why permit" "$out" \
+    'why: permit approve-small-payments: when `context.amount.lessThanOrEqual(decimal("500.00"))` at tests/authoring/../../examples/policies.cedar:49:3 was false'
+# a failure in one file and a pass in another: still 1
+out=$("$WRIT" test examples/tests/data.json tests/authoring/failing.json 2>&1); rc=$?
+check "mixed: exit 1" "$rc" 1
+
+# ---- bad files: exit 2, file:line:column
+P='"policies": "'"$REPO"'/examples/policies.cedar", "schema": "'"$REPO"'/examples/schema.cedarschema", "entities": "'"$REPO"'/examples/entities.json", "namespace": "Writ"'
+REQ='{"subject": {"type": "Agent", "id": "a"}, "action": {"name": "read"}, "resource": {"type": "Dataset", "id": "d"}}'
+badfile() {   # badfile NAME CONTENT EXPECTED-STDERR-PART
+    printf '%s\n' "$2" >"$TMP/$1.json"
+    local o rc
+    o=$("$WRIT" test "$TMP/$1.json" 2>&1); rc=$?
+    check "bad $1: exit 2" "$rc" 2
+    contains "bad $1: message" "$o" "$3"
+    contains "bad $1: nothing counted" "$o" "0 passed, 0 failed, 1 bad file"
+}
+badfile top-field "{$P,
+  \"case\": []}" "$TMP/top-field.json:2:3: unknown field \`case\` in the test file (expected: policies, schema, entities, namespace, validate, cases)"
+badfile case-field "{$P, \"cases\": [
+  {\"request\": $REQ, \"decision\": \"deny\"},
+  {\"request\": $REQ, \"decision\": \"deny\", \"expect\": \"deny\"}]}" \
+    "$TMP/case-field.json:3:150: unknown field \`expect\` in a case (expected: name, request, decision, reasons, errors)"
+badfile request-field "{$P, \"cases\": [{\"request\": {\"subject\": {\"type\": \"Agent\", \"id\": \"a\"},
+    \"action\": {\"name\": \"read\"}, \"resource\": {\"type\": \"D\", \"id\": \"d\"},
+    \"contxt\": {}}, \"decision\": \"deny\"}]}" \
+    "$TMP/request-field.json:3:5: unknown field \`contxt\` in a request (expected: subject, action, resource, context)"
+badfile decision "{$P, \"cases\": [{\"request\": $REQ,
+   \"decision\": \"permit\"}]}" "$TMP/decision.json:2:16: decision must be \"allow\" or \"deny\""
+badfile no-decision "{$P, \"cases\": [{\"request\": $REQ}]}" "cases[0] has no decision"
+badfile reasons "{$P, \"cases\": [{\"request\": $REQ, \"decision\": \"deny\",
+   \"reasons\": [\"a\", 3]}]}" "$TMP/reasons.json:2:21: reasons[1] must be a string (a policy id)"
+badfile authzen-shape "{$P, \"cases\": [{\"request\": {\"subject\": {\"type\": \"Agent\", \"id\": \"a\"},
+   \"action\": {\"name\": \"read\"}, \"resource\": {\"type\": \"D\"}}, \"decision\": \"deny\"}]}" \
+    "$TMP/authzen-shape.json:2:44: request: resource.id must be a string"
+badfile json "{$P, \"cases\": [}" "$TMP/json.json:1:"
+badfile no-policies '{"cases": []}' "policies is required"
+printf 'permit(principal, action, resource) when { principal.x == };\n' >"$TMP/broken.cedar"
+badfile policy-parse '{"policies": "broken.cedar", "cases": []}' "$TMP/broken.cedar:1:59: unexpected \`}\`"
+printf 'entity User;\nentity Doc { owner: Strin };\n' >"$TMP/broken.cedarschema"
+printf 'permit(principal, action, resource);\n' >"$TMP/good.cedar"
+badfile schema-parse '{"policies": "good.cedar", "schema": "broken.cedarschema", "cases": []}' "$TMP/broken.cedarschema:2:21: failed to resolve type: Strin"
+printf '[{"uid": {"type": "User", "id": "a"}, "attrs": {}, "parents": [}]\n' >"$TMP/broken.json"
+badfile entities-parse '{"policies": "good.cedar", "entities": "broken.json", "cases": []}' "$TMP/broken.json:1:64: "
+badfile missing-file '{"policies": "nope.cedar", "cases": []}' "nope.cedar: No such file or directory"
+out=$("$WRIT" test "$TMP/none.json" 2>&1); rc=$?
+check "missing test file: exit 2" "$rc" 2
+out=$("$WRIT" test 2>&1); rc=$?
+check "no arguments: exit 2" "$rc" 2
+
+# ---- writ authorize --explain
+X=(--policies examples/policies.cedar --entities examples/entities.json --schema examples/schema.cedarschema)
+out=$("$WRIT" authorize "${X[@]}" --request examples/requests/08-approve-large-payment.json --explain); rc=$?
+check "authorize --explain: exit 1 (deny)" "$rc" 1
+check "authorize --explain: answer" "$out" \
+    '{"decision":"deny","reasons":[],"errors":[],"explain":{"permits":[{"policy":"policy5","held":false,"condition":{"clause":"when","text":"context.amount.lessThanOrEqual(decimal(\"500.00\"))","line":49,"column":3}}],"forbids":[]}}'
+out=$("$WRIT" authorize "${X[@]}" --request examples/requests/10-quarantined-agent-searches.json --explain)
+check "authorize --explain: forbid by scope" "$(jq -c .explain.forbids <<<"$out")" '[{"policy":"policy13","conditions":[]}]'
+out=$("$WRIT" authorize "${X[@]}" --request examples/requests/01-analyst-reads-metrics.json --explain); rc=$?
+check "authorize --explain: allow has no explain" "$rc $out" '0 {"decision":"allow","reasons":["policy0"],"errors":[]}'
+out=$("$WRIT" authorize "${X[@]}" --request examples/requests/08-approve-large-payment.json)
+check "authorize without --explain: unchanged" "$out" '{"decision":"deny","reasons":[],"errors":[]}'
+
+echo "$PASSES passed, $FAILS failed"
+[ "$FAILS" -eq 0 ]
