@@ -198,7 +198,7 @@ typedef struct writ_explanation {
 /* Decide as writ_authorize does (*d is the same decision) and explain it
  * in *x.  Both point into the authorizer until its next call.  Fails
  * closed like writ_authorize (deny, empty explanation). */
-WRIT_MUST_CHECK writ_status writ_explain(writ_authorizer *az, const writ_policyset *ps, const writ_entities *es,
+WRIT_API WRIT_MUST_CHECK writ_status writ_explain(writ_authorizer *az, const writ_policyset *ps, const writ_entities *es,
                                          const writ_request *rq, writ_decision *d, writ_explanation *x);
 
 /* ---- partial decisions: could some values of context attributes not yet
