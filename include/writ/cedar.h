@@ -26,9 +26,18 @@ typedef struct writ_request writ_request;
 typedef struct writ_authorizer writ_authorizer;
 
 /* ---- policies.  Policies are named "policy0", "policy1", ... in order of
- * appearance (annotations do not rename them); templates likewise. */
+ * appearance (annotations do not rename them); templates likewise.  This is
+ * the naming of the Cedar conformance corpus. */
 WRIT_MUST_CHECK writ_status writ_policyset_parse(const char *text, size_t len, writ_policyset **out,
                                                  writ_error *err);
+/* The same, with flags.  WRIT_PS_ID_ANNOTATION: a policy or template
+ * annotated @id("x") is named "x" (as the Cedar CLI names them), one without
+ * keeps its "policyN".  An empty @id, two policies with the same @id, or an
+ * @id equal to another policy's policyN is refused (WRIT_EDUP / WRIT_EPARSE,
+ * err at the policy's line:column). */
+enum { WRIT_PS_ID_ANNOTATION = 1u };
+WRIT_MUST_CHECK writ_status writ_policyset_parse_flags(const char *text, size_t len, unsigned flags,
+                                                       writ_policyset **out, writ_error *err);
 void writ_policyset_free(writ_policyset *ps);
 size_t writ_policyset_count(const writ_policyset *ps);
 const char *writ_policyset_id(const writ_policyset *ps, size_t i);

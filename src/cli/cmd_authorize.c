@@ -64,7 +64,7 @@ int cmd_authorize(int argc, char **argv)
         rc = bad_input("cannot read policies", pol, NULL);
         goto out;
     }
-    if (writ_policyset_parse(ptext, plen, &ps, &err)) {
+    if (writ_policyset_parse_flags(ptext, plen, WRIT_PS_ID_ANNOTATION, &ps, &err)) {
         rc = bad_input("in policies", pol, &err);
         goto out;
     }

@@ -160,7 +160,7 @@ static writ_status load(srv_policy_store *st, srv_snapshot **out, writ_error *er
         rc = WRIT_EIO;
         goto bad;
     }
-    if ((rc = writ_policyset_parse(text, len, &s->ps, err))) {
+    if ((rc = writ_policyset_parse_flags(text, len, WRIT_PS_ID_ANNOTATION, &s->ps, err))) {
         in_file(err, st->paths[0]);
         goto bad;
     }
