@@ -35,7 +35,11 @@ WRIT_MUST_CHECK writ_status writ_policyset_parse(const char *text, size_t len, w
  * keeps its "policyN".  An empty @id, two policies with the same @id, or an
  * @id equal to another policy's policyN is refused (WRIT_EDUP / WRIT_EPARSE,
  * err at the policy's line:column). */
-enum { WRIT_PS_ID_ANNOTATION = 1u };
+/* WRIT_PS_EXCLUDE_SHADOW: policies annotated @mode("shadow") are parsed and
+ * named like the others (the rest keep their ids) but left out of the set;
+ * an @mode other than "shadow" or "enforce" is refused (WRIT_EPARSE at the
+ * policy).  Writ's server evaluates them on the side (src/shadow/). */
+enum { WRIT_PS_ID_ANNOTATION = 1u, WRIT_PS_EXCLUDE_SHADOW = 2u };
 WRIT_MUST_CHECK writ_status writ_policyset_parse_flags(const char *text, size_t len, unsigned flags,
                                                        writ_policyset **out, writ_error *err);
 void writ_policyset_free(writ_policyset *ps);

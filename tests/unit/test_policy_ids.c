@@ -91,12 +91,42 @@ static void test_refused(void **state)
     writ_policyset_free(ps);
 }
 
+static void test_exclude_shadow(void **state)
+{
+    (void)state;
+    writ_policyset *ps = NULL;
+    writ_error err;
+    assert_int_equal(writ_policyset_parse_flags(set, strlen(set),
+                                                WRIT_PS_ID_ANNOTATION | WRIT_PS_EXCLUDE_SHADOW, &ps, &err),
+                     WRIT_OK);
+    assert_int_equal(writ_policyset_count(ps), 2);
+    assert_string_equal(writ_policyset_id(ps, 0), "read-own");
+    assert_string_equal(writ_policyset_id(ps, 1), "policy1");
+    writ_policyset_free(ps);
+    /* positional ids stay those of the whole text */
+    const char *t = "@mode(\"shadow\") permit (principal, action, resource);\n"
+                    "@mode(\"enforce\") forbid (principal, action, resource);";
+    assert_int_equal(writ_policyset_parse_flags(t, strlen(t), WRIT_PS_EXCLUDE_SHADOW, &ps, &err), WRIT_OK);
+    assert_int_equal(writ_policyset_count(ps), 1);
+    assert_string_equal(writ_policyset_id(ps, 0), "policy1");
+    writ_policyset_free(ps);
+    const char *typo =
+        "permit (principal, action, resource);\n@mode(\"shdow\") forbid (principal, action, resource);";
+    memset(&err, 0, sizeof err);
+    assert_int_equal(writ_policyset_parse_flags(typo, strlen(typo), WRIT_PS_EXCLUDE_SHADOW, &ps, &err),
+                     WRIT_EPARSE);
+    assert_null(ps);
+    assert_int_equal(err.line, 2);
+    assert_non_null(strstr(err.msg, "not \"shdow\""));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_default_is_positional),
         cmocka_unit_test(test_annotated_ids),
         cmocka_unit_test(test_refused),
+        cmocka_unit_test(test_exclude_shadow),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
