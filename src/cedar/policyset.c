@@ -362,13 +362,19 @@ static int add_policy(writ_policyset *ps, ast_policy *p)
     return 0;
 }
 
-static const char *annotation_of(const ast_policy *p, const char *key)
+static const cv_string *annotation_str(const ast_policy *p, const char *key)
 {
     size_t kl = strlen(key);
     for (size_t j = 0; j < p->nannot; j++)
         if (p->annot[j].key->len == kl && !memcmp(p->annot[j].key->data, key, kl))
-            return p->annot[j].value->data;
+            return p->annot[j].value;
     return NULL;
+}
+
+static const char *annotation_of(const ast_policy *p, const char *key)
+{
+    const cv_string *v = annotation_str(p, key);
+    return v ? v->data : NULL;
 }
 
 static uint64_t id_hash(const char *s)
@@ -396,9 +402,11 @@ static writ_status ids_from_annotations(wr_arena *arena, cedar_parsed *ps, const
     writ_status st = WRIT_OK;
     for (size_t i = 0; i < ps->n && !st; i++) {
         ast_policy *p = ps->pol[i];
-        const char *id = annotation_of(p, "id");
-        if (id && !*id) {
-            cedar_error_at(err, WRIT_EPARSE, text, len, p->pos, "@id is empty: a policy's id names it");
+        const cv_string *idv = annotation_str(p, "id");
+        const char *id = idv ? idv->data : NULL;
+        if (id && (!*id || strlen(id) != idv->len)) {
+            cedar_error_at(err, WRIT_EPARSE, text, len, p->pos,
+                           *id ? "@id holds a NUL character" : "@id is empty: a policy's id names it");
             st = WRIT_EPARSE;
             break;
         }

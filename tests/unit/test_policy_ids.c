@@ -82,6 +82,7 @@ static void test_refused(void **state)
         WRIT_EDUP, 2, 1, "the id policy1 of this unannotated policy is the @id of the policy at 1:1");
     bad("permit (principal, action, resource);\n  @id(\"\") forbid (principal, action, resource);",
         WRIT_EPARSE, 2, 3, "@id is empty");
+    bad("@id(\"a\\0b\") permit (principal, action, resource);", WRIT_EPARSE, 1, 1, "@id holds a NUL");
     /* the same texts are fine without the flag (positional ids) */
     writ_policyset *ps = NULL;
     writ_error err;
