@@ -37,9 +37,10 @@ WRIT_MUST_CHECK writ_status writ_policyset_parse(const char *text, size_t len, w
  * err at the policy's line:column). */
 /* WRIT_PS_EXCLUDE_SHADOW: policies annotated @mode("shadow") are parsed and
  * named like the others (the rest keep their ids) but left out of the set;
- * an @mode other than "shadow" or "enforce" is refused (WRIT_EPARSE at the
- * policy).  Writ's server evaluates them on the side (src/shadow/). */
-enum { WRIT_PS_ID_ANNOTATION = 1u, WRIT_PS_EXCLUDE_SHADOW = 2u };
+ * WRIT_PS_ONLY_SHADOW: the set holds only them.  With either, an @mode
+ * other than "shadow" or "enforce" is refused (WRIT_EPARSE at the policy).
+ * Writ's server evaluates the shadow ones on the side (src/shadow/). */
+enum { WRIT_PS_ID_ANNOTATION = 1u, WRIT_PS_EXCLUDE_SHADOW = 2u, WRIT_PS_ONLY_SHADOW = 4u };
 WRIT_MUST_CHECK writ_status writ_policyset_parse_flags(const char *text, size_t len, unsigned flags,
                                                        writ_policyset **out, writ_error *err);
 void writ_policyset_free(writ_policyset *ps);

@@ -469,7 +469,8 @@ writ_status writ_policyset_parse_flags(const char *text, size_t len, unsigned fl
     writ_status st = cedar_parse_policies(ps->arena, text, len, "policy", 0, &parsed, err);
     if (!st && (flags & WRIT_PS_ID_ANNOTATION))
         st = ids_from_annotations(ps->arena, &parsed, text, len, err);
-    for (size_t i = 0; i < parsed.n && !st && (flags & WRIT_PS_EXCLUDE_SHADOW); i++) {
+    unsigned by_mode = flags & (WRIT_PS_EXCLUDE_SHADOW | WRIT_PS_ONLY_SHADOW);
+    for (size_t i = 0; i < parsed.n && !st && by_mode; i++) {
         const char *mode = annotation_of(parsed.pol[i], "mode");
         if (mode && strcmp(mode, "shadow") && strcmp(mode, "enforce")) {
             cedar_error_at(err, WRIT_EPARSE, text, len, parsed.pol[i]->pos,
@@ -482,9 +483,9 @@ writ_status writ_policyset_parse_flags(const char *text, size_t len, unsigned fl
         return st;
     }
     for (size_t i = 0; i <= parsed.n; i++) {
-        if (i < parsed.n && (flags & WRIT_PS_EXCLUDE_SHADOW)) {
+        if (i < parsed.n && by_mode) {
             const char *mode = annotation_of(parsed.pol[i], "mode");
-            if (mode && !strcmp(mode, "shadow"))
+            if ((mode && !strcmp(mode, "shadow")) != !(flags & WRIT_PS_EXCLUDE_SHADOW))
                 continue;
         }
         if (i == parsed.n ? index_build(ps) : add_policy(ps, parsed.pol[i])) {

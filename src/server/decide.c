@@ -365,7 +365,7 @@ void srv_decide_ask(srv *s, const srv_snapshot *snap, const srv_ask *a, srv_outc
         out->allow = out->d.allow;
         /* what shadow policies would have decided (src/shadow/): audited only */
         if (snap->shadow)
-            shadow = shd_decide(snap->shadow, snap->es, rq, out->d.allow);
+            shadow = shd_decide(snap->shadow, snap->es, rq, &out->d);
     }
     decided(s, agent, act, res, task, chain, a->audit_extra, shadow, out);
     goto done;

@@ -90,9 +90,9 @@ void shd_metrics(sbuf *o)
 /* ---- the sets */
 
 struct shd_set {
-    writ_policyset *wouldbe; /* the live file with its shadow policies; NULL = none */
+    writ_policyset *shadow; /* the live file's shadow policies alone; NULL = none */
     size_t nshadow;
-    const char **shadow_id;    /* ids (pointers into wouldbe) of the shadow policies */
+    const char **shadow_id;    /* their ids (pointers into shadow) */
     shd_counter **count;       /* their counters */
     writ_policyset *candidate; /* NULL = none */
 };
@@ -101,7 +101,7 @@ void shd_free(shd_set *sh)
 {
     if (!sh)
         return;
-    writ_policyset_free(sh->wouldbe);
+    writ_policyset_free(sh->shadow);
     writ_policyset_free(sh->candidate);
     wr_free(sh->shadow_id);
     wr_free(sh->count);
@@ -121,39 +121,32 @@ static writ_status oom(writ_error *err)
 writ_status shd_load_live(const char *text, size_t len, shd_set **out, writ_error *err)
 {
     *out = NULL;
-    writ_policyset *all = NULL;
+    writ_policyset *only = NULL;
     /* the live set was parsed from this text already: no error here but
      * out of memory */
-    writ_status st = writ_policyset_parse_flags(text, len, WRIT_PS_ID_ANNOTATION, &all, err);
+    writ_status st =
+        writ_policyset_parse_flags(text, len, WRIT_PS_ID_ANNOTATION | WRIT_PS_ONLY_SHADOW, &only, err);
     if (st)
         return st;
-    size_t n = writ_policyset_count(all), ns = 0;
-    for (size_t i = 0; i < n; i++) {
-        const char *m = writ_policyset_annotation(all, i, "mode");
-        ns += m && !strcmp(m, "shadow");
-    }
+    size_t ns = writ_policyset_count(only);
     if (ns == 0) {
-        writ_policyset_free(all);
+        writ_policyset_free(only);
         return WRIT_OK;
     }
     shd_set *sh = wr_calloc(1, sizeof *sh);
     if (!sh || !(sh->shadow_id = wr_calloc(ns, sizeof *sh->shadow_id)) ||
         !(sh->count = wr_calloc(ns, sizeof *sh->count))) {
-        writ_policyset_free(all);
+        writ_policyset_free(only);
         shd_free(sh);
         return oom(err);
     }
-    sh->wouldbe = all;
-    for (size_t i = 0; i < n; i++) {
-        const char *m = writ_policyset_annotation(all, i, "mode");
-        if (!m || strcmp(m, "shadow"))
-            continue;
-        sh->shadow_id[sh->nshadow] = writ_policyset_id(all, i);
+    sh->shadow = only;
+    for (; sh->nshadow < ns; sh->nshadow++) {
+        sh->shadow_id[sh->nshadow] = writ_policyset_id(only, sh->nshadow);
         if (!(sh->count[sh->nshadow] = counter_for(sh->shadow_id[sh->nshadow]))) {
             shd_free(sh);
             return oom(err);
         }
-        sh->nshadow++;
     }
     *out = sh;
     return WRIT_OK;
@@ -201,29 +194,42 @@ static writ_authorizer *thread_az(void)
     return az;
 }
 
-static void answer(sbuf *b, const writ_decision *d, const shd_set *sh, bool only_shadow, bool candidate)
+static void answer(sbuf *b, const writ_decision *d, const shd_set *sh, bool shadow, bool candidate)
 {
     sb_puts(b, d->allow ? "{\"decision\":\"allow\",\"policies\":[" : "{\"decision\":\"deny\",\"policies\":[");
-    bool first = true;
     for (size_t i = 0; i < d->nreasons; i++) {
-        if (only_shadow) {
+        if (shadow) {
             size_t k = 0;
             while (k < sh->nshadow && sh->shadow_id[k] != d->reasons[i])
                 k++;
-            if (k == sh->nshadow)
-                continue;
-            atomic_fetch_add_explicit(&sh->count[k]->n, 1, memory_order_relaxed);
+            if (k < sh->nshadow)
+                atomic_fetch_add_explicit(&sh->count[k]->n, 1, memory_order_relaxed);
         }
-        if (!first)
+        if (i)
             sb_putc(b, ',');
-        first = false;
         sb_json_str(b, d->reasons[i]);
     }
     sb_puts(b, candidate ? "],\"set\":\"candidate\"}" : "]");
 }
 
-char *shd_decide(const shd_set *sh, const writ_entities *es, const writ_request *rq, bool live_allow)
+/* The would-be answer needs only the shadow policies, evaluated alone, by
+ * Cedar's combining rule (a satisfied forbid wins, else a satisfied permit
+ * allows):
+ *   - live allow: it turns into a deny iff a shadow forbid is satisfied;
+ *     the would-be reasons are the satisfied forbids, all of them shadow
+ *     ones (had a live forbid been satisfied, the live answer would be a
+ *     deny);
+ *   - live deny by a satisfied forbid: nothing a shadow policy adds can
+ *     change it, so the shadow set is not even evaluated;
+ *   - live deny by default (no permit and no forbid satisfied): it turns
+ *     into an allow iff a shadow permit is satisfied and no shadow forbid
+ *     is; the would-be reasons are those shadow permits.
+ * So the shadow policies alone decide exactly what the whole file with
+ * them enforced would, at the cost of a few policies, not the whole set. */
+char *shd_decide(const shd_set *sh, const writ_entities *es, const writ_request *rq,
+                 const writ_decision *live)
 {
+    bool live_allow = live->allow;
     writ_authorizer *az = thread_az();
     if (!az) {
         atomic_fetch_add_explicit(&shadow_errors, 1, memory_order_relaxed);
@@ -233,10 +239,10 @@ char *shd_decide(const shd_set *sh, const writ_entities *es, const writ_request 
     sb_init(&b);
     bool open = false; /* b holds the @mode object, not yet closed */
     writ_decision d;
-    if (sh->wouldbe) {
-        if (writ_authorize(az, sh->wouldbe, es, rq, &d) != WRIT_OK)
+    if (sh->shadow && (live_allow || live->nreasons == 0)) {
+        if (writ_authorize(az, sh->shadow, es, rq, &d) != WRIT_OK)
             atomic_fetch_add_explicit(&shadow_errors, 1, memory_order_relaxed);
-        else if (d.allow != live_allow) {
+        else if (live_allow ? (!d.allow && d.nreasons > 0) : d.allow) {
             answer(&b, &d, sh, true, false);
             open = true;
         }

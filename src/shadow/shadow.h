@@ -4,9 +4,10 @@
  * swapped with it on reload:
  *
  *   - policies of the live file annotated @mode("shadow").  The live set
- *     is parsed without them (WRIT_PS_EXCLUDE_SHADOW); this module holds the
- *     whole file as a second set, the "would-be" set: what the answer would
- *     be if the shadow policies were enforced.  When the would-be decision
+ *     is parsed without them (WRIT_PS_EXCLUDE_SHADOW); this module holds
+ *     them as a set of their own (WRIT_PS_ONLY_SHADOW), which with the live
+ *     answer gives the "would-be" answer: the decision if the shadow
+ *     policies were enforced (shadow.c says why that is exact).  When it
  *     differs from the live one, the decision's audit record gets
  *
  *         "shadow": {"decision": "allow"|"deny", "policies": [...]}
@@ -28,9 +29,10 @@
  *   the candidate's as "candidate": {...}.
  *
  * Cost: a snapshot with neither has no shd_set (NULL), and the decision
- * path tests one pointer.  With them, each decision is one more evaluation
- * per source, on the same request and entities (a second authorizer per
- * thread, so the live answer's reasons stay valid).  Deciding the shadow
+ * path tests one pointer.  With them, each decision is at most one more
+ * evaluation per source, on the same request and entities (a second
+ * authorizer per thread, so the live answer's reasons stay valid): of the
+ * shadow policies alone, and of the whole candidate set.  Deciding the shadow
  * answer never changes the live one: an error there is counted
  * (writ_shadow_errors_total) and recorded nowhere else. */
 #ifndef WRIT_SHADOW_SHADOW_H
@@ -53,7 +55,8 @@ void shd_free(shd_set *sh);
 
 /* After the live decision: the shadow field for the audit record
  * (wr_malloc'd JSON), or NULL when nothing would decide otherwise. */
-char *shd_decide(const shd_set *sh, const writ_entities *es, const writ_request *rq, bool live_allow);
+char *shd_decide(const shd_set *sh, const writ_entities *es, const writ_request *rq,
+                 const writ_decision *live);
 
 /* The counters, Prometheus text. */
 void shd_metrics(sbuf *o);
