@@ -6,9 +6,9 @@
 #   bench/server/shadow.sh [SECONDS] [CONNECTIONS] [ROUNDS]     (default 5 s, 64, 3)
 #
 # "Shadow configured" is the heavy case: the live file with 5 extra @mode("shadow")
-# forbids (so the would-be set, 105 policies, is evaluated beside the live 100) and
-# shadow_policies = a copy of the live file (the candidate: another 100-policy
-# evaluation): two extra evaluations a decision.  Prints per round both rates, the
+# forbids (evaluated alone beside the live 100 on every allow and default deny) and
+# shadow_policies = a copy of the live file (the candidate: a whole 100-policy
+# evaluation a decision).  Prints per round both rates, the
 # server CPU per request (user + system over requests, steadier than the rate on a
 # shared machine), and the medians with the ratio (shadow / plain; the issue's
 # target is >= 90% with limits and shadow configured).
