@@ -3,7 +3,8 @@
 # 100-policy agent set (as run.sh), one plain, one with shadow configured, sent the
 # same AuthZEN bodies by wrk in alternating rounds.
 #
-#   bench/server/shadow.sh [SECONDS] [CONNECTIONS] [ROUNDS]     (default 5 s, 64, 3)
+#   [SHADOW_KIND=both|mode|candidate] bench/server/shadow.sh [SECONDS] [CONNECTIONS] [ROUNDS]
+#                                                             (default both, 5 s, 64, 3)
 #
 # "Shadow configured" is the heavy case: the live file with 5 extra @mode("shadow")
 # forbids (evaluated alone beside the live 100 on every allow and default deny) and
@@ -47,7 +48,14 @@ start() { # start NAME ARGS... ; prints the address, sets the pid in $tmp/NAME.p
     [ -s "$tmp/$name.ready" ] || { cat "$tmp/$name.log" >&2; echo "writ did not start" >&2; exit 1; }
 }
 start plain --policies "$tmp/set/policies.cedar"
-start shadow --policies "$tmp/live.cedar" --shadow_policies "$tmp/candidate.cedar"
+# SHADOW_KIND=both (default) | mode (the @mode("shadow") policies only) | candidate (the set only)
+kind=${SHADOW_KIND:-both}
+case $kind in
+both) start shadow --policies "$tmp/live.cedar" --shadow_policies "$tmp/candidate.cedar" ;;
+mode) start shadow --policies "$tmp/live.cedar" ;;
+candidate) start shadow --policies "$tmp/set/policies.cedar" --shadow_policies "$tmp/candidate.cedar" ;;
+*) echo "SHADOW_KIND is both, mode or candidate" >&2; exit 2 ;;
+esac
 pids+=("$(cat "$tmp/plain.pid")" "$(cat "$tmp/shadow.pid")")
 for n in plain shadow; do
     node bench/server/gen_bodies.mjs --check "http://$(cat "$tmp/$n.ready")/access/v1/evaluation" \
@@ -78,8 +86,9 @@ changes=$(curl -s "http://$(cat "$tmp/shadow.ready")/metrics" | grep -E '^writ_s
 echo "round   plain req/s  CPU us/req   shadow req/s  CPU us/req   rate ratio"
 awk '{printf "%5d  %12.0f  %10s  %13.0f  %10s  %9.1f%%\n", NR, $1, $2, $3, $4, ($1 > 0) ? 100 * $3 / $1 : 0}' "$tmp/rounds"
 col() { awk -v c="$1" '{print $c}' "$tmp/rounds" | median; }
-printf 'median: plain %.0f req/s %s us/req; shadow %.0f req/s %s us/req; rate ratio %.1f%%; CPU ratio %.2f\n' \
-    "$(col 1)" "$(col 2)" "$(col 3)" "$(col 4)" \
-    "$(awk -v a="$(col 3)" -v b="$(col 1)" 'BEGIN {print (b > 0) ? 100 * a / b : 0}')" \
-    "$(awk -v a="$(col 4)" -v b="$(col 2)" 'BEGIN {print (b > 0) ? a / b : 0}')"
+ratio() { awk -v a="$1" -v b="$2" '{print ($b > 0) ? $a / $b : 0}' "$tmp/rounds" | median; }
+printf 'median: plain %.0f req/s %s us/req; shadow (%s) %.0f req/s %s us/req;\n' \
+    "$(col 1)" "$(col 2)" "$kind" "$(col 3)" "$(col 4)"
+printf 'median of the per-round ratios: rate %.1f%% of plain, CPU per request x%.3f\n' \
+    "$(awk -v r="$(ratio 3 1)" 'BEGIN {print 100 * r}')" "$(ratio 4 2)"
 echo "shadow records counted during the run: $changes"
