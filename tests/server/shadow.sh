@@ -43,6 +43,12 @@ metric() { curl -s -m 5 "http://$ADDR/metrics" | awk -v k="$1" '$1 == k {print $
 last_shadow() { "$WRIT" audit tail -n 1 --state-dir "$TMP/s.state" | jq -c '.shadow // null'; }
 healthz() { req GET /healthz | cut -c1-3; }
 
+# ---- writ authorize: the same naming and the same shadow answer, from the command line
+echo '{"principal":{"type":"Writ::Agent","id":"bot"},"action":{"type":"Writ::Action","id":"read"},"resource":{"type":"Writ::Dataset","id":"secret"},"context":{}}' >"$TMP/rq.json"
+out=$("$WRIT" authorize --policies "$TMP/live.cedar" --request "$TMP/rq.json"); rc=$?
+check "writ authorize: shadow forbid not enforced, and shown" "$rc $out" \
+    '0 {"decision":"allow","reasons":["read-all"],"errors":[],"shadow":{"decision":"deny","policies":["no-secret"]}}'
+
 # ---- a bad candidate file at start: a clear error, no server
 printf 'permit (principal, action, resource)\nforbid (' >"$TMP/bad.cedar"
 out=$(timeout 10 "$WRIT" serve --listen 127.0.0.1:0 --state-dir "$TMP/bad.state" --policies "$TMP/live.cedar" \
