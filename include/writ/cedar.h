@@ -33,9 +33,23 @@ typedef struct writ_request writ_request;
 typedef struct writ_authorizer writ_authorizer;
 
 /* ---- policies.  Policies are named "policy0", "policy1", ... in order of
- * appearance (annotations do not rename them); templates likewise. */
+ * appearance (annotations do not rename them); templates likewise.  This is
+ * the naming of the Cedar conformance corpus. */
 WRIT_API WRIT_MUST_CHECK writ_status writ_policyset_parse(const char *text, size_t len, writ_policyset **out,
                                                  writ_error *err);
+/* The same, with flags.  WRIT_PS_ID_ANNOTATION: a policy or template
+ * annotated @id("x") is named "x" (as the Cedar CLI names them), one without
+ * keeps its "policyN".  An empty @id, two policies with the same @id, or an
+ * @id equal to another policy's policyN is refused (WRIT_EDUP / WRIT_EPARSE,
+ * err at the policy's line:column). */
+/* WRIT_PS_EXCLUDE_SHADOW: policies annotated @mode("shadow") are parsed and
+ * named like the others (the rest keep their ids) but left out of the set;
+ * WRIT_PS_ONLY_SHADOW: the set holds only them.  With either, an @mode
+ * other than "shadow" or "enforce" is refused (WRIT_EPARSE at the policy).
+ * Writ's server evaluates the shadow ones on the side (src/shadow/). */
+enum { WRIT_PS_ID_ANNOTATION = 1u, WRIT_PS_EXCLUDE_SHADOW = 2u, WRIT_PS_ONLY_SHADOW = 4u };
+WRIT_API WRIT_MUST_CHECK writ_status writ_policyset_parse_flags(const char *text, size_t len, unsigned flags,
+                                                       writ_policyset **out, writ_error *err);
 WRIT_API void writ_policyset_free(writ_policyset *ps);
 WRIT_API size_t writ_policyset_count(const writ_policyset *ps);
 WRIT_API const char *writ_policyset_id(const writ_policyset *ps, size_t i);

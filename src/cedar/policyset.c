@@ -380,7 +380,99 @@ static int index_lines(writ_policyset *ps)
     return 0;
 }
 
+static const cv_string *annotation_str(const ast_policy *p, const char *key)
+{
+    size_t kl = strlen(key);
+    for (size_t j = 0; j < p->nannot; j++)
+        if (p->annot[j].key->len == kl && !memcmp(p->annot[j].key->data, key, kl))
+            return p->annot[j].value;
+    return NULL;
+}
+
+static const char *annotation_of(const ast_policy *p, const char *key)
+{
+    const cv_string *v = annotation_str(p, key);
+    return v ? v->data : NULL;
+}
+
+static uint64_t id_hash(const char *s)
+{
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
+}
+
+/* Name each policy by its @id annotation, if it has one.  Every final id
+ * goes into an open-addressing table of policy indexes, so a duplicate is
+ * found in one pass; the message names both policies' positions. */
+static writ_status ids_from_annotations(wr_arena *arena, cedar_parsed *ps, const char *text, size_t len,
+                                        writ_error *err)
+{
+    size_t cap = 16;
+    while (cap < ps->n * 2)
+        cap *= 2;
+    size_t *slot = wr_malloc(cap * sizeof *slot);
+    if (!slot)
+        return WRIT_ENOMEM;
+    for (size_t i = 0; i < cap; i++)
+        slot[i] = SIZE_MAX;
+    writ_status st = WRIT_OK;
+    for (size_t i = 0; i < ps->n && !st; i++) {
+        ast_policy *p = ps->pol[i];
+        const cv_string *idv = annotation_str(p, "id");
+        const char *id = idv ? idv->data : NULL;
+        if (id && (!*id || strlen(id) != idv->len)) {
+            cedar_error_at(err, WRIT_EPARSE, text, len, p->pos,
+                           *id ? "@id holds a NUL character" : "@id is empty: a policy's id names it");
+            st = WRIT_EPARSE;
+            break;
+        }
+        if (id && !(p->id = wr_arena_strndup(arena, id, strlen(id)))) {
+            st = WRIT_ENOMEM;
+            break;
+        }
+    }
+    for (size_t i = 0; i < ps->n && !st; i++) {
+        const ast_policy *p = ps->pol[i];
+        size_t k = (size_t)id_hash(p->id) & (cap - 1);
+        for (; slot[k] != SIZE_MAX; k = (k + 1) & (cap - 1)) {
+            const ast_policy *q = ps->pol[slot[k]];
+            if (strcmp(q->id, p->id) != 0)
+                continue;
+            unsigned ql = 0, qc = 0;
+            writ_error qe;
+            cedar_error_at(&qe, WRIT_EDUP, text, len, q->pos, "-");
+            ql = qe.line;
+            qc = qe.col;
+            bool p_named = annotation_of(p, "id") != NULL, q_named = annotation_of(q, "id") != NULL;
+            cedar_error_at(err, WRIT_EDUP, text, len, p->pos,
+                           p_named && q_named ? "duplicate @id(\"%s\"): the policy at %u:%u has it too"
+                           : p_named          ? "@id(\"%s\") is the id of the unannotated policy at %u:%u"
+                                     : "the id %s of this unannotated policy is the @id of the policy "
+                                       "at %u:%u",
+                           p->id, ql, qc);
+            st = WRIT_EDUP;
+            break;
+        }
+        slot[k] = i;
+    }
+    wr_free(slot);
+    if (st == WRIT_ENOMEM && err) {
+        memset(err, 0, sizeof *err);
+        err->code = WRIT_ENOMEM;
+        snprintf(err->msg, sizeof err->msg, "out of memory");
+    }
+    return st;
+}
+
 writ_status writ_policyset_parse(const char *text, size_t len, writ_policyset **out, writ_error *err)
+{
+    return writ_policyset_parse_flags(text, len, 0, out, err);
+}
+
+writ_status writ_policyset_parse_flags(const char *text, size_t len, unsigned flags, writ_policyset **out,
+                                       writ_error *err)
 {
     *out = NULL;
     writ_policyset *ps = wr_calloc(1, sizeof *ps);
@@ -405,11 +497,27 @@ writ_status writ_policyset_parse(const char *text, size_t len, writ_policyset **
             snprintf(err->msg, sizeof err->msg, "out of memory");
         }
     }
+    if (!st && (flags & WRIT_PS_ID_ANNOTATION))
+        st = ids_from_annotations(ps->arena, &parsed, text, len, err);
+    unsigned by_mode = flags & (WRIT_PS_EXCLUDE_SHADOW | WRIT_PS_ONLY_SHADOW);
+    for (size_t i = 0; i < parsed.n && !st && by_mode; i++) {
+        const char *mode = annotation_of(parsed.pol[i], "mode");
+        if (mode && strcmp(mode, "shadow") && strcmp(mode, "enforce")) {
+            cedar_error_at(err, WRIT_EPARSE, text, len, parsed.pol[i]->pos,
+                           "@mode is \"shadow\" or \"enforce\", not \"%.60s\"", mode);
+            st = WRIT_EPARSE;
+        }
+    }
     if (st) {
         writ_policyset_free(ps);
         return st;
     }
     for (size_t i = 0; i <= parsed.n; i++) {
+        if (i < parsed.n && by_mode) {
+            const char *mode = annotation_of(parsed.pol[i], "mode");
+            if ((mode && !strcmp(mode, "shadow")) != !(flags & WRIT_PS_EXCLUDE_SHADOW))
+                continue;
+        }
         if (i == parsed.n ? index_build(ps) : add_policy(ps, parsed.pol[i])) {
             writ_policyset_free(ps);
             if (err) {

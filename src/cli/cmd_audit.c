@@ -15,12 +15,14 @@ static const char usage[] =
     "usage: writ audit verify [--jwks FILE] [LOG]\n"
     "       writ audit tail [-n N] [LOG]\n"
     "       writ audit query [--agent A] [--action A] [--resource R] [--task T]\n"
-    "                        [--decision allow|deny] [--since T] [--until T] [--limit N] [LOG]\n"
+    "                        [--decision allow|deny] [--since T] [--until T] [--limit N] [--shadow]\n"
+    "                        [LOG]\n"
     "  LOG: --db FILE, or --state-dir DIR / --config FILE (DIR/writ.db; default as writ serve).\n"
     "  verify checks the hash chain and its signed checkpoints (exit 0 whole, 1 broken,\n"
     "  2 unreadable) with the public keys in --jwks FILE, else audit-keys.jwks next to the log\n"
     "  (a copy kept elsewhere, or the server's /.well-known/jwks.json, proves more).\n"
-    "  tail and query print one JSON object per record, oldest first.\n"
+    "  tail and query print one JSON object per record, oldest first; --shadow: only records\n"
+    "  where shadow policies or the candidate set (shadow_policies) would have decided otherwise.\n"
     "  Times: unix milliseconds or YYYY-MM-DDTHH:MM:SSZ.\n";
 
 static int print_row(void *ctx, const wr_audit_row *r)
@@ -48,6 +50,10 @@ static int print_row(void *ctx, const wr_audit_row *r)
               ",\"decision\":\"%s\",\"policies\":%s,\"errors\":%s,\"hash\":", r->e.allow ? "allow" : "deny",
               r->e.policies, r->e.errors);
     sb_json_str(&b, r->hash);
+    if (r->e.shadow && *r->e.shadow) {
+        sb_puts(&b, ",\"shadow\":");
+        sb_puts(&b, r->e.shadow);
+    }
     sb_putc(&b, '}');
     if (sb_ok(&b))
         puts(b.p);
@@ -102,6 +108,10 @@ int cmd_audit(int argc, char **argv)
     char *dbpath = NULL;
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(sub, "query") && !strcmp(a, "--shadow")) {
+            f.shadow = true;
+            continue;
+        }
         if (!v) {
             fprintf(stderr, "writ audit: unexpected or incomplete argument '%s'\n%s", a, usage);
             goto out;

@@ -1,6 +1,7 @@
 /* cmd_authorize.c - `writ authorize`: decide one request, print JSON. */
 #include "cedar/explain.h"
 #include "cli/cli.h"
+#include "shadow/shadow.h"
 #include "util/alloc.h"
 #include "writ/cedar.h"
 
@@ -16,7 +17,9 @@ static const char usage[] =
     "usage: writ authorize --policies FILE --entities FILE --request FILE [--schema FILE] [--validate]\n"
     "                      [--explain]\n"
     "  Decides the request (JSON: principal, action, resource, context) and prints\n"
-    "  {\"decision\": \"allow\"|\"deny\", \"reasons\": [...], \"errors\": [...]}.\n"
+    "  {\"decision\": \"allow\"|\"deny\", \"reasons\": [...], \"errors\": [...]}.  Policies are named by\n"
+    "  @id; @mode(\"shadow\") ones are not enforced, and \"shadow\": {\"decision\", \"policies\"} says\n"
+    "  when they would have changed the answer.\n"
     "  --explain adds, for a deny, \"explain\": {\"permits\": [...], \"forbids\": [...]}: each\n"
     "  permit whose scope matched with the first condition that did not hold, each\n"
     "  forbid that held with its conditions (source text, line, column).\n"
@@ -63,6 +66,7 @@ int cmd_authorize(int argc, char **argv)
     size_t plen, elen = 2, rlen, slen;
     char *ptext = NULL, *etext = NULL, *rtext = NULL, *stext = NULL;
     writ_policyset *ps = NULL;
+    shd_set *shadow = NULL;
     writ_schema *schema = NULL;
     writ_entities *es = NULL;
     writ_request *rq = NULL;
@@ -72,7 +76,8 @@ int cmd_authorize(int argc, char **argv)
         rc = bad_input("cannot read policies", pol, NULL);
         goto out;
     }
-    if (writ_policyset_parse(ptext, plen, &ps, &err)) {
+    if (writ_policyset_parse_flags(ptext, plen, WRIT_PS_ID_ANNOTATION | WRIT_PS_EXCLUDE_SHADOW, &ps, &err) ||
+        shd_load_live(ptext, plen, &shadow, &err)) {
         rc = bad_input("in policies", pol, &err);
         goto out;
     }
@@ -144,6 +149,10 @@ int cmd_authorize(int argc, char **argv)
         }
         json_object_set_new(o, "explain", xj);
     }
+    char *sh = shadow ? shd_decide(shadow, es, rq, &d) : NULL;
+    if (sh)
+        json_object_set_new(o, "shadow", json_loads(sh, 0, NULL));
+    wr_free(sh);
     char *s = json_dumps(o, JSON_COMPACT);
     json_decref(o);
     if (s) {
@@ -157,6 +166,7 @@ out:
     writ_entities_free(es);
     writ_schema_free(schema);
     writ_policyset_free(ps);
+    shd_free(shadow);
     free(ptext);
     free(etext);
     free(rtext);

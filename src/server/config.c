@@ -28,6 +28,8 @@ static const ck_key keys[] = {
     {"policies", CK_PATH, OFF(policies), 0, 0, "Cedar policy file (required)"},
     {"entities", CK_PATH, OFF(entities), 0, 0, "Cedar entities JSON file (empty: none)"},
     {"schema", CK_PATH, OFF(schema), 0, 0, "Cedar schema (.cedarschema; empty: none)"},
+    {"shadow_policies", CK_PATH, OFF(shadow_policies), 0, 0,
+     "candidate Cedar policy file evaluated beside the live one, never enforced (empty: none)"},
     {"listen", CK_LISTEN, 0, 0, 0, "HOST:PORT to listen on (numeric address; port 0: any free port)"},
     {"state_dir", CK_PATH, OFF(state_dir), 0, 0, "folder of the SQLite state (audit log)"},
     {"ready_file", CK_PATH, OFF(ready_file), 0, 0, "write HOST:PORT here once serving (empty: none)"},
@@ -74,7 +76,8 @@ static const ck_key keys[] = {
      "accept ES256/ES384 identity tokens whose signature is in the high-S form (malleable; only for issuers "
      "that do not normalise S; task tokens are always low-S)"},
     {"identity_oidc", CK_TRUST_OIDC, 0, 0, 0,
-     "ISSUER FILE [TYPE]: trust OIDC tokens of that issuer, JWKS in FILE; its subjects are principals of TYPE "
+     "ISSUER FILE [TYPE]: trust OIDC tokens of that issuer, JWKS in FILE; its subjects are principals of "
+     "TYPE "
      "(default User, never agents; repeatable)"},
     {"admin_token_file", CK_PATH, OFF(admin_token_file), 0, 0,
      "file whose first line is the admin bearer secret for /oauth2/revoke (>= 32 chars; empty: no admin)"},
@@ -134,6 +137,7 @@ void srv_config_defaults(srv_config *c)
     c->policies = dup("");
     c->entities = dup("");
     c->schema = dup("");
+    c->shadow_policies = dup("");
     c->listen_host = dup("127.0.0.1");
     c->listen_port = 8180;
     const char *xdg = getenv("XDG_STATE_HOME");

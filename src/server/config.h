@@ -81,6 +81,7 @@ typedef struct srv_config {
     char *policies;             /* path, required ("" = none given: refused) */
     char *entities;             /* path, "" = none */
     char *schema;               /* path, "" = none */
+    char *shadow_policies;      /* candidate policy set evaluated beside the live one, "" = none */
     char *listen_host;          /* numeric IPv4/IPv6 address */
     uint16_t listen_port;       /* 0 = any free port (see ready_file) */
     char *state_dir;

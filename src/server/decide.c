@@ -9,6 +9,7 @@
  * committed (durable.c holds the answer until it is). */
 #include "server/azmap.h"
 #include "server/server_int.h"
+#include "shadow/shadow.h"
 #include "util/alloc.h"
 
 #include <stdio.h>
@@ -74,7 +75,7 @@ static void json_errors_extra(sbuf *b, const srv_outcome *o, const char *extra)
 static void json_errors(sbuf *b, const srv_outcome *o) { json_errors_extra(b, o, NULL); }
 
 static void audit(srv *s, const char *agent, const char *action, const char *resource, const char *task,
-                  const char *chain, const char *extra, srv_outcome *o)
+                  const char *chain, const char *extra, const char *shadow, srv_outcome *o)
 {
     if (!s->audit)
         return;
@@ -95,6 +96,7 @@ static void audit(srv *s, const char *agent, const char *action, const char *res
         .allow = o->allow,
         .policies = sb_ok(&pol) ? pol.p : "[]",
         .errors = sb_ok(&errs) ? errs.p : "[]",
+        .shadow = shadow,
     };
     writ_status st = (sb_ok(&pol) && sb_ok(&errs)) ? srv_durable_record(s, &e) : WRIT_ENOMEM;
     sb_free(&pol);
@@ -111,7 +113,7 @@ static void audit(srv *s, const char *agent, const char *action, const char *res
 }
 
 static void decided(srv *s, const char *agent, const char *action, const char *resource, const char *task,
-                    const char *chain, const char *extra, srv_outcome *out);
+                    const char *chain, const char *extra, const char *shadow, srv_outcome *out);
 
 void srv_decide_failed(srv *s, const char *agent, const char *action, const char *resource, const char *task,
                        const char *why, srv_outcome *out)
@@ -119,7 +121,7 @@ void srv_decide_failed(srv *s, const char *agent, const char *action, const char
     memset(out, 0, sizeof *out);
     out->failed = true;
     snprintf(out->error, sizeof out->error, "%s", why);
-    decided(s, agent, action, resource, task, NULL, NULL, out);
+    decided(s, agent, action, resource, task, NULL, NULL, NULL, out);
 }
 
 void srv_record(srv *s, const char *agent, const char *action, const char *resource, const char *task,
@@ -131,7 +133,7 @@ void srv_record(srv *s, const char *agent, const char *action, const char *resou
     o.failed = note != NULL;
     if (note)
         snprintf(o.error, sizeof o.error, "%s", note);
-    audit(s, agent, action, resource, task, NULL, NULL, &o);
+    audit(s, agent, action, resource, task, NULL, NULL, NULL, &o);
 }
 
 writ_uid_parts srv_uid_parts(const srv *s, const char *type, size_t type_len, const char *id, size_t id_len)
@@ -255,9 +257,9 @@ static int scope_bound(const srv_ask *a, const char *act_txt, const char *res_tx
 }
 
 static void decided(srv *s, const char *agent, const char *action, const char *resource, const char *task,
-                    const char *chain, const char *extra, srv_outcome *out)
+                    const char *chain, const char *extra, const char *shadow, srv_outcome *out)
 {
-    audit(s, agent, action, resource, task, chain, extra, out);
+    audit(s, agent, action, resource, task, chain, extra, shadow, out);
     met_decision(&s->met, out->allow, out->failed);
 }
 
@@ -284,7 +286,7 @@ void srv_decide_ask(srv *s, const srv_snapshot *snap, const srv_ask *a, srv_outc
            orr = put_uid_text(&txt, &a->resource);
     const char *agent = sb_ok(&txt) ? txt.p + oa : "", *act = sb_ok(&txt) ? txt.p + oc : "",
                *res = sb_ok(&txt) ? txt.p + orr : "";
-    char why[300] = "", dest[130];
+    char why[300] = "", dest[130], *shadow = NULL;
     json_t *ctx = NULL;
     writ_request *rq = NULL;
     writ_error err;
@@ -360,6 +362,9 @@ void srv_decide_ask(srv *s, const srv_snapshot *snap, const srv_ask *a, srv_outc
         snprintf(out->error, sizeof out->error, "deciding failed: %s", writ_status_name(st));
     } else {
         out->allow = out->d.allow;
+        /* what shadow policies would have decided (src/shadow/): audited only */
+        if (snap->shadow)
+            shadow = shd_decide(snap->shadow, snap->es, rq, &out->d);
     }
     /* @approval("required"): the approval bound to this request decides
      * (src/approval/gate.c); its step goes into the record */
@@ -376,15 +381,16 @@ void srv_decide_ask(srv *s, const srv_snapshot *snap, const srv_ask *a, srv_outc
             srv_approval_gate(s, snap, a, ctx, agent, res, task, chain, out, &step);
         }
     }
-    decided(s, agent, act, res, task, chain, step.len && sb_ok(&step) ? step.p : a->audit_extra, out);
+    decided(s, agent, act, res, task, chain, step.len && sb_ok(&step) ? step.p : a->audit_extra, shadow, out);
     sb_free(&step);
     goto done;
 refuse:
     memset(out, 0, sizeof *out);
     out->failed = true;
     snprintf(out->error, sizeof out->error, "%s", why);
-    decided(s, agent, act, res, task, chain, a->audit_extra, out);
+    decided(s, agent, act, res, task, chain, a->audit_extra, NULL, out);
 done:
+    wr_free(shadow);
     json_decref(ctx);
     free(chain_own);
     sb_free(&txt);

@@ -17,6 +17,7 @@
 #include "store/store.h"
 #include "server/server.h"
 #include "server/server_int.h"
+#include "shadow/shadow.h"
 #include "util/alloc.h"
 
 #include <arpa/inet.h>
@@ -268,6 +269,7 @@ static void metrics(srv *s, srv_reply *r)
         atomic_store_explicit(&s->met.audit_written, wr_audit_written(s->audit), memory_order_relaxed);
     met_render(&s->met, &b, snap_generation(s->store), s->audit ? wr_audit_queued(s->audit) : 0,
                di ? di->num_connections : 0);
+    shd_metrics(&b);
     sb_printf(&b,
               "# HELP writ_connections_refused_total Connections opened past max_connections (answered 503).\n"
               "# TYPE writ_connections_refused_total counter\nwrit_connections_refused_total %llu\n",
@@ -625,7 +627,7 @@ int srv_run_ext(const srv_config *cfg, const srv_ext *ext)
         log_msg("%s", err.msg);
         goto out;
     }
-    if (snap_store_open(cfg->policies, cfg->entities, cfg->schema, &s.store, &err)) {
+    if (snap_store_open(cfg->policies, cfg->entities, cfg->schema, cfg->shadow_policies, &s.store, &err)) {
         log_msg("%s", err.msg);
         goto out;
     }

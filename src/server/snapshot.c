@@ -1,5 +1,6 @@
 /* snapshot.c - refcounted policy snapshots and atomic reload (see snapshot.h). */
 #include "server/snapshot.h"
+#include "shadow/shadow.h"
 #include "util/alloc.h"
 
 #include <errno.h>
@@ -9,14 +10,15 @@
 #include <sys/stat.h>
 
 #define SNAP_MAX_FILE ((size_t)256 << 20)
+#define SNAP_FILES 4
 
 struct srv_policy_store {
     pthread_mutex_t mu; /* guards cur, generations, degraded, failure */
     srv_snapshot *cur;
-    char *paths[3];             /* policies, entities, schema ("" = none) */
+    char *paths[SNAP_FILES]; /* policies, entities, schema, shadow candidate ("" = none) */
     /* The main thread alone loads and polls, so these need no lock. */
-    srv_file_stamp stamps[3]; /* as of the start of the last load attempt */
-    srv_file_stamp seen[3];   /* as of the previous snap_files_changed */
+    srv_file_stamp stamps[SNAP_FILES]; /* as of the start of the last load attempt */
+    srv_file_stamp seen[SNAP_FILES];   /* as of the previous snap_files_changed */
     bool have_seen;
     uint64_t next_generation;
     bool degraded;                                /* the last reload was refused ... */
@@ -140,6 +142,7 @@ static void snap_free(srv_snapshot *s)
     writ_entities_free(s->es);
     writ_schema_free(s->schema);
     writ_policyset_free(s->ps);
+    shd_free(s->shadow);
     wr_free(s->approval_id);
     wr_free(s->approval_val);
     wr_free(s);
@@ -148,7 +151,7 @@ static void snap_free(srv_snapshot *s)
 static writ_status load(srv_policy_store *st, srv_snapshot **out, writ_error *err)
 {
     *out = NULL;
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < SNAP_FILES; i++)
         stamp(st->paths[i], &st->stamps[i]);
     srv_snapshot *s = wr_calloc(1, sizeof *s);
     if (!s)
@@ -160,12 +163,28 @@ static writ_status load(srv_policy_store *st, srv_snapshot **out, writ_error *er
         rc = WRIT_EIO;
         goto bad;
     }
-    if ((rc = writ_policyset_parse(text, len, &s->ps, err))) {
+    /* @mode("shadow") policies are left out of the set in force and kept
+     * on the side (src/shadow/) */
+    if ((rc = writ_policyset_parse_flags(text, len, WRIT_PS_ID_ANNOTATION | WRIT_PS_EXCLUDE_SHADOW, &s->ps,
+                                         err)) ||
+        (rc = shd_load_live(text, len, &s->shadow, err))) {
         in_file(err, st->paths[0]);
         goto bad;
     }
     wr_free(text);
     text = NULL;
+    if (*st->paths[3]) {
+        if (!(text = read_file(st->paths[3], &len, err))) {
+            rc = WRIT_EIO;
+            goto bad;
+        }
+        if ((rc = shd_load_candidate(&s->shadow, text, len, err))) {
+            in_file(err, st->paths[3]);
+            goto bad;
+        }
+        wr_free(text);
+        text = NULL;
+    }
     {
         size_t np = writ_policyset_count(s->ps);
         s->approval_id = wr_calloc(np ? np : 1, sizeof *s->approval_id);
@@ -215,7 +234,7 @@ static writ_status load(srv_policy_store *st, srv_snapshot **out, writ_error *er
     text = NULL;
     /* Every file as it was before the first read, or the set may mix two
      * versions of one file (or hold part of one): refuse it whole. */
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < SNAP_FILES; i++) {
         srv_file_stamp now;
         stamp(st->paths[i], &now);
         if (memcmp(&now, &st->stamps[i], sizeof now) != 0) {
@@ -232,15 +251,16 @@ bad:
     return rc;
 }
 
-writ_status snap_store_open(const char *policies, const char *entities, const char *schema, srv_policy_store **out,
-                            writ_error *err)
+writ_status snap_store_open(const char *policies, const char *entities, const char *schema,
+                            const char *shadow, srv_policy_store **out, writ_error *err)
 {
     *out = NULL;
     srv_policy_store *st = wr_calloc(1, sizeof *st);
     if (!st)
         return io_fail(err, "loading", "policies", "out of memory");
-    const char *p[3] = {policies, entities ? entities : "", schema ? schema : ""};
-    for (int i = 0; i < 3; i++)
+    const char *p[SNAP_FILES] = {policies, entities ? entities : "", schema ? schema : "",
+                                 shadow ? shadow : ""};
+    for (int i = 0; i < SNAP_FILES; i++)
         if (!(st->paths[i] = wr_strndup(p[i], strlen(p[i])))) {
             snap_store_close(st);
             return io_fail(err, "loading", "policies", "out of memory");
@@ -264,7 +284,7 @@ void snap_store_close(srv_policy_store *st)
         snap_release(st->cur);
         pthread_mutex_destroy(&st->mu);
     }
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < SNAP_FILES; i++)
         wr_free(st->paths[i]);
     wr_free(st);
 }
@@ -321,8 +341,8 @@ bool snap_degraded(srv_policy_store *st, char *reason, size_t cap)
 
 int snap_files_changed(srv_policy_store *st)
 {
-    srv_file_stamp now[3];
-    for (int i = 0; i < 3; i++)
+    srv_file_stamp now[SNAP_FILES];
+    for (int i = 0; i < SNAP_FILES; i++)
         stamp(st->paths[i], &now[i]);
     if (memcmp(now, st->stamps, sizeof now) == 0) {
         st->have_seen = false;

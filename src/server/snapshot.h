@@ -36,6 +36,7 @@ typedef struct srv_snapshot {
     writ_policyset *ps;
     writ_schema *schema;       /* NULL when none */
     writ_entities *es;
+    struct shd_set *shadow; /* shadow policies / candidate set (src/shadow/); NULL = none */
     /* Policies annotated @approval(...), so an answer's obligations need
      * no scan of the whole set: ids and values point into ps. */
     size_t napprovals;
@@ -54,9 +55,11 @@ typedef struct srv_file_stamp {
 
 typedef struct srv_policy_store srv_policy_store;
 
-/* Load the files (entities/schema may be NULL or "" for none). */
+/* Load the files (entities/schema/shadow may be NULL or "" for none;
+ * shadow is the candidate policy set of `shadow_policies`, loaded, polled
+ * and reloaded with the others). */
 WRIT_MUST_CHECK writ_status snap_store_open(const char *policies, const char *entities, const char *schema,
-                                            srv_policy_store **out, writ_error *err);
+                                            const char *shadow, srv_policy_store **out, writ_error *err);
 void snap_store_close(srv_policy_store *st);
 srv_snapshot *snap_acquire(srv_policy_store *st);
 void snap_release(srv_snapshot *s);

@@ -25,9 +25,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#define AUDIT_FIELDS 7 /* agent chain task action resource policies errors */
-#define AUDIT_ROWS 16  /* rows per multi-row INSERT (12 parameters each, < 999) */
-#define AUDIT_COLS 12
+#define AUDIT_FIELDS 8    /* agent chain task action resource policies errors shadow */
+#define AUDIT_V1_FIELDS 7 /* the v1 hash input: every field but shadow */
+#define AUDIT_ROWS 16     /* rows per multi-row INSERT (13 parameters each, < 999) */
+#define AUDIT_COLS 13
 #define CP_TYP "writ-audit-checkpoint"
 #define KEYS_MAX (1u << 20)
 
@@ -71,7 +72,8 @@ static const char schema_sql[] =
     "CREATE TABLE IF NOT EXISTS audit ("
     " seq INTEGER PRIMARY KEY, time_ms INTEGER NOT NULL, agent TEXT NOT NULL, chain TEXT NOT NULL,"
     " task TEXT NOT NULL, action TEXT NOT NULL, resource TEXT NOT NULL, decision TEXT NOT NULL,"
-    " policies TEXT NOT NULL, errors TEXT NOT NULL, prev TEXT NOT NULL, hash TEXT NOT NULL);"
+    " policies TEXT NOT NULL, errors TEXT NOT NULL, prev TEXT NOT NULL, hash TEXT NOT NULL,"
+    " shadow TEXT NOT NULL DEFAULT '');"
     "CREATE TABLE IF NOT EXISTS audit_checkpoint (seq INTEGER PRIMARY KEY, head TEXT NOT NULL,"
     " time_ms INTEGER NOT NULL, jws TEXT NOT NULL);";
 
@@ -128,11 +130,15 @@ static void be64(unsigned char *p, uint64_t v)
         p[i] = (unsigned char)v;
 }
 
-/* The record hash (the canonical encoding in audit.h). */
+/* The record hash (the canonical encoding in audit.h): v1 for a record
+ * without a shadow field, so every record written before the field existed
+ * hashes as it did; v2, with str(shadow) after str(errors), for one with. */
 static int record_hash(EVP_MD_CTX *md, uint64_t seq, int64_t time_ms, bool allow, const char *const *f,
                        const size_t *len, const unsigned char prev[32], unsigned char out[32])
 {
-    static const char tag[] = "writ-audit-v1\n";
+    bool v2 = len[AUDIT_FIELDS - 1] != 0;
+    const char *tag = v2 ? "writ-audit-v2\n" : "writ-audit-v1\n";
+    int nf = v2 ? AUDIT_FIELDS : AUDIT_V1_FIELDS;
     unsigned char num[17];
     be64(num, seq);
     be64(num + 8, (uint64_t)time_ms);
@@ -140,10 +146,10 @@ static int record_hash(EVP_MD_CTX *md, uint64_t seq, int64_t time_ms, bool allow
     /* once md holds SHA-256, re-initialise it with NULL: no provider fetch
      * per record */
     const EVP_MD *alg = EVP_MD_CTX_get0_md(md) ? NULL : EVP_sha256();
-    if (EVP_DigestInit_ex2(md, alg, NULL) != 1 || EVP_DigestUpdate(md, tag, sizeof tag - 1) != 1 ||
+    if (EVP_DigestInit_ex2(md, alg, NULL) != 1 || EVP_DigestUpdate(md, tag, strlen(tag)) != 1 ||
         EVP_DigestUpdate(md, num, sizeof num) != 1)
         return -1;
-    for (int i = 0; i < AUDIT_FIELDS; i++) {
+    for (int i = 0; i < nf; i++) {
         unsigned char l[8];
         be64(l, len[i]);
         if (EVP_DigestUpdate(md, l, 8) != 1 || (len[i] && EVP_DigestUpdate(md, f[i], len[i]) != 1))
@@ -497,6 +503,7 @@ static void bind_record(sqlite3_stmt *s, int base, const waiter *w, uint64_t seq
     sqlite3_bind_text(s, base + 10, w->f[6], (int)w->len[6], SQLITE_STATIC);
     sqlite3_bind_text(s, base + 11, px, 64, SQLITE_STATIC);
     sqlite3_bind_text(s, base + 12, hx, 64, SQLITE_STATIC);
+    sqlite3_bind_text(s, base + 13, w->f[7], (int)w->len[7], SQLITE_STATIC);
 }
 
 /* Insert and commit the n waiters from w; 0 on success (chain state
@@ -562,9 +569,9 @@ static int prepare_many(wr_audit *a)
     char sql[1400];
     size_t n = (size_t)snprintf(sql, sizeof sql,
                                 "INSERT INTO audit (seq, time_ms, agent, chain, task, action,"
-                                " resource, decision, policies, errors, prev, hash) VALUES ");
+                                " resource, decision, policies, errors, prev, hash, shadow) VALUES ");
     for (int i = 0; i < AUDIT_ROWS && n < sizeof sql; i++)
-        n += (size_t)snprintf(sql + n, sizeof sql - n, "%s(?,?,?,?,?,?,?,?,?,?,?,?)", i ? "," : "");
+        n += (size_t)snprintf(sql + n, sizeof sql - n, "%s(?,?,?,?,?,?,?,?,?,?,?,?,?)", i ? "," : "");
     if (n >= sizeof sql)
         return -1;
     return sqlite3_prepare_v2(a->db, sql, -1, &a->ins_many, NULL) == SQLITE_OK ? 0 : -1;
@@ -691,8 +698,8 @@ static writ_status check_tail(wr_audit *a, const char *path, const char *keys_fi
     char sql[256];
     snprintf(
         sql, sizeof sql,
-        "SELECT seq, time_ms, agent, chain, task, action, resource, decision, policies, errors, prev, hash"
-        " FROM audit WHERE seq >= ?1 ORDER BY seq");
+        "SELECT seq, time_ms, agent, chain, task, action, resource, decision, policies, errors, prev, hash,"
+        " shadow FROM audit WHERE seq >= ?1 ORDER BY seq");
     if (sqlite3_prepare_v2(a->db, sql, -1, &s, NULL) != SQLITE_OK) {
         st = db_fail(err, a->db, "reading the tail");
         goto out;
@@ -781,6 +788,17 @@ static void free_audit(wr_audit *a)
 
 static void *leader_thread(void *arg);
 
+/* A log written before records had a shadow field has no such column: a
+ * writer adds it (old records get '', which hashes as v1), a reader reads
+ * '' in its place. */
+static bool has_shadow_column(sqlite3 *db)
+{
+    sqlite3_stmt *q = NULL;
+    bool yes = sqlite3_prepare_v2(db, "SELECT shadow FROM audit LIMIT 0", -1, &q, NULL) == SQLITE_OK;
+    sqlite3_finalize(q);
+    return yes;
+}
+
 writ_status wr_audit_open(const char *path, const wr_audit_opts *o, wr_audit **out, writ_error *err)
 {
     *out = NULL;
@@ -832,7 +850,10 @@ writ_status wr_audit_open(const char *path, const wr_audit_opts *o, wr_audit **o
                      o->fsync ? "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
                               : "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
                      NULL, NULL, NULL) != SQLITE_OK ||
-        sqlite3_exec(a->db, schema_sql, NULL, NULL, NULL) != SQLITE_OK) {
+        sqlite3_exec(a->db, schema_sql, NULL, NULL, NULL) != SQLITE_OK ||
+        (!has_shadow_column(a->db) &&
+         sqlite3_exec(a->db, "ALTER TABLE audit ADD COLUMN shadow TEXT NOT NULL DEFAULT ''", NULL, NULL,
+                      NULL) != SQLITE_OK)) {
         st = db_fail(err, a->db, "creating tables");
         goto bad;
     }
@@ -840,7 +861,7 @@ writ_status wr_audit_open(const char *path, const wr_audit_opts *o, wr_audit **o
         goto bad;
     if (sqlite3_prepare_v2(a->db,
                            "INSERT INTO audit (seq, time_ms, agent, chain, task, action, resource, decision,"
-                           " policies, errors, prev, hash) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                           " policies, errors, prev, hash, shadow) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                            -1, &a->ins, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(a->db, "BEGIN IMMEDIATE", -1, &a->begin, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(a->db, "COMMIT", -1, &a->commit, NULL) != SQLITE_OK ||
@@ -1002,8 +1023,8 @@ static void *leader_thread(void *arg)
 /* The entry's fields, "" for NULL; WRIT_ELIMIT when one is too long. */
 static writ_status fields(const wr_audit_entry *e, const char **f, uint32_t *len, size_t *total)
 {
-    const char *src[AUDIT_FIELDS] = {e->agent,    e->chain,    e->task,  e->action,
-                                     e->resource, e->policies, e->errors};
+    const char *src[AUDIT_FIELDS] = {e->agent,    e->chain,    e->task,   e->action,
+                                     e->resource, e->policies, e->errors, e->shadow};
     *total = 0;
     for (int i = 0; i < AUDIT_FIELDS; i++) {
         f[i] = src[i] ? src[i] : "";
@@ -1133,15 +1154,17 @@ bool wr_audit_failing(wr_audit *a) { return atomic_load(&a->failing); }
 /* ---- reading */
 
 static const char row_cols[] =
-    "seq, time_ms, agent, chain, task, action, resource, decision, policies, errors, prev, hash";
+    "seq, time_ms, agent, chain, task, action, resource, decision, policies, errors, prev, hash, shadow";
+static const char row_cols_v1[] = "seq, time_ms, agent, chain, task, action, resource, decision, policies, "
+                                  "errors, prev, hash, '' AS shadow";
 
 static void read_row(sqlite3_stmt *s, wr_audit_row *row, size_t *len)
 {
     row->seq = (uint64_t)sqlite3_column_int64(s, 0);
     row->e.time_ms = sqlite3_column_int64(s, 1);
-    const char **f[AUDIT_FIELDS] = {&row->e.agent,    &row->e.chain,    &row->e.task,  &row->e.action,
-                                    &row->e.resource, &row->e.policies, &row->e.errors};
-    static const int col[AUDIT_FIELDS] = {2, 3, 4, 5, 6, 8, 9};
+    const char **f[AUDIT_FIELDS] = {&row->e.agent,    &row->e.chain,    &row->e.task,   &row->e.action,
+                                    &row->e.resource, &row->e.policies, &row->e.errors, &row->e.shadow};
+    static const int col[AUDIT_FIELDS] = {2, 3, 4, 5, 6, 8, 9, 12};
     for (int i = 0; i < AUDIT_FIELDS; i++) {
         const char *t = (const char *)sqlite3_column_text(s, col[i]);
         *f[i] = t ? t : "";
@@ -1178,8 +1201,8 @@ static int check_row(EVP_MD_CTX *md, sqlite3_stmt *s, uint64_t expect, unsigned 
         snprintf(why, n, "prev does not match the hash of the record before");
         return -1;
     }
-    const char *f[AUDIT_FIELDS] = {row.e.agent,    row.e.chain,    row.e.task,  row.e.action,
-                                   row.e.resource, row.e.policies, row.e.errors};
+    const char *f[AUDIT_FIELDS] = {row.e.agent,    row.e.chain,    row.e.task,   row.e.action,
+                                   row.e.resource, row.e.policies, row.e.errors, row.e.shadow};
     if (record_hash(md, row.seq, row.e.time_ms, row.e.allow, f, len, prev, h) != 0) {
         snprintf(why, n, "hashing failed");
         return -1;
@@ -1276,7 +1299,8 @@ writ_status wr_audit_verify(const char *path, const char *keys_file, wr_audit_ve
     }
     next = 1;
     char sql[256];
-    snprintf(sql, sizeof sql, "SELECT %s FROM audit ORDER BY seq", row_cols);
+    snprintf(sql, sizeof sql, "SELECT %s FROM audit ORDER BY seq",
+             has_shadow_column(db) ? row_cols : row_cols_v1);
     if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK) {
         st = db_fail(err, db, "reading the log");
         goto out;
@@ -1355,14 +1379,17 @@ writ_status wr_audit_query(const char *path, const wr_audit_filter *f, wr_audit_
     if (st)
         return st;
     /* Fixed SQL, every filter a bound parameter (NULL = any). */
-    char sql[768];
+    bool shadow_col = has_shadow_column(db);
+    if (f->shadow && !shadow_col)
+        goto out; /* a log from before shadow fields: none has one */
+    char sql[1024];
     snprintf(
         sql, sizeof sql,
         "SELECT * FROM (SELECT %s FROM audit WHERE (?1 IS NULL OR agent = ?1) AND (?2 IS NULL OR action = ?2)"
         " AND (?3 IS NULL OR resource = ?3) AND (?4 IS NULL OR task = ?4) AND (?5 IS NULL OR decision = ?5)"
-        " AND (?6 IS NULL OR time_ms >= ?6) AND (?7 IS NULL OR time_ms < ?7)"
+        " AND (?6 IS NULL OR time_ms >= ?6) AND (?7 IS NULL OR time_ms < ?7)%s"
         " ORDER BY seq %s LIMIT ?8) ORDER BY seq",
-        row_cols, f->last ? "DESC" : "ASC");
+        shadow_col ? row_cols : row_cols_v1, f->shadow ? " AND shadow <> ''" : "", f->last ? "DESC" : "ASC");
     if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK) {
         st = db_fail(err, db, "querying the log");
         goto out;

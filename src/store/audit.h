@@ -10,6 +10,19 @@
  *                   str(errors) || prev[32] )
  *   str(s) = u64be(byte length) || bytes;   prev of record 1 = 32 zero bytes
  *
+ * A record with a shadow field (what shadow policies or a candidate policy
+ * set would have decided, JSON; see src/shadow/shadow.h) hashes as v2:
+ *
+ *   hash = SHA-256( "writ-audit-v2\n" || ...the v1 input up to str(errors)...
+ *                   || str(shadow) || prev[32] )
+ *
+ * The version is chosen by the record, not by the log: a record without
+ * one (shadow "") is v1, so logs written before the field existed verify
+ * unchanged, and v1 and v2 records chain into each other.  Editing,
+ * adding or removing a shadow field changes the hash either way (a removed
+ * one turns a v2 record into a v1 input with another tag).  A log from
+ * before the field has no shadow column; a writer adds it on open.
+ *
  * seq counts from 1 without gaps, so a changed field, a removed or inserted
  * record, or a reordering breaks the chain.  (A head kept in the same file
  * proves nothing against whoever can rewrite the file, so there is none:
@@ -65,6 +78,7 @@ typedef struct wr_audit_entry {
     bool allow;
     const char *policies;       /* JSON array of determining policy ids */
     const char *errors;         /* JSON array of errors */
+    const char *shadow;         /* JSON object: the would-be answer of shadow policies; NULL/"" = none */
 } wr_audit_entry;
 
 typedef struct wr_audit_row {
@@ -157,6 +171,7 @@ typedef struct wr_audit_filter {
     int64_t since_ms, until_ms; /* 0 = open */
     uint64_t limit;             /* 0 = no limit */
     bool last;                  /* the last `limit` records (tail), oldest first */
+    bool shadow;                /* only records with a shadow field */
 } wr_audit_filter;
 
 typedef int (*wr_audit_row_fn)(void *ctx, const wr_audit_row *row);   /* non-zero stops */

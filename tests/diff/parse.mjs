@@ -53,6 +53,20 @@ function main() {
     const count = Number(opt('--count', '500'));
     const verbose = args.includes('--verbose');
     const cedar = loadCedar();
+    // `writ authorize` names a policy by its @id, as the Cedar CLI does (policyN without
+    // one), and refuses a set where two policies would get one name; the reference engine,
+    // given the text, names them policyN.  The names writ gives, by the reference's own
+    // parse of each policy; 'dup' when writ must refuse the set; null: no mapping.
+    const cliNames = (cedar, text) => {
+        const parts = cedar.policySetTextToParts(text);
+        if (parts.type !== 'success' || parts.policy_templates.length) return null;
+        const names = parts.policies.map((p, i) => {
+            const j = cedar.policyToJson(p);
+            const id = j.type === 'success' && j.json.annotations ? j.json.annotations.id : undefined;
+            return id !== undefined && id !== null ? id : `policy${i}`;
+        });
+        return new Set(names).size !== names.length || names.includes('') ? 'dup' : names;
+    };
     const dir = mkdtempSync(join(tmpdir(), 'writ-parse-'));
     let bad = 0, rejected = 0;
     for (let k = 0; k < count; k++) {
@@ -65,9 +79,13 @@ function main() {
         const q = G.request(G.W);
         const a = cedar.isAuthorized({ ...q, policies: { staticPolicies: text }, entities: G.W.ents });
         let ref;
-        if (a.type === 'success') {
+        const names = a.type === 'success' ? cliNames(cedar, text) : null;
+        if (names === 'dup') {
+            ref = 'reject';
+        } else if (a.type === 'success') {
             const d = a.response.diagnostics;
-            ref = `${a.response.decision} ${JSON.stringify(d.reason.slice().sort())} ${JSON.stringify(d.errors.map((e) => e.policyId).sort())}`;
+            const n = (id) => (names && /^policy\d+$/.test(id) ? names[+id.slice(6)] ?? id : id);
+            ref = `${a.response.decision} ${JSON.stringify(d.reason.map(n).sort())} ${JSON.stringify(d.errors.map((e) => n(e.policyId)).sort())}`;
         } else {
             ref = 'reject';
             rejected++;

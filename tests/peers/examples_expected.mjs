@@ -5,7 +5,8 @@
 //   node tests/peers/examples_expected.mjs --check  validate, decide, compare
 //
 // The policies must pass strict validation against the schema, and every
-// request must validate too.  Policy ids are Writ's: policy0, policy1, ...
+// request must validate too.  Policy ids are as `writ authorize` and `writ
+// serve` name them: the @id annotation, else policyN.
 import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -20,8 +21,23 @@ const schema = fs.readFileSync(path.join(ex, 'schema.cedarschema'), 'utf8');
 const entities = JSON.parse(fs.readFileSync(path.join(ex, 'entities.json'), 'utf8'));
 
 // Given as one text, the engine names the policies policy0.. in order of
-// appearance, as Writ and the conformance data do.
+// appearance, as the conformance data do; Writ's CLI and server name a policy
+// by its @id (as the Cedar CLI does), so policyN maps to the N-th policy's
+// @id.  The example file keeps one policy's annotations on the lines right
+// before its `permit`/`forbid`, which is all this scan reads.
 const staticPolicies = policies;
+const annotatedId = [];
+{
+    let pending = null;
+    for (const raw of policies.split('\n')) {
+        const line = raw.trim();
+        if (line.startsWith('//')) continue;
+        const m = /^@id\("([^"\\]*)"\)/.exec(line);
+        if (m) pending = m[1];
+        if (/^(permit|forbid)\b/.test(line)) { annotatedId.push(pending); pending = null; }
+    }
+}
+const writId = id => { const m = /^policy(\d+)$/.exec(id); return (m && annotatedId[+m[1]]) || id; };
 
 let bad = 0;
 const v = cedar.validate({ schema, policies: { staticPolicies }, validationSettings: { mode: 'strict' } });
@@ -45,8 +61,8 @@ for (const f of fs.readdirSync(dir).filter(f => f.endsWith('.json') && f !== 'ex
     const d = a.response;
     expected[f] = {
         decision: d.decision,
-        reasons: [...d.diagnostics.reason].sort(),
-        errors: d.diagnostics.errors.map(e => e.policyId).sort(),
+        reasons: [...d.diagnostics.reason].map(writId).sort(),
+        errors: d.diagnostics.errors.map(e => writId(e.policyId)).sort(),
     };
     if (d.diagnostics.errors.length)
         console.error(`${f}: evaluation errors: ${JSON.stringify(d.diagnostics.errors)}`);

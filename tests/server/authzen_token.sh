@@ -30,24 +30,24 @@ token_keys = $TMP/k.pem
 CONF
 start_writ az "${EXFILES[@]}" --config "$TMP/writ.conf"
 
-# the example policies: analyst reads usage-metrics (policy0)
+# the example policies: analyst reads usage-metrics (read-own-team)
 RES='"resource":{"type":"Dataset","id":"usage-metrics"}'
 NOSUBJ="{\"action\":{\"name\":\"read\"},$RES,$CTX}"
 tok=$(mint "$TMP/k.pem" analyst weekly-report read 'usage-*' t-report)
 
 # ---- without the header: as before (the caller vouches for the subject)
 r=$(post /access/v1/evaluation "$(eval_json analyst read Dataset usage-metrics)")
-check "no token: subject as written" "$(decision "$r")" '[true,["policy0"],[]]'
+check "no token: subject as written" "$(decision "$r")" '[true,["read-own-team"],[]]'
 r=$(post /access/v1/evaluation "$NOSUBJ")
 contains "no token: subject still required" "$r" '400 {"error":{"status":400,"code":"bad_request","message":"subject is required"}}'
 
 # ---- with a token: the holder is the principal
 r=$(apost /access/v1/evaluation "$tok" "$NOSUBJ")
-check "token, no subject: allowed as the holder" "${r%% *} $(decision "$r")" '200 [true,["policy0"],[]]'
+check "token, no subject: allowed as the holder" "${r%% *} $(decision "$r")" '200 [true,["read-own-team"],[]]'
 r=$(apost /access/v1/evaluation "$tok" "$(eval_json analyst read Dataset usage-metrics)")
-check "token, matching subject: allowed" "${r%% *} $(decision "$r")" '200 [true,["policy0"],[]]'
+check "token, matching subject: allowed" "${r%% *} $(decision "$r")" '200 [true,["read-own-team"],[]]'
 r=$(apost /access/v1/evaluation "$tok" "{\"subject\":{\"type\":\"Writ::Agent\",\"id\":\"$A/analyst\"},\"action\":{\"name\":\"read\"},$RES,$CTX}")
-check "token, matching qualified subject: allowed" "$(decision "$r")" '[true,["policy0"],[]]'
+check "token, matching qualified subject: allowed" "$(decision "$r")" '[true,["read-own-team"],[]]'
 r=$(apost /access/v1/evaluation "$tok" "$(eval_json code-agent read Dataset usage-metrics)")
 check "token, another agent as subject: denied" "${r%% *} $(decision "$r")" \
     "200 [false,[],[\"subject does not match the task token's holder\"]]"
@@ -83,7 +83,7 @@ r=$(apost /access/v1/evaluation "$tok" "{\"action\":{\"name\":\"read\"},\"resour
 check "resource outside the scope (Cedar alone would allow it): denied" "$(decision "$r")" \
     "[false,[],[\"resource customer-pii is outside the task token's scope\"]]"
 r=$(post /access/v1/evaluation "$(eval_json analyst read Dataset customer-pii)")
-check "... Cedar alone allows it" "$(decision "$r")" '[true,["policy0"],[]]'
+check "... Cedar alone allows it" "$(decision "$r")" '[true,["read-own-team"],[]]'
 
 # ---- the token's task wins over the body's context
 FIX='"action":{"name":"write"},"resource":{"type":"Repo","id":"writ"}'
@@ -94,10 +94,10 @@ feat=$(mint "$TMP/k.pem" code-agent feature write '*' t-feature)
 r=$(apost /access/v1/evaluation "$feat" "{$FIX,$(ctx bugfix 0)}")
 check "body says bugfix, the token feature: denied" "$(decision "$r")" '[false,[],[]]'
 r=$(post /access/v1/evaluation "{\"subject\":{\"type\":\"Agent\",\"id\":\"$A/code-agent\"},$FIX,$(ctx bugfix 0)}")
-check "... without the token the body's purpose is believed" "$(decision "$r")" '[true,["policy1"],[]]'
+check "... without the token the body's purpose is believed" "$(decision "$r")" '[true,["write-repo-for-fix"],[]]'
 fix=$(mint "$TMP/k.pem" code-agent bugfix write '*' t-fix)
 r=$(apost /access/v1/evaluation "$fix" "{$FIX,$(ctx feature 9)}")
-check "body says feature at depth 9, the token bugfix at 0: allowed" "$(decision "$r")" '[true,["policy1"],[]]'
+check "body says feature at depth 9, the token bugfix at 0: allowed" "$(decision "$r")" '[true,["write-repo-for-fix"],[]]'
 
 # ---- batches: one token for every item
 items="[{\"action\":{\"name\":\"read\"}},{\"action\":{\"name\":\"read\"},\"resource\":{\"type\":\"Dataset\",\"id\":\"customer-pii\"}},{\"action\":{\"name\":\"write\"}},{\"action\":{\"name\":\"read\"},\"subject\":{\"type\":\"Agent\",\"id\":\"$A/code-agent\"}}]"
@@ -108,12 +108,12 @@ check "batch with a token: each item bounded" \
 r=$(apost /access/v1/evaluations "$tok" "{$RES,$CTX,\"evaluations\":$items,\"options\":{\"evaluations_semantic\":\"deny_on_first_deny\"}}")
 check "batch deny_on_first_deny with a token" "$(body "$r" | jq -c '[.evaluations[].decision]')" "[true,false]"
 r=$(apost /access/v1/evaluations "$tok" "$NOSUBJ")
-check "batch endpoint, one evaluation, token's holder" "${r%% *} $(decision "$r")" '200 [true,["policy0"],[]]'
+check "batch endpoint, one evaluation, token's holder" "${r%% *} $(decision "$r")" '200 [true,["read-own-team"],[]]'
 
 # ---- revocation takes effect on the next AuthZEN request
 rev=$(mint "$TMP/k.pem" analyst weekly-report read 'usage-*' t-rev)
 r=$(apost /access/v1/evaluation "$rev" "$NOSUBJ")
-check "before the revocation: allowed" "$(decision "$r")" '[true,["policy0"],[]]'
+check "before the revocation: allowed" "$(decision "$r")" '[true,["read-own-team"],[]]'
 "$WRIT" revoke --db "$TMP/az.state/writ.db" --jti "$("$WRIT" token inspect "$rev" 2>/dev/null | jq -r .payload.jti)" \
     >/dev/null || bad "writ revoke"
 sleep 0.6
@@ -121,7 +121,7 @@ r=$(apost /access/v1/evaluation "$rev" "$NOSUBJ")
 check "revoked token: 401" "${r%% *} $(body "$r" | jq -r '.error.code')" "401 invalid_token"
 contains "revoked token: named" "$r" "revoked"
 r=$(apost /access/v1/evaluation "$tok" "$NOSUBJ")
-check "other tokens unaffected" "$(decision "$r")" '[true,["policy0"],[]]'
+check "other tokens unaffected" "$(decision "$r")" '[true,["read-own-team"],[]]'
 
 m=$(curl -s -m 5 "http://$ADDR/metrics")
 # unknown key, garbage, empty Bearer, Basic, batch with garbage, revoked

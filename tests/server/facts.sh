@@ -84,7 +84,7 @@ start_writ proxy --config "$TMP/writ.conf" --trusted-proxies "192.0.2.0/24, 127.
 r=$(chk /authz/check -H 'X-Original-URI: /internal/metrics' -H 'X-Original-Method: GET' -H 'X-Real-IP: 10.1.2.3')
 contains "X-Original-* from a trusted proxy: the nginx form" "$r" '200 {"decision":true'
 r=$(chk /authz/check/internal/metrics -H 'X-Real-IP: 10.1.2.3')
-contains "X-Real-IP from a trusted proxy is the source" "$r" '200 {"decision":true,"context":{"reasons":["policy0"]'
+contains "X-Real-IP from a trusted proxy is the source" "$r" '200 {"decision":true,"context":{"reasons":["office-reads"]'
 r=$(chk /authz/check/internal/metrics -H 'X-Real-IP: 10.1.2.3' -H 'X-Forwarded-For: 8.8.8.8')
 check "X-Real-IP wins over X-Forwarded-For" "${r%% *}" 200
 r=$(chk /authz/check/internal/metrics -H 'X-Forwarded-For: 10.9.9.9, 192.0.2.7, 127.0.0.1')
@@ -98,7 +98,7 @@ contains "a malformed X-Real-IP from a trusted proxy is a deny with the reason" 
 r=$(chk /authz/check/internal/metrics -H 'X-Forwarded-For: 10.1.1.1, x')
 contains "a malformed X-Forwarded-For is a deny" "$r" "X-Forwarded-For from a trusted proxy"
 r=$(chk /authz/check/datasets/metrics -H 'X-Real-IP: 10.1.2.3')
-contains "no destination anywhere: external, and the forbid on it applies" "$r" '403 {"decision":false,"context":{"reasons":["policy1"]'
+contains "no destination anywhere: external, and the forbid on it applies" "$r" '403 {"decision":false,"context":{"reasons":["no-external"]'
 r=$(chk /authz/check/datasets/metrics -H 'X-Real-IP: 10.1.2.3' -H 'X-Writ-Destination: INTERNAL')
 check "a trusted proxy's destination, normalised to lower case" "${r%% *}" 200
 r=$(chk /authz/check/datasets/metrics -H 'X-Real-IP: 10.1.2.3' -H 'X-Writ-Destination: internal' -H 'X-Writ-Destination: external')
@@ -116,26 +116,26 @@ az() {   # az TOKEN JSON [curl args]
 CTX='"context":{"destination":"internal","source_ip":{"__extn":{"fn":"ip","arg":"10.0.0.1"}},"chain_depth":0}'
 r=$(az "$tok" "{\"action\":{\"name\":\"read\"},\"resource\":{\"type\":\"Dataset\",\"id\":\"metrics\"},$CTX}")
 check "token: the body's destination and source_ip are replaced (external, 127.0.0.1)" "$(decision "$r")" \
-    '[false,["policy1"],[]]'
+    '[false,["no-external"],[]]'
 r=$(az "$tok" "{\"action\":{\"name\":\"read\"},\"resource\":{\"type\":\"Dataset\",\"id\":\"metrics\"},$CTX}" \
     -H 'X-Real-IP: 10.0.0.1' -H 'X-Writ-Destination: internal')
-check "token: the same facts from the trusted proxy" "$(decision "$r")" '[true,["policy0"],[]]'
+check "token: the same facts from the trusted proxy" "$(decision "$r")" '[true,["office-reads"],[]]'
 itok=$(mint intern)
 r=$(az "$itok" "{\"subject\":{\"type\":\"Agent\",\"id\":\"$A/intern\",\"properties\":{\"trust_level\":5}},\"action\":{\"name\":\"read\"},\"resource\":{\"type\":\"Dataset\",\"id\":\"metrics\",\"properties\":{\"sensitivity\":0}},$CTX}" \
     -H 'X-Real-IP: 10.0.0.1' -H 'X-Writ-Destination: internal')
-check "token: properties cannot raise the holder's stored trust_level (2 -> 5)" "$(decision "$r")" '[false,["policy2"],[]]'
+check "token: properties cannot raise the holder's stored trust_level (2 -> 5)" "$(decision "$r")" '[false,["low-trust"],[]]'
 ptok=$(mint analyst public)
 r=$(az "$ptok" "{\"action\":{\"name\":\"read\"},\"resource\":{\"type\":\"Dataset\",\"id\":\"metrics\",\"properties\":{\"sensitivity\":0}},$CTX}" \
     -H 'X-Real-IP: 10.0.0.1' -H 'X-Writ-Destination: internal')
 contains "token: properties cannot lower the resource's stored sensitivity under the ceiling" "$r" \
     "the resource's sensitivity 1 is above the task token's ceiling public"
 r=$(az "" "{\"subject\":{\"type\":\"Agent\",\"id\":\"$A/intern\",\"properties\":{\"trust_level\":5}},\"action\":{\"name\":\"read\"},\"resource\":{\"type\":\"Dataset\",\"id\":\"metrics\"},$CTX}")
-check "no token: the PEP vouches for properties and context, as before" "$(decision "$r")" '[true,["policy0"],[]]'
+check "no token: the PEP vouches for properties and context, as before" "$(decision "$r")" '[true,["office-reads"],[]]'
 r=$(az "" "$EVAL")
 check "no token, no context: every fact present, unknown ones restrictive (external)" "$(decision "$r")" \
-    '[false,["policy1","policy3"],[]]'
+    '[false,["no-external","shallow-only"],[]]'
 r=$(az "" "{\"subject\":{\"type\":\"Agent\",\"id\":\"$A/analyst\"},\"action\":{\"name\":\"read\"},\"resource\":{\"type\":\"Dataset\",\"id\":\"metrics\"},\"context\":{\"destination\":\"INTERNAL\",\"source_ip\":{\"__extn\":{\"fn\":\"ip\",\"arg\":\"10.0.0.1\"}},\"chain_depth\":0}}")
-check "no token: the PEP's destination is normalised to lower case" "$(decision "$r")" '[true,["policy0"],[]]'
+check "no token: the PEP's destination is normalised to lower case" "$(decision "$r")" '[true,["office-reads"],[]]'
 
 # ---- 4. /oauth2/token: every destination asked for counts
 cat >"$TMP/start.cedar" <<'CEDAR'

@@ -146,7 +146,7 @@ check "%252e%252e is the dataset %2e%2e (audited below), not '..'" "${r%% *}" 40
 # ---- Envoy ext_authz form, straight to Writ
 ADDR=$WADDR
 r=$(req GET /authz/check/datasets/usage-metrics -H "X-Writ-Agent-Id: $A/analyst" -D "$TMP/h")
-contains "envoy form allow" "$r" '200 {"decision":true,"context":{"reasons":["policy0"]'
+contains "envoy form allow" "$r" '200 {"decision":true,"context":{"reasons":["read-own-team"]'
 contains "X-Writ-Decision header" "$(tr -d '\r' <"$TMP/h")" "X-Writ-Decision: allow"
 r=$(req DELETE /authz/check/datasets/usage-metrics -H "X-Writ-Agent-Id: $A/analyst")
 contains "envoy form no route" "$r" '403 {"decision":false,"context":{"reasons":[],"errors":[{"policy":null,"message":"no route for this method and path"}]}}'

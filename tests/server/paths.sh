@@ -111,7 +111,7 @@ check "envoy %2D in a denied path" "$(envoy POST /services/api%2Dstaging/deploy 
 check "envoy %2D in an allowed path" "$(envoy GET /datasets/usage%2Dmetrics analyst)" "$ALLOW_READ"
 # decoded once: %252e%252e is the segment "%2e%2e", not ".." (audited below)
 r=$(envoy GET /datasets/%252e%252e analyst)
-contains "envoy %252e%252e decided, not refused" "$r" '403 {"decision":false,"context":{"reasons":[],"errors":[{"policy":"policy0","message":"entity `Writ::Dataset::\"%2e%2e\"` does not exist"'
+contains "envoy %252e%252e decided, not refused" "$r" '403 {"decision":false,"context":{"reasons":[],"errors":[{"policy":"read-own-team","message":"entity `Writ::Dataset::\"%2e%2e\"` does not exist"'
 r=$(envoy GET /datasets/caf%C3%A9 analyst)
 contains "envoy UTF-8 decoded" "$r" 'entity `Writ::Dataset::\"café\"` does not exist'
 check "envoy raw UTF-8 = encoded" "$(envoy GET /datasets/café analyst)" "$r"

@@ -34,7 +34,7 @@ r=$(req GET /authz/check/datasets/sales-2025 -H "Authorization: Bearer $tok")
 contains "resource outside the scope" "$r" "403 {\"decision\":false,\"context\":{\"reasons\":[],\"errors\":[{\"policy\":null,\"message\":\"resource sales-2025 is outside the task token's scope\"}]}}"
 tok2=$(mint "$TMP/k.pem" code-agent bugfix write '*')
 r=$(req POST /authz/check/repos/writ/pulls -H "Authorization: Bearer $tok2")
-contains "purpose from the token reaches Cedar" "$r" '200 {"decision":true,"context":{"reasons":["policy1"]'
+contains "purpose from the token reaches Cedar" "$r" '200 {"decision":true,"context":{"reasons":["write-repo-for-fix"]'
 tok3=$(mint "$TMP/k.pem" code-agent feature write '*')
 r=$(req POST /authz/check/repos/writ/pulls -H "Authorization: Bearer $tok3")
 check "another purpose is denied by Cedar" "${r%% *}" 403

@@ -304,7 +304,7 @@ static void insertion_detected(void **state)
     sql("UPDATE audit SET seq = seq + 1000 WHERE seq > 5; UPDATE audit SET seq = seq - 999 WHERE seq > 1000;"
         "INSERT INTO audit SELECT 6, time_ms, agent, chain, task, action, 'Writ::Dataset::\"forged\"', "
         "'allow',"
-        " policies, errors, prev, hash FROM audit WHERE seq = 5");
+        " policies, errors, prev, hash, shadow FROM audit WHERE seq = 5");
     rehash_from(6);
     assert_int_equal(verify(&r), WRIT_EVALIDATE);
     assert_int_equal(r.bad_seq, 7);
@@ -424,7 +424,7 @@ static void crash_tail_marked(void **state)
     /* a chain-consistent record planted after a clean close is adopted
      * too, and said so: it is not signed as the server's own */
     sql("INSERT INTO audit SELECT 16, time_ms, agent, chain, task, action, 'Writ::Dataset::\"planted\"',"
-        " decision, policies, errors, prev, hash FROM audit WHERE seq = 15");
+        " decision, policies, errors, prev, hash, shadow FROM audit WHERE seq = 15");
     rehash_from(16);
     wr_audit_close(open_log());
     assert_int_equal(verify(&r), WRIT_OK);
@@ -670,6 +670,62 @@ static void submitted_and_appended(void **state)
     assert_int_equal(r.records, 4001);
 }
 
+/* A record's shadow field is in its hash (v2), records without one keep
+ * the v1 hash, and a log from before the field still verifies and takes
+ * shadow records once a writer has opened it. */
+static void append_shadow(const char *shadow, int i)
+{
+    wr_audit *a = open_log();
+    wr_audit_entry e = {.time_ms = 1700000001000 + i,
+                        .agent = "Writ::Agent::\"s\"",
+                        .action = "Writ::Action::\"read\"",
+                        .resource = "Writ::Dataset::\"d\"",
+                        .allow = true,
+                        .policies = "[\"read-own\"]",
+                        .errors = "[]",
+                        .shadow = shadow};
+    assert_int_equal(wr_audit_append(a, &e), WRIT_OK);
+    wr_audit_close(a);
+}
+
+static void shadow_field_hashed(void **state)
+{
+    (void)state;
+    wr_audit_verify_result r;
+    writ_error err;
+    /* a log as an older Writ left it: no shadow column */
+    append_n(0, 10);
+    sql("ALTER TABLE audit DROP COLUMN shadow");
+    assert_int_equal(verify(&r), WRIT_OK);
+    assert_int_equal(r.records, 10);
+    qctx q = {0};
+    wr_audit_filter f = {.decision = -1, .shadow = true};
+    assert_int_equal(wr_audit_query(db, &f, collect, &q, &err), WRIT_OK);
+    assert_int_equal(q.n, 0);
+    /* a writer adds the column; v1 and v2 records chain into each other */
+    append_shadow("{\"decision\":\"deny\",\"policies\":[\"no-x\"]}", 0);
+    append_shadow(NULL, 1);
+    append_shadow("{\"decision\":\"deny\",\"policies\":[\"no-y\"]}", 2);
+    assert_int_equal(verify(&r), WRIT_OK);
+    assert_int_equal(r.records, 13);
+    assert_int_equal(wr_audit_query(db, &f, collect, &q, &err), WRIT_OK);
+    assert_int_equal(q.n, 2);
+    assert_int_equal(q.seqs[0], 11);
+    assert_int_equal(q.seqs[1], 13);
+    /* edited, removed, or added: each breaks that record's hash */
+    sql("UPDATE audit SET shadow = '{\"decision\":\"allow\",\"policies\":[\"no-x\"]}' WHERE seq = 11");
+    assert_int_equal(verify(&r), WRIT_EVALIDATE);
+    assert_int_equal(r.bad_seq, 11);
+    sql("UPDATE audit SET shadow = '' WHERE seq = 11");
+    assert_int_equal(verify(&r), WRIT_EVALIDATE);
+    assert_int_equal(r.bad_seq, 11);
+    sql("UPDATE audit SET shadow = '{\"decision\":\"deny\",\"policies\":[\"no-x\"]}' WHERE seq = 11");
+    assert_int_equal(verify(&r), WRIT_OK);
+    sql("UPDATE audit SET shadow = '{}' WHERE seq = 12");
+    assert_int_equal(verify(&r), WRIT_EVALIDATE);
+    assert_int_equal(r.bad_seq, 12);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -687,6 +743,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(private_mode, setup, teardown),
         cmocka_unit_test_setup_teardown(failure_denies_until_real_write, setup, teardown),
         cmocka_unit_test_setup_teardown(queries, setup, teardown),
+        cmocka_unit_test_setup_teardown(shadow_field_hashed, setup, teardown),
         cmocka_unit_test_setup_teardown(concurrent_appenders, setup, teardown),
         cmocka_unit_test_setup_teardown(submitted_and_appended, setup, teardown),
     };

@@ -14,13 +14,19 @@ con = sqlite3.connect(db)
 prev = bytes(32)
 if start > 1:
     prev = bytes.fromhex(con.execute("SELECT hash FROM audit WHERE seq = ?", (start - 1,)).fetchone()[0])
+cols = [r[1] for r in con.execute("PRAGMA table_info(audit)")]
+shadow = ", shadow" if "shadow" in cols else ", ''"
 rows = con.execute("SELECT seq, time_ms, agent, chain, task, action, resource, decision, policies, errors"
-                   " FROM audit WHERE seq >= ? ORDER BY seq", (start,)).fetchall()
+                   + shadow + " FROM audit WHERE seq >= ? ORDER BY seq", (start,)).fetchall()
 last = prev
 for seq, t, *rest in rows:
+    # v1 without a shadow field, v2 (the field hashed after errors) with one
     fields = rest[:5] + rest[6:]
+    v2 = fields[-1] != ""
+    if not v2:
+        fields = fields[:-1]
     h = hashlib.sha256()
-    h.update(b"writ-audit-v1\n")
+    h.update(b"writ-audit-v2\n" if v2 else b"writ-audit-v1\n")
     h.update(struct.pack(">Qq", seq, t))
     h.update(b"\x01" if rest[5] == "allow" else b"\x00")
     for f in fields:

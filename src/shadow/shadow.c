@@ -1,0 +1,269 @@
+/* shadow.c - shadow policies and the candidate set (see shadow.h). */
+#include "shadow/shadow.h"
+#include "util/alloc.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+/* ---- counters.  Per policy id, for the life of the process: a reload keeps
+ * a policy's count (Prometheus counters must not go back while the process
+ * lives).  A set resolves its policies' counters at load, so the decision
+ * path only adds.  At most SHD_MAX_COUNTERS ids; later ones share
+ * policy="_other" (labels must stay bounded). */
+#define SHD_MAX_COUNTERS 1024
+
+typedef struct shd_counter {
+    char *policy;
+    atomic_uint_fast64_t n;
+} shd_counter;
+
+static pthread_mutex_t reg_mu = PTHREAD_MUTEX_INITIALIZER;
+static shd_counter *reg[SHD_MAX_COUNTERS + 1]; /* [SHD_MAX_COUNTERS] = _other */
+static size_t nreg;
+static atomic_uint_fast64_t set_disagreements, shadow_errors;
+
+static shd_counter *counter_for(const char *policy)
+{
+    shd_counter *c = NULL;
+    pthread_mutex_lock(&reg_mu);
+    for (size_t i = 0; i < nreg && !c; i++)
+        if (!strcmp(reg[i]->policy, policy))
+            c = reg[i];
+    if (!c) {
+        bool other = nreg >= SHD_MAX_COUNTERS;
+        size_t at = other ? SHD_MAX_COUNTERS : nreg;
+        if (!reg[at] && (reg[at] = wr_calloc(1, sizeof *reg[at]))) {
+            const char *name = other ? "_other" : policy;
+            reg[at]->policy = wr_strndup(name, strlen(name));
+            if (!reg[at]->policy) {
+                wr_free(reg[at]);
+                reg[at] = NULL;
+            } else if (!other) {
+                nreg++;
+            }
+        }
+        c = reg[at];
+    }
+    pthread_mutex_unlock(&reg_mu);
+    return c;
+}
+
+static void label(sbuf *o, const char *v)
+{
+    for (; *v; v++) {
+        if (*v == '\\' || *v == '"')
+            sb_putc(o, '\\');
+        if (*v == '\n')
+            sb_puts(o, "\\n");
+        else
+            sb_putc(o, *v);
+    }
+}
+
+void shd_metrics(sbuf *o)
+{
+    sb_puts(o, "# HELP writ_shadow_changes_total Decisions a shadow policy (@mode(\"shadow\")) would have "
+               "changed, by policy.\n# TYPE writ_shadow_changes_total counter\n");
+    pthread_mutex_lock(&reg_mu);
+    for (size_t i = 0; i <= nreg; i++) {
+        const shd_counter *c = i < nreg ? reg[i] : reg[SHD_MAX_COUNTERS];
+        if (!c)
+            continue;
+        sb_puts(o, "writ_shadow_changes_total{policy=\"");
+        label(o, c->policy);
+        sb_printf(o, "\"} %llu\n", (unsigned long long)atomic_load_explicit(&c->n, memory_order_relaxed));
+    }
+    pthread_mutex_unlock(&reg_mu);
+    sb_printf(o,
+              "# HELP writ_shadow_set_disagreements_total Decisions the candidate set (shadow_policies) "
+              "would have made otherwise.\n# TYPE writ_shadow_set_disagreements_total counter\n"
+              "writ_shadow_set_disagreements_total %llu\n"
+              "# HELP writ_shadow_errors_total Shadow evaluations that failed (the live answer stands).\n"
+              "# TYPE writ_shadow_errors_total counter\nwrit_shadow_errors_total %llu\n",
+              (unsigned long long)atomic_load(&set_disagreements),
+              (unsigned long long)atomic_load(&shadow_errors));
+}
+
+/* ---- the sets */
+
+struct shd_set {
+    writ_policyset *shadow; /* the live file's shadow policies alone; NULL = none */
+    size_t nshadow;
+    const char **shadow_id;    /* their ids (pointers into shadow) */
+    shd_counter **count;       /* their counters */
+    writ_policyset *candidate; /* NULL = none */
+};
+
+void shd_free(shd_set *sh)
+{
+    if (!sh)
+        return;
+    writ_policyset_free(sh->shadow);
+    writ_policyset_free(sh->candidate);
+    wr_free(sh->shadow_id);
+    wr_free(sh->count);
+    wr_free(sh);
+}
+
+static writ_status oom(writ_error *err)
+{
+    if (err) {
+        memset(err, 0, sizeof *err);
+        err->code = WRIT_ENOMEM;
+        snprintf(err->msg, sizeof err->msg, "out of memory");
+    }
+    return WRIT_ENOMEM;
+}
+
+writ_status shd_load_live(const char *text, size_t len, shd_set **out, writ_error *err)
+{
+    *out = NULL;
+    writ_policyset *only = NULL;
+    /* the live set was parsed from this text already: no error here but
+     * out of memory */
+    writ_status st =
+        writ_policyset_parse_flags(text, len, WRIT_PS_ID_ANNOTATION | WRIT_PS_ONLY_SHADOW, &only, err);
+    if (st)
+        return st;
+    size_t ns = writ_policyset_count(only);
+    if (ns == 0) {
+        writ_policyset_free(only);
+        return WRIT_OK;
+    }
+    shd_set *sh = wr_calloc(1, sizeof *sh);
+    if (!sh || !(sh->shadow_id = wr_calloc(ns, sizeof *sh->shadow_id)) ||
+        !(sh->count = wr_calloc(ns, sizeof *sh->count))) {
+        writ_policyset_free(only);
+        shd_free(sh);
+        return oom(err);
+    }
+    sh->shadow = only;
+    for (; sh->nshadow < ns; sh->nshadow++) {
+        sh->shadow_id[sh->nshadow] = writ_policyset_id(only, sh->nshadow);
+        if (!(sh->count[sh->nshadow] = counter_for(sh->shadow_id[sh->nshadow]))) {
+            shd_free(sh);
+            return oom(err);
+        }
+    }
+    *out = sh;
+    return WRIT_OK;
+}
+
+writ_status shd_load_candidate(shd_set **set, const char *text, size_t len, writ_error *err)
+{
+    writ_policyset *c = NULL;
+    writ_status st =
+        writ_policyset_parse_flags(text, len, WRIT_PS_ID_ANNOTATION | WRIT_PS_EXCLUDE_SHADOW, &c, err);
+    if (st)
+        return st;
+    if (!*set && !(*set = wr_calloc(1, sizeof **set))) {
+        writ_policyset_free(c);
+        return oom(err);
+    }
+    writ_policyset_free((*set)->candidate);
+    (*set)->candidate = c;
+    return WRIT_OK;
+}
+
+/* ---- deciding */
+
+static pthread_key_t az_key;
+static pthread_once_t az_once = PTHREAD_ONCE_INIT;
+static bool az_key_ok;
+
+static void az_free(void *p) { writ_authorizer_free(p); }
+static void az_key_make(void) { az_key_ok = pthread_key_create(&az_key, az_free) == 0; }
+
+/* This thread's authorizer for shadow answers: the live one holds the live
+ * answer, which the caller still reads. */
+static writ_authorizer *thread_az(void)
+{
+    if (pthread_once(&az_once, az_key_make) != 0 || !az_key_ok)
+        return NULL;
+    writ_authorizer *az = pthread_getspecific(az_key);
+    if (!az) {
+        az = writ_authorizer_new();
+        if (az && pthread_setspecific(az_key, az) != 0) {
+            writ_authorizer_free(az);
+            az = NULL;
+        }
+    }
+    return az;
+}
+
+static void answer(sbuf *b, const writ_decision *d, const shd_set *sh, bool shadow, bool candidate)
+{
+    sb_puts(b, d->allow ? "{\"decision\":\"allow\",\"policies\":[" : "{\"decision\":\"deny\",\"policies\":[");
+    for (size_t i = 0; i < d->nreasons; i++) {
+        if (shadow) {
+            size_t k = 0;
+            while (k < sh->nshadow && sh->shadow_id[k] != d->reasons[i])
+                k++;
+            if (k < sh->nshadow)
+                atomic_fetch_add_explicit(&sh->count[k]->n, 1, memory_order_relaxed);
+        }
+        if (i)
+            sb_putc(b, ',');
+        sb_json_str(b, d->reasons[i]);
+    }
+    sb_puts(b, candidate ? "],\"set\":\"candidate\"}" : "]");
+}
+
+/* The would-be answer needs only the shadow policies, evaluated alone, by
+ * Cedar's combining rule (a satisfied forbid wins, else a satisfied permit
+ * allows):
+ *   - live allow: it turns into a deny iff a shadow forbid is satisfied;
+ *     the would-be reasons are the satisfied forbids, all of them shadow
+ *     ones (had a live forbid been satisfied, the live answer would be a
+ *     deny);
+ *   - live deny by a satisfied forbid: nothing a shadow policy adds can
+ *     change it, so the shadow set is not even evaluated;
+ *   - live deny by default (no permit and no forbid satisfied): it turns
+ *     into an allow iff a shadow permit is satisfied and no shadow forbid
+ *     is; the would-be reasons are those shadow permits.
+ * So the shadow policies alone decide exactly what the whole file with
+ * them enforced would, at the cost of a few policies, not the whole set. */
+char *shd_decide(const shd_set *sh, const writ_entities *es, const writ_request *rq,
+                 const writ_decision *live)
+{
+    bool live_allow = live->allow;
+    writ_authorizer *az = thread_az();
+    if (!az) {
+        atomic_fetch_add_explicit(&shadow_errors, 1, memory_order_relaxed);
+        return NULL;
+    }
+    sbuf b;
+    sb_init(&b);
+    bool open = false; /* b holds the @mode object, not yet closed */
+    writ_decision d;
+    if (sh->shadow && (live_allow || live->nreasons == 0)) {
+        if (writ_authorize(az, sh->shadow, es, rq, &d) != WRIT_OK)
+            atomic_fetch_add_explicit(&shadow_errors, 1, memory_order_relaxed);
+        else if (live_allow ? (!d.allow && d.nreasons > 0) : d.allow) {
+            answer(&b, &d, sh, true, false);
+            open = true;
+        }
+    }
+    if (sh->candidate) {
+        if (writ_authorize(az, sh->candidate, es, rq, &d) != WRIT_OK)
+            atomic_fetch_add_explicit(&shadow_errors, 1, memory_order_relaxed);
+        else if (d.allow != live_allow) {
+            atomic_fetch_add_explicit(&set_disagreements, 1, memory_order_relaxed);
+            if (open)
+                sb_puts(&b, ",\"candidate\":");
+            answer(&b, &d, sh, false, true);
+        }
+    }
+    if (open)
+        sb_putc(&b, '}');
+    if (!b.len || !sb_ok(&b)) {
+        if (!sb_ok(&b))
+            atomic_fetch_add_explicit(&shadow_errors, 1, memory_order_relaxed);
+        sb_free(&b);
+        return NULL;
+    }
+    return sb_take(&b, NULL);
+}
