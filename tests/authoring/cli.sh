@@ -87,11 +87,11 @@ X=(--policies examples/policies.cedar --entities examples/entities.json --schema
 out=$("$WRIT" authorize "${X[@]}" --request examples/requests/08-approve-large-payment.json --explain); rc=$?
 check "authorize --explain: exit 1 (deny)" "$rc" 1
 check "authorize --explain: answer" "$out" \
-    '{"decision":"deny","reasons":[],"errors":[],"explain":{"permits":[{"policy":"policy5","held":false,"condition":{"clause":"when","text":"context.amount.lessThanOrEqual(decimal(\"500.00\"))","line":49,"column":3}}],"forbids":[]}}'
+    '{"decision":"deny","reasons":[],"errors":[],"explain":{"permits":[{"policy":"approve-small-payments","held":false,"condition":{"clause":"when","text":"context.amount.lessThanOrEqual(decimal(\"500.00\"))","line":49,"column":3}}],"forbids":[]}}'
 out=$("$WRIT" authorize "${X[@]}" --request examples/requests/10-quarantined-agent-searches.json --explain)
-check "authorize --explain: forbid by scope" "$(jq -c .explain.forbids <<<"$out")" '[{"policy":"policy13","conditions":[]}]'
+check "authorize --explain: forbid by scope" "$(jq -c .explain.forbids <<<"$out")" '[{"policy":"quarantine","conditions":[]}]'
 out=$("$WRIT" authorize "${X[@]}" --request examples/requests/01-analyst-reads-metrics.json --explain); rc=$?
-check "authorize --explain: allow has no explain" "$rc $out" '0 {"decision":"allow","reasons":["policy0"],"errors":[]}'
+check "authorize --explain: allow has no explain" "$rc $out" '0 {"decision":"allow","reasons":["read-own-team"],"errors":[]}'
 out=$("$WRIT" authorize "${X[@]}" --request examples/requests/08-approve-large-payment.json)
 check "authorize without --explain: unchanged" "$out" '{"decision":"deny","reasons":[],"errors":[]}'
 

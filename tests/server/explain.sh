@@ -32,18 +32,18 @@ start_writ on "${EXFILES[@]}" --explain true
 # no permit held: the first condition of approve-small-payments that failed
 r=$(post /access/v1/evaluation "$(az "$PX/08-approve-large-payment.json" '{"explain":true}')")
 check "no permit held" "${r%% *} $(jq -c .context.explain <<<"${r#* }")" \
-    '200 {"permits":[{"policy":"policy5","held":false,"condition":{"clause":"when","text":"context.amount.lessThanOrEqual(decimal(\"500.00\"))","line":49,"column":3}}],"forbids":[]}'
+    '200 {"permits":[{"policy":"approve-small-payments","held":false,"condition":{"clause":"when","text":"context.amount.lessThanOrEqual(decimal(\"500.00\"))","line":49,"column":3}}],"forbids":[]}'
 # a forbid held: its condition, and the permit it overrode
 r=$(post /access/v1/evaluation "$(az "$PX/02-analyst-exports-pii.json" '{"explain":true}')")
 check "forbid held" "$(jq -c .context.explain <<<"${r#* }")" \
-    '{"permits":[{"policy":"policy0","held":true}],"forbids":[{"policy":"policy10","conditions":[{"clause":"when","text":"resource.sensitivity >= 3 && context.destination == \"external\"","line":79,"column":8}]}]}'
-check "forbid held: reasons as before" "$(jq -c .context.reasons <<<"${r#* }")" '["policy10"]'
+    '{"permits":[{"policy":"read-own-team","held":true}],"forbids":[{"policy":"no-sensitive-egress","conditions":[{"clause":"when","text":"resource.sensitivity >= 3 && context.destination == \"external\"","line":79,"column":8}]}]}'
+check "forbid held: reasons as before" "$(jq -c .context.reasons <<<"${r#* }")" '["no-sensitive-egress"]'
 r=$(post /access/v1/evaluation "$(az "$PX/06-deploy-from-outside.json" '{"explain":true}')")
 check "unless held" "$(jq -c '[.context.explain.forbids[0].conditions[0].clause, .context.explain.forbids[0].conditions[0].text, .context.explain.permits[1].condition.text]' <<<"${r#* }")" \
     '["unless","context.source_ip.isInRange(ip(\"10.0.0.0/8\"))","resource.environment == \"production\""]'
 # an allow explains nothing; without the option nothing changes
 r=$(post /access/v1/evaluation "$(az "$PX/01-analyst-reads-metrics.json" '{"explain":true}')")
-check "allow: no explain" "$r" '200 {"decision":true,"context":{"reasons":["policy0"],"errors":[]}}'
+check "allow: no explain" "$r" '200 {"decision":true,"context":{"reasons":["read-own-team"],"errors":[]}}'
 r=$(post /access/v1/evaluation "$(az "$PX/08-approve-large-payment.json")")
 check "no option: plain answer" "$r" '200 {"decision":false,"context":{"reasons":[],"errors":[]}}'
 # a request refused before Cedar (bad context) has its reason, no explain

@@ -105,6 +105,7 @@ def _load():
             "writ_status_name": (S, [I]),
             "writ_reason_name": (S, [I]),
             "writ_policyset_parse": (I, [S, sz, ctypes.POINTER(P), E]),
+            "writ_policyset_parse_flags": (I, [S, sz, ctypes.c_uint, ctypes.POINTER(P), E]),
             "writ_policyset_free": (None, [P]),
             "writ_policyset_count": (sz, [P]),
             "writ_policyset_id": (S, [P, sz]),
@@ -184,10 +185,12 @@ def _uid(u: Uid) -> Any:
 
 class Engine:
     """Policies, entities and schema, parsed once; decide() any number of
-    times from any thread."""
+    times from any thread.  Policies are named by their @id annotation (as
+    `writ serve` names them), policyN without one; ids_from_annotations=False
+    names every policy policyN (Cedar's own numbering)."""
 
     def __init__(self, policies: str, entities: Union[str, Sequence[Any], None] = None,
-                 schema: Optional[str] = None, validate_requests: bool = False):
+                 schema: Optional[str] = None, validate_requests: bool = False, ids_from_annotations: bool = True):
         L = self._L = _load()
         self._ps = self._schema = self._es = None
         err = _Error()
@@ -201,7 +204,9 @@ class Engine:
             self._schema = p
         p = ctypes.c_void_p()
         data = _b(policies)
-        st = L.writ_policyset_parse(data, len(data), ctypes.byref(p), ctypes.byref(err))
+        # policies named by their @id as the server and CLI name them (else policyN)
+        st = L.writ_policyset_parse_flags(data, len(data), 1 if ids_from_annotations else 0, ctypes.byref(p),
+                                          ctypes.byref(err))
         if st:
             self.close()
             _fail(L, "policies", st, err, ParseError)
