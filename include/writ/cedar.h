@@ -50,6 +50,40 @@ void writ_schema_free(writ_schema *s);
 int writ_schema_context_has(const writ_schema *s, const char *action_type, const char *action_id,
                             const char *attr);
 
+/* ---- validation: Cedar's policy validator in strict mode.  Every policy
+ * is typechecked against the schema for every (principal type, action,
+ * resource type) its scope allows: unknown entity types, actions and
+ * attributes, optional attributes read without `has`, type errors, scopes
+ * no action applies to.  A policy that can never be true is a warning.
+ * Each issue names the policy and the offset of the offending expression
+ * (with line:column when the policy text is given in the options). */
+typedef struct writ_validate_options {
+    const char *policy_text; /* the text ps was parsed from, or NULL */
+    size_t policy_len;
+} writ_validate_options;
+
+typedef struct writ_validation_issue {
+    const char *policy_id;
+    bool warning;       /* false: an error */
+    size_t offset;      /* byte offset into the policy text */
+    uint32_t line, col; /* 1-based; 0 without the policy text */
+    const char *message;
+} writ_validation_issue;
+
+typedef struct writ_validation {
+    size_t npolicies, nerrors, nwarnings;
+    size_t nissues; /* errors and warnings, in policy order */
+    const writ_validation_issue *issues;
+    void *internal_;
+} writ_validation;
+
+/* The set validates when (*out)->nerrors is 0.  The status is not OK only
+ * when validation itself could not run (out of memory, a NULL argument). */
+WRIT_MUST_CHECK writ_status writ_validate(const writ_schema *schema, const writ_policyset *ps,
+                                          const writ_validate_options *opt, writ_validation **out,
+                                          writ_error *err);
+void writ_validation_free(writ_validation *v);
+
 /* ---- entities (Cedar's JSON entity format).  With a schema, attribute
  * values are read as the schema types them and the schema's action entities
  * (with their groups) are added. */
@@ -123,9 +157,9 @@ typedef struct writ_policy_error {
 typedef struct writ_decision {
     bool allow;
     size_t nreasons;
-    const char *const *reasons;          /* ids of the determining policies */
+    const char *const *reasons; /* ids of the determining policies */
     size_t nerrors;
-    const writ_policy_error *errors;     /* policies whose evaluation failed */
+    const writ_policy_error *errors; /* policies whose evaluation failed */
 } writ_decision;
 
 writ_authorizer *writ_authorizer_new(void);
@@ -146,9 +180,9 @@ WRIT_MUST_CHECK writ_status writ_authorize(writ_authorizer *az, const writ_polic
  * permit that no value can satisfy but whose condition reads an unknown may
  * still make the answer YES; see src/cedar/partial.c). */
 typedef enum writ_maybe {
-    WRIT_MAYBE_NO = 0,      /* no permit can hold, or a forbid holds whatever the unknowns are */
-    WRIT_MAYBE_YES = 1,     /* some values may be allowed */
-    WRIT_MAYBE_ALWAYS = 2,  /* every value is allowed */
+    WRIT_MAYBE_NO = 0,     /* no permit can hold, or a forbid holds whatever the unknowns are */
+    WRIT_MAYBE_YES = 1,    /* some values may be allowed */
+    WRIT_MAYBE_ALWAYS = 2, /* every value is allowed */
 } writ_maybe;
 
 typedef struct writ_partial_decision {

@@ -7,7 +7,7 @@
 typedef struct cli_command {
     const char *name;
     const char *summary;
-    int (*run)(int argc, char **argv);   /* argv[0] is the subcommand name */
+    int (*run)(int argc, char **argv); /* argv[0] is the subcommand name */
 } cli_command;
 
 int cmd_authorize(int argc, char **argv);
@@ -18,6 +18,7 @@ int cmd_token(int argc, char **argv);    /* cmd_token.c */
 int cmd_keys(int argc, char **argv);     /* cmd_keys.c */
 int cmd_revoke(int argc, char **argv);   /* cmd_revoke.c */
 int cmd_mcp(int argc, char **argv);      /* cmd_mcp.c */
+int cmd_validate(int argc, char **argv); /* cmd_validate.c */
 
 /* Read a whole file into a NUL-terminated malloc'd buffer; NULL with errno
  * set on failure.  Refuses files larger than max bytes (errno = EFBIG). */
