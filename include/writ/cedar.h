@@ -60,6 +60,10 @@ int writ_schema_context_has(const writ_schema *s, const char *action_type, const
 typedef struct writ_validate_options {
     const char *policy_text; /* the text ps was parsed from, or NULL */
     size_t policy_len;
+    /* A scope that no action of the schema applies to is a warning, as in
+     * the reference since cedar#2545 (cedar-wasm 4.13); set this to make it
+     * an error as earlier releases did (the conformance corpus, Cedar 4.10). */
+    bool applies_to_error;
 } writ_validate_options;
 
 typedef struct writ_validation_issue {

@@ -32,6 +32,7 @@ typedef struct issue_list {
     bool oom;
     const char *text;
     size_t len;
+    bool applies_to_error;
 } issue_list;
 
 static void add(issue_list *l, const char *pid, bool warning, uint32_t pos, const char *fmt, ...)
@@ -360,8 +361,8 @@ static writ_status validate_policy(issue_list *l, const writ_schema *s, const as
     for (size_t i = 0; i < p->ncond; i++)
         check_names(l, s, p->id, p->cond[i].expr);
     if (!applicable(s, p))
-        add(l, p->id, false, p->pos,
-            "unable to find an applicable action given the policy scope constraints");
+        add(l, p->id, !l->applies_to_error, p->pos,
+            "no action of the schema applies to the principals and resources this scope allows");
 
     wr_arena *a = wr_arena_new(0);
     if (!a)
@@ -401,9 +402,12 @@ static writ_status validate_policy(issue_list *l, const writ_schema *s, const as
         }
     }
     wr_arena_free(a);
-    if (typed_ok && all_false && l->n == before)
+    bool name_errors = false;
+    for (size_t i = before; i < l->n; i++)
+        name_errors |= !l->v[i].warning;
+    if (typed_ok && all_false && !name_errors)
         add(l, p->id, true, p->pos,
-            "policy is impossible: the policy expression evaluates to false for all valid requests");
+            "policy is impossible: its condition is false for every request the schema allows");
     return l->oom ? WRIT_ENOMEM : WRIT_OK;
 }
 
@@ -423,6 +427,7 @@ writ_status writ_validate(const writ_schema *schema, const writ_policyset *ps,
     if (opt) {
         l.text = opt->policy_text;
         l.len = opt->policy_len;
+        l.applies_to_error = opt->applies_to_error;
     }
     writ_validation *v = wr_calloc(1, sizeof *v);
     if (!v || !(l.a = wr_arena_new(0))) {

@@ -78,7 +78,7 @@ int cmd_validate(int argc, char **argv)
         parse_error(pol_path, &err);
         goto done;
     }
-    writ_validate_options opt = {ptext, plen};
+    writ_validate_options opt = {ptext, plen, false};
     if (writ_validate(schema, ps, &opt, &v, &err)) {
         fprintf(stderr, "writ validate: %s\n", err.msg);
         goto done;
