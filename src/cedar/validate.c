@@ -166,11 +166,11 @@ static void check_names(issue_list *l, const writ_schema *s, const char *pid, co
 static void check_scope_names(issue_list *l, const writ_schema *s, const ast_policy *p, const ast_scope *sc)
 {
     if (sc->uid)
-        check_uid(l, s, p->id, p->pos, sc->uid);
+        check_uid(l, s, p->id, sc->pos, sc->uid);
     for (size_t i = 0; i < sc->n; i++)
-        check_uid(l, s, p->id, p->pos, sc->uids[i]);
+        check_uid(l, s, p->id, sc->uids_pos ? sc->uids_pos[i] : sc->pos, sc->uids[i]);
     if (sc->op == SC_IS || sc->op == SC_IS_IN)
-        check_type_name(l, s, p->id, p->pos, sc->type);
+        check_type_name(l, s, p->id, sc->type_pos, sc->type);
 }
 
 /* ---- 2. the scope against appliesTo */
@@ -278,7 +278,7 @@ static ast_node *scope_expr(wr_arena *a, const ast_scope *sc, int var, uint32_t 
         if (!(n = mk(a, sc->op == SC_EQ ? A_EQ : A_IN, pos)))
             return NULL;
         n->u.op.a = v;
-        n->u.op.b = uid_lit(a, sc->uid, pos);
+        n->u.op.b = uid_lit(a, sc->uid, sc->pos);
         return n->u.op.b ? n : NULL;
     case SC_IN_SET: {
         cv_value *items = sc->n ? wr_arena_alloc(a, sc->n * sizeof *items) : NULL;
@@ -286,7 +286,7 @@ static ast_node *scope_expr(wr_arena *a, const ast_scope *sc, int var, uint32_t 
             return NULL;
         for (size_t i = 0; i < sc->n; i++)
             items[i] = cv_entity(sc->uids[i]);
-        ast_node *set = mk(a, A_LIT, pos);
+        ast_node *set = mk(a, A_LIT, sc->pos);
         if (!set || !(n = mk(a, A_IN, pos)))
             return NULL;
         set->u.lit = cv_set_new(a, items, sc->n);
@@ -315,7 +315,7 @@ static ast_node *scope_expr(wr_arena *a, const ast_scope *sc, int var, uint32_t 
             both->u.list.items = it;
             return both;
         }
-        n->u.is.in = uid_lit(a, sc->uid, pos);
+        n->u.is.in = uid_lit(a, sc->uid, sc->pos);
         return n->u.is.in ? n : NULL;
     }
     default:

@@ -28,11 +28,56 @@
 
 static const vt_caps no_caps = {0, NULL};
 
+/* Where an expression starts: its leftmost token (a node's own position
+ * is its operator's for `a.b`, `a + b`, `a.m()` and the like). */
+static uint32_t expr_start(const ast_node *x)
+{
+    for (;;) {
+        const ast_node *first;
+        switch (x->kind) {
+        case A_LIT:
+        case A_VAR:
+        case A_SLOT:
+        case A_NOT:
+        case A_NEG:
+        case A_IF:
+        case A_SET:
+        case A_RECORD:
+            return x->pos;
+        case A_AND:
+        case A_OR:
+            first = x->u.list.items[0];
+            break;
+        case A_HAS:
+        case A_GETATTR:
+            first = x->u.attr.a;
+            break;
+        case A_LIKE:
+            first = x->u.like.a;
+            break;
+        case A_IS:
+            first = x->u.is.a;
+            break;
+        case A_EXTCALL:
+            if (!x->u.call.fn->is_method || !x->u.call.n)
+                return x->pos;
+            first = x->u.call.args[0];
+            break;
+        default:
+            first = x->u.op.a;
+            break;
+        }
+        if (!first || first->pos > x->pos)
+            return x->pos;
+        x = first;
+    }
+}
+
 static const vt_type *fail(vt_ctx *cx, const ast_node *x, const char *fmt, ...)
 {
     if (!cx->failed) {
         cx->failed = true;
-        cx->err_pos = x ? x->pos : 0;
+        cx->err_pos = x ? expr_start(x) : 0;
         va_list ap;
         va_start(ap, fmt);
         vsnprintf(cx->err_msg, sizeof cx->err_msg, fmt, ap);
