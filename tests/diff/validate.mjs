@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // validate.mjs - differential test of the policy validator against cedar-wasm's `validate`.
 //
-//   node tests/diff/validate.mjs WRIT_BIN [--seed S] [--count N] [--verbose] [--keep DIR]
+//   node tests/diff/validate.mjs WRIT_BIN [--seed S] [--count N] [--first K] [--verbose] [--keep DIR]
 //
 // Each case is a random schema (entity types with parents, attributes of every type, some
 // optional, tags, an enumerated type, actions with appliesTo, an action group, contexts)
@@ -216,6 +216,7 @@ function writVerdict(writ, dir) {
     const r = spawnSync(writ, ['validate', '--schema', join(dir, 's.cedarschema'), '--policies', join(dir, 'p.cedar')],
         { encoding: 'utf8' });
     const m = /(\d+) policies, (\d+) errors, (\d+) warnings/.exec(r.stdout || '');
+    if (r.error) throw new Error(`cannot run ${writ}: ${r.error.message}`);
     if (!m) return { verdict: 'reject', out: `${r.stdout}${r.stderr}` };
     return { verdict: Number(m[2]) ? 'invalid' : 'valid', out: r.stdout };
 }
@@ -227,12 +228,13 @@ function main() {
     const opt = (name, def) => { const i = args.indexOf(name); return i >= 0 ? args[i + 1] : def; };
     const seed = opt('--seed', '1');
     const count = Number(opt('--count', '300'));
+    const first = Number(opt('--first', '0'));
     const keep = opt('--keep', null);
     const verbose = args.includes('--verbose');
     const cedar = loadCedar();
     const dir = mkdtempSync(join(tmpdir(), 'writ-validate-'));
     let bad = 0, valid = 0, invalid = 0, rejected = 0;
-    for (let k = 0; k < count; k++) {
+    for (let k = first; k < first + count; k++) {
         const rng = makeRng(`${seed}/validate/${k}`);
         const S = genSchema(rng);
         const G = makePolicyGen(rng, S);
