@@ -3,9 +3,10 @@
  * Strict mode (the reference's default) gives two types a least upper bound
  * only when they are "the same shape": booleans join to Bool whatever their
  * known values, sets join element-wise, records join when they have exactly
- * the same attribute names (an attribute optional in either is optional in
- * the join), and everything else only with itself.  So `if c then 1 else
- * "a"`, `[User::"a", Admin::"b"]` and `[1, "a"]` have no type.
+ * the same attribute names, each required in both or optional in both (the
+ * reference refuses to join `{y?: String}` with `{y: String}`), and
+ * everything else only with itself.  So `if c then 1 else "a"`,
+ * `[User::"a", Admin::"b"]` and `[1, "a"]` have no type.
  */
 #include "cedar/validate.h"
 #include "util/alloc.h"
@@ -159,10 +160,11 @@ const vt_type *vt_lub(wr_arena *a, const vt_type *x, const vt_type *y)
         if (!r || (x->nattrs && !at))
             return NULL;
         for (size_t i = 0; i < x->nattrs; i++) {
-            if (!cv_string_eq(x->attrs[i].name, y->attrs[i].name))
+            if (!cv_string_eq(x->attrs[i].name, y->attrs[i].name) ||
+                x->attrs[i].required != y->attrs[i].required)
                 return NULL;
             at[i].name = x->attrs[i].name;
-            at[i].required = x->attrs[i].required && y->attrs[i].required;
+            at[i].required = x->attrs[i].required;
             if (!(at[i].type = vt_lub(a, x->attrs[i].type, y->attrs[i].type)))
                 return NULL;
         }

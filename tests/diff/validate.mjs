@@ -139,7 +139,8 @@ function makePolicyGen(rng, S) {
         case 'Set<Long>': body = `${a.expr}.containsAll(${lits['Set<Long>']()})`; break;
         case 'ENTITY': body = rng.pick([`${a.expr} == ${valueOf(a.t, env, depth)}`, `${a.expr} in ${q(rng.pick(S.ents).name)}::"g"`,
             `principal in ${a.expr}`, `${a.expr} is ${q(rng.pick(S.ents).name)}`]); break;
-        case 'REC': body = rng.pick([`${a.expr}.x > 1`, `${a.expr}.y == "s"`, `${a.expr} has y && ${a.expr}.y == "s"`]); break;
+        case 'REC': body = rng.pick([`${a.expr}.x > 1`, `${a.expr}.y == "s"`, `${a.expr} has y && ${a.expr}.y == "s"`,
+            `${a.expr} == {x: 1, y: "s"}`, `${a.expr} == {x: 1}`, `[${a.expr}, {x: 2, y: "t"}].contains({x: 1, y: "s"})`]); break;
         case 'ipaddr': body = rng.pick([`${a.expr}.isInRange(${lits.ipaddr()})`, `${a.expr}.isLoopback()`]); break;
         case 'decimal': body = rng.pick([`${a.expr}.lessThan(${lits.decimal()})`, `${a.expr}.greaterThanOrEqual(${bad() ? lits.ipaddr() : lits.decimal()})`]); break;
         case 'datetime': body = rng.pick([`${a.expr} < ${lits.datetime()}`, `${a.expr}.offset(${lits.duration()}) > ${lits.datetime()}`,
@@ -166,6 +167,10 @@ function makePolicyGen(rng, S) {
             '[principal, resource].contains(principal)', `${q('Color')}::"green" == resource`, 'if true then 1 else "a"',
             '(context has n || false) && context.n > 1', '1 == "a"', 'principal == resource',
             'datetime("2024-01-01").toHours() > 1', 'context.src.isInRange(decimal("1.0"))',
+            '(if context has n then {a: 1} else {a: 2, b: "y"}).a > 1', '(if context has n then {a: 1, b: "x"} else {a: 2, b: "y"}).a > 1',
+            `action in [${q('Action')}::"a0", ${q('Action')}::"grp"]`, 'principal in [principal, resource]',
+            '[resource, principal].contains(principal)', 'principal has "age" && principal["age"] > 1',
+            `${q('Action')}::"a0" in ${q('Action')}::"grp"`, 'action.hasTag("k")', 'action has name', 'resource has name',
         ]);
     }
     function boolExpr(env, depth) {

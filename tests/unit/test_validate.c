@@ -226,6 +226,14 @@ static void test_strict(void **state)
                         "policy0: 1:44: set elements have incompatible types User and Color");
     assert_string_equal(run(ALL "{a: 1} == {a: \"x\"} };"),
                         "policy0: 1:44: the types {a: Long} and {a: String} are not compatible");
+    /* records join only with the same attributes, each as optional in both */
+    assert_string_equal(
+        run(ALL "principal.info == {x: 1, y: \"a\"} };"),
+        "policy0: 1:44: the types {x: Long, y?: String} and {x: Long, y: String} are not compatible");
+    assert_string_equal(run(ALL "(if context has n then {a: 1} else {a: 2, b: \"y\"}).a > 1 };"),
+                        "policy0: 1:45: the types {a: Long} and {a: Long, b: String} are not compatible");
+    assert_string_equal(run(ALL "(if context has n then {a: 1, b: \"x\"} else {a: 2, b: \"y\"}).a > 1 };"),
+                        "");
     assert_string_equal(run(ALL "[].isEmpty() };"),
                         "policy0: 1:44: empty set literals are not allowed: their element type is unknown");
     /* equality across entity types is false, not an error */
