@@ -33,6 +33,7 @@ typedef struct issue_list {
     const char *text;
     size_t len;
     bool applies_to_error;
+    size_t first; /* the current policy's first issue: duplicates are looked for from here */
 } issue_list;
 
 static void add(issue_list *l, const char *pid, bool warning, uint32_t pos, const char *fmt, ...)
@@ -42,7 +43,7 @@ static void add(issue_list *l, const char *pid, bool warning, uint32_t pos, cons
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    for (size_t i = 0; i < l->n; i++)
+    for (size_t i = l->first; i < l->n; i++)
         if (l->v[i].policy_id == pid && l->v[i].offset == pos && !strcmp(l->v[i].message, msg))
             return;
     if (l->n == l->cap) {
@@ -354,7 +355,7 @@ static ast_node *policy_expr(wr_arena *a, const ast_policy *p)
 
 static writ_status validate_policy(issue_list *l, const writ_schema *s, const ast_policy *p)
 {
-    size_t before = l->n;
+    size_t before = l->first = l->n;
     check_scope_names(l, s, p, &p->principal);
     check_scope_names(l, s, p, &p->action);
     check_scope_names(l, s, p, &p->resource);
@@ -386,7 +387,7 @@ static writ_status validate_policy(issue_list *l, const writ_schema *s, const as
                 if (!cx.env.principal || !cx.env.resource)
                     continue;
                 vt_caps caps;
-                const vt_type *t = vt_check(&cx, cond, (vt_caps){0, NULL}, &caps);
+                const vt_type *t = vt_check(&cx, cond, NULL, &caps);
                 if (!t) {
                     typed_ok = false;
                     add(l, p->id, false, cx.err_pos, "%s", cx.failed ? cx.err_msg : "out of memory");

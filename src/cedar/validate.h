@@ -50,17 +50,18 @@ struct vt_type {
     const vt_attr *attrs;
 };
 
-/* A capability: `e has a` (tag NULL) or `e.hasTag(tag)` held true. */
-typedef struct vt_cap {
+/* A capability: `e has a` (tag NULL) or `e.hasTag(tag)` held true.  A set
+ * of them is a list sharing its tail: a union prepends copies of the
+ * smaller side's cells, so a chain `a && b && ...` costs its length. */
+typedef struct vt_cap vt_cap;
+struct vt_cap {
     const ast_node *e;
     const cv_string *attr;
     const ast_node *tag;
-} vt_cap;
+    const vt_cap *next;
+};
 
-typedef struct vt_caps {
-    size_t n;
-    const vt_cap *c;
-} vt_caps;
+typedef const vt_cap *vt_caps; /* NULL: no capabilities */
 
 /* One request environment: the action is known exactly. */
 typedef struct vt_env {
@@ -104,8 +105,6 @@ bool vt_action_descends(const writ_schema *s, const cv_uid *a1, const cv_uid *a2
 /* The type of x under capabilities `in`; *out_caps gets what x being true
  * adds.  NULL when x does not typecheck (the error is in ctx). */
 const vt_type *vt_check(vt_ctx *cx, const ast_node *x, vt_caps in, vt_caps *out_caps);
-/* The whole policy (scope and conditions) in cx->env; NULL on an error. */
-const vt_type *vt_check_policy(vt_ctx *cx, const ast_policy *p);
 /* Structural equality of expressions (positions ignored). */
 bool vt_expr_equal(const ast_node *x, const ast_node *y);
 

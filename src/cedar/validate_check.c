@@ -26,7 +26,7 @@
 #include <stdio.h>
 #include <string.h>
 
-static const vt_caps no_caps = {0, NULL};
+#define no_caps NULL
 
 /* Where an expression starts: its leftmost token (a node's own position
  * is its operator's for `a.b`, `a + b`, `a.m()` and the like). */
@@ -118,42 +118,66 @@ static bool cap_eq(const vt_cap *c, const ast_node *e, const cv_string *attr, co
 
 static bool caps_has(vt_caps c, const ast_node *e, const cv_string *attr, const ast_node *tag)
 {
-    for (size_t i = 0; i < c.n; i++)
-        if (cap_eq(&c.c[i], e, attr, tag))
+    for (; c; c = c->next)
+        if (cap_eq(c, e, attr, tag))
             return true;
     return false;
 }
 
+/* Is x shorter than y?  Walks only as far as the shorter one. */
+static bool caps_shorter(vt_caps x, vt_caps y)
+{
+    while (x && y) {
+        x = x->next;
+        y = y->next;
+    }
+    return !x;
+}
+
+/* Copies of the cells of `front` ahead of `tail`. */
+static vt_caps caps_prepend(vt_ctx *cx, vt_caps front, vt_caps tail)
+{
+    vt_caps head = tail;
+    vt_cap **link = (vt_cap **)&head;
+    for (; front; front = front->next) {
+        vt_cap *c = wr_arena_alloc(cx->a, sizeof *c);
+        if (!c) {
+            oom(cx, NULL);
+            return tail;
+        }
+        *c = *front;
+        c->next = tail;
+        *link = c;
+        link = (vt_cap **)&c->next;
+    }
+    return head;
+}
+
 static vt_caps caps_union(vt_ctx *cx, vt_caps x, vt_caps y)
 {
-    if (!y.n)
+    if (!y)
         return x;
-    if (!x.n)
+    if (!x)
         return y;
-    vt_cap *c = wr_arena_alloc(cx->a, (x.n + y.n) * sizeof *c);
-    if (!c) {
-        oom(cx, NULL);
-        return no_caps;
-    }
-    memcpy(c, x.c, x.n * sizeof *c);
-    memcpy(c + x.n, y.c, y.n * sizeof *c);
-    return (vt_caps){x.n + y.n, c};
+    return caps_shorter(x, y) ? caps_prepend(cx, x, y) : caps_prepend(cx, y, x);
 }
 
 static vt_caps caps_inter(vt_ctx *cx, vt_caps x, vt_caps y)
 {
-    if (!x.n || !y.n)
-        return no_caps;
-    vt_cap *c = wr_arena_alloc(cx->a, x.n * sizeof *c);
-    if (!c) {
-        oom(cx, NULL);
-        return no_caps;
+    vt_caps out = NULL;
+    for (; x && y; x = x->next) {
+        if (!caps_has(y, x->e, x->attr, x->tag))
+            continue;
+        vt_cap *c = wr_arena_alloc(cx->a, sizeof *c);
+        if (!c) {
+            oom(cx, NULL);
+            return NULL;
+        }
+        *c = *x;
+        c->next = out;
+        out = c;
     }
-    size_t n = 0;
-    for (size_t i = 0; i < x.n; i++)
-        if (caps_has(y, x.c[i].e, x.c[i].attr, x.c[i].tag))
-            c[n++] = x.c[i];
-    return (vt_caps){n, c};
+    return out;
 }
 
 static vt_caps caps_one(vt_ctx *cx, const ast_node *e, const cv_string *attr, const ast_node *tag)
@@ -161,12 +185,13 @@ static vt_caps caps_one(vt_ctx *cx, const ast_node *e, const cv_string *attr, co
     vt_cap *c = wr_arena_alloc(cx->a, sizeof *c);
     if (!c) {
         oom(cx, NULL);
-        return no_caps;
+        return NULL;
     }
     c->e = e;
     c->attr = attr;
     c->tag = tag;
-    return (vt_caps){1, c};
+    c->next = NULL;
+    return c;
 }
 
 /* ---- structural equality */
@@ -329,10 +354,13 @@ static const vt_type *bool_of(vt_ctx *cx, const ast_node *x, const vt_type *t)
 
 static const vt_type *check_and(vt_ctx *cx, const ast_node *x, vt_caps in, vt_caps *out)
 {
+    /* c1: what the operands so far prove; inner: in and c1, what the next
+     * operand is checked with.  Both grow by each operand's own cells. */
     vt_caps c1;
     const vt_type *t = bool_of(cx, x->u.list.items[0], vt_check(cx, x->u.list.items[0], in, &c1));
     if (!t)
         return NULL;
+    vt_caps inner = caps_prepend(cx, c1, in);
     for (size_t i = 1; i < x->u.list.n; i++) {
         if (t->b == VB_FALSE) {
             *out = no_caps;
@@ -340,7 +368,7 @@ static const vt_type *check_and(vt_ctx *cx, const ast_node *x, vt_caps in, vt_ca
         }
         vt_caps c2;
         const ast_node *r = x->u.list.items[i];
-        const vt_type *t2 = bool_of(cx, r, vt_check(cx, r, caps_union(cx, in, c1), &c2));
+        const vt_type *t2 = bool_of(cx, r, vt_check(cx, r, inner, &c2));
         if (!t2)
             return NULL;
         if (t2->b == VB_FALSE) {
@@ -348,7 +376,8 @@ static const vt_type *check_and(vt_ctx *cx, const ast_node *x, vt_caps in, vt_ca
             c1 = no_caps;
         } else {
             t = t2->b == VB_TRUE ? t : vt_boolean(VB_ANY);
-            c1 = caps_union(cx, c1, c2);
+            c1 = caps_prepend(cx, c2, c1);
+            inner = caps_prepend(cx, c2, inner);
         }
     }
     *out = t->b == VB_FALSE ? no_caps : c1;

@@ -30,7 +30,11 @@ static char *load(const char *what, const char *path, size_t *len)
 
 static void parse_error(const char *path, const writ_error *err)
 {
-    if (err->line)
+    char pos[48];
+    snprintf(pos, sizeof pos, "%u:%u: ", err->line, err->col);
+    if (err->line && !strncmp(err->msg, pos, strlen(pos)))
+        fprintf(stderr, "%s:%s\n", path, err->msg); /* the message starts with the position */
+    else if (err->line)
         fprintf(stderr, "%s:%u:%u: %s\n", path, err->line, err->col, err->msg);
     else
         fprintf(stderr, "%s: %s\n", path, err->msg);
