@@ -2,6 +2,8 @@
 // validate.mjs - differential test of the policy validator against cedar-wasm's `validate`.
 //
 //   node tests/diff/validate.mjs WRIT_BIN [--seed S] [--count N] [--first K] [--verbose] [--keep DIR]
+//   node tests/diff/validate.mjs WRIT_BIN --cases FILE     hand-written cases: a schema, a line
+//                                                          `%%`, then one policy per line
 //
 // Each case is a random schema (entity types with parents, attributes of every type, some
 // optional, tags, an enumerated type, actions with appliesTo, an action group, contexts)
@@ -14,7 +16,7 @@
 // (no errors) or invalid for every case, and on rejecting text neither should accept.
 // Exit status 1 on any disagreement; each is printed with its schema and policies.
 
-import { writeFileSync, mkdtempSync, rmSync, mkdirSync } from 'node:fs';
+import { writeFileSync, readFileSync, mkdtempSync, rmSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
@@ -226,6 +228,28 @@ function writVerdict(writ, dir) {
     return { verdict: Number(m[2]) ? 'invalid' : 'valid', out: r.stdout };
 }
 
+// The hand-written cases: each policy alone against the file's schema.
+function handCases(writ, file, cedar) {
+    const [schema, body] = readFileSync(file, 'utf8').split(/^%%$/m);
+    const dir = mkdtempSync(join(tmpdir(), 'writ-validate-'));
+    let bad = 0, n = 0;
+    for (const pol of body.split('\n').filter((l) => l.trim())) {
+        n++;
+        const res = cedar.validate({ schema, policies: { staticPolicies: pol }, validationSettings: { mode: 'strict' } });
+        const ref = res.type !== 'success' ? 'reject' : res.validationErrors.length ? 'invalid' : 'valid';
+        writeFileSync(join(dir, 's.cedarschema'), schema);
+        writeFileSync(join(dir, 'p.cedar'), pol);
+        const got = writVerdict(writ, dir);
+        if (got.verdict !== ref) {
+            bad++;
+            console.log(`DIFF: cedar-wasm ${ref} | writ ${got.verdict}: ${pol}\n${got.out.replace(/^/gm, '    writ: ')}`);
+        }
+    }
+    rmSync(dir, { recursive: true, force: true });
+    console.log(`validate (hand-written): ${n - bad} agree, ${bad} disagree`);
+    process.exitCode = bad ? 1 : 0;
+}
+
 function main() {
     const args = process.argv.slice(2);
     const writ = args[0];
@@ -237,6 +261,7 @@ function main() {
     const keep = opt('--keep', null);
     const verbose = args.includes('--verbose');
     const cedar = loadCedar();
+    if (opt('--cases', null)) return handCases(writ, opt('--cases', null), cedar);
     const dir = mkdtempSync(join(tmpdir(), 'writ-validate-'));
     let bad = 0, valid = 0, invalid = 0, rejected = 0;
     for (let k = first; k < first + count; k++) {
