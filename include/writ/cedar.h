@@ -161,9 +161,9 @@ typedef struct writ_policy_error {
 typedef struct writ_decision {
     bool allow;
     size_t nreasons;
-    const char *const *reasons; /* ids of the determining policies */
+    const char *const *reasons;          /* ids of the determining policies */
     size_t nerrors;
-    const writ_policy_error *errors; /* policies whose evaluation failed */
+    const writ_policy_error *errors;     /* policies whose evaluation failed */
 } writ_decision;
 
 writ_authorizer *writ_authorizer_new(void);
@@ -184,9 +184,9 @@ WRIT_MUST_CHECK writ_status writ_authorize(writ_authorizer *az, const writ_polic
  * permit that no value can satisfy but whose condition reads an unknown may
  * still make the answer YES; see src/cedar/partial.c). */
 typedef enum writ_maybe {
-    WRIT_MAYBE_NO = 0,     /* no permit can hold, or a forbid holds whatever the unknowns are */
-    WRIT_MAYBE_YES = 1,    /* some values may be allowed */
-    WRIT_MAYBE_ALWAYS = 2, /* every value is allowed */
+    WRIT_MAYBE_NO = 0,      /* no permit can hold, or a forbid holds whatever the unknowns are */
+    WRIT_MAYBE_YES = 1,     /* some values may be allowed */
+    WRIT_MAYBE_ALWAYS = 2,  /* every value is allowed */
 } writ_maybe;
 
 typedef struct writ_partial_decision {

@@ -7,7 +7,7 @@
 typedef struct cli_command {
     const char *name;
     const char *summary;
-    int (*run)(int argc, char **argv); /* argv[0] is the subcommand name */
+    int (*run)(int argc, char **argv);   /* argv[0] is the subcommand name */
 } cli_command;
 
 int cmd_authorize(int argc, char **argv);
