@@ -267,6 +267,9 @@ static const vt_type *type_of_value(vt_ctx *cx, const ast_node *x, cv_value v)
     case CV_STRING:
         return vt_prim(VT_STRING);
     case CV_ENTITY:
+        /* worded as the name check words it, so the two come out as one */
+        if (!known_entity(cx, v.u.uid) && cedar_schema_is_action_type(cx->schema, v.u.uid->type))
+            return fail(cx, x, "unrecognized action `%s::\"%s\"`", v.u.uid->type->data, v.u.uid->id->data);
         if (!known_entity(cx, v.u.uid))
             return fail(cx, x, "unrecognized entity type `%s`", v.u.uid->type->data);
         return vt_entity(cx->a, v.u.uid->type) ? vt_entity(cx->a, v.u.uid->type) : oom(cx, x);
