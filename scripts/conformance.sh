@@ -8,7 +8,10 @@
 #   random  random-tests.tar.gz         root WORKDIR (paths random-dev/t*.*)
 # The tarballs are unpacked into WORKDIR once.  Prints each run's summary line
 # ("N passed, N failed") and exits non-zero when a set is under its minimum or
-# the run did not finish with a summary.
+# the run did not finish with a summary.  Sets whose tests carry a schema and
+# `shouldValidate` also report the validator's agreement ("validation: N
+# agree, N disagree"), checked against "SET-validate min_agree" and failing
+# on any disagreement.
 set -uo pipefail
 
 usage() { echo "usage: $0 WRIT_BINARY WORKDIR" >&2; exit 2; }
@@ -65,6 +68,20 @@ run() {
     echo "$set: $last"
     if [ "$passed" -lt "$min" ]; then
         echo "conformance $set: $passed passed, below the minimum of $min" >&2
+        status=1
+    fi
+    local vline
+    vline=$(printf '%s\n' "$out" | grep -E '^validation: [0-9]+ agree, [0-9]+ disagree$' | tail -n 1)
+    if [[ "$vline" =~ ^validation:\ ([0-9]+)\ agree,\ ([0-9]+)\ disagree ]]; then
+        local agree=${BASH_REMATCH[1]} disagree=${BASH_REMATCH[2]} vmin
+        vmin=$(min_for "$set-validate")
+        echo "$set: $vline"
+        if [ "$disagree" -gt 0 ] || [ "$agree" -lt "$vmin" ]; then
+            echo "conformance $set: validation agrees on $agree, disagrees on $disagree (minimum $vmin agreeing, none disagreeing)" >&2
+            status=1
+        fi
+    elif [ "$(min_for "$set-validate")" -gt 0 ]; then
+        echo "conformance $set: no validation line" >&2
         status=1
     fi
     if [ -n "${WRIT_CONFORMANCE_VERBOSE:-}" ]; then printf '%s\n' "$out"; fi

@@ -71,6 +71,44 @@ WRIT_API void writ_schema_free(writ_schema *s);
 WRIT_API int writ_schema_context_has(const writ_schema *s, const char *action_type, const char *action_id,
                             const char *attr);
 
+/* ---- validation: Cedar's policy validator in strict mode.  Every policy
+ * is typechecked against the schema for every (principal type, action,
+ * resource type) its scope allows: unknown entity types, actions and
+ * attributes, optional attributes read without `has`, type errors, scopes
+ * no action applies to.  A policy that can never be true is a warning.
+ * Each issue names the policy and the offset of the offending expression
+ * (with line:column when the policy text is given in the options). */
+typedef struct writ_validate_options {
+    const char *policy_text; /* the text ps was parsed from, or NULL */
+    size_t policy_len;
+    /* A scope that no action of the schema applies to is a warning, as in
+     * the reference since cedar#2545 (cedar-wasm 4.13); set this to make it
+     * an error as earlier releases did (the conformance corpus, Cedar 4.10). */
+    bool applies_to_error;
+} writ_validate_options;
+
+typedef struct writ_validation_issue {
+    const char *policy_id;
+    bool warning;       /* false: an error */
+    size_t offset;      /* byte offset into the policy text */
+    uint32_t line, col; /* 1-based; 0 without the policy text */
+    const char *message;
+} writ_validation_issue;
+
+typedef struct writ_validation {
+    size_t npolicies, nerrors, nwarnings;
+    size_t nissues; /* errors and warnings, in policy order */
+    const writ_validation_issue *issues;
+    void *internal_;
+} writ_validation;
+
+/* The set validates when (*out)->nerrors is 0.  The status is not OK only
+ * when validation itself could not run (out of memory, a NULL argument). */
+WRIT_MUST_CHECK writ_status writ_validate(const writ_schema *schema, const writ_policyset *ps,
+                                          const writ_validate_options *opt, writ_validation **out,
+                                          writ_error *err);
+void writ_validation_free(writ_validation *v);
+
 /* ---- entities (Cedar's JSON entity format).  With a schema, attribute
  * values are read as the schema types them and the schema's action entities
  * (with their groups) are added. */

@@ -95,6 +95,9 @@ typedef struct ast_scope {
     const cv_string *type;      /* IS, IS_IN */
     size_t n;                   /* IN_SET */
     const cv_uid **uids;
+    uint32_t pos;               /* offset of the uid (EQ, IN, IS_IN) or list (IN_SET), for messages */
+    uint32_t type_pos;          /* offset of the type (IS, IS_IN) */
+    const uint32_t *uids_pos;   /* IN_SET: offset of each uid */
 } ast_scope;
 
 typedef struct ast_annotation {

@@ -970,18 +970,22 @@ static void principal_or_resource(parser *p, ast_scope *s, const char *var, int 
     if (p->tok.kind == T_EQ) {
         next(p);
         s->op = SC_EQ;
+        s->pos = p->tok.pos;
         scope_target(p, s, slot);
     } else if (is_word(&p->tok, "in")) {
         next(p);
         s->op = SC_IN;
+        s->pos = p->tok.pos;
         scope_target(p, s, slot);
     } else if (is_word(&p->tok, "is")) {
         next(p);
+        s->type_pos = p->tok.pos;
         s->type = is_type(p);
         s->op = SC_IS;
         if (is_word(&p->tok, "in")) {
             next(p);
             s->op = SC_IS_IN;
+            s->pos = p->tok.pos;
             scope_target(p, s, slot);
         }
     } else {
@@ -1016,20 +1020,27 @@ static void action_scope(parser *p, ast_scope *s)
     if (p->tok.kind == T_EQ) {
         next(p);
         s->op = SC_EQ;
+        s->pos = p->tok.pos;
         s->uid = action_ref(p);
     } else if (is_word(&p->tok, "in")) {
         next(p);
+        s->pos = p->tok.pos;
         if (p->tok.kind == T_LBRACK) {
             next(p);
             size_t cap = 4, n = 0;
             const cv_uid **u = alloc(p, cap * sizeof *u);
+            uint32_t *up = alloc(p, cap * sizeof *up);
             while (p->tok.kind != T_RBRACK) {
                 if (n == cap) {
                     const cv_uid **u2 = alloc(p, 2 * cap * sizeof *u2);
+                    uint32_t *up2 = alloc(p, 2 * cap * sizeof *up2);
                     memcpy(u2, u, n * sizeof *u);
+                    memcpy(up2, up, n * sizeof *up);
                     u = u2;
+                    up = up2;
                     cap *= 2;
                 }
+                up[n] = p->tok.pos;
                 u[n++] = action_ref(p);
                 if (p->tok.kind != T_COMMA)
                     break;
@@ -1039,6 +1050,7 @@ static void action_scope(parser *p, ast_scope *s)
             s->op = SC_IN_SET;
             s->n = n;
             s->uids = u;
+            s->uids_pos = up;
         } else {
             s->op = SC_IN;
             s->uid = action_ref(p);

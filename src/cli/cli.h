@@ -20,6 +20,7 @@ int cmd_revoke(int argc, char **argv);   /* cmd_revoke.c */
 int cmd_mcp(int argc, char **argv);      /* cmd_mcp.c */
 int cmd_approvals(int argc, char **argv); /* cmd_approvals.c */
 int cmd_test(int argc, char **argv);     /* cmd_test.c */
+int cmd_validate(int argc, char **argv); /* cmd_validate.c */
 
 /* Read a whole file into a NUL-terminated malloc'd buffer; NULL with errno
  * set on failure.  Refuses files larger than max bytes (errno = EFBIG). */

@@ -29,6 +29,8 @@ typedef struct run {
     const char *root;
     bool verbose, timing;
     long passed, failed;
+    /* shouldValidate agreement (files with a schema and the field) */
+    long vagree, vdisagree;
     /* --time samples: ns per decision */
     double *samples;
     size_t nsamples, cap;
@@ -141,6 +143,38 @@ static void fail_all(run *r, const char *file, json_t *reqs, const char *why)
     fprintf(stderr, "FAIL %s: %s (%zu request%s)\n", file, why, n, n == 1 ? "" : "s");
 }
 
+/* Does the validator agree with the test's shouldValidate? */
+static void check_validation(run *r, const char *file, json_t *t, writ_policyset *ps, writ_schema *schema,
+                             const char *ptext, size_t plen)
+{
+    json_t *sv = json_object_get(t, "shouldValidate");
+    if (!schema || !json_is_boolean(sv))
+        return;
+    writ_validation *v = NULL;
+    writ_error err;
+    /* the corpus comes from Cedar 4.10, where an inapplicable scope is an error */
+    writ_validate_options opt = {ptext, plen, true};
+    if (writ_validate(schema, ps, &opt, &v, &err)) {
+        r->vdisagree++;
+        fprintf(stderr, "VALIDATE FAIL %s: %s\n", file, err.msg);
+        return;
+    }
+    bool ok = v->nerrors == 0;
+    if (ok == json_is_true(sv)) {
+        r->vagree++;
+    } else {
+        r->vdisagree++;
+        if (r->verbose) {
+            fprintf(stderr, "VALIDATE FAIL %s: want %s, got %zu errors\n", file,
+                    json_is_true(sv) ? "valid" : "invalid", v->nerrors);
+            for (size_t i = 0; i < v->nissues; i++)
+                fprintf(stderr, "    %s: %u:%u: %s%s\n", v->issues[i].policy_id, v->issues[i].line,
+                        v->issues[i].col, v->issues[i].warning ? "warning: " : "", v->issues[i].message);
+        }
+    }
+    writ_validation_free(v);
+}
+
 static void run_file(run *r, const char *file)
 {
     writ_error err;
@@ -198,6 +232,7 @@ static void run_file(run *r, const char *file)
         fail_all(r, file, reqs, why);
         goto done;
     }
+    check_validation(r, file, t, ps, schema, ptext, plen);
     az = writ_authorizer_new();
     if (!az) {
         fail_all(r, file, reqs, "out of memory");
@@ -205,7 +240,8 @@ static void run_file(run *r, const char *file)
     }
     size_t i;
     json_t *q;
-    json_array_foreach(reqs, i, q) {
+    json_array_foreach(reqs, i, q)
+    {
         bool validate = json_is_true(json_object_get(q, "validateRequest"));
         const char *desc = json_string_value(json_object_get(q, "description"));
         writ_request *rq = NULL;
@@ -234,7 +270,8 @@ static void run_file(run *r, const char *file)
         } else {
             r->failed++;
             if (r->verbose) {
-                fprintf(stderr, "FAIL %s [%s]: got %s reasons ", file, desc ? desc : "?", d.allow ? "allow" : "deny");
+                fprintf(stderr, "FAIL %s [%s]: got %s reasons ", file, desc ? desc : "?",
+                        d.allow ? "allow" : "deny");
                 print_ids(stderr, d.reasons, d.nreasons);
                 fprintf(stderr, " errors ");
                 if (err_ids)
@@ -376,6 +413,8 @@ int cmd_conformance(int argc, char **argv)
         printf("decision time: median %.0f ns, p99 %.0f ns, %ld decisions\n", med, p99, r.decisions);
     }
     free(r.samples);
+    if (r.vagree || r.vdisagree)
+        printf("validation: %ld agree, %ld disagree\n", r.vagree, r.vdisagree);
     printf("%ld passed, %ld failed\n", r.passed, r.failed);
-    return r.failed ? 1 : 0;
+    return r.failed || r.vdisagree ? 1 : 0;
 }

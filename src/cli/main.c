@@ -8,6 +8,7 @@ static const cli_command commands[] = {
     {"authorize", "decide one request: --policies F --entities F --request F [--schema F] [--explain]", cmd_authorize},
     {"conformance", "run Cedar conformance test files: [--root DIR] [--verbose] [--time] PATH...", cmd_conformance},
     {"test", "run policy test files: FILE... (cases: AuthZEN request, expected decision)", cmd_test},
+    {"validate", "check policies against a schema: --schema F --policies F [--entities F]", cmd_validate},
     {"serve", "run the HTTP decision point (AuthZEN, proxy checks): [--config F] [--KEY VALUE]...", cmd_serve},
     {"audit", "the decision log: verify | tail [-n N] | query [filters]  [--state-dir D | --db F]", cmd_audit},
     {"token", "task tokens: mint | exchange | delegate | inspect | verify (see `writ token`)", cmd_token},

@@ -148,6 +148,33 @@ static void snap_free(srv_snapshot *s)
     wr_free(s);
 }
 
+/* With a schema, a policy set that does not validate is refused like one
+ * that does not parse: the error names the first offending policy and its
+ * position (text is the policy file, for line:col). */
+static writ_status refuse_invalid(const srv_snapshot *s, const char *text, size_t len, writ_error *err)
+{
+    writ_validation *v = NULL;
+    writ_validate_options opt = {text, len, false};
+    writ_status rc = writ_validate(s->schema, s->ps, &opt, &v, err);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < v->nissues && v->nerrors; i++) {
+        const writ_validation_issue *it = &v->issues[i];
+        if (it->warning)
+            continue;
+        memset(err, 0, sizeof *err);
+        err->code = rc = WRIT_EVALIDATE;
+        err->line = it->line;
+        err->col = it->col;
+        err->offset = it->offset;
+        snprintf(err->msg, sizeof err->msg, "%u:%u: policy %s does not validate against the schema: %s%s", it->line,
+                 it->col, it->policy_id, it->message, v->nerrors > 1 ? " (and more; see `writ validate`)" : "");
+        break;
+    }
+    writ_validation_free(v);
+    return rc;
+}
+
 static writ_status load(srv_policy_store *st, srv_snapshot **out, writ_error *err)
 {
     *out = NULL;
@@ -156,8 +183,8 @@ static writ_status load(srv_policy_store *st, srv_snapshot **out, writ_error *er
     srv_snapshot *s = wr_calloc(1, sizeof *s);
     if (!s)
         return io_fail(err, "loading", "policies", "out of memory");
-    char *text = NULL;
-    size_t len;
+    char *text = NULL, *ptext = NULL;
+    size_t len, plen = 0;
     writ_status rc;
     if (!(text = read_file(st->paths[0], &len, err))) {
         rc = WRIT_EIO;
@@ -171,7 +198,8 @@ static writ_status load(srv_policy_store *st, srv_snapshot **out, writ_error *er
         in_file(err, st->paths[0]);
         goto bad;
     }
-    wr_free(text);
+    ptext = text; /* kept for the validator */
+    plen = len;
     text = NULL;
     if (*st->paths[3]) {
         if (!(text = read_file(st->paths[3], &len, err))) {
@@ -212,7 +240,13 @@ static writ_status load(srv_policy_store *st, srv_snapshot **out, writ_error *er
         }
         wr_free(text);
         text = NULL;
+        if ((rc = refuse_invalid(s, ptext, plen, err))) {
+            in_file(err, st->paths[0]);
+            goto bad;
+        }
     }
+    wr_free(ptext);
+    ptext = NULL;
     if (*st->paths[1]) {
         if (!(text = read_file(st->paths[1], &len, err))) {
             rc = WRIT_EIO;
@@ -247,6 +281,7 @@ static writ_status load(srv_policy_store *st, srv_snapshot **out, writ_error *er
     return WRIT_OK;
 bad:
     wr_free(text);
+    wr_free(ptext);
     snap_free(s);
     return rc;
 }
