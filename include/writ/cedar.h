@@ -104,10 +104,10 @@ typedef struct writ_validation {
 
 /* The set validates when (*out)->nerrors is 0.  The status is not OK only
  * when validation itself could not run (out of memory, a NULL argument). */
-WRIT_MUST_CHECK writ_status writ_validate(const writ_schema *schema, const writ_policyset *ps,
+WRIT_API WRIT_MUST_CHECK writ_status writ_validate(const writ_schema *schema, const writ_policyset *ps,
                                           const writ_validate_options *opt, writ_validation **out,
                                           writ_error *err);
-void writ_validation_free(writ_validation *v);
+WRIT_API void writ_validation_free(writ_validation *v);
 
 /* ---- entities (Cedar's JSON entity format).  With a schema, attribute
  * values are read as the schema types them and the schema's action entities
