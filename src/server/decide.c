@@ -362,13 +362,15 @@ void srv_decide_ask(srv *s, const srv_snapshot *snap, const srv_ask *a, srv_outc
     } else {
         out->allow = out->d.allow;
     }
-    decided(s, agent, act, res, task, chain, a->audit_extra, out);
+    if (!a->quiet)
+        decided(s, agent, act, res, task, chain, a->audit_extra, out);
     goto done;
 refuse:
     memset(out, 0, sizeof *out);
     out->failed = true;
     snprintf(out->error, sizeof out->error, "%s", why);
-    decided(s, agent, act, res, task, chain, a->audit_extra, out);
+    if (!a->quiet)
+        decided(s, agent, act, res, task, chain, a->audit_extra, out);
 done:
     json_decref(ctx);
     free(chain_own); /* jansson's allocator */
