@@ -18,6 +18,7 @@ int cmd_token(int argc, char **argv);    /* cmd_token.c */
 int cmd_keys(int argc, char **argv);     /* cmd_keys.c */
 int cmd_revoke(int argc, char **argv);   /* cmd_revoke.c */
 int cmd_mcp(int argc, char **argv);      /* cmd_mcp.c */
+int cmd_query(int argc, char **argv);    /* cmd_query.c: AuthZEN search from files */
 
 /* Read a whole file into a NUL-terminated malloc'd buffer; NULL with errno
  * set on failure.  Refuses files larger than max bytes (errno = EFBIG). */

@@ -293,12 +293,12 @@ static bool con_holds(const sx_con *c, const cedar_entity *e)
     return c->op == A_LT ? l < r : c->op == A_LE ? l <= r : c->op == A_GT ? l > r : l >= r;
 }
 
-/* Could some permit allow candidate u?  (Steps 3 of the top.) */
-static bool plausible(sx_ctx *x, const cv_uid *u)
+/* Could some permit allow candidate u (the store's entity e, or NULL)?
+ * (Step 3 of the top.)  The fixed parts' entities stay resolved. */
+static bool plausible(sx_ctx *x, const cv_uid *u, const cedar_entity *e)
 {
     x->env.var[x->var] = cv_entity(u);
-    cedar_env_resolve(&x->env);
-    const cedar_entity *e = x->env.ent[x->var];
+    x->env.ent[x->var] = e;
     for (size_t i = 0; i < x->npermits; i++) {
         const sx_permit *p = &x->permits[i];
         if (!cedar_scope_matches(&x->env, p->pol))
@@ -473,11 +473,12 @@ writ_status wr_search_run(const wr_search *q, uint64_t from, size_t limit, wr_se
     }
     size_t found = 0;
     for (uint64_t pos = from; pos < (uint64_t)nstore + nextra; pos++) {
-        const cv_uid *u = pos < nstore ? cedar_entities_at(es, (size_t)pos)->uid : extra[pos - nstore];
+        const cedar_entity *e = pos < nstore ? cedar_entities_at(es, (size_t)pos) : NULL;
+        const cv_uid *u = e ? e->uid : extra[pos - nstore];
         if (!cv_string_eq(u->type, t))
             continue;
         st->candidates++;
-        if (!q->exhaustive && !plausible(&x, u))
+        if (!q->exhaustive && !plausible(&x, u, e))
             continue;
         st->checked++;
         int r = check(arg, u);
