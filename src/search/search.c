@@ -171,8 +171,14 @@ static bool reads(const ast_node *n, int v)
             if (reads(n->u.call.args[i], v))
                 return true;
         return false;
-    default:
+    case A_NOT:
+    case A_NEG:
+    case A_ISEMPTY:
+        return reads(n->u.op.a, v);
+    case A_IF:
         return reads(n->u.op.a, v) || reads(n->u.op.b, v) || reads(n->u.op.c, v);
+    default: /* the binary operators */
+        return reads(n->u.op.a, v) || reads(n->u.op.b, v);
     }
 }
 
