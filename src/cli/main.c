@@ -6,18 +6,13 @@
 
 static const cli_command commands[] = {
     {"authorize", "decide one request: --policies F --entities F --request F [--schema F]", cmd_authorize},
-    {"conformance", "run Cedar conformance test files: [--root DIR] [--verbose] [--time] PATH...",
-     cmd_conformance},
-    {"serve", "run the HTTP decision point (AuthZEN, proxy checks): [--config F] [--KEY VALUE]...",
-     cmd_serve},
-    {"audit", "the decision log: verify | tail [-n N] | query [filters]  [--state-dir D | --db F]",
-     cmd_audit},
+    {"conformance", "run Cedar conformance test files: [--root DIR] [--verbose] [--time] PATH...", cmd_conformance},
+    {"serve", "run the HTTP decision point (AuthZEN, proxy checks): [--config F] [--KEY VALUE]...", cmd_serve},
+    {"audit", "the decision log: verify | tail [-n N] | query [filters]  [--state-dir D | --db F]", cmd_audit},
     {"token", "task tokens: mint | exchange | delegate | inspect | verify (see `writ token`)", cmd_token},
     {"keys", "signing keys: generate --out F [--alg ES256|EdDSA] | jwks --key F...", cmd_keys},
-    {"mcp", "MCP upstreams: schema NAME|URL [--config F] [--namespace NS] (a Cedar schema fragment)",
-     cmd_mcp},
-    {"query", "what is allowed: subject|resource|action --policies F --entities F (--request F | --body J)",
-     cmd_query},
+    {"mcp", "MCP upstreams: schema NAME|URL [--config F] [--namespace NS] (a Cedar schema fragment)", cmd_mcp},
+    {"query", "what is allowed: subject|resource|action --policies F (--request F | --body J)", cmd_query},
     {"revoke", "revoke: --db F (--jti | --subtree | --task | --agent) VALUE [--until T]", cmd_revoke},
 };
 
