@@ -186,6 +186,10 @@ void srv_approval_gate(srv *s, const srv_snapshot *snap, const srv_ask *a, const
 {
     if (out->failed || !out->allow || !needs_approval(snap, &out->d))
         return;
+    if (a->quiet) { /* a search's candidate: not allowed without its approval, and none is asked for */
+        deny(out, "approval required%s%s%s", "", "", "");
+        return;
+    }
     srv_approvals *ap = s->appr;
     if (!ap || !s->state) {
         deny(out, "approval required, but approvals are not available on this server%s%s%s", "", "", "");

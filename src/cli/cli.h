@@ -21,6 +21,7 @@ int cmd_mcp(int argc, char **argv);      /* cmd_mcp.c */
 int cmd_approvals(int argc, char **argv); /* cmd_approvals.c */
 int cmd_test(int argc, char **argv);     /* cmd_test.c */
 int cmd_validate(int argc, char **argv); /* cmd_validate.c */
+int cmd_query(int argc, char **argv);    /* cmd_query.c: AuthZEN search from files */
 
 /* Read a whole file into a NUL-terminated malloc'd buffer; NULL with errno
  * set on failure.  Refuses files larger than max bytes (errno = EFBIG). */

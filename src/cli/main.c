@@ -16,6 +16,7 @@ static const cli_command commands[] = {
     {"mcp", "MCP upstreams: schema NAME|URL [--config F] [--namespace NS] (a Cedar schema fragment)", cmd_mcp},
     {"approvals", "approvals of a running server: list [--status S] | show ID | approve|deny ID [--reason R]",
      cmd_approvals},
+    {"query", "what is allowed: subject|resource|action --policies F (--request F | --body J)", cmd_query},
     {"revoke", "revoke: --db F (--jti | --subtree | --task | --agent) VALUE [--until T]", cmd_revoke},
 };
 

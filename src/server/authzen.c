@@ -140,7 +140,7 @@ static json_t *load_body(const char *body, size_t len, srv_reply *r)
  * verifies: 0 and *tk = buf.  Anything else (a refused token, no token
  * verification configured, another scheme): -1 with a 401 in r, counted
  * and audited as a deny, as /authz/check does. */
-static int authenticate(srv *s, struct MHD_Connection *c, srv_task *buf, const srv_task **tk, srv_reply *r)
+int srv_authzen_authenticate(srv *s, struct MHD_Connection *c, srv_task *buf, const srv_task **tk, srv_reply *r)
 {
     *tk = NULL;
     const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
@@ -212,7 +212,7 @@ void authzen_evaluation(srv *s, struct MHD_Connection *c, const char *body, size
 {
     srv_task buf;
     const srv_task *tk;
-    if (authenticate(s, c, &buf, &tk, r))
+    if (srv_authzen_authenticate(s, c, &buf, &tk, r))
         return;
     srv_peer peer;
     srv_peer_read(s, c, &peer);
@@ -324,7 +324,7 @@ void authzen_evaluations(srv *s, struct MHD_Connection *c, const char *body, siz
 {
     srv_task buf;
     const srv_task *tk;
-    if (authenticate(s, c, &buf, &tk, r))
+    if (srv_authzen_authenticate(s, c, &buf, &tk, r))
         return;
     srv_peer peer;
     srv_peer_read(s, c, &peer);
@@ -350,6 +350,9 @@ void authzen_metadata(srv *s, struct MHD_Connection *c, srv_reply *r)
     static const char *const eps[][2] = {
         {"access_evaluation_endpoint", "/access/v1/evaluation"},
         {"access_evaluations_endpoint", "/access/v1/evaluations"},
+        {"search_subject_endpoint", "/access/v1/search/subject"},
+        {"search_resource_endpoint", "/access/v1/search/resource"},
+        {"search_action_endpoint", "/access/v1/search/action"},
     };
     for (size_t i = 0; i < sizeof eps / sizeof eps[0]; i++) {
         sb_printf(&b, ",\"%s\":", eps[i][0]);

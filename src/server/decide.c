@@ -381,14 +381,16 @@ void srv_decide_ask(srv *s, const srv_snapshot *snap, const srv_ask *a, srv_outc
             srv_approval_gate(s, snap, a, ctx, agent, res, task, chain, out, &step);
         }
     }
-    decided(s, agent, act, res, task, chain, step.len && sb_ok(&step) ? step.p : a->audit_extra, shadow, out);
+    if (!a->quiet)
+        decided(s, agent, act, res, task, chain, step.len && sb_ok(&step) ? step.p : a->audit_extra, shadow, out);
     sb_free(&step);
     goto done;
 refuse:
     memset(out, 0, sizeof *out);
     out->failed = true;
     snprintf(out->error, sizeof out->error, "%s", why);
-    decided(s, agent, act, res, task, chain, a->audit_extra, NULL, out);
+    if (!a->quiet)
+        decided(s, agent, act, res, task, chain, a->audit_extra, NULL, out);
 done:
     wr_free(shadow);
     json_decref(ctx);

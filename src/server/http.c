@@ -43,6 +43,9 @@ typedef enum ep {
     EP_JWKS,
     EP_APPROVALS,
     EP_CONSOLE,
+    EP_SEARCH_SUBJECT,
+    EP_SEARCH_RESOURCE,
+    EP_SEARCH_ACTION,
 } ep;
 
 enum { B_NONE, B_JSON, B_FORM };
@@ -69,6 +72,9 @@ static const struct {
     {"/.well-known/jwks.json", false, M_GET | M_HEAD, "GET, HEAD", EP_JWKS, MET_EP_OTHER, B_NONE},
     {"/approvals", true, M_GET | M_HEAD | M_POST, "GET, HEAD, POST", EP_APPROVALS, MET_EP_OTHER, B_JSON},
     {"/console", true, M_GET | M_HEAD, "GET, HEAD", EP_CONSOLE, MET_EP_OTHER, B_NONE},
+    {"/access/v1/search/subject", false, M_POST, "POST", EP_SEARCH_SUBJECT, MET_EP_OTHER, B_JSON},
+    {"/access/v1/search/resource", false, M_POST, "POST", EP_SEARCH_RESOURCE, MET_EP_OTHER, B_JSON},
+    {"/access/v1/search/action", false, M_POST, "POST", EP_SEARCH_ACTION, MET_EP_OTHER, B_JSON},
 };
 #define NENDPOINTS (sizeof endpoints / sizeof endpoints[0])
 
@@ -422,6 +428,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         break;
     case EP_METADATA:
         authzen_metadata(s, c, &r);
+        break;
+    case EP_SEARCH_SUBJECT:
+    case EP_SEARCH_RESOURCE:
+    case EP_SEARCH_ACTION:
+        search_authzen(s, c, (int)(endpoints[h->idx].ep - EP_SEARCH_SUBJECT), body, h->body.len, &r);
         break;
     case EP_CHECK:
         check_request(s, c, url, method, &r);

@@ -3,6 +3,7 @@
  * Endpoints (one file each for the front ends):
  *   POST /access/v1/evaluation, /access/v1/evaluations   AuthZEN 1.0 (authzen.c)
  *   GET  /.well-known/authzen-configuration              AuthZEN metadata
+ *   POST /access/v1/search/{subject,resource,action}     AuthZEN search (src/search/search_http.c)
  *   ANY  /authz/check[/PATH]                             nginx auth_request, Envoy ext_authz (check.c)
  *   POST /oauth2/token, /oauth2/revoke                   RFC 8693 exchange, RFC 7009 revocation (oauth.c)
  *   GET  /.well-known/jwks.json                          the signing keys (oauth.c)

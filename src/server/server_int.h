@@ -184,6 +184,8 @@ typedef struct srv_ask {
     const json_t *approval_input; /* what an approval binds as the input (the MCP call's arguments),
                                      NULL = context.input */
     bool explain;            /* decide with writ_explain (out->x): AuthZEN options.explain */
+    bool quiet; /* one candidate of a search (src/search): decided the same way, but neither audited
+                   nor counted; the search writes one record for itself */
 } srv_ask;
 
 typedef struct srv_outcome {
@@ -265,6 +267,12 @@ void oauth_jwks(srv *s, srv_reply *r);
 void authzen_evaluation(srv *s, struct MHD_Connection *c, const char *body, size_t len, srv_reply *r);
 void authzen_evaluations(srv *s, struct MHD_Connection *c, const char *body, size_t len, srv_reply *r);
 void authzen_metadata(srv *s, struct MHD_Connection *c, srv_reply *r);
+/* AuthZEN's Authorization header rule (authzen.c): none, 0 and *tk NULL;
+ * a task token that verifies, 0 and *tk = buf; else -1 with a 401 in r. */
+int srv_authzen_authenticate(srv *s, struct MHD_Connection *c, srv_task *buf, const srv_task **tk, srv_reply *r);
+/* POST /access/v1/search/{subject,resource,action} (src/search/search_http.c);
+ * kind: 0 subject, 1 resource, 2 action. */
+void search_authzen(srv *s, struct MHD_Connection *c, int kind, const char *body, size_t len, srv_reply *r);
 void check_request(srv *s, struct MHD_Connection *c, const char *url, const char *method, srv_reply *r);
 WRIT_MUST_CHECK writ_status check_compile(srv *s, writ_error *err);
 void check_free(srv *s);
