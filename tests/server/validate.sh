@@ -48,7 +48,7 @@ for _ in $(seq 50); do kill -0 "$spid" 2>/dev/null || break; sleep 0.1; done
 if kill -0 "$spid" 2>/dev/null; then kill -KILL "$spid"; bad "serve refuses a set that does not validate"; else
     wait "$spid"; [ $? -ne 0 ] && ok "serve refuses a set that does not validate" || bad "serve exit status"; fi
 contains "start refusal names file, position and policy" "$(cat "$TMP/start.log")" \
-    "$TMP/bad.cedar:$line:3: policy policy$n does not validate against the schema"
+    "$TMP/bad.cedar:$line:3: policy typo does not validate against the schema"
 
 # ---- serve: refused at reload, the old set keeps deciding
 cp "$EX/policies.cedar" "$TMP/policies.cedar"
@@ -62,7 +62,7 @@ mv "$TMP/p.new" "$TMP/policies.cedar"; kill -HUP "$WPID"; sleep 0.5
 check "reload with a set that does not validate keeps the old one" "$(decision)" true
 r=$(req GET /healthz)
 contains "healthz degraded" "$r" '503 {"status":"degraded","reason":'
-contains "healthz reason names the policy and position" "$r" "policy policy$n does not validate"
+contains "healthz reason names the policy and position" "$r" "policy stop does not validate"
 cp "$EX/policies.cedar" "$TMP/policies.cedar"; kill -HUP "$WPID"; sleep 0.5
 r=$(req GET /healthz); contains "healthy again after a fix" "$r" '200 {"status":"ok"'
 finish
