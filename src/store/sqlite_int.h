@@ -10,7 +10,7 @@
 
 typedef struct wr_sqlite_store {
     wr_store base;
-    sqlite3 *db; /* one connection, serialised by mu */
+    sqlite3 *db;           /* one connection, serialised by mu */
     pthread_mutex_t mu;
 } wr_sqlite_store;
 
@@ -25,8 +25,8 @@ writ_status wr_sqlite_fail(wr_sqlite_store *s, writ_error *err, const char *what
 /* The operations, one file per area. */
 writ_status wr_sqlite_approval_take(wr_store *st, const wr_approval *want, int64_t now_ms, wr_take *res,
                                     wr_approval *out, writ_error *err);
-writ_status wr_sqlite_approval_get(wr_store *st, const char *id, int64_t now_ms, wr_approval *out,
-                                   bool *found, writ_error *err);
+writ_status wr_sqlite_approval_get(wr_store *st, const char *id, int64_t now_ms, wr_approval *out, bool *found,
+                                   writ_error *err);
 writ_status wr_sqlite_approval_list(wr_store *st, int status, int64_t now_ms, wr_approval **out, size_t *n,
                                     writ_error *err);
 writ_status wr_sqlite_approval_decide(wr_store *st, const char *id, bool approve, const char *by,

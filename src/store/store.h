@@ -70,30 +70,30 @@ int wr_approval_status_parse(const char *name);
  * lowercase hex SHA-256 of the bound fields (agent, task, chain, action,
  * resource, input_sha256), computed by src/approval/. */
 typedef struct wr_approval {
-    char id[40]; /* URL-safe, unguessable */
+    char id[40];            /* URL-safe, unguessable */
     char binding[65];
     wr_approval_status status;
-    char *agent;    /* Cedar uid string: Writ::Agent::"..." */
-    char *action;   /* action id: "deploy" */
-    char *resource; /* Cedar uid string */
-    char *task_id;  /* NULL or "" without a task */
+    char *agent;            /* Cedar uid string: Writ::Agent::"..." */
+    char *action;           /* action id: "deploy" */
+    char *resource;         /* Cedar uid string */
+    char *task_id;          /* NULL or "" without a task */
     char *task_purpose;
-    char *chain; /* JSON array of agent ids, "[]" without one */
+    char *chain;            /* JSON array of agent ids, "[]" without one */
     char input_sha256[65];
-    char *input;                                /* JCS text of context.input, "{}" when none */
+    char *input;            /* JCS text of context.input, "{}" when none */
     int64_t created_ms, expires_ms, decided_ms; /* decided_ms 0 while pending */
-    char *decided_by;                           /* NULL while pending; uid string or "admin" */
-    char *reason;                               /* NULL while pending */
+    char *decided_by;       /* NULL while pending; uid string or "admin" */
+    char *reason;           /* NULL while pending */
 } wr_approval;
 
 void wr_approval_clear(wr_approval *a);
 void wr_approvals_free(wr_approval *list, size_t n);
 
 typedef enum wr_take {
-    WR_TAKE_CONSUMED, /* an approved approval, consumed now by this caller: allow */
-    WR_TAKE_PENDING,  /* the existing pending approval for this binding */
-    WR_TAKE_CREATED,  /* none was live: *want stored as a new pending approval */
-    WR_TAKE_DENIED,   /* denied by an approver and not expired: deny with its reason */
+    WR_TAKE_CONSUMED,   /* an approved approval, consumed now by this caller: allow */
+    WR_TAKE_PENDING,    /* the existing pending approval for this binding */
+    WR_TAKE_CREATED,    /* none was live: *want stored as a new pending approval */
+    WR_TAKE_DENIED,     /* denied by an approver and not expired: deny with its reason */
 } wr_take;
 
 /* The one atomic step of a request that needs approval.  For want->binding
@@ -114,7 +114,7 @@ WRIT_MUST_CHECK writ_status wr_store_approval_list(wr_store *st, int status, int
                                                    wr_approval **out, size_t *n, writ_error *err);
 
 typedef enum wr_decide_result {
-    WR_DECIDE_DONE, /* was pending: now approved or denied */
+    WR_DECIDE_DONE,        /* was pending: now approved or denied */
     WR_DECIDE_NOT_FOUND,
     WR_DECIDE_NOT_PENDING, /* approved, denied, consumed or expired already */
 } wr_decide_result;
@@ -164,7 +164,7 @@ WRIT_MUST_CHECK writ_status wr_store_counter_scan(wr_store *st, const char *limi
 
 /* Store one revocation durably (before returning) and announce it. */
 WRIT_MUST_CHECK writ_status wr_store_revocation_publish(wr_store *st, int kind, const char *value, size_t len,
-                                                        int64_t until, writ_error *err);
+                                                       int64_t until, writ_error *err);
 
 /* A position in the log, opaque to the caller; "" = none yet. */
 #define WR_REV_CURSOR_MAX 64
@@ -176,11 +176,12 @@ WRIT_MUST_CHECK writ_status wr_store_revocation_publish(wr_store *st, int kind, 
  * never misses one; it may see one more than once.  wait_ms > 0 waits up
  * to that long for a first new entry when there is none (Redis: XREAD
  * BLOCK); SQLite does not wait.  fn returning false stops the delivery
- * early: the cursor then stays where it was.  Returns an error (cursor
- * unchanged) when the backend cannot be reached. */
-WRIT_MUST_CHECK writ_status wr_store_revocation_follow(
-    wr_store *st, char cursor[WR_REV_CURSOR_MAX], int wait_ms,
-    bool (*fn)(void *ud, int kind, const char *value, size_t len, int64_t until), void *ud, writ_error *err);
+ * early: the cursor then stays before that entry.  Returns an error
+ * (cursor unchanged) when the backend cannot be reached. */
+WRIT_MUST_CHECK writ_status wr_store_revocation_follow(wr_store *st, char cursor[WR_REV_CURSOR_MAX], int wait_ms,
+                                                      bool (*fn)(void *ud, int kind, const char *value,
+                                                                 size_t len, int64_t until),
+                                                      void *ud, writ_error *err);
 
 /* ---- for backends (store_int.h holds wr_store_ops) */
 
