@@ -108,6 +108,10 @@ typedef struct srv_config {
     char *token_audience;
     uint32_t token_leeway;      /* seconds of clock skew allowed */
     char *revocations;          /* revocation database, "" = STATE_DIR/writ.db */
+    char *state;                /* shared state: "sqlite" or redis://HOST:PORT[/DB] (docs/REPLICAS.md) */
+    char *state_password_file;  /* Redis password (first line), "" = none */
+    char *replica;              /* this replica's name in logs and metrics, "" = the host name */
+    uint32_t state_stale_after; /* seconds without the shared state before tokens fail closed */
     bool identity_allow_high_s; /* accept high-S ECDSA identity tokens (issuers that do not normalise) */
     char *identity_audience;    /* aud identity tokens must carry at /oauth2/token */
     char *admin_token_file;     /* file holding the admin bearer secret, "" = no admin */

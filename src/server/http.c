@@ -214,6 +214,11 @@ static void health(srv *s, srv_reply *r)
     bool degraded = snap_degraded(s->store, reason, sizeof reason);
     sbuf b;
     sb_init(&b);
+    char stale[sizeof(((writ_error *)0)->msg)];
+    if (!degraded && srv_state_stale(s, stale, sizeof stale)) { /* every token is refused: take it out */
+        degraded = true;
+        memcpy(reason, stale, sizeof reason);
+    }
     sb_printf(&b, "{\"status\":\"%s\",", degraded ? "degraded" : "ok");
     if (degraded) {
         sb_puts(&b, "\"reason\":");
@@ -255,6 +260,7 @@ static void metrics(srv *s, srv_reply *r)
         "# HELP writ_policy_reload_failing 1 while the newest policy files are refused (the previous set "
         "decides).\n# TYPE writ_policy_reload_failing gauge\nwrit_policy_reload_failing %d\n",
         snap_degraded(s->store, NULL, 0) ? 1 : 0);
+    srv_state_metrics(s, &b);
     srv_reply_sbuf(r, 200, &b);
     r->content_type = "text/plain; version=0.0.4";
 }
@@ -586,6 +592,15 @@ int srv_run_ext(const srv_config *cfg, const srv_ext *ext)
         log_msg("cannot create the state folder %s: %s", cfg->state_dir, strerror(errno));
         goto out;
     }
+    {
+        char *db = join(cfg->state_dir, "/writ.db");
+        writ_status st = db ? srv_state_open(&s, db, &err) : WRIT_ENOMEM;
+        wr_free(db);
+        if (st) {
+            log_msg("%s", db ? err.msg : "out of memory");
+            goto out;
+        }
+    }
     if (srv_tokens_open(&s, &err) || srv_tls_open(&s, &err)) {
         log_msg("%s", err.msg);
         goto out;
@@ -767,6 +782,7 @@ out:
         pthread_key_delete(s.az_key);
     snap_store_close(s.store);
     srv_tokens_close(&s);
+    srv_state_close(&s);
     srv_tls_close(&s);
     check_free(&s);
     srv_facts_close(&s);
