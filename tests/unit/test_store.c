@@ -25,7 +25,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "store/revfeed.h"
 #include "store/store.h"
+#include "writ/token.h"
 
 /* Which areas each backend is checked on.  The SQLite approvals and
  * counters are placeholders until the approvals and limits work is merged:
@@ -390,7 +392,7 @@ static void test_approval_race(void **state)
         wr_store_approval_decide(f->st, "race-0", true, "admin", NULL, 1700000000500, &dr, &out, &err),
         WRIT_OK);
     wr_approval_clear(&out);
-    enum { N = 16 };
+    enum { N = 32 };
     pthread_t t[N];
     racer r[N];
     for (int i = 0; i < N; i++) {
@@ -618,6 +620,56 @@ static void test_redis_feed(void **state)
     wr_store_close(dead);
 }
 
+/* A revocation set following a store (revfeed.h): what one replica
+ * publishes, another's set holds within a second; a set whose store does
+ * not answer refuses everything once stale, and still enforces what it
+ * is given. */
+static void test_follow(void **state)
+{
+    fixture *f = *state;
+    writ_error err;
+    wr_store *other;
+    assert_int_equal(wr_store_open(redis_url, NULL, &other, &err), WRIT_OK);
+    writ_revocations *a, *b;
+    assert_int_equal(writ_revocations_open(NULL, &a, &err), WRIT_OK);
+    assert_int_equal(writ_revocations_open(NULL, &b, &err), WRIT_OK);
+    assert_int_equal(wr_store_revocation_publish(f->st, WRIT_REVOKE_TASK, "before", 6, 0, &err), WRIT_OK);
+    assert_int_equal(wr_revocations_follow(a, f->st, 1, NULL, &err), WRIT_OK);
+    assert_int_equal(wr_revocations_follow(b, other, 1, NULL, &err), WRIT_OK);
+    assert_true(writ_revocations_contains(b, WRIT_REVOKE_TASK, "before", 6)); /* loaded at start */
+    assert_false(writ_revocations_contains(b, WRIT_REVOKE_JTI, "j1", 2));
+    assert_int_equal(wr_revocations_stale_ms(b), 0);
+    assert_int_equal(writ_revocations_add(a, WRIT_REVOKE_JTI, "j1", 2, 0, NULL, &err), WRIT_OK);
+    assert_true(writ_revocations_contains(a, WRIT_REVOKE_JTI, "j1", 2));
+    bool got = false;
+    for (int i = 0; i < 100 && !got; i++) { /* 1 s */
+        got = writ_revocations_contains(b, WRIT_REVOKE_JTI, "j1", 2);
+        if (!got)
+            usleep(10000);
+    }
+    assert_true(got);
+    assert_false(writ_revocations_contains(b, WRIT_REVOKE_JTI, "j2", 2));
+    /* opened on a file: it cannot also follow */
+    assert_int_not_equal(wr_revocations_follow(a, other, 1, NULL, &err), WRIT_OK);
+    writ_revocations_close(a);
+    writ_revocations_close(b);
+    wr_store_close(other);
+
+    wr_store *dead;
+    char url[64];
+    snprintf(url, sizeof url, "redis://127.0.0.1:%d", free_port());
+    assert_int_equal(wr_store_open(url, NULL, &dead, &err), WRIT_OK);
+    writ_revocations *c;
+    assert_int_equal(writ_revocations_open(NULL, &c, &err), WRIT_OK);
+    assert_int_equal(wr_revocations_follow(c, dead, 1, NULL, &err), WRIT_OK);
+    assert_true(wr_revocations_stale_ms(c) > 0);
+    assert_true(writ_revocations_contains(c, WRIT_REVOKE_JTI, "anything", 8)); /* fail closed */
+    assert_int_not_equal(writ_revocations_add(c, WRIT_REVOKE_JTI, "x", 1, 0, NULL, &err), WRIT_OK);
+    assert_non_null(strstr(err.msg, "this replica only"));
+    writ_revocations_close(c);
+    wr_store_close(dead);
+}
+
 static void test_open_errors(void **state)
 {
     (void)state;
@@ -666,6 +718,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_revocations, sqlite_setup, close_backend),
         cmocka_unit_test_setup_teardown(test_revocations, redis_setup, close_backend),
         cmocka_unit_test_setup_teardown(test_redis_feed, redis_setup, close_backend),
+        cmocka_unit_test_setup_teardown(test_follow, redis_setup, close_backend),
         cmocka_unit_test(test_open_errors),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
