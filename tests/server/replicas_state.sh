@@ -21,13 +21,15 @@ command -v python3 >/dev/null || { bad "python3 installed"; finish; }
 STALE=2   # state_stale_after for this test (the default is 5)
 rport=$(free_port)
 mkdir -p "$TMP/redis"
+head -c 24 /dev/urandom | base64 | tr -d '\n/+=' >"$TMP/redis.pass"
 start_redis() {
     redis-server --port "$rport" --bind 127.0.0.1 --dir "$TMP/redis" --save "" --appendonly yes \
-        --appendfsync everysec --daemonize no --loglevel warning >>"$TMP/redis/out.log" 2>&1 &
+        --appendfsync everysec --requirepass "$(cat "$TMP/redis.pass")" --daemonize no --loglevel warning \
+        >>"$TMP/redis/out.log" 2>&1 &
     RPID=$!
     PIDS+=("$RPID")
     for _ in $(seq 50); do
-        [ "$(redis-cli -p "$rport" ping 2>/dev/null)" = PONG ] && return 0
+        [ "$(REDISCLI_AUTH=$(cat "$TMP/redis.pass") redis-cli -p "$rport" ping 2>/dev/null)" = PONG ] && return 0
         sleep 0.1
     done
     cat "$TMP/redis/out.log"; bad "redis-server started"; finish
@@ -40,6 +42,7 @@ cat >"$TMP/writ.conf" <<CONF
 token_keys = $TMP/k.pem
 admin_token_file = $TMP/admin.secret
 state = redis://127.0.0.1:$rport/0
+state_password_file = $TMP/redis.pass
 state_stale_after = $STALE
 route = GET /datasets/{id} read Dataset {id}
 CONF
@@ -135,6 +138,20 @@ check "every one within one second" "$(awk -v m="$maxms" 'BEGIN {print (m < 1000
 r=$(ADDR=${ADDRS[2]} req GET /authz/check/datasets/usage-metrics -H "Authorization: Bearer $(head -n 1 "$TMP/revoked")")
 contains "a revoked token: 401 on another replica, as on one" "$r" '401 {"decision":false'
 contains "named as revoked" "$r" "revoked (jti "
+
+# `writ revoke --state`: from outside any replica
+tok4=$(sed -n 4p "$TMP/kept")
+"$WRIT" revoke --state "redis://127.0.0.1:$rport/0" --state-password-file "$TMP/redis.pass" \
+    --jti "$("$WRIT" token inspect "$tok4" 2>/dev/null | jq -r .payload.jti)" 2>/dev/null || bad "writ revoke --state"
+sleep 1
+for i in 0 1 2; do
+    r=$(ADDR=${ADDRS[$i]} req GET /authz/check/datasets/usage-metrics -H "Authorization: Bearer $tok4")
+    check "writ revoke --state: refused on r$i within a second" "${r%% *}" 401
+done
+echo "$tok4" >>"$TMP/revoked"
+"$WRIT" revoke --state "redis://127.0.0.1:$rport/0" --jti x 2>"$TMP/noauth.err"
+check "without the password: refused" "$?" 1
+contains "the reason" "$(cat "$TMP/noauth.err")" "NOAUTH"
 
 # ---- nginx in front; kill -9 of one replica under load
 if command -v nginx >/dev/null; then
@@ -285,7 +302,7 @@ for a in "${ADDRS[0]}" "${ADDRS[1]}" "${ADDRS[3]}"; do
         [ "${r%% *}" = 401 ] && still=$((still + 1))
     done <"$TMP/revoked"
 done
-check "after Redis restarted, every token revoked before is still refused (3 replicas x $N)" "$still" "$total"
+check "after Redis restarted, every token revoked before is still refused (3 replicas x $((N + 1)))" "$still" "$total"
 r=$(ADDR=${ADDRS[3]} req GET /authz/check/datasets/usage-metrics -H "Authorization: Bearer $(sed -n 3p "$TMP/kept")")
 check "tokens never revoked are still allowed" "${r%% *}" 200
 finish
