@@ -595,11 +595,11 @@ int srv_run_ext(const srv_config *cfg, const srv_ext *ext)
     {
         char *db = join(cfg->state_dir, "/writ.db");
         writ_status st = db ? srv_state_open(&s, db, &err) : WRIT_ENOMEM;
-        wr_free(db);
-        if (st) {
+        if (st)
             log_msg("%s", db ? err.msg : "out of memory");
+        wr_free(db);
+        if (st)
             goto out;
-        }
     }
     if (srv_tokens_open(&s, &err) || srv_tls_open(&s, &err)) {
         log_msg("%s", err.msg);

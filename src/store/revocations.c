@@ -21,6 +21,7 @@
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -229,12 +230,17 @@ writ_status writ_revocations_open(const char *path, writ_revocations **out, writ
          * when it is created here first (SQLite gives -wal and -shm the
          * database's mode).  Before SQLite opens it: closing a descriptor
          * on a file SQLite holds would drop SQLite's locks. */
-        int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-        if (fd >= 0) {
-            struct stat sb;
-            if (fstat(fd, &sb) == 0 && (sb.st_mode & 077))
-                (void)fchmod(fd, 0600);
-            close(fd);
+        /* never open and close a descriptor on an existing file: another
+         * SQLite connection of this process may hold it, and closing any
+         * descriptor drops the process's POSIX locks on it, theirs too
+         * (other connections then miss commits for a while) */
+        struct stat sb;
+        if (stat(path, &sb) != 0) {
+            int fd = errno == ENOENT ? open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600) : -1;
+            if (fd >= 0)
+                close(fd); /* new: nobody else holds it */
+        } else if (sb.st_mode & 077) {
+            (void)chmod(path, 0600);
         }
         if (sqlite3_open_v2(path, &r->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
                             NULL) != SQLITE_OK) {

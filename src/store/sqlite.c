@@ -5,6 +5,7 @@
 #include "store/sqlite_int.h"
 #include "util/alloc.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -55,12 +56,17 @@ writ_status wr_sqlite_store_open(const char *path, wr_store **out, writ_error *e
     pthread_mutex_init(&s->mu, NULL);
     /* approvals name agents and tasks: 0600 like the rest of the state,
      * set before SQLite opens the file (see revocations.c) */
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (fd >= 0) {
-        struct stat sb;
-        if (fstat(fd, &sb) == 0 && (sb.st_mode & 077))
-            (void)fchmod(fd, 0600);
-        close(fd);
+    /* never open and close a descriptor on an existing file: another
+     * SQLite connection of this process may hold it, and closing any
+     * descriptor drops the process's POSIX locks on it, theirs too
+     * (other connections then miss commits for a while) */
+    struct stat sb;
+    if (stat(path, &sb) != 0) {
+        int fd = errno == ENOENT ? open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600) : -1;
+        if (fd >= 0)
+            close(fd); /* new: nobody else holds it */
+    } else if (sb.st_mode & 077) {
+        (void)chmod(path, 0600);
     }
     writ_status st;
     if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, NULL) !=
