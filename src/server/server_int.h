@@ -40,8 +40,8 @@ typedef struct srv {
     writ_token_verifier *verifier;   /* NULL: no task tokens configured */
     writ_revocations *revocations;
     /* shared state (state.c) */
-    wr_store *state;            /* `state`: SQLite or Redis (store.h) */
-    char replica[256];          /* `replica`, or the host name */
+    wr_store *state;                   /* `state`: SQLite or Redis (store.h) */
+    char replica[256];                 /* `replica`, or the host name */
     atomic_ullong state_stale_refused; /* tokens refused while the shared state was stale */
     /* token exchange (oauth.c) */
     writ_issuer_config issuer;  /* strings point into cfg */

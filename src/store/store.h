@@ -164,7 +164,7 @@ WRIT_MUST_CHECK writ_status wr_store_counter_scan(wr_store *st, const char *limi
 
 /* Store one revocation durably (before returning) and announce it. */
 WRIT_MUST_CHECK writ_status wr_store_revocation_publish(wr_store *st, int kind, const char *value, size_t len,
-                                                       int64_t until, writ_error *err);
+                                                        int64_t until, writ_error *err);
 
 /* A position in the log, opaque to the caller; "" = none yet. */
 #define WR_REV_CURSOR_MAX 64
@@ -178,10 +178,9 @@ WRIT_MUST_CHECK writ_status wr_store_revocation_publish(wr_store *st, int kind, 
  * BLOCK); SQLite does not wait.  fn returning false stops the delivery
  * early: the cursor then stays before that entry.  Returns an error
  * (cursor unchanged) when the backend cannot be reached. */
-WRIT_MUST_CHECK writ_status wr_store_revocation_follow(wr_store *st, char cursor[WR_REV_CURSOR_MAX], int wait_ms,
-                                                      bool (*fn)(void *ud, int kind, const char *value,
-                                                                 size_t len, int64_t until),
-                                                      void *ud, writ_error *err);
+WRIT_MUST_CHECK writ_status wr_store_revocation_follow(
+    wr_store *st, char cursor[WR_REV_CURSOR_MAX], int wait_ms,
+    bool (*fn)(void *ud, int kind, const char *value, size_t len, int64_t until), void *ud, writ_error *err);
 
 /* ---- for backends (store_int.h holds wr_store_ops) */
 
