@@ -1,13 +1,16 @@
 /* cmd_revoke.c - `writ revoke`: add to the revocation set.
  *
- *   writ revoke --db FILE (--jti ID | --subtree ID | --task TXN | --agent SPIFFE_ID)
- *               [--until UNIX] [--note TEXT]
+ *   writ revoke (--db FILE | --state redis://HOST:PORT[/DB] [--state-password-file F])
+ *               (--jti ID | --subtree ID | --task TXN | --agent SPIFFE_ID) [--until UNIX] [--note TEXT]
  *
  * --jti revokes one token; --subtree the token and all tokens delegated from
  * it; --task every token of a task; --agent every token held by or delegated
  * through an agent.  --until lets the entry be pruned once every token it
- * can affect has expired. */
+ * can affect has expired.  --state writes to the Redis that replicas share
+ * (docs/REPLICAS.md): every replica following it refuses the token within a
+ * second; replicas on Redis do not read a --db file. */
 #include "cli/cli.h"
+#include "store/store.h"
 #include "writ/token.h"
 
 #include <errno.h>
@@ -17,14 +20,16 @@
 
 static int revoke_usage(void)
 {
-    fprintf(stderr, "usage: writ revoke --db FILE (--jti ID | --subtree ID | --task TXN | --agent SPIFFE_ID)"
-                    " [--until UNIX] [--note TEXT]\n");
+    fprintf(stderr,
+            "usage: writ revoke (--db FILE | --state redis://HOST:PORT[/DB] [--state-password-file F])\n"
+            "                   (--jti ID | --subtree ID | --task TXN | --agent SPIFFE_ID)"
+            " [--until UNIX] [--note TEXT]\n");
     return 2;
 }
 
 int cmd_revoke(int argc, char **argv)
 {
-    const char *db = NULL, *value = NULL, *note = NULL;
+    const char *db = NULL, *value = NULL, *note = NULL, *state = NULL, *pwfile = NULL;
     writ_revoke_kind kind = 0;
     long long until = 0;
     /* options come in pairs: --name value */
@@ -32,11 +37,11 @@ int cmd_revoke(int argc, char **argv)
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!v)
             return revoke_usage();
-        writ_revoke_kind k = !strcmp(a, "--jti")     ? WRIT_REVOKE_JTI
-                           : !strcmp(a, "--subtree") ? WRIT_REVOKE_SUBTREE
-                           : !strcmp(a, "--task")    ? WRIT_REVOKE_TASK
-                           : !strcmp(a, "--agent")   ? WRIT_REVOKE_AGENT
-                                                     : 0;
+        writ_revoke_kind k = !strcmp(a, "--jti")       ? WRIT_REVOKE_JTI
+                             : !strcmp(a, "--subtree") ? WRIT_REVOKE_SUBTREE
+                             : !strcmp(a, "--task")    ? WRIT_REVOKE_TASK
+                             : !strcmp(a, "--agent")   ? WRIT_REVOKE_AGENT
+                                                       : 0;
         if (k) {
             if (kind)
                 return revoke_usage();
@@ -44,6 +49,10 @@ int cmd_revoke(int argc, char **argv)
             value = v;
         } else if (!strcmp(a, "--db")) {
             db = v;
+        } else if (!strcmp(a, "--state")) {
+            state = v;
+        } else if (!strcmp(a, "--state-password-file")) {
+            pwfile = v;
         } else if (!strcmp(a, "--note")) {
             note = v;
         } else if (!strcmp(a, "--until")) {
@@ -56,7 +65,7 @@ int cmd_revoke(int argc, char **argv)
             return revoke_usage();
         }
     }
-    if (!db || !kind)
+    if (!db == !state || !kind || (pwfile && !state))
         return revoke_usage();
     if (kind == WRIT_REVOKE_AGENT) {
         writ_spiffe_id id;
@@ -66,8 +75,26 @@ int cmd_revoke(int argc, char **argv)
             return 1;
         }
     }
-    writ_revocations *r;
     writ_error err;
+    if (state) {
+        wr_store *st = NULL;
+        wr_store_opts o = {.password_file = pwfile};
+        if (strncmp(state, "redis://", 8) != 0) {
+            fprintf(stderr, "writ: --state: a redis:// URL (a SQLite state is revoked with --db)\n");
+            return 2;
+        }
+        writ_status rc = wr_store_open_opts(state, NULL, &o, &st, &err);
+        if (rc == WRIT_OK)
+            rc = wr_store_revocation_publish(st, (int)kind, value, strlen(value), until, &err);
+        wr_store_close(st);
+        if (rc != WRIT_OK) {
+            fprintf(stderr, "writ: %s\n", err.msg);
+            return 1;
+        }
+        fprintf(stderr, "writ: revoked %s %s (shared)\n", writ_revoke_kind_name(kind), value);
+        return 0;
+    }
+    writ_revocations *r;
     if (writ_revocations_open(db, &r, &err) != WRIT_OK) {
         fprintf(stderr, "writ: %s\n", err.msg);
         return 1;

@@ -66,6 +66,13 @@ static const ck_key keys[] = {
     {"token_audience", CK_STR, OFF(token_audience), 0, 0, "aud task tokens must carry"},
     {"token_leeway", CK_U32, OFF(token_leeway), 0, 300, "seconds of clock skew allowed on token times"},
     {"revocations", CK_PATH, OFF(revocations), 0, 0, "revocation database (empty: STATE_DIR/writ.db)"},
+    {"state", CK_STR, OFF(state), 0, 0,
+     "state replicas share (revocations, approvals, counters): sqlite, or redis://[USER@]HOST:PORT[/DB]"},
+    {"state_password_file", CK_PATH, OFF(state_password_file), 0, 0,
+     "file whose first line is the Redis password"},
+    {"replica", CK_STR, OFF(replica), 0, 0, "this replica's name in logs and metrics (empty: the host name)"},
+    {"state_stale_after", CK_U32, OFF(state_stale_after), 1, 3600,
+     "seconds without an answer from the shared state before token-bearing requests fail closed"},
     {"token_ttl", CK_U32, OFF(token_ttl), 10, 3600, "default lifetime of task tokens issued, seconds"},
     {"token_max_ttl", CK_U32, OFF(token_max_ttl), 10, 3600, "longest lifetime a client may ask for, seconds"},
     {"identity_audience", CK_STR, OFF(identity_audience), 0, 0,
@@ -101,8 +108,6 @@ static const ck_key keys[] = {
      "what Writ adds to requests to upstream NAME (repeatable)"},
     {"destination_default", CK_STR, OFF(destination_default), 0, 0,
      "the destination fact when neither a route nor a trusted proxy names one"},
-    {"state", CK_STR, OFF(state), 0, 0,
-     "where replicas' shared state lives (approvals, counters): sqlite (STATE_DIR/writ.db)"},
     {"approval_ttl", CK_DURATION, OFF(approval_ttl), 1, 30u * 86400,
      "how long an approval lives from its request: seconds, or with s, m, h, d (default 15m)"},
     {"approval_webhook", CK_STR, OFF(approval_webhook), 0, 0,
@@ -177,6 +182,10 @@ void srv_config_defaults(srv_config *c)
     c->token_audience = dup("writ");
     c->token_leeway = 30;
     c->revocations = dup("");
+    c->state = dup("sqlite");
+    c->state_password_file = dup("");
+    c->replica = dup("");
+    c->state_stale_after = 5;
     c->identity_audience = dup("writ");
     c->admin_token_file = dup("");
     c->token_ttl = 300;
@@ -186,7 +195,6 @@ void srv_config_defaults(srv_config *c)
     c->tls_cert = dup("");
     c->tls_key = dup("");
     c->public_url = dup("");
-    c->state = dup("sqlite");
     c->approval_ttl = 900;
     c->approval_webhook = dup("");
 }

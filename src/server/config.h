@@ -110,6 +110,10 @@ typedef struct srv_config {
     char *token_audience;
     uint32_t token_leeway;      /* seconds of clock skew allowed */
     char *revocations;          /* revocation database, "" = STATE_DIR/writ.db */
+    char *state;                /* shared state: "sqlite" or redis://HOST:PORT[/DB] (docs/REPLICAS.md) */
+    char *state_password_file;  /* Redis password (first line), "" = none */
+    char *replica;              /* this replica's name in logs and metrics, "" = the host name */
+    uint32_t state_stale_after; /* seconds without the shared state before tokens fail closed */
     bool identity_allow_high_s; /* accept high-S ECDSA identity tokens (issuers that do not normalise) */
     char *identity_audience;    /* aud identity tokens must carry at /oauth2/token */
     char *admin_token_file;     /* file holding the admin bearer secret, "" = no admin */
@@ -131,7 +135,6 @@ typedef struct srv_config {
     srv_mcp_upstream *mcp_up;
     size_t nmcp_cred;
     srv_mcp_cred *mcp_cred;
-    char *state;                /* the shared-state backend: "sqlite" (STATE_DIR/writ.db) */
     uint32_t approval_ttl;      /* seconds an approval lives from its request */
     char *approval_webhook;     /* URL new pending approvals are POSTed to, "" = none */
 } srv_config;

@@ -253,6 +253,11 @@ static void health(srv *s, srv_reply *r)
     bool degraded = snap_degraded(s->store, reason, sizeof reason);
     sbuf b;
     sb_init(&b);
+    char stale[sizeof(((writ_error *)0)->msg)];
+    if (!degraded && srv_state_stale(s, stale, sizeof stale)) { /* every token is refused: take it out */
+        degraded = true;
+        memcpy(reason, stale, sizeof reason);
+    }
     sb_printf(&b, "{\"status\":\"%s\",", degraded ? "degraded" : "ok");
     if (degraded) {
         sb_puts(&b, "\"reason\":");
@@ -296,6 +301,7 @@ static void metrics(srv *s, srv_reply *r)
         "decides).\n# TYPE writ_policy_reload_failing gauge\nwrit_policy_reload_failing %d\n",
         snap_degraded(s->store, NULL, 0) ? 1 : 0);
     srv_approvals_metrics(s, &b);
+    srv_state_metrics(s, &b);
     srv_reply_sbuf(r, 200, &b);
     r->content_type = "text/plain; version=0.0.4";
 }
@@ -646,18 +652,18 @@ int srv_run_ext(const srv_config *cfg, const srv_ext *ext)
         log_msg("cannot create the state folder %s: %s", cfg->state_dir, strerror(errno));
         goto out;
     }
+    {
+        char *db = join(cfg->state_dir, "/writ.db");
+        writ_status st = db ? srv_state_open(&s, db, &err) : WRIT_ENOMEM;
+        if (st)
+            log_msg("%s", db ? err.msg : "out of memory");
+        wr_free(db);
+        if (st)
+            goto out;
+    }
     if (srv_tokens_open(&s, &err) || srv_tls_open(&s, &err)) {
         log_msg("%s", err.msg);
         goto out;
-    }
-    { /* the state replicas share (approvals, counters): store.h */
-        char *db = join(cfg->state_dir, "/writ.db");
-        writ_status st = db ? wr_store_open(cfg->state, db, &s.state, &err) : WRIT_ENOMEM;
-        wr_free(db);
-        if (st) {
-            log_msg("%s", st == WRIT_ENOMEM ? "out of memory" : err.msg);
-            goto out;
-        }
     }
     if (cfg->audit) { /* checkpoints signed with the token key (the log's own key without one) */
         char *db = join(cfg->state_dir, "/writ.db");
@@ -834,7 +840,6 @@ out:
     if (ext_started && ext->stop)
         ext->stop(ext->arg);
     srv_approvals_close(&s);
-    wr_store_close(s.state);
     if (s.audit) {
         wr_audit_close(s.audit); /* commits everything queued */
         log_msg("audit log closed");
@@ -843,6 +848,7 @@ out:
         pthread_key_delete(s.az_key);
     snap_store_close(s.store);
     srv_tokens_close(&s);
+    srv_state_close(&s);
     srv_tls_close(&s);
     check_free(&s);
     srv_facts_close(&s);

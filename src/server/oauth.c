@@ -726,7 +726,9 @@ static void revoke_done(srv *s, srv_reply *r, const revoker *who, writ_revoke_ki
         sb_free(&res);
         return;
     }
-    srv_record(s, who->who, action, rtxt, task, true, NULL);
+    char on[300]; /* which replica took it (docs/REPLICAS.md) */
+    snprintf(on, sizeof on, "shared by replica %s", s->replica);
+    srv_record(s, who->who, action, rtxt, task, true, s->state && wr_store_shared(s->state) ? on : NULL);
     atomic_fetch_add_explicit(&s->met.token_revoked, 1, memory_order_relaxed);
     sbuf b;
     sb_init(&b);

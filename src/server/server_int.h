@@ -13,6 +13,7 @@
 #include "util/sbuf.h"
 #include "server/snapshot.h"
 #include "store/audit.h"
+#include "store/store.h"
 #include "writ/cedar.h"
 #include "writ/token.h"
 
@@ -38,6 +39,10 @@ typedef struct srv {
     writ_keyring *keyring;      /* NULL unless token_keys */
     writ_token_verifier *verifier;   /* NULL: no task tokens configured */
     writ_revocations *revocations;
+    /* shared state (state.c) */
+    wr_store *state;                   /* `state`: SQLite or Redis (store.h) */
+    char replica[256];                 /* `replica`, or the host name */
+    atomic_ullong state_stale_refused; /* tokens refused while the shared state was stale */
     /* token exchange (oauth.c) */
     writ_issuer_config issuer;  /* strings point into cfg */
     writ_bundle *bundle;        /* trusted identity issuers, NULL = none */
@@ -54,7 +59,6 @@ typedef struct srv {
     size_t nproxies;
     char dest_default[130]; /* destination_default, normalised */
     const struct srv_ext *ext; /* extension routes (server.h), NULL = none */
-    struct wr_store *state;    /* the `state` store (approvals, counters): STATE_DIR/writ.db */
     struct srv_approvals *appr; /* approvals (src/approval/), NULL = not open */
 } srv;
 /* One trusted_proxies entry: an address range. */
@@ -84,6 +88,16 @@ WRIT_MUST_CHECK writ_status srv_verify_task_token(srv *s, struct MHD_Connection 
 /* Verify a task token whatever it is bound to (revocation by token=). */
 WRIT_MUST_CHECK writ_status srv_verify_any_binding(srv *s, const char *tok, size_t len, writ_task_token **out,
                                                    writ_reason *why, writ_error *err);
+
+/* ---- shared state (state.c) */
+/* Open `state` (sqlite_path: the embedded store's file) and name the replica. */
+WRIT_MUST_CHECK writ_status srv_state_open(srv *s, const char *sqlite_path, writ_error *err);
+/* A shared state: the revocation set (in memory) follows it.  After srv_tokens_open. */
+WRIT_MUST_CHECK writ_status srv_state_follow(srv *s, writ_error *err);
+void srv_state_close(srv *s);
+/* Is the shared state stale (every token refused)?  why: the reason. */
+bool srv_state_stale(const srv *s, char *why, size_t n);
+void srv_state_metrics(srv *s, sbuf *b);
 
 /* Open the keyring, verifier and revocations the config names (tokens.c). */
 WRIT_MUST_CHECK writ_status srv_tokens_open(srv *s, writ_error *err);

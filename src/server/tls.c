@@ -215,6 +215,11 @@ writ_status srv_verify_task_token(srv *s, struct MHD_Connection *c, const char *
     /* Unbound tokens (the common case) cost no certificate check; the
      * second verification of a bound one hits the verifier's cache. */
     writ_status st = writ_token_verify(s->verifier, &chk, tok, len, out, why, err);
+    if (st != WRIT_OK && *why == WRIT_R_REVOKED &&
+        srv_state_stale(s, err ? err->msg : NULL, err ? sizeof err->msg : 0)) {
+        atomic_fetch_add_explicit(&s->state_stale_refused, 1, memory_order_relaxed);
+        return st; /* fail closed, with the reason (state.c) */
+    }
     if (st == WRIT_OK || *why != WRIT_R_CNF_MISSING)
         return st;
     writ_identity *peer = NULL;

@@ -224,7 +224,11 @@ writ_status srv_tokens_open(srv *s, writ_error *err)
     }
     if (st)
         return st;
-    if (s->verifier) {
+    if (s->verifier && s->state && wr_store_shared(s->state)) {
+        /* replicas: the set lives in memory and follows the shared state */
+        if (!(st = writ_revocations_open(NULL, &s->revocations, err)))
+            st = srv_state_follow(s, err);
+    } else if (s->verifier) {
         const char *path = c->revocations;
         char *def = NULL;
         if (!*path) {

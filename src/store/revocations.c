@@ -7,12 +7,21 @@
  * then to memory: a revocation that was acknowledged survives a crash.  A
  * process that shares the file with others (the CLI, other replicas on one
  * host) picks their additions up with writ_revocations_refresh(), which reads
- * rows with an id above the last one seen. */
+ * rows with an id above the last one seen.
+ *
+ * Replicas (revfeed.h): a set opened in memory follows a shared store's
+ * revocation feed from a thread; additions are published to the store
+ * first; a feed silent for longer than stale_after makes every check fail
+ * closed. */
+#include "store/revfeed.h"
 #include "util/alloc.h"
 #include "writ/token.h"
 
 #include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -25,7 +34,7 @@
 #define MAX_VALUE 2048
 
 typedef struct rv_entry {
-    uint64_t hash;     /* 0 = empty slot */
+    uint64_t hash; /* 0 = empty slot */
     char *value;
     size_t len;
     int64_t until;
@@ -35,20 +44,49 @@ typedef struct rv_entry {
 struct writ_revocations {
     pthread_rwlock_t lock;
     rv_entry *slots;
-    size_t cap;        /* power of two */
+    size_t cap; /* power of two */
     size_t count;
     uint64_t seed;
     sqlite3 *db;
     sqlite3_int64 last_id;
+    /* following a shared store (revfeed.h); feed NULL = not following */
+    wr_store *feed;
+    wr_revfeed_ops ops; /* the store's publish and follow (revfeed.c): libwrit does not link the stores */
+    pthread_t follower;
+    bool follower_started;
+    atomic_bool stop;
+    atomic_llong last_ok_ms; /* CLOCK_MONOTONIC ms of the feed's last answer */
+    int64_t stale_after_ms;
+    char cursor[WR_REV_CURSOR_MAX];
+    void (*log)(const char *msg);
 };
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t wr_revocations_stale_ms(const writ_revocations *r)
+{
+    if (!r || !r->feed)
+        return 0;
+    int64_t silent = mono_ms() - atomic_load_explicit(&r->last_ok_ms, memory_order_relaxed);
+    return silent > r->stale_after_ms ? silent - r->stale_after_ms : 0;
+}
 
 const char *writ_revoke_kind_name(writ_revoke_kind k)
 {
     switch (k) {
-    case WRIT_REVOKE_JTI: return "token";
-    case WRIT_REVOKE_SUBTREE: return "token subtree";
-    case WRIT_REVOKE_TASK: return "task";
-    case WRIT_REVOKE_AGENT: return "agent";
+    case WRIT_REVOKE_JTI:
+        return "token";
+    case WRIT_REVOKE_SUBTREE:
+        return "token subtree";
+    case WRIT_REVOKE_TASK:
+        return "task";
+    case WRIT_REVOKE_AGENT:
+        return "agent";
     }
     return "unknown";
 }
@@ -58,7 +96,8 @@ static writ_status rv_err(writ_error *err, writ_status st, const char *what, con
     if (err) {
         memset(err, 0, sizeof *err);
         err->code = st;
-        snprintf(err->msg, sizeof err->msg, "revocations: %s%s%s", what, detail ? ": " : "", detail ? detail : "");
+        snprintf(err->msg, sizeof err->msg, "revocations: %s%s%.150s", what, detail ? ": " : "",
+                 detail ? detail : "");
     }
     return st;
 }
@@ -130,25 +169,24 @@ static bool rv_insert(writ_revocations *r, int kind, const char *v, size_t n, in
     return true;
 }
 
-static const char schema[] =
-    "PRAGMA journal_mode=WAL;"
-    "PRAGMA synchronous=FULL;"
-    "CREATE TABLE IF NOT EXISTS revocations("
-    "  id INTEGER PRIMARY KEY,"
-    "  kind INTEGER NOT NULL CHECK (kind BETWEEN 1 AND 4),"
-    "  value TEXT NOT NULL,"
-    "  until INTEGER NOT NULL DEFAULT 0,"
-    "  note TEXT,"
-    "  created INTEGER NOT NULL,"
-    "  UNIQUE(kind, value));";
+static const char schema[] = "PRAGMA journal_mode=WAL;"
+                             "PRAGMA synchronous=FULL;"
+                             "CREATE TABLE IF NOT EXISTS revocations("
+                             "  id INTEGER PRIMARY KEY,"
+                             "  kind INTEGER NOT NULL CHECK (kind BETWEEN 1 AND 4),"
+                             "  value TEXT NOT NULL,"
+                             "  until INTEGER NOT NULL DEFAULT 0,"
+                             "  note TEXT,"
+                             "  created INTEGER NOT NULL,"
+                             "  UNIQUE(kind, value));";
 
 static writ_status load_new(writ_revocations *r, writ_error *err)
 {
     if (!r->db)
         return WRIT_OK;
     sqlite3_stmt *q = NULL;
-    if (sqlite3_prepare_v2(r->db, "SELECT id, kind, value, until FROM revocations WHERE id > ? ORDER BY id", -1, &q,
-                           NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(r->db, "SELECT id, kind, value, until FROM revocations WHERE id > ? ORDER BY id",
+                           -1, &q, NULL) != SQLITE_OK)
         return rv_err(err, WRIT_EIO, "cannot read", sqlite3_errmsg(r->db));
     sqlite3_bind_int64(q, 1, r->last_id);
     writ_status st = WRIT_OK;
@@ -193,16 +231,22 @@ writ_status writ_revocations_open(const char *path, writ_revocations **out, writ
          * when it is created here first (SQLite gives -wal and -shm the
          * database's mode).  Before SQLite opens it: closing a descriptor
          * on a file SQLite holds would drop SQLite's locks. */
-        int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-        if (fd >= 0) {
-            struct stat sb;
-            if (fstat(fd, &sb) == 0 && (sb.st_mode & 077))
-                (void)fchmod(fd, 0600);
-            close(fd);
+        /* never open and close a descriptor on an existing file: another
+         * SQLite connection of this process may hold it, and closing any
+         * descriptor drops the process's POSIX locks on it, theirs too
+         * (other connections then miss commits for a while) */
+        struct stat sb;
+        if (stat(path, &sb) != 0) {
+            int fd = errno == ENOENT ? open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600) : -1;
+            if (fd >= 0)
+                close(fd); /* new: nobody else holds it */
+        } else if (sb.st_mode & 077) {
+            (void)chmod(path, 0600);
         }
-        if (sqlite3_open_v2(path, &r->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, NULL) !=
-            SQLITE_OK) {
-            writ_status st = rv_err(err, WRIT_EIO, "cannot open database", r->db ? sqlite3_errmsg(r->db) : path);
+        if (sqlite3_open_v2(path, &r->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+                            NULL) != SQLITE_OK) {
+            writ_status st =
+                rv_err(err, WRIT_EIO, "cannot open database", r->db ? sqlite3_errmsg(r->db) : path);
             writ_revocations_close(r);
             return st;
         }
@@ -227,6 +271,10 @@ void writ_revocations_close(writ_revocations *r)
 {
     if (!r)
         return;
+    if (r->follower_started) {
+        atomic_store(&r->stop, true);
+        pthread_join(r->follower, NULL);
+    }
     for (size_t i = 0; i < r->cap; i++)
         wr_free(r->slots[i].value);
     wr_free(r->slots);
@@ -244,6 +292,22 @@ writ_status writ_revocations_add(writ_revocations *r, writ_revoke_kind kind, con
         return rv_err(err, WRIT_EINVAL, "value must be 1..2048 bytes without NUL", NULL);
     if (until < 0)
         return rv_err(err, WRIT_EINVAL, "until must be >= 0", NULL);
+    if (r->feed) {
+        /* shared first: acknowledged means every replica will learn it.
+         * When the store cannot take it, this replica still enforces it
+         * and the caller hears that the others do not know. */
+        writ_error ferr;
+        writ_status fst = r->ops.publish(r->feed, (int)kind, value, len, until, &ferr);
+        pthread_rwlock_wrlock(&r->lock);
+        bool ok = rv_insert(r, (int)kind, value, len, until);
+        pthread_rwlock_unlock(&r->lock);
+        if (fst)
+            return rv_err(err, fst, "enforced on this replica only, not shared with the others", ferr.msg);
+        if (!ok)
+            return rv_err(err, WRIT_ENOMEM, "out of memory (the revocation is shared; restart to load it)",
+                          NULL);
+        return WRIT_OK;
+    }
     if (r->db) {
         sqlite3_stmt *q = NULL;
         const char *sql = "INSERT INTO revocations(kind, value, until, note, created) VALUES(?, ?, ?, ?, ?) "
@@ -266,14 +330,18 @@ writ_status writ_revocations_add(writ_revocations *r, writ_revoke_kind kind, con
     bool ok = rv_insert(r, (int)kind, value, len, until);
     pthread_rwlock_unlock(&r->lock);
     if (!ok)
-        return rv_err(err, WRIT_ENOMEM, "out of memory (the revocation is on disk; refresh to load it)", NULL);
+        return rv_err(err, WRIT_ENOMEM, "out of memory (the revocation is on disk; refresh to load it)",
+                      NULL);
     return WRIT_OK;
 }
 
-bool writ_revocations_contains(const writ_revocations *r, writ_revoke_kind kind, const char *value, size_t len)
+bool writ_revocations_contains(const writ_revocations *r, writ_revoke_kind kind, const char *value,
+                               size_t len)
 {
     if (!r || !value)
         return false;
+    if (r->feed && wr_revocations_stale_ms(r) > 0)
+        return true; /* cannot know what the other replicas revoked: fail closed */
     writ_revocations *m = (writ_revocations *)r; /* the lock is not part of the value */
     uint64_t h = rv_hash(r, (int)kind, value, len);
     pthread_rwlock_rdlock(&m->lock);
@@ -282,22 +350,16 @@ bool writ_revocations_contains(const writ_revocations *r, writ_revoke_kind kind,
     return hit;
 }
 
-size_t writ_revocations_count(const writ_revocations *r)
-{
-    return r ? r->count : 0;
-}
+size_t writ_revocations_count(const writ_revocations *r) { return r ? r->count : 0; }
 
-writ_status writ_revocations_refresh(writ_revocations *r, writ_error *err)
-{
-    return load_new(r, err);
-}
+writ_status writ_revocations_refresh(writ_revocations *r, writ_error *err) { return load_new(r, err); }
 
 writ_status writ_revocations_prune(writ_revocations *r, int64_t now, writ_error *err)
 {
     if (r->db) {
         sqlite3_stmt *q = NULL;
-        if (sqlite3_prepare_v2(r->db, "DELETE FROM revocations WHERE until != 0 AND until < ?", -1, &q, NULL) !=
-            SQLITE_OK)
+        if (sqlite3_prepare_v2(r->db, "DELETE FROM revocations WHERE until != 0 AND until < ?", -1, &q,
+                               NULL) != SQLITE_OK)
             return rv_err(err, WRIT_EIO, "cannot prune", sqlite3_errmsg(r->db));
         sqlite3_bind_int64(q, 1, now);
         int rc = sqlite3_step(q);
@@ -327,5 +389,107 @@ writ_status writ_revocations_prune(writ_revocations *r, int64_t now, writ_error 
     r->slots = ns;
     r->count = count;
     pthread_rwlock_unlock(&r->lock);
+    return WRIT_OK;
+}
+
+/* ---- following a shared store */
+
+typedef struct apply_ctx {
+    writ_revocations *r;
+    bool failed;
+    size_t n;
+} apply_ctx;
+
+static bool apply_one(void *ud, int kind, const char *value, size_t len, int64_t until)
+{
+    apply_ctx *a = ud;
+    if (len == 0 || len > MAX_VALUE || memchr(value, '\0', len))
+        return true; /* not ours to interpret */
+    pthread_rwlock_wrlock(&a->r->lock);
+    bool ok = rv_insert(a->r, kind, value, len, until);
+    pthread_rwlock_unlock(&a->r->lock);
+    if (!ok)
+        a->failed = true;
+    a->n += ok;
+    return ok;
+}
+
+static void feed_log(writ_revocations *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void feed_log(writ_revocations *r, const char *fmt, ...)
+{
+    if (!r->log)
+        return;
+    char msg[400];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    r->log(msg);
+}
+
+/* One step: what is new (waiting up to wait_ms); the feed counts as heard
+ * only when everything delivered was applied. */
+static bool feed_step(writ_revocations *r, int wait_ms, writ_error *err)
+{
+    apply_ctx a = {.r = r};
+    writ_status st = r->ops.follow(r->feed, r->cursor, wait_ms, apply_one, &a, err);
+    if (st == WRIT_OK && a.failed)
+        st = rv_err(err, WRIT_ENOMEM, "out of memory while applying revocations", NULL);
+    if (st == WRIT_OK)
+        atomic_store_explicit(&r->last_ok_ms, mono_ms(), memory_order_relaxed);
+    return st == WRIT_OK;
+}
+
+static void *follow_main(void *arg)
+{
+    writ_revocations *r = arg;
+    bool down = false;
+    int64_t down_since = 0;
+    while (!atomic_load(&r->stop)) {
+        writ_error err;
+        memset(&err, 0, sizeof err);
+        if (feed_step(r, 250, &err)) {
+            if (down)
+                feed_log(r, "state: revocation feed back after %lld ms; caught up (%zu revocations known)",
+                         (long long)(mono_ms() - down_since), writ_revocations_count(r));
+            down = false;
+            continue;
+        }
+        if (!down) {
+            down = true;
+            down_since = mono_ms();
+            feed_log(r, "state: revocation feed lost: %s (token-bearing requests fail closed after %lld s)",
+                     err.msg, (long long)(r->stale_after_ms / 1000));
+        }
+        /* retry soon: a revocation must reach this replica within a second */
+        nanosleep(&(struct timespec){0, 100000000}, NULL);
+    }
+    return NULL;
+}
+
+writ_status wr_revocations_follow_ops(writ_revocations *r, wr_store *st, const wr_revfeed_ops *ops,
+                                      unsigned stale_after_s, void (*log)(const char *msg), writ_error *err)
+{
+    if (r->feed || r->db)
+        return rv_err(err, WRIT_EINVAL, "a set follows one store, and only when opened in memory", NULL);
+    if (!ops || !ops->publish || !ops->follow)
+        return rv_err(err, WRIT_EINVAL, "a feed needs publish and follow", NULL);
+    r->ops = *ops;
+    r->feed = st;
+    r->log = log;
+    r->stale_after_ms = (int64_t)(stale_after_s ? stale_after_s : 5) * 1000;
+    r->cursor[0] = '\0';
+    atomic_store(&r->last_ok_ms, mono_ms() - r->stale_after_ms - 1); /* stale until the first load */
+    writ_error ferr;
+    memset(&ferr, 0, sizeof ferr);
+    if (!feed_step(r, 0, &ferr))
+        feed_log(r,
+                 "state: cannot load the revocations yet: %s (token-bearing requests fail closed until then)",
+                 ferr.msg);
+    if (pthread_create(&r->follower, NULL, follow_main, r) != 0) {
+        r->feed = NULL;
+        return rv_err(err, WRIT_EIO, "cannot start the follower thread", NULL);
+    }
+    r->follower_started = true;
     return WRIT_OK;
 }

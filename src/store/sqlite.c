@@ -5,6 +5,7 @@
 #include "store/sqlite_int.h"
 #include "util/alloc.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -41,6 +42,8 @@ static const wr_store_ops sqlite_ops = {
     .counter_add = wr_sqlite_counter_add,
     .counter_sum = wr_sqlite_counter_sum,
     .counter_scan = wr_sqlite_counter_scan,
+    .revocation_publish = wr_sqlite_revocation_publish,
+    .revocation_follow = wr_sqlite_revocation_follow,
 };
 
 writ_status wr_sqlite_store_open(const char *path, wr_store **out, writ_error *err)
@@ -52,21 +55,18 @@ writ_status wr_sqlite_store_open(const char *path, wr_store **out, writ_error *e
     s->base.ops = &sqlite_ops;
     pthread_mutex_init(&s->mu, NULL);
     /* approvals name agents and tasks: 0600 like the rest of the state,
-     * set before SQLite opens the file.  Never open and close a descriptor
-     * of a file this process may hold already (the server's revocations
-     * and audit log use the same file): closing any descriptor of a file
-     * drops every POSIX lock the process holds on it, SQLite's included,
-     * and another process then takes the WAL for unused (a revocation
-     * written by `writ revoke` was seen late).  So: chmod by path when it
-     * exists, create it exclusively when it does not. */
+     * set before SQLite opens the file (see revocations.c) */
+    /* never open and close a descriptor on an existing file: another
+     * SQLite connection of this process may hold it, and closing any
+     * descriptor drops the process's POSIX locks on it, theirs too
+     * (other connections then miss commits for a while) */
     struct stat sb;
-    if (stat(path, &sb) == 0) {
-        if (sb.st_mode & 077)
-            (void)chmod(path, 0600);
-    } else {
-        int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (stat(path, &sb) != 0) {
+        int fd = errno == ENOENT ? open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600) : -1;
         if (fd >= 0)
-            close(fd);
+            close(fd); /* new: nobody else holds it */
+    } else if (sb.st_mode & 077) {
+        (void)chmod(path, 0600);
     }
     writ_status st;
     if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, NULL) !=
@@ -79,7 +79,8 @@ writ_status wr_sqlite_store_open(const char *path, wr_store **out, writ_error *e
         st = wr_sqlite_fail(s, err, "cannot set journal mode");
         goto fail;
     }
-    if ((st = wr_sqlite_approvals_init(s, err)) || (st = wr_sqlite_counters_init(s, err)))
+    if ((st = wr_sqlite_approvals_init(s, err)) || (st = wr_sqlite_counters_init(s, err)) ||
+        (st = wr_sqlite_revocations_init(s, err)))
         goto fail;
     *out = &s->base;
     return WRIT_OK;

@@ -17,6 +17,7 @@ typedef struct wr_sqlite_store {
 /* Each area creates its own tables (CREATE TABLE IF NOT EXISTS). */
 writ_status wr_sqlite_approvals_init(wr_sqlite_store *s, writ_error *err);
 writ_status wr_sqlite_counters_init(wr_sqlite_store *s, writ_error *err);
+writ_status wr_sqlite_revocations_init(wr_sqlite_store *s, writ_error *err);
 
 /* Fill err from the connection's last error; returns WRIT_EIO. */
 writ_status wr_sqlite_fail(wr_sqlite_store *s, writ_error *err, const char *what);
@@ -41,5 +42,11 @@ writ_status wr_sqlite_counter_scan(wr_store *st, const char *limit, int64_t now_
                                    bool (*fn)(void *ud, const char *key, int64_t bucket, int64_t value,
                                               int64_t expires_ms),
                                    void *ud, writ_error *err);
+writ_status wr_sqlite_revocation_publish(wr_store *st, int kind, const char *value, size_t len, int64_t until,
+                                         writ_error *err);
+writ_status wr_sqlite_revocation_follow(wr_store *st, char cursor[WR_REV_CURSOR_MAX], int wait_ms,
+                                        bool (*fn)(void *ud, int kind, const char *value, size_t len,
+                                                   int64_t until),
+                                        void *ud, writ_error *err);
 
 #endif

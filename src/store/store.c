@@ -18,11 +18,27 @@ static writ_status st_fail(writ_error *err, writ_status st, const char *msg)
 
 writ_status wr_store_open(const char *spec, const char *sqlite_path, wr_store **out, writ_error *err)
 {
+    return wr_store_open_opts(spec, sqlite_path, NULL, out, err);
+}
+
+writ_status wr_store_open_opts(const char *spec, const char *sqlite_path, const wr_store_opts *o,
+                               wr_store **out, writ_error *err)
+{
+    static const wr_store_opts none;
     *out = NULL;
     if (!spec || !*spec || strcmp(spec, "sqlite") == 0)
         return wr_sqlite_store_open(sqlite_path, out, err);
-    char msg[200];
-    snprintf(msg, sizeof msg, "state: unsupported backend \"%.120s\" (expected \"sqlite\")", spec);
+    if (strncmp(spec, "redis://", 8) == 0)
+        return wr_redis_store_open(spec, o ? o : &none, out, err);
+    char msg[240];
+    if (strncmp(spec, "rediss://", 9) == 0)
+        snprintf(msg, sizeof msg,
+                 "state: rediss:// is not supported (this build's hiredis has no TLS); reach Redis over a "
+                 "private network or a TLS tunnel and use redis://");
+    else
+        snprintf(msg, sizeof msg,
+                 "state: unsupported backend \"%.120s\" (expected \"sqlite\" or redis://HOST:PORT[/DB])",
+                 spec);
     return st_fail(err, WRIT_EINVAL, msg);
 }
 
@@ -76,18 +92,23 @@ void wr_approvals_free(wr_approval *list, size_t n)
 writ_status wr_store_approval_take(wr_store *st, const wr_approval *want, int64_t now_ms, wr_take *res,
                                    wr_approval *out, writ_error *err)
 {
+    memset(out, 0, sizeof *out); /* a failing backend leaves nothing half-made */
     return st->ops->approval_take(st, want, now_ms, res, out, err);
 }
 
 writ_status wr_store_approval_get(wr_store *st, const char *id, int64_t now_ms, wr_approval *out, bool *found,
                                   writ_error *err)
 {
+    memset(out, 0, sizeof *out);
+    *found = false;
     return st->ops->approval_get(st, id, now_ms, out, found, err);
 }
 
 writ_status wr_store_approval_list(wr_store *st, int status, int64_t now_ms, wr_approval **out, size_t *n,
                                    writ_error *err)
 {
+    *out = NULL;
+    *n = 0;
     return st->ops->approval_list(st, status, now_ms, out, n, err);
 }
 
@@ -95,12 +116,15 @@ writ_status wr_store_approval_decide(wr_store *st, const char *id, bool approve,
                                      const char *reason, int64_t now_ms, wr_decide_result *res,
                                      wr_approval *out, writ_error *err)
 {
+    memset(out, 0, sizeof *out);
     return st->ops->approval_decide(st, id, approve, by, reason, now_ms, res, out, err);
 }
 
 writ_status wr_store_approval_expired(wr_store *st, int64_t now_ms, wr_approval **out, size_t *n,
                                       writ_error *err)
 {
+    *out = NULL;
+    *n = 0;
     return st->ops->approval_expired(st, now_ms, out, n, err);
 }
 
@@ -113,6 +137,7 @@ writ_status wr_store_counter_add(wr_store *st, const char *limit, const char *ke
 writ_status wr_store_counter_sum(wr_store *st, const char *limit, const char *key, int64_t first,
                                  int64_t last, int64_t *sum, writ_error *err)
 {
+    *sum = 0;
     return st->ops->counter_sum(st, limit, key, first, last, sum, err);
 }
 
@@ -122,4 +147,26 @@ writ_status wr_store_counter_scan(wr_store *st, const char *limit, int64_t now_m
                                   void *ud, writ_error *err)
 {
     return st->ops->counter_scan(st, limit, now_ms, fn, ud, err);
+}
+
+writ_status wr_store_revocation_publish(wr_store *st, int kind, const char *value, size_t len, int64_t until,
+                                        writ_error *err)
+{
+    if (kind < 1 || kind > 4)
+        return st_fail(err, WRIT_EINVAL, "state: revocation: unknown kind");
+    if (!value || len == 0 || len > 2048 || memchr(value, '\0', len))
+        return st_fail(err, WRIT_EINVAL, "state: revocation: value must be 1..2048 bytes without NUL");
+    if (until < 0)
+        return st_fail(err, WRIT_EINVAL, "state: revocation: until must be >= 0");
+    return st->ops->revocation_publish(st, kind, value, len, until, err);
+}
+
+writ_status wr_store_revocation_follow(wr_store *st, char cursor[WR_REV_CURSOR_MAX], int wait_ms,
+                                       bool (*fn)(void *ud, int kind, const char *value, size_t len,
+                                                  int64_t until),
+                                       void *ud, writ_error *err)
+{
+    if (!memchr(cursor, '\0', WR_REV_CURSOR_MAX))
+        return st_fail(err, WRIT_EINVAL, "state: revocation cursor is not terminated");
+    return st->ops->revocation_follow(st, cursor, wait_ms < 0 ? 0 : wait_ms, fn, ud, err);
 }

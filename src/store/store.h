@@ -1,6 +1,7 @@
 /* store.h - the state every replica of Writ must agree on, behind one
  * interface: approvals (src/approval/) and task-history counters
- * (src/limits/) today; revocations join them when replicas share state.
+ * (src/limits/), and the feed of revocations that replicas share (each
+ * replica keeps the revocation set itself in memory, revocations.c).
  *
  * A backend is a table of operations (wr_store_ops) behind a handle.  The
  * embedded default is SQLite (STATE_DIR/writ.db, sqlite.c); a shared one
@@ -30,10 +31,20 @@ typedef struct wr_store wr_store;
 /* ---- opening */
 
 /* spec: the `state` setting: "" or "sqlite" for the embedded store at
- * sqlite_path (created 0600 if missing).  Other schemes are reported as
- * unsupported with a clear error until their backend exists. */
+ * sqlite_path (created 0600 if missing), or redis://[USER@]HOST:PORT[/DB]
+ * for a Redis server shared by the replicas (redis.c).  Other schemes
+ * (rediss:// too: TLS to Redis is not built in) are refused with a clear
+ * error.  Opening does no network I/O: an unreachable Redis shows up as
+ * the error of the first operation. */
 WRIT_MUST_CHECK writ_status wr_store_open(const char *spec, const char *sqlite_path, wr_store **out,
                                           writ_error *err);
+typedef struct wr_store_opts {
+    const char *password_file; /* Redis: its first line is the password (AUTH); NULL = none */
+    unsigned timeout_ms;       /* Redis: connect and command timeout, 0 = 2000 */
+} wr_store_opts;
+/* wr_store_open with options (o NULL = defaults). */
+WRIT_MUST_CHECK writ_status wr_store_open_opts(const char *spec, const char *sqlite_path,
+                                               const wr_store_opts *o, wr_store **out, writ_error *err);
 void wr_store_close(wr_store *st);
 /* "sqlite" or "redis": names the backend in logs and metrics. */
 const char *wr_store_backend(const wr_store *st);
@@ -141,6 +152,35 @@ WRIT_MUST_CHECK writ_status wr_store_counter_scan(wr_store *st, const char *limi
                                                   bool (*fn)(void *ud, const char *key, int64_t bucket,
                                                              int64_t value, int64_t expires_ms),
                                                   void *ud, writ_error *err);
+
+/* ---- revocations shared between replicas
+ *
+ * The backend keeps every revocation (kind as writ_revoke_kind 1..4, a value
+ * of 1..2048 bytes without NUL, until in unix seconds, 0 = forever) and a
+ * log of their publication.  A replica answers from its own in-memory set
+ * (writ_revocations) and follows the log to learn what others revoked.
+ * Publishing the same (kind, value) again merges until as the set does
+ * (0 wins, else the later one). */
+
+/* Store one revocation durably (before returning) and announce it. */
+WRIT_MUST_CHECK writ_status wr_store_revocation_publish(wr_store *st, int kind, const char *value, size_t len,
+                                                        int64_t until, writ_error *err);
+
+/* A position in the log, opaque to the caller; "" = none yet. */
+#define WR_REV_CURSOR_MAX 64
+
+/* Deliver to fn the revocations published after cursor and advance it.
+ * With "" (or a cursor the backend can no longer continue from without a
+ * gap: its log was trimmed past it, or the backend lost its data and
+ * started a new log) every stored revocation is delivered, so a follower
+ * never misses one; it may see one more than once.  wait_ms > 0 waits up
+ * to that long for a first new entry when there is none (Redis: XREAD
+ * BLOCK); SQLite does not wait.  fn returning false stops the delivery
+ * early: the cursor then stays before that entry.  Returns an error
+ * (cursor unchanged) when the backend cannot be reached. */
+WRIT_MUST_CHECK writ_status wr_store_revocation_follow(
+    wr_store *st, char cursor[WR_REV_CURSOR_MAX], int wait_ms,
+    bool (*fn)(void *ud, int kind, const char *value, size_t len, int64_t until), void *ud, writ_error *err);
 
 /* ---- for backends (store_int.h holds wr_store_ops) */
 

@@ -28,6 +28,12 @@ typedef struct wr_store_ops {
                                 bool (*fn)(void *ud, const char *key, int64_t bucket, int64_t value,
                                            int64_t expires_ms),
                                 void *ud, writ_error *err);
+    writ_status (*revocation_publish)(wr_store *st, int kind, const char *value, size_t len, int64_t until,
+                                      writ_error *err);
+    writ_status (*revocation_follow)(wr_store *st, char cursor[WR_REV_CURSOR_MAX], int wait_ms,
+                                     bool (*fn)(void *ud, int kind, const char *value, size_t len,
+                                                int64_t until),
+                                     void *ud, writ_error *err);
 } wr_store_ops;
 
 /* Every backend's handle starts with this. */
@@ -37,5 +43,8 @@ struct wr_store {
 
 /* The SQLite backend (sqlite.c). */
 WRIT_MUST_CHECK writ_status wr_sqlite_store_open(const char *path, wr_store **out, writ_error *err);
+/* The Redis backend (redis.c): spec is redis://... */
+WRIT_MUST_CHECK writ_status wr_redis_store_open(const char *spec, const wr_store_opts *o, wr_store **out,
+                                                writ_error *err);
 
 #endif

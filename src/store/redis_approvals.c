@@ -1,0 +1,399 @@
+/* redis_approvals.c - approvals in Redis.
+ *
+ *   writ:ap:ID        hash: every field of the approval (status by name)
+ *   writ:apb:BINDING  the id of the binding's latest approval
+ *   writ:apz          sorted set of ids by created_ms (listing, newest first)
+ *   writ:apx          sorted set of ids by expires_ms while pending or
+ *                     approved (expiry reports; removed when reported,
+ *                     consumed or denied)
+ *
+ * At most one approval per binding is live (pending, approved, or denied
+ * and unexpired): a new one is created only when none is.  So the latest
+ * id of a binding is the only one take has to look at, and take is one
+ * Lua script: Redis runs a script alone, so of two replicas taking the same
+ * approved approval at once exactly one sees it approved and consumes it.
+ *
+ * Expiry: an approval is expired once now_ms > expires_ms. */
+#include "store/redis_int.h"
+#include "util/alloc.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* KEYS: none (ids come from the data).  ARGV: now, binding, created,
+ * expires, then field/value pairs of the new approval. */
+static const char take_lua[] = "local now = tonumber(ARGV[1])\n"
+                               "local bkey = 'writ:apb:' .. ARGV[2]\n"
+                               "local id = redis.call('GET', bkey)\n"
+                               "if id then\n"
+                               "  local k = 'writ:ap:' .. id\n"
+                               "  local h = redis.call('HMGET', k, 'status', 'expires_ms')\n"
+                               "  local exp = tonumber(h[2])\n"
+                               "  if h[1] and exp and now <= exp then\n"
+                               "    if h[1] == 'approved' then\n"
+                               "      redis.call('HSET', k, 'status', 'consumed')\n"
+                               "      redis.call('ZREM', 'writ:apx', id)\n"
+                               "      return {'consumed', redis.call('HGETALL', k)}\n"
+                               "    elseif h[1] == 'pending' or h[1] == 'denied' then\n"
+                               "      return {h[1], redis.call('HGETALL', k)}\n"
+                               "    end\n"
+                               "  end\n"
+                               "end\n"
+                               "local nid\n"
+                               "for i = 5, #ARGV, 2 do if ARGV[i] == 'id' then nid = ARGV[i + 1] end end\n"
+                               "local k = 'writ:ap:' .. nid\n"
+                               "if redis.call('EXISTS', k) == 1 then return redis.error_reply('approval id ' "
+                               ".. nid .. ' exists already') end\n"
+                               "redis.call('HSET', k, unpack(ARGV, 5))\n"
+                               "redis.call('SET', bkey, nid)\n"
+                               "redis.call('ZADD', 'writ:apz', ARGV[3], nid)\n"
+                               "redis.call('ZADD', 'writ:apx', ARGV[4], nid)\n"
+                               "return {'created', redis.call('HGETALL', k)}\n";
+
+/* ARGV: id, approve (1/0), by, now, [reason] */
+static const char decide_lua[] =
+    "local k = 'writ:ap:' .. ARGV[1]\n"
+    "local h = redis.call('HMGET', k, 'status', 'expires_ms')\n"
+    "if not h[1] then return {'not_found'} end\n"
+    "if h[1] ~= 'pending' or tonumber(ARGV[4]) > tonumber(h[2]) then\n"
+    "  return {'not_pending', redis.call('HGETALL', k)}\n"
+    "end\n"
+    "local st = ARGV[2] == '1' and 'approved' or 'denied'\n"
+    "redis.call('HSET', k, 'status', st, 'decided_ms', ARGV[4], 'decided_by', ARGV[3])\n"
+    "if ARGV[5] then redis.call('HSET', k, 'reason', ARGV[5]) end\n"
+    "if st == 'denied' then redis.call('ZREM', 'writ:apx', ARGV[1]) end\n"
+    "return {'done', redis.call('HGETALL', k)}\n";
+
+/* ARGV: now.  The pending or approved ones past expiry, each once. */
+static const char expired_lua[] =
+    "local ids = redis.call('ZRANGEBYSCORE', 'writ:apx', '-inf', '(' .. ARGV[1], 'LIMIT', 0, 1000)\n"
+    "local out = {}\n"
+    "for _, id in ipairs(ids) do\n"
+    "  redis.call('ZREM', 'writ:apx', id)\n"
+    "  local k = 'writ:ap:' .. id\n"
+    "  local st = redis.call('HGET', k, 'status')\n"
+    "  if st == 'pending' or st == 'approved' then out[#out + 1] = redis.call('HGETALL', k) end\n"
+    "end\n"
+    "return out\n";
+
+static bool valid_token(const char *s, size_t max)
+{
+    size_t n = s ? strlen(s) : 0;
+    return n > 0 && n <= max;
+}
+
+static char *dup_reply(const redisReply *v) { return wr_strndup(v->str, v->len); }
+
+/* Fill a from a HGETALL reply (field, value, ...); the status derived from
+ * now_ms (pending or approved past expiry: expired).  false on OOM or a
+ * reply that is not an approval. */
+static bool from_hash(const redisReply *h, int64_t now_ms, wr_approval *a)
+{
+    memset(a, 0, sizeof *a);
+    if (!h || h->type != REDIS_REPLY_ARRAY || h->elements == 0 || h->elements % 2)
+        return false;
+    bool ok = true, have_status = false;
+    for (size_t i = 0; i + 1 < h->elements && ok; i += 2) {
+        const redisReply *f = h->element[i], *v = h->element[i + 1];
+        if (f->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING)
+            continue;
+        const char *n = f->str;
+        char **dst = NULL;
+        if (!strcmp(n, "id") && v->len < sizeof a->id)
+            memcpy(a->id, v->str, v->len + 1);
+        else if (!strcmp(n, "binding") && v->len < sizeof a->binding)
+            memcpy(a->binding, v->str, v->len + 1);
+        else if (!strcmp(n, "input_sha256") && v->len < sizeof a->input_sha256)
+            memcpy(a->input_sha256, v->str, v->len + 1);
+        else if (!strcmp(n, "status")) {
+            int s = wr_approval_status_parse(v->str);
+            if (s < 0)
+                ok = false;
+            a->status = (wr_approval_status)s;
+            have_status = true;
+        } else if (!strcmp(n, "created_ms"))
+            ok = rd_int(v, &a->created_ms);
+        else if (!strcmp(n, "expires_ms"))
+            ok = rd_int(v, &a->expires_ms);
+        else if (!strcmp(n, "decided_ms"))
+            ok = rd_int(v, &a->decided_ms);
+        else if (!strcmp(n, "agent"))
+            dst = &a->agent;
+        else if (!strcmp(n, "action"))
+            dst = &a->action;
+        else if (!strcmp(n, "resource"))
+            dst = &a->resource;
+        else if (!strcmp(n, "task_id"))
+            dst = &a->task_id;
+        else if (!strcmp(n, "task_purpose"))
+            dst = &a->task_purpose;
+        else if (!strcmp(n, "chain"))
+            dst = &a->chain;
+        else if (!strcmp(n, "input"))
+            dst = &a->input;
+        else if (!strcmp(n, "decided_by"))
+            dst = &a->decided_by;
+        else if (!strcmp(n, "reason"))
+            dst = &a->reason;
+        if (dst && !(*dst = dup_reply(v)))
+            ok = false;
+    }
+    if (!ok || !have_status || !a->id[0]) {
+        wr_approval_clear(a);
+        return false;
+    }
+    if ((a->status == WR_APPROVAL_PENDING || a->status == WR_APPROVAL_APPROVED) && now_ms > a->expires_ms)
+        a->status = WR_APPROVAL_EXPIRED;
+    return true;
+}
+
+static writ_status bad_reply(writ_error *err, const char *what)
+{
+    return rd_fail(err, WRIT_EIO, what, "unexpected reply");
+}
+
+writ_status wr_redis_approval_take(wr_store *st, const wr_approval *want, int64_t now_ms, wr_take *res,
+                                   wr_approval *out, writ_error *err)
+{
+    wr_redis_store *s = (wr_redis_store *)st;
+    memset(out, 0, sizeof *out);
+    if (!valid_token(want->id, sizeof want->id - 1) || !valid_token(want->binding, sizeof want->binding - 1))
+        return rd_fail(err, WRIT_EINVAL, "approval take", "id and binding are required");
+    rd_args a = {0};
+    rd_arg_i64(&a, now_ms);
+    rd_arg_str(&a, want->binding);
+    rd_arg_i64(&a, want->created_ms);
+    rd_arg_i64(&a, want->expires_ms);
+#define F(name, v)                                                                                           \
+    do {                                                                                                     \
+        if (v) {                                                                                             \
+            rd_arg_str(&a, name);                                                                            \
+            rd_arg_str(&a, v);                                                                               \
+        }                                                                                                    \
+    } while (0)
+    F("id", want->id);
+    F("binding", want->binding);
+    F("status", "pending");
+    F("agent", want->agent);
+    F("action", want->action);
+    F("resource", want->resource);
+    F("task_id", want->task_id);
+    F("task_purpose", want->task_purpose);
+    F("chain", want->chain);
+    F("input_sha256", want->input_sha256);
+    F("input", want->input);
+#undef F
+    rd_arg_str(&a, "created_ms");
+    rd_arg_i64(&a, want->created_ms);
+    rd_arg_str(&a, "expires_ms");
+    rd_arg_i64(&a, want->expires_ms);
+    rd_arg_str(&a, "decided_ms");
+    rd_arg_i64(&a, 0);
+    redisContext *c = rd_get(s, err);
+    if (!c)
+        return WRIT_EIO;
+    redisReply *r = rd_script(c, take_lua, 0, &a, "approval take", err);
+    rd_put(s, c);
+    if (!r)
+        return WRIT_EIO;
+    writ_status ret = WRIT_OK;
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 || r->element[0]->type != REDIS_REPLY_STRING) {
+        ret = bad_reply(err, "approval take");
+    } else {
+        const char *w = r->element[0]->str;
+        *res = !strcmp(w, "consumed")  ? WR_TAKE_CONSUMED
+               : !strcmp(w, "pending") ? WR_TAKE_PENDING
+               : !strcmp(w, "denied")  ? WR_TAKE_DENIED
+                                       : WR_TAKE_CREATED;
+        if (!from_hash(r->element[1], now_ms, out))
+            ret = bad_reply(err, "approval take");
+    }
+    freeReplyObject(r);
+    return ret;
+}
+
+writ_status wr_redis_approval_get(wr_store *st, const char *id, int64_t now_ms, wr_approval *out, bool *found,
+                                  writ_error *err)
+{
+    wr_redis_store *s = (wr_redis_store *)st;
+    memset(out, 0, sizeof *out);
+    *found = false;
+    if (!id || !*id || strlen(id) >= sizeof out->id)
+        return WRIT_OK; /* no such id can exist */
+    rd_args a = {0};
+    rd_arg_str(&a, "HGETALL");
+    char key[64];
+    snprintf(key, sizeof key, "writ:ap:%s", id);
+    rd_arg_str(&a, key);
+    redisContext *c = rd_get(s, err);
+    if (!c)
+        return WRIT_EIO;
+    redisReply *r = rd_run(c, &a, "approval get", err);
+    rd_put(s, c);
+    if (!r)
+        return WRIT_EIO;
+    writ_status ret = WRIT_OK;
+    if (r->type == REDIS_REPLY_ARRAY && r->elements > 0) {
+        if (from_hash(r, now_ms, out))
+            *found = true;
+        else
+            ret = bad_reply(err, "approval get");
+    }
+    freeReplyObject(r);
+    return ret;
+}
+
+/* Append the approvals of an array of HGETALL replies to *list. */
+static writ_status collect(const redisReply *arr, int status, int64_t now_ms, wr_approval **list, size_t *n,
+                           writ_error *err)
+{
+    if (arr->elements == 0)
+        return WRIT_OK;
+    wr_approval *l = wr_realloc(*list, (*n + arr->elements) * sizeof *l);
+    if (!l)
+        return rd_fail(err, WRIT_ENOMEM, "out of memory", NULL);
+    *list = l;
+    for (size_t i = 0; i < arr->elements; i++) {
+        const redisReply *h = arr->element[i];
+        if (h->type != REDIS_REPLY_ARRAY || h->elements == 0)
+            continue; /* listed but gone */
+        wr_approval a;
+        if (!from_hash(h, now_ms, &a))
+            return bad_reply(err, "approval list");
+        if (status >= 0 && (int)a.status != status) {
+            wr_approval_clear(&a);
+            continue;
+        }
+        l[(*n)++] = a;
+    }
+    return WRIT_OK;
+}
+
+writ_status wr_redis_approval_list(wr_store *st, int status, int64_t now_ms, wr_approval **out, size_t *n,
+                                   writ_error *err)
+{
+    wr_redis_store *s = (wr_redis_store *)st;
+    *out = NULL;
+    *n = 0;
+    redisContext *c = rd_get(s, err);
+    if (!c)
+        return WRIT_EIO;
+    rd_args a = {0};
+    rd_arg_str(&a, "ZREVRANGE");
+    rd_arg_str(&a, "writ:apz");
+    rd_arg_str(&a, "0");
+    rd_arg_str(&a, "-1");
+    redisReply *ids = rd_run(c, &a, "approval list", err);
+    writ_status ret = WRIT_OK;
+    if (!ids) {
+        rd_put(s, c);
+        return WRIT_EIO;
+    }
+    if (ids->type != REDIS_REPLY_ARRAY) {
+        ret = bad_reply(err, "approval list");
+        goto out;
+    }
+    /* one pipeline of HGETALLs */
+    for (size_t i = 0; i < ids->elements; i++) {
+        char key[64];
+        const redisReply *id = ids->element[i];
+        if (id->type != REDIS_REPLY_STRING || id->len >= 40)
+            continue;
+        snprintf(key, sizeof key, "writ:ap:%s", id->str);
+        if (redisAppendCommand(c, "HGETALL %s", key) != REDIS_OK) {
+            ret = rd_fail(err, WRIT_EIO, "approval list", c->errstr);
+            c->err = REDIS_ERR_IO; /* replies pending: never reuse */
+            goto out;
+        }
+    }
+    redisReply arr = {.type = REDIS_REPLY_ARRAY, .elements = 1};
+    for (size_t i = 0; i < ids->elements; i++) {
+        const redisReply *id = ids->element[i];
+        if (id->type != REDIS_REPLY_STRING || id->len >= 40)
+            continue;
+        void *rp = NULL;
+        if (redisGetReply(c, &rp) != REDIS_OK || !rp) {
+            ret = rd_fail(err, WRIT_EIO, "approval list", c->errstr);
+            c->err = REDIS_ERR_IO;
+            goto out;
+        }
+        redisReply *one = rp;
+        arr.element = &one;
+        if (!ret && one->type == REDIS_REPLY_ARRAY)
+            ret = collect(&arr, status, now_ms, out, n, err);
+        freeReplyObject(one);
+    }
+out:
+    freeReplyObject(ids);
+    rd_put(s, c);
+    if (ret) {
+        wr_approvals_free(*out, *n);
+        *out = NULL;
+        *n = 0;
+    }
+    return ret;
+}
+
+writ_status wr_redis_approval_decide(wr_store *st, const char *id, bool approve, const char *by,
+                                     const char *reason, int64_t now_ms, wr_decide_result *res,
+                                     wr_approval *out, writ_error *err)
+{
+    wr_redis_store *s = (wr_redis_store *)st;
+    memset(out, 0, sizeof *out);
+    if (!id || !*id || strlen(id) >= sizeof out->id) {
+        *res = WR_DECIDE_NOT_FOUND;
+        return WRIT_OK;
+    }
+    rd_args a = {0};
+    rd_arg_str(&a, id);
+    rd_arg_str(&a, approve ? "1" : "0");
+    rd_arg_str(&a, by ? by : "");
+    rd_arg_i64(&a, now_ms);
+    if (reason)
+        rd_arg_str(&a, reason);
+    redisContext *c = rd_get(s, err);
+    if (!c)
+        return WRIT_EIO;
+    redisReply *r = rd_script(c, decide_lua, 0, &a, "approval decide", err);
+    rd_put(s, c);
+    if (!r)
+        return WRIT_EIO;
+    writ_status ret = WRIT_OK;
+    if (r->type != REDIS_REPLY_ARRAY || r->elements < 1 || r->element[0]->type != REDIS_REPLY_STRING) {
+        ret = bad_reply(err, "approval decide");
+    } else if (!strcmp(r->element[0]->str, "not_found")) {
+        *res = WR_DECIDE_NOT_FOUND;
+    } else {
+        *res = !strcmp(r->element[0]->str, "done") ? WR_DECIDE_DONE : WR_DECIDE_NOT_PENDING;
+        if (r->elements != 2 || !from_hash(r->element[1], now_ms, out))
+            ret = bad_reply(err, "approval decide");
+    }
+    freeReplyObject(r);
+    return ret;
+}
+
+writ_status wr_redis_approval_expired(wr_store *st, int64_t now_ms, wr_approval **out, size_t *n,
+                                      writ_error *err)
+{
+    wr_redis_store *s = (wr_redis_store *)st;
+    *out = NULL;
+    *n = 0;
+    rd_args a = {0};
+    rd_arg_i64(&a, now_ms);
+    redisContext *c = rd_get(s, err);
+    if (!c)
+        return WRIT_EIO;
+    redisReply *r = rd_script(c, expired_lua, 0, &a, "approval expired", err);
+    rd_put(s, c);
+    if (!r)
+        return WRIT_EIO;
+    writ_status ret = r->type == REDIS_REPLY_ARRAY ? collect(r, -1, now_ms, out, n, err)
+                                                   : bad_reply(err, "approval expired");
+    freeReplyObject(r);
+    if (ret) {
+        wr_approvals_free(*out, *n);
+        *out = NULL;
+        *n = 0;
+    }
+    return ret;
+}

@@ -1,0 +1,272 @@
+/* redis_counters.c - task-history counters in Redis: one key per bucket,
+ *
+ *   writ:c:LEN:LIMIT:KEY:BUCKET     an integer, expiring at expires_ms
+ *
+ * (LEN, the byte length of LIMIT, keeps "a:b"+"c" apart from "a"+"b:c";
+ * BUCKET is the last field, so KEY may hold ':').  An add is INCRBY and
+ * PEXPIREAT in one MULTI/EXEC; a sum is one MGET of the range's keys
+ * (missing or expired buckets count 0). */
+#include "store/redis_int.h"
+#include "util/alloc.h"
+#include "util/sbuf.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_NAME 1024
+#define MAX_SPAN 100000 /* buckets in one sum */
+
+static writ_status check_names(const char *limit, const char *key, writ_error *err)
+{
+    if (!limit || !*limit || strlen(limit) > MAX_NAME || !key || strlen(key) > MAX_NAME)
+        return rd_fail(err, WRIT_EINVAL, "counter", "limit must be 1..1024 bytes, key at most 1024");
+    return WRIT_OK;
+}
+
+/* "writ:c:LEN:LIMIT:" */
+static void prefix(sbuf *b, const char *limit)
+{
+    sb_printf(b, "writ:c:%zu:", strlen(limit));
+    sb_puts(b, limit);
+    sb_putc(b, ':');
+}
+
+writ_status wr_redis_counter_add(wr_store *st, const char *limit, const char *key, int64_t bucket,
+                                 int64_t delta, int64_t expires_ms, writ_error *err)
+{
+    wr_redis_store *s = (wr_redis_store *)st;
+    writ_status ret = check_names(limit, key, err);
+    if (ret)
+        return ret;
+    sbuf k;
+    sb_init(&k);
+    prefix(&k, limit);
+    sb_puts(&k, key);
+    sb_printf(&k, ":%" PRId64, bucket);
+    if (!sb_ok(&k)) {
+        sb_free(&k);
+        return rd_fail(err, WRIT_ENOMEM, "out of memory", NULL);
+    }
+    redisContext *c = rd_get(s, err);
+    if (!c) {
+        sb_free(&k);
+        return WRIT_EIO;
+    }
+    /* MULTI/EXEC in one pipeline: the increment and its expiry together */
+    const char *kv = k.p;
+    size_t kl = k.len;
+    char d[24], e[24];
+    snprintf(d, sizeof d, "%" PRId64, delta);
+    snprintf(e, sizeof e, "%" PRId64, expires_ms);
+    const char *multi[] = {"MULTI"}, *exec[] = {"EXEC"};
+    const char *incr[] = {"INCRBY", kv, d}, *pexp[] = {"PEXPIREAT", kv, e};
+    size_t incr_l[] = {6, kl, strlen(d)}, pexp_l[] = {9, kl, strlen(e)};
+    int ok = redisAppendCommandArgv(c, 1, multi, NULL) == REDIS_OK &&
+             redisAppendCommandArgv(c, 3, incr, incr_l) == REDIS_OK &&
+             redisAppendCommandArgv(c, 3, pexp, pexp_l) == REDIS_OK &&
+             redisAppendCommandArgv(c, 1, exec, NULL) == REDIS_OK;
+    redisReply *last = NULL;
+    for (int i = 0; ok && i < 4; i++) {
+        void *rp = NULL;
+        if (redisGetReply(c, &rp) != REDIS_OK || !rp) {
+            ok = 0;
+            break;
+        }
+        if (i == 3)
+            last = rp;
+        else
+            freeReplyObject(rp);
+    }
+    if (!ok) {
+        ret = rd_fail(err, WRIT_EIO, "counter add", c->errstr[0] ? c->errstr : "no reply");
+        c->err = REDIS_ERR_IO;
+    } else if (last->type != REDIS_REPLY_ARRAY || last->elements != 2 ||
+               last->element[0]->type != REDIS_REPLY_INTEGER) {
+        /* EXEC's replies: INCRBY's integer (an error on overflow), PEXPIREAT's */
+        ret = rd_fail(err, WRIT_EIO, "counter add",
+                      last->type == REDIS_REPLY_ERROR ? last->str
+                      : last->type == REDIS_REPLY_ARRAY && last->elements == 2 &&
+                              last->element[0]->type == REDIS_REPLY_ERROR
+                          ? last->element[0]->str
+                          : "unexpected reply");
+    }
+    freeReplyObject(last);
+    rd_put(s, c);
+    sb_free(&k);
+    return ret;
+}
+
+writ_status wr_redis_counter_sum(wr_store *st, const char *limit, const char *key, int64_t first,
+                                 int64_t last, int64_t *sum, writ_error *err)
+{
+    wr_redis_store *s = (wr_redis_store *)st;
+    *sum = 0;
+    writ_status ret = check_names(limit, key, err);
+    if (ret)
+        return ret;
+    if (last < first)
+        return WRIT_OK;
+    if ((uint64_t)last - (uint64_t)first >= MAX_SPAN)
+        return rd_fail(err, WRIT_EINVAL, "counter sum", "more than 100000 buckets in one sum");
+    size_t nb = (size_t)(last - first) + 1;
+    /* one MGET: the keys share one buffer, offsets first (it may move) */
+    const char **argv = wr_calloc(nb + 1, sizeof *argv);
+    size_t *lens = wr_calloc(nb + 1, sizeof *lens);
+    size_t *offs = wr_calloc(nb, sizeof *offs);
+    sbuf k;
+    sb_init(&k);
+    if (!argv || !lens || !offs) {
+        ret = rd_fail(err, WRIT_ENOMEM, "out of memory", NULL);
+        goto out;
+    }
+    for (size_t i = 0; i < nb; i++) {
+        offs[i] = k.len;
+        prefix(&k, limit);
+        sb_puts(&k, key);
+        sb_printf(&k, ":%" PRId64, first + (int64_t)i);
+        lens[i + 1] = k.len - offs[i];
+    }
+    if (!sb_ok(&k)) {
+        ret = rd_fail(err, WRIT_ENOMEM, "out of memory", NULL);
+        goto out;
+    }
+    argv[0] = "MGET";
+    lens[0] = 4;
+    for (size_t i = 0; i < nb; i++)
+        argv[i + 1] = k.p + offs[i];
+    redisContext *c = rd_get(s, err);
+    if (!c) {
+        ret = WRIT_EIO;
+        goto out;
+    }
+    redisReply *r = redisCommandArgv(c, (int)nb + 1, argv, lens);
+    if (!r) {
+        ret = rd_fail(err, WRIT_EIO, "counter sum", c->errstr[0] ? c->errstr : "no reply");
+        c->err = REDIS_ERR_IO;
+    } else if (r->type != REDIS_REPLY_ARRAY || r->elements != nb) {
+        ret =
+            rd_fail(err, WRIT_EIO, "counter sum", r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+    } else {
+        int64_t total = 0;
+        for (size_t i = 0; i < nb && !ret; i++) {
+            int64_t v;
+            if (r->element[i]->type == REDIS_REPLY_NIL)
+                continue;
+            if (!rd_int(r->element[i], &v))
+                ret = rd_fail(err, WRIT_EIO, "counter sum", "a bucket is not an integer");
+            else if (__builtin_add_overflow(total, v, &total))
+                ret = rd_fail(err, WRIT_EIO, "counter sum", "the sum overflows");
+        }
+        if (!ret)
+            *sum = total;
+    }
+    freeReplyObject(r);
+    rd_put(s, c);
+out:
+    sb_free(&k);
+    wr_free(argv);
+    wr_free(lens);
+    wr_free(offs);
+    return ret;
+}
+
+/* The glob pattern matching LIMIT's keys: Redis's MATCH treats * ? [ ] \
+ * specially, so they are escaped. */
+static void match_pattern(sbuf *b, const char *limit)
+{
+    sb_printf(b, "writ:c:%zu:", strlen(limit));
+    for (const char *p = limit; *p; p++) {
+        if (strchr("*?[]\\", *p))
+            sb_putc(b, '\\');
+        sb_putc(b, *p);
+    }
+    sb_puts(b, ":*");
+}
+
+writ_status wr_redis_counter_scan(wr_store *st, const char *limit, int64_t now_ms,
+                                  bool (*fn)(void *ud, const char *key, int64_t bucket, int64_t value,
+                                             int64_t expires_ms),
+                                  void *ud, writ_error *err)
+{
+    wr_redis_store *s = (wr_redis_store *)st;
+    writ_status ret = check_names(limit, "", err);
+    if (ret)
+        return ret;
+    sbuf pat, pre;
+    sb_init(&pat);
+    sb_init(&pre);
+    match_pattern(&pat, limit);
+    prefix(&pre, limit);
+    if (!sb_ok(&pat) || !sb_ok(&pre)) {
+        sb_free(&pat);
+        sb_free(&pre);
+        return rd_fail(err, WRIT_ENOMEM, "out of memory", NULL);
+    }
+    redisContext *c = rd_get(s, err);
+    if (!c) {
+        sb_free(&pat);
+        sb_free(&pre);
+        return WRIT_EIO;
+    }
+    char cursor[32] = "0";
+    bool stop = false;
+    do {
+        redisReply *r = redisCommand(c, "SCAN %s MATCH %b COUNT 500", cursor, pat.p, pat.len);
+        if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+            r->element[0]->type != REDIS_REPLY_STRING || r->element[0]->len >= sizeof cursor ||
+            r->element[1]->type != REDIS_REPLY_ARRAY) {
+            ret = rd_fail(err, WRIT_EIO, "counter scan",
+                          !r                             ? c->errstr
+                          : r->type == REDIS_REPLY_ERROR ? r->str
+                                                         : "unexpected reply");
+            if (!r)
+                c->err = REDIS_ERR_IO;
+            freeReplyObject(r);
+            break;
+        }
+        memcpy(cursor, r->element[0]->str, r->element[0]->len + 1);
+        const redisReply *keys = r->element[1];
+        /* values and expiry times of this page: one pipeline */
+        for (size_t i = 0; i < keys->elements; i++) {
+            const redisReply *k = keys->element[i];
+            if (redisAppendCommand(c, "GET %b", k->str, k->len) != REDIS_OK ||
+                redisAppendCommand(c, "PEXPIRETIME %b", k->str, k->len) != REDIS_OK)
+                c->err = REDIS_ERR_IO;
+        }
+        for (size_t i = 0; i < keys->elements && !c->err; i++) {
+            const redisReply *k = keys->element[i];
+            void *v = NULL, *e = NULL;
+            if (redisGetReply(c, &v) != REDIS_OK || redisGetReply(c, &e) != REDIS_OK) {
+                freeReplyObject(v);
+                c->err = REDIS_ERR_IO;
+                break;
+            }
+            int64_t value, exp;
+            /* KEY:BUCKET after the prefix; the bucket is the last field */
+            const char *rest = k->str + pre.len;
+            const char *colon = k->len > pre.len ? strrchr(rest, ':') : NULL;
+            char *end = NULL;
+            long long b = colon ? strtoll(colon + 1, &end, 10) : 0;
+            if (!stop && !ret && colon && end && !*end && rd_int(v, &value) && rd_int(e, &exp) &&
+                (exp < 0 || exp > now_ms)) {
+                char *key = wr_strndup(rest, (size_t)(colon - rest));
+                if (!key)
+                    ret = rd_fail(err, WRIT_ENOMEM, "out of memory", NULL);
+                else if (!fn(ud, key, b, value, exp < 0 ? 0 : exp))
+                    stop = true;
+                wr_free(key);
+            }
+            freeReplyObject(v);
+            freeReplyObject(e);
+        }
+        freeReplyObject(r);
+        if (c->err && !ret)
+            ret = rd_fail(err, WRIT_EIO, "counter scan", c->errstr[0] ? c->errstr : "connection lost");
+    } while (!ret && !stop && strcmp(cursor, "0") != 0);
+    rd_put(s, c);
+    sb_free(&pat);
+    sb_free(&pre);
+    return ret;
+}

@@ -1,0 +1,86 @@
+/* redis_int.h - the Redis backend's handle, shared by its files: redis.c
+ * (URL, connections, commands, scripts), redis_approvals.c,
+ * redis_counters.c, redis_revocations.c.
+ *
+ * Every key starts with "writ:"; a deployment that shares one Redis
+ * between several Writ installations gives each its own database (/DB). */
+#ifndef WRIT_STORE_REDIS_INT_H
+#define WRIT_STORE_REDIS_INT_H
+
+#include <hiredis.h>
+#include <pthread.h>
+#include <sys/time.h>
+
+#include "store/store_int.h"
+
+#define RD_POOL 16 /* idle connections kept; more are opened on demand */
+#define RD_MAXARGS 48
+
+typedef struct wr_redis_store {
+    wr_store base;
+    char host[256];
+    int port;
+    int db;
+    char user[128];         /* "" = the default user */
+    char *password;         /* NULL = no AUTH */
+    struct timeval timeout; /* connect and command */
+    pthread_mutex_t mu;     /* guards idle */
+    redisContext *idle[RD_POOL];
+    size_t nidle;
+} wr_redis_store;
+
+/* A command's arguments (binary safe); numbers are formatted in place. */
+typedef struct rd_args {
+    int n;
+    const char *v[RD_MAXARGS];
+    size_t len[RD_MAXARGS];
+    char num[RD_MAXARGS][24];
+} rd_args;
+void rd_arg(rd_args *a, const char *s, size_t len);
+void rd_arg_str(rd_args *a, const char *s); /* NULL = "" */
+void rd_arg_i64(rd_args *a, int64_t v);
+
+/* A connection of the pool (connected, authenticated, database selected),
+ * or NULL with err.  Give it back with rd_put: a connection that failed is
+ * closed there, the next rd_get opens a new one. */
+redisContext *rd_get(wr_redis_store *s, writ_error *err);
+void rd_put(wr_redis_store *s, redisContext *c);
+/* Run one command: its reply (freeReplyObject) or NULL with err (a failed
+ * connection, or an error reply: "state: redis: WHAT: MESSAGE"). */
+redisReply *rd_run(redisContext *c, const rd_args *a, const char *what, writ_error *err);
+/* Run a Lua script (EVALSHA, then EVAL when Redis does not know it yet):
+ * args are the script's keys then arguments, nkeys of them keys. */
+redisReply *rd_script(redisContext *c, const char *src, int nkeys, const rd_args *args, const char *what,
+                      writ_error *err);
+/* Fill err; returns WRIT_EIO (or code). */
+writ_status rd_fail(writ_error *err, writ_status code, const char *what, const char *detail);
+/* A reply's string as int64 (integer or decimal string); false if neither. */
+bool rd_int(const redisReply *r, int64_t *v);
+
+writ_status wr_redis_approval_take(wr_store *st, const wr_approval *want, int64_t now_ms, wr_take *res,
+                                   wr_approval *out, writ_error *err);
+writ_status wr_redis_approval_get(wr_store *st, const char *id, int64_t now_ms, wr_approval *out, bool *found,
+                                  writ_error *err);
+writ_status wr_redis_approval_list(wr_store *st, int status, int64_t now_ms, wr_approval **out, size_t *n,
+                                   writ_error *err);
+writ_status wr_redis_approval_decide(wr_store *st, const char *id, bool approve, const char *by,
+                                     const char *reason, int64_t now_ms, wr_decide_result *res,
+                                     wr_approval *out, writ_error *err);
+writ_status wr_redis_approval_expired(wr_store *st, int64_t now_ms, wr_approval **out, size_t *n,
+                                      writ_error *err);
+writ_status wr_redis_counter_add(wr_store *st, const char *limit, const char *key, int64_t bucket,
+                                 int64_t delta, int64_t expires_ms, writ_error *err);
+writ_status wr_redis_counter_sum(wr_store *st, const char *limit, const char *key, int64_t first,
+                                 int64_t last, int64_t *sum, writ_error *err);
+writ_status wr_redis_counter_scan(wr_store *st, const char *limit, int64_t now_ms,
+                                  bool (*fn)(void *ud, const char *key, int64_t bucket, int64_t value,
+                                             int64_t expires_ms),
+                                  void *ud, writ_error *err);
+writ_status wr_redis_revocation_publish(wr_store *st, int kind, const char *value, size_t len, int64_t until,
+                                        writ_error *err);
+writ_status wr_redis_revocation_follow(wr_store *st, char cursor[WR_REV_CURSOR_MAX], int wait_ms,
+                                       bool (*fn)(void *ud, int kind, const char *value, size_t len,
+                                                  int64_t until),
+                                       void *ud, writ_error *err);
+
+#endif
