@@ -49,6 +49,11 @@ void writ_schema_free(writ_schema *s);
  * attribute; 1: it does.  Thread-safe on a schema no one frees. */
 int writ_schema_context_has(const writ_schema *s, const char *action_type, const char *action_id,
                             const char *attr);
+/* The declared type of context attribute attr (sub NULL) or of attribute
+ * sub of the record attr: 'L' Long, 'D' decimal, 'R' record, 'O' another
+ * type; 0 not declared; -1 no such action. */
+int writ_schema_context_kind(const writ_schema *s, const char *action_type, const char *action_id,
+                             const char *attr, const char *sub);
 
 /* ---- entities (Cedar's JSON entity format).  With a schema, attribute
  * values are read as the schema types them and the schema's action entities

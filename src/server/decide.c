@@ -293,6 +293,8 @@ void srv_decide_ask(srv *s, const srv_snapshot *snap, const srv_ask *a, srv_outc
     writ_request *rq = NULL;
     writ_error err;
     memset(&err, 0, sizeof err);
+    srv_history hist;
+    memset(&hist.h, 0, sizeof hist.h);
     if (!sb_ok(&txt)) {
         snprintf(why, sizeof why, "out of memory");
         goto refuse;
@@ -319,6 +321,8 @@ void srv_decide_ask(srv *s, const srv_snapshot *snap, const srv_ask *a, srv_outc
         snprintf(why, sizeof why, "out of memory");
         goto refuse;
     }
+    if (srv_history_context(s, snap, a, ctx, &hist, why, sizeof why))
+        goto refuse;
     rq = thread_request();
     writ_status st = rq ? writ_request_fill(rq, snap->schema, s->cfg->validate, &a->principal, &a->action,
                                             &a->resource, ctx, &err)
@@ -363,6 +367,8 @@ void srv_decide_ask(srv *s, const srv_snapshot *snap, const srv_ask *a, srv_outc
         out->allow = out->d.allow;
     }
     decided(s, agent, act, res, task, chain, a->audit_extra, out);
+    if (out->allow)
+        srv_history_count(s, &hist);
     goto done;
 refuse:
     memset(out, 0, sizeof *out);
@@ -370,6 +376,7 @@ refuse:
     snprintf(out->error, sizeof out->error, "%s", why);
     decided(s, agent, act, res, task, chain, a->audit_extra, out);
 done:
+    srv_history_end(&hist);
     json_decref(ctx);
     free(chain_own); /* jansson's allocator */
     sb_free(&txt);
