@@ -71,11 +71,9 @@ static writ_status window(const word *w, int64_t *ms, writ_error *err)
 {
     int64_t x = 0;
     size_t i = 0;
-    for (; i < w->n && is_digit(w->p[i]); i++) {
-        if (x > WR_LIMIT_WINDOW_MAX_MS)
-            break;
-        x = x * 10 + (w->p[i] - '0');
-    }
+    for (; i < w->n && is_digit(w->p[i]); i++)
+        if (x <= WR_LIMIT_WINDOW_MAX_MS)
+            x = x * 10 + (w->p[i] - '0'); /* past the maximum: stays past it */
     if (i == 0)
         return bad(err, w->col, "window '%.*s': expected seconds, or a number with s, m, h or d (24h)",
                    (int)(w->n > 40 ? 40 : w->n), w->p);
@@ -186,6 +184,11 @@ writ_status wr_limit_parse(const char *line, wr_limit *out, writ_error *err)
     size_t len = strlen(line);
     if (len > WR_LIMIT_LINE_MAX)
         return bad(err, WR_LIMIT_LINE_MAX + 1, "longer than %d bytes", WR_LIMIT_LINE_MAX);
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)line[i];
+        if ((c < 0x20 && c != '\t') || c == 0x7f)
+            return bad(err, i + 1, "control character 0x%02x", c);
+    }
     word w[8];
     size_t nw = 0;
     for (size_t i = 0; i < len;) {
@@ -194,8 +197,6 @@ writ_status wr_limit_parse(const char *line, wr_limit *out, writ_error *err)
             i++;
             continue;
         }
-        if (c < 0x20 || c == 0x7f)
-            return bad(err, i + 1, "control character 0x%02x", c);
         size_t s = i;
         while (i < len && line[i] != ' ' && line[i] != '\t')
             i++;
