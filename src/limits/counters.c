@@ -1,3 +1,4 @@
+#define _GNU_SOURCE /* PTHREAD_MUTEX_ADAPTIVE_NP */
 /* counters.c - the counters of a server: rings in a striped hash table,
  * written behind to the state store, loaded from it at start (limits.h).
  *
@@ -95,16 +96,25 @@ static writ_status fail(writ_error *err, writ_status st, const char *fmt, ...)
     return st;
 }
 
-static uint64_t hash2(const char *a, const char *b)
+static uint64_t hash_str(const char *a)
 {
     uint64_t h = 1469598103934665603ull;
     for (; *a; a++)
         h = (h ^ (unsigned char)*a) * 1099511628211ull;
-    h = (h ^ 0xff) * 1099511628211ull;
-    for (; *b; b++)
-        h = (h ^ (unsigned char)*b) * 1099511628211ull;
+    return h;
+}
+
+/* (limit, key): the two strings' hashes mixed, so that a decision hashes
+ * each key once whatever the number of limits */
+static uint64_t hash_mix(uint64_t lh, uint64_t kh)
+{
+    uint64_t h = (lh * 0x9e3779b97f4a7c15ull) ^ kh;
+    h ^= h >> 31;
+    h *= 0xbf58476d1ce4e5b9ull;
     return h ^ (h >> 29);
 }
+
+static uint64_t hash2(const char *a, const char *b) { return hash_mix(hash_str(a), hash_str(b)); }
 
 static int64_t floor_div(int64_t a, int64_t b)
 {
@@ -379,8 +389,16 @@ writ_status wr_limits_open(wr_store *store, const wr_limits_opts *o, wr_limits *
     L->flush_ms = o && o->flush_ms ? o->flush_ms : 50;
     atomic_init(&L->nkeys, 0);
     atomic_init(&L->flush_failures, 0);
+    /* a stripe is held for a few dozen instructions: spin a little before
+     * sleeping (a hot key, e.g. one busy task, is taken by every thread) */
+    pthread_mutexattr_t ma;
+    pthread_mutexattr_init(&ma);
+#ifdef PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP
+    pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_ADAPTIVE_NP);
+#endif
     for (size_t i = 0; i < NSTRIPES; i++)
-        pthread_mutex_init(&L->st[i].mu, NULL);
+        pthread_mutex_init(&L->st[i].mu, &ma);
+    pthread_mutexattr_destroy(&ma);
     pthread_mutex_init(&L->set_mu, NULL);
     pthread_mutex_init(&L->ids_mu, NULL);
     pthread_mutex_init(&L->flush_mu, NULL);
@@ -481,13 +499,15 @@ writ_status wr_limits_install(wr_limits *L, wr_limit_set *set, int64_t now, writ
     /* the counters of limits L has not seen yet come from the store */
     for (size_t i = 0; i < set->n; i++) {
         wr_limit *l = &set->v[i];
-        if (known(L, l->id))
-            continue;
-        const char *lid = intern(L, l->id);
+        bool seen = known(L, l->id);
+        const char *lid = l->lid = intern(L, l->id);
+        l->lid_hash = lid ? hash_str(lid) : 0;
         if (!lid) {
             wr_limit_set_release(set);
             return fail(err, WRIT_ENOMEM, "out of memory");
         }
+        if (seen)
+            continue;
         if (!L->store || L->shared)
             continue;
         load_ctx c = {L, lid, l->width_ms, false};
@@ -600,6 +620,8 @@ writ_status wr_history_begin(wr_limits *L, const char *action, const wr_history_
     if (!o)
         return fail(err, WRIT_ENOMEM, "out of memory");
     writ_status st = WRIT_OK;
+    uint64_t kh[3];
+    unsigned khave = 0;
     for (size_t i = 0; i < h->set->n && !st; i++) {
         const wr_limit *l = &h->set->v[i];
         if (!wr_limit_matches(l, action))
@@ -625,19 +647,18 @@ writ_status wr_history_begin(wr_limits *L, const char *action, const wr_history_
                 break;
             }
         }
-        const char *key = key_of(l, keys);
-        const char *lid = intern(L, l->id);
-        if (!lid) {
-            st = fail(err, WRIT_ENOMEM, "out of memory");
-            break;
+        const char *key = key_of(l, keys), *lid = l->lid;
+        if (!(khave & (1u << l->per))) {
+            kh[l->per] = hash_str(key);
+            khave |= 1u << l->per;
         }
+        uint64_t hh = hash_mix(l->lid_hash, kh[l->per]);
         int64_t bucket = floor_div(now, l->width_ms), sum = 0;
         if (L->shared) {
             st = wr_store_counter_sum(L->store, lid, key, bucket - WR_LIMIT_BUCKETS, bucket, &sum, err);
             if (st)
                 break;
         } else {
-            uint64_t hh = hash2(lid, key);
             stripe *s = &L->st[hh & (NSTRIPES - 1)];
             pthread_mutex_lock(&s->mu);
             entry *e = find(s, hh, lid, key);
@@ -665,6 +686,7 @@ writ_status wr_history_begin(wr_limits *L, const char *action, const wr_history_
         }
         h->m[h->n].limit = (uint16_t)i;
         h->m[h->n].delta = delta;
+        h->m[h->n].hash = hh;
         h->n++;
     }
     if (st) {
@@ -682,16 +704,14 @@ writ_status wr_history_commit(wr_limits *L, wr_history *h, writ_error *err)
         const wr_limit *l = &h->set->v[h->m[i].limit];
         if (h->m[i].delta == 0)
             continue;
-        const char *key = key_of(l, h->keys), *lid = intern(L, l->id);
+        const char *key = key_of(l, h->keys), *lid = l->lid;
         int64_t bucket = floor_div(h->now_ms, l->width_ms);
         writ_status one = WRIT_OK;
-        if (!lid) {
-            one = fail(err, WRIT_ENOMEM, "out of memory");
-        } else if (L->shared) {
+        if (L->shared) {
             one = wr_store_counter_add(L->store, lid, key, bucket, h->m[i].delta,
                                        (bucket + WR_LIMIT_SLOTS) * l->width_ms, err);
         } else {
-            uint64_t hh = hash2(lid, key);
+            uint64_t hh = h->m[i].hash;
             stripe *s = &L->st[hh & (NSTRIPES - 1)];
             pthread_mutex_lock(&s->mu);
             entry *e = get(L, s, hh, lid, l->width_ms, key);

@@ -60,6 +60,8 @@ typedef struct wr_limit {
     wr_limit_per per;
     uint32_t line; /* in the config file, 0 = a flag or unknown */
     char id[120];  /* the store's name of its counters: NAME:per:count|sum:WIDTH */
+    uint64_t lid_hash;
+    const char *lid; /* id interned by the wr_limits it is put in force in (wr_limits_install) */
 } wr_limit;
 
 /* Parse one line (the value after `limit =`).  Errors name the column
@@ -140,6 +142,7 @@ typedef struct wr_history {
     struct {
         uint16_t limit;
         int64_t delta;
+        uint64_t hash; /* of (limit, key) */
     } m[WR_LIMITS_MAX];
 } wr_history;
 

@@ -49,8 +49,12 @@ int64_t wr_ring_sum(const wr_ring *r, int64_t now)
     if (lo < r->head - WR_LIMIT_BUCKETS)
         lo = r->head - WR_LIMIT_BUCKETS;
     int64_t s = 0;
-    for (int64_t b = lo; b <= hi; b++)
-        s = sat_add(s, r->v[slot(b)]);
+    size_t k = slot(lo); /* then on, wrapping: no division per bucket */
+    for (int64_t b = lo; b <= hi; b++) {
+        s = sat_add(s, r->v[k]);
+        if (++k == WR_LIMIT_SLOTS)
+            k = 0;
+    }
     return s;
 }
 

@@ -193,7 +193,7 @@ int srv_history_context(srv *s, const srv_snapshot *snap, const srv_ask *a, json
     const json_t *r0 = json_is_array(chain) ? json_array_get(chain, 0) : NULL;
     root = json_is_string(r0) ? json_string_value(r0) : agent;
     /* the keys live as long as the ask (token, context) or in h */
-    snprintf(h->agent_buf, sizeof h->agent_buf, "%s", agent);
+    memcpy(h->agent_buf, agent, a->principal.id_len + 1);
     h->k.task = task ? task : "";
     h->k.agent = h->agent_buf;
     h->k.root = root == agent ? h->agent_buf : root;
