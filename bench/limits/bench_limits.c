@@ -6,7 +6,7 @@
  * (write-behind) in a temporary folder, as the server keeps them.  Times
  * are the deciding thread's CPU time (steady on a busy machine).
  *
- *   bench_limits [DECISIONS]     (default 200000) */
+ *   bench_limits [DECISIONS]     (per round, default 50000) */
 #include "limits/limits.h"
 
 #include <stdio.h>
@@ -82,7 +82,7 @@ static wr_limits *open_with(const char *db, size_t nlines, wr_store **st)
 
 int main(int argc, char **argv)
 {
-    size_t n = argc > 1 ? (size_t)strtoull(argv[1], NULL, 10) : 200000;
+    size_t n = argc > 1 ? (size_t)strtoull(argv[1], NULL, 10) : 50000;
     for (int i = 0; i < 300; i++) {
         snprintf(keys[i][0], 32, "task-%d", i);
         snprintf(keys[i][1], 32, "agent-%d", i % 75);
@@ -98,46 +98,55 @@ int main(int argc, char **argv)
     clock_gettime(CLOCK_REALTIME, &ts);
     int64_t t0 = (int64_t)ts.tv_sec * 1000;
 
-    wr_store *st;
-    wr_limits *L = open_with(db, 0, &st);
-    run(L, n / 10, t0);
-    double none = run(L, n, t0);
-    wr_limits_close(L);
-    wr_store_close(st);
-
-    L = open_with(db, 10, &st);
+    /* three counters side by side, each in its own database: no limits,
+     * 10 limits with 10 past events, 10 limits with 1,000,000 */
+    char db2[140], db3[140];
+    snprintf(db2, sizeof db2, "%s.2", db);
+    snprintf(db3, sizeof db3, "%s.3", db);
+    wr_store *s0, *s1, *s2;
+    wr_limits *L0 = open_with(db, 0, &s0), *L1 = open_with(db2, 10, &s1), *L2 = open_with(db3, 10, &s2);
     for (size_t i = 0; i < 10; i++) /* 10 past events */
-        one(L, i, t0 - 1000);
-    run(L, n / 10, t0); /* warm */
-    double ten = run(L, n, t0);
-    wr_limits_close(L);
-    wr_store_close(st);
-
-    L = open_with(db, 10, &st);
+        one(L1, i, t0 - 1000);
     /* 1,000,000 past events, spread over the last 25 minutes (inside every window) */
     double a = now_s();
     for (size_t i = 0; i < 1000000; i++)
-        one(L, i, t0 - 1500000 + (int64_t)(i * 3 / 2));
+        one(L2, i, t0 - 1500000 + (int64_t)(i * 3 / 2));
     double fill = now_s() - a;
-    run(L, n / 10, t0);
-    double million = run(L, n, t0);
-    size_t nkeys = wr_limits_keys(L);
-    wr_limits_close(L);
-    wr_store_close(st);
+    /* rounds alternate the three; the least disturbed (the minimum) counts */
+    double none = 1e18, ten = 1e18, million = 1e18;
+    for (int r = 0; r < 5; r++) {
+        double x = run(L0, n, t0 + r * 1000), y = run(L1, n, t0 + r * 1000), z = run(L2, n, t0 + r * 1000);
+        none = x < none ? x : none;
+        ten = y < ten ? y : ten;
+        million = z < million ? z : million;
+    }
+    size_t nkeys = wr_limits_keys(L2);
+    wr_limits_close(L0);
+    wr_limits_close(L1);
+    wr_limits_close(L2);
+    wr_store_close(s0);
+    wr_store_close(s1);
+    wr_store_close(s2);
 
-    printf("decisions per run:            %zu (300 tasks, 75 agents, 20 roots; 4 actions)\n", n);
+    printf(
+        "decisions per run:            %zu x 5 rounds (300 tasks, 75 agents, 20 roots; 4 actions; CPU time, "
+        "best round)\n",
+        n);
     printf("no limits:                    %8.0f ns/decision\n", none);
     printf("10 limits, 10 past events:    %8.0f ns/decision  (+%.0f ns)\n", ten, ten - none);
-    printf("10 limits, 1,000,000 past:    %8.0f ns/decision  (%zu rings; filled in %.1f s)\n", million, nkeys,
-           fill);
+    printf("10 limits, 1,000,000 past:    %8.0f ns/decision  (%zu rings; filled in %.1f s CPU)\n", million,
+           nkeys, fill);
     printf("ratio 1,000,000 / 10 events:  %8.2f  (flat = 1.00)\n", million / ten);
     json_decref(ctx);
     char side[160];
-    unlink(db);
-    snprintf(side, sizeof side, "%s-wal", db);
-    unlink(side);
-    snprintf(side, sizeof side, "%s-shm", db);
-    unlink(side);
+    const char *dbs[3] = {db, db2, db3};
+    for (int i = 0; i < 3; i++) {
+        unlink(dbs[i]);
+        snprintf(side, sizeof side, "%s-wal", dbs[i]);
+        unlink(side);
+        snprintf(side, sizeof side, "%s-shm", dbs[i]);
+        unlink(side);
+    }
     rmdir(dir);
     return 0;
 }

@@ -111,4 +111,4 @@ printf '10 limits:  %8.0f req/s  %s us CPU/req\n' "$(col 3)" "$(col 4)"
 echo "rate with 10 limits: $(col 5)% of the rate without (target >= 90%); CPU: none/ten = $(col 6)%"
 echo "limit l1 in the store after the runs: $rows"
 echo
-"$bl" "${DECISIONS:-100000}"
+"$bl" "${DECISIONS:-50000}"

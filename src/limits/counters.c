@@ -270,9 +270,11 @@ writ_status wr_limits_flush(wr_limits *L, writ_error *err)
             b = v;
             cap = want;
         }
-        memcpy(b + n, s->ov, s->nov * sizeof *b);
-        n += s->nov;
-        s->nov = 0;
+        if (s->nov) {
+            memcpy(b + n, s->ov, s->nov * sizeof *b);
+            n += s->nov;
+            s->nov = 0;
+        }
         for (entry *e = s->dirty, *nx; e; e = nx) {
             nx = e->dirty_next;
             char *k = wr_strndup(e->key, strlen(e->key));
