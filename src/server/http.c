@@ -530,8 +530,10 @@ static void reload(srv *s, const char *why, bool limits)
     } else {
         atomic_fetch_add_explicit(&s->met.reloads_ok, 1, memory_order_relaxed);
         log_msg("reloaded (%s): policy generation %llu", why, (unsigned long long)snap_generation(s->store));
-        if (ls && srv_history_install(s, ls, &err))
+        if (ls && srv_history_install(s, ls, &err)) {
+            snap_refuse(s->store, err.msg);
             log_msg("reload (%s): the previous limits stay in force: %s", why, err.msg);
+        }
     }
 }
 
