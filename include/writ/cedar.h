@@ -70,6 +70,11 @@ WRIT_API void writ_schema_free(writ_schema *s);
  * attribute; 1: it does.  Thread-safe on a schema no one frees. */
 WRIT_API int writ_schema_context_has(const writ_schema *s, const char *action_type, const char *action_id,
                             const char *attr);
+/* The declared type of context attribute attr (sub NULL) or of attribute
+ * sub of the record attr: 'L' Long, 'D' decimal, 'R' record, 'O' another
+ * type; 0 not declared; -1 no such action. */
+int writ_schema_context_kind(const writ_schema *s, const char *action_type, const char *action_id,
+                             const char *attr, const char *sub);
 
 /* ---- validation: Cedar's policy validator in strict mode.  Every policy
  * is typechecked against the schema for every (principal type, action,

@@ -118,6 +118,42 @@ int writ_schema_context_has(const writ_schema *s, const char *action_type, const
     return -1;
 }
 
+static int kind_of(const cs_type *t)
+{
+    if (t->kind == CS_LONG)
+        return 'L';
+    if (t->kind == CS_EXT && t->ext == CVX_DECIMAL)
+        return 'D';
+    return t->kind == CS_RECORD ? 'R' : 'O';
+}
+
+static const cs_type *attr_type(const cs_type *rec, const char *name)
+{
+    if (!rec || rec->kind != CS_RECORD)
+        return NULL;
+    for (size_t k = 0; k < rec->nattrs; k++)
+        if (!strcmp(rec->attrs[k].name->data, name))
+            return rec->attrs[k].type;
+    return NULL;
+}
+
+int writ_schema_context_kind(const writ_schema *s, const char *action_type, const char *action_id,
+                             const char *attr, const char *sub)
+{
+    if (!s || !action_type || !action_id || !attr)
+        return -1;
+    for (size_t i = 0; i < s->nactions; i++) {
+        const cs_action *a = &s->actions[i];
+        if (strcmp(a->uid->type->data, action_type) || strcmp(a->uid->id->data, action_id))
+            continue;
+        const cs_type *t = attr_type(a->context, attr);
+        if (t && sub)
+            t = attr_type(t, sub);
+        return t ? kind_of(t) : 0;
+    }
+    return -1;
+}
+
 json_t *writ_json_parse(const char *text, size_t len, writ_error *err)
 {
     return cedar_json_load(text, len, err);

@@ -1,5 +1,6 @@
 /* config.c - `writ serve` settings (see config.h). */
 #include "server/config.h"
+#include "limits/limits.h"
 #include "server/route.h"
 #include "util/alloc.h"
 #include "util/error.h"
@@ -13,7 +14,7 @@
 #include <string.h>
 
 typedef enum ck_kind { CK_STR, CK_PATH, CK_U32, CK_U64, CK_BOOL, CK_LISTEN, CK_ROUTE, CK_TRUST_SPIFFE, CK_TRUST_OIDC,
-               CK_TLS_CA, CK_MCP_UP, CK_MCP_CRED, CK_DURATION } ck_kind;
+               CK_TLS_CA, CK_MCP_UP, CK_MCP_CRED, CK_DURATION, CK_LIMIT } ck_kind;
 
 typedef struct ck_key {
     const char *name;
@@ -106,6 +107,9 @@ static const ck_key keys[] = {
     {"mcp_credential", CK_MCP_CRED, 0, 0, 0,
      "NAME header HEADER FILE (HEADER: first line of FILE), or NAME token AUDIENCE (a JWT minted per call): "
      "what Writ adds to requests to upstream NAME (repeatable)"},
+    {"limit", CK_LIMIT, 0, 0, 0,
+     "NAME WINDOW ACTIONS [sum PATH] [per task|agent|root]: a task-history limit, read by policies as "
+     "context.history.NAME (repeatable; docs/LIMITS.md)"},
     {"destination_default", CK_STR, OFF(destination_default), 0, 0,
      "the destination fact when neither a route nor a trusted proxy names one"},
     {"approval_ttl", CK_DURATION, OFF(approval_ttl), 1, 30u * 86400,
@@ -221,6 +225,42 @@ static void free_mcp(srv_config *c)
     c->nmcp_up = c->nmcp_cred = 0;
 }
 
+static void free_limits(srv_config *c)
+{
+    for (size_t i = 0; i < c->nlimits; i++)
+        wr_free(c->limits[i]);
+    wr_free(c->limits);
+    wr_free(c->limit_lines);
+    c->limits = NULL;
+    c->limit_lines = NULL;
+    c->nlimits = 0;
+}
+
+/* A limit line is checked here (the server builds the set: limits.h). */
+static writ_status add_limit(srv_config *c, const char *v, writ_error *err)
+{
+    wr_limit l;
+    writ_status st = wr_limit_parse(v, &l, err);
+    wr_limit_clear(&l);
+    if (st)
+        return st;
+    if (c->nlimits >= WR_LIMITS_MAX)
+        return wr_error(err, WRIT_ELIMIT, "limit: more than %d limits", WR_LIMITS_MAX);
+    char *d = dup(v);
+    char **lv = d ? wr_realloc(c->limits, (c->nlimits + 1) * sizeof *lv) : NULL;
+    if (lv)
+        c->limits = lv;
+    uint32_t *ln = lv ? wr_realloc(c->limit_lines, (c->nlimits + 1) * sizeof *ln) : NULL;
+    if (!ln) {
+        wr_free(d);
+        return wr_error(err, WRIT_ENOMEM, "out of memory");
+    }
+    c->limit_lines = ln;
+    ln[c->nlimits] = c->loading_line;
+    lv[c->nlimits++] = d;
+    return WRIT_OK;
+}
+
 static void free_routes(srv_config *c)
 {
     for (size_t i = 0; i < c->nroutes; i++) {
@@ -266,6 +306,8 @@ void srv_config_free(srv_config *c)
     wr_free(c->listen_host);
     free_routes(c);
     free_mcp(c);
+    free_limits(c);
+    wr_free(c->config_path);
     memset(c, 0, sizeof *c);
 }
 
@@ -731,6 +773,8 @@ static writ_status set_value(srv_config *c, const ck_key *k, const char *key, co
         return add_mcp_up(c, value, err);
     case CK_MCP_CRED:
         return add_mcp_cred(c, value, base_dir, err);
+    case CK_LIMIT:
+        return add_limit(c, value, err);
     case CK_TRUST_SPIFFE:
     case CK_TRUST_OIDC:
     case CK_TLS_CA:
@@ -778,6 +822,7 @@ static writ_status load_json(srv_config *c, const char *text, size_t len, const 
                                                      find_key(key, strlen(key))->kind != CK_TRUST_OIDC &&
                                                      find_key(key, strlen(key))->kind != CK_TLS_CA &&
                                                      find_key(key, strlen(key))->kind != CK_MCP_UP &&
+                                                     find_key(key, strlen(key))->kind != CK_LIMIT &&
                                                      find_key(key, strlen(key))->kind != CK_MCP_CRED))) {
             st = wr_error(err, WRIT_EJSON, "config: '%s' takes one value, not a list", key);
             break;
@@ -843,7 +888,9 @@ writ_status srv_config_load_text(srv_config *c, const char *text, size_t len, co
                     free_routes(c); /* a file's routes replace the defaults */
                     file_routes = true;
                 }
+                c->loading_line = lineno;
                 st = srv_config_set(c, k, v, base_dir, err);
+                c->loading_line = 0;
             }
             if (st && err)
                 err->line = lineno;
@@ -915,9 +962,12 @@ writ_status srv_config_args(srv_config *c, int argc, char **argv, bool *help, wr
             writ_status st = srv_config_load(c, argv[i + 1], err);
             if (st)
                 return st;
+            wr_free(c->config_path);
+            if (!(c->config_path = dup(argv[i + 1])))
+                return wr_error(err, WRIT_ENOMEM, "out of memory");
         }
     }
-    bool flag_routes = false;
+    bool flag_routes = false, flag_limits = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -953,6 +1003,11 @@ writ_status srv_config_args(srv_config *c, int argc, char **argv, bool *help, wr
             free_routes(c);
             flag_routes = true;
             c->routes_from_flags = true;
+        }
+        if (k->kind == CK_LIMIT && !flag_limits) {
+            free_limits(c); /* the flags' limits replace the file's */
+            flag_limits = true;
+            c->limits_from_flags = true;
         }
         writ_status st = srv_config_set(c, k->name, v, NULL, err);
         if (st)
@@ -1024,6 +1079,10 @@ void srv_config_print(const srv_config *c, FILE *f)
                 }
                 fputc('\n', f);
             }
+            break;
+        case CK_LIMIT:
+            for (size_t t = 0; t < c->nlimits; t++)
+                fprintf(f, "%s = %s\n", k->name, c->limits[t]);
             break;
         case CK_MCP_CRED:
             for (size_t t = 0; t < c->nmcp_cred; t++) {

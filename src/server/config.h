@@ -137,6 +137,14 @@ typedef struct srv_config {
     srv_mcp_cred *mcp_cred;
     uint32_t approval_ttl;      /* seconds an approval lives from its request */
     char *approval_webhook;     /* URL new pending approvals are POSTed to, "" = none */
+    /* task-history limits (src/limits/): the lines as written, each
+     * checked; limit_lines their line in the config file (0: a flag) */
+    size_t nlimits;
+    char **limits;
+    uint32_t *limit_lines;
+    bool limits_from_flags;     /* flags replace the file's limits (and SIGHUP keeps them) */
+    uint32_t loading_line;      /* while a file is read: its line */
+    char *config_path;          /* --config FILE, re-read for the limits on SIGHUP; NULL = none */
 } srv_config;
 
 /* The largest config file (either form). */

@@ -291,6 +291,8 @@ void srv_decide_ask(srv *s, const srv_snapshot *snap, const srv_ask *a, srv_outc
     writ_request *rq = NULL;
     writ_error err;
     memset(&err, 0, sizeof err);
+    srv_history hist;
+    memset(&hist.h, 0, sizeof hist.h);
     if (!sb_ok(&txt)) {
         snprintf(why, sizeof why, "out of memory");
         goto refuse;
@@ -317,6 +319,8 @@ void srv_decide_ask(srv *s, const srv_snapshot *snap, const srv_ask *a, srv_outc
         snprintf(why, sizeof why, "out of memory");
         goto refuse;
     }
+    if (srv_history_context(s, snap, a, ctx, &hist, why, sizeof why))
+        goto refuse;
     rq = thread_request();
     writ_status st = rq ? writ_request_fill(rq, snap->schema, s->cfg->validate, &a->principal, &a->action,
                                             &a->resource, ctx, &err)
@@ -384,6 +388,8 @@ void srv_decide_ask(srv *s, const srv_snapshot *snap, const srv_ask *a, srv_outc
     if (!a->quiet)
         decided(s, agent, act, res, task, chain, step.len && sb_ok(&step) ? step.p : a->audit_extra, shadow, out);
     sb_free(&step);
+    if (out->allow && !a->quiet)
+        srv_history_count(s, &hist);
     goto done;
 refuse:
     memset(out, 0, sizeof *out);
@@ -393,6 +399,7 @@ refuse:
         decided(s, agent, act, res, task, chain, a->audit_extra, NULL, out);
 done:
     wr_free(shadow);
+    srv_history_end(&hist);
     json_decref(ctx);
     free(chain_own);
     sb_free(&txt);

@@ -576,16 +576,30 @@ static int write_ready(const srv_config *cfg, unsigned port)
     return 0;
 }
 
-static void reload(srv *s, const char *why)
+static void reload(srv *s, const char *why, bool limits)
 {
     writ_error err;
     memset(&err, 0, sizeof err);
+    /* SIGHUP: the limit lines too; one that does not parse refuses the
+     * whole reload (history.c) */
+    wr_limit_set *ls = NULL;
+    if (limits && srv_history_reread(s, &ls, &err)) {
+        snap_refuse(s->store, err.msg);
+        atomic_fetch_add_explicit(&s->met.reloads_failed, 1, memory_order_relaxed);
+        log_msg("reload (%s) refused, the previous policies and limits stay in force: %s", why, err.msg);
+        return;
+    }
     if (snap_reload(s->store, &err)) {
+        wr_limit_set_release(ls);
         atomic_fetch_add_explicit(&s->met.reloads_failed, 1, memory_order_relaxed);
         log_msg("reload (%s) refused, the previous policies stay in force: %s", why, err.msg);
     } else {
         atomic_fetch_add_explicit(&s->met.reloads_ok, 1, memory_order_relaxed);
         log_msg("reloaded (%s): policy generation %llu", why, (unsigned long long)snap_generation(s->store));
+        if (ls && srv_history_install(s, ls, &err)) {
+            snap_refuse(s->store, err.msg);
+            log_msg("reload (%s): the previous limits stay in force: %s", why, err.msg);
+        }
     }
 }
 
@@ -662,6 +676,10 @@ int srv_run_ext(const srv_config *cfg, const srv_ext *ext)
             goto out;
     }
     if (srv_tokens_open(&s, &err) || srv_tls_open(&s, &err)) {
+        log_msg("%s", err.msg);
+        goto out;
+    }
+    if (srv_history_open(&s, &err)) {
         log_msg("%s", err.msg);
         goto out;
     }
@@ -783,7 +801,7 @@ int srv_run_ext(const srv_config *cfg, const srv_ext *ext)
         srv_conn_sweep(&s);
         srv_approvals_tick(&s);
         if (sig == SIGHUP) {
-            reload(&s, "SIGHUP");
+            reload(&s, "SIGHUP", true);
             continue;
         }
         if (s.revocations) {
@@ -798,7 +816,7 @@ int srv_run_ext(const srv_config *cfg, const srv_ext *ext)
             int changed = snap_files_changed(s.store);
             settling = changed == SNAP_SETTLING;
             if (changed == SNAP_CHANGED)
-                reload(&s, "files changed");
+                reload(&s, "files changed", false);
         }
     }
 
@@ -846,6 +864,7 @@ out:
     }
     if (key_made)
         pthread_key_delete(s.az_key);
+    srv_history_close(&s); /* after the daemon: writes the pending counts */
     snap_store_close(s.store);
     srv_tokens_close(&s);
     srv_state_close(&s);

@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include "limits/limits.h"
 #include "server/config.h"
 #include "server/metrics.h"
 #include "server/route.h"
@@ -60,6 +61,9 @@ typedef struct srv {
     char dest_default[130]; /* destination_default, normalised */
     const struct srv_ext *ext; /* extension routes (server.h), NULL = none */
     struct srv_approvals *appr; /* approvals (src/approval/), NULL = not open */
+    /* task-history limits (history.c) */
+    struct wr_limits *limits;
+    struct wr_store *limits_store;
 } srv;
 /* One trusted_proxies entry: an address range. */
 typedef struct srv_cidr {
@@ -236,6 +240,28 @@ void srv_outcome_json(const srv_snapshot *snap, const srv_outcome *o, sbuf *b);
 void srv_uid_text(sbuf *b, const char *type, const char *id, size_t idlen);
 /* An entity reference of type (namespace added unless qualified) and id. */
 writ_uid_parts srv_uid_parts(const srv *s, const char *type, size_t type_len, const char *id, size_t id_len);
+
+/* ---- task-history limits (history.c, src/limits/) */
+typedef struct srv_history {
+    wr_history h;
+    wr_history_keys k;
+    char agent_buf[1024];
+} srv_history;
+/* Open the counters (STATE_DIR/writ.db) and put cfg's limits in force. */
+WRIT_MUST_CHECK writ_status srv_history_open(srv *s, writ_error *err);
+void srv_history_close(srv *s);
+/* The limit lines as they are now (SIGHUP): the config file read again
+ * (unless the limits came from flags); errors name FILE:LINE. */
+WRIT_MUST_CHECK writ_status srv_history_reread(srv *s, wr_limit_set **out, writ_error *err);
+/* Put set in force (takes it). */
+WRIT_MUST_CHECK writ_status srv_history_install(srv *s, wr_limit_set *set, writ_error *err);
+/* Before Cedar: replace ctx's history with Writ's.  0, or -1 with why
+ * (deny).  srv_history_end(h) in every case. */
+int srv_history_context(srv *s, const srv_snapshot *snap, const struct srv_ask *a, json_t *ctx, srv_history *h,
+                        char *why, size_t n);
+/* After an allow: count it. */
+void srv_history_count(srv *s, srv_history *h);
+void srv_history_end(srv_history *h);
 
 /* ---- answers wait for their audit records (durable.c) */
 typedef struct srv_durable {

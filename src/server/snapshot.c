@@ -364,6 +364,14 @@ writ_status snap_reload(srv_policy_store *st, writ_error *err)
     return WRIT_OK;
 }
 
+void snap_refuse(srv_policy_store *st, const char *why)
+{
+    pthread_mutex_lock(&st->mu);
+    st->degraded = true;
+    copy_msg(st->failure, sizeof st->failure, why);
+    pthread_mutex_unlock(&st->mu);
+}
+
 bool snap_degraded(srv_policy_store *st, char *reason, size_t cap)
 {
     pthread_mutex_lock(&st->mu);

@@ -72,6 +72,9 @@ WRIT_MUST_CHECK writ_status snap_reload(srv_policy_store *st, writ_error *err);
  * from the last load and are as they were at the previous call. */
 enum { SNAP_SAME = 0, SNAP_CHANGED = 1, SNAP_SETTLING = 2 };
 int snap_files_changed(srv_policy_store *st);
+/* A reload refused for a reason outside the files (a limit line that does
+ * not parse): degraded with why until a reload succeeds. */
+void snap_refuse(srv_policy_store *st, const char *why);
 /* Did the last reload fail?  Then the reason goes to reason (cap bytes,
  * NUL-terminated; may be NULL) and the answer is true. */
 bool snap_degraded(srv_policy_store *st, char *reason, size_t cap);

@@ -40,6 +40,7 @@ static const wr_store_ops sqlite_ops = {
     .approval_decide = wr_sqlite_approval_decide,
     .approval_expired = wr_sqlite_approval_expired,
     .counter_add = wr_sqlite_counter_add,
+    .counter_add_many = wr_sqlite_counter_add_many,
     .counter_sum = wr_sqlite_counter_sum,
     .counter_scan = wr_sqlite_counter_scan,
     .revocation_publish = wr_sqlite_revocation_publish,

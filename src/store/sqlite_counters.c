@@ -1,44 +1,165 @@
-/* sqlite_counters.c - task-history counters in the SQLite backend.
- * Placeholder until the limits work lands: every operation reports that
- * counters are not available. */
+/* sqlite_counters.c - task-history counters in the SQLite backend (store.h).
+ *
+ * One row per (limit, key, bucket).  An add is an upsert that increments
+ * the row in place (value = value + delta), so two processes adding to the
+ * same bucket at once both count; a batch of adds is one BEGIN IMMEDIATE
+ * transaction.  Rows past their expires_ms are not returned, and are
+ * deleted by scan and, at most once a minute, by an add. */
 #include "store/sqlite_int.h"
 
 #include <stdio.h>
 #include <string.h>
-
-static writ_status na(writ_error *err)
-{
-    if (err) {
-        memset(err, 0, sizeof *err);
-        err->code = WRIT_EINVAL;
-        snprintf(err->msg, sizeof err->msg, "state: counters are not available in this build");
-    }
-    return WRIT_EINVAL;
-}
+#include <time.h>
 
 writ_status wr_sqlite_counters_init(wr_sqlite_store *s, writ_error *err)
 {
-    (void)s;
-    (void)err;
+    if (sqlite3_exec(s->db,
+                     "CREATE TABLE IF NOT EXISTS counters ("
+                     " limit_id TEXT NOT NULL, key TEXT NOT NULL, bucket INTEGER NOT NULL,"
+                     " value INTEGER NOT NULL, expires_ms INTEGER NOT NULL,"
+                     " PRIMARY KEY (limit_id, key, bucket)) WITHOUT ROWID;"
+                     "CREATE INDEX IF NOT EXISTS counters_expiry ON counters (expires_ms);",
+                     NULL, NULL, NULL) != SQLITE_OK)
+        return wr_sqlite_fail(s, err, "cannot create the counters table");
     return WRIT_OK;
 }
+
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Adds inside a transaction the caller holds (mu held). */
+static writ_status add_rows(wr_sqlite_store *s, const wr_counter_delta *d, size_t n, writ_error *err)
+{
+    static const char sql[] =
+        "INSERT INTO counters (limit_id, key, bucket, value, expires_ms) VALUES (?,?,?,?,?) "
+        "ON CONFLICT (limit_id, key, bucket) DO UPDATE SET value = value + excluded.value,"
+        " expires_ms = max(expires_ms, excluded.expires_ms)";
+    sqlite3_stmt *q = NULL;
+    if (sqlite3_prepare_v2(s->db, sql, -1, &q, NULL) != SQLITE_OK)
+        return wr_sqlite_fail(s, err, "counter add");
+    writ_status st = WRIT_OK;
+    for (size_t i = 0; i < n && !st; i++) {
+        sqlite3_reset(q);
+        sqlite3_bind_text(q, 1, d[i].limit, -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, 2, d[i].key, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(q, 3, d[i].bucket);
+        sqlite3_bind_int64(q, 4, d[i].delta);
+        sqlite3_bind_int64(q, 5, d[i].expires_ms);
+        if (sqlite3_step(q) != SQLITE_DONE)
+            st = wr_sqlite_fail(s, err, "counter add");
+    }
+    sqlite3_finalize(q);
+    if (!st) {
+        /* expired rows, now and then */
+        static _Atomic int64_t last_purge;
+        int64_t now = wall_ms();
+        if (now - last_purge > 60000) {
+            last_purge = now;
+            char del[96];
+            snprintf(del, sizeof del, "DELETE FROM counters WHERE expires_ms < %lld", (long long)now);
+            if (sqlite3_exec(s->db, del, NULL, NULL, NULL) != SQLITE_OK)
+                st = wr_sqlite_fail(s, err, "counter purge");
+        }
+    }
+    return st;
+}
+
+writ_status wr_sqlite_counter_add_many(wr_store *st, const wr_counter_delta *d, size_t n, writ_error *err)
+{
+    wr_sqlite_store *s = (wr_sqlite_store *)st;
+    pthread_mutex_lock(&s->mu);
+    writ_status rc;
+    if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+        rc = wr_sqlite_fail(s, err, "counter add: begin");
+    } else if ((rc = add_rows(s, d, n, err)) != WRIT_OK) {
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    } else if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+        rc = wr_sqlite_fail(s, err, "counter add: commit");
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
 writ_status wr_sqlite_counter_add(wr_store *st, const char *limit, const char *key, int64_t bucket,
                                   int64_t delta, int64_t expires_ms, writ_error *err)
 {
-    (void)st, (void)limit, (void)key, (void)bucket, (void)delta, (void)expires_ms;
-    return na(err);
+    wr_counter_delta d = {limit, key, bucket, delta, expires_ms};
+    return wr_sqlite_counter_add_many(st, &d, 1, err);
 }
+
 writ_status wr_sqlite_counter_sum(wr_store *st, const char *limit, const char *key, int64_t first,
                                   int64_t last, int64_t *sum, writ_error *err)
 {
-    (void)st, (void)limit, (void)key, (void)first, (void)last, (void)sum;
-    return na(err);
+    wr_sqlite_store *s = (wr_sqlite_store *)st;
+    *sum = 0;
+    pthread_mutex_lock(&s->mu);
+    sqlite3_stmt *q = NULL;
+    writ_status rc = WRIT_OK;
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT coalesce(sum(value), 0) FROM counters WHERE limit_id = ? AND key = ? AND "
+                           "bucket BETWEEN ? AND ?",
+                           -1, &q, NULL) != SQLITE_OK) {
+        rc = wr_sqlite_fail(s, err, "counter sum");
+    } else {
+        sqlite3_bind_text(q, 1, limit, -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, 2, key, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(q, 3, first);
+        sqlite3_bind_int64(q, 4, last);
+        if (sqlite3_step(q) == SQLITE_ROW)
+            *sum = sqlite3_column_int64(q, 0);
+        else
+            rc = wr_sqlite_fail(s, err, "counter sum");
+    }
+    sqlite3_finalize(q);
+    pthread_mutex_unlock(&s->mu);
+    return rc;
 }
+
 writ_status wr_sqlite_counter_scan(wr_store *st, const char *limit, int64_t now_ms,
                                    bool (*fn)(void *ud, const char *key, int64_t bucket, int64_t value,
                                               int64_t expires_ms),
                                    void *ud, writ_error *err)
 {
-    (void)st, (void)limit, (void)now_ms, (void)fn, (void)ud;
-    return na(err);
+    wr_sqlite_store *s = (wr_sqlite_store *)st;
+    pthread_mutex_lock(&s->mu);
+    writ_status rc = WRIT_OK;
+    sqlite3_stmt *q = NULL;
+    if (sqlite3_prepare_v2(s->db, "DELETE FROM counters WHERE limit_id = ? AND expires_ms <= ?", -1, &q,
+                           NULL) != SQLITE_OK) {
+        rc = wr_sqlite_fail(s, err, "counter scan");
+    } else {
+        sqlite3_bind_text(q, 1, limit, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(q, 2, now_ms);
+        if (sqlite3_step(q) != SQLITE_DONE)
+            rc = wr_sqlite_fail(s, err, "counter scan");
+    }
+    sqlite3_finalize(q);
+    q = NULL;
+    if (!rc &&
+        sqlite3_prepare_v2(s->db,
+                           "SELECT key, bucket, value, expires_ms FROM counters WHERE limit_id = ? AND "
+                           "expires_ms > ? ORDER BY key, bucket",
+                           -1, &q, NULL) != SQLITE_OK)
+        rc = wr_sqlite_fail(s, err, "counter scan");
+    if (!rc) {
+        sqlite3_bind_text(q, 1, limit, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(q, 2, now_ms);
+        int r;
+        while ((r = sqlite3_step(q)) == SQLITE_ROW) {
+            const char *key = (const char *)sqlite3_column_text(q, 0);
+            if (!fn(ud, key ? key : "", sqlite3_column_int64(q, 1), sqlite3_column_int64(q, 2),
+                    sqlite3_column_int64(q, 3)))
+                break;
+        }
+        if (r != SQLITE_ROW && r != SQLITE_DONE)
+            rc = wr_sqlite_fail(s, err, "counter scan");
+    }
+    sqlite3_finalize(q);
+    pthread_mutex_unlock(&s->mu);
+    return rc;
 }

@@ -134,6 +134,19 @@ writ_status wr_store_counter_add(wr_store *st, const char *limit, const char *ke
     return st->ops->counter_add(st, limit, key, bucket, delta, expires_ms, err);
 }
 
+writ_status wr_store_counter_add_many(wr_store *st, const wr_counter_delta *d, size_t n, writ_error *err)
+{
+    if (st->ops->counter_add_many)
+        return st->ops->counter_add_many(st, d, n, err);
+    for (size_t i = 0; i < n; i++) {
+        writ_status s =
+            st->ops->counter_add(st, d[i].limit, d[i].key, d[i].bucket, d[i].delta, d[i].expires_ms, err);
+        if (s)
+            return s;
+    }
+    return WRIT_OK;
+}
+
 writ_status wr_store_counter_sum(wr_store *st, const char *limit, const char *key, int64_t first,
                                  int64_t last, int64_t *sum, writ_error *err)
 {

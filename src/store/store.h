@@ -142,6 +142,16 @@ WRIT_MUST_CHECK writ_status wr_store_counter_add(wr_store *st, const char *limit
                                                  int64_t bucket, int64_t delta, int64_t expires_ms,
                                                  writ_error *err);
 
+/* Several adds in one atomic step (SQLite: one transaction), for a
+ * writer that batches them.  A backend without its own does one add each
+ * (store.c).  Added for the limits' write-behind (src/limits/counters.c). */
+typedef struct wr_counter_delta {
+    const char *limit, *key;
+    int64_t bucket, delta, expires_ms;
+} wr_counter_delta;
+WRIT_MUST_CHECK writ_status wr_store_counter_add_many(wr_store *st, const wr_counter_delta *d, size_t n,
+                                                      writ_error *err);
+
 /* The sum of buckets first..last (inclusive). */
 WRIT_MUST_CHECK writ_status wr_store_counter_sum(wr_store *st, const char *limit, const char *key,
                                                  int64_t first, int64_t last, int64_t *sum, writ_error *err);

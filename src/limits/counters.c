@@ -1,0 +1,738 @@
+#define _GNU_SOURCE /* PTHREAD_MUTEX_ADAPTIVE_NP */
+/* counters.c - the counters of a server: rings in a striped hash table,
+ * written behind to the state store, loaded from it at start (limits.h).
+ *
+ * Persistence.  Each count is added to its ring at once (so the next
+ * decision sees it) and to the entry's pending delta; a thread writes the
+ * pending deltas of every entry to the store every flush_ms (default 50
+ * ms) in one transaction (wr_store_counter_add_many: SQLite, BEGIN
+ * IMMEDIATE ... COMMIT with synchronous=FULL), and on close.  So a kill -9
+ * (or a power loss) forgets at most the counts of the last flush period
+ * plus the one being written; a clean stop (SIGTERM) forgets nothing.  A
+ * write that fails is kept and retried with the next period's.
+ *
+ * An entry's pending delta belongs to one bucket; when a count arrives for
+ * a newer bucket before the flush, the old (bucket, delta) moves to the
+ * stripe's overflow list, so nothing pending is ever merged into the wrong
+ * bucket.
+ *
+ * Memory.  At most max_keys entries; a ring with nothing left in its
+ * window and nothing pending is dropped by the sweep (about once a second,
+ * on the flusher thread).  When the table is full a decision that would
+ * need a new entry is refused (fail closed: a count that could not be kept
+ * is never silently skipped). */
+#include "limits/limits.h"
+#include "util/alloc.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#define NSTRIPES 64
+
+typedef struct entry {
+    struct entry *next, *dirty_next;
+    uint64_t hash;
+    const char *lid; /* interned, lives as long as L */
+    char *key;
+    int64_t width;
+    bool dirty;
+    int64_t pend_bucket, pend_delta;
+    wr_ring ring;
+} entry;
+
+typedef struct pend {
+    const char *lid;
+    char *key;
+    int64_t bucket, delta, expires;
+} pend;
+
+typedef struct stripe {
+    pthread_mutex_t mu;
+    entry **tab;
+    size_t cap, n;
+    entry *dirty;
+    pend *ov;
+    size_t nov, cov;
+} stripe;
+
+struct wr_limits {
+    wr_store *store;
+    bool shared;
+    size_t max_keys;
+    unsigned flush_ms;
+    atomic_size_t nkeys;
+    stripe st[NSTRIPES];
+    pthread_mutex_t set_mu;
+    wr_limit_set *set;
+    pthread_mutex_t ids_mu;
+    char **ids;
+    size_t nids;
+    pthread_mutex_t flush_mu; /* one flush at a time */
+    pend *retry;
+    size_t nretry;
+    pthread_mutex_t thr_mu;
+    pthread_cond_t thr_cv;
+    bool stop, thr_started;
+    pthread_t thr;
+    atomic_ullong flush_failures;
+};
+
+static writ_status fail(writ_error *err, writ_status st, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+#include <stdarg.h>
+static writ_status fail(writ_error *err, writ_status st, const char *fmt, ...)
+{
+    if (err) {
+        memset(err, 0, sizeof *err);
+        err->code = st;
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+        va_end(ap);
+    }
+    return st;
+}
+
+static uint64_t hash_str(const char *a)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (; *a; a++)
+        h = (h ^ (unsigned char)*a) * 1099511628211ull;
+    return h;
+}
+
+/* (limit, key): the two strings' hashes mixed, so that a decision hashes
+ * each key once whatever the number of limits */
+static uint64_t hash_mix(uint64_t lh, uint64_t kh)
+{
+    uint64_t h = (lh * 0x9e3779b97f4a7c15ull) ^ kh;
+    h ^= h >> 31;
+    h *= 0xbf58476d1ce4e5b9ull;
+    return h ^ (h >> 29);
+}
+
+static uint64_t hash2(const char *a, const char *b) { return hash_mix(hash_str(a), hash_str(b)); }
+
+static int64_t floor_div(int64_t a, int64_t b)
+{
+    int64_t q = a / b;
+    return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
+}
+
+static const char *intern(wr_limits *L, const char *id)
+{
+    pthread_mutex_lock(&L->ids_mu);
+    const char *out = NULL;
+    for (size_t i = 0; i < L->nids && !out; i++)
+        if (!strcmp(L->ids[i], id))
+            out = L->ids[i];
+    if (!out) {
+        char *c = wr_strndup(id, strlen(id));
+        char **v = c ? wr_realloc(L->ids, (L->nids + 1) * sizeof *v) : NULL;
+        if (v) {
+            L->ids = v;
+            v[L->nids++] = c;
+            out = c;
+        } else {
+            wr_free(c);
+        }
+    }
+    pthread_mutex_unlock(&L->ids_mu);
+    return out;
+}
+
+/* The entry of (lid, key) in its stripe (locked), or NULL. */
+static entry *find(stripe *s, uint64_t h, const char *lid, const char *key)
+{
+    if (!s->cap)
+        return NULL;
+    for (entry *e = s->tab[(h >> 6) & (s->cap - 1)]; e; e = e->next)
+        if (e->hash == h && e->lid == lid && !strcmp(e->key, key))
+            return e;
+    return NULL;
+}
+
+static int grow(stripe *s)
+{
+    size_t cap = s->cap ? s->cap * 2 : 64;
+    entry **t = wr_calloc(cap, sizeof *t);
+    if (!t)
+        return -1;
+    for (size_t i = 0; i < s->cap; i++)
+        for (entry *e = s->tab[i], *nx; e; e = nx) {
+            nx = e->next;
+            size_t b = (e->hash >> 6) & (cap - 1);
+            e->next = t[b];
+            t[b] = e;
+        }
+    wr_free(s->tab);
+    s->tab = t;
+    s->cap = cap;
+    return 0;
+}
+
+/* Find or make the entry (stripe locked).  NULL: table full or out of memory. */
+static entry *get(wr_limits *L, stripe *s, uint64_t h, const char *lid, int64_t width, const char *key)
+{
+    entry *e = find(s, h, lid, key);
+    if (e)
+        return e;
+    if (atomic_fetch_add(&L->nkeys, 1) >= L->max_keys) {
+        atomic_fetch_sub(&L->nkeys, 1);
+        return NULL;
+    }
+    if ((s->n + 1 > s->cap * 2 && grow(s)) || !(e = wr_calloc(1, sizeof *e)) ||
+        !(e->key = wr_strndup(key, strlen(key)))) {
+        wr_free(e);
+        atomic_fetch_sub(&L->nkeys, 1);
+        return NULL;
+    }
+    e->hash = h;
+    e->lid = lid;
+    e->width = width;
+    wr_ring_init(&e->ring);
+    size_t b = (h >> 6) & (s->cap - 1);
+    e->next = s->tab[b];
+    s->tab[b] = e;
+    s->n++;
+    return e;
+}
+
+static void pend_free(pend *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        wr_free(p[i].key);
+    wr_free(p);
+}
+
+/* Count delta in bucket of e (stripe locked), pending for the store unless
+ * loading.  -1: out of memory for the overflow (the count is in the ring
+ * but will not reach the store). */
+static int count(stripe *s, entry *e, int64_t bucket, int64_t delta, bool persist)
+{
+    wr_ring_add(&e->ring, bucket, delta);
+    if (!persist)
+        return 0;
+    if (e->dirty && e->pend_bucket != bucket) {
+        if (s->nov == s->cov) {
+            size_t cov = s->cov ? s->cov * 2 : 16;
+            pend *v = wr_realloc(s->ov, cov * sizeof *v);
+            if (!v)
+                return -1;
+            s->ov = v;
+            s->cov = cov;
+        }
+        char *k = wr_strndup(e->key, strlen(e->key));
+        if (!k)
+            return -1;
+        s->ov[s->nov++] =
+            (pend){e->lid, k, e->pend_bucket, e->pend_delta, (e->pend_bucket + WR_LIMIT_SLOTS) * e->width};
+        e->pend_delta = 0;
+        e->pend_bucket = bucket;
+    }
+    if (!e->dirty) {
+        e->dirty = true;
+        e->pend_bucket = bucket;
+        e->pend_delta = 0;
+        e->dirty_next = s->dirty;
+        s->dirty = e;
+    }
+    e->pend_delta += delta;
+    return 0;
+}
+
+writ_status wr_limits_flush(wr_limits *L, writ_error *err)
+{
+    if (!L->store || L->shared)
+        return WRIT_OK;
+    pthread_mutex_lock(&L->flush_mu);
+    pend *b = L->retry;
+    size_t n = L->nretry, cap = n;
+    L->retry = NULL;
+    L->nretry = 0;
+    writ_status st = WRIT_OK;
+    for (size_t i = 0; i < NSTRIPES && !st; i++) {
+        stripe *s = &L->st[i];
+        pthread_mutex_lock(&s->mu);
+        size_t want = n + s->nov;
+        for (entry *e = s->dirty; e; e = e->dirty_next)
+            want++;
+        if (want > cap) {
+            pend *v = wr_realloc(b, want * sizeof *v);
+            if (!v) {
+                pthread_mutex_unlock(&s->mu);
+                st = fail(err, WRIT_ENOMEM, "limits: out of memory writing the counters");
+                break;
+            }
+            b = v;
+            cap = want;
+        }
+        if (s->nov) {
+            memcpy(b + n, s->ov, s->nov * sizeof *b);
+            n += s->nov;
+            s->nov = 0;
+        }
+        for (entry *e = s->dirty, *nx; e; e = nx) {
+            nx = e->dirty_next;
+            char *k = wr_strndup(e->key, strlen(e->key));
+            if (!k) {
+                /* leave the rest dirty for the next flush */
+                s->dirty = e;
+                st = fail(err, WRIT_ENOMEM, "limits: out of memory writing the counters");
+                break;
+            }
+            b[n++] = (pend){e->lid, k, e->pend_bucket, e->pend_delta,
+                            (e->pend_bucket + WR_LIMIT_SLOTS) * e->width};
+            e->dirty = false;
+            e->dirty_next = NULL;
+            e->pend_delta = 0;
+            s->dirty = nx;
+        }
+        pthread_mutex_unlock(&s->mu);
+    }
+    if (n) {
+        wr_counter_delta *d = wr_malloc(n * sizeof *d);
+        writ_status ws;
+        if (!d) {
+            ws = fail(err, WRIT_ENOMEM, "limits: out of memory writing the counters");
+        } else {
+            for (size_t i = 0; i < n; i++)
+                d[i] = (wr_counter_delta){b[i].lid, b[i].key, b[i].bucket, b[i].delta, b[i].expires};
+            ws = wr_store_counter_add_many(L->store, d, n, err);
+            wr_free(d);
+        }
+        if (ws) {
+            /* kept for the next flush */
+            atomic_fetch_add(&L->flush_failures, 1);
+            L->retry = b;
+            L->nretry = n;
+            b = NULL;
+            n = 0;
+            if (!st)
+                st = ws;
+        }
+    }
+    pend_free(b, n);
+    pthread_mutex_unlock(&L->flush_mu);
+    return st;
+}
+
+void wr_limits_sweep(wr_limits *L, int64_t now_ms)
+{
+    for (size_t i = 0; i < NSTRIPES; i++) {
+        stripe *s = &L->st[i];
+        pthread_mutex_lock(&s->mu);
+        for (size_t b = 0; b < s->cap; b++) {
+            entry **pp = &s->tab[b];
+            while (*pp) {
+                entry *e = *pp;
+                if (!e->dirty && wr_ring_dead(&e->ring, floor_div(now_ms, e->width))) {
+                    *pp = e->next;
+                    wr_free(e->key);
+                    wr_free(e);
+                    s->n--;
+                    atomic_fetch_sub(&L->nkeys, 1);
+                } else {
+                    pp = &e->next;
+                }
+            }
+        }
+        pthread_mutex_unlock(&s->mu);
+    }
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void *flusher(void *arg)
+{
+    wr_limits *L = arg;
+    unsigned ticks = 0;
+    pthread_mutex_lock(&L->thr_mu);
+    while (!L->stop) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += (long)L->flush_ms * 1000000L;
+        until.tv_sec += until.tv_nsec / 1000000000L;
+        until.tv_nsec %= 1000000000L;
+        pthread_cond_timedwait(&L->thr_cv, &L->thr_mu, &until);
+        if (L->stop)
+            break;
+        pthread_mutex_unlock(&L->thr_mu);
+        writ_error err;
+        if (wr_limits_flush(L, &err) && atomic_load(&L->flush_failures) % 100 == 1)
+            fprintf(stderr, "writ: limits: counters not written yet (retried): %s\n", err.msg);
+        if (++ticks * L->flush_ms >= 1000) {
+            ticks = 0;
+            wr_limits_sweep(L, now_ms());
+        }
+        pthread_mutex_lock(&L->thr_mu);
+    }
+    pthread_mutex_unlock(&L->thr_mu);
+    return NULL;
+}
+
+writ_status wr_limits_open(wr_store *store, const wr_limits_opts *o, wr_limits **out, writ_error *err)
+{
+    *out = NULL;
+    wr_limits *L = wr_calloc(1, sizeof *L);
+    if (!L)
+        return fail(err, WRIT_ENOMEM, "out of memory");
+    L->store = store;
+    L->shared = store && wr_store_shared(store);
+    L->max_keys = o && o->max_keys ? o->max_keys : 262144;
+    L->flush_ms = o && o->flush_ms ? o->flush_ms : 50;
+    atomic_init(&L->nkeys, 0);
+    atomic_init(&L->flush_failures, 0);
+    /* a stripe is held for a few dozen instructions: spin a little before
+     * sleeping (a hot key, e.g. one busy task, is taken by every thread) */
+    pthread_mutexattr_t ma;
+    pthread_mutexattr_init(&ma);
+#ifdef PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP
+    pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_ADAPTIVE_NP);
+#endif
+    for (size_t i = 0; i < NSTRIPES; i++)
+        pthread_mutex_init(&L->st[i].mu, &ma);
+    pthread_mutexattr_destroy(&ma);
+    pthread_mutex_init(&L->set_mu, NULL);
+    pthread_mutex_init(&L->ids_mu, NULL);
+    pthread_mutex_init(&L->flush_mu, NULL);
+    pthread_mutex_init(&L->thr_mu, NULL);
+    pthread_cond_init(&L->thr_cv, NULL);
+    if (!(L->set = wr_limit_set_new())) {
+        wr_limits_close(L);
+        return fail(err, WRIT_ENOMEM, "out of memory");
+    }
+    if (store && !L->shared) {
+        if (pthread_create(&L->thr, NULL, flusher, L) != 0) {
+            wr_limits_close(L);
+            return fail(err, WRIT_EIO, "limits: cannot start the counter writer thread");
+        }
+        L->thr_started = true;
+    }
+    *out = L;
+    return WRIT_OK;
+}
+
+void wr_limits_close(wr_limits *L)
+{
+    if (!L)
+        return;
+    if (L->thr_started) {
+        pthread_mutex_lock(&L->thr_mu);
+        L->stop = true;
+        pthread_cond_signal(&L->thr_cv);
+        pthread_mutex_unlock(&L->thr_mu);
+        pthread_join(L->thr, NULL);
+    }
+    writ_error err;
+    if (wr_limits_flush(L, &err))
+        fprintf(stderr, "writ: limits: counters lost at close: %s\n", err.msg);
+    for (size_t i = 0; i < NSTRIPES; i++) {
+        stripe *s = &L->st[i];
+        for (size_t b = 0; b < s->cap; b++)
+            for (entry *e = s->tab[b], *nx; e; e = nx) {
+                nx = e->next;
+                wr_free(e->key);
+                wr_free(e);
+            }
+        wr_free(s->tab);
+        pend_free(s->ov, s->nov);
+        pthread_mutex_destroy(&s->mu);
+    }
+    pend_free(L->retry, L->nretry);
+    wr_limit_set_release(L->set);
+    for (size_t i = 0; i < L->nids; i++)
+        wr_free(L->ids[i]);
+    wr_free(L->ids);
+    pthread_mutex_destroy(&L->set_mu);
+    pthread_mutex_destroy(&L->ids_mu);
+    pthread_mutex_destroy(&L->flush_mu);
+    pthread_mutex_destroy(&L->thr_mu);
+    pthread_cond_destroy(&L->thr_cv);
+    wr_free(L);
+}
+
+size_t wr_limits_keys(wr_limits *L) { return atomic_load(&L->nkeys); }
+
+typedef struct load_ctx {
+    wr_limits *L;
+    const char *lid;
+    int64_t width;
+    bool full;
+} load_ctx;
+
+static bool load_one(void *ud, const char *key, int64_t bucket, int64_t value, int64_t expires_ms)
+{
+    (void)expires_ms;
+    load_ctx *c = ud;
+    uint64_t h = hash2(c->lid, key);
+    stripe *s = &c->L->st[h & (NSTRIPES - 1)];
+    pthread_mutex_lock(&s->mu);
+    entry *e = get(c->L, s, h, c->lid, c->width, key);
+    if (e)
+        count(s, e, bucket, value, false);
+    pthread_mutex_unlock(&s->mu);
+    if (!e)
+        c->full = true;
+    return e != NULL;
+}
+
+/* Has any limit of the set in force (or loaded before) this id? */
+static bool known(wr_limits *L, const char *id)
+{
+    pthread_mutex_lock(&L->ids_mu);
+    bool k = false;
+    for (size_t i = 0; i < L->nids && !k; i++)
+        k = !strcmp(L->ids[i], id);
+    pthread_mutex_unlock(&L->ids_mu);
+    return k;
+}
+
+writ_status wr_limits_install(wr_limits *L, wr_limit_set *set, int64_t now, writ_error *err)
+{
+    /* the counters of limits L has not seen yet come from the store */
+    for (size_t i = 0; i < set->n; i++) {
+        wr_limit *l = &set->v[i];
+        bool seen = known(L, l->id);
+        const char *lid = l->lid = intern(L, l->id);
+        l->lid_hash = lid ? hash_str(lid) : 0;
+        if (!lid) {
+            wr_limit_set_release(set);
+            return fail(err, WRIT_ENOMEM, "out of memory");
+        }
+        if (seen)
+            continue;
+        if (!L->store || L->shared)
+            continue;
+        load_ctx c = {L, lid, l->width_ms, false};
+        writ_status st = wr_store_counter_scan(L->store, lid, now, load_one, &c, err);
+        if (!st && c.full)
+            st = fail(err, WRIT_ELIMIT, "limits: more live counters in the store than the table holds");
+        if (st) {
+            wr_limit_set_release(set);
+            return st;
+        }
+    }
+    pthread_mutex_lock(&L->set_mu);
+    wr_limit_set *old = L->set;
+    L->set = set;
+    pthread_mutex_unlock(&L->set_mu);
+    wr_limit_set_release(old);
+    return WRIT_OK;
+}
+
+/* ---- values */
+
+static int parse_decimal(const char *s, int64_t *v)
+{
+    bool neg = *s == '-';
+    if (neg)
+        s++;
+    int64_t whole = 0;
+    size_t nd = 0;
+    for (; *s >= '0' && *s <= '9'; s++, nd++) {
+        if (whole > (INT64_MAX / WR_LIMIT_DECIMAL_SCALE - 9) / 10)
+            return -1;
+        whole = whole * 10 + (*s - '0');
+    }
+    if (!nd || *s != '.')
+        return -1;
+    s++;
+    int64_t frac = 0;
+    size_t nf = 0;
+    for (; *s >= '0' && *s <= '9'; s++, nf++) {
+        if (nf == 4)
+            return -1;
+        frac = frac * 10 + (*s - '0');
+    }
+    if (!nf || *s)
+        return -1;
+    for (size_t k = nf; k < 4; k++)
+        frac *= 10;
+    int64_t x = whole * WR_LIMIT_DECIMAL_SCALE + frac;
+    *v = neg ? -x : x;
+    return 0;
+}
+
+int wr_limit_value(const json_t *j, int64_t *v, bool *is_decimal)
+{
+    if (json_is_integer(j)) {
+        json_int_t x = json_integer_value(j);
+        if (x > INT64_MAX / WR_LIMIT_DECIMAL_SCALE || x < INT64_MIN / WR_LIMIT_DECIMAL_SCALE)
+            return -1;
+        *v = (int64_t)x * WR_LIMIT_DECIMAL_SCALE;
+        *is_decimal = false;
+        return 0;
+    }
+    const json_t *e = json_object_get(j, "__extn");
+    if (!e)
+        e = j;
+    if (json_is_object(e)) {
+        const json_t *fn = json_object_get(e, "fn"), *arg = json_object_get(e, "arg");
+        if (!json_is_string(fn) || strcmp(json_string_value(fn), "decimal") || !json_is_string(arg))
+            return -1;
+        j = arg;
+    }
+    if (json_is_string(j) && parse_decimal(json_string_value(j), v) == 0) {
+        *is_decimal = true;
+        return 0;
+    }
+    return -1;
+}
+
+static json_t *decimal_json(int64_t v)
+{
+    char buf[48];
+    uint64_t a = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    snprintf(buf, sizeof buf, "%s%llu.%04llu", v < 0 ? "-" : "",
+             (unsigned long long)(a / WR_LIMIT_DECIMAL_SCALE),
+             (unsigned long long)(a % WR_LIMIT_DECIMAL_SCALE));
+    return json_pack("{s:{s:s,s:s}}", "__extn", "fn", "decimal", "arg", buf);
+}
+
+/* ---- one decision */
+
+static const char *key_of(const wr_limit *l, const wr_history_keys *k)
+{
+    const char *v = l->per == WR_PER_TASK ? k->task : l->per == WR_PER_AGENT ? k->agent : k->root;
+    return v ? v : "";
+}
+
+writ_status wr_history_begin(wr_limits *L, const char *action, const wr_history_keys *keys, const json_t *ctx,
+                             wr_history_kind_fn kind, void *ud, int64_t now, json_t **obj, wr_history *h,
+                             writ_error *err)
+{
+    memset(h, 0, sizeof *h);
+    h->keys = keys;
+    h->now_ms = now;
+    *obj = NULL;
+    pthread_mutex_lock(&L->set_mu);
+    h->set = L->set;
+    atomic_fetch_add_explicit(&h->set->refs, 1, memory_order_relaxed);
+    pthread_mutex_unlock(&L->set_mu);
+    json_t *o = json_object();
+    if (!o)
+        return fail(err, WRIT_ENOMEM, "out of memory");
+    writ_status st = WRIT_OK;
+    uint64_t kh[3];
+    unsigned khave = 0;
+    for (size_t i = 0; i < h->set->n && !st; i++) {
+        const wr_limit *l = &h->set->v[i];
+        if (!wr_limit_matches(l, action))
+            continue;
+        int k = kind ? kind(ud, l->name) : '?';
+        /* what this request adds if allowed */
+        int64_t delta = 1;
+        if (l->sum) {
+            const json_t *v = ctx;
+            for (size_t p = 0; p < l->npath && v; p++)
+                v = json_object_get(v, l->path[p]);
+            bool dec = false;
+            delta = 0;
+            if (v && wr_limit_value(v, &delta, &dec)) {
+                st = fail(err, WRIT_EINVAL, "limit %s: %s is not a Long or a decimal", l->name, l->sum_path);
+                break;
+            }
+            if (dec && k == 'L' && delta % WR_LIMIT_DECIMAL_SCALE) {
+                st =
+                    fail(err, WRIT_EINVAL,
+                         "limit %s: %s is a decimal with a fraction, but context.history.%s is declared Long",
+                         l->name, l->sum_path, l->name);
+                break;
+            }
+        }
+        const char *key = key_of(l, keys), *lid = l->lid;
+        if (!(khave & (1u << l->per))) {
+            kh[l->per] = hash_str(key);
+            khave |= 1u << l->per;
+        }
+        uint64_t hh = hash_mix(l->lid_hash, kh[l->per]);
+        int64_t bucket = floor_div(now, l->width_ms), sum = 0;
+        if (L->shared) {
+            st = wr_store_counter_sum(L->store, lid, key, bucket - WR_LIMIT_BUCKETS, bucket, &sum, err);
+            if (st)
+                break;
+        } else {
+            stripe *s = &L->st[hh & (NSTRIPES - 1)];
+            pthread_mutex_lock(&s->mu);
+            entry *e = find(s, hh, lid, key);
+            if (e)
+                sum = wr_ring_sum(&e->ring, bucket);
+            pthread_mutex_unlock(&s->mu);
+            if (!e && atomic_load(&L->nkeys) >= L->max_keys) {
+                st = fail(err, WRIT_ELIMIT, "limit %s: the history table is full (%zu keys): cannot count",
+                          l->name, L->max_keys);
+                break;
+            }
+        }
+        if (k != 0) {
+            json_t *jv;
+            if (!l->sum)
+                jv = json_integer(sum);
+            else if (k == 'L')
+                jv = json_integer(floor_div(sum, WR_LIMIT_DECIMAL_SCALE));
+            else
+                jv = decimal_json(sum);
+            if (!jv || json_object_set_new(o, l->name, jv)) {
+                st = fail(err, WRIT_ENOMEM, "out of memory");
+                break;
+            }
+        }
+        h->m[h->n].limit = (uint16_t)i;
+        h->m[h->n].delta = delta;
+        h->m[h->n].hash = hh;
+        h->n++;
+    }
+    if (st) {
+        json_decref(o);
+        return st;
+    }
+    *obj = o;
+    return WRIT_OK;
+}
+
+writ_status wr_history_commit(wr_limits *L, wr_history *h, writ_error *err)
+{
+    writ_status st = WRIT_OK;
+    for (size_t i = 0; i < h->n; i++) {
+        const wr_limit *l = &h->set->v[h->m[i].limit];
+        if (h->m[i].delta == 0)
+            continue;
+        const char *key = key_of(l, h->keys), *lid = l->lid;
+        int64_t bucket = floor_div(h->now_ms, l->width_ms);
+        writ_status one = WRIT_OK;
+        if (L->shared) {
+            one = wr_store_counter_add(L->store, lid, key, bucket, h->m[i].delta,
+                                       (bucket + WR_LIMIT_SLOTS) * l->width_ms, err);
+        } else {
+            uint64_t hh = h->m[i].hash;
+            stripe *s = &L->st[hh & (NSTRIPES - 1)];
+            pthread_mutex_lock(&s->mu);
+            entry *e = get(L, s, hh, lid, l->width_ms, key);
+            int rc = e ? count(s, e, bucket, h->m[i].delta, L->store != NULL) : -1;
+            pthread_mutex_unlock(&s->mu);
+            if (!e)
+                one = fail(err, WRIT_ELIMIT, "limit %s: the history table is full: not counted", l->name);
+            else if (rc)
+                one = fail(err, WRIT_ENOMEM, "limit %s: out of memory: counted, but not written to the store",
+                           l->name);
+        }
+        if (one && !st)
+            st = one;
+    }
+    return st;
+}
+
+void wr_history_end(wr_history *h)
+{
+    wr_limit_set_release(h->set);
+    h->set = NULL;
+}
