@@ -68,7 +68,8 @@ typedef struct gw_req {
     char http_method[8];
     char scope[600]; /* the minted upstream token's scope: the decided action, else the upstream */
     char sid[256], pver[64], accept[256];
-    srv_task task; /* kept for list filtering */
+    char last_event[256]; /* Last-Event-ID: a client resuming an SSE stream (GET) */
+    srv_task task;        /* kept for list filtering */
     bool has_task;
     srv_peer peer;
     /* the upstream's answer, guarded by mu */
@@ -396,7 +397,6 @@ static enum MHD_Result start_stream(gw_req *r)
 
 /* ---- list filtering (partial evaluation, context.input unknown) */
 
-
 /* May this agent use action NAME/id with some input?  (A listing, not a
  * decision: nothing is audited, nothing is forwarded because of it.) */
 static bool may_use(mcp_gw *g, const srv_snapshot *snap, gw_req *r, const char *aid, const json_t *tool,
@@ -702,6 +702,7 @@ static enum MHD_Result forward(mcp_gw *g, gw_req *r)
         .session_id = r->sid[0] ? r->sid : NULL,
         .protocol_version = r->pver[0] ? r->pver : NULL,
         .accept = r->accept[0] ? r->accept : NULL,
+        .last_event_id = r->last_event[0] ? r->last_event : NULL,
         .headers = hdrs,
         .nheaders = nh,
     };
@@ -998,6 +999,7 @@ static int mcp_handle(void *arg, srv *s, struct MHD_Connection *c, const char *u
     copy_header(c, "Mcp-Session-Id", r->sid, sizeof r->sid);
     copy_header(c, "MCP-Protocol-Version", r->pver, sizeof r->pver);
     copy_header(c, "Accept", r->accept, sizeof r->accept);
+    copy_header(c, "Last-Event-ID", r->last_event, sizeof r->last_event);
     if (!post)
         return forward(g, r); /* the server's stream, or the end of a session */
     const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
