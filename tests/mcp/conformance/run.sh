@@ -36,6 +36,7 @@ sed -n '/=== SUMMARY ===/,$p' "$TMP/direct.log"
 "$WRIT" keys generate --out "$TMP/k.pem" >/dev/null || { bad "keys generate"; finish; }
 cat >"$TMP/writ.conf" <<CONF
 token_keys = $TMP/k.pem
+public_url = http://writ.test:8180
 mcp_upstream = conf http://127.0.0.1:$FPORT/mcp
 CONF
 # Everything the fixture offers, for the conformance agent only: its tools,
@@ -74,6 +75,14 @@ PPORT=$(head -1 "$TMP/proxy.port")
 r=$(curl -s -m 5 -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
     --data '{"jsonrpc":"2.0","id":1,"method":"ping"}' "http://$ADDR/mcp/conf")
 check "Writ refuses the suite's requests without the proxy's token" "$r" 401
+# DNS rebinding (see docs/MCP.md): on loopback, a Host that is neither
+# loopback nor public_url's host is refused; public_url's host is served
+host() { curl -s -m 5 -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
+    -H 'Accept: application/json, text/event-stream' -H "Authorization: Bearer $TOK" -H "Host: $1" \
+    --data '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"h","version":"1"}}}' \
+    "http://$ADDR/mcp/conf"; }
+check "Host evil.example.com: 403" "$(host evil.example.com)" 403
+check "public_url's host: served" "$(host writ.test:8180)" 200
 
 suite --url "http://127.0.0.1:$PPORT/mcp/conf" -o "$TMP/writ" >"$TMP/writ.log" 2>&1
 echo "== through Writ (auth_proxy -> writ serve -> fixture)"
@@ -137,7 +146,11 @@ echo "directly: $DIRECT_PASS/$N scenarios without a failed check; through Writ: 
     bad "the fixture fails $((N - DIRECT_PASS)) scenario(s) directly: see $TMP/direct.log"
 
 if [ "$FAILS" -ne 0 ]; then
-    echo "---- the suite through Writ (failed checks)"; sed -n '/=== Failed Checks/,/^$/p' "$TMP/writ.log" | head -60
+    echo "---- checks that failed through Writ"
+    for d in "$TMP/writ"/server-*/; do
+        jq -r --arg d "$(basename "$d")" '.[] | select(.status == "FAILURE" or .status == "WARNING") |
+            "\($d): \(.id) \(.status): \(.errorMessage // "")"' "$d/checks.json"
+    done | head -60
     echo "---- writ serve log (tail)"; tail -20 "$TMP/conf.log"
 fi
 finish
