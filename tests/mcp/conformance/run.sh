@@ -88,6 +88,9 @@ suite --url "http://127.0.0.1:$PPORT/mcp/conf" -o "$TMP/writ" >"$TMP/writ.log" 2
 echo "== through Writ (auth_proxy -> writ serve -> fixture)"
 sed -n '/=== SUMMARY ===/,$p' "$TMP/writ.log"
 kill -0 "$WPID" 2>/dev/null && ok "writ serve is still running" || bad "writ serve died"
+stop_writ "$WPID"
+check "writ serve stops cleanly" "$STOP_RC" 0
+grep -q "Sanitizer" "$TMP/conf.log" && { bad "a sanitizer report"; grep -A20 Sanitizer "$TMP/conf.log" | head -40; }
 
 # ---- compare, check by check
 # results DIR: one line per scenario, "scenario<TAB>{check id: status}" (the
