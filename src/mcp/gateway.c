@@ -71,7 +71,8 @@ typedef struct gw_req {
     char http_method[8];
     char scope[600]; /* the minted upstream token's scope: the decided action, else the upstream */
     char sid[256], pver[64], accept[256];
-    srv_task task; /* kept for list filtering */
+    char last_event[256]; /* Last-Event-ID: a client resuming an SSE stream (GET) */
+    srv_task task;        /* kept for list filtering */
     bool has_task;
     srv_peer peer;
     /* the upstream's answer, guarded by mu */
@@ -261,6 +262,28 @@ static bool loopback_host(const char *h)
     return !strcmp(h, "127.0.0.1") || !strcmp(h, "::1") || !strcmp(h, "localhost") || !strncmp(h, "127.", 4);
 }
 
+/* The host name of an authority "host[:port]" or "[v6]:port", lowercased
+ * (false when malformed or too long). */
+static bool authority_host(const char *a, char *out, size_t n)
+{
+    size_t hn;
+    if (*a == '[') {
+        const char *e = strchr(a, ']');
+        if (!e)
+            return false;
+        hn = (size_t)(e - a - 1);
+        a++;
+    } else {
+        hn = strcspn(a, ":/?#");
+    }
+    if (hn == 0 || hn >= n)
+        return false;
+    for (size_t i = 0; i < hn; i++)
+        out[i] = (char)(a[i] >= 'A' && a[i] <= 'Z' ? a[i] - 'A' + 'a' : a[i]);
+    out[hn] = '\0';
+    return true;
+}
+
 static bool origin_ok(mcp_gw *g, const char *origin)
 {
     if (!origin)
@@ -278,23 +301,33 @@ static bool origin_ok(mcp_gw *g, const char *origin)
     if (!loopback_host(g->cfg->listen_host))
         return false;
     /* a loopback origin: http(s)://127.x / localhost / [::1], any port */
-    const char *h = strstr(got, "://") + 3;
     char host[256];
-    size_t hn;
-    if (*h == '[') {
-        const char *e = strchr(h, ']');
-        if (!e)
-            return false;
-        hn = (size_t)(e - h - 1);
-        h++;
-    } else {
-        hn = strcspn(h, ":");
-    }
-    if (hn >= sizeof host)
+    return authority_host(strstr(got, "://") + 3, host, sizeof host) && loopback_host(host);
+}
+
+/* Host, the other half of DNS-rebinding protection.  A page on the
+ * attacker's domain that resolves to 127.0.0.1 sends Origin with a POST (see
+ * origin_ok) but not with a same-origin GET; its Host, though, always names
+ * the attacker's domain.  So a gateway listening on loopback serves only a
+ * loopback Host or public_url's host (a local reverse proxy passing the
+ * public name).  On other addresses the Host is not checked: the gateway is
+ * then reached by names this process cannot know. */
+static bool host_ok(mcp_gw *g, const char *host)
+{
+    if (!host || !loopback_host(g->cfg->listen_host))
+        return true;
+    char got[256], want[256];
+    if (!authority_host(host, got, sizeof got))
         return false;
-    memcpy(host, h, hn);
-    host[hn] = '\0';
-    return loopback_host(host);
+    if (loopback_host(got))
+        return true;
+    sbuf b;
+    sb_init(&b);
+    public_url(g, &b);
+    const char *p = sb_ok(&b) ? strstr(b.p, "://") : NULL;
+    bool ok = p && authority_host(p + 3, want, sizeof want) && !strcmp(want, got);
+    sb_free(&b);
+    return ok;
 }
 
 /* ---- the upstream's callbacks (its thread) */
@@ -398,7 +431,6 @@ static enum MHD_Result start_stream(gw_req *r)
 }
 
 /* ---- list filtering (partial evaluation, context.input unknown) */
-
 
 /* May this agent use action NAME/id with some input?  input NULL: all of
  * context.input unknown; with input, its `arguments` (when args_unknown)
@@ -709,6 +741,7 @@ static enum MHD_Result forward(mcp_gw *g, gw_req *r)
         .session_id = r->sid[0] ? r->sid : NULL,
         .protocol_version = r->pver[0] ? r->pver : NULL,
         .accept = r->accept[0] ? r->accept : NULL,
+        .last_event_id = r->last_event[0] ? r->last_event : NULL,
         .headers = hdrs,
         .nheaders = nh,
     };
@@ -979,6 +1012,8 @@ static int mcp_handle(void *arg, srv *s, struct MHD_Connection *c, const char *u
     if (!origin_ok(g, MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin")))
         return send_http_error(c, 403, "forbidden_origin", "Origin not allowed (DNS rebinding protection)",
                                NULL);
+    if (!host_ok(g, MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST)))
+        return send_http_error(c, 403, "forbidden_host", "Host not allowed (DNS rebinding protection)", NULL);
     bool post = !strcmp(method, "POST"), get = !strcmp(method, "GET"), del = !strcmp(method, "DELETE");
     if (!post && !get && !del) {
         struct MHD_Response *resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
@@ -1014,6 +1049,7 @@ static int mcp_handle(void *arg, srv *s, struct MHD_Connection *c, const char *u
     copy_header(c, "Mcp-Session-Id", r->sid, sizeof r->sid);
     copy_header(c, "MCP-Protocol-Version", r->pver, sizeof r->pver);
     copy_header(c, "Accept", r->accept, sizeof r->accept);
+    copy_header(c, "Last-Event-ID", r->last_event, sizeof r->last_event);
     if (!post)
         return forward(g, r); /* the server's stream, or the end of a session */
     const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);

@@ -54,6 +54,7 @@ typedef struct mcp_up_request {
     const char *session_id;     /* Mcp-Session-Id to send, NULL = none */
     const char *protocol_version; /* MCP-Protocol-Version to send, NULL = none */
     const char *accept;         /* NULL = "application/json, text/event-stream" */
+    const char *last_event_id;  /* Last-Event-ID to send (a GET resuming an SSE stream), NULL = none */
     const char *const *headers; /* extra "Name: value" lines (the injected credential), copied */
     size_t nheaders;
 } mcp_up_request;

@@ -185,6 +185,8 @@ static writ_status http_send(mcp_upstream *u, const mcp_up_request *rq, const mc
     if (rq->protocol_version &&
         (st = add_header(&r->hdrs, "MCP-Protocol-Version", rq->protocol_version)) != WRIT_OK)
         goto err;
+    if (rq->last_event_id && (st = add_header(&r->hdrs, "Last-Event-ID", rq->last_event_id)) != WRIT_OK)
+        goto err;
     for (size_t i = 0; i < rq->nheaders; i++) {
         if (!rq->headers[i] || !strchr(rq->headers[i], ':')) {
             st = WRIT_EINVAL;

@@ -86,6 +86,13 @@ r=$(req POST /mcp/everything -H 'Content-Type: application/json' -H "Authorizati
 check "foreign Origin: 403" "${r%% *}" 403
 r=$(req POST /mcp/everything -H 'Content-Type: application/json' -H "Authorization: Bearer $TOK" -H 'Accept: application/json, text/event-stream' -H 'Origin: http://localhost:5173' --data '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"c","version":"1"}}}')
 check "loopback Origin while listening on loopback: served" "${r%% *}" 200
+# DNS rebinding without an Origin (a same-origin GET in the browser): the
+# Host then names the attacker's domain, which a loopback listener refuses
+r=$(req POST /mcp/everything -H 'Content-Type: application/json' -H "Authorization: Bearer $TOK" -H 'Host: evil.example' --data '{"jsonrpc":"2.0","id":1,"method":"ping"}')
+check "foreign Host while listening on loopback: 403" "${r%% *}" 403
+contains "the refusal says why" "${r#* }" "Host not allowed"
+r=$(req POST /mcp/everything -H 'Content-Type: application/json' -H "Authorization: Bearer $TOK" -H 'Accept: application/json, text/event-stream' -H "Host: localhost:${ADDR##*:}" --data '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"c","version":"1"}}}')
+check "loopback Host name: served" "${r%% *}" 200
 r=$(req POST /mcp/nosuch -H 'Content-Type: application/json' -H "Authorization: Bearer $TOK" --data '{}')
 check "unknown upstream: 404" "${r%% *}" 404
 

@@ -287,6 +287,8 @@ static void test_http_json_and_headers(void **state)
     assert_int_equal(t, 0);
     mcp_up_request rs = {.body = "{}", .len = 2, .session_id = "a\nb"};
     assert_int_equal(mcp_upstream_send(u, &rs, &CB, &r, &t), WRIT_EINVAL);
+    mcp_up_request rl = {.method = "GET", .last_event_id = "1\r\nHost: evil"};
+    assert_int_equal(mcp_upstream_send(u, &rl, &CB, &r, &t), WRIT_EINVAL);
     mcp_up_request rm = {.method = "PUT", .body = "{}", .len = 2};
     assert_int_equal(mcp_upstream_send(u, &rm, &CB, &r, &t), WRIT_EINVAL);
     mcp_upstream_close(u);
@@ -301,7 +303,11 @@ static void test_http_get_delete(void **state)
     for (int i = 0; i < 2; i++) {
         rec r;
         rec_init(&r);
-        mcp_up_request rq = {.method = methods[i], .session_id = "s-9", .accept = "text/event-stream"};
+        /* a GET resuming a stream carries the client's Last-Event-ID */
+        mcp_up_request rq = {.method = methods[i],
+                             .session_id = "s-9",
+                             .accept = "text/event-stream",
+                             .last_event_id = i == 0 ? "stream-1_42" : NULL};
         assert_int_equal(mcp_upstream_send(u, &rq, &CB, &r, &r.ticket), WRIT_OK);
         assert_true(rec_wait(&r, 5));
         assert_int_equal(r.st, WRIT_OK);
@@ -310,6 +316,10 @@ static void test_http_get_delete(void **state)
         assert_string_equal(json_string_value(json_object_get(res, "method")), methods[i]);
         assert_string_equal(json_string_value(json_object_get(h, "accept")), "text/event-stream");
         assert_string_equal(json_string_value(json_object_get(h, "mcp-session-id")), "s-9");
+        if (i == 0)
+            assert_string_equal(json_string_value(json_object_get(h, "last-event-id")), "stream-1_42");
+        else
+            assert_null(json_object_get(h, "last-event-id"));
         assert_null(json_object_get(h, "content-type"));
         json_decref(a);
         rec_free(&r);
