@@ -36,7 +36,7 @@ static const struct backend_checks {
     const char *name;
     bool approvals, counters, revocations;
 } BACKEND_CHECKS[] = {
-    {"sqlite", true, false, true},
+    {"sqlite", true, true, true},
     {"redis", true, true, true},
 };
 
