@@ -56,6 +56,7 @@
 #include "cedar/policyset.h"
 #include "cedar/parser.h"
 #include "util/alloc.h"
+#include "util/error.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -193,7 +194,7 @@ static uint32_t ptype_intern(writ_policyset *ps, const cv_string *type)
     while (ps->types[j].type)
         j = (j + 1) & (ps->types_cap - 1);
     ps->types[j].type = type;
-    ps->types[j].id = (uint32_t)++ps->ntypes;   /* from 1: 0 is no type */
+    ps->types[j].id = (uint32_t)++ps->ntypes; /* from 1: 0 is no type */
     return ps->types[j].id;
 }
 
@@ -254,7 +255,7 @@ static void scope_settle(writ_policyset *ps, pscope *c)
 {
     for (int d = 0; d < 3; d++)
         if (c->op[d] == SC_IN_SET && c->nset && ps->digest_exact[d])
-            c->general &= (uint8_t)~(1u << d);
+            c->general &= (uint8_t) ~(1u << d);
 }
 
 /* How many policies could be filed under a key. */
@@ -271,7 +272,7 @@ static int file_policy(writ_policyset *ps, uint32_t i)
     if (p->is_template)
         return 0;
     if (p->action.op == SC_IN_SET && p->action.n == 0)
-        return 0;   /* `action in []` matches nothing and is filed nowhere */
+        return 0; /* `action in []` matches nothing and is filed nowhere */
     const ast_scope *sc[3] = {&p->principal, &p->action, &p->resource};
     /* ties go to the principal, then the resource, then the action */
     static const int order[3] = {DIM_PRINCIPAL, DIM_RESOURCE, DIM_ACTION};
@@ -306,7 +307,7 @@ static void index_free(writ_policyset *ps)
 {
     for (int d = 0; d < 3; d++)
         pidx_free(&ps->dim[d]);
-    ps->nkeys = 1;              /* PKEY_ALWAYS */
+    ps->nkeys = 1; /* PKEY_ALWAYS */
     memset(ps->digest_exact, 0, sizeof ps->digest_exact);
     wr_free(ps->types);
     ps->types = NULL;
@@ -477,11 +478,11 @@ writ_status writ_policyset_parse_flags(const char *text, size_t len, unsigned fl
     *out = NULL;
     writ_policyset *ps = wr_calloc(1, sizeof *ps);
     if (!ps)
-        return WRIT_ENOMEM;
+        return wr_error(err, WRIT_ENOMEM, "out of memory");
     ps->arena = wr_arena_new(64 * 1024);
     if (!ps->arena) {
         wr_free(ps);
-        return WRIT_ENOMEM;
+        return wr_error(err, WRIT_ENOMEM, "out of memory");
     }
     cedar_parsed parsed;
     writ_status st = cedar_parse_policies(ps->arena, text, len, "policy", 0, &parsed, err);
@@ -592,11 +593,15 @@ writ_status writ_policyset_link(writ_policyset *ps, const char *template_id, con
         return link_error(err, WRIT_ELINK, "no template with id `%s`", template_id);
     bool wants_p = t->principal.slot == SLOT_PRINCIPAL, wants_r = t->resource.slot == SLOT_RESOURCE;
     if (wants_p != (principal != NULL))
-        return link_error(err, WRIT_ELINK, wants_p ? "template `%s` needs a value for ?principal"
-                                                   : "template `%s` has no ?principal slot", template_id);
+        return link_error(err, WRIT_ELINK,
+                          wants_p ? "template `%s` needs a value for ?principal"
+                                  : "template `%s` has no ?principal slot",
+                          template_id);
     if (wants_r != (resource != NULL))
-        return link_error(err, WRIT_ELINK, wants_r ? "template `%s` needs a value for ?resource"
-                                                   : "template `%s` has no ?resource slot", template_id);
+        return link_error(err, WRIT_ELINK,
+                          wants_r ? "template `%s` needs a value for ?resource"
+                                  : "template `%s` has no ?resource slot",
+                          template_id);
     const cv_uid *pu = NULL, *ru = NULL;
     writ_status st;
     if (principal && (st = cedar_parse_uid(ps->arena, principal, strlen(principal), &pu, err)))

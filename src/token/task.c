@@ -13,6 +13,7 @@
 #include "token/token_int.h"
 #include "util/text.h"
 #include "util/alloc.h"
+#include "util/error.h"
 #include "util/arena.h"
 
 #include <pthread.h>
@@ -624,8 +625,27 @@ static writ_status verify_dynamic(const writ_task_token *t, const writ_token_che
     return WRIT_OK;
 }
 
+static writ_status token_verify(writ_token_verifier *v, const writ_token_check *chk, const char *tok,
+                                size_t len, writ_task_token **out, writ_reason *why, writ_error *err);
+
+/* A refusal on the way to which an allocation failed (a base64url buffer
+ * refused as "not canonical", jansson's parser) is out of memory, not a
+ * verdict on the token. */
 writ_status writ_token_verify(writ_token_verifier *v, const writ_token_check *chk, const char *tok,
                               size_t len, writ_task_token **out, writ_reason *why, writ_error *err)
+{
+    unsigned long failed = wr_alloc_failures();
+    writ_status st = token_verify(v, chk, tok, len, out, why, err);
+    if (st != WRIT_OK && st != WRIT_ENOMEM && wr_alloc_failures() != failed) {
+        if (why)
+            *why = WRIT_R_INTERNAL;
+        return wr_error(err, WRIT_ENOMEM, "out of memory");
+    }
+    return st;
+}
+
+static writ_status token_verify(writ_token_verifier *v, const writ_token_check *chk, const char *tok,
+                                size_t len, writ_task_token **out, writ_reason *why, writ_error *err)
 {
     *out = NULL;
     if (why)
