@@ -6,7 +6,7 @@
 
 #include <string.h>
 
-void lex_init(lexer *lx, const char *src, size_t len)
+void cedar_lex_init(lexer *lx, const char *src, size_t len)
 {
     lx->src = src;
     lx->len = len;
@@ -36,7 +36,7 @@ static token fail(lexer *lx, const char *msg, size_t at)
     return t;
 }
 
-token lex_next(lexer *lx)
+token cedar_lex_next(lexer *lx)
 {
     const char *s = lx->src;
     size_t n = lx->len;
@@ -86,53 +86,86 @@ token lex_next(lexer *lx)
     lx->pos++;
     int d = lx->pos < n ? (unsigned char)s[lx->pos] : 0;
     switch (c) {
-    case '(': return mk(lx, T_LPAREN, start);
-    case ')': return mk(lx, T_RPAREN, start);
-    case '[': return mk(lx, T_LBRACK, start);
-    case ']': return mk(lx, T_RBRACK, start);
-    case '{': return mk(lx, T_LBRACE, start);
-    case '}': return mk(lx, T_RBRACE, start);
-    case ',': return mk(lx, T_COMMA, start);
-    case ';': return mk(lx, T_SEMI, start);
-    case '.': return mk(lx, T_DOT, start);
-    case '@': return mk(lx, T_AT, start);
-    case '+': return mk(lx, T_PLUS, start);
-    case '-': return mk(lx, T_MINUS, start);
-    case '*': return mk(lx, T_STAR, start);
+    case '(':
+        return mk(lx, T_LPAREN, start);
+    case ')':
+        return mk(lx, T_RPAREN, start);
+    case '[':
+        return mk(lx, T_LBRACK, start);
+    case ']':
+        return mk(lx, T_RBRACK, start);
+    case '{':
+        return mk(lx, T_LBRACE, start);
+    case '}':
+        return mk(lx, T_RBRACE, start);
+    case ',':
+        return mk(lx, T_COMMA, start);
+    case ';':
+        return mk(lx, T_SEMI, start);
+    case '.':
+        return mk(lx, T_DOT, start);
+    case '@':
+        return mk(lx, T_AT, start);
+    case '+':
+        return mk(lx, T_PLUS, start);
+    case '-':
+        return mk(lx, T_MINUS, start);
+    case '*':
+        return mk(lx, T_STAR, start);
     case ':':
-        if (d == ':') { lx->pos++; return mk(lx, T_COLONCOLON, start); }
+        if (d == ':') {
+            lx->pos++;
+            return mk(lx, T_COLONCOLON, start);
+        }
         return mk(lx, T_COLON, start);
     case '=':
-        if (d == '=') { lx->pos++; return mk(lx, T_EQ, start); }
+        if (d == '=') {
+            lx->pos++;
+            return mk(lx, T_EQ, start);
+        }
         return fail(lx, "unexpected '=' (did you mean '=='?)", start);
     case '!':
-        if (d == '=') { lx->pos++; return mk(lx, T_NE, start); }
+        if (d == '=') {
+            lx->pos++;
+            return mk(lx, T_NE, start);
+        }
         return mk(lx, T_NOT, start);
     case '<':
-        if (d == '=') { lx->pos++; return mk(lx, T_LE, start); }
+        if (d == '=') {
+            lx->pos++;
+            return mk(lx, T_LE, start);
+        }
         return mk(lx, T_LT, start);
     case '>':
-        if (d == '=') { lx->pos++; return mk(lx, T_GE, start); }
+        if (d == '=') {
+            lx->pos++;
+            return mk(lx, T_GE, start);
+        }
         return mk(lx, T_GT, start);
     case '&':
-        if (d == '&') { lx->pos++; return mk(lx, T_AND, start); }
+        if (d == '&') {
+            lx->pos++;
+            return mk(lx, T_AND, start);
+        }
         return fail(lx, "unexpected '&' (did you mean '&&'?)", start);
     case '|':
-        if (d == '|') { lx->pos++; return mk(lx, T_OR, start); }
+        if (d == '|') {
+            lx->pos++;
+            return mk(lx, T_OR, start);
+        }
         return fail(lx, "unexpected '|' (did you mean '||'?)", start);
     default:
         return fail(lx, "unexpected character", start);
     }
 }
 
-const char *tok_name(tok_kind k)
+const char *cedar_tok_name(tok_kind k)
 {
     static const char *names[] = {
-        "end of input", "identifier", "integer", "string", "template slot",
-        "'('", "')'", "'['", "']'", "'{'", "'}'", "','", "';'", "'.'", "'::'", "':'", "'@'",
-        "'=='", "'!='", "'<'", "'<='", "'>'", "'>='", "'&&'", "'||'", "'!'", "'+'", "'-'", "'*'",
-        "invalid token",
+        "end of input", "identifier", "integer", "string", "template slot", "'('",           "')'",  "'['",
+        "']'",          "'{'",        "'}'",     "','",    "';'",           "'.'",           "'::'", "':'",
+        "'@'",          "'=='",       "'!='",    "'<'",    "'<='",          "'>'",           "'>='", "'&&'",
+        "'||'",         "'!'",        "'+'",     "'-'",    "'*'",           "invalid token",
     };
     return (size_t)k < sizeof names / sizeof names[0] ? names[k] : "?";
 }
-

@@ -89,7 +89,7 @@ static int pidx_grow(pidx *ix)
     return 0;
 }
 
-const pidx_slot *pidx_find(const pidx *ix, const cv_uid *key)
+const pidx_slot *cedar_pidx_find(const pidx *ix, const cv_uid *key)
 {
     if (!ix->cap)
         return NULL;
@@ -140,7 +140,7 @@ static int push(pidx_slot *s, pentry e)
 /* File policy pol under an existing key. */
 static int pidx_file(writ_policyset *ps, int d, const cv_uid *key, uint32_t pol)
 {
-    pidx_slot *s = (pidx_slot *)pidx_find(&ps->dim[d], key);
+    pidx_slot *s = (pidx_slot *)cedar_pidx_find(&ps->dim[d], key);
     /* the same policy twice under one key (action in [A, A]) only once */
     if (s->n && s->pol[s->n - 1].pol == pol)
         return 0;
@@ -156,7 +156,7 @@ static void pidx_free(pidx *ix)
     memset(ix, 0, sizeof *ix);
 }
 
-uint32_t ptype_find(const writ_policyset *ps, const cv_string *type)
+uint32_t cedar_ptype_find(const writ_policyset *ps, const cv_string *type)
 {
     if (!ps->types_cap)
         return PKEY_NONE;
@@ -170,7 +170,7 @@ uint32_t ptype_find(const writ_policyset *ps, const cv_string *type)
 /* The type's id, added if new; PKEY_NONE on OOM. */
 static uint32_t ptype_intern(writ_policyset *ps, const cv_string *type)
 {
-    uint32_t id = ptype_find(ps, type);
+    uint32_t id = cedar_ptype_find(ps, type);
     if (id != PKEY_NONE)
         return id;
     if ((ps->ntypes + 1) * 2 > ps->types_cap) {
@@ -261,7 +261,7 @@ static void scope_settle(writ_policyset *ps, pscope *c)
 /* How many policies could be filed under a key. */
 static size_t key_count(const pidx *ix, const cv_uid *k)
 {
-    const pidx_slot *s = pidx_find(ix, k);
+    const pidx_slot *s = cedar_pidx_find(ix, k);
     return s ? s->nopt : 0;
 }
 

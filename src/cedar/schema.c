@@ -55,7 +55,7 @@ typedef struct rattr {
 struct rtype {
     int kind;
     size_t off;
-    const cv_string *name;  /* RT_NAME: as written, "A::B" */
+    const cv_string *name; /* RT_NAME: as written, "A::B" */
     bool qualified;
     rtype *elem;
     size_t nattrs;
@@ -69,7 +69,7 @@ typedef struct rpath {
 } rpath;
 
 typedef struct rref {
-    const cv_string *type;  /* NULL: bare name */
+    const cv_string *type; /* NULL: bare name */
     bool qualified;
     const cv_string *id;
     size_t off;
@@ -102,7 +102,7 @@ typedef struct rdecl {
 } rdecl;
 
 typedef struct rns {
-    const cv_string *name;  /* "" for the empty namespace */
+    const cv_string *name; /* "" for the empty namespace */
     size_t off;
     size_t ndecls, cap;
     rdecl **decls;
@@ -114,7 +114,7 @@ enum { T_EOF = 0, T_IDENT, T_STR, T_DCOLON, T_PUNCT };
 
 typedef struct tok {
     int kind;
-    char c;         /* T_PUNCT */
+    char c; /* T_PUNCT */
     size_t off, len;
 } tok;
 
@@ -144,7 +144,7 @@ static _Noreturn void perr(P *p, writ_status code, size_t off, const char *fmt, 
         vsnprintf(msg, sizeof msg, fmt, ap);
         va_end(ap);
         if (off != (size_t)-1) {
-            text_position(p->src, p->len, off, &p->err->line, &p->err->col);
+            cedar_text_position(p->src, p->len, off, &p->err->line, &p->err->col);
             p->err->offset = off;
             snprintf(p->err->msg, sizeof p->err->msg, "%u:%u: %s", p->err->line, p->err->col, msg);
         } else {
@@ -192,7 +192,8 @@ static void next(P *p)
 {
     const char *s = p->src;
     for (;;) {
-        while (p->pos < p->len && (s[p->pos] == ' ' || s[p->pos] == '\t' || s[p->pos] == '\n' || s[p->pos] == '\r'))
+        while (p->pos < p->len &&
+               (s[p->pos] == ' ' || s[p->pos] == '\t' || s[p->pos] == '\n' || s[p->pos] == '\r'))
             p->pos++;
         if (p->pos + 1 < p->len && s[p->pos] == '/' && s[p->pos + 1] == '/') {
             while (p->pos < p->len && s[p->pos] != '\n')
@@ -293,7 +294,8 @@ static tok peek(P *p)
     return r;
 }
 
-static const char *const reserved[] = {"true", "false", "if", "then", "else", "in", "is", "like", "has", NULL};
+static const char *const reserved[] = {"true", "false", "if",   "then", "else",
+                                       "in",   "is",    "like", "has",  NULL};
 
 /* IDENT that names something (not a reserved word). */
 static const cv_string *ident(P *p, const char *what)
@@ -317,7 +319,7 @@ static const cv_string *string_lit(P *p)
     size_t n = p->t.len - 2;
     char *buf = palloc(p, n + 1);
     size_t bad = 0;
-    long o = lex_unescape(p->src + p->t.off + 1, n, buf, &bad);
+    long o = cedar_lex_unescape(p->src + p->t.off + 1, n, buf, &bad);
     if (o < 0)
         perr(p, WRIT_EPARSE, p->t.off + 1 + bad, "invalid escape in string literal");
     const cv_string *s = pstr(p, buf, (size_t)o);
@@ -523,7 +525,7 @@ static rdecl *entity_decl(P *p)
     rdecl *d = palloc(p, sizeof *d);
     d->kind = D_ENTITY;
     d->off = p->t.off;
-    next(p);  /* 'entity' */
+    next(p); /* 'entity' */
     size_t cap = 0;
     for (;;) {
         size_t off = p->t.off;
@@ -572,7 +574,7 @@ static rdecl *action_decl(P *p)
     rdecl *d = palloc(p, sizeof *d);
     d->kind = D_ACTION;
     d->off = p->t.off;
-    next(p);  /* 'action' */
+    next(p); /* 'action' */
     size_t cap = 0;
     for (;;) {
         size_t off = p->t.off;
@@ -611,15 +613,15 @@ static rdecl *action_decl(P *p)
             if (is_kw(p, "principal") || is_kw(p, "resource")) {
                 bool isp = is_kw(p, "principal");
                 if (isp ? hp : hr)
-                    perr(p, WRIT_EPARSE, off, "duplicate `%s` declaration in action `%s`", isp ? "principal" : "resource",
-                         d->names[0]->data);
+                    perr(p, WRIT_EPARSE, off, "duplicate `%s` declaration in action `%s`",
+                         isp ? "principal" : "resource", d->names[0]->data);
                 next(p);
                 expect(p, ':');
                 size_t lo = p->t.off;
                 bool empty = is_punct(p, '[') && peek(p).kind == T_PUNCT && peek(p).c == ']';
                 if (empty)
-                    perr(p, WRIT_EPARSE, lo, "for action `%s`, `%s` is `[]`, which is invalid", d->names[0]->data,
-                         isp ? "principal" : "resource");
+                    perr(p, WRIT_EPARSE, lo, "for action `%s`, `%s` is `[]`, which is invalid",
+                         d->names[0]->data, isp ? "principal" : "resource");
                 if (isp) {
                     d->princ = ent_types(p, &d->nprinc);
                     hp = true;
@@ -629,7 +631,8 @@ static rdecl *action_decl(P *p)
                 }
             } else if (is_kw(p, "context")) {
                 if (hc)
-                    perr(p, WRIT_EPARSE, off, "duplicate context declaration in action `%s`", d->names[0]->data);
+                    perr(p, WRIT_EPARSE, off, "duplicate context declaration in action `%s`",
+                         d->names[0]->data);
                 next(p);
                 expect(p, ':');
                 if (is_punct(p, '{'))
@@ -659,15 +662,15 @@ static rdecl *action_decl(P *p)
     return d;
 }
 
-static const char *const reserved_types[] = {"Bool", "Boolean", "Long", "String", "Set", "Record", "Entity",
-                                             "Extension", NULL};
+static const char *const reserved_types[] = {"Bool",   "Boolean", "Long",      "String", "Set",
+                                             "Record", "Entity",  "Extension", NULL};
 
 static rdecl *type_decl(P *p)
 {
     rdecl *d = palloc(p, sizeof *d);
     d->kind = D_TYPE;
     d->off = p->t.off;
-    next(p);  /* 'type' */
+    next(p); /* 'type' */
     size_t off = p->t.off, cap = 0;
     for (int i = 0; reserved_types[i]; i++)
         if (is_kw(p, reserved_types[i]))
@@ -741,12 +744,12 @@ static void parse_schema(P *p)
 
 /* ---- resolver */
 
-typedef struct cdef {       /* a common type */
+typedef struct cdef { /* a common type */
     const cv_string *name;
     const cv_string *ns;
     size_t off;
     rtype *def;
-    int state;              /* 0 new, 1 resolving, 2 done */
+    int state; /* 0 new, 1 resolving, 2 done */
     const cs_type *t;
 } cdef;
 
@@ -786,8 +789,14 @@ static const cv_string *qualify(P *p, const cv_string *ns, const char *name, siz
     return pstr(p, buf, tot);
 }
 
-static int cdef_cmp(const void *a, const void *b) { return cv_string_cmp(((const cdef *)a)->name, ((const cdef *)b)->name); }
-static int edef_cmp(const void *a, const void *b) { return cv_string_cmp(((const edef *)a)->name, ((const edef *)b)->name); }
+static int cdef_cmp(const void *a, const void *b)
+{
+    return cv_string_cmp(((const cdef *)a)->name, ((const cdef *)b)->name);
+}
+static int edef_cmp(const void *a, const void *b)
+{
+    return cv_string_cmp(((const edef *)a)->name, ((const edef *)b)->name);
+}
 static int adef_cmp(const void *a, const void *b)
 {
     const adef *x = a, *y = b;
@@ -820,9 +829,12 @@ static const cs_type *builtin(P *p, const char *name, size_t n)
         cs_kind kind;
         cv_ext_kind ext;
     } tab[] = {
-        {"Bool", CS_BOOL, 0},           {"Long", CS_LONG, 0},
-        {"String", CS_STRING, 0},       {"ipaddr", CS_EXT, CVX_IPADDR},
-        {"decimal", CS_EXT, CVX_DECIMAL}, {"datetime", CS_EXT, CVX_DATETIME},
+        {"Bool", CS_BOOL, 0},
+        {"Long", CS_LONG, 0},
+        {"String", CS_STRING, 0},
+        {"ipaddr", CS_EXT, CVX_IPADDR},
+        {"decimal", CS_EXT, CVX_DECIMAL},
+        {"datetime", CS_EXT, CVX_DATETIME},
         {"duration", CS_EXT, CVX_DURATION},
     };
     for (size_t i = 0; i < sizeof tab / sizeof tab[0]; i++)
@@ -988,8 +1000,12 @@ static void collect(R *r, writ_schema *s)
             for (size_t m = 0; m < d->nnames; m++) {
                 if (d->kind == D_TYPE) {
                     r->c = grow(p, r->c, r->nc, &cc, sizeof *r->c);
-                    r->c[r->nc++] = (cdef){qualify(p, n->name, d->names[m]->data, d->names[m]->len), n->name,
-                                           d->name_off[m], d->def, 0, NULL};
+                    r->c[r->nc++] = (cdef){qualify(p, n->name, d->names[m]->data, d->names[m]->len),
+                                           n->name,
+                                           d->name_off[m],
+                                           d->def,
+                                           0,
+                                           NULL};
                 } else if (d->kind == D_ENTITY) {
                     r->e = grow(p, r->e, r->ne, &ec, sizeof *r->e);
                     r->e[r->ne++] = (edef){qualify(p, n->name, d->names[m]->data, d->names[m]->len), n->name,
@@ -1105,8 +1121,8 @@ static void resolve(R *r, writ_schema *s)
             if (ca->context->kind != CS_RECORD) {
                 char b[200];
                 cv_format(cv_entity(a->uid), b, sizeof b);
-                perr(p, WRIT_ESCHEMA, d->ctx->off, "context for action %s is declared with a type other than `Record`",
-                     b);
+                perr(p, WRIT_ESCHEMA, d->ctx->off,
+                     "context for action %s is declared with a type other than `Record`", b);
             }
         } else {
             ca->context = empty_record(p);
@@ -1165,7 +1181,7 @@ writ_status cedar_schema_parse(const char *text, size_t len, writ_schema **out, 
         wr_free(s);
         return st;
     }
-    size_t bad = utf8_check(text, len);
+    size_t bad = cedar_utf8_check(text, len);
     if (bad < len)
         perr(p, WRIT_EPARSE, bad, "invalid UTF-8 in schema text");
     parse_schema(p);
