@@ -136,7 +136,7 @@ json_t *cedar_json_load(const char *text, size_t len, writ_error *err)
     json_t *fast = cedar_json_fast(text, len);
     if (fast)
         return fast;
-    json_error_t je;
+    json_error_t je = {0}; /* json_error_code() reads a byte an early failure leaves unset */
     bool oom;
     size_t rlen = 0;
     char *re = nul_key_rewrite(text, len, &rlen, &oom);

@@ -194,7 +194,7 @@ noncanonical:
 writ_status wr_json_object(const char *buf, size_t len, json_t **out, writ_reason *why, writ_error *err,
                            const char *what)
 {
-    json_error_t je;
+    json_error_t je = {0}; /* json_error_code() reads a byte an early failure leaves unset */
     *out = NULL;
     unsigned long failed = wr_alloc_failures();
     json_t *j = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &je);
