@@ -13,6 +13,7 @@ void cedar_lex_init(lexer *lx, const char *src, size_t len)
     lx->pos = 0;
     lx->err = NULL;
     lx->err_pos = 0;
+    lx->schema = false;
 }
 
 static int is_ident_start(int c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; }
@@ -41,8 +42,9 @@ token cedar_lex_next(lexer *lx)
     const char *s = lx->src;
     size_t n = lx->len;
     for (;;) {
-        while (lx->pos < n && (s[lx->pos] == ' ' || s[lx->pos] == '\t' || s[lx->pos] == '\n' ||
-                               s[lx->pos] == '\r' || s[lx->pos] == '\f' || s[lx->pos] == '\v'))
+        while (lx->pos < n &&
+               (s[lx->pos] == ' ' || s[lx->pos] == '\t' || s[lx->pos] == '\n' || s[lx->pos] == '\r' ||
+                (!lx->schema && (s[lx->pos] == '\f' || s[lx->pos] == '\v'))))
             lx->pos++;
         if (lx->pos + 1 < n && s[lx->pos] == '/' && s[lx->pos + 1] == '/') {
             while (lx->pos < n && s[lx->pos] != '\n')
@@ -76,6 +78,10 @@ token cedar_lex_next(lexer *lx)
             return fail(lx, "unterminated string literal", start);
         lx->pos++;
         return mk(lx, T_STR, start);
+    }
+    if (c == '?' && lx->schema) {
+        lx->pos++;
+        return mk(lx, T_QUESTION, start);
     }
     if (c == '?') {
         lx->pos++;
@@ -119,6 +125,8 @@ token cedar_lex_next(lexer *lx)
         }
         return mk(lx, T_COLON, start);
     case '=':
+        if (lx->schema)
+            return mk(lx, T_ASSIGN, start);
         if (d == '=') {
             lx->pos++;
             return mk(lx, T_EQ, start);
@@ -131,13 +139,13 @@ token cedar_lex_next(lexer *lx)
         }
         return mk(lx, T_NOT, start);
     case '<':
-        if (d == '=') {
+        if (d == '=' && !lx->schema) {
             lx->pos++;
             return mk(lx, T_LE, start);
         }
         return mk(lx, T_LT, start);
     case '>':
-        if (d == '=') {
+        if (d == '=' && !lx->schema) {
             lx->pos++;
             return mk(lx, T_GE, start);
         }
@@ -162,10 +170,10 @@ token cedar_lex_next(lexer *lx)
 const char *cedar_tok_name(tok_kind k)
 {
     static const char *names[] = {
-        "end of input", "identifier", "integer", "string", "template slot", "'('",           "')'",  "'['",
-        "']'",          "'{'",        "'}'",     "','",    "';'",           "'.'",           "'::'", "':'",
-        "'@'",          "'=='",       "'!='",    "'<'",    "'<='",          "'>'",           "'>='", "'&&'",
-        "'||'",         "'!'",        "'+'",     "'-'",    "'*'",           "invalid token",
+        "end of input", "identifier", "integer", "string", "template slot", "'('", "')'",  "'['",
+        "']'",          "'{'",        "'}'",     "','",    "';'",           "'.'", "'::'", "':'",
+        "'@'",          "'=='",       "'!='",    "'<'",    "'<='",          "'>'", "'>='", "'&&'",
+        "'||'",         "'!'",        "'+'",     "'-'",    "'*'",           "'='", "'?'",  "invalid token",
     };
     return (size_t)k < sizeof names / sizeof names[0] ? names[k] : "?";
 }

@@ -2,6 +2,7 @@
 #ifndef WRIT_CEDAR_LEXER_H
 #define WRIT_CEDAR_LEXER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -37,6 +38,8 @@ typedef enum tok_kind {
     T_PLUS,
     T_MINUS,
     T_STAR,
+    T_ASSIGN,   /* '=', schema text only */
+    T_QUESTION, /* '?', schema text only */
     T_ERROR,
 } tok_kind;
 
@@ -53,6 +56,10 @@ typedef struct lexer {
     size_t pos;
     const char *err; /* message for T_ERROR */
     size_t err_pos;
+    /* Schema text (schema_text.c) rather than policies: '=' and '?' are
+     * tokens of their own, '<' and '>' never join a following '=', and only
+     * space, tab, CR and LF are white space. */
+    bool schema;
 } lexer;
 
 void cedar_lex_init(lexer *lx, const char *src, size_t len);

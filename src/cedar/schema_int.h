@@ -6,6 +6,7 @@
 #ifndef WRIT_CEDAR_SCHEMA_INT_H
 #define WRIT_CEDAR_SCHEMA_INT_H
 
+#include "cedar/lexer.h"
 #include "cedar/schema.h"
 #include "util/arena.h"
 
@@ -82,17 +83,20 @@ typedef struct rns {
 
 /* ---- parser state */
 
-enum { T_EOF = 0, T_IDENT, T_STR, T_DCOLON, T_PUNCT };
+/* The schema parser's view of lexer.c's tokens: the punctuation it knows
+ * is one kind, told apart by its character. */
+enum { ST_EOF = 0, ST_IDENT, ST_STR, ST_DCOLON, ST_PUNCT };
 
 typedef struct tok {
     int kind;
-    char c; /* T_PUNCT */
+    char c; /* ST_PUNCT */
     size_t off, len;
 } tok;
 
 typedef struct P {
     const char *src;
-    size_t len, pos;
+    size_t len;
+    lexer lx; /* lexer.c in its schema mode */
     tok t;
     wr_arena *a;
     writ_error *err;

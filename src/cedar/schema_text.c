@@ -61,76 +61,57 @@ const cv_string *cedar_schema_str(P *p, const char *s, size_t n)
     return r;
 }
 
-/* ---- lexer */
-
-static bool is_id0(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; }
-static bool is_id(char c) { return is_id0(c) || (c >= '0' && c <= '9'); }
+/* ---- tokens: lexer.c's, in its schema mode */
 
 static void next(P *p)
 {
-    const char *s = p->src;
-    for (;;) {
-        while (p->pos < p->len &&
-               (s[p->pos] == ' ' || s[p->pos] == '\t' || s[p->pos] == '\n' || s[p->pos] == '\r'))
-            p->pos++;
-        if (p->pos + 1 < p->len && s[p->pos] == '/' && s[p->pos + 1] == '/') {
-            while (p->pos < p->len && s[p->pos] != '\n')
-                p->pos++;
-            continue;
-        }
-        break;
-    }
+    token k = cedar_lex_next(&p->lx);
     tok *t = &p->t;
-    t->off = p->pos;
+    t->off = k.pos;
+    t->len = k.len;
     t->c = 0;
-    if (p->pos >= p->len) {
-        t->kind = T_EOF;
-        t->len = 0;
+    switch (k.kind) {
+    case T_EOF:
+        t->kind = ST_EOF;
         return;
-    }
-    char c = s[p->pos];
-    if (is_id0(c)) {
-        size_t e = p->pos + 1;
-        while (e < p->len && is_id(s[e]))
-            e++;
-        t->kind = T_IDENT;
-        t->len = e - p->pos;
-        p->pos = e;
+    case T_IDENT:
+        t->kind = ST_IDENT;
         return;
-    }
-    if (c == '"') {
-        size_t e = p->pos + 1;
-        while (e < p->len && s[e] != '"') {
-            if (s[e] == '\\')
-                e++;
-            e++;
-        }
-        if (e >= p->len)
-            cedar_schema_fail(p, WRIT_EPARSE, p->pos, "unterminated string literal");
-        t->kind = T_STR;
-        t->len = e + 1 - p->pos;
-        p->pos = e + 1;
+    case T_STR:
+        t->kind = ST_STR;
         return;
-    }
-    if (c == ':' && p->pos + 1 < p->len && s[p->pos + 1] == ':') {
-        t->kind = T_DCOLON;
-        t->len = 2;
-        p->pos += 2;
+    case T_COLONCOLON:
+        t->kind = ST_DCOLON;
         return;
-    }
-    if (strchr("{}[]()<>,;:=?@", c) && c) {
-        t->kind = T_PUNCT;
-        t->c = c;
-        t->len = 1;
-        p->pos++;
+    case T_LBRACE:
+    case T_RBRACE:
+    case T_LBRACK:
+    case T_RBRACK:
+    case T_LPAREN:
+    case T_RPAREN:
+    case T_LT:
+    case T_GT:
+    case T_COMMA:
+    case T_SEMI:
+    case T_COLON:
+    case T_ASSIGN:
+    case T_QUESTION:
+    case T_AT:
+        t->kind = ST_PUNCT;
+        t->c = k.text[0];
         return;
+    case T_ERROR:
+        if (!strcmp(p->lx.err, "unterminated string literal"))
+            cedar_schema_fail(p, WRIT_EPARSE, p->lx.err_pos, "unterminated string literal");
+        cedar_schema_fail(p, WRIT_EPARSE, k.pos, "invalid token");
+    default: /* numbers, operators: nothing a schema has */
+        cedar_schema_fail(p, WRIT_EPARSE, k.pos, "invalid token");
     }
-    cedar_schema_fail(p, WRIT_EPARSE, p->pos, "invalid token");
 }
 
 static void describe(P *p, char *buf, size_t cap)
 {
-    if (p->t.kind == T_EOF)
+    if (p->t.kind == ST_EOF)
         snprintf(buf, cap, "end of input");
     else
         snprintf(buf, cap, "`%.*s`", (int)(p->t.len > 40 ? 40 : p->t.len), p->src + p->t.off);
@@ -143,12 +124,12 @@ static _Noreturn void unexpected(P *p, const char *wanted)
     cedar_schema_fail(p, WRIT_EPARSE, p->t.off, "unexpected token %s, expected %s", b, wanted);
 }
 
-static bool is_punct(P *p, char c) { return p->t.kind == T_PUNCT && p->t.c == c; }
+static bool is_punct(P *p, char c) { return p->t.kind == ST_PUNCT && p->t.c == c; }
 
 static bool is_kw(P *p, const char *kw)
 {
     size_t n = strlen(kw);
-    return p->t.kind == T_IDENT && p->t.len == n && !memcmp(p->src + p->t.off, kw, n);
+    return p->t.kind == ST_IDENT && p->t.len == n && !memcmp(p->src + p->t.off, kw, n);
 }
 
 static void expect(P *p, char c)
@@ -163,11 +144,11 @@ static void expect(P *p, char c)
 /* Peek at the token after the current one. */
 static tok peek(P *p)
 {
-    size_t save = p->pos;
+    lexer save = p->lx;
     tok cur = p->t;
     next(p);
     tok r = p->t;
-    p->pos = save;
+    p->lx = save;
     p->t = cur;
     return r;
 }
@@ -178,7 +159,7 @@ static const char *const reserved[] = {"true", "false", "if",   "then", "else",
 /* IDENT that names something (not a reserved word). */
 static const cv_string *ident(P *p, const char *what)
 {
-    if (p->t.kind != T_IDENT)
+    if (p->t.kind != ST_IDENT)
         unexpected(p, what);
     for (int i = 0; reserved[i]; i++)
         if (is_kw(p, reserved[i]))
@@ -192,7 +173,7 @@ static const cv_string *ident(P *p, const char *what)
 
 static const cv_string *string_lit(P *p)
 {
-    if (p->t.kind != T_STR)
+    if (p->t.kind != ST_STR)
         unexpected(p, "a string literal");
     size_t n = p->t.len - 2;
     char *buf = cedar_schema_alloc(p, n + 1);
@@ -215,7 +196,7 @@ static rpath path(P *p, bool allow_cedar, bool allow_ref)
     size_t o = 0;
     bool first = true;
     for (;;) {
-        if (p->t.kind != T_IDENT)
+        if (p->t.kind != ST_IDENT)
             unexpected(p, first ? "a name" : "an identifier");
         size_t off = p->t.off, n = p->t.len;
         if (first && allow_cedar && is_kw(p, "__cedar"))
@@ -227,10 +208,10 @@ static rpath path(P *p, bool allow_cedar, bool allow_ref)
         memcpy(buf + o, p->src + off, n);
         o += n;
         first = false;
-        if (p->t.kind != T_DCOLON)
+        if (p->t.kind != ST_DCOLON)
             break;
         tok nt = peek(p);
-        if (nt.kind == T_STR && allow_ref)
+        if (nt.kind == ST_STR && allow_ref)
             break;
         next(p);
         memcpy(buf + o, "::", 2);
@@ -257,7 +238,7 @@ static size_t annotations(P *p)
         if (first == (size_t)-1)
             first = p->t.off;
         next(p);
-        if (p->t.kind != T_IDENT)
+        if (p->t.kind != ST_IDENT)
             unexpected(p, "an annotation name");
         anno a = {p->t.off, p->src + p->t.off, p->t.len};
         for (size_t i = 0; i < n; i++)
@@ -290,7 +271,7 @@ static rtype *rec_type(P *p)
         annotations(p);
         t->attrs = cedar_schema_grow(p, t->attrs, t->nattrs, &cap, sizeof *t->attrs);
         rattr *at = &t->attrs[t->nattrs];
-        if (p->t.kind == T_STR)
+        if (p->t.kind == ST_STR)
             at->name = string_lit(p);
         else
             at->name = ident(p, "an attribute name");
@@ -319,7 +300,7 @@ static rtype *type_expr(P *p)
     rtype *t;
     if (is_punct(p, '{')) {
         t = rec_type(p);
-    } else if (is_kw(p, "Set") && peek(p).kind == T_PUNCT && peek(p).c == '<') {
+    } else if (is_kw(p, "Set") && peek(p).kind == ST_PUNCT && peek(p).c == '<') {
         t = cedar_schema_alloc(p, sizeof *t);
         t->kind = RT_SET;
         t->off = p->t.off;
@@ -327,7 +308,7 @@ static rtype *type_expr(P *p)
         next(p);
         t->elem = type_expr(p);
         expect(p, '>');
-    } else if (p->t.kind == T_IDENT) {
+    } else if (p->t.kind == ST_IDENT) {
         rpath r = path(p, true, false);
         t = cedar_schema_alloc(p, sizeof *t);
         t->kind = RT_NAME;
@@ -370,20 +351,20 @@ static rref ref(P *p)
 {
     rref r = {0};
     r.off = p->t.off;
-    if (p->t.kind == T_STR) {
+    if (p->t.kind == ST_STR) {
         r.id = string_lit(p);
         return r;
     }
-    if (p->t.kind != T_IDENT)
+    if (p->t.kind != ST_IDENT)
         unexpected(p, "an action name");
-    if (peek(p).kind != T_DCOLON) {
+    if (peek(p).kind != ST_DCOLON) {
         r.id = ident(p, "an action name");
         return r;
     }
     rpath pa = path(p, false, true);
     r.type = pa.name;
     r.qualified = pa.qualified;
-    if (p->t.kind != T_DCOLON)
+    if (p->t.kind != ST_DCOLON)
         unexpected(p, "`::`");
     next(p);
     r.id = string_lit(p);
@@ -457,7 +438,7 @@ static rdecl *action_decl(P *p)
     size_t cap = 0;
     for (;;) {
         size_t off = p->t.off;
-        const cv_string *s = p->t.kind == T_STR ? string_lit(p) : ident(p, "an action name");
+        const cv_string *s = p->t.kind == ST_STR ? string_lit(p) : ident(p, "an action name");
         add_name(p, d, &cap, s, off);
         if (!is_punct(p, ','))
             break;
@@ -497,7 +478,7 @@ static rdecl *action_decl(P *p)
                 next(p);
                 expect(p, ':');
                 size_t lo = p->t.off;
-                bool empty = is_punct(p, '[') && peek(p).kind == T_PUNCT && peek(p).c == ']';
+                bool empty = is_punct(p, '[') && peek(p).kind == ST_PUNCT && peek(p).c == ']';
                 if (empty)
                     cedar_schema_fail(p, WRIT_EPARSE, lo, "for action `%s`, `%s` is `[]`, which is invalid",
                                       d->names[0]->data, isp ? "principal" : "resource");
@@ -598,9 +579,11 @@ static void ns_add(P *p, rns *n, rdecl *d)
 /* Schema -> {Namespace} */
 void cedar_schema_parse_text(P *p)
 {
+    cedar_lex_init(&p->lx, p->src, p->len);
+    p->lx.schema = true;
     rns *empty = NULL;
     next(p);
-    while (p->t.kind != T_EOF) {
+    while (p->t.kind != ST_EOF) {
         annotations(p);
         if (is_kw(p, "namespace")) {
             next(p);
@@ -608,7 +591,7 @@ void cedar_schema_parse_text(P *p)
             rns *n = namespace_get(p, np.name, np.off, true);
             expect(p, '{');
             while (!is_punct(p, '}')) {
-                if (p->t.kind == T_EOF)
+                if (p->t.kind == ST_EOF)
                     unexpected(p, "`}`");
                 annotations(p);
                 ns_add(p, n, decl(p));
