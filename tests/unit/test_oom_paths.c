@@ -23,6 +23,7 @@
 
 #include "alloc_count.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -369,6 +370,41 @@ static void test_host_allocator(void **state)
     assert_int_equal(heap.live, 0);
 }
 
+/* ---- the injection countdown is shared by threads: with 4 threads making
+ * 8000 allocations in all and 5000 allowed, exactly 5000 succeed. */
+#define THREADS 4
+#define PER_THREAD 2000
+static void *allocate_many(void *arg)
+{
+    long *ok = arg;
+    for (int i = 0; i < PER_THREAD; i++) {
+        void *p = wr_malloc(16);
+        if (p)
+            (*ok)++;
+        wr_free(p);
+    }
+    return NULL;
+}
+
+static void test_injection_threads(void **state)
+{
+    (void)state;
+    pthread_t th[THREADS];
+    long ok[THREADS] = {0};
+    long injected = wr_alloc_injected();
+    wr_alloc_set_fail_after(5000);
+    for (int i = 0; i < THREADS; i++)
+        assert_int_equal(pthread_create(&th[i], NULL, allocate_many, &ok[i]), 0);
+    for (int i = 0; i < THREADS; i++)
+        pthread_join(th[i], NULL);
+    wr_alloc_set_fail_after(-1);
+    long total = 0;
+    for (int i = 0; i < THREADS; i++)
+        total += ok[i];
+    assert_int_equal(total, 5000);
+    assert_int_equal(wr_alloc_injected() - injected, THREADS * PER_THREAD - 5000);
+}
+
 int main(void)
 {
     if (writ_set_allocator(host_malloc, host_realloc, host_free, &heap) != WRIT_OK)
@@ -378,7 +414,8 @@ int main(void)
         cmocka_unit_test(test_entity_loading),     cmocka_unit_test(test_decision),
         cmocka_unit_test(test_token_verification),
     };
-    const struct CMUnitTest after[] = {cmocka_unit_test(test_host_allocator)};
+    const struct CMUnitTest after[] = {cmocka_unit_test(test_injection_threads),
+                                       cmocka_unit_test(test_host_allocator)};
     int failed = cmocka_run_group_tests(tests, setup, teardown);
     return failed + cmocka_run_group_tests(after, NULL, NULL);
 }
