@@ -9,7 +9,7 @@ repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 vg=(valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect
     --show-leak-kinds=definite,indirect)
 status=0
-for t in test_parser test_eval test_ext test_json test_schema test_reqbuild test_validate; do
+for t in test_parser test_eval test_ext test_json test_schema test_reqbuild test_validate test_oom_paths; do
     # a missing binary is a failure, not a test that quietly did not run
     [ -x "$bin/$t" ] || { echo "valgrind: $bin/$t missing" >&2; status=1; continue; }
     if ! (cd "$repo" && "${vg[@]}" "$bin/$t" >/tmp/writ-valgrind.$$ 2>&1); then

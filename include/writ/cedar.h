@@ -159,7 +159,7 @@ typedef struct writ_uid_parts {
  * exact; an error has the line and column.  Free with json_decref. */
 WRIT_API struct json_t *writ_json_parse(const char *text, size_t len, writ_error *err);
 /* An object or array as json_dumps(j, JSON_COMPACT) writes it (NULL for
- * anything else, or on OOM).  Free with free(). */
+ * anything else, or on OOM).  Free with writ_free_string(). */
 WRIT_API char *writ_json_dump_compact(const struct json_t *j);
 WRIT_API writ_request *writ_request_reusable(void); /* NULL on OOM; writ_request_free */
 /* Rewind rq and fill it; context is a JSON object (or NULL for none), read

@@ -90,8 +90,6 @@ WRIT_API WRIT_MUST_CHECK writ_status writ_keyring_sign(const writ_keyring *kr, c
                                                        const char *claims_json, size_t len, char **jws,
                                                        size_t *jws_len, writ_error *err);
 
-WRIT_API void writ_free_string(char *s);
-
 /* ---- revocations ---------------------------------------------------------
  * A set of revoked token ids, token subtrees, tasks and agents.  Checks are
  * O(1) hash lookups in memory; additions are written to SQLite (WAL) first,

@@ -28,27 +28,57 @@
 
 typedef enum writ_status {
     WRIT_OK = 0,
-    WRIT_ENOMEM,        /* allocation failed */
-    WRIT_EPARSE,        /* syntax error in policy or schema text */
-    WRIT_ELIMIT,        /* input exceeds a limit (size, depth, count) */
-    WRIT_EJSON,         /* malformed JSON or wrong JSON shape */
-    WRIT_ESCHEMA,       /* data does not match the schema */
-    WRIT_EVALIDATE,     /* request fails validation against the schema */
-    WRIT_EIO,           /* file could not be read or written */
-    WRIT_EINVAL,        /* bad argument */
-    WRIT_ELINK,         /* template linking failed */
-    WRIT_EDUP,          /* duplicate id / entity / key */
-    WRIT_EEVAL,         /* evaluation error (reported per policy, not fatal) */
+    WRIT_ENOMEM,    /* allocation failed */
+    WRIT_EPARSE,    /* syntax error in policy or schema text */
+    WRIT_ELIMIT,    /* input exceeds a limit (size, depth, count) */
+    WRIT_EJSON,     /* malformed JSON or wrong JSON shape */
+    WRIT_ESCHEMA,   /* data does not match the schema */
+    WRIT_EVALIDATE, /* request fails validation against the schema */
+    WRIT_EIO,       /* file could not be read or written */
+    WRIT_EINVAL,    /* bad argument */
+    WRIT_ELINK,     /* template linking failed */
+    WRIT_EDUP,      /* duplicate id / entity / key */
+    WRIT_EEVAL,     /* evaluation error (reported per policy, not fatal) */
 } writ_status;
 
 typedef struct writ_error {
     writ_status code;
-    uint32_t line;      /* 1-based; 0 when the error has no position */
-    uint32_t col;       /* 1-based, in bytes */
-    size_t offset;      /* byte offset into the input */
+    uint32_t line; /* 1-based; 0 when the error has no position */
+    uint32_t col;  /* 1-based, in bytes */
+    size_t offset; /* byte offset into the input */
     char msg[256];
 } writ_error;
 
 WRIT_API const char *writ_status_name(writ_status s);
+
+/* ---- memory --------------------------------------------------------------
+ * Every block libwrit allocates, jansson's included, comes from these three
+ * functions; each gets the user pointer given to writ_set_allocator.  The
+ * default is libc's malloc, realloc and free.  realloc is never called with
+ * size 0, malloc never with 0 (libwrit asks for 1 byte instead).
+ *
+ * Call writ_set_allocator once, first: before any other libwrit call and
+ * before any thread uses libwrit.  Once libwrit has allocated, a change
+ * would hand blocks of one allocator to the other's free, so it is refused
+ * (WRIT_EINVAL; calling again with the same four values returns WRIT_OK).
+ * NULL functions are refused too.
+ *
+ * jansson: its hooks (json_set_alloc_funcs) are global and take no user
+ * pointer; writ_set_allocator installs adapters that call the functions
+ * above with this user pointer.  libwrit therefore owns jansson's allocator:
+ * a host that uses jansson itself gets its blocks from the same functions,
+ * and must not call json_set_alloc_funcs after this.  json_t values created
+ * before writ_set_allocator would be freed through the new free: create
+ * none before.  OpenSSL and SQLite keep their own allocators.
+ *
+ * Every string a libwrit function returns for the caller to free (documented
+ * as "writ_free_string") is freed with writ_free_string, never free(). */
+typedef void *(*writ_malloc_fn)(void *user, size_t size);
+typedef void *(*writ_realloc_fn)(void *user, void *ptr, size_t size);
+typedef void (*writ_free_fn)(void *user, void *ptr);
+WRIT_API WRIT_MUST_CHECK writ_status writ_set_allocator(writ_malloc_fn malloc_fn, writ_realloc_fn realloc_fn,
+                                                        writ_free_fn free_fn, void *user);
+/* Free a string libwrit returned (NULL is a no-op). */
+WRIT_API void writ_free_string(char *s);
 
 #endif

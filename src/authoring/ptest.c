@@ -108,7 +108,7 @@ static int bad(pt_file *f, const jpos_step *path, size_t n, int at_key, const ch
 {
     uint32_t line, col;
     size_t off = jpos_find(f->text, f->len, path, n, at_key);
-    text_position(f->text, f->len, off, &line, &col);
+    cedar_text_position(f->text, f->len, off, &line, &col);
     char msg[512];
     va_list ap;
     va_start(ap, fmt);
@@ -387,7 +387,7 @@ static int run_case(pt_file *f, size_t i, json_t *c, writ_request *rq, writ_auth
     } else {
         jpos_step path[2] = {{"cases", 0}, {NULL, i}};
         uint32_t line, col;
-        text_position(f->text, f->len, jpos_find(f->text, f->len, path, 2, 0), &line, &col);
+        cedar_text_position(f->text, f->len, jpos_find(f->text, f->len, path, 2, 0), &line, &col);
         fprintf(f->out, "FAIL %s: %s (%s:%u:%u)\n%s", f->path, name, f->path, line, col,
                 sb_ok(&diff) ? diff.p : "     (out of memory)\n");
         if (*refused)

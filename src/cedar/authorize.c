@@ -110,14 +110,14 @@ INLINE size_t mark_dim(writ_authorizer *az, const writ_policyset *ps, int d, con
 {
     const pidx *ix = &ps->dim[d];
     az->self[d] = PKEY_NONE;
-    az->type[d] = ps->has_is[d] ? ptype_find(ps, uid->type) : PKEY_NONE;
+    az->type[d] = ps->has_is[d] ? cedar_ptype_find(ps, uid->type) : PKEY_NONE;
     uint32_t bits = PBIT_REQUEST;
     if (az->type[d] != PKEY_NONE)
         bits |= pkey_bit(az->type[d]);
     az->bits[d] = bits;
     if (!ix->used)
         return nh;
-    const pidx_slot *s = pidx_find(ix, uid);
+    const pidx_slot *s = cedar_pidx_find(ix, uid);
     if (s) {
         az->self[d] = s->id;
         az->mark[s->id] = az->epoch;
@@ -127,7 +127,7 @@ INLINE size_t mark_dim(writ_authorizer *az, const writ_policyset *ps, int d, con
     }
     if (e)
         for (size_t i = 0; i < e->nanc; i++)
-            if ((s = pidx_find(ix, e->anc_list[i])) && az->mark[s->id] != az->epoch) {
+            if ((s = cedar_pidx_find(ix, e->anc_list[i])) && az->mark[s->id] != az->epoch) {
                 az->mark[s->id] = az->epoch;
                 bits |= pkey_bit(s->ord);
                 if (s->n)
@@ -323,8 +323,8 @@ writ_status writ_authorize(writ_authorizer *az, const writ_policyset *ps, const 
 /* writ_authorize's first steps, for the partial decision and explain.c:
  * the environment of rq and the candidates in az->cand.  The arena is not
  * rewound (the caller does, or keeps what it holds). */
-static int prepare(writ_authorizer *az, const writ_policyset *ps, const writ_entities *es, const writ_request *rq,
-                   eval_env *env, size_t *nc)
+static int prepare(writ_authorizer *az, const writ_policyset *ps, const writ_entities *es,
+                   const writ_request *rq, eval_env *env, size_t *nc)
 {
     if (begin(az, ps))
         return -1;
@@ -343,8 +343,8 @@ static int prepare(writ_authorizer *az, const writ_policyset *ps, const writ_ent
     return candidates(az, ps, env, nc);
 }
 
-static int start(writ_authorizer *az, const writ_policyset *ps, const writ_entities *es, const writ_request *rq,
-                 eval_env *env, size_t *nc)
+static int start(writ_authorizer *az, const writ_policyset *ps, const writ_entities *es,
+                 const writ_request *rq, eval_env *env, size_t *nc)
 {
     wr_arena_reset(az->arena);
     return prepare(az, ps, es, rq, env, nc);

@@ -19,7 +19,6 @@
 
 /* ---- errors */
 
-
 static const char *uid_text(const cv_uid *u, char *buf, size_t cap)
 {
     cv_format(cv_entity(u), buf, cap);
@@ -29,14 +28,21 @@ static const char *uid_text(const cv_uid *u, char *buf, size_t cap)
 static const char *json_kind(const json_t *j)
 {
     switch (json_typeof(j)) {
-    case JSON_OBJECT: return "object";
-    case JSON_ARRAY: return "array";
-    case JSON_STRING: return "string";
-    case JSON_INTEGER: return "integer";
-    case JSON_REAL: return "number with a fraction or exponent";
+    case JSON_OBJECT:
+        return "object";
+    case JSON_ARRAY:
+        return "array";
+    case JSON_STRING:
+        return "string";
+    case JSON_INTEGER:
+        return "integer";
+    case JSON_REAL:
+        return "number with a fraction or exponent";
     case JSON_TRUE:
-    case JSON_FALSE: return "bool";
-    default: return "null";
+    case JSON_FALSE:
+        return "bool";
+    default:
+        return "null";
     }
 }
 
@@ -73,7 +79,7 @@ static char *nul_key_rewrite(const char *t, size_t n, size_t *outlen, bool *oom)
         size_t e = i + 1;
         while (e < n && t[e] != '"')
             e += t[e] == '\\' ? 2 : 1;
-        if (e >= n) {   /* unterminated: let the parser report it */
+        if (e >= n) { /* unterminated: let the parser report it */
             memcpy(o + w, t + i, n - i);
             w += n - i;
             break;
@@ -83,7 +89,8 @@ static char *nul_key_rewrite(const char *t, size_t n, size_t *outlen, bool *oom)
             k++;
         bool key = k < n && t[k] == ':';
         for (size_t m = i; m <= e;) {
-            if (key && t[m] == '\\' && m + 6 <= e && (!memcmp(t + m + 1, "u0000", 5) || !memcmp(t + m + 1, "u0001", 5))) {
+            if (key && t[m] == '\\' && m + 6 <= e &&
+                (!memcmp(t + m + 1, "u0000", 5) || !memcmp(t + m + 1, "u0001", 5))) {
                 memcpy(o + w, "\\u0001\\u000", 11);
                 w += 11;
                 o[w++] = t[m + 5] == '0' ? '2' : '1';
@@ -120,7 +127,8 @@ static size_t key_decode(const char *k, size_t klen, char *buf)
 json_t *cedar_json_load(const char *text, size_t len, writ_error *err)
 {
     if (len > CEDAR_JSON_MAX_SIZE) {
-        wr_error(err, WRIT_ELIMIT, "JSON input of %zu bytes exceeds the limit of %zu", len, CEDAR_JSON_MAX_SIZE);
+        wr_error(err, WRIT_ELIMIT, "JSON input of %zu bytes exceeds the limit of %zu", len,
+                 CEDAR_JSON_MAX_SIZE);
         return NULL;
     }
     /* the common case in one pass; anything it declines (every error too)
@@ -128,7 +136,7 @@ json_t *cedar_json_load(const char *text, size_t len, writ_error *err)
     json_t *fast = cedar_json_fast(text, len);
     if (fast)
         return fast;
-    json_error_t je;
+    json_error_t je = {0}; /* json_error_code() reads a byte an early failure leaves unset */
     bool oom;
     size_t rlen = 0;
     char *re = nul_key_rewrite(text, len, &rlen, &oom);
@@ -136,16 +144,17 @@ json_t *cedar_json_load(const char *text, size_t len, writ_error *err)
         wr_error(err, WRIT_ENOMEM, "out of memory");
         return NULL;
     }
+    unsigned long failed = wr_alloc_failures();
     json_t *j = json_loadb(re ? re : text, re ? rlen : len,
                            JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL | JSON_DECODE_ANY, &je);
     wr_free(re);
     if (!j) {
         enum json_error_code c = json_error_code(&je);
-        writ_status code = c == json_error_stack_overflow ? WRIT_ELIMIT
-                           : c == json_error_out_of_memory ? WRIT_ENOMEM
-                           : c == json_error_duplicate_key ? WRIT_EDUP
-                                                           : WRIT_EJSON;
-        wr_error(err, code, "%s", je.text);
+        writ_status code = c == json_error_out_of_memory || wr_alloc_failures() != failed ? WRIT_ENOMEM
+                           : c == json_error_stack_overflow                               ? WRIT_ELIMIT
+                           : c == json_error_duplicate_key                                ? WRIT_EDUP
+                                                                                          : WRIT_EJSON;
+        wr_error(err, code, "%s", code == WRIT_ENOMEM ? "out of memory" : je.text);
         if (err) {
             err->line = je.line > 0 ? (uint32_t)je.line : 0;
             err->col = je.column > 0 ? (uint32_t)je.column : 0;
@@ -169,10 +178,11 @@ static writ_status uid_from_pair(wr_arena *a, const json_t *o, const char *what,
     const json_t *t = json_object_get(o, "type");
     const json_t *i = json_object_get(o, "id");
     if (!json_is_string(t) || !json_is_string(i))
-        return wr_error(err, WRIT_EJSON, "%s: an entity reference needs string fields \"type\" and \"id\"", what);
+        return wr_error(err, WRIT_EJSON, "%s: an entity reference needs string fields \"type\" and \"id\"",
+                        what);
     if (!cedar_valid_type_name(json_string_value(t), json_string_length(t)))
         return wr_error(err, WRIT_EJSON, "%s: `%.*s` is not a valid entity type name", what,
-                    (int)(json_string_length(t) > 80 ? 80 : json_string_length(t)), json_string_value(t));
+                        (int)(json_string_length(t) > 80 ? 80 : json_string_length(t)), json_string_value(t));
     const cv_string *ts = jstr(a, t), *is = ts ? jstr(a, i) : NULL;
     *out = is ? cv_uid_new(a, ts, is) : NULL;
     return *out ? WRIT_OK : wr_error(err, WRIT_ENOMEM, "out of memory");
@@ -188,7 +198,7 @@ static writ_status uid_from_text(wr_arena *a, const char *p, size_t n, const cha
         return wr_error(err, WRIT_ENOMEM, "out of memory");
     if (st)
         return wr_error(err, WRIT_EJSON, "%s: `%.*s` is not an entity reference in Cedar syntax (%s)", what,
-                    (int)(n > 80 ? 80 : n), p, perr.msg);
+                        (int)(n > 80 ? 80 : n), p, perr.msg);
     return WRIT_OK;
 }
 
@@ -202,7 +212,8 @@ writ_status cedar_json_uid(wr_arena *a, const json_t *j, bool allow_text, const 
     const json_t *esc = json_object_get(j, "__entity");
     if (esc) {
         if (!json_is_object(esc))
-            return wr_error(err, WRIT_EJSON, "%s: \"__entity\" must be an object with \"type\" and \"id\"", what);
+            return wr_error(err, WRIT_EJSON, "%s: \"__entity\" must be an object with \"type\" and \"id\"",
+                            what);
         return uid_from_pair(a, esc, what, out, err);
     }
     return uid_from_pair(a, j, what, out, err);
@@ -256,10 +267,14 @@ static writ_status read_value(rd *r, const json_t *j, const cs_type *t, cv_value
 static const char *ext_ctor_for(cv_ext_kind k)
 {
     switch (k) {
-    case CVX_IPADDR: return "ip";
-    case CVX_DECIMAL: return "decimal";
-    case CVX_DATETIME: return "datetime";
-    case CVX_DURATION: return "duration";
+    case CVX_IPADDR:
+        return "ip";
+    case CVX_DECIMAL:
+        return "decimal";
+    case CVX_DATETIME:
+        return "datetime";
+    case CVX_DURATION:
+        return "duration";
     }
     return "?";
 }
@@ -267,13 +282,20 @@ static const char *ext_ctor_for(cv_ext_kind k)
 static const char *cs_kind_name(const cs_type *t)
 {
     switch (t->kind) {
-    case CS_BOOL: return "bool";
-    case CS_LONG: return "long";
-    case CS_STRING: return "string";
-    case CS_ENTITY: return "entity";
-    case CS_SET: return "set";
-    case CS_RECORD: return "record";
-    case CS_EXT: return cv_ext_kind_name(t->ext);
+    case CS_BOOL:
+        return "bool";
+    case CS_LONG:
+        return "long";
+    case CS_STRING:
+        return "string";
+    case CS_ENTITY:
+        return "entity";
+    case CS_SET:
+        return "set";
+    case CS_RECORD:
+        return "record";
+    case CS_EXT:
+        return cv_ext_kind_name(t->ext);
     }
     return "?";
 }
@@ -281,10 +303,10 @@ static const char *cs_kind_name(const cs_type *t)
 static writ_status mismatch(rd *r, const cs_type *t, const char *found)
 {
     if (t->kind == CS_ENTITY)
-        return wr_error(r->err, WRIT_ESCHEMA, "%s: type mismatch: expected an entity of type `%s`, found %s", rd_what(r),
-                    t->name->data, found);
-    return wr_error(r->err, WRIT_ESCHEMA, "%s: type mismatch: expected type %s, found %s", rd_what(r), cs_kind_name(t),
-                found);
+        return wr_error(r->err, WRIT_ESCHEMA, "%s: type mismatch: expected an entity of type `%s`, found %s",
+                        rd_what(r), t->name->data, found);
+    return wr_error(r->err, WRIT_ESCHEMA, "%s: type mismatch: expected type %s, found %s", rd_what(r),
+                    cs_kind_name(t), found);
 }
 
 /* {"fn": F, "args": [v1, ...]}: a call of any extension function or
@@ -298,13 +320,14 @@ static writ_status read_extn_call(rd *r, const json_t *fn, const json_t *args, c
     if (!f || f->nargs != n)
         f = cedar_ext_lookup(name, nlen, true);
     if (!f || f->nargs != n)
-        return wr_error(r->err, WRIT_EJSON, "%s: `%.*s` is not an extension function taking %zu arguments", rd_what(r),
-                    (int)(nlen > 64 ? 64 : nlen), name, n);
+        return wr_error(r->err, WRIT_EJSON, "%s: `%.*s` is not an extension function taking %zu arguments",
+                        rd_what(r), (int)(nlen > 64 ? 64 : nlen), name, n);
     cv_value args_v[8];
     if (n > 8)
         return wr_error(r->err, WRIT_EJSON, "%s: too many extension arguments", rd_what(r));
     if (++r->depth > CEDAR_JSON_MAX_DEPTH)
-        return wr_error(r->err, WRIT_ELIMIT, "%s: values nest deeper than %d levels", rd_what(r), CEDAR_JSON_MAX_DEPTH);
+        return wr_error(r->err, WRIT_ELIMIT, "%s: values nest deeper than %d levels", rd_what(r),
+                        CEDAR_JSON_MAX_DEPTH);
     for (size_t i = 0; i < n; i++) {
         writ_status st = read_value(r, json_array_get(args, i), NULL, &args_v[i]);
         if (st)
@@ -313,8 +336,8 @@ static writ_status read_extn_call(rd *r, const json_t *fn, const json_t *args, c
     r->depth--;
     const char *msg = NULL;
     if (f->fn(r->a, args_v, out, &msg) < 0)
-        return wr_error(r->err, WRIT_EJSON, "%s: error while evaluating `%.*s`: %s", rd_what(r), (int)(nlen > 64 ? 64 : nlen),
-                    name, msg ? msg : "invalid arguments");
+        return wr_error(r->err, WRIT_EJSON, "%s: error while evaluating `%.*s`: %s", rd_what(r),
+                        (int)(nlen > 64 ? 64 : nlen), name, msg ? msg : "invalid arguments");
     return WRIT_OK;
 }
 
@@ -328,17 +351,19 @@ static writ_status read_extn(rd *r, const json_t *o, const cs_type *t, cv_value 
         if (st)
             return st;
         if (t && (t->kind != CS_EXT || out->type != CV_EXT || out->u.ext->kind != t->ext))
-            return mismatch(r, t, out->type == CV_EXT ? cv_ext_kind_name(out->u.ext->kind) : cv_type_name(out->type));
+            return mismatch(
+                r, t, out->type == CV_EXT ? cv_ext_kind_name(out->u.ext->kind) : cv_type_name(out->type));
         return WRIT_OK;
     }
     if (!json_is_string(fn) || !json_is_string(arg))
-        return wr_error(r->err, WRIT_EJSON, "%s: an extension value needs string fields \"fn\" and \"arg\"", rd_what(r));
+        return wr_error(r->err, WRIT_EJSON, "%s: an extension value needs string fields \"fn\" and \"arg\"",
+                        rd_what(r));
     const char *msg = NULL;
     if (cedar_ext_construct(r->a, json_string_value(fn), json_string_length(fn), json_string_value(arg),
                             json_string_length(arg), out, &msg) < 0)
         return wr_error(r->err, WRIT_EJSON, "%s: %s(\"%.*s\"): %s", rd_what(r), json_string_value(fn),
-                    (int)(json_string_length(arg) > 64 ? 64 : json_string_length(arg)), json_string_value(arg),
-                    msg ? msg : "invalid extension value");
+                        (int)(json_string_length(arg) > 64 ? 64 : json_string_length(arg)),
+                        json_string_value(arg), msg ? msg : "invalid extension value");
     if (t && (t->kind != CS_EXT || out->u.ext->kind != t->ext)) {
         char buf[32];
         snprintf(buf, sizeof buf, "%s", cv_ext_kind_name(out->u.ext->kind));
@@ -407,8 +432,9 @@ static writ_status read_record(rd *r, const json_t *o, const cs_type *t, cv_valu
         if (t) {
             at = find_attr(t, k, klen);
             if (!at)
-                return wr_error(r->err, WRIT_ESCHEMA, "%s: attribute `%.*s` should not exist according to the schema",
-                            rd_what(r), (int)(klen > 64 ? 64 : klen), k);
+                return wr_error(r->err, WRIT_ESCHEMA,
+                                "%s: attribute `%.*s` should not exist according to the schema", rd_what(r),
+                                (int)(klen > 64 ? 64 : klen), k);
         }
         f[i].key = cv_string_new(r->a, k, klen);
         if (!f[i].key)
@@ -427,9 +453,10 @@ static writ_status read_record(rd *r, const json_t *o, const cs_type *t, cv_valu
         return wr_error(r->err, WRIT_ENOMEM, "out of memory");
     if (t)
         for (size_t a = 0; a < t->nattrs; a++)
-            if (t->attrs[a].required && !cv_record_get(out->u.rec, t->attrs[a].name->data, t->attrs[a].name->len))
+            if (t->attrs[a].required &&
+                !cv_record_get(out->u.rec, t->attrs[a].name->data, t->attrs[a].name->len))
                 return wr_error(r->err, WRIT_ESCHEMA, "%s: required attribute `%s` is missing", rd_what(r),
-                            t->attrs[a].name->data);
+                                t->attrs[a].name->data);
     return WRIT_OK;
 }
 
@@ -463,18 +490,21 @@ static writ_status read_value(rd *r, const json_t *j, const cs_type *t, cv_value
         *out = cv_long((int64_t)json_integer_value(j));
         return WRIT_OK;
     case JSON_REAL:
-        return wr_error(r->err, WRIT_EJSON, "%s: numbers must be integers (no fraction or exponent)", rd_what(r));
+        return wr_error(r->err, WRIT_EJSON, "%s: numbers must be integers (no fraction or exponent)",
+                        rd_what(r));
     case JSON_NULL:
-        return wr_error(r->err, WRIT_EJSON, "%s: found a `null`; JSON nulls are not allowed in Cedar", rd_what(r));
+        return wr_error(r->err, WRIT_EJSON, "%s: found a `null`; JSON nulls are not allowed in Cedar",
+                        rd_what(r));
     case JSON_STRING:
         if (t && t->kind == CS_EXT) {
             /* an extension-typed value may be the constructor's argument */
             const char *msg = NULL;
             const char *fn = ext_ctor_for(t->ext);
-            if (cedar_ext_construct(r->a, fn, strlen(fn), json_string_value(j), json_string_length(j), out, &msg) < 0)
+            if (cedar_ext_construct(r->a, fn, strlen(fn), json_string_value(j), json_string_length(j), out,
+                                    &msg) < 0)
                 return wr_error(r->err, WRIT_ESCHEMA, "%s: `%.*s` is not a valid %s value: %s", rd_what(r),
-                            (int)(json_string_length(j) > 64 ? 64 : json_string_length(j)), json_string_value(j),
-                            cv_ext_kind_name(t->ext), msg ? msg : "invalid");
+                                (int)(json_string_length(j) > 64 ? 64 : json_string_length(j)),
+                                json_string_value(j), cv_ext_kind_name(t->ext), msg ? msg : "invalid");
             return WRIT_OK;
         }
         if (t && t->kind != CS_STRING)
@@ -485,7 +515,8 @@ static writ_status read_value(rd *r, const json_t *j, const cs_type *t, cv_value
         if (t && t->kind != CS_SET)
             return mismatch(r, t, "set");
         if (++r->depth > CEDAR_JSON_MAX_DEPTH)
-            return wr_error(r->err, WRIT_ELIMIT, "%s: values nest deeper than %d levels", rd_what(r), CEDAR_JSON_MAX_DEPTH);
+            return wr_error(r->err, WRIT_ELIMIT, "%s: values nest deeper than %d levels", rd_what(r),
+                            CEDAR_JSON_MAX_DEPTH);
         {
             writ_status st = read_set(r, j, t ? t->elem : NULL, out);
             r->depth--;
@@ -498,13 +529,15 @@ static writ_status read_value(rd *r, const json_t *j, const cs_type *t, cv_value
     const json_t *esc = json_object_get(j, "__entity");
     if (esc) {
         if (!json_is_object(esc))
-            return wr_error(r->err, WRIT_EJSON, "%s: \"__entity\" must be an object with \"type\" and \"id\"", rd_what(r));
+            return wr_error(r->err, WRIT_EJSON, "%s: \"__entity\" must be an object with \"type\" and \"id\"",
+                            rd_what(r));
         return read_entity(r, esc, t, out);
     }
     esc = json_object_get(j, "__extn");
     if (esc) {
         if (!json_is_object(esc))
-            return wr_error(r->err, WRIT_EJSON, "%s: \"__extn\" must be an object with \"fn\" and \"arg\"", rd_what(r));
+            return wr_error(r->err, WRIT_EJSON, "%s: \"__extn\" must be an object with \"fn\" and \"arg\"",
+                            rd_what(r));
         return read_extn(r, esc, t, out);
     }
     if (t && t->kind == CS_ENTITY)
@@ -514,7 +547,8 @@ static writ_status read_value(rd *r, const json_t *j, const cs_type *t, cv_value
     if (t && t->kind != CS_RECORD)
         return mismatch(r, t, "record");
     if (++r->depth > CEDAR_JSON_MAX_DEPTH)
-        return wr_error(r->err, WRIT_ELIMIT, "%s: values nest deeper than %d levels", rd_what(r), CEDAR_JSON_MAX_DEPTH);
+        return wr_error(r->err, WRIT_ELIMIT, "%s: values nest deeper than %d levels", rd_what(r),
+                        CEDAR_JSON_MAX_DEPTH);
     writ_status st = read_record(r, j, t, out);
     r->depth--;
     return st;
@@ -553,7 +587,8 @@ static bool enum_has(const cs_entity_type *et, const cv_string *id)
 
 /* Is target a transitive ancestor of action `from` in the schema?  An
  * iterative walk with a visited mark per schema action. */
-static bool schema_action_reaches(const writ_schema *s, const cs_action *from, const cv_uid *target, bool *oom)
+static bool schema_action_reaches(const writ_schema *s, const cs_action *from, const cv_uid *target,
+                                  bool *oom)
 {
     bool *seen = wr_calloc(s->nactions ? s->nactions : 1, sizeof *seen);
     const cs_action **stack = wr_malloc((s->nactions ? s->nactions : 1) * sizeof *stack);
@@ -650,15 +685,18 @@ static writ_status read_entity_entry(cedar_entities *es, const json_t *e, size_t
             et = cedar_schema_entity_type(s, uid->type->data, uid->type->len);
             if (!et) {
                 if (cedar_schema_is_action_type(s, uid->type))
-                    return wr_error(err, WRIT_ESCHEMA,
-                                "found action entity %s, but it was not declared as an action in the schema", ubuf);
-                return wr_error(err, WRIT_ESCHEMA, "entity %s has type `%s` which is not declared in the schema", ubuf,
-                            uid->type->data);
+                    return wr_error(
+                        err, WRIT_ESCHEMA,
+                        "found action entity %s, but it was not declared as an action in the schema", ubuf);
+                return wr_error(err, WRIT_ESCHEMA,
+                                "entity %s has type `%s` which is not declared in the schema", ubuf,
+                                uid->type->data);
             }
             if (et->is_enum && !enum_has(et, uid->id))
-                return wr_error(err, WRIT_ESCHEMA,
-                            "entity %s is of an enumerated entity type, but its id is not declared as a valid eid",
-                            ubuf);
+                return wr_error(
+                    err, WRIT_ESCHEMA,
+                    "entity %s is of an enumerated entity type, but its id is not declared as a valid eid",
+                    ubuf);
         }
     }
 
@@ -666,7 +704,8 @@ static writ_status read_entity_entry(cedar_entities *es, const json_t *e, size_t
     cv_value attrs;
     snprintf(what, sizeof what, "entity %s", ubuf);
     if (act && json_object_size(jattrs))
-        return wr_error(err, WRIT_ESCHEMA, "definition of action %s does not match its schema declaration", ubuf);
+        return wr_error(err, WRIT_ESCHEMA, "definition of action %s does not match its schema declaration",
+                        ubuf);
     st = cedar_json_value(a, jattrs, et ? et->shape : NULL, what, &attrs, err);
     if (st)
         return st;
@@ -674,8 +713,9 @@ static writ_status read_entity_entry(cedar_entities *es, const json_t *e, size_t
     const cv_record *tags = &cv_empty_record;
     if (jtags && json_is_object(jtags) && json_object_size(jtags)) {
         if (et && !et->tags)
-            return wr_error(err, WRIT_ESCHEMA, "found a tag on %s, but no tags should exist on it according to the schema",
-                        ubuf);
+            return wr_error(err, WRIT_ESCHEMA,
+                            "found a tag on %s, but no tags should exist on it according to the schema",
+                            ubuf);
         size_t n = json_object_size(jtags), i = 0;
         cv_field *f = wr_arena_alloc(a, n * sizeof *f);
         if (!f)
@@ -703,7 +743,8 @@ static writ_status read_entity_entry(cedar_entities *es, const json_t *e, size_t
             return wr_error(err, WRIT_ENOMEM, "out of memory");
         tags = tv.u.rec;
         if (act)
-            return wr_error(err, WRIT_ESCHEMA, "definition of action %s does not match its schema declaration", ubuf);
+            return wr_error(err, WRIT_ESCHEMA,
+                            "definition of action %s does not match its schema declaration", ubuf);
     }
     /* parents */
     size_t np = json_array_size(jparents);
@@ -717,10 +758,11 @@ static writ_status read_entity_entry(cedar_entities *es, const json_t *e, size_t
             return st;
         if (cedar_is_action_type(uid->type) && !cedar_is_action_type(parents[i]->type))
             return wr_error(err, WRIT_EJSON, "action %s has a non-action parent %s", ubuf,
-                        uid_text(parents[i], what, sizeof what));
+                            uid_text(parents[i], what, sizeof what));
         if (et && !type_listed(parents[i]->type, et->parents, et->nparents))
-            return wr_error(err, WRIT_ESCHEMA, "%s is not allowed to have an ancestor of type `%s` according to the schema",
-                        ubuf, parents[i]->type->data);
+            return wr_error(err, WRIT_ESCHEMA,
+                            "%s is not allowed to have an ancestor of type `%s` according to the schema",
+                            ubuf, parents[i]->type->data);
     }
     if (act) {
         /* the schema's definition is the one used; the file may repeat it */
@@ -729,7 +771,8 @@ static writ_status read_entity_entry(cedar_entities *es, const json_t *e, size_t
         if (oom)
             return wr_error(err, WRIT_ENOMEM, "out of memory");
         if (!ok)
-            return wr_error(err, WRIT_ESCHEMA, "definition of action %s does not match its schema declaration", ubuf);
+            return wr_error(err, WRIT_ESCHEMA,
+                            "definition of action %s does not match its schema declaration", ubuf);
         return WRIT_OK;
     }
     bool oom;
@@ -768,8 +811,9 @@ writ_status cedar_json_entities(const json_t *j, const writ_schema *s, cedar_ent
         bool oom = !uid || (act->nparents && !parents);
         for (size_t k = 0; !oom && k < act->nparents; k++)
             oom = !(parents[k] = uid_copy(a, act->parents[k]));
-        if (oom || (cedar_entities_add(es, uid, &cv_empty_record, &cv_empty_record, parents, act->nparents, &oom) < 0
-                    && oom))
+        if (oom || (cedar_entities_add(es, uid, &cv_empty_record, &cv_empty_record, parents, act->nparents,
+                                       &oom) < 0 &&
+                    oom))
             st = wr_error(err, WRIT_ENOMEM, "out of memory");
     }
     if (!st && cedar_entities_finish(es) < 0)
@@ -779,7 +823,8 @@ writ_status cedar_json_entities(const json_t *j, const writ_schema *s, cedar_ent
         const cedar_entity *e = cedar_entities_at(es, i);
         if (cedar_entity_has_ancestor(e, e->uid)) {
             char ubuf[160];
-            st = wr_error(err, WRIT_EJSON, "the entity hierarchy has a cycle containing %s", uid_text(e->uid, ubuf, sizeof ubuf));
+            st = wr_error(err, WRIT_EJSON, "the entity hierarchy has a cycle containing %s",
+                          uid_text(e->uid, ubuf, sizeof ubuf));
         }
     }
     if (st) {
@@ -815,7 +860,7 @@ writ_status cedar_json_context(wr_arena *a, const json_t *j, const writ_schema *
             for (size_t i = 0; i < t->nattrs; i++)
                 if (t->attrs[i].required)
                     return wr_error(err, WRIT_ESCHEMA, "context: required attribute `%s` is missing",
-                                t->attrs[i].name->data);
+                                    t->attrs[i].name->data);
         }
         *out = &cv_empty_record;
         return WRIT_OK;
@@ -836,22 +881,24 @@ writ_status cedar_request_validate(const writ_schema *s, const cv_uid *principal
     const cs_action *act = cedar_schema_action(s, action);
     if (!act)
         return wr_error(err, WRIT_EVALIDATE, "request's action %s is not declared in the schema",
-                    uid_text(action, b1, sizeof b1));
+                        uid_text(action, b1, sizeof b1));
     const cv_uid *who[2] = {principal, resource};
     const char *role[2] = {"principal", "resource"};
     for (int k = 0; k < 2; k++) {
         const cv_uid *u = who[k];
         const cs_entity_type *et = cedar_schema_entity_type(s, u->type->data, u->type->len);
         if (!et)
-            return wr_error(err, WRIT_EVALIDATE, "%s type `%s` is not declared in the schema", role[k], u->type->data);
+            return wr_error(err, WRIT_EVALIDATE, "%s type `%s` is not declared in the schema", role[k],
+                            u->type->data);
         const cv_string **list = k ? act->resources : act->principals;
         size_t n = k ? act->nresources : act->nprincipals;
         if (!type_listed(u->type, list, n))
-            return wr_error(err, WRIT_EVALIDATE, "%s type `%s` is not valid for action %s", role[k], u->type->data,
-                        uid_text(action, b2, sizeof b2));
+            return wr_error(err, WRIT_EVALIDATE, "%s type `%s` is not valid for action %s", role[k],
+                            u->type->data, uid_text(action, b2, sizeof b2));
         if (et->is_enum && !enum_has(et, u->id))
-            return wr_error(err, WRIT_EVALIDATE, "%s %s is of an enumerated entity type, but its id is not declared",
-                        role[k], uid_text(u, b1, sizeof b1));
+            return wr_error(err, WRIT_EVALIDATE,
+                            "%s %s is of an enumerated entity type, but its id is not declared", role[k],
+                            uid_text(u, b1, sizeof b1));
     }
     return WRIT_OK;
 }

@@ -491,6 +491,6 @@ char *cedar_json_dump_compact(const json_t *j)
         return sb_take(&b, NULL);
     sb_free(&b);
     char *t = json_dumps(j, JSON_COMPACT), *copy = t ? wr_strndup(t, strlen(t)) : NULL;
-    free(t); /* jansson's allocator */
+    wr_json_free(t);
     return copy;
 }

@@ -29,13 +29,13 @@
 
 typedef struct parser {
     lexer lx;
-    token tok;              /* current, not yet consumed */
+    token tok; /* current, not yet consumed */
     wr_arena *a;
     writ_error *err;
     jmp_buf jb;
     int depth;
-    bool in_scope_slots;    /* slots seen: this policy is a template */
-    uint32_t prev_end;      /* offset just past the last token consumed */
+    bool in_scope_slots; /* slots seen: this policy is a template */
+    uint32_t prev_end;   /* offset just past the last token consumed */
 } parser;
 
 void cedar_error_at(writ_error *err, writ_status code, const char *src, size_t len, size_t pos,
@@ -45,7 +45,7 @@ void cedar_error_at(writ_error *err, writ_status code, const char *src, size_t l
         return;
     err->code = code;
     err->offset = pos;
-    text_position(src, len, pos, &err->line, &err->col);
+    cedar_text_position(src, len, pos, &err->line, &err->col);
     va_list ap;
     va_start(ap, fmt);
     char msg[200];
@@ -80,7 +80,7 @@ static void *alloc(parser *p, size_t n)
 static void next(parser *p)
 {
     p->prev_end = p->tok.pos + p->tok.len;
-    p->tok = lex_next(&p->lx);
+    p->tok = cedar_lex_next(&p->lx);
     if (p->tok.kind == T_ERROR)
         fail(p, p->lx.err_pos, "%s", p->lx.err);
 }
@@ -106,7 +106,7 @@ static void __attribute__((noreturn)) unexpected(parser *p, const char *wanted)
 static void expect(parser *p, tok_kind k)
 {
     if (p->tok.kind != k)
-        unexpected(p, tok_name(k));
+        unexpected(p, cedar_tok_name(k));
     next(p);
 }
 
@@ -269,8 +269,9 @@ static size_t unescape(parser *p, const token *t, bool pattern, int16_t **out)
         }
         size_t start = i;
         uint32_t cp;
-        if (lex_escape(s, n, &i, &cp) < 0)
-            fail(p, t->pos + 1 + start, "the input `%.*s` is not a valid escape", (int)(i - start), s + start);
+        if (cedar_lex_escape(s, n, &i, &cp) < 0)
+            fail(p, t->pos + 1 + start, "the input `%.*s` is not a valid escape", (int)(i - start),
+                 s + start);
         /* Only the two characters `\*` make a literal star: the reference
          * unescapes first and takes any other star, `\u{2a}` or `\x2a`,
          * as the wildcard. */
@@ -279,7 +280,7 @@ static size_t unescape(parser *p, const token *t, bool pattern, int16_t **out)
             continue;
         }
         unsigned char u[4];
-        size_t k = utf8_put(u, cp);
+        size_t k = cedar_utf8_put(u, cp);
         for (size_t m = 0; m < k; m++)
             buf[w++] = u[m];
     }
@@ -382,7 +383,7 @@ static size_t expr_list(parser *p, tok_kind close, ast_node ***out)
         next(p);
     }
     if (p->tok.kind != close)
-        unexpected(p, tok_name(close));
+        unexpected(p, cedar_tok_name(close));
     next(p);
     *out = alloc(p, (n ? n : 1) * sizeof **out);
     memcpy(*out, items, n * sizeof *items);
@@ -602,7 +603,11 @@ static ast_node *getattr(parser *p, ast_node *a, const cv_string *attr, uint32_t
 /* A method call: built-in (fixed arity, checked here) or extension. */
 static ast_node *method(parser *p, ast_node *recv, const token *name)
 {
-    static const struct { const char *name; ast_kind kind; size_t nargs; } builtins[] = {
+    static const struct {
+        const char *name;
+        ast_kind kind;
+        size_t nargs;
+    } builtins[] = {
         {"contains", A_CONTAINS, 1}, {"containsAll", A_CONTAINSALL, 1}, {"containsAny", A_CONTAINSANY, 1},
         {"isEmpty", A_ISEMPTY, 0},   {"getTag", A_GETTAG, 1},           {"hasTag", A_HASTAG, 1},
     };
@@ -613,7 +618,8 @@ static ast_node *method(parser *p, ast_node *recv, const token *name)
             continue;
         if (n != builtins[i].nargs)
             fail(p, name->pos, "call to `%s` requires exactly %zu argument%s, but got %zu argument%s",
-                 builtins[i].name, builtins[i].nargs, builtins[i].nargs == 1 ? "" : "s", n, n == 1 ? "" : "s");
+                 builtins[i].name, builtins[i].nargs, builtins[i].nargs == 1 ? "" : "s", n,
+                 n == 1 ? "" : "s");
         ast_node *m = node(p, builtins[i].kind, name->pos);
         m->u.op.a = recv;
         m->u.op.b = n ? args[0] : NULL;
@@ -645,7 +651,7 @@ static ast_node *member(parser *p, bool *bare_int, token *int_tok)
             *int_tok = t;
             return NULL;
         }
-        e = int_lit(p, &t, false);      /* an access follows: no folding */
+        e = int_lit(p, &t, false); /* an access follows: no folding */
     } else {
         e = primary(p);
     }
@@ -738,14 +744,29 @@ static ast_node *add_expr(parser *p)
 static bool is_relop(parser *p, ast_kind *k)
 {
     switch (p->tok.kind) {
-    case T_EQ: *k = A_EQ; return true;
-    case T_NE: *k = A_NE; return true;
-    case T_LT: *k = A_LT; return true;
-    case T_LE: *k = A_LE; return true;
-    case T_GT: *k = A_GT; return true;
-    case T_GE: *k = A_GE; return true;
+    case T_EQ:
+        *k = A_EQ;
+        return true;
+    case T_NE:
+        *k = A_NE;
+        return true;
+    case T_LT:
+        *k = A_LT;
+        return true;
+    case T_LE:
+        *k = A_LE;
+        return true;
+    case T_GT:
+        *k = A_GT;
+        return true;
+    case T_GE:
+        *k = A_GE;
+        return true;
     default:
-        if (is_word(&p->tok, "in")) { *k = A_IN; return true; }
+        if (is_word(&p->tok, "in")) {
+            *k = A_IN;
+            return true;
+        }
         return false;
     }
 }
@@ -956,8 +977,8 @@ static void scope_var(parser *p, const char *var)
 {
     if (!is_word(&p->tok, var)) {
         if (p->tok.kind == T_IDENT)
-            fail(p, p->tok.pos, "found the variable `%.*s` where the variable `%s` must be used", (int)p->tok.len,
-                 p->tok.text, var);
+            fail(p, p->tok.pos, "found the variable `%.*s` where the variable `%s` must be used",
+                 (int)p->tok.len, p->tok.text, var);
         unexpected(p, var);
     }
     next(p);
@@ -1151,13 +1172,13 @@ static writ_status begin(parser *p, wr_arena *a, const char *src, size_t len, wr
     memset(p, 0, sizeof *p);
     p->a = a;
     p->err = err;
-    lex_init(&p->lx, src, len);
+    cedar_lex_init(&p->lx, src, len);
     if (len > CEDAR_MAX_POLICY_BYTES) {
         cedar_error_at(err, WRIT_ELIMIT, src, len, 0, "policy text too large (%zu bytes, limit %u)", len,
                        CEDAR_MAX_POLICY_BYTES);
         return WRIT_ELIMIT;
     }
-    size_t bad = utf8_check(src, len);
+    size_t bad = cedar_utf8_check(src, len);
     if (bad != len) {
         cedar_error_at(err, WRIT_EPARSE, src, len, bad, "invalid UTF-8");
         return WRIT_EPARSE;

@@ -56,6 +56,7 @@
 #include "cedar/policyset.h"
 #include "cedar/parser.h"
 #include "util/alloc.h"
+#include "util/error.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -88,7 +89,7 @@ static int pidx_grow(pidx *ix)
     return 0;
 }
 
-const pidx_slot *pidx_find(const pidx *ix, const cv_uid *key)
+const pidx_slot *cedar_pidx_find(const pidx *ix, const cv_uid *key)
 {
     if (!ix->cap)
         return NULL;
@@ -139,7 +140,7 @@ static int push(pidx_slot *s, pentry e)
 /* File policy pol under an existing key. */
 static int pidx_file(writ_policyset *ps, int d, const cv_uid *key, uint32_t pol)
 {
-    pidx_slot *s = (pidx_slot *)pidx_find(&ps->dim[d], key);
+    pidx_slot *s = (pidx_slot *)cedar_pidx_find(&ps->dim[d], key);
     /* the same policy twice under one key (action in [A, A]) only once */
     if (s->n && s->pol[s->n - 1].pol == pol)
         return 0;
@@ -155,7 +156,7 @@ static void pidx_free(pidx *ix)
     memset(ix, 0, sizeof *ix);
 }
 
-uint32_t ptype_find(const writ_policyset *ps, const cv_string *type)
+uint32_t cedar_ptype_find(const writ_policyset *ps, const cv_string *type)
 {
     if (!ps->types_cap)
         return PKEY_NONE;
@@ -169,7 +170,7 @@ uint32_t ptype_find(const writ_policyset *ps, const cv_string *type)
 /* The type's id, added if new; PKEY_NONE on OOM. */
 static uint32_t ptype_intern(writ_policyset *ps, const cv_string *type)
 {
-    uint32_t id = ptype_find(ps, type);
+    uint32_t id = cedar_ptype_find(ps, type);
     if (id != PKEY_NONE)
         return id;
     if ((ps->ntypes + 1) * 2 > ps->types_cap) {
@@ -193,7 +194,7 @@ static uint32_t ptype_intern(writ_policyset *ps, const cv_string *type)
     while (ps->types[j].type)
         j = (j + 1) & (ps->types_cap - 1);
     ps->types[j].type = type;
-    ps->types[j].id = (uint32_t)++ps->ntypes;   /* from 1: 0 is no type */
+    ps->types[j].id = (uint32_t)++ps->ntypes; /* from 1: 0 is no type */
     return ps->types[j].id;
 }
 
@@ -254,13 +255,13 @@ static void scope_settle(writ_policyset *ps, pscope *c)
 {
     for (int d = 0; d < 3; d++)
         if (c->op[d] == SC_IN_SET && c->nset && ps->digest_exact[d])
-            c->general &= (uint8_t)~(1u << d);
+            c->general &= (uint8_t) ~(1u << d);
 }
 
 /* How many policies could be filed under a key. */
 static size_t key_count(const pidx *ix, const cv_uid *k)
 {
-    const pidx_slot *s = pidx_find(ix, k);
+    const pidx_slot *s = cedar_pidx_find(ix, k);
     return s ? s->nopt : 0;
 }
 
@@ -271,7 +272,7 @@ static int file_policy(writ_policyset *ps, uint32_t i)
     if (p->is_template)
         return 0;
     if (p->action.op == SC_IN_SET && p->action.n == 0)
-        return 0;   /* `action in []` matches nothing and is filed nowhere */
+        return 0; /* `action in []` matches nothing and is filed nowhere */
     const ast_scope *sc[3] = {&p->principal, &p->action, &p->resource};
     /* ties go to the principal, then the resource, then the action */
     static const int order[3] = {DIM_PRINCIPAL, DIM_RESOURCE, DIM_ACTION};
@@ -306,7 +307,7 @@ static void index_free(writ_policyset *ps)
 {
     for (int d = 0; d < 3; d++)
         pidx_free(&ps->dim[d]);
-    ps->nkeys = 1;              /* PKEY_ALWAYS */
+    ps->nkeys = 1; /* PKEY_ALWAYS */
     memset(ps->digest_exact, 0, sizeof ps->digest_exact);
     wr_free(ps->types);
     ps->types = NULL;
@@ -477,11 +478,11 @@ writ_status writ_policyset_parse_flags(const char *text, size_t len, unsigned fl
     *out = NULL;
     writ_policyset *ps = wr_calloc(1, sizeof *ps);
     if (!ps)
-        return WRIT_ENOMEM;
+        return wr_error(err, WRIT_ENOMEM, "out of memory");
     ps->arena = wr_arena_new(64 * 1024);
     if (!ps->arena) {
         wr_free(ps);
-        return WRIT_ENOMEM;
+        return wr_error(err, WRIT_ENOMEM, "out of memory");
     }
     cedar_parsed parsed;
     writ_status st = cedar_parse_policies(ps->arena, text, len, "policy", 0, &parsed, err);
@@ -592,11 +593,15 @@ writ_status writ_policyset_link(writ_policyset *ps, const char *template_id, con
         return link_error(err, WRIT_ELINK, "no template with id `%s`", template_id);
     bool wants_p = t->principal.slot == SLOT_PRINCIPAL, wants_r = t->resource.slot == SLOT_RESOURCE;
     if (wants_p != (principal != NULL))
-        return link_error(err, WRIT_ELINK, wants_p ? "template `%s` needs a value for ?principal"
-                                                   : "template `%s` has no ?principal slot", template_id);
+        return link_error(err, WRIT_ELINK,
+                          wants_p ? "template `%s` needs a value for ?principal"
+                                  : "template `%s` has no ?principal slot",
+                          template_id);
     if (wants_r != (resource != NULL))
-        return link_error(err, WRIT_ELINK, wants_r ? "template `%s` needs a value for ?resource"
-                                                   : "template `%s` has no ?resource slot", template_id);
+        return link_error(err, WRIT_ELINK,
+                          wants_r ? "template `%s` needs a value for ?resource"
+                                  : "template `%s` has no ?resource slot",
+                          template_id);
     const cv_uid *pu = NULL, *ru = NULL;
     writ_status st;
     if (principal && (st = cedar_parse_uid(ps->arena, principal, strlen(principal), &pu, err)))

@@ -7,7 +7,7 @@
 
 /* The scope index (see policyset.c for the design). */
 
-#define PKEY_NONE UINT32_MAX    /* no key / type: matches nothing */
+#define PKEY_NONE UINT32_MAX /* no key / type: matches nothing */
 
 /* A policy filed under a key, with a digest of its scope: per dimension,
  * the pkey_bit of each key the scope names there (of the type id for
@@ -16,7 +16,7 @@
  * PBIT_REQUEST; a policy whose digest misses the request's in some
  * dimension cannot match. */
 typedef struct pentry {
-    uint32_t pol;           /* index into writ_policyset.pol */
+    uint32_t pol; /* index into writ_policyset.pol */
     uint32_t bits[3];
 } pentry;
 
@@ -25,24 +25,24 @@ static inline uint32_t pkey_bit(uint32_t ord) { return 1u << (ord % 31); }
 
 /* One uid named by some policy's scope in one dimension. */
 typedef struct pidx_slot {
-    const cv_uid *key;      /* NULL = empty slot */
-    uint64_t hash;          /* key->hash, compared before following key */
-    uint32_t id;            /* key id: dense over the three dimensions */
-    uint32_t ord;           /* order of insertion in its dimension */
-    uint32_t nopt;          /* policies that could be filed here */
+    const cv_uid *key; /* NULL = empty slot */
+    uint64_t hash;     /* key->hash, compared before following key */
+    uint32_t id;       /* key id: dense over the three dimensions */
+    uint32_t ord;      /* order of insertion in its dimension */
+    uint32_t nopt;     /* policies that could be filed here */
     uint32_t n, cap;
-    pentry *pol;            /* policies filed here, in policy order */
+    pentry *pol; /* policies filed here, in policy order */
 } pidx_slot;
 
 typedef struct pidx {
-    size_t cap;             /* power of two, or 0 */
+    size_t cap; /* power of two, or 0 */
     size_t used;
     pidx_slot *slot;
 } pidx;
 
 /* An entity type named by some `is` in a principal or resource scope. */
 typedef struct ptype_slot {
-    const cv_string *type;  /* NULL = empty slot */
+    const cv_string *type; /* NULL = empty slot */
     uint32_t id;
 } ptype_slot;
 
@@ -63,36 +63,36 @@ typedef struct pscope {
     uint32_t type[3];
     uint8_t eq[3];
     uint8_t general;
-    uint8_t op[3];          /* scope_op, or PSC_NEVER */
+    uint8_t op[3]; /* scope_op, or PSC_NEVER */
     uint32_t set, nset;
-    uint32_t bits[3];       /* the digest, as in pentry */
+    uint32_t bits[3]; /* the digest, as in pentry */
 } pscope;
 
 enum { PSC_NEVER = SC_IS_IN + 1 };
 
 struct writ_policyset {
-    wr_arena *arena;        /* the AST and everything it points to */
-    const char *src;        /* the policy text (in arena), for explanations */
+    wr_arena *arena; /* the AST and everything it points to */
+    const char *src; /* the policy text (in arena), for explanations */
     size_t srclen;
-    uint32_t *line_start;   /* offset of each line of src (in arena), nlines of them */
+    uint32_t *line_start; /* offset of each line of src (in arena), nlines of them */
     size_t nlines;
     size_t n, cap;
-    ast_policy **pol;       /* templates included (never evaluated) */
+    ast_policy **pol; /* templates included (never evaluated) */
     /* the index, rebuilt whole by each link (wr_malloc'd, freed with the set) */
-    pidx dim[3];            /* by principal, action, resource uid */
-    uint32_t nkeys;         /* key ids in use, over the three dimensions (and PKEY_ALWAYS) */
-    bool has_is[3];         /* some scope of that dimension has an `is` */
-    bool digest_exact[3];   /* at most 31 keys, no `is`: a key per digest bit */
+    pidx dim[3];          /* by principal, action, resource uid */
+    uint32_t nkeys;       /* key ids in use, over the three dimensions (and PKEY_ALWAYS) */
+    bool has_is[3];       /* some scope of that dimension has an `is` */
+    bool digest_exact[3]; /* at most 31 keys, no `is`: a key per digest bit */
     size_t ntypes, types_cap;
-    ptype_slot *types;      /* open addressing, types_cap a power of two or 0 */
-    pscope *scope;          /* per policy (templates: unused) */
-    uint32_t *setkey;       /* key ids of `action in [...]` lists */
+    ptype_slot *types; /* open addressing, types_cap a power of two or 0 */
+    pscope *scope;     /* per policy (templates: unused) */
+    uint32_t *setkey;  /* key ids of `action in [...]` lists */
     size_t nsetkey;
-    pidx_slot always;       /* policies with no key (key NULL) */
+    pidx_slot always; /* policies with no key (key NULL) */
 };
 
-const pidx_slot *pidx_find(const pidx *ix, const cv_uid *key);
+const pidx_slot *cedar_pidx_find(const pidx *ix, const cv_uid *key);
 /* The type id of an entity type, or PKEY_NONE if no scope names it. */
-uint32_t ptype_find(const writ_policyset *ps, const cv_string *type);
+uint32_t cedar_ptype_find(const writ_policyset *ps, const cv_string *type);
 
 #endif

@@ -25,10 +25,10 @@ typedef enum cs_kind {
     CS_BOOL = 1,
     CS_LONG,
     CS_STRING,
-    CS_ENTITY,      /* .name is the entity type */
-    CS_SET,         /* .elem */
-    CS_RECORD,      /* .attrs */
-    CS_EXT,         /* .ext */
+    CS_ENTITY, /* .name is the entity type */
+    CS_SET,    /* .elem */
+    CS_RECORD, /* .attrs */
+    CS_EXT,    /* .ext */
 } cs_kind;
 
 typedef struct cs_type cs_type;
@@ -41,41 +41,41 @@ typedef struct cs_attr {
 
 struct cs_type {
     cs_kind kind;
-    cv_ext_kind ext;            /* CS_EXT */
-    const cv_string *name;      /* CS_ENTITY: fully qualified entity type */
-    const cs_type *elem;        /* CS_SET */
-    size_t nattrs;              /* CS_RECORD: sorted by name bytes, unique */
+    cv_ext_kind ext;       /* CS_EXT */
+    const cv_string *name; /* CS_ENTITY: fully qualified entity type */
+    const cs_type *elem;   /* CS_SET */
+    size_t nattrs;         /* CS_RECORD: sorted by name bytes, unique */
     const cs_attr *attrs;
 };
 
 typedef struct cs_entity_type {
-    const cv_string *name;      /* "NS::Type" */
-    const cs_type *shape;       /* CS_RECORD, never NULL (may have no attrs) */
-    const cs_type *tags;        /* NULL when the type has no tags */
-    size_t nparents;            /* allowed parent entity types (`in [...]`) */
+    const cv_string *name; /* "NS::Type" */
+    const cs_type *shape;  /* CS_RECORD, never NULL (may have no attrs) */
+    const cs_type *tags;   /* NULL when the type has no tags */
+    size_t nparents;       /* allowed parent entity types (`in [...]`) */
     const cv_string **parents;
-    bool is_enum;               /* `enum [...]`: only these ids exist */
+    bool is_enum; /* `enum [...]`: only these ids exist */
     size_t nenum;
     const cv_string **enum_ids;
 } cs_entity_type;
 
 typedef struct cs_action {
-    const cv_uid *uid;          /* NS::Action::"name" */
-    size_t nparents;            /* action groups it is `in` */
+    const cv_uid *uid; /* NS::Action::"name" */
+    size_t nparents;   /* action groups it is `in` */
     const cv_uid **parents;
-    bool has_applies;           /* false: appliesTo absent (applies to nothing) */
+    bool has_applies; /* false: appliesTo absent (applies to nothing) */
     size_t nprincipals;
     const cv_string **principals;
     size_t nresources;
     const cv_string **resources;
-    const cs_type *context;     /* CS_RECORD, never NULL */
+    const cs_type *context; /* CS_RECORD, never NULL */
 } cs_action;
 
 struct writ_schema {
     wr_arena *arena;
-    size_t nentity_types;       /* sorted by name */
+    size_t nentity_types; /* sorted by name */
     cs_entity_type *entity_types;
-    size_t nactions;            /* sorted by (type, id) */
+    size_t nactions; /* sorted by (type, id) */
     cs_action *actions;
 };
 
@@ -91,7 +91,7 @@ const cs_action *cedar_schema_action(const writ_schema *s, const cv_uid *uid);
 bool cedar_schema_is_action_type(const writ_schema *s, const cv_string *type);
 
 /* Limits of the schema parser. */
-#define CEDAR_SCHEMA_MAX_DEPTH 64       /* nesting of records and sets */
+#define CEDAR_SCHEMA_MAX_DEPTH 64 /* nesting of records and sets */
 #define CEDAR_SCHEMA_MAX_SIZE (64u << 20)
 
 #endif

@@ -3,7 +3,7 @@
 #include "cedar/srctext.h"
 #include "util/text.h"
 
-size_t utf8_check(const char *str, size_t n)
+size_t cedar_utf8_check(const char *str, size_t n)
 {
     const unsigned char *s = (const unsigned char *)str;
     size_t i = 0;
@@ -15,10 +15,17 @@ size_t utf8_check(const char *str, size_t n)
         }
         size_t need;
         unsigned min;
-        if (c >= 0xC2 && c <= 0xDF) { need = 1; min = 0x80; }
-        else if (c >= 0xE0 && c <= 0xEF) { need = 2; min = 0x800; }
-        else if (c >= 0xF0 && c <= 0xF4) { need = 3; min = 0x10000; }
-        else return i;
+        if (c >= 0xC2 && c <= 0xDF) {
+            need = 1;
+            min = 0x80;
+        } else if (c >= 0xE0 && c <= 0xEF) {
+            need = 2;
+            min = 0x800;
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            need = 3;
+            min = 0x10000;
+        } else
+            return i;
         if (n - i <= need)
             return i;
         unsigned cp = c & (0x3F >> need);
@@ -34,7 +41,7 @@ size_t utf8_check(const char *str, size_t n)
     return n;
 }
 
-void text_position(const char *src, size_t len, size_t off, uint32_t *line, uint32_t *col)
+void cedar_text_position(const char *src, size_t len, size_t off, uint32_t *line, uint32_t *col)
 {
     uint32_t l = 1, c = 1;
     for (size_t i = 0; i < off && i < len; i++) {
@@ -49,19 +56,33 @@ void text_position(const char *src, size_t len, size_t off, uint32_t *line, uint
     *col = c;
 }
 
-int lex_escape(const char *s, size_t n, size_t *i, uint32_t *cp)
+int cedar_lex_escape(const char *s, size_t n, size_t *i, uint32_t *cp)
 {
     size_t k = *i + 1;
     int e = k < n ? (unsigned char)s[k] : 0;
     k++;
     switch (e) {
-    case 'n': *cp = '\n'; break;
-    case 'r': *cp = '\r'; break;
-    case 't': *cp = '\t'; break;
-    case '\\': *cp = '\\'; break;
-    case '0': *cp = 0; break;
-    case '\'': *cp = '\''; break;
-    case '"': *cp = '"'; break;
+    case 'n':
+        *cp = '\n';
+        break;
+    case 'r':
+        *cp = '\r';
+        break;
+    case 't':
+        *cp = '\t';
+        break;
+    case '\\':
+        *cp = '\\';
+        break;
+    case '0':
+        *cp = 0;
+        break;
+    case '\'':
+        *cp = '\'';
+        break;
+    case '"':
+        *cp = '"';
+        break;
     case 'x': {
         int h1 = k < n ? wr_hexval((unsigned char)s[k]) : -1;
         int h2 = k + 1 < n ? wr_hexval((unsigned char)s[k + 1]) : -1;
@@ -111,7 +132,7 @@ int lex_escape(const char *s, size_t n, size_t *i, uint32_t *cp)
     return 0;
 }
 
-size_t utf8_put(unsigned char out[4], uint32_t cp)
+size_t cedar_utf8_put(unsigned char out[4], uint32_t cp)
 {
     if (cp < 0x80) {
         out[0] = (unsigned char)cp;
@@ -135,7 +156,7 @@ size_t utf8_put(unsigned char out[4], uint32_t cp)
     return 4;
 }
 
-long lex_unescape(const char *s, size_t n, char *out, size_t *bad)
+long cedar_lex_unescape(const char *s, size_t n, char *out, size_t *bad)
 {
     size_t o = 0;
     for (size_t i = 0; i < n;) {
@@ -145,11 +166,11 @@ long lex_unescape(const char *s, size_t n, char *out, size_t *bad)
         }
         size_t at = i;
         uint32_t cp;
-        if (lex_escape(s, n, &i, &cp) < 0) {
+        if (cedar_lex_escape(s, n, &i, &cp) < 0) {
             *bad = at;
             return -1;
         }
-        o += utf8_put((unsigned char *)out + o, cp);
+        o += cedar_utf8_put((unsigned char *)out + o, cp);
     }
     return (long)o;
 }

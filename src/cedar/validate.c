@@ -67,7 +67,7 @@ static void add(issue_list *l, const char *pid, bool warning, uint32_t pos, cons
     it->offset = pos;
     it->line = it->col = 0;
     if (l->text && pos <= l->len)
-        text_position(l->text, l->len, pos, &it->line, &it->col);
+        cedar_text_position(l->text, l->len, pos, &it->line, &it->col);
     it->message = m;
 }
 
@@ -185,11 +185,11 @@ static bool type_in_scope(const writ_schema *s, const ast_scope *sc, const cv_st
     case SC_EQ:
         return !sc->uid || cv_string_eq(sc->uid->type, t);
     case SC_IN:
-        return !sc->uid || vt_type_descends(s, t, sc->uid->type);
+        return !sc->uid || cedar_vt_type_descends(s, t, sc->uid->type);
     case SC_IS:
         return cv_string_eq(sc->type, t);
     case SC_IS_IN:
-        return cv_string_eq(sc->type, t) && (!sc->uid || vt_type_descends(s, t, sc->uid->type));
+        return cv_string_eq(sc->type, t) && (!sc->uid || cedar_vt_type_descends(s, t, sc->uid->type));
     default:
         return false;
     }
@@ -203,14 +203,14 @@ static bool action_in_scope(const writ_schema *s, const ast_scope *sc, const cs_
     case SC_EQ:
         return sc->uid && cv_uid_eq(sc->uid, ac->uid);
     case SC_IN:
-        return sc->uid && vt_action_descends(s, ac->uid, sc->uid);
+        return sc->uid && cedar_vt_action_descends(s, ac->uid, sc->uid);
     case SC_IN_SET: {
         /* the reference takes no action from a list naming an unknown one */
         for (size_t i = 0; i < sc->n; i++)
             if (!cedar_schema_action(s, sc->uids[i]))
                 return false;
         for (size_t i = 0; i < sc->n; i++)
-            if (vt_action_descends(s, ac->uid, sc->uids[i]))
+            if (cedar_vt_action_descends(s, ac->uid, sc->uids[i]))
                 return true;
         return false;
     }
@@ -387,7 +387,7 @@ static writ_status validate_policy(issue_list *l, const writ_schema *s, const as
                 if (!cx.env.principal || !cx.env.resource)
                     continue;
                 vt_caps caps;
-                const vt_type *t = vt_check(&cx, cond, NULL, &caps);
+                const vt_type *t = cedar_vt_check(&cx, cond, NULL, &caps);
                 if (!t) {
                     typed_ok = false;
                     add(l, p->id, false, cx.err_pos, "%s", cx.failed ? cx.err_msg : "out of memory");

@@ -82,30 +82,30 @@ typedef struct vt_ctx {
 } vt_ctx;
 
 /* ---- validate_type.c */
-const vt_type *vt_prim(vt_kind k); /* Long, String */
-const vt_type *vt_boolean(vt_bool b);
-const vt_type *vt_entity(wr_arena *a, const cv_string *ety);
-const vt_type *vt_set(wr_arena *a, const vt_type *elem);
-const vt_type *vt_ext(wr_arena *a, cv_ext_kind k);
+const vt_type *cedar_vt_prim(vt_kind k); /* Long, String */
+const vt_type *cedar_vt_boolean(vt_bool b);
+const vt_type *cedar_vt_entity(wr_arena *a, const cv_string *ety);
+const vt_type *cedar_vt_set(wr_arena *a, const vt_type *elem);
+const vt_type *cedar_vt_ext(wr_arena *a, cv_ext_kind k);
 /* A schema type as a validator type (NULL on OOM). */
-const vt_type *vt_from_schema(wr_arena *a, const cs_type *t);
+const vt_type *cedar_vt_from_schema(wr_arena *a, const cs_type *t);
 /* Least upper bound in strict mode, or NULL when there is none. */
-const vt_type *vt_lub(wr_arena *a, const vt_type *x, const vt_type *y);
-const vt_attr *vt_record_find(const vt_type *rec, const cv_string *name);
+const vt_type *cedar_vt_lub(wr_arena *a, const vt_type *x, const vt_type *y);
+const vt_attr *cedar_vt_record_find(const vt_type *rec, const cv_string *name);
 /* Print a type as Cedar's messages write it ("Long", "Set<User>",
  * "{a: Long, b?: String}"), cut to fit. */
-void vt_print(const vt_type *t, char *buf, size_t cap);
+void cedar_vt_print(const vt_type *t, char *buf, size_t cap);
 
 /* Is ety1 the same as, or a possible descendant of, ety2 (by the schema's
  * `in` declarations, transitively)?  Is action a1 the same as, or in, a2? */
-bool vt_type_descends(const writ_schema *s, const cv_string *ety1, const cv_string *ety2);
-bool vt_action_descends(const writ_schema *s, const cv_uid *a1, const cv_uid *a2);
+bool cedar_vt_type_descends(const writ_schema *s, const cv_string *ety1, const cv_string *ety2);
+bool cedar_vt_action_descends(const writ_schema *s, const cv_uid *a1, const cv_uid *a2);
 
 /* ---- validate_check.c */
 /* The type of x under capabilities `in`; *out_caps gets what x being true
  * adds.  NULL when x does not typecheck (the error is in ctx). */
-const vt_type *vt_check(vt_ctx *cx, const ast_node *x, vt_caps in, vt_caps *out_caps);
+const vt_type *cedar_vt_check(vt_ctx *cx, const ast_node *x, vt_caps in, vt_caps *out_caps);
 /* Structural equality of expressions (positions ignored). */
-bool vt_expr_equal(const ast_node *x, const ast_node *y);
+bool cedar_vt_expr_equal(const ast_node *x, const ast_node *y);
 
 #endif

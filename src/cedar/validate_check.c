@@ -91,15 +91,15 @@ static const vt_type *oom(vt_ctx *cx, const ast_node *x) { return fail(cx, x, "o
 static const vt_type *unexpected(vt_ctx *cx, const ast_node *x, const char *want, const vt_type *got)
 {
     char g[96];
-    vt_print(got, g, sizeof g);
+    cedar_vt_print(got, g, sizeof g);
     return fail(cx, x, "unexpected type: expected %s but saw %s", want, g);
 }
 
 static const vt_type *incompatible(vt_ctx *cx, const ast_node *x, const vt_type *t1, const vt_type *t2)
 {
     char a[96], b[96];
-    vt_print(t1, a, sizeof a);
-    vt_print(t2, b, sizeof b);
+    cedar_vt_print(t1, a, sizeof a);
+    cedar_vt_print(t2, b, sizeof b);
     return fail(cx, x, "the types %s and %s are not compatible", a, b);
 }
 
@@ -111,9 +111,9 @@ static bool cap_eq(const vt_cap *c, const ast_node *e, const cv_string *attr, co
         return false;
     if (attr && !cv_string_eq(c->attr, attr))
         return false;
-    if (tag && !vt_expr_equal(c->tag, tag))
+    if (tag && !cedar_vt_expr_equal(c->tag, tag))
         return false;
-    return vt_expr_equal(c->e, e);
+    return cedar_vt_expr_equal(c->e, e);
 }
 
 static bool caps_has(vt_caps c, const ast_node *e, const cv_string *attr, const ast_node *tag)
@@ -196,7 +196,7 @@ static vt_caps caps_one(vt_ctx *cx, const ast_node *e, const cv_string *attr, co
 
 /* ---- structural equality */
 
-bool vt_expr_equal(const ast_node *x, const ast_node *y)
+bool cedar_vt_expr_equal(const ast_node *x, const ast_node *y)
 {
     if (x == y)
         return true;
@@ -214,38 +214,38 @@ bool vt_expr_equal(const ast_node *x, const ast_node *y)
         if (x->u.list.n != y->u.list.n)
             return false;
         for (size_t i = 0; i < x->u.list.n; i++)
-            if (!vt_expr_equal(x->u.list.items[i], y->u.list.items[i]))
+            if (!cedar_vt_expr_equal(x->u.list.items[i], y->u.list.items[i]))
                 return false;
         return true;
     case A_HAS:
     case A_GETATTR:
-        return cv_string_eq(x->u.attr.attr, y->u.attr.attr) && vt_expr_equal(x->u.attr.a, y->u.attr.a);
+        return cv_string_eq(x->u.attr.attr, y->u.attr.attr) && cedar_vt_expr_equal(x->u.attr.a, y->u.attr.a);
     case A_LIKE:
         return x->u.like.pat.n == y->u.like.pat.n &&
                !memcmp(x->u.like.pat.elem, y->u.like.pat.elem,
                        x->u.like.pat.n * sizeof *x->u.like.pat.elem) &&
-               vt_expr_equal(x->u.like.a, y->u.like.a);
+               cedar_vt_expr_equal(x->u.like.a, y->u.like.a);
     case A_IS:
-        return cv_string_eq(x->u.is.type, y->u.is.type) && vt_expr_equal(x->u.is.a, y->u.is.a) &&
-               vt_expr_equal(x->u.is.in, y->u.is.in);
+        return cv_string_eq(x->u.is.type, y->u.is.type) && cedar_vt_expr_equal(x->u.is.a, y->u.is.a) &&
+               cedar_vt_expr_equal(x->u.is.in, y->u.is.in);
     case A_RECORD:
         if (x->u.rec.n != y->u.rec.n)
             return false;
         for (size_t i = 0; i < x->u.rec.n; i++)
             if (!cv_string_eq(x->u.rec.keys[i], y->u.rec.keys[i]) ||
-                !vt_expr_equal(x->u.rec.vals[i], y->u.rec.vals[i]))
+                !cedar_vt_expr_equal(x->u.rec.vals[i], y->u.rec.vals[i]))
                 return false;
         return true;
     case A_EXTCALL:
         if (x->u.call.fn != y->u.call.fn || x->u.call.n != y->u.call.n)
             return false;
         for (size_t i = 0; i < x->u.call.n; i++)
-            if (!vt_expr_equal(x->u.call.args[i], y->u.call.args[i]))
+            if (!cedar_vt_expr_equal(x->u.call.args[i], y->u.call.args[i]))
                 return false;
         return true;
     default:
-        return vt_expr_equal(x->u.op.a, y->u.op.a) && vt_expr_equal(x->u.op.b, y->u.op.b) &&
-               vt_expr_equal(x->u.op.c, y->u.op.c);
+        return cedar_vt_expr_equal(x->u.op.a, y->u.op.a) && cedar_vt_expr_equal(x->u.op.b, y->u.op.b) &&
+               cedar_vt_expr_equal(x->u.op.c, y->u.op.c);
     }
 }
 
@@ -261,20 +261,20 @@ static const vt_type *type_of_value(vt_ctx *cx, const ast_node *x, cv_value v)
 {
     switch (v.type) {
     case CV_BOOL:
-        return vt_boolean(v.u.b ? VB_TRUE : VB_FALSE);
+        return cedar_vt_boolean(v.u.b ? VB_TRUE : VB_FALSE);
     case CV_LONG:
-        return vt_prim(VT_LONG);
+        return cedar_vt_prim(VT_LONG);
     case CV_STRING:
-        return vt_prim(VT_STRING);
+        return cedar_vt_prim(VT_STRING);
     case CV_ENTITY:
         /* worded as the name check words it, so the two come out as one */
         if (!known_entity(cx, v.u.uid) && cedar_schema_is_action_type(cx->schema, v.u.uid->type))
             return fail(cx, x, "unrecognized action `%s::\"%s\"`", v.u.uid->type->data, v.u.uid->id->data);
         if (!known_entity(cx, v.u.uid))
             return fail(cx, x, "unrecognized entity type `%s`", v.u.uid->type->data);
-        return vt_entity(cx->a, v.u.uid->type) ? vt_entity(cx->a, v.u.uid->type) : oom(cx, x);
+        return cedar_vt_entity(cx->a, v.u.uid->type) ? cedar_vt_entity(cx->a, v.u.uid->type) : oom(cx, x);
     case CV_EXT:
-        return vt_ext(cx->a, v.u.ext->kind) ? vt_ext(cx->a, v.u.ext->kind) : oom(cx, x);
+        return cedar_vt_ext(cx->a, v.u.ext->kind) ? cedar_vt_ext(cx->a, v.u.ext->kind) : oom(cx, x);
     case CV_SET: {
         if (!v.u.set->n)
             return fail(cx, x, "empty set literals are not allowed: their element type is unknown");
@@ -283,16 +283,16 @@ static const vt_type *type_of_value(vt_ctx *cx, const ast_node *x, cv_value v)
             const vt_type *u = type_of_value(cx, x, v.u.set->v[i]);
             if (!u)
                 return NULL;
-            const vt_type *l = vt_lub(cx->a, t, u);
+            const vt_type *l = cedar_vt_lub(cx->a, t, u);
             if (!l) {
                 char a[96], b[96];
-                vt_print(t, a, sizeof a);
-                vt_print(u, b, sizeof b);
+                cedar_vt_print(t, a, sizeof a);
+                cedar_vt_print(u, b, sizeof b);
                 return fail(cx, x, "set elements have incompatible types %s and %s", a, b);
             }
             t = l;
         }
-        return t ? vt_set(cx->a, t) : NULL;
+        return t ? cedar_vt_set(cx->a, t) : NULL;
     }
     case CV_RECORD: {
         const cv_record *r = v.u.rec;
@@ -360,7 +360,7 @@ static const vt_type *check_and(vt_ctx *cx, const ast_node *x, vt_caps in, vt_ca
     /* c1: what the operands so far prove; inner: in and c1, what the next
      * operand is checked with.  Both grow by each operand's own cells. */
     vt_caps c1;
-    const vt_type *t = bool_of(cx, x->u.list.items[0], vt_check(cx, x->u.list.items[0], in, &c1));
+    const vt_type *t = bool_of(cx, x->u.list.items[0], cedar_vt_check(cx, x->u.list.items[0], in, &c1));
     if (!t)
         return NULL;
     vt_caps inner = caps_prepend(cx, c1, in);
@@ -371,14 +371,14 @@ static const vt_type *check_and(vt_ctx *cx, const ast_node *x, vt_caps in, vt_ca
         }
         vt_caps c2;
         const ast_node *r = x->u.list.items[i];
-        const vt_type *t2 = bool_of(cx, r, vt_check(cx, r, inner, &c2));
+        const vt_type *t2 = bool_of(cx, r, cedar_vt_check(cx, r, inner, &c2));
         if (!t2)
             return NULL;
         if (t2->b == VB_FALSE) {
             t = t2;
             c1 = no_caps;
         } else {
-            t = t2->b == VB_TRUE ? t : vt_boolean(VB_ANY);
+            t = t2->b == VB_TRUE ? t : cedar_vt_boolean(VB_ANY);
             c1 = caps_prepend(cx, c2, c1);
             inner = caps_prepend(cx, c2, inner);
         }
@@ -390,7 +390,7 @@ static const vt_type *check_and(vt_ctx *cx, const ast_node *x, vt_caps in, vt_ca
 static const vt_type *check_or(vt_ctx *cx, const ast_node *x, vt_caps in, vt_caps *out)
 {
     vt_caps c1;
-    const vt_type *t = bool_of(cx, x->u.list.items[0], vt_check(cx, x->u.list.items[0], in, &c1));
+    const vt_type *t = bool_of(cx, x->u.list.items[0], cedar_vt_check(cx, x->u.list.items[0], in, &c1));
     if (!t)
         return NULL;
     for (size_t i = 1; i < x->u.list.n; i++) {
@@ -400,7 +400,7 @@ static const vt_type *check_or(vt_ctx *cx, const ast_node *x, vt_caps in, vt_cap
         }
         vt_caps c2;
         const ast_node *r = x->u.list.items[i];
-        const vt_type *t2 = bool_of(cx, r, vt_check(cx, r, in, &c2));
+        const vt_type *t2 = bool_of(cx, r, cedar_vt_check(cx, r, in, &c2));
         if (!t2)
             return NULL;
         if (t->b == VB_FALSE) {
@@ -410,9 +410,9 @@ static const vt_type *check_or(vt_ctx *cx, const ast_node *x, vt_caps in, vt_cap
             t = t2;
             c1 = no_caps;
         } else if (t2->b == VB_FALSE) {
-            t = vt_boolean(VB_ANY);
+            t = cedar_vt_boolean(VB_ANY);
         } else {
-            t = vt_boolean(VB_ANY);
+            t = cedar_vt_boolean(VB_ANY);
             c1 = caps_inter(cx, c1, c2);
         }
     }
@@ -423,22 +423,22 @@ static const vt_type *check_or(vt_ctx *cx, const ast_node *x, vt_caps in, vt_cap
 static const vt_type *check_if(vt_ctx *cx, const ast_node *x, vt_caps in, vt_caps *out)
 {
     vt_caps c1, c2, c3;
-    const vt_type *t1 = bool_of(cx, x->u.op.a, vt_check(cx, x->u.op.a, in, &c1));
+    const vt_type *t1 = bool_of(cx, x->u.op.a, cedar_vt_check(cx, x->u.op.a, in, &c1));
     if (!t1)
         return NULL;
     if (t1->b == VB_FALSE)
-        return vt_check(cx, x->u.op.c, in, out);
-    const vt_type *t2 = vt_check(cx, x->u.op.b, caps_union(cx, in, c1), &c2);
+        return cedar_vt_check(cx, x->u.op.c, in, out);
+    const vt_type *t2 = cedar_vt_check(cx, x->u.op.b, caps_union(cx, in, c1), &c2);
     if (!t2)
         return NULL;
     if (t1->b == VB_TRUE) {
         *out = caps_union(cx, c1, c2);
         return t2;
     }
-    const vt_type *t3 = vt_check(cx, x->u.op.c, in, &c3);
+    const vt_type *t3 = cedar_vt_check(cx, x->u.op.c, in, &c3);
     if (!t3)
         return NULL;
-    const vt_type *l = vt_lub(cx->a, t2, t3);
+    const vt_type *l = cedar_vt_lub(cx->a, t2, t3);
     if (!l)
         return incompatible(cx, x, t2, t3);
     *out = caps_inter(cx, caps_union(cx, c1, c2), c3);
@@ -449,11 +449,11 @@ static const vt_type *check_eq(vt_ctx *cx, const ast_node *x, const vt_type *t1,
 {
     cv_value v1, v2;
     if (prim_lit(cx, x->u.op.a, &v1) && prim_lit(cx, x->u.op.b, &v2))
-        return vt_boolean(v1.type == v2.type && cv_equal(v1, v2) ? VB_TRUE : VB_FALSE);
-    if (vt_lub(cx->a, t1, t2))
-        return vt_boolean(VB_ANY);
+        return cedar_vt_boolean(v1.type == v2.type && cv_equal(v1, v2) ? VB_TRUE : VB_FALSE);
+    if (cedar_vt_lub(cx->a, t1, t2))
+        return cedar_vt_boolean(VB_ANY);
     if (t1->kind == VT_ENTITY && t2->kind == VT_ENTITY)
-        return vt_boolean(VB_FALSE);
+        return cedar_vt_boolean(VB_FALSE);
     return incompatible(cx, x, t1, t2);
 }
 
@@ -468,8 +468,8 @@ static const vt_type *check_in(vt_ctx *cx, const ast_node *x, const vt_type *t1,
     if (t2->kind == VT_ENTITY) {
         const cv_uid *u2 = entity_uid(cx, r);
         if (a1 && u2)
-            return vt_boolean(vt_action_descends(cx->schema, a1, u2) ? VB_TRUE : VB_FALSE);
-        return vt_boolean(vt_type_descends(cx->schema, t1->ety, t2->ety) ? VB_ANY : VB_FALSE);
+            return cedar_vt_boolean(cedar_vt_action_descends(cx->schema, a1, u2) ? VB_TRUE : VB_FALSE);
+        return cedar_vt_boolean(cedar_vt_type_descends(cx->schema, t1->ety, t2->ety) ? VB_ANY : VB_FALSE);
     }
     if (t2->kind == VT_SET && t2->elem->kind == VT_ENTITY) {
         if (a1 && r->kind == A_LIT && r->u.lit.type == CV_SET) {
@@ -478,11 +478,11 @@ static const vt_type *check_in(vt_ctx *cx, const ast_node *x, const vt_type *t1,
             for (size_t i = 0; i < s->n; i++) {
                 if (s->v[i].type != CV_ENTITY)
                     all_uids = false;
-                else if (vt_action_descends(cx->schema, a1, s->v[i].u.uid))
+                else if (cedar_vt_action_descends(cx->schema, a1, s->v[i].u.uid))
                     any = true;
             }
             if (all_uids)
-                return vt_boolean(any ? VB_TRUE : VB_FALSE);
+                return cedar_vt_boolean(any ? VB_TRUE : VB_FALSE);
         }
         if (a1 && r->kind == A_SET) { /* a set written with `action` in it */
             bool all_uids = true, any = false;
@@ -490,13 +490,14 @@ static const vt_type *check_in(vt_ctx *cx, const ast_node *x, const vt_type *t1,
                 const cv_uid *u = entity_uid(cx, r->u.set.items[i]);
                 if (!u)
                     all_uids = false;
-                else if (vt_action_descends(cx->schema, a1, u))
+                else if (cedar_vt_action_descends(cx->schema, a1, u))
                     any = true;
             }
             if (all_uids)
-                return vt_boolean(any ? VB_TRUE : VB_FALSE);
+                return cedar_vt_boolean(any ? VB_TRUE : VB_FALSE);
         }
-        return vt_boolean(vt_type_descends(cx->schema, t1->ety, t2->elem->ety) ? VB_ANY : VB_FALSE);
+        return cedar_vt_boolean(cedar_vt_type_descends(cx->schema, t1->ety, t2->elem->ety) ? VB_ANY
+                                                                                           : VB_FALSE);
     }
     return unexpected(cx, r, "an entity or a set of entities", t2);
 }
@@ -512,10 +513,10 @@ static bool orderable(const vt_type *t1, const vt_type *t2)
 static const vt_type *check_binary(vt_ctx *cx, const ast_node *x, vt_caps in)
 {
     vt_caps ign;
-    const vt_type *t1 = vt_check(cx, x->u.op.a, in, &ign);
+    const vt_type *t1 = cedar_vt_check(cx, x->u.op.a, in, &ign);
     if (!t1)
         return NULL;
-    const vt_type *t2 = vt_check(cx, x->u.op.b, in, &ign);
+    const vt_type *t2 = cedar_vt_check(cx, x->u.op.b, in, &ign);
     if (!t2)
         return NULL;
     switch (x->kind) {
@@ -523,14 +524,14 @@ static const vt_type *check_binary(vt_ctx *cx, const ast_node *x, vt_caps in)
         return check_eq(cx, x, t1, t2);
     case A_NE: {
         const vt_type *t = check_eq(cx, x, t1, t2);
-        return t ? vt_boolean(not_b(t->b)) : NULL;
+        return t ? cedar_vt_boolean(not_b(t->b)) : NULL;
     }
     case A_LT:
     case A_LE:
     case A_GT:
     case A_GE:
         if (orderable(t1, t2))
-            return vt_boolean(VB_ANY);
+            return cedar_vt_boolean(VB_ANY);
         if (t1->kind != VT_LONG && t1->kind != VT_EXT)
             return unexpected(cx, x->u.op.a, "Long, datetime or duration", t1);
         return unexpected(cx, x->u.op.b, t1->kind == VT_LONG ? "Long" : cv_ext_kind_name(t1->ext), t2);
@@ -541,21 +542,22 @@ static const vt_type *check_binary(vt_ctx *cx, const ast_node *x, vt_caps in)
             return unexpected(cx, x->u.op.a, "Long", t1);
         if (t2->kind != VT_LONG)
             return unexpected(cx, x->u.op.b, "Long", t2);
-        return vt_prim(VT_LONG);
+        return cedar_vt_prim(VT_LONG);
     case A_IN:
         return check_in(cx, x, t1, t2);
     case A_CONTAINS:
         if (t1->kind != VT_SET)
             return unexpected(cx, x->u.op.a, "a set", t1);
-        return vt_lub(cx->a, t2, t1->elem) ? vt_boolean(VB_ANY) : incompatible(cx, x, t2, t1->elem);
+        return cedar_vt_lub(cx->a, t2, t1->elem) ? cedar_vt_boolean(VB_ANY)
+                                                 : incompatible(cx, x, t2, t1->elem);
     case A_CONTAINSALL:
     case A_CONTAINSANY:
         if (t1->kind != VT_SET)
             return unexpected(cx, x->u.op.a, "a set", t1);
         if (t2->kind != VT_SET)
             return unexpected(cx, x->u.op.b, "a set", t2);
-        return vt_lub(cx->a, t1->elem, t2->elem) ? vt_boolean(VB_ANY)
-                                                 : incompatible(cx, x, t1->elem, t2->elem);
+        return cedar_vt_lub(cx->a, t1->elem, t2->elem) ? cedar_vt_boolean(VB_ANY)
+                                                       : incompatible(cx, x, t1->elem, t2->elem);
     default:
         return fail(cx, x, "internal error: not a binary operator");
     }
@@ -568,7 +570,7 @@ static const vt_type *entity_shape(vt_ctx *cx, const ast_node *x, const vt_type 
     *is_action = false;
     const cs_entity_type *et = cedar_schema_entity_type(cx->schema, t->ety->data, t->ety->len);
     if (et) {
-        const vt_type *s = vt_from_schema(cx->a, et->shape);
+        const vt_type *s = cedar_vt_from_schema(cx->a, et->shape);
         return s ? s : oom(cx, x);
     }
     if (cedar_schema_is_action_type(cx->schema, t->ety)) {
@@ -582,7 +584,7 @@ static const vt_type *check_has(vt_ctx *cx, const ast_node *x, vt_caps in, vt_ca
 {
     vt_caps ign;
     const ast_node *e = x->u.attr.a;
-    const vt_type *t = vt_check(cx, e, in, &ign);
+    const vt_type *t = cedar_vt_check(cx, e, in, &ign);
     if (!t)
         return NULL;
     const vt_type *rec = t;
@@ -591,24 +593,24 @@ static const vt_type *check_has(vt_ctx *cx, const ast_node *x, vt_caps in, vt_ca
         bool act;
         known_to_exist = false;
         if (!(rec = entity_shape(cx, e, t, &act)))
-            return act ? vt_boolean(VB_FALSE) : NULL; /* actions have no attributes */
+            return act ? cedar_vt_boolean(VB_FALSE) : NULL; /* actions have no attributes */
     } else if (t->kind != VT_RECORD) {
         return unexpected(cx, e, "an entity or a record", t);
     }
-    const vt_attr *at = vt_record_find(rec, x->u.attr.attr);
+    const vt_attr *at = cedar_vt_record_find(rec, x->u.attr.attr);
     if (!at)
-        return vt_boolean(VB_FALSE);
+        return cedar_vt_boolean(VB_FALSE);
     if (caps_has(in, e, x->u.attr.attr, NULL) || (at->required && known_to_exist))
-        return vt_boolean(VB_TRUE);
+        return cedar_vt_boolean(VB_TRUE);
     *out = caps_one(cx, e, x->u.attr.attr, NULL);
-    return vt_boolean(VB_ANY);
+    return cedar_vt_boolean(VB_ANY);
 }
 
 static const vt_type *check_getattr(vt_ctx *cx, const ast_node *x, vt_caps in)
 {
     vt_caps ign;
     const ast_node *e = x->u.attr.a;
-    const vt_type *t = vt_check(cx, e, in, &ign);
+    const vt_type *t = cedar_vt_check(cx, e, in, &ign);
     if (!t)
         return NULL;
     const vt_type *rec = t;
@@ -622,13 +624,13 @@ static const vt_type *check_getattr(vt_ctx *cx, const ast_node *x, vt_caps in)
         return unexpected(cx, e, "an entity or a record", t);
     }
     char tn[96];
-    const vt_attr *at = vt_record_find(rec, x->u.attr.attr);
+    const vt_attr *at = cedar_vt_record_find(rec, x->u.attr.attr);
     if (!at) {
-        vt_print(t, tn, sizeof tn);
+        cedar_vt_print(t, tn, sizeof tn);
         return fail(cx, x, "attribute `%s` not found on %s", x->u.attr.attr->data, tn);
     }
     if (!at->required && !caps_has(in, e, x->u.attr.attr, NULL)) {
-        vt_print(t, tn, sizeof tn);
+        cedar_vt_print(t, tn, sizeof tn);
         return fail(cx, x, "attribute `%s` of %s is optional: test it with `has` before reading it",
                     x->u.attr.attr->data, tn);
     }
@@ -638,10 +640,10 @@ static const vt_type *check_getattr(vt_ctx *cx, const ast_node *x, vt_caps in)
 static const vt_type *check_tag(vt_ctx *cx, const ast_node *x, vt_caps in, vt_caps *out)
 {
     vt_caps ign;
-    const vt_type *t1 = vt_check(cx, x->u.op.a, in, &ign);
+    const vt_type *t1 = cedar_vt_check(cx, x->u.op.a, in, &ign);
     if (!t1)
         return NULL;
-    const vt_type *t2 = vt_check(cx, x->u.op.b, in, &ign);
+    const vt_type *t2 = cedar_vt_check(cx, x->u.op.b, in, &ign);
     if (!t2)
         return NULL;
     if (t1->kind != VT_ENTITY)
@@ -652,23 +654,23 @@ static const vt_type *check_tag(vt_ctx *cx, const ast_node *x, vt_caps in, vt_ca
     const cs_entity_type *et = cedar_schema_entity_type(cx->schema, t1->ety->data, t1->ety->len);
     if (!et) {
         if (!get && cedar_schema_is_action_type(cx->schema, t1->ety))
-            return vt_boolean(VB_FALSE);
+            return cedar_vt_boolean(VB_FALSE);
         return fail(cx, x, "unrecognized entity type `%s`", t1->ety->data);
     }
     if (!et->tags)
-        return get ? fail(cx, x, "entity type %s has no tags", t1->ety->data) : vt_boolean(VB_FALSE);
+        return get ? fail(cx, x, "entity type %s has no tags", t1->ety->data) : cedar_vt_boolean(VB_FALSE);
     bool held = caps_has(in, x->u.op.a, NULL, x->u.op.b);
     if (get) {
         if (!held)
             return fail(cx, x, "the tag may be missing on %s: test it with `hasTag` before reading it",
                         t1->ety->data);
-        const vt_type *tt = vt_from_schema(cx->a, et->tags);
+        const vt_type *tt = cedar_vt_from_schema(cx->a, et->tags);
         return tt ? tt : oom(cx, x);
     }
     if (held)
-        return vt_boolean(VB_TRUE);
+        return cedar_vt_boolean(VB_TRUE);
     *out = caps_one(cx, x->u.op.a, NULL, x->u.op.b);
-    return vt_boolean(VB_ANY);
+    return cedar_vt_boolean(VB_ANY);
 }
 
 /* ---- extension functions */
@@ -709,7 +711,7 @@ static const vt_type *check_call(vt_ctx *cx, const ast_node *x, vt_caps in)
     size_t n = x->u.call.n;
     for (size_t i = 0; i < n; i++) {
         vt_caps ign;
-        const vt_type *t = vt_check(cx, x->u.call.args[i], in, &ign);
+        const vt_type *t = cedar_vt_check(cx, x->u.call.args[i], in, &ign);
         if (!t)
             return NULL;
         if (i < 8)
@@ -734,10 +736,10 @@ static const vt_type *check_call(vt_ctx *cx, const ast_node *x, vt_caps in)
             if (tys[i]->kind != VT_EXT || tys[i]->ext != s->args[i])
                 return unexpected(cx, x->u.call.args[i], cv_ext_kind_name(s->args[i]), tys[i]);
         if (s->ret == VT_BOOL)
-            return vt_boolean(VB_ANY);
+            return cedar_vt_boolean(VB_ANY);
         if (s->ret == VT_LONG)
-            return vt_prim(VT_LONG);
-        return vt_ext(cx->a, s->ret_ext) ? vt_ext(cx->a, s->ret_ext) : oom(cx, x);
+            return cedar_vt_prim(VT_LONG);
+        return cedar_vt_ext(cx->a, s->ret_ext) ? cedar_vt_ext(cx->a, s->ret_ext) : oom(cx, x);
     }
     return fail(cx, x, "unknown extension function `%s`", name);
 }
@@ -751,23 +753,23 @@ static const vt_type *check_set(vt_ctx *cx, const ast_node *x, vt_caps in)
     const vt_type *t = NULL;
     for (size_t i = 0; i < x->u.set.n; i++) {
         vt_caps ign;
-        const vt_type *u = vt_check(cx, x->u.set.items[i], in, &ign);
+        const vt_type *u = cedar_vt_check(cx, x->u.set.items[i], in, &ign);
         if (!u)
             return NULL;
         if (!t) {
             t = u;
             continue;
         }
-        const vt_type *l = vt_lub(cx->a, t, u);
+        const vt_type *l = cedar_vt_lub(cx->a, t, u);
         if (!l) {
             char a[96], b[96];
-            vt_print(t, a, sizeof a);
-            vt_print(u, b, sizeof b);
+            cedar_vt_print(t, a, sizeof a);
+            cedar_vt_print(u, b, sizeof b);
             return fail(cx, x, "set elements have incompatible types %s and %s", a, b);
         }
         t = l;
     }
-    return vt_set(cx->a, t) ? vt_set(cx->a, t) : oom(cx, x);
+    return cedar_vt_set(cx->a, t) ? cedar_vt_set(cx->a, t) : oom(cx, x);
 }
 
 static const vt_type *check_record(vt_ctx *cx, const ast_node *x, vt_caps in)
@@ -779,7 +781,7 @@ static const vt_type *check_record(vt_ctx *cx, const ast_node *x, vt_caps in)
         return oom(cx, x);
     for (size_t i = 0; i < n; i++) {
         vt_caps ign;
-        const vt_type *t = vt_check(cx, x->u.rec.vals[i], in, &ign);
+        const vt_type *t = cedar_vt_check(cx, x->u.rec.vals[i], in, &ign);
         if (!t)
             return NULL;
         /* insertion sort by name: records are small */
@@ -800,7 +802,7 @@ static const vt_type *check_record(vt_ctx *cx, const ast_node *x, vt_caps in)
 
 /* ---- the dispatcher */
 
-const vt_type *vt_check(vt_ctx *cx, const ast_node *x, vt_caps in, vt_caps *out)
+const vt_type *cedar_vt_check(vt_ctx *cx, const ast_node *x, vt_caps in, vt_caps *out)
 {
     *out = no_caps;
     if (cx->failed)
@@ -813,23 +815,23 @@ const vt_type *vt_check(vt_ctx *cx, const ast_node *x, vt_caps in, vt_caps *out)
     case A_VAR:
         switch (x->u.var) {
         case VAR_PRINCIPAL:
-            return vt_entity(cx->a, cx->env.principal->name);
+            return cedar_vt_entity(cx->a, cx->env.principal->name);
         case VAR_ACTION:
-            return vt_entity(cx->a, cx->env.action->uid->type);
+            return cedar_vt_entity(cx->a, cx->env.action->uid->type);
         case VAR_RESOURCE:
-            return vt_entity(cx->a, cx->env.resource->name);
+            return cedar_vt_entity(cx->a, cx->env.resource->name);
         default:
-            t = vt_from_schema(cx->a, cx->env.action->context);
+            t = cedar_vt_from_schema(cx->a, cx->env.action->context);
             return t ? t : oom(cx, x);
         }
     case A_SLOT: /* a template's scope constraint on a slot: could be either */
-        return vt_boolean(VB_ANY);
+        return cedar_vt_boolean(VB_ANY);
     case A_NOT:
-        if (!(t = vt_check(cx, x->u.op.a, in, &ign)))
+        if (!(t = cedar_vt_check(cx, x->u.op.a, in, &ign)))
             return NULL;
-        return t->kind == VT_BOOL ? vt_boolean(not_b(t->b)) : unexpected(cx, x->u.op.a, "Bool", t);
+        return t->kind == VT_BOOL ? cedar_vt_boolean(not_b(t->b)) : unexpected(cx, x->u.op.a, "Bool", t);
     case A_NEG:
-        if (!(t = vt_check(cx, x->u.op.a, in, &ign)))
+        if (!(t = cedar_vt_check(cx, x->u.op.a, in, &ign)))
             return NULL;
         return t->kind == VT_LONG ? t : unexpected(cx, x->u.op.a, "Long", t);
     case A_AND:
@@ -843,20 +845,20 @@ const vt_type *vt_check(vt_ctx *cx, const ast_node *x, vt_caps in, vt_caps *out)
     case A_GETATTR:
         return check_getattr(cx, x, in);
     case A_LIKE:
-        if (!(t = vt_check(cx, x->u.like.a, in, &ign)))
+        if (!(t = cedar_vt_check(cx, x->u.like.a, in, &ign)))
             return NULL;
-        return t->kind == VT_STRING ? vt_boolean(VB_ANY) : unexpected(cx, x->u.like.a, "String", t);
+        return t->kind == VT_STRING ? cedar_vt_boolean(VB_ANY) : unexpected(cx, x->u.like.a, "String", t);
     case A_IS: {
-        if (!(t = vt_check(cx, x->u.is.a, in, &ign)))
+        if (!(t = cedar_vt_check(cx, x->u.is.a, in, &ign)))
             return NULL;
         if (t->kind != VT_ENTITY)
             return unexpected(cx, x->u.is.a, "an entity", t);
         if (!cv_string_eq(t->ety, x->u.is.type))
-            return vt_boolean(VB_FALSE);
+            return cedar_vt_boolean(VB_FALSE);
         if (!x->u.is.in)
-            return vt_boolean(VB_TRUE);
+            return cedar_vt_boolean(VB_TRUE);
         /* `e is T in f` is `e is T && e in f`; the first is true here */
-        const vt_type *t2 = vt_check(cx, x->u.is.in, in, &ign);
+        const vt_type *t2 = cedar_vt_check(cx, x->u.is.in, in, &ign);
         if (!t2)
             return NULL;
         ast_node tmp = *x;
@@ -871,9 +873,9 @@ const vt_type *vt_check(vt_ctx *cx, const ast_node *x, vt_caps in, vt_caps *out)
     case A_RECORD:
         return check_record(cx, x, in);
     case A_ISEMPTY:
-        if (!(t = vt_check(cx, x->u.op.a, in, &ign)))
+        if (!(t = cedar_vt_check(cx, x->u.op.a, in, &ign)))
             return NULL;
-        return t->kind == VT_SET ? vt_boolean(VB_ANY) : unexpected(cx, x->u.op.a, "a set", t);
+        return t->kind == VT_SET ? cedar_vt_boolean(VB_ANY) : unexpected(cx, x->u.op.a, "a set", t);
     case A_GETTAG:
     case A_HASTAG:
         return check_tag(cx, x, in, out);

@@ -22,9 +22,9 @@ static const vt_type t_bool[3] = {
     {.kind = VT_BOOL, .b = VB_FALSE},
 };
 
-const vt_type *vt_prim(vt_kind k) { return k == VT_LONG ? &t_long : &t_string; }
+const vt_type *cedar_vt_prim(vt_kind k) { return k == VT_LONG ? &t_long : &t_string; }
 
-const vt_type *vt_boolean(vt_bool b) { return &t_bool[b]; }
+const vt_type *cedar_vt_boolean(vt_bool b) { return &t_bool[b]; }
 
 static vt_type *mk(wr_arena *a, vt_kind k)
 {
@@ -34,7 +34,7 @@ static vt_type *mk(wr_arena *a, vt_kind k)
     return t;
 }
 
-const vt_type *vt_entity(wr_arena *a, const cv_string *ety)
+const vt_type *cedar_vt_entity(wr_arena *a, const cv_string *ety)
 {
     vt_type *t = mk(a, VT_ENTITY);
     if (t)
@@ -42,7 +42,7 @@ const vt_type *vt_entity(wr_arena *a, const cv_string *ety)
     return t;
 }
 
-const vt_type *vt_set(wr_arena *a, const vt_type *elem)
+const vt_type *cedar_vt_set(wr_arena *a, const vt_type *elem)
 {
     vt_type *t = elem ? mk(a, VT_SET) : NULL;
     if (t)
@@ -50,7 +50,7 @@ const vt_type *vt_set(wr_arena *a, const vt_type *elem)
     return t;
 }
 
-const vt_type *vt_ext(wr_arena *a, cv_ext_kind k)
+const vt_type *cedar_vt_ext(wr_arena *a, cv_ext_kind k)
 {
     vt_type *t = mk(a, VT_EXT);
     if (t)
@@ -58,21 +58,21 @@ const vt_type *vt_ext(wr_arena *a, cv_ext_kind k)
     return t;
 }
 
-const vt_type *vt_from_schema(wr_arena *a, const cs_type *t)
+const vt_type *cedar_vt_from_schema(wr_arena *a, const cs_type *t)
 {
     switch (t->kind) {
     case CS_BOOL:
-        return vt_boolean(VB_ANY);
+        return cedar_vt_boolean(VB_ANY);
     case CS_LONG:
         return &t_long;
     case CS_STRING:
         return &t_string;
     case CS_ENTITY:
-        return vt_entity(a, t->name);
+        return cedar_vt_entity(a, t->name);
     case CS_SET:
-        return vt_set(a, vt_from_schema(a, t->elem));
+        return cedar_vt_set(a, cedar_vt_from_schema(a, t->elem));
     case CS_EXT:
-        return vt_ext(a, t->ext);
+        return cedar_vt_ext(a, t->ext);
     case CS_RECORD: {
         vt_type *r = mk(a, VT_RECORD);
         vt_attr *at = t->nattrs ? wr_arena_calloc(a, t->nattrs, sizeof *at) : NULL;
@@ -81,7 +81,7 @@ const vt_type *vt_from_schema(wr_arena *a, const cs_type *t)
         for (size_t i = 0; i < t->nattrs; i++) {
             at[i].name = t->attrs[i].name;
             at[i].required = t->attrs[i].required;
-            if (!(at[i].type = vt_from_schema(a, t->attrs[i].type)))
+            if (!(at[i].type = cedar_vt_from_schema(a, t->attrs[i].type)))
                 return NULL;
         }
         r->nattrs = t->nattrs;
@@ -92,7 +92,7 @@ const vt_type *vt_from_schema(wr_arena *a, const cs_type *t)
     return NULL;
 }
 
-const vt_attr *vt_record_find(const vt_type *rec, const cv_string *name)
+const vt_attr *cedar_vt_record_find(const vt_type *rec, const cv_string *name)
 {
     size_t lo = 0, hi = rec->nattrs;
     while (lo < hi) {
@@ -141,16 +141,16 @@ static bool same(const vt_type *x, const vt_type *y)
     }
 }
 
-const vt_type *vt_lub(wr_arena *a, const vt_type *x, const vt_type *y)
+const vt_type *cedar_vt_lub(wr_arena *a, const vt_type *x, const vt_type *y)
 {
     if (x->kind != y->kind)
         return NULL;
     switch (x->kind) {
     case VT_BOOL:
-        return vt_boolean(x->b == y->b ? x->b : VB_ANY);
+        return cedar_vt_boolean(x->b == y->b ? x->b : VB_ANY);
     case VT_SET: {
-        const vt_type *e = vt_lub(a, x->elem, y->elem);
-        return e ? vt_set(a, e) : NULL;
+        const vt_type *e = cedar_vt_lub(a, x->elem, y->elem);
+        return e ? cedar_vt_set(a, e) : NULL;
     }
     case VT_RECORD: {
         if (x->nattrs != y->nattrs)
@@ -165,7 +165,7 @@ const vt_type *vt_lub(wr_arena *a, const vt_type *x, const vt_type *y)
                 return NULL;
             at[i].name = x->attrs[i].name;
             at[i].required = x->attrs[i].required;
-            if (!(at[i].type = vt_lub(a, x->attrs[i].type, y->attrs[i].type)))
+            if (!(at[i].type = cedar_vt_lub(a, x->attrs[i].type, y->attrs[i].type)))
                 return NULL;
         }
         r->nattrs = x->nattrs;
@@ -235,7 +235,7 @@ static void print(pbuf *b, const vt_type *t, int depth)
     }
 }
 
-void vt_print(const vt_type *t, char *buf, size_t cap)
+void cedar_vt_print(const vt_type *t, char *buf, size_t cap)
 {
     pbuf b = {buf, cap, 0};
     if (cap)
@@ -247,7 +247,7 @@ void vt_print(const vt_type *t, char *buf, size_t cap)
  * declarations, each type (action) visited once, so cycles and diamonds
  * cost no more than the schema's size. */
 
-bool vt_type_descends(const writ_schema *s, const cv_string *ety1, const cv_string *ety2)
+bool cedar_vt_type_descends(const writ_schema *s, const cv_string *ety1, const cv_string *ety2)
 {
     if (cv_string_eq(ety1, ety2))
         return true;
@@ -283,7 +283,7 @@ done:
     return found;
 }
 
-bool vt_action_descends(const writ_schema *s, const cv_uid *a1, const cv_uid *a2)
+bool cedar_vt_action_descends(const writ_schema *s, const cv_uid *a1, const cv_uid *a2)
 {
     if (cv_uid_eq(a1, a2))
         return true;

@@ -16,6 +16,7 @@
  *    keys. */
 #include "jose/jose.h"
 #include "util/alloc.h"
+#include "util/error.h"
 
 #include <ctype.h>
 #include <pthread.h>
@@ -193,10 +194,13 @@ noncanonical:
 writ_status wr_json_object(const char *buf, size_t len, json_t **out, writ_reason *why, writ_error *err,
                            const char *what)
 {
-    json_error_t je;
+    json_error_t je = {0}; /* json_error_code() reads a byte an early failure leaves unset */
     *out = NULL;
+    unsigned long failed = wr_alloc_failures();
     json_t *j = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &je);
     if (!j) {
+        if (json_error_code(&je) == json_error_out_of_memory || wr_alloc_failures() != failed)
+            return wr_refuse(why, err, WRIT_ENOMEM, WRIT_R_INTERNAL, "%s: out of memory", what);
         if (json_error_code(&je) == json_error_duplicate_key)
             return wr_refuse(why, err, WRIT_EJSON, WRIT_R_DUP_KEY, "%s: %s", what, je.text);
         return wr_refuse(why, err, WRIT_EJSON, WRIT_R_MALFORMED, "%s is not valid JSON: %s", what, je.text);
@@ -207,15 +211,6 @@ writ_status wr_json_object(const char *buf, size_t len, json_t **out, writ_reaso
     }
     *out = j;
     return WRIT_OK;
-}
-
-void wr_json_free(void *p)
-{
-    json_malloc_t m;
-    json_free_t f;
-    json_get_alloc_funcs(&m, &f);
-    if (p)
-        f(p);
 }
 
 const char *wr_json_str(const json_t *obj, const char *key, size_t *len)
@@ -335,7 +330,20 @@ static EVP_PKEY *pkey_fromdata(const char *type, OSSL_PARAM_BLD *bld)
     return pkey;
 }
 
+static writ_status jwk_from_json(const json_t *jwk, wr_jwk *out, writ_error *err);
+
+/* A key that failed for want of memory (a base64url buffer, OpenSSL's
+ * objects) is WRIT_ENOMEM, not a bad key. */
 writ_status wr_jwk_from_json(const json_t *jwk, wr_jwk *out, writ_error *err)
+{
+    unsigned long failed = wr_alloc_failures();
+    writ_status st = jwk_from_json(jwk, out, err);
+    if (st != WRIT_OK && st != WRIT_ENOMEM && wr_alloc_failures() != failed)
+        return wr_error(err, WRIT_ENOMEM, "out of memory");
+    return st;
+}
+
+static writ_status jwk_from_json(const json_t *jwk, wr_jwk *out, writ_error *err)
 {
     static const char *const private_members[] = {"d", "p", "q", "dp", "dq", "qi", "oth", "k"};
     memset(out, 0, sizeof *out);
@@ -433,7 +441,7 @@ writ_status wr_jwk_from_json(const json_t *jwk, wr_jwk *out, writ_error *err)
     }
     if (kid && !(out->kid = wr_strndup(kid, kid_len))) {
         wr_jwk_clear(out);
-        return jwk_err(err, "out of memory%s", "");
+        return wr_error(err, WRIT_ENOMEM, "out of memory");
     }
     return WRIT_OK;
 }
@@ -457,7 +465,7 @@ writ_status wr_jwks_push(wr_jwks *s, wr_jwk *k, writ_error *err)
         size_t cap = s->cap ? s->cap * 2 : 4;
         wr_jwk *nk = wr_realloc(s->keys, cap * sizeof *nk);
         if (!nk)
-            return jwk_err(err, "out of memory%s", "");
+            return wr_error(err, WRIT_ENOMEM, "out of memory");
         s->keys = nk;
         s->cap = cap;
     }

@@ -35,8 +35,6 @@ bool wr_b64url_decode(const char *in, size_t n, unsigned char **out, size_t *out
 /* ---- JSON: object only, duplicate keys refused, no NUL in strings. */
 writ_status wr_json_object(const char *buf, size_t len, json_t **out, writ_reason *why, writ_error *err,
                            const char *what);
-/* Free a string from json_dumps (jansson's allocator). */
-void wr_json_free(void *p);
 /* A json_t string's bytes, or NULL when not a string. */
 const char *wr_json_str(const json_t *obj, const char *key, size_t *len);
 

@@ -401,7 +401,7 @@ done:
     wr_free(shadow);
     srv_history_end(&hist);
     json_decref(ctx);
-    free(chain_own);
+    writ_free_string(chain_own);
     sb_free(&txt);
 }
 

@@ -53,8 +53,11 @@ writ_status writ_keyring_sign(const writ_keyring *kr, const char *typ, const cha
     const wr_key *k = wr_keyring_active(kr);
     if (!k)
         return kr_err(err, WRIT_EINVAL, "the keyring is empty: nothing to sign with%s", "");
-    json_error_t je;
+    json_error_t je = {0}; /* json_error_code() reads a byte an early failure leaves unset */
+    unsigned long failed = wr_alloc_failures();
     json_t *c = json_loadb(claims_json, len, JSON_REJECT_DUPLICATES, &je);
+    if (!c && wr_alloc_failures() != failed)
+        return kr_err(err, WRIT_ENOMEM, "out of memory%s", "");
     if (!c || !json_is_object(c)) {
         json_decref(c);
         return kr_err(err, WRIT_EJSON, "claims must be a JSON object%s", "");
@@ -63,8 +66,6 @@ writ_status writ_keyring_sign(const writ_keyring *kr, const char *typ, const cha
     json_decref(c);
     return st;
 }
-
-void writ_free_string(char *s) { wr_free(s); }
 
 const wr_key *wr_keyring_find(const writ_keyring *kr, const char *kid, size_t len)
 {

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # install.sh BUILD_DIR WRIT - libwrit as its users get it: `cmake --install`
 # into a temporary prefix, then
-#   - the shared library exports writ_* and nothing else (nm -D);
+#   - the shared library exports writ_* and nothing else (nm -D), and every
+#     global of the static one has a module prefix (nm -g);
 #   - examples/embed builds against the installed tree through pkg-config
 #     and through the CMake package, and decides (allow, deny, out of the
 #     token's scope, a forged token);
@@ -41,6 +42,11 @@ for s in $(grep -ho 'WRIT_API[^(]*\bwrit_[a-z0-9_]*(' "$P"/include/writ/*.h | gr
     grep -qx "$s" "$TMP/exports" || bad "$s declared but not exported"
 done
 ok "exports match the public headers"
+# The static archive has no hidden visibility to protect its names from a
+# host's: every global it defines carries a module prefix.
+nm -g --defined-only "$LIBDIR/libwrit.a" | awk 'NF == 3 {print $3}' | sort -u >"$TMP/globals"
+other=$(grep -v -E '^(writ_|wr_|cedar_|cv_|cs_|sb_)' "$TMP/globals" | tr '\n' ' ')
+check "libwrit.a defines only prefixed globals (writ_ wr_ cedar_ cv_ cs_ sb_)" "$other" ""
 
 # The embedding example, built from the installed tree only.
 export PKG_CONFIG_PATH="$LIBDIR/pkgconfig"

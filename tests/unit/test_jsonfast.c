@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "cedar/json.h"
+#include "util/alloc.h"
 #include "writ/cedar.h"
 
 #define FLAGS (JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL | JSON_DECODE_ANY)
@@ -260,8 +261,8 @@ static void dump_same(const char *t)
     char *a = cedar_json_dump_compact(j), *b = json_dumps(j, JSON_COMPACT);
     if ((a == NULL) != (b == NULL) || (a && strcmp(a, b)))
         fail_msg("%s: ours %s, jansson's %s", t, a ? a : "NULL", b ? b : "NULL");
-    free(a);
-    free(b);
+    writ_free_string(a);
+    wr_json_free(b);
     json_decref(j);
 }
 

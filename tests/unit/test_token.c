@@ -980,7 +980,7 @@ static void test_alloc_failures(void **state)
     (void)state;
     char *root = mint(F.a, 600);
     size_t ok_runs = 0;
-    for (long n = 0; n < 400; n++) {
+    for (long n = 0; n < 4000; n++) {
         writ_error err;
         writ_reason why;
         char *t = (char *)0x1, *d = (char *)0x1;

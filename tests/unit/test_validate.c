@@ -327,16 +327,17 @@ static void test_lub(void **state)
 {
     (void)state;
     wr_arena *a = wr_arena_new(0);
-    const vt_type *t = vt_boolean(VB_TRUE), *f = vt_boolean(VB_FALSE);
-    assert_int_equal(vt_lub(a, t, f)->b, VB_ANY);
-    assert_int_equal(vt_lub(a, t, t)->b, VB_TRUE);
-    assert_null(vt_lub(a, vt_prim(VT_LONG), vt_prim(VT_STRING)));
+    const vt_type *t = cedar_vt_boolean(VB_TRUE), *f = cedar_vt_boolean(VB_FALSE);
+    assert_int_equal(cedar_vt_lub(a, t, f)->b, VB_ANY);
+    assert_int_equal(cedar_vt_lub(a, t, t)->b, VB_TRUE);
+    assert_null(cedar_vt_lub(a, cedar_vt_prim(VT_LONG), cedar_vt_prim(VT_STRING)));
     cv_value u = cv_str_new(a, "User", 4), d = cv_str_new(a, "Doc", 3);
-    assert_null(vt_lub(a, vt_entity(a, u.u.s), vt_entity(a, d.u.s)));
-    assert_non_null(vt_lub(a, vt_set(a, vt_entity(a, u.u.s)), vt_set(a, vt_entity(a, u.u.s))));
-    assert_null(vt_lub(a, vt_ext(a, CVX_IPADDR), vt_ext(a, CVX_DECIMAL)));
+    assert_null(cedar_vt_lub(a, cedar_vt_entity(a, u.u.s), cedar_vt_entity(a, d.u.s)));
+    assert_non_null(cedar_vt_lub(a, cedar_vt_set(a, cedar_vt_entity(a, u.u.s)),
+                                 cedar_vt_set(a, cedar_vt_entity(a, u.u.s))));
+    assert_null(cedar_vt_lub(a, cedar_vt_ext(a, CVX_IPADDR), cedar_vt_ext(a, CVX_DECIMAL)));
     char buf[64];
-    vt_print(vt_set(a, vt_ext(a, CVX_DECIMAL)), buf, sizeof buf);
+    cedar_vt_print(cedar_vt_set(a, cedar_vt_ext(a, CVX_DECIMAL)), buf, sizeof buf);
     assert_string_equal(buf, "Set<decimal>");
     wr_arena_free(a);
 }
