@@ -65,8 +65,8 @@ typedef struct gw_req {
     bool allow;
     char deny[700];
     json_t *approval; /* a pending approval the deny waits for, NULL = none */
-    json_t *id; /* the request's id (for errors), NULL = none */
-    char *body; /* what is forwarded (a copy) */
+    json_t *id;       /* the request's id (for errors), NULL = none */
+    char *body;       /* what is forwarded (a copy) */
     size_t len;
     char http_method[8];
     char scope[600]; /* the minted upstream token's scope: the decided action, else the upstream */
@@ -340,6 +340,17 @@ static void resume_locked(gw_req *r)
     }
 }
 
+/* Is the answer read whole before the client gets it (mu held, head in)?
+ * A JSON answer to a request is one message: read whole (bounded by the
+ * upstream's max_answer) and checked to be a JSON-RPC response first.  SSE
+ * streams through as it comes; lists are read whole either way, to be
+ * filtered. */
+static bool buffered(const gw_req *r)
+{
+    bool json = !strncasecmp(r->ctype, "application/json", 16);
+    return r->status == 200 && (r->list != L_NONE || (json && r->id));
+}
+
 static void cb_head(void *arg, unsigned status, const char *ct, const char *sid, const char *pver)
 {
     gw_req *r = arg;
@@ -349,8 +360,15 @@ static void cb_head(void *arg, unsigned status, const char *ct, const char *sid,
     snprintf(r->ctype, sizeof r->ctype, "%s", ct ? ct : "");
     snprintf(r->up_sid, sizeof r->up_sid, "%s", sid ? sid : "");
     snprintf(r->up_pver, sizeof r->up_pver, "%s", pver ? pver : "");
-    if (r->phase == P_WAIT_HEAD)
-        resume_locked(r);
+    if (r->phase == P_WAIT_HEAD) {
+        /* An answer read whole needs the client's thread only once it is
+         * all in (cb_done resumes): waking it now for the head would cost
+         * a resume, a suspend and a thread switch more per call. */
+        if (buffered(r))
+            r->phase = P_BUFFER;
+        else
+            resume_locked(r);
+    }
     pthread_mutex_unlock(&r->mu);
 }
 
@@ -482,7 +500,8 @@ static bool may_use(mcp_gw *g, const srv_snapshot *snap, gw_req *r, const char *
         writ_partial_decision pd;
         writ_authorizer *az = srv_thread_authorizer(s);
         ok = az &&
-             !writ_authorize_partial(az, snap->ps, snap->es, rq, input ? args : all, !input || args_unknown, &pd) &&
+             !writ_authorize_partial(az, snap->ps, snap->es, rq, input ? args : all, !input || args_unknown,
+                                     &pd) &&
              pd.maybe != WRIT_MAYBE_NO;
     }
     writ_request_free(rq);
@@ -678,13 +697,7 @@ static enum MHD_Result after_head(mcp_gw *g, gw_req *r)
 {
     pthread_mutex_lock(&r->mu);
     if (r->phase == P_WAIT_HEAD && r->head_in) {
-        /* A JSON answer to a request is one message: read whole (bounded by
-         * the upstream's max_answer) and checked to be a JSON-RPC response
-         * before the client gets it.  SSE streams through as it comes;
-         * lists are read whole either way, to be filtered. */
-        bool json = !strncasecmp(r->ctype, "application/json", 16);
-        bool filter = r->status == 200 && (r->list != L_NONE || (json && r->id));
-        if (!filter) {
+        if (!buffered(r)) {
             r->phase = P_STREAM; /* under mu: cb_data reads it */
             pthread_mutex_unlock(&r->mu);
             return start_stream(r);
