@@ -74,8 +74,8 @@ printf "%-28s %10s %10s %10s %8s\n" "" "req/s" "p50 us" "p99 us" "non-2xx"
 for c in 1 32; do
     read -r dr d50 d99 dn <<<"$(run "$c" "http://127.0.0.1:$UP/mcp")"
     t0=$(cpu_ticks) s0=$(csw)
-    if [ -n "${PERF_OUT:-}" ] && [ "$c" = 1 ]; then
-        perf record -g -o "$PERF_OUT" -p "$WPID" -- sleep "$secs" >/dev/null 2>&1 &
+    if [ -n "${PERF_OUT:-}" ]; then
+        perf record -g -o "$PERF_OUT.$c" -p "$WPID" -- sleep "$secs" >/dev/null 2>&1 &
         PPID_=$!
     fi
     read -r gr g50 g99 gn <<<"$(run "$c" "http://$ADDR/mcp/bench")"

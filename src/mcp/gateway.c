@@ -720,6 +720,63 @@ static enum MHD_Result after_head(mcp_gw *g, gw_req *r)
     return MHD_YES;
 }
 
+static mcp_up_request up_request(const gw_req *r, const char **hdrs, size_t nh)
+{
+    return (mcp_up_request){
+        .method = r->http_method,
+        .body = r->body,
+        .len = r->len,
+        .session_id = r->sid[0] ? r->sid : NULL,
+        .protocol_version = r->pver[0] ? r->pver : NULL,
+        .accept = r->accept[0] ? r->accept : NULL,
+        .last_event_id = r->last_event[0] ? r->last_event : NULL,
+        .headers = hdrs,
+        .nheaders = nh,
+    };
+}
+
+/* The audit log's thread, once the decision's record is committed (the
+ * connection is held, see durable.c).  An allowed call is handed to the
+ * upstream from here, so the client's thread is woken once per call (for
+ * the answer) rather than twice (to forward, then to answer): a thread
+ * switch and a suspend/resume fewer.  Anything else (a deny, a failed
+ * record, a token to mint) resumes the connection and is done there as
+ * before.  r stays alive: its connection is suspended, so the server
+ * frees nothing until a resume; r->mu is held across the send so that
+ * the answer's callbacks (which resume) wait until r is set up. */
+static void decided_then(void *arg)
+{
+    gw_req *r = arg;
+    if (srv_durable_failed(&r->durable) || !r->allow || r->up->token_aud) {
+        MHD_resume_connection(r->c);
+        return;
+    }
+    const char *hdrs[1];
+    size_t nh = 0;
+    if (r->up->cred_line)
+        hdrs[nh++] = r->up->cred_line;
+    mcp_up_request rq = up_request(r, hdrs, nh);
+    pthread_mutex_lock(&r->mu);
+    if (r->finished) { /* quiesced meanwhile */
+        MHD_resume_connection(r->c);
+        pthread_mutex_unlock(&r->mu);
+        return;
+    }
+    r->phase = P_WAIT_HEAD;
+    r->waiting = true; /* held since the decision */
+    uint64_t ticket = 0;
+    if (mcp_upstream_send(r->up->u, &rq, &callbacks, r, &ticket)) {
+        r->finished = true;
+        r->done_st = WRIT_EIO;
+        snprintf(r->why, sizeof r->why, "could not send the request");
+        resume_locked(r);
+    } else {
+        r->started = true;
+        r->ticket = ticket;
+    }
+    pthread_mutex_unlock(&r->mu);
+}
+
 static enum MHD_Result forward(mcp_gw *g, gw_req *r)
 {
     const char *hdrs[2];
@@ -747,17 +804,7 @@ static enum MHD_Result forward(mcp_gw *g, gw_req *r)
         }
         hdrs[nh++] = minted;
     }
-    mcp_up_request rq = {
-        .method = r->http_method,
-        .body = r->body,
-        .len = r->len,
-        .session_id = r->sid[0] ? r->sid : NULL,
-        .protocol_version = r->pver[0] ? r->pver : NULL,
-        .accept = r->accept[0] ? r->accept : NULL,
-        .last_event_id = r->last_event[0] ? r->last_event : NULL,
-        .headers = hdrs,
-        .nheaders = nh,
-    };
+    mcp_up_request rq = up_request(r, hdrs, nh);
     r->phase = P_WAIT_HEAD;
     uint64_t ticket = 0;
     writ_status sst = mcp_upstream_send(r->up->u, &rq, &callbacks, r, &ticket);
@@ -1010,10 +1057,9 @@ static int mcp_handle(void *arg, srv *s, struct MHD_Connection *c, const char *u
     gw_req *r = *state;
     if (r) {
         /* resumed */
-        if (r->phase == P_DECIDED) {
-            srv_durable_resumed(&r->durable);
+        srv_durable_resumed(&r->durable); /* no-op unless held for the record */
+        if (r->phase == P_DECIDED)
             goto decided;
-        }
         if (r->phase == P_WAIT_HEAD || r->phase == P_BUFFER)
             return after_head(g, r);
         return MHD_YES;
@@ -1077,13 +1123,15 @@ static int mcp_handle(void *arg, srv *s, struct MHD_Connection *c, const char *u
     r->len = len;
     enum MHD_Result ret = MHD_NO;
     srv_durable_begin(&r->durable, g->s, c);
+    srv_durable_then(&r->durable, decided_then, r);
     int rc = decide_post(g, r, c, body, len, &ret);
+    if (!rc)
+        r->phase = P_DECIDED; /* before the end: decided_then may run at once */
     bool susp = srv_durable_end(&r->durable);
     if (rc) {
         /* answered already; a record is never written on this path */
         return ret;
     }
-    r->phase = P_DECIDED;
     if (susp)
         return MHD_YES; /* resumed once the decision's record is committed */
 decided:
