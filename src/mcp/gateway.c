@@ -6,7 +6,10 @@
  *   decide      parse, authenticate, srv_decide_ask.  The decision's audit
  *               record must be committed before anything happens because
  *               of it, so the connection may be suspended here
- *               (durable.c) and the handler is called again once it is.
+ *               (durable.c); once it is committed, an allowed call is
+ *               forwarded from the log's thread (decided_then) and the
+ *               connection stays held until the answer; otherwise the
+ *               handler is called again.
  *   deny        HTTP 200 + JSON-RPC error -32001; the upstream sees nothing.
  *   wait_head   forwarded; the connection is suspended until the
  *               upstream's on_head (or on_done with an error) resumes it.
