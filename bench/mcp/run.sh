@@ -11,7 +11,9 @@
 # the credential injected and the forward over a keep-alive curl connection.
 # Four runs: 1 connection direct / through Writ, 32 connections direct /
 # through Writ.  Prints requests/s and the latency percentiles wrk reports
-# (p50, p99), and the ratios.  Targets (issue 9): +150 us at the median and
+# (p50, p99), and the ratios, and for the runs through Writ the server's
+# CPU and voluntary context switches per call; PERF_OUT=/tmp/x also records
+# `perf record -g` of the server during them (/tmp/x.1, /tmp/x.32).  Targets (issue 9): +150 us at the median and
 # +1 ms at p99 with 1 client; >= 90% of the direct rate with 32.  Exit 0
 # whatever the numbers (a benchmark, not a test).
 set -euo pipefail
