@@ -11,7 +11,9 @@
 # the credential injected and the forward over a keep-alive curl connection.
 # Four runs: 1 connection direct / through Writ, 32 connections direct /
 # through Writ.  Prints requests/s and the latency percentiles wrk reports
-# (p50, p99), and the ratios.  Targets (issue 9): +150 us at the median and
+# (p50, p99), and the ratios, and for the runs through Writ the server's
+# CPU and voluntary context switches per call; PERF_OUT=/tmp/x also records
+# `perf record -g` of the server during them (/tmp/x.1, /tmp/x.32).  Targets (issue 9): +150 us at the median and
 # +1 ms at p99 with 1 client; >= 90% of the direct rate with 32.  Exit 0
 # whatever the numbers (a benchmark, not a test).
 set -euo pipefail
@@ -62,6 +64,8 @@ wrk.headers["Accept"] = "application/json, text/event-stream"
 wrk.headers["Authorization"] = "Bearer $TOK"
 wrk.body = '$BODY'
 LUA
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$WPID/stat"; }
+csw() { awk '/voluntary_ctxt_switches/ {n += $2} END {print n}' /proc/$WPID/task/*/status 2>/dev/null; }
 run() { # run CONNS URL -> "rps p50_us p99_us non2xx"
     wrk -t1 -c"$1" -d"${secs}s" --latency --timeout 5s -s "$TMP/post.lua" "$2" >"$TMP/wrk.out" 2>&1
     awk 'function us(v) { if (v ~ /us$/) return v + 0; if (v ~ /ms$/) return v * 1000; if (v ~ /s$/) return v * 1000000; return v }
@@ -71,11 +75,21 @@ run() { # run CONNS URL -> "rps p50_us p99_us non2xx"
 printf "%-28s %10s %10s %10s %8s\n" "" "req/s" "p50 us" "p99 us" "non-2xx"
 for c in 1 32; do
     read -r dr d50 d99 dn <<<"$(run "$c" "http://127.0.0.1:$UP/mcp")"
+    t0=$(cpu_ticks) s0=$(csw)
+    if [ -n "${PERF_OUT:-}" ]; then
+        perf record -g -o "$PERF_OUT.$c" -p "$WPID" -- sleep "$secs" >/dev/null 2>&1 &
+        PPID_=$!
+    fi
     read -r gr g50 g99 gn <<<"$(run "$c" "http://$ADDR/mcp/bench")"
+    [ -n "${PPID_:-}" ] && { wait "$PPID_" || true; PPID_=; }
+    t1=$(cpu_ticks) s1=$(csw)
+    n=$(awk -v r="$gr" -v s="$secs" 'BEGIN {printf "%d", r * s}')
     printf "%-28s %10s %10s %10s %8s\n" "direct, $c connection(s)" "$dr" "$d50" "$d99" "$dn" \
         "through Writ, $c" "$gr" "$g50" "$g99" "$gn"
     awk -v dr="$dr" -v gr="$gr" -v d50="$d50" -v g50="$g50" -v d99="$d99" -v g99="$g99" -v c="$c" \
         'BEGIN {printf "  %d conn: gateway adds %+d us at p50, %+d us at p99; rate %.0f%% of direct\n", c, g50 - d50, g99 - d99, 100 * gr / dr}'
+    awk -v t="$((t1 - t0))" -v hz="$(getconf CLK_TCK)" -v n="$n" -v cs="$((s1 - s0))" \
+        'BEGIN {if (n > 0) printf "  writ serve CPU %.0f us per call, %.1f voluntary context switches per call\n", 1e6 * t / hz / n, cs / n}'
 done
 echo "audit records written: $("$WRIT" audit tail -n 1 --state-dir "$TMP/state" 2>/dev/null | jq -r .seq)"
 kill -TERM "$WPID"

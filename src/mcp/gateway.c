@@ -6,7 +6,10 @@
  *   decide      parse, authenticate, srv_decide_ask.  The decision's audit
  *               record must be committed before anything happens because
  *               of it, so the connection may be suspended here
- *               (durable.c) and the handler is called again once it is.
+ *               (durable.c); once it is committed, an allowed call is
+ *               forwarded from the log's thread (decided_then) and the
+ *               connection stays held until the answer; otherwise the
+ *               handler is called again.
  *   deny        HTTP 200 + JSON-RPC error -32001; the upstream sees nothing.
  *   wait_head   forwarded; the connection is suspended until the
  *               upstream's on_head (or on_done with an error) resumes it.
@@ -65,8 +68,8 @@ typedef struct gw_req {
     bool allow;
     char deny[700];
     json_t *approval; /* a pending approval the deny waits for, NULL = none */
-    json_t *id; /* the request's id (for errors), NULL = none */
-    char *body; /* what is forwarded (a copy) */
+    json_t *id;       /* the request's id (for errors), NULL = none */
+    char *body;       /* what is forwarded (a copy) */
     size_t len;
     char http_method[8];
     char scope[600]; /* the minted upstream token's scope: the decided action, else the upstream */
@@ -340,6 +343,17 @@ static void resume_locked(gw_req *r)
     }
 }
 
+/* Is the answer read whole before the client gets it (mu held, head in)?
+ * A JSON answer to a request is one message: read whole (bounded by the
+ * upstream's max_answer) and checked to be a JSON-RPC response first.  SSE
+ * streams through as it comes; lists are read whole either way, to be
+ * filtered. */
+static bool buffered(const gw_req *r)
+{
+    bool json = !strncasecmp(r->ctype, "application/json", 16);
+    return r->status == 200 && (r->list != L_NONE || (json && r->id));
+}
+
 static void cb_head(void *arg, unsigned status, const char *ct, const char *sid, const char *pver)
 {
     gw_req *r = arg;
@@ -349,8 +363,15 @@ static void cb_head(void *arg, unsigned status, const char *ct, const char *sid,
     snprintf(r->ctype, sizeof r->ctype, "%s", ct ? ct : "");
     snprintf(r->up_sid, sizeof r->up_sid, "%s", sid ? sid : "");
     snprintf(r->up_pver, sizeof r->up_pver, "%s", pver ? pver : "");
-    if (r->phase == P_WAIT_HEAD)
-        resume_locked(r);
+    if (r->phase == P_WAIT_HEAD) {
+        /* An answer read whole needs the client's thread only once it is
+         * all in (cb_done resumes): waking it now for the head would cost
+         * a resume, a suspend and a thread switch more per call. */
+        if (buffered(r))
+            r->phase = P_BUFFER;
+        else
+            resume_locked(r);
+    }
     pthread_mutex_unlock(&r->mu);
 }
 
@@ -482,7 +503,8 @@ static bool may_use(mcp_gw *g, const srv_snapshot *snap, gw_req *r, const char *
         writ_partial_decision pd;
         writ_authorizer *az = srv_thread_authorizer(s);
         ok = az &&
-             !writ_authorize_partial(az, snap->ps, snap->es, rq, input ? args : all, !input || args_unknown, &pd) &&
+             !writ_authorize_partial(az, snap->ps, snap->es, rq, input ? args : all, !input || args_unknown,
+                                     &pd) &&
              pd.maybe != WRIT_MAYBE_NO;
     }
     writ_request_free(rq);
@@ -678,13 +700,7 @@ static enum MHD_Result after_head(mcp_gw *g, gw_req *r)
 {
     pthread_mutex_lock(&r->mu);
     if (r->phase == P_WAIT_HEAD && r->head_in) {
-        /* A JSON answer to a request is one message: read whole (bounded by
-         * the upstream's max_answer) and checked to be a JSON-RPC response
-         * before the client gets it.  SSE streams through as it comes;
-         * lists are read whole either way, to be filtered. */
-        bool json = !strncasecmp(r->ctype, "application/json", 16);
-        bool filter = r->status == 200 && (r->list != L_NONE || (json && r->id));
-        if (!filter) {
+        if (!buffered(r)) {
             r->phase = P_STREAM; /* under mu: cb_data reads it */
             pthread_mutex_unlock(&r->mu);
             return start_stream(r);
@@ -705,6 +721,63 @@ static enum MHD_Result after_head(mcp_gw *g, gw_req *r)
     MHD_suspend_connection(r->c);
     pthread_mutex_unlock(&r->mu);
     return MHD_YES;
+}
+
+static mcp_up_request up_request(const gw_req *r, const char **hdrs, size_t nh)
+{
+    return (mcp_up_request){
+        .method = r->http_method,
+        .body = r->body,
+        .len = r->len,
+        .session_id = r->sid[0] ? r->sid : NULL,
+        .protocol_version = r->pver[0] ? r->pver : NULL,
+        .accept = r->accept[0] ? r->accept : NULL,
+        .last_event_id = r->last_event[0] ? r->last_event : NULL,
+        .headers = hdrs,
+        .nheaders = nh,
+    };
+}
+
+/* The audit log's thread, once the decision's record is committed (the
+ * connection is held, see durable.c).  An allowed call is handed to the
+ * upstream from here, so the client's thread is woken once per call (for
+ * the answer) rather than twice (to forward, then to answer): a thread
+ * switch and a suspend/resume fewer.  Anything else (a deny, a failed
+ * record, a token to mint) resumes the connection and is done there as
+ * before.  r stays alive: its connection is suspended, so the server
+ * frees nothing until a resume; r->mu is held across the send so that
+ * the answer's callbacks (which resume) wait until r is set up. */
+static void decided_then(void *arg)
+{
+    gw_req *r = arg;
+    if (srv_durable_failed(&r->durable) || !r->allow || r->up->token_aud) {
+        MHD_resume_connection(r->c);
+        return;
+    }
+    const char *hdrs[1];
+    size_t nh = 0;
+    if (r->up->cred_line)
+        hdrs[nh++] = r->up->cred_line;
+    mcp_up_request rq = up_request(r, hdrs, nh);
+    pthread_mutex_lock(&r->mu);
+    if (r->finished) { /* quiesced meanwhile */
+        MHD_resume_connection(r->c);
+        pthread_mutex_unlock(&r->mu);
+        return;
+    }
+    r->phase = P_WAIT_HEAD;
+    r->waiting = true; /* held since the decision */
+    uint64_t ticket = 0;
+    if (mcp_upstream_send(r->up->u, &rq, &callbacks, r, &ticket)) {
+        r->finished = true;
+        r->done_st = WRIT_EIO;
+        snprintf(r->why, sizeof r->why, "could not send the request");
+        resume_locked(r);
+    } else {
+        r->started = true;
+        r->ticket = ticket;
+    }
+    pthread_mutex_unlock(&r->mu);
 }
 
 static enum MHD_Result forward(mcp_gw *g, gw_req *r)
@@ -734,17 +807,7 @@ static enum MHD_Result forward(mcp_gw *g, gw_req *r)
         }
         hdrs[nh++] = minted;
     }
-    mcp_up_request rq = {
-        .method = r->http_method,
-        .body = r->body,
-        .len = r->len,
-        .session_id = r->sid[0] ? r->sid : NULL,
-        .protocol_version = r->pver[0] ? r->pver : NULL,
-        .accept = r->accept[0] ? r->accept : NULL,
-        .last_event_id = r->last_event[0] ? r->last_event : NULL,
-        .headers = hdrs,
-        .nheaders = nh,
-    };
+    mcp_up_request rq = up_request(r, hdrs, nh);
     r->phase = P_WAIT_HEAD;
     uint64_t ticket = 0;
     writ_status sst = mcp_upstream_send(r->up->u, &rq, &callbacks, r, &ticket);
@@ -997,10 +1060,9 @@ static int mcp_handle(void *arg, srv *s, struct MHD_Connection *c, const char *u
     gw_req *r = *state;
     if (r) {
         /* resumed */
-        if (r->phase == P_DECIDED) {
-            srv_durable_resumed(&r->durable);
+        srv_durable_resumed(&r->durable); /* no-op unless held for the record */
+        if (r->phase == P_DECIDED)
             goto decided;
-        }
         if (r->phase == P_WAIT_HEAD || r->phase == P_BUFFER)
             return after_head(g, r);
         return MHD_YES;
@@ -1064,13 +1126,15 @@ static int mcp_handle(void *arg, srv *s, struct MHD_Connection *c, const char *u
     r->len = len;
     enum MHD_Result ret = MHD_NO;
     srv_durable_begin(&r->durable, g->s, c);
+    srv_durable_then(&r->durable, decided_then, r);
     int rc = decide_post(g, r, c, body, len, &ret);
+    if (!rc)
+        r->phase = P_DECIDED; /* before the end: decided_then may run at once */
     bool susp = srv_durable_end(&r->durable);
     if (rc) {
         /* answered already; a record is never written on this path */
         return ret;
     }
-    r->phase = P_DECIDED;
     if (susp)
         return MHD_YES; /* resumed once the decision's record is committed */
 decided:

@@ -39,11 +39,44 @@ typedef struct hreq {
     char errbuf[CURL_ERROR_SIZE];
 } hreq;
 
+/* Easy handles are kept between requests (reset, not freed): creating one
+ * costs a large zeroed allocation and its buffers, per call. */
+#define EASY_POOL 64
+
 typedef struct hup {
     char *url;
     CURLM *multi;
     mcp_upstream *u;
+    pthread_mutex_t pool_mu;
+    CURL *pool[EASY_POOL];
+    size_t npool;
 } hup;
+
+static CURL *easy_get(hup *h)
+{
+    CURL *e = NULL;
+    pthread_mutex_lock(&h->pool_mu);
+    if (h->npool)
+        e = h->pool[--h->npool];
+    pthread_mutex_unlock(&h->pool_mu);
+    return e ? e : curl_easy_init();
+}
+
+/* e is in no multi handle. */
+static void easy_put(hup *h, CURL *e)
+{
+    if (!e)
+        return;
+    curl_easy_reset(e);
+    pthread_mutex_lock(&h->pool_mu);
+    if (h->npool < EASY_POOL) {
+        h->pool[h->npool++] = e;
+        e = NULL;
+    }
+    pthread_mutex_unlock(&h->pool_mu);
+    if (e)
+        curl_easy_cleanup(e);
+}
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static CURLcode curl_init_rc = CURLE_FAILED_INIT;
@@ -53,8 +86,7 @@ static void hreq_free(hreq *r)
 {
     if (!r)
         return;
-    if (r->easy)
-        curl_easy_cleanup(r->easy);
+    easy_put(r->u->impl, r->easy);
     curl_slist_free_all(r->hdrs);
     wr_free(r->body);
     wr_free(r->ct);
@@ -167,7 +199,7 @@ static writ_status http_send(mcp_upstream *u, const mcp_up_request *rq, const mc
     r->u = u;
     r->base.cb = *cb;
     r->base.arg = arg;
-    if (!(r->easy = curl_easy_init()))
+    if (!(r->easy = easy_get(h)))
         goto err;
     if (post) {
         r->len = rq->len;
@@ -389,6 +421,10 @@ static void http_close(mcp_upstream *u)
         hreq_free(r);
     }
     u->head = u->tail = NULL;
+    for (size_t i = 0; i < h->npool; i++)
+        curl_easy_cleanup(h->pool[i]);
+    h->npool = 0;
+    pthread_mutex_destroy(&h->pool_mu);
     if (h->multi)
         curl_multi_cleanup(h->multi);
     wr_free(h->url);
@@ -424,6 +460,7 @@ writ_status mcp_upstream_http_open(const char *name, const char *url, const mcp_
             up_free(u);
         return wr_error(err, WRIT_ENOMEM, "out of memory");
     }
+    pthread_mutex_init(&h->pool_mu, NULL);
     u->impl = h;
     u->send_impl = http_send;
     u->wake = http_wake;

@@ -35,7 +35,15 @@ void srv_durable_begin(srv_durable *d, srv *s, struct MHD_Connection *c)
     atomic_init(&d->failed, false);
     d->c = c;
     d->suspended = false;
+    d->then = NULL;
+    d->then_arg = NULL;
     current = d;
+}
+
+void srv_durable_then(srv_durable *d, void (*fn)(void *arg), void *arg)
+{
+    d->then = fn;
+    d->then_arg = arg;
 }
 
 static void on_committed(void *arg, writ_status st)
@@ -43,8 +51,12 @@ static void on_committed(void *arg, writ_status st)
     srv_durable *d = arg;
     if (st)
         atomic_store_explicit(&d->failed, true, memory_order_relaxed);
-    if (atomic_fetch_sub_explicit(&d->outstanding, 1, memory_order_acq_rel) == 1)
-        MHD_resume_connection(d->c);
+    if (atomic_fetch_sub_explicit(&d->outstanding, 1, memory_order_acq_rel) == 1) {
+        if (d->then)
+            d->then(d->then_arg);
+        else
+            MHD_resume_connection(d->c);
+    }
 }
 
 writ_status srv_durable_record(srv *s, const wr_audit_entry *e)

@@ -270,9 +270,17 @@ typedef struct srv_durable {
     struct MHD_Connection *c;
     struct srv *s;
     bool suspended;             /* the reply waits for the records */
+    void (*then)(void *arg);    /* see srv_durable_then */
+    void *then_arg;
 } srv_durable;
 /* Open d as this thread's barrier for the request on c (before the handler). */
 void srv_durable_begin(srv_durable *d, struct srv *s, struct MHD_Connection *c);
+/* Instead of resuming the held connection, the log's thread calls
+ * fn(arg) once the last record is committed; fn must see that the
+ * connection is resumed (at once or later).  Not called when
+ * srv_durable_end returns false, nor when the handler's thread finds the
+ * records committed after suspending (it resumes then). */
+void srv_durable_then(srv_durable *d, void (*fn)(void *arg), void *arg);
 /* Write one audit record of the current request: submitted to the log's
  * group commit, counted in the barrier (no barrier: appended and waited
  * for).  An error here means it will never be committed (deny now). */

@@ -54,7 +54,8 @@ struct wr_audit {
     waiter *first, *last;
     uint64_t nqueued;
     uint32_t batch, queue_max, every, delay_us;
-    unsigned busy; /* leaders between taking a batch and finishing its callbacks */
+    unsigned busy;     /* leaders between taking a batch and finishing its callbacks */
+    size_t last_batch; /* records in the last batch committed */
     bool closing, stop;
     pthread_t thread; /* leads batches whose head was submitted */
     atomic_bool failing;
@@ -934,6 +935,7 @@ static void lead_batch(wr_audit *a, waiter *h)
     for (const waiter *x = h; x->next && n < a->batch; x = x->next)
         n++;
     a->busy++;
+    a->last_batch = n;
     pthread_mutex_unlock(&a->mu);
     /* On failure the chain state stays what this process committed (a
      * transaction that failed changed nothing); rows someone else put in
@@ -1005,7 +1007,13 @@ static void *leader_thread(void *arg)
             pthread_cond_wait(&a->lead, &a->mu);
         if (!(a->first && a->first->fn))
             break; /* stop, nothing submitted at the head */
-        if (a->delay_us && a->nqueued < 16 && !a->stop) {
+        /* Gather only when there is company: another record queued
+         * behind the head, or the last batch held more than one.  A lone
+         * client (one record per commit, nothing else in flight) would
+         * only wait delay_us for nobody; under load the batches grow and
+         * the wait comes back. */
+        bool company = a->nqueued > 1 || a->last_batch > 1;
+        if (a->delay_us && company && a->nqueued < 16 && !a->stop) {
             /* gather: the workers keep deciding meanwhile (they do not
              * wait for the commit), so more records share it */
             pthread_mutex_unlock(&a->mu);
