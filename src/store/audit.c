@@ -240,7 +240,12 @@ static int write_batch(wr_audit *a, const waiter *w, size_t n)
             cp = seq;
         }
     }
-    if (a->sink->ops->write(a->sink, a->recs, n, a->cps, nc) != 0)
+    int wr = a->sink->ops->write(a->sink, a->recs, n, a->cps, nc);
+    if (wr == 1) { /* dropped (a full spool that drops): the chain goes on from where it was */
+        rc = 0;
+        goto out;
+    }
+    if (wr != 0)
         goto out;
     a->last_seq = seq;
     a->cp_seq = cp;
@@ -417,8 +422,16 @@ writ_status wr_audit_open(const char *path, const wr_audit_opts *o, wr_audit **o
         st = au_fail(err, WRIT_ENOMEM, "audit log: out of memory");
         goto bad;
     }
-    if ((st = au_is_pg(path) ? au_pg_open(path, a->replica, true, o->key_dir, &a->sink, err)
-                             : au_sqlite_open(path, o->keys_file, true, o->fsync, &a->sink, err)))
+    if (au_is_pg(path)) {
+        au_sink *pg = NULL;
+        if (!o->spool)
+            st = au_fail(err, WRIT_EINVAL, "audit log: a PostgreSQL sink needs a spool file");
+        else if ((st = au_pg_open(path, a->replica, true, o->key_dir, &pg, err)) == WRIT_OK)
+            st = au_spool_wrap(pg, o->spool, o->spool_max, o->spool_drop, &a->sink, err);
+    } else {
+        st = au_sqlite_open(path, o->keys_file, true, o->fsync, &a->sink, err);
+    }
+    if (st)
         goto bad;
 
     if (!o->signer)
@@ -567,8 +580,26 @@ static void *leader_thread(void *arg)
     wr_audit *a = arg;
     pthread_mutex_lock(&a->mu);
     for (;;) {
-        while (!(a->first && a->first->fn && !a->first->done) && !a->stop)
-            pthread_cond_wait(&a->lead, &a->mu);
+        while (!(a->first && a->first->fn && !a->first->done) && !a->stop) {
+            if (!a->sink->ops->tick) {
+                pthread_cond_wait(&a->lead, &a->mu);
+                continue;
+            }
+            /* a sink with work of its own (shipping its spool) gets a
+             * tick when no batch came for 200 ms */
+            struct timespec until;
+            clock_gettime(CLOCK_REALTIME, &until);
+            until.tv_nsec += 200 * 1000000L;
+            if (until.tv_nsec >= 1000000000L) {
+                until.tv_sec++;
+                until.tv_nsec -= 1000000000L;
+            }
+            if (pthread_cond_timedwait(&a->lead, &a->mu, &until) == ETIMEDOUT && !a->first && !a->stop) {
+                pthread_mutex_unlock(&a->mu);
+                a->sink->ops->tick(a->sink);
+                pthread_mutex_lock(&a->mu);
+            }
+        }
         if (!(a->first && a->first->fn))
             break; /* stop, nothing submitted at the head */
         if (a->delay_us && a->nqueued < 16 && !a->stop) {
@@ -716,3 +747,7 @@ uint64_t wr_audit_queued(wr_audit *a)
 uint64_t wr_audit_written(wr_audit *a) { return atomic_load(&a->written); }
 uint64_t wr_audit_failures(wr_audit *a) { return atomic_load(&a->failures); }
 bool wr_audit_failing(wr_audit *a) { return atomic_load(&a->failing); }
+
+uint64_t wr_audit_spooled(wr_audit *a) { return a->sink->ops->spooled ? a->sink->ops->spooled(a->sink) : 0; }
+
+uint64_t wr_audit_dropped(wr_audit *a) { return a->sink->ops->dropped ? a->sink->ops->dropped(a->sink) : 0; }

@@ -112,6 +112,14 @@ typedef struct wr_audit_opts {
     /* PostgreSQL: the folder of the log's own signing key when there is
      * no signer (NULL: a signer is required) */
     const char *key_dir;
+    /* PostgreSQL: the spool file (records kept on local disk, fsynced,
+     * while the database is unreachable; shipped in order once it is
+     * back), required; spool_max records at most (0 = 100000); past it
+     * appends fail (spool_drop false: the server refuses decisions) or
+     * the records are dropped and counted (spool_drop true). */
+    const char *spool;
+    uint32_t spool_max;
+    bool spool_drop;
 } wr_audit_opts;
 
 /* Open (creating, mode 0600 also for -wal/-shm) the log.  Checks the tail
@@ -145,6 +153,8 @@ uint64_t wr_audit_queued(wr_audit *a);   /* appends waiting now */
 uint64_t wr_audit_written(wr_audit *a);  /* records committed */
 uint64_t wr_audit_failures(wr_audit *a); /* appends failed */
 bool wr_audit_failing(wr_audit *a);      /* the last transaction failed */
+uint64_t wr_audit_spooled(wr_audit *a);  /* records in the local spool now (PostgreSQL) */
+uint64_t wr_audit_dropped(wr_audit *a);  /* records dropped: the spool was full (spool_drop) */
 
 /* ---- reading (any process, also while a server writes) */
 typedef struct wr_audit_verify_result {

@@ -52,7 +52,9 @@ typedef int (*au_cp_fn)(void *ctx, const au_cp_text *c); /* non-zero stops */
 typedef struct au_sink au_sink;
 typedef struct au_sink_ops {
     /* One transaction: records r[0..n) (in seq order), then checkpoints
-     * c[0..nc).  0, or -1 with nothing stored (a message on stderr). */
+     * c[0..nc).  0, or -1 with nothing stored (a message on stderr), or 1:
+     * dropped on purpose (a full spool that drops: the writer does not
+     * advance the chain, the appenders are answered). */
     int (*write)(au_sink *s, const au_rec *r, size_t n, const au_cp_text *c, size_t nc);
     /* The number of records and the last one (seq 0 when none). */
     writ_status (*last)(au_sink *s, uint64_t *count, uint64_t *seq, char hash[65], writ_error *err);
@@ -66,6 +68,11 @@ typedef struct au_sink_ops {
     void (*close)(au_sink *s);
     /* a file next to the log (its own signing key), NULL: none (a keyring is required) */
     char *(*sibling)(au_sink *s, const char *name);
+    /* optional: work when no batch comes (ship the spool), every ~200 ms */
+    void (*tick)(au_sink *s);
+    /* optional: records spooled now, records dropped */
+    uint64_t (*spooled)(au_sink *s);
+    uint64_t (*dropped)(au_sink *s);
 } au_sink_ops;
 
 struct au_sink {
@@ -87,6 +94,34 @@ writ_status au_sqlite_query(const char *path, const wr_audit_filter *f, wr_audit
                             writ_error *err);
 writ_status au_pg_query(const char *conninfo, const wr_audit_filter *f, wr_audit_row_fn fn, void *ctx,
                         writ_error *err);
+
+/* ---- the spool (audit_spool.c): batches on local disk, fsynced, in order */
+typedef struct au_spool au_spool;
+typedef struct au_batch {
+    au_rec *r;
+    size_t n;
+    au_cp_text *c;
+    size_t nc;
+    unsigned char *buf; /* what r and c point into */
+} au_batch;
+/* Open (create, 0600) the spool file; a torn entry at its end (a crash in
+ * the middle of an append that was therefore never acknowledged) is cut. */
+writ_status au_spool_file_open(const char *path, au_spool **out, writ_error *err);
+/* Append one batch and fdatasync it; 0 or -1 (errno). */
+int au_spool_append(au_spool *q, const au_rec *r, size_t n, const au_cp_text *c, size_t nc);
+uint64_t au_spool_records(const au_spool *q); /* records not yet shipped */
+bool au_spool_empty(const au_spool *q);
+/* The oldest batch not yet shipped: 1 (b filled; au_batch_free), 0 none, -1 unreadable. */
+int au_spool_peek(au_spool *q, au_batch *b);
+/* That batch was shipped: the next one; the file is emptied after the last. */
+int au_spool_pop(au_spool *q);
+void au_spool_file_close(au_spool *q);
+void au_batch_free(au_batch *b);
+/* A sink that ships to inner and spools what inner cannot take (owns inner;
+ * closes it also on failure).  At open the spool left by a previous run is
+ * shipped first: inner must be reachable. */
+writ_status au_spool_wrap(au_sink *inner, const char *path, uint32_t max, bool drop, au_sink **out,
+                          writ_error *err);
 
 /* ---- helpers (audit_util.c) */
 char *au_strdup(const char *s);

@@ -132,6 +132,8 @@ static int pg_write(au_sink *s, const au_rec *r, size_t n, const au_cp_text *c, 
     }
     if (nc && n)
         sb_puts(&q, " RETURNING (SELECT count(*) FROM r)");
+    else if (nc) /* a checkpoint of its own, maybe shipped twice from the spool: the same row */
+        sb_puts(&q, " ON CONFLICT (replica, seq) DO NOTHING");
     if (q.failed)
         goto out;
     if (pg_ready(p) != 0) {
