@@ -210,6 +210,19 @@ writ_status au_spool_file_open(const char *path, au_spool **out, writ_error *err
         wr_free(p);
         off += (off_t)n + 16;
     }
+    unsigned char h[8];
+    if (off != sb.st_size && sb.st_size - off >= 16 && pread(q->fd, h, 8, off) == 8 &&
+        !memcmp(h, "WAS1", 4) && off + (off_t)rd32(h + 4) + 16 < sb.st_size) {
+        /* a whole entry that does not check, with more after it: not a torn
+         * append but damage; the records after it were acknowledged */
+        writ_status st =
+            au_fail(err, WRIT_EVALIDATE,
+                    "audit spool %s: the batch at byte %lld is damaged (its checksum fails) and more "
+                    "follow: refusing to use the spool (it is left as it is)",
+                    path, (long long)off);
+        au_spool_file_close(q);
+        return st;
+    }
     if (off != sb.st_size) {
         fprintf(stderr,
                 "writ: audit spool %s: %lld bytes at its end are not a whole batch (an append cut by a "
