@@ -167,4 +167,11 @@ v=$("$WRIT" audit verify --db "$URL"); rc=$?
 check "tampered: exit 1" "$rc" 1
 contains "tampered: names the replica and seq" "$v" "replica r1: BROKEN: record 7: hash does not match"
 contains "tampered: the other chains still whole" "$v" "replica r0: ok"
+
+# every replica stops cleanly (closing checkpoint; no sanitizer report)
+for p in "${PIDS[@]}"; do stop_writ "$p"; done
+for f in r0 r1 refuse drop; do
+    grep -q "Sanitizer" "$TMP/$f.log" && bad "$f: sanitizer report: $(grep -m3 Sanitizer -A5 "$TMP/$f.log")"
+done
+contains "closing checkpoint written" "$(cat "$TMP/r0.log")" "audit log closed"
 finish
