@@ -338,9 +338,16 @@ static const au_sink_ops pg_ops = {
     .sibling = pg_sibling,
 };
 
+/* Bounded waits unless the URL says otherwise (its parameters come after
+ * these and win): a database that does not answer must turn into a failed
+ * write (and the spool), not a writer stuck for the kernel's TCP timeouts. */
 static writ_status connect_db(const char *conninfo, PGconn **out, writ_error *err)
 {
-    PGconn *c = PQconnectdb(conninfo);
+    static const char *const keys[] = {
+        "connect_timeout",  "keepalives",       "keepalives_idle", "keepalives_interval",
+        "keepalives_count", "tcp_user_timeout", "dbname",          NULL};
+    const char *vals[] = {"3", "1", "5", "2", "2", "5000", conninfo, NULL};
+    PGconn *c = PQconnectdbParams(keys, vals, 1);
     if (PQstatus(c) != CONNECTION_OK) {
         writ_status st = pg_fail(err, c, "connecting");
         PQfinish(c);

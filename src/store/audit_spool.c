@@ -520,12 +520,13 @@ static char *sp_sibling(au_sink *s, const char *name)
     return p->inner->ops->sibling(p->inner, name);
 }
 
-/* At close: a last try to ship (a few seconds); what stays is shipped at the
+/* At close: a last try to ship (about 5 s); what stays is shipped at the
  * next start. */
 static void sp_close(au_sink *s)
 {
     sp_sink *p = (sp_sink *)s;
-    for (int i = 0; i < 20 && !au_spool_empty(p->q); i++) {
+    int64_t until = au_now_ms() + 5000;
+    while (!au_spool_empty(p->q) && au_now_ms() < until) {
         p->retry_ms = 0;
         if (ship(p, 1 << 30) == 0)
             break;
