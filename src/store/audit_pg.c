@@ -18,13 +18,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define PG_COLS 14
 #define PG_LOCK_KEY "7307151"
 
 typedef struct pg_sink {
     au_sink base;
     PGconn *c;
     char *conninfo, *replica, *key_dir;
+    bool prepared; /* writ_batch on this connection */
 } pg_sink;
 
 static const char schema_sql[] =
@@ -61,6 +61,7 @@ static int pg_ready(pg_sink *p)
 {
     if (PQstatus(p->c) == CONNECTION_OK)
         return 0;
+    p->prepared = false;
     PQreset(p->c);
     return PQstatus(p->c) == CONNECTION_OK ? 0 : -1;
 }
@@ -85,72 +86,107 @@ static bool committed(pg_sink *p, const au_rec *r)
     return yes;
 }
 
+/* The batch statement, one text for every batch (prepared once per
+ * connection): records and checkpoints as arrays, unnested. */
+static const char batch_sql[] =
+    "WITH r AS (INSERT INTO writ_audit (replica, seq, time_ms, agent, chain, task, action, resource, "
+    "decision,"
+    " policies, errors, prev, hash, shadow) SELECT $1, * FROM unnest($2::bigint[], $3::bigint[], $4::text[],"
+    " $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[],"
+    " $13::text[], $14::text[]) RETURNING 1)"
+    " INSERT INTO writ_audit_checkpoint (replica, seq, head, time_ms, jws) SELECT $1, * FROM"
+    " unnest($15::bigint[], $16::text[], $17::bigint[], $18::text[])"
+    " WHERE (SELECT count(*) FROM r) >= 0 ON CONFLICT (replica, seq) DO NOTHING";
+
+/* A PostgreSQL array literal element: "..." with " and \ escaped. */
+static void arr_add(sbuf *b, const char *v, size_t n)
+{
+    sb_putc(b, b->len ? ',' : '{');
+    sb_putc(b, '"');
+    size_t from = 0;
+    for (size_t i = 0; i < n; i++)
+        if (v[i] == '"' || v[i] == '\\') {
+            sb_putn(b, v + from, i - from);
+            sb_putc(b, '\\');
+            from = i;
+        }
+    sb_putn(b, v + from, n - from);
+    sb_putc(b, '"');
+}
+
+static void arr_num(sbuf *b, int64_t v, bool sign)
+{
+    char t[24];
+    if (sign)
+        snprintf(t, sizeof t, "%lld", (long long)v);
+    else
+        snprintf(t, sizeof t, "%llu", (unsigned long long)(uint64_t)v);
+    sb_putc(b, b->len ? ',' : '{');
+    sb_puts(b, t);
+}
+
+#define PG_ARRS 17
+
 static int pg_write(au_sink *s, const au_rec *r, size_t n, const au_cp_text *c, size_t nc)
 {
     pg_sink *p = (pg_sink *)s;
-    size_t np = n * PG_COLS + nc * 5;
-    const char **v = wr_calloc(np ? np : 1, sizeof *v);
-    char(*num)[24] = wr_calloc((n * 2 + nc * 2) ? n * 2 + nc * 2 : 1, sizeof *num);
-    sbuf q;
-    sb_init(&q);
+    sbuf a[PG_ARRS];
+    for (int i = 0; i < PG_ARRS; i++)
+        sb_init(&a[i]);
     int rc = -1;
-    if (!v || !num)
-        goto out;
-    size_t k = 0, m = 0;
-    if (n)
-        sb_puts(&q, "WITH r AS (INSERT INTO writ_audit (replica, seq, time_ms, agent, chain, task, action, "
-                    "resource, decision, policies, errors, prev, hash, shadow) VALUES ");
     for (size_t i = 0; i < n; i++) {
         const wr_audit_row *w = &r[i].row;
-        sb_puts(&q, i ? ",(" : "(");
-        for (int j = 0; j < PG_COLS; j++)
-            sb_printf(&q, "%s$%zu", j ? "," : "", k + (size_t)j + 1);
-        sb_puts(&q, ")");
-        put_u64(num[m], w->seq);
-        put_i64(num[m + 1], w->e.time_ms);
-        const char *row[PG_COLS] = {p->replica,    num[m],        num[m + 1],
-                                    w->e.agent,    w->e.chain,    w->e.task,
-                                    w->e.action,   w->e.resource, w->e.allow ? "allow" : "deny",
-                                    w->e.policies, w->e.errors,   w->prev,
-                                    w->hash,       w->e.shadow};
-        memcpy(v + k, row, sizeof row);
-        k += PG_COLS;
-        m += 2;
+        const char *f[AUDIT_FIELDS] = {w->e.agent,    w->e.chain,    w->e.task,   w->e.action,
+                                       w->e.resource, w->e.policies, w->e.errors, w->e.shadow};
+        arr_num(&a[0], (int64_t)w->seq, false);
+        arr_num(&a[1], w->e.time_ms, true);
+        for (int k = 0; k < 5; k++)
+            arr_add(&a[2 + k], f[k], r[i].len[k]);
+        arr_add(&a[7], w->e.allow ? "allow" : "deny", w->e.allow ? 5 : 4);
+        arr_add(&a[8], f[5], r[i].len[5]);
+        arr_add(&a[9], f[6], r[i].len[6]);
+        arr_add(&a[10], w->prev, strlen(w->prev));
+        arr_add(&a[11], w->hash, strlen(w->hash));
+        arr_add(&a[12], f[7], r[i].len[7]);
     }
-    if (n)
-        sb_puts(&q, nc ? " RETURNING 1) " : " RETURNING 1) SELECT count(*) FROM r");
-    if (nc)
-        sb_puts(&q, "INSERT INTO writ_audit_checkpoint (replica, seq, head, time_ms, jws) VALUES ");
     for (size_t i = 0; i < nc; i++) {
-        sb_printf(&q, "%s($%zu,$%zu,$%zu,$%zu,$%zu)", i ? "," : "", k + 1, k + 2, k + 3, k + 4, k + 5);
-        put_u64(num[m], c[i].seq);
-        put_i64(num[m + 1], c[i].time_ms);
-        const char *row[5] = {p->replica, num[m], c[i].head, num[m + 1], c[i].jws};
-        memcpy(v + k, row, sizeof row);
-        k += 5;
-        m += 2;
+        arr_num(&a[13], (int64_t)c[i].seq, false);
+        arr_add(&a[14], c[i].head, strlen(c[i].head));
+        arr_num(&a[15], c[i].time_ms, true);
+        arr_add(&a[16], c[i].jws, strlen(c[i].jws));
     }
-    if (nc && n)
-        sb_puts(&q, " RETURNING (SELECT count(*) FROM r)");
-    else if (nc) /* a checkpoint of its own, maybe shipped twice from the spool: the same row */
-        sb_puts(&q, " ON CONFLICT (replica, seq) DO NOTHING");
-    if (q.failed)
-        goto out;
+    const char *v[PG_ARRS + 1] = {p->replica};
+    for (int i = 0; i < PG_ARRS; i++) {
+        if (a[i].len == 0)
+            sb_putc(&a[i], '{');
+        sb_putc(&a[i], '}');
+        if (a[i].failed)
+            goto out;
+        v[i + 1] = a[i].p;
+    }
     if (pg_ready(p) != 0) {
         fprintf(stderr, "writ: audit log: PostgreSQL unreachable: %s", PQerrorMessage(p->c));
         goto out;
     }
-    rc = pg_cmd(p->c, q.p, (int)k, v);
+    if (!p->prepared) {
+        PGresult *pr = PQprepare(p->c, "writ_batch", batch_sql, 0, NULL);
+        p->prepared = PQresultStatus(pr) == PGRES_COMMAND_OK;
+        PQclear(pr);
+    }
+    PGresult *res = p->prepared ? PQexecPrepared(p->c, "writ_batch", PG_ARRS + 1, v, NULL, NULL, 0) : NULL;
+    rc = PQresultStatus(res) == PGRES_COMMAND_OK ? 0 : -1;
+    PQclear(res);
     if (rc != 0) {
         fprintf(stderr, "writ: audit log: PostgreSQL write failed: %s", PQerrorMessage(p->c));
+        if (PQstatus(p->c) != CONNECTION_OK)
+            p->prepared = false; /* a new connection has no prepared statements */
         /* the answer may have been lost after the commit */
         if (n && pg_ready(p) == 0 && committed(p, &r[n - 1]))
             rc = 0;
     }
 out:
-    sb_free(&q);
-    wr_free(v);
-    wr_free(num);
+    for (int i = 0; i < PG_ARRS; i++)
+        sb_free(&a[i]);
     return rc;
 }
 
