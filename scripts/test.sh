@@ -62,7 +62,7 @@ fail_setup() {   # a step that is not a ctest test failed: count it and stop
 install_deps cmake gcc clang libclang-rt-14-dev pkg-config libjansson-dev libcmocka-dev libssl-dev libsqlite3-dev \
     libmicrohttpd-dev libcurl4-openssl-dev libgnutls28-dev nodejs:node npm:npm valgrind curl openssl jq sqlite3 nginx-light:nginx wrk \
     perl:perl tar:tar iproute2:ss python3:python3 python3-pytest binutils:nm chromium:chromium \
-    libhiredis-dev redis-server:redis-server || fail_setup "installing packages failed"
+    libhiredis-dev redis-server:redis-server libpq-dev postgresql || fail_setup "installing packages failed"
 
 # ---- test peers (the reference Cedar engine and friends, for differential tests)
 if [ -f tests/peers/package.json ]; then

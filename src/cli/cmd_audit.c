@@ -17,7 +17,10 @@ static const char usage[] =
     "       writ audit query [--agent A] [--action A] [--resource R] [--task T]\n"
     "                        [--decision allow|deny] [--since T] [--until T] [--limit N] [--shadow]\n"
     "                        [LOG]\n"
-    "  LOG: --db FILE, or --state-dir DIR / --config FILE (DIR/writ.db; default as writ serve).\n"
+    "  LOG: --db FILE or --db postgresql://..., or --state-dir DIR / --config FILE (DIR/writ.db,\n"
+    "  or its audit_sink; default as writ serve).  In PostgreSQL each replica has its own chain:\n"
+    "  verify checks every one (keys from the database), tail and query order by replica, then\n"
+    "  seq (--replica NAME: one replica's records).\n"
     "  verify checks the hash chain and its signed checkpoints (exit 0 whole, 1 broken,\n"
     "  2 unreadable) with the public keys in --jwks FILE, else audit-keys.jwks next to the log\n"
     "  (a copy kept elsewhere, or the server's /.well-known/jwks.json, proves more).\n"
@@ -35,8 +38,9 @@ static int print_row(void *ctx, const wr_audit_row *r)
     struct tm tm;
     gmtime_r(&sec, &tm);
     strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
-    sb_printf(&b, "{\"seq\":%llu,\"time\":\"%s.%03dZ\",\"agent\":", (unsigned long long)r->seq, ts,
-              (int)(r->e.time_ms % 1000));
+    sb_printf(&b, "{\"seq\":%llu,\"replica\":", (unsigned long long)r->seq);
+    sb_json_str(&b, r->replica ? r->replica : "");
+    sb_printf(&b, ",\"time\":\"%s.%03dZ\",\"agent\":", ts, (int)(r->e.time_ms % 1000));
     sb_json_str(&b, r->e.agent);
     sb_puts(&b, ",\"chain\":");
     sb_puts(&b, *r->e.chain ? r->e.chain : "null");
@@ -83,6 +87,38 @@ static int parse_time(const char *s, int64_t *out)
     return 0;
 }
 
+/* One chain's verdict: one line (scripts match "^ok: " / "^BROKEN: ", after
+ * "replica NAME: " in PostgreSQL). */
+static void print_verify(void *ctx, const char *replica, const wr_audit_verify_result *r, writ_status st)
+{
+    (void)ctx;
+    if (replica)
+        printf("replica %s: ", replica);
+    if (st != WRIT_OK) {
+        printf("BROKEN: %s (%llu records verified before it)\n", r->msg, (unsigned long long)r->records);
+        return;
+    }
+    char when[40];
+    time_t sec = (time_t)(r->signed_time_ms / 1000);
+    struct tm tm;
+    gmtime_r(&sec, &tm);
+    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    printf("ok: %llu records, chain whole, head %s; "
+           "%llu signed checkpoints verify, the last covers records 1..%llu (%s)",
+           (unsigned long long)r->records, r->records ? r->head : "(empty)",
+           (unsigned long long)r->checkpoints, (unsigned long long)r->signed_seq, when);
+    if (r->last_seq > r->signed_seq)
+        printf("; records %llu..%llu come after it: chained, not signed (a cut there would not show)",
+               (unsigned long long)r->signed_seq + 1, (unsigned long long)r->last_seq);
+    if (r->adopted)
+        printf("; %llu records (the last range %llu..%llu) were signed only when a server restarted after "
+               "stopping without signing them (a crash): their signature says they were in the log then, "
+               "not that the server wrote them",
+               (unsigned long long)r->adopted, (unsigned long long)r->adopted_first,
+               (unsigned long long)r->adopted_last);
+    putchar('\n');
+}
+
 int cmd_audit(int argc, char **argv)
 {
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
@@ -104,6 +140,7 @@ int cmd_audit(int argc, char **argv)
         f.last = true;
     }
     writ_error err;
+    memset(&err, 0, sizeof err);
     int rc = 2;
     char *dbpath = NULL;
     for (int i = 2; i < argc; i++) {
@@ -131,6 +168,8 @@ int cmd_audit(int argc, char **argv)
             f.limit = strtoull(v, NULL, 10);
         } else if (!tail && !strcmp(sub, "query") && !strcmp(a, "--agent")) {
             f.agent = v;
+        } else if (strcmp(sub, "verify") && !strcmp(a, "--replica")) {
+            f.replica = v;
         } else if (!strcmp(sub, "query") && !strcmp(a, "--action")) {
             f.action = v;
         } else if (!strcmp(sub, "query") && !strcmp(a, "--resource")) {
@@ -155,6 +194,8 @@ int cmd_audit(int argc, char **argv)
             goto out;
         }
     }
+    if (!db && strcmp(cfg.audit_sink, "sqlite") != 0)
+        db = cfg.audit_sink;
     if (!db) {
         size_t n = strlen(cfg.state_dir);
         dbpath = wr_malloc(n + sizeof "/writ.db");
@@ -164,7 +205,8 @@ int cmd_audit(int argc, char **argv)
         memcpy(dbpath + n, "/writ.db", sizeof "/writ.db");
         db = dbpath;
     }
-    {
+    bool pg = !strncmp(db, "postgresql://", 13) || !strncmp(db, "postgres://", 11);
+    if (!pg) {
         FILE *probe = fopen(db, "rb");
         if (!probe) {
             fprintf(stderr, "writ audit: cannot open %s: %s\n", db, strerror(errno));
@@ -173,38 +215,13 @@ int cmd_audit(int argc, char **argv)
         fclose(probe);
     }
     if (!strcmp(sub, "verify")) {
-        wr_audit_verify_result r;
-        writ_status st = wr_audit_verify(db, jwks, &r, &err);
-        if (st == WRIT_OK) {
-            char when[40];
-            time_t sec = (time_t)(r.signed_time_ms / 1000);
-            struct tm tm;
-            gmtime_r(&sec, &tm);
-            strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
-            /* one line: scripts match "^ok: " */
-            printf("ok: %llu records, chain whole, head %s; "
-                   "%llu signed checkpoints verify, the last covers records 1..%llu (%s)",
-                   (unsigned long long)r.records, r.records ? r.head : "(empty)",
-                   (unsigned long long)r.checkpoints, (unsigned long long)r.signed_seq, when);
-            if (r.last_seq > r.signed_seq)
-                printf("; records %llu..%llu come after it: chained, not signed (a cut there would not show)",
-                       (unsigned long long)r.signed_seq + 1, (unsigned long long)r.last_seq);
-            if (r.adopted)
-                printf("; %llu records (the last range %llu..%llu) were signed only when a server restarted "
-                       "after "
-                       "stopping without signing them (a crash): their signature says they were in the log "
-                       "then, "
-                       "not that the server wrote them",
-                       (unsigned long long)r.adopted, (unsigned long long)r.adopted_first,
-                       (unsigned long long)r.adopted_last);
-            putchar('\n');
+        writ_status st = wr_audit_verify_each(db, jwks, print_verify, NULL, &err);
+        if (st == WRIT_OK)
             rc = 0;
-        } else if (st == WRIT_EVALIDATE) {
-            printf("BROKEN: %s (%llu records verified before it)\n", r.msg, (unsigned long long)r.records);
+        else if (st == WRIT_EVALIDATE)
             rc = 1;
-        } else {
+        if (st != WRIT_OK && err.msg[0] && (st != WRIT_EVALIDATE || strstr(err.msg, "no replica")))
             fprintf(stderr, "writ audit: %s\n", err.msg);
-        }
         goto out;
     }
     if (wr_audit_query(db, &f, print_row, NULL, &err)) {

@@ -52,6 +52,12 @@ static const ck_key keys[] = {
      "records between signed checkpoints of the audit chain"},
     {"audit_fsync", CK_BOOL, OFF(audit_fsync), 0, 0,
      "fsync every audit commit (survives power loss; default: survives a crash of the process)"},
+    {"audit_sink", CK_STR, OFF(audit_sink), 0, 0,
+     "where audit records go: sqlite (STATE_DIR/writ.db), or postgresql://... (one chain per replica)"},
+    {"audit_spool_max", CK_U32, OFF(audit_spool_max), 1, 100000000,
+     "PostgreSQL sink: audit records kept on local disk while the database is down"},
+    {"audit_spool_full", CK_STR, OFF(audit_spool_full), 0, 0,
+     "when that spool is full: refuse (decisions fail closed, 503) or drop (keep deciding, count dropped records)"},
     {"audit_commit_delay_us", CK_U32, OFF(audit_commit_delay_us), 0, 100000,
      "microseconds the audit log waits to gather more records before committing fewer than 16 (0: at once)"},
     {"reload_poll", CK_U32, OFF(reload_poll), 0, 86400,
@@ -177,6 +183,9 @@ void srv_config_defaults(srv_config *c)
     c->audit_checkpoint_every = 1000;
     c->audit_fsync = false;
     c->audit_commit_delay_us = 500;
+    c->audit_sink = dup("sqlite");
+    c->audit_spool_max = 100000;
+    c->audit_spool_full = dup("refuse");
     c->reload_poll = 1;
     c->check_principal_header = dup("");
     c->check_principal_type = dup("Agent");

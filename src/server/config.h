@@ -110,6 +110,9 @@ typedef struct srv_config {
     char *token_audience;
     uint32_t token_leeway;      /* seconds of clock skew allowed */
     char *revocations;          /* revocation database, "" = STATE_DIR/writ.db */
+    char *audit_sink;           /* "sqlite" or postgresql://... (src/store/audit_pg.c) */
+    uint32_t audit_spool_max;   /* records spooled on disk while PostgreSQL is down */
+    char *audit_spool_full;     /* "refuse" or "drop" */
     char *state;                /* shared state: "sqlite" or redis://HOST:PORT[/DB] (docs/REPLICAS.md) */
     char *state_password_file;  /* Redis password (first line), "" = none */
     char *replica;              /* this replica's name in logs and metrics, "" = the host name */

@@ -281,6 +281,13 @@ static void metrics(srv *s, srv_reply *r)
     met_render(&s->met, &b, snap_generation(s->store), s->audit ? wr_audit_queued(s->audit) : 0,
                di ? di->num_connections : 0);
     shd_metrics(&b);
+    if (s->audit)
+        sb_printf(&b,
+                  "# HELP writ_audit_spooled Audit records on local disk waiting for PostgreSQL.\n"
+                  "# TYPE writ_audit_spooled gauge\nwrit_audit_spooled %llu\n"
+                  "# HELP writ_audit_dropped_total Audit records dropped: the spool was full.\n"
+                  "# TYPE writ_audit_dropped_total counter\nwrit_audit_dropped_total %llu\n",
+                  (unsigned long long)wr_audit_spooled(s->audit), (unsigned long long)wr_audit_dropped(s->audit));
     sb_printf(&b,
               "# HELP writ_connections_refused_total Connections opened past max_connections (answered 503).\n"
               "# TYPE writ_connections_refused_total counter\nwrit_connections_refused_total %llu\n",
@@ -684,19 +691,31 @@ int srv_run_ext(const srv_config *cfg, const srv_ext *ext)
         goto out;
     }
     if (cfg->audit) { /* checkpoints signed with the token key (the log's own key without one) */
-        char *db = join(cfg->state_dir, "/writ.db");
+        bool pg = strcmp(cfg->audit_sink, "sqlite") != 0; /* audit_sink: store/audit_pg.c */
+        char *db = pg ? NULL : join(cfg->state_dir, "/writ.db");
+        char *spool = pg ? join(cfg->state_dir, "/audit-spool.bin") : NULL;
         wr_audit_opts ao = {.batch = cfg->audit_batch, .queue_max = cfg->audit_queue,
                             .checkpoint_every = cfg->audit_checkpoint_every, .fsync = cfg->audit_fsync,
                             .commit_delay_us = cfg->audit_commit_delay_us,
-                            .signer = s.keyring};
-        writ_status st = db ? wr_audit_open(db, &ao, &s.audit, &err) : WRIT_ENOMEM;
+                            .signer = s.keyring, .replica = s.replica, .key_dir = cfg->state_dir,
+                            .spool = spool, .spool_max = cfg->audit_spool_max,
+                            .spool_drop = !strcmp(cfg->audit_spool_full, "drop")};
+        writ_status st = WRIT_ENOMEM;
+        if (pg && strncmp(cfg->audit_sink, "postgresql://", 13) && strncmp(cfg->audit_sink, "postgres://", 11))
+            st = WRIT_EINVAL, snprintf(err.msg, sizeof err.msg, "audit_sink: expected sqlite or postgresql://...");
+        else if (strcmp(cfg->audit_spool_full, "refuse") && strcmp(cfg->audit_spool_full, "drop"))
+            st = WRIT_EINVAL, snprintf(err.msg, sizeof err.msg, "audit_spool_full: expected refuse or drop");
+        else if (pg ? spool != NULL : db != NULL)
+            st = wr_audit_open(pg ? cfg->audit_sink : db, &ao, &s.audit, &err);
         if (st) {
-            log_msg("%s", db ? err.msg : "out of memory");
+            log_msg("%s", st == WRIT_ENOMEM ? "out of memory" : err.msg);
             wr_free(db);
+            wr_free(spool);
             goto out;
         }
-        log_msg("audit log %s", db);
+        log_msg("audit log %s (replica %s)", pg ? "in PostgreSQL" : db, s.replica);
         wr_free(db);
+        wr_free(spool);
     }
     if (pthread_key_create(&s.az_key, free_authorizer) != 0) {
         log_msg("cannot create a thread key");

@@ -69,23 +69,24 @@
 typedef struct wr_audit wr_audit;
 
 typedef struct wr_audit_entry {
-    int64_t time_ms;            /* unix time, milliseconds; 0 = now */
-    const char *agent;          /* principal, Cedar syntax; NULL = "" */
-    const char *chain;          /* delegation chain (JSON array), NULL = "" */
-    const char *task;           /* task id, NULL = "" */
+    int64_t time_ms;   /* unix time, milliseconds; 0 = now */
+    const char *agent; /* principal, Cedar syntax; NULL = "" */
+    const char *chain; /* delegation chain (JSON array), NULL = "" */
+    const char *task;  /* task id, NULL = "" */
     const char *action;
     const char *resource;
     bool allow;
-    const char *policies;       /* JSON array of determining policy ids */
-    const char *errors;         /* JSON array of errors */
-    const char *shadow;         /* JSON object: the would-be answer of shadow policies; NULL/"" = none */
+    const char *policies; /* JSON array of determining policy ids */
+    const char *errors;   /* JSON array of errors */
+    const char *shadow;   /* JSON object: the would-be answer of shadow policies; NULL/"" = none */
 } wr_audit_entry;
 
 typedef struct wr_audit_row {
     uint64_t seq;
     wr_audit_entry e;
-    const char *prev;           /* hex */
-    const char *hash;           /* hex */
+    const char *prev;    /* hex */
+    const char *hash;    /* hex */
+    const char *replica; /* the writing replica's name ("" in logs from before the field) */
 } wr_audit_row;
 
 /* The public keys of checkpoint signers: this file in the log's folder. */
@@ -94,10 +95,10 @@ typedef struct wr_audit_row {
 #define WR_AUDIT_KEY_FILE "audit-key.pem"
 
 typedef struct wr_audit_opts {
-    uint32_t batch;             /* most records per transaction; 0 = 1024 */
-    uint32_t queue_max;         /* records waiting before appenders wait; 0 = 65536 */
-    uint32_t checkpoint_every;  /* a signed checkpoint every N records; 0 = 1000 */
-    bool fsync;                 /* synchronous=FULL (power-loss durable); else NORMAL */
+    uint32_t batch;            /* most records per transaction; 0 = 1024 */
+    uint32_t queue_max;        /* records waiting before appenders wait; 0 = 65536 */
+    uint32_t checkpoint_every; /* a signed checkpoint every N records; 0 = 1000 */
+    bool fsync;                /* synchronous=FULL (power-loss durable); else NORMAL */
     /* Before committing fewer than 16 submitted records, wait this long
      * for more to join the transaction (one commit's cost shared by more
      * decisions, at that much more latency); 0 = commit at once. */
@@ -106,13 +107,26 @@ typedef struct wr_audit_opts {
      * log).  NULL: the log's own key, WR_AUDIT_KEY_FILE next to the log,
      * generated (ES256, 0600) when missing. */
     const writ_keyring *signer;
-    const char *keys_file;      /* NULL = WR_AUDIT_KEYS_FILE next to the log */
+    const char *keys_file; /* NULL = WR_AUDIT_KEYS_FILE next to the log */
+    const char *replica;   /* this replica's name, in every record (NULL = "") */
+    /* PostgreSQL: the folder of the log's own signing key when there is
+     * no signer (NULL: a signer is required) */
+    const char *key_dir;
+    /* PostgreSQL: the spool file (records kept on local disk, fsynced,
+     * while the database is unreachable; shipped in order once it is
+     * back), required; spool_max records at most (0 = 100000); past it
+     * appends fail (spool_drop false: the server refuses decisions) or
+     * the records are dropped and counted (spool_drop true). */
+    const char *spool;
+    uint32_t spool_max;
+    bool spool_drop;
 } wr_audit_opts;
 
 /* Open (creating, mode 0600 also for -wal/-shm) the log.  Checks the tail
  * against the last checkpoint (signature, record, chain after it) and
  * refuses (WRIT_EVALIDATE, err->msg says what) to append to a log that does
  * not match: a truncated or rewritten log is left as it is, as evidence. */
+/* path: a SQLite file, or postgresql://... (this replica's chain). */
 WRIT_MUST_CHECK writ_status wr_audit_open(const char *path, const wr_audit_opts *opts, wr_audit **out,
                                           writ_error *err);
 /* Append one record; returns once it is committed (WRIT_OK), or WRIT_EIO
@@ -127,34 +141,37 @@ WRIT_MUST_CHECK writ_status wr_audit_append(wr_audit *a, const wr_audit_entry *e
  * batch).  Returns WRIT_OK when queued (fn will be called), else an error
  * (fn will not be): WRIT_EIO while closing, WRIT_ELIMIT, WRIT_ENOMEM. */
 typedef void (*wr_audit_done_fn)(void *arg, writ_status st);
-WRIT_MUST_CHECK writ_status wr_audit_submit(wr_audit *a, const wr_audit_entry *e, wr_audit_done_fn fn, void *arg);
+WRIT_MUST_CHECK writ_status wr_audit_submit(wr_audit *a, const wr_audit_entry *e, wr_audit_done_fn fn,
+                                            void *arg);
 /* Wait until no append or submission is in progress. */
 void wr_audit_flush(wr_audit *a);
 /* Wait for appends and submissions in progress (their callbacks done),
  * write a checkpoint of the head, close.
  * NULL is a no-op. */
 void wr_audit_close(wr_audit *a);
-uint64_t wr_audit_queued(wr_audit *a);     /* appends waiting now */
-uint64_t wr_audit_written(wr_audit *a);    /* records committed */
-uint64_t wr_audit_failures(wr_audit *a);   /* appends failed */
-bool wr_audit_failing(wr_audit *a);        /* the last transaction failed */
+uint64_t wr_audit_queued(wr_audit *a);   /* appends waiting now */
+uint64_t wr_audit_written(wr_audit *a);  /* records committed */
+uint64_t wr_audit_failures(wr_audit *a); /* appends failed */
+bool wr_audit_failing(wr_audit *a);      /* the last transaction failed */
+uint64_t wr_audit_spooled(wr_audit *a);  /* records in the local spool now (PostgreSQL) */
+uint64_t wr_audit_dropped(wr_audit *a);  /* records dropped: the spool was full (spool_drop) */
 
 /* ---- reading (any process, also while a server writes) */
 typedef struct wr_audit_verify_result {
     uint64_t records;
     uint64_t last_seq;
-    char head[65];              /* hash of the last record, hex ("" when empty) */
-    uint64_t checkpoints;       /* signed checkpoints verified */
-    uint64_t signed_seq;        /* the last checkpoint's seq: records 1..signed_seq are signed */
-    int64_t signed_time_ms;     /* when that checkpoint was made */
+    char head[65];          /* hash of the last record, hex ("" when empty) */
+    uint64_t checkpoints;   /* signed checkpoints verified */
+    uint64_t signed_seq;    /* the last checkpoint's seq: records 1..signed_seq are signed */
+    int64_t signed_time_ms; /* when that checkpoint was made */
     /* Records signed only by a checkpoint made when a server opened the log
      * and found them unsigned (it had stopped without a closing checkpoint:
      * a crash, kill -9): their signature vouches that they were in the log
      * then, not that that server wrote them.  Count, and the last range. */
     uint64_t adopted, adopted_first, adopted_last;
-    uint64_t bad_seq;           /* first record that breaks the chain, 0 if none */
-    uint64_t bad_checkpoint;    /* seq of the first bad checkpoint + 1, 0 if none */
-    char msg[384];              /* what is wrong */
+    uint64_t bad_seq;        /* first record that breaks the chain, 0 if none */
+    uint64_t bad_checkpoint; /* seq of the first bad checkpoint + 1, 0 if none */
+    char msg[384];           /* what is wrong */
 } wr_audit_verify_result;
 
 /* Check the chain and every checkpoint (signature with the keys of
@@ -162,20 +179,33 @@ typedef struct wr_audit_verify_result {
  * names).  WRIT_OK when whole; WRIT_EVALIDATE when broken (r->msg names the
  * first bad record or checkpoint); other codes when the log or the keys
  * cannot be read. */
-WRIT_MUST_CHECK writ_status wr_audit_verify(const char *path, const char *keys_file, wr_audit_verify_result *r,
-                                            writ_error *err);
+WRIT_MUST_CHECK writ_status wr_audit_verify(const char *path, const char *keys_file,
+                                            wr_audit_verify_result *r, writ_error *err);
+
+/* Verify every chain at `where`: a SQLite file (one chain, replica NULL),
+ * or postgresql://... (each replica's chain; keys from the database,
+ * keys_file unused).  fn is called once per chain with its result and
+ * status (WRIT_OK or WRIT_EVALIDATE).  Returns WRIT_OK when every chain is
+ * whole, WRIT_EVALIDATE when one is broken, another code when the log
+ * cannot be read. */
+typedef void (*wr_audit_verify_fn)(void *ctx, const char *replica, const wr_audit_verify_result *r,
+                                   writ_status st);
+WRIT_MUST_CHECK writ_status wr_audit_verify_each(const char *where, const char *keys_file,
+                                                 wr_audit_verify_fn fn, void *ctx, writ_error *err);
 
 typedef struct wr_audit_filter {
-    const char *agent, *action, *resource, *task;   /* exact match, NULL = any */
-    int decision;               /* 1 allow, 0 deny, -1 any */
-    int64_t since_ms, until_ms; /* 0 = open */
-    uint64_t limit;             /* 0 = no limit */
-    bool last;                  /* the last `limit` records (tail), oldest first */
-    bool shadow;                /* only records with a shadow field */
+    const char *agent, *action, *resource, *task; /* exact match, NULL = any */
+    int decision;                                 /* 1 allow, 0 deny, -1 any */
+    int64_t since_ms, until_ms;                   /* 0 = open */
+    uint64_t limit;                               /* 0 = no limit */
+    bool last;                                    /* the last `limit` records (tail), oldest first */
+    bool shadow;                                  /* only records with a shadow field */
+    const char *replica; /* PostgreSQL: only this replica's chain, NULL = every one */
 } wr_audit_filter;
 
-typedef int (*wr_audit_row_fn)(void *ctx, const wr_audit_row *row);   /* non-zero stops */
-WRIT_MUST_CHECK writ_status wr_audit_query(const char *path, const wr_audit_filter *f, wr_audit_row_fn fn, void *ctx,
-                                           writ_error *err);
+typedef int (*wr_audit_row_fn)(void *ctx, const wr_audit_row *row); /* non-zero stops */
+/* path: a SQLite file or postgresql://... (ordered by replica, then seq). */
+WRIT_MUST_CHECK writ_status wr_audit_query(const char *path, const wr_audit_filter *f, wr_audit_row_fn fn,
+                                           void *ctx, writ_error *err);
 
 #endif

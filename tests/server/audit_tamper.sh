@@ -89,7 +89,7 @@ expect_broken rehash2 "BROKEN: checkpoint 100: the row differs from what was sig
 forged insert "UPDATE audit SET seq = seq + 100000 WHERE seq > 60;
                UPDATE audit SET seq = seq - 99999 WHERE seq > 100000;
                INSERT INTO audit SELECT 61, time_ms, agent, chain, task, action, 'Writ::Dataset::\"planted\"',
-                   'allow', policies, errors, prev, hash, shadow FROM audit WHERE seq = 60"
+                   'allow', policies, errors, prev, hash, shadow, replica FROM audit WHERE seq = 60"
 python3 "$FORGE" "$TMP/insert.state/writ.db" 61
 expect_broken insert "BROKEN: record 100: does not match signed checkpoint 100"
 
@@ -112,7 +112,7 @@ expect_refused empty2 "no signed checkpoint"
 # ---- a record planted after the end (chain-consistent) while the server is
 # stopped: the next start signs it only as "adopted", and verify says so
 forged plant "INSERT INTO audit SELECT seq + 1, time_ms, agent, chain, task, action,
-                  'Writ::Dataset::\"planted\"', decision, policies, errors, prev, hash, shadow FROM audit WHERE seq = $n"
+                  'Writ::Dataset::\"planted\"', decision, policies, errors, prev, hash, shadow, replica FROM audit WHERE seq = $n"
 python3 "$FORGE" "$TMP/plant.state/writ.db" $((n + 1))
 start_writ plant "${EXFILES[@]}"
 stop_writ "$WPID" TERM

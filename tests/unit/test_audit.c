@@ -304,7 +304,7 @@ static void insertion_detected(void **state)
     sql("UPDATE audit SET seq = seq + 1000 WHERE seq > 5; UPDATE audit SET seq = seq - 999 WHERE seq > 1000;"
         "INSERT INTO audit SELECT 6, time_ms, agent, chain, task, action, 'Writ::Dataset::\"forged\"', "
         "'allow',"
-        " policies, errors, prev, hash, shadow FROM audit WHERE seq = 5");
+        " policies, errors, prev, hash, shadow, replica FROM audit WHERE seq = 5");
     rehash_from(6);
     assert_int_equal(verify(&r), WRIT_EVALIDATE);
     assert_int_equal(r.bad_seq, 7);
@@ -424,7 +424,7 @@ static void crash_tail_marked(void **state)
     /* a chain-consistent record planted after a clean close is adopted
      * too, and said so: it is not signed as the server's own */
     sql("INSERT INTO audit SELECT 16, time_ms, agent, chain, task, action, 'Writ::Dataset::\"planted\"',"
-        " decision, policies, errors, prev, hash, shadow FROM audit WHERE seq = 15");
+        " decision, policies, errors, prev, hash, shadow, replica FROM audit WHERE seq = 15");
     rehash_from(16);
     wr_audit_close(open_log());
     assert_int_equal(verify(&r), WRIT_OK);

@@ -1,0 +1,492 @@
+/* audit_sqlite.c - the audit log's SQLite sink: one chain in one database
+ * file (WAL), its checkpoint keys in a JWKS file next to it. */
+#include "store/audit_int.h"
+#include "util/alloc.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define AUDIT_ROWS 16 /* rows per multi-row INSERT (14 parameters each, < 999) */
+#define AUDIT_COLS 14
+
+typedef struct sq_sink {
+    au_sink base;
+    sqlite3 *db;
+    sqlite3_stmt *ins, *ins_many, *cp, *begin, *commit; /* ins_many: AUDIT_ROWS rows at once */
+    char *path, *keys_file;
+    bool shadow_col, replica_col;
+} sq_sink;
+
+static const char schema_sql[] =
+    "CREATE TABLE IF NOT EXISTS audit ("
+    " seq INTEGER PRIMARY KEY, time_ms INTEGER NOT NULL, agent TEXT NOT NULL, chain TEXT NOT NULL,"
+    " task TEXT NOT NULL, action TEXT NOT NULL, resource TEXT NOT NULL, decision TEXT NOT NULL,"
+    " policies TEXT NOT NULL, errors TEXT NOT NULL, prev TEXT NOT NULL, hash TEXT NOT NULL,"
+    " shadow TEXT NOT NULL DEFAULT '', replica TEXT NOT NULL DEFAULT '');"
+    "CREATE TABLE IF NOT EXISTS audit_checkpoint (seq INTEGER PRIMARY KEY, head TEXT NOT NULL,"
+    " time_ms INTEGER NOT NULL, jws TEXT NOT NULL);";
+
+static const char ins_cols[] =
+    "INSERT INTO audit (seq, time_ms, agent, chain, task, action, resource, decision,"
+    " policies, errors, prev, hash, shadow, replica) VALUES ";
+
+static writ_status db_fail(writ_error *err, sqlite3 *db, const char *what)
+{
+    return au_fail(err, WRIT_EIO, "audit log: %s: %s", what, db ? sqlite3_errmsg(db) : "cannot open");
+}
+
+static bool has_column(sqlite3 *db, const char *col)
+{
+    char sql[96];
+    snprintf(sql, sizeof sql, "SELECT %s FROM audit LIMIT 0", col);
+    sqlite3_stmt *q = NULL;
+    bool yes = sqlite3_prepare_v2(db, sql, -1, &q, NULL) == SQLITE_OK;
+    sqlite3_finalize(q);
+    return yes;
+}
+
+/* ---- writing */
+
+static void bind_record(sqlite3_stmt *s, int base, const au_rec *r)
+{
+    const wr_audit_row *w = &r->row;
+    const char *f[AUDIT_FIELDS] = {w->e.agent,    w->e.chain,    w->e.task,   w->e.action,
+                                   w->e.resource, w->e.policies, w->e.errors, w->e.shadow};
+    sqlite3_bind_int64(s, base + 1, (sqlite3_int64)w->seq);
+    sqlite3_bind_int64(s, base + 2, w->e.time_ms);
+    for (int k = 0; k < 5; k++)
+        sqlite3_bind_text(s, base + 3 + k, f[k], (int)r->len[k], SQLITE_STATIC);
+    sqlite3_bind_text(s, base + 8, w->e.allow ? "allow" : "deny", -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, base + 9, f[5], (int)r->len[5], SQLITE_STATIC);
+    sqlite3_bind_text(s, base + 10, f[6], (int)r->len[6], SQLITE_STATIC);
+    sqlite3_bind_text(s, base + 11, w->prev, 64, SQLITE_STATIC);
+    sqlite3_bind_text(s, base + 12, w->hash, 64, SQLITE_STATIC);
+    sqlite3_bind_text(s, base + 13, f[7], (int)r->len[7], SQLITE_STATIC);
+    sqlite3_bind_text(s, base + 14, w->replica ? w->replica : "", -1, SQLITE_STATIC);
+}
+
+static int insert_cp(sq_sink *q, const au_cp_text *c)
+{
+    sqlite3_bind_int64(q->cp, 1, (sqlite3_int64)c->seq);
+    sqlite3_bind_text(q->cp, 2, c->head, 64, SQLITE_STATIC);
+    sqlite3_bind_int64(q->cp, 3, c->time_ms);
+    sqlite3_bind_text(q->cp, 4, c->jws, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(q->cp);
+    sqlite3_reset(q->cp);
+    sqlite3_clear_bindings(q->cp);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* Records AUDIT_ROWS at a time through one multi-row INSERT, the rest one
+ * by one, then the checkpoints, in one transaction. */
+static int sq_write(au_sink *s, const au_rec *r, size_t n, const au_cp_text *c, size_t nc)
+{
+    sq_sink *q = (sq_sink *)s;
+    int brc = sqlite3_step(q->begin);
+    sqlite3_reset(q->begin);
+    if (brc != SQLITE_DONE)
+        goto bad;
+    for (size_t i = 0; i < n;) {
+        size_t k = n - i >= AUDIT_ROWS ? AUDIT_ROWS : 1;
+        sqlite3_stmt *st = k == AUDIT_ROWS ? q->ins_many : q->ins;
+        for (size_t j = 0; j < k; j++)
+            bind_record(st, (int)j * AUDIT_COLS, &r[i + j]);
+        int rc = sqlite3_step(st);
+        sqlite3_reset(st);
+        if (rc != SQLITE_DONE)
+            goto bad;
+        i += k;
+    }
+    for (size_t i = 0; i < nc; i++)
+        if (insert_cp(q, &c[i]) != 0)
+            goto bad;
+    if (sqlite3_step(q->commit) != SQLITE_DONE) {
+        sqlite3_reset(q->commit);
+        goto bad;
+    }
+    sqlite3_reset(q->commit);
+    return 0;
+bad:
+    fprintf(stderr, "writ: audit log: write failed: %s\n", sqlite3_errmsg(q->db));
+    sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
+    return -1;
+}
+
+/* ---- reading */
+
+static writ_status sq_last(au_sink *s, uint64_t *count, uint64_t *seq, char hash[65], writ_error *err)
+{
+    sq_sink *q = (sq_sink *)s;
+    sqlite3_stmt *st = NULL;
+    *count = *seq = 0;
+    hash[0] = '\0';
+    if (sqlite3_prepare_v2(q->db, "SELECT count(*), max(seq) FROM audit", -1, &st, NULL) != SQLITE_OK ||
+        sqlite3_step(st) != SQLITE_ROW) {
+        sqlite3_finalize(st);
+        return db_fail(err, q->db, "counting records");
+    }
+    *count = (uint64_t)sqlite3_column_int64(st, 0);
+    *seq = (uint64_t)sqlite3_column_int64(st, 1);
+    sqlite3_finalize(st);
+    if (!*count)
+        return WRIT_OK;
+    if (sqlite3_prepare_v2(q->db, "SELECT hash FROM audit WHERE seq = ?1", -1, &st, NULL) != SQLITE_OK)
+        return db_fail(err, q->db, "reading the last record");
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)*seq);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        snprintf(hash, 65, "%s", sqlite3_column_text(st, 0) ? (const char *)sqlite3_column_text(st, 0) : "");
+    sqlite3_finalize(st);
+    return WRIT_OK;
+}
+
+static writ_status sq_checkpoints(au_sink *s, bool last_only, au_cp_fn fn, void *ctx, writ_error *err)
+{
+    sq_sink *q = (sq_sink *)s;
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(q->db,
+                           last_only
+                               ? "SELECT seq, head, time_ms, jws FROM audit_checkpoint ORDER BY seq DESC "
+                                 "LIMIT 1"
+                               : "SELECT seq, head, time_ms, jws FROM audit_checkpoint ORDER BY seq",
+                           -1, &st, NULL) != SQLITE_OK)
+        return db_fail(err, q->db, "reading the checkpoints (not a Writ audit log with checkpoints?)");
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        au_cp_text c = {.seq = (uint64_t)sqlite3_column_int64(st, 0),
+                        .head = (const char *)sqlite3_column_text(st, 1),
+                        .time_ms = sqlite3_column_int64(st, 2),
+                        .jws = (const char *)sqlite3_column_text(st, 3)};
+        if (sqlite3_column_int64(st, 0) < 0)
+            c.head = NULL; /* malformed */
+        if (fn(ctx, &c)) {
+            rc = SQLITE_DONE;
+            break;
+        }
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? WRIT_OK : db_fail(err, q->db, "reading the checkpoints");
+}
+
+static const char *txt(sqlite3_stmt *s, int col, size_t *len)
+{
+    const char *t = (const char *)sqlite3_column_text(s, col);
+    if (len)
+        *len = t ? (size_t)sqlite3_column_bytes(s, col) : 0;
+    return t ? t : "";
+}
+
+static void read_row(sqlite3_stmt *s, au_rec *r)
+{
+    memset(r, 0, sizeof *r);
+    wr_audit_row *row = &r->row;
+    row->seq = (uint64_t)sqlite3_column_int64(s, 0);
+    row->e.time_ms = sqlite3_column_int64(s, 1);
+    const char **f[AUDIT_FIELDS] = {&row->e.agent,    &row->e.chain,    &row->e.task,   &row->e.action,
+                                    &row->e.resource, &row->e.policies, &row->e.errors, &row->e.shadow};
+    static const int col[AUDIT_FIELDS] = {2, 3, 4, 5, 6, 8, 9, 12};
+    for (int i = 0; i < AUDIT_FIELDS; i++)
+        *f[i] = txt(s, col[i], &r->len[i]);
+    const char *d = txt(s, 7, NULL);
+    row->e.allow = !strcmp(d, "allow");
+    r->bad_decision = strcmp(d, "allow") && strcmp(d, "deny");
+    row->prev = txt(s, 10, NULL);
+    row->hash = txt(s, 11, NULL);
+    row->replica = txt(s, 13, NULL);
+}
+
+static void row_cols(const sq_sink *q, char *out, size_t n)
+{
+    snprintf(
+        out, n,
+        "seq, time_ms, agent, chain, task, action, resource, decision, policies, errors, prev, hash, %s, %s",
+        q->shadow_col ? "shadow" : "'' AS shadow", q->replica_col ? "replica" : "'' AS replica");
+}
+
+static writ_status sq_records(au_sink *s, uint64_t from, au_rec_fn fn, void *ctx, writ_error *err)
+{
+    sq_sink *q = (sq_sink *)s;
+    sqlite3_stmt *st = NULL;
+    char cols[256], sql[400];
+    row_cols(q, cols, sizeof cols);
+    snprintf(sql, sizeof sql, "SELECT %s FROM audit WHERE seq >= ?1 ORDER BY seq", cols);
+    if (sqlite3_prepare_v2(q->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return db_fail(err, q->db, "reading the log");
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)from);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        au_rec r;
+        read_row(st, &r);
+        if (fn(ctx, &r)) {
+            rc = SQLITE_DONE;
+            break;
+        }
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? WRIT_OK : db_fail(err, q->db, "reading the log");
+}
+
+/* ---- keys: a JWKS file next to the log */
+
+static writ_status sq_load_keys(au_sink *s, wr_jwks *ks, writ_error *err)
+{
+    sq_sink *q = (sq_sink *)s;
+    size_t len = 0;
+    char *text = au_slurp(q->keys_file, KEYS_MAX, &len);
+    if (!text)
+        return au_fail(err, WRIT_EIO, "audit log: cannot read the checkpoint keys %s: %s", q->keys_file,
+                       strerror(errno));
+    writ_status st = au_parse_keys(text, len, q->keys_file, ks, err);
+    wr_free(text);
+    return st;
+}
+
+/* Add the public key to the keys file (0644: public keys) unless there. */
+static writ_status sq_add_key(au_sink *s, const char *kid, const char *jwk_json, writ_error *err)
+{
+    sq_sink *q = (sq_sink *)s;
+    json_t *doc = NULL;
+    if (access(q->keys_file, F_OK) == 0) {
+        wr_jwks ks = {0};
+        writ_status st = sq_load_keys(s, &ks, err);
+        bool have = st == WRIT_OK && wr_jwks_find(&ks, kid, strlen(kid));
+        wr_jwks_clear(&ks);
+        if (st != WRIT_OK || have)
+            return st;
+        doc = json_load_file(q->keys_file, JSON_REJECT_DUPLICATES, NULL);
+    } else {
+        doc = json_pack("{s:[]}", "keys");
+    }
+    json_t *k = json_loads(jwk_json, 0, NULL);
+    char *text = NULL;
+    writ_status st = WRIT_ENOMEM;
+    if (doc && k && json_array_append_new(json_object_get(doc, "keys"), k) == 0) {
+        k = NULL;
+        text = json_dumps(doc, JSON_INDENT(1));
+        if (text && au_write_file(q->keys_file, text, strlen(text), 0644) == 0)
+            st = WRIT_OK;
+        else if (text)
+            st = au_fail(err, WRIT_EIO, "audit log: cannot write the checkpoint keys %s: %s", q->keys_file,
+                         strerror(errno));
+    }
+    json_decref(k);
+    json_decref(doc);
+    wr_json_free(text);
+    if (st == WRIT_ENOMEM)
+        au_fail(err, st, "audit log: out of memory");
+    return st;
+}
+
+static char *sq_sibling(au_sink *s, const char *name) { return au_sibling(((sq_sink *)s)->path, name); }
+
+static void sq_close(au_sink *s)
+{
+    sq_sink *q = (sq_sink *)s;
+    if (!q)
+        return;
+    sqlite3_finalize(q->ins);
+    sqlite3_finalize(q->ins_many);
+    sqlite3_finalize(q->cp);
+    sqlite3_finalize(q->begin);
+    sqlite3_finalize(q->commit);
+    sqlite3_close(q->db);
+    wr_free(q->path);
+    wr_free(q->keys_file);
+    wr_free(q);
+}
+
+static const au_sink_ops sq_ops = {
+    .write = sq_write,
+    .last = sq_last,
+    .checkpoints = sq_checkpoints,
+    .records = sq_records,
+    .load_keys = sq_load_keys,
+    .add_key = sq_add_key,
+    .close = sq_close,
+    .sibling = sq_sibling,
+};
+
+/* ---- opening */
+
+static writ_status open_db(const char *path, int flags, sqlite3 **out, writ_error *err)
+{
+    sqlite3 *db = NULL;
+    if (sqlite3_open_v2(path, &db, flags | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+        writ_status st = db_fail(err, db, path);
+        sqlite3_close(db);
+        return st;
+    }
+    sqlite3_busy_timeout(db, 5000);
+    *out = db;
+    return WRIT_OK;
+}
+
+/* The log and its -wal/-shm owner-only: created 0600 (SQLite gives -wal and
+ * -shm the mode of the database), and narrowed when another opener (the
+ * revocation store shares the file) made them wider. */
+static writ_status private_files(const char *path, writ_error *err)
+{
+    /* By path only: opening and closing a descriptor of a database that
+     * another SQLite connection of this process holds would drop that
+     * connection's POSIX locks. */
+    struct stat sb;
+    if (stat(path, &sb) != 0) {
+        int fd = errno == ENOENT ? open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600) : -1;
+        if (fd < 0 && errno != EEXIST)
+            return au_fail(err, WRIT_EIO, "audit log: cannot create %s with mode 0600: %s", path,
+                           strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        if (stat(path, &sb) != 0)
+            return au_fail(err, WRIT_EIO, "audit log: %s: %s", path, strerror(errno));
+    }
+    static const char *const sfx[] = {"", "-wal", "-shm"};
+    for (int i = 0; i < 3; i++) {
+        char p[4096];
+        if ((size_t)snprintf(p, sizeof p, "%s%s", path, sfx[i]) < sizeof p && stat(p, &sb) == 0 &&
+            (sb.st_mode & 077) && chmod(p, 0600) != 0)
+            return au_fail(err, WRIT_EIO, "audit log: cannot make %s owner-only: %s", p, strerror(errno));
+    }
+    return WRIT_OK;
+}
+
+static int prepare_many(sq_sink *q)
+{
+    char sql[1600];
+    size_t n = (size_t)snprintf(sql, sizeof sql, "%s", ins_cols);
+    for (int i = 0; i < AUDIT_ROWS && n < sizeof sql; i++)
+        n += (size_t)snprintf(sql + n, sizeof sql - n, "%s(?,?,?,?,?,?,?,?,?,?,?,?,?,?)", i ? "," : "");
+    if (n >= sizeof sql)
+        return -1;
+    return sqlite3_prepare_v2(q->db, sql, -1, &q->ins_many, NULL) == SQLITE_OK ? 0 : -1;
+}
+
+/* A writer creates the tables and adds the columns a log from before them
+ * lacks (old records get '': shadow '' hashes as v1, replica is not
+ * hashed); a reader reads '' in their place. */
+writ_status au_sqlite_open(const char *path, const char *keys_file, bool writer, bool fsync, au_sink **out,
+                           writ_error *err)
+{
+    *out = NULL;
+    sq_sink *q = wr_calloc(1, sizeof *q);
+    if (!q || !(q->path = au_strdup(path)) ||
+        !(q->keys_file = keys_file ? au_strdup(keys_file) : au_sibling(path, WR_AUDIT_KEYS_FILE))) {
+        sq_close(q ? &q->base : NULL);
+        return au_fail(err, WRIT_ENOMEM, "audit log: out of memory");
+    }
+    q->base.ops = &sq_ops;
+    writ_status st = WRIT_OK;
+    if (!writer) {
+        if ((st = open_db(path, SQLITE_OPEN_READONLY, &q->db, err)))
+            goto bad;
+        if (sqlite3_exec(q->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
+            st = db_fail(err, q->db, "starting a read");
+            goto bad;
+        }
+        q->shadow_col = has_column(q->db, "shadow");
+        q->replica_col = has_column(q->db, "replica");
+        *out = &q->base;
+        return WRIT_OK;
+    }
+    if ((st = private_files(path, err)) ||
+        (st = open_db(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, &q->db, err)))
+        goto bad;
+    sqlite3_stmt *s = NULL;
+    if (sqlite3_prepare_v2(q->db,
+                           "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'audit_checkpoint'",
+                           -1, &s, NULL) != SQLITE_OK) {
+        st = db_fail(err, q->db, "reading the schema");
+        goto bad;
+    }
+    q->base.existed = sqlite3_step(s) == SQLITE_ROW;
+    sqlite3_finalize(s);
+    if (sqlite3_exec(q->db,
+                     fsync ? "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+                           : "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+                     NULL, NULL, NULL) != SQLITE_OK ||
+        sqlite3_exec(q->db, schema_sql, NULL, NULL, NULL) != SQLITE_OK ||
+        (!has_column(q->db, "shadow") &&
+         sqlite3_exec(q->db, "ALTER TABLE audit ADD COLUMN shadow TEXT NOT NULL DEFAULT ''", NULL, NULL,
+                      NULL) != SQLITE_OK) ||
+        (!has_column(q->db, "replica") &&
+         sqlite3_exec(q->db, "ALTER TABLE audit ADD COLUMN replica TEXT NOT NULL DEFAULT ''", NULL, NULL,
+                      NULL) != SQLITE_OK)) {
+        st = db_fail(err, q->db, "creating tables");
+        goto bad;
+    }
+    q->shadow_col = q->replica_col = true;
+    if ((st = private_files(path, err)))
+        goto bad;
+    char one[512];
+    snprintf(one, sizeof one, "%s(?,?,?,?,?,?,?,?,?,?,?,?,?,?)", ins_cols);
+    if (sqlite3_prepare_v2(q->db, one, -1, &q->ins, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(q->db, "BEGIN IMMEDIATE", -1, &q->begin, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(q->db, "COMMIT", -1, &q->commit, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(q->db,
+                           "INSERT INTO audit_checkpoint (seq, head, time_ms, jws) VALUES (?, ?, ?, ?)", -1,
+                           &q->cp, NULL) != SQLITE_OK ||
+        prepare_many(q) != 0) {
+        st = db_fail(err, q->db, "preparing statements");
+        goto bad;
+    }
+    *out = &q->base;
+    return WRIT_OK;
+bad:
+    sq_close(&q->base);
+    return st;
+}
+
+/* Fixed SQL, every filter a bound parameter (NULL = any). */
+writ_status au_sqlite_query(const char *path, const wr_audit_filter *f, wr_audit_row_fn fn, void *ctx,
+                            writ_error *err)
+{
+    au_sink *s = NULL;
+    writ_status st = au_sqlite_open(path, NULL, false, false, &s, err);
+    if (st)
+        return st;
+    sq_sink *q = (sq_sink *)s;
+    sqlite3_stmt *stmt = NULL;
+    if (f->shadow && !q->shadow_col)
+        goto out; /* a log from before shadow fields: none has one */
+    char cols[256], sql[1024];
+    row_cols(q, cols, sizeof cols);
+    snprintf(
+        sql, sizeof sql,
+        "SELECT * FROM (SELECT %s FROM audit WHERE (?1 IS NULL OR agent = ?1) AND (?2 IS NULL OR action = ?2)"
+        " AND (?3 IS NULL OR resource = ?3) AND (?4 IS NULL OR task = ?4) AND (?5 IS NULL OR decision = ?5)"
+        " AND (?6 IS NULL OR time_ms >= ?6) AND (?7 IS NULL OR time_ms < ?7)%s"
+        " ORDER BY seq %s LIMIT ?8) ORDER BY seq",
+        cols, f->shadow ? " AND shadow <> ''" : "", f->last ? "DESC" : "ASC");
+    if (sqlite3_prepare_v2(q->db, sql, -1, &stmt, NULL) != SQLITE_OK) {
+        st = db_fail(err, q->db, "querying the log");
+        goto out;
+    }
+    const char *t[4] = {f->agent, f->action, f->resource, f->task};
+    for (int i = 0; i < 4; i++)
+        if (t[i])
+            sqlite3_bind_text(stmt, i + 1, t[i], -1, SQLITE_STATIC);
+    if (f->decision >= 0)
+        sqlite3_bind_text(stmt, 5, f->decision ? "allow" : "deny", -1, SQLITE_STATIC);
+    if (f->since_ms)
+        sqlite3_bind_int64(stmt, 6, f->since_ms);
+    if (f->until_ms)
+        sqlite3_bind_int64(stmt, 7, f->until_ms);
+    sqlite3_bind_int64(stmt, 8, f->limit ? (sqlite3_int64)f->limit : -1);
+    int rc;
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        au_rec r;
+        read_row(stmt, &r);
+        if (fn(ctx, &r.row))
+            break;
+    }
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+        st = db_fail(err, q->db, "querying the log");
+out:
+    sqlite3_finalize(stmt);
+    s->ops->close(s);
+    return st;
+}

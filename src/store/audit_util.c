@@ -1,0 +1,267 @@
+/* audit_util.c - the audit log's shared helpers: the record hash, hex,
+ * files, checkpoint and record checks (see audit_int.h). */
+#include "store/audit_int.h"
+#include "util/alloc.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+writ_status au_fail(writ_error *err, writ_status st, const char *fmt, ...)
+{
+    if (err) {
+        memset(err, 0, sizeof *err);
+        err->code = st;
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+        va_end(ap);
+    }
+    return st;
+}
+
+void au_hex(const unsigned char *h, char out[65])
+{
+    static const char d[] = "0123456789abcdef";
+    for (int i = 0; i < 32; i++) {
+        out[2 * i] = d[h[i] >> 4];
+        out[2 * i + 1] = d[h[i] & 15];
+    }
+    out[64] = '\0';
+}
+
+int au_unhex(const char *s, size_t n, unsigned char out[32])
+{
+    if (!s || n != 64)
+        return -1;
+    for (int i = 0; i < 64; i++) {
+        char c = s[i];
+        int v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+        if (v < 0)
+            return -1;
+        if (i % 2 == 0)
+            out[i / 2] = (unsigned char)(v << 4);
+        else
+            out[i / 2] |= (unsigned char)v;
+    }
+    return 0;
+}
+
+static void be64(unsigned char *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--, v >>= 8)
+        p[i] = (unsigned char)v;
+}
+
+/* The record hash (the canonical encoding in audit.h): v1 for a record
+ * without a shadow field, so every record written before the field existed
+ * hashes as it did; v2, with str(shadow) after str(errors), for one with. */
+int au_record_hash(EVP_MD_CTX *md, uint64_t seq, int64_t time_ms, bool allow, const char *const *f,
+                   const size_t *len, const unsigned char prev[32], unsigned char out[32])
+{
+    bool v2 = len[AUDIT_FIELDS - 1] != 0;
+    const char *tag = v2 ? "writ-audit-v2\n" : "writ-audit-v1\n";
+    int nf = v2 ? AUDIT_FIELDS : AUDIT_V1_FIELDS;
+    unsigned char num[17];
+    be64(num, seq);
+    be64(num + 8, (uint64_t)time_ms);
+    num[16] = allow ? 1 : 0;
+    /* once md holds SHA-256, re-initialise it with NULL: no provider fetch
+     * per record */
+    const EVP_MD *alg = EVP_MD_CTX_get0_md(md) ? NULL : EVP_sha256();
+    if (EVP_DigestInit_ex2(md, alg, NULL) != 1 || EVP_DigestUpdate(md, tag, strlen(tag)) != 1 ||
+        EVP_DigestUpdate(md, num, sizeof num) != 1)
+        return -1;
+    for (int i = 0; i < nf; i++) {
+        unsigned char l[8];
+        be64(l, len[i]);
+        if (EVP_DigestUpdate(md, l, 8) != 1 || (len[i] && EVP_DigestUpdate(md, f[i], len[i]) != 1))
+            return -1;
+    }
+    unsigned int n = 0;
+    if (EVP_DigestUpdate(md, prev, 32) != 1 || EVP_DigestFinal_ex(md, out, &n) != 1 || n != 32)
+        return -1;
+    return 0;
+}
+
+int64_t au_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void au_fmt_time(int64_t ms, char out[32])
+{
+    time_t sec = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&sec, &tm);
+    strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* "DIR/name" for the folder of path (".", when path has no slash). */
+char *au_sibling(const char *path, const char *name)
+{
+    const char *slash = strrchr(path, '/');
+    size_t d = slash ? (size_t)(slash - path) : 1, m = strlen(name);
+    char *p = wr_malloc(d + m + 2);
+    if (!p)
+        return NULL;
+    memcpy(p, slash ? path : ".", d);
+    p[d] = '/';
+    memcpy(p + d + 1, name, m + 1);
+    return p;
+}
+
+char *au_slurp(const char *path, size_t max, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    char *buf = wr_malloc(max + 1);
+    size_t n = buf ? fread(buf, 1, max + 1, f) : 0;
+    bool bad = ferror(f) || n > max;
+    fclose(f);
+    if (!buf || bad) {
+        wr_free(buf);
+        errno = bad ? EFBIG : ENOMEM;
+        return NULL;
+    }
+    buf[n] = '\0';
+    *len = n;
+    return buf;
+}
+
+/* Write text to path atomically (temporary file, fsync, rename). */
+int au_write_file(const char *path, const char *text, size_t len, mode_t mode)
+{
+    size_t n = strlen(path);
+    char *tmp = wr_malloc(n + 5);
+    if (!tmp)
+        return -1;
+    memcpy(tmp, path, n);
+    memcpy(tmp + n, ".tmp", 5);
+    unlink(tmp);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+    bool ok = fd >= 0 && write(fd, text, len) == (ssize_t)len && fsync(fd) == 0;
+    if (fd >= 0 && close(fd) != 0)
+        ok = false;
+    if (ok && rename(tmp, path) != 0)
+        ok = false;
+    if (!ok)
+        unlink(tmp);
+    wr_free(tmp);
+    return ok ? 0 : -1;
+}
+
+/* ---- keys */
+
+writ_status au_parse_keys(const char *text, size_t len, const char *what, wr_jwks *ks, writ_error *err)
+{
+    json_error_t je;
+    json_t *doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+    json_t *arr = json_object_get(doc, "keys");
+    writ_status st = WRIT_OK;
+    if (!json_is_array(arr)) {
+        json_decref(doc);
+        return au_fail(err, WRIT_EJSON, "audit log: %s is not a JWKS (an object with a \"keys\" array)",
+                       what);
+    }
+    size_t i;
+    json_t *k;
+    json_array_foreach(arr, i, k)
+    {
+        wr_jwk jk;
+        writ_error e2;
+        if ((st = wr_jwk_from_json(k, &jk, &e2)) == WRIT_OK && !jk.kid)
+            st = au_fail(&e2, WRIT_EINVAL, "key without a kid");
+        if (st == WRIT_OK)
+            st = wr_jwks_push(ks, &jk, &e2);
+        wr_jwk_clear(&jk);
+        if (st != WRIT_OK) {
+            au_fail(err, st, "audit log: %s: key %zu: %s", what, i, e2.msg);
+            break;
+        }
+    }
+    json_decref(doc);
+    return st;
+}
+
+int au_check_cp(const wr_jwks *ks, const au_cp_text *c, cp_row *out, char *why, size_t n)
+{
+    static const char *const typs[] = {CP_TYP, NULL};
+    out->seq = c->seq;
+    out->time_ms = c->time_ms;
+    out->adopted = 0;
+    const char *head = c->head, *jws = c->jws;
+    if (!head || au_unhex(head, strlen(head), out->head) != 0) {
+        snprintf(why, n, "malformed row");
+        return -1;
+    }
+    wr_jws j;
+    writ_error e;
+    writ_reason r;
+    if (!jws || wr_jws_parse(jws, strlen(jws), 4096, typs, true, &j, &r, &e) != WRIT_OK) {
+        snprintf(why, n, "its signature is not a checkpoint JWS: %.200s", jws ? e.msg : "missing");
+        return -1;
+    }
+    int rc = -1;
+    const wr_jwk *k = j.kid ? wr_jwks_find(ks, j.kid, j.kid_len) : NULL;
+    json_t *cs = json_object_get(j.claims, "seq"), *ct = json_object_get(j.claims, "time_ms"),
+           *ca = json_object_get(j.claims, "adopted_from");
+    out->adopted = json_is_integer(ca) && json_integer_value(ca) > 0 ? (uint64_t)json_integer_value(ca) : 0;
+    size_t hl = 0;
+    const char *ch = wr_json_str(j.claims, "head", &hl);
+    if (!k)
+        snprintf(why, n, "signed by key '%.*s', which is not among the checkpoint keys",
+                 j.kid ? (int)j.kid_len : 6, j.kid ? j.kid : "(none)");
+    else if (wr_jws_verify(&j, k, &r, &e) != WRIT_OK)
+        snprintf(why, n, "the signature does not verify (forged or altered): %.200s", e.msg);
+    else if (!json_is_integer(cs) || (uint64_t)json_integer_value(cs) != out->seq || !json_is_integer(ct) ||
+             json_integer_value(ct) != out->time_ms || !ch || hl != 64 || memcmp(ch, head, 64) != 0 ||
+             (ca && (!json_is_integer(ca) || out->adopted == 0 || out->adopted > out->seq)))
+        snprintf(why, n, "the row differs from what was signed (seq, head or time changed)");
+    else
+        rc = 0;
+    wr_jws_clear(&j);
+    return rc;
+}
+
+int au_check_row(EVP_MD_CTX *md, const au_rec *rec, uint64_t expect, unsigned char prev[32], char *why,
+                 size_t n)
+{
+    const wr_audit_row *row = &rec->row;
+    unsigned char p[32], h[32], stored[32];
+    if (row->seq != expect) {
+        snprintf(why, n, "expected record %llu here: records are missing or inserted",
+                 (unsigned long long)expect);
+        return -1;
+    }
+    if (rec->bad_decision) {
+        snprintf(why, n, "decision is neither allow nor deny");
+        return -1;
+    }
+    if (au_unhex(row->prev, strlen(row->prev), p) != 0 || memcmp(p, prev, 32) != 0) {
+        snprintf(why, n, "prev does not match the hash of the record before");
+        return -1;
+    }
+    const char *f[AUDIT_FIELDS] = {row->e.agent,    row->e.chain,    row->e.task,   row->e.action,
+                                   row->e.resource, row->e.policies, row->e.errors, row->e.shadow};
+    if (au_record_hash(md, row->seq, row->e.time_ms, row->e.allow, f, rec->len, prev, h) != 0) {
+        snprintf(why, n, "hashing failed");
+        return -1;
+    }
+    if (au_unhex(row->hash, strlen(row->hash), stored) != 0 || memcmp(stored, h, 32) != 0) {
+        snprintf(why, n, "hash does not match the record's contents (edited)");
+        return -1;
+    }
+    memcpy(prev, h, 32);
+    return 0;
+}
+
+char *au_strdup(const char *s) { return wr_strndup(s, strlen(s)); }
