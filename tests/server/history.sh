@@ -45,13 +45,13 @@ SCHEMA
 cat >"$TMP/h.cedar" <<'CEDAR'
 @id("permit-all") permit (principal, action, resource);
 @id("deploys-per-task") forbid (principal, action == Writ::Action::"deploy", resource)
-  when { context.history.deploys_per_task >= 5 };
+  when { context has history && context.history has deploys_per_task && context.history.deploys_per_task >= 5 };
 @id("writes-per-root") forbid (principal, action == Writ::Action::"write", resource)
-  when { context.history.writes_per_root >= 3 };
+  when { context has history && context.history has writes_per_root && context.history.writes_per_root >= 3 };
 @id("paid-today") forbid (principal, action == Writ::Action::"pay", resource)
-  when { context.history.paid_today.greaterThanOrEqual(decimal("110.5")) };
+  when { context has history && context.history has paid_today && context.history.paid_today.greaterThanOrEqual(decimal("110.5")) };
 @id("reads-2s") forbid (principal, action == Writ::Action::"read", resource)
-  when { context.history.reads_2s >= 2 };
+  when { context has history && context.history has reads_2s && context.history.reads_2s >= 2 };
 @id("pays-n") forbid (principal, action == Writ::Action::"pay", resource)
   when { context has history && context.history has pays_n && context.history.pays_n >= 1 };
 CEDAR
