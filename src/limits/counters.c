@@ -77,6 +77,7 @@ struct wr_limits {
     bool stop, thr_started;
     pthread_t thr;
     atomic_ullong flush_failures;
+    atomic_ullong counted, refused; /* events counted; commits that failed */
 };
 
 static writ_status fail(writ_error *err, writ_status st, const char *fmt, ...)
@@ -391,6 +392,8 @@ writ_status wr_limits_open(wr_store *store, const wr_limits_opts *o, wr_limits *
     L->flush_ms = o && o->flush_ms ? o->flush_ms : 50;
     atomic_init(&L->nkeys, 0);
     atomic_init(&L->flush_failures, 0);
+    atomic_init(&L->counted, 0);
+    atomic_init(&L->refused, 0);
     /* a stripe is held for a few dozen instructions: spin a little before
      * sleeping (a hot key, e.g. one busy task, is taken by every thread) */
     pthread_mutexattr_t ma;
@@ -461,6 +464,19 @@ void wr_limits_close(wr_limits *L)
 }
 
 size_t wr_limits_keys(wr_limits *L) { return atomic_load(&L->nkeys); }
+
+void wr_limits_stats(wr_limits *L, wr_limits_stat *out)
+{
+    memset(out, 0, sizeof *out);
+    pthread_mutex_lock(&L->set_mu);
+    out->in_force = L->set ? L->set->n : 0;
+    pthread_mutex_unlock(&L->set_mu);
+    out->keys = atomic_load(&L->nkeys);
+    out->shared = L->shared;
+    out->counted = atomic_load_explicit(&L->counted, memory_order_relaxed);
+    out->not_counted = atomic_load_explicit(&L->refused, memory_order_relaxed);
+    out->flush_failures = atomic_load_explicit(&L->flush_failures, memory_order_relaxed);
+}
 
 typedef struct load_ctx {
     wr_limits *L;
@@ -727,6 +743,7 @@ writ_status wr_history_commit(wr_limits *L, wr_history *h, writ_error *err)
         }
         if (one && !st)
             st = one;
+        atomic_fetch_add_explicit(one ? &L->refused : &L->counted, 1, memory_order_relaxed);
     }
     return st;
 }

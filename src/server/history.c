@@ -210,3 +210,28 @@ void srv_history_count(srv *s, srv_history *h)
 }
 
 void srv_history_end(srv_history *h) { wr_history_end(&h->h); }
+
+void srv_history_metrics(srv *s, sbuf *b)
+{
+    if (!s->limits)
+        return;
+    wr_limits_stat t;
+    wr_limits_stats(s->limits, &t);
+    sb_printf(b,
+              "# HELP writ_limits_in_force Task-history limit lines in force.\n"
+              "# TYPE writ_limits_in_force gauge\nwrit_limits_in_force %zu\n"
+              "# HELP writ_limits_store_info Where the limits count: the local store with write-behind "
+              "(sqlite) or the shared one on every decision (redis).\n"
+              "# TYPE writ_limits_store_info gauge\nwrit_limits_store_info{state=\"%s\"} 1\n"
+              "# HELP writ_limits_keys (limit, key) rings held in memory (0 with a shared store).\n"
+              "# TYPE writ_limits_keys gauge\nwrit_limits_keys %zu\n"
+              "# HELP writ_limits_counted_total Allowed requests counted, once per matching limit.\n"
+              "# TYPE writ_limits_counted_total counter\nwrit_limits_counted_total %llu\n"
+              "# HELP writ_limits_not_counted_total Counts refused (history table full, shared store "
+              "failing).\n"
+              "# TYPE writ_limits_not_counted_total counter\nwrit_limits_not_counted_total %llu\n"
+              "# HELP writ_limits_flush_failures_total Write-behind batches that failed (retried).\n"
+              "# TYPE writ_limits_flush_failures_total counter\nwrit_limits_flush_failures_total %llu\n",
+              t.in_force, s->state ? wr_store_backend(s->state) : "memory", t.keys, t.counted, t.not_counted,
+              t.flush_failures);
+}

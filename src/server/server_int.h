@@ -249,6 +249,8 @@ typedef struct srv_history {
 /* Open the counters on the state store (s->state) and put cfg's limits in force. */
 WRIT_MUST_CHECK writ_status srv_history_open(srv *s, writ_error *err);
 void srv_history_close(srv *s);
+/* The limits' lines of /metrics. */
+void srv_history_metrics(srv *s, sbuf *b);
 /* The limit lines as they are now (SIGHUP): the config file read again
  * (unless the limits came from flags); errors name FILE:LINE. */
 WRIT_MUST_CHECK writ_status srv_history_reread(srv *s, wr_limit_set **out, writ_error *err);
