@@ -604,14 +604,39 @@ int wr_limit_value(const json_t *j, int64_t *v, bool *is_decimal)
     return -1;
 }
 
+/* {"__extn":{"fn":"decimal","arg":"-12.3400"}}, built by hand: json_pack
+ * parses its format on every call, and this runs for every sum limit of
+ * every decision */
 static json_t *decimal_json(int64_t v)
 {
-    char buf[48];
+    char buf[48], *p = buf + sizeof buf;
     uint64_t a = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-    snprintf(buf, sizeof buf, "%s%llu.%04llu", v < 0 ? "-" : "",
-             (unsigned long long)(a / WR_LIMIT_DECIMAL_SCALE),
-             (unsigned long long)(a % WR_LIMIT_DECIMAL_SCALE));
-    return json_pack("{s:{s:s,s:s}}", "__extn", "fn", "decimal", "arg", buf);
+    uint64_t whole = a / WR_LIMIT_DECIMAL_SCALE, frac = a % WR_LIMIT_DECIMAL_SCALE;
+    *--p = '\0';
+    for (int i = 0; i < 4; i++, frac /= 10)
+        *--p = (char)('0' + frac % 10);
+    *--p = '.';
+    do
+        *--p = (char)('0' + whole % 10);
+    while (whole /= 10);
+    if (v < 0)
+        *--p = '-';
+    json_t *e = json_object();
+    if (!e || json_object_set_new_nocheck(e, "fn", json_string_nocheck("decimal")) ||
+        json_object_set_new_nocheck(e, "arg", json_string_nocheck(p))) {
+        json_decref(e);
+        return NULL;
+    }
+    json_t *o = json_object();
+    if (!o) {
+        json_decref(e);
+        return NULL;
+    }
+    if (json_object_set_new_nocheck(o, "__extn", e)) { /* e is released by it */
+        json_decref(o);
+        return NULL;
+    }
+    return o;
 }
 
 /* ---- one decision */
@@ -697,7 +722,7 @@ writ_status wr_history_begin(wr_limits *L, const char *action, const wr_history_
                 jv = json_integer(floor_div(sum, WR_LIMIT_DECIMAL_SCALE));
             else
                 jv = decimal_json(sum);
-            if (!jv || json_object_set_new(o, l->name, jv)) {
+            if (!jv || json_object_set_new_nocheck(o, l->name, jv)) {
                 st = fail(err, WRIT_ENOMEM, "out of memory");
                 break;
             }
