@@ -7,8 +7,8 @@
 #     approved on a third;
 #   - a limit counted across replicas: 5 allowed, then denied, whichever
 #     replica answers; its context.history value grows on every replica;
-#   - a limit survives a replica's kill -9 and restart (the count is in Redis,
-#     not in the replica);
+#   - a limit survives a replica's kill -9 and restart on an EMPTY state
+#     folder (the count is in Redis alone, nothing in the replica);
 #   - the MCP gateway's -32002: held on one replica, approved on another,
 #     forwarded once, then held again on the third (single use);
 #   - /metrics shows the limits (backend, events counted).
@@ -137,7 +137,7 @@ start_writ r0b --config "$TMP/writ.conf" --replica r0 --threads 8
 ADDRS[0]=$ADDR
 RPIDS[0]=$WPID
 r=$(write 0 w1)
-check "after kill -9 and restart of r0: still denied" "$(body "$r" | jq -r .decision)" false
+check "after kill -9 and restart of r0 (a fresh state folder): still denied" "$(body "$r" | jq -r .decision)" false
 r=$(write 0 w2)
 check "after restart: w2's count went on (2nd allowed)" "$(body "$r" | jq -r .decision)" true
 stop_writ "${RPIDS[1]}" TERM
@@ -151,6 +151,7 @@ m=$(curl -s -m 5 "http://${ADDRS[2]}/metrics")
 contains "metrics: limits in force" "$m" "writ_limits_in_force 1"
 contains "metrics: counted on the shared store" "$m" 'writ_limits_store_info{state="redis"} 1'
 grep -Eq '^writ_limits_counted_total [1-9]' <<<"$m" && ok "metrics: counted events" || bad "metrics: counted events"
+contains "metrics: no rings held locally on Redis" "$m" "writ_limits_keys 0"
 
 # ---- the MCP gateway's -32002 across replicas: single use
 if [ -n "$XPORT" ]; then
