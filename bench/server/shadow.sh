@@ -50,10 +50,17 @@ start() { # start NAME ARGS... ; prints the address, sets the pid in $tmp/NAME.p
 start plain --policies "$tmp/set/policies.cedar"
 # SHADOW_KIND=both (default) | mode (the @mode("shadow") policies only) | candidate (the set only)
 kind=${SHADOW_KIND:-both}
+# WITH_LIMITS=1: the shadow server also counts the 10 limits of bench/limits/run.sh
+# (issue 10's target is measured with limits and shadow configured)
+lim=()
+if [ "${WITH_LIMITS:-0}" = 1 ]; then
+    while read -r _ _ line; do lim+=(--limit "$line"); done < <(sed -n '/^limit = l1 /,/^limit = l10 /p' bench/limits/run.sh)
+    [ ${#lim[@]} -eq 20 ] || { echo "WITH_LIMITS: expected 10 limit lines in bench/limits/run.sh" >&2; exit 1; }
+fi
 case $kind in
-both) start shadow --policies "$tmp/live.cedar" --shadow_policies "$tmp/candidate.cedar" ;;
-mode) start shadow --policies "$tmp/live.cedar" ;;
-candidate) start shadow --policies "$tmp/set/policies.cedar" --shadow_policies "$tmp/candidate.cedar" ;;
+both) start shadow --policies "$tmp/live.cedar" --shadow_policies "$tmp/candidate.cedar" "${lim[@]}" ;;
+mode) start shadow --policies "$tmp/live.cedar" "${lim[@]}" ;;
+candidate) start shadow --policies "$tmp/set/policies.cedar" --shadow_policies "$tmp/candidate.cedar" "${lim[@]}" ;;
 *) echo "SHADOW_KIND is both, mode or candidate" >&2; exit 2 ;;
 esac
 pids+=("$(cat "$tmp/plain.pid")" "$(cat "$tmp/shadow.pid")")

@@ -77,6 +77,7 @@ struct wr_limits {
     bool stop, thr_started;
     pthread_t thr;
     atomic_ullong flush_failures;
+    atomic_ullong counted, refused; /* events counted; commits that failed */
 };
 
 static writ_status fail(writ_error *err, writ_status st, const char *fmt, ...)
@@ -391,6 +392,8 @@ writ_status wr_limits_open(wr_store *store, const wr_limits_opts *o, wr_limits *
     L->flush_ms = o && o->flush_ms ? o->flush_ms : 50;
     atomic_init(&L->nkeys, 0);
     atomic_init(&L->flush_failures, 0);
+    atomic_init(&L->counted, 0);
+    atomic_init(&L->refused, 0);
     /* a stripe is held for a few dozen instructions: spin a little before
      * sleeping (a hot key, e.g. one busy task, is taken by every thread) */
     pthread_mutexattr_t ma;
@@ -461,6 +464,19 @@ void wr_limits_close(wr_limits *L)
 }
 
 size_t wr_limits_keys(wr_limits *L) { return atomic_load(&L->nkeys); }
+
+void wr_limits_stats(wr_limits *L, wr_limits_stat *out)
+{
+    memset(out, 0, sizeof *out);
+    pthread_mutex_lock(&L->set_mu);
+    out->in_force = L->set ? L->set->n : 0;
+    pthread_mutex_unlock(&L->set_mu);
+    out->keys = atomic_load(&L->nkeys);
+    out->shared = L->shared;
+    out->counted = atomic_load_explicit(&L->counted, memory_order_relaxed);
+    out->not_counted = atomic_load_explicit(&L->refused, memory_order_relaxed);
+    out->flush_failures = atomic_load_explicit(&L->flush_failures, memory_order_relaxed);
+}
 
 typedef struct load_ctx {
     wr_limits *L;
@@ -588,14 +604,39 @@ int wr_limit_value(const json_t *j, int64_t *v, bool *is_decimal)
     return -1;
 }
 
+/* {"__extn":{"fn":"decimal","arg":"-12.3400"}}, built by hand: json_pack
+ * parses its format on every call, and this runs for every sum limit of
+ * every decision */
 static json_t *decimal_json(int64_t v)
 {
-    char buf[48];
+    char buf[48], *p = buf + sizeof buf;
     uint64_t a = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-    snprintf(buf, sizeof buf, "%s%llu.%04llu", v < 0 ? "-" : "",
-             (unsigned long long)(a / WR_LIMIT_DECIMAL_SCALE),
-             (unsigned long long)(a % WR_LIMIT_DECIMAL_SCALE));
-    return json_pack("{s:{s:s,s:s}}", "__extn", "fn", "decimal", "arg", buf);
+    uint64_t whole = a / WR_LIMIT_DECIMAL_SCALE, frac = a % WR_LIMIT_DECIMAL_SCALE;
+    *--p = '\0';
+    for (int i = 0; i < 4; i++, frac /= 10)
+        *--p = (char)('0' + frac % 10);
+    *--p = '.';
+    do
+        *--p = (char)('0' + whole % 10);
+    while (whole /= 10);
+    if (v < 0)
+        *--p = '-';
+    json_t *e = json_object();
+    if (!e || json_object_set_new_nocheck(e, "fn", json_string_nocheck("decimal")) ||
+        json_object_set_new_nocheck(e, "arg", json_string_nocheck(p))) {
+        json_decref(e);
+        return NULL;
+    }
+    json_t *o = json_object();
+    if (!o) {
+        json_decref(e);
+        return NULL;
+    }
+    if (json_object_set_new_nocheck(o, "__extn", e)) { /* e is released by it */
+        json_decref(o);
+        return NULL;
+    }
+    return o;
 }
 
 /* ---- one decision */
@@ -681,7 +722,7 @@ writ_status wr_history_begin(wr_limits *L, const char *action, const wr_history_
                 jv = json_integer(floor_div(sum, WR_LIMIT_DECIMAL_SCALE));
             else
                 jv = decimal_json(sum);
-            if (!jv || json_object_set_new(o, l->name, jv)) {
+            if (!jv || json_object_set_new_nocheck(o, l->name, jv)) {
                 st = fail(err, WRIT_ENOMEM, "out of memory");
                 break;
             }
@@ -727,6 +768,7 @@ writ_status wr_history_commit(wr_limits *L, wr_history *h, writ_error *err)
         }
         if (one && !st)
             st = one;
+        atomic_fetch_add_explicit(one ? &L->refused : &L->counted, 1, memory_order_relaxed);
     }
     return st;
 }

@@ -123,6 +123,17 @@ WRIT_MUST_CHECK writ_status wr_limits_install(wr_limits *L, wr_limit_set *set, i
 WRIT_MUST_CHECK writ_status wr_limits_flush(wr_limits *L, writ_error *err);
 /* Rings held (for tests and metrics). */
 size_t wr_limits_keys(wr_limits *L);
+/* What /metrics shows.  counted: (limit, key) counts added since start
+ * (one request matching three limits counts three); not_counted: those a
+ * full table or a failing shared store refused; flush_failures: write-behind
+ * batches that failed (retried).  keys is 0 with a shared store (no rings
+ * are held locally then). */
+typedef struct wr_limits_stat {
+    size_t in_force, keys;
+    bool shared;
+    unsigned long long counted, not_counted, flush_failures;
+} wr_limits_stat;
+void wr_limits_stats(wr_limits *L, wr_limits_stat *out);
 /* Drop the rings with nothing left in their window (the flusher does it
  * about once a second). */
 void wr_limits_sweep(wr_limits *L, int64_t now_ms);

@@ -86,20 +86,10 @@ writ_status srv_history_open(srv *s, writ_error *err)
     writ_status st = build_set(s->cfg, s->cfg->config_path, &set, err);
     if (st)
         return st;
-    size_t dn = strlen(s->cfg->state_dir);
-    char *db = wr_malloc(dn + sizeof "/writ.db");
-    if (!db) {
-        wr_limit_set_release(set);
-        memset(err, 0, sizeof *err);
-        snprintf(err->msg, sizeof err->msg, "out of memory");
-        return WRIT_ENOMEM;
-    }
-    memcpy(db, s->cfg->state_dir, dn);
-    memcpy(db + dn, "/writ.db", sizeof "/writ.db");
-    st = wr_store_open("", db, &s->limits_store, err);
-    wr_free(db);
-    if (!st)
-        st = wr_limits_open(s->limits_store, NULL, &s->limits, err);
+    /* the one state store (state.c): SQLite keeps the rings in memory and
+     * writes behind; a shared one (Redis) is read and incremented on every
+     * decision, so replicas count together (limits.h) */
+    st = wr_limits_open(s->state, NULL, &s->limits, err);
     if (!st)
         st = wr_limits_install(s->limits, set, wall_ms(), err); /* takes set */
     else
@@ -108,7 +98,7 @@ writ_status srv_history_open(srv *s, writ_error *err)
         return st;
     if (s->cfg->nlimits)
         hlog("%zu task-history limit%s (state %s)", s->cfg->nlimits, s->cfg->nlimits == 1 ? "" : "s",
-             wr_store_backend(s->limits_store));
+             s->state ? wr_store_backend(s->state) : "memory");
     return WRIT_OK;
 }
 
@@ -116,8 +106,6 @@ void srv_history_close(srv *s)
 {
     wr_limits_close(s->limits);
     s->limits = NULL;
-    wr_store_close(s->limits_store);
-    s->limits_store = NULL;
 }
 
 writ_status srv_history_reread(srv *s, wr_limit_set **out, writ_error *err)
@@ -222,3 +210,28 @@ void srv_history_count(srv *s, srv_history *h)
 }
 
 void srv_history_end(srv_history *h) { wr_history_end(&h->h); }
+
+void srv_history_metrics(srv *s, sbuf *b)
+{
+    if (!s->limits)
+        return;
+    wr_limits_stat t;
+    wr_limits_stats(s->limits, &t);
+    sb_printf(b,
+              "# HELP writ_limits_in_force Task-history limit lines in force.\n"
+              "# TYPE writ_limits_in_force gauge\nwrit_limits_in_force %zu\n"
+              "# HELP writ_limits_store_info Where the limits count: the local store with write-behind "
+              "(sqlite) or the shared one on every decision (redis).\n"
+              "# TYPE writ_limits_store_info gauge\nwrit_limits_store_info{state=\"%s\"} 1\n"
+              "# HELP writ_limits_keys (limit, key) rings held in memory (0 with a shared store).\n"
+              "# TYPE writ_limits_keys gauge\nwrit_limits_keys %zu\n"
+              "# HELP writ_limits_counted_total Allowed requests counted, once per matching limit.\n"
+              "# TYPE writ_limits_counted_total counter\nwrit_limits_counted_total %llu\n"
+              "# HELP writ_limits_not_counted_total Counts refused (history table full, shared store "
+              "failing).\n"
+              "# TYPE writ_limits_not_counted_total counter\nwrit_limits_not_counted_total %llu\n"
+              "# HELP writ_limits_flush_failures_total Write-behind batches that failed (retried).\n"
+              "# TYPE writ_limits_flush_failures_total counter\nwrit_limits_flush_failures_total %llu\n",
+              t.in_force, s->state ? wr_store_backend(s->state) : "memory", t.keys, t.counted, t.not_counted,
+              t.flush_failures);
+}

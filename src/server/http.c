@@ -309,6 +309,7 @@ static void metrics(srv *s, srv_reply *r)
         snap_degraded(s->store, NULL, 0) ? 1 : 0);
     srv_approvals_metrics(s, &b);
     srv_state_metrics(s, &b);
+    srv_history_metrics(s, &b);
     srv_reply_sbuf(r, 200, &b);
     r->content_type = "text/plain; version=0.0.4";
 }

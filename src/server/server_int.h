@@ -63,7 +63,6 @@ typedef struct srv {
     struct srv_approvals *appr; /* approvals (src/approval/), NULL = not open */
     /* task-history limits (history.c) */
     struct wr_limits *limits;
-    struct wr_store *limits_store;
 } srv;
 /* One trusted_proxies entry: an address range. */
 typedef struct srv_cidr {
@@ -247,9 +246,11 @@ typedef struct srv_history {
     wr_history_keys k;
     char agent_buf[1024];
 } srv_history;
-/* Open the counters (STATE_DIR/writ.db) and put cfg's limits in force. */
+/* Open the counters on the state store (s->state) and put cfg's limits in force. */
 WRIT_MUST_CHECK writ_status srv_history_open(srv *s, writ_error *err);
 void srv_history_close(srv *s);
+/* The limits' lines of /metrics. */
+void srv_history_metrics(srv *s, sbuf *b);
 /* The limit lines as they are now (SIGHUP): the config file read again
  * (unless the limits came from flags); errors name FILE:LINE. */
 WRIT_MUST_CHECK writ_status srv_history_reread(srv *s, wr_limit_set **out, writ_error *err);

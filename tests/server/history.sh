@@ -231,4 +231,12 @@ start_task payer-bot
 check "the new limit counts from now: 1 allowed, then denied" "$(times 2 pay "$TOK" 1.00)" "ad"
 check "the old limits kept their counts" "$(az "$TA" deploy Service api)" "deny deploys-per-task"
 
+# ---- /metrics
+m=$(curl -s -m 5 "http://$ADDR/metrics")
+contains "metrics: limits in force" "$m" "writ_limits_in_force 5"
+contains "metrics: counted on SQLite (write-behind)" "$m" 'writ_limits_store_info{state="sqlite"} 1'
+grep -Eq '^writ_limits_keys [1-9]' <<<"$m" && ok "metrics: rings held" || bad "metrics: rings held: $(grep limits_keys <<<"$m")"
+grep -Eq '^writ_limits_counted_total [1-9]' <<<"$m" && ok "metrics: counted" || bad "metrics: counted"
+contains "metrics: nothing refused" "$m" "writ_limits_not_counted_total 0"
+
 finish

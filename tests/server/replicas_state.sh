@@ -11,9 +11,7 @@
 #   - Redis restarted on its append-only file: the replicas catch up, and
 #     every token revoked before is still refused, also by a replica
 #     started afresh (it learns them from Redis alone).
-# Approvals and limits across replicas: not here yet (their hooks into
-# the decision path are other work; the store's own checks are in
-# tests/unit/test_store.c, 32 takers of one approval included).
+# Approvals and limits across replicas: tests/server/replicas_limits.sh.
 . "$(dirname "$0")/lib.sh"
 command -v redis-server >/dev/null || { bad "redis-server installed (scripts/test.sh installs it)"; finish; }
 command -v python3 >/dev/null || { bad "python3 installed"; finish; }

@@ -29,9 +29,8 @@
 #include "store/store.h"
 #include "writ/token.h"
 
-/* Which areas each backend is checked on.  The SQLite approvals and
- * counters are placeholders until the approvals and limits work is merged:
- * flip them to true then. */
+/* Which areas each backend is checked on (both hold all three now that the
+ * approvals and limits work is merged). */
 static const struct backend_checks {
     const char *name;
     bool approvals, counters, revocations;
