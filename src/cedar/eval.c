@@ -461,10 +461,8 @@ static bool in_ent(const cv_uid *u, const cedar_entity *e, const cv_uid *b)
     return cv_uid_eq(u, b) || (e && cedar_entity_has_ancestor(e, b));
 }
 
-static bool scope_ok(const eval_env *env, const ast_scope *s, int var)
+bool cedar_scope_holds(const ast_scope *s, const cv_uid *u, const cedar_entity *e)
 {
-    const cv_uid *u = env->var[var].u.uid;
-    const cedar_entity *e = env->ent[var];
     switch (s->op) {
     case SC_ANY:
         return true;
@@ -483,6 +481,11 @@ static bool scope_ok(const eval_env *env, const ast_scope *s, int var)
         return s->uid && cv_string_eq(u->type, s->type) && in_ent(u, e, s->uid);
     }
     return false;
+}
+
+static bool scope_ok(const eval_env *env, const ast_scope *s, int var)
+{
+    return cedar_scope_holds(s, env->var[var].u.uid, env->ent[var]);
 }
 
 bool cedar_scope_matches(const eval_env *env, const ast_policy *pol)

@@ -28,6 +28,9 @@ int cedar_eval_bool(eval_env *env, const ast_node *n, bool *out);
 
 /* Does the policy's scope match the request?  Never fails. */
 bool cedar_scope_matches(const eval_env *env, const ast_policy *pol);
+/* Does scope s hold for the uid u (e: its entity, NULL when the store has
+ * none)?  Cedar's scope check for one of principal, action, resource. */
+bool cedar_scope_holds(const ast_scope *s, const cv_uid *u, const cedar_entity *e);
 
 /* Scope and conditions: 0 with *satisfied, or -1 with env->err set. */
 int cedar_eval_policy(eval_env *env, const ast_policy *pol, bool *satisfied);

@@ -89,32 +89,10 @@ static const ast_scope *scope_of(const ast_policy *p, int d)
     return d == DIM_PRINCIPAL ? &p->principal : d == DIM_ACTION ? &p->action : &p->resource;
 }
 
-static bool in_ent(const cedar_entities *es, const cv_uid *u, const cv_uid *b)
-{
-    return cv_uid_eq(u, b) || (es && cedar_entities_in(es, u, b));
-}
-
 /* Can a scope match the fixed uid u (as Cedar's scope check says)? */
 static bool fixed_ok(const cedar_entities *es, const ast_scope *s, const cv_uid *u)
 {
-    switch (s->op) {
-    case SC_ANY:
-        return true;
-    case SC_EQ:
-        return s->uid && cv_uid_eq(u, s->uid);
-    case SC_IN:
-        return s->uid && in_ent(es, u, s->uid);
-    case SC_IN_SET:
-        for (size_t i = 0; i < s->n; i++)
-            if (in_ent(es, u, s->uids[i]))
-                return true;
-        return false;
-    case SC_IS:
-        return cv_string_eq(u->type, s->type);
-    case SC_IS_IN:
-        return s->uid && cv_string_eq(u->type, s->type) && in_ent(es, u, s->uid);
-    }
-    return false;
+    return cedar_scope_holds(s, u, es ? cedar_entities_get(es, u) : NULL);
 }
 
 /* Can a scope on the searched part match some entity of type t? */
