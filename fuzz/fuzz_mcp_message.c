@@ -19,7 +19,7 @@
 #include <string.h>
 
 #include "mcp/input.h"
-#include "mcp/jcs.h"
+#include "jcs/jcs.h"
 #include "mcp/jsonrpc.h"
 #include "util/alloc.h"
 #include "writ/cedar.h"
@@ -46,19 +46,19 @@ static void check_jcs(const json_t *v)
     char *c1 = NULL, *c2 = NULL;
     size_t n1, n2;
     writ_error err;
-    if (mcp_jcs(v, true, &c1, &n1, &err) != WRIT_OK)
+    if (wr_jcs(v, true, &c1, &n1, &err) != WRIT_OK)
         abort(); /* the parser's depth limit is far below JCS's */
     json_t *back = writ_json_parse(c1, n1, &err);
     if (!back) {
         if (!strstr(err.msg, "too big"))
             abort();
     } else {
-        if (mcp_jcs(back, true, &c2, &n2, &err) != WRIT_OK || n1 != n2 || memcmp(c1, c2, n1))
+        if (wr_jcs(back, true, &c2, &n2, &err) != WRIT_OK || n1 != n2 || memcmp(c1, c2, n1))
             abort();
         json_decref(back);
     }
     char hex[65];
-    if (mcp_jcs_sha256(v, true, hex, &err) != WRIT_OK || strlen(hex) != 64)
+    if (wr_jcs_sha256(v, true, hex, &err) != WRIT_OK || strlen(hex) != 64)
         abort();
     wr_free(c1);
     wr_free(c2);

@@ -20,7 +20,7 @@
  * The step is named in the decision's audit record: errors gets
  * {"approval":{"id":ID,"step":"requested"|"pending"|"consumed"|"denied"}}. */
 #include "approval/approval.h"
-#include "mcp/jcs.h"
+#include "jcs/jcs.h"
 #include "server/server_int.h"
 #include "util/alloc.h"
 
@@ -217,8 +217,8 @@ void srv_approval_gate(srv *s, const srv_snapshot *snap, const srv_ask *a, const
     memset(&err, 0, sizeof err);
     wr_approval w;
     memset(&w, 0, sizeof w);
-    if (!empty || mcp_jcs_sha256(hashed ? hashed : empty, false, w.input_sha256, &err) ||
-        mcp_jcs(in ? in : empty, false, &input_text, &input_len, &err)) {
+    if (!empty || wr_jcs_sha256(hashed ? hashed : empty, false, w.input_sha256, &err) ||
+        wr_jcs(in ? in : empty, false, &input_text, &input_len, &err)) {
         json_decref(empty);
         deny(out, "approval required, but the input cannot be bound: %.200s%s%s", err.msg, "", "");
         return;

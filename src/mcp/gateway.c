@@ -29,7 +29,7 @@
  * afterwards, so the state is freed only after it. */
 #include "mcp/gateway.h"
 #include "mcp/input.h"
-#include "mcp/jcs.h"
+#include "jcs/jcs.h"
 #include "mcp/jsonrpc.h"
 #include "mcp/upstream.h"
 #include "server/server_int.h"
@@ -869,7 +869,7 @@ static void decide(mcp_gw *g, gw_req *r, const char *what, const json_t *input, 
     writ_error err;
     memset(&err, 0, sizeof err);
     json_t *empty = json_object();
-    if (!mcp_jcs_sha256(hashed ? hashed : empty, false, hex, &err))
+    if (!wr_jcs_sha256(hashed ? hashed : empty, false, hex, &err))
         snprintf(extra, sizeof extra, "{\"input_sha256\":\"%s\"}", hex);
     json_t *ctx = json_object();
     if (ctx && input)

@@ -7,7 +7,7 @@
 
 #include "cedar/ext_impl.h"
 #include "cedar/schema.h"
-#include "mcp/jcs.h"
+#include "jcs/jcs.h"
 #include "util/error.h"
 
 typedef struct conv {
@@ -27,7 +27,7 @@ int mcp_input_decimal_text(double v, char *buf, size_t cap)
     }
     char d[18];
     int n;
-    int k = mcp_num_shortest(v, d, &n); /* |v| = 0.d x 10^n */
+    int k = wr_num_shortest(v, d, &n); /* |v| = 0.d x 10^n */
     if (k - n > 4 || n > 15)            /* >4 fraction digits, or >= 10^15 */
         return 0;
     size_t w = 0;
@@ -130,7 +130,7 @@ static writ_status conv_value(conv *c, const json_t *j, const cs_type *t, unsign
         break;
     }
     case JSON_REAL: {
-        char buf[MCP_NUM_ES_MAX];
+        char buf[WR_NUM_ES_MAX];
         double v = json_real_value(j);
         /* 5.0 where the schema says Long (JSON Schema's integer accepts it) */
         if (t && t->kind == CS_LONG && v == trunc(v) && v >= -9223372036854775808.0 &&
@@ -138,7 +138,7 @@ static writ_status conv_value(conv *c, const json_t *j, const cs_type *t, unsign
             *out = json_integer((json_int_t)v);
         else if (mcp_input_decimal_text(v, buf, sizeof buf))
             *out = decimal_json(buf);
-        else if (mcp_num_es(v, buf, sizeof buf))
+        else if (wr_num_es(v, buf, sizeof buf))
             *out = json_string(buf);
         else
             return wr_error(err, WRIT_EINVAL, "tool arguments: a number that is not finite");

@@ -31,7 +31,7 @@
  * character in keys).  With cedar_keys set the keys are decoded first, so
  * the canonical text is that of the JSON text the client sent.
  *
- * Limits: nesting deeper than MCP_JCS_MAX_DEPTH is WRIT_ELIMIT (the
+ * Limits: nesting deeper than WR_JCS_MAX_DEPTH is WRIT_ELIMIT (the
  * message parser's depth limit is lower).  Non-finite reals cannot come
  * from a parsed text; given one, the result is WRIT_EINVAL.
  *
@@ -39,8 +39,8 @@
  * allocated with wr_malloc and freed with wr_free by the caller.  On error
  * *out is NULL.
  */
-#ifndef WRIT_MCP_JCS_H
-#define WRIT_MCP_JCS_H
+#ifndef WRIT_JCS_JCS_H
+#define WRIT_JCS_JCS_H
 
 #include <jansson.h>
 #include <stdbool.h>
@@ -48,27 +48,27 @@
 
 #include "writ/writ.h"
 
-#define MCP_JCS_MAX_DEPTH 256
+#define WR_JCS_MAX_DEPTH 256
 
-/* Largest text mcp_num_es() writes, NUL included ("-1.2345678901234567e-308"). */
-#define MCP_NUM_ES_MAX 32
+/* Largest text wr_num_es() writes, NUL included ("-1.2345678901234567e-308"). */
+#define WR_NUM_ES_MAX 32
 
 /* The shortest decimal digits of a finite, non-zero double's magnitude:
  * writes k digits (no leading or trailing zero, k <= 17) into digits and
  * returns k; *point is n such that |v| = 0.DIGITS x 10^n.  Among the
  * shortest digit strings that read back to v, the one closest to v. */
-int mcp_num_shortest(double v, char digits[18], int *point);
+int wr_num_shortest(double v, char digits[18], int *point);
 
-/* ECMAScript Number::toString(v) into buf (cap >= MCP_NUM_ES_MAX); returns
+/* ECMAScript Number::toString(v) into buf (cap >= WR_NUM_ES_MAX); returns
  * the length, or 0 for NaN/infinity (nothing written but ""). */
-size_t mcp_num_es(double v, char *buf, size_t cap);
+size_t wr_num_es(double v, char *buf, size_t cap);
 
 /* The canonical text of v (any JSON value). */
-WRIT_MUST_CHECK writ_status mcp_jcs(const json_t *v, bool cedar_keys, char **out, size_t *len,
+WRIT_MUST_CHECK writ_status wr_jcs(const json_t *v, bool cedar_keys, char **out, size_t *len,
                                     writ_error *err);
 
-/* Lower-case hex SHA-256 of mcp_jcs(v) into hex (65 bytes with the NUL).
+/* Lower-case hex SHA-256 of wr_jcs(v) into hex (65 bytes with the NUL).
  * On error hex is the empty string. */
-WRIT_MUST_CHECK writ_status mcp_jcs_sha256(const json_t *v, bool cedar_keys, char hex[65], writ_error *err);
+WRIT_MUST_CHECK writ_status wr_jcs_sha256(const json_t *v, bool cedar_keys, char hex[65], writ_error *err);
 
 #endif

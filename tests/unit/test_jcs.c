@@ -12,7 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "mcp/jcs.h"
+#include "jcs/jcs.h"
 #include "util/alloc.h"
 #include "writ/cedar.h"
 
@@ -25,8 +25,8 @@ static double bits(uint64_t u)
 
 static void check_num(uint64_t u, const char *want)
 {
-    char buf[MCP_NUM_ES_MAX];
-    size_t n = mcp_num_es(bits(u), buf, sizeof buf);
+    char buf[WR_NUM_ES_MAX];
+    size_t n = wr_num_es(bits(u), buf, sizeof buf);
     if (strcmp(buf, want))
         print_error("0x%016llx: got %s want %s\n", (unsigned long long)u, buf, want);
     assert_string_equal(buf, want);
@@ -65,7 +65,7 @@ static void test_numbers_rfc_table(void **state)
 static void test_numbers_more(void **state)
 {
     (void)state;
-    char buf[MCP_NUM_ES_MAX];
+    char buf[WR_NUM_ES_MAX];
     struct {
         double v;
         const char *s;
@@ -87,24 +87,24 @@ static void test_numbers_more(void **state)
         {1.25e+30, "1.25e+30"},
     };
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
-        mcp_num_es(t[i].v, buf, sizeof buf);
+        wr_num_es(t[i].v, buf, sizeof buf);
         assert_string_equal(buf, t[i].s);
     }
     /* Powers of two, where the round-trip interval is lopsided: the
      * shortest spelling must still read back exactly. */
     for (int e = -1074; e <= 1023; e++) {
         double v = ldexp(1.0, e);
-        mcp_num_es(v, buf, sizeof buf);
+        wr_num_es(v, buf, sizeof buf);
         assert_true(strtod(buf, NULL) == v);
         char d[18];
         int n;
-        int k = mcp_num_shortest(v, d, &n);
+        int k = wr_num_shortest(v, d, &n);
         assert_true(k >= 1 && k <= 17);
         assert_true(d[k - 1] != '0' || k == 1);
     }
-    assert_int_equal(mcp_num_es(NAN, buf, sizeof buf), 0);
-    assert_int_equal(mcp_num_es(INFINITY, buf, sizeof buf), 0);
-    assert_int_equal(mcp_num_es(1.0, buf, 8), 0); /* cap too small */
+    assert_int_equal(wr_num_es(NAN, buf, sizeof buf), 0);
+    assert_int_equal(wr_num_es(INFINITY, buf, sizeof buf), 0);
+    assert_int_equal(wr_num_es(1.0, buf, 8), 0); /* cap too small */
 }
 
 static char *canon(const char *json, bool cedar_keys)
@@ -114,7 +114,7 @@ static char *canon(const char *json, bool cedar_keys)
     assert_non_null(j);
     char *out = NULL;
     size_t n = 0;
-    assert_int_equal(mcp_jcs(j, cedar_keys, &out, &n, &err), WRIT_OK);
+    assert_int_equal(wr_jcs(j, cedar_keys, &out, &n, &err), WRIT_OK);
     assert_int_equal(n, strlen(out));
     json_decref(j);
     return out;
@@ -185,8 +185,8 @@ static void test_sha256(void **state)
     json_t *ja = writ_json_parse(a, strlen(a), &err);
     json_t *jb = writ_json_parse(b, strlen(b), &err);
     char ha[65], hb[65];
-    assert_int_equal(mcp_jcs_sha256(ja, true, ha, &err), WRIT_OK);
-    assert_int_equal(mcp_jcs_sha256(jb, true, hb, &err), WRIT_OK);
+    assert_int_equal(wr_jcs_sha256(ja, true, ha, &err), WRIT_OK);
+    assert_int_equal(wr_jcs_sha256(jb, true, hb, &err), WRIT_OK);
     assert_string_equal(ha, hb);
     /* sha256sum of the 21 bytes {"a":"x","b":[1,2.5]} */
     assert_string_equal(ha, "66efddae6a97500318e4c6cdc4bc04149f340a165a7ef2d830393048b67b7a31");
@@ -194,7 +194,7 @@ static void test_sha256(void **state)
     json_decref(jb);
     /* A different value hashes differently. */
     json_t *jc = json_pack("{ss}", "a", "y");
-    assert_int_equal(mcp_jcs_sha256(jc, false, hb, &err), WRIT_OK);
+    assert_int_equal(wr_jcs_sha256(jc, false, hb, &err), WRIT_OK);
     assert_string_not_equal(ha, hb);
     json_decref(jc);
 }
@@ -204,20 +204,20 @@ static void test_limits_and_errors(void **state)
     (void)state;
     writ_error err;
     char *out = (char *)1;
-    assert_int_equal(mcp_jcs(NULL, false, &out, NULL, &err), WRIT_EINVAL);
+    assert_int_equal(wr_jcs(NULL, false, &out, NULL, &err), WRIT_EINVAL);
     assert_null(out);
-    /* Nesting beyond MCP_JCS_MAX_DEPTH (built directly: the message parser
+    /* Nesting beyond WR_JCS_MAX_DEPTH (built directly: the message parser
      * would refuse it earlier). */
     json_t *root = json_array(), *cur = root;
-    for (int i = 0; i < MCP_JCS_MAX_DEPTH + 5; i++) {
+    for (int i = 0; i < WR_JCS_MAX_DEPTH + 5; i++) {
         json_t *n = json_array();
         json_array_append_new(cur, n);
         cur = n;
     }
-    assert_int_equal(mcp_jcs(root, false, &out, NULL, &err), WRIT_ELIMIT);
+    assert_int_equal(wr_jcs(root, false, &out, NULL, &err), WRIT_ELIMIT);
     assert_null(out);
     char hex[65];
-    assert_int_equal(mcp_jcs_sha256(root, false, hex, &err), WRIT_ELIMIT);
+    assert_int_equal(wr_jcs_sha256(root, false, hex, &err), WRIT_ELIMIT);
     assert_string_equal(hex, "");
     json_decref(root);
     json_t *nan = json_real(0.0);
@@ -226,7 +226,7 @@ static void test_limits_and_errors(void **state)
     json_t *big = json_pack("{s[iiii]s{ss}}", "k", 1, 2, 3, 4, "m", "n", "o");
     for (long n = 0; n < 8; n++) {
         wr_alloc_set_fail_after(n);
-        writ_status st = mcp_jcs(big, false, &out, NULL, &err);
+        writ_status st = wr_jcs(big, false, &out, NULL, &err);
         wr_alloc_set_fail_after(-1);
         if (st == WRIT_OK) {
             wr_free(out);

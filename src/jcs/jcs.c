@@ -11,7 +11,7 @@
  * still reads back; both neighbours are tried before going to p + 1.
  * Seventeen digits always round-trip, so the loop ends.
  */
-#include "mcp/jcs.h"
+#include "jcs/jcs.h"
 
 #include <math.h>
 #include <openssl/evp.h>
@@ -47,7 +47,7 @@ static int reads_back(unsigned long long m, int e, double v)
     return strtod(buf, NULL) == v;
 }
 
-int mcp_num_shortest(double v, char digits[18], int *point)
+int wr_num_shortest(double v, char digits[18], int *point)
 {
     v = fabs(v);
     for (int p = 1; p <= 17; p++) {
@@ -81,9 +81,9 @@ int mcp_num_shortest(double v, char digits[18], int *point)
     return 1;
 }
 
-size_t mcp_num_es(double v, char *buf, size_t cap)
+size_t wr_num_es(double v, char *buf, size_t cap)
 {
-    if (cap < MCP_NUM_ES_MAX || !isfinite(v)) {
+    if (cap < WR_NUM_ES_MAX || !isfinite(v)) {
         if (cap)
             buf[0] = 0;
         return 0;
@@ -95,7 +95,7 @@ size_t mcp_num_es(double v, char *buf, size_t cap)
     }
     char d[18];
     int n;
-    int k = mcp_num_shortest(v, d, &n);
+    int k = wr_num_shortest(v, d, &n);
     size_t w = 0;
     if (v < 0)
         buf[w++] = '-';
@@ -252,9 +252,9 @@ static size_t key_decode(const char *k, size_t n, char *out)
 
 static writ_status emit(sbuf *b, const json_t *v, bool cedar_keys, int depth, writ_error *err)
 {
-    if (depth > MCP_JCS_MAX_DEPTH)
-        return wr_error(err, WRIT_ELIMIT, "JSON nesting deeper than %d levels", MCP_JCS_MAX_DEPTH);
-    char num[MCP_NUM_ES_MAX];
+    if (depth > WR_JCS_MAX_DEPTH)
+        return wr_error(err, WRIT_ELIMIT, "JSON nesting deeper than %d levels", WR_JCS_MAX_DEPTH);
+    char num[WR_NUM_ES_MAX];
     switch (json_typeof(v)) {
     case JSON_NULL:
         sb_putn(b, "null", 4);
@@ -271,7 +271,7 @@ static writ_status emit(sbuf *b, const json_t *v, bool cedar_keys, int depth, wr
         break;
     }
     case JSON_REAL: {
-        size_t n = mcp_num_es(json_real_value(v), num, sizeof num);
+        size_t n = wr_num_es(json_real_value(v), num, sizeof num);
         if (!n)
             return wr_error(err, WRIT_EINVAL, "a number that is not finite has no JSON text");
         sb_putn(b, num, n);
@@ -337,7 +337,7 @@ static writ_status emit(sbuf *b, const json_t *v, bool cedar_keys, int depth, wr
     return !sb_ok(b) ? wr_error(err, WRIT_ENOMEM, "out of memory") : WRIT_OK;
 }
 
-writ_status mcp_jcs(const json_t *v, bool cedar_keys, char **out, size_t *len, writ_error *err)
+writ_status wr_jcs(const json_t *v, bool cedar_keys, char **out, size_t *len, writ_error *err)
 {
     *out = NULL;
     if (len)
@@ -359,12 +359,12 @@ writ_status mcp_jcs(const json_t *v, bool cedar_keys, char **out, size_t *len, w
     return WRIT_OK;
 }
 
-writ_status mcp_jcs_sha256(const json_t *v, bool cedar_keys, char hex[65], writ_error *err)
+writ_status wr_jcs_sha256(const json_t *v, bool cedar_keys, char hex[65], writ_error *err)
 {
     hex[0] = 0;
     char *text;
     size_t n;
-    writ_status st = mcp_jcs(v, cedar_keys, &text, &n, err);
+    writ_status st = wr_jcs(v, cedar_keys, &text, &n, err);
     if (st)
         return st;
     unsigned char md[32];
