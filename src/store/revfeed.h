@@ -1,40 +1,14 @@
-/* revfeed.h - a revocation set that follows a shared store (revocations.c).
- *
- * With replicas, each one keeps the whole revocation set in memory (the
- * hot path stays a hash lookup) and a thread follows the store's feed
- * (store.h) to learn what the others revoked.  A replica that cannot hear
- * the store cannot know whether a token was revoked elsewhere: once the
- * feed has been silent for longer than stale_after, every check answers
- * "revoked" (fail closed) until the feed answers again and the set has
- * caught up. */
+/* revfeed.h - the revocation set following one of the stores (token/revfeed.h
+ * says how; this hands it the store's operations). */
 #ifndef WRIT_STORE_REVFEED_H
 #define WRIT_STORE_REVFEED_H
 
 #include "store/store.h"
-#include "writ/token.h"
+#include "token/revfeed.h"
 
-/* r (opened in memory: path NULL) loads every revocation of st now, then a
- * thread follows st until writ_revocations_close (st must outlive r).
- * From then on writ_revocations_add publishes to st first.  The store
- * being unreachable now is not an error: r starts stale and catches up
- * when it answers.  log (may be NULL) hears of the feed being lost and
- * back; it is called from the follower thread. */
+/* wr_revocations_follow_ops with st's revocation_publish and
+ * revocation_follow (store.h). */
 WRIT_MUST_CHECK writ_status wr_revocations_follow(writ_revocations *r, wr_store *st, unsigned stale_after_s,
                                                   void (*log)(const char *msg), writ_error *err);
-
-/* The same with the store's operations given (revfeed.c passes store.h's):
- * the revocation set lives in libwrit, which links no store backend. */
-typedef struct wr_revfeed_ops {
-    writ_status (*publish)(wr_store *st, int kind, const char *value, size_t len, int64_t until, writ_error *err);
-    writ_status (*follow)(wr_store *st, char cursor[WR_REV_CURSOR_MAX], int wait_ms,
-                          bool (*fn)(void *ud, int kind, const char *value, size_t len, int64_t until), void *ud,
-                          writ_error *err);
-} wr_revfeed_ops;
-WRIT_MUST_CHECK writ_status wr_revocations_follow_ops(writ_revocations *r, wr_store *st, const wr_revfeed_ops *ops,
-                                                      unsigned stale_after_s, void (*log)(const char *msg),
-                                                      writ_error *err);
-/* How long the feed has been silent past stale_after, in ms: > 0 means
- * every check fails closed now.  0 when fresh, or when r follows no feed. */
-int64_t wr_revocations_stale_ms(const writ_revocations *r);
 
 #endif

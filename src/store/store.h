@@ -177,7 +177,9 @@ WRIT_MUST_CHECK writ_status wr_store_revocation_publish(wr_store *st, int kind, 
                                                         int64_t until, writ_error *err);
 
 /* A position in the log, opaque to the caller; "" = none yet. */
+#ifndef WR_REV_CURSOR_MAX
 #define WR_REV_CURSOR_MAX 64
+#endif
 
 /* Deliver to fn the revocations published after cursor and advance it.
  * With "" (or a cursor the backend can no longer continue from without a

@@ -13,7 +13,7 @@
  * revocation feed from a thread; additions are published to the store
  * first; a feed silent for longer than stale_after makes every check fail
  * closed. */
-#include "store/revfeed.h"
+#include "token/revfeed.h"
 #include "util/alloc.h"
 #include "writ/token.h"
 
@@ -50,7 +50,7 @@ struct writ_revocations {
     sqlite3 *db;
     sqlite3_int64 last_id;
     /* following a shared store (revfeed.h); feed NULL = not following */
-    wr_store *feed;
+    struct wr_store *feed;
     wr_revfeed_ops ops; /* the store's publish and follow (revfeed.c): libwrit does not link the stores */
     pthread_t follower;
     bool follower_started;
@@ -467,7 +467,7 @@ static void *follow_main(void *arg)
     return NULL;
 }
 
-writ_status wr_revocations_follow_ops(writ_revocations *r, wr_store *st, const wr_revfeed_ops *ops,
+writ_status wr_revocations_follow_ops(writ_revocations *r, struct wr_store *st, const wr_revfeed_ops *ops,
                                       unsigned stale_after_s, void (*log)(const char *msg), writ_error *err)
 {
     if (r->feed || r->db)
