@@ -1,10 +1,10 @@
-/* revfeed.h - the revocation set following one of the stores (token/revfeed.h
+/* revfeed.h - the revocation set following one of the stores (token/revocations.h
  * says how; this hands it the store's operations). */
 #ifndef WRIT_STORE_REVFEED_H
 #define WRIT_STORE_REVFEED_H
 
 #include "store/store.h"
-#include "token/revfeed.h"
+#include "token/revocations.h"
 
 /* wr_revocations_follow_ops with st's revocation_publish and
  * revocation_follow (store.h). */

@@ -13,7 +13,7 @@
  * revocation feed from a thread; additions are published to the store
  * first; a feed silent for longer than stale_after makes every check fail
  * closed. */
-#include "token/revfeed.h"
+#include "token/revocations.h"
 #include "util/alloc.h"
 #include "writ/token.h"
 
@@ -51,7 +51,7 @@ struct writ_revocations {
     sqlite3_int64 last_id;
     /* following a shared store (revfeed.h); feed NULL = not following */
     struct wr_store *feed;
-    wr_revfeed_ops ops; /* the store's publish and follow (revfeed.c): libwrit does not link the stores */
+    wr_revfeed_ops ops; /* the store's publish and follow (store/revfeed.c): libwrit links no store */
     pthread_t follower;
     bool follower_started;
     atomic_bool stop;

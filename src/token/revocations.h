@@ -1,4 +1,4 @@
-/* revfeed.h - a revocation set (revocations.c) that follows a feed.
+/* revocations.h - the revocation set (revocations.c) following a feed.
  *
  * With replicas, each one keeps the whole revocation set in memory (the
  * hot path stays a hash lookup) and a thread follows a shared store's feed
@@ -10,8 +10,8 @@
  * The set knows the store only as the two operations below: the stores
  * (src/store/) sit above the token library and hand them in
  * (store/revfeed.h). */
-#ifndef WRIT_TOKEN_REVFEED_H
-#define WRIT_TOKEN_REVFEED_H
+#ifndef WRIT_TOKEN_REVOCATIONS_H
+#define WRIT_TOKEN_REVOCATIONS_H
 
 #include "writ/token.h"
 
