@@ -257,6 +257,11 @@ typedef struct writ_explanation {
  * closed like writ_authorize (deny, empty explanation). */
 WRIT_API WRIT_MUST_CHECK writ_status writ_explain(writ_authorizer *az, const writ_policyset *ps, const writ_entities *es,
                                          const writ_request *rq, writ_decision *d, writ_explanation *x);
+/* x as JSON text: {"permits": [{"policy", "held", "condition"?: PART,
+ * "error"?}], "forbids": [{"policy", "conditions": [PART...]}]}, PART =
+ * {"clause": "when"|"unless", "text", "line", "column"}.  NULL on out of
+ * memory; free with writ_free_string. */
+WRIT_API char *writ_explanation_json(const writ_explanation *x);
 
 /* ---- partial decisions: could some values of context attributes not yet
  * known make the request allowed?  (An MCP gateway lists a tool when some

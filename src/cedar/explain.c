@@ -240,3 +240,19 @@ void cedar_explain_json(sbuf *b, const writ_explanation *x)
     }
     sb_putc(b, ']');
 }
+
+char *writ_explanation_json(const writ_explanation *x)
+{
+    if (!x)
+        return NULL;
+    sbuf b;
+    sb_init(&b);
+    sb_putc(&b, '{');
+    cedar_explain_json(&b, x);
+    sb_putc(&b, '}');
+    if (!sb_ok(&b)) {
+        sb_free(&b);
+        return NULL;
+    }
+    return sb_take(&b, NULL);
+}

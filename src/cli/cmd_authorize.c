@@ -1,5 +1,4 @@
 /* cmd_authorize.c - `writ authorize`: decide one request, print JSON. */
-#include "cedar/explain.h"
 #include "cli/cli.h"
 #include "shadow/shadow.h"
 #include "util/alloc.h"
@@ -134,13 +133,9 @@ int cmd_authorize(int argc, char **argv)
     json_object_set_new(o, "reasons", reasons);
     json_object_set_new(o, "errors", errors);
     if (explain && !d.allow) {
-        sbuf b;
-        sb_init(&b);
-        sb_putc(&b, '{');
-        cedar_explain_json(&b, &x);
-        sb_putc(&b, '}');
-        json_t *xj = sb_ok(&b) ? json_loadb(b.p, b.len, 0, NULL) : NULL;
-        sb_free(&b);
+        char *text = writ_explanation_json(&x);
+        json_t *xj = text ? json_loads(text, 0, NULL) : NULL;
+        writ_free_string(text);
         if (!xj) {
             fprintf(stderr, "writ authorize: out of memory\n");
             json_decref(o);

@@ -46,7 +46,6 @@
  *     the token's.
  * Both ways go through srv_decide_ask (decide.c), the decision path every
  * front end shares. */
-#include "cedar/explain.h"
 #include "server/azmap.h"
 #include "server/server_int.h"
 #include "util/alloc.h"
@@ -106,9 +105,10 @@ static int eval_one(srv *s, const srv_snapshot *snap, const srv_task *tk, const 
     sb_puts(out, o.allow ? "{\"decision\":true,\"context\":{" : "{\"decision\":false,\"context\":{");
     srv_outcome_json(snap, &o, out);
     if (o.explained && !o.allow && !o.failed) {
-        sb_puts(out, ",\"explain\":{");
-        cedar_explain_json(out, &o.x);
-        sb_putc(out, '}');
+        char *xj = writ_explanation_json(&o.x);
+        sb_puts(out, ",\"explain\":");
+        sb_puts(out, xj ? xj : "null");
+        writ_free_string(xj);
     }
     sb_puts(out, "}}");
     return 0;
