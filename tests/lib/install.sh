@@ -57,7 +57,8 @@ if cmake -S "$TMP" -B "$TMP/cm" -DCMAKE_PREFIX_PATH="$P" >"$TMP/cm.log" 2>&1 && 
     ok "example builds with find_package(Writ)"; else cat "$TMP/cm.log"; bad "example builds with find_package(Writ)"; fi
 case "$(ldd "$TMP/embed" 2>/dev/null | awk '/libwrit/ {print $3}')" in
 "$LIBDIR"/*) ok "example links the installed libwrit" ;;
-*) LD_LIBRARY_PATH="$LIBDIR" ldd "$TMP/embed" | grep -q "$LIBDIR/libwrit" && ok "example links the installed libwrit" ||
+*) deps=$(LD_LIBRARY_PATH="$LIBDIR" ldd "$TMP/embed") # (not piped into grep -q: pipefail and SIGPIPE)
+   [[ "$deps" == *"$LIBDIR/libwrit"* ]] && ok "example links the installed libwrit" ||
     bad "example links the installed libwrit: $(ldd "$TMP/embed" | grep writ)" ;;
 esac
 
