@@ -49,7 +49,7 @@ start_writ() {
         --threads 2 "$@" >"$TMP/$name.log" 2>&1 &
     WPID=$!
     PIDS+=("$WPID")
-    for _ in $(seq 100); do
+    for _ in $(seq "${START_WAIT:-100}"); do   # tenths of a second
         [ -s "$TMP/$name.ready" ] && break
         kill -0 "$WPID" 2>/dev/null || break
         sleep 0.1
