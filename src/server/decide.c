@@ -372,21 +372,18 @@ void srv_decide_ask(srv *s, const srv_snapshot *snap, const srv_ask *a, srv_outc
     }
     /* @approval("required"): the approval bound to this request decides
      * (src/approval/gate.c); its step goes into the record */
-    sbuf step;
+    sbuf step; /* the caller's extra audit items, then the approval's step */
     sb_init(&step);
+    size_t mark = 0;
     if (out->allow && snap->napprovals) {
-        if (a->audit_extra) {
+        if (a->audit_extra)
             sb_puts(&step, a->audit_extra);
-            size_t mark = step.len;
-            srv_approval_gate(s, snap, a, ctx, agent, res, task, chain, out, &step);
-            if (step.len == mark)
-                sb_free(&step), sb_init(&step);
-        } else {
-            srv_approval_gate(s, snap, a, ctx, agent, res, task, chain, out, &step);
-        }
+        mark = step.len;
+        srv_approval_gate(s, snap, a, ctx, agent, res, task, chain, out, &step);
     }
     if (!a->quiet)
-        decided(s, agent, act, res, task, chain, step.len && sb_ok(&step) ? step.p : a->audit_extra, shadow, out);
+        decided(s, agent, act, res, task, chain, step.len > mark && sb_ok(&step) ? step.p : a->audit_extra,
+                shadow, out);
     sb_free(&step);
     if (out->allow && !a->quiet)
         srv_history_count(s, &hist);
