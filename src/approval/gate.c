@@ -33,6 +33,7 @@ typedef struct srv_approvals {
     char base[512];     /* PUBLIC_URL without a trailing '/' */
     wr_webhook *hook;   /* NULL = no approval_webhook */
     int64_t last_sweep; /* ms */
+    int64_t last_prune; /* ms */
 } srv_approvals;
 
 static int64_t now_ms(void)
@@ -143,6 +144,15 @@ void srv_approvals_tick(srv *s)
     for (size_t i = 0; i < n; i++)
         step_record(s, &v[i], "expired");
     wr_approvals_free(v, n);
+    /* ended approvals are deleted approval_keep after their expiry, once a
+     * minute (each step is in the audit log already) */
+    int64_t keep = (int64_t)s->cfg->approval_keep * 1000;
+    if (keep > 0 && now - s->appr->last_prune >= 60000) {
+        s->appr->last_prune = now;
+        size_t removed = 0;
+        if (wr_store_approval_prune(s->state, now - keep, &removed, &err))
+            fprintf(stderr, "writ serve: approvals: %s\n", err.msg);
+    }
 }
 
 /* Does the allow rest only on permits annotated @approval("required")? */

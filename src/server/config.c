@@ -13,8 +13,22 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef enum ck_kind { CK_STR, CK_PATH, CK_U32, CK_U64, CK_BOOL, CK_LISTEN, CK_ROUTE, CK_TRUST_SPIFFE, CK_TRUST_OIDC,
-               CK_TLS_CA, CK_MCP_UP, CK_MCP_CRED, CK_DURATION, CK_LIMIT } ck_kind;
+typedef enum ck_kind {
+    CK_STR,
+    CK_PATH,
+    CK_U32,
+    CK_U64,
+    CK_BOOL,
+    CK_LISTEN,
+    CK_ROUTE,
+    CK_TRUST_SPIFFE,
+    CK_TRUST_OIDC,
+    CK_TLS_CA,
+    CK_MCP_UP,
+    CK_MCP_CRED,
+    CK_DURATION,
+    CK_LIMIT
+} ck_kind;
 
 typedef struct ck_key {
     const char *name;
@@ -57,7 +71,8 @@ static const ck_key keys[] = {
     {"audit_spool_max", CK_U32, OFF(audit_spool_max), 1, 100000000,
      "PostgreSQL sink: audit records kept on local disk while the database is down"},
     {"audit_spool_full", CK_STR, OFF(audit_spool_full), 0, 0,
-     "when that spool is full: refuse (decisions fail closed, 503) or drop (keep deciding, count dropped records)"},
+     "when that spool is full: refuse (decisions fail closed, 503) or drop (keep deciding, count dropped "
+     "records)"},
     {"audit_commit_delay_us", CK_U32, OFF(audit_commit_delay_us), 0, 100000,
      "microseconds the audit log waits to gather more records before committing fewer than 16 (0: at once)"},
     {"reload_poll", CK_U32, OFF(reload_poll), 0, 86400,
@@ -120,6 +135,9 @@ static const ck_key keys[] = {
      "the destination fact when neither a route nor a trusted proxy names one"},
     {"approval_ttl", CK_DURATION, OFF(approval_ttl), 1, 30u * 86400,
      "how long an approval lives from its request: seconds, or with s, m, h, d (default 15m)"},
+    {"approval_keep", CK_DURATION, OFF(approval_keep), 0, 3650u * 86400,
+     "how long an ended approval (consumed, denied, expired) stays listed after its expiry before "
+     "it is deleted (0: never; default 7d; the audit log keeps every step)"},
     {"approval_webhook", CK_STR, OFF(approval_webhook), 0, 0,
      "URL each new pending approval is POSTed to as JSON (retried; empty: none)"},
 };
@@ -209,6 +227,7 @@ void srv_config_defaults(srv_config *c)
     c->tls_key = dup("");
     c->public_url = dup("");
     c->approval_ttl = 900;
+    c->approval_keep = 7 * 86400;
     c->approval_webhook = dup("");
 }
 
@@ -560,17 +579,19 @@ static writ_status add_mcp_up(srv_config *c, const char *v, writ_error *err)
         }
     bool stdio = n >= 3 && !strcmp(w[1], "stdio");
     if (!(n == 2 || stdio)) {
-        st = wr_error(err, WRIT_EINVAL, "mcp_upstream: expected NAME URL or NAME stdio CMD ARG..., got '%s'", v);
+        st = wr_error(err, WRIT_EINVAL, "mcp_upstream: expected NAME URL or NAME stdio CMD ARG..., got '%s'",
+                      v);
         goto out;
     }
     if (!mcp_name_ok(w[0])) {
         st = wr_error(err, WRIT_EINVAL,
-                      "mcp_upstream: name '%s' may hold only letters, digits, '_', '-' and '.' (1 to 64)", w[0]);
+                      "mcp_upstream: name '%s' may hold only letters, digits, '_', '-' and '.' (1 to 64)",
+                      w[0]);
         goto out;
     }
     if (!stdio && strncmp(w[1], "http://", 7) != 0 && strncmp(w[1], "https://", 8) != 0) {
-        st = wr_error(err, WRIT_EINVAL, "mcp_upstream %s: '%s' is not an http:// or https:// URL (or 'stdio')",
-                      w[0], w[1]);
+        st = wr_error(err, WRIT_EINVAL,
+                      "mcp_upstream %s: '%s' is not an http:// or https:// URL (or 'stdio')", w[0], w[1]);
         goto out;
     }
     for (size_t i = 0; i < c->nmcp_up; i++)
@@ -635,8 +656,8 @@ static writ_status add_mcp_cred(srv_config *c, const char *v, const char *base_d
     }
     if (hdr) {
         for (const char *p = w[2]; *p; p++)
-            if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '-' ||
-                  *p == '_')) {
+            if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+                  *p == '-' || *p == '_')) {
                 st = wr_error(err, WRIT_EINVAL, "mcp_credential %s: '%s' is not a header name", w[0], w[2]);
                 goto out;
             }
@@ -761,8 +782,8 @@ static writ_status set_value(srv_config *c, const ck_key *k, const char *key, co
     case CK_DURATION:
         if (srv_duration_parse(value, k->min, k->max, &x))
             return wr_error(err, WRIT_EINVAL,
-                            "%s: expected seconds or a number with s, m, h or d, from %llus to %llus: '%s'", key,
-                            (unsigned long long)k->min, (unsigned long long)k->max, value);
+                            "%s: expected seconds or a number with s, m, h or d, from %llus to %llus: '%s'",
+                            key, (unsigned long long)k->min, (unsigned long long)k->max, value);
         *(uint32_t *)slot = (uint32_t)x;
         return WRIT_OK;
     case CK_BOOL:
@@ -827,12 +848,12 @@ static writ_status load_json(srv_config *c, const char *text, size_t len, const 
         json_t *items = json_is_array(v) ? v : NULL;
         size_t n = items ? json_array_size(items) : 1;
         if (items && (!find_key(key, strlen(key)) || (find_key(key, strlen(key))->kind != CK_ROUTE &&
-                                                     find_key(key, strlen(key))->kind != CK_TRUST_SPIFFE &&
-                                                     find_key(key, strlen(key))->kind != CK_TRUST_OIDC &&
-                                                     find_key(key, strlen(key))->kind != CK_TLS_CA &&
-                                                     find_key(key, strlen(key))->kind != CK_MCP_UP &&
-                                                     find_key(key, strlen(key))->kind != CK_LIMIT &&
-                                                     find_key(key, strlen(key))->kind != CK_MCP_CRED))) {
+                                                      find_key(key, strlen(key))->kind != CK_TRUST_SPIFFE &&
+                                                      find_key(key, strlen(key))->kind != CK_TRUST_OIDC &&
+                                                      find_key(key, strlen(key))->kind != CK_TLS_CA &&
+                                                      find_key(key, strlen(key))->kind != CK_MCP_UP &&
+                                                      find_key(key, strlen(key))->kind != CK_LIMIT &&
+                                                      find_key(key, strlen(key))->kind != CK_MCP_CRED))) {
             st = wr_error(err, WRIT_EJSON, "config: '%s' takes one value, not a list", key);
             break;
         }
@@ -1028,9 +1049,10 @@ writ_status srv_config_args(srv_config *c, int argc, char **argv, bool *help, wr
 writ_status srv_config_check(const srv_config *c, writ_error *err)
 {
     if (!c->policies || !*c->policies)
-        return wr_error(err, WRIT_EINVAL,
-                        "no policies: pass --policies FILE (with --entities FILE and --schema FILE as needed) or "
-                        "--config FILE naming them; scripts/start.sh runs the examples/ set");
+        return wr_error(
+            err, WRIT_EINVAL,
+            "no policies: pass --policies FILE (with --entities FILE and --schema FILE as needed) or "
+            "--config FILE naming them; scripts/start.sh runs the examples/ set");
     return WRIT_OK;
 }
 

@@ -234,6 +234,7 @@ static const wr_store_ops redis_ops = {
     .approval_list = wr_redis_approval_list,
     .approval_decide = wr_redis_approval_decide,
     .approval_expired = wr_redis_approval_expired,
+    .approval_prune = wr_redis_approval_prune,
     .counter_add = wr_redis_counter_add,
     .counter_sum = wr_redis_counter_sum,
     .counter_scan = wr_redis_counter_scan,

@@ -76,6 +76,42 @@ static const char expired_lua[] =
     "end\n"
     "return out\n";
 
+/* ARGV: before.  Approvals created before `before` are examined in order
+ * of creation, at most 1000 a call; one is removed (with its binding key
+ * when that still names it) once expires_ms < before and it is denied,
+ * consumed, or pending/approved with its expiry reported (no longer in
+ * writ:apx).  Ones kept are stepped over, so a long-lived approval at the
+ * front does not stop the rest. */
+static const char prune_lua[] =
+    "local before = tonumber(ARGV[1])\n"
+    "local off, seen, removed = 0, 0, 0\n"
+    "while seen < 1000 do\n"
+    "  local ids = redis.call('ZRANGEBYSCORE', 'writ:apz', '-inf', '(' .. ARGV[1], 'LIMIT', off, 100)\n"
+    "  if #ids == 0 then break end\n"
+    "  for _, id in ipairs(ids) do\n"
+    "    seen = seen + 1\n"
+    "    local k = 'writ:ap:' .. id\n"
+    "    local h = redis.call('HMGET', k, 'status', 'expires_ms', 'binding')\n"
+    "    local exp = tonumber(h[2])\n"
+    "    local gone = not h[1]\n"
+    "    if h[1] and exp and exp < before then\n"
+    "      gone = h[1] == 'denied' or h[1] == 'consumed' or not redis.call('ZSCORE', 'writ:apx', id)\n"
+    "    end\n"
+    "    if gone then\n"
+    "      redis.call('DEL', k)\n"
+    "      redis.call('ZREM', 'writ:apz', id)\n"
+    "      redis.call('ZREM', 'writ:apx', id)\n"
+    "      if h[3] and redis.call('GET', 'writ:apb:' .. h[3]) == id then\n"
+    "        redis.call('DEL', 'writ:apb:' .. h[3])\n"
+    "      end\n"
+    "      removed = removed + 1\n"
+    "    else\n"
+    "      off = off + 1\n"
+    "    end\n"
+    "  end\n"
+    "end\n"
+    "return removed\n";
+
 static bool valid_token(const char *s, size_t max)
 {
     size_t n = s ? strlen(s) : 0;
@@ -395,5 +431,27 @@ writ_status wr_redis_approval_expired(wr_store *st, int64_t now_ms, wr_approval 
         *out = NULL;
         *n = 0;
     }
+    return ret;
+}
+
+writ_status wr_redis_approval_prune(wr_store *st, int64_t before_ms, size_t *removed, writ_error *err)
+{
+    wr_redis_store *s = (wr_redis_store *)st;
+    *removed = 0;
+    rd_args a = {0};
+    rd_arg_i64(&a, before_ms);
+    redisContext *c = rd_get(s, err);
+    if (!c)
+        return WRIT_EIO;
+    redisReply *r = rd_script(c, prune_lua, 0, &a, "approval prune", err);
+    rd_put(s, c);
+    if (!r)
+        return WRIT_EIO;
+    writ_status ret = WRIT_OK;
+    if (r->type == REDIS_REPLY_INTEGER && r->integer >= 0)
+        *removed = (size_t)r->integer;
+    else
+        ret = bad_reply(err, "approval prune");
+    freeReplyObject(r);
     return ret;
 }

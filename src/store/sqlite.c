@@ -39,6 +39,7 @@ static const wr_store_ops sqlite_ops = {
     .approval_list = wr_sqlite_approval_list,
     .approval_decide = wr_sqlite_approval_decide,
     .approval_expired = wr_sqlite_approval_expired,
+    .approval_prune = wr_sqlite_approval_prune,
     .counter_add = wr_sqlite_counter_add,
     .counter_add_many = wr_sqlite_counter_add_many,
     .counter_sum = wr_sqlite_counter_sum,

@@ -516,3 +516,34 @@ writ_status wr_sqlite_approval_expired(wr_store *st, int64_t now_ms, wr_approval
     }
     return rc;
 }
+
+writ_status wr_sqlite_approval_prune(wr_store *st, int64_t before_ms, size_t *removed, writ_error *err)
+{
+    wr_sqlite_store *s = (wr_sqlite_store *)st;
+    writ_error e0;
+    if (!err)
+        err = &e0;
+    memset(err, 0, sizeof *err);
+    *removed = 0;
+    pthread_mutex_lock(&s->mu);
+    writ_status rc = WRIT_OK;
+    sqlite3_stmt *q = NULL;
+    /* status 2 denied, 3 consumed; pending (0) and approved (1) only once
+     * their expiry has been reported */
+    if (sqlite3_prepare_v2(
+            s->db,
+            "DELETE FROM approvals WHERE id IN (SELECT id FROM approvals WHERE expires_ms < ?1 "
+            "AND (status IN (2, 3) OR expiry_reported = 1) LIMIT 1000)",
+            -1, &q, NULL) != SQLITE_OK) {
+        rc = wr_sqlite_fail(s, err, "prepare");
+    } else {
+        sqlite3_bind_int64(q, 1, before_ms);
+        if (sqlite3_step(q) != SQLITE_DONE)
+            rc = wr_sqlite_fail(s, err, "prune approvals");
+        else
+            *removed = (size_t)sqlite3_changes(s->db);
+    }
+    sqlite3_finalize(q);
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}

@@ -34,6 +34,7 @@ writ_status wr_sqlite_approval_decide(wr_store *st, const char *id, bool approve
                                       wr_approval *out, writ_error *err);
 writ_status wr_sqlite_approval_expired(wr_store *st, int64_t now_ms, wr_approval **out, size_t *n,
                                        writ_error *err);
+writ_status wr_sqlite_approval_prune(wr_store *st, int64_t before_ms, size_t *removed, writ_error *err);
 writ_status wr_sqlite_counter_add(wr_store *st, const char *limit, const char *key, int64_t bucket,
                                   int64_t delta, int64_t expires_ms, writ_error *err);
 writ_status wr_sqlite_counter_add_many(wr_store *st, const wr_counter_delta *d, size_t n, writ_error *err);

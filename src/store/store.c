@@ -128,6 +128,12 @@ writ_status wr_store_approval_expired(wr_store *st, int64_t now_ms, wr_approval 
     return st->ops->approval_expired(st, now_ms, out, n, err);
 }
 
+writ_status wr_store_approval_prune(wr_store *st, int64_t before_ms, size_t *removed, writ_error *err)
+{
+    *removed = 0;
+    return st->ops->approval_prune(st, before_ms, removed, err);
+}
+
 writ_status wr_store_counter_add(wr_store *st, const char *limit, const char *key, int64_t bucket,
                                  int64_t delta, int64_t expires_ms, writ_error *err)
 {

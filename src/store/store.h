@@ -130,6 +130,14 @@ WRIT_MUST_CHECK writ_status wr_store_approval_decide(wr_store *st, const char *i
 WRIT_MUST_CHECK writ_status wr_store_approval_expired(wr_store *st, int64_t now_ms, wr_approval **out,
                                                       size_t *n, writ_error *err);
 
+/* Forget approvals that ended before before_ms: expires_ms < before_ms and
+ * consumed, denied, or expired with the expiry reported.  Nothing live is
+ * removed (a live approval has not expired), so take, decide and list answer
+ * as before for every other approval; the audit log keeps the history.
+ * *removed: how many (at most 1000 a call). */
+WRIT_MUST_CHECK writ_status wr_store_approval_prune(wr_store *st, int64_t before_ms, size_t *removed,
+                                                    writ_error *err);
+
 /* ---- task-history counters
  *
  * A counter is a sum per (limit, key) in time buckets: bucket b covers

@@ -20,6 +20,7 @@ typedef struct wr_store_ops {
                                    wr_approval *out, writ_error *err);
     writ_status (*approval_expired)(wr_store *st, int64_t now_ms, wr_approval **out, size_t *n,
                                     writ_error *err);
+    writ_status (*approval_prune)(wr_store *st, int64_t before_ms, size_t *removed, writ_error *err);
     writ_status (*counter_add)(wr_store *st, const char *limit, const char *key, int64_t bucket,
                                int64_t delta, int64_t expires_ms, writ_error *err);
     /* optional (NULL: counter_add for each) */

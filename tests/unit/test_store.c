@@ -352,6 +352,90 @@ static void test_approvals(void **state)
     wr_approval_clear(&out);
 }
 
+/* Pruning removes ended approvals past their expiry and nothing else. */
+static void test_approval_prune(void **state)
+{
+    fixture *f = *state;
+    if (!f->chk->approvals)
+        return;
+    wr_store *st = f->st;
+    writ_error err;
+    wr_approval w, out, *list = NULL;
+    wr_take res;
+    wr_decide_result dr;
+    size_t n = 0, removed = 99;
+    bool found = true;
+    int64_t now = 1700000000000;
+    const char *bind[] = {"a1", "b1", "c1", "d1", "e1"};
+    char b[5][65];
+    for (int i = 0; i < 5; i++) {
+        memset(b[i], bind[i][0], 64);
+        b[i][64] = 0;
+    }
+    want_init(&w, "pa", b[0], now, 1000); /* pending, expires */
+    assert_int_equal(wr_store_approval_take(st, &w, now, &res, &out, &err), WRIT_OK);
+    wr_approval_clear(&out);
+    want_init(&w, "pb", b[1], now, 1000); /* denied */
+    assert_int_equal(wr_store_approval_take(st, &w, now, &res, &out, &err), WRIT_OK);
+    wr_approval_clear(&out);
+    assert_int_equal(wr_store_approval_decide(st, "pb", false, "admin", "no", now + 1, &dr, &out, &err),
+                     WRIT_OK);
+    wr_approval_clear(&out);
+    want_init(&w, "pc", b[2], now, 1000); /* approved, then consumed */
+    assert_int_equal(wr_store_approval_take(st, &w, now, &res, &out, &err), WRIT_OK);
+    wr_approval_clear(&out);
+    assert_int_equal(wr_store_approval_decide(st, "pc", true, "admin", NULL, now + 1, &dr, &out, &err),
+                     WRIT_OK);
+    wr_approval_clear(&out);
+    want_init(&w, "pc2", b[2], now + 2, 1000);
+    assert_int_equal(wr_store_approval_take(st, &w, now + 2, &res, &out, &err), WRIT_OK);
+    assert_int_equal(res, WR_TAKE_CONSUMED);
+    wr_approval_clear(&out);
+    want_init(&w, "pd", b[3], now, 1000000); /* pending for long */
+    assert_int_equal(wr_store_approval_take(st, &w, now, &res, &out, &err), WRIT_OK);
+    wr_approval_clear(&out);
+    want_init(&w, "pe", b[4], now, 1000); /* pending, expires */
+    assert_int_equal(wr_store_approval_take(st, &w, now, &res, &out, &err), WRIT_OK);
+    wr_approval_clear(&out);
+
+    /* nothing has ended before its own expiry */
+    assert_int_equal(wr_store_approval_prune(st, now + 500, &removed, &err), WRIT_OK);
+    assert_int_equal(removed, 0);
+    /* the denied and the consumed one go; expired ones wait for their report */
+    assert_int_equal(wr_store_approval_prune(st, now + 5000, &removed, &err), WRIT_OK);
+    assert_int_equal(removed, 2);
+    assert_int_equal(wr_store_approval_get(st, "pb", now + 5000, &out, &found, &err), WRIT_OK);
+    assert_false(found);
+    assert_int_equal(wr_store_approval_get(st, "pc", now + 5000, &out, &found, &err), WRIT_OK);
+    assert_false(found);
+    assert_int_equal(wr_store_approval_get(st, "pa", now + 5000, &out, &found, &err), WRIT_OK);
+    assert_true(found);
+    assert_int_equal(out.status, WR_APPROVAL_EXPIRED);
+    wr_approval_clear(&out);
+    assert_int_equal(wr_store_approval_expired(st, now + 5000, &list, &n, &err), WRIT_OK);
+    assert_int_equal(n, 2);
+    wr_approvals_free(list, n);
+    assert_int_equal(wr_store_approval_prune(st, now + 5000, &removed, &err), WRIT_OK);
+    assert_int_equal(removed, 2);
+    assert_int_equal(wr_store_approval_list(st, -1, now + 5000, &list, &n, &err), WRIT_OK);
+    assert_int_equal(n, 1);
+    assert_string_equal(list[0].id, "pd");
+    assert_int_equal(list[0].status, WR_APPROVAL_PENDING);
+    wr_approvals_free(list, n);
+    /* a pruned binding starts over */
+    want_init(&w, "pa2", b[0], now + 6000, 1000);
+    assert_int_equal(wr_store_approval_take(st, &w, now + 6000, &res, &out, &err), WRIT_OK);
+    assert_int_equal(res, WR_TAKE_CREATED);
+    assert_string_equal(out.id, "pa2");
+    wr_approval_clear(&out);
+    /* the long one is still pending: kept whatever the cut-off */
+    assert_int_equal(wr_store_approval_prune(st, now + 900000, &removed, &err), WRIT_OK);
+    assert_int_equal(removed, 0);
+    assert_int_equal(wr_store_approval_get(st, "pd", now + 900000, &out, &found, &err), WRIT_OK);
+    assert_true(found);
+    wr_approval_clear(&out);
+}
+
 /* Many takers of one approved approval at once: exactly one consumes it. */
 typedef struct racer {
     wr_store *st;
@@ -710,6 +794,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_approvals, sqlite_setup, close_backend),
         cmocka_unit_test_setup_teardown(test_approvals, redis_setup, close_backend),
+        cmocka_unit_test_setup_teardown(test_approval_prune, sqlite_setup, close_backend),
+        cmocka_unit_test_setup_teardown(test_approval_prune, redis_setup, close_backend),
         cmocka_unit_test_setup_teardown(test_approval_race, sqlite_setup, close_backend),
         cmocka_unit_test_setup_teardown(test_approval_race, redis_setup, close_backend),
         cmocka_unit_test_setup_teardown(test_counters, sqlite_setup, close_backend),
