@@ -7,7 +7,7 @@
  * connection is cut), then once with no data, when we answer.  The
  * completion callback records metrics and frees the context.
  *
- * Lifecycle (srv_run): signals are blocked in every thread and taken by the
+ * Lifecycle (srv_run_ext): signals are blocked in every thread and taken by the
  * main thread with sigtimedwait: SIGHUP reloads the policy files (also
  * polled for changes every reload_poll seconds); SIGTERM/SIGINT stop
  * accepting, let requests in flight finish (drain_timeout), stop the
@@ -661,8 +661,6 @@ static char *join(const char *a, const char *b)
     }
     return p;
 }
-
-int srv_run(const srv_config *cfg) { return srv_run_ext(cfg, NULL, 0); }
 
 int srv_run_ext(const srv_config *cfg, const srv_ext *const *ext, size_t next)
 {

@@ -17,10 +17,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* Run until SIGTERM/SIGINT; SIGHUP reloads the policy files.  Returns the
- * process exit status (0 after a clean shutdown).  No modules. */
-int srv_run(const srv_config *cfg);
-
 /* Modules: what lives above the server (approvals in src/approval, AuthZEN
  * search in src/search, the MCP gateway in src/mcp) plugs into it through a
  * srv_ext each, so the server includes and calls none of them; the command
@@ -102,7 +98,9 @@ typedef struct srv_ext {
     void *arg;
 } srv_ext;
 
-/* srv_run with the n modules of ext (in this order). */
+/* Run with the n modules of ext (in this order) until SIGTERM/SIGINT;
+ * SIGHUP reloads the policy files.  Returns the process exit status (0
+ * after a clean shutdown). */
 int srv_run_ext(const srv_config *cfg, const srv_ext *const *ext, size_t n);
 
 #endif
