@@ -105,6 +105,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fixture *f = *state;
+    /* the key's destructor runs for threads that exit, not this one */
+    writ_authorizer_free(pthread_getspecific(f->s.az_key));
     pthread_key_delete(f->s.az_key);
     snap_store_close(f->s.store);
     srv_facts_close(&f->s);
