@@ -28,7 +28,7 @@
  * approve_request, resource the approval, errors
  * [{"approval":{"id","step":"approved"|"denied","reason"}}]. */
 #include "approval/approval.h"
-#include "server/server_int.h"
+#include "approval/serve.h"
 #include "jose/jose.h"
 #include "util/alloc.h"
 
@@ -136,20 +136,21 @@ static unsigned authenticate(srv *s, struct MHD_Connection *c, approver *ap, cha
     return 0;
 }
 
-/* One approval's JSON, with the agent's owner from the entities in force. */
-static void put_approval(srv *s, const srv_snapshot *snap, sbuf *b, const wr_approval *a)
+/* One approval's JSON (base: PUBLIC_URL), with the agent's owner from the
+ * entities in force. */
+static void put_approval(const char *base, const srv_snapshot *snap, sbuf *b, const wr_approval *a)
 {
     char *owner = snap ? wr_entity_string_attr(snap->es, a->agent, "owner") : NULL;
-    wr_approval_json(b, a, srv_approvals_base(s), owner);
+    wr_approval_json(b, a, base, owner);
     wr_free(owner);
 }
 
-static void reply_approval(srv *s, srv_reply *r, unsigned status, const wr_approval *a)
+static void reply_approval(srv *s, const char *base, srv_reply *r, unsigned status, const wr_approval *a)
 {
     sbuf b;
     sb_init(&b);
     srv_snapshot *snap = snap_acquire(s->store);
-    put_approval(s, snap, &b, a);
+    put_approval(base, snap, &b, a);
     snap_release(snap);
     srv_reply_sbuf(r, status, &b);
 }
@@ -269,7 +270,7 @@ static unsigned approver_allowed(srv *s, struct MHD_Connection *c, const approve
     return 403;
 }
 
-static void list(srv *s, struct MHD_Connection *c, srv_reply *r)
+static void list(srv *s, const char *base, struct MHD_Connection *c, srv_reply *r)
 {
     const char *sv = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "status");
     int status = -1;
@@ -291,7 +292,7 @@ static void list(srv *s, struct MHD_Connection *c, srv_reply *r)
     for (size_t i = 0; i < n; i++) {
         if (i)
             sb_putc(&b, ',');
-        put_approval(s, snap, &b, &v[i]);
+        put_approval(base, snap, &b, &v[i]);
     }
     snap_release(snap);
     sb_puts(&b, "]}");
@@ -299,8 +300,8 @@ static void list(srv *s, struct MHD_Connection *c, srv_reply *r)
     srv_reply_sbuf(r, 200, &b);
 }
 
-static void decide(srv *s, struct MHD_Connection *c, const approver *ap, const char *id, const char *body,
-                   size_t len, srv_reply *r)
+static void decide(srv *s, const char *base, struct MHD_Connection *c, const approver *ap, const char *id,
+                   const char *body, size_t len, srv_reply *r)
 {
     /* the body */
     writ_error err;
@@ -398,16 +399,17 @@ static void decide(srv *s, struct MHD_Connection *c, const approver *ap, const c
                   wr_approval_status_name(a.status));
     } else {
         step_record(s, ap, &a, approve, reason);
-        reply_approval(s, r, 200, &a);
+        reply_approval(s, base, r, 200, &a);
     }
     wr_approval_clear(&a);
     json_decref(j);
 }
 
-void srv_approvals_http(srv *s, struct MHD_Connection *c, const char *url, const char *method,
-                        const char *body, size_t len, srv_reply *r)
+void wr_approvals_http(void *arg, srv *s, struct MHD_Connection *c, const char *url, const char *method,
+                       const char *body, size_t len, srv_reply *r)
 {
-    if (!s->appr || !s->state) {
+    const char *base = wr_approvals_srv_base(arg);
+    if (!base || !s->state) {
         srv_error(r, 503, "unavailable", "approvals are not available on this server");
         return;
     }
@@ -429,7 +431,7 @@ void srv_approvals_http(srv *s, struct MHD_Connection *c, const char *url, const
         return;
     }
     if (!*rest) {
-        list(s, c, r);
+        list(s, base, c, r);
     } else if (rest[0] != '/' || !wr_approval_id_ok(rest + 1)) {
         srv_error(r, 404, "not_found", "no such approval");
     } else if (get) {
@@ -441,11 +443,11 @@ void srv_approvals_http(srv *s, struct MHD_Connection *c, const char *url, const
         else if (!found)
             srv_error(r, 404, "not_found", "no approval %s", rest + 1);
         else
-            reply_approval(s, r, 200, &a);
+            reply_approval(s, base, r, 200, &a);
         if (found)
             wr_approval_clear(&a);
     } else {
-        decide(s, c, &ap, rest + 1, body, len, r);
+        decide(s, base, c, &ap, rest + 1, body, len, r);
     }
     approver_clear(&ap);
 }

@@ -1,9 +1,9 @@
 /* gate.c - the approval step of the one decision path, and the approvals'
- * lifecycle in the server.
+ * module in the server (serve.h).
  *
- * srv_decide_ask (src/server/decide.c) calls srv_approval_gate after Cedar
- * allowed a request.  When every determining permit carries
- * @approval("required") (no permit without it applies), the allow is not
+ * srv_decide_ask (src/server/decide.c) calls the module's gate after Cedar
+ * allowed a request when every determining permit carries
+ * @approval("required") (no permit without it applies): the allow is not
  * given yet: the request is bound (approval.h: agent, task, chain, action,
  * resource, SHA-256 of the JCS of the input) and one atomic store step
  * (wr_store_approval_take) answers:
@@ -20,21 +20,27 @@
  * The step is named in the decision's audit record: errors gets
  * {"approval":{"id":ID,"step":"requested"|"pending"|"consumed"|"denied"}}. */
 #include "approval/approval.h"
+#include "approval/serve.h"
 #include "jcs/jcs.h"
-#include "server/server_int.h"
 #include "util/alloc.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
-typedef struct srv_approvals {
+struct wr_approvals_srv {
+    srv_ext ext;
+    srv_endpoint ep;
+    /* set once the server listens (a request may come in before): the
+     * fields below are read only after open is seen true */
+    atomic_bool open;
     int64_t ttl_ms;
     char base[512];     /* PUBLIC_URL without a trailing '/' */
     wr_webhook *hook;   /* NULL = no approval_webhook */
     int64_t last_sweep; /* ms */
     int64_t last_prune; /* ms */
-} srv_approvals;
+};
 
 static int64_t now_ms(void)
 {
@@ -43,35 +49,42 @@ static int64_t now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-writ_status srv_approvals_open(srv *s, unsigned port, writ_error *err)
+static int listening(void *arg, srv *s, unsigned port, char *why, size_t n)
 {
-    srv_approvals *ap = wr_calloc(1, sizeof *ap);
-    if (!ap)
-        return WRIT_ENOMEM;
+    wr_approvals_srv *ap = arg;
     ap->ttl_ms = (int64_t)s->cfg->approval_ttl * 1000;
     if (*s->cfg->public_url)
         snprintf(ap->base, sizeof ap->base, "%s", s->cfg->public_url);
     else
         snprintf(ap->base, sizeof ap->base, strchr(s->cfg->listen_host, ':') ? "%s://[%s]:%u" : "%s://%s:%u",
                  s->tls_cert_pem ? "https" : "http", s->cfg->listen_host, port);
-    size_t n = strlen(ap->base);
-    while (n && ap->base[n - 1] == '/')
-        ap->base[--n] = '\0';
+    size_t bn = strlen(ap->base);
+    while (bn && ap->base[bn - 1] == '/')
+        ap->base[--bn] = '\0';
     if (*s->cfg->approval_webhook) {
-        writ_status st = wr_webhook_start(s->cfg->approval_webhook, &ap->hook, err);
+        writ_error err;
+        memset(&err, 0, sizeof err);
+        writ_status st = wr_webhook_start(s->cfg->approval_webhook, &ap->hook, &err);
         if (st) {
-            wr_free(ap);
-            return st;
+            snprintf(why, n, "%s", st == WRIT_ENOMEM && !err.msg[0] ? "out of memory" : err.msg);
+            return -1;
         }
     }
-    s->appr = ap;
-    return WRIT_OK;
+    atomic_store_explicit(&ap->open, true, memory_order_release);
+    return 0;
 }
 
-void srv_approvals_metrics(srv *s, sbuf *b)
+static bool is_open(const wr_approvals_srv *ap)
 {
+    return atomic_load_explicit(&((wr_approvals_srv *)ap)->open, memory_order_acquire);
+}
+
+static void metrics(void *arg, srv *s, sbuf *b)
+{
+    (void)s;
+    wr_approvals_srv *ap = arg;
     uint64_t sent = 0, failed = 0;
-    wr_webhook_counts(s->appr ? s->appr->hook : NULL, &sent, &failed);
+    wr_webhook_counts(is_open(ap) ? ap->hook : NULL, &sent, &failed);
     sb_printf(
         b,
         "# HELP writ_approval_webhook_total New pending approvals POSTed to approval_webhook, by result.\n"
@@ -81,15 +94,16 @@ void srv_approvals_metrics(srv *s, sbuf *b)
         (unsigned long long)sent, (unsigned long long)failed);
 }
 
-const char *srv_approvals_base(const srv *s) { return s->appr ? s->appr->base : NULL; }
+const char *wr_approvals_srv_base(const wr_approvals_srv *m) { return is_open(m) ? m->base : NULL; }
 
-void srv_approvals_close(srv *s)
+static void stop(void *arg)
 {
-    if (!s->appr)
+    wr_approvals_srv *ap = arg;
+    if (!is_open(ap))
         return;
-    wr_webhook_stop(s->appr->hook);
-    wr_free(s->appr);
-    s->appr = NULL;
+    wr_webhook_stop(ap->hook);
+    ap->hook = NULL;
+    atomic_store(&ap->open, false);
 }
 
 /* One audit record of an approval step that is no decision of its own
@@ -126,14 +140,15 @@ static void step_record(srv *s, const wr_approval *a, const char *step)
     sb_free(&act);
 }
 
-void srv_approvals_tick(srv *s)
+static void tick(void *arg, srv *s)
 {
-    if (!s->appr || !s->state)
+    wr_approvals_srv *ap = arg;
+    if (!is_open(ap) || !s->state)
         return;
     int64_t now = now_ms();
-    if (now - s->appr->last_sweep < 1000)
+    if (now - ap->last_sweep < 1000)
         return;
-    s->appr->last_sweep = now;
+    ap->last_sweep = now;
     wr_approval *v = NULL;
     size_t n = 0;
     writ_error err;
@@ -147,29 +162,12 @@ void srv_approvals_tick(srv *s)
     /* ended approvals are deleted approval_keep after their expiry, once a
      * minute (each step is in the audit log already) */
     int64_t keep = (int64_t)s->cfg->approval_keep * 1000;
-    if (keep > 0 && now - s->appr->last_prune >= 60000) {
-        s->appr->last_prune = now;
+    if (keep > 0 && now - ap->last_prune >= 60000) {
+        ap->last_prune = now;
         size_t removed = 0;
         if (wr_store_approval_prune(s->state, now - keep, &removed, &err))
             fprintf(stderr, "writ serve: approvals: %s\n", err.msg);
     }
-}
-
-/* Does the allow rest only on permits annotated @approval("required")? */
-static bool needs_approval(const srv_snapshot *snap, const writ_decision *d)
-{
-    if (!d->allow || d->nreasons == 0 || snap->napprovals == 0)
-        return false;
-    for (size_t i = 0; i < d->nreasons; i++) {
-        bool marked = false;
-        for (size_t k = 0; k < snap->napprovals && !marked; k++)
-            marked =
-                (snap->approval_id[k] == d->reasons[i] || !strcmp(snap->approval_id[k], d->reasons[i])) &&
-                !strcmp(snap->approval_val[k], "required");
-        if (!marked)
-            return false;
-    }
-    return true;
 }
 
 static void deny(srv_outcome *out, const char *fmt, const char *a, const char *b, const char *c)
@@ -190,18 +188,22 @@ static void note_step(sbuf *extra, const char *id, const char *step)
     sb_puts(extra, "}}");
 }
 
-void srv_approval_gate(srv *s, const srv_snapshot *snap, const srv_ask *a, const json_t *ctx,
-                       const char *agent, const char *resource, const char *task, const char *chain,
-                       srv_outcome *out, sbuf *extra)
+static void outcome_json(const srv_outcome *o, sbuf *b);
+
+/* The gate (server.h): decide.c calls it only for an allow that rests on
+ * @approval("required") permits alone. */
+static void gate(void *arg, srv *s, const srv_snapshot *snap, const srv_ask *a, const json_t *ctx,
+                 const char *agent, const char *resource, const char *task, const char *chain,
+                 srv_outcome *out, sbuf *extra)
 {
-    if (out->failed || !out->allow || !needs_approval(snap, &out->d))
+    if (out->failed || !out->allow)
         return;
     if (a->quiet) { /* a search's candidate: not allowed without its approval, and none is asked for */
         deny(out, "approval required%s%s%s", "", "", "");
         return;
     }
-    srv_approvals *ap = s->appr;
-    if (!ap || !s->state) {
+    wr_approvals_srv *ap = arg;
+    if (!is_open(ap) || !s->state) {
         deny(out, "approval required, but approvals are not available on this server%s%s%s", "", "", "");
         return;
     }
@@ -257,6 +259,7 @@ void srv_approval_gate(srv *s, const srv_snapshot *snap, const srv_ask *a, const
     snprintf(out->appr.id, sizeof out->appr.id, "%s", got.id);
     out->appr.expires_ms = got.expires_ms;
     out->appr.base = ap->base;
+    out->appr.json = outcome_json;
     switch (res) {
     case WR_TAKE_CONSUMED:
         /* allowed: the approval is used up */
@@ -290,11 +293,45 @@ void srv_approval_gate(srv *s, const srv_snapshot *snap, const srv_ask *a, const
     wr_approval_clear(&got);
 }
 
-void srv_approval_outcome_json(const srv_outcome *o, sbuf *b)
+/* `,"approval":{...}` of an outcome the gate held or let through. */
+static void outcome_json(const srv_outcome *o, sbuf *b)
 {
     static const char *const names[] = {"", "pending", "denied", "consumed"};
     if (o->appr.state <= SRV_APPR_NONE || o->appr.state > SRV_APPR_CONSUMED)
         return;
     sb_puts(b, ",\"approval\":");
     wr_approval_ref_json(b, o->appr.id, names[o->appr.state], o->appr.expires_ms, o->appr.base, NULL, NULL);
+}
+
+wr_approvals_srv *wr_approvals_srv_new(void)
+{
+    wr_approvals_srv *m = wr_calloc(1, sizeof *m);
+    if (!m)
+        return NULL;
+    atomic_init(&m->open, false);
+    m->ep = (srv_endpoint){.path = "/approvals",
+                           .prefix = true,
+                           .methods = SRV_M_GET | SRV_M_HEAD | SRV_M_POST,
+                           .allow = "GET, HEAD, POST",
+                           .json_body = true,
+                           .handle = wr_approvals_http};
+    m->ext = (srv_ext){.endpoints = &m->ep,
+                       .nendpoints = 1,
+                       .listening = listening,
+                       .tick = tick,
+                       .metrics = metrics,
+                       .gate = gate,
+                       .stop = stop,
+                       .arg = m};
+    return m;
+}
+
+const srv_ext *wr_approvals_srv_ext(wr_approvals_srv *m) { return &m->ext; }
+
+void wr_approvals_srv_free(wr_approvals_srv *m)
+{
+    if (!m)
+        return;
+    stop(m);
+    wr_free(m);
 }

@@ -1,6 +1,11 @@
-/* cmd_serve.c - `writ serve`: run the HTTP decision point. */
+/* cmd_serve.c - `writ serve`: run the HTTP decision point with the modules
+ * that plug into it (server.h: srv_ext), wired here, above them all:
+ * approvals (src/approval), AuthZEN search (src/search) and, when upstreams
+ * are configured, the MCP gateway (src/mcp). */
+#include "approval/serve.h"
 #include "cli/cli.h"
 #include "mcp/gateway.h"
+#include "search/serve.h"
 #include "server/config.h"
 #include "server/server.h"
 
@@ -18,6 +23,33 @@ static void usage(FILE *f)
           "  Every setting of the config file (see examples/writ.conf) is a flag:\n",
           f);
     srv_config_usage(f);
+}
+
+static int serve(const srv_config *cfg)
+{
+    wr_approvals_srv *ap = wr_approvals_srv_new();
+    if (!ap) {
+        fprintf(stderr, "writ serve: out of memory\n");
+        return 1;
+    }
+    const srv_ext *mods[3];
+    size_t n = 0;
+    mods[n++] = wr_approvals_srv_ext(ap);
+    mods[n++] = wr_search_srv_ext();
+    mcp_gw *g = NULL;
+    writ_error err;
+    int rc;
+    if (cfg->nmcp_up > 0 && mcp_gateway_open(cfg, &g, &err)) {
+        fprintf(stderr, "writ serve: %s\n", err.msg);
+        rc = 2;
+    } else {
+        if (g)
+            mods[n++] = mcp_gateway_ext(g);
+        rc = srv_run_ext(cfg, mods, n);
+    }
+    mcp_gateway_close(g);
+    wr_approvals_srv_free(ap);
+    return rc;
 }
 
 int cmd_serve(int argc, char **argv)
@@ -49,18 +81,8 @@ int cmd_serve(int argc, char **argv)
     } else if (srv_config_check(&cfg, &err)) {
         fprintf(stderr, "writ serve: %s\n", err.msg);
         rc = 2;
-    } else if (cfg.nmcp_up > 0) {
-        /* the MCP gateway's routes (cli -> mcp -> server) */
-        mcp_gw *g = NULL;
-        if (mcp_gateway_open(&cfg, &g, &err)) {
-            fprintf(stderr, "writ serve: %s\n", err.msg);
-            rc = 2;
-        } else {
-            rc = srv_run_ext(&cfg, mcp_gateway_ext(g));
-            mcp_gateway_close(g);
-        }
     } else {
-        rc = srv_run(&cfg);
+        rc = serve(&cfg);
     }
     srv_config_free(&cfg);
     return rc;

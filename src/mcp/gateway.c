@@ -891,10 +891,10 @@ static void decide(mcp_gw *g, gw_req *r, const char *what, const json_t *input, 
     srv_outcome o;
     srv_decide_ask(s, snap, &a, &o);
     r->allow = o.allow;
-    if (!o.allow && o.appr.state == SRV_APPR_PENDING) {
+    if (!o.allow && o.appr.state == SRV_APPR_PENDING && o.appr.json) {
         sbuf ab;
         sb_init(&ab);
-        srv_approval_outcome_json(&o, &ab); /* ,"approval":{...} */
+        o.appr.json(&o, &ab); /* ,"approval":{...} (the gate's) */
         json_decref(r->approval);
         r->approval = sb_ok(&ab) && ab.len > 12 ? json_loads(ab.p + 12, 0, NULL) : NULL;
         sb_free(&ab);
@@ -1321,7 +1321,7 @@ writ_status mcp_gateway_open(const srv_config *cfg, mcp_gw **out, writ_error *er
     g->routes[0] = (srv_ext_route){"/mcp/", mcp_handle, req_free, g};
     g->routes[1] = (srv_ext_route){"/.well-known/oauth-protected-resource/mcp/", meta_handle, NULL, g};
     g->routes[2] = (srv_ext_route){"/.well-known/oauth-authorization-server", meta_handle, NULL, g};
-    g->ext = (srv_ext){g->routes, 3, start, quiesce, NULL, g};
+    g->ext = (srv_ext){.routes = g->routes, .nroutes = 3, .start = start, .quiesce = quiesce, .arg = g};
     *out = g;
     return WRIT_OK;
 }

@@ -33,6 +33,7 @@
  * empty result, 200, with the reason in context.errors: AuthZEN's
  * conformance suite requires an empty answer for an unknown type. */
 #include "search/search.h"
+#include "search/serve.h"
 #include "server/server_int.h"
 #include "util/alloc.h"
 
@@ -348,9 +349,18 @@ out_snap:
     snap_release(snap);
 }
 
-void search_authzen(srv *s, struct MHD_Connection *c, int kind, const char *body, size_t len, srv_reply *r)
+/* The handler of the three endpoints: the kind is the path's last part. */
+static void search_authzen(void *arg, srv *s, struct MHD_Connection *c, const char *url, const char *method,
+                           const char *body, size_t len, srv_reply *r)
 {
-    if (kind < 0 || kind > 2) {
+    (void)arg;
+    (void)method;
+    const char *last = strrchr(url, '/');
+    int kind = -1;
+    for (int k = 0; k < 3 && last; k++)
+        if (!strcmp(last + 1, kind_name[k]))
+            kind = k;
+    if (kind < 0) {
         srv_error(r, 404, "not_found", "no such search");
         return;
     }
@@ -375,3 +385,12 @@ void search_authzen(srv *s, struct MHD_Connection *c, int kind, const char *body
     if (tk)
         srv_task_clear(&buf);
 }
+
+static const srv_endpoint search_eps[] = {
+    {"/access/v1/search/subject", false, SRV_M_POST, "POST", true, search_authzen},
+    {"/access/v1/search/resource", false, SRV_M_POST, "POST", true, search_authzen},
+    {"/access/v1/search/action", false, SRV_M_POST, "POST", true, search_authzen},
+};
+static const srv_ext search_ext = {.endpoints = search_eps, .nendpoints = 3};
+
+const srv_ext *wr_search_srv_ext(void) { return &search_ext; }

@@ -3,10 +3,11 @@
  * the task token, builds the context from the fact table (facts.c), asks
  * Cedar against a snapshot, and writes the audit record.
  *
- * Fail closed everywhere: a missing authorizer, a Cedar failure or an audit
- * log that refuses the record all turn into a deny with the reason in
- * out->error.  No decision is answered before its audit record is
- * committed (durable.c holds the answer until it is). */
+ * Fail closed everywhere: a missing authorizer, a Cedar failure, an allow
+ * that needs an approval with no gate to ask, or an audit log that refuses
+ * the record all turn into a deny with the reason in out->error.  No
+ * decision is answered before its audit record is committed (durable.c
+ * holds the answer until it is). */
 #include "server/azmap.h"
 #include "server/server_int.h"
 #include "shadow/shadow.h"
@@ -256,6 +257,23 @@ static int scope_bound(const srv_ask *a, const char *act_txt, const char *res_tx
     return -1;
 }
 
+/* Does the allow rest only on permits annotated @approval("required")? */
+static bool needs_approval(const srv_snapshot *snap, const writ_decision *d)
+{
+    if (!d->allow || d->nreasons == 0 || snap->napprovals == 0)
+        return false;
+    for (size_t i = 0; i < d->nreasons; i++) {
+        bool marked = false;
+        for (size_t k = 0; k < snap->napprovals && !marked; k++)
+            marked =
+                (snap->approval_id[k] == d->reasons[i] || !strcmp(snap->approval_id[k], d->reasons[i])) &&
+                !strcmp(snap->approval_val[k], "required");
+        if (!marked)
+            return false;
+    }
+    return true;
+}
+
 static void decided(srv *s, const char *agent, const char *action, const char *resource, const char *task,
                     const char *chain, const char *extra, const char *shadow, srv_outcome *out)
 {
@@ -371,15 +389,22 @@ void srv_decide_ask(srv *s, const srv_snapshot *snap, const srv_ask *a, srv_outc
             shadow = shd_decide(snap->shadow, snap->es, rq, &out->d);
     }
     /* @approval("required"): the approval bound to this request decides
-     * (src/approval/gate.c); its step goes into the record */
+     * (the module's gate, server.h); its step goes into the record */
     sbuf step; /* the caller's extra audit items, then the approval's step */
     sb_init(&step);
     size_t mark = 0;
-    if (out->allow && snap->napprovals) {
+    if (out->allow && needs_approval(snap, &out->d)) {
         if (a->audit_extra)
             sb_puts(&step, a->audit_extra);
         mark = step.len;
-        srv_approval_gate(s, snap, a, ctx, agent, res, task, chain, out, &step);
+        if (s->gate) {
+            s->gate->gate(s->gate->arg, s, snap, a, ctx, agent, res, task, chain, out, &step);
+        } else { /* fail closed */
+            out->allow = false;
+            out->failed = true;
+            snprintf(out->error, sizeof out->error,
+                     "approval required, but approvals are not available on this server");
+        }
     }
     if (!a->quiet)
         decided(s, agent, act, res, task, chain, step.len > mark && sb_ok(&step) ? step.p : a->audit_extra,
@@ -411,7 +436,8 @@ void srv_outcome_json(const srv_snapshot *snap, const srv_outcome *o, sbuf *b)
         json_ids(b, o->d.reasons, o->d.nreasons);
     sb_puts(b, ",\"errors\":");
     json_errors(b, o);
-    srv_approval_outcome_json(o, b);
+    if (o->appr.state != SRV_APPR_NONE && o->appr.json)
+        o->appr.json(o, b);
     /* Obligations: @approval("required") on a determining permit. */
     if (o->allow && snap) {
         for (size_t i = 0; i < o->d.nreasons; i++) {

@@ -7,7 +7,7 @@
  * connection is cut), then once with no data, when we answer.  The
  * completion callback records metrics and frees the context.
  *
- * Lifecycle (srv_run): signals are blocked in every thread and taken by the
+ * Lifecycle (srv_run_ext): signals are blocked in every thread and taken by the
  * main thread with sigtimedwait: SIGHUP reloads the policy files (also
  * polled for changes every reload_poll seconds); SIGTERM/SIGINT stop
  * accepting, let requests in flight finish (drain_timeout), stop the
@@ -41,17 +41,15 @@ typedef enum ep {
     EP_TOKEN,
     EP_REVOKE,
     EP_JWKS,
-    EP_APPROVALS,
     EP_CONSOLE,
-    EP_SEARCH_SUBJECT,
-    EP_SEARCH_RESOURCE,
-    EP_SEARCH_ACTION,
+    EP_MODULE, /* a module's (server.h: srv_endpoint) */
 } ep;
 
 enum { B_NONE, B_JSON, B_FORM };
 
-enum { M_GET = 1, M_POST = 2, M_HEAD = 4, M_ANY = 0xff };
+enum { M_GET = SRV_M_GET, M_POST = SRV_M_POST, M_HEAD = SRV_M_HEAD, M_ANY = SRV_M_ANY };
 
+/* The server's own endpoints. */
 static const struct {
     const char *path;
     bool prefix;                /* also matches path + "/..." */
@@ -70,18 +68,28 @@ static const struct {
     {"/oauth2/token", false, M_POST, "POST", EP_TOKEN, MET_EP_OTHER, B_FORM},
     {"/oauth2/revoke", false, M_POST, "POST", EP_REVOKE, MET_EP_OTHER, B_FORM},
     {"/.well-known/jwks.json", false, M_GET | M_HEAD, "GET, HEAD", EP_JWKS, MET_EP_OTHER, B_NONE},
-    {"/approvals", true, M_GET | M_HEAD | M_POST, "GET, HEAD, POST", EP_APPROVALS, MET_EP_OTHER, B_JSON},
     {"/console", true, M_GET | M_HEAD, "GET, HEAD", EP_CONSOLE, MET_EP_OTHER, B_NONE},
-    {"/access/v1/search/subject", false, M_POST, "POST", EP_SEARCH_SUBJECT, MET_EP_OTHER, B_JSON},
-    {"/access/v1/search/resource", false, M_POST, "POST", EP_SEARCH_RESOURCE, MET_EP_OTHER, B_JSON},
-    {"/access/v1/search/action", false, M_POST, "POST", EP_SEARCH_ACTION, MET_EP_OTHER, B_JSON},
 };
 #define NENDPOINTS (sizeof endpoints / sizeof endpoints[0])
 
+/* The table requests are routed by (s->eps): the server's endpoints, then
+ * the modules', made when the server starts. */
+typedef struct srv_http_ep {
+    const char *path;
+    bool prefix;
+    unsigned methods;
+    const char *allow;
+    ep ep;
+    met_endpoint mep;
+    int body;
+    const srv_endpoint *mod; /* EP_MODULE: the module's endpoint, called with arg */
+    void *arg;
+} srv_http_ep;
+
 typedef struct hreq {
-    int idx;                    /* into endpoints, -1 = none */
-    int ext;                    /* into the extension routes, -1 = none */
-    void *ext_state;            /* the extension's own, freed by its done */
+    int idx;                    /* into s->eps, -1 = none */
+    const srv_ext_route *route; /* a module's route, NULL = none */
+    void *ext_state;            /* the route's own, freed by its done */
     uint64_t t0;
     unsigned status;
     sbuf body;
@@ -149,7 +157,7 @@ static enum MHD_Result send_error(srv *s, struct MHD_Connection *c, hreq *h, uns
 {
     srv_reply r;
     memset(&r, 0, sizeof r);
-    if (h && h->idx >= 0 && endpoints[h->idx].body == B_FORM) {
+    if (h && h->idx >= 0 && s->eps[h->idx].body == B_FORM) {
         /* RFC 6749 §5.2 shape on the OAuth endpoints */
         sbuf b;
         sb_init(&b);
@@ -175,7 +183,7 @@ static enum MHD_Result send_durable(srv *s, struct MHD_Connection *c, hreq *h, s
     atomic_fetch_add_explicit(&s->met.audit_failed, 1, memory_order_relaxed);
     wr_free(r->body);
     const char *decision = r->decision ? "deny" : NULL;
-    bool oauth = h->idx >= 0 && endpoints[h->idx].body == B_FORM;
+    bool oauth = h->idx >= 0 && s->eps[h->idx].body == B_FORM;
     memset(r, 0, sizeof *r);
     r->decision = decision;
     if (oauth) {
@@ -195,12 +203,13 @@ static unsigned method_bit(const char *m)
     return !strcmp(m, "GET") ? M_GET : !strcmp(m, "POST") ? M_POST : !strcmp(m, "HEAD") ? M_HEAD : 8;
 }
 
-static int find_ext(const srv *s, const char *url)
+static const srv_ext_route *find_route(const srv *s, const char *url)
 {
-    for (size_t i = 0; s->ext && i < s->ext->nroutes; i++)
-        if (!strncmp(url, s->ext->routes[i].prefix, strlen(s->ext->routes[i].prefix)))
-            return (int)i;
-    return -1;
+    for (size_t m = 0; m < s->next; m++)
+        for (size_t i = 0; i < s->ext[m]->nroutes; i++)
+            if (!strncmp(url, s->ext[m]->routes[i].prefix, strlen(s->ext[m]->routes[i].prefix)))
+                return &s->ext[m]->routes[i];
+    return NULL;
 }
 
 static bool ext_length_ok(const srv *s, struct MHD_Connection *c)
@@ -214,14 +223,48 @@ static bool ext_length_ok(const srv *s, struct MHD_Connection *c)
     return !errno && !*end && n <= s->cfg->max_body;
 }
 
-static int find_endpoint(const char *url)
+static int find_endpoint(const srv *s, const char *url)
 {
-    for (size_t i = 0; i < NENDPOINTS; i++) {
-        size_t n = strlen(endpoints[i].path);
-        if (!strncmp(url, endpoints[i].path, n) && (url[n] == '\0' || (endpoints[i].prefix && url[n] == '/')))
+    for (size_t i = 0; i < s->neps; i++) {
+        size_t n = strlen(s->eps[i].path);
+        if (!strncmp(url, s->eps[i].path, n) && (url[n] == '\0' || (s->eps[i].prefix && url[n] == '/')))
             return (int)i;
     }
     return -1;
+}
+
+static int eps_make(srv *s)
+{
+    size_t n = NENDPOINTS;
+    for (size_t m = 0; m < s->next; m++)
+        n += s->ext[m]->nendpoints;
+    if (!(s->eps = wr_calloc(n, sizeof *s->eps)))
+        return -1;
+    for (size_t i = 0; i < NENDPOINTS; i++) {
+        srv_http_ep *e = &s->eps[s->neps++];
+        e->path = endpoints[i].path;
+        e->prefix = endpoints[i].prefix;
+        e->methods = endpoints[i].methods;
+        e->allow = endpoints[i].allow;
+        e->ep = endpoints[i].ep;
+        e->mep = endpoints[i].mep;
+        e->body = endpoints[i].body;
+    }
+    for (size_t m = 0; m < s->next; m++) {
+        for (size_t i = 0; i < s->ext[m]->nendpoints; i++) {
+            srv_http_ep *e = &s->eps[s->neps++];
+            e->mod = &s->ext[m]->endpoints[i];
+            e->arg = s->ext[m]->arg;
+            e->path = e->mod->path;
+            e->prefix = e->mod->prefix;
+            e->methods = e->mod->methods;
+            e->allow = e->mod->allow;
+            e->ep = EP_MODULE;
+            e->mep = MET_EP_OTHER;
+            e->body = e->mod->json_body ? B_JSON : B_NONE;
+        }
+    }
+    return 0;
 }
 
 /* /healthz: 200 {"status":"ok",...}, or, while the newest policy files are
@@ -307,7 +350,9 @@ static void metrics(srv *s, srv_reply *r)
         "# HELP writ_policy_reload_failing 1 while the newest policy files are refused (the previous set "
         "decides).\n# TYPE writ_policy_reload_failing gauge\nwrit_policy_reload_failing %d\n",
         snap_degraded(s->store, NULL, 0) ? 1 : 0);
-    srv_approvals_metrics(s, &b);
+    for (size_t m = 0; m < s->next; m++)
+        if (s->ext[m]->metrics)
+            s->ext[m]->metrics(s->ext[m]->arg, s, &b);
     srv_state_metrics(s, &b);
     srv_history_metrics(s, &b);
     srv_reply_sbuf(r, 200, &b);
@@ -327,8 +372,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         sb_init(&h->body);
         *con_cls = h;
         atomic_fetch_add_explicit(&s->inflight, 1, memory_order_relaxed);
-        h->idx = find_endpoint(url);
-        h->ext = h->idx < 0 ? find_ext(s, url) : -1;
+        h->idx = find_endpoint(s, url);
+        h->route = h->idx < 0 ? find_route(s, url) : NULL;
         srv_conn_request_begun(c); /* the headers are in: no header deadline */
         /* Framing two parsers could read two ways: refuse it and close, as
          * nothing after it on the connection can be trusted either. */
@@ -345,17 +390,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             return send_error(s, c, h, 503, "too_many_connections",
                               "too many open connections: retry later", NULL);
         }
-        if (h->idx < 0 && h->ext < 0)
+        if (h->idx < 0 && !h->route)
             return send_error(s, c, h, 404, "not_found", "no such endpoint", NULL);
-        if (h->ext >= 0 && atomic_load_explicit(&s->draining, memory_order_relaxed))
+        if (h->route && atomic_load_explicit(&s->draining, memory_order_relaxed))
             return send_error(s, c, h, 503, "shutting_down", "the server is shutting down", NULL);
-        if (h->ext >= 0 && !ext_length_ok(s, c))
+        if (h->route && !ext_length_ok(s, c))
             return send_error(s, c, h, 413, "body_too_large", "request body larger than max_body", NULL);
-        if (h->ext >= 0)
+        if (h->route)
             return MHD_YES;
-        if (!(endpoints[h->idx].methods & method_bit(method)))
+        if (!(s->eps[h->idx].methods & method_bit(method)))
             return send_error(s, c, h, 405, "method_not_allowed", "method not allowed on this endpoint",
-                              endpoints[h->idx].allow);
+                              s->eps[h->idx].allow);
         if (atomic_load_explicit(&s->draining, memory_order_relaxed))
             return send_error(s, c, h, 503, "shutting_down", "the server is shutting down", NULL);
         const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
@@ -370,15 +415,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                          (unsigned long long)s->cfg->max_body);
                 return send_error(s, c, h, 413, "body_too_large", msg, NULL);
             }
-            if (endpoints[h->idx].body && n)
+            if (s->eps[h->idx].body && n)
                 sb_reserve(&h->body, (size_t)n + 1);
         }
-        if (endpoints[h->idx].body == B_JSON) {
+        if (s->eps[h->idx].body == B_JSON) {
             const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
             if (ct && strncasecmp(ct, "application/json", 16) != 0)
                 return send_error(s, c, h, 415, "unsupported_media_type", "expected Content-Type: application/json",
                                   NULL);
-        } else if (endpoints[h->idx].body == B_FORM) {
+        } else if (s->eps[h->idx].body == B_FORM) {
             static const char form_ct[] = "application/x-www-form-urlencoded";
             const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
             size_t n = sizeof form_ct - 1;
@@ -395,7 +440,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
          * longer than the idle timeout (which alone would reset per byte). */
         if (mono_ns() - h->t0 > (uint64_t)s->cfg->timeout * 1000000000u)
             return MHD_NO;
-        bool reads = h->ext >= 0 || endpoints[h->idx].body;
+        bool reads = h->route || s->eps[h->idx].body;
         if (!h->too_big && h->body.len + n <= s->cfg->max_body && reads) {
             sb_putn(&h->body, upload, n);
             if (!sb_ok(&h->body))
@@ -419,8 +464,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         snprintf(msg, sizeof msg, "request body larger than %llu bytes", (unsigned long long)s->cfg->max_body);
         return send_error(s, c, h, 413, "body_too_large", msg, NULL);
     }
-    if (h->ext >= 0) {
-        const srv_ext_route *er = &s->ext->routes[h->ext];
+    if (h->route) {
+        const srv_ext_route *er = h->route;
         return (enum MHD_Result)er->handle(er->arg, s, c, url, method, h->body.p ? h->body.p : "", h->body.len,
                                            &h->ext_state);
     }
@@ -433,7 +478,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     memset(&r, 0, sizeof r);
     const char *body = h->body.p ? h->body.p : "";
     srv_durable_begin(&h->durable, s, c);
-    switch (endpoints[h->idx].ep) {
+    switch (s->eps[h->idx].ep) {
     case EP_EVALUATION:
         authzen_evaluation(s, c, body, h->body.len, &r);
         break;
@@ -442,11 +487,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         break;
     case EP_METADATA:
         authzen_metadata(s, c, &r);
-        break;
-    case EP_SEARCH_SUBJECT:
-    case EP_SEARCH_RESOURCE:
-    case EP_SEARCH_ACTION:
-        search_authzen(s, c, (int)(endpoints[h->idx].ep - EP_SEARCH_SUBJECT), body, h->body.len, &r);
         break;
     case EP_CHECK:
         check_request(s, c, url, method, &r);
@@ -466,11 +506,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     case EP_JWKS:
         oauth_jwks(s, &r);
         break;
-    case EP_APPROVALS:
-        srv_approvals_http(s, c, url, method, body, h->body.len, &r);
-        break;
     case EP_CONSOLE:
         console_page(url, &r);
+        break;
+    case EP_MODULE:
+        s->eps[h->idx].mod->handle(s->eps[h->idx].arg, s, c, url, method, body, h->body.len, &r);
         break;
     case EP_NONE:
         srv_error(&r, 404, "not_found", "no such endpoint");
@@ -490,10 +530,10 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
     if (!h)
         return;
     (void)toe;
-    met_endpoint mep = h->idx >= 0 ? endpoints[h->idx].mep : MET_EP_OTHER;
-    if (h->ext >= 0) {
-        if (s->ext->routes[h->ext].done)
-            s->ext->routes[h->ext].done(s->ext->routes[h->ext].arg, h->ext_state);
+    met_endpoint mep = h->idx >= 0 ? s->eps[h->idx].mep : MET_EP_OTHER;
+    if (h->route) {
+        if (h->route->done)
+            h->route->done(h->route->arg, h->ext_state);
         /* an extension queues its own answers: ask libmicrohttpd which */
         const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_HTTP_STATUS);
         if (!h->status && ci)
@@ -622,15 +662,14 @@ static char *join(const char *a, const char *b)
     return p;
 }
 
-int srv_run(const srv_config *cfg) { return srv_run_ext(cfg, NULL); }
-
-int srv_run_ext(const srv_config *cfg, const srv_ext *ext)
+int srv_run_ext(const srv_config *cfg, const srv_ext *const *ext, size_t next)
 {
     srv s;
     memset(&s, 0, sizeof s);
     s.cfg = cfg;
     s.ext = ext;
-    bool ext_started = false;
+    s.next = next;
+    size_t started = 0;                  /* modules whose start ran (their stop is due) */
     MHD_socket lfd = MHD_INVALID_SOCKET; /* the quiesced listen socket (drain) */
     met_init(&s.met);
     atomic_init(&s.inflight, 0);
@@ -659,6 +698,18 @@ int srv_run_ext(const srv_config *cfg, const srv_ext *ext)
     s.type_prefix = *cfg->ns ? join(cfg->ns, "::") : join("", "");
     s.action_type = *cfg->ns ? join(cfg->ns, "::Action") : join("", "Action");
     if (!s.type_prefix || !s.action_type) {
+        log_msg("out of memory");
+        goto out;
+    }
+    for (size_t m = 0; m < next; m++) {
+        if (ext[m]->gate && s.gate) {
+            log_msg("two modules gate decisions: at most one may");
+            goto out;
+        }
+        if (ext[m]->gate)
+            s.gate = ext[m];
+    }
+    if (eps_make(&s)) {
         log_msg("out of memory");
         goto out;
     }
@@ -723,13 +774,12 @@ int srv_run_ext(const srv_config *cfg, const srv_ext *ext)
         goto out;
     }
     key_made = true;
-    if (ext && ext->start) {
+    for (; started < next; started++) {
         char why[512] = "";
-        if (ext->start(ext->arg, &s, why, sizeof why)) {
+        if (ext[started]->start && ext[started]->start(ext[started]->arg, &s, why, sizeof why)) {
             log_msg("%s", why);
             goto out;
         }
-        ext_started = true;
     }
 
     struct sockaddr_storage ss;
@@ -791,9 +841,12 @@ int srv_run_ext(const srv_config *cfg, const srv_ext *ext)
     }
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(s.daemon, MHD_DAEMON_INFO_BIND_PORT);
     unsigned port = di ? di->port : cfg->listen_port;
-    if (srv_approvals_open(&s, port, &err)) {
-        log_msg("%s", err.msg);
-        goto out;
+    for (size_t m = 0; m < next; m++) {
+        char why[512] = "";
+        if (ext[m]->listening && ext[m]->listening(ext[m]->arg, &s, port, why, sizeof why)) {
+            log_msg("%s", why);
+            goto out;
+        }
     }
     log_msg("serving %s on %s:%u (%u threads, policies %s, generation %llu)",
             !s.tls_cert_pem ? "HTTP" : s.client_roots ? "HTTPS (client certificates requested)" : "HTTPS",
@@ -819,7 +872,9 @@ int srv_run_ext(const srv_config *cfg, const srv_ext *ext)
             break;
         }
         srv_conn_sweep(&s);
-        srv_approvals_tick(&s);
+        for (size_t m = 0; m < next; m++)
+            if (ext[m]->tick)
+                ext[m]->tick(ext[m]->arg, &s);
         if (sig == SIGHUP) {
             reload(&s, "SIGHUP", true);
             continue;
@@ -858,26 +913,31 @@ out:
      * (libmicrohttpd refuses to stop with suspended connections) */
     if (s.audit)
         wr_audit_flush(s.audit);
-    if (ext_started && ext->quiesce)
-        ext->quiesce(ext->arg);
+    bool quiesced = false;
+    for (size_t m = 0; m < started; m++) {
+        if (ext[m]->quiesce) {
+            ext[m]->quiesce(ext[m]->arg);
+            quiesced = true;
+        }
+    }
     /* libmicrohttpd aborts when stopped with a suspended connection, and a
      * resume takes effect only when the connection's worker next runs: wait
      * (bounded) until every held answer has been resumed and sent, plus a
-     * moment for the extensions' own resumes. */
+     * moment for the modules' own resumes. */
     if (s.daemon) {
         uint64_t until = mono_ns() + 2000000000u;
         while (atomic_load(&s.suspended) > 0 && mono_ns() < until)
             nanosleep(&(struct timespec){0, 1000000}, NULL);
-        if (ext_started)
+        if (quiesced)
             nanosleep(&(struct timespec){0, 50000000}, NULL);
     }
     if (s.daemon)
         MHD_stop_daemon(s.daemon);
     if (lfd != MHD_INVALID_SOCKET)
         close(lfd);
-    if (ext_started && ext->stop)
-        ext->stop(ext->arg);
-    srv_approvals_close(&s);
+    for (size_t m = started; m-- > 0;)
+        if (ext[m]->stop)
+            ext[m]->stop(ext[m]->arg);
     if (s.audit) {
         wr_audit_close(s.audit); /* commits everything queued */
         log_msg("audit log closed");
@@ -892,6 +952,7 @@ out:
     check_free(&s);
     srv_facts_close(&s);
     pthread_mutex_destroy(&s.conns_mu);
+    wr_free(s.eps);
     wr_free(s.type_prefix);
     wr_free(s.action_type);
     if (rc == 0 && *cfg->ready_file)

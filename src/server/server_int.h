@@ -11,6 +11,7 @@
 #include "server/config.h"
 #include "server/metrics.h"
 #include "server/route.h"
+#include "server/server.h"
 #include "util/sbuf.h"
 #include "server/snapshot.h"
 #include "store/audit.h"
@@ -59,8 +60,12 @@ typedef struct srv {
     struct srv_cidr *proxies; /* trusted_proxies */
     size_t nproxies;
     char dest_default[130]; /* destination_default, normalised */
-    const struct srv_ext *ext; /* extension routes (server.h), NULL = none */
-    struct srv_approvals *appr; /* approvals (src/approval/), NULL = not open */
+    /* modules (server.h: srv_ext) and the endpoint table with theirs (http.c) */
+    const struct srv_ext *const *ext;
+    size_t next;
+    const struct srv_ext *gate; /* the one module with a gate, NULL = none */
+    struct srv_http_ep *eps;
+    size_t neps;
     /* task-history limits (history.c) */
     struct wr_limits *limits;
 } srv;
@@ -210,12 +215,14 @@ typedef struct srv_outcome {
     bool failed;                /* no decision could be made: deny, reason in error */
     char error[320];
     writ_decision d;            /* valid when !failed; points into the thread's authorizer */
-    /* The approval the decision rests on (src/approval/gate.c), state 0 = none. */
+    /* The approval the decision rests on (the gate's, server.h), state 0 = none. */
     struct {
         int state;              /* SRV_APPR_NONE, _PENDING, _DENIED, _CONSUMED */
         char id[40];
         int64_t expires_ms;
         const char *base;       /* PUBLIC_URL */
+        /* the gate's writer of `,"approval":{...}` (srv_outcome_json) */
+        void (*json)(const struct srv_outcome *o, sbuf *b);
     } appr;
     bool explained;             /* x is d's explanation (asked for, and Cedar decided) */
     writ_explanation x;
@@ -318,35 +325,11 @@ void authzen_evaluations(srv *s, struct MHD_Connection *c, const char *body, siz
 void authzen_metadata(srv *s, struct MHD_Connection *c, srv_reply *r);
 /* AuthZEN's Authorization header rule (authzen.c): none, 0 and *tk NULL;
  * a task token that verifies, 0 and *tk = buf; else -1 with a 401 in r. */
-int srv_authzen_authenticate(srv *s, struct MHD_Connection *c, srv_task *buf, const srv_task **tk, srv_reply *r);
-/* POST /access/v1/search/{subject,resource,action} (src/search/search_http.c);
- * kind: 0 subject, 1 resource, 2 action. */
-void search_authzen(srv *s, struct MHD_Connection *c, int kind, const char *body, size_t len, srv_reply *r);
+int srv_authzen_authenticate(srv *s, struct MHD_Connection *c, srv_task *buf, const srv_task **tk,
+                             srv_reply *r);
 void check_request(srv *s, struct MHD_Connection *c, const char *url, const char *method, srv_reply *r);
 WRIT_MUST_CHECK writ_status check_compile(srv *s, writ_error *err);
 void check_free(srv *s);
-/* ---- approvals (src/approval/: gate.c, api.c) */
-/* Open the approvals on s->state (approval_ttl, public_url for port,
- * approval_webhook); close them. */
-WRIT_MUST_CHECK writ_status srv_approvals_open(srv *s, unsigned port, writ_error *err);
-void srv_approvals_close(srv *s);
-/* The approvals' lines of /metrics. */
-void srv_approvals_metrics(srv *s, sbuf *b);
-/* PUBLIC_URL without a trailing '/' (NULL when not open). */
-const char *srv_approvals_base(const srv *s);
-/* From the main loop: audit the approvals that expired since the last call. */
-void srv_approvals_tick(srv *s);
-/* The decision hook: after Cedar allowed a (context ctx), when every
- * determining permit carries @approval("required"), the approval bound to
- * the request decides (allow once when approved; else a deny naming it).
- * Appends the step to *extra for the audit record. */
-void srv_approval_gate(srv *s, const srv_snapshot *snap, const srv_ask *a, const json_t *ctx, const char *agent,
-                       const char *resource, const char *task, const char *chain, srv_outcome *out, sbuf *extra);
-/* `"approval":{...}` of an outcome that has one (nothing otherwise). */
-void srv_approval_outcome_json(const srv_outcome *o, sbuf *b);
-/* GET /approvals, GET and POST /approvals/ID. */
-void srv_approvals_http(srv *s, struct MHD_Connection *c, const char *url, const char *method, const char *body,
-                        size_t len, srv_reply *r);
 /* ---- the task behind a request (taskctx.c) */
 void srv_task_clear(srv_task *t);
 /* The Cedar type of t's holder: its own (an OIDC subject's), else
