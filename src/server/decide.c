@@ -368,7 +368,7 @@ void srv_decide_ask(srv *s, const srv_snapshot *snap, const srv_ask *a, srv_outc
         out->allow = out->d.allow;
         /* what shadow policies would have decided (src/shadow/): audited only */
         if (snap->shadow)
-            shadow = shd_decide(snap->shadow, snap->es, rq, &out->d);
+            shadow = shd_decide_after(snap->shadow, a->explain ? NULL : az, snap->es, rq, &out->d);
     }
     /* @approval("required"): the approval bound to this request decides
      * (src/approval/gate.c); its step goes into the record */
