@@ -654,13 +654,14 @@ writ_status wr_history_begin(wr_limits *L, const char *action, const wr_history_
     memset(h, 0, sizeof *h);
     h->keys = keys;
     h->now_ms = now;
-    *obj = NULL;
+    if (obj)
+        *obj = NULL;
     pthread_mutex_lock(&L->set_mu);
     h->set = L->set;
     atomic_fetch_add_explicit(&h->set->refs, 1, memory_order_relaxed);
     pthread_mutex_unlock(&L->set_mu);
-    json_t *o = json_object();
-    if (!o)
+    json_t *o = obj ? json_object() : NULL;
+    if (obj && !o)
         return fail(err, WRIT_ENOMEM, "out of memory");
     writ_status st = WRIT_OK;
     uint64_t kh[3];
@@ -714,7 +715,7 @@ writ_status wr_history_begin(wr_limits *L, const char *action, const wr_history_
                 break;
             }
         }
-        if (k != 0) {
+        if (k != 0 && o) {
             json_t *jv;
             if (!l->sum)
                 jv = json_integer(sum);
@@ -728,6 +729,8 @@ writ_status wr_history_begin(wr_limits *L, const char *action, const wr_history_
             }
         }
         h->m[h->n].limit = (uint16_t)i;
+        h->m[h->n].kind = (char)k;
+        h->m[h->n].value = sum;
         h->m[h->n].delta = delta;
         h->m[h->n].hash = hh;
         h->n++;
@@ -736,8 +739,23 @@ writ_status wr_history_begin(wr_limits *L, const char *action, const wr_history_
         json_decref(o);
         return st;
     }
-    *obj = o;
+    if (obj)
+        *obj = o;
     return WRIT_OK;
+}
+
+bool wr_history_value(const wr_history *h, size_t i, const char **name, int64_t *v, bool *decimal)
+{
+    const wr_limit *l = &h->set->v[h->m[i].limit];
+    int k = h->m[i].kind;
+    if (k == 0)
+        return false;
+    *name = l->name;
+    /* as the JSON above: a count is a Long; a sum a Long where declared
+     * so, else a decimal */
+    *decimal = l->sum && k != 'L';
+    *v = l->sum && k == 'L' ? floor_div(h->m[i].value, WR_LIMIT_DECIMAL_SCALE) : h->m[i].value;
+    return true;
 }
 
 writ_status wr_history_commit(wr_limits *L, wr_history *h, writ_error *err)

@@ -327,6 +327,8 @@ void srv_decide_ask(srv *s, const srv_snapshot *snap, const srv_ask *a, srv_outc
                         : WRIT_ENOMEM;
     if (!rq)
         snprintf(err.msg, sizeof err.msg, "out of memory");
+    if (!st)
+        st = srv_history_request(&hist, rq, &err);
     /* per-request attributes: a vouching caller's replace the store's; any
      * other only adds what the store does not hold */
     const json_t *props[2] = {a->principal_props, a->resource_props};
