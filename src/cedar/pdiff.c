@@ -10,6 +10,7 @@
 
 struct cedar_pdiff {
     const writ_policyset *live, *cand;
+    size_t nlive, ncand;     /* their sizes when compared (a link since: evaluate whole) */
     uint32_t *live_to_cand;  /* per live policy: the shared candidate policy, or NONE */
     writ_policyset *delta;   /* the candidate's other policies */
     uint32_t *delta_to_cand; /* per delta policy: its index in cand */
@@ -48,6 +49,8 @@ cedar_pdiff *cedar_pdiff_new(const writ_policyset *live, const writ_policyset *c
         goto oom;
     d->live = live;
     d->cand = cand;
+    d->nlive = nl;
+    d->ncand = nc;
     memset(tab, 0xff, cap * sizeof *tab);
     for (uint32_t i = 0; i < nl; i++) {
         d->live_to_cand[i] = NONE;
@@ -129,7 +132,8 @@ writ_status cedar_pdiff_authorize(const cedar_pdiff *d, const writ_authorizer *l
 {
     const uint32_t *lp, *lf, *dp, *df;
     size_t nlp, nlf, ndp, ndf;
-    if (!cedar_authorize_last(live_az, d->live, &lp, &nlp, &lf, &nlf))
+    if (d->live->n != d->nlive || d->cand->n != d->ncand ||
+        !cedar_authorize_last(live_az, d->live, &lp, &nlp, &lf, &nlf))
         return writ_authorize(az, d->cand, es, rq, out);
     writ_status st = writ_authorize(az, d->delta, es, rq, out);
     if (st)
