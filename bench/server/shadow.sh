@@ -138,9 +138,10 @@ for r in $(seq "$rounds"); do
     if [ $((r % 2)) -eq 1 ]; then p=$(one plain "$r"); s=$(one shadow "$r"); else s=$(one shadow "$r"); p=$(one plain "$r"); fi
     echo "$p $s $(cut -d' ' -f1 /proc/loadavg)" >>"$tmp/rounds"
 done
-changes=$(curl -s "http://$(cat "$tmp/shadow.ready")/metrics" | grep -E '^writ_shadow_changes' | awk '{s += $2} END {print s + 0}')
-sets=$(curl -s "http://$(cat "$tmp/shadow.ready")/metrics" | awk '/^writ_shadow_set_disagreements_total/ {print $2}')
-counted=$(curl -s "http://$(cat "$tmp/shadow.ready")/metrics" | awk '/^writ_limits_counted_total/ {print $2}')
+curl -s "http://$(cat "$tmp/shadow.ready")/metrics" >"$tmp/metrics" || true
+changes=$(awk '/^writ_shadow_changes/ {s += $2} END {print s + 0}' "$tmp/metrics")
+sets=$(awk '/^writ_shadow_set_disagreements_total/ {s += $2} END {print s + 0}' "$tmp/metrics")
+counted=$(awk '/^writ_limits_counted_total/ {s += $2} END {print s + 0}' "$tmp/metrics")
 # columns: 1 plain rate, 2 plain CPU, 3 its wrk CPU, 4 conf rate, 5 conf CPU, 6 its wrk CPU, 7 load
 echo "round  plain req/s  CPU us/req  wrk us/req   conf req/s  CPU us/req  wrk us/req  rate ratio  CPU model  load"
 awk '{printf "%5d  %11.0f  %10s  %10s  %11.0f  %10s  %10s  %9.1f%%  %8.1f%%  %s\n", NR, $1, $2, $3, $4, $5, $6,
