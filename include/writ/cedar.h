@@ -175,6 +175,20 @@ WRIT_API WRIT_MUST_CHECK writ_status writ_request_add_attrs(writ_request *rq, co
                                                    const char *type, const char *id,
                                                    const struct json_t *attrs, bool store_wins,
                                                    writ_error *err);
+/* A Long or decimal field of a record put into a request's context. */
+typedef struct writ_number_field {
+    const char *name;
+    int64_t value; /* a Long, or a decimal in units of 10^-4 (decimal("1.5") is 15000) */
+    bool decimal;
+} writ_number_field;
+/* Set context.KEY of a filled rq to the record of the n fields (distinct
+ * names), replacing any KEY the context has: values the caller computed
+ * (Writ's context.history) go straight into the request, with no JSON
+ * built and read again.  No schema check: with a schema, put them into the
+ * JSON context given to writ_request_fill instead. */
+WRIT_API WRIT_MUST_CHECK writ_status writ_request_context_numbers(writ_request *rq, const char *key,
+                                                                 const writ_number_field *f, size_t n,
+                                                                 writ_error *err);
 /* The Long attribute key of rq's resource as this request sees it (its
  * per-request attributes, else the store's): 1 with *out, or 0 when it has
  * no such attribute or the attribute is not a Long. */

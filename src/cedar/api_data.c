@@ -170,6 +170,12 @@ writ_status writ_request_fill(writ_request *rq, const writ_schema *schema, bool 
     return cedar_request_fill(rq, schema, validate, principal, action, resource, context, err);
 }
 
+writ_status writ_request_context_numbers(writ_request *rq, const char *key, const writ_number_field *f,
+                                         size_t n, writ_error *err)
+{
+    return cedar_request_context_numbers(rq, key, f, n, err);
+}
+
 writ_status writ_request_add_attrs(writ_request *rq, const writ_entities *es, const char *type,
                                    const char *id, const json_t *attrs, bool store_wins, writ_error *err)
 {

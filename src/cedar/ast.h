@@ -118,6 +118,7 @@ typedef struct ast_policy {
     bool is_template;           /* has a slot; not evaluated until linked */
     const char *template_id;    /* for a linked policy: the template it came from */
     uint32_t pos;               /* offset of the policy's first token */
+    uint32_t end;               /* offset just past its `;` (0: not parsed from text) */
     size_t nannot;
     ast_annotation *annot;
     ast_scope principal, action, resource;

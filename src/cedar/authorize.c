@@ -37,6 +37,12 @@ struct writ_authorizer {
     uint32_t type[3];    /* type id of their types */
     uint32_t bits[3];    /* pentry.bits of the marked keys */
     writ_request *owned; /* writ_authorize_json's request, kept until the next */
+    /* what the last writ_authorize found (cedar_authorize_last): its set,
+     * and every satisfied permit and forbid, in policy order (in arena);
+     * last_ps is NULL once anything else used the authorizer */
+    const writ_policyset *last_ps;
+    const uint32_t *last_permits, *last_forbids;
+    size_t last_np, last_nf;
 };
 
 writ_authorizer *writ_authorizer_new(void)
@@ -81,6 +87,7 @@ static int grow_stamps(uint32_t **arr, size_t *cap, size_t n)
 /* Scratch for ps, and a fresh epoch. */
 INLINE int begin(writ_authorizer *az, const writ_policyset *ps)
 {
+    az->last_ps = NULL;
     if (ps->n > az->npol_cap) {
         uint32_t *c = wr_realloc(az->cand, ps->n * sizeof *c);
         if (!c)
@@ -239,6 +246,8 @@ writ_status writ_authorize(writ_authorizer *az, const writ_policyset *ps, const 
                            const writ_request *rq, writ_decision *out)
 {
     deny(out);
+    if (az)
+        az->last_ps = NULL;
     /* a request never filled, or whose fill failed, decides nothing */
     if (!az || !ps || !rq || !rq->principal || !rq->action || !rq->resource)
         return WRIT_EINVAL;
@@ -317,8 +326,27 @@ writ_status writ_authorize(writ_authorizer *az, const writ_policyset *ps, const 
     out->reasons = reasons;
     out->nerrors = ne;
     out->errors = errs;
+    az->last_ps = ps;
+    az->last_permits = permits;
+    az->last_np = np;
+    az->last_forbids = forbids;
+    az->last_nf = nf;
     return WRIT_OK;
 }
+
+bool cedar_authorize_last(const writ_authorizer *az, const writ_policyset *ps, const uint32_t **permits,
+                          size_t *np, const uint32_t **forbids, size_t *nf)
+{
+    if (!az || !ps || az->last_ps != ps)
+        return false;
+    *permits = az->last_permits;
+    *np = az->last_np;
+    *forbids = az->last_forbids;
+    *nf = az->last_nf;
+    return true;
+}
+
+void *cedar_authorizer_scratch(writ_authorizer *az, size_t n) { return wr_arena_alloc(az->arena, n ? n : 1); }
 
 /* writ_authorize's first steps, for the partial decision and explain.c:
  * the environment of rq and the candidates in az->cand.  The arena is not

@@ -1163,6 +1163,7 @@ static ast_policy *policy(parser *p)
         pol->ncond++;
     }
     expect(p, T_SEMI);
+    pol->end = p->prev_end;
     pol->is_template = p->in_scope_slots;
     return pol;
 }

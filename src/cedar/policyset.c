@@ -533,6 +533,29 @@ writ_status writ_policyset_parse_flags(const char *text, size_t len, unsigned fl
     return WRIT_OK;
 }
 
+writ_policyset *cedar_policyset_subset(const writ_policyset *ps, const uint32_t *idx, size_t n)
+{
+    writ_policyset *sub = wr_calloc(1, sizeof *sub);
+    if (!sub || !(sub->arena = wr_arena_new(0))) {
+        wr_free(sub);
+        return NULL;
+    }
+    sub->src = ps->src;
+    sub->srclen = ps->srclen;
+    sub->line_start = ps->line_start;
+    sub->nlines = ps->nlines;
+    for (size_t i = 0; i < n; i++)
+        if (add_policy(sub, ps->pol[idx[i]])) {
+            writ_policyset_free(sub);
+            return NULL;
+        }
+    if (index_build(sub)) {
+        writ_policyset_free(sub);
+        return NULL;
+    }
+    return sub;
+}
+
 void writ_policyset_free(writ_policyset *ps)
 {
     if (!ps)

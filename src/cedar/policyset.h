@@ -91,6 +91,10 @@ struct writ_policyset {
     pidx_slot always; /* policies with no key (key NULL) */
 };
 
+/* A set of the policies idx[0..n) of ps, indexed on its own; the policies
+ * (their ASTs) and the text are ps's, so ps must outlive it.  NULL on OOM. */
+writ_policyset *cedar_policyset_subset(const writ_policyset *ps, const uint32_t *idx, size_t n);
+
 const pidx_slot *cedar_pidx_find(const pidx *ix, const cv_uid *key);
 /* The type id of an entity type, or PKEY_NONE if no scope names it. */
 uint32_t cedar_ptype_find(const writ_policyset *ps, const cv_string *type);

@@ -92,3 +92,58 @@ writ_status cedar_request_fill(writ_request *rq, const writ_schema *s, bool vali
     rq->context = ctx;
     return WRIT_OK;
 }
+
+writ_status cedar_request_context_numbers(writ_request *rq, const char *key, const writ_number_field *f,
+                                          size_t n, writ_error *err)
+{
+    if (!rq || !rq->arena || !rq->principal || !rq->context || !key || (n && !f))
+        return wr_error(err, WRIT_EINVAL,
+                        "writ_request_context_numbers: missing argument or request not filled");
+    wr_arena *a = rq->arena;
+    cv_field *fs = wr_arena_alloc(a, (n ? n : 1) * sizeof *fs);
+    const cv_string *k = cv_string_new(a, key, strlen(key));
+    if (!fs || !k)
+        return wr_error(err, WRIT_ENOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        if (!f[i].name || !(fs[i].key = cv_string_new(a, f[i].name, strlen(f[i].name))))
+            return wr_error(err, f[i].name ? WRIT_ENOMEM : WRIT_EINVAL,
+                            "context.%.60s: a field without a name", key);
+        if (!f[i].decimal) {
+            fs[i].v = cv_long(f[i].value);
+            continue;
+        }
+        cv_ext *x = wr_arena_alloc(a, sizeof *x);
+        if (!x)
+            return wr_error(err, WRIT_ENOMEM, "out of memory");
+        memset(x, 0, sizeof *x);
+        x->kind = CVX_DECIMAL;
+        x->u.decimal = f[i].value;
+        fs[i].v = cv_ext_value(x);
+    }
+    if (cv_fields_have_duplicate(fs, n))
+        return wr_error(err, WRIT_EINVAL, "context.%.60s: two fields of one name", key);
+    cv_value rec = cv_record_new(a, fs, n);
+    /* the context with KEY replaced or added, kept sorted by key */
+    const cv_record *old = rq->context;
+    cv_record *r =
+        rec.type == CV_RECORD ? wr_arena_alloc(a, sizeof *r + (old->n + 1) * sizeof(cv_field)) : NULL;
+    if (!r)
+        return wr_error(err, WRIT_ENOMEM, "out of memory");
+    size_t w = 0;
+    bool put = false;
+    for (size_t i = 0; i < old->n; i++) {
+        int c = cv_string_cmp(old->f[i].key, k);
+        if (c == 0)
+            continue;
+        if (c > 0 && !put) {
+            r->f[w++] = (cv_field){k, rec};
+            put = true;
+        }
+        r->f[w++] = old->f[i];
+    }
+    if (!put)
+        r->f[w++] = (cv_field){k, rec};
+    r->n = w;
+    rq->context = r;
+    return WRIT_OK;
+}

@@ -27,6 +27,11 @@ WRIT_MUST_CHECK writ_status cedar_request_fill(writ_request *rq, const writ_sche
                                                const cedar_uid_parts *action, const cedar_uid_parts *resource,
                                                const json_t *context, writ_error *err);
 
+/* writ_request_context_numbers (writ/cedar.h): context.KEY of a filled rq
+ * set to a record of Longs and decimals built as Cedar values. */
+WRIT_MUST_CHECK writ_status cedar_request_context_numbers(writ_request *rq, const char *key,
+                                                          const writ_number_field *f, size_t n, writ_error *err);
+
 /* writ_request_set_attrs with the attributes as a parsed JSON object (from
  * cedar_json_load) instead of text.  With store_wins, attributes the store
  * holds for the entity keep the store's value (the request may only add

@@ -115,8 +115,6 @@ static uint64_t hash_mix(uint64_t lh, uint64_t kh)
     return h ^ (h >> 29);
 }
 
-static uint64_t hash2(const char *a, const char *b) { return hash_mix(hash_str(a), hash_str(b)); }
-
 static int64_t floor_div(int64_t a, int64_t b)
 {
     int64_t q = a / b;
@@ -144,6 +142,12 @@ static const char *intern(wr_limits *L, const char *id)
     pthread_mutex_unlock(&L->ids_mu);
     return out;
 }
+
+/* The stripe of a (limit, key) is chosen by the key alone, so that the
+ * limits of a decision that count by one key (say every `per task` one)
+ * are read and counted under one lock: at most three lock pairs a
+ * decision whatever the number of limits. */
+static stripe *stripe_of(wr_limits *L, uint64_t key_hash) { return &L->st[key_hash & (NSTRIPES - 1)]; }
 
 /* The entry of (lid, key) in its stripe (locked), or NULL. */
 static entry *find(stripe *s, uint64_t h, const char *lid, const char *key)
@@ -489,8 +493,8 @@ static bool load_one(void *ud, const char *key, int64_t bucket, int64_t value, i
 {
     (void)expires_ms;
     load_ctx *c = ud;
-    uint64_t h = hash2(c->lid, key);
-    stripe *s = &c->L->st[h & (NSTRIPES - 1)];
+    uint64_t kh = hash_str(key), h = hash_mix(hash_str(c->lid), kh);
+    stripe *s = stripe_of(c->L, kh);
     pthread_mutex_lock(&s->mu);
     entry *e = get(c->L, s, h, c->lid, c->width, key);
     if (e)
@@ -641,36 +645,48 @@ static json_t *decimal_json(int64_t v)
 
 /* ---- one decision */
 
-static const char *key_of(const wr_limit *l, const wr_history_keys *k)
+static const char *key_per(int per, const wr_history_keys *k)
 {
-    const char *v = l->per == WR_PER_TASK ? k->task : l->per == WR_PER_AGENT ? k->agent : k->root;
+    const char *v = per == WR_PER_TASK ? k->task : per == WR_PER_AGENT ? k->agent : k->root;
     return v ? v : "";
+}
+
+static const char *key_of(const wr_limit *l, const wr_history_keys *k) { return key_per(l->per, k); }
+
+/* The JSON of one value (see wr_history_begin). */
+static json_t *value_json(const wr_limit *l, int k, int64_t sum)
+{
+    if (!l->sum)
+        return json_integer(sum);
+    if (k == 'L')
+        return json_integer(floor_div(sum, WR_LIMIT_DECIMAL_SCALE));
+    return decimal_json(sum);
 }
 
 writ_status wr_history_begin(wr_limits *L, const char *action, const wr_history_keys *keys, const json_t *ctx,
                              wr_history_kind_fn kind, void *ud, int64_t now, json_t **obj, wr_history *h,
                              writ_error *err)
 {
-    memset(h, 0, sizeof *h);
     h->keys = keys;
     h->now_ms = now;
-    *obj = NULL;
+    h->n = 0;
+    if (obj)
+        *obj = NULL;
     pthread_mutex_lock(&L->set_mu);
     h->set = L->set;
     atomic_fetch_add_explicit(&h->set->refs, 1, memory_order_relaxed);
     pthread_mutex_unlock(&L->set_mu);
-    json_t *o = json_object();
-    if (!o)
-        return fail(err, WRIT_ENOMEM, "out of memory");
-    writ_status st = WRIT_OK;
-    uint64_t kh[3];
-    unsigned khave = 0;
-    for (size_t i = 0; i < h->set->n && !st; i++) {
+    /* 1. the matching limits and what this request adds to each; a sum
+     * that is not a number stops here (reported after the limits before
+     * it, as they would have failed first) */
+    writ_status bad = WRIT_OK;
+    writ_error bad_err;
+    unsigned pers = 0;
+    for (size_t i = 0; i < h->set->n; i++) {
         const wr_limit *l = &h->set->v[i];
         if (!wr_limit_matches(l, action))
             continue;
         int k = kind ? kind(ud, l->name) : '?';
-        /* what this request adds if allowed */
         int64_t delta = 1;
         if (l->sum) {
             const json_t *v = ctx;
@@ -679,97 +695,156 @@ writ_status wr_history_begin(wr_limits *L, const char *action, const wr_history_
             bool dec = false;
             delta = 0;
             if (v && wr_limit_value(v, &delta, &dec)) {
-                st = fail(err, WRIT_EINVAL, "limit %s: %s is not a Long or a decimal", l->name, l->sum_path);
+                bad = fail(&bad_err, WRIT_EINVAL, "limit %s: %s is not a Long or a decimal", l->name,
+                           l->sum_path);
                 break;
             }
             if (dec && k == 'L' && delta % WR_LIMIT_DECIMAL_SCALE) {
-                st =
-                    fail(err, WRIT_EINVAL,
+                bad =
+                    fail(&bad_err, WRIT_EINVAL,
                          "limit %s: %s is a decimal with a fraction, but context.history.%s is declared Long",
                          l->name, l->sum_path, l->name);
                 break;
             }
         }
-        const char *key = key_of(l, keys), *lid = l->lid;
-        if (!(khave & (1u << l->per))) {
-            kh[l->per] = hash_str(key);
-            khave |= 1u << l->per;
-        }
-        uint64_t hh = hash_mix(l->lid_hash, kh[l->per]);
-        int64_t bucket = floor_div(now, l->width_ms), sum = 0;
-        if (L->shared) {
-            st = wr_store_counter_sum(L->store, lid, key, bucket - WR_LIMIT_BUCKETS, bucket, &sum, err);
-            if (st)
-                break;
-        } else {
-            stripe *s = &L->st[hh & (NSTRIPES - 1)];
-            pthread_mutex_lock(&s->mu);
-            entry *e = find(s, hh, lid, key);
-            if (e)
-                sum = wr_ring_sum(&e->ring, bucket);
-            pthread_mutex_unlock(&s->mu);
-            if (!e && atomic_load(&L->nkeys) >= L->max_keys) {
-                st = fail(err, WRIT_ELIMIT, "limit %s: the history table is full (%zu keys): cannot count",
-                          l->name, L->max_keys);
-                break;
-            }
-        }
-        if (k != 0) {
-            json_t *jv;
-            if (!l->sum)
-                jv = json_integer(sum);
-            else if (k == 'L')
-                jv = json_integer(floor_div(sum, WR_LIMIT_DECIMAL_SCALE));
-            else
-                jv = decimal_json(sum);
-            if (!jv || json_object_set_new_nocheck(o, l->name, jv)) {
-                st = fail(err, WRIT_ENOMEM, "out of memory");
-                break;
-            }
-        }
         h->m[h->n].limit = (uint16_t)i;
+        h->m[h->n].kind = (char)k;
+        h->m[h->n].value = 0;
         h->m[h->n].delta = delta;
-        h->m[h->n].hash = hh;
         h->n++;
+        pers |= 1u << l->per;
     }
-    if (st) {
-        json_decref(o);
+    /* 2. the keys' hashes, each once */
+    uint64_t kh[3] = {0, 0, 0};
+    for (int p = 0; p < 3; p++)
+        if (pers & (1u << p))
+            kh[p] = hash_str(key_per(p, keys));
+    /* 3. the sums: from the shared store, or the rings, one stripe lock per key */
+    writ_status st = WRIT_OK;
+    size_t full = SIZE_MAX; /* the first limit whose key the table has no room for */
+    if (L->shared) {
+        for (size_t j = 0; j < h->n && !st; j++) {
+            const wr_limit *l = &h->set->v[h->m[j].limit];
+            int64_t bucket = floor_div(now, l->width_ms);
+            h->m[j].hash = hash_mix(l->lid_hash, kh[l->per]);
+            st = wr_store_counter_sum(L->store, l->lid, key_of(l, keys), bucket - WR_LIMIT_BUCKETS, bucket,
+                                      &h->m[j].value, err);
+        }
+    } else {
+        for (int p = 0; p < 3; p++) {
+            if (!(pers & (1u << p)))
+                continue;
+            stripe *s = stripe_of(L, kh[p]);
+            pthread_mutex_lock(&s->mu);
+            for (size_t j = 0; j < h->n; j++) {
+                const wr_limit *l = &h->set->v[h->m[j].limit];
+                if ((int)l->per != p)
+                    continue;
+                uint64_t hh = h->m[j].hash = hash_mix(l->lid_hash, kh[p]);
+                entry *e = find(s, hh, l->lid, key_of(l, keys));
+                if (e)
+                    h->m[j].value = wr_ring_sum(&e->ring, floor_div(now, l->width_ms));
+                else if (j < full && atomic_load(&L->nkeys) >= L->max_keys)
+                    full = j;
+            }
+            pthread_mutex_unlock(&s->mu);
+        }
+        if (full != SIZE_MAX) {
+            const wr_limit *l = &h->set->v[h->m[full].limit];
+            st = fail(err, WRIT_ELIMIT, "limit %s: the history table is full (%zu keys): cannot count",
+                      l->name, L->max_keys);
+        }
+    }
+    if (!st && bad) {
+        st = bad;
+        if (err)
+            *err = bad_err;
+    }
+    if (st)
         return st;
+    if (!obj)
+        return WRIT_OK;
+    json_t *o = json_object();
+    if (!o)
+        return fail(err, WRIT_ENOMEM, "out of memory");
+    for (size_t j = 0; j < h->n; j++) {
+        const wr_limit *l = &h->set->v[h->m[j].limit];
+        if (!h->m[j].kind)
+            continue;
+        json_t *jv = value_json(l, h->m[j].kind, h->m[j].value);
+        if (!jv || json_object_set_new_nocheck(o, l->name, jv)) {
+            json_decref(o);
+            return fail(err, WRIT_ENOMEM, "out of memory");
+        }
     }
     *obj = o;
     return WRIT_OK;
 }
 
+bool wr_history_value(const wr_history *h, size_t i, const char **name, int64_t *v, bool *decimal)
+{
+    const wr_limit *l = &h->set->v[h->m[i].limit];
+    int k = h->m[i].kind;
+    if (k == 0)
+        return false;
+    *name = l->name;
+    /* as value_json: a count is a Long; a sum a Long where declared so,
+     * else a decimal */
+    *decimal = l->sum && k != 'L';
+    *v = l->sum && k == 'L' ? floor_div(h->m[i].value, WR_LIMIT_DECIMAL_SCALE) : h->m[i].value;
+    return true;
+}
+
 writ_status wr_history_commit(wr_limits *L, wr_history *h, writ_error *err)
 {
     writ_status st = WRIT_OK;
-    for (size_t i = 0; i < h->n; i++) {
-        const wr_limit *l = &h->set->v[h->m[i].limit];
-        if (h->m[i].delta == 0)
-            continue;
-        const char *key = key_of(l, h->keys), *lid = l->lid;
-        int64_t bucket = floor_div(h->now_ms, l->width_ms);
-        writ_status one = WRIT_OK;
-        if (L->shared) {
-            one = wr_store_counter_add(L->store, lid, key, bucket, h->m[i].delta,
-                                       (bucket + WR_LIMIT_SLOTS) * l->width_ms, err);
-        } else {
-            uint64_t hh = h->m[i].hash;
-            stripe *s = &L->st[hh & (NSTRIPES - 1)];
-            pthread_mutex_lock(&s->mu);
-            entry *e = get(L, s, hh, lid, l->width_ms, key);
+    if (L->shared) {
+        for (size_t i = 0; i < h->n; i++) {
+            const wr_limit *l = &h->set->v[h->m[i].limit];
+            if (h->m[i].delta == 0)
+                continue;
+            int64_t bucket = floor_div(h->now_ms, l->width_ms);
+            writ_status one =
+                wr_store_counter_add(L->store, l->lid, key_of(l, h->keys), bucket, h->m[i].delta,
+                                     (bucket + WR_LIMIT_SLOTS) * l->width_ms, err);
+            if (one && !st)
+                st = one;
+            atomic_fetch_add_explicit(one ? &L->refused : &L->counted, 1, memory_order_relaxed);
+        }
+        return st;
+    }
+    unsigned long long counted = 0, refused = 0;
+    for (int p = 0; p < 3; p++) {
+        stripe *s = NULL;
+        for (size_t i = 0; i < h->n; i++) {
+            const wr_limit *l = &h->set->v[h->m[i].limit];
+            if ((int)l->per != p || h->m[i].delta == 0)
+                continue;
+            const char *key = key_of(l, h->keys);
+            if (!s) {
+                s = stripe_of(L, hash_str(key));
+                pthread_mutex_lock(&s->mu);
+            }
+            int64_t bucket = floor_div(h->now_ms, l->width_ms);
+            entry *e = get(L, s, h->m[i].hash, l->lid, l->width_ms, key);
             int rc = e ? count(s, e, bucket, h->m[i].delta, L->store != NULL) : -1;
-            pthread_mutex_unlock(&s->mu);
+            writ_status one = WRIT_OK;
             if (!e)
                 one = fail(err, WRIT_ELIMIT, "limit %s: the history table is full: not counted", l->name);
             else if (rc)
                 one = fail(err, WRIT_ENOMEM, "limit %s: out of memory: counted, but not written to the store",
                            l->name);
+            if (one && !st)
+                st = one;
+            ++*(one ? &refused : &counted);
         }
-        if (one && !st)
-            st = one;
-        atomic_fetch_add_explicit(one ? &L->refused : &L->counted, 1, memory_order_relaxed);
+        if (s)
+            pthread_mutex_unlock(&s->mu);
     }
+    if (counted)
+        atomic_fetch_add_explicit(&L->counted, counted, memory_order_relaxed);
+    if (refused)
+        atomic_fetch_add_explicit(&L->refused, refused, memory_order_relaxed);
     return st;
 }
 

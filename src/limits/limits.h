@@ -88,7 +88,9 @@ void wr_limit_set_release(wr_limit_set *set);
 
 /* ---- the ring of one (limit, key) */
 typedef struct wr_ring {
-    int64_t head; /* the newest bucket held; INT64_MIN = none */
+    int64_t head;  /* the newest bucket held; INT64_MIN = none */
+    int64_t total; /* the sum of v while !slow, so that reading at head is one load */
+    bool slow;     /* a slot went negative or total overflowed: sum the slots */
     int64_t v[WR_LIMIT_SLOTS];
 } wr_ring;
 
@@ -152,6 +154,8 @@ typedef struct wr_history {
     size_t n;
     struct {
         uint16_t limit;
+        char kind;     /* as wr_history_kind_fn said: 0 = not in the context */
+        int64_t value; /* read: a count, or a sum in units of 10^-4 */
         int64_t delta;
         uint64_t hash; /* of (limit, key) */
     } m[WR_LIMITS_MAX];
@@ -163,8 +167,9 @@ typedef struct wr_history {
 typedef int (*wr_history_kind_fn)(void *ud, const char *name);
 
 /* Before the decision: *obj (a new JSON object, the caller owns it) gets
- * history.NAME for every limit matching action; ctx is read for the sum
- * paths.  A sum value that is there but not a Long or decimal, or a key
+ * history.NAME for every limit matching action; with obj NULL no JSON is
+ * built and the values are read from h (wr_history_value).  ctx is read for
+ * the sum paths.  A sum value that is there but not a Long or decimal, or a key
  * table that is full, fails (deny with err's reason).  h must be given to
  * wr_history_end in every case. */
 WRIT_MUST_CHECK writ_status wr_history_begin(wr_limits *L, const char *action, const wr_history_keys *keys,
@@ -174,6 +179,10 @@ WRIT_MUST_CHECK writ_status wr_history_begin(wr_limits *L, const char *action, c
  * store refusing the write; logged by the caller). */
 WRIT_MUST_CHECK writ_status wr_history_commit(wr_limits *L, wr_history *h, writ_error *err);
 void wr_history_end(wr_history *h);
+/* The i-th matching limit's value as the context gets it (i < h->n):
+ * false when its kind is 0 (left out); else *name, and *v a Long or, with
+ * *decimal, a decimal in units of 10^-4 - what *obj holds as JSON. */
+bool wr_history_value(const wr_history *h, size_t i, const char **name, int64_t *v, bool *decimal);
 
 /* A Long or decimal JSON value (integer, {"__extn":{"fn":"decimal","arg":..}},
  * {"fn":"decimal",...} or a decimal string) in units of 10^-4: 0 with *v

@@ -24,27 +24,42 @@ void wr_ring_init(wr_ring *r)
     r->head = INT64_MIN;
 }
 
+/* The running total.  Reading a ring at its head bucket (the usual case:
+ * the current bucket is the one being counted) sums all its slots, in
+ * order, saturating; while every slot is >= 0 and their plain sum fits,
+ * no partial sum saturates, so that is the plain sum, kept in total as
+ * slots change.  A negative slot (a sum of negative amounts) or an
+ * overflow sets slow until the ring is cleared: the slots are summed. */
 void wr_ring_add(wr_ring *r, int64_t bucket, int64_t delta)
 {
     if (r->head == INT64_MIN || bucket - r->head >= WR_LIMIT_SLOTS) {
         memset(r->v, 0, sizeof r->v);
         r->head = bucket;
+        r->total = 0;
+        r->slow = false;
     } else if (bucket > r->head) {
         /* the slots between the old head and the new one held buckets
          * that have left the ring */
-        for (int64_t b = r->head + 1; b <= bucket; b++)
+        for (int64_t b = r->head + 1; b <= bucket; b++) {
+            r->total -= r->slow ? 0 : r->v[slot(b)];
             r->v[slot(b)] = 0;
+        }
         r->head = bucket;
     } else if (r->head - bucket >= WR_LIMIT_SLOTS) {
         return; /* older than anything the ring holds */
     }
-    r->v[slot(bucket)] = sat_add(r->v[slot(bucket)], delta);
+    int64_t old = r->v[slot(bucket)], now = sat_add(old, delta);
+    r->v[slot(bucket)] = now;
+    if (!r->slow && (now < 0 || __builtin_add_overflow(r->total, now - old, &r->total)))
+        r->slow = true;
 }
 
 int64_t wr_ring_sum(const wr_ring *r, int64_t now)
 {
     if (r->head == INT64_MIN || now < INT64_MIN + WR_LIMIT_BUCKETS)
         return 0;
+    if (now == r->head && !r->slow)
+        return r->total;
     int64_t lo = now - WR_LIMIT_BUCKETS, hi = now < r->head ? now : r->head;
     if (lo < r->head - WR_LIMIT_BUCKETS)
         lo = r->head - WR_LIMIT_BUCKETS;

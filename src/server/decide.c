@@ -345,6 +345,8 @@ void srv_decide_ask(srv *s, const srv_snapshot *snap, const srv_ask *a, srv_outc
                         : WRIT_ENOMEM;
     if (!rq)
         snprintf(err.msg, sizeof err.msg, "out of memory");
+    if (!st)
+        st = srv_history_request(&hist, rq, &err);
     /* per-request attributes: a vouching caller's replace the store's; any
      * other only adds what the store does not hold */
     const json_t *props[2] = {a->principal_props, a->resource_props};
@@ -386,7 +388,7 @@ void srv_decide_ask(srv *s, const srv_snapshot *snap, const srv_ask *a, srv_outc
         out->allow = out->d.allow;
         /* what shadow policies would have decided (src/shadow/): audited only */
         if (snap->shadow)
-            shadow = shd_decide(snap->shadow, snap->es, rq, &out->d);
+            shadow = shd_decide_after(snap->shadow, a->explain ? NULL : az, snap->es, rq, &out->d);
     }
     /* @approval("required"): the approval bound to this request decides
      * (the module's gate, server.h); its step goes into the record */

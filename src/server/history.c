@@ -188,10 +188,17 @@ int srv_history_context(srv *s, const srv_snapshot *snap, const srv_ask *a, json
     kind_ud ku = {s, snap, aid};
     json_t *obj = NULL;
     writ_error err;
-    if (wr_history_begin(s->limits, aid, &h->k, ctx, kind, &ku, wall_ms(), &obj, &h->h, &err)) {
+    /* without a schema the values go straight into the Cedar request
+     * (srv_history_request): no JSON built, read and freed again; with one,
+     * through the JSON context, which the schema checks */
+    h->direct = !snap->schema;
+    if (wr_history_begin(s->limits, aid, &h->k, ctx, kind, &ku, wall_ms(), h->direct ? NULL : &obj, &h->h,
+                         &err)) {
         snprintf(why, wn, "task-history limits: %.260s", err.msg);
         return -1;
     }
+    if (h->direct)
+        return 0;
     bool set = snap->schema ? srv_ctx_wants(s, snap, aid, "history") : h->h.n > 0;
     if (set && json_object_set_new(ctx, "history", obj)) {
         snprintf(why, wn, "out of memory");
@@ -200,6 +207,18 @@ int srv_history_context(srv *s, const srv_snapshot *snap, const srv_ask *a, json
     if (!set)
         json_decref(obj);
     return 0;
+}
+
+writ_status srv_history_request(const srv_history *h, writ_request *rq, writ_error *err)
+{
+    if (!h->direct || h->h.n == 0)
+        return WRIT_OK;
+    writ_number_field f[WR_LIMITS_MAX];
+    size_t n = 0;
+    for (size_t i = 0; i < h->h.n; i++)
+        if (wr_history_value(&h->h, i, &f[n].name, &f[n].value, &f[n].decimal))
+            n++;
+    return writ_request_context_numbers(rq, "history", f, n, err);
 }
 
 void srv_history_count(srv *s, srv_history *h)

@@ -251,6 +251,7 @@ writ_uid_parts srv_uid_parts(const srv *s, const char *type, size_t type_len, co
 typedef struct srv_history {
     wr_history h;
     wr_history_keys k;
+    bool direct; /* context.history goes into the request by srv_history_request */
     char agent_buf[1024];
 } srv_history;
 /* Open the counters on the state store (s->state) and put cfg's limits in force. */
@@ -267,6 +268,9 @@ WRIT_MUST_CHECK writ_status srv_history_install(srv *s, wr_limit_set *set, writ_
  * (deny).  srv_history_end(h) in every case. */
 int srv_history_context(srv *s, const srv_snapshot *snap, const struct srv_ask *a, json_t *ctx, srv_history *h,
                         char *why, size_t n);
+/* After writ_request_fill: context.history as Cedar values, when
+ * srv_history_context left it out of the JSON context (no schema). */
+WRIT_MUST_CHECK writ_status srv_history_request(const srv_history *h, writ_request *rq, writ_error *err);
 /* After an allow: count it. */
 void srv_history_count(srv *s, srv_history *h);
 void srv_history_end(srv_history *h);

@@ -210,6 +210,7 @@ static writ_status load(srv_policy_store *st, srv_snapshot **out, writ_error *er
             in_file(err, st->paths[3]);
             goto bad;
         }
+        shd_attach_live(s->shadow, s->ps);
         wr_free(text);
         text = NULL;
     }

@@ -1,5 +1,6 @@
 /* shadow.c - shadow policies and the candidate set (see shadow.h). */
 #include "shadow/shadow.h"
+#include "cedar/pdiff.h"
 #include "util/alloc.h"
 
 #include <pthread.h>
@@ -95,12 +96,14 @@ struct shd_set {
     const char **shadow_id;    /* their ids (pointers into shadow) */
     shd_counter **count;       /* their counters */
     writ_policyset *candidate; /* NULL = none */
+    cedar_pdiff *diff;         /* candidate against the live set (shd_attach_live), NULL = none */
 };
 
 void shd_free(shd_set *sh)
 {
     if (!sh)
         return;
+    cedar_pdiff_free(sh->diff);
     writ_policyset_free(sh->shadow);
     writ_policyset_free(sh->candidate);
     wr_free(sh->shadow_id);
@@ -163,9 +166,19 @@ writ_status shd_load_candidate(shd_set **set, const char *text, size_t len, writ
         writ_policyset_free(c);
         return oom(err);
     }
+    cedar_pdiff_free((*set)->diff);
+    (*set)->diff = NULL;
     writ_policyset_free((*set)->candidate);
     (*set)->candidate = c;
     return WRIT_OK;
+}
+
+void shd_attach_live(shd_set *sh, const writ_policyset *live)
+{
+    if (!sh || !sh->candidate || !live)
+        return;
+    cedar_pdiff_free(sh->diff);
+    sh->diff = cedar_pdiff_new(live, sh->candidate); /* NULL (out of memory): the whole set, as before */
 }
 
 /* ---- deciding */
@@ -229,6 +242,12 @@ static void answer(sbuf *b, const writ_decision *d, const shd_set *sh, bool shad
 char *shd_decide(const shd_set *sh, const writ_entities *es, const writ_request *rq,
                  const writ_decision *live)
 {
+    return shd_decide_after(sh, NULL, es, rq, live);
+}
+
+char *shd_decide_after(const shd_set *sh, const writ_authorizer *live_az, const writ_entities *es,
+                       const writ_request *rq, const writ_decision *live)
+{
     bool live_allow = live->allow;
     writ_authorizer *az = thread_az();
     if (!az) {
@@ -248,7 +267,9 @@ char *shd_decide(const shd_set *sh, const writ_entities *es, const writ_request 
         }
     }
     if (sh->candidate) {
-        if (writ_authorize(az, sh->candidate, es, rq, &d) != WRIT_OK)
+        writ_status st = sh->diff && live_az ? cedar_pdiff_authorize(sh->diff, live_az, az, es, rq, &d)
+                                             : writ_authorize(az, sh->candidate, es, rq, &d);
+        if (st != WRIT_OK)
             atomic_fetch_add_explicit(&shadow_errors, 1, memory_order_relaxed);
         else if (d.allow != live_allow) {
             atomic_fetch_add_explicit(&set_disagreements, 1, memory_order_relaxed);

@@ -32,7 +32,8 @@
  * path tests one pointer.  With them, each decision is at most one more
  * evaluation per source, on the same request and entities (a second
  * authorizer per thread, so the live answer's reasons stay valid): of the
- * shadow policies alone, and of the whole candidate set.  Deciding the shadow
+ * shadow policies alone, and of the candidate's policies the live set
+ * does not share (cedar/pdiff.h).  Deciding the shadow
  * answer never changes the live one: an error there is counted
  * (writ_shadow_errors_total) and recorded nowhere else. */
 #ifndef WRIT_SHADOW_SHADOW_H
@@ -52,11 +53,21 @@ typedef struct shd_set shd_set;
 WRIT_MUST_CHECK writ_status shd_load_live(const char *text, size_t len, shd_set **out, writ_error *err);
 WRIT_MUST_CHECK writ_status shd_load_candidate(shd_set **set, const char *text, size_t len, writ_error *err);
 void shd_free(shd_set *sh);
+/* The live set the candidate is decided beside (borrowed, it must outlive
+ * sh): the candidate's policies the live set shares are then not evaluated
+ * again (cedar/pdiff.h); without it, or out of memory, the whole candidate
+ * is.  After shd_load_candidate. */
+void shd_attach_live(shd_set *sh, const writ_policyset *live);
 
 /* After the live decision: the shadow field for the audit record
  * (wr_malloc'd JSON), or NULL when nothing would decide otherwise. */
 char *shd_decide(const shd_set *sh, const writ_entities *es, const writ_request *rq,
                  const writ_decision *live);
+/* The same, where live_az made the live decision with writ_authorize of the
+ * set given to shd_attach_live on this rq (and was not used since): the
+ * candidate's shared policies are read from it (exactly the same answer). */
+char *shd_decide_after(const shd_set *sh, const writ_authorizer *live_az, const writ_entities *es,
+                       const writ_request *rq, const writ_decision *live);
 
 /* The counters, Prometheus text. */
 void shd_metrics(sbuf *o);

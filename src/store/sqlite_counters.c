@@ -34,10 +34,12 @@ static int64_t wall_ms(void)
 /* Adds inside a transaction the caller holds (mu held). */
 static writ_status add_rows(wr_sqlite_store *s, const wr_counter_delta *d, size_t n, writ_error *err)
 {
+    /* expires_ms is set by the insert only: every add to one (limit,
+     * bucket) gives the same (store.h), and not rewriting it spares the
+     * expiry index an update per row (about half of an upsert's cost) */
     static const char sql[] =
         "INSERT INTO counters (limit_id, key, bucket, value, expires_ms) VALUES (?,?,?,?,?) "
-        "ON CONFLICT (limit_id, key, bucket) DO UPDATE SET value = value + excluded.value,"
-        " expires_ms = max(expires_ms, excluded.expires_ms)";
+        "ON CONFLICT (limit_id, key, bucket) DO UPDATE SET value = value + excluded.value";
     sqlite3_stmt *q = NULL;
     if (sqlite3_prepare_v2(s->db, sql, -1, &q, NULL) != SQLITE_OK)
         return wr_sqlite_fail(s, err, "counter add");

@@ -143,7 +143,10 @@ WRIT_MUST_CHECK writ_status wr_store_approval_prune(wr_store *st, int64_t before
  * A counter is a sum per (limit, key) in time buckets: bucket b covers
  * [b * width, (b + 1) * width) ms for the limit's bucket width.  Values are
  * int64 (a decimal sum is kept in units of 10^-4, Cedar's decimal scale).
- * A bucket may be dropped once expires_ms has passed. */
+ * A bucket may be dropped once expires_ms has passed; every add to one
+ * (limit, bucket) passes the same expires_ms (the limits derive it from the
+ * bucket and the width, which the limit's name holds), so a backend may
+ * keep the first. */
 
 /* Add delta to one bucket (atomic increment). */
 WRIT_MUST_CHECK writ_status wr_store_counter_add(wr_store *st, const char *limit, const char *key,

@@ -416,12 +416,66 @@ static void persisted(void **state)
     rmdir(dir);
 }
 
+/* The running total (ring.c) against summing the slots as before it
+ * existed: random counts, negative and huge values, jumps of the head. */
+static int64_t ref_sat(int64_t a, int64_t b)
+{
+    if (b > 0 && a > INT64_MAX - b)
+        return INT64_MAX;
+    if (b < 0 && a < INT64_MIN - b)
+        return INT64_MIN;
+    return a + b;
+}
+
+static int64_t ref_sum(const wr_ring *r, int64_t now)
+{
+    if (r->head == INT64_MIN)
+        return 0;
+    int64_t lo = now - WR_LIMIT_BUCKETS, hi = now < r->head ? now : r->head, s = 0;
+    if (lo < r->head - WR_LIMIT_BUCKETS)
+        lo = r->head - WR_LIMIT_BUCKETS;
+    for (int64_t b = lo; b <= hi; b++)
+        s = ref_sat(s, r->v[((b % WR_LIMIT_SLOTS) + WR_LIMIT_SLOTS) % WR_LIMIT_SLOTS]);
+    return s;
+}
+
+static void ring_total(void **state)
+{
+    (void)state;
+    uint64_t x = 0x9e3779b97f4a7c15ull;
+    int fast = 0;
+    for (int round = 0; round < 200; round++) {
+        wr_ring r;
+        wr_ring_init(&r);
+        int64_t now = 1000;
+        for (int i = 0; i < 300; i++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            unsigned c = (unsigned)(x % 100);
+            if (c < 10)
+                now += (int64_t)(x >> 8) % 40; /* time moves on, sometimes past the window */
+            int64_t delta = c < 80           ? 1 + (int64_t)((x >> 16) % 5000) /* counts and sums */
+                            : c < 90         ? -(int64_t)((x >> 16) % 3000)    /* negative amounts */
+                            : round % 4 == 0 ? INT64_MAX / 3                   /* saturating */
+                                             : 7;
+            wr_ring_add(&r, now - (int64_t)((x >> 24) % 3), delta);
+            for (int64_t at = now - 1; at <= now + 31; at += 8) {
+                int64_t want = ref_sum(&r, at), got = wr_ring_sum(&r, at);
+                if (want != got)
+                    fail_msg("round %d step %d: at %lld the ring says %lld, the slots %lld", round, i,
+                             (long long)at, (long long)got, (long long)want);
+                fast += at == r.head && !r.slow;
+            }
+        }
+    }
+    assert_true(fast > 1000); /* the running total answered most reads at the head */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(parse_ok),   cmocka_unit_test(parse_errors), cmocka_unit_test(set_lines),
         cmocka_unit_test(ring),       cmocka_unit_test(values),       cmocka_unit_test(counting_in_memory),
-        cmocka_unit_test(table_full), cmocka_unit_test(persisted),
+        cmocka_unit_test(table_full), cmocka_unit_test(persisted),    cmocka_unit_test(ring_total),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
