@@ -325,13 +325,18 @@ ratio() {
     awk -v a="$1" -v b="$2" '$2 == a {x[$1] = $5} $2 == b {y[$1] = $5}
         END {for (r in x) if (y[r] > 0) printf "%d %.3f\n", r, x[r] / y[r]}' "$tmp/rounds" | sort -n
 }
+nrep() { [[ "$1" =~ ([1-9])(t[1-9])?$ ]] && echo "${BASH_REMATCH[1]}"; }
 verdict() { awk -v x="$1" 'BEGIN {printf "x%.3f (%+.1f%%): %s", x, (x - 1) * 100, (x <= 1.10) ? "PASS" : "FAIL"}'; }
 echo
 echo "server CPU per request, A / B: per round, then the median (target for redis/sqlite: within +10%)"
-for a in "${sides[@]}"; do
-    for b in "${sides[@]}"; do
-        a1=${a%% *} b1=${b%% *}
-        [[ "$a1" < "$b1" ]] || continue   # each pair once; "redis" sorts before "sqlite"
+for i in "${!sides[@]}"; do
+    for j in "${!sides[@]}"; do
+        [ "$i" -lt "$j" ] || continue # each pair once: Redis over SQLite, else more replicas over fewer
+        a1=${sides[$i]%% *} b1=${sides[$j]%% *}
+        if [[ "$a1" == sqlite* && "$b1" == redis* ]] || { [ "${a1%%[0-9]*}" = "${b1%%[0-9]*}" ] &&
+            [ "$(nrep "$a1")" -lt "$(nrep "$b1")" ]; }; then
+            t=$a1 a1=$b1 b1=$t
+        fi
         case "$a1/$b1" in
             redis3/sqlite1) what="the issue's comparison" ;;
             redis?/sqlite?) [ "${a1#redis}" = "${b1#sqlite}" ] && what="as many replicas: Redis alone" || what= ;;
