@@ -89,9 +89,14 @@ static const ck_key keys[] = {
     {"token_leeway", CK_U32, OFF(token_leeway), 0, 300, "seconds of clock skew allowed on token times"},
     {"revocations", CK_PATH, OFF(revocations), 0, 0, "revocation database (empty: STATE_DIR/writ.db)"},
     {"state", CK_STR, OFF(state), 0, 0,
-     "state replicas share (revocations, approvals, counters): sqlite, or redis://[USER@]HOST:PORT[/DB]"},
+     "state replicas share (revocations, approvals, counters): sqlite, or redis[s]://[USER@]HOST:PORT[/DB]"},
     {"state_password_file", CK_PATH, OFF(state_password_file), 0, 0,
      "file whose first line is the Redis password"},
+    {"state_tls_ca", CK_PATH, OFF(state_tls_ca), 0, 0,
+     "rediss://: PEM file of the CAs that vouch for Redis' certificate (empty: the system's store)"},
+    {"state_tls_cert", CK_PATH, OFF(state_tls_cert), 0, 0,
+     "rediss://: PEM client certificate for Redis' tls-auth-clients (empty: none)"},
+    {"state_tls_key", CK_PATH, OFF(state_tls_key), 0, 0, "rediss://: PEM private key of state_tls_cert"},
     {"replica", CK_STR, OFF(replica), 0, 0, "this replica's name in logs and metrics (empty: the host name)"},
     {"state_stale_after", CK_U32, OFF(state_stale_after), 1, 3600,
      "seconds without an answer from the shared state before token-bearing requests fail closed"},
@@ -215,6 +220,9 @@ void srv_config_defaults(srv_config *c)
     c->revocations = dup("");
     c->state = dup("sqlite");
     c->state_password_file = dup("");
+    c->state_tls_ca = dup("");
+    c->state_tls_cert = dup("");
+    c->state_tls_key = dup("");
     c->replica = dup("");
     c->state_stale_after = 5;
     c->identity_audience = dup("writ");

@@ -113,8 +113,11 @@ typedef struct srv_config {
     char *audit_sink;           /* "sqlite" or postgresql://... (src/store/audit_pg.c) */
     uint32_t audit_spool_max;   /* records spooled on disk while PostgreSQL is down */
     char *audit_spool_full;     /* "refuse" or "drop" */
-    char *state;                /* shared state: "sqlite" or redis://HOST:PORT[/DB] (docs/REPLICAS.md) */
+    char *state;                /* shared state: "sqlite" or redis[s]://HOST:PORT[/DB] (docs/REPLICAS.md) */
     char *state_password_file;  /* Redis password (first line), "" = none */
+    char *state_tls_ca;         /* rediss://: CA file, "" = the system's store */
+    char *state_tls_cert;       /* rediss://: client certificate, "" = none */
+    char *state_tls_key;        /* rediss://: its key */
     char *replica;              /* this replica's name in logs and metrics, "" = the host name */
     uint32_t state_stale_after; /* seconds without the shared state before tokens fail closed */
     bool identity_allow_high_s; /* accept high-S ECDSA identity tokens (issuers that do not normalise) */

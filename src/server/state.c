@@ -1,5 +1,5 @@
 /* state.c - the state replicas share (`state`, `state_password_file`,
- * `replica`, `state_stale_after`): opens the store of store.h, makes the
+ * `state_tls_*`, `replica`, `state_stale_after`): opens the store of store.h, makes the
  * revocation set follow it when it is shared (store/revfeed.h), and shows
  * both in /metrics and /healthz.  docs/REPLICAS.md says what fails how. */
 #include "server/server_int.h"
@@ -30,7 +30,10 @@ writ_status srv_state_open(srv *s, const char *sqlite_path, writ_error *err)
     else if (gethostname(s->replica, sizeof s->replica - 1) != 0 || !*s->replica)
         snprintf(s->replica, sizeof s->replica, "writ");
     s->replica[sizeof s->replica - 1] = '\0';
-    wr_store_opts o = {.password_file = c->state_password_file};
+    wr_store_opts o = {.password_file = c->state_password_file,
+                       .tls_ca = c->state_tls_ca,
+                       .tls_cert = c->state_tls_cert,
+                       .tls_key = c->state_tls_key};
     writ_status st = wr_store_open_opts(c->state, sqlite_path, &o, &s->state, err);
     if (st)
         return st;

@@ -8,8 +8,9 @@
  * Redis itself: each operation is one command, one MULTI/EXEC or one Lua
  * script, so replicas never read-then-write across two round trips.
  *
- * TLS: Debian's hiredis 0.14 has none, and rediss:// is refused by
- * store.c with a clear error rather than carried in plain text. */
+ * TLS (rediss://): Debian's hiredis 0.14 has none; redis_tls.c carries
+ * hiredis' bytes over an OpenSSL session instead, and everything above the
+ * connection is the same. */
 #include "store/redis_int.h"
 #include "util/alloc.h"
 
@@ -26,7 +27,7 @@ writ_status rd_fail(writ_error *err, writ_status code, const char *what, const c
     if (err) {
         memset(err, 0, sizeof *err);
         err->code = code;
-        snprintf(err->msg, sizeof err->msg, "state: redis: %.100s%s%.120s", what, detail ? ": " : "",
+        snprintf(err->msg, sizeof err->msg, "state: redis: %.60s%s%.176s", what, detail ? ": " : "",
                  detail ? detail : "");
     }
     return code;
@@ -74,22 +75,9 @@ bool rd_int(const redisReply *r, int64_t *v)
 
 /* ---- connections */
 
-static redisContext *rd_connect(wr_redis_store *s, writ_error *err)
+/* AUTH and SELECT on a new connection; c is freed on failure. */
+static redisContext *rd_session(wr_redis_store *s, redisContext *c, writ_error *err)
 {
-    redisContext *c = redisConnectWithTimeout(s->host, s->port, s->timeout);
-    char where[300];
-    snprintf(where, sizeof where, "%s:%d", s->host, s->port);
-    if (!c) {
-        rd_fail(err, WRIT_EIO, where, "out of memory");
-        return NULL;
-    }
-    if (c->err) {
-        rd_fail(err, WRIT_EIO, where, c->errstr);
-        redisFree(c);
-        return NULL;
-    }
-    (void)redisSetTimeout(c, s->timeout);
-    (void)redisEnableKeepAlive(c);
     if (s->password) {
         rd_args a = {0};
         rd_arg_str(&a, "AUTH");
@@ -115,6 +103,32 @@ static redisContext *rd_connect(wr_redis_store *s, writ_error *err)
         freeReplyObject(r);
     }
     return c;
+}
+
+static redisContext *rd_connect(wr_redis_store *s, writ_error *err)
+{
+    if (s->tls) {
+        redisContext *c = rd_tls_connect(s->tls, s->host, s->port, s->timeout, err);
+        if (!c)
+            return NULL;
+        (void)redisSetTimeout(c, s->timeout); /* keep-alive: on the TCP socket (redis_tls.c) */
+        return rd_session(s, c, err);
+    }
+    redisContext *c = redisConnectWithTimeout(s->host, s->port, s->timeout);
+    char where[300];
+    snprintf(where, sizeof where, "%s:%d", s->host, s->port);
+    if (!c) {
+        rd_fail(err, WRIT_EIO, where, "out of memory");
+        return NULL;
+    }
+    if (c->err) {
+        rd_fail(err, WRIT_EIO, where, c->errstr);
+        redisFree(c);
+        return NULL;
+    }
+    (void)redisSetTimeout(c, s->timeout);
+    (void)redisEnableKeepAlive(c);
+    return rd_session(s, c, err);
 }
 
 redisContext *rd_get(wr_redis_store *s, writ_error *err)
@@ -221,6 +235,8 @@ static void rd_close(wr_store *st)
         memset(s->password, 0, strlen(s->password));
         wr_free(s->password);
     }
+    if (s->tls)
+        rd_tls_release(s->tls);
     pthread_mutex_destroy(&s->mu);
     wr_free(s);
 }
@@ -244,19 +260,19 @@ static const wr_store_ops redis_ops = {
 
 static writ_status url_fail(writ_error *err, const char *spec, size_t at, const char *why)
 {
-    char msg[200];
-    snprintf(msg, sizeof msg, "bad state URL at byte %zu: %s (expected redis://[USER@]HOST:PORT[/DB])",
-             at + 1, why);
-    (void)spec;
-    return rd_fail(err, WRIT_EINVAL, msg, NULL);
+    char what[40], detail[200];
+    snprintf(what, sizeof what, "bad state URL at byte %zu", at + 1);
+    snprintf(detail, sizeof detail, "%s (expected %s://[USER@]HOST:PORT[/DB])", why,
+             strncmp(spec, "rediss://", 9) == 0 ? "rediss" : "redis");
+    return rd_fail(err, WRIT_EINVAL, what, detail);
 }
 
-/* redis://[USER@]HOST[:PORT][/DB]; HOST a name, an IPv4 address or an
- * IPv6 address in brackets.  No password in the URL: it would end up in
- * logs and process listings (state_password_file). */
+/* redis://[USER@]HOST[:PORT][/DB] or rediss://... (TLS); HOST a name, an
+ * IPv4 address or an IPv6 address in brackets.  No password in the URL: it
+ * would end up in logs and process listings (state_password_file). */
 static writ_status parse_url(wr_redis_store *s, const char *spec, writ_error *err)
 {
-    const char *p = spec + 8, *start = spec;
+    const char *p = spec + (strncmp(spec, "rediss://", 9) == 0 ? 9 : 8), *start = spec;
     const char *at = strchr(p, '@');
     const char *slash = strchr(p, '/');
     if (at && (!slash || at < slash)) {
@@ -353,6 +369,8 @@ writ_status wr_redis_store_open(const char *spec, const wr_store_opts *o, wr_sto
     writ_status st = parse_url(s, spec, err);
     if (!st && o->password_file && *o->password_file)
         st = read_password(s, o->password_file, err);
+    if (!st && strncmp(spec, "rediss://", 9) == 0)
+        st = rd_tls_new(o->tls_ca, o->tls_cert, o->tls_key, &s->tls, err);
     if (st) {
         rd_close(&s->base);
         return st;

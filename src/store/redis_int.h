@@ -1,6 +1,6 @@
 /* redis_int.h - the Redis backend's handle, shared by its files: redis.c
- * (URL, connections, commands, scripts), redis_approvals.c,
- * redis_counters.c, redis_revocations.c.
+ * (URL, connections, commands, scripts), redis_tls.c (rediss://),
+ * redis_approvals.c, redis_counters.c, redis_revocations.c.
  *
  * Every key starts with "writ:"; a deployment that shares one Redis
  * between several Writ installations gives each its own database (/DB). */
@@ -16,8 +16,11 @@
 #define RD_POOL 16 /* idle connections kept; more are opened on demand */
 #define RD_MAXARGS 48
 
+typedef struct rd_tls rd_tls;
+
 typedef struct wr_redis_store {
     wr_store base;
+    rd_tls *tls; /* rediss://: the TLS settings (redis_tls.c); NULL = plain TCP */
     char host[256];
     int port;
     int db;
@@ -52,6 +55,22 @@ redisReply *rd_run(redisContext *c, const rd_args *a, const char *what, writ_err
  * args are the script's keys then arguments, nkeys of them keys. */
 redisReply *rd_script(redisContext *c, const char *src, int nkeys, const rd_args *args, const char *what,
                       writ_error *err);
+/* ---- TLS (redis_tls.c).  hiredis 0.14 speaks RESP over a file descriptor
+ * only, so a rediss:// connection is a socketpair: hiredis has one end
+ * (redisConnectFd), and a thread of the connection relays between the
+ * other end and the TLS session with the server (OpenSSL). */
+
+/* Read the CA file (NULL or "" = the system's store) and the client
+ * certificate and key (both or neither); errors name the setting. */
+WRIT_MUST_CHECK writ_status rd_tls_new(const char *ca, const char *cert, const char *key, rd_tls **out,
+                                       writ_error *err);
+/* The store's reference; the TLS context goes with the last connection. */
+void rd_tls_release(rd_tls *t);
+/* Connect to host:port, shake hands (the server's certificate verified
+ * against the CAs and for host), and hand hiredis its end: a connected
+ * redisContext, or NULL with err ("state: redis: HOST:PORT: TLS ..."). */
+redisContext *rd_tls_connect(rd_tls *t, const char *host, int port, struct timeval timeout, writ_error *err);
+
 /* Fill err; returns WRIT_EIO (or code). */
 writ_status rd_fail(writ_error *err, writ_status code, const char *what, const char *detail);
 /* A reply's string as int64 (integer or decimal string); false if neither. */

@@ -26,19 +26,22 @@ writ_status wr_store_open_opts(const char *spec, const char *sqlite_path, const 
 {
     static const wr_store_opts none;
     *out = NULL;
+    if (!o)
+        o = &none;
+    bool tls = spec && strncmp(spec, "rediss://", 9) == 0;
+    if (!tls && ((o->tls_ca && *o->tls_ca) || (o->tls_cert && *o->tls_cert) || (o->tls_key && *o->tls_key)))
+        return st_fail(err, WRIT_EINVAL,
+                       "state: state_tls_ca, state_tls_cert and state_tls_key are for a rediss:// state only "
+                       "(TLS to Redis); drop them or use rediss://");
     if (!spec || !*spec || strcmp(spec, "sqlite") == 0)
         return wr_sqlite_store_open(sqlite_path, out, err);
-    if (strncmp(spec, "redis://", 8) == 0)
-        return wr_redis_store_open(spec, o ? o : &none, out, err);
+    if (tls || strncmp(spec, "redis://", 8) == 0)
+        return wr_redis_store_open(spec, o, out, err);
     char msg[240];
-    if (strncmp(spec, "rediss://", 9) == 0)
-        snprintf(msg, sizeof msg,
-                 "state: rediss:// is not supported (this build's hiredis has no TLS); reach Redis over a "
-                 "private network or a TLS tunnel and use redis://");
-    else
-        snprintf(msg, sizeof msg,
-                 "state: unsupported backend \"%.120s\" (expected \"sqlite\" or redis://HOST:PORT[/DB])",
-                 spec);
+    snprintf(msg, sizeof msg,
+             "state: unsupported backend \"%.120s\" (expected \"sqlite\", redis://HOST:PORT[/DB] or "
+             "rediss://HOST:PORT[/DB])",
+             spec);
     return st_fail(err, WRIT_EINVAL, msg);
 }
 

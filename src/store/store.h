@@ -32,15 +32,19 @@ typedef struct wr_store wr_store;
 
 /* spec: the `state` setting: "" or "sqlite" for the embedded store at
  * sqlite_path (created 0600 if missing), or redis://[USER@]HOST:PORT[/DB]
- * for a Redis server shared by the replicas (redis.c).  Other schemes
- * (rediss:// too: TLS to Redis is not built in) are refused with a clear
- * error.  Opening does no network I/O: an unreachable Redis shows up as
- * the error of the first operation. */
+ * for a Redis server shared by the replicas (redis.c), or rediss://... for
+ * the same over TLS (redis_tls.c).  Other schemes are refused with a clear
+ * error.  Opening does no network I/O (TLS files are read then): an
+ * unreachable Redis shows up as the error of the first operation. */
 WRIT_MUST_CHECK writ_status wr_store_open(const char *spec, const char *sqlite_path, wr_store **out,
                                           writ_error *err);
 typedef struct wr_store_opts {
     const char *password_file; /* Redis: its first line is the password (AUTH); NULL = none */
     unsigned timeout_ms;       /* Redis: connect and command timeout, 0 = 2000 */
+    /* rediss:// only (NULL or "" = unset): the CAs that vouch for the server
+     * (PEM file; unset = the system's store), and a client certificate and
+     * its key (PEM files, both or neither) for Redis' tls-auth-clients */
+    const char *tls_ca, *tls_cert, *tls_key;
 } wr_store_opts;
 /* wr_store_open with options (o NULL = defaults). */
 WRIT_MUST_CHECK writ_status wr_store_open_opts(const char *spec, const char *sqlite_path,

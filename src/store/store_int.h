@@ -46,7 +46,7 @@ struct wr_store {
 
 /* The SQLite backend (sqlite.c). */
 WRIT_MUST_CHECK writ_status wr_sqlite_store_open(const char *path, wr_store **out, writ_error *err);
-/* The Redis backend (redis.c): spec is redis://... */
+/* The Redis backend (redis.c): spec is redis://... or rediss://... */
 WRIT_MUST_CHECK writ_status wr_redis_store_open(const char *spec, const wr_store_opts *o, wr_store **out,
                                                 writ_error *err);
 

@@ -758,8 +758,52 @@ static void test_open_errors(void **state)
     (void)state;
     wr_store *st;
     writ_error err;
-    assert_int_not_equal(wr_store_open("rediss://127.0.0.1:6379", NULL, &st, &err), WRIT_OK);
-    assert_non_null(strstr(err.msg, "rediss:// is not supported"));
+    /* rediss:// (TLS, redis_tls.c): parsed like redis://, no network at open */
+    assert_int_equal(wr_store_open("rediss://127.0.0.1:6379", NULL, &st, &err), WRIT_OK);
+    assert_string_equal(wr_store_backend(st), "redis");
+    assert_true(wr_store_shared(st));
+    wr_store_close(st);
+    assert_int_equal(wr_store_open("rediss://writ@redis.example:6380/4", NULL, &st, &err), WRIT_OK);
+    wr_store_close(st);
+    assert_int_equal(wr_store_open("rediss://[::1]", NULL, &st, &err), WRIT_OK);
+    wr_store_close(st);
+    /* malformed rediss URLs: refused, the byte named */
+    static const struct {
+        const char *url, *pos, *what;
+    } bad[] = {
+        {"rediss://", "byte 10", "host name"},
+        {"rediss://:6379", "byte 10", "host name"},
+        {"rediss://h:0", "byte 12", "port"},
+        {"rediss://h:65536", "byte 12", "port"},
+        {"rediss://h:63a", "byte 12", "port"},
+        {"rediss://h:6379/x", "byte 17", "database"},
+        {"rediss://h:6379/1/2", "byte 17", "database"},
+        {"rediss://u:pw@h", "byte 10", "state_password_file"},
+        {"rediss://h o", "byte 11", "unexpected character"},
+        {"rediss://[::1", "byte 10", "unclosed"},
+        {"rediss://[::1]x", "byte 15", "unexpected text"},
+        {"rediss:/h", NULL, "unsupported"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        assert_int_not_equal(wr_store_open(bad[i].url, NULL, &st, &err), WRIT_OK);
+        assert_null(st);
+        if (!strstr(err.msg, bad[i].what) || (bad[i].pos && !strstr(err.msg, bad[i].pos)))
+            fail_msg("%s: %s", bad[i].url, err.msg);
+        if (bad[i].pos && !strstr(err.msg, "rediss://"))
+            fail_msg("%s: the expected form is not named: %s", bad[i].url, err.msg);
+    }
+    /* TLS settings belong to rediss:// only; files are read at open */
+    wr_store_opts to = {.tls_ca = "/nonexistent/ca.pem"};
+    assert_int_not_equal(wr_store_open_opts("redis://127.0.0.1:6379", NULL, &to, &st, &err), WRIT_OK);
+    assert_non_null(strstr(err.msg, "rediss://"));
+    assert_int_not_equal(wr_store_open_opts("sqlite", NULL, &to, &st, &err), WRIT_OK);
+    assert_non_null(strstr(err.msg, "rediss://"));
+    assert_int_not_equal(wr_store_open_opts("rediss://127.0.0.1:6379", NULL, &to, &st, &err), WRIT_OK);
+    assert_non_null(strstr(err.msg, "state_tls_ca"));
+    assert_non_null(strstr(err.msg, "/nonexistent/ca.pem"));
+    to = (wr_store_opts){.tls_cert = "/nonexistent/c.pem"};
+    assert_int_not_equal(wr_store_open_opts("rediss://127.0.0.1:6379", NULL, &to, &st, &err), WRIT_OK);
+    assert_non_null(strstr(err.msg, "state_tls_key"));
     assert_int_not_equal(wr_store_open("redis://u:secret@127.0.0.1:6379", NULL, &st, &err), WRIT_OK);
     assert_non_null(strstr(err.msg, "state_password_file"));
     assert_null(strstr(err.msg, "secret"));
