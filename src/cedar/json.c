@@ -375,9 +375,12 @@ static writ_status read_extn(rd *r, const json_t *o, const cs_type *t, cv_value 
 static writ_status read_entity(rd *r, const json_t *uidobj, const cs_type *t, cv_value *out)
 {
     const cv_uid *u;
-    writ_status st = uid_from_pair(r->a, uidobj, rd_what(r), &u, r->err);
+    /* The value's place is formatted only for an error message: the
+     * reference is read first without it, and again with it on failure. */
+    writ_error quiet;
+    writ_status st = uid_from_pair(r->a, uidobj, "", &u, &quiet);
     if (st)
-        return st;
+        return uid_from_pair(r->a, uidobj, rd_what(r), &u, r->err);
     if (t && (t->kind != CS_ENTITY || !cv_string_eq(t->name, u->type))) {
         char buf[160], msg[200];
         snprintf(msg, sizeof msg, "entity %s", uid_text(u, buf, sizeof buf));

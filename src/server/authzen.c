@@ -75,7 +75,7 @@ static bool same_entity(const writ_uid_parts *a, const writ_uid_parts *b)
  * for the body).  Returns 0, or -1 with why when the parts are malformed
  * (nothing written). */
 static int eval_one(srv *s, const srv_snapshot *snap, const srv_task *tk, const srv_peer *peer,
-                    const az_parts *p, bool explain, sbuf *out, char *why, size_t whylen)
+                    const az_parts *p, bool ctx_owned, bool explain, sbuf *out, char *why, size_t whylen)
 {
     az_names names = {s->type_prefix, s->action_type};
     az_mapped m;
@@ -90,6 +90,7 @@ static int eval_one(srv *s, const srv_snapshot *snap, const srv_task *tk, const 
         .bound = tk != NULL,
         .vouched = tk == NULL,
         .context = m.context,
+        .context_owned = ctx_owned,
         .principal_props = m.principal_props,
         .resource_props = m.resource_props,
         .peer = peer,
@@ -140,7 +141,8 @@ static json_t *load_body(const char *body, size_t len, srv_reply *r)
  * verifies: 0 and *tk = buf.  Anything else (a refused token, no token
  * verification configured, another scheme): -1 with a 401 in r, counted
  * and audited as a deny, as /authz/check does. */
-int srv_authzen_authenticate(srv *s, struct MHD_Connection *c, srv_task *buf, const srv_task **tk, srv_reply *r)
+int srv_authzen_authenticate(srv *s, struct MHD_Connection *c, srv_task *buf, const srv_task **tk,
+                             srv_reply *r)
 {
     *tk = NULL;
     const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
@@ -199,7 +201,8 @@ static void evaluation(srv *s, const srv_task *tk, const srv_peer *peer, const c
     sbuf b;
     sb_init(&b);
     char why[200];
-    if (eval_one(s, snap, tk, peer, &p, explain, &b, why, sizeof why))
+    /* the body's context is read by this one evaluation only: the facts go into it */
+    if (eval_one(s, snap, tk, peer, &p, true, explain, &b, why, sizeof why))
         srv_error(r, 400, "bad_request", "%s", why);
     else
         srv_reply_sbuf(r, 200, &b);
@@ -291,13 +294,14 @@ static void evaluations(srv *s, const srv_task *tk, const srv_peer *peer, const 
             p.action = v;
         if ((v = json_object_get(e, "resource")))
             p.resource = v;
+        bool own = false; /* an item's own context is read once; the default one by every item */
         if ((v = json_object_get(e, "context")))
-            p.context = v;
+            p.context = v, own = true;
         if (i)
             sb_putc(&b, ',');
         size_t mark = b.len;
         char why[200];
-        if (eval_one(s, snap, tk, peer, &p, explain, &b, why, sizeof why)) {
+        if (eval_one(s, snap, tk, peer, &p, own, explain, &b, why, sizeof why)) {
             /* A malformed item is a deny of that item with its reason. */
             sb_puts(&b, "{\"decision\":false,\"context\":{\"reasons\":[],\"errors\":[{\"policy\":null,"
                         "\"message\":");
