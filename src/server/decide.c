@@ -327,9 +327,11 @@ void srv_decide_ask(srv *s, const srv_snapshot *snap, const srv_ask *a, srv_outc
     if (srv_history_context(s, snap, a, ctx, &hist, why, sizeof why))
         goto refuse;
     rq = thread_request();
-    writ_status st = rq ? writ_request_fill(rq, snap->schema, s->cfg->validate, &a->principal, &a->action,
-                                            &a->resource, ctx, &err)
-                        : WRIT_ENOMEM;
+    writ_status st = !rq                ? WRIT_ENOMEM
+                     : a->context_split ? writ_request_fill_split(rq, &a->principal, &a->action, &a->resource,
+                                                                  ctx, a->context_split, &err)
+                                        : writ_request_fill(rq, snap->schema, s->cfg->validate, &a->principal,
+                                                            &a->action, &a->resource, ctx, &err);
     if (!rq)
         snprintf(err.msg, sizeof err.msg, "out of memory");
     /* per-request attributes: a vouching caller's replace the store's; any
