@@ -220,8 +220,8 @@ static json_t *object(rd *r, int depth)
             r->p++;
             ws(r);
             /* cedar_json_fast_split: the top-level member named sp->key */
-            if (r->sp && depth == 1 && r->p < r->end && *r->p == '{' && kn == strlen(r->sp->key) &&
-                !memcmp(k, r->sp->key, kn)) {
+            if (r->sp && depth == 1 && r->p < r->end && *r->p == '{' && kn && !strncmp(k, r->sp->key, kn) &&
+                !r->sp->key[kn]) {
                 if (r->sp->done)
                     goto fail; /* (a duplicate, refused above) */
                 r->p++;
@@ -584,7 +584,7 @@ static bool cval(rd *r, cv_value *out, int depth)
 static bool kept(const cedar_json_split *sp, const char *k, size_t kn)
 {
     for (const char *const *q = sp->keep; q && *q; q++)
-        if (strlen(*q) == kn && !memcmp(*q, k, kn))
+        if (kn && **q == *k && !strncmp(*q, k, kn) && !(*q)[kn])
             return true;
     return false;
 }
