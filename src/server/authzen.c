@@ -220,13 +220,14 @@ static void evaluation(srv *s, const srv_task *tk, const srv_peer *peer, const c
     srv_snapshot *snap = snap_acquire(s->store);
     /* The quick way only where the context is read as plain values: no
      * schema (typing), no task-history limit that sums a context member
-     * (it reads the member as JSON), no task token.  (A request read so
-     * just before a reload adds such a limit is denied: the limit finds
-     * no Long there.)  It declines whatever it is unsure of, which
-     * is then read the usual way (and gives every error as before). */
-    writ_split *sp = !tk && !snap->schema && !(s->limits && wr_limits_read_context(s->limits)) && len
-                         ? thread_split()
-                         : NULL;
+     * (it reads the member as JSON).  (A request read so just before a
+     * reload adds such a limit is denied: the limit finds no Long there.)
+     * With a task token the facts replace the caller's members in the
+     * tree (facts.c), so they are read from JSON as before.  It declines
+     * whatever it is unsure of, which is then read the usual way (and
+     * gives every error as before). */
+    writ_split *sp =
+        !snap->schema && !(s->limits && wr_limits_read_context(s->limits)) && len ? thread_split() : NULL;
     json_t *j = sp ? writ_json_parse_split(sp, body, len, "context", split_keep) : NULL;
     if (!j) {
         sp = NULL;
