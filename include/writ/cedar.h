@@ -183,11 +183,9 @@ WRIT_API struct json_t *writ_json_parse_split(writ_split *sp, const char *text, 
                                               const char *const *keep);
 /* writ_request_fill without a schema for that tree's member (context): a
  * member holding json null takes sp's value. */
-WRIT_API WRIT_MUST_CHECK writ_status writ_request_fill_split(writ_request *rq, const writ_uid_parts *principal,
-                                                             const writ_uid_parts *action,
-                                                             const writ_uid_parts *resource,
-                                                             const struct json_t *context, const writ_split *sp,
-                                                             writ_error *err);
+WRIT_API WRIT_MUST_CHECK writ_status writ_request_fill_split(
+    writ_request *rq, const writ_uid_parts *principal, const writ_uid_parts *action,
+    const writ_uid_parts *resource, const struct json_t *context, const writ_split *sp, writ_error *err);
 /* writ_request_set_attrs with the attributes as a JSON object.  With
  * store_wins, attributes the store holds keep the store's value: the
  * request may only add attributes the store does not hold. */

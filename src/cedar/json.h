@@ -110,8 +110,8 @@ writ_status cedar_json_context(wr_arena *a, const json_t *j, const writ_schema *
  * from cedar_json_fast_split: a top-level member whose value is json null
  * and that subst holds takes subst's value.  (Its other members, and
  * anything added or removed since, are read as usual.) */
-writ_status cedar_json_context_subst(wr_arena *a, const json_t *j, const cv_record *subst, const cv_record **out,
-                                     writ_error *err);
+writ_status cedar_json_context_subst(wr_arena *a, const json_t *j, const cv_record *subst,
+                                     const cv_record **out, writ_error *err);
 
 /* Check a request against the schema (appliesTo, action existence, enum
  * ids).  Context conformance is checked while reading it. */
