@@ -168,6 +168,24 @@ WRIT_API WRIT_MUST_CHECK writ_status writ_request_fill(writ_request *rq, const w
                                               const writ_uid_parts *principal, const writ_uid_parts *action,
                                               const writ_uid_parts *resource, const struct json_t *context,
                                               writ_error *err);
+/* A JSON object text one of whose top-level members (key, e.g. an AuthZEN
+ * body's "context") is an object whose members are read straight into
+ * Cedar values -- the one pass of a decision's body, without a schema.
+ * The tree holds json null in their place (keep names members that stay
+ * JSON, for callers that read them).  NULL when the text is not of the
+ * quick reader's common subset or the Cedar reading of a value could fail:
+ * then read it with writ_json_parse and writ_request_fill as usual, which
+ * give every error.  The values live in sp until its next parse. */
+typedef struct writ_split writ_split;
+WRIT_API writ_split *writ_split_new(void); /* NULL on OOM; one per thread */
+WRIT_API void writ_split_free(writ_split *sp);
+WRIT_API struct json_t *writ_json_parse_split(writ_split *sp, const char *text, size_t len, const char *key,
+                                              const char *const *keep);
+/* writ_request_fill without a schema for that tree's member (context): a
+ * member holding json null takes sp's value. */
+WRIT_API WRIT_MUST_CHECK writ_status writ_request_fill_split(
+    writ_request *rq, const writ_uid_parts *principal, const writ_uid_parts *action,
+    const writ_uid_parts *resource, const struct json_t *context, const writ_split *sp, writ_error *err);
 /* writ_request_set_attrs with the attributes as a JSON object.  With
  * store_wins, attributes the store holds keep the store's value: the
  * request may only add attributes the store does not hold. */

@@ -5,6 +5,7 @@
 #include "cedar/request.h"
 #include "cedar/schema.h"
 #include "util/alloc.h"
+#include "util/arena.h"
 #include "util/error.h"
 
 #include <stdio.h>
@@ -160,6 +161,47 @@ json_t *writ_json_parse(const char *text, size_t len, writ_error *err)
 }
 
 char *writ_json_dump_compact(const json_t *j) { return cedar_json_dump_compact(j); }
+
+struct writ_split {
+    wr_arena *arena;
+    cedar_json_split sp;
+};
+
+writ_split *writ_split_new(void)
+{
+    writ_split *s = wr_calloc(1, sizeof *s);
+    if (s && !(s->arena = wr_arena_new(0))) {
+        wr_free(s);
+        s = NULL;
+    }
+    return s;
+}
+
+void writ_split_free(writ_split *s)
+{
+    if (s) {
+        wr_arena_free(s->arena);
+        wr_free(s);
+    }
+}
+
+json_t *writ_json_parse_split(writ_split *s, const char *text, size_t len, const char *key,
+                              const char *const *keep)
+{
+    if (!s || !text || !key)
+        return NULL;
+    wr_arena_reset(s->arena);
+    s->sp = (cedar_json_split){.arena = s->arena, .key = key, .keep = keep};
+    return cedar_json_fast_split(text, len, &s->sp);
+}
+
+writ_status writ_request_fill_split(writ_request *rq, const writ_uid_parts *principal,
+                                    const writ_uid_parts *action, const writ_uid_parts *resource,
+                                    const json_t *context, const writ_split *s, writ_error *err)
+{
+    return cedar_request_fill_subst(rq, principal, action, resource, context,
+                                    s && s->sp.done ? s->sp.base : NULL, err);
+}
 
 writ_request *writ_request_reusable(void) { return cedar_request_reusable(); }
 

@@ -237,6 +237,7 @@ typedef struct rd {
     const char *base;
     const rd_path *path;
     int depth;
+    const cv_record *subst; /* cedar_json_context_subst's, for the outermost record */
     char buf[256];
 } rd;
 
@@ -375,9 +376,12 @@ static writ_status read_extn(rd *r, const json_t *o, const cs_type *t, cv_value 
 static writ_status read_entity(rd *r, const json_t *uidobj, const cs_type *t, cv_value *out)
 {
     const cv_uid *u;
-    writ_status st = uid_from_pair(r->a, uidobj, rd_what(r), &u, r->err);
+    /* The value's place is formatted only for an error message: the
+     * reference is read first without it, and again with it on failure. */
+    writ_error quiet;
+    writ_status st = uid_from_pair(r->a, uidobj, "", &u, &quiet);
     if (st)
-        return st;
+        return uid_from_pair(r->a, uidobj, rd_what(r), &u, r->err);
     if (t && (t->kind != CS_ENTITY || !cv_string_eq(t->name, u->type))) {
         char buf[160], msg[200];
         snprintf(msg, sizeof msg, "entity %s", uid_text(u, buf, sizeof buf));
@@ -439,6 +443,12 @@ static writ_status read_record(rd *r, const json_t *o, const cs_type *t, cv_valu
         f[i].key = cv_string_new(r->a, k, klen);
         if (!f[i].key)
             return wr_error(r->err, WRIT_ENOMEM, "out of memory");
+        const cv_value *sv = r->subst && !outer && json_is_null(v) ? cv_record_get(r->subst, k, klen) : NULL;
+        if (sv) {
+            /* read already (cedar_json_fast_split) */
+            f[i++].v = *sv;
+            continue;
+        }
         here.key = k;
         here.klen = klen;
         r->path = &here;
@@ -563,6 +573,7 @@ writ_status cedar_json_value(wr_arena *a, const json_t *j, const cs_type *t, con
     r.base = what ? what : "value";
     r.path = NULL;
     r.depth = 0;
+    r.subst = NULL;
     *out = cv_none();
     return read_value(&r, j, t, out);
 }
@@ -872,6 +883,25 @@ writ_status cedar_json_context(wr_arena *a, const json_t *j, const writ_schema *
         return st;
     *out = v.u.rec;
     return WRIT_OK;
+}
+
+writ_status cedar_json_context_subst(wr_arena *a, const json_t *j, const cv_record *subst,
+                                     const cv_record **out, writ_error *err)
+{
+    if (!json_is_object(j) || json_object_get(j, "__entity") || json_object_get(j, "__extn"))
+        return cedar_json_context(a, j, NULL, NULL, out, err);
+    rd r;
+    r.a = a;
+    r.err = err;
+    r.base = "context";
+    r.path = NULL;
+    r.depth = 0;
+    r.subst = subst;
+    cv_value v = cv_none();
+    writ_status st = read_value(&r, j, NULL, &v);
+    if (!st)
+        *out = v.u.rec;
+    return st;
 }
 
 writ_status cedar_request_validate(const writ_schema *s, const cv_uid *principal, const cv_uid *action,

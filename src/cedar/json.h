@@ -51,6 +51,24 @@ json_t *cedar_json_load(const char *text, size_t len, writ_error *err);
  * then lets jansson parse it).  Never reports an error itself. */
 json_t *cedar_json_fast(const char *text, size_t len);
 
+/* cedar_json_fast for a JSON object one of whose top-level members (key,
+ * e.g. the AuthZEN body's "context") is an object read partly straight
+ * into Cedar values: its members not named in keep become the record
+ * *base (in arena, as cedar_json_context reads them without a schema) and
+ * json null in the tree; the kept members are JSON as usual.  Declines
+ * (NULL) whatever cedar_json_fast declines, and also a text without that
+ * member as an object, or one whose Cedar reading could fail or is
+ * outside the subset (jsonfast.c): the caller then reads the text the
+ * usual way.  cedar_json_context_subst takes the tree's member back. */
+typedef struct cedar_json_split {
+    wr_arena *arena;
+    const char *key;
+    const char *const *keep; /* NULL-terminated */
+    bool done;               /* out: the member was read (always, when the tree is returned) */
+    const cv_record *base;   /* out */
+} cedar_json_split;
+json_t *cedar_json_fast_split(const char *text, size_t len, cedar_json_split *sp);
+
 /* json_dumps(j, JSON_COMPACT)'s text, quicker; NULL for a j that is not an
  * object or array, or on OOM.  Free with wr_free. */
 char *cedar_json_dump_compact(const json_t *j);
@@ -87,6 +105,13 @@ writ_status cedar_request_from_json(const json_t *j, const writ_schema *s, bool 
 /* Read a context object (NULL j = empty) for the given action. */
 writ_status cedar_json_context(wr_arena *a, const json_t *j, const writ_schema *s, const cv_uid *action,
                                const cv_record **out, writ_error *err);
+
+/* cedar_json_context without a schema (s must be NULL), for a context
+ * from cedar_json_fast_split: a top-level member whose value is json null
+ * and that subst holds takes subst's value.  (Its other members, and
+ * anything added or removed since, are read as usual.) */
+writ_status cedar_json_context_subst(wr_arena *a, const json_t *j, const cv_record *subst,
+                                     const cv_record **out, writ_error *err);
 
 /* Check a request against the schema (appliesTo, action existence, enum
  * ids).  Context conformance is checked while reading it. */

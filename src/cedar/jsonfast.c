@@ -24,8 +24,11 @@
  * Both claims are checked by tests/unit/test_jsonfast.c and the
  * differential fuzz target fuzz/fuzz_jsonfast.c (which aborts when the two
  * readers disagree on any input). */
+#include "cedar/ext.h"
 #include "cedar/json.h"
+#include "cedar/parser.h"
 #include "util/alloc.h"
+#include "util/arena.h"
 #include "util/sbuf.h"
 
 #include <stdint.h>
@@ -39,6 +42,7 @@ typedef struct rd {
     const unsigned char *p, *end;
     char *scratch; /* decoded strings that hold escapes */
     size_t cap;
+    cedar_json_split *sp; /* cedar_json_fast_split's, else NULL */
     char small[256];
 } rd;
 
@@ -178,6 +182,7 @@ static bool str(rd *r, const char **s, size_t *n)
 }
 
 static json_t *value(rd *r, int depth);
+static json_t *split_object(rd *r);
 
 static json_t *object(rd *r, int depth)
 {
@@ -214,7 +219,16 @@ static json_t *object(rd *r, int depth)
         if (r->p < r->end && *r->p == ':') {
             r->p++;
             ws(r);
-            v = value(r, depth);
+            /* cedar_json_fast_split: the top-level member named sp->key */
+            if (r->sp && depth == 1 && r->p < r->end && *r->p == '{' && kn && !strncmp(k, r->sp->key, kn) &&
+                !r->sp->key[kn]) {
+                if (r->sp->done)
+                    goto fail; /* (a duplicate, refused above) */
+                r->p++;
+                v = split_object(r);
+            } else {
+                v = value(r, depth);
+            }
         }
         int bad = !v || json_object_setn_new_nocheck(o, k, kn, v);
         if (kown && kown != kbuf)
@@ -271,7 +285,7 @@ fail:
 
 /* An integer of at most 18 digits (so it fits int64 as strtoll reads it);
  * fractions, exponents and longer integers are jansson's. */
-static json_t *number(rd *r)
+static bool integer(rd *r, int64_t *out)
 {
     const unsigned char *q = r->p;
     bool neg = q < r->end && *q == '-';
@@ -281,17 +295,24 @@ static json_t *number(rd *r)
     int64_t v = 0;
     while (q < r->end && *q >= '0' && *q <= '9') {
         if (q - d == 18)
-            return NULL;
+            return false;
         v = v * 10 + (*q - '0');
         q++;
     }
     size_t nd = (size_t)(q - d);
     if (nd == 0 || (nd > 1 && *d == '0'))
-        return NULL; /* no digits, or a leading zero */
+        return false; /* no digits, or a leading zero */
     if (q < r->end && (*q == '.' || *q == 'e' || *q == 'E'))
-        return NULL;
+        return false;
     r->p = q;
-    return json_integer(neg ? -v : v);
+    *out = neg ? -v : v;
+    return true;
+}
+
+static json_t *number(rd *r)
+{
+    int64_t v;
+    return integer(r, &v) ? json_integer(v) : NULL;
 }
 
 static json_t *value(rd *r, int depth)
@@ -355,6 +376,289 @@ json_t *cedar_json_fast(const char *text, size_t len)
     }
     if (r.scratch != r.small)
         wr_free(r.scratch);
+    return j;
+}
+
+/* ---- the context read straight into Cedar values (cedar_json_fast_split)
+ *
+ * The members of the split object other than sp->keep become Cedar values
+ * in sp->arena, as cedar_json_context reads them without a schema; the
+ * tree gets json null in their place (so the member's keys, their order and
+ * duplicates are the tree's as before).  Only values whose Cedar reading
+ * cannot fail are taken: a null, an "__entity" or "__extn" not of the plain
+ * form ({"__entity": {"type", "id"}} with a valid type name,
+ * {"__extn": {"fn", "arg"}} that constructs), those keys anywhere but alone
+ * in their object, more than SPLIT_MAX_ITEMS members or elements at one
+ * level, or nesting deeper than SPLIT_MAX_DEPTH decline the whole text,
+ * and the caller reads it the usual way, so every error is the usual one. */
+
+#define SPLIT_MAX_DEPTH 16
+#define SPLIT_MAX_ITEMS 64
+
+static bool cval(rd *r, cv_value *out, int depth);
+
+static bool lit(rd *r, const char *w, size_t n)
+{
+    if ((size_t)(r->end - r->p) < n || memcmp(r->p, w, n))
+        return false;
+    r->p += n;
+    return true;
+}
+
+/* `:` and the whitespace around it, after a key */
+static bool colon(rd *r)
+{
+    ws(r);
+    if (r->p >= r->end || *r->p != ':')
+        return false;
+    r->p++;
+    ws(r);
+    return true;
+}
+
+/* `,` (true, *more) or `}` (true, !*more) after a member */
+static bool next(rd *r, char close, bool *more)
+{
+    ws(r);
+    if (r->p >= r->end)
+        return false;
+    if (*r->p == close) {
+        r->p++;
+        *more = false;
+        return true;
+    }
+    if (*r->p != ',')
+        return false;
+    r->p++;
+    ws(r);
+    *more = true;
+    return true;
+}
+
+/* {"A": "..", "B": ".."} with exactly the string members a and b, in either
+ * order, r->p on the `{`.  Strings copied into the arena. */
+static bool pair(rd *r, const char *a, const char *b, const cv_string **va, const cv_string **vb)
+{
+    *va = *vb = NULL;
+    ws(r);
+    if (!lit(r, "{", 1))
+        return false;
+    ws(r);
+    for (int i = 0; i < 2; i++) {
+        const char *k, *v;
+        size_t kn, vn;
+        if (!lit(r, "\"", 1) || !str(r, &k, &kn))
+            return false;
+        const cv_string **slot = kn == strlen(a) && !memcmp(k, a, kn)   ? va
+                                 : kn == strlen(b) && !memcmp(k, b, kn) ? vb
+                                                                        : NULL;
+        if (!slot || *slot || !colon(r) || !lit(r, "\"", 1) || !str(r, &v, &vn))
+            return false;
+        if (!(*slot = cv_string_new(r->sp->arena, v, vn)))
+            return false;
+        bool more;
+        if (!next(r, '}', &more) || more != (i == 0))
+            return false;
+    }
+    return true;
+}
+
+/* After {"__entity" or {"__extn" and its colon: the escape and the closing
+ * brace. */
+static bool escape(rd *r, bool entity, cv_value *out)
+{
+    const cv_string *x, *y;
+    bool more;
+    if (entity) {
+        if (!pair(r, "type", "id", &x, &y) || !cedar_valid_type_name(x->data, x->len))
+            return false;
+        const cv_uid *u = cv_uid_new(r->sp->arena, x, y);
+        if (!u)
+            return false;
+        *out = cv_entity(u);
+    } else {
+        const char *msg = NULL;
+        if (!pair(r, "fn", "arg", &x, &y) ||
+            cedar_ext_construct(r->sp->arena, x->data, x->len, y->data, y->len, out, &msg) < 0)
+            return false;
+    }
+    return next(r, '}', &more) && !more;
+}
+
+static bool is_escape_key(const char *k, size_t kn)
+{
+    return (kn == 8 && !memcmp(k, "__entity", 8)) || (kn == 6 && !memcmp(k, "__extn", 6));
+}
+
+/* A record's members, r->p past the `{` (and its whitespace). */
+static bool record(rd *r, cv_value *out, int depth)
+{
+    cv_field f[SPLIT_MAX_ITEMS];
+    size_t n = 0;
+    if (lit(r, "}", 1)) {
+        *out = cv_record_new(r->sp->arena, NULL, 0);
+        return out->type != CV_NONE;
+    }
+    for (bool more = true; more;) {
+        const char *k;
+        size_t kn;
+        if (n == SPLIT_MAX_ITEMS || !lit(r, "\"", 1) || !str(r, &k, &kn))
+            return false;
+        if (n == 0 && is_escape_key(k, kn)) {
+            bool entity = kn == 8;
+            return colon(r) && escape(r, entity, out);
+        }
+        if (is_escape_key(k, kn))
+            return false; /* the escape wins over the record's other keys: jansson's way */
+        for (size_t i = 0; i < n; i++)
+            if (f[i].key->len == kn && !memcmp(f[i].key->data, k, kn))
+                return false; /* duplicate */
+        if (!(f[n].key = cv_string_new(r->sp->arena, k, kn)) || !colon(r) || !cval(r, &f[n].v, depth + 1))
+            return false;
+        n++;
+        if (!next(r, '}', &more))
+            return false;
+    }
+    *out = cv_record_new(r->sp->arena, f, n);
+    return out->type != CV_NONE;
+}
+
+static bool set(rd *r, cv_value *out, int depth)
+{
+    cv_value items[SPLIT_MAX_ITEMS];
+    size_t n = 0;
+    if (lit(r, "]", 1)) {
+        *out = cv_set_new(r->sp->arena, NULL, 0);
+        return out->type != CV_NONE;
+    }
+    for (bool more = true; more;) {
+        if (n == SPLIT_MAX_ITEMS || !cval(r, &items[n], depth + 1))
+            return false;
+        n++;
+        if (!next(r, ']', &more))
+            return false;
+    }
+    *out = cv_set_new(r->sp->arena, items, n);
+    return out->type != CV_NONE;
+}
+
+/* One value as a Cedar value, as cedar_json_value reads it without a type. */
+static bool cval(rd *r, cv_value *out, int depth)
+{
+    if (r->p >= r->end || depth > SPLIT_MAX_DEPTH)
+        return false;
+    const char *s;
+    size_t n;
+    int64_t v;
+    switch (*r->p) {
+    case '{':
+        r->p++;
+        ws(r);
+        return record(r, out, depth);
+    case '[':
+        r->p++;
+        ws(r);
+        return set(r, out, depth);
+    case '"': {
+        r->p++;
+        if (!str(r, &s, &n))
+            return false;
+        const cv_string *cs = cv_string_new(r->sp->arena, s, n);
+        *out = cs ? cv_str(cs) : cv_none();
+        return cs != NULL;
+    }
+    case 't':
+        *out = cv_bool(true);
+        return lit(r, "true", 4);
+    case 'f':
+        *out = cv_bool(false);
+        return lit(r, "false", 5);
+    default: /* null (not a Cedar value) is declined here too */
+        if (!integer(r, &v))
+            return false;
+        *out = cv_long(v);
+        return true;
+    }
+}
+
+static bool kept(const cedar_json_split *sp, const char *k, size_t kn)
+{
+    for (const char *const *q = sp->keep; q && *q; q++)
+        if (kn && **q == *k && !strncmp(*q, k, kn) && !(*q)[kn])
+            return true;
+    return false;
+}
+
+/* The split member's object, r->p past its `{`: the tree's object (kept
+ * members as JSON, the others json null) and sp->base. */
+static json_t *split_object(rd *r)
+{
+    cedar_json_split *sp = r->sp;
+    cv_field f[SPLIT_MAX_ITEMS];
+    size_t n = 0;
+    json_t *o = json_object();
+    if (!o)
+        return NULL;
+    ws(r);
+    bool more = true;
+    if (lit(r, "}", 1))
+        more = false;
+    while (more) {
+        const char *k;
+        size_t kn;
+        if (!lit(r, "\"", 1) || !str(r, &k, &kn) || is_escape_key(k, kn) || json_object_getn(o, k, kn))
+            goto fail; /* an escape key makes the context not a record: the usual error */
+        /* the key copied before the value reuses the scratch buffer */
+        const cv_string *ks = cv_string_new(sp->arena, k, kn);
+        if (!ks || !colon(r))
+            goto fail;
+        json_t *v;
+        if (kept(sp, ks->data, ks->len)) {
+            v = value(r, 2);
+        } else {
+            if (n == SPLIT_MAX_ITEMS || !cval(r, &f[n].v, 2))
+                goto fail;
+            f[n++].key = ks;
+            v = json_null();
+        }
+        if (!v || json_object_setn_new_nocheck(o, ks->data, ks->len, v))
+            goto fail;
+        if (!next(r, '}', &more))
+            goto fail;
+    }
+    cv_value rec = cv_record_new(sp->arena, f, n);
+    if (rec.type == CV_NONE)
+        goto fail;
+    sp->base = rec.u.rec;
+    sp->done = true;
+    return o;
+fail:
+    json_decref(o);
+    return NULL;
+}
+
+json_t *cedar_json_fast_split(const char *text, size_t len, cedar_json_split *sp)
+{
+    sp->done = false;
+    sp->base = NULL;
+    if (len > CEDAR_JSON_MAX_SIZE)
+        return NULL;
+    rd r = {.p = (const unsigned char *)text, .end = (const unsigned char *)text + len, .sp = sp};
+    r.scratch = r.small;
+    r.cap = sizeof r.small;
+    ws(&r);
+    json_t *j = r.p < r.end && *r.p == '{' ? value(&r, 0) : NULL;
+    if (j) {
+        ws(&r);
+        if (r.p != r.end || !sp->done) {
+            json_decref(j);
+            j = NULL;
+        }
+    }
+    if (r.scratch != r.small)
+        wr_free(r.scratch);
+    if (!j)
+        sp->done = false, sp->base = NULL;
     return j;
 }
 

@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <string.h>
 
-
 writ_request *cedar_request_reusable(void)
 {
     writ_request *rq = wr_calloc(1, sizeof *rq);
@@ -51,16 +50,17 @@ static writ_status make_uid(wr_arena *a, const cedar_uid_parts *p, const char *w
     t[n] = '\0';
     if (!cedar_valid_type_name(t, n))
         return wr_error(err, WRIT_EJSON, "%s: `%.*s` is not a valid entity type name", what,
-                    (int)(n > 80 ? 80 : n), t);
+                        (int)(n > 80 ? 80 : n), t);
     const cv_string *ts = cv_string_new(a, t, n);
     const cv_string *is = ts ? cv_string_new(a, p->id, p->id_len) : NULL;
     *out = is ? cv_uid_new(a, ts, is) : NULL;
     return *out ? WRIT_OK : wr_error(err, WRIT_ENOMEM, "out of memory");
 }
 
-writ_status cedar_request_fill(writ_request *rq, const writ_schema *s, bool validate,
-                               const cedar_uid_parts *principal, const cedar_uid_parts *action,
-                               const cedar_uid_parts *resource, const json_t *context, writ_error *err)
+static writ_status fill(writ_request *rq, const writ_schema *s, bool validate,
+                        const cedar_uid_parts *principal, const cedar_uid_parts *action,
+                        const cedar_uid_parts *resource, const json_t *context, const cv_record *subst,
+                        writ_error *err)
 {
     if (!rq || !rq->arena || !principal || !action || !resource)
         return wr_error(err, WRIT_EINVAL, "cedar_request_fill: missing argument");
@@ -75,7 +75,8 @@ writ_status cedar_request_fill(writ_request *rq, const writ_schema *s, bool vali
         st = cedar_request_validate(s, u[0], u[1], u[2], err);
     const cv_record *ctx = &cv_empty_record;
     if (!st) {
-        st = cedar_json_context(rq->arena, context, s, u[1], &ctx, err);
+        st = subst ? cedar_json_context_subst(rq->arena, context, subst, &ctx, err)
+                   : cedar_json_context(rq->arena, context, s, u[1], &ctx, err);
         if (st == WRIT_ESCHEMA && validate) {
             st = WRIT_EVALIDATE;
             if (err)
@@ -146,4 +147,20 @@ writ_status cedar_request_context_numbers(writ_request *rq, const char *key, con
     r->n = w;
     rq->context = r;
     return WRIT_OK;
+}
+
+writ_status cedar_request_fill(writ_request *rq, const writ_schema *s, bool validate,
+                               const cedar_uid_parts *principal, const cedar_uid_parts *action,
+                               const cedar_uid_parts *resource, const json_t *context, writ_error *err)
+{
+    return fill(rq, s, validate, principal, action, resource, context, NULL, err);
+}
+
+writ_status cedar_request_fill_subst(writ_request *rq, const cedar_uid_parts *principal,
+                                     const cedar_uid_parts *action, const cedar_uid_parts *resource,
+                                     const json_t *context, const struct cv_record *subst, writ_error *err)
+{
+    if (!subst)
+        return wr_error(err, WRIT_EINVAL, "cedar_request_fill_subst: missing argument");
+    return fill(rq, NULL, false, principal, action, resource, context, subst, err);
 }

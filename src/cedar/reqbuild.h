@@ -32,6 +32,15 @@ WRIT_MUST_CHECK writ_status cedar_request_fill(writ_request *rq, const writ_sche
 WRIT_MUST_CHECK writ_status cedar_request_context_numbers(writ_request *rq, const char *key,
                                                           const writ_number_field *f, size_t n, writ_error *err);
 
+/* cedar_request_fill without a schema, for a context from
+ * cedar_json_fast_split with its record subst (cedar_json_context_subst).
+ * subst's values must live until the request is refilled or freed. */
+struct cv_record;
+WRIT_MUST_CHECK writ_status cedar_request_fill_subst(writ_request *rq, const cedar_uid_parts *principal,
+                                                     const cedar_uid_parts *action,
+                                                     const cedar_uid_parts *resource, const json_t *context,
+                                                     const struct cv_record *subst, writ_error *err);
+
 /* writ_request_set_attrs with the attributes as a parsed JSON object (from
  * cedar_json_load) instead of text.  With store_wins, attributes the store
  * holds for the entity keep the store's value (the request may only add

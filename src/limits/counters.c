@@ -469,6 +469,16 @@ void wr_limits_close(wr_limits *L)
 
 size_t wr_limits_keys(wr_limits *L) { return atomic_load(&L->nkeys); }
 
+bool wr_limits_read_context(wr_limits *L)
+{
+    bool any = false;
+    pthread_mutex_lock(&L->set_mu);
+    for (size_t i = 0; L->set && i < L->set->n && !any; i++)
+        any = L->set->v[i].sum;
+    pthread_mutex_unlock(&L->set_mu);
+    return any;
+}
+
 void wr_limits_stats(wr_limits *L, wr_limits_stat *out)
 {
     memset(out, 0, sizeof *out);

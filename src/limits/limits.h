@@ -136,6 +136,10 @@ typedef struct wr_limits_stat {
     unsigned long long counted, not_counted, flush_failures;
 } wr_limits_stat;
 void wr_limits_stats(wr_limits *L, wr_limits_stat *out);
+/* Does a limit in force read the request's context (a sum limit)?  The
+ * AuthZEN front end reads a body's context without JSON only when none
+ * does. */
+bool wr_limits_read_context(wr_limits *L);
 /* Drop the rings with nothing left in their window (the flusher does it
  * about once a second). */
 void wr_limits_sweep(wr_limits *L, int64_t now_ms);

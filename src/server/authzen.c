@@ -75,7 +75,8 @@ static bool same_entity(const writ_uid_parts *a, const writ_uid_parts *b)
  * for the body).  Returns 0, or -1 with why when the parts are malformed
  * (nothing written). */
 static int eval_one(srv *s, const srv_snapshot *snap, const srv_task *tk, const srv_peer *peer,
-                    const az_parts *p, bool explain, sbuf *out, char *why, size_t whylen)
+                    const az_parts *p, bool ctx_owned, const writ_split *split, bool explain, sbuf *out,
+                    char *why, size_t whylen)
 {
     az_names names = {s->type_prefix, s->action_type};
     az_mapped m;
@@ -90,6 +91,8 @@ static int eval_one(srv *s, const srv_snapshot *snap, const srv_task *tk, const 
         .bound = tk != NULL,
         .vouched = tk == NULL,
         .context = m.context,
+        .context_owned = ctx_owned,
+        .context_split = split,
         .principal_props = m.principal_props,
         .resource_props = m.resource_props,
         .peer = peer,
@@ -140,7 +143,8 @@ static json_t *load_body(const char *body, size_t len, srv_reply *r)
  * verifies: 0 and *tk = buf.  Anything else (a refused token, no token
  * verification configured, another scheme): -1 with a 401 in r, counted
  * and audited as a deny, as /authz/check does. */
-int srv_authzen_authenticate(srv *s, struct MHD_Connection *c, srv_task *buf, const srv_task **tk, srv_reply *r)
+int srv_authzen_authenticate(srv *s, struct MHD_Connection *c, srv_task *buf, const srv_task **tk,
+                             srv_reply *r)
 {
     *tk = NULL;
     const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
@@ -182,24 +186,69 @@ static int explain_option(srv *s, json_t *j, bool *on, srv_reply *r)
     return 0;
 }
 
+/* This thread's writ_split: the body's context read straight into Cedar
+ * values (writ_json_parse_split), without a JSON tree of it and its
+ * conversion.  The members the decision path reads as JSON stay JSON: the
+ * destination, the vouched task and chain (the audit record, facts.c) and
+ * the input (approvals). */
+static pthread_key_t split_key;
+static pthread_once_t split_once = PTHREAD_ONCE_INIT;
+static bool split_key_ok;
+static const char *const split_keep[] = {"destination", "task", "chain", "input", NULL};
+
+static void split_free(void *p) { writ_split_free(p); }
+static void split_key_make(void) { split_key_ok = pthread_key_create(&split_key, split_free) == 0; }
+
+static writ_split *thread_split(void)
+{
+    if (pthread_once(&split_once, split_key_make) != 0 || !split_key_ok)
+        return NULL;
+    writ_split *sp = pthread_getspecific(split_key);
+    if (!sp) {
+        sp = writ_split_new();
+        if (sp && pthread_setspecific(split_key, sp) != 0) {
+            writ_split_free(sp);
+            sp = NULL;
+        }
+    }
+    return sp;
+}
+
 static void evaluation(srv *s, const srv_task *tk, const srv_peer *peer, const char *body, size_t len,
                        srv_reply *r)
 {
-    json_t *j = load_body(body, len, r);
-    if (!j)
-        return;
+    srv_snapshot *snap = snap_acquire(s->store);
+    /* The quick way only where the context is read as plain values: no
+     * schema (typing), no task-history limit that sums a context member
+     * (it reads the member as JSON).  (A request read so just before a
+     * reload adds such a limit is denied: the limit finds no Long there.)
+     * With a task token the facts replace the caller's members in the
+     * tree (facts.c), so they are read from JSON as before.  It declines
+     * whatever it is unsure of, which is then read the usual way (and
+     * gives every error as before). */
+    writ_split *sp =
+        !snap->schema && !(s->limits && wr_limits_read_context(s->limits)) && len ? thread_split() : NULL;
+    json_t *j = sp ? writ_json_parse_split(sp, body, len, "context", split_keep) : NULL;
+    if (!j) {
+        sp = NULL;
+        if (!(j = load_body(body, len, r))) {
+            snap_release(snap);
+            return;
+        }
+    }
     bool explain;
     if (explain_option(s, j, &explain, r)) {
+        snap_release(snap);
         json_decref(j);
         return;
     }
     az_parts p = {json_object_get(j, "subject"), json_object_get(j, "action"), json_object_get(j, "resource"),
                   json_object_get(j, "context")};
-    srv_snapshot *snap = snap_acquire(s->store);
     sbuf b;
     sb_init(&b);
     char why[200];
-    if (eval_one(s, snap, tk, peer, &p, explain, &b, why, sizeof why))
+    /* the body's context is read by this one evaluation only: the facts go into it */
+    if (eval_one(s, snap, tk, peer, &p, true, sp, explain, &b, why, sizeof why))
         srv_error(r, 400, "bad_request", "%s", why);
     else
         srv_reply_sbuf(r, 200, &b);
@@ -291,13 +340,14 @@ static void evaluations(srv *s, const srv_task *tk, const srv_peer *peer, const 
             p.action = v;
         if ((v = json_object_get(e, "resource")))
             p.resource = v;
+        bool own = false; /* an item's own context is read once; the default one by every item */
         if ((v = json_object_get(e, "context")))
-            p.context = v;
+            p.context = v, own = true;
         if (i)
             sb_putc(&b, ',');
         size_t mark = b.len;
         char why[200];
-        if (eval_one(s, snap, tk, peer, &p, explain, &b, why, sizeof why)) {
+        if (eval_one(s, snap, tk, peer, &p, own, NULL, explain, &b, why, sizeof why)) {
             /* A malformed item is a deny of that item with its reason. */
             sb_puts(&b, "{\"decision\":false,\"context\":{\"reasons\":[],\"errors\":[{\"policy\":null,"
                         "\"message\":");

@@ -205,12 +205,13 @@ static int sensitivity_bound(const srv_snapshot *snap, const writ_request *rq, c
     if (writ_sensitivity_allows(lv, has, level))
         return 0;
     if (!has)
-        snprintf(why, n, "the resource has no sensitivity, so it counts as restricted: above the task token's "
-                         "ceiling %.40s",
+        snprintf(why, n,
+                 "the resource has no sensitivity, so it counts as restricted: above the task token's "
+                 "ceiling %.40s",
                  lv);
     else
-        snprintf(why, n, "the resource's sensitivity %lld is above the task token's ceiling %.40s", (long long)level,
-                 lv);
+        snprintf(why, n, "the resource's sensitivity %lld is above the task token's ceiling %.40s",
+                 (long long)level, lv);
     return -1;
 }
 
@@ -292,7 +293,9 @@ void srv_decide_ask(srv *s, const srv_snapshot *snap, const srv_ask *a, srv_outc
         json_t *tk = json_object_get(json_object_get(a->context, "task"), "id");
         task = json_is_string(tk) ? json_string_value(tk) : NULL;
         json_t *c = json_object_get(a->context, "chain");
-        chain = chain_own = json_is_array(c) ? writ_json_dump_compact(c) : NULL;
+        /* the chain as text is for the audit record and the approval gate only */
+        chain = chain_own =
+            json_is_array(c) && (s->audit || snap->napprovals) ? writ_json_dump_compact(c) : NULL;
     }
     /* the three uids as text for the log, NUL-separated in one buffer */
     sbuf txt;
@@ -325,7 +328,9 @@ void srv_decide_ask(srv *s, const srv_snapshot *snap, const srv_ask *a, srv_outc
     if (bound && scope_bound(a, act, res, dest, why, sizeof why))
         goto refuse;
     /* the context: the caller's keys, then every fact from its source */
-    ctx = json_is_object(a->context) ? json_copy((json_t *)a->context) : json_object();
+    ctx = !json_is_object(a->context) ? json_object()
+          : a->context_owned          ? json_incref((json_t *)a->context)
+                                      : json_copy((json_t *)a->context);
     if (!ctx) {
         snprintf(why, sizeof why, "out of memory");
         goto refuse;
@@ -340,9 +345,11 @@ void srv_decide_ask(srv *s, const srv_snapshot *snap, const srv_ask *a, srv_outc
     if (srv_history_context(s, snap, a, ctx, &hist, why, sizeof why))
         goto refuse;
     rq = thread_request();
-    writ_status st = rq ? writ_request_fill(rq, snap->schema, s->cfg->validate, &a->principal, &a->action,
-                                            &a->resource, ctx, &err)
-                        : WRIT_ENOMEM;
+    writ_status st = !rq                ? WRIT_ENOMEM
+                     : a->context_split ? writ_request_fill_split(rq, &a->principal, &a->action, &a->resource,
+                                                                  ctx, a->context_split, &err)
+                                        : writ_request_fill(rq, snap->schema, s->cfg->validate, &a->principal,
+                                                            &a->action, &a->resource, ctx, &err);
     if (!rq)
         snprintf(err.msg, sizeof err.msg, "out of memory");
     if (!st)

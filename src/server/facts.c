@@ -175,7 +175,8 @@ writ_status srv_proxies_parse(const char *list, srv_cidr **out, size_t *count, w
         srv_cidr c, *p = NULL;
         writ_status st = WRIT_OK;
         if (parse_cidr(w, (size_t)(v - w), &c))
-            st = wr_error(err, WRIT_EINVAL, "trusted_proxies: '%.*s' is not an address or CIDR range (at byte %zu)",
+            st = wr_error(err, WRIT_EINVAL,
+                          "trusted_proxies: '%.*s' is not an address or CIDR range (at byte %zu)",
                           (int)(v - w > 64 ? 64 : v - w), w, (size_t)(w - list) + 1);
         else if (!(p = wr_realloc(*out, (*count + 1) * sizeof *p)))
             st = wr_error(err, WRIT_ENOMEM, "out of memory");
@@ -292,7 +293,23 @@ static void socket_ip(struct MHD_Connection *c, char *out, size_t n)
     out[0] = '\0';
     if (ci && ci->client_addr) {
         const struct sockaddr *sa = ci->client_addr;
-        if (sa->sa_family == AF_INET)
+        if (sa->sa_family == AF_INET && n >= 16) {
+            /* dotted quad by hand: glibc's inet_ntop formats with snprintf */
+            const unsigned char *b =
+                (const unsigned char *)&((const struct sockaddr_in *)(const void *)sa)->sin_addr;
+            size_t at = 0;
+            for (int i = 0; i < 4; i++) {
+                unsigned v = b[i];
+                if (i)
+                    out[at++] = '.';
+                if (v >= 100)
+                    out[at++] = (char)('0' + v / 100);
+                if (v >= 10)
+                    out[at++] = (char)('0' + v / 10 % 10);
+                out[at++] = (char)('0' + v % 10);
+            }
+            out[at] = '\0';
+        } else if (sa->sa_family == AF_INET)
             inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, out, (socklen_t)n);
         else if (sa->sa_family == AF_INET6)
             inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, out,
@@ -361,9 +378,20 @@ bool srv_ctx_wants(const srv *s, const srv_snapshot *snap, const char *aid, cons
     return !snap->schema || writ_schema_context_has(snap->schema, s->action_type, aid, name) == 1;
 }
 
-static json_t *extn(const char *fn, const char *arg)
+/* {"__extn": {"fn": fn, "arg": arg}}, built directly (json_pack reads its
+ * format string on every call). */
+static json_t *extn(const char *fn, size_t fn_len, const char *arg, size_t arg_len)
 {
-    return json_pack("{s:{s:s,s:s}}", "__extn", "fn", fn, "arg", arg);
+    json_t *in = json_object(), *out = json_object();
+    if (!in || !out || json_object_set_new_nocheck(out, "__extn", json_incref(in)) ||
+        json_object_set_new_nocheck(in, "fn", json_stringn_nocheck(fn, fn_len)) ||
+        json_object_set_new_nocheck(in, "arg", json_stringn_nocheck(arg, arg_len))) {
+        json_decref(out);
+        json_decref(in);
+        return NULL;
+    }
+    json_decref(in);
+    return out;
 }
 
 json_t *srv_json_strings(const char *const *v, size_t n)
@@ -386,7 +414,13 @@ typedef struct fact_in {
 static json_t *f_task(const fact_in *in)
 {
     const srv_task *t = in->a->task;
-    return json_pack("{s:s,s:s}", "id", t ? t->task : "", "purpose", t ? t->purpose : "");
+    json_t *o = json_object();
+    if (!o || json_object_set_new_nocheck(o, "id", json_string(t ? t->task : "")) ||
+        json_object_set_new_nocheck(o, "purpose", json_string(t ? t->purpose : ""))) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
 }
 
 static json_t *f_chain(const fact_in *in)
@@ -394,7 +428,12 @@ static json_t *f_chain(const fact_in *in)
     const srv_task *t = in->a->task;
     if (t && t->chain)
         return json_incref(t->chain);
-    return json_pack("[s%]", in->a->principal.id, in->a->principal.id_len);
+    json_t *a = json_array();
+    if (!a || json_array_append_new(a, json_stringn(in->a->principal.id, in->a->principal.id_len))) {
+        json_decref(a);
+        return NULL;
+    }
+    return a;
 }
 
 static json_t *f_depth(const fact_in *in)
@@ -406,18 +445,25 @@ static json_t *f_depth(const fact_in *in)
 static json_t *f_time(const fact_in *in)
 {
     (void)in;
-    char ts[32];
+    /* the text changes once a second: each thread formats it only then */
+    static _Thread_local time_t last = (time_t)-1;
+    static _Thread_local char ts[32];
+    static _Thread_local size_t tn;
     time_t now = time(NULL);
-    struct tm tm;
-    gmtime_r(&now, &tm);
-    strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return extn("datetime", ts);
+    if (now != last) {
+        struct tm tm;
+        gmtime_r(&now, &tm);
+        tn = strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        last = now;
+    }
+    return extn("datetime", 8, ts, tn);
 }
 
 static json_t *f_source_ip(const fact_in *in)
 {
     const srv_peer *p = in->a->peer;
-    return extn("ip", p && p->ip[0] ? p->ip : "0.0.0.0");
+    const char *ip = p && p->ip[0] ? p->ip : "0.0.0.0";
+    return extn("ip", 2, ip, strlen(ip));
 }
 
 static json_t *f_destination(const fact_in *in) { return json_string(in->destination); }

@@ -196,6 +196,10 @@ typedef struct srv_ask {
     bool bound;            /* task->token bounds the request: scope, destinations, sensitivity */
     bool vouched;          /* the caller vouches for context and properties (AuthZEN without a token) */
     const json_t *context; /* the caller's context object, NULL = none */
+    bool context_owned;    /* the facts may be set in context itself, not in a copy: the caller
+                              reads it no more and nobody else holds it */
+    const writ_split *context_split; /* context came from writ_json_parse_split (no schema): its
+                                        null members are the split's values */
     const json_t *principal_props, *resource_props; /* per-request attributes, NULL = none */
     const json_t *extra; /* the front end's own facts, set last (token requests), NULL = none */
     const char
