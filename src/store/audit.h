@@ -133,6 +133,15 @@ WRIT_MUST_CHECK writ_status wr_audit_open(const char *path, const wr_audit_opts 
  * when its transaction failed (or the log is closing), WRIT_ELIMIT,
  * WRIT_ENOMEM.  Thread-safe; blocks the caller for one group commit. */
 WRIT_MUST_CHECK writ_status wr_audit_append(wr_audit *a, const wr_audit_entry *e);
+/* n records in this order, as one group: returns once every one of them
+ * is committed or failed, st[i] saying which (WRIT_OK, WRIT_EIO,
+ * WRIT_ELIMIT for a record too long, which is not written).  The calling
+ * thread leads the transactions that hold its records (no hand-over to
+ * the log's thread): a server that gathers the records of one pass of its
+ * event loop commits them so.  Returns WRIT_ENOMEM (nothing queued) or
+ * WRIT_EIO (closing: nothing queued), else WRIT_OK. */
+WRIT_MUST_CHECK writ_status wr_audit_append_many(wr_audit *a, const wr_audit_entry *e, size_t n,
+                                                 writ_status *st);
 /* The same without blocking the caller (for a server that suspends the
  * request meanwhile): the entry is copied and queued; fn(arg, status) is
  * called exactly once, from another thread of the log and after the
