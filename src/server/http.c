@@ -54,17 +54,16 @@ enum { M_GET = 1, M_POST = 2, M_HEAD = 4, M_ANY = 0xff };
 
 static const struct {
     const char *path;
-    bool prefix; /* also matches path + "/..." */
+    bool prefix;                /* also matches path + "/..." */
     unsigned methods;
     const char *allow;
     ep ep;
     met_endpoint mep;
-    int body; /* B_JSON, B_FORM: reads such a body */
+    int body;                   /* B_JSON, B_FORM: reads such a body */
 } endpoints[] = {
     {"/access/v1/evaluation", false, M_POST, "POST", EP_EVALUATION, MET_EP_EVALUATION, B_JSON},
     {"/access/v1/evaluations", false, M_POST, "POST", EP_EVALUATIONS, MET_EP_EVALUATIONS, B_JSON},
-    {"/.well-known/authzen-configuration", false, M_GET | M_HEAD, "GET, HEAD", EP_METADATA, MET_EP_OTHER,
-     B_NONE},
+    {"/.well-known/authzen-configuration", false, M_GET | M_HEAD, "GET, HEAD", EP_METADATA, MET_EP_OTHER, B_NONE},
     {"/authz/check", true, M_ANY, NULL, EP_CHECK, MET_EP_CHECK, B_NONE},
     {"/healthz", false, M_GET | M_HEAD, "GET, HEAD", EP_HEALTH, MET_EP_OTHER, B_NONE},
     {"/metrics", false, M_GET | M_HEAD, "GET, HEAD", EP_METRICS, MET_EP_OTHER, B_NONE},
@@ -80,18 +79,18 @@ static const struct {
 #define NENDPOINTS (sizeof endpoints / sizeof endpoints[0])
 
 typedef struct hreq {
-    int idx;         /* into endpoints, -1 = none */
-    int ext;         /* into the extension routes, -1 = none */
-    void *ext_state; /* the extension's own, freed by its done */
+    int idx;                    /* into endpoints, -1 = none */
+    int ext;                    /* into the extension routes, -1 = none */
+    void *ext_state;            /* the extension's own, freed by its done */
     uint64_t t0;
     unsigned status;
     sbuf body;
     bool too_big;
-    bool over;  /* connection past max_connections: 503, close */
-    bool close; /* answer with Connection: close (a malformed request) */
+    bool over;                  /* connection past max_connections: 503, close */
+    bool close;                 /* answer with Connection: close (a malformed request) */
     uint64_t dropped;
-    srv_durable durable; /* the answer waits for its audit records (durable.c) */
-    srv_reply reply;     /* held while they commit */
+    srv_durable durable;        /* the answer waits for its audit records (durable.c) */
+    srv_reply reply;            /* held while they commit */
 } hreq;
 
 static uint64_t mono_ns(void)
@@ -103,8 +102,7 @@ static uint64_t mono_ns(void)
 
 static enum MHD_Result send_reply(srv *s, struct MHD_Connection *c, hreq *h, srv_reply *r)
 {
-    static const char fallback[] =
-        "{\"error\":{\"status\":500,\"code\":\"internal\",\"message\":\"out of memory\"}}";
+    static const char fallback[] = "{\"error\":{\"status\":500,\"code\":\"internal\",\"message\":\"out of memory\"}}";
     struct MHD_Response *resp;
     if (r->body)
         resp = MHD_create_response_from_buffer_with_free_callback(r->len, r->body, wr_free);
@@ -146,8 +144,8 @@ static enum MHD_Result send_reply(srv *s, struct MHD_Connection *c, hreq *h, srv
     return ret;
 }
 
-static enum MHD_Result send_error(srv *s, struct MHD_Connection *c, hreq *h, unsigned status,
-                                  const char *code, const char *msg, const char *allow)
+static enum MHD_Result send_error(srv *s, struct MHD_Connection *c, hreq *h, unsigned status, const char *code,
+                                  const char *msg, const char *allow)
 {
     srv_reply r;
     memset(&r, 0, sizeof r);
@@ -267,9 +265,9 @@ static void health(srv *s, srv_reply *r)
         sb_putc(&b, ',');
     }
     sb_printf(&b, "\"policy_generation\":%llu,\"audit\":%s}", (unsigned long long)snap_generation(s->store),
-              !s->audit                    ? "\"off\""
-              : wr_audit_failing(s->audit) ? "\"failing\""
-                                           : "\"ok\"");
+              !s->audit                     ? "\"off\""
+              : wr_audit_failing(s->audit)  ? "\"failing\""
+                                            : "\"ok\"");
     srv_reply_sbuf(r, degraded ? 503 : 200, &b);
 }
 
@@ -288,13 +286,11 @@ static void metrics(srv *s, srv_reply *r)
                   "# TYPE writ_audit_spooled gauge\nwrit_audit_spooled %llu\n"
                   "# HELP writ_audit_dropped_total Audit records dropped: the spool was full.\n"
                   "# TYPE writ_audit_dropped_total counter\nwrit_audit_dropped_total %llu\n",
-                  (unsigned long long)wr_audit_spooled(s->audit),
-                  (unsigned long long)wr_audit_dropped(s->audit));
-    sb_printf(
-        &b,
-        "# HELP writ_connections_refused_total Connections opened past max_connections (answered 503).\n"
-        "# TYPE writ_connections_refused_total counter\nwrit_connections_refused_total %llu\n",
-        (unsigned long long)atomic_load_explicit(&s->conns_refused, memory_order_relaxed));
+                  (unsigned long long)wr_audit_spooled(s->audit), (unsigned long long)wr_audit_dropped(s->audit));
+    sb_printf(&b,
+              "# HELP writ_connections_refused_total Connections opened past max_connections (answered 503).\n"
+              "# TYPE writ_connections_refused_total counter\nwrit_connections_refused_total %llu\n",
+              (unsigned long long)atomic_load_explicit(&s->conns_refused, memory_order_relaxed));
     sb_printf(&b,
               "# HELP writ_requests_malformed_total Requests refused (400, connection closed) for framing "
               "two parsers could read two ways.\n# TYPE writ_requests_malformed_total counter\n"
@@ -318,8 +314,7 @@ static void metrics(srv *s, srv_reply *r)
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
-                                  const char *version, const char *upload, size_t *upload_size,
-                                  void **con_cls)
+                                  const char *version, const char *upload, size_t *upload_size, void **con_cls)
 {
     srv *s = cls;
     hreq *h = *con_cls;
@@ -346,8 +341,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         }
         if (srv_conn_over(c)) {
             h->over = true;
-            return send_error(s, c, h, 503, "too_many_connections", "too many open connections: retry later",
-                              NULL);
+            return send_error(s, c, h, 503, "too_many_connections",
+                              "too many open connections: retry later", NULL);
         }
         if (h->idx < 0 && h->ext < 0)
             return send_error(s, c, h, 404, "not_found", "no such endpoint", NULL);
@@ -380,8 +375,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         if (endpoints[h->idx].body == B_JSON) {
             const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
             if (ct && strncasecmp(ct, "application/json", 16) != 0)
-                return send_error(s, c, h, 415, "unsupported_media_type",
-                                  "expected Content-Type: application/json", NULL);
+                return send_error(s, c, h, 415, "unsupported_media_type", "expected Content-Type: application/json",
+                                  NULL);
         } else if (endpoints[h->idx].body == B_FORM) {
             static const char form_ct[] = "application/x-www-form-urlencoded";
             const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
@@ -420,14 +415,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (h->too_big) {
         atomic_fetch_add_explicit(&s->met.body_too_large, 1, memory_order_relaxed);
         char msg[96];
-        snprintf(msg, sizeof msg, "request body larger than %llu bytes",
-                 (unsigned long long)s->cfg->max_body);
+        snprintf(msg, sizeof msg, "request body larger than %llu bytes", (unsigned long long)s->cfg->max_body);
         return send_error(s, c, h, 413, "body_too_large", msg, NULL);
     }
     if (h->ext >= 0) {
         const srv_ext_route *er = &s->ext->routes[h->ext];
-        return (enum MHD_Result)er->handle(er->arg, s, c, url, method, h->body.p ? h->body.p : "",
-                                           h->body.len, &h->ext_state);
+        return (enum MHD_Result)er->handle(er->arg, s, c, url, method, h->body.p ? h->body.p : "", h->body.len,
+                                           &h->ext_state);
     }
     if (h->durable.suspended || h->durable.held) {
         /* resumed, or called again after the pass: every record of the
@@ -491,8 +485,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     return send_durable(s, c, h, &r);
 }
 
-static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
-                         enum MHD_RequestTerminationCode toe)
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe)
 {
     srv *s = cls;
     hreq *h = *con_cls;
@@ -510,7 +503,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
         mep = MET_EP_EXT;
     }
     met_request(&s->met, mep, h->status, mono_ns() - h->t0);
-    srv_conn_request_done(s, c);      /* the next request's headers are due within the timeout */
+    srv_conn_request_done(s, c); /* the next request's headers are due within the timeout */
     srv_durable_resumed(&h->durable); /* completed while held: the client left */
     sb_free(&h->body);
     wr_free(h->reply.body);
@@ -736,22 +729,15 @@ int srv_run_ext(const srv_config *cfg, const srv_ext *ext)
         bool pg = strcmp(cfg->audit_sink, "sqlite") != 0; /* audit_sink: store/audit_pg.c */
         char *db = pg ? NULL : join(cfg->state_dir, "/writ.db");
         char *spool = pg ? join(cfg->state_dir, "/audit-spool.bin") : NULL;
-        wr_audit_opts ao = {.batch = cfg->audit_batch,
-                            .queue_max = cfg->audit_queue,
-                            .checkpoint_every = cfg->audit_checkpoint_every,
-                            .fsync = cfg->audit_fsync,
+        wr_audit_opts ao = {.batch = cfg->audit_batch, .queue_max = cfg->audit_queue,
+                            .checkpoint_every = cfg->audit_checkpoint_every, .fsync = cfg->audit_fsync,
                             .commit_delay_us = cfg->audit_commit_delay_us,
-                            .signer = s.keyring,
-                            .replica = s.replica,
-                            .key_dir = cfg->state_dir,
-                            .spool = spool,
-                            .spool_max = cfg->audit_spool_max,
+                            .signer = s.keyring, .replica = s.replica, .key_dir = cfg->state_dir,
+                            .spool = spool, .spool_max = cfg->audit_spool_max,
                             .spool_drop = !strcmp(cfg->audit_spool_full, "drop")};
         writ_status st = WRIT_ENOMEM;
-        if (pg && strncmp(cfg->audit_sink, "postgresql://", 13) &&
-            strncmp(cfg->audit_sink, "postgres://", 11))
-            st = WRIT_EINVAL,
-            snprintf(err.msg, sizeof err.msg, "audit_sink: expected sqlite or postgresql://...");
+        if (pg && strncmp(cfg->audit_sink, "postgresql://", 13) && strncmp(cfg->audit_sink, "postgres://", 11))
+            st = WRIT_EINVAL, snprintf(err.msg, sizeof err.msg, "audit_sink: expected sqlite or postgresql://...");
         else if (strcmp(cfg->audit_spool_full, "refuse") && strcmp(cfg->audit_spool_full, "drop"))
             st = WRIT_EINVAL, snprintf(err.msg, sizeof err.msg, "audit_spool_full: expected refuse or drop");
         else if (pg ? spool != NULL : db != NULL)
@@ -817,12 +803,8 @@ int srv_run_ext(const srv_config *cfg, const srv_ext *ext)
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     unsigned threads = cfg->threads ? cfg->threads : (unsigned)(ncpu > 0 ? ncpu : 1);
     unsigned hard = srv_conn_hard_limit(cfg);
-    daemon_args da = {.s = &s,
-                      .flags = flags,
-                      .port = cfg->listen_port,
-                      .addr = (struct sockaddr *)&ss,
-                      .limit = (hard + threads - 1) / threads,
-                      .tls = tls_opts};
+    daemon_args da = {.s = &s, .flags = flags, .port = cfg->listen_port, .addr = (struct sockaddr *)&ss,
+                      .limit = (hard + threads - 1) / threads, .tls = tls_opts};
     s.loop = srv_loop_start(&s, threads, start_daemon, &da);
     s.daemon = srv_loop_daemon(s.loop);
     if (!s.daemon) {
@@ -837,9 +819,7 @@ int srv_run_ext(const srv_config *cfg, const srv_ext *ext)
         goto out;
     }
     log_msg("serving %s on %s:%u (%u threads, policies %s, generation %llu)",
-            !s.tls_cert_pem  ? "HTTP"
-            : s.client_roots ? "HTTPS (client certificates requested)"
-                             : "HTTPS",
+            !s.tls_cert_pem ? "HTTP" : s.client_roots ? "HTTPS (client certificates requested)" : "HTTPS",
             cfg->listen_host, port, threads, cfg->policies, (unsigned long long)snap_generation(s.store));
     if (!srv_framing_line_checks())
         log_msg("libmicrohttpd %s: requests with bare LF line ends or continuation lines are not refused "

@@ -23,51 +23,51 @@ typedef struct srv {
     srv_policy_store *store;
     wr_audit *audit;
     srv_metrics met;
-    struct MHD_Daemon *daemon; /* the first worker's (its bound port) */
-    struct srv_loop *loop;     /* the worker threads and their daemons (loop.c) */
-    pthread_key_t az_key;      /* this thread's writ_authorizer */
-    atomic_int inflight;       /* requests begun and not completed */
-    atomic_int suspended;      /* answers held by durable.c, not yet resumed */
+    struct MHD_Daemon *daemon;  /* the first worker's (its bound port) */
+    struct srv_loop *loop;      /* the worker threads and their daemons (loop.c) */
+    pthread_key_t az_key;       /* this thread's writ_authorizer */
+    atomic_int inflight;        /* requests begun and not completed */
+    atomic_int suspended;       /* answers held by durable.c, not yet resumed */
     atomic_bool draining;
-    atomic_int conns;              /* open connections (conns.c) */
-    atomic_ullong conns_refused;   /* connections opened past max_connections */
-    pthread_mutex_t conns_mu;      /* guards conn_list (conns.c) */
-    struct srv_conn *conn_list;    /* open connections, for the header deadline */
+    atomic_int conns;           /* open connections (conns.c) */
+    atomic_ullong conns_refused; /* connections opened past max_connections */
+    pthread_mutex_t conns_mu;    /* guards conn_list (conns.c) */
+    struct srv_conn *conn_list;  /* open connections, for the header deadline */
     atomic_ullong header_timeouts; /* connections cut for slow headers */
     atomic_ullong malformed;       /* requests refused for ambiguous framing (framing.c) */
-    char *type_prefix;             /* "Writ::" or "" */
-    char *action_type;             /* "Writ::Action" or "Action" */
-    route_table routes;            /* /authz/check (route.c) */
-    writ_keyring *keyring;         /* NULL unless token_keys */
-    writ_token_verifier *verifier; /* NULL: no task tokens configured */
+    char *type_prefix;          /* "Writ::" or "" */
+    char *action_type;          /* "Writ::Action" or "Action" */
+    route_table routes;         /* /authz/check (route.c) */
+    writ_keyring *keyring;      /* NULL unless token_keys */
+    writ_token_verifier *verifier;   /* NULL: no task tokens configured */
     writ_revocations *revocations;
     /* shared state (state.c) */
     wr_store *state;                   /* `state`: SQLite or Redis (store.h) */
     char replica[256];                 /* `replica`, or the host name */
     atomic_ullong state_stale_refused; /* tokens refused while the shared state was stale */
     /* token exchange (oauth.c) */
-    writ_issuer_config issuer; /* strings point into cfg */
-    writ_bundle *bundle;       /* trusted identity issuers, NULL = none */
-    char *jwks;                /* the keyring's public JWKS, NULL without a keyring */
+    writ_issuer_config issuer;  /* strings point into cfg */
+    writ_bundle *bundle;        /* trusted identity issuers, NULL = none */
+    char *jwks;                 /* the keyring's public JWKS, NULL without a keyring */
     size_t jwks_len;
-    char *admin_secret; /* NULL = no admin credential */
+    char *admin_secret;         /* NULL = no admin credential */
     size_t admin_len;
     /* TLS (tls.c): PEM texts handed to libmicrohttpd, NULL = plain HTTP */
     char *tls_cert_pem, *tls_key_pem, *tls_trust_pem;
     size_t tls_key_len;
-    writ_bundle *client_roots; /* tls_client_ca by trust domain, NULL = no client certificates */
+    writ_bundle *client_roots;  /* tls_client_ca by trust domain, NULL = no client certificates */
     /* facts (facts.c) */
     struct srv_cidr *proxies; /* trusted_proxies */
     size_t nproxies;
-    char dest_default[130];     /* destination_default, normalised */
-    const struct srv_ext *ext;  /* extension routes (server.h), NULL = none */
+    char dest_default[130]; /* destination_default, normalised */
+    const struct srv_ext *ext; /* extension routes (server.h), NULL = none */
     struct srv_approvals *appr; /* approvals (src/approval/), NULL = not open */
     /* task-history limits (history.c) */
     struct wr_limits *limits;
 } srv;
 /* One trusted_proxies entry: an address range. */
 typedef struct srv_cidr {
-    int family; /* AF_INET or AF_INET6 */
+    int family;                 /* AF_INET or AF_INET6 */
     unsigned prefix;
     unsigned char addr[16];
 } srv_cidr;
@@ -112,13 +112,13 @@ typedef struct srv_reply {
     unsigned status;
     char *body;
     size_t len;
-    const char *content_type; /* default application/json */
-    const char *allow;        /* Allow header for 405 */
-    const char *www_auth;     /* WWW-Authenticate for 401 */
-    char hdr_agent[256];      /* X-Writ-Agent for checks ("" = none) */
-    const char *decision;     /* X-Writ-Decision ("allow"/"deny"), NULL = none */
-    char hdr_approval[40];    /* X-Writ-Approval: the approval a check waits for ("" = none) */
-    bool page;                /* a console page: the browser security headers */
+    const char *content_type;   /* default application/json */
+    const char *allow;          /* Allow header for 405 */
+    const char *www_auth;       /* WWW-Authenticate for 401 */
+    char hdr_agent[256];        /* X-Writ-Agent for checks ("" = none) */
+    const char *decision;       /* X-Writ-Decision ("allow"/"deny"), NULL = none */
+    char hdr_approval[40];      /* X-Writ-Approval: the approval a check waits for ("" = none) */
+    bool page;                  /* a console page: the browser security headers */
 } srv_reply;
 
 /* Fill r with {"error": {"status", "code", "message"}}. */
@@ -197,28 +197,28 @@ typedef struct srv_ask {
     const char
         *destination;     /* from configuration (a route's), normalised; NULL = the peer's or the default */
     const srv_peer *peer; /* NULL = no connection */
-    const char *audit_extra;      /* a JSON object appended to the record's errors (the MCP gateway's
-                                     {"input_sha256":...}), NULL = none */
+    const char *audit_extra; /* a JSON object appended to the record's errors (the MCP gateway's
+                                {"input_sha256":...}), NULL = none */
     const json_t *approval_input; /* what an approval binds as the input (the MCP call's arguments),
                                      NULL = context.input */
-    bool explain;                 /* decide with writ_explain (out->x): AuthZEN options.explain */
+    bool explain;            /* decide with writ_explain (out->x): AuthZEN options.explain */
     bool quiet; /* one candidate of a search (src/search): decided the same way, but neither audited
                    nor counted; the search writes one record for itself */
 } srv_ask;
 
 typedef struct srv_outcome {
     bool allow;
-    bool failed; /* no decision could be made: deny, reason in error */
+    bool failed;                /* no decision could be made: deny, reason in error */
     char error[320];
-    writ_decision d; /* valid when !failed; points into the thread's authorizer */
+    writ_decision d;            /* valid when !failed; points into the thread's authorizer */
     /* The approval the decision rests on (src/approval/gate.c), state 0 = none. */
     struct {
-        int state; /* SRV_APPR_NONE, _PENDING, _DENIED, _CONSUMED */
+        int state;              /* SRV_APPR_NONE, _PENDING, _DENIED, _CONSUMED */
         char id[40];
         int64_t expires_ms;
-        const char *base; /* PUBLIC_URL */
+        const char *base;       /* PUBLIC_URL */
     } appr;
-    bool explained; /* x is d's explanation (asked for, and Cedar decided) */
+    bool explained;             /* x is d's explanation (asked for, and Cedar decided) */
     writ_explanation x;
 } srv_outcome;
 enum { SRV_APPR_NONE = 0, SRV_APPR_PENDING, SRV_APPR_DENIED, SRV_APPR_CONSUMED };
@@ -259,23 +259,23 @@ WRIT_MUST_CHECK writ_status srv_history_reread(srv *s, wr_limit_set **out, writ_
 WRIT_MUST_CHECK writ_status srv_history_install(srv *s, wr_limit_set *set, writ_error *err);
 /* Before Cedar: replace ctx's history with Writ's.  0, or -1 with why
  * (deny).  srv_history_end(h) in every case. */
-int srv_history_context(srv *s, const srv_snapshot *snap, const struct srv_ask *a, json_t *ctx,
-                        srv_history *h, char *why, size_t n);
+int srv_history_context(srv *s, const srv_snapshot *snap, const struct srv_ask *a, json_t *ctx, srv_history *h,
+                        char *why, size_t n);
 /* After an allow: count it. */
 void srv_history_count(srv *s, srv_history *h);
 void srv_history_end(srv_history *h);
 
 /* ---- answers wait for their audit records (durable.c) */
 typedef struct srv_durable {
-    atomic_uint outstanding; /* records not yet committed, +1 while the handler runs */
-    atomic_bool failed;      /* a record could not be committed: do not answer, 503 */
+    atomic_uint outstanding;    /* records not yet committed, +1 while the handler runs */
+    atomic_bool failed;         /* a record could not be committed: do not answer, 503 */
     struct MHD_Connection *c;
     struct srv *s;
-    bool suspended;          /* the reply waits for the records */
-    bool held;               /* the same, not suspended: its records are in a pass */
-    void (*then)(void *arg); /* see srv_durable_then */
+    bool suspended;             /* the reply waits for the records */
+    bool held;                  /* the same, not suspended: its records are in a pass */
+    void (*then)(void *arg);    /* see srv_durable_then */
     void *then_arg;
-    struct srv_pass *pass; /* held: the pass holding its records, [first, first + n) */
+    struct srv_pass *pass;      /* held: the pass holding its records, [first, first + n) */
     size_t pass_first, pass_n;
 } srv_durable;
 /* Open d as this thread's barrier for the request on c (before the handler). */
@@ -353,8 +353,7 @@ void authzen_evaluations(srv *s, struct MHD_Connection *c, const char *body, siz
 void authzen_metadata(srv *s, struct MHD_Connection *c, srv_reply *r);
 /* AuthZEN's Authorization header rule (authzen.c): none, 0 and *tk NULL;
  * a task token that verifies, 0 and *tk = buf; else -1 with a 401 in r. */
-int srv_authzen_authenticate(srv *s, struct MHD_Connection *c, srv_task *buf, const srv_task **tk,
-                             srv_reply *r);
+int srv_authzen_authenticate(srv *s, struct MHD_Connection *c, srv_task *buf, const srv_task **tk, srv_reply *r);
 /* POST /access/v1/search/{subject,resource,action} (src/search/search_http.c);
  * kind: 0 subject, 1 resource, 2 action. */
 void search_authzen(srv *s, struct MHD_Connection *c, int kind, const char *body, size_t len, srv_reply *r);
@@ -376,14 +375,13 @@ void srv_approvals_tick(srv *s);
  * determining permit carries @approval("required"), the approval bound to
  * the request decides (allow once when approved; else a deny naming it).
  * Appends the step to *extra for the audit record. */
-void srv_approval_gate(srv *s, const srv_snapshot *snap, const srv_ask *a, const json_t *ctx,
-                       const char *agent, const char *resource, const char *task, const char *chain,
-                       srv_outcome *out, sbuf *extra);
+void srv_approval_gate(srv *s, const srv_snapshot *snap, const srv_ask *a, const json_t *ctx, const char *agent,
+                       const char *resource, const char *task, const char *chain, srv_outcome *out, sbuf *extra);
 /* `"approval":{...}` of an outcome that has one (nothing otherwise). */
 void srv_approval_outcome_json(const srv_outcome *o, sbuf *b);
 /* GET /approvals, GET and POST /approvals/ID. */
-void srv_approvals_http(srv *s, struct MHD_Connection *c, const char *url, const char *method,
-                        const char *body, size_t len, srv_reply *r);
+void srv_approvals_http(srv *s, struct MHD_Connection *c, const char *url, const char *method, const char *body,
+                        size_t len, srv_reply *r);
 /* ---- the task behind a request (taskctx.c) */
 void srv_task_clear(srv_task *t);
 /* The Cedar type of t's holder: its own (an OIDC subject's), else
