@@ -22,6 +22,7 @@
  * Anything libmicrohttpd does across threads (a resume from another
  * thread, as the MCP gateway's upstream callbacks do) wakes the loop
  * through the daemon's inter-thread channel, as before. */
+#define _GNU_SOURCE /* pthread_setname_np */
 #include "server/server_int.h"
 #include "util/alloc.h"
 
@@ -103,6 +104,7 @@ srv_loop *srv_loop_start(srv *s, unsigned n, struct MHD_Daemon *(*start)(void *c
         if (pthread_create(&l->w[i].t, NULL, run, &l->w[i]) != 0)
             goto bad;
         l->w[i].running = true;
+        pthread_setname_np(l->w[i].t, "writ-http"); /* as profilers and top show it */
     }
     return l;
 bad:
