@@ -2,8 +2,9 @@
  * its signed checkpoints (see audit.h).  Where the records go is a sink
  * (audit_sqlite.c, audit_pg.c); reading them back is audit_read.c.
  *
- * The queue is a list of waiters, each on its appender's stack (the entry's
- * strings stay valid while the appender waits, so nothing is copied).  The
+ * The queue is a list of waiters, each on its appender's stack or in its
+ * group's array (the entry's strings stay valid while the appender waits,
+ * so nothing is copied; submitted ones are copied to the heap).  The
  * head of the queue is the leader: it detaches nothing, writes the first
  * `batch` waiters (itself included) in one transaction, then, under the
  * mutex, marks them done with the result, unlinks them and wakes the next

@@ -47,7 +47,11 @@
  * the leader: it takes every record queued (up to `batch`), writes them in
  * one transaction, wakes the others with the result, and the next waiter
  * leads the next batch.  So concurrent decisions share one commit and no
- * decision is answered before its record is in the log.  A failed
+ * decision is answered before its record is in the log.
+ * wr_audit_append_many queues several records as one group the same way
+ * (in order, next to each other) and its thread leads whenever one of
+ * them is at the head: the server's worker threads commit the records of
+ * each pass of their event loops so, without the log's thread.  A failed
  * transaction fails every appender of its batch (the server denies); each
  * later batch is a real write attempt, and appends fail until one commits.
  *
