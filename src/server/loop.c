@@ -62,7 +62,8 @@ static void *run(void *arg)
         }
         /* at most 100 ms asleep: the stop and quiesce flags are read
          * between waits */
-        MHD_run_wait(w->d, due ? 0 : 100);
+        if (MHD_run_wait(w->d, due ? 0 : 100) != MHD_YES && !due)
+            nanosleep(&(struct timespec){0, 1000000}, NULL); /* a failing wait: do not spin */
         due = srv_pass_commit(l->s, w->pass);
     }
     srv_pass_bind(NULL);
