@@ -650,20 +650,53 @@ writ_status wr_audit_append(wr_audit *a, const wr_audit_entry *e)
     return rc ? rc : st;
 }
 
+/* The waiters of a group, kept per thread and grown as needed: a server's
+ * worker calls this after every pass, and an allocation of a few KiB each
+ * time would make malloc consolidate its small free chunks each time
+ * (which the decisions' many small allocations then pay for).  A thread
+ * has one group in flight at a time: a callback of a submitted record run
+ * by this thread while it leads must not append a group (none does). */
+static pthread_key_t group_key;
+static pthread_once_t group_once = PTHREAD_ONCE_INIT;
+static bool group_key_ok;
+
+typedef struct group_buf {
+    size_t cap;
+    waiter w[];
+} group_buf;
+
+static void group_key_make(void) { group_key_ok = pthread_key_create(&group_key, wr_free) == 0; }
+
+static waiter *group_array(size_t n)
+{
+    pthread_once(&group_once, group_key_make);
+    if (!group_key_ok)
+        return NULL;
+    group_buf *g = pthread_getspecific(group_key);
+    if (g && g->cap >= n)
+        return g->w;
+    size_t cap = n < 64 ? 64 : n;
+    group_buf *ng = wr_malloc(sizeof *ng + cap * sizeof(waiter));
+    if (!ng || pthread_setspecific(group_key, ng) != 0) {
+        wr_free(ng);
+        return NULL;
+    }
+    wr_free(g);
+    ng->cap = cap;
+    return ng->w;
+}
+
 /* A group: n waiters queued together, in order, that this thread waits
  * for on one condition and leads whenever one of them is at the head. */
 writ_status wr_audit_append_many(wr_audit *a, const wr_audit_entry *e, size_t n, writ_status *st)
 {
-    waiter one, *w = n == 1 ? &one : wr_calloc(n, sizeof *w);
+    waiter one, *w = n == 1 ? &one : group_array(n);
     if (!w)
         return WRIT_ENOMEM;
     memset(w, 0, n * sizeof *w);
     pthread_cond_t cv;
-    if (pthread_cond_init(&cv, NULL) != 0) {
-        if (w != &one)
-            wr_free(w);
+    if (pthread_cond_init(&cv, NULL) != 0)
         return WRIT_ENOMEM;
-    }
     size_t total, m = 0;
     /* entries too long are refused alone; the others are queued */
     for (size_t i = 0; i < n; i++) {
@@ -714,8 +747,6 @@ writ_status wr_audit_append_many(wr_audit *a, const wr_audit_entry *e, size_t n,
         if (w[i].cv && lastw)
             st[i] = w[i].st;
     pthread_cond_destroy(&cv);
-    if (w != &one)
-        wr_free(w);
     return rc;
 }
 
