@@ -74,7 +74,8 @@ static const ck_key keys[] = {
      "when that spool is full: refuse (decisions fail closed, 503) or drop (keep deciding, count dropped "
      "records)"},
     {"audit_commit_delay_us", CK_U32, OFF(audit_commit_delay_us), 0, 100000,
-     "microseconds the audit log waits to gather more records before committing fewer than 16 (0: at once)"},
+     "microseconds the audit log's thread waits to gather more records before committing fewer than 16 "
+     "(0: at once); records it writes: the MCP gateway's (the HTTP workers commit theirs after each pass)"},
     {"reload_poll", CK_U32, OFF(reload_poll), 0, 86400,
      "seconds between checks of the policy files (0: reload on SIGHUP only)"},
     {"check_principal_header", CK_STR, OFF(check_principal_header), 0, 0,

@@ -318,11 +318,10 @@ static void metrics(srv *s, srv_reply *r)
 {
     sbuf b;
     sb_init(&b);
-    const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
     if (s->audit)
         atomic_store_explicit(&s->met.audit_written, wr_audit_written(s->audit), memory_order_relaxed);
     met_render(&s->met, &b, snap_generation(s->store), s->audit ? wr_audit_queued(s->audit) : 0,
-               di ? di->num_connections : 0);
+               srv_loop_connections(s->loop));
     shd_metrics(&b);
     if (s->audit)
         sb_printf(&b,
@@ -469,8 +468,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return (enum MHD_Result)er->handle(er->arg, s, c, url, method, h->body.p ? h->body.p : "", h->body.len,
                                            &h->ext_state);
     }
-    if (h->durable.suspended) {
-        /* resumed: every record of the answer is committed, or failed */
+    if (h->durable.suspended || h->durable.held) {
+        /* resumed, or called again after the pass: every record of the
+         * answer is committed, or failed (or, held, not yet: later) */
+        if (h->durable.held && srv_durable_waiting(&h->durable))
+            return MHD_YES;
         srv_durable_resumed(&h->durable);
         return send_durable(s, c, h, &h->reply);
     }
@@ -662,6 +664,39 @@ static char *join(const char *a, const char *b)
     return p;
 }
 
+/* One worker's daemon (loop.c runs it): external mode, epoll when there
+ * is one; the first binds the address, the others listen on lfd. */
+typedef struct daemon_args {
+    srv *s;
+    unsigned flags;
+    uint16_t port;
+    struct sockaddr *addr;
+    unsigned limit; /* this daemon's share of the hard connection limit */
+    struct MHD_OptionItem *tls;
+} daemon_args;
+
+static struct MHD_Daemon *start_daemon(void *ctx, MHD_socket lfd)
+{
+    daemon_args *a = ctx;
+    struct MHD_OptionItem where[2] = {{MHD_OPTION_SOCK_ADDR, 0, a->addr}, {MHD_OPTION_END, 0, NULL}};
+    if (lfd != MHD_INVALID_SOCKET)
+        where[0] = (struct MHD_OptionItem){MHD_OPTION_LISTEN_SOCKET, (intptr_t)lfd, NULL};
+    return MHD_start_daemon(
+        a->flags, a->port, NULL, NULL, on_request, a->s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+        MHD_OPTION_ARRAY, where, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)a->s->cfg->timeout,
+        MHD_OPTION_CONNECTION_LIMIT, a->limit, MHD_OPTION_NOTIFY_CONNECTION, srv_conn_notify, a->s,
+        MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
+        /* HTTP/1.1 without Host, spaces in the
+         * target: 400 (the rest: framing.c) */
+        MHD_OPTION_STRICT_FOR_CLIENT, 1,
+        /* libmicrohttpd zeroes a connection's pool on
+         * every keep-alive request; bodies are kept in
+         * our own buffer, so the pool only holds the
+         * headers and the read buffer: 16 KiB, not 32. */
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)16384, MHD_OPTION_NOTIFY_COMPLETED, on_completed, a->s,
+        MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, NULL, MHD_OPTION_ARRAY, a->tls, MHD_OPTION_END);
+}
+
 int srv_run_ext(const srv_config *cfg, const srv_ext *const *ext, size_t next)
 {
     srv s;
@@ -669,8 +704,7 @@ int srv_run_ext(const srv_config *cfg, const srv_ext *const *ext, size_t next)
     s.cfg = cfg;
     s.ext = ext;
     s.next = next;
-    size_t started = 0;                  /* modules whose start ran (their stop is due) */
-    MHD_socket lfd = MHD_INVALID_SOCKET; /* the quiesced listen socket (drain) */
+    size_t started = 0; /* modules whose start ran (their stop is due) */
     met_init(&s.met);
     atomic_init(&s.inflight, 0);
     atomic_init(&s.suspended, 0);
@@ -784,7 +818,7 @@ int srv_run_ext(const srv_config *cfg, const srv_ext *const *ext, size_t next)
 
     struct sockaddr_storage ss;
     memset(&ss, 0, sizeof ss);
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
+    unsigned flags = MHD_USE_ITC | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME; /* external: loop.c */
     if (MHD_is_feature_supported(MHD_FEATURE_EPOLL) == MHD_YES)
         flags |= MHD_USE_EPOLL;
     else
@@ -818,22 +852,11 @@ int srv_run_ext(const srv_config *cfg, const srv_ext *const *ext, size_t next)
     tls_opts[ntls] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     unsigned threads = cfg->threads ? cfg->threads : (unsigned)(ncpu > 0 ? ncpu : 1);
-    s.daemon = MHD_start_daemon(
-        flags, cfg->listen_port, NULL, NULL, on_request, &s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE, threads,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->timeout, MHD_OPTION_CONNECTION_LIMIT,
-        srv_conn_hard_limit(cfg), MHD_OPTION_NOTIFY_CONNECTION, srv_conn_notify, &s,
-        MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
-        /* HTTP/1.1 without Host, spaces in the
-         * target: 400 (the rest: framing.c) */
-        MHD_OPTION_STRICT_FOR_CLIENT, 1,
-        /* libmicrohttpd zeroes a connection's pool on
-         * every keep-alive request; bodies are kept in
-         * our own buffer, so the pool only holds the
-         * headers and the read buffer: 16 KiB, not 32. */
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)16384, MHD_OPTION_NOTIFY_COMPLETED, on_completed, &s,
-        MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, NULL,
-        MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
+    unsigned hard = srv_conn_hard_limit(cfg);
+    daemon_args da = {.s = &s, .flags = flags, .port = cfg->listen_port, .addr = (struct sockaddr *)&ss,
+                      .limit = (hard + threads - 1) / threads, .tls = tls_opts};
+    s.loop = srv_loop_start(&s, threads, start_daemon, &da);
+    s.daemon = srv_loop_daemon(s.loop);
     if (!s.daemon) {
         log_msg("cannot listen on %s:%u%s: %s", cfg->listen_host, (unsigned)cfg->listen_port,
                 s.tls_cert_pem ? " with TLS (see the messages above)" : "", strerror(errno));
@@ -897,11 +920,9 @@ int srv_run_ext(const srv_config *cfg, const srv_ext *const *ext, size_t next)
 
     /* Drain: stop accepting, finish requests in flight, then stop. */
     atomic_store(&s.draining, true);
-    /* The listen socket is closed only after MHD_stop_daemon: each worker
-     * thread takes it out of its own epoll set lazily, and one that finds
-     * it closed already aborts ("Failed to remove listen FD from epoll
-     * set"); libmicrohttpd's manual says to close it after the stop. */
-    lfd = MHD_quiesce_daemon(s.daemon);
+    /* each worker takes its listen socket out of its own daemon and
+     * closes it (loop.c) */
+    srv_loop_quiesce(s.loop);
     uint64_t deadline = mono_ns() + (uint64_t)cfg->drain_timeout * 1000000000u;
     while (atomic_load(&s.inflight) > 0 && mono_ns() < deadline)
         nanosleep(&(struct timespec){0, 10000000}, NULL);
@@ -931,10 +952,9 @@ out:
         if (quiesced)
             nanosleep(&(struct timespec){0, 50000000}, NULL);
     }
-    if (s.daemon)
-        MHD_stop_daemon(s.daemon);
-    if (lfd != MHD_INVALID_SOCKET)
-        close(lfd);
+    srv_loop_stop(s.loop); /* the threads, then the daemons */
+    s.loop = NULL;
+    s.daemon = NULL;
     for (size_t m = started; m-- > 0;)
         if (ext[m]->stop)
             ext[m]->stop(ext[m]->arg);

@@ -24,7 +24,8 @@ typedef struct srv {
     srv_policy_store *store;
     wr_audit *audit;
     srv_metrics met;
-    struct MHD_Daemon *daemon;
+    struct MHD_Daemon *daemon;  /* the first worker's (its bound port) */
+    struct srv_loop *loop;      /* the worker threads and their daemons (loop.c) */
     pthread_key_t az_key;       /* this thread's writ_authorizer */
     atomic_int inflight;        /* requests begun and not completed */
     atomic_int suspended;       /* answers held by durable.c, not yet resumed */
@@ -286,8 +287,11 @@ typedef struct srv_durable {
     struct MHD_Connection *c;
     struct srv *s;
     bool suspended;             /* the reply waits for the records */
+    bool held;                  /* the same, not suspended: its records are in a pass */
     void (*then)(void *arg);    /* see srv_durable_then */
     void *then_arg;
+    struct srv_pass *pass;      /* held: the pass holding its records, [first, first + n) */
+    size_t pass_first, pass_n;
 } srv_durable;
 /* Open d as this thread's barrier for the request on c (before the handler). */
 void srv_durable_begin(srv_durable *d, struct srv *s, struct MHD_Connection *c);
@@ -310,6 +314,37 @@ bool srv_durable_end(srv_durable *d);
 void srv_durable_resumed(srv_durable *d);
 /* Did any of the request's records fail? */
 bool srv_durable_failed(const srv_durable *d);
+/* Still waiting for a record (a held answer whose handler is called again
+ * before its pass committed): answer later. */
+bool srv_durable_waiting(const srv_durable *d);
+
+/* The records of one pass of an event loop (loop.c): the requests handled
+ * on the thread that owns it gather their records in it instead of
+ * submitting them to the log's thread, and are held without suspending
+ * their connections; after the pass the thread commits them all in one
+ * group (leading the transaction itself) and its next pass answers them. */
+typedef struct srv_pass srv_pass;
+srv_pass *srv_pass_new(void);
+void srv_pass_free(srv_pass *p);
+/* The calling thread's pass (NULL: none, requests submit their records). */
+void srv_pass_bind(srv_pass *p);
+/* Commit the pass's records, mark their requests; true when there were any
+ * (their answers are due: run the loop again without waiting). */
+bool srv_pass_commit(struct srv *s, srv_pass *p);
+
+/* ---- the worker threads (loop.c): n daemons in external mode, each run
+ * by a thread of its own that commits its pass's records after each pass.
+ * start(ctx, lfd) starts one daemon: the first binds (lfd invalid), the
+ * others listen on lfd, a duplicate of the first one's socket. */
+typedef struct srv_loop srv_loop;
+srv_loop *srv_loop_start(struct srv *s, unsigned n, struct MHD_Daemon *(*start)(void *ctx, MHD_socket lfd),
+                         void *ctx);
+struct MHD_Daemon *srv_loop_daemon(const srv_loop *l);
+unsigned srv_loop_connections(const srv_loop *l);
+/* Stop accepting (each worker closes its listen socket); returns once all have. */
+void srv_loop_quiesce(srv_loop *l);
+/* Stop the threads, then the daemons; frees l.  NULL is a no-op. */
+void srv_loop_stop(srv_loop *l);
 
 /* ---- the connection limit (conns.c) */
 unsigned srv_conn_hard_limit(const srv_config *cfg);

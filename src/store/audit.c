@@ -2,8 +2,9 @@
  * its signed checkpoints (see audit.h).  Where the records go is a sink
  * (audit_sqlite.c, audit_pg.c); reading them back is audit_read.c.
  *
- * The queue is a list of waiters, each on its appender's stack (the entry's
- * strings stay valid while the appender waits, so nothing is copied).  The
+ * The queue is a list of waiters, each on its appender's stack or in its
+ * group's array (the entry's strings stay valid while the appender waits,
+ * so nothing is copied; submitted ones are copied to the heap).  The
  * head of the queue is the leader: it detaches nothing, writes the first
  * `batch` waiters (itself included) in one transaction, then, under the
  * mutex, marks them done with the result, unlinks them and wakes the next
@@ -30,7 +31,7 @@ typedef struct waiter {
     bool allow;
     bool done;
     writ_status st;
-    pthread_cond_t cv;   /* blocking appenders */
+    pthread_cond_t *cv;  /* blocking appenders: where they wait (one for a group) */
     wr_audit_done_fn fn; /* submitted ones (heap, strings after the struct); NULL = blocking */
     void *arg;
 } waiter;
@@ -501,7 +502,7 @@ static void next_leader(wr_audit *a)
     else if (a->first->fn)
         pthread_cond_signal(&a->lead);
     else
-        pthread_cond_signal(&a->first->cv);
+        pthread_cond_signal(a->first->cv);
 }
 
 /* Lead one batch from the head h (mutex held on entry and on return):
@@ -534,7 +535,7 @@ static void lead_batch(wr_audit *a, waiter *h)
             *tail = x;
             tail = &x->next;
         } else if (x != h) {
-            pthread_cond_signal(&x->cv);
+            pthread_cond_signal(x->cv);
         }
         x = nx;
     }
@@ -644,30 +645,109 @@ static writ_status fields(const wr_audit_entry *e, const char **f, uint32_t *len
 
 writ_status wr_audit_append(wr_audit *a, const wr_audit_entry *e)
 {
-    waiter w;
-    memset(&w, 0, sizeof w);
-    size_t total;
-    if (fields(e, w.f, w.len, &total) != WRIT_OK)
-        return WRIT_ELIMIT;
-    w.time_ms = e->time_ms ? e->time_ms : au_now_ms();
-    w.allow = e->allow;
-    w.st = WRIT_EIO;
-    if (pthread_cond_init(&w.cv, NULL) != 0)
-        return WRIT_ENOMEM;
-    pthread_mutex_lock(&a->mu);
-    if (!enqueue(a, &w)) {
-        pthread_mutex_unlock(&a->mu);
-        pthread_cond_destroy(&w.cv);
-        return WRIT_EIO;
+    writ_status st = WRIT_EIO;
+    writ_status rc = wr_audit_append_many(a, e, 1, &st);
+    return rc ? rc : st;
+}
+
+/* The waiters of a group, kept per thread and grown as needed: a server's
+ * worker calls this after every pass, and an allocation of a few KiB each
+ * time would make malloc consolidate its small free chunks each time
+ * (which the decisions' many small allocations then pay for).  A thread
+ * has one group in flight at a time: a callback of a submitted record run
+ * by this thread while it leads must not append a group (none does). */
+static pthread_key_t group_key;
+static pthread_once_t group_once = PTHREAD_ONCE_INIT;
+static bool group_key_ok;
+
+typedef struct group_buf {
+    size_t cap;
+    waiter w[];
+} group_buf;
+
+static void group_key_make(void) { group_key_ok = pthread_key_create(&group_key, wr_free) == 0; }
+
+static waiter *group_array(size_t n)
+{
+    pthread_once(&group_once, group_key_make);
+    if (!group_key_ok)
+        return NULL;
+    group_buf *g = pthread_getspecific(group_key);
+    if (g && g->cap >= n)
+        return g->w;
+    size_t cap = n < 64 ? 64 : n;
+    group_buf *ng = wr_malloc(sizeof *ng + cap * sizeof(waiter));
+    if (!ng || pthread_setspecific(group_key, ng) != 0) {
+        wr_free(ng);
+        return NULL;
     }
-    while (!w.done && a->first != &w)
-        pthread_cond_wait(&w.cv, &a->mu);
-    if (!w.done)
-        lead_batch(a, &w);
-    writ_status st = w.st;
+    wr_free(g);
+    ng->cap = cap;
+    return ng->w;
+}
+
+/* A group: n waiters queued together, in order, that this thread waits
+ * for on one condition and leads whenever one of them is at the head. */
+writ_status wr_audit_append_many(wr_audit *a, const wr_audit_entry *e, size_t n, writ_status *st)
+{
+    waiter one, *w = n == 1 ? &one : group_array(n);
+    if (!w)
+        return WRIT_ENOMEM;
+    memset(w, 0, n * sizeof *w);
+    pthread_cond_t cv;
+    if (pthread_cond_init(&cv, NULL) != 0)
+        return WRIT_ENOMEM;
+    size_t total, m = 0;
+    /* entries too long are refused alone; the others are queued */
+    for (size_t i = 0; i < n; i++) {
+        st[i] = WRIT_ELIMIT;
+        if (fields(&e[i], w[i].f, w[i].len, &total) != WRIT_OK)
+            continue;
+        w[i].time_ms = e[i].time_ms ? e[i].time_ms : au_now_ms();
+        w[i].allow = e[i].allow;
+        w[i].st = WRIT_EIO;
+        w[i].cv = &cv;
+        m++;
+    }
+    writ_status rc = WRIT_OK;
+    pthread_mutex_lock(&a->mu);
+    /* the whole group at once (a group larger than the queue only into an
+     * empty one), so that it never waits for room behind its own head */
+    while (a->nqueued && a->nqueued + m > a->queue_max && !a->closing)
+        pthread_cond_wait(&a->nonfull, &a->mu);
+    if (a->closing) {
+        rc = WRIT_EIO;
+        for (size_t i = 0; i < n; i++)
+            if (w[i].cv)
+                st[i] = WRIT_EIO;
+        m = 0;
+    }
+    waiter *lastw = NULL;
+    for (size_t i = 0; i < n && m; i++) {
+        if (!w[i].cv)
+            continue;
+        if (a->last)
+            a->last->next = &w[i];
+        else
+            a->first = &w[i];
+        a->last = lastw = &w[i];
+        a->nqueued++;
+    }
+    /* lead whenever the head is one of ours; otherwise wait to be woken
+     * (as the next leader, or when the last of ours is done) */
+    while (lastw && !lastw->done) {
+        waiter *h = a->first;
+        if (h && h >= w && h < w + n && !h->done)
+            lead_batch(a, h);
+        else
+            pthread_cond_wait(&cv, &a->mu);
+    }
     pthread_mutex_unlock(&a->mu);
-    pthread_cond_destroy(&w.cv);
-    return st;
+    for (size_t i = 0; i < n; i++)
+        if (w[i].cv && lastw)
+            st[i] = w[i].st;
+    pthread_cond_destroy(&cv);
+    return rc;
 }
 
 writ_status wr_audit_submit(wr_audit *a, const wr_audit_entry *e, wr_audit_done_fn fn, void *arg)

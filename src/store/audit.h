@@ -47,7 +47,11 @@
  * the leader: it takes every record queued (up to `batch`), writes them in
  * one transaction, wakes the others with the result, and the next waiter
  * leads the next batch.  So concurrent decisions share one commit and no
- * decision is answered before its record is in the log.  A failed
+ * decision is answered before its record is in the log.
+ * wr_audit_append_many queues several records as one group the same way
+ * (in order, next to each other) and its thread leads whenever one of
+ * them is at the head: the server's worker threads commit the records of
+ * each pass of their event loops so, without the log's thread.  A failed
  * transaction fails every appender of its batch (the server denies); each
  * later batch is a real write attempt, and appends fail until one commits.
  *
@@ -133,6 +137,15 @@ WRIT_MUST_CHECK writ_status wr_audit_open(const char *path, const wr_audit_opts 
  * when its transaction failed (or the log is closing), WRIT_ELIMIT,
  * WRIT_ENOMEM.  Thread-safe; blocks the caller for one group commit. */
 WRIT_MUST_CHECK writ_status wr_audit_append(wr_audit *a, const wr_audit_entry *e);
+/* n records in this order, as one group: returns once every one of them
+ * is committed or failed, st[i] saying which (WRIT_OK, WRIT_EIO,
+ * WRIT_ELIMIT for a record too long, which is not written).  The calling
+ * thread leads the transactions that hold its records (no hand-over to
+ * the log's thread): a server that gathers the records of one pass of its
+ * event loop commits them so.  Returns WRIT_ENOMEM (nothing queued) or
+ * WRIT_EIO (closing: nothing queued), else WRIT_OK. */
+WRIT_MUST_CHECK writ_status wr_audit_append_many(wr_audit *a, const wr_audit_entry *e, size_t n,
+                                                 writ_status *st);
 /* The same without blocking the caller (for a server that suspends the
  * request meanwhile): the entry is copied and queued; fn(arg, status) is
  * called exactly once, from another thread of the log and after the

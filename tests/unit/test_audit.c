@@ -670,6 +670,105 @@ static void submitted_and_appended(void **state)
     assert_int_equal(r.records, 4001);
 }
 
+/* Groups (wr_audit_append_many): each thread's records land in its order
+ * and next to each other, a group larger than the queue still goes in,
+ * every status comes back, and a failing log fails the whole group. */
+typedef struct grouper {
+    wr_audit *a;
+    int id, groups, failed;
+} grouper;
+
+static void *append_groups(void *arg)
+{
+    grouper *p = arg;
+    for (int g = 0; g < p->groups; g++) {
+        int n = 1 + (g * 7 + p->id) % 40; /* 1..40: larger than the queue (16) too */
+        wr_audit_entry e[40];
+        char task[40][32];
+        writ_status st[40];
+        for (int k = 0; k < n; k++) {
+            snprintf(task[k], sizeof task[k], "g%d-%d-%02d", p->id, g, k);
+            e[k] = (wr_audit_entry){.agent = "x",
+                                    .task = task[k],
+                                    .action = "y",
+                                    .resource = "z",
+                                    .allow = k % 2,
+                                    .policies = "[]",
+                                    .errors = "[]"};
+            st[k] = WRIT_EINVAL;
+        }
+        if (wr_audit_append_many(p->a, e, (size_t)n, st) != WRIT_OK)
+            p->failed++;
+        for (int k = 0; k < n; k++)
+            if (st[k] != WRIT_OK)
+                p->failed++;
+    }
+    return NULL;
+}
+
+static void groups_appended(void **state)
+{
+    (void)state;
+    every = 100;
+    wr_audit *a = open_log();
+    done_count d = {0};
+    pthread_t t[6];
+    grouper gp[4];
+    submitter sp[2];
+    for (int i = 0; i < 4; i++) {
+        gp[i] = (grouper){.a = a, .id = i, .groups = 60};
+        assert_int_equal(pthread_create(&t[i], NULL, append_groups, &gp[i]), 0);
+    }
+    for (int i = 0; i < 2; i++) {
+        sp[i] = (submitter){.a = a, .d = &d, .id = i, .n = 300};
+        assert_int_equal(pthread_create(&t[4 + i], NULL, submit_many, &sp[i]), 0);
+    }
+    int grouped = 0;
+    for (int i = 0; i < 4; i++) {
+        pthread_join(t[i], NULL);
+        assert_int_equal(gp[i].failed, 0);
+        for (int g = 0; g < 60; g++)
+            grouped += 1 + (g * 7 + i) % 40;
+    }
+    for (int i = 0; i < 2; i++) {
+        pthread_join(t[4 + i], NULL);
+        assert_int_equal(sp[i].refused, 0);
+    }
+    wr_audit_flush(a);
+    assert_int_equal(atomic_load(&d.ok), 600);
+    assert_int_equal(sql_int("SELECT count(DISTINCT task) FROM audit WHERE task LIKE 'g%'"), grouped);
+    /* within a group: consecutive records, in the group's order (the task
+     * names sort in that order) */
+    assert_int_equal(
+        sql_int("SELECT count(*) FROM audit x JOIN audit y ON y.seq = x.seq + 1 "
+                "WHERE x.task LIKE 'g%' AND y.task LIKE 'g%' "
+                "AND substr(x.task, 1, length(x.task) - 2) = substr(y.task, 1, length(y.task) - 2) "
+                "AND y.task > x.task"),
+        grouped - 4 * 60);
+    /* a failing log fails every record of the group; the next real write
+     * commits */
+    sql("CREATE TRIGGER full BEFORE INSERT ON audit BEGIN SELECT RAISE(ABORT, 'simulated full disk'); END");
+    wr_audit_entry e[3] = {
+        {.agent = "x", .task = "f1", .action = "y", .resource = "z", .policies = "[]", .errors = "[]"},
+        {.agent = "x", .task = "f2", .action = "y", .resource = "z", .policies = "[]", .errors = "[]"},
+        {.agent = "x", .task = "f3", .action = "y", .resource = "z", .policies = "[]", .errors = "[]"}};
+    writ_status st[3] = {WRIT_OK, WRIT_OK, WRIT_OK};
+    assert_int_equal(wr_audit_append_many(a, e, 3, st), WRIT_OK);
+    for (int k = 0; k < 3; k++)
+        assert_int_equal(st[k], WRIT_EIO);
+    assert_true(wr_audit_failing(a));
+    sql("DROP TRIGGER full");
+    assert_int_equal(wr_audit_append_many(a, e, 3, st), WRIT_OK);
+    for (int k = 0; k < 3; k++)
+        assert_int_equal(st[k], WRIT_OK);
+    assert_false(wr_audit_failing(a));
+    wr_audit_close(a);
+    every = 7;
+    wr_audit_verify_result r;
+    assert_int_equal(verify(&r), WRIT_OK);
+    assert_int_equal(r.records, (uint64_t)(grouped + 600 + 3));
+}
+
 /* A record's shadow field is in its hash (v2), records without one keep
  * the v1 hash, and a log from before the field still verifies and takes
  * shadow records once a writer has opened it. */
@@ -746,6 +845,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(shadow_field_hashed, setup, teardown),
         cmocka_unit_test_setup_teardown(concurrent_appenders, setup, teardown),
         cmocka_unit_test_setup_teardown(submitted_and_appended, setup, teardown),
+        cmocka_unit_test_setup_teardown(groups_appended, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,161 @@
+/* loop.c - the HTTP worker threads: each runs the event loop of a
+ * libmicrohttpd daemon of its own, and commits the audit records of each
+ * pass at its end.
+ *
+ * libmicrohttpd's own thread pool gives no hook at the end of a pass, so a
+ * held answer had to be suspended and resumed by the log's thread (see
+ * durable.c).  Here every worker owns one daemon in "external" mode (no
+ * internal thread) and loops:
+ *
+ *   MHD_run_wait   wait for sockets (or not at all when answers are due),
+ *                  read the requests that are ready and call the handler:
+ *                  each decision's records go into the thread's pass, its
+ *                  answer is held (not suspended, see durable.c);
+ *   commit         srv_pass_commit: the pass's records in one group commit,
+ *                  led by this thread; the next MHD_run_wait calls the
+ *                  handlers of the held requests again, which answer.
+ *
+ * The first daemon binds the listen address; the others get a dup of its
+ * socket, so every worker accepts from the same queue (as the pool's
+ * workers did) and each daemon owns, quiesces and closes its own
+ * descriptor.  The connection limit is shared out as the pool did it.
+ * Anything libmicrohttpd does across threads (a resume from another
+ * thread, as the MCP gateway's upstream callbacks do) wakes the loop
+ * through the daemon's inter-thread channel, as before. */
+#define _GNU_SOURCE /* pthread_setname_np */
+#include "server/server_int.h"
+#include "util/alloc.h"
+
+#include <fcntl.h>
+#include <time.h>
+#include <unistd.h>
+
+typedef struct srv_worker {
+    struct srv_loop *l;
+    struct MHD_Daemon *d;
+    srv_pass *pass;
+    pthread_t t;
+    bool running;
+} srv_worker;
+
+struct srv_loop {
+    srv *s;
+    srv_worker *w;
+    unsigned n;
+    atomic_bool quiesce, stop;
+    atomic_uint quiesced;
+};
+
+static void *run(void *arg)
+{
+    srv_worker *w = arg;
+    srv_loop *l = w->l;
+    bool due = false, quiet = false;
+    srv_pass_bind(w->pass);
+    while (!atomic_load_explicit(&l->stop, memory_order_acquire)) {
+        if (!quiet && atomic_load_explicit(&l->quiesce, memory_order_acquire)) {
+            MHD_socket fd = MHD_quiesce_daemon(w->d);
+            if (fd != MHD_INVALID_SOCKET)
+                close(fd);
+            quiet = true;
+            atomic_fetch_add(&l->quiesced, 1);
+        }
+        /* at most 100 ms asleep: the stop and quiesce flags are read
+         * between waits */
+        if (MHD_run_wait(w->d, due ? 0 : 100) != MHD_YES && !due)
+            nanosleep(&(struct timespec){0, 1000000}, NULL); /* a failing wait: do not spin */
+        due = srv_pass_commit(l->s, w->pass);
+    }
+    srv_pass_bind(NULL);
+    return NULL;
+}
+
+srv_loop *srv_loop_start(srv *s, unsigned n, struct MHD_Daemon *(*start)(void *ctx, MHD_socket lfd),
+                         void *ctx)
+{
+    srv_loop *l = wr_calloc(1, sizeof *l);
+    if (!l || !(l->w = wr_calloc(n ? n : 1, sizeof *l->w))) {
+        wr_free(l);
+        return NULL;
+    }
+    l->s = s;
+    l->n = n ? n : 1;
+    atomic_init(&l->quiesce, false);
+    atomic_init(&l->stop, false);
+    atomic_init(&l->quiesced, 0);
+    MHD_socket lfd = MHD_INVALID_SOCKET;
+    for (unsigned i = 0; i < l->n; i++) {
+        srv_worker *w = &l->w[i];
+        w->l = l;
+        MHD_socket fd = MHD_INVALID_SOCKET;
+        if (i > 0 && (fd = fcntl(lfd, F_DUPFD_CLOEXEC, 0)) < 0)
+            goto bad;
+        if (!(w->pass = srv_pass_new()) || !(w->d = start(ctx, fd))) {
+            if (fd != MHD_INVALID_SOCKET)
+                close(fd);
+            goto bad;
+        }
+        if (i == 0) {
+            const union MHD_DaemonInfo *di = MHD_get_daemon_info(w->d, MHD_DAEMON_INFO_LISTEN_FD);
+            if (!di || (lfd = di->listen_fd) == MHD_INVALID_SOCKET)
+                goto bad;
+        }
+    }
+    for (unsigned i = 0; i < l->n; i++) {
+        if (pthread_create(&l->w[i].t, NULL, run, &l->w[i]) != 0)
+            goto bad;
+        l->w[i].running = true;
+        pthread_setname_np(l->w[i].t, "writ-http"); /* as profilers and top show it */
+    }
+    return l;
+bad:
+    srv_loop_stop(l);
+    return NULL;
+}
+
+struct MHD_Daemon *srv_loop_daemon(const srv_loop *l) { return l ? l->w[0].d : NULL; }
+
+unsigned srv_loop_connections(const srv_loop *l)
+{
+    unsigned n = 0;
+    for (unsigned i = 0; l && i < l->n; i++) {
+        const union MHD_DaemonInfo *di =
+            l->w[i].d ? MHD_get_daemon_info(l->w[i].d, MHD_DAEMON_INFO_CURRENT_CONNECTIONS) : NULL;
+        n += di ? di->num_connections : 0;
+    }
+    return n;
+}
+
+void srv_loop_quiesce(srv_loop *l)
+{
+    if (!l)
+        return;
+    atomic_store_explicit(&l->quiesce, true, memory_order_release);
+    unsigned running = 0;
+    for (unsigned i = 0; i < l->n; i++)
+        running += l->w[i].running;
+    /* each worker takes its own listen socket out at its next pass
+     * (within its 100 ms wait) */
+    for (int i = 0; i < 300 && atomic_load(&l->quiesced) < running; i++)
+        nanosleep(&(struct timespec){0, 10000000}, NULL);
+}
+
+void srv_loop_stop(srv_loop *l)
+{
+    if (!l)
+        return;
+    atomic_store_explicit(&l->stop, true, memory_order_release);
+    for (unsigned i = 0; i < l->n; i++)
+        if (l->w[i].running)
+            pthread_join(l->w[i].t, NULL);
+    /* the threads are gone: whatever libmicrohttpd still calls back while
+     * stopping (completions of connections cut now) runs here, with no
+     * pass bound: nothing more is recorded into one */
+    for (unsigned i = 0; i < l->n; i++) {
+        if (l->w[i].d)
+            MHD_stop_daemon(l->w[i].d);
+        srv_pass_free(l->w[i].pass);
+    }
+    wr_free(l->w);
+    wr_free(l);
+}
