@@ -82,7 +82,8 @@ typedef struct gw_req {
     pthread_mutex_t mu;
     bool waiting; /* c is suspended until a callback resumes it */
     bool head_in, finished;
-    bool started; /* a ticket is live */
+    bool answered; /* cb_done ran (finished may also be set by quiesce) */
+    bool started;  /* a ticket is live */
     uint64_t ticket;
     unsigned status;
     char ctype[128], up_sid[256], up_pver[64];
@@ -390,6 +391,7 @@ static void cb_done(void *arg, writ_status st, const char *why)
     gw_req *r = arg;
     pthread_mutex_lock(&r->mu);
     r->finished = true;
+    r->answered = true;
     r->started = false;
     r->done_st = st;
     snprintf(r->why, sizeof r->why, "%s", why ? why : "");
@@ -660,10 +662,14 @@ static enum MHD_Result send_filtered(mcp_gw *g, gw_req *r)
             return upstream_failed(r);
         }
         char *f = r->list != L_NONE ? filter_message(g, r, p, n) : NULL;
-        if (f)
+        if (f) {
             sb_puts(&out, f);
-        else
-            sb_putn(&out, p, n);
+        } else {
+            /* passed on as it came: the answer's own buffer, not a copy */
+            sb_free(&out);
+            out = r->buf;
+            sb_init(&r->buf);
+        }
         wr_free(f);
     }
     r->phase = P_SENT;
@@ -671,10 +677,14 @@ static enum MHD_Result send_filtered(mcp_gw *g, gw_req *r)
         sb_free(&out);
         return send_rpc_error(r, r->c, 200, r->id, MCP_RPC_INTERNAL_ERROR, "out of memory");
     }
-    struct MHD_Response *resp = MHD_create_response_from_buffer(out.len, out.p, MHD_RESPMEM_MUST_COPY);
-    sb_free(&out);
-    if (!resp)
+    size_t olen = out.len;
+    char *op = sb_take(&out, NULL); /* owned by the response from here */
+    struct MHD_Response *resp =
+        op ? MHD_create_response_from_buffer_with_free_callback(olen, op, wr_free) : NULL;
+    if (!resp) {
+        wr_free(op);
         return MHD_NO;
+    }
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r->ctype[0] ? r->ctype : "application/json");
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     add_session_headers(resp, r);
@@ -739,14 +749,19 @@ static mcp_up_request up_request(const gw_req *r, const char **hdrs, size_t nh)
 }
 
 /* The audit log's thread, once the decision's record is committed (the
- * connection is held, see durable.c).  An allowed call is handed to the
- * upstream from here, so the client's thread is woken once per call (for
- * the answer) rather than twice (to forward, then to answer): a thread
- * switch and a suspend/resume fewer.  Anything else (a deny, a failed
- * record, a token to mint) resumes the connection and is done there as
- * before.  r stays alive: its connection is suspended, so the server
- * frees nothing until a resume; r->mu is held across the send so that
- * the answer's callbacks (which resume) wait until r is set up. */
+ * connection is held, see durable.c).  An allowed call is sent to the
+ * upstream from here (libcurl writes it on this thread, upstream_http.c),
+ * so the client's thread is woken once per call (for the answer) rather
+ * than twice.  Anything else (a deny, a failed record, a token to mint)
+ * resumes the connection and is done there as before.
+ *
+ * r stays alive while its connection is suspended and not resumed.  The
+ * answer's callbacks may run before mcp_upstream_send returns (on this
+ * thread, or the upstream's), and r->mu cannot be held across the send
+ * (the callbacks take it under the upstream's locks), so the connection is
+ * marked not waiting meanwhile: a callback then records what happened
+ * without resuming, and the resume it would have made is made here after
+ * the send, the last touch of r. */
 static void decided_then(void *arg)
 {
     gw_req *r = arg;
@@ -766,17 +781,31 @@ static void decided_then(void *arg)
         return;
     }
     r->phase = P_WAIT_HEAD;
-    r->waiting = true; /* held since the decision */
+    r->waiting = false; /* held since the decision; resumed below, not by a callback */
+    pthread_mutex_unlock(&r->mu);
     uint64_t ticket = 0;
-    if (mcp_upstream_send(r->up->u, &rq, &callbacks, r, &ticket)) {
-        r->finished = true;
-        r->done_st = WRIT_EIO;
-        snprintf(r->why, sizeof r->why, "could not send the request");
-        resume_locked(r);
-    } else {
+    writ_status sst = mcp_upstream_send(r->up->u, &rq, &callbacks, r, &ticket);
+    pthread_mutex_lock(&r->mu);
+    if (sst) {
+        if (!r->finished) {
+            r->finished = true;
+            r->done_st = WRIT_EIO;
+            snprintf(r->why, sizeof r->why, "could not send the request");
+        }
+    } else if (!r->finished) {
         r->started = true;
         r->ticket = ticket;
+    } else if (!r->answered) {
+        /* quiesced during the send: stop it (no callback after cancel) */
+        pthread_mutex_unlock(&r->mu);
+        mcp_upstream_cancel(r->up->u, ticket);
+        pthread_mutex_lock(&r->mu);
     }
+    /* what cb_head / cb_done would have resumed for */
+    if (r->finished || (r->phase == P_WAIT_HEAD && r->head_in))
+        MHD_resume_connection(r->c);
+    else
+        r->waiting = true;
     pthread_mutex_unlock(&r->mu);
 }
 
@@ -817,11 +846,14 @@ static enum MHD_Result forward(mcp_gw *g, gw_req *r)
         return upstream_failed(r);
     }
     pthread_mutex_lock(&r->mu);
+    bool orphan = r->finished && !r->answered; /* quiesced during the send */
     if (!r->finished) {
         r->started = true;
         r->ticket = ticket;
     }
     pthread_mutex_unlock(&r->mu);
+    if (orphan)
+        mcp_upstream_cancel(r->up->u, ticket);
     return after_head(g, r);
 }
 
