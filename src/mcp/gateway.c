@@ -344,6 +344,24 @@ static void resume_locked(gw_req *r)
     }
 }
 
+/* The callbacks' form: claim the resume under mu (NULL: nothing to resume)
+ * and make it after unlocking, so that the woken client thread does not
+ * find mu still held and sleep on it.  r stays alive in between: its
+ * connection is suspended and this caller is the only one to resume it. */
+static struct MHD_Connection *claim_resume(gw_req *r)
+{
+    if (!r->waiting)
+        return NULL;
+    r->waiting = false;
+    return r->c;
+}
+
+static void resume_claimed(struct MHD_Connection *c)
+{
+    if (c)
+        MHD_resume_connection(c);
+}
+
 /* Is the answer read whole before the client gets it (mu held, head in)?
  * A JSON answer to a request is one message: read whole (bounded by the
  * upstream's max_answer) and checked to be a JSON-RPC response first.  SSE
@@ -358,6 +376,7 @@ static bool buffered(const gw_req *r)
 static void cb_head(void *arg, unsigned status, const char *ct, const char *sid, const char *pver)
 {
     gw_req *r = arg;
+    struct MHD_Connection *c = NULL;
     pthread_mutex_lock(&r->mu);
     r->head_in = true;
     r->status = status;
@@ -371,19 +390,22 @@ static void cb_head(void *arg, unsigned status, const char *ct, const char *sid,
         if (buffered(r))
             r->phase = P_BUFFER;
         else
-            resume_locked(r);
+            c = claim_resume(r);
     }
     pthread_mutex_unlock(&r->mu);
+    resume_claimed(c);
 }
 
 static void cb_data(void *arg, const char *p, size_t n)
 {
     gw_req *r = arg;
+    struct MHD_Connection *c = NULL;
     pthread_mutex_lock(&r->mu);
     sb_putn(&r->buf, p, n);
     if (r->phase == P_STREAM)
-        resume_locked(r);
+        c = claim_resume(r);
     pthread_mutex_unlock(&r->mu);
+    resume_claimed(c);
 }
 
 static void cb_done(void *arg, writ_status st, const char *why)
@@ -395,8 +417,9 @@ static void cb_done(void *arg, writ_status st, const char *why)
     r->started = false;
     r->done_st = st;
     snprintf(r->why, sizeof r->why, "%s", why ? why : "");
-    resume_locked(r);
+    struct MHD_Connection *c = claim_resume(r);
     pthread_mutex_unlock(&r->mu);
+    resume_claimed(c);
 }
 
 static const mcp_up_callbacks callbacks = {cb_head, cb_data, cb_done};
@@ -1232,7 +1255,9 @@ static void quiesce(void *arg)
         bool live = r->started;
         uint64_t t = r->ticket;
         pthread_mutex_unlock(&r->mu);
-        if (live)
+        /* also when done: cancel waits for a callback still running (one
+         * that claimed the resume and has not yet made it) */
+        if (live || t)
             mcp_upstream_cancel(r->up->u, t);
         pthread_mutex_lock(&r->mu);
         r->started = false;
