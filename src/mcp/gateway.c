@@ -5,11 +5,14 @@
  *
  *   decide      parse, authenticate, srv_decide_ask.  The decision's audit
  *               record must be committed before anything happens because
- *               of it, so the connection may be suspended here
- *               (durable.c); once it is committed, an allowed call is
- *               forwarded from the log's thread (decided_then) and the
- *               connection stays held until the answer; otherwise the
- *               handler is called again.
+ *               of it.  With the log idle (one client) it is committed on
+ *               this thread and the call forwarded at once; otherwise the
+ *               connection is suspended here (durable.c) and, once the
+ *               record is committed, an allowed call is forwarded from the
+ *               log's thread (decided_then) and the connection stays held
+ *               until the answer; anything else calls the handler again.
+ *               Either way the thread that committed writes the request
+ *               upstream (upstream_http.c): no further hand-off.
  *   deny        HTTP 200 + JSON-RPC error -32001; the upstream sees nothing.
  *   wait_head   forwarded; the connection is suspended until the
  *               upstream's on_head (or on_done with an error) resumes it.
@@ -23,10 +26,11 @@
  *
  * Suspend and resume are paired under the request's mutex: whoever finds
  * nothing to do marks `waiting` and suspends while holding it, and a
- * callback resumes only a request marked waiting, so a resume can never
- * come before its suspend.  The upstream's callbacks run on its own
- * thread; mcp_upstream_cancel (client gone, shutdown) guarantees none runs
- * afterwards, so the state is freed only after it. */
+ * callback claims the resume of a request marked waiting (clearing the
+ * mark) under it and makes it after unlocking, so a resume can never come
+ * before its suspend, nor twice.  The upstream's callbacks run on its own
+ * thread or inside a send; mcp_upstream_cancel (client gone, shutdown)
+ * guarantees none runs afterwards, so the state is freed only after it. */
 #include "mcp/gateway.h"
 #include "mcp/input.h"
 #include "jcs/jcs.h"
