@@ -366,13 +366,15 @@ static writ_status http_send(mcp_upstream *u, const mcp_up_request *rq, const mc
     pthread_mutex_unlock(&u->qmu);
     /* Write it now, on this thread: see the top of the file. */
     r->last_ms = up_now_ms();
+    bool wake = false;
     if (curl_multi_add_handle(h->multi, r->easy) == CURLM_OK) {
         r->added = true;
-        kick(h);
+        kick(h); /* r may be finished and freed in here: not touched after */
     } else {
         r->add_failed = true; /* the thread fails it */
+        wake = true;
     }
-    bool wake = r->add_failed || h->timer_at < h->wait_until;
+    wake |= h->timer_at < h->wait_until;
     pthread_mutex_unlock(&h->mmu);
     if (wake)
         http_wake(u);
