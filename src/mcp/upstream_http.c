@@ -13,7 +13,10 @@
  * multi handle and lets libcurl write it at once, on the sender's thread
  * (the HTTP worker that decided it, or the audit log's thread that
  * committed its record); the upstream's thread is woken only by the answer
- * arriving on the socket, which it reads, and by timers.  So callbacks may
+ * arriving on the socket, which it reads, and by timers.  When another
+ * thread is in libcurl at that moment (under load), the sender does not
+ * wait for it: the request is left for the upstream's thread, which adds
+ * whatever came meanwhile in one go.  So callbacks may
  * run on the sender's thread, inside mcp_upstream_send (an error at once,
  * or an answer that was already there): a sender must not hold a lock its
  * callbacks take while it sends.  Lock order: mmu, then cbmu, then qmu.
@@ -49,6 +52,8 @@ typedef struct hreq {
     char *body;
     size_t len;
     bool added, add_failed; /* to the multi handle (under mmu) */
+    bool queued;            /* left for the thread to add (under qmu) */
+    struct hreq *todo;      /* the thread's list of those it takes */
     uint64_t last_ms;       /* last byte (or the start) */
     size_t got;             /* body bytes so far */
     bool too_big, idle;
@@ -353,19 +358,27 @@ static writ_status http_send(mcp_upstream *u, const mcp_up_request *rq, const mc
         goto err;
     if (del && curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, "DELETE"))
         goto err;
-    pthread_mutex_lock(&h->mmu);
+    /* Write it now, on this thread (see the top of the file), unless
+     * libcurl is busy on another: then the upstream's thread adds it with
+     * whatever else came meanwhile, and this one does not wait. */
+    bool mine = pthread_mutex_trylock(&h->mmu) == 0;
     pthread_mutex_lock(&u->qmu);
     if (u->stop) {
         pthread_mutex_unlock(&u->qmu);
-        pthread_mutex_unlock(&h->mmu);
+        if (mine)
+            pthread_mutex_unlock(&h->mmu);
         st = WRIT_EINVAL;
         goto err;
     }
     up_link(u, &r->base);
     *ticket = r->base.ticket;
-    pthread_mutex_unlock(&u->qmu);
-    /* Write it now, on this thread: see the top of the file. */
     r->last_ms = up_now_ms();
+    r->queued = !mine;
+    pthread_mutex_unlock(&u->qmu);
+    if (!mine) {
+        http_wake(u);
+        return WRIT_OK;
+    }
     bool wake = false;
     if (curl_multi_add_handle(h->multi, r->easy) == CURLM_OK) {
         r->added = true;
@@ -441,12 +454,17 @@ static void *http_thread(void *arg)
         pthread_mutex_lock(&h->mmu);
         pthread_mutex_lock(&u->qmu);
         bool stop = u->stop;
+        hreq *todo = NULL;
         for (up_req *b = u->head, *next; b; b = next) {
             next = b->next;
             if (b->cancelled || stop) {
                 up_unlink(u, b);
                 b->next = (up_req *)gone;
                 gone = (hreq *)b;
+            } else if (((hreq *)b)->queued) {
+                ((hreq *)b)->queued = false;
+                ((hreq *)b)->todo = todo;
+                todo = (hreq *)b;
             }
         }
         pthread_mutex_unlock(&u->qmu);
@@ -460,6 +478,17 @@ static void *http_thread(void *arg)
         if (stop) {
             pthread_mutex_unlock(&h->mmu);
             break;
+        }
+        /* Sent while libcurl was busy elsewhere: added here, written at
+         * once (still linked; a cancel meanwhile is handled next round). */
+        if (todo) {
+            for (hreq *r = todo; r; r = r->todo) {
+                if (curl_multi_add_handle(h->multi, r->easy) == CURLM_OK)
+                    r->added = true;
+                else
+                    r->add_failed = true;
+            }
+            kick(h);
         }
         /* What woke us: sockets, then timers. */
         int running = 0;
