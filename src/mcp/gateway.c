@@ -87,6 +87,7 @@ typedef struct gw_req {
     bool waiting; /* c is suspended until a callback resumes it */
     bool head_in, finished;
     bool answered; /* cb_done ran (finished may also be set by quiesce) */
+    bool counted;  /* in g->posts */
     bool started;  /* a ticket is live */
     uint64_t ticket;
     unsigned status;
@@ -107,6 +108,9 @@ struct mcp_gw {
     pthread_mutex_t live_mu;
     gw_req *live;
     bool quiesced;
+    /* POSTs between their start and their end: one alone may have its
+     * record committed on its own thread (srv_durable_commit_here) */
+    atomic_uint posts;
 };
 
 /* ---- small answers */
@@ -1184,8 +1188,12 @@ static int mcp_handle(void *arg, srv *s, struct MHD_Connection *c, const char *u
     r->body[len] = '\0';
     r->len = len;
     enum MHD_Result ret = MHD_NO;
+    r->counted = true;
+    bool alone = atomic_fetch_add(&g->posts, 1) == 0;
     srv_durable_begin(&r->durable, g->s, c);
     srv_durable_then(&r->durable, decided_then, r);
+    if (alone)
+        srv_durable_commit_here(&r->durable);
     int rc = decide_post(g, r, c, body, len, &ret);
     if (!rc)
         r->phase = P_DECIDED; /* before the end: decided_then may run at once */
@@ -1224,6 +1232,8 @@ static void req_free(void *arg, void *state)
         return;
     if (r->durable.s)
         srv_durable_resumed(&r->durable); /* completed while held: the client left */
+    if (r->counted)
+        atomic_fetch_sub(&g->posts, 1);
     json_decref(r->approval);
     pthread_mutex_lock(&g->live_mu);
     if (r->prev)

@@ -21,10 +21,12 @@
  * The handler's own count is dropped only after MHD_suspend_connection, so
  * a callback can never resume a connection that is not yet suspended.
  * Records written outside a request (none today) are appended and waited
- * for on the calling thread.  When the log is idle (one client), a record
- * is committed on the handler's thread at once (wr_audit_commit_here: a
- * write into SQLite's page cache, no fsync), which saves the two thread
- * switches of the hand-off; under concurrency records are submitted. */
+ * for on the calling thread.  A handler that knows it is alone (the MCP
+ * gateway with one call in flight: srv_durable_commit_here) has its record
+ * committed on its own thread when the log is idle too (wr_audit_commit_here:
+ * a write into SQLite's page cache, no fsync), which saves the two thread
+ * switches of the hand-off; under concurrency records are submitted, so
+ * that the log's thread groups them. */
 #include "server/server_int.h"
 
 #include <time.h>
@@ -40,8 +42,11 @@ void srv_durable_begin(srv_durable *d, srv *s, struct MHD_Connection *c)
     d->suspended = false;
     d->then = NULL;
     d->then_arg = NULL;
+    d->commit_here = false;
     current = d;
 }
+
+void srv_durable_commit_here(srv_durable *d) { d->commit_here = true; }
 
 void srv_durable_then(srv_durable *d, void (*fn)(void *arg), void *arg)
 {
@@ -68,7 +73,7 @@ writ_status srv_durable_record(srv *s, const wr_audit_entry *e)
     if (!d)
         return wr_audit_append(s->audit, e);
     writ_status here;
-    if (wr_audit_commit_here(s->audit, e, &here)) {
+    if (d->commit_here && wr_audit_commit_here(s->audit, e, &here)) {
         /* committed on this thread (the log was idle): nothing to wait for;
          * a failed transaction is answered as a failed submission is */
         if (here)
