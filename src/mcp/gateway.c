@@ -5,8 +5,9 @@
  *
  *   decide      parse, authenticate, srv_decide_ask.  The decision's audit
  *               record must be committed before anything happens because
- *               of it.  With the log idle (one client) it is committed on
- *               this thread and the call forwarded at once; otherwise the
+ *               of it.  With one call in flight and the log idle it is
+ *               committed on this thread and the call forwarded at once
+ *               (srv_durable_commit_here); otherwise the
  *               connection is suspended here (durable.c) and, once the
  *               record is committed, an allowed call is forwarded from the
  *               log's thread (decided_then) and the connection stays held
