@@ -448,6 +448,15 @@ static void *http_thread(void *arg)
     struct epoll_event evs[64];
     int nev = 0;
     for (;;) {
+        /* A wake-up is consumed before the list is looked at, never after:
+         * a request queued (or cancelled) after this read wakes the next
+         * epoll_wait, one before it is seen below. */
+        for (int i = 0; i < nev; i++)
+            if (evs[i].data.fd == h->evfd) {
+                uint64_t v;
+                ssize_t k = read(h->evfd, &v, sizeof v);
+                (void)k;
+            }
         /* Cancelled ones out.  All of it under mmu: a sender's kick may
          * finish a transfer (and unlink it) meanwhile otherwise. */
         hreq *gone = NULL;
@@ -493,12 +502,8 @@ static void *http_thread(void *arg)
         /* What woke us: sockets, then timers. */
         int running = 0;
         for (int i = 0; i < nev; i++) {
-            if (evs[i].data.fd == h->evfd) {
-                uint64_t v;
-                ssize_t k = read(h->evfd, &v, sizeof v);
-                (void)k;
-                continue;
-            }
+            if (evs[i].data.fd == h->evfd)
+                continue; /* read at the top */
             int mask = (evs[i].events & EPOLLIN ? CURL_CSELECT_IN : 0) |
                        (evs[i].events & EPOLLOUT ? CURL_CSELECT_OUT : 0) |
                        (evs[i].events & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR : 0);
