@@ -5,11 +5,15 @@
  *
  *   decide      parse, authenticate, srv_decide_ask.  The decision's audit
  *               record must be committed before anything happens because
- *               of it, so the connection may be suspended here
- *               (durable.c); once it is committed, an allowed call is
- *               forwarded from the log's thread (decided_then) and the
- *               connection stays held until the answer; otherwise the
- *               handler is called again.
+ *               of it.  With one call in flight and the log idle it is
+ *               committed on this thread and the call forwarded at once
+ *               (srv_durable_commit_here); otherwise the
+ *               connection is suspended here (durable.c) and, once the
+ *               record is committed, an allowed call is forwarded from the
+ *               log's thread (decided_then) and the connection stays held
+ *               until the answer; anything else calls the handler again.
+ *               Either way the thread that committed writes the request
+ *               upstream (upstream_http.c): no further hand-off.
  *   deny        HTTP 200 + JSON-RPC error -32001; the upstream sees nothing.
  *   wait_head   forwarded; the connection is suspended until the
  *               upstream's on_head (or on_done with an error) resumes it.
@@ -23,10 +27,11 @@
  *
  * Suspend and resume are paired under the request's mutex: whoever finds
  * nothing to do marks `waiting` and suspends while holding it, and a
- * callback resumes only a request marked waiting, so a resume can never
- * come before its suspend.  The upstream's callbacks run on its own
- * thread; mcp_upstream_cancel (client gone, shutdown) guarantees none runs
- * afterwards, so the state is freed only after it. */
+ * callback claims the resume of a request marked waiting (clearing the
+ * mark) under it and makes it after unlocking, so a resume can never come
+ * before its suspend, nor twice.  The upstream's callbacks run on its own
+ * thread or inside a send; mcp_upstream_cancel (client gone, shutdown)
+ * guarantees none runs afterwards, so the state is freed only after it. */
 #include "mcp/gateway.h"
 #include "mcp/input.h"
 #include "jcs/jcs.h"
@@ -82,7 +87,9 @@ typedef struct gw_req {
     pthread_mutex_t mu;
     bool waiting; /* c is suspended until a callback resumes it */
     bool head_in, finished;
-    bool started; /* a ticket is live */
+    bool answered; /* cb_done ran (finished may also be set by quiesce) */
+    bool counted;  /* in g->posts */
+    bool started;  /* a ticket is live */
     uint64_t ticket;
     unsigned status;
     char ctype[128], up_sid[256], up_pver[64];
@@ -102,6 +109,9 @@ struct mcp_gw {
     pthread_mutex_t live_mu;
     gw_req *live;
     bool quiesced;
+    /* POSTs between their start and their end: one alone may have its
+     * record committed on its own thread (srv_durable_commit_here) */
+    atomic_uint posts;
 };
 
 /* ---- small answers */
@@ -343,6 +353,24 @@ static void resume_locked(gw_req *r)
     }
 }
 
+/* The callbacks' form: claim the resume under mu (NULL: nothing to resume)
+ * and make it after unlocking, so that the woken client thread does not
+ * find mu still held and sleep on it.  r stays alive in between: its
+ * connection is suspended and this caller is the only one to resume it. */
+static struct MHD_Connection *claim_resume(gw_req *r)
+{
+    if (!r->waiting)
+        return NULL;
+    r->waiting = false;
+    return r->c;
+}
+
+static void resume_claimed(struct MHD_Connection *c)
+{
+    if (c)
+        MHD_resume_connection(c);
+}
+
 /* Is the answer read whole before the client gets it (mu held, head in)?
  * A JSON answer to a request is one message: read whole (bounded by the
  * upstream's max_answer) and checked to be a JSON-RPC response first.  SSE
@@ -357,6 +385,7 @@ static bool buffered(const gw_req *r)
 static void cb_head(void *arg, unsigned status, const char *ct, const char *sid, const char *pver)
 {
     gw_req *r = arg;
+    struct MHD_Connection *c = NULL;
     pthread_mutex_lock(&r->mu);
     r->head_in = true;
     r->status = status;
@@ -370,19 +399,22 @@ static void cb_head(void *arg, unsigned status, const char *ct, const char *sid,
         if (buffered(r))
             r->phase = P_BUFFER;
         else
-            resume_locked(r);
+            c = claim_resume(r);
     }
     pthread_mutex_unlock(&r->mu);
+    resume_claimed(c);
 }
 
 static void cb_data(void *arg, const char *p, size_t n)
 {
     gw_req *r = arg;
+    struct MHD_Connection *c = NULL;
     pthread_mutex_lock(&r->mu);
     sb_putn(&r->buf, p, n);
     if (r->phase == P_STREAM)
-        resume_locked(r);
+        c = claim_resume(r);
     pthread_mutex_unlock(&r->mu);
+    resume_claimed(c);
 }
 
 static void cb_done(void *arg, writ_status st, const char *why)
@@ -390,11 +422,13 @@ static void cb_done(void *arg, writ_status st, const char *why)
     gw_req *r = arg;
     pthread_mutex_lock(&r->mu);
     r->finished = true;
+    r->answered = true;
     r->started = false;
     r->done_st = st;
     snprintf(r->why, sizeof r->why, "%s", why ? why : "");
-    resume_locked(r);
+    struct MHD_Connection *c = claim_resume(r);
     pthread_mutex_unlock(&r->mu);
+    resume_claimed(c);
 }
 
 static const mcp_up_callbacks callbacks = {cb_head, cb_data, cb_done};
@@ -660,10 +694,14 @@ static enum MHD_Result send_filtered(mcp_gw *g, gw_req *r)
             return upstream_failed(r);
         }
         char *f = r->list != L_NONE ? filter_message(g, r, p, n) : NULL;
-        if (f)
+        if (f) {
             sb_puts(&out, f);
-        else
-            sb_putn(&out, p, n);
+        } else {
+            /* passed on as it came: the answer's own buffer, not a copy */
+            sb_free(&out);
+            out = r->buf;
+            sb_init(&r->buf);
+        }
         wr_free(f);
     }
     r->phase = P_SENT;
@@ -671,10 +709,14 @@ static enum MHD_Result send_filtered(mcp_gw *g, gw_req *r)
         sb_free(&out);
         return send_rpc_error(r, r->c, 200, r->id, MCP_RPC_INTERNAL_ERROR, "out of memory");
     }
-    struct MHD_Response *resp = MHD_create_response_from_buffer(out.len, out.p, MHD_RESPMEM_MUST_COPY);
-    sb_free(&out);
-    if (!resp)
+    size_t olen = out.len;
+    char *op = sb_take(&out, NULL); /* owned by the response from here */
+    struct MHD_Response *resp =
+        op ? MHD_create_response_from_buffer_with_free_callback(olen, op, wr_free) : NULL;
+    if (!resp) {
+        wr_free(op);
         return MHD_NO;
+    }
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r->ctype[0] ? r->ctype : "application/json");
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     add_session_headers(resp, r);
@@ -739,14 +781,19 @@ static mcp_up_request up_request(const gw_req *r, const char **hdrs, size_t nh)
 }
 
 /* The audit log's thread, once the decision's record is committed (the
- * connection is held, see durable.c).  An allowed call is handed to the
- * upstream from here, so the client's thread is woken once per call (for
- * the answer) rather than twice (to forward, then to answer): a thread
- * switch and a suspend/resume fewer.  Anything else (a deny, a failed
- * record, a token to mint) resumes the connection and is done there as
- * before.  r stays alive: its connection is suspended, so the server
- * frees nothing until a resume; r->mu is held across the send so that
- * the answer's callbacks (which resume) wait until r is set up. */
+ * connection is held, see durable.c).  An allowed call is sent to the
+ * upstream from here (libcurl writes it on this thread, upstream_http.c),
+ * so the client's thread is woken once per call (for the answer) rather
+ * than twice.  Anything else (a deny, a failed record, a token to mint)
+ * resumes the connection and is done there as before.
+ *
+ * r stays alive while its connection is suspended and not resumed.  The
+ * answer's callbacks may run before mcp_upstream_send returns (on this
+ * thread, or the upstream's), and r->mu cannot be held across the send
+ * (the callbacks take it under the upstream's locks), so the connection is
+ * marked not waiting meanwhile: a callback then records what happened
+ * without resuming, and the resume it would have made is made here after
+ * the send, the last touch of r. */
 static void decided_then(void *arg)
 {
     gw_req *r = arg;
@@ -766,17 +813,31 @@ static void decided_then(void *arg)
         return;
     }
     r->phase = P_WAIT_HEAD;
-    r->waiting = true; /* held since the decision */
+    r->waiting = false; /* held since the decision; resumed below, not by a callback */
+    pthread_mutex_unlock(&r->mu);
     uint64_t ticket = 0;
-    if (mcp_upstream_send(r->up->u, &rq, &callbacks, r, &ticket)) {
-        r->finished = true;
-        r->done_st = WRIT_EIO;
-        snprintf(r->why, sizeof r->why, "could not send the request");
-        resume_locked(r);
-    } else {
+    writ_status sst = mcp_upstream_send(r->up->u, &rq, &callbacks, r, &ticket);
+    pthread_mutex_lock(&r->mu);
+    if (sst) {
+        if (!r->finished) {
+            r->finished = true;
+            r->done_st = WRIT_EIO;
+            snprintf(r->why, sizeof r->why, "could not send the request");
+        }
+    } else if (!r->finished) {
         r->started = true;
         r->ticket = ticket;
+    } else if (!r->answered) {
+        /* quiesced during the send: stop it (no callback after cancel) */
+        pthread_mutex_unlock(&r->mu);
+        mcp_upstream_cancel(r->up->u, ticket);
+        pthread_mutex_lock(&r->mu);
     }
+    /* what cb_head / cb_done would have resumed for */
+    if (r->finished || (r->phase == P_WAIT_HEAD && r->head_in))
+        MHD_resume_connection(r->c);
+    else
+        r->waiting = true;
     pthread_mutex_unlock(&r->mu);
 }
 
@@ -817,11 +878,14 @@ static enum MHD_Result forward(mcp_gw *g, gw_req *r)
         return upstream_failed(r);
     }
     pthread_mutex_lock(&r->mu);
+    bool orphan = r->finished && !r->answered; /* quiesced during the send */
     if (!r->finished) {
         r->started = true;
         r->ticket = ticket;
     }
     pthread_mutex_unlock(&r->mu);
+    if (orphan)
+        mcp_upstream_cancel(r->up->u, ticket);
     return after_head(g, r);
 }
 
@@ -1125,8 +1189,12 @@ static int mcp_handle(void *arg, srv *s, struct MHD_Connection *c, const char *u
     r->body[len] = '\0';
     r->len = len;
     enum MHD_Result ret = MHD_NO;
+    r->counted = true;
+    bool alone = atomic_fetch_add(&g->posts, 1) == 0;
     srv_durable_begin(&r->durable, g->s, c);
     srv_durable_then(&r->durable, decided_then, r);
+    if (alone)
+        srv_durable_commit_here(&r->durable);
     int rc = decide_post(g, r, c, body, len, &ret);
     if (!rc)
         r->phase = P_DECIDED; /* before the end: decided_then may run at once */
@@ -1165,6 +1233,8 @@ static void req_free(void *arg, void *state)
         return;
     if (r->durable.s)
         srv_durable_resumed(&r->durable); /* completed while held: the client left */
+    if (r->counted)
+        atomic_fetch_sub(&g->posts, 1);
     json_decref(r->approval);
     pthread_mutex_lock(&g->live_mu);
     if (r->prev)
@@ -1200,7 +1270,9 @@ static void quiesce(void *arg)
         bool live = r->started;
         uint64_t t = r->ticket;
         pthread_mutex_unlock(&r->mu);
-        if (live)
+        /* also when done: cancel waits for a callback still running (one
+         * that claimed the resume and has not yet made it) */
+        if (live || t)
             mcp_upstream_cancel(r->up->u, t);
         pthread_mutex_lock(&r->mu);
         r->started = false;

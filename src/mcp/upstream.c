@@ -24,9 +24,14 @@ mcp_up_limits up_limits(const mcp_up_limits *lim)
     return l;
 }
 
-static _Thread_local mcp_upstream *tl_upstream;
+/* The upstream whose callback this thread is running (cbmu held), NULL
+ * outside callbacks: a cancel from inside a callback must not take cbmu
+ * again.  HTTP callbacks may run on a sender's thread too (upstream_http.c
+ * drives libcurl from whoever sends), so this is per callback, not per
+ * transport thread. */
+static _Thread_local mcp_upstream *tl_in_cb;
 
-void up_thread_enter(mcp_upstream *u) { tl_upstream = u; }
+void up_thread_enter(mcp_upstream *u) { (void)u; }
 
 uint64_t up_now_ms(void)
 {
@@ -95,7 +100,14 @@ static bool cb_begin(mcp_upstream *u, up_req *r)
         pthread_mutex_unlock(&u->cbmu);
         return false;
     }
+    tl_in_cb = u;
     return true;
+}
+
+static void cb_end(mcp_upstream *u)
+{
+    tl_in_cb = NULL;
+    pthread_mutex_unlock(&u->cbmu);
 }
 
 void up_head(mcp_upstream *u, up_req *r, unsigned status, const char *ct, const char *sid, const char *pv)
@@ -105,7 +117,7 @@ void up_head(mcp_upstream *u, up_req *r, unsigned status, const char *ct, const 
     r->head_sent = true;
     if (r->cb.on_head)
         r->cb.on_head(r->arg, status, ct, sid, pv);
-    pthread_mutex_unlock(&u->cbmu);
+    cb_end(u);
 }
 
 void up_data(mcp_upstream *u, up_req *r, const char *p, size_t n)
@@ -114,7 +126,7 @@ void up_data(mcp_upstream *u, up_req *r, const char *p, size_t n)
         return;
     if (r->cb.on_data)
         r->cb.on_data(r->arg, p, n);
-    pthread_mutex_unlock(&u->cbmu);
+    cb_end(u);
 }
 
 void up_done(mcp_upstream *u, up_req *r, writ_status st, const char *why)
@@ -126,7 +138,7 @@ void up_done(mcp_upstream *u, up_req *r, writ_status st, const char *why)
     r->done = true;
     if (r->cb.on_done)
         r->cb.on_done(r->arg, st, st == WRIT_OK ? NULL : (why ? why : "upstream error"));
-    pthread_mutex_unlock(&u->cbmu);
+    cb_end(u);
 }
 
 writ_status mcp_upstream_send(mcp_upstream *u, const mcp_up_request *rq, const mcp_up_callbacks *cb,
@@ -143,8 +155,8 @@ void mcp_upstream_cancel(mcp_upstream *u, uint64_t ticket)
 {
     if (!u || !ticket)
         return;
-    /* On the upstream's own thread we are inside a callback: cbmu is ours. */
-    bool own = tl_upstream == u;
+    /* Inside one of u's callbacks: cbmu is ours already. */
+    bool own = tl_in_cb == u;
     if (!own)
         pthread_mutex_lock(&u->cbmu);
     pthread_mutex_lock(&u->qmu);

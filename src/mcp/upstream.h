@@ -1,8 +1,9 @@
 /* upstream.h - the MCP servers the gateway forwards to.
  *
  * Two kinds behind one interface:
- *   - Streamable HTTP (MCP 2025-11-25): a URL; requests are made by libcurl
- *     on the upstream's own thread (one curl multi handle per upstream), so
+ *   - Streamable HTTP (MCP 2025-11-25): a URL; one curl multi handle per
+ *     upstream (kept-alive connections): a request is written by the
+ *     sending thread, and answers are read by the upstream's own thread, so
  *     a slow upstream never holds an HTTP worker of Writ's.
  *   - stdio: a command Writ spawns (posix_spawn, no shell), one process per
  *     upstream, restarted when it dies; JSON-RPC messages are lines on its
@@ -11,8 +12,9 @@
  *     the request.
  *
  * A request is one JSON-RPC message (the gateway has already decided it).
- * Its answer comes back through callbacks, always on the upstream's thread,
- * never on the caller's:
+ * Its answer comes back through callbacks, on the upstream's thread, or
+ * (HTTP) on the thread of a mcp_upstream_send in progress, this request's
+ * own included: a caller of send must not hold a lock its callbacks take.
  *   on_head  once, with the HTTP status and the headers the gateway passes
  *            back (Content-Type, Mcp-Session-Id, MCP-Protocol-Version);
  *   on_data  zero or more times, each piece of the body as it arrives (an
@@ -41,21 +43,21 @@
 typedef struct mcp_upstream mcp_upstream;
 
 typedef struct mcp_up_limits {
-    uint32_t connect_ms;        /* 0 = 5000 */
-    uint32_t idle_ms;           /* no byte from the upstream for this long ends the answer (error); 0 = 30000 */
-    size_t max_answer;          /* bytes of one answer; 0 = 16 MiB (past it: error, the stream is cut) */
-    uint32_t restart_ms;        /* stdio: wait before restarting a process that died; 0 = 200 */
+    uint32_t connect_ms; /* 0 = 5000 */
+    uint32_t idle_ms;    /* no byte from the upstream for this long ends the answer (error); 0 = 30000 */
+    size_t max_answer;   /* bytes of one answer; 0 = 16 MiB (past it: error, the stream is cut) */
+    uint32_t restart_ms; /* stdio: wait before restarting a process that died; 0 = 200 */
 } mcp_up_limits;
 
 typedef struct mcp_up_request {
-    const char *method;         /* "POST" (NULL = POST), "GET" (the server's stream), "DELETE" (end a session) */
-    const char *body;           /* one JSON-RPC message (POST); NULL for GET/DELETE */
+    const char *method; /* "POST" (NULL = POST), "GET" (the server's stream), "DELETE" (end a session) */
+    const char *body;   /* one JSON-RPC message (POST); NULL for GET/DELETE */
     size_t len;
-    const char *session_id;     /* Mcp-Session-Id to send, NULL = none */
+    const char *session_id;       /* Mcp-Session-Id to send, NULL = none */
     const char *protocol_version; /* MCP-Protocol-Version to send, NULL = none */
-    const char *accept;         /* NULL = "application/json, text/event-stream" */
-    const char *last_event_id;  /* Last-Event-ID to send (a GET resuming an SSE stream), NULL = none */
-    const char *const *headers; /* extra "Name: value" lines (the injected credential), copied */
+    const char *accept;           /* NULL = "application/json, text/event-stream" */
+    const char *last_event_id;    /* Last-Event-ID to send (a GET resuming an SSE stream), NULL = none */
+    const char *const *headers;   /* extra "Name: value" lines (the injected credential), copied */
     size_t nheaders;
 } mcp_up_request;
 
@@ -67,8 +69,9 @@ typedef struct mcp_up_callbacks {
 } mcp_up_callbacks;
 
 /* Open an upstream.  name is for logs; url http:// or https://. */
-WRIT_MUST_CHECK writ_status mcp_upstream_http_open(const char *name, const char *url, const mcp_up_limits *lim,
-                                                   mcp_upstream **out, writ_error *err);
+WRIT_MUST_CHECK writ_status mcp_upstream_http_open(const char *name, const char *url,
+                                                   const mcp_up_limits *lim, mcp_upstream **out,
+                                                   writ_error *err);
 /* argv[0] is the program (looked up on PATH), argv NULL-terminated.  The
  * first process is started before this returns (a program that cannot be
  * started is an error here).  Over stdio only POST is sent (GET and DELETE:
@@ -81,12 +84,13 @@ WRIT_MUST_CHECK writ_status mcp_upstream_http_open(const char *name, const char 
  * before anything queued is written, so the client's session survives a
  * crash of a server whose state is made by initialize alone. */
 WRIT_MUST_CHECK writ_status mcp_upstream_stdio_open(const char *name, const char *const *argv,
-                                                    const mcp_up_limits *lim, mcp_upstream **out, writ_error *err);
+                                                    const mcp_up_limits *lim, mcp_upstream **out,
+                                                    writ_error *err);
 /* Send one request.  WRIT_OK: the callbacks will be called (on_done exactly
  * once) and *ticket names the request for mcp_upstream_cancel.  Any other
  * status: no callback will be called. */
-WRIT_MUST_CHECK writ_status mcp_upstream_send(mcp_upstream *u, const mcp_up_request *rq, const mcp_up_callbacks *cb,
-                                              void *arg, uint64_t *ticket);
+WRIT_MUST_CHECK writ_status mcp_upstream_send(mcp_upstream *u, const mcp_up_request *rq,
+                                              const mcp_up_callbacks *cb, void *arg, uint64_t *ticket);
 /* Stop a request (the client went away): after this returns, none of its
  * callbacks runs or will run (on_done included).  Unknown or finished
  * tickets are ignored. */

@@ -1,10 +1,27 @@
 /* upstream_http.c - a Streamable HTTP upstream (MCP 2025-11-25) over libcurl.
  *
- * One thread per upstream runs a curl multi handle (connections are kept
- * alive and reused between requests).  mcp_upstream_send copies the request
- * into an hreq, links it on the upstream's list and wakes the thread
- * (curl_multi_wakeup); the thread adds it to the multi handle.  libcurl's
- * header callback collects Content-Type, Mcp-Session-Id and
+ * One curl multi handle per upstream (connections are kept alive and reused
+ * between requests), driven through libcurl's socket interface: the
+ * upstream's thread waits in its own epoll set for the sockets libcurl asks
+ * to watch (and an eventfd, to be woken), and every call into libcurl, on
+ * any thread, holds the upstream's multi mutex (mmu).
+ *
+ * Why not one thread doing everything: the hand-off cost.  A request used
+ * to be queued for the upstream's thread and that thread woken to write it;
+ * on a loaded machine each wake-up costs tens of microseconds (a switch, a
+ * cold cache), per call.  Now mcp_upstream_send adds the request to the
+ * multi handle and lets libcurl write it at once, on the sender's thread
+ * (the HTTP worker that decided it, or the audit log's thread that
+ * committed its record); the upstream's thread is woken only by the answer
+ * arriving on the socket, which it reads, and by timers.  When another
+ * thread is in libcurl at that moment (under load), the sender does not
+ * wait for it: the request is left for the upstream's thread, which adds
+ * whatever came meanwhile in one go.  So callbacks may
+ * run on the sender's thread, inside mcp_upstream_send (an error at once,
+ * or an answer that was already there): a sender must not hold a lock its
+ * callbacks take while it sends.  Lock order: mmu, then cbmu, then qmu.
+ *
+ * libcurl's header callback collects Content-Type, Mcp-Session-Id and
  * MCP-Protocol-Version and, at the blank line ending a final (non-1xx)
  * header block, calls on_head; its write callback passes each piece of the
  * body to on_data as it arrives (an SSE stream is not buffered).  The thread
@@ -14,8 +31,12 @@
  * No redirects, no proxy from the environment, http and https only, no
  * Accept-Encoding (the body is passed on as the upstream sent it). */
 #include <ctype.h>
+#include <errno.h>
 #include <curl/curl.h>
 #include <stdio.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 #include <string.h>
 #include <strings.h>
 
@@ -30,7 +51,9 @@ typedef struct hreq {
     struct curl_slist *hdrs;
     char *body;
     size_t len;
-    bool added, add_failed; /* to the multi handle */
+    bool added, add_failed; /* to the multi handle (under mmu) */
+    bool queued;            /* left for the thread to add (under qmu) */
+    struct hreq *todo;      /* the thread's list of those it takes */
     uint64_t last_ms;       /* last byte (or the start) */
     size_t got;             /* body bytes so far */
     bool too_big, idle;
@@ -47,6 +70,10 @@ typedef struct hup {
     char *url;
     CURLM *multi;
     mcp_upstream *u;
+    pthread_mutex_t mmu; /* every call into libcurl on multi and its easy handles */
+    int ep, evfd;        /* the thread's epoll set, and its wake-up */
+    uint64_t timer_at;   /* libcurl's timer, monotonic ms, UINT64_MAX = none (mmu) */
+    uint64_t wait_until; /* the thread sleeps until then at most (mmu) */
     pthread_mutex_t pool_mu;
     CURL *pool[EASY_POOL];
     size_t npool;
@@ -181,6 +208,88 @@ static writ_status add_header(struct curl_slist **l, const char *name, const cha
     return WRIT_OK;
 }
 
+static void http_wake(mcp_upstream *u)
+{
+    hup *h = u->impl;
+    uint64_t one = 1;
+    ssize_t k = write(h->evfd, &one, sizeof one);
+    (void)k; /* a full counter wakes it as well */
+}
+
+static void transfer_done(mcp_upstream *u, hreq *r, CURLcode rc);
+
+/* Finished transfers (mmu held). */
+static void drain(hup *h)
+{
+    CURLMsg *m;
+    int left;
+    while ((m = curl_multi_info_read(h->multi, &left)))
+        if (m->msg == CURLMSG_DONE) {
+            hreq *r = NULL;
+            CURL *e = m->easy_handle;
+            CURLcode rc = m->data.result;
+            curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&r);
+            if (r)
+                transfer_done(h->u, r, rc);
+        }
+}
+
+/* libcurl's next timer, asked (mmu held). */
+static void refresh_timer(hup *h)
+{
+    long t = -1;
+    curl_multi_timeout(h->multi, &t);
+    h->timer_at = t < 0 ? UINT64_MAX : up_now_ms() + (uint64_t)t;
+}
+
+/* Let libcurl run what its timer says is due (mmu held): a request just
+ * added is written here.  A few rounds at most while libcurl asks for 0 ms
+ * again (a state moving on); whatever waits for a socket or a later timer
+ * is the thread's. */
+static void kick(hup *h)
+{
+    int running = 0;
+    for (int i = 0; i < 4; i++) {
+        curl_multi_socket_action(h->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+        refresh_timer(h);
+        if (h->timer_at > up_now_ms())
+            break;
+    }
+    drain(h);
+}
+
+/* libcurl: watch socket s for `what` (mmu held). */
+static int on_socket(CURL *e, curl_socket_t s, int what, void *ud, void *sockp)
+{
+    (void)e;
+    hup *h = ud;
+    if (what == CURL_POLL_REMOVE) {
+        epoll_ctl(h->ep, EPOLL_CTL_DEL, s, NULL);
+        return 0;
+    }
+    struct epoll_event ev = {0};
+    ev.events = (what == CURL_POLL_IN || what == CURL_POLL_INOUT ? EPOLLIN : 0) |
+                (what == CURL_POLL_OUT || what == CURL_POLL_INOUT ? EPOLLOUT : 0);
+    ev.data.fd = s;
+    if (!sockp) {
+        if (epoll_ctl(h->ep, EPOLL_CTL_ADD, s, &ev) != 0 && errno == EEXIST)
+            epoll_ctl(h->ep, EPOLL_CTL_MOD, s, &ev);
+        curl_multi_assign(h->multi, s, h);
+    } else if (epoll_ctl(h->ep, EPOLL_CTL_MOD, s, &ev) != 0 && errno == ENOENT) {
+        epoll_ctl(h->ep, EPOLL_CTL_ADD, s, &ev);
+    }
+    return 0;
+}
+
+/* libcurl: call back in timeout_ms (-1: no timer) (mmu held). */
+static int on_timer(CURLM *m, long timeout_ms, void *ud)
+{
+    (void)m;
+    hup *h = ud;
+    h->timer_at = timeout_ms < 0 ? UINT64_MAX : up_now_ms() + (uint64_t)timeout_ms;
+    return 0;
+}
+
 static writ_status http_send(mcp_upstream *u, const mcp_up_request *rq, const mcp_up_callbacks *cb, void *arg,
                              uint64_t *ticket)
 {
@@ -236,8 +345,9 @@ static writ_status http_send(mcp_upstream *u, const mcp_up_request *rq, const mc
         curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header) ||
         curl_easy_setopt(e, CURLOPT_HEADERDATA, r) || curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write) ||
         curl_easy_setopt(e, CURLOPT_WRITEDATA, r) || curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf) ||
-        curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L) || curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L) ||
-        curl_easy_setopt(e, CURLOPT_PROXY, "") || curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https") ||
+        curl_easy_setopt(e, CURLOPT_PRIVATE, (void *)r) || curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L) ||
+        curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L) || curl_easy_setopt(e, CURLOPT_PROXY, "") ||
+        curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https") ||
         curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https") ||
         curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)u->lim.connect_ms))
         goto err;
@@ -248,29 +358,46 @@ static writ_status http_send(mcp_upstream *u, const mcp_up_request *rq, const mc
         goto err;
     if (del && curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, "DELETE"))
         goto err;
+    /* Write it now, on this thread (see the top of the file), unless
+     * libcurl is busy on another: then the upstream's thread adds it with
+     * whatever else came meanwhile, and this one does not wait. */
+    bool mine = pthread_mutex_trylock(&h->mmu) == 0;
     pthread_mutex_lock(&u->qmu);
     if (u->stop) {
         pthread_mutex_unlock(&u->qmu);
+        if (mine)
+            pthread_mutex_unlock(&h->mmu);
         st = WRIT_EINVAL;
         goto err;
     }
     up_link(u, &r->base);
     *ticket = r->base.ticket;
+    r->last_ms = up_now_ms();
+    r->queued = !mine;
     pthread_mutex_unlock(&u->qmu);
-    curl_multi_wakeup(h->multi);
+    if (!mine) {
+        http_wake(u);
+        return WRIT_OK;
+    }
+    bool wake = false;
+    if (curl_multi_add_handle(h->multi, r->easy) == CURLM_OK) {
+        r->added = true;
+        kick(h); /* r may be finished and freed in here: not touched after */
+    } else {
+        r->add_failed = true; /* the thread fails it */
+        wake = true;
+    }
+    wake |= h->timer_at < h->wait_until;
+    pthread_mutex_unlock(&h->mmu);
+    if (wake)
+        http_wake(u);
     return WRIT_OK;
 err:
     hreq_free(r);
     return st;
 }
 
-static void http_wake(mcp_upstream *u)
-{
-    hup *h = u->impl;
-    curl_multi_wakeup(h->multi);
-}
-
-/* Take r off the list and the multi handle, and free it. */
+/* Take r off the list and the multi handle, and free it (mmu held). */
 static void finish(mcp_upstream *u, hreq *r)
 {
     hup *h = u->impl;
@@ -318,25 +445,35 @@ static void *http_thread(void *arg)
     mcp_upstream *u = arg;
     hup *h = u->impl;
     up_thread_enter(u);
+    struct epoll_event evs[64];
+    int nev = 0;
     for (;;) {
-        /* New requests in, cancelled ones out. */
+        /* A wake-up is consumed before the list is looked at, never after:
+         * a request queued (or cancelled) after this read wakes the next
+         * epoll_wait, one before it is seen below. */
+        for (int i = 0; i < nev; i++)
+            if (evs[i].data.fd == h->evfd) {
+                uint64_t v;
+                ssize_t k = read(h->evfd, &v, sizeof v);
+                (void)k;
+            }
+        /* Cancelled ones out.  All of it under mmu: a sender's kick may
+         * finish a transfer (and unlink it) meanwhile otherwise. */
         hreq *gone = NULL;
+        pthread_mutex_lock(&h->mmu);
         pthread_mutex_lock(&u->qmu);
         bool stop = u->stop;
-        uint64_t now = up_now_ms();
+        hreq *todo = NULL;
         for (up_req *b = u->head, *next; b; b = next) {
             next = b->next;
-            hreq *r = (hreq *)b;
             if (b->cancelled || stop) {
                 up_unlink(u, b);
                 b->next = (up_req *)gone;
-                gone = r;
-            } else if (!r->added) {
-                r->last_ms = now;
-                if (curl_multi_add_handle(h->multi, r->easy) == CURLM_OK)
-                    r->added = true;
-                else
-                    r->add_failed = true;
+                gone = (hreq *)b;
+            } else if (((hreq *)b)->queued) {
+                ((hreq *)b)->queued = false;
+                ((hreq *)b)->todo = todo;
+                todo = (hreq *)b;
             }
         }
         pthread_mutex_unlock(&u->qmu);
@@ -347,28 +484,38 @@ static void *http_thread(void *arg)
                 curl_multi_remove_handle(h->multi, r->easy);
             hreq_free(r);
         }
-        if (stop)
+        if (stop) {
+            pthread_mutex_unlock(&h->mmu);
             break;
-        int running = 0;
-        curl_multi_perform(h->multi, &running);
-        CURLMsg *m;
-        int left;
-        while ((m = curl_multi_info_read(h->multi, &left)))
-            if (m->msg == CURLMSG_DONE) {
-                hreq *r = NULL;
-                /* The hreq whose easy handle this is: the list is short. */
-                pthread_mutex_lock(&u->qmu);
-                for (up_req *b = u->head; b; b = b->next)
-                    if (((hreq *)b)->easy == m->easy_handle) {
-                        r = (hreq *)b;
-                        break;
-                    }
-                pthread_mutex_unlock(&u->qmu);
-                if (r)
-                    transfer_done(u, r, m->data.result);
+        }
+        /* Sent while libcurl was busy elsewhere: added here, written at
+         * once (still linked; a cancel meanwhile is handled next round). */
+        if (todo) {
+            for (hreq *r = todo; r; r = r->todo) {
+                if (curl_multi_add_handle(h->multi, r->easy) == CURLM_OK)
+                    r->added = true;
+                else
+                    r->add_failed = true;
             }
+            kick(h);
+        }
+        /* What woke us: sockets, then timers. */
+        int running = 0;
+        for (int i = 0; i < nev; i++) {
+            if (evs[i].data.fd == h->evfd)
+                continue; /* read at the top */
+            int mask = (evs[i].events & EPOLLIN ? CURL_CSELECT_IN : 0) |
+                       (evs[i].events & EPOLLOUT ? CURL_CSELECT_OUT : 0) |
+                       (evs[i].events & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR : 0);
+            curl_multi_socket_action(h->multi, evs[i].data.fd, mask, &running);
+        }
+        nev = 0;
+        drain(h);
+        refresh_timer(h);
+        if (h->timer_at <= up_now_ms())
+            kick(h);
         /* Idle timeouts, and an add that failed (out of memory in libcurl). */
-        now = up_now_ms();
+        uint64_t now = up_now_ms();
         uint64_t next_ms = now + 1000;
         for (;;) {
             hreq *late = NULL;
@@ -381,8 +528,6 @@ static void *http_thread(void *arg)
                     late = r;
                     break;
                 }
-                if (!r->added)
-                    continue; /* sent since the top of the loop */
                 uint64_t dl = r->last_ms + u->lim.idle_ms;
                 if (dl <= now) {
                     r->idle = true;
@@ -397,13 +542,15 @@ static void *http_thread(void *arg)
                 break;
             transfer_done(u, late, late->added ? CURLE_OPERATION_TIMEDOUT : CURLE_OUT_OF_MEMORY);
         }
-        long ct = -1;
-        curl_multi_timeout(h->multi, &ct);
-        long wait = (long)(next_ms - now);
-        if (ct >= 0 && ct < wait)
-            wait = ct;
-        if (wait > 0)
-            curl_multi_poll(h->multi, NULL, 0, (int)wait, NULL);
+        if (h->timer_at < next_ms)
+            next_ms = h->timer_at;
+        h->wait_until = next_ms;
+        pthread_mutex_unlock(&h->mmu);
+        now = up_now_ms();
+        int wait = next_ms > now ? (int)(next_ms - now) : 0;
+        nev = epoll_wait(h->ep, evs, (int)(sizeof evs / sizeof evs[0]), wait);
+        if (nev < 0)
+            nev = 0;
     }
     return NULL;
 }
@@ -425,8 +572,13 @@ static void http_close(mcp_upstream *u)
         curl_easy_cleanup(h->pool[i]);
     h->npool = 0;
     pthread_mutex_destroy(&h->pool_mu);
+    pthread_mutex_destroy(&h->mmu);
     if (h->multi)
         curl_multi_cleanup(h->multi);
+    if (h->ep >= 0)
+        close(h->ep);
+    if (h->evfd >= 0)
+        close(h->evfd);
     wr_free(h->url);
     wr_free(h);
     u->impl = NULL;
@@ -460,7 +612,10 @@ writ_status mcp_upstream_http_open(const char *name, const char *url, const mcp_
             up_free(u);
         return wr_error(err, WRIT_ENOMEM, "out of memory");
     }
+    h->ep = h->evfd = -1;
+    h->timer_at = UINT64_MAX;
     pthread_mutex_init(&h->pool_mu, NULL);
+    pthread_mutex_init(&h->mmu, NULL);
     u->impl = h;
     u->send_impl = http_send;
     u->wake = http_wake;
@@ -468,6 +623,22 @@ writ_status mcp_upstream_http_open(const char *name, const char *url, const mcp_
     h->u = u;
     h->url = wr_strndup(url, strlen(url));
     h->multi = curl_multi_init();
+    h->ep = epoll_create1(EPOLL_CLOEXEC);
+    h->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    struct epoll_event wev = {.events = EPOLLIN, .data.fd = h->evfd};
+    if (h->ep < 0 || h->evfd < 0 || epoll_ctl(h->ep, EPOLL_CTL_ADD, h->evfd, &wev) != 0) {
+        int e = errno;
+        http_close(u);
+        up_free(u);
+        return wr_error(err, WRIT_EIO, "mcp upstream %s: epoll: %s", name ? name : "", strerror(e));
+    }
+    if (h->multi && (curl_multi_setopt(h->multi, CURLMOPT_SOCKETFUNCTION, on_socket) ||
+                     curl_multi_setopt(h->multi, CURLMOPT_SOCKETDATA, h) ||
+                     curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, on_timer) ||
+                     curl_multi_setopt(h->multi, CURLMOPT_TIMERDATA, h))) {
+        curl_multi_cleanup(h->multi);
+        h->multi = NULL;
+    }
     if (!h->url || !h->multi) {
         http_close(u);
         up_free(u);
@@ -476,7 +647,7 @@ writ_status mcp_upstream_http_open(const char *name, const char *url, const mcp_
     if (pthread_create(&u->thread, NULL, http_thread, u) != 0) {
         http_close(u);
         up_free(u);
-        return wr_error(err, WRIT_EIO, "mcp upstream %s: cannot start its thread", u->name);
+        return wr_error(err, WRIT_EIO, "mcp upstream %s: cannot start its thread", name ? name : "");
     }
     u->thread_started = true;
     *out = u;

@@ -1,12 +1,13 @@
 /* upstream_int.h - what the two upstream transports share (not for the gateway).
  *
- * Every request in flight is an up_req on its upstream's list (u->qmu).  The
- * transport's thread is the only one that calls callbacks, and it holds
- * u->cbmu while it does; mcp_upstream_cancel takes u->cbmu too, so once it
- * has marked a request cancelled no callback of that request is running, and
- * the thread checks the mark (under u->cbmu) before each callback: none will
- * run.  A callback that cancels (on the thread, already holding u->cbmu) only
- * marks.  Lock order: cbmu before qmu. */
+ * Every request in flight is an up_req on its upstream's list (u->qmu).
+ * Whoever calls a callback (the transport's thread; for HTTP also a sender,
+ * see upstream_http.c) holds u->cbmu while it does; mcp_upstream_cancel
+ * takes u->cbmu too, so once it has marked a request cancelled no callback
+ * of that request is running, and the mark is checked (under u->cbmu)
+ * before each callback: none will run.  A callback that cancels (already
+ * holding u->cbmu) only marks.  Lock order: (HTTP: the multi mutex, then)
+ * cbmu before qmu. */
 #ifndef WRIT_MCP_UPSTREAM_INT_H
 #define WRIT_MCP_UPSTREAM_INT_H
 
@@ -55,13 +56,13 @@ void up_free(mcp_upstream *u);
 void up_link(mcp_upstream *u, up_req *r);
 /* Under qmu: take r off the list. */
 void up_unlink(mcp_upstream *u, up_req *r);
-/* Called first by a transport's thread: mcp_upstream_cancel on that thread
- * (from a callback) must not take cbmu again. */
+/* Called first by a transport's thread (nothing to do today: whether a
+ * cancel comes from inside a callback is tracked per callback). */
 void up_thread_enter(mcp_upstream *u);
 /* Monotonic milliseconds. */
 uint64_t up_now_ms(void);
 
-/* Callbacks, on the transport's thread only; each does nothing once r is
+/* Callbacks (cbmu taken here); each does nothing once r is
  * cancelled or done.  up_done marks r done (the caller then frees it). */
 void up_head(mcp_upstream *u, up_req *r, unsigned status, const char *ct, const char *sid, const char *pv);
 void up_data(mcp_upstream *u, up_req *r, const char *p, size_t n);

@@ -21,7 +21,12 @@
  * The handler's own count is dropped only after MHD_suspend_connection, so
  * a callback can never resume a connection that is not yet suspended.
  * Records written outside a request (none today) are appended and waited
- * for on the calling thread.
+ * for on the calling thread.  A handler that knows it is alone (the MCP
+ * gateway with one call in flight: srv_durable_commit_here) has its record
+ * committed on its own thread when the log is idle too (wr_audit_commit_here:
+ * a write into SQLite's page cache, no fsync), which saves the two thread
+ * switches of the hand-off; under concurrency records are submitted, so
+ * that the log's thread groups them.
  *
  * That is the general way, and what a request with a continuation
  * (srv_durable_then: the MCP gateway) still takes.  The server's own
@@ -191,8 +196,11 @@ void srv_durable_begin(srv_durable *d, srv *s, struct MHD_Connection *c)
     d->then_arg = NULL;
     d->pass = NULL;
     d->pass_first = d->pass_n = 0;
+    d->commit_here = false;
     current = d;
 }
+
+void srv_durable_commit_here(srv_durable *d) { d->commit_here = true; }
 
 void srv_durable_then(srv_durable *d, void (*fn)(void *arg), void *arg)
 {
@@ -220,6 +228,14 @@ writ_status srv_durable_record(srv *s, const wr_audit_entry *e)
         return wr_audit_append(s->audit, e);
     if (current_pass && !d->then)
         return pass_record(current_pass, d, e);
+    writ_status here;
+    if (d->commit_here && wr_audit_commit_here(s->audit, e, &here)) {
+        /* committed on this thread (the log was idle): nothing to wait for;
+         * a failed transaction is answered as a failed submission is */
+        if (here)
+            atomic_store_explicit(&d->failed, true, memory_order_relaxed);
+        return WRIT_OK;
+    }
     atomic_fetch_add_explicit(&d->outstanding, 1, memory_order_relaxed);
     writ_status st = wr_audit_submit(s->audit, e, on_committed, d);
     if (st)

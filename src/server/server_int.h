@@ -292,6 +292,7 @@ typedef struct srv_durable {
     void *then_arg;
     struct srv_pass *pass;      /* held: the pass holding its records, [first, first + n) */
     size_t pass_first, pass_n;
+    bool commit_here;           /* see srv_durable_commit_here */
 } srv_durable;
 /* Open d as this thread's barrier for the request on c (before the handler). */
 void srv_durable_begin(srv_durable *d, struct srv *s, struct MHD_Connection *c);
@@ -301,6 +302,11 @@ void srv_durable_begin(srv_durable *d, struct srv *s, struct MHD_Connection *c);
  * srv_durable_end returns false, nor when the handler's thread finds the
  * records committed after suspending (it resumes then). */
 void srv_durable_then(srv_durable *d, void (*fn)(void *arg), void *arg);
+/* The caller knows it is alone (no other request of its kind in flight):
+ * its records may be committed on this thread when the log is idle too
+ * (wr_audit_commit_here), saving the hand-off to the log's thread and back.
+ * Under concurrency records stay submitted, to be grouped. */
+void srv_durable_commit_here(srv_durable *d);
 /* Write one audit record of the current request: submitted to the log's
  * group commit, counted in the barrier (no barrier: appended and waited
  * for).  An error here means it will never be committed (deny now). */

@@ -62,6 +62,7 @@ struct wr_audit {
     au_rec *recs;
     au_cp_text *cps;
     char (*hx)[2][65];
+    bool commit_here_ok; /* wr_audit_commit_here may commit on the caller's thread */
 };
 
 /* ---- keys */
@@ -418,6 +419,7 @@ writ_status wr_audit_open(const char *path, const wr_audit_opts *o, wr_audit **o
     a->queue_max = o->queue_max ? o->queue_max : 65536;
     a->every = o->checkpoint_every ? o->checkpoint_every : 1000;
     a->delay_us = o->commit_delay_us > 100000 ? 100000 : o->commit_delay_us;
+    a->commit_here_ok = !o->fsync && !au_is_pg(path);
     if (!(a->recs = wr_calloc(a->batch, sizeof *a->recs)) ||
         !(a->cps = wr_calloc(a->batch, sizeof *a->cps)) || !(a->hx = wr_calloc(a->batch, sizeof *a->hx)) ||
         !(a->md = EVP_MD_CTX_new())) {
@@ -839,3 +841,33 @@ bool wr_audit_failing(wr_audit *a) { return atomic_load(&a->failing); }
 uint64_t wr_audit_spooled(wr_audit *a) { return a->sink->ops->spooled ? a->sink->ops->spooled(a->sink) : 0; }
 
 uint64_t wr_audit_dropped(wr_audit *a) { return a->sink->ops->dropped ? a->sink->ops->dropped(a->sink) : 0; }
+
+/* The idle log's shortcut (see audit.h): the caller becomes the leader of a
+ * batch of one, as a blocking appender at the head does, but only when
+ * nobody is queued or would join: no record waiting, and the last batch
+ * was a lone record too (under concurrency the batches grow and records go
+ * through the log's thread and its gather, as submitted).  The waiter is
+ * never waited on (lead_batch signals only the waiters behind the head),
+ * so it needs no condition variable. */
+bool wr_audit_commit_here(wr_audit *a, const wr_audit_entry *e, writ_status *st)
+{
+    if (!a->commit_here_ok)
+        return false;
+    waiter w;
+    memset(&w, 0, sizeof w);
+    size_t total;
+    if (fields(e, w.f, w.len, &total) != WRIT_OK)
+        return false; /* the queued path reports it */
+    w.time_ms = e->time_ms ? e->time_ms : au_now_ms();
+    w.allow = e->allow;
+    w.st = WRIT_EIO;
+    pthread_mutex_lock(&a->mu);
+    if (a->first || a->closing || a->last_batch > 1 || !enqueue(a, &w)) {
+        pthread_mutex_unlock(&a->mu);
+        return false;
+    }
+    lead_batch(a, &w);
+    *st = w.st;
+    pthread_mutex_unlock(&a->mu);
+    return true;
+}

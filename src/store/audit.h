@@ -156,6 +156,13 @@ WRIT_MUST_CHECK writ_status wr_audit_append_many(wr_audit *a, const wr_audit_ent
 typedef void (*wr_audit_done_fn)(void *arg, writ_status st);
 WRIT_MUST_CHECK writ_status wr_audit_submit(wr_audit *a, const wr_audit_entry *e, wr_audit_done_fn fn,
                                             void *arg);
+/* Commit e on the calling thread, now, when the log is idle (nothing
+ * queued, and the last batch was a single record: no concurrency to group)
+ * and its sink is SQLite without fsync (a write into the page cache, no
+ * wait on the disk): true, and *st is the transaction's result, as
+ * wr_audit_append's.  Otherwise false and nothing was done (submit it).
+ * Saves a lone client the hand-off to the log's thread and back. */
+bool wr_audit_commit_here(wr_audit *a, const wr_audit_entry *e, writ_status *st);
 /* Wait until no append or submission is in progress. */
 void wr_audit_flush(wr_audit *a);
 /* Wait for appends and submissions in progress (their callbacks done),

@@ -706,6 +706,41 @@ static void *append_groups(void *arg)
     return NULL;
 }
 
+/* wr_audit_commit_here: on an idle log (no fsync) the record is committed
+ * on the caller's thread before it returns; a failed transaction says so;
+ * with fsync it declines.  Mixed with submissions from other threads (the
+ * caller falls back to submitting when it declines), every record is
+ * committed once and the chain verifies. */
+typedef struct here_mixer {
+    wr_audit *a;
+    done_count *d;
+    int id, n, here, refused;
+} here_mixer;
+
+static void *commit_here_many(void *arg)
+{
+    here_mixer *p = arg;
+    for (int i = 0; i < p->n; i++) {
+        char task[32];
+        snprintf(task, sizeof task, "h%d-%d", p->id, i);
+        wr_audit_entry e = {.agent = "x",
+                            .task = task,
+                            .action = "y",
+                            .resource = "z",
+                            .allow = true,
+                            .policies = "[]",
+                            .errors = "[]"};
+        writ_status st;
+        if (wr_audit_commit_here(p->a, &e, &st)) {
+            p->here++;
+            atomic_fetch_add(st == WRIT_OK ? &p->d->ok : &p->d->eio, 1);
+        } else if (wr_audit_submit(p->a, &e, count_done, p->d) != WRIT_OK) {
+            p->refused++;
+        }
+    }
+    return NULL;
+}
+
 static void groups_appended(void **state)
 {
     (void)state;
@@ -767,6 +802,64 @@ static void groups_appended(void **state)
     wr_audit_verify_result r;
     assert_int_equal(verify(&r), WRIT_OK);
     assert_int_equal(r.records, (uint64_t)(grouped + 600 + 3));
+}
+
+static void commit_here_when_idle(void **state)
+{
+    (void)state;
+    every = 5;
+    wr_audit *a = open_log();
+    wr_audit_entry e = {.agent = "x",
+                        .task = "alone",
+                        .action = "y",
+                        .resource = "z",
+                        .allow = true,
+                        .policies = "[]",
+                        .errors = "[]"};
+    for (int i = 0; i < 12; i++) {
+        writ_status st = WRIT_EIO;
+        assert_true(wr_audit_commit_here(a, &e, &st));
+        assert_int_equal(st, WRIT_OK);
+        /* committed before the call returned: another connection sees it */
+        assert_int_equal(sql_int("SELECT count(*) FROM audit WHERE task = 'alone'"), i + 1);
+    }
+    assert_int_equal(wr_audit_written(a), 12);
+    sql("CREATE TRIGGER full BEFORE INSERT ON audit BEGIN SELECT RAISE(ABORT, 'simulated full disk'); END");
+    writ_status st = WRIT_OK;
+    assert_true(wr_audit_commit_here(a, &e, &st));
+    assert_int_equal(st, WRIT_EIO);
+    sql("DROP TRIGGER full");
+    /* threads committing here and submitting at once */
+    done_count d = {0};
+    pthread_t t[4];
+    here_mixer hm[2];
+    submitter sp[2];
+    for (int i = 0; i < 2; i++) {
+        hm[i] = (here_mixer){.a = a, .d = &d, .id = i, .n = 300};
+        sp[i] = (submitter){.a = a, .d = &d, .id = i, .n = 300};
+        assert_int_equal(pthread_create(&t[i], NULL, commit_here_many, &hm[i]), 0);
+        assert_int_equal(pthread_create(&t[2 + i], NULL, submit_many, &sp[i]), 0);
+    }
+    for (int i = 0; i < 4; i++)
+        pthread_join(t[i], NULL);
+    wr_audit_flush(a);
+    assert_int_equal(hm[0].refused + hm[1].refused + sp[0].refused + sp[1].refused, 0);
+    assert_int_equal(atomic_load(&d.ok), 1200);
+    assert_int_equal(atomic_load(&d.eio), 0);
+    assert_int_equal(sql_int("SELECT count(DISTINCT task) FROM audit WHERE task LIKE 'h%' OR task LIKE 's%'"),
+                     1200);
+    wr_audit_close(a);
+    wr_audit_verify_result r;
+    assert_int_equal(verify(&r), WRIT_OK);
+    assert_int_equal(r.records, 1212);
+    /* fsync: the commit would wait on the disk; declined, nothing written */
+    wr_audit_opts o = {.batch = 7, .checkpoint_every = every, .fsync = true};
+    writ_error err;
+    assert_int_equal(wr_audit_open(db, &o, &a, &err), WRIT_OK);
+    assert_false(wr_audit_commit_here(a, &e, &st));
+    wr_audit_close(a);
+    assert_int_equal(sql_int("SELECT count(*) FROM audit"), 1212);
+    every = 7;
 }
 
 /* A record's shadow field is in its hash (v2), records without one keep
@@ -846,6 +939,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(concurrent_appenders, setup, teardown),
         cmocka_unit_test_setup_teardown(submitted_and_appended, setup, teardown),
         cmocka_unit_test_setup_teardown(groups_appended, setup, teardown),
+        cmocka_unit_test_setup_teardown(commit_here_when_idle, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
