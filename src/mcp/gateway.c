@@ -349,7 +349,7 @@ static void resume_locked(gw_req *r)
 {
     if (r->waiting) {
         r->waiting = false;
-        MHD_resume_connection(r->c);
+        srv_resume(r->c);
     }
 }
 
@@ -368,7 +368,7 @@ static struct MHD_Connection *claim_resume(gw_req *r)
 static void resume_claimed(struct MHD_Connection *c)
 {
     if (c)
-        MHD_resume_connection(c);
+        srv_resume(c);
 }
 
 /* Is the answer read whole before the client gets it (mu held, head in)?
@@ -798,7 +798,7 @@ static void decided_then(void *arg)
 {
     gw_req *r = arg;
     if (srv_durable_failed(&r->durable) || !r->allow || r->up->token_aud) {
-        MHD_resume_connection(r->c);
+        srv_resume(r->c);
         return;
     }
     const char *hdrs[1];
@@ -808,7 +808,7 @@ static void decided_then(void *arg)
     mcp_up_request rq = up_request(r, hdrs, nh);
     pthread_mutex_lock(&r->mu);
     if (r->finished) { /* quiesced meanwhile */
-        MHD_resume_connection(r->c);
+        srv_resume(r->c);
         pthread_mutex_unlock(&r->mu);
         return;
     }
@@ -835,7 +835,7 @@ static void decided_then(void *arg)
     }
     /* what cb_head / cb_done would have resumed for */
     if (r->finished || (r->phase == P_WAIT_HEAD && r->head_in))
-        MHD_resume_connection(r->c);
+        srv_resume(r->c);
     else
         r->waiting = true;
     pthread_mutex_unlock(&r->mu);

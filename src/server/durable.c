@@ -217,7 +217,7 @@ static void on_committed(void *arg, writ_status st)
         if (d->then)
             d->then(d->then_arg);
         else
-            MHD_resume_connection(d->c);
+            srv_resume(d->c);
     }
 }
 
@@ -272,7 +272,7 @@ bool srv_durable_end(srv_durable *d)
     MHD_suspend_connection(d->c);
     d->suspended = true;
     if (atomic_fetch_sub_explicit(&d->outstanding, 1, memory_order_acq_rel) == 1)
-        MHD_resume_connection(d->c); /* the last one committed meanwhile */
+        srv_resume(d->c); /* the last one committed meanwhile */
     return true;
 }
 

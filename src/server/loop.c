@@ -27,6 +27,8 @@
 #include "util/alloc.h"
 
 #include <fcntl.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -34,6 +36,7 @@ typedef struct srv_worker {
     struct srv_loop *l;
     struct MHD_Daemon *d;
     srv_pass *pass;
+    int ep, wake; /* epoll mode: this loop's own wait (MHD's epoll fd + wake), and its eventfd */
     pthread_t t;
     bool running;
 } srv_worker;
@@ -45,6 +48,80 @@ struct srv_loop {
     atomic_bool quiesce, stop;
     atomic_uint quiesced;
 };
+
+/* Waking a worker for a resumed connection.  libmicrohttpd 0.9.75 signals
+ * its inter-thread channel on MHD_resume_connection only when it runs its
+ * own polling threads; in external mode the application must run the
+ * daemon again itself.  A resume from another thread (the MCP gateway's
+ * upstream callbacks, the log's thread) would otherwise wait for the
+ * worker's next timeout: every MCP call took 100 ms so.  So each worker
+ * waits in an epoll set of its own that holds libmicrohttpd's epoll
+ * descriptor and an eventfd, and srv_resume writes the eventfd of the
+ * worker whose daemon owns the connection.  The table is fixed and global
+ * because a resume names only its connection. */
+#define MAX_WAKERS 64
+static struct {
+    _Atomic(struct MHD_Daemon *) d;
+    atomic_int fd;
+} wakers[MAX_WAKERS];
+
+void srv_resume(struct MHD_Connection *c)
+{
+    /* the daemon is read before the resume: once resumed, c may be served
+     * and gone at any moment */
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_DAEMON);
+    struct MHD_Daemon *d = ci ? ci->daemon : NULL;
+    MHD_resume_connection(c);
+    for (int i = 0; d && i < MAX_WAKERS; i++) {
+        if (atomic_load_explicit(&wakers[i].d, memory_order_acquire) != d)
+            continue;
+        int fd = atomic_load_explicit(&wakers[i].fd, memory_order_acquire);
+        uint64_t one = 1;
+        if (fd >= 0 && write(fd, &one, sizeof one) < 0) {
+            /* a full counter (EAGAIN) wakes the worker as well */
+        }
+        break;
+    }
+}
+
+static void waker_set(struct MHD_Daemon *d, int fd)
+{
+    for (int i = 0; i < MAX_WAKERS; i++) {
+        struct MHD_Daemon *none = NULL;
+        if (atomic_compare_exchange_strong(&wakers[i].d, &none, d)) {
+            atomic_store_explicit(&wakers[i].fd, fd, memory_order_release);
+            return;
+        }
+    }
+    /* no slot: this worker's resumes wait for its timeout (1 ms, below) */
+}
+
+static void waker_clear(struct MHD_Daemon *d)
+{
+    for (int i = 0; i < MAX_WAKERS; i++)
+        if (atomic_load(&wakers[i].d) == d) {
+            atomic_store(&wakers[i].fd, -1);
+            atomic_store(&wakers[i].d, NULL);
+        }
+}
+
+/* This worker's own wait (epoll mode): until libmicrohttpd's descriptor
+ * or the wake-up is ready, or ms pass. */
+static void wait_own(srv_worker *w, int ms)
+{
+    MHD_UNSIGNED_LONG_LONG to;
+    if (MHD_get_timeout(w->d, &to) == MHD_YES && to < (MHD_UNSIGNED_LONG_LONG)ms)
+        ms = (int)to;
+    struct epoll_event ev[2];
+    int n = epoll_wait(w->ep, ev, 2, ms);
+    for (int i = 0; i < n; i++)
+        if (ev[i].data.fd == w->wake) {
+            uint64_t v;
+            if (read(w->wake, &v, sizeof v) < 0) {
+                /* EAGAIN: another read took it */
+            }
+        }
+}
 
 static void *run(void *arg)
 {
@@ -60,14 +137,51 @@ static void *run(void *arg)
             quiet = true;
             atomic_fetch_add(&l->quiesced, 1);
         }
-        /* at most 100 ms asleep: the stop and quiesce flags are read
-         * between waits */
-        if (MHD_run_wait(w->d, due ? 0 : 100) != MHD_YES && !due)
+        /* at most 100 ms asleep (the stop and quiesce flags are read
+         * between waits); not at all with answers due */
+        enum MHD_Result ok;
+        if (due) {
+            ok = MHD_run_wait(w->d, 0);
+        } else if (w->ep >= 0) {
+            wait_own(w, 100);
+            ok = MHD_run_wait(w->d, 0);
+        } else {
+            /* poll mode (no epoll in this libmicrohttpd): no wake-up for
+             * resumes from other threads, so short waits while any
+             * connection is held */
+            ok = MHD_run_wait(w->d, atomic_load(&l->s->suspended) > 0 ? 1 : 100);
+        }
+        if (ok != MHD_YES && !due)
             nanosleep(&(struct timespec){0, 1000000}, NULL); /* a failing wait: do not spin */
         due = srv_pass_commit(l->s, w->pass);
     }
     srv_pass_bind(NULL);
     return NULL;
+}
+
+/* Epoll mode: the worker's own wait over libmicrohttpd's epoll descriptor
+ * and a wake-up eventfd; -1 (poll mode, or on failure: then resumes from
+ * other threads wait for the short poll-mode timeout). */
+static void own_wait_open(srv_worker *w)
+{
+    w->ep = w->wake = -1;
+    const union MHD_DaemonInfo *di = MHD_get_daemon_info(w->d, MHD_DAEMON_INFO_EPOLL_FD);
+    if (!di || di->epoll_fd < 0)
+        return;
+    int ep = epoll_create1(EPOLL_CLOEXEC), wake = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    struct epoll_event me = {.events = EPOLLIN, .data.fd = di->epoll_fd};
+    struct epoll_event we = {.events = EPOLLIN, .data.fd = wake};
+    if (ep < 0 || wake < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, di->epoll_fd, &me) != 0 ||
+        epoll_ctl(ep, EPOLL_CTL_ADD, wake, &we) != 0) {
+        if (ep >= 0)
+            close(ep);
+        if (wake >= 0)
+            close(wake);
+        return;
+    }
+    w->ep = ep;
+    w->wake = wake;
+    waker_set(w->d, wake);
 }
 
 srv_loop *srv_loop_start(srv *s, unsigned n, struct MHD_Daemon *(*start)(void *ctx, MHD_socket lfd),
@@ -83,6 +197,8 @@ srv_loop *srv_loop_start(srv *s, unsigned n, struct MHD_Daemon *(*start)(void *c
     atomic_init(&l->quiesce, false);
     atomic_init(&l->stop, false);
     atomic_init(&l->quiesced, 0);
+    for (unsigned i = 0; i < l->n; i++)
+        l->w[i].ep = l->w[i].wake = -1;
     MHD_socket lfd = MHD_INVALID_SOCKET;
     for (unsigned i = 0; i < l->n; i++) {
         srv_worker *w = &l->w[i];
@@ -95,6 +211,7 @@ srv_loop *srv_loop_start(srv *s, unsigned n, struct MHD_Daemon *(*start)(void *c
                 close(fd);
             goto bad;
         }
+        own_wait_open(w);
         if (i == 0) {
             const union MHD_DaemonInfo *di = MHD_get_daemon_info(w->d, MHD_DAEMON_INFO_LISTEN_FD);
             if (!di || (lfd = di->listen_fd) == MHD_INVALID_SOCKET)
@@ -152,8 +269,14 @@ void srv_loop_stop(srv_loop *l)
      * stopping (completions of connections cut now) runs here, with no
      * pass bound: nothing more is recorded into one */
     for (unsigned i = 0; i < l->n; i++) {
-        if (l->w[i].d)
+        if (l->w[i].d) {
+            waker_clear(l->w[i].d);
             MHD_stop_daemon(l->w[i].d);
+        }
+        if (l->w[i].ep >= 0)
+            close(l->w[i].ep);
+        if (l->w[i].wake >= 0)
+            close(l->w[i].wake);
         srv_pass_free(l->w[i].pass);
     }
     wr_free(l->w);

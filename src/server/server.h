@@ -63,6 +63,12 @@ struct MHD_Connection;
 
 enum { SRV_M_GET = 1, SRV_M_POST = 2, SRV_M_HEAD = 4, SRV_M_ANY = 0xff };
 
+/* MHD_resume_connection for a connection a module holds suspended, from
+ * any thread: also tells the worker loops (loop.c) that a connection is
+ * due, so that none sleeps before serving it.  Use it, never
+ * MHD_resume_connection itself. */
+void srv_resume(struct MHD_Connection *c);
+
 typedef struct srv_endpoint {
     const char *path;
     bool prefix;       /* also matches path + "/..." */

@@ -209,6 +209,15 @@ NEW=$(pgrep -P "$WPID" | head -1)
 
 # ---- bad input: an error to the client, nothing forwarded, the gateway keeps serving
 H=(-H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' -H "Authorization: Bearer $TOK")
+# A call's answer is sent as soon as the upstream's is in: the worker whose
+# connection it is gets woken (loop.c), not served at its next timeout
+# (100 ms a call when that wake-up was missing).
+times=$(for i in $(seq 15); do
+    curl -s -m 5 -o /dev/null -w '%{time_total}\n' -X POST "${H[@]}" "http://$ADDR/mcp/echo" \
+        --data "{\"jsonrpc\":\"2.0\",\"id\":$i,\"method\":\"tools/call\",\"params\":{\"name\":\"add\",\"arguments\":{\"a\":1,\"b\":2}}}"
+done | sort -n | sed -n 8p)
+awk -v t="$times" 'BEGIN {exit !(t < 0.08)}' && ok "15 calls one after another: median ${times}s (< 80 ms: no missed wake-up)" ||
+    bad "15 calls one after another: median ${times}s, not under 80 ms (a missed wake-up?)"
 before=$(wc -l <"$TMP/echo.log")
 r=$(req POST /mcp/echo "${H[@]}" --data '{"jsonrpc":"2.0","id":1,"method":')
 check "malformed JSON: 400" "${r%% *}" 400
