@@ -44,6 +44,12 @@ tmp=$(mktemp -d /tmp/writ-bench.XXXXXX)
 pids=()
 cleanup() {
     local p
+    # a server that died during the run says why before its folder goes
+    if [ -n "${wpid:-}" ] && ! kill -0 "$wpid" 2>/dev/null; then
+        wait "$wpid" 2>/dev/null && rc=0 || rc=$?
+        echo "writ serve (pid $wpid) exited during the run, status $rc; the end of its log:" >&2
+        tail -n 30 "$tmp/writ.log" >&2 || true
+    fi
     for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
     for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
     rm -rf "$tmp"
