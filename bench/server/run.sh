@@ -162,6 +162,7 @@ for r in $(seq "$rounds"); do
 done
 
 kill -TERM "$wpid"; wait "$wpid" 2>/dev/null || true
+wpid= # stopped here on purpose (cleanup reports only an unexpected exit)
 audit=$("$writ" audit verify --state-dir "$tmp/state" || true)
 
 col() { awk -v c="$1" '{print $c}' "$tmp/rounds" | median; }
