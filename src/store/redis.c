@@ -75,7 +75,18 @@ bool rd_int(const redisReply *r, int64_t *v)
 
 /* ---- connections */
 
-/* AUTH and SELECT on a new connection; c is freed on failure. */
+/* A plain connection whose first command dies without a reply is most
+ * likely talking to a TLS port: say so beside the socket's own words. */
+static void plain_hint(const wr_redis_store *s, const redisContext *c, writ_error *err)
+{
+    if (s->tls || !err || !(c->err == REDIS_ERR_IO || c->err == REDIS_ERR_EOF))
+        return;
+    size_t n = strlen(err->msg);
+    snprintf(err->msg + n, sizeof err->msg - n, " (is this a TLS port? then use rediss://)");
+}
+
+/* AUTH and SELECT on a new connection (or a PING when neither is due, so
+ * that a wrong port shows here); c is freed on failure. */
 static redisContext *rd_session(wr_redis_store *s, redisContext *c, writ_error *err)
 {
     if (s->password) {
@@ -86,6 +97,7 @@ static redisContext *rd_session(wr_redis_store *s, redisContext *c, writ_error *
         rd_arg_str(&a, s->password);
         redisReply *r = rd_run(c, &a, "AUTH (state_password_file)", err);
         if (!r) {
+            plain_hint(s, c, err);
             redisFree(c);
             return NULL;
         }
@@ -97,6 +109,18 @@ static redisContext *rd_session(wr_redis_store *s, redisContext *c, writ_error *
         rd_arg_i64(&a, s->db);
         redisReply *r = rd_run(c, &a, "SELECT", err);
         if (!r) {
+            plain_hint(s, c, err);
+            redisFree(c);
+            return NULL;
+        }
+        freeReplyObject(r);
+    }
+    if (!s->password && !s->db) {
+        rd_args a = {0};
+        rd_arg_str(&a, "PING");
+        redisReply *r = rd_run(c, &a, "PING", err);
+        if (!r) {
+            plain_hint(s, c, err);
             redisFree(c);
             return NULL;
         }

@@ -303,6 +303,7 @@ refused hostname "TLS: the server's certificate is not for localhost (host name 
 refused nocert "TLS: the server requires a client certificate" "rediss://127.0.0.1:$rport/0" "state_tls_ca = $P/ca.pem"
 refused plain "state: redis" "redis://127.0.0.1:$rport/0"
 contains "plain: the feed never loaded" "$(cat "$TMP/plain.log")" "cannot load the revocations yet"
+contains "plain: the log suggests rediss://" "$(cat "$TMP/plain.log")" "is this a TLS port? then use rediss://"
 
 # ---- bad settings: serve refuses to start, saying why
 bad_start() { # bad_start NAME EXPECT ARGS...
