@@ -8,6 +8,7 @@
 #include "util/arena.h"
 #include "util/error.h"
 
+#include <assert.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -144,6 +145,62 @@ writ_status cedar_request_context_numbers(writ_request *rq, const char *key, con
     }
     if (!put)
         r->f[w++] = (cv_field){k, rec};
+    r->n = w;
+    rq->context = r;
+    return WRIT_OK;
+}
+
+writ_status cedar_request_context_sorted(writ_request *rq, const cv_string *key, const cedar_number_field *f,
+                                         size_t n, writ_error *err)
+{
+    if (!rq || !rq->arena || !rq->principal || !rq->context || !key || (n && !f))
+        return wr_error(err, WRIT_EINVAL,
+                        "writ_request_context_numbers: missing argument or request not filled");
+    const cv_record *old = rq->context;
+    size_t nd = 0;
+    for (size_t i = 0; i < n; i++)
+        nd += f[i].decimal;
+    /* one allocation: the record, the context around it, the decimals */
+    size_t rsz = sizeof(cv_record) + n * sizeof(cv_field),
+           csz = sizeof(cv_record) + (old->n + 1) * sizeof(cv_field);
+    rsz = (rsz + 15) & ~(size_t)15;
+    csz = (csz + 15) & ~(size_t)15;
+    char *mem = wr_arena_alloc(rq->arena, rsz + csz + nd * sizeof(cv_ext));
+    if (!mem)
+        return wr_error(err, WRIT_ENOMEM, "out of memory");
+    cv_record *rec = (cv_record *)mem, *r = (cv_record *)(mem + rsz);
+    cv_ext *x = (cv_ext *)(mem + rsz + csz);
+    for (size_t i = 0; i < n; i++) {
+        assert(i == 0 || cv_string_cmp(f[i - 1].name, f[i].name) < 0);
+        rec->f[i].key = f[i].name;
+        if (!f[i].decimal) {
+            rec->f[i].v = cv_long(f[i].value);
+            continue;
+        }
+        memset(x, 0, sizeof *x);
+        x->kind = CVX_DECIMAL;
+        x->u.decimal = f[i].value;
+        rec->f[i].v = cv_ext_value(x++);
+    }
+    rec->n = n;
+    cv_value rv;
+    rv.type = CV_RECORD;
+    rv.u.rec = rec;
+    /* the context with KEY replaced or added, kept sorted by key */
+    size_t w = 0;
+    bool put = false;
+    for (size_t i = 0; i < old->n; i++) {
+        int c = cv_string_cmp(old->f[i].key, key);
+        if (c == 0)
+            continue;
+        if (c > 0 && !put) {
+            r->f[w++] = (cv_field){key, rv};
+            put = true;
+        }
+        r->f[w++] = old->f[i];
+    }
+    if (!put)
+        r->f[w++] = (cv_field){key, rv};
     r->n = w;
     rq->context = r;
     return WRIT_OK;

@@ -32,6 +32,21 @@ WRIT_MUST_CHECK writ_status cedar_request_fill(writ_request *rq, const writ_sche
 WRIT_MUST_CHECK writ_status cedar_request_context_numbers(writ_request *rq, const char *key,
                                                           const writ_number_field *f, size_t n, writ_error *err);
 
+/* The same with the names already Cedar strings, in a Cedar record's order
+ * (cv_string_cmp) and distinct, as a caller that builds the record on
+ * every decision keeps them (the task-history limits): no string is made,
+ * sorted or compared for duplicates.  The strings must live as long as
+ * rq's use. */
+struct cv_string;
+typedef struct cedar_number_field {
+    const struct cv_string *name;
+    int64_t value; /* a Long, or a decimal in units of 10^-4 */
+    bool decimal;
+} cedar_number_field;
+WRIT_MUST_CHECK writ_status cedar_request_context_sorted(writ_request *rq, const struct cv_string *key,
+                                                         const cedar_number_field *f, size_t n,
+                                                         writ_error *err);
+
 /* cedar_request_fill without a schema, for a context from
  * cedar_json_fast_split with its record subst (cedar_json_context_subst).
  * subst's values must live until the request is refilled or freed. */

@@ -50,6 +50,9 @@ typedef struct pend {
 
 typedef struct stripe {
     pthread_mutex_t mu;
+    /* sweeps that freed entries of it: the entries a decision found stay
+     * valid for its count while this holds (wr_history_commit) */
+    uint64_t gen;
     entry **tab;
     size_t cap, n;
     entry *dirty;
@@ -330,11 +333,13 @@ void wr_limits_sweep(wr_limits *L, int64_t now_ms)
     for (size_t i = 0; i < NSTRIPES; i++) {
         stripe *s = &L->st[i];
         pthread_mutex_lock(&s->mu);
+        bool freed = false;
         for (size_t b = 0; b < s->cap; b++) {
             entry **pp = &s->tab[b];
             while (*pp) {
                 entry *e = *pp;
                 if (!e->dirty && wr_ring_dead(&e->ring, floor_div(now_ms, e->width))) {
+                    freed = true;
                     *pp = e->next;
                     wr_free(e->key);
                     wr_free(e);
@@ -345,6 +350,7 @@ void wr_limits_sweep(wr_limits *L, int64_t now_ms)
                 }
             }
         }
+        s->gen += freed;
         pthread_mutex_unlock(&s->mu);
     }
 }
@@ -528,6 +534,10 @@ static bool known(wr_limits *L, const char *id)
 
 writ_status wr_limits_install(wr_limits *L, wr_limit_set *set, int64_t now, writ_error *err)
 {
+    if (wr_limit_set_seal(set)) {
+        wr_limit_set_release(set);
+        return fail(err, WRIT_ENOMEM, "out of memory");
+    }
     /* the counters of limits L has not seen yet come from the store */
     for (size_t i = 0; i < set->n; i++) {
         wr_limit *l = &set->v[i];
@@ -673,6 +683,22 @@ static json_t *value_json(const wr_limit *l, int k, int64_t sum)
     return decimal_json(sum);
 }
 
+/* The stripes a decision locks: one per distinct key stripe, whatever the
+ * number of limits.  first[p] is the per whose loop handles per p (the
+ * first with the same stripe), so a stripe is locked once even when two
+ * keys share it (the root is the agent itself when there is no chain). */
+static void stripe_groups(const uint64_t kh[3], unsigned pers, int first[3])
+{
+    for (int p = 0; p < 3; p++) {
+        first[p] = p;
+        for (int q = 0; q < p; q++)
+            if ((pers & (1u << q)) && (kh[q] & (NSTRIPES - 1)) == (kh[p] & (NSTRIPES - 1))) {
+                first[p] = q;
+                break;
+            }
+    }
+}
+
 writ_status wr_history_begin(wr_limits *L, const char *action, const wr_history_keys *keys, const json_t *ctx,
                              wr_history_kind_fn kind, void *ud, int64_t now, json_t **obj, wr_history *h,
                              writ_error *err)
@@ -680,6 +706,7 @@ writ_status wr_history_begin(wr_limits *L, const char *action, const wr_history_
     h->keys = keys;
     h->now_ms = now;
     h->n = 0;
+    h->matched = 0;
     if (obj)
         *obj = NULL;
     pthread_mutex_lock(&L->set_mu);
@@ -688,10 +715,14 @@ writ_status wr_history_begin(wr_limits *L, const char *action, const wr_history_
     pthread_mutex_unlock(&L->set_mu);
     /* 1. the matching limits and what this request adds to each; a sum
      * that is not a number stops here (reported after the limits before
-     * it, as they would have failed first) */
+     * it, as they would have failed first).  Limits that sum one PATH read
+     * it once (by the first of them: sum_first). */
     writ_status bad = WRIT_OK;
     writ_error bad_err;
     unsigned pers = 0;
+    uint64_t read = 0; /* bit f: sdelta[f], sdec[f] hold PATH of limit f's value */
+    int64_t sdelta[WR_LIMITS_MAX];
+    bool sdec[WR_LIMITS_MAX];
     for (size_t i = 0; i < h->set->n; i++) {
         const wr_limit *l = &h->set->v[i];
         if (!wr_limit_matches(l, action))
@@ -699,16 +730,22 @@ writ_status wr_history_begin(wr_limits *L, const char *action, const wr_history_
         int k = kind ? kind(ud, l->name) : '?';
         int64_t delta = 1;
         if (l->sum) {
-            const json_t *v = ctx;
-            for (size_t p = 0; p < l->npath && v; p++)
-                v = json_object_get(v, l->path[p]);
-            bool dec = false;
-            delta = 0;
-            if (v && wr_limit_value(v, &delta, &dec)) {
-                bad = fail(&bad_err, WRIT_EINVAL, "limit %s: %s is not a Long or a decimal", l->name,
-                           l->sum_path);
-                break;
+            size_t f = l->sum_first;
+            if (!(read >> f & 1)) {
+                const json_t *v = ctx;
+                for (size_t p = 0; p < l->npath && v; p++)
+                    v = json_object_get(v, l->path[p]);
+                sdec[f] = false;
+                sdelta[f] = 0;
+                if (v && wr_limit_value(v, &sdelta[f], &sdec[f])) {
+                    bad = fail(&bad_err, WRIT_EINVAL, "limit %s: %s is not a Long or a decimal", l->name,
+                               l->sum_path);
+                    break;
+                }
+                read |= 1ull << f;
             }
+            bool dec = sdec[f];
+            delta = sdelta[f];
             if (dec && k == 'L' && delta % WR_LIMIT_DECIMAL_SCALE) {
                 bad =
                     fail(&bad_err, WRIT_EINVAL,
@@ -721,14 +758,14 @@ writ_status wr_history_begin(wr_limits *L, const char *action, const wr_history_
         h->m[h->n].kind = (char)k;
         h->m[h->n].value = 0;
         h->m[h->n].delta = delta;
+        h->m[h->n].e = NULL;
         h->n++;
+        h->matched |= 1ull << i;
         pers |= 1u << l->per;
     }
     /* 2. the keys' hashes, each once */
-    uint64_t kh[3] = {0, 0, 0};
     for (int p = 0; p < 3; p++)
-        if (pers & (1u << p))
-            kh[p] = hash_str(key_per(p, keys));
+        h->kh[p] = (pers & (1u << p)) ? hash_str(key_per(p, keys)) : 0;
     /* 3. the sums: from the shared store, or the rings, one stripe lock per key */
     writ_status st = WRIT_OK;
     size_t full = SIZE_MAX; /* the first limit whose key the table has no room for */
@@ -736,22 +773,28 @@ writ_status wr_history_begin(wr_limits *L, const char *action, const wr_history_
         for (size_t j = 0; j < h->n && !st; j++) {
             const wr_limit *l = &h->set->v[h->m[j].limit];
             int64_t bucket = floor_div(now, l->width_ms);
-            h->m[j].hash = hash_mix(l->lid_hash, kh[l->per]);
+            h->m[j].hash = hash_mix(l->lid_hash, h->kh[l->per]);
             st = wr_store_counter_sum(L->store, l->lid, key_of(l, keys), bucket - WR_LIMIT_BUCKETS, bucket,
                                       &h->m[j].value, err);
         }
     } else {
+        int first[3];
+        stripe_groups(h->kh, pers, first);
         for (int p = 0; p < 3; p++) {
-            if (!(pers & (1u << p)))
+            if (!(pers & (1u << p)) || first[p] != p)
                 continue;
-            stripe *s = stripe_of(L, kh[p]);
+            stripe *s = stripe_of(L, h->kh[p]);
             pthread_mutex_lock(&s->mu);
+            for (int q = p; q < 3; q++)
+                if (first[q] == p)
+                    h->gen[q] = s->gen;
             for (size_t j = 0; j < h->n; j++) {
                 const wr_limit *l = &h->set->v[h->m[j].limit];
-                if ((int)l->per != p)
+                if (first[l->per] != p)
                     continue;
-                uint64_t hh = h->m[j].hash = hash_mix(l->lid_hash, kh[p]);
+                uint64_t hh = h->m[j].hash = hash_mix(l->lid_hash, h->kh[l->per]);
                 entry *e = find(s, hh, l->lid, key_of(l, keys));
+                h->m[j].e = e;
                 if (e)
                     h->m[j].value = wr_ring_sum(&e->ring, floor_div(now, l->width_ms));
                 else if (j < full && atomic_load(&L->nkeys) >= L->max_keys)
@@ -823,20 +866,31 @@ writ_status wr_history_commit(wr_limits *L, wr_history *h, writ_error *err)
         }
         return st;
     }
+    unsigned pers = 0;
+    for (size_t i = 0; i < h->n; i++)
+        pers |= 1u << h->set->v[h->m[i].limit].per;
+    int first[3];
+    stripe_groups(h->kh, pers, first);
     unsigned long long counted = 0, refused = 0;
     for (int p = 0; p < 3; p++) {
+        if (!(pers & (1u << p)) || first[p] != p)
+            continue;
         stripe *s = NULL;
         for (size_t i = 0; i < h->n; i++) {
             const wr_limit *l = &h->set->v[h->m[i].limit];
-            if ((int)l->per != p || h->m[i].delta == 0)
+            if (first[l->per] != p || h->m[i].delta == 0)
                 continue;
-            const char *key = key_of(l, h->keys);
             if (!s) {
-                s = stripe_of(L, hash_str(key));
+                s = stripe_of(L, h->kh[p]);
                 pthread_mutex_lock(&s->mu);
             }
+            const char *key = key_of(l, h->keys);
             int64_t bucket = floor_div(h->now_ms, l->width_ms);
-            entry *e = get(L, s, h->m[i].hash, l->lid, l->width_ms, key);
+            /* the entry read before the decision, unless a sweep freed
+             * entries of the stripe since (then it is looked up again) */
+            entry *e = s->gen == h->gen[l->per] ? h->m[i].e : NULL;
+            if (!e)
+                e = get(L, s, h->m[i].hash, l->lid, l->width_ms, key);
             int rc = e ? count(s, e, bucket, h->m[i].delta, L->store != NULL) : -1;
             writ_status one = WRIT_OK;
             if (!e)

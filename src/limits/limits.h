@@ -61,7 +61,9 @@ typedef struct wr_limit {
     uint32_t line; /* in the config file, 0 = a flag or unknown */
     char id[120];  /* the store's name of its counters: NAME:per:count|sum:WIDTH */
     uint64_t lid_hash;
-    const char *lid; /* id interned by the wr_limits it is put in force in (wr_limits_install) */
+    const char *lid;   /* id interned by the wr_limits it is put in force in (wr_limits_install) */
+    bool any;          /* a pattern of ACTIONS is all '*': it matches every action */
+    uint8_t sum_first; /* the first limit of its set with the same sum PATH (its own index if none) */
 } wr_limit;
 
 /* Parse one line (the value after `limit =`).  Errors name the column
@@ -73,10 +75,20 @@ bool wr_limit_matches(const wr_limit *l, const char *action);
 const char *wr_limit_per_name(wr_limit_per p);
 
 /* An immutable, refcounted set of limits (one configuration). */
+struct cv_string;
+struct wr_arena;
 typedef struct wr_limit_set {
     atomic_uint refs;
     size_t n;
     wr_limit v[WR_LIMITS_MAX];
+    /* for context.history as Cedar values (history.c), made when the set
+     * is put in force (wr_limits_install): the names as Cedar strings,
+     * "history" too, and the limits in the order of their names (a Cedar
+     * record's), so that a decision builds no string and sorts nothing */
+    struct wr_arena *carena;
+    const struct cv_string *cname[WR_LIMITS_MAX];
+    const struct cv_string *chistory;
+    uint8_t order[WR_LIMITS_MAX];
 } wr_limit_set;
 
 wr_limit_set *wr_limit_set_new(void);
@@ -85,6 +97,9 @@ wr_limit_set *wr_limit_set_new(void);
 WRIT_MUST_CHECK writ_status wr_limit_set_add(wr_limit_set *set, const char *line, uint32_t lineno,
                                              writ_error *err);
 void wr_limit_set_release(wr_limit_set *set);
+/* Make the set's Cedar names and order (carena, cname, chistory, order);
+ * wr_limits_install does it.  WRIT_ENOMEM on out of memory. */
+WRIT_MUST_CHECK writ_status wr_limit_set_seal(wr_limit_set *set);
 
 /* ---- the ring of one (limit, key) */
 typedef struct wr_ring {
@@ -136,9 +151,7 @@ typedef struct wr_limits_stat {
     unsigned long long counted, not_counted, flush_failures;
 } wr_limits_stat;
 void wr_limits_stats(wr_limits *L, wr_limits_stat *out);
-/* Does a limit in force read the request's context (a sum limit)?  The
- * AuthZEN front end reads a body's context without JSON only when none
- * does. */
+/* Does a limit in force read the request's context (a sum limit)? */
 bool wr_limits_read_context(wr_limits *L);
 /* Drop the rings with nothing left in their window (the flusher does it
  * about once a second). */
@@ -156,12 +169,16 @@ typedef struct wr_history {
     const wr_history_keys *keys;
     int64_t now_ms;
     size_t n;
+    uint64_t matched; /* bit i: set->v[i] matches (m[] holds them in set order) */
+    uint64_t kh[3];   /* the keys' hashes, by wr_limit_per */
+    uint64_t gen[3];  /* their stripes' sweep generation when read (counters.c) */
     struct {
         uint16_t limit;
         char kind;     /* as wr_history_kind_fn said: 0 = not in the context */
         int64_t value; /* read: a count, or a sum in units of 10^-4 */
         int64_t delta;
         uint64_t hash; /* of (limit, key) */
+        void *e;       /* its ring's entry when read (counters.c), or NULL */
     } m[WR_LIMITS_MAX];
 } wr_history;
 

@@ -1,7 +1,9 @@
 /* parse.c - the limit line:  NAME WINDOW ACTIONS [sum PATH] [per task|agent|root]
  * (limits.h).  Every error names the column of the word at fault. */
 #include "limits/limits.h"
+#include "cedar/value.h"
 #include "util/alloc.h"
+#include "util/arena.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -300,6 +302,8 @@ static bool glob(const char *p, const char *s)
 
 bool wr_limit_matches(const wr_limit *l, const char *action)
 {
+    if (l->any)
+        return true;
     for (size_t i = 0; i < l->nactions; i++)
         if (glob(l->actions[i], action))
             return true;
@@ -343,7 +347,35 @@ writ_status wr_limit_set_add(wr_limit_set *set, const char *line, uint32_t linen
         return st;
     }
     l.line = lineno;
+    for (size_t i = 0; i < l.nactions && !l.any; i++)
+        l.any = strspn(l.actions[i], "*") == strlen(l.actions[i]);
+    l.sum_first = (uint8_t)set->n;
+    for (size_t i = 0; l.sum && i < set->n; i++)
+        if (set->v[i].sum && !strcmp(set->v[i].sum_path, l.sum_path)) {
+            l.sum_first = (uint8_t)i;
+            break;
+        }
     set->v[set->n++] = l;
+    return WRIT_OK;
+}
+
+writ_status wr_limit_set_seal(wr_limit_set *set)
+{
+    if (set->carena)
+        return WRIT_OK;
+    if (!(set->carena = wr_arena_new(0)) || !(set->chistory = cv_string_new(set->carena, "history", 7)))
+        return WRIT_ENOMEM;
+    for (size_t i = 0; i < set->n; i++) {
+        if (!(set->cname[i] = cv_string_new(set->carena, set->v[i].name, strlen(set->v[i].name))))
+            return WRIT_ENOMEM;
+        /* by name, as a Cedar record orders its fields (the names are distinct) */
+        size_t j = i;
+        while (j > 0 && cv_string_cmp(set->cname[set->order[j - 1]], set->cname[i]) > 0) {
+            set->order[j] = set->order[j - 1];
+            j--;
+        }
+        set->order[j] = (uint8_t)i;
+    }
     return WRIT_OK;
 }
 
@@ -353,5 +385,6 @@ void wr_limit_set_release(wr_limit_set *set)
         return;
     for (size_t i = 0; i < set->n; i++)
         wr_limit_clear(&set->v[i]);
+    wr_arena_free(set->carena);
     wr_free(set);
 }

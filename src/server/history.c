@@ -20,6 +20,7 @@
  * attribute no limit fills makes the request fail to build - a deny with
  * the reason, never a forbid skipped.  Without a schema it is set when a
  * limit matches the action. */
+#include "cedar/reqbuild.h"
 #include "limits/limits.h"
 #include "server/server_int.h"
 #include "util/alloc.h"
@@ -192,8 +193,9 @@ int srv_history_context(srv *s, const srv_snapshot *snap, const srv_ask *a, json
      * (srv_history_request): no JSON built, read and freed again; with one,
      * through the JSON context, which the schema checks */
     h->direct = !snap->schema;
-    if (wr_history_begin(s->limits, aid, &h->k, ctx, kind, &ku, wall_ms(), h->direct ? NULL : &obj, &h->h,
-                         &err)) {
+    /* without a schema every value is in (kind '?'): no call per limit */
+    if (wr_history_begin(s->limits, aid, &h->k, ctx, snap->schema ? kind : NULL, &ku, wall_ms(),
+                         h->direct ? NULL : &obj, &h->h, &err)) {
         snprintf(why, wn, "task-history limits: %.260s", err.msg);
         return -1;
     }
@@ -213,12 +215,22 @@ writ_status srv_history_request(const srv_history *h, writ_request *rq, writ_err
 {
     if (!h->direct || h->h.n == 0)
         return WRIT_OK;
-    writ_number_field f[WR_LIMITS_MAX];
+    /* the record's fields in name order (the set's order), with the
+     * set's Cedar strings: m[] holds the matching limits in set order, so
+     * limit i's is m[the number of matching limits before i] */
+    const wr_limit_set *set = h->h.set;
+    cedar_number_field f[WR_LIMITS_MAX];
     size_t n = 0;
-    for (size_t i = 0; i < h->h.n; i++)
-        if (wr_history_value(&h->h, i, &f[n].name, &f[n].value, &f[n].decimal))
-            n++;
-    return writ_request_context_numbers(rq, "history", f, n, err);
+    for (size_t k = 0; k < set->n; k++) {
+        unsigned i = set->order[k];
+        if (!(h->h.matched >> i & 1))
+            continue;
+        size_t j = (size_t)__builtin_popcountll(h->h.matched & ((1ull << i) - 1));
+        const char *name;
+        if (wr_history_value(&h->h, j, &name, &f[n].value, &f[n].decimal))
+            f[n++].name = set->cname[i];
+    }
+    return cedar_request_context_sorted(rq, set->chistory, f, n, err);
 }
 
 void srv_history_count(srv *s, srv_history *h)
