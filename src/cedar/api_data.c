@@ -195,6 +195,8 @@ json_t *writ_json_parse_split(writ_split *s, const char *text, size_t len, const
     return cedar_json_fast_split(text, len, &s->sp);
 }
 
+const struct cv_record *cedar_split_base(const writ_split *s) { return s && s->sp.done ? s->sp.base : NULL; }
+
 writ_status writ_request_fill_split(writ_request *rq, const writ_uid_parts *principal,
                                     const writ_uid_parts *action, const writ_uid_parts *resource,
                                     const json_t *context, const writ_split *s, writ_error *err)

@@ -47,6 +47,10 @@ WRIT_MUST_CHECK writ_status cedar_request_context_sorted(writ_request *rq, const
                                                          const cedar_number_field *f, size_t n,
                                                          writ_error *err);
 
+/* The Cedar values of the context members a writ_split reading left json
+ * null in the tree (what writ_request_fill_split substitutes), or NULL. */
+const struct cv_record *cedar_split_base(const writ_split *sp);
+
 /* cedar_request_fill without a schema, for a context from
  * cedar_json_fast_split with its record subst (cedar_json_context_subst).
  * subst's values must live until the request is refilled or freed. */

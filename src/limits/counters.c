@@ -22,6 +22,7 @@
  * need a new entry is refused (fail closed: a count that could not be kept
  * is never silently skipped). */
 #include "limits/limits.h"
+#include "cedar/value.h"
 #include "util/alloc.h"
 
 #include <pthread.h>
@@ -628,6 +629,81 @@ int wr_limit_value(const json_t *j, int64_t *v, bool *is_decimal)
     return -1;
 }
 
+/* What writ_json_parse_split reads (jsonfast.c), and the JSON it was:
+ *   - a Long: an integer (at most 18 digits);
+ *   - a String: a string (the same bytes; both readers stop at a NUL as a C
+ *     string does);
+ *   - a decimal: {"__extn": {"fn": "decimal", "arg": A}} with A a valid
+ *     Cedar decimal literal, whose grammar is parse_decimal's
+ *     (-?[0-9]+.[0-9]{1,4}); parse_decimal refuses an integer part over
+ *     (INT64_MAX / 10^4 - 9) / 10 * 10 + 9 (it checks before each digit),
+ *     Cedar only past i64, so that bound is checked on the value;
+ *   - another extension value: {"__extn": {"fn": other, ...}}: refused;
+ *   - a record: an object with neither "__extn" nor "__entity" (both are
+ *     read as escapes or declined), so wr_limit_value looks at "fn" and
+ *     "arg" in the object itself;
+ *   - an entity, a Boolean, a set: refused, as their JSON is. */
+int wr_limit_value_cedar(const cv_value *c, int64_t *v, bool *is_decimal)
+{
+    switch (c->type) {
+    case CV_LONG:
+        if (c->u.l > INT64_MAX / WR_LIMIT_DECIMAL_SCALE || c->u.l < INT64_MIN / WR_LIMIT_DECIMAL_SCALE)
+            return -1;
+        *v = c->u.l * WR_LIMIT_DECIMAL_SCALE;
+        *is_decimal = false;
+        return 0;
+    case CV_STRING:
+        if (parse_decimal(c->u.s->data, v))
+            return -1;
+        *is_decimal = true;
+        return 0;
+    case CV_EXT: {
+        if (c->u.ext->kind != CVX_DECIMAL)
+            return -1;
+        int64_t d = c->u.ext->u.decimal;
+        uint64_t mag = d < 0 ? (uint64_t)0 - (uint64_t)d : (uint64_t)d;
+        if (mag / WR_LIMIT_DECIMAL_SCALE > (uint64_t)(INT64_MAX / WR_LIMIT_DECIMAL_SCALE - 9) / 10 * 10 + 9)
+            return -1;
+        *v = d;
+        *is_decimal = true;
+        return 0;
+    }
+    case CV_RECORD: {
+        const cv_value *fn = cv_record_get(c->u.rec, "fn", 2), *arg = cv_record_get(c->u.rec, "arg", 3);
+        if (!fn || fn->type != CV_STRING || strcmp(fn->u.s->data, "decimal") || !arg ||
+            arg->type != CV_STRING || parse_decimal(arg->u.s->data, v))
+            return -1;
+        *is_decimal = true;
+        return 0;
+    }
+    default:
+        return -1;
+    }
+}
+
+/* The value a sum PATH adds (0 when the request has nothing there), as
+ * wr_limit_value reads it from ctx -- or, where ctx holds json null for a
+ * member split holds (a body read by writ_json_parse_split), from its
+ * Cedar value, which is what the request's context gets there. */
+static int sum_value(const wr_limit *l, const json_t *ctx, const cv_record *split, int64_t *d, bool *dec)
+{
+    *d = 0;
+    *dec = false;
+    const json_t *v = ctx;
+    for (size_t p = 0; p < l->npath && v; p++) {
+        const json_t *nx = json_object_get(v, l->path[p]);
+        const cv_value *c;
+        if (p == 0 && split && json_is_null(nx) &&
+            (c = cv_record_get(split, l->path[0], strlen(l->path[0])))) {
+            for (size_t q = 1; q < l->npath && c; q++)
+                c = c->type == CV_RECORD ? cv_record_get(c->u.rec, l->path[q], strlen(l->path[q])) : NULL;
+            return c ? wr_limit_value_cedar(c, d, dec) : 0;
+        }
+        v = nx;
+    }
+    return v ? wr_limit_value(v, d, dec) : 0;
+}
+
 /* {"__extn":{"fn":"decimal","arg":"-12.3400"}}, built by hand: json_pack
  * parses its format on every call, and this runs for every sum limit of
  * every decision */
@@ -700,8 +776,8 @@ static void stripe_groups(const uint64_t kh[3], unsigned pers, int first[3])
 }
 
 writ_status wr_history_begin(wr_limits *L, const char *action, const wr_history_keys *keys, const json_t *ctx,
-                             wr_history_kind_fn kind, void *ud, int64_t now, json_t **obj, wr_history *h,
-                             writ_error *err)
+                             const cv_record *split, wr_history_kind_fn kind, void *ud, int64_t now,
+                             json_t **obj, wr_history *h, writ_error *err)
 {
     h->keys = keys;
     h->now_ms = now;
@@ -732,12 +808,7 @@ writ_status wr_history_begin(wr_limits *L, const char *action, const wr_history_
         if (l->sum) {
             size_t f = l->sum_first;
             if (!(read >> f & 1)) {
-                const json_t *v = ctx;
-                for (size_t p = 0; p < l->npath && v; p++)
-                    v = json_object_get(v, l->path[p]);
-                sdec[f] = false;
-                sdelta[f] = 0;
-                if (v && wr_limit_value(v, &sdelta[f], &sdec[f])) {
+                if (sum_value(l, ctx, split, &sdelta[f], &sdec[f])) {
                     bad = fail(&bad_err, WRIT_EINVAL, "limit %s: %s is not a Long or a decimal", l->name,
                                l->sum_path);
                     break;

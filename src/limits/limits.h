@@ -190,12 +190,17 @@ typedef int (*wr_history_kind_fn)(void *ud, const char *name);
 /* Before the decision: *obj (a new JSON object, the caller owns it) gets
  * history.NAME for every limit matching action; with obj NULL no JSON is
  * built and the values are read from h (wr_history_value).  ctx is read for
- * the sum paths.  A sum value that is there but not a Long or decimal, or a key
- * table that is full, fails (deny with err's reason).  h must be given to
- * wr_history_end in every case. */
+ * the sum paths; split (NULL: none) holds the Cedar values of the members
+ * ctx holds as json null (an AuthZEN body read by writ_json_parse_split:
+ * cedar_split_base), which a sum PATH through such a member reads
+ * (wr_limit_value_cedar: the same answers as reading the JSON).  A sum value that is there but not a Long or
+ * decimal, or a key table that is full, fails (deny with err's reason).  h must be given to wr_history_end in
+ * every case. */
+struct cv_record;
 WRIT_MUST_CHECK writ_status wr_history_begin(wr_limits *L, const char *action, const wr_history_keys *keys,
-                                             const json_t *ctx, wr_history_kind_fn kind, void *ud,
-                                             int64_t now_ms, json_t **obj, wr_history *h, writ_error *err);
+                                             const json_t *ctx, const struct cv_record *split,
+                                             wr_history_kind_fn kind, void *ud, int64_t now_ms, json_t **obj,
+                                             wr_history *h, writ_error *err);
 /* After an allow: count the request.  Not undone if it fails (a shared
  * store refusing the write; logged by the caller). */
 WRIT_MUST_CHECK writ_status wr_history_commit(wr_limits *L, wr_history *h, writ_error *err);
@@ -209,5 +214,11 @@ bool wr_history_value(const wr_history *h, size_t i, const char **name, int64_t 
  * {"fn":"decimal",...} or a decimal string) in units of 10^-4: 0 with *v
  * and *is_decimal, -1 when it is neither. */
 int wr_limit_value(const json_t *j, int64_t *v, bool *is_decimal);
+/* wr_limit_value of the JSON a Cedar value was read from by
+ * writ_json_parse_split (which reads only what it reads without fail): a
+ * Long, a decimal, a string holding a decimal literal, or a record with a
+ * "fn" "decimal" and a string "arg" -- with wr_limit_value's ranges. */
+struct cv_value;
+int wr_limit_value_cedar(const struct cv_value *c, int64_t *v, bool *is_decimal);
 
 #endif

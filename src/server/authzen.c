@@ -219,15 +219,13 @@ static void evaluation(srv *s, const srv_task *tk, const srv_peer *peer, const c
 {
     srv_snapshot *snap = snap_acquire(s->store);
     /* The quick way only where the context is read as plain values: no
-     * schema (typing), no task-history limit that sums a context member
-     * (it reads the member as JSON).  (A request read so just before a
-     * reload adds such a limit is denied: the limit finds no Long there.)
+     * schema (typing).  A task-history limit that sums a context member
+     * reads it as the request's context gets it (wr_history_begin).
      * With a task token the facts replace the caller's members in the
      * tree (facts.c), so they are read from JSON as before.  It declines
      * whatever it is unsure of, which is then read the usual way (and
      * gives every error as before). */
-    writ_split *sp =
-        !snap->schema && !(s->limits && wr_limits_read_context(s->limits)) && len ? thread_split() : NULL;
+    writ_split *sp = !snap->schema && len ? thread_split() : NULL;
     json_t *j = sp ? writ_json_parse_split(sp, body, len, "context", split_keep) : NULL;
     if (!j) {
         sp = NULL;

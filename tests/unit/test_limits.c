@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cedar/reqbuild.h"
 #include "limits/limits.h"
 
 static void parse_ok(void **state)
@@ -260,7 +261,7 @@ static char *decide(wr_limits *L, const char *action, const char *task, const ch
     json_t *obj = NULL;
     wr_history h;
     writ_error err;
-    writ_status st = wr_history_begin(L, action, &k, ctx, kind_schema, NULL, now, &obj, &h, &err);
+    writ_status st = wr_history_begin(L, action, &k, ctx, NULL, kind_schema, NULL, now, &obj, &h, &err);
     char *out;
     if (st) {
         out = strdup(err.msg);
@@ -470,12 +471,123 @@ static void ring_total(void **state)
     assert_true(fast > 1000); /* the running total answered most reads at the head */
 }
 
+/* A body whose context the AuthZEN front end reads straight into Cedar
+ * values (writ_json_parse_split) sums exactly what the JSON reading sums:
+ * the same values, the same refusals and messages, over every kind of
+ * value a sum PATH can meet -- wherever the split reader takes the body. */
+static void sum_from_split(void **state)
+{
+    (void)state;
+    static const char *const vals[] = {
+        "5",
+        "-7",
+        "0",
+        "922337203685477",
+        "922337203685478",
+        "-922337203685477",
+        "-922337203685478",
+        "999999999999999999",
+        "\"40.25\"",
+        "\"-0.5\"",
+        "\"1.23456\"",
+        "\"1.\"",
+        "\"abc\"",
+        "\"\"",
+        "\"12\"",
+        "\"+1.0\"",
+        "\"1.5\\u0000x\"",
+        "\"922337203685469.9999\"",
+        "\"922337203685470.0\"",
+        "{\"__extn\":{\"fn\":\"decimal\",\"arg\":\"1032.50\"}}",
+        "{\"__extn\":{\"arg\":\"-3.0001\",\"fn\":\"decimal\"}}",
+        "{\"__extn\":{\"fn\":\"decimal\",\"arg\":\"922337203685469.9999\"}}",
+        "{\"__extn\":{\"fn\":\"decimal\",\"arg\":\"922337203685470.0\"}}",
+        "{\"__extn\":{\"fn\":\"decimal\",\"arg\":\"-922337203685469.0\"}}",
+        "{\"__extn\":{\"fn\":\"decimal\",\"arg\":\"-922337203685477.5808\"}}",
+        "{\"__extn\":{\"fn\":\"ip\",\"arg\":\"10.0.0.1\"}}",
+        "{\"__extn\":{\"fn\":\"decimal\",\"arg\":\"1.23456\"}}",
+        "{\"fn\":\"decimal\",\"arg\":\"2.5\"}",
+        "{\"arg\":\"2.5\",\"fn\":\"decimal\",\"x\":1}",
+        "{\"fn\":\"decimal\",\"arg\":2}",
+        "{\"fn\":\"Decimal\",\"arg\":\"2.5\"}",
+        "{\"fn\":\"decimal\"}",
+        "{\"fn\":\"decimal\\u0000z\",\"arg\":\"2.5\"}",
+        "{\"amount\":3}",
+        "{}",
+        "{\"__entity\":{\"type\":\"Agent\",\"id\":\"a\"}}",
+        "true",
+        "false",
+        "[]",
+        "[1,2]",
+        "1.5",
+        "null",
+    };
+    static const char *const lines[] = {
+        "s1 60 * sum context.amount per agent",
+        "s2 60 * sum context.amount per task",
+        "d1 60 * sum context.o.amount per agent",
+        "c1 60 * per agent",
+    };
+    wr_limits *L;
+    writ_error err;
+    assert_int_equal(wr_limits_open(NULL, NULL, &L, &err), WRIT_OK);
+    assert_int_equal(wr_limits_install(L, make_set(lines, 4), 0, &err), WRIT_OK);
+    writ_split *sp = writ_split_new();
+    assert_non_null(sp);
+    static const char *const keep[] = {"task", NULL};
+    size_t split = 0;
+    for (size_t i = 0; i < sizeof vals / sizeof *vals; i++)
+        for (int shape = 0; shape < 3; shape++) {
+            char body[512];
+            if (shape == 0)
+                snprintf(body, sizeof body, "{\"context\":{\"amount\":%s,\"z\":1}}", vals[i]);
+            else if (shape == 1)
+                snprintf(body, sizeof body, "{\"context\":{\"o\":{\"amount\":%s},\"amount\":1}}", vals[i]);
+            else
+                snprintf(body, sizeof body, "{\"context\":{\"o\":%s,\"amount\":\"2.0\"}}", vals[i]);
+            json_t *whole = json_loads(body, 0, NULL);
+            json_t *part = writ_json_parse_split(sp, body, strlen(body), "context", keep);
+            if (!part) { /* declined: the JSON reading does it all */
+                json_decref(whole);
+                continue;
+            }
+            assert_non_null(whole);
+            split++;
+            wr_history_keys k = {"t", "a", "a"};
+            wr_history h1, h2;
+            writ_error e1, e2;
+            writ_status s1 = wr_history_begin(L, "pay", &k, json_object_get(whole, "context"), NULL, NULL,
+                                              NULL, 0, NULL, &h1, &e1);
+            writ_status s2 = wr_history_begin(L, "pay", &k, json_object_get(part, "context"),
+                                              cedar_split_base(sp), NULL, NULL, 0, NULL, &h2, &e2);
+            if (s1 != s2 || (s1 && strcmp(e1.msg, e2.msg)))
+                fail_msg("%s: JSON %d %s, split %d %s", body, s1, s1 ? e1.msg : "", s2, s2 ? e2.msg : "");
+            if (!s1) {
+                assert_int_equal(h1.n, h2.n);
+                for (size_t j = 0; j < h1.n; j++)
+                    if (h1.m[j].delta != h2.m[j].delta)
+                        fail_msg("%s: limit %zu adds %lld (JSON) and %lld (split)", body, j,
+                                 (long long)h1.m[j].delta, (long long)h2.m[j].delta);
+            }
+            wr_history_end(&h1);
+            wr_history_end(&h2);
+            json_decref(whole);
+            json_decref(part);
+        }
+    /* the split reader took most of them (the others were compared by
+     * nothing but their decline) */
+    assert_true(split >= 80);
+    writ_split_free(sp);
+    wr_limits_close(L);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(parse_ok),   cmocka_unit_test(parse_errors), cmocka_unit_test(set_lines),
         cmocka_unit_test(ring),       cmocka_unit_test(values),       cmocka_unit_test(counting_in_memory),
-        cmocka_unit_test(table_full), cmocka_unit_test(persisted),    cmocka_unit_test(ring_total),
+        cmocka_unit_test(table_full), cmocka_unit_test(persisted),    cmocka_unit_test(sum_from_split),
+        cmocka_unit_test(ring_total),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
