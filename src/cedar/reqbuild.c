@@ -186,22 +186,21 @@ writ_status cedar_request_context_sorted(writ_request *rq, const cv_string *key,
     cv_value rv;
     rv.type = CV_RECORD;
     rv.u.rec = rec;
-    /* the context with KEY replaced or added, kept sorted by key */
-    size_t w = 0;
-    bool put = false;
-    for (size_t i = 0; i < old->n; i++) {
-        int c = cv_string_cmp(old->f[i].key, key);
-        if (c == 0)
-            continue;
-        if (c > 0 && !put) {
-            r->f[w++] = (cv_field){key, rv};
-            put = true;
-        }
-        r->f[w++] = old->f[i];
+    /* the context with KEY replaced or added, kept sorted by key: the
+     * fields before it, KEY, the fields after it */
+    size_t lo = 0, hi = old->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (cv_string_cmp(old->f[mid].key, key) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
     }
-    if (!put)
-        r->f[w++] = (cv_field){key, rv};
-    r->n = w;
+    size_t after = lo < old->n && cv_string_cmp(old->f[lo].key, key) == 0 ? lo + 1 : lo;
+    memcpy(r->f, old->f, lo * sizeof(cv_field));
+    r->f[lo] = (cv_field){key, rv};
+    memcpy(r->f + lo + 1, old->f + after, (old->n - after) * sizeof(cv_field));
+    r->n = lo + 1 + old->n - after;
     rq->context = r;
     return WRIT_OK;
 }

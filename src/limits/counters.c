@@ -905,20 +905,6 @@ writ_status wr_history_begin(wr_limits *L, const char *action, const wr_history_
     return WRIT_OK;
 }
 
-bool wr_history_value(const wr_history *h, size_t i, const char **name, int64_t *v, bool *decimal)
-{
-    const wr_limit *l = &h->set->v[h->m[i].limit];
-    int k = h->m[i].kind;
-    if (k == 0)
-        return false;
-    *name = l->name;
-    /* as value_json: a count is a Long; a sum a Long where declared so,
-     * else a decimal */
-    *decimal = l->sum && k != 'L';
-    *v = l->sum && k == 'L' ? floor_div(h->m[i].value, WR_LIMIT_DECIMAL_SCALE) : h->m[i].value;
-    return true;
-}
-
 writ_status wr_history_commit(wr_limits *L, wr_history *h, writ_error *err)
 {
     writ_status st = WRIT_OK;

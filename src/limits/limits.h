@@ -208,7 +208,23 @@ void wr_history_end(wr_history *h);
 /* The i-th matching limit's value as the context gets it (i < h->n):
  * false when its kind is 0 (left out); else *name, and *v a Long or, with
  * *decimal, a decimal in units of 10^-4 - what *obj holds as JSON. */
-bool wr_history_value(const wr_history *h, size_t i, const char **name, int64_t *v, bool *decimal);
+static inline bool wr_history_value(const wr_history *h, size_t i, const char **name, int64_t *v,
+                                    bool *decimal)
+{
+    const wr_limit *l = &h->set->v[h->m[i].limit];
+    int k = h->m[i].kind;
+    if (k == 0)
+        return false;
+    *name = l->name;
+    /* as the JSON value: a count is a Long; a sum a Long where declared
+     * so (floored to whole units), else a decimal */
+    *decimal = l->sum && k != 'L';
+    int64_t x = h->m[i].value;
+    if (l->sum && k == 'L')
+        x = x / WR_LIMIT_DECIMAL_SCALE - (x % WR_LIMIT_DECIMAL_SCALE < 0);
+    *v = x;
+    return true;
+}
 
 /* A Long or decimal JSON value (integer, {"__extn":{"fn":"decimal","arg":..}},
  * {"fn":"decimal",...} or a decimal string) in units of 10^-4: 0 with *v

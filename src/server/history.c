@@ -225,7 +225,7 @@ writ_status srv_history_request(const srv_history *h, writ_request *rq, writ_err
         unsigned i = set->order[k];
         if (!(h->h.matched >> i & 1))
             continue;
-        size_t j = (size_t)__builtin_popcountll(h->h.matched & ((1ull << i) - 1));
+        size_t j = h->h.n == set->n ? i : (size_t)__builtin_popcountll(h->h.matched & ((1ull << i) - 1));
         const char *name;
         if (wr_history_value(&h->h, j, &name, &f[n].value, &f[n].decimal))
             f[n++].name = set->cname[i];

@@ -1,6 +1,7 @@
 /* shadow.c - shadow policies and the candidate set (see shadow.h). */
 #include "shadow/shadow.h"
 #include "cedar/pdiff.h"
+#include "cedar/policyset.h"
 #include "util/alloc.h"
 
 #include <pthread.h>
@@ -93,6 +94,7 @@ void shd_metrics(sbuf *o)
 struct shd_set {
     writ_policyset *shadow; /* the live file's shadow policies alone; NULL = none */
     size_t nshadow;
+    size_t npermit, nforbid;   /* of them (templates too, which are never evaluated) */
     const char **shadow_id;    /* their ids (pointers into shadow) */
     shd_counter **count;       /* their counters */
     writ_policyset *candidate; /* NULL = none */
@@ -146,6 +148,7 @@ writ_status shd_load_live(const char *text, size_t len, shd_set **out, writ_erro
     sh->shadow = only;
     for (; sh->nshadow < ns; sh->nshadow++) {
         sh->shadow_id[sh->nshadow] = writ_policyset_id(only, sh->nshadow);
+        *(only->pol[sh->nshadow]->permit ? &sh->npermit : &sh->nforbid) += 1;
         if (!(sh->count[sh->nshadow] = counter_for(sh->shadow_id[sh->nshadow]))) {
             shd_free(sh);
             return oom(err);
@@ -228,7 +231,8 @@ static void answer(sbuf *b, const writ_decision *d, const shd_set *sh, bool shad
 /* The would-be answer needs only the shadow policies, evaluated alone, by
  * Cedar's combining rule (a satisfied forbid wins, else a satisfied permit
  * allows):
- *   - live allow: it turns into a deny iff a shadow forbid is satisfied;
+ *   - live allow: it turns into a deny iff a shadow forbid is satisfied
+ *     (so without shadow forbids the set is not evaluated);
  *     the would-be reasons are the satisfied forbids, all of them shadow
  *     ones (had a live forbid been satisfied, the live answer would be a
  *     deny);
@@ -236,7 +240,8 @@ static void answer(sbuf *b, const writ_decision *d, const shd_set *sh, bool shad
  *     change it, so the shadow set is not even evaluated;
  *   - live deny by default (no permit and no forbid satisfied): it turns
  *     into an allow iff a shadow permit is satisfied and no shadow forbid
- *     is; the would-be reasons are those shadow permits.
+ *     is; the would-be reasons are those shadow permits (so without shadow
+ *     permits the set is not evaluated).
  * So the shadow policies alone decide exactly what the whole file with
  * them enforced would, at the cost of a few policies, not the whole set. */
 char *shd_decide(const shd_set *sh, const writ_entities *es, const writ_request *rq,
@@ -258,7 +263,9 @@ char *shd_decide_after(const shd_set *sh, const writ_authorizer *live_az, const 
     sb_init(&b);
     bool open = false; /* b holds the @mode object, not yet closed */
     writ_decision d;
-    if (sh->shadow && (live_allow || live->nreasons == 0)) {
+    /* only a shadow forbid can turn an allow into a deny, only a shadow
+     * permit a default deny into an allow: without one, nothing to evaluate */
+    if (sh->shadow && (live_allow ? sh->nforbid > 0 : live->nreasons == 0 && sh->npermit > 0)) {
         if (writ_authorize(az, sh->shadow, es, rq, &d) != WRIT_OK)
             atomic_fetch_add_explicit(&shadow_errors, 1, memory_order_relaxed);
         else if (live_allow ? (!d.allow && d.nreasons > 0) : d.allow) {

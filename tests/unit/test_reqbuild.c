@@ -13,6 +13,8 @@
 
 #include "cedar/json.h"
 #include "cedar/reqbuild.h"
+#include "cedar/request.h"
+#include "util/arena.h"
 #include "util/alloc.h"
 #include "writ/cedar.h"
 
@@ -165,7 +167,8 @@ static void test_properties(void **state)
         assert_int_equal(cedar_request_fill(rq, f->s, true, &p, &a, &r, cj, &err), WRIT_OK);
         assert_int_equal(writ_authorize(f->az, f->ps, f->es, rq, &d), WRIT_OK);
         assert_false(d.allow); /* level 3 < 4 */
-        assert_int_equal(cedar_request_set_attrs_tree(rq, f->es, "N::User", "al", props, false, &err), WRIT_OK);
+        assert_int_equal(cedar_request_set_attrs_tree(rq, f->es, "N::User", "al", props, false, &err),
+                         WRIT_OK);
         assert_int_equal(writ_authorize(f->az, f->ps, f->es, rq, &d), WRIT_OK);
         assert_true(d.allow); /* level 9 for this request only */
     }
@@ -283,6 +286,57 @@ static void test_oom(void **state)
     json_decref(cj);
 }
 
+/* cedar_request_context_sorted (names already Cedar strings, in order)
+ * gives the context writ_request_context_numbers gives: KEY added before,
+ * between or after the context's fields, or replacing one of that name. */
+static void test_context_sorted(void **state)
+{
+    (void)state;
+    static const char *const ctxs[] = {
+        "{}",
+        "{\"a\":1}",
+        "{\"z\":1}",
+        "{\"a\":1,\"z\":\"x\"}",
+        "{\"history\":{\"q\":1},\"a\":2,\"zz\":3}",
+        "{\"histor\":1,\"historyy\":2,\"b\":[1],\"c\":{\"d\":true}}",
+        "{\"history\":5}",
+    };
+    static const char *const names[] = {"l1", "l10", "l2", "paid", "zeta"};
+    wr_arena *a = wr_arena_new(0);
+    assert_non_null(a);
+    const cv_string *key = cv_string_new(a, "history", 7);
+    writ_number_field nf[5];
+    cedar_number_field cf[5];
+    for (size_t i = 0; i < 5; i++) {
+        nf[i] = (writ_number_field){names[i], (int64_t)i * 7 - 3, i % 2 == 1};
+        cf[i] =
+            (cedar_number_field){cv_string_new(a, names[i], strlen(names[i])), nf[i].value, nf[i].decimal};
+    }
+    writ_request *r1 = cedar_request_reusable(), *r2 = cedar_request_reusable();
+    assert_non_null(r1);
+    assert_non_null(r2);
+    cedar_uid_parts p = parts("", "User", "u"), act = parts("", "Action", "x"), res = parts("", "Doc", "d");
+    for (size_t c = 0; c < sizeof ctxs / sizeof *ctxs; c++)
+        for (size_t n = 0; n <= 5; n++) {
+            writ_error err;
+            json_t *cj = cedar_json_load(ctxs[c], strlen(ctxs[c]), &err);
+            assert_non_null(cj);
+            assert_int_equal(cedar_request_fill(r1, NULL, false, &p, &act, &res, cj, &err), WRIT_OK);
+            assert_int_equal(cedar_request_fill(r2, NULL, false, &p, &act, &res, cj, &err), WRIT_OK);
+            assert_int_equal(writ_request_context_numbers(r1, "history", nf, n, &err), WRIT_OK);
+            assert_int_equal(cedar_request_context_sorted(r2, key, cf, n, &err), WRIT_OK);
+            cv_value v1 = {.type = CV_RECORD, .u.rec = r1->context},
+                     v2 = {.type = CV_RECORD, .u.rec = r2->context};
+            if (!cv_equal(v1, v2))
+                fail_msg("context %s with %zu fields differs", ctxs[c], n);
+            assert_int_equal(r1->context->n, r2->context->n);
+            json_decref(cj);
+        }
+    writ_request_free(r1);
+    writ_request_free(r2);
+    wr_arena_free(a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -290,6 +344,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bad_parts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_properties, setup, teardown),
         cmocka_unit_test_setup_teardown(test_oom, setup, teardown),
+        cmocka_unit_test(test_context_sorted),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
