@@ -10,10 +10,12 @@
 
 struct cedar_pdiff {
     const writ_policyset *live, *cand;
-    size_t nlive, ncand;     /* their sizes when compared (a link since: evaluate whole) */
-    uint32_t *live_to_cand;  /* per live policy: the shared candidate policy, or NONE */
-    writ_policyset *delta;   /* the candidate's other policies */
-    uint32_t *delta_to_cand; /* per delta policy: its index in cand */
+    size_t nlive, ncand;       /* their sizes when compared (a link since: evaluate whole) */
+    uint32_t *live_to_cand;    /* per live policy: the shared candidate policy, or NONE */
+    writ_policyset *delta;     /* the candidate's other policies */
+    uint32_t *delta_to_cand;   /* per delta policy: its index in cand */
+    const writ_policyset *pre; /* cedar_pdiff_join: its policies, then delta's, in joined */
+    writ_policyset *joined;
 };
 
 static uint64_t hash_str(const char *s)
@@ -91,6 +93,7 @@ void cedar_pdiff_free(cedar_pdiff *d)
 {
     if (!d)
         return;
+    writ_policyset_free(d->joined);
     writ_policyset_free(d->delta);
     wr_free(d->delta_to_cand);
     wr_free(d->live_to_cand);
@@ -145,6 +148,93 @@ writ_status cedar_pdiff_authorize(const cedar_pdiff *d, const writ_authorizer *l
     const char **reasons = cedar_authorizer_scratch(az, (cap ? cap : 1) * sizeof *reasons);
     if (!sat || !reasons)
         return WRIT_ENOMEM;
+    size_t n = gather(d, lf, nlf, df, ndf, sat);
+    bool forbid = n > 0;
+    if (!forbid)
+        n = gather(d, lp, nlp, dp, ndp, sat);
+    for (size_t i = 0; i < n; i++)
+        reasons[i] = d->cand->pol[sat[i]]->id;
+    memset(out, 0, sizeof *out);
+    out->allow = !forbid && n > 0;
+    out->nreasons = n;
+    out->reasons = reasons;
+    return WRIT_OK;
+}
+
+bool cedar_pdiff_join(cedar_pdiff *d, const writ_policyset *pre)
+{
+    writ_policyset_free(d->joined);
+    d->joined = NULL;
+    d->pre = NULL;
+    size_t nd = writ_policyset_count(d->delta);
+    uint32_t *all = wr_malloc((nd ? nd : 1) * sizeof *all);
+    if (!all)
+        return false;
+    for (size_t i = 0; i < nd; i++)
+        all[i] = (uint32_t)i;
+    d->joined = cedar_policyset_join(pre, d->delta, all, nd);
+    wr_free(all);
+    if (d->joined)
+        d->pre = pre;
+    return d->joined != NULL;
+}
+
+/* The decision of the satisfied permits p and forbids f (in policy order,
+ * ids from ps), as writ_authorize gives it (no errors). */
+static writ_status decide(writ_authorizer *az, const writ_policyset *ps, const uint32_t *p, size_t np,
+                          const uint32_t *f, size_t nf, uint32_t base, writ_decision *out)
+{
+    const uint32_t *why = nf ? f : p;
+    size_t n = nf ? nf : np;
+    const char **reasons = cedar_authorizer_scratch(az, (n ? n : 1) * sizeof *reasons);
+    if (!reasons)
+        return WRIT_ENOMEM;
+    for (size_t i = 0; i < n; i++)
+        reasons[i] = ps->pol[why[i] - base]->id;
+    memset(out, 0, sizeof *out);
+    out->allow = nf == 0 && np > 0;
+    out->nreasons = n;
+    out->reasons = reasons;
+    return WRIT_OK;
+}
+
+writ_status cedar_pdiff_authorize_joined(const cedar_pdiff *d, const writ_authorizer *live_az,
+                                         writ_authorizer *az, const writ_entities *es, const writ_request *rq,
+                                         writ_decision *pre_out, writ_decision *out)
+{
+    const uint32_t *lp, *lf, *jp, *jf;
+    size_t nlp, nlf, njp, njf;
+    if (!d->joined || d->live->n != d->nlive || d->cand->n != d->ncand ||
+        d->pre->n + d->delta->n != d->joined->n ||
+        !cedar_authorize_last(live_az, d->live, &lp, &nlp, &lf, &nlf))
+        return WRIT_EINVAL;
+    writ_status st = writ_authorize(az, d->joined, es, rq, out);
+    if (st)
+        return st;
+    if (!cedar_authorize_last(az, d->joined, &jp, &njp, &jf, &njf))
+        return WRIT_EINVAL;
+    /* the joined set's satisfied policies in policy order: pre's first
+     * (indices below npre), then the delta's (npre + delta index) */
+    uint32_t npre = (uint32_t)d->pre->n;
+    size_t kp = 0, kf = 0;
+    while (kp < njp && jp[kp] < npre)
+        kp++;
+    while (kf < njf && jf[kf] < npre)
+        kf++;
+    st = decide(az, d->pre, jp, kp, jf, kf, 0, pre_out);
+    if (st)
+        return st;
+    size_t ndp = njp - kp, ndf = njf - kf;
+    size_t cap = nlp + nlf + ndp + ndf;
+    uint32_t *dp = cedar_authorizer_scratch(az, (ndp + ndf + 1) * sizeof *dp), *df = dp + ndp;
+    uint32_t *sat = cedar_authorizer_scratch(az, (cap ? cap : 1) * sizeof *sat);
+    const char **reasons = cedar_authorizer_scratch(az, (cap ? cap : 1) * sizeof *reasons);
+    if (!dp || !sat || !reasons)
+        return WRIT_ENOMEM;
+    for (size_t i = 0; i < ndp; i++)
+        dp[i] = jp[kp + i] - npre;
+    for (size_t i = 0; i < ndf; i++)
+        df[i] = jf[kf + i] - npre;
     size_t n = gather(d, lf, nlf, df, ndf, sat);
     bool forbid = n > 0;
     if (!forbid)

@@ -54,4 +54,18 @@ WRIT_MUST_CHECK writ_status cedar_pdiff_authorize(const cedar_pdiff *d, const wr
                                                   writ_authorizer *az, const writ_entities *es,
                                                   const writ_request *rq, writ_decision *out);
 
+/* One evaluation for the candidate and another small set pre (the live
+ * file's @mode("shadow") policies, src/shadow/): cedar_pdiff_join makes
+ * the set of pre's policies then the delta's (false on out of memory: then
+ * evaluate them apart); cedar_pdiff_authorize_joined evaluates it once and
+ * gives *pre_out, pre's decision as writ_authorize(pre) gives it, and
+ * *out, the candidate's as cedar_pdiff_authorize (WRIT_EINVAL when live_az
+ * did not decide the live set last: evaluate them apart).  pre must
+ * outlive d. */
+bool cedar_pdiff_join(cedar_pdiff *d, const writ_policyset *pre);
+WRIT_MUST_CHECK writ_status cedar_pdiff_authorize_joined(const cedar_pdiff *d, const writ_authorizer *live_az,
+                                                         writ_authorizer *az, const writ_entities *es,
+                                                         const writ_request *rq, writ_decision *pre_out,
+                                                         writ_decision *out);
+
 #endif

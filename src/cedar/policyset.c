@@ -556,6 +556,31 @@ writ_policyset *cedar_policyset_subset(const writ_policyset *ps, const uint32_t 
     return sub;
 }
 
+writ_policyset *cedar_policyset_join(const writ_policyset *a, const writ_policyset *b, const uint32_t *ib,
+                                     size_t nb)
+{
+    writ_policyset *j = wr_calloc(1, sizeof *j);
+    if (!j || !(j->arena = wr_arena_new(0))) {
+        wr_free(j);
+        return NULL;
+    }
+    for (size_t i = 0; i < a->n; i++)
+        if (add_policy(j, a->pol[i])) {
+            writ_policyset_free(j);
+            return NULL;
+        }
+    for (size_t i = 0; i < nb; i++)
+        if (add_policy(j, b->pol[ib[i]])) {
+            writ_policyset_free(j);
+            return NULL;
+        }
+    if (index_build(j)) {
+        writ_policyset_free(j);
+        return NULL;
+    }
+    return j;
+}
+
 void writ_policyset_free(writ_policyset *ps)
 {
     if (!ps)

@@ -94,6 +94,11 @@ struct writ_policyset {
 /* A set of the policies idx[0..n) of ps, indexed on its own; the policies
  * (their ASTs) and the text are ps's, so ps must outlive it.  NULL on OOM. */
 writ_policyset *cedar_policyset_subset(const writ_policyset *ps, const uint32_t *idx, size_t n);
+/* A set of every policy of a, then the policies idx[0..n) of b, indexed
+ * on its own, for deciding only (no text: nothing to explain); a and b
+ * must outlive it.  NULL on OOM. */
+writ_policyset *cedar_policyset_join(const writ_policyset *a, const writ_policyset *b, const uint32_t *idx,
+                                     size_t n);
 
 const pidx_slot *cedar_pidx_find(const pidx *ix, const cv_uid *key);
 /* The type id of an entity type, or PKEY_NONE if no scope names it. */

@@ -99,6 +99,7 @@ struct shd_set {
     shd_counter **count;       /* their counters */
     writ_policyset *candidate; /* NULL = none */
     cedar_pdiff *diff;         /* candidate against the live set (shd_attach_live), NULL = none */
+    bool joined;               /* diff evaluates shadow with the candidate's own (cedar_pdiff_join) */
 };
 
 void shd_free(shd_set *sh)
@@ -171,6 +172,7 @@ writ_status shd_load_candidate(shd_set **set, const char *text, size_t len, writ
     }
     cedar_pdiff_free((*set)->diff);
     (*set)->diff = NULL;
+    (*set)->joined = false;
     writ_policyset_free((*set)->candidate);
     (*set)->candidate = c;
     return WRIT_OK;
@@ -182,6 +184,7 @@ void shd_attach_live(shd_set *sh, const writ_policyset *live)
         return;
     cedar_pdiff_free(sh->diff);
     sh->diff = cedar_pdiff_new(live, sh->candidate); /* NULL (out of memory): the whole set, as before */
+    sh->joined = sh->diff && sh->shadow && cedar_pdiff_join(sh->diff, sh->shadow);
 }
 
 /* ---- deciding */
@@ -250,6 +253,26 @@ char *shd_decide(const shd_set *sh, const writ_entities *es, const writ_request 
     return shd_decide_after(sh, NULL, es, rq, live);
 }
 
+/* The @mode answer d (on a live allow: a deny with reasons changes it; on
+ * a default deny: an allow), into b; true when it went in. */
+static bool shadow_answer(sbuf *b, const shd_set *sh, bool live_allow, const writ_decision *d)
+{
+    if (!(live_allow ? (!d->allow && d->nreasons > 0) : d->allow))
+        return false;
+    answer(b, d, sh, true, false);
+    return true;
+}
+
+static void candidate_answer(sbuf *b, const shd_set *sh, bool live_allow, bool open, const writ_decision *d)
+{
+    if (d->allow == live_allow)
+        return;
+    atomic_fetch_add_explicit(&set_disagreements, 1, memory_order_relaxed);
+    if (open)
+        sb_puts(b, ",\"candidate\":");
+    answer(b, d, sh, false, true);
+}
+
 char *shd_decide_after(const shd_set *sh, const writ_authorizer *live_az, const writ_entities *es,
                        const writ_request *rq, const writ_decision *live)
 {
@@ -262,27 +285,34 @@ char *shd_decide_after(const shd_set *sh, const writ_authorizer *live_az, const 
     sbuf b;
     sb_init(&b);
     bool open = false; /* b holds the @mode object, not yet closed */
-    writ_decision d;
+    writ_decision d, dc;
     /* only a shadow forbid can turn an allow into a deny, only a shadow
      * permit a default deny into an allow: without one, nothing to evaluate */
-    if (sh->shadow && (live_allow ? sh->nforbid > 0 : live->nreasons == 0 && sh->npermit > 0)) {
-        if (writ_authorize(az, sh->shadow, es, rq, &d) != WRIT_OK)
-            atomic_fetch_add_explicit(&shadow_errors, 1, memory_order_relaxed);
-        else if (live_allow ? (!d.allow && d.nreasons > 0) : d.allow) {
-            answer(&b, &d, sh, true, false);
-            open = true;
+    bool want = sh->shadow && (live_allow ? sh->nforbid > 0 : live->nreasons == 0 && sh->npermit > 0);
+    /* both: one evaluation of the shadow policies and the candidate's own
+     * (cedar_pdiff_join), the same answers as two */
+    writ_status st = want && sh->candidate && sh->joined && live_az
+                         ? cedar_pdiff_authorize_joined(sh->diff, live_az, az, es, rq, &d, &dc)
+                         : WRIT_EINVAL;
+    if (st == WRIT_OK) {
+        open = shadow_answer(&b, sh, live_allow, &d);
+        candidate_answer(&b, sh, live_allow, open, &dc);
+    } else if (st != WRIT_EINVAL) {
+        atomic_fetch_add_explicit(&shadow_errors, 2, memory_order_relaxed);
+    } else {
+        if (want) {
+            if (writ_authorize(az, sh->shadow, es, rq, &d) != WRIT_OK)
+                atomic_fetch_add_explicit(&shadow_errors, 1, memory_order_relaxed);
+            else
+                open = shadow_answer(&b, sh, live_allow, &d);
         }
-    }
-    if (sh->candidate) {
-        writ_status st = sh->diff && live_az ? cedar_pdiff_authorize(sh->diff, live_az, az, es, rq, &d)
-                                             : writ_authorize(az, sh->candidate, es, rq, &d);
-        if (st != WRIT_OK)
-            atomic_fetch_add_explicit(&shadow_errors, 1, memory_order_relaxed);
-        else if (d.allow != live_allow) {
-            atomic_fetch_add_explicit(&set_disagreements, 1, memory_order_relaxed);
-            if (open)
-                sb_puts(&b, ",\"candidate\":");
-            answer(&b, &d, sh, false, true);
+        if (sh->candidate) {
+            st = sh->diff && live_az ? cedar_pdiff_authorize(sh->diff, live_az, az, es, rq, &d)
+                                     : writ_authorize(az, sh->candidate, es, rq, &d);
+            if (st != WRIT_OK)
+                atomic_fetch_add_explicit(&shadow_errors, 1, memory_order_relaxed);
+            else
+                candidate_answer(&b, sh, live_allow, open, &d);
         }
     }
     if (open)

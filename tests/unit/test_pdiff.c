@@ -100,7 +100,7 @@ static void test_generated(void **state)
     writ_entities *es = NULL;
     assert_int_equal(writ_entities_parse("[]", 2, NULL, &es, &err), WRIT_OK);
     writ_authorizer *az_live = writ_authorizer_new(), *az_cand = writ_authorizer_new(),
-                    *az_diff = writ_authorizer_new();
+                    *az_diff = writ_authorizer_new(), *az_pre = writ_authorizer_new();
     size_t shared_total = 0, delta_total = 0, disagree = 0;
     for (int round = 0; round < 60; round++) {
         int n = 3 + (int)rnd(12);
@@ -146,6 +146,14 @@ static void test_generated(void **state)
         writ_policyset *pl = parse(live.p ? live.p : ""), *pc = parse(cand.p ? cand.p : "");
         cedar_pdiff *d = cedar_pdiff_new(pl, pc);
         assert_non_null(d);
+        /* a few other policies (the live file's shadow ones) evaluated in
+         * one go with the candidate's own */
+        sbuf pre_text;
+        sb_init(&pre_text);
+        for (int k = 0, np = 1 + (int)rnd(4); k < np; k++)
+            policy(&pre_text, 1, 200 + k);
+        writ_policyset *pre = parse(pre_text.p);
+        assert_true(cedar_pdiff_join(d, pre));
         delta_total += cedar_pdiff_delta(d);
         shared_total += writ_policyset_count(pc) - cedar_pdiff_delta(d);
         for (int bits = 0; bits < (1 << NBITS); bits++)
@@ -159,14 +167,24 @@ static void test_generated(void **state)
                 snprintf(what, sizeof what, "round %d context %d action %d", round, bits, a);
                 same_decision(&dc, &dd, what);
                 disagree += dc.allow != dl.allow;
+                writ_decision dp, dj, dpre;
+                assert_int_equal(cedar_pdiff_authorize_joined(d, az_live, az_diff, es, rq, &dp, &dj),
+                                 WRIT_OK);
+                same_decision(&dc, &dj, what);
+                assert_int_equal(writ_authorize(az_pre, pre, es, rq, &dpre), WRIT_OK);
+                same_decision(&dpre, &dp, what);
                 /* the live authorizer used for something else since: the
                  * whole candidate is evaluated, same answer */
                 assert_int_equal(writ_authorize(az_live, pc, es, rq, &dl), WRIT_OK);
                 assert_int_equal(cedar_pdiff_authorize(d, az_live, az_diff, es, rq, &dd), WRIT_OK);
                 same_decision(&dc, &dd, what);
+                assert_int_equal(cedar_pdiff_authorize_joined(d, az_live, az_diff, es, rq, &dp, &dj),
+                                 WRIT_EINVAL);
                 writ_request_free(rq);
             }
         cedar_pdiff_free(d);
+        writ_policyset_free(pre);
+        sb_free(&pre_text);
         writ_policyset_free(pl);
         writ_policyset_free(pc);
         for (int k = 0; k < n; k++)
@@ -180,6 +198,7 @@ static void test_generated(void **state)
     writ_authorizer_free(az_live);
     writ_authorizer_free(az_cand);
     writ_authorizer_free(az_diff);
+    writ_authorizer_free(az_pre);
     writ_entities_free(es);
 }
 
