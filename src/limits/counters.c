@@ -851,6 +851,10 @@ writ_status wr_history_begin(wr_limits *L, const char *action, const wr_history_
     } else {
         int first[3];
         stripe_groups(h->kh, pers, first);
+        const char *key[3] = {key_per(0, keys), key_per(1, keys), key_per(2, keys)};
+        uint8_t per[WR_LIMITS_MAX];
+        for (size_t j = 0; j < h->n; j++)
+            per[j] = (uint8_t)h->set->v[h->m[j].limit].per;
         for (int p = 0; p < 3; p++) {
             if (!(pers & (1u << p)) || first[p] != p)
                 continue;
@@ -860,11 +864,11 @@ writ_status wr_history_begin(wr_limits *L, const char *action, const wr_history_
                 if (first[q] == p)
                     h->gen[q] = s->gen;
             for (size_t j = 0; j < h->n; j++) {
-                const wr_limit *l = &h->set->v[h->m[j].limit];
-                if (first[l->per] != p)
+                if (first[per[j]] != p)
                     continue;
-                uint64_t hh = h->m[j].hash = hash_mix(l->lid_hash, h->kh[l->per]);
-                entry *e = find(s, hh, l->lid, key_of(l, keys));
+                const wr_limit *l = &h->set->v[h->m[j].limit];
+                uint64_t hh = h->m[j].hash = hash_mix(l->lid_hash, h->kh[per[j]]);
+                entry *e = find(s, hh, l->lid, key[per[j]]);
                 h->m[j].e = e;
                 if (e)
                     h->m[j].value = wr_ring_sum(&e->ring, floor_div(now, l->width_ms));
