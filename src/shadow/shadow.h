@@ -30,10 +30,10 @@
  *
  * Cost: a snapshot with neither has no shd_set (NULL), and the decision
  * path tests one pointer.  With them, each decision is at most one more
- * evaluation per source, on the same request and entities (a second
- * authorizer per thread, so the live answer's reasons stay valid): of the
- * shadow policies alone, and of the candidate's policies the live set
- * does not share (cedar/pdiff.h).  Deciding the shadow
+ * evaluation, on the same request and entities (a second authorizer per
+ * thread, so the live answer's reasons stay valid): of the shadow policies
+ * (when they could change the answer) with the candidate's policies the
+ * live set does not share, in one set (cedar/pdiff.h).  Deciding the shadow
  * answer never changes the live one: an error there is counted
  * (writ_shadow_errors_total) and recorded nowhere else. */
 #ifndef WRIT_SHADOW_SHADOW_H
