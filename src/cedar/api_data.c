@@ -203,6 +203,8 @@ writ_status writ_request_fill_split(writ_request *rq, const writ_uid_parts *prin
                                     s && s->sp.done ? s->sp.base : NULL, err);
 }
 
+const cv_record *cedar_split_base(const writ_split *s) { return s && s->sp.done ? s->sp.base : NULL; }
+
 writ_request *writ_request_reusable(void) { return cedar_request_reusable(); }
 
 writ_status writ_request_fill(writ_request *rq, const writ_schema *schema, bool validate,
