@@ -1029,48 +1029,49 @@ writ_status cedar_json_context_facts(wr_arena *a, const json_t *j, const cv_reco
     uint32_t present = 0; /* facts whose member the tree has (if_absent: the member stays) */
     bool escape = false;
     rd_path here = {NULL, NULL, 0};
-    const char *k0;
-    size_t klen0;
-    json_t *v;
-    if (j)
-        json_object_keylen_foreach((json_t *)j, k0, klen0, v)
-        {
-            const char *k = k0;
-            size_t klen = klen0;
-            if (memchr(k0, 1, klen0)) {
-                char *kb = wr_arena_alloc(a, klen0 + 1);
-                if (!kb)
-                    return wr_error(err, WRIT_ENOMEM, "out of memory");
-                klen = key_decode(k0, klen0, kb);
-                k = kb;
-            }
-            if ((klen == 8 && !memcmp(k, "__entity", 8)) || (klen == 6 && !memcmp(k, "__extn", 6)))
-                escape = true;
-            int fi = nfacts ? fact_index(facts, nfacts, k, klen) : -1;
-            if (fi >= 0) {
-                if (!facts[fi].if_absent)
-                    continue; /* the fact replaces it: not read */
-                present |= (uint32_t)1 << fi;
-            }
-            if (ns && json_is_null(v)) {
-                size_t si = record_index(subst, k, klen);
-                if (si != SIZE_MAX) { /* read already (cedar_json_fast_split) */
-                    nhit += !hit[si];
-                    hit[si] = 1;
-                    continue;
-                }
-            }
-            if (!(f[no].key = cv_string_new(a, k, klen)))
+    /* the iterator itself (json_object_keylen_foreach finds each member's
+     * iterator again from its key, three times a member) */
+    for (void *it = j ? json_object_iter((json_t *)j) : NULL; it;
+         it = json_object_iter_next((json_t *)j, it)) {
+        const char *k0 = json_object_iter_key(it);
+        size_t klen0 = json_object_iter_key_len(it);
+        json_t *v = json_object_iter_value(it);
+        const char *k = k0;
+        size_t klen = klen0;
+        if (memchr(k0, 1, klen0)) {
+            char *kb = wr_arena_alloc(a, klen0 + 1);
+            if (!kb)
                 return wr_error(err, WRIT_ENOMEM, "out of memory");
-            here.key = k;
-            here.klen = klen;
-            r.path = &here;
-            writ_status st = read_value(&r, v, NULL, &f[no].v);
-            r.path = NULL;
-            if (st)
-                return member_failed(a, j, st, out, err);
-            no++;
+            klen = key_decode(k0, klen0, kb);
+            k = kb;
         }
+        if ((klen == 8 && !memcmp(k, "__entity", 8)) || (klen == 6 && !memcmp(k, "__extn", 6)))
+            escape = true;
+        int fi = nfacts ? fact_index(facts, nfacts, k, klen) : -1;
+        if (fi >= 0) {
+            if (!facts[fi].if_absent)
+                continue; /* the fact replaces it: not read */
+            present |= (uint32_t)1 << fi;
+        }
+        if (ns && json_is_null(v)) {
+            size_t si = record_index(subst, k, klen);
+            if (si != SIZE_MAX) { /* read already (cedar_json_fast_split) */
+                nhit += !hit[si];
+                hit[si] = 1;
+                continue;
+            }
+        }
+        if (!(f[no].key = cv_string_new(a, k, klen)))
+            return wr_error(err, WRIT_ENOMEM, "out of memory");
+        here.key = k;
+        here.klen = klen;
+        r.path = &here;
+        writ_status st = read_value(&r, v, NULL, &f[no].v);
+        r.path = NULL;
+        if (st)
+            return member_failed(a, j, st, out, err);
+        no++;
+    }
     for (size_t i = 0; i < nfacts; i++) {
         if (present & ((uint32_t)1 << i))
             continue;
@@ -1090,8 +1091,19 @@ writ_status cedar_json_context_facts(wr_arena *a, const json_t *j, const cv_reco
     /* Every key is distinct (the tree's are; a fact is added only where the
      * tree has no member of its name, or its member was skipped), so the
      * record is the two sorted runs merged. */
-    if (!cv_fields_sort(a, f, no))
+    if (no <= 16) { /* the usual few: an insertion sort without calls */
+        for (size_t i = 1; i < no; i++) {
+            cv_field x = f[i];
+            size_t w = i;
+            while (w > 0 && key_cmp(f[w - 1].key->data, f[w - 1].key->len, x.key->data, x.key->len) > 0) {
+                f[w] = f[w - 1];
+                w--;
+            }
+            f[w] = x;
+        }
+    } else if (!cv_fields_sort(a, f, no)) {
         return wr_error(err, WRIT_ENOMEM, "out of memory");
+    }
     if (nhit == 0 && no == 0) {
         *out = &cv_empty_record;
         return WRIT_OK;
@@ -1114,7 +1126,8 @@ writ_status cedar_json_context_facts(wr_arena *a, const json_t *j, const cv_reco
             i++;
             continue;
         }
-        if (o < no && (i == ns || cv_string_cmp(f[o].key, subst->f[i].key) < 0))
+        if (o < no && (i == ns || key_cmp(f[o].key->data, f[o].key->len, subst->f[i].key->data,
+                                          subst->f[i].key->len) < 0))
             rec->f[w++] = f[o++];
         else
             rec->f[w++] = subst->f[i++];
