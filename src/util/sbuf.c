@@ -42,7 +42,7 @@ static bool grow(sbuf *b, size_t extra)
 
 void sb_reserve(sbuf *b, size_t n) { (void)grow(b, n); }
 
-void sb_putn(sbuf *b, const char *s, size_t n)
+void sb_putn_grow(sbuf *b, const char *s, size_t n)
 {
     if (!grow(b, n))
         return;
@@ -50,10 +50,6 @@ void sb_putn(sbuf *b, const char *s, size_t n)
     b->len += n;
     b->p[b->len] = '\0';
 }
-
-void sb_puts(sbuf *b, const char *s) { sb_putn(b, s, strlen(s)); }
-
-void sb_putc(sbuf *b, char c) { sb_putn(b, &c, 1); }
 
 void sb_printf(sbuf *b, const char *fmt, ...)
 {
