@@ -908,9 +908,11 @@ writ_status cedar_json_context_subst(wr_arena *a, const json_t *j, const cv_reco
 static int key_cmp(const char *a, size_t an, const char *b, size_t bn)
 {
     size_t n = an < bn ? an : bn;
-    for (size_t i = 0; i < n; i++)
-        if (a[i] != b[i])
-            return (unsigned char)a[i] < (unsigned char)b[i] ? -1 : 1;
+    if (n && a[0] != b[0]) /* most compares end at the first byte */
+        return (unsigned char)a[0] < (unsigned char)b[0] ? -1 : 1;
+    int c = n > 1 ? memcmp(a + 1, b + 1, n - 1) : 0;
+    if (c)
+        return c < 0 ? -1 : 1;
     return an < bn ? -1 : an > bn;
 }
 
@@ -934,7 +936,7 @@ static size_t record_index(const cv_record *r, const char *k, size_t n)
 static int fact_index(const cedar_fact *f, size_t nf, const char *k, size_t n)
 {
     for (size_t i = 0; i < nf; i++)
-        if (f[i].name.n == n && !key_cmp(f[i].name.p, n, k, n))
+        if (f[i].name.n == n && cv_bytes_eq(f[i].name.p, k, n))
             return (int)i;
     return -1;
 }
@@ -942,6 +944,10 @@ static int fact_index(const cedar_fact *f, size_t nf, const char *k, size_t n)
 /* A fact's value, as its JSON form (reqbuild.h) reads. */
 static writ_status fact_value(rd *r, const cedar_fact *f, cv_value *out)
 {
+    if (f->value) { /* made once (cedar_fact_freeze) */
+        *out = *f->value;
+        return WRIT_OK;
+    }
     wr_arena *a = r->a;
     switch (f->kind) {
     case CEDAR_FACT_STRING:
@@ -1082,7 +1088,7 @@ writ_status cedar_json_context_facts(wr_arena *a, const json_t *j, const cv_reco
         r.path = NULL;
         if (st)
             return escape ? member_failed(a, j, st, out, err) : st;
-        if (!(f[no].key = cv_string_new(a, facts[i].name.p, facts[i].name.n)))
+        if (!(f[no].key = facts[i].key ? facts[i].key : cv_string_new(a, facts[i].name.p, facts[i].name.n)))
             return wr_error(err, WRIT_ENOMEM, "out of memory");
         no++;
     }

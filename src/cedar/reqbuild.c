@@ -8,6 +8,7 @@
 #include "util/arena.h"
 #include "util/error.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -175,4 +176,36 @@ writ_status cedar_request_fill_facts(writ_request *rq, const cedar_uid_parts *pr
     if (nfacts && !facts)
         return wr_error(err, WRIT_EINVAL, "cedar_request_fill_facts: missing argument");
     return fill(rq, NULL, false, principal, action, resource, context, true, subst, facts, nfacts, err);
+}
+
+/* cedar_fact_freeze's memory: one arena for the process, never freed. */
+static pthread_mutex_t frozen_mu = PTHREAD_MUTEX_INITIALIZER;
+static wr_arena *frozen;
+
+int cedar_fact_freeze(cedar_fact *f, bool value)
+{
+    int rc = -1;
+    pthread_mutex_lock(&frozen_mu);
+    if (!frozen)
+        frozen = wr_arena_new(1024);
+    const cv_string *k = frozen ? cv_string_new(frozen, f->name.p, f->name.n) : NULL;
+    cv_value *v = k && value ? wr_arena_alloc(frozen, sizeof *v) : NULL;
+    if (k && (!value || v)) {
+        cedar_fact g = *f;
+        g.key = NULL;
+        g.value = NULL;
+        writ_error err;
+        const cv_record *r = NULL;
+        /* the value as a request would make it: a context of this fact alone */
+        if (!value ||
+            (cedar_json_context_facts(frozen, NULL, NULL, &g, 1, &r, &err) == WRIT_OK && r->n == 1)) {
+            if (value)
+                *v = r->f[0].v;
+            f->key = k;
+            f->value = v;
+            rc = 0;
+        }
+    }
+    pthread_mutex_unlock(&frozen_mu);
+    return rc;
 }

@@ -68,7 +68,19 @@ typedef struct cedar_fact {
     const cedar_bytes *items;
     const char *const *keys;
     size_t n;
+    /* made once (cedar_fact_freeze): the name's and the value's Cedar
+     * form, used as they are; NULL: made from the parts above for each
+     * request */
+    const struct cv_string *key;
+    const struct cv_value *value;
 } cedar_fact;
+
+/* Make f's key, and with value its value, once for the life of the
+ * process (in memory never freed): a fact that is the same in every
+ * request then costs nothing to build.  Sets f->key (and f->value); 0, or
+ * -1 on OOM (f unchanged).  Thread-safe; meant to be called once per fact
+ * (pthread_once). */
+int cedar_fact_freeze(cedar_fact *f, bool value);
 
 /* cedar_request_fill_subst (subst may be NULL: a context from
  * cedar_json_load) with facts merged into the context: the request is the

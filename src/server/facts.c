@@ -42,6 +42,7 @@
 #include "util/error.h"
 
 #include <arpa/inet.h>
+#include <pthread.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
@@ -519,7 +520,7 @@ static const struct fact {
 /* srv_facts_direct: the table's facts for a vouching caller without a
  * task token, as the functions above make them (task and chain are the
  * unknown ones, the depth unknown, no ceiling, no destinations limit). */
-size_t srv_facts_direct(const srv_ask *a, const char *destination, cedar_fact *out, cedar_bytes *one)
+static size_t direct_facts(const srv_ask *a, const char *destination, cedar_fact *out, cedar_bytes *one)
 {
     static const char *const task_keys[2] = {"id", "purpose"};
     static const cedar_bytes task_vals[2] = {{"", 0}, {"", 0}};
@@ -555,6 +556,35 @@ size_t srv_facts_direct(const srv_ask *a, const char *destination, cedar_fact *o
     out[n++] =
         (cedar_fact){.name = NAME("destinations"), .if_absent = true, .kind = CEDAR_FACT_STRINGS, .n = 0};
 #undef NAME
+    return n;
+}
+
+/* Every fact's name, and the value of those that are the same in every
+ * such request, made once for the process (cedar_fact_freeze): the
+ * unknown task, the unknown depth, "public" and no destinations limit. */
+static const bool direct_same[8] = {true, false, true, false, false, false, true, true};
+static cedar_fact frozen[8];
+static pthread_once_t frozen_once = PTHREAD_ONCE_INIT;
+
+static void freeze(void)
+{
+    srv_ask a;
+    memset(&a, 0, sizeof a);
+    cedar_bytes one;
+    size_t n = direct_facts(&a, "", frozen, &one);
+    for (size_t i = 0; i < n; i++)
+        if (cedar_fact_freeze(&frozen[i], direct_same[i])) /* OOM: the rest is made per request */
+            break;
+}
+
+size_t srv_facts_direct(const srv_ask *a, const char *destination, cedar_fact *out, cedar_bytes *one)
+{
+    (void)pthread_once(&frozen_once, freeze);
+    size_t n = direct_facts(a, destination, out, one);
+    for (size_t i = 0; i < n; i++) {
+        out[i].key = frozen[i].key;
+        out[i].value = frozen[i].value;
+    }
     return n;
 }
 

@@ -211,6 +211,26 @@ static void test_same_as_json_facts(void **state)
     both_ways(NULL, NULL, NULL, f, n, "no context");
 }
 
+/* Facts made once (cedar_fact_freeze): the same records as made anew. */
+static void test_frozen(void **state)
+{
+    (void)state;
+    cedar_fact f[8];
+    size_t n = some_facts(f, false);
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(cedar_fact_freeze(&f[i], i % 2 == 0), 0);
+        assert_non_null(f[i].key);
+        assert_true(i % 2 ? f[i].value == NULL : f[i].value != NULL);
+    }
+    for (size_t c = 0; c < sizeof contexts / sizeof contexts[0]; c++) {
+        writ_error err;
+        json_t *u = cedar_json_load(contexts[c], strlen(contexts[c]), &err);
+        assert_non_null(u);
+        both_ways(u, NULL, u, f, n, contexts[c]);
+        json_decref(u);
+    }
+}
+
 /* The split tree edited as the decision path edits it (history deleted, a
  * placeholder replaced, members added) reads as the edited tree says. */
 static void test_split_edits(void **state)
@@ -413,6 +433,7 @@ int main(void)
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_oom),
         cmocka_unit_test(test_server_facts),
+        cmocka_unit_test(test_frozen),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
