@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -95,11 +96,48 @@ static void test_failed(void **state)
     sb_free(&c);
 }
 
+/* Every byte in a JSON string: as it is, escaped, or (a lone byte from
+ * 0x80, not UTF-8) U+FFFD. */
+static void test_json_bytes(void **state)
+{
+    (void)state;
+    for (int c = 0; c < 256; c++) {
+        char in[3] = {'a', (char)c, 'b'}, want[16];
+        if (c == '"' || c == '\\')
+            snprintf(want, sizeof want, "\"a\\%cb\"", c);
+        else if (c == '\n')
+            snprintf(want, sizeof want, "\"a\\nb\"");
+        else if (c == '\t')
+            snprintf(want, sizeof want, "\"a\\tb\"");
+        else if (c == '\r')
+            snprintf(want, sizeof want, "\"a\\rb\"");
+        else if (c < 0x20)
+            snprintf(want, sizeof want, "\"a\\u%04xb\"", c);
+        else if (c >= 0x80)
+            snprintf(want, sizeof want, "\"a\\ufffdb\"");
+        else
+            snprintf(want, sizeof want, "\"a%cb\"", c);
+        sbuf b;
+        sb_init(&b);
+        sb_json_strn(&b, in, 3);
+        assert_true(sb_ok(&b));
+        if (strcmp(b.p, want))
+            fail_msg("byte 0x%02x: got %s, want %s", c, b.p, want);
+        sb_free(&b);
+    }
+    sbuf b;
+    sb_init(&b);
+    sb_json_str(&b, "caf\xc3\xa9 \xe2\x82\xac");
+    assert_string_equal(b.p, "\"caf\xc3\xa9 \xe2\x82\xac\"");
+    sb_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_appends),
         cmocka_unit_test(test_failed),
+        cmocka_unit_test(test_json_bytes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
