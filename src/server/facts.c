@@ -35,6 +35,16 @@
  *   sensitivity   the token's ceiling (no ceiling:          "public"
  *                 "restricted")
  *   destinations  the token's destinations ([] = any)        []
+ *
+ * Two ways in, one table.  srv_facts_context sets the facts into the JSON
+ * context, which the Cedar request is then read from.  The common AuthZEN
+ * request (the caller vouches, no task token, no schema, a body the split
+ * reader took) skips that round trip: srv_facts_direct hands the same
+ * values to cedar_request_fill_facts as Cedar parts, each only where the
+ * caller's context has no member of its name, the destination always (it is
+ * the caller's, normalised, or the default).  The names, and the values
+ * that never change, are made once (cedar_fact_freeze).  Both must agree:
+ * tests/unit/test_ctxfacts.c and tests/server/decide_facts.sh check it.
  */
 #include "cedar/reqbuild.h"
 #include "server/server_int.h"
