@@ -159,19 +159,19 @@ static size_t some_facts(cedar_fact *f, bool replace_all)
 static const char *const contexts[] = {
     "{}",
     "{\"x\":1}",
-    "{\"purpose\":\"billing\",\"destination\":\"db.internal\",\"source_ip\":\"10.1.139.177\",\"amount\":{"
-    "\"__extn\":{\"fn\":\"decimal\",\"arg\":\"1032.50\"}},\"hour\":7,\"mfa\":true,\"session_tags\":[],"
-    "\"time\":"
-    "\"2025-07-25T13:00:00Z\",\"chain\":[{\"__entity\":{\"type\":\"Agent\",\"id\":\"agent-3\"}}],"
-    "\"chain_depth\":2}",
-    "{\"task\":{\"id\":\"mine\",\"purpose\":\"p\"},\"chain_depth\":0,\"destinations\":[\"x\"],\"zz\":[1,2],"
-    "\"aa\":{\"b\":{\"c\":\"d\"}},\"source_ip\":{\"__extn\":{\"fn\":\"ip\",\"arg\":\"192.168.0.1\"}}}",
+    ("{\"purpose\":\"billing\",\"destination\":\"db.internal\",\"source_ip\":\"10.1.139.177\",\"amount\":{"
+     "\"__extn\":{\"fn\":\"decimal\",\"arg\":\"1032.50\"}},\"hour\":7,\"mfa\":true,\"session_tags\":[],"
+     "\"time\":"
+     "\"2025-07-25T13:00:00Z\",\"chain\":[{\"__entity\":{\"type\":\"Agent\",\"id\":\"agent-3\"}}],"
+     "\"chain_depth\":2}"),
+    ("{\"task\":{\"id\":\"mine\",\"purpose\":\"p\"},\"chain_depth\":0,\"destinations\":[\"x\"],\"zz\":[1,2],"
+     "\"aa\":{\"b\":{\"c\":\"d\"}},\"source_ip\":{\"__extn\":{\"fn\":\"ip\",\"arg\":\"192.168.0.1\"}}}"),
     /* a kept member Cedar refuses, replaced by a fact: never read */
     "{\"chain\":[\"a\",null],\"k\":\"v\"}",
     /* many members: more than the insertion sort's 16 */
-    "{\"k01\":1,\"k02\":2,\"k03\":3,\"k04\":4,\"k05\":5,\"k06\":6,\"k07\":7,\"k08\":8,\"k09\":9,\"k10\":10,"
-    "\"k11\":11,\"k12\":12,\"k13\":13,\"k14\":14,\"k15\":15,\"k16\":16,\"k17\":17,\"k18\":18,\"k19\":19,"
-    "\"a\":\"first\",\"zzz\":\"last\",\"task\":{\"id\":\"x\"},\"destination\":\"d\"}",
+    ("{\"k01\":1,\"k02\":2,\"k03\":3,\"k04\":4,\"k05\":5,\"k06\":6,\"k07\":7,\"k08\":8,\"k09\":9,\"k10\":10,"
+     "\"k11\":11,\"k12\":12,\"k13\":13,\"k14\":14,\"k15\":15,\"k16\":16,\"k17\":17,\"k18\":18,\"k19\":19,"
+     "\"a\":\"first\",\"zzz\":\"last\",\"task\":{\"id\":\"x\"},\"destination\":\"d\"}"),
 };
 
 /* Each context read by the split (subst) and by jansson alone (no subst),
@@ -374,8 +374,8 @@ static void test_server_facts(void **state)
     static const char *const ctxs[] = {
         "{}",
         "{\"destination\":\"Mixed.Case\",\"time\":{\"__extn\":{\"fn\":\"datetime\",\"arg\":\"2020-01-01\"}}}",
-        "{\"task\":{\"id\":\"pep\"},\"chain\":[\"x\",\"y\"],\"chain_depth\":1,\"source_ip\":\"text\","
-        "\"sensitivity\":\"internal\",\"destinations\":[\"a\"],\"other\":true}",
+        ("{\"task\":{\"id\":\"pep\"},\"chain\":[\"x\",\"y\"],\"chain_depth\":1,\"source_ip\":\"text\","
+         "\"sensitivity\":\"internal\",\"destinations\":[\"a\"],\"other\":true}"),
     };
     for (size_t c = 0; c < sizeof ctxs / sizeof ctxs[0]; c++)
         for (int with_peer = 0; with_peer < 2; with_peer++) {
