@@ -113,6 +113,16 @@ writ_status cedar_json_context(wr_arena *a, const json_t *j, const writ_schema *
 writ_status cedar_json_context_subst(wr_arena *a, const json_t *j, const cv_record *subst,
                                      const cv_record **out, writ_error *err);
 
+/* cedar_json_context_subst (subst may be NULL) with facts (reqbuild.h)
+ * merged in: the record that reading j with each fact set into it first
+ * would give (a fact with if_absent only where j has no member of its
+ * name; one without replaces the member, which is then not read), built
+ * without that JSON.  Fact names are distinct; at most 32 facts. */
+struct cedar_fact;
+writ_status cedar_json_context_facts(wr_arena *a, const json_t *j, const cv_record *subst,
+                                     const struct cedar_fact *facts, size_t nfacts, const cv_record **out,
+                                     writ_error *err);
+
 /* Check a request against the schema (appliesTo, action existence, enum
  * ids).  Context conformance is checked while reading it. */
 writ_status cedar_request_validate(const writ_schema *s, const cv_uid *principal, const cv_uid *action,

@@ -9,6 +9,7 @@
 #include "util/error.h"
 
 #include <assert.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -39,29 +40,31 @@ static writ_status make_uid(wr_arena *a, const cedar_uid_parts *p, const char *w
                             writ_error *err)
 {
     size_t n = p->prefix_len + p->type_len;
-    if (n < p->type_len)
+    if (n < p->type_len || n > SIZE_MAX / 2)
         return wr_error(err, WRIT_ELIMIT, "%s: entity type name too long", what);
-    char *t = wr_arena_alloc(a, n + 1);
-    if (!t)
+    /* the type's string is built in place: prefix and type are copied once */
+    cv_string *ts = wr_arena_alloc(a, sizeof *ts + n + 1);
+    if (!ts)
         return wr_error(err, WRIT_ENOMEM, "out of memory");
     if (p->prefix_len)
-        memcpy(t, p->prefix, p->prefix_len);
+        memcpy(ts->data, p->prefix, p->prefix_len);
     if (p->type_len)
-        memcpy(t + p->prefix_len, p->type, p->type_len);
-    t[n] = '\0';
-    if (!cedar_valid_type_name(t, n))
+        memcpy(ts->data + p->prefix_len, p->type, p->type_len);
+    ts->data[n] = '\0';
+    ts->len = n;
+    if (!cedar_valid_type_name(ts->data, n))
         return wr_error(err, WRIT_EJSON, "%s: `%.*s` is not a valid entity type name", what,
-                        (int)(n > 80 ? 80 : n), t);
-    const cv_string *ts = cv_string_new(a, t, n);
-    const cv_string *is = ts ? cv_string_new(a, p->id, p->id_len) : NULL;
+                        (int)(n > 80 ? 80 : n), ts->data);
+    ts->hash = cv_hash_bytes(ts->data, n);
+    const cv_string *is = cv_string_new(a, p->id, p->id_len);
     *out = is ? cv_uid_new(a, ts, is) : NULL;
     return *out ? WRIT_OK : wr_error(err, WRIT_ENOMEM, "out of memory");
 }
 
 static writ_status fill(writ_request *rq, const writ_schema *s, bool validate,
                         const cedar_uid_parts *principal, const cedar_uid_parts *action,
-                        const cedar_uid_parts *resource, const json_t *context, const cv_record *subst,
-                        writ_error *err)
+                        const cedar_uid_parts *resource, const json_t *context, bool direct,
+                        const cv_record *subst, const cedar_fact *facts, size_t nfacts, writ_error *err)
 {
     if (!rq || !rq->arena || !principal || !action || !resource)
         return wr_error(err, WRIT_EINVAL, "cedar_request_fill: missing argument");
@@ -76,8 +79,8 @@ static writ_status fill(writ_request *rq, const writ_schema *s, bool validate,
         st = cedar_request_validate(s, u[0], u[1], u[2], err);
     const cv_record *ctx = &cv_empty_record;
     if (!st) {
-        st = subst ? cedar_json_context_subst(rq->arena, context, subst, &ctx, err)
-                   : cedar_json_context(rq->arena, context, s, u[1], &ctx, err);
+        st = direct ? cedar_json_context_facts(rq->arena, context, subst, facts, nfacts, &ctx, err)
+                    : cedar_json_context(rq->arena, context, s, u[1], &ctx, err);
         if (st == WRIT_ESCHEMA && validate) {
             st = WRIT_EVALIDATE;
             if (err)
@@ -209,7 +212,7 @@ writ_status cedar_request_fill(writ_request *rq, const writ_schema *s, bool vali
                                const cedar_uid_parts *principal, const cedar_uid_parts *action,
                                const cedar_uid_parts *resource, const json_t *context, writ_error *err)
 {
-    return fill(rq, s, validate, principal, action, resource, context, NULL, err);
+    return fill(rq, s, validate, principal, action, resource, context, false, NULL, NULL, 0, err);
 }
 
 writ_status cedar_request_fill_subst(writ_request *rq, const cedar_uid_parts *principal,
@@ -218,5 +221,47 @@ writ_status cedar_request_fill_subst(writ_request *rq, const cedar_uid_parts *pr
 {
     if (!subst)
         return wr_error(err, WRIT_EINVAL, "cedar_request_fill_subst: missing argument");
-    return fill(rq, NULL, false, principal, action, resource, context, subst, err);
+    return fill(rq, NULL, false, principal, action, resource, context, true, subst, NULL, 0, err);
+}
+
+writ_status cedar_request_fill_facts(writ_request *rq, const cedar_uid_parts *principal,
+                                     const cedar_uid_parts *action, const cedar_uid_parts *resource,
+                                     const json_t *context, const struct cv_record *subst,
+                                     const cedar_fact *facts, size_t nfacts, writ_error *err)
+{
+    if (nfacts && !facts)
+        return wr_error(err, WRIT_EINVAL, "cedar_request_fill_facts: missing argument");
+    return fill(rq, NULL, false, principal, action, resource, context, true, subst, facts, nfacts, err);
+}
+
+/* cedar_fact_freeze's memory: one arena for the process, never freed. */
+static pthread_mutex_t frozen_mu = PTHREAD_MUTEX_INITIALIZER;
+static wr_arena *frozen;
+
+int cedar_fact_freeze(cedar_fact *f, bool value)
+{
+    int rc = -1;
+    pthread_mutex_lock(&frozen_mu);
+    if (!frozen)
+        frozen = wr_arena_new(1024);
+    const cv_string *k = frozen ? cv_string_new(frozen, f->name.p, f->name.n) : NULL;
+    cv_value *v = k && value ? wr_arena_alloc(frozen, sizeof *v) : NULL;
+    if (k && (!value || v)) {
+        cedar_fact g = *f;
+        g.key = NULL;
+        g.value = NULL;
+        writ_error err;
+        const cv_record *r = NULL;
+        /* the value as a request would make it: a context of this fact alone */
+        if (!value ||
+            (cedar_json_context_facts(frozen, NULL, NULL, &g, 1, &r, &err) == WRIT_OK && r->n == 1)) {
+            if (value)
+                *v = r->f[0].v;
+            f->key = k;
+            f->value = v;
+            rc = 0;
+        }
+    }
+    pthread_mutex_unlock(&frozen_mu);
+    return rc;
 }

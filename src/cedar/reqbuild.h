@@ -60,6 +60,58 @@ WRIT_MUST_CHECK writ_status cedar_request_fill_subst(writ_request *rq, const ced
                                                      const cedar_uid_parts *resource, const json_t *context,
                                                      const struct cv_record *subst, writ_error *err);
 
+/* A context member the caller sets itself (the server's facts, facts.c),
+ * put straight into the request by cedar_request_fill_facts: no JSON value
+ * is made for it, inserted into the context tree and read back.  The value
+ * is the one the JSON form in the comment reads to. */
+typedef enum cedar_fact_kind {
+    CEDAR_FACT_STRING,  /* "s" */
+    CEDAR_FACT_LONG,    /* l */
+    CEDAR_FACT_EXT,     /* {"__extn": {"fn": fn, "arg": "s"}} */
+    CEDAR_FACT_STRINGS, /* ["items[0]", ...] (n strings) */
+    CEDAR_FACT_RECORD,  /* {"keys[0]": "items[0]", ...} (n distinct keys) */
+} cedar_fact_kind;
+typedef struct cedar_bytes {
+    const char *p;
+    size_t n;
+} cedar_bytes;
+typedef struct cedar_fact {
+    cedar_bytes name; /* a member name (no byte 0 or 1 in it) */
+    /* true: only when the context has no member of that name (the
+     * caller's wins); false: replaces the member, which is not read */
+    bool if_absent;
+    cedar_fact_kind kind;
+    cedar_bytes s;
+    int64_t l;
+    const char *fn;
+    const cedar_bytes *items;
+    const char *const *keys;
+    size_t n;
+    /* made once (cedar_fact_freeze): the name's and the value's Cedar
+     * form, used as they are; NULL: made from the parts above for each
+     * request */
+    const struct cv_string *key;
+    const struct cv_value *value;
+} cedar_fact;
+
+/* Make f's key, and with value its value, once for the life of the
+ * process (in memory never freed): a fact that is the same in every
+ * request then costs nothing to build.  Sets f->key (and f->value); 0, or
+ * -1 on OOM (f unchanged).  Thread-safe; meant to be called once per fact
+ * (pthread_once). */
+int cedar_fact_freeze(cedar_fact *f, bool value);
+
+/* cedar_request_fill_subst (subst may be NULL: a context from
+ * cedar_json_load) with facts merged into the context: the request is the
+ * one cedar_request_fill_subst makes from the context with each fact set
+ * into it first (a fact with if_absent only where the context has no
+ * member of its name).  Errors as that reading gives them. */
+WRIT_MUST_CHECK writ_status cedar_request_fill_facts(writ_request *rq, const cedar_uid_parts *principal,
+                                                     const cedar_uid_parts *action,
+                                                     const cedar_uid_parts *resource, const json_t *context,
+                                                     const struct cv_record *subst, const cedar_fact *facts,
+                                                     size_t nfacts, writ_error *err);
+
 /* writ_request_set_attrs with the attributes as a parsed JSON object (from
  * cedar_json_load) instead of text.  With store_wins, attributes the store
  * holds for the entity keep the store's value (the request may only add

@@ -149,6 +149,17 @@ static void fields_sort(cv_field *f, cv_field *tmp, size_t n)
     memcpy(f, tmp, n * sizeof *f);
 }
 
+bool cv_fields_sort(wr_arena *a, cv_field *f, size_t n)
+{
+    if (n < 2)
+        return true;
+    cv_field *tmp = n > 16 ? wr_arena_alloc(a, n * sizeof *tmp) : NULL;
+    if (n > 16 && !tmp)
+        return false;
+    fields_sort(f, tmp, n);
+    return true;
+}
+
 bool cv_fields_have_duplicate(const cv_field *fields, size_t n)
 {
     for (size_t i = 0; i < n; i++)

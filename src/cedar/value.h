@@ -127,6 +127,9 @@ cv_value cv_set_new(wr_arena *a, const cv_value *items, size_t n);
  * cv_fields_have_duplicate()).  CV_NONE on OOM. */
 cv_value cv_record_new(wr_arena *a, const cv_field *fields, size_t n);
 bool cv_fields_have_duplicate(const cv_field *fields, size_t n);
+/* Sort n fields by key in place (stable; duplicates are kept).  false on
+ * OOM (more than 16 fields take scratch space from a). */
+bool cv_fields_sort(wr_arena *a, cv_field *fields, size_t n);
 extern const cv_record cv_empty_record;
 extern const cv_set cv_empty_set;
 

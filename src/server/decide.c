@@ -8,6 +8,7 @@
  * the record all turn into a deny with the reason in out->error.  No
  * decision is answered before its audit record is committed (durable.c
  * holds the answer until it is). */
+#include "cedar/reqbuild.h"
 #include "server/azmap.h"
 #include "server/server_int.h"
 #include "shadow/shadow.h"
@@ -75,19 +76,89 @@ static void json_errors_extra(sbuf *b, const srv_outcome *o, const char *extra)
 
 static void json_errors(sbuf *b, const srv_outcome *o) { json_errors_extra(b, o, NULL); }
 
+/* This thread's decision state, kept from one decision to the next: the
+ * request, refilled for each decision (cedar/reqbuild.h: no JSON request
+ * object is assembled and re-read, and its arena is rewound rather than
+ * made anew), and the scratch text of a decision (the uids as text, the
+ * audit record's policies and errors), rewound rather than allocated.  A
+ * decision begun while another holds the scratch text (none does today)
+ * takes buffers of its own. */
+typedef struct decide_tls {
+    writ_request *rq;
+    sbuf txt, pol, errs;
+    bool txt_busy, audit_busy;
+} decide_tls;
+
+static pthread_key_t tls_key;
+static pthread_once_t tls_once = PTHREAD_ONCE_INIT;
+static bool tls_key_ok;
+
+static void tls_free(void *p)
+{
+    decide_tls *t = p;
+    writ_request_free(t->rq);
+    sb_free(&t->txt);
+    sb_free(&t->pol);
+    sb_free(&t->errs);
+    wr_free(t);
+}
+static void tls_key_make(void) { tls_key_ok = pthread_key_create(&tls_key, tls_free) == 0; }
+
+static decide_tls *thread_state(void)
+{
+    if (pthread_once(&tls_once, tls_key_make) != 0 || !tls_key_ok)
+        return NULL;
+    decide_tls *t = pthread_getspecific(tls_key);
+    if (!t) {
+        t = wr_calloc(1, sizeof *t);
+        if (t && pthread_setspecific(tls_key, t) != 0) {
+            wr_free(t);
+            t = NULL;
+        }
+    }
+    return t;
+}
+
+static writ_request *thread_request(void)
+{
+    decide_tls *t = thread_state();
+    if (t && !t->rq)
+        t->rq = writ_request_reusable();
+    return t ? t->rq : NULL;
+}
+
+/* b emptied for reuse; a buffer that once grew large is given back. */
+static void sb_rewind(sbuf *b)
+{
+    if (b->cap > 16384)
+        sb_free(b);
+    b->len = 0;
+    b->failed = false;
+    if (b->p)
+        b->p[0] = '\0';
+}
+
 static void audit(srv *s, const char *agent, const char *action, const char *resource, const char *task,
                   const char *chain, const char *extra, const char *shadow, srv_outcome *o)
 {
     if (!s->audit)
         return;
-    sbuf pol, errs;
-    sb_init(&pol);
-    sb_init(&errs);
+    decide_tls *t = thread_state();
+    bool mine = t && !t->audit_busy; /* this thread's scratch buffers, else own ones */
+    sbuf own[2], *pol = mine ? &t->pol : &own[0], *errs = mine ? &t->errs : &own[1];
+    if (mine) {
+        t->audit_busy = true;
+        sb_rewind(pol);
+        sb_rewind(errs);
+    } else {
+        sb_init(pol);
+        sb_init(errs);
+    }
     if (o->failed)
-        sb_puts(&pol, "[]");
+        sb_puts(pol, "[]");
     else
-        json_ids(&pol, o->d.reasons, o->d.nreasons);
-    json_errors_extra(&errs, o, extra);
+        json_ids(pol, o->d.reasons, o->d.nreasons);
+    json_errors_extra(errs, o, extra);
     wr_audit_entry e = {
         .agent = agent,
         .chain = chain,
@@ -95,13 +166,17 @@ static void audit(srv *s, const char *agent, const char *action, const char *res
         .action = action,
         .resource = resource,
         .allow = o->allow,
-        .policies = sb_ok(&pol) ? pol.p : "[]",
-        .errors = sb_ok(&errs) ? errs.p : "[]",
+        .policies = sb_ok(pol) ? pol->p : "[]",
+        .errors = sb_ok(errs) ? errs->p : "[]",
         .shadow = shadow,
     };
-    writ_status st = (sb_ok(&pol) && sb_ok(&errs)) ? srv_durable_record(s, &e) : WRIT_ENOMEM;
-    sb_free(&pol);
-    sb_free(&errs);
+    writ_status st = (sb_ok(pol) && sb_ok(errs)) ? srv_durable_record(s, &e) : WRIT_ENOMEM;
+    if (mine) {
+        t->audit_busy = false;
+    } else {
+        sb_free(pol);
+        sb_free(errs);
+    }
     if (st) {
         atomic_fetch_add_explicit(&s->met.audit_failed, 1, memory_order_relaxed);
         if (o->allow || !o->failed) {
@@ -140,31 +215,6 @@ void srv_record(srv *s, const char *agent, const char *action, const char *resou
 writ_uid_parts srv_uid_parts(const srv *s, const char *type, size_t type_len, const char *id, size_t id_len)
 {
     return az_uid(s->type_prefix, type, type_len, id, id_len);
-}
-
-/* This thread's request, refilled for each decision (cedar/reqbuild.h): no
- * JSON request object is assembled and re-read, and the request's arena is
- * rewound rather than made anew. */
-static pthread_key_t rq_key;
-static pthread_once_t rq_once = PTHREAD_ONCE_INIT;
-static bool rq_key_ok;
-
-static void rq_free(void *p) { writ_request_free(p); }
-static void rq_key_make(void) { rq_key_ok = pthread_key_create(&rq_key, rq_free) == 0; }
-
-static writ_request *thread_request(void)
-{
-    if (pthread_once(&rq_once, rq_key_make) != 0 || !rq_key_ok)
-        return NULL;
-    writ_request *rq = pthread_getspecific(rq_key);
-    if (!rq) {
-        rq = writ_request_reusable();
-        if (rq && pthread_setspecific(rq_key, rq) != 0) {
-            writ_request_free(rq);
-            rq = NULL;
-        }
-    }
-    return rq;
 }
 
 /* "Type::\"id\"" at b's end, NUL-terminated; returns its offset. */
@@ -275,6 +325,16 @@ static bool needs_approval(const srv_snapshot *snap, const writ_decision *d)
     return true;
 }
 
+/* The facts into the JSON context ctx (facts.c): a vouching caller's
+ * destination normalised, then the table's facts.  -1 on OOM. */
+static int json_facts(srv *s, const srv_snapshot *snap, const srv_ask *a, const char *dest, json_t *ctx)
+{
+    if (a->vouched && json_object_get(ctx, "destination") &&
+        json_object_set_new(ctx, "destination", json_string(dest)))
+        return -1;
+    return srv_facts_context(s, snap, a, dest, ctx);
+}
+
 static void decided(srv *s, const char *agent, const char *action, const char *resource, const char *task,
                     const char *chain, const char *extra, const char *shadow, srv_outcome *out)
 {
@@ -298,15 +358,22 @@ void srv_decide_ask(srv *s, const srv_snapshot *snap, const srv_ask *a, srv_outc
             json_is_array(c) && (s->audit || snap->napprovals) ? writ_json_dump_compact(c) : NULL;
     }
     /* the three uids as text for the log, NUL-separated in one buffer */
-    sbuf txt;
-    sb_init(&txt);
-    sb_reserve(&txt, 64 + a->principal.prefix_len + a->principal.type_len + a->principal.id_len +
-                         a->action.type_len + a->action.id_len + a->resource.prefix_len +
-                         a->resource.type_len + a->resource.id_len);
-    size_t oa = put_uid_text(&txt, &a->principal), oc = put_uid_text(&txt, &a->action),
-           orr = put_uid_text(&txt, &a->resource);
-    const char *agent = sb_ok(&txt) ? txt.p + oa : "", *act = sb_ok(&txt) ? txt.p + oc : "",
-               *res = sb_ok(&txt) ? txt.p + orr : "";
+    decide_tls *tls = thread_state();
+    bool mine = tls && !tls->txt_busy; /* this thread's scratch buffer, else an own one */
+    sbuf own_txt, *tp = mine ? &tls->txt : &own_txt;
+    if (mine) {
+        tls->txt_busy = true;
+        sb_rewind(tp);
+    } else {
+        sb_init(tp);
+    }
+    sb_reserve(tp, 64 + a->principal.prefix_len + a->principal.type_len + a->principal.id_len +
+                       a->action.type_len + a->action.id_len + a->resource.prefix_len + a->resource.type_len +
+                       a->resource.id_len);
+    size_t oa = put_uid_text(tp, &a->principal), oc = put_uid_text(tp, &a->action),
+           orr = put_uid_text(tp, &a->resource);
+    const char *agent = sb_ok(tp) ? tp->p + oa : "", *act = sb_ok(tp) ? tp->p + oc : "",
+               *res = sb_ok(tp) ? tp->p + orr : "";
     char why[300] = "", dest[130], *shadow = NULL;
     json_t *ctx = NULL;
     writ_request *rq = NULL;
@@ -314,7 +381,7 @@ void srv_decide_ask(srv *s, const srv_snapshot *snap, const srv_ask *a, srv_outc
     memset(&err, 0, sizeof err);
     srv_history hist;
     memset(&hist.h, 0, sizeof hist.h);
-    if (!sb_ok(&txt)) {
+    if (!sb_ok(tp)) {
         snprintf(why, sizeof why, "out of memory");
         goto refuse;
     }
@@ -335,17 +402,26 @@ void srv_decide_ask(srv *s, const srv_snapshot *snap, const srv_ask *a, srv_outc
         snprintf(why, sizeof why, "out of memory");
         goto refuse;
     }
-    if (a->vouched && json_object_get(ctx, "destination") &&
-        json_object_set_new(ctx, "destination", json_string(dest)))
-        ctx = NULL;
-    if (!ctx || srv_facts_context(s, snap, a, dest, ctx)) {
+    /* The common AuthZEN request (a body the split read, no schema, no
+     * task token): the facts go straight into the Cedar request as values
+     * (srv_facts_direct) instead of into the JSON context and out of it
+     * again.  The JSON context gets them only if an approval gate is to
+     * read it (below). */
+    const struct cv_record *split_base = a->context_split ? cedar_split_base(a->context_split) : NULL;
+    bool direct = split_base && a->vouched && !t && !a->extra && !snap->schema;
+    if (!direct && json_facts(s, snap, a, dest, ctx)) {
         snprintf(why, sizeof why, "out of memory");
         goto refuse;
     }
     if (srv_history_context(s, snap, a, ctx, &hist, why, sizeof why))
         goto refuse;
     rq = thread_request();
-    writ_status st = !rq                ? WRIT_ENOMEM
+    cedar_fact fv[8];
+    cedar_bytes one;
+    writ_status st = !rq ? WRIT_ENOMEM
+                     : direct
+                         ? cedar_request_fill_facts(rq, &a->principal, &a->action, &a->resource, ctx,
+                                                    split_base, fv, srv_facts_direct(a, dest, fv, &one), &err)
                      : a->context_split ? writ_request_fill_split(rq, &a->principal, &a->action, &a->resource,
                                                                   ctx, a->context_split, &err)
                                         : writ_request_fill(rq, snap->schema, s->cfg->validate, &a->principal,
@@ -407,6 +483,11 @@ void srv_decide_ask(srv *s, const srv_snapshot *snap, const srv_ask *a, srv_outc
             sb_puts(&step, a->audit_extra);
         mark = step.len;
         if (s->gate) {
+            if (direct && json_facts(s, snap, a, dest, ctx)) { /* the gate reads them there */
+                sb_free(&step);
+                snprintf(why, sizeof why, "out of memory");
+                goto refuse;
+            }
             s->gate->gate(s->gate->arg, s, snap, a, ctx, agent, res, task, chain, out, &step);
         } else { /* fail closed */
             out->allow = false;
@@ -433,7 +514,10 @@ done:
     srv_history_end(&hist);
     json_decref(ctx);
     writ_free_string(chain_own);
-    sb_free(&txt);
+    if (mine)
+        tls->txt_busy = false;
+    else
+        sb_free(tp);
 }
 
 void srv_outcome_json(const srv_snapshot *snap, const srv_outcome *o, sbuf *b)

@@ -35,12 +35,24 @@
  *   sensitivity   the token's ceiling (no ceiling:          "public"
  *                 "restricted")
  *   destinations  the token's destinations ([] = any)        []
+ *
+ * Two ways in, one table.  srv_facts_context sets the facts into the JSON
+ * context, which the Cedar request is then read from.  The common AuthZEN
+ * request (the caller vouches, no task token, no schema, a body the split
+ * reader took) skips that round trip: srv_facts_direct hands the same
+ * values to cedar_request_fill_facts as Cedar parts, each only where the
+ * caller's context has no member of its name, the destination always (it is
+ * the caller's, normalised, or the default).  The names, and the values
+ * that never change, are made once (cedar_fact_freeze).  Both must agree:
+ * tests/unit/test_ctxfacts.c and tests/server/decide_facts.sh check it.
  */
+#include "cedar/reqbuild.h"
 #include "server/server_int.h"
 #include "util/alloc.h"
 #include "util/error.h"
 
 #include <arpa/inet.h>
+#include <pthread.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
@@ -442,10 +454,10 @@ static json_t *f_depth(const fact_in *in)
     return json_integer(t ? (json_int_t)t->depth : UNKNOWN_DEPTH);
 }
 
-static json_t *f_time(const fact_in *in)
+/* The server's clock as a datetime's text.  It changes once a second: each
+ * thread formats it only then. */
+static const char *time_text(size_t *n)
 {
-    (void)in;
-    /* the text changes once a second: each thread formats it only then */
     static _Thread_local time_t last = (time_t)-1;
     static _Thread_local char ts[32];
     static _Thread_local size_t tn;
@@ -456,13 +468,27 @@ static json_t *f_time(const fact_in *in)
         tn = strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
         last = now;
     }
+    *n = tn;
+    return ts;
+}
+
+static json_t *f_time(const fact_in *in)
+{
+    (void)in;
+    size_t tn;
+    const char *ts = time_text(&tn);
     return extn("datetime", 8, ts, tn);
+}
+
+static const char *source_ip(const srv_ask *a)
+{
+    const srv_peer *p = a->peer;
+    return p && p->ip[0] ? p->ip : "0.0.0.0";
 }
 
 static json_t *f_source_ip(const fact_in *in)
 {
-    const srv_peer *p = in->a->peer;
-    const char *ip = p && p->ip[0] ? p->ip : "0.0.0.0";
+    const char *ip = source_ip(in->a);
     return extn("ip", 2, ip, strlen(ip));
 }
 
@@ -500,6 +526,77 @@ static const struct fact {
     {"sensitivity", f_sensitivity},
     {"destinations", f_destinations},
 };
+
+/* srv_facts_direct: the table's facts for a vouching caller without a
+ * task token, as the functions above make them (task and chain are the
+ * unknown ones, the depth unknown, no ceiling, no destinations limit). */
+static size_t direct_facts(const srv_ask *a, const char *destination, cedar_fact *out, cedar_bytes *one)
+{
+    static const char *const task_keys[2] = {"id", "purpose"};
+    static const cedar_bytes task_vals[2] = {{"", 0}, {"", 0}};
+#define NAME(lit) {lit, sizeof lit - 1}
+    size_t n = 0;
+    out[n++] = (cedar_fact){.name = NAME("task"),
+                            .if_absent = true,
+                            .kind = CEDAR_FACT_RECORD,
+                            .keys = task_keys,
+                            .items = task_vals,
+                            .n = 2};
+    *one = (cedar_bytes){a->principal.id, a->principal.id_len};
+    out[n++] = (cedar_fact){
+        .name = NAME("chain"), .if_absent = true, .kind = CEDAR_FACT_STRINGS, .items = one, .n = 1};
+    out[n++] = (cedar_fact){
+        .name = NAME("chain_depth"), .if_absent = true, .kind = CEDAR_FACT_LONG, .l = UNKNOWN_DEPTH};
+    size_t tn;
+    const char *ts = time_text(&tn);
+    out[n++] = (cedar_fact){
+        .name = NAME("time"), .if_absent = true, .kind = CEDAR_FACT_EXT, .fn = "datetime", .s = {ts, tn}};
+    const char *ip = source_ip(a);
+    out[n++] = (cedar_fact){.name = NAME("source_ip"),
+                            .if_absent = true,
+                            .kind = CEDAR_FACT_EXT,
+                            .fn = "ip",
+                            .s = {ip, strlen(ip)}};
+    out[n++] = (cedar_fact){.name = NAME("destination"),
+                            .if_absent = false,
+                            .kind = CEDAR_FACT_STRING,
+                            .s = {destination, strlen(destination)}};
+    out[n++] = (cedar_fact){
+        .name = NAME("sensitivity"), .if_absent = true, .kind = CEDAR_FACT_STRING, .s = {"public", 6}};
+    out[n++] =
+        (cedar_fact){.name = NAME("destinations"), .if_absent = true, .kind = CEDAR_FACT_STRINGS, .n = 0};
+#undef NAME
+    return n;
+}
+
+/* Every fact's name, and the value of those that are the same in every
+ * such request, made once for the process (cedar_fact_freeze): the
+ * unknown task, the unknown depth, "public" and no destinations limit. */
+static const bool direct_same[8] = {true, false, true, false, false, false, true, true};
+static cedar_fact frozen[8];
+static pthread_once_t frozen_once = PTHREAD_ONCE_INIT;
+
+static void freeze(void)
+{
+    srv_ask a;
+    memset(&a, 0, sizeof a);
+    cedar_bytes one;
+    size_t n = direct_facts(&a, "", frozen, &one);
+    for (size_t i = 0; i < n; i++)
+        if (cedar_fact_freeze(&frozen[i], direct_same[i])) /* OOM: the rest is made per request */
+            break;
+}
+
+size_t srv_facts_direct(const srv_ask *a, const char *destination, cedar_fact *out, cedar_bytes *one)
+{
+    (void)pthread_once(&frozen_once, freeze);
+    size_t n = direct_facts(a, destination, out, one);
+    for (size_t i = 0; i < n; i++) {
+        out[i].key = frozen[i].key;
+        out[i].value = frozen[i].value;
+    }
+    return n;
+}
 
 bool srv_fact_reserved(const char *name)
 {

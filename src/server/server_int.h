@@ -186,6 +186,16 @@ struct srv_ask;
  * vouches.  Then a->extra.  Non-zero on failure (out of memory). */
 int srv_facts_context(srv *s, const srv_snapshot *snap, const struct srv_ask *a, const char *destination,
                       json_t *ctx);
+/* The same facts as Cedar request parts (cedar/reqbuild.h), for a request
+ * whose caller vouches, without a task, front-end facts or a schema: out
+ * (8 entries) gets the values srv_facts_context would set, each only where
+ * the context has no member of its name, but the destination always (it
+ * replaces the caller's, as normalised).  one holds the chain's one item.
+ * Returns the count. */
+struct cedar_fact;
+struct cedar_bytes;
+size_t srv_facts_direct(const struct srv_ask *a, const char *destination, struct cedar_fact *out,
+                        struct cedar_bytes *one);
 
 /* ---- deciding (decide.c): the one decision path of every front end */
 /* A request for a decision, as a front end hands it over.  Every front

@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <string.h>
 
 #define SBUF_MAX ((size_t)64 << 20)
 
@@ -23,9 +24,29 @@ void sb_free(sbuf *b);
 bool sb_ok(const sbuf *b);
 /* Make room for n more bytes now (one allocation instead of doublings). */
 void sb_reserve(sbuf *b, size_t n);
-void sb_putn(sbuf *b, const char *s, size_t n);
-void sb_puts(sbuf *b, const char *s);
-void sb_putc(sbuf *b, char c);
+/* Appends.  Most fit in the room the buffer has: those are inline (a copy,
+ * no call); the others grow it (sb_putn_grow). */
+void sb_putn_grow(sbuf *b, const char *s, size_t n);
+static inline void sb_putn(sbuf *b, const char *s, size_t n)
+{
+    if (n < b->cap - b->len && !b->failed) { /* cap > len whenever cap is set */
+        memcpy(b->p + b->len, s, n);
+        b->len += n;
+        b->p[b->len] = '\0';
+    } else {
+        sb_putn_grow(b, s, n);
+    }
+}
+static inline void sb_puts(sbuf *b, const char *s) { sb_putn(b, s, strlen(s)); }
+static inline void sb_putc(sbuf *b, char c)
+{
+    if (b->cap - b->len > 1 && !b->failed) {
+        b->p[b->len++] = c;
+        b->p[b->len] = '\0';
+    } else {
+        sb_putn_grow(b, &c, 1);
+    }
+}
 void sb_printf(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* A JSON string literal, quotes included (n bytes of s, any bytes; invalid
  * UTF-8 is written as U+FFFD so the output stays valid JSON). */
