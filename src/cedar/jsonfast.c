@@ -389,13 +389,13 @@ json_t *cedar_json_fast(const char *text, size_t len)
  * form ({"__entity": {"type", "id"}} with a valid type name,
  * {"__extn": {"fn", "arg"}} that constructs), those keys anywhere but alone
  * in their object, more than SPLIT_MAX_ITEMS members or elements at one
- * level (or SPLIT_MAX_KEPT kept members), or nesting deeper than
- * SPLIT_MAX_DEPTH decline the whole text,
+ * level (or SPLIT_MAX_MEMBERS in the split object, kept ones included), or
+ * nesting deeper than SPLIT_MAX_DEPTH decline the whole text,
  * and the caller reads it the usual way, so every error is the usual one. */
 
 #define SPLIT_MAX_DEPTH 16
 #define SPLIT_MAX_ITEMS 64
-#define SPLIT_MAX_KEPT 16
+#define SPLIT_MAX_MEMBERS 80 /* kept ones included */
 
 static bool cval(rd *r, cv_value *out, int depth);
 
@@ -599,9 +599,8 @@ static json_t *split_object(rd *r)
     cv_field f[SPLIT_MAX_ITEMS];
     size_t n = 0;
     /* every member's key, for the duplicate check (cheaper than the
-     * object's hash lookup for a few members); more kept members than
-     * SPLIT_MAX_KEPT decline */
-    const cv_string *seen[SPLIT_MAX_ITEMS + SPLIT_MAX_KEPT];
+     * object's hash lookup for a few members) */
+    const cv_string *seen[SPLIT_MAX_MEMBERS];
     size_t ns = 0;
     json_t *o = json_object();
     if (!o)
