@@ -180,7 +180,7 @@ static int explain_option(srv *s, const json_t *options, bool *on, srv_reply *r)
 }
 
 /* This thread's writ_split: the body's context read straight into Cedar
- * values (writ_json_parse_split), without a JSON tree of it and its
+ * values (writ_json_parse_fields), without a JSON tree of it and its
  * conversion.  The members the decision path reads as JSON stay JSON: the
  * destination, the vouched task and chain (the audit record, facts.c) and
  * the input (approvals). */
