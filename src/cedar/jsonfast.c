@@ -83,6 +83,21 @@ static size_t utf8_seq(const unsigned char *p, const unsigned char *end)
     return n;
 }
 
+/* The bytes of the 8 at q that are not plain string bytes (0x20..0x7F but
+ * `"` and backslash), as the high bit of each: x ^ c has a zero byte where x
+ * holds c, and subtracting 1 (or 0x20) from each byte borrows, setting the
+ * high bit, at a byte below it; bytes from 0x80 up have it already.  A
+ * borrow may flag a byte above a flagged one too, but never one below, so
+ * the lowest flag is exact: the first byte that is not plain. */
+static inline uint64_t odd8(const unsigned char *q)
+{
+    uint64_t x;
+    memcpy(&x, q, 8);
+    const uint64_t ones = 0x0101010101010101u, high = 0x8080808080808080u;
+    uint64_t quote = x ^ (ones * '"'), bslash = x ^ (ones * '\\');
+    return (((x - ones * 0x20) & ~x) | ((quote - ones) & ~quote) | ((bslash - ones) & ~bslash) | x) & high;
+}
+
 /* A string, r->p just past the opening quote.  On success *s and *n are the
  * bytes (in the text itself when there is no escape, else in r's scratch)
  * and r->p is past the closing quote. */
@@ -90,7 +105,28 @@ static bool str(rd *r, const char **s, size_t *n)
 {
     const unsigned char *b = r->p;
     const unsigned char *q = b;
-    /* the common case: no escape */
+    /* the common case: no escape; plain bytes skipped a word at a time
+     * (little-endian: the first byte is the lowest) */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    for (;;) {
+        while (r->end - q >= 8) {
+            uint64_t m = odd8(q);
+            if (m) {
+                q += __builtin_ctzll(m) >> 3;
+                break;
+            }
+            q += 8;
+        }
+        if (r->end - q >= 8 && *q >= 0x80) { /* UTF-8: check the sequence, then on by words */
+            size_t k = utf8_seq(q, r->end);
+            if (!k)
+                return false;
+            q += k;
+            continue;
+        }
+        break;
+    }
+#endif
     while (q < r->end && *q != '"' && *q != '\\') {
         if (*q < 0x20)
             return false;

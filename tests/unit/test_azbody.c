@@ -147,6 +147,49 @@ static void test_escapes(void **state)
     writ_split_free(sp); /* releases */
 }
 
+/* Strings are scanned a word (8 bytes) at a time while plain: a byte that
+ * is not plain at every place of a word, and strings of every length
+ * around a word, read as the usual reader reads them (or are declined
+ * where it refuses them). */
+static void test_string_words(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *bytes;
+        bool ok;
+    } odd[] = {
+        {"\\\"", true},     {"\\\\", true},
+        {"\\/", true},      {"\x7f", true},
+        {"\xc3\xa9", true}, {"\xe2\x82\xac", true},
+        {"\x01", false},    {"\x1f", false},
+        {"\xff", false},    {"\xed\xa0\x80", false},
+        {" ", true},        {"~", true},
+        {"\\u0041", false}, {"\xf0\x9f\x98\x80", true},
+    };
+    for (size_t k = 0; k < sizeof odd / sizeof odd[0]; k++)
+        for (int at = 0; at < 20; at++)
+            for (int tail = 0; tail < 10; tail += 3) {
+                char id[128];
+                snprintf(id, sizeof id, "%.*s%s%.*s", at, "abcdefghijklmnopqrstuvwxyz", odd[k].bytes, tail,
+                         "0123456789");
+                char t[512];
+                snprintf(t, sizeof t,
+                         "{\"subject\":{\"type\":\"Agent\",\"id\":\"%s\"},\"context\":{\"s\":\"%s\"}}", id,
+                         id);
+                if (body_check(t, strlen(t), failed) != odd[k].ok)
+                    fail_msg("%s: %s", odd[k].ok ? "declined" : "accepted", t);
+            }
+    /* plain strings of every length around a word, to the end of the text */
+    for (int len = 0; len < 40; len++) {
+        char t[256];
+        snprintf(t, sizeof t, "{\"context\":{},\"x\":\"%.*s\"}", len,
+                 "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGH");
+        accepted(t);
+        t[strlen(t) - 2] = '\0'; /* cut inside or at the end of the string */
+        declined(t);
+    }
+}
+
 static void test_declined(void **state)
 {
     (void)state;
@@ -351,11 +394,11 @@ static void test_oom(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_bench_body), cmocka_unit_test(test_values),
-        cmocka_unit_test(test_escapes),    cmocka_unit_test(test_declined),
-        cmocka_unit_test(test_limits),     cmocka_unit_test(test_context_limit),
-        cmocka_unit_test(test_map_errors), cmocka_unit_test(test_properties),
-        cmocka_unit_test(test_oom),
+        cmocka_unit_test(test_bench_body),    cmocka_unit_test(test_values),
+        cmocka_unit_test(test_escapes),       cmocka_unit_test(test_string_words),
+        cmocka_unit_test(test_declined),      cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_context_limit), cmocka_unit_test(test_map_errors),
+        cmocka_unit_test(test_properties),    cmocka_unit_test(test_oom),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
