@@ -209,9 +209,10 @@ typedef struct writ_json_field {
  * fields live until writ_split_release (or sp's next parse, or its free);
  * the strings that point into text need text as long. */
 #define WRIT_FIELDS_MAX 32
-WRIT_API WRIT_MUST_CHECK int writ_json_parse_fields(writ_split *sp, const char *text, size_t len, const char *key,
-                                                    const char *const *keep, const char *const *shallow,
-                                                    const writ_json_field **fields, size_t *n);
+WRIT_API WRIT_MUST_CHECK int writ_json_parse_fields(writ_split *sp, const char *text, size_t len,
+                                                    const char *key, const char *const *keep,
+                                                    const char *const *shallow, const writ_json_field **fields,
+                                                    size_t *n);
 /* Drop the trees of the last writ_json_parse_fields (NULL is a no-op). */
 WRIT_API void writ_split_release(writ_split *sp);
 /* writ_request_fill without a schema for that tree's member (context): a
