@@ -181,6 +181,40 @@ WRIT_API writ_split *writ_split_new(void); /* NULL on OOM; one per thread */
 WRIT_API void writ_split_free(writ_split *sp);
 WRIT_API struct json_t *writ_json_parse_split(writ_split *sp, const char *text, size_t len, const char *key,
                                               const char *const *keep);
+/* One member of an object read by writ_json_parse_fields.  Exactly one of
+ * the three forms, as kind says:
+ *   WRIT_FIELD_STRING  a string: str, len (not NUL-terminated; in the text
+ *                      when it holds no escape, else in sp);
+ *   WRIT_FIELD_FIELDS  an object read as fields in turn: fields, n_fields;
+ *   WRIT_FIELD_JSON    any other value as a tree: json (owned by sp). */
+enum { WRIT_FIELD_STRING = 1, WRIT_FIELD_FIELDS, WRIT_FIELD_JSON };
+typedef struct writ_json_field {
+    const char *key;
+    size_t key_len;
+    int kind;
+    const char *str;
+    size_t len;
+    const struct writ_json_field *fields;
+    size_t n_fields;
+    struct json_t *json;
+} writ_json_field;
+/* writ_json_parse_split without a tree of the whole text: the top-level
+ * object's members as fields, in text order.  The member key is the split
+ * tree (a JSON field); the object members named in shallow are read as
+ * fields whose own members are strings, or JSON for any other value (an
+ * AuthZEN body: subject, action and resource as slices, their properties
+ * as a tree only when given).  0 with *fields, *n; -1 for what
+ * writ_json_parse_split declines, and for an object of fields with more
+ * than WRIT_FIELDS_MAX members: then read the text the usual way.  The
+ * fields live until writ_split_release (or sp's next parse, or its free);
+ * the strings that point into text need text as long. */
+#define WRIT_FIELDS_MAX 32
+WRIT_API WRIT_MUST_CHECK int writ_json_parse_fields(writ_split *sp, const char *text, size_t len,
+                                                    const char *key, const char *const *keep,
+                                                    const char *const *shallow, const writ_json_field **fields,
+                                                    size_t *n);
+/* Drop the trees of the last writ_json_parse_fields (NULL is a no-op). */
+WRIT_API void writ_split_release(writ_split *sp);
 /* writ_request_fill without a schema for that tree's member (context): a
  * member holding json null takes sp's value. */
 WRIT_API WRIT_MUST_CHECK writ_status writ_request_fill_split(

@@ -165,6 +165,8 @@ char *writ_json_dump_compact(const json_t *j) { return cedar_json_dump_compact(j
 struct writ_split {
     wr_arena *arena;
     cedar_json_split sp;
+    const writ_json_field *fields; /* the last writ_json_parse_fields's, until released */
+    size_t n_fields;
 };
 
 writ_split *writ_split_new(void)
@@ -177,9 +179,19 @@ writ_split *writ_split_new(void)
     return s;
 }
 
+void writ_split_release(writ_split *s)
+{
+    if (s) {
+        cedar_json_fields_release(s->fields, s->n_fields);
+        s->fields = NULL;
+        s->n_fields = 0;
+    }
+}
+
 void writ_split_free(writ_split *s)
 {
     if (s) {
+        writ_split_release(s);
         wr_arena_free(s->arena);
         wr_free(s);
     }
@@ -190,12 +202,32 @@ json_t *writ_json_parse_split(writ_split *s, const char *text, size_t len, const
 {
     if (!s || !text || !key)
         return NULL;
+    writ_split_release(s);
     wr_arena_reset(s->arena);
     s->sp = (cedar_json_split){.arena = s->arena, .key = key, .keep = keep};
     return cedar_json_fast_split(text, len, &s->sp);
 }
 
 const struct cv_record *cedar_split_base(const writ_split *s) { return s && s->sp.done ? s->sp.base : NULL; }
+int writ_json_parse_fields(writ_split *s, const char *text, size_t len, const char *key,
+                           const char *const *keep, const char *const *shallow,
+                           const writ_json_field **fields, size_t *n)
+{
+    if (fields)
+        *fields = NULL;
+    if (n)
+        *n = 0;
+    if (!s || !text || !key || !fields || !n)
+        return -1;
+    writ_split_release(s);
+    wr_arena_reset(s->arena);
+    s->sp = (cedar_json_split){.arena = s->arena, .key = key, .keep = keep};
+    if (cedar_json_fast_fields(text, len, &s->sp, shallow, &s->fields, &s->n_fields))
+        return -1;
+    *fields = s->fields;
+    *n = s->n_fields;
+    return 0;
+}
 
 writ_status writ_request_fill_split(writ_request *rq, const writ_uid_parts *principal,
                                     const writ_uid_parts *action, const writ_uid_parts *resource,

@@ -69,6 +69,16 @@ typedef struct cedar_json_split {
 } cedar_json_split;
 json_t *cedar_json_fast_split(const char *text, size_t len, cedar_json_split *sp);
 
+/* cedar_json_fast_split without the tree of the whole text: its top-level
+ * members as fields (writ_json_parse_fields, include/writ/cedar.h; the
+ * fields and their escaped strings in sp->arena).  0, or -1 for whatever
+ * cedar_json_fast_split declines (and an object of fields with more than
+ * WRIT_FIELDS_MAX members), with nothing left to release. */
+int cedar_json_fast_fields(const char *text, size_t len, cedar_json_split *sp, const char *const *shallow,
+                           const writ_json_field **fields, size_t *n);
+/* Drop the trees of fields (what cedar_json_fast_fields gave). */
+void cedar_json_fields_release(const writ_json_field *fields, size_t n);
+
 /* json_dumps(j, JSON_COMPACT)'s text, quicker; NULL for a j that is not an
  * object or array, or on OOM.  Free with wr_free. */
 char *cedar_json_dump_compact(const json_t *j);

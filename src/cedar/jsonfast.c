@@ -83,6 +83,21 @@ static size_t utf8_seq(const unsigned char *p, const unsigned char *end)
     return n;
 }
 
+/* The bytes of the 8 at q that are not plain string bytes (0x20..0x7F but
+ * `"` and backslash), as the high bit of each: x ^ c has a zero byte where x
+ * holds c, and subtracting 1 (or 0x20) from each byte borrows, setting the
+ * high bit, at a byte below it; bytes from 0x80 up have it already.  A
+ * borrow may flag a byte above a flagged one too, but never one below, so
+ * the lowest flag is exact: the first byte that is not plain. */
+static inline uint64_t odd8(const unsigned char *q)
+{
+    uint64_t x;
+    memcpy(&x, q, 8);
+    const uint64_t ones = 0x0101010101010101u, high = 0x8080808080808080u;
+    uint64_t quote = x ^ (ones * '"'), bslash = x ^ (ones * '\\');
+    return (((x - ones * 0x20) & ~x) | ((quote - ones) & ~quote) | ((bslash - ones) & ~bslash) | x) & high;
+}
+
 /* A string, r->p just past the opening quote.  On success *s and *n are the
  * bytes (in the text itself when there is no escape, else in r's scratch)
  * and r->p is past the closing quote. */
@@ -90,7 +105,28 @@ static bool str(rd *r, const char **s, size_t *n)
 {
     const unsigned char *b = r->p;
     const unsigned char *q = b;
-    /* the common case: no escape */
+    /* the common case: no escape; plain bytes skipped a word at a time
+     * (little-endian: the first byte is the lowest) */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    for (;;) {
+        while (r->end - q >= 8) {
+            uint64_t m = odd8(q);
+            if (m) {
+                q += __builtin_ctzll(m) >> 3;
+                break;
+            }
+            q += 8;
+        }
+        if (r->end - q >= 8 && *q >= 0x80) { /* UTF-8: check the sequence, then on by words */
+            size_t k = utf8_seq(q, r->end);
+            if (!k)
+                return false;
+            q += k;
+            continue;
+        }
+        break;
+    }
+#endif
     while (q < r->end && *q != '"' && *q != '\\') {
         if (*q < 0x20)
             return false;
@@ -389,11 +425,13 @@ json_t *cedar_json_fast(const char *text, size_t len)
  * form ({"__entity": {"type", "id"}} with a valid type name,
  * {"__extn": {"fn", "arg"}} that constructs), those keys anywhere but alone
  * in their object, more than SPLIT_MAX_ITEMS members or elements at one
- * level, or nesting deeper than SPLIT_MAX_DEPTH decline the whole text,
+ * level (or SPLIT_MAX_MEMBERS in the split object, kept ones included), or
+ * nesting deeper than SPLIT_MAX_DEPTH decline the whole text,
  * and the caller reads it the usual way, so every error is the usual one. */
 
 #define SPLIT_MAX_DEPTH 16
 #define SPLIT_MAX_ITEMS 64
+#define SPLIT_MAX_MEMBERS 80 /* kept ones included */
 
 static bool cval(rd *r, cv_value *out, int depth);
 
@@ -596,6 +634,10 @@ static json_t *split_object(rd *r)
     cedar_json_split *sp = r->sp;
     cv_field f[SPLIT_MAX_ITEMS];
     size_t n = 0;
+    /* every member's key, for the duplicate check (cheaper than the
+     * object's hash lookup for a few members) */
+    const cv_string *seen[SPLIT_MAX_MEMBERS];
+    size_t ns = 0;
     json_t *o = json_object();
     if (!o)
         return NULL;
@@ -606,12 +648,17 @@ static json_t *split_object(rd *r)
     while (more) {
         const char *k;
         size_t kn;
-        if (!lit(r, "\"", 1) || !str(r, &k, &kn) || is_escape_key(k, kn) || json_object_getn(o, k, kn))
+        if (ns == sizeof seen / sizeof seen[0] || !lit(r, "\"", 1) || !str(r, &k, &kn) ||
+            is_escape_key(k, kn))
             goto fail; /* an escape key makes the context not a record: the usual error */
+        for (size_t i = 0; i < ns; i++)
+            if (seen[i]->len == kn && !memcmp(seen[i]->data, k, kn))
+                goto fail; /* duplicate: jansson refuses it */
         /* the key copied before the value reuses the scratch buffer */
         const cv_string *ks = cv_string_new(sp->arena, k, kn);
         if (!ks || !colon(r))
             goto fail;
+        seen[ns++] = ks;
         json_t *v;
         if (kept(sp, ks->data, ks->len)) {
             v = value(r, 2);
@@ -660,6 +707,138 @@ json_t *cedar_json_fast_split(const char *text, size_t len, cedar_json_split *sp
     if (!j)
         sp->done = false, sp->base = NULL;
     return j;
+}
+
+/* ---- the body as fields (cedar_json_fast_fields)
+ *
+ * cedar_json_fast_split still builds a jansson object for the whole body,
+ * and one for each of subject, action and resource, only for the server to
+ * look up five strings in them and free them again: a JSON object costs a
+ * hash table, a pair allocation per member and a string allocation per
+ * value, so that was most of the reader's cost once the context went
+ * straight into Cedar values.  Here the top-level object is instead a small
+ * array of fields in sp->arena: a string member is a slice of the text (or
+ * of the arena when it holds an escape), a member named in shallow that is
+ * an object is an array of fields in turn (strings, and a tree for any
+ * other value: properties), the split member is split_object's tree, and
+ * any other value is a tree as before.  The subset and the declines are
+ * cedar_json_fast_split's (same str, value and split_object), plus
+ * WRIT_FIELDS_MAX members per object of fields; duplicates are found by
+ * comparing the keys read so far. */
+
+/* s as it stays valid: str leaves decoded strings in the scratch buffer,
+ * which the next string reuses */
+static const char *stable(rd *r, const char *s, size_t n)
+{
+    return s == r->scratch ? wr_arena_strndup(r->sp->arena, s, n) : s;
+}
+
+static bool named(const char *const *list, const char *k, size_t kn)
+{
+    for (const char *const *q = list; q && *q; q++)
+        if (!strncmp(*q, k, kn) && !(*q)[kn])
+            return true;
+    return false;
+}
+
+void cedar_json_fields_release(const writ_json_field *f, size_t n)
+{
+    for (size_t i = 0; f && i < n; i++) {
+        if (f[i].kind == WRIT_FIELD_JSON)
+            json_decref(f[i].json);
+        else if (f[i].kind == WRIT_FIELD_FIELDS)
+            cedar_json_fields_release(f[i].fields, f[i].n_fields);
+    }
+}
+
+/* An object's members as fields, r->p past its `{`: the body (top: its
+ * split member and the shallow ones), or one of its shallow members. */
+static bool fields(rd *r, bool top, const char *const *shallow, const writ_json_field **out, size_t *nout)
+{
+    writ_json_field f[WRIT_FIELDS_MAX];
+    size_t n = 0;
+    ws(r);
+    bool more = !lit(r, "}", 1);
+    while (more) {
+        const char *k;
+        size_t kn;
+        if (n == WRIT_FIELDS_MAX || !lit(r, "\"", 1) || !str(r, &k, &kn))
+            goto fail;
+        for (size_t i = 0; i < n; i++)
+            if (f[i].key_len == kn && !memcmp(f[i].key, k, kn))
+                goto fail; /* duplicate: jansson refuses it */
+        if (!(k = stable(r, k, kn)) || !colon(r) || r->p >= r->end)
+            goto fail;
+        writ_json_field *x = &f[n];
+        memset(x, 0, sizeof *x);
+        x->key = k;
+        x->key_len = kn;
+        if (*r->p == '"') {
+            r->p++;
+            if (!str(r, &x->str, &x->len) || !(x->str = stable(r, x->str, x->len)))
+                goto fail;
+            x->kind = WRIT_FIELD_STRING;
+        } else if (top && *r->p == '{' && kn && !strncmp(k, r->sp->key, kn) && !r->sp->key[kn]) {
+            r->p++;
+            if (!(x->json = split_object(r)))
+                goto fail;
+            x->kind = WRIT_FIELD_JSON;
+        } else if (top && *r->p == '{' && named(shallow, k, kn)) {
+            r->p++;
+            if (!fields(r, false, NULL, &x->fields, &x->n_fields))
+                goto fail;
+            x->kind = WRIT_FIELD_FIELDS;
+        } else {
+            if (!(x->json = value(r, top ? 1 : 2)))
+                goto fail;
+            x->kind = WRIT_FIELD_JSON;
+        }
+        n++;
+        if (!next(r, '}', &more))
+            goto fail;
+    }
+    /* (one slot at least: an empty object's fields are not NULL) */
+    writ_json_field *keep = wr_arena_alloc(r->sp->arena, (n ? n : 1) * sizeof *keep);
+    if (!keep)
+        goto fail;
+    memcpy(keep, f, n * sizeof *keep);
+    *out = keep;
+    *nout = n;
+    return true;
+fail:
+    cedar_json_fields_release(f, n);
+    return false;
+}
+
+int cedar_json_fast_fields(const char *text, size_t len, cedar_json_split *sp, const char *const *shallow,
+                           const writ_json_field **out, size_t *n)
+{
+    sp->done = false;
+    sp->base = NULL;
+    *out = NULL;
+    *n = 0;
+    if (len > CEDAR_JSON_MAX_SIZE)
+        return -1;
+    rd r = {.p = (const unsigned char *)text, .end = (const unsigned char *)text + len, .sp = sp};
+    r.scratch = r.small;
+    r.cap = sizeof r.small;
+    ws(&r);
+    bool ok = lit(&r, "{", 1) && fields(&r, true, shallow, out, n);
+    if (ok) {
+        ws(&r);
+        if (r.p != r.end || !sp->done) {
+            cedar_json_fields_release(*out, *n);
+            ok = false;
+        }
+    }
+    if (r.scratch != r.small)
+        wr_free(r.scratch);
+    if (!ok) {
+        sp->done = false, sp->base = NULL;
+        *out = NULL;
+        *n = 0;
+    }
+    return ok ? 0 : -1;
 }
 
 /* ---- compact text, as json_dumps(j, JSON_COMPACT) writes it

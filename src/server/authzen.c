@@ -70,36 +70,30 @@ static bool same_entity(const writ_uid_parts *a, const writ_uid_parts *b)
     return true;
 }
 
-/* Decide one evaluation and write {"decision":..,"context":{..}}.  tk is
- * the request's verified task token, NULL without one (the caller vouches
- * for the body).  Returns 0, or -1 with why when the parts are malformed
- * (nothing written). */
-static int eval_one(srv *s, const srv_snapshot *snap, const srv_task *tk, const srv_peer *peer,
-                    const az_parts *p, bool ctx_owned, const writ_split *split, bool explain, sbuf *out,
-                    char *why, size_t whylen)
+/* Decide one evaluation, mapped already (az_map), and write
+ * {"decision":..,"context":{..}}.  tk is the request's verified task
+ * token, NULL without one (the caller vouches for the body). */
+static void eval_one(srv *s, const srv_snapshot *snap, const srv_task *tk, const srv_peer *peer,
+                     const az_mapped *m, bool ctx_owned, const writ_split *split, bool explain, sbuf *out)
 {
-    az_names names = {s->type_prefix, s->action_type};
-    az_mapped m;
-    if (az_map(&names, p, tk != NULL, &m, why, whylen))
-        return -1;
     const char *ptype = srv_task_ptype(s, tk);
     srv_ask a = {
-        .principal = tk ? srv_uid_parts(s, ptype, strlen(ptype), tk->agent, strlen(tk->agent)) : m.principal,
-        .action = m.action,
-        .resource = m.resource,
+        .principal = tk ? srv_uid_parts(s, ptype, strlen(ptype), tk->agent, strlen(tk->agent)) : m->principal,
+        .action = m->action,
+        .resource = m->resource,
         .task = tk,
         .bound = tk != NULL,
         .vouched = tk == NULL,
-        .context = m.context,
+        .context = m->context,
         .context_owned = ctx_owned,
         .context_split = split,
-        .principal_props = m.principal_props,
-        .resource_props = m.resource_props,
+        .principal_props = m->principal_props,
+        .resource_props = m->resource_props,
         .peer = peer,
         .explain = explain,
     };
     srv_outcome o;
-    if (tk && m.has_subject && !same_entity(&m.principal, &a.principal))
+    if (tk && m->has_subject && !same_entity(&m->principal, &a.principal))
         /* with a task token, a subject in the body must name the holder */
         srv_decide_failed(s, NULL, NULL, NULL, tk->task, "subject does not match the task token's holder",
                           &o);
@@ -114,7 +108,6 @@ static int eval_one(srv *s, const srv_snapshot *snap, const srv_task *tk, const 
         writ_free_string(xj);
     }
     sb_puts(out, "}}");
-    return 0;
 }
 
 static json_t *load_body(const char *body, size_t len, srv_reply *r)
@@ -167,10 +160,10 @@ int srv_authzen_authenticate(srv *s, struct MHD_Connection *c, srv_task *buf, co
 /* options.explain (both endpoints): 0 with *on, or -1 with the error in r.
  * Explanations quote policy text, so the server gives them only when its
  * configuration says so (explain = true; docs/EXPLAIN.md). */
-static int explain_option(srv *s, json_t *j, bool *on, srv_reply *r)
+static int explain_option(srv *s, const json_t *options, bool *on, srv_reply *r)
 {
     *on = false;
-    json_t *e = json_object_get(json_object_get(j, "options"), "explain");
+    json_t *e = json_object_get(options, "explain");
     if (!e || json_is_false(e))
         return 0;
     if (!json_is_true(e)) {
@@ -187,7 +180,7 @@ static int explain_option(srv *s, json_t *j, bool *on, srv_reply *r)
 }
 
 /* This thread's writ_split: the body's context read straight into Cedar
- * values (writ_json_parse_split), without a JSON tree of it and its
+ * values (writ_json_parse_fields), without a JSON tree of it and its
  * conversion.  The members the decision path reads as JSON stay JSON: the
  * destination, the vouched task and chain (the audit record, facts.c) and
  * the input (approvals). */
@@ -214,43 +207,82 @@ static writ_split *thread_split(void)
     return sp;
 }
 
+/* The single evaluation read as fields (writ_json_parse_fields): subject,
+ * action and resource as slices of the body, their properties as trees
+ * only when given, the context split as above.  Declined: -1, nothing
+ * answered (the caller reads the body the usual way). */
+static const char *const body_shallow[] = {"subject", "action", "resource", NULL};
+
+static int evaluation_fields(srv *s, const srv_snapshot *snap, writ_split *sp, const srv_task *tk,
+                             const srv_peer *peer, const char *body, size_t len, srv_reply *r)
+{
+    const writ_json_field *f;
+    size_t n;
+    if (writ_json_parse_fields(sp, body, len, "context", split_keep, body_shallow, &f, &n))
+        return -1;
+    const writ_json_field *opts = az_field(f, n, "options");
+    bool explain;
+    if (!explain_option(s, opts && opts->kind == WRIT_FIELD_JSON ? opts->json : NULL, &explain, r)) {
+        az_names names = {s->type_prefix, s->action_type};
+        az_mapped m;
+        char why[200];
+        if (az_map_fields(&names, f, n, tk != NULL, &m, why, sizeof why)) {
+            srv_error(r, 400, "bad_request", "%s", why);
+        } else {
+            sbuf b;
+            sb_init(&b);
+            /* the body's context is read by this one evaluation only: the facts go into it */
+            eval_one(s, snap, tk, peer, &m, true, sp, explain, &b);
+            srv_reply_sbuf(r, 200, &b);
+            sb_free(&b);
+        }
+    }
+    writ_split_release(sp);
+    return 0;
+}
+
 static void evaluation(srv *s, const srv_task *tk, const srv_peer *peer, const char *body, size_t len,
                        srv_reply *r)
 {
     srv_snapshot *snap = snap_acquire(s->store);
     /* The quick way only where the context is read as plain values: no
      * schema (typing).  A task-history limit that sums a context member
-     * reads it as the request's context gets it (wr_history_begin).
+     * reads it from the split's Cedar values (wr_history_begin).
      * With a task token the facts replace the caller's members in the
      * tree (facts.c), so they are read from JSON as before.  It declines
      * whatever it is unsure of, which is then read the usual way (and
      * gives every error as before). */
     writ_split *sp = !snap->schema && len ? thread_split() : NULL;
-    json_t *j = sp ? writ_json_parse_split(sp, body, len, "context", split_keep) : NULL;
+    if (sp && !evaluation_fields(s, snap, sp, tk, peer, body, len, r)) {
+        snap_release(snap);
+        return;
+    }
+    json_t *j = load_body(body, len, r);
     if (!j) {
-        sp = NULL;
-        if (!(j = load_body(body, len, r))) {
-            snap_release(snap);
-            return;
-        }
+        snap_release(snap);
+        return;
     }
     bool explain;
-    if (explain_option(s, j, &explain, r)) {
+    if (explain_option(s, json_object_get(j, "options"), &explain, r)) {
         snap_release(snap);
         json_decref(j);
         return;
     }
     az_parts p = {json_object_get(j, "subject"), json_object_get(j, "action"), json_object_get(j, "resource"),
                   json_object_get(j, "context")};
-    sbuf b;
-    sb_init(&b);
+    az_names names = {s->type_prefix, s->action_type};
+    az_mapped m;
     char why[200];
-    /* the body's context is read by this one evaluation only: the facts go into it */
-    if (eval_one(s, snap, tk, peer, &p, true, sp, explain, &b, why, sizeof why))
+    if (az_map(&names, &p, tk != NULL, &m, why, sizeof why)) {
         srv_error(r, 400, "bad_request", "%s", why);
-    else
+    } else {
+        sbuf b;
+        sb_init(&b);
+        /* the body's context is read by this one evaluation only: the facts go into it */
+        eval_one(s, snap, tk, peer, &m, true, NULL, explain, &b);
         srv_reply_sbuf(r, 200, &b);
-    sb_free(&b);
+        sb_free(&b);
+    }
     snap_release(snap);
     json_decref(j);
 }
@@ -286,7 +318,7 @@ static void evaluations(srv *s, const srv_task *tk, const srv_peer *peer, const 
         goto out_json;
     }
     bool explain;
-    if (explain_option(s, j, &explain, r))
+    if (explain_option(s, opts, &explain, r))
         goto out_json;
     json_t *sj = json_object_get(opts, "evaluations_semantic");
     if (sj) {
@@ -326,6 +358,7 @@ static void evaluations(srv *s, const srv_task *tk, const srv_peer *peer, const 
             goto out_json;
         }
     srv_snapshot *snap = snap_acquire(s->store);
+    az_names names = {s->type_prefix, s->action_type};
     sbuf b;
     sb_init(&b);
     sb_puts(&b, "{\"evaluations\":[");
@@ -345,7 +378,10 @@ static void evaluations(srv *s, const srv_task *tk, const srv_peer *peer, const 
             sb_putc(&b, ',');
         size_t mark = b.len;
         char why[200];
-        if (eval_one(s, snap, tk, peer, &p, own, NULL, explain, &b, why, sizeof why)) {
+        az_mapped mp;
+        if (!az_map(&names, &p, tk != NULL, &mp, why, sizeof why)) {
+            eval_one(s, snap, tk, peer, &mp, own, NULL, explain, &b);
+        } else {
             /* A malformed item is a deny of that item with its reason. */
             sb_puts(&b, "{\"decision\":false,\"context\":{\"reasons\":[],\"errors\":[{\"policy\":null,"
                         "\"message\":");

@@ -44,4 +44,13 @@ writ_uid_parts az_uid(const char *type_prefix, const char *type, size_t type_len
 int az_map(const az_names *names, const az_parts *p, bool subject_optional, az_mapped *out, char *why,
            size_t whylen);
 
+/* az_map of a body read as fields (writ_json_parse_fields, with subject,
+ * action and resource shallow and the context a tree): the same checks in
+ * the same order, the same messages, the same mapping.  out points into
+ * body's fields. */
+int az_map_fields(const az_names *names, const writ_json_field *body, size_t n, bool subject_optional,
+                  az_mapped *out, char *why, size_t whylen);
+/* The member key of fields (NULL when absent). */
+const writ_json_field *az_field(const writ_json_field *fields, size_t n, const char *key);
+
 #endif
