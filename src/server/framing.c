@@ -75,9 +75,25 @@ static bool is_tchar(unsigned char ch)
     }
 }
 
-static enum MHD_Result each_header(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+/* Does w (8 bytes of a value) hold a byte below 0x20 (a control character,
+ * tab and NUL included) or 0x7f?  Exact as a yes/no: a borrow only
+ * spreads upwards from a byte that is itself below 0x20 or 0x7f.  A value
+ * is read 8 bytes at a time while the answer is no (a task token is 8 KiB
+ * of base64url), and byte by byte from the first word that says yes. */
+static bool word_suspect(uint64_t w)
+{
+    const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
+    uint64_t low = (w - ones * 0x20) & ~w & highs;
+    uint64_t d = w ^ (ones * 0x7f);
+    uint64_t del = (d - ones) & ~d & highs;
+    return (low | del) != 0;
+}
+
+static enum MHD_Result each_header(void *cls, enum MHD_ValueKind kind, const char *key, size_t key_size,
+                                   const char *value, size_t value_size)
 {
     (void)kind;
+    (void)key_size;
     fr_scan *f = cls;
     if (!key || !*key) {
         f->why = "a header without a name";
@@ -88,9 +104,17 @@ static enum MHD_Result each_header(void *cls, enum MHD_ValueKind kind, const cha
             f->why = "a header name holds a character outside a token (a space before the colon?)";
             return MHD_NO;
         }
-    if (!value)
+    if (!value) {
         value = "";
+        value_size = 0;
+    }
     const unsigned char *p = (const unsigned char *)value;
+    for (size_t i = 0; i + 8 <= value_size; i += 8, p += 8) {
+        uint64_t w;
+        memcpy(&w, p, sizeof w);
+        if (word_suspect(w))
+            break;
+    }
     for (; *p; p++)
         if ((*p < 0x20 && *p != '\t') || *p == 0x7f) {
             f->why = "a control character in a header value (a bare CR?)";
@@ -129,7 +153,7 @@ const char *srv_framing_check(struct MHD_Connection *c, const char *method, cons
     f.lines = srv_framing_line_checks() && method && version && !strncmp(version, "HTTP/", 5);
     if (f.lines)
         f.prev_end = (uintptr_t)version + strlen(version);
-    MHD_get_connection_values(c, MHD_HEADER_KIND, each_header, &f);
+    MHD_get_connection_values_n(c, MHD_HEADER_KIND, each_header, &f);
     const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
     out->content_length = f.cl;
     out->content_type = f.ct;

@@ -68,6 +68,11 @@ elif mode in ('nginx', 'envoy'):   # the largest legitimate check
     else:
         line = 'GET /authz/check' + path + ' HTTP/1.1'
     reqs.append(block(line, fields))
+elif mode == 'ctl':          # ctl LEN POS BYTE: a LEN-byte value with BYTE (hex) at POS, on /healthz
+    n, pos, ch = int(args[0]), int(args[1]), chr(int(args[2], 16))
+    v = ''.join(chr(0x21 + (i * 7) % 94) for i in range(n))   # every printable, shifted
+    v = v[:pos] + ch + v[pos + 1:]
+    reqs.append(block('GET /healthz HTTP/1.1', [('Host', 'x'), ('X-Ctl', v), ('Connection', 'close')]))
 elif mode == 'big':          # big SIZE: one header of about SIZE bytes
     reqs.append(block('GET /healthz HTTP/1.1', [('Host', 'x'), ('Connection', 'close'), ('X-Big', 'b' * int(args[0]))]))
 raw = b''.join(reqs)
@@ -105,6 +110,23 @@ check "GET, 40 header fields, block at the limit: 200" "$1" 200
 r=$(send post $LIMIT); set -- $r
 check "POST with its body, block at the limit: both answers on the keep-alive connection" "$1 $4" "200 200,200"
 contains "... the evaluation decided" "$(cat "$TMP/resp.body")" '"decision":'
+
+# ---- a control character anywhere in a value, short or 8 KiB long (values
+# are read 8 bytes at a time while none is there): 400; a tab: served
+worst=
+for spec in "1 0" "7 6" "8 7" "9 8" "16 15" "17 3" "40 0" "40 13" "40 39" "8192 0" "8192 4100" "8192 8191" "8190 8189"; do
+    set -- $spec
+    for b in 0d 01 1f 7f; do
+        r=$(send ctl "$1" "$2" $b); set -- $r $spec
+        [ "$1" = 400 ] || worst="$worst len=$5,pos=$6,byte=$b:$1"
+        set -- $spec
+    done
+    r=$(send ctl "$1" "$2" 09); set -- $r $spec
+    [ "$1" = 200 ] || worst="$worst len=$5,pos=$6,tab:$1"
+done
+check "control characters (CR, 0x01, 0x1f, DEL) at each place in short and 8 KiB values: 400; tabs: 200" \
+    "${worst:-none}" none
+r=$(send ctl 8192 5000 7f); contains "... saying why" "$(cat "$TMP/resp.body")" 'a control character in a header value'
 
 # ---- the largest legitimate request: 8 KiB token + 4 KiB path, both forms
 for form in nginx envoy; do
