@@ -22,21 +22,29 @@
  * only on the version they were tested with (srv_framing_line_checks). */
 #include "server/framing.h"
 
+#include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
 #include <strings.h>
 
 bool srv_framing_line_checks(void)
 {
-    const char *v = MHD_get_version();
-    return v && !strcmp(v, "0.9.75");
+    /* asked on every request: the answer is the library's, so once */
+    static atomic_int known = -1;
+    int k = atomic_load_explicit(&known, memory_order_relaxed);
+    if (k < 0) {
+        const char *v = MHD_get_version();
+        k = v && !strcmp(v, "0.9.75");
+        atomic_store_explicit(&known, k, memory_order_relaxed);
+    }
+    return k;
 }
 
 typedef struct fr_scan {
-    bool lines;          /* run the line-end checks */
-    uintptr_t prev_end;  /* where the text before the next header ends */
+    bool lines;         /* run the line-end checks */
+    uintptr_t prev_end; /* where the text before the next header ends */
     unsigned ncl, nte;
-    const char *cl, *te;
+    const char *cl, *te, *ct;
     const char *why;
 } fr_scan;
 
@@ -45,12 +53,47 @@ static bool is_tchar(unsigned char ch)
 {
     if ((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z'))
         return true;
-    return ch && strchr("!#$%&'*+-.^_`|~", ch) != NULL;
+    switch (ch) {
+    case '!':
+    case '#':
+    case '$':
+    case '%':
+    case '&':
+    case '\'':
+    case '*':
+    case '+':
+    case '-':
+    case '.':
+    case '^':
+    case '_':
+    case '`':
+    case '|':
+    case '~':
+        return true;
+    default:
+        return false;
+    }
 }
 
-static enum MHD_Result each_header(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+/* Does w (8 bytes of a value) hold a byte below 0x20 (a control character,
+ * tab and NUL included) or 0x7f?  Exact as a yes/no: a borrow only
+ * spreads upwards from a byte that is itself below 0x20 or 0x7f.  A value
+ * is read 8 bytes at a time while the answer is no (a task token is 8 KiB
+ * of base64url), and byte by byte from the first word that says yes. */
+static bool word_suspect(uint64_t w)
+{
+    const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
+    uint64_t low = (w - ones * 0x20) & ~w & highs;
+    uint64_t d = w ^ (ones * 0x7f);
+    uint64_t del = (d - ones) & ~d & highs;
+    return (low | del) != 0;
+}
+
+static enum MHD_Result each_header(void *cls, enum MHD_ValueKind kind, const char *key, size_t key_size,
+                                   const char *value, size_t value_size)
 {
     (void)kind;
+    (void)key_size;
     fr_scan *f = cls;
     if (!key || !*key) {
         f->why = "a header without a name";
@@ -61,9 +104,18 @@ static enum MHD_Result each_header(void *cls, enum MHD_ValueKind kind, const cha
             f->why = "a header name holds a character outside a token (a space before the colon?)";
             return MHD_NO;
         }
-    if (!value)
+    if (!value) {
         value = "";
-    for (const unsigned char *p = (const unsigned char *)value; *p; p++)
+        value_size = 0;
+    }
+    const unsigned char *p = (const unsigned char *)value;
+    for (size_t i = 0; i + 8 <= value_size; i += 8, p += 8) {
+        uint64_t w;
+        memcpy(&w, p, sizeof w);
+        if (word_suspect(w))
+            break;
+    }
+    for (; *p; p++)
         if ((*p < 0x20 && *p != '\t') || *p == 0x7f) {
             f->why = "a control character in a header value (a bare CR?)";
             return MHD_NO;
@@ -75,26 +127,37 @@ static enum MHD_Result each_header(void *cls, enum MHD_ValueKind kind, const cha
                                           : "a header line out of place (an obs-fold continuation line?)";
             return MHD_NO;
         }
-        f->prev_end = (uintptr_t)value + strlen(value);
+        f->prev_end = (uintptr_t)p; /* the value's end: its NUL */
     }
-    if (!strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH)) {
-        f->ncl++;
-        f->cl = value;
-    } else if (!strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING)) {
+    /* the three names the server reads, told apart by their first letter
+     * before any case-blind comparison */
+    if ((key[0] | 0x20) == 'c') {
+        if (!strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH)) {
+            f->ncl++;
+            f->cl = value;
+        } else if (!f->ct && !strcasecmp(key, MHD_HTTP_HEADER_CONTENT_TYPE)) {
+            f->ct = value; /* the first, as a lookup finds it */
+        }
+    } else if ((key[0] | 0x20) == 't' && !strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING)) {
         f->nte++;
         f->te = value;
     }
     return MHD_YES;
 }
 
-const char *srv_framing_check(struct MHD_Connection *c, const char *method, const char *version)
+const char *srv_framing_check(struct MHD_Connection *c, const char *method, const char *version,
+                              srv_framing *out)
 {
     fr_scan f;
     memset(&f, 0, sizeof f);
     f.lines = srv_framing_line_checks() && method && version && !strncmp(version, "HTTP/", 5);
     if (f.lines)
         f.prev_end = (uintptr_t)version + strlen(version);
-    MHD_get_connection_values(c, MHD_HEADER_KIND, each_header, &f);
+    MHD_get_connection_values_n(c, MHD_HEADER_KIND, each_header, &f);
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
+    out->content_length = f.cl;
+    out->content_type = f.ct;
+    out->header_size = ci ? ci->header_size : 0;
     if (f.why)
         return f.why;
     if (f.ncl > 1)
@@ -113,7 +176,6 @@ const char *srv_framing_check(struct MHD_Connection *c, const char *method, cons
             return "a Content-Length that is not a decimal number";
     }
     if (f.lines) {
-        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
         if (!ci)
             return "the size of the header block is unknown";
         uintptr_t want = f.prev_end - (uintptr_t)method + 4;

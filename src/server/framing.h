@@ -12,6 +12,7 @@
 
 #include <microhttpd.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 /* Can the line-end checks run on this libmicrohttpd?  They read where the
  * library left each line in its buffer, which is known for the version
@@ -19,8 +20,20 @@
  * server logs it at start). */
 bool srv_framing_line_checks(void);
 
+/* What the one pass over the headers found besides the verdict, so that the
+ * access handler looks none of them up again: Content-Length and
+ * Content-Type (the values; NULL when absent) and the size of the request
+ * line and headers (MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE, 0 if unknown). */
+typedef struct srv_framing {
+    const char *content_length;
+    const char *content_type;
+    size_t header_size;
+} srv_framing;
+
 /* NULL if c's request is framed unambiguously, else why not (a constant
- * string).  method and version are the access handler's arguments. */
-const char *srv_framing_check(struct MHD_Connection *c, const char *method, const char *version);
+ * string).  method and version are the access handler's arguments; out is
+ * filled either way. */
+const char *srv_framing_check(struct MHD_Connection *c, const char *method, const char *version,
+                              srv_framing *out);
 
 #endif

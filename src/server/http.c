@@ -30,6 +30,28 @@
 #include <time.h>
 #include <unistd.h>
 
+/* The request line and headers: at most SRV_MAX_HEADER_BYTES (as
+ * libmicrohttpd counts them, from the method to the empty line), else 431.
+ * 13 KiB holds the largest task token Writ verifies (8 KiB of JWS,
+ * WRIT_DEFAULT_MAX_TOKEN, in `Authorization: Bearer`) together with the
+ * longest path it checks (4 KiB, PATH_MAX_LEN, in X-Original-URI or the
+ * target) and 1 KiB of other headers (a proxy's X-Real-IP, Host, ...).
+ *
+ * Why not more: libmicrohttpd keeps a connection's request in a pool of
+ * SRV_CONN_POOL bytes and 0.9.75 zeroes the whole pool before every
+ * keep-alive request, and half of it again when the answer starts (it
+ * shrinks the unused read buffer): about 1.5 x the pool in memset per
+ * request, whatever the request's size.  The pool holds the header block,
+ * 64 bytes more per header field, and the answer's own header lines
+ * (~300 bytes), so 16 KiB carries a full 13 KiB block with some 32 fields.
+ * Past the 13 KiB Writ answers 431 itself; a block that overflows the pool
+ * is libmicrohttpd's 431, or, within the last few hundred bytes where the
+ * headers fit but the answer's do not, the connection is closed unanswered
+ * (README, "Limits"; tests/server/headers.sh). */
+#define SRV_MAX_HEADER_BYTES 13312
+#define SRV_MAX_HEADER_TEXT "13312"
+#define SRV_CONN_POOL 16384
+
 typedef enum ep {
     EP_NONE,
     EP_EVALUATION,
@@ -212,9 +234,8 @@ static const srv_ext_route *find_route(const srv *s, const char *url)
     return NULL;
 }
 
-static bool ext_length_ok(const srv *s, struct MHD_Connection *c)
+static bool ext_length_ok(const srv *s, const char *cl)
 {
-    const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     if (!cl)
         return true;
     char *end;
@@ -376,13 +397,19 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         srv_conn_request_begun(c); /* the headers are in: no header deadline */
         /* Framing two parsers could read two ways: refuse it and close, as
          * nothing after it on the connection can be trusted either. */
-        const char *bad = srv_framing_check(c, method, version);
+        srv_framing fr;
+        const char *bad = srv_framing_check(c, method, version, &fr);
         if (bad) {
             atomic_fetch_add_explicit(&s->malformed, 1, memory_order_relaxed);
             h->close = true;
             char msg[160];
             snprintf(msg, sizeof msg, "malformed request: %s", bad);
             return send_error(s, c, h, 400, "bad_request", msg, NULL);
+        }
+        if (fr.header_size > SRV_MAX_HEADER_BYTES) {
+            h->close = true;
+            return send_error(s, c, h, 431, "headers_too_large",
+                              "request line and headers larger than " SRV_MAX_HEADER_TEXT " bytes", NULL);
         }
         if (srv_conn_over(c)) {
             h->over = true;
@@ -393,7 +420,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             return send_error(s, c, h, 404, "not_found", "no such endpoint", NULL);
         if (h->route && atomic_load_explicit(&s->draining, memory_order_relaxed))
             return send_error(s, c, h, 503, "shutting_down", "the server is shutting down", NULL);
-        if (h->route && !ext_length_ok(s, c))
+        if (h->route && !ext_length_ok(s, fr.content_length))
             return send_error(s, c, h, 413, "body_too_large", "request body larger than max_body", NULL);
         if (h->route)
             return MHD_YES;
@@ -402,7 +429,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                               s->eps[h->idx].allow);
         if (atomic_load_explicit(&s->draining, memory_order_relaxed))
             return send_error(s, c, h, 503, "shutting_down", "the server is shutting down", NULL);
-        const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        const char *cl = fr.content_length;
         if (cl) {
             char *end;
             errno = 0;
@@ -418,13 +445,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                 sb_reserve(&h->body, (size_t)n + 1);
         }
         if (s->eps[h->idx].body == B_JSON) {
-            const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+            const char *ct = fr.content_type;
             if (ct && strncasecmp(ct, "application/json", 16) != 0)
                 return send_error(s, c, h, 415, "unsupported_media_type", "expected Content-Type: application/json",
                                   NULL);
         } else if (s->eps[h->idx].body == B_FORM) {
             static const char form_ct[] = "application/x-www-form-urlencoded";
-            const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+            const char *ct = fr.content_type;
             size_t n = sizeof form_ct - 1;
             if (!ct || strncasecmp(ct, form_ct, n) != 0 || (ct[n] && ct[n] != ';' && ct[n] != ' '))
                 return send_error(s, c, h, 415, "unsupported_media_type",
@@ -689,11 +716,9 @@ static struct MHD_Daemon *start_daemon(void *ctx, MHD_socket lfd)
         /* HTTP/1.1 without Host, spaces in the
          * target: 400 (the rest: framing.c) */
         MHD_OPTION_STRICT_FOR_CLIENT, 1,
-        /* libmicrohttpd zeroes a connection's pool on
-         * every keep-alive request; bodies are kept in
-         * our own buffer, so the pool only holds the
-         * headers and the read buffer: 16 KiB, not 32. */
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)16384, MHD_OPTION_NOTIFY_COMPLETED, on_completed, a->s,
+        /* bodies stream into our own buffer: the pool
+         * holds the headers (SRV_MAX_HEADER_BYTES) */
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)SRV_CONN_POOL, MHD_OPTION_NOTIFY_COMPLETED, on_completed, a->s,
         MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, NULL, MHD_OPTION_ARRAY, a->tls, MHD_OPTION_END);
 }
 
