@@ -148,6 +148,17 @@ static writ_status sign_claims(const writ_keyring *kr, const writ_issuer_config 
     st = wr_jws_sign(k->pkey, k->alg, k->kid, WR_TASK_TYP, c, token, len, err);
     if (st != WRIT_OK && why)
         *why = WRIT_R_INTERNAL;
+    /* never hand out a token every verifier refuses as too long */
+    if (st == WRIT_OK && *len > WRIT_DEFAULT_MAX_TOKEN) {
+        size_t got = *len;
+        wr_free(*token);
+        *token = NULL;
+        *len = 0;
+        st = wr_refuse(why, err, WRIT_ELIMIT, WRIT_R_SCOPE,
+                       "the token would be %zu bytes, over the %u a verifier accepts: ask for fewer or "
+                       "shorter actions, resources or destinations, or a shorter purpose",
+                       got, WRIT_DEFAULT_MAX_TOKEN);
+    }
 done:
     if (st == WRIT_ENOMEM)
         wr_refuse(why, err, st, WRIT_R_INTERNAL,

@@ -972,6 +972,42 @@ static void test_revoked_agent_issuance(void **state)
     assert_int_equal(n_fail, 0);
 }
 
+/* A token is never minted that every verifier would refuse as too long:
+ * a scope just under the size verifies, one over it is refused with the
+ * reason and the limit, and nothing is returned. */
+static void test_mint_size_cap(void **state)
+{
+    (void)state;
+    static char items[120][101];
+    const char *ptr[120];
+    for (size_t i = 0; i < 120; i++) {
+        snprintf(items[i], sizeof items[i], "tool:%03zu-%0*d", i, 91, 0);
+        ptr[i] = items[i];
+    }
+    writ_error err;
+    writ_reason why;
+    writ_task_scope sc = SCOPE;
+    sc.actions = ptr;
+    sc.n_actions = 20; /* 2 KB of actions (carried twice): a token of ~6.6 KB */
+    writ_mint_request rq = {.scope = &sc, .txn = "task-big", .now = NOW};
+    char *t = NULL;
+    size_t len = 0;
+    assert_int_equal(writ_token_mint(F.kr, &F.cfg, F.a, &rq, &t, &len, &why, &err), WRIT_OK);
+    assert_true(len <= WRIT_DEFAULT_MAX_TOKEN);
+    writ_task_token *tt;
+    assert_int_equal(verify(t, NOW + 10, NULL, &tt, &why, &err), WRIT_OK);
+    writ_task_token_free(tt);
+    wr_free(t);
+    sc.n_actions = 120; /* 12 KB of actions */
+    t = NULL;
+    len = 1;
+    assert_int_equal(writ_token_mint(F.kr, &F.cfg, F.a, &rq, &t, &len, &why, &err), WRIT_ELIMIT);
+    assert_int_equal(why, WRIT_R_SCOPE);
+    assert_null(t);
+    assert_int_equal(len, 0);
+    assert_non_null(strstr(err.msg, "over the 8192 a verifier accepts"));
+}
+
 /* Fail the Nth allocation for every N along mint, verify, delegate and
  * revocation: every failure is clean (a status, nothing returned, no leak
  * under ASan), and the first N that does not fail gives the normal answer. */
@@ -1034,6 +1070,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_hostile, setup, teardown),
         cmocka_unit_test_setup_teardown(test_oidc_subject_type, setup, teardown),
         cmocka_unit_test_setup_teardown(test_revoked_agent_issuance, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_mint_size_cap, setup, teardown),
         cmocka_unit_test_setup_teardown(test_alloc_failures, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
