@@ -36,6 +36,7 @@
 #include <stdio.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <unistd.h>
 #include <string.h>
 #include <strings.h>
@@ -106,6 +107,7 @@ typedef struct hup {
 static size_t on_header(char *p, size_t size, size_t nmemb, void *ud);
 static size_t on_write(char *p, size_t size, size_t nmemb, void *ud);
 static int on_close(void *ud, curl_socket_t s);
+static curl_socket_t on_open(void *ud, curlsocktype purpose, struct curl_sockaddr *a);
 
 #define REG_IN 1
 #define REG_OUT 2
@@ -123,6 +125,8 @@ static int easy_base(hup *h, CURL *e)
            curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https") ||
            curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https") ||
            curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)h->u->lim.connect_ms) ||
+           curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, on_open) ||
+           curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, h) ||
            curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, on_close) ||
            curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, h);
 }
@@ -420,6 +424,18 @@ static int on_close(void *ud, curl_socket_t s)
     if (s >= 0 && s < FD_TRACK)
         h->reg[s] = h->want[s] = 0;
     return close(s);
+}
+
+/* libcurl opens a socket (mmu held): whatever was recorded for its number
+ * belongs to a socket closed since, however it was closed. */
+static curl_socket_t on_open(void *ud, curlsocktype purpose, struct curl_sockaddr *a)
+{
+    (void)purpose;
+    hup *h = ud;
+    curl_socket_t s = socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+    if (s >= 0 && s < FD_TRACK)
+        h->reg[s] = h->want[s] = 0;
+    return s;
 }
 
 /* libcurl: call back in timeout_ms (-1: no timer) (mmu held). */
