@@ -62,9 +62,10 @@ if [ "${WITH_STRACE:-0}" = 1 ] || [ "${WITH_CSW:-0}" = 1 ]; then
   fi
   csw() { awk '/^voluntary_ctxt_switches/ {n += $2} END {print n}' /proc/$wp/task/*/status 2>/dev/null; }
   cpu() { awk '{print $14 + $15}' /proc/$wp/stat; }
-  c0=$(csw) t0=$(cpu)
+  bytask() { for t in /proc/$wp/task/*; do echo "$(basename $t)/$(cat $t/comm)/$(cat $t/wchan) $(awk '/^voluntary_ctxt_switches/ {print $2}' $t/status 2>/dev/null)"; done; }
+  c0=$(csw) t0=$(cpu); bytask >"$work/csw0"
   wrk -t1 -c"$conns" -d"${secs}s" -s "$work/post.lua" "$url" >"$work/wrk"
-  c1=$(csw) t1=$(cpu)
+  c1=$(csw) t1=$(cpu); bytask >"$work/csw1"
   n=$(calls "$work/wrk")
   if [ "${WITH_STRACE:-0}" = 1 ]; then
     wait $sp || true
@@ -74,6 +75,7 @@ if [ "${WITH_STRACE:-0}" = 1 ] || [ "${WITH_CSW:-0}" = 1 ]; then
   else
     awk -v n="$n" -v c=$((c1 - c0)) -v t=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" \
       'BEGIN {printf "calls: %d  voluntary ctx switches/call: %.2f  CPU us/call: %.0f\n", n, c / n, 1e6 * t / hz / n}'
+    echo "  per thread (tid: switches/call): $(join "$work/csw0" "$work/csw1" | awk -v n="$n" '$3 > $2 {printf "%s: %.2f  ", $1, ($3 - $2) / n}')"
   fi
   kill $wp; wait $wp 2>/dev/null || true
   exit 0
