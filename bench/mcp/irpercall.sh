@@ -71,7 +71,6 @@ if [ "${WITH_STRACE:-0}" = 1 ] || [ "${WITH_CSW:-0}" = 1 ]; then
     wait $sp || true
     echo "calls under strace: $n"
     awk -v n="$n" 'NR>2 && $4 ~ /^[0-9]+$/ {printf "  %-16s %8.3f per call\n", $NF, $4/n}' "$work/strace" | sort -k2 -gr | head -15
-    awk -v n="$n" '/^[0-9. ]+total$/ || $NF == "total" {printf "  %-16s %8.3f per call\n", "total", $(NF-1)/n}' "$work/strace"
   else
     awk -v n="$n" -v c=$((c1 - c0)) -v t=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" \
       'BEGIN {printf "calls: %d  voluntary ctx switches/call: %.2f  CPU us/call: %.0f\n", n, c / n, 1e6 * t / hz / n}'
