@@ -78,6 +78,7 @@ typedef struct hreq {
 
 typedef struct hup {
     char *url;
+    CURLU *uh; /* url parsed once: libcurl parsed CURLOPT_URL again for every transfer */
     CURLM *multi;
     mcp_upstream *u;
     pthread_mutex_t mmu; /* every call into libcurl on multi and its easy handles */
@@ -117,7 +118,7 @@ static curl_socket_t on_open(void *ud, curlsocktype purpose, struct curl_sockadd
  * reset); nonzero on failure. */
 static int easy_base(hup *h, CURL *e)
 {
-    return curl_easy_setopt(e, CURLOPT_URL, h->url) ||
+    return (h->uh ? curl_easy_setopt(e, CURLOPT_CURLU, h->uh) : curl_easy_setopt(e, CURLOPT_URL, h->url)) ||
            curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header) ||
            curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write) ||
            curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L) || curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L) ||
@@ -752,6 +753,7 @@ static void http_close(mcp_upstream *u)
         close(h->ep);
     if (h->evfd >= 0)
         close(h->evfd);
+    curl_url_cleanup(h->uh);
     wr_free(h->url);
     wr_free(h);
     u->impl = NULL;
@@ -795,6 +797,11 @@ writ_status mcp_upstream_http_open(const char *name, const char *url, const mcp_
     u->close_impl = http_close;
     h->u = u;
     h->url = wr_strndup(url, strlen(url));
+    h->uh = curl_url();
+    if (h->uh && curl_url_set(h->uh, CURLUPART_URL, url, 0) != CURLUE_OK) {
+        curl_url_cleanup(h->uh);
+        h->uh = NULL;
+    }
     h->multi = curl_multi_init();
     h->ep = epoll_create1(EPOLL_CLOEXEC);
     h->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
