@@ -15,6 +15,7 @@
 
 #include <math.h>
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -359,6 +360,18 @@ writ_status wr_jcs(const json_t *v, bool cedar_keys, char **out, size_t *len, wr
     return WRIT_OK;
 }
 
+/* SHA-256 fetched once: EVP_sha256() makes OpenSSL 3 look the digest up
+ * again on every use, which costs more than hashing a short text. */
+static pthread_once_t sha_once = PTHREAD_ONCE_INIT;
+static EVP_MD *sha_fetched;
+static void sha_fetch(void) { sha_fetched = EVP_MD_fetch(NULL, "SHA256", NULL); }
+
+static const EVP_MD *sha256_md(void)
+{
+    pthread_once(&sha_once, sha_fetch);
+    return sha_fetched ? sha_fetched : EVP_sha256();
+}
+
 writ_status wr_jcs_sha256(const json_t *v, bool cedar_keys, char hex[65], writ_error *err)
 {
     hex[0] = 0;
@@ -369,7 +382,7 @@ writ_status wr_jcs_sha256(const json_t *v, bool cedar_keys, char hex[65], writ_e
         return st;
     unsigned char md[32];
     unsigned int mdlen = 0;
-    int ok = EVP_Digest(text, n, md, &mdlen, EVP_sha256(), NULL);
+    int ok = EVP_Digest(text, n, md, &mdlen, sha256_md(), NULL);
     wr_free(text);
     if (!ok || mdlen != 32)
         return wr_error(err, WRIT_ENOMEM, "SHA-256 failed");

@@ -42,6 +42,7 @@
 #include "util/error.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,16 +72,12 @@ typedef struct gw_req {
     gw_list list;
     srv_durable durable;
     bool allow;
-    char deny[700];
     json_t *approval; /* a pending approval the deny waits for, NULL = none */
     json_t *id;       /* the request's id (for errors), NULL = none */
     char *body;       /* what is forwarded (a copy) */
     size_t len;
     char http_method[8];
-    char scope[600]; /* the minted upstream token's scope: the decided action, else the upstream */
-    char sid[256], pver[64], accept[256];
-    char last_event[256]; /* Last-Event-ID: a client resuming an SSE stream (GET) */
-    srv_task task;        /* kept for list filtering */
+    srv_task task; /* kept for list filtering */
     bool has_task;
     srv_peer peer;
     /* the upstream's answer, guarded by mu */
@@ -92,12 +89,40 @@ typedef struct gw_req {
     bool started;  /* a ticket is live */
     uint64_t ticket;
     unsigned status;
-    char ctype[128], up_sid[256], up_pver[64];
     writ_status done_st;
-    char why[200];
     sbuf buf;
     struct gw_req *prev, *next; /* the gateway's live requests */
+    /* Texts, last: a new request zeroes what is above `deny` and only the
+     * first byte of each of these (req_new), not 3 KB per call. */
+    char deny[700];
+    char scope[600]; /* the minted upstream token's scope: the decided action, else the upstream */
+    char sid[256], pver[64], accept[256];
+    char last_event[256]; /* Last-Event-ID: a client resuming an SSE stream (GET) */
+    char ctype[128], up_sid[256], up_pver[64];
+    char why[200];
 } gw_req;
+
+static gw_req *req_new(void)
+{
+    gw_req *r = wr_malloc(sizeof *r);
+    if (!r)
+        return NULL;
+    memset(r, 0, offsetof(gw_req, deny));
+    r->deny[0] = r->scope[0] = r->sid[0] = r->pver[0] = r->accept[0] = r->last_event[0] = '\0';
+    r->ctype[0] = r->up_sid[0] = r->up_pver[0] = r->why[0] = '\0';
+    return r;
+}
+
+/* out = s when it fits in n (with its NUL), else "" (as copy_header did
+ * with snprintf, without its cost per call). */
+static void copy_text(char *out, size_t n, const char *s)
+{
+    size_t l = s ? strlen(s) : n;
+    if (l >= n)
+        l = 0;
+    memcpy(out, s ? s : "", l);
+    out[l] = '\0';
+}
 
 struct mcp_gw {
     const srv_config *cfg;
@@ -993,8 +1018,7 @@ static json_t *tool_record(gw_up *up, const char *name)
 
 static void copy_header(struct MHD_Connection *c, const char *name, char *out, size_t n)
 {
-    const char *v = MHD_lookup_connection_value(c, MHD_HEADER_KIND, name);
-    snprintf(out, n, "%s", v && strlen(v) < n ? v : "");
+    copy_text(out, n, MHD_lookup_connection_value(c, MHD_HEADER_KIND, name));
 }
 
 static void live_add(mcp_gw *g, gw_req *r)
@@ -1151,7 +1175,7 @@ static int mcp_handle(void *arg, srv *s, struct MHD_Connection *c, const char *u
         return ret;
     }
     const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
-    r = wr_calloc(1, sizeof *r);
+    r = req_new();
     if (!r)
         return MHD_NO;
     r->g = g;
@@ -1170,7 +1194,7 @@ static int mcp_handle(void *arg, srv *s, struct MHD_Connection *c, const char *u
     }
     r->has_task = true;
     srv_peer_read(s, c, &r->peer);
-    snprintf(r->http_method, sizeof r->http_method, "%s", method);
+    snprintf(r->http_method, sizeof r->http_method, "%s", method); /* POST, GET or DELETE */
     snprintf(r->scope, sizeof r->scope, "%s", up->cfg->name);
     copy_header(c, "Mcp-Session-Id", r->sid, sizeof r->sid);
     copy_header(c, "MCP-Protocol-Version", r->pver, sizeof r->pver);

@@ -36,6 +36,7 @@
 #include <stdio.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <unistd.h>
 #include <string.h>
 #include <strings.h>
@@ -44,11 +45,15 @@
 #include "util/alloc.h"
 #include "util/error.h"
 
+#include <stdatomic.h>
+#include <stdint.h>
+
 typedef struct hreq {
     up_req base; /* first: the list holds hreqs */
     mcp_upstream *u;
     CURL *easy;
-    struct curl_slist *hdrs;
+    bool plain_post;         /* easy holds only the base options + a POST's (see easy_get) */
+    struct curl_slist *hdrs; /* one block: nodes and texts (hdrs_build) */
     char *body;
     size_t len;
     bool added, add_failed; /* to the multi handle (under mmu) */
@@ -62,22 +67,70 @@ typedef struct hreq {
     char errbuf[CURL_ERROR_SIZE];
 } hreq;
 
-/* Easy handles are kept between requests (reset, not freed): creating one
- * costs a large zeroed allocation and its buffers, per call. */
+/* Easy handles are kept between requests, not freed: creating one costs a
+ * large zeroed allocation and its buffers, per call.  A pooled handle keeps
+ * the options every request of the upstream has (URL, callbacks, limits:
+ * easy_base), so a POST sets only its own; one used for another method is
+ * reset and given the base options again when it comes back. */
 #define EASY_POOL 64
+/* Above this many fds the lazy removal below is not tracked (done at once). */
+#define FD_TRACK 4096
 
 typedef struct hup {
     char *url;
+    CURLU *uh; /* url parsed once: libcurl parsed CURLOPT_URL again for every transfer */
     CURLM *multi;
     mcp_upstream *u;
     pthread_mutex_t mmu; /* every call into libcurl on multi and its easy handles */
     int ep, evfd;        /* the thread's epoll set, and its wake-up */
     uint64_t timer_at;   /* libcurl's timer, monotonic ms, UINT64_MAX = none (mmu) */
     uint64_t wait_until; /* the thread sleeps until then at most (mmu) */
+    /* Wake-ups of the thread coalesced: set by the sender that writes the
+     * eventfd, cleared by the thread before it looks at the queue, so that
+     * requests queued while it is busy cost one eventfd write, not one each. */
+    atomic_bool poked;
+    /* The epoll set, lazily (mmu): libcurl removes a keep-alive socket at
+     * the end of every transfer and asks for it again at the start of the
+     * next, two epoll_ctl per call for nothing.  Now a socket libcurl no
+     * longer watches stays in the set (want 0) until the next transfer
+     * wants it again (no call when the events are the same) or an event
+     * comes for it while unwanted (removed then: an idle connection
+     * closed by the peer would otherwise wake the thread again and again).
+     * A socket libcurl closes leaves the set by itself; reg may then be
+     * stale, and the ADD / MOD fallbacks in on_socket cover that. */
+    uint8_t reg[FD_TRACK];  /* the events registered, REG_IN | REG_OUT, 0 = not in the set */
+    uint8_t want[FD_TRACK]; /* what libcurl asked for, 0 = not watched */
     pthread_mutex_t pool_mu;
     CURL *pool[EASY_POOL];
     size_t npool;
 } hup;
+
+static size_t on_header(char *p, size_t size, size_t nmemb, void *ud);
+static size_t on_write(char *p, size_t size, size_t nmemb, void *ud);
+static int on_close(void *ud, curl_socket_t s);
+static curl_socket_t on_open(void *ud, curlsocktype purpose, struct curl_sockaddr *a);
+
+#define REG_IN 1
+#define REG_OUT 2
+#define REG_SET 4
+
+/* The options every request on this upstream has (the handle is fresh or
+ * reset); nonzero on failure. */
+static int easy_base(hup *h, CURL *e)
+{
+    return (h->uh ? curl_easy_setopt(e, CURLOPT_CURLU, h->uh) : curl_easy_setopt(e, CURLOPT_URL, h->url)) ||
+           curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header) ||
+           curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write) ||
+           curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L) || curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L) ||
+           curl_easy_setopt(e, CURLOPT_PROXY, "") ||
+           curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https") ||
+           curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https") ||
+           curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)h->u->lim.connect_ms) ||
+           curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, on_open) ||
+           curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, h) ||
+           curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, on_close) ||
+           curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, h);
+}
 
 static CURL *easy_get(hup *h)
 {
@@ -86,15 +139,37 @@ static CURL *easy_get(hup *h)
     if (h->npool)
         e = h->pool[--h->npool];
     pthread_mutex_unlock(&h->pool_mu);
-    return e ? e : curl_easy_init();
+    if (e)
+        return e;
+    e = curl_easy_init();
+    if (e && easy_base(h, e)) {
+        curl_easy_cleanup(e);
+        e = NULL;
+    }
+    return e;
 }
 
-/* e is in no multi handle. */
-static void easy_put(hup *h, CURL *e)
+/* e is in no multi handle.  plain: it was used for a POST only (its
+ * per-request options are all set again by the next one). */
+static void easy_put(hup *h, CURL *e, bool plain)
 {
     if (!e)
         return;
-    curl_easy_reset(e);
+    /* no pointer into the finished request may stay behind */
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, NULL);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, NULL);
+    if (!plain) {
+        curl_easy_reset(e);
+        if (easy_base(h, e)) {
+            curl_easy_cleanup(e);
+            return;
+        }
+    } else {
+        curl_easy_setopt(e, CURLOPT_POSTFIELDS, NULL);
+        curl_easy_setopt(e, CURLOPT_HEADERDATA, NULL);
+        curl_easy_setopt(e, CURLOPT_WRITEDATA, NULL);
+        curl_easy_setopt(e, CURLOPT_PRIVATE, NULL);
+    }
     pthread_mutex_lock(&h->pool_mu);
     if (h->npool < EASY_POOL) {
         h->pool[h->npool++] = e;
@@ -113,8 +188,8 @@ static void hreq_free(hreq *r)
 {
     if (!r)
         return;
-    easy_put(r->u->impl, r->easy);
-    curl_slist_free_all(r->hdrs);
+    easy_put(r->u->impl, r->easy, r->plain_post);
+    wr_free(r->hdrs);
     wr_free(r->body);
     wr_free(r->ct);
     wr_free(r->sid);
@@ -187,33 +262,79 @@ static size_t on_write(char *p, size_t size, size_t nmemb, void *ud)
     return n;
 }
 
-static bool header_ok(const char *s)
+/* The request's header lines, built into one allocation: libcurl only
+ * reads a CURLOPT_HTTPHEADER list (never frees or changes it), so its nodes
+ * and texts can share a block, one malloc instead of two per header. */
+#define HDR_MAX 12
+typedef struct hdr_list {
+    const char *name[HDR_MAX], *val[HDR_MAX]; /* name NULL: val is the whole line */
+    size_t n;
+} hdr_list;
+
+static void hdr_add(hdr_list *l, const char *name, const char *v)
 {
-    for (; *s; s++)
-        if (*s == '\r' || *s == '\n')
-            return false;
-    return true;
+    if (l->n < HDR_MAX) {
+        l->name[l->n] = name;
+        l->val[l->n++] = v;
+    }
 }
 
-static writ_status add_header(struct curl_slist **l, const char *name, const char *v)
+static bool header_ok(const char *s, size_t n) { return !memchr(s, '\r', n) && !memchr(s, '\n', n); }
+
+/* Each line at most 4095 bytes, none with CR or LF (else WRIT_EINVAL). */
+static writ_status hdrs_build(const hdr_list *l, struct curl_slist **out)
 {
-    char buf[4096];
-    int k = name ? snprintf(buf, sizeof buf, "%s: %s", name, v) : snprintf(buf, sizeof buf, "%s", v);
-    if (k < 0 || (size_t)k >= sizeof buf || !header_ok(buf))
-        return WRIT_EINVAL;
-    struct curl_slist *n = curl_slist_append(*l, buf);
-    if (!n)
+    size_t nl[HDR_MAX], vl[HDR_MAX], total = l->n * sizeof(struct curl_slist);
+    for (size_t i = 0; i < l->n; i++) {
+        nl[i] = l->name[i] ? strlen(l->name[i]) : 0;
+        vl[i] = strlen(l->val[i]);
+        size_t line = nl[i] + (l->name[i] ? 2 : 0) + vl[i];
+        if (line >= 4096 || (l->name[i] && !header_ok(l->name[i], nl[i])) || !header_ok(l->val[i], vl[i]))
+            return WRIT_EINVAL;
+        total += line + 1;
+    }
+    struct curl_slist *nodes = wr_malloc(total ? total : 1);
+    if (!nodes)
         return WRIT_ENOMEM;
-    *l = n;
+    char *p = (char *)(nodes + l->n);
+    for (size_t i = 0; i < l->n; i++) {
+        nodes[i].data = p;
+        nodes[i].next = i + 1 < l->n ? &nodes[i + 1] : NULL;
+        if (l->name[i]) {
+            memcpy(p, l->name[i], nl[i]);
+            p += nl[i];
+            *p++ = ':';
+            *p++ = ' ';
+        }
+        memcpy(p, l->val[i], vl[i]);
+        p += vl[i];
+        *p++ = '\0';
+    }
+    *out = l->n ? nodes : NULL;
+    if (!l->n)
+        wr_free(nodes);
     return WRIT_OK;
 }
 
 static void http_wake(mcp_upstream *u)
 {
     hup *h = u->impl;
+    atomic_store(&h->poked, true);
     uint64_t one = 1;
     ssize_t k = write(h->evfd, &one, sizeof one);
     (void)k; /* a full counter wakes it as well */
+}
+
+/* A sender's wake-up for a queued request: one eventfd write per round of
+ * the thread, however many are queued meanwhile. */
+static void http_poke(mcp_upstream *u)
+{
+    hup *h = u->impl;
+    if (atomic_exchange(&h->poked, true))
+        return;
+    uint64_t one = 1;
+    ssize_t k = write(h->evfd, &one, sizeof one);
+    (void)k;
 }
 
 static void transfer_done(mcp_upstream *u, hreq *r, CURLcode rc);
@@ -262,23 +383,60 @@ static void kick(hup *h)
 static int on_socket(CURL *e, curl_socket_t s, int what, void *ud, void *sockp)
 {
     (void)e;
+    (void)sockp;
     hup *h = ud;
+    bool tracked = s >= 0 && s < FD_TRACK;
     if (what == CURL_POLL_REMOVE) {
-        epoll_ctl(h->ep, EPOLL_CTL_DEL, s, NULL);
+        if (tracked)
+            h->want[s] = 0; /* left in the set (see hup) */
+        else
+            epoll_ctl(h->ep, EPOLL_CTL_DEL, s, NULL);
         return 0;
     }
+    uint8_t m = (what == CURL_POLL_IN || what == CURL_POLL_INOUT ? REG_IN : 0) |
+                (what == CURL_POLL_OUT || what == CURL_POLL_INOUT ? REG_OUT : 0) | REG_SET;
     struct epoll_event ev = {0};
-    ev.events = (what == CURL_POLL_IN || what == CURL_POLL_INOUT ? EPOLLIN : 0) |
-                (what == CURL_POLL_OUT || what == CURL_POLL_INOUT ? EPOLLOUT : 0);
+    ev.events = (m & REG_IN ? EPOLLIN : 0) | (m & REG_OUT ? EPOLLOUT : 0);
     ev.data.fd = s;
-    if (!sockp) {
-        if (epoll_ctl(h->ep, EPOLL_CTL_ADD, s, &ev) != 0 && errno == EEXIST)
-            epoll_ctl(h->ep, EPOLL_CTL_MOD, s, &ev);
-        curl_multi_assign(h->multi, s, h);
-    } else if (epoll_ctl(h->ep, EPOLL_CTL_MOD, s, &ev) != 0 && errno == ENOENT) {
-        epoll_ctl(h->ep, EPOLL_CTL_ADD, s, &ev);
+    if (tracked) {
+        h->want[s] = m;
+        if (h->reg[s] == m)
+            return 0;
+        if (h->reg[s] ? epoll_ctl(h->ep, EPOLL_CTL_MOD, s, &ev) != 0 && errno == ENOENT &&
+                            epoll_ctl(h->ep, EPOLL_CTL_ADD, s, &ev) != 0
+                      : epoll_ctl(h->ep, EPOLL_CTL_ADD, s, &ev) != 0 && errno == EEXIST &&
+                            epoll_ctl(h->ep, EPOLL_CTL_MOD, s, &ev) != 0)
+            h->reg[s] = 0;
+        else
+            h->reg[s] = m;
+        return 0;
     }
+    if (epoll_ctl(h->ep, EPOLL_CTL_MOD, s, &ev) != 0 && errno == ENOENT)
+        epoll_ctl(h->ep, EPOLL_CTL_ADD, s, &ev);
     return 0;
+}
+
+/* libcurl closes a socket (mmu held, as for every call into libcurl): the
+ * kernel takes it out of the epoll set, and its number may come back for
+ * another socket, which must then be added anew. */
+static int on_close(void *ud, curl_socket_t s)
+{
+    hup *h = ud;
+    if (s >= 0 && s < FD_TRACK)
+        h->reg[s] = h->want[s] = 0;
+    return close(s);
+}
+
+/* libcurl opens a socket (mmu held): whatever was recorded for its number
+ * belongs to a socket closed since, however it was closed. */
+static curl_socket_t on_open(void *ud, curlsocktype purpose, struct curl_sockaddr *a)
+{
+    (void)purpose;
+    hup *h = ud;
+    curl_socket_t s = socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+    if (s >= 0 && s < FD_TRACK)
+        h->reg[s] = h->want[s] = 0;
+    return s;
 }
 
 /* libcurl: call back in timeout_ms (-1: no timer) (mmu held). */
@@ -310,46 +468,52 @@ static writ_status http_send(mcp_upstream *u, const mcp_up_request *rq, const mc
     r->base.arg = arg;
     if (!(r->easy = easy_get(h)))
         goto err;
+    hdr_list hl = {.n = 0};
     if (post) {
         r->len = rq->len;
         if (!(r->body = wr_malloc(rq->len ? rq->len : 1)))
             goto err;
         memcpy(r->body, rq->body, rq->len);
-        if ((st = add_header(&r->hdrs, "Content-Type", "application/json")) != WRIT_OK)
-            goto err;
+        hdr_add(&hl, "Content-Type", "application/json");
     }
-    if ((st = add_header(&r->hdrs, "Accept",
-                         rq->accept ? rq->accept : "application/json, text/event-stream")) != WRIT_OK)
+    hdr_add(&hl, "Accept", rq->accept ? rq->accept : "application/json, text/event-stream");
+    if (rq->session_id)
+        hdr_add(&hl, "Mcp-Session-Id", rq->session_id);
+    if (rq->protocol_version)
+        hdr_add(&hl, "MCP-Protocol-Version", rq->protocol_version);
+    if (rq->last_event_id)
+        hdr_add(&hl, "Last-Event-ID", rq->last_event_id);
+    if (rq->nheaders > HDR_MAX - 6) {
+        st = WRIT_EINVAL;
         goto err;
-    if (rq->session_id && (st = add_header(&r->hdrs, "Mcp-Session-Id", rq->session_id)) != WRIT_OK)
-        goto err;
-    if (rq->protocol_version &&
-        (st = add_header(&r->hdrs, "MCP-Protocol-Version", rq->protocol_version)) != WRIT_OK)
-        goto err;
-    if (rq->last_event_id && (st = add_header(&r->hdrs, "Last-Event-ID", rq->last_event_id)) != WRIT_OK)
-        goto err;
+    }
     for (size_t i = 0; i < rq->nheaders; i++) {
         if (!rq->headers[i] || !strchr(rq->headers[i], ':')) {
             st = WRIT_EINVAL;
             goto err;
         }
-        if ((st = add_header(&r->hdrs, NULL, rq->headers[i])) != WRIT_OK)
-            goto err;
+        hdr_add(&hl, NULL, rq->headers[i]);
     }
-    /* No "Expect: 100-continue" round trip for large bodies. */
-    if ((st = add_header(&r->hdrs, NULL, "Expect:")) != WRIT_OK)
+    /* No "Expect: 100-continue" round trip for large bodies.  libcurl adds
+     * one only above a threshold (1 MiB in 7.x and 8.x, 1 KiB in old
+     * versions); a small body goes without the line, which saves libcurl
+     * a header to scan on each of its own checks. */
+    if (!post || r->len > 1024)
+        hdr_add(&hl, NULL, "Expect:");
+    if ((st = hdrs_build(&hl, &r->hdrs)) != WRIT_OK)
         goto err;
     st = WRIT_EINVAL;
     CURL *e = r->easy;
-    if (curl_easy_setopt(e, CURLOPT_URL, h->url) || curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->hdrs) ||
-        curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header) ||
-        curl_easy_setopt(e, CURLOPT_HEADERDATA, r) || curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write) ||
+    /* the base options are on the handle already (easy_get); a pooled
+     * handle may hold a POST's, which a GET or a DELETE must not inherit */
+    if (!post) {
+        curl_easy_reset(e);
+        if (easy_base(h, e))
+            goto err;
+    }
+    if (curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->hdrs) || curl_easy_setopt(e, CURLOPT_HEADERDATA, r) ||
         curl_easy_setopt(e, CURLOPT_WRITEDATA, r) || curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf) ||
-        curl_easy_setopt(e, CURLOPT_PRIVATE, (void *)r) || curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L) ||
-        curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L) || curl_easy_setopt(e, CURLOPT_PROXY, "") ||
-        curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https") ||
-        curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https") ||
-        curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)u->lim.connect_ms))
+        curl_easy_setopt(e, CURLOPT_PRIVATE, (void *)r))
         goto err;
     if (post && (curl_easy_setopt(e, CURLOPT_POST, 1L) || curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->body) ||
                  curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->len)))
@@ -358,6 +522,7 @@ static writ_status http_send(mcp_upstream *u, const mcp_up_request *rq, const mc
         goto err;
     if (del && curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, "DELETE"))
         goto err;
+    r->plain_post = post;
     /* Write it now, on this thread (see the top of the file), unless
      * libcurl is busy on another: then the upstream's thread adds it with
      * whatever else came meanwhile, and this one does not wait. */
@@ -376,7 +541,7 @@ static writ_status http_send(mcp_upstream *u, const mcp_up_request *rq, const mc
     r->queued = !mine;
     pthread_mutex_unlock(&u->qmu);
     if (!mine) {
-        http_wake(u);
+        http_poke(u);
         return WRIT_OK;
     }
     bool wake = false;
@@ -457,6 +622,8 @@ static void *http_thread(void *arg)
                 ssize_t k = read(h->evfd, &v, sizeof v);
                 (void)k;
             }
+        /* and the poke with it: a sender queueing after this writes again */
+        atomic_store(&h->poked, false);
         /* Cancelled ones out.  All of it under mmu: a sender's kick may
          * finish a transfer (and unlink it) meanwhile otherwise. */
         hreq *gone = NULL;
@@ -502,8 +669,15 @@ static void *http_thread(void *arg)
         /* What woke us: sockets, then timers. */
         int running = 0;
         for (int i = 0; i < nev; i++) {
-            if (evs[i].data.fd == h->evfd)
+            int fd = evs[i].data.fd;
+            if (fd == h->evfd)
                 continue; /* read at the top */
+            if (fd >= 0 && fd < FD_TRACK && !h->want[fd]) {
+                /* left in the set after libcurl let go of it (see hup) */
+                epoll_ctl(h->ep, EPOLL_CTL_DEL, fd, NULL);
+                h->reg[fd] = 0;
+                continue;
+            }
             int mask = (evs[i].events & EPOLLIN ? CURL_CSELECT_IN : 0) |
                        (evs[i].events & EPOLLOUT ? CURL_CSELECT_OUT : 0) |
                        (evs[i].events & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR : 0);
@@ -579,6 +753,7 @@ static void http_close(mcp_upstream *u)
         close(h->ep);
     if (h->evfd >= 0)
         close(h->evfd);
+    curl_url_cleanup(h->uh);
     wr_free(h->url);
     wr_free(h);
     u->impl = NULL;
@@ -622,6 +797,11 @@ writ_status mcp_upstream_http_open(const char *name, const char *url, const mcp_
     u->close_impl = http_close;
     h->u = u;
     h->url = wr_strndup(url, strlen(url));
+    h->uh = curl_url();
+    if (h->uh && curl_url_set(h->uh, CURLUPART_URL, url, 0) != CURLUE_OK) {
+        curl_url_cleanup(h->uh);
+        h->uh = NULL;
+    }
     h->multi = curl_multi_init();
     h->ep = epoll_create1(EPOLL_CLOEXEC);
     h->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);

@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# irpercall.sh WRIT_BIN [SECONDS] [CONNS] [extra writ serve args...]
+# The MCP gateway's cost per tools/call, repeatable on a loaded machine: the
+# workload of bench/mcp/run.sh (a minimal Node upstream, examples/mcp.cedar +
+# a policy on context.input, audit on, a header credential), driven by wrk.
+#   default       user-space instructions per call of `writ serve` under
+#                 callgrind (--instr-atstart=no, toggled around the wrk run),
+#                 and the top functions (inclusive and self)
+#   WITH_STRACE=1 syscalls per call (strace -c -f), not under callgrind
+#   WITH_CSW=1    voluntary context switches and CPU per call (/proc), plain
+# Compare two binaries in the same sitting; absolute numbers mean little.
+set -euo pipefail
+writ=$(readlink -f "$1"); secs=${2:-4}; conns=${3:-1}; shift 3 || shift $#
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+work=$(mktemp -d /tmp/mcpir.XXXXXX)
+trap 'kill $(jobs -p) 2>/dev/null; sleep 0.3; rm -rf "$work"' EXIT
+node -e '
+const http = require("node:http");
+const ans = (id) => JSON.stringify({ jsonrpc: "2.0", id, result: { content: [{ type: "text", text: "3" }] } });
+const s = http.createServer((rq, rs) => { let b = ""; rq.on("data", (c) => b += c).on("end", () => {
+  let id = null; try { id = JSON.parse(b).id; } catch {}
+  const out = ans(id); rs.writeHead(200, { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(out) }); rs.end(out); }); });
+s.keepAliveTimeout = 60000;
+s.listen(0, "127.0.0.1", () => console.log(s.address().port));' >"$work/up.port" &
+for _ in $(seq 50); do [ -s "$work/up.port" ] && break; sleep 0.1; done
+UP=$(head -1 "$work/up.port")
+"$writ" keys generate --out "$work/k.pem" >/dev/null
+echo bench-secret >"$work/cred"
+cat "$repo/examples/mcp.cedar" - >"$work/p.cedar" <<'CEDAR'
+@id("bench-add")
+permit (principal, action == Writ::Action::"bench/add", resource) when { context.input.a < 100 };
+CEDAR
+args=(serve --listen 127.0.0.1:0 --ready-file "$work/ready" --state-dir "$work/state" --threads 2
+      --policies "$work/p.cedar" --token-keys "$work/k.pem" --mcp-upstream "bench http://127.0.0.1:$UP/mcp"
+      --mcp-credential "bench header X-Api-Key $work/cred" "$@")
+TOK=$("$writ" token mint --key "$work/k.pem" --issuer https://writ.local --audience writ \
+    --subject spiffe://corp.example/agents/bench --purpose bench --action 'bench/*' --sensitivity restricted --ttl 900)
+BODY='{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"add","arguments":{"a":1,"b":2}}}'
+cat >"$work/post.lua" <<LUA
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Accept"] = "application/json, text/event-stream"
+wrk.headers["Authorization"] = "Bearer $TOK"
+wrk.body = '$BODY'
+LUA
+start() { # start [wrapper...]
+  "$@" "$writ" "${args[@]}" >"$work/log" 2>&1 & wp=$!
+  for _ in $(seq 600); do [ -s "$work/ready" ] && break; sleep 0.1; done
+  addr=$(cat "$work/ready")
+  url="http://$addr/mcp/bench"
+  r=$(curl -s -X POST "$url" -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' \
+      -H "Authorization: Bearer $TOK" --data "$BODY")
+  [[ "$r" == *'"text":"3"'* ]] || { echo "the gateway does not answer: $r"; cat "$work/log"; exit 1; }
+}
+calls() { awk '/requests in/ {print $1}' "$1"; }
+if [ "${WITH_STRACE:-0}" = 1 ] || [ "${WITH_CSW:-0}" = 1 ]; then
+  start
+  wrk -t1 -c"$conns" -d1s -s "$work/post.lua" "$url" >/dev/null
+  if [ "${WITH_STRACE:-0}" = 1 ]; then
+    timeout $((secs + 2)) strace -c -f -p $wp -o "$work/strace" & sp=$!
+    sleep 0.5
+  fi
+  csw() { awk '/^voluntary_ctxt_switches/ {n += $2} END {print n}' /proc/$wp/task/*/status 2>/dev/null; }
+  cpu() { awk '{print $14 + $15}' /proc/$wp/stat; }
+  bytask() { for t in /proc/$wp/task/*; do echo "$(basename $t)/$(cat $t/comm)/$(cat $t/wchan) $(awk '/^voluntary_ctxt_switches/ {print $2}' $t/status 2>/dev/null)"; done; }
+  c0=$(csw) t0=$(cpu); bytask >"$work/csw0"
+  wrk -t1 -c"$conns" -d"${secs}s" -s "$work/post.lua" "$url" >"$work/wrk"
+  c1=$(csw) t1=$(cpu); bytask >"$work/csw1"
+  n=$(calls "$work/wrk")
+  if [ "${WITH_STRACE:-0}" = 1 ]; then
+    wait $sp || true
+    echo "calls under strace: $n"
+    awk -v n="$n" 'NR>2 && $4 ~ /^[0-9]+$/ {printf "  %-16s %8.3f per call\n", $NF, $4/n}' "$work/strace" | sort -k2 -gr | head -15
+  else
+    awk -v n="$n" -v c=$((c1 - c0)) -v t=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" \
+      'BEGIN {printf "calls: %d  voluntary ctx switches/call: %.2f  CPU us/call: %.0f\n", n, c / n, 1e6 * t / hz / n}'
+    echo "  per thread (tid: switches/call): $(join "$work/csw0" "$work/csw1" | awk -v n="$n" '$3 > $2 {printf "%s: %.2f  ", $1, ($3 - $2) / n}')"
+  fi
+  kill $wp; wait $wp 2>/dev/null || true
+  exit 0
+fi
+start valgrind --tool=callgrind --callgrind-out-file="$work/cg.out" --instr-atstart=no
+wrk -t1 -c"$conns" -d2s -s "$work/post.lua" "$url" >/dev/null  # warm up
+callgrind_control -i on $wp >/dev/null
+wrk -t1 -c"$conns" -d"${secs}s" -s "$work/post.lua" "$url" >"$work/wrk"
+callgrind_control -i off $wp >/dev/null
+n=$(calls "$work/wrk")
+kill -TERM $wp; wait $wp 2>/dev/null || true
+[ -n "${KEEP:-}" ] && cp "$work/cg.out" "$KEEP"
+set +o pipefail
+callgrind_annotate --inclusive=yes "$work/cg.out" 2>/dev/null >"$work/incl" || true
+callgrind_annotate "$work/cg.out" 2>/dev/null >"$work/self" || true
+tot=$(awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1; exit}' "$work/self")
+echo "calls: $n   Ir total: $tot   Ir/call: $(awk -v t="$tot" -v n="$n" 'BEGIN {printf "%.0f", t / n}')"
+echo "-- inclusive (Ir/call, top ${TOP:-40})"
+awk -v n="$n" '/^ *[0-9,]+ .*:/ {x = $1; gsub(",", "", x); $1 = ""; printf "%9.0f %s\n", x / n, $0}' "$work/incl" | head -"${TOP:-40}"
+echo "-- self (Ir/call, top ${TOP:-30})"
+awk -v n="$n" '/^ *[0-9,]+ .*:/ {x = $1; gsub(",", "", x); $1 = ""; printf "%9.0f %s\n", x / n, $0}' "$work/self" | head -"${TOP:-30}"
