@@ -196,13 +196,16 @@ contains "refused with 401" "$(jq -s -r '.[3].message' <<<"$OUT")" "401"
 
 # ---- stdio upstream killed mid-session: restarted, a call 1 s later works
 CH=$(pgrep -P "$WPID" | head -1)
-OUT=$(mcp "$URL/files" "$TOK" list "call:read_text_file:{\"path\":\"$TMP/files/a.txt\"}" "wait:$TMP/killed" sleep:1000 \
+# (killed once the first call is answered, however long the client took to get there)
+OUT=$(mcp "$URL/files" "$TOK" list "call:read_text_file:{\"path\":\"$TMP/files/a.txt\"}" "touch:$TMP/stdio-called" \
+    "wait:$TMP/killed" sleep:1000 \
     "call:read_text_file:{\"path\":\"$TMP/files/a.txt\"}" "call:write_file:{\"path\":\"$TMP/files/b.txt\",\"content\":\"x\"}" &
-    sleep 2; kill "$CH"; touch "$TMP/killed"; wait)
+    for _ in $(seq 300); do [ -e "$TMP/stdio-called" ] && break; sleep 0.1; done
+    kill "$CH"; touch "$TMP/killed"; wait)
 check "stdio tools/list filtered" "$(jq -s -c '.[0].tools' <<<"$OUT")" '["list_directory","read_text_file"]'
 check "stdio call" "$(jq -s -c '.[1].text' <<<"$OUT")" '"hello from a file\n"'
-check "after kill + 1 s: the restarted process answers" "$(jq -s -c '.[4].text' <<<"$OUT")" '"hello from a file\n"'
-check "stdio write denied" "$(jq -s -c '.[5].code' <<<"$OUT")" -32001
+check "after kill + 1 s: the restarted process answers" "$(jq -s -c '.[5].text' <<<"$OUT")" '"hello from a file\n"'
+check "stdio write denied" "$(jq -s -c '.[6].code' <<<"$OUT")" -32001
 [ -e "$TMP/files/b.txt" ] && bad "denied write reached the filesystem" || ok "denied write never happened"
 NEW=$(pgrep -P "$WPID" | head -1)
 [ -n "$NEW" ] && [ "$NEW" != "$CH" ] && ok "a new stdio process ($NEW after $CH)" || bad "no new stdio process"
