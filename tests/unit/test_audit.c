@@ -918,6 +918,127 @@ static void shadow_field_hashed(void **state)
     assert_int_equal(r.bad_seq, 12);
 }
 
+/* Every record as stored is what was appended, chained, and hashed the
+ * documented way (audit.h, computed here independently, one update per
+ * piece): groups of many sizes (one row, several rows, more than one
+ * statement holds), v1 and v2 records, empty and missing fields, a field
+ * longer than any buffer of the writer's, the replica's name. */
+#define KA_N 160
+static char ka_big[6000];
+
+static void ka_entry(int i, wr_audit_entry *e, char (*agent)[48], char (*res)[48])
+{
+    snprintf(agent[i], 48, "Writ::Agent::\"a\\\"%d\u00e9\"", i % 5);
+    snprintf(res[i], 48, "Writ::Dataset::\"d%d\"", i);
+    *e = (wr_audit_entry){
+        .time_ms = 1700000000000 + i * 3,
+        .agent = agent[i],
+        .chain = i % 3 ? "[{\"__entity\":{\"type\":\"Agent\",\"id\":\"b\"}}]" : NULL,
+        .task = i % 2 ? "t1" : (i % 4 ? "" : NULL),
+        .action = "Writ::Action::\"read\"",
+        .resource = res[i],
+        .allow = i % 3 != 1,
+        .policies = i == 77 ? ka_big : "[\"policy0\"]",
+        .errors = i % 7 ? "[]" : "[\"x: y\"]",
+        .shadow = i % 4 == 3 ? "{\"decision\":\"deny\",\"policies\":[\"no-x\"]}" : NULL,
+    };
+}
+
+static void ka_hash(sqlite3_stmt *s, const unsigned char prev[32], unsigned char out[32])
+{
+    bool v2 = sqlite3_column_bytes(s, 12) > 0;
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    unsigned char num[17];
+    be64(num, (uint64_t)sqlite3_column_int64(s, 0));
+    be64(num + 8, (uint64_t)sqlite3_column_int64(s, 1));
+    num[16] = !strcmp((const char *)sqlite3_column_text(s, 7), "allow");
+    EVP_DigestInit_ex(md, EVP_sha256(), NULL);
+    EVP_DigestUpdate(md, v2 ? "writ-audit-v2\n" : "writ-audit-v1\n", 14);
+    EVP_DigestUpdate(md, num, 17);
+    static const int col[8] = {2, 3, 4, 5, 6, 8, 9, 12};
+    for (int i = 0; i < (v2 ? 8 : 7); i++) {
+        unsigned char l[8];
+        size_t n = (size_t)sqlite3_column_bytes(s, col[i]);
+        be64(l, n);
+        EVP_DigestUpdate(md, l, 8);
+        EVP_DigestUpdate(md, sqlite3_column_text(s, col[i]), n);
+    }
+    EVP_DigestUpdate(md, prev, 32);
+    unsigned int ol = 0;
+    EVP_DigestFinal_ex(md, out, &ol);
+    EVP_MD_CTX_free(md);
+}
+
+static void record_format_known(void **state)
+{
+    (void)state;
+    memset(ka_big, 'p', sizeof ka_big - 1);
+    ka_big[0] = '[';
+    ka_big[sizeof ka_big - 2] = ']';
+    static char agent[KA_N][48], res[KA_N][48];
+    wr_audit_entry e[KA_N];
+    for (int i = 0; i < KA_N; i++)
+        ka_entry(i, &e[i], agent, res);
+    wr_audit *a;
+    writ_error err;
+    wr_audit_opts o = {.batch = 40, .checkpoint_every = 50, .replica = "r-1"};
+    if (wr_audit_open(db, &o, &a, &err) != WRIT_OK)
+        fail_msg("open: %s", err.msg);
+    static const int sizes[] = {1, 2, 3, 5, 16, 17, 33, 40, 41, 2};
+    writ_status st[64];
+    int at = 0;
+    for (size_t g = 0; g < sizeof sizes / sizeof *sizes; g++) {
+        assert_int_equal(wr_audit_append_many(a, e + at, (size_t)sizes[g], st), WRIT_OK);
+        for (int k = 0; k < sizes[g]; k++)
+            assert_int_equal(st[k], WRIT_OK);
+        at += sizes[g];
+    }
+    assert_int_equal(at, KA_N);
+    wr_audit_close(a);
+
+    sqlite3 *h;
+    sqlite3_stmt *s;
+    assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(h,
+                                        "SELECT seq, time_ms, agent, chain, task, action, resource, decision,"
+                                        " policies, errors, prev, hash, shadow, replica FROM audit ORDER BY seq",
+                                        -1, &s, NULL),
+                     SQLITE_OK);
+    unsigned char prev[32] = {0}, h32[32];
+    int n = 0;
+    while (sqlite3_step(s) == SQLITE_ROW) {
+        const wr_audit_entry *x = &e[n];
+        assert_int_equal(sqlite3_column_int64(s, 0), n + 1);
+        assert_int_equal(sqlite3_column_int64(s, 1), x->time_ms);
+        const char *want[] = {x->agent, x->chain, x->task, x->action, x->resource, x->policies, x->errors};
+        static const int col[] = {2, 3, 4, 5, 6, 8, 9};
+        for (int k = 0; k < 7; k++) {
+            assert_int_equal(sqlite3_column_type(s, col[k]), SQLITE_TEXT);
+            assert_string_equal((const char *)sqlite3_column_text(s, col[k]), want[k] ? want[k] : "");
+        }
+        assert_string_equal((const char *)sqlite3_column_text(s, 7), x->allow ? "allow" : "deny");
+        assert_string_equal((const char *)sqlite3_column_text(s, 12), x->shadow ? x->shadow : "");
+        assert_string_equal((const char *)sqlite3_column_text(s, 13), "r-1");
+        char px[65], hx[65];
+        for (int i = 0; i < 32; i++)
+            sprintf(px + 2 * i, "%02x", prev[i]);
+        assert_string_equal((const char *)sqlite3_column_text(s, 10), px);
+        ka_hash(s, prev, h32);
+        for (int i = 0; i < 32; i++)
+            sprintf(hx + 2 * i, "%02x", h32[i]);
+        assert_string_equal((const char *)sqlite3_column_text(s, 11), hx);
+        memcpy(prev, h32, 32);
+        n++;
+    }
+    assert_int_equal(n, KA_N);
+    sqlite3_finalize(s);
+    sqlite3_close(h);
+    wr_audit_verify_result r;
+    assert_int_equal(verify(&r), WRIT_OK);
+    assert_int_equal(r.records, KA_N);
+    assert_int_equal(r.signed_seq, KA_N);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -940,6 +1061,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(submitted_and_appended, setup, teardown),
         cmocka_unit_test_setup_teardown(groups_appended, setup, teardown),
         cmocka_unit_test_setup_teardown(commit_here_when_idle, setup, teardown),
+        cmocka_unit_test_setup_teardown(record_format_known, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
