@@ -11,13 +11,19 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define AUDIT_ROWS 16 /* rows per multi-row INSERT (14 parameters each, < 999) */
-#define AUDIT_COLS 14
-
+/* Records go in with one INSERT of as many rows as the batch has (up to
+ * AUDIT_ROWS; a statement per row count, prepared when first needed): one
+ * statement to run per batch rather than one per record.  Each row binds
+ * 13 parameters; the replica's name, the same in every row, is ?1 (bound
+ * once). */
+#define AUDIT_ROWS 32
+#define AUDIT_COLS 13
 typedef struct sq_sink {
     au_sink base;
     sqlite3 *db;
-    sqlite3_stmt *ins, *ins_many, *cp, *begin, *commit; /* ins_many: AUDIT_ROWS rows at once */
+    sqlite3_stmt *ins[AUDIT_ROWS + 1]; /* ins[k]: k rows; NULL until first used */
+    sqlite3_stmt *cp, *begin, *commit;
+    char *replica; /* what ?1 of the inserts holds (NULL: not bound yet) */
     char *path, *keys_file;
     bool shadow_col, replica_col;
 } sq_sink;
@@ -52,22 +58,81 @@ static bool has_column(sqlite3 *db, const char *col)
 
 /* ---- writing */
 
-static void bind_record(sqlite3_stmt *s, int base, const au_rec *r)
+/* Row j of an INSERT: parameters 2 + j * AUDIT_COLS on, in column order. */
+static void bind_record(sqlite3_stmt *s, int j, const au_rec *r)
 {
     const wr_audit_row *w = &r->row;
-    const char *f[AUDIT_FIELDS] = {w->e.agent,    w->e.chain,    w->e.task,   w->e.action,
-                                   w->e.resource, w->e.policies, w->e.errors, w->e.shadow};
-    sqlite3_bind_int64(s, base + 1, (sqlite3_int64)w->seq);
-    sqlite3_bind_int64(s, base + 2, w->e.time_ms);
-    for (int k = 0; k < 5; k++)
-        sqlite3_bind_text(s, base + 3 + k, f[k], (int)r->len[k], SQLITE_STATIC);
-    sqlite3_bind_text(s, base + 8, w->e.allow ? "allow" : "deny", -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, base + 9, f[5], (int)r->len[5], SQLITE_STATIC);
-    sqlite3_bind_text(s, base + 10, f[6], (int)r->len[6], SQLITE_STATIC);
-    sqlite3_bind_text(s, base + 11, w->prev, 64, SQLITE_STATIC);
-    sqlite3_bind_text(s, base + 12, w->hash, 64, SQLITE_STATIC);
-    sqlite3_bind_text(s, base + 13, f[7], (int)r->len[7], SQLITE_STATIC);
-    sqlite3_bind_text(s, base + 14, w->replica ? w->replica : "", -1, SQLITE_STATIC);
+    int p = 2 + j * AUDIT_COLS;
+    sqlite3_bind_int64(s, p, (sqlite3_int64)w->seq);
+    sqlite3_bind_int64(s, p + 1, w->e.time_ms);
+    sqlite3_bind_text(s, p + 2, w->e.agent, (int)r->len[0], SQLITE_STATIC);
+    sqlite3_bind_text(s, p + 3, w->e.chain, (int)r->len[1], SQLITE_STATIC);
+    sqlite3_bind_text(s, p + 4, w->e.task, (int)r->len[2], SQLITE_STATIC);
+    sqlite3_bind_text(s, p + 5, w->e.action, (int)r->len[3], SQLITE_STATIC);
+    sqlite3_bind_text(s, p + 6, w->e.resource, (int)r->len[4], SQLITE_STATIC);
+    sqlite3_bind_text(s, p + 7, w->e.allow ? "allow" : "deny", w->e.allow ? 5 : 4, SQLITE_STATIC);
+    sqlite3_bind_text(s, p + 8, w->e.policies, (int)r->len[5], SQLITE_STATIC);
+    sqlite3_bind_text(s, p + 9, w->e.errors, (int)r->len[6], SQLITE_STATIC);
+    sqlite3_bind_text(s, p + 10, w->prev, 64, SQLITE_STATIC);
+    sqlite3_bind_text(s, p + 11, w->hash, 64, SQLITE_STATIC);
+    sqlite3_bind_text(s, p + 12, w->e.shadow, (int)r->len[7], SQLITE_STATIC);
+}
+
+/* The INSERT of k rows, prepared (with the replica bound) on first use. */
+static sqlite3_stmt *insert_of(sq_sink *q, size_t k)
+{
+    if (q->ins[k])
+        return q->ins[k];
+    char buf[32 + sizeof ins_cols + AUDIT_ROWS * (AUDIT_COLS * 5 + 8)];
+    size_t n = (size_t)snprintf(buf, sizeof buf, "%s", ins_cols);
+    for (size_t j = 0; j < k && n < sizeof buf; j++) {
+        n += (size_t)snprintf(buf + n, sizeof buf - n, "%s(", j ? "," : "");
+        for (int c = 0; c < AUDIT_COLS && n < sizeof buf; c++)
+            n += (size_t)snprintf(buf + n, sizeof buf - n, "?%d,", 2 + (int)j * AUDIT_COLS + c);
+        if (n < sizeof buf)
+            n += (size_t)snprintf(buf + n, sizeof buf - n, "?1)");
+    }
+    if (n >= sizeof buf ||
+        sqlite3_prepare_v3(q->db, buf, -1, SQLITE_PREPARE_PERSISTENT, &q->ins[k], NULL) != SQLITE_OK) {
+        sqlite3_finalize(q->ins[k]);
+        q->ins[k] = NULL;
+        return NULL;
+    }
+    sqlite3_bind_text(q->ins[k], 1, q->replica, -1, SQLITE_STATIC);
+    return q->ins[k];
+}
+
+/* ?1 of every insert: the replica of these records (the writer's, the
+ * same for every batch; changed only if it ever differs).  0 or -1. */
+static int bind_replica(sq_sink *q, const char *replica)
+{
+    if (!replica)
+        replica = "";
+    if (q->replica && (q->replica == replica || !strcmp(q->replica, replica)))
+        return 0;
+    char *c = au_strdup(replica);
+    if (!c)
+        return -1;
+    for (size_t k = 1; k <= AUDIT_ROWS; k++)
+        if (q->ins[k])
+            sqlite3_bind_text(q->ins[k], 1, c, -1, SQLITE_STATIC);
+    wr_free(q->replica);
+    q->replica = c;
+    return 0;
+}
+
+/* How many of the records from r on go into the next INSERT: up to
+ * AUDIT_ROWS, all of one replica. */
+static size_t run_of(const au_rec *r, size_t n)
+{
+    size_t k = 1;
+    const char *rep = r[0].row.replica ? r[0].row.replica : "";
+    for (; k < n && k < AUDIT_ROWS; k++) {
+        const char *x = r[k].row.replica ? r[k].row.replica : "";
+        if (x != rep && strcmp(x, rep))
+            break;
+    }
+    return k;
 }
 
 static int insert_cp(sq_sink *q, const au_cp_text *c)
@@ -82,26 +147,37 @@ static int insert_cp(sq_sink *q, const au_cp_text *c)
     return rc == SQLITE_DONE ? 0 : -1;
 }
 
-/* Records AUDIT_ROWS at a time through one multi-row INSERT, the rest one
- * by one, then the checkpoints, in one transaction. */
+/* The records (one INSERT per AUDIT_ROWS of them), then the checkpoints,
+ * in one transaction.  A batch that one INSERT holds, without a
+ * checkpoint, is that statement alone: SQLite makes a lone statement a
+ * transaction of its own (the same locks, the same commit, and all or
+ * nothing), so BEGIN and COMMIT would add two statements and nothing
+ * else. */
 static int sq_write(au_sink *s, const au_rec *r, size_t n, const au_cp_text *c, size_t nc)
 {
     sq_sink *q = (sq_sink *)s;
-    int brc = sqlite3_step(q->begin);
-    sqlite3_reset(q->begin);
-    if (brc != SQLITE_DONE)
-        goto bad;
+    bool one = nc == 0 && n > 0 && run_of(r, n) == n;
+    if (!one) {
+        int brc = sqlite3_step(q->begin);
+        sqlite3_reset(q->begin);
+        if (brc != SQLITE_DONE)
+            goto bad;
+    }
     for (size_t i = 0; i < n;) {
-        size_t k = n - i >= AUDIT_ROWS ? AUDIT_ROWS : 1;
-        sqlite3_stmt *st = k == AUDIT_ROWS ? q->ins_many : q->ins;
+        size_t k = run_of(r + i, n - i);
+        sqlite3_stmt *st = bind_replica(q, r[i].row.replica) == 0 ? insert_of(q, k) : NULL;
+        if (!st)
+            goto bad;
         for (size_t j = 0; j < k; j++)
-            bind_record(st, (int)j * AUDIT_COLS, &r[i + j]);
+            bind_record(st, (int)j, &r[i + j]);
         int rc = sqlite3_step(st);
         sqlite3_reset(st);
         if (rc != SQLITE_DONE)
             goto bad;
         i += k;
     }
+    if (one)
+        return 0;
     for (size_t i = 0; i < nc; i++)
         if (insert_cp(q, &c[i]) != 0)
             goto bad;
@@ -113,7 +189,9 @@ static int sq_write(au_sink *s, const au_rec *r, size_t n, const au_cp_text *c, 
     return 0;
 bad:
     fprintf(stderr, "writ: audit log: write failed: %s\n", sqlite3_errmsg(q->db));
-    sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
+    /* a lone statement that failed has rolled itself back */
+    if (!sqlite3_get_autocommit(q->db))
+        sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
     return -1;
 }
 
@@ -288,8 +366,9 @@ static void sq_close(au_sink *s)
     sq_sink *q = (sq_sink *)s;
     if (!q)
         return;
-    sqlite3_finalize(q->ins);
-    sqlite3_finalize(q->ins_many);
+    for (size_t k = 0; k <= AUDIT_ROWS; k++)
+        sqlite3_finalize(q->ins[k]);
+    wr_free(q->replica);
     sqlite3_finalize(q->cp);
     sqlite3_finalize(q->begin);
     sqlite3_finalize(q->commit);
@@ -354,17 +433,6 @@ static writ_status private_files(const char *path, writ_error *err)
     return WRIT_OK;
 }
 
-static int prepare_many(sq_sink *q)
-{
-    char sql[1600];
-    size_t n = (size_t)snprintf(sql, sizeof sql, "%s", ins_cols);
-    for (int i = 0; i < AUDIT_ROWS && n < sizeof sql; i++)
-        n += (size_t)snprintf(sql + n, sizeof sql - n, "%s(?,?,?,?,?,?,?,?,?,?,?,?,?,?)", i ? "," : "");
-    if (n >= sizeof sql)
-        return -1;
-    return sqlite3_prepare_v2(q->db, sql, -1, &q->ins_many, NULL) == SQLITE_OK ? 0 : -1;
-}
-
 /* A writer creates the tables and adds the columns a log from before them
  * lacks (old records get '': shadow '' hashes as v1, replica is not
  * hashed); a reader reads '' in their place. */
@@ -421,15 +489,12 @@ writ_status au_sqlite_open(const char *path, const char *keys_file, bool writer,
     q->shadow_col = q->replica_col = true;
     if ((st = private_files(path, err)))
         goto bad;
-    char one[512];
-    snprintf(one, sizeof one, "%s(?,?,?,?,?,?,?,?,?,?,?,?,?,?)", ins_cols);
-    if (sqlite3_prepare_v2(q->db, one, -1, &q->ins, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(q->db, "BEGIN IMMEDIATE", -1, &q->begin, NULL) != SQLITE_OK ||
+    if (sqlite3_prepare_v2(q->db, "BEGIN IMMEDIATE", -1, &q->begin, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(q->db, "COMMIT", -1, &q->commit, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(q->db,
                            "INSERT INTO audit_checkpoint (seq, head, time_ms, jws) VALUES (?, ?, ?, ?)", -1,
                            &q->cp, NULL) != SQLITE_OK ||
-        prepare_many(q) != 0) {
+        !insert_of(q, 1)) {
         st = db_fail(err, q->db, "preparing statements");
         goto bad;
     }
