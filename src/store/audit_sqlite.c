@@ -391,10 +391,10 @@ static const au_sink_ops sq_ops = {
 
 /* ---- opening */
 
-static writ_status open_db(const char *path, int flags, sqlite3 **out, writ_error *err)
+static writ_status open_db(const char *path, int flags, const char *vfs, sqlite3 **out, writ_error *err)
 {
     sqlite3 *db = NULL;
-    if (sqlite3_open_v2(path, &db, flags | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+    if (sqlite3_open_v2(path, &db, flags | SQLITE_OPEN_NOMUTEX, vfs) != SQLITE_OK) {
         writ_status st = db_fail(err, db, path);
         sqlite3_close(db);
         return st;
@@ -449,7 +449,7 @@ writ_status au_sqlite_open(const char *path, const char *keys_file, bool writer,
     q->base.ops = &sq_ops;
     writ_status st = WRIT_OK;
     if (!writer) {
-        if ((st = open_db(path, SQLITE_OPEN_READONLY, &q->db, err)))
+        if ((st = open_db(path, SQLITE_OPEN_READONLY, NULL, &q->db, err)))
             goto bad;
         if (sqlite3_exec(q->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
             st = db_fail(err, q->db, "starting a read");
@@ -461,7 +461,7 @@ writ_status au_sqlite_open(const char *path, const char *keys_file, bool writer,
         return WRIT_OK;
     }
     if ((st = private_files(path, err)) ||
-        (st = open_db(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, &q->db, err)))
+        (st = open_db(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, au_wal_vfs(), &q->db, err)))
         goto bad;
     sqlite3_stmt *s = NULL;
     if (sqlite3_prepare_v2(q->db,

@@ -19,6 +19,8 @@
 #include <openssl/evp.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -58,6 +60,16 @@ static wr_audit *open_log(void)
     wr_audit *a;
     writ_error err;
     wr_audit_opts o = {.batch = 7, .queue_max = 16, .checkpoint_every = every};
+    if (wr_audit_open(db, &o, &a, &err) != WRIT_OK)
+        fail_msg("open: %s", err.msg);
+    return a;
+}
+
+static wr_audit *open_log_batch(uint32_t batch)
+{
+    wr_audit *a;
+    writ_error err;
+    wr_audit_opts o = {.batch = batch, .checkpoint_every = every};
     if (wr_audit_open(db, &o, &a, &err) != WRIT_OK)
         fail_msg("open: %s", err.msg);
     return a;
@@ -999,11 +1011,12 @@ static void record_format_known(void **state)
     sqlite3 *h;
     sqlite3_stmt *s;
     assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
-    assert_int_equal(sqlite3_prepare_v2(h,
-                                        "SELECT seq, time_ms, agent, chain, task, action, resource, decision,"
-                                        " policies, errors, prev, hash, shadow, replica FROM audit ORDER BY seq",
-                                        -1, &s, NULL),
-                     SQLITE_OK);
+    assert_int_equal(
+        sqlite3_prepare_v2(h,
+                           "SELECT seq, time_ms, agent, chain, task, action, resource, decision,"
+                           " policies, errors, prev, hash, shadow, replica FROM audit ORDER BY seq",
+                           -1, &s, NULL),
+        SQLITE_OK);
     unsigned char prev[32] = {0}, h32[32];
     int n = 0;
     while (sqlite3_step(s) == SQLITE_ROW) {
@@ -1039,6 +1052,105 @@ static void record_format_known(void **state)
     assert_int_equal(r.signed_seq, KA_N);
 }
 
+/* The writer's WAL frames go to the file in one write per transaction
+ * (audit_wal.c).  A transaction that spilled pages to the WAL and then
+ * failed must not leave them to be written later, over the frames of
+ * whoever writes next: here another connection commits right after the
+ * failure, over more than the failed transaction's frames, and its rows,
+ * the database and the log stay whole. */
+static void wal_spill_then_rollback(void **state)
+{
+    (void)state;
+    every = 1000;
+    wr_audit *a = open_log_batch(1024);
+    wr_audit_entry e = {.agent = "x", .action = "y", .resource = "z", .policies = "[]", .errors = "[]"};
+    assert_int_equal(wr_audit_append(a, &e), WRIT_OK);
+    /* 64 records of 100 KB: more than SQLite's page cache holds, so pages
+     * spill to the WAL before the transaction fails on its last record */
+    static char big[100 * 1024];
+    memset(big, 'q', sizeof big - 1);
+    wr_audit_entry g[64];
+    writ_status st[64];
+    for (int i = 0; i < 64; i++)
+        g[i] =
+            (wr_audit_entry){.agent = "x", .action = "y", .resource = "z", .policies = big, .errors = "[]"};
+    sql("CREATE TRIGGER late BEFORE INSERT ON audit WHEN NEW.seq = 65 BEGIN SELECT RAISE(ABORT, 'late'); "
+        "END");
+    assert_int_equal(wr_audit_append_many(a, g, 64, st), WRIT_OK);
+    for (int i = 0; i < 64; i++)
+        assert_int_equal(st[i], WRIT_EIO);
+    /* another writer commits where the spilled frames were (more than
+     * them, so that its frames cover every one of theirs) */
+    sql("DROP TRIGGER late; CREATE TABLE side (x TEXT, b BLOB);"
+        " INSERT INTO side VALUES ('after', randomblob(10 * 1024 * 1024))");
+    assert_int_equal(wr_audit_append(a, &e), WRIT_OK);
+    assert_int_equal(wr_audit_append_many(a, g, 3, st), WRIT_OK);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(st[i], WRIT_OK);
+    wr_audit_close(a);
+    every = 7;
+    sqlite3 *h;
+    sqlite3_stmt *q;
+    assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(h, "PRAGMA integrity_check", -1, &q, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+    assert_string_equal((const char *)sqlite3_column_text(q, 0), "ok");
+    sqlite3_finalize(q);
+    assert_int_equal(sqlite3_prepare_v2(h, "SELECT x FROM side", -1, &q, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+    assert_string_equal((const char *)sqlite3_column_text(q, 0), "after");
+    sqlite3_finalize(q);
+    sqlite3_close(h);
+    assert_int_equal(sql_int("SELECT length(b) FROM side"), 10 * 1024 * 1024);
+    assert_int_equal(sql_int("SELECT count(*) FROM audit WHERE length(policies) = 102399"), 3);
+    wr_audit_verify_result r;
+    assert_int_equal(verify(&r), WRIT_OK);
+    assert_int_equal(r.records, 5);
+}
+
+/* A write of the gathered frames that fails (the file may not grow: as a
+ * full disk) fails the transaction, every record of it; the next one
+ * that can be written commits, and the log verifies. */
+static void wal_write_fails(void **state)
+{
+    (void)state;
+    every = 1000;
+    wr_audit *a = open_log_batch(64);
+    wr_audit_entry e[5];
+    writ_status st[5];
+    for (int i = 0; i < 5; i++)
+        e[i] =
+            (wr_audit_entry){.agent = "x", .action = "y", .resource = "z", .policies = "[]", .errors = "[]"};
+    assert_int_equal(wr_audit_append_many(a, e, 3, st), WRIT_OK);
+    char wal[160];
+    snprintf(wal, sizeof wal, "%s-wal", db);
+    struct stat sb;
+    assert_int_equal(stat(wal, &sb), 0);
+    struct rlimit old, lim;
+    assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+    void (*prev)(int) = signal(SIGXFSZ, SIG_IGN);
+    lim = old;
+    lim.rlim_cur = (rlim_t)sb.st_size; /* the WAL may not grow */
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+    assert_int_equal(wr_audit_append_many(a, e, 5, st), WRIT_OK);
+    int failed = 0;
+    for (int i = 0; i < 5; i++)
+        failed += st[i] == WRIT_EIO;
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+    signal(SIGXFSZ, prev);
+    assert_int_equal(failed, 5);
+    assert_true(wr_audit_failing(a));
+    assert_int_equal(wr_audit_append_many(a, e, 2, st), WRIT_OK);
+    assert_int_equal(st[0], WRIT_OK);
+    assert_int_equal(st[1], WRIT_OK);
+    assert_false(wr_audit_failing(a));
+    wr_audit_close(a);
+    every = 7;
+    wr_audit_verify_result r;
+    assert_int_equal(verify(&r), WRIT_OK);
+    assert_int_equal(r.records, 5);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1062,6 +1174,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(groups_appended, setup, teardown),
         cmocka_unit_test_setup_teardown(commit_here_when_idle, setup, teardown),
         cmocka_unit_test_setup_teardown(record_format_known, setup, teardown),
+        cmocka_unit_test_setup_teardown(wal_spill_then_rollback, setup, teardown),
+        cmocka_unit_test_setup_teardown(wal_write_fails, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
