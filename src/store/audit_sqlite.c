@@ -23,7 +23,11 @@ typedef struct sq_sink {
     sqlite3 *db;
     sqlite3_stmt *ins[AUDIT_ROWS + 1]; /* ins[k]: k rows; NULL until first used */
     sqlite3_stmt *cp, *begin, *commit;
-    char *replica; /* what ?1 of the inserts holds (NULL: not bound yet) */
+    char *replica;      /* what ?1 of the inserts holds (NULL: not bound yet) */
+    sqlite3_stmt *hold; /* a read kept open between transactions (see hold_read) */
+    bool holding;
+    unsigned no_hold; /* transactions to run without it (another writer was seen) */
+    int wal_frames;   /* frames in the WAL after the last commit */
     char *path, *keys_file;
     bool shadow_col, replica_col;
 } sq_sink;
@@ -152,47 +156,145 @@ static int insert_cp(sq_sink *q, const au_cp_text *c)
  * checkpoint, is that statement alone: SQLite makes a lone statement a
  * transaction of its own (the same locks, the same commit, and all or
  * nothing), so BEGIN and COMMIT would add two statements and nothing
- * else. */
-static int sq_write(au_sink *s, const au_rec *r, size_t n, const au_cp_text *c, size_t nc)
+ * else.  SQLITE_OK, or the failing code with nothing stored (its message
+ * in why). */
+static int write_txn(sq_sink *q, const au_rec *r, size_t n, const au_cp_text *c, size_t nc, char *why,
+                     size_t whylen)
 {
-    sq_sink *q = (sq_sink *)s;
     bool one = nc == 0 && n > 0 && run_of(r, n) == n;
+    int rc = SQLITE_OK;
     if (!one) {
-        int brc = sqlite3_step(q->begin);
+        rc = sqlite3_step(q->begin);
         sqlite3_reset(q->begin);
-        if (brc != SQLITE_DONE)
+        if (rc != SQLITE_DONE)
             goto bad;
     }
     for (size_t i = 0; i < n;) {
         size_t k = run_of(r + i, n - i);
         sqlite3_stmt *st = bind_replica(q, r[i].row.replica) == 0 ? insert_of(q, k) : NULL;
-        if (!st)
+        if (!st) {
+            rc = SQLITE_NOMEM;
             goto bad;
+        }
         for (size_t j = 0; j < k; j++)
             bind_record(st, (int)j, &r[i + j]);
-        int rc = sqlite3_step(st);
+        rc = sqlite3_step(st);
         sqlite3_reset(st);
         if (rc != SQLITE_DONE)
             goto bad;
         i += k;
     }
     if (one)
-        return 0;
+        return SQLITE_OK;
     for (size_t i = 0; i < nc; i++)
-        if (insert_cp(q, &c[i]) != 0)
+        if (insert_cp(q, &c[i]) != 0) {
+            rc = SQLITE_ERROR;
             goto bad;
-    if (sqlite3_step(q->commit) != SQLITE_DONE) {
-        sqlite3_reset(q->commit);
-        goto bad;
-    }
+        }
+    rc = sqlite3_step(q->commit);
     sqlite3_reset(q->commit);
-    return 0;
+    if (rc != SQLITE_DONE)
+        goto bad;
+    return SQLITE_OK;
 bad:
-    fprintf(stderr, "writ: audit log: write failed: %s\n", sqlite3_errmsg(q->db));
+    rc = sqlite3_extended_errcode(q->db);
+    snprintf(why, whylen, "%s", sqlite3_errmsg(q->db));
     /* a lone statement that failed has rolled itself back */
     if (!sqlite3_get_autocommit(q->db))
         sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
-    return -1;
+    return rc != SQLITE_OK ? rc : SQLITE_ERROR;
+}
+
+/* The read kept open between transactions.
+ *
+ * Every SQLite transaction on a WAL database starts as a read, which takes
+ * one of the WAL index's reader slots at the WAL's current end; a writer
+ * that has just appended finds no slot at the new end, so it first claims
+ * one (a lock, a store, an unlock) and then holds it: with the write lock
+ * and the releases, six fcntl calls per commit.  A connection that keeps a
+ * read statement open between its transactions keeps its slot, and its
+ * next transaction only takes and drops the write lock: two calls.  This
+ * is what `hold` is: a statement stepped once and left open.
+ *
+ * What it changes, and how each is kept as it was:
+ *   - the connection's snapshot is the one it began with plus its own
+ *     commits; a commit by anyone else (the state store on the same file,
+ *     another process) makes the next write fail with SQLITE_BUSY_SNAPSHOT
+ *     at once, with nothing written, and so does another writer holding
+ *     the write lock (a connection inside a read transaction does not wait
+ *     for it): the read is dropped and the transaction run again as
+ *     before, waiting for the lock (sq_write), and the next HOLD_PAUSE
+ *     transactions run without it;
+ *   - its slot stays at the WAL's end when it was taken, and a checkpoint
+ *     copies no frame past an open reader's slot: SQLite's automatic
+ *     checkpoint is replaced by the same one (passive, when the WAL holds
+ *     CHECKPOINT_FRAMES frames after a commit, as SQLite's default), run
+ *     after dropping the read;
+ *   - a failed transaction drops it too, and closing finalizes it.
+ * Records are committed exactly as before (the same commit; readers in
+ * other processes see them when it returns); other readers take their own
+ * slots as ever. */
+#define CHECKPOINT_FRAMES 1000
+#define HOLD_PAUSE 16 /* transactions without the read after another writer got in the way */
+
+static int wal_frames_hook(void *arg, sqlite3 *db, const char *name, int frames)
+{
+    (void)db;
+    (void)name;
+    ((sq_sink *)arg)->wal_frames = frames;
+    return SQLITE_OK;
+}
+
+static void hold_read(sq_sink *q)
+{
+    if (q->holding || !q->hold)
+        return;
+    if (sqlite3_step(q->hold) == SQLITE_ROW)
+        q->holding = true;
+    else
+        sqlite3_reset(q->hold);
+}
+
+static void drop_read(sq_sink *q)
+{
+    if (!q->holding)
+        return;
+    sqlite3_reset(q->hold);
+    q->holding = false;
+}
+
+static int sq_write(au_sink *s, const au_rec *r, size_t n, const au_cp_text *c, size_t nc)
+{
+    sq_sink *q = (sq_sink *)s;
+    char why[256];
+    if (q->no_hold)
+        q->no_hold--;
+    else
+        hold_read(q);
+    bool held = q->holding;
+    int rc = write_txn(q, r, n, c, nc, why, sizeof why);
+    if ((rc & 0xff) == SQLITE_BUSY && held) {
+        /* The open read is why: someone else committed since it began
+         * (SQLITE_BUSY_SNAPSHOT), or holds the write lock now (a connection
+         * in a read transaction gets SQLITE_BUSY at once where one without
+         * waits for the lock, as busy_timeout says).  Again without it,
+         * waiting as any transaction does; and without it for the next
+         * few, as someone else writes to this file too. */
+        drop_read(q);
+        q->no_hold = HOLD_PAUSE;
+        rc = write_txn(q, r, n, c, nc, why, sizeof why);
+    }
+    if (rc != SQLITE_OK) {
+        fprintf(stderr, "writ: audit log: write failed: %s\n", why);
+        drop_read(q);
+        return -1;
+    }
+    if (q->wal_frames >= CHECKPOINT_FRAMES) {
+        drop_read(q);
+        sqlite3_wal_checkpoint_v2(q->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        q->wal_frames = 0;
+    }
+    return 0;
 }
 
 /* ---- reading */
@@ -366,6 +468,7 @@ static void sq_close(au_sink *s)
     sq_sink *q = (sq_sink *)s;
     if (!q)
         return;
+    sqlite3_finalize(q->hold);
     for (size_t k = 0; k <= AUDIT_ROWS; k++)
         sqlite3_finalize(q->ins[k]);
     wr_free(q->replica);
@@ -494,10 +597,13 @@ writ_status au_sqlite_open(const char *path, const char *keys_file, bool writer,
         sqlite3_prepare_v2(q->db,
                            "INSERT INTO audit_checkpoint (seq, head, time_ms, jws) VALUES (?, ?, ?, ?)", -1,
                            &q->cp, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(q->db, "SELECT 1 FROM sqlite_master", -1, &q->hold, NULL) != SQLITE_OK ||
         !insert_of(q, 1)) {
         st = db_fail(err, q->db, "preparing statements");
         goto bad;
     }
+    /* replaces SQLite's automatic checkpoint: sq_write runs it */
+    sqlite3_wal_hook(q->db, wal_frames_hook, q);
     *out = &q->base;
     return WRIT_OK;
 bad:
