@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <string.h>
@@ -28,6 +29,11 @@ typedef struct sq_sink {
     bool holding;
     unsigned no_hold; /* transactions to run without it (another writer was seen) */
     int wal_frames;   /* frames in the WAL after the last commit */
+    /* the writer's connection: sq_write (the leader of a batch) and
+     * sq_tick (the log's thread, when no batch came for a while) */
+    pthread_mutex_t mu;
+    bool mu_ok;
+    uint64_t writes, writes_seen; /* transactions, and as the last tick saw them */
     char *path, *keys_file;
     bool shadow_col, replica_col;
 } sq_sink;
@@ -230,7 +236,10 @@ bad:
  *     checkpoint is replaced by the same one (passive, when the WAL holds
  *     CHECKPOINT_FRAMES frames after a commit, as SQLite's default), run
  *     after dropping the read;
- *   - a failed transaction drops it too, and closing finalizes it.
+ *   - a failed transaction drops it too, and so does a log that has not
+ *     written for a tick of its thread (sq_tick, 200 to 400 ms): an idle
+ *     server holds no slot, so checkpoints by others (the state store on
+ *     the same file) go on as before; closing finalizes it.
  * Records are committed exactly as before (the same commit; readers in
  * other processes see them when it returns); other readers take their own
  * slots as ever. */
@@ -267,6 +276,8 @@ static int sq_write(au_sink *s, const au_rec *r, size_t n, const au_cp_text *c, 
 {
     sq_sink *q = (sq_sink *)s;
     char why[256];
+    pthread_mutex_lock(&q->mu);
+    q->writes++;
     if (q->no_hold)
         q->no_hold--;
     else
@@ -287,6 +298,7 @@ static int sq_write(au_sink *s, const au_rec *r, size_t n, const au_cp_text *c, 
     if (rc != SQLITE_OK) {
         fprintf(stderr, "writ: audit log: write failed: %s\n", why);
         drop_read(q);
+        pthread_mutex_unlock(&q->mu);
         return -1;
     }
     if (q->wal_frames >= CHECKPOINT_FRAMES) {
@@ -294,7 +306,20 @@ static int sq_write(au_sink *s, const au_rec *r, size_t n, const au_cp_text *c, 
         sqlite3_wal_checkpoint_v2(q->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
         q->wal_frames = 0;
     }
+    pthread_mutex_unlock(&q->mu);
     return 0;
+}
+
+/* The log's thread, when no batch came for 200 ms: the read is dropped
+ * once a whole tick has passed without a write. */
+static void sq_tick(au_sink *s)
+{
+    sq_sink *q = (sq_sink *)s;
+    pthread_mutex_lock(&q->mu);
+    if (q->writes == q->writes_seen)
+        drop_read(q);
+    q->writes_seen = q->writes;
+    pthread_mutex_unlock(&q->mu);
 }
 
 /* ---- reading */
@@ -468,6 +493,8 @@ static void sq_close(au_sink *s)
     sq_sink *q = (sq_sink *)s;
     if (!q)
         return;
+    if (q->mu_ok)
+        pthread_mutex_destroy(&q->mu);
     sqlite3_finalize(q->hold);
     for (size_t k = 0; k <= AUDIT_ROWS; k++)
         sqlite3_finalize(q->ins[k]);
@@ -490,6 +517,7 @@ static const au_sink_ops sq_ops = {
     .add_key = sq_add_key,
     .close = sq_close,
     .sibling = sq_sibling,
+    .tick = sq_tick,
 };
 
 /* ---- opening */
@@ -550,7 +578,10 @@ writ_status au_sqlite_open(const char *path, const char *keys_file, bool writer,
         return au_fail(err, WRIT_ENOMEM, "audit log: out of memory");
     }
     q->base.ops = &sq_ops;
-    writ_status st = WRIT_OK;
+    q->mu_ok = pthread_mutex_init(&q->mu, NULL) == 0;
+    writ_status st = q->mu_ok ? WRIT_OK : au_fail(err, WRIT_ENOMEM, "audit log: out of memory");
+    if (st)
+        goto bad;
     if (!writer) {
         if ((st = open_db(path, SQLITE_OPEN_READONLY, NULL, &q->db, err)))
             goto bad;

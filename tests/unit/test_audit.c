@@ -1277,6 +1277,44 @@ static void waits_for_another_writer(void **state)
     assert_int_equal(r.records, 8);
 }
 
+/* A log that has stopped writing lets go of its WAL read slot (within two
+ * ticks of its thread), so another connection's checkpoints start the
+ * WAL over as they would without the log: here 10 MB written by another
+ * connection while the log is idle leave the WAL far smaller. */
+static void idle_log_holds_no_read(void **state)
+{
+    (void)state;
+    every = 1000;
+    wr_audit *a = open_log_batch(64);
+    wr_audit_entry e = {.agent = "x", .action = "y", .resource = "z", .policies = "[]", .errors = "[]"};
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(wr_audit_append(a, &e), WRIT_OK);
+    nanosleep(&(struct timespec){0, 700 * 1000000L}, NULL);
+    sqlite3 *h;
+    assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+    sqlite3_busy_timeout(h, 5000);
+    assert_int_equal(sqlite3_exec(h, "CREATE TABLE side (b BLOB)", NULL, NULL, NULL), SQLITE_OK);
+    char wal[160];
+    snprintf(wal, sizeof wal, "%s-wal", db);
+    off_t most = 0;
+    for (int i = 0; i < 20; i++) {
+        assert_int_equal(
+            sqlite3_exec(h, "INSERT INTO side VALUES (randomblob(512 * 1024))", NULL, NULL, NULL), SQLITE_OK);
+        struct stat sb;
+        if (stat(wal, &sb) == 0 && sb.st_size > most)
+            most = sb.st_size;
+    }
+    sqlite3_close(h);
+    /* the log goes on writing afterwards */
+    assert_int_equal(wr_audit_append(a, &e), WRIT_OK);
+    wr_audit_close(a);
+    every = 7;
+    assert_true(most < 6 * 1024 * 1024);
+    wr_audit_verify_result r;
+    assert_int_equal(verify(&r), WRIT_OK);
+    assert_int_equal(r.records, 5);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1305,6 +1343,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(other_writers_between_commits, setup, teardown),
         cmocka_unit_test_setup_teardown(wal_stays_bounded, setup, teardown),
         cmocka_unit_test_setup_teardown(waits_for_another_writer, setup, teardown),
+        cmocka_unit_test_setup_teardown(idle_log_holds_no_read, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
