@@ -58,10 +58,11 @@ struct wr_audit {
     /* the leader's: committed chain state */
     uint64_t last_seq, cp_seq;
     unsigned char last_hash[32];
+    char last_hex[65]; /* last_hash in hex: the first record of a batch's prev */
     /* the leader's: one batch's records and checkpoints, `batch` long */
     au_rec *recs;
     au_cp_text *cps;
-    char (*hx)[2][65];
+    char (*hx)[65];      /* the batch's record hashes in hex */
     bool commit_here_ok; /* wr_audit_commit_here may commit on the caller's thread */
 };
 
@@ -213,8 +214,7 @@ static int write_batch(wr_audit *a, const waiter *w, size_t n)
         if (au_record_hash(a->md, seq + 1, w->time_ms, w->allow, w->f, r->len, h, nh) != 0)
             goto out;
         seq++;
-        au_hex(h, a->hx[i][0]);
-        au_hex(nh, a->hx[i][1]);
+        au_hex(nh, a->hx[i]);
         memcpy(h, nh, 32);
         r->row = (wr_audit_row){.seq = seq,
                                 .e = {.time_ms = w->time_ms,
@@ -227,12 +227,12 @@ static int write_batch(wr_audit *a, const waiter *w, size_t n)
                                       .policies = w->f[5],
                                       .errors = w->f[6],
                                       .shadow = w->f[7]},
-                                .prev = a->hx[i][0],
-                                .hash = a->hx[i][1],
+                                .prev = i ? a->hx[i - 1] : a->last_hex,
+                                .hash = a->hx[i],
                                 .replica = a->replica};
         if (seq % a->every == 0) {
             au_cp_text *c = &a->cps[nc];
-            *c = (au_cp_text){.seq = seq, .head = a->hx[i][1], .time_ms = au_now_ms()};
+            *c = (au_cp_text){.seq = seq, .head = a->hx[i], .time_ms = au_now_ms()};
             char *jws = NULL;
             if (sign_cp(a, seq, h, c->time_ms, 0, &jws) != WRIT_OK) {
                 fprintf(stderr, "writ: audit log: signing checkpoint %llu failed\n", (unsigned long long)seq);
@@ -253,6 +253,7 @@ static int write_batch(wr_audit *a, const waiter *w, size_t n)
     a->last_seq = seq;
     a->cp_seq = cp;
     memcpy(a->last_hash, h, 32);
+    memcpy(a->last_hex, a->hx[n - 1], 65);
     rc = 0;
 out:
     for (size_t i = 0; i < nc; i++)
@@ -474,6 +475,7 @@ writ_status wr_audit_open(const char *path, const wr_audit_opts *o, wr_audit **o
         st = au_fail(err, WRIT_EIO, "audit log: writing a checkpoint failed");
         goto bad;
     }
+    au_hex(a->last_hash, a->last_hex);
     pthread_mutex_init(&a->mu, NULL);
     pthread_cond_init(&a->idle, NULL);
     pthread_cond_init(&a->nonfull, NULL);

@@ -83,6 +83,10 @@ struct au_sink {
 /* SQLite: path is the database file; keys_file NULL = next to it. */
 writ_status au_sqlite_open(const char *path, const char *keys_file, bool writer, bool fsync, au_sink **out,
                            writ_error *err);
+/* The VFS the SQLite writer opens its log with (audit_wal.c: a
+ * transaction's WAL frames in one write), NULL (the default) if it could
+ * not be registered. */
+const char *au_wal_vfs(void);
 /* PostgreSQL: conninfo postgresql://...; replica = the chain (NULL when
  * reading every replica's chain is meant: see au_pg_replicas). */
 writ_status au_pg_open(const char *conninfo, const char *replica, bool writer, const char *key_dir,

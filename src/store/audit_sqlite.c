@@ -5,19 +5,35 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define AUDIT_ROWS 16 /* rows per multi-row INSERT (14 parameters each, < 999) */
-#define AUDIT_COLS 14
-
+/* Records go in with one INSERT of as many rows as the batch has (up to
+ * AUDIT_ROWS; a statement per row count, prepared when first needed): one
+ * statement to run per batch rather than one per record.  Each row binds
+ * 13 parameters; the replica's name, the same in every row, is ?1 (bound
+ * once). */
+#define AUDIT_ROWS 32
+#define AUDIT_COLS 13
 typedef struct sq_sink {
     au_sink base;
     sqlite3 *db;
-    sqlite3_stmt *ins, *ins_many, *cp, *begin, *commit; /* ins_many: AUDIT_ROWS rows at once */
+    sqlite3_stmt *ins[AUDIT_ROWS + 1]; /* ins[k]: k rows; NULL until first used */
+    sqlite3_stmt *cp, *begin, *commit;
+    char *replica;      /* what ?1 of the inserts holds (NULL: not bound yet) */
+    sqlite3_stmt *hold; /* a read kept open between transactions (see hold_read) */
+    bool holding;
+    unsigned no_hold; /* transactions to run without it (another writer was seen) */
+    int wal_frames;   /* frames in the WAL after the last commit */
+    /* the writer's connection: sq_write (the leader of a batch) and
+     * sq_tick (the log's thread, when no batch came for a while) */
+    pthread_mutex_t mu;
+    bool mu_ok;
+    uint64_t writes, writes_seen; /* transactions, and as the last tick saw them */
     char *path, *keys_file;
     bool shadow_col, replica_col;
 } sq_sink;
@@ -52,22 +68,81 @@ static bool has_column(sqlite3 *db, const char *col)
 
 /* ---- writing */
 
-static void bind_record(sqlite3_stmt *s, int base, const au_rec *r)
+/* Row j of an INSERT: parameters 2 + j * AUDIT_COLS on, in column order. */
+static void bind_record(sqlite3_stmt *s, int j, const au_rec *r)
 {
     const wr_audit_row *w = &r->row;
-    const char *f[AUDIT_FIELDS] = {w->e.agent,    w->e.chain,    w->e.task,   w->e.action,
-                                   w->e.resource, w->e.policies, w->e.errors, w->e.shadow};
-    sqlite3_bind_int64(s, base + 1, (sqlite3_int64)w->seq);
-    sqlite3_bind_int64(s, base + 2, w->e.time_ms);
-    for (int k = 0; k < 5; k++)
-        sqlite3_bind_text(s, base + 3 + k, f[k], (int)r->len[k], SQLITE_STATIC);
-    sqlite3_bind_text(s, base + 8, w->e.allow ? "allow" : "deny", -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, base + 9, f[5], (int)r->len[5], SQLITE_STATIC);
-    sqlite3_bind_text(s, base + 10, f[6], (int)r->len[6], SQLITE_STATIC);
-    sqlite3_bind_text(s, base + 11, w->prev, 64, SQLITE_STATIC);
-    sqlite3_bind_text(s, base + 12, w->hash, 64, SQLITE_STATIC);
-    sqlite3_bind_text(s, base + 13, f[7], (int)r->len[7], SQLITE_STATIC);
-    sqlite3_bind_text(s, base + 14, w->replica ? w->replica : "", -1, SQLITE_STATIC);
+    int p = 2 + j * AUDIT_COLS;
+    sqlite3_bind_int64(s, p, (sqlite3_int64)w->seq);
+    sqlite3_bind_int64(s, p + 1, w->e.time_ms);
+    sqlite3_bind_text(s, p + 2, w->e.agent, (int)r->len[0], SQLITE_STATIC);
+    sqlite3_bind_text(s, p + 3, w->e.chain, (int)r->len[1], SQLITE_STATIC);
+    sqlite3_bind_text(s, p + 4, w->e.task, (int)r->len[2], SQLITE_STATIC);
+    sqlite3_bind_text(s, p + 5, w->e.action, (int)r->len[3], SQLITE_STATIC);
+    sqlite3_bind_text(s, p + 6, w->e.resource, (int)r->len[4], SQLITE_STATIC);
+    sqlite3_bind_text(s, p + 7, w->e.allow ? "allow" : "deny", w->e.allow ? 5 : 4, SQLITE_STATIC);
+    sqlite3_bind_text(s, p + 8, w->e.policies, (int)r->len[5], SQLITE_STATIC);
+    sqlite3_bind_text(s, p + 9, w->e.errors, (int)r->len[6], SQLITE_STATIC);
+    sqlite3_bind_text(s, p + 10, w->prev, 64, SQLITE_STATIC);
+    sqlite3_bind_text(s, p + 11, w->hash, 64, SQLITE_STATIC);
+    sqlite3_bind_text(s, p + 12, w->e.shadow, (int)r->len[7], SQLITE_STATIC);
+}
+
+/* The INSERT of k rows, prepared (with the replica bound) on first use. */
+static sqlite3_stmt *insert_of(sq_sink *q, size_t k)
+{
+    if (q->ins[k])
+        return q->ins[k];
+    char buf[32 + sizeof ins_cols + AUDIT_ROWS * (AUDIT_COLS * 5 + 8)];
+    size_t n = (size_t)snprintf(buf, sizeof buf, "%s", ins_cols);
+    for (size_t j = 0; j < k && n < sizeof buf; j++) {
+        n += (size_t)snprintf(buf + n, sizeof buf - n, "%s(", j ? "," : "");
+        for (int c = 0; c < AUDIT_COLS && n < sizeof buf; c++)
+            n += (size_t)snprintf(buf + n, sizeof buf - n, "?%d,", 2 + (int)j * AUDIT_COLS + c);
+        if (n < sizeof buf)
+            n += (size_t)snprintf(buf + n, sizeof buf - n, "?1)");
+    }
+    if (n >= sizeof buf ||
+        sqlite3_prepare_v3(q->db, buf, -1, SQLITE_PREPARE_PERSISTENT, &q->ins[k], NULL) != SQLITE_OK) {
+        sqlite3_finalize(q->ins[k]);
+        q->ins[k] = NULL;
+        return NULL;
+    }
+    sqlite3_bind_text(q->ins[k], 1, q->replica, -1, SQLITE_STATIC);
+    return q->ins[k];
+}
+
+/* ?1 of every insert: the replica of these records (the writer's, the
+ * same for every batch; changed only if it ever differs).  0 or -1. */
+static int bind_replica(sq_sink *q, const char *replica)
+{
+    if (!replica)
+        replica = "";
+    if (q->replica && (q->replica == replica || !strcmp(q->replica, replica)))
+        return 0;
+    char *c = au_strdup(replica);
+    if (!c)
+        return -1;
+    for (size_t k = 1; k <= AUDIT_ROWS; k++)
+        if (q->ins[k])
+            sqlite3_bind_text(q->ins[k], 1, c, -1, SQLITE_STATIC);
+    wr_free(q->replica);
+    q->replica = c;
+    return 0;
+}
+
+/* How many of the records from r on go into the next INSERT: up to
+ * AUDIT_ROWS, all of one replica. */
+static size_t run_of(const au_rec *r, size_t n)
+{
+    size_t k = 1;
+    const char *rep = r[0].row.replica ? r[0].row.replica : "";
+    for (; k < n && k < AUDIT_ROWS; k++) {
+        const char *x = r[k].row.replica ? r[k].row.replica : "";
+        if (x != rep && strcmp(x, rep))
+            break;
+    }
+    return k;
 }
 
 static int insert_cp(sq_sink *q, const au_cp_text *c)
@@ -82,39 +157,169 @@ static int insert_cp(sq_sink *q, const au_cp_text *c)
     return rc == SQLITE_DONE ? 0 : -1;
 }
 
-/* Records AUDIT_ROWS at a time through one multi-row INSERT, the rest one
- * by one, then the checkpoints, in one transaction. */
-static int sq_write(au_sink *s, const au_rec *r, size_t n, const au_cp_text *c, size_t nc)
+/* The records (one INSERT per AUDIT_ROWS of them), then the checkpoints,
+ * in one transaction.  A batch that one INSERT holds, without a
+ * checkpoint, is that statement alone: SQLite makes a lone statement a
+ * transaction of its own (the same locks, the same commit, and all or
+ * nothing), so BEGIN and COMMIT would add two statements and nothing
+ * else.  SQLITE_OK, or the failing code with nothing stored (its message
+ * in why). */
+static int write_txn(sq_sink *q, const au_rec *r, size_t n, const au_cp_text *c, size_t nc, char *why,
+                     size_t whylen)
 {
-    sq_sink *q = (sq_sink *)s;
-    int brc = sqlite3_step(q->begin);
-    sqlite3_reset(q->begin);
-    if (brc != SQLITE_DONE)
-        goto bad;
+    bool one = nc == 0 && n > 0 && run_of(r, n) == n;
+    int rc = SQLITE_OK;
+    if (!one) {
+        rc = sqlite3_step(q->begin);
+        sqlite3_reset(q->begin);
+        if (rc != SQLITE_DONE)
+            goto bad;
+    }
     for (size_t i = 0; i < n;) {
-        size_t k = n - i >= AUDIT_ROWS ? AUDIT_ROWS : 1;
-        sqlite3_stmt *st = k == AUDIT_ROWS ? q->ins_many : q->ins;
+        size_t k = run_of(r + i, n - i);
+        sqlite3_stmt *st = bind_replica(q, r[i].row.replica) == 0 ? insert_of(q, k) : NULL;
+        if (!st) {
+            rc = SQLITE_NOMEM;
+            goto bad;
+        }
         for (size_t j = 0; j < k; j++)
-            bind_record(st, (int)j * AUDIT_COLS, &r[i + j]);
-        int rc = sqlite3_step(st);
+            bind_record(st, (int)j, &r[i + j]);
+        rc = sqlite3_step(st);
         sqlite3_reset(st);
         if (rc != SQLITE_DONE)
             goto bad;
         i += k;
     }
+    if (one)
+        return SQLITE_OK;
     for (size_t i = 0; i < nc; i++)
-        if (insert_cp(q, &c[i]) != 0)
+        if (insert_cp(q, &c[i]) != 0) {
+            rc = SQLITE_ERROR;
             goto bad;
-    if (sqlite3_step(q->commit) != SQLITE_DONE) {
-        sqlite3_reset(q->commit);
-        goto bad;
-    }
+        }
+    rc = sqlite3_step(q->commit);
     sqlite3_reset(q->commit);
-    return 0;
+    if (rc != SQLITE_DONE)
+        goto bad;
+    return SQLITE_OK;
 bad:
-    fprintf(stderr, "writ: audit log: write failed: %s\n", sqlite3_errmsg(q->db));
-    sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
-    return -1;
+    rc = sqlite3_extended_errcode(q->db);
+    snprintf(why, whylen, "%s", sqlite3_errmsg(q->db));
+    /* a lone statement that failed has rolled itself back */
+    if (!sqlite3_get_autocommit(q->db))
+        sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
+    return rc != SQLITE_OK ? rc : SQLITE_ERROR;
+}
+
+/* The read kept open between transactions.
+ *
+ * Every SQLite transaction on a WAL database starts as a read, which takes
+ * one of the WAL index's reader slots at the WAL's current end; a writer
+ * that has just appended finds no slot at the new end, so it first claims
+ * one (a lock, a store, an unlock) and then holds it: with the write lock
+ * and the releases, six fcntl calls per commit.  A connection that keeps a
+ * read statement open between its transactions keeps its slot, and its
+ * next transaction only takes and drops the write lock: two calls.  This
+ * is what `hold` is: a statement stepped once and left open.
+ *
+ * What it changes, and how each is kept as it was:
+ *   - the connection's snapshot is the one it began with plus its own
+ *     commits; a commit by anyone else (the state store on the same file,
+ *     another process) makes the next write fail with SQLITE_BUSY_SNAPSHOT
+ *     at once, with nothing written, and so does another writer holding
+ *     the write lock (a connection inside a read transaction does not wait
+ *     for it): the read is dropped and the transaction run again as
+ *     before, waiting for the lock (sq_write), and the next HOLD_PAUSE
+ *     transactions run without it;
+ *   - its slot stays at the WAL's end when it was taken, and a checkpoint
+ *     copies no frame past an open reader's slot: SQLite's automatic
+ *     checkpoint is replaced by the same one (passive, when the WAL holds
+ *     CHECKPOINT_FRAMES frames after a commit, as SQLite's default), run
+ *     after dropping the read;
+ *   - a failed transaction drops it too, and so does a log that has not
+ *     written for a tick of its thread (sq_tick, 200 to 400 ms): an idle
+ *     server holds no slot, so checkpoints by others (the state store on
+ *     the same file) go on as before; closing finalizes it.
+ * Records are committed exactly as before (the same commit; readers in
+ * other processes see them when it returns); other readers take their own
+ * slots as ever. */
+#define CHECKPOINT_FRAMES 1000
+#define HOLD_PAUSE 16 /* transactions without the read after another writer got in the way */
+
+static int wal_frames_hook(void *arg, sqlite3 *db, const char *name, int frames)
+{
+    (void)db;
+    (void)name;
+    ((sq_sink *)arg)->wal_frames = frames;
+    return SQLITE_OK;
+}
+
+static void hold_read(sq_sink *q)
+{
+    if (q->holding || !q->hold)
+        return;
+    if (sqlite3_step(q->hold) == SQLITE_ROW)
+        q->holding = true;
+    else
+        sqlite3_reset(q->hold);
+}
+
+static void drop_read(sq_sink *q)
+{
+    if (!q->holding)
+        return;
+    sqlite3_reset(q->hold);
+    q->holding = false;
+}
+
+static int sq_write(au_sink *s, const au_rec *r, size_t n, const au_cp_text *c, size_t nc)
+{
+    sq_sink *q = (sq_sink *)s;
+    char why[256];
+    pthread_mutex_lock(&q->mu);
+    q->writes++;
+    if (q->no_hold)
+        q->no_hold--;
+    else
+        hold_read(q);
+    bool held = q->holding;
+    int rc = write_txn(q, r, n, c, nc, why, sizeof why);
+    if ((rc & 0xff) == SQLITE_BUSY && held) {
+        /* The open read is why: someone else committed since it began
+         * (SQLITE_BUSY_SNAPSHOT), or holds the write lock now (a connection
+         * in a read transaction gets SQLITE_BUSY at once where one without
+         * waits for the lock, as busy_timeout says).  Again without it,
+         * waiting as any transaction does; and without it for the next
+         * few, as someone else writes to this file too. */
+        drop_read(q);
+        q->no_hold = HOLD_PAUSE;
+        rc = write_txn(q, r, n, c, nc, why, sizeof why);
+    }
+    if (rc != SQLITE_OK) {
+        fprintf(stderr, "writ: audit log: write failed: %s\n", why);
+        drop_read(q);
+        pthread_mutex_unlock(&q->mu);
+        return -1;
+    }
+    if (q->wal_frames >= CHECKPOINT_FRAMES) {
+        drop_read(q);
+        sqlite3_wal_checkpoint_v2(q->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        q->wal_frames = 0;
+    }
+    pthread_mutex_unlock(&q->mu);
+    return 0;
+}
+
+/* The log's thread, when no batch came for 200 ms: the read is dropped
+ * once a whole tick has passed without a write. */
+static void sq_tick(au_sink *s)
+{
+    sq_sink *q = (sq_sink *)s;
+    pthread_mutex_lock(&q->mu);
+    if (q->writes == q->writes_seen)
+        drop_read(q);
+    q->writes_seen = q->writes;
+    pthread_mutex_unlock(&q->mu);
 }
 
 /* ---- reading */
@@ -288,8 +493,12 @@ static void sq_close(au_sink *s)
     sq_sink *q = (sq_sink *)s;
     if (!q)
         return;
-    sqlite3_finalize(q->ins);
-    sqlite3_finalize(q->ins_many);
+    if (q->mu_ok)
+        pthread_mutex_destroy(&q->mu);
+    sqlite3_finalize(q->hold);
+    for (size_t k = 0; k <= AUDIT_ROWS; k++)
+        sqlite3_finalize(q->ins[k]);
+    wr_free(q->replica);
     sqlite3_finalize(q->cp);
     sqlite3_finalize(q->begin);
     sqlite3_finalize(q->commit);
@@ -308,14 +517,15 @@ static const au_sink_ops sq_ops = {
     .add_key = sq_add_key,
     .close = sq_close,
     .sibling = sq_sibling,
+    .tick = sq_tick,
 };
 
 /* ---- opening */
 
-static writ_status open_db(const char *path, int flags, sqlite3 **out, writ_error *err)
+static writ_status open_db(const char *path, int flags, const char *vfs, sqlite3 **out, writ_error *err)
 {
     sqlite3 *db = NULL;
-    if (sqlite3_open_v2(path, &db, flags | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+    if (sqlite3_open_v2(path, &db, flags | SQLITE_OPEN_NOMUTEX, vfs) != SQLITE_OK) {
         writ_status st = db_fail(err, db, path);
         sqlite3_close(db);
         return st;
@@ -354,17 +564,6 @@ static writ_status private_files(const char *path, writ_error *err)
     return WRIT_OK;
 }
 
-static int prepare_many(sq_sink *q)
-{
-    char sql[1600];
-    size_t n = (size_t)snprintf(sql, sizeof sql, "%s", ins_cols);
-    for (int i = 0; i < AUDIT_ROWS && n < sizeof sql; i++)
-        n += (size_t)snprintf(sql + n, sizeof sql - n, "%s(?,?,?,?,?,?,?,?,?,?,?,?,?,?)", i ? "," : "");
-    if (n >= sizeof sql)
-        return -1;
-    return sqlite3_prepare_v2(q->db, sql, -1, &q->ins_many, NULL) == SQLITE_OK ? 0 : -1;
-}
-
 /* A writer creates the tables and adds the columns a log from before them
  * lacks (old records get '': shadow '' hashes as v1, replica is not
  * hashed); a reader reads '' in their place. */
@@ -379,9 +578,12 @@ writ_status au_sqlite_open(const char *path, const char *keys_file, bool writer,
         return au_fail(err, WRIT_ENOMEM, "audit log: out of memory");
     }
     q->base.ops = &sq_ops;
-    writ_status st = WRIT_OK;
+    q->mu_ok = pthread_mutex_init(&q->mu, NULL) == 0;
+    writ_status st = q->mu_ok ? WRIT_OK : au_fail(err, WRIT_ENOMEM, "audit log: out of memory");
+    if (st)
+        goto bad;
     if (!writer) {
-        if ((st = open_db(path, SQLITE_OPEN_READONLY, &q->db, err)))
+        if ((st = open_db(path, SQLITE_OPEN_READONLY, NULL, &q->db, err)))
             goto bad;
         if (sqlite3_exec(q->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
             st = db_fail(err, q->db, "starting a read");
@@ -393,7 +595,7 @@ writ_status au_sqlite_open(const char *path, const char *keys_file, bool writer,
         return WRIT_OK;
     }
     if ((st = private_files(path, err)) ||
-        (st = open_db(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, &q->db, err)))
+        (st = open_db(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, au_wal_vfs(), &q->db, err)))
         goto bad;
     sqlite3_stmt *s = NULL;
     if (sqlite3_prepare_v2(q->db,
@@ -421,18 +623,18 @@ writ_status au_sqlite_open(const char *path, const char *keys_file, bool writer,
     q->shadow_col = q->replica_col = true;
     if ((st = private_files(path, err)))
         goto bad;
-    char one[512];
-    snprintf(one, sizeof one, "%s(?,?,?,?,?,?,?,?,?,?,?,?,?,?)", ins_cols);
-    if (sqlite3_prepare_v2(q->db, one, -1, &q->ins, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(q->db, "BEGIN IMMEDIATE", -1, &q->begin, NULL) != SQLITE_OK ||
+    if (sqlite3_prepare_v2(q->db, "BEGIN IMMEDIATE", -1, &q->begin, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(q->db, "COMMIT", -1, &q->commit, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(q->db,
                            "INSERT INTO audit_checkpoint (seq, head, time_ms, jws) VALUES (?, ?, ?, ?)", -1,
                            &q->cp, NULL) != SQLITE_OK ||
-        prepare_many(q) != 0) {
+        sqlite3_prepare_v2(q->db, "SELECT 1 FROM sqlite_master", -1, &q->hold, NULL) != SQLITE_OK ||
+        !insert_of(q, 1)) {
         st = db_fail(err, q->db, "preparing statements");
         goto bad;
     }
+    /* replaces SQLite's automatic checkpoint: sq_write runs it */
+    sqlite3_wal_hook(q->db, wal_frames_hook, q);
     *out = &q->base;
     return WRIT_OK;
 bad:

@@ -25,13 +25,20 @@ writ_status au_fail(writ_error *err, writ_status st, const char *fmt, ...)
     return st;
 }
 
+/* every byte's two hex digits, byte b at 2 * b */
+static const char hex_pairs[513] = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
+                                   "202122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f"
+                                   "404142434445464748494a4b4c4d4e4f505152535455565758595a5b5c5d5e5f"
+                                   "606162636465666768696a6b6c6d6e6f707172737475767778797a7b7c7d7e7f"
+                                   "808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9f"
+                                   "a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebf"
+                                   "c0c1c2c3c4c5c6c7c8c9cacbcccdcecfd0d1d2d3d4d5d6d7d8d9dadbdcdddedf"
+                                   "e0e1e2e3e4e5e6e7e8e9eaebecedeeeff0f1f2f3f4f5f6f7f8f9fafbfcfdfeff";
+
 void au_hex(const unsigned char *h, char out[65])
 {
-    static const char d[] = "0123456789abcdef";
-    for (int i = 0; i < 32; i++) {
-        out[2 * i] = d[h[i] >> 4];
-        out[2 * i + 1] = d[h[i] & 15];
-    }
+    for (int i = 0; i < 32; i++)
+        memcpy(out + 2 * i, hex_pairs + 2 * h[i], 2);
     out[64] = '\0';
 }
 
@@ -58,6 +65,38 @@ static void be64(unsigned char *p, uint64_t v)
         p[i] = (unsigned char)v;
 }
 
+/* The hash input is gathered in a buffer and handed to SHA-256 in one
+ * update per buffer (a field that does not fit goes through on its own):
+ * the digest's per-call cost, paid twice per field otherwise, is most of
+ * what hashing a short record costs beyond the compression itself. */
+typedef struct feed {
+    EVP_MD_CTX *md;
+    size_t n;
+    bool bad;
+    unsigned char buf[1024];
+} feed;
+
+static void feed_flush(feed *f)
+{
+    if (f->n && EVP_DigestUpdate(f->md, f->buf, f->n) != 1)
+        f->bad = true;
+    f->n = 0;
+}
+
+static void feed_put(feed *f, const void *p, size_t n)
+{
+    if (n > sizeof f->buf - f->n) {
+        feed_flush(f);
+        if (n > sizeof f->buf) {
+            if (EVP_DigestUpdate(f->md, p, n) != 1)
+                f->bad = true;
+            return;
+        }
+    }
+    memcpy(f->buf + f->n, p, n);
+    f->n += n;
+}
+
 /* The record hash (the canonical encoding in audit.h): v1 for a record
  * without a shadow field, so every record written before the field existed
  * hashes as it did; v2, with str(shadow) after str(errors), for one with. */
@@ -65,26 +104,29 @@ int au_record_hash(EVP_MD_CTX *md, uint64_t seq, int64_t time_ms, bool allow, co
                    const size_t *len, const unsigned char prev[32], unsigned char out[32])
 {
     bool v2 = len[AUDIT_FIELDS - 1] != 0;
-    const char *tag = v2 ? "writ-audit-v2\n" : "writ-audit-v1\n";
     int nf = v2 ? AUDIT_FIELDS : AUDIT_V1_FIELDS;
+    /* once md holds SHA-256, re-initialise it with NULL: no provider fetch
+     * per record */
+    const EVP_MD *alg = EVP_MD_CTX_get0_md(md) ? NULL : EVP_sha256();
+    if (EVP_DigestInit_ex2(md, alg, NULL) != 1)
+        return -1;
+    feed fd = {.md = md};
+    feed_put(&fd, v2 ? "writ-audit-v2\n" : "writ-audit-v1\n", 14);
     unsigned char num[17];
     be64(num, seq);
     be64(num + 8, (uint64_t)time_ms);
     num[16] = allow ? 1 : 0;
-    /* once md holds SHA-256, re-initialise it with NULL: no provider fetch
-     * per record */
-    const EVP_MD *alg = EVP_MD_CTX_get0_md(md) ? NULL : EVP_sha256();
-    if (EVP_DigestInit_ex2(md, alg, NULL) != 1 || EVP_DigestUpdate(md, tag, strlen(tag)) != 1 ||
-        EVP_DigestUpdate(md, num, sizeof num) != 1)
-        return -1;
+    feed_put(&fd, num, sizeof num);
     for (int i = 0; i < nf; i++) {
         unsigned char l[8];
         be64(l, len[i]);
-        if (EVP_DigestUpdate(md, l, 8) != 1 || (len[i] && EVP_DigestUpdate(md, f[i], len[i]) != 1))
-            return -1;
+        feed_put(&fd, l, 8);
+        feed_put(&fd, f[i], len[i]);
     }
+    feed_put(&fd, prev, 32);
+    feed_flush(&fd);
     unsigned int n = 0;
-    if (EVP_DigestUpdate(md, prev, 32) != 1 || EVP_DigestFinal_ex(md, out, &n) != 1 || n != 32)
+    if (fd.bad || EVP_DigestFinal_ex(md, out, &n) != 1 || n != 32)
         return -1;
     return 0;
 }

@@ -19,7 +19,10 @@
 #include <openssl/evp.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <sys/wait.h>
 
 static char dir[64];
@@ -58,6 +61,16 @@ static wr_audit *open_log(void)
     wr_audit *a;
     writ_error err;
     wr_audit_opts o = {.batch = 7, .queue_max = 16, .checkpoint_every = every};
+    if (wr_audit_open(db, &o, &a, &err) != WRIT_OK)
+        fail_msg("open: %s", err.msg);
+    return a;
+}
+
+static wr_audit *open_log_batch(uint32_t batch)
+{
+    wr_audit *a;
+    writ_error err;
+    wr_audit_opts o = {.batch = batch, .checkpoint_every = every};
     if (wr_audit_open(db, &o, &a, &err) != WRIT_OK)
         fail_msg("open: %s", err.msg);
     return a;
@@ -918,6 +931,390 @@ static void shadow_field_hashed(void **state)
     assert_int_equal(r.bad_seq, 12);
 }
 
+/* Every record as stored is what was appended, chained, and hashed the
+ * documented way (audit.h, computed here independently, one update per
+ * piece): groups of many sizes (one row, several rows, more than one
+ * statement holds), v1 and v2 records, empty and missing fields, a field
+ * longer than any buffer of the writer's, the replica's name. */
+#define KA_N 160
+static char ka_big[6000];
+
+static void ka_entry(int i, wr_audit_entry *e, char (*agent)[48], char (*res)[48])
+{
+    snprintf(agent[i], 48, "Writ::Agent::\"a\\\"%d\u00e9\"", i % 5);
+    snprintf(res[i], 48, "Writ::Dataset::\"d%d\"", i);
+    *e = (wr_audit_entry){
+        .time_ms = 1700000000000 + i * 3,
+        .agent = agent[i],
+        .chain = i % 3 ? "[{\"__entity\":{\"type\":\"Agent\",\"id\":\"b\"}}]" : NULL,
+        .task = i % 2 ? "t1" : (i % 4 ? "" : NULL),
+        .action = "Writ::Action::\"read\"",
+        .resource = res[i],
+        .allow = i % 3 != 1,
+        .policies = i == 77 ? ka_big : "[\"policy0\"]",
+        .errors = i % 7 ? "[]" : "[\"x: y\"]",
+        .shadow = i % 4 == 3 ? "{\"decision\":\"deny\",\"policies\":[\"no-x\"]}" : NULL,
+    };
+}
+
+static void ka_hash(sqlite3_stmt *s, const unsigned char prev[32], unsigned char out[32])
+{
+    bool v2 = sqlite3_column_bytes(s, 12) > 0;
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    unsigned char num[17];
+    be64(num, (uint64_t)sqlite3_column_int64(s, 0));
+    be64(num + 8, (uint64_t)sqlite3_column_int64(s, 1));
+    num[16] = !strcmp((const char *)sqlite3_column_text(s, 7), "allow");
+    EVP_DigestInit_ex(md, EVP_sha256(), NULL);
+    EVP_DigestUpdate(md, v2 ? "writ-audit-v2\n" : "writ-audit-v1\n", 14);
+    EVP_DigestUpdate(md, num, 17);
+    static const int col[8] = {2, 3, 4, 5, 6, 8, 9, 12};
+    for (int i = 0; i < (v2 ? 8 : 7); i++) {
+        unsigned char l[8];
+        size_t n = (size_t)sqlite3_column_bytes(s, col[i]);
+        be64(l, n);
+        EVP_DigestUpdate(md, l, 8);
+        EVP_DigestUpdate(md, sqlite3_column_text(s, col[i]), n);
+    }
+    EVP_DigestUpdate(md, prev, 32);
+    unsigned int ol = 0;
+    EVP_DigestFinal_ex(md, out, &ol);
+    EVP_MD_CTX_free(md);
+}
+
+static void record_format_known(void **state)
+{
+    (void)state;
+    memset(ka_big, 'p', sizeof ka_big - 1);
+    ka_big[0] = '[';
+    ka_big[sizeof ka_big - 2] = ']';
+    static char agent[KA_N][48], res[KA_N][48];
+    wr_audit_entry e[KA_N];
+    for (int i = 0; i < KA_N; i++)
+        ka_entry(i, &e[i], agent, res);
+    wr_audit *a;
+    writ_error err;
+    wr_audit_opts o = {.batch = 40, .checkpoint_every = 50, .replica = "r-1"};
+    if (wr_audit_open(db, &o, &a, &err) != WRIT_OK)
+        fail_msg("open: %s", err.msg);
+    static const int sizes[] = {1, 2, 3, 5, 16, 17, 33, 40, 41, 2};
+    writ_status st[64];
+    int at = 0;
+    for (size_t g = 0; g < sizeof sizes / sizeof *sizes; g++) {
+        assert_int_equal(wr_audit_append_many(a, e + at, (size_t)sizes[g], st), WRIT_OK);
+        for (int k = 0; k < sizes[g]; k++)
+            assert_int_equal(st[k], WRIT_OK);
+        at += sizes[g];
+    }
+    assert_int_equal(at, KA_N);
+    wr_audit_close(a);
+
+    sqlite3 *h;
+    sqlite3_stmt *s;
+    assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+    assert_int_equal(
+        sqlite3_prepare_v2(h,
+                           "SELECT seq, time_ms, agent, chain, task, action, resource, decision,"
+                           " policies, errors, prev, hash, shadow, replica FROM audit ORDER BY seq",
+                           -1, &s, NULL),
+        SQLITE_OK);
+    unsigned char prev[32] = {0}, h32[32];
+    int n = 0;
+    while (sqlite3_step(s) == SQLITE_ROW) {
+        const wr_audit_entry *x = &e[n];
+        assert_int_equal(sqlite3_column_int64(s, 0), n + 1);
+        assert_int_equal(sqlite3_column_int64(s, 1), x->time_ms);
+        const char *want[] = {x->agent, x->chain, x->task, x->action, x->resource, x->policies, x->errors};
+        static const int col[] = {2, 3, 4, 5, 6, 8, 9};
+        for (int k = 0; k < 7; k++) {
+            assert_int_equal(sqlite3_column_type(s, col[k]), SQLITE_TEXT);
+            assert_string_equal((const char *)sqlite3_column_text(s, col[k]), want[k] ? want[k] : "");
+        }
+        assert_string_equal((const char *)sqlite3_column_text(s, 7), x->allow ? "allow" : "deny");
+        assert_string_equal((const char *)sqlite3_column_text(s, 12), x->shadow ? x->shadow : "");
+        assert_string_equal((const char *)sqlite3_column_text(s, 13), "r-1");
+        char px[65], hx[65];
+        for (int i = 0; i < 32; i++)
+            sprintf(px + 2 * i, "%02x", prev[i]);
+        assert_string_equal((const char *)sqlite3_column_text(s, 10), px);
+        ka_hash(s, prev, h32);
+        for (int i = 0; i < 32; i++)
+            sprintf(hx + 2 * i, "%02x", h32[i]);
+        assert_string_equal((const char *)sqlite3_column_text(s, 11), hx);
+        memcpy(prev, h32, 32);
+        n++;
+    }
+    assert_int_equal(n, KA_N);
+    sqlite3_finalize(s);
+    sqlite3_close(h);
+    wr_audit_verify_result r;
+    assert_int_equal(verify(&r), WRIT_OK);
+    assert_int_equal(r.records, KA_N);
+    assert_int_equal(r.signed_seq, KA_N);
+}
+
+/* The writer's WAL frames go to the file in one write per transaction
+ * (audit_wal.c).  A transaction that spilled pages to the WAL and then
+ * failed must not leave them to be written later, over the frames of
+ * whoever writes next: here another connection commits right after the
+ * failure, over more than the failed transaction's frames, and its rows,
+ * the database and the log stay whole. */
+static void wal_spill_then_rollback(void **state)
+{
+    (void)state;
+    every = 1000;
+    wr_audit *a = open_log_batch(1024);
+    wr_audit_entry e = {.agent = "x", .action = "y", .resource = "z", .policies = "[]", .errors = "[]"};
+    assert_int_equal(wr_audit_append(a, &e), WRIT_OK);
+    /* 64 records of 100 KB: more than SQLite's page cache holds, so pages
+     * spill to the WAL before the transaction fails on its last record */
+    static char big[100 * 1024];
+    memset(big, 'q', sizeof big - 1);
+    wr_audit_entry g[64];
+    writ_status st[64];
+    for (int i = 0; i < 64; i++)
+        g[i] =
+            (wr_audit_entry){.agent = "x", .action = "y", .resource = "z", .policies = big, .errors = "[]"};
+    sql("CREATE TRIGGER late BEFORE INSERT ON audit WHEN NEW.seq = 65 BEGIN SELECT RAISE(ABORT, 'late'); "
+        "END");
+    assert_int_equal(wr_audit_append_many(a, g, 64, st), WRIT_OK);
+    for (int i = 0; i < 64; i++)
+        assert_int_equal(st[i], WRIT_EIO);
+    /* another writer commits where the spilled frames were (more than
+     * them, so that its frames cover every one of theirs) */
+    sql("DROP TRIGGER late; CREATE TABLE side (x TEXT, b BLOB);"
+        " INSERT INTO side VALUES ('after', randomblob(10 * 1024 * 1024))");
+    assert_int_equal(wr_audit_append(a, &e), WRIT_OK);
+    assert_int_equal(wr_audit_append_many(a, g, 3, st), WRIT_OK);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(st[i], WRIT_OK);
+    wr_audit_close(a);
+    every = 7;
+    sqlite3 *h;
+    sqlite3_stmt *q;
+    assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(h, "PRAGMA integrity_check", -1, &q, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+    assert_string_equal((const char *)sqlite3_column_text(q, 0), "ok");
+    sqlite3_finalize(q);
+    assert_int_equal(sqlite3_prepare_v2(h, "SELECT x FROM side", -1, &q, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+    assert_string_equal((const char *)sqlite3_column_text(q, 0), "after");
+    sqlite3_finalize(q);
+    sqlite3_close(h);
+    assert_int_equal(sql_int("SELECT length(b) FROM side"), 10 * 1024 * 1024);
+    assert_int_equal(sql_int("SELECT count(*) FROM audit WHERE length(policies) = 102399"), 3);
+    wr_audit_verify_result r;
+    assert_int_equal(verify(&r), WRIT_OK);
+    assert_int_equal(r.records, 5);
+}
+
+/* A write of the gathered frames that fails (the file may not grow: as a
+ * full disk) fails the transaction, every record of it; the next one
+ * that can be written commits, and the log verifies. */
+static void wal_write_fails(void **state)
+{
+    (void)state;
+    every = 1000;
+    wr_audit *a = open_log_batch(64);
+    wr_audit_entry e[5];
+    writ_status st[5];
+    for (int i = 0; i < 5; i++)
+        e[i] =
+            (wr_audit_entry){.agent = "x", .action = "y", .resource = "z", .policies = "[]", .errors = "[]"};
+    assert_int_equal(wr_audit_append_many(a, e, 3, st), WRIT_OK);
+    char wal[160];
+    snprintf(wal, sizeof wal, "%s-wal", db);
+    struct stat sb;
+    assert_int_equal(stat(wal, &sb), 0);
+    struct rlimit old, lim;
+    assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+    void (*prev)(int) = signal(SIGXFSZ, SIG_IGN);
+    lim = old;
+    lim.rlim_cur = (rlim_t)sb.st_size; /* the WAL may not grow */
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+    assert_int_equal(wr_audit_append_many(a, e, 5, st), WRIT_OK);
+    int failed = 0;
+    for (int i = 0; i < 5; i++)
+        failed += st[i] == WRIT_EIO;
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+    signal(SIGXFSZ, prev);
+    assert_int_equal(failed, 5);
+    assert_true(wr_audit_failing(a));
+    assert_int_equal(wr_audit_append_many(a, e, 2, st), WRIT_OK);
+    assert_int_equal(st[0], WRIT_OK);
+    assert_int_equal(st[1], WRIT_OK);
+    assert_false(wr_audit_failing(a));
+    wr_audit_close(a);
+    every = 7;
+    wr_audit_verify_result r;
+    assert_int_equal(verify(&r), WRIT_OK);
+    assert_int_equal(r.records, 5);
+}
+
+/* The writer keeps a read open between its transactions (fewer lock calls
+ * per commit, audit_sqlite.c): commits by other connections in between
+ * (the state store shares the file) are not lost or overwritten, the
+ * writer's own commits go on, and other readers see every record as soon
+ * as its append returns. */
+static void other_writers_between_commits(void **state)
+{
+    (void)state;
+    every = 1000;
+    wr_audit *a = open_log_batch(64);
+    sqlite3 *h;
+    assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+    sqlite3_busy_timeout(h, 5000);
+    assert_int_equal(sqlite3_exec(h, "CREATE TABLE side (i INTEGER)", NULL, NULL, NULL), SQLITE_OK);
+    wr_audit_entry e[4];
+    writ_status st[4];
+    for (int i = 0; i < 4; i++)
+        e[i] =
+            (wr_audit_entry){.agent = "x", .action = "y", .resource = "z", .policies = "[]", .errors = "[]"};
+    for (int i = 0; i < 50; i++) {
+        char q[64];
+        snprintf(q, sizeof q, "INSERT INTO side VALUES (%d)", i);
+        assert_int_equal(sqlite3_exec(h, q, NULL, NULL, NULL), SQLITE_OK);
+        size_t n = 1 + (size_t)i % 4;
+        assert_int_equal(wr_audit_append_many(a, e, n, st), WRIT_OK);
+        for (size_t k = 0; k < n; k++)
+            assert_int_equal(st[k], WRIT_OK);
+        /* visible to another connection once appended */
+        sqlite3_stmt *c;
+        assert_int_equal(sqlite3_prepare_v2(h, "SELECT max(seq) FROM audit", -1, &c, NULL), SQLITE_OK);
+        assert_int_equal(sqlite3_step(c), SQLITE_ROW);
+        assert_int_equal(sqlite3_column_int64(c, 0), (int64_t)wr_audit_written(a));
+        sqlite3_finalize(c);
+    }
+    sqlite3_close(h);
+    wr_audit_close(a);
+    every = 7;
+    assert_int_equal(sql_int("SELECT count(*) FROM side"), 50);
+    assert_int_equal(sql_int("SELECT sum(i) FROM side"), 49 * 50 / 2);
+    wr_audit_verify_result r;
+    assert_int_equal(verify(&r), WRIT_OK);
+    assert_int_equal(r.records, 123);
+}
+
+/* The read kept open does not stop checkpoints: the WAL is copied back
+ * and starts over, so it stays bounded however many records are written
+ * (SQLite's automatic checkpoint at 1000 frames, as before). */
+static void wal_stays_bounded(void **state)
+{
+    (void)state;
+    every = 1000;
+    wr_audit *a = open_log_batch(64);
+    wr_audit_entry e[4];
+    writ_status st[4];
+    static char pol[600];
+    memset(pol, 'p', sizeof pol - 1);
+    for (int i = 0; i < 4; i++)
+        e[i] =
+            (wr_audit_entry){.agent = "x", .action = "y", .resource = "z", .policies = pol, .errors = "[]"};
+    char wal[160];
+    snprintf(wal, sizeof wal, "%s-wal", db);
+    off_t most = 0;
+    for (int i = 0; i < 3000; i++) {
+        assert_int_equal(wr_audit_append_many(a, e, 4, st), WRIT_OK);
+        struct stat sb;
+        if (stat(wal, &sb) == 0 && sb.st_size > most)
+            most = sb.st_size;
+    }
+    wr_audit_close(a);
+    every = 7;
+    /* 12000 records of ~900 bytes: ~11 MB of pages, each commit rewriting
+     * the last one; without checkpoints the WAL would pass 20 MB */
+    assert_true(most > 0);
+    assert_true(most < 1100 * 4120);
+    assert_int_equal(sql_int("SELECT count(*) FROM audit"), 12000);
+}
+
+/* Another connection holding the write lock: the append waits for it (as
+ * busy_timeout says) and commits, though the writer keeps a read open
+ * between its transactions (a connection in a read transaction is not
+ * made to wait by SQLite itself). */
+static void *commit_later(void *arg)
+{
+    nanosleep(&(struct timespec){0, 200 * 1000000L}, NULL);
+    assert_int_equal(sqlite3_exec(arg, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+    return NULL;
+}
+
+static void waits_for_another_writer(void **state)
+{
+    (void)state;
+    every = 1000;
+    sqlite3 *h;
+    assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+    assert_int_equal(
+        sqlite3_exec(h, "PRAGMA journal_mode=WAL; CREATE TABLE side (i INTEGER)", NULL, NULL, NULL),
+        SQLITE_OK);
+    /* nobody else writes meanwhile: the writer keeps its read open */
+    wr_audit *a = open_log_batch(64);
+    wr_audit_entry e = {.agent = "x", .action = "y", .resource = "z", .policies = "[]", .errors = "[]"};
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(wr_audit_append(a, &e), WRIT_OK);
+    assert_int_equal(sqlite3_exec(h, "BEGIN IMMEDIATE; INSERT INTO side VALUES (1)", NULL, NULL, NULL),
+                     SQLITE_OK);
+    pthread_t t;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    assert_int_equal(pthread_create(&t, NULL, commit_later, h), 0);
+    assert_int_equal(wr_audit_append(a, &e), WRIT_OK);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    pthread_join(t, NULL);
+    long waited_ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+    assert_true(waited_ms >= 150);
+    /* and the next ones go on */
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(wr_audit_append(a, &e), WRIT_OK);
+    sqlite3_close(h);
+    wr_audit_close(a);
+    every = 7;
+    assert_int_equal(sql_int("SELECT count(*) FROM side"), 1);
+    wr_audit_verify_result r;
+    assert_int_equal(verify(&r), WRIT_OK);
+    assert_int_equal(r.records, 8);
+}
+
+/* A log that has stopped writing lets go of its WAL read slot (within two
+ * ticks of its thread), so another connection's checkpoints start the
+ * WAL over as they would without the log: here 10 MB written by another
+ * connection while the log is idle leave the WAL far smaller. */
+static void idle_log_holds_no_read(void **state)
+{
+    (void)state;
+    every = 1000;
+    wr_audit *a = open_log_batch(64);
+    wr_audit_entry e = {.agent = "x", .action = "y", .resource = "z", .policies = "[]", .errors = "[]"};
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(wr_audit_append(a, &e), WRIT_OK);
+    nanosleep(&(struct timespec){0, 700 * 1000000L}, NULL);
+    sqlite3 *h;
+    assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+    sqlite3_busy_timeout(h, 5000);
+    assert_int_equal(sqlite3_exec(h, "CREATE TABLE side (b BLOB)", NULL, NULL, NULL), SQLITE_OK);
+    char wal[160];
+    snprintf(wal, sizeof wal, "%s-wal", db);
+    off_t most = 0;
+    for (int i = 0; i < 20; i++) {
+        assert_int_equal(
+            sqlite3_exec(h, "INSERT INTO side VALUES (randomblob(512 * 1024))", NULL, NULL, NULL), SQLITE_OK);
+        struct stat sb;
+        if (stat(wal, &sb) == 0 && sb.st_size > most)
+            most = sb.st_size;
+    }
+    sqlite3_close(h);
+    /* the log goes on writing afterwards */
+    assert_int_equal(wr_audit_append(a, &e), WRIT_OK);
+    wr_audit_close(a);
+    every = 7;
+    assert_true(most < 6 * 1024 * 1024);
+    wr_audit_verify_result r;
+    assert_int_equal(verify(&r), WRIT_OK);
+    assert_int_equal(r.records, 5);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -940,6 +1337,13 @@ int main(void)
         cmocka_unit_test_setup_teardown(submitted_and_appended, setup, teardown),
         cmocka_unit_test_setup_teardown(groups_appended, setup, teardown),
         cmocka_unit_test_setup_teardown(commit_here_when_idle, setup, teardown),
+        cmocka_unit_test_setup_teardown(record_format_known, setup, teardown),
+        cmocka_unit_test_setup_teardown(wal_spill_then_rollback, setup, teardown),
+        cmocka_unit_test_setup_teardown(wal_write_fails, setup, teardown),
+        cmocka_unit_test_setup_teardown(other_writers_between_commits, setup, teardown),
+        cmocka_unit_test_setup_teardown(wal_stays_bounded, setup, teardown),
+        cmocka_unit_test_setup_teardown(waits_for_another_writer, setup, teardown),
+        cmocka_unit_test_setup_teardown(idle_log_holds_no_read, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
