@@ -549,6 +549,38 @@ static void test_counters(void **state)
     assert_false(sn.other);
 }
 
+/* One batch of many adds (the write-behind flush): past the SQLite
+ * backend's rows per statement (64), with a (limit, key, bucket) given
+ * twice in the batch, both of which count. */
+static void test_counter_batch(void **state)
+{
+    fixture *f = *state;
+    if (!f->chk->counters)
+        return;
+    writ_error err;
+    int64_t far = (int64_t)time(NULL) * 1000 + 3600000;
+    enum { N = 150 };
+    static char keys[N][16];
+    wr_counter_delta d[N + 2];
+    for (int i = 0; i < N; i++) {
+        snprintf(keys[i], sizeof keys[i], "b:%d", i);
+        d[i] = (wr_counter_delta){"batch", keys[i], 20 + i % 3, i + 1, far};
+    }
+    d[N] = (wr_counter_delta){"batch", keys[0], 20, 1000, far};     /* the same row as d[0], later */
+    d[N + 1] = (wr_counter_delta){"batch", keys[129], 20, -7, far}; /* d[129], in another chunk */
+    assert_int_equal(wr_store_counter_add_many(f->st, d, N + 2, &err), WRIT_OK);
+    for (int i = 0; i < N; i++) {
+        int64_t sum = -1, want = i + 1 + (i == 0 ? 1000 : 0) + (i == 129 ? -7 : 0);
+        assert_int_equal(wr_store_counter_sum(f->st, "batch", keys[i], 20, 22, &sum, &err), WRIT_OK);
+        assert_int_equal(sum, want);
+        assert_int_equal(wr_store_counter_sum(f->st, "batch", keys[i], 20 + i % 3, 20 + i % 3, &sum, &err),
+                         WRIT_OK);
+        assert_int_equal(sum, want);
+    }
+    /* an empty batch is fine too */
+    assert_int_equal(wr_store_counter_add_many(f->st, d, 0, &err), WRIT_OK);
+}
+
 /* ---- revocations */
 
 typedef struct revs {
@@ -844,6 +876,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_approval_race, redis_setup, close_backend),
         cmocka_unit_test_setup_teardown(test_counters, sqlite_setup, close_backend),
         cmocka_unit_test_setup_teardown(test_counters, redis_setup, close_backend),
+        cmocka_unit_test_setup_teardown(test_counter_batch, sqlite_setup, close_backend),
+        cmocka_unit_test_setup_teardown(test_counter_batch, redis_setup, close_backend),
         cmocka_unit_test_setup_teardown(test_revocations, sqlite_setup, close_backend),
         cmocka_unit_test_setup_teardown(test_revocations, redis_setup, close_backend),
         cmocka_unit_test_setup_teardown(test_redis_feed, redis_setup, close_backend),
