@@ -17,7 +17,8 @@ writ_status wr_sqlite_fail(wr_sqlite_store *s, writ_error *err, const char *what
     if (err) {
         memset(err, 0, sizeof *err);
         err->code = WRIT_EIO;
-        snprintf(err->msg, sizeof err->msg, "state: %s: %s", what, s && s->db ? sqlite3_errmsg(s->db) : "no database");
+        snprintf(err->msg, sizeof err->msg, "state: %s: %s", what,
+                 s && s->db ? sqlite3_errmsg(s->db) : "no database");
     }
     return WRIT_EIO;
 }
@@ -25,6 +26,7 @@ writ_status wr_sqlite_fail(wr_sqlite_store *s, writ_error *err, const char *what
 static void sq_close(wr_store *st)
 {
     wr_sqlite_store *s = (wr_sqlite_store *)st;
+    wr_sqlite_counters_close(s);
     sqlite3_close(s->db);
     pthread_mutex_destroy(&s->mu);
     wr_free(s);
@@ -71,13 +73,14 @@ writ_status wr_sqlite_store_open(const char *path, wr_store **out, writ_error *e
         (void)chmod(path, 0600);
     }
     writ_status st;
-    if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, NULL) !=
-        SQLITE_OK) {
+    if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+                        NULL) != SQLITE_OK) {
         st = wr_sqlite_fail(s, err, path);
         goto fail;
     }
     sqlite3_busy_timeout(s->db, 5000);
-    if (sqlite3_exec(s->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;", NULL, NULL, NULL) != SQLITE_OK) {
+    if (sqlite3_exec(s->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;", NULL, NULL, NULL) !=
+        SQLITE_OK) {
         st = wr_sqlite_fail(s, err, "cannot set journal mode");
         goto fail;
     }

@@ -33,20 +33,26 @@ static int64_t wall_ms(void)
 
 /* Rows per INSERT: a batch is written as a few multi-row upserts rather
  * than one statement per row.  Each statement SQLite runs in a
- * transaction pays for its own start and end (a statement journal, the
- * VDBE's setup and halt: about a third of a one-row upsert), so with
- * ROWS_PER_STMT rows a statement that cost is paid once per chunk.  Rows
- * of one statement are upserted in order, so a (limit, key, bucket) given
- * twice in one batch (a retried delta and a new one) adds both.  5 * 64
- * parameters stay under SQLite's smallest variable limit (999). */
-#define ROWS_PER_STMT 64
+ * transaction pays for its own start and end (the VDBE's setup, a
+ * statement journal, its halt: about half of a one-row upsert), so that
+ * cost is paid once per chunk.  Chunks are 64 rows and then 32, 16 .. 1
+ * for the rest (at most 7 statements past the full chunks), and the 7
+ * statements are prepared once for the connection: parsing a 64-row
+ * statement costs as much as running it.  Rows of one statement are
+ * upserted in order, so a (limit, key, bucket) given twice in one batch (a
+ * retried delta and a new one) adds both.  5 * 64 parameters stay under
+ * SQLite's smallest variable limit (999). */
+#define ROWS_LOG2_MAX 6 /* 64 rows */
 
-static sqlite3_stmt *prepare_rows(wr_sqlite_store *s, size_t rows)
+static sqlite3_stmt *rows_stmt(wr_sqlite_store *s, unsigned lg)
 {
+    if (s->counter_add[lg])
+        return s->counter_add[lg];
     /* expires_ms is set by the insert only: every add to one (limit,
      * bucket) gives the same (store.h), and not rewriting it spares the
      * expiry index an update per row (about half of an upsert's cost) */
-    char sql[256 + ROWS_PER_STMT * 12]; /* the two ends take 160 */
+    size_t rows = (size_t)1 << lg;
+    char sql[256 + ((size_t)1 << ROWS_LOG2_MAX) * 12]; /* the two ends take 160 */
     size_t o = (size_t)snprintf(sql, sizeof sql,
                                 "INSERT INTO counters (limit_id, key, bucket, value, expires_ms) VALUES ");
     for (size_t i = 0; i < rows; i++)
@@ -54,28 +60,33 @@ static sqlite3_stmt *prepare_rows(wr_sqlite_store *s, size_t rows)
     snprintf(sql + o, sizeof sql - o,
              " ON CONFLICT (limit_id, key, bucket) DO UPDATE SET value = value + excluded.value");
     sqlite3_stmt *q = NULL;
-    if (sqlite3_prepare_v2(s->db, sql, -1, &q, NULL) != SQLITE_OK) {
+    if (sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &q, NULL) != SQLITE_OK) {
         sqlite3_finalize(q);
         return NULL;
     }
-    return q;
+    return s->counter_add[lg] = q;
+}
+
+void wr_sqlite_counters_close(wr_sqlite_store *s)
+{
+    for (size_t i = 0; i <= ROWS_LOG2_MAX; i++) {
+        sqlite3_finalize(s->counter_add[i]);
+        s->counter_add[i] = NULL;
+    }
 }
 
 /* Adds inside a transaction the caller holds (mu held). */
 static writ_status add_rows(wr_sqlite_store *s, const wr_counter_delta *d, size_t n, writ_error *err)
 {
     writ_status st = WRIT_OK;
-    sqlite3_stmt *full = NULL; /* the ROWS_PER_STMT statement, prepared once a batch */
     for (size_t at = 0; at < n && !st;) {
-        size_t rows = n - at < ROWS_PER_STMT ? n - at : ROWS_PER_STMT;
-        sqlite3_stmt *q = rows == ROWS_PER_STMT && full ? full : prepare_rows(s, rows);
-        if (!q) {
-            st = wr_sqlite_fail(s, err, "counter add");
-            break;
-        }
-        if (rows == ROWS_PER_STMT)
-            full = q;
-        sqlite3_reset(q);
+        unsigned lg = ROWS_LOG2_MAX;
+        while (((size_t)1 << lg) > n - at)
+            lg--;
+        size_t rows = (size_t)1 << lg;
+        sqlite3_stmt *q = rows_stmt(s, lg);
+        if (!q)
+            return wr_sqlite_fail(s, err, "counter add");
         for (size_t i = 0; i < rows; i++) {
             const wr_counter_delta *x = &d[at + i];
             int b = (int)i * 5;
@@ -87,11 +98,11 @@ static writ_status add_rows(wr_sqlite_store *s, const wr_counter_delta *d, size_
         }
         if (sqlite3_step(q) != SQLITE_DONE)
             st = wr_sqlite_fail(s, err, "counter add");
-        if (q != full)
-            sqlite3_finalize(q);
+        /* the bound strings are the caller's: unbind them before it frees them */
+        sqlite3_reset(q);
+        sqlite3_clear_bindings(q);
         at += rows;
     }
-    sqlite3_finalize(full);
     if (!st) {
         /* expired rows, now and then */
         static _Atomic int64_t last_purge;

@@ -12,12 +12,17 @@ typedef struct wr_sqlite_store {
     wr_store base;
     sqlite3 *db;           /* one connection, serialised by mu */
     pthread_mutex_t mu;
+    /* counter adds of 1, 2, 4 .. 64 rows (sqlite_counters.c), prepared
+     * when first used, finalized by wr_sqlite_counters_close */
+    sqlite3_stmt *counter_add[7];
 } wr_sqlite_store;
 
 /* Each area creates its own tables (CREATE TABLE IF NOT EXISTS). */
 writ_status wr_sqlite_approvals_init(wr_sqlite_store *s, writ_error *err);
 writ_status wr_sqlite_counters_init(wr_sqlite_store *s, writ_error *err);
 writ_status wr_sqlite_revocations_init(wr_sqlite_store *s, writ_error *err);
+/* Before the connection closes: the statements an area keeps. */
+void wr_sqlite_counters_close(wr_sqlite_store *s);
 
 /* Fill err from the connection's last error; returns WRIT_EIO. */
 writ_status wr_sqlite_fail(wr_sqlite_store *s, writ_error *err, const char *what);
