@@ -826,6 +826,8 @@ writ_status wr_history_begin(wr_limits *L, const char *action, const wr_history_
             }
         }
         h->m[h->n].limit = (uint16_t)i;
+        h->m[h->n].per = (uint8_t)l->per;
+        h->m[h->n].bucket = floor_div(now, l->width_ms);
         h->m[h->n].kind = (char)k;
         h->m[h->n].value = 0;
         h->m[h->n].delta = delta;
@@ -852,9 +854,6 @@ writ_status wr_history_begin(wr_limits *L, const char *action, const wr_history_
         int first[3];
         stripe_groups(h->kh, pers, first);
         const char *key[3] = {key_per(0, keys), key_per(1, keys), key_per(2, keys)};
-        uint8_t per[WR_LIMITS_MAX];
-        for (size_t j = 0; j < h->n; j++)
-            per[j] = (uint8_t)h->set->v[h->m[j].limit].per;
         for (int p = 0; p < 3; p++) {
             if (!(pers & (1u << p)) || first[p] != p)
                 continue;
@@ -864,14 +863,15 @@ writ_status wr_history_begin(wr_limits *L, const char *action, const wr_history_
                 if (first[q] == p)
                     h->gen[q] = s->gen;
             for (size_t j = 0; j < h->n; j++) {
-                if (first[per[j]] != p)
+                unsigned pj = h->m[j].per;
+                if (first[pj] != p)
                     continue;
                 const wr_limit *l = &h->set->v[h->m[j].limit];
-                uint64_t hh = h->m[j].hash = hash_mix(l->lid_hash, h->kh[per[j]]);
-                entry *e = find(s, hh, l->lid, key[per[j]]);
+                uint64_t hh = h->m[j].hash = hash_mix(l->lid_hash, h->kh[pj]);
+                entry *e = find(s, hh, l->lid, key[pj]);
                 h->m[j].e = e;
                 if (e)
-                    h->m[j].value = wr_ring_sum(&e->ring, floor_div(now, l->width_ms));
+                    h->m[j].value = wr_ring_sum(&e->ring, h->m[j].bucket);
                 else if (j < full && atomic_load(&L->nkeys) >= L->max_keys)
                     full = j;
             }
@@ -929,7 +929,7 @@ writ_status wr_history_commit(wr_limits *L, wr_history *h, writ_error *err)
     }
     unsigned pers = 0;
     for (size_t i = 0; i < h->n; i++)
-        pers |= 1u << h->set->v[h->m[i].limit].per;
+        pers |= 1u << h->m[i].per;
     int first[3];
     stripe_groups(h->kh, pers, first);
     unsigned long long counted = 0, refused = 0;
@@ -938,21 +938,20 @@ writ_status wr_history_commit(wr_limits *L, wr_history *h, writ_error *err)
             continue;
         stripe *s = NULL;
         for (size_t i = 0; i < h->n; i++) {
-            const wr_limit *l = &h->set->v[h->m[i].limit];
-            if (first[l->per] != p || h->m[i].delta == 0)
+            unsigned pi = h->m[i].per;
+            if (first[pi] != p || h->m[i].delta == 0)
                 continue;
+            const wr_limit *l = &h->set->v[h->m[i].limit];
             if (!s) {
                 s = stripe_of(L, h->kh[p]);
                 pthread_mutex_lock(&s->mu);
             }
-            const char *key = key_of(l, h->keys);
-            int64_t bucket = floor_div(h->now_ms, l->width_ms);
             /* the entry read before the decision, unless a sweep freed
              * entries of the stripe since (then it is looked up again) */
-            entry *e = s->gen == h->gen[l->per] ? h->m[i].e : NULL;
+            entry *e = s->gen == h->gen[pi] ? h->m[i].e : NULL;
             if (!e)
-                e = get(L, s, h->m[i].hash, l->lid, l->width_ms, key);
-            int rc = e ? count(s, e, bucket, h->m[i].delta, L->store != NULL) : -1;
+                e = get(L, s, h->m[i].hash, l->lid, l->width_ms, key_per((int)pi, h->keys));
+            int rc = e ? count(s, e, h->m[i].bucket, h->m[i].delta, L->store != NULL) : -1;
             writ_status one = WRIT_OK;
             if (!e)
                 one = fail(err, WRIT_ELIMIT, "limit %s: the history table is full: not counted", l->name);

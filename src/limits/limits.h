@@ -174,8 +174,10 @@ typedef struct wr_history {
     uint64_t gen[3];  /* their stripes' sweep generation when read (counters.c) */
     struct {
         uint16_t limit;
-        char kind;     /* as wr_history_kind_fn said: 0 = not in the context */
-        int64_t value; /* read: a count, or a sum in units of 10^-4 */
+        uint8_t per;    /* the limit's wr_limit_per */
+        char kind;      /* as wr_history_kind_fn said: 0 = not in the context */
+        int64_t bucket; /* now's bucket of the limit */
+        int64_t value;  /* read: a count, or a sum in units of 10^-4 */
         int64_t delta;
         uint64_t hash; /* of (limit, key) */
         void *e;       /* its ring's entry when read (counters.c), or NULL */
