@@ -627,6 +627,19 @@ static bool kept(const cedar_json_split *sp, const char *k, size_t kn)
     return false;
 }
 
+/* Is the value at r->p an array whose first element is a string?  (The
+ * text_key member is then kept as JSON after all: a chain named by strings
+ * is one whose root the task-history keys read from the tree, history.c.) */
+static bool string_first(const rd *r)
+{
+    const unsigned char *q = r->p;
+    if (q >= r->end || *q != '[')
+        return false;
+    for (q++; q < r->end && (*q == ' ' || *q == '\t' || *q == '\n' || *q == '\r'); q++)
+        ;
+    return q < r->end && *q == '"';
+}
+
 /* One byte of compact text into *w. */
 #define PUT(c) (*(*w)++ = (char)(c))
 
@@ -742,14 +755,15 @@ static json_t *split_object(rd *r)
             goto fail;
         seen[ns++] = ks;
         json_t *v;
-        if (kept(sp, ks->data, ks->len)) {
+        bool text = sp->text_key && !strcmp(sp->text_key, ks->data);
+        if (kept(sp, ks->data, ks->len) || (text && string_first(r))) {
             v = value(r, 2);
         } else {
             const unsigned char *at = r->p;
             if (n == SPLIT_MAX_ITEMS || !cval(r, &f[n].v, 2))
                 goto fail;
             f[n++].key = ks;
-            if (*at == '[' && sp->text_key && !strcmp(sp->text_key, ks->data) && !compact_text(r, at))
+            if (*at == '[' && text && !compact_text(r, at))
                 goto fail;
             v = json_null();
         }

@@ -59,7 +59,9 @@ const struct cv_record *cedar_split_base(const writ_split *sp);
  * a caller that wants only that text needs no JSON tree of it.  NULL: none. */
 void cedar_split_want_text(writ_split *sp, const char *key);
 /* The last reading's text of that member, or NULL (not an array, kept,
- * absent, or the reading declined). */
+ * absent, or the reading declined).  An array whose first element is a
+ * string is kept as JSON whatever the keep list says (a chain of names:
+ * history.c reads its root from the tree). */
 const char *cedar_split_text(const writ_split *sp);
 
 /* cedar_request_fill without a schema, for a context from

@@ -189,11 +189,13 @@ static pthread_key_t split_key;
 static pthread_once_t split_once = PTHREAD_ONCE_INIT;
 static bool split_key_ok;
 static const char *const split_keep[] = {"destination", "task", "chain", "input", NULL};
-/* Without task-history limits (history.c reads the chain's JSON for its
- * root) the chain is read straight into a Cedar value as well, and its
- * compact text, which is all the decision path wants of it (the audit
- * record, the approval gate), comes from the reading (cedar_split_text):
- * no tree of a dozen allocations per request. */
+/* A vouching caller's chain is read straight into a Cedar value as well
+ * (split_keep_text), and its compact text, which is all the decision path
+ * wants of it (the audit record, the approval gate), comes from the
+ * reading (cedar_split_text): no tree of a dozen allocations per request.
+ * A chain of names (strings) stays JSON: the task-history keys read its
+ * root there (history.c).  With a task token the facts replace the chain
+ * in the tree (facts.c), so it is kept as before. */
 static const char *const split_keep_text[] = {"destination", "task", "input", NULL};
 
 static void split_free(void *p) { writ_split_free(p); }
@@ -226,8 +228,8 @@ static int evaluation_fields(srv *s, const srv_snapshot *snap, writ_split *sp, c
 {
     const writ_json_field *f;
     size_t n;
-    if (writ_json_parse_fields(sp, body, len, "context", s->limits ? split_keep : split_keep_text,
-                               body_shallow, &f, &n))
+    if (writ_json_parse_fields(sp, body, len, "context", tk ? split_keep : split_keep_text, body_shallow, &f,
+                               &n))
         return -1;
     const writ_json_field *opts = az_field(f, n, "options");
     bool explain;
