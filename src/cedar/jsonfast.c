@@ -755,7 +755,7 @@ static json_t *split_object(rd *r)
             goto fail;
         seen[ns++] = ks;
         json_t *v;
-        bool text = sp->text_key && !strcmp(sp->text_key, ks->data);
+        bool text = sp->text_key && *sp->text_key == *ks->data && !strcmp(sp->text_key, ks->data);
         if (kept(sp, ks->data, ks->len) || (text && string_first(r))) {
             v = value(r, 2);
         } else {
