@@ -14,7 +14,13 @@
  *   - the Cedar context of the split equals cedar_json_context's reading;
  *   - az_map_fields and az_map (with and without a namespace, subject
  *     optional or not) fail with the same message, or map to the same
- *     entity references, context presence and properties. */
+ *     entity references, context presence and properties;
+ *   - read with the chain not kept and its text wanted (the server without
+ *     task-history limits, authzen.c): accepted only where the reading
+ *     above accepts, the same Cedar context, and the chain's text
+ *     cedar_json_dump_compact's of the usual tree's chain byte for byte
+ *     (none where that chain is not an array, or one whose first element
+ *     is a string: kept). */
 #ifndef WRIT_FUZZ_AZBODY_CHECK_H
 #define WRIT_FUZZ_AZBODY_CHECK_H
 
@@ -23,9 +29,11 @@
 
 #include "cedar/json.h"
 #include "server/azmap.h"
+#include "util/alloc.h"
 #include "util/arena.h"
 
 static const char *const body_keep[] = {"destination", "task", "chain", "input", NULL};
+static const char *const body_keep_text[] = {"destination", "task", "input", NULL};
 static const char *const body_shallow[] = {"subject", "action", "resource", NULL};
 
 static int body_is(const char *const *list, const char *k, size_t kn)
@@ -197,6 +205,41 @@ static int body_check(const char *t, size_t n, void (*bad)(const char *why))
             bad("the Cedar context differs");
     }
     body_map_check(f, nf, u, bad);
+    if (!s1) {
+        /* the chain read as a Cedar value, its text from the reading */
+        wr_arena *a4 = wr_arena_new(0);
+        if (!a4)
+            goto out;
+        cedar_json_split sp4 = {.arena = a4, .key = "context", .keep = body_keep_text, .text_key = "chain"};
+        const writ_json_field *f4 = NULL;
+        size_t nf4 = 0;
+        if (!cedar_json_fast_fields(t, n, &sp4, body_shallow, &f4, &nf4)) {
+            const writ_json_field *cf4 = az_field(f4, nf4, "context");
+            const cv_record *r4 = NULL;
+            writ_error e4;
+            memset(&e4, 0, sizeof e4);
+            if (!cf4 || cf4->kind != WRIT_FIELD_JSON ||
+                cedar_json_context_subst(a4, cf4->json, sp4.base, &r4, &e4))
+                bad("the reading with the chain's text fails where the usual one does not");
+            cv_value v1, v4;
+            v1.type = v4.type = CV_RECORD;
+            v1.u.rec = r1;
+            v4.u.rec = r4;
+            if (!cv_equal(v1, v4))
+                bad("the Cedar context with the chain's text differs");
+            const json_t *uc = json_object_get(json_object_get(u, "context"), "chain");
+            /* (an array of names stays JSON: no text) */
+            int has = json_is_array(uc) && !json_is_string(json_array_get(uc, 0));
+            char *want = has ? cedar_json_dump_compact(uc) : NULL;
+            if (has && !want)
+                abort(); /* out of memory */
+            if ((want == NULL) != (sp4.text == NULL) || (want && strcmp(want, sp4.text)))
+                bad("the chain's text differs from its compact dump");
+            wr_free(want);
+            cedar_json_fields_release(f4, nf4);
+        }
+        wr_arena_free(a4);
+    }
 out:
     cedar_json_fields_release(f, nf);
     json_decref(q);

@@ -167,6 +167,7 @@ struct writ_split {
     cedar_json_split sp;
     const writ_json_field *fields; /* the last writ_json_parse_fields's, until released */
     size_t n_fields;
+    const char *text_key; /* cedar_split_want_text's */
 };
 
 writ_split *writ_split_new(void)
@@ -209,6 +210,12 @@ json_t *writ_json_parse_split(writ_split *s, const char *text, size_t len, const
 }
 
 const struct cv_record *cedar_split_base(const writ_split *s) { return s && s->sp.done ? s->sp.base : NULL; }
+void cedar_split_want_text(writ_split *s, const char *key)
+{
+    if (s)
+        s->text_key = key;
+}
+const char *cedar_split_text(const writ_split *s) { return s && s->sp.done ? s->sp.text : NULL; }
 int writ_json_parse_fields(writ_split *s, const char *text, size_t len, const char *key,
                            const char *const *keep, const char *const *shallow,
                            const writ_json_field **fields, size_t *n)
@@ -221,7 +228,7 @@ int writ_json_parse_fields(writ_split *s, const char *text, size_t len, const ch
         return -1;
     writ_split_release(s);
     wr_arena_reset(s->arena);
-    s->sp = (cedar_json_split){.arena = s->arena, .key = key, .keep = keep};
+    s->sp = (cedar_json_split){.arena = s->arena, .key = key, .keep = keep, .text_key = s->text_key};
     if (cedar_json_fast_fields(text, len, &s->sp, shallow, &s->fields, &s->n_fields))
         return -1;
     *fields = s->fields;

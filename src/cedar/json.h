@@ -64,8 +64,13 @@ typedef struct cedar_json_split {
     wr_arena *arena;
     const char *key;
     const char *const *keep; /* NULL-terminated */
-    bool done;               /* out: the member was read (always, when the tree is returned) */
-    const cv_record *base;   /* out */
+    /* a member not kept whose compact JSON text (cedar_json_dump_compact's
+     * bytes of the tree the member would have been) is wanted too, or NULL;
+     * given only when the member is an array */
+    const char *text_key;
+    bool done;             /* out: the member was read (always, when the tree is returned) */
+    const cv_record *base; /* out */
+    const char *text;      /* out: text_key's text (NUL-terminated, in arena), or NULL */
 } cedar_json_split;
 json_t *cedar_json_fast_split(const char *text, size_t len, cedar_json_split *sp);
 
@@ -85,8 +90,8 @@ char *cedar_json_dump_compact(const json_t *j);
 
 /* Read one value.  t may be NULL (no schema).  what names the value for
  * messages (e.g. "attribute `a` of User::\"x\""). */
-writ_status cedar_json_value(wr_arena *a, const json_t *j, const cs_type *t, const char *what,
-                             cv_value *out, writ_error *err);
+writ_status cedar_json_value(wr_arena *a, const json_t *j, const cs_type *t, const char *what, cv_value *out,
+                             writ_error *err);
 
 /* Read an entity uid: {"type","id"}, {"__entity": {"type","id"}} or, when
  * allow_text, a string in Cedar syntax (User::"alice"). */
@@ -96,21 +101,20 @@ writ_status cedar_json_uid(wr_arena *a, const json_t *j, bool allow_text, const 
 /* Read an entities file into a new store (finished).  With a schema,
  * attributes, tags and parents are checked and the schema's actions are
  * added. */
-writ_status cedar_json_entities(const json_t *j, const writ_schema *s, cedar_entities **out,
-                                writ_error *err);
-writ_status cedar_json_entities_text(const char *text, size_t len, const writ_schema *s,
-                                     cedar_entities **out, writ_error *err);
+writ_status cedar_json_entities(const json_t *j, const writ_schema *s, cedar_entities **out, writ_error *err);
+writ_status cedar_json_entities_text(const char *text, size_t len, const writ_schema *s, cedar_entities **out,
+                                     writ_error *err);
 
 /* Read a request object {"principal","action","resource","context"?} into
  * rq (whose arena must be set).  With a schema the context is read as the
  * action's context type; with validate the request must match the schema. */
-writ_status cedar_json_request(const json_t *j, const writ_schema *s, bool validate,
-                               struct writ_request *rq, writ_error *err);
+writ_status cedar_json_request(const json_t *j, const writ_schema *s, bool validate, struct writ_request *rq,
+                               writ_error *err);
 
 /* A new request from an already parsed JSON object (writ_request_parse
  * without the text step; callers that hold a jansson tree use it). */
-writ_status cedar_request_from_json(const json_t *j, const writ_schema *s, bool validate, struct writ_request **out,
-                                   writ_error *err);
+writ_status cedar_request_from_json(const json_t *j, const writ_schema *s, bool validate,
+                                    struct writ_request **out, writ_error *err);
 
 /* Read a context object (NULL j = empty) for the given action. */
 writ_status cedar_json_context(wr_arena *a, const json_t *j, const writ_schema *s, const cv_uid *action,

@@ -627,6 +627,101 @@ static bool kept(const cedar_json_split *sp, const char *k, size_t kn)
     return false;
 }
 
+/* Is the value at r->p an array whose first element is a string?  (The
+ * text_key member is then kept as JSON after all: a chain named by strings
+ * is one whose root the task-history keys read from the tree, history.c.) */
+static bool string_first(const rd *r)
+{
+    const unsigned char *q = r->p;
+    if (q >= r->end || *q != '[')
+        return false;
+    for (q++; q < r->end && (*q == ' ' || *q == '\t' || *q == '\n' || *q == '\r'); q++)
+        ;
+    return q < r->end && *q == '"';
+}
+
+/* One byte of compact text into *w. */
+#define PUT(c) (*(*w)++ = (char)(c))
+
+/* A string's decoded bytes as dump_str writes them (below), into *w. */
+static void compact_str(char **w, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    PUT('"');
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        const char *e = c == '"'    ? "\\\""
+                        : c == '\\' ? "\\\\"
+                        : c == '\b' ? "\\b"
+                        : c == '\f' ? "\\f"
+                        : c == '\n' ? "\\n"
+                        : c == '\r' ? "\\r"
+                        : c == '\t' ? "\\t"
+                                    : NULL;
+        if (e) {
+            PUT(e[0]);
+            PUT(e[1]);
+        } else if (c < 0x20) { /* (str refuses raw control bytes: never here) */
+            PUT('\\');
+            PUT('u');
+            PUT('0');
+            PUT('0');
+            PUT(hex[c >> 4]);
+            PUT(hex[c & 15]);
+        } else {
+            PUT(c);
+        }
+    }
+    PUT('"');
+}
+
+/* The compact JSON text of the value at `at` (which cval has just read, so
+ * it is in cval's subset: objects, arrays, strings without \u, integers,
+ * true and false), as cedar_json_dump_compact writes the tree that value()
+ * would build of it: whitespace dropped, strings decoded and escaped again,
+ * integers as %lld prints them ("-0" is 0).  It is never longer than the
+ * text: an escape is written back no longer than it was (\/ shorter), and
+ * raw control bytes cannot be in it.  Into sp->text; r->p is kept. */
+static bool compact_text(rd *r, const unsigned char *at)
+{
+    const unsigned char *end = r->p, *save = r->p;
+    char *out = wr_arena_alloc(r->sp->arena, (size_t)(end - at) + 1), *w0 = out, **w = &w0;
+    if (!out)
+        return false;
+    r->p = at;
+    bool ok = true;
+    while (ok && r->p < end) {
+        unsigned char c = *r->p;
+        if (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
+            r->p++;
+        } else if (c == '"') {
+            const char *s;
+            size_t n;
+            r->p++;
+            if ((ok = str(r, &s, &n)))
+                compact_str(w, s, n);
+        } else if (c == '-' || (c >= '0' && c <= '9')) {
+            int64_t v;
+            if ((ok = integer(r, &v))) {
+                char num[24];
+                int k = snprintf(num, sizeof num, "%lld", (long long)v);
+                for (int i = 0; i < k; i++)
+                    PUT(num[i]);
+            }
+        } else {
+            PUT(c); /* { } [ ] : , and the letters of true and false */
+            r->p++;
+        }
+    }
+    r->p = save;
+    if (!ok || (size_t)(w0 - out) > (size_t)(end - at))
+        return false;
+    *w0 = '\0';
+    r->sp->text = out;
+    return true;
+}
+#undef PUT
+
 /* The split member's object, r->p past its `{`: the tree's object (kept
  * members as JSON, the others json null) and sp->base. */
 static json_t *split_object(rd *r)
@@ -660,12 +755,16 @@ static json_t *split_object(rd *r)
             goto fail;
         seen[ns++] = ks;
         json_t *v;
-        if (kept(sp, ks->data, ks->len)) {
+        bool text = sp->text_key && *sp->text_key == *ks->data && !strcmp(sp->text_key, ks->data);
+        if (kept(sp, ks->data, ks->len) || (text && string_first(r))) {
             v = value(r, 2);
         } else {
+            const unsigned char *at = r->p;
             if (n == SPLIT_MAX_ITEMS || !cval(r, &f[n].v, 2))
                 goto fail;
             f[n++].key = ks;
+            if (*at == '[' && text && !compact_text(r, at))
+                goto fail;
             v = json_null();
         }
         if (!v || json_object_setn_new_nocheck(o, ks->data, ks->len, v))
@@ -688,6 +787,7 @@ json_t *cedar_json_fast_split(const char *text, size_t len, cedar_json_split *sp
 {
     sp->done = false;
     sp->base = NULL;
+    sp->text = NULL;
     if (len > CEDAR_JSON_MAX_SIZE)
         return NULL;
     rd r = {.p = (const unsigned char *)text, .end = (const unsigned char *)text + len, .sp = sp};
@@ -705,7 +805,7 @@ json_t *cedar_json_fast_split(const char *text, size_t len, cedar_json_split *sp
     if (r.scratch != r.small)
         wr_free(r.scratch);
     if (!j)
-        sp->done = false, sp->base = NULL;
+        sp->done = false, sp->base = NULL, sp->text = NULL;
     return j;
 }
 
@@ -815,6 +915,7 @@ int cedar_json_fast_fields(const char *text, size_t len, cedar_json_split *sp, c
 {
     sp->done = false;
     sp->base = NULL;
+    sp->text = NULL;
     *out = NULL;
     *n = 0;
     if (len > CEDAR_JSON_MAX_SIZE)
@@ -834,7 +935,7 @@ int cedar_json_fast_fields(const char *text, size_t len, cedar_json_split *sp, c
     if (r.scratch != r.small)
         wr_free(r.scratch);
     if (!ok) {
-        sp->done = false, sp->base = NULL;
+        sp->done = false, sp->base = NULL, sp->text = NULL;
         *out = NULL;
         *n = 0;
     }

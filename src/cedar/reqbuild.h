@@ -30,7 +30,8 @@ WRIT_MUST_CHECK writ_status cedar_request_fill(writ_request *rq, const writ_sche
 /* writ_request_context_numbers (writ/cedar.h): context.KEY of a filled rq
  * set to a record of Longs and decimals built as Cedar values. */
 WRIT_MUST_CHECK writ_status cedar_request_context_numbers(writ_request *rq, const char *key,
-                                                          const writ_number_field *f, size_t n, writ_error *err);
+                                                          const writ_number_field *f, size_t n,
+                                                          writ_error *err);
 
 /* The same with the names already Cedar strings, in a Cedar record's order
  * (cv_string_cmp) and distinct, as a caller that builds the record on
@@ -50,6 +51,18 @@ WRIT_MUST_CHECK writ_status cedar_request_context_sorted(writ_request *rq, const
 /* The Cedar values of the context members a writ_split reading left json
  * null in the tree (what writ_request_fill_split substitutes), or NULL. */
 const struct cv_record *cedar_split_base(const writ_split *sp);
+
+/* writ_json_parse_fields on sp from now on: a member of the split object
+ * named key (a literal, or a string that outlives sp) that is not kept
+ * and is an array also gives its compact JSON text, as
+ * writ_json_dump_compact would write the JSON of it (cedar_split_text), so
+ * a caller that wants only that text needs no JSON tree of it.  NULL: none. */
+void cedar_split_want_text(writ_split *sp, const char *key);
+/* The last reading's text of that member, or NULL (not an array, kept,
+ * absent, or the reading declined).  An array whose first element is a
+ * string is kept as JSON whatever the keep list says (a chain of names:
+ * history.c reads its root from the tree). */
+const char *cedar_split_text(const writ_split *sp);
 
 /* cedar_request_fill without a schema, for a context from
  * cedar_json_fast_split with its record subst (cedar_json_context_subst).

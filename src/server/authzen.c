@@ -46,6 +46,7 @@
  *     the token's.
  * Both ways go through srv_decide_ask (decide.c), the decision path every
  * front end shares. */
+#include "cedar/reqbuild.h"
 #include "server/azmap.h"
 #include "server/server_int.h"
 #include "util/alloc.h"
@@ -188,6 +189,14 @@ static pthread_key_t split_key;
 static pthread_once_t split_once = PTHREAD_ONCE_INIT;
 static bool split_key_ok;
 static const char *const split_keep[] = {"destination", "task", "chain", "input", NULL};
+/* A vouching caller's chain is read straight into a Cedar value as well
+ * (split_keep_text), and its compact text, which is all the decision path
+ * wants of it (the audit record, the approval gate), comes from the
+ * reading (cedar_split_text): no tree of a dozen allocations per request.
+ * A chain of names (strings) stays JSON: the task-history keys read its
+ * root there (history.c).  With a task token the facts replace the chain
+ * in the tree (facts.c), so it is kept as before. */
+static const char *const split_keep_text[] = {"destination", "task", "input", NULL};
 
 static void split_free(void *p) { writ_split_free(p); }
 static void split_key_make(void) { split_key_ok = pthread_key_create(&split_key, split_free) == 0; }
@@ -199,6 +208,7 @@ static writ_split *thread_split(void)
     writ_split *sp = pthread_getspecific(split_key);
     if (!sp) {
         sp = writ_split_new();
+        cedar_split_want_text(sp, "chain");
         if (sp && pthread_setspecific(split_key, sp) != 0) {
             writ_split_free(sp);
             sp = NULL;
@@ -218,7 +228,8 @@ static int evaluation_fields(srv *s, const srv_snapshot *snap, writ_split *sp, c
 {
     const writ_json_field *f;
     size_t n;
-    if (writ_json_parse_fields(sp, body, len, "context", split_keep, body_shallow, &f, &n))
+    if (writ_json_parse_fields(sp, body, len, "context", tk ? split_keep : split_keep_text, body_shallow, &f,
+                               &n))
         return -1;
     const writ_json_field *opts = az_field(f, n, "options");
     bool explain;

@@ -353,9 +353,15 @@ void srv_decide_ask(srv *s, const srv_snapshot *snap, const srv_ask *a, srv_outc
         json_t *tk = json_object_get(json_object_get(a->context, "task"), "id");
         task = json_is_string(tk) ? json_string_value(tk) : NULL;
         json_t *c = json_object_get(a->context, "chain");
-        /* the chain as text is for the audit record and the approval gate only */
-        chain = chain_own =
-            json_is_array(c) && (s->audit || snap->napprovals) ? writ_json_dump_compact(c) : NULL;
+        /* the chain as text is for the audit record and the approval gate
+         * only; a chain the body's reading took as a Cedar value (json null
+         * in the tree: the split's own nulls are placeholders) gave its
+         * text there */
+        bool want = s->audit || snap->napprovals;
+        if (json_is_array(c))
+            chain = chain_own = want ? writ_json_dump_compact(c) : NULL;
+        else if (json_is_null(c) && want)
+            chain = cedar_split_text(a->context_split);
     }
     /* the three uids as text for the log, NUL-separated in one buffer */
     decide_tls *tls = thread_state();

@@ -59,6 +59,7 @@ same() {
 BROKEN='"broken: type error: expected entity or record, got bool"'
 
 ALL='"any-dest","chain-self","depth-unknown","dest-external","ip-socket","public","task-unknown","time-now"'
+ALL_BUT_SELF='"any-dest","depth-unknown","dest-external","ip-socket","public","task-unknown","time-now"'
 # no context: every fact, each unknown one restrictive ("broken" reads
 # context.other, which is not there: an error, named)
 same "no context" '"action":{"name":"read"}' "[true,[$ALL],[\"broken: attribute \`other\` does not exist\"]]"
@@ -79,6 +80,11 @@ same "a caller's bad destination" '"action":{"name":"read"},"context":{"destinat
     '[false,[],[": context.destination is not a destination (letters, digits, . _ - : /)"]]'
 same "a caller's bad chain" '"action":{"name":"read"},"context":{"chain":[null]}' \
     '[false,[],[": request: context, attribute `chain`: found a `null`; JSON nulls are not allowed in Cedar"]]'
+# a chain of entities the split reads as a Cedar value: its audit text comes
+# from that reading (jsonfast.c), the JSON way's from the tree; equal below
+same "a caller's chain of entities, spaced and escaped" \
+    '"action":{"name":"read"},"context":{"chain" : [ {"__entity" : {"type":"Agent", "id":"a\"b\\c\/d\té"}} , "x\ty", -0, 7, true, {"z":1,"a":[ ]} ] , "m":2}' \
+    "[true,[$ALL_BUT_SELF],[\"broken: attribute \`other\` does not exist\"]]"
 
 # the audit records of the two ways: equal but for time and hashes
 stop_writ "$WPID" TERM
@@ -86,6 +92,9 @@ stop_writ "$WPID" TERM
 check "audited: two records a case" "$(wc -l <"$TMP/audit")" $((2 * N))
 jq -c '[.agent, .action, .resource, .task, .chain, .decision, .policies, .errors]' "$TMP/audit" | sort -u >"$TMP/rec"
 check "the two records of each case are equal" "$(wc -l <"$TMP/rec")" "$N"
+# (the record's bytes: both ways give the compact text json_dumps writes)
+check "the chain of entities audited compactly, both ways" \
+    "$(grep -cF '"chain":[{"__entity":{"type":"Agent","id":"a\"b\\c/d\té"}},"x\ty",0,7,true,{"z":1,"a":[]}],' "$TMP/audit")" 2
 "$WRIT" audit verify --state-dir "$TMP/facts.state" >/dev/null && ok "audit verifies" || bad "audit verify"
 
 # an approval gate reads the JSON context: a held deploy without a task

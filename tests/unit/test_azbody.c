@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "../../fuzz/azbody_check.h"
+#include "cedar/reqbuild.h"
 #include "util/alloc.h"
 #include "writ/cedar.h"
 
@@ -391,6 +392,57 @@ static void test_oom(void **state)
     assert_true(ok > 0);
 }
 
+/* The chain read as a Cedar value gives its compact text
+ * (cedar_split_want_text): json_dumps's bytes, whatever the spacing and
+ * escapes of the body; none for a chain that is not an array, or kept. */
+static void chain_text(const char *chain, const char *want)
+{
+    char t[1024];
+    snprintf(t, sizeof t,
+             "{\"subject\":{\"type\":\"A\",\"id\":\"a\"},\"action\":{\"name\":\"r\"},"
+             "\"resource\":{\"type\":\"T\",\"id\":\"t\"},\"context\":{\"n\":1,\"chain\": %s ,\"s\":\"v\"}}",
+             chain);
+    accepted(t); /* body_check: the text is cedar_json_dump_compact's of the usual tree */
+    static const char *const keep_text[] = {"destination", "task", "input", NULL};
+    writ_split *sp = writ_split_new();
+    assert_non_null(sp);
+    cedar_split_want_text(sp, "chain");
+    const writ_json_field *f;
+    size_t n;
+    assert_int_equal(writ_json_parse_fields(sp, t, strlen(t), "context", keep_text, shallow, &f, &n), 0);
+    const writ_json_field *c = az_field(f, n, "context");
+    assert_non_null(c);
+    /* a Cedar value, not JSON; an array of names stays JSON (history.c reads its root) */
+    bool names = chain[0] == '[' && chain[strspn(chain + 1, " \t\n") + 1] == '"';
+    assert_true(names ? json_is_array(json_object_get(c->json, "chain"))
+                      : json_is_null(json_object_get(c->json, "chain")));
+    if (want)
+        assert_string_equal(cedar_split_text(sp), want);
+    else
+        assert_null(cedar_split_text(sp));
+    /* kept: JSON as before, no text */
+    assert_int_equal(writ_json_parse_fields(sp, t, strlen(t), "context", keep, shallow, &f, &n), 0);
+    assert_null(cedar_split_text(sp));
+    writ_split_free(sp);
+}
+
+static void test_chain_text(void **state)
+{
+    (void)state;
+    chain_text("[{\"__entity\":{\"type\":\"Agent\",\"id\":\"agent-3\"}},{\"__entity\":{\"type\":\"Agent\","
+               "\"id\":\"agent-12\"}}]",
+               "[{\"__entity\":{\"type\":\"Agent\",\"id\":\"agent-3\"}},{\"__entity\":{\"type\":\"Agent\","
+               "\"id\":\"agent-12\"}}]");
+    chain_text("[ \"root\", \"a\" ]", NULL);
+    chain_text("[ 1 ,\n\t\"a\\/b\\\"c\\\\d\\n\\t\\b\\f\\r\" , \"\xc3\xa9\xe2\x82\xac\" ]",
+               "[1,\"a/b\\\"c\\\\d\\n\\t\\b\\f\\r\",\"\xc3\xa9\xe2\x82\xac\"]");
+    chain_text("[ -0, 12, -345, true, false, [ ], { }, {\"k\" : [1, {\"x\":\"y\"}]} ]",
+               "[0,12,-345,true,false,[],{},{\"k\":[1,{\"x\":\"y\"}]}]");
+    chain_text("[]", "[]");
+    chain_text("\"root\"", NULL);
+    chain_text("{\"a\":1}", NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -399,6 +451,7 @@ int main(void)
         cmocka_unit_test(test_declined),      cmocka_unit_test(test_limits),
         cmocka_unit_test(test_context_limit), cmocka_unit_test(test_map_errors),
         cmocka_unit_test(test_properties),    cmocka_unit_test(test_oom),
+        cmocka_unit_test(test_chain_text),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
