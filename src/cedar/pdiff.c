@@ -130,6 +130,26 @@ static size_t gather(const cedar_pdiff *d, const uint32_t *live, size_t nl, cons
     return n;
 }
 
+/* Cedar's rule over the candidate's satisfied policies (the live ones it
+ * shares, lp/lf, and the delta's, dp/df): any forbid denies, else any
+ * permit allows; the reasons those policies, in the candidate's order.
+ * sat and reasons hold nlp + nlf + ndp + ndf entries. */
+static void combine(const cedar_pdiff *d, const uint32_t *lp, size_t nlp, const uint32_t *lf, size_t nlf,
+                    const uint32_t *dp, size_t ndp, const uint32_t *df, size_t ndf, uint32_t *sat,
+                    const char **reasons, writ_decision *out)
+{
+    size_t n = gather(d, lf, nlf, df, ndf, sat);
+    bool forbid = n > 0;
+    if (!forbid)
+        n = gather(d, lp, nlp, dp, ndp, sat);
+    for (size_t i = 0; i < n; i++)
+        reasons[i] = d->cand->pol[sat[i]]->id;
+    memset(out, 0, sizeof *out);
+    out->allow = !forbid && n > 0;
+    out->nreasons = n;
+    out->reasons = reasons;
+}
+
 writ_status cedar_pdiff_authorize(const cedar_pdiff *d, const writ_authorizer *live_az, writ_authorizer *az,
                                   const writ_entities *es, const writ_request *rq, writ_decision *out)
 {
@@ -148,16 +168,7 @@ writ_status cedar_pdiff_authorize(const cedar_pdiff *d, const writ_authorizer *l
     const char **reasons = cedar_authorizer_scratch(az, (cap ? cap : 1) * sizeof *reasons);
     if (!sat || !reasons)
         return WRIT_ENOMEM;
-    size_t n = gather(d, lf, nlf, df, ndf, sat);
-    bool forbid = n > 0;
-    if (!forbid)
-        n = gather(d, lp, nlp, dp, ndp, sat);
-    for (size_t i = 0; i < n; i++)
-        reasons[i] = d->cand->pol[sat[i]]->id;
-    memset(out, 0, sizeof *out);
-    out->allow = !forbid && n > 0;
-    out->nreasons = n;
-    out->reasons = reasons;
+    combine(d, lp, nlp, lf, nlf, dp, ndp, df, ndf, sat, reasons, out);
     return WRIT_OK;
 }
 
@@ -235,15 +246,6 @@ writ_status cedar_pdiff_authorize_joined(const cedar_pdiff *d, const writ_author
         dp[i] = jp[kp + i] - npre;
     for (size_t i = 0; i < ndf; i++)
         df[i] = jf[kf + i] - npre;
-    size_t n = gather(d, lf, nlf, df, ndf, sat);
-    bool forbid = n > 0;
-    if (!forbid)
-        n = gather(d, lp, nlp, dp, ndp, sat);
-    for (size_t i = 0; i < n; i++)
-        reasons[i] = d->cand->pol[sat[i]]->id;
-    memset(out, 0, sizeof *out);
-    out->allow = !forbid && n > 0;
-    out->nreasons = n;
-    out->reasons = reasons;
+    combine(d, lp, nlp, lf, nlf, dp, ndp, df, ndf, sat, reasons, out);
     return WRIT_OK;
 }
