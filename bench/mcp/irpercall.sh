@@ -14,14 +14,7 @@ writ=$(readlink -f "$1"); secs=${2:-4}; conns=${3:-1}; shift 3 || shift $#
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 work=$(mktemp -d /tmp/mcpir.XXXXXX)
 trap 'kill $(jobs -p) 2>/dev/null; sleep 0.3; rm -rf "$work"' EXIT
-node -e '
-const http = require("node:http");
-const ans = (id) => JSON.stringify({ jsonrpc: "2.0", id, result: { content: [{ type: "text", text: "3" }] } });
-const s = http.createServer((rq, rs) => { let b = ""; rq.on("data", (c) => b += c).on("end", () => {
-  let id = null; try { id = JSON.parse(b).id; } catch {}
-  const out = ans(id); rs.writeHead(200, { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(out) }); rs.end(out); }); });
-s.keepAliveTimeout = 60000;
-s.listen(0, "127.0.0.1", () => console.log(s.address().port));' >"$work/up.port" &
+node "$repo/bench/mcp/upstream.mjs" >"$work/up.port" &
 for _ in $(seq 50); do [ -s "$work/up.port" ] && break; sleep 0.1; done
 UP=$(head -1 "$work/up.port")
 "$writ" keys generate --out "$work/k.pem" >/dev/null

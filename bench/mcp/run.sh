@@ -26,14 +26,7 @@ TMP=$(mktemp -d /tmp/writ-mcpbench.XXXXXX)
 PIDS=()
 trap 'for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done; rm -rf "$TMP"' EXIT
 
-node -e '
-const http = require("node:http");
-const ans = (id) => JSON.stringify({ jsonrpc: "2.0", id, result: { content: [{ type: "text", text: "3" }] } });
-const s = http.createServer((rq, rs) => { let b = ""; rq.on("data", (c) => b += c).on("end", () => {
-  let id = null; try { id = JSON.parse(b).id; } catch {}
-  const out = ans(id); rs.writeHead(200, { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(out) }); rs.end(out); }); });
-s.keepAliveTimeout = 60000;
-s.listen(0, "127.0.0.1", () => console.log(s.address().port));' >"$TMP/up.port" &
+node "$repo/bench/mcp/upstream.mjs" >"$TMP/up.port" &
 PIDS+=("$!")
 for _ in $(seq 50); do [ -s "$TMP/up.port" ] && break; sleep 0.1; done
 UP=$(head -1 "$TMP/up.port")
