@@ -25,7 +25,7 @@
 #
 # The requests need no state change: AuthZEN evaluations carrying a task
 # token (6 kinds of request, TOKENS tokens minted for each, so consecutive
-# requests differ in token and body; requests.lua), each verified and
+# requests differ in token and body; bench/server/bodies.lua), each verified and
 # checked against the replica's revocation set; no limits configured, and no
 # request reaches the one @approval policy.  Every request is first sent
 # once to every replica: each must be answered 200 with a decision and no
@@ -262,7 +262,7 @@ p99() {
 }
 median() { sort -g | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
 drive() {   # drive OUT PORT SECS
-    wrk -t2 -c"$conns" -d"$3s" --latency -s bench/replicas/requests.lua "http://127.0.0.1:$2/" \
+    wrk -t2 -c"$conns" -d"$3s" --latency -s bench/server/bodies.lua "http://127.0.0.1:$2/access/v1/evaluation" \
         -- "$tmp/requests.tsv" >"$1" 2>&1
     if grep -qE 'Non-2xx|Socket errors' "$1"; then
         grep -E 'Non-2xx|Socket errors' "$1" | sed "s|^|   $(basename "$1"): |" >&2

@@ -1,4 +1,5 @@
--- bodies.lua - wrk script: POST a different JSON body with each request.
+-- bodies.lua - wrk script: POST a different JSON body with each request
+-- (bench/server, and bench/replicas with a task token per request).
 --
 --   wrk -t2 -c64 -d10s -s bench/server/bodies.lua URL -- BODIES.jsonl
 --
@@ -6,7 +7,8 @@
 -- request of a thread takes the next body, round the pool; thread k starts at body
 -- 1 + (k * 7919 mod N), so the threads do not send the same sequence in step.  The requests
 -- are formatted once, in init, so that wrk's own cost per request stays that of a
--- fixed body.
+-- fixed body.  A line may also be TOKEN <tab> BODY (bench/replicas/run.sh writes
+-- those): that request carries "Authorization: Bearer TOKEN".
 
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
@@ -27,7 +29,11 @@ function init(args)
     end
     local f = assert(io.open(file, "rb"))
     for line in f:lines() do
-        if #line > 0 then
+        local tok, body = line:match("^([^\t{]+)\t({.*)$")
+        if tok then
+            reqs[#reqs + 1] = wrk.format(nil, nil,
+                {["Content-Type"] = "application/json", ["Authorization"] = "Bearer " .. tok}, body)
+        elseif #line > 0 then
             reqs[#reqs + 1] = wrk.format(nil, nil, nil, line)
         end
     end
