@@ -133,6 +133,10 @@ bench() {   # bench NAME URL
 }
 # server CPU per request (user + system), steadier than the rate on a shared machine
 cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# the machine's idle and total ticks (all cores; idle + iowait): what the
+# cores left unused while a server ran, which the CPU model assumes is none
+stat_ticks() { awk '/^cpu / {t = 0; for (i = 2; i <= NF; i++) t += $i; print $5 + $6, t}' /proc/stat; }
+idle_pct() { awk -v a="$1" -v b="$2" -v c="$3" -v d="$4" 'BEGIN {printf "%.1f", (d > b) ? (100 * (c - a) / (d - b)) : 0}'; }
 # nginx's CPU: its master and workers
 ngx_cpu() { local t=0 p; for p in "$npid" $(pgrep -P "$npid"); do t=$((t + $(cpu "$p"))); done; echo "$t"; }
 # µs of CPU per request: per_req TICKS_BEFORE TICKS_AFTER REQUESTS
@@ -144,12 +148,13 @@ wrk_cpu() { awk -v n="$(awk '/requests in/ {print $1}' "$tmp/$1.out")" '{printf 
 # falls on both; the summary is the median over the rounds.
 : >"$tmp/rounds"
 for r in $(seq "$rounds"); do
-    c0=$(cpu "$wpid")
+    c0=$(cpu "$wpid"); read -r i0 t0 < <(stat_ticks)
     bench "writ.$r" "http://$waddr/access/v1/evaluation"
-    c1=$(cpu "$wpid")
+    c1=$(cpu "$wpid"); read -r i1 t1 < <(stat_ticks)
     n0=$(ngx_cpu)
     bench "nginx.$r" "http://127.0.0.1:$port/"
-    n1=$(ngx_cpu)
+    n1=$(ngx_cpu); read -r i2 t2 < <(stat_ticks)
+    wi=$(idle_pct "$i0" "$t0" "$i1" "$t1"); ni=$(idle_pct "$i1" "$t1" "$i2" "$t2")
     wr=$(rate "$tmp/writ.$r.out"); nr=$(rate "$tmp/nginx.$r.out")
     wcpu=$(per_req "$c0" "$c1" "$(awk '/requests in/ {print $1}' "$tmp/writ.$r.out")")
     ncpu=$(per_req "$n0" "$n1" "$(awk '/requests in/ {print $1}' "$tmp/nginx.$r.out")")
@@ -158,7 +163,7 @@ for r in $(seq "$rounds"); do
     # the ratio the CPU costs predict when the cores are the limit (server
     # and wrk share them): (nginx + its wrk) / (Writ + its wrk), per request
     model=$(awk -v w="$wcpu" -v n="$ncpu" -v ww="$ww" -v wn="$wn" 'BEGIN {printf "%.1f", (w + ww > 0) ? (100 * (n + wn) / (w + ww)) : 0}')
-    echo "$wr $(p99 "$tmp/writ.$r.out") $wcpu $nr $(p99 "$tmp/nginx.$r.out") $ratio $ncpu $ww $wn $model" >>"$tmp/rounds"
+    echo "$wr $(p99 "$tmp/writ.$r.out") $wcpu $nr $(p99 "$tmp/nginx.$r.out") $ratio $ncpu $ww $wn $model $wi $ni" >>"$tmp/rounds"
 done
 
 kill -TERM "$wpid"; wait "$wpid" 2>/dev/null || true
@@ -170,12 +175,13 @@ echo
 echo "policies:        $npol (agent set of bench/gen_agents.mjs; audit on; $audit)"
 echo "bodies:          $nbodies distinct, ~$avgbytes bytes ($mix)"
 if [ "$rounds" -gt 1 ]; then
-    echo "round   writ req/s  p99 ms  CPU us/req   nginx req/s  p99 ms   ratio  nginx CPU  wrk CPU w/n  CPU model"
-    awk '{printf "%5d  %11.0f  %6s  %10s  %12.0f  %6s  %5s%%  %9s  %5s/%-5s  %8s%%\n", NR, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10}' "$tmp/rounds"
+    echo "round   writ req/s  p99 ms  CPU us/req   nginx req/s  p99 ms   ratio  nginx CPU  wrk CPU w/n  CPU model  idle w/n"
+    awk '{printf "%5d  %11.0f  %6s  %10s  %12.0f  %6s  %5s%%  %9s  %5s/%-5s  %8s%%  %4s/%-4s\n", NR, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12}' "$tmp/rounds"
     echo "median of $rounds rounds:"
 fi
 printf 'writ  AuthZEN:   %10.0f req/s   p99 %s ms   server CPU %s us/req\n' "$(col 1)" "$(col 2)" "$(col 3)"
 printf 'nginx fixed 200: %10.0f req/s   p99 %s ms   server CPU %s us/req\n' "$(col 4)" "$(col 5)" "$(col 7)"
 echo "wrk CPU:         $(col 8) us/req against Writ, $(col 9) against nginx"
 echo "CPU model:       $(col 10)% = (nginx + wrk) / (Writ + wrk) CPU per request: the ratio when the cores are the limit"
+echo "idle cores:      $(col 11)% of the machine's CPU time unused while Writ ran, $(col 12)% while nginx ran"
 echo "ratio:           $(col 6)% of nginx (target >= 60%), writ p99 $(col 2) ms (issue 4 target < 5 ms)"
