@@ -7,13 +7,17 @@
  *               record must be committed before anything happens because
  *               of it.  With one call in flight and the log idle it is
  *               committed on this thread and the call forwarded at once
- *               (srv_durable_commit_here); otherwise the
- *               connection is suspended here (durable.c) and, once the
- *               record is committed, an allowed call is forwarded from the
- *               log's thread (decided_then) and the connection stays held
- *               until the answer; anything else calls the handler again.
- *               Either way the thread that committed writes the request
- *               upstream (upstream_http.c): no further hand-off.
+ *               (srv_durable_commit_here); on a worker thread of the
+ *               server (loop.c) the record joins the thread's pass and
+ *               the request is held, not suspended, until the pass has
+ *               committed, and the handler, called again, forwards it;
+ *               elsewhere the connection is suspended here (durable.c)
+ *               and, once the record is committed, an allowed call is
+ *               forwarded from the log's thread (decided_then) and the
+ *               connection stays held until the answer; anything else
+ *               calls the handler again.  Either way the thread that
+ *               committed writes the request upstream (upstream_http.c):
+ *               no further hand-off.
  *   deny        HTTP 200 + JSON-RPC error -32001; the upstream sees nothing.
  *   wait_head   forwarded; the connection is suspended until the
  *               upstream's on_head (or on_done with an error) resumes it.
@@ -1147,7 +1151,9 @@ static int mcp_handle(void *arg, srv *s, struct MHD_Connection *c, const char *u
     g->s = s;
     gw_req *r = *state;
     if (r) {
-        /* resumed */
+        /* resumed, or called again after its thread's pass (durable.c) */
+        if (r->durable.held && srv_durable_waiting(&r->durable))
+            return MHD_YES;               /* the pass holding its record has not committed yet */
         srv_durable_resumed(&r->durable); /* no-op unless held for the record */
         if (r->phase == P_DECIDED)
             goto decided;

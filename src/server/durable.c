@@ -28,10 +28,12 @@
  * switches of the hand-off; under concurrency records are submitted, so
  * that the log's thread groups them.
  *
- * That is the general way, and what a request with a continuation
- * (srv_durable_then: the MCP gateway) still takes.  The server's own
- * worker threads run their event loops themselves (loop.c) and take a
- * cheaper one, the pass:
+ * That is the general way, taken by requests on threads without a pass
+ * (then a continuation, srv_durable_then, runs once the record is
+ * committed).  The server's own worker threads run their event loops
+ * themselves (loop.c) and take a cheaper one, the pass (a request with a
+ * continuation too: the MCP gateway, called again, forwards the call
+ * itself):
  *
  *   - a record is copied into the thread's pass (srv_pass), not submitted:
  *     no allocation, no lock, no wake-up of the log's thread;
@@ -226,8 +228,6 @@ writ_status srv_durable_record(srv *s, const wr_audit_entry *e)
     srv_durable *d = current;
     if (!d)
         return wr_audit_append(s->audit, e);
-    if (current_pass && !d->then)
-        return pass_record(current_pass, d, e);
     writ_status here;
     if (d->commit_here && wr_audit_commit_here(s->audit, e, &here)) {
         /* committed on this thread (the log was idle): nothing to wait for;
@@ -236,6 +236,8 @@ writ_status srv_durable_record(srv *s, const wr_audit_entry *e)
             atomic_store_explicit(&d->failed, true, memory_order_relaxed);
         return WRIT_OK;
     }
+    if (current_pass)
+        return pass_record(current_pass, d, e);
     atomic_fetch_add_explicit(&d->outstanding, 1, memory_order_relaxed);
     writ_status st = wr_audit_submit(s->audit, e, on_committed, d);
     if (st)
