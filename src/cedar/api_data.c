@@ -168,6 +168,7 @@ struct writ_split {
     const writ_json_field *fields; /* the last writ_json_parse_fields's, until released */
     size_t n_fields;
     const char *text_key; /* cedar_split_want_text's */
+    bool lean;            /* cedar_split_lean's */
 };
 
 writ_split *writ_split_new(void)
@@ -216,6 +217,12 @@ void cedar_split_want_text(writ_split *s, const char *key)
         s->text_key = key;
 }
 const char *cedar_split_text(const writ_split *s) { return s && s->sp.done ? s->sp.text : NULL; }
+void cedar_split_lean(writ_split *s, bool on)
+{
+    if (s)
+        s->lean = on;
+}
+bool cedar_split_is_lean(const writ_split *s) { return s && s->sp.done && s->sp.lean; }
 int writ_json_parse_fields(writ_split *s, const char *text, size_t len, const char *key,
                            const char *const *keep, const char *const *shallow,
                            const writ_json_field **fields, size_t *n)
@@ -228,7 +235,8 @@ int writ_json_parse_fields(writ_split *s, const char *text, size_t len, const ch
         return -1;
     writ_split_release(s);
     wr_arena_reset(s->arena);
-    s->sp = (cedar_json_split){.arena = s->arena, .key = key, .keep = keep, .text_key = s->text_key};
+    s->sp = (cedar_json_split){
+        .arena = s->arena, .key = key, .keep = keep, .text_key = s->text_key, .lean = s->lean};
     if (cedar_json_fast_fields(text, len, &s->sp, shallow, &s->fields, &s->n_fields))
         return -1;
     *fields = s->fields;
@@ -240,6 +248,8 @@ writ_status writ_request_fill_split(writ_request *rq, const writ_uid_parts *prin
                                     const writ_uid_parts *action, const writ_uid_parts *resource,
                                     const json_t *context, const writ_split *s, writ_error *err)
 {
+    if (cedar_split_is_lean(s))
+        return cedar_request_fill_whole(rq, principal, action, resource, context, s->sp.base, NULL, 0, err);
     return cedar_request_fill_subst(rq, principal, action, resource, context,
                                     s && s->sp.done ? s->sp.base : NULL, err);
 }

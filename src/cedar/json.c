@@ -1003,9 +1003,11 @@ static writ_status member_failed(wr_arena *a, const json_t *j, writ_status st, c
     return st;
 }
 
-writ_status cedar_json_context_facts(wr_arena *a, const json_t *j, const cv_record *subst,
-                                     const cedar_fact *facts, size_t nfacts, const cv_record **out,
-                                     writ_error *err)
+/* whole: subst is a lean split's base (every member not in j), else a
+ * placeholder split's (only j's json null members take its values). */
+static writ_status context_merge(wr_arena *a, const json_t *j, const cv_record *subst, bool whole,
+                                 const cedar_fact *facts, size_t nfacts, const cv_record **out,
+                                 writ_error *err)
 {
     if (nfacts > 32)
         return wr_error(err, WRIT_EINVAL, "cedar_json_context_facts: more than 32 facts");
@@ -1021,17 +1023,18 @@ writ_status cedar_json_context_facts(wr_arena *a, const json_t *j, const cv_reco
     r.depth = 1; /* the members of the context record, as read_value counts */
     r.subst = NULL;
     size_t n = j ? json_object_size(j) : 0, ns = subst ? subst->n : 0;
-    /* hit[i]: the split's member i is still a placeholder in the tree */
+    /* hit[i]: the split's member i is in the context (a placeholder still
+     * in the tree; whole: every one not replaced by a fact) */
     unsigned char hitbuf[128], *hit = hitbuf;
     if (ns > sizeof hitbuf && !(hit = wr_arena_alloc(a, ns)))
         return wr_error(err, WRIT_ENOMEM, "out of memory");
     if (ns)
-        memset(hit, 0, ns);
+        memset(hit, whole, ns);
     /* the other members: read from the tree, then the facts */
     cv_field *f = n + nfacts ? wr_arena_alloc(a, (n + nfacts) * sizeof *f) : NULL;
     if (n + nfacts && !f)
         return wr_error(err, WRIT_ENOMEM, "out of memory");
-    size_t no = 0, nhit = 0;
+    size_t no = 0, nhit = whole ? ns : 0;
     uint32_t present = 0; /* facts whose member the tree has (if_absent: the member stays) */
     bool escape = false;
     rd_path here = {NULL, NULL, 0};
@@ -1059,7 +1062,7 @@ writ_status cedar_json_context_facts(wr_arena *a, const json_t *j, const cv_reco
                 continue; /* the fact replaces it: not read */
             present |= (uint32_t)1 << fi;
         }
-        if (ns && json_is_null(v)) {
+        if (ns && !whole && json_is_null(v)) {
             size_t si = record_index(subst, k, klen);
             if (si != SIZE_MAX) { /* read already (cedar_json_fast_split) */
                 nhit += !hit[si];
@@ -1081,6 +1084,15 @@ writ_status cedar_json_context_facts(wr_arena *a, const json_t *j, const cv_reco
     for (size_t i = 0; i < nfacts; i++) {
         if (present & ((uint32_t)1 << i))
             continue;
+        if (whole && ns) { /* base's member: the caller's stays, or the fact replaces it */
+            size_t si = record_index(subst, facts[i].name.p, facts[i].name.n);
+            if (si != SIZE_MAX) {
+                if (facts[i].if_absent)
+                    continue;
+                nhit -= hit[si];
+                hit[si] = 0;
+            }
+        }
         here.key = facts[i].name.p;
         here.klen = facts[i].name.n;
         r.path = &here;
@@ -1141,6 +1153,20 @@ writ_status cedar_json_context_facts(wr_arena *a, const json_t *j, const cv_reco
     rec->n = w;
     *out = rec;
     return WRIT_OK;
+}
+
+writ_status cedar_json_context_facts(wr_arena *a, const json_t *j, const cv_record *subst,
+                                     const cedar_fact *facts, size_t nfacts, const cv_record **out,
+                                     writ_error *err)
+{
+    return context_merge(a, j, subst, false, facts, nfacts, out, err);
+}
+
+writ_status cedar_json_context_whole(wr_arena *a, const json_t *j, const cv_record *base,
+                                     const cedar_fact *facts, size_t nfacts, const cv_record **out,
+                                     writ_error *err)
+{
+    return context_merge(a, j, base, true, facts, nfacts, out, err);
 }
 
 writ_status cedar_request_validate(const writ_schema *s, const cv_uid *principal, const cv_uid *action,

@@ -723,7 +723,8 @@ static bool compact_text(rd *r, const unsigned char *at)
 #undef PUT
 
 /* The split member's object, r->p past its `{`: the tree's object (kept
- * members as JSON, the others json null) and sp->base. */
+ * members as JSON, the others json null, or left out when sp->lean) and
+ * sp->base. */
 static json_t *split_object(rd *r)
 {
     cedar_json_split *sp = r->sp;
@@ -754,10 +755,11 @@ static json_t *split_object(rd *r)
         if (!ks || !colon(r))
             goto fail;
         seen[ns++] = ks;
-        json_t *v;
+        json_t *v = NULL;
         bool text = sp->text_key && *sp->text_key == *ks->data && !strcmp(sp->text_key, ks->data);
         if (kept(sp, ks->data, ks->len) || (text && string_first(r))) {
-            v = value(r, 2);
+            if (!(v = value(r, 2)))
+                goto fail;
         } else {
             const unsigned char *at = r->p;
             if (n == SPLIT_MAX_ITEMS || !cval(r, &f[n].v, 2))
@@ -765,9 +767,10 @@ static json_t *split_object(rd *r)
             f[n++].key = ks;
             if (*at == '[' && text && !compact_text(r, at))
                 goto fail;
-            v = json_null();
+            if (!sp->lean)
+                v = json_null();
         }
-        if (!v || json_object_setn_new_nocheck(o, ks->data, ks->len, v))
+        if (v && json_object_setn_new_nocheck(o, ks->data, ks->len, v))
             goto fail;
         if (!next(r, '}', &more))
             goto fail;

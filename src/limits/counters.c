@@ -682,9 +682,10 @@ int wr_limit_value_cedar(const cv_value *c, int64_t *v, bool *is_decimal)
 }
 
 /* The value a sum PATH adds (0 when the request has nothing there), as
- * wr_limit_value reads it from ctx -- or, where ctx holds json null for a
- * member split holds (a body read by writ_json_parse_split), from its
- * Cedar value, which is what the request's context gets there. */
+ * wr_limit_value reads it from ctx -- or, where ctx holds json null or
+ * nothing for a member split holds (a body read by writ_json_parse_split,
+ * lean or not), from its Cedar value, which is what the request's context
+ * gets there. */
 static int sum_value(const wr_limit *l, const json_t *ctx, const cv_record *split, int64_t *d, bool *dec)
 {
     *d = 0;
@@ -693,7 +694,7 @@ static int sum_value(const wr_limit *l, const json_t *ctx, const cv_record *spli
     for (size_t p = 0; p < l->npath && v; p++) {
         const json_t *nx = json_object_get(v, l->path[p]);
         const cv_value *c;
-        if (p == 0 && split && json_is_null(nx) &&
+        if (p == 0 && split && (!nx || json_is_null(nx)) &&
             (c = cv_record_get(split, l->path[0], strlen(l->path[0])))) {
             for (size_t q = 1; q < l->npath && c; q++)
                 c = c->type == CV_RECORD ? cv_record_get(c->u.rec, l->path[q], strlen(l->path[q])) : NULL;

@@ -355,12 +355,12 @@ void srv_decide_ask(srv *s, const srv_snapshot *snap, const srv_ask *a, srv_outc
         json_t *c = json_object_get(a->context, "chain");
         /* the chain as text is for the audit record and the approval gate
          * only; a chain the body's reading took as a Cedar value (json null
-         * in the tree: the split's own nulls are placeholders) gave its
-         * text there */
+         * in the tree: the split's own nulls are placeholders; none in a
+         * lean one) gave its text there */
         bool want = s->audit || snap->napprovals;
         if (json_is_array(c))
             chain = chain_own = want ? writ_json_dump_compact(c) : NULL;
-        else if (json_is_null(c) && want)
+        else if ((!c || json_is_null(c)) && want)
             chain = cedar_split_text(a->context_split);
     }
     /* the three uids as text for the log, NUL-separated in one buffer */
@@ -424,7 +424,11 @@ void srv_decide_ask(srv *s, const srv_snapshot *snap, const srv_ask *a, srv_outc
     rq = thread_request();
     cedar_fact fv[8];
     cedar_bytes one;
+    /* (a lean split, authzen.c: base holds every member the tree does not) */
     writ_status st = !rq ? WRIT_ENOMEM
+                     : direct && cedar_split_is_lean(a->context_split)
+                         ? cedar_request_fill_whole(rq, &a->principal, &a->action, &a->resource, ctx,
+                                                    split_base, fv, srv_facts_direct(a, dest, fv, &one), &err)
                      : direct
                          ? cedar_request_fill_facts(rq, &a->principal, &a->action, &a->resource, ctx,
                                                     split_base, fv, srv_facts_direct(a, dest, fv, &one), &err)
