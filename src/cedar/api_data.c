@@ -206,7 +206,7 @@ json_t *writ_json_parse_split(writ_split *s, const char *text, size_t len, const
         return NULL;
     writ_split_release(s);
     wr_arena_reset(s->arena);
-    s->sp = (cedar_json_split){.arena = s->arena, .key = key, .keep = keep};
+    s->sp = (cedar_json_split){.arena = s->arena, .key = key, .keep = keep, .lean = s->lean};
     return cedar_json_fast_split(text, len, &s->sp);
 }
 
