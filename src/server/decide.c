@@ -386,7 +386,7 @@ void srv_decide_ask(srv *s, const srv_snapshot *snap, const srv_ask *a, srv_outc
     writ_error err;
     memset(&err, 0, sizeof err);
     srv_history hist;
-    memset(&hist.h, 0, sizeof hist.h);
+    hist.h.set = NULL; /* all srv_history_end reads before srv_history_context (not a memset: kilobytes) */
     if (!sb_ok(tp)) {
         snprintf(why, sizeof why, "out of memory");
         goto refuse;
