@@ -12,12 +12,20 @@ const cv_set cv_empty_set = {0};
 /* FNV-1a, 64-bit: identifiers and ids are short, so a simple hash wins. */
 uint64_t cv_hash_bytes(const void *p, size_t n)
 {
+    /* FNV-1a, four bytes a round (the same value: a quarter of the loop's
+     * own instructions, on every string the server reads) */
     const unsigned char *s = p;
+    const uint64_t prime = 1099511628211ULL;
     uint64_t h = 1469598103934665603ULL;
-    for (size_t i = 0; i < n; i++) {
-        h ^= s[i];
-        h *= 1099511628211ULL;
+    size_t i = 0;
+    for (; n - i >= 4; i += 4) {
+        h = (h ^ s[i]) * prime;
+        h = (h ^ s[i + 1]) * prime;
+        h = (h ^ s[i + 2]) * prime;
+        h = (h ^ s[i + 3]) * prime;
     }
+    for (; i < n; i++)
+        h = (h ^ s[i]) * prime;
     return h;
 }
 
