@@ -74,6 +74,11 @@ typedef struct cedar_json_split {
      * cedar_json_context_whole).  Saves a tree member per context member
      * for a caller that looks only at kept members in the tree. */
     bool lean;
+    /* lean: an empty object (the caller's, kept from one reading to the
+     * next) handed out with a new reference as the tree when no member is
+     * kept, instead of a new one; NULL, or one that is no longer empty:
+     * a new object */
+    json_t *empty;
     bool done;             /* out: the member was read (always, when the tree is returned) */
     const cv_record *base; /* out */
     const char *text;      /* out: text_key's text (NUL-terminated, in arena), or NULL */

@@ -764,8 +764,9 @@ static json_t *split_object(rd *r)
      * object's hash lookup for a few members) */
     const cv_string *seen[SPLIT_MAX_MEMBERS];
     size_t ns = 0;
-    json_t *o = json_object();
-    if (!o)
+    /* (lean: made at the first kept member, else sp->empty) */
+    json_t *o = sp->lean ? NULL : json_object();
+    if (!o && !sp->lean)
         return NULL;
     ws(r);
     bool more = true;
@@ -800,6 +801,10 @@ static json_t *split_object(rd *r)
             if (!sp->lean)
                 v = json_null();
         }
+        if (v && !o && !(o = json_object())) {
+            json_decref(v);
+            goto fail;
+        }
         if (v && json_object_setn_new_nocheck(o, ks->data, ks->len, v))
             goto fail;
         if (!next(r, '}', &more))
@@ -808,6 +813,10 @@ static json_t *split_object(rd *r)
     cv_value rec = cv_record_new(sp->arena, f, n);
     if (rec.type == CV_NONE)
         goto fail;
+    if (!o)
+        o = sp->empty && json_object_size(sp->empty) == 0 ? json_incref(sp->empty) : json_object();
+    if (!o)
+        return NULL;
     sp->base = rec.u.rec;
     sp->done = true;
     return o;

@@ -70,6 +70,12 @@ const char *cedar_split_text(const writ_split *sp);
  * reads either).  cedar_split_is_lean: the last reading was lean. */
 void cedar_split_lean(writ_split *sp, bool on);
 bool cedar_split_is_lean(const writ_split *sp);
+/* A member of a lean reading's base (not in its tree) read as a JSON
+ * string would be: 1 with *out its bytes (NUL-terminated: a C reader of
+ * the JSON string's value sees the same), 0 when the base has no such
+ * member (or the reading is not lean), -1 when it is there and not a
+ * string. */
+int cedar_split_string(const writ_split *sp, const char *key, const char **out);
 
 /* cedar_request_fill without a schema, for a context from
  * cedar_json_fast_split with its record subst (cedar_json_context_subst).

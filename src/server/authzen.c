@@ -201,6 +201,10 @@ static const char *const split_keep[] = {"destination", "task", "chain", "input"
  * root there (history.c).  With a task token the facts replace the chain
  * in the tree (facts.c), so it is kept as before. */
 static const char *const split_keep_text[] = {"destination", "task", "input", "history", NULL};
+/* Lean (below), the destination is read from the split's Cedar values
+ * too (decide.c: cedar_split_string), so the bench's context has no
+ * member left in the tree, which is then the split's own empty object. */
+static const char *const split_keep_lean[] = {"task", "input", "history", NULL};
 
 static void split_free(void *p) { writ_split_free(p); }
 static void split_key_make(void) { split_key_ok = pthread_key_create(&split_key, split_free) == 0; }
@@ -237,9 +241,13 @@ static int evaluation_fields(srv *s, const srv_snapshot *snap, writ_split *sp, c
      * reads the context's other members from the tree: the decision path
      * without a task token puts the facts straight into the request
      * (decide.c), and only an approval gate would read the tree whole. */
-    cedar_split_lean(sp, !tk && snap->napprovals == 0);
-    if (writ_json_parse_fields(sp, body, len, "context", tk ? split_keep : split_keep_text, body_shallow, &f,
-                               &n))
+    bool lean = !tk && snap->napprovals == 0;
+    cedar_split_lean(sp, lean);
+    if (writ_json_parse_fields(sp, body, len, "context",
+                               tk     ? split_keep
+                               : lean ? split_keep_lean
+                                      : split_keep_text,
+                               body_shallow, &f, &n))
         return -1;
     const writ_json_field *opts = az_field(f, n, "options");
     bool explain;

@@ -88,6 +88,12 @@ same "half the facts given" \
 # the caller's context refused: the same deny and reason both ways
 same "a caller's bad destination" '"action":{"name":"read"},"context":{"destination":"in ternal"}' \
     '[false,[],[": context.destination is not a destination (letters, digits, . _ - : /)"]]'
+same "a caller's destination not a string" '"action":{"name":"read"},"context":{"destination":["internal"],"n":1}' \
+    '[false,[],[": context.destination is not a destination (letters, digits, . _ - : /)"]]'
+same "a caller's destination a number" '"action":{"name":"read"},"context":{"destination":7}' \
+    '[false,[],[": context.destination is not a destination (letters, digits, . _ - : /)"]]'
+same "a caller's destination escaped" '"action":{"name":"read"},"context":{"destination":"Int\/ernal\t"}' \
+    '[false,[],[": context.destination is not a destination (letters, digits, . _ - : /)"]]'
 same "a caller's bad chain" '"action":{"name":"read"},"context":{"chain":[null]}' \
     '[false,[],[": request: context, attribute `chain`: found a `null`; JSON nulls are not allowed in Cedar"]]'
 # a chain of entities the split reads as a Cedar value: its audit text comes
