@@ -247,6 +247,30 @@ static bool str(rd *r, const char **s, size_t *n)
     return true;
 }
 
+#ifdef JSONFAST_SSE2
+/* str for the usual string: its closing quote within the next 16 bytes and
+ * nothing before it to check (no escape, no UTF-8, no control byte),
+ * without a call; the rest to str. */
+static inline bool str_q(rd *r, const char **s, size_t *n)
+{
+    if (r->end - r->p >= 16) {
+        unsigned m = odd16(r->p);
+        if (m) {
+            unsigned i = (unsigned)__builtin_ctz(m);
+            if (r->p[i] == '"') {
+                *s = (const char *)r->p;
+                *n = i;
+                r->p += i + 1;
+                return true;
+            }
+        }
+    }
+    return str(r, s, n);
+}
+#else
+#define str_q str
+#endif
+
 static json_t *value(rd *r, int depth);
 static json_t *split_object(rd *r);
 
@@ -266,7 +290,7 @@ static json_t *object(rd *r, int depth)
         if (r->p >= r->end || *r->p != '"')
             goto fail;
         r->p++;
-        if (!str(r, &k, &kn))
+        if (!str_q(r, &k, &kn))
             goto fail;
         /* the key may sit in the scratch buffer, which the value's strings
          * reuse: look it up now, and keep a copy when it was decoded */
@@ -400,7 +424,7 @@ static json_t *value(rd *r, int depth)
         return array(r, depth + 1);
     case '"':
         r->p++;
-        return str(r, &s, &n) ? json_stringn_nocheck(s, n) : NULL;
+        return str_q(r, &s, &n) ? json_stringn_nocheck(s, n) : NULL;
     case 't':
         if (r->end - r->p >= 4 && !memcmp(r->p, "true", 4)) {
             r->p += 4;
@@ -515,12 +539,12 @@ static bool pair(rd *r, const char *a, const char *b, const cv_string **va, cons
     for (int i = 0; i < 2; i++) {
         const char *k, *v;
         size_t kn, vn;
-        if (!lit(r, "\"", 1) || !str(r, &k, &kn))
+        if (!lit(r, "\"", 1) || !str_q(r, &k, &kn))
             return false;
         const cv_string **slot = kn == strlen(a) && !memcmp(k, a, kn)   ? va
                                  : kn == strlen(b) && !memcmp(k, b, kn) ? vb
                                                                         : NULL;
-        if (!slot || *slot || !colon(r) || !lit(r, "\"", 1) || !str(r, &v, &vn))
+        if (!slot || *slot || !colon(r) || !lit(r, "\"", 1) || !str_q(r, &v, &vn))
             return false;
         if (!(*slot = cv_string_new(r->sp->arena, v, vn)))
             return false;
@@ -570,7 +594,7 @@ static bool record(rd *r, cv_value *out, int depth)
     for (bool more = true; more;) {
         const char *k;
         size_t kn;
-        if (n == SPLIT_MAX_ITEMS || !lit(r, "\"", 1) || !str(r, &k, &kn))
+        if (n == SPLIT_MAX_ITEMS || !lit(r, "\"", 1) || !str_q(r, &k, &kn))
             return false;
         if (n == 0 && is_escape_key(k, kn)) {
             bool entity = kn == 8;
@@ -629,7 +653,7 @@ static bool cval(rd *r, cv_value *out, int depth)
         return set(r, out, depth);
     case '"': {
         r->p++;
-        if (!str(r, &s, &n))
+        if (!str_q(r, &s, &n))
             return false;
         const cv_string *cs = cv_string_new(r->sp->arena, s, n);
         *out = cs ? cv_str(cs) : cv_none();
@@ -680,6 +704,10 @@ static void compact_str(char **w, const char *s, size_t n)
     PUT('"');
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c != '"' && c != '\\') { /* the usual byte: as it is */
+            PUT(c);
+            continue;
+        }
         const char *e = c == '"'    ? "\\\""
                         : c == '\\' ? "\\\\"
                         : c == '\b' ? "\\b"
@@ -728,7 +756,7 @@ static bool compact_text(rd *r, const unsigned char *at)
             const char *s;
             size_t n;
             r->p++;
-            if ((ok = str(r, &s, &n)))
+            if ((ok = str_q(r, &s, &n)))
                 compact_str(w, s, n);
         } else if (c == '-' || (c >= '0' && c <= '9')) {
             int64_t v;
@@ -775,7 +803,7 @@ static json_t *split_object(rd *r)
     while (more) {
         const char *k;
         size_t kn;
-        if (ns == sizeof seen / sizeof seen[0] || !lit(r, "\"", 1) || !str(r, &k, &kn) ||
+        if (ns == sizeof seen / sizeof seen[0] || !lit(r, "\"", 1) || !str_q(r, &k, &kn) ||
             is_escape_key(k, kn))
             goto fail; /* an escape key makes the context not a record: the usual error */
         for (size_t i = 0; i < ns; i++)
@@ -904,7 +932,7 @@ static bool fields(rd *r, bool top, const char *const *shallow, const writ_json_
     while (more) {
         const char *k;
         size_t kn;
-        if (n == WRIT_FIELDS_MAX || !lit(r, "\"", 1) || !str(r, &k, &kn))
+        if (n == WRIT_FIELDS_MAX || !lit(r, "\"", 1) || !str_q(r, &k, &kn))
             goto fail;
         for (size_t i = 0; i < n; i++)
             if (f[i].key_len == kn && !memcmp(f[i].key, k, kn))
@@ -917,7 +945,7 @@ static bool fields(rd *r, bool top, const char *const *shallow, const writ_json_
         x->key_len = kn;
         if (*r->p == '"') {
             r->p++;
-            if (!str(r, &x->str, &x->len) || !(x->str = stable(r, x->str, x->len)))
+            if (!str_q(r, &x->str, &x->len) || !(x->str = stable(r, x->str, x->len)))
                 goto fail;
             x->kind = WRIT_FIELD_STRING;
         } else if (top && *r->p == '{' && kn && !strncmp(k, r->sp->key, kn) && !r->sp->key[kn]) {
