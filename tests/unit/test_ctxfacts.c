@@ -377,6 +377,53 @@ static void test_lean_edits(void **state)
     wr_arena_free(a);
 }
 
+/* A lean tree with no member (the bench's context: merge_flat, json.c):
+ * every mix of facts, and a fact that fails, as the JSON way. */
+static void test_lean_flat(void **state)
+{
+    (void)state;
+    static const char *const ctxs[] = {
+        "{}",
+        "{\"hour\":7,\"source_ip\":\"1.2.3.4\",\"zz\":[1]}",
+        "{\"hour\":7,\"a\":true}",
+        "{\"chain\":[{\"__entity\":{\"type\":\"A\",\"id\":\"r\"}}],\"time\":\"t\",\"destination\":\"D\"}",
+        "{\"chain_depth\":3,\"destinations\":[],\"sensitivity\":\"x\",\"task\":5,\"time\":1,\"~\":0}",
+    };
+    cedar_fact bad = {.name = {"source_ip", 9},
+                      .if_absent = true,
+                      .kind = CEDAR_FACT_EXT,
+                      .fn = "ip",
+                      .s = {"not an address", 14}};
+    for (size_t c = 0; c < sizeof ctxs / sizeof ctxs[0]; c++) {
+        char body[1024];
+        snprintf(body, sizeof body, BODY("%s"), ctxs[c]);
+        wr_arena *a = wr_arena_new(0);
+        cedar_json_split sp;
+        json_t *j = lean_split(body, a, &sp);
+        assert_non_null(j);
+        json_t *ctx = json_object_get(j, "context");
+        assert_int_equal(json_object_size(ctx), c == 4 ? 1 : 0); /* (task is kept) */
+        writ_error err;
+        json_t *u = cedar_json_load(body, strlen(body), &err);
+        assert_non_null(u);
+        json_t *ref = json_object_get(u, "context");
+        cedar_fact f[9];
+        for (int mode = 0; mode < 4; mode++) {
+            size_t n = mode == 0 ? 0 : some_facts(f, mode == 2);
+            if (mode == 3) { /* task, chain, chain_depth, time, then one that fails without source_ip */
+                f[4] = bad;
+                n = 5;
+            }
+            char what[80];
+            snprintf(what, sizeof what, "flat lean context %zu, facts mode %d", c, mode);
+            both_ways_as(true, ctx, sp.base, ref, f, n, what);
+        }
+        json_decref(j);
+        json_decref(u);
+        wr_arena_free(a);
+    }
+}
+
 /* Failures: the same status and message as the JSON way. */
 static void test_errors(void **state)
 {
@@ -554,6 +601,7 @@ int main(void)
         cmocka_unit_test(test_same_as_json_facts),
         cmocka_unit_test(test_split_edits),
         cmocka_unit_test(test_lean_edits),
+        cmocka_unit_test(test_lean_flat),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_oom),
         cmocka_unit_test(test_server_facts),
