@@ -1012,16 +1012,31 @@ static writ_status member_failed(wr_arena *a, const json_t *j, writ_status st, c
 static bool merge_flat(rd *r, const cv_record *base, const cedar_fact *facts, size_t nfacts,
                        const cv_record **out)
 {
-    unsigned char ord[32];
-    for (size_t i = 0; i < nfacts; i++) { /* (insertion sort of their indexes) */
-        size_t w = i;
-        while (w > 0 && key_cmp(facts[ord[w - 1]].name.p, facts[ord[w - 1]].name.n, facts[i].name.p,
-                                facts[i].name.n) > 0) {
-            ord[w] = ord[w - 1];
-            w--;
+    /* The facts' name order: the last one this thread used (the server's
+     * facts come in the same order every time) when it still holds -- a
+     * permutation whose names strictly increase is the one order -- else
+     * sorted anew. */
+    static _Thread_local struct {
+        size_t nf;
+        unsigned char ord[32];
+    } last;
+    bool same = last.nf == nfacts;
+    for (size_t i = 1; i < nfacts && same; i++)
+        same = key_cmp(facts[last.ord[i - 1]].name.p, facts[last.ord[i - 1]].name.n,
+                       facts[last.ord[i]].name.p, facts[last.ord[i]].name.n) < 0;
+    if (!same) {
+        for (size_t i = 0; i < nfacts; i++) { /* (insertion sort of their indexes) */
+            size_t w = i;
+            while (w > 0 && key_cmp(facts[last.ord[w - 1]].name.p, facts[last.ord[w - 1]].name.n,
+                                    facts[i].name.p, facts[i].name.n) > 0) {
+                last.ord[w] = last.ord[w - 1];
+                w--;
+            }
+            last.ord[w] = (unsigned char)i;
         }
-        ord[w] = (unsigned char)i;
+        last.nf = nfacts;
     }
+    const unsigned char *ord = last.ord;
     size_t ns = base ? base->n : 0;
     if (ns + nfacts == 0) {
         *out = &cv_empty_record;
