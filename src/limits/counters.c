@@ -70,6 +70,7 @@ struct wr_limits {
     stripe st[NSTRIPES];
     pthread_mutex_t set_mu;
     wr_limit_set *set;
+    atomic_size_t in_force; /* set->n, read without the lock (wr_limits_in_force) */
     pthread_mutex_t ids_mu;
     char **ids;
     size_t nids;
@@ -476,6 +477,8 @@ void wr_limits_close(wr_limits *L)
 
 size_t wr_limits_keys(wr_limits *L) { return atomic_load(&L->nkeys); }
 
+size_t wr_limits_in_force(wr_limits *L) { return atomic_load_explicit(&L->in_force, memory_order_relaxed); }
+
 bool wr_limits_read_context(wr_limits *L)
 {
     bool any = false;
@@ -565,6 +568,7 @@ writ_status wr_limits_install(wr_limits *L, wr_limit_set *set, int64_t now, writ
     pthread_mutex_lock(&L->set_mu);
     wr_limit_set *old = L->set;
     L->set = set;
+    atomic_store_explicit(&L->in_force, set->n, memory_order_relaxed);
     pthread_mutex_unlock(&L->set_mu);
     wr_limit_set_release(old);
     return WRIT_OK;

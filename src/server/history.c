@@ -167,7 +167,9 @@ int srv_history_context(srv *s, const srv_snapshot *snap, const srv_ask *a, json
     memset(&h->k, 0, sizeof h->k);
     h->direct = false;
     json_object_del(ctx, "history"); /* Writ's alone */
-    if (!s->limits)
+    /* (no limit, no schema: nothing to read, count or set -- with a schema
+     * an empty history record is set where the context declares one) */
+    if (!s->limits || (!snap->schema && !wr_limits_in_force(s->limits)))
         return 0;
     char aid[256], agent[1024];
     if (!cstr(a->action.id, a->action.id_len, aid, sizeof aid) ||
