@@ -500,6 +500,11 @@ static bool lit(rd *r, const char *w, size_t n)
 /* `:` and the whitespace around it, after a key */
 static bool colon(rd *r)
 {
+    if (r->p < r->end && *r->p == ':') { /* (the usual text: no space before it) */
+        r->p++;
+        ws(r);
+        return true;
+    }
     ws(r);
     if (r->p >= r->end || *r->p != ':')
         return false;
@@ -511,6 +516,12 @@ static bool colon(rd *r)
 /* `,` (true, *more) or `}` (true, !*more) after a member */
 static bool next(rd *r, char close, bool *more)
 {
+    if (r->p < r->end && *r->p == ',') { /* (the usual text: no space before it) */
+        r->p++;
+        ws(r);
+        *more = true;
+        return true;
+    }
     ws(r);
     if (r->p >= r->end)
         return false;
