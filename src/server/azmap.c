@@ -51,7 +51,7 @@ static inline const writ_json_field *find(const writ_json_field *f, size_t n, co
 {
     size_t kn = strlen(key);
     for (size_t i = 0; f && i < n; i++)
-        if (f[i].key_len == kn && !memcmp(f[i].key, key, kn))
+        if (f[i].key_len == kn && (!kn || f[i].key[0] == key[0]) && !memcmp(f[i].key, key, kn))
             return &f[i];
     return NULL;
 }

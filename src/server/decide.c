@@ -265,11 +265,18 @@ static int sensitivity_bound(const srv_snapshot *snap, const writ_request *rq, c
     return -1;
 }
 
+/* json_object_get of the caller's context, without hashing the key when
+ * it is empty (a lean split's usual tree, authzen.c) */
+static json_t *ctx_member(const json_t *ctx, const char *key)
+{
+    return json_object_size(ctx) ? json_object_get(ctx, key) : NULL;
+}
+
 /* The destination of a request: the route's, else a trusted proxy's, else
  * destination_default; a vouching caller's own, normalised, wins. */
 static int destination_of(srv *s, const srv_ask *a, char *out, size_t n, char *why, size_t wn)
 {
-    json_t *mine = a->vouched ? json_object_get(a->context, "destination") : NULL;
+    json_t *mine = a->vouched ? ctx_member(a->context, "destination") : NULL;
     /* a lean split holds it as a Cedar value (authzen.c) */
     const char *text = NULL;
     int lean = !mine && a->vouched ? cedar_split_string(a->context_split, "destination", &text) : 0;
@@ -354,9 +361,9 @@ void srv_decide_ask(srv *s, const srv_snapshot *snap, const srv_ask *a, srv_outc
     char *chain_own = NULL;
     if (!t && a->vouched) {
         /* the PEP's word, for the log */
-        json_t *tk = json_object_get(json_object_get(a->context, "task"), "id");
+        json_t *tk = json_object_get(ctx_member(a->context, "task"), "id");
         task = json_is_string(tk) ? json_string_value(tk) : NULL;
-        json_t *c = json_object_get(a->context, "chain");
+        json_t *c = ctx_member(a->context, "chain");
         /* the chain as text is for the audit record and the approval gate
          * only; a chain the body's reading took as a Cedar value (json null
          * in the tree: the split's own nulls are placeholders; none in a
