@@ -166,7 +166,8 @@ int srv_history_context(srv *s, const srv_snapshot *snap, const srv_ask *a, json
     memset(&h->h, 0, offsetof(wr_history, m));
     memset(&h->k, 0, sizeof h->k);
     h->direct = false;
-    json_object_del(ctx, "history"); /* Writ's alone */
+    if (json_object_size(ctx))           /* (an empty one, a lean split's usual tree, holds none) */
+        json_object_del(ctx, "history"); /* Writ's alone */
     /* (no limit, no schema: nothing to read, count or set -- with a schema
      * an empty history record is set where the context declares one) */
     if (!s->limits || (!snap->schema && !wr_limits_in_force(s->limits)))
