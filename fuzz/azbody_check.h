@@ -20,7 +20,15 @@
  *     above accepts, the same Cedar context, and the chain's text
  *     cedar_json_dump_compact's of the usual tree's chain byte for byte
  *     (none where that chain is not an array, or one whose first element
- *     is a string: kept). */
+ *     is a string: kept);
+ *   - read lean as well (the server without an approval gate, authzen.c:
+ *     its keep list, without the destination, and the chain's text, no
+ *     json null placeholder):
+ *     accepted wherever the reading above accepts, the tree the usual
+ *     context's kept members alone, in order, equal (and a chain of names),
+ *     no base member in the tree, the chain's text the same, and with
+ *     `history` deleted from both (decide.c), cedar_json_context_whole of
+ *     the tree and base the usual reading's record or its error. */
 #ifndef WRIT_FUZZ_AZBODY_CHECK_H
 #define WRIT_FUZZ_AZBODY_CHECK_H
 
@@ -32,8 +40,9 @@
 #include "util/alloc.h"
 #include "util/arena.h"
 
-static const char *const body_keep[] = {"destination", "task", "chain", "input", NULL};
-static const char *const body_keep_text[] = {"destination", "task", "input", NULL};
+static const char *const body_keep[] = {"destination", "task", "chain", "input", "history", NULL};
+static const char *const body_keep_text[] = {"destination", "task", "input", "history", NULL};
+static const char *const body_keep_lean[] = {"task", "input", "history", NULL};
 static const char *const body_shallow[] = {"subject", "action", "resource", NULL};
 
 static int body_is(const char *const *list, const char *k, size_t kn)
@@ -149,6 +158,85 @@ static void body_map_check(const writ_json_field *f, size_t nf, const json_t *u,
     }
 }
 
+/* The lean reading of t against the usual tree u (see the top). */
+static void body_lean_check(const char *t, size_t n, const json_t *u, void (*bad)(const char *why))
+{
+    wr_arena *al = wr_arena_new(0), *at = wr_arena_new(0), *ar = wr_arena_new(0);
+    if (!al || !at || !ar)
+        abort(); /* out of memory */
+    cedar_json_split spl = {
+        .arena = al, .key = "context", .keep = body_keep_lean, .text_key = "chain", .lean = true};
+    cedar_json_split spt = {.arena = at, .key = "context", .keep = body_keep_text, .text_key = "chain"};
+    const writ_json_field *fl = NULL, *ft = NULL;
+    size_t nl = 0, nt = 0;
+    int lean = !cedar_json_fast_fields(t, n, &spl, body_shallow, &fl, &nl);
+    int text = !cedar_json_fast_fields(t, n, &spt, body_shallow, &ft, &nt);
+    /* (the destination is read as a Cedar value in the lean reading only,
+     * which may decline it: a null, say) */
+    const json_t *uc0 = json_object_get(u, "context");
+    if (text && !lean && !json_object_get(uc0, "destination"))
+        bad("the lean reading declines a text the placeholder reading accepts");
+    if (text && ((spl.text == NULL) != (spt.text == NULL) || (spl.text && strcmp(spl.text, spt.text))))
+        bad("the lean reading's chain text differs");
+    if (lean) {
+        const writ_json_field *cf = az_field(fl, nl, "context");
+        const json_t *uc = json_object_get(u, "context");
+        if (!cf || cf->kind != WRIT_FIELD_JSON || !json_is_object(cf->json) || !json_is_object(uc) ||
+            !spl.done || !spl.base)
+            bad("the lean reading has no context tree or base");
+        /* the tree: the usual context's kept members, in its order */
+        void *iq = json_object_iter(cf->json);
+        const char *k;
+        json_t *v;
+        json_object_foreach((json_t *)uc, k, v)
+        {
+            size_t kn = strlen(k);
+            int keep = body_is(body_keep_lean, k, kn) ||
+                       (!strcmp(k, "chain") && json_is_string(json_array_get(v, 0)));
+            if (!keep) {
+                if (!cv_record_get(spl.base, k, kn))
+                    bad("a member the lean reading left out of the tree is not in its base");
+                continue;
+            }
+            if (!iq || strcmp(json_object_iter_key(iq), k) || !json_equal(json_object_iter_value(iq), v))
+                bad("the lean tree is not the usual context's kept members");
+            if (cv_record_get(spl.base, k, kn))
+                bad("a kept member is in the lean base");
+            iq = json_object_iter_next(cf->json, iq);
+        }
+        if (iq)
+            bad("the lean tree has more members than the usual context keeps");
+        /* the Cedar record (history deleted, as the decision path does) */
+        json_t *uc2 = json_copy((json_t *)uc);
+        if (!uc2)
+            abort();
+        json_object_del(uc2, "history");
+        json_object_del(cf->json, "history");
+        const cv_record *r1 = NULL, *r2 = NULL;
+        writ_error e1, e2;
+        memset(&e1, 0, sizeof e1);
+        memset(&e2, 0, sizeof e2);
+        writ_status s1 = cedar_json_context(ar, uc2, NULL, NULL, &r1, &e1);
+        writ_status s2 = cedar_json_context_whole(al, cf->json, spl.base, NULL, 0, &r2, &e2);
+        if (s1 != s2 || (s1 && strcmp(e1.msg, e2.msg)))
+            bad("the lean Cedar reading succeeds or fails differently");
+        if (!s1) {
+            cv_value v1, v2;
+            v1.type = v2.type = CV_RECORD;
+            v1.u.rec = r1;
+            v2.u.rec = r2;
+            if (!cv_equal(v1, v2))
+                bad("the lean Cedar context differs");
+        }
+        json_decref(uc2);
+    }
+    cedar_json_fields_release(fl, nl);
+    cedar_json_fields_release(ft, nt);
+    wr_arena_free(al);
+    wr_arena_free(at);
+    wr_arena_free(ar);
+}
+
 static int body_check(const char *t, size_t n, void (*bad)(const char *why))
 {
     wr_arena *a1 = wr_arena_new(0), *a2 = wr_arena_new(0), *a3 = wr_arena_new(0);
@@ -240,6 +328,7 @@ static int body_check(const char *t, size_t n, void (*bad)(const char *why))
         }
         wr_arena_free(a4);
     }
+    body_lean_check(t, n, u, bad);
 out:
     cedar_json_fields_release(f, nf);
     json_decref(q);

@@ -168,6 +168,8 @@ struct writ_split {
     const writ_json_field *fields; /* the last writ_json_parse_fields's, until released */
     size_t n_fields;
     const char *text_key; /* cedar_split_want_text's */
+    bool lean;            /* cedar_split_lean's */
+    json_t *empty;        /* the lean reading's empty tree (cedar_json_split.empty) */
 };
 
 writ_split *writ_split_new(void)
@@ -193,6 +195,7 @@ void writ_split_free(writ_split *s)
 {
     if (s) {
         writ_split_release(s);
+        json_decref(s->empty);
         wr_arena_free(s->arena);
         wr_free(s);
     }
@@ -205,7 +208,7 @@ json_t *writ_json_parse_split(writ_split *s, const char *text, size_t len, const
         return NULL;
     writ_split_release(s);
     wr_arena_reset(s->arena);
-    s->sp = (cedar_json_split){.arena = s->arena, .key = key, .keep = keep};
+    s->sp = (cedar_json_split){.arena = s->arena, .key = key, .keep = keep, .lean = s->lean};
     return cedar_json_fast_split(text, len, &s->sp);
 }
 
@@ -216,6 +219,23 @@ void cedar_split_want_text(writ_split *s, const char *key)
         s->text_key = key;
 }
 const char *cedar_split_text(const writ_split *s) { return s && s->sp.done ? s->sp.text : NULL; }
+void cedar_split_lean(writ_split *s, bool on)
+{
+    if (s)
+        s->lean = on;
+}
+bool cedar_split_is_lean(const writ_split *s) { return s && s->sp.done && s->sp.lean; }
+int cedar_split_string(const writ_split *s, const char *key, const char **out)
+{
+    *out = NULL;
+    const cv_value *v = cedar_split_is_lean(s) ? cv_record_get(s->sp.base, key, strlen(key)) : NULL;
+    if (!v)
+        return 0;
+    if (v->type != CV_STRING)
+        return -1;
+    *out = v->u.s->data;
+    return 1;
+}
 int writ_json_parse_fields(writ_split *s, const char *text, size_t len, const char *key,
                            const char *const *keep, const char *const *shallow,
                            const writ_json_field **fields, size_t *n)
@@ -228,7 +248,14 @@ int writ_json_parse_fields(writ_split *s, const char *text, size_t len, const ch
         return -1;
     writ_split_release(s);
     wr_arena_reset(s->arena);
-    s->sp = (cedar_json_split){.arena = s->arena, .key = key, .keep = keep, .text_key = s->text_key};
+    if (s->lean && !s->empty)
+        s->empty = json_object(); /* (NULL: a new one each time) */
+    s->sp = (cedar_json_split){.arena = s->arena,
+                               .key = key,
+                               .keep = keep,
+                               .text_key = s->text_key,
+                               .lean = s->lean,
+                               .empty = s->empty};
     if (cedar_json_fast_fields(text, len, &s->sp, shallow, &s->fields, &s->n_fields))
         return -1;
     *fields = s->fields;
@@ -240,6 +267,8 @@ writ_status writ_request_fill_split(writ_request *rq, const writ_uid_parts *prin
                                     const writ_uid_parts *action, const writ_uid_parts *resource,
                                     const json_t *context, const writ_split *s, writ_error *err)
 {
+    if (cedar_split_is_lean(s))
+        return cedar_request_fill_whole(rq, principal, action, resource, context, s->sp.base, NULL, 0, err);
     return cedar_request_fill_subst(rq, principal, action, resource, context,
                                     s && s->sp.done ? s->sp.base : NULL, err);
 }

@@ -68,6 +68,17 @@ typedef struct cedar_json_split {
      * bytes of the tree the member would have been) is wanted too, or NULL;
      * given only when the member is an array */
     const char *text_key;
+    /* true: the members not kept are in base only, with no json null
+     * placeholder in the tree: the tree holds the kept members alone, and
+     * the object is the tree and base together (read it with
+     * cedar_json_context_whole).  Saves a tree member per context member
+     * for a caller that looks only at kept members in the tree. */
+    bool lean;
+    /* lean: an empty object (the caller's, kept from one reading to the
+     * next) handed out with a new reference as the tree when no member is
+     * kept, instead of a new one; NULL, or one that is no longer empty:
+     * a new object */
+    json_t *empty;
     bool done;             /* out: the member was read (always, when the tree is returned) */
     const cv_record *base; /* out */
     const char *text;      /* out: text_key's text (NUL-terminated, in arena), or NULL */
@@ -134,6 +145,17 @@ writ_status cedar_json_context_subst(wr_arena *a, const json_t *j, const cv_reco
  * without that JSON.  Fact names are distinct; at most 32 facts. */
 struct cedar_fact;
 writ_status cedar_json_context_facts(wr_arena *a, const json_t *j, const cv_record *subst,
+                                     const struct cedar_fact *facts, size_t nfacts, const cv_record **out,
+                                     writ_error *err);
+
+/* cedar_json_context_facts for a lean split (cedar_json_split.lean): base
+ * holds every member that is not in the tree j (not only those j holds
+ * json null for), and a json null in j is a null like any other.  A fact
+ * with if_absent is then set only where neither j nor base has its name;
+ * one without replaces base's member too.  The record, and every error,
+ * is the one cedar_json_context_facts gives for the placeholder tree of
+ * the same text (the same members in j, base's as json null). */
+writ_status cedar_json_context_whole(wr_arena *a, const json_t *j, const cv_record *base,
                                      const struct cedar_fact *facts, size_t nfacts, const cv_record **out,
                                      writ_error *err);
 

@@ -48,7 +48,8 @@ typedef struct rd {
 
 static void ws(rd *r)
 {
-    while (r->p < r->end && (*r->p == ' ' || *r->p == '\n' || *r->p == '\r' || *r->p == '\t'))
+    /* (most calls find no whitespace at all: one compare says so) */
+    while (r->p < r->end && *r->p <= ' ' && (*r->p == ' ' || *r->p == '\n' || *r->p == '\r' || *r->p == '\t'))
         r->p++;
 }
 
@@ -98,6 +99,22 @@ static inline uint64_t odd8(const unsigned char *q)
     return (((x - ones * 0x20) & ~x) | ((quote - ones) & ~quote) | ((bslash - ones) & ~bslash) | x) & high;
 }
 
+#if defined(__SSE2__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#include <emmintrin.h>
+#define JSONFAST_SSE2 1
+/* odd8 for 16 bytes at once, exact: bit i set where byte i is `"`, a
+ * backslash, below 0x20 or from 0x80 up (a signed compare with 0x20 takes
+ * both of the last two). */
+static inline unsigned odd16(const unsigned char *q)
+{
+    __m128i x = _mm_loadu_si128((const __m128i *)(const void *)q);
+    __m128i m = _mm_or_si128(
+        _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('"')), _mm_cmpeq_epi8(x, _mm_set1_epi8('\\'))),
+        _mm_cmplt_epi8(x, _mm_set1_epi8(0x20)));
+    return (unsigned)_mm_movemask_epi8(m);
+}
+#endif
+
 /* A string, r->p just past the opening quote.  On success *s and *n are the
  * bytes (in the text itself when there is no escape, else in r's scratch)
  * and r->p is past the closing quote. */
@@ -109,6 +126,16 @@ static bool str(rd *r, const char **s, size_t *n)
      * (little-endian: the first byte is the lowest) */
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
     for (;;) {
+#ifdef JSONFAST_SSE2
+        while (r->end - q >= 16) {
+            unsigned m = odd16(q);
+            if (m) {
+                q += __builtin_ctz(m);
+                goto flagged;
+            }
+            q += 16;
+        }
+#endif
         while (r->end - q >= 8) {
             uint64_t m = odd8(q);
             if (m) {
@@ -117,6 +144,9 @@ static bool str(rd *r, const char **s, size_t *n)
             }
             q += 8;
         }
+#ifdef JSONFAST_SSE2
+    flagged:
+#endif
         if (r->end - q >= 8 && *q >= 0x80) { /* UTF-8: check the sequence, then on by words */
             size_t k = utf8_seq(q, r->end);
             if (!k)
@@ -217,6 +247,30 @@ static bool str(rd *r, const char **s, size_t *n)
     return true;
 }
 
+#ifdef JSONFAST_SSE2
+/* str for the usual string: its closing quote within the next 16 bytes and
+ * nothing before it to check (no escape, no UTF-8, no control byte),
+ * without a call; the rest to str. */
+static inline bool str_q(rd *r, const char **s, size_t *n)
+{
+    if (r->end - r->p >= 16) {
+        unsigned m = odd16(r->p);
+        if (m) {
+            unsigned i = (unsigned)__builtin_ctz(m);
+            if (r->p[i] == '"') {
+                *s = (const char *)r->p;
+                *n = i;
+                r->p += i + 1;
+                return true;
+            }
+        }
+    }
+    return str(r, s, n);
+}
+#else
+#define str_q str
+#endif
+
 static json_t *value(rd *r, int depth);
 static json_t *split_object(rd *r);
 
@@ -236,7 +290,7 @@ static json_t *object(rd *r, int depth)
         if (r->p >= r->end || *r->p != '"')
             goto fail;
         r->p++;
-        if (!str(r, &k, &kn))
+        if (!str_q(r, &k, &kn))
             goto fail;
         /* the key may sit in the scratch buffer, which the value's strings
          * reuse: look it up now, and keep a copy when it was decoded */
@@ -370,7 +424,7 @@ static json_t *value(rd *r, int depth)
         return array(r, depth + 1);
     case '"':
         r->p++;
-        return str(r, &s, &n) ? json_stringn_nocheck(s, n) : NULL;
+        return str_q(r, &s, &n) ? json_stringn_nocheck(s, n) : NULL;
     case 't':
         if (r->end - r->p >= 4 && !memcmp(r->p, "true", 4)) {
             r->p += 4;
@@ -446,6 +500,11 @@ static bool lit(rd *r, const char *w, size_t n)
 /* `:` and the whitespace around it, after a key */
 static bool colon(rd *r)
 {
+    if (r->p < r->end && *r->p == ':') { /* (the usual text: no space before it) */
+        r->p++;
+        ws(r);
+        return true;
+    }
     ws(r);
     if (r->p >= r->end || *r->p != ':')
         return false;
@@ -457,6 +516,12 @@ static bool colon(rd *r)
 /* `,` (true, *more) or `}` (true, !*more) after a member */
 static bool next(rd *r, char close, bool *more)
 {
+    if (r->p < r->end && *r->p == ',') { /* (the usual text: no space before it) */
+        r->p++;
+        ws(r);
+        *more = true;
+        return true;
+    }
     ws(r);
     if (r->p >= r->end)
         return false;
@@ -485,12 +550,12 @@ static bool pair(rd *r, const char *a, const char *b, const cv_string **va, cons
     for (int i = 0; i < 2; i++) {
         const char *k, *v;
         size_t kn, vn;
-        if (!lit(r, "\"", 1) || !str(r, &k, &kn))
+        if (!lit(r, "\"", 1) || !str_q(r, &k, &kn))
             return false;
         const cv_string **slot = kn == strlen(a) && !memcmp(k, a, kn)   ? va
                                  : kn == strlen(b) && !memcmp(k, b, kn) ? vb
                                                                         : NULL;
-        if (!slot || *slot || !colon(r) || !lit(r, "\"", 1) || !str(r, &v, &vn))
+        if (!slot || *slot || !colon(r) || !lit(r, "\"", 1) || !str_q(r, &v, &vn))
             return false;
         if (!(*slot = cv_string_new(r->sp->arena, v, vn)))
             return false;
@@ -540,7 +605,7 @@ static bool record(rd *r, cv_value *out, int depth)
     for (bool more = true; more;) {
         const char *k;
         size_t kn;
-        if (n == SPLIT_MAX_ITEMS || !lit(r, "\"", 1) || !str(r, &k, &kn))
+        if (n == SPLIT_MAX_ITEMS || !lit(r, "\"", 1) || !str_q(r, &k, &kn))
             return false;
         if (n == 0 && is_escape_key(k, kn)) {
             bool entity = kn == 8;
@@ -599,7 +664,7 @@ static bool cval(rd *r, cv_value *out, int depth)
         return set(r, out, depth);
     case '"': {
         r->p++;
-        if (!str(r, &s, &n))
+        if (!str_q(r, &s, &n))
             return false;
         const cv_string *cs = cv_string_new(r->sp->arena, s, n);
         *out = cs ? cv_str(cs) : cv_none();
@@ -650,6 +715,10 @@ static void compact_str(char **w, const char *s, size_t n)
     PUT('"');
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c != '"' && c != '\\') { /* the usual byte: as it is */
+            PUT(c);
+            continue;
+        }
         const char *e = c == '"'    ? "\\\""
                         : c == '\\' ? "\\\\"
                         : c == '\b' ? "\\b"
@@ -698,7 +767,7 @@ static bool compact_text(rd *r, const unsigned char *at)
             const char *s;
             size_t n;
             r->p++;
-            if ((ok = str(r, &s, &n)))
+            if ((ok = str_q(r, &s, &n)))
                 compact_str(w, s, n);
         } else if (c == '-' || (c >= '0' && c <= '9')) {
             int64_t v;
@@ -723,7 +792,8 @@ static bool compact_text(rd *r, const unsigned char *at)
 #undef PUT
 
 /* The split member's object, r->p past its `{`: the tree's object (kept
- * members as JSON, the others json null) and sp->base. */
+ * members as JSON, the others json null, or left out when sp->lean) and
+ * sp->base. */
 static json_t *split_object(rd *r)
 {
     cedar_json_split *sp = r->sp;
@@ -733,8 +803,9 @@ static json_t *split_object(rd *r)
      * object's hash lookup for a few members) */
     const cv_string *seen[SPLIT_MAX_MEMBERS];
     size_t ns = 0;
-    json_t *o = json_object();
-    if (!o)
+    /* (lean: made at the first kept member, else sp->empty) */
+    json_t *o = sp->lean ? NULL : json_object();
+    if (!o && !sp->lean)
         return NULL;
     ws(r);
     bool more = true;
@@ -743,7 +814,7 @@ static json_t *split_object(rd *r)
     while (more) {
         const char *k;
         size_t kn;
-        if (ns == sizeof seen / sizeof seen[0] || !lit(r, "\"", 1) || !str(r, &k, &kn) ||
+        if (ns == sizeof seen / sizeof seen[0] || !lit(r, "\"", 1) || !str_q(r, &k, &kn) ||
             is_escape_key(k, kn))
             goto fail; /* an escape key makes the context not a record: the usual error */
         for (size_t i = 0; i < ns; i++)
@@ -754,10 +825,11 @@ static json_t *split_object(rd *r)
         if (!ks || !colon(r))
             goto fail;
         seen[ns++] = ks;
-        json_t *v;
+        json_t *v = NULL;
         bool text = sp->text_key && *sp->text_key == *ks->data && !strcmp(sp->text_key, ks->data);
         if (kept(sp, ks->data, ks->len) || (text && string_first(r))) {
-            v = value(r, 2);
+            if (!(v = value(r, 2)))
+                goto fail;
         } else {
             const unsigned char *at = r->p;
             if (n == SPLIT_MAX_ITEMS || !cval(r, &f[n].v, 2))
@@ -765,9 +837,14 @@ static json_t *split_object(rd *r)
             f[n++].key = ks;
             if (*at == '[' && text && !compact_text(r, at))
                 goto fail;
-            v = json_null();
+            if (!sp->lean)
+                v = json_null();
         }
-        if (!v || json_object_setn_new_nocheck(o, ks->data, ks->len, v))
+        if (v && !o && !(o = json_object())) {
+            json_decref(v);
+            goto fail;
+        }
+        if (v && json_object_setn_new_nocheck(o, ks->data, ks->len, v))
             goto fail;
         if (!next(r, '}', &more))
             goto fail;
@@ -775,6 +852,10 @@ static json_t *split_object(rd *r)
     cv_value rec = cv_record_new(sp->arena, f, n);
     if (rec.type == CV_NONE)
         goto fail;
+    if (!o)
+        o = sp->empty && json_object_size(sp->empty) == 0 ? json_incref(sp->empty) : json_object();
+    if (!o)
+        return NULL;
     sp->base = rec.u.rec;
     sp->done = true;
     return o;
@@ -862,7 +943,7 @@ static bool fields(rd *r, bool top, const char *const *shallow, const writ_json_
     while (more) {
         const char *k;
         size_t kn;
-        if (n == WRIT_FIELDS_MAX || !lit(r, "\"", 1) || !str(r, &k, &kn))
+        if (n == WRIT_FIELDS_MAX || !lit(r, "\"", 1) || !str_q(r, &k, &kn))
             goto fail;
         for (size_t i = 0; i < n; i++)
             if (f[i].key_len == kn && !memcmp(f[i].key, k, kn))
@@ -875,7 +956,7 @@ static bool fields(rd *r, bool top, const char *const *shallow, const writ_json_
         x->key_len = kn;
         if (*r->p == '"') {
             r->p++;
-            if (!str(r, &x->str, &x->len) || !(x->str = stable(r, x->str, x->len)))
+            if (!str_q(r, &x->str, &x->len) || !(x->str = stable(r, x->str, x->len)))
                 goto fail;
             x->kind = WRIT_FIELD_STRING;
         } else if (top && *r->p == '{' && kn && !strncmp(k, r->sp->key, kn) && !r->sp->key[kn]) {

@@ -63,7 +63,7 @@ static writ_status make_uid(wr_arena *a, const cedar_uid_parts *p, const char *w
 
 static writ_status fill(writ_request *rq, const writ_schema *s, bool validate,
                         const cedar_uid_parts *principal, const cedar_uid_parts *action,
-                        const cedar_uid_parts *resource, const json_t *context, bool direct,
+                        const cedar_uid_parts *resource, const json_t *context, bool direct, bool whole,
                         const cv_record *subst, const cedar_fact *facts, size_t nfacts, writ_error *err)
 {
     if (!rq || !rq->arena || !principal || !action || !resource)
@@ -79,8 +79,9 @@ static writ_status fill(writ_request *rq, const writ_schema *s, bool validate,
         st = cedar_request_validate(s, u[0], u[1], u[2], err);
     const cv_record *ctx = &cv_empty_record;
     if (!st) {
-        st = direct ? cedar_json_context_facts(rq->arena, context, subst, facts, nfacts, &ctx, err)
-                    : cedar_json_context(rq->arena, context, s, u[1], &ctx, err);
+        st = whole    ? cedar_json_context_whole(rq->arena, context, subst, facts, nfacts, &ctx, err)
+             : direct ? cedar_json_context_facts(rq->arena, context, subst, facts, nfacts, &ctx, err)
+                      : cedar_json_context(rq->arena, context, s, u[1], &ctx, err);
         if (st == WRIT_ESCHEMA && validate) {
             st = WRIT_EVALIDATE;
             if (err)
@@ -212,7 +213,7 @@ writ_status cedar_request_fill(writ_request *rq, const writ_schema *s, bool vali
                                const cedar_uid_parts *principal, const cedar_uid_parts *action,
                                const cedar_uid_parts *resource, const json_t *context, writ_error *err)
 {
-    return fill(rq, s, validate, principal, action, resource, context, false, NULL, NULL, 0, err);
+    return fill(rq, s, validate, principal, action, resource, context, false, false, NULL, NULL, 0, err);
 }
 
 writ_status cedar_request_fill_subst(writ_request *rq, const cedar_uid_parts *principal,
@@ -221,7 +222,17 @@ writ_status cedar_request_fill_subst(writ_request *rq, const cedar_uid_parts *pr
 {
     if (!subst)
         return wr_error(err, WRIT_EINVAL, "cedar_request_fill_subst: missing argument");
-    return fill(rq, NULL, false, principal, action, resource, context, true, subst, NULL, 0, err);
+    return fill(rq, NULL, false, principal, action, resource, context, true, false, subst, NULL, 0, err);
+}
+
+writ_status cedar_request_fill_whole(writ_request *rq, const cedar_uid_parts *principal,
+                                     const cedar_uid_parts *action, const cedar_uid_parts *resource,
+                                     const json_t *context, const struct cv_record *base,
+                                     const cedar_fact *facts, size_t nfacts, writ_error *err)
+{
+    if (!base || (nfacts && !facts))
+        return wr_error(err, WRIT_EINVAL, "cedar_request_fill_whole: missing argument");
+    return fill(rq, NULL, false, principal, action, resource, context, true, true, base, facts, nfacts, err);
 }
 
 writ_status cedar_request_fill_facts(writ_request *rq, const cedar_uid_parts *principal,
@@ -231,7 +242,8 @@ writ_status cedar_request_fill_facts(writ_request *rq, const cedar_uid_parts *pr
 {
     if (nfacts && !facts)
         return wr_error(err, WRIT_EINVAL, "cedar_request_fill_facts: missing argument");
-    return fill(rq, NULL, false, principal, action, resource, context, true, subst, facts, nfacts, err);
+    return fill(rq, NULL, false, principal, action, resource, context, true, false, subst, facts, nfacts,
+                err);
 }
 
 /* cedar_fact_freeze's memory: one arena for the process, never freed. */

@@ -63,6 +63,19 @@ void cedar_split_want_text(writ_split *sp, const char *key);
  * string is kept as JSON whatever the keep list says (a chain of names:
  * history.c reads its root from the tree). */
 const char *cedar_split_text(const writ_split *sp);
+/* writ_json_parse_fields on sp from now on reads lean (on) or with json
+ * null placeholders (off, the default): lean, the members not kept are in
+ * cedar_split_base only, not in the tree (cedar_json_split.lean), and the
+ * tree's context is read by cedar_request_fill_whole (writ_request_fill_split
+ * reads either).  cedar_split_is_lean: the last reading was lean. */
+void cedar_split_lean(writ_split *sp, bool on);
+bool cedar_split_is_lean(const writ_split *sp);
+/* A member of a lean reading's base (not in its tree) read as a JSON
+ * string would be: 1 with *out its bytes (NUL-terminated: a C reader of
+ * the JSON string's value sees the same), 0 when the base has no such
+ * member (or the reading is not lean), -1 when it is there and not a
+ * string. */
+int cedar_split_string(const writ_split *sp, const char *key, const char **out);
 
 /* cedar_request_fill without a schema, for a context from
  * cedar_json_fast_split with its record subst (cedar_json_context_subst).
@@ -123,6 +136,16 @@ WRIT_MUST_CHECK writ_status cedar_request_fill_facts(writ_request *rq, const ced
                                                      const cedar_uid_parts *action,
                                                      const cedar_uid_parts *resource, const json_t *context,
                                                      const struct cv_record *subst, const cedar_fact *facts,
+                                                     size_t nfacts, writ_error *err);
+
+/* cedar_request_fill_facts for a lean split (cedar_split_lean): base (not
+ * NULL) holds every context member that is not in the tree context
+ * (cedar_json_context_whole).  The request is the one
+ * cedar_request_fill_facts makes of the same text read with placeholders. */
+WRIT_MUST_CHECK writ_status cedar_request_fill_whole(writ_request *rq, const cedar_uid_parts *principal,
+                                                     const cedar_uid_parts *action,
+                                                     const cedar_uid_parts *resource, const json_t *context,
+                                                     const struct cv_record *base, const cedar_fact *facts,
                                                      size_t nfacts, writ_error *err);
 
 /* writ_request_set_attrs with the attributes as a parsed JSON object (from

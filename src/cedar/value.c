@@ -12,12 +12,20 @@ const cv_set cv_empty_set = {0};
 /* FNV-1a, 64-bit: identifiers and ids are short, so a simple hash wins. */
 uint64_t cv_hash_bytes(const void *p, size_t n)
 {
+    /* FNV-1a, four bytes a round (the same value: a quarter of the loop's
+     * own instructions, on every string the server reads) */
     const unsigned char *s = p;
+    const uint64_t prime = 1099511628211ULL;
     uint64_t h = 1469598103934665603ULL;
-    for (size_t i = 0; i < n; i++) {
-        h ^= s[i];
-        h *= 1099511628211ULL;
+    size_t i = 0;
+    for (; n - i >= 4; i += 4) {
+        h = (h ^ s[i]) * prime;
+        h = (h ^ s[i + 1]) * prime;
+        h = (h ^ s[i + 2]) * prime;
+        h = (h ^ s[i + 3]) * prime;
     }
+    for (; i < n; i++)
+        h = (h ^ s[i]) * prime;
     return h;
 }
 
@@ -118,6 +126,15 @@ cv_value cv_set_new(wr_arena *a, const cv_value *items, size_t n)
     return v;
 }
 
+/* cv_string_cmp with the usual answer of two record keys, a different
+ * first byte, without a call. */
+static inline int key_cmp(const cv_string *a, const cv_string *b)
+{
+    if (a->len && b->len && a->data[0] != b->data[0])
+        return (unsigned char)a->data[0] < (unsigned char)b->data[0] ? -1 : 1;
+    return cv_string_cmp(a, b);
+}
+
 /* Stable merge sort of fields by key, so that among equal keys the input
  * order survives and "last one wins" below is well defined. */
 static void fields_sort(cv_field *f, cv_field *tmp, size_t n)
@@ -128,7 +145,7 @@ static void fields_sort(cv_field *f, cv_field *tmp, size_t n)
         for (size_t i = 1; i < n; i++) {
             cv_field v = f[i];
             size_t j = i;
-            while (j > 0 && cv_string_cmp(f[j - 1].key, v.key) > 0) {
+            while (j > 0 && key_cmp(f[j - 1].key, v.key) > 0) {
                 f[j] = f[j - 1];
                 j--;
             }
@@ -141,7 +158,7 @@ static void fields_sort(cv_field *f, cv_field *tmp, size_t n)
     fields_sort(f + h, tmp, n - h);
     size_t i = 0, j = h, k = 0;
     while (i < h && j < n)
-        tmp[k++] = cv_string_cmp(f[j].key, f[i].key) < 0 ? f[j++] : f[i++];
+        tmp[k++] = key_cmp(f[j].key, f[i].key) < 0 ? f[j++] : f[i++];
     while (i < h)
         tmp[k++] = f[i++];
     while (j < n)
@@ -180,7 +197,7 @@ cv_value cv_record_new(wr_arena *a, const cv_field *fields, size_t n)
         memcpy(r->f, fields, n * sizeof(cv_field));
     bool sorted = true;
     for (size_t i = 1; i < n && sorted; i++)
-        sorted = cv_string_cmp(r->f[i - 1].key, r->f[i].key) < 0;
+        sorted = key_cmp(r->f[i - 1].key, r->f[i].key) < 0;
     if (!sorted) {
         cv_field *tmp = n > 16 ? wr_arena_alloc(a, n * sizeof *tmp) : NULL;
         if (n > 16 && !tmp)
@@ -189,7 +206,7 @@ cv_value cv_record_new(wr_arena *a, const cv_field *fields, size_t n)
         size_t w = 0;
         for (size_t i = 0; i < n; i++) {
             if (w > 0 && cv_string_eq(r->f[w - 1].key, r->f[i].key))
-                r->f[w - 1] = r->f[i];       /* last one wins */
+                r->f[w - 1] = r->f[i]; /* last one wins */
             else
                 r->f[w++] = r->f[i];
         }
@@ -363,14 +380,22 @@ bool cv_set_contains(const cv_set *s, cv_value v)
 const char *cv_type_name(cv_type t)
 {
     switch (t) {
-    case CV_NONE: return "none";
-    case CV_BOOL: return "bool";
-    case CV_LONG: return "long";
-    case CV_STRING: return "string";
-    case CV_ENTITY: return "entity";
-    case CV_SET: return "set";
-    case CV_RECORD: return "record";
-    case CV_EXT: return "extension";
+    case CV_NONE:
+        return "none";
+    case CV_BOOL:
+        return "bool";
+    case CV_LONG:
+        return "long";
+    case CV_STRING:
+        return "string";
+    case CV_ENTITY:
+        return "entity";
+    case CV_SET:
+        return "set";
+    case CV_RECORD:
+        return "record";
+    case CV_EXT:
+        return "extension";
     }
     return "?";
 }
@@ -378,10 +403,14 @@ const char *cv_type_name(cv_type t)
 const char *cv_ext_kind_name(cv_ext_kind k)
 {
     switch (k) {
-    case CVX_IPADDR: return "ipaddr";
-    case CVX_DECIMAL: return "decimal";
-    case CVX_DATETIME: return "datetime";
-    case CVX_DURATION: return "duration";
+    case CVX_IPADDR:
+        return "ipaddr";
+    case CVX_DECIMAL:
+        return "decimal";
+    case CVX_DATETIME:
+        return "datetime";
+    case CVX_DURATION:
+        return "duration";
     }
     return "?";
 }
@@ -410,12 +439,24 @@ static void put_quoted(out *o, const cv_string *s)
         unsigned char c = (unsigned char)s->data[i];
         char tmp[16];
         switch (c) {
-        case '"': puts_(o, "\\\""); break;
-        case '\\': puts_(o, "\\\\"); break;
-        case '\n': puts_(o, "\\n"); break;
-        case '\r': puts_(o, "\\r"); break;
-        case '\t': puts_(o, "\\t"); break;
-        case '\0': puts_(o, "\\0"); break;
+        case '"':
+            puts_(o, "\\\"");
+            break;
+        case '\\':
+            puts_(o, "\\\\");
+            break;
+        case '\n':
+            puts_(o, "\\n");
+            break;
+        case '\r':
+            puts_(o, "\\r");
+            break;
+        case '\t':
+            puts_(o, "\\t");
+            break;
+        case '\0':
+            puts_(o, "\\0");
+            break;
         default:
             if (c < 0x20 || c == 0x7f) {
                 snprintf(tmp, sizeof tmp, "\\u{%x}", c);
@@ -432,13 +473,19 @@ static void format_value(out *o, cv_value v)
 {
     char tmp[96];
     switch (v.type) {
-    case CV_NONE: puts_(o, "<none>"); break;
-    case CV_BOOL: puts_(o, v.u.b ? "true" : "false"); break;
+    case CV_NONE:
+        puts_(o, "<none>");
+        break;
+    case CV_BOOL:
+        puts_(o, v.u.b ? "true" : "false");
+        break;
     case CV_LONG:
         snprintf(tmp, sizeof tmp, "%lld", (long long)v.u.l);
         puts_(o, tmp);
         break;
-    case CV_STRING: put_quoted(o, v.u.s); break;
+    case CV_STRING:
+        put_quoted(o, v.u.s);
+        break;
     case CV_ENTITY:
         put(o, v.u.uid->type->data, v.u.uid->type->len);
         puts_(o, "::");

@@ -70,6 +70,7 @@ struct wr_limits {
     stripe st[NSTRIPES];
     pthread_mutex_t set_mu;
     wr_limit_set *set;
+    atomic_size_t in_force; /* set->n, read without the lock (wr_limits_in_force) */
     pthread_mutex_t ids_mu;
     char **ids;
     size_t nids;
@@ -476,6 +477,8 @@ void wr_limits_close(wr_limits *L)
 
 size_t wr_limits_keys(wr_limits *L) { return atomic_load(&L->nkeys); }
 
+size_t wr_limits_in_force(wr_limits *L) { return atomic_load_explicit(&L->in_force, memory_order_relaxed); }
+
 bool wr_limits_read_context(wr_limits *L)
 {
     bool any = false;
@@ -565,6 +568,7 @@ writ_status wr_limits_install(wr_limits *L, wr_limit_set *set, int64_t now, writ
     pthread_mutex_lock(&L->set_mu);
     wr_limit_set *old = L->set;
     L->set = set;
+    atomic_store_explicit(&L->in_force, set->n, memory_order_relaxed);
     pthread_mutex_unlock(&L->set_mu);
     wr_limit_set_release(old);
     return WRIT_OK;
@@ -682,9 +686,10 @@ int wr_limit_value_cedar(const cv_value *c, int64_t *v, bool *is_decimal)
 }
 
 /* The value a sum PATH adds (0 when the request has nothing there), as
- * wr_limit_value reads it from ctx -- or, where ctx holds json null for a
- * member split holds (a body read by writ_json_parse_split), from its
- * Cedar value, which is what the request's context gets there. */
+ * wr_limit_value reads it from ctx -- or, where ctx holds json null or
+ * nothing for a member split holds (a body read by writ_json_parse_split,
+ * lean or not), from its Cedar value, which is what the request's context
+ * gets there. */
 static int sum_value(const wr_limit *l, const json_t *ctx, const cv_record *split, int64_t *d, bool *dec)
 {
     *d = 0;
@@ -693,7 +698,7 @@ static int sum_value(const wr_limit *l, const json_t *ctx, const cv_record *spli
     for (size_t p = 0; p < l->npath && v; p++) {
         const json_t *nx = json_object_get(v, l->path[p]);
         const cv_value *c;
-        if (p == 0 && split && json_is_null(nx) &&
+        if (p == 0 && split && (!nx || json_is_null(nx)) &&
             (c = cv_record_get(split, l->path[0], strlen(l->path[0])))) {
             for (size_t q = 1; q < l->npath && c; q++)
                 c = c->type == CV_RECORD ? cv_record_get(c->u.rec, l->path[q], strlen(l->path[q])) : NULL;

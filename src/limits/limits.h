@@ -151,6 +151,9 @@ typedef struct wr_limits_stat {
     unsigned long long counted, not_counted, flush_failures;
 } wr_limits_stat;
 void wr_limits_stats(wr_limits *L, wr_limits_stat *out);
+/* How many limits are in force (no lock: a decision racing a reload sees
+ * the old number or the new one, as it would the set). */
+size_t wr_limits_in_force(wr_limits *L);
 /* Does a limit in force read the request's context (a sum limit)? */
 bool wr_limits_read_context(wr_limits *L);
 /* Drop the rings with nothing left in their window (the flusher does it
@@ -193,8 +196,9 @@ typedef int (*wr_history_kind_fn)(void *ud, const char *name);
  * history.NAME for every limit matching action; with obj NULL no JSON is
  * built and the values are read from h (wr_history_value).  ctx is read for
  * the sum paths; split (NULL: none) holds the Cedar values of the members
- * ctx holds as json null (an AuthZEN body read by writ_json_parse_split:
- * cedar_split_base), which a sum PATH through such a member reads
+ * ctx holds as json null, or not at all (an AuthZEN body read by
+ * writ_json_parse_split, lean or not: cedar_split_base; a member deleted
+ * from ctx must not be in split), which a sum PATH through such a member reads
  * (wr_limit_value_cedar: the same answers as reading the JSON).  A sum value that is there but not a Long or
  * decimal, or a key table that is full, fails (deny with err's reason).  h must be given to wr_history_end in
  * every case. */

@@ -188,7 +188,11 @@ static int explain_option(srv *s, const json_t *options, bool *on, srv_reply *r)
 static pthread_key_t split_key;
 static pthread_once_t split_once = PTHREAD_ONCE_INIT;
 static bool split_key_ok;
-static const char *const split_keep[] = {"destination", "task", "chain", "input", NULL};
+/* history is kept too, though no one reads it: the decision path deletes
+ * it from the tree (history.c: Writ's alone), which must then take it
+ * out of the context, and the tree is where a member is taken out (a lean
+ * split's base is read whole). */
+static const char *const split_keep[] = {"destination", "task", "chain", "input", "history", NULL};
 /* A vouching caller's chain is read straight into a Cedar value as well
  * (split_keep_text), and its compact text, which is all the decision path
  * wants of it (the audit record, the approval gate), comes from the
@@ -196,7 +200,11 @@ static const char *const split_keep[] = {"destination", "task", "chain", "input"
  * A chain of names (strings) stays JSON: the task-history keys read its
  * root there (history.c).  With a task token the facts replace the chain
  * in the tree (facts.c), so it is kept as before. */
-static const char *const split_keep_text[] = {"destination", "task", "input", NULL};
+static const char *const split_keep_text[] = {"destination", "task", "input", "history", NULL};
+/* Lean (below), the destination is read from the split's Cedar values
+ * too (decide.c: cedar_split_string), so the bench's context has no
+ * member left in the tree, which is then the split's own empty object. */
+static const char *const split_keep_lean[] = {"task", "input", "history", NULL};
 
 static void split_free(void *p) { writ_split_free(p); }
 static void split_key_make(void) { split_key_ok = pthread_key_create(&split_key, split_free) == 0; }
@@ -228,8 +236,18 @@ static int evaluation_fields(srv *s, const srv_snapshot *snap, writ_split *sp, c
 {
     const writ_json_field *f;
     size_t n;
-    if (writ_json_parse_fields(sp, body, len, "context", tk ? split_keep : split_keep_text, body_shallow, &f,
-                               &n))
+    /* Lean (no json null placeholder in the tree for each member read as
+     * a Cedar value: the tree holds the kept members alone) where nothing
+     * reads the context's other members from the tree: the decision path
+     * without a task token puts the facts straight into the request
+     * (decide.c), and only an approval gate would read the tree whole. */
+    bool lean = !tk && snap->napprovals == 0;
+    cedar_split_lean(sp, lean);
+    if (writ_json_parse_fields(sp, body, len, "context",
+                               tk     ? split_keep
+                               : lean ? split_keep_lean
+                                      : split_keep_text,
+                               body_shallow, &f, &n))
         return -1;
     const writ_json_field *opts = az_field(f, n, "options");
     bool explain;

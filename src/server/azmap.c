@@ -51,7 +51,7 @@ static inline const writ_json_field *find(const writ_json_field *f, size_t n, co
 {
     size_t kn = strlen(key);
     for (size_t i = 0; f && i < n; i++)
-        if (f[i].key_len == kn && !memcmp(f[i].key, key, kn))
+        if (f[i].key_len == kn && (!kn || f[i].key[0] == key[0]) && !memcmp(f[i].key, key, kn))
             return &f[i];
     return NULL;
 }
@@ -61,7 +61,7 @@ const writ_json_field *az_field(const writ_json_field *f, size_t n, const char *
     return find(f, n, key);
 }
 
-static view of_field(const writ_json_field *x)
+static inline view of_field(const writ_json_field *x)
 {
     if (!x)
         return (view){.k = V_ABSENT};
@@ -77,7 +77,7 @@ static view of_field(const writ_json_field *x)
 
 /* The member key of an object v (absent for anything else, as
  * json_object_get). */
-static view member(view v, const char *key)
+static inline __attribute__((always_inline)) view member(view v, const char *key)
 {
     if (v.k != V_OBJECT)
         return (view){.k = V_ABSENT};

@@ -265,13 +265,24 @@ static int sensitivity_bound(const srv_snapshot *snap, const writ_request *rq, c
     return -1;
 }
 
+/* json_object_get of the caller's context, without hashing the key when
+ * it is empty (a lean split's usual tree, authzen.c) */
+static json_t *ctx_member(const json_t *ctx, const char *key)
+{
+    return json_object_size(ctx) ? json_object_get(ctx, key) : NULL;
+}
+
 /* The destination of a request: the route's, else a trusted proxy's, else
  * destination_default; a vouching caller's own, normalised, wins. */
 static int destination_of(srv *s, const srv_ask *a, char *out, size_t n, char *why, size_t wn)
 {
-    json_t *mine = a->vouched ? json_object_get(a->context, "destination") : NULL;
-    if (mine) {
-        if (!json_is_string(mine) || srv_destination_norm(json_string_value(mine), out, n)) {
+    json_t *mine = a->vouched ? ctx_member(a->context, "destination") : NULL;
+    /* a lean split holds it as a Cedar value (authzen.c) */
+    const char *text = NULL;
+    int lean = !mine && a->vouched ? cedar_split_string(a->context_split, "destination", &text) : 0;
+    if (mine || lean) {
+        if (mine ? !json_is_string(mine) || srv_destination_norm(json_string_value(mine), out, n)
+                 : lean < 0 || srv_destination_norm(text, out, n)) {
             snprintf(why, wn, "context.destination is not a destination (letters, digits, . _ - : /)");
             return -1;
         }
@@ -350,17 +361,17 @@ void srv_decide_ask(srv *s, const srv_snapshot *snap, const srv_ask *a, srv_outc
     char *chain_own = NULL;
     if (!t && a->vouched) {
         /* the PEP's word, for the log */
-        json_t *tk = json_object_get(json_object_get(a->context, "task"), "id");
+        json_t *tk = json_object_get(ctx_member(a->context, "task"), "id");
         task = json_is_string(tk) ? json_string_value(tk) : NULL;
-        json_t *c = json_object_get(a->context, "chain");
+        json_t *c = ctx_member(a->context, "chain");
         /* the chain as text is for the audit record and the approval gate
          * only; a chain the body's reading took as a Cedar value (json null
-         * in the tree: the split's own nulls are placeholders) gave its
-         * text there */
+         * in the tree: the split's own nulls are placeholders; none in a
+         * lean one) gave its text there */
         bool want = s->audit || snap->napprovals;
         if (json_is_array(c))
             chain = chain_own = want ? writ_json_dump_compact(c) : NULL;
-        else if (json_is_null(c) && want)
+        else if ((!c || json_is_null(c)) && want)
             chain = cedar_split_text(a->context_split);
     }
     /* the three uids as text for the log, NUL-separated in one buffer */
@@ -386,7 +397,7 @@ void srv_decide_ask(srv *s, const srv_snapshot *snap, const srv_ask *a, srv_outc
     writ_error err;
     memset(&err, 0, sizeof err);
     srv_history hist;
-    memset(&hist.h, 0, sizeof hist.h);
+    hist.h.set = NULL; /* all srv_history_end reads before srv_history_context (not a memset: kilobytes) */
     if (!sb_ok(tp)) {
         snprintf(why, sizeof why, "out of memory");
         goto refuse;
@@ -424,7 +435,11 @@ void srv_decide_ask(srv *s, const srv_snapshot *snap, const srv_ask *a, srv_outc
     rq = thread_request();
     cedar_fact fv[8];
     cedar_bytes one;
+    /* (a lean split, authzen.c: base holds every member the tree does not) */
     writ_status st = !rq ? WRIT_ENOMEM
+                     : direct && cedar_split_is_lean(a->context_split)
+                         ? cedar_request_fill_whole(rq, &a->principal, &a->action, &a->resource, ctx,
+                                                    split_base, fv, srv_facts_direct(a, dest, fv, &one), &err)
                      : direct
                          ? cedar_request_fill_facts(rq, &a->principal, &a->action, &a->resource, ctx,
                                                     split_base, fv, srv_facts_direct(a, dest, fv, &one), &err)

@@ -25,6 +25,7 @@
 #include "server/server_int.h"
 #include "util/alloc.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -160,9 +161,16 @@ static const char *cstr(const char *p, size_t n, char *buf, size_t cap)
 int srv_history_context(srv *s, const srv_snapshot *snap, const srv_ask *a, json_t *ctx, srv_history *h,
                         char *why, size_t wn)
 {
-    memset(h, 0, sizeof *h);
-    json_object_del(ctx, "history"); /* Writ's alone */
-    if (!s->limits)
+    /* h cleared but for h->h.m[] (kilobytes: only m[0..n) is ever read)
+     * and agent_buf (filled below before any use) */
+    memset(&h->h, 0, offsetof(wr_history, m));
+    memset(&h->k, 0, sizeof h->k);
+    h->direct = false;
+    if (json_object_size(ctx))           /* (an empty one, a lean split's usual tree, holds none) */
+        json_object_del(ctx, "history"); /* Writ's alone */
+    /* (no limit, no schema: nothing to read, count or set -- with a schema
+     * an empty history record is set where the context declares one) */
+    if (!s->limits || (!snap->schema && !wr_limits_in_force(s->limits)))
         return 0;
     char aid[256], agent[1024];
     if (!cstr(a->action.id, a->action.id_len, aid, sizeof aid) ||

@@ -5,21 +5,10 @@
 #include <stdint.h>
 #include <string.h>
 
-typedef struct chunk {
-    struct chunk *next;
-    size_t size;   /* usable bytes after the header */
-    size_t used;
-} chunk;
+typedef wr_arena_chunk chunk; /* (arena.h: for the inline fast path) */
 
-struct wr_arena {
-    chunk *head;        /* current chunk, allocations come from here */
-    chunk *first;       /* the chunk kept by reset */
-    size_t chunk_size;
-    size_t total;
-};
-
-#define ALIGN 16u
-#define HDR ((sizeof(chunk) + ALIGN - 1) & ~(size_t)(ALIGN - 1))
+#define ALIGN WR_ARENA_ALIGN
+#define HDR WR_ARENA_HDR
 
 static chunk *chunk_new(size_t size)
 {
@@ -74,7 +63,7 @@ void wr_arena_reset(wr_arena *a)
     a->total = 0;
 }
 
-void *wr_arena_alloc(wr_arena *a, size_t n)
+void *wr_arena_alloc_slow(wr_arena *a, size_t n)
 {
     if (n > SIZE_MAX - ALIGN)
         return NULL;
@@ -131,7 +120,4 @@ char *wr_arena_strndup(wr_arena *a, const char *s, size_t n)
     return p;
 }
 
-size_t wr_arena_used(const wr_arena *a)
-{
-    return a ? a->total : 0;
-}
+size_t wr_arena_used(const wr_arena *a) { return a ? a->total : 0; }

@@ -120,6 +120,24 @@ static void test_values(void **state)
     accepted("{\"subject\":1,\"action\":true," RES ",\"context\":{}}");
 }
 
+/* Contexts the lean reading (body_lean_check) sees differently: history
+ * kept (and deleted), kept members with nulls, chains of names and not,
+ * a null among the kept members (the usual error), facts' names. */
+static void test_lean(void **state)
+{
+    (void)state;
+    accepted("{" SUBJ "," ACT "," RES ",\"context\":{\"history\":{\"n\":1},\"hour\":7}}");
+    accepted("{" SUBJ "," ACT "," RES ",\"context\":{\"history\":null,\"input\":{\"a\":null},\"m\":[1]}}");
+    accepted("{" SUBJ "," ACT "," RES
+             ",\"context\":{\"chain\":[\"root\",1],\"destination\":\"X\",\"k\":{}}}");
+    accepted("{" SUBJ "," ACT "," RES
+             ",\"context\":{\"chain\":\"text\",\"task\":{\"id\":\"t\"},\"z\":true}}");
+    accepted("{" SUBJ "," ACT "," RES ",\"context\":{\"destination\":null,\"source_ip\":\"1.2.3.4\"}}");
+    declined("{" SUBJ "," ACT "," RES ",\"context\":{\"input\":1.5e3}}"); /* (jansson reads it) */
+    accepted("{" SUBJ "," ACT "," RES ",\"context\":{\"b\":2,\"a\":1,\"history\":{},\"c\":[{\"__entity\":{"
+             "\"type\":\"A\",\"id\":\"x\"}}]}}");
+}
+
 static void test_escapes(void **state)
 {
     (void)state;
@@ -451,7 +469,7 @@ int main(void)
         cmocka_unit_test(test_declined),      cmocka_unit_test(test_limits),
         cmocka_unit_test(test_context_limit), cmocka_unit_test(test_map_errors),
         cmocka_unit_test(test_properties),    cmocka_unit_test(test_oom),
-        cmocka_unit_test(test_chain_text),
+        cmocka_unit_test(test_chain_text),    cmocka_unit_test(test_lean),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -24,6 +24,8 @@
 
 /* the members authzen.c keeps as JSON */
 static const char *const split_keep_test[] = {"destination", "task", "chain", "input", NULL};
+/* ... and in a lean split (history: the decision path deletes it from the tree) */
+static const char *const lean_keep_test[] = {"task", "input", "history", NULL};
 
 #define BODY(ctx)                                                                                            \
     "{\"subject\":{\"type\":\"Agent\",\"id\":\"a\"},\"action\":{\"name\":\"read\"},\"resource\":{\"type\":"  \
@@ -99,8 +101,8 @@ static void same_record(const writ_request *q1, const writ_request *q2, const ch
 /* The new way on ctx (with the split's subst, or NULL) and the old way on
  * ref (the same context read whole by jansson, edited alike): the same
  * outcome, equal records or the same status and message. */
-static void both_ways(const json_t *ctx, const cv_record *subst, const json_t *ref, const cedar_fact *f,
-                      size_t n, const char *what)
+static void both_ways_as(bool whole, const json_t *ctx, const cv_record *subst, const json_t *ref,
+                         const cedar_fact *f, size_t n, const char *what)
 {
     writ_request *q1 = writ_request_reusable(), *q2 = writ_request_reusable();
     assert_non_null(q1);
@@ -108,7 +110,8 @@ static void both_ways(const json_t *ctx, const cv_record *subst, const json_t *r
     writ_error e1, e2;
     memset(&e1, 0, sizeof e1);
     memset(&e2, 0, sizeof e2);
-    writ_status s1 = cedar_request_fill_facts(q1, &P, &A, &R, ctx, subst, f, n, &e1);
+    writ_status s1 = whole ? cedar_request_fill_whole(q1, &P, &A, &R, ctx, subst, f, n, &e1)
+                           : cedar_request_fill_facts(q1, &P, &A, &R, ctx, subst, f, n, &e1);
     writ_status s2 = old_way(q2, ref, f, n, &e2);
     if (s1 != s2 || (s1 && strcmp(e1.msg, e2.msg)))
         fail_msg("%s: new %s '%s', old %s '%s'", what, writ_status_name(s1), e1.msg, writ_status_name(s2),
@@ -117,6 +120,40 @@ static void both_ways(const json_t *ctx, const cv_record *subst, const json_t *r
         same_record(q1, q2, what);
     writ_request_free(q1);
     writ_request_free(q2);
+}
+
+static void both_ways(const json_t *ctx, const cv_record *subst, const json_t *ref, const cedar_fact *f,
+                      size_t n, const char *what)
+{
+    both_ways_as(false, ctx, subst, ref, f, n, what);
+}
+
+/* A lean split of body (lean_keep_test, the chain's text wanted, as
+ * authzen.c reads it): its tree holds the kept members alone, and the
+ * record from it and its base (cedar_request_fill_whole) is the usual
+ * one, facts or not.  NULL where the split declines. */
+static json_t *lean_split(const char *body, wr_arena *a, cedar_json_split *sp)
+{
+    *sp = (cedar_json_split){
+        .arena = a, .key = "context", .keep = lean_keep_test, .text_key = "chain", .lean = true};
+    json_t *j = cedar_json_fast_split(body, strlen(body), sp);
+    json_t *c = json_object_get(j, "context");
+    if (j) {
+        assert_true(sp->done && sp->base);
+        /* no placeholder: every member of the tree is a kept one, or a
+         * chain of names (kept for its root, history.c) */
+        const char *k;
+        json_t *v;
+        json_object_foreach(c, k, v)
+        {
+            bool keep = false;
+            for (const char *const *q = lean_keep_test; *q; q++)
+                keep = keep || !strcmp(*q, k);
+            assert_true(keep || (!strcmp(k, "chain") && json_is_string(json_array_get(v, 0))));
+            assert_null(cv_record_get(sp->base, k, strlen(k)));
+        }
+    }
+    return j;
 }
 
 static const char *const task_keys[2] = {"id", "purpose"};
@@ -198,6 +235,18 @@ static void test_same_as_json_facts(void **state)
                 strcat(what, ", split");
                 both_ways(json_object_get(j, "context"), sp.base, json_object_get(u, "context"), f, n, what);
             }
+            wr_arena *al = wr_arena_new(0);
+            cedar_json_split spl;
+            json_t *jl = lean_split(body, al, &spl);
+            if (j)
+                assert_non_null(jl); /* (lean declines no more than the split) */
+            if (jl) {
+                strcat(what, ", lean");
+                both_ways_as(true, json_object_get(jl, "context"), spl.base, json_object_get(u, "context"), f,
+                             n, what);
+            }
+            json_decref(jl);
+            wr_arena_free(al);
         }
         if (c == 2)
             assert_non_null(j); /* the bench's shape is read by the split */
@@ -271,6 +320,110 @@ static void test_split_edits(void **state)
     wr_arena_free(a);
 }
 
+/* A lean split edited as the decision path may edit it (history deleted,
+ * members the base does not hold added): the record is the edited one;
+ * a json null in its tree is a null, never a placeholder. */
+static void test_lean_edits(void **state)
+{
+    (void)state;
+    const char *t = BODY("{\"history\":{\"n\":1},\"source_ip\":\"1.2.3.4\",\"hour\":7,\"time\":\"x\","
+                         "\"chain\":[{\"__entity\":{\"type\":\"A\",\"id\":\"r\"}}],\"mfa\":false,"
+                         "\"destination\":\"d\"}");
+    wr_arena *a = wr_arena_new(0);
+    cedar_json_split sp;
+    json_t *j = lean_split(t, a, &sp);
+    assert_non_null(j);
+    assert_int_equal(json_object_size(json_object_get(j, "context")), 1); /* history */
+    assert_int_equal(sp.base->n, 6);
+    assert_string_equal(sp.text, "[{\"__entity\":{\"type\":\"A\",\"id\":\"r\"}}]");
+    writ_error err;
+    json_t *u = cedar_json_load(t, strlen(t), &err);
+    assert_non_null(u);
+    json_t *ctx = json_object_get(j, "context"), *ref = json_object_get(u, "context");
+    json_t *both[2] = {ctx, ref};
+    for (int k = 0; k < 2; k++) {
+        assert_int_equal(json_object_del(both[k], "history"), 0);
+        assert_int_equal(json_object_set_new(both[k], "added", json_string("now")), 0);
+    }
+    cedar_fact f[8];
+    for (int mode = 0; mode < 3; mode++)
+        both_ways_as(true, ctx, sp.base, ref, f, mode ? some_facts(f, mode == 2) : 0, "edited lean split");
+    const cv_record *r;
+    assert_int_equal(cedar_json_context_whole(a, ctx, sp.base, NULL, 0, &r, &err), WRIT_OK);
+    assert_int_equal(r->n, 7);
+    assert_null(cv_record_get(r, "history", 7));
+    const cv_value *v = cv_record_get(r, "hour", 4);
+    assert_true(v && v->type == CV_LONG && v->u.l == 7);
+    /* a replacing fact takes the base's member out, one that fills in
+     * leaves it */
+    cedar_fact g[2] = {
+        {.name = {"hour", 4}, .if_absent = false, .kind = CEDAR_FACT_LONG, .l = 9},
+        {.name = {"mfa", 3}, .if_absent = true, .kind = CEDAR_FACT_STRING, .s = {"no", 2}},
+    };
+    assert_int_equal(cedar_json_context_whole(a, ctx, sp.base, g, 2, &r, &err), WRIT_OK);
+    assert_int_equal(r->n, 7);
+    v = cv_record_get(r, "hour", 4);
+    assert_true(v && v->type == CV_LONG && v->u.l == 9);
+    v = cv_record_get(r, "mfa", 3);
+    assert_true(v && v->type == CV_BOOL && !v->u.b);
+    both_ways_as(true, ctx, sp.base, ref, g, 2, "lean, a fact over the base");
+    /* a null in the lean tree is the usual error */
+    for (int k = 0; k < 2; k++)
+        assert_int_equal(json_object_set_new(both[k], "ghost", json_null()), 0);
+    both_ways_as(true, ctx, sp.base, ref, f, some_facts(f, false), "a null in the lean tree");
+    assert_int_equal(cedar_json_context_whole(a, ctx, sp.base, NULL, 0, &r, &err), WRIT_EJSON);
+    json_decref(j);
+    json_decref(u);
+    wr_arena_free(a);
+}
+
+/* A lean tree with no member (the bench's context: merge_flat, json.c):
+ * every mix of facts, and a fact that fails, as the JSON way. */
+static void test_lean_flat(void **state)
+{
+    (void)state;
+    static const char *const ctxs[] = {
+        "{}",
+        "{\"hour\":7,\"source_ip\":\"1.2.3.4\",\"zz\":[1]}",
+        "{\"hour\":7,\"a\":true}",
+        "{\"chain\":[{\"__entity\":{\"type\":\"A\",\"id\":\"r\"}}],\"time\":\"t\",\"destination\":\"D\"}",
+        "{\"chain_depth\":3,\"destinations\":[],\"sensitivity\":\"x\",\"task\":5,\"time\":1,\"~\":0}",
+    };
+    cedar_fact bad = {.name = {"source_ip", 9},
+                      .if_absent = true,
+                      .kind = CEDAR_FACT_EXT,
+                      .fn = "ip",
+                      .s = {"not an address", 14}};
+    for (size_t c = 0; c < sizeof ctxs / sizeof ctxs[0]; c++) {
+        char body[1024];
+        snprintf(body, sizeof body, BODY("%s"), ctxs[c]);
+        wr_arena *a = wr_arena_new(0);
+        cedar_json_split sp;
+        json_t *j = lean_split(body, a, &sp);
+        assert_non_null(j);
+        json_t *ctx = json_object_get(j, "context");
+        assert_int_equal(json_object_size(ctx), c == 4 ? 1 : 0); /* (task is kept) */
+        writ_error err;
+        json_t *u = cedar_json_load(body, strlen(body), &err);
+        assert_non_null(u);
+        json_t *ref = json_object_get(u, "context");
+        cedar_fact f[9];
+        for (int mode = 0; mode < 4; mode++) {
+            size_t n = mode == 0 ? 0 : some_facts(f, mode == 2);
+            if (mode == 3) { /* task, chain, chain_depth, time, then one that fails without source_ip */
+                f[4] = bad;
+                n = 5;
+            }
+            char what[80];
+            snprintf(what, sizeof what, "flat lean context %zu, facts mode %d", c, mode);
+            both_ways_as(true, ctx, sp.base, ref, f, n, what);
+        }
+        json_decref(j);
+        json_decref(u);
+        wr_arena_free(a);
+    }
+}
+
 /* Failures: the same status and message as the JSON way. */
 static void test_errors(void **state)
 {
@@ -320,42 +473,59 @@ static void test_oom(void **state)
 {
     (void)state;
     const char *t = BODY("{\"purpose\":\"p\",\"destination\":\"d\",\"n\":[1,2],\"chain\":[\"x\"]}");
-    writ_split *sp = writ_split_new();
-    static const char *const keep[] = {"destination", "task", "chain", "input", NULL};
-    json_t *j = writ_json_parse_split(sp, t, strlen(t), "context", keep);
-    assert_non_null(j);
-    cedar_fact f[8];
-    size_t nf = some_facts(f, false);
-    writ_request *rq = writ_request_reusable();
-    assert_non_null(rq);
-    bool done = false;
-    long failures = 0;
-    for (long n = 0; n < 1000 && !done; n++) {
-        writ_error err;
-        memset(&err, 0, sizeof err);
-        wr_alloc_set_fail_after(n);
-        writ_status st = cedar_request_fill_facts(rq, &P, &A, &R, json_object_get(j, "context"),
-                                                  cedar_split_base(sp), f, nf, &err);
-        wr_alloc_set_fail_after(-1);
-        if (st) {
-            assert_int_equal(st, WRIT_ENOMEM);
-            failures++;
-        } else {
-            done = true;
+    for (int lean = 0; lean < 2; lean++) {
+        writ_split *sp = writ_split_new();
+        static const char *const keep[] = {"destination", "task", "chain", "input", NULL};
+        cedar_split_lean(sp, lean);
+        json_t *j = writ_json_parse_split(sp, t, strlen(t), "context", lean ? lean_keep_test : keep);
+        assert_non_null(j);
+        assert_true(cedar_split_is_lean(sp) == (lean == 1));
+        /* (the lean tree: nothing; no text wanted, the chain is in the base) */
+        assert_int_equal(json_object_size(json_object_get(j, "context")), lean ? 0 : 4);
+        cedar_fact f[8];
+        size_t nf = some_facts(f, false);
+        writ_request *rq = writ_request_reusable();
+        assert_non_null(rq);
+        bool done = false;
+        long failures = 0;
+        for (long n = 0; n < 1000 && !done; n++) {
+            writ_error err;
+            memset(&err, 0, sizeof err);
+            wr_alloc_set_fail_after(n);
+            const json_t *c = json_object_get(j, "context");
+            writ_status st =
+                lean ? cedar_request_fill_whole(rq, &P, &A, &R, c, cedar_split_base(sp), f, nf, &err)
+                     : cedar_request_fill_facts(rq, &P, &A, &R, c, cedar_split_base(sp), f, nf, &err);
+            wr_alloc_set_fail_after(-1);
+            if (st) {
+                assert_int_equal(st, WRIT_ENOMEM);
+                failures++;
+            } else {
+                done = true;
+            }
         }
+        assert_true(done);
+        assert_true(failures > 0);
+        writ_error err;
+        json_t *u = cedar_json_load(t, strlen(t), &err);
+        both_ways_as(lean, json_object_get(j, "context"), cedar_split_base(sp), json_object_get(u, "context"),
+                     f, nf, "after the failures");
+        /* writ_request_fill_split reads either split */
+        writ_request *q1 = writ_request_reusable(), *q2 = writ_request_reusable();
+        assert_int_equal(writ_request_fill_split(q1, &P, &A, &R, json_object_get(j, "context"), sp, &err),
+                         WRIT_OK);
+        assert_int_equal(cedar_request_fill(q2, NULL, false, &P, &A, &R, json_object_get(u, "context"), &err),
+                         WRIT_OK);
+        same_record(q1, q2, lean ? "fill_split, lean" : "fill_split");
+        writ_request_free(q1);
+        writ_request_free(q2);
+        json_decref(u);
+        long before = live_heap();
+        writ_request_free(rq);
+        json_decref(j);
+        writ_split_free(sp);
+        assert_true(live_heap() <= before);
     }
-    assert_true(done);
-    assert_true(failures > 0);
-    writ_error err;
-    json_t *u = cedar_json_load(t, strlen(t), &err);
-    both_ways(json_object_get(j, "context"), cedar_split_base(sp), json_object_get(u, "context"), f, nf,
-              "after the failures");
-    json_decref(u);
-    long before = live_heap();
-    writ_request_free(rq);
-    json_decref(j);
-    writ_split_free(sp);
-    assert_true(live_heap() <= before);
 }
 
 /* The server's facts (facts.c): srv_facts_direct gives what
@@ -430,6 +600,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_same_as_json_facts),
         cmocka_unit_test(test_split_edits),
+        cmocka_unit_test(test_lean_edits),
+        cmocka_unit_test(test_lean_flat),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_oom),
         cmocka_unit_test(test_server_facts),
