@@ -46,6 +46,10 @@
  * with err filled (line:column from the JSON parser). */
 json_t *cedar_json_load(const char *text, size_t len, writ_error *err);
 
+/* A key of such a tree as Cedar reads it (the U+0000 / U+0001 encoding
+ * undone) into buf (klen bytes at least); returns its length. */
+size_t cedar_json_key_decode(const char *k, size_t klen, char *buf);
+
 /* The same tree for the inputs it is sure about (jsonfast.c), NULL for
  * every other input (malformed, or outside its subset: cedar_json_load
  * then lets jansson parse it).  Never reports an error itself. */
