@@ -8,6 +8,9 @@
  *     response carrying the refused message's id (or null);
  *   - converted arguments are always accepted by writ_request_fill as
  *     context.input (no schema): what the gateway decides on is readable;
+ *   - the arguments straight into Cedar values (mcp_input_to_values, the
+ *     gateway's context without a schema) give what the Cedar reader makes
+ *     of mcp_input_to_cedar's JSON, or the same refusal (mcpvalues_check.h);
  *   - the canonical text is a fixed point: parsing it and canonicalising
  *     again gives the same bytes (unless it spells an integer-valued real
  *     beyond int64, which jansson refuses to read back).
@@ -23,6 +26,8 @@
 #include "mcp/jsonrpc.h"
 #include "util/alloc.h"
 #include "writ/cedar.h"
+
+#include "mcpvalues_check.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -92,6 +97,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         mcp_rpc_fail_clear(&f);
         mcp_rpc_msg_clear(&m);
         return 0;
+    }
+    char why[600];
+    if (mcp_values_differ(tc.arguments, &ilim, why, sizeof why)) {
+        fprintf(stderr, "%s\n", why);
+        abort();
     }
     json_t *input = NULL;
     writ_error err;

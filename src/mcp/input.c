@@ -31,7 +31,7 @@ int mcp_input_decimal_text(double v, char *buf, size_t cap)
     char d[18];
     int n;
     int k = wr_num_shortest(v, d, &n); /* |v| = 0.d x 10^n */
-    if (k - n > 4 || n > 15)            /* >4 fraction digits, or >= 10^15 */
+    if (k - n > 4 || n > 15)           /* >4 fraction digits, or >= 10^15 */
         return 0;
     size_t w = 0;
     if (v < 0)
@@ -341,8 +341,8 @@ static writ_status cv_conv(conv *c, wr_arena *a, const json_t *j, unsigned depth
     return out->type != CV_NONE ? WRIT_OK : wr_error(err, WRIT_ENOMEM, "out of memory");
 }
 
-writ_status mcp_input_to_values(wr_arena *a, const json_t *args, const mcp_input_limits *limits, cv_value *out,
-                                writ_error *err)
+writ_status mcp_input_to_values(wr_arena *a, const json_t *args, const mcp_input_limits *limits,
+                                cv_value *out, writ_error *err)
 {
     *out = cv_none();
     if (args && !json_is_object(args))

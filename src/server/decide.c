@@ -434,9 +434,9 @@ void srv_decide_ask(srv *s, const srv_snapshot *snap, const srv_ask *a, srv_outc
     size_t nf = given ? srv_facts_task(a, dest, fv, room) : 0;
     if (given && nf)
         memcpy(fv + nf, a->given, a->ngiven * sizeof *fv);
-    writ_status st = !rq ? WRIT_ENOMEM
-                     : given ? (nf ? cedar_request_fill_facts(rq, &a->principal, &a->action, &a->resource, ctx,
-                                                              NULL, fv, nf + a->ngiven, &err)
+    writ_status st = !rq     ? WRIT_ENOMEM
+                     : given ? (nf ? cedar_request_fill_facts(rq, &a->principal, &a->action, &a->resource,
+                                                              ctx, NULL, fv, nf + a->ngiven, &err)
                                    : WRIT_EINVAL)
                      : direct
                          ? cedar_request_fill_facts(rq, &a->principal, &a->action, &a->resource, ctx,

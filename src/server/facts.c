@@ -47,6 +47,7 @@
  * tests/unit/test_ctxfacts.c and tests/server/decide_facts.sh check it.
  */
 #include "cedar/reqbuild.h"
+#include "limits/limits.h"
 #include "server/server_int.h"
 #include "util/alloc.h"
 #include "util/error.h"
@@ -679,7 +680,9 @@ static bool task_ok(const srv_task *t)
 
 bool srv_facts_given_ok(const srv *s, const srv_snapshot *snap, const srv_ask *a)
 {
-    return !snap->schema && !snap->napprovals && !s->limits && a->task && !a->vouched && !a->extra &&
+    /* limits that sum a context member read the JSON context */
+    return !snap->schema && !snap->napprovals && (!s->limits || !wr_limits_read_context(s->limits)) &&
+           a->task && !a->vouched && !a->extra &&
            (!a->context || (json_is_object(a->context) && json_object_size(a->context) == 0)) &&
            !a->principal_props && !a->resource_props && task_ok(a->task);
 }
@@ -697,7 +700,8 @@ size_t srv_facts_task(const srv_ask *a, const char *destination, cedar_fact *out
     tv[0] = (cedar_bytes){t->task, strlen(t->task)};
     tv[1] = (cedar_bytes){t->purpose, strlen(t->purpose)};
     r += 2;
-    out[n++] = (cedar_fact){.name = NAME("task"), .kind = CEDAR_FACT_RECORD, .keys = task_keys, .items = tv, .n = 2};
+    out[n++] =
+        (cedar_fact){.name = NAME("task"), .kind = CEDAR_FACT_RECORD, .keys = task_keys, .items = tv, .n = 2};
     cedar_bytes *cv = room + r;
     size_t nc = 0;
     if (t->chain) {
@@ -715,12 +719,14 @@ size_t srv_facts_task(const srv_ask *a, const char *destination, cedar_fact *out
     const char *ts = time_text(&tn);
     out[n++] = (cedar_fact){.name = NAME("time"), .kind = CEDAR_FACT_EXT, .fn = "datetime", .s = {ts, tn}};
     const char *ip = source_ip(a);
-    out[n++] = (cedar_fact){.name = NAME("source_ip"), .kind = CEDAR_FACT_EXT, .fn = "ip", .s = {ip, strlen(ip)}};
+    out[n++] =
+        (cedar_fact){.name = NAME("source_ip"), .kind = CEDAR_FACT_EXT, .fn = "ip", .s = {ip, strlen(ip)}};
     out[n++] = (cedar_fact){
         .name = NAME("destination"), .kind = CEDAR_FACT_STRING, .s = {destination, strlen(destination)}};
     const char *lv = t->token ? writ_task_token_sensitivity(t->token) : NULL;
     const char *sens = !t->token ? "public" : lv && *lv ? lv : "restricted";
-    out[n++] = (cedar_fact){.name = NAME("sensitivity"), .kind = CEDAR_FACT_STRING, .s = {sens, strlen(sens)}};
+    out[n++] =
+        (cedar_fact){.name = NAME("sensitivity"), .kind = CEDAR_FACT_STRING, .s = {sens, strlen(sens)}};
     cedar_bytes *dv = room + r;
     size_t nd = 0;
     if (t->token) {
