@@ -413,6 +413,14 @@ static bool buffered(const gw_req *r)
     return r->status == 200 && (r->list != L_NONE || (json && r->id));
 }
 
+/* snprintf(out, n, "%s", s ? s : "") without its cost: s cut to n - 1 bytes. */
+static void copy_cut(char *out, size_t n, const char *s)
+{
+    size_t l = s ? strnlen(s, n - 1) : 0;
+    memcpy(out, s ? s : "", l);
+    out[l] = '\0';
+}
+
 static void cb_head(void *arg, unsigned status, const char *ct, const char *sid, const char *pver)
 {
     gw_req *r = arg;
@@ -420,9 +428,9 @@ static void cb_head(void *arg, unsigned status, const char *ct, const char *sid,
     pthread_mutex_lock(&r->mu);
     r->head_in = true;
     r->status = status;
-    snprintf(r->ctype, sizeof r->ctype, "%s", ct ? ct : "");
-    snprintf(r->up_sid, sizeof r->up_sid, "%s", sid ? sid : "");
-    snprintf(r->up_pver, sizeof r->up_pver, "%s", pver ? pver : "");
+    copy_cut(r->ctype, sizeof r->ctype, ct);
+    copy_cut(r->up_sid, sizeof r->up_sid, sid);
+    copy_cut(r->up_pver, sizeof r->up_pver, pver);
     if (r->phase == P_WAIT_HEAD) {
         /* An answer read whole needs the client's thread only once it is
          * all in (cb_done resumes): waking it now for the head would cost
@@ -959,13 +967,19 @@ static void decide(mcp_gw *g, gw_req *r, srv_snapshot *held, const char *what, c
     const char *ptype = srv_task_ptype(s, t);
     char aid[600];
     snprintf(aid, sizeof aid, "%s/%s", r->up->cfg->name, what);
-    snprintf(r->scope, sizeof r->scope, "%s", aid);
+    copy_cut(r->scope, sizeof r->scope, aid);
     char hex[65] = "", extra[120] = "";
     writ_error err;
     memset(&err, 0, sizeof err);
     json_t *empty = json_object();
-    if (!wr_jcs_sha256(hashed ? hashed : empty, false, hex, &err))
-        snprintf(extra, sizeof extra, "{\"input_sha256\":\"%s\"}", hex);
+    if (!wr_jcs_sha256(hashed ? hashed : empty, false, hex, &err)) {
+        /* {"input_sha256":"HEX"} (hex is 64 digits) */
+        static const char pre[] = "{\"input_sha256\":\"";
+        size_t hl = strlen(hex);
+        memcpy(extra, pre, sizeof pre - 1);
+        memcpy(extra + sizeof pre - 1, hex, hl);
+        memcpy(extra + sizeof pre - 1 + hl, "\"}", 3);
+    }
     json_t *ctx = given ? NULL : json_object();
     if (ctx && input)
         json_object_set(ctx, "input", (json_t *)input);

@@ -94,9 +94,16 @@ static const cs_type *attr_type(const cs_type *t, const char *k, size_t kl)
 
 static void path_add(conv *c, const char *k, size_t kl)
 {
+    /* snprintf(c->path + n, room, ".%.*s", min(kl, 40), k), by hand */
     size_t n = strlen(c->path);
-    if (n + 2 < sizeof c->path)
-        snprintf(c->path + n, sizeof c->path - n, ".%.*s", (int)(kl > 40 ? 40 : kl), k);
+    if (n + 2 < sizeof c->path) {
+        size_t room = sizeof c->path - n - 1, l = strnlen(k, kl > 40 ? 40 : kl);
+        c->path[n] = '.';
+        if (l > room - 1)
+            l = room - 1;
+        memcpy(c->path + n + 1, k, l);
+        c->path[n + 1 + l] = '\0';
+    }
 }
 
 /* Convert j (not null) typed t (may be NULL); *out a new tree. */
