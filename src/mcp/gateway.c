@@ -720,11 +720,12 @@ static enum MHD_Result send_filtered(mcp_gw *g, gw_req *r)
         mcp_rpc_limits lim = {.max_size = n + 1, .max_depth = 256};
         mcp_rpc_msg m;
         mcp_rpc_fail fl;
-        bool answer = false;
-        if (mcp_rpc_parse(p, n, &lim, &m, &fl) == WRIT_OK) {
+        /* the usual answer is checked without a tree of it */
+        bool answer = mcp_rpc_answer_fast(p, n) == 1;
+        if (!answer && mcp_rpc_parse(p, n, &lim, &m, &fl) == WRIT_OK) {
             answer = m.kind == MCP_RPC_RESPONSE || m.kind == MCP_RPC_ERROR_RESPONSE;
             mcp_rpc_msg_clear(&m);
-        } else {
+        } else if (!answer) {
             mcp_rpc_fail_clear(&fl);
         }
         if (!answer) {
