@@ -7,13 +7,13 @@
 
 typedef struct chunk {
     struct chunk *next;
-    size_t size;   /* usable bytes after the header */
+    size_t size; /* usable bytes after the header */
     size_t used;
 } chunk;
 
 struct wr_arena {
-    chunk *head;        /* current chunk, allocations come from here */
-    chunk *first;       /* the chunk kept by reset */
+    chunk *head;  /* current chunk, allocations come from here */
+    chunk *first; /* the chunk kept by reset */
     size_t chunk_size;
     size_t total;
 };
@@ -62,15 +62,21 @@ void wr_arena_reset(wr_arena *a)
 {
     if (!a)
         return;
+    /* every chunk but the first, also a big block put behind the first
+     * while it was the head (wr_arena_alloc): it would stay otherwise, and
+     * an arena rewound per request would grow with every big one */
     chunk *c = a->head;
-    while (c && c != a->first) {
+    while (c) {
         chunk *n = c->next;
-        wr_free(c);
+        if (c != a->first)
+            wr_free(c);
         c = n;
     }
     a->head = a->first;
-    if (a->first)
+    if (a->first) {
         a->first->used = 0;
+        a->first->next = NULL;
+    }
     a->total = 0;
 }
 
@@ -131,7 +137,4 @@ char *wr_arena_strndup(wr_arena *a, const char *s, size_t n)
     return p;
 }
 
-size_t wr_arena_used(const wr_arena *a)
-{
-    return a ? a->total : 0;
-}
+size_t wr_arena_used(const wr_arena *a) { return a ? a->total : 0; }

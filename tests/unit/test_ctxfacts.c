@@ -522,6 +522,27 @@ static void test_task_facts(void **state)
     json_decref(t.chain);
 }
 
+/* An arena rewound per call (the gateway's call_values, the reusable
+ * request) gives back the big blocks of each call: the heap after many
+ * calls with a big block each is the heap after one. */
+static void test_arena_rewind(void **state)
+{
+    (void)state;
+    wr_arena *a = wr_arena_new(0);
+    assert_non_null(a);
+    long after_one = 0;
+    for (int i = 0; i < 50; i++) {
+        assert_non_null(wr_arena_alloc(a, 32));     /* the first chunk */
+        assert_non_null(wr_arena_alloc(a, 100000)); /* a big block behind it */
+        assert_non_null(wr_arena_alloc(a, 9000));
+        wr_arena_reset(a);
+        if (i == 0)
+            after_one = live_heap();
+    }
+    assert_int_equal(live_heap(), after_one);
+    wr_arena_free(a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -532,6 +553,7 @@ int main(void)
         cmocka_unit_test(test_server_facts),
         cmocka_unit_test(test_frozen),
         cmocka_unit_test(test_task_facts),
+        cmocka_unit_test(test_arena_rewind),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
