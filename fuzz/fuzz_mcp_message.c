@@ -8,6 +8,11 @@
  *     response carrying the refused message's id (or null);
  *   - converted arguments are always accepted by writ_request_fill as
  *     context.input (no schema): what the gateway decides on is readable;
+ *   - the arguments straight into Cedar values (mcp_input_to_values, the
+ *     gateway's context without a schema) give what the Cedar reader makes
+ *     of mcp_input_to_cedar's JSON, or the same refusal (mcpvalues_check.h);
+ *   - mcp_rpc_answer_fast says "a response" only of what mcp_rpc_parse
+ *     classifies as a response or error response;
  *   - the canonical text is a fixed point: parsing it and canonicalising
  *     again gives the same bytes (unless it spells an integer-valued real
  *     beyond int64, which jansson refuses to read back).
@@ -23,6 +28,8 @@
 #include "mcp/jsonrpc.h"
 #include "util/alloc.h"
 #include "writ/cedar.h"
+
+#include "mcpvalues_check.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -80,6 +87,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     data++, size--;
     mcp_rpc_msg m;
     mcp_rpc_fail f;
+    /* the gateway's check of an answer without a tree: never says "a
+     * response" where mcp_rpc_parse (the gateway's limits) does not */
+    if (mcp_rpc_answer_fast((const char *)data, size) == 1) {
+        mcp_rpc_limits al = {.max_size = size + 1, .max_depth = 256};
+        if (mcp_rpc_parse((const char *)data, size, &al, &m, &f) != WRIT_OK ||
+            (m.kind != MCP_RPC_RESPONSE && m.kind != MCP_RPC_ERROR_RESPONSE))
+            abort();
+        mcp_rpc_msg_clear(&m);
+    }
     if (mcp_rpc_parse((const char *)data, size, &lim, &m, &f) != WRIT_OK) {
         check_answer(&f);
         mcp_rpc_fail_clear(&f);
@@ -92,6 +108,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         mcp_rpc_fail_clear(&f);
         mcp_rpc_msg_clear(&m);
         return 0;
+    }
+    char why[600];
+    if (mcp_values_differ(tc.arguments, &ilim, why, sizeof why)) {
+        fprintf(stderr, "%s\n", why);
+        abort();
     }
     json_t *input = NULL;
     writ_error err;

@@ -111,6 +111,9 @@ static char *nul_key_rewrite(const char *t, size_t n, size_t *outlen, bool *oom)
 }
 
 /* Undo nul_key_rewrite() on a key (in place into buf of klen bytes). */
+static size_t key_decode(const char *k, size_t klen, char *buf);
+size_t cedar_json_key_decode(const char *k, size_t klen, char *buf) { return key_decode(k, klen, buf); }
+
 static size_t key_decode(const char *k, size_t klen, char *buf)
 {
     size_t o = 0;

@@ -46,10 +46,36 @@
  * with err filled (line:column from the JSON parser). */
 json_t *cedar_json_load(const char *text, size_t len, writ_error *err);
 
+/* A key of such a tree as Cedar reads it (the U+0000 / U+0001 encoding
+ * undone) into buf (klen bytes at least); returns its length. */
+size_t cedar_json_key_decode(const char *k, size_t klen, char *buf);
+
 /* The same tree for the inputs it is sure about (jsonfast.c), NULL for
  * every other input (malformed, or outside its subset: cedar_json_load
  * then lets jansson parse it).  Never reports an error itself. */
 json_t *cedar_json_fast(const char *text, size_t len);
+
+/* What cedar_json_fast_kinds reports: for each name, the kind of the
+ * object's member of that name (0 = absent) and, for a string, whether it
+ * is exactly text[i] (when text[i] is not NULL); inner (may be NULL) is
+ * filled the same way from the member name[inner_of] when that is an
+ * object. */
+enum { CEDAR_JK_OBJECT = 1, CEDAR_JK_ARRAY, CEDAR_JK_STRING, CEDAR_JK_INTEGER, CEDAR_JK_BOOL, CEDAR_JK_NULL };
+#define CEDAR_JK_MAX 8
+typedef struct cedar_json_kinds {
+    size_t n;
+    const char *name[CEDAR_JK_MAX];
+    const char *text[CEDAR_JK_MAX];
+    int kind[CEDAR_JK_MAX];     /* out */
+    bool is_text[CEDAR_JK_MAX]; /* out */
+    struct cedar_json_kinds *inner;
+    int inner_of;
+} cedar_json_kinds;
+/* Read a JSON object text as cedar_json_fast would (a sure subset of
+ * JSON, jsonfast.c), building no tree, and report want's members: 0, or
+ * -1 when the text is not an object or the reader declines it (then parse
+ * it the usual way). */
+int cedar_json_fast_kinds(const char *text, size_t len, cedar_json_kinds *want);
 
 /* cedar_json_fast for a JSON object one of whose top-level members (key,
  * e.g. the AuthZEN body's "context") is an object read partly straight

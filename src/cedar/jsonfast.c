@@ -469,6 +469,168 @@ json_t *cedar_json_fast(const char *text, size_t len)
     return j;
 }
 
+/* ---- skimming: the same walk as value(), building nothing
+ *
+ * cedar_json_fast_kinds reads the text as cedar_json_fast would and
+ * builds no tree: it only reports what a few named members of the
+ * top-level object (and of one of its object members) are.  It declines
+ * (-1) whatever cedar_json_fast declines, and also an object with a key
+ * holding an escape or with more than SKIM_KEYS members (duplicate keys
+ * are found by comparing the keys' bytes, which is exact only without
+ * escapes).  What it accepts, cedar_json_fast accepts too, with the same
+ * tree (the MCP gateway checks an upstream's answer with it:
+ * tests/unit/test_jsonfast.c and fuzz/fuzz_mcp_message.c compare). */
+#define SKIM_KEYS 32
+
+static int skim_value(rd *r, int depth, cedar_json_kinds *want, const char **s, size_t *n);
+
+/* An object, r->p past '{'.  want (may be NULL): the members to report. */
+static bool skim_object(rd *r, int depth, cedar_json_kinds *want)
+{
+    const char *keys[SKIM_KEYS];
+    size_t lens[SKIM_KEYS], nk = 0;
+    ws(r);
+    if (r->p < r->end && *r->p == '}') {
+        r->p++;
+        return true;
+    }
+    for (;;) {
+        const char *k, *sv;
+        size_t kn, sn;
+        if (r->p >= r->end || *r->p != '"')
+            return false;
+        r->p++;
+        if (!str(r, &k, &kn) || k == r->scratch || nk == SKIM_KEYS)
+            return false; /* an escape in the key, or too many keys */
+        for (size_t i = 0; i < nk; i++)
+            if (lens[i] == kn && !memcmp(keys[i], k, kn))
+                return false; /* duplicate: jansson refuses it */
+        keys[nk] = k;
+        lens[nk++] = kn;
+        ws(r);
+        if (r->p >= r->end || *r->p != ':')
+            return false;
+        r->p++;
+        ws(r);
+        int slot = -1;
+        for (size_t i = 0; want && i < want->n; i++)
+            if (strlen(want->name[i]) == kn && !memcmp(want->name[i], k, kn))
+                slot = (int)i;
+        cedar_json_kinds *inner = slot >= 0 && want->inner && want->inner_of == slot ? want->inner : NULL;
+        int kind = skim_value(r, depth, inner, &sv, &sn);
+        if (!kind)
+            return false;
+        if (slot >= 0) {
+            want->kind[slot] = kind;
+            /* a string's bytes may sit in the scratch buffer: compared now */
+            want->is_text[slot] = kind == CEDAR_JK_STRING && want->text[slot] &&
+                                  strlen(want->text[slot]) == sn && !memcmp(want->text[slot], sv, sn);
+        }
+        ws(r);
+        if (r->p >= r->end)
+            return false;
+        if (*r->p == '}') {
+            r->p++;
+            return true;
+        }
+        if (*r->p != ',')
+            return false;
+        r->p++;
+        ws(r);
+    }
+}
+
+static bool skim_array(rd *r, int depth)
+{
+    ws(r);
+    if (r->p < r->end && *r->p == ']') {
+        r->p++;
+        return true;
+    }
+    for (;;) {
+        const char *s;
+        size_t n;
+        if (!skim_value(r, depth, NULL, &s, &n))
+            return false;
+        ws(r);
+        if (r->p >= r->end)
+            return false;
+        if (*r->p == ']') {
+            r->p++;
+            return true;
+        }
+        if (*r->p != ',')
+            return false;
+        r->p++;
+        ws(r);
+    }
+}
+
+/* value()'s walk: the kind read (CEDAR_JK_*), 0 where value() gives NULL. */
+static int skim_value(rd *r, int depth, cedar_json_kinds *want, const char **s, size_t *n)
+{
+    if (r->p >= r->end)
+        return 0;
+    int64_t v;
+    switch (*r->p) {
+    case '{':
+        if (depth >= JSONFAST_MAX_DEPTH)
+            return 0;
+        r->p++;
+        return skim_object(r, depth + 1, want) ? CEDAR_JK_OBJECT : 0;
+    case '[':
+        if (depth >= JSONFAST_MAX_DEPTH)
+            return 0;
+        r->p++;
+        return skim_array(r, depth + 1) ? CEDAR_JK_ARRAY : 0;
+    case '"':
+        r->p++;
+        return str(r, s, n) ? CEDAR_JK_STRING : 0;
+    case 't':
+        if (r->end - r->p >= 4 && !memcmp(r->p, "true", 4)) {
+            r->p += 4;
+            return CEDAR_JK_BOOL;
+        }
+        return 0;
+    case 'f':
+        if (r->end - r->p >= 5 && !memcmp(r->p, "false", 5)) {
+            r->p += 5;
+            return CEDAR_JK_BOOL;
+        }
+        return 0;
+    case 'n':
+        if (r->end - r->p >= 4 && !memcmp(r->p, "null", 4)) {
+            r->p += 4;
+            return CEDAR_JK_NULL;
+        }
+        return 0;
+    default:
+        return (*r->p == '-' || (*r->p >= '0' && *r->p <= '9')) && integer(r, &v) ? CEDAR_JK_INTEGER : 0;
+    }
+}
+
+int cedar_json_fast_kinds(const char *text, size_t len, cedar_json_kinds *want)
+{
+    rd r = {.p = (const unsigned char *)text, .end = (const unsigned char *)text + len};
+    r.scratch = r.small;
+    r.cap = sizeof r.small;
+    for (cedar_json_kinds *w = want; w; w = w->inner)
+        for (size_t i = 0; i < w->n; i++)
+            w->kind[i] = 0, w->is_text[i] = false;
+    ws(&r);
+    const char *s;
+    size_t n;
+    int kind = r.p < r.end && *r.p == '{' ? skim_value(&r, 0, want, &s, &n) : 0;
+    if (kind) {
+        ws(&r);
+        if (r.p != r.end)
+            kind = 0;
+    }
+    if (r.scratch != r.small)
+        wr_free(r.scratch);
+    return kind ? 0 : -1;
+}
+
 /* ---- the context read straight into Cedar values (cedar_json_fast_split)
  *
  * The members of the split object other than sp->keep become Cedar values

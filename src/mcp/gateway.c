@@ -41,7 +41,10 @@
 #include "jcs/jcs.h"
 #include "mcp/jsonrpc.h"
 #include "mcp/upstream.h"
+#include "cedar/json.h"
+#include "cedar/reqbuild.h"
 #include "server/server_int.h"
+#include "util/arena.h"
 #include "util/alloc.h"
 #include "util/error.h"
 
@@ -141,6 +144,9 @@ struct mcp_gw {
     /* POSTs between their start and their end: one alone may have its
      * record committed on its own thread (srv_durable_commit_here) */
     atomic_uint posts;
+    /* WRIT_MCP_JSON_CONTEXT=1: every call's context as JSON read back (the
+     * way before call_values), for tests that compare the two */
+    bool json_context;
 };
 
 /* ---- small answers */
@@ -411,6 +417,14 @@ static bool buffered(const gw_req *r)
     return r->status == 200 && (r->list != L_NONE || (json && r->id));
 }
 
+/* snprintf(out, n, "%s", s ? s : "") without its cost: s cut to n - 1 bytes. */
+static void copy_cut(char *out, size_t n, const char *s)
+{
+    size_t l = s ? strnlen(s, n - 1) : 0;
+    memcpy(out, s ? s : "", l);
+    out[l] = '\0';
+}
+
 static void cb_head(void *arg, unsigned status, const char *ct, const char *sid, const char *pver)
 {
     gw_req *r = arg;
@@ -418,9 +432,9 @@ static void cb_head(void *arg, unsigned status, const char *ct, const char *sid,
     pthread_mutex_lock(&r->mu);
     r->head_in = true;
     r->status = status;
-    snprintf(r->ctype, sizeof r->ctype, "%s", ct ? ct : "");
-    snprintf(r->up_sid, sizeof r->up_sid, "%s", sid ? sid : "");
-    snprintf(r->up_pver, sizeof r->up_pver, "%s", pver ? pver : "");
+    copy_cut(r->ctype, sizeof r->ctype, ct);
+    copy_cut(r->up_sid, sizeof r->up_sid, sid);
+    copy_cut(r->up_pver, sizeof r->up_pver, pver);
     if (r->phase == P_WAIT_HEAD) {
         /* An answer read whole needs the client's thread only once it is
          * all in (cb_done resumes): waking it now for the head would cost
@@ -710,11 +724,12 @@ static enum MHD_Result send_filtered(mcp_gw *g, gw_req *r)
         mcp_rpc_limits lim = {.max_size = n + 1, .max_depth = 256};
         mcp_rpc_msg m;
         mcp_rpc_fail fl;
-        bool answer = false;
-        if (mcp_rpc_parse(p, n, &lim, &m, &fl) == WRIT_OK) {
+        /* the usual answer is checked without a tree of it */
+        bool answer = mcp_rpc_answer_fast(p, n) == 1;
+        if (!answer && mcp_rpc_parse(p, n, &lim, &m, &fl) == WRIT_OK) {
             answer = m.kind == MCP_RPC_RESPONSE || m.kind == MCP_RPC_ERROR_RESPONSE;
             mcp_rpc_msg_clear(&m);
-        } else {
+        } else if (!answer) {
             mcp_rpc_fail_clear(&fl);
         }
         if (!answer) {
@@ -949,22 +964,28 @@ static void deny_message(const srv_snapshot *snap, const srv_outcome *o, const c
 
 /* Decide msg; fills r->allow / r->deny.  The audit record is submitted
  * under the request's barrier (the caller ends it). */
-static void decide(mcp_gw *g, gw_req *r, const char *what, const json_t *input, const json_t *tool,
-                   const json_t *hashed)
+static void decide(mcp_gw *g, gw_req *r, srv_snapshot *held, const char *what, const json_t *input,
+                   const json_t *tool, const cedar_fact *given, size_t ngiven, const json_t *hashed)
 {
     srv *s = g->s;
     const srv_task *t = &r->task;
     const char *ptype = srv_task_ptype(s, t);
     char aid[600];
     snprintf(aid, sizeof aid, "%s/%s", r->up->cfg->name, what);
-    snprintf(r->scope, sizeof r->scope, "%s", aid);
+    copy_cut(r->scope, sizeof r->scope, aid);
     char hex[65] = "", extra[120] = "";
     writ_error err;
     memset(&err, 0, sizeof err);
     json_t *empty = json_object();
-    if (!wr_jcs_sha256(hashed ? hashed : empty, false, hex, &err))
-        snprintf(extra, sizeof extra, "{\"input_sha256\":\"%s\"}", hex);
-    json_t *ctx = json_object();
+    if (!wr_jcs_sha256(hashed ? hashed : empty, false, hex, &err)) {
+        /* {"input_sha256":"HEX"} (hex is 64 digits) */
+        static const char pre[] = "{\"input_sha256\":\"";
+        size_t hl = strlen(hex);
+        memcpy(extra, pre, sizeof pre - 1);
+        memcpy(extra + sizeof pre - 1, hex, hl);
+        memcpy(extra + sizeof pre - 1 + hl, "\"}", 3);
+    }
+    json_t *ctx = given ? NULL : json_object();
     if (ctx && input)
         json_object_set(ctx, "input", (json_t *)input);
     if (ctx && tool)
@@ -979,8 +1000,10 @@ static void decide(mcp_gw *g, gw_req *r, const char *what, const json_t *input, 
         .peer = &r->peer,
         .audit_extra = extra[0] ? extra : NULL,
         .approval_input = hashed ? hashed : empty,
+        .given = given,
+        .ngiven = ngiven,
     };
-    srv_snapshot *snap = snap_acquire(s->store);
+    srv_snapshot *snap = held ? held : snap_acquire(s->store);
     srv_outcome o;
     srv_decide_ask(s, snap, &a, &o);
     r->allow = o.allow;
@@ -1004,7 +1027,8 @@ static void decide(mcp_gw *g, gw_req *r, const char *what, const json_t *input, 
         sb_free(&au);
         sb_free(&ru);
     }
-    snap_release(snap);
+    if (!held)
+        snap_release(snap);
     json_decref(ctx);
     json_decref(empty);
 }
@@ -1018,6 +1042,66 @@ static json_t *tool_record(gw_up *up, const char *name)
                     : json_pack("{s:s,s:o}", "name", name, "annotations", json_object());
     pthread_mutex_unlock(&up->mu);
     return t;
+}
+
+/* This thread's memory for a call's Cedar values (call_values): rewound
+ * per call, kept from one call to the next. */
+static pthread_key_t arena_key;
+static pthread_once_t arena_once = PTHREAD_ONCE_INIT;
+static bool arena_key_ok;
+static void arena_drop(void *p) { wr_arena_free(p); }
+static void arena_key_make(void) { arena_key_ok = pthread_key_create(&arena_key, arena_drop) == 0; }
+
+static wr_arena *call_arena(void)
+{
+    if (pthread_once(&arena_once, arena_key_make) != 0 || !arena_key_ok)
+        return NULL;
+    wr_arena *a = pthread_getspecific(arena_key);
+    if (a) {
+        wr_arena_reset(a);
+        return a;
+    }
+    a = wr_arena_new(0);
+    if (a && pthread_setspecific(arena_key, a) != 0) {
+        wr_arena_free(a);
+        a = NULL;
+    }
+    return a;
+}
+
+/* context.input and context.tool of a tools/call as Cedar values: what
+ * reading mcp_input_to_cedar's tree and tool_record's (no schema) gives.
+ * Their values live in this thread's arena until its next call.  The
+ * refusals are mcp_input_to_cedar's. */
+static writ_status call_values(gw_up *up, const char *name, const json_t *args, cedar_fact out[2],
+                               writ_error *err)
+{
+    wr_arena *a = call_arena();
+    cv_value *v = a ? wr_arena_alloc(a, 2 * sizeof *v) : NULL;
+    if (!v)
+        return wr_error(err, WRIT_ENOMEM, "out of memory");
+    writ_status st = mcp_input_to_values(a, args, NULL, &v[0], err);
+    if (st)
+        return st;
+    cv_field f[2];
+    pthread_mutex_lock(&up->mu);
+    const json_t *ann = json_object_get(up->annotations, name);
+    if (ann)
+        st = cedar_json_value(a, ann, NULL, "context", &f[0].v, err);
+    else
+        f[0].v = cv_record_new(a, NULL, 0);
+    pthread_mutex_unlock(&up->mu);
+    f[0].key = cv_string_new(a, "annotations", 11);
+    f[1].key = cv_string_new(a, "name", 4);
+    f[1].v = cv_str_new(a, name, strlen(name));
+    if (st)
+        return st;
+    if (!f[0].key || !f[1].key || f[0].v.type == CV_NONE || f[1].v.type == CV_NONE ||
+        (v[1] = cv_record_new(a, f, 2)).type == CV_NONE)
+        return wr_error(err, WRIT_ENOMEM, "out of memory");
+    out[0] = (cedar_fact){.name = {"input", 5}, .value = &v[0]};
+    out[1] = (cedar_fact){.name = {"tool", 4}, .value = &v[1]};
+    return WRIT_OK;
 }
 
 static void copy_header(struct MHD_Connection *c, const char *name, char *out, size_t n)
@@ -1085,7 +1169,17 @@ static int decide_post(mcp_gw *g, gw_req *r, struct MHD_Connection *c, const cha
                 json_t *input = NULL;
                 writ_error err;
                 memset(&err, 0, sizeof err);
-                writ_status st = mcp_input_to_cedar(tc.arguments, NULL, &hint, &input, &err);
+                char name[300];
+                snprintf(name, sizeof name, "%.*s", (int)tc.name_len, tc.name);
+                /* No schema, approvals or limits: input and tool go into the
+                 * Cedar request as values (call_values), not as JSON read back */
+                srv_ask probe = {.task = &r->task};
+                cedar_fact given[2];
+                bool values = !g->json_context && srv_facts_given_ok(g->s, snap, &probe);
+                writ_status st = values ? call_values(r->up, name, tc.arguments, given, &err)
+                                        : mcp_input_to_cedar(tc.arguments, NULL, &hint, &input, &err);
+                if (!st && values)
+                    decide(g, r, snap, name, NULL, NULL, given, 2, tc.arguments);
                 snap_release(snap);
                 if (st) {
                     char msg[400];
@@ -1094,11 +1188,9 @@ static int decide_post(mcp_gw *g, gw_req *r, struct MHD_Connection *c, const cha
                                           st == WRIT_ENOMEM ? MCP_RPC_INTERNAL_ERROR : MCP_RPC_INVALID_PARAMS,
                                           msg);
                     rc = -1;
-                } else {
-                    char name[300];
-                    snprintf(name, sizeof name, "%.*s", (int)tc.name_len, tc.name);
+                } else if (!values) {
                     json_t *tool = tool_record(r->up, name);
-                    decide(g, r, name, input, tool, tc.arguments);
+                    decide(g, r, NULL, name, input, tool, NULL, 0, tc.arguments);
                     json_decref(tool);
                     json_decref(input);
                 }
@@ -1123,7 +1215,7 @@ static int decide_post(mcp_gw *g, gw_req *r, struct MHD_Connection *c, const cha
             } else {
                 if (cargs)
                     json_object_set_new(in, "arguments", cargs);
-                decide(g, r, meth, in, NULL, p);
+                decide(g, r, NULL, meth, in, NULL, NULL, 0, p);
             }
             json_decref(in);
         } else if (!strcmp(meth, "initialize") || !strcmp(meth, "ping") ||
@@ -1136,7 +1228,7 @@ static int decide_post(mcp_gw *g, gw_req *r, struct MHD_Connection *c, const cha
         } else if (!strcmp(meth, "prompts/list")) {
             r->list = L_PROMPTS;
         } else {
-            decide(g, r, meth, NULL, NULL, m.params);
+            decide(g, r, NULL, meth, NULL, NULL, NULL, 0, m.params);
         }
     }
     /* notifications and the client's answers to the upstream's requests pass */
@@ -1366,6 +1458,8 @@ writ_status mcp_gateway_open(const srv_config *cfg, mcp_gw **out, writ_error *er
     if (!g)
         return wr_error(err, WRIT_ENOMEM, "out of memory");
     g->cfg = cfg;
+    const char *jc = getenv("WRIT_MCP_JSON_CONTEXT");
+    g->json_context = jc && !strcmp(jc, "1");
     pthread_mutex_init(&g->live_mu, NULL);
     g->ups = wr_calloc(cfg->nmcp_up ? cfg->nmcp_up : 1, sizeof *g->ups);
     if (!g->ups) {

@@ -5,7 +5,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cedar/ext.h"
 #include "cedar/ext_impl.h"
+#include "cedar/json.h"
+#include "util/arena.h"
 #include "cedar/schema.h"
 #include "jcs/jcs.h"
 #include "util/error.h"
@@ -28,7 +31,7 @@ int mcp_input_decimal_text(double v, char *buf, size_t cap)
     char d[18];
     int n;
     int k = wr_num_shortest(v, d, &n); /* |v| = 0.d x 10^n */
-    if (k - n > 4 || n > 15)            /* >4 fraction digits, or >= 10^15 */
+    if (k - n > 4 || n > 15)           /* >4 fraction digits, or >= 10^15 */
         return 0;
     size_t w = 0;
     if (v < 0)
@@ -91,9 +94,16 @@ static const cs_type *attr_type(const cs_type *t, const char *k, size_t kl)
 
 static void path_add(conv *c, const char *k, size_t kl)
 {
+    /* snprintf(c->path + n, room, ".%.*s", min(kl, 40), k), by hand */
     size_t n = strlen(c->path);
-    if (n + 2 < sizeof c->path)
-        snprintf(c->path + n, sizeof c->path - n, ".%.*s", (int)(kl > 40 ? 40 : kl), k);
+    if (n + 2 < sizeof c->path) {
+        size_t room = sizeof c->path - n - 1, l = strnlen(k, kl > 40 ? 40 : kl);
+        c->path[n] = '.';
+        if (l > room - 1)
+            l = room - 1;
+        memcpy(c->path + n + 1, k, l);
+        c->path[n + 1 + l] = '\0';
+    }
 }
 
 /* Convert j (not null) typed t (may be NULL); *out a new tree. */
@@ -222,4 +232,135 @@ writ_status mcp_input_to_cedar(const json_t *args, const mcp_input_limits *limit
         return *out ? WRIT_OK : wr_error(err, WRIT_ENOMEM, "out of memory");
     }
     return conv_value(&c, args, hint_type(hint), 0, out, err);
+}
+
+/* ---- straight to Cedar values (mcp_input_to_values)
+ *
+ * The same walk as conv_value, with the same checks in the same order (so
+ * the same refusals), but each value is built as the Cedar value that
+ * reading conv_value's JSON would give (json.c's read_value without a
+ * type): records keep their keys as the reader decodes them and are
+ * sorted by cv_record_new, arrays become sets by cv_set_new, decimals are
+ * constructed from the same text.  tests/unit/test_mcp_input.c and
+ * fuzz_mcp_message.c compare the two. */
+static writ_status cv_conv(conv *c, wr_arena *a, const json_t *j, unsigned depth, cv_value *out,
+                           writ_error *err)
+{
+    *out = cv_none();
+    if (++c->values > c->max_values)
+        return wr_error(err, WRIT_ELIMIT, "tool arguments: more than %zu values", c->max_values);
+    switch (json_typeof(j)) {
+    case JSON_TRUE:
+    case JSON_FALSE:
+        *out = cv_bool(json_is_true(j));
+        return WRIT_OK;
+    case JSON_STRING:
+        c->bytes += json_string_length(j);
+        if (c->bytes > c->max_bytes)
+            return wr_error(err, WRIT_ELIMIT, "tool arguments: strings and keys exceed %zu bytes",
+                            c->max_bytes);
+        *out = cv_str_new(a, json_string_value(j), json_string_length(j));
+        break;
+    case JSON_INTEGER:
+        *out = cv_long((int64_t)json_integer_value(j));
+        return WRIT_OK;
+    case JSON_REAL: {
+        char buf[WR_NUM_ES_MAX];
+        double v = json_real_value(j);
+        const char *msg = NULL;
+        if (mcp_input_decimal_text(v, buf, sizeof buf)) {
+            if (cedar_ext_construct(a, "decimal", 7, buf, strlen(buf), out, &msg) < 0)
+                return wr_error(err, WRIT_ENOMEM, "out of memory"); /* checked: only OOM */
+        } else if (wr_num_es(v, buf, sizeof buf)) {
+            *out = cv_str_new(a, buf, strlen(buf));
+        } else {
+            return wr_error(err, WRIT_EINVAL, "tool arguments: a number that is not finite");
+        }
+        break;
+    }
+    case JSON_ARRAY:
+    case JSON_OBJECT: {
+        if (depth >= c->max_depth)
+            return wr_error(err, WRIT_ELIMIT, "tool arguments nested deeper than %u levels", c->max_depth);
+        if (json_is_array(j)) {
+            size_t n = json_array_size(j), w = 0;
+            cv_value *items = n ? wr_arena_alloc(a, n * sizeof *items) : NULL;
+            if (n && !items)
+                return wr_error(err, WRIT_ENOMEM, "out of memory");
+            for (size_t i = 0; i < n; i++) {
+                const json_t *e = json_array_get(j, i);
+                if (json_is_null(e))
+                    continue;
+                writ_status st = cv_conv(c, a, e, depth + 1, &items[w], err);
+                if (st)
+                    return st;
+                w++;
+            }
+            *out = cv_set_new(a, items, w);
+            break;
+        }
+        size_t n = json_object_size(j), w = 0;
+        cv_field *f = n ? wr_arena_alloc(a, n * sizeof *f) : NULL;
+        if (n && !f)
+            return wr_error(err, WRIT_ENOMEM, "out of memory");
+        const char *k;
+        json_t *v;
+        size_t kl;
+        json_object_keylen_foreach((json_t *)j, k, kl, v)
+        {
+            if ((kl == 6 && !memcmp(k, "__extn", 6)) || (kl == 8 && !memcmp(k, "__entity", 8)))
+                return wr_error(err, WRIT_EINVAL,
+                                "tool arguments: key \"%s\" at input%s is reserved by Cedar's JSON format "
+                                "(it would read as an escape); such arguments are refused",
+                                k, c->path);
+            c->bytes += kl;
+            if (c->bytes > c->max_bytes)
+                return wr_error(err, WRIT_ELIMIT, "tool arguments: strings and keys exceed %zu bytes",
+                                c->max_bytes);
+            if (json_is_null(v))
+                continue;
+            /* the key as the Cedar reader decodes it */
+            const char *dk = k;
+            size_t dl = kl;
+            if (memchr(k, 1, kl)) {
+                char *kb = wr_arena_alloc(a, kl + 1);
+                if (!kb)
+                    return wr_error(err, WRIT_ENOMEM, "out of memory");
+                dl = cedar_json_key_decode(k, kl, kb);
+                dk = kb;
+            }
+            if (!(f[w].key = cv_string_new(a, dk, dl)))
+                return wr_error(err, WRIT_ENOMEM, "out of memory");
+            size_t plen = strlen(c->path);
+            path_add(c, k, kl);
+            writ_status st = cv_conv(c, a, v, depth + 1, &f[w].v, err);
+            c->path[plen] = 0;
+            if (st)
+                return st;
+            w++;
+        }
+        *out = cv_record_new(a, f, w);
+        break;
+    }
+    case JSON_NULL: /* callers skip nulls */
+        return wr_error(err, WRIT_EINVAL, "tool arguments: unexpected null");
+    }
+    return out->type != CV_NONE ? WRIT_OK : wr_error(err, WRIT_ENOMEM, "out of memory");
+}
+
+writ_status mcp_input_to_values(wr_arena *a, const json_t *args, const mcp_input_limits *limits,
+                                cv_value *out, writ_error *err)
+{
+    *out = cv_none();
+    if (args && !json_is_object(args))
+        return wr_error(err, WRIT_EINVAL, "tool arguments must be a JSON object");
+    conv c = {0};
+    c.max_depth = limits && limits->max_depth ? limits->max_depth : MCP_INPUT_DEFAULT_MAX_DEPTH;
+    c.max_values = limits && limits->max_values ? limits->max_values : MCP_INPUT_DEFAULT_MAX_VALUES;
+    c.max_bytes = limits && limits->max_bytes ? limits->max_bytes : MCP_INPUT_DEFAULT_MAX_BYTES;
+    if (!args) {
+        *out = cv_record_new(a, NULL, 0);
+        return out->type != CV_NONE ? WRIT_OK : wr_error(err, WRIT_ENOMEM, "out of memory");
+    }
+    return cv_conv(&c, a, args, 0, out, err);
 }

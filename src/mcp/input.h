@@ -84,6 +84,17 @@ typedef struct mcp_input_hint {
 WRIT_MUST_CHECK writ_status mcp_input_to_cedar(const json_t *args, const mcp_input_limits *limits,
                                                const mcp_input_hint *hint, json_t **out, writ_error *err);
 
+/* The same conversion straight into the Cedar value that reading
+ * mcp_input_to_cedar's tree with no schema (as context.input) gives, in
+ * arena a, without that tree: the same refusals with the same messages,
+ * an equal value.  No schema hint (the gateway uses it only when there is
+ * no schema).  For the decision path's direct context (gateway.c). */
+struct wr_arena;
+struct cv_value;
+WRIT_MUST_CHECK writ_status mcp_input_to_values(struct wr_arena *a, const json_t *args,
+                                                const mcp_input_limits *limits, struct cv_value *out,
+                                                writ_error *err);
+
 /* The decimal text of a finite double under the rule above into buf (cap
  * >= 32): 1 when it is a decimal, 0 when it must be a String. */
 int mcp_input_decimal_text(double v, char *buf, size_t cap);

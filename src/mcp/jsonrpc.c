@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cedar/json.h"
 #include "util/alloc.h"
 #include "util/error.h"
 #include "writ/cedar.h"
@@ -378,4 +379,24 @@ char *mcp_rpc_fail_text(const mcp_rpc_fail *f)
     char *t = mcp_rpc_error_text(f->id, f->code, f->err.msg, data);
     json_decref(data);
     return t;
+}
+
+int mcp_rpc_answer_fast(const char *text, size_t len)
+{
+    enum { JRPC, METHOD, RESULT, ERROR, ID };
+    cedar_json_kinds err = {.n = 2, .name = {"code", "message"}};
+    cedar_json_kinds top = {.n = 5,
+                            .name = {"jsonrpc", "method", "result", "error", "id"},
+                            .text = {"2.0"},
+                            .inner = &err,
+                            .inner_of = ERROR};
+    if (cedar_json_fast_kinds(text, len, &top))
+        return -1;
+    const int *k = top.kind;
+    bool result = k[RESULT] != 0, error = k[ERROR] != 0;
+    bool ok = k[JRPC] == CEDAR_JK_STRING && top.is_text[JRPC] && !k[METHOD] && result != error &&
+              (k[ID] == CEDAR_JK_STRING || k[ID] == CEDAR_JK_INTEGER || (error && k[ID] == CEDAR_JK_NULL)) &&
+              (!error || (k[ERROR] == CEDAR_JK_OBJECT && err.kind[0] == CEDAR_JK_INTEGER &&
+                          err.kind[1] == CEDAR_JK_STRING));
+    return ok ? 1 : -1;
 }

@@ -113,6 +113,13 @@ WRIT_MUST_CHECK writ_status mcp_rpc_parse(const char *text, size_t len, const mc
 void mcp_rpc_msg_clear(mcp_rpc_msg *m);
 void mcp_rpc_fail_clear(mcp_rpc_fail *f);
 
+/* Is text a JSON-RPC response or error response (what mcp_rpc_parse
+ * would classify as one, at any limits of at least 64 levels and len + 1
+ * bytes)?  Read without a tree (cedar_json_fast_kinds): 1 when it surely
+ * is one, -1 when that reading cannot tell (not one, or text outside the
+ * quick reader's subset): then ask mcp_rpc_parse. */
+int mcp_rpc_answer_fast(const char *text, size_t len);
+
 /* Is m a request or notification for exactly this method? */
 bool mcp_rpc_is_method(const mcp_rpc_msg *m, const char *method);
 

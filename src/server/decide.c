@@ -426,17 +426,30 @@ void srv_decide_ask(srv *s, const srv_snapshot *snap, const srv_ask *a, srv_outc
      * read it (below). */
     const struct cv_record *split_base = a->context_split ? cedar_split_base(a->context_split) : NULL;
     bool direct = split_base && a->vouched && !t && !a->extra && !snap->schema;
-    if (!direct && json_facts(s, snap, a, dest, ctx)) {
+    /* the MCP gateway's call: its context members (input, tool) given as
+     * Cedar values, the task's facts as Cedar parts (facts.c) */
+    bool given = a->ngiven > 0;
+    if (given && (a->ngiven > SRV_GIVEN_MAX || !srv_facts_given_ok(s, snap, a))) {
+        snprintf(why, sizeof why, "context given as Cedar values where it cannot be");
+        goto refuse;
+    }
+    if (!direct && !given && json_facts(s, snap, a, dest, ctx)) {
         snprintf(why, sizeof why, "out of memory");
         goto refuse;
     }
     if (srv_history_context(s, snap, a, ctx, &hist, why, sizeof why))
         goto refuse;
     rq = thread_request();
-    cedar_fact fv[8];
-    cedar_bytes one;
+    cedar_fact fv[8 + SRV_GIVEN_MAX];
+    cedar_bytes one, room[SRV_FACT_ROOM];
+    size_t nf = given ? srv_facts_task(a, dest, fv, room) : 0;
+    if (given && nf)
+        memcpy(fv + nf, a->given, a->ngiven * sizeof *fv);
     /* (a lean split, authzen.c: base holds every member the tree does not) */
-    writ_status st = !rq ? WRIT_ENOMEM
+    writ_status st = !rq     ? WRIT_ENOMEM
+                     : given ? (nf ? cedar_request_fill_facts(rq, &a->principal, &a->action, &a->resource,
+                                                              ctx, NULL, fv, nf + a->ngiven, &err)
+                                   : WRIT_EINVAL)
                      : direct && cedar_split_is_lean(a->context_split)
                          ? cedar_request_fill_whole(rq, &a->principal, &a->action, &a->resource, ctx,
                                                     split_base, fv, srv_facts_direct(a, dest, fv, &one), &err)

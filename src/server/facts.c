@@ -47,6 +47,7 @@
  * tests/unit/test_ctxfacts.c and tests/server/decide_facts.sh check it.
  */
 #include "cedar/reqbuild.h"
+#include "limits/limits.h"
 #include "server/server_int.h"
 #include "util/alloc.h"
 #include "util/error.h"
@@ -642,4 +643,101 @@ int srv_facts_context(srv *s, const srv_snapshot *snap, const srv_ask *a, const 
         }
     }
     return 0;
+}
+
+/* ---- a task's facts as Cedar parts (srv_facts_given_ok)
+ *
+ * The facts the table's functions make for an ask with a task token and
+ * no vouching caller (every fact replaces the caller's member), as
+ * cedar_facts: what the MCP gateway's decision reads, whose context
+ * members (input, tool) are given as Cedar values too, so no JSON context
+ * is built and read back.  Only for a task whose facts are all plain
+ * strings in few enough pieces (srv_facts_task_ok); anything else goes
+ * the JSON way. */
+static bool all_strings(const json_t *a, size_t max)
+{
+    if (!json_is_array(a) || json_array_size(a) > max)
+        return false;
+    for (size_t i = 0; i < json_array_size(a); i++)
+        if (!json_is_string(json_array_get(a, i)))
+            return false;
+    return true;
+}
+
+static bool task_ok(const srv_task *t)
+{
+    if (!t || !t->task || !t->purpose || (t->chain && !all_strings(t->chain, SRV_FACT_LIST_MAX)))
+        return false;
+    if (!t->token)
+        return true;
+    writ_task_scope sc;
+    writ_task_token_scope(t->token, &sc);
+    for (size_t i = 0; i < sc.n_destinations; i++)
+        if (!sc.destinations[i])
+            return false;
+    return sc.n_destinations <= SRV_FACT_LIST_MAX;
+}
+
+bool srv_facts_given_ok(const srv *s, const srv_snapshot *snap, const srv_ask *a)
+{
+    /* limits that sum a context member read the JSON context */
+    return !snap->schema && !snap->napprovals && (!s->limits || !wr_limits_read_context(s->limits)) &&
+           a->task && !a->vouched && !a->extra &&
+           (!a->context || (json_is_object(a->context) && json_object_size(a->context) == 0)) &&
+           !a->principal_props && !a->resource_props && task_ok(a->task);
+}
+
+size_t srv_facts_task(const srv_ask *a, const char *destination, cedar_fact *out, cedar_bytes *room)
+{
+    (void)pthread_once(&frozen_once, freeze);
+    const srv_task *t = a->task;
+    if (!task_ok(t))
+        return 0;
+    static const char *const task_keys[2] = {"id", "purpose"};
+#define NAME(lit) {lit, sizeof lit - 1}
+    size_t n = 0, r = 0;
+    cedar_bytes *tv = room + r;
+    tv[0] = (cedar_bytes){t->task, strlen(t->task)};
+    tv[1] = (cedar_bytes){t->purpose, strlen(t->purpose)};
+    r += 2;
+    out[n++] =
+        (cedar_fact){.name = NAME("task"), .kind = CEDAR_FACT_RECORD, .keys = task_keys, .items = tv, .n = 2};
+    cedar_bytes *cv = room + r;
+    size_t nc = 0;
+    if (t->chain) {
+        for (size_t i = 0; i < json_array_size(t->chain); i++) {
+            const json_t *e = json_array_get(t->chain, i);
+            cv[nc++] = (cedar_bytes){json_string_value(e), json_string_length(e)};
+        }
+    } else {
+        cv[nc++] = (cedar_bytes){a->principal.id, a->principal.id_len};
+    }
+    r += nc;
+    out[n++] = (cedar_fact){.name = NAME("chain"), .kind = CEDAR_FACT_STRINGS, .items = cv, .n = nc};
+    out[n++] = (cedar_fact){.name = NAME("chain_depth"), .kind = CEDAR_FACT_LONG, .l = (int64_t)t->depth};
+    size_t tn;
+    const char *ts = time_text(&tn);
+    out[n++] = (cedar_fact){.name = NAME("time"), .kind = CEDAR_FACT_EXT, .fn = "datetime", .s = {ts, tn}};
+    const char *ip = source_ip(a);
+    out[n++] =
+        (cedar_fact){.name = NAME("source_ip"), .kind = CEDAR_FACT_EXT, .fn = "ip", .s = {ip, strlen(ip)}};
+    out[n++] = (cedar_fact){
+        .name = NAME("destination"), .kind = CEDAR_FACT_STRING, .s = {destination, strlen(destination)}};
+    const char *lv = t->token ? writ_task_token_sensitivity(t->token) : NULL;
+    const char *sens = !t->token ? "public" : lv && *lv ? lv : "restricted";
+    out[n++] =
+        (cedar_fact){.name = NAME("sensitivity"), .kind = CEDAR_FACT_STRING, .s = {sens, strlen(sens)}};
+    cedar_bytes *dv = room + r;
+    size_t nd = 0;
+    if (t->token) {
+        writ_task_scope sc;
+        writ_task_token_scope(t->token, &sc);
+        for (size_t i = 0; i < sc.n_destinations; i++)
+            dv[nd++] = (cedar_bytes){sc.destinations[i], strlen(sc.destinations[i])};
+    }
+    out[n++] = (cedar_fact){.name = NAME("destinations"), .kind = CEDAR_FACT_STRINGS, .items = dv, .n = nd};
+#undef NAME
+    for (size_t i = 0; i < n; i++)
+        out[i].key = frozen[i].key; /* the names, made once (NULL: made per request) */
+    return n;
 }

@@ -196,6 +196,15 @@ struct cedar_fact;
 struct cedar_bytes;
 size_t srv_facts_direct(const struct srv_ask *a, const char *destination, struct cedar_fact *out,
                         struct cedar_bytes *one);
+/* The facts of an ask with a task token as Cedar parts (facts.c), for a
+ * decision whose context members are given as Cedar values
+ * (srv_ask.given): the values srv_facts_context would set, each replacing.
+ * room: SRV_FACT_ROOM pieces of scratch.  0 when the task's facts cannot be
+ * given so (srv_facts_given_ok is false then). */
+#define SRV_FACT_LIST_MAX 16
+#define SRV_FACT_ROOM (2 + 2 * SRV_FACT_LIST_MAX)
+size_t srv_facts_task(const struct srv_ask *a, const char *destination, struct cedar_fact *out,
+                      struct cedar_bytes *room);
 
 /* ---- deciding (decide.c): the one decision path of every front end */
 /* A request for a decision, as a front end hands it over.  Every front
@@ -223,7 +232,17 @@ typedef struct srv_ask {
     bool explain;            /* decide with writ_explain (out->x): AuthZEN options.explain */
     bool quiet; /* one candidate of a search (src/search): decided the same way, but neither audited
                    nor counted; the search writes one record for itself */
+    /* Context members given as Cedar values (the MCP gateway's input and
+     * tool), put into the request with the task's facts (srv_facts_task):
+     * no JSON context is built and read back.  Only when srv_facts_given_ok
+     * (no schema, approvals or limits reading the context; a task; no other
+     * context); else the decision is refused. */
+    const struct cedar_fact *given;
+    size_t ngiven; /* at most SRV_GIVEN_MAX */
 } srv_ask;
+#define SRV_GIVEN_MAX 4
+/* May a be decided with its context given as Cedar values (srv_ask.given)? */
+bool srv_facts_given_ok(const srv *s, const srv_snapshot *snap, const srv_ask *a);
 
 typedef struct srv_outcome {
     bool allow;

@@ -3,7 +3,9 @@
  * `Authorization: Bearer` header, bound a decision by the token's scope,
  * and put the token's facts (task, chain, chain_depth) into the Cedar
  * context. */
+#include "cedar/json.h"
 #include "server/server_int.h"
+#include "util/alloc.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -12,7 +14,7 @@
 void srv_task_clear(srv_task *t)
 {
     json_decref(t->chain);
-    free(t->chain_text); /* jansson's allocator */
+    wr_free(t->chain_text);
     writ_task_token_free(t->token);
     memset(t, 0, sizeof *t);
 }
@@ -21,7 +23,8 @@ void srv_task_clear(srv_task *t)
 static unsigned set_chain(srv_task *t, json_t *chain, char *why, size_t n)
 {
     t->chain = chain;
-    t->chain_text = chain ? json_dumps(chain, JSON_COMPACT) : NULL;
+    /* json_dumps(chain, JSON_COMPACT)'s bytes, made quicker */
+    t->chain_text = chain ? cedar_json_dump_compact(chain) : NULL;
     if (!t->chain_text) {
         snprintf(why, n, "out of memory");
         return 401;

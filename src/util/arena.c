@@ -51,15 +51,21 @@ void wr_arena_reset(wr_arena *a)
 {
     if (!a)
         return;
+    /* every chunk but the first, also a big block put behind the first
+     * while it was the head (wr_arena_alloc): it would stay otherwise, and
+     * an arena rewound per request would grow with every big one */
     chunk *c = a->head;
-    while (c && c != a->first) {
+    while (c) {
         chunk *n = c->next;
-        wr_free(c);
+        if (c != a->first)
+            wr_free(c);
         c = n;
     }
     a->head = a->first;
-    if (a->first)
+    if (a->first) {
         a->first->used = 0;
+        a->first->next = NULL;
+    }
     a->total = 0;
 }
 

@@ -18,6 +18,7 @@
 #include "cedar/reqbuild.h"
 #include "server/server_int.h"
 #include "util/alloc.h"
+#include "util/arena.h"
 #include "writ/cedar.h"
 
 #include "alloc_count.h"
@@ -595,6 +596,123 @@ static void test_server_facts(void **state)
         }
 }
 
+/* The MCP gateway's decision (srv_ask.given): the task's facts from
+ * srv_facts_task plus input and tool given as Cedar values make the
+ * record srv_facts_context makes of the JSON context {input, tool} of an
+ * ask with that task (not vouched), read by the usual reader. */
+static void test_task_facts(void **state)
+{
+    (void)state;
+    srv s;
+    memset(&s, 0, sizeof s);
+    srv_snapshot snap;
+    memset(&snap, 0, sizeof snap);
+    srv_peer peer;
+    memset(&peer, 0, sizeof peer);
+    snprintf(peer.ip, sizeof peer.ip, "10.9.8.7");
+    static const char *const chains[] = {NULL, "[]", "[\"root\"]",
+                                         "[\"root\",\"mid\\u0000x\",\"agent\",\"root\"]"};
+    static const char *const inputs[] = {
+        "{}", "{\"a\":1,\"b\":[\"x\",\"x\"],\"c\":{\"__extn\":{\"fn\":\"decimal\",\"arg\":\"1.5\"}}}"};
+    for (size_t c = 0; c < sizeof chains / sizeof chains[0]; c++)
+        for (size_t i = 0; i < sizeof inputs / sizeof inputs[0]; i++)
+            for (int with_peer = 0; with_peer < 2; with_peer++) {
+                writ_error err;
+                srv_task t;
+                memset(&t, 0, sizeof t);
+                t.agent = "agent";
+                t.task = c ? "txn-1" : "";
+                t.purpose = c == 2 ? "billing" : "";
+                t.depth = (unsigned)c;
+                t.chain = chains[c] ? cedar_json_load(chains[c], strlen(chains[c]), &err) : NULL;
+                srv_ask a;
+                memset(&a, 0, sizeof a);
+                a.principal = (writ_uid_parts){"", 0, "Agent", 5, "agent", 5};
+                a.action = A;
+                a.resource = R;
+                a.task = &t;
+                a.bound = true;
+                a.peer = with_peer ? &peer : NULL;
+                assert_true(srv_facts_given_ok(&s, &snap, &a));
+                const char *dest = "external";
+                json_t *in = cedar_json_load(inputs[i], strlen(inputs[i]), &err);
+                json_t *tool = json_pack("{s:s,s:{s:b}}", "name", "echo", "annotations", "readOnlyHint", 1);
+                assert_non_null(in);
+                assert_non_null(tool);
+                wr_arena *ar = wr_arena_new(0);
+                cv_value vin, vtool;
+                assert_int_equal(cedar_json_value(ar, in, NULL, "context", &vin, &err), 0);
+                assert_int_equal(cedar_json_value(ar, tool, NULL, "context", &vtool, &err), 0);
+                bool same = false;
+                for (int tries = 0; tries < 3 && !same; tries++) {
+                    cedar_fact f[8 + SRV_GIVEN_MAX];
+                    cedar_bytes room[SRV_FACT_ROOM];
+                    size_t n = srv_facts_task(&a, dest, f, room);
+                    assert_int_equal(n, 8);
+                    f[n++] = (cedar_fact){.name = {"input", 5}, .value = &vin};
+                    f[n++] = (cedar_fact){.name = {"tool", 4}, .value = &vtool};
+                    writ_request *q1 = writ_request_reusable(), *q2 = writ_request_reusable();
+                    json_t *empty = json_object();
+                    assert_int_equal(
+                        cedar_request_fill_facts(q1, &a.principal, &A, &R, empty, NULL, f, n, &err), 0);
+                    json_t *old = json_object();
+                    json_object_set(old, "input", in);
+                    json_object_set(old, "tool", tool);
+                    assert_int_equal(srv_facts_context(&s, &snap, &a, dest, old), 0);
+                    assert_int_equal(cedar_request_fill(q2, NULL, false, &a.principal, &A, &R, old, &err), 0);
+                    cv_value v1 = {.type = CV_RECORD}, v2 = {.type = CV_RECORD};
+                    v1.u.rec = q1->context;
+                    v2.u.rec = q2->context;
+                    char b1[2048], b2[2048];
+                    cv_format(v1, b1, sizeof b1);
+                    cv_format(v2, b2, sizeof b2);
+                    same = cv_equal(v1, v2) && !strcmp(b1, b2);
+                    if (!same && tries == 2)
+                        fail_msg("chain %zu input %zu: given %s\n  json %s", c, i, b1, b2);
+                    json_decref(old);
+                    json_decref(empty);
+                    writ_request_free(q1);
+                    writ_request_free(q2);
+                }
+                wr_arena_free(ar);
+                json_decref(in);
+                json_decref(tool);
+                json_decref(t.chain);
+            }
+    /* a chain that is not all strings (or too long) is not given so */
+    srv_task t;
+    memset(&t, 0, sizeof t);
+    t.task = t.purpose = "";
+    writ_error err;
+    t.chain = cedar_json_load("[\"a\",1]", 7, &err);
+    srv_ask a;
+    memset(&a, 0, sizeof a);
+    a.task = &t;
+    assert_false(srv_facts_given_ok(&s, &snap, &a));
+    json_decref(t.chain);
+}
+
+/* An arena rewound per call (the gateway's call_values, the reusable
+ * request) gives back the big blocks of each call: the heap after many
+ * calls with a big block each is the heap after one. */
+static void test_arena_rewind(void **state)
+{
+    (void)state;
+    wr_arena *a = wr_arena_new(0);
+    assert_non_null(a);
+    long after_one = 0;
+    for (int i = 0; i < 50; i++) {
+        assert_non_null(wr_arena_alloc(a, 32));     /* the first chunk */
+        assert_non_null(wr_arena_alloc(a, 100000)); /* a big block behind it */
+        assert_non_null(wr_arena_alloc(a, 9000));
+        wr_arena_reset(a);
+        if (i == 0)
+            after_one = live_heap();
+    }
+    assert_int_equal(live_heap(), after_one);
+    wr_arena_free(a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -606,6 +724,8 @@ int main(void)
         cmocka_unit_test(test_oom),
         cmocka_unit_test(test_server_facts),
         cmocka_unit_test(test_frozen),
+        cmocka_unit_test(test_task_facts),
+        cmocka_unit_test(test_arena_rewind),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -15,6 +15,8 @@
 #include "mcp/jsonrpc.h"
 #include "util/alloc.h"
 
+#include "../../fuzz/mcpvalues_check.h"
+
 static json_t *parse(const char *t)
 {
     writ_error err;
@@ -267,13 +269,50 @@ static void test_oom(void **state)
     json_decref(a);
 }
 
+/* Straight into Cedar values (the gateway's context without a schema):
+ * the same value or the same refusal as the JSON way, for every kind,
+ * nulls, fractions, escape keys, U+0000 in keys and the limits. */
+static void test_values_same_as_json(void **state)
+{
+    (void)state;
+    static const char *const cases[] = {
+        "{}",
+        "{\"a\":1,\"b\":2}",
+        "{\"z\":\"s\",\"a\":true,\"m\":false,\"n\":null,\"i\":-9223372036854775808}",
+        "{\"x\":[1,1,2,null,\"a\",[],{}],\"y\":{\"k\":{\"k\":{\"k\":[{\"q\":0.5}]}}}}",
+        "{\"f\":[0.1,2.0,-0.0,1.00001,1e-7,1e300,1e20,123456789012345.5,922337203685477.5807,0.12345]}",
+        "{\"k\\u0000ey\":1,\"k\\u0001\":\"v\\u0000w\",\"\\u0000\":[\"\\u0000\"]}",
+        "{\"u\":\"\\u00e9\\ud83d\\ude00\",\"\":\"\"}",
+        "{\"d\":{\"__extn\":{\"fn\":\"decimal\",\"arg\":\"1.0\"}}}",
+        "{\"a\":{\"b\":[{\"__entity\":{\"type\":\"User\",\"id\":\"x\"}}]}}",
+        "{\"a\":[[[[[[[[1]]]]]]]]}",
+        "{\"long\":\""
+        "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+        "\"}",
+        "{\"b\":2,\"a\":1,\"c\":{\"b\":[3,2,1],\"a\":null}}",
+    };
+    static const mcp_input_limits lims[] = {{0, 0, 0}, {3, 0, 0}, {0, 4, 0}, {0, 0, 5}, {1, 2, 3}};
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++)
+        for (size_t l = 0; l < sizeof lims / sizeof lims[0]; l++) {
+            json_t *a = parse(cases[c]);
+            char why[600];
+            const char *d = mcp_values_differ(a, &lims[l], why, sizeof why);
+            if (d)
+                fail_msg("%s (limits %zu): %s", cases[c], l, d);
+            json_decref(a);
+        }
+    /* no arguments: an empty record both ways */
+    char why[600];
+    assert_null(mcp_values_differ(NULL, NULL, why, sizeof why));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_kinds),     cmocka_unit_test(test_nulls),
         cmocka_unit_test(test_fractions), cmocka_unit_test(test_escape_keys_refused),
         cmocka_unit_test(test_limits),    cmocka_unit_test(test_decisions),
-        cmocka_unit_test(test_oom),
+        cmocka_unit_test(test_oom),       cmocka_unit_test(test_values_same_as_json),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -335,6 +335,77 @@ static void test_oom(void **state)
     }
 }
 
+/* mcp_rpc_answer_fast (the gateway's check of an upstream's answer, no
+ * tree) against mcp_rpc_parse at the gateway's limits: where it says "a
+ * response" the parse agrees, and the usual answers are read quickly. */
+static void test_answer_fast(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text;
+        bool quick; /* the quick reader must say "a response" */
+    } cases[] = {
+        {"{\"result\":{\"content\":[{\"type\":\"text\",\"text\":\"3\"}]},\"jsonrpc\":\"2.0\",\"id\":1}",
+         true},
+        {"{\"jsonrpc\":\"2.0\",\"id\":\"a\",\"result\":null}", true},
+        {" {\"jsonrpc\":\"2.0\",\"id\":-7,\"error\":{\"code\":-32601,\"message\":\"no\",\"data\":[1,{}]}}\n",
+         true},
+        {"{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":{\"code\":1,\"message\":\"\"}}", true},
+        {"{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"x\":\"\\u00e9\"}}", false}, /* \u: jansson's */
+        {"{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":1.5}", false},                 /* a real */
+        {"{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{},\"result\":{}}", false},    /* duplicate */
+        {"{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"a\":1,\"a\":2}}", false},   /* duplicate inside */
+        {"{\"jsonrpc\":\"2.0\",\"id\":1,\"re\\u0073ult\":{}}", false},
+        {"{\"jsonrpc\":\"2.0\",\"id\":1,\"res\\/ult\":{}}", false}, /* escaped key */
+        {"{\"jsonrpc\":\"2.0\",\"id\":null,\"result\":{}}", false}, /* id null, result */
+        {"{\"jsonrpc\":\"2.0\",\"id\":1.0,\"result\":{}}", false},
+        {"{\"jsonrpc\":\"2.0\",\"id\":true,\"result\":{}}", false},
+        {"{\"jsonrpc\":\"2.0\",\"result\":{}}", false}, /* no id */
+        {"{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{},\"error\":{\"code\":1,\"message\":\"m\"}}", false},
+        {"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"x\",\"result\":{}}", false},
+        {"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}", false}, /* a request */
+        {"{\"jsonrpc\":\"2.0\",\"id\":1}", false},
+        {"{\"jsonrpc\":\"2.1\",\"id\":1,\"result\":{}}", false},
+        {"{\"jsonrpc\":2,\"id\":1,\"result\":{}}", false},
+        {"{\"jsonrpc\":\"2.0\",\"id\":1,\"error\":{\"code\":\"1\",\"message\":\"m\"}}", false},
+        {"{\"jsonrpc\":\"2.0\",\"id\":1,\"error\":{\"code\":1}}", false},
+        {"{\"jsonrpc\":\"2.0\",\"id\":1,\"error\":[]}", false},
+        {"{\"jsonrpc\":\"2.0\",\"id\":1,\"error\":null}", false},
+        {"{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}} x", false},
+        {"{\"jsonrpc\":\"2.0\",\"id\":12345678901234567890,\"result\":{}}", false},
+        {"[{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}}]", false},
+        {"{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":\"\xff\"}", false}, /* bad UTF-8 */
+        {"", false},
+        {"{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"error\":{\"code\":\"x\"}}}", true},
+        {"{\"jsonrpc\":\"2\\u002e0\",\"id\":1,\"result\":{}}", false},
+        {"{\"jsonrpc\":\"2\\/0\",\"id\":1,\"result\":{}}", false},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *t = cases[i].text;
+        size_t n = strlen(t);
+        mcp_rpc_limits lim = {.max_size = n + 1, .max_depth = 256};
+        mcp_rpc_msg pm;
+        mcp_rpc_fail pf;
+        bool parsed = mcp_rpc_parse(t, n, &lim, &pm, &pf) == WRIT_OK;
+        bool answer = parsed && (pm.kind == MCP_RPC_RESPONSE || pm.kind == MCP_RPC_ERROR_RESPONSE);
+        if (parsed)
+            mcp_rpc_msg_clear(&pm);
+        else
+            mcp_rpc_fail_clear(&pf);
+        int q = mcp_rpc_answer_fast(t, n);
+        if (q == 1 && !answer)
+            fail_msg("case %zu: quick says a response, the parse does not: %s", i, t);
+        if ((q == 1) != cases[i].quick)
+            fail_msg("case %zu: quick %d, expected %d: %s", i, q, cases[i].quick, t);
+    }
+    /* an object with more members than the quick reader counts: the parse decides */
+    char big[2048] = "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{";
+    for (int i = 0; i < 40; i++)
+        snprintf(big + strlen(big), sizeof big - strlen(big), "%s\"k%d\":%d", i ? "," : "", i, i);
+    strcat(big, "}}");
+    assert_int_equal(mcp_rpc_answer_fast(big, strlen(big)), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -346,6 +417,7 @@ int main(void)
         cmocka_unit_test_teardown(test_tool_call, teardown),
         cmocka_unit_test_teardown(test_error_text, teardown),
         cmocka_unit_test_teardown(test_oom, teardown),
+        cmocka_unit_test_teardown(test_answer_fast, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
