@@ -86,6 +86,7 @@ typedef struct gw_req {
     bool head_in, finished;
     bool answered; /* cb_done ran (finished may also be set by quiesce) */
     bool counted;  /* in g->posts */
+    bool lone;     /* the only POST in flight when it came (see forward) */
     bool started;  /* a ticket is live */
     uint64_t ticket;
     unsigned status;
@@ -894,6 +895,16 @@ static enum MHD_Result forward(mcp_gw *g, gw_req *r)
         hdrs[nh++] = minted;
     }
     mcp_up_request rq = up_request(r, hdrs, nh);
+    /* The only call in flight, sent from its worker: the worker waits for
+     * the answer itself (bounded, and only while it has nothing else to
+     * do: its loop's descriptor), so that the answer wakes this thread
+     * alone, rather than the upstream's thread and then this one; the
+     * callbacks then run inside the send and after_head answers at once. */
+    int wfd = r->lone ? srv_loop_wait_fd() : -1;
+    if (wfd >= 0) {
+        rq.wait_here = true;
+        rq.wait_fd = wfd;
+    }
     r->phase = P_WAIT_HEAD;
     uint64_t ticket = 0;
     writ_status sst = mcp_upstream_send(r->up->u, &rq, &callbacks, r, &ticket);
@@ -1217,6 +1228,7 @@ static int mcp_handle(void *arg, srv *s, struct MHD_Connection *c, const char *u
     bool alone = atomic_fetch_add(&g->posts, 1) == 0;
     srv_durable_begin(&r->durable, g->s, c);
     srv_durable_then(&r->durable, decided_then, r);
+    r->lone = alone;
     if (alone)
         srv_durable_commit_here(&r->durable);
     int rc = decide_post(g, r, c, body, len, &ret);
