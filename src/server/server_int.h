@@ -24,39 +24,39 @@ typedef struct srv {
     srv_policy_store *store;
     wr_audit *audit;
     srv_metrics met;
-    struct MHD_Daemon *daemon; /* the first worker's (its bound port) */
-    struct srv_loop *loop;     /* the worker threads and their daemons (loop.c) */
-    pthread_key_t az_key;      /* this thread's writ_authorizer */
-    atomic_int inflight;       /* requests begun and not completed */
-    atomic_int suspended;      /* answers held by durable.c, not yet resumed */
+    struct MHD_Daemon *daemon;  /* the first worker's (its bound port) */
+    struct srv_loop *loop;      /* the worker threads and their daemons (loop.c) */
+    pthread_key_t az_key;       /* this thread's writ_authorizer */
+    atomic_int inflight;        /* requests begun and not completed */
+    atomic_int suspended;       /* answers held by durable.c, not yet resumed */
     atomic_bool draining;
-    atomic_int conns;              /* open connections (conns.c) */
-    atomic_ullong conns_refused;   /* connections opened past max_connections */
-    pthread_mutex_t conns_mu;      /* guards conn_list (conns.c) */
-    struct srv_conn *conn_list;    /* open connections, for the header deadline */
+    atomic_int conns;           /* open connections (conns.c) */
+    atomic_ullong conns_refused; /* connections opened past max_connections */
+    pthread_mutex_t conns_mu;    /* guards conn_list (conns.c) */
+    struct srv_conn *conn_list;  /* open connections, for the header deadline */
     atomic_ullong header_timeouts; /* connections cut for slow headers */
     atomic_ullong malformed;       /* requests refused for ambiguous framing (framing.c) */
-    char *type_prefix;             /* "Writ::" or "" */
-    char *action_type;             /* "Writ::Action" or "Action" */
-    route_table routes;            /* /authz/check (route.c) */
-    writ_keyring *keyring;         /* NULL unless token_keys */
-    writ_token_verifier *verifier; /* NULL: no task tokens configured */
+    char *type_prefix;          /* "Writ::" or "" */
+    char *action_type;          /* "Writ::Action" or "Action" */
+    route_table routes;         /* /authz/check (route.c) */
+    writ_keyring *keyring;      /* NULL unless token_keys */
+    writ_token_verifier *verifier;   /* NULL: no task tokens configured */
     writ_revocations *revocations;
     /* shared state (state.c) */
     wr_store *state;                   /* `state`: SQLite or Redis (store.h) */
     char replica[256];                 /* `replica`, or the host name */
     atomic_ullong state_stale_refused; /* tokens refused while the shared state was stale */
     /* token exchange (oauth.c) */
-    writ_issuer_config issuer; /* strings point into cfg */
-    writ_bundle *bundle;       /* trusted identity issuers, NULL = none */
-    char *jwks;                /* the keyring's public JWKS, NULL without a keyring */
+    writ_issuer_config issuer;  /* strings point into cfg */
+    writ_bundle *bundle;        /* trusted identity issuers, NULL = none */
+    char *jwks;                 /* the keyring's public JWKS, NULL without a keyring */
     size_t jwks_len;
-    char *admin_secret; /* NULL = no admin credential */
+    char *admin_secret;         /* NULL = no admin credential */
     size_t admin_len;
     /* TLS (tls.c): PEM texts handed to libmicrohttpd, NULL = plain HTTP */
     char *tls_cert_pem, *tls_key_pem, *tls_trust_pem;
     size_t tls_key_len;
-    writ_bundle *client_roots; /* tls_client_ca by trust domain, NULL = no client certificates */
+    writ_bundle *client_roots;  /* tls_client_ca by trust domain, NULL = no client certificates */
     /* facts (facts.c) */
     struct srv_cidr *proxies; /* trusted_proxies */
     size_t nproxies;
@@ -72,7 +72,7 @@ typedef struct srv {
 } srv;
 /* One trusted_proxies entry: an address range. */
 typedef struct srv_cidr {
-    int family; /* AF_INET or AF_INET6 */
+    int family;                 /* AF_INET or AF_INET6 */
     unsigned prefix;
     unsigned char addr[16];
 } srv_cidr;
@@ -117,13 +117,13 @@ typedef struct srv_reply {
     unsigned status;
     char *body;
     size_t len;
-    const char *content_type; /* default application/json */
-    const char *allow;        /* Allow header for 405 */
-    const char *www_auth;     /* WWW-Authenticate for 401 */
-    char hdr_agent[256];      /* X-Writ-Agent for checks ("" = none) */
-    const char *decision;     /* X-Writ-Decision ("allow"/"deny"), NULL = none */
-    char hdr_approval[40];    /* X-Writ-Approval: the approval a check waits for ("" = none) */
-    bool page;                /* a console page: the browser security headers */
+    const char *content_type;   /* default application/json */
+    const char *allow;          /* Allow header for 405 */
+    const char *www_auth;       /* WWW-Authenticate for 401 */
+    char hdr_agent[256];        /* X-Writ-Agent for checks ("" = none) */
+    const char *decision;       /* X-Writ-Decision ("allow"/"deny"), NULL = none */
+    char hdr_approval[40];      /* X-Writ-Approval: the approval a check waits for ("" = none) */
+    bool page;                  /* a console page: the browser security headers */
 } srv_reply;
 
 /* Fill r with {"error": {"status", "code", "message"}}. */
@@ -216,30 +216,30 @@ typedef struct srv_ask {
     const char
         *destination;     /* from configuration (a route's), normalised; NULL = the peer's or the default */
     const srv_peer *peer; /* NULL = no connection */
-    const char *audit_extra;      /* a JSON object appended to the record's errors (the MCP gateway's
-                                     {"input_sha256":...}), NULL = none */
+    const char *audit_extra; /* a JSON object appended to the record's errors (the MCP gateway's
+                                {"input_sha256":...}), NULL = none */
     const json_t *approval_input; /* what an approval binds as the input (the MCP call's arguments),
                                      NULL = context.input */
-    bool explain;                 /* decide with writ_explain (out->x): AuthZEN options.explain */
+    bool explain;            /* decide with writ_explain (out->x): AuthZEN options.explain */
     bool quiet; /* one candidate of a search (src/search): decided the same way, but neither audited
                    nor counted; the search writes one record for itself */
 } srv_ask;
 
 typedef struct srv_outcome {
     bool allow;
-    bool failed; /* no decision could be made: deny, reason in error */
+    bool failed;                /* no decision could be made: deny, reason in error */
     char error[320];
-    writ_decision d; /* valid when !failed; points into the thread's authorizer */
+    writ_decision d;            /* valid when !failed; points into the thread's authorizer */
     /* The approval the decision rests on (the gate's, server.h), state 0 = none. */
     struct {
-        int state; /* SRV_APPR_NONE, _PENDING, _DENIED, _CONSUMED */
+        int state;              /* SRV_APPR_NONE, _PENDING, _DENIED, _CONSUMED */
         char id[40];
         int64_t expires_ms;
-        const char *base; /* PUBLIC_URL */
+        const char *base;       /* PUBLIC_URL */
         /* the gate's writer of `,"approval":{...}` (srv_outcome_json) */
         void (*json)(const struct srv_outcome *o, sbuf *b);
     } appr;
-    bool explained; /* x is d's explanation (asked for, and Cedar decided) */
+    bool explained;             /* x is d's explanation (asked for, and Cedar decided) */
     writ_explanation x;
 } srv_outcome;
 enum { SRV_APPR_NONE = 0, SRV_APPR_PENDING, SRV_APPR_DENIED, SRV_APPR_CONSUMED };
@@ -281,8 +281,8 @@ WRIT_MUST_CHECK writ_status srv_history_reread(srv *s, wr_limit_set **out, writ_
 WRIT_MUST_CHECK writ_status srv_history_install(srv *s, wr_limit_set *set, writ_error *err);
 /* Before Cedar: replace ctx's history with Writ's.  0, or -1 with why
  * (deny).  srv_history_end(h) in every case. */
-int srv_history_context(srv *s, const srv_snapshot *snap, const struct srv_ask *a, json_t *ctx,
-                        srv_history *h, char *why, size_t n);
+int srv_history_context(srv *s, const srv_snapshot *snap, const struct srv_ask *a, json_t *ctx, srv_history *h,
+                        char *why, size_t n);
 /* After writ_request_fill: context.history as Cedar values, when
  * srv_history_context left it out of the JSON context (no schema). */
 WRIT_MUST_CHECK writ_status srv_history_request(const srv_history *h, writ_request *rq, writ_error *err);
@@ -292,17 +292,17 @@ void srv_history_end(srv_history *h);
 
 /* ---- answers wait for their audit records (durable.c) */
 typedef struct srv_durable {
-    atomic_uint outstanding; /* records not yet committed, +1 while the handler runs */
-    atomic_bool failed;      /* a record could not be committed: do not answer, 503 */
+    atomic_uint outstanding;    /* records not yet committed, +1 while the handler runs */
+    atomic_bool failed;         /* a record could not be committed: do not answer, 503 */
     struct MHD_Connection *c;
     struct srv *s;
-    bool suspended;          /* the reply waits for the records */
-    bool held;               /* the same, not suspended: its records are in a pass */
-    void (*then)(void *arg); /* see srv_durable_then */
+    bool suspended;             /* the reply waits for the records */
+    bool held;                  /* the same, not suspended: its records are in a pass */
+    void (*then)(void *arg);    /* see srv_durable_then */
     void *then_arg;
-    struct srv_pass *pass; /* held: the pass holding its records, [first, first + n) */
+    struct srv_pass *pass;      /* held: the pass holding its records, [first, first + n) */
     size_t pass_first, pass_n;
-    bool commit_here; /* see srv_durable_commit_here */
+    bool commit_here;           /* see srv_durable_commit_here */
 } srv_durable;
 /* Open d as this thread's barrier for the request on c (before the handler). */
 void srv_durable_begin(srv_durable *d, struct srv *s, struct MHD_Connection *c);
