@@ -65,7 +65,7 @@ typedef struct mcp_up_request {
      * callbacks on its own thread, so that the answer wakes this thread
      * only, not the upstream's and then this one.  It stops waiting (the
      * upstream's thread takes over) as soon as wait_fd is readable (the
-     * sender's own work: its event loop's descriptor), or after 2 ms. */
+     * sender's own work: its event loop's descriptor), or after 20 ms. */
     bool wait_here;
     int wait_fd;
 } mcp_up_request;

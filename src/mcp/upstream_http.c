@@ -480,9 +480,12 @@ static int on_timer(CURLM *m, long timeout_ms, void *ud)
 }
 
 /* How long a lone request's sender waits for the answer itself before the
- * upstream's thread takes over (a slow upstream then costs the sender's
- * other work nothing more: it waits on it as well and stops at once). */
-#define HOLD_NS 2000000L
+ * upstream's thread takes over.  The sender's other work does not wait for
+ * it (the wait ends as soon as the sender's own descriptor has something);
+ * the bound keeps a worker passing through its loop often enough for its
+ * stop and quiesce flags (read at least every 100 ms), and lets a slow tool
+ * (tens of ms, where one wake-up more is noise) go the usual way. */
+#define HOLD_NS 20000000L
 
 /* The sender of a lone request waits for its answer on the held socket s
  * (mmu not held), and runs libcurl on it itself: the answer's callbacks
