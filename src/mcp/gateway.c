@@ -13,7 +13,10 @@
  *               log's thread (decided_then) and the connection stays held
  *               until the answer; anything else calls the handler again.
  *               Either way the thread that committed writes the request
- *               upstream (upstream_http.c): no further hand-off.
+ *               upstream (upstream_http.c): no further hand-off.  A lone
+ *               call's worker also waits for the answer itself (bounded,
+ *               while it has nothing else to do: wait_here), so that the
+ *               answer wakes that worker only and is sent at once.
  *   deny        HTTP 200 + JSON-RPC error -32001; the upstream sees nothing.
  *   wait_head   forwarded; the connection is suspended until the
  *               upstream's on_head (or on_done with an error) resumes it.

@@ -21,6 +21,19 @@
  * or an answer that was already there): a sender must not hold a lock its
  * callbacks take while it sends.  Lock order: mmu, then cbmu, then qmu.
  *
+ * A lone request (wait_here: the gateway's only call in flight, sent by its
+ * worker) goes one step further: the answer would wake the upstream's
+ * thread, which would then wake the worker to answer the client, two
+ * wake-ups of sleeping threads in a row.  Instead the request's socket is
+ * kept out of the epoll set once libcurl waits for the answer on it (held),
+ * and the sender waits on it itself (hold_wait: ppoll on the socket, its
+ * own loop's descriptor and a signal), reads the answer through libcurl
+ * and runs the callbacks on its own thread; the gateway then answers at
+ * once.  The hold ends, and the socket goes back into the set for the
+ * thread, when the sender has other work, after a bound, or when the
+ * transfer ends elsewhere (a timer, a cancel, a close: the signal).  One
+ * hold at a time per upstream; everything about it is under mmu.
+ *
  * libcurl's header callback collects Content-Type, Mcp-Session-Id and
  * MCP-Protocol-Version and, at the blank line ending a final (non-1xx)
  * header block, calls on_head; its write callback passes each piece of the
@@ -524,9 +537,10 @@ static void hold_wait(mcp_upstream *u, CURL *e, curl_socket_t s, int wait_fd)
             drain(h); /* the callbacks; the transfer ends (unhold) when it is all in */
             h->hold_self = false;
             refresh_timer(h);
-            /* a part of the answer: wait on, while there is time and no other work */
-            more =
-                h->held == s && h->hold_easy == e && !(p[1].revents) && !(p[0].revents & (POLLERR | POLLHUP));
+            /* a part of the answer: wait on, while there is time and no
+             * other work, and libcurl waits for nothing but more of it */
+            more = h->held == s && h->hold_easy == e && !(p[1].revents) &&
+                   !(p[0].revents & (POLLERR | POLLHUP)) && h->want[s] == (REG_IN | REG_SET);
         }
         if (!more && h->held == s && h->hold_easy == e) {
             /* the upstream's thread takes over (see hup for the set) */
