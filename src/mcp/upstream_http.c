@@ -461,7 +461,10 @@ static int on_close(void *ud, curl_socket_t s)
     if (s >= 0 && s < FD_TRACK)
         h->reg[s] = h->want[s] = 0;
     if (s == h->held) {
-        h->held = -1; /* its sender finds it gone */
+        /* its sender finds it gone; and no other socket of the transfer
+         * (libcurl may connect anew) is held behind its back */
+        h->held = -1;
+        h->hold_easy = NULL;
         if (!h->hold_self) {
             uint64_t one = 1;
             ssize_t k = write(h->hold_fd, &one, sizeof one);
