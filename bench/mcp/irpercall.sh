@@ -7,7 +7,10 @@
 #                 callgrind (--instr-atstart=no, toggled around the wrk run),
 #                 and the top functions (inclusive and self)
 #   WITH_STRACE=1 syscalls per call (strace -c -f), not under callgrind
-#   WITH_CSW=1    voluntary context switches and CPU per call (/proc), plain
+#   WITH_CSW=1    voluntary context switches and CPU per call (/proc), plain;
+#                 with PERF_SYSCALLS=1 also syscalls per call counted by perf
+#                 (kernel tracepoints: not slowed down as under strace, where
+#                 the upstream's answer often comes before Writ is done)
 # Compare two binaries in the same sitting; absolute numbers mean little.
 set -euo pipefail
 writ=$(readlink -f "$1"); secs=${2:-4}; conns=${3:-1}; shift 3 || shift $#
@@ -57,9 +60,20 @@ if [ "${WITH_STRACE:-0}" = 1 ] || [ "${WITH_CSW:-0}" = 1 ]; then
   cpu() { awk '{print $14 + $15}' /proc/$wp/stat; }
   bytask() { for t in /proc/$wp/task/*; do echo "$(basename $t)/$(cat $t/comm)/$(cat $t/wchan) $(awk '/^voluntary_ctxt_switches/ {print $2}' $t/status 2>/dev/null)"; done; }
   c0=$(csw) t0=$(cpu); bytask >"$work/csw0"
+  if [ "${PERF_SYSCALLS:-0}" = 1 ]; then
+    ev=raw_syscalls:sys_enter
+    for s in epoll_wait epoll_ctl ppoll poll write read futex fcntl sendto sendmsg recvfrom pwrite64; do
+      ev="$ev,syscalls:sys_enter_$s"; done
+    perf stat -e "$ev" -p $wp -o "$work/perf" -- sleep $((secs + 1)) & pp=$!
+    sleep 0.2
+  fi
   wrk -t1 -c"$conns" -d"${secs}s" -s "$work/post.lua" "$url" >"$work/wrk"
   c1=$(csw) t1=$(cpu); bytask >"$work/csw1"
   n=$(calls "$work/wrk")
+  if [ "${PERF_SYSCALLS:-0}" = 1 ]; then
+    wait $pp || true
+    awk -v n="$n" '/sys_enter/ {gsub(",", "", $1); sub(/.*sys_enter_?/, "", $2); printf "  syscalls %-12s %7.3f per call\n", ($2 == "" ? "(all)" : $2), $1 / n}' "$work/perf"
+  fi
   if [ "${WITH_STRACE:-0}" = 1 ]; then
     wait $sp || true
     echo "calls under strace: $n"

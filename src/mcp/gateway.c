@@ -17,7 +17,10 @@
  *               connection stays held until the answer; anything else
  *               calls the handler again.  Either way the thread that
  *               committed writes the request upstream (upstream_http.c):
- *               no further hand-off.
+ *               no further hand-off.  A lone call's worker also waits for
+ *               the answer itself (bounded, while it has nothing else to
+ *               do, its pass empty: wait_here), so that the answer wakes
+ *               that worker only and is sent at once.
  *   deny        HTTP 200 + JSON-RPC error -32001; the upstream sees nothing.
  *   wait_head   forwarded; the connection is suspended until the
  *               upstream's on_head (or on_done with an error) resumes it.
@@ -93,6 +96,7 @@ typedef struct gw_req {
     bool head_in, finished;
     bool answered; /* cb_done ran (finished may also be set by quiesce) */
     bool counted;  /* in g->posts */
+    bool lone;     /* the only POST in flight when it came (see forward) */
     bool started;  /* a ticket is live */
     uint64_t ticket;
     unsigned status;
@@ -913,6 +917,16 @@ static enum MHD_Result forward(mcp_gw *g, gw_req *r)
         hdrs[nh++] = minted;
     }
     mcp_up_request rq = up_request(r, hdrs, nh);
+    /* The only call in flight, sent from its worker: the worker waits for
+     * the answer itself (bounded, and only while it has nothing else to
+     * do: its loop's descriptor), so that the answer wakes this thread
+     * alone, rather than the upstream's thread and then this one; the
+     * callbacks then run inside the send and after_head answers at once. */
+    int wfd = r->lone && srv_pass_empty() ? srv_loop_wait_fd() : -1; /* no held answer would wait */
+    if (wfd >= 0) {
+        rq.wait_here = true;
+        rq.wait_fd = wfd;
+    }
     r->phase = P_WAIT_HEAD;
     uint64_t ticket = 0;
     writ_status sst = mcp_upstream_send(r->up->u, &rq, &callbacks, r, &ticket);
@@ -1315,6 +1329,7 @@ static int mcp_handle(void *arg, srv *s, struct MHD_Connection *c, const char *u
     bool alone = atomic_fetch_add(&g->posts, 1) == 0;
     srv_durable_begin(&r->durable, g->s, c);
     srv_durable_then(&r->durable, decided_then, r);
+    r->lone = alone;
     if (alone)
         srv_durable_commit_here(&r->durable);
     int rc = decide_post(g, r, c, body, len, &ret);

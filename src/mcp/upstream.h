@@ -59,6 +59,15 @@ typedef struct mcp_up_request {
     const char *last_event_id;    /* Last-Event-ID to send (a GET resuming an SSE stream), NULL = none */
     const char *const *headers;   /* extra "Name: value" lines (the injected credential), copied */
     size_t nheaders;
+    /* HTTP, a POST: the sender has nothing else to do until the answer (the
+     * gateway's one call in flight, on its worker): mcp_upstream_send then
+     * waits for the answer itself, a short bounded time, and runs the
+     * callbacks on its own thread, so that the answer wakes this thread
+     * only, not the upstream's and then this one.  It stops waiting (the
+     * upstream's thread takes over) as soon as wait_fd is readable (the
+     * sender's own work: its event loop's descriptor), or after 20 ms. */
+    bool wait_here;
+    int wait_fd;
 } mcp_up_request;
 
 typedef struct mcp_up_callbacks {

@@ -21,6 +21,19 @@
  * or an answer that was already there): a sender must not hold a lock its
  * callbacks take while it sends.  Lock order: mmu, then cbmu, then qmu.
  *
+ * A lone request (wait_here: the gateway's only call in flight, sent by its
+ * worker) goes one step further: the answer would wake the upstream's
+ * thread, which would then wake the worker to answer the client, two
+ * wake-ups of sleeping threads in a row.  Instead the request's socket is
+ * kept out of the epoll set once libcurl waits for the answer on it (held),
+ * and the sender waits on it itself (hold_wait: ppoll on the socket, its
+ * own loop's descriptor and a signal), reads the answer through libcurl
+ * and runs the callbacks on its own thread; the gateway then answers at
+ * once.  The hold ends, and the socket goes back into the set for the
+ * thread, when the sender has other work, after a bound, or when the
+ * transfer ends elsewhere (a timer, a cancel, a close: the signal).  One
+ * hold at a time per upstream; everything about it is under mmu.
+ *
  * libcurl's header callback collects Content-Type, Mcp-Session-Id and
  * MCP-Protocol-Version and, at the blank line ending a final (non-1xx)
  * header block, calls on_head; its write callback passes each piece of the
@@ -30,12 +43,15 @@
  *
  * No redirects, no proxy from the environment, http and https only, no
  * Accept-Encoding (the body is passed on as the upstream sent it). */
+#define _GNU_SOURCE /* ppoll */
 #include <ctype.h>
 #include <errno.h>
 #include <curl/curl.h>
 #include <stdio.h>
+#include <poll.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <string.h>
@@ -103,6 +119,13 @@ typedef struct hup {
     pthread_mutex_t pool_mu;
     CURL *pool[EASY_POOL];
     size_t npool;
+    /* A lone request whose sender waits for the answer itself (hold_wait;
+     * mmu): its easy handle, and the socket its answer comes on, kept out
+     * of the epoll set meanwhile (-1: none held).  At most one at a time. */
+    CURL *hold_easy;
+    curl_socket_t held;
+    bool hold_self; /* the holder itself is running libcurl on it */
+    int hold_fd;    /* eventfd: the hold ended on another thread (the holder stops waiting) */
 } hup;
 
 static size_t on_header(char *p, size_t size, size_t nmemb, void *ud);
@@ -388,7 +411,7 @@ static int on_socket(CURL *e, curl_socket_t s, int what, void *ud, void *sockp)
     bool tracked = s >= 0 && s < FD_TRACK;
     if (what == CURL_POLL_REMOVE) {
         if (tracked)
-            h->want[s] = 0; /* left in the set (see hup) */
+            h->want[s] = 0; /* left in the set (see hup); a held one is not in it */
         else
             epoll_ctl(h->ep, EPOLL_CTL_DEL, s, NULL);
         return 0;
@@ -400,6 +423,19 @@ static int on_socket(CURL *e, curl_socket_t s, int what, void *ud, void *sockp)
     ev.data.fd = s;
     if (tracked) {
         h->want[s] = m;
+        if (s == h->held)
+            return 0; /* its sender watches it (hold_wait) */
+        if (h->hold_easy && e == h->hold_easy && h->held < 0 && m == (REG_IN | REG_SET)) {
+            /* the lone request is written and waits for its answer: out
+             * of the set, so that the answer wakes its sender only */
+            if (h->reg[s] && epoll_ctl(h->ep, EPOLL_CTL_DEL, s, NULL) != 0 && errno != ENOENT) {
+                h->want[s] = m;
+                return 0; /* still in the set: not held, the thread reads it */
+            }
+            h->reg[s] = 0;
+            h->held = s;
+            return 0;
+        }
         if (h->reg[s] == m)
             return 0;
         if (h->reg[s] ? epoll_ctl(h->ep, EPOLL_CTL_MOD, s, &ev) != 0 && errno == ENOENT &&
@@ -424,6 +460,17 @@ static int on_close(void *ud, curl_socket_t s)
     hup *h = ud;
     if (s >= 0 && s < FD_TRACK)
         h->reg[s] = h->want[s] = 0;
+    if (s == h->held) {
+        /* its sender finds it gone; and no other socket of the transfer
+         * (libcurl may connect anew) is held behind its back */
+        h->held = -1;
+        h->hold_easy = NULL;
+        if (!h->hold_self) {
+            uint64_t one = 1;
+            ssize_t k = write(h->hold_fd, &one, sizeof one);
+            (void)k;
+        }
+    }
     return close(s);
 }
 
@@ -446,6 +493,77 @@ static int on_timer(CURLM *m, long timeout_ms, void *ud)
     hup *h = ud;
     h->timer_at = timeout_ms < 0 ? UINT64_MAX : up_now_ms() + (uint64_t)timeout_ms;
     return 0;
+}
+
+/* How long a lone request's sender waits for the answer itself before the
+ * upstream's thread takes over.  The sender's other work does not wait for
+ * it (the wait ends as soon as the sender's own descriptor has something);
+ * the bound keeps a worker passing through its loop often enough for its
+ * stop and quiesce flags (read at least every 100 ms), and lets a slow tool
+ * (tens of ms, where one wake-up more is noise) go the usual way. */
+#define HOLD_NS 20000000L
+
+/* The sender of a lone request waits for its answer on the held socket s
+ * (mmu not held), and runs libcurl on it itself: the answer's callbacks
+ * run here, and the connection is not resumed from another thread.  Ends
+ * when the transfer is done (or fails), when wait_fd has something (the
+ * sender's own work comes first), or after HOLD_NS: then s goes back into
+ * the epoll set (level-triggered: an answer already there wakes the
+ * upstream's thread at once) and the thread carries on with it. */
+static void hold_wait(mcp_upstream *u, CURL *e, curl_socket_t s, int wait_fd)
+{
+    hup *h = u->impl;
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (;;) {
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        long left = HOLD_NS - ((long)(now.tv_sec - t0.tv_sec) * 1000000000L + (now.tv_nsec - t0.tv_nsec));
+        struct pollfd p[3] = {{.fd = s, .events = POLLIN},
+                              {.fd = wait_fd, .events = POLLIN},
+                              {.fd = h->hold_fd, .events = POLLIN}};
+        int n = left > 0 ? ppoll(p, 3, &(struct timespec){0, left}, NULL) : 0;
+        pthread_mutex_lock(&h->mmu);
+        if (h->held != s || h->hold_easy != e) { /* done, cut or closed meanwhile */
+            uint64_t v;
+            ssize_t k = read(h->hold_fd, &v, sizeof v); /* its signal, if any (under mmu: no new one) */
+            (void)k;
+            pthread_mutex_unlock(&h->mmu);
+            return;
+        }
+        bool more = false;
+        if (n > 0 && p[0].revents) {
+            int running = 0;
+            int mask = CURL_CSELECT_IN | (p[0].revents & (POLLERR | POLLHUP) ? CURL_CSELECT_ERR : 0);
+            h->hold_self = true;
+            curl_multi_socket_action(h->multi, s, mask, &running);
+            drain(h); /* the callbacks; the transfer ends (unhold) when it is all in */
+            h->hold_self = false;
+            refresh_timer(h);
+            /* a part of the answer: wait on, while there is time and no
+             * other work, and libcurl waits for nothing but more of it */
+            more = h->held == s && h->hold_easy == e && !(p[1].revents) &&
+                   !(p[0].revents & (POLLERR | POLLHUP)) && h->want[s] == (REG_IN | REG_SET);
+        }
+        if (!more && h->held == s && h->hold_easy == e) {
+            /* the upstream's thread takes over (see hup for the set) */
+            h->held = -1;
+            h->hold_easy = NULL;
+            uint8_t m = h->want[s];
+            if (m)
+                on_socket(NULL, s,
+                          (m & REG_IN) && (m & REG_OUT) ? CURL_POLL_INOUT
+                          : m & REG_OUT                 ? CURL_POLL_OUT
+                                                        : CURL_POLL_IN,
+                          h, NULL);
+        }
+        bool wake = h->timer_at < h->wait_until;
+        pthread_mutex_unlock(&h->mmu);
+        if (wake)
+            http_wake(u);
+        if (!more)
+            return;
+    }
 }
 
 static writ_status http_send(mcp_upstream *u, const mcp_up_request *rq, const mcp_up_callbacks *cb, void *arg,
@@ -545,6 +663,13 @@ static writ_status http_send(mcp_upstream *u, const mcp_up_request *rq, const mc
         return WRIT_OK;
     }
     bool wake = false;
+    CURL *e0 = r->easy;
+    /* a lone POST: its socket is held out of the set once libcurl waits
+     * for the answer on it (on_socket), unless another is held */
+    bool hold = post && rq->wait_here && rq->wait_fd >= 0 && h->held < 0 && !h->hold_easy;
+    if (hold)
+        h->hold_easy = e0;
+    h->hold_self = hold; /* an answer read in the kick needs no signal */
     if (curl_multi_add_handle(h->multi, r->easy) == CURLM_OK) {
         r->added = true;
         kick(h); /* r may be finished and freed in here: not touched after */
@@ -552,14 +677,41 @@ static writ_status http_send(mcp_upstream *u, const mcp_up_request *rq, const mc
         r->add_failed = true; /* the thread fails it */
         wake = true;
     }
+    h->hold_self = false;
+    curl_socket_t held = -1;
+    if (hold && h->hold_easy == e0) {
+        if (h->held >= 0)
+            held = h->held;
+        else
+            h->hold_easy = NULL; /* not waiting on a socket (yet): the thread's, as any */
+    }
     wake |= h->timer_at < h->wait_until;
     pthread_mutex_unlock(&h->mmu);
     if (wake)
         http_wake(u);
+    if (held >= 0)
+        hold_wait(u, e0, held, rq->wait_fd);
     return WRIT_OK;
 err:
     hreq_free(r);
     return st;
+}
+
+/* r leaves the multi handle (mmu held): a hold on its socket ends (its
+ * sender, waiting in hold_wait, finds it so and returns). */
+static void unhold(hup *h, const hreq *r)
+{
+    if (h->hold_easy && h->hold_easy == r->easy) {
+        /* ended on another thread (a timer, a cancel): the holder stops
+         * waiting now rather than at its deadline */
+        if (h->held >= 0 && !h->hold_self) {
+            uint64_t one = 1;
+            ssize_t k = write(h->hold_fd, &one, sizeof one);
+            (void)k;
+        }
+        h->hold_easy = NULL;
+        h->held = -1; /* libcurl no longer watches it: not in the set either */
+    }
 }
 
 /* Take r off the list and the multi handle, and free it (mmu held). */
@@ -571,6 +723,7 @@ static void finish(mcp_upstream *u, hreq *r)
     pthread_mutex_unlock(&u->qmu);
     if (r->added)
         curl_multi_remove_handle(h->multi, r->easy);
+    unhold(h, r);
     hreq_free(r);
 }
 
@@ -649,6 +802,7 @@ static void *http_thread(void *arg)
             gone = (hreq *)r->base.next;
             if (r->added)
                 curl_multi_remove_handle(h->multi, r->easy);
+            unhold(h, r);
             hreq_free(r);
         }
         if (stop) {
@@ -753,6 +907,8 @@ static void http_close(mcp_upstream *u)
         close(h->ep);
     if (h->evfd >= 0)
         close(h->evfd);
+    if (h->hold_fd >= 0)
+        close(h->hold_fd);
     curl_url_cleanup(h->uh);
     wr_free(h->url);
     wr_free(h);
@@ -787,7 +943,8 @@ writ_status mcp_upstream_http_open(const char *name, const char *url, const mcp_
             up_free(u);
         return wr_error(err, WRIT_ENOMEM, "out of memory");
     }
-    h->ep = h->evfd = -1;
+    h->ep = h->evfd = h->hold_fd = -1;
+    h->held = -1;
     h->timer_at = UINT64_MAX;
     pthread_mutex_init(&h->pool_mu, NULL);
     pthread_mutex_init(&h->mmu, NULL);
@@ -805,8 +962,9 @@ writ_status mcp_upstream_http_open(const char *name, const char *url, const mcp_
     h->multi = curl_multi_init();
     h->ep = epoll_create1(EPOLL_CLOEXEC);
     h->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    h->hold_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     struct epoll_event wev = {.events = EPOLLIN, .data.fd = h->evfd};
-    if (h->ep < 0 || h->evfd < 0 || epoll_ctl(h->ep, EPOLL_CTL_ADD, h->evfd, &wev) != 0) {
+    if (h->ep < 0 || h->evfd < 0 || h->hold_fd < 0 || epoll_ctl(h->ep, EPOLL_CTL_ADD, h->evfd, &wev) != 0) {
         int e = errno;
         http_close(u);
         up_free(u);
@@ -830,6 +988,7 @@ writ_status mcp_upstream_http_open(const char *name, const char *url, const mcp_
         return wr_error(err, WRIT_EIO, "mcp upstream %s: cannot start its thread", name ? name : "");
     }
     u->thread_started = true;
+    pthread_setname_np(u->thread, "writ-mcp-http"); /* as top and the tests show it */
     *out = u;
     return WRIT_OK;
 }

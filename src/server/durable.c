@@ -72,6 +72,7 @@ struct srv_pass {
     sbuf text; /* the records' strings (a failed one fails the whole pass) */
     pass_rec *r;
     size_t n, cap;
+    bool due;          /* the last commit had records: their answers go out in this run */
     wr_audit_entry *e; /* for the commit, cap long */
     writ_status *st;
 };
@@ -96,6 +97,8 @@ void srv_pass_free(srv_pass *p)
 }
 
 void srv_pass_bind(srv_pass *p) { current_pass = p; }
+
+bool srv_pass_empty(void) { return !current_pass || (!current_pass->n && !current_pass->due); }
 
 static bool pass_grow(srv_pass *p)
 {
@@ -149,6 +152,7 @@ static writ_status pass_record(srv_pass *p, srv_durable *d, const wr_audit_entry
 
 bool srv_pass_commit(srv *s, srv_pass *p)
 {
+    p->due = p->n > 0;
     if (!p->n)
         return false;
     bool whole = sb_ok(&p->text);

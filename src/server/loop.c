@@ -123,12 +123,17 @@ static void wait_own(srv_worker *w, int ms)
         }
 }
 
+static _Thread_local int own_wait_fd = -1;
+
+int srv_loop_wait_fd(void) { return own_wait_fd; }
+
 static void *run(void *arg)
 {
     srv_worker *w = arg;
     srv_loop *l = w->l;
     bool due = false, quiet = false;
     srv_pass_bind(w->pass);
+    own_wait_fd = w->ep;
     while (!atomic_load_explicit(&l->stop, memory_order_acquire)) {
         if (!quiet && atomic_load_explicit(&l->quiesce, memory_order_acquire)) {
             MHD_socket fd = MHD_quiesce_daemon(w->d);

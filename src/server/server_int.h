@@ -363,6 +363,10 @@ srv_pass *srv_pass_new(void);
 void srv_pass_free(srv_pass *p);
 /* The calling thread's pass (NULL: none, requests submit their records). */
 void srv_pass_bind(srv_pass *p);
+/* No record waits in the calling thread's pass and no answer of its last
+ * commit is still to be sent (or it has no pass): nothing this thread
+ * holds would wait if it blocked now (the MCP gateway's hold). */
+bool srv_pass_empty(void);
 /* Commit the pass's records, mark their requests; true when there were any
  * (their answers are due: run the loop again without waiting). */
 bool srv_pass_commit(struct srv *s, srv_pass *p);
@@ -380,6 +384,10 @@ unsigned srv_loop_connections(const srv_loop *l);
 void srv_loop_quiesce(srv_loop *l);
 /* Stop the threads, then the daemons; frees l.  NULL is a no-op. */
 void srv_loop_stop(srv_loop *l);
+/* On a worker thread in epoll mode: a descriptor readable when the worker
+ * has work (its own wait set); -1 elsewhere.  A handler that waits for
+ * something itself (the MCP gateway's lone call) stops when it is. */
+int srv_loop_wait_fd(void);
 
 /* ---- the connection limit (conns.c) */
 unsigned srv_conn_hard_limit(const srv_config *cfg);

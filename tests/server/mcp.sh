@@ -221,6 +221,42 @@ times=$(for i in $(seq 15); do
 done | sort -n | sed -n 8p)
 awk -v t="$times" 'BEGIN {exit !(t < 0.08)}' && ok "15 calls one after another: median ${times}s (< 80 ms: no missed wake-up)" ||
     bad "15 calls one after another: median ${times}s, not under 80 ms (a missed wake-up?)"
+# A lone call's worker waits for the upstream's answer itself (upstream_http.c,
+# hold_wait): the answer wakes that worker, not the upstream's thread first.
+# Over 60 calls one after another the upstreams' threads (writ-mcp-http, one
+# per HTTP upstream, each also up about once a second for its timers) wake
+# far fewer times than there are calls, and every answer is its own.
+upsw() { local n=0 t; for t in /proc/$WPID/task/*; do [ "$(cat "$t/comm" 2>/dev/null)" = writ-mcp-http ] &&
+    n=$((n + $(awk '/^voluntary_ctxt_switches/ {print $2}' "$t/status"))); done; echo $n; }
+nup=$(for t in /proc/$WPID/task/*; do cat "$t/comm"; done | grep -c '^writ-mcp-http$' || true)
+check "one thread per HTTP upstream (writ-mcp-http)" "$nup" 5
+sw0=$(upsw) t0=$(date +%s%N)
+for i in $(seq 60); do
+    curl -s -m 5 -X POST "${H[@]}" "http://$ADDR/mcp/echo" \
+        --data "{\"jsonrpc\":\"2.0\",\"id\":$i,\"method\":\"tools/call\",\"params\":{\"name\":\"add\",\"arguments\":{\"a\":$i,\"b\":1000}}}"; echo
+done >"$TMP/lone"
+sw=$(($(upsw) - sw0)) ms=$((($(date +%s%N) - t0) / 1000000))
+lim=$((30 + 6 * (ms / 1000 + 1))) # 5 HTTP upstreams' timers: about one wake-up each a second
+n=0; i=0
+while read -r line; do i=$((i + 1)); [ "$(jq -r '[.id, .result.content[0].text] | join(" ")' <<<"$line")" = "$i $((i + 1000))" ] && n=$((n + 1)); done <"$TMP/lone"
+check "60 lone calls, each its own answer" "$n" 60
+[ "$sw" -lt "$lim" ] && ok "60 lone calls in $ms ms: the upstreams' threads woke $sw times (< $lim)" ||
+    bad "60 lone calls in $ms ms: the upstreams' threads woke $sw times (not < $lim: woken per call?)"
+# then 32 calls at once (the upstream's thread reads the answers), each its own
+# answer, then lone calls again
+PAR=()
+for i in $(seq 32); do
+    curl -s -m 10 -X POST "${H[@]}" "http://$ADDR/mcp/echo" \
+        --data "{\"jsonrpc\":\"2.0\",\"id\":$i,\"method\":\"tools/call\",\"params\":{\"name\":\"add\",\"arguments\":{\"a\":$i,\"b\":100}}}" >"$TMP/par.$i" &
+    PAR+=("$!")
+done
+wait "${PAR[@]}"
+n=0; for i in $(seq 32); do [ "$(jq -r '[.id, .result.content[0].text] | join(" ")' <"$TMP/par.$i" 2>/dev/null)" = "$i $((i + 100))" ] && n=$((n + 1)); done
+check "32 calls at once, each its own answer" "$n" 32
+for i in 1 2 3; do
+    r=$(req POST /mcp/echo "${H[@]}" --data "{\"jsonrpc\":\"2.0\",\"id\":$i,\"method\":\"tools/call\",\"params\":{\"name\":\"add\",\"arguments\":{\"a\":$i,\"b\":5}}}")
+    check "a lone call after them ($i)" "$(jq -r '.result.content[0].text' <<<"${r#* }")" $((i + 5))
+done
 before=$(wc -l <"$TMP/echo.log")
 r=$(req POST /mcp/echo "${H[@]}" --data '{"jsonrpc":"2.0","id":1,"method":')
 check "malformed JSON: 400" "${r%% *}" 400
@@ -287,8 +323,26 @@ check "audit: both get-sum decisions" "$(jq -s -c '[.[].decision]' <<<"$q")" '["
 h=$(jq -n -c '{"a":1,"b":2}' | node -e 'const c=require("crypto");let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(c.createHash("sha256").update(s.trim()).digest("hex")))')
 check "audit: SHA-256 of the canonical arguments" "$(jq -s -r '.[0].errors[-1].input_sha256' <<<"$q")" "$h"
 "$WRIT" audit verify --state-dir "$TMP/mcp.state" >"$TMP/verify" 2>&1 && ok "audit verify" || { bad "audit verify"; cat "$TMP/verify"; }
+# ---- shutdown with calls in flight: a lone one (held by its worker, then
+# left to the upstream's thread) and others at once, all to an upstream that
+# never answers; SIGTERM: each client gets an answer (an error) at once, and
+# the server exits cleanly
+HANG=()
+for i in 1 2 3 4; do
+    curl -s -m 20 -o "$TMP/hang.$i" -w '%{http_code}' -X POST "${H[@]}" "http://$ADDR/mcp/bad" \
+        --data "{\"jsonrpc\":\"2.0\",\"id\":$i,\"method\":\"tools/call\",\"params\":{\"name\":\"hang\"}}" >"$TMP/hang.$i.code" &
+    HANG+=("$!")
+    [ "$i" = 1 ] && sleep 0.3 # the first alone
+done
+sleep 0.5
+t0=$(date +%s%N)
 stop_writ "$WPID"
-check "clean shutdown" "$STOP_RC" 0
+check "clean shutdown with calls in flight" "$STOP_RC" 0
+wait "${HANG[@]}"
+ms=$((($(date +%s%N) - t0) / 1000000))
+n=0; for i in 1 2 3 4; do jq -e ".id == $i and .error.code == -32603" <"$TMP/hang.$i" >/dev/null 2>&1 && n=$((n + 1)); done
+check "every call in flight answered with an error at shutdown" "$n" 4
+[ "$ms" -lt 10000 ] && ok "the calls in flight ended with the server ($ms ms)" || bad "calls in flight ended after $ms ms"
 if grep -qE "AddressSanitizer|LeakSanitizer|runtime error" "$TMP/mcp.log"; then
     bad "sanitizer report in the server's log"; grep -A20 -E "Sanitizer|runtime error" "$TMP/mcp.log" | head -60
 else ok "no sanitizer report in the server's log"; fi

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -48,6 +49,7 @@ typedef struct rec {
     int order_bad;          /* head after data, anything after done */
     mcp_upstream *cancel_u; /* on_data cancels itself when set */
     uint64_t ticket;
+    pthread_t done_thread; /* the thread on_done ran on */
 } rec;
 
 static double now_s(void)
@@ -137,6 +139,7 @@ static void cb_done(void *arg, writ_status st, const char *why)
     r->dones++;
     r->st = st;
     r->done_t = now_s();
+    r->done_thread = pthread_self();
     snprintf(r->why, sizeof r->why, "%s", why ? why : "");
     pthread_cond_broadcast(&r->cv);
     pthread_mutex_unlock(&r->mu);
@@ -351,6 +354,73 @@ static void test_http_sse_in_pieces(void **state)
     assert_int_equal(r.order_bad, 0);
     rec_free(&r);
     mcp_upstream_close(u);
+}
+
+/* A lone request whose sender waits for the answer itself (wait_here):
+ * the answer's callbacks run on the sender's thread, inside the send, when
+ * the answer comes within the wait; a slower one (an SSE stream) is left to
+ * the upstream's thread after at most a few milliseconds, piece by piece as
+ * before; a hanging one too, and a cancel then stops it. */
+static void test_http_wait_here(void **state)
+{
+    mcp_upstream *u = http_open("/json", NULL);
+    int efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    assert_true(efd >= 0);
+    const char *body = "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"tools/list\"}";
+    int here = 0;
+    for (int i = 0; i < 20; i++) {
+        rec r;
+        rec_init(&r);
+        mcp_up_request rq = {.body = body, .len = strlen(body), .wait_here = true, .wait_fd = efd};
+        assert_int_equal(mcp_upstream_send(u, &rq, &CB, &r, &r.ticket), WRIT_OK);
+        assert_true(rec_wait(&r, 5));
+        assert_int_equal(r.st, WRIT_OK);
+        assert_int_equal(r.status, 200);
+        assert_non_null(strstr(r.body, "\"method\": \"POST\""));
+        assert_int_equal(r.order_bad, 0);
+        here += pthread_equal(r.done_thread, pthread_self()) != 0;
+        rec_free(&r);
+    }
+    /* a local answer comes well within the wait: most are read here (a
+     * loaded machine may be slower for some) */
+    assert_true(here >= 1);
+    mcp_upstream_close(u);
+
+    u = http_open("/sse", NULL);
+    rec r;
+    rec_init(&r);
+    mcp_up_request rq = {.body = body, .len = strlen(body), .wait_here = true, .wait_fd = efd};
+    double t0 = now_s();
+    assert_int_equal(mcp_upstream_send(u, &rq, &CB, &r, &r.ticket), WRIT_OK);
+    assert_true(now_s() - t0 < 0.25); /* not held until the end (0.9 s) */
+    assert_int_equal(GET(&r, dones), 0);
+    assert_true(rec_wait(&r, 5));
+    assert_int_equal(r.st, WRIT_OK);
+    assert_true(r.datas >= 4);
+    assert_true(r.piece_t[1] - r.piece_t[0] > 0.2); /* still streamed */
+    assert_false(pthread_equal(r.done_thread, pthread_self()));
+    assert_int_equal(r.order_bad, 0);
+    rec_free(&r);
+    mcp_upstream_close(u);
+
+    /* the sender's own work ends the wait at once: a hanging upstream */
+    uint64_t one = 1;
+    assert_int_equal(write(efd, &one, sizeof one), (ssize_t)sizeof one);
+    u = http_open("/hang", NULL);
+    rec_init(&r);
+    t0 = now_s();
+    assert_int_equal(mcp_upstream_send(u, &rq, &CB, &r, &r.ticket), WRIT_OK);
+    assert_true(now_s() - t0 < 0.25);
+    mcp_upstream_cancel(u, r.ticket);
+    pthread_mutex_lock(&r.mu);
+    r.cancel_returned = true;
+    pthread_mutex_unlock(&r.mu);
+    sleep_ms(50);
+    assert_int_equal(GET(&r, after_cancel), 0);
+    assert_int_equal(GET(&r, dones), 0);
+    rec_free(&r);
+    mcp_upstream_close(u);
+    close(efd);
 }
 
 static void test_http_errors(void **state)
@@ -905,10 +975,11 @@ static void test_stdio_spawn_fails(void **state)
 int main(void)
 {
     const struct CMUnitTest http[] = {
-        cmocka_unit_test(test_http_json_and_headers),     cmocka_unit_test(test_http_get_delete),
-        cmocka_unit_test(test_http_sse_in_pieces),        cmocka_unit_test(test_http_errors),
-        cmocka_unit_test(test_http_refused_and_bad_urls), cmocka_unit_test(test_http_cancel),
-        cmocka_unit_test(test_http_concurrent),           cmocka_unit_test(test_http_connect_timeout),
+        cmocka_unit_test(test_http_json_and_headers), cmocka_unit_test(test_http_get_delete),
+        cmocka_unit_test(test_http_sse_in_pieces),    cmocka_unit_test(test_http_errors),
+        cmocka_unit_test(test_http_wait_here),        cmocka_unit_test(test_http_refused_and_bad_urls),
+        cmocka_unit_test(test_http_cancel),           cmocka_unit_test(test_http_concurrent),
+        cmocka_unit_test(test_http_connect_timeout),
     };
     const struct CMUnitTest stdio[] = {
         cmocka_unit_test(test_stdio_ids_restored), cmocka_unit_test(test_stdio_concurrent),
