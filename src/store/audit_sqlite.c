@@ -244,8 +244,9 @@ bad:
  *   - its slot stays at the WAL's end when it was taken, and a checkpoint
  *     copies no frame past an open reader's slot: SQLite's automatic
  *     checkpoint is replaced by passive ones (when the WAL holds
- *     CHECKPOINT_FRAMES frames after a commit, as SQLite's default), the
- *     read dropped first, mostly on a thread of their own (checkpoint,
+ *     CHECKPOINT_FRAMES frames after a commit: four times SQLite's
+ *     default, as each costs the commit path a few syncs however small),
+ *     the read dropped first, mostly on a thread of their own (checkpoint,
  *     below);
  *   - a failed transaction drops it too, and so does a log that has not
  *     written for a tick of its thread (sq_tick, 200 to 400 ms): an idle
@@ -254,8 +255,8 @@ bad:
  * Records are committed exactly as before (the same commit; readers in
  * other processes see them when it returns); other readers take their own
  * slots as ever. */
-#define CHECKPOINT_FRAMES 1000
-#define CHECKPOINT_CAP (4 * CHECKPOINT_FRAMES) /* frames a writer may add while one runs */
+#define CHECKPOINT_FRAMES 4000
+#define CHECKPOINT_CAP (2 * CHECKPOINT_FRAMES) /* where a writer waits for a running one */
 #define HOLD_PAUSE 16 /* transactions without the read after another writer got in the way */
 
 static int wal_frames_hook(void *arg, sqlite3 *db, const char *name, int frames)
