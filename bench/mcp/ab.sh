@@ -12,24 +12,9 @@ A=$(readlink -f "$1"); B=$(readlink -f "$2"); rounds=${3:-5}; secs=${4:-2}; conn
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 work=$(mktemp -d /tmp/mcpab.XXXXXX)
 trap 'kill $(jobs -p) 2>/dev/null; sleep 0.3; rm -rf "$work"' EXIT
-node "$repo/bench/mcp/upstream.mjs" >"$work/up.port" &
-for _ in $(seq 50); do [ -s "$work/up.port" ] && break; sleep 0.1; done
-UP=$(head -1 "$work/up.port")
-"$A" keys generate --out "$work/k.pem" >/dev/null
-echo bench-secret >"$work/cred"
-cat "$repo/examples/mcp.cedar" - >"$work/p.cedar" <<'CEDAR'
-@id("bench-add")
-permit (principal, action == Writ::Action::"bench/add", resource) when { context.input.a < 100 };
-CEDAR
-TOK=$("$A" token mint --key "$work/k.pem" --issuer https://writ.local --audience writ \
-    --subject spiffe://corp.example/agents/bench --purpose bench --action 'bench/*' --sensitivity restricted --ttl 900)
-BODY='{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"add","arguments":{"a":1,"b":2}}}'
-cat >"$work/post.lua" <<LUA
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Accept"] = "application/json, text/event-stream"
-wrk.headers["Authorization"] = "Bearer $TOK"
-wrk.body = '$BODY'
+. "$repo/bench/mcp/lib.sh"
+mcp_bench_setup "$work" "$A"
+cat >>"$work/post.lua" <<'LUA'
 done = function(summary, latency, requests)
   io.write(string.format("TAIL %d %d\n", latency:percentile(99.9), latency.max))
 end
@@ -37,9 +22,8 @@ LUA
 declare -A PID URL
 for x in A B; do
   bin=${!x}
-  "$bin" serve --listen 127.0.0.1:0 --ready-file "$work/ready$x" --state-dir "$work/state$x" --threads 2 \
-      --policies "$work/p.cedar" --token-keys "$work/k.pem" --mcp-upstream "bench http://127.0.0.1:$UP/mcp" \
-      --mcp-credential "bench header X-Api-Key $work/cred" >"$work/log$x" 2>&1 & PID[$x]=$!
+  "$bin" serve --listen 127.0.0.1:0 --ready-file "$work/ready$x" --state-dir "$work/state$x" "${MCP_SERVE_ARGS[@]}" \
+      >"$work/log$x" 2>&1 & PID[$x]=$!
   for _ in $(seq 600); do [ -s "$work/ready$x" ] && break; sleep 0.1; done
   URL[$x]="http://$(cat $work/ready$x)/mcp/bench"
   wrk -t1 -c$conns -d1s -s "$work/post.lua" "${URL[$x]}" >/dev/null

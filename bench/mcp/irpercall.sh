@@ -17,28 +17,9 @@ writ=$(readlink -f "$1"); secs=${2:-4}; conns=${3:-1}; shift 3 || shift $#
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 work=$(mktemp -d /tmp/mcpir.XXXXXX)
 trap 'kill $(jobs -p) 2>/dev/null; sleep 0.3; rm -rf "$work"' EXIT
-node "$repo/bench/mcp/upstream.mjs" >"$work/up.port" &
-for _ in $(seq 50); do [ -s "$work/up.port" ] && break; sleep 0.1; done
-UP=$(head -1 "$work/up.port")
-"$writ" keys generate --out "$work/k.pem" >/dev/null
-echo bench-secret >"$work/cred"
-cat "$repo/examples/mcp.cedar" - >"$work/p.cedar" <<'CEDAR'
-@id("bench-add")
-permit (principal, action == Writ::Action::"bench/add", resource) when { context.input.a < 100 };
-CEDAR
-args=(serve --listen 127.0.0.1:0 --ready-file "$work/ready" --state-dir "$work/state" --threads 2
-      --policies "$work/p.cedar" --token-keys "$work/k.pem" --mcp-upstream "bench http://127.0.0.1:$UP/mcp"
-      --mcp-credential "bench header X-Api-Key $work/cred" "$@")
-TOK=$("$writ" token mint --key "$work/k.pem" --issuer https://writ.local --audience writ \
-    --subject spiffe://corp.example/agents/bench --purpose bench --action 'bench/*' --sensitivity restricted --ttl 900)
-BODY='{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"add","arguments":{"a":1,"b":2}}}'
-cat >"$work/post.lua" <<LUA
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Accept"] = "application/json, text/event-stream"
-wrk.headers["Authorization"] = "Bearer $TOK"
-wrk.body = '$BODY'
-LUA
+. "$repo/bench/mcp/lib.sh"
+mcp_bench_setup "$work" "$writ"
+args=(serve --listen 127.0.0.1:0 --ready-file "$work/ready" --state-dir "$work/state" "${MCP_SERVE_ARGS[@]}" "$@")
 start() { # start [wrapper...]
   "$@" "$writ" "${args[@]}" >"$work/log" 2>&1 & wp=$!
   for _ in $(seq 600); do [ -s "$work/ready" ] && break; sleep 0.1; done

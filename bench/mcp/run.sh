@@ -26,37 +26,18 @@ TMP=$(mktemp -d /tmp/writ-mcpbench.XXXXXX)
 PIDS=()
 trap 'for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done; rm -rf "$TMP"' EXIT
 
-node "$repo/bench/mcp/upstream.mjs" >"$TMP/up.port" &
-PIDS+=("$!")
-for _ in $(seq 50); do [ -s "$TMP/up.port" ] && break; sleep 0.1; done
-UP=$(head -1 "$TMP/up.port")
-
-"$WRIT" keys generate --out "$TMP/k.pem" >/dev/null
-echo bench-secret >"$TMP/cred"
-cat "$repo/examples/mcp.cedar" - >"$TMP/p.cedar" <<'CEDAR'
-@id("bench-add")
-permit (principal, action == Writ::Action::"bench/add", resource) when { context.input.a < 100 };
-CEDAR
-"$WRIT" serve --listen 127.0.0.1:0 --ready-file "$TMP/ready" --state-dir "$TMP/state" --threads 2 \
-    --policies "$TMP/p.cedar" --token-keys "$TMP/k.pem" --mcp-upstream "bench http://127.0.0.1:$UP/mcp" \
-    --mcp-credential "bench header X-Api-Key $TMP/cred" ${WRIT_EXTRA:-} >"$TMP/writ.log" 2>&1 &
+. bench/mcp/lib.sh
+mcp_bench_setup "$TMP" "$WRIT"
+# shellcheck disable=SC2086
+"$WRIT" serve --listen 127.0.0.1:0 --ready-file "$TMP/ready" --state-dir "$TMP/state" "${MCP_SERVE_ARGS[@]}" \
+    ${WRIT_EXTRA:-} >"$TMP/writ.log" 2>&1 &
 WPID=$!
 PIDS+=("$WPID")
 for _ in $(seq 100); do [ -s "$TMP/ready" ] && break; sleep 0.1; done
 ADDR=$(cat "$TMP/ready")
-TOK=$("$WRIT" token mint --key "$TMP/k.pem" --issuer https://writ.local --audience writ \
-    --subject spiffe://corp.example/agents/bench --purpose bench --action 'bench/*' --sensitivity restricted --ttl 900)
-BODY='{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"add","arguments":{"a":1,"b":2}}}'
 r=$(curl -s -X POST "http://$ADDR/mcp/bench" -H 'Content-Type: application/json' \
     -H 'Accept: application/json, text/event-stream' -H "Authorization: Bearer $TOK" --data "$BODY")
 [[ "$r" == *'"text":"3"'* ]] || { echo "the gateway does not answer the call: $r"; cat "$TMP/writ.log"; exit 1; }
-cat >"$TMP/post.lua" <<LUA
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Accept"] = "application/json, text/event-stream"
-wrk.headers["Authorization"] = "Bearer $TOK"
-wrk.body = '$BODY'
-LUA
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$WPID/stat"; }
 csw() { awk '/voluntary_ctxt_switches/ {n += $2} END {print n}' /proc/$WPID/task/*/status 2>/dev/null; }
 run() { # run CONNS URL -> "rps p50_us p99_us non2xx"
