@@ -244,10 +244,11 @@ bad:
  *   - its slot stays at the WAL's end when it was taken, and a checkpoint
  *     copies no frame past an open reader's slot: SQLite's automatic
  *     checkpoint is replaced by passive ones (when the WAL holds
- *     CHECKPOINT_FRAMES frames after a commit: four times SQLite's
- *     default, as each costs the commit path a few syncs however small),
- *     the read dropped first, mostly on a thread of their own (checkpoint,
- *     below);
+ *     CHECKPOINT_FRAMES frames after a commit, as SQLite's default; more
+ *     would mean fewer of the writer's small syncs but a WAL that needs
+ *     that much more disk, and a nearly full disk then fills with WAL that
+ *     cannot be copied back), the read dropped first, mostly on a thread
+ *     of their own (checkpoint, below);
  *   - a failed transaction drops it too, and so does a log that has not
  *     written for a tick of its thread (sq_tick, 200 to 400 ms): an idle
  *     server holds no slot, so checkpoints by others (the state store on
@@ -255,7 +256,7 @@ bad:
  * Records are committed exactly as before (the same commit; readers in
  * other processes see them when it returns); other readers take their own
  * slots as ever. */
-#define CHECKPOINT_FRAMES 4000
+#define CHECKPOINT_FRAMES 1000
 #define CHECKPOINT_CAP (2 * CHECKPOINT_FRAMES) /* where a writer waits for a running one */
 #define HOLD_PAUSE 16 /* transactions without the read after another writer got in the way */
 
