@@ -106,23 +106,66 @@ static void path_add(conv *c, const char *k, size_t kl)
     }
 }
 
+/* A walk's counters, with the limits given or the defaults. */
+static conv conv_start(const mcp_input_limits *limits)
+{
+    conv c = {0};
+    c.max_depth = limits && limits->max_depth ? limits->max_depth : MCP_INPUT_DEFAULT_MAX_DEPTH;
+    c.max_values = limits && limits->max_values ? limits->max_values : MCP_INPUT_DEFAULT_MAX_VALUES;
+    c.max_bytes = limits && limits->max_bytes ? limits->max_bytes : MCP_INPUT_DEFAULT_MAX_BYTES;
+    return c;
+}
+
+/* The checks both walks (conv_value, cv_conv) make, in the same order, so
+ * that both refuse the same arguments with the same words. */
+static writ_status count_value(conv *c, writ_error *err)
+{
+    if (++c->values > c->max_values)
+        return wr_error(err, WRIT_ELIMIT, "tool arguments: more than %zu values", c->max_values);
+    return WRIT_OK;
+}
+
+static writ_status count_bytes(conv *c, size_t n, writ_error *err)
+{
+    c->bytes += n;
+    if (c->bytes > c->max_bytes)
+        return wr_error(err, WRIT_ELIMIT, "tool arguments: strings and keys exceed %zu bytes", c->max_bytes);
+    return WRIT_OK;
+}
+
+static writ_status check_depth(const conv *c, unsigned depth, writ_error *err)
+{
+    if (depth >= c->max_depth)
+        return wr_error(err, WRIT_ELIMIT, "tool arguments nested deeper than %u levels", c->max_depth);
+    return WRIT_OK;
+}
+
+static writ_status check_key(conv *c, const char *k, size_t kl, writ_error *err)
+{
+    if ((kl == 6 && !memcmp(k, "__extn", 6)) || (kl == 8 && !memcmp(k, "__entity", 8)))
+        return wr_error(err, WRIT_EINVAL,
+                        "tool arguments: key \"%s\" at input%s is reserved by Cedar's JSON format "
+                        "(it would read as an escape); such arguments are refused",
+                        k, c->path);
+    return count_bytes(c, kl, err);
+}
+
 /* Convert j (not null) typed t (may be NULL); *out a new tree. */
 static writ_status conv_value(conv *c, const json_t *j, const cs_type *t, unsigned depth, json_t **out,
                               writ_error *err)
 {
     *out = NULL;
-    if (++c->values > c->max_values)
-        return wr_error(err, WRIT_ELIMIT, "tool arguments: more than %zu values", c->max_values);
+    writ_status cst = count_value(c, err);
+    if (cst)
+        return cst;
     switch (json_typeof(j)) {
     case JSON_TRUE:
     case JSON_FALSE:
         *out = json_boolean(json_is_true(j));
         break;
     case JSON_STRING:
-        c->bytes += json_string_length(j);
-        if (c->bytes > c->max_bytes)
-            return wr_error(err, WRIT_ELIMIT, "tool arguments: strings and keys exceed %zu bytes",
-                            c->max_bytes);
+        if ((cst = count_bytes(c, json_string_length(j), err)))
+            return cst;
         *out = json_stringn_nocheck(json_string_value(j), json_string_length(j));
         break;
     case JSON_INTEGER: {
@@ -156,8 +199,8 @@ static writ_status conv_value(conv *c, const json_t *j, const cs_type *t, unsign
     }
     case JSON_ARRAY:
     case JSON_OBJECT: {
-        if (depth >= c->max_depth)
-            return wr_error(err, WRIT_ELIMIT, "tool arguments nested deeper than %u levels", c->max_depth);
+        if ((cst = check_depth(c, depth, err)))
+            return cst;
         bool arr = json_is_array(j);
         json_t *o = arr ? json_array() : json_object();
         if (!o)
@@ -181,19 +224,9 @@ static writ_status conv_value(conv *c, const json_t *j, const cs_type *t, unsign
             size_t kl;
             json_object_keylen_foreach((json_t *)j, k, kl, v)
             {
-                if ((kl == 6 && !memcmp(k, "__extn", 6)) || (kl == 8 && !memcmp(k, "__entity", 8))) {
+                if ((cst = check_key(c, k, kl, err))) {
                     json_decref(o);
-                    return wr_error(
-                        err, WRIT_EINVAL,
-                        "tool arguments: key \"%s\" at input%s is reserved by Cedar's JSON format "
-                        "(it would read as an escape); such arguments are refused",
-                        k, c->path);
-                }
-                c->bytes += kl;
-                if (c->bytes > c->max_bytes) {
-                    json_decref(o);
-                    return wr_error(err, WRIT_ELIMIT, "tool arguments: strings and keys exceed %zu bytes",
-                                    c->max_bytes);
+                    return cst;
                 }
                 if (json_is_null(v))
                     continue;
@@ -223,10 +256,7 @@ writ_status mcp_input_to_cedar(const json_t *args, const mcp_input_limits *limit
     *out = NULL;
     if (args && !json_is_object(args))
         return wr_error(err, WRIT_EINVAL, "tool arguments must be a JSON object");
-    conv c = {0};
-    c.max_depth = limits && limits->max_depth ? limits->max_depth : MCP_INPUT_DEFAULT_MAX_DEPTH;
-    c.max_values = limits && limits->max_values ? limits->max_values : MCP_INPUT_DEFAULT_MAX_VALUES;
-    c.max_bytes = limits && limits->max_bytes ? limits->max_bytes : MCP_INPUT_DEFAULT_MAX_BYTES;
+    conv c = conv_start(limits);
     if (!args) {
         *out = json_object();
         return *out ? WRIT_OK : wr_error(err, WRIT_ENOMEM, "out of memory");
@@ -247,18 +277,17 @@ static writ_status cv_conv(conv *c, wr_arena *a, const json_t *j, unsigned depth
                            writ_error *err)
 {
     *out = cv_none();
-    if (++c->values > c->max_values)
-        return wr_error(err, WRIT_ELIMIT, "tool arguments: more than %zu values", c->max_values);
+    writ_status cst = count_value(c, err);
+    if (cst)
+        return cst;
     switch (json_typeof(j)) {
     case JSON_TRUE:
     case JSON_FALSE:
         *out = cv_bool(json_is_true(j));
         return WRIT_OK;
     case JSON_STRING:
-        c->bytes += json_string_length(j);
-        if (c->bytes > c->max_bytes)
-            return wr_error(err, WRIT_ELIMIT, "tool arguments: strings and keys exceed %zu bytes",
-                            c->max_bytes);
+        if ((cst = count_bytes(c, json_string_length(j), err)))
+            return cst;
         *out = cv_str_new(a, json_string_value(j), json_string_length(j));
         break;
     case JSON_INTEGER:
@@ -280,8 +309,8 @@ static writ_status cv_conv(conv *c, wr_arena *a, const json_t *j, unsigned depth
     }
     case JSON_ARRAY:
     case JSON_OBJECT: {
-        if (depth >= c->max_depth)
-            return wr_error(err, WRIT_ELIMIT, "tool arguments nested deeper than %u levels", c->max_depth);
+        if ((cst = check_depth(c, depth, err)))
+            return cst;
         if (json_is_array(j)) {
             size_t n = json_array_size(j), w = 0;
             cv_value *items = n ? wr_arena_alloc(a, n * sizeof *items) : NULL;
@@ -308,15 +337,8 @@ static writ_status cv_conv(conv *c, wr_arena *a, const json_t *j, unsigned depth
         size_t kl;
         json_object_keylen_foreach((json_t *)j, k, kl, v)
         {
-            if ((kl == 6 && !memcmp(k, "__extn", 6)) || (kl == 8 && !memcmp(k, "__entity", 8)))
-                return wr_error(err, WRIT_EINVAL,
-                                "tool arguments: key \"%s\" at input%s is reserved by Cedar's JSON format "
-                                "(it would read as an escape); such arguments are refused",
-                                k, c->path);
-            c->bytes += kl;
-            if (c->bytes > c->max_bytes)
-                return wr_error(err, WRIT_ELIMIT, "tool arguments: strings and keys exceed %zu bytes",
-                                c->max_bytes);
+            if ((cst = check_key(c, k, kl, err)))
+                return cst;
             if (json_is_null(v))
                 continue;
             /* the key as the Cedar reader decodes it */
@@ -354,10 +376,7 @@ writ_status mcp_input_to_values(wr_arena *a, const json_t *args, const mcp_input
     *out = cv_none();
     if (args && !json_is_object(args))
         return wr_error(err, WRIT_EINVAL, "tool arguments must be a JSON object");
-    conv c = {0};
-    c.max_depth = limits && limits->max_depth ? limits->max_depth : MCP_INPUT_DEFAULT_MAX_DEPTH;
-    c.max_values = limits && limits->max_values ? limits->max_values : MCP_INPUT_DEFAULT_MAX_VALUES;
-    c.max_bytes = limits && limits->max_bytes ? limits->max_bytes : MCP_INPUT_DEFAULT_MAX_BYTES;
+    conv c = conv_start(limits);
     if (!args) {
         *out = cv_record_new(a, NULL, 0);
         return out->type != CV_NONE ? WRIT_OK : wr_error(err, WRIT_ENOMEM, "out of memory");
