@@ -37,3 +37,49 @@ wrk.headers["Authorization"] = "Bearer $TOK"
 wrk.body = '$BODY'
 LUA
 }
+
+# mcp_bench_nginx WORK: nginx as a plain reverse proxy in front of the same
+# upstream (2 worker processes, as Writ has 2 threads; keep-alive both ways;
+# the credential header added as Writ adds it), the reference for what any
+# proxy adds on this machine: an extra process on the path, two more
+# wake-ups and two more socket hops per call.  It decides nothing and writes
+# no record.  Sets NGX (its port); its pid is added to PIDS when the caller
+# keeps that array.  Needs mcp_bench_setup first (UP).
+mcp_bench_nginx() {
+    local work=$1 used p
+    mkdir -p "$work/ngx"
+    used=$(ss -Htln 2>/dev/null | awk '{n = split($4, a, ":"); print a[n]}')
+    for _ in $(seq 50); do
+        p=$((20000 + RANDOM % 40000))
+        grep -qx "$p" <<<"$used" || break
+    done
+    NGX=$p
+    cat >"$work/ngx/nginx.conf" <<CONF
+worker_processes 2;
+pid $work/ngx/nginx.pid;
+error_log $work/ngx/error.log warn;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    client_body_temp_path $work/ngx/body; proxy_temp_path $work/ngx/proxy;
+    fastcgi_temp_path $work/ngx/fastcgi; uwsgi_temp_path $work/ngx/uwsgi; scgi_temp_path $work/ngx/scgi;
+    keepalive_requests 1000000;
+    upstream mcp { server 127.0.0.1:$UP; keepalive 64; keepalive_requests 1000000; }
+    server {
+        listen 127.0.0.1:$NGX;
+        location / {
+            proxy_pass http://mcp/mcp;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header Authorization "";
+            proxy_set_header X-Api-Key "$(cat "$work/cred")";
+        }
+    }
+}
+CONF
+    nginx -c "$work/ngx/nginx.conf" -p "$work/ngx" -g 'daemon off;' >"$work/ngx/out.log" 2>&1 &
+    if declare -p PIDS >/dev/null 2>&1; then PIDS+=("$!"); fi
+    for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$NGX/" && return 0; sleep 0.1; done
+    echo "nginx did not start: $(cat "$work/ngx/out.log" "$work/ngx/error.log" 2>/dev/null)" >&2
+    return 1
+}

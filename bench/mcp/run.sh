@@ -21,13 +21,14 @@ secs=${1:-5}
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 repo=$(pwd)
 WRIT=${WRIT_BIN:-$repo/build/release/writ}
-for c in wrk node curl; do command -v $c >/dev/null || { echo "need $c"; exit 1; }; done
+for c in wrk node curl nginx; do command -v $c >/dev/null || { echo "need $c"; exit 1; }; done
 TMP=$(mktemp -d /tmp/writ-mcpbench.XXXXXX)
 PIDS=()
 trap 'for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done; rm -rf "$TMP"' EXIT
 
 . bench/mcp/lib.sh
 mcp_bench_setup "$TMP" "$WRIT"
+mcp_bench_nginx "$TMP"
 # shellcheck disable=SC2086
 "$WRIT" serve --listen 127.0.0.1:0 --ready-file "$TMP/ready" --state-dir "$TMP/state" "${MCP_SERVE_ARGS[@]}" \
     ${WRIT_EXTRA:-} >"$TMP/writ.log" 2>&1 &
@@ -49,6 +50,7 @@ run() { # run CONNS URL -> "rps p50_us p99_us non2xx"
 printf "%-28s %10s %10s %10s %8s\n" "" "req/s" "p50 us" "p99 us" "non-2xx"
 for c in 1 32; do
     read -r dr d50 d99 dn <<<"$(run "$c" "http://127.0.0.1:$UP/mcp")"
+    read -r nr n50 n99 nn <<<"$(run "$c" "http://127.0.0.1:$NGX/mcp")"
     t0=$(cpu_ticks) s0=$(csw)
     if [ -n "${PERF_OUT:-}" ]; then
         perf record -g -o "$PERF_OUT.$c" -p "$WPID" -- sleep "$secs" >/dev/null 2>&1 &
@@ -59,7 +61,9 @@ for c in 1 32; do
     t1=$(cpu_ticks) s1=$(csw)
     n=$(awk -v r="$gr" -v s="$secs" 'BEGIN {printf "%d", r * s}')
     printf "%-28s %10s %10s %10s %8s\n" "direct, $c connection(s)" "$dr" "$d50" "$d99" "$dn" \
-        "through Writ, $c" "$gr" "$g50" "$g99" "$gn"
+        "through nginx (proxy), $c" "$nr" "$n50" "$n99" "$nn" "through Writ, $c" "$gr" "$g50" "$g99" "$gn"
+    awk -v dr="$dr" -v nr="$nr" -v d50="$d50" -v n50="$n50" -v d99="$d99" -v n99="$n99" -v c="$c" \
+        'BEGIN {printf "  %d conn: a plain proxy adds %+d us at p50, %+d us at p99; rate %.0f%% of direct\n", c, n50 - d50, n99 - d99, 100 * nr / dr}'
     awk -v dr="$dr" -v gr="$gr" -v d50="$d50" -v g50="$g50" -v d99="$d99" -v g99="$g99" -v c="$c" \
         'BEGIN {printf "  %d conn: gateway adds %+d us at p50, %+d us at p99; rate %.0f%% of direct\n", c, g50 - d50, g99 - d99, 100 * gr / dr}'
     awk -v t="$((t1 - t0))" -v hz="$(getconf CLK_TCK)" -v n="$n" -v cs="$((s1 - s0))" \

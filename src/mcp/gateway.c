@@ -926,11 +926,14 @@ static enum MHD_Result forward(mcp_gw *g, gw_req *r)
     if (wfd >= 0) {
         rq.wait_here = true;
         rq.wait_fd = wfd;
+        rq.spin_ns = (long)g->cfg->mcp_spin_us * 1000;
     }
     r->phase = P_WAIT_HEAD;
     uint64_t ticket = 0;
     writ_status sst = mcp_upstream_send(r->up->u, &rq, &callbacks, r, &ticket);
     wr_free(minted); /* send copied it */
+    if (wfd >= 0) /* a lone client's next message tends to follow its answer at once */
+        srv_loop_spin_next((long)g->cfg->mcp_spin_us * 1000);
     if (sst) {
         snprintf(r->why, sizeof r->why, "could not send the request");
         return upstream_failed(r);

@@ -68,6 +68,7 @@ typedef struct mcp_up_request {
      * sender's own work: its event loop's descriptor), or after 20 ms. */
     bool wait_here;
     int wait_fd;
+    long spin_ns; /* wait_here: poll without sleeping this long first (mcp_spin_us) */
 } mcp_up_request;
 
 typedef struct mcp_up_callbacks {

@@ -105,15 +105,35 @@ static void waker_clear(struct MHD_Daemon *d)
         }
 }
 
+static _Thread_local long spin_next;
+static long since_ns(const struct timespec *t0)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (long)(t.tv_sec - t0->tv_sec) * 1000000000L + (t.tv_nsec - t0->tv_nsec);
+}
+
 /* This worker's own wait (epoll mode): until libmicrohttpd's descriptor
- * or the wake-up is ready, or ms pass. */
+ * or the wake-up is ready, or ms pass.  Asked to (srv_loop_spin_next), it
+ * first polls without sleeping for a while: on a VM whose idle CPU halts,
+ * waking a sleeping thread costs tens of microseconds. */
 static void wait_own(srv_worker *w, int ms)
 {
     MHD_UNSIGNED_LONG_LONG to;
     if (MHD_get_timeout(w->d, &to) == MHD_YES && to < (MHD_UNSIGNED_LONG_LONG)ms)
         ms = (int)to;
     struct epoll_event ev[2];
-    int n = epoll_wait(w->ep, ev, 2, ms);
+    int n = 0;
+    long spin = spin_next;
+    spin_next = 0;
+    if (spin > 0 && ms > 0) {
+        struct timespec t0;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        while ((n = epoll_wait(w->ep, ev, 2, 0)) == 0 && since_ns(&t0) < spin)
+            ;
+    }
+    if (n == 0)
+        n = epoll_wait(w->ep, ev, 2, ms);
     for (int i = 0; i < n; i++)
         if (ev[i].data.fd == w->wake) {
             uint64_t v;
@@ -124,6 +144,8 @@ static void wait_own(srv_worker *w, int ms)
 }
 
 static _Thread_local int own_wait_fd = -1;
+
+void srv_loop_spin_next(long ns) { spin_next = ns; }
 
 int srv_loop_wait_fd(void) { return own_wait_fd; }
 

@@ -389,6 +389,11 @@ void srv_loop_stop(srv_loop *l);
  * something itself (the MCP gateway's lone call) stops when it is. */
 int srv_loop_wait_fd(void);
 
+/* On a worker thread: its next wait busy-polls its descriptors for up to
+ * ns before it sleeps (once; the MCP gateway after a lone call, whose
+ * client's next message is likely to come at once). */
+void srv_loop_spin_next(long ns);
+
 /* ---- the connection limit (conns.c) */
 unsigned srv_conn_hard_limit(const srv_config *cfg);
 void srv_conn_notify(void *cls, struct MHD_Connection *c, void **socket_context,

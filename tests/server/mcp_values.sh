@@ -43,7 +43,7 @@ CEDAR
 args=(--policies "$TMP/p.cedar" --token-keys "$TMP/k.pem" --mcp-upstream "v http://127.0.0.1:$UP/mcp")
 start_writ values "${args[@]}"
 A1=$ADDR P1=$WPID
-WRIT_MCP_JSON_CONTEXT=1 start_writ json "${args[@]}"
+WRIT_MCP_JSON_CONTEXT=1 start_writ json "${args[@]}" --mcp-spin-us 0 # and the worker never spins
 A2=$ADDR P2=$WPID
 TOK=$("$WRIT" token mint --key "$TMP/k.pem" --issuer https://writ.local --audience writ \
     --subject spiffe://corp.example/agents/v --purpose bench --action 'v/*' --sensitivity restricted \
