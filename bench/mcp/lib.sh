@@ -46,14 +46,34 @@ LUA
 # no record.  Sets NGX (its port); its pid is added to PIDS when the caller
 # keeps that array.  Needs mcp_bench_setup first (UP).
 mcp_bench_nginx() {
-    local work=$1 used p
+    local work=$1 used try pid
     mkdir -p "$work/ngx"
-    used=$(ss -Htln 2>/dev/null | awk '{n = split($4, a, ":"); print a[n]}')
-    for _ in $(seq 50); do
-        p=$((20000 + RANDOM % 40000))
-        grep -qx "$p" <<<"$used" || break
+    for try in $(seq 10); do
+        # below the kernel's ephemeral range (32768-60999), where a client's
+        # socket could take the port between the check and nginx's bind
+        used=$(ss -Htan 2>/dev/null | awk '{n = split($4, a, ":"); print a[n]}')
+        NGX=$((20000 + RANDOM % 12000))
+        grep -qx "$NGX" <<<"$used" && continue
+        mcp_bench_nginx_conf "$work"
+        nginx -c "$work/ngx/nginx.conf" -p "$work/ngx" -g 'daemon off;' >"$work/ngx/out.log" 2>&1 &
+        pid=$!
+        for _ in $(seq 50); do
+            kill -0 "$pid" 2>/dev/null || break
+            if curl -s -o /dev/null "http://127.0.0.1:$NGX/"; then
+                if declare -p PIDS >/dev/null 2>&1; then PIDS+=("$pid"); fi
+                return 0
+            fi
+            sleep 0.1
+        done
+        kill "$pid" 2>/dev/null
+        wait "$pid" 2>/dev/null
     done
-    NGX=$p
+    echo "nginx did not start: $(cat "$work/ngx/out.log" "$work/ngx/error.log" 2>/dev/null)" >&2
+    return 1
+}
+
+mcp_bench_nginx_conf() {
+    local work=$1
     cat >"$work/ngx/nginx.conf" <<CONF
 worker_processes 2;
 pid $work/ngx/nginx.pid;
@@ -77,9 +97,4 @@ http {
     }
 }
 CONF
-    nginx -c "$work/ngx/nginx.conf" -p "$work/ngx" -g 'daemon off;' >"$work/ngx/out.log" 2>&1 &
-    if declare -p PIDS >/dev/null 2>&1; then PIDS+=("$!"); fi
-    for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$NGX/" && return 0; sleep 0.1; done
-    echo "nginx did not start: $(cat "$work/ngx/out.log" "$work/ngx/error.log" 2>/dev/null)" >&2
-    return 1
 }
