@@ -40,6 +40,11 @@ r=$(curl -s -X POST "http://$ADDR/mcp/bench" -H 'Content-Type: application/json'
     -H 'Accept: application/json, text/event-stream' -H "Authorization: Bearer $TOK" --data "$BODY")
 [[ "$r" == *'"text":"3"'* ]] || { echo "the gateway does not answer the call: $r"; cat "$TMP/writ.log"; exit 1; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$WPID/stat"; }
+ngx_ticks() { # nginx's master and workers
+    local m
+    m=$(cat "$TMP/ngx/nginx.pid")
+    for p in $m $(pgrep -P "$m"); do awk '{print $14 + $15}' "/proc/$p/stat"; done | awk '{n += $1} END {print n}'
+}
 csw() { awk '/voluntary_ctxt_switches/ {n += $2} END {print n}' /proc/$WPID/task/*/status 2>/dev/null; }
 run() { # run CONNS URL -> "rps p50_us p99_us non2xx"
     wrk -t1 -c"$1" -d"${secs}s" --latency --timeout 5s -s "$TMP/post.lua" "$2" >"$TMP/wrk.out" 2>&1
@@ -50,7 +55,9 @@ run() { # run CONNS URL -> "rps p50_us p99_us non2xx"
 printf "%-28s %10s %10s %10s %8s\n" "" "req/s" "p50 us" "p99 us" "non-2xx"
 for c in 1 32; do
     read -r dr d50 d99 dn <<<"$(run "$c" "http://127.0.0.1:$UP/mcp")"
+    q0=$(ngx_ticks)
     read -r nr n50 n99 nn <<<"$(run "$c" "http://127.0.0.1:$NGX/mcp")"
+    q1=$(ngx_ticks)
     t0=$(cpu_ticks) s0=$(csw)
     if [ -n "${PERF_OUT:-}" ]; then
         perf record -g -o "$PERF_OUT.$c" -p "$WPID" -- sleep "$secs" >/dev/null 2>&1 &
@@ -64,6 +71,8 @@ for c in 1 32; do
         "through nginx (proxy), $c" "$nr" "$n50" "$n99" "$nn" "through Writ, $c" "$gr" "$g50" "$g99" "$gn"
     awk -v dr="$dr" -v nr="$nr" -v d50="$d50" -v n50="$n50" -v d99="$d99" -v n99="$n99" -v c="$c" \
         'BEGIN {printf "  %d conn: a plain proxy adds %+d us at p50, %+d us at p99; rate %.0f%% of direct\n", c, n50 - d50, n99 - d99, 100 * nr / dr}'
+    awk -v t="$((q1 - q0))" -v hz="$(getconf CLK_TCK)" -v n="$(awk -v r="$nr" -v s="$secs" 'BEGIN {printf "%d", r * s}')" \
+        'BEGIN {if (n > 0) printf "  nginx CPU %.0f us per call\n", 1e6 * t / hz / n}'
     awk -v dr="$dr" -v gr="$gr" -v d50="$d50" -v g50="$g50" -v d99="$d99" -v g99="$g99" -v c="$c" \
         'BEGIN {printf "  %d conn: gateway adds %+d us at p50, %+d us at p99; rate %.0f%% of direct\n", c, g50 - d50, g99 - d99, 100 * gr / dr}'
     awk -v t="$((t1 - t0))" -v hz="$(getconf CLK_TCK)" -v n="$n" -v cs="$((s1 - s0))" \
