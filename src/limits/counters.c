@@ -479,16 +479,6 @@ size_t wr_limits_keys(wr_limits *L) { return atomic_load(&L->nkeys); }
 
 size_t wr_limits_in_force(wr_limits *L) { return atomic_load_explicit(&L->in_force, memory_order_relaxed); }
 
-bool wr_limits_read_context(wr_limits *L)
-{
-    bool any = false;
-    pthread_mutex_lock(&L->set_mu);
-    for (size_t i = 0; L->set && i < L->set->n && !any; i++)
-        any = L->set->v[i].sum;
-    pthread_mutex_unlock(&L->set_mu);
-    return any;
-}
-
 void wr_limits_stats(wr_limits *L, wr_limits_stat *out)
 {
     memset(out, 0, sizeof *out);

@@ -154,8 +154,6 @@ void wr_limits_stats(wr_limits *L, wr_limits_stat *out);
 /* How many limits are in force (no lock: a decision racing a reload sees
  * the old number or the new one, as it would the set). */
 size_t wr_limits_in_force(wr_limits *L);
-/* Does a limit in force read the request's context (a sum limit)? */
-bool wr_limits_read_context(wr_limits *L);
 /* Drop the rings with nothing left in their window (the flusher does it
  * about once a second). */
 void wr_limits_sweep(wr_limits *L, int64_t now_ms);

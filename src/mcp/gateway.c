@@ -982,7 +982,8 @@ static void deny_message(const srv_snapshot *snap, const srv_outcome *o, const c
 /* Decide msg; fills r->allow / r->deny.  The audit record is submitted
  * under the request's barrier (the caller ends it). */
 static void decide(mcp_gw *g, gw_req *r, srv_snapshot *held, const char *what, const json_t *input,
-                   const json_t *tool, const cedar_fact *given, size_t ngiven, const json_t *hashed)
+                   const json_t *tool, const cedar_fact *given, size_t ngiven, const cv_record *given_record,
+                   const json_t *hashed)
 {
     srv *s = g->s;
     const srv_task *t = &r->task;
@@ -1019,6 +1020,7 @@ static void decide(mcp_gw *g, gw_req *r, srv_snapshot *held, const char *what, c
         .approval_input = hashed ? hashed : empty,
         .given = given,
         .ngiven = ngiven,
+        .given_record = given_record,
     };
     srv_snapshot *snap = held ? held : snap_acquire(s->store);
     srv_outcome o;
@@ -1091,10 +1093,10 @@ static wr_arena *call_arena(void)
  * Their values live in this thread's arena until its next call.  The
  * refusals are mcp_input_to_cedar's. */
 static writ_status call_values(gw_up *up, const char *name, const json_t *args, cedar_fact out[2],
-                               writ_error *err)
+                               const cv_record **rec, writ_error *err)
 {
     wr_arena *a = call_arena();
-    cv_value *v = a ? wr_arena_alloc(a, 2 * sizeof *v) : NULL;
+    cv_value *v = a ? wr_arena_alloc(a, 3 * sizeof *v) : NULL;
     if (!v)
         return wr_error(err, WRIT_ENOMEM, "out of memory");
     writ_status st = mcp_input_to_values(a, args, NULL, &v[0], err);
@@ -1118,6 +1120,12 @@ static writ_status call_values(gw_up *up, const char *name, const json_t *args, 
         return wr_error(err, WRIT_ENOMEM, "out of memory");
     out[0] = (cedar_fact){.name = {"input", 5}, .value = &v[0]};
     out[1] = (cedar_fact){.name = {"tool", 4}, .value = &v[1]};
+    /* both as one record, what a limit's `sum context.input.x` reads */
+    cv_field m[2] = {{.key = cv_string_new(a, "input", 5), .v = v[0]},
+                     {.key = cv_string_new(a, "tool", 4), .v = v[1]}};
+    if (!m[0].key || !m[1].key || (v[2] = cv_record_new(a, m, 2)).type == CV_NONE)
+        return wr_error(err, WRIT_ENOMEM, "out of memory");
+    *rec = v[2].u.rec;
     return WRIT_OK;
 }
 
@@ -1188,15 +1196,16 @@ static int decide_post(mcp_gw *g, gw_req *r, struct MHD_Connection *c, const cha
                 memset(&err, 0, sizeof err);
                 char name[300];
                 snprintf(name, sizeof name, "%.*s", (int)tc.name_len, tc.name);
-                /* No schema, approvals or limits: input and tool go into the
+                /* No schema or approvals: input and tool go into the
                  * Cedar request as values (call_values), not as JSON read back */
                 srv_ask probe = {.task = &r->task};
                 cedar_fact given[2];
+                const cv_record *grec = NULL;
                 bool values = !g->json_context && srv_facts_given_ok(g->s, snap, &probe);
-                writ_status st = values ? call_values(r->up, name, tc.arguments, given, &err)
+                writ_status st = values ? call_values(r->up, name, tc.arguments, given, &grec, &err)
                                         : mcp_input_to_cedar(tc.arguments, NULL, &hint, &input, &err);
                 if (!st && values)
-                    decide(g, r, snap, name, NULL, NULL, given, 2, tc.arguments);
+                    decide(g, r, snap, name, NULL, NULL, given, 2, grec, tc.arguments);
                 snap_release(snap);
                 if (st) {
                     char msg[400];
@@ -1207,7 +1216,7 @@ static int decide_post(mcp_gw *g, gw_req *r, struct MHD_Connection *c, const cha
                     rc = -1;
                 } else if (!values) {
                     json_t *tool = tool_record(r->up, name);
-                    decide(g, r, NULL, name, input, tool, NULL, 0, tc.arguments);
+                    decide(g, r, NULL, name, input, tool, NULL, 0, NULL, tc.arguments);
                     json_decref(tool);
                     json_decref(input);
                 }
@@ -1232,7 +1241,7 @@ static int decide_post(mcp_gw *g, gw_req *r, struct MHD_Connection *c, const cha
             } else {
                 if (cargs)
                     json_object_set_new(in, "arguments", cargs);
-                decide(g, r, NULL, meth, in, NULL, NULL, 0, p);
+                decide(g, r, NULL, meth, in, NULL, NULL, 0, NULL, p);
             }
             json_decref(in);
         } else if (!strcmp(meth, "initialize") || !strcmp(meth, "ping") ||
@@ -1245,7 +1254,7 @@ static int decide_post(mcp_gw *g, gw_req *r, struct MHD_Connection *c, const cha
         } else if (!strcmp(meth, "prompts/list")) {
             r->list = L_PROMPTS;
         } else {
-            decide(g, r, NULL, meth, NULL, NULL, NULL, 0, m.params);
+            decide(g, r, NULL, meth, NULL, NULL, NULL, 0, NULL, m.params);
         }
     }
     /* notifications and the client's answers to the upstream's requests pass */

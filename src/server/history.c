@@ -202,8 +202,11 @@ int srv_history_context(srv *s, const srv_snapshot *snap, const srv_ask *a, json
      * through the JSON context, which the schema checks */
     h->direct = !snap->schema;
     /* without a schema every value is in (kind '?'): no call per limit */
-    if (wr_history_begin(s->limits, aid, &h->k, ctx, cedar_split_base(a->context_split),
-                         snap->schema ? kind : NULL, &ku, wall_ms(), h->direct ? NULL : &obj, &h->h, &err)) {
+    /* a sum's value: in ctx, or where ctx has no such member, in the
+     * split's values or the members given as Cedar values */
+    const struct cv_record *vals = a->context_split ? cedar_split_base(a->context_split) : a->given_record;
+    if (wr_history_begin(s->limits, aid, &h->k, ctx, vals, snap->schema ? kind : NULL, &ku, wall_ms(),
+                         h->direct ? NULL : &obj, &h->h, &err)) {
         snprintf(why, wn, "task-history limits: %.260s", err.msg);
         return -1;
     }

@@ -235,10 +235,13 @@ typedef struct srv_ask {
     /* Context members given as Cedar values (the MCP gateway's input and
      * tool), put into the request with the task's facts (srv_facts_task):
      * no JSON context is built and read back.  Only when srv_facts_given_ok
-     * (no schema, approvals or limits reading the context; a task; no other
-     * context); else the decision is refused. */
+     * (no schema or approvals; a task; no other context); else the
+     * decision is refused.  given_record holds the same members as one
+     * record: what a task-history limit sums from (`sum context.input.x`),
+     * required with given. */
     const struct cedar_fact *given;
     size_t ngiven; /* at most SRV_GIVEN_MAX */
+    const struct cv_record *given_record;
 } srv_ask;
 #define SRV_GIVEN_MAX 4
 /* May a be decided with its context given as Cedar values (srv_ask.given)? */

@@ -37,10 +37,17 @@ when { context.task.purpose == "bench" && context.task.id == "txn-7" &&
          "chain_depth": context.chain_depth, "time": context.time, "source_ip": context.source_ip,
          "destination": context.destination, "sensitivity": context.sensitivity,
          "destinations": context.destinations } };
+@id("p-spend")
+permit (principal, action == Writ::Action::"v/spend", resource) when { context.input.cost < 50 };
+@id("f-spent")
+forbid (principal, action == Writ::Action::"v/spend", resource)
+when { context.history.spent.greaterThan(decimal("20.0")) };
 @id("f-big")
 forbid (principal, action, resource) when { context.input has big && context.input.big > 5 };
 CEDAR
-args=(--policies "$TMP/p.cedar" --token-keys "$TMP/k.pem" --mcp-upstream "v http://127.0.0.1:$UP/mcp")
+# a limit that sums an argument: read from the values given (srv_ask.given_record) or the JSON
+args=(--policies "$TMP/p.cedar" --token-keys "$TMP/k.pem" --mcp-upstream "v http://127.0.0.1:$UP/mcp"
+      --limit "spent 1h v/spend sum context.input.cost per task")
 start_writ values "${args[@]}"
 A1=$ADDR P1=$WPID
 WRIT_MCP_JSON_CONTEXT=1 start_writ json "${args[@]}" --mcp-spin-us 0 # and the worker never spins
@@ -74,17 +81,27 @@ msgs=(
     '{"jsonrpc":"2.0","id":17,"method":"tools/call","params":{"name":"add","arguments":[1]}}'
     '{"jsonrpc":"2.0","id":18,"method":"resources/read","params":{"uri":"file:///x"}}'
     '{"jsonrpc":"2.0","id":19,"method":"ping"}'
+    '{"jsonrpc":"2.0","id":20,"method":"tools/call","params":{"name":"spend","arguments":{"cost":12}}}'
+    '{"jsonrpc":"2.0","id":21,"method":"tools/call","params":{"name":"spend","arguments":{"cost":"x"}}}'
+    '{"jsonrpc":"2.0","id":22,"method":"tools/call","params":{"name":"spend","arguments":{"cost":9}}}'
+    '{"jsonrpc":"2.0","id":23,"method":"tools/call","params":{"name":"spend","arguments":{"cost":1}}}'
 )
 allowed=0
+ans=()
 for m in "${msgs[@]}"; do
     r1=$(call "$A1" "$m")
+    ans+=("$r1")
     r2=$(call "$A2" "$m")
     check "same answer: ${m:0:90}" "$r1" "$r2"
     [ -n "${SHOW:-}" ] && echo "    $r1"
     [[ "$r1" == *'"text":"3"'* ]] && allowed=$((allowed + 1))
 done
 # the policies allow some and deny others (the comparison is not vacuous)
-check "calls allowed (ids 1 5 7 10 12 s, and ping)" "$allowed" 7
+check "calls allowed (ids 1 5 7 10 12 s 20 22, and ping)" "$allowed" 9
+# the limit counted the allowed spends (12 + 9) and so denied the next one
+contains "a sum that is no number is denied" "${ans[20]}" 'is not a Long or a decimal'
+contains "spent 12: the next spend allowed" "${ans[21]}" '"text":"3"'
+contains "spent 21 > 20: denied by the limit's forbid" "${ans[22]}" 'f-spent'
 stop_writ "$P1"
 stop_writ "$P2"
 strip='del(.time, .ts, .hash, .prev, .seq, .id, .record_hash, .prev_hash)'
