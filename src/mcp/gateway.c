@@ -148,9 +148,6 @@ struct mcp_gw {
     /* POSTs between their start and their end: one alone may have its
      * record committed on its own thread (srv_durable_commit_here) */
     atomic_uint posts;
-    /* WRIT_MCP_JSON_CONTEXT=1: every call's context as JSON read back (the
-     * way before call_values), for tests that compare the two */
-    bool json_context;
 };
 
 /* ---- small answers */
@@ -1201,7 +1198,7 @@ static int decide_post(mcp_gw *g, gw_req *r, struct MHD_Connection *c, const cha
                 srv_ask probe = {.task = &r->task};
                 cedar_fact given[2];
                 const cv_record *grec = NULL;
-                bool values = !g->json_context && srv_facts_given_ok(g->s, snap, &probe);
+                bool values = g->cfg->mcp_context_values && srv_facts_given_ok(g->s, snap, &probe);
                 writ_status st = values ? call_values(r->up, name, tc.arguments, given, &grec, &err)
                                         : mcp_input_to_cedar(tc.arguments, NULL, &hint, &input, &err);
                 if (!st && values)
@@ -1485,8 +1482,6 @@ writ_status mcp_gateway_open(const srv_config *cfg, mcp_gw **out, writ_error *er
     if (!g)
         return wr_error(err, WRIT_ENOMEM, "out of memory");
     g->cfg = cfg;
-    const char *jc = getenv("WRIT_MCP_JSON_CONTEXT");
-    g->json_context = jc && !strcmp(jc, "1");
     pthread_mutex_init(&g->live_mu, NULL);
     g->ups = wr_calloc(cfg->nmcp_up ? cfg->nmcp_up : 1, sizeof *g->ups);
     if (!g->ups) {

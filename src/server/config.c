@@ -129,6 +129,9 @@ static const ck_key keys[] = {
      "X-Writ-Destination headers are believed (empty: none)"},
     {"public_url", CK_STR, OFF(public_url), 0, 0,
      "the URL clients use to reach Writ, in OAuth metadata and approval links (empty: http://LISTEN)"},
+    {"mcp_context_values", CK_BOOL, OFF(mcp_context_values), 0, 0,
+     "build a tools/call's context.input and context.tool straight into Cedar values (false: as JSON read "
+     "back, the slower way every other decision takes; the same decisions)"},
     {"mcp_spin_us", CK_U32, OFF(mcp_spin_us), 0, 10000,
      "microseconds a worker serving a lone MCP call busy-waits for the upstream's answer, then for the "
      "client's next message, before it sleeps (0: never; saves the wake-ups where waking a CPU is slow)"},
@@ -211,6 +214,7 @@ void srv_config_defaults(srv_config *c)
     c->audit_fsync = false;
     c->audit_commit_delay_us = 500;
     c->mcp_spin_us = 200;
+    c->mcp_context_values = true;
     c->audit_sink = dup("sqlite");
     c->audit_spool_max = 100000;
     c->audit_spool_full = dup("refuse");

@@ -100,6 +100,7 @@ typedef struct srv_config {
     uint32_t audit_queue;       /* records waiting before requests wait */
     uint32_t audit_checkpoint_every; /* records between signed checkpoints */
     bool audit_fsync;
+    bool mcp_context_values;        /* tools/call context straight into Cedar values (gateway.c) */
     uint32_t mcp_spin_us;           /* a lone MCP call's worker busy-waits this long before sleeping */
     uint32_t audit_commit_delay_us; /* gather records this long before a small group commit */           /* synchronous=FULL: every group commit fsynced */
     uint32_t reload_poll;       /* seconds between file checks, 0 = SIGHUP only */

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # mcp_values.sh - the MCP gateway's context built straight into Cedar values
 # (gateway.c call_values, facts.c srv_facts_task) against the way before it
-# (the context as JSON, read back: WRIT_MCP_JSON_CONTEXT=1).  Two servers,
+# (the context as JSON, read back: mcp_context_values = false).  Two servers,
 # the same policies on context.input, context.tool and every task fact, the
 # same token and messages: every answer must be byte for byte the same, and
 # so must the audit records (but their time and hash chain).
@@ -50,7 +50,7 @@ args=(--policies "$TMP/p.cedar" --token-keys "$TMP/k.pem" --mcp-upstream "v http
       --limit "spent 1h v/spend sum context.input.cost per task")
 start_writ values "${args[@]}"
 A1=$ADDR P1=$WPID
-WRIT_MCP_JSON_CONTEXT=1 start_writ json "${args[@]}" --mcp-spin-us 0 # and the worker never spins
+start_writ json "${args[@]}" --mcp-context-values false --mcp-spin-us 0 # and the worker never spins
 A2=$ADDR P2=$WPID
 TOK=$("$WRIT" token mint --key "$TMP/k.pem" --issuer https://writ.local --audience writ \
     --subject spiffe://corp.example/agents/v --purpose bench --action 'v/*' --sensitivity restricted \
