@@ -74,16 +74,10 @@ mcp_bench_nginx() {
 
 mcp_bench_nginx_conf() {
     local work=$1
-    cat >"$work/ngx/nginx.conf" <<CONF
-worker_processes 2;
-pid $work/ngx/nginx.pid;
-error_log $work/ngx/error.log warn;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    client_body_temp_path $work/ngx/body; proxy_temp_path $work/ngx/proxy;
-    fastcgi_temp_path $work/ngx/fastcgi; uwsgi_temp_path $work/ngx/uwsgi; scgi_temp_path $work/ngx/scgi;
-    keepalive_requests 1000000;
+    . "$(dirname "${BASH_SOURCE[0]}")/../nginx.sh"
+    {
+        nginx_head "$work/ngx"
+        cat <<CONF
     upstream mcp { server 127.0.0.1:$UP; keepalive 64; keepalive_requests 1000000; }
     server {
         listen 127.0.0.1:$NGX;
@@ -97,4 +91,5 @@ http {
     }
 }
 CONF
+    } >"$work/ngx/nginx.conf"
 }

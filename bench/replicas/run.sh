@@ -58,6 +58,7 @@ audit=${AUDIT:-true}
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 repo=$(pwd)
 . scripts/deps.sh
+. bench/nginx.sh
 install_deps cmake gcc pkg-config libjansson-dev libssl-dev libsqlite3-dev libmicrohttpd-dev libcmocka-dev \
     libcurl4-openssl-dev libgnutls28-dev libhiredis-dev libpq-dev redis-server:redis-server \
     nginx-light:nginx wrk curl jq iproute2:ss procps:pgrep
@@ -198,19 +199,8 @@ done
 
 # ---- nginx: one server block per side, the same upstream settings
 declare -A GW
-mkdir -p "$tmp/ngx"
 {
-    cat <<CONF
-worker_processes 2;
-pid $tmp/ngx/nginx.pid;
-error_log $tmp/ngx/error.log warn;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    client_body_temp_path $tmp/ngx/body; proxy_temp_path $tmp/ngx/proxy;
-    fastcgi_temp_path $tmp/ngx/fastcgi; uwsgi_temp_path $tmp/ngx/uwsgi; scgi_temp_path $tmp/ngx/scgi;
-    keepalive_requests 1000000;
-CONF
+    nginx_head "$tmp/ngx"
     used=" "
     for sd in "${sides[@]}"; do
         read -r name _ <<<"$sd"

@@ -91,17 +91,8 @@ echo "== $mix" >&2
 
 # ---- nginx with a fixed answer
 port=$(free_port)
-mkdir -p "$tmp/ngx"
-cat >"$tmp/nginx.conf" <<CONF
-worker_processes 2;
-pid $tmp/ngx/nginx.pid;
-error_log $tmp/ngx/error.log warn;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    client_body_temp_path $tmp/ngx/body; proxy_temp_path $tmp/ngx/proxy;
-    fastcgi_temp_path $tmp/ngx/fastcgi; uwsgi_temp_path $tmp/ngx/uwsgi; scgi_temp_path $tmp/ngx/scgi;
-    keepalive_requests 1000000;
+. bench/nginx.sh
+{ nginx_head "$tmp/ngx"; cat <<CONF
     server {
         listen 127.0.0.1:$port;
         location / {
@@ -112,6 +103,7 @@ http {
     }
 }
 CONF
+} >"$tmp/nginx.conf"
 nginx -c "$tmp/nginx.conf" -p "$tmp/ngx" -g 'daemon off;' >"$tmp/ngx/out.log" 2>&1 &
 npid=$!
 pids+=("$npid")
