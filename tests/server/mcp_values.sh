@@ -85,6 +85,8 @@ msgs=(
     '{"jsonrpc":"2.0","id":21,"method":"tools/call","params":{"name":"spend","arguments":{"cost":"x"}}}'
     '{"jsonrpc":"2.0","id":22,"method":"tools/call","params":{"name":"spend","arguments":{"cost":9}}}'
     '{"jsonrpc":"2.0","id":23,"method":"tools/call","params":{"name":"spend","arguments":{"cost":1}}}'
+    '{"jsonrpc":"2.0","id":24,"method":"tools/call","params":{"name":"spend","arguments":{"cost":"2.5"}}}'
+    '{"jsonrpc":"2.0","id":25,"method":"tools/call","params":{"name":"spend","arguments":{"cost":0.25}}}'
 )
 allowed=0
 ans=()
@@ -102,6 +104,8 @@ check "calls allowed (ids 1 5 7 10 12 s 20 22, and ping)" "$allowed" 9
 contains "a sum that is no number is denied" "${ans[20]}" 'is not a Long or a decimal'
 contains "spent 12: the next spend allowed" "${ans[21]}" '"text":"3"'
 contains "spent 21 > 20: denied by the limit's forbid" "${ans[22]}" 'f-spent'
+contains "a decimal as a string is summed too (then denied by the forbid)" "${ans[23]}" 'f-spent'
+contains "a fraction is summed as a decimal (then denied by the forbid)" "${ans[24]}" 'f-spent'
 stop_writ "$P1"
 stop_writ "$P2"
 strip='del(.time, .ts, .hash, .prev, .seq, .id, .record_hash, .prev_hash)'
