@@ -8,6 +8,7 @@
 
 #include "mcp/upstream_int.h"
 #include "util/alloc.h"
+#include "util/clock.h"
 #include "util/error.h"
 
 mcp_up_limits up_limits(const mcp_up_limits *lim)
@@ -33,12 +34,7 @@ static _Thread_local mcp_upstream *tl_in_cb;
 
 void up_thread_enter(mcp_upstream *u) { (void)u; }
 
-uint64_t up_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
+uint64_t up_now_ms(void) { return wr_mono_ns() / 1000000u; }
 
 mcp_upstream *up_new(bool stdio, const char *name, const mcp_up_limits *lim)
 {

@@ -59,6 +59,7 @@
 
 #include "mcp/upstream_int.h"
 #include "util/alloc.h"
+#include "util/clock.h"
 #include "util/error.h"
 
 #include <stdatomic.h>
@@ -503,13 +504,6 @@ static int on_timer(CURLM *m, long timeout_ms, void *ud)
  * (tens of ms, where one wake-up more is noise) go the usual way. */
 #define HOLD_NS 20000000L
 
-static long elapsed(const struct timespec *t0)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (long)(t.tv_sec - t0->tv_sec) * 1000000000L + (t.tv_nsec - t0->tv_nsec);
-}
-
 /* The sender of a lone request waits for its answer on the held socket s
  * (mmu not held), and runs libcurl on it itself: the answer's callbacks
  * run here, and the connection is not resumed from another thread.  Ends
@@ -523,16 +517,16 @@ static long elapsed(const struct timespec *t0)
 static void hold_wait(mcp_upstream *u, CURL *e, curl_socket_t s, int wait_fd, long spin_ns)
 {
     hup *h = u->impl;
-    struct timespec t0;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    uint64_t t0 = wr_mono_ns();
     for (;;) {
-        long left = HOLD_NS - elapsed(&t0);
+        long waited = (long)(wr_mono_ns() - t0), left = HOLD_NS - waited;
         struct pollfd p[3] = {{.fd = s, .events = POLLIN},
                               {.fd = wait_fd, .events = POLLIN},
                               {.fd = h->hold_fd, .events = POLLIN}};
         int n = 0;
-        if (elapsed(&t0) < spin_ns)
-            while ((n = ppoll(p, 3, &(struct timespec){0, 0}, NULL)) == 0 && elapsed(&t0) < spin_ns)
+        if (waited < spin_ns)
+            while ((n = ppoll(p, 3, &(struct timespec){0, 0}, NULL)) == 0 &&
+                   wr_mono_ns() - t0 < (uint64_t)spin_ns)
                 ;
         if (n == 0 && left > 0)
             n = ppoll(p, 3, &(struct timespec){0, left}, NULL);

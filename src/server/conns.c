@@ -26,6 +26,7 @@
  * touches a socket number already reused. */
 #include "server/server_int.h"
 #include "util/alloc.h"
+#include "util/clock.h"
 
 #include <sys/socket.h>
 #include <time.h>
@@ -37,14 +38,10 @@ typedef struct srv_conn {
     atomic_uint_fast64_t deadline; /* monotonic ns; 0 = none (in a request, or cut) */
 } srv_conn;
 
-static uint64_t now_ns(void)
+static uint64_t header_deadline(const srv *s)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+    return wr_mono_ns() + (uint64_t)s->cfg->timeout * 1000000000u;
 }
-
-static uint64_t header_deadline(const srv *s) { return now_ns() + (uint64_t)s->cfg->timeout * 1000000000u; }
 
 unsigned srv_conn_hard_limit(const srv_config *cfg)
 {
@@ -127,7 +124,7 @@ void srv_conn_request_done(const srv *s, struct MHD_Connection *c)
 
 void srv_conn_sweep(srv *s)
 {
-    uint64_t now = now_ns();
+    uint64_t now = wr_mono_ns();
     pthread_mutex_lock(&s->conns_mu);
     for (srv_conn *k = s->conn_list; k; k = k->next) {
         uint64_t d = atomic_load_explicit(&k->deadline, memory_order_relaxed);

@@ -19,6 +19,7 @@
 #include "server/server_int.h"
 #include "shadow/shadow.h"
 #include "util/alloc.h"
+#include "util/clock.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -123,12 +124,6 @@ typedef struct hreq {
     srv_reply reply;            /* held while they commit */
 } hreq;
 
-static uint64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 static enum MHD_Result send_reply(srv *s, struct MHD_Connection *c, hreq *h, srv_reply *r)
 {
@@ -388,7 +383,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         h = wr_calloc(1, sizeof *h);
         if (!h)
             return MHD_NO;
-        h->t0 = mono_ns();
+        h->t0 = wr_mono_ns();
         sb_init(&h->body);
         *con_cls = h;
         atomic_fetch_add_explicit(&s->inflight, 1, memory_order_relaxed);
@@ -464,7 +459,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         *upload_size = 0;
         /* A body dripped in slowly is cut once the whole request has taken
          * longer than the idle timeout (which alone would reset per byte). */
-        if (mono_ns() - h->t0 > (uint64_t)s->cfg->timeout * 1000000000u)
+        if (wr_mono_ns() - h->t0 > (uint64_t)s->cfg->timeout * 1000000000u)
             return MHD_NO;
         bool reads = h->route || s->eps[h->idx].body;
         if (!h->too_big && h->body.len + n <= s->cfg->max_body && reads) {
@@ -569,7 +564,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
             h->status = ci->http_status;
         mep = MET_EP_EXT;
     }
-    met_request(&s->met, mep, h->status, mono_ns() - h->t0);
+    met_request(&s->met, mep, h->status, wr_mono_ns() - h->t0);
     srv_conn_request_done(s, c); /* the next request's headers are due within the timeout */
     srv_durable_resumed(&h->durable); /* completed while held: the client left */
     sb_free(&h->body);
@@ -909,7 +904,7 @@ int srv_run_ext(const srv_config *cfg, const srv_ext *const *ext, size_t next)
     /* Wait for signals; poll the policy files between them.  A change is
      * looked at again on the next tick and loaded once it holds still
      * (snapshot.h). */
-    uint64_t last_poll = mono_ns();
+    uint64_t last_poll = wr_mono_ns();
     bool settling = false;
     for (;;) {
         struct timespec tick = {0, 250000000};
@@ -934,8 +929,8 @@ int srv_run_ext(const srv_config *cfg, const srv_ext *const *ext, size_t next)
                 log_msg("revocations: %s", rerr.msg);
         }
         if (cfg->reload_poll &&
-            (settling || mono_ns() - last_poll >= (uint64_t)cfg->reload_poll * 1000000000u)) {
-            last_poll = mono_ns();
+            (settling || wr_mono_ns() - last_poll >= (uint64_t)cfg->reload_poll * 1000000000u)) {
+            last_poll = wr_mono_ns();
             int changed = snap_files_changed(s.store);
             settling = changed == SNAP_SETTLING;
             if (changed == SNAP_CHANGED)
@@ -948,8 +943,8 @@ int srv_run_ext(const srv_config *cfg, const srv_ext *const *ext, size_t next)
     /* each worker takes its listen socket out of its own daemon and
      * closes it (loop.c) */
     srv_loop_quiesce(s.loop);
-    uint64_t deadline = mono_ns() + (uint64_t)cfg->drain_timeout * 1000000000u;
-    while (atomic_load(&s.inflight) > 0 && mono_ns() < deadline)
+    uint64_t deadline = wr_mono_ns() + (uint64_t)cfg->drain_timeout * 1000000000u;
+    while (atomic_load(&s.inflight) > 0 && wr_mono_ns() < deadline)
         nanosleep(&(struct timespec){0, 10000000}, NULL);
     if (atomic_load(&s.inflight) > 0)
         log_msg("drain timeout: %d requests still in flight are cut", atomic_load(&s.inflight));
@@ -971,8 +966,8 @@ out:
      * (bounded) until every held answer has been resumed and sent, plus a
      * moment for the modules' own resumes. */
     if (s.daemon) {
-        uint64_t until = mono_ns() + 2000000000u;
-        while (atomic_load(&s.suspended) > 0 && mono_ns() < until)
+        uint64_t until = wr_mono_ns() + 2000000000u;
+        while (atomic_load(&s.suspended) > 0 && wr_mono_ns() < until)
             nanosleep(&(struct timespec){0, 1000000}, NULL);
         if (quiesced)
             nanosleep(&(struct timespec){0, 50000000}, NULL);

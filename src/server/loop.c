@@ -25,6 +25,7 @@
 #define _GNU_SOURCE /* pthread_setname_np */
 #include "server/server_int.h"
 #include "util/alloc.h"
+#include "util/clock.h"
 
 #include <fcntl.h>
 #include <sys/epoll.h>
@@ -106,12 +107,6 @@ static void waker_clear(struct MHD_Daemon *d)
 }
 
 static _Thread_local long spin_next;
-static long since_ns(const struct timespec *t0)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (long)(t.tv_sec - t0->tv_sec) * 1000000000L + (t.tv_nsec - t0->tv_nsec);
-}
 
 /* This worker's own wait (epoll mode): until libmicrohttpd's descriptor
  * or the wake-up is ready, or ms pass.  Asked to (srv_loop_spin_next), it
@@ -127,9 +122,8 @@ static void wait_own(srv_worker *w, int ms)
     long spin = spin_next;
     spin_next = 0;
     if (spin > 0 && ms > 0) {
-        struct timespec t0;
-        clock_gettime(CLOCK_MONOTONIC, &t0);
-        while ((n = epoll_wait(w->ep, ev, 2, 0)) == 0 && since_ns(&t0) < spin)
+        uint64_t until = wr_mono_ns() + (uint64_t)spin;
+        while ((n = epoll_wait(w->ep, ev, 2, 0)) == 0 && wr_mono_ns() < until)
             ;
     }
     if (n == 0)

@@ -26,6 +26,7 @@
  * pumps of the connections it just freed to say goodbye. */
 #include "store/redis_int.h"
 #include "util/alloc.h"
+#include "util/clock.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -61,13 +62,6 @@ struct rd_tls {
     pthread_cond_t gone;
     int refs; /* the store's, and one per live pump */
 };
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* OpenSSL's last error of this thread, as text (then cleared). */
 static const char *ssl_why(char *buf, size_t n)
@@ -188,7 +182,7 @@ out:
 static int wait_fd(int fd, short events, int64_t deadline)
 {
     for (;;) {
-        int64_t left = deadline - mono_ms();
+        int64_t left = deadline - wr_mono_ms();
         if (left <= 0)
             return 0;
         struct pollfd p = {fd, events, 0};
@@ -413,7 +407,7 @@ redisContext *rd_tls_connect(rd_tls *t, const char *host, int port, struct timev
 {
     char where[300];
     snprintf(where, sizeof where, "%s:%d", host, port);
-    int64_t deadline = mono_ms() + (int64_t)timeout.tv_sec * 1000 + timeout.tv_usec / 1000;
+    int64_t deadline = wr_mono_ms() + (int64_t)timeout.tv_sec * 1000 + timeout.tv_usec / 1000;
     int fd = tcp_connect(host, port, deadline, where, err);
     if (fd < 0)
         return NULL;
@@ -461,7 +455,7 @@ redisContext *rd_tls_connect(rd_tls *t, const char *host, int port, struct timev
     }
     /* TLS 1.3: the server's verdict on us comes after the handshake */
     if (SSL_version(ssl) == TLS1_3_VERSION) {
-        int64_t soon = mono_ms() + VERDICT_WAIT_MS;
+        int64_t soon = wr_mono_ms() + VERDICT_WAIT_MS;
         if (wait_fd(fd, POLLIN, soon < deadline ? soon : deadline) > 0) {
             ERR_clear_error();
             errno = 0;

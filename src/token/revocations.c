@@ -15,6 +15,7 @@
  * closed. */
 #include "token/revocations.h"
 #include "util/alloc.h"
+#include "util/clock.h"
 #include "writ/token.h"
 
 #include <pthread.h>
@@ -61,18 +62,11 @@ struct writ_revocations {
     void (*log)(const char *msg);
 };
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int64_t wr_revocations_stale_ms(const writ_revocations *r)
 {
     if (!r || !r->feed)
         return 0;
-    int64_t silent = mono_ms() - atomic_load_explicit(&r->last_ok_ms, memory_order_relaxed);
+    int64_t silent = wr_mono_ms() - atomic_load_explicit(&r->last_ok_ms, memory_order_relaxed);
     return silent > r->stale_after_ms ? silent - r->stale_after_ms : 0;
 }
 
@@ -436,7 +430,7 @@ static bool feed_step(writ_revocations *r, int wait_ms, writ_error *err)
     if (st == WRIT_OK && a.failed)
         st = rv_err(err, WRIT_ENOMEM, "out of memory while applying revocations", NULL);
     if (st == WRIT_OK)
-        atomic_store_explicit(&r->last_ok_ms, mono_ms(), memory_order_relaxed);
+        atomic_store_explicit(&r->last_ok_ms, wr_mono_ms(), memory_order_relaxed);
     return st == WRIT_OK;
 }
 
@@ -451,13 +445,13 @@ static void *follow_main(void *arg)
         if (feed_step(r, 250, &err)) {
             if (down)
                 feed_log(r, "state: revocation feed back after %lld ms; caught up (%zu revocations known)",
-                         (long long)(mono_ms() - down_since), writ_revocations_count(r));
+                         (long long)(wr_mono_ms() - down_since), writ_revocations_count(r));
             down = false;
             continue;
         }
         if (!down) {
             down = true;
-            down_since = mono_ms();
+            down_since = wr_mono_ms();
             feed_log(r, "state: revocation feed lost: %s (token-bearing requests fail closed after %lld s)",
                      err.msg, (long long)(r->stale_after_ms / 1000));
         }
@@ -479,7 +473,7 @@ writ_status wr_revocations_follow_ops(writ_revocations *r, struct wr_store *st, 
     r->log = log;
     r->stale_after_ms = (int64_t)(stale_after_s ? stale_after_s : 5) * 1000;
     r->cursor[0] = '\0';
-    atomic_store(&r->last_ok_ms, mono_ms() - r->stale_after_ms - 1); /* stale until the first load */
+    atomic_store(&r->last_ok_ms, wr_mono_ms() - r->stale_after_ms - 1); /* stale until the first load */
     writ_error ferr;
     memset(&ferr, 0, sizeof ferr);
     if (!feed_step(r, 0, &ferr))
