@@ -1198,7 +1198,7 @@ static int decide_post(mcp_gw *g, gw_req *r, struct MHD_Connection *c, const cha
                 srv_ask probe = {.task = &r->task};
                 cedar_fact given[2];
                 const cv_record *grec = NULL;
-                bool values = g->cfg->mcp_context_values && srv_facts_given_ok(g->s, snap, &probe);
+                bool values = g->cfg->mcp_context_values && srv_facts_given_ok(snap, &probe);
                 writ_status st = values ? call_values(r->up, name, tc.arguments, given, &grec, &err)
                                         : mcp_input_to_cedar(tc.arguments, NULL, &hint, &input, &err);
                 if (!st && values)

@@ -429,7 +429,7 @@ void srv_decide_ask(srv *s, const srv_snapshot *snap, const srv_ask *a, srv_outc
     /* the MCP gateway's call: its context members (input, tool) given as
      * Cedar values, the task's facts as Cedar parts (facts.c) */
     bool given = a->ngiven > 0;
-    if (given && (a->ngiven > SRV_GIVEN_MAX || !a->given_record || !srv_facts_given_ok(s, snap, a))) {
+    if (given && (a->ngiven > SRV_GIVEN_MAX || !a->given_record || !srv_facts_given_ok(snap, a))) {
         snprintf(why, sizeof why, "context given as Cedar values where it cannot be");
         goto refuse;
     }

@@ -677,12 +677,11 @@ static bool task_ok(const srv_task *t)
     return sc.n_destinations <= SRV_FACT_LIST_MAX;
 }
 
-bool srv_facts_given_ok(const srv *s, const srv_snapshot *snap, const srv_ask *a)
+bool srv_facts_given_ok(const srv_snapshot *snap, const srv_ask *a)
 {
-    /* (limits that sum a context member read it from srv_ask.given_record:
-     * whatever limits are in force, which a reload may change between a
-     * front end's question and its decision) */
-    (void)s;
+    /* (whatever limits are in force, which a reload may change between a
+     * front end's question and its decision: one that sums a context
+     * member reads it from srv_ask.given_record) */
     return !snap->schema && !snap->napprovals && a->task && !a->vouched && !a->extra &&
            (!a->context || (json_is_object(a->context) && json_object_size(a->context) == 0)) &&
            !a->principal_props && !a->resource_props && task_ok(a->task);

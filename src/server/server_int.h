@@ -245,7 +245,7 @@ typedef struct srv_ask {
 } srv_ask;
 #define SRV_GIVEN_MAX 4
 /* May a be decided with its context given as Cedar values (srv_ask.given)? */
-bool srv_facts_given_ok(const srv *s, const srv_snapshot *snap, const srv_ask *a);
+bool srv_facts_given_ok(const srv_snapshot *snap, const srv_ask *a);
 
 typedef struct srv_outcome {
     bool allow;

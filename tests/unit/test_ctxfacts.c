@@ -633,7 +633,7 @@ static void test_task_facts(void **state)
                 a.task = &t;
                 a.bound = true;
                 a.peer = with_peer ? &peer : NULL;
-                assert_true(srv_facts_given_ok(&s, &snap, &a));
+                assert_true(srv_facts_given_ok(&snap, &a));
                 const char *dest = "external";
                 json_t *in = cedar_json_load(inputs[i], strlen(inputs[i]), &err);
                 json_t *tool = json_pack("{s:s,s:{s:b}}", "name", "echo", "annotations", "readOnlyHint", 1);
@@ -688,7 +688,7 @@ static void test_task_facts(void **state)
     srv_ask a;
     memset(&a, 0, sizeof a);
     a.task = &t;
-    assert_false(srv_facts_given_ok(&s, &snap, &a));
+    assert_false(srv_facts_given_ok(&snap, &a));
     json_decref(t.chain);
 }
 
