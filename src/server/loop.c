@@ -14,6 +14,10 @@
  *   commit         srv_pass_commit: the pass's records in one group commit,
  *                  led by this thread; the next MHD_run_wait calls the
  *                  handlers of the held requests again, which answer.
+ *                  When the other worker's transaction is being written,
+ *                  the commit is put off once: the loop waits (1 ms at
+ *                  most) for new requests or wake_for_log, and the next
+ *                  commit takes the records of both passes.
  *
  * The first daemon binds the listen address; the others get a dup of its
  * socket, so every worker accepts from the same queue (as the pool's
@@ -115,7 +119,10 @@ static _Thread_local long spin_next;
 static void wait_own(srv_worker *w, int ms)
 {
     MHD_UNSIGNED_LONG_LONG to;
-    if (MHD_get_timeout(w->d, &to) == MHD_YES && to < (MHD_UNSIGNED_LONG_LONG)ms)
+    if (srv_pass_deferred(w->pass))
+        ms = 1; /* for new requests or the log (wake_for_log); libmicrohttpd's
+                   timeout is 0 while answers are held */
+    else if (MHD_get_timeout(w->d, &to) == MHD_YES && to < (MHD_UNSIGNED_LONG_LONG)ms)
         ms = (int)to;
     struct epoll_event ev[2];
     int n = 0;
@@ -135,6 +142,17 @@ static void wait_own(srv_worker *w, int ms)
                 /* EAGAIN: another read took it */
             }
         }
+}
+
+/* The log is free again after this worker put its commit off (called by
+ * the thread that led the transaction it would have waited for). */
+static void wake_for_log(void *arg)
+{
+    srv_worker *w = arg;
+    uint64_t one = 1;
+    if (write(w->wake, &one, sizeof one) < 0) {
+        /* a full counter (EAGAIN) wakes the worker as well */
+    }
 }
 
 static _Thread_local int own_wait_fd = -1;
@@ -174,8 +192,12 @@ static void *run(void *arg)
         }
         if (ok != MHD_YES && !due)
             nanosleep(&(struct timespec){0, 1000000}, NULL); /* a failing wait: do not spin */
-        due = srv_pass_commit(l->s, w->pass);
+        due = srv_pass_commit(l->s, w->pass, false);
     }
+    /* a commit put off is made now, and the log forgets this worker */
+    if (l->s->audit)
+        wr_audit_busy_cancel(l->s->audit, w);
+    srv_pass_commit(l->s, w->pass, true);
     srv_pass_bind(NULL);
     return NULL;
 }
@@ -203,6 +225,7 @@ static void own_wait_open(srv_worker *w)
     w->ep = ep;
     w->wake = wake;
     waker_set(w->d, wake);
+    srv_pass_set_wake(w->pass, wake_for_log, w);
 }
 
 srv_loop *srv_loop_start(srv *s, unsigned n, struct MHD_Daemon *(*start)(void *ctx, MHD_socket lfd),

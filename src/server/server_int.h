@@ -371,8 +371,14 @@ void srv_pass_bind(srv_pass *p);
  * holds would wait if it blocked now (the MCP gateway's hold). */
 bool srv_pass_empty(void);
 /* Commit the pass's records, mark their requests; true when there were any
- * (their answers are due: run the loop again without waiting). */
-bool srv_pass_commit(struct srv *s, srv_pass *p);
+ * (their answers are due: run the loop again without waiting).  Unless now,
+ * a pass whose thread can be woken (srv_pass_set_wake) puts a commit off
+ * once when the log is busy with another thread's transaction: false, the
+ * records stay, and wake(arg) is called when the log is free
+ * (srv_pass_deferred says so meanwhile). */
+bool srv_pass_commit(struct srv *s, srv_pass *p, bool now);
+void srv_pass_set_wake(srv_pass *p, void (*wake)(void *arg), void *arg);
+bool srv_pass_deferred(const srv_pass *p);
 
 /* ---- the worker threads (loop.c): n daemons in external mode, each run
  * by a thread of its own that commits its pass's records after each pass.

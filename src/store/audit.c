@@ -64,6 +64,13 @@ struct wr_audit {
     au_cp_text *cps;
     char (*hx)[65];      /* the batch's record hashes in hex */
     bool commit_here_ok; /* wr_audit_commit_here may commit on the caller's thread */
+    /* wr_audit_busy's wake-ups, called after the next transaction */
+    struct {
+        void (*fn)(void *);
+        void *arg;
+    } wake[8];
+    unsigned nwake;
+    unsigned waking; /* lead_batch calls to wake-ups in progress (outside the lock) */
 };
 
 /* ---- keys */
@@ -550,7 +557,12 @@ static void lead_batch(wr_audit *a, waiter *h)
     a->nqueued -= n;
     pthread_cond_broadcast(&a->nonfull);
     next_leader(a);
-    if (cbs) {
+    unsigned nw = a->nwake;
+    __typeof__(a->wake[0]) wake[sizeof a->wake / sizeof a->wake[0]];
+    memcpy(wake, a->wake, nw * sizeof wake[0]);
+    a->nwake = 0;
+    a->waking += nw > 0;
+    if (cbs || nw) {
         pthread_mutex_unlock(&a->mu);
         while (cbs) {
             waiter *nx = cbs->next;
@@ -558,7 +570,11 @@ static void lead_batch(wr_audit *a, waiter *h)
             wr_free(cbs);
             cbs = nx;
         }
+        for (unsigned i = 0; i < nw; i++)
+            wake[i].fn(wake[i].arg);
         pthread_mutex_lock(&a->mu);
+        if (nw && --a->waking == 0)
+            pthread_cond_broadcast(&a->idle);
     }
     if (--a->busy == 0 && !a->first)
         pthread_cond_broadcast(&a->idle);
@@ -628,6 +644,35 @@ static void *leader_thread(void *arg)
     }
     pthread_mutex_unlock(&a->mu);
     return NULL;
+}
+
+bool wr_audit_busy(wr_audit *a, void (*wake)(void *arg), void *arg)
+{
+    pthread_mutex_lock(&a->mu);
+    /* a->first: a transaction is being written (its waiters stay queued
+     * until it is over) or queued; the lead_batch that ends it calls us */
+    bool busy = a->first && !a->closing && a->nwake < sizeof a->wake / sizeof a->wake[0];
+    if (busy) {
+        a->wake[a->nwake].fn = wake;
+        a->wake[a->nwake].arg = arg;
+        a->nwake++;
+    }
+    pthread_mutex_unlock(&a->mu);
+    return busy;
+}
+
+void wr_audit_busy_cancel(wr_audit *a, void *arg)
+{
+    pthread_mutex_lock(&a->mu);
+    unsigned k = 0;
+    for (unsigned i = 0; i < a->nwake; i++)
+        if (a->wake[i].arg != arg)
+            a->wake[k++] = a->wake[i];
+    a->nwake = k;
+    /* and none taken before is still being called */
+    while (a->waking)
+        pthread_cond_wait(&a->idle, &a->mu);
+    pthread_mutex_unlock(&a->mu);
 }
 
 /* The entry's fields, "" for NULL; WRIT_ELIMIT when one is too long. */

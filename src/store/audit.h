@@ -163,6 +163,15 @@ WRIT_MUST_CHECK writ_status wr_audit_submit(wr_audit *a, const wr_audit_entry *e
  * wr_audit_append's.  Otherwise false and nothing was done (submit it).
  * Saves a lone client the hand-off to the log's thread and back. */
 bool wr_audit_commit_here(wr_audit *a, const wr_audit_entry *e, writ_status *st);
+/* Would a group appended now wait for another thread's transaction?  True:
+ * yes, and wake(arg) will be called (once, from the thread that leads it,
+ * outside the log's lock) when that transaction is over; a caller with
+ * other work (a server's worker with requests to read) does it meanwhile
+ * and appends after.  False: the log is free (or cannot take another
+ * wake-up): append now.  wake must be quick and must not call the log;
+ * wr_audit_busy_cancel(a, arg) forgets the wake-ups registered for arg. */
+bool wr_audit_busy(wr_audit *a, void (*wake)(void *arg), void *arg);
+void wr_audit_busy_cancel(wr_audit *a, void *arg);
 /* Wait until no append or submission is in progress. */
 void wr_audit_flush(wr_audit *a);
 /* Wait for appends and submissions in progress (their callbacks done),
