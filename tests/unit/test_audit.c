@@ -1281,6 +1281,72 @@ static void waits_for_another_writer(void **state)
     assert_int_equal(r.records, 8);
 }
 
+/* wr_audit_busy: false on an idle log; true while another thread's
+ * transaction is being written (here held up by another connection's write
+ * lock), and then the wake-up comes once, after that transaction; a
+ * cancelled one never comes. */
+static atomic_int woken_a, woken_b;
+static void wake_count(void *arg) { atomic_fetch_add((atomic_int *)arg, 1); }
+
+typedef struct {
+    wr_audit *a;
+    wr_audit_entry e;
+} append_arg;
+
+static void *append_one(void *arg)
+{
+    append_arg *x = arg;
+    assert_int_equal(wr_audit_append(x->a, &x->e), WRIT_OK);
+    return NULL;
+}
+
+static void busy_wakes_after_the_transaction(void **state)
+{
+    (void)state;
+    every = 1000;
+    sqlite3 *h;
+    assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+    assert_int_equal(
+        sqlite3_exec(h, "PRAGMA journal_mode=WAL; CREATE TABLE side (i INTEGER)", NULL, NULL, NULL),
+        SQLITE_OK);
+    wr_audit *a = open_log_batch(64);
+    append_arg x = {a, {.agent = "x", .action = "y", .resource = "z", .policies = "[]", .errors = "[]"}};
+    assert_int_equal(wr_audit_append(a, &x.e), WRIT_OK);
+    atomic_store(&woken_a, 0);
+    atomic_store(&woken_b, 0);
+    assert_false(wr_audit_busy(a, wake_count, &woken_a)); /* idle: nothing registered */
+
+    assert_int_equal(sqlite3_exec(h, "BEGIN IMMEDIATE; INSERT INTO side VALUES (1)", NULL, NULL, NULL),
+                     SQLITE_OK);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, append_one, &x), 0);
+    bool busy = false;
+    for (int i = 0; i < 2000 && !busy; i++) {
+        busy = wr_audit_busy(a, wake_count, &woken_a);
+        if (!busy)
+            nanosleep(&(struct timespec){0, 1000000}, NULL);
+    }
+    assert_true(busy);
+    assert_true(wr_audit_busy(a, wake_count, &woken_b));
+    wr_audit_busy_cancel(a, &woken_b);
+    nanosleep(&(struct timespec){0, 50 * 1000000L}, NULL);
+    assert_int_equal(atomic_load(&woken_a), 0); /* the transaction still waits for the lock */
+    assert_int_equal(sqlite3_exec(h, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+    pthread_join(t, NULL);
+    assert_int_equal(atomic_load(&woken_a), 1);
+    assert_int_equal(atomic_load(&woken_b), 0);
+    /* once: the next transaction wakes nobody */
+    assert_int_equal(wr_audit_append(a, &x.e), WRIT_OK);
+    assert_int_equal(atomic_load(&woken_a), 1);
+    assert_false(wr_audit_busy(a, wake_count, &woken_a));
+    sqlite3_close(h);
+    wr_audit_close(a);
+    every = 7;
+    wr_audit_verify_result r;
+    assert_int_equal(verify(&r), WRIT_OK);
+    assert_int_equal(r.records, 3);
+}
+
 /* A log that has stopped writing lets go of its WAL read slot (within two
  * ticks of its thread), so another connection's checkpoints start the
  * WAL over as they would without the log: here 10 MB written by another
@@ -1347,6 +1413,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(other_writers_between_commits, setup, teardown),
         cmocka_unit_test_setup_teardown(wal_stays_bounded, setup, teardown),
         cmocka_unit_test_setup_teardown(waits_for_another_writer, setup, teardown),
+        cmocka_unit_test_setup_teardown(busy_wakes_after_the_transaction, setup, teardown),
         cmocka_unit_test_setup_teardown(idle_log_holds_no_read, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
