@@ -1233,6 +1233,17 @@ static void wal_stays_bounded(void **state)
     assert_int_equal(sql_int("SELECT count(*) FROM audit"), 40000);
 }
 
+/* Another connection to the log's file, with a table of its own to write. */
+static sqlite3 *open_side(void)
+{
+    sqlite3 *h;
+    assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+    assert_int_equal(
+        sqlite3_exec(h, "PRAGMA journal_mode=WAL; CREATE TABLE side (i INTEGER)", NULL, NULL, NULL),
+        SQLITE_OK);
+    return h;
+}
+
 /* Another connection holding the write lock: the append waits for it (as
  * busy_timeout says) and commits, though the writer keeps a read open
  * between its transactions (a connection in a read transaction is not
@@ -1248,11 +1259,7 @@ static void waits_for_another_writer(void **state)
 {
     (void)state;
     every = 1000;
-    sqlite3 *h;
-    assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
-    assert_int_equal(
-        sqlite3_exec(h, "PRAGMA journal_mode=WAL; CREATE TABLE side (i INTEGER)", NULL, NULL, NULL),
-        SQLITE_OK);
+    sqlite3 *h = open_side();
     /* nobody else writes meanwhile: the writer keeps its read open */
     wr_audit *a = open_log_batch(64);
     wr_audit_entry e = {.agent = "x", .action = "y", .resource = "z", .policies = "[]", .errors = "[]"};
@@ -1304,11 +1311,7 @@ static void busy_wakes_after_the_transaction(void **state)
 {
     (void)state;
     every = 1000;
-    sqlite3 *h;
-    assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
-    assert_int_equal(
-        sqlite3_exec(h, "PRAGMA journal_mode=WAL; CREATE TABLE side (i INTEGER)", NULL, NULL, NULL),
-        SQLITE_OK);
+    sqlite3 *h = open_side();
     wr_audit *a = open_log_batch(64);
     append_arg x = {a, {.agent = "x", .action = "y", .resource = "z", .policies = "[]", .errors = "[]"}};
     assert_int_equal(wr_audit_append(a, &x.e), WRIT_OK);
