@@ -36,6 +36,11 @@ typedef struct waiter {
     void *arg;
 } waiter;
 
+typedef struct au_wake {
+    void (*fn)(void *arg);
+    void *arg;
+} au_wake;
+
 struct wr_audit {
     au_sink *sink;
     char *replica;
@@ -64,11 +69,7 @@ struct wr_audit {
     au_cp_text *cps;
     char (*hx)[65];      /* the batch's record hashes in hex */
     bool commit_here_ok; /* wr_audit_commit_here may commit on the caller's thread */
-    /* wr_audit_busy's wake-ups, called after the next transaction */
-    struct {
-        void (*fn)(void *);
-        void *arg;
-    } wake[8];
+    au_wake wake[8];     /* wr_audit_busy's, called after the next transaction */
     unsigned nwake;
     unsigned waking; /* lead_batch calls to wake-ups in progress (outside the lock) */
 };
@@ -558,7 +559,7 @@ static void lead_batch(wr_audit *a, waiter *h)
     pthread_cond_broadcast(&a->nonfull);
     next_leader(a);
     unsigned nw = a->nwake;
-    __typeof__(a->wake[0]) wake[sizeof a->wake / sizeof a->wake[0]];
+    au_wake wake[sizeof a->wake / sizeof a->wake[0]];
     memcpy(wake, a->wake, nw * sizeof wake[0]);
     a->nwake = 0;
     a->waking += nw > 0;
