@@ -74,7 +74,7 @@ mcp_bench_nginx() {
 
 mcp_bench_nginx_conf() {
     local work=$1
-    . "$(dirname "${BASH_SOURCE[0]}")/../nginx.sh"
+    . "$(dirname "${BASH_SOURCE[0]}")/../../scripts/nginx.sh"
     {
         nginx_head "$work/ngx"
         cat <<CONF

@@ -58,7 +58,7 @@ audit=${AUDIT:-true}
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 repo=$(pwd)
 . scripts/deps.sh
-. bench/nginx.sh
+. scripts/nginx.sh
 install_deps cmake gcc pkg-config libjansson-dev libssl-dev libsqlite3-dev libmicrohttpd-dev libcmocka-dev \
     libcurl4-openssl-dev libgnutls28-dev libhiredis-dev libpq-dev redis-server:redis-server \
     nginx-light:nginx wrk curl jq iproute2:ss procps:pgrep

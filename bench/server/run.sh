@@ -91,7 +91,7 @@ echo "== $mix" >&2
 
 # ---- nginx with a fixed answer
 port=$(free_port)
-. bench/nginx.sh
+. scripts/nginx.sh
 { nginx_head "$tmp/ngx"; cat <<CONF
     server {
         listen 127.0.0.1:$port;
@@ -124,7 +124,7 @@ bench() {   # bench NAME URL
     grep -E 'requests in|Non-2xx|Socket errors' "$tmp/$1.out" | sed 's/^/   /' >&2
 }
 # server CPU per request (user + system), steadier than the rate on a shared machine
-cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+cpu() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }   # 0: gone meanwhile
 # the machine's idle and total ticks (all cores; idle + iowait): what the
 # cores left unused while a server ran, which the CPU model assumes is none
 stat_ticks() { awk '/^cpu / {t = 0; for (i = 2; i <= NF; i++) t += $i; print $5 + $6, t}' /proc/stat; }

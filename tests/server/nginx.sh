@@ -34,16 +34,8 @@ server_of() {   # server_of PORT DESTINATION: the recipe's server block
     awk '/^server \{/ {f = 1} f' <<<"$recipe" |
         sed -e "s/listen 8080;/listen 127.0.0.1:$1;/" -e "s/set \$writ_destination internal;/set \$writ_destination $2;/"
 }
-mkdir -p "$TMP/ngx"
-cat >"$TMP/nginx.conf" <<CONF
-worker_processes 1;
-pid $TMP/ngx/nginx.pid;
-error_log $TMP/ngx/error.log warn;
-events { worker_connections 512; }
-http {
-    access_log off;
-    client_body_temp_path $TMP/ngx/body; proxy_temp_path $TMP/ngx/proxy;
-    fastcgi_temp_path $TMP/ngx/fastcgi; uwsgi_temp_path $TMP/ngx/uwsgi; scgi_temp_path $TMP/ngx/scgi;
+. "$REPO/scripts/nginx.sh"
+{ nginx_head "$TMP/ngx" 1; cat <<CONF
 $(awk '/^upstream / {print} /^server \{/ {exit}' <<<"$recipe" | sed -e "s/127.0.0.1:8180/$WADDR/" -e "s/127.0.0.1:9000/127.0.0.1:$up/")
     server {   # the tools
         listen 127.0.0.1:$up;
@@ -53,6 +45,7 @@ $(server_of "$gw" internal)
 $(server_of "$gwx" external)
 }
 CONF
+} >"$TMP/nginx.conf"
 nginx -t -c "$TMP/nginx.conf" -p "$TMP/ngx" >"$TMP/ngx/t.log" 2>&1 || { cat "$TMP/ngx/t.log"; bad "nginx config"; finish; }
 nginx -c "$TMP/nginx.conf" -p "$TMP/ngx" -g 'daemon off;' >"$TMP/ngx/out.log" 2>&1 &
 PIDS+=($!)

@@ -154,16 +154,8 @@ contains "the reason" "$(cat "$TMP/noauth.err")" "NOAUTH"
 # ---- nginx in front; kill -9 of one replica under load
 if command -v nginx >/dev/null; then
     gw=$(free_port)
-    mkdir -p "$TMP/ngx"
-    cat >"$TMP/nginx.conf" <<CONF
-worker_processes 1;
-pid $TMP/ngx/nginx.pid;
-error_log $TMP/ngx/error.log warn;
-events { worker_connections 512; }
-http {
-    access_log off;
-    client_body_temp_path $TMP/ngx/body; proxy_temp_path $TMP/ngx/proxy;
-    fastcgi_temp_path $TMP/ngx/fastcgi; uwsgi_temp_path $TMP/ngx/uwsgi; scgi_temp_path $TMP/ngx/scgi;
+    . "$REPO/scripts/nginx.sh"
+    { nginx_head "$TMP/ngx" 1; cat <<CONF
     upstream writ {
         server ${ADDRS[0]} max_fails=1 fail_timeout=5s;
         server ${ADDRS[1]} max_fails=1 fail_timeout=5s;
@@ -182,6 +174,7 @@ http {
     }
 }
 CONF
+    } >"$TMP/nginx.conf"
     nginx -t -c "$TMP/nginx.conf" -p "$TMP/ngx" >"$TMP/ngx/t.log" 2>&1 || { cat "$TMP/ngx/t.log"; bad "nginx config"; finish; }
     nginx -c "$TMP/nginx.conf" -p "$TMP/ngx" -g 'daemon off;' >"$TMP/ngx/out.log" 2>&1 &
     PIDS+=($!)
