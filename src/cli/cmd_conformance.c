@@ -12,6 +12,7 @@
  */
 #include "cli/cli.h"
 #include "cedar/json.h"
+#include "util/clock.h"
 #include "writ/cedar.h"
 
 #include <dirent.h>
@@ -98,12 +99,7 @@ static void print_ids(FILE *f, const char *const *ids, size_t n)
     fputc(']', f);
 }
 
-static double now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
+static double now_ns(void) { return (double)wr_mono_ns(); }
 
 static void sample(run *r, double ns)
 {

@@ -99,10 +99,8 @@ typedef struct srv_config {
     uint32_t audit_batch;       /* records per transaction */
     uint32_t audit_queue;       /* records waiting before requests wait */
     uint32_t audit_checkpoint_every; /* records between signed checkpoints */
-    bool audit_fsync;
-    bool mcp_context_values;        /* tools/call context straight into Cedar values (gateway.c) */
-    uint32_t mcp_spin_us;           /* a lone MCP call's worker busy-waits this long before sleeping */
-    uint32_t audit_commit_delay_us; /* gather records this long before a small group commit */           /* synchronous=FULL: every group commit fsynced */
+    bool audit_fsync;           /* synchronous=FULL: every group commit fsynced */
+    uint32_t audit_commit_delay_us; /* gather records this long before a small group commit */
     uint32_t reload_poll;       /* seconds between file checks, 0 = SIGHUP only */
     char *check_principal_header;  /* TESTS ONLY: trust this header as the agent id */
     char *check_principal_type;    /* entity type of the agent in checks */
@@ -141,6 +139,8 @@ typedef struct srv_config {
     char *public_url;           /* the URL clients use ("" = http://LISTEN) */
     size_t nmcp_up;
     srv_mcp_upstream *mcp_up;
+    bool mcp_context_values;    /* tools/call context straight into Cedar values (gateway.c) */
+    uint32_t mcp_spin_us;       /* a lone MCP call's worker busy-waits this long before sleeping */
     size_t nmcp_cred;
     srv_mcp_cred *mcp_cred;
     uint32_t approval_ttl;      /* seconds an approval lives from its request */

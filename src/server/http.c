@@ -124,7 +124,6 @@ typedef struct hreq {
     srv_reply reply;            /* held while they commit */
 } hreq;
 
-
 static enum MHD_Result send_reply(srv *s, struct MHD_Connection *c, hreq *h, srv_reply *r)
 {
     static const char fallback[] = "{\"error\":{\"status\":500,\"code\":\"internal\",\"message\":\"out of memory\"}}";
