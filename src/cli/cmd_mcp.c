@@ -3,6 +3,7 @@
  * own transports, upstream.h) and print the Cedar schema fragment
  * (toolschema.h) that declares its McpServer and one action per tool. */
 #include "cli/cli.h"
+#include "mcp/sse.h"
 #include "mcp/toolschema.h"
 #include "mcp/upstream.h"
 #include "server/config.h"
@@ -81,46 +82,20 @@ static json_t *answer_of(const call *c, json_int_t id)
         json_t *m = json_loadb(c->body, c->len, 0, NULL);
         return m;
     }
-    /* SSE: each event's data lines joined by newlines */
-    const char *p = c->body, *end = c->body + c->len;
-    char *data = wr_malloc(c->len + 1);
-    size_t dn = 0;
+    /* SSE: the event whose data is the answer (a tail without its blank line is no event) */
+    mcp_sse_event ev;
+    mcp_sse_event_init(&ev);
+    size_t at = 0;
     json_t *found = NULL;
-    while (data && p <= end && !found) {
-        const char *e = memchr(p, '\n', (size_t)(end - p));
-        size_t ll = e ? (size_t)(e - p) : (size_t)(end - p);
-        if (ll && p[ll - 1] == '\r')
-            ll--;
-        if (ll == 0) {
-            if (dn) {
-                json_t *m = json_loadb(data, dn, 0, NULL);
-                json_t *mid = json_object_get(m, "id");
-                if (json_is_integer(mid) && json_integer_value(mid) == id)
-                    found = m;
-                else
-                    json_decref(m);
-            }
-            dn = 0;
-        } else if (ll >= 5 && !memcmp(p, "data:", 5)) {
-            size_t o = 5 + (ll > 5 && p[5] == ' ');
-            if (dn)
-                data[dn++] = '\n';
-            memcpy(data + dn, p + o, ll - o);
-            dn += ll - o;
-        }
-        if (!e)
-            break;
-        p = e + 1;
-    }
-    if (data && dn && !found) {
-        json_t *m = json_loadb(data, dn, 0, NULL);
+    while (!found && mcp_sse_next(c->body, c->len, &at, &ev) == 1) {
+        json_t *m = ev.data.len ? json_loadb(ev.data.p, ev.data.len, 0, NULL) : NULL;
         json_t *mid = json_object_get(m, "id");
         if (json_is_integer(mid) && json_integer_value(mid) == id)
             found = m;
         else
             json_decref(m);
     }
-    wr_free(data);
+    mcp_sse_event_clear(&ev);
     return found;
 }
 

@@ -43,6 +43,7 @@
 #include "mcp/input.h"
 #include "jcs/jcs.h"
 #include "mcp/jsonrpc.h"
+#include "mcp/sse.h"
 #include "mcp/upstream.h"
 #include "cedar/json.h"
 #include "cedar/reqbuild.h"
@@ -675,52 +676,21 @@ static enum MHD_Result send_filtered(mcp_gw *g, gw_req *r)
     const char *p = r->buf.p ? r->buf.p : "";
     size_t n = r->buf.len;
     if (!strncasecmp(r->ctype, "text/event-stream", 17)) {
-        size_t i = 0;
-        while (i < n) {
-            /* one event: lines up to a blank line */
-            sbuf data, other;
-            sb_init(&data);
-            sb_init(&other);
-            bool any = false;
-            while (i < n) {
-                size_t e = i;
-                while (e < n && p[e] != '\n')
-                    e++;
-                size_t ll = e - i;
-                if (ll && p[i + ll - 1] == '\r')
-                    ll--;
-                const char *line = p + i;
-                i = e < n ? e + 1 : n;
-                if (ll == 0)
-                    break;
-                any = true;
-                if (ll >= 5 && !memcmp(line, "data:", 5)) {
-                    size_t o = 5 + (ll > 5 && line[5] == ' ');
-                    if (data.len)
-                        sb_putc(&data, '\n');
-                    sb_putn(&data, line + o, ll - o);
-                } else {
-                    sb_putn(&other, line, ll);
-                    sb_putc(&other, '\n');
-                }
-            }
-            if (any) {
-                sb_putn(&out, other.p ? other.p : "", other.len);
-                char *f = data.len ? filter_message(g, r, data.p, data.len) : NULL;
-                if (f || data.len || !other.len) {
-                    sb_puts(&out, "data: ");
-                    if (f)
-                        sb_puts(&out, f);
-                    else
-                        sb_putn(&out, data.p ? data.p : "", data.len);
-                    sb_putc(&out, '\n');
-                }
-                wr_free(f);
-                sb_putc(&out, '\n');
-            }
-            sb_free(&data);
-            sb_free(&other);
+        /* each event's message filtered, the rest passed on as it came */
+        mcp_sse_event ev;
+        mcp_sse_event_init(&ev);
+        size_t at = 0;
+        int got;
+        sb_putn(&out, p, mcp_sse_bom(p, n));
+        while ((got = mcp_sse_next(p, n, &at, &ev)) == 1) {
+            char *f = ev.data.len ? filter_message(g, r, ev.data.p, ev.data.len) : NULL;
+            mcp_sse_put(&out, &ev, f, f ? strlen(f) : 0);
+            wr_free(f);
         }
+        if (got < 0)
+            out.failed = true;
+        sb_putn(&out, p + at, n - at); /* the tail: no event (a client drops it) */
+        mcp_sse_event_clear(&ev);
     } else {
         mcp_rpc_limits lim = {.max_size = n + 1, .max_depth = 256};
         mcp_rpc_msg m;

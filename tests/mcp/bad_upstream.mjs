@@ -4,16 +4,35 @@
 //   close    200 application/json, Content-Length 1000, 10 bytes, then the socket is closed
 //   sseclose 200 text/event-stream, one event, then the socket is closed
 //   hang     nothing, ever
+// initialize is answered (tools only), notifications get a 202, a GET a 405, and
+// tools/list comes as SSE written unusually but validly: a byte order mark, lone
+// CR line endings, a comment, a priming event with empty data, the answer's JSON
+// split over two data lines; tools "garbage" and "secret".
 // Anything else: a JSON-RPC error.  Prints its port.  PORT=N node bad_upstream.mjs
 import { createServer } from "node:http";
 
 const http = createServer(async (rq, rs) => {
+  if (rq.method !== "POST") return rs.writeHead(405).end();
   let body = "";
   for await (const c of rq) body += c;
   let msg = {};
   try { msg = JSON.parse(body); } catch { /* below */ }
   const tool = msg?.params?.name;
-  if (tool === "garbage") {
+  if (msg?.method === "initialize") {
+    rs.writeHead(200, { "Content-Type": "application/json" }).end(JSON.stringify({
+      jsonrpc: "2.0", id: msg.id,
+      result: { protocolVersion: msg.params?.protocolVersion ?? "2025-11-25", capabilities: { tools: {} },
+                serverInfo: { name: "bad", version: "1.0.0" } } }));
+  } else if (msg?.method?.startsWith("notifications/")) {
+    rs.writeHead(202).end();
+  } else if (msg?.method === "tools/list") {
+    const tools = ["garbage", "secret"].map((name) => ({ name, inputSchema: { type: "object" } }));
+    const json = JSON.stringify({ jsonrpc: "2.0", id: msg.id, result: { tools } });
+    const cut = json.indexOf('"result"');
+    rs.writeHead(200, { "Content-Type": "text/event-stream" });
+    rs.end("\uFEFF: odd but valid\rid: p1\rdata:\r\r" +
+           `event: message\rdata: ${json.slice(0, cut)}\rdata:${json.slice(cut)}\r\r`);
+  } else if (tool === "garbage") {
     rs.writeHead(200, { "Content-Type": "application/json" }).end("<html>surprise</html>");
   } else if (tool === "close") {
     rs.writeHead(200, { "Content-Type": "application/json", "Content-Length": "1000" });

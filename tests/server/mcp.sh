@@ -289,6 +289,9 @@ curl -s -m 2 -o /dev/null -X POST "${H[@]}" --data '{"jsonrpc":"2.0","id":23,"me
 check "upstream hangs: the client gives up (curl timeout)" "$?" 28
 r=$(req POST /mcp/echo "${H[@]}" --data '{"jsonrpc":"2.0","id":13,"method":"ping"}')
 check "still serving" "${r%% *}" 200
+# a list in SSE with a BOM, lone CRs, a comment, a priming event and two data lines: filtered
+OUT=$(mcp "$URL/bad" "$TOK" list)
+check "tools/list in unusual SSE: read and filtered" "$(field list .tools)" '["garbage"]'
 
 # ---- prompts: listed one by one (name known, arguments unknown), decided on both
 OUT=$(mcp "$URL/everything" "$TOK" prompts 'prompt:simple-prompt:{}' 'prompt:args-prompt:{"city":"Paris"}' \
