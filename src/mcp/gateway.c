@@ -591,13 +591,16 @@ static bool may_use(mcp_gw *g, const srv_snapshot *snap, gw_req *r, const char *
     return ok;
 }
 
-/* Remember a tool's annotations and filter one list result in place. */
-static void filter_result(mcp_gw *g, gw_req *r, json_t *result)
+/* Remember a tool's annotations and filter one list result in place.  False
+ * when the result has the list's member but it is not an array. */
+static bool filter_result(mcp_gw *g, gw_req *r, json_t *result)
 {
     const char *key = r->list == L_TOOLS ? "tools" : r->list == L_RESOURCES ? "resources" : "prompts";
     json_t *items = json_object_get(result, key);
+    if (!items)
+        return true;
     if (!json_is_array(items))
-        return;
+        return false;
     srv_snapshot *snap = snap_acquire(g->s->store);
     size_t i = 0;
     while (i < json_array_size(items)) {
@@ -644,25 +647,45 @@ static void filter_result(mcp_gw *g, gw_req *r, json_t *result)
             json_array_remove(items, i);
     }
     snap_release(snap);
+    return true;
 }
 
-/* Filter a JSON-RPC message text; returns a new text (wr_malloc'd) or NULL
- * when it is not one to filter (sent as it came). */
-static char *filter_message(mcp_gw *g, gw_req *r, const char *text, size_t len)
+/* Filter one JSON-RPC message of a list's answer.  Returns 1 with *out its
+ * filtered text (wr_malloc'd), 0 when it holds no list result (an error
+ * answer, a notification: sent as it came), -1 when it cannot be read or its
+ * list is no array, r->why saying so.  -1 fails the answer: a message the
+ * filter could not read would reach the client unfiltered, and a client's
+ * own parser may well read it (invalid UTF-8, a huge number). */
+static int filter_message(mcp_gw *g, gw_req *r, const char *text, size_t len, char **out)
 {
-    json_t *m = json_loadb(text, len, 0, NULL);
+    *out = NULL;
+    json_error_t je;
+    json_t *m = json_loadb(text, len, JSON_ALLOW_NUL, &je);
+    if (!m) {
+        snprintf(r->why, sizeof r->why, "its list answer could not be read: %.120s (byte %d of the message)",
+                 je.text, je.position);
+        return -1;
+    }
     json_t *res = json_object_get(m, "result");
-    char *out = NULL;
+    int got = 0;
     if (json_is_object(res)) {
-        filter_result(g, r, res);
-        char *t = json_dumps(m, JSON_COMPACT);
-        if (t) {
-            out = wr_strndup(t, strlen(t));
-            free(t);
+        got = -1;
+        if (!filter_result(g, r, res)) {
+            snprintf(r->why, sizeof r->why, "its list answer's result has a list that is not an array");
+        } else {
+            char *t = json_dumps(m, JSON_COMPACT | JSON_ENCODE_ANY);
+            if (t) {
+                *out = wr_strndup(t, strlen(t));
+                free(t);
+            }
+            if (*out)
+                got = 1;
+            else
+                snprintf(r->why, sizeof r->why, "out of memory");
         }
     }
     json_decref(m);
-    return out;
+    return got;
 }
 
 /* The buffered answer of a list: JSON, or SSE whose events' data lines
@@ -680,17 +703,23 @@ static enum MHD_Result send_filtered(mcp_gw *g, gw_req *r)
         mcp_sse_event ev;
         mcp_sse_event_init(&ev);
         size_t at = 0;
-        int got;
+        int got = 0;
+        bool unread = false;
         sb_putn(&out, p, mcp_sse_bom(p, n));
-        while ((got = mcp_sse_next(p, n, &at, &ev)) == 1) {
-            char *f = ev.data.len ? filter_message(g, r, ev.data.p, ev.data.len) : NULL;
+        while (!unread && (got = mcp_sse_next(p, n, &at, &ev)) == 1) {
+            char *f = NULL;
+            unread = ev.data.len && filter_message(g, r, ev.data.p, ev.data.len, &f) < 0;
             mcp_sse_put(&out, &ev, f, f ? strlen(f) : 0);
             wr_free(f);
+        }
+        mcp_sse_event_clear(&ev);
+        if (unread) {
+            sb_free(&out);
+            return upstream_failed(r);
         }
         if (got < 0)
             out.failed = true;
         sb_putn(&out, p + at, n - at); /* the tail: no event (a client drops it) */
-        mcp_sse_event_clear(&ev);
     } else {
         mcp_rpc_limits lim = {.max_size = n + 1, .max_depth = 256};
         mcp_rpc_msg m;
@@ -708,7 +737,11 @@ static enum MHD_Result send_filtered(mcp_gw *g, gw_req *r)
             snprintf(r->why, sizeof r->why, "answered with something that is not a JSON-RPC response");
             return upstream_failed(r);
         }
-        char *f = r->list != L_NONE ? filter_message(g, r, p, n) : NULL;
+        char *f = NULL;
+        if (r->list != L_NONE && filter_message(g, r, p, n, &f) < 0) {
+            sb_free(&out);
+            return upstream_failed(r);
+        }
         if (f) {
             sb_puts(&out, f);
         } else {

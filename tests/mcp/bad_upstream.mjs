@@ -7,7 +7,9 @@
 // initialize is answered (tools only), notifications get a 202, a GET a 405, and
 // tools/list comes as SSE written unusually but validly: a byte order mark, lone
 // CR line endings, a comment, a priming event with empty data, the answer's JSON
-// split over two data lines; tools "garbage" and "secret".
+// split over two data lines; tools "garbage" and "secret".  At /nul and /utf
+// tools/list is JSON with an escaped NUL in it (/nul), or one SSE event whose
+// JSON has a byte that is not UTF-8 (/utf).
 // Anything else: a JSON-RPC error.  Prints its port.  PORT=N node bad_upstream.mjs
 import { createServer } from "node:http";
 
@@ -25,6 +27,16 @@ const http = createServer(async (rq, rs) => {
                 serverInfo: { name: "bad", version: "1.0.0" } } }));
   } else if (msg?.method?.startsWith("notifications/")) {
     rs.writeHead(202).end();
+  } else if (msg?.method === "tools/list" && rq.url !== "/mcp") {
+    // at /nul a description holds an escaped NUL; at /utf one holds a byte
+    // that is not UTF-8 (a client's parser reads both; so must the filter)
+    const tools = ["garbage", "secret"].map((name) => ({ name, description: "x@y", inputSchema: { type: "object" } }));
+    const parts = JSON.stringify({ jsonrpc: "2.0", id: msg.id, result: { tools } }).split("@");
+    const mid = rq.url === "/nul" ? Buffer.from("\\u0000") : Buffer.from([0xff]);
+    const json = Buffer.concat(parts.flatMap((p, i) => (i ? [mid, Buffer.from(p)] : [Buffer.from(p)])));
+    if (rq.url === "/nul") return rs.writeHead(200, { "Content-Type": "application/json" }).end(json);
+    rs.writeHead(200, { "Content-Type": "text/event-stream" });
+    rs.end(Buffer.concat([Buffer.from("event: message\ndata: "), json, Buffer.from("\n\n")]));
   } else if (msg?.method === "tools/list") {
     const tools = ["garbage", "secret"].map((name) => ({ name, inputSchema: { type: "object" } }));
     const json = JSON.stringify({ jsonrpc: "2.0", id: msg.id, result: { tools } });

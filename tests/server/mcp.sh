@@ -42,6 +42,8 @@ mcp_upstream = echo http://127.0.0.1:$XPORT/mcp
 mcp_upstream = files stdio node $FSRV $TMP/files
 mcp_upstream = dead http://127.0.0.1:$DEAD/mcp
 mcp_upstream = bad http://127.0.0.1:$BPORT/mcp
+mcp_upstream = badnul http://127.0.0.1:$BPORT/nul
+mcp_upstream = badutf http://127.0.0.1:$BPORT/utf
 mcp_upstream = echotok http://127.0.0.1:$XPORT/mcp
 mcp_credential = echo header X-Api-Key $TMP/cred
 mcp_credential = echotok token https://echo.example
@@ -49,7 +51,8 @@ CONF
 # the example MCP policies, and one for the misbehaving upstream
 cat "$EX/mcp.cedar" - >"$TMP/policies.cedar" <<'CEDAR'
 permit (principal, action in [Writ::Action::"bad/garbage", Writ::Action::"bad/close",
-                              Writ::Action::"bad/sseclose", Writ::Action::"bad/hang"], resource);
+                              Writ::Action::"bad/sseclose", Writ::Action::"bad/hang",
+                              Writ::Action::"badnul/garbage", Writ::Action::"badutf/garbage"], resource);
 // prompts by name, and by argument
 permit (principal, action == Writ::Action::"everything/prompts/get", resource)
 when { context.input.name == "simple-prompt" ||
@@ -65,7 +68,7 @@ mint() { # mint TXN ACTION...
     "$WRIT" token mint --key "$TMP/k.pem" --issuer https://writ.local --audience writ \
         --subject spiffe://corp.example/agents/helper --purpose demo --sensitivity restricted --txn "$txn" "${a[@]}"
 }
-TOK=$(mint t-main 'everything/*' 'echo/*' 'files/*' 'dead/*' 'echotok/*' 'bad/*')
+TOK=$(mint t-main 'everything/*' 'echo/*' 'files/*' 'dead/*' 'echotok/*' 'bad/*' 'badnul/*' 'badutf/*')
 mcp() { timeout 60 node "$CLIENT" "$@" 2>"$TMP/client.err"; }
 field() { jq -c --arg s "$1" "select(.step == \$s) | $2" <<<"$OUT"; }
 
@@ -229,7 +232,7 @@ awk -v t="$times" 'BEGIN {exit !(t < 0.08)}' && ok "15 calls one after another: 
 upsw() { local n=0 t; for t in /proc/$WPID/task/*; do [ "$(cat "$t/comm" 2>/dev/null)" = writ-mcp-http ] &&
     n=$((n + $(awk '/^voluntary_ctxt_switches/ {print $2}' "$t/status"))); done; echo $n; }
 nup=$(for t in /proc/$WPID/task/*; do cat "$t/comm"; done | grep -c '^writ-mcp-http$' || true)
-check "one thread per HTTP upstream (writ-mcp-http)" "$nup" 5
+check "one thread per HTTP upstream (writ-mcp-http)" "$nup" 7
 sw0=$(upsw) t0=$(date +%s%N)
 for i in $(seq 60); do
     curl -s -m 5 -X POST "${H[@]}" "http://$ADDR/mcp/echo" \
@@ -292,6 +295,12 @@ check "still serving" "${r%% *}" 200
 # a list in SSE with a BOM, lone CRs, a comment, a priming event and two data lines: filtered
 OUT=$(mcp "$URL/bad" "$TOK" list)
 check "tools/list in unusual SSE: read and filtered" "$(field list .tools)" '["garbage"]'
+# a list the filter's parser refused once passed unfiltered: read it, or fail the answer
+OUT=$(mcp "$URL/badnul" "$TOK" list)
+check "tools/list with an escaped NUL: read and filtered" "$(field list .tools)" '["garbage"]'
+r=$(req POST /mcp/badutf "${H[@]}" --data '{"jsonrpc":"2.0","id":24,"method":"tools/list"}')
+check "tools/list that is not UTF-8: -32603, not passed" "$(jq -c '[.id,.error.code]' <<<"${r#* }")" '[24,-32603]'
+contains "tools/list that is not UTF-8: says why" "$r" "could not be read"
 
 # ---- prompts: listed one by one (name known, arguments unknown), decided on both
 OUT=$(mcp "$URL/everything" "$TOK" prompts 'prompt:simple-prompt:{}' 'prompt:args-prompt:{"city":"Paris"}' \
