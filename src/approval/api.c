@@ -155,16 +155,20 @@ static void reply_approval(srv *s, const char *base, srv_reply *r, unsigned stat
     srv_reply_sbuf(r, status, &b);
 }
 
-/* Is sub the requesting agent, or any agent of its chain? */
+/* Is sub the requesting agent, or any agent of its chain?  Yes, too, when
+ * either cannot be read: an approval nobody can tell apart from its
+ * requester's is not approved by that requester. */
 static bool is_requester(const wr_approval *a, const char *sub)
 {
     char *type = NULL, *id = NULL;
-    bool self = false;
+    bool self = true;
     if (wr_uid_split(a->agent, &type, &id) == 0)
         self = !strcmp(id, sub);
     wr_free(type);
     wr_free(id);
-    json_t *chain = a->chain ? json_loads(a->chain, 0, NULL) : NULL;
+    json_t *chain = a->chain ? json_loads(a->chain, JSON_ALLOW_NUL, NULL) : json_array();
+    if (!json_is_array(chain))
+        self = true;
     size_t i;
     json_t *v;
     json_array_foreach(chain, i, v)

@@ -94,7 +94,7 @@ static void put_opt_str(sbuf *b, const char *s)
 /* Put stored JSON text as it is when it parses, else as a string. */
 static void put_json_text(sbuf *b, const char *text, const char *fallback)
 {
-    json_t *j = text ? json_loads(text, JSON_DECODE_ANY, NULL) : NULL;
+    json_t *j = text ? json_loads(text, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL) : NULL;
     if (j) {
         char *t = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
         json_decref(j);
@@ -231,8 +231,8 @@ static json_t *entity_ref(const char *uid)
 json_t *wr_approval_attrs(const wr_approval *a)
 {
     json_t *agent = entity_ref(a->agent), *target = entity_ref(a->resource);
-    json_t *input = a->input ? json_loads(a->input, JSON_DECODE_ANY, NULL) : json_object();
-    json_t *chain = a->chain ? json_loads(a->chain, JSON_DECODE_ANY, NULL) : json_array();
+    json_t *input = a->input ? json_loads(a->input, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL) : json_object();
+    json_t *chain = a->chain ? json_loads(a->chain, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL) : json_array();
     json_t *task = json_pack("{s:s,s:s}", "id", a->task_id ? a->task_id : "", "purpose",
                              a->task_purpose ? a->task_purpose : "");
     json_t *out = NULL;

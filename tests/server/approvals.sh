@@ -47,6 +47,11 @@ forbid (principal, action == Writ::Action::"deploy", resource == Writ::Service::
 permit (principal is Writ::User, action == Writ::Action::"approve_request", resource is Writ::Approval)
 when { context.claims has email && resource.agent has owner && resource.agent.owner == context.claims.email };
 
+@id("note-approves")
+permit (principal is Writ::User, action == Writ::Action::"approve_request", resource is Writ::Approval)
+when { resource.action == "echo/add" && resource.input has note && context.claims has email &&
+       context.claims.email == "alice@corp.example" };
+
 @id("start")
 permit (principal, action == Writ::Action::"start_task", resource);
 
@@ -304,6 +309,15 @@ contains "mcp: the approved call is forwarded" "$(body "$r")" '"result"'
 check "mcp: the upstream saw it once" "$(cat "$TMP/echo.log" 2>/dev/null | grep -c '"add"')" $((before + 1))
 r=$(call 5 '{"a":1,"b":2}')
 check "mcp: single use: held again" "$(body "$r" | jq -r .error.code)" -32002
+# arguments with an escaped NUL: stored, shown and decided on like any others
+r=$(call 6 '{"a":1,"b":2,"note":"x\u0000y"}')
+M2=$(body "$r" | jq -r .error.data.id)
+r=$(req GET "/approvals/$M2" -H "Authorization: Bearer $ALICE")
+check "mcp: an argument with NUL shown as it was" "$(body "$r" | jq -c .input.note)" '"x\u0000y"'
+r=$(dec "$M2" "$ALICE" '{"decision":"approve"}')
+check "mcp: an argument with NUL: approved by a policy on the input" "$(code "$r")" 200
+r=$(call 7 '{"a":1,"b":2,"note":"x\u0000y"}')
+contains "mcp: an argument with NUL: the approved call is forwarded" "$(body "$r")" '"result"'
 
 # ---- the webhook got the pending approvals (after a retry for the first)
 for _ in $(seq 100); do grep -q "$A1" "$TMP/hook.jsonl" 2>/dev/null && break; sleep 0.1; done
