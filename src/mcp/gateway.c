@@ -43,6 +43,7 @@
 #include "mcp/input.h"
 #include "jcs/jcs.h"
 #include "mcp/jsonrpc.h"
+#include "mcp/session.h"
 #include "mcp/sse.h"
 #include "mcp/upstream.h"
 #include "cedar/json.h"
@@ -53,6 +54,7 @@
 #include "util/error.h"
 
 #include <errno.h>
+#include <openssl/crypto.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -108,7 +110,9 @@ typedef struct gw_req {
      * first byte of each of these (req_new), not 3 KB per call. */
     char deny[700];
     char scope[600]; /* the minted upstream token's scope: the decided action, else the upstream */
-    char sid[256], pver[64], accept[256];
+    char sid[512];     /* the client's Mcp-Session-Id (session.h: bound to its agent) */
+    char fwd_sid[256]; /* the upstream's id inside it, the one forwarded */
+    char pver[64], accept[256];
     char last_event[256]; /* Last-Event-ID: a client resuming an SSE stream (GET) */
     char ctype[128], up_sid[256], up_pver[64];
     char why[200];
@@ -120,7 +124,7 @@ static gw_req *req_new(void)
     if (!r)
         return NULL;
     memset(r, 0, offsetof(gw_req, deny));
-    r->deny[0] = r->scope[0] = r->sid[0] = r->pver[0] = r->accept[0] = r->last_event[0] = '\0';
+    r->deny[0] = r->scope[0] = r->sid[0] = r->fwd_sid[0] = r->pver[0] = r->accept[0] = r->last_event[0] = '\0';
     r->ctype[0] = r->up_sid[0] = r->up_pver[0] = r->why[0] = '\0';
     return r;
 }
@@ -149,6 +153,7 @@ struct mcp_gw {
     /* POSTs between their start and their end: one alone may have its
      * record committed on its own thread (srv_durable_commit_here) */
     atomic_uint posts;
+    mcp_sessions *sessions; /* Mcp-Session-Id bound to agents (made at start) */
 };
 
 /* ---- small answers */
@@ -510,8 +515,18 @@ static ssize_t reader(void *cls, uint64_t pos, char *out, size_t max)
 
 static void add_session_headers(struct MHD_Response *resp, const gw_req *r)
 {
-    if (r->up_sid[0])
-        MHD_add_response_header(resp, "Mcp-Session-Id", r->up_sid);
+    if (r->up_sid[0] && r->sid[0] && !strcmp(r->up_sid, r->fwd_sid)) {
+        MHD_add_response_header(resp, "Mcp-Session-Id", r->sid); /* the client's own, checked */
+    } else if (r->up_sid[0]) {
+        /* a new session: the client gets it bound to its agent, or none
+         * (an id that is not visible ASCII cannot be a header's value) */
+        char id[sizeof r->sid];
+        if (r->has_task && mcp_session_wrap(r->g->sessions, r->up->cfg->name, r->task.agent, r->up_sid, id, sizeof id))
+            MHD_add_response_header(resp, "Mcp-Session-Id", id);
+        else
+            fprintf(stderr, "writ: mcp: upstream %s: a session id Writ cannot pass on (%zu bytes): left out\n",
+                    r->up->cfg->name, strlen(r->up_sid));
+    }
     if (r->up_pver[0])
         MHD_add_response_header(resp, "MCP-Protocol-Version", r->up_pver);
 }
@@ -819,7 +834,7 @@ static mcp_up_request up_request(const gw_req *r, const char **hdrs, size_t nh)
         .method = r->http_method,
         .body = r->body,
         .len = r->len,
-        .session_id = r->sid[0] ? r->sid : NULL,
+        .session_id = r->fwd_sid[0] ? r->fwd_sid : NULL,
         .protocol_version = r->pver[0] ? r->pver : NULL,
         .accept = r->accept[0] ? r->accept : NULL,
         .last_event_id = r->last_event[0] ? r->last_event : NULL,
@@ -1320,7 +1335,16 @@ static int mcp_handle(void *arg, srv *s, struct MHD_Connection *c, const char *u
     srv_peer_read(s, c, &r->peer);
     snprintf(r->http_method, sizeof r->http_method, "%s", method); /* POST, GET or DELETE */
     snprintf(r->scope, sizeof r->scope, "%s", up->cfg->name);
+    const char *sid = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Mcp-Session-Id");
     copy_header(c, "Mcp-Session-Id", r->sid, sizeof r->sid);
+    if (sid && (!r->sid[0] || !mcp_session_unwrap(g->sessions, up->cfg->name, r->task.agent, r->sid, r->fwd_sid,
+                                                  sizeof r->fwd_sid))) {
+        r->sid[0] = '\0'; /* not echoed */
+        return send_http_error(c, 404, "session_not_found",
+                               "no session of this agent on this upstream has that Mcp-Session-Id: start a new "
+                               "one (initialize)",
+                               NULL);
+    }
     copy_header(c, "MCP-Protocol-Version", r->pver, sizeof r->pver);
     copy_header(c, "Accept", r->accept, sizeof r->accept);
     copy_header(c, "Last-Event-ID", r->last_event, sizeof r->last_event);
@@ -1445,6 +1469,23 @@ static int start(void *arg, srv *s, char *err, size_t n)
         snprintf(err, n, "mcp_upstream needs task tokens: set token_keys or token_jwks");
         return -1;
     }
+    /* session ids bound under a key from the signing key (replicas that
+     * share it accept each other's), else a random one (session.h) */
+    char *pem = NULL;
+    size_t plen = 0;
+    writ_error kerr;
+    if (s->keyring && writ_keyring_private_pem(s->keyring, NULL, &pem, &plen, &kerr) != WRIT_OK)
+        pem = NULL, plen = 0;
+    mcp_sessions_free(g->sessions);
+    g->sessions = mcp_sessions_new(pem, pem ? plen : 0);
+    if (pem) {
+        OPENSSL_cleanse(pem, plen);
+        writ_free_string(pem);
+    }
+    if (!g->sessions) {
+        snprintf(err, n, "mcp: cannot make the session key (OpenSSL)");
+        return -1;
+    }
     for (size_t i = 0; i < g->nups; i++)
         if (g->ups[i].token_aud && !s->keyring) {
             snprintf(err, n, "mcp_credential %s token: minting needs a signing key (token_keys)",
@@ -1560,6 +1601,7 @@ void mcp_gateway_close(mcp_gw *g)
         pthread_mutex_destroy(&g->ups[i].mu);
     }
     wr_free(g->ups);
+    mcp_sessions_free(g->sessions);
     pthread_mutex_destroy(&g->live_mu);
     wr_free(g);
 }

@@ -106,6 +106,29 @@ SID=$(tr -d '\r' <"$TMP/ih" | awk -F': ' 'tolower($1) == "mcp-session-id" {print
 [ -n "$SID" ] && ok "the upstream's Mcp-Session-Id reaches the client" || bad "no Mcp-Session-Id"
 r=$(req POST /mcp/everything "${IH[@]}" -H "Mcp-Session-Id: $SID" -H 'MCP-Protocol-Version: 2025-06-18' --data '{"jsonrpc":"2.0","id":2,"method":"ping"}')
 check "the session carries on through the gateway" "${r%% *}" 200
+# a session is bound to the agent that opened it (src/mcp/session.h): the
+# client sees Writ's id, and another agent's token, another upstream or a
+# changed id is a session the gateway does not know (404), before any upstream
+case "$SID" in w1.*.*) ok "the client's session id is Writ's, bound to the agent" ;;
+    *) bad "session id not bound: $SID" ;; esac
+OTHER=$("$WRIT" token mint --key "$TMP/k.pem" --issuer https://writ.local --audience writ \
+    --subject spiffe://corp.example/agents/other --purpose demo --sensitivity restricted --txn t-other --action 'everything/*' --action 'echo/*')
+OH=(-H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' -H "Authorization: Bearer $OTHER" -H 'MCP-Protocol-Version: 2025-06-18')
+r=$(req POST /mcp/everything "${OH[@]}" -H "Mcp-Session-Id: $SID" --data '{"jsonrpc":"2.0","id":2,"method":"ping"}')
+check "another agent's POST in the session: 404" "${r%% *}" 404
+contains "the 404 says why" "$r" "session_not_found"
+r=$(req GET /mcp/everything -H "Authorization: Bearer $OTHER" -H 'Accept: text/event-stream' -H "Mcp-Session-Id: $SID")
+check "another agent's GET of the session's stream: 404" "${r%% *}" 404
+r=$(req DELETE /mcp/everything -H "Authorization: Bearer $OTHER" -H "Mcp-Session-Id: $SID")
+check "another agent's DELETE of the session: 404" "${r%% *}" 404
+r=$(req POST /mcp/echo "${IH[@]}" -H "Mcp-Session-Id: $SID" --data '{"jsonrpc":"2.0","id":2,"method":"ping"}')
+check "the session's id on another upstream: 404" "${r%% *}" 404
+r=$(req POST /mcp/everything "${IH[@]}" -H "Mcp-Session-Id: ${SID%?}x" --data '{"jsonrpc":"2.0","id":2,"method":"ping"}')
+check "a changed session id: 404" "${r%% *}" 404
+r=$(req POST /mcp/everything "${IH[@]}" -H "Mcp-Session-Id: $(head -c 600 /dev/zero | tr '\0' a)" --data '{"jsonrpc":"2.0","id":2,"method":"ping"}')
+check "an over-long session id: 404" "${r%% *}" 404
+r=$(req POST /mcp/everything "${IH[@]}" -H "Mcp-Session-Id: $SID" -H 'MCP-Protocol-Version: 2025-06-18' --data '{"jsonrpc":"2.0","id":2,"method":"ping"}')
+check "the owner's session lives on after the others' tries" "${r%% *}" 200
 r=$(req DELETE /mcp/everything -H "Authorization: Bearer $TOK" -H "Mcp-Session-Id: $SID" -H 'MCP-Protocol-Version: 2025-06-18')
 check "DELETE ends the session" "${r%% *}" 200
 r=$(req POST /mcp/everything "${IH[@]}" -H "Mcp-Session-Id: $SID" -H 'MCP-Protocol-Version: 2025-06-18' --data '{"jsonrpc":"2.0","id":3,"method":"ping"}')
