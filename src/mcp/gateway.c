@@ -840,6 +840,7 @@ static mcp_up_request up_request(const gw_req *r, const char **hdrs, size_t nh)
         .last_event_id = r->last_event[0] ? r->last_event : NULL,
         .headers = hdrs,
         .nheaders = nh,
+        .owner = r->has_task ? r->task.agent : NULL,
     };
 }
 

@@ -59,6 +59,11 @@ typedef struct mcp_up_request {
     const char *last_event_id;    /* Last-Event-ID to send (a GET resuming an SSE stream), NULL = none */
     const char *const *headers;   /* extra "Name: value" lines (the injected credential), copied */
     size_t nheaders;
+    /* who sends it (the agent), NULL = nobody in particular.  A stdio server
+     * serves every agent in one process, with ids of Writ's own on the wire:
+     * a notifications/cancelled is passed on naming the sender's own request
+     * of that id, or none (never another agent's). */
+    const char *owner;
     /* HTTP, a POST: the sender has nothing else to do until the answer (the
      * gateway's one call in flight, on its worker): mcp_upstream_send then
      * waits for the answer itself, a short bounded time, and runs the

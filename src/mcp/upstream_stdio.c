@@ -26,7 +26,13 @@
  * waiting is itself an initialize, nothing is replayed.
  *
  * Messages of the process that answer nothing of ours (its notifications,
- * its own requests) are dropped and counted. */
+ * its own requests) are dropped and counted.
+ *
+ * A client's notifications/cancelled names the client's id; the process
+ * knows only ours, and serves every agent.  So the cancel is passed on
+ * naming our id of the sender's own request with that id (the same owner,
+ * still in flight), or an id that names nothing: one agent never cancels
+ * another's call. */
 #define _GNU_SOURCE /* pipe2 */
 #include <errno.h>
 #include <fcntl.h>
@@ -55,6 +61,7 @@ typedef struct sreq {
     bool is_init;
     json_t *orig_id;
     char *orig_text; /* the caller's id as it spelled it */
+    char *owner;     /* mcp_up_request.owner, NULL = none */
     uint64_t wire_id;
     sq_state state;
     uint64_t t_sent, t_written;
@@ -88,7 +95,47 @@ static void sreq_free(sreq *r)
     wr_free(r->line);
     json_decref(r->orig_id);
     wr_free(r->orig_text);
+    wr_free(r->owner);
     wr_free(r);
+}
+
+static bool same_owner(const char *a, const char *b) { return a && b ? !strcmp(a, b) : a == b; }
+
+/* A notifications/cancelled as the process must read it (see the top):
+ * a new line (wr_malloc'd), or NULL when line is no cancel (or out of
+ * memory: then it goes as it is, a cancel naming the caller's id, which
+ * can only miss). */
+static char *cancel_line(mcp_upstream *u, const char *owner, const char *line)
+{
+    json_t *m = json_loads(line, JSON_ALLOW_NUL, NULL);
+    json_t *params = json_object_get(m, "params");
+    const json_t *want = json_object_get(params, "requestId");
+    char *out = NULL;
+    if (json_is_string(json_object_get(m, "method")) &&
+        !strcmp(json_string_value(json_object_get(m, "method")), "notifications/cancelled") && want) {
+        /* the newest such request (an ended one may still be listed: a
+         * cancel of it is ignored); kind, ids and owner never change once
+         * linked */
+        uint64_t id = 0;
+        pthread_mutex_lock(&u->qmu);
+        for (const up_req *b = u->head; b; b = b->next) {
+            const sreq *q = (const sreq *)b;
+            if (q->kind == UP_MSG_REQUEST && q->orig_id && same_owner(q->owner, owner) &&
+                json_equal(q->orig_id, want))
+                id = q->wire_id;
+        }
+        pthread_mutex_unlock(&u->qmu);
+        json_t *wire = id ? json_integer((json_int_t)id) : NULL;
+        if (!wire)
+            wire = json_string("writ: no request of this client has that id");
+        if (wire && json_object_set_new(params, "requestId", wire) == 0) {
+            char *t = json_dumps(m, JSON_COMPACT | JSON_ENCODE_ANY);
+            out = t ? wr_strndup(t, strlen(t)) : NULL;
+            free(t);
+        }
+    }
+    json_decref(m);
+    return out;
 }
 
 static void stdio_wake(mcp_upstream *u)
@@ -117,6 +164,18 @@ static writ_status stdio_send(mcp_upstream *u, const mcp_up_request *rq, const m
     if (st != WRIT_OK) {
         sreq_free(r);
         return st;
+    }
+    if (rq->owner && !(r->owner = wr_strndup(rq->owner, strlen(rq->owner)))) {
+        wr_free(line);
+        sreq_free(r);
+        return WRIT_ENOMEM;
+    }
+    if (r->kind == UP_MSG_NOTIFICATION) {
+        char *c = cancel_line(u, rq->owner, line);
+        if (c) {
+            wr_free(line);
+            line = c;
+        }
     }
     size_t n = strlen(line);
     char *init = NULL;

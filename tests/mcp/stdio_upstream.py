@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """stdio_upstream.py LOG - a small JSON-RPC server on stdin/stdout standing in
 for a stdio MCP upstream in tests/unit/test_mcp_upstream.c.  Appends the
-method of every message it reads to LOG (one a line, with the pid).
+method of every message it reads to LOG (one a line, with the pid), then for
+a request "PID wire METHOD ID" and for a cancel "PID cancel REQUESTID".
 
   initialize      answers {"protocolVersion": ..., "pid": PID}
   echo            answers {"params": params, "pid": PID} with the same id
@@ -34,6 +35,10 @@ def main():
         method = msg.get("method")
         if log:
             log.write("%d %s\n" % (pid, method))
+            if "id" in msg:  # the id it got: "PID wire METHOD ID"
+                log.write("%d wire %s %s\n" % (pid, method, json.dumps(msg["id"])))
+            if method == "notifications/cancelled":  # "PID cancel REQUESTID"
+                log.write("%d cancel %s\n" % (pid, json.dumps(msg.get("params", {}).get("requestId"))))
             log.flush()
         if "id" not in msg:
             continue

@@ -797,6 +797,80 @@ static void test_stdio_ids_restored(void **state)
     unlink(stdio_log);
 }
 
+/* The log's line "PID WORD REST" whose WORD and start of REST match, its
+ * REST's last token (or "" when none). */
+static void log_find(const char *word, const char *start, char *out, size_t n)
+{
+    out[0] = '\0';
+    FILE *f = fopen(stdio_log, "r");
+    char line[512];
+    while (f && fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\n")] = 0;
+        char *w = strchr(line, ' ');
+        if (!w || strncmp(w + 1, word, strlen(word)) || w[1 + strlen(word)] != ' ')
+            continue;
+        char *rest = w + 2 + strlen(word);
+        if (strncmp(rest, start, strlen(start)))
+            continue;
+        char *last = strrchr(rest, ' ');
+        snprintf(out, n, "%s", last ? last + 1 : rest);
+    }
+    if (f)
+        fclose(f);
+}
+
+/* A cancel names the sender's own request, or nothing: one owner never
+ * cancels another's call, though the process sees both (and Writ's ids). */
+static void test_stdio_cancel_owned(void **state)
+{
+    (void)state;
+    mcp_upstream *u = stdio_open(NULL);
+    rec slow;
+    rec_init(&slow);
+    const char *sb = "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"slow\",\"params\":{\"ms\":400}}";
+    mcp_up_request rq = {.body = sb, .len = strlen(sb), .owner = "agent-a"};
+    assert_int_equal(mcp_upstream_send(u, &rq, &CB, &slow, &slow.ticket), WRIT_OK);
+    const char *cancel =
+        "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/cancelled\",\"params\":{\"requestId\":7}}";
+    const char *owners[] = {"agent-b", NULL, "agent-a"};
+    for (size_t i = 0; i < 3; i++) {
+        rec r;
+        rec_init(&r);
+        mcp_up_request c = {.body = cancel, .len = strlen(cancel), .owner = owners[i]};
+        assert_int_equal(mcp_upstream_send(u, &c, &CB, &r, &r.ticket), WRIT_OK);
+        assert_true(rec_wait(&r, 10));
+        assert_int_equal(r.status, 202);
+        rec_free(&r);
+    }
+    assert_true(rec_wait(&slow, 10));
+    assert_int_equal(slow.st, WRIT_OK);
+    assert_non_null(strstr(slow.body, "\"id\": 7"));
+    rec_free(&slow);
+    char wire[64], got[128];
+    log_find("wire", "slow ", wire, sizeof wire);
+    assert_true(wire[0] >= '1' && wire[0] <= '9'); /* Writ's id for it, not 7 */
+    int n = 0;
+    FILE *f = fopen(stdio_log, "r");
+    char line[512];
+    while (f && fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\n")] = 0;
+        char *w = strchr(line, ' ');
+        if (!w || strncmp(w + 1, "cancel ", 7))
+            continue;
+        snprintf(got, sizeof got, "%s", w + 8);
+        if (n < 2) /* agent-b's and the ownerless one: no request of theirs */
+            assert_non_null(strstr(got, "no request of this client"));
+        else /* agent-a's: its request, by Writ's id */
+            assert_string_equal(got, wire);
+        n++;
+    }
+    if (f)
+        fclose(f);
+    assert_int_equal(n, 3);
+    mcp_upstream_close(u);
+    unlink(stdio_log);
+}
+
 static void test_stdio_concurrent(void **state)
 {
     mcp_upstream *u = stdio_open(NULL);
@@ -985,9 +1059,13 @@ int main(void)
         cmocka_unit_test(test_http_connect_timeout),
     };
     const struct CMUnitTest stdio[] = {
-        cmocka_unit_test(test_stdio_ids_restored), cmocka_unit_test(test_stdio_concurrent),
-        cmocka_unit_test(test_stdio_restart),      cmocka_unit_test(test_stdio_long_line_and_timeouts),
-        cmocka_unit_test(test_stdio_spawn_fails),  cmocka_unit_test(test_stdio_not_reading),
+        cmocka_unit_test(test_stdio_ids_restored),
+        cmocka_unit_test(test_stdio_cancel_owned),
+        cmocka_unit_test(test_stdio_concurrent),
+        cmocka_unit_test(test_stdio_restart),
+        cmocka_unit_test(test_stdio_long_line_and_timeouts),
+        cmocka_unit_test(test_stdio_spawn_fails),
+        cmocka_unit_test(test_stdio_not_reading),
     };
     int rc = cmocka_run_group_tests_name("mcp_upstream_http", http, http_start, http_stop);
     return rc + cmocka_run_group_tests_name("mcp_upstream_stdio", stdio, NULL, NULL);
