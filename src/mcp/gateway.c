@@ -44,6 +44,7 @@
 #include "jcs/jcs.h"
 #include "mcp/jsonrpc.h"
 #include "mcp/session.h"
+#include "mcp/uri.h"
 #include "mcp/sse.h"
 #include "mcp/upstream.h"
 #include "cedar/json.h"
@@ -652,7 +653,12 @@ static bool filter_result(mcp_gw *g, gw_req *r, json_t *result)
              * unknown) */
             const char *k = r->list == L_RESOURCES ? "uri" : "name";
             const json_t *v = json_object_get(it, k);
-            json_t *in = json_is_string(v) ? json_pack("{s:O}", k, v) : NULL;
+            char why[200];
+            json_t *in = json_is_string(v) && (r->list != L_RESOURCES ||
+                                               !mcp_uri_check(json_string_value(v), json_string_length(v), why,
+                                                              sizeof why))
+                             ? json_pack("{s:O}", k, v)
+                             : NULL; /* a uri that would be refused is not listed */
             keep = in && may_use(g, snap, r, aid, NULL, in, r->list == L_PROMPTS);
             json_decref(in);
         }
@@ -1249,7 +1255,12 @@ static int decide_post(mcp_gw *g, gw_req *r, struct MHD_Connection *c, const cha
             json_t *cargs = NULL;
             writ_error err;
             memset(&err, 0, sizeof err);
-            if (json_is_object(args) && mcp_input_to_cedar(args, NULL, NULL, &cargs, &err)) {
+            const json_t *uri = rr ? json_object_get(p, "uri") : NULL;
+            if (json_is_string(uri) &&
+                mcp_uri_check(json_string_value(uri), json_string_length(uri), err.msg, sizeof err.msg)) {
+                *ret = send_rpc_error(r, c, 200, m.id, MCP_RPC_INVALID_PARAMS, err.msg);
+                rc = -1;
+            } else if (json_is_object(args) && mcp_input_to_cedar(args, NULL, NULL, &cargs, &err)) {
                 char msg[400];
                 snprintf(msg, sizeof msg, "arguments: %s", err.msg);
                 *ret = send_rpc_error(r, c, 200, m.id, MCP_RPC_INVALID_PARAMS, msg);

@@ -315,6 +315,12 @@ curl -s -m 2 -o /dev/null -X POST "${H[@]}" --data '{"jsonrpc":"2.0","id":23,"me
 check "upstream hangs: the client gives up (curl timeout)" "$?" 28
 r=$(req POST /mcp/echo "${H[@]}" --data '{"jsonrpc":"2.0","id":13,"method":"ping"}')
 check "still serving" "${r%% *}" 200
+# a resources/read uri an upstream could resolve elsewhere: refused before any decision
+r=$(req POST /mcp/everything "${H[@]}" --data '{"jsonrpc":"2.0","id":26,"method":"resources/read","params":{"uri":"demo://resource/static/document/../../dynamic/1"}}')
+check "resources/read of a '..' uri: -32602" "$(jq -c '[.id,.error.code]' <<<"${r#* }")" '[26,-32602]'
+contains "resources/read of a '..' uri: says where" "$r" "'..' segment at byte 32"
+r=$(req POST /mcp/everything "${H[@]}" --data '{"jsonrpc":"2.0","id":27,"method":"resources/read","params":{"uri":"demo://resource/static/document/%2e%2e/x"}}')
+check "resources/read of an encoded '..': -32602" "$(jq -c '[.id,.error.code]' <<<"${r#* }")" '[27,-32602]'
 # a list in SSE with a BOM, lone CRs, a comment, a priming event and two data lines: filtered
 OUT=$(mcp "$URL/bad" "$TOK" list)
 check "tools/list in unusual SSE: read and filtered" "$(field list .tools)" '["garbage"]'

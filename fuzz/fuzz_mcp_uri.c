@@ -1,0 +1,84 @@
+/* fuzz_mcp_uri.c - libFuzzer target for the resources/read uri check
+ * (src/mcp/uri.c).
+ *
+ * Input: the uri (any bytes).  Besides "no crash", it aborts when a uri
+ * passes that, decoded once as a whole (every %XY), holds a NUL, has no
+ * scheme, or whose path (read again on the decoded text, from the raw
+ * text's path start to its first '?' or '#') holds a "." or ".." segment or
+ * a '\'; and when a refusal names a byte outside the uri or has no reason. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mcp/uri.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static int hx(int c)
+{
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    const char *u = (const char *)data;
+    char why[256] = "";
+    if (mcp_uri_check(u, size, why, sizeof why) != 0) {
+        const char *at = strstr(why, "at byte ");
+        if (!at || strtoull(at + 8, NULL, 10) >= (size ? size : 1))
+            abort();
+        return 0;
+    }
+    /* passed: the path, found in the raw text, then decoded once */
+    size_t p = 0;
+    while (p < size && u[p] != ':')
+        p++;
+    if (p == 0 || p == size)
+        abort(); /* no scheme */
+    p++;
+    if (size - p >= 2 && u[p] == '/' && u[p + 1] == '/') {
+        p += 2;
+        while (p < size && u[p] != '/' && u[p] != '?' && u[p] != '#')
+            p++;
+    }
+    size_t end = p;
+    while (end < size && u[end] != '?' && u[end] != '#')
+        end++;
+    char *d = malloc(size + 1);
+    if (!d)
+        return 0;
+    size_t dn = 0;
+    for (size_t i = 0; i < size; i++) {
+        if (u[i] == '\0')
+            abort();
+        if (u[i] == '%') {
+            if (i + 2 >= size || hx(u[i + 1]) < 0 || hx(u[i + 2]) < 0)
+                abort();
+            char c = (char)(hx(u[i + 1]) << 4 | hx(u[i + 2]));
+            if (c == '\0' || (i >= p && i < end && (c == '/' || c == '\\')))
+                abort();
+            if (i >= p && i < end)
+                d[dn++] = c;
+            i += 2;
+        } else if (i >= p && i < end) {
+            if (u[i] == '\\')
+                abort();
+            d[dn++] = u[i];
+        }
+    }
+    d[dn] = '\0';
+    for (char *seg = d, *e;; seg = e + 1) {
+        e = strchr(seg, '/');
+        size_t l = e ? (size_t)(e - seg) : strlen(seg);
+        if ((l == 1 && seg[0] == '.') || (l == 2 && seg[0] == '.' && seg[1] == '.'))
+            abort();
+        if (!e)
+            break;
+    }
+    free(d);
+    return 0;
+}

@@ -1,0 +1,73 @@
+/* uri.c - the uri of a resources/read, checked: see uri.h. */
+#include "mcp/uri.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+static int hex(char c)
+{
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
+}
+
+static int refuse(char *why, size_t wn, const char *what, size_t at)
+{
+    snprintf(why, wn, "uri: %s at byte %zu (an upstream could read it as another resource)", what, at);
+    return -1;
+}
+
+int mcp_uri_check(const char *uri, size_t n, char *why, size_t wn)
+{
+    /* anywhere: NUL and bad escapes; the scheme */
+    for (size_t i = 0; i < n; i++) {
+        if (uri[i] == '\0')
+            return refuse(why, wn, "a NUL", i);
+        if (uri[i] == '%') {
+            if (i + 2 >= n || hex(uri[i + 1]) < 0 || hex(uri[i + 2]) < 0)
+                return refuse(why, wn, "a bad percent-escape", i);
+            if (uri[i + 1] == '0' && uri[i + 2] == '0')
+                return refuse(why, wn, "an encoded NUL", i);
+        }
+    }
+    size_t p = 0;
+    while (p < n && uri[p] != ':' && uri[p] != '/' && uri[p] != '?' && uri[p] != '#')
+        p++;
+    if (p == 0 || p == n || uri[p] != ':')
+        return refuse(why, wn, "no scheme", 0);
+    p++;
+    if (n - p >= 2 && uri[p] == '/' && uri[p + 1] == '/') { /* the authority */
+        p += 2;
+        while (p < n && uri[p] != '/' && uri[p] != '?' && uri[p] != '#')
+            p++;
+    }
+    size_t end = p;
+    while (end < n && uri[end] != '?' && uri[end] != '#')
+        end++;
+    /* the path's segments, each decoded once */
+    size_t s = p;
+    while (s <= end) {
+        size_t e = s;
+        while (e < end && uri[e] != '/')
+            e++;
+        size_t dots = 0, len = 0;
+        for (size_t i = s; i < e; i++, len++) {
+            char c = uri[i];
+            if (c == '%') {
+                c = (char)(hex(uri[i + 1]) << 4 | hex(uri[i + 2]));
+                if (c == '/' || c == '\\')
+                    return refuse(why, wn, "an encoded '/' or '\\'", i);
+                i += 2;
+            } else if (c == '\\') {
+                return refuse(why, wn, "a '\\'", i);
+            }
+            dots += c == '.';
+        }
+        if (len && dots == len && len <= 2)
+            return refuse(why, wn, len == 1 ? "a '.' segment" : "a '..' segment", s);
+        s = e + 1;
+    }
+    return 0;
+}

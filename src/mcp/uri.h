@@ -1,0 +1,25 @@
+/* uri.h - the uri of a resources/read, checked before it is decided on.
+ *
+ * A policy reads the uri as the client wrote it (a `like` pattern on
+ * context.input.uri that starts "file:///public/"), but an upstream may
+ * resolve it before it looks the resource up, as a file server resolves a
+ * path.  So a uri is refused when
+ * one of its spellings could name another resource once resolved:
+ *   - in its path (after "scheme:" and any "//authority", up to the first
+ *     '?' or '#'), a segment that is "." or ".." once percent-decoded
+ *     ("..", "%2e%2E", ".%2e");
+ *   - a segment holding a decoded '/' or '\' (%2F, %5C), or a raw '\';
+ *   - anywhere, a NUL (raw or %00), a bad percent-escape, or no scheme.
+ * Every refusal names the byte where it is.  Nothing is rewritten: the uri
+ * decided on is the one forwarded.  Arguments of tools are not checked
+ * (Writ cannot know which are paths): a policy on a path-like argument
+ * should refuse ".." itself (README, MCP gateway). */
+#ifndef WRIT_MCP_URI_H
+#define WRIT_MCP_URI_H
+
+#include <stddef.h>
+
+/* 0 when uri[0..n) may be decided on; -1 with why (wn bytes) the reason. */
+int mcp_uri_check(const char *uri, size_t n, char *why, size_t wn);
+
+#endif

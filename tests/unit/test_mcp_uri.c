@@ -1,0 +1,75 @@
+/* test_mcp_uri.c - the uri of a resources/read (mcp/uri.h): every spelling
+ * an upstream could resolve to another resource is refused, at its byte;
+ * ordinary uris pass as they are. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "mcp/uri.h"
+
+static void ok(const char *u)
+{
+    char why[200] = "";
+    if (mcp_uri_check(u, strlen(u), why, sizeof why) != 0)
+        fail_msg("%s refused: %s", u, why);
+}
+
+static void no(const char *u, size_t n, const char *what, size_t at)
+{
+    char why[200] = "", want[64];
+    if (mcp_uri_check(u, n, why, sizeof why) == 0)
+        fail_msg("%s passed", u);
+    snprintf(want, sizeof want, "at byte %zu ", at);
+    if (!strstr(why, what) || !strstr(why, want))
+        fail_msg("%s: %s (want %s %s)", u, why, what, want);
+}
+#define NO(u, what, at) no(u, sizeof(u) - 1, what, at)
+
+static void test_passes(void **state)
+{
+    (void)state;
+    ok("demo://resource/static/document/1");
+    ok("file:///home/user/notes.txt");
+    ok("file:///a/b/");
+    ok("https://example.com/a.b/..c/c..d/...?q=../x#../y"); /* "..." and dotted names are names; query,
+                                                               fragment not paths */
+    ok("urn:isbn:0451450523");
+    ok("mailto:a@b.example");
+    ok("file:///caf%C3%A9/%41");
+    ok("demo://host");
+}
+
+static void test_refused(void **state)
+{
+    (void)state;
+    NO("demo://resource/static/document/../../dynamic/1", "'..' segment", 32);
+    NO("file:///public/./x", "'.' segment", 15);
+    NO("file:///public/%2e%2E/secret", "'..' segment", 15);
+    NO("file:///public/.%2e/secret", "'..' segment", 15);
+    NO("file:///public/..", "'..' segment", 15);
+    NO("file:..", "'..' segment", 5);
+    NO("file:///public/..%2Fsecret", "encoded '/'", 17);
+    NO("file:///public/a%5c..", "encoded '/' or '\\'", 16);
+    NO("file:///public\\..\\secret", "'\\'", 14);
+    NO("file:///a%00b", "encoded NUL", 9);
+    NO("file:///a%zzb", "bad percent-escape", 9);
+    NO("file:///a%4", "bad percent-escape", 9);
+    NO("//no/scheme", "no scheme", 0);
+    NO("relative/path", "no scheme", 0);
+    NO(":x", "no scheme", 0);
+    no("file:///a\0b", 11, "a NUL", 9);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_passes),
+        cmocka_unit_test(test_refused),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
