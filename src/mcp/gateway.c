@@ -625,7 +625,7 @@ static bool filter_result(mcp_gw *g, gw_req *r, json_t *result)
         char aid[600];
         if (r->list == L_TOOLS) {
             const char *name = json_string_value(json_object_get(it, "name"));
-            if (name && strlen(name) < 512) {
+            if (name && strlen(name) < 512 && !strchr(name, '/')) { /* not callable through Writ */
                 json_t *ann = json_object(), *decl = json_object_get(it, "annotations");
                 static const char *const hints[] = {"readOnlyHint", "destructiveHint", "idempotentHint",
                                                     "openWorldHint"};
@@ -1184,6 +1184,15 @@ static int decide_post(mcp_gw *g, gw_req *r, struct MHD_Connection *c, const cha
     r->allow = true;
     if (m.kind == MCP_RPC_REQUEST)
         r->id = json_incref((json_t *)m.id);
+    if (m.kind == MCP_RPC_NOTIFICATION &&
+        (m.method_len < 14 || memcmp(m.method, "notifications/", 14) || memchr(m.method, '\0', m.method_len))) {
+        /* A notification passes undecided: one named like a request (a
+         * "tools/call" without an id) is a call some servers would run. */
+        *ret = send_rpc_error(r, c, 400, NULL, MCP_RPC_INVALID_REQUEST,
+                              "a notification's method must start with \"notifications/\" (a request needs an id)");
+        mcp_rpc_msg_clear(&m);
+        return -1;
+    }
     int rc = 0;
     if (m.kind == MCP_RPC_REQUEST) {
         char meth[128];
@@ -1206,6 +1215,11 @@ static int decide_post(mcp_gw *g, gw_req *r, struct MHD_Connection *c, const cha
             } else if (memchr(tc.name, '\0', tc.name_len) || tc.name_len > 256) {
                 *ret = send_rpc_error(r, c, 200, m.id, MCP_RPC_INVALID_PARAMS,
                                       "tool name too long or holding NUL");
+                rc = -1;
+            } else if (memchr(tc.name, '/', tc.name_len)) {
+                /* NAME/a/b is a method's action (resources/read ...) */
+                *ret = send_rpc_error(r, c, 200, m.id, MCP_RPC_INVALID_PARAMS,
+                                      "tool name holding '/': its action would be a method's");
                 rc = -1;
             } else {
                 char aid[600];
@@ -1280,6 +1294,13 @@ static int decide_post(mcp_gw *g, gw_req *r, struct MHD_Connection *c, const cha
             r->list = L_RESOURCES;
         } else if (!strcmp(meth, "prompts/list")) {
             r->list = L_PROMPTS;
+        } else if (!strchr(meth, '/')) {
+            /* NAME/METHOD would be the action of the tool METHOD, decided
+             * here without that tool's input: every MCP method but the two
+             * above has a '/', so such a method is not forwarded */
+            *ret = send_rpc_error(r, c, 200, m.id, MCP_RPC_METHOD_NOT_FOUND,
+                                  "method without '/': its action would be a tool's");
+            rc = -1;
         } else {
             decide(g, r, NULL, meth, NULL, NULL, NULL, 0, NULL, m.params);
         }

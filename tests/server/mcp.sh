@@ -52,7 +52,8 @@ CONF
 cat "$EX/mcp.cedar" - >"$TMP/policies.cedar" <<'CEDAR'
 permit (principal, action in [Writ::Action::"bad/garbage", Writ::Action::"bad/close",
                               Writ::Action::"bad/sseclose", Writ::Action::"bad/hang",
-                              Writ::Action::"badnul/garbage", Writ::Action::"badutf/garbage"], resource);
+                              Writ::Action::"badnul/garbage", Writ::Action::"badutf/garbage",
+                              Writ::Action::"bad/resources/read"], resource);
 // prompts by name, and by argument
 permit (principal, action == Writ::Action::"everything/prompts/get", resource)
 when { context.input.name == "simple-prompt" ||
@@ -301,6 +302,16 @@ r=$(req POST /mcp/echo "${H[@]}" --data '{"jsonrpc":"2.0","id":10,"method":"tool
 check "forged entity in arguments: -32602" "$(jq .error.code <<<"${r#* }")" -32602
 r=$(req POST /mcp/echo "${H[@]}" --data '{"jsonrpc":"2.0","id":11,"method":"sampling/other","params":{}}')
 check "an unknown method is denied: -32001" "$(jq .error.code <<<"${r#* }")" -32001
+# tool and method actions never meet: a tool named like a method, a method
+# named like a tool, a request sent as a notification
+r=$(req POST /mcp/echo "${H[@]}" --data '{"jsonrpc":"2.0","id":14,"method":"tools/call","params":{"name":"resources/read","arguments":{"uri":"x://y"}}}')
+check "a tool name with '/': -32602" "$(jq -c '[.id,.error.code]' <<<"${r#* }")" '[14,-32602]'
+r=$(req POST /mcp/echo "${H[@]}" --data '{"jsonrpc":"2.0","id":15,"method":"add","params":{"a":1,"b":2}}')
+check "a method without '/' (the tool add's action): -32601" "$(jq -c '[.id,.error.code]' <<<"${r#* }")" '[15,-32601]'
+contains "a method without '/': refused by Writ, not the upstream" "$r" "would be a tool's"
+r=$(req POST /mcp/echo "${H[@]}" --data '{"jsonrpc":"2.0","method":"tools/call","params":{"name":"add","arguments":{"a":1,"b":2}}}')
+check "a tools/call without an id (a notification): 400" "${r%% *}" 400
+contains "a tools/call without an id: says why" "$r" "needs an id"
 check "nothing of the bad input was forwarded" "$(wc -l <"$TMP/echo.log")" "$before"
 r=$(req POST /mcp/dead "${H[@]}" --data '{"jsonrpc":"2.0","id":12,"method":"ping"}')
 check "upstream down: JSON-RPC -32603" "$(jq -c '[.id,.error.code]' <<<"${r#* }")" '[12,-32603]'
