@@ -11,7 +11,11 @@
  *   - the stream written back (its byte order mark, each event with
  *     mcp_sse_put, the tail) reads as the same events and the same tail;
  *   - with each event's data replaced by a text of its own (as the gateway
- *     replaces a filtered message), that text is what is read back. */
+ *     replaces a filtered message), that text is what is read back;
+ *   - read as it would arrive, in pieces (their sizes from the stream's own
+ *     bytes), with mcp_sse_scan_end taking the complete events out as the
+ *     gateway's streaming reader does: the same events, and the same tail
+ *     left over at the end. */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -123,6 +127,60 @@ static sbuf write_all(const char *s, size_t n, const ev_copy *e, size_t ne, size
     return out;
 }
 
+/* The events of s[0..n) read piece by piece, compared with a[0..na) and
+ * the tail s[tail..n). */
+static void check_pieces(const char *s, size_t n, const ev_copy *a, size_t na, size_t tail)
+{
+    sbuf buf;
+    sb_init(&buf);
+    mcp_sse_scan sc = {0, false, false};
+    mcp_sse_event ev;
+    mcp_sse_event_init(&ev);
+    size_t k = 0, off = 0;
+    bool begun = false;
+    while (off < n || !begun) {
+        size_t piece = 1 + (size_t)(unsigned char)s[off % (n ? n : 1)] % 7;
+        if (!n)
+            piece = 0;
+        if (piece > n - off)
+            piece = n - off;
+        sb_putn(&buf, s + off, piece);
+        off += piece;
+        if (!sb_ok(&buf))
+            abort();
+        size_t end = mcp_sse_scan_end(&sc, buf.p ? buf.p : "", buf.len, off == n);
+        if (end) {
+            size_t at = 0;
+            int got;
+            while ((got = begun ? mcp_sse_next_mid(buf.p, end, &at, &ev) : mcp_sse_next(buf.p, end, &at, &ev)) ==
+                   1) {
+                begun = true;
+                if (k >= na || ev.has_data != a[k].has || ev.data.len != a[k].dn || ev.other.len != a[k].on ||
+                    memcmp(ev.data.p ? ev.data.p : "", a[k].data, a[k].dn) ||
+                    memcmp(ev.other.p ? ev.other.p : "", a[k].other, a[k].on))
+                    fail("in pieces: another event");
+                k++;
+            }
+            if (got < 0)
+                abort();
+            if (at != end)
+                fail("in pieces: a complete part left a tail");
+            memmove(buf.p, buf.p + end, buf.len - end);
+            buf.len -= end;
+            sc.pos -= end;
+        }
+        if (off == n)
+            break;
+    }
+    if (k != na)
+        fail("in pieces: another number of events");
+    size_t bom = begun ? 0 : mcp_sse_bom(buf.p ? buf.p : "", buf.len); /* no event: the tail follows it */
+    if (buf.len - bom != n - tail || memcmp(buf.p ? buf.p + bom : "", s + tail, n - tail))
+        fail("in pieces: another tail");
+    mcp_sse_event_clear(&ev);
+    sb_free(&buf);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const char *s = (const char *)data;
@@ -143,6 +201,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 i += 1 + (s[i] == '\r' && i + 1 < size && s[i + 1] == '\n');
         }
     }
+
+    if (na < MAX_EVENTS)
+        check_pieces(s, size, a, na, tail);
 
     sbuf w = write_all(s, size, a, na, tail, false);
     size_t tail2 = read_all(w.p ? w.p : "", w.len, b, &nb);

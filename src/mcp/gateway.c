@@ -106,6 +106,11 @@ typedef struct gw_req {
     unsigned status;
     writ_status done_st;
     sbuf buf;
+    /* an SSE answer streamed event by event (sse_reader): what is ready for
+     * the client, read by the client's thread alone */
+    bool sse_filter, sse_begun;
+    mcp_sse_scan sse_scan; /* where buf's events end (under mu, as buf) */
+    sbuf sse_out;
     struct gw_req *prev, *next; /* the gateway's live requests */
     /* Texts, last: a new request zeroes what is above `deny` and only the
      * first byte of each of these (req_new), not 3 KB per call. */
@@ -486,10 +491,14 @@ static const mcp_up_callbacks callbacks = {cb_head, cb_data, cb_done};
 
 /* ---- streaming the answer */
 
+static ssize_t sse_reader(gw_req *r, char *out, size_t max);
+
 static ssize_t reader(void *cls, uint64_t pos, char *out, size_t max)
 {
     (void)pos;
     gw_req *r = cls;
+    if (r->sse_filter)
+        return sse_reader(r, out, max);
     pthread_mutex_lock(&r->mu);
     if (!sb_ok(&r->buf)) {
         pthread_mutex_unlock(&r->mu);
@@ -609,9 +618,9 @@ static bool may_use(mcp_gw *g, const srv_snapshot *snap, gw_req *r, const char *
 
 /* Remember a tool's annotations and filter one list result in place.  False
  * when the result has the list's member but it is not an array. */
-static bool filter_result(mcp_gw *g, gw_req *r, json_t *result)
+static bool filter_result(mcp_gw *g, gw_req *r, gw_list list, json_t *result)
 {
-    const char *key = r->list == L_TOOLS ? "tools" : r->list == L_RESOURCES ? "resources" : "prompts";
+    const char *key = list == L_TOOLS ? "tools" : list == L_RESOURCES ? "resources" : "prompts";
     json_t *items = json_object_get(result, key);
     if (!items)
         return true;
@@ -623,7 +632,7 @@ static bool filter_result(mcp_gw *g, gw_req *r, json_t *result)
         json_t *it = json_array_get(items, i);
         bool keep = false;
         char aid[600];
-        if (r->list == L_TOOLS) {
+        if (list == L_TOOLS) {
             const char *name = json_string_value(json_object_get(it, "name"));
             if (name && strlen(name) < 512 && !strchr(name, '/')) { /* not callable through Writ */
                 json_t *ann = json_object(), *decl = json_object_get(it, "annotations");
@@ -646,20 +655,20 @@ static bool filter_result(mcp_gw *g, gw_req *r, json_t *result)
             }
         } else {
             snprintf(aid, sizeof aid, "%s/%s", r->up->cfg->name,
-                     r->list == L_RESOURCES ? "resources/read" : "prompts/get");
+                     list == L_RESOURCES ? "resources/read" : "prompts/get");
             /* a resource is listed when reading its uri may be allowed
              * (input {uri} known); a prompt when getting it by its name
              * with some arguments may be (input {name} known, input.arguments
              * unknown) */
-            const char *k = r->list == L_RESOURCES ? "uri" : "name";
+            const char *k = list == L_RESOURCES ? "uri" : "name";
             const json_t *v = json_object_get(it, k);
             char why[200];
-            json_t *in = json_is_string(v) && (r->list != L_RESOURCES ||
+            json_t *in = json_is_string(v) && (list != L_RESOURCES ||
                                                !mcp_uri_check(json_string_value(v), json_string_length(v), why,
                                                               sizeof why))
                              ? json_pack("{s:O}", k, v)
                              : NULL; /* a uri that would be refused is not listed */
-            keep = in && may_use(g, snap, r, aid, NULL, in, r->list == L_PROMPTS);
+            keep = in && may_use(g, snap, r, aid, NULL, in, list == L_PROMPTS);
             json_decref(in);
         }
         if (keep)
@@ -671,17 +680,20 @@ static bool filter_result(mcp_gw *g, gw_req *r, json_t *result)
     return true;
 }
 
-/* Filter one JSON-RPC message of a list's answer.  Returns 1 with *out its
- * filtered text (wr_malloc'd), 0 when it holds no list result (an error
- * answer, a notification: sent as it came), -1 when it cannot be read or its
- * list is no array, r->why saying so.  -1 fails the answer: a message the
- * filter could not read would reach the client unfiltered, and a client's
- * own parser may well read it (invalid UTF-8, a huge number). */
-static int filter_message(mcp_gw *g, gw_req *r, const char *text, size_t len, char **out)
+/* Filter one JSON-RPC message of a list's answer (list: which list), or of a
+ * stream (L_NONE: any list a response's result holds; a stream resumed
+ * with Last-Event-ID replays earlier answers, list answers among them).
+ * Returns 1 with *out its filtered text (wr_malloc'd), 0 when it holds no
+ * list result (an error answer, a notification: sent as it came), -1 when
+ * it cannot be read or its list is no array, r->why saying so.  -1 fails the
+ * answer: a message the filter could not read would reach the client
+ * unfiltered, and a client's own parser may well read it (invalid UTF-8, a
+ * huge number, a key twice). */
+static int filter_message(mcp_gw *g, gw_req *r, gw_list list, const char *text, size_t len, char **out)
 {
     *out = NULL;
     json_error_t je;
-    json_t *m = json_loadb(text, len, JSON_ALLOW_NUL, &je);
+    json_t *m = json_loadb(text, len, JSON_ALLOW_NUL | JSON_REJECT_DUPLICATES, &je);
     if (!m) {
         snprintf(r->why, sizeof r->why, "its list answer could not be read: %.120s (byte %d of the message)",
                  je.text, je.position);
@@ -689,9 +701,21 @@ static int filter_message(mcp_gw *g, gw_req *r, const char *text, size_t len, ch
     }
     json_t *res = json_object_get(m, "result");
     int got = 0;
-    if (json_is_object(res)) {
+    static const gw_list kinds[] = {L_TOOLS, L_RESOURCES, L_PROMPTS};
+    static const char *const keys[] = {"tools", "resources", "prompts"};
+    bool any = false, array = true;
+    for (size_t k = 0; list == L_NONE && !json_object_get(m, "method") && json_is_object(res) && k < 3; k++)
+        if (json_object_get(res, keys[k])) {
+            any = true;
+            array = array && filter_result(g, r, kinds[k], res);
+        }
+    if (list != L_NONE && json_is_object(res)) {
+        any = true;
+        array = filter_result(g, r, list, res);
+    }
+    if (any) {
         got = -1;
-        if (!filter_result(g, r, res)) {
+        if (!array) {
             snprintf(r->why, sizeof r->why, "its list answer's result has a list that is not an array");
         } else {
             char *t = json_dumps(m, JSON_COMPACT | JSON_ENCODE_ANY);
@@ -707,6 +731,107 @@ static int filter_message(mcp_gw *g, gw_req *r, const char *text, size_t len, ch
     }
     json_decref(m);
     return got;
+}
+
+static bool has(const char *p, size_t n, const char *lit)
+{
+    size_t ln = strlen(lit);
+    for (const char *q = p; (q = memchr(q, lit[0], n - (size_t)(q - p))) && n - (size_t)(q - p) >= ln; q++)
+        if (!memcmp(q, lit, ln))
+            return true;
+    return false;
+}
+
+/* Could this message hold a list result?  Without a backslash in it, a key
+ * "tools" is spelled so; with one, it may be escaped: read it to know. */
+static bool maybe_list(const char *p, size_t n)
+{
+    return memchr(p, '\\', n) || has(p, n, "\"tools\"") || has(p, n, "\"resources\"") || has(p, n, "\"prompts\"");
+}
+
+/* Filter the complete events in[0..n) of a streamed SSE answer into
+ * r->sse_out.  An event whose message holds a list is filtered as the list
+ * answer it is (a GET resumed with Last-Event-ID replays the session's
+ * earlier answers); one that cannot be read is dropped, and said so on
+ * stderr: the client never gets a list the filter did not read. */
+static void sse_filter_events(mcp_gw *g, gw_req *r, const char *in, size_t n)
+{
+    mcp_sse_event ev;
+    mcp_sse_event_init(&ev);
+    size_t at = 0;
+    int got;
+    if (!r->sse_begun) {
+        r->sse_begun = true;
+        sb_putn(&r->sse_out, in, mcp_sse_bom(in, n));
+        got = mcp_sse_next(in, n, &at, &ev);
+    } else {
+        got = mcp_sse_next_mid(in, n, &at, &ev);
+    }
+    while (got == 1) {
+        char *f = NULL;
+        int fr = ev.data.len && maybe_list(ev.data.p, ev.data.len)
+                     ? filter_message(g, r, L_NONE, ev.data.p, ev.data.len, &f)
+                     : 0;
+        if (fr < 0)
+            fprintf(stderr, "writ: mcp: upstream %s: an event of a stream dropped: %s\n", r->up->cfg->name, r->why);
+        else
+            mcp_sse_put(&r->sse_out, &ev, f, f ? strlen(f) : 0);
+        wr_free(f);
+        got = mcp_sse_next_mid(in, n, &at, &ev);
+    }
+    if (got < 0)
+        r->sse_out.failed = true;
+    mcp_sse_event_clear(&ev);
+}
+
+/* An SSE answer to the client event by event, each filtered
+ * (sse_filter_events) on this, the client's, thread.  The upstream's bytes
+ * arrive in r->buf (cb_data, under mu); complete events are taken out under
+ * mu and filtered outside it.  A tail that never ends its event is dropped
+ * at the end, as a client drops it. */
+static ssize_t sse_reader(gw_req *r, char *out, size_t max)
+{
+    for (;;) {
+        if (r->sse_out.len) {
+            size_t n = r->sse_out.len < max ? r->sse_out.len : max;
+            memcpy(out, r->sse_out.p, n);
+            memmove(r->sse_out.p, r->sse_out.p + n, r->sse_out.len - n);
+            r->sse_out.len -= n;
+            return (ssize_t)n;
+        }
+        if (!sb_ok(&r->sse_out))
+            return MHD_CONTENT_READER_END_WITH_ERROR;
+        pthread_mutex_lock(&r->mu);
+        if (!sb_ok(&r->buf)) {
+            pthread_mutex_unlock(&r->mu);
+            return MHD_CONTENT_READER_END_WITH_ERROR;
+        }
+        size_t end = mcp_sse_scan_end(&r->sse_scan, r->buf.p, r->buf.len, r->finished);
+        if (!end) {
+            if (r->finished) {
+                bool ok = r->done_st == WRIT_OK;
+                pthread_mutex_unlock(&r->mu);
+                return ok ? MHD_CONTENT_READER_END_OF_STREAM : MHD_CONTENT_READER_END_WITH_ERROR;
+            }
+            r->waiting = true;
+            MHD_suspend_connection(r->c);
+            pthread_mutex_unlock(&r->mu);
+            return 0;
+        }
+        sbuf in;
+        sb_init(&in);
+        sb_putn(&in, r->buf.p, end);
+        memmove(r->buf.p, r->buf.p + end, r->buf.len - end);
+        r->buf.len -= end;
+        r->sse_scan.pos -= end;
+        pthread_mutex_unlock(&r->mu);
+        if (!sb_ok(&in)) {
+            sb_free(&in);
+            return MHD_CONTENT_READER_END_WITH_ERROR;
+        }
+        sse_filter_events(r->g, r, in.p, in.len);
+        sb_free(&in);
+    }
 }
 
 /* The buffered answer of a list: JSON, or SSE whose events' data lines
@@ -729,7 +854,7 @@ static enum MHD_Result send_filtered(mcp_gw *g, gw_req *r)
         sb_putn(&out, p, mcp_sse_bom(p, n));
         while (!unread && (got = mcp_sse_next(p, n, &at, &ev)) == 1) {
             char *f = NULL;
-            unread = ev.data.len && filter_message(g, r, ev.data.p, ev.data.len, &f) < 0;
+            unread = ev.data.len && filter_message(g, r, r->list, ev.data.p, ev.data.len, &f) < 0;
             mcp_sse_put(&out, &ev, f, f ? strlen(f) : 0);
             wr_free(f);
         }
@@ -740,7 +865,8 @@ static enum MHD_Result send_filtered(mcp_gw *g, gw_req *r)
         }
         if (got < 0)
             out.failed = true;
-        sb_putn(&out, p + at, n - at); /* the tail: no event (a client drops it) */
+        /* the tail is no event: dropped, as a client drops it (one that
+         * did not might read a list the filter never saw) */
     } else {
         mcp_rpc_limits lim = {.max_size = n + 1, .max_depth = 256};
         mcp_rpc_msg m;
@@ -759,7 +885,7 @@ static enum MHD_Result send_filtered(mcp_gw *g, gw_req *r)
             return upstream_failed(r);
         }
         char *f = NULL;
-        if (r->list != L_NONE && filter_message(g, r, p, n, &f) < 0) {
+        if (r->list != L_NONE && filter_message(g, r, r->list, p, n, &f) < 0) {
             sb_free(&out);
             return upstream_failed(r);
         }
@@ -813,6 +939,7 @@ static enum MHD_Result after_head(mcp_gw *g, gw_req *r)
     if (r->phase == P_WAIT_HEAD && r->head_in) {
         if (!buffered(r)) {
             r->phase = P_STREAM; /* under mu: cb_data reads it */
+            r->sse_filter = r->status == 200 && !strncasecmp(r->ctype, "text/event-stream", 17);
             pthread_mutex_unlock(&r->mu);
             return start_stream(r);
         }
@@ -843,7 +970,8 @@ static mcp_up_request up_request(const gw_req *r, const char **hdrs, size_t nh)
         .session_id = r->fwd_sid[0] ? r->fwd_sid : NULL,
         .protocol_version = r->pver[0] ? r->pver : NULL,
         .accept = r->accept[0] ? r->accept : NULL,
-        .last_event_id = r->last_event[0] ? r->last_event : NULL,
+        /* resuming is a GET's (the transport's rule): a POST's is not passed on */
+        .last_event_id = r->last_event[0] && !strcmp(r->http_method, "GET") ? r->last_event : NULL,
         .headers = hdrs,
         .nheaders = nh,
         .owner = r->has_task ? r->task.agent : NULL,
@@ -1461,6 +1589,7 @@ static void req_free(void *arg, void *state)
     json_decref(r->id);
     wr_free(r->body);
     sb_free(&r->buf);
+    sb_free(&r->sse_out);
     pthread_mutex_destroy(&r->mu);
     wr_free(r);
 }

@@ -33,10 +33,10 @@ static bool line(const char *p, size_t n, size_t *i, size_t *len)
     return true;
 }
 
-int mcp_sse_next(const char *p, size_t n, size_t *at, mcp_sse_event *ev)
+static int next(const char *p, size_t n, size_t *at, mcp_sse_event *ev, bool first)
 {
     size_t i = *at;
-    if (i == 0)
+    if (i == 0 && first)
         i = mcp_sse_bom(p, n);
     ev->data.len = 0;
     ev->other.len = 0;
@@ -68,6 +68,40 @@ int mcp_sse_next(const char *p, size_t n, size_t *at, mcp_sse_event *ev)
     }
     *at = i;
     return sb_ok(&ev->data) && sb_ok(&ev->other) ? 1 : -1;
+}
+
+int mcp_sse_next(const char *p, size_t n, size_t *at, mcp_sse_event *ev) { return next(p, n, at, ev, true); }
+
+int mcp_sse_next_mid(const char *p, size_t n, size_t *at, mcp_sse_event *ev) { return next(p, n, at, ev, false); }
+
+size_t mcp_sse_scan_end(mcp_sse_scan *sc, const char *p, size_t n, bool last)
+{
+    size_t end = 0, i = sc->pos;
+    if (!n)
+        return 0;
+    if (!sc->begun) { /* the stream's byte order mark, once its 3 bytes are in */
+        if (n < 3 && !last && !memcmp(p, "\xEF\xBB\xBF", n))
+            return 0;
+        sc->begun = true;
+        i = mcp_sse_bom(p, n);
+    }
+    while (i < n) {
+        char c = p[i];
+        if (c != '\r' && c != '\n') {
+            sc->mid = true;
+            i++;
+            continue;
+        }
+        if (c == '\r' && i + 1 == n && !last)
+            break;
+        size_t e = i + 1 + (c == '\r' && i + 1 < n && p[i + 1] == '\n');
+        if (!sc->mid)
+            end = e; /* an empty line ends an event */
+        sc->mid = false;
+        i = e;
+    }
+    sc->pos = i;
+    return end;
 }
 
 void mcp_sse_put(sbuf *out, const mcp_sse_event *ev, const char *data, size_t dn)

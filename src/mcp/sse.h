@@ -13,8 +13,8 @@
  *     `retry`, unknown fields) is kept as it came, for passing on;
  *   - bytes after the last blank line are not an event (a client discards
  *     them): they are left to the caller as the stream's tail.
- * Only complete streams are read here (the gateway buffers the answers it
- * filters; their size is bounded by the upstream's max_answer).
+ * The gateway reads buffered answers whole, and streams event by event as
+ * they arrive (mcp_sse_next_mid for what follows the first events).
  *
  * Writing puts an event back: its other lines, then its data as one data
  * field per line of it, then the blank line.  A stream written as its byte
@@ -46,6 +46,28 @@ void mcp_sse_event_clear(mcp_sse_event *ev);
  * *at then being where the tail begins (n when there is none); -1 when out of
  * memory. */
 int mcp_sse_next(const char *p, size_t n, size_t *at, mcp_sse_event *ev);
+
+/* As mcp_sse_next, for p starting in the middle of a stream (the events
+ * after those already read): no byte order mark is skipped.  Reading a
+ * stream as it arrives, a buffer ending in CR must wait for its next byte
+ * (CR LF is one line end): pass n - 1 then. */
+int mcp_sse_next_mid(const char *p, size_t n, size_t *at, mcp_sse_event *ev);
+
+/* Where the complete events of a stream arriving in pieces end: the bytes
+ * are scanned once, the lines split as mcp_sse_next splits them (a CR last
+ * waits for the next byte: CR LF is one line end).  Zeroed to begin. */
+typedef struct mcp_sse_scan {
+    size_t pos; /* scanned up to here */
+    bool mid;   /* a line is under way at pos */
+    bool begun; /* past the byte order mark's place */
+} mcp_sse_scan;
+
+/* The end of the last complete event in p[0..n) (the bytes so far, of which
+ * p[0..sc->pos) were scanned before), 0 when none; last: the stream ends
+ * with p[n - 1].  p[0..end) then reads with mcp_sse_next (mcp_sse_next_mid
+ * after the first piece) as events and no tail.  Taking those bytes away,
+ * subtract end from sc->pos. */
+size_t mcp_sse_scan_end(mcp_sse_scan *sc, const char *p, size_t n, bool last);
 
 /* Append ev to out as an event: other lines, data (when has_data) as
  * "data: LINE" lines, the blank line.  data replaces ev's own data when

@@ -130,6 +130,18 @@ r=$(req POST /mcp/everything "${IH[@]}" -H "Mcp-Session-Id: $(head -c 600 /dev/z
 check "an over-long session id: 404" "${r%% *}" 404
 r=$(req POST /mcp/everything "${IH[@]}" -H "Mcp-Session-Id: $SID" -H 'MCP-Protocol-Version: 2025-06-18' --data '{"jsonrpc":"2.0","id":2,"method":"ping"}')
 check "the owner's session lives on after the others' tries" "${r%% *}" 200
+# a stream resumed with Last-Event-ID replays the session's earlier answers
+# (server-everything keeps them): a tools/list among them is filtered too
+SH=("${IH[@]}" -H "Mcp-Session-Id: $SID" -H 'MCP-Protocol-Version: 2025-06-18')
+curl -s -X POST "${SH[@]}" "http://$ADDR/mcp/everything" --data '{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"echo","arguments":{"message":"hi"}}}' >"$TMP/ev1"
+EID=$(tr -d '\r' <"$TMP/ev1" | awk '/^id:/ {print $2; exit}')
+r=$(curl -s -X POST "${SH[@]}" "http://$ADDR/mcp/everything" --data '{"jsonrpc":"2.0","id":5,"method":"tools/list"}')
+contains "tools/list in the session: filtered" "$r" '"echo"'
+case "$r" in *'"get-env"'*) bad "tools/list in the session lists get-env" ;; *) ok "tools/list in the session: get-env hidden" ;; esac
+curl -s -N -m 3 "${SH[@]}" -H "Last-Event-ID: $EID" "http://$ADDR/mcp/everything" >"$TMP/replay"
+contains "GET with Last-Event-ID: the list answer replayed" "$(cat "$TMP/replay")" '"id":5'
+case "$(cat "$TMP/replay")" in *'"get-env"'*) bad "the replayed tools/list shows get-env" ;;
+    *) ok "the replayed tools/list is filtered: get-env hidden" ;; esac
 r=$(req DELETE /mcp/everything -H "Authorization: Bearer $TOK" -H "Mcp-Session-Id: $SID" -H 'MCP-Protocol-Version: 2025-06-18')
 check "DELETE ends the session" "${r%% *}" 200
 r=$(req POST /mcp/everything "${IH[@]}" -H "Mcp-Session-Id: $SID" -H 'MCP-Protocol-Version: 2025-06-18' --data '{"jsonrpc":"2.0","id":3,"method":"ping"}')

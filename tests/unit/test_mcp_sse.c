@@ -130,6 +130,28 @@ static void test_put(void **state)
     mcp_sse_event_clear(&ev2);
 }
 
+/* A stream arriving in pieces: where its complete events end. */
+static void test_scan(void **state)
+{
+    (void)state;
+    mcp_sse_scan sc = {0, false, false};
+    /* a BOM's first bytes wait; a CR last waits for the next byte */
+    assert_int_equal(mcp_sse_scan_end(&sc, "\xEF\xBB", 2, false), 0);
+    const char s1[] = "\xEF\xBB\xBF" "data: a\r\n\r";
+    assert_int_equal(mcp_sse_scan_end(&sc, s1, sizeof s1 - 1, false), 0);
+    const char s2[] = "\xEF\xBB\xBF" "data: a\r\n\r\ndata: b\n";
+    size_t end = mcp_sse_scan_end(&sc, s2, sizeof s2 - 1, false);
+    assert_int_equal(end, 14); /* after the second "\r\n": CR LF is one line end */
+    /* the rest, once the first event is taken away */
+    sc.pos -= end;
+    assert_int_equal(mcp_sse_scan_end(&sc, "data: b\n", 8, false), 0);
+    assert_int_equal(mcp_sse_scan_end(&sc, "data: b\n\r", 9, false), 0);
+    assert_int_equal(mcp_sse_scan_end(&sc, "data: b\n\r", 9, true), 9); /* the stream's end: a line end */
+    /* a BOM and a blank line: an (empty) event, as mcp_sse_next reads it */
+    mcp_sse_scan s0 = {0, false, false};
+    assert_int_equal(mcp_sse_scan_end(&s0, "\xEF\xBB\xBF\n", 4, false), 4);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -137,6 +159,7 @@ int main(void)
         cmocka_unit_test(test_fields),
         cmocka_unit_test(test_bom_and_tail),
         cmocka_unit_test(test_put),
+        cmocka_unit_test(test_scan),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
