@@ -25,6 +25,10 @@ int mcp_uri_check(const char *uri, size_t n, char *why, size_t wn)
     for (size_t i = 0; i < n; i++) {
         if (uri[i] == '\0')
             return refuse(why, wn, "a NUL", i);
+        /* a URL parser drops tab, LF and CR anywhere (".\t." is ".."), and
+         * controls and spaces at either end */
+        if ((unsigned char)uri[i] < 0x21 || uri[i] == 0x7f)
+            return refuse(why, wn, "a control character or space", i);
         if (uri[i] == '%') {
             if (i + 2 >= n || hex(uri[i + 1]) < 0 || hex(uri[i + 2]) < 0)
                 return refuse(why, wn, "a bad percent-escape", i);

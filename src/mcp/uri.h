@@ -9,7 +9,10 @@
  *     '?' or '#'), a segment that is "." or ".." once percent-decoded
  *     ("..", "%2e%2E", ".%2e");
  *   - a segment holding a decoded '/' or '\' (%2F, %5C), or a raw '\';
- *   - anywhere, a NUL (raw or %00), a bad percent-escape, or no scheme.
+ *   - anywhere, a NUL (raw or %00), a control character or a space (raw:
+ *     the WHATWG URL parser, which Node's MCP servers use, drops tab, LF and
+ *     CR anywhere, so ".<TAB>." is a '..' segment to them), a bad
+ *     percent-escape, or no scheme.
  * Every refusal names the byte where it is.  Nothing is rewritten: the uri
  * decided on is the one forwarded.  Arguments of tools are not checked
  * (Writ cannot know which are paths): a policy on a path-like argument

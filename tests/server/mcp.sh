@@ -344,6 +344,8 @@ check "resources/read of a '..' uri: -32602" "$(jq -c '[.id,.error.code]' <<<"${
 contains "resources/read of a '..' uri: says where" "$r" "'..' segment at byte 32"
 r=$(req POST /mcp/everything "${H[@]}" --data '{"jsonrpc":"2.0","id":27,"method":"resources/read","params":{"uri":"demo://resource/static/document/%2e%2e/x"}}')
 check "resources/read of an encoded '..': -32602" "$(jq -c '[.id,.error.code]' <<<"${r#* }")" '[27,-32602]'
+r=$(req POST /mcp/everything "${H[@]}" --data '{"jsonrpc":"2.0","id":28,"method":"resources/read","params":{"uri":"demo://resource/static/document/.\t./.\t./dynamic/text/1"}}')
+check "resources/read of a '.<TAB>.' uri (a URL parser drops the tab): -32602" "$(jq -c '[.id,.error.code]' <<<"${r#* }")" '[28,-32602]'
 # a list in SSE with a BOM, lone CRs, a comment, a priming event and two data lines: filtered
 OUT=$(mcp "$URL/bad" "$TOK" list)
 check "tools/list in unusual SSE: read and filtered" "$(field list .tools)" '["garbage"]'

@@ -63,6 +63,14 @@ static void test_refused(void **state)
     NO("relative/path", "no scheme", 0);
     NO(":x", "no scheme", 0);
     no("file:///a\0b", 11, "a NUL", 9);
+    /* a URL parser drops tab, LF and CR: ".\t." resolves as ".." */
+    NO("demo://resource/static/document/.\t./.\t./dynamic/text/1", "control character or space", 33);
+    NO("file:///public/.\n./secret", "control character or space", 16);
+    NO("file:///public/.\r./secret", "control character or space", 16);
+    NO(" file:///public/x", "control character or space", 0);
+    NO("file:///public/x\x1f", "control character or space", 16);
+    NO("file:///public/a b", "control character or space", 16);
+    NO("file:///public/a\x7f", "control character or space", 16);
 }
 
 int main(void)
