@@ -1321,6 +1321,14 @@ static int decide_post(mcp_gw *g, gw_req *r, struct MHD_Connection *c, const cha
         mcp_rpc_msg_clear(&m);
         return -1;
     }
+    if ((m.kind == MCP_RPC_RESPONSE || m.kind == MCP_RPC_ERROR_RESPONSE) && !r->up->cfg->url) {
+        /* stdio: see up_stdio_rewrite */
+        *ret = send_rpc_error(r, c, 400, NULL, MCP_RPC_INVALID_REQUEST,
+                              "an answer to a stdio upstream: its requests never reach a client, so there is "
+                              "none to answer");
+        mcp_rpc_msg_clear(&m);
+        return -1;
+    }
     int rc = 0;
     if (m.kind == MCP_RPC_REQUEST) {
         char meth[128];

@@ -346,7 +346,16 @@ writ_status up_stdio_rewrite(const char *body, size_t len, uint64_t new_id, char
     }
     json_t *method = json_object_get(m, "method");
     json_t *id = json_object_get(m, "id");
-    if (!json_is_string(method) || !id || json_is_null(id)) {
+    if (!json_is_string(method)) {
+        /* an answer: the process's own requests are never passed to a
+         * client (they are dropped), so no client has one to answer, and
+         * the one process serves every agent (a forged roots/list answer
+         * would widen its roots for all) */
+        json_decref(m);
+        return wr_error(err, WRIT_EINVAL, "stdio upstream: a client's answer is not passed on (the process's "
+                                          "requests never reach a client)");
+    }
+    if (!id || json_is_null(id)) {
         json_decref(m);
         *line = splice(body, len, len, len, "", 0);
         return *line ? WRIT_OK : wr_error(err, WRIT_ENOMEM, "out of memory");

@@ -324,6 +324,11 @@ contains "a method without '/': refused by Writ, not the upstream" "$r" "would b
 r=$(req POST /mcp/echo "${H[@]}" --data '{"jsonrpc":"2.0","method":"tools/call","params":{"name":"add","arguments":{"a":1,"b":2}}}')
 check "a tools/call without an id (a notification): 400" "${r%% *}" 400
 contains "a tools/call without an id: says why" "$r" "needs an id"
+# the stdio process's own requests never reach a client: an answer to one is
+# forged (a roots/list answer would widen the roots of a process every agent shares)
+r=$(req POST /mcp/files "${H[@]}" --data '{"jsonrpc":"2.0","id":0,"result":{"roots":[{"uri":"file:///"}]}}')
+check "an answer to a stdio upstream: 400" "${r%% *}" 400
+contains "an answer to a stdio upstream: says why" "$r" "never reach a client"
 check "nothing of the bad input was forwarded" "$(wc -l <"$TMP/echo.log")" "$before"
 r=$(req POST /mcp/dead "${H[@]}" --data '{"jsonrpc":"2.0","id":12,"method":"ping"}')
 check "upstream down: JSON-RPC -32603" "$(jq -c '[.id,.error.code]' <<<"${r#* }")" '[12,-32603]'

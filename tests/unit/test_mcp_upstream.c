@@ -775,9 +775,12 @@ static void test_stdio_ids_restored(void **state)
     rec_free(&r);
     /* Refused before anything is sent: not JSON, an array, a bad id, GET, DELETE. */
     uint64_t t;
+    /* ... and answers: the process's requests never reach a client */
     const char *bad[] = {"{", "[1]", "{\"jsonrpc\":\"2.0\",\"id\":1.5,\"method\":\"x\"}",
-                         "{\"jsonrpc\":\"2.0\",\"id\":{},\"method\":\"x\"}"};
-    for (size_t i = 0; i < 4; i++) {
+                         "{\"jsonrpc\":\"2.0\",\"id\":{},\"method\":\"x\"}",
+                         "{\"jsonrpc\":\"2.0\",\"id\":0,\"result\":{\"roots\":[{\"uri\":\"file:///\"}]}}",
+                         "{\"jsonrpc\":\"2.0\",\"id\":0,\"error\":{\"code\":1,\"message\":\"m\"}}"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         mcp_up_request rq = {.body = bad[i], .len = strlen(bad[i])};
         assert_int_not_equal(mcp_upstream_send(u, &rq, &CB, &r, &t), WRIT_OK);
     }
