@@ -57,6 +57,8 @@
 #include <errno.h>
 #include <openssl/crypto.h>
 #include <stddef.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -318,9 +320,16 @@ static bool origin_of(const char *url, char *out, size_t n)
     return k > 0 && (size_t)k < n;
 }
 
+/* A loopback address written as one (127.0.0.0/8 in dotted form, ::1), or
+ * "localhost": never a name that merely starts "127." (127.evil.example
+ * is whatever its DNS says, the rebinding this check is for). */
 static bool loopback_host(const char *h)
 {
-    return !strcmp(h, "127.0.0.1") || !strcmp(h, "::1") || !strcmp(h, "localhost") || !strncmp(h, "127.", 4);
+    struct in_addr a4;
+    struct in6_addr a6;
+    if (inet_pton(AF_INET, h, &a4) == 1)
+        return (ntohl(a4.s_addr) >> 24) == 127;
+    return (inet_pton(AF_INET6, h, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6)) || !strcmp(h, "localhost");
 }
 
 /* The host name of an authority "host[:port]" or "[v6]:port", lowercased

@@ -88,6 +88,12 @@ check "RFC 8414 token_endpoint" "$(jq -r .token_endpoint <<<"${r#* }")" "http://
 check "RFC 8414 issuer" "$(jq -r .issuer <<<"${r#* }")" "https://writ.local"
 r=$(req POST /mcp/everything -H 'Content-Type: application/json' -H "Authorization: Bearer $TOK" -H 'Origin: http://evil.example' --data '{"jsonrpc":"2.0","id":1,"method":"ping"}')
 check "foreign Origin: 403" "${r%% *}" 403
+for o in http://127.evil.example http://127.0.0.1.nip.io; do
+    r=$(req POST /mcp/everything -H 'Content-Type: application/json' -H "Authorization: Bearer $TOK" -H "Origin: $o" --data '{"jsonrpc":"2.0","id":1,"method":"ping"}')
+    check "an Origin named like loopback ($o): 403" "${r%% *}" 403
+done
+r=$(req POST /mcp/everything -H 'Content-Type: application/json' -H "Authorization: Bearer $TOK" -H "Host: 127.evil.example:${ADDR##*:}" --data '{"jsonrpc":"2.0","id":1,"method":"ping"}')
+check "a Host named like loopback: 403" "${r%% *}" 403
 r=$(req POST /mcp/everything -H 'Content-Type: application/json' -H "Authorization: Bearer $TOK" -H 'Accept: application/json, text/event-stream' -H 'Origin: http://localhost:5173' --data '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"c","version":"1"}}}')
 check "loopback Origin while listening on loopback: served" "${r%% *}" 200
 # DNS rebinding without an Origin (a same-origin GET in the browser): the
