@@ -40,6 +40,8 @@
  * thread or inside a send; mcp_upstream_cancel (client gone, shutdown)
  * guarantees none runs afterwards, so the state is freed only after it. */
 #include "mcp/gateway.h"
+
+#include "mcp/ask.h"
 #include "mcp/input.h"
 #include "jcs/jcs.h"
 #include "mcp/jsonrpc.h"
@@ -63,6 +65,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #define MCP_DENIED (-32001)
 /* held for a person's approval (src/approval/): data is the approval */
@@ -73,8 +76,11 @@ typedef struct gw_up {
     mcp_upstream *u;
     char *cred_line;       /* "Header: value", NULL = none */
     const char *token_aud; /* minted-token credential: its audience, NULL = none */
-    pthread_mutex_t mu;    /* guards annotations */
+    pthread_mutex_t mu;    /* guards annotations, asking, asked_ms */
+    pthread_cond_t asked;  /* an ask of its tools (list_on_miss) ended */
     json_t *annotations;   /* tool name -> annotations object, from the last tools/list */
+    bool asking;           /* list_on_miss in progress */
+    int64_t asked_ms;      /* when list_on_miss last asked (0: never) */
 } gw_up;
 
 typedef enum gw_phase { P_NEW, P_DECIDED, P_WAIT_HEAD, P_BUFFER, P_STREAM, P_SENT } gw_phase;
@@ -625,6 +631,26 @@ static bool may_use(mcp_gw *g, const srv_snapshot *snap, gw_req *r, const char *
     return ok;
 }
 
+/* Remember the annotations a listed tool declares (the four hints, each
+ * when it is a boolean); returns them (new reference), NULL when out of
+ * memory or the item has no name. */
+static json_t *remember_tool(gw_up *up, const json_t *it)
+{
+    const char *name = json_string_value(json_object_get(it, "name"));
+    json_t *ann = name ? json_object() : NULL, *decl = json_object_get(it, "annotations");
+    static const char *const hints[] = {"readOnlyHint", "destructiveHint", "idempotentHint", "openWorldHint"};
+    for (size_t k = 0; ann && k < 4; k++) {
+        json_t *v = json_object_get(decl, hints[k]);
+        if (json_is_boolean(v))
+            json_object_set(ann, hints[k], v);
+    }
+    pthread_mutex_lock(&up->mu);
+    if (ann)
+        json_object_set(up->annotations, name, ann);
+    pthread_mutex_unlock(&up->mu);
+    return ann;
+}
+
 /* Remember a tool's annotations and filter one list result in place.  False
  * when the result has the list's member but it is not an array. */
 static bool filter_result(mcp_gw *g, gw_req *r, gw_list list, json_t *result)
@@ -644,18 +670,7 @@ static bool filter_result(mcp_gw *g, gw_req *r, gw_list list, json_t *result)
         if (list == L_TOOLS) {
             const char *name = json_string_value(json_object_get(it, "name"));
             if (name && strlen(name) < 512 && !strchr(name, '/')) { /* not callable through Writ */
-                json_t *ann = json_object(), *decl = json_object_get(it, "annotations");
-                static const char *const hints[] = {"readOnlyHint", "destructiveHint", "idempotentHint",
-                                                    "openWorldHint"};
-                for (size_t k = 0; ann && k < 4; k++) {
-                    json_t *v = json_object_get(decl, hints[k]);
-                    if (json_is_boolean(v))
-                        json_object_set(ann, hints[k], v);
-                }
-                pthread_mutex_lock(&r->up->mu);
-                if (ann)
-                    json_object_set(r->up->annotations, name, ann);
-                pthread_mutex_unlock(&r->up->mu);
+                json_t *ann = remember_tool(r->up, it);
                 json_t *tool = ann ? json_pack("{s:s,s:O}", "name", name, "annotations", ann) : NULL;
                 snprintf(aid, sizeof aid, "%s/%s", r->up->cfg->name, name);
                 keep = tool && may_use(g, snap, r, aid, tool, NULL, false);
@@ -1212,12 +1227,100 @@ static void decide(mcp_gw *g, gw_req *r, srv_snapshot *held, const char *what, c
 }
 
 /* The tool's {name, annotations} as the upstream last listed it. */
+static int64_t mono_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* A call names a tool whose annotations no listing has shown: the gateway
+ * has just started (or the client skipped tools/list, or the tool is on a
+ * page nobody fetched).  Ask the upstream for its whole list now, in the
+ * caller's session with the upstream's credential, on this worker (bounded:
+ * 5 s), so the call is decided on what the upstream declares.  At most one
+ * ask per upstream at a time (the others wait for it) and one every 10 s;
+ * a tool still unlisted after it gets unknown_annotations. */
+static void list_on_miss(mcp_gw *g, gw_req *r, const char *name)
+{
+    gw_up *up = r->up;
+    pthread_mutex_lock(&up->mu);
+    bool known = json_object_get(up->annotations, name) != NULL;
+    while (!known && up->asking) {
+        struct timespec dl;
+        clock_gettime(CLOCK_REALTIME, &dl);
+        dl.tv_sec += 6;
+        if (pthread_cond_timedwait(&up->asked, &up->mu, &dl))
+            break;
+        known = json_object_get(up->annotations, name) != NULL;
+    }
+    int64_t now = mono_ms();
+    bool ask = !known && !up->asking && (!up->asked_ms || now - up->asked_ms >= 10000);
+    if (ask) {
+        up->asking = true;
+        up->asked_ms = now;
+    }
+    pthread_mutex_unlock(&up->mu);
+    if (!ask)
+        return;
+    const char *hdrs[2];
+    size_t nh = 0;
+    char *minted = NULL, why[200] = "";
+    if (up->cred_line)
+        hdrs[nh++] = up->cred_line;
+    if (up->token_aud) {
+        char *jwt = NULL;
+        size_t jl = 0;
+        writ_error err;
+        memset(&err, 0, sizeof err);
+        if (!writ_upstream_token_mint(g->s->keyring, g->cfg->token_issuer, up->token_aud, r->task.token,
+                                      up->cfg->name, 60, &jwt, &jl, &err)) {
+            minted = wr_malloc(jl + sizeof "Authorization: Bearer ");
+            if (minted)
+                snprintf(minted, jl + sizeof "Authorization: Bearer ", "Authorization: Bearer %s", jwt);
+            writ_free_string(jwt);
+        }
+        if (minted)
+            hdrs[nh++] = minted;
+    }
+    mcp_ask_opts o = {.session_id = r->fwd_sid[0] ? r->fwd_sid : NULL,
+                      .protocol_version = r->pver[0] ? r->pver : NULL,
+                      .headers = hdrs,
+                      .nheaders = nh,
+                      .timeout_ms = 5000};
+    json_t *res = up->token_aud && !minted ? NULL : mcp_ask_tools(up->u, &o, 100, why, sizeof why);
+    wr_free(minted);
+    json_t *tools = json_object_get(res, "tools");
+    size_t i;
+    json_t *it;
+    json_array_foreach(tools, i, it) json_decref(remember_tool(up, it));
+    if (!res)
+        fprintf(stderr, "writ: mcp: upstream %s: asking for its tools (a call named an unlisted one): %s\n",
+                up->cfg->name, why[0] ? why : "a token for it could not be minted");
+    json_decref(res);
+    pthread_mutex_lock(&up->mu);
+    up->asking = false;
+    pthread_cond_broadcast(&up->asked);
+    pthread_mutex_unlock(&up->mu);
+}
+
+/* The annotations of a tool no listing has shown (none since the start, or
+ * the upstream does not list it): unknown, so each hint takes the value MCP
+ * gives an undeclared one, the most restrictive (may change things, may
+ * destroy, not idempotent, reaches out).  A listed tool has what it
+ * declared, nothing more. */
+static json_t *unknown_annotations(void)
+{
+    return json_pack("{s:b,s:b,s:b,s:b}", "readOnlyHint", 0, "destructiveHint", 1, "idempotentHint", 0,
+                     "openWorldHint", 1);
+}
+
 static json_t *tool_record(gw_up *up, const char *name)
 {
     pthread_mutex_lock(&up->mu);
     json_t *ann = json_object_get(up->annotations, name);
     json_t *t = ann ? json_pack("{s:s,s:O}", "name", name, "annotations", ann)
-                    : json_pack("{s:s,s:o}", "name", name, "annotations", json_object());
+                    : json_pack("{s:s,s:o}", "name", name, "annotations", unknown_annotations());
     pthread_mutex_unlock(&up->mu);
     return t;
 }
@@ -1263,12 +1366,12 @@ static writ_status call_values(gw_up *up, const char *name, const json_t *args, 
         return st;
     cv_field f[2];
     pthread_mutex_lock(&up->mu);
-    const json_t *ann = json_object_get(up->annotations, name);
-    if (ann)
-        st = cedar_json_value(a, ann, NULL, "context", &f[0].v, err);
-    else
-        f[0].v = cv_record_new(a, NULL, 0);
+    json_t *unknown = NULL, *ann = json_object_get(up->annotations, name);
+    if (!ann)
+        ann = unknown = unknown_annotations();
+    st = ann ? cedar_json_value(a, ann, NULL, "context", &f[0].v, err) : wr_error(err, WRIT_ENOMEM, "out of memory");
     pthread_mutex_unlock(&up->mu);
+    json_decref(unknown);
     f[0].key = cv_string_new(a, "annotations", 11);
     f[1].key = cv_string_new(a, "name", 4);
     f[1].v = cv_str_new(a, name, strlen(name));
@@ -1367,16 +1470,16 @@ static int decide_post(mcp_gw *g, gw_req *r, struct MHD_Connection *c, const cha
                                       "tool name holding '/': its action would be a method's");
                 rc = -1;
             } else {
-                char aid[600];
+                char aid[600], name[300];
                 snprintf(aid, sizeof aid, "%s/%.*s", r->up->cfg->name, (int)tc.name_len, tc.name);
+                snprintf(name, sizeof name, "%.*s", (int)tc.name_len, tc.name);
+                list_on_miss(g, r, name);
                 mcp_input_hint hint = {NULL, g->s->action_type, aid};
                 srv_snapshot *snap = snap_acquire(g->s->store);
                 hint.schema = snap->schema;
                 json_t *input = NULL;
                 writ_error err;
                 memset(&err, 0, sizeof err);
-                char name[300];
-                snprintf(name, sizeof name, "%.*s", (int)tc.name_len, tc.name);
                 /* No schema or approvals: input and tool go into the
                  * Cedar request as values (call_values), not as JSON read back */
                 srv_ask probe = {.task = &r->task};
@@ -1725,6 +1828,7 @@ writ_status mcp_gateway_open(const srv_config *cfg, mcp_gw **out, writ_error *er
         gw_up *u = &g->ups[g->nups++];
         u->cfg = &cfg->mcp_up[i];
         pthread_mutex_init(&u->mu, NULL);
+        pthread_cond_init(&u->asked, NULL);
         u->annotations = json_object();
         writ_status st = WRIT_OK;
         for (size_t k = 0; k < cfg->nmcp_cred && !st; k++) {
@@ -1778,6 +1882,7 @@ void mcp_gateway_close(mcp_gw *g)
         wr_free(g->ups[i].cred_line);
         json_decref(g->ups[i].annotations);
         pthread_mutex_destroy(&g->ups[i].mu);
+        pthread_cond_destroy(&g->ups[i].asked);
     }
     wr_free(g->ups);
     mcp_sessions_free(g->sessions);

@@ -7,7 +7,8 @@
 // initialize is answered (tools only), notifications get a 202, a GET a 405, and
 // tools/list comes as SSE written unusually but validly: a byte order mark, lone
 // CR line endings, a comment, a priming event with empty data, the answer's JSON
-// split over two data lines; tools "garbage", "secret" and "resources/read".  At /nul and /utf
+// split over two data lines; tools "garbage", "secret", "resources/read" and the
+// misbehaving ones below (at /mcp).  At /nul and /utf
 // tools/list is JSON with an escaped NUL in it (/nul), or one SSE event whose
 // JSON has a byte that is not UTF-8 (/utf).
 // Anything else: a JSON-RPC error.  Prints its port.  PORT=N node bad_upstream.mjs
@@ -39,7 +40,7 @@ const http = createServer(async (rq, rs) => {
     rs.end(Buffer.concat([Buffer.from("event: message\ndata: "), json, Buffer.from("\n\n")]));
   } else if (msg?.method === "tools/list") {
     // "resources/read" as a tool name would share the method's action
-    const tools = ["garbage", "secret", "resources/read"].map((name) => ({ name, inputSchema: { type: "object" } }));
+    const tools = ["garbage", "secret", "resources/read", "close", "sseclose", "hang"].map((name) => ({ name, inputSchema: { type: "object" } }));
     const json = JSON.stringify({ jsonrpc: "2.0", id: msg.id, result: { tools } });
     const cut = json.indexOf('"result"');
     rs.writeHead(200, { "Content-Type": "text/event-stream" });

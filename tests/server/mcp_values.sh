@@ -16,7 +16,9 @@ UP=$(head -1 "$TMP/up.port")
 cat >"$TMP/p.cedar" <<'CEDAR'
 @id("p-add")
 permit (principal, action == Writ::Action::"v/add", resource)
-when { context.input.a < 100 && context.tool.name == "add" && context.tool.annotations == {} };
+when { context.input.a < 100 && context.tool.name == "add" &&
+       context.tool.annotations == {"readOnlyHint": false, "destructiveHint": true, "idempotentHint": false,
+                                    "openWorldHint": true} }; // the upstream lists no tools: MCP's defaults
 @id("p-set")
 permit (principal, action == Writ::Action::"v/tags", resource)
 when { context.input.tags.containsAll(["x", "y"]) && !(context.input.tags.contains(1)) };
