@@ -39,12 +39,16 @@ forbid (principal, action, resource) when { context.chain_depth > 2 };
 
 @id("start")
 permit (principal, action == Writ::Action::"start_task", resource);
+
+@id("level-zero")
+forbid (principal, action, resource) when { resource has sensitivity && resource.sensitivity == 0 };
 CEDAR
 cat >"$TMP/facts.json" <<JSON
 [
   {"uid": {"type": "Writ::Agent", "id": "$A/analyst"}, "attrs": {"trust_level": 5}, "parents": []},
   {"uid": {"type": "Writ::Agent", "id": "$A/intern"}, "attrs": {"trust_level": 2}, "parents": []},
-  {"uid": {"type": "Writ::Dataset", "id": "metrics"}, "attrs": {"sensitivity": 1}, "parents": []}
+  {"uid": {"type": "Writ::Dataset", "id": "metrics"}, "attrs": {"sensitivity": 1}, "parents": []},
+  {"uid": {"type": "Writ::Dataset", "id": "unlevelled"}, "attrs": {"owner": "x"}, "parents": []}
 ]
 JSON
 "$WRIT" keys generate --out "$TMP/k.pem" >/dev/null || { bad "keys generate"; finish; }
@@ -129,6 +133,20 @@ r=$(az "$ptok" "{\"action\":{\"name\":\"read\"},\"resource\":{\"type\":\"Dataset
     -H 'X-Real-IP: 10.0.0.1' -H 'X-Writ-Destination: internal')
 contains "token: properties cannot lower the resource's stored sensitivity under the ceiling" "$r" \
     "the resource's sensitivity 1 is above the task token's ceiling public"
+# a resource the store holds without a sensitivity (or does not hold)
+# counts as restricted whatever the body's properties say, and Cedar sees
+# the level the ceiling checked: none (level-zero would forbid a 0)
+for id in unlevelled unstored; do
+    LVL0="\"action\":{\"name\":\"read\"},\"resource\":{\"type\":\"Dataset\",\"id\":\"$id\",\"properties\":{\"sensitivity\":0,\"owner\":\"y\"}}"
+    r=$(az "$ptok" "{$LVL0,$CTX}" -H 'X-Real-IP: 10.0.0.1' -H 'X-Writ-Destination: internal')
+    check "token: properties cannot give $id a sensitivity under the ceiling" "$(decision "$r")" \
+        '[false,[],["the resource has no sensitivity, so it counts as restricted: above the task token'"'"'s ceiling public"]]'
+    r=$(az "$tok" "{$LVL0,$CTX}" -H 'X-Real-IP: 10.0.0.1' -H 'X-Writ-Destination: internal')
+    check "token: Cedar does not see a sensitivity the properties gave $id" "$(decision "$r")" \
+        '[true,["office-reads"],[]]'
+done
+r=$(az "" "{\"subject\":{\"type\":\"Agent\",\"id\":\"$A/analyst\"},$LVL0,$CTX}")
+check "no token: the PEP vouches for a resource's sensitivity" "$(decision "$r")" '[false,["level-zero"],[]]'
 r=$(az "" "{\"subject\":{\"type\":\"Agent\",\"id\":\"$A/intern\",\"properties\":{\"trust_level\":5}},\"action\":{\"name\":\"read\"},\"resource\":{\"type\":\"Dataset\",\"id\":\"metrics\"},$CTX}")
 check "no token: the PEP vouches for properties and context, as before" "$(decision "$r")" '[true,["office-reads"],[]]'
 r=$(az "" "$EVAL")
