@@ -162,6 +162,14 @@ permit (principal, action == Writ::Action::"start_task", resource);
 @id("no-external-tasks")
 forbid (principal, action == Writ::Action::"start_task", resource)
 when { context.destination == "external" || context.destinations.contains("external") };
+@id("no-public-tasks")
+forbid (principal, action == Writ::Action::"start_task", resource)
+when { context.destinations.contains("public.example") };
+@id("delegate")
+permit (principal, action == Writ::Action::"delegate", resource);
+@id("no-partner-delegation")
+forbid (principal, action == Writ::Action::"delegate", resource)
+when { context.destinations.contains("partner.example") };
 CEDAR
 stop_writ "$WPID" TERM
 start_writ start --config "$TMP/writ.conf" --policies "$TMP/start.cedar"
@@ -174,6 +182,22 @@ r=$(ex --data-urlencode destination=internal --data-urlencode destination=extern
 check "start_task asking for internal and external: the second one counts too" "${r%% *}" 403
 r=$(ex)
 check "start_task with no destination limit: the destination is unknown, so external" "${r%% *}" 403
+# Cedar decides on the destinations the token will hold: lower case
+r=$(ex --data-urlencode destination=Public.Example)
+contains "start_task: the asked destinations are lower-cased before Cedar decides" "$r" \
+    '403 {"error":"access_denied","error_description":"policy_denied: no policy permits Writ::Action::\"start_task\" on Writ::Task::'
+contains "... so the forbid on them holds" "$r" "(forbidden by no-public-tasks)"
+r=$(ex --data-urlencode destination=Partner.Example)
+ptok=$(body "$r" | jq -r '.access_token // empty')
+check "a task for partner.example" "$("$WRIT" token inspect "$ptok" 2>/dev/null | jq -c .payload.tctx.destinations)" '["partner.example"]'
+delegate() {   # delegate TOKEN ACTOR-SVID [form args]
+    req POST /oauth2/token -H "$FORM" --data-urlencode "grant_type=$XT" --data-urlencode "subject_token=$1" \
+        --data-urlencode "subject_token_type=urn:ietf:params:oauth:token-type:access_token" \
+        --data-urlencode "actor_token=$2" --data-urlencode "actor_token_type=$JWT" "${@:3}"
+}
+r=$(delegate "$ptok" "$(peer svid "$TMP" "$A/intern")" --data-urlencode destination=PARTNER.EXAMPLE)
+contains "delegate: the asked destinations are lower-cased before Cedar decides" "$r" \
+    "(forbidden by no-partner-delegation)"
 stop_writ "$WPID" TERM
 check "clean shutdown" "$STOP_RC" 0
 finish
