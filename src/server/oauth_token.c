@@ -293,6 +293,14 @@ static void start_task(srv *s, struct MHD_Connection *c, const form *f, bool txn
         goto out;
     }
     const char *task = given ? given : fresh;
+    /* a revoked task starts no more (its tokens would be dead on arrival) */
+    if (s->revocations && writ_revocations_contains(s->revocations, WRIT_REVOKE_TASK, task, strlen(task))) {
+        char d[320];
+        snprintf(d, sizeof d, "task '%.200s' is revoked: start another task", task);
+        oauth_refused(s, r, 400, "invalid_request", writ_reason_name(WRIT_R_REVOKED), NULL, NULL, NULL, task,
+                      d);
+        goto out;
+    }
     json_t *attrs = NULL;
     if (!given) {
         const char *owner = form_get(f, "owner");
