@@ -184,7 +184,8 @@ typedef struct writ_mint_request {
     int64_t now;                         /* 0 = the clock */
     int64_t *expires;                    /* if not NULL, set to the new token's exp on success */
     const writ_revocations *revocations; /* if not NULL, a revoked agent (WRIT_REVOKE_AGENT of
-                                          * its subject) is refused: WRIT_R_REVOKED */
+                                          * its subject) or task (WRIT_REVOKE_TASK of txn) is
+                                          * refused: WRIT_R_REVOKED */
 } writ_mint_request;
 
 /* Identity token -> task token.  The identity must already be verified
@@ -192,7 +193,7 @@ typedef struct writ_mint_request {
  * OIDC identity's principal type becomes sub_type, and an X.509-SVID binds
  * the token to that certificate (cnf x5t#S256).  Refused: an SVID that is
  * not a workload SPIFFE ID, an OIDC subject that is a SPIFFE ID (WRIT_R_SUB),
- * a revoked agent when req->revocations is given (WRIT_R_REVOKED).  The
+ * a revoked agent or task when req->revocations is given (WRIT_R_REVOKED).  The
  * token expires at now + ttl or at the identity's own expiry, whichever
  * comes first. */
 WRIT_API WRIT_MUST_CHECK writ_status writ_token_mint(const writ_keyring *kr, const writ_issuer_config *cfg,

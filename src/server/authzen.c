@@ -42,7 +42,8 @@
  *     source_ip, destination, sensitivity, destinations: facts.c) replace
  *     whatever the body said; the body's other context keys (the call's
  *     arguments) are kept, and properties may only add attributes the
- *     entity store does not hold.  The audit record's task and chain are
+ *     entity store does not hold, never the resource's sensitivity (the
+ *     ceiling reads the store's).  The audit record's task and chain are
  *     the token's.
  * Both ways go through srv_decide_ask (decide.c), the decision path every
  * front end shares. */

@@ -265,6 +265,22 @@ static int sensitivity_bound(const srv_snapshot *snap, const writ_request *rq, c
     return -1;
 }
 
+/* The resource's properties with a task token: without `sensitivity`, so
+ * that the ceiling is checked against the entity store's level only (none
+ * counts as restricted) and Cedar sees the level the ceiling checked.  A
+ * new reference (a shallow copy when it held one); NULL on OOM. */
+static json_t *unlevelled(const json_t *props)
+{
+    if (!json_object_get(props, "sensitivity"))
+        return json_incref((json_t *)props);
+    json_t *c = json_copy((json_t *)props);
+    if (c && json_object_del(c, "sensitivity")) {
+        json_decref(c);
+        return NULL;
+    }
+    return c;
+}
+
 /* json_object_get of the caller's context, without hashing the key when
  * it is empty (a lean split's usual tree, authzen.c) */
 static json_t *ctx_member(const json_t *ctx, const char *key)
@@ -465,7 +481,8 @@ void srv_decide_ask(srv *s, const srv_snapshot *snap, const srv_ask *a, srv_outc
     if (!st)
         st = srv_history_request(&hist, rq, &err);
     /* per-request attributes: a vouching caller's replace the store's; any
-     * other only adds what the store does not hold */
+     * other only adds what the store does not hold, and with a task token
+     * not the resource's sensitivity (unlevelled) */
     const json_t *props[2] = {a->principal_props, a->resource_props};
     const writ_uid_parts *who[2] = {&a->principal, &a->resource};
     for (int i = 0; i < 2 && !st; i++) {
@@ -484,7 +501,11 @@ void srv_decide_ask(srv *s, const srv_snapshot *snap, const srv_ask *a, srv_outc
         memcpy(type, who[i]->prefix, who[i]->prefix_len);
         memcpy(type + who[i]->prefix_len, who[i]->type, who[i]->type_len);
         type[tn] = '\0';
-        st = writ_request_add_attrs(rq, snap->es, type, id, props[i], !a->vouched, &err);
+        json_t *attrs = i == 1 && bound ? unlevelled(props[i]) : json_incref((json_t *)props[i]);
+        st = attrs ? writ_request_add_attrs(rq, snap->es, type, id, attrs, !a->vouched, &err) : WRIT_ENOMEM;
+        if (!attrs)
+            snprintf(err.msg, sizeof err.msg, "out of memory");
+        json_decref(attrs);
     }
     if (st) {
         snprintf(why, sizeof why, "request: %.280s", err.msg);

@@ -130,6 +130,15 @@ int form_list(const form *f, const char *name, const char **out, size_t max, siz
     return 0;
 }
 
+void form_lower(form *f, const char *name)
+{
+    for (size_t i = 0; i < f->n; i++)
+        if (!strcmp(f->name[i], name))
+            for (char *p = (char *)f->value[i]; *p; p++)
+                if (*p >= 'A' && *p <= 'Z')
+                    *p = (char)(*p - 'A' + 'a');
+}
+
 /* ---- the scope a token request asks for */
 
 /* Space-separated words of s into out (copied into buf); -1 if too many

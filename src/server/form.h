@@ -38,6 +38,8 @@ void form_free(form *f);
 const char *form_get(const form *f, const char *name);
 /* The values of a list parameter into out; -1 when there are more than max. */
 int form_list(const form *f, const char *name, const char **out, size_t max, size_t *n);
+/* Lower-case (ASCII) every value of name, in place (in f->buf). */
+void form_lower(form *f, const char *name);
 
 /* The scope a token request asks for: `scope` (space-separated actions),
  * `resource` and `destination` (repeatable), `sensitivity`, `purpose`, over

@@ -26,7 +26,9 @@
  *   task gets the attributes purpose and owner from the form for this
  *   decision), context = task {id, purpose}, chain [agent], chain_depth 0,
  *   scope, destination, time, source_ip (the attributes the schema's
- *   context type declares).  Allowed: a task token with the scope.
+ *   context type declares).  Allowed: a task token with the scope.  A
+ *   task id revoked (task=) is started no more: 400 invalid_request,
+ *   revoked, before Cedar is asked.
  *
  *   Delegate: subject_token = a task token (token type access_token or
  *   txn_token), actor_token = the receiving agent's identity token (jwt).
@@ -68,11 +70,12 @@
  *     agent=ID                       every token held by or delegated through ID
  *     subtree=JTI, jti=JTI           by token id
  *   Authorization: Bearer <admin secret (admin_token_file)> may revoke
- *   anything.  Bearer <task token>: a root token (depth 0, issued by
- *   start_task) may revoke its own task (task=) or any token of it (token=);
- *   a delegated token (depth > 0) only its own subtree: token= itself or a
- *   token delegated from it, never its parent, a sibling or the task (403
- *   unauthorized_client).  Otherwise 401 invalid_client.  A token that does
+ *   anything.  Bearer <task token>, root or delegated: only its own
+ *   subtree, token= itself or a token delegated from it (directly or
+ *   further down), never its parent, a sibling, another root token of the
+ *   same task id, or the whole task (403 unauthorized_client): a task id
+ *   is not one agent's (several agents may start the same stored task), so
+ *   task= is the admin's.  Otherwise 401 invalid_client.  A token that does
  *   not verify (expired, foreign, garbage) needs no revoking: 200, as RFC
  *   7009 asks.
  *   The in-memory set is updated before the answer, so the very next

@@ -31,7 +31,7 @@ static int authenticate(srv *s, struct MHD_Connection *c, revoker *who, srv_repl
         srv_decide_failed(s, NULL, action, "", NULL, "revoke refused: no credentials", &o);
         oauth_error(
             r, 401, "invalid_client", NULL,
-            "revocation needs Authorization: Bearer with a task token of the same task or the admin secret");
+            "revocation needs Authorization: Bearer with a task token (its own subtree) or the admin secret");
         return -1;
     }
     const char *cred = auth + 7;
@@ -171,57 +171,37 @@ void oauth_revoke(srv *s, struct MHD_Connection *c, const char *body, size_t len
             srv_reply_sbuf(r, 200, &b);
             goto out;
         }
+        /* a task token revokes only its own subtree: itself and what was
+         * delegated from it; never its parent, a sibling, or another root
+         * token of the same task id (another agent may have started it) */
+        if (!who.admin && !writ_task_token_in_subtree(t, writ_task_token_jti(who.token))) {
+            srv_outcome o;
+            srv_decide_failed(s, who.who, action, "", mytask,
+                              "revoke refused: the token is not in the caller's own subtree", &o);
+            oauth_error(r, 403, "unauthorized_client", NULL,
+                        "a task token may only revoke itself and tokens delegated from it");
+            writ_task_token_free(t);
+            goto out;
+        }
         const char *txn = writ_task_token_txn(t);
-        if (!who.admin && (!txn || !mytask || strcmp(txn, mytask))) {
-            srv_outcome o;
-            srv_decide_failed(s, who.who, action, "", mytask,
-                              "revoke refused: the token belongs to another task", &o);
-            oauth_error(r, 403, "unauthorized_client", NULL,
-                        "a task token may only revoke tokens of its own task");
-            writ_task_token_free(t);
-            goto out;
-        }
-        /* a delegate revokes only its own subtree: itself and what was
-         * delegated from it, never its parent, a sibling or the task */
-        if (!who.admin && writ_task_token_depth(who.token) > 0 &&
-            !writ_task_token_in_subtree(t, writ_task_token_jti(who.token))) {
-            srv_outcome o;
-            srv_decide_failed(s, who.who, action, "", mytask,
-                              "revoke refused: the token is not in the delegate's own subtree", &o);
-            oauth_error(r, 403, "unauthorized_client", NULL,
-                        "a delegated task token may only revoke itself and tokens delegated from it");
-            writ_task_token_free(t);
-            goto out;
-        }
         revoke_done(s, r, &who, WRIT_REVOKE_SUBTREE, writ_task_token_jti(t),
                     writ_task_token_expiry(t) + s->cfg->token_leeway, txn);
         writ_task_token_free(t);
-    } else if (!strcmp(which, "task")) {
-        if (!who.admin && (!mytask || strcmp(value, mytask))) {
-            srv_outcome o;
-            srv_decide_failed(s, who.who, action, "", mytask, "revoke refused: another task", &o);
-            oauth_error(r, 403, "unauthorized_client", NULL, "a task token may only revoke its own task");
-            goto out;
-        }
-        if (!who.admin && writ_task_token_depth(who.token) > 0) {
-            srv_outcome o;
-            srv_decide_failed(s, who.who, action, "", mytask,
-                              "revoke refused: a delegate may not revoke the task", &o);
-            oauth_error(r, 403, "unauthorized_client", NULL,
-                        "only the task's root token (depth 0) or the admin may revoke the whole task");
-            goto out;
-        }
-        revoke_done(s, r, &who, WRIT_REVOKE_TASK, value, horizon, value);
     } else {
+        /* A whole task too: a task id is not one agent's (every agent the
+         * policies let start it holds root tokens of it, a stored task of
+         * a human, say), so no task token speaks for all of it. */
         if (!who.admin) {
             srv_outcome o;
             srv_decide_failed(s, who.who, action, "", mytask, "revoke refused: admin only", &o);
-            oauth_error(r, 403, "unauthorized_client", NULL, "revoking by %s needs the admin credential",
-                        which);
+            oauth_error(r, 403, "unauthorized_client", NULL, "revoking by %s needs the admin credential%s",
+                        which, !strcmp(which, "task") ? " (a task token revokes its own subtree: token=)" : "");
             goto out;
         }
         if (!strcmp(which, "agent"))
             revoke_done(s, r, &who, WRIT_REVOKE_AGENT, value, 0, NULL);
+        else if (!strcmp(which, "task"))
+            revoke_done(s, r, &who, WRIT_REVOKE_TASK, value, horizon, value);
         else
             revoke_done(s, r, &who, !strcmp(which, "jti") ? WRIT_REVOKE_JTI : WRIT_REVOKE_SUBTREE, value,
                         horizon, NULL);

@@ -35,7 +35,7 @@ static const char *grant_error(writ_reason why)
 }
 
 /* What a token request asks for, as facts for Cedar: scope, resources,
- * destinations and sensitivity as asked, and `destination` the one
+ * destinations (lower case, oauth_token) and sensitivity as asked, and `destination` the one
  * destination asked for when exactly one exact destination is (else the
  * unknown value, destination_default: a task that may reach several places
  * is judged by the most restrictive). */
@@ -293,6 +293,14 @@ static void start_task(srv *s, struct MHD_Connection *c, const form *f, bool txn
         goto out;
     }
     const char *task = given ? given : fresh;
+    /* a revoked task starts no more (its tokens would be dead on arrival) */
+    if (s->revocations && writ_revocations_contains(s->revocations, WRIT_REVOKE_TASK, task, strlen(task))) {
+        char d[320];
+        snprintf(d, sizeof d, "task '%.200s' is revoked: start another task", task);
+        oauth_refused(s, r, 400, "invalid_request", writ_reason_name(WRIT_R_REVOKED), NULL, NULL, NULL, task,
+                      d);
+        goto out;
+    }
     json_t *attrs = NULL;
     if (!given) {
         const char *owner = form_get(f, "owner");
@@ -487,6 +495,9 @@ void oauth_token(srv *s, struct MHD_Connection *c, const char *body, size_t len,
         atomic_fetch_add_explicit(&s->met.token_refused, 1, memory_order_relaxed);
         return;
     }
+    /* destinations as the token holds them, so that Cedar decides on
+     * exactly those (start_task and delegate alike) */
+    form_lower(&f, "destination");
     const char *gt = form_get(&f, "grant_type"), *st = form_get(&f, "subject_token"),
                *stt = form_get(&f, "subject_token_type"), *aud = form_get(&f, "audience"),
                *rtt = form_get(&f, "requested_token_type");

@@ -225,6 +225,9 @@ writ_status writ_token_mint(const writ_keyring *kr, const writ_issuer_config *cf
     if (req->revocations &&
         writ_revocations_contains(req->revocations, WRIT_REVOKE_AGENT, subject, strlen(subject)))
         BAD(WRIT_R_REVOKED, "agent '%.200s' is revoked", subject);
+    if (req->revocations && req->txn &&
+        writ_revocations_contains(req->revocations, WRIT_REVOKE_TASK, req->txn, strlen(req->txn)))
+        BAD(WRIT_R_REVOKED, "task '%.200s' is revoked", req->txn);
     const writ_task_scope *s = req->scope;
     if (!s->purpose || !*s->purpose || strlen(s->purpose) > MAX_PURPOSE)
         BAD(WRIT_R_SCOPE, "purpose is required (1..%d bytes)", MAX_PURPOSE);

@@ -39,12 +39,16 @@ forbid (principal, action, resource) when { context.chain_depth > 2 };
 
 @id("start")
 permit (principal, action == Writ::Action::"start_task", resource);
+
+@id("level-zero")
+forbid (principal, action, resource) when { resource has sensitivity && resource.sensitivity == 0 };
 CEDAR
 cat >"$TMP/facts.json" <<JSON
 [
   {"uid": {"type": "Writ::Agent", "id": "$A/analyst"}, "attrs": {"trust_level": 5}, "parents": []},
   {"uid": {"type": "Writ::Agent", "id": "$A/intern"}, "attrs": {"trust_level": 2}, "parents": []},
-  {"uid": {"type": "Writ::Dataset", "id": "metrics"}, "attrs": {"sensitivity": 1}, "parents": []}
+  {"uid": {"type": "Writ::Dataset", "id": "metrics"}, "attrs": {"sensitivity": 1}, "parents": []},
+  {"uid": {"type": "Writ::Dataset", "id": "unlevelled"}, "attrs": {"owner": "x"}, "parents": []}
 ]
 JSON
 "$WRIT" keys generate --out "$TMP/k.pem" >/dev/null || { bad "keys generate"; finish; }
@@ -129,6 +133,20 @@ r=$(az "$ptok" "{\"action\":{\"name\":\"read\"},\"resource\":{\"type\":\"Dataset
     -H 'X-Real-IP: 10.0.0.1' -H 'X-Writ-Destination: internal')
 contains "token: properties cannot lower the resource's stored sensitivity under the ceiling" "$r" \
     "the resource's sensitivity 1 is above the task token's ceiling public"
+# a resource the store holds without a sensitivity (or does not hold)
+# counts as restricted whatever the body's properties say, and Cedar sees
+# the level the ceiling checked: none (level-zero would forbid a 0)
+for id in unlevelled unstored; do
+    LVL0="\"action\":{\"name\":\"read\"},\"resource\":{\"type\":\"Dataset\",\"id\":\"$id\",\"properties\":{\"sensitivity\":0,\"owner\":\"y\"}}"
+    r=$(az "$ptok" "{$LVL0,$CTX}" -H 'X-Real-IP: 10.0.0.1' -H 'X-Writ-Destination: internal')
+    check "token: properties cannot give $id a sensitivity under the ceiling" "$(decision "$r")" \
+        '[false,[],["the resource has no sensitivity, so it counts as restricted: above the task token'"'"'s ceiling public"]]'
+    r=$(az "$tok" "{$LVL0,$CTX}" -H 'X-Real-IP: 10.0.0.1' -H 'X-Writ-Destination: internal')
+    check "token: Cedar does not see a sensitivity the properties gave $id" "$(decision "$r")" \
+        '[true,["office-reads"],[]]'
+done
+r=$(az "" "{\"subject\":{\"type\":\"Agent\",\"id\":\"$A/analyst\"},$LVL0,$CTX}")
+check "no token: the PEP vouches for a resource's sensitivity" "$(decision "$r")" '[false,["level-zero"],[]]'
 r=$(az "" "{\"subject\":{\"type\":\"Agent\",\"id\":\"$A/intern\",\"properties\":{\"trust_level\":5}},\"action\":{\"name\":\"read\"},\"resource\":{\"type\":\"Dataset\",\"id\":\"metrics\"},$CTX}")
 check "no token: the PEP vouches for properties and context, as before" "$(decision "$r")" '[true,["office-reads"],[]]'
 r=$(az "" "$EVAL")
@@ -144,6 +162,14 @@ permit (principal, action == Writ::Action::"start_task", resource);
 @id("no-external-tasks")
 forbid (principal, action == Writ::Action::"start_task", resource)
 when { context.destination == "external" || context.destinations.contains("external") };
+@id("no-public-tasks")
+forbid (principal, action == Writ::Action::"start_task", resource)
+when { context.destinations.contains("public.example") };
+@id("delegate")
+permit (principal, action == Writ::Action::"delegate", resource);
+@id("no-partner-delegation")
+forbid (principal, action == Writ::Action::"delegate", resource)
+when { context.destinations.contains("partner.example") };
 CEDAR
 stop_writ "$WPID" TERM
 start_writ start --config "$TMP/writ.conf" --policies "$TMP/start.cedar"
@@ -156,6 +182,22 @@ r=$(ex --data-urlencode destination=internal --data-urlencode destination=extern
 check "start_task asking for internal and external: the second one counts too" "${r%% *}" 403
 r=$(ex)
 check "start_task with no destination limit: the destination is unknown, so external" "${r%% *}" 403
+# Cedar decides on the destinations the token will hold: lower case
+r=$(ex --data-urlencode destination=Public.Example)
+contains "start_task: the asked destinations are lower-cased before Cedar decides" "$r" \
+    '403 {"error":"access_denied","error_description":"policy_denied: no policy permits Writ::Action::\"start_task\" on Writ::Task::'
+contains "... so the forbid on them holds" "$r" "(forbidden by no-public-tasks)"
+r=$(ex --data-urlencode destination=Partner.Example)
+ptok=$(body "$r" | jq -r '.access_token // empty')
+check "a task for partner.example" "$("$WRIT" token inspect "$ptok" 2>/dev/null | jq -c .payload.tctx.destinations)" '["partner.example"]'
+delegate() {   # delegate TOKEN ACTOR-SVID [form args]
+    req POST /oauth2/token -H "$FORM" --data-urlencode "grant_type=$XT" --data-urlencode "subject_token=$1" \
+        --data-urlencode "subject_token_type=urn:ietf:params:oauth:token-type:access_token" \
+        --data-urlencode "actor_token=$2" --data-urlencode "actor_token_type=$JWT" "${@:3}"
+}
+r=$(delegate "$ptok" "$(peer svid "$TMP" "$A/intern")" --data-urlencode destination=PARTNER.EXAMPLE)
+contains "delegate: the asked destinations are lower-cased before Cedar decides" "$r" \
+    "(forbidden by no-partner-delegation)"
 stop_writ "$WPID" TERM
 check "clean shutdown" "$STOP_RC" 0
 finish

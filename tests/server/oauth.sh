@@ -5,8 +5,9 @@
 # start_task and delegate (403 on deny); delegation narrows only;
 # /oauth2/revoke (RFC 7009, by token, task, agent) takes effect on the very
 # next request; identity isolation (an OIDC issuer never speaks for a SPIFFE
-# agent, no bare trust domains, revoked agents get nothing, a delegate
-# revokes only its own subtree); malformed forms are 400s.  Needs node and
+# agent, no bare trust domains, revoked agents get nothing, a task token
+# revokes only its own subtree, a whole task only the admin, a revoked task
+# is started no more); malformed forms are 400s.  Needs node and
 # tests/peers/node_modules (npm ci); exit 77 = skipped.
 . "$(dirname "$0")/lib.sh"
 PEERS=${WRIT_PEERS:-$REPO/tests/peers}
@@ -283,7 +284,7 @@ q=$("$WRIT" audit query --state-dir "$TMP/oauth.state" --action 'Writ::Action::"
     --agent 'Writ::User::"alice@corp.example"' | wc -l)
 check "the OIDC subject's start_task is audited as a User" "$q" 1
 q=$("$WRIT" audit query --state-dir "$TMP/oauth.state" --action 'Writ::Action::"revoke"' --decision deny)
-contains "a delegate's refused revocation audited" "$q" "not in the delegate's own subtree"
+contains "a delegate's refused revocation audited" "$q" "not in the caller's own subtree"
 
 # ---- an OIDC issuer typed as the agent type is refused at start
 sed 's|^identity_oidc = .*|identity_oidc = https://idp.example '"$TMP"'/oidc.json Agent|' "$TMP/writ.conf" >"$TMP/bad.conf"
@@ -301,5 +302,40 @@ r=$(exchange --data-urlencode "subject_token=$(peer twin "$svid")" --data-urlenc
 check "identity_allow_high_s: the high-S twin of a JWT-SVID is accepted" "${r%% *}" 200
 r=$(req GET /authz/check/datasets/usage-metrics -H "Authorization: Bearer $twin")
 check "identity_allow_high_s: a task token's high-S twin is still refused" "${r%% *}" 401
+stop_writ "$WPID" TERM
+
+# ---- a stored task two agents of its owner start (task-42, alice's): each
+# revokes only its own subtree, the whole task only the admin; a revoked
+# task id is started no more
+start_writ shared "${EXFILES[@]}" --config "$TMP/writ.conf"
+st42() { exchange --data-urlencode "subject_token=$(peer svid "$TMP" "$A/$1")" --data-urlencode "subject_token_type=$JWT" \
+    --data-urlencode 'scope=read' --data-urlencode 'purpose=bugfix' --data-urlencode 'task=task-42' \
+    --data-urlencode 'sensitivity=confidential'; }
+reads() { r=$(req GET /authz/check/repos/writ -H "Authorization: Bearer $1"); echo "${r%% *}"; }
+r=$(st42 code-agent); c1=$(body "$r" | jq -r .access_token)
+r=$(st42 code-agent); c2=$(body "$r" | jq -r .access_token)
+r=$(st42 triage-bot); t1=$(body "$r" | jq -r .access_token)
+check "code-agent and triage-bot both start task-42" "$(reads "$c1") $(reads "$c2") $(reads "$t1")" "200 200 200"
+r=$(form /oauth2/revoke --data-urlencode "token=$c1" -H "Authorization: Bearer $t1")
+check "another agent's root token of the same task may not revoke a token" \
+    "$(body "$r" | jq -r .error) ${r%% *}" "unauthorized_client 403"
+r=$(form /oauth2/revoke --data-urlencode "token=$c1" -H "Authorization: Bearer $c2")
+check "nor another root token of the same agent (not in its subtree)" "${r%% *}" 403
+r=$(form /oauth2/revoke --data-urlencode "task=task-42" -H "Authorization: Bearer $t1")
+check "a root token may not revoke a task other agents may hold" "$(body "$r" | jq -r .error) ${r%% *}" \
+    "unauthorized_client 403"
+r=$(form /oauth2/revoke --data-urlencode "task=task-42" -H "Authorization: Bearer $c1")
+check "... whoever holds it" "${r%% *}" 403
+check "refused revocations changed nothing" "$(reads "$c1") $(reads "$c2") $(reads "$t1")" "200 200 200"
+r=$(form /oauth2/revoke --data-urlencode "token=$t1" -H "Authorization: Bearer $t1")
+check "a root token revokes itself" "${r%% *}" 200
+check "... and nothing of the other agent's" "$(reads "$c1") $(reads "$c2") $(reads "$t1")" "200 200 401"
+r=$(form /oauth2/revoke --data-urlencode "task=task-42" -H "Authorization: Bearer $(cat "$TMP/admin.secret")")
+check "the admin revokes the task" "${r%% *}" 200
+check "... every token of it" "$(reads "$c1") $(reads "$c2")" "401 401"
+r=$(st42 code-agent)
+check "a revoked task is started no more: no dead token issued" "$(body "$r" | jq -r '[.error, .writ_reason, .access_token] | join(" ")')" \
+    "invalid_request revoked "
+contains "... and the refusal says why" "$r" "task 'task-42' is revoked"
 stop_writ "$WPID" TERM
 finish

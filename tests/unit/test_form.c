@@ -129,6 +129,25 @@ static void scope_and_ttl(void **state)
     }
 }
 
+/* form_lower: every value of that name, nothing else */
+static void lower(void **state)
+{
+    (void)state;
+    char why[200];
+    form f;
+    const char *body = "destination=Ext.Example&scope=READ&destination=%41b-C%2Fd";
+    assert_int_equal(form_parse(body, strlen(body), &f, why, sizeof why), 0);
+    form_lower(&f, "destination");
+    const char *d[2];
+    size_t n;
+    assert_int_equal(form_list(&f, "destination", d, 2, &n), 0);
+    assert_int_equal(n, 2);
+    assert_string_equal(d[0], "ext.example");
+    assert_string_equal(d[1], "ab-c/d");
+    assert_string_equal(form_get(&f, "scope"), "READ");
+    form_free(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -136,6 +155,7 @@ int main(void)
         cmocka_unit_test(errors),
         cmocka_unit_test(limits),
         cmocka_unit_test(scope_and_ttl),
+        cmocka_unit_test(lower),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -946,7 +946,8 @@ static void test_oidc_subject_type(void **state)
     assert_int_equal(n_fail, 0);
 }
 
-/* A revoked agent gets no new task token, and no delegated one. */
+/* A revoked agent gets no new task token, and no delegated one; a revoked
+ * task no new token. */
 static void test_revoked_agent_issuance(void **state)
 {
     (void)state;
@@ -962,6 +963,15 @@ static void test_revoked_agent_issuance(void **state)
     expect("mint for a revoked agent", st, why, &err, WRIT_R_REVOKED);
     assert_null(t);
     /* others are still issued */
+    assert_int_equal(writ_token_mint(F.kr, &F.cfg, F.a, &rq, &t, &l, &why, &err), WRIT_OK);
+    wr_free(t);
+    /* nor a token of a revoked task (it would be dead on arrival) */
+    assert_int_equal(writ_revocations_add(F.rev, WRIT_REVOKE_TASK, "t-dead", 6, 0, NULL, &err), WRIT_OK);
+    rq.txn = "t-dead";
+    st = writ_token_mint(F.kr, &F.cfg, F.a, &rq, &t, &l, &why, &err);
+    expect("mint for a revoked task", st, why, &err, WRIT_R_REVOKED);
+    assert_null(t);
+    rq.txn = "t-live";
     assert_int_equal(writ_token_mint(F.kr, &F.cfg, F.a, &rq, &t, &l, &why, &err), WRIT_OK);
     wr_free(t);
     dexpect("delegate to a revoked agent", root, F.a, B, NULL, 0, NOW, WRIT_R_REVOKED);
