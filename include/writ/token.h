@@ -299,7 +299,11 @@ typedef struct writ_delegate_request {
     const char *target;                 /* the target agent's SPIFFE ID (a workload; refused when
                                          * revoked in rev: WRIT_R_REVOKED) */
     const char *target_cert_thumbprint; /* bind the new token to this cert, or NULL */
-    const writ_task_scope *scope;       /* NULL = the parent's scope unchanged */
+    const writ_task_scope *scope;       /* NULL = the parent's scope unchanged; a part left
+                                         * out (NULL) is the parent's.  Each must be within the
+                                         * parent's: a parent with no resources or destinations
+                                         * (any) takes any list, a parent with a list refuses an
+                                         * empty one (any) (WRIT_R_SCOPE) */
     uint32_t ttl;                       /* 0 = default, capped at the parent's expiry */
     int64_t now;
     int64_t *expires; /* if not NULL, set to the new token's exp on success */

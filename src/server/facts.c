@@ -120,6 +120,48 @@ static int addr_of(const char *text, int *family, unsigned char a[16])
     return -1;
 }
 
+/* b as a dotted quad into out (16 bytes), by hand: glibc's inet_ntop
+ * formats with snprintf. */
+static void dotted_quad(const unsigned char *b, char *out)
+{
+    size_t at = 0;
+    for (int i = 0; i < 4; i++) {
+        unsigned v = b[i];
+        if (i)
+            out[at++] = '.';
+        if (v >= 100)
+            out[at++] = (char)('0' + v / 100);
+        if (v >= 10)
+            out[at++] = (char)('0' + v / 10 % 10);
+        out[at++] = (char)('0' + v % 10);
+    }
+    out[at] = '\0';
+}
+
+/* The one spelling of an address of family (its 4 or 16 bytes) into out. */
+static int addr_text(int family, const unsigned char *a, char *out, size_t n)
+{
+    if (family == AF_INET) {
+        if (n < 16)
+            return -1;
+        dotted_quad(a, out);
+        return 0;
+    }
+    return inet_ntop(AF_INET6, a, out, (socklen_t)n) ? 0 : -1;
+}
+
+int srv_ip_canon(const char *text, char *out, size_t n)
+{
+    int fam;
+    unsigned char a[16];
+    if (addr_of(text, &fam, a) || addr_text(fam, a, out, n)) {
+        if (n)
+            out[0] = '\0';
+        return -1;
+    }
+    return 0;
+}
+
 static bool cidr_has(const srv_cidr *c, int family, const unsigned char a[16])
 {
     if (c->family != family)
@@ -295,40 +337,31 @@ int srv_xff_client(const srv_cidr *proxies, size_t nproxies, const char *v, char
         end = start ? start - 1 : 0;
     }
     /* every hop trusted: the leftmost is the client */
-    snprintf(out, n, "%s", one);
-    return one[0] ? 0 : -1;
+    return one[0] ? srv_ip_canon(one, out, n) : -1;
+}
+
+void srv_sockaddr_ip(const struct sockaddr *sa, char *out, size_t n)
+{
+    out[0] = '\0';
+    if (sa && sa->sa_family == AF_INET) {
+        const struct sockaddr_in *v4 = (const struct sockaddr_in *)(const void *)sa;
+        addr_text(AF_INET, (const unsigned char *)&v4->sin_addr, out, n);
+    } else if (sa && sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *v6 = (const struct sockaddr_in6 *)(const void *)sa;
+        const unsigned char *b = v6->sin6_addr.s6_addr;
+        if (IN6_IS_ADDR_V4MAPPED(&v6->sin6_addr))
+            addr_text(AF_INET, b + 12, out, n);
+        else
+            addr_text(AF_INET6, b, out, n);
+    }
+    if (!out[0])
+        snprintf(out, n, "0.0.0.0");
 }
 
 static void socket_ip(struct MHD_Connection *c, char *out, size_t n)
 {
     const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    out[0] = '\0';
-    if (ci && ci->client_addr) {
-        const struct sockaddr *sa = ci->client_addr;
-        if (sa->sa_family == AF_INET && n >= 16) {
-            /* dotted quad by hand: glibc's inet_ntop formats with snprintf */
-            const unsigned char *b =
-                (const unsigned char *)&((const struct sockaddr_in *)(const void *)sa)->sin_addr;
-            size_t at = 0;
-            for (int i = 0; i < 4; i++) {
-                unsigned v = b[i];
-                if (i)
-                    out[at++] = '.';
-                if (v >= 100)
-                    out[at++] = (char)('0' + v / 100);
-                if (v >= 10)
-                    out[at++] = (char)('0' + v / 10 % 10);
-                out[at++] = (char)('0' + v % 10);
-            }
-            out[at] = '\0';
-        } else if (sa->sa_family == AF_INET)
-            inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, out, (socklen_t)n);
-        else if (sa->sa_family == AF_INET6)
-            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, out,
-                      (socklen_t)n);
-    }
-    if (!out[0])
-        snprintf(out, n, "0.0.0.0");
+    srv_sockaddr_ip(ci ? ci->client_addr : NULL, out, n);
 }
 
 void srv_peer_read(const srv *s, struct MHD_Connection *c, srv_peer *p)
@@ -344,16 +377,14 @@ void srv_peer_read(const srv *s, struct MHD_Connection *c, srv_peer *p)
         return;
     }
     if (real) {
-        int fam;
-        unsigned char a[16];
         size_t rn = strlen(real);
         trim(&real, &rn);
         char ip[64];
-        if (rn == 0 || rn >= sizeof ip || (memcpy(ip, real, rn), ip[rn] = '\0', addr_of(ip, &fam, a))) {
+        if (rn == 0 || rn >= sizeof ip ||
+            (memcpy(ip, real, rn), ip[rn] = '\0', srv_ip_canon(ip, p->ip, sizeof p->ip))) {
             snprintf(p->bad, sizeof p->bad, "X-Real-IP from a trusted proxy is not an address");
             return;
         }
-        snprintf(p->ip, sizeof p->ip, "%s", ip);
     } else {
         sbuf all;
         sb_init(&all);

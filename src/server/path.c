@@ -77,6 +77,20 @@ static int check_segment(char *out, size_t start, size_t end, bool last, size_t 
     return 0;
 }
 
+/* A ';' (raw at raw[at], or decoded) in the segment out[start..w) that
+ * starts at byte seg_raw.  It starts a segment parameter (RFC 3986 section
+ * 3.3), which servlet containers and JAX-RS cut off before they read the
+ * segment: `..;x` is a dot segment to them, and `writ;x` is `writ`.  So the
+ * segment before it is refused if it is a dot segment, and the ';' is
+ * refused in any case. */
+static int refuse_param(char *out, size_t start, size_t w, const char *raw, size_t at, size_t seg_raw,
+                        char *why, size_t n)
+{
+    if (check_segment(out, start, w, true, seg_raw, why, n))
+        return -1;
+    return refuse(out, why, n, raw[at] == '%' ? "encoded ';'" : "';'", at);
+}
+
 int path_canon(const char *raw, size_t len, char *out, size_t outsz, char *why, size_t n)
 {
     const char *q = memchr(raw, '?', len);
@@ -136,6 +150,8 @@ int path_canon(const char *raw, size_t len, char *out, size_t outsz, char *why, 
         } else if (c <= 0x20 || c == 0x7F) {
             return refuse(out, why, n, "control character or space", at);
         }
+        if (c == ';')
+            return refuse_param(out, seg_out + 1, w, raw, at, seg_raw, why, n);
         if (!u.need)
             seq_at = at;
         if (!utf8_feed(&u, c))

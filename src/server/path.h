@@ -11,7 +11,10 @@
  * percent-escape is decoded exactly once.  Writ does not guess how the proxy
  * or the upstream normalises a path; it refuses every spelling that one of
  * them could read as another path:
- *   - a `.` or `..` segment (written raw or encoded: `%2e`, `.%2E`, ...);
+ *   - a `.` or `..` segment (written raw or encoded: `%2e`, `.%2E`, ...),
+ *     also with parameters (`..;x`, `%2e%2e%3B`): servlet containers cut
+ *     `;...` off each segment before they remove dot segments;
+ *   - any other `;` (raw or `%3B`): to those readers `writ;x` is `writ`;
  *   - an empty segment (`//`) anywhere but a single trailing `/`: nginx
  *     merges slashes by default, so `/a//b` reaches the upstream as `/a/b`;
  *   - an encoded `/` (`%2F`), NUL, `?` or `#` (and a raw `#`);

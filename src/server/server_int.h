@@ -163,9 +163,17 @@ WRIT_MUST_CHECK writ_status srv_proxies_parse(const char *list, srv_cidr **out, 
 bool srv_proxies_has(const srv_cidr *p, size_t n, const char *ip);
 /* The client of an X-Forwarded-For value (every copy joined by ','): read
  * from the right, the first address that is not a trusted proxy (all of
- * them trusted: the leftmost).  0 with out, or -1 when an entry read is not
- * an address (or the value is empty). */
+ * them trusted: the leftmost), spelt as srv_ip_canon does.  0 with out, or
+ * -1 when an entry read is not an address (or the value is empty). */
 int srv_xff_client(const srv_cidr *p, size_t n, const char *xff, char *out, size_t cap);
+/* The one spelling of address text into out (n bytes): dotted IPv4 for an
+ * IPv4 or IPv4-mapped IPv6 address (so that a policy on an IPv4 range
+ * applies to both), inet_ntop's for other IPv6.  0, or -1 when text is not
+ * an address (or out is too small). */
+int srv_ip_canon(const char *text, char *out, size_t n);
+/* A socket address as srv_ip_canon spells it; "0.0.0.0" when sa is NULL or
+ * neither IPv4 nor IPv6. */
+void srv_sockaddr_ip(const struct sockaddr *sa, char *out, size_t n);
 void srv_facts_close(srv *s);
 void srv_peer_read(const srv *s, struct MHD_Connection *c, srv_peer *p);
 /* A destination normalised (lower case; letters, digits, . _ - : /): 0, or

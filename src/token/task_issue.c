@@ -68,9 +68,17 @@ static const char **lower_items(const char *const *items, size_t n)
     return out;
 }
 
-static writ_status subset(const char *what, const char *const *parent, size_t pn, const char *const *child,
-                          size_t cn, writ_reason *why, writ_error *err)
+/* Does the parent's list cover every item of the child's?  any: an empty
+ * list means "any" (resources, destinations), so an empty parent covers
+ * every child and an empty child is covered only by an empty parent;
+ * otherwise (actions) an empty list covers nothing. */
+static writ_status subset(const char *what, bool any, const char *const *parent, size_t pn,
+                          const char *const *child, size_t cn, writ_reason *why, writ_error *err)
 {
+    if (any && pn == 0)
+        return WRIT_OK;
+    if (any && cn == 0)
+        BAD(WRIT_R_SCOPE, "an empty %s list means any %s, wider than the parent's", what, what);
     for (size_t i = 0; i < cn; i++) {
         if (!writ_scope_list_covers(parent, pn, child[i]))
             BAD(WRIT_R_SCOPE, "%s '%.100s' is not within the parent's %s", what, child[i], what);
@@ -409,10 +417,11 @@ writ_status writ_token_delegate(const writ_keyring *kr, const writ_issuer_config
         goto done;
     }
     cs.destinations = dests;
-    if ((st = subset("action", ps.actions, ps.n_actions, cs.actions, cs.n_actions, why, err)) ||
-        (st = subset("resource", ps.resources, ps.n_resources, cs.resources, cs.n_resources, why, err)) ||
-        (st = subset("destination", ps.destinations, ps.n_destinations, cs.destinations, cs.n_destinations,
-                     why, err)))
+    if ((st = subset("action", false, ps.actions, ps.n_actions, cs.actions, cs.n_actions, why, err)) ||
+        (st = subset("resource", true, ps.resources, ps.n_resources, cs.resources, cs.n_resources, why,
+                     err)) ||
+        (st = subset("destination", true, ps.destinations, ps.n_destinations, cs.destinations,
+                     cs.n_destinations, why, err)))
         goto done;
     int cr = writ_sensitivity_rank(cs.sensitivity);
     if (cr < 0 || cr > writ_sensitivity_rank(ps.sensitivity)) {

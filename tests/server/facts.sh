@@ -97,6 +97,15 @@ r=$(chk /authz/check/internal/metrics -H 'X-Forwarded-For: 10.9.9.9, 8.8.8.8')
 check "a client's own X-Forwarded-For entry (left of an untrusted hop) is not believed" "${r%% *}" 403
 r=$(chk /authz/check/internal/metrics -H 'X-Forwarded-For: 10.9.9.9' -H 'X-Forwarded-For: 8.8.8.8')
 check "several X-Forwarded-For headers are one list, read from the right" "${r%% *}" 403
+# an IPv4-mapped IPv6 client is its IPv4 address: the policy on 10/8 applies
+for ip in ::ffff:10.1.2.3 ::FFFF:a01:203 0:0:0:0:0:ffff:a01:203; do
+    r=$(chk /authz/check/internal/metrics -H "X-Real-IP: $ip")
+    contains "X-Real-IP $ip is 10.1.2.3" "$r" '200 {"decision":true,"context":{"reasons":["office-reads"]'
+done
+r=$(chk /authz/check/internal/metrics -H 'X-Forwarded-For: ::ffff:10.9.9.9, ::ffff:127.0.0.1')
+contains "X-Forwarded-For ::ffff:10.9.9.9 is 10.9.9.9" "$r" '200 {"decision":true,"context":{"reasons":["office-reads"]'
+r=$(chk /authz/check/internal/metrics -H 'X-Real-IP: ::ffff:8.8.8.8')
+contains "X-Real-IP ::ffff:8.8.8.8 is 8.8.8.8 (not in 10/8)" "$r" '403 {"decision":false,"context":{"reasons":[],"errors":[]}'
 r=$(chk /authz/check/internal/metrics -H 'X-Real-IP: not-an-ip')
 contains "a malformed X-Real-IP from a trusted proxy is a deny with the reason" "$r" "X-Real-IP from a trusted proxy is not an address"
 r=$(chk /authz/check/internal/metrics -H 'X-Forwarded-For: 10.1.1.1, x')

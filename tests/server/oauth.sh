@@ -151,6 +151,25 @@ r=$(delegate "$ctok" "$svid" --data-urlencode 'scope=read')
 check "delegate outside the team: Cedar 403" "${r%% *}" 403
 r=$(delegate "$ctok" "garbage")
 check "bad actor token" "$(body "$r" | jq -r .error)" invalid_grant
+# a parent without a resource or destination list allows any: a delegate narrows it
+r=$(exchange --data-urlencode "subject_token=$csvid" --data-urlencode "subject_token_type=$JWT" \
+    --data-urlencode 'scope=read' --data-urlencode 'purpose=bugfix' --data-urlencode 'owner=alice@corp.example' \
+    --data-urlencode 'sensitivity=confidential')
+check "an any-resource, any-destination task" "${r%% *}" 200
+otok=$(body "$r" | jq -r .access_token)
+r=$(delegate "$otok" "$tsvid" --data-urlencode 'resource=writ')
+check "an any-resource parent narrowed to one resource: 200" "${r%% *}" 200
+ntok=$(body "$r" | jq -r .access_token)
+check "the narrowed token names its resource" \
+    "$(peer verify "$TMP/jwks.json" "$ntok" https://writ.local writ | jq -c '.tctx.resources')" '["writ"]'
+r=$(req GET /authz/check/repos/writ -H "Authorization: Bearer $ntok")
+contains "the narrowed delegate reads its resource" "$r" '200 {"decision":true'
+r=$(req GET /authz/check/repos/other -H "Authorization: Bearer $ntok")
+contains "and no other" "$r" "outside the task token's scope"
+r=$(delegate "$otok" "$tsvid" --data-urlencode 'destination=internal')
+check "an any-destination parent narrowed to internal: 200" "${r%% *}" 200
+r=$(delegate "$ntok" "$tsvid" --data-urlencode 'resource=other')
+check "the narrowed token cannot widen again" "$(body "$r" | jq -r .writ_reason)" scope_widened
 
 # ---- revocation takes effect on the very next request
 r=$(form /oauth2/revoke --data-urlencode "token=$tok")
@@ -244,7 +263,7 @@ r=$(req GET /oauth2/token)
 check "GET /oauth2/token: 405" "${r%% *}" 405
 
 m=$(curl -s -m 5 "http://$ADDR/metrics")
-contains "issues counted" "$m" "writ_tokens_issued_total 7"
+contains "issues counted" "$m" "writ_tokens_issued_total 10"
 contains "revocations counted" "$m" "writ_tokens_revoked_total 4"
 n=$(awk '/^writ_token_requests_refused_total/ {print $2}' <<<"$m")
 [ "${n:-0}" -ge 19 ] && ok "refusals counted ($n)" || bad "refusals counted: $n"
@@ -275,7 +294,7 @@ stop_writ "$WPID" TERM
 
 v=$("$WRIT" audit verify --state-dir "$TMP/oauth.state"); contains "audit chain" "$v" "ok: "
 q=$("$WRIT" audit query --state-dir "$TMP/oauth.state" --action 'Writ::Action::"start_task"' --decision allow | wc -l)
-check "issuances audited" "$q" 5
+check "issuances audited" "$q" 6
 q=$("$WRIT" audit query --state-dir "$TMP/oauth.state" --action 'Writ::Action::"revoke"' | wc -l)
 [ "$q" -ge 6 ] && ok "revocations and refused revocations audited ($q)" || bad "revoke audit records: $q"
 q=$("$WRIT" audit query --state-dir "$TMP/oauth.state" --action 'Writ::Action::"delegate"' --decision deny)

@@ -2,13 +2,13 @@
 # paths.sh - one canonical path for /authz/check (issue 8, finding 1).
 #
 # Every spelling of a path that a proxy or an upstream could read as another
-# path (dot segments, encoded '/', NUL, '?', '#', bad escapes, invalid UTF-8,
-# empty segments) is refused with a 403 deny that names the reason and is
-# audited; every other spelling is decided exactly as its canonical form
-# (decoded once).  Both forms: Envoy's (/authz/check/<raw path>, sent with
-# curl --path-as-is) and nginx's (X-Original-URI + X-Original-Method, which
-# come together or not at all).  tests/server/nginx.sh does the same through
-# a real nginx.
+# path (dot segments, also with ';' parameters, any other ';', encoded '/',
+# NUL, '?', '#', bad escapes, invalid UTF-8, empty segments) is refused with
+# a 403 deny that names the reason and is audited; every other spelling is
+# decided exactly as its canonical form (decoded once).  Both forms: Envoy's
+# (/authz/check/<raw path>, sent with curl --path-as-is) and nginx's
+# (X-Original-URI + X-Original-Method, which come together or not at all).
+# tests/server/nginx.sh does the same through a real nginx.
 . "$(dirname "$0")/lib.sh"
 
 cat >"$TMP/writ.conf" <<CONF
@@ -64,6 +64,12 @@ trailing dot-dot|/repos/writ/pulls/..|path: '..' segment at byte 18
 %2e%2e|/repos/writ/%2e%2e/%2e%2e/$D|path: '..' segment at byte 12
 %2E%2E|/repos/writ/%2E%2E/%2E%2E/$D|path: '..' segment at byte 12
 .%2e|/repos/writ/.%2e/%2E./$D|path: '..' segment at byte 12
+dot-dot;|/repos/writ/..;/..;/$D|path: '..' segment at byte 12
+dot-dot;x|/repos/writ/..;x/..;x/$D|path: '..' segment at byte 12
+%2e%2e;|/repos/writ/%2e%2e;/%2e%2e;/$D|path: '..' segment at byte 12
+..%3B|/repos/writ/..%3B/..%3B/$D|path: '..' segment at byte 12
+segment parameter|/repos/writ;x/pulls/7|path: ';' at byte 11
+encoded ;|/repos/writ%3Bx/pulls/7|path: encoded ';' at byte 11
 %2F|/repos/writ%2F..%2F..%2F$D|path: encoded '/' at byte 11
 %2f|/repos/writ/pulls%2f7|path: encoded '/' at byte 17
 %00|/repos/writ/pulls%00/../../../$D|path: encoded NUL at byte 17
@@ -132,6 +138,7 @@ refused "nginx two X-Original-URI" \
 check "nginx query stripped before decoding" "$(ngx GET '/datasets/usage-metrics?a=%zz&b=/../..' analyst)" "$ALLOW_READ"
 refused "nginx dot-dot" "$(ngx POST /repos/writ/../../$D code-agent)" "path: '..' segment at byte 12"
 refused "nginx %2e%2e" "$(ngx POST /repos/writ/%2e%2e/%2E%2E/$D code-agent)" "path: '..' segment at byte 12"
+refused "nginx dot-dot;" "$(ngx POST "/repos/writ/..;/..;/$D" code-agent)" "path: '..' segment at byte 12"
 refused "nginx %00" "$(ngx GET /datasets/usage-metrics%00.csv analyst)" "path: encoded NUL at byte 23"
 refused "nginx fragment" "$(ngx GET '/datasets/usage-metrics#/../customer-pii' analyst)" "path: '#' at byte 23"
 refused "nginx empty URI" "$(ngx GET '' analyst)" "path: does not start with '/'"
@@ -156,7 +163,7 @@ contains "refusal audited" "$q" "path: '..' segment at byte 12"
 contains "missing method audited" "$q" "X-Original-URI without X-Original-Method"
 n=$(grep -c '"decision":"deny"' <<<"$q")
 m=$(grep -c 'control character or space at byte 13' <<<"$q")
-check "denies audited" "$n" $((40 + m - 1))
+check "denies audited" "$n" $((47 + m - 1))
 q=$("$WRIT" audit query --state-dir "$TMP/paths.state" --resource 'Writ::Dataset::"%2e%2e"')
 contains "%252e%252e audited as the resource %2e%2e" "$q" '"resource":"Writ::Dataset::\"%2e%2e\""'
 v=$("$WRIT" audit verify --state-dir "$TMP/paths.state")

@@ -60,7 +60,8 @@ static void accepted(void **state)
         {"/%ED%9F%BF", "/\xed\x9f\xbf"},        /* U+D7FF, just below the surrogates */
         {"/%EE%80%80", "/\xee\x80\x80"},        /* U+E000, just above */
         {"/%0A%09", "/\n\t"},                   /* decoded controls are id bytes */
-        {"/a;b=c/d,e", "/a;b=c/d,e"},
+        {"/a,b=c/d,e", "/a,b=c/d,e"},
+        {"/a?x;y/..;", "/a"}, /* a ';' in the query is no segment parameter */
         {"/a%5Cb", "/a\\b"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -89,6 +90,26 @@ static void refused(void **state)
         {"/a/.%2e/b", "! path: '..' segment at byte 3"},
         {"/a/%2E./b", "! path: '..' segment at byte 3"},
         {"/a/b/..?x", "! path: '..' segment at byte 5"},
+        /* dot segments with parameters: a servlet container strips ';...'
+         * from each segment before it removes dot segments */
+        {"/a/..;/b", "! path: '..' segment at byte 3"},
+        {"/a/..;x/b", "! path: '..' segment at byte 3"},
+        {"/a/.;/b", "! path: '.' segment at byte 3"},
+        {"/a/..;", "! path: '..' segment at byte 3"},
+        {"/a/%2e%2e;/b", "! path: '..' segment at byte 3"},
+        {"/a/.%2E;x=1/b", "! path: '..' segment at byte 3"},
+        {"/a/..%3B/b", "! path: '..' segment at byte 3"},
+        {"/a/..%3b/b", "! path: '..' segment at byte 3"},
+        {"/a/%2e%2e%3B/b", "! path: '..' segment at byte 3"},
+        {"/a/..;/..;/b", "! path: '..' segment at byte 3"},
+        /* any other segment parameter: `a;x` is `a` to such a reader */
+        {"/a;b=c/d", "! path: ';' at byte 2"},
+        {"/repos/writ;x/pulls", "! path: ';' at byte 11"},
+        {"/a/;/b", "! path: ';' at byte 3"},
+        {"/a/...;/b", "! path: ';' at byte 6"},
+        {"/a/b;", "! path: ';' at byte 4"},
+        {"/a%3Bb", "! path: encoded ';' at byte 2"},
+        {"/a/x%3b..", "! path: encoded ';' at byte 4"},
         /* empty segments, but for one trailing '/' */
         {"//", "! path: empty segment at byte 1"},
         {"//a", "! path: empty segment at byte 1"},

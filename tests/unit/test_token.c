@@ -532,6 +532,119 @@ static void dexpect(const char *name, const char *parent, const writ_identity *p
     expect(name, st, why, &err, want);
 }
 
+/* A list in a task token: "" when it is absent or empty (any), else its
+ * items joined with ','. */
+static const char *list_text(const char *const *items, size_t n)
+{
+    static char out[256];
+    size_t w = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < n; i++)
+        w += (size_t)snprintf(out + w, sizeof out - w, "%s%s", i ? "," : "", items[i]);
+    return out;
+}
+
+/* Delegation narrows resources and destinations, each of which is "any"
+ * when the parent has none: every combination of a parent with and without
+ * the list (the listed parent is SCOPE's) and a child that omits it, gives
+ * it empty, narrower, equal or wider. */
+static void test_delegate_lists(void **state)
+{
+    (void)state;
+    enum { OMIT, EMPTY, LIST };
+    typedef struct {
+        bool parent_any;
+        int child;
+        const char *items[3]; /* resources or destinations: the same cases */
+        const char *want;     /* the child's list, or NULL: refused (scope) */
+    } list_case;
+    static const list_case res_cases[] = {
+        {true, LIST, {"writ-a"}, "writ-a"},
+        {true, LIST, {"writ-a", "writ-b*"}, "writ-a,writ-b*"},
+        {true, LIST, {"*"}, "*"},
+        {true, OMIT, {NULL}, ""},
+        {true, EMPTY, {NULL}, ""},
+        {false, OMIT, {NULL}, "repo:corp/*,ticket:42"}, /* inherited */
+        {false, EMPTY, {NULL}, NULL},                   /* empty is any: wider */
+        {false, LIST, {"repo:corp/api"}, "repo:corp/api"},
+        {false, LIST, {"repo:corp/*", "ticket:42"}, "repo:corp/*,ticket:42"},
+        {false, LIST, {"repo:corp/*", "ticket:42", "other"}, NULL},
+        {false, LIST, {"other"}, NULL},
+        {false, LIST, {"*"}, NULL},
+        {false, LIST, {"repo:*"}, NULL},
+    };
+    static const list_case dest_cases[] = {
+        {true, LIST, {"internal"}, "internal"},
+        {true, LIST, {"Internal", "git.*"}, "internal,git.*"},
+        {true, OMIT, {NULL}, ""},
+        {true, EMPTY, {NULL}, ""},
+        {false, OMIT, {NULL}, "api.github.com,git.corp.*"},
+        {false, EMPTY, {NULL}, NULL},
+        {false, LIST, {"git.corp.example"}, "git.corp.example"},
+        {false, LIST, {"api.github.com", "git.corp.*", "internal"}, NULL},
+        {false, LIST, {"internal"}, NULL},
+        {false, LIST, {"git.*"}, NULL},
+    };
+    writ_task_scope any = SCOPE;
+    any.resources = any.destinations = NULL;
+    any.n_resources = any.n_destinations = 0;
+    writ_mint_request rq = {.scope = &any, .txn = "task-42", .ttl = 600, .now = NOW};
+    char *open_root, *listed_root = mint(F.a, 600);
+    size_t l;
+    writ_reason why;
+    writ_error err;
+    assert_int_equal(writ_token_mint(F.kr, &F.cfg, F.a, &rq, &open_root, &l, &why, &err), WRIT_OK);
+    static const char *const none[] = {NULL};
+    for (int dest = 0; dest < 2; dest++) {
+        size_t nc = dest ? sizeof dest_cases / sizeof dest_cases[0] : sizeof res_cases / sizeof res_cases[0];
+        for (size_t i = 0; i < nc; i++) {
+            const list_case *c = dest ? &dest_cases[i] : &res_cases[i];
+            size_t n = 0;
+            while (n < 3 && c->items[n])
+                n++;
+            const char *const *items = c->child == OMIT ? NULL : c->child == EMPTY ? none : c->items;
+            writ_task_scope cs = {0};
+            if (dest)
+                cs.destinations = items, cs.n_destinations = n;
+            else
+                cs.resources = items, cs.n_resources = n;
+            char *d = NULL;
+            writ_status st =
+                delegate(c->parent_any ? open_root : listed_root, F.a, B, &cs, 0, NOW, &d, &why, &err);
+            const char *got = "refused";
+            writ_task_token *tt = NULL;
+            if (st == WRIT_OK) {
+                assert_int_equal(verify(d, NOW, NULL, &tt, &why, &err), WRIT_OK);
+                writ_task_scope sc;
+                writ_task_token_scope(tt, &sc);
+                got = dest ? list_text(sc.destinations, sc.n_destinations)
+                           : list_text(sc.resources, sc.n_resources);
+            } else if (why != WRIT_R_SCOPE) {
+                got = err.msg;
+            }
+            if (strcmp(got, c->want ? c->want : "refused")) {
+                fprintf(stderr, "FAIL %s case %zu: parent %s: got '%s', want '%s' (%s)\n",
+                        dest ? "destinations" : "resources", i, c->parent_any ? "any" : "listed", got,
+                        c->want ? c->want : "refused", st ? err.msg : "");
+                n_fail++;
+            }
+            writ_task_token_free(tt);
+            wr_free(d);
+        }
+    }
+    /* from an any-resource parent, the rest still only narrows */
+    static const char *const wider_act[] = {"tool:read", "tool:admin"};
+    writ_task_scope cs = {.actions = wider_act, .n_actions = 2};
+    dexpect("any parent: an action it lacks", open_root, F.a, B, &cs, 0, NOW, WRIT_R_SCOPE);
+    cs = (writ_task_scope){.sensitivity = "restricted"};
+    dexpect("any parent: sensitivity above", open_root, F.a, B, &cs, 0, NOW, WRIT_R_SCOPE);
+    cs = (writ_task_scope){.purpose = "something else"};
+    dexpect("any parent: another purpose", open_root, F.a, B, &cs, 0, NOW, WRIT_R_SCOPE);
+    assert_int_equal(n_fail, 0);
+    wr_free(open_root);
+    wr_free(listed_root);
+}
+
 static void vok(const char *tok, int64_t now)
 {
     writ_task_token *tt;
@@ -1076,6 +1189,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_delegation_chain, setup, teardown),
         cmocka_unit_test_setup_teardown(test_keys, setup, teardown),
         cmocka_unit_test_setup_teardown(test_scope_covers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_delegate_lists, setup, teardown),
         cmocka_unit_test(test_sensitivity),
         cmocka_unit_test_setup_teardown(test_hostile, setup, teardown),
         cmocka_unit_test_setup_teardown(test_oidc_subject_type, setup, teardown),
