@@ -808,6 +808,11 @@ writ_status wr_history_begin(wr_limits *L, const char *action, const wr_history_
                                l->sum_path);
                     break;
                 }
+                if (sdelta[f] < 0) { /* it would lower the sum: one -100000 lifts a daily cap */
+                    bad = fail(&bad_err, WRIT_EINVAL, "limit %s: %s is negative (a sum only grows)", l->name,
+                               l->sum_path);
+                    break;
+                }
                 read |= 1ull << f;
             }
             bool dec = sdec[f];

@@ -150,6 +150,7 @@ pay() { az "$1" pay Account acct "{\"amount\":{\"__extn\":{\"fn\":\"decimal\",\"
 start_task finance-bot
 TF=$TOK
 check "pay 40.25 (sum 0)" "$(pay "$TF" 40.25)" "allow permit-all"
+check "pay -100000.00 (it would lower the sum): denied" "$(pay "$TF" -100000.00 | cut -c1-4)" "deny"
 check "pay 40.25 (sum 40.25)" "$(pay "$TF" 40.25)" "allow permit-all"
 check "pay 30.00 (sum 80.50)" "$(pay "$TF" 30.00)" "allow permit-all"
 check "pay 0.01 (sum 110.50: at the limit)" "$(pay "$TF" 0.01)" "deny paid-today"

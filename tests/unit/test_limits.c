@@ -312,10 +312,13 @@ static void counting_in_memory(void **state)
            "{\"longsum\":0,\"paid\":{\"__extn\":{\"arg\":\"0.0000\",\"fn\":\"decimal\"}}}");
     expect(L, "pay", "t", "a", "r", "{\"amount\":1}", t0, true,
            "{\"longsum\":2,\"paid\":{\"__extn\":{\"arg\":\"40.2500\",\"fn\":\"decimal\"}}}");
+    /* a negative value would lower the sum (one -100000 lifts a cap): refused, not counted */
     expect(L, "pay", "t", "a", "r", "{\"amount\":\"-0.5\"}", t0, true,
-           "{\"longsum\":2,\"paid\":{\"__extn\":{\"arg\":\"41.2500\",\"fn\":\"decimal\"}}}");
+           "limit paid: context.amount is negative (a sum only grows)");
+    expect(L, "pay", "t", "a", "r", "{\"amount\":-1}", t0, true,
+           "limit paid: context.amount is negative (a sum only grows)");
     expect(L, "pay", "t", "a", "r", NULL, t0, false,
-           "{\"longsum\":2,\"paid\":{\"__extn\":{\"arg\":\"40.7500\",\"fn\":\"decimal\"}}}");
+           "{\"longsum\":2,\"paid\":{\"__extn\":{\"arg\":\"41.2500\",\"fn\":\"decimal\"}}}");
     expect(L, "pay", "t", "a", "r", "{\"amount\":true}", t0, false,
            "limit paid: context.amount is not a Long or a decimal");
     expect(L, "pay", "t", "a", "r", "{\"amount\":\"1.0\",\"n\":\"1.5\"}", t0, false,
