@@ -325,7 +325,8 @@ static void decide(srv *s, const char *base, struct MHD_Connection *c, const app
     }
     json_t *dj = json_object_get(j, "decision"), *rj = json_object_get(j, "reason");
     const char *dv = json_string_value(dj);
-    if (!dv || (strcmp(dv, "approve") && strcmp(dv, "deny"))) {
+    /* the whole string: "approve\u0000, no" is no approval */
+    if (!dv || strlen(dv) != json_string_length(dj) || (strcmp(dv, "approve") && strcmp(dv, "deny"))) {
         srv_error(r, 400, "bad_request", "decision must be \"approve\" or \"deny\"");
         json_decref(j);
         return;

@@ -224,6 +224,18 @@ static writ_status load(srv_policy_store *st, srv_snapshot **out, writ_error *er
         }
         for (size_t i = 0; i < np; i++) {
             const char *ap = writ_policyset_annotation(s->ps, i, "approval");
+            if (ap && strcmp(ap, "required")) {
+                /* a typo ("Required", "required ") would leave the action unapproved */
+                if (err) {
+                    memset(err, 0, sizeof *err);
+                    err->code = WRIT_EINVAL;
+                    snprintf(err->msg, sizeof err->msg,
+                             "loading %.100s: policy %.50s: @approval(\"%.20s\"): the one value is \"required\"",
+                             st->paths[0], writ_policyset_id(s->ps, i), ap);
+                }
+                rc = WRIT_EINVAL;
+                goto bad;
+            }
             if (ap) {
                 s->approval_id[s->napprovals] = writ_policyset_id(s->ps, i);
                 s->approval_val[s->napprovals++] = ap;

@@ -180,6 +180,8 @@ r=$(dec "$A1" "$ALICE" 'not json')
 check "malformed body: 400" "$(code "$r")" 400
 r=$(dec "$A1" "$ALICE" '{"decision":"maybe"}')
 check "unknown decision: 400" "$(code "$r")" 400
+r=$(dec "$A1" "$ALICE" '{"decision":"approve\u0000 -- no, deny"}')
+check "a decision with a NUL after \"approve\": 400" "$(code "$r")" 400
 r=$(dec "$A1" "$ALICE" '["approve"]')
 check "body not an object: 400" "$(code "$r")" 400
 r=$(dec "$A1" "$ALICE" '{"decision":"approve","reason":42}')
@@ -414,4 +416,9 @@ r=$(jq -c --arg id "$A1" 'select(.errors[]?.approval? and .errors[0].approval.id
 check "audit: the approval step names the approver" "$(jq -r .agent <<<"$r")" 'Writ::User::"alice"'
 r=$(jq -c 'select(.action == "Writ::Action::\"approve_request\"" and .decision == "deny" and .agent == "Writ::User::\"mallory\"")' <<<"$q" | head -1)
 [ -n "$r" ] && ok "audit: the refused approver's Cedar decision" || bad "audit: no record of mallory's refusal"
+# an @approval value other than "required" (a typo) is refused, not read as "no approval"
+printf '@id("typo")\n@approval("Required")\npermit (principal, action, resource);\n' >"$TMP/typo.cedar"
+out=$(timeout 10 "$WRIT" serve --policies "$TMP/typo.cedar" --listen 127.0.0.1:0 --state-dir "$TMP/typo.state" 2>&1)
+check "@approval(\"Required\"): writ serve refuses to start" "$?" 1
+contains "@approval(\"Required\"): says which policy and why" "$out" 'policy typo: @approval("Required"): the one value is "required"'
 finish
