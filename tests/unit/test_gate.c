@@ -25,7 +25,7 @@ static const char policies[] = "@approval(\"required\")\n"
                                "permit(principal == User::\"bob\", action, resource);\n"
                                "@approval(\"required\")\n"
                                "permit(principal == User::\"bob\", action == Action::\"pay\", resource);\n"
-                               "@approval(\"optional\")\n"
+                               "@review(\"required\")\n"
                                "permit(principal == User::\"carol\", action, resource);\n";
 
 typedef struct fixture {
@@ -158,7 +158,8 @@ static void no_gate_fails_closed(void **state)
     /* what needs no approval is decided as ever */
     decide(f, "bob", "pay", false, &o); /* a permit without @approval applies too */
     assert_true(o.allow);
-    decide(f, "carol", "pay", false, &o); /* @approval("optional") does not hold */
+    decide(f, "carol", "pay", false, &o); /* another annotation does not hold (any @approval value
+                                             but "required" refuses the policies: approvals.sh) */
     assert_true(o.allow);
     decide(f, "alice", "read", false, &o); /* no permit: Cedar's deny, no approval asked */
     assert_false(o.allow);
