@@ -508,6 +508,22 @@ static const mcp_up_callbacks callbacks = {cb_head, cb_data, cb_done};
 
 static ssize_t sse_reader(gw_req *r, char *out, size_t max);
 
+/* Nothing more for the client now (mu held; released): the end of the
+ * answer once the upstream's is done, else suspended until a callback
+ * resumes it. */
+static ssize_t end_or_wait(gw_req *r)
+{
+    if (r->finished) {
+        bool ok = r->done_st == WRIT_OK;
+        pthread_mutex_unlock(&r->mu);
+        return ok ? MHD_CONTENT_READER_END_OF_STREAM : MHD_CONTENT_READER_END_WITH_ERROR;
+    }
+    r->waiting = true;
+    MHD_suspend_connection(r->c);
+    pthread_mutex_unlock(&r->mu);
+    return 0;
+}
+
 static ssize_t reader(void *cls, uint64_t pos, char *out, size_t max)
 {
     (void)pos;
@@ -527,15 +543,7 @@ static ssize_t reader(void *cls, uint64_t pos, char *out, size_t max)
         pthread_mutex_unlock(&r->mu);
         return (ssize_t)n;
     }
-    if (r->finished) {
-        bool ok = r->done_st == WRIT_OK;
-        pthread_mutex_unlock(&r->mu);
-        return ok ? MHD_CONTENT_READER_END_OF_STREAM : MHD_CONTENT_READER_END_WITH_ERROR;
-    }
-    r->waiting = true;
-    MHD_suspend_connection(r->c);
-    pthread_mutex_unlock(&r->mu);
-    return 0;
+    return end_or_wait(r);
 }
 
 static void add_session_headers(struct MHD_Response *resp, const gw_req *r)
@@ -831,17 +839,8 @@ static ssize_t sse_reader(gw_req *r, char *out, size_t max)
             return MHD_CONTENT_READER_END_WITH_ERROR;
         }
         size_t end = mcp_sse_scan_end(&r->sse_scan, r->buf.p, r->buf.len, r->finished);
-        if (!end) {
-            if (r->finished) {
-                bool ok = r->done_st == WRIT_OK;
-                pthread_mutex_unlock(&r->mu);
-                return ok ? MHD_CONTENT_READER_END_OF_STREAM : MHD_CONTENT_READER_END_WITH_ERROR;
-            }
-            r->waiting = true;
-            MHD_suspend_connection(r->c);
-            pthread_mutex_unlock(&r->mu);
-            return 0;
-        }
+        if (!end)
+            return end_or_wait(r);
         sbuf in;
         sb_init(&in);
         sb_putn(&in, r->buf.p, end);
