@@ -152,8 +152,8 @@ static void check_pieces(const char *s, size_t n, const ev_copy *a, size_t na, s
         if (end) {
             size_t at = 0;
             int got;
-            while ((got = begun ? mcp_sse_next_mid(buf.p, end, &at, &ev) : mcp_sse_next(buf.p, end, &at, &ev)) ==
-                   1) {
+            while ((got = begun ? mcp_sse_next_mid(buf.p, end, &at, &ev)
+                                : mcp_sse_next(buf.p, end, &at, &ev)) == 1) {
                 begun = true;
                 if (k >= na || ev.has_data != a[k].has || ev.data.len != a[k].dn || ev.other.len != a[k].on ||
                     memcmp(ev.data.p ? ev.data.p : "", a[k].data, a[k].dn) ||

@@ -114,8 +114,8 @@ static int schema(int argc, char **argv)
     o.session_id = sid[0] ? sid : NULL;
     o.protocol_version = sid[0] ? "2025-06-18" : NULL;
     /* a notification: no answer (202), so "no answer with id" is no error */
-    json_decref(mcp_ask(u, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}", "", &o, NULL, why,
-                        sizeof why));
+    json_decref(mcp_ask(u, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}", "", &o, NULL,
+                        why, sizeof why));
     json_t *res = mcp_ask_tools(u, &o, 100, why, sizeof why);
     if (!res) {
         fprintf(stderr, "writ mcp schema: tools/list failed: %s\n", why);

@@ -148,8 +148,8 @@ json_t *mcp_ask_tools(mcp_upstream *u, const mcp_ask_opts *o, size_t max_pages, 
         char id[32];
         snprintf(id, sizeof id, "writ-tools-%zu", page);
         json_t *params = cursor ? json_pack("{s:O}", "cursor", cursor) : json_object();
-        json_t *rq = params ? json_pack("{s:s,s:s,s:s,s:o}", "jsonrpc", "2.0", "id", id, "method", "tools/list",
-                                        "params", params)
+        json_t *rq = params ? json_pack("{s:s,s:s,s:s,s:o}", "jsonrpc", "2.0", "id", id, "method",
+                                        "tools/list", "params", params)
                             : NULL;
         char *body = rq ? json_dumps(rq, JSON_COMPACT) : NULL;
         json_decref(rq);
@@ -164,7 +164,8 @@ json_t *mcp_ask_tools(mcp_upstream *u, const mcp_ask_opts *o, size_t max_pages, 
         json_t *tools = json_object_get(json_object_get(a, "result"), "tools");
         if (!json_is_array(tools)) {
             if (a)
-                snprintf(why, wn, "tools/list: %s", json_object_get(a, "error") ? "an error answer" : "no tools array");
+                snprintf(why, wn, "tools/list: %s",
+                         json_object_get(a, "error") ? "an error answer" : "no tools array");
             json_decref(a);
             break;
         }

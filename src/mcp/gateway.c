@@ -39,9 +39,8 @@
  * before its suspend, nor twice.  The upstream's callbacks run on its own
  * thread or inside a send; mcp_upstream_cancel (client gone, shutdown)
  * guarantees none runs afterwards, so the state is freed only after it. */
-#include "mcp/gateway.h"
+#include "mcp/gateway_int.h"
 
-#include "mcp/ask.h"
 #include "mcp/input.h"
 #include "jcs/jcs.h"
 #include "mcp/jsonrpc.h"
@@ -52,7 +51,6 @@
 #include "cedar/json.h"
 #include "cedar/reqbuild.h"
 #include "server/server_int.h"
-#include "util/arena.h"
 #include "util/alloc.h"
 #include "util/error.h"
 
@@ -67,78 +65,14 @@
 #include <strings.h>
 #include <time.h>
 
-#define MCP_DENIED (-32001)
-/* held for a person's approval (src/approval/): data is the approval */
-#define MCP_APPROVAL_REQUIRED (-32002)
-
-typedef struct gw_up {
-    const srv_mcp_upstream *cfg;
-    mcp_upstream *u;
-    char *cred_line;       /* "Header: value", NULL = none */
-    const char *token_aud; /* minted-token credential: its audience, NULL = none */
-    pthread_mutex_t mu;    /* guards annotations, asking, asked_ms */
-    pthread_cond_t asked;  /* an ask of its tools (list_on_miss) ended */
-    json_t *annotations;   /* tool name -> annotations object, from the last tools/list */
-    bool asking;           /* list_on_miss in progress */
-    int64_t asked_ms;      /* when list_on_miss last asked (0: never) */
-} gw_up;
-
-typedef enum gw_phase { P_NEW, P_DECIDED, P_WAIT_HEAD, P_BUFFER, P_STREAM, P_SENT } gw_phase;
-typedef enum gw_list { L_NONE, L_TOOLS, L_RESOURCES, L_PROMPTS } gw_list;
-
-typedef struct gw_req {
-    struct mcp_gw *g;
-    gw_up *up;
-    struct MHD_Connection *c;
-    gw_phase phase;
-    gw_list list;
-    srv_durable durable;
-    bool allow;
-    json_t *approval; /* a pending approval the deny waits for, NULL = none */
-    json_t *id;       /* the request's id (for errors), NULL = none */
-    char *body;       /* what is forwarded (a copy) */
-    size_t len;
-    char http_method[8];
-    srv_task task; /* kept for list filtering */
-    bool has_task;
-    srv_peer peer;
-    /* the upstream's answer, guarded by mu */
-    pthread_mutex_t mu;
-    bool waiting; /* c is suspended until a callback resumes it */
-    bool head_in, finished;
-    bool answered; /* cb_done ran (finished may also be set by quiesce) */
-    bool counted;  /* in g->posts */
-    bool lone;     /* the only POST in flight when it came (see forward) */
-    bool started;  /* a ticket is live */
-    uint64_t ticket;
-    unsigned status;
-    writ_status done_st;
-    sbuf buf;
-    /* an SSE answer streamed event by event (sse_reader): what is ready for
-     * the client, read by the client's thread alone */
-    bool sse_filter, sse_begun;
-    mcp_sse_scan sse_scan; /* where buf's events end (under mu, as buf) */
-    sbuf sse_out;
-    struct gw_req *prev, *next; /* the gateway's live requests */
-    /* Texts, last: a new request zeroes what is above `deny` and only the
-     * first byte of each of these (req_new), not 3 KB per call. */
-    char deny[700];
-    char scope[600]; /* the minted upstream token's scope: the decided action, else the upstream */
-    char sid[512];     /* the client's Mcp-Session-Id (session.h: bound to its agent) */
-    char fwd_sid[256]; /* the upstream's id inside it, the one forwarded */
-    char pver[64], accept[256];
-    char last_event[256]; /* Last-Event-ID: a client resuming an SSE stream (GET) */
-    char ctype[128], up_sid[256], up_pver[64];
-    char why[200];
-} gw_req;
-
 static gw_req *req_new(void)
 {
     gw_req *r = wr_malloc(sizeof *r);
     if (!r)
         return NULL;
     memset(r, 0, offsetof(gw_req, deny));
-    r->deny[0] = r->scope[0] = r->sid[0] = r->fwd_sid[0] = r->pver[0] = r->accept[0] = r->last_event[0] = '\0';
+    r->deny[0] = r->scope[0] = r->sid[0] = r->fwd_sid[0] = r->pver[0] = r->accept[0] = r->last_event[0] =
+        '\0';
     r->ctype[0] = r->up_sid[0] = r->up_pver[0] = r->why[0] = '\0';
     return r;
 }
@@ -153,22 +87,6 @@ static void copy_text(char *out, size_t n, const char *s)
     memcpy(out, s ? s : "", l);
     out[l] = '\0';
 }
-
-struct mcp_gw {
-    const srv_config *cfg;
-    srv *s;
-    gw_up *ups;
-    size_t nups;
-    srv_ext ext;
-    srv_ext_route routes[3];
-    pthread_mutex_t live_mu;
-    gw_req *live;
-    bool quiesced;
-    /* POSTs between their start and their end: one alone may have its
-     * record committed on its own thread (srv_durable_commit_here) */
-    atomic_uint posts;
-    mcp_sessions *sessions; /* Mcp-Session-Id bound to agents (made at start) */
-};
 
 /* ---- small answers */
 
@@ -554,10 +472,12 @@ static void add_session_headers(struct MHD_Response *resp, const gw_req *r)
         /* a new session: the client gets it bound to its agent, or none
          * (an id that is not visible ASCII cannot be a header's value) */
         char id[sizeof r->sid];
-        if (r->has_task && mcp_session_wrap(r->g->sessions, r->up->cfg->name, r->task.agent, r->up_sid, id, sizeof id))
+        if (r->has_task &&
+            mcp_session_wrap(r->g->sessions, r->up->cfg->name, r->task.agent, r->up_sid, id, sizeof id))
             MHD_add_response_header(resp, "Mcp-Session-Id", id);
         else
-            fprintf(stderr, "writ: mcp: upstream %s: a session id Writ cannot pass on (%zu bytes): left out\n",
+            fprintf(stderr,
+                    "writ: mcp: upstream %s: a session id Writ cannot pass on (%zu bytes): left out\n",
                     r->up->cfg->name, strlen(r->up_sid));
     }
     if (r->up_pver[0])
@@ -576,244 +496,6 @@ static enum MHD_Result start_stream(gw_req *r)
     enum MHD_Result ret = MHD_queue_response(r->c, r->status ? r->status : 502, resp);
     MHD_destroy_response(resp);
     return ret;
-}
-
-/* ---- list filtering (partial evaluation, context.input unknown) */
-
-/* May this agent use action NAME/id with some input?  input NULL: all of
- * context.input unknown; with input, its `arguments` (when args_unknown)
- * or nothing unknown.  (A listing, not a decision: nothing is audited,
- * nothing is forwarded because of it.) */
-static bool may_use(mcp_gw *g, const srv_snapshot *snap, gw_req *r, const char *aid, const json_t *tool,
-                    const json_t *input, bool args_unknown)
-{
-    srv *s = g->s;
-    const srv_task *t = &r->task;
-    const char *ptype = srv_task_ptype(s, t);
-    char why[300];
-    sbuf au, ru;
-    sb_init(&au);
-    sb_init(&ru);
-    sb_puts(&au, s->action_type);
-    sb_puts(&au, "::");
-    sb_json_str(&au, aid);
-    sb_puts(&ru, s->type_prefix);
-    sb_puts(&ru, "McpServer::");
-    sb_json_str(&ru, r->up->cfg->name);
-    bool in =
-        sb_ok(&au) && sb_ok(&ru) && !srv_task_in_scope(t, aid, au.p, r->up->cfg->name, ru.p, why, sizeof why);
-    sb_free(&au);
-    sb_free(&ru);
-    if (!in)
-        return false;
-    srv_ask a = {
-        .principal = srv_uid_parts(s, ptype, strlen(ptype), t->agent, strlen(t->agent)),
-        .action = srv_uid_parts(s, "Action", 6, aid, strlen(aid)),
-        .resource = srv_uid_parts(s, "McpServer", 9, r->up->cfg->name, strlen(r->up->cfg->name)),
-        .task = t,
-        .bound = true,
-        .peer = &r->peer,
-    };
-    json_t *ctx = json_object();
-    if (!ctx || (tool && json_object_set(ctx, "tool", (json_t *)tool)) ||
-        (input && json_object_set(ctx, "input", (json_t *)input)) ||
-        srv_facts_context(s, snap, &a, s->dest_default, ctx)) {
-        json_decref(ctx);
-        return false;
-    }
-    writ_request *rq = writ_request_reusable();
-    writ_error err;
-    memset(&err, 0, sizeof err);
-    bool ok = false;
-    if (rq && !writ_request_fill(rq, snap->schema, false, &a.principal, &a.action, &a.resource, ctx, &err)) {
-        static const char *const all[] = {"input"}, *const args[] = {"input.arguments"};
-        writ_partial_decision pd;
-        writ_authorizer *az = srv_thread_authorizer(s);
-        ok = az &&
-             !writ_authorize_partial(az, snap->ps, snap->es, rq, input ? args : all, !input || args_unknown,
-                                     &pd) &&
-             pd.maybe != WRIT_MAYBE_NO;
-    }
-    writ_request_free(rq);
-    json_decref(ctx);
-    return ok;
-}
-
-/* Remember the annotations a listed tool declares (the four hints, each
- * when it is a boolean); returns them (new reference), NULL when out of
- * memory or the item has no name. */
-static json_t *remember_tool(gw_up *up, const json_t *it)
-{
-    const char *name = json_string_value(json_object_get(it, "name"));
-    json_t *ann = name ? json_object() : NULL, *decl = json_object_get(it, "annotations");
-    static const char *const hints[] = {"readOnlyHint", "destructiveHint", "idempotentHint", "openWorldHint"};
-    for (size_t k = 0; ann && k < 4; k++) {
-        json_t *v = json_object_get(decl, hints[k]);
-        if (json_is_boolean(v))
-            json_object_set(ann, hints[k], v);
-    }
-    pthread_mutex_lock(&up->mu);
-    if (ann)
-        json_object_set(up->annotations, name, ann);
-    pthread_mutex_unlock(&up->mu);
-    return ann;
-}
-
-/* Remember a tool's annotations and filter one list result in place.  False
- * when the result has the list's member but it is not an array. */
-static bool filter_result(mcp_gw *g, gw_req *r, gw_list list, json_t *result)
-{
-    const char *key = list == L_TOOLS ? "tools" : list == L_RESOURCES ? "resources" : "prompts";
-    json_t *items = json_object_get(result, key);
-    if (!items)
-        return true;
-    if (!json_is_array(items))
-        return false;
-    srv_snapshot *snap = snap_acquire(g->s->store);
-    size_t i = 0;
-    while (i < json_array_size(items)) {
-        json_t *it = json_array_get(items, i);
-        bool keep = false;
-        char aid[600];
-        if (list == L_TOOLS) {
-            const char *name = json_string_value(json_object_get(it, "name"));
-            if (name && strlen(name) < 512 && !strchr(name, '/')) { /* not callable through Writ */
-                json_t *ann = remember_tool(r->up, it);
-                json_t *tool = ann ? json_pack("{s:s,s:O}", "name", name, "annotations", ann) : NULL;
-                snprintf(aid, sizeof aid, "%s/%s", r->up->cfg->name, name);
-                keep = tool && may_use(g, snap, r, aid, tool, NULL, false);
-                json_decref(tool);
-                json_decref(ann);
-            }
-        } else {
-            snprintf(aid, sizeof aid, "%s/%s", r->up->cfg->name,
-                     list == L_RESOURCES ? "resources/read" : "prompts/get");
-            /* a resource is listed when reading its uri may be allowed
-             * (input {uri} known); a prompt when getting it by its name
-             * with some arguments may be (input {name} known, input.arguments
-             * unknown) */
-            const char *k = list == L_RESOURCES ? "uri" : "name";
-            const json_t *v = json_object_get(it, k);
-            char why[200];
-            json_t *in = json_is_string(v) && (list != L_RESOURCES ||
-                                               !mcp_uri_check(json_string_value(v), json_string_length(v), why,
-                                                              sizeof why))
-                             ? json_pack("{s:O}", k, v)
-                             : NULL; /* a uri that would be refused is not listed */
-            keep = in && may_use(g, snap, r, aid, NULL, in, list == L_PROMPTS);
-            json_decref(in);
-        }
-        if (keep)
-            i++;
-        else
-            json_array_remove(items, i);
-    }
-    snap_release(snap);
-    return true;
-}
-
-/* Filter one JSON-RPC message of a list's answer (list: which list), or of a
- * stream (L_NONE: any list a response's result holds; a stream resumed
- * with Last-Event-ID replays earlier answers, list answers among them).
- * Returns 1 with *out its filtered text (wr_malloc'd), 0 when it holds no
- * list result (an error answer, a notification: sent as it came), -1 when
- * it cannot be read or its list is no array, r->why saying so.  -1 fails the
- * answer: a message the filter could not read would reach the client
- * unfiltered, and a client's own parser may well read it (invalid UTF-8, a
- * huge number, a key twice). */
-static int filter_message(mcp_gw *g, gw_req *r, gw_list list, const char *text, size_t len, char **out)
-{
-    *out = NULL;
-    json_error_t je;
-    json_t *m = json_loadb(text, len, JSON_ALLOW_NUL | JSON_REJECT_DUPLICATES, &je);
-    if (!m) {
-        snprintf(r->why, sizeof r->why, "its list answer could not be read: %.120s (byte %d of the message)",
-                 je.text, je.position);
-        return -1;
-    }
-    json_t *res = json_object_get(m, "result");
-    int got = 0;
-    static const gw_list kinds[] = {L_TOOLS, L_RESOURCES, L_PROMPTS};
-    static const char *const keys[] = {"tools", "resources", "prompts"};
-    bool any = false, array = true;
-    for (size_t k = 0; list == L_NONE && !json_object_get(m, "method") && json_is_object(res) && k < 3; k++)
-        if (json_object_get(res, keys[k])) {
-            any = true;
-            array = array && filter_result(g, r, kinds[k], res);
-        }
-    if (list != L_NONE && json_is_object(res)) {
-        any = true;
-        array = filter_result(g, r, list, res);
-    }
-    if (any) {
-        got = -1;
-        if (!array) {
-            snprintf(r->why, sizeof r->why, "its list answer's result has a list that is not an array");
-        } else {
-            char *t = json_dumps(m, JSON_COMPACT | JSON_ENCODE_ANY);
-            if (t) {
-                *out = wr_strndup(t, strlen(t));
-                free(t);
-            }
-            if (*out)
-                got = 1;
-            else
-                snprintf(r->why, sizeof r->why, "out of memory");
-        }
-    }
-    json_decref(m);
-    return got;
-}
-
-static bool has(const char *p, size_t n, const char *lit)
-{
-    size_t ln = strlen(lit);
-    for (const char *q = p; (q = memchr(q, lit[0], n - (size_t)(q - p))) && n - (size_t)(q - p) >= ln; q++)
-        if (!memcmp(q, lit, ln))
-            return true;
-    return false;
-}
-
-/* Could this message hold a list result?  Without a backslash in it, a key
- * "tools" is spelled so; with one, it may be escaped: read it to know. */
-static bool maybe_list(const char *p, size_t n)
-{
-    return memchr(p, '\\', n) || has(p, n, "\"tools\"") || has(p, n, "\"resources\"") || has(p, n, "\"prompts\"");
-}
-
-/* Filter the complete events in[0..n) of a streamed SSE answer into
- * r->sse_out.  An event whose message holds a list is filtered as the list
- * answer it is (a GET resumed with Last-Event-ID replays the session's
- * earlier answers); one that cannot be read is dropped, and said so on
- * stderr: the client never gets a list the filter did not read. */
-static void sse_filter_events(mcp_gw *g, gw_req *r, const char *in, size_t n)
-{
-    mcp_sse_event ev;
-    mcp_sse_event_init(&ev);
-    size_t at = 0;
-    int got;
-    if (!r->sse_begun) {
-        r->sse_begun = true;
-        sb_putn(&r->sse_out, in, mcp_sse_bom(in, n));
-        got = mcp_sse_next(in, n, &at, &ev);
-    } else {
-        got = mcp_sse_next_mid(in, n, &at, &ev);
-    }
-    while (got == 1) {
-        char *f = NULL;
-        int fr = ev.data.len && maybe_list(ev.data.p, ev.data.len)
-                     ? filter_message(g, r, L_NONE, ev.data.p, ev.data.len, &f)
-                     : 0;
-        if (fr < 0)
-            fprintf(stderr, "writ: mcp: upstream %s: an event of a stream dropped: %s\n", r->up->cfg->name, r->why);
-        else
-            mcp_sse_put(&r->sse_out, &ev, f, f ? strlen(f) : 0);
-        wr_free(f);
-        got = mcp_sse_next_mid(in, n, &at, &ev);
-    }
-    if (got < 0)
-        r->sse_out.failed = true;
-    mcp_sse_event_clear(&ev);
 }
 
 /* An SSE answer to the client event by event, each filtered
@@ -852,7 +534,7 @@ static ssize_t sse_reader(gw_req *r, char *out, size_t max)
             sb_free(&in);
             return MHD_CONTENT_READER_END_WITH_ERROR;
         }
-        sse_filter_events(r->g, r, in.p, in.len);
+        gw_sse_filter_events(r->g, r, in.p, in.len);
         sb_free(&in);
     }
 }
@@ -877,7 +559,7 @@ static enum MHD_Result send_filtered(mcp_gw *g, gw_req *r)
         sb_putn(&out, p, mcp_sse_bom(p, n));
         while (!unread && (got = mcp_sse_next(p, n, &at, &ev)) == 1) {
             char *f = NULL;
-            unread = ev.data.len && filter_message(g, r, r->list, ev.data.p, ev.data.len, &f) < 0;
+            unread = ev.data.len && gw_filter_message(g, r, r->list, ev.data.p, ev.data.len, &f) < 0;
             mcp_sse_put(&out, &ev, f, f ? strlen(f) : 0);
             wr_free(f);
         }
@@ -908,7 +590,7 @@ static enum MHD_Result send_filtered(mcp_gw *g, gw_req *r)
             return upstream_failed(r);
         }
         char *f = NULL;
-        if (r->list != L_NONE && filter_message(g, r, r->list, p, n, &f) < 0) {
+        if (r->list != L_NONE && gw_filter_message(g, r, r->list, p, n, &f) < 0) {
             sb_free(&out);
             return upstream_failed(r);
         }
@@ -1105,7 +787,7 @@ static enum MHD_Result forward(mcp_gw *g, gw_req *r)
     uint64_t ticket = 0;
     writ_status sst = mcp_upstream_send(r->up->u, &rq, &callbacks, r, &ticket);
     wr_free(minted); /* send copied it */
-    if (wfd >= 0) /* a lone client's next message tends to follow its answer at once */
+    if (wfd >= 0)    /* a lone client's next message tends to follow its answer at once */
         srv_loop_spin_next((long)g->cfg->mcp_spin_us * 1000);
     if (sst) {
         snprintf(r->why, sizeof r->why, "could not send the request");
@@ -1226,170 +908,6 @@ static void decide(mcp_gw *g, gw_req *r, srv_snapshot *held, const char *what, c
 }
 
 /* The tool's {name, annotations} as the upstream last listed it. */
-static int64_t mono_ms(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
-
-/* A call names a tool whose annotations no listing has shown: the gateway
- * has just started (or the client skipped tools/list, or the tool is on a
- * page nobody fetched).  Ask the upstream for its whole list now, in the
- * caller's session with the upstream's credential, on this worker (bounded:
- * 5 s), so the call is decided on what the upstream declares.  At most one
- * ask per upstream at a time (the others wait for it) and one every 10 s;
- * a tool still unlisted after it gets unknown_annotations. */
-static void list_on_miss(mcp_gw *g, gw_req *r, const char *name)
-{
-    gw_up *up = r->up;
-    pthread_mutex_lock(&up->mu);
-    bool known = json_object_get(up->annotations, name) != NULL;
-    while (!known && up->asking) {
-        struct timespec dl;
-        clock_gettime(CLOCK_REALTIME, &dl);
-        dl.tv_sec += 6;
-        if (pthread_cond_timedwait(&up->asked, &up->mu, &dl))
-            break;
-        known = json_object_get(up->annotations, name) != NULL;
-    }
-    int64_t now = mono_ms();
-    bool ask = !known && !up->asking && (!up->asked_ms || now - up->asked_ms >= 10000);
-    if (ask) {
-        up->asking = true;
-        up->asked_ms = now;
-    }
-    pthread_mutex_unlock(&up->mu);
-    if (!ask)
-        return;
-    const char *hdrs[2];
-    size_t nh = 0;
-    char *minted = NULL, why[200] = "";
-    if (up->cred_line)
-        hdrs[nh++] = up->cred_line;
-    if (up->token_aud) {
-        char *jwt = NULL;
-        size_t jl = 0;
-        writ_error err;
-        memset(&err, 0, sizeof err);
-        if (!writ_upstream_token_mint(g->s->keyring, g->cfg->token_issuer, up->token_aud, r->task.token,
-                                      up->cfg->name, 60, &jwt, &jl, &err)) {
-            minted = wr_malloc(jl + sizeof "Authorization: Bearer ");
-            if (minted)
-                snprintf(minted, jl + sizeof "Authorization: Bearer ", "Authorization: Bearer %s", jwt);
-            writ_free_string(jwt);
-        }
-        if (minted)
-            hdrs[nh++] = minted;
-    }
-    mcp_ask_opts o = {.session_id = r->fwd_sid[0] ? r->fwd_sid : NULL,
-                      .protocol_version = r->pver[0] ? r->pver : NULL,
-                      .headers = hdrs,
-                      .nheaders = nh,
-                      .timeout_ms = 5000};
-    json_t *res = up->token_aud && !minted ? NULL : mcp_ask_tools(up->u, &o, 100, why, sizeof why);
-    wr_free(minted);
-    json_t *tools = json_object_get(res, "tools");
-    size_t i;
-    json_t *it;
-    json_array_foreach(tools, i, it) json_decref(remember_tool(up, it));
-    if (!res)
-        fprintf(stderr, "writ: mcp: upstream %s: asking for its tools (a call named an unlisted one): %s\n",
-                up->cfg->name, why[0] ? why : "a token for it could not be minted");
-    json_decref(res);
-    pthread_mutex_lock(&up->mu);
-    up->asking = false;
-    pthread_cond_broadcast(&up->asked);
-    pthread_mutex_unlock(&up->mu);
-}
-
-/* The annotations of a tool no listing has shown (none since the start, or
- * the upstream does not list it): unknown, so each hint takes the value MCP
- * gives an undeclared one, the most restrictive (may change things, may
- * destroy, not idempotent, reaches out).  A listed tool has what it
- * declared, nothing more. */
-static json_t *unknown_annotations(void)
-{
-    return json_pack("{s:b,s:b,s:b,s:b}", "readOnlyHint", 0, "destructiveHint", 1, "idempotentHint", 0,
-                     "openWorldHint", 1);
-}
-
-static json_t *tool_record(gw_up *up, const char *name)
-{
-    pthread_mutex_lock(&up->mu);
-    json_t *ann = json_object_get(up->annotations, name);
-    json_t *t = ann ? json_pack("{s:s,s:O}", "name", name, "annotations", ann)
-                    : json_pack("{s:s,s:o}", "name", name, "annotations", unknown_annotations());
-    pthread_mutex_unlock(&up->mu);
-    return t;
-}
-
-/* This thread's memory for a call's Cedar values (call_values): rewound
- * per call, kept from one call to the next. */
-static pthread_key_t arena_key;
-static pthread_once_t arena_once = PTHREAD_ONCE_INIT;
-static bool arena_key_ok;
-static void arena_drop(void *p) { wr_arena_free(p); }
-static void arena_key_make(void) { arena_key_ok = pthread_key_create(&arena_key, arena_drop) == 0; }
-
-static wr_arena *call_arena(void)
-{
-    if (pthread_once(&arena_once, arena_key_make) != 0 || !arena_key_ok)
-        return NULL;
-    wr_arena *a = pthread_getspecific(arena_key);
-    if (a) {
-        wr_arena_reset(a);
-        return a;
-    }
-    a = wr_arena_new(0);
-    if (a && pthread_setspecific(arena_key, a) != 0) {
-        wr_arena_free(a);
-        a = NULL;
-    }
-    return a;
-}
-
-/* context.input and context.tool of a tools/call as Cedar values: what
- * reading mcp_input_to_cedar's tree and tool_record's (no schema) gives.
- * Their values live in this thread's arena until its next call.  The
- * refusals are mcp_input_to_cedar's. */
-static writ_status call_values(gw_up *up, const char *name, const json_t *args, cedar_fact out[2],
-                               const cv_record **rec, writ_error *err)
-{
-    wr_arena *a = call_arena();
-    cv_value *v = a ? wr_arena_alloc(a, 3 * sizeof *v) : NULL;
-    if (!v)
-        return wr_error(err, WRIT_ENOMEM, "out of memory");
-    writ_status st = mcp_input_to_values(a, args, NULL, &v[0], err);
-    if (st)
-        return st;
-    cv_field f[2];
-    pthread_mutex_lock(&up->mu);
-    json_t *unknown = NULL, *ann = json_object_get(up->annotations, name);
-    if (!ann)
-        ann = unknown = unknown_annotations();
-    st = ann ? cedar_json_value(a, ann, NULL, "context", &f[0].v, err) : wr_error(err, WRIT_ENOMEM, "out of memory");
-    pthread_mutex_unlock(&up->mu);
-    json_decref(unknown);
-    f[0].key = cv_string_new(a, "annotations", 11);
-    f[1].key = cv_string_new(a, "name", 4);
-    f[1].v = cv_str_new(a, name, strlen(name));
-    if (st)
-        return st;
-    if (!f[0].key || !f[1].key || f[0].v.type == CV_NONE || f[1].v.type == CV_NONE ||
-        (v[1] = cv_record_new(a, f, 2)).type == CV_NONE)
-        return wr_error(err, WRIT_ENOMEM, "out of memory");
-    out[0] = (cedar_fact){.name = {"input", 5}, .value = &v[0]};
-    out[1] = (cedar_fact){.name = {"tool", 4}, .value = &v[1]};
-    /* both as one record, what a limit's `sum context.input.x` reads */
-    cv_field m[2] = {{.key = cv_string_new(a, "input", 5), .v = v[0]},
-                     {.key = cv_string_new(a, "tool", 4), .v = v[1]}};
-    if (!m[0].key || !m[1].key || (v[2] = cv_record_new(a, m, 2)).type == CV_NONE)
-        return wr_error(err, WRIT_ENOMEM, "out of memory");
-    *rec = v[2].u.rec;
-    return WRIT_OK;
-}
-
 static void copy_header(struct MHD_Connection *c, const char *name, char *out, size_t n)
 {
     copy_text(out, n, MHD_lookup_connection_value(c, MHD_HEADER_KIND, name));
@@ -1423,12 +941,13 @@ static int decide_post(mcp_gw *g, gw_req *r, struct MHD_Connection *c, const cha
     r->allow = true;
     if (m.kind == MCP_RPC_REQUEST)
         r->id = json_incref((json_t *)m.id);
-    if (m.kind == MCP_RPC_NOTIFICATION &&
-        (m.method_len < 14 || memcmp(m.method, "notifications/", 14) || memchr(m.method, '\0', m.method_len))) {
+    if (m.kind == MCP_RPC_NOTIFICATION && (m.method_len < 14 || memcmp(m.method, "notifications/", 14) ||
+                                           memchr(m.method, '\0', m.method_len))) {
         /* A notification passes undecided: one named like a request (a
          * "tools/call" without an id) is a call some servers would run. */
-        *ret = send_rpc_error(r, c, 400, NULL, MCP_RPC_INVALID_REQUEST,
-                              "a notification's method must start with \"notifications/\" (a request needs an id)");
+        *ret = send_rpc_error(
+            r, c, 400, NULL, MCP_RPC_INVALID_REQUEST,
+            "a notification's method must start with \"notifications/\" (a request needs an id)");
         mcp_rpc_msg_clear(&m);
         return -1;
     }
@@ -1472,7 +991,7 @@ static int decide_post(mcp_gw *g, gw_req *r, struct MHD_Connection *c, const cha
                 char aid[600], name[300];
                 snprintf(aid, sizeof aid, "%s/%.*s", r->up->cfg->name, (int)tc.name_len, tc.name);
                 snprintf(name, sizeof name, "%.*s", (int)tc.name_len, tc.name);
-                list_on_miss(g, r, name);
+                gw_list_on_miss(g, r, name);
                 mcp_input_hint hint = {NULL, g->s->action_type, aid};
                 srv_snapshot *snap = snap_acquire(g->s->store);
                 hint.schema = snap->schema;
@@ -1485,7 +1004,7 @@ static int decide_post(mcp_gw *g, gw_req *r, struct MHD_Connection *c, const cha
                 cedar_fact given[2];
                 const cv_record *grec = NULL;
                 bool values = g->cfg->mcp_context_values && srv_facts_given_ok(snap, &probe);
-                writ_status st = values ? call_values(r->up, name, tc.arguments, given, &grec, &err)
+                writ_status st = values ? gw_call_values(r->up, name, tc.arguments, given, &grec, &err)
                                         : mcp_input_to_cedar(tc.arguments, NULL, &hint, &input, &err);
                 if (!st && values)
                     decide(g, r, snap, name, NULL, NULL, given, 2, grec, tc.arguments);
@@ -1498,7 +1017,7 @@ static int decide_post(mcp_gw *g, gw_req *r, struct MHD_Connection *c, const cha
                                           msg);
                     rc = -1;
                 } else if (!values) {
-                    json_t *tool = tool_record(r->up, name);
+                    json_t *tool = gw_tool_record(r->up, name);
                     decide(g, r, NULL, name, input, tool, NULL, 0, NULL, tc.arguments);
                     json_decref(tool);
                     json_decref(input);
@@ -1617,13 +1136,14 @@ static int mcp_handle(void *arg, srv *s, struct MHD_Connection *c, const char *u
     snprintf(r->scope, sizeof r->scope, "%s", up->cfg->name);
     const char *sid = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Mcp-Session-Id");
     copy_header(c, "Mcp-Session-Id", r->sid, sizeof r->sid);
-    if (sid && (!r->sid[0] || !mcp_session_unwrap(g->sessions, up->cfg->name, r->task.agent, r->sid, r->fwd_sid,
-                                                  sizeof r->fwd_sid))) {
+    if (sid && (!r->sid[0] || !mcp_session_unwrap(g->sessions, up->cfg->name, r->task.agent, r->sid,
+                                                  r->fwd_sid, sizeof r->fwd_sid))) {
         r->sid[0] = '\0'; /* not echoed */
-        return send_http_error(c, 404, "session_not_found",
-                               "no session of this agent on this upstream has that Mcp-Session-Id: start a new "
-                               "one (initialize)",
-                               NULL);
+        return send_http_error(
+            c, 404, "session_not_found",
+            "no session of this agent on this upstream has that Mcp-Session-Id: start a new "
+            "one (initialize)",
+            NULL);
     }
     copy_header(c, "MCP-Protocol-Version", r->pver, sizeof r->pver);
     copy_header(c, "Accept", r->accept, sizeof r->accept);

@@ -72,7 +72,10 @@ static int next(const char *p, size_t n, size_t *at, mcp_sse_event *ev, bool fir
 
 int mcp_sse_next(const char *p, size_t n, size_t *at, mcp_sse_event *ev) { return next(p, n, at, ev, true); }
 
-int mcp_sse_next_mid(const char *p, size_t n, size_t *at, mcp_sse_event *ev) { return next(p, n, at, ev, false); }
+int mcp_sse_next_mid(const char *p, size_t n, size_t *at, mcp_sse_event *ev)
+{
+    return next(p, n, at, ev, false);
+}
 
 size_t mcp_sse_scan_end(mcp_sse_scan *sc, const char *p, size_t n, bool last)
 {

@@ -352,8 +352,9 @@ writ_status up_stdio_rewrite(const char *body, size_t len, uint64_t new_id, char
          * the one process serves every agent (a forged roots/list answer
          * would widen its roots for all) */
         json_decref(m);
-        return wr_error(err, WRIT_EINVAL, "stdio upstream: a client's answer is not passed on (the process's "
-                                          "requests never reach a client)");
+        return wr_error(err, WRIT_EINVAL,
+                        "stdio upstream: a client's answer is not passed on (the process's "
+                        "requests never reach a client)");
     }
     if (!id || json_is_null(id)) {
         json_decref(m);

@@ -167,8 +167,9 @@ static writ_status refuse_invalid(const srv_snapshot *s, const char *text, size_
         err->line = it->line;
         err->col = it->col;
         err->offset = it->offset;
-        snprintf(err->msg, sizeof err->msg, "%u:%u: policy %s does not validate against the schema: %s%s", it->line,
-                 it->col, it->policy_id, it->message, v->nerrors > 1 ? " (and more; see `writ validate`)" : "");
+        snprintf(err->msg, sizeof err->msg, "%u:%u: policy %s does not validate against the schema: %s%s",
+                 it->line, it->col, it->policy_id, it->message,
+                 v->nerrors > 1 ? " (and more; see `writ validate`)" : "");
         break;
     }
     writ_validation_free(v);
@@ -229,9 +230,10 @@ static writ_status load(srv_policy_store *st, srv_snapshot **out, writ_error *er
                 if (err) {
                     memset(err, 0, sizeof *err);
                     err->code = WRIT_EINVAL;
-                    snprintf(err->msg, sizeof err->msg,
-                             "loading %.100s: policy %.50s: @approval(\"%.20s\"): the one value is \"required\"",
-                             st->paths[0], writ_policyset_id(s->ps, i), ap);
+                    snprintf(
+                        err->msg, sizeof err->msg,
+                        "loading %.100s: policy %.50s: @approval(\"%.20s\"): the one value is \"required\"",
+                        st->paths[0], writ_policyset_id(s->ps, i), ap);
                 }
                 rc = WRIT_EINVAL;
                 goto bad;

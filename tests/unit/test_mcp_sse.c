@@ -137,9 +137,11 @@ static void test_scan(void **state)
     mcp_sse_scan sc = {0, false, false};
     /* a BOM's first bytes wait; a CR last waits for the next byte */
     assert_int_equal(mcp_sse_scan_end(&sc, "\xEF\xBB", 2, false), 0);
-    const char s1[] = "\xEF\xBB\xBF" "data: a\r\n\r";
+    const char s1[] = "\xEF\xBB\xBF"
+                      "data: a\r\n\r";
     assert_int_equal(mcp_sse_scan_end(&sc, s1, sizeof s1 - 1, false), 0);
-    const char s2[] = "\xEF\xBB\xBF" "data: a\r\n\r\ndata: b\n";
+    const char s2[] = "\xEF\xBB\xBF"
+                      "data: a\r\n\r\ndata: b\n";
     size_t end = mcp_sse_scan_end(&sc, s2, sizeof s2 - 1, false);
     assert_int_equal(end, 14); /* after the second "\r\n": CR LF is one line end */
     /* the rest, once the first event is taken away */
@@ -155,10 +157,8 @@ static void test_scan(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_line_endings),
-        cmocka_unit_test(test_fields),
-        cmocka_unit_test(test_bom_and_tail),
-        cmocka_unit_test(test_put),
+        cmocka_unit_test(test_line_endings), cmocka_unit_test(test_fields),
+        cmocka_unit_test(test_bom_and_tail), cmocka_unit_test(test_put),
         cmocka_unit_test(test_scan),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -776,7 +776,9 @@ static void test_stdio_ids_restored(void **state)
     /* Refused before anything is sent: not JSON, an array, a bad id, GET, DELETE. */
     uint64_t t;
     /* ... and answers: the process's requests never reach a client */
-    const char *bad[] = {"{", "[1]", "{\"jsonrpc\":\"2.0\",\"id\":1.5,\"method\":\"x\"}",
+    const char *bad[] = {"{",
+                         "[1]",
+                         "{\"jsonrpc\":\"2.0\",\"id\":1.5,\"method\":\"x\"}",
                          "{\"jsonrpc\":\"2.0\",\"id\":{},\"method\":\"x\"}",
                          "{\"jsonrpc\":\"2.0\",\"id\":0,\"result\":{\"roots\":[{\"uri\":\"file:///\"}]}}",
                          "{\"jsonrpc\":\"2.0\",\"id\":0,\"error\":{\"code\":1,\"message\":\"m\"}}"};

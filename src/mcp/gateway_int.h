@@ -1,0 +1,131 @@
+/* gateway_int.h - the MCP gateway's request and upstream state, shared by
+ * its files: gateway.c (the request's state machine: decide, forward,
+ * stream), listfilter.c (what a listing shows this agent, and the same for
+ * a stream's messages) and toolinfo.c (what a call knows of its tool:
+ * context.tool, asked of the upstream when no listing has shown it). */
+#ifndef WRIT_MCP_GATEWAY_INT_H
+#define WRIT_MCP_GATEWAY_INT_H
+
+#include "cedar/reqbuild.h"
+#include "cedar/value.h"
+#include "mcp/gateway.h"
+#include "mcp/session.h"
+#include "mcp/sse.h"
+#include "mcp/upstream.h"
+#include "server/server_int.h"
+#include "util/sbuf.h"
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#define MCP_DENIED (-32001)
+/* held for a person's approval (src/approval/): data is the approval */
+#define MCP_APPROVAL_REQUIRED (-32002)
+
+typedef struct gw_up {
+    const srv_mcp_upstream *cfg;
+    mcp_upstream *u;
+    char *cred_line;       /* "Header: value", NULL = none */
+    const char *token_aud; /* minted-token credential: its audience, NULL = none */
+    pthread_mutex_t mu;    /* guards annotations, asking, asked_ms */
+    pthread_cond_t asked;  /* an ask of its tools (list_on_miss) ended */
+    json_t *annotations;   /* tool name -> annotations object, from the last tools/list */
+    bool asking;           /* list_on_miss in progress */
+    int64_t asked_ms;      /* when list_on_miss last asked (0: never) */
+} gw_up;
+
+typedef enum gw_phase { P_NEW, P_DECIDED, P_WAIT_HEAD, P_BUFFER, P_STREAM, P_SENT } gw_phase;
+typedef enum gw_list { L_NONE, L_TOOLS, L_RESOURCES, L_PROMPTS } gw_list;
+
+typedef struct gw_req {
+    struct mcp_gw *g;
+    gw_up *up;
+    struct MHD_Connection *c;
+    gw_phase phase;
+    gw_list list;
+    srv_durable durable;
+    bool allow;
+    json_t *approval; /* a pending approval the deny waits for, NULL = none */
+    json_t *id;       /* the request's id (for errors), NULL = none */
+    char *body;       /* what is forwarded (a copy) */
+    size_t len;
+    char http_method[8];
+    srv_task task; /* kept for list filtering */
+    bool has_task;
+    srv_peer peer;
+    /* the upstream's answer, guarded by mu */
+    pthread_mutex_t mu;
+    bool waiting; /* c is suspended until a callback resumes it */
+    bool head_in, finished;
+    bool answered; /* cb_done ran (finished may also be set by quiesce) */
+    bool counted;  /* in g->posts */
+    bool lone;     /* the only POST in flight when it came (see forward) */
+    bool started;  /* a ticket is live */
+    uint64_t ticket;
+    unsigned status;
+    writ_status done_st;
+    sbuf buf;
+    /* an SSE answer streamed event by event (sse_reader): what is ready for
+     * the client, read by the client's thread alone */
+    bool sse_filter, sse_begun;
+    mcp_sse_scan sse_scan; /* where buf's events end (under mu, as buf) */
+    sbuf sse_out;
+    struct gw_req *prev, *next; /* the gateway's live requests */
+    /* Texts, last: a new request zeroes what is above `deny` and only the
+     * first byte of each of these (req_new), not 3 KB per call. */
+    char deny[700];
+    char scope[600];   /* the minted upstream token's scope: the decided action, else the upstream */
+    char sid[512];     /* the client's Mcp-Session-Id (session.h: bound to its agent) */
+    char fwd_sid[256]; /* the upstream's id inside it, the one forwarded */
+    char pver[64], accept[256];
+    char last_event[256]; /* Last-Event-ID: a client resuming an SSE stream (GET) */
+    char ctype[128], up_sid[256], up_pver[64];
+    char why[200];
+} gw_req;
+
+struct mcp_gw {
+    const srv_config *cfg;
+    srv *s;
+    gw_up *ups;
+    size_t nups;
+    srv_ext ext;
+    srv_ext_route routes[3];
+    pthread_mutex_t live_mu;
+    gw_req *live;
+    bool quiesced;
+    /* POSTs between their start and their end: one alone may have its
+     * record committed on its own thread (srv_durable_commit_here) */
+    atomic_uint posts;
+    mcp_sessions *sessions; /* Mcp-Session-Id bound to agents (made at start) */
+};
+
+/* listfilter.c */
+
+/* Remember the annotations a listed tool declares; returns them (new
+ * reference), NULL when out of memory or the item has no name. */
+json_t *gw_remember_tool(gw_up *up, const json_t *it);
+/* Filter one JSON-RPC message of a list's answer (list) or of a stream
+ * (L_NONE: any list a response's result holds): 1 with *out its filtered
+ * text (wr_malloc'd), 0 when it holds no list result, -1 (r->why) when it
+ * cannot be read or its list is no array. */
+int gw_filter_message(mcp_gw *g, gw_req *r, gw_list list, const char *text, size_t len, char **out);
+/* The complete events in[0..n) of a streamed SSE answer into r->sse_out,
+ * each message holding a list filtered, one that cannot be read dropped. */
+void gw_sse_filter_events(mcp_gw *g, gw_req *r, const char *in, size_t n);
+
+/* toolinfo.c */
+
+/* A call names tool name: when no listing has shown it, ask the upstream
+ * for its tools first (bounded; see there). */
+void gw_list_on_miss(mcp_gw *g, gw_req *r, const char *name);
+/* context.tool of a call as JSON: {name, annotations} (new reference). */
+json_t *gw_tool_record(gw_up *up, const char *name);
+/* context.input and context.tool of a tools/call as Cedar values (this
+ * thread's arena, until its next call), and both as one record. */
+writ_status gw_call_values(gw_up *up, const char *name, const json_t *args, cedar_fact out[2],
+                           const cv_record **rec, writ_error *err);
+
+#endif

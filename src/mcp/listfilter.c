@@ -1,0 +1,249 @@
+/* listfilter.c - what a listing shows an agent: a tool, resource or prompt
+ * is listed when some policy may allow this agent to use it (partial
+ * evaluation, context.input unknown), and a stream's messages holding a
+ * list are filtered the same way.  See gateway_int.h. */
+#include "mcp/gateway_int.h"
+
+#include "mcp/uri.h"
+#include "util/alloc.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* May this agent use action NAME/id with some input?  input NULL: all of
+ * context.input unknown; with input, its `arguments` (when args_unknown)
+ * or nothing unknown.  (A listing, not a decision: nothing is audited,
+ * nothing is forwarded because of it.) */
+static bool may_use(mcp_gw *g, const srv_snapshot *snap, gw_req *r, const char *aid, const json_t *tool,
+                    const json_t *input, bool args_unknown)
+{
+    srv *s = g->s;
+    const srv_task *t = &r->task;
+    const char *ptype = srv_task_ptype(s, t);
+    char why[300];
+    sbuf au, ru;
+    sb_init(&au);
+    sb_init(&ru);
+    sb_puts(&au, s->action_type);
+    sb_puts(&au, "::");
+    sb_json_str(&au, aid);
+    sb_puts(&ru, s->type_prefix);
+    sb_puts(&ru, "McpServer::");
+    sb_json_str(&ru, r->up->cfg->name);
+    bool in =
+        sb_ok(&au) && sb_ok(&ru) && !srv_task_in_scope(t, aid, au.p, r->up->cfg->name, ru.p, why, sizeof why);
+    sb_free(&au);
+    sb_free(&ru);
+    if (!in)
+        return false;
+    srv_ask a = {
+        .principal = srv_uid_parts(s, ptype, strlen(ptype), t->agent, strlen(t->agent)),
+        .action = srv_uid_parts(s, "Action", 6, aid, strlen(aid)),
+        .resource = srv_uid_parts(s, "McpServer", 9, r->up->cfg->name, strlen(r->up->cfg->name)),
+        .task = t,
+        .bound = true,
+        .peer = &r->peer,
+    };
+    json_t *ctx = json_object();
+    if (!ctx || (tool && json_object_set(ctx, "tool", (json_t *)tool)) ||
+        (input && json_object_set(ctx, "input", (json_t *)input)) ||
+        srv_facts_context(s, snap, &a, s->dest_default, ctx)) {
+        json_decref(ctx);
+        return false;
+    }
+    writ_request *rq = writ_request_reusable();
+    writ_error err;
+    memset(&err, 0, sizeof err);
+    bool ok = false;
+    if (rq && !writ_request_fill(rq, snap->schema, false, &a.principal, &a.action, &a.resource, ctx, &err)) {
+        static const char *const all[] = {"input"}, *const args[] = {"input.arguments"};
+        writ_partial_decision pd;
+        writ_authorizer *az = srv_thread_authorizer(s);
+        ok = az &&
+             !writ_authorize_partial(az, snap->ps, snap->es, rq, input ? args : all, !input || args_unknown,
+                                     &pd) &&
+             pd.maybe != WRIT_MAYBE_NO;
+    }
+    writ_request_free(rq);
+    json_decref(ctx);
+    return ok;
+}
+
+/* Remember the annotations a listed tool declares (the four hints, each
+ * when it is a boolean); returns them (new reference), NULL when out of
+ * memory or the item has no name. */
+json_t *gw_remember_tool(gw_up *up, const json_t *it)
+{
+    const char *name = json_string_value(json_object_get(it, "name"));
+    json_t *ann = name ? json_object() : NULL, *decl = json_object_get(it, "annotations");
+    static const char *const hints[] = {"readOnlyHint", "destructiveHint", "idempotentHint", "openWorldHint"};
+    for (size_t k = 0; ann && k < 4; k++) {
+        json_t *v = json_object_get(decl, hints[k]);
+        if (json_is_boolean(v))
+            json_object_set(ann, hints[k], v);
+    }
+    pthread_mutex_lock(&up->mu);
+    if (ann)
+        json_object_set(up->annotations, name, ann);
+    pthread_mutex_unlock(&up->mu);
+    return ann;
+}
+
+/* Remember a tool's annotations and filter one list result in place.  False
+ * when the result has the list's member but it is not an array. */
+static bool filter_result(mcp_gw *g, gw_req *r, gw_list list, json_t *result)
+{
+    const char *key = list == L_TOOLS ? "tools" : list == L_RESOURCES ? "resources" : "prompts";
+    json_t *items = json_object_get(result, key);
+    if (!items)
+        return true;
+    if (!json_is_array(items))
+        return false;
+    srv_snapshot *snap = snap_acquire(g->s->store);
+    size_t i = 0;
+    while (i < json_array_size(items)) {
+        json_t *it = json_array_get(items, i);
+        bool keep = false;
+        char aid[600];
+        if (list == L_TOOLS) {
+            const char *name = json_string_value(json_object_get(it, "name"));
+            if (name && strlen(name) < 512 && !strchr(name, '/')) { /* not callable through Writ */
+                json_t *ann = gw_remember_tool(r->up, it);
+                json_t *tool = ann ? json_pack("{s:s,s:O}", "name", name, "annotations", ann) : NULL;
+                snprintf(aid, sizeof aid, "%s/%s", r->up->cfg->name, name);
+                keep = tool && may_use(g, snap, r, aid, tool, NULL, false);
+                json_decref(tool);
+                json_decref(ann);
+            }
+        } else {
+            snprintf(aid, sizeof aid, "%s/%s", r->up->cfg->name,
+                     list == L_RESOURCES ? "resources/read" : "prompts/get");
+            /* a resource is listed when reading its uri may be allowed
+             * (input {uri} known); a prompt when getting it by its name
+             * with some arguments may be (input {name} known, input.arguments
+             * unknown) */
+            const char *k = list == L_RESOURCES ? "uri" : "name";
+            const json_t *v = json_object_get(it, k);
+            char why[200];
+            json_t *in = json_is_string(v) && (list != L_RESOURCES ||
+                                               !mcp_uri_check(json_string_value(v), json_string_length(v),
+                                                              why, sizeof why))
+                             ? json_pack("{s:O}", k, v)
+                             : NULL; /* a uri that would be refused is not listed */
+            keep = in && may_use(g, snap, r, aid, NULL, in, list == L_PROMPTS);
+            json_decref(in);
+        }
+        if (keep)
+            i++;
+        else
+            json_array_remove(items, i);
+    }
+    snap_release(snap);
+    return true;
+}
+
+/* Filter one JSON-RPC message of a list's answer (list: which list), or of a
+ * stream (L_NONE: any list a response's result holds; a stream resumed
+ * with Last-Event-ID replays earlier answers, list answers among them).
+ * Returns 1 with *out its filtered text (wr_malloc'd), 0 when it holds no
+ * list result (an error answer, a notification: sent as it came), -1 when
+ * it cannot be read or its list is no array, r->why saying so.  -1 fails the
+ * answer: a message the filter could not read would reach the client
+ * unfiltered, and a client's own parser may well read it (invalid UTF-8, a
+ * huge number, a key twice). */
+int gw_filter_message(mcp_gw *g, gw_req *r, gw_list list, const char *text, size_t len, char **out)
+{
+    *out = NULL;
+    json_error_t je;
+    json_t *m = json_loadb(text, len, JSON_ALLOW_NUL | JSON_REJECT_DUPLICATES, &je);
+    if (!m) {
+        snprintf(r->why, sizeof r->why, "its list answer could not be read: %.120s (byte %d of the message)",
+                 je.text, je.position);
+        return -1;
+    }
+    json_t *res = json_object_get(m, "result");
+    int got = 0;
+    static const gw_list kinds[] = {L_TOOLS, L_RESOURCES, L_PROMPTS};
+    static const char *const keys[] = {"tools", "resources", "prompts"};
+    bool any = false, array = true;
+    for (size_t k = 0; list == L_NONE && !json_object_get(m, "method") && json_is_object(res) && k < 3; k++)
+        if (json_object_get(res, keys[k])) {
+            any = true;
+            array = array && filter_result(g, r, kinds[k], res);
+        }
+    if (list != L_NONE && json_is_object(res)) {
+        any = true;
+        array = filter_result(g, r, list, res);
+    }
+    if (any) {
+        got = -1;
+        if (!array) {
+            snprintf(r->why, sizeof r->why, "its list answer's result has a list that is not an array");
+        } else {
+            char *t = json_dumps(m, JSON_COMPACT | JSON_ENCODE_ANY);
+            if (t) {
+                *out = wr_strndup(t, strlen(t));
+                free(t);
+            }
+            if (*out)
+                got = 1;
+            else
+                snprintf(r->why, sizeof r->why, "out of memory");
+        }
+    }
+    json_decref(m);
+    return got;
+}
+
+static bool has(const char *p, size_t n, const char *lit)
+{
+    size_t ln = strlen(lit);
+    for (const char *q = p; (q = memchr(q, lit[0], n - (size_t)(q - p))) && n - (size_t)(q - p) >= ln; q++)
+        if (!memcmp(q, lit, ln))
+            return true;
+    return false;
+}
+
+/* Could this message hold a list result?  Without a backslash in it, a key
+ * "tools" is spelled so; with one, it may be escaped: read it to know. */
+static bool maybe_list(const char *p, size_t n)
+{
+    return memchr(p, '\\', n) || has(p, n, "\"tools\"") || has(p, n, "\"resources\"") ||
+           has(p, n, "\"prompts\"");
+}
+
+/* Filter the complete events in[0..n) of a streamed SSE answer into
+ * r->sse_out.  An event whose message holds a list is filtered as the list
+ * answer it is (a GET resumed with Last-Event-ID replays the session's
+ * earlier answers); one that cannot be read is dropped, and said so on
+ * stderr: the client never gets a list the filter did not read. */
+void gw_sse_filter_events(mcp_gw *g, gw_req *r, const char *in, size_t n)
+{
+    mcp_sse_event ev;
+    mcp_sse_event_init(&ev);
+    size_t at = 0;
+    int got;
+    if (!r->sse_begun) {
+        r->sse_begun = true;
+        sb_putn(&r->sse_out, in, mcp_sse_bom(in, n));
+        got = mcp_sse_next(in, n, &at, &ev);
+    } else {
+        got = mcp_sse_next_mid(in, n, &at, &ev);
+    }
+    while (got == 1) {
+        char *f = NULL;
+        int fr = ev.data.len && maybe_list(ev.data.p, ev.data.len)
+                     ? gw_filter_message(g, r, L_NONE, ev.data.p, ev.data.len, &f)
+                     : 0;
+        if (fr < 0)
+            fprintf(stderr, "writ: mcp: upstream %s: an event of a stream dropped: %s\n", r->up->cfg->name,
+                    r->why);
+        else
+            mcp_sse_put(&r->sse_out, &ev, f, f ? strlen(f) : 0);
+        wr_free(f);
+        got = mcp_sse_next_mid(in, n, &at, &ev);
+    }
+    if (got < 0)
+        r->sse_out.failed = true;
+    mcp_sse_event_clear(&ev);
+}
