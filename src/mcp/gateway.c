@@ -1051,9 +1051,10 @@ static int decide_post(mcp_gw *g, gw_req *r, struct MHD_Connection *c, const cha
                 decide(g, r, NULL, meth, in, NULL, NULL, 0, NULL, p);
             }
             json_decref(in);
-        } else if (!strcmp(meth, "initialize") || !strcmp(meth, "ping") ||
-                   !strcmp(meth, "resources/templates/list")) {
+        } else if (!strcmp(meth, "initialize") || !strcmp(meth, "ping")) {
             /* pass */
+        } else if (!strcmp(meth, "resources/templates/list")) {
+            r->list = L_TEMPLATES;
         } else if (!strcmp(meth, "tools/list")) {
             r->list = L_TOOLS;
         } else if (!strcmp(meth, "resources/list")) {

@@ -38,7 +38,7 @@ typedef struct gw_up {
 } gw_up;
 
 typedef enum gw_phase { P_NEW, P_DECIDED, P_WAIT_HEAD, P_BUFFER, P_STREAM, P_SENT } gw_phase;
-typedef enum gw_list { L_NONE, L_TOOLS, L_RESOURCES, L_PROMPTS } gw_list;
+typedef enum gw_list { L_NONE, L_TOOLS, L_RESOURCES, L_PROMPTS, L_TEMPLATES } gw_list;
 
 typedef struct gw_req {
     struct mcp_gw *g;

@@ -93,7 +93,10 @@ json_t *gw_remember_tool(gw_up *up, const json_t *it)
  * when the result has the list's member but it is not an array. */
 static bool filter_result(mcp_gw *g, gw_req *r, gw_list list, json_t *result)
 {
-    const char *key = list == L_TOOLS ? "tools" : list == L_RESOURCES ? "resources" : "prompts";
+    const char *key = list == L_TOOLS       ? "tools"
+                      : list == L_RESOURCES ? "resources"
+                      : list == L_TEMPLATES ? "resourceTemplates"
+                                            : "prompts";
     json_t *items = json_object_get(result, key);
     if (!items)
         return true;
@@ -115,6 +118,10 @@ static bool filter_result(mcp_gw *g, gw_req *r, gw_list list, json_t *result)
                 json_decref(tool);
                 json_decref(ann);
             }
+        } else if (list == L_TEMPLATES) {
+            /* a template, when reading some uri may be allowed (input unknown) */
+            snprintf(aid, sizeof aid, "%s/resources/read", r->up->cfg->name);
+            keep = json_is_object(it) && may_use(g, snap, r, aid, NULL, NULL, false);
         } else {
             snprintf(aid, sizeof aid, "%s/%s", r->up->cfg->name,
                      list == L_RESOURCES ? "resources/read" : "prompts/get");
@@ -163,10 +170,10 @@ int gw_filter_message(mcp_gw *g, gw_req *r, gw_list list, const char *text, size
     }
     json_t *res = json_object_get(m, "result");
     int got = 0;
-    static const gw_list kinds[] = {L_TOOLS, L_RESOURCES, L_PROMPTS};
-    static const char *const keys[] = {"tools", "resources", "prompts"};
+    static const gw_list kinds[] = {L_TOOLS, L_RESOURCES, L_PROMPTS, L_TEMPLATES};
+    static const char *const keys[] = {"tools", "resources", "prompts", "resourceTemplates"};
     bool any = false, array = true;
-    for (size_t k = 0; list == L_NONE && !json_object_get(m, "method") && json_is_object(res) && k < 3; k++)
+    for (size_t k = 0; list == L_NONE && !json_object_get(m, "method") && json_is_object(res) && k < 4; k++)
         if (json_object_get(res, keys[k])) {
             any = true;
             array = array && filter_result(g, r, kinds[k], res);
@@ -209,7 +216,7 @@ static bool has(const char *p, size_t n, const char *lit)
 static bool maybe_list(const char *p, size_t n)
 {
     return memchr(p, '\\', n) || has(p, n, "\"tools\"") || has(p, n, "\"resources\"") ||
-           has(p, n, "\"prompts\"");
+           has(p, n, "\"prompts\"") || has(p, n, "\"resourceTemplates\"");
 }
 
 /* Filter the complete events in[0..n) of a streamed SSE answer into

@@ -148,6 +148,12 @@ curl -s -N -m 3 "${SH[@]}" -H "Last-Event-ID: $EID" "http://$ADDR/mcp/everything
 contains "GET with Last-Event-ID: the list answer replayed" "$(cat "$TMP/replay")" '"id":5'
 case "$(cat "$TMP/replay")" in *'"get-env"'*) bad "the replayed tools/list shows get-env" ;;
     *) ok "the replayed tools/list is filtered: get-env hidden" ;; esac
+# resource templates: listed when reading some resource may be allowed
+r=$(curl -s -X POST "${SH[@]}" "http://$ADDR/mcp/everything" --data '{"jsonrpc":"2.0","id":6,"method":"resources/templates/list"}')
+check "resources/templates/list: listed where reads may be allowed" "$(sed -n 's/^data: //p' <<<"$r" | jq '.result.resourceTemplates | length')" 2
+NOREAD=$(mint t-noread 'everything/echo')
+r=$(curl -s -X POST "${IH[@]/$TOK/$NOREAD}" -H "Mcp-Session-Id: $SID" -H 'MCP-Protocol-Version: 2025-06-18' "http://$ADDR/mcp/everything" --data '{"jsonrpc":"2.0","id":7,"method":"resources/templates/list"}')
+check "resources/templates/list: none for a token that reads nothing" "$(sed -n 's/^data: //p' <<<"$r" | jq '.result.resourceTemplates | length')" 0
 r=$(req DELETE /mcp/everything -H "Authorization: Bearer $TOK" -H "Mcp-Session-Id: $SID" -H 'MCP-Protocol-Version: 2025-06-18')
 check "DELETE ends the session" "${r%% *}" 200
 r=$(req POST /mcp/everything "${IH[@]}" -H "Mcp-Session-Id: $SID" -H 'MCP-Protocol-Version: 2025-06-18' --data '{"jsonrpc":"2.0","id":3,"method":"ping"}')
