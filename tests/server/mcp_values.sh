@@ -17,8 +17,11 @@ cat >"$TMP/p.cedar" <<'CEDAR'
 @id("p-add")
 permit (principal, action == Writ::Action::"v/add", resource)
 when { context.input.a < 100 && context.tool.name == "add" &&
-       context.tool.annotations == {"readOnlyHint": false, "destructiveHint": true, "idempotentHint": false,
-                                    "openWorldHint": true} }; // the upstream lists no tools: MCP's defaults
+       context.tool.annotations == {"readOnlyHint": true} }; // as the upstream lists it
+@id("f-unlisted")
+forbid (principal, action == Writ::Action::"v/nope", resource) // not listed: MCP's defaults
+when { context.tool.annotations == {"readOnlyHint": false, "destructiveHint": true, "idempotentHint": false,
+                                    "openWorldHint": true} };
 @id("p-set")
 permit (principal, action == Writ::Action::"v/tags", resource)
 when { context.input.tags.containsAll(["x", "y"]) && !(context.input.tags.contains(1)) };
