@@ -805,6 +805,23 @@ static enum MHD_Result forward(mcp_gw *g, gw_req *r)
     return after_head(g, r);
 }
 
+/* The Cedar request of action aid on this request's upstream by the task
+ * token's holder: what a call's decision and a listing's both ask. */
+srv_ask gw_ask(mcp_gw *g, gw_req *r, const char *aid)
+{
+    srv *s = g->s;
+    const srv_task *t = &r->task;
+    const char *ptype = srv_task_ptype(s, t);
+    return (srv_ask){
+        .principal = srv_uid_parts(s, ptype, strlen(ptype), t->agent, strlen(t->agent)),
+        .action = srv_uid_parts(s, "Action", 6, aid, strlen(aid)),
+        .resource = srv_uid_parts(s, "McpServer", 9, r->up->cfg->name, strlen(r->up->cfg->name)),
+        .task = t,
+        .bound = true,
+        .peer = &r->peer,
+    };
+}
+
 /* ---- deciding */
 
 /* The deny message: the determining forbid by its @id (policyN without
@@ -841,8 +858,6 @@ static void decide(mcp_gw *g, gw_req *r, srv_snapshot *held, const char *what, c
                    const json_t *hashed)
 {
     srv *s = g->s;
-    const srv_task *t = &r->task;
-    const char *ptype = srv_task_ptype(s, t);
     char aid[600];
     snprintf(aid, sizeof aid, "%s/%s", r->up->cfg->name, what);
     copy_cut(r->scope, sizeof r->scope, aid);
@@ -863,20 +878,13 @@ static void decide(mcp_gw *g, gw_req *r, srv_snapshot *held, const char *what, c
         json_object_set(ctx, "input", (json_t *)input);
     if (ctx && tool)
         json_object_set(ctx, "tool", (json_t *)tool);
-    srv_ask a = {
-        .principal = srv_uid_parts(s, ptype, strlen(ptype), t->agent, strlen(t->agent)),
-        .action = srv_uid_parts(s, "Action", 6, aid, strlen(aid)),
-        .resource = srv_uid_parts(s, "McpServer", 9, r->up->cfg->name, strlen(r->up->cfg->name)),
-        .task = t,
-        .bound = true,
-        .context = ctx,
-        .peer = &r->peer,
-        .audit_extra = extra[0] ? extra : NULL,
-        .approval_input = hashed ? hashed : empty,
-        .given = given,
-        .ngiven = ngiven,
-        .given_record = given_record,
-    };
+    srv_ask a = gw_ask(g, r, aid);
+    a.context = ctx;
+    a.audit_extra = extra[0] ? extra : NULL;
+    a.approval_input = hashed ? hashed : empty;
+    a.given = given;
+    a.ngiven = ngiven;
+    a.given_record = given_record;
     srv_snapshot *snap = held ? held : snap_acquire(s->store);
     srv_outcome o;
     srv_decide_ask(s, snap, &a, &o);

@@ -102,6 +102,10 @@ struct mcp_gw {
     mcp_sessions *sessions; /* Mcp-Session-Id bound to agents (made at start) */
 };
 
+/* gateway.c: the Cedar request of action aid (NAME/...) on r's upstream by
+ * its task token's holder (principal, action, resource, task, peer). */
+srv_ask gw_ask(mcp_gw *g, gw_req *r, const char *aid);
+
 /* listfilter.c */
 
 /* Remember the annotations a listed tool declares; returns them (new

@@ -19,7 +19,6 @@ static bool may_use(mcp_gw *g, const srv_snapshot *snap, gw_req *r, const char *
 {
     srv *s = g->s;
     const srv_task *t = &r->task;
-    const char *ptype = srv_task_ptype(s, t);
     char why[300];
     sbuf au, ru;
     sb_init(&au);
@@ -36,14 +35,7 @@ static bool may_use(mcp_gw *g, const srv_snapshot *snap, gw_req *r, const char *
     sb_free(&ru);
     if (!in)
         return false;
-    srv_ask a = {
-        .principal = srv_uid_parts(s, ptype, strlen(ptype), t->agent, strlen(t->agent)),
-        .action = srv_uid_parts(s, "Action", 6, aid, strlen(aid)),
-        .resource = srv_uid_parts(s, "McpServer", 9, r->up->cfg->name, strlen(r->up->cfg->name)),
-        .task = t,
-        .bound = true,
-        .peer = &r->peer,
-    };
+    srv_ask a = gw_ask(g, r, aid);
     json_t *ctx = json_object();
     if (!ctx || (tool && json_object_set(ctx, "tool", (json_t *)tool)) ||
         (input && json_object_set(ctx, "input", (json_t *)input)) ||
