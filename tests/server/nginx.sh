@@ -105,6 +105,8 @@ trailing dot-dot|/repos/writ/pulls/..|403
 %2e%2e|/repos/writ/%2e%2e/%2e%2e/$D|403
 %2E%2E|/repos/writ/%2E%2E/%2E%2E/$D|403
 .%2e|/repos/writ/.%2e/.%2E/$D|403
+..; (a servlet container strips ;x, then resolves ..)|/repos/writ/..;/..;/$D|403
+..%3B|/repos/writ/..%3B/..%3Bx/$D|403
 %2F|/repos/writ%2F..%2F..%2F$D|403
 %2f|/repos/writ/pulls%2f7|403
 %3F|/repos/writ/pulls%3F/../../../$D|403
