@@ -523,17 +523,14 @@ static ssize_t sse_reader(gw_req *r, char *out, size_t max)
         size_t end = mcp_sse_scan_end(&r->sse_scan, r->buf.p, r->buf.len, r->finished);
         if (!end)
             return end_or_wait(r);
-        sbuf in;
-        sb_init(&in);
-        sb_putn(&in, r->buf.p, end);
-        memmove(r->buf.p, r->buf.p + end, r->buf.len - end);
-        r->buf.len -= end;
+        /* the events leave with the buffer; the tail after them (usually
+         * nothing) is all that is copied */
+        sbuf in = r->buf;
+        sb_init(&r->buf);
+        sb_putn(&r->buf, in.p + end, in.len - end);
+        in.len = end;
         r->sse_scan.pos -= end;
         pthread_mutex_unlock(&r->mu);
-        if (!sb_ok(&in)) {
-            sb_free(&in);
-            return MHD_CONTENT_READER_END_WITH_ERROR;
-        }
         gw_sse_filter_events(r->g, r, in.p, in.len);
         sb_free(&in);
     }
@@ -744,6 +741,23 @@ static void decided_then(void *arg)
     pthread_mutex_unlock(&r->mu);
 }
 
+char *gw_minted_line(mcp_gw *g, gw_req *r, const char *scope, writ_error *err)
+{
+    static const char pre[] = "Authorization: Bearer ";
+    char *jwt = NULL, *line = NULL;
+    size_t jl = 0;
+    if (writ_upstream_token_mint(g->s->keyring, g->cfg->token_issuer, r->up->token_aud, r->task.token, scope,
+                                 60, &jwt, &jl, err))
+        return NULL;
+    line = wr_malloc(sizeof pre + jl);
+    if (line)
+        snprintf(line, sizeof pre + jl, "%s%s", pre, jwt);
+    else
+        wr_error(err, WRIT_ENOMEM, "out of memory");
+    writ_free_string(jwt);
+    return line;
+}
+
 static enum MHD_Result forward(mcp_gw *g, gw_req *r)
 {
     const char *hdrs[2];
@@ -752,21 +766,10 @@ static enum MHD_Result forward(mcp_gw *g, gw_req *r)
     if (r->up->cred_line)
         hdrs[nh++] = r->up->cred_line;
     if (r->up->token_aud) {
-        char *jwt = NULL;
-        size_t jl = 0;
         writ_error err;
         memset(&err, 0, sizeof err);
-        if (writ_upstream_token_mint(g->s->keyring, g->cfg->token_issuer, r->up->token_aud, r->task.token,
-                                     r->scope, 60, &jwt, &jl, &err)) {
+        if (!(minted = gw_minted_line(g, r, r->scope, &err))) {
             snprintf(r->why, sizeof r->why, "minting the upstream's token: %.150s", err.msg);
-            return upstream_failed(r);
-        }
-        minted = wr_malloc(jl + sizeof "Authorization: Bearer ");
-        if (minted)
-            snprintf(minted, jl + sizeof "Authorization: Bearer ", "Authorization: Bearer %s", jwt);
-        writ_free_string(jwt);
-        if (!minted) {
-            snprintf(r->why, sizeof r->why, "out of memory");
             return upstream_failed(r);
         }
         hdrs[nh++] = minted;
@@ -999,7 +1002,6 @@ static int decide_post(mcp_gw *g, gw_req *r, struct MHD_Connection *c, const cha
                 char aid[600], name[300];
                 snprintf(aid, sizeof aid, "%s/%.*s", r->up->cfg->name, (int)tc.name_len, tc.name);
                 snprintf(name, sizeof name, "%.*s", (int)tc.name_len, tc.name);
-                gw_list_on_miss(g, r, name);
                 mcp_input_hint hint = {NULL, g->s->action_type, aid};
                 srv_snapshot *snap = snap_acquire(g->s->store);
                 hint.schema = snap->schema;
@@ -1012,7 +1014,7 @@ static int decide_post(mcp_gw *g, gw_req *r, struct MHD_Connection *c, const cha
                 cedar_fact given[2];
                 const cv_record *grec = NULL;
                 bool values = g->cfg->mcp_context_values && srv_facts_given_ok(snap, &probe);
-                writ_status st = values ? gw_call_values(r->up, name, tc.arguments, given, &grec, &err)
+                writ_status st = values ? gw_call_values(g, r, name, tc.arguments, given, &grec, &err)
                                         : mcp_input_to_cedar(tc.arguments, NULL, &hint, &input, &err);
                 if (!st && values)
                     decide(g, r, snap, name, NULL, NULL, given, 2, grec, tc.arguments);
@@ -1025,7 +1027,7 @@ static int decide_post(mcp_gw *g, gw_req *r, struct MHD_Connection *c, const cha
                                           msg);
                     rc = -1;
                 } else if (!values) {
-                    json_t *tool = gw_tool_record(r->up, name);
+                    json_t *tool = gw_tool_record(g, r, name);
                     decide(g, r, NULL, name, input, tool, NULL, 0, NULL, tc.arguments);
                     json_decref(tool);
                     json_decref(input);

@@ -105,6 +105,10 @@ struct mcp_gw {
 /* gateway.c: the Cedar request of action aid (NAME/...) on r's upstream by
  * its task token's holder (principal, action, resource, task, peer). */
 srv_ask gw_ask(mcp_gw *g, gw_req *r, const char *aid);
+/* "Authorization: Bearer <JWT>": a token for r's upstream (its audience),
+ * for r's task token's holder, scope as given, 60 s (wr_malloc'd); NULL
+ * with err. */
+char *gw_minted_line(mcp_gw *g, gw_req *r, const char *scope, writ_error *err);
 
 /* listfilter.c */
 
@@ -122,14 +126,14 @@ void gw_sse_filter_events(mcp_gw *g, gw_req *r, const char *in, size_t n);
 
 /* toolinfo.c */
 
-/* A call names tool name: when no listing has shown it, ask the upstream
- * for its tools first (bounded; see there). */
-void gw_list_on_miss(mcp_gw *g, gw_req *r, const char *name);
-/* context.tool of a call as JSON: {name, annotations} (new reference). */
-json_t *gw_tool_record(gw_up *up, const char *name);
+/* context.tool of a call as JSON: {name, annotations} (new reference).
+ * A tool no listing has shown makes the upstream be asked for its tools
+ * first (blocking, bounded); one still unlisted has MCP's default hints. */
+json_t *gw_tool_record(mcp_gw *g, gw_req *r, const char *name);
 /* context.input and context.tool of a tools/call as Cedar values (this
- * thread's arena, until its next call), and both as one record. */
-writ_status gw_call_values(gw_up *up, const char *name, const json_t *args, cedar_fact out[2],
+ * thread's arena, until its next call), and both as one record; the tool
+ * as gw_tool_record has it. */
+writ_status gw_call_values(mcp_gw *g, gw_req *r, const char *name, const json_t *args, cedar_fact out[2],
                            const cv_record **rec, writ_error *err);
 
 #endif

@@ -29,7 +29,7 @@ static int64_t mono_ms(void)
  * 5 s), so the call is decided on what the upstream declares.  At most one
  * ask per upstream at a time (the others wait for it) and one every 10 s;
  * a tool still unlisted after it gets unknown_annotations. */
-void gw_list_on_miss(mcp_gw *g, gw_req *r, const char *name)
+static void list_on_miss(mcp_gw *g, gw_req *r, const char *name)
 {
     gw_up *up = r->up;
     pthread_mutex_lock(&up->mu);
@@ -54,29 +54,20 @@ void gw_list_on_miss(mcp_gw *g, gw_req *r, const char *name)
     const char *hdrs[2];
     size_t nh = 0;
     char *minted = NULL, why[200] = "";
+    writ_error err;
+    memset(&err, 0, sizeof err);
     if (up->cred_line)
         hdrs[nh++] = up->cred_line;
-    if (up->token_aud) {
-        char *jwt = NULL;
-        size_t jl = 0;
-        writ_error err;
-        memset(&err, 0, sizeof err);
-        if (!writ_upstream_token_mint(g->s->keyring, g->cfg->token_issuer, up->token_aud, r->task.token,
-                                      up->cfg->name, 60, &jwt, &jl, &err)) {
-            minted = wr_malloc(jl + sizeof "Authorization: Bearer ");
-            if (minted)
-                snprintf(minted, jl + sizeof "Authorization: Bearer ", "Authorization: Bearer %s", jwt);
-            writ_free_string(jwt);
-        }
-        if (minted)
-            hdrs[nh++] = minted;
-    }
+    if (up->token_aud && (minted = gw_minted_line(g, r, up->cfg->name, &err)))
+        hdrs[nh++] = minted;
     mcp_ask_opts o = {.session_id = r->fwd_sid[0] ? r->fwd_sid : NULL,
                       .protocol_version = r->pver[0] ? r->pver : NULL,
                       .headers = hdrs,
                       .nheaders = nh,
                       .timeout_ms = 5000};
     json_t *res = up->token_aud && !minted ? NULL : mcp_ask_tools(up->u, &o, 100, why, sizeof why);
+    if (!res && !why[0])
+        snprintf(why, sizeof why, "minting the upstream's token: %.150s", err.msg);
     wr_free(minted);
     json_t *tools = json_object_get(res, "tools");
     size_t i;
@@ -84,7 +75,7 @@ void gw_list_on_miss(mcp_gw *g, gw_req *r, const char *name)
     json_array_foreach(tools, i, it) json_decref(gw_remember_tool(up, it));
     if (!res)
         fprintf(stderr, "writ: mcp: upstream %s: asking for its tools (a call named an unlisted one): %s\n",
-                up->cfg->name, why[0] ? why : "a token for it could not be minted");
+                up->cfg->name, why);
     json_decref(res);
     pthread_mutex_lock(&up->mu);
     up->asking = false;
@@ -103,10 +94,26 @@ static json_t *unknown_annotations(void)
                      "openWorldHint", 1);
 }
 
-json_t *gw_tool_record(gw_up *up, const char *name)
+/* The annotations tool name declares, with up->mu held on return (the
+ * caller unlocks); NULL when no listing shows the tool, even after asking
+ * the upstream for one (list_on_miss).  One lock and one lookup when the
+ * tool is known, as it is on every call but the first. */
+static json_t *declared_locked(mcp_gw *g, gw_req *r, const char *name)
 {
-    pthread_mutex_lock(&up->mu);
-    json_t *ann = json_object_get(up->annotations, name);
+    pthread_mutex_lock(&r->up->mu);
+    json_t *ann = json_object_get(r->up->annotations, name);
+    if (ann)
+        return ann;
+    pthread_mutex_unlock(&r->up->mu);
+    list_on_miss(g, r, name);
+    pthread_mutex_lock(&r->up->mu);
+    return json_object_get(r->up->annotations, name);
+}
+
+json_t *gw_tool_record(mcp_gw *g, gw_req *r, const char *name)
+{
+    gw_up *up = r->up;
+    json_t *ann = declared_locked(g, r, name);
     json_t *t = ann ? json_pack("{s:s,s:O}", "name", name, "annotations", ann)
                     : json_pack("{s:s,s:o}", "name", name, "annotations", unknown_annotations());
     pthread_mutex_unlock(&up->mu);
@@ -142,9 +149,10 @@ static wr_arena *call_arena(void)
  * reading mcp_input_to_cedar's tree and tool_record's (no schema) gives.
  * Their values live in this thread's arena until its next call.  The
  * refusals are mcp_input_to_cedar's. */
-writ_status gw_call_values(gw_up *up, const char *name, const json_t *args, cedar_fact out[2],
+writ_status gw_call_values(mcp_gw *g, gw_req *r, const char *name, const json_t *args, cedar_fact out[2],
                            const cv_record **rec, writ_error *err)
 {
+    gw_up *up = r->up;
     wr_arena *a = call_arena();
     cv_value *v = a ? wr_arena_alloc(a, 3 * sizeof *v) : NULL;
     if (!v)
@@ -153,8 +161,7 @@ writ_status gw_call_values(gw_up *up, const char *name, const json_t *args, ceda
     if (st)
         return st;
     cv_field f[2];
-    pthread_mutex_lock(&up->mu);
-    json_t *unknown = NULL, *ann = json_object_get(up->annotations, name);
+    json_t *unknown = NULL, *ann = declared_locked(g, r, name);
     if (!ann)
         ann = unknown = unknown_annotations();
     st = ann ? cedar_json_value(a, ann, NULL, "context", &f[0].v, err)
