@@ -95,6 +95,7 @@ static bool filter_result(mcp_gw *g, gw_req *r, gw_list list, json_t *result)
     if (!json_is_array(items))
         return false;
     srv_snapshot *snap = snap_acquire(g->s->store);
+    int readable = -1; /* templates: may some resource be read (the same for each, so asked once) */
     size_t i = 0;
     while (i < json_array_size(items)) {
         json_t *it = json_array_get(items, i);
@@ -113,7 +114,9 @@ static bool filter_result(mcp_gw *g, gw_req *r, gw_list list, json_t *result)
         } else if (list == L_TEMPLATES) {
             /* a template, when reading some uri may be allowed (input unknown) */
             snprintf(aid, sizeof aid, "%s/resources/read", r->up->cfg->name);
-            keep = json_is_object(it) && may_use(g, snap, r, aid, NULL, NULL, false);
+            if (readable < 0)
+                readable = may_use(g, snap, r, aid, NULL, NULL, false);
+            keep = json_is_object(it) && readable;
         } else {
             snprintf(aid, sizeof aid, "%s/%s", r->up->cfg->name,
                      list == L_RESOURCES ? "resources/read" : "prompts/get");
@@ -203,11 +206,13 @@ static bool has(const char *p, size_t n, const char *lit)
     return false;
 }
 
-/* Could this message hold a list result?  Without a backslash in it, a key
- * "tools" is spelled so; with one, it may be escaped: read it to know. */
+/* Could this message hold a list result?  A key "tools" is spelled so, or
+ * with a letter escaped as \uXXXX (no other escape makes a letter): with a
+ * "\u" anywhere, read it to know.  A tool's answer, whose text escapes
+ * newlines and quotes, is passed without being read. */
 static bool maybe_list(const char *p, size_t n)
 {
-    return memchr(p, '\\', n) || has(p, n, "\"tools\"") || has(p, n, "\"resources\"") ||
+    return has(p, n, "\\u") || has(p, n, "\"tools\"") || has(p, n, "\"resources\"") ||
            has(p, n, "\"prompts\"") || has(p, n, "\"resourceTemplates\"");
 }
 

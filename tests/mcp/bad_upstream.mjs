@@ -3,6 +3,7 @@
 //   garbage  200 application/json, a body that is not JSON-RPC
 //   close    200 application/json, Content-Length 1000, 10 bytes, then the socket is closed
 //   sseclose 200 text/event-stream, one event, then the socket is closed
+//   sselist  200 text/event-stream, one event whose result holds a tools list (key escaped)
 //   hang     nothing, ever
 // initialize is answered (tools only), notifications get a 202, a GET a 405, and
 // tools/list comes as SSE written unusually but validly: a byte order mark, lone
@@ -40,7 +41,7 @@ const http = createServer(async (rq, rs) => {
     rs.end(Buffer.concat([Buffer.from("event: message\ndata: "), json, Buffer.from("\n\n")]));
   } else if (msg?.method === "tools/list") {
     // "resources/read" as a tool name would share the method's action
-    const tools = ["garbage", "secret", "resources/read", "close", "sseclose", "hang"].map((name) => ({ name, inputSchema: { type: "object" } }));
+    const tools = ["garbage", "secret", "resources/read", "close", "sseclose", "hang", "sselist"].map((name) => ({ name, inputSchema: { type: "object" } }));
     const json = JSON.stringify({ jsonrpc: "2.0", id: msg.id, result: { tools } });
     const cut = json.indexOf('"result"');
     rs.writeHead(200, { "Content-Type": "text/event-stream" });
@@ -56,6 +57,11 @@ const http = createServer(async (rq, rs) => {
     rs.writeHead(200, { "Content-Type": "text/event-stream" });
     rs.write('event: message\ndata: {"jsonrpc":"2.0","method":"notifications/progress","params":{"progress":1}}\n\n');
     setTimeout(() => rs.socket.destroy(), 100);
+  } else if (tool === "sselist") {
+    // a streamed answer holding a list, its key escaped ("t\u006fols"): filtered all the same
+    rs.writeHead(200, { "Content-Type": "text/event-stream" });
+    rs.end('event: message\ndata: {"jsonrpc":"2.0","id":' + JSON.stringify(msg.id) +
+           ',"result":{"t\\u006fols":[{"name":"garbage"},{"name":"secret"}],"content":[]}}\n\n');
   } else if (tool === "hang") {
     /* never answers */
   } else {

@@ -53,7 +53,7 @@ cat "$EX/mcp.cedar" - >"$TMP/policies.cedar" <<'CEDAR'
 permit (principal, action in [Writ::Action::"bad/garbage", Writ::Action::"bad/close",
                               Writ::Action::"bad/sseclose", Writ::Action::"bad/hang",
                               Writ::Action::"badnul/garbage", Writ::Action::"badutf/garbage",
-                              Writ::Action::"bad/resources/read"], resource);
+                              Writ::Action::"bad/resources/read", Writ::Action::"bad/sselist"], resource);
 // prompts by name, and by argument
 permit (principal, action == Writ::Action::"everything/prompts/get", resource)
 when { context.input.name == "simple-prompt" ||
@@ -360,6 +360,8 @@ r=$(call_bad 20 garbage)
 check "upstream answers garbage: -32603" "$(jq -c '[.id,.error.code]' <<<"${r#* }")" '[20,-32603]'
 r=$(call_bad 21 close)
 check "upstream closes mid-answer (JSON): -32603" "$(jq -c '[.id,.error.code]' <<<"${r#* }")" '[21,-32603]'
+r=$(call_bad 25 sselist)
+contains "a streamed answer holding a list (key escaped): filtered" "$r" '"tools":[{"name":"garbage"}]'
 r=$(call_bad 22 sseclose)
 contains "upstream closes mid-stream (SSE): the piece sent arrives" "$r" "notifications/progress"
 curl -s -m 2 -o /dev/null -X POST "${H[@]}" --data '{"jsonrpc":"2.0","id":23,"method":"tools/call","params":{"name":"hang"}}' "http://$ADDR/mcp/bad"
@@ -376,7 +378,7 @@ r=$(req POST /mcp/everything "${H[@]}" --data '{"jsonrpc":"2.0","id":28,"method"
 check "resources/read of a '.<TAB>.' uri (a URL parser drops the tab): -32602" "$(jq -c '[.id,.error.code]' <<<"${r#* }")" '[28,-32602]'
 # a list in SSE with a BOM, lone CRs, a comment, a priming event and two data lines: filtered
 OUT=$(mcp "$URL/bad" "$TOK" list)
-check "tools/list in unusual SSE: read and filtered" "$(field list .tools)" '["close","garbage","hang","sseclose"]'
+check "tools/list in unusual SSE: read and filtered" "$(field list .tools)" '["close","garbage","hang","sseclose","sselist"]'
 # a list the filter's parser refused once passed unfiltered: read it, or fail the answer
 OUT=$(mcp "$URL/badnul" "$TOK" list)
 check "tools/list with an escaped NUL: read and filtered" "$(field list .tools)" '["garbage"]'
