@@ -112,8 +112,9 @@ char *gw_minted_line(mcp_gw *g, gw_req *r, const char *scope, writ_error *err);
 
 /* listfilter.c */
 
-/* Remember the annotations a listed tool declares; returns them (new
- * reference), NULL when out of memory or the item has no name. */
+/* Remember the annotations a listed tool declares (its answer to a
+ * tools/list); returns them (new reference), NULL when out of memory or
+ * the item has no name. */
 json_t *gw_remember_tool(gw_up *up, const json_t *it);
 /* Filter one JSON-RPC message of a list's answer (list) or of a stream
  * (L_NONE: any list a response's result holds): 1 with *out its filtered

@@ -61,19 +61,25 @@ static bool may_use(mcp_gw *g, const srv_snapshot *snap, gw_req *r, const char *
     return ok;
 }
 
-/* Remember the annotations a listed tool declares (the four hints, each
- * when it is a boolean); returns them (new reference), NULL when out of
- * memory or the item has no name. */
-json_t *gw_remember_tool(gw_up *up, const json_t *it)
+/* The annotations a listed tool declares: the four hints, each when it is
+ * a boolean (new reference); NULL when out of memory or it has no name. */
+static json_t *declared(const json_t *it)
 {
-    const char *name = json_string_value(json_object_get(it, "name"));
-    json_t *ann = name ? json_object() : NULL, *decl = json_object_get(it, "annotations");
+    json_t *ann = json_is_string(json_object_get(it, "name")) ? json_object() : NULL;
+    json_t *decl = json_object_get(it, "annotations");
     static const char *const hints[] = {"readOnlyHint", "destructiveHint", "idempotentHint", "openWorldHint"};
     for (size_t k = 0; ann && k < 4; k++) {
         json_t *v = json_object_get(decl, hints[k]);
         if (json_is_boolean(v))
             json_object_set(ann, hints[k], v);
     }
+    return ann;
+}
+
+json_t *gw_remember_tool(gw_up *up, const json_t *it)
+{
+    const char *name = json_string_value(json_object_get(it, "name"));
+    json_t *ann = declared(it);
     pthread_mutex_lock(&up->mu);
     if (ann)
         json_object_set(up->annotations, name, ann);
@@ -81,8 +87,10 @@ json_t *gw_remember_tool(gw_up *up, const json_t *it)
     return ann;
 }
 
-/* Remember a tool's annotations and filter one list result in place.  False
- * when the result has the list's member but it is not an array. */
+/* Filter one list result in place; the tools' annotations are remembered
+ * only from the answer to a tools/list (not from a stream, whose message
+ * may be any answer).  False when the result has the list's member but it
+ * is not an array. */
 static bool filter_result(mcp_gw *g, gw_req *r, gw_list list, json_t *result)
 {
     const char *key = list == L_TOOLS       ? "tools"
@@ -104,7 +112,7 @@ static bool filter_result(mcp_gw *g, gw_req *r, gw_list list, json_t *result)
         if (list == L_TOOLS) {
             const char *name = json_string_value(json_object_get(it, "name"));
             if (name && strlen(name) < 512 && !strchr(name, '/')) { /* not callable through Writ */
-                json_t *ann = gw_remember_tool(r->up, it);
+                json_t *ann = r->list == L_TOOLS ? gw_remember_tool(r->up, it) : declared(it);
                 json_t *tool = ann ? json_pack("{s:s,s:O}", "name", name, "annotations", ann) : NULL;
                 snprintf(aid, sizeof aid, "%s/%s", r->up->cfg->name, name);
                 keep = tool && may_use(g, snap, r, aid, tool, NULL, false);

@@ -58,10 +58,12 @@ const http = createServer(async (rq, rs) => {
     rs.write('event: message\ndata: {"jsonrpc":"2.0","method":"notifications/progress","params":{"progress":1}}\n\n');
     setTimeout(() => rs.socket.destroy(), 100);
   } else if (tool === "sselist") {
-    // a streamed answer holding a list, its key escaped ("t\u006fols"): filtered all the same
+    // a streamed answer holding a list, its key escaped ("t\u006fols"): filtered all the same,
+    // and not taken for the tools' annotations (hang is not destructive: /mcp's tools/list)
     rs.writeHead(200, { "Content-Type": "text/event-stream" });
     rs.end('event: message\ndata: {"jsonrpc":"2.0","id":' + JSON.stringify(msg.id) +
-           ',"result":{"t\\u006fols":[{"name":"garbage"},{"name":"secret"}],"content":[]}}\n\n');
+           ',"result":{"t\\u006fols":[{"name":"garbage"},{"name":"secret"},' +
+           '{"name":"hang","annotations":{"destructiveHint":true}}],"content":[]}}\n\n');
   } else if (tool === "hang") {
     /* never answers */
   } else {
