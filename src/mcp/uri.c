@@ -1,17 +1,11 @@
 /* uri.c - the uri of a resources/read, checked: see uri.h. */
 #include "mcp/uri.h"
 
+#include "util/text.h"
+
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
-
-static int hex(char c)
-{
-    return c >= '0' && c <= '9'   ? c - '0'
-           : c >= 'a' && c <= 'f' ? c - 'a' + 10
-           : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                  : -1;
-}
 
 static int refuse(char *why, size_t wn, const char *what, size_t at)
 {
@@ -30,7 +24,8 @@ int mcp_uri_check(const char *uri, size_t n, char *why, size_t wn)
         if ((unsigned char)uri[i] < 0x21 || uri[i] == 0x7f)
             return refuse(why, wn, "a control character or space", i);
         if (uri[i] == '%') {
-            if (i + 2 >= n || hex(uri[i + 1]) < 0 || hex(uri[i + 2]) < 0)
+            if (i + 2 >= n || wr_hexval((unsigned char)uri[i + 1]) < 0 ||
+                wr_hexval((unsigned char)uri[i + 2]) < 0)
                 return refuse(why, wn, "a bad percent-escape", i);
             if (uri[i + 1] == '0' && uri[i + 2] == '0')
                 return refuse(why, wn, "an encoded NUL", i);
@@ -60,7 +55,7 @@ int mcp_uri_check(const char *uri, size_t n, char *why, size_t wn)
         for (size_t i = s; i < e; i++, len++) {
             char c = uri[i];
             if (c == '%') {
-                c = (char)(hex(uri[i + 1]) << 4 | hex(uri[i + 2]));
+                c = (char)(wr_hexval((unsigned char)uri[i + 1]) << 4 | wr_hexval((unsigned char)uri[i + 2]));
                 if (c == '/' || c == '\\')
                     return refuse(why, wn, "an encoded '/' or '\\'", i);
                 i += 2;
