@@ -60,7 +60,7 @@ for c in 1 32; do
     q1=$(ngx_ticks)
     t0=$(cpu_ticks) s0=$(csw)
     if [ -n "${PERF_OUT:-}" ]; then
-        perf record -g -o "$PERF_OUT.$c" -p "$WPID" -- sleep "$secs" >/dev/null 2>&1 &
+        perf record ${PERF_CG:--g} -o "$PERF_OUT.$c" -p "$WPID" -- sleep "$secs" >/dev/null 2>&1 &
         PPID_=$!
     fi
     read -r gr g50 g99 gn <<<"$(run "$c" "http://$ADDR/mcp/bench")"

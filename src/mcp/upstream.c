@@ -413,6 +413,33 @@ bool up_stdio_answer_id(const char *line, size_t len, uint64_t *id, json_t **msg
     return true;
 }
 
+char *up_stdio_refusal(const char *line, size_t len)
+{
+    static const char no[] = "\"error\":{\"code\":-32601,\"message\":\"Writ's MCP gateway takes no requests "
+                             "from a stdio server: its one process serves every client\"}}\n";
+    static const char pong[] = "\"result\":{}}\n";
+    if (memchr(line, 0, len))
+        return NULL;
+    json_t *m = json_loadb(line, len, 0, NULL);
+    json_t *id = json_object_get(m, "id");
+    const char *method = json_string_value(json_object_get(m, "method"));
+    size_t vs, ve;
+    char *o = NULL;
+    if (method && (json_is_string(id) || json_is_integer(id)) && up_json_id_span(line, len, &vs, &ve)) {
+        const char *tail = strcmp(method, "ping") ? no : pong;
+        size_t tn = strlen(tail), n = 22 + (ve - vs) + 1 + tn;
+        o = wr_malloc(n + 1);
+        if (o) {
+            memcpy(o, "{\"jsonrpc\":\"2.0\",\"id\":", 22);
+            memcpy(o + 22, line + vs, ve - vs);
+            o[22 + (ve - vs)] = ',';
+            memcpy(o + 23 + (ve - vs), tail, tn + 1);
+        }
+    }
+    json_decref(m);
+    return o;
+}
+
 char *up_stdio_restore(const char *line, size_t len, json_t *msg, const char *id_text)
 {
     size_t vs, ve;

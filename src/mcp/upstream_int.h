@@ -89,6 +89,13 @@ writ_status up_stdio_rewrite(const char *body, size_t len, uint64_t new_id, char
  * message (a new reference); else it answers nothing of ours: false. */
 bool up_stdio_answer_id(const char *line, size_t len, uint64_t *id, json_t **msg);
 
+/* When the line is a request of the process's own (a method and an id), the
+ * line to write back to it (wr_free, ending in "\n"): to "ping" an empty
+ * result, to anything else error -32601, since the process serves every
+ * client at once and none of them can be asked on its behalf.  NULL for
+ * anything else (answers, notifications, text that is not JSON). */
+char *up_stdio_refusal(const char *line, size_t len);
+
 /* The answer line with its id replaced by id_text (the caller's id as it
  * spelled it), the rest byte for byte (wr_free); msg is the parsed line,
  * used when the id cannot be found in the text.  NULL: out of memory. */

@@ -26,7 +26,12 @@
  * waiting is itself an initialize, nothing is replayed.
  *
  * Messages of the process that answer nothing of ours (its notifications,
- * its own requests) are dropped and counted.
+ * answers to nothing in flight) are dropped and counted.  Its own requests
+ * (roots/list, sampling, elicitation) are answered at once with an error, a
+ * ping with an empty result: the process serves every client, so no client
+ * can be asked for it, and a server that waited for the answer would hang.
+ * Answers waiting to be written are capped (REFUSALS_MAX); past it they are
+ * dropped too.
  *
  * A client's notifications/cancelled names the client's id; the process
  * knows only ours, and serves every agent.  So the cancel is passed on
@@ -50,6 +55,8 @@
 #include "util/error.h"
 
 extern char **environ;
+
+#define REFUSALS_MAX (1u << 20) /* bytes waiting to be written past which the process's requests go unanswered */
 
 typedef enum { SQ_QUEUED, SQ_WRITING, SQ_WRITTEN } sq_state;
 
@@ -423,6 +430,10 @@ static void on_line(void *ctx, const char *line, size_t len)
     json_t *msg;
     if (!up_stdio_answer_id(line, len, &id, &msg)) {
         atomic_fetch_add(&s->dropped, 1);
+        char *no = s->olen - s->ooff < REFUSALS_MAX ? up_stdio_refusal(line, len) : NULL;
+        if (no && s->st != P_DOWN)
+            obuf_add(s, no, strlen(no));
+        wr_free(no);
         return;
     }
     if (s->st == P_INIT && id == s->init_wire) {

@@ -7,7 +7,10 @@ a request "PID wire METHOD ID" and for a cancel "PID cancel REQUESTID".
   initialize      answers {"protocolVersion": ..., "pid": PID}
   echo            answers {"params": params, "pid": PID} with the same id
   slow            sleeps params.ms, then answers like echo
-  chatty          first writes a notification and a request of its own, then answers
+  chatty          first writes a notification and two requests of its own (one reusing the
+                  id it got, and a ping with id "p1"), then answers
+  an answer       (to its own requests) logged as "PID answer ID CODE", CODE the error's
+                  code or "result"
   long            writes a line of params.n bytes, then answers like echo
   deaf            stops reading its stdin (sleeps 30 s), answers nothing
   exit            exits with status 3 without answering
@@ -33,6 +36,12 @@ def main():
             continue
         msg = json.loads(line)
         method = msg.get("method")
+        if method is None and "id" in msg:  # an answer to one of its own requests
+            if log:
+                code = msg["error"]["code"] if "error" in msg else "result"
+                log.write("%d answer %s %s\n" % (pid, json.dumps(msg["id"]), code))
+                log.flush()
+            continue
         if log:
             log.write("%d %s\n" % (pid, method))
             if "id" in msg:  # the id it got: "PID wire METHOD ID"
@@ -56,6 +65,7 @@ def main():
             elif method == "chatty":
                 out({"jsonrpc": "2.0", "method": "notifications/message", "params": {"level": "info"}})
                 out({"jsonrpc": "2.0", "id": mid, "method": "sampling/createMessage", "params": {}})
+                out({"jsonrpc": "2.0", "id": "p1", "method": "ping"})
             elif method == "long":
                 sys.stdout.write("x" * params.get("n", 10) + "\n")
                 sys.stdout.flush()

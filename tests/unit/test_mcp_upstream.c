@@ -679,6 +679,7 @@ static void test_http_concurrent(void **state)
 /* ---- the stdio peer ---- */
 
 static char stdio_log[64];
+static void log_find(const char *word, const char *start, char *out, size_t n);
 
 static mcp_upstream *stdio_open(const mcp_up_limits *lim)
 {
@@ -790,13 +791,28 @@ static void test_stdio_ids_restored(void **state)
     assert_int_equal(mcp_upstream_send(u, &g, &CB, &r, &t), WRIT_EINVAL);
     assert_int_equal(mcp_upstream_send(u, &d, &CB, &r, &t), WRIT_EINVAL);
     /* The process's own messages (a notification, a request reusing our
-     * wire id) are dropped, and the answer still matched. */
+     * wire id, a ping) are not taken for answers, and the answer still
+     * matched; its requests are answered: the ping with a result, the other
+     * with -32601 (no client can be asked on behalf of a shared process). */
     json_t *a = call(u, "{\"jsonrpc\":\"2.0\",\"id\":\"c\",\"method\":\"chatty\"}", &r);
     assert_string_equal(json_string_value(json_object_get(a, "id")), "c");
     assert_non_null(json_object_get(a, "result"));
     json_decref(a);
     rec_free(&r);
-    assert_true(mcp_upstream_stdio_dropped(u) >= 2);
+    assert_true(mcp_upstream_stdio_dropped(u) >= 3);
+    /* the answers are written before anything sent after: once this call is
+     * answered, the process has read them */
+    a = call(u, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"echo\"}", &r);
+    assert_non_null(json_object_get(a, "result"));
+    json_decref(a);
+    rec_free(&r);
+    char wire[32], got[32];
+    log_find("wire", "chatty", wire, sizeof wire);
+    assert_true(wire[0] != '\0');
+    log_find("answer", wire, got, sizeof got);
+    assert_string_equal(got, "-32601");
+    log_find("answer", "\"p1\"", got, sizeof got);
+    assert_string_equal(got, "result");
     assert_int_equal(mcp_upstream_starts(u), 1);
     mcp_upstream_close(u);
     unlink(stdio_log);
