@@ -2,7 +2,7 @@
  *
  * The input is a raw path (any bytes).  Checks: the answer is deterministic;
  * an accepted path starts with '/', is no longer than the raw one, holds no
- * NUL, '?', '#' or ';', is UTF-8 (checked here by a decoder of its own), has no
+ * NUL, '?', '#', ';' or a backslash, is UTF-8 (checked here by a decoder of its own), has no
  * '.' or '..' segment and no empty one but a trailing one, is the raw path
  * itself when that had no '%', and comes back unchanged when percent-encoded
  * again and canonicalised (decoding happens exactly once); a refusal is one
@@ -58,6 +58,8 @@ static const char *const reasons[] = {
     "path: '#' at byte ",
     "path: ';' at byte ",
     "path: encoded ';' at byte ",
+    "path: '\\' at byte ",
+    "path: encoded '\\' at byte ",
     "path: control character or space at byte ",
     "path: invalid UTF-8 at byte ",
     "path: empty segment at byte ",
@@ -81,7 +83,7 @@ static void check_refusal(const char *why, size_t plen)
 static void check_accepted(const char *raw, size_t plen, const char *out)
 {
     size_t n = strlen(out);
-    if (!n || out[0] != '/' || n > plen || strpbrk(out, "?#;") || !utf8_ok((const unsigned char *)out, n))
+    if (!n || out[0] != '/' || n > plen || strpbrk(out, "?#;\\") || !utf8_ok((const unsigned char *)out, n))
         abort();
     if (!memchr(raw, '%', plen) && (n != plen || memcmp(raw, out, n)))
         abort();

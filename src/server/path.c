@@ -145,8 +145,12 @@ int path_canon(const char *raw, size_t len, char *out, size_t outsz, char *why, 
                 return refuse(out, why, n, "encoded '?'", at);
             if (c == '#')
                 return refuse(out, why, n, "encoded '#'", at);
+            if (c == '\\')
+                return refuse(out, why, n, "encoded '\\'", at);
         } else if (c == '#') {
             return refuse(out, why, n, "'#'", at);
+        } else if (c == '\\') {
+            return refuse(out, why, n, "'\\'", at);
         } else if (c <= 0x20 || c == 0x7F) {
             return refuse(out, why, n, "control character or space", at);
         }

@@ -18,6 +18,9 @@
  *   - an empty segment (`//`) anywhere but a single trailing `/`: nginx
  *     merges slashes by default, so `/a//b` reaches the upstream as `/a/b`;
  *   - an encoded `/` (`%2F`), NUL, `?` or `#` (and a raw `#`);
+ *   - a `\` (raw or `%5C`): WHATWG URL parsers (Node's `new URL`, which
+ *     many frameworks route on), IIS and ASP.NET read it as `/`, so
+ *     `/a/..\b` is `/b` to them;
  *   - a bad percent-escape, or decoded bytes that are not UTF-8 (RFC 3629:
  *     no overlong forms such as `%C0%AE`, no surrogates);
  *   - a raw control character or space (never valid in a request target);

@@ -71,6 +71,8 @@ dot-dot;x|/repos/writ/..;x/..;x/$D|path: '..' segment at byte 12
 segment parameter|/repos/writ;x/pulls/7|path: ';' at byte 11
 encoded ;|/repos/writ%3Bx/pulls/7|path: encoded ';' at byte 11
 %2F|/repos/writ%2F..%2F..%2F$D|path: encoded '/' at byte 11
+backslash|/repos/writ/..\\..\\$D|path: '\\\\' at byte 14
+%5C|/repos/writ/%5C..%5C..%5C$D|path: encoded '\\\\' at byte 12
 %2f|/repos/writ/pulls%2f7|path: encoded '/' at byte 17
 %00|/repos/writ/pulls%00/../../../$D|path: encoded NUL at byte 17
 %3F|/repos/writ/pulls%3F/../../../$D|path: encoded '?' at byte 17
@@ -139,6 +141,7 @@ check "nginx query stripped before decoding" "$(ngx GET '/datasets/usage-metrics
 refused "nginx dot-dot" "$(ngx POST /repos/writ/../../$D code-agent)" "path: '..' segment at byte 12"
 refused "nginx %2e%2e" "$(ngx POST /repos/writ/%2e%2e/%2E%2E/$D code-agent)" "path: '..' segment at byte 12"
 refused "nginx dot-dot;" "$(ngx POST "/repos/writ/..;/..;/$D" code-agent)" "path: '..' segment at byte 12"
+refused "nginx backslash" "$(ngx POST '/repos/writ/..\..\'"$D" code-agent)" "path: '\\\\' at byte 14"
 refused "nginx %00" "$(ngx GET /datasets/usage-metrics%00.csv analyst)" "path: encoded NUL at byte 23"
 refused "nginx fragment" "$(ngx GET '/datasets/usage-metrics#/../customer-pii' analyst)" "path: '#' at byte 23"
 refused "nginx empty URI" "$(ngx GET '' analyst)" "path: does not start with '/'"
@@ -163,7 +166,7 @@ contains "refusal audited" "$q" "path: '..' segment at byte 12"
 contains "missing method audited" "$q" "X-Original-URI without X-Original-Method"
 n=$(grep -c '"decision":"deny"' <<<"$q")
 m=$(grep -c 'control character or space at byte 13' <<<"$q")
-check "denies audited" "$n" $((47 + m - 1))
+check "denies audited" "$n" $((50 + m - 1))
 q=$("$WRIT" audit query --state-dir "$TMP/paths.state" --resource 'Writ::Dataset::"%2e%2e"')
 contains "%252e%252e audited as the resource %2e%2e" "$q" '"resource":"Writ::Dataset::\"%2e%2e\""'
 v=$("$WRIT" audit verify --state-dir "$TMP/paths.state")
