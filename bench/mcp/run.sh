@@ -13,7 +13,8 @@
 # through Writ.  Prints requests/s and the latency percentiles wrk reports
 # (p50, p99), and the ratios, and for the runs through Writ the server's
 # CPU and voluntary context switches per call; PERF_OUT=/tmp/x also records
-# `perf record -g` of the server during them (/tmp/x.1, /tmp/x.32).  Targets (issue 9): +150 us at the median and
+# `perf record -g` of the server during them (/tmp/x.1, /tmp/x.32; PERF_CG="--call-graph dwarf"
+# instead of -g for libraries built without frame pointers).  Targets (issue 9): +150 us at the median and
 # +1 ms at p99 with 1 client; >= 90% of the direct rate with 32.  Exit 0
 # whatever the numbers (a benchmark, not a test).
 set -euo pipefail
