@@ -141,10 +141,26 @@ out:
     return a;
 }
 
+static uint64_t mono_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
+}
+
 json_t *mcp_ask_tools(mcp_upstream *u, const mcp_ask_opts *o, size_t max_pages, char *why, size_t wn)
 {
     json_t *all = json_array(), *cursor = NULL;
+    unsigned total = o->timeout_ms ? o->timeout_ms : 60000;
+    uint64_t end = mono_ms() + total;
+    mcp_ask_opts po = *o;
     for (size_t page = 0; all && page < max_pages; page++) {
+        uint64_t now = mono_ms();
+        if (now >= end) {
+            snprintf(why, wn, "tools/list: not every page within %u ms", total);
+            break;
+        }
+        po.timeout_ms = (unsigned)(end - now);
         char id[32];
         snprintf(id, sizeof id, "writ-tools-%zu", page);
         json_t *params = cursor ? json_pack("{s:O}", "cursor", cursor) : json_object();
@@ -159,7 +175,7 @@ json_t *mcp_ask_tools(mcp_upstream *u, const mcp_ask_opts *o, size_t max_pages, 
             snprintf(why, wn, "out of memory");
             break;
         }
-        json_t *a = mcp_ask(u, body, id, o, NULL, why, wn);
+        json_t *a = mcp_ask(u, body, id, &po, NULL, why, wn);
         free(body);
         json_t *tools = json_object_get(json_object_get(a, "result"), "tools");
         if (!json_is_array(tools)) {

@@ -29,7 +29,8 @@ json_t *mcp_ask(mcp_upstream *u, const char *body, const char *id, const mcp_ask
                 char *why, size_t wn);
 
 /* Every page of the upstream's tools/list (nextCursor followed, at most
- * max_pages): {"tools": [...]} (new reference), NULL with why. */
+ * max_pages): {"tools": [...]} (new reference), NULL with why.  o's
+ * timeout bounds all the pages together, not each. */
 json_t *mcp_ask_tools(mcp_upstream *u, const mcp_ask_opts *o, size_t max_pages, char *why, size_t wn);
 
 #endif

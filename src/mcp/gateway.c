@@ -918,7 +918,6 @@ static void decide(mcp_gw *g, gw_req *r, srv_snapshot *held, const char *what, c
     json_decref(empty);
 }
 
-/* The tool's {name, annotations} as the upstream last listed it. */
 static void copy_header(struct MHD_Connection *c, const char *name, char *out, size_t n)
 {
     copy_text(out, n, MHD_lookup_connection_value(c, MHD_HEADER_KIND, name));
@@ -935,7 +934,8 @@ static void live_add(mcp_gw *g, gw_req *r)
 }
 
 /* Decide a POSTed message: 0 when decided (r->allow, r->deny) or passing,
- * else an answer was queued (*ret). */
+ * 2 when it waits for the upstream's tools (gw_tool_wait: nothing decided,
+ * nothing sent; called again after), else an answer was queued (*ret). */
 static int decide_post(mcp_gw *g, gw_req *r, struct MHD_Connection *c, const char *body, size_t len,
                        enum MHD_Result *ret)
 {
@@ -950,6 +950,8 @@ static int decide_post(mcp_gw *g, gw_req *r, struct MHD_Connection *c, const cha
         return -1;
     }
     r->allow = true;
+    json_decref(r->id); /* (set by the first call of one that waited) */
+    r->id = NULL;
     if (m.kind == MCP_RPC_REQUEST)
         r->id = json_incref((json_t *)m.id);
     if (m.kind == MCP_RPC_NOTIFICATION && (m.method_len < 14 || memcmp(m.method, "notifications/", 14) ||
@@ -1002,6 +1004,10 @@ static int decide_post(mcp_gw *g, gw_req *r, struct MHD_Connection *c, const cha
                 char aid[600], name[300];
                 snprintf(aid, sizeof aid, "%s/%.*s", r->up->cfg->name, (int)tc.name_len, tc.name);
                 snprintf(name, sizeof name, "%.*s", (int)tc.name_len, tc.name);
+                if (gw_tool_wait(g, r, name)) {
+                    mcp_rpc_msg_clear(&m);
+                    return 2; /* decided once the upstream has listed its tools */
+                }
                 mcp_input_hint hint = {NULL, g->s->action_type, aid};
                 srv_snapshot *snap = snap_acquire(g->s->store);
                 hint.schema = snap->schema;
@@ -1014,7 +1020,7 @@ static int decide_post(mcp_gw *g, gw_req *r, struct MHD_Connection *c, const cha
                 cedar_fact given[2];
                 const cv_record *grec = NULL;
                 bool values = g->cfg->mcp_context_values && srv_facts_given_ok(snap, &probe);
-                writ_status st = values ? gw_call_values(g, r, name, tc.arguments, given, &grec, &err)
+                writ_status st = values ? gw_call_values(r, name, tc.arguments, given, &grec, &err)
                                         : mcp_input_to_cedar(tc.arguments, NULL, &hint, &input, &err);
                 if (!st && values)
                     decide(g, r, snap, name, NULL, NULL, given, 2, grec, tc.arguments);
@@ -1027,7 +1033,7 @@ static int decide_post(mcp_gw *g, gw_req *r, struct MHD_Connection *c, const cha
                                           msg);
                     rc = -1;
                 } else if (!values) {
-                    json_t *tool = gw_tool_record(g, r, name);
+                    json_t *tool = gw_tool_record(r, name);
                     decide(g, r, NULL, name, input, tool, NULL, 0, NULL, tc.arguments);
                     json_decref(tool);
                     json_decref(input);
@@ -1098,6 +1104,8 @@ static int mcp_handle(void *arg, srv *s, struct MHD_Connection *c, const char *u
         if (r->durable.held && srv_durable_waiting(&r->durable))
             return MHD_YES;               /* the pass holding its record has not committed yet */
         srv_durable_resumed(&r->durable); /* no-op unless held for the record */
+        if (r->phase == P_ASKING)
+            goto post;
         if (r->phase == P_DECIDED)
             goto decided;
         if (r->phase == P_WAIT_HEAD || r->phase == P_BUFFER)
@@ -1171,18 +1179,40 @@ static int mcp_handle(void *arg, srv *s, struct MHD_Connection *c, const char *u
     memcpy(r->body, body, len);
     r->body[len] = '\0';
     r->len = len;
-    enum MHD_Result ret = MHD_NO;
     r->counted = true;
-    bool alone = atomic_fetch_add(&g->posts, 1) == 0;
+    r->lone = atomic_fetch_add(&g->posts, 1) == 0;
+post:;
+    enum MHD_Result ret = MHD_NO;
+    if (r->phase == P_ASKING) { /* resumed: the upstream has been asked for its tools */
+        r->lone = false;
+        if (r->finished) { /* by quiesce */
+            r->phase = P_SENT;
+            return send_http_error(c, 503, "shutting_down", "the gateway is shutting down", NULL);
+        }
+    }
     srv_durable_begin(&r->durable, g->s, c);
     srv_durable_then(&r->durable, decided_then, r);
-    r->lone = alone;
-    if (alone)
+    if (r->lone)
         srv_durable_commit_here(&r->durable);
-    int rc = decide_post(g, r, c, body, len, &ret);
+    int rc = decide_post(g, r, c, r->body, r->len, &ret);
     if (!rc)
         r->phase = P_DECIDED; /* before the end: decided_then may run at once */
     bool susp = srv_durable_end(&r->durable);
+    if (rc == 2) {
+        /* nothing decided: suspended until the ask's thread resumes it,
+         * unless the ask ended already */
+        r->phase = P_ASKING;
+        pthread_mutex_lock(&r->mu);
+        bool wait = !r->ask_done && !r->finished;
+        if (wait) {
+            r->waiting = true;
+            MHD_suspend_connection(c);
+        }
+        pthread_mutex_unlock(&r->mu);
+        if (wait)
+            return MHD_YES;
+        goto post;
+    }
     if (rc) {
         /* answered already; a record is never written on this path */
         return ret;
@@ -1219,6 +1249,7 @@ static void req_free(void *arg, void *state)
         srv_durable_resumed(&r->durable); /* completed while held: the client left */
     if (r->counted)
         atomic_fetch_sub(&g->posts, 1);
+    gw_tool_unwait(r);
     json_decref(r->approval);
     pthread_mutex_lock(&g->live_mu);
     if (r->prev)
@@ -1249,6 +1280,8 @@ static void req_free(void *arg, void *state)
 static void quiesce(void *arg)
 {
     mcp_gw *g = arg;
+    for (size_t i = 0; i < g->nups; i++)
+        gw_tool_asks_end(&g->ups[i]); /* its waiters resumed by it, before the ones below */
     pthread_mutex_lock(&g->live_mu);
     for (gw_req *r = g->live; r; r = r->next) {
         pthread_mutex_lock(&r->mu);
@@ -1358,7 +1391,6 @@ writ_status mcp_gateway_open(const srv_config *cfg, mcp_gw **out, writ_error *er
         gw_up *u = &g->ups[g->nups++];
         u->cfg = &cfg->mcp_up[i];
         pthread_mutex_init(&u->mu, NULL);
-        pthread_cond_init(&u->asked, NULL);
         u->annotations = json_object();
         writ_status st = WRIT_OK;
         for (size_t k = 0; k < cfg->nmcp_cred && !st; k++) {
@@ -1408,11 +1440,11 @@ void mcp_gateway_close(mcp_gw *g)
     if (!g)
         return;
     for (size_t i = 0; i < g->nups; i++) {
+        gw_tool_asks_end(&g->ups[i]);
         mcp_upstream_close(g->ups[i].u);
         wr_free(g->ups[i].cred_line);
         json_decref(g->ups[i].annotations);
         pthread_mutex_destroy(&g->ups[i].mu);
-        pthread_cond_destroy(&g->ups[i].asked);
     }
     wr_free(g->ups);
     mcp_sessions_free(g->sessions);

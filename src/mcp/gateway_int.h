@@ -30,14 +30,18 @@ typedef struct gw_up {
     mcp_upstream *u;
     char *cred_line;       /* "Header: value", NULL = none */
     const char *token_aud; /* minted-token credential: its audience, NULL = none */
-    pthread_mutex_t mu;    /* guards annotations, asking, asked_ms */
-    pthread_cond_t asked;  /* an ask of its tools (list_on_miss) ended */
+    pthread_mutex_t mu;    /* guards annotations and the ask's fields */
     json_t *annotations;   /* tool name -> annotations object, from the last tools/list */
-    bool asking;           /* list_on_miss in progress */
-    int64_t asked_ms;      /* when list_on_miss last asked (0: never) */
+    /* asking it for its tools (toolinfo.c: gw_tool_wait) */
+    bool asking;                 /* an ask's thread is running */
+    bool ask_closed;             /* shutting down: no new ask */
+    bool ask_thread_live;        /* ask_thread is to be joined */
+    pthread_t ask_thread;
+    int64_t asked_ms;            /* when it was last asked (0: never) */
+    struct gw_req *ask_waiters;  /* calls suspended until the ask ends (ask_next) */
 } gw_up;
 
-typedef enum gw_phase { P_NEW, P_DECIDED, P_WAIT_HEAD, P_BUFFER, P_STREAM, P_SENT } gw_phase;
+typedef enum gw_phase { P_NEW, P_ASKING, P_DECIDED, P_WAIT_HEAD, P_BUFFER, P_STREAM, P_SENT } gw_phase;
 typedef enum gw_list { L_NONE, L_TOOLS, L_RESOURCES, L_PROMPTS, L_TEMPLATES } gw_list;
 
 typedef struct gw_req {
@@ -64,6 +68,9 @@ typedef struct gw_req {
     bool counted;  /* in g->posts */
     bool lone;     /* the only POST in flight when it came (see forward) */
     bool started;  /* a ticket is live */
+    bool ask_done; /* the ask it waited for (or it need not wait) is over (under mu) */
+    bool ask_registered; /* it has been in its upstream's ask_waiters */
+    struct gw_req *ask_next;
     uint64_t ticket;
     unsigned status;
     writ_status done_st;
@@ -127,14 +134,25 @@ void gw_sse_filter_events(mcp_gw *g, gw_req *r, const char *in, size_t n);
 
 /* toolinfo.c */
 
+/* Before a tools/call of tool name is decided: 0 when it can be decided
+ * now (its annotations are known, or the upstream was asked for them less
+ * than 10 s ago, or this call waited for an ask already); 1 when r must
+ * wait for the upstream's tools/list, asked on a thread of its own: r is
+ * then among the upstream's ask_waiters, and when the ask ends r->ask_done
+ * is set and r, if marked waiting, resumed (the caller suspends it). */
+int gw_tool_wait(mcp_gw *g, gw_req *r, const char *name);
+/* r leaves its upstream's ask_waiters (it is being freed). */
+void gw_tool_unwait(gw_req *r);
+/* Shutting down: no more asks, and the one running (bounded) is waited for. */
+void gw_tool_asks_end(gw_up *up);
+
 /* context.tool of a call as JSON: {name, annotations} (new reference).
- * A tool no listing has shown makes the upstream be asked for its tools
- * first (blocking, bounded); one still unlisted has MCP's default hints. */
-json_t *gw_tool_record(mcp_gw *g, gw_req *r, const char *name);
+ * A tool no listing has shown has MCP's default hints. */
+json_t *gw_tool_record(gw_req *r, const char *name);
 /* context.input and context.tool of a tools/call as Cedar values (this
  * thread's arena, until its next call), and both as one record; the tool
  * as gw_tool_record has it. */
-writ_status gw_call_values(mcp_gw *g, gw_req *r, const char *name, const json_t *args, cedar_fact out[2],
+writ_status gw_call_values(gw_req *r, const char *name, const json_t *args, cedar_fact out[2],
                            const cv_record **rec, writ_error *err);
 
 #endif

@@ -24,51 +24,42 @@ static int64_t mono_ms(void)
 
 /* A call names a tool whose annotations no listing has shown: the gateway
  * has just started (or the client skipped tools/list, or the tool is on a
- * page nobody fetched).  Ask the upstream for its whole list now, in the
- * caller's session with the upstream's credential, on this worker (bounded:
- * 5 s), so the call is decided on what the upstream declares.  At most one
- * ask per upstream at a time (the others wait for it) and one every 10 s;
- * a tool still unlisted after it gets unknown_annotations. */
-static void list_on_miss(mcp_gw *g, gw_req *r, const char *name)
+ * page nobody fetched).  The upstream is asked for its whole list, in the
+ * caller's session with the upstream's credential, bounded (5 s for every
+ * page together), so the call is decided on what the upstream declares.
+ * The ask runs on a thread of its own: the call's connection is suspended
+ * meanwhile, and its worker serves others.  At most one ask per upstream
+ * at a time (later calls join its waiters) and one every 10 s; a tool
+ * still unlisted after it gets unknown_annotations. */
+typedef struct tool_ask {
+    gw_up *up;
+    char sid[256], pver[64];
+    char *minted; /* the minted credential's header line, or NULL */
+    char mint_why[256];
+} tool_ask;
+
+static void *ask_main(void *arg)
 {
-    gw_up *up = r->up;
-    pthread_mutex_lock(&up->mu);
-    bool known = json_object_get(up->annotations, name) != NULL;
-    while (!known && up->asking) {
-        struct timespec dl;
-        clock_gettime(CLOCK_REALTIME, &dl);
-        dl.tv_sec += 6;
-        if (pthread_cond_timedwait(&up->asked, &up->mu, &dl))
-            break;
-        known = json_object_get(up->annotations, name) != NULL;
-    }
-    int64_t now = mono_ms();
-    bool ask = !known && !up->asking && (!up->asked_ms || now - up->asked_ms >= 10000);
-    if (ask) {
-        up->asking = true;
-        up->asked_ms = now;
-    }
-    pthread_mutex_unlock(&up->mu);
-    if (!ask)
-        return;
+    tool_ask *a = arg;
+    gw_up *up = a->up;
     const char *hdrs[2];
     size_t nh = 0;
-    char *minted = NULL, why[200] = "";
-    writ_error err;
-    memset(&err, 0, sizeof err);
+    char why[200] = "";
     if (up->cred_line)
         hdrs[nh++] = up->cred_line;
-    if (up->token_aud && (minted = gw_minted_line(g, r, up->cfg->name, &err)))
-        hdrs[nh++] = minted;
-    mcp_ask_opts o = {.session_id = r->fwd_sid[0] ? r->fwd_sid : NULL,
-                      .protocol_version = r->pver[0] ? r->pver : NULL,
-                      .headers = hdrs,
-                      .nheaders = nh,
-                      .timeout_ms = 5000};
-    json_t *res = up->token_aud && !minted ? NULL : mcp_ask_tools(up->u, &o, 100, why, sizeof why);
-    if (!res && !why[0])
-        snprintf(why, sizeof why, "minting the upstream's token: %.150s", err.msg);
-    wr_free(minted);
+    if (a->minted)
+        hdrs[nh++] = a->minted;
+    json_t *res = NULL;
+    if (up->token_aud && !a->minted) {
+        snprintf(why, sizeof why, "minting the upstream's token: %.150s", a->mint_why);
+    } else {
+        mcp_ask_opts o = {.session_id = a->sid[0] ? a->sid : NULL,
+                          .protocol_version = a->pver[0] ? a->pver : NULL,
+                          .headers = hdrs,
+                          .nheaders = nh,
+                          .timeout_ms = 5000};
+        res = mcp_ask_tools(up->u, &o, 100, why, sizeof why);
+    }
     json_t *tools = json_object_get(res, "tools");
     size_t i;
     json_t *it;
@@ -77,10 +68,115 @@ static void list_on_miss(mcp_gw *g, gw_req *r, const char *name)
         fprintf(stderr, "writ: mcp: upstream %s: asking for its tools (a call named an unlisted one): %s\n",
                 up->cfg->name, why);
     json_decref(res);
+    wr_free(a->minted);
+    wr_free(a);
+    /* The waiting calls go on: each is claimed under its mutex (it may not
+     * have suspended yet: then it sees ask_done and goes on by itself) and
+     * resumed after every lock is let go; a claimed call stays alive until
+     * its resume, so its next link is read first. */
     pthread_mutex_lock(&up->mu);
     up->asking = false;
-    pthread_cond_broadcast(&up->asked);
+    gw_req *w = up->ask_waiters, *claimed = NULL;
+    up->ask_waiters = NULL;
+    for (gw_req *n; w; w = n) {
+        n = w->ask_next;
+        pthread_mutex_lock(&w->mu);
+        w->ask_done = true;
+        bool resume = w->waiting;
+        w->waiting = false;
+        pthread_mutex_unlock(&w->mu);
+        if (resume) {
+            w->ask_next = claimed;
+            claimed = w;
+        }
+    }
     pthread_mutex_unlock(&up->mu);
+    for (gw_req *n; claimed; claimed = n) {
+        n = claimed->ask_next;
+        srv_resume(claimed->c);
+    }
+    return NULL;
+}
+
+/* A new ask of r's upstream, up->mu held: its thread started, or false. */
+static bool ask_start(mcp_gw *g, gw_req *r)
+{
+    gw_up *up = r->up;
+    tool_ask *a = wr_calloc(1, sizeof *a);
+    if (!a)
+        return false;
+    a->up = up;
+    snprintf(a->sid, sizeof a->sid, "%s", r->fwd_sid);
+    snprintf(a->pver, sizeof a->pver, "%s", r->pver);
+    if (up->token_aud) {
+        writ_error err;
+        memset(&err, 0, sizeof err);
+        if (!(a->minted = gw_minted_line(g, r, up->cfg->name, &err)))
+            snprintf(a->mint_why, sizeof a->mint_why, "%.200s", err.msg);
+    }
+    if (up->ask_thread_live) /* the last ask's thread, past its use of up->mu */
+        pthread_join(up->ask_thread, NULL);
+    up->ask_thread_live = false;
+    up->asking = true;
+    if (pthread_create(&up->ask_thread, NULL, ask_main, a) != 0) {
+        up->asking = false;
+        wr_free(a->minted);
+        wr_free(a);
+        return false;
+    }
+    up->ask_thread_live = true;
+    return true;
+}
+
+int gw_tool_wait(mcp_gw *g, gw_req *r, const char *name)
+{
+    gw_up *up = r->up;
+    if (r->ask_done)
+        return 0;
+    pthread_mutex_lock(&up->mu);
+    bool wait = !json_object_get(up->annotations, name) && !up->ask_closed;
+    if (wait && !up->asking) {
+        int64_t now = mono_ms();
+        wait = !up->asked_ms || now - up->asked_ms >= 10000;
+        if (wait) {
+            up->asked_ms = now;
+            wait = ask_start(g, r);
+            if (!wait)
+                fprintf(stderr, "writ: mcp: upstream %s: cannot start asking for its tools\n", up->cfg->name);
+        }
+    }
+    if (wait) {
+        r->ask_next = up->ask_waiters;
+        up->ask_waiters = r;
+        r->ask_registered = true;
+    }
+    pthread_mutex_unlock(&up->mu);
+    return wait;
+}
+
+void gw_tool_unwait(gw_req *r)
+{
+    if (!r->ask_registered)
+        return;
+    gw_up *up = r->up;
+    pthread_mutex_lock(&up->mu);
+    for (gw_req **p = &up->ask_waiters; *p; p = &(*p)->ask_next)
+        if (*p == r) {
+            *p = r->ask_next;
+            break;
+        }
+    pthread_mutex_unlock(&up->mu);
+}
+
+void gw_tool_asks_end(gw_up *up)
+{
+    pthread_mutex_lock(&up->mu);
+    up->ask_closed = true;
+    bool live = up->ask_thread_live;
+    up->ask_thread_live = false;
+    pthread_mutex_unlock(&up->mu);
+    if (live)
+        pthread_join(up->ask_thread, NULL);
 }
 
 /* The annotations of a tool no listing has shown (none since the start, or
@@ -95,25 +191,18 @@ static json_t *unknown_annotations(void)
 }
 
 /* The annotations tool name declares, with up->mu held on return (the
- * caller unlocks); NULL when no listing shows the tool, even after asking
- * the upstream for one (list_on_miss).  One lock and one lookup when the
- * tool is known, as it is on every call but the first. */
-static json_t *declared_locked(mcp_gw *g, gw_req *r, const char *name)
+ * caller unlocks); NULL when no listing shows the tool (gw_tool_wait has
+ * asked the upstream for one before, when that was due). */
+static json_t *declared_locked(gw_req *r, const char *name)
 {
-    pthread_mutex_lock(&r->up->mu);
-    json_t *ann = json_object_get(r->up->annotations, name);
-    if (ann)
-        return ann;
-    pthread_mutex_unlock(&r->up->mu);
-    list_on_miss(g, r, name);
     pthread_mutex_lock(&r->up->mu);
     return json_object_get(r->up->annotations, name);
 }
 
-json_t *gw_tool_record(mcp_gw *g, gw_req *r, const char *name)
+json_t *gw_tool_record(gw_req *r, const char *name)
 {
     gw_up *up = r->up;
-    json_t *ann = declared_locked(g, r, name);
+    json_t *ann = declared_locked(r, name);
     json_t *t = ann ? json_pack("{s:s,s:O}", "name", name, "annotations", ann)
                     : json_pack("{s:s,s:o}", "name", name, "annotations", unknown_annotations());
     pthread_mutex_unlock(&up->mu);
@@ -149,7 +238,7 @@ static wr_arena *call_arena(void)
  * reading mcp_input_to_cedar's tree and tool_record's (no schema) gives.
  * Their values live in this thread's arena until its next call.  The
  * refusals are mcp_input_to_cedar's. */
-writ_status gw_call_values(mcp_gw *g, gw_req *r, const char *name, const json_t *args, cedar_fact out[2],
+writ_status gw_call_values(gw_req *r, const char *name, const json_t *args, cedar_fact out[2],
                            const cv_record **rec, writ_error *err)
 {
     gw_up *up = r->up;
@@ -161,7 +250,7 @@ writ_status gw_call_values(mcp_gw *g, gw_req *r, const char *name, const json_t 
     if (st)
         return st;
     cv_field f[2];
-    json_t *unknown = NULL, *ann = declared_locked(g, r, name);
+    json_t *unknown = NULL, *ann = declared_locked(r, name);
     if (!ann)
         ann = unknown = unknown_annotations();
     st = ann ? cedar_json_value(a, ann, NULL, "context", &f[0].v, err)

@@ -3,7 +3,8 @@
 // every JSON-RPC message's method (and tool name) with the request's
 // Authorization and X-Api-Key headers is appended to LOG as one JSON line.
 // Tools: add {a, b}; whoami (the headers this request arrived with).
-//   PORT=N LOG=FILE node echo_upstream.mjs
+//   PORT=N LOG=FILE [LIST_DELAY_MS=N] node echo_upstream.mjs
+// LIST_DELAY_MS: answer tools/list that much later (a slow upstream).
 import { createServer } from "node:http";
 import { appendFileSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -16,6 +17,7 @@ const { StreamableHTTPServerTransport } = await sdk("server/streamableHttp.js");
 const { z } = await import(pathToFileURL(req.resolve("zod")).href);
 
 const LOG = process.env.LOG;
+const LIST_DELAY_MS = Number(process.env.LIST_DELAY_MS || 0);
 const port = Number(process.env.PORT || 0);
 
 function build(headers) {
@@ -41,6 +43,7 @@ const http = createServer(async (rq, rs) => {
     tool: msg?.params?.name ?? null, authorization: rq.headers.authorization ?? null,
     "x-api-key": rq.headers["x-api-key"] ?? null }) + "\n");
   if (rq.method !== "POST") { rs.writeHead(405).end(); return; }
+  if (LIST_DELAY_MS && msg?.method === "tools/list") await new Promise((r) => setTimeout(r, LIST_DELAY_MS));
   const server = build(rq.headers);
   const t = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
   await server.connect(t);

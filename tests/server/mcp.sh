@@ -420,6 +420,56 @@ check "audit: both get-sum decisions" "$(jq -s -c '[.[].decision]' <<<"$q")" '["
 h=$(jq -n -c '{"a":1,"b":2}' | node -e 'const c=require("crypto");let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(c.createHash("sha256").update(s.trim()).digest("hex")))')
 check "audit: SHA-256 of the canonical arguments" "$(jq -s -r '.[0].errors[-1].input_sha256' <<<"$q")" "$h"
 "$WRIT" audit verify --state-dir "$TMP/mcp.state" >"$TMP/verify" 2>&1 && ok "audit verify" || { bad "audit verify"; cat "$TMP/verify"; }
+# ---- an upstream slow to list its tools holds no worker: a server with one
+# worker thread asks it (3 s) while the calls that named an unlisted tool
+# wait, suspended; meanwhile the worker answers others at once.  Both calls
+# are then decided on what the list declares, after one ask.
+LIST_DELAY_MS=3000 LOG="$TMP/slowup.log" node "$REPO/tests/mcp/echo_upstream.mjs" >"$TMP/slow.port" 2>"$TMP/slow.err" &
+PIDS+=("$!")
+for _ in $(seq 100); do [ -s "$TMP/slow.port" ] && break; sleep 0.1; done
+printf 'token_keys = %s\nmcp_upstream = slowlist http://127.0.0.1:%s/mcp\n' "$TMP/k.pem" "$(head -1 "$TMP/slow.port")" >"$TMP/slow.conf"
+cat "$EX/mcp.cedar" - >"$TMP/slow.cedar" <<'CEDAR'
+permit (principal, action in [Writ::Action::"slowlist/add", Writ::Action::"slowlist/wipe"], resource);
+CEDAR
+MAIN_ADDR=$ADDR MAIN_PID=$WPID
+start_writ slow --policies "$TMP/slow.cedar" --config "$TMP/slow.conf" --threads 1
+SLT=$(mint t-slow 'slowlist/*')
+slowcall() { # slowcall OUT ID TOOL ARGS: in the background (OUT.code: the HTTP status)
+    curl -s -m 20 -o "$1" -w '%{http_code}' -X POST -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' \
+        -H "Authorization: Bearer $SLT" "http://$ADDR/mcp/slowlist" \
+        --data "{\"jsonrpc\":\"2.0\",\"id\":$2,\"method\":\"tools/call\",\"params\":{\"name\":\"$3\",\"arguments\":$4}}" \
+        >"$1.code" &
+}
+slowcall "$TMP/slow.1" 1 wipe '{}'; s1=$!
+sleep 0.3
+slowcall "$TMP/slow.2" 2 add '{"a":1,"b":2}'; s2=$!
+sleep 0.3
+t0=$(date +%s%N)
+r=$(req GET /healthz)
+ms=$((($(date +%s%N) - t0) / 1000000))
+check "/healthz answered while the gateway asks a slow upstream" "${r%% *}" 200
+check "... at once (under 1500 ms of the ask's 3000; took $ms ms)" "$([ "$ms" -lt 1500 ] && echo yes)" yes
+wait "$s1" "$s2"
+contains "the call that waited: decided on the listed annotations" "$(cat "$TMP/slow.1")" "denied by policy no-destructive-tools"
+contains "the other call that waited: its answer" "$(cat "$TMP/slow.2")" '"3"'
+check "one ask for both" "$(jq -r 'select(.method == "tools/list") | .method' "$TMP/slowup.log" | wc -l | tr -d ' ')" 1
+check "the destructive tool never reached the upstream" "$(jq -r 'select(.tool == "wipe") | .tool' "$TMP/slowup.log" | wc -l | tr -d ' ')" 0
+stop_writ "$WPID"
+# shutdown while a call waits for an ask (a new server: it has asked
+# nothing yet): the call gets an answer (decided once the ask is over, or
+# 503), the server exits cleanly
+start_writ slow2 --policies "$TMP/slow.cedar" --config "$TMP/slow.conf" --threads 1
+slowcall "$TMP/slow.3" 3 add '{"a":2,"b":2}'; s3=$!
+sleep 0.5
+t0=$(date +%s%N)
+stop_writ "$WPID"
+ms=$((($(date +%s%N) - t0) / 1000000))
+check "clean shutdown while a call waits for an ask" "$STOP_RC" 0
+check "... within the ask's bound ($ms ms)" "$([ "$ms" -lt 6000 ] && echo yes)" yes
+wait "$s3"
+check "the waiting call got an answer at shutdown" "$(grep -cxE '200|503' "$TMP/slow.3.code")" 1
+ADDR=$MAIN_ADDR WPID=$MAIN_PID
+
 # ---- shutdown with calls in flight: a lone one (held by its worker, then
 # left to the upstream's thread) and others at once, all to an upstream that
 # never answers; SIGTERM: each client gets an answer (an error) at once, and
