@@ -5,12 +5,14 @@
 # 403 without X-Writ-Approval, the MCP gateway's deny error), while asking
 # again for one already pending still answers it; another agent is not
 # held back; deciding one frees a slot; each refusal is an audit record
-# with the reason and step "full".  Needs node (the MCP upstream), curl, jq.
+# with the reason and step "full".  Then two replicas on one redis-server
+# share the cap.  Needs node (the MCP upstream), redis-server, curl, jq.
 source "$(dirname "$0")/lib.sh"
 PEERS="$REPO/tests/peers"
 if ! command -v node >/dev/null || [ ! -d "$PEERS/node_modules/@modelcontextprotocol/sdk" ]; then
     echo "approvals_cap: SKIPPED, node or $PEERS/node_modules/@modelcontextprotocol/sdk missing"; exit 77
 fi
+command -v redis-server >/dev/null || { bad "redis-server installed (scripts/test.sh installs it)"; finish; }
 head -c 48 /dev/urandom | base64 | tr -d '\n/+=' >"$TMP/admin.secret"
 ADMIN=$(cat "$TMP/admin.secret")
 
@@ -122,4 +124,34 @@ check "audit: the step names the cap" "$(jq -c '[.errors[] | select(.approval?) 
     '[{"step":"full","max_pending":2}]'
 contains "audit: the reason" "$(jq -c '.errors[0].message' <<<"$full" | head -1)" "$REASON"
 check "audit: other-bot's request was not refused" "$(jq -r '.agent' <<<"$full" | grep -c other-bot)" 0
+
+# ---- two replicas on one Redis: the cap is the agent's, whichever replica asks
+rport=$(free_port)
+mkdir -p "$TMP/redis"
+redis-server --port "$rport" --bind 127.0.0.1 --dir "$TMP/redis" --save "" --appendonly no \
+    --daemonize no --loglevel warning >"$TMP/redis/out.log" 2>&1 &
+PIDS+=($!)
+for _ in $(seq 50); do [ "$(redis-cli -p "$rport" ping 2>/dev/null)" = PONG ] && break; sleep 0.1; done
+[ "$(redis-cli -p "$rport" ping 2>/dev/null)" = PONG ] || { cat "$TMP/redis/out.log"; bad "redis-server started"; finish; }
+start_writ r0 --config "$TMP/writ.conf" --state "redis://127.0.0.1:$rport/0" --approval-max-pending 2
+R0=$ADDR
+start_writ r1 --config "$TMP/writ.conf" --state "redis://127.0.0.1:$rport/0" --approval-max-pending 2
+R1=$ADDR
+r=$(ADDR=$R0 ask ci-bot '{"v":1}')
+check "redis: 1st input on r0: pending" "$(body "$r" | jq -r .context.approval.status)" pending
+r=$(ADDR=$R1 ask ci-bot '{"v":2}')
+check "redis: 2nd input on r1: pending" "$(body "$r" | jq -r .context.approval.status)" pending
+B2=$(body "$r" | jq -r .context.approval.id)
+r=$(ADDR=$R0 ask ci-bot '{"v":3}')
+contains "redis: 3rd input on r0: refused" "$(body "$r" | jq -c .context.errors)" "$REASON"
+check "redis: 3rd input: no approval made" "$(body "$r" | jq -r .context.approval)" null
+r=$(ADDR=$R1 req POST "/approvals/$B2" -H "Authorization: Bearer $ADMIN" -H 'Content-Type: application/json' \
+    --data-binary '{"decision":"approve"}')
+check "redis: approved on r1" "$(code "$r")" 200
+r=$(ADDR=$R0 ask ci-bot '{"v":3}')
+check "redis: after the decision, the 3rd input on r0: pending" "$(body "$r" | jq -r .context.approval.status)" pending
+r=$(ADDR=$R1 ask ci-bot '{"v":4}')
+contains "redis: then the cap holds again on r1" "$(body "$r" | jq -c .context.errors)" "$REASON"
+r=$(ADDR=$R0 ask ci-bot '{"v":2}')
+check "redis: the approved request is allowed at the cap" "$(body "$r" | jq -r .decision)" true
 finish
