@@ -13,12 +13,16 @@
  *             required", the same id;
  *   created   none was live: a new pending approval (webhook), deny as above;
  *   denied    a person denied it and it has not expired: deny with their
- *             reason (and no new approval).
+ *             reason (and no new approval);
+ *   full      none was live, but the agent has approval_max_pending
+ *             approvals pending already: deny saying so, nothing stored
+ *             (an agent varying its input cannot flood the approvers).
  * A forbid never reaches here (Cedar's answer is a deny), so no approval is
  * made for a request a forbid denies.  Any failure is a deny (fail closed).
  *
  * The step is named in the decision's audit record: errors gets
- * {"approval":{"id":ID,"step":"requested"|"pending"|"consumed"|"denied"}}. */
+ * {"approval":{"id":ID,"step":"requested"|"pending"|"consumed"|"denied"}},
+ * or {"approval":{"step":"full","max_pending":N}} (no approval, no id). */
 #include "approval/approval.h"
 #include "approval/serve.h"
 #include "jcs/jcs.h"
@@ -36,10 +40,11 @@ struct wr_approvals_srv {
      * fields below are read only after open is seen true */
     atomic_bool open;
     int64_t ttl_ms;
-    char base[512];     /* PUBLIC_URL without a trailing '/' */
-    wr_webhook *hook;   /* NULL = no approval_webhook */
-    int64_t last_sweep; /* ms */
-    int64_t last_prune; /* ms */
+    uint32_t max_pending; /* 0 = no cap */
+    char base[512];       /* PUBLIC_URL without a trailing '/' */
+    wr_webhook *hook;     /* NULL = no approval_webhook */
+    int64_t last_sweep;   /* ms */
+    int64_t last_prune;   /* ms */
 };
 
 static int64_t now_ms(void)
@@ -53,6 +58,7 @@ static int listening(void *arg, srv *s, unsigned port, char *why, size_t n)
 {
     wr_approvals_srv *ap = arg;
     ap->ttl_ms = (int64_t)s->cfg->approval_ttl * 1000;
+    ap->max_pending = s->cfg->approval_max_pending;
     if (*s->cfg->public_url)
         snprintf(ap->base, sizeof ap->base, "%s", s->cfg->public_url);
     else
@@ -190,6 +196,20 @@ static void note_step(sbuf *extra, const char *id, const char *step)
 
 static void outcome_json(const srv_outcome *o, sbuf *b);
 
+/* The agent is at approval_max_pending: a deny that says so. */
+static void deny_full(srv_outcome *out, sbuf *extra, const char *agent, uint32_t max)
+{
+    out->allow = false;
+    out->failed = true;
+    snprintf(out->error, sizeof out->error,
+             "approval required, but agent %.120s has %u approvals pending (approval_max_pending = %u): "
+             "decide some or let them expire first",
+             agent, (unsigned)max, (unsigned)max);
+    if (extra->len)
+        sb_putc(extra, ',');
+    sb_printf(extra, "{\"approval\":{\"step\":\"full\",\"max_pending\":%u}}", (unsigned)max);
+}
+
 /* The gate (server.h): decide.c calls it only for an allow that rests on
  * @approval("required") permits alone. */
 static void gate(void *arg, srv *s, const srv_snapshot *snap, const srv_ask *a, const json_t *ctx,
@@ -249,11 +269,16 @@ static void gate(void *arg, srv *s, const srv_snapshot *snap, const srv_ask *a, 
     w.expires_ms = now + ap->ttl_ms;
     wr_approval got;
     wr_take res = WR_TAKE_PENDING;
-    writ_status st =
-        wr_approval_new_id(w.id) ? WRIT_EIO : wr_store_approval_take(s->state, &w, now, &res, &got, &err);
+    writ_status st = WRIT_EIO;
+    if (!wr_approval_new_id(w.id))
+        st = wr_store_approval_take_capped(s->state, &w, ap->max_pending, now, &res, &got, &err);
     wr_free(input_text);
     if (st) {
         deny(out, "approval required, but the approvals store failed: %.250s%s%s", err.msg, "", "");
+        return;
+    }
+    if (res == WR_TAKE_FULL) {
+        deny_full(out, extra, agent, ap->max_pending);
         return;
     }
     snprintf(out->appr.id, sizeof out->appr.id, "%s", got.id);

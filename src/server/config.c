@@ -150,6 +150,9 @@ static const ck_key keys[] = {
     {"approval_keep", CK_DURATION, OFF(approval_keep), 0, 3650u * 86400,
      "how long an ended approval (consumed, denied, expired) stays listed after its expiry before "
      "it is deleted (0: never; default 7d; the audit log keeps every step)"},
+    {"approval_max_pending", CK_U32, OFF(approval_max_pending), 0, 1000000,
+     "most approvals one agent may have pending (undecided, unexpired) at a time; a request that would "
+     "make one more is denied until some are decided or expire (0: no cap)"},
     {"approval_webhook", CK_STR, OFF(approval_webhook), 0, 0,
      "URL each new pending approval is POSTed to as JSON (retried; empty: none)"},
 };
@@ -245,6 +248,7 @@ void srv_config_defaults(srv_config *c)
     c->public_url = dup("");
     c->approval_ttl = 900;
     c->approval_keep = 7 * 86400;
+    c->approval_max_pending = 20;
     c->approval_webhook = dup("");
 }
 
@@ -790,7 +794,9 @@ static writ_status set_value(srv_config *c, const ck_key *k, const char *key, co
     case CK_U32:
     case CK_U64:
         if (parse_u64(value, k->min, k->max ? k->max : UINT32_MAX, &x))
-            return wr_error(err, WRIT_EINVAL, "%s: not a number in range: '%s'", key, value);
+            return wr_error(err, WRIT_EINVAL, "%s: not a number in range %llu..%llu: '%s'", key,
+                            (unsigned long long)k->min, (unsigned long long)(k->max ? k->max : UINT32_MAX),
+                            value);
         if (k->kind == CK_U32)
             *(uint32_t *)slot = (uint32_t)x;
         else

@@ -6,6 +6,10 @@
  *   writ:apx          sorted set of ids by expires_ms while pending or
  *                     approved (expiry reports; removed when reported,
  *                     consumed or denied)
+ *   writ:app:AGENT    sorted set of the agent's pending ids by expires_ms
+ *                     (the approval_max_pending cap: take trims the expired
+ *                     ones, counts, adds; removed when decided, consumed,
+ *                     reported expired or pruned)
  *
  * At most one approval per binding is live (pending, approved, or denied
  * and unexpired): a new one is created only when none is.  So the latest
@@ -21,39 +25,47 @@
 #include <string.h>
 
 /* KEYS: none (ids come from the data).  ARGV: now, binding, created,
- * expires, then field/value pairs of the new approval. */
+ * expires, max_pending (0 = no cap), agent, then field/value pairs of the
+ * new approval.  Answers {'full'} when the agent's pending ones would go
+ * past the cap. */
 static const char take_lua[] = "local now = tonumber(ARGV[1])\n"
                                "local bkey = 'writ:apb:' .. ARGV[2]\n"
                                "local id = redis.call('GET', bkey)\n"
                                "if id then\n"
                                "  local k = 'writ:ap:' .. id\n"
-                               "  local h = redis.call('HMGET', k, 'status', 'expires_ms')\n"
+                               "  local h = redis.call('HMGET', k, 'status', 'expires_ms', 'agent')\n"
                                "  local exp = tonumber(h[2])\n"
                                "  if h[1] and exp and now <= exp then\n"
                                "    if h[1] == 'approved' then\n"
                                "      redis.call('HSET', k, 'status', 'consumed')\n"
                                "      redis.call('ZREM', 'writ:apx', id)\n"
+                               "      redis.call('ZREM', 'writ:app:' .. (h[3] or ''), id)\n"
                                "      return {'consumed', redis.call('HGETALL', k)}\n"
                                "    elseif h[1] == 'pending' or h[1] == 'denied' then\n"
                                "      return {h[1], redis.call('HGETALL', k)}\n"
                                "    end\n"
                                "  end\n"
                                "end\n"
+                               "local pkey = 'writ:app:' .. ARGV[6]\n"
+                               "redis.call('ZREMRANGEBYSCORE', pkey, '-inf', '(' .. ARGV[1])\n"
+                               "local max = tonumber(ARGV[5])\n"
+                               "if max > 0 and redis.call('ZCARD', pkey) >= max then return {'full'} end\n"
                                "local nid\n"
-                               "for i = 5, #ARGV, 2 do if ARGV[i] == 'id' then nid = ARGV[i + 1] end end\n"
+                               "for i = 7, #ARGV, 2 do if ARGV[i] == 'id' then nid = ARGV[i + 1] end end\n"
                                "local k = 'writ:ap:' .. nid\n"
                                "if redis.call('EXISTS', k) == 1 then return redis.error_reply('approval id ' "
                                ".. nid .. ' exists already') end\n"
-                               "redis.call('HSET', k, unpack(ARGV, 5))\n"
+                               "redis.call('HSET', k, unpack(ARGV, 7))\n"
                                "redis.call('SET', bkey, nid)\n"
                                "redis.call('ZADD', 'writ:apz', ARGV[3], nid)\n"
                                "redis.call('ZADD', 'writ:apx', ARGV[4], nid)\n"
+                               "redis.call('ZADD', pkey, ARGV[4], nid)\n"
                                "return {'created', redis.call('HGETALL', k)}\n";
 
 /* ARGV: id, approve (1/0), by, now, [reason] */
 static const char decide_lua[] =
     "local k = 'writ:ap:' .. ARGV[1]\n"
-    "local h = redis.call('HMGET', k, 'status', 'expires_ms')\n"
+    "local h = redis.call('HMGET', k, 'status', 'expires_ms', 'agent')\n"
     "if not h[1] then return {'not_found'} end\n"
     "if h[1] ~= 'pending' or tonumber(ARGV[4]) > tonumber(h[2]) then\n"
     "  return {'not_pending', redis.call('HGETALL', k)}\n"
@@ -62,6 +74,7 @@ static const char decide_lua[] =
     "redis.call('HSET', k, 'status', st, 'decided_ms', ARGV[4], 'decided_by', ARGV[3])\n"
     "if ARGV[5] then redis.call('HSET', k, 'reason', ARGV[5]) end\n"
     "if st == 'denied' then redis.call('ZREM', 'writ:apx', ARGV[1]) end\n"
+    "redis.call('ZREM', 'writ:app:' .. (h[3] or ''), ARGV[1])\n"
     "return {'done', redis.call('HGETALL', k)}\n";
 
 /* ARGV: now.  The pending or approved ones past expiry, each once. */
@@ -71,8 +84,9 @@ static const char expired_lua[] =
     "for _, id in ipairs(ids) do\n"
     "  redis.call('ZREM', 'writ:apx', id)\n"
     "  local k = 'writ:ap:' .. id\n"
-    "  local st = redis.call('HGET', k, 'status')\n"
-    "  if st == 'pending' or st == 'approved' then out[#out + 1] = redis.call('HGETALL', k) end\n"
+    "  local h = redis.call('HMGET', k, 'status', 'agent')\n"
+    "  if h[1] == 'pending' then redis.call('ZREM', 'writ:app:' .. (h[2] or ''), id) end\n"
+    "  if h[1] == 'pending' or h[1] == 'approved' then out[#out + 1] = redis.call('HGETALL', k) end\n"
     "end\n"
     "return out\n";
 
@@ -91,7 +105,7 @@ static const char prune_lua[] =
     "  for _, id in ipairs(ids) do\n"
     "    seen = seen + 1\n"
     "    local k = 'writ:ap:' .. id\n"
-    "    local h = redis.call('HMGET', k, 'status', 'expires_ms', 'binding')\n"
+    "    local h = redis.call('HMGET', k, 'status', 'expires_ms', 'binding', 'agent')\n"
     "    local exp = tonumber(h[2])\n"
     "    local gone = not h[1]\n"
     "    if h[1] and exp and exp < before then\n"
@@ -101,6 +115,7 @@ static const char prune_lua[] =
     "      redis.call('DEL', k)\n"
     "      redis.call('ZREM', 'writ:apz', id)\n"
     "      redis.call('ZREM', 'writ:apx', id)\n"
+    "      if h[1] then redis.call('ZREM', 'writ:app:' .. (h[4] or ''), id) end\n"
     "      if h[3] and redis.call('GET', 'writ:apb:' .. h[3]) == id then\n"
     "        redis.call('DEL', 'writ:apb:' .. h[3])\n"
     "      end\n"
@@ -188,8 +203,26 @@ static writ_status bad_reply(writ_error *err, const char *what)
     return rd_fail(err, WRIT_EIO, what, "unexpected reply");
 }
 
-writ_status wr_redis_approval_take(wr_store *st, const wr_approval *want, int64_t now_ms, wr_take *res,
-                                   wr_approval *out, writ_error *err)
+/* take_lua's answer: {'full'}, or {WORD, HGETALL} for the other words;
+ * the outcome, -1 for anything else. */
+static int take_word(const redisReply *r)
+{
+    if (r->type != REDIS_REPLY_ARRAY || r->elements < 1 || r->element[0]->type != REDIS_REPLY_STRING)
+        return -1;
+    const char *w = r->element[0]->str;
+    if (r->elements == 1)
+        return !strcmp(w, "full") ? WR_TAKE_FULL : -1;
+    if (r->elements != 2)
+        return -1;
+    return !strcmp(w, "consumed")  ? WR_TAKE_CONSUMED
+           : !strcmp(w, "pending") ? WR_TAKE_PENDING
+           : !strcmp(w, "denied")  ? WR_TAKE_DENIED
+           : !strcmp(w, "created") ? WR_TAKE_CREATED
+                                   : -1;
+}
+
+writ_status wr_redis_approval_take(wr_store *st, const wr_approval *want, uint32_t max_pending,
+                                   int64_t now_ms, wr_take *res, wr_approval *out, writ_error *err)
 {
     wr_redis_store *s = (wr_redis_store *)st;
     memset(out, 0, sizeof *out);
@@ -200,6 +233,8 @@ writ_status wr_redis_approval_take(wr_store *st, const wr_approval *want, int64_
     rd_arg_str(&a, want->binding);
     rd_arg_i64(&a, want->created_ms);
     rd_arg_i64(&a, want->expires_ms);
+    rd_arg_i64(&a, max_pending);
+    rd_arg_str(&a, want->agent);
 #define F(name, v)                                                                                           \
     do {                                                                                                     \
         if (v) {                                                                                             \
@@ -233,17 +268,11 @@ writ_status wr_redis_approval_take(wr_store *st, const wr_approval *want, int64_
     if (!r)
         return WRIT_EIO;
     writ_status ret = WRIT_OK;
-    if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 || r->element[0]->type != REDIS_REPLY_STRING) {
+    int took = take_word(r);
+    if (took < 0 || (took != WR_TAKE_FULL && !from_hash(r->element[1], now_ms, out)))
         ret = bad_reply(err, "approval take");
-    } else {
-        const char *w = r->element[0]->str;
-        *res = !strcmp(w, "consumed")  ? WR_TAKE_CONSUMED
-               : !strcmp(w, "pending") ? WR_TAKE_PENDING
-               : !strcmp(w, "denied")  ? WR_TAKE_DENIED
-                                       : WR_TAKE_CREATED;
-        if (!from_hash(r->element[1], now_ms, out))
-            ret = bad_reply(err, "approval take");
-    }
+    else
+        *res = (wr_take)took;
     freeReplyObject(r);
     return ret;
 }

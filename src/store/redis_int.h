@@ -76,8 +76,8 @@ writ_status rd_fail(writ_error *err, writ_status code, const char *what, const c
 /* A reply's string as int64 (integer or decimal string); false if neither. */
 bool rd_int(const redisReply *r, int64_t *v);
 
-writ_status wr_redis_approval_take(wr_store *st, const wr_approval *want, int64_t now_ms, wr_take *res,
-                                   wr_approval *out, writ_error *err);
+writ_status wr_redis_approval_take(wr_store *st, const wr_approval *want, uint32_t max_pending,
+                                   int64_t now_ms, wr_take *res, wr_approval *out, writ_error *err);
 writ_status wr_redis_approval_get(wr_store *st, const char *id, int64_t now_ms, wr_approval *out, bool *found,
                                   writ_error *err);
 writ_status wr_redis_approval_list(wr_store *st, int status, int64_t now_ms, wr_approval **out, size_t *n,

@@ -11,7 +11,9 @@
  * then writes runs in one BEGIN IMMEDIATE transaction, which takes the
  * database's write lock before the first read.  So of N callers racing on
  * one approved approval (threads or processes), exactly one finds it
- * approved and flips it to consumed; the others find it consumed. */
+ * approved and flips it to consumed; the others find it consumed.  Likewise
+ * a take counts the agent's pending approvals and creates one in the same
+ * transaction, so racing requests never go past the cap together. */
 #include "store/sqlite_int.h"
 #include "util/alloc.h"
 #include "util/error.h"
@@ -37,7 +39,8 @@ static const char schema_sql[] =
     " expiry_reported INTEGER NOT NULL DEFAULT 0);"
     "CREATE INDEX IF NOT EXISTS approvals_by_binding ON approvals(binding, status, expires_ms);"
     "CREATE INDEX IF NOT EXISTS approvals_by_created ON approvals(created_ms);"
-    "CREATE INDEX IF NOT EXISTS approvals_unreported ON approvals(expiry_reported, expires_ms);";
+    "CREATE INDEX IF NOT EXISTS approvals_unreported ON approvals(expiry_reported, expires_ms);"
+    "CREATE INDEX IF NOT EXISTS approvals_by_agent ON approvals(agent, status, expires_ms);";
 
 #define COLS                                                                                                 \
     "id, binding, status, agent, action, resource, task_id, task_purpose, chain, input_sha256, input, "      \
@@ -193,8 +196,33 @@ static writ_status insert(wr_sqlite_store *s, const wr_approval *w, writ_error *
     return rc == SQLITE_DONE ? WRIT_OK : wr_sqlite_fail(s, err, "insert");
 }
 
-writ_status wr_sqlite_approval_take(wr_store *st, const wr_approval *want, int64_t now_ms, wr_take *res,
-                                    wr_approval *out, writ_error *err)
+/* How many approvals agent has pending at now_ms, counted up to max (the
+ * cap: no need to count further).  -1 on error (err filled). */
+static int64_t count_pending(wr_sqlite_store *s, const char *agent, int64_t now_ms, uint32_t max,
+                             writ_error *err)
+{
+    sqlite3_stmt *q = NULL;
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT count(*) FROM (SELECT 1 FROM approvals WHERE agent = ?1 AND status = 0 "
+                           "AND expires_ms > ?2 LIMIT ?3)",
+                           -1, &q, NULL) != SQLITE_OK) {
+        wr_sqlite_fail(s, err, "prepare");
+        return -1;
+    }
+    bind_text(q, 1, agent);
+    sqlite3_bind_int64(q, 2, now_ms);
+    sqlite3_bind_int64(q, 3, max);
+    int64_t n = -1;
+    if (sqlite3_step(q) == SQLITE_ROW)
+        n = sqlite3_column_int64(q, 0);
+    else
+        wr_sqlite_fail(s, err, "count pending");
+    sqlite3_finalize(q);
+    return n;
+}
+
+writ_status wr_sqlite_approval_take(wr_store *st, const wr_approval *want, uint32_t max_pending,
+                                    int64_t now_ms, wr_take *res, wr_approval *out, writ_error *err)
 {
     wr_sqlite_store *s = (wr_sqlite_store *)st;
     writ_error e0;
@@ -259,7 +287,17 @@ writ_status wr_sqlite_approval_take(wr_store *st, const wr_approval *want, int64
     }
     if (f < 0)
         goto fail;
-    /* 4. nothing live: a new pending approval */
+    /* 4. nothing live: a new pending approval, unless the agent has
+     * max_pending already (counted inside this transaction: no race) */
+    if (max_pending) {
+        int64_t n = count_pending(s, want->agent ? want->agent : "", now_ms, max_pending, err);
+        if (n < 0)
+            goto fail;
+        if (n >= max_pending) {
+            *res = WR_TAKE_FULL;
+            goto done;
+        }
+    }
     if ((rc = insert(s, want, err)))
         goto done;
     f = select_one(s, "SELECT " COLS " FROM approvals WHERE id = ?1", want->id, now_ms, out, err);

@@ -28,8 +28,8 @@ void wr_sqlite_counters_close(wr_sqlite_store *s);
 writ_status wr_sqlite_fail(wr_sqlite_store *s, writ_error *err, const char *what);
 
 /* The operations, one file per area. */
-writ_status wr_sqlite_approval_take(wr_store *st, const wr_approval *want, int64_t now_ms, wr_take *res,
-                                    wr_approval *out, writ_error *err);
+writ_status wr_sqlite_approval_take(wr_store *st, const wr_approval *want, uint32_t max_pending,
+                                    int64_t now_ms, wr_take *res, wr_approval *out, writ_error *err);
 writ_status wr_sqlite_approval_get(wr_store *st, const char *id, int64_t now_ms, wr_approval *out, bool *found,
                                    writ_error *err);
 writ_status wr_sqlite_approval_list(wr_store *st, int status, int64_t now_ms, wr_approval **out, size_t *n,

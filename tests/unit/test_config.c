@@ -395,6 +395,43 @@ static void durations(void **state)
     srv_config_free(&c);
 }
 
+/* approval_max_pending: a count (default 20, 0 = no cap); anything else is
+ * refused naming the key; --approval-max-pending sets it. */
+static void max_pending(void **state)
+{
+    (void)state;
+    srv_config c;
+    srv_config_defaults(&c);
+    writ_error err;
+    assert_int_equal(c.approval_max_pending, 20);
+    static const struct {
+        const char *v;
+        int want; /* -1 = refused */
+    } cases[] = {{"0", 0},   {"1", 1},   {" 5 ", 5},  {"1000000", 1000000}, {"-1", -1}, {"abc", -1},
+                 {"", -1},   {"2.5", -1}, {"+3", -1}, {"1000001", -1},      {"7 8", -1}, {"99999999999", -1}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        writ_status st = srv_config_set(&c, "approval_max_pending", cases[i].v, NULL, &err);
+        if (cases[i].want >= 0) {
+            assert_int_equal(st, WRIT_OK);
+            assert_int_equal(c.approval_max_pending, cases[i].want);
+        } else {
+            assert_int_equal(st, WRIT_EINVAL);
+            assert_non_null(strstr(err.msg, "approval_max_pending"));
+        }
+    }
+    bool help = false;
+    char *argv[] = {"serve", "--approval-max-pending", "3", NULL};
+    assert_int_equal(srv_config_args(&c, 3, argv, &help, &err), WRIT_OK);
+    assert_int_equal(c.approval_max_pending, 3);
+    char *bad[] = {"serve", "--approval-max-pending", "-2", NULL};
+    assert_int_not_equal(srv_config_args(&c, 3, bad, &help, &err), WRIT_OK);
+    assert_non_null(strstr(err.msg, "approval_max_pending"));
+    const char *json = "{\"approval_max_pending\": 0}";
+    assert_int_equal(srv_config_load_text(&c, json, strlen(json), NULL, &err), WRIT_OK);
+    assert_int_equal(c.approval_max_pending, 0);
+    srv_config_free(&c);
+}
+
 /* The example config documents every key with its default: loading it
  * changes nothing that --print-config shows. */
 static void example_matches_defaults(void **state)
@@ -446,6 +483,7 @@ int main(void)
         cmocka_unit_test(file_errors),
         cmocka_unit_test(example_matches_defaults),
         cmocka_unit_test(durations),
+        cmocka_unit_test(max_pending),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

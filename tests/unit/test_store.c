@@ -493,6 +493,178 @@ static void test_approval_race(void **state)
     assert_true(created <= 1);
 }
 
+/* ---- approval_max_pending: the cap on creating pending approvals */
+
+static const char *agent_a = "Writ::Agent::\"bot\"", *agent_b = "Writ::Agent::\"other\"";
+
+/* Take binding k (its own input) for agent at now with the cap max: the
+ * outcome, and the id of the approval answered ("" for none) in got. */
+static wr_take take_cap(wr_store *st, int k, const char *agent, uint32_t max, int64_t now, int64_t ttl,
+                        char got[40])
+{
+    static int seq;
+    wr_approval w, out;
+    char id[40], b[65];
+    snprintf(id, sizeof id, "cap-%d-%d", k, ++seq);
+    snprintf(b, sizeof b, "%064d", k);
+    want_init(&w, id, b, now, ttl);
+    w.agent = (char *)agent;
+    wr_take res = (wr_take)-1;
+    writ_error err;
+    assert_int_equal(wr_store_approval_take_capped(st, &w, max, now, &res, &out, &err), WRIT_OK);
+    snprintf(got, 40, "%s", out.id);
+    wr_approval_clear(&out);
+    return res;
+}
+
+static size_t count_status(wr_store *st, int status, int64_t now)
+{
+    wr_approval *list;
+    size_t n;
+    writ_error err;
+    assert_int_equal(wr_store_approval_list(st, status, now, &list, &n, &err), WRIT_OK);
+    wr_approvals_free(list, n);
+    return n;
+}
+
+static void decide_ok(wr_store *st, const char *id, bool approve, int64_t now)
+{
+    wr_approval out;
+    wr_decide_result dr;
+    writ_error err;
+    assert_int_equal(wr_store_approval_decide(st, id, approve, "admin", "r", now, &dr, &out, &err), WRIT_OK);
+    assert_int_equal(dr, WR_DECIDE_DONE);
+    wr_approval_clear(&out);
+}
+
+/* Redis: the agent's set of pending ids (0 when the key is gone). */
+static long long redis_pending_set(const char *agent)
+{
+    redisContext *c = raw();
+    assert_non_null(c);
+    freeReplyObject(redisCommand(c, "SELECT 3"));
+    redisReply *r = redisCommand(c, "ZCARD writ:app:%s", agent);
+    assert_non_null(r);
+    long long n = r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
+    freeReplyObject(r);
+    redisFree(c);
+    return n;
+}
+
+static void test_approval_cap(void **state)
+{
+    fixture *f = *state;
+    if (!f->chk->approvals)
+        return;
+    wr_store *st = f->st;
+    int64_t now = 1700000000000;
+    char a1[40], a2[40], a3[40], got[40];
+    /* two pending for agent a: the third is refused and nothing is stored */
+    assert_int_equal(take_cap(st, 1, agent_a, 2, now, 60000, a1), WR_TAKE_CREATED);
+    assert_int_equal(take_cap(st, 2, agent_a, 2, now + 1, 60000, a2), WR_TAKE_CREATED);
+    assert_int_equal(take_cap(st, 3, agent_a, 2, now + 2, 60000, got), WR_TAKE_FULL);
+    assert_string_equal(got, "");
+    assert_int_equal(count_status(st, -1, now + 2), 2);
+    /* at the cap the same binding still finds its pending approval */
+    assert_int_equal(take_cap(st, 1, agent_a, 2, now + 3, 60000, got), WR_TAKE_PENDING);
+    assert_string_equal(got, a1);
+    /* another agent is not held back */
+    assert_int_equal(take_cap(st, 4, agent_b, 2, now + 4, 60000, got), WR_TAKE_CREATED);
+    /* approving one frees a slot; the approved one is still used at the cap */
+    decide_ok(st, a1, true, now + 5);
+    assert_int_equal(take_cap(st, 3, agent_a, 2, now + 6, 60000, a3), WR_TAKE_CREATED);
+    assert_int_equal(take_cap(st, 5, agent_a, 2, now + 7, 60000, got), WR_TAKE_FULL);
+    assert_int_equal(take_cap(st, 1, agent_a, 2, now + 8, 60000, got), WR_TAKE_CONSUMED);
+    assert_string_equal(got, a1);
+    assert_int_equal(take_cap(st, 5, agent_a, 2, now + 9, 60000, got), WR_TAKE_FULL);
+    /* denying one frees a slot; its denial still holds at the cap */
+    decide_ok(st, a2, false, now + 10);
+    char a5[40];
+    assert_int_equal(take_cap(st, 5, agent_a, 2, now + 11, 1000, a5), WR_TAKE_CREATED); /* expires soon */
+    assert_int_equal(take_cap(st, 2, agent_a, 2, now + 12, 60000, got), WR_TAKE_DENIED);
+    assert_string_equal(got, a2);
+    assert_int_equal(take_cap(st, 6, agent_a, 2, now + 13, 60000, got), WR_TAKE_FULL);
+    /* one expiring frees one slot (a3 is still pending) */
+    int64_t t = now + 2000;
+    assert_int_equal(take_cap(st, 6, agent_a, 2, t, 60000, got), WR_TAKE_CREATED);
+    assert_int_equal(take_cap(st, 7, agent_a, 2, t + 1, 60000, got), WR_TAKE_FULL);
+    assert_int_equal(count_status(st, WR_APPROVAL_PENDING, t + 1), 3); /* a3, 6 and agent b's */
+    /* cap 0 is no cap, nor is the plain take */
+    assert_int_equal(take_cap(st, 7, agent_a, 0, t + 2, 60000, got), WR_TAKE_CREATED);
+    assert_int_equal(take_cap(st, 8, agent_a, 0, t + 3, 60000, got), WR_TAKE_CREATED);
+    wr_approval w, out;
+    wr_take res;
+    writ_error err;
+    want_init(&w, "cap-plain", "9999999999999999999999999999999999999999999999999999999999999999", t + 4,
+              60000);
+    assert_int_equal(wr_store_approval_take(st, &w, t + 4, &res, &out, &err), WRIT_OK);
+    assert_int_equal(res, WR_TAKE_CREATED);
+    wr_approval_clear(&out);
+    /* the count is exact: agent a has 5 pending now */
+    assert_int_equal(take_cap(st, 10, agent_a, 5, t + 5, 60000, got), WR_TAKE_FULL);
+    assert_int_equal(take_cap(st, 10, agent_a, 6, t + 6, 60000, got), WR_TAKE_CREATED);
+    assert_int_equal(count_status(st, WR_APPROVAL_PENDING, t + 6), 7);
+    if (strcmp(f->chk->name, "redis") != 0)
+        return;
+    /* Redis keeps a set of pending ids per agent: decided and expired
+     * ones leave it (once reported), so an idle agent leaves no key */
+    assert_int_equal(redis_pending_set(agent_a), 6);
+    wr_approval *list;
+    size_t n;
+    int64_t later = t + 100000;
+    assert_int_equal(wr_store_approval_expired(st, later, &list, &n, &err), WRIT_OK);
+    wr_approvals_free(list, n);
+    assert_int_equal(redis_pending_set(agent_a), 0);
+    assert_int_equal(redis_pending_set(agent_b), 0);
+}
+
+/* Many requests of one agent with different inputs at once: exactly the
+ * cap's worth are created. */
+typedef struct cap_racer {
+    wr_store *st;
+    int i;
+    wr_take res;
+    writ_status s;
+} cap_racer;
+
+static void *cap_race(void *arg)
+{
+    cap_racer *r = arg;
+    wr_approval w, out;
+    char id[40], b[65];
+    snprintf(id, sizeof id, "cap-race-%d", r->i);
+    snprintf(b, sizeof b, "%064d", 100 + r->i);
+    want_init(&w, id, b, 1700000000000, 60000);
+    writ_error err;
+    r->s = wr_store_approval_take_capped(r->st, &w, 5, 1700000000000, &r->res, &out, &err);
+    wr_approval_clear(&out);
+    return NULL;
+}
+
+static void test_approval_cap_race(void **state)
+{
+    fixture *f = *state;
+    if (!f->chk->approvals)
+        return;
+    enum { N = 24 };
+    pthread_t t[N];
+    cap_racer r[N];
+    for (int i = 0; i < N; i++) {
+        r[i] = (cap_racer){.st = f->st, .i = i};
+        pthread_create(&t[i], NULL, cap_race, &r[i]);
+    }
+    int created = 0, full = 0;
+    for (int i = 0; i < N; i++) {
+        pthread_join(t[i], NULL);
+        assert_int_equal(r[i].s, WRIT_OK);
+        created += r[i].res == WR_TAKE_CREATED;
+        full += r[i].res == WR_TAKE_FULL;
+    }
+    assert_int_equal(created, 5);
+    assert_int_equal(full, N - 5);
+    assert_int_equal(count_status(f->st, WR_APPROVAL_PENDING, 1700000000000), 5);
+}
+
 /* ---- counters */
 
 typedef struct seen {
@@ -874,6 +1046,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_approval_prune, redis_setup, close_backend),
         cmocka_unit_test_setup_teardown(test_approval_race, sqlite_setup, close_backend),
         cmocka_unit_test_setup_teardown(test_approval_race, redis_setup, close_backend),
+        cmocka_unit_test_setup_teardown(test_approval_cap, sqlite_setup, close_backend),
+        cmocka_unit_test_setup_teardown(test_approval_cap, redis_setup, close_backend),
+        cmocka_unit_test_setup_teardown(test_approval_cap_race, sqlite_setup, close_backend),
+        cmocka_unit_test_setup_teardown(test_approval_cap_race, redis_setup, close_backend),
         cmocka_unit_test_setup_teardown(test_counters, sqlite_setup, close_backend),
         cmocka_unit_test_setup_teardown(test_counters, redis_setup, close_backend),
         cmocka_unit_test_setup_teardown(test_counter_batch, sqlite_setup, close_backend),

@@ -2,7 +2,9 @@
  * take step (create, pending again, consume once, denied holds, expiry),
  * decide (found, not found, not pending), list by status, expiry reports
  * once, and threads and a second handle racing on one approved approval:
- * exactly one consumes. */
+ * exactly one consumes; threads on their own handles racing at an agent's
+ * approval_max_pending: exactly the cap's worth are created, and the count
+ * reads an index. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,6 +18,8 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <sqlite3.h>
 
 #include "store/store.h"
 
@@ -342,6 +346,75 @@ static void test_race_processes(void **state)
     assert_int_equal(consumed, 1);
 }
 
+/* ---- approval_max_pending on one file: each thread its own connection
+ * (as processes are), all for one agent, each with another input */
+
+typedef struct cap_racer {
+    int idx;
+    pthread_barrier_t *go;
+    writ_status s;
+    wr_take res;
+} cap_racer;
+
+static void *cap_race(void *p)
+{
+    cap_racer *r = p;
+    wr_store *st = NULL;
+    writ_error err;
+    r->s = wr_store_open("sqlite", dbpath, &st, &err);
+    char id[40], binding[65];
+    snprintf(id, sizeof id, "cap-%d", r->idx);
+    snprintf(binding, sizeof binding, "cap-%d", r->idx);
+    wr_approval w = want(id, binding, 9000000, 60000), out;
+    pthread_barrier_wait(r->go);
+    if (r->s == WRIT_OK) {
+        r->s = wr_store_approval_take_capped(st, &w, 3, 9000000, &r->res, &out, &err);
+        wr_approval_clear(&out);
+    }
+    wr_store_close(st);
+    return NULL;
+}
+
+static void test_cap_own_handles(void **state)
+{
+    (void)state;
+    wr_store_close(open_store()); /* the schema, before the racers */
+    pthread_barrier_t go;
+    pthread_barrier_init(&go, NULL, RACERS);
+    cap_racer rs[RACERS];
+    pthread_t th[RACERS];
+    for (int i = 0; i < RACERS; i++) {
+        rs[i] = (cap_racer){.idx = i, .go = &go};
+        pthread_create(&th[i], NULL, cap_race, &rs[i]);
+    }
+    int created = 0, full = 0;
+    for (int i = 0; i < RACERS; i++) {
+        pthread_join(th[i], NULL);
+        assert_int_equal(rs[i].s, WRIT_OK);
+        created += rs[i].res == WR_TAKE_CREATED;
+        full += rs[i].res == WR_TAKE_FULL;
+    }
+    pthread_barrier_destroy(&go);
+    assert_int_equal(created, 3);
+    assert_int_equal(full, RACERS - 3);
+    /* the count is a range of an index, not a scan of the table */
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open_v2(dbpath, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_stmt *q = NULL;
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "EXPLAIN QUERY PLAN SELECT count(*) FROM (SELECT 1 FROM approvals "
+                                        "WHERE agent = ?1 AND status = 0 AND expires_ms > ?2 LIMIT ?3)",
+                                        -1, &q, NULL),
+                     SQLITE_OK);
+    bool indexed = false;
+    while (sqlite3_step(q) == SQLITE_ROW)
+        indexed |= strstr((const char *)sqlite3_column_text(q, 3),
+                          "USING COVERING INDEX approvals_by_agent") != NULL;
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+    assert_true(indexed);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -350,6 +423,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_race_shared_handle, setup, teardown),
         cmocka_unit_test_setup_teardown(test_race_own_handles, setup, teardown),
         cmocka_unit_test_setup_teardown(test_race_processes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cap_own_handles, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
