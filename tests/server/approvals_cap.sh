@@ -126,13 +126,7 @@ contains "audit: the reason" "$(jq -c '.errors[0].message' <<<"$full" | head -1)
 check "audit: other-bot's request was not refused" "$(jq -r '.agent' <<<"$full" | grep -c other-bot)" 0
 
 # ---- two replicas on one Redis: the cap is the agent's, whichever replica asks
-rport=$(free_port)
-mkdir -p "$TMP/redis"
-redis-server --port "$rport" --bind 127.0.0.1 --dir "$TMP/redis" --save "" --appendonly no \
-    --daemonize no --loglevel warning >"$TMP/redis/out.log" 2>&1 &
-PIDS+=($!)
-for _ in $(seq 50); do [ "$(redis-cli -p "$rport" ping 2>/dev/null)" = PONG ] && break; sleep 0.1; done
-[ "$(redis-cli -p "$rport" ping 2>/dev/null)" = PONG ] || { cat "$TMP/redis/out.log"; bad "redis-server started"; finish; }
+start_redis_plain # sets rport
 start_writ r0 --config "$TMP/writ.conf" --state "redis://127.0.0.1:$rport/0" --approval-max-pending 2
 R0=$ADDR
 start_writ r1 --config "$TMP/writ.conf" --state "redis://127.0.0.1:$rport/0" --approval-max-pending 2

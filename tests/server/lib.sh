@@ -125,3 +125,15 @@ free_port() {
     done
     echo 0
 }
+
+# start_redis_plain: a redis-server of the test's own on a free port (rport),
+# nothing persisted, stopped with the test.
+start_redis_plain() {
+    rport=$(free_port)
+    mkdir -p "$TMP/redis"
+    redis-server --port "$rport" --bind 127.0.0.1 --dir "$TMP/redis" --save "" --appendonly no \
+        --daemonize no --loglevel warning >"$TMP/redis/out.log" 2>&1 &
+    PIDS+=($!)
+    for _ in $(seq 50); do [ "$(redis-cli -p "$rport" ping 2>/dev/null)" = PONG ] && break; sleep 0.1; done
+    [ "$(redis-cli -p "$rport" ping 2>/dev/null)" = PONG ] || { cat "$TMP/redis/out.log"; bad "redis-server started"; finish; }
+}

@@ -16,13 +16,7 @@
 command -v redis-server >/dev/null || { bad "redis-server installed (scripts/test.sh installs it)"; finish; }
 command -v jq >/dev/null || { bad "jq installed"; finish; }
 
-rport=$(free_port)
-mkdir -p "$TMP/redis"
-redis-server --port "$rport" --bind 127.0.0.1 --dir "$TMP/redis" --save "" --appendonly no \
-    --daemonize no --loglevel warning >"$TMP/redis/out.log" 2>&1 &
-PIDS+=($!)
-for _ in $(seq 50); do [ "$(redis-cli -p "$rport" ping 2>/dev/null)" = PONG ] && break; sleep 0.1; done
-[ "$(redis-cli -p "$rport" ping 2>/dev/null)" = PONG ] || { cat "$TMP/redis/out.log"; bad "redis-server started"; finish; }
+start_redis_plain # sets rport
 
 # an MCP upstream (the SDK's server) for the gateway's -32002, when node is there
 PEERS="$REPO/tests/peers"
