@@ -12,7 +12,10 @@
  *     carries the new id, and with the original id put back (as an answer's
  *     is) equals the message sent, the id included;
  *   - an answer whose id is read gets the caller's id and is otherwise the
- *     same message. */
+ *     same message;
+ *   - the process's own request is answered with one line that parses, is
+ *     an answer (never read as one of ours) and carries the request's id;
+ *     anything else gets no answer. */
 #include <jansson.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -76,6 +79,26 @@ static void check_message(const char *p, size_t n)
         wr_free(line);
         wr_free(orig_text);
         json_decref(orig);
+    }
+    char *no = up_stdio_refusal(p, n);
+    if (no) {
+        size_t nl = strlen(no);
+        json_t *req = json_loadb(p, n, 0, NULL);
+        json_t *ans = json_loads(no, 0, NULL);
+        uint64_t aid;
+        json_t *amsg = NULL;
+        if (!nl || no[nl - 1] != '\n' || memchr(no, '\n', nl - 1) || memchr(no, '\r', nl) || !req || !ans ||
+            !json_is_string(json_object_get(req, "method")) || json_object_get(ans, "method") ||
+            !json_equal(json_object_get(ans, "id"), json_object_get(req, "id")) ||
+            (!json_object_get(ans, "result") == !json_object_get(ans, "error")))
+            abort();
+        /* an answer to its request, with its id: ours only if it used a number of ours */
+        if (up_stdio_answer_id(no, nl - 1, &aid, &amsg) && !json_is_integer(json_object_get(req, "id")))
+            abort();
+        json_decref(amsg);
+        json_decref(req);
+        json_decref(ans);
+        wr_free(no);
     }
     uint64_t id;
     json_t *msg;
