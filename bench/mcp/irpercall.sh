@@ -43,7 +43,7 @@ if [ "${WITH_STRACE:-0}" = 1 ] || [ "${WITH_CSW:-0}" = 1 ]; then
   c0=$(csw) t0=$(cpu); bytask >"$work/csw0"
   if [ "${PERF_SYSCALLS:-0}" = 1 ]; then
     ev=raw_syscalls:sys_enter
-    for s in epoll_wait epoll_ctl ppoll poll write read futex fcntl sendto sendmsg recvfrom pwrite64; do
+    for s in epoll_wait epoll_ctl ppoll poll write read futex fcntl sendto sendmsg recvfrom pwrite64 connect close; do
       ev="$ev,syscalls:sys_enter_$s"; done
     perf stat -e "$ev" -p $wp -o "$work/perf" -- sleep $((secs + 1)) & pp=$!
     sleep 0.2

@@ -43,6 +43,12 @@
  *
  * No redirects, no proxy from the environment, http and https only, no
  * Accept-Encoding (the body is passed on as the upstream sent it). */
+/* Kept-alive connections to the upstream that libcurl may keep idle.  Its
+ * default is four per transfer in flight at the moment one ends: with calls
+ * coming and going that bound moves all the time, and a connection closed
+ * when few were in flight was opened again when many were (13% of calls at
+ * 32 concurrent clients opened one, and the upstream accepted one). */
+#define IDLE_CONNS 256
 #define _GNU_SOURCE /* ppoll */
 #include <ctype.h>
 #include <errno.h>
@@ -980,7 +986,8 @@ writ_status mcp_upstream_http_open(const char *name, const char *url, const mcp_
     if (h->multi && (curl_multi_setopt(h->multi, CURLMOPT_SOCKETFUNCTION, on_socket) ||
                      curl_multi_setopt(h->multi, CURLMOPT_SOCKETDATA, h) ||
                      curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, on_timer) ||
-                     curl_multi_setopt(h->multi, CURLMOPT_TIMERDATA, h))) {
+                     curl_multi_setopt(h->multi, CURLMOPT_TIMERDATA, h) ||
+                     curl_multi_setopt(h->multi, CURLMOPT_MAXCONNECTS, (long)IDLE_CONNS))) {
         curl_multi_cleanup(h->multi);
         h->multi = NULL;
     }

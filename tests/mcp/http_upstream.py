@@ -3,7 +3,8 @@
 tests/unit/test_mcp_upstream.c.  Listens on 127.0.0.1 (a free port), prints
 the port on its first line, serves until killed.
 
-  /json   JSON answer echoing the method, the request headers and the body
+  /json   JSON answer echoing the method, the request headers and the body,
+          and the client's port (peer_port: which connection it came on)
           (answer headers: Mcp-Session-Id: s-123, MCP-Protocol-Version)
   /sse    text/event-stream, chunked: a priming event with empty data, then
           three events 300 ms apart
@@ -52,7 +53,8 @@ class Handler(BaseHTTPRequestHandler):
         if path == "/json":
             hdrs = {k.lower(): v for k, v in self.headers.items()}
             ans = {"jsonrpc": "2.0", "id": 1,
-                   "result": {"method": self.command, "headers": hdrs, "body": body}}
+                   "result": {"method": self.command, "headers": hdrs, "body": body,
+                              "peer_port": self.client_address[1]}}
             self._send(200, "application/json", json.dumps(ans).encode(),
                        [("Mcp-Session-Id", "s-123"), ("MCP-Protocol-Version", "2025-11-25")])
         elif path == "/sse":

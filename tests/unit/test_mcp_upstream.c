@@ -676,6 +676,43 @@ static void test_http_concurrent(void **state)
     mcp_upstream_close(u);
 }
 
+/* Rounds of 16 requests at once: the connections of the first round are
+ * kept and used again.  (libcurl's default keeps four idle connections per
+ * transfer in flight when one ends, so as a round's last transfers ended it
+ * closed connections that the next round opened again.) */
+static void test_http_keeps_connections(void **state)
+{
+    enum { N = 16, ROUNDS = 4 };
+    mcp_upstream *u = http_open("/json", NULL);
+    int ports[N * ROUNDS], nports = 0;
+    for (int round = 0; round < ROUNDS; round++) {
+        rec r[N];
+        for (int i = 0; i < N; i++) {
+            rec_init(&r[i]);
+            mcp_up_request rq = {.body = "{}", .len = 2};
+            assert_int_equal(mcp_upstream_send(u, &rq, &CB, &r[i], &r[i].ticket), WRIT_OK);
+        }
+        for (int i = 0; i < N; i++) {
+            assert_true(rec_wait(&r[i], 10));
+            assert_int_equal(r[i].st, WRIT_OK);
+            json_t *a = json_loadb(r[i].body ? r[i].body : "", r[i].len, 0, NULL);
+            int port = (int)json_integer_value(json_object_get(json_object_get(a, "result"), "peer_port"));
+            json_decref(a);
+            assert_true(port > 0);
+            bool seen = false;
+            for (int k = 0; k < nports; k++)
+                seen |= ports[k] == port;
+            if (!seen)
+                ports[nports++] = port;
+            rec_free(&r[i]);
+        }
+    }
+    if (nports > N)
+        fail_msg("%d connections for %d rounds of %d requests at once: closed and opened again", nports, ROUNDS,
+                 N);
+    mcp_upstream_close(u);
+}
+
 /* ---- the stdio peer ---- */
 
 static char stdio_log[64];
@@ -1081,7 +1118,7 @@ int main(void)
         cmocka_unit_test(test_http_json_and_headers), cmocka_unit_test(test_http_get_delete),
         cmocka_unit_test(test_http_sse_in_pieces),    cmocka_unit_test(test_http_errors),
         cmocka_unit_test(test_http_wait_here),        cmocka_unit_test(test_http_refused_and_bad_urls),
-        cmocka_unit_test(test_http_cancel),           cmocka_unit_test(test_http_concurrent),
+        cmocka_unit_test(test_http_cancel),           cmocka_unit_test(test_http_concurrent), cmocka_unit_test(test_http_keeps_connections),
         cmocka_unit_test(test_http_connect_timeout),
     };
     const struct CMUnitTest stdio[] = {
