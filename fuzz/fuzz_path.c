@@ -65,6 +65,8 @@ static const char *const reasons[] = {
     "path: empty segment at byte ",
     "path: '.' segment at byte ",
     "path: '..' segment at byte ",
+    "path: segment that reads as '.' at byte ",
+    "path: segment that reads as '..' at byte ",
 };
 
 static void check_refusal(const char *why, size_t plen)
@@ -92,6 +94,21 @@ static void check_accepted(const char *raw, size_t plen, const char *out)
         const char *e = strchr(p, '/');
         size_t k = e ? (size_t)(e - p) : strlen(p);
         if ((k == 0 && e) || (k == 1 && p[0] == '.') || (k == 2 && p[0] == '.' && p[1] == '.'))
+            abort();
+        /* nor one that NFKC reads as one: its dots as code points */
+        size_t dots = 0, j = 0;
+        while (j < k) {
+            if (p[j] == '.')
+                dots++, j++;
+            else if (j + 3 <= k && (!memcmp(p + j, "\xef\xbc\x8e", 3) || !memcmp(p + j, "\xef\xb9\x92", 3) ||
+                                    !memcmp(p + j, "\xe2\x80\xa4", 3)))
+                dots++, j += 3;
+            else if (j + 3 <= k && !memcmp(p + j, "\xe2\x80\xa5", 3))
+                dots += 2, j += 3;
+            else
+                break;
+        }
+        if (j == k && (dots == 1 || dots == 2))
             abort();
         if (!e)
             break;

@@ -13,7 +13,9 @@
  * them could read as another path:
  *   - a `.` or `..` segment (written raw or encoded: `%2e`, `.%2E`, ...),
  *     also with parameters (`..;x`, `%2e%2e%3B`): servlet containers cut
- *     `;...` off each segment before they remove dot segments;
+ *     `;...` off each segment before they remove dot segments; also one
+ *     spelled with dots that Unicode compatibility normalisation (NFKC)
+ *     turns into `.` (U+FF0E, U+FE52, U+2024; U+2025 is two);
  *   - any other `;` (raw or `%3B`): to those readers `writ;x` is `writ`;
  *   - an empty segment (`//`) anywhere but a single trailing `/`: nginx
  *     merges slashes by default, so `/a//b` reaches the upstream as `/a/b`;

@@ -71,6 +71,7 @@ dot-dot;x|/repos/writ/..;x/..;x/$D|path: '..' segment at byte 12
 segment parameter|/repos/writ;x/pulls/7|path: ';' at byte 11
 encoded ;|/repos/writ%3Bx/pulls/7|path: encoded ';' at byte 11
 %2F|/repos/writ%2F..%2F..%2F$D|path: encoded '/' at byte 11
+fullwidth dots|/repos/writ/%EF%BC%8E%EF%BC%8E/%EF%BC%8E%EF%BC%8E/$D|path: segment that reads as '..' at byte 12
 backslash|/repos/writ/..\\..\\$D|path: '\\\\' at byte 14
 %5C|/repos/writ/%5C..%5C..%5C$D|path: encoded '\\\\' at byte 12
 %2f|/repos/writ/pulls%2f7|path: encoded '/' at byte 17
@@ -166,7 +167,7 @@ contains "refusal audited" "$q" "path: '..' segment at byte 12"
 contains "missing method audited" "$q" "X-Original-URI without X-Original-Method"
 n=$(grep -c '"decision":"deny"' <<<"$q")
 m=$(grep -c 'control character or space at byte 13' <<<"$q")
-check "denies audited" "$n" $((50 + m - 1))
+check "denies audited" "$n" $((51 + m - 1))
 q=$("$WRIT" audit query --state-dir "$TMP/paths.state" --resource 'Writ::Dataset::"%2e%2e"')
 contains "%252e%252e audited as the resource %2e%2e" "$q" '"resource":"Writ::Dataset::\"%2e%2e\""'
 v=$("$WRIT" audit verify --state-dir "$TMP/paths.state")

@@ -62,6 +62,9 @@ static void accepted(void **state)
         {"/%0A%09", "/\n\t"},                   /* decoded controls are id bytes */
         {"/a,b=c/d,e", "/a,b=c/d,e"},
         {"/a?x;y/..;", "/a"}, /* a ';' in the query is no segment parameter */
+        {"/a/%EF%BC%8E%EF%BC%8E%EF%BC%8E", "/a/\xef\xbc\x8e\xef\xbc\x8e\xef\xbc\x8e"}, /* three: an id */
+        {"/a/x%EF%BC%8E", "/a/x\xef\xbc\x8e"},
+        {"/a/%E2%80%A5.", "/a/\xe2\x80\xa5."}, /* reads as '...' */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const char *got = canon(cases[i].raw);
@@ -123,6 +126,15 @@ static void refused(void **state)
         {"/a%23b", "! path: encoded '#' at byte 2"},
         {"/a#b", "! path: '#' at byte 2"},
         {"/a#b?c", "! path: '#' at byte 2"},
+        /* dots that NFKC makes '.': FULLWIDTH FULL STOP, SMALL FULL STOP,
+         * ONE DOT LEADER, TWO DOT LEADER (two) */
+        {"/a/%EF%BC%8E%EF%BC%8E/b", "! path: segment that reads as '..' at byte 3"},
+        {"/a/.%EF%BC%8E/b", "! path: segment that reads as '..' at byte 3"},
+        {"/a/%EF%B9%92", "! path: segment that reads as '.' at byte 3"},
+        {"/a/%E2%80%A4%E2%80%A4/b", "! path: segment that reads as '..' at byte 3"},
+        {"/a/%E2%80%A5/b", "! path: segment that reads as '..' at byte 3"},
+        {"/a/\xef\xbc\x8e\xef\xbc\x8e/b", "! path: segment that reads as '..' at byte 3"},
+        {"/a/%EF%BC%8E%EF%BC%8E;x/b", "! path: segment that reads as '..' at byte 3"},
         /* a backslash, raw or encoded: a '/' to WHATWG URL parsers, IIS */
         {"/repos/writ/..\\..\\services", "! path: '\\' at byte 14"},
         {"/a\\b", "! path: '\\' at byte 2"},
