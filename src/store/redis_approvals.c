@@ -2,7 +2,9 @@
  *
  *   writ:ap:ID        hash: every field of the approval (status by name)
  *   writ:apb:BINDING  the id of the binding's latest approval
- *   writ:apz          sorted set of ids by created_ms (listing, newest first)
+ *   writ:apz          sorted set of ids by created_ms (listing, newest first:
+ *                     ids of one millisecond in reverse byte order, as
+ *                     ZREVRANGEBYSCORE gives them)
  *   writ:apx          sorted set of ids by expires_ms while pending or
  *                     approved (expiry reports; removed when reported,
  *                     consumed or denied)
@@ -334,69 +336,161 @@ static writ_status collect(const redisReply *arr, int status, int64_t now_ms, wr
     return WRIT_OK;
 }
 
-writ_status wr_redis_approval_list(wr_store *st, int status, int64_t now_ms, wr_approval **out, size_t *n,
-                                   writ_error *err)
+/* A place in writ:apz: a score as Redis writes it and an id. */
+enum { ZPOS_SCORE = 32, ZPOS_ID = 40 /* as wr_approval.id */ };
+typedef struct zpos {
+    char score[ZPOS_SCORE];
+    char id[ZPOS_ID];
+} zpos;
+
+/* ZREVRANGEBYSCORE writ:apz max min WITHSCORES [LIMIT 0 count] (count 0:
+ * all): pairs of id and score, each checked to fit a zpos. */
+static redisReply *zrev(redisContext *c, const char *max, const char *min, size_t count, writ_error *err)
+{
+    rd_args a = {0};
+    rd_arg_str(&a, "ZREVRANGEBYSCORE");
+    rd_arg_str(&a, "writ:apz");
+    rd_arg_str(&a, max);
+    rd_arg_str(&a, min);
+    rd_arg_str(&a, "WITHSCORES");
+    if (count) {
+        rd_arg_str(&a, "LIMIT");
+        rd_arg_str(&a, "0");
+        rd_arg_i64(&a, (int64_t)count);
+    }
+    redisReply *z = rd_run(c, &a, "approval list", err);
+    if (!z)
+        return NULL;
+    bool ok = z->type == REDIS_REPLY_ARRAY && z->elements % 2 == 0;
+    for (size_t i = 0; ok && i < z->elements; i += 2) {
+        const redisReply *id = z->element[i], *sc = z->element[i + 1];
+        ok = id->type == REDIS_REPLY_STRING && id->len < ZPOS_ID && sc->type == REDIS_REPLY_STRING &&
+             sc->len < ZPOS_SCORE;
+    }
+    if (!ok) {
+        freeReplyObject(z);
+        bad_reply(err, "approval list");
+        return NULL;
+    }
+    return z;
+}
+
+/* The approvals of the ids of z (zrev's pairs) from pair first on, read
+ * in one pipeline of HGETALLs: those of status are appended to *list while
+ * it holds fewer than want. */
+static writ_status read_ids(redisContext *c, const redisReply *z, size_t first, int status, int64_t now_ms,
+                            size_t want, wr_approval **list, size_t *n, writ_error *err)
+{
+    size_t count = z->elements / 2 - first;
+    if (!count)
+        return WRIT_OK;
+    size_t cap = *n + count < want ? *n + count : want;
+    wr_approval *l = wr_realloc(*list, cap * sizeof *l);
+    if (!l)
+        return rd_fail(err, WRIT_ENOMEM, "out of memory", NULL);
+    *list = l;
+    for (size_t i = first; i < first + count; i++) {
+        const redisReply *id = z->element[2 * i];
+        if (redisAppendCommand(c, "HGETALL writ:ap:%b", id->str, id->len) != REDIS_OK) {
+            c->err = REDIS_ERR_IO; /* replies pending: never reuse */
+            return rd_fail(err, WRIT_EIO, "approval list", c->errstr);
+        }
+    }
+    writ_status ret = WRIT_OK;
+    for (size_t i = 0; i < count; i++) { /* every reply is read, even after a failure */
+        void *rp = NULL;
+        if (redisGetReply(c, &rp) != REDIS_OK || !rp) {
+            c->err = REDIS_ERR_IO;
+            return rd_fail(err, WRIT_EIO, "approval list", c->errstr);
+        }
+        redisReply *h = rp;
+        wr_approval a;
+        if (ret || h->type != REDIS_REPLY_ARRAY || h->elements == 0) {
+            /* listed but gone */
+        } else if (!from_hash(h, now_ms, &a)) {
+            ret = bad_reply(err, "approval list");
+        } else if ((status >= 0 && (int)a.status != status) || *n >= want) {
+            wr_approval_clear(&a);
+        } else {
+            l[(*n)++] = a;
+        }
+        freeReplyObject(h);
+    }
+    return ret;
+}
+
+/* The approvals of status after pos (or from the newest) into *list until
+ * it holds want or writ:apz ends: the rest of pos's millisecond (its ids
+ * below pos's), then chunks of the older ones, each chunk continuing after
+ * the last id of the one before. */
+static writ_status page_from(redisContext *c, zpos pos, bool have_pos, int status, int64_t now_ms,
+                             size_t want, wr_approval **list, size_t *n, writ_error *err)
+{
+    for (;;) {
+        char max[40] = "+inf";
+        if (have_pos) {
+            redisReply *z = zrev(c, pos.score, pos.score, 0, err);
+            if (!z)
+                return WRIT_EIO;
+            size_t i = 0; /* ids come in reverse byte order: skip those not below pos.id */
+            while (i < z->elements / 2 && strcmp(z->element[2 * i]->str, pos.id) >= 0)
+                i++;
+            writ_status ret = read_ids(c, z, i, status, now_ms, want, list, n, err);
+            freeReplyObject(z);
+            if (ret || *n >= want)
+                return ret;
+            snprintf(max, sizeof max, "(%s", pos.score);
+        }
+        /* with a status filter, read ahead: many may not match */
+        size_t chunk = want - *n;
+        if (status >= 0 && chunk < 128)
+            chunk = 128;
+        redisReply *z = zrev(c, max, "-inf", chunk, err);
+        if (!z)
+            return WRIT_EIO;
+        writ_status ret = read_ids(c, z, 0, status, now_ms, want, list, n, err);
+        size_t got = z->elements / 2;
+        if (got) {
+            memcpy(pos.id, z->element[2 * got - 2]->str, z->element[2 * got - 2]->len + 1);
+            memcpy(pos.score, z->element[2 * got - 1]->str, z->element[2 * got - 1]->len + 1);
+            have_pos = true;
+        }
+        freeReplyObject(z);
+        if (ret || *n >= want || got < chunk)
+            return ret;
+    }
+}
+
+writ_status wr_redis_approval_page(wr_store *st, int status, const wr_approval_pos *after, size_t limit,
+                                   int64_t now_ms, wr_approval **out, size_t *n, bool *more, writ_error *err)
 {
     wr_redis_store *s = (wr_redis_store *)st;
     *out = NULL;
     *n = 0;
+    *more = false;
+    zpos pos = {{0}, {0}};
+    if (after) {
+        snprintf(pos.score, sizeof pos.score, "%lld", (long long)after->created_ms);
+        snprintf(pos.id, sizeof pos.id, "%s", after->id);
+    }
     redisContext *c = rd_get(s, err);
     if (!c)
         return WRIT_EIO;
-    rd_args a = {0};
-    rd_arg_str(&a, "ZREVRANGE");
-    rd_arg_str(&a, "writ:apz");
-    rd_arg_str(&a, "0");
-    rd_arg_str(&a, "-1");
-    redisReply *ids = rd_run(c, &a, "approval list", err);
-    writ_status ret = WRIT_OK;
-    if (!ids) {
-        rd_put(s, c);
-        return WRIT_EIO;
-    }
-    if (ids->type != REDIS_REPLY_ARRAY) {
-        ret = bad_reply(err, "approval list");
-        goto out;
-    }
-    /* one pipeline of HGETALLs */
-    for (size_t i = 0; i < ids->elements; i++) {
-        char key[64];
-        const redisReply *id = ids->element[i];
-        if (id->type != REDIS_REPLY_STRING || id->len >= 40)
-            continue;
-        snprintf(key, sizeof key, "writ:ap:%s", id->str);
-        if (redisAppendCommand(c, "HGETALL %s", key) != REDIS_OK) {
-            ret = rd_fail(err, WRIT_EIO, "approval list", c->errstr);
-            c->err = REDIS_ERR_IO; /* replies pending: never reuse */
-            goto out;
-        }
-    }
-    redisReply arr = {.type = REDIS_REPLY_ARRAY, .elements = 1};
-    for (size_t i = 0; i < ids->elements; i++) {
-        const redisReply *id = ids->element[i];
-        if (id->type != REDIS_REPLY_STRING || id->len >= 40)
-            continue;
-        void *rp = NULL;
-        if (redisGetReply(c, &rp) != REDIS_OK || !rp) {
-            ret = rd_fail(err, WRIT_EIO, "approval list", c->errstr);
-            c->err = REDIS_ERR_IO;
-            goto out;
-        }
-        redisReply *one = rp;
-        arr.element = &one;
-        if (!ret && one->type == REDIS_REPLY_ARRAY)
-            ret = collect(&arr, status, now_ms, out, n, err);
-        freeReplyObject(one);
-    }
-out:
-    freeReplyObject(ids);
+    /* one more than the page: are there more? */
+    writ_status ret = page_from(c, pos, after != NULL, status, now_ms, limit + 1, out, n, err);
     rd_put(s, c);
     if (ret) {
         wr_approvals_free(*out, *n);
         *out = NULL;
         *n = 0;
+        return ret;
     }
-    return ret;
+    if (*n > limit) {
+        wr_approval_clear(&(*out)[limit]);
+        *n = limit;
+        *more = true;
+    }
+    return WRIT_OK;
 }
 
 writ_status wr_redis_approval_decide(wr_store *st, const char *id, bool approve, const char *by,

@@ -21,8 +21,9 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Most rows one list returns (newest first). */
-#define APPROVALS_LIST_MAX 1000
+/* Most rows one collect returns: a page and the one that says there are
+ * more. */
+#define APPROVALS_LIST_MAX (WR_APPROVAL_PAGE_MAX + 1)
 
 enum { ST_PENDING = 0, ST_APPROVED = 1, ST_DENIED = 2, ST_CONSUMED = 3 };
 
@@ -38,7 +39,10 @@ static const char schema_sql[] =
     " decided_by TEXT, reason TEXT,"
     " expiry_reported INTEGER NOT NULL DEFAULT 0);"
     "CREATE INDEX IF NOT EXISTS approvals_by_binding ON approvals(binding, status, expires_ms);"
-    "CREATE INDEX IF NOT EXISTS approvals_by_created ON approvals(created_ms);"
+    /* the listing's order and keyset (created_ms, id) < (?, ?); it
+     * replaces an index of created_ms alone, which left ties to a sort */
+    "DROP INDEX IF EXISTS approvals_by_created;"
+    "CREATE INDEX IF NOT EXISTS approvals_by_created_id ON approvals(created_ms, id);"
     "CREATE INDEX IF NOT EXISTS approvals_unreported ON approvals(expiry_reported, expires_ms);"
     "CREATE INDEX IF NOT EXISTS approvals_by_agent ON approvals(agent, status, expires_ms);";
 
@@ -381,8 +385,29 @@ static writ_status collect(wr_sqlite_store *s, sqlite3_stmt *q, int want_status,
     return WRIT_OK;
 }
 
-writ_status wr_sqlite_approval_list(wr_store *st, int status, int64_t now_ms, wr_approval **out, size_t *n,
-                                    writ_error *err)
+/* The condition on the stored status that selects status at ?1 (now):
+ * the stored status narrows the scan, the derived one (expired) is decided
+ * per row. */
+static const char *status_cond(int status)
+{
+    switch (status) {
+    case WR_APPROVAL_PENDING:
+        return "status = 0 AND expires_ms > ?1";
+    case WR_APPROVAL_APPROVED:
+        return "status = 1 AND expires_ms > ?1";
+    case WR_APPROVAL_DENIED:
+        return "status = 2 AND ?1 = ?1";
+    case WR_APPROVAL_CONSUMED:
+        return "status = 3 AND ?1 = ?1";
+    case WR_APPROVAL_EXPIRED:
+        return "status IN (0, 1) AND expires_ms <= ?1";
+    default:
+        return "?1 = ?1";
+    }
+}
+
+writ_status wr_sqlite_approval_page(wr_store *st, int status, const wr_approval_pos *after, size_t limit,
+                                    int64_t now_ms, wr_approval **out, size_t *n, bool *more, writ_error *err)
 {
     wr_sqlite_store *s = (wr_sqlite_store *)st;
     writ_error e0;
@@ -391,32 +416,11 @@ writ_status wr_sqlite_approval_list(wr_store *st, int status, int64_t now_ms, wr
     memset(err, 0, sizeof *err);
     *out = NULL;
     *n = 0;
-    /* the stored status narrows the scan; the derived one (expired) is
-     * decided per row */
-    const char *where = "";
-    switch (status) {
-    case WR_APPROVAL_PENDING:
-        where = " WHERE status = 0 AND expires_ms > ?1";
-        break;
-    case WR_APPROVAL_APPROVED:
-        where = " WHERE status = 1 AND expires_ms > ?1";
-        break;
-    case WR_APPROVAL_DENIED:
-        where = " WHERE status = 2 AND ?1 = ?1";
-        break;
-    case WR_APPROVAL_CONSUMED:
-        where = " WHERE status = 3 AND ?1 = ?1";
-        break;
-    case WR_APPROVAL_EXPIRED:
-        where = " WHERE status IN (0, 1) AND expires_ms <= ?1";
-        break;
-    default:
-        where = " WHERE ?1 = ?1";
-        break;
-    }
+    *more = false;
     char sql[400];
-    snprintf(sql, sizeof sql, "SELECT " COLS " FROM approvals%s ORDER BY created_ms DESC, id LIMIT %d", where,
-             APPROVALS_LIST_MAX);
+    snprintf(sql, sizeof sql,
+             "SELECT " COLS " FROM approvals WHERE %s%s ORDER BY created_ms DESC, id DESC LIMIT ?4",
+             status_cond(status), after ? " AND (created_ms, id) < (?2, ?3)" : "");
     pthread_mutex_lock(&s->mu);
     sqlite3_stmt *q = NULL;
     writ_status rc;
@@ -424,10 +428,20 @@ writ_status wr_sqlite_approval_list(wr_store *st, int status, int64_t now_ms, wr
         rc = wr_sqlite_fail(s, err, "prepare");
     } else {
         sqlite3_bind_int64(q, 1, now_ms);
+        if (after) {
+            sqlite3_bind_int64(q, 2, after->created_ms);
+            bind_text(q, 3, after->id);
+        }
+        sqlite3_bind_int64(q, 4, (sqlite3_int64)limit + 1); /* one more: are there more? */
         rc = collect(s, q, status, now_ms, out, n, err);
     }
     sqlite3_finalize(q);
     pthread_mutex_unlock(&s->mu);
+    if (!rc && *n > limit) {
+        wr_approval_clear(&(*out)[limit]);
+        *n = limit;
+        *more = true;
+    }
     return rc;
 }
 

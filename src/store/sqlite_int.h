@@ -32,7 +32,8 @@ writ_status wr_sqlite_approval_take(wr_store *st, const wr_approval *want, uint3
                                     int64_t now_ms, wr_take *res, wr_approval *out, writ_error *err);
 writ_status wr_sqlite_approval_get(wr_store *st, const char *id, int64_t now_ms, wr_approval *out, bool *found,
                                    writ_error *err);
-writ_status wr_sqlite_approval_list(wr_store *st, int status, int64_t now_ms, wr_approval **out, size_t *n,
+writ_status wr_sqlite_approval_page(wr_store *st, int status, const wr_approval_pos *after, size_t limit,
+                                    int64_t now_ms, wr_approval **out, size_t *n, bool *more,
                                     writ_error *err);
 writ_status wr_sqlite_approval_decide(wr_store *st, const char *id, bool approve, const char *by,
                                       const char *reason, int64_t now_ms, wr_decide_result *res,

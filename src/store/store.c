@@ -113,12 +113,62 @@ writ_status wr_store_approval_get(wr_store *st, const char *id, int64_t now_ms, 
     return st->ops->approval_get(st, id, now_ms, out, found, err);
 }
 
+writ_status wr_store_approval_page(wr_store *st, int status, const wr_approval_pos *after, size_t limit,
+                                   int64_t now_ms, wr_approval **out, size_t *n, bool *more, writ_error *err)
+{
+    *out = NULL;
+    *n = 0;
+    *more = false;
+    if (limit < 1 || limit > WR_APPROVAL_PAGE_MAX)
+        return st_fail(err, WRIT_EINVAL, "state: a page of approvals holds 1 to 1000");
+    return st->ops->approval_page(st, status, after, limit, now_ms, out, n, more, err);
+}
+
+/* Move the n approvals of v to the end of *list (v is freed). */
+static writ_status append_page(wr_approval **list, size_t *len, wr_approval *v, size_t n, writ_error *err)
+{
+    if (n) {
+        wr_approval *l = wr_realloc(*list, (*len + n) * sizeof *l);
+        if (!l) {
+            wr_approvals_free(v, n);
+            return st_fail(err, WRIT_ENOMEM, "state: out of memory");
+        }
+        memcpy(l + *len, v, n * sizeof *v);
+        *list = l;
+        *len += n;
+    }
+    wr_free(v);
+    return WRIT_OK;
+}
+
 writ_status wr_store_approval_list(wr_store *st, int status, int64_t now_ms, wr_approval **out, size_t *n,
                                    writ_error *err)
 {
     *out = NULL;
     *n = 0;
-    return st->ops->approval_list(st, status, now_ms, out, n, err);
+    wr_approval_pos pos;
+    const wr_approval_pos *after = NULL;
+    bool more = true;
+    while (more) {
+        wr_approval *v;
+        size_t k;
+        writ_status rc =
+            wr_store_approval_page(st, status, after, WR_APPROVAL_PAGE_MAX, now_ms, &v, &k, &more, err);
+        if (!rc)
+            rc = append_page(out, n, v, k, err);
+        if (rc) {
+            wr_approvals_free(*out, *n);
+            *out = NULL;
+            *n = 0;
+            return rc;
+        }
+        if (!*n)
+            break;
+        pos.created_ms = (*out)[*n - 1].created_ms;
+        memcpy(pos.id, (*out)[*n - 1].id, sizeof pos.id);
+        after = &pos;
+    }
+    return WRIT_OK;
 }
 
 writ_status wr_store_approval_decide(wr_store *st, const char *id, bool approve, const char *by,

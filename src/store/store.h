@@ -126,7 +126,31 @@ WRIT_MUST_CHECK writ_status wr_store_approval_take_capped(wr_store *st, const wr
 WRIT_MUST_CHECK writ_status wr_store_approval_get(wr_store *st, const char *id, int64_t now_ms,
                                                   wr_approval *out, bool *found, writ_error *err);
 
-/* All approvals, newest first; status < 0 for every status. */
+/* A place in the listing of approvals.  The listing is newest first:
+ * created_ms descending, then id descending (bytewise) among approvals
+ * created in the same millisecond. */
+typedef struct wr_approval_pos {
+    int64_t created_ms;
+    char id[40];
+} wr_approval_pos;
+
+/* Most approvals one page holds. */
+#define WR_APPROVAL_PAGE_MAX 1000
+
+/* One page of the listing: at most limit (1..WR_APPROVAL_PAGE_MAX, else
+ * WRIT_EINVAL) approvals of status (< 0: every status), the first strictly
+ * after *after (NULL: from the newest).  *more: approvals of that status
+ * follow the last one returned; the next page starts after it.  A page is
+ * short only at the end.  A place, not an offset: approvals created or
+ * removed meanwhile never shift a later page nor make it repeat one (one
+ * created meanwhile lands in a later page only if its created_ms is not
+ * past the place: a replica whose clock is behind). */
+WRIT_MUST_CHECK writ_status wr_store_approval_page(wr_store *st, int status, const wr_approval_pos *after,
+                                                   size_t limit, int64_t now_ms, wr_approval **out, size_t *n,
+                                                   bool *more, writ_error *err);
+
+/* Every approval of status (< 0: all), newest first, page after page: no
+ * bound, for tools and tests; answers to requests use pages. */
 WRIT_MUST_CHECK writ_status wr_store_approval_list(wr_store *st, int status, int64_t now_ms,
                                                    wr_approval **out, size_t *n, writ_error *err);
 

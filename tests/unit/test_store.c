@@ -665,6 +665,231 @@ static void test_approval_cap_race(void **state)
     assert_int_equal(count_status(f->st, WR_APPROVAL_PENDING, 1700000000000), 5);
 }
 
+/* ---- pages of the listing (wr_store_approval_page) */
+
+enum { PG_N = 23 };
+
+/* A new pending approval: id, created at created (ttl 60 s), a binding of
+ * its own (k). */
+static void pg_take(wr_store *st, const char *id, int k, int64_t created)
+{
+    wr_approval w, out;
+    wr_take res;
+    writ_error err;
+    char b[65];
+    snprintf(b, sizeof b, "%064d", k);
+    want_init(&w, id, b, created, 60000);
+    assert_int_equal(wr_store_approval_take(st, &w, created, &res, &out, &err), WRIT_OK);
+    assert_int_equal(res, WR_TAKE_CREATED);
+    wr_approval_clear(&out);
+}
+
+/* The listing's order: newest first, then the greater id. */
+static int pos_order(const void *a, const void *b)
+{
+    const wr_approval_pos *x = a, *y = b;
+    if (x->created_ms != y->created_ms)
+        return x->created_ms > y->created_ms ? -1 : 1;
+    return -strcmp(x->id, y->id);
+}
+
+/* Page through the approvals of status from *start (NULL: the newest) with
+ * limit: they must be want[0..nwant) in order, each exactly once, every
+ * page full but the last.  The number of pages. */
+static size_t walk_pages(wr_store *st, int status, const wr_approval_pos *start, size_t limit, int64_t now,
+                         const wr_approval_pos *want, size_t nwant)
+{
+    wr_approval_pos pos;
+    const wr_approval_pos *after = start;
+    size_t seen = 0, pages = 0;
+    bool more = true;
+    while (more) {
+        wr_approval *v;
+        size_t n;
+        writ_error err;
+        assert_int_equal(wr_store_approval_page(st, status, after, limit, now, &v, &n, &more, &err), WRIT_OK);
+        pages++;
+        assert_true(more ? n == limit : n <= limit); /* short only at the end */
+        for (size_t i = 0; i < n; i++, seen++) {
+            assert_true(seen < nwant);
+            assert_string_equal(v[i].id, want[seen].id);
+            assert_int_equal(v[i].created_ms, want[seen].created_ms);
+            if (status >= 0)
+                assert_int_equal(v[i].status, status);
+        }
+        if (n) {
+            pos.created_ms = v[n - 1].created_ms;
+            memcpy(pos.id, v[n - 1].id, sizeof pos.id);
+            after = &pos;
+        }
+        wr_approvals_free(v, n);
+        assert_true(pages <= nwant + 1);
+    }
+    assert_int_equal(seen, nwant);
+    assert_int_equal(pages, nwant ? (nwant + limit - 1) / limit : 1);
+    return pages;
+}
+
+/* The first approval of one page of limit 1 after *after ("" for none). */
+static void first_after(wr_store *st, const wr_approval_pos *after, int64_t now, char id[40], bool *more)
+{
+    wr_approval *v;
+    size_t n;
+    writ_error err;
+    assert_int_equal(wr_store_approval_page(st, -1, after, 1, now, &v, &n, more, &err), WRIT_OK);
+    snprintf(id, 40, "%s", n ? v[0].id : "");
+    wr_approvals_free(v, n);
+}
+
+/* Pages cover the listing exactly once, in order, whatever the limit;
+ * ties on created_ms go by id; a status filter fills every page; limits
+ * out of 1..1000 are refused; a place past the end gives an empty last
+ * page; approvals created between pages do not show up in or shift the
+ * later pages. */
+static void test_approval_pages(void **state)
+{
+    fixture *f = *state;
+    if (!f->chk->approvals)
+        return;
+    wr_store *st = f->st;
+    int64_t now = 1700000000000;
+    wr_approval_pos all[PG_N];
+    /* three to a millisecond; ids in an order of their own (7 and 23 are
+     * coprime: k * 7 % 23 runs through 0..22) */
+    for (int k = 0; k < PG_N; k++) {
+        all[k].created_ms = now + k / 3;
+        snprintf(all[k].id, sizeof all[k].id, "pg-%02d", k * 7 % PG_N);
+        pg_take(st, all[k].id, k, all[k].created_ms);
+    }
+    qsort(all, PG_N, sizeof all[0], pos_order);
+    assert_int_equal(all[2].created_ms, all[3].created_ms); /* ties across page bounds below */
+
+    /* the whole listing, once, in order */
+    const size_t limits[] = {1, 2, 3, 5, 22, 23, 24, WR_APPROVAL_PAGE_MAX};
+    for (size_t i = 0; i < sizeof limits / sizeof limits[0]; i++)
+        walk_pages(st, -1, NULL, limits[i], now + 10, all, PG_N);
+
+    /* a place inside a millisecond: the rest of that millisecond, then on */
+    char id[40];
+    bool more;
+    size_t j = 0;
+    while (all[j].created_ms != all[4].created_ms)
+        j++;
+    wr_approval_pos at = {all[4].created_ms, "pg-zz"}; /* above every id of that ms */
+    first_after(st, &at, now + 10, id, &more);
+    assert_string_equal(id, all[j].id);
+    snprintf(at.id, sizeof at.id, "pg-"); /* below every id of that ms */
+    while (all[j].created_ms == all[4].created_ms)
+        j++;
+    first_after(st, &at, now + 10, id, &more);
+    assert_string_equal(id, all[j].id);
+    walk_pages(st, -1, &all[4], 3, now + 10, all + 5, PG_N - 5);
+
+    /* past the end, before the start */
+    first_after(st, &all[PG_N - 1], now + 10, id, &more);
+    assert_string_equal(id, "");
+    assert_false(more);
+    wr_approval_pos old = {now - 1, "zzz"}, future = {now + 100000, ""};
+    first_after(st, &old, now + 10, id, &more);
+    assert_string_equal(id, "");
+    assert_false(more);
+    walk_pages(st, -1, &future, 4, now + 10, all, PG_N);
+
+    /* limits */
+    wr_approval *v = (wr_approval *)1;
+    size_t n = 7;
+    writ_error err;
+    assert_int_equal(wr_store_approval_page(st, -1, NULL, 0, now, &v, &n, &more, &err), WRIT_EINVAL);
+    assert_null(v);
+    assert_int_equal(n, 0);
+    assert_int_equal(wr_store_approval_page(st, -1, NULL, WR_APPROVAL_PAGE_MAX + 1, now, &v, &n, &more, &err),
+                     WRIT_EINVAL);
+
+    /* a status filter: pages full of that status, others skipped */
+    wr_approval_pos pend[PG_N], den[PG_N], appr[PG_N], gone[PG_N];
+    size_t np = 0, nd = 0, na = 0, ng = 0;
+    for (int i = 0; i < PG_N; i++) {
+        if (i % 3 == 0) {
+            decide_ok(st, all[i].id, false, now + 20);
+            den[nd++] = all[i];
+        } else if (i % 4 == 1) {
+            decide_ok(st, all[i].id, true, now + 20);
+            appr[na++] = all[i];
+            gone[ng++] = all[i];
+        } else {
+            pend[np++] = all[i];
+            gone[ng++] = all[i];
+        }
+    }
+    walk_pages(st, WR_APPROVAL_PENDING, NULL, 2, now + 30, pend, np);
+    walk_pages(st, WR_APPROVAL_PENDING, NULL, 1, now + 30, pend, np);
+    walk_pages(st, WR_APPROVAL_DENIED, NULL, 3, now + 30, den, nd);
+    walk_pages(st, WR_APPROVAL_APPROVED, NULL, 2, now + 30, appr, na);
+    walk_pages(st, WR_APPROVAL_CONSUMED, NULL, 5, now + 30, NULL, 0);
+    walk_pages(st, WR_APPROVAL_EXPIRED, NULL, 4, now + 30, NULL, 0);
+    int64_t later = now + 100000; /* past every expiry */
+    walk_pages(st, WR_APPROVAL_EXPIRED, NULL, 4, later, gone, ng);
+    walk_pages(st, WR_APPROVAL_PENDING, NULL, 4, later, NULL, 0);
+    walk_pages(st, WR_APPROVAL_DENIED, &den[1], 2, later, den + 2, nd - 2);
+
+    /* new approvals between pages: neither in the later pages nor shifting them */
+    wr_approval *p1;
+    size_t n1;
+    assert_int_equal(wr_store_approval_page(st, -1, NULL, 5, now + 30, &p1, &n1, &more, &err), WRIT_OK);
+    assert_int_equal(n1, 5);
+    assert_true(more);
+    wr_approval_pos last = {p1[4].created_ms, ""};
+    memcpy(last.id, p1[4].id, sizeof last.id);
+    wr_approvals_free(p1, n1);
+    pg_take(st, "new-1", 100, now + 40);
+    pg_take(st, "new-2", 101, now + 40);
+    pg_take(st, "new-3", 102, now + 50);
+    walk_pages(st, -1, &last, 5, now + 60, all + 5, PG_N - 5);
+    first_after(st, NULL, now + 60, id, &more);
+    assert_string_equal(id, "new-3");
+
+    /* the whole list (wr_store_approval_list) is every page */
+    assert_int_equal(count_status(st, -1, now + 60), PG_N + 3);
+}
+
+/* Many approvals: wr_store_approval_list goes past one page, and a rare
+ * status is paged through many reads of the backend (Redis reads the
+ * listing in chunks and filters). */
+static void test_approval_many(void **state)
+{
+    fixture *f = *state;
+    if (!f->chk->approvals)
+        return;
+    int64_t now = 1700000000000;
+    enum { N = WR_APPROVAL_PAGE_MAX + 5 };
+    wr_approval_pos den[N];
+    size_t nd = 0;
+    for (int k = 0; k < N; k++) { /* two to a millisecond */
+        char id[40];
+        snprintf(id, sizeof id, "all-%04d", k);
+        pg_take(f->st, id, k, now + k / 2);
+    }
+    for (int k = N - 1; k >= 0; k--) {
+        if (k % 50 == 7) {
+            den[nd] = (wr_approval_pos){now + k / 2, ""};
+            snprintf(den[nd++].id, sizeof den[0].id, "all-%04d", k);
+            decide_ok(f->st, den[nd - 1].id, false, now + 600);
+        }
+    }
+    walk_pages(f->st, WR_APPROVAL_DENIED, NULL, 3, now + 600, den, nd);
+    wr_approval *list;
+    size_t n;
+    writ_error err;
+    assert_int_equal(wr_store_approval_list(f->st, -1, now + 600, &list, &n, &err), WRIT_OK);
+    assert_int_equal(n, N);
+    for (size_t i = 0; i < n; i++) {
+        char id[40];
+        snprintf(id, sizeof id, "all-%04d", (int)(N - 1 - i));
+        assert_string_equal(list[i].id, id);
+    }
+    wr_approvals_free(list, n);
+}
+
 /* ---- counters */
 
 typedef struct seen {
@@ -1050,6 +1275,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_approval_cap, redis_setup, close_backend),
         cmocka_unit_test_setup_teardown(test_approval_cap_race, sqlite_setup, close_backend),
         cmocka_unit_test_setup_teardown(test_approval_cap_race, redis_setup, close_backend),
+        cmocka_unit_test_setup_teardown(test_approval_pages, sqlite_setup, close_backend),
+        cmocka_unit_test_setup_teardown(test_approval_pages, redis_setup, close_backend),
+        cmocka_unit_test_setup_teardown(test_approval_many, sqlite_setup, close_backend),
+        cmocka_unit_test_setup_teardown(test_approval_many, redis_setup, close_backend),
         cmocka_unit_test_setup_teardown(test_counters, sqlite_setup, close_backend),
         cmocka_unit_test_setup_teardown(test_counters, redis_setup, close_backend),
         cmocka_unit_test_setup_teardown(test_counter_batch, sqlite_setup, close_backend),
