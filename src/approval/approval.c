@@ -4,8 +4,10 @@
 #include "util/alloc.h"
 
 #include <openssl/evp.h>
+#include <errno.h>
 #include <openssl/rand.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -71,6 +73,47 @@ bool wr_approval_id_ok(const char *s)
             return false;
     }
     return true;
+}
+
+void wr_approval_cursor(const wr_approval_pos *p, char out[WR_APPROVAL_CURSOR_MAX])
+{
+    char text[64];
+    int n = snprintf(text, sizeof text, "%lld.%s", (long long)p->created_ms, p->id);
+    if (n < 0 || (size_t)n >= sizeof text || wr_b64url_enc_len((size_t)n) >= WR_APPROVAL_CURSOR_MAX) {
+        out[0] = '\0'; /* an id longer than ids are: no cursor reads as it */
+        return;
+    }
+    wr_b64url_encode((const unsigned char *)text, (size_t)n, out);
+}
+
+bool wr_approval_cursor_parse(const char *s, wr_approval_pos *p)
+{
+    size_t len = strlen(s), tl = 0;
+    unsigned char *raw = NULL;
+    char text[64];
+    if (!len || len >= WR_APPROVAL_CURSOR_MAX || !wr_b64url_decode(s, len, &raw, &tl))
+        return false;
+    bool ok = tl < sizeof text && !memchr(raw, '\0', tl);
+    if (ok)
+        memcpy(text, raw, tl);
+    wr_free(raw);
+    if (!ok)
+        return false;
+    text[tl] = '\0';
+    char *dot = strchr(text, '.'), *end = NULL;
+    if (!dot)
+        return false;
+    *dot = '\0';
+    errno = 0;
+    long long ms = strtoll(text, &end, 10);
+    if (errno || end == text || *end || ms < 0 || !wr_approval_id_ok(dot + 1))
+        return false;
+    p->created_ms = ms;
+    snprintf(p->id, sizeof p->id, "%s", dot + 1);
+    /* one spelling per place ("+5", "05" and " 5" are not cursors) */
+    char again[WR_APPROVAL_CURSOR_MAX];
+    wr_approval_cursor(p, again);
+    return strcmp(again, s) == 0;
 }
 
 void wr_approval_time(int64_t ms, char out[40])

@@ -38,6 +38,15 @@ int wr_approval_new_id(char id[40]);
 /* Is s the shape of an id (what a URL may name)? */
 bool wr_approval_id_ok(const char *s);
 
+/* The cursor of GET /approvals ("next"): the place after an approval
+ * (store.h: its created_ms and id) as base64url of "CREATED_MS.ID",
+ * opaque to clients. */
+#define WR_APPROVAL_CURSOR_MAX 96
+void wr_approval_cursor(const wr_approval_pos *p, char out[WR_APPROVAL_CURSOR_MAX]);
+/* The place a cursor names; false when s is not one wr_approval_cursor
+ * writes (bytes for bytes). */
+bool wr_approval_cursor_parse(const char *s, wr_approval_pos *p);
+
 /* RFC 3339 UTC with milliseconds ("2026-12-03T09:00:00.123Z"). */
 void wr_approval_time(int64_t ms, char out[40]);
 

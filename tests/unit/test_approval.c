@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "approval/approval.h"
+#include "jose/jose.h"
 #include "util/alloc.h"
 
 static wr_approval sample(void)
@@ -107,6 +108,62 @@ static void test_ids_and_times(void **state)
     assert_string_equal(t, "2026-12-03T09:07:05.123Z");
     wr_approval_time(0, t);
     assert_string_equal(t, "1970-01-01T00:00:00.000Z");
+}
+
+/* b64url of text: a cursor's spelling of any text */
+static void b64(const char *text, char out[WR_APPROVAL_CURSOR_MAX])
+{
+    assert_true(wr_b64url_enc_len(strlen(text)) < WR_APPROVAL_CURSOR_MAX);
+    wr_b64url_encode((const unsigned char *)text, strlen(text), out);
+}
+
+static void test_cursor(void **state)
+{
+    (void)state;
+    wr_approval_pos p = {1796288825123, "apr_AbC-d_09"}, q;
+    char c[WR_APPROVAL_CURSOR_MAX], t[WR_APPROVAL_CURSOR_MAX];
+    wr_approval_cursor(&p, c);
+    b64("1796288825123.apr_AbC-d_09", t);
+    assert_string_equal(c, t);
+    assert_true(wr_approval_cursor_parse(c, &q));
+    assert_int_equal(q.created_ms, p.created_ms);
+    assert_string_equal(q.id, p.id);
+    /* the longest id */
+    memset(p.id, 'z', 39);
+    p.id[39] = '\0';
+    p.created_ms = INT64_MAX;
+    wr_approval_cursor(&p, c);
+    assert_true(wr_approval_cursor_parse(c, &q));
+    assert_string_equal(q.id, p.id);
+    assert_true(q.created_ms == INT64_MAX);
+    /* not cursors */
+    const char *texts[] = {"5",        "5.",        ".apr_x",   "x.apr_x",
+                           "-5.apr_x", "+5.apr_x",  "05.apr_x", " 5.apr_x",
+                           "5.apr x",  "5.apr_x.y", "5.apr/x",  "99999999999999999999.apr_x",
+                           "5 .apr_x"};
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+        b64(texts[i], t);
+        assert_false(wr_approval_cursor_parse(t, &q));
+    }
+    b64("5.apr_x", t);
+    assert_true(wr_approval_cursor_parse(t, &q));
+    assert_int_equal(q.created_ms, 5);
+    assert_false(wr_approval_cursor_parse("", &q));
+    assert_false(wr_approval_cursor_parse("NS5hcHJfeA==", &q)); /* padded */
+    assert_false(wr_approval_cursor_parse("NS5hcHJfeA!", &q));
+    assert_false(wr_approval_cursor_parse("NS5hcHJfeA\n", &q));
+    assert_false(wr_approval_cursor_parse("NS5hcHJfeB", &q)); /* unused bits set */
+    b64("5.apr_x", t);
+    assert_string_equal(t, "NS5hcHJfeA");
+    /* a NUL inside */
+    unsigned char nul[] = {'5', '.', 'a', 0, 'b'};
+    wr_b64url_encode(nul, sizeof nul, t);
+    assert_false(wr_approval_cursor_parse(t, &q));
+    /* too long */
+    char big[200];
+    memset(big, 'A', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    assert_false(wr_approval_cursor_parse(big, &q));
 }
 
 static void test_uid_split(void **state)
@@ -220,9 +277,9 @@ static void test_claims(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_binding),   cmocka_unit_test(test_ids_and_times),
-        cmocka_unit_test(test_uid_split), cmocka_unit_test(test_json),
-        cmocka_unit_test(test_attrs),     cmocka_unit_test(test_claims),
+        cmocka_unit_test(test_binding),   cmocka_unit_test(test_ids_and_times), cmocka_unit_test(test_cursor),
+        cmocka_unit_test(test_uid_split), cmocka_unit_test(test_json),          cmocka_unit_test(test_attrs),
+        cmocka_unit_test(test_claims),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
