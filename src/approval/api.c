@@ -1,7 +1,12 @@
 /* api.c - the approvals API (JSON):
  *
  *   GET  /approvals[?status=pending|approved|denied|consumed|expired]
- *        -> {"approvals": [approval, ...]}   newest first (at most 1,000)
+ *                  [&limit=N][&cursor=C]
+ *        -> {"approvals": [approval, ...], "next"?: C}   newest first, a
+ *        page of limit (1..1,000, default 100; else 400) approvals of that
+ *        status; "next" when more follow: the cursor of the next page (the
+ *        place after the last one: approvals created meanwhile do not
+ *        shift it).  A cursor this server did not write is a 400.
  *   GET  /approvals/ID  -> approval
  *   POST /approvals/ID  {"decision": "approve"|"deny", "reason"?: string}
  *        -> 200 and the approval as it is now
@@ -32,11 +37,16 @@
 #include "jose/jose.h"
 #include "util/alloc.h"
 
+#include <errno.h>
 #include <openssl/crypto.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+
+/* Approvals a page of GET /approvals holds when the call names no limit. */
+#define APPROVALS_PAGE 100
 
 typedef struct approver {
     bool admin;
@@ -274,18 +284,46 @@ static unsigned approver_allowed(srv *s, struct MHD_Connection *c, const approve
     return 403;
 }
 
+/* The limit of a page: a whole number from 1 to WR_APPROVAL_PAGE_MAX
+ * (digits only: no sign, no space); false for anything else. */
+static bool page_limit(const char *v, size_t *limit)
+{
+    if (!*v || strspn(v, "0123456789") != strlen(v))
+        return false;
+    errno = 0;
+    unsigned long n = strtoul(v, NULL, 10);
+    if (errno || n < 1 || n > WR_APPROVAL_PAGE_MAX)
+        return false;
+    *limit = n;
+    return true;
+}
+
 static void list(srv *s, const char *base, struct MHD_Connection *c, srv_reply *r)
 {
     const char *sv = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "status");
+    const char *lv = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "limit");
+    const char *cv = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "cursor");
     int status = -1;
+    size_t limit = APPROVALS_PAGE;
+    wr_approval_pos after;
     if (sv && *sv && (status = wr_approval_status_parse(sv)) < 0) {
         srv_error(r, 400, "bad_request", "status must be pending, approved, denied, consumed or expired");
         return;
     }
+    if (lv && !page_limit(lv, &limit)) {
+        srv_error(r, 400, "bad_request", "limit must be a whole number from 1 to %d", WR_APPROVAL_PAGE_MAX);
+        return;
+    }
+    if (cv && !wr_approval_cursor_parse(cv, &after)) {
+        srv_error(r, 400, "bad_request",
+                  "cursor is not one this server gave: pass the \"next\" of the page before as it is");
+        return;
+    }
     wr_approval *v = NULL;
     size_t n = 0;
+    bool more = false;
     writ_error err;
-    if (wr_store_approval_list(s->state, status, now_ms(), &v, &n, &err)) {
+    if (wr_store_approval_page(s->state, status, cv ? &after : NULL, limit, now_ms(), &v, &n, &more, &err)) {
         srv_error(r, 503, "state_unavailable", "%s", err.msg);
         return;
     }
@@ -299,7 +337,16 @@ static void list(srv *s, const char *base, struct MHD_Connection *c, srv_reply *
         put_approval(base, snap, &b, &v[i]);
     }
     snap_release(snap);
-    sb_puts(&b, "]}");
+    sb_putc(&b, ']');
+    if (more) { /* the place after the last one shown */
+        wr_approval_pos last = {.created_ms = v[n - 1].created_ms};
+        char next[WR_APPROVAL_CURSOR_MAX];
+        memcpy(last.id, v[n - 1].id, sizeof last.id);
+        wr_approval_cursor(&last, next);
+        sb_puts(&b, ",\"next\":");
+        sb_json_str(&b, next);
+    }
+    sb_putc(&b, '}');
     wr_approvals_free(v, n);
     srv_reply_sbuf(r, 200, &b);
 }

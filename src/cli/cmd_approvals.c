@@ -1,6 +1,7 @@
 /* cmd_approvals.c - `writ approvals`: the approvals API of a running server.
  *
- *   writ approvals list    [--status S]                 GET  /approvals[?status=S]
+ *   writ approvals list    [--status S] [--limit N] [--cursor C]
+ *                                                       GET  /approvals[?status=S&limit=N&cursor=C]
  *   writ approvals show    ID                           GET  /approvals/ID
  *   writ approvals approve ID [--reason TEXT]           POST /approvals/ID
  *   writ approvals deny    ID [--reason TEXT]
@@ -8,8 +9,10 @@
  *           --token-file F | --token T (default $WRIT_TOKEN): an approver's
  *           OIDC token or the admin secret, sent as Authorization: Bearer.
  *
- * Prints the server's JSON answer on stdout; exit 0 on a 2xx answer, 1 on
- * any other answer (the error on stderr), 2 for bad usage or no answer. */
+ * A list is one page (the server's default is 100): its "next", when there
+ * is one, goes to --cursor for the page after.  Prints the server's JSON
+ * answer on stdout; exit 0 on a 2xx answer, 1 on any other answer (the
+ * error on stderr), 2 for bad usage or no answer. */
 #include "cli/cli.h"
 #include "util/alloc.h"
 #include "util/sbuf.h"
@@ -23,7 +26,8 @@
 static int usage(void)
 {
     fprintf(stderr,
-            "usage: writ approvals list [--status pending|approved|denied|consumed|expired]\n"
+            "usage: writ approvals list [--status pending|approved|denied|consumed|expired] [--limit N]\n"
+            "                           [--cursor C]  (a page: C is the \"next\" of the page before)\n"
             "       writ approvals show ID\n"
             "       writ approvals approve|deny ID [--reason TEXT]\n"
             "  --server URL         the running writ serve (default $WRIT_SERVER or http://127.0.0.1:8180)\n"
@@ -50,12 +54,30 @@ static bool id_ok(const char *s)
     return true;
 }
 
+/* "?name=value" (*sep: '?' for the first, then '&') when value is set:
+ * letters, digits, '-' and '_' as they are (names, numbers and cursors are
+ * made of them), anything else percent-encoded for the server to refuse. */
+static void query_arg(sbuf *url, char *sep, const char *name, const char *value)
+{
+    if (!value)
+        return;
+    sb_putc(url, *sep);
+    *sep = '&';
+    sb_puts(url, name);
+    sb_putc(url, '=');
+    for (const char *p = value; *p; p++) {
+        bool plain = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+                     *p == '-' || *p == '_';
+        sb_printf(url, plain ? "%c" : "%%%02X", (unsigned char)*p);
+    }
+}
+
 int cmd_approvals(int argc, char **argv)
 {
     if (argc < 2)
         return usage();
     const char *sub = argv[1], *server = getenv("WRIT_SERVER"), *token = getenv("WRIT_TOKEN"),
-               *token_file = NULL, *status = NULL, *reason = NULL, *id = NULL;
+               *token_file = NULL, *status = NULL, *reason = NULL, *id = NULL, *limit = NULL, *cursor = NULL;
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
         const char **slot = !strcmp(a, "--server")       ? &server
@@ -63,6 +85,8 @@ int cmd_approvals(int argc, char **argv)
                             : !strcmp(a, "--token-file") ? &token_file
                             : !strcmp(a, "--status")     ? &status
                             : !strcmp(a, "--reason")     ? &reason
+                            : !strcmp(a, "--limit")      ? &limit
+                            : !strcmp(a, "--cursor")     ? &cursor
                                                          : NULL;
         if (slot) {
             if (i + 1 >= argc)
@@ -78,7 +102,8 @@ int cmd_approvals(int argc, char **argv)
          deny = !strcmp(sub, "deny");
     if (!list && !show && !approve && !deny)
         return usage();
-    if ((list && id) || (!list && !id) || (status && !list) || (reason && !approve && !deny))
+    if ((list && id) || (!list && !id) || ((status || limit || cursor) && !list) ||
+        (reason && !approve && !deny))
         return usage();
     if (id && !id_ok(id)) {
         fprintf(stderr, "writ approvals: '%s' is not an approval id\n", id);
@@ -111,11 +136,10 @@ int cmd_approvals(int argc, char **argv)
         sb_putc(&url, '/');
         sb_puts(&url, id);
     }
-    if (status) {
-        sb_puts(&url, "?status=");
-        for (const char *p = status; *p; p++) /* the names are letters; anything else fails there */
-            sb_printf(&url, (*p >= 'a' && *p <= 'z') ? "%c" : "%%%02X", (unsigned char)*p);
-    }
+    char sep = '?';
+    query_arg(&url, &sep, "status", status);
+    query_arg(&url, &sep, "limit", limit);
+    query_arg(&url, &sep, "cursor", cursor);
     if (approve || deny) {
         sb_puts(&body, "{\"decision\":");
         sb_puts(&body, approve ? "\"approve\"" : "\"deny\"");
