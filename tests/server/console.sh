@@ -3,8 +3,9 @@
 # chromium (headless, puppeteer-core from tests/peers): an agent's deploy is
 # held; the approver signs in with an OIDC token, sees the pending approval
 # (agent, owner, task, arguments, shown as text), approves it with a
-# reason; the agent's retried request is then allowed, once.  Also: the
-# page's security headers, and screenshots for docs/ (WRIT_SHOTS=DIR).
+# reason; the agent's retried request is then allowed, once.  Then, with
+# five more pending, the list in pages of two and "More".  Also: the page's
+# security headers, and screenshots for docs/ (WRIT_SHOTS=DIR).
 source "$(dirname "$0")/lib.sh"
 PEERS="$REPO/tests/peers"
 CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
@@ -55,7 +56,7 @@ check "held for approval" "$(jq -c '[.decision, .context.approval.status]' <<<"$
 ID=$(jq -r .context.approval.id <<<"${r#* }")
 
 mkdir -p "$TMP/shots"
-CHROMIUM="$CHROMIUM" node "$REPO/tests/server/console.mjs" "http://$ADDR" "$ALICE" "$ID" "$TMP/shots" >"$TMP/drive.out" 2>&1
+CHROMIUM="$CHROMIUM" node "$REPO/tests/server/console.mjs" "http://$ADDR" "$ALICE" "$ID" "$TMP/shots" "$ASK" >"$TMP/drive.out" 2>&1
 while read -r line; do
     case "$line" in
     "ok   "*) ok "${line#ok   }" ;;
