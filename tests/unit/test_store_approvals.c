@@ -4,7 +4,8 @@
  * once, and threads and a second handle racing on one approved approval:
  * exactly one consumes; threads on their own handles racing at an agent's
  * approval_max_pending: exactly the cap's worth are created, and the count
- * reads an index. */
+ * reads an index; a page of the listing reads an index in its order (a
+ * file of an older Writ gets it too). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -415,6 +416,81 @@ static void test_cap_own_handles(void **state)
     assert_true(indexed);
 }
 
+/* ---- pages of the listing: an index in the listing's order, no sort */
+
+/* Does plan (EXPLAIN QUERY PLAN of sql) read approvals_by_created_id and
+ * sort nothing? */
+static bool page_plan_ok(sqlite3 *db, const char *sql)
+{
+    char explain[600];
+    snprintf(explain, sizeof explain, "EXPLAIN QUERY PLAN %s", sql);
+    sqlite3_stmt *q = NULL;
+    assert_int_equal(sqlite3_prepare_v2(db, explain, -1, &q, NULL), SQLITE_OK);
+    bool indexed = false, sorted = false;
+    while (sqlite3_step(q) == SQLITE_ROW) {
+        const char *d = (const char *)sqlite3_column_text(q, 3);
+        indexed |= strstr(d, "INDEX approvals_by_created_id") != NULL;
+        sorted |= strstr(d, "TEMP B-TREE") != NULL;
+    }
+    sqlite3_finalize(q);
+    return indexed && !sorted;
+}
+
+static void test_page_plan(void **state)
+{
+    (void)state;
+    /* a file of an older Writ: its index of created_ms alone is replaced */
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(dbpath, &db), SQLITE_OK);
+    assert_int_equal(
+        sqlite3_exec(db,
+                     "CREATE TABLE approvals (id TEXT PRIMARY KEY, binding TEXT NOT NULL, status "
+                     "INTEGER NOT NULL, agent TEXT NOT NULL, action TEXT NOT NULL, resource TEXT NOT "
+                     "NULL, task_id TEXT, task_purpose TEXT, chain TEXT NOT NULL, input_sha256 TEXT "
+                     "NOT NULL, input TEXT NOT NULL, created_ms INTEGER NOT NULL, expires_ms INTEGER "
+                     "NOT NULL, decided_ms INTEGER NOT NULL DEFAULT 0, decided_by TEXT, reason TEXT, "
+                     "expiry_reported INTEGER NOT NULL DEFAULT 0);"
+                     "CREATE INDEX approvals_by_created ON approvals(created_ms);",
+                     NULL, NULL, NULL),
+        SQLITE_OK);
+    sqlite3_close(db);
+    wr_store *st = open_store();
+    for (int i = 0; i < 40; i++) {
+        char id[40];
+        snprintf(id, sizeof id, "pl-%02d", i);
+        wr_approval w = want(id, id, 9000000 + i / 4, 60000), out;
+        wr_take res;
+        writ_error err;
+        assert_int_equal(wr_store_approval_take(st, &w, 9000000, &res, &out, &err), WRIT_OK);
+        wr_approval_clear(&out);
+    }
+    wr_store_close(st);
+    assert_int_equal(sqlite3_open_v2(dbpath, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_stmt *q = NULL;
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE "
+                                        "'approvals_by_created%'",
+                                        -1, &q, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+    assert_string_equal((const char *)sqlite3_column_text(q, 0), "approvals_by_created_id");
+    assert_int_equal(sqlite3_step(q), SQLITE_DONE);
+    sqlite3_finalize(q);
+    /* the page queries of sqlite_approvals.c: every status, first page and after a place */
+    const char *conds[] = {"?1 = ?1", "status = 0 AND expires_ms > ?1", "status = 2 AND ?1 = ?1",
+                           "status IN (0, 1) AND expires_ms <= ?1"};
+    for (size_t i = 0; i < sizeof conds / sizeof conds[0]; i++) {
+        for (int after = 0; after < 2; after++) {
+            char sql[400];
+            snprintf(sql, sizeof sql,
+                     "SELECT * FROM approvals WHERE %s%s ORDER BY created_ms DESC, id DESC LIMIT ?4",
+                     conds[i], after ? " AND (created_ms, id) < (?2, ?3)" : "");
+            assert_true(page_plan_ok(db, sql));
+        }
+    }
+    sqlite3_close(db);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -424,6 +500,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_race_own_handles, setup, teardown),
         cmocka_unit_test_setup_teardown(test_race_processes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cap_own_handles, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_page_plan, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
