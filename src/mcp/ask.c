@@ -3,6 +3,7 @@
 
 #include "mcp/sse.h"
 #include "util/alloc.h"
+#include "util/clock.h"
 #include "util/sbuf.h"
 
 #include <pthread.h>
@@ -141,21 +142,14 @@ out:
     return a;
 }
 
-static uint64_t mono_ms(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
-}
-
 json_t *mcp_ask_tools(mcp_upstream *u, const mcp_ask_opts *o, size_t max_pages, char *why, size_t wn)
 {
     json_t *all = json_array(), *cursor = NULL;
     unsigned total = o->timeout_ms ? o->timeout_ms : 60000;
-    uint64_t end = mono_ms() + total;
+    int64_t end = wr_mono_ms() + total;
     mcp_ask_opts po = *o;
     for (size_t page = 0; all && page < max_pages; page++) {
-        uint64_t now = mono_ms();
+        int64_t now = wr_mono_ms();
         if (now >= end) {
             snprintf(why, wn, "tools/list: not every page within %u ms", total);
             break;

@@ -1,14 +1,10 @@
 /* form.c - form bodies of the token endpoints (see form.h). */
 #include "server/form.h"
 #include "util/alloc.h"
+#include "util/text.h"
 
 #include <stdio.h>
 #include <string.h>
-
-static int hexval(char c)
-{
-    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-}
 
 /* Decode [p, e) in place to a NUL-terminated string; -1 on a bad byte,
  * with *bad its offset from p. */
@@ -23,7 +19,7 @@ static int form_decode(char *p, char *e, size_t *bad)
             *bad = (size_t)(r - p);
             if (e - r < 3)
                 return -1;
-            int hi = hexval(r[1]), lo = hexval(r[2]);
+            int hi = wr_hexval((unsigned char)r[1]), lo = wr_hexval((unsigned char)r[2]);
             if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
                 return -1;
             *w++ = (char)(hi * 16 + lo);

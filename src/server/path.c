@@ -1,17 +1,10 @@
 /* path.c - the canonical path of an /authz/check request (see path.h). */
 #include "server/path.h"
+#include "util/text.h"
 
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
-
-static int hexval(unsigned char c)
-{
-    return c >= '0' && c <= '9'   ? c - '0'
-           : c >= 'a' && c <= 'f' ? c - 'a' + 10
-           : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                  : -1;
-}
 
 /* A UTF-8 validator fed one decoded byte at a time (RFC 3629 table 3-7):
  * need is how many continuation bytes are still due, lo..hi the range of the
@@ -157,8 +150,8 @@ int path_canon(const char *raw, size_t len, char *out, size_t outsz, char *why, 
             continue;
         }
         if (c == '%') {
-            int h = i + 1 < len ? hexval((unsigned char)raw[i + 1]) : -1;
-            int l = i + 2 < len ? hexval((unsigned char)raw[i + 2]) : -1;
+            int h = i + 1 < len ? wr_hexval((unsigned char)raw[i + 1]) : -1;
+            int l = i + 2 < len ? wr_hexval((unsigned char)raw[i + 2]) : -1;
             if (h < 0 || l < 0)
                 return refuse(out, why, n, "bad percent-escape", at);
             c = (unsigned char)(h * 16 + l);
