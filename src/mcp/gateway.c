@@ -1004,7 +1004,8 @@ static int decide_post(mcp_gw *g, gw_req *r, struct MHD_Connection *c, const cha
                 char aid[600], name[300];
                 snprintf(aid, sizeof aid, "%s/%.*s", r->up->cfg->name, (int)tc.name_len, tc.name);
                 snprintf(name, sizeof name, "%.*s", (int)tc.name_len, tc.name);
-                if (gw_tool_wait(g, r, name)) {
+                json_t *ann = NULL;
+                if (gw_tool_wait(g, r, name, &ann)) {
                     mcp_rpc_msg_clear(&m);
                     return 2; /* decided once the upstream has listed its tools */
                 }
@@ -1020,7 +1021,7 @@ static int decide_post(mcp_gw *g, gw_req *r, struct MHD_Connection *c, const cha
                 cedar_fact given[2];
                 const cv_record *grec = NULL;
                 bool values = g->cfg->mcp_context_values && srv_facts_given_ok(snap, &probe);
-                writ_status st = values ? gw_call_values(r, name, tc.arguments, given, &grec, &err)
+                writ_status st = values ? gw_call_values(name, tc.arguments, ann, given, &grec, &err)
                                         : mcp_input_to_cedar(tc.arguments, NULL, &hint, &input, &err);
                 if (!st && values)
                     decide(g, r, snap, name, NULL, NULL, given, 2, grec, tc.arguments);
@@ -1033,11 +1034,12 @@ static int decide_post(mcp_gw *g, gw_req *r, struct MHD_Connection *c, const cha
                                           msg);
                     rc = -1;
                 } else if (!values) {
-                    json_t *tool = gw_tool_record(r, name);
+                    json_t *tool = gw_tool_record(name, ann);
                     decide(g, r, NULL, name, input, tool, NULL, 0, NULL, tc.arguments);
                     json_decref(tool);
                     json_decref(input);
                 }
+                json_decref(ann);
             }
         } else if (!strcmp(meth, "resources/read") || !strcmp(meth, "prompts/get")) {
             bool rr = meth[0] == 'r';

@@ -135,24 +135,26 @@ void gw_sse_filter_events(mcp_gw *g, gw_req *r, const char *in, size_t n);
 /* toolinfo.c */
 
 /* Before a tools/call of tool name is decided: 0 when it can be decided
- * now (its annotations are known, or the upstream was asked for them less
- * than 10 s ago, or this call waited for an ask already); 1 when r must
- * wait for the upstream's tools/list, asked on a thread of its own: r is
- * then among the upstream's ask_waiters, and when the ask ends r->ask_done
- * is set and r, if marked waiting, resumed (the caller suspends it). */
-int gw_tool_wait(mcp_gw *g, gw_req *r, const char *name);
+ * now, with *ann the annotations the tool declares (a new reference; NULL
+ * when no listing shows it: the upstream was asked less than 10 s ago, or
+ * this call waited for an ask already); 1 when r must wait for the
+ * upstream's tools/list, asked on a thread of its own: r is then among the
+ * upstream's ask_waiters, and when the ask ends r->ask_done is set and r,
+ * if marked waiting, resumed (the caller suspends it).  One lock and one
+ * lookup when the tool is known. */
+int gw_tool_wait(mcp_gw *g, gw_req *r, const char *name, json_t **ann);
 /* r leaves its upstream's ask_waiters (it is being freed). */
 void gw_tool_unwait(gw_req *r);
 /* Shutting down: no more asks, and the one running (bounded) is waited for. */
 void gw_tool_asks_end(gw_up *up);
 
-/* context.tool of a call as JSON: {name, annotations} (new reference).
- * A tool no listing has shown has MCP's default hints. */
-json_t *gw_tool_record(gw_req *r, const char *name);
+/* context.tool of a call as JSON: {name, annotations} (new reference),
+ * ann as gw_tool_wait gave it (NULL: MCP's default hints). */
+json_t *gw_tool_record(const char *name, const json_t *ann);
 /* context.input and context.tool of a tools/call as Cedar values (this
  * thread's arena, until its next call), and both as one record; the tool
  * as gw_tool_record has it. */
-writ_status gw_call_values(gw_req *r, const char *name, const json_t *args, cedar_fact out[2],
+writ_status gw_call_values(const char *name, const json_t *args, const json_t *ann, cedar_fact out[2],
                            const cv_record **rec, writ_error *err);
 
 #endif

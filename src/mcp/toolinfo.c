@@ -9,18 +9,11 @@
 #include "mcp/input.h"
 #include "util/alloc.h"
 #include "util/arena.h"
+#include "util/clock.h"
 #include "util/error.h"
 
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
-
-static int64_t mono_ms(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
 
 /* A call names a tool whose annotations no listing has shown: the gateway
  * has just started (or the client skipped tools/list, or the tool is on a
@@ -128,15 +121,14 @@ static bool ask_start(mcp_gw *g, gw_req *r)
     return true;
 }
 
-int gw_tool_wait(mcp_gw *g, gw_req *r, const char *name)
+int gw_tool_wait(mcp_gw *g, gw_req *r, const char *name, json_t **ann)
 {
     gw_up *up = r->up;
-    if (r->ask_done)
-        return 0;
     pthread_mutex_lock(&up->mu);
-    bool wait = !json_object_get(up->annotations, name) && !up->ask_closed;
+    *ann = json_incref(json_object_get(up->annotations, name)); /* never changed in place: kept as it is */
+    bool wait = !*ann && !r->ask_done && !up->ask_closed;
     if (wait && !up->asking) {
-        int64_t now = mono_ms();
+        int64_t now = wr_mono_ms();
         wait = !up->asked_ms || now - up->asked_ms >= 10000;
         if (wait) {
             up->asked_ms = now;
@@ -190,23 +182,10 @@ static json_t *unknown_annotations(void)
                      "openWorldHint", 1);
 }
 
-/* The annotations tool name declares, with up->mu held on return (the
- * caller unlocks); NULL when no listing shows the tool (gw_tool_wait has
- * asked the upstream for one before, when that was due). */
-static json_t *declared_locked(gw_req *r, const char *name)
+json_t *gw_tool_record(const char *name, const json_t *ann)
 {
-    pthread_mutex_lock(&r->up->mu);
-    return json_object_get(r->up->annotations, name);
-}
-
-json_t *gw_tool_record(gw_req *r, const char *name)
-{
-    gw_up *up = r->up;
-    json_t *ann = declared_locked(r, name);
-    json_t *t = ann ? json_pack("{s:s,s:O}", "name", name, "annotations", ann)
-                    : json_pack("{s:s,s:o}", "name", name, "annotations", unknown_annotations());
-    pthread_mutex_unlock(&up->mu);
-    return t;
+    return ann ? json_pack("{s:s,s:O}", "name", name, "annotations", ann)
+               : json_pack("{s:s,s:o}", "name", name, "annotations", unknown_annotations());
 }
 
 /* This thread's memory for a call's Cedar values (call_values): rewound
@@ -238,10 +217,9 @@ static wr_arena *call_arena(void)
  * reading mcp_input_to_cedar's tree and tool_record's (no schema) gives.
  * Their values live in this thread's arena until its next call.  The
  * refusals are mcp_input_to_cedar's. */
-writ_status gw_call_values(gw_req *r, const char *name, const json_t *args, cedar_fact out[2],
+writ_status gw_call_values(const char *name, const json_t *args, const json_t *declared, cedar_fact out[2],
                            const cv_record **rec, writ_error *err)
 {
-    gw_up *up = r->up;
     wr_arena *a = call_arena();
     cv_value *v = a ? wr_arena_alloc(a, 3 * sizeof *v) : NULL;
     if (!v)
@@ -250,12 +228,10 @@ writ_status gw_call_values(gw_req *r, const char *name, const json_t *args, ceda
     if (st)
         return st;
     cv_field f[2];
-    json_t *unknown = NULL, *ann = declared_locked(r, name);
-    if (!ann)
-        ann = unknown = unknown_annotations();
+    json_t *unknown = declared ? NULL : unknown_annotations();
+    const json_t *ann = declared ? declared : unknown;
     st = ann ? cedar_json_value(a, ann, NULL, "context", &f[0].v, err)
              : wr_error(err, WRIT_ENOMEM, "out of memory");
-    pthread_mutex_unlock(&up->mu);
     json_decref(unknown);
     f[0].key = cv_string_new(a, "annotations", 11);
     f[1].key = cv_string_new(a, "name", 4);
