@@ -462,12 +462,11 @@ static writ_status page_from(redisContext *c, zpos pos, bool have_pos, int statu
 }
 
 writ_status wr_redis_approval_page(wr_store *st, int status, const wr_approval_pos *after, size_t limit,
-                                   int64_t now_ms, wr_approval **out, size_t *n, bool *more, writ_error *err)
+                                   int64_t now_ms, wr_approval **out, size_t *n, writ_error *err)
 {
     wr_redis_store *s = (wr_redis_store *)st;
     *out = NULL;
     *n = 0;
-    *more = false;
     zpos pos = {{0}, {0}};
     if (after) {
         snprintf(pos.score, sizeof pos.score, "%lld", (long long)after->created_ms);
@@ -476,21 +475,14 @@ writ_status wr_redis_approval_page(wr_store *st, int status, const wr_approval_p
     redisContext *c = rd_get(s, err);
     if (!c)
         return WRIT_EIO;
-    /* one more than the page: are there more? */
-    writ_status ret = page_from(c, pos, after != NULL, status, now_ms, limit + 1, out, n, err);
+    writ_status ret = page_from(c, pos, after != NULL, status, now_ms, limit, out, n, err);
     rd_put(s, c);
     if (ret) {
         wr_approvals_free(*out, *n);
         *out = NULL;
         *n = 0;
-        return ret;
     }
-    if (*n > limit) {
-        wr_approval_clear(&(*out)[limit]);
-        *n = limit;
-        *more = true;
-    }
-    return WRIT_OK;
+    return ret;
 }
 
 writ_status wr_redis_approval_decide(wr_store *st, const char *id, bool approve, const char *by,

@@ -81,7 +81,7 @@ writ_status wr_redis_approval_take(wr_store *st, const wr_approval *want, uint32
 writ_status wr_redis_approval_get(wr_store *st, const char *id, int64_t now_ms, wr_approval *out, bool *found,
                                   writ_error *err);
 writ_status wr_redis_approval_page(wr_store *st, int status, const wr_approval_pos *after, size_t limit,
-                                   int64_t now_ms, wr_approval **out, size_t *n, bool *more, writ_error *err);
+                                   int64_t now_ms, wr_approval **out, size_t *n, writ_error *err);
 writ_status wr_redis_approval_decide(wr_store *st, const char *id, bool approve, const char *by,
                                      const char *reason, int64_t now_ms, wr_decide_result *res,
                                      wr_approval *out, writ_error *err);

@@ -407,7 +407,7 @@ static const char *status_cond(int status)
 }
 
 writ_status wr_sqlite_approval_page(wr_store *st, int status, const wr_approval_pos *after, size_t limit,
-                                    int64_t now_ms, wr_approval **out, size_t *n, bool *more, writ_error *err)
+                                    int64_t now_ms, wr_approval **out, size_t *n, writ_error *err)
 {
     wr_sqlite_store *s = (wr_sqlite_store *)st;
     writ_error e0;
@@ -416,7 +416,6 @@ writ_status wr_sqlite_approval_page(wr_store *st, int status, const wr_approval_
     memset(err, 0, sizeof *err);
     *out = NULL;
     *n = 0;
-    *more = false;
     char sql[400];
     snprintf(sql, sizeof sql,
              "SELECT " COLS " FROM approvals WHERE %s%s ORDER BY created_ms DESC, id DESC LIMIT ?4",
@@ -432,16 +431,11 @@ writ_status wr_sqlite_approval_page(wr_store *st, int status, const wr_approval_
             sqlite3_bind_int64(q, 2, after->created_ms);
             bind_text(q, 3, after->id);
         }
-        sqlite3_bind_int64(q, 4, (sqlite3_int64)limit + 1); /* one more: are there more? */
+        sqlite3_bind_int64(q, 4, (sqlite3_int64)limit);
         rc = collect(s, q, status, now_ms, out, n, err);
     }
     sqlite3_finalize(q);
     pthread_mutex_unlock(&s->mu);
-    if (!rc && *n > limit) {
-        wr_approval_clear(&(*out)[limit]);
-        *n = limit;
-        *more = true;
-    }
     return rc;
 }
 

@@ -121,7 +121,14 @@ writ_status wr_store_approval_page(wr_store *st, int status, const wr_approval_p
     *more = false;
     if (limit < 1 || limit > WR_APPROVAL_PAGE_MAX)
         return st_fail(err, WRIT_EINVAL, "state: a page of approvals holds 1 to 1000");
-    return st->ops->approval_page(st, status, after, limit, now_ms, out, n, more, err);
+    /* one more than the page: are there more? */
+    writ_status rc = st->ops->approval_page(st, status, after, limit + 1, now_ms, out, n, err);
+    if (!rc && *n > limit) {
+        wr_approval_clear(&(*out)[limit]);
+        *n = limit;
+        *more = true;
+    }
+    return rc;
 }
 
 /* Move the n approvals of v to the end of *list (v is freed). */

@@ -14,9 +14,10 @@ typedef struct wr_store_ops {
                                  wr_take *res, wr_approval *out, writ_error *err);
     writ_status (*approval_get)(wr_store *st, const char *id, int64_t now_ms, wr_approval *out, bool *found,
                                 writ_error *err);
-    /* limit checked by the caller (1..WR_APPROVAL_PAGE_MAX) */
+    /* at most limit approvals of the listing after *after (store.h);
+     * limit is wr_store_approval_page's plus the one that tells more follow */
     writ_status (*approval_page)(wr_store *st, int status, const wr_approval_pos *after, size_t limit,
-                                 int64_t now_ms, wr_approval **out, size_t *n, bool *more, writ_error *err);
+                                 int64_t now_ms, wr_approval **out, size_t *n, writ_error *err);
     writ_status (*approval_decide)(wr_store *st, const char *id, bool approve, const char *by,
                                    const char *reason, int64_t now_ms, wr_decide_result *res,
                                    wr_approval *out, writ_error *err);
