@@ -23,8 +23,7 @@ ALICE=$(oidc alice '{"email":"alice@corp.example"}')
 MALLORY=$(oidc mallory '{"email":"mallory@corp.example"}')
 ROOTBOT=$(oidc root-bot '{"email":"alice@corp.example"}')   # the chain's root, as a person
 SVID=$(peer svid "$TMP" spiffe://corp.example/agents/release-bot)
-head -c 48 /dev/urandom | base64 | tr -d '\n/+=' >"$TMP/admin.secret"
-ADMIN=$(cat "$TMP/admin.secret")
+admin_secret
 
 cat >"$TMP/policies.cedar" <<'CEDAR'
 @id("deploy-production")

@@ -12,9 +12,7 @@ PEERS="$REPO/tests/peers"
 if ! command -v node >/dev/null || [ ! -d "$PEERS/node_modules/@modelcontextprotocol/sdk" ]; then
     echo "approvals_cap: SKIPPED, node or $PEERS/node_modules/@modelcontextprotocol/sdk missing"; exit 77
 fi
-command -v redis-server >/dev/null || { bad "redis-server installed (scripts/test.sh installs it)"; finish; }
-head -c 48 /dev/urandom | base64 | tr -d '\n/+=' >"$TMP/admin.secret"
-ADMIN=$(cat "$TMP/admin.secret")
+admin_secret
 
 cat >"$TMP/policies.cedar" <<'CEDAR'
 @id("deploy-production")

@@ -7,9 +7,7 @@
 # cursor the server did not write is a 400; the CLI's --limit and --cursor.
 # Needs curl, jq, redis-server.
 source "$(dirname "$0")/lib.sh"
-command -v redis-server >/dev/null || { bad "redis-server installed (scripts/test.sh installs it)"; finish; }
-head -c 48 /dev/urandom | base64 | tr -d '\n/+=' >"$TMP/admin.secret"
-ADMIN=$(cat "$TMP/admin.secret")
+admin_secret
 
 cat >"$TMP/policies.cedar" <<'CEDAR'
 @id("deploy-production")

@@ -7,7 +7,7 @@
 . "$(dirname "$0")/lib.sh"
 LOAD="$(dirname "$0")/clients/audit_load.py"
 
-head -c 48 /dev/urandom | base64 | tr -d '\n/+=' >"$TMP/admin.secret"
+admin_secret
 cat >"$TMP/writ.conf" <<CONF
 admin_token_file = $TMP/admin.secret
 audit_checkpoint_every = 500

@@ -129,6 +129,7 @@ free_port() {
 # start_redis_plain: a redis-server of the test's own on a free port (rport),
 # nothing persisted, stopped with the test.
 start_redis_plain() {
+    command -v redis-server >/dev/null || { bad "redis-server installed (scripts/test.sh installs it)"; finish; }
     rport=$(free_port)
     mkdir -p "$TMP/redis"
     redis-server --port "$rport" --bind 127.0.0.1 --dir "$TMP/redis" --save "" --appendonly no \
@@ -136,4 +137,11 @@ start_redis_plain() {
     PIDS+=($!)
     for _ in $(seq 50); do [ "$(redis-cli -p "$rport" ping 2>/dev/null)" = PONG ] && break; sleep 0.1; done
     [ "$(redis-cli -p "$rport" ping 2>/dev/null)" = PONG ] || { cat "$TMP/redis/out.log"; bad "redis-server started"; finish; }
+}
+
+# admin_secret: a random admin secret in $TMP/admin.secret (admin_token_file),
+# and in ADMIN.
+admin_secret() {
+    head -c 48 /dev/urandom | base64 | tr -d '\n/+=' >"$TMP/admin.secret"
+    ADMIN=$(cat "$TMP/admin.secret")
 }

@@ -22,7 +22,7 @@ AT=urn:ietf:params:oauth:token-type:access_token
 FORM='Content-Type: application/x-www-form-urlencoded'
 
 peer keys "$TMP" || { bad "jose keys"; finish; }
-head -c 48 /dev/urandom | base64 | tr -d '\n/+=' >"$TMP/admin.secret"
+admin_secret
 cat >"$TMP/writ.conf" <<CONF
 identity_spiffe = corp.example $TMP/bundle.json
 identity_oidc = https://idp.example $TMP/oidc.json

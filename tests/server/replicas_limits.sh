@@ -13,7 +13,6 @@
 #     forwarded once, then held again on the third (single use);
 #   - /metrics shows the limits (backend, events counted).
 . "$(dirname "$0")/lib.sh"
-command -v redis-server >/dev/null || { bad "redis-server installed (scripts/test.sh installs it)"; finish; }
 command -v jq >/dev/null || { bad "jq installed"; finish; }
 
 start_redis_plain # sets rport
@@ -29,8 +28,7 @@ if command -v node >/dev/null && [ -d "$PEERS/node_modules/@modelcontextprotocol
 fi
 
 "$WRIT" keys generate --out "$TMP/k.pem" >/dev/null || { bad "keys generate"; finish; }
-head -c 48 /dev/urandom | base64 | tr -d '\n/+=' >"$TMP/admin.secret"
-ADMIN=$(cat "$TMP/admin.secret")
+admin_secret
 cat >"$TMP/p.cedar" <<'CEDAR'
 @id("deploy-production")
 @approval("required")

@@ -35,7 +35,7 @@ start_redis() {
 start_redis
 
 "$WRIT" keys generate --out "$TMP/k.pem" >/dev/null || { bad "keys generate"; finish; }
-head -c 48 /dev/urandom | base64 | tr -d '\n/+=' >"$TMP/admin.secret"
+admin_secret
 cat >"$TMP/writ.conf" <<CONF
 token_keys = $TMP/k.pem
 admin_token_file = $TMP/admin.secret

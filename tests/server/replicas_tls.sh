@@ -67,8 +67,7 @@ ok "redis-server answers on a TLS-only port"
 
 # ---- three replicas on rediss://
 "$WRIT" keys generate --out "$TMP/k.pem" >/dev/null || { bad "keys generate"; finish; }
-head -c 48 /dev/urandom | base64 | tr -d '\n/+=' >"$TMP/admin.secret"
-ADMIN=$(cat "$TMP/admin.secret")
+admin_secret
 cat >"$TMP/p.cedar" <<'CEDAR'
 @id("read-all")
 permit (principal, action == Writ::Action::"read", resource);
