@@ -350,6 +350,20 @@ static void test_race_processes(void **state)
 /* ---- approval_max_pending on one file: each thread its own connection
  * (as processes are), all for one agent, each with another input */
 
+/* Does a line of the plan of sql (EXPLAIN QUERY PLAN) hold needle? */
+static bool plan_has(sqlite3 *db, const char *sql, const char *needle)
+{
+    char explain[600];
+    snprintf(explain, sizeof explain, "EXPLAIN QUERY PLAN %s", sql);
+    sqlite3_stmt *q = NULL;
+    assert_int_equal(sqlite3_prepare_v2(db, explain, -1, &q, NULL), SQLITE_OK);
+    bool found = false;
+    while (sqlite3_step(q) == SQLITE_ROW)
+        found |= strstr((const char *)sqlite3_column_text(q, 3), needle) != NULL;
+    sqlite3_finalize(q);
+    return found;
+}
+
 typedef struct cap_racer {
     int idx;
     pthread_barrier_t *go;
@@ -401,19 +415,11 @@ static void test_cap_own_handles(void **state)
     /* the count is a range of an index, not a scan of the table */
     sqlite3 *db = NULL;
     assert_int_equal(sqlite3_open_v2(dbpath, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-    sqlite3_stmt *q = NULL;
-    assert_int_equal(sqlite3_prepare_v2(db,
-                                        "EXPLAIN QUERY PLAN SELECT count(*) FROM (SELECT 1 FROM approvals "
-                                        "WHERE agent = ?1 AND status = 0 AND expires_ms > ?2 LIMIT ?3)",
-                                        -1, &q, NULL),
-                     SQLITE_OK);
-    bool indexed = false;
-    while (sqlite3_step(q) == SQLITE_ROW)
-        indexed |= strstr((const char *)sqlite3_column_text(q, 3),
-                          "USING COVERING INDEX approvals_by_agent") != NULL;
-    sqlite3_finalize(q);
+    assert_true(plan_has(db,
+                         "SELECT count(*) FROM (SELECT 1 FROM approvals WHERE agent = ?1 AND status = 0 AND "
+                         "expires_ms > ?2 LIMIT ?3)",
+                         "USING COVERING INDEX approvals_by_agent"));
     sqlite3_close(db);
-    assert_true(indexed);
 }
 
 /* ---- pages of the listing: an index in the listing's order, no sort */
@@ -422,18 +428,7 @@ static void test_cap_own_handles(void **state)
  * sort nothing? */
 static bool page_plan_ok(sqlite3 *db, const char *sql)
 {
-    char explain[600];
-    snprintf(explain, sizeof explain, "EXPLAIN QUERY PLAN %s", sql);
-    sqlite3_stmt *q = NULL;
-    assert_int_equal(sqlite3_prepare_v2(db, explain, -1, &q, NULL), SQLITE_OK);
-    bool indexed = false, sorted = false;
-    while (sqlite3_step(q) == SQLITE_ROW) {
-        const char *d = (const char *)sqlite3_column_text(q, 3);
-        indexed |= strstr(d, "INDEX approvals_by_created_id") != NULL;
-        sorted |= strstr(d, "TEMP B-TREE") != NULL;
-    }
-    sqlite3_finalize(q);
-    return indexed && !sorted;
+    return plan_has(db, sql, "INDEX approvals_by_created_id") && !plan_has(db, sql, "TEMP B-TREE");
 }
 
 static void test_page_plan(void **state)
