@@ -80,11 +80,14 @@ static void check_message(const char *p, size_t n)
         wr_free(orig_text);
         json_decref(orig);
     }
-    char *no = up_stdio_refusal(p, n);
+    uint64_t id;
+    json_t *msg;
+    bool answer = up_stdio_answer_id(p, n, &id, &msg);
+    char *no = up_stdio_refusal(p, n, msg);
     if (no) {
         size_t nl = strlen(no);
-        json_t *req = json_loadb(p, n, 0, NULL);
-        json_t *ans = json_loads(no, 0, NULL);
+        json_t *req = json_loadb(p, n, JSON_ALLOW_NUL, NULL);
+        json_t *ans = json_loads(no, JSON_ALLOW_NUL, NULL);
         uint64_t aid;
         json_t *amsg = NULL;
         if (!nl || no[nl - 1] != '\n' || memchr(no, '\n', nl - 1) || memchr(no, '\r', nl) || !req || !ans ||
@@ -100,9 +103,7 @@ static void check_message(const char *p, size_t n)
         json_decref(ans);
         wr_free(no);
     }
-    uint64_t id;
-    json_t *msg;
-    if (up_stdio_answer_id(p, n, &id, &msg)) {
+    if (answer) {
         json_t *want = json_string("caller-id");
         char *t = up_stdio_restore(p, n, msg, "\"caller-id\"");
         json_t *again = t ? json_loads(t, JSON_ALLOW_NUL, NULL) : NULL;
@@ -114,8 +115,8 @@ static void check_message(const char *p, size_t n)
         json_decref(again);
         wr_free(t);
         json_decref(want);
-        json_decref(msg);
     }
+    json_decref(msg);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

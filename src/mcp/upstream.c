@@ -404,23 +404,17 @@ bool up_stdio_answer_id(const char *line, size_t len, uint64_t *id, json_t **msg
     bool answer = json_is_object(m) && !json_object_get(m, "method") &&
                   (json_object_get(m, "result") || json_object_get(m, "error")) && json_is_integer(i) &&
                   json_integer_value(i) >= 0;
-    if (!answer) {
-        json_decref(m);
-        return false;
-    }
-    *id = (uint64_t)json_integer_value(i);
     *msg = m;
-    return true;
+    if (answer)
+        *id = (uint64_t)json_integer_value(i);
+    return answer;
 }
 
-char *up_stdio_refusal(const char *line, size_t len)
+char *up_stdio_refusal(const char *line, size_t len, const json_t *m)
 {
     static const char no[] = "\"error\":{\"code\":-32601,\"message\":\"Writ's MCP gateway takes no requests "
                              "from a stdio server: its one process serves every client\"}}\n";
     static const char pong[] = "\"result\":{}}\n";
-    if (memchr(line, 0, len))
-        return NULL;
-    json_t *m = json_loadb(line, len, 0, NULL);
     json_t *id = json_object_get(m, "id");
     const char *method = json_string_value(json_object_get(m, "method"));
     size_t vs, ve;
@@ -436,7 +430,6 @@ char *up_stdio_refusal(const char *line, size_t len)
             memcpy(o + 23 + (ve - vs), tail, tn + 1);
         }
     }
-    json_decref(m);
     return o;
 }
 

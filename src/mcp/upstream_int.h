@@ -84,17 +84,19 @@ typedef enum up_msg_kind {
 writ_status up_stdio_rewrite(const char *body, size_t len, uint64_t new_id, char **line, up_msg_kind *kind,
                              json_t **orig_id, char **orig_text, bool *is_initialize, writ_error *err);
 
-/* Read one line from the process: when it is a response (result or error)
- * whose id is a non-negative integer, *id gets it and *msg the parsed
- * message (a new reference); else it answers nothing of ours: false. */
+/* Read one line from the process: *msg the parsed message (a new
+ * reference; NULL when it is not JSON).  True when it is a response (result
+ * or error) whose id is a non-negative integer, *id that id; else it answers
+ * nothing of ours. */
 bool up_stdio_answer_id(const char *line, size_t len, uint64_t *id, json_t **msg);
 
-/* When the line is a request of the process's own (a method and an id), the
- * line to write back to it (wr_free, ending in "\n"): to "ping" an empty
- * result, to anything else error -32601, since the process serves every
- * client at once and none of them can be asked on its behalf.  NULL for
- * anything else (answers, notifications, text that is not JSON). */
-char *up_stdio_refusal(const char *line, size_t len);
+/* When the line (msg: as up_stdio_answer_id parsed it, may be NULL) is a
+ * request of the process's own (a method and an id), the line to write
+ * back to it (wr_free, ending in "\n"): to "ping" an empty result, to
+ * anything else error -32601, since the process serves every client at
+ * once and none of them can be asked on its behalf.  NULL for anything
+ * else (answers, notifications, text that is not JSON). */
+char *up_stdio_refusal(const char *line, size_t len, const json_t *msg);
 
 /* The answer line with its id replaced by id_text (the caller's id as it
  * spelled it), the rest byte for byte (wr_free); msg is the parsed line,

@@ -430,7 +430,8 @@ static void on_line(void *ctx, const char *line, size_t len)
     json_t *msg;
     if (!up_stdio_answer_id(line, len, &id, &msg)) {
         atomic_fetch_add(&s->dropped, 1);
-        char *no = s->olen - s->ooff < REFUSALS_MAX ? up_stdio_refusal(line, len) : NULL;
+        char *no = s->olen - s->ooff < REFUSALS_MAX ? up_stdio_refusal(line, len, msg) : NULL;
+        json_decref(msg);
         if (no && s->st != P_DOWN)
             obuf_add(s, no, strlen(no));
         wr_free(no);
