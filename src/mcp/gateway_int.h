@@ -32,6 +32,7 @@ typedef struct gw_up {
     const char *token_aud; /* minted-token credential: its audience, NULL = none */
     pthread_mutex_t mu;    /* guards annotations and the ask's fields */
     json_t *annotations;   /* tool name -> annotations object, from the last tools/list */
+    uint64_t tools_epoch;  /* the upstream's tools_epoch they were gathered in (gw_tools_fresh) */
     /* asking it for its tools (toolinfo.c: gw_tool_wait) */
     bool asking;                 /* an ask's thread is running */
     bool ask_closed;             /* shutting down: no new ask */
@@ -119,6 +120,9 @@ char *gw_minted_line(mcp_gw *g, gw_req *r, const char *scope, writ_error *err);
 
 /* listfilter.c */
 
+/* The annotations a listed tool declares: the four hints, each when it is
+ * a boolean (new reference); NULL when out of memory or it has no name. */
+json_t *gw_declared(const json_t *it);
 /* Remember the annotations a listed tool declares (its answer to a
  * tools/list); returns them (new reference), NULL when out of memory or
  * the item has no name. */
@@ -147,6 +151,10 @@ int gw_tool_wait(mcp_gw *g, gw_req *r, const char *name, json_t **ann);
 void gw_tool_unwait(gw_req *r);
 /* Shutting down: no more asks, and the one running (bounded) is waited for. */
 void gw_tool_asks_end(gw_up *up);
+/* up->mu held: when the upstream has said its tools changed since up's
+ * annotations were gathered, forget them (and let the next call that needs
+ * them ask at once, not 10 s after the last ask). */
+void gw_tools_fresh(gw_up *up);
 
 /* context.tool of a call as JSON: {name, annotations} (new reference),
  * ann as gw_tool_wait gave it (NULL: MCP's default hints). */

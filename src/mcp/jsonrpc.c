@@ -263,6 +263,12 @@ bool mcp_rpc_is_method(const mcp_rpc_msg *m, const char *method)
     return m->method && m->method_len == n && !memcmp(m->method, method, n);
 }
 
+bool mcp_rpc_tools_changed(const json_t *msg)
+{
+    const char *m = json_string_value(json_object_get(msg, "method"));
+    return m && !strcmp(m, "notifications/tools/list_changed") && !json_object_get(msg, "id");
+}
+
 writ_status mcp_rpc_tool_call(const mcp_rpc_msg *m, mcp_tool_call *out, mcp_rpc_fail *f)
 {
     memset(out, 0, sizeof *out);

@@ -123,6 +123,10 @@ int mcp_rpc_answer_fast(const char *text, size_t len);
 /* Is m a request or notification for exactly this method? */
 bool mcp_rpc_is_method(const mcp_rpc_msg *m, const char *method);
 
+/* Is msg (a parsed message, any JSON) the notification by which a server
+ * says its list of tools changed (notifications/tools/list_changed)? */
+bool mcp_rpc_tools_changed(const json_t *msg);
+
 /* tools/call: params.name (a non-empty string without NUL) and
  * params.arguments (an object; absent or null reads as no arguments, NULL).
  * The pointers are into m.  Failure is -32602 (f->id set from m). */

@@ -4,6 +4,7 @@
  * list are filtered the same way.  See gateway_int.h. */
 #include "mcp/gateway_int.h"
 
+#include "mcp/jsonrpc.h"
 #include "mcp/uri.h"
 #include "util/alloc.h"
 
@@ -61,9 +62,7 @@ static bool may_use(mcp_gw *g, const srv_snapshot *snap, gw_req *r, const char *
     return ok;
 }
 
-/* The annotations a listed tool declares: the four hints, each when it is
- * a boolean (new reference); NULL when out of memory or it has no name. */
-static json_t *declared(const json_t *it)
+json_t *gw_declared(const json_t *it)
 {
     json_t *ann = json_is_string(json_object_get(it, "name")) ? json_object() : NULL;
     json_t *decl = json_object_get(it, "annotations");
@@ -79,8 +78,9 @@ static json_t *declared(const json_t *it)
 json_t *gw_remember_tool(gw_up *up, const json_t *it)
 {
     const char *name = json_string_value(json_object_get(it, "name"));
-    json_t *ann = declared(it);
+    json_t *ann = gw_declared(it);
     pthread_mutex_lock(&up->mu);
+    gw_tools_fresh(up);
     if (ann)
         json_object_set(up->annotations, name, ann);
     pthread_mutex_unlock(&up->mu);
@@ -112,7 +112,7 @@ static bool filter_result(mcp_gw *g, gw_req *r, gw_list list, json_t *result)
         if (list == L_TOOLS) {
             const char *name = json_string_value(json_object_get(it, "name"));
             if (name && strlen(name) < 512 && !strchr(name, '/')) { /* not callable through Writ */
-                json_t *ann = r->list == L_TOOLS ? gw_remember_tool(r->up, it) : declared(it);
+                json_t *ann = r->list == L_TOOLS ? gw_remember_tool(r->up, it) : gw_declared(it);
                 json_t *tool = ann ? json_pack("{s:s,s:O}", "name", name, "annotations", ann) : NULL;
                 snprintf(aid, sizeof aid, "%s/%s", r->up->cfg->name, name);
                 keep = tool && may_use(g, snap, r, aid, tool, NULL, false);
@@ -171,6 +171,8 @@ int gw_filter_message(mcp_gw *g, gw_req *r, gw_list list, const char *text, size
                  je.text, je.position);
         return -1;
     }
+    if (mcp_rpc_tools_changed(m)) /* what is known of the tools is stale (toolinfo.c) */
+        mcp_upstream_tools_changed(r->up->u);
     json_t *res = json_object_get(m, "result");
     int got = 0;
     static const gw_list kinds[] = {L_TOOLS, L_RESOURCES, L_PROMPTS, L_TEMPLATES};
@@ -214,14 +216,15 @@ static bool has(const char *p, size_t n, const char *lit)
     return false;
 }
 
-/* Could this message hold a list result?  A key "tools" is spelled so, or
- * with a letter escaped as \uXXXX (no other escape makes a letter): with a
- * "\u" anywhere, read it to know.  A tool's answer, whose text escapes
- * newlines and quotes, is passed without being read. */
+/* Could this message hold a list result, or say the tools changed?  A key
+ * "tools" is spelled so, or with a letter escaped as \uXXXX (no other
+ * escape makes a letter): with a "\u" anywhere, read it to know.  A tool's
+ * answer, whose text escapes newlines and quotes, is passed without being
+ * read. */
 static bool maybe_list(const char *p, size_t n)
 {
     return has(p, n, "\\u") || has(p, n, "\"tools\"") || has(p, n, "\"resources\"") ||
-           has(p, n, "\"prompts\"") || has(p, n, "\"resourceTemplates\"");
+           has(p, n, "\"prompts\"") || has(p, n, "\"resourceTemplates\"") || has(p, n, "/list_changed\"");
 }
 
 /* Filter the complete events in[0..n) of a streamed SSE answer into

@@ -23,9 +23,19 @@
  * The ask runs on a thread of its own: the call's connection is suspended
  * meanwhile, and its worker serves others.  At most one ask per upstream
  * at a time (later calls join its waiters) and one every 10 s; a tool
- * still unlisted after it gets unknown_annotations. */
+ * still unlisted after it gets unknown_annotations.
+ *
+ * What is known goes stale when the upstream says its tools changed
+ * (notifications/tools/list_changed, seen passing in a stream or from a
+ * stdio process: the upstream's tools_epoch).  Then everything known is
+ * forgotten, and the next call asks at once: a tool that now declares
+ * itself destructive is not decided on the readOnlyHint it had.  An ask's
+ * answer is the whole list, so it replaces what was known (a tool the
+ * upstream dropped is forgotten), unless the tools changed again while it
+ * ran: then it is dropped, stale before it arrived. */
 typedef struct tool_ask {
     gw_up *up;
+    uint64_t epoch; /* the upstream's tools_epoch when it was asked */
     char sid[256], pver[64];
     char *minted; /* the minted credential's header line, or NULL */
     char mint_why[256];
@@ -53,21 +63,34 @@ static void *ask_main(void *arg)
                           .timeout_ms = 5000};
         res = mcp_ask_tools(up->u, &o, 100, why, sizeof why);
     }
-    json_t *tools = json_object_get(res, "tools");
+    json_t *tools = json_object_get(res, "tools"), *known = res ? json_object() : NULL;
     size_t i;
     json_t *it;
-    json_array_foreach(tools, i, it) json_decref(gw_remember_tool(up, it));
+    json_array_foreach(tools, i, it) {
+        json_t *ann = gw_declared(it);
+        if (ann && known)
+            json_object_set_new(known, json_string_value(json_object_get(it, "name")), ann);
+        else
+            json_decref(ann);
+    }
     if (!res)
         fprintf(stderr, "writ: mcp: upstream %s: asking for its tools (a call named an unlisted one): %s\n",
                 up->cfg->name, why);
     json_decref(res);
     wr_free(a->minted);
-    wr_free(a);
     /* The waiting calls go on: each is claimed under its mutex (it may not
      * have suspended yet: then it sees ask_done and goes on by itself) and
      * resumed after every lock is let go; a claimed call stays alive until
      * its resume, so its next link is read first. */
     pthread_mutex_lock(&up->mu);
+    gw_tools_fresh(up);
+    if (known && up->tools_epoch == a->epoch) {
+        json_decref(up->annotations);
+        up->annotations = known;
+        known = NULL;
+    }
+    json_decref(known);
+    wr_free(a);
     up->asking = false;
     gw_req *w = up->ask_waiters, *claimed = NULL;
     up->ask_waiters = NULL;
@@ -99,6 +122,7 @@ static bool ask_start(mcp_gw *g, gw_req *r)
     if (!a)
         return false;
     a->up = up;
+    a->epoch = up->tools_epoch;
     snprintf(a->sid, sizeof a->sid, "%s", r->fwd_sid);
     snprintf(a->pver, sizeof a->pver, "%s", r->pver);
     if (up->token_aud) {
@@ -125,6 +149,7 @@ int gw_tool_wait(mcp_gw *g, gw_req *r, const char *name, json_t **ann)
 {
     gw_up *up = r->up;
     pthread_mutex_lock(&up->mu);
+    gw_tools_fresh(up);
     *ann = json_incref(json_object_get(up->annotations, name)); /* never changed in place: kept as it is */
     bool wait = !*ann && !r->ask_done && !up->ask_closed;
     if (wait && !up->asking) {
@@ -158,6 +183,16 @@ void gw_tool_unwait(gw_req *r)
             break;
         }
     pthread_mutex_unlock(&up->mu);
+}
+
+void gw_tools_fresh(gw_up *up)
+{
+    uint64_t e = mcp_upstream_tools_epoch(up->u);
+    if (e == up->tools_epoch)
+        return;
+    up->tools_epoch = e;
+    json_object_clear(up->annotations);
+    up->asked_ms = 0;
 }
 
 void gw_tool_asks_end(gw_up *up)

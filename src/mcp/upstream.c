@@ -198,6 +198,17 @@ uint64_t mcp_upstream_starts(const mcp_upstream *u)
     return u ? atomic_load(&((mcp_upstream *)u)->starts) : 0;
 }
 
+uint64_t mcp_upstream_tools_epoch(const mcp_upstream *u)
+{
+    return u ? atomic_load(&((mcp_upstream *)u)->tools_epoch) : 0;
+}
+
+void mcp_upstream_tools_changed(mcp_upstream *u)
+{
+    if (u)
+        atomic_fetch_add(&u->tools_epoch, 1);
+}
+
 /* ---- stdio messages ----
  *
  * jansson decides what a message is, but the text passed on is the text

@@ -120,5 +120,12 @@ uint64_t mcp_upstream_starts(const mcp_upstream *u);
 /* stdio: how many lines of the process answered nothing of ours (its own
  * requests and notifications, late answers), dropped; HTTP: 0. */
 uint64_t mcp_upstream_stdio_dropped(const mcp_upstream *u);
+/* How many times the upstream has said its tools changed
+ * (notifications/tools/list_changed): a stdio process's line, counted
+ * here; over HTTP the notification arrives in a stream the gateway reads,
+ * which counts it with mcp_upstream_tools_changed.  What the gateway knows
+ * of the tools from before the last change is stale.  NULL: 0. */
+uint64_t mcp_upstream_tools_epoch(const mcp_upstream *u);
+void mcp_upstream_tools_changed(mcp_upstream *u);
 
 #endif

@@ -39,6 +39,7 @@ struct mcp_upstream {
     pthread_t thread;
     bool thread_started;
     _Atomic uint64_t starts;
+    _Atomic uint64_t tools_epoch; /* mcp_upstream_tools_epoch */
     void *impl;
     writ_status (*send_impl)(mcp_upstream *u, const mcp_up_request *rq, const mcp_up_callbacks *cb, void *arg,
                              uint64_t *ticket);

@@ -26,7 +26,9 @@
  * waiting is itself an initialize, nothing is replayed.
  *
  * Messages of the process that answer nothing of ours (its notifications,
- * answers to nothing in flight) are dropped and counted.  Its own requests
+ * answers to nothing in flight) are dropped and counted; a
+ * notifications/tools/list_changed is counted too, as the upstream's
+ * tools_epoch (the gateway then forgets what it knew of the tools).  Its own requests
  * (roots/list, sampling, elicitation) are answered at once with an error, a
  * ping with an empty result: the process serves every client, so no client
  * can be asked for it, and a server that waited for the answer would hang.
@@ -50,6 +52,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "mcp/jsonrpc.h"
 #include "mcp/upstream_int.h"
 #include "util/alloc.h"
 #include "util/error.h"
@@ -430,6 +433,8 @@ static void on_line(void *ctx, const char *line, size_t len)
     json_t *msg;
     if (!up_stdio_answer_id(line, len, &id, &msg)) {
         atomic_fetch_add(&s->dropped, 1);
+        if (mcp_rpc_tools_changed(msg))
+            mcp_upstream_tools_changed(u);
         char *no = s->olen - s->ooff < REFUSALS_MAX ? up_stdio_refusal(line, len, msg) : NULL;
         json_decref(msg);
         if (no && s->st != P_DOWN)

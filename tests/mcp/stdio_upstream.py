@@ -11,6 +11,8 @@ a request "PID wire METHOD ID" and for a cancel "PID cancel REQUESTID".
                   id it got, and a ping with id "p1"), then answers
   an answer       (to its own requests) logged as "PID answer ID CODE", CODE the error's
                   code or "result"
+  changed         writes notifications/tools/list_changed, and two messages that only look
+                  like it (a request of that name, a longer name), then answers like echo
   long            writes a line of params.n bytes, then answers like echo
   deaf            stops reading its stdin (sleeps 30 s), answers nothing
   exit            exits with status 3 without answering
@@ -66,6 +68,10 @@ def main():
                 out({"jsonrpc": "2.0", "method": "notifications/message", "params": {"level": "info"}})
                 out({"jsonrpc": "2.0", "id": mid, "method": "sampling/createMessage", "params": {}})
                 out({"jsonrpc": "2.0", "id": "p1", "method": "ping"})
+            elif method == "changed":
+                out({"jsonrpc": "2.0", "method": "notifications/tools/list_changed"})
+                out({"jsonrpc": "2.0", "id": "n1", "method": "notifications/tools/list_changed"})
+                out({"jsonrpc": "2.0", "method": "notifications/tools/list_changed_not"})
             elif method == "long":
                 sys.stdout.write("x" * params.get("n", 10) + "\n")
                 sys.stdout.flush()

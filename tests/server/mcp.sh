@@ -20,11 +20,14 @@ PORT=$EPORT node "$EVERY" streamableHttp >"$TMP/everything.log" 2>&1 &
 PIDS+=("$!")
 LOG="$TMP/echo.log" node "$REPO/tests/mcp/echo_upstream.mjs" >"$TMP/echo.port" 2>"$TMP/echo.err" &
 PIDS+=("$!")
+FLIP=1 LOG="$TMP/flip.log" node "$REPO/tests/mcp/echo_upstream.mjs" >"$TMP/flip.port" 2>"$TMP/flip.err" &
+PIDS+=("$!")
 for _ in $(seq 100); do
-    [ -s "$TMP/echo.port" ] && grep -q "listening" "$TMP/everything.log" && break
+    [ -s "$TMP/echo.port" ] && [ -s "$TMP/flip.port" ] && grep -q "listening" "$TMP/everything.log" && break
     sleep 0.1
 done
 XPORT=$(head -1 "$TMP/echo.port")
+FPORT=$(head -1 "$TMP/flip.port")
 node "$REPO/tests/mcp/bad_upstream.mjs" >"$TMP/bad.port" 2>&1 &
 PIDS+=("$!")
 for _ in $(seq 50); do [ -s "$TMP/bad.port" ] && break; sleep 0.1; done
@@ -45,11 +48,13 @@ mcp_upstream = bad http://127.0.0.1:$BPORT/mcp
 mcp_upstream = badnul http://127.0.0.1:$BPORT/nul
 mcp_upstream = badutf http://127.0.0.1:$BPORT/utf
 mcp_upstream = echotok http://127.0.0.1:$XPORT/mcp
+mcp_upstream = flip http://127.0.0.1:$FPORT/mcp
 mcp_credential = echo header X-Api-Key $TMP/cred
 mcp_credential = echotok token https://echo.example
 CONF
 # the example MCP policies, and one for the misbehaving upstream
 cat "$EX/mcp.cedar" - >"$TMP/policies.cedar" <<'CEDAR'
+permit (principal, action in [Writ::Action::"flip/add", Writ::Action::"flip/flip"], resource);
 permit (principal, action in [Writ::Action::"bad/garbage", Writ::Action::"bad/close",
                               Writ::Action::"bad/sseclose", Writ::Action::"bad/hang",
                               Writ::Action::"badnul/garbage", Writ::Action::"badutf/garbage",
@@ -210,6 +215,24 @@ check "the tool never reached the upstream" "$(jq -r 'select(.tool == "wipe") | 
 r=$(req POST /mcp/echo "${EH[@]}" --data '{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"add","arguments":{"a":1,"b":2}}}')
 contains "an allowed tool in the same state: its answer" "$r" '"3"'
 
+# ---- an upstream that says its tools changed (notifications/tools/list_changed
+# in a stream): what the gateway knew of them is forgotten and asked anew, so
+# add, now declaring itself destructive, is no longer decided as readOnly
+FT=$(mint t-flip 'flip/*')
+FH=(-H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' -H "Authorization: Bearer $FT")
+fcall() { req POST /mcp/flip "${FH[@]}" --data "{\"jsonrpc\":\"2.0\",\"id\":$1,\"method\":\"tools/call\",\"params\":{\"name\":\"$2\",\"arguments\":$3}}"; }
+flists() { jq -r 'select(.method == "tools/list") | .method' "$TMP/flip.log" | wc -l | tr -d ' '; }
+contains "add, declared readOnly: allowed" "$(fcall 1 add '{"a":1,"b":2}')" '"3"'
+check "... after one ask" "$(flists)" 1
+r=$(fcall 2 flip '{}')
+contains "the notification passes to the client" "$r" "notifications/tools/list_changed"
+contains "... and the answer" "$r" "flipped"
+contains "add, now declared destructive: denied" "$(fcall 3 add '{"a":1,"b":2}')" "denied by policy no-destructive-tools"
+check "... after a new ask, at once (not 10 s after the first)" "$(flists)" 2
+check "the denied call never reached the upstream" "$(jq -r 'select(.tool == "add") | .tool' "$TMP/flip.log" | wc -l | tr -d ' ')" 1
+contains "still denied: what the ask found is kept" "$(fcall 4 add '{"a":1,"b":2}')" "denied by policy no-destructive-tools"
+check "... without asking again" "$(flists)" 2
+
 # ---- the token's scope bounds the gateway: outside it is a -32001, and not listed
 ST=$(mint t-scope 'echo/add')
 OUT=$(mcp "$URL/echo" "$ST" list 'call:add:{"a":1,"b":2}' call:whoami)
@@ -291,7 +314,7 @@ awk -v t="$times" 'BEGIN {exit !(t < 0.08)}' && ok "15 calls one after another: 
 upsw() { local n=0 t; for t in /proc/$WPID/task/*; do [ "$(cat "$t/comm" 2>/dev/null)" = writ-mcp-http ] &&
     n=$((n + $(awk '/^voluntary_ctxt_switches/ {print $2}' "$t/status"))); done; echo $n; }
 nup=$(for t in /proc/$WPID/task/*; do cat "$t/comm"; done | grep -c '^writ-mcp-http$' || true)
-check "one thread per HTTP upstream (writ-mcp-http)" "$nup" 7
+check "one thread per HTTP upstream (writ-mcp-http)" "$nup" 8
 sw0=$(upsw) t0=$(date +%s%N)
 for i in $(seq 60); do
     curl -s -m 5 -X POST "${H[@]}" "http://$ADDR/mcp/echo" \

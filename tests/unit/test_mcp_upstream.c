@@ -837,6 +837,15 @@ static void test_stdio_ids_restored(void **state)
     json_decref(a);
     rec_free(&r);
     assert_true(mcp_upstream_stdio_dropped(u) >= 3);
+    assert_int_equal(mcp_upstream_tools_epoch(u), 0); /* a notification, not that its tools changed */
+    /* notifications/tools/list_changed counts as the upstream's tools_epoch
+     * (the gateway's cue to forget what it knew of the tools); a request of
+     * that name or a longer name does not */
+    a = call(u, "{\"jsonrpc\":\"2.0\",\"id\":\"t\",\"method\":\"changed\"}", &r);
+    assert_non_null(json_object_get(a, "result"));
+    json_decref(a);
+    rec_free(&r);
+    assert_int_equal(mcp_upstream_tools_epoch(u), 1);
     /* the answers are written before anything sent after: once this call is
      * answered, the process has read them */
     a = call(u, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"echo\"}", &r);
