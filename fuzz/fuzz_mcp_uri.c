@@ -4,8 +4,10 @@
  * Input: the uri (any bytes).  Besides "no crash", it aborts when a uri
  * passes that, decoded once as a whole (every %XY), holds a NUL, has no
  * scheme, or whose path (read again on the decoded text, from the raw
- * text's path start to its first '?' or '#') holds a "." or ".." segment or
- * a '\'; and when a refusal names a byte outside the uri or has no reason. */
+ * text's path start to its first '?' or '#') holds a "." or ".." segment
+ * (also once U+FF0E, U+FE52 and U+2024 are read as '.' and U+2025 as "..",
+ * as NFKC does) or a '\'; and when a refusal names a byte outside the uri
+ * or has no reason. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -76,6 +78,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         size_t l = e ? (size_t)(e - seg) : strlen(seg);
         if ((l == 1 && seg[0] == '.') || (l == 2 && seg[0] == '.' && seg[1] == '.'))
             abort();
+        /* the segment with its compatibility dots replaced */
+        char nf[16];
+        size_t nl = 0;
+        for (size_t i = 0; i < l && nl < 3;) {
+            static const char *const one[] = {"\xEF\xBC\x8E", "\xEF\xB9\x92", "\xE2\x80\xA4"};
+            size_t was = nl;
+            for (int k = 0; k < 3 && nl == was; k++)
+                if (l - i >= 3 && !memcmp(seg + i, one[k], 3))
+                    nf[nl++] = '.', i += 3;
+            if (nl == was && l - i >= 3 && !memcmp(seg + i, "\xE2\x80\xA5", 3))
+                nf[nl++] = '.', nf[nl++] = '.', i += 3;
+            if (nl == was)
+                nf[nl++] = seg[i++];
+            if (nl < 3 && i == l && (nl == 1 || nl == 2) && !memcmp(nf, "..", nl))
+                abort();
+        }
         if (!e)
             break;
     }

@@ -51,7 +51,10 @@ int mcp_uri_check(const char *uri, size_t n, char *why, size_t wn)
         size_t e = s;
         while (e < end && uri[e] != '/')
             e++;
-        size_t dots = 0, len = 0;
+        /* decoded, a segment that reads as one or two dots is at most 6
+         * bytes long (two 3-byte dots): only that much is kept */
+        unsigned char seg[7];
+        size_t len = 0;
         for (size_t i = s; i < e; i++, len++) {
             char c = uri[i];
             if (c == '%') {
@@ -62,10 +65,14 @@ int mcp_uri_check(const char *uri, size_t n, char *why, size_t wn)
             } else if (c == '\\') {
                 return refuse(why, wn, "a '\\'", i);
             }
-            dots += c == '.';
+            if (len < sizeof seg)
+                seg[len] = (unsigned char)c;
         }
-        if (len && dots == len && len <= 2)
-            return refuse(why, wn, len == 1 ? "a '.' segment" : "a '..' segment", s);
+        size_t dots = len <= sizeof seg ? wr_compat_dots(seg, len) : 0;
+        if (dots == 1)
+            return refuse(why, wn, len == 1 ? "a '.' segment" : "a segment that reads as '.'", s);
+        if (dots == 2)
+            return refuse(why, wn, len == 2 ? "a '..' segment" : "a segment that reads as '..'", s);
         s = e + 1;
     }
     return 0;

@@ -7,7 +7,9 @@
  * one of its spellings could name another resource once resolved:
  *   - in its path (after "scheme:" and any "//authority", up to the first
  *     '?' or '#'), a segment that is "." or ".." once percent-decoded
- *     ("..", "%2e%2E", ".%2e");
+ *     ("..", "%2e%2E", ".%2e"), or that reads as one under Unicode
+ *     compatibility normalisation (FULLWIDTH FULL STOP and the like, raw or
+ *     percent-encoded: wr_compat_dots, the same rule as paths);
  *   - a segment holding a decoded '/' or '\' (%2F, %5C), or a raw '\';
  *   - anywhere, a NUL (raw or %00), a control character or a space (raw:
  *     the WHATWG URL parser, which Node's MCP servers use, drops tab, LF and

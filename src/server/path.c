@@ -55,29 +55,6 @@ static int refuse(char *out, char *why, size_t n, const char *what, size_t at)
     return -1;
 }
 
-/* How many dots the segment s[0..k) reads as under Unicode compatibility
- * normalisation (NFKC), when it holds nothing but dots: '.', U+FF0E
- * FULLWIDTH FULL STOP, U+FE52 SMALL FULL STOP, U+2024 ONE DOT LEADER (one
- * each), U+2025 TWO DOT LEADER (two); 0 when it holds anything else. */
-static size_t compat_dots(const unsigned char *s, size_t k)
-{
-    size_t dots = 0;
-    for (size_t i = 0; i < k;) {
-        if (s[i] == '.') {
-            dots++, i++;
-        } else if (k - i >= 3 && ((s[i] == 0xEF && s[i + 1] == 0xBC && s[i + 2] == 0x8E) ||
-                                  (s[i] == 0xEF && s[i + 1] == 0xB9 && s[i + 2] == 0x92) ||
-                                  (s[i] == 0xE2 && s[i + 1] == 0x80 && s[i + 2] == 0xA4))) {
-            dots++, i += 3;
-        } else if (k - i >= 3 && s[i] == 0xE2 && s[i + 1] == 0x80 && s[i + 2] == 0xA5) {
-            dots += 2, i += 3;
-        } else {
-            return 0;
-        }
-    }
-    return dots;
-}
-
 /* The segment out[start..end) just ended (it starts at byte seg_raw of the
  * raw path): a dot segment is refused, also one spelled with dots that
  * compatibility normalisation makes '.' (a server that applies NFKC to
@@ -88,7 +65,7 @@ static int check_segment(char *out, size_t start, size_t end, bool last, size_t 
     size_t k = end - start;
     if (k == 0 && !last)
         return refuse(out, why, n, "empty segment", seg_raw);
-    size_t dots = compat_dots((const unsigned char *)out + start, k);
+    size_t dots = wr_compat_dots((const unsigned char *)out + start, k);
     if (dots == 1)
         return refuse(out, why, n, k == 1 ? "'.' segment" : "segment that reads as '.'", seg_raw);
     if (dots == 2)

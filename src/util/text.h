@@ -25,4 +25,29 @@ static inline int wr_hexval(int c)
     return -1;
 }
 
+/* How many dots the text s[0..k) reads as under Unicode compatibility
+ * normalisation (NFKC), when it holds nothing but dots: '.', U+FF0E
+ * FULLWIDTH FULL STOP, U+FE52 SMALL FULL STOP, U+2024 ONE DOT LEADER (one
+ * each), U+2025 TWO DOT LEADER (two); 0 when it holds anything else.  A
+ * server that applies NFKC to paths reads the segment `．．` as `..`, so
+ * the path and uri checks refuse a segment this counts as 1 or 2. */
+static inline size_t wr_compat_dots(const unsigned char *s, size_t k)
+{
+    size_t dots = 0;
+    for (size_t i = 0; i < k;) {
+        if (s[i] == '.') {
+            dots++, i++;
+        } else if (k - i >= 3 && ((s[i] == 0xEF && s[i + 1] == 0xBC && s[i + 2] == 0x8E) ||
+                                  (s[i] == 0xEF && s[i + 1] == 0xB9 && s[i + 2] == 0x92) ||
+                                  (s[i] == 0xE2 && s[i + 1] == 0x80 && s[i + 2] == 0xA4))) {
+            dots++, i += 3;
+        } else if (k - i >= 3 && s[i] == 0xE2 && s[i + 1] == 0x80 && s[i + 2] == 0xA5) {
+            dots += 2, i += 3;
+        } else {
+            return 0;
+        }
+    }
+    return dots;
+}
+
 #endif

@@ -42,6 +42,10 @@ static void test_passes(void **state)
     ok("mailto:a@b.example");
     ok("file:///caf%C3%A9/%41");
     ok("demo://host");
+    ok("file:///public/%EF%BC%8E%EF%BC%8E%EF%BC%8E/x"); /* three dots are a name, as "..." is */
+    ok("file:///public/%EF%BC%8Ea/x");
+    ok("file:///public/%E2%80%A5%E2%80%A5/x");         /* four */
+    ok("file:///public/%EF%BC/x");                       /* a partial sequence: not a dot */
 }
 
 static void test_refused(void **state)
@@ -53,6 +57,13 @@ static void test_refused(void **state)
     NO("file:///public/.%2e/secret", "'..' segment", 15);
     NO("file:///public/..", "'..' segment", 15);
     NO("file:..", "'..' segment", 5);
+    /* dots that Unicode compatibility normalisation makes '.' (as paths) */
+    NO("file:///public/%EF%BC%8E%EF%BC%8E/secret", "segment that reads as '..'", 15);
+    NO("file:///public/\xEF\xBC\x8E\xEF\xBC\x8E/secret", "segment that reads as '..'", 15);
+    NO("file:///public/.%EF%B9%92/secret", "segment that reads as '..'", 15);
+    NO("file:///public/%E2%80%A5/secret", "segment that reads as '..'", 15);
+    NO("file:///public/%E2%80%A4", "segment that reads as '.'", 15);
+    NO("file:///public/%ef%bc%8e/x", "segment that reads as '.'", 15);
     NO("file:///public/..%2Fsecret", "encoded '/'", 17);
     NO("file:///public/a%5c..", "encoded '/' or '\\'", 16);
     NO("file:///public\\..\\secret", "'\\'", 14);
