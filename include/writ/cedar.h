@@ -55,6 +55,8 @@ WRIT_API size_t writ_policyset_count(const writ_policyset *ps);
 WRIT_API const char *writ_policyset_id(const writ_policyset *ps, size_t i);
 /* Annotation value of policy i, or NULL. */
 WRIT_API const char *writ_policyset_annotation(const writ_policyset *ps, size_t i, const char *key);
+/* Is policy i a forbid? */
+WRIT_API bool writ_policyset_is_forbid(const writ_policyset *ps, size_t i);
 /* Link a template: principal/resource are entity uids in Cedar syntax
  * (`User::"alice"`); pass NULL for a slot the template does not use. */
 WRIT_API WRIT_MUST_CHECK writ_status writ_policyset_link(writ_policyset *ps, const char *template_id,
@@ -260,6 +262,13 @@ typedef struct writ_decision {
     size_t nerrors;
     const writ_policy_error *errors;     /* policies whose evaluation failed */
 } writ_decision;
+
+/* The first forbid of ps (in policy order) whose evaluation failed in d,
+ * and its error's message in *message (may be NULL); NULL when none did.
+ * Cedar skips such a forbid: a request that a forbid would have denied is
+ * then decided as if the forbid were not there. */
+WRIT_API const char *writ_policyset_forbid_error(const writ_policyset *ps, const writ_decision *d,
+                                                 const char **message);
 
 WRIT_API writ_authorizer *writ_authorizer_new(void);
 WRIT_API void writ_authorizer_free(writ_authorizer *az);

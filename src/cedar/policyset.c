@@ -598,6 +598,21 @@ const char *writ_policyset_id(const writ_policyset *ps, size_t i)
     return ps && i < ps->n ? ps->pol[i]->id : NULL;
 }
 
+bool writ_policyset_is_forbid(const writ_policyset *ps, size_t i) { return ps && i < ps->n && !ps->pol[i]->permit; }
+
+const char *writ_policyset_forbid_error(const writ_policyset *ps, const writ_decision *d, const char **message)
+{
+    for (size_t e = 0; ps && d && e < d->nerrors; e++)
+        for (size_t i = 0; i < ps->n; i++)
+            if (!ps->pol[i]->permit && (ps->pol[i]->id == d->errors[e].policy_id ||
+                                        !strcmp(ps->pol[i]->id, d->errors[e].policy_id))) {
+                if (message)
+                    *message = d->errors[e].message;
+                return ps->pol[i]->id;
+            }
+    return NULL;
+}
+
 const char *writ_policyset_annotation(const writ_policyset *ps, size_t i, const char *key)
 {
     if (!ps || i >= ps->n)

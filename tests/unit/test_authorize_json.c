@@ -96,9 +96,51 @@ static void test_bad_request(void **state)
     writ_policyset_free(ps);
 }
 
+/* writ_policyset_forbid_error: the first forbid whose evaluation failed;
+ * a permit's failure is not one, nor is a forbid that held or did not. */
+static void test_forbid_error(void **state)
+{
+    (void)state;
+    static const char pol[] = "permit(principal, action, resource);\n"
+                              "permit(principal, action, resource) when { context.nope.x };\n"
+                              "@id(\"big\")\n"
+                              "forbid(principal, action, resource) when { context.amount > 1000 };\n"
+                              "forbid(principal, action, resource) when { context.other.y };\n";
+    writ_policyset *ps;
+    writ_error err;
+    assert_int_equal(writ_policyset_parse_flags(pol, strlen(pol), WRIT_PS_ID_ANNOTATION, &ps, &err), WRIT_OK);
+    assert_false(writ_policyset_is_forbid(ps, 0));
+    assert_true(writ_policyset_is_forbid(ps, 2));
+    assert_false(writ_policyset_is_forbid(ps, 9));
+    writ_authorizer *az = writ_authorizer_new();
+    writ_decision d;
+    const char *msg = NULL;
+    /* amount a String: `>` fails, and so does the last forbid (no other) */
+    const char *rq = "{\"principal\":\"User::\\\"a\\\"\",\"action\":\"Action::\\\"x\\\"\","
+                     "\"resource\":\"R::\\\"r\\\"\",\"context\":{\"amount\":\"5000\"}}";
+    assert_int_equal(writ_authorize_json(az, ps, NULL, NULL, false, rq, strlen(rq), &d, &err), WRIT_OK);
+    assert_true(d.allow); /* Cedar skips both forbids */
+    assert_int_equal(d.nerrors, 3);
+    assert_string_equal(writ_policyset_forbid_error(ps, &d, &msg), "big");
+    assert_non_null(msg);
+    assert_true(msg[0] != '\0');
+    /* amount a Long under the limit, other present: no forbid fails (the
+     * permit's failure does not count) */
+    const char *ok = "{\"principal\":\"User::\\\"a\\\"\",\"action\":\"Action::\\\"x\\\"\","
+                     "\"resource\":\"R::\\\"r\\\"\",\"context\":{\"amount\":5,\"other\":{\"y\":false}}}";
+    assert_int_equal(writ_authorize_json(az, ps, NULL, NULL, false, ok, strlen(ok), &d, &err), WRIT_OK);
+    assert_true(d.allow);
+    assert_int_equal(d.nerrors, 1);
+    assert_null(writ_policyset_forbid_error(ps, &d, NULL));
+    assert_null(writ_policyset_forbid_error(NULL, &d, NULL));
+    writ_authorizer_free(az);
+    writ_policyset_free(ps);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_forbid_error),
         cmocka_unit_test(test_same_as_two_calls),
         cmocka_unit_test(test_bad_request),
     };
