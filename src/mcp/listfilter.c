@@ -56,6 +56,10 @@ static bool may_use(mcp_gw *g, const srv_snapshot *snap, gw_req *r, const char *
              !writ_authorize_partial(az, snap->ps, snap->es, rq, input ? args : all, !input || args_unknown,
                                      &pd) &&
              pd.maybe != WRIT_MAYBE_NO;
+        /* a forbid that fails whatever the input denies every call (decide.c) */
+        writ_decision failed = {.nerrors = ok ? pd.nerrors : 0, .errors = ok ? pd.errors : NULL};
+        if (ok && s->cfg->forbid_error_denies && writ_policyset_forbid_error(snap->ps, &failed, NULL))
+            ok = false;
     }
     writ_request_free(rq);
     json_decref(ctx);

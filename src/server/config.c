@@ -129,6 +129,9 @@ static const ck_key keys[] = {
      "X-Writ-Destination headers are believed (empty: none)"},
     {"public_url", CK_STR, OFF(public_url), 0, 0,
      "the URL clients use to reach Writ, in OAuth metadata and approval links (empty: http://LISTEN)"},
+    {"forbid_error_denies", CK_BOOL, OFF(forbid_error_denies), 0, 0,
+     "a forbid whose evaluation fails (an attribute missing or of another type) denies the request, naming it "
+     "(false: Cedar's rule, the forbid is skipped, so an argument of an unexpected type can get round it)"},
     {"mcp_context_values", CK_BOOL, OFF(mcp_context_values), 0, 0,
      "build a tools/call's context.input and context.tool straight into Cedar values (false: as JSON read "
      "back, the slower way every other decision takes; the same decisions)"},
@@ -218,6 +221,7 @@ void srv_config_defaults(srv_config *c)
     c->audit_commit_delay_us = 500;
     c->mcp_spin_us = 200;
     c->mcp_context_values = true;
+    c->forbid_error_denies = true;
     c->audit_sink = dup("sqlite");
     c->audit_spool_max = 100000;
     c->audit_spool_full = dup("refuse");

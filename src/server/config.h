@@ -140,6 +140,7 @@ typedef struct srv_config {
     size_t nmcp_up;
     srv_mcp_upstream *mcp_up;
     bool mcp_context_values;    /* tools/call context straight into Cedar values (gateway.c) */
+    bool forbid_error_denies;   /* a forbid that fails to evaluate denies (decide.c); false: skipped */
     uint32_t mcp_spin_us;       /* a lone MCP call's worker busy-waits this long before sleeping */
     size_t nmcp_cred;
     srv_mcp_cred *mcp_cred;

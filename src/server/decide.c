@@ -524,9 +524,34 @@ void srv_decide_ask(srv *s, const srv_snapshot *snap, const srv_ask *a, srv_outc
         snprintf(out->error, sizeof out->error, "deciding failed: %s", writ_status_name(st));
     } else {
         out->allow = out->d.allow;
-        /* what shadow policies would have decided (src/shadow/): audited only */
-        if (snap->shadow)
-            shadow = shd_decide_after(snap->shadow, a->explain ? NULL : az, snap->es, rq, &out->d);
+        /* A forbid whose evaluation failed is skipped by Cedar: an input
+         * of another type than a policy expects (an MCP argument 5000.0,
+         * a decimal, where `> 1000` wants a Long) would get round it.
+         * Writ cannot rule out that the forbid applies, so it denies,
+         * naming it; the decision keeps Cedar's errors for the record. */
+        const char *fmsg = NULL;
+        const char *fid = out->allow && s->cfg->forbid_error_denies
+                              ? writ_policyset_forbid_error(snap->ps, &out->d, &fmsg)
+                              : NULL;
+        if (fid) {
+            out->allow = false;
+            out->failed = true;
+            snprintf(out->error, sizeof out->error,
+                     "forbid %.100s could not be evaluated, so it may apply: %.180s", fid, fmsg ? fmsg : "");
+        }
+        /* what shadow policies would have decided (src/shadow/): audited
+         * only; compared with what is enforced (a deny by a failed forbid
+         * is one no shadow permit changes) */
+        if (snap->shadow) {
+            writ_decision live = out->d;
+            if (fid) {
+                live.allow = false;
+                live.nreasons = 1;
+                live.reasons = &fid;
+            }
+            shadow = shd_decide_after(snap->shadow, a->explain ? NULL : az, snap->es, rq, &live,
+                                      s->cfg->forbid_error_denies);
+        }
     }
     /* @approval("required"): the approval bound to this request decides
      * (the module's gate, server.h); its step goes into the record */

@@ -250,31 +250,57 @@ static void answer(sbuf *b, const writ_decision *d, const shd_set *sh, bool shad
 char *shd_decide(const shd_set *sh, const writ_entities *es, const writ_request *rq,
                  const writ_decision *live)
 {
-    return shd_decide_after(sh, NULL, es, rq, live);
+    return shd_decide_after(sh, NULL, es, rq, live, false);
+}
+
+/* d as enforced (forbid_error_denies): a forbid of ps that failed to
+ * evaluate denies, and is then the reason (*fid holds its id). */
+static writ_decision enforced(bool denies, const writ_policyset *ps, const writ_decision *d, const char **fid)
+{
+    writ_decision e = *d;
+    *fid = denies ? writ_policyset_forbid_error(ps, d, NULL) : NULL;
+    if (*fid && d->allow) {
+        e.allow = false;
+        e.nreasons = 1;
+        e.reasons = fid;
+    }
+    return e;
 }
 
 /* The @mode answer d (on a live allow: a deny with reasons changes it; on
- * a default deny: an allow), into b; true when it went in. */
-static bool shadow_answer(sbuf *b, const shd_set *sh, bool live_allow, const writ_decision *d)
+ * a default deny: an allow), into b; true when it went in.  A shadow
+ * forbid that failed to evaluate counts as one that held when failures
+ * deny. */
+static bool shadow_answer(sbuf *b, const shd_set *sh, bool live_allow, const writ_decision *d, bool denies)
 {
-    if (!(live_allow ? (!d->allow && d->nreasons > 0) : d->allow))
+    const char *fid;
+    writ_decision e = enforced(denies, sh->shadow, d, &fid);
+    if (fid && live_allow) { /* the shadow set alone has no permit to allow */
+        e.allow = false;
+        e.nreasons = 1;
+        e.reasons = &fid;
+    }
+    if (!(live_allow ? (!e.allow && e.nreasons > 0) : e.allow))
         return false;
-    answer(b, d, sh, true, false);
+    answer(b, &e, sh, true, false);
     return true;
 }
 
-static void candidate_answer(sbuf *b, const shd_set *sh, bool live_allow, bool open, const writ_decision *d)
+static void candidate_answer(sbuf *b, const shd_set *sh, bool live_allow, bool open, const writ_decision *d,
+                             bool denies)
 {
-    if (d->allow == live_allow)
+    const char *fid;
+    writ_decision e = enforced(denies, sh->candidate, d, &fid);
+    if (e.allow == live_allow)
         return;
     atomic_fetch_add_explicit(&set_disagreements, 1, memory_order_relaxed);
     if (open)
         sb_puts(b, ",\"candidate\":");
-    answer(b, d, sh, false, true);
+    answer(b, &e, sh, false, true);
 }
 
 char *shd_decide_after(const shd_set *sh, const writ_authorizer *live_az, const writ_entities *es,
-                       const writ_request *rq, const writ_decision *live)
+                       const writ_request *rq, const writ_decision *live, bool denies)
 {
     bool live_allow = live->allow;
     writ_authorizer *az = thread_az();
@@ -295,8 +321,8 @@ char *shd_decide_after(const shd_set *sh, const writ_authorizer *live_az, const 
                          ? cedar_pdiff_authorize_joined(sh->diff, live_az, az, es, rq, &d, &dc)
                          : WRIT_EINVAL;
     if (st == WRIT_OK) {
-        open = shadow_answer(&b, sh, live_allow, &d);
-        candidate_answer(&b, sh, live_allow, open, &dc);
+        open = shadow_answer(&b, sh, live_allow, &d, denies);
+        candidate_answer(&b, sh, live_allow, open, &dc, denies);
     } else if (st != WRIT_EINVAL) {
         atomic_fetch_add_explicit(&shadow_errors, 2, memory_order_relaxed);
     } else {
@@ -304,7 +330,7 @@ char *shd_decide_after(const shd_set *sh, const writ_authorizer *live_az, const 
             if (writ_authorize(az, sh->shadow, es, rq, &d) != WRIT_OK)
                 atomic_fetch_add_explicit(&shadow_errors, 1, memory_order_relaxed);
             else
-                open = shadow_answer(&b, sh, live_allow, &d);
+                open = shadow_answer(&b, sh, live_allow, &d, denies);
         }
         if (sh->candidate) {
             st = sh->diff && live_az ? cedar_pdiff_authorize(sh->diff, live_az, az, es, rq, &d)
@@ -312,7 +338,7 @@ char *shd_decide_after(const shd_set *sh, const writ_authorizer *live_az, const 
             if (st != WRIT_OK)
                 atomic_fetch_add_explicit(&shadow_errors, 1, memory_order_relaxed);
             else
-                candidate_answer(&b, sh, live_allow, open, &d);
+                candidate_answer(&b, sh, live_allow, open, &d, denies);
         }
     }
     if (open)

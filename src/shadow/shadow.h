@@ -65,9 +65,13 @@ char *shd_decide(const shd_set *sh, const writ_entities *es, const writ_request 
                  const writ_decision *live);
 /* The same, where live_az made the live decision with writ_authorize of the
  * set given to shd_attach_live on this rq (and was not used since): the
- * candidate's shared policies are read from it (exactly the same answer). */
+ * candidate's shared policies are read from it (exactly the same answer).
+ * live is the decision as enforced.  denies: decide as `writ serve` does
+ * with forbid_error_denies, a forbid that fails to evaluate denies, in the
+ * candidate and among the shadow policies (shd_decide: Cedar's rule, the
+ * forbid skipped, as `writ authorize` answers). */
 char *shd_decide_after(const shd_set *sh, const writ_authorizer *live_az, const writ_entities *es,
-                       const writ_request *rq, const writ_decision *live);
+                       const writ_request *rq, const writ_decision *live, bool denies);
 
 /* The counters, Prometheus text. */
 void shd_metrics(sbuf *o);

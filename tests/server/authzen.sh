@@ -134,4 +134,29 @@ contains "audit query" "$t" '"decision":"allow"'
 t=$("$WRIT" audit query --state-dir "$TMP/main.state" --agent 'Writ::Agent::"chain-probe"')
 contains "audit: the body's chain, compact" "$t" \
     '[{"__entity":{"type":"Agent","id":"a\"b\\c/d\u0001é"}},"x\ty",7,true,null,{"z":1,"a":[]}]'
+
+# ---- a forbid that cannot be evaluated denies (forbid_error_denies), with
+# its name and Cedar's error; false: Cedar's rule, skipped
+cat >"$TMP/limit.cedar" <<'CEDAR'
+permit (principal, action, resource);
+@id("over-limit")
+forbid (principal, action, resource) when { context.amount > 1000 };
+CEDAR
+limit_body() { echo "{\"subject\":{\"type\":\"User\",\"id\":\"u\"},\"action\":{\"name\":\"pay\"},\"resource\":{\"type\":\"Account\",\"id\":\"a\"},\"context\":{\"amount\":$1}}"; }
+for mode in true false; do
+    start_writ "limit-$mode" --policies "$TMP/limit.cedar" --schema "" --namespace "" --forbid-error-denies "$mode"
+    r=$(post /access/v1/evaluation "$(limit_body 5000)")
+    check "forbid_error_denies $mode: a Long over the limit: denied by it" "$(jq -c '[.decision, .context.reasons]' <<<"${r#* }")" '[false,["over-limit"]]'
+    r=$(post /access/v1/evaluation "$(limit_body 5)")
+    check "forbid_error_denies $mode: under the limit: allowed" "$(jq -c .decision <<<"${r#* }")" true
+    r=$(post /access/v1/evaluation "$(limit_body '"5000"')")
+    if [ "$mode" = true ]; then
+        check "a String where the forbid wants a Long: denied" "$(jq -c .decision <<<"${r#* }")" false
+        contains "... naming the forbid and Cedar's error" "$(jq -r '.context.errors[0].message' <<<"${r#* }")" \
+            "forbid over-limit could not be evaluated, so it may apply: type error"
+    else
+        check "forbid_error_denies false: the failing forbid skipped (Cedar's rule)" "$(jq -c '[.decision, .context.errors[0].policy]' <<<"${r#* }")" '[true,"over-limit"]'
+    fi
+    stop_writ "$WPID"
+done
 finish

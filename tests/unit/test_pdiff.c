@@ -231,11 +231,21 @@ static void test_shadow_field_same(void **state)
         writ_request *rq = request(bits, "r");
         writ_decision dl;
         assert_int_equal(writ_authorize(az, live, es, rq, &dl), WRIT_OK);
-        char *fast = shd_decide_after(sh, az, es, rq, &dl);
+        char *fast = shd_decide_after(sh, az, es, rq, &dl, false);
         char *whole = shd_decide(sh, es, rq, &dl);
         if (!fast != !whole || (fast && strcmp(fast, whole)))
             fail_msg("context %d: %s against %s", bits, fast ? fast : "(none)", whole ? whole : "(none)");
         fields += fast != NULL;
+        wr_free(fast);
+        wr_free(whole);
+        /* the same with forbid_error_denies: the live decision is reused
+         * (az is untouched since), the slow way evaluates everything */
+        assert_int_equal(writ_authorize(az, live, es, rq, &dl), WRIT_OK);
+        fast = shd_decide_after(sh, az, es, rq, &dl, true);
+        whole = shd_decide_after(sh, NULL, es, rq, &dl, true);
+        if (!fast != !whole || (fast && strcmp(fast, whole)))
+            fail_msg("context %d (failures deny): %s against %s", bits, fast ? fast : "(none)",
+                     whole ? whole : "(none)");
         wr_free(fast);
         wr_free(whole);
         writ_request_free(rq);

@@ -149,6 +149,52 @@ static void test_candidate(void **state)
     shd_free(sh);
 }
 
+/* denies (forbid_error_denies): a forbid that fails to evaluate counts as
+ * one that holds, among the shadow policies and in the candidate; without
+ * it (Cedar's rule) such a forbid changes nothing. */
+static void test_forbid_error_denies(void **state)
+{
+    (void)state;
+    const char *live_text = "@id(\"p-a\") permit (principal, action, resource) when { context.a };\n"
+                            "@id(\"s-f\") @mode(\"shadow\") forbid (principal, action, resource) when { context.nope };\n";
+    const char *cand = "@id(\"p-a\") permit (principal, action, resource) when { context.a };\n"
+                       "@id(\"c-f\") forbid (principal, action, resource) when { context.b && context.nope };\n";
+    writ_policyset *live = parse(live_text, WRIT_PS_ID_ANNOTATION | WRIT_PS_EXCLUDE_SHADOW);
+    shd_set *sh = NULL;
+    writ_error err;
+    assert_int_equal(shd_load_live(live_text, strlen(live_text), &sh, &err), WRIT_OK);
+    assert_int_equal(shd_load_candidate(&sh, cand, strlen(cand), &err), WRIT_OK);
+    writ_entities *es = NULL;
+    assert_int_equal(writ_entities_parse("[]", 2, NULL, &es, &err), WRIT_OK);
+    writ_authorizer *az = writ_authorizer_new();
+    /* a and b: live allows; the shadow forbid fails (so would deny), and so
+     * does the candidate's (so it denies) */
+    writ_request *rq = request(3);
+    writ_decision dl;
+    assert_int_equal(writ_authorize(az, live, es, rq, &dl), WRIT_OK);
+    assert_true(dl.allow);
+    char *got = shd_decide_after(sh, NULL, es, rq, &dl, true);
+    assert_non_null(got);
+    assert_string_equal(got, "{\"decision\":\"deny\",\"policies\":[\"s-f\"],\"candidate\":"
+                             "{\"decision\":\"deny\",\"policies\":[\"c-f\"],\"set\":\"candidate\"}}");
+    wr_free(got);
+    assert_null(shd_decide_after(sh, NULL, es, rq, &dl, false)); /* Cedar's rule: both skipped */
+    writ_request_free(rq);
+    /* a alone: the candidate's forbid is false before it reads nope (&&
+     * short-circuits): no failure, it agrees; the shadow forbid still fails */
+    rq = request(1);
+    assert_int_equal(writ_authorize(az, live, es, rq, &dl), WRIT_OK);
+    got = shd_decide_after(sh, NULL, es, rq, &dl, true);
+    assert_non_null(got);
+    assert_string_equal(got, "{\"decision\":\"deny\",\"policies\":[\"s-f\"]}");
+    wr_free(got);
+    writ_request_free(rq);
+    writ_authorizer_free(az);
+    writ_entities_free(es);
+    writ_policyset_free(live);
+    shd_free(sh);
+}
+
 static void test_metrics(void **state)
 {
     (void)state;
@@ -168,7 +214,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_would_be_exact),
         cmocka_unit_test(test_candidate),
-        cmocka_unit_test(test_metrics),
+        cmocka_unit_test(test_metrics), /* counts what the tests before it did */
+        cmocka_unit_test(test_forbid_error_denies),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
