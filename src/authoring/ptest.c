@@ -42,6 +42,7 @@ typedef struct pt_file {
     writ_entities *es;
     char *prefix, *action_type;
     bool validate;
+    bool forbid_error_denies; /* as the server's (default true) */
 } pt_file;
 
 static char *read_all(const char *path, size_t *len)
@@ -359,6 +360,14 @@ static int run_case(pt_file *f, size_t i, json_t *c, writ_request *rq, writ_auth
         snprintf(refused, sizeof refused, "request: %.280s", err.msg);
     else if ((st = writ_authorize(az, f->ps, f->es, rq, &d)))
         snprintf(refused, sizeof refused, "deciding failed: %s", writ_status_name(st));
+    /* as the server enforces: a forbid that failed to evaluate denies, and
+     * is then the determining policy */
+    const char *fid = !st && d.allow && f->forbid_error_denies ? writ_policyset_forbid_error(f->ps, &d, NULL) : NULL;
+    if (fid) {
+        d.allow = false;
+        d.nreasons = 1;
+        d.reasons = &fid;
+    }
     bool want_allow = !strcmp(json_string_value(json_object_get(c, "decision")), "allow");
     sbuf diff;
     sb_init(&diff);
@@ -422,7 +431,7 @@ static const char *bare(const writ_error *e)
 static int load(pt_file *f)
 {
     static const char *const top_fields[] = {"policies", "schema", "entities", "namespace",
-                                             "validate", "cases",  NULL};
+                                             "validate", "forbid_error_denies", "cases", NULL};
     jpos_step path[2];
     if (known_fields(f, f->root, top_fields, "the test file", path, 0))
         return -1;
@@ -457,6 +466,13 @@ static int load(pt_file *f)
         goto out;
     }
     f->validate = json_is_true(val);
+    json_t *fed = json_object_get(f->root, "forbid_error_denies");
+    if (fed && !json_is_boolean(fed)) {
+        path[0].key = "forbid_error_denies";
+        bad(f, path, 1, 0, "forbid_error_denies must be true or false");
+        goto out;
+    }
+    f->forbid_error_denies = !fed || json_is_true(fed);
     const char *nss = ns ? json_string_value(ns) : "";
     f->prefix = malloc(strlen(nss) + 3);
     f->action_type = malloc(strlen(nss) + 9);

@@ -6,6 +6,8 @@
  *    "entities": "../entities.json",         optional
  *    "namespace": "Writ",                    optional: as the server's `namespace`
  *    "validate": false,                      optional: as the server's `validate`
+ *    "forbid_error_denies": true,            optional: as the server's (a forbid whose
+ *                                            evaluation fails denies, and is the reason)
  *    "cases": [{"name": "...",               optional
  *               "request": {AuthZEN subject/action/resource/context},
  *               "decision": "allow" | "deny",

@@ -38,6 +38,22 @@ contains "failing: why permit" "$out" \
 out=$("$WRIT" test examples/tests/data.json tests/authoring/failing.json 2>&1); rc=$?
 check "mixed: exit 1" "$rc" 1
 
+# ---- a forbid that cannot be evaluated denies, as the server enforces
+# (forbid_error_denies, default true); false: Cedar's rule, skipped
+cat >"$TMP/limit.cedar" <<'CEDAR'
+permit (principal, action, resource);
+@id("over-limit")
+forbid (principal, action, resource) when { context.amount > 1000 };
+CEDAR
+LREQ='{"subject": {"type": "User", "id": "u"}, "action": {"name": "pay"}, "resource": {"type": "Account", "id": "a"}, "context": {"amount": "5000"}}'
+printf '{"policies": "limit.cedar", "cases": [{"name": "a String amount", "request": %s, "decision": "deny", "reasons": ["over-limit"], "errors": ["over-limit"]}]}\n' "$LREQ" >"$TMP/limit.json"
+out=$("$WRIT" test "$TMP/limit.json" 2>&1); rc=$?
+check "forbid that fails: deny, naming it (exit 0)" "$rc" 0
+contains "... ok" "$out" "ok   $TMP/limit.json: a String amount"
+printf '{"policies": "limit.cedar", "forbid_error_denies": false, "cases": [{"request": %s, "decision": "allow", "errors": ["over-limit"]}]}\n' "$LREQ" >"$TMP/limit-skip.json"
+out=$("$WRIT" test "$TMP/limit-skip.json" 2>&1); rc=$?
+check "forbid_error_denies false: skipped, allow (exit 0)" "$rc" 0
+
 # ---- bad files: exit 2, file:line:column
 P='"policies": "'"$REPO"'/examples/policies.cedar", "schema": "'"$REPO"'/examples/schema.cedarschema", "entities": "'"$REPO"'/examples/entities.json", "namespace": "Writ"'
 REQ='{"subject": {"type": "Agent", "id": "a"}, "action": {"name": "read"}, "resource": {"type": "Dataset", "id": "d"}}'
@@ -50,7 +66,7 @@ badfile() {   # badfile NAME CONTENT EXPECTED-STDERR-PART
     contains "bad $1: nothing counted" "$o" "0 passed, 0 failed, 1 bad file"
 }
 badfile top-field "{$P,
-  \"case\": []}" "$TMP/top-field.json:2:3: unknown field \`case\` in the test file (expected: policies, schema, entities, namespace, validate, cases)"
+  \"case\": []}" "$TMP/top-field.json:2:3: unknown field \`case\` in the test file (expected: policies, schema, entities, namespace, validate, forbid_error_denies, cases)"
 badfile case-field "{$P, \"cases\": [
   {\"request\": $REQ, \"decision\": \"deny\"},
   {\"request\": $REQ, \"decision\": \"deny\", \"expect\": \"deny\"}]}" \
