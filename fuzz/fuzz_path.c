@@ -9,6 +9,7 @@
  * of the documented reasons, at a byte inside the raw path (before its
  * query).  path_check_request sees the same bytes as Envoy's target and as
  * nginx's X-Original-URI and answers the same path for both. */
+#define _GNU_SOURCE /* memmem */
 #include "server/path.h"
 
 #include <stdbool.h>
@@ -67,6 +68,9 @@ static const char *const reasons[] = {
     "path: '..' segment at byte ",
     "path: segment that reads as '.' at byte ",
     "path: segment that reads as '..' at byte ",
+    "path: a character that reads as '/' (U+FF0F) at byte ",
+    "path: a character that reads as '\\' (U+FF3C) at byte ",
+    "path: a character that reads as '\\' (U+FE68) at byte ",
 };
 
 static void check_refusal(const char *why, size_t plen)
@@ -87,6 +91,9 @@ static void check_accepted(const char *raw, size_t plen, const char *out)
     size_t n = strlen(out);
     if (!n || out[0] != '/' || n > plen || strpbrk(out, "?#;\\") || !utf8_ok((const unsigned char *)out, n))
         abort();
+    /* nor a character that NFKC makes '/' or '\\' */
+    if (memmem(out, n, "\xef\xbc\x8f", 3) || memmem(out, n, "\xef\xbc\xbc", 3) || memmem(out, n, "\xef\xb9\xa8", 3))
+        abort();
     if (!memchr(raw, '%', plen) && (n != plen || memcmp(raw, out, n)))
         abort();
     /* segments: none empty (but a trailing one), none "." or ".." */
@@ -103,7 +110,7 @@ static void check_accepted(const char *raw, size_t plen, const char *out)
             else if (j + 3 <= k && (!memcmp(p + j, "\xef\xbc\x8e", 3) || !memcmp(p + j, "\xef\xb9\x92", 3) ||
                                     !memcmp(p + j, "\xe2\x80\xa4", 3)))
                 dots++, j += 3;
-            else if (j + 3 <= k && !memcmp(p + j, "\xe2\x80\xa5", 3))
+            else if (j + 3 <= k && (!memcmp(p + j, "\xe2\x80\xa5", 3) || !memcmp(p + j, "\xef\xb8\xb0", 3)))
                 dots += 2, j += 3;
             else
                 break;

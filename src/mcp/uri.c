@@ -53,10 +53,11 @@ int mcp_uri_check(const char *uri, size_t n, char *why, size_t wn)
             e++;
         /* decoded, a segment that reads as one or two dots is at most 6
          * bytes long (two 3-byte dots): only that much is kept */
-        unsigned char seg[7];
-        size_t len = 0;
+        unsigned char seg[7], last[3] = {0, 0, 0}; /* last: the last three bytes, decoded */
+        size_t len = 0, at[3] = {0, 0, 0};           /* where each of them starts */
         for (size_t i = s; i < e; i++, len++) {
             char c = uri[i];
+            size_t from = i;
             if (c == '%') {
                 c = (char)(wr_hexval((unsigned char)uri[i + 1]) << 4 | wr_hexval((unsigned char)uri[i + 2]));
                 if (c == '/' || c == '\\')
@@ -67,6 +68,13 @@ int mcp_uri_check(const char *uri, size_t n, char *why, size_t wn)
             }
             if (len < sizeof seg)
                 seg[len] = (unsigned char)c;
+            memmove(last, last + 1, 2);
+            memmove(at, at + 1, 2 * sizeof *at);
+            last[2] = (unsigned char)c;
+            at[2] = from;
+            const char *slash = len >= 2 ? wr_compat_slash(last) : NULL;
+            if (slash)
+                return refuse(why, wn, slash, at[0]);
         }
         size_t dots = len <= sizeof seg ? wr_compat_dots(seg, len) : 0;
         if (dots == 1)

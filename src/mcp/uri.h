@@ -10,7 +10,8 @@
  *     ("..", "%2e%2E", ".%2e"), or that reads as one under Unicode
  *     compatibility normalisation (FULLWIDTH FULL STOP and the like, raw or
  *     percent-encoded: wr_compat_dots, the same rule as paths);
- *   - a segment holding a decoded '/' or '\' (%2F, %5C), or a raw '\';
+ *   - a segment holding a decoded '/' or '\' (%2F, %5C), a raw '\', or a
+ *     character that NFKC makes '/' or '\' (wr_compat_slash);
  *   - anywhere, a NUL (raw or %00), a control character or a space (raw:
  *     the WHATWG URL parser, which Node's MCP servers use, drops tab, LF and
  *     CR anywhere, so ".<TAB>." is a '..' segment to them), a bad

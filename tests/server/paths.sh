@@ -72,6 +72,8 @@ segment parameter|/repos/writ;x/pulls/7|path: ';' at byte 11
 encoded ;|/repos/writ%3Bx/pulls/7|path: encoded ';' at byte 11
 %2F|/repos/writ%2F..%2F..%2F$D|path: encoded '/' at byte 11
 fullwidth dots|/repos/writ/%EF%BC%8E%EF%BC%8E/%EF%BC%8E%EF%BC%8E/$D|path: segment that reads as '..' at byte 12
+fullwidth solidus|/repos/writ/..%EF%BC%8F..%EF%BC%8F$D|path: a character that reads as '/' (U+FF0F) at byte 14
+vertical two dots|/repos/writ/%EF%B8%B0/%EF%B8%B0/$D|path: segment that reads as '..' at byte 12
 backslash|/repos/writ/..\\..\\$D|path: '\\\\' at byte 14
 %5C|/repos/writ/%5C..%5C..%5C$D|path: encoded '\\\\' at byte 12
 %2f|/repos/writ/pulls%2f7|path: encoded '/' at byte 17
@@ -167,7 +169,7 @@ contains "refusal audited" "$q" "path: '..' segment at byte 12"
 contains "missing method audited" "$q" "X-Original-URI without X-Original-Method"
 n=$(grep -c '"decision":"deny"' <<<"$q")
 m=$(grep -c 'control character or space at byte 13' <<<"$q")
-check "denies audited" "$n" $((51 + m - 1))
+check "denies audited" "$n" $((53 + m - 1))
 q=$("$WRIT" audit query --state-dir "$TMP/paths.state" --resource 'Writ::Dataset::"%2e%2e"')
 contains "%252e%252e audited as the resource %2e%2e" "$q" '"resource":"Writ::Dataset::\"%2e%2e\""'
 v=$("$WRIT" audit verify --state-dir "$TMP/paths.state")

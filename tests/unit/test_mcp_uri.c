@@ -46,6 +46,7 @@ static void test_passes(void **state)
     ok("file:///public/%EF%BC%8Ea/x");
     ok("file:///public/%E2%80%A5%E2%80%A5/x");         /* four */
     ok("file:///public/%EF%BC/x");                       /* a partial sequence: not a dot */
+    ok("file:///public/%E2%80%A6/x");                    /* U+2026: three dots, a name */
 }
 
 static void test_refused(void **state)
@@ -64,6 +65,12 @@ static void test_refused(void **state)
     NO("file:///public/%E2%80%A5/secret", "segment that reads as '..'", 15);
     NO("file:///public/%E2%80%A4", "segment that reads as '.'", 15);
     NO("file:///public/%ef%bc%8e/x", "segment that reads as '.'", 15);
+    NO("file:///public/%EF%B8%B0/x", "segment that reads as '..'", 15);
+    /* characters that NFKC makes '/' or '\\' */
+    NO("file:///public/..%EF%BC%8Fsecret", "reads as '/' (U+FF0F)", 17);
+    NO("file:///public/..\xEF\xBC\x8Fsecret", "reads as '/' (U+FF0F)", 17);
+    NO("file:///public/%EF%BC%BC..", "reads as '\\' (U+FF3C)", 15);
+    NO("file:///public/a%EF\xB9%A8", "reads as '\\' (U+FE68)", 16);
     NO("file:///public/..%2Fsecret", "encoded '/'", 17);
     NO("file:///public/a%5c..", "encoded '/' or '\\'", 16);
     NO("file:///public\\..\\secret", "'\\'", 14);

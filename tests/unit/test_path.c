@@ -64,6 +64,8 @@ static void accepted(void **state)
         {"/a?x;y/..;", "/a"}, /* a ';' in the query is no segment parameter */
         {"/a/%EF%BC%8E%EF%BC%8E%EF%BC%8E", "/a/\xef\xbc\x8e\xef\xbc\x8e\xef\xbc\x8e"}, /* three: an id */
         {"/a/x%EF%BC%8E", "/a/x\xef\xbc\x8e"},
+        {"/a/%E2%80%A6", "/a/\xe2\x80\xa6"},             /* U+2026: three dots, a name */
+        {"/a/%EF%BC%8E%EF%BC%BB", "/a/\xef\xbc\x8e\xef\xbc\xbb"}, /* U+FF3B '[': not a slash */
         {"/a/%E2%80%A5.", "/a/\xe2\x80\xa5."}, /* reads as '...' */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -135,6 +137,12 @@ static void refused(void **state)
         {"/a/%E2%80%A5/b", "! path: segment that reads as '..' at byte 3"},
         {"/a/\xef\xbc\x8e\xef\xbc\x8e/b", "! path: segment that reads as '..' at byte 3"},
         {"/a/%EF%BC%8E%EF%BC%8E;x/b", "! path: segment that reads as '..' at byte 3"},
+        {"/a/%EF%B8%B0/b", "! path: segment that reads as '..' at byte 3"}, /* U+FE30, two */
+        /* characters that NFKC makes '/' or '\\': `..／x` is `../x` there */
+        {"/a/..%EF%BC%8Fsecret", "! path: a character that reads as '/' (U+FF0F) at byte 5"},
+        {"/a/x\xef\xbc\x8f..", "! path: a character that reads as '/' (U+FF0F) at byte 4"},
+        {"/a/%EF%BC%BC", "! path: a character that reads as '\\' (U+FF3C) at byte 3"},
+        {"/a/b\xef\xb9\xa8", "! path: a character that reads as '\\' (U+FE68) at byte 4"},
         /* a backslash, raw or encoded: a '/' to WHATWG URL parsers, IIS */
         {"/repos/writ/..\\..\\services", "! path: '\\' at byte 14"},
         {"/a\\b", "! path: '\\' at byte 2"},
