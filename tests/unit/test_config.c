@@ -432,6 +432,29 @@ static void max_pending(void **state)
     srv_config_free(&c);
 }
 
+/* forbid_error_denies: true by default; a boolean, anything else refused
+ * naming the key; --forbid-error-denies false turns it off. */
+static void forbid_error_denies(void **state)
+{
+    (void)state;
+    srv_config c;
+    srv_config_defaults(&c);
+    writ_error err;
+    assert_true(c.forbid_error_denies);
+    assert_int_equal(srv_config_set(&c, "forbid_error_denies", "false", NULL, &err), WRIT_OK);
+    assert_false(c.forbid_error_denies);
+    assert_int_equal(srv_config_set(&c, "forbid_error_denies", "maybe", NULL, &err), WRIT_EINVAL);
+    assert_non_null(strstr(err.msg, "forbid_error_denies"));
+    bool help = false;
+    char *argv[] = {"serve", "--forbid-error-denies", "true", NULL};
+    assert_int_equal(srv_config_args(&c, 3, argv, &help, &err), WRIT_OK);
+    assert_true(c.forbid_error_denies);
+    const char *json = "{\"forbid_error_denies\": false}";
+    assert_int_equal(srv_config_load_text(&c, json, strlen(json), NULL, &err), WRIT_OK);
+    assert_false(c.forbid_error_denies);
+    srv_config_free(&c);
+}
+
 /* The example config documents every key with its default: loading it
  * changes nothing that --print-config shows. */
 static void example_matches_defaults(void **state)
@@ -484,6 +507,7 @@ int main(void)
         cmocka_unit_test(example_matches_defaults),
         cmocka_unit_test(durations),
         cmocka_unit_test(max_pending),
+        cmocka_unit_test(forbid_error_denies),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
