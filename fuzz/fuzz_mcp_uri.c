@@ -75,7 +75,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     d[dn] = '\0';
     /* nor a character that NFKC makes '/' or '\\' in the path */
-    if (memmem(d, dn, "\xEF\xBC\x8F", 3) || memmem(d, dn, "\xEF\xBC\xBC", 3) || memmem(d, dn, "\xEF\xB9\xA8", 3))
+    if (memmem(d, dn, "\xEF\xBC\x8F", 3) || memmem(d, dn, "\xEF\xBC\xBC", 3) ||
+        memmem(d, dn, "\xEF\xB9\xA8", 3))
         abort();
     for (char *seg = d, *e;; seg = e + 1) {
         e = strchr(seg, '/');
@@ -91,7 +92,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             for (int k = 0; k < 3 && nl == was; k++)
                 if (l - i >= 3 && !memcmp(seg + i, one[k], 3))
                     nf[nl++] = '.', i += 3;
-            if (nl == was && l - i >= 3 && (!memcmp(seg + i, "\xE2\x80\xA5", 3) || !memcmp(seg + i, "\xEF\xB8\xB0", 3)))
+            if (nl == was && l - i >= 3 &&
+                (!memcmp(seg + i, "\xE2\x80\xA5", 3) || !memcmp(seg + i, "\xEF\xB8\xB0", 3)))
                 nf[nl++] = '.', nf[nl++] = '.', i += 3;
             if (nl == was)
                 nf[nl++] = seg[i++];

@@ -92,7 +92,8 @@ static void check_accepted(const char *raw, size_t plen, const char *out)
     if (!n || out[0] != '/' || n > plen || strpbrk(out, "?#;\\") || !utf8_ok((const unsigned char *)out, n))
         abort();
     /* nor a character that NFKC makes '/' or '\\' */
-    if (memmem(out, n, "\xef\xbc\x8f", 3) || memmem(out, n, "\xef\xbc\xbc", 3) || memmem(out, n, "\xef\xb9\xa8", 3))
+    if (memmem(out, n, "\xef\xbc\x8f", 3) || memmem(out, n, "\xef\xbc\xbc", 3) ||
+        memmem(out, n, "\xef\xb9\xa8", 3))
         abort();
     if (!memchr(raw, '%', plen) && (n != plen || memcmp(raw, out, n)))
         abort();

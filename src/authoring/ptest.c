@@ -362,7 +362,8 @@ static int run_case(pt_file *f, size_t i, json_t *c, writ_request *rq, writ_auth
         snprintf(refused, sizeof refused, "deciding failed: %s", writ_status_name(st));
     /* as the server enforces: a forbid that failed to evaluate denies, and
      * is then the determining policy */
-    const char *fid = !st && d.allow && f->forbid_error_denies ? writ_policyset_forbid_error(f->ps, &d, NULL) : NULL;
+    const char *fid =
+        !st && d.allow && f->forbid_error_denies ? writ_policyset_forbid_error(f->ps, &d, NULL) : NULL;
     if (fid) {
         d.allow = false;
         d.nreasons = 1;
@@ -430,8 +431,8 @@ static const char *bare(const writ_error *e)
 /* Load what the file names: policies, schema, entities. */
 static int load(pt_file *f)
 {
-    static const char *const top_fields[] = {"policies", "schema", "entities", "namespace",
-                                             "validate", "forbid_error_denies", "cases", NULL};
+    static const char *const top_fields[] = {
+        "policies", "schema", "entities", "namespace", "validate", "forbid_error_denies", "cases", NULL};
     jpos_step path[2];
     if (known_fields(f, f->root, top_fields, "the test file", path, 0))
         return -1;

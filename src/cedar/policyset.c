@@ -598,9 +598,13 @@ const char *writ_policyset_id(const writ_policyset *ps, size_t i)
     return ps && i < ps->n ? ps->pol[i]->id : NULL;
 }
 
-bool writ_policyset_is_forbid(const writ_policyset *ps, size_t i) { return ps && i < ps->n && !ps->pol[i]->permit; }
+bool writ_policyset_is_forbid(const writ_policyset *ps, size_t i)
+{
+    return ps && i < ps->n && !ps->pol[i]->permit;
+}
 
-const char *writ_policyset_forbid_error(const writ_policyset *ps, const writ_decision *d, const char **message)
+const char *writ_policyset_forbid_error(const writ_policyset *ps, const writ_decision *d,
+                                        const char **message)
 {
     for (size_t e = 0; ps && d && e < d->nerrors; e++)
         for (size_t i = 0; i < ps->n; i++)

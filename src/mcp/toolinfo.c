@@ -66,7 +66,8 @@ static void *ask_main(void *arg)
     json_t *tools = json_object_get(res, "tools"), *known = res ? json_object() : NULL;
     size_t i;
     json_t *it;
-    json_array_foreach(tools, i, it) {
+    json_array_foreach(tools, i, it)
+    {
         json_t *ann = gw_declared(it);
         if (ann && known)
             json_object_set_new(known, json_string_value(json_object_get(it, "name")), ann);

@@ -54,7 +54,7 @@ int mcp_uri_check(const char *uri, size_t n, char *why, size_t wn)
         /* decoded, a segment that reads as one or two dots is at most 6
          * bytes long (two 3-byte dots): only that much is kept */
         unsigned char seg[7], last[3] = {0, 0, 0}; /* last: the last three bytes, decoded */
-        size_t len = 0, at[3] = {0, 0, 0};           /* where each of them starts */
+        size_t len = 0, at[3] = {0, 0, 0};         /* where each of them starts */
         for (size_t i = s; i < e; i++, len++) {
             char c = uri[i];
             size_t from = i;

@@ -130,7 +130,8 @@ static const ck_key keys[] = {
     {"public_url", CK_STR, OFF(public_url), 0, 0,
      "the URL clients use to reach Writ, in OAuth metadata and approval links (empty: http://LISTEN)"},
     {"forbid_error_denies", CK_BOOL, OFF(forbid_error_denies), 0, 0,
-     "a forbid whose evaluation fails (an attribute missing or of another type) denies the request, naming it "
+     "a forbid whose evaluation fails (an attribute missing or of another type) denies the request, naming "
+     "it "
      "(false: Cedar's rule, the forbid is skipped, so an argument of an unexpected type can get round it)"},
     {"mcp_context_values", CK_BOOL, OFF(mcp_context_values), 0, 0,
      "build a tools/call's context.input and context.tool straight into Cedar values (false: as JSON read "

@@ -44,9 +44,9 @@ static void test_passes(void **state)
     ok("demo://host");
     ok("file:///public/%EF%BC%8E%EF%BC%8E%EF%BC%8E/x"); /* three dots are a name, as "..." is */
     ok("file:///public/%EF%BC%8Ea/x");
-    ok("file:///public/%E2%80%A5%E2%80%A5/x");         /* four */
-    ok("file:///public/%EF%BC/x");                       /* a partial sequence: not a dot */
-    ok("file:///public/%E2%80%A6/x");                    /* U+2026: three dots, a name */
+    ok("file:///public/%E2%80%A5%E2%80%A5/x"); /* four */
+    ok("file:///public/%EF%BC/x");             /* a partial sequence: not a dot */
+    ok("file:///public/%E2%80%A6/x");          /* U+2026: three dots, a name */
 }
 
 static void test_refused(void **state)

@@ -64,9 +64,9 @@ static void accepted(void **state)
         {"/a?x;y/..;", "/a"}, /* a ';' in the query is no segment parameter */
         {"/a/%EF%BC%8E%EF%BC%8E%EF%BC%8E", "/a/\xef\xbc\x8e\xef\xbc\x8e\xef\xbc\x8e"}, /* three: an id */
         {"/a/x%EF%BC%8E", "/a/x\xef\xbc\x8e"},
-        {"/a/%E2%80%A6", "/a/\xe2\x80\xa6"},             /* U+2026: three dots, a name */
+        {"/a/%E2%80%A6", "/a/\xe2\x80\xa6"},                      /* U+2026: three dots, a name */
         {"/a/%EF%BC%8E%EF%BC%BB", "/a/\xef\xbc\x8e\xef\xbc\xbb"}, /* U+FF3B '[': not a slash */
-        {"/a/%E2%80%A5.", "/a/\xe2\x80\xa5."}, /* reads as '...' */
+        {"/a/%E2%80%A5.", "/a/\xe2\x80\xa5."},                    /* reads as '...' */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const char *got = canon(cases[i].raw);

@@ -155,10 +155,12 @@ static void test_candidate(void **state)
 static void test_forbid_error_denies(void **state)
 {
     (void)state;
-    const char *live_text = "@id(\"p-a\") permit (principal, action, resource) when { context.a };\n"
-                            "@id(\"s-f\") @mode(\"shadow\") forbid (principal, action, resource) when { context.nope };\n";
-    const char *cand = "@id(\"p-a\") permit (principal, action, resource) when { context.a };\n"
-                       "@id(\"c-f\") forbid (principal, action, resource) when { context.b && context.nope };\n";
+    const char *live_text =
+        "@id(\"p-a\") permit (principal, action, resource) when { context.a };\n"
+        "@id(\"s-f\") @mode(\"shadow\") forbid (principal, action, resource) when { context.nope };\n";
+    const char *cand =
+        "@id(\"p-a\") permit (principal, action, resource) when { context.a };\n"
+        "@id(\"c-f\") forbid (principal, action, resource) when { context.b && context.nope };\n";
     writ_policyset *live = parse(live_text, WRIT_PS_ID_ANNOTATION | WRIT_PS_EXCLUDE_SHADOW);
     shd_set *sh = NULL;
     writ_error err;
