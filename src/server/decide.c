@@ -534,6 +534,8 @@ void srv_decide_ask(srv *s, const srv_snapshot *snap, const srv_ask *a, srv_outc
                               ? writ_policyset_forbid_error(snap->ps, &out->d, &fmsg)
                               : NULL;
         if (fid) {
+            if (!a->quiet) /* counted as decisions are (decided) */
+                atomic_fetch_add_explicit(&s->met.forbid_error_denies, 1, memory_order_relaxed);
             out->allow = false;
             out->failed = true;
             snprintf(out->error, sizeof out->error,

@@ -58,6 +58,10 @@ void met_render(const srv_metrics *m, sbuf *o, uint64_t generation, uint64_t aud
     counter(o, "writ_decisions_total", NULL, "{decision=\"deny\"}", GET(m->decisions_deny));
     counter(o, "writ_decision_errors_total", "Denies because the decision could not be made (fail closed).",
             NULL, GET(m->decision_errors));
+    counter(o, "writ_forbid_error_denies_total",
+            "Of those, denies because a forbid failed to evaluate (forbid_error_denies): Cedar would have "
+            "skipped it.",
+            NULL, GET(m->forbid_error_denies));
     sb_puts(o, "# HELP writ_http_responses_total HTTP responses by status class.\n"
                "# TYPE writ_http_responses_total counter\n");
     static const char *const cls[6] = {"other", "1xx", "2xx", "3xx", "4xx", "5xx"};

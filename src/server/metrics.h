@@ -25,6 +25,7 @@ typedef struct srv_metrics {
     atomic_uint_fast64_t decisions_allow;
     atomic_uint_fast64_t decisions_deny;
     atomic_uint_fast64_t decision_errors;      /* denies because deciding failed */
+    atomic_uint_fast64_t forbid_error_denies;  /* of them: a forbid failed to evaluate (decide.c) */
     atomic_uint_fast64_t http_status[6];       /* by class: 1xx..5xx, [0] other */
     atomic_uint_fast64_t requests[MET_EP_COUNT];
     atomic_uint_fast64_t latency_bucket[MET_EP_COUNT][MET_NBUCKETS + 1];  /* last = +Inf */

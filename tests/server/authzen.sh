@@ -154,6 +154,7 @@ for mode in true false; do
         check "a String where the forbid wants a Long: denied" "$(jq -c .decision <<<"${r#* }")" false
         contains "... naming the forbid and Cedar's error" "$(jq -r '.context.errors[0].message' <<<"${r#* }")" \
             "forbid over-limit could not be evaluated, so it may apply: type error"
+        contains "... counted" "$(curl -s -m 5 "http://$ADDR/metrics")" "writ_forbid_error_denies_total 1"
     else
         check "forbid_error_denies false: the failing forbid skipped (Cedar's rule)" "$(jq -c '[.decision, .context.errors[0].policy]' <<<"${r#* }")" '[true,"over-limit"]'
     fi
