@@ -271,7 +271,7 @@ static void gate(void *arg, srv *s, const srv_snapshot *snap, const srv_ask *a, 
     wr_take res = WR_TAKE_PENDING;
     writ_status st = WRIT_EIO;
     if (!wr_approval_new_id(w.id))
-        st = wr_store_approval_take_capped(s->state, &w, ap->max_pending, now, &res, &got, &err);
+        st = wr_store_approval_take(s->state, &w, ap->max_pending, now, &res, &got, &err);
     wr_free(input_text);
     if (st) {
         deny(out, "approval required, but the approvals store failed: %.250s%s%s", err.msg, "", "");

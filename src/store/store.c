@@ -92,14 +92,8 @@ void wr_approvals_free(wr_approval *list, size_t n)
     wr_free(list);
 }
 
-writ_status wr_store_approval_take(wr_store *st, const wr_approval *want, int64_t now_ms, wr_take *res,
-                                   wr_approval *out, writ_error *err)
-{
-    return wr_store_approval_take_capped(st, want, 0, now_ms, res, out, err);
-}
-
-writ_status wr_store_approval_take_capped(wr_store *st, const wr_approval *want, uint32_t max_pending,
-                                          int64_t now_ms, wr_take *res, wr_approval *out, writ_error *err)
+writ_status wr_store_approval_take(wr_store *st, const wr_approval *want, uint32_t max_pending,
+                                   int64_t now_ms, wr_take *res, wr_approval *out, writ_error *err)
 {
     memset(out, 0, sizeof *out); /* a failing backend leaves nothing half-made */
     return st->ops->approval_take(st, want, max_pending, now_ms, res, out, err);

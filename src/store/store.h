@@ -99,28 +99,22 @@ typedef enum wr_take {
     WR_TAKE_CREATED,    /* none was live: *want stored as a new pending approval */
     WR_TAKE_DENIED,     /* denied by an approver and not expired: deny with its reason */
     WR_TAKE_FULL,       /* none was live and the agent has max_pending pending already:
-                           nothing stored, *out left empty (wr_store_approval_take_capped) */
+                           nothing stored, *out left empty */
 } wr_take;
 
 /* The one atomic step of a request that needs approval.  For want->binding
  * at now_ms: an approved, unexpired approval becomes consumed (exactly one
  * concurrent caller sees WR_TAKE_CONSUMED); else a pending, unexpired one is
  * returned; else a denied, unexpired one; else want (id, times and all
- * fields filled by the caller) is stored as pending.  *out receives the
- * approval as stored after the step. */
-WRIT_MUST_CHECK writ_status wr_store_approval_take(wr_store *st, const wr_approval *want, int64_t now_ms,
-                                                   wr_take *res, wr_approval *out, writ_error *err);
-
-/* wr_store_approval_take with a cap on creation: when none is live and
- * want->agent has max_pending approvals pending (status pending, not
- * expired) already, nothing is stored and *res is WR_TAKE_FULL.  The count
- * is part of the same atomic step, so racing requests of one agent never
- * make more than max_pending.  An existing approval of the binding is
- * answered as ever, cap or not.  max_pending 0: no cap (as
- * wr_store_approval_take). */
-WRIT_MUST_CHECK writ_status wr_store_approval_take_capped(wr_store *st, const wr_approval *want,
-                                                          uint32_t max_pending, int64_t now_ms, wr_take *res,
-                                                          wr_approval *out, writ_error *err);
+ * fields filled by the caller) is stored as pending, unless want->agent
+ * has max_pending approvals pending (status pending, not expired) already:
+ * then nothing is stored and *res is WR_TAKE_FULL.  The count is part of
+ * the same atomic step, so racing requests of one agent never make more
+ * than max_pending; max_pending 0 is no cap.  *out receives the approval
+ * as stored after the step. */
+WRIT_MUST_CHECK writ_status wr_store_approval_take(wr_store *st, const wr_approval *want, uint32_t max_pending,
+                                                   int64_t now_ms, wr_take *res, wr_approval *out,
+                                                   writ_error *err);
 
 /* *found false (and WRIT_OK) for an unknown id. */
 WRIT_MUST_CHECK writ_status wr_store_approval_get(wr_store *st, const char *id, int64_t now_ms,

@@ -9,7 +9,7 @@ typedef struct wr_store_ops {
     const char *name; /* "sqlite", "redis" */
     bool shared;      /* other replicas change the state too */
     void (*close)(wr_store *st);
-    /* max_pending: wr_store_approval_take_capped's cap, 0 = none */
+    /* max_pending: wr_store_approval_take's cap, 0 = none */
     writ_status (*approval_take)(wr_store *st, const wr_approval *want, uint32_t max_pending, int64_t now_ms,
                                  wr_take *res, wr_approval *out, writ_error *err);
     writ_status (*approval_get)(wr_store *st, const char *id, int64_t now_ms, wr_approval *out, bool *found,

@@ -205,7 +205,7 @@ static void test_approvals(void **state)
     int64_t now = 1700000000000;
     const char *b1 = "b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1";
     want_init(&w, "ap-1", b1, now, 60000);
-    writ_status s = wr_store_approval_take(st, &w, now, &res, &out, &err);
+    writ_status s = wr_store_approval_take(st, &w, 0, now, &res, &out, &err);
     if (!f->chk->approvals) {
         assert_int_not_equal(s, WRIT_OK); /* the placeholder refuses */
         wr_approval_clear(&out);
@@ -231,7 +231,7 @@ static void test_approvals(void **state)
 
     /* the same binding again: the pending one, not a second */
     want_init(&w, "ap-2", b1, now + 10, 60000);
-    assert_int_equal(wr_store_approval_take(st, &w, now + 10, &res, &out, &err), WRIT_OK);
+    assert_int_equal(wr_store_approval_take(st, &w, 0, now + 10, &res, &out, &err), WRIT_OK);
     assert_int_equal(res, WR_TAKE_PENDING);
     assert_string_equal(out.id, "ap-1");
     wr_approval_clear(&out);
@@ -275,13 +275,13 @@ static void test_approvals(void **state)
 
     /* consumed once; the next request starts a new approval */
     want_init(&w, "ap-3", b1, now + 40, 60000);
-    assert_int_equal(wr_store_approval_take(st, &w, now + 40, &res, &out, &err), WRIT_OK);
+    assert_int_equal(wr_store_approval_take(st, &w, 0, now + 40, &res, &out, &err), WRIT_OK);
     assert_int_equal(res, WR_TAKE_CONSUMED);
     assert_string_equal(out.id, "ap-1");
     assert_int_equal(out.status, WR_APPROVAL_CONSUMED);
     wr_approval_clear(&out);
     want_init(&w, "ap-4", b1, now + 50, 60000);
-    assert_int_equal(wr_store_approval_take(st, &w, now + 50, &res, &out, &err), WRIT_OK);
+    assert_int_equal(wr_store_approval_take(st, &w, 0, now + 50, &res, &out, &err), WRIT_OK);
     assert_int_equal(res, WR_TAKE_CREATED);
     assert_string_equal(out.id, "ap-4");
     wr_approval_clear(&out);
@@ -294,13 +294,13 @@ static void test_approvals(void **state)
     assert_int_equal(out.status, WR_APPROVAL_DENIED);
     wr_approval_clear(&out);
     want_init(&w, "ap-5", b1, now + 70, 60000);
-    assert_int_equal(wr_store_approval_take(st, &w, now + 70, &res, &out, &err), WRIT_OK);
+    assert_int_equal(wr_store_approval_take(st, &w, 0, now + 70, &res, &out, &err), WRIT_OK);
     assert_int_equal(res, WR_TAKE_DENIED);
     assert_string_equal(out.id, "ap-4");
     assert_string_equal(out.reason, "not today");
     wr_approval_clear(&out);
     want_init(&w, "ap-6", b1, now + 70000, 60000);
-    assert_int_equal(wr_store_approval_take(st, &w, now + 70000, &res, &out, &err), WRIT_OK);
+    assert_int_equal(wr_store_approval_take(st, &w, 0, now + 70000, &res, &out, &err), WRIT_OK);
     assert_int_equal(res, WR_TAKE_CREATED);
     wr_approval_clear(&out);
 
@@ -317,7 +317,7 @@ static void test_approvals(void **state)
      * binding starts over */
     const char *b2 = "b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2";
     want_init(&w, "ap-7", b2, now, 1000);
-    assert_int_equal(wr_store_approval_take(st, &w, now, &res, &out, &err), WRIT_OK);
+    assert_int_equal(wr_store_approval_take(st, &w, 0, now, &res, &out, &err), WRIT_OK);
     assert_int_equal(res, WR_TAKE_CREATED);
     wr_approval_clear(&out);
     assert_int_equal(wr_store_approval_expired(st, now + 500, &list, &n, &err), WRIT_OK);
@@ -346,7 +346,7 @@ static void test_approvals(void **state)
     assert_int_equal(dr, WR_DECIDE_NOT_PENDING);
     wr_approval_clear(&out);
     want_init(&w, "ap-8", b2, later, 1000);
-    assert_int_equal(wr_store_approval_take(st, &w, later, &res, &out, &err), WRIT_OK);
+    assert_int_equal(wr_store_approval_take(st, &w, 0, later, &res, &out, &err), WRIT_OK);
     assert_int_equal(res, WR_TAKE_CREATED);
     assert_string_equal(out.id, "ap-8");
     wr_approval_clear(&out);
@@ -373,29 +373,29 @@ static void test_approval_prune(void **state)
         b[i][64] = 0;
     }
     want_init(&w, "pa", b[0], now, 1000); /* pending, expires */
-    assert_int_equal(wr_store_approval_take(st, &w, now, &res, &out, &err), WRIT_OK);
+    assert_int_equal(wr_store_approval_take(st, &w, 0, now, &res, &out, &err), WRIT_OK);
     wr_approval_clear(&out);
     want_init(&w, "pb", b[1], now, 1000); /* denied */
-    assert_int_equal(wr_store_approval_take(st, &w, now, &res, &out, &err), WRIT_OK);
+    assert_int_equal(wr_store_approval_take(st, &w, 0, now, &res, &out, &err), WRIT_OK);
     wr_approval_clear(&out);
     assert_int_equal(wr_store_approval_decide(st, "pb", false, "admin", "no", now + 1, &dr, &out, &err),
                      WRIT_OK);
     wr_approval_clear(&out);
     want_init(&w, "pc", b[2], now, 1000); /* approved, then consumed */
-    assert_int_equal(wr_store_approval_take(st, &w, now, &res, &out, &err), WRIT_OK);
+    assert_int_equal(wr_store_approval_take(st, &w, 0, now, &res, &out, &err), WRIT_OK);
     wr_approval_clear(&out);
     assert_int_equal(wr_store_approval_decide(st, "pc", true, "admin", NULL, now + 1, &dr, &out, &err),
                      WRIT_OK);
     wr_approval_clear(&out);
     want_init(&w, "pc2", b[2], now + 2, 1000);
-    assert_int_equal(wr_store_approval_take(st, &w, now + 2, &res, &out, &err), WRIT_OK);
+    assert_int_equal(wr_store_approval_take(st, &w, 0, now + 2, &res, &out, &err), WRIT_OK);
     assert_int_equal(res, WR_TAKE_CONSUMED);
     wr_approval_clear(&out);
     want_init(&w, "pd", b[3], now, 1000000); /* pending for long */
-    assert_int_equal(wr_store_approval_take(st, &w, now, &res, &out, &err), WRIT_OK);
+    assert_int_equal(wr_store_approval_take(st, &w, 0, now, &res, &out, &err), WRIT_OK);
     wr_approval_clear(&out);
     want_init(&w, "pe", b[4], now, 1000); /* pending, expires */
-    assert_int_equal(wr_store_approval_take(st, &w, now, &res, &out, &err), WRIT_OK);
+    assert_int_equal(wr_store_approval_take(st, &w, 0, now, &res, &out, &err), WRIT_OK);
     wr_approval_clear(&out);
 
     /* nothing has ended before its own expiry */
@@ -424,7 +424,7 @@ static void test_approval_prune(void **state)
     wr_approvals_free(list, n);
     /* a pruned binding starts over */
     want_init(&w, "pa2", b[0], now + 6000, 1000);
-    assert_int_equal(wr_store_approval_take(st, &w, now + 6000, &res, &out, &err), WRIT_OK);
+    assert_int_equal(wr_store_approval_take(st, &w, 0, now + 6000, &res, &out, &err), WRIT_OK);
     assert_int_equal(res, WR_TAKE_CREATED);
     assert_string_equal(out.id, "pa2");
     wr_approval_clear(&out);
@@ -454,7 +454,7 @@ static void *race(void *arg)
     snprintf(id, sizeof id, "race-%d", r->i);
     want_init(&w, id, race_binding, 1700000001000, 60000);
     writ_error err;
-    r->s = wr_store_approval_take(r->st, &w, 1700000001000, &r->res, &out, &err);
+    r->s = wr_store_approval_take(r->st, &w, 0, 1700000001000, &r->res, &out, &err);
     wr_approval_clear(&out);
     return NULL;
 }
@@ -469,7 +469,7 @@ static void test_approval_race(void **state)
     writ_error err;
     wr_decide_result dr;
     want_init(&w, "race-0", race_binding, 1700000000000, 60000);
-    assert_int_equal(wr_store_approval_take(f->st, &w, 1700000000000, &res, &out, &err), WRIT_OK);
+    assert_int_equal(wr_store_approval_take(f->st, &w, 0, 1700000000000, &res, &out, &err), WRIT_OK);
     wr_approval_clear(&out);
     assert_int_equal(
         wr_store_approval_decide(f->st, "race-0", true, "admin", NULL, 1700000000500, &dr, &out, &err),
@@ -511,7 +511,7 @@ static wr_take take_cap(wr_store *st, int k, const char *agent, uint32_t max, in
     w.agent = (char *)agent;
     wr_take res = (wr_take)-1;
     writ_error err;
-    assert_int_equal(wr_store_approval_take_capped(st, &w, max, now, &res, &out, &err), WRIT_OK);
+    assert_int_equal(wr_store_approval_take(st, &w, max, now, &res, &out, &err), WRIT_OK);
     snprintf(got, 40, "%s", out.id);
     wr_approval_clear(&out);
     return res;
@@ -597,7 +597,7 @@ static void test_approval_cap(void **state)
     writ_error err;
     want_init(&w, "cap-plain", "9999999999999999999999999999999999999999999999999999999999999999", t + 4,
               60000);
-    assert_int_equal(wr_store_approval_take(st, &w, t + 4, &res, &out, &err), WRIT_OK);
+    assert_int_equal(wr_store_approval_take(st, &w, 0, t + 4, &res, &out, &err), WRIT_OK);
     assert_int_equal(res, WR_TAKE_CREATED);
     wr_approval_clear(&out);
     /* the count is exact: agent a has 5 pending now */
@@ -636,7 +636,7 @@ static void *cap_race(void *arg)
     snprintf(b, sizeof b, "%064d", 100 + r->i);
     want_init(&w, id, b, 1700000000000, 60000);
     writ_error err;
-    r->s = wr_store_approval_take_capped(r->st, &w, 5, 1700000000000, &r->res, &out, &err);
+    r->s = wr_store_approval_take(r->st, &w, 5, 1700000000000, &r->res, &out, &err);
     wr_approval_clear(&out);
     return NULL;
 }
@@ -679,7 +679,7 @@ static void pg_take(wr_store *st, const char *id, int k, int64_t created)
     char b[65];
     snprintf(b, sizeof b, "%064d", k);
     want_init(&w, id, b, created, 60000);
-    assert_int_equal(wr_store_approval_take(st, &w, created, &res, &out, &err), WRIT_OK);
+    assert_int_equal(wr_store_approval_take(st, &w, 0, created, &res, &out, &err), WRIT_OK);
     assert_int_equal(res, WR_TAKE_CREATED);
     wr_approval_clear(&out);
 }
@@ -1128,7 +1128,7 @@ static void test_redis_feed(void **state)
     wr_approval w2, out;
     wr_take res;
     want_init(&w2, "x", race_binding, 1, 1);
-    assert_int_not_equal(wr_store_approval_take(dead, &w2, 1, &res, &out, &err), WRIT_OK);
+    assert_int_not_equal(wr_store_approval_take(dead, &w2, 0, 1, &res, &out, &err), WRIT_OK);
     wr_store_close(dead);
 }
 

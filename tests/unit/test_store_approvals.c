@@ -81,7 +81,7 @@ static wr_take take(wr_store *st, const char *id, const char *binding, int64_t n
     wr_approval w = want(id, binding, now, 60000);
     wr_take res = (wr_take)-1;
     writ_error err;
-    assert_int_equal(wr_store_approval_take(st, &w, now, &res, out, &err), WRIT_OK);
+    assert_int_equal(wr_store_approval_take(st, &w, 0, now, &res, out, &err), WRIT_OK);
     return res;
 }
 
@@ -204,7 +204,7 @@ static void test_expiry_and_list(void **state)
     /* bad arguments */
     wr_approval w = want("", "x9", t, 1000);
     wr_take res;
-    assert_int_not_equal(wr_store_approval_take(st, &w, t, &res, &a, &err), WRIT_OK);
+    assert_int_not_equal(wr_store_approval_take(st, &w, 0, t, &res, &a, &err), WRIT_OK);
     assert_int_equal(wr_approval_status_parse("consumed"), WR_APPROVAL_CONSUMED);
     assert_int_equal(wr_approval_status_parse("bogus"), -1);
     assert_string_equal(wr_approval_status_name(WR_APPROVAL_EXPIRED), "expired");
@@ -240,7 +240,7 @@ static void *race(void *p)
     wr_approval w = want(id, "race", 9000000 + 100, 60000), out;
     writ_error err;
     pthread_barrier_wait(r->go);
-    if (wr_store_approval_take(r->st, &w, 9000000 + 100, &r->res, &out, &err) == WRIT_OK) {
+    if (wr_store_approval_take(r->st, &w, 0, 9000000 + 100, &r->res, &out, &err) == WRIT_OK) {
         snprintf(r->got, sizeof r->got, "%s", out.id);
         wr_approval_clear(&out);
     } else {
@@ -329,7 +329,7 @@ static void test_race_processes(void **state)
             snprintf(id, sizeof id, "p-new-%d", i);
             wr_approval w = want(id, "proc", 9000100, 60000), out;
             wr_take res;
-            if (wr_store_approval_take(cs, &w, 9000100, &res, &out, &err))
+            if (wr_store_approval_take(cs, &w, 0, 9000100, &res, &out, &err))
                 _exit(11);
             wr_approval_clear(&out);
             wr_store_close(cs);
@@ -383,7 +383,7 @@ static void *cap_race(void *p)
     wr_approval w = want(id, binding, 9000000, 60000), out;
     pthread_barrier_wait(r->go);
     if (r->s == WRIT_OK) {
-        r->s = wr_store_approval_take_capped(st, &w, 3, 9000000, &r->res, &out, &err);
+        r->s = wr_store_approval_take(st, &w, 3, 9000000, &r->res, &out, &err);
         wr_approval_clear(&out);
     }
     wr_store_close(st);
@@ -456,7 +456,7 @@ static void test_page_plan(void **state)
         wr_approval w = want(id, id, 9000000 + i / 4, 60000), out;
         wr_take res;
         writ_error err;
-        assert_int_equal(wr_store_approval_take(st, &w, 9000000, &res, &out, &err), WRIT_OK);
+        assert_int_equal(wr_store_approval_take(st, &w, 0, 9000000, &res, &out, &err), WRIT_OK);
         wr_approval_clear(&out);
     }
     wr_store_close(st);
