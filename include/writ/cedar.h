@@ -269,6 +269,13 @@ typedef struct writ_decision {
  * then decided as if the forbid were not there. */
 WRIT_API const char *writ_policyset_forbid_error(const writ_policyset *ps, const writ_decision *d,
                                                  const char **message);
+/* d as a point that enforces it denies it when a forbid cannot be ruled
+ * out: when d allows and a forbid of ps failed to evaluate, d becomes a
+ * deny whose one reason is that forbid (its id in *fid, which d->reasons
+ * then points at: keep fid alive with d), *message (may be NULL) Cedar's
+ * error, and true.  d's errors are left as they are. */
+WRIT_API bool writ_decision_deny_failed_forbid(const writ_policyset *ps, writ_decision *d, const char **fid,
+                                               const char **message);
 
 WRIT_API writ_authorizer *writ_authorizer_new(void);
 WRIT_API void writ_authorizer_free(writ_authorizer *az);

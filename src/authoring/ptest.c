@@ -362,13 +362,9 @@ static int run_case(pt_file *f, size_t i, json_t *c, writ_request *rq, writ_auth
         snprintf(refused, sizeof refused, "deciding failed: %s", writ_status_name(st));
     /* as the server enforces: a forbid that failed to evaluate denies, and
      * is then the determining policy */
-    const char *fid =
-        !st && d.allow && f->forbid_error_denies ? writ_policyset_forbid_error(f->ps, &d, NULL) : NULL;
-    if (fid) {
-        d.allow = false;
-        d.nreasons = 1;
-        d.reasons = &fid;
-    }
+    const char *fid;
+    if (!st && f->forbid_error_denies)
+        writ_decision_deny_failed_forbid(f->ps, &d, &fid, NULL);
     bool want_allow = !strcmp(json_string_value(json_object_get(c, "decision")), "allow");
     sbuf diff;
     sb_init(&diff);

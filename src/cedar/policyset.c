@@ -617,6 +617,17 @@ const char *writ_policyset_forbid_error(const writ_policyset *ps, const writ_dec
     return NULL;
 }
 
+bool writ_decision_deny_failed_forbid(const writ_policyset *ps, writ_decision *d, const char **fid,
+                                      const char **message)
+{
+    if (!d || !d->allow || !(*fid = writ_policyset_forbid_error(ps, d, message)))
+        return false;
+    d->allow = false;
+    d->nreasons = 1;
+    d->reasons = fid;
+    return true;
+}
+
 const char *writ_policyset_annotation(const writ_policyset *ps, size_t i, const char *key)
 {
     if (!ps || i >= ps->n)

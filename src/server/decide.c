@@ -529,11 +529,9 @@ void srv_decide_ask(srv *s, const srv_snapshot *snap, const srv_ask *a, srv_outc
          * a decimal, where `> 1000` wants a Long) would get round it.
          * Writ cannot rule out that the forbid applies, so it denies,
          * naming it; the decision keeps Cedar's errors for the record. */
-        const char *fmsg = NULL;
-        const char *fid = out->allow && s->cfg->forbid_error_denies
-                              ? writ_policyset_forbid_error(snap->ps, &out->d, &fmsg)
-                              : NULL;
-        if (fid) {
+        writ_decision live = out->d; /* as enforced; out->d stays Cedar's, errors and all */
+        const char *fid, *fmsg = NULL;
+        if (s->cfg->forbid_error_denies && writ_decision_deny_failed_forbid(snap->ps, &live, &fid, &fmsg)) {
             if (!a->quiet) /* counted as decisions are (decided) */
                 atomic_fetch_add_explicit(&s->met.forbid_error_denies, 1, memory_order_relaxed);
             out->allow = false;
@@ -544,16 +542,9 @@ void srv_decide_ask(srv *s, const srv_snapshot *snap, const srv_ask *a, srv_outc
         /* what shadow policies would have decided (src/shadow/): audited
          * only; compared with what is enforced (a deny by a failed forbid
          * is one no shadow permit changes) */
-        if (snap->shadow) {
-            writ_decision live = out->d;
-            if (fid) {
-                live.allow = false;
-                live.nreasons = 1;
-                live.reasons = &fid;
-            }
+        if (snap->shadow)
             shadow = shd_decide_after(snap->shadow, a->explain ? NULL : az, snap->es, rq, &live,
                                       s->cfg->forbid_error_denies);
-        }
     }
     /* @approval("required"): the approval bound to this request decides
      * (the module's gate, server.h); its step goes into the record */

@@ -253,29 +253,16 @@ char *shd_decide(const shd_set *sh, const writ_entities *es, const writ_request 
     return shd_decide_after(sh, NULL, es, rq, live, false);
 }
 
-/* d as enforced (forbid_error_denies): a forbid of ps that failed to
- * evaluate denies, and is then the reason (*fid holds its id). */
-static writ_decision enforced(bool denies, const writ_policyset *ps, const writ_decision *d, const char **fid)
-{
-    writ_decision e = *d;
-    *fid = denies ? writ_policyset_forbid_error(ps, d, NULL) : NULL;
-    if (*fid && d->allow) {
-        e.allow = false;
-        e.nreasons = 1;
-        e.reasons = fid;
-    }
-    return e;
-}
-
 /* The @mode answer d (on a live allow: a deny with reasons changes it; on
- * a default deny: an allow), into b; true when it went in.  A shadow
- * forbid that failed to evaluate counts as one that held when failures
- * deny. */
+ * a default deny: an allow), into b; true when it went in.  With denies, a
+ * shadow forbid that failed to evaluate counts as one that held (unless
+ * one did hold: those stay the reasons). */
 static bool shadow_answer(sbuf *b, const shd_set *sh, bool live_allow, const writ_decision *d, bool denies)
 {
-    const char *fid;
-    writ_decision e = enforced(denies, sh->shadow, d, &fid);
-    if (fid && live_allow) { /* the shadow set alone has no permit to allow */
+    writ_decision e = *d;
+    const char *fid =
+        denies && (d->allow || !d->nreasons) ? writ_policyset_forbid_error(sh->shadow, d, NULL) : NULL;
+    if (fid) {
         e.allow = false;
         e.nreasons = 1;
         e.reasons = &fid;
@@ -286,11 +273,14 @@ static bool shadow_answer(sbuf *b, const shd_set *sh, bool live_allow, const wri
     return true;
 }
 
+/* The candidate's answer d, as enforced with denies, when it differs. */
 static void candidate_answer(sbuf *b, const shd_set *sh, bool live_allow, bool open, const writ_decision *d,
                              bool denies)
 {
+    writ_decision e = *d;
     const char *fid;
-    writ_decision e = enforced(denies, sh->candidate, d, &fid);
+    if (denies)
+        writ_decision_deny_failed_forbid(sh->candidate, &e, &fid, NULL);
     if (e.allow == live_allow)
         return;
     atomic_fetch_add_explicit(&set_disagreements, 1, memory_order_relaxed);

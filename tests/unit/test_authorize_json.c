@@ -124,6 +124,15 @@ static void test_forbid_error(void **state)
     assert_string_equal(writ_policyset_forbid_error(ps, &d, &msg), "big");
     assert_non_null(msg);
     assert_true(msg[0] != '\0');
+    /* as enforced: a deny whose one reason is the failed forbid, errors kept */
+    writ_decision e = d;
+    const char *fid = NULL;
+    assert_true(writ_decision_deny_failed_forbid(ps, &e, &fid, NULL));
+    assert_false(e.allow);
+    assert_int_equal(e.nreasons, 1);
+    assert_string_equal(e.reasons[0], "big");
+    assert_int_equal(e.nerrors, 3);
+    assert_false(writ_decision_deny_failed_forbid(ps, &e, &fid, NULL)); /* a deny stays as it is */
     /* amount a Long under the limit, other present: no forbid fails (the
      * permit's failure does not count) */
     const char *ok = "{\"principal\":\"User::\\\"a\\\"\",\"action\":\"Action::\\\"x\\\"\","
@@ -133,6 +142,9 @@ static void test_forbid_error(void **state)
     assert_int_equal(d.nerrors, 1);
     assert_null(writ_policyset_forbid_error(ps, &d, NULL));
     assert_null(writ_policyset_forbid_error(NULL, &d, NULL));
+    const char *none = NULL;
+    assert_false(writ_decision_deny_failed_forbid(ps, &d, &none, NULL));
+    assert_true(d.allow);
     writ_authorizer_free(az);
     writ_policyset_free(ps);
 }
