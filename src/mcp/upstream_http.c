@@ -43,12 +43,6 @@
  *
  * No redirects, no proxy from the environment, http and https only, no
  * Accept-Encoding (the body is passed on as the upstream sent it). */
-/* Kept-alive connections to the upstream that libcurl may keep idle.  Its
- * default is four per transfer in flight at the moment one ends: with calls
- * coming and going that bound moves all the time, and a connection closed
- * when few were in flight was opened again when many were (13% of calls at
- * 32 concurrent clients opened one, and the upstream accepted one). */
-#define IDLE_CONNS 256
 #define _GNU_SOURCE /* ppoll */
 #include <ctype.h>
 #include <errno.h>
@@ -70,6 +64,13 @@
 
 #include <stdatomic.h>
 #include <stdint.h>
+
+/* Kept-alive connections to the upstream that libcurl may keep idle.  Its
+ * default is four per transfer in flight at the moment one ends: with calls
+ * coming and going that bound moves all the time, and a connection closed
+ * when few were in flight was opened again when many were (13% of calls at
+ * 32 concurrent clients opened one, and the upstream accepted one). */
+#define IDLE_CONNS 256
 
 typedef struct hreq {
     up_req base; /* first: the list holds hreqs */

@@ -28,10 +28,11 @@
  * Messages of the process that answer nothing of ours (its notifications,
  * answers to nothing in flight) are dropped and counted; a
  * notifications/tools/list_changed is counted too, as the upstream's
- * tools_epoch (the gateway then forgets what it knew of the tools).  Its own requests
- * (roots/list, sampling, elicitation) are answered at once with an error, a
- * ping with an empty result: the process serves every client, so no client
- * can be asked for it, and a server that waited for the answer would hang.
+ * tools_epoch (the gateway then forgets what it knew of the tools).  Its
+ * own requests (roots/list, sampling, elicitation) are answered at once
+ * with an error, a ping with an empty result: the process serves every
+ * client, so no client can be asked for it, and a server that waited for
+ * the answer would hang.
  * Answers waiting to be written are capped (REFUSALS_MAX); past it they are
  * dropped too.
  *
