@@ -219,7 +219,7 @@ static int write_batch(wr_audit *a, const waiter *w, size_t n)
         unsigned char nh[32];
         for (int f = 0; f < AUDIT_FIELDS; f++)
             r->len[f] = w->len[f];
-        if (au_record_hash(a->md, seq + 1, w->time_ms, w->allow, w->f, r->len, h, nh) != 0)
+        if (au_record_hash(a->md, seq + 1, w->time_ms, w->allow, w->f, r->len, a->replica, h, nh) != 0)
             goto out;
         seq++;
         au_hex(nh, a->hx[i]);

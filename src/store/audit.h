@@ -16,12 +16,27 @@
  *   hash = SHA-256( "writ-audit-v2\n" || ...the v1 input up to str(errors)...
  *                   || str(shadow) || prev[32] )
  *
+ * A record with a replica's name (every server writes one: its host name
+ * by default) hashes as v3, which covers the name too:
+ *
+ *   hash = SHA-256( "writ-audit-v3\n" || ...the v1 input up to str(errors)...
+ *                   || str(shadow) || str(replica) || prev[32] )
+ *
  * The version is chosen by the record, not by the log: a record without
  * one (shadow "") is v1, so logs written before the field existed verify
  * unchanged, and v1 and v2 records chain into each other.  Editing,
  * adding or removing a shadow field changes the hash either way (a removed
  * one turns a v2 record into a v1 input with another tag).  A log from
  * before the field has no shadow column; a writer adds it on open.
+ * Records written before v3 carry a replica's name their hash does not
+ * cover, so verify accepts a record whose hash is its v1/v2 input instead;
+ * that lets no edit of a v3 record through (its stored hash matches
+ * neither input once a field changed), but the name of an older record
+ * can be changed unseen.
+ *
+ * In SQLite every column is stored as the writer stores it (integers and
+ * text); verify refuses any other storage class, since the same bytes as
+ * a BLOB would hash alike but match none of audit query's filters.
  *
  * seq counts from 1 without gaps, so a changed field, a removed or inserted
  * record, or a reordering breaks the chain.  (A head kept in the same file

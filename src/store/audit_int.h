@@ -26,7 +26,8 @@
 typedef struct au_rec {
     wr_audit_row row;
     size_t len[AUDIT_FIELDS];
-    bool bad_decision; /* the stored decision is neither allow nor deny */
+    bool bad_decision;    /* the stored decision is neither allow nor deny */
+    const char *bad_type; /* a column stored as another type than the writer's (SQLite), or NULL */
 } au_rec;
 
 /* A checkpoint row as stored (head hex, jws compact). */
@@ -134,7 +135,7 @@ writ_status au_fail(writ_error *err, writ_status st, const char *fmt, ...)
 void au_hex(const unsigned char *h, char out[65]);
 int au_unhex(const char *s, size_t n, unsigned char out[32]);
 int au_record_hash(EVP_MD_CTX *md, uint64_t seq, int64_t time_ms, bool allow, const char *const *f,
-                   const size_t *len, const unsigned char prev[32], unsigned char out[32]);
+                   const size_t *len, const char *replica, const unsigned char prev[32], unsigned char out[32]);
 int64_t au_now_ms(void);
 void au_fmt_time(int64_t ms, char out[32]);
 char *au_sibling(const char *path, const char *name);

@@ -549,6 +549,16 @@ static const char *txt(sqlite3_stmt *s, int col, size_t *len)
 static void read_row(sqlite3_stmt *s, au_rec *r)
 {
     memset(r, 0, sizeof *r);
+    /* The writer stores integers and text; a value cast to another type (a
+     * BLOB of the same bytes, a REAL time) reads back the same and so
+     * hashes the same, but no longer matches audit query's filters.
+     * Checked first: a column's type is undefined once it was converted. */
+    static const char *const name[] = {"seq",    "time_ms",  "agent",    "chain",    "task",
+                                       "action", "resource", "decision", "policies", "errors",
+                                       "prev",   "hash",     "shadow",   "replica"};
+    for (int c = 0; c < 14 && !r->bad_type; c++)
+        if (sqlite3_column_type(s, c) != (c < 2 ? SQLITE_INTEGER : SQLITE_TEXT))
+            r->bad_type = name[c];
     wr_audit_row *row = &r->row;
     row->seq = (uint64_t)sqlite3_column_int64(s, 0);
     row->e.time_ms = sqlite3_column_int64(s, 1);

@@ -259,6 +259,62 @@ static void tampering_detected(void **state)
     assert_int_equal(r.bad_seq, 3);
 }
 
+/* A record's replica is hashed (v3), and a column stored as another type
+ * than the writer's is refused: the same bytes as a BLOB hash alike but
+ * drop out of every "audit query --agent" (found by attacking the log). */
+static void replica_and_types_checked(void **state)
+{
+    (void)state;
+    wr_audit *a;
+    writ_error err;
+    wr_audit_opts o = {.batch = 7, .checkpoint_every = every, .replica = "r-1"};
+    if (wr_audit_open(db, &o, &a, &err) != WRIT_OK)
+        fail_msg("open: %s", err.msg);
+    for (int i = 0; i < 10; i++) {
+        wr_audit_entry e = {.time_ms = 1700000000000 + i, .agent = "Writ::Agent::\"a\"", .action = "x",
+                            .resource = "y", .allow = true, .policies = "[]", .errors = "[]"};
+        assert_int_equal(wr_audit_append(a, &e), WRIT_OK);
+    }
+    wr_audit_close(a);
+    wr_audit_verify_result r;
+    assert_int_equal(verify(&r), WRIT_OK);
+
+    sql("UPDATE audit SET replica = 'r-2' WHERE seq = 3");
+    assert_int_equal(verify(&r), WRIT_EVALIDATE);
+    assert_int_equal(r.bad_seq, 3);
+    assert_non_null(strstr(r.msg, "edited"));
+    sql("UPDATE audit SET replica = '' WHERE seq = 3");
+    assert_int_equal(verify(&r), WRIT_EVALIDATE);
+    assert_int_equal(r.bad_seq, 3);
+    sql("UPDATE audit SET replica = 'r-1' WHERE seq = 3");
+    assert_int_equal(verify(&r), WRIT_OK);
+
+    static const char *const cast[][3] = {
+        {"agent", "CAST(agent AS BLOB)", "CAST(agent AS TEXT)"},
+        {"decision", "CAST(decision AS BLOB)", "CAST(decision AS TEXT)"},
+        /* an INTEGER column turns a whole REAL or a number's text back
+         * into an integer; these it keeps, and they read back as the same
+         * integer */
+        {"time_ms", "time_ms + 0.25", "CAST(time_ms AS INTEGER)"},
+        {"time_ms", "time_ms || 'x'", "CAST(rtrim(time_ms, 'x') AS INTEGER)"},
+        {"replica", "CAST(replica AS BLOB)", "CAST(replica AS TEXT)"},
+    };
+    for (size_t i = 0; i < sizeof cast / sizeof *cast; i++) {
+        char q[160];
+        snprintf(q, sizeof q, "UPDATE audit SET %s = %s WHERE seq = 4", cast[i][0], cast[i][1]);
+        sql(q);
+        assert_int_equal(verify(&r), WRIT_EVALIDATE);
+        assert_int_equal(r.bad_seq, 4);
+        char want[64];
+        snprintf(want, sizeof want, "column %s is not stored", cast[i][0]);
+        if (!strstr(r.msg, want))
+            fail_msg("%s: %s", cast[i][1], r.msg);
+        snprintf(q, sizeof q, "UPDATE audit SET %s = %s WHERE seq = 4", cast[i][0], cast[i][2]);
+        sql(q);
+        assert_int_equal(verify(&r), WRIT_OK);
+    }
+}
+
 static void deletion_detected(void **state)
 {
     (void)state;
@@ -959,17 +1015,17 @@ static void ka_entry(int i, wr_audit_entry *e, char (*agent)[48], char (*res)[48
 
 static void ka_hash(sqlite3_stmt *s, const unsigned char prev[32], unsigned char out[32])
 {
-    bool v2 = sqlite3_column_bytes(s, 12) > 0;
+    bool v3 = sqlite3_column_bytes(s, 13) > 0, v2 = !v3 && sqlite3_column_bytes(s, 12) > 0;
     EVP_MD_CTX *md = EVP_MD_CTX_new();
     unsigned char num[17];
     be64(num, (uint64_t)sqlite3_column_int64(s, 0));
     be64(num + 8, (uint64_t)sqlite3_column_int64(s, 1));
     num[16] = !strcmp((const char *)sqlite3_column_text(s, 7), "allow");
     EVP_DigestInit_ex(md, EVP_sha256(), NULL);
-    EVP_DigestUpdate(md, v2 ? "writ-audit-v2\n" : "writ-audit-v1\n", 14);
+    EVP_DigestUpdate(md, v3 ? "writ-audit-v3\n" : v2 ? "writ-audit-v2\n" : "writ-audit-v1\n", 14);
     EVP_DigestUpdate(md, num, 17);
-    static const int col[8] = {2, 3, 4, 5, 6, 8, 9, 12};
-    for (int i = 0; i < (v2 ? 8 : 7); i++) {
+    static const int col[9] = {2, 3, 4, 5, 6, 8, 9, 12, 13};
+    for (int i = 0; i < (v3 ? 9 : v2 ? 8 : 7); i++) {
         unsigned char l[8];
         size_t n = (size_t)sqlite3_column_bytes(s, col[i]);
         be64(l, n);
@@ -1393,6 +1449,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(chain_whole_and_continued, setup, teardown),
         cmocka_unit_test_setup_teardown(tampering_detected, setup, teardown),
+        cmocka_unit_test_setup_teardown(replica_and_types_checked, setup, teardown),
         cmocka_unit_test_setup_teardown(deletion_detected, setup, teardown),
         cmocka_unit_test_setup_teardown(truncation_detected, setup, teardown),
         cmocka_unit_test_setup_teardown(rehash_without_prev_detected, setup, teardown),
