@@ -170,6 +170,59 @@ static enum MHD_Result unauthorized(mcp_gw *g, struct MHD_Connection *c, const c
     return ret;
 }
 
+/* Everything sent to an upstream needs a token that reaches it: some scope
+ * item could cover an action NAME/..., and the token's resources, when it
+ * lists any, cover the upstream.  Without that nothing reaches the upstream,
+ * not even initialize, ping, a notification or a GET of its stream (each of
+ * which carries the upstream's credential): 403 insufficient_scope (RFC
+ * 6750), recorded as a deny of NAME/ *.  Each call is still decided on its
+ * own. */
+static bool reaches(mcp_gw *g, gw_req *r, char *why, size_t n)
+{
+    const char *name = r->up->cfg->name;
+    sbuf p, pu, ru;
+    sb_init(&p);
+    sb_init(&pu);
+    sb_init(&ru);
+    sb_puts(&p, name);
+    sb_putc(&p, '/');
+    sb_puts(&pu, g->s->action_type);
+    sb_puts(&pu, "::");
+    if (sb_ok(&p))
+        sb_json_str(&pu, p.p);
+    if (sb_ok(&pu))
+        pu.p[--pu.len] = '\0'; /* the closing quote: a prefix */
+    sb_puts(&ru, g->s->type_prefix);
+    sb_puts(&ru, "McpServer::");
+    sb_json_str(&ru, name);
+    bool ok = sb_ok(&p) && sb_ok(&pu) && sb_ok(&ru) && !srv_task_reaches(&r->task, p.p, pu.p, name, ru.p, why, n);
+    if (!sb_ok(&p) || !sb_ok(&pu) || !sb_ok(&ru))
+        snprintf(why, n, "out of memory");
+    sb_free(&p);
+    sb_free(&pu);
+    sb_free(&ru);
+    return ok;
+}
+
+static enum MHD_Result out_of_reach(mcp_gw *g, gw_req *r, struct MHD_Connection *c, const char *why)
+{
+    char aid[300];
+    snprintf(aid, sizeof aid, "%s/*", r->up->cfg->name);
+    srv_ask a = gw_ask(g, r, aid);
+    srv_outcome o;
+    srv_decide_refused(g->s, &a, why, &o); /* recorded: a rare path may wait for the log */
+    sbuf w;
+    sb_init(&w);
+    sb_puts(&w, "Bearer error=\"insufficient_scope\", resource_metadata=\"");
+    public_url(g, &w);
+    sb_puts(&w, "/.well-known/oauth-protected-resource/mcp/");
+    sb_puts(&w, r->up->cfg->name);
+    sb_puts(&w, "\"");
+    enum MHD_Result ret = sb_ok(&w) ? send_http_error(c, 403, "insufficient_scope", why, w.p) : MHD_NO;
+    sb_free(&w);
+    return ret;
+}
+
 static gw_up *find_up(mcp_gw *g, const char *name, size_t n)
 {
     for (size_t i = 0; i < g->nups; i++)
@@ -1153,6 +1206,8 @@ static int mcp_handle(void *arg, srv *s, struct MHD_Connection *c, const char *u
     }
     r->has_task = true;
     srv_peer_read(s, c, &r->peer);
+    if (!reaches(g, r, why, sizeof why))
+        return out_of_reach(g, r, c, why);
     snprintf(r->http_method, sizeof r->http_method, "%s", method); /* POST, GET or DELETE */
     snprintf(r->scope, sizeof r->scope, "%s", up->cfg->name);
     const char *sid = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Mcp-Session-Id");

@@ -190,6 +190,7 @@ static void audit(srv *s, const char *agent, const char *action, const char *res
 
 static void decided(srv *s, const char *agent, const char *action, const char *resource, const char *task,
                     const char *chain, const char *extra, const char *shadow, srv_outcome *out);
+static size_t put_uid_text(sbuf *b, const writ_uid_parts *u);
 
 void srv_decide_failed(srv *s, const char *agent, const char *action, const char *resource, const char *task,
                        const char *why, srv_outcome *out)
@@ -198,6 +199,23 @@ void srv_decide_failed(srv *s, const char *agent, const char *action, const char
     out->failed = true;
     snprintf(out->error, sizeof out->error, "%s", why);
     decided(s, agent, action, resource, task, NULL, NULL, NULL, out);
+}
+
+void srv_decide_refused(srv *s, const srv_ask *a, const char *why, srv_outcome *out)
+{
+    memset(out, 0, sizeof *out);
+    out->failed = true;
+    snprintf(out->error, sizeof out->error, "%s", why);
+    sbuf b;
+    sb_init(&b);
+    size_t ag = put_uid_text(&b, &a->principal), ac = put_uid_text(&b, &a->action),
+           re = put_uid_text(&b, &a->resource);
+    const srv_task *t = a->task;
+    if (sb_ok(&b))
+        decided(s, b.p + ag, b.p + ac, b.p + re, t ? t->task : NULL, t ? t->chain_text : NULL, NULL, NULL, out);
+    else
+        decided(s, NULL, NULL, NULL, t ? t->task : NULL, NULL, NULL, NULL, out);
+    sb_free(&b);
 }
 
 void srv_record(srv *s, const char *agent, const char *action, const char *resource, const char *task,

@@ -278,6 +278,9 @@ enum { SRV_APPR_NONE = 0, SRV_APPR_PENDING, SRV_APPR_DENIED, SRV_APPR_CONSUMED }
  * fact table (facts.c), ask Cedar, audit, count.  Always fills out (fail
  * closed: anything that goes wrong is a deny with the reason). */
 void srv_decide_ask(srv *s, const srv_snapshot *snap, const srv_ask *a, srv_outcome *out);
+/* A deny with why before Cedar was asked (outside the token's reach),
+ * recorded as a's principal, action, resource, task and chain. */
+void srv_decide_refused(srv *s, const srv_ask *a, const char *why, srv_outcome *out);
 /* Record a decision that failed before Cedar was asked (bad request data). */
 void srv_decide_failed(srv *s, const char *agent, const char *action, const char *resource, const char *task,
                        const char *why, srv_outcome *out);
@@ -466,4 +469,10 @@ unsigned srv_task_identify(srv *s, struct MHD_Connection *c, srv_task *t, char *
  * outside with why. */
 int srv_task_in_scope(const srv_task *t, const char *action, const char *action_uid, const char *rid,
                       const char *resource_uid, char *why, size_t n);
+/* Does the token reach anything under an action prefix at all (some scope
+ * item could cover an action starting with prefix or prefix_uid), and its
+ * resources, when it lists any, cover rid or resource_uid?  0, or -1 with
+ * why (no token: 0).  What a session on an MCP upstream needs. */
+int srv_task_reaches(const srv_task *t, const char *prefix, const char *prefix_uid, const char *rid,
+                     const char *resource_uid, char *why, size_t n);
 #endif

@@ -131,3 +131,24 @@ int srv_task_in_scope(const srv_task *t, const char *action, const char *action_
     }
     return 0;
 }
+
+int srv_task_reaches(const srv_task *t, const char *prefix, const char *prefix_uid, const char *rid,
+                     const char *resource_uid, char *why, size_t n)
+{
+    if (!t->token)
+        return 0;
+    writ_task_scope sc;
+    writ_task_token_scope(t->token, &sc);
+    bool ok = false;
+    for (size_t i = 0; i < sc.n_actions && !ok; i++)
+        ok = writ_scope_reaches(sc.actions[i], prefix) || writ_scope_reaches(sc.actions[i], prefix_uid);
+    if (!ok) {
+        snprintf(why, n, "the task token's scope has no action under %s", prefix);
+        return -1;
+    }
+    if (sc.n_resources == 0 || writ_scope_list_covers(sc.resources, sc.n_resources, rid) ||
+        writ_scope_list_covers(sc.resources, sc.n_resources, resource_uid))
+        return 0;
+    snprintf(why, n, "resource %s is outside the task token's scope", rid);
+    return -1;
+}

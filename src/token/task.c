@@ -175,6 +175,16 @@ bool writ_scope_covers(const char *item, const char *value)
     return strcmp(item, value) == 0;
 }
 
+bool writ_scope_reaches(const char *item, const char *prefix)
+{
+    if (!item || !prefix)
+        return false;
+    size_t n = strlen(item), p = strlen(prefix);
+    if (n && item[n - 1] == '*')
+        return strncmp(item, prefix, n - 1 < p ? n - 1 : p) == 0;
+    return strncmp(item, prefix, p) == 0;
+}
+
 bool writ_scope_list_covers(const char *const *items, size_t n, const char *value)
 {
     for (size_t i = 0; items && i < n; i++)

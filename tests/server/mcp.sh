@@ -258,6 +258,28 @@ OUT=$(mcp "$URL/echo" "$ST" list 'call:add:{"a":1,"b":2}' call:whoami)
 check "out-of-scope tools not listed" "$(field list .tools)" '["add"]'
 check "in scope: allowed" "$(field 'call:add:{"a":1,"b":2}' .text)" '"3"'
 contains "out of scope: -32001 naming the scope" "$(field call:whoami '[.code, .message]')" "outside the task token's scope"
+# an upstream the token reaches nothing on: nothing goes there, not even
+# initialize, ping, a notification or a GET of its stream (they would carry
+# the upstream's credential), and each refusal is recorded
+n0=$(wc -l <"$TMP/flip.log")
+init='{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}'
+for body in "$init" '{"jsonrpc":"2.0","id":2,"method":"ping"}' '{"jsonrpc":"2.0","method":"notifications/exfil","params":{"x":1}}' \
+            '{"jsonrpc":"2.0","id":"u","result":{}}'; do
+    code=$(curl -s -o "$TMP/reach.out" -D "$TMP/reach.hdr" -w '%{http_code}' -X POST "$URL/flip" -H "Authorization: Bearer $ST" \
+        -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' --data "$body")
+    check "out of reach, $(jq -r '.method // "a response"' <<<"$body"): 403" "$code" 403
+done
+contains "... insufficient_scope, naming why" "$(cat "$TMP/reach.out")" "no action under flip/"
+contains "... and where to get another token" "$(tr -d '\r' <"$TMP/reach.hdr" | grep -i '^WWW-Authenticate')" 'error="insufficient_scope", resource_metadata="'
+for m in GET DELETE; do
+    check "out of reach, $m: 403" "$(curl -s -o /dev/null -w '%{http_code}' -X "$m" "$URL/flip" -H "Authorization: Bearer $ST" \
+        -H 'Accept: text/event-stream' -H 'Mcp-Session-Id: x')" 403
+done
+check "none of it reached the upstream" "$(wc -l <"$TMP/flip.log")" "$n0"
+check "each refusal recorded" "$("$WRIT" audit query --state-dir "$TMP/mcp.state" --action 'Writ::Action::"flip/*"' | jq -s 'map(select(.decision == "deny")) | length')" 6
+PT=$(mint t-prefix 'fl*')
+check "a pattern that may cover an action under flip/ reaches it" "$(curl -s -o /dev/null -w '%{http_code}' -X POST "$URL/flip" \
+    -H "Authorization: Bearer $PT" -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' --data "$init")" 200
 
 # ---- the header-echo upstream: credential injected, agent token never forwarded
 OUT=$(mcp "$URL/echo" "$TOK" list call:whoami 'call:add:{"a":2,"b":3}' call:wipe)

@@ -327,6 +327,21 @@ static void test_scope_covers(void **state)
     assert_false(writ_scope_list_covers(list, 2, "tool:write"));
     assert_false(writ_scope_list_covers(list, 0, "tool:read"));
     assert_false(writ_scope_list_covers(NULL, 2, "tool:read"));
+    /* reaches: could the item cover something under a prefix */
+    static const struct {
+        const char *item, *prefix;
+        bool want;
+    } reach[] = {{"mcp/add", "mcp/", true}, {"mcp/a*", "mcp/", true}, {"m*", "mcp/", true},
+                 {"*", "mcp/", true},       {"mcp/", "mcp/", true},   {"mcp/*", "mcp/", true},
+                 {"mc", "mcp/", false},     {"mcp", "mcp/", false},   {"other/add", "mcp/", false},
+                 {"mcq*", "mcp/", false},   {"mcpx/*", "mcp/", false}, {"", "mcp/", false}};
+    for (size_t i = 0; i < sizeof reach / sizeof *reach; i++)
+        if (writ_scope_reaches(reach[i].item, reach[i].prefix) != reach[i].want) {
+            fprintf(stderr, "case %zu: %s reaches %s\n", i, reach[i].item, reach[i].prefix);
+            fail();
+        }
+    assert_false(writ_scope_reaches(NULL, "x"));
+    assert_false(writ_scope_reaches("x", NULL));
 
     /* suffix patterns: refused at mint, for every list */
     writ_error err;
