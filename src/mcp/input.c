@@ -56,6 +56,19 @@ int mcp_input_decimal_text(double v, char *buf, size_t cap)
     return cedar_decimal_check(buf, w, &x) == NULL;
 }
 
+/* A number with no fraction is an integer whatever its spelling: 2.0, 2e0
+ * and -0.0 are the upstream's 2 and 0 (JSON has one number type, and
+ * JavaScript and JSON Schema's "integer" agree), so Cedar sees a Long, as
+ * for 2.  Else `[1,2,3].contains(context.input.id)` is false for the
+ * decimal 2.0, with no error to fail closed on. */
+static bool whole(double v, json_int_t *out)
+{
+    if (v != trunc(v) || !(v >= -9223372036854775808.0 && v < 9223372036854775808.0))
+        return false;
+    *out = (json_int_t)v;
+    return true;
+}
+
 static json_t *decimal_json(const char *text)
 {
     return json_pack("{s{ssss}}", "__extn", "fn", "decimal", "arg", text);
@@ -185,10 +198,9 @@ static writ_status conv_value(conv *c, const json_t *j, const cs_type *t, unsign
     case JSON_REAL: {
         char buf[WR_NUM_ES_MAX];
         double v = json_real_value(j);
-        /* 5.0 where the schema says Long (JSON Schema's integer accepts it) */
-        if (t && t->kind == CS_LONG && v == trunc(v) && v >= -9223372036854775808.0 &&
-            v < 9223372036854775808.0)
-            *out = json_integer((json_int_t)v);
+        json_int_t w;
+        if ((!t || t->kind != CS_EXT || t->ext != CVX_DECIMAL) && whole(v, &w))
+            *out = json_integer(w); /* a decimal where the schema says so */
         else if (mcp_input_decimal_text(v, buf, sizeof buf))
             *out = decimal_json(buf);
         else if (wr_num_es(v, buf, sizeof buf))
@@ -297,6 +309,11 @@ static writ_status cv_conv(conv *c, wr_arena *a, const json_t *j, unsigned depth
         char buf[WR_NUM_ES_MAX];
         double v = json_real_value(j);
         const char *msg = NULL;
+        json_int_t w;
+        if (whole(v, &w)) {
+            *out = cv_long((int64_t)w);
+            return WRIT_OK;
+        }
         if (mcp_input_decimal_text(v, buf, sizeof buf)) {
             if (cedar_ext_construct(a, "decimal", 7, buf, strlen(buf), out, &msg) < 0)
                 return wr_error(err, WRIT_ENOMEM, "out of memory"); /* checked: only OOM */

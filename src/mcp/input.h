@@ -10,7 +10,13 @@
  *                      integer outside int64 never gets here: mcp_rpc_parse
  *                      refuses the whole message, -32600)
  *   string, bool    -> String, Bool
- *   fraction/exponent number (a JSON real):
+ *   fraction/exponent number with no fraction (2.0, 2e0, 20e-1, -0.0)
+ *                   -> Long, as if spelled as an integer (2, 0), when within
+ *                      int64: JSON has one number type and the upstream reads
+ *                      2.0 as 2, so a policy's `==`, `in` or `contains` on
+ *                      the Long 2 must see it (a decimal equals no Long, with
+ *                      no error to fail closed on)
+ *   any other fraction/exponent number (a JSON real):
  *                   -> decimal {"__extn":{"fn":"decimal","arg":"D"}} when the
  *                      number's shortest round-trip decimal spelling (the
  *                      digits ECMAScript would print: 0.1 is "0.1", not the
@@ -43,8 +49,7 @@
  * attribute `input`, an integer where that type says decimal becomes the
  * decimal "N.0" (JSON Schema's "number" maps to decimal in `writ mcp
  * schema`, and 5 is a number), when within range; and a real with no
- * fraction where it says Long becomes that Long (JSON Schema's "integer"
- * accepts 5.0), when within int64.  Nothing else depends
+ * fraction where it says decimal stays the decimal "5.0".  Nothing else depends
  * on the schema: the Cedar reader checks the rest against it.
  *
  * Limits (a refusal is WRIT_ELIMIT with a message naming the limit):

@@ -55,7 +55,7 @@ CONF
 # the example MCP policies, and one for the misbehaving upstream
 cat "$EX/mcp.cedar" - >"$TMP/policies.cedar" <<'CEDAR'
 permit (principal, action in [Writ::Action::"flip/add", Writ::Action::"flip/flip", Writ::Action::"flip/whoami"], resource);
-// a limit written for Longs; 5000.0 is a decimal, on which `>` fails
+// a limit written for Longs; 5000.5 is a decimal, on which `>` fails
 @id("add-limit")
 forbid (principal, action == Writ::Action::"flip/add", resource) when { context.input.a > 100 };
 // a forbid that fails whatever the input (the tool declares no such hint)
@@ -232,9 +232,12 @@ contains "add, declared readOnly: allowed" "$(fcall 1 add '{"a":1,"b":2}')" '"3"
 check "... after one ask" "$(flists)" 1
 # ---- a forbid that cannot be evaluated denies (forbid_error_denies, the
 # default): Cedar skips it, so an argument of another type than the policy
-# expects got round it (5000.0 is a decimal to Cedar, 5000 to the upstream)
+# expects got round it (5000.5 is a decimal to Cedar, on which `>` fails)
 contains "over the limit as a Long: denied" "$(fcall 11 add '{"a":5000,"b":1}')" "denied by policy add-limit"
-r=$(fcall 12 add '{"a":5000.0,"b":1}')
+# 5000.0 and 5e3 are the upstream's 5000: Longs to Cedar too, so the forbid applies
+contains "over the limit spelled 5000.0: denied by the forbid itself" "$(fcall 15 add '{"a":5000.0,"b":1}')" "denied by policy add-limit"
+contains "... and spelled 5e3" "$(fcall 16 add '{"a":5e3,"b":1}')" "denied by policy add-limit"
+r=$(fcall 12 add '{"a":5000.5,"b":1}')
 contains "over the limit as a decimal: denied, naming the forbid" "$r" "forbid add-limit could not be evaluated, so it may apply"
 contains "... and why" "$r" "cannot compare decimal with long"
 check "neither reached the upstream" "$(jq -r 'select(.tool == "add") | .tool' "$TMP/flip.log" | wc -l | tr -d ' ')" 1
