@@ -6,8 +6,9 @@
  * scheme, or whose path (read again on the decoded text, from the raw
  * text's path start to its first '?' or '#') holds a "." or ".." segment
  * (also once U+FF0E, U+FE52 and U+2024 are read as '.' and U+2025 as "..",
- * as NFKC does) or a '\'; and when a refusal names a byte outside the uri
- * or has no reason. */
+ * as NFKC does) or a '\'; whose authority holds a '\', a decoded '/' or
+ * '\', or a character NFKC makes one (authorities up to 64 bytes); and
+ * when a refusal names a byte outside the uri or has no reason. */
 #define _GNU_SOURCE /* memmem */
 #include <stdint.h>
 #include <stdio.h>
@@ -45,8 +46,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     p++;
     if (size - p >= 2 && u[p] == '/' && u[p + 1] == '/') {
         p += 2;
-        while (p < size && u[p] != '/' && u[p] != '?' && u[p] != '#')
-            p++;
+        /* the authority, decoded: no '/' or '\\' however written */
+        char a[64];
+        size_t an = 0;
+        for (; p < size && u[p] != '/' && u[p] != '?' && u[p] != '#'; p++) {
+            char c = u[p];
+            if (c == '%' && p + 2 < size && hx(u[p + 1]) >= 0 && hx(u[p + 2]) >= 0) {
+                c = (char)(hx(u[p + 1]) << 4 | hx(u[p + 2]));
+                p += 2;
+            }
+            if (c == '/' || c == '\\')
+                abort();
+            if (an < sizeof a)
+                a[an++] = c;
+        }
+        if (an < sizeof a && (memmem(a, an, "\xEF\xBC\x8F", 3) || memmem(a, an, "\xEF\xBC\xBC", 3) ||
+                              memmem(a, an, "\xEF\xB9\xA8", 3)))
+            abort();
     }
     size_t end = p;
     while (end < size && u[end] != '?' && u[end] != '#')

@@ -37,10 +37,34 @@ int mcp_uri_check(const char *uri, size_t n, char *why, size_t wn)
     if (p == 0 || p == n || uri[p] != ':')
         return refuse(why, wn, "no scheme", 0);
     p++;
-    if (n - p >= 2 && uri[p] == '/' && uri[p + 1] == '/') { /* the authority */
+    if (n - p >= 2 && uri[p] == '/' && uri[p + 1] == '/') {
+        /* the authority: a WHATWG URL parser ends it at a '\' too (in
+         * http, https and file uris, as Node's MCP servers read them), so
+         * "https://docs.example.com\admin\keys" is the path /admin/keys
+         * to them while a `like` pattern reads one long host */
         p += 2;
-        while (p < n && uri[p] != '/' && uri[p] != '?' && uri[p] != '#')
+        unsigned char last[3] = {0, 0, 0};
+        size_t at[3] = {0, 0, 0};
+        while (p < n && uri[p] != '/' && uri[p] != '?' && uri[p] != '#') {
+            unsigned char c = (unsigned char)uri[p];
+            size_t from = p;
+            if (c == '%') {
+                c = (unsigned char)(wr_hexval((unsigned char)uri[p + 1]) << 4 | wr_hexval((unsigned char)uri[p + 2]));
+                if (c == '/' || c == '\\')
+                    return refuse(why, wn, "an encoded '/' or '\\' in the authority", p);
+                p += 2;
+            } else if (c == '\\') {
+                return refuse(why, wn, "a '\\' in the authority", p);
+            }
+            memmove(last, last + 1, 2);
+            memmove(at, at + 1, 2 * sizeof *at);
+            last[2] = c;
+            at[2] = from;
+            const char *slash = wr_compat_slash(last);
+            if (slash)
+                return refuse(why, wn, slash, at[0]);
             p++;
+        }
     }
     size_t end = p;
     while (end < n && uri[end] != '?' && uri[end] != '#')

@@ -12,6 +12,11 @@
  *     percent-encoded: wr_compat_dots, the same rule as paths);
  *   - a segment holding a decoded '/' or '\' (%2F, %5C), a raw '\', or a
  *     character that NFKC makes '/' or '\' (wr_compat_slash);
+ *   - in the authority (after "//", up to the first '/', '?' or '#'), a
+ *     '\' raw, a '/' or '\' percent-encoded, or a character NFKC makes one:
+ *     a WHATWG URL parser ends the authority at a '\' in http, https and
+ *     file uris, so "https://docs.example.com\admin" is the path /admin
+ *     there, and "https://evil.com\.example.com/" the host evil.com;
  *   - anywhere, a NUL (raw or %00), a control character or a space (raw:
  *     the WHATWG URL parser, which Node's MCP servers use, drops tab, LF and
  *     CR anywhere, so ".<TAB>." is a '..' segment to them), a bad

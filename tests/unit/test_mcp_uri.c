@@ -42,6 +42,8 @@ static void test_passes(void **state)
     ok("mailto:a@b.example");
     ok("file:///caf%C3%A9/%41");
     ok("demo://host");
+    ok("https://user:pw@host.example:8443/a?b=c\\d#e\\f"); /* a '\\' after '?' or '#' is no separator */
+    ok("https://h%C3%A9.example/x");
     ok("file:///public/%EF%BC%8E%EF%BC%8E%EF%BC%8E/x"); /* three dots are a name, as "..." is */
     ok("file:///public/%EF%BC%8Ea/x");
     ok("file:///public/%E2%80%A5%E2%80%A5/x"); /* four */
@@ -52,6 +54,15 @@ static void test_passes(void **state)
 static void test_refused(void **state)
 {
     (void)state;
+    /* a '\\' ends the authority for a WHATWG parser: the path is then
+     * /etc/shadow or /admin/keys, or the host evil.com */
+    NO("file://\\etc\\shadow", "'\\' in the authority", 7);
+    NO("https://docs.example.com\\admin\\keys", "'\\' in the authority", 24);
+    NO("https://evil.com\\.example.com/public/x", "'\\' in the authority", 16);
+    NO("https://evil.com%5C.example.com/public/x", "encoded '/' or '\\' in the authority", 16);
+    NO("https://evil.com%2f.example.com/public/x", "encoded '/' or '\\' in the authority", 16);
+    NO("https://evil.com\xef\xbc\x8f.example.com/public/x", "U+FF0F", 16);
+    NO("https://evil.com%EF%BC%BC.example.com/public/x", "U+FF3C", 16);
     NO("demo://resource/static/document/../../dynamic/1", "'..' segment", 32);
     NO("file:///public/./x", "'.' segment", 15);
     NO("file:///public/%2e%2E/secret", "'..' segment", 15);
