@@ -1,9 +1,10 @@
 // The approval console: a signed-in approver sees what agents are waiting
 // for and decides.  Everything shown comes from /approvals and is written
 // with textContent only: agent names, arguments and reasons are
-// attacker-controlled text.  The list comes in pages: "More" asks for the
-// page after the last card (the API's cursor), and the refresh every two
-// seconds reloads as many cards as are shown.
+// attacker-controlled text, shown with its invisible and bidi characters
+// made visible.  The list comes in pages: "More" asks for the page after the
+// last card (the API's cursor).  The refresh every two seconds never moves a
+// card: a click must decide the card the approver read (see update()).
 "use strict";
 
 const KEY = "writ.approver";
@@ -14,10 +15,13 @@ const PAGE = (() => {
   return Number.isInteger(n) && n >= 1 && n <= MAX ? n : 100;
 })();
 const $ = (id) => document.getElementById(id);
+const STILL = 1000; // ms a card ignores clicks after it appeared or moved
 let timer = null;
 let shown = 0;    // cards on the list
 let next = null;  // the cursor of the page after the last card
+let waiting = 0;  // requests newer than the list, not shown yet
 let queue = Promise.resolve();
+const cards = new Map(); // id -> {li, a, left, at, since}: the cards on the list
 
 // one load at a time: a refresh, "More" and a decision never interleave
 function serial(fn) {
@@ -54,11 +58,34 @@ function age(iso) {
   return Math.floor(s / 3600) + " h " + Math.floor((s % 3600) / 60) + " min ago";
 }
 
+// Characters that are invisible or reorder the text around them: controls,
+// bidi marks, embeddings, overrides and isolates, zero-width characters, BOM,
+// line separators, fillers.  Agent text shows them as <U+202E>.
+const HIDDEN = /([\p{Cc}\p{Cf}\p{Zl}\p{Zp}\u115f\u1160\u3164\uffa0])/u;
+const mark = (c) => "\u27e8U+" + c.codePointAt(0).toString(16).toUpperCase().padStart(4, "0") + "\u27e9";
+
+// agent text as a node: isolated (it cannot reorder its neighbours), each
+// hidden character replaced by its visible mark; newlines kept if `lines`
+function text(s, lines) {
+  const span = document.createElement("span");
+  span.className = "text";
+  String(s).split(HIDDEN).forEach((part, i) => {
+    if (i % 2 === 0 || (lines && part === "\n")) { span.append(part); return; }
+    const m = document.createElement("span");
+    m.className = "ctl";
+    m.textContent = mark(part);
+    span.append(m);
+  });
+  return span;
+}
+
 function showArgs(a) {
   let v = a.input;
   if (typeof v === "string") { try { v = JSON.parse(v); } catch (e) { /* shown as is */ } }
-  if (v === undefined || v === null) return "(sha-256 " + (a.input_sha256 || "?") + ")";
-  return typeof v === "string" ? v : JSON.stringify(v, null, 2);
+  if (v === undefined || v === null) return ["(sha-256 " + (a.input_sha256 || "?") + ")"];
+  if (typeof v === "string") return [text(v, true)];
+  // each string of the JSON (keys and values) on its own: the rest is ASCII
+  return JSON.stringify(v, null, 2).split(/("(?:[^"\\]|\\.)*")/).map((p, i) => (i % 2 ? text(p) : p));
 }
 
 function listPath(status, limit, cursor) {
@@ -81,23 +108,27 @@ async function load(status, wanted) {
   return { list, cursor };
 }
 
+const asked = (a) => age(a.created_at) + ", expires " + new Date(a.expires_at).toLocaleTimeString();
+
+// plain strings are the page's own words; agent text goes through text()
 function card(a) {
   const li = $("card").content.firstElementChild.cloneNode(true);
   li.dataset.id = a.id;
-  const put = (cls, text) => { li.querySelector("." + cls).textContent = text; };
-  put("action", a.action);
-  put("resource", a.resource);
+  const put = (cls, ...parts) => { li.querySelector("." + cls).replaceChildren(...parts); };
+  put("action", text(a.action));
+  put("resource", text(a.resource));
   put("status", a.status);
-  put("agent", a.agent);
-  put("owner", a.owner || "—");
+  put("agent", text(a.agent));
+  put("owner", a.owner ? text(a.owner) : "—");
   const task = a.task || {};
-  put("task", task.purpose ? task.purpose + " (" + task.id + ")" : (task.id || "—"));
-  put("chain", Array.isArray(a.chain) && a.chain.length ? a.chain.join(" → ") : "—");
-  put("age", age(a.created_at) + ", expires " + new Date(a.expires_at).toLocaleTimeString());
-  put("input", showArgs(a));
+  put("task", ...(task.purpose ? [text(task.purpose), " (", text(task.id), ")"] : [task.id ? text(task.id) : "—"]));
+  const chain = Array.isArray(a.chain) ? a.chain : [];
+  put("chain", ...(chain.length ? chain.flatMap((c, i) => (i ? [" → ", text(c)] : [text(c)])) : ["—"]));
+  put("age", asked(a));
+  put("input", ...showArgs(a));
   put("id", a.id);
   if (a.decided_by) {
-    put("decided", a.decided_by + (a.reason ? ": " + a.reason : ""));
+    put("decided", text(a.decided_by), ...(a.reason ? [": ", text(a.reason)] : []));
   } else {
     li.querySelectorAll(".decided-row").forEach((e) => e.remove());
   }
@@ -105,40 +136,126 @@ function card(a) {
   if (a.status !== "pending") {
     form.remove();
   } else {
-    li.querySelector(".approve").addEventListener("click", () => decide(li, a, "approve"));
-    li.querySelector(".deny").addEventListener("click", () => decide(li, a, "deny"));
+    li.querySelector(".approve").addEventListener("click", () => choose(li, a, "approve"));
+    li.querySelector(".deny").addEventListener("click", () => choose(li, a, "deny"));
   }
-  li.title = "agent " + uidId(a.agent);
+  li.title = "agent " + String(uidId(a.agent)).replace(new RegExp(HIDDEN.source, "gu"), mark);
   return li;
 }
 
+function add(a) {
+  const li = card(a);
+  cards.set(a.id, { li, a, left: false });
+  return li;
+}
+
+// Where each card's buttons are on the page, and since when: a card that
+// appeared or moved ignores clicks for STILL ms, so that a click meant for
+// what was there before cannot decide it.
+function settle() {
+  const t = performance.now();
+  for (const c of cards.values()) {
+    const r = (c.li.querySelector(".approve") || c.li).getBoundingClientRect();
+    const at = Math.round(r.left + scrollX) + "," + Math.round(r.top + scrollY);
+    if (at !== c.at) { c.at = at; c.since = t; }
+  }
+}
+
+// A card whose approval changed (decided, used, expired) is drawn again in
+// its place and at its height: the cards below it do not move.
+function redraw(c, a) {
+  const li = card(a);
+  li.style.height = c.li.offsetHeight + "px";
+  li.classList.add("redrawn");
+  c.li.replaceWith(li);
+  Object.assign(c, { li, a, at: null });
+}
+
+// "N new requests, M no longer pending: show", in a place kept for it
+function news(left) {
+  const parts = [];
+  if (waiting) parts.push(waiting + (waiting === 1 ? " new request" : " new requests"));
+  if (left) parts.push(left + " no longer " + $("filter").selectedOptions[0].textContent);
+  $("fresh").textContent = parts.join(", ") + ": show";
+  $("fresh").classList.toggle("idle", !parts.length);
+}
+
+// The whole list, newest first: at sign-in, on another filter, and when the
+// approver asks for it ("show").
 function render(list, status, cursor) {
-  $("list").replaceChildren(...list.map(card));
+  cards.clear();
+  $("list").replaceChildren(...list.map(add));
   shown = list.length;
   next = cursor;
+  waiting = 0;
+  news(0);
   $("more").hidden = !next;
   $("empty").hidden = list.length > 0;
   $("queue-title").textContent = status === "pending" ? "Waiting for a decision" : "Approvals: " + (status || "all");
+  settle();
+}
+
+// The refresh between two renders: a card stays where it is.  A new request
+// is only counted (the approver shows it), a changed one is redrawn in place,
+// one that left the list is looked up once to show what became of it.
+async function update(list, status) {
+  const listed = new Set(list.map((a) => a.id));
+  waiting = 0;
+  for (const a of list) {
+    const c = cards.get(a.id);
+    if (!c) waiting++;
+    else if (c.a.status !== a.status) redraw(c, a);
+    else c.li.querySelector(".age").textContent = asked(a);
+  }
+  for (const [id, c] of cards) {
+    if (listed.has(id) || c.left) continue;
+    let a;
+    try { a = await api("/approvals/" + encodeURIComponent(id)); } catch (e) {
+      if (e.status !== 404) throw e;
+      a = { ...c.a, status: "gone" };
+    }
+    if (a.status !== c.a.status) redraw(c, a);
+    // else still listed, only past the cards loaded
+    c.left = a.status === "gone" || (Boolean(status) && a.status !== status);
+  }
+  news([...cards.values()].filter((c) => c.left).length);
+  settle();
+}
+
+// a click on Approve or Deny: only on a card that has stood still
+function choose(li, a, decision) {
+  const c = cards.get(a.id);
+  if (!c || c.li !== li) return;
+  settle();
+  const errp = li.querySelector(".card-error");
+  if (performance.now() - c.since < STILL) {
+    errp.textContent = "This card just appeared or moved: read it, then click again.";
+    errp.hidden = false;
+    settle();
+    return;
+  }
+  li.querySelectorAll("button").forEach((b) => { b.disabled = true; });
+  errp.hidden = true;
+  serial(() => decide(li, a, decision));
 }
 
 async function decide(li, a, decision) {
   const errp = li.querySelector(".card-error");
-  const buttons = li.querySelectorAll("button");
-  buttons.forEach((b) => { b.disabled = true; });
-  errp.hidden = true;
   try {
-    await api("/approvals/" + encodeURIComponent(a.id), {
+    const now = await api("/approvals/" + encodeURIComponent(a.id), {
       method: "POST",
       headers: { "Content-Type": "application/json" },
       body: JSON.stringify({ decision, reason: li.querySelector(".reason").value }),
     });
-    await serial(refresh);
+    const c = cards.get(a.id);
+    if (c && c.li === li) redraw(c, now);
   } catch (e) {
     errp.textContent = e.status === 403 ? "Policy does not let you decide this one (" + e.message + ")" :
                        e.status === 409 ? "Someone else decided it, or it expired (" + e.message + ")" : e.message;
     errp.hidden = false;
-    buttons.forEach((b) => { b.disabled = false; });
+    li.querySelectorAll("button").forEach((b) => { b.disabled = false; });
   }
+  await refresh();
 }
 
 function failed(e) {
@@ -147,15 +264,14 @@ function failed(e) {
   $("queue-error").hidden = false;
 }
 
-async function refresh() {
+// all: render the list again (else only an empty one is)
+async function refresh(all) {
   const status = $("filter").value;
   try {
-    const page = await load(status, Math.max(PAGE, shown));
+    const page = await load(status, Math.max(PAGE, shown + waiting));
     $("queue-error").hidden = true;
-    // keep a reason being typed: do not redraw under the approver's hands
-    const typing = document.activeElement && document.activeElement.classList.contains("reason") &&
-                   document.activeElement.value;
-    if (!typing) render(page.list, status, page.cursor);
+    if (all || !cards.size) render(page.list, status, page.cursor);
+    else await update(page.list, status);
     $("updated").textContent = "updated " + new Date().toLocaleTimeString();
   } catch (e) {
     failed(e);
@@ -170,11 +286,12 @@ async function more() {
   try {
     const body = await api(listPath($("filter").value, PAGE, next));
     const list = body.approvals || [];
-    $("list").append(...list.map(card));
+    $("list").append(...list.map(add));
     shown += list.length;
     next = body.next || null;
     $("more").hidden = !next;
     $("queue-error").hidden = true;
+    settle();
   } catch (e) {
     failed(e);
   } finally {
@@ -187,9 +304,9 @@ function signedIn() {
   $("queue").hidden = false;
   $("who").hidden = false;
   $("who-name").textContent = "signed in";
-  serial(refresh);
+  serial(() => refresh(true));
   clearInterval(timer);
-  timer = setInterval(() => serial(refresh), 2000);
+  timer = setInterval(() => serial(() => refresh()), 2000);
 }
 
 function signOut(why) {
@@ -217,7 +334,8 @@ document.addEventListener("DOMContentLoaded", () => {
     }
   });
   $("signout").addEventListener("click", () => signOut());
-  $("filter").addEventListener("change", () => serial(() => { shown = 0; return refresh(); }));
+  $("filter").addEventListener("change", () => serial(() => { shown = 0; waiting = 0; return refresh(true); }));
+  $("fresh").addEventListener("click", () => serial(() => refresh(true)));
   $("more").addEventListener("click", () => serial(more));
   if (token()) signedIn();
 });

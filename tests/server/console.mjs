@@ -2,7 +2,11 @@
 // puppeteer-core) the way an approver does: a refused token, sign in, see
 // the pending approval, approve it with a reason; then, with five more
 // requests like ASK (other versions) held, the pending list in pages of 2
-// (console/approvals?limit=2) and "More" until it is all there.
+// (console/approvals?limit=2) and "More" until it is all there.  Then the
+// agent's tricks on the approver: an argument with a bidi override (shown
+// with the override made visible, not reordered), and a new request while
+// the approver reads a card (the card stays under the pointer, and the click
+// there decides that card; a card just shown ignores clicks for a second).
 //   node console.mjs BASE_URL TOKEN APPROVAL_ID SHOT_DIR ASK
 // Prints one line per step: "ok STEP" or "FAIL STEP: why"; exit 1 on a FAIL.
 import { createRequire } from "node:module";
@@ -16,6 +20,20 @@ const [base, token, id, shots, ask] = process.argv.slice(2);
 let fails = 0;
 const ok = (s) => console.log("ok   console: " + s);
 const bad = (s, why) => { fails++; console.log("FAIL console: " + s + ": " + why); };
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+// the agent: a request like ASK with other arguments (and task purpose), held; its approval's id
+async function hold(input, purpose) {
+  const req = JSON.parse(ask);
+  Object.assign(req.context.input, input);
+  if (purpose) req.context.task.purpose = purpose;
+  const r = await fetch(base + "/access/v1/evaluation",
+    { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(req) });
+  const held = (await r.json()).context?.approval;
+  if (held?.status !== "pending") bad("held: " + JSON.stringify(input), JSON.stringify(held));
+  return held?.id;
+}
+// the approvals API, as the approver
+const approvals = async (rest) => (await fetch(base + "/approvals" + rest, { headers: { Authorization: "Bearer " + token } })).json();
 
 const browser = await puppeteer.launch({
   executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
@@ -55,8 +73,21 @@ try {
   imgs === 0 && text.includes("<img") ? ok("arguments shown as text") : bad("arguments shown as text", imgs + " img; " + text);
   if (shots) await page.screenshot({ path: shots + "/console-approvals.png", fullPage: true });
 
+  await sleep(1100); // a card takes clicks once it has stood still for a second
   await page.type(sel + " input.reason", "release 2.4.1 signed off");
   await page.click(sel + " button.approve");
+  // the decided card stays where it was, drawn again with its new status
+  await page.waitForFunction((s) => { const li = document.querySelector(s);
+    return !li || li.querySelector(".status").textContent === "approved"; }, { timeout: 10000 }, sel);
+  const stayed = Boolean(await page.$(sel));
+  stayed ? ok("approved card stays in place, marked approved") : bad("approved card stays in place, marked approved", "gone");
+  // ... until the approver asks for the list again
+  if (stayed) {
+    await page.waitForSelector("#fresh:not(.idle)", { timeout: 10000 });
+    const label = await page.$eval("#fresh", (e) => e.textContent);
+    label === "1 no longer pending: show" ? ok("show button counts it") : bad("show button counts it", label);
+    await page.click("#fresh");
+  }
   await page.waitForFunction((s) => !document.querySelector(s), { timeout: 10000 }, sel);
   ok("approved card leaves the pending list");
 
@@ -67,16 +98,8 @@ try {
   if (shots) await page.screenshot({ path: shots + "/console-approved.png", fullPage: true });
 
   // pages: the console asks for ?limit= of its own address; "More" adds the next page
-  for (let v = 1; v <= 5; v++) {
-    const req = JSON.parse(ask);
-    req.context.input.version = "3.0." + v;
-    const r = await fetch(base + "/access/v1/evaluation",
-      { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(req) });
-    const held = (await r.json()).context?.approval?.status;
-    if (held !== "pending") bad("version 3.0." + v + " held", held);
-  }
-  const res = await fetch(base + "/approvals?status=pending&limit=1000", { headers: { Authorization: "Bearer " + token } });
-  const all = (await res.json()).approvals.map((a) => a.id);
+  for (let v = 1; v <= 5; v++) await hold({ version: "3.0." + v });
+  const all = (await approvals("?status=pending&limit=1000")).approvals.map((a) => a.id);
   all.length === 5 ? ok("five pending: more than two pages") : bad("five pending: more than two pages", all.length);
   await page.goto(base + "/console/approvals?limit=2", { waitUntil: "networkidle0" });
   const cards = () => page.$$eval("#list li.card", (l) => l.map((e) => e.dataset.id).join(" "));
@@ -96,6 +119,71 @@ try {
   await new Promise((r) => setTimeout(r, 2500)); // the refresh reloads as many as are shown
   got = await cards();
   got === all.join(" ") ? ok("refresh keeps the pages loaded") : bad("refresh keeps the pages loaded", got);
+
+
+  // F4: an argument with a right-to-left override ("acct-<RLO>1000-9999<PDF>" is drawn
+  // "acct-9999-0001" by a browser): shown with the controls as visible marks, in order
+  const spoof = await hold({ version: "3.1.0", to: "acct-\u202e1000-9999\u202c" }, "ship \u2066fix\u2069\u200b");
+  await page.goto(base + "/console/approvals", { waitUntil: "networkidle0" });
+  const ssel = `li.card[data-id="${spoof}"]`;
+  await page.waitForSelector(ssel, { timeout: 10000 });
+  const shown = await page.$eval(ssel, (li) => {
+    // where "1000" and "9999" are drawn: left to right as written, unless reordered
+    const walk = document.createTreeWalker(li.querySelector(".input"), NodeFilter.SHOW_TEXT);
+    let left = null;
+    for (let n = walk.nextNode(); n; n = walk.nextNode()) {
+      const i = n.data.indexOf("1000-9999");
+      if (i < 0) continue;
+      const x = (k) => { const r = document.createRange(); r.setStart(n, k); r.setEnd(n, k + 1); return r.getBoundingClientRect().left; };
+      left = x(i) < x(i + 5);
+    }
+    return { input: li.querySelector(".input").innerText, task: li.querySelector(".task").innerText, left,
+             controls: /[\u0000-\u0008\u000b-\u001f\u061c\u200b-\u200f\u202a-\u202e\u2060\u2066-\u2069\ufeff]/.test(li.textContent) };
+  });
+  shown.input.includes('"acct-\u27e8U+202E\u27e91000-9999\u27e8U+202C\u27e9"') ? ok("bidi override shown as a mark")
+    : bad("bidi override shown as a mark", shown.input);
+  shown.left === true ? ok("1000-9999 drawn as written, not reversed") : bad("1000-9999 drawn as written, not reversed", String(shown.left));
+  shown.task.startsWith("ship \u27e8U+2066\u27e9fix\u27e8U+2069\u27e9\u27e8U+200B\u27e9") ? ok("task purpose: isolate and zero-width marked")
+    : bad("task purpose: isolate and zero-width marked", shown.task);
+  !shown.controls ? ok("no bidi or invisible character left in the card") : bad("no bidi or invisible character left in the card", "found");
+
+  // F3: the approver reads the top card; the agent makes a new request; the
+  // refresh must not move the card: a click where its Approve button was decides it
+  const box = await (await page.$(ssel + " button.approve")).boundingBox();
+  const cx = box.x + box.width / 2, cy = box.y + box.height / 2;
+  const under = () => page.evaluate((x, y) => document.elementFromPoint(x, y)?.closest("li.card")?.dataset.id, cx, cy);
+  (await under()) === spoof ? ok("the read card's Approve is at the pointer") : bad("the read card's Approve is at the pointer", await under());
+  await sleep(1100);
+  const evil = await hold({ version: "9.9.9", to: "mallory-offshore" }); // a card of the same shape
+  await sleep(2600); // a refresh or more
+  const now = await under();
+  now === spoof ? ok("a new request does not move the card") : bad("a new request does not move the card", now + " under the pointer");
+  const label = await page.$eval("#fresh", (e) => (e.classList.contains("idle") ? "" : e.textContent)).catch(() => "no #fresh");
+  label.startsWith("1 new request") ? ok("the new request is announced") : bad("the new request is announced", label);
+  await page.mouse.click(cx, cy);
+  await sleep(1000);
+  const st = async (i) => { const a = await approvals("/" + i); return a.status + (a.decided_by ? " by " + a.decided_by : ""); };
+  let got1 = await st(spoof), got2 = await st(evil);
+  got1 === 'approved by Writ::User::"alice"' && got2 === "pending" ? ok("the click approved the card read, not the new one")
+    : bad("the click approved the card read, not the new one", "read: " + got1 + ", new: " + got2);
+
+  // "show": the new request on top; its buttons ignore a click for a second
+  if (await page.$("#fresh:not(.idle)")) {
+    await page.click("#fresh");
+    const esel = `li.card[data-id="${evil}"]`;
+    await page.waitForSelector(esel, { timeout: 10000 });
+    await page.click(esel + " button.approve");
+    await sleep(300);
+    got2 = await st(evil);
+    const note = await page.$eval(esel + " .card-error", (e) => (e.hidden ? "" : e.textContent));
+    got2 === "pending" && note.includes("just appeared") ? ok("a card just shown ignores a click")
+      : bad("a card just shown ignores a click", got2 + ", " + note);
+    await sleep(1100);
+    await page.click(esel + " button.deny");
+    await page.waitForFunction((s) => document.querySelector(s + " .status").textContent === "denied", { timeout: 10000 }, esel);
+    got2 = await st(evil);
+    got2 === 'denied by Writ::User::"alice"' ? ok("a second later it takes the click") : bad("a second later it takes the click", got2);
+  } else bad("show button", "missing or idle");
 
   errors.length === 0 ? ok("no script errors") : bad("no script errors", errors.join(" | "));
 } catch (e) {

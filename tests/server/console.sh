@@ -4,8 +4,11 @@
 # held; the approver signs in with an OIDC token, sees the pending approval
 # (agent, owner, task, arguments, shown as text), approves it with a
 # reason; the agent's retried request is then allowed, once.  Then, with
-# five more pending, the list in pages of two and "More".  Also: the page's
-# security headers, and screenshots for docs/ (WRIT_SHOTS=DIR).
+# five more pending, the list in pages of two and "More".  Then the agent's
+# tricks: a bidi override in the arguments (shown as a mark, not reordered),
+# and a new request while the approver reads (the card stays under the
+# pointer; the click there decides it).  Also: the page's security headers,
+# and screenshots for docs/ (WRIT_SHOTS=DIR).
 source "$(dirname "$0")/lib.sh"
 PEERS="$REPO/tests/peers"
 CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
