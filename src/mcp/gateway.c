@@ -413,7 +413,8 @@ static void resume_claimed(struct MHD_Connection *c)
 static bool buffered(const gw_req *r)
 {
     bool json = !strncasecmp(r->ctype, "application/json", 16);
-    return r->status == 200 && (r->list != L_NONE || (json && r->id));
+    /* a list whatever the status: a 203 (or a 4xx) can hold a result too */
+    return r->list != L_NONE || (r->status == 200 && json && r->id);
 }
 
 /* snprintf(out, n, "%s", s ? s : "") without its cost: s cut to n - 1 bytes. */
@@ -694,7 +695,7 @@ static enum MHD_Result after_head(mcp_gw *g, gw_req *r)
     if (r->phase == P_WAIT_HEAD && r->head_in) {
         if (!buffered(r)) {
             r->phase = P_STREAM; /* under mu: cb_data reads it */
-            r->sse_filter = r->status == 200 && !strncasecmp(r->ctype, "text/event-stream", 17);
+            r->sse_filter = !strncasecmp(r->ctype, "text/event-stream", 17);
             pthread_mutex_unlock(&r->mu);
             return start_stream(r);
         }

@@ -11,7 +11,7 @@
 // split over two data lines; tools "garbage", "secret", "resources/read" and the
 // misbehaving ones below (at /mcp).  At /nul and /utf
 // tools/list is JSON with an escaped NUL in it (/nul), or one SSE event whose
-// JSON has a byte that is not UTF-8 (/utf).
+// JSON has a byte that is not UTF-8 (/utf), or plain JSON with status 203 (/s203).
 // Anything else: a JSON-RPC error.  Prints its port.  PORT=N node bad_upstream.mjs
 import { createServer } from "node:http";
 
@@ -37,6 +37,8 @@ const http = createServer(async (rq, rs) => {
     const mid = rq.url === "/nul" ? Buffer.from("\\u0000") : Buffer.from([0xff]);
     const json = Buffer.concat(parts.flatMap((p, i) => (i ? [mid, Buffer.from(p)] : [Buffer.from(p)])));
     if (rq.url === "/nul") return rs.writeHead(200, { "Content-Type": "application/json" }).end(json);
+    // at /s203 a plain list, answered 203 (a 2xx other than 200)
+    if (rq.url === "/s203") return rs.writeHead(203, { "Content-Type": "application/json" }).end(parts.join(""));
     rs.writeHead(200, { "Content-Type": "text/event-stream" });
     rs.end(Buffer.concat([Buffer.from("event: message\ndata: "), json, Buffer.from("\n\n")]));
   } else if (msg?.method === "tools/list") {

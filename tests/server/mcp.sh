@@ -47,6 +47,7 @@ mcp_upstream = dead http://127.0.0.1:$DEAD/mcp
 mcp_upstream = bad http://127.0.0.1:$BPORT/mcp
 mcp_upstream = badnul http://127.0.0.1:$BPORT/nul
 mcp_upstream = badutf http://127.0.0.1:$BPORT/utf
+mcp_upstream = bad203 http://127.0.0.1:$BPORT/s203
 mcp_upstream = echotok http://127.0.0.1:$XPORT/mcp
 mcp_upstream = flip http://127.0.0.1:$FPORT/mcp
 mcp_credential = echo header X-Api-Key $TMP/cred
@@ -80,7 +81,7 @@ mint() { # mint TXN ACTION...
     "$WRIT" token mint --key "$TMP/k.pem" --issuer https://writ.local --audience writ \
         --subject spiffe://corp.example/agents/helper --purpose demo --sensitivity restricted --txn "$txn" "${a[@]}"
 }
-TOK=$(mint t-main 'everything/*' 'echo/*' 'files/*' 'dead/*' 'echotok/*' 'bad/*' 'badnul/*' 'badutf/*')
+TOK=$(mint t-main 'everything/*' 'echo/*' 'files/*' 'dead/*' 'echotok/*' 'bad/*' 'badnul/*' 'badutf/*' 'bad203/*')
 mcp() { timeout 60 node "$CLIENT" "$@" 2>"$TMP/client.err"; }
 field() { jq -c --arg s "$1" "select(.step == \$s) | $2" <<<"$OUT"; }
 
@@ -358,7 +359,7 @@ awk -v t="$times" 'BEGIN {exit !(t < 0.08)}' && ok "15 calls one after another: 
 upsw() { local n=0 t; for t in /proc/$WPID/task/*; do [ "$(cat "$t/comm" 2>/dev/null)" = writ-mcp-http ] &&
     n=$((n + $(awk '/^voluntary_ctxt_switches/ {print $2}' "$t/status"))); done; echo $n; }
 nup=$(for t in /proc/$WPID/task/*; do cat "$t/comm"; done | grep -c '^writ-mcp-http$' || true)
-check "one thread per HTTP upstream (writ-mcp-http)" "$nup" 8
+check "one thread per HTTP upstream (writ-mcp-http)" "$nup" 9
 sw0=$(upsw) t0=$(date +%s%N)
 for i in $(seq 60); do
     curl -s -m 5 -X POST "${H[@]}" "http://$ADDR/mcp/echo" \
@@ -450,6 +451,9 @@ check "tools/list in unusual SSE: read and filtered" "$(field list .tools)" '["c
 # a list the filter's parser refused once passed unfiltered: read it, or fail the answer
 OUT=$(mcp "$URL/badnul" "$TOK" list)
 check "tools/list with an escaped NUL: read and filtered" "$(field list .tools)" '["garbage"]'
+# a list answered with a 2xx other than 200 is filtered all the same
+r=$(req POST /mcp/bad203 "${H[@]}" --data '{"jsonrpc":"2.0","id":29,"method":"tools/list"}')
+check "tools/list answered 203: filtered (no policy allows either tool)" "$(jq -c '.result.tools' <<<"${r#* }")" '[]'
 r=$(req POST /mcp/badutf "${H[@]}" --data '{"jsonrpc":"2.0","id":24,"method":"tools/list"}')
 check "tools/list that is not UTF-8: -32603, not passed" "$(jq -c '[.id,.error.code]' <<<"${r#* }")" '[24,-32603]'
 contains "tools/list that is not UTF-8: says why" "$r" "could not be read"
