@@ -183,6 +183,65 @@ static void deny(srv_outcome *out, const char *fmt, const char *a, const char *b
     snprintf(out->error, sizeof out->error, fmt, a, b, c);
 }
 
+/* An approval binds the request's raw input (an MCP call's arguments, or a
+ * method's whole params) but the approver is shown the input as Cedar reads
+ * it, where a null member is left out and a method's other params are not
+ * there at all.  The raw input must be all in what is shown, or a person
+ * approves {"name":"Bob"} and the upstream runs {"name":"Bob",
+ * "password":null} (a merge patch that clears it).  Numbers may be spelled
+ * otherwise (a decimal, a String for a long fraction): their value shows.
+ * A top-level "_meta" (MCP's progress token and such) is bound, not shown.
+ * 0, or -1 with the path of the first thing not shown in at. */
+static int unshown(const json_t *raw, const json_t *shown, sbuf *at, int depth)
+{
+    if (depth > 64)
+        return -1;
+    if (json_is_null(raw)) {
+        sb_puts(at, " (a null)");
+        return -1;
+    }
+    if (json_is_object(raw)) {
+        const char *k;
+        json_t *v;
+        json_object_foreach ((json_t *)raw, k, v) {
+            if (depth == 0 && !strcmp(k, "_meta"))
+                continue;
+            size_t mark = at->len;
+            sb_putc(at, '.');
+            sb_puts(at, k);
+            const json_t *w = json_is_object(shown) ? json_object_get(shown, k) : NULL;
+            if (!w) {
+                if (!json_is_null(v))
+                    sb_puts(at, " (not shown)");
+                else
+                    sb_puts(at, " (a null)");
+                return -1;
+            }
+            if (unshown(v, w, at, depth + 1))
+                return -1;
+            at->len = mark;
+            at->p[mark] = '\0';
+        }
+        return 0;
+    }
+    if (json_is_array(raw)) {
+        if (!json_is_array(shown) || json_array_size(shown) != json_array_size(raw)) {
+            sb_puts(at, " (an array with a null)");
+            return -1;
+        }
+        for (size_t i = 0; i < json_array_size(raw); i++) {
+            size_t mark = at->len;
+            sb_printf(at, "[%zu]", i);
+            if (unshown(json_array_get(raw, i), json_array_get(shown, i), at, depth + 1))
+                return -1;
+            at->len = mark;
+            at->p[mark] = '\0';
+        }
+        return 0;
+    }
+    return 0;
+}
+
 static void note_step(sbuf *extra, const char *id, const char *step)
 {
     if (extra->len)
@@ -242,6 +301,18 @@ static void gate(void *arg, srv *s, const srv_snapshot *snap, const srv_ask *a, 
     }
     const json_t *in = json_object_get(ctx, "input");
     const json_t *hashed = a->approval_input ? a->approval_input : in;
+    if (hashed != in) {
+        sbuf at;
+        sb_init(&at);
+        sb_puts(&at, "input");
+        int bad = unshown(hashed, in, &at, 0);
+        if (bad)
+            deny(out, "approval required, but the request holds what an approver would not be shown: %.200s%s%s",
+                 sb_ok(&at) ? at.p : "(out of memory)", ": send it without that", "");
+        sb_free(&at);
+        if (bad)
+            return;
+    }
     json_t *empty = json_object();
     char *input_text = NULL;
     size_t input_len = 0;

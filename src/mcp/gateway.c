@@ -908,6 +908,23 @@ static void deny_message(const srv_snapshot *snap, const srv_outcome *o, const c
     snprintf(out, n, "denied by policy %s", name);
 }
 
+/* A tools/call's params hold its name, its arguments, and MCP's _meta and
+ * task; Cedar sees the arguments only, so any other member would reach the
+ * upstream without a decision (or an approval) covering it: -1 naming it. */
+static int odd_param(const json_t *params, char *why, size_t n)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach ((json_t *)params, k, v) {
+        if (strcmp(k, "name") && strcmp(k, "arguments") && strcmp(k, "_meta") && strcmp(k, "task")) {
+            snprintf(why, n, "tools/call params member \"%.100s\" is not MCP's: it would reach the upstream undecided",
+                     k);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 /* Decide msg; fills r->allow / r->deny.  The audit record is submitted
  * under the request's barrier (the caller ends it). */
 static void decide(mcp_gw *g, gw_req *r, srv_snapshot *held, const char *what, const json_t *input,
@@ -1027,6 +1044,7 @@ static int decide_post(mcp_gw *g, gw_req *r, struct MHD_Connection *c, const cha
         return -1;
     }
     int rc = 0;
+    char err_at[300];
     if (m.kind == MCP_RPC_REQUEST) {
         char meth[128];
         size_t ml = m.method_len < sizeof meth - 1 ? m.method_len : sizeof meth - 1;
@@ -1054,6 +1072,9 @@ static int decide_post(mcp_gw *g, gw_req *r, struct MHD_Connection *c, const cha
                 *ret = send_rpc_error(r, c, 200, m.id, MCP_RPC_INVALID_PARAMS,
                                       "tool name holding '/': its action would be a method's");
                 rc = -1;
+            } else if ((rc = odd_param(m.params, err_at, sizeof err_at))) {
+                /* anything else in params reaches the upstream undecided */
+                *ret = send_rpc_error(r, c, 200, m.id, MCP_RPC_INVALID_PARAMS, err_at);
             } else {
                 char aid[600], name[300];
                 snprintf(aid, sizeof aid, "%s/%.*s", r->up->cfg->name, (int)tc.name_len, tc.name);

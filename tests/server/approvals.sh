@@ -319,6 +319,15 @@ r=$(dec "$M2" "$ALICE" '{"decision":"approve"}')
 check "mcp: an argument with NUL: approved by a policy on the input" "$(code "$r")" 200
 r=$(call 7 '{"a":1,"b":2,"note":"x\u0000y"}')
 contains "mcp: an argument with NUL: the approved call is forwarded" "$(body "$r")" '"result"'
+# a null member or element would reach the upstream but not the approver's
+# card (Cedar has no null): refused, and no approval is made for it
+pend0=$(body "$(req GET "/approvals?status=pending" -H "Authorization: Bearer $ADMIN")" | jq '.approvals | length')
+r=$(call 8 '{"a":1,"b":2,"patch":{"name":"Bob","password":null}}')
+check "mcp: a null argument: denied, -32001" "$(body "$r" | jq -r .error.code)" -32001
+contains "... naming what the approver would not see" "$(body "$r" | jq -r .error.message)" "would not be shown: input.patch.password (a null)"
+r=$(call 9 '{"a":1,"b":2,"list":[1,null]}')
+contains "mcp: a null in an array: denied" "$(body "$r" | jq -r .error.message)" "input.list (an array with a null)"
+check "... and no approval made for either" "$(body "$(req GET "/approvals?status=pending" -H "Authorization: Bearer $ADMIN")" | jq '.approvals | length')" "$pend0"
 
 # ---- the webhook got the pending approvals (after a retry for the first)
 for _ in $(seq 100); do grep -q "$A1" "$TMP/hook.jsonl" 2>/dev/null && break; sleep 0.1; done

@@ -285,6 +285,17 @@ PT=$(mint t-prefix 'fl*')
 check "a pattern that may cover an action under flip/ reaches it" "$(curl -s -o /dev/null -w '%{http_code}' -X POST "$URL/flip" \
     -H "Authorization: Bearer $PT" -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' --data "$init")" 200
 
+# ---- a tools/call param beside name, arguments, _meta and task would reach the
+# upstream with no decision covering it: -32602, not forwarded
+EH=(-H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' -H "Authorization: Bearer $TOK")
+n0=$(jq -r 'select(.tool == "add") | .tool' "$TMP/echo.log" | wc -l | tr -d ' ')
+r=$(req POST /mcp/echo "${EH[@]}" --data '{"jsonrpc":"2.0","id":31,"method":"tools/call","params":{"name":"add","arguments":{"a":1,"b":2},"dry_run":false}}')
+check "tools/call with another params member: -32602" "$(jq -c '[.id,.error.code]' <<<"${r#* }")" '[31,-32602]'
+contains "... naming it" "$r" 'params member \"dry_run\" is not MCP'"'"'s'
+r=$(req POST /mcp/echo "${EH[@]}" --data '{"jsonrpc":"2.0","id":32,"method":"tools/call","params":{"name":"add","arguments":{"a":1,"b":2},"_meta":{"progressToken":7}}}')
+contains "... _meta is MCP's: forwarded" "$r" '"3"'
+check "the other was not forwarded" "$(jq -r 'select(.tool == "add") | .tool' "$TMP/echo.log" | wc -l | tr -d ' ')" $((n0 + 1))
+
 # ---- the header-echo upstream: credential injected, agent token never forwarded
 OUT=$(mcp "$URL/echo" "$TOK" list call:whoami 'call:add:{"a":2,"b":3}' call:wipe)
 check "annotation forbid hides the destructive tool" "$(field list .tools)" '["add","whoami"]'
