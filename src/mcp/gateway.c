@@ -908,16 +908,32 @@ static void deny_message(const srv_snapshot *snap, const srv_outcome *o, const c
     snprintf(out, n, "denied by policy %s", name);
 }
 
-/* A tools/call's params hold its name, its arguments, and MCP's _meta and
- * task; Cedar sees the arguments only, so any other member would reach the
- * upstream without a decision (or an approval) covering it: -1 naming it. */
-static int odd_param(const json_t *params, char *why, size_t n)
+/* params without MCP's _meta (a progress token, new on every retry): what
+ * a method's decision and approval bind.  A new object (NULL: out of
+ * memory); {} for params that are no object. */
+static json_t *sans_meta(const json_t *params)
+{
+    json_t *o = json_is_object(params) ? json_copy((json_t *)params) : json_object();
+    if (o)
+        json_object_del(o, "_meta");
+    return o;
+}
+
+/* A method's params hold what Cedar sees of it (a tool's name and
+ * arguments, a uri, a prompt's name and arguments) and MCP's _meta (and, for
+ * a tool, task); any other member would reach the upstream without a
+ * decision (or an approval) covering it: -1 naming it.  `known` lists the
+ * members, NUL-separated, ending with an empty one. */
+static int odd_param(const json_t *params, const char *meth, const char *known, char *why, size_t n)
 {
     const char *k;
     json_t *v;
     json_object_foreach ((json_t *)params, k, v) {
-        if (strcmp(k, "name") && strcmp(k, "arguments") && strcmp(k, "_meta") && strcmp(k, "task")) {
-            snprintf(why, n, "tools/call params member \"%.100s\" is not MCP's: it would reach the upstream undecided",
+        const char *q = known;
+        while (*q && strcmp(q, k))
+            q += strlen(q) + 1;
+        if (!*q) {
+            snprintf(why, n, "%s params member \"%.100s\" is not MCP's: it would reach the upstream undecided", meth,
                      k);
             return -1;
         }
@@ -1072,7 +1088,7 @@ static int decide_post(mcp_gw *g, gw_req *r, struct MHD_Connection *c, const cha
                 *ret = send_rpc_error(r, c, 200, m.id, MCP_RPC_INVALID_PARAMS,
                                       "tool name holding '/': its action would be a method's");
                 rc = -1;
-            } else if ((rc = odd_param(m.params, err_at, sizeof err_at))) {
+            } else if ((rc = odd_param(m.params, meth, "name\0arguments\0_meta\0task\0", err_at, sizeof err_at))) {
                 /* anything else in params reaches the upstream undecided */
                 *ret = send_rpc_error(r, c, 200, m.id, MCP_RPC_INVALID_PARAMS, err_at);
             } else {
@@ -1116,6 +1132,11 @@ static int decide_post(mcp_gw *g, gw_req *r, struct MHD_Connection *c, const cha
                 }
                 json_decref(ann);
             }
+        } else if ((!strcmp(meth, "resources/read") || !strcmp(meth, "prompts/get")) &&
+                   odd_param(m.params, meth, meth[0] == 'r' ? "uri\0_meta\0" : "name\0arguments\0_meta\0", err_at,
+                             sizeof err_at)) {
+            *ret = send_rpc_error(r, c, 200, m.id, MCP_RPC_INVALID_PARAMS, err_at);
+            rc = -1;
         } else if (!strcmp(meth, "resources/read") || !strcmp(meth, "prompts/get")) {
             bool rr = meth[0] == 'r';
             json_t *in = json_object();
@@ -1141,7 +1162,9 @@ static int decide_post(mcp_gw *g, gw_req *r, struct MHD_Connection *c, const cha
             } else {
                 if (cargs)
                     json_object_set_new(in, "arguments", cargs);
-                decide(g, r, NULL, meth, in, NULL, NULL, 0, NULL, p);
+                json_t *bound = sans_meta(p);
+                decide(g, r, NULL, meth, in, NULL, NULL, 0, NULL, bound);
+                json_decref(bound);
             }
             json_decref(in);
         } else if (!strcmp(meth, "initialize") || !strcmp(meth, "ping")) {
@@ -1162,7 +1185,22 @@ static int decide_post(mcp_gw *g, gw_req *r, struct MHD_Connection *c, const cha
                                   "method without '/': its action would be a tool's");
             rc = -1;
         } else {
-            decide(g, r, NULL, meth, NULL, NULL, NULL, 0, NULL, m.params);
+            /* the params are its input, as a prompt's arguments are */
+            json_t *bound = sans_meta(m.params), *in = NULL;
+            writ_error err;
+            memset(&err, 0, sizeof err);
+            writ_status st = bound ? mcp_input_to_cedar(bound, NULL, NULL, &in, &err) : WRIT_ENOMEM;
+            if (st) {
+                char msg[400];
+                snprintf(msg, sizeof msg, "params: %s", bound ? err.msg : "out of memory");
+                *ret = send_rpc_error(r, c, 200, m.id, st == WRIT_ENOMEM ? MCP_RPC_INTERNAL_ERROR : MCP_RPC_INVALID_PARAMS,
+                                      msg);
+                rc = -1;
+            } else {
+                decide(g, r, NULL, meth, in, NULL, NULL, 0, NULL, bound);
+            }
+            json_decref(in);
+            json_decref(bound);
         }
     }
     /* notifications and the client's answers to the upstream's requests pass */

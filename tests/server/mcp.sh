@@ -66,6 +66,9 @@ permit (principal, action in [Writ::Action::"bad/garbage", Writ::Action::"bad/cl
                               Writ::Action::"bad/sseclose", Writ::Action::"bad/hang",
                               Writ::Action::"badnul/garbage", Writ::Action::"badutf/garbage",
                               Writ::Action::"bad/resources/read", Writ::Action::"bad/sselist"], resource);
+// another method, decided on its params as input
+permit (principal, action == Writ::Action::"echo/completion/complete", resource)
+when { context.input.argument.value == "ok" };
 // prompts by name, and by argument
 permit (principal, action == Writ::Action::"everything/prompts/get", resource)
 when { context.input.name == "simple-prompt" ||
@@ -432,6 +435,14 @@ r=$(req POST /mcp/files "${H[@]}" --data '{"jsonrpc":"2.0","id":0,"result":{"roo
 check "an answer to a stdio upstream: 400" "${r%% *}" 400
 contains "an answer to a stdio upstream: says why" "$r" "never reach a client"
 check "nothing of the bad input was forwarded" "$(wc -l <"$TMP/echo.log")" "$before"
+# another method's params are its input (without _meta): a policy reads them
+cc() { req POST /mcp/echo "${H[@]}" --data "{\"jsonrpc\":\"2.0\",\"id\":$1,\"method\":\"completion/complete\",\"params\":{\"ref\":{\"type\":\"ref/prompt\",\"name\":\"p\"},\"argument\":{\"name\":\"a\",\"value\":\"$2\"},\"_meta\":{\"progressToken\":1}}}"; }
+r=$(cc 33 bad)
+check "completion/complete, a value the policy does not allow: -32001" "$(jq .error.code <<<"${r#* }")" -32001
+r=$(cc 34 ok)
+check "... one it allows: forwarded (the upstream's own answer)" "$(jq -c '[.id, .error.code != -32001]' <<<"${r#* }")" '[34,true]'
+r=$(req POST /mcp/everything "${H[@]}" --data '{"jsonrpc":"2.0","id":35,"method":"resources/read","params":{"uri":"demo://resource/static/document/1","mode":"write"}}')
+check "resources/read with another params member: -32602" "$(jq -c '[.id,.error.code]' <<<"${r#* }")" '[35,-32602]'
 r=$(req POST /mcp/dead "${H[@]}" --data '{"jsonrpc":"2.0","id":12,"method":"ping"}')
 check "upstream down: JSON-RPC -32603" "$(jq -c '[.id,.error.code]' <<<"${r#* }")" '[12,-32603]'
 call_bad() { req POST /mcp/bad "${H[@]}" --data "{\"jsonrpc\":\"2.0\",\"id\":$1,\"method\":\"tools/call\",\"params\":{\"name\":\"$2\"}}"; }
