@@ -34,9 +34,12 @@ void wr_approval_bind(wr_approval *a)
         EVP_MD_CTX_free(md);
         return; /* an empty binding: the store refuses it (fail closed) */
     }
-    hash_field(md, "writ-approval-v1");
+    /* v2: the task's purpose too, which the approver is shown (v1 bound the
+     * id only: a token of the same task id with another purpose used it) */
+    hash_field(md, "writ-approval-v2");
     hash_field(md, a->agent);
     hash_field(md, a->task_id);
+    hash_field(md, a->task_purpose);
     hash_field(md, a->chain);
     hash_field(md, a->action);
     hash_field(md, a->resource);

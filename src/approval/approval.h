@@ -26,8 +26,8 @@
 /* Longest reason an approver may give, bytes. */
 #define WR_APPROVAL_REASON_MAX 1024
 
-/* The binding of a: lowercase hex SHA-256 over its agent, task id, chain,
- * action, resource and input_sha256 (each length-prefixed, so no two
+/* The binding of a: lowercase hex SHA-256 over its agent, task id, task
+ * purpose, chain, action, resource and input_sha256 (each length-prefixed, so no two
  * different field lists hash alike), into a->binding. */
 void wr_approval_bind(wr_approval *a);
 

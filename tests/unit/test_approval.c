@@ -39,17 +39,19 @@ static void test_binding(void **state)
     assert_int_equal(strlen(a.binding), 64);
     wr_approval_bind(&b);
     assert_string_equal(a.binding, b.binding);
-    /* not bound: purpose, input text, times, id */
-    b.task_purpose = (char *)"other";
+    /* not bound: input text (its SHA-256 is), times, id */
     b.input = (char *)"{}";
     b.created_ms = 5;
     strcpy(b.id, "x");
     wr_approval_bind(&b);
     assert_string_equal(a.binding, b.binding);
     /* bound: each of these */
-    for (int i = 0; i < 5; i++) {
+    for (int i = 0; i < 6; i++) {
         wr_approval c = sample();
         switch (i) {
+        case 5:
+            c.task_purpose = (char *)"other"; /* shown to the approver, so bound */
+            break;
         case 0:
             c.agent = (char *)"changed";
             break;
