@@ -2,8 +2,10 @@
  *
  * A token is base64url of  version(1) kind(1) generation(8) position(8)
  * query(16) mac(16), the mac the leading 16 bytes of HMAC-SHA256 over the
- * rest under a key drawn at random once per process.  A caller can read
- * nothing useful in it and change nothing without the mac failing; a
+ * rest under a key drawn at random once per process.  It is signed, not
+ * encrypted: a caller can read the reload count and the position of the
+ * next candidate in the store's order (nothing a policy decides on), and
+ * change nothing without the mac failing; a
  * token from another process (a restart, another replica) fails too, which
  * the error says.  The query digest binds it to the search it continues,
  * the generation to the snapshot whose candidate order it points into. */

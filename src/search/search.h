@@ -59,7 +59,7 @@ WRIT_MUST_CHECK writ_status wr_search_run(const wr_search *q, uint64_t from, siz
                                           wr_search_check_fn check, wr_search_emit_fn emit, void *arg,
                                           uint64_t *next, wr_search_stats *st, writ_error *err);
 
-/* ---- page tokens: opaque, tamper-resistant (HMAC-SHA256 under a key
+/* ---- page tokens: signed (readable, not alterable) (HMAC-SHA256 under a key
  * made at random once per process), bound to the search they continue
  * (a digest of its request) and the snapshot generation they were made
  * on. */

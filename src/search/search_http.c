@@ -128,6 +128,22 @@ static char *full_type(srv *s, const char *type)
     return sb_ok(&b) ? b.p : (sb_free(&b), NULL);
 }
 
+/* A search the token may not make: a deny, recorded under the holder (as
+ * an evaluation for someone else is), and 403. */
+static void refuse(srv *s, const srv_task *tk, const char *why, srv_reply *r)
+{
+    sbuf who;
+    sb_init(&who);
+    char *pt = full_type(s, srv_task_ptype(s, tk));
+    bool named = pt != NULL;
+    if (pt)
+        srv_uid_text(&who, pt, tk->agent, strlen(tk->agent));
+    wr_free(pt);
+    srv_record(s, named && sb_ok(&who) ? who.p : "", "", "", tk->task, false, why);
+    sb_free(&who);
+    srv_error(r, 403, "search_refused", why);
+}
+
 static bool has_props(json_t *part)
 {
     json_t *p = json_object_get(part, "properties");
@@ -174,8 +190,7 @@ static void search(srv *s, const srv_task *tk, const srv_peer *peer, int kind, j
         return;
     }
     if (tk && kind == 0) {
-        srv_error(r, 403, "search_refused",
-                  "a subject search is refused with a task token: the token speaks for its holder only");
+        refuse(s, tk, "a subject search is refused with a task token: the token speaks for its holder only", r);
         return;
     }
     /* the parts in Cedar terms; with a token the subject is its holder */
@@ -189,7 +204,7 @@ static void search(srv *s, const srv_task *tk, const srv_peer *peer, int kind, j
         wr_free(want);
         wr_free(got);
         if (!same) {
-            srv_error(r, 403, "search_refused", "subject does not match the task token's holder");
+            refuse(s, tk, "subject does not match the task token's holder", r);
             return;
         }
     }

@@ -177,5 +177,8 @@ nbatch=$(grep -vc '"message":"search ' <<<"$q")
 # every search answered 200 wrote one record; the rest are the brute force's evaluations
 check "audit: one record per search" "$nsearch" "$SEARCHES_OK"
 [ "$nbatch" -gt "$nsearch" ] && ok "audit: $nrec records, $nsearch of searches" || bad "audit: $nrec records, $nsearch searches"
+refused=$(jq -c 'select(.errors | tostring | test("refused with a task token|does not match the task token")) | [.decision, .agent]' <<<"$q")
+check "audit: both refused searches recorded" "$(grep -c . <<<"$refused")" 2
+check "... as denies under the holder" "$(sort -u <<<"$refused")" "[\"deny\",\"Writ::Agent::\\\"$A/analyst\\\"\"]"
 contains "audit: the search record" "$q" "\"agent\":\"Writ::Agent::\\\"$A/analyst\\\"\",\"chain\":null,\"task\":\"\",\"action\":\"Writ::Action::\\\"read\\\"\",\"resource\":\"Writ::Dataset::*\""
 finish
