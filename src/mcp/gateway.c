@@ -179,29 +179,17 @@ static enum MHD_Result unauthorized(mcp_gw *g, struct MHD_Connection *c, const c
  * own. */
 static bool reaches(mcp_gw *g, gw_req *r, char *why, size_t n)
 {
+    /* upstream names are [A-Za-z0-9_.-], so they need no escaping */
     const char *name = r->up->cfg->name;
-    sbuf p, pu, ru;
-    sb_init(&p);
-    sb_init(&pu);
-    sb_init(&ru);
-    sb_puts(&p, name);
-    sb_putc(&p, '/');
-    sb_puts(&pu, g->s->action_type);
-    sb_puts(&pu, "::");
-    if (sb_ok(&p))
-        sb_json_str(&pu, p.p);
-    if (sb_ok(&pu))
-        pu.p[--pu.len] = '\0'; /* the closing quote: a prefix */
-    sb_puts(&ru, g->s->type_prefix);
-    sb_puts(&ru, "McpServer::");
-    sb_json_str(&ru, name);
-    bool ok = sb_ok(&p) && sb_ok(&pu) && sb_ok(&ru) && !srv_task_reaches(&r->task, p.p, pu.p, name, ru.p, why, n);
-    if (!sb_ok(&p) || !sb_ok(&pu) || !sb_ok(&ru))
-        snprintf(why, n, "out of memory");
-    sb_free(&p);
-    sb_free(&pu);
-    sb_free(&ru);
-    return ok;
+    char p[80], pu[1100], ru[1100];
+    snprintf(p, sizeof p, "%s/", name);
+    int a = snprintf(pu, sizeof pu, "%s::\"%s/", g->s->action_type, name),
+        b = snprintf(ru, sizeof ru, "%sMcpServer::\"%s\"", g->s->type_prefix, name);
+    if (a < 0 || (size_t)a >= sizeof pu || b < 0 || (size_t)b >= sizeof ru) {
+        snprintf(why, n, "the namespace is too long for an MCP upstream's action ids");
+        return false;
+    }
+    return !srv_task_reaches(&r->task, p, pu, name, ru, why, n);
 }
 
 static enum MHD_Result out_of_reach(mcp_gw *g, gw_req *r, struct MHD_Connection *c, const char *why)

@@ -16,17 +16,20 @@ if start > 1:
     prev = bytes.fromhex(con.execute("SELECT hash FROM audit WHERE seq = ?", (start - 1,)).fetchone()[0])
 cols = [r[1] for r in con.execute("PRAGMA table_info(audit)")]
 shadow = ", shadow" if "shadow" in cols else ", ''"
+replica = ", replica" if "replica" in cols else ", ''"
 rows = con.execute("SELECT seq, time_ms, agent, chain, task, action, resource, decision, policies, errors"
-                   + shadow + " FROM audit WHERE seq >= ? ORDER BY seq", (start,)).fetchall()
+                   + shadow + replica + " FROM audit WHERE seq >= ? ORDER BY seq", (start,)).fetchall()
 last = prev
 for seq, t, *rest in rows:
-    # v1 without a shadow field, v2 (the field hashed after errors) with one
+    # v1 without a shadow field or replica, v2 (the shadow field hashed after
+    # errors) with a shadow field, v3 (shadow and replica) with a replica
     fields = rest[:5] + rest[6:]
-    v2 = fields[-1] != ""
-    if not v2:
-        fields = fields[:-1]
+    v3 = fields[-1] != ""
+    v2 = not v3 and fields[-2] != ""
+    if not v3:
+        fields = fields[:-1] if v2 else fields[:-2]
     h = hashlib.sha256()
-    h.update(b"writ-audit-v2\n" if v2 else b"writ-audit-v1\n")
+    h.update(b"writ-audit-v3\n" if v3 else b"writ-audit-v2\n" if v2 else b"writ-audit-v1\n")
     h.update(struct.pack(">Qq", seq, t))
     h.update(b"\x01" if rest[5] == "allow" else b"\x00")
     for f in fields:
