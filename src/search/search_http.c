@@ -141,7 +141,7 @@ static void refuse(srv *s, const srv_task *tk, const char *why, srv_reply *r)
     wr_free(pt);
     srv_record(s, named && sb_ok(&who) ? who.p : "", "", "", tk->task, false, why);
     sb_free(&who);
-    srv_error(r, 403, "search_refused", why);
+    srv_error(r, 403, "search_refused", "%s", why);
 }
 
 static bool has_props(json_t *part)
