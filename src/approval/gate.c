@@ -190,7 +190,7 @@ static void deny(srv_outcome *out, const char *fmt, const char *a, const char *b
  * approves {"name":"Bob"} and the upstream runs {"name":"Bob",
  * "password":null} (a merge patch that clears it).  Numbers may be spelled
  * otherwise (a decimal, a String for a long fraction): their value shows.
- * A top-level "_meta" (MCP's progress token and such) is bound, not shown.
+ * (MCP's _meta is not in what is bound: the gateway leaves it out.)
  * 0, or -1 with the path of the first thing not shown in at. */
 static int unshown(const json_t *raw, const json_t *shown, sbuf *at, int depth)
 {
@@ -204,8 +204,6 @@ static int unshown(const json_t *raw, const json_t *shown, sbuf *at, int depth)
         const char *k;
         json_t *v;
         json_object_foreach ((json_t *)raw, k, v) {
-            if (depth == 0 && !strcmp(k, "_meta"))
-                continue;
             size_t mark = at->len;
             sb_putc(at, '.');
             sb_puts(at, k);

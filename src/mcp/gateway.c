@@ -189,7 +189,12 @@ static bool reaches(mcp_gw *g, gw_req *r, char *why, size_t n)
         snprintf(why, n, "the namespace is too long for an MCP upstream's action ids");
         return false;
     }
-    return !srv_task_reaches(&r->task, p, pu, name, ru, why, n);
+    if (srv_task_reaches(&r->task, p, pu, name, ru, why, n))
+        return false;
+    /* a minted token for what is not one decided action (initialize, ping,
+     * a stream) carries what this token may do there, not the upstream */
+    srv_task_reaching(&r->task, p, pu, r->scope, sizeof r->scope);
+    return true;
 }
 
 static enum MHD_Result out_of_reach(mcp_gw *g, gw_req *r, struct MHD_Connection *c, const char *why)
@@ -1177,7 +1182,13 @@ static int decide_post(mcp_gw *g, gw_req *r, struct MHD_Connection *c, const cha
             json_t *bound = sans_meta(m.params), *in = NULL;
             writ_error err;
             memset(&err, 0, sizeof err);
-            writ_status st = bound ? mcp_input_to_cedar(bound, NULL, NULL, &in, &err) : WRIT_ENOMEM;
+            /* a resource named by uri, as resources/read names it: checked alike */
+            const json_t *uri = !strncmp(meth, "resources/", 10) ? json_object_get(m.params, "uri") : NULL;
+            writ_status st = !bound ? WRIT_ENOMEM
+                             : json_is_string(uri) && mcp_uri_check(json_string_value(uri), json_string_length(uri),
+                                                                    err.msg, sizeof err.msg)
+                                 ? WRIT_EINVAL
+                                 : mcp_input_to_cedar(bound, NULL, NULL, &in, &err);
             if (st) {
                 char msg[400];
                 snprintf(msg, sizeof msg, "params: %s", bound ? err.msg : "out of memory");
@@ -1257,7 +1268,6 @@ static int mcp_handle(void *arg, srv *s, struct MHD_Connection *c, const char *u
     if (!reaches(g, r, why, sizeof why))
         return out_of_reach(g, r, c, why);
     snprintf(r->http_method, sizeof r->http_method, "%s", method); /* POST, GET or DELETE */
-    snprintf(r->scope, sizeof r->scope, "%s", up->cfg->name);
     const char *sid = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Mcp-Session-Id");
     copy_header(c, "Mcp-Session-Id", r->sid, sizeof r->sid);
     if (sid && (!r->sid[0] || !mcp_session_unwrap(g->sessions, up->cfg->name, r->task.agent, r->sid,

@@ -85,7 +85,7 @@ typedef struct gw_req {
     /* Texts, last: a new request zeroes what is above `deny` and only the
      * first byte of each of these (req_new), not 3 KB per call. */
     char deny[700];
-    char scope[600];   /* the minted upstream token's scope: the decided action, else the upstream */
+    char scope[600];   /* the minted upstream token's scope: the decided action, else the token's items on the upstream */
     char sid[512];     /* the client's Mcp-Session-Id (session.h: bound to its agent) */
     char fwd_sid[256]; /* the upstream's id inside it, the one forwarded */
     char pver[64], accept[256];

@@ -56,6 +56,12 @@ int mcp_input_decimal_text(double v, char *buf, size_t cap)
     return cedar_decimal_check(buf, w, &x) == NULL;
 }
 
+/* JavaScript reads a JSON number as a double: past 2^53 an integer is
+ * rounded (9007199254740993 is 9007199254740992 to a Node upstream), so a
+ * policy (or an approver) would see one number and the upstream act on
+ * another.  Such integers are refused: send them as strings. */
+#define EXACT_MAX 9007199254740992.0 /* 2^53 */
+
 /* A number with no fraction is an integer whatever its spelling: 2.0, 2e0
  * and -0.0 are the upstream's 2 and 0 (JSON has one number type, and
  * JavaScript and JSON Schema's "integer" agree), so Cedar sees a Long, as
@@ -63,8 +69,8 @@ int mcp_input_decimal_text(double v, char *buf, size_t cap)
  * decimal 2.0, with no error to fail closed on. */
 static bool whole(double v, json_int_t *out)
 {
-    if (v != trunc(v) || !(v >= -9223372036854775808.0 && v < 9223372036854775808.0))
-        return false;
+    if (v != trunc(v) || !(v > -EXACT_MAX && v < EXACT_MAX))
+        return false; /* from 2^53 on a double is whole but maybe not the text's number */
     *out = (json_int_t)v;
     return true;
 }
@@ -153,6 +159,17 @@ static writ_status check_depth(const conv *c, unsigned depth, writ_error *err)
     return WRIT_OK;
 }
 
+
+static writ_status check_exact(conv *c, json_int_t v, writ_error *err)
+{
+    if (v > (json_int_t)EXACT_MAX || v < -(json_int_t)EXACT_MAX)
+        return wr_error(err, WRIT_EINVAL,
+                        "tool arguments: the integer %" JSON_INTEGER_FORMAT " at input%s is beyond 2^53, where "
+                        "an upstream reading JSON numbers as doubles (JavaScript) would round it; send it as a string",
+                        v, c->path);
+    return WRIT_OK;
+}
+
 static writ_status check_key(conv *c, const char *k, size_t kl, writ_error *err)
 {
     if ((kl == 6 && !memcmp(k, "__extn", 6)) || (kl == 8 && !memcmp(k, "__entity", 8)))
@@ -183,6 +200,8 @@ static writ_status conv_value(conv *c, const json_t *j, const cs_type *t, unsign
         break;
     case JSON_INTEGER: {
         json_int_t v = json_integer_value(j);
+        if ((cst = check_exact(c, v, err)))
+            return cst;
         if (t && t->kind == CS_EXT && t->ext == CVX_DECIMAL) {
             char buf[48];
             snprintf(buf, sizeof buf, "%" JSON_INTEGER_FORMAT ".0", v);
@@ -303,6 +322,8 @@ static writ_status cv_conv(conv *c, wr_arena *a, const json_t *j, unsigned depth
         *out = cv_str_new(a, json_string_value(j), json_string_length(j));
         break;
     case JSON_INTEGER:
+        if ((cst = check_exact(c, json_integer_value(j), err)))
+            return cst;
         *out = cv_long((int64_t)json_integer_value(j));
         return WRIT_OK;
     case JSON_REAL: {

@@ -6,13 +6,15 @@
  *
  *   JSON object     -> record (members converted one by one)
  *   JSON array      -> set (Cedar sets have no order and no duplicates)
- *   integer         -> Long (jansson keeps int64 exact; a text with an
- *                      integer outside int64 never gets here: mcp_rpc_parse
+ *   integer         -> Long, within +-2^53 (a JavaScript upstream reads a
+ *                      number as a double and would round one past that, so
+ *                      the policy would see another number than the upstream:
+ *                      refused, WRIT_EINVAL; outside int64 mcp_rpc_parse
  *                      refuses the whole message, -32600)
  *   string, bool    -> String, Bool
  *   fraction/exponent number with no fraction (2.0, 2e0, 20e-1, -0.0)
- *                   -> Long, as if spelled as an integer (2, 0), when within
- *                      int64: JSON has one number type and the upstream reads
+ *                   -> Long, as if spelled as an integer (2, 0), when
+ *                      strictly within +-2^53 (else a String, as below): JSON has one number type and the upstream reads
  *                      2.0 as 2, so a policy's `==`, `in` or `contains` on
  *                      the Long 2 must see it (a decimal equals no Long, with
  *                      no error to fail closed on)

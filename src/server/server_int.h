@@ -475,4 +475,8 @@ int srv_task_in_scope(const srv_task *t, const char *action, const char *action_
  * why (no token: 0).  What a session on an MCP upstream needs. */
 int srv_task_reaches(const srv_task *t, const char *prefix, const char *prefix_uid, const char *rid,
                      const char *resource_uid, char *why, size_t n);
+/* The token's action items that reach prefix or prefix_uid, space-separated
+ * into out (n bytes; items that do not fit are left out): the scope of what
+ * it may do there, for a message that is not one decided action. */
+void srv_task_reaching(const srv_task *t, const char *prefix, const char *prefix_uid, char *out, size_t n);
 #endif

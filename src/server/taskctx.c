@@ -152,3 +152,25 @@ int srv_task_reaches(const srv_task *t, const char *prefix, const char *prefix_u
     snprintf(why, n, "resource %s is outside the task token's scope", rid);
     return -1;
 }
+
+void srv_task_reaching(const srv_task *t, const char *prefix, const char *prefix_uid, char *out, size_t n)
+{
+    size_t w = 0;
+    out[0] = '\0';
+    if (!t->token || n == 0)
+        return;
+    writ_task_scope sc;
+    writ_task_token_scope(t->token, &sc);
+    for (size_t i = 0; i < sc.n_actions; i++) {
+        const char *it = sc.actions[i];
+        if (!writ_scope_reaches(it, prefix) && !writ_scope_reaches(it, prefix_uid))
+            continue;
+        size_t l = strlen(it);
+        if (w + (w > 0) + l + 1 > n)
+            continue; /* fewer items: narrower, never wider */
+        if (w)
+            out[w++] = ' ';
+        memcpy(out + w, it, l + 1);
+        w += l;
+    }
+}

@@ -572,7 +572,10 @@ static void read_row(sqlite3_stmt *s, au_rec *r)
     r->bad_decision = strcmp(d, "allow") && strcmp(d, "deny");
     row->prev = txt(s, 10, NULL);
     row->hash = txt(s, 11, NULL);
-    row->replica = txt(s, 13, NULL);
+    size_t rl = 0;
+    row->replica = txt(s, 13, &rl);
+    if (!r->bad_type && rl != strlen(row->replica))
+        r->bad_type = "replica (it holds a NUL, and its hash stops there)";
 }
 
 static void row_cols(const sq_sink *q, char *out, size_t n)

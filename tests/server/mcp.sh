@@ -324,6 +324,14 @@ check "minted token: signed by Writ, aud, sub, txn, scope" \
     "$(jq -c '[.sub, .txn, .scope]' <<<"$claims" 2>&1)" '["spiffe://corp.example/agents/helper","t-main","echotok/whoami"]'
 check "minted token: exp <= 60 s" "$(jq '.exp - .iat <= 60' <<<"$claims" 2>&1)" true
 [ "$jwt" != "$TOK" ] && ok "the agent's token is not what the upstream got" || bad "agent token forwarded"
+# a ping is no decided action: its minted token carries what the task token
+# may do on the upstream, not the whole upstream
+WT=$(mint t-whoami 'echotok/whoami' 'echo/add')
+req POST /mcp/echotok -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' \
+    -H "Authorization: Bearer $WT" --data '{"jsonrpc":"2.0","id":41,"method":"ping"}' >/dev/null
+pj=$(jq -r 'select(.method == "ping") | .authorization' "$TMP/echo.log" | tail -1 | sed 's/^Bearer //')
+check "a ping's minted token: scope is the task token's items on the upstream" \
+    "$(python3 -c 'import sys, base64, json; p = sys.argv[1].split(".")[1]; print(json.loads(base64.urlsafe_b64decode(p + "=" * (-len(p) % 4)))["scope"])' "$pj" 2>&1)" "echotok/whoami"
 
 # ---- a revoked token is refused on the very next message
 RT=$(mint t-revoke 'echo/*')
@@ -441,6 +449,8 @@ r=$(cc 33 bad)
 check "completion/complete, a value the policy does not allow: -32001" "$(jq .error.code <<<"${r#* }")" -32001
 r=$(cc 34 ok)
 check "... one it allows: forwarded (the upstream's own answer)" "$(jq -c '[.id, .error.code != -32001]' <<<"${r#* }")" '[34,true]'
+r=$(req POST /mcp/everything "${H[@]}" --data '{"jsonrpc":"2.0","id":36,"method":"resources/subscribe","params":{"uri":"demo://resource/static/document/../../dynamic/1"}}')
+check "resources/subscribe of a '..' uri: -32602, as resources/read" "$(jq -c '[.id,.error.code]' <<<"${r#* }")" '[36,-32602]'
 r=$(req POST /mcp/everything "${H[@]}" --data '{"jsonrpc":"2.0","id":35,"method":"resources/read","params":{"uri":"demo://resource/static/document/1","mode":"write"}}')
 check "resources/read with another params member: -32602" "$(jq -c '[.id,.error.code]' <<<"${r#* }")" '[35,-32602]'
 r=$(req POST /mcp/dead "${H[@]}" --data '{"jsonrpc":"2.0","id":12,"method":"ping"}')

@@ -288,6 +288,13 @@ static void replica_and_types_checked(void **state)
     assert_int_equal(r.bad_seq, 3);
     sql("UPDATE audit SET replica = 'r-1' WHERE seq = 3");
     assert_int_equal(verify(&r), WRIT_OK);
+    /* bytes after a NUL: no reader shows them, and the hash stopped there */
+    sql("UPDATE audit SET replica = 'r-1' || char(0) || 'x' WHERE seq = 3");
+    assert_int_equal(verify(&r), WRIT_EVALIDATE);
+    assert_int_equal(r.bad_seq, 3);
+    assert_non_null(strstr(r.msg, "column replica"));
+    sql("UPDATE audit SET replica = 'r-1' WHERE seq = 3");
+    assert_int_equal(verify(&r), WRIT_OK);
 
     static const char *const cast[][3] = {
         {"agent", "CAST(agent AS BLOB)", "CAST(agent AS TEXT)"},

@@ -68,8 +68,14 @@ static void test_kinds(void **state)
     expect_conv(
         "{\"s\":\"x\",\"i\":-5,\"t\":true,\"f\":false,\"o\":{\"p\":{\"q\":\"r\"}},\"a\":[1,\"b\",[2]]}",
         "{\"s\":\"x\",\"i\":-5,\"t\":true,\"f\":false,\"o\":{\"p\":{\"q\":\"r\"}},\"a\":[1,\"b\",[2]]}");
-    expect_conv("{\"max\":9223372036854775807,\"min\":-9223372036854775808}",
-                "{\"max\":9223372036854775807,\"min\":-9223372036854775808}");
+    /* integers as far as a double holds them exactly (2^53); past that a
+     * JavaScript upstream would round them: refused */
+    expect_conv("{\"max\":9007199254740992,\"min\":-9007199254740992}",
+                "{\"max\":9007199254740992,\"min\":-9007199254740992}");
+    expect_refused("{\"a\":{\"id\":9007199254740993}}", NULL, WRIT_EINVAL,
+                   "the integer 9007199254740993 at input.a.id is beyond 2^53");
+    expect_refused("{\"a\":[9223372036854775807]}", NULL, WRIT_EINVAL, "beyond 2^53");
+    expect_refused("{\"min\":-9223372036854775808}", NULL, WRIT_EINVAL, "beyond 2^53");
     expect_conv("{}", "{}");
     /* A NUL inside a string survives. */
     expect_conv("{\"s\":\"a\\u0000b\"}", "{\"s\":\"a\\u0000b\"}");
@@ -101,8 +107,12 @@ static void test_fractions(void **state)
                     "0.0001") ",\"h\":" DEC("12.3456") "}");
     /* No fraction, whatever the spelling: the Long the upstream reads (2.0
      * as a decimal would equal no Long, and `contains` would say no). */
-    expect_conv("{\"d\":1e2,\"e\":2.0,\"f\":-0.0,\"g\":20e-1,\"h\":1e15,\"i\":-9.2e18}",
-                "{\"d\":100,\"e\":2,\"f\":0,\"g\":2,\"h\":1000000000000000,\"i\":-9200000000000000000}");
+    expect_conv("{\"d\":1e2,\"e\":2.0,\"f\":-0.0,\"g\":20e-1,\"h\":1e15,\"i\":-9007199254740991.0}",
+                "{\"d\":100,\"e\":2,\"f\":0,\"g\":2,\"h\":1000000000000000,\"i\":-9007199254740991}");
+    /* past 2^53 a double is whole but may not be the text's number: a
+     * String of the double, as for any other number out of range */
+    expect_conv("{\"i\":-9.2e18,\"j\":9007199254740993.0}",
+                "{\"i\":\"-9200000000000000000\",\"j\":\"9007199254740992\"}");
     /* More than 4 digits after the point, or outside decimal's range (and
      * int64's, for a whole number): a String in ECMAScript's spelling. */
     expect_conv("{\"a\":1.00001,\"b\":1e-7,\"c\":1e300,\"d\":1e20,\"e\":0.00005,\"f\":-1.5e-10}",
