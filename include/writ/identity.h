@@ -128,6 +128,10 @@ typedef struct writ_verify_opts {
      * about half their ECDSA tokens are high-S); true accepts both forms
      * from this verification's issuers.  Default false. */
     bool allow_high_s;
+    /* NULL, or an audience that must not be in aud: a token meant for
+     * another use (a delegation's actor token is not a sign-in, and an
+     * agent's identity token must not serve as another's actor token). */
+    const char *refuse_audience;
 } writ_verify_opts;
 
 typedef enum writ_identity_kind {

@@ -462,7 +462,8 @@ writ_status writ_identity_verify_jwt(const writ_bundle *b, const writ_verify_opt
     int64_t exp = 0;
     if ((st = wr_check_times(j.claims, wr_now(opts->now), opts->leeway, opts->max_lifetime, &exp, why,
                              err)) != WRIT_OK ||
-        (st = wr_check_aud(j.claims, opts->audience, why, err)) != WRIT_OK)
+        (st = wr_check_aud(j.claims, opts->audience, why, err)) != WRIT_OK ||
+        (st = wr_check_not_aud(j.claims, opts->refuse_audience, why, err)) != WRIT_OK)
         goto done;
     if (kind == WRIT_ID_OIDC) {
         st = make_identity(kind, sub, sub_len, e->name, strlen(e->name), e->ptype, exp, out, why, err);

@@ -1039,6 +1039,22 @@ writ_status wr_check_times(const json_t *claims, int64_t now, uint32_t leeway, u
     return WRIT_OK;
 }
 
+writ_status wr_check_not_aud(const json_t *claims, const char *unwanted, writ_reason *why, writ_error *err)
+{
+    if (!unwanted || !*unwanted)
+        return WRIT_OK;
+    json_t *aud = json_object_get(claims, "aud");
+    bool in = json_is_string(aud) && !strcmp(json_string_value(aud), unwanted);
+    size_t i;
+    json_t *v;
+    if (json_is_array(aud))
+        json_array_foreach(aud, i, v) in = in || (json_is_string(v) && !strcmp(json_string_value(v), unwanted));
+    if (in)
+        return wr_refuse(why, err, WRIT_EINVAL, WRIT_R_AUD, "'%s' is in aud: the token is meant for another use",
+                         unwanted);
+    return WRIT_OK;
+}
+
 writ_status wr_check_aud(const json_t *claims, const char *want, writ_reason *why, writ_error *err)
 {
     json_t *aud = json_object_get(claims, "aud");

@@ -138,5 +138,7 @@ writ_status wr_check_times(const json_t *claims, int64_t now, uint32_t leeway, u
                            int64_t *exp_out, writ_reason *why, writ_error *err);
 /* aud: string or non-empty array of strings containing want. */
 writ_status wr_check_aud(const json_t *claims, const char *want, writ_reason *why, writ_error *err);
+/* WRIT_OK unless `unwanted` (non-NULL, non-empty) is in aud. */
+writ_status wr_check_not_aud(const json_t *claims, const char *unwanted, writ_reason *why, writ_error *err);
 
 #endif

@@ -105,6 +105,9 @@ static const ck_key keys[] = {
     {"token_max_ttl", CK_U32, OFF(token_max_ttl), 10, 3600, "longest lifetime a client may ask for, seconds"},
     {"identity_audience", CK_STR, OFF(identity_audience), 0, 0,
      "aud the identity tokens exchanged at /oauth2/token must carry"},
+    {"actor_audience", CK_STR, OFF(actor_audience), 0, 0,
+     "aud a delegation's actor token (the receiving agent's JWT) must carry, and an identity token for "
+     "start_task must not (else whoever delegates could start tasks as the receiver)"},
     {"identity_spiffe", CK_TRUST_SPIFFE, 0, 0, 0,
      "TRUST_DOMAIN FILE: trust JWT-SVIDs of that domain, keys in the SPIFFE bundle FILE (repeatable)"},
     {"identity_allow_high_s", CK_BOOL, OFF(identity_allow_high_s), 0, 0,
@@ -243,6 +246,7 @@ void srv_config_defaults(srv_config *c)
     c->replica = dup("");
     c->state_stale_after = 5;
     c->identity_audience = dup("writ");
+    c->actor_audience = dup("writ-actor");
     c->admin_token_file = dup("");
     c->token_ttl = 300;
     c->token_max_ttl = 900;
@@ -1081,6 +1085,12 @@ writ_status srv_config_check(const srv_config *c, writ_error *err)
             err, WRIT_EINVAL,
             "no policies: pass --policies FILE (with --entities FILE and --schema FILE as needed) or "
             "--config FILE naming them; scripts/start.sh runs the examples/ set");
+    if (!c->actor_audience || !*c->actor_audience || !c->identity_audience ||
+        !strcmp(c->actor_audience, c->identity_audience))
+        return wr_error(err, WRIT_EINVAL,
+                        "actor_audience must be set and differ from identity_audience ('%s'): a delegation's "
+                        "actor token must not be good for start_task too",
+                        c->identity_audience ? c->identity_audience : "");
     return WRIT_OK;
 }
 

@@ -122,6 +122,7 @@ typedef struct srv_config {
     uint32_t state_stale_after; /* seconds without the shared state before tokens fail closed */
     bool identity_allow_high_s; /* accept high-S ECDSA identity tokens (issuers that do not normalise) */
     char *identity_audience;    /* aud identity tokens must carry at /oauth2/token */
+    char *actor_audience;       /* aud an actor token must carry there (and a subject token must not) */
     char *admin_token_file;     /* file holding the admin bearer secret, "" = no admin */
     uint32_t token_ttl;         /* default lifetime of issued task tokens, seconds */
     uint32_t token_max_ttl;     /* longest lifetime a client may ask for */

@@ -178,7 +178,13 @@ static int random_task(char out[40])
     return 0;
 }
 
-static writ_status verify_identity(srv *s, const char *tok, writ_identity **id, writ_reason *why,
+/* An agent's identity token: as the subject of start_task (audience
+ * identity_audience) or as the actor of a delegation (actor_audience).  The
+ * two never overlap: the delegator holds the receiver's actor token, and
+ * were it good for start_task too, the delegator could start tasks as the
+ * receiver (a root token, wider than what it delegated, recorded as the
+ * receiver's).  So each refuses a token that also carries the other's. */
+static writ_status verify_identity(srv *s, const char *tok, bool actor, writ_identity **id, writ_reason *why,
                                    writ_error *err)
 {
     if (!s->bundle) {
@@ -187,9 +193,12 @@ static writ_status verify_identity(srv *s, const char *tok, writ_identity **id, 
                  "untrusted: no identity issuers are configured (identity_spiffe, identity_oidc)");
         return WRIT_EINVAL;
     }
-    writ_verify_opts vo = {.audience = s->cfg->identity_audience,
+    const char *mine = actor ? s->cfg->actor_audience : s->cfg->identity_audience,
+               *other = actor ? s->cfg->identity_audience : s->cfg->actor_audience;
+    writ_verify_opts vo = {.audience = mine,
                            .leeway = s->cfg->token_leeway,
-                           .allow_high_s = s->cfg->identity_allow_high_s};
+                           .allow_high_s = s->cfg->identity_allow_high_s,
+                           .refuse_audience = other};
     return writ_identity_verify_jwt(s->bundle, &vo, tok, strlen(tok), id, why, err);
 }
 
@@ -252,7 +261,7 @@ static void start_task(srv *s, struct MHD_Connection *c, const form *f, bool txn
                       "no client certificate: present an X.509-SVID (mTLS) or a subject_token");
         goto out;
     }
-    if (subject && verify_identity(s, subject, &id, &reason, &err)) {
+    if (subject && verify_identity(s, subject, false, &id, &reason, &err)) {
         char d[320];
         snprintf(d, sizeof d, "subject token: %s", detail_of(&err, reason));
         oauth_refused(s, r, 400, "invalid_grant", writ_reason_name(reason), NULL, NULL, NULL, NULL, d);
@@ -417,7 +426,7 @@ static void delegate(srv *s, struct MHD_Connection *c, const form *f, bool txn, 
     if (!task)
         task = "";
     if (x509 ? verify_x509_actor(s, actor, &target, &reason, &err)
-             : verify_identity(s, actor, &target, &reason, &err)) {
+             : verify_identity(s, actor, true, &target, &reason, &err)) {
         char dt[320];
         snprintf(dt, sizeof dt, "actor token: %s", detail_of(&err, reason));
         oauth_refused(s, r, 400, "invalid_grant", writ_reason_name(reason), NULL, NULL, NULL, task, dt);

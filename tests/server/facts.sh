@@ -204,7 +204,7 @@ delegate() {   # delegate TOKEN ACTOR-SVID [form args]
         --data-urlencode "subject_token_type=urn:ietf:params:oauth:token-type:access_token" \
         --data-urlencode "actor_token=$2" --data-urlencode "actor_token_type=$JWT" "${@:3}"
 }
-r=$(delegate "$ptok" "$(peer svid "$TMP" "$A/intern")" --data-urlencode destination=PARTNER.EXAMPLE)
+r=$(delegate "$ptok" "$(peer svid "$TMP" "$A/intern" writ-actor)" --data-urlencode destination=PARTNER.EXAMPLE)
 contains "delegate: the asked destinations are lower-cased before Cedar decides" "$r" \
     "(forbidden by no-partner-delegation)"
 stop_writ "$WPID" TERM

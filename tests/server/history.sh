@@ -87,7 +87,7 @@ start_task() {
 delegate() {
     local r
     r=$(form /oauth2/token --data-urlencode "grant_type=$XT" --data-urlencode "subject_token=$1" \
-        --data-urlencode "subject_token_type=$AT" --data-urlencode "actor_token=$(peer svid "$TMP" "$A/$2")" \
+        --data-urlencode "subject_token_type=$AT" --data-urlencode "actor_token=$(peer svid "$TMP" "$A/$2" writ-actor)" \
         --data-urlencode "actor_token_type=$JWT" --data-urlencode 'scope=deploy write')
     DTOK=$(body "$r" | jq -r .access_token)
     [ "${r%% *}" = 200 ] || bad "delegate to $2: $r"

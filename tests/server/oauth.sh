@@ -130,7 +130,7 @@ r=$(exchange --data-urlencode "subject_token=$csvid" --data-urlencode "subject_t
 check "code-agent starts a task" "${r%% *}" 200
 ctok=$(body "$r" | jq -r .access_token)
 ctask=$(body "$r" | jq -r .task_id)
-tsvid=$(peer svid "$TMP" "$A/triage-bot")
+tsvid=$(peer svid "$TMP" "$A/triage-bot" writ-actor) # triage-bot's token for acting on a delegation
 delegate() {
     exchange --data-urlencode "subject_token=$1" --data-urlencode "subject_token_type=$AT" \
         --data-urlencode "actor_token=$2" --data-urlencode "actor_token_type=$JWT" "${@:3}"
@@ -147,8 +147,24 @@ r=$(delegate "$ctok" "$tsvid" --data-urlencode 'scope=read deploy')
 check "widening refused" "$(body "$r" | jq -r '[.error, .writ_reason] | join(" ")')" "invalid_scope scope_widened"
 r=$(delegate "$dtok" "$tsvid" --data-urlencode 'scope=read write')
 check "re-widening through a second hop refused" "$(body "$r" | jq -r .writ_reason)" scope_widened
-r=$(delegate "$ctok" "$svid" --data-urlencode 'scope=read')
+r=$(delegate "$ctok" "$(peer svid "$TMP" "$A/analyst" writ-actor)" --data-urlencode 'scope=read')
 check "delegate outside the team: Cedar 403" "${r%% *}" 403
+# the receiver's actor token is in the delegator's hands: it must not start
+# tasks as the receiver (a root token wider than what was delegated), and an
+# identity token for start_task is no actor token
+r=$(exchange --data-urlencode "subject_token=$tsvid" --data-urlencode "subject_token_type=$JWT" \
+    --data-urlencode 'scope=read write' --data-urlencode 'purpose=bugfix' --data-urlencode 'resource=*' \
+    --data-urlencode 'owner=alice@corp.example' --data-urlencode 'sensitivity=restricted')
+check "an actor token replayed as start_task's subject: refused" "$(body "$r" | jq -r '[.error, .writ_reason] | join(" ")')" "invalid_grant audience"
+contains "... saying why" "$(body "$r" | jq -r .error_description)" "writ' is not in aud"
+both=$(peer svid "$TMP" "$A/triage-bot" '["writ","writ-actor"]')
+r=$(exchange --data-urlencode "subject_token=$both" --data-urlencode "subject_token_type=$JWT" \
+    --data-urlencode 'scope=read' --data-urlencode 'purpose=bugfix' --data-urlencode 'owner=alice@corp.example')
+check "a token for both uses: refused for start_task" "$(body "$r" | jq -r .writ_reason)" audience
+r=$(delegate "$ctok" "$both" --data-urlencode 'scope=read')
+check "... and as an actor" "$(body "$r" | jq -r .writ_reason)" audience
+r=$(delegate "$ctok" "$(peer svid "$TMP" "$A/triage-bot")" --data-urlencode 'scope=read')
+check "an identity token for start_task as the actor: refused" "$(body "$r" | jq -r .writ_reason)" audience
 r=$(delegate "$ctok" "garbage")
 check "bad actor token" "$(body "$r" | jq -r .error)" invalid_grant
 # a parent without a resource or destination list allows any: a delegate narrows it

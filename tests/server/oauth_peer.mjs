@@ -2,7 +2,8 @@
 // tests/server/oauth.sh.
 //
 //   node oauth_peer.mjs PEERS keys DIR              ES256 SPIFFE bundle DIR/bundle.json, key DIR/svid.jwk
-//   node oauth_peer.mjs PEERS svid DIR SUB [AUD] [EXP] a JWT-SVID for SUB (aud default "writ", EXP default "5m")
+//   node oauth_peer.mjs PEERS svid DIR SUB [AUD] [EXP] a JWT-SVID for SUB (aud default "writ", or a JSON
+//                                                     array of audiences; EXP default "5m")
 //   node oauth_peer.mjs PEERS oidc DIR ISS SUB [CLAIMS]
 //                                                    an OIDC token of issuer ISS for SUB (aud "writ"), signed
 //                                                    with the same key under kid oidc-1 (DIR/oidc.json);
@@ -39,7 +40,8 @@ if (cmd === 'keys') {
 } else if (cmd === 'svid') {
   const [dir, sub, aud = 'writ', exp = '5m'] = args;
   const key = await jose.importJWK(JSON.parse(readFileSync(join(dir, 'svid.jwk'), 'utf8')), 'ES256');
-  const t = await new jose.SignJWT({ sub, aud: [aud] })
+  // AUD: one audience, or a JSON array of them
+  const t = await new jose.SignJWT({ sub, aud: aud.startsWith('[') ? JSON.parse(aud) : [aud] })
     .setProtectedHeader({ alg: 'ES256', kid: 'svid-1', typ: 'JWT' }).setIssuedAt().setExpirationTime(exp)
     .sign(key);
   process.stdout.write(lowS(t) + '\n');

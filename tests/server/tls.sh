@@ -220,6 +220,7 @@ CEDAR
 start_writ tls3 --config "$TMP/writ.conf" --identity-spiffe "corp.example $TMP/bundle.json"
 svid_x=$(peer svid "$TMP" "$A/x")
 svid_y=$(peer svid "$TMP" "$A/y")
+actor_y=$(peer svid "$TMP" "$A/y" writ-actor) # y's token for acting on a delegation
 exchange() { token --data-urlencode "subject_token_type=$JWT" "$@"; }
 cnf() { "$WRIT" token inspect "$1" 2>/dev/null | jq -r '.payload.cnf["x5t#S256"] // "none"'; }
 r=$(exchange --data-urlencode "subject_token=$svid_x" $(as x))
@@ -237,7 +238,7 @@ check "... and not bound" "$(cnf "$utok")" none
 delegate() {   # delegate PARENT [curl args...]
     local p=$1; shift
     sreq POST /oauth2/token -H "$FORM" --data-urlencode "grant_type=$XT" --data-urlencode "subject_token=$p" \
-        --data-urlencode "subject_token_type=$AT" --data-urlencode "actor_token=$svid_y" \
+        --data-urlencode "subject_token_type=$AT" --data-urlencode "actor_token=$actor_y" \
         --data-urlencode "actor_token_type=$JWT" "$@"
 }
 r=$(delegate "$btok" $(as x))

@@ -53,6 +53,12 @@ static void check_needs_policies(void **state)
     const char *text = "policies = p.cedar\n";
     assert_int_equal(srv_config_load_text(&c, text, strlen(text), "/etc/writ", &err), WRIT_OK);
     assert_int_equal(srv_config_check(&c, &err), WRIT_OK);
+    /* an actor token must never be good for start_task too */
+    assert_string_equal(c.actor_audience, "writ-actor");
+    char *same[] = {"serve", "--actor-audience", "writ", NULL};
+    assert_int_equal(srv_config_args(&c, 3, same, &help, &err), WRIT_OK);
+    assert_int_equal(srv_config_check(&c, &err), WRIT_EINVAL);
+    assert_non_null(strstr(err.msg, "actor_audience must be set and differ from identity_audience"));
     srv_config_free(&c);
 }
 
