@@ -17,6 +17,18 @@
  *     a WHATWG URL parser ends the authority at a '\' in http, https and
  *     file uris, so "https://docs.example.com\admin" is the path /admin
  *     there, and "https://evil.com\.example.com/" the host evil.com;
+ *   - a spelling a URL parser (WHATWG, as Node's `new URL()`) or a file
+ *     server writes otherwise, so that the uri decided on is the one the
+ *     upstream resolves, and a `like` pattern on it holds: in the scheme
+ *     an upper-case letter, or a special scheme (http, https, ws, wss, ftp,
+ *     file) without "//"; in the authority a userinfo '@', a
+ *     percent-escape, a non-ASCII or upper-case host, an IP literal, a host
+ *     ending in '.', an IPv4 host not in dotted decimal (0x7f.1), an empty,
+ *     zero-padded or default port (:443 on https), no host (http, https),
+ *     or a file host "localhost"; in the path an empty segment ("a//b"),
+ *     an escaped unreserved character (%73 is "s"), an escape in lower
+ *     case, a raw non-ASCII character, or one of " < > ^ ` { } (the parser
+ *     escapes them);
  *   - anywhere, a NUL (raw or %00), a control character or a space (raw:
  *     the WHATWG URL parser, which Node's MCP servers use, drops tab, LF and
  *     CR anywhere, so ".<TAB>." is a '..' segment to them), a bad
