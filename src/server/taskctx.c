@@ -108,6 +108,16 @@ unsigned srv_task_identify(srv *s, struct MHD_Connection *c, srv_task *t, char *
     return 401;
 }
 
+/* The token's resources, when it lists any, cover rid (or its uid text). */
+static int resource_in(const writ_task_scope *sc, const char *rid, const char *resource_uid, char *why, size_t n)
+{
+    if (sc->n_resources == 0 || writ_scope_list_covers(sc->resources, sc->n_resources, rid) ||
+        writ_scope_list_covers(sc->resources, sc->n_resources, resource_uid))
+        return 0;
+    snprintf(why, n, "resource %s is outside the task token's scope", rid);
+    return -1;
+}
+
 int srv_task_in_scope(const srv_task *t, const char *action, const char *action_uid, const char *rid,
                       const char *resource_uid, char *why, size_t n)
 {
@@ -121,15 +131,7 @@ int srv_task_in_scope(const srv_task *t, const char *action, const char *action_
         snprintf(why, n, "action %s is outside the task token's scope", action);
         return -1;
     }
-    if (sc.n_resources == 0)
-        return 0;
-    ok = writ_scope_list_covers(sc.resources, sc.n_resources, rid) ||
-         writ_scope_list_covers(sc.resources, sc.n_resources, resource_uid);
-    if (!ok) {
-        snprintf(why, n, "resource %s is outside the task token's scope", rid);
-        return -1;
-    }
-    return 0;
+    return resource_in(&sc, rid, resource_uid, why, n);
 }
 
 int srv_task_reaches(const srv_task *t, const char *prefix, const char *prefix_uid, const char *rid,
@@ -146,11 +148,7 @@ int srv_task_reaches(const srv_task *t, const char *prefix, const char *prefix_u
         snprintf(why, n, "the task token's scope has no action under %s", prefix);
         return -1;
     }
-    if (sc.n_resources == 0 || writ_scope_list_covers(sc.resources, sc.n_resources, rid) ||
-        writ_scope_list_covers(sc.resources, sc.n_resources, resource_uid))
-        return 0;
-    snprintf(why, n, "resource %s is outside the task token's scope", rid);
-    return -1;
+    return resource_in(&sc, rid, resource_uid, why, n);
 }
 
 void srv_task_reaching(const srv_task *t, const char *prefix, const char *prefix_uid, char *out, size_t n)
