@@ -36,7 +36,15 @@ start_redis
 
 "$WRIT" keys generate --out "$TMP/k.pem" >/dev/null || { bad "keys generate"; finish; }
 admin_secret
+# a JWT-SVID issuer, for start_task while the state is stale (when node is here)
+PEERS=${WRIT_PEERS:-$REPO/tests/peers}
+peer() { node "$REPO/tests/server/oauth_peer.mjs" "$PEERS" "$@"; }
+IDLINE=
+if command -v node >/dev/null && [ -d "$PEERS/node_modules/jose" ] && peer keys "$TMP"; then
+    IDLINE="identity_spiffe = corp.example $TMP/bundle.json"
+fi
 cat >"$TMP/writ.conf" <<CONF
+$IDLINE
 token_keys = $TMP/k.pem
 admin_token_file = $TMP/admin.secret
 state = redis://127.0.0.1:$rport/0
@@ -273,6 +281,16 @@ contains "stale gauge" "$m" "writ_state_stale 1"
 grep -q '^writ_state_stale_refusals_total [1-9]' <<<"$m" && ok "stale refusals counted" || bad "stale refusals counted"
 r=$(req GET /healthz)
 check "healthz: 503 while stale" "${r%% *}" 503
+if [ -n "$IDLINE" ]; then
+    # every revocation lookup answers "revoked" while stale: the refusal says why
+    r=$(curl -s -m 5 -X POST "http://$ADDR/oauth2/token" -H 'Content-Type: application/x-www-form-urlencoded' \
+        --data-urlencode grant_type=urn:ietf:params:oauth:grant-type:token-exchange \
+        --data-urlencode "subject_token=$(peer svid "$TMP" spiffe://corp.example/agents/analyst)" \
+        --data-urlencode subject_token_type=urn:ietf:params:oauth:token-type:jwt --data-urlencode scope=read \
+        --data-urlencode purpose=report)
+    contains "start_task while stale: refused naming the shared state, not a revocation" \
+        "$(jq -r .error_description <<<"$r")" "shared state (redis) silent"
+fi
 
 # ---- Redis back on its append-only file: caught up, nothing forgotten
 start_redis
