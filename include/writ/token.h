@@ -163,7 +163,8 @@ WRIT_API bool writ_scope_covers(const char *item, const char *value);
  * the caller's rule). */
 WRIT_API bool writ_scope_list_covers(const char *const *items, size_t n, const char *value);
 /* Could item cover some value that starts with prefix?  An exact item that
- * starts with it, or a pattern whose prefix and `prefix` agree as far as the
+ * starts with it and goes on (the prefix alone names nothing under it), or a
+ * pattern whose prefix and `prefix` agree as far as the
  * shorter goes: "mcp/add", "mcp/a*", "m*" and "*" reach "mcp/"; "mc" and
  * "other/add" do not.  For "may this token use anything under X at all".
  * NULL -> false. */

@@ -108,6 +108,17 @@ unsigned srv_task_identify(srv *s, struct MHD_Connection *c, srv_task *t, char *
     return 401;
 }
 
+/* Could item cover an action under prefix (or prefix_uid, a uid text
+ * without its closing quote)?  Not the uid of the prefix itself
+ * (`Writ::Action::"NAME/"`): that names no action either. */
+static bool reaches(const char *item, const char *prefix, const char *prefix_uid)
+{
+    size_t pl = strlen(prefix_uid);
+    if (!strncmp(item, prefix_uid, pl) && item[pl] == '"' && item[pl + 1] == '\0')
+        return false;
+    return writ_scope_reaches(item, prefix) || writ_scope_reaches(item, prefix_uid);
+}
+
 /* The token's resources, when it lists any, cover rid (or its uid text). */
 static int resource_in(const writ_task_scope *sc, const char *rid, const char *resource_uid, char *why, size_t n)
 {
@@ -143,7 +154,7 @@ int srv_task_reaches(const srv_task *t, const char *prefix, const char *prefix_u
     writ_task_token_scope(t->token, &sc);
     bool ok = false;
     for (size_t i = 0; i < sc.n_actions && !ok; i++)
-        ok = writ_scope_reaches(sc.actions[i], prefix) || writ_scope_reaches(sc.actions[i], prefix_uid);
+        ok = reaches(sc.actions[i], prefix, prefix_uid);
     if (!ok) {
         snprintf(why, n, "the task token's scope has no action under %s", prefix);
         return -1;
@@ -161,7 +172,7 @@ void srv_task_reaching(const srv_task *t, const char *prefix, const char *prefix
     writ_task_token_scope(t->token, &sc);
     for (size_t i = 0; i < sc.n_actions; i++) {
         const char *it = sc.actions[i];
-        if (!writ_scope_reaches(it, prefix) && !writ_scope_reaches(it, prefix_uid))
+        if (!reaches(it, prefix, prefix_uid))
             continue;
         size_t l = strlen(it);
         if (w + (w > 0) + l + 1 > n)

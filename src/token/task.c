@@ -182,7 +182,7 @@ bool writ_scope_reaches(const char *item, const char *prefix)
     size_t n = strlen(item), p = strlen(prefix);
     if (n && item[n - 1] == '*')
         return strncmp(item, prefix, n - 1 < p ? n - 1 : p) == 0;
-    return strncmp(item, prefix, p) == 0;
+    return n > p && strncmp(item, prefix, p) == 0; /* the prefix itself names nothing under it */
 }
 
 bool writ_scope_list_covers(const char *const *items, size_t n, const char *value)

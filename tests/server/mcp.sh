@@ -284,6 +284,11 @@ for m in GET DELETE; do
 done
 check "none of it reached the upstream" "$(wc -l <"$TMP/flip.log")" "$n0"
 check "each refusal recorded" "$("$WRIT" audit query --state-dir "$TMP/mcp.state" --action 'Writ::Action::"flip/*"' | jq -s 'map(select(.decision == "deny")) | length')" 6
+for item in 'flip/' 'Writ::Action::"flip/"'; do
+    ET=$(mint t-empty "$item")
+    check "an item naming no tool ($item) reaches nothing: 403" "$(curl -s -o /dev/null -w '%{http_code}' -X POST "$URL/flip" \
+        -H "Authorization: Bearer $ET" -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' --data "$init")" 403
+done
 PT=$(mint t-prefix 'fl*')
 check "a pattern that may cover an action under flip/ reaches it" "$(curl -s -o /dev/null -w '%{http_code}' -X POST "$URL/flip" \
     -H "Authorization: Bearer $PT" -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' --data "$init")" 200

@@ -332,7 +332,7 @@ static void test_scope_covers(void **state)
         const char *item, *prefix;
         bool want;
     } reach[] = {{"mcp/add", "mcp/", true}, {"mcp/a*", "mcp/", true}, {"m*", "mcp/", true},
-                 {"*", "mcp/", true},       {"mcp/", "mcp/", true},   {"mcp/*", "mcp/", true},
+                 {"*", "mcp/", true},       {"mcp/", "mcp/", false},   {"mcp/*", "mcp/", true},
                  {"mc", "mcp/", false},     {"mcp", "mcp/", false},   {"other/add", "mcp/", false},
                  {"mcq*", "mcp/", false},   {"mcpx/*", "mcp/", false}, {"", "mcp/", false}};
     for (size_t i = 0; i < sizeof reach / sizeof *reach; i++)
