@@ -7,8 +7,11 @@
  * text's path start to its first '?' or '#') holds a "." or ".." segment
  * (also once U+FF0E, U+FE52 and U+2024 are read as '.' and U+2025 as "..",
  * as NFKC does) or a '\'; whose authority holds a '\', a decoded '/' or
- * '\', or a character NFKC makes one (authorities up to 64 bytes); and
- * when a refusal names a byte outside the uri or has no reason. */
+ * '\', or a character NFKC makes one (authorities up to 64 bytes), or is
+ * not in the form a URL parser writes (a userinfo, an escape, upper case or
+ * non-ASCII in the authority; an empty segment, an escaped unreserved
+ * character, a lower-case escape or non-ASCII in the path); and when a
+ * refusal names a byte outside the uri or has no reason. */
 #define _GNU_SOURCE /* memmem */
 #include <stdint.h>
 #include <stdio.h>
@@ -51,6 +54,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         size_t an = 0;
         for (; p < size && u[p] != '/' && u[p] != '?' && u[p] != '#'; p++) {
             char c = u[p];
+            /* the written form: no userinfo, escape, upper case or non-ASCII */
+            if (c == '@' || c == '%' || (c >= 'A' && c <= 'Z') || (unsigned char)c >= 0x80)
+                abort();
             if (c == '%' && p + 2 < size && hx(u[p + 1]) >= 0 && hx(u[p + 2]) >= 0) {
                 c = (char)(hx(u[p + 1]) << 4 | hx(u[p + 2]));
                 p += 2;
@@ -67,6 +73,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t end = p;
     while (end < size && u[end] != '?' && u[end] != '#')
         end++;
+    /* the path in its written form: no empty segment, no escape of an
+     * unreserved character, no escape in lower case, nothing non-ASCII */
+    for (size_t i = p; i < end; i++) {
+        if (i + 1 < end && u[i] == '/' && u[i + 1] == '/')
+            abort();
+        if ((unsigned char)u[i] >= 0x80)
+            abort();
+        if (u[i] == '%' && i + 2 < size) {
+            int v = hx(u[i + 1]) << 4 | hx(u[i + 2]);
+            if ((v >= 'a' && v <= 'z') || (v >= 'A' && v <= 'Z') || (v >= '0' && v <= '9') || v == '-' ||
+                v == '.' || v == '_' || v == '~')
+                abort();
+            if ((u[i + 1] >= 'a' && u[i + 1] <= 'f') || (u[i + 2] >= 'a' && u[i + 2] <= 'f'))
+                abort();
+        }
+    }
     char *d = malloc(size + 1);
     if (!d)
         return 0;
