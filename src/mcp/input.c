@@ -170,6 +170,20 @@ static writ_status check_exact(conv *c, json_int_t v, writ_error *err)
     return WRIT_OK;
 }
 
+/* A number spelled with a fraction or an exponent from 2^53 on: a double
+ * there is whole but may not be the text's number, and as a String it would
+ * equal no Long (a forbid on `id == 9007199254740992` skipped for 9.007e15
+ * spelled 9007199254740992.0): refused, as an integer there is. */
+static writ_status check_exact_real(conv *c, double v, writ_error *err)
+{
+    if (isfinite(v) && (v >= EXACT_MAX || v <= -EXACT_MAX))
+        return wr_error(err, WRIT_EINVAL,
+                        "tool arguments: the number %.17g at input%s is beyond 2^53, where a double is no longer "
+                        "exact; send it as a string",
+                        v, c->path);
+    return WRIT_OK;
+}
+
 static writ_status check_key(conv *c, const char *k, size_t kl, writ_error *err)
 {
     if ((kl == 6 && !memcmp(k, "__extn", 6)) || (kl == 8 && !memcmp(k, "__entity", 8)))
@@ -218,6 +232,8 @@ static writ_status conv_value(conv *c, const json_t *j, const cs_type *t, unsign
         char buf[WR_NUM_ES_MAX];
         double v = json_real_value(j);
         json_int_t w;
+        if ((cst = check_exact_real(c, v, err)))
+            return cst;
         if ((!t || t->kind != CS_EXT || t->ext != CVX_DECIMAL) && whole(v, &w))
             *out = json_integer(w); /* a decimal where the schema says so */
         else if (mcp_input_decimal_text(v, buf, sizeof buf))
@@ -331,6 +347,8 @@ static writ_status cv_conv(conv *c, wr_arena *a, const json_t *j, unsigned depth
         double v = json_real_value(j);
         const char *msg = NULL;
         json_int_t w;
+        if ((cst = check_exact_real(c, v, err)))
+            return cst;
         if (whole(v, &w)) {
             *out = cv_long((int64_t)w);
             return WRIT_OK;

@@ -29,8 +29,11 @@
  *                      "-0.25"; -0 is "0.0");
  *                   -> otherwise a String spelled exactly as ECMAScript's
  *                      Number.prototype.toString (and RFC 8785) spells it:
- *                      1.00001 -> "1.00001", 1e-7 -> "1e-7",
- *                      1e300 -> "1e+300", 1e20 -> "100000000000000000000".
+ *                      1.00001 -> "1.00001", 1e-7 -> "1e-7";
+ *                   -> refused from 2^53 on (1e16, 9007199254740992.0,
+ *                      1e300): a double there is whole but may not be the
+ *                      text's number, and a String of it would equal no
+ *                      Long, so a forbid on `==` would be skipped.
  *   null member     -> left out of its record
  *   null in an array-> left out of the set (a set cannot hold "nothing";
  *                      [1, null] reads as [1], as a null member reads as

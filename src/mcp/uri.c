@@ -29,10 +29,14 @@ static int special_of(const char *s, size_t n)
     return -1;
 }
 
-static bool unreserved(unsigned char c)
+/* Does a path need c escaped?  A URL parser escapes controls, space,
+ * " # < > ? ^ ` { } and what is not ASCII; '%' stays escaped as %25 and
+ * '/' and '\' are refused apart.  Any other escape (%73 for "s", %40 for
+ * "@") is one a file server decodes, so a pattern on the written form
+ * would miss it.  (~ excepted: Node's pathToFileURL writes it %7E.) */
+static bool needs_escape(unsigned char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
-           c == '_' || c == '~';
+    return c <= 0x20 || c >= 0x7f || strchr("\"#%<>?^`{}~", c) != NULL;
 }
 
 /* A host a URL parser reads as an IPv4 address: its last label is a number
@@ -81,11 +85,13 @@ static int authority(const char *uri, size_t a, size_t e, int sp, char *why, siz
         unsigned char c = (unsigned char)uri[i];
         if (c == '@')
             return refuse(why, wn, "a userinfo ('@') in the authority", i);
-        if (c == '%')
-            return refuse(why, wn, "a percent-escape in the authority", i);
         if (c >= 0x80)
             return refuse(why, wn, "a non-ASCII host (a URL parser maps it: write its punycode)", i);
-        if (c >= 'A' && c <= 'Z')
+        /* a special scheme's host is decoded and folded; another's is kept
+         * as written (an opaque host) */
+        if (c == '%' && sp >= 0)
+            return refuse(why, wn, "a percent-escape in the authority", i);
+        if (c >= 'A' && c <= 'Z' && sp >= 0)
             return refuse(why, wn, "an upper-case host (write it in lower case)", i);
         if (c == '[' || c == ']')
             return refuse(why, wn, "an IP-literal host", i);
@@ -169,9 +175,10 @@ int mcp_uri_check(const char *uri, size_t n, char *why, size_t wn)
             memmove(at, at + 1, 2 * sizeof *at);
             last[2] = c;
             at[2] = from;
-            const char *slash = wr_compat_slash(last);
+            int cl;
+            const char *slash = wr_compat_delim(last, &cl);
             if (slash)
-                return refuse(why, wn, slash, at[0]);
+                return refuse(why, wn, slash, at[3 - cl]);
             p++;
         }
         if (authority(uri, a, p, sp, why, wn))
@@ -202,7 +209,7 @@ int mcp_uri_check(const char *uri, size_t n, char *why, size_t wn)
                 c = (char)(wr_hexval((unsigned char)uri[i + 1]) << 4 | wr_hexval((unsigned char)uri[i + 2]));
                 if (c == '/' || c == '\\')
                     return refuse(why, wn, "an encoded '/' or '\\'", i);
-                if (!odd && unreserved((unsigned char)c))
+                if (!odd && !needs_escape((unsigned char)c))
                     odd = "an escaped character that needs none (a server decodes it)", odd_at = i;
                 else if (!odd && ((uri[i + 1] >= 'a' && uri[i + 1] <= 'f') || (uri[i + 2] >= 'a' && uri[i + 2] <= 'f')))
                     odd = "a percent-escape in lower case (write %XX in upper case)", odd_at = i;
@@ -213,6 +220,8 @@ int mcp_uri_check(const char *uri, size_t n, char *why, size_t wn)
                 odd = "a non-ASCII character (a URL parser escapes it: write it as %XX)", odd_at = i;
             } else if (!odd && strchr("\"<>^`{}", c)) {
                 odd = "a character a URL parser escapes (write it as %XX)", odd_at = i;
+            } else if (!odd && c == '|' && sp >= 0 && !strcmp(special[sp].name, "file")) {
+                odd = "a '|' in a file path (a URL parser reads C| as the drive C:)", odd_at = i;
             }
             if (len < sizeof seg)
                 seg[len] = (unsigned char)c;
@@ -220,9 +229,10 @@ int mcp_uri_check(const char *uri, size_t n, char *why, size_t wn)
             memmove(at, at + 1, 2 * sizeof *at);
             last[2] = (unsigned char)c;
             at[2] = from;
-            const char *slash = len >= 2 ? wr_compat_slash(last) : NULL;
+            int cl;
+            const char *slash = len >= 1 ? wr_compat_delim(last, &cl) : NULL;
             if (slash)
-                return refuse(why, wn, slash, at[0]);
+                return refuse(why, wn, slash, at[3 - cl]);
         }
         size_t dots = len <= sizeof seg ? wr_compat_dots(seg, len) : 0;
         if (dots == 1)
@@ -233,11 +243,21 @@ int mcp_uri_check(const char *uri, size_t n, char *why, size_t wn)
             return refuse(why, wn, odd, odd_at);
         /* "a//b": a file server reads it as "a/b" (the empty piece before a
          * leading '/' and after a trailing one are no segments) */
-        if (len == 0 && !(first && s < end && uri[s] == '/') && e < end)
+        if (len == 0 && !(first && s < end && uri[s] == '/') && e < end && sp >= 0)
             return refuse(why, wn, "an empty segment ('//')", s);
         first = false;
         s = e + 1;
     }
+    /* what follows the path: a fragment never reaches a server, and a file
+     * has no query, so "x.pem#" and "x.pem?.txt" are x.pem to it while a
+     * pattern on the end of the uri reads another name */
+    if (end < n && uri[end] == '#')
+        return refuse(why, wn, "a fragment ('#')", end);
+    if (end < n && sp >= 0 && !strcmp(special[sp].name, "file"))
+        return refuse(why, wn, "a query in a file uri", end);
+    for (size_t i = end; i < n; i++)
+        if (uri[i] == '#')
+            return refuse(why, wn, "a fragment ('#')", i);
     /* the scheme: lower case, and a special one with its "//" */
     for (size_t i = 0; i < scheme_end; i++)
         if (uri[i] >= 'A' && uri[i] <= 'Z')

@@ -11,7 +11,8 @@
  *     compatibility normalisation (FULLWIDTH FULL STOP and the like, raw or
  *     percent-encoded: wr_compat_dots, the same rule as paths);
  *   - a segment holding a decoded '/' or '\' (%2F, %5C), a raw '\', or a
- *     character that NFKC makes '/' or '\' (wr_compat_slash);
+ *     character whose NFKC form holds '/', '\', '?', '#', '%' or ';'
+ *     (wr_compat_delim);
  *   - in the authority (after "//", up to the first '/', '?' or '#'), a
  *     '\' raw, a '/' or '\' percent-encoded, or a character NFKC makes one:
  *     a WHATWG URL parser ends the authority at a '\' in http, https and

@@ -157,9 +157,10 @@ int path_canon(const char *raw, size_t len, char *out, size_t outsz, char *why, 
         if (!utf8_feed(&u, c))
             return refuse(out, why, n, "invalid UTF-8", seq_at);
         out[w++] = (char)c;
-        /* a character just completed: one that NFKC makes '/' or '\\'? */
-        const char *slash = c >= 0x80 && !u.need && w - seg_out > 3
-                                ? wr_compat_slash((const unsigned char *)out + w - 3)
+        /* a character just completed: one whose NFKC form holds a delimiter? */
+        int cl;
+        const char *slash = c >= 0x80 && !u.need && w - seg_out >= 3
+                                ? wr_compat_delim((const unsigned char *)out + w - 3, &cl)
                                 : NULL;
         if (slash)
             return refuse(out, why, n, slash, seq_at);

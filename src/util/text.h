@@ -53,18 +53,55 @@ static inline size_t wr_compat_dots(const unsigned char *s, size_t k)
     return dots;
 }
 
-/* The three bytes s[0..3): a code point that NFKC makes '/' (U+FF0F
- * FULLWIDTH SOLIDUS) or '\\' (U+FF3C FULLWIDTH REVERSE SOLIDUS, U+FE68 SMALL
- * REVERSE SOLIDUS)?  Then the description to refuse it by, else NULL.  A
- * server that applies NFKC to paths splits `..／x` into `..` and `x`. */
-static inline const char *wr_compat_slash(const unsigned char *s)
+/* The character ending at s[2] (s[0..3) for one of three bytes, s[1..3)
+ * for one of two): one whose NFKC form holds a delimiter of paths and uris?
+ * Then the description to refuse it by (and its length in *len), else NULL.  A server that applies
+ * NFKC to a path splits "..", U+FF0F, "x" into ".." and "x", ends it at
+ * U+FF1F, reads U+FF05 "2e" as the escape "%2e", or U+FF1B as a ';'
+ * parameter.  The whole list (every code point whose NFKC form holds one
+ * of / \\ ? # % ;):
+ *   '/'  U+FF0F; "a/c" U+2100, "a/s" U+2101, "c/o" U+2105, "c/u" U+2106
+ *   '\\' U+FF3C, U+FE68
+ *   '?'  U+FF1F, U+FE56, U+FE16; "??" U+2047, "?!" U+2048, "!?" U+2049
+ *   '#'  U+FF03, U+FE5F
+ *   '%'  U+FF05, U+FE6A
+ *   ';'  U+FF1B, U+FE54, U+FE14, U+037E
+ * (Dots are wr_compat_dots': they matter as whole segments only.) */
+static inline const char *wr_compat_delim(const unsigned char *s, int *len)
 {
-    if (s[0] == 0xEF && s[1] == 0xBC && s[2] == 0x8F)
-        return "a character that reads as '/' (U+FF0F)";
-    if (s[0] == 0xEF && s[1] == 0xBC && s[2] == 0xBC)
-        return "a character that reads as '\\' (U+FF3C)";
-    if (s[0] == 0xEF && s[1] == 0xB9 && s[2] == 0xA8)
-        return "a character that reads as '\\' (U+FE68)";
+    *len = 3;
+    static const struct {
+        unsigned char b[3];
+        const char *what;
+    } three[] = {
+        {{0xEF, 0xBC, 0x8F}, "a character that reads as '/' (U+FF0F)"},
+        {{0xE2, 0x84, 0x80}, "a character that reads as 'a/c' (U+2100)"},
+        {{0xE2, 0x84, 0x81}, "a character that reads as 'a/s' (U+2101)"},
+        {{0xE2, 0x84, 0x85}, "a character that reads as 'c/o' (U+2105)"},
+        {{0xE2, 0x84, 0x86}, "a character that reads as 'c/u' (U+2106)"},
+        {{0xEF, 0xBC, 0xBC}, "a character that reads as '\\' (U+FF3C)"},
+        {{0xEF, 0xB9, 0xA8}, "a character that reads as '\\' (U+FE68)"},
+        {{0xEF, 0xBC, 0x9F}, "a character that reads as '?' (U+FF1F)"},
+        {{0xEF, 0xB9, 0x96}, "a character that reads as '?' (U+FE56)"},
+        {{0xEF, 0xB8, 0x96}, "a character that reads as '?' (U+FE16)"},
+        {{0xE2, 0x81, 0x87}, "a character that reads as '?" "?' (U+2047)"},
+        {{0xE2, 0x81, 0x88}, "a character that reads as '?!' (U+2048)"},
+        {{0xE2, 0x81, 0x89}, "a character that reads as '!?' (U+2049)"},
+        {{0xEF, 0xBC, 0x83}, "a character that reads as '#' (U+FF03)"},
+        {{0xEF, 0xB9, 0x9F}, "a character that reads as '#' (U+FE5F)"},
+        {{0xEF, 0xBC, 0x85}, "a character that reads as '%' (U+FF05)"},
+        {{0xEF, 0xB9, 0xAA}, "a character that reads as '%' (U+FE6A)"},
+        {{0xEF, 0xBC, 0x9B}, "a character that reads as ';' (U+FF1B)"},
+        {{0xEF, 0xB9, 0x94}, "a character that reads as ';' (U+FE54)"},
+        {{0xEF, 0xB8, 0x94}, "a character that reads as ';' (U+FE14)"},
+    };
+    if (s[1] == 0xCD && s[2] == 0xBE) { /* 0xCD leads a two-byte character */
+        *len = 2;
+        return "a character that reads as ';' (U+037E)";
+    }
+    for (size_t i = 0; i < sizeof three / sizeof *three; i++)
+        if (s[0] == three[i].b[0] && s[1] == three[i].b[1] && s[2] == three[i].b[2])
+            return three[i].what;
     return NULL;
 }
 

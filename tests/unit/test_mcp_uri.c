@@ -36,17 +36,21 @@ static void test_passes(void **state)
     ok("demo://resource/static/document/1");
     ok("file:///home/user/notes.txt");
     ok("file:///a/b/");
-    ok("https://example.com/a.b/..c/c..d/...?q=../x#../y"); /* "..." and dotted names are names; query,
-                                                               fragment not paths */
+    ok("https://example.com/a.b/..c/c..d/...?q=../x"); /* "..." and dotted names are names; a query
+                                                        is no path */
+    ok("file:///home/u/%7Ebak/x%20y.txt"); /* Node's pathToFileURL writes ~ as %7E */
+    ok("s3://My-Bucket/x");                /* another scheme's host is kept as written */
+    ok("jdbc:mysql://h/db");              /* and its path's "//" too */
+    ok("demo://h/a//b");
     ok("urn:isbn:0451450523");
     ok("mailto:a@b.example");
     ok("file:///caf%C3%A9/A");
-    ok("https://host.example:8443/a/b%2Bc?x=%41#%41"); /* a query and a fragment are not the path */
+    ok("https://host.example:8443/a/b%25c?x=%41"); /* a query is not the path */
     ok("http://127.0.0.1:3001/mcp");
     ok("file:///");
     ok("file://server/share/x");
     ok("demo://host");
-    ok("https://host.example:8443/a?b=c\\d#e\\f"); /* a '\\' after '?' or '#' is no separator */
+    ok("https://host.example:8443/a?b=c\\d"); /* a '\\' after '?' is no separator */
     ok("file:///public/%EF%BC%8E%EF%BC%8E%EF%BC%8E/x"); /* three dots are a name, as "..." is */
     ok("file:///public/%EF%BC%8Ea/x");
     ok("file:///public/%E2%80%A5%E2%80%A5/x"); /* four */
@@ -96,6 +100,22 @@ static void test_refused(void **state)
     NO("https:docs.example.com/admin/keys", "special scheme without '//'", 5);
     NO("file:/etc/passwd", "special scheme without '//'", 4);
     NO("FILE:///etc/passwd", "upper-case scheme", 0);
+    /* any escape a file server decodes: %40 is "@", %2B "+" */
+    NO("file:///srv/%40corp-secrets/token", "escaped character that needs none", 12);
+    NO("file:///srv/a%2Bb", "escaped character that needs none", 13);
+    /* what a server drops: "x.pem#" and "x.pem?.txt" are x.pem to it */
+    NO("file:///srv/server.pem#", "fragment", 22);
+    NO("file:///srv/server.pem?x=.txt", "query in a file uri", 22);
+    NO("https://h.example/x.pem#frag", "fragment", 23);
+    NO("https://h.example/x?a=1#frag", "fragment", 23);
+    /* a URL parser reads C| as the drive C: */
+    NO("file:///C|/secret/key.txt", "'|' in a file path", 9);
+    /* every character whose NFKC form holds a delimiter */
+    NO("file:///srv/metrics-dat%E2%84%80", "'a/c' (U+2100)", 23);
+    NO("file:///srv/key%EF%BC%9F.txt", "'?' (U+FF1F)", 15);
+    NO("file:///srv/%CD%BEx", "';' (U+037E)", 12);
+    NO("https://h%EF%BC%85.example/x", "'%' (U+FF05)", 9);
+    NO("demo://h%EF%BC%85x/y", "'%' (U+FF05)", 8);
     NO("demo://resource/static/document/../../dynamic/1", "'..' segment", 32);
     NO("file:///public/./x", "'.' segment", 15);
     NO("file:///public/%2e%2E/secret", "'..' segment", 15);

@@ -141,6 +141,12 @@ static void refused(void **state)
         /* characters that NFKC makes '/' or '\\': `..／x` is `../x` there */
         {"/a/..%EF%BC%8Fsecret", "! path: a character that reads as '/' (U+FF0F) at byte 5"},
         {"/a/x\xef\xbc\x8f..", "! path: a character that reads as '/' (U+FF0F) at byte 4"},
+        /* every character whose NFKC form holds a delimiter, not only slashes */
+        {"/datasets/metrics-dat%E2%84%80", "! path: a character that reads as 'a/c' (U+2100) at byte 21"},
+        {"/datasets/customer-pii%EF%BC%9F", "! path: a character that reads as '?' (U+FF1F) at byte 22"},
+        {"/a/%EF%BC%852e%EF%BC%852e/x", "! path: a character that reads as '%' (U+FF05) at byte 3"},
+        {"/a/%CD%BEx", "! path: a character that reads as ';' (U+037E) at byte 3"},
+        {"/a/x%EF%B9%9F", "! path: a character that reads as '#' (U+FE5F) at byte 4"},
         {"/a/%EF%BC%BC", "! path: a character that reads as '\\' (U+FF3C) at byte 3"},
         {"/a/b\xef\xb9\xa8", "! path: a character that reads as '\\' (U+FE68) at byte 4"},
         /* a backslash, raw or encoded: a '/' to WHATWG URL parsers, IIS */
