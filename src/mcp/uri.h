@@ -22,14 +22,19 @@
  *     server writes otherwise, so that the uri decided on is the one the
  *     upstream resolves, and a `like` pattern on it holds: in the scheme
  *     an upper-case letter, or a special scheme (http, https, ws, wss, ftp,
- *     file) without "//"; in the authority a userinfo '@', a
- *     percent-escape, a non-ASCII or upper-case host, an IP literal, a host
- *     ending in '.', an IPv4 host not in dotted decimal (0x7f.1), an empty,
- *     zero-padded or default port (:443 on https), no host (http, https),
- *     or a file host "localhost"; in the path an empty segment ("a//b"),
- *     an escaped unreserved character (%73 is "s"), an escape in lower
- *     case, a raw non-ASCII character, or one of " < > ^ ` { } (the parser
- *     escapes them);
+ *     file) without "//"; in the authority a userinfo '@', a non-ASCII
+ *     host, an IP literal, an empty, zero-padded or default port (:443 on
+ *     https), and for a special scheme a percent-escape, an upper-case
+ *     host, a host ending in '.', an IPv4 host not in dotted decimal
+ *     (0x7f.1), no host (http, https) or a file host "localhost" (other
+ *     schemes' hosts are kept as written); in the path an escape of a
+ *     character that needs none (%73 for "s", %40 for "@": a file server
+ *     decodes every escape; ~ excepted, which Node's pathToFileURL writes
+ *     %7E), an escape in lower case, a raw non-ASCII character, one of
+ *     " < > ^ ` { } (the parser escapes them), and for a special scheme an
+ *     empty segment ("a//b"), and in a file path a '|' (C| is the drive
+ *     C: to the parser); after the path a fragment (no server sees it, so
+ *     "x.pem#" is x.pem), and in a file uri a query;
  *   - anywhere, a NUL (raw or %00), a control character or a space (raw:
  *     the WHATWG URL parser, which Node's MCP servers use, drops tab, LF and
  *     CR anywhere, so ".<TAB>." is a '..' segment to them), a bad
