@@ -240,7 +240,7 @@ nomem:
 int cedar_entities_finish(cedar_entities *es)
 {
     const cv_uid **queue = NULL;
-    size_t qcap = 0;
+    size_t qcap = 0, pairs = 0;
     for (size_t i = 0; i < es->n; i++) {
         wr_free((void *)es->ents[i].anc);
         wr_free((void *)es->ents[i].anc_list);
@@ -253,6 +253,11 @@ int cedar_entities_finish(cedar_entities *es)
         if (compute_ancestors(es, &es->ents[i], &queue, &qcap) < 0) {
             wr_free(queue);
             return -1;
+        }
+        pairs += es->ents[i].nanc;
+        if (pairs > CEDAR_MAX_ANCESTOR_PAIRS) {
+            wr_free(queue);
+            return -2; /* what was computed is freed with the store */
         }
     }
     wr_free(queue);

@@ -42,7 +42,12 @@ wr_arena *cedar_entities_arena(cedar_entities *es);
  * duplicate entity) or on OOM (*oom set). */
 int cedar_entities_add(cedar_entities *es, const cv_uid *uid, const cv_record *attrs,
                        const cv_record *tags, const cv_uid **parents, size_t nparents, bool *oom);
-/* Compute ancestor sets.  Call once after the last add; 0 or -1 on OOM. */
+/* Every entity keeps the set of all its ancestors, so a deep hierarchy
+ * costs the square of its depth (a chain of 20,000 entities: 2e8 pairs, 6
+ * GB).  More pairs than this in one store are refused. */
+#define CEDAR_MAX_ANCESTOR_PAIRS ((size_t)8 << 20)
+/* Compute ancestor sets.  Call once after the last add; 0, -1 on OOM, or
+ * -2 past CEDAR_MAX_ANCESTOR_PAIRS. */
 int cedar_entities_finish(cedar_entities *es);
 
 size_t cedar_entities_count(const cedar_entities *es);

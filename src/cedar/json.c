@@ -831,7 +831,13 @@ writ_status cedar_json_entities(const json_t *j, const writ_schema *s, cedar_ent
                     oom))
             st = wr_error(err, WRIT_ENOMEM, "out of memory");
     }
-    if (!st && cedar_entities_finish(es) < 0)
+    int fin = st ? 0 : cedar_entities_finish(es);
+    if (fin == -2)
+        st = wr_error(err, WRIT_ELIMIT,
+                      "the entity hierarchy is too deep: its entities have more than %zu ancestors in all (each "
+                      "entity keeps all of its ancestors)",
+                      CEDAR_MAX_ANCESTOR_PAIRS);
+    else if (fin < 0)
         st = wr_error(err, WRIT_ENOMEM, "out of memory");
     /* the hierarchy must be acyclic, as the reference requires */
     for (size_t i = 0; !st && i < cedar_entities_count(es); i++) {

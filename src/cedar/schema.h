@@ -92,6 +92,9 @@ bool cedar_schema_is_action_type(const writ_schema *s, const cv_string *type);
 
 /* Limits of the schema parser. */
 #define CEDAR_SCHEMA_MAX_DEPTH 64 /* nesting of records and sets */
+/* chains the resolver follows recursively: an action's `in` parents, and a
+ * common type naming another (`type A = B; type B = C; ...`) */
+#define CEDAR_SCHEMA_MAX_CHAIN 1000
 #define CEDAR_SCHEMA_MAX_SIZE (64u << 20)
 
 #endif

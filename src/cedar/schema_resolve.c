@@ -42,6 +42,7 @@ typedef struct adef {
 
 typedef struct R {
     P *p;
+    unsigned chain; /* common types being resolved, one inside another */
     size_t nc, ne, na;
     cdef *c;
     edef *e;
@@ -127,8 +128,13 @@ static const cs_type *resolve_common(R *r, cdef *c)
     if (c->state == 1)
         cedar_schema_fail(r->p, WRIT_ESCHEMA, c->off, "cycle in common type references containing `%s`",
                           c->name->data);
+    if (r->chain >= CEDAR_SCHEMA_MAX_CHAIN)
+        cedar_schema_fail(r->p, WRIT_ELIMIT, c->off, "common types naming one another deeper than %u, at `%s`",
+                          CEDAR_SCHEMA_MAX_CHAIN, c->name->data);
     c->state = 1;
+    r->chain++;
     c->t = resolve_type(r, c->def, c->ns);
+    r->chain--;
     c->state = 2;
     return c->t;
 }
@@ -244,8 +250,14 @@ static const cv_uid *resolve_action_ref(R *r, const rref *rf, const cv_string *n
 }
 
 /* Depth-first search for a cycle in the action hierarchy. */
-static void action_dfs(R *r, adef *a, const cs_action *acts)
+static void action_dfs(R *r, adef *a, const cs_action *acts, unsigned depth)
 {
+    if (depth >= CEDAR_SCHEMA_MAX_CHAIN) {
+        char b[200];
+        cv_format(cv_entity(a->uid), b, sizeof b);
+        cedar_schema_fail(r->p, WRIT_ELIMIT, a->off, "action hierarchy deeper than %u, at `%s`",
+                          CEDAR_SCHEMA_MAX_CHAIN, b);
+    }
     a->color = 1;
     const cs_action *ca = &acts[a->idx];
     for (size_t i = 0; i < ca->nparents; i++) {
@@ -256,7 +268,7 @@ static void action_dfs(R *r, adef *a, const cs_action *acts)
             cedar_schema_fail(r->p, WRIT_ESCHEMA, pa->off, "cycle in action hierarchy containing `%s`", b);
         }
         if (pa->color == 0)
-            action_dfs(r, pa, acts);
+            action_dfs(r, pa, acts, depth + 1);
     }
     a->color = 2;
 }
@@ -406,7 +418,7 @@ static void resolve(R *r, writ_schema *s)
     }
     for (size_t i = 0; i < r->na; i++)
         if (r->ac[i].color == 0)
-            action_dfs(r, &r->ac[i], s->actions);
+            action_dfs(r, &r->ac[i], s->actions, 0);
 }
 
 void cedar_schema_resolve(P *p, writ_schema *s)

@@ -351,7 +351,8 @@ static void run_path(run *r, const char *path)
         names[n++] = full;
     }
     closedir(d);
-    qsort(names, n, sizeof *names, cmp_str);
+    if (n)
+        qsort(names, n, sizeof *names, cmp_str); /* names is NULL when the folder is empty */
     for (size_t i = 0; i < n; i++) {
         run_path(r, names[i]);
         free(names[i]);

@@ -259,6 +259,22 @@ static void test_many_entities(void **state)
     wr_arena_free(a);
     writ_entities_free(es);
     free(s);
+    /* a chain of 5000: 12.5 million ancestor pairs (each entity keeps all
+     * its ancestors), past CEDAR_MAX_ANCESTOR_PAIRS: refused, not 400 MB */
+    n = 5000;
+    s = malloc(n * 128 + 8);
+    o = 0;
+    s[o++] = '[';
+    for (size_t i = 0; i < n; i++)
+        o += (size_t)snprintf(s + o, 128, "%s{\"uid\":{\"type\":\"E\",\"id\":\"%zu\"},\"attrs\":{},\"parents\":[{\"type\":\"E\",\"id\":\"%zu\"}]}",
+                              i ? "," : "", i, i + 1);
+    s[o++] = ']';
+    s[o] = 0;
+    es = NULL;
+    assert_int_equal(load_entities(s, NULL, &es, &err), WRIT_ELIMIT);
+    assert_null(es);
+    assert_non_null(strstr(err.msg, "the entity hierarchy is too deep"));
+    free(s);
 }
 
 static void test_entity_shape_errors(void **state)

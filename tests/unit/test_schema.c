@@ -242,6 +242,34 @@ static void test_limits(void **state)
         buf[o++] = '}';
     memcpy(buf + o, ";", 2);
     assert_int_equal(status_of(buf), WRIT_OK);
+    /* chains the resolver follows: `action a0 in [a1]; action a1 in [a2];
+     * ...` and `type T0 = T1; ...` (50,000 of either overflowed the stack
+     * and killed a server reloading the schema); just under the limit and
+     * far over it */
+    size_t cap = 60000 * 40;
+    char *big = malloc(cap);
+    for (int kind = 0; kind < 2; kind++) {
+        static const size_t counts[] = {CEDAR_SCHEMA_MAX_CHAIN - 1, 50000};
+        for (int c = 0; c < 2; c++) {
+            size_t n = counts[c];
+            o = (size_t)snprintf(big, cap, kind ? "entity E;" : "");
+            for (size_t i = 0; i < n; i++)
+                o += kind ? (size_t)snprintf(big + o, cap - o, "action a%zu in [a%zu];", i, i + 1)
+                          : (size_t)snprintf(big + o, cap - o, "type T%zu = T%zu;", i, i + 1);
+            o += kind ? (size_t)snprintf(big + o, cap - o, "action a%zu;", n)
+                      : (size_t)snprintf(big + o, cap - o, "type T%zu = Long;", n);
+            writ_schema *sc = NULL;
+            writ_error err;
+            writ_status st = writ_schema_parse(big, o, &sc, &err);
+            if (c == 0 && st != WRIT_OK)
+                fail_msg("%s chain of %zu: %s", kind ? "action" : "type", n, err.msg);
+            if (c == 1 && (st != WRIT_ELIMIT || !strstr(err.msg, kind ? "action hierarchy deeper than 1000"
+                                                                         : "naming one another deeper than 1000")))
+                fail_msg("%s chain of %zu: %d %s", kind ? "action" : "type", n, st, err.msg);
+            writ_schema_free(sc);
+        }
+    }
+    free(big);
 }
 
 /* Fail the Nth allocation of a schema parse, for every N up to the first
