@@ -464,6 +464,10 @@ writ_status wr_search_run(const wr_search *q, uint64_t from, size_t limit, wr_se
         st->candidates++;
         if (!q->exhaustive && !plausible(&x, u, e))
             continue;
+        if (q->max_checked && st->checked == q->max_checked) {
+            *next = pos; /* the work of one request is bounded: go on from here */
+            goto out;
+        }
         st->checked++;
         int r = check(arg, u);
         if (r < 0) {

@@ -32,6 +32,10 @@ typedef struct wr_search {
      * pre-filter then reads nothing of it from the store */
     bool props[3];
     bool exhaustive; /* no pre-filter: every candidate goes to the final check (brute force) */
+    /* at most this many final checks in one run (0: no bound); past it the
+     * run ends with *next at the first candidate not yet checked, so a page
+     * may hold fewer than `limit` results and still have a next one */
+    size_t max_checked;
 } wr_search;
 
 /* The final check of one candidate (a uid of the searched type): 1

@@ -270,6 +270,7 @@ static void search(srv *s, const srv_task *tk, const srv_peer *peer, int kind, j
         .id = {kind == 0 ? "" : pid, aid, rid},
         .id_len = {kind == 0 ? 0 : strlen(pid), strlen(aid), strlen(rid)},
         .props = {has_props(subj), false, has_props(res)},
+        .max_checked = s->cfg->search_max_decisions,
     };
     sh_ctx x = {
         .s = s,

@@ -51,6 +51,9 @@ static const ck_key keys[] = {
     {"threads", CK_U32, OFF(threads), 0, 256, "HTTP worker threads (0: one per CPU)"},
     {"max_body", CK_U64, OFF(max_body), 64, 64u << 20, "largest request body, bytes"},
     {"max_batch", CK_U32, OFF(max_batch), 1, 100000, "most evaluations in one batch request"},
+    {"search_max_decisions", CK_U32, OFF(search_max_decisions), 1, 10000000,
+     "most candidates one AuthZEN search request decides; past it the answer pages (fewer results, a "
+     "next_token)"},
     {"timeout", CK_U32, OFF(timeout), 1, 3600,
      "idle timeout, and the most a request's headers or body may take, seconds"},
     {"max_connections", CK_U32, OFF(max_connections), 1, 1000000, "most open connections"},
@@ -211,6 +214,7 @@ void srv_config_defaults(srv_config *c)
     c->threads = 0;
     c->max_body = 64 * 1024;
     c->max_batch = 256;
+    c->search_max_decisions = 5000;
     c->timeout = 10;
     c->max_connections = 4096;
     c->drain_timeout = 5;

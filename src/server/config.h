@@ -89,6 +89,7 @@ typedef struct srv_config {
     uint32_t threads;           /* 0 = one per CPU */
     uint64_t max_body;          /* bytes of one request body */
     uint32_t max_batch;         /* evaluations in one batch request */
+    uint32_t search_max_decisions; /* decisions one search request may make before it pages */
     uint32_t timeout;           /* idle timeout; also the most a request's headers or body take, seconds */
     uint32_t max_connections;
     uint32_t drain_timeout;     /* seconds to finish requests on shutdown */

@@ -167,6 +167,30 @@ contains "token: another subject refused" "$r" "403"
 r=$(apost "bad.token.here" "{\"action\":{\"name\":\"read\"},\"resource\":{\"type\":\"Dataset\"}}" /access/v1/search/resource)
 contains "bad token: 401" "$r" "401"
 
+# ---- the work of one request is bounded (search_max_decisions): a page may
+# hold fewer results and still have a next_token; following them gives the
+# same results (a second server; its searches are not counted above)
+S1=$ADDR P1=$WPID
+start_writ small --policies "$EX/policies.cedar" --entities "$TMP/entities.json" --schema "$EX/schema.cedarschema" \
+    --search-max-decisions 1
+q="{\"subject\":{\"type\":\"Agent\",\"id\":\"$A/analyst\"},\"action\":{\"name\":\"read\"},\"resource\":{\"type\":\"Dataset\"},$CTX"
+whole=$(ADDR=$S1 post /access/v1/search/resource "$q}"); whole=$(found "$whole")
+tok="" all="[]" pages=0 most=0
+while :; do
+    body="$q}"; [ -n "$tok" ] && body="$q,\"page\":{\"token\":\"$tok\"}}"
+    r=$(curl -s -m 10 -X POST -H 'Content-Type: application/json' --data-binary "$body" "http://$ADDR/access/v1/search/resource")
+    all=$(jq -c --argjson a "$all" '$a + .results' <<<"$r")
+    n=$(jq '.results | length' <<<"$r"); [ "$n" -gt "$most" ] && most=$n
+    tok=$(jq -r '.page.next_token' <<<"$r")
+    pages=$((pages + 1))
+    [ -z "$tok" ] || [ "$pages" -gt 200 ] && break
+done
+[ "$whole" != "[]" ] && ok "the whole search finds something ($whole)" || bad "the whole search found nothing"
+check "one decision per request: the same results, page by page" "$(jq -c 'sort_by(tostring)' <<<"$all")" "$whole"
+[ "$pages" -gt 1 ] && [ "$most" -le 1 ] && ok "... over $pages pages of at most one result" || bad "pages $pages, most $most"
+stop_writ "$WPID"
+ADDR=$S1 WPID=$P1
+
 # ---- one audit record per search, none per candidate
 SEARCHES_OK=$(grep -c . "$TMP/searches")
 stop_writ "$WPID"

@@ -180,7 +180,25 @@ static size_t both(bf *x, const wr_search *q0, char **pruned, char **brute, size
         else
             *ncand = *ncand < st.candidates ? *ncand : st.candidates;
     }
-    return st.candidates;
+    size_t cands = st.candidates;
+    /* bounded work (max_checked): the same results over as many runs as it
+     * takes, each deciding at most 3, going on from where the last ended */
+    q.exhaustive = false;
+    q.max_checked = 3;
+    x->out.len = 0;
+    sb_putc(&x->out, '[');
+    uint64_t from = 0;
+    size_t runs = 0;
+    do {
+        assert_int_equal(wr_search_run(&q, from, SIZE_MAX, bf_check, bf_emit, x, &next, &st, &err), WRIT_OK);
+        assert_true(st.checked <= 3);
+        assert_true(next == WR_SEARCH_END || next > from || st.checked > 0);
+        from = next;
+        runs++;
+    } while (next != WR_SEARCH_END && runs < 100000);
+    sb_putc(&x->out, '\0');
+    assert_string_equal(x->out.p, *pruned);
+    return cands;
 }
 
 static void test_against_brute_force(void **state)
