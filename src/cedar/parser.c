@@ -409,6 +409,8 @@ static ast_node *record(parser *p, uint32_t pos)
         }
         next(p);
         expect(p, T_COLON);
+        if (n >= CEDAR_MAX_MEMBERS)
+            fail_code(p, WRIT_ELIMIT, kpos, "record literal with more than %d keys", CEDAR_MAX_MEMBERS);
         for (size_t i = 0; i < n; i++)
             if (cv_string_eq(keys[i], k))
                 fail(p, kpos, "duplicate key `%s` in record literal", k->data);
@@ -1106,6 +1108,8 @@ static ast_policy *policy(parser *p)
         } else {
             val = mkstr(p, "", 0);
         }
+        if (pol->nannot >= CEDAR_MAX_MEMBERS)
+            fail_code(p, WRIT_ELIMIT, key.pos, "policy with more than %d annotations", CEDAR_MAX_MEMBERS);
         for (size_t i = 0; i < pol->nannot; i++)
             if (pol->annot[i].key->len == key.len && !memcmp(pol->annot[i].key->data, key.text, key.len))
                 fail(p, key.pos, "duplicate annotation: @%.*s", (int)key.len, key.text);

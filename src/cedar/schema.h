@@ -95,6 +95,9 @@ bool cedar_schema_is_action_type(const writ_schema *s, const cv_string *type);
 /* chains the resolver follows recursively: an action's `in` parents, and a
  * common type naming another (`type A = B; type B = C; ...`) */
 #define CEDAR_SCHEMA_MAX_CHAIN 1000
+/* namespaces of a schema, attributes of one record type: each is checked
+ * against the others, so a list costs the square of its length */
+#define CEDAR_SCHEMA_MAX_MEMBERS 10000u
 #define CEDAR_SCHEMA_MAX_SIZE (64u << 20)
 
 #endif

@@ -155,6 +155,9 @@ static const cs_type *resolve_type(R *r, const rtype *rt, const cv_string *ns)
         t->elem = resolve_type(r, rt->elem, ns);
         return t;
     case RT_REC: {
+        if (rt->nattrs > CEDAR_SCHEMA_MAX_MEMBERS) /* each is compared with all after it */
+            cedar_schema_fail(p, WRIT_ELIMIT, rt->off, "a record type with more than %u attributes",
+                              CEDAR_SCHEMA_MAX_MEMBERS);
         t = cedar_schema_alloc(p, sizeof *t);
         t->kind = CS_RECORD;
         cs_attr *at = cedar_schema_alloc(p, (rt->nattrs ? rt->nattrs : 1) * sizeof *at);

@@ -556,6 +556,8 @@ static rdecl *decl(P *p)
 
 static rns *namespace_get(P *p, const cv_string *name, size_t off, bool explicit_ns)
 {
+    if (p->nns >= CEDAR_SCHEMA_MAX_MEMBERS) /* each new one is compared with all before it */
+        cedar_schema_fail(p, WRIT_ELIMIT, off, "more than %u namespaces", CEDAR_SCHEMA_MAX_MEMBERS);
     for (size_t i = 0; i < p->nns; i++)
         if (cv_string_eq(p->ns[i]->name, name)) {
             if (explicit_ns)

@@ -40,6 +40,37 @@ static void parse_err(const char *src, size_t len, writ_status code, uint32_t li
         fail_msg("<%.60s>: message <%s> lacks <%s>", src, err.msg, frag);
 }
 
+/* Lists checked member against member for duplicates are bounded: at the
+ * limit they parse, one more is WRIT_ELIMIT (100,000 annotations took 43 s). */
+static void test_member_limits(void **state)
+{
+    (void)state;
+    size_t cap = 12 * (CEDAR_MAX_MEMBERS + 2) + 64;
+    char *s = malloc(cap);
+    for (int over = 0; over < 2; over++) {
+        size_t n = CEDAR_MAX_MEMBERS + (size_t)over, o = 0;
+        for (size_t i = 0; i < n; i++)
+            o += (size_t)snprintf(s + o, cap - o, "@a%zu ", i);
+        o += (size_t)snprintf(s + o, cap - o, "permit(principal, action, resource);");
+        writ_policyset *ps = NULL;
+        writ_error err;
+        writ_status st = writ_policyset_parse(s, o, &ps, &err);
+        if (over ? st != WRIT_ELIMIT || !strstr(err.msg, "more than 10000 annotations") : st != WRIT_OK)
+            fail_msg("%zu annotations: %d %s", n, st, err.msg);
+        writ_policyset_free(ps);
+        o = (size_t)snprintf(s, cap, "permit(principal, action, resource) when { {");
+        for (size_t i = 0; i < n; i++)
+            o += (size_t)snprintf(s + o, cap - o, "%sk%zu: 1", i ? "," : "", i);
+        o += (size_t)snprintf(s + o, cap - o, "} == {} };");
+        ps = NULL;
+        st = writ_policyset_parse(s, o, &ps, &err);
+        if (over ? st != WRIT_ELIMIT || !strstr(err.msg, "more than 10000 keys") : st != WRIT_OK)
+            fail_msg("%zu keys: %d %s", n, st, err.msg);
+        writ_policyset_free(ps);
+    }
+    free(s);
+}
+
 static void test_structure(void **state)
 {
     (void)state;
@@ -333,7 +364,7 @@ int main(void)
         cmocka_unit_test(test_literals),       cmocka_unit_test(test_errors),
         cmocka_unit_test(test_deep_nesting),   cmocka_unit_test(test_templates),
         cmocka_unit_test(test_null_and_empty), cmocka_unit_test(test_operator_chains),
-        cmocka_unit_test(test_boolean_chains),
+        cmocka_unit_test(test_boolean_chains), cmocka_unit_test(test_member_limits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

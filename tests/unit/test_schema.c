@@ -269,6 +269,28 @@ static void test_limits(void **state)
             writ_schema_free(sc);
         }
     }
+    /* attributes of one record, and namespaces: at the limit, and past it */
+    for (int over = 0; over < 2; over++) {
+        size_t n = CEDAR_SCHEMA_MAX_MEMBERS + (size_t)over;
+        o = (size_t)snprintf(big, cap, "entity E { ");
+        for (size_t i = 0; i < n; i++)
+            o += (size_t)snprintf(big + o, cap - o, "%sa%zu: Long", i ? "," : "", i);
+        o += (size_t)snprintf(big + o, cap - o, " };");
+        writ_schema *sc = NULL;
+        writ_error err;
+        writ_status st = writ_schema_parse(big, o, &sc, &err);
+        if (over ? st != WRIT_ELIMIT || !strstr(err.msg, "more than 10000 attributes") : st != WRIT_OK)
+            fail_msg("%zu attributes: %d %s", n, st, err.msg);
+        writ_schema_free(sc);
+        o = 0;
+        for (size_t i = 0; i < n; i++)
+            o += (size_t)snprintf(big + o, cap - o, "namespace N%zu { entity E; }", i);
+        sc = NULL;
+        st = writ_schema_parse(big, o, &sc, &err);
+        if (over ? st != WRIT_ELIMIT || !strstr(err.msg, "more than 10000 namespaces") : st != WRIT_OK)
+            fail_msg("%zu namespaces: %d %s", n, st, err.msg);
+        writ_schema_free(sc);
+    }
     free(big);
 }
 
