@@ -424,6 +424,29 @@ r=$(jq -c --arg id "$A1" 'select(.errors[]?.approval? and .errors[0].approval.id
 check "audit: the approval step names the approver" "$(jq -r .agent <<<"$r")" 'Writ::User::"alice"'
 r=$(jq -c 'select(.action == "Writ::Action::\"approve_request\"" and .decision == "deny" and .agent == "Writ::User::\"mallory\"")' <<<"$q" | head -1)
 [ -n "$r" ] && ok "audit: the refused approver's Cedar decision" || bad "audit: no record of mallory's refusal"
+# ---- a webhook receiver that hangs holds a shutdown 5 s in all, not 5 s a
+# queued approval (12 of them took 59 s), so the audit log's closing
+# checkpoint is still signed by a supervisor's grace period
+cat >"$TMP/hang.py" <<'PY'
+import socket, sys
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(64)
+open(sys.argv[1], "w").write(str(s.getsockname()[1]))
+held = []
+while True:
+    c, _ = s.accept(); held.append(c)  # reads nothing, answers nothing
+PY
+python3 "$TMP/hang.py" "$TMP/hang.port" &
+PIDS+=("$!")
+for _ in $(seq 50); do [ -s "$TMP/hang.port" ] && break; sleep 0.1; done
+sed "s|^approval_ttl = 2s|approval_webhook = http://127.0.0.1:$(cat "$TMP/hang.port")/hook|" "$TMP/short.conf" >"$TMP/hang.conf"
+start_writ hang --config "$TMP/hang.conf"
+for i in 1 2 3 4 5 6 7 8; do ask payments "th$i" "{\"version\":\"$i\"}" >/dev/null; done
+t0=$(date +%s%N)
+stop_writ "$WPID"
+ms=$((($(date +%s%N) - t0) / 1000000))
+[ "$ms" -lt 8000 ] && ok "a hanging webhook with 8 queued: stopped in $ms ms" || bad "a hanging webhook: stopping took $ms ms"
+contains "... giving up on what was left, logged" "$(cat "$TMP/hang.log")" "stopping: gave up on"
+contains "... and the audit log closed after it" "$(cat "$TMP/hang.log")" "audit log closed"
 # an @approval value other than "required" (a typo) is refused, not read as "no approval"
 printf '@id("typo")\n@approval("Required")\npermit (principal, action, resource);\n' >"$TMP/typo.cedar"
 out=$(timeout 10 "$WRIT" serve --policies "$TMP/typo.cedar" --listen 127.0.0.1:0 --state-dir "$TMP/typo.state" 2>&1)
