@@ -43,7 +43,7 @@ bool srv_framing_line_checks(void)
 typedef struct fr_scan {
     bool lines;         /* run the line-end checks */
     uintptr_t prev_end; /* where the text before the next header ends */
-    unsigned ncl, nte;
+    unsigned ncl, nte, nauth;
     const char *cl, *te, *ct;
     const char *why;
 } fr_scan;
@@ -129,7 +129,7 @@ static enum MHD_Result each_header(void *cls, enum MHD_ValueKind kind, const cha
         }
         f->prev_end = (uintptr_t)p; /* the value's end: its NUL */
     }
-    /* the three names the server reads, told apart by their first letter
+    /* the names counted here, told apart by their first letter
      * before any case-blind comparison */
     if ((key[0] | 0x20) == 'c') {
         if (!strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH)) {
@@ -141,6 +141,8 @@ static enum MHD_Result each_header(void *cls, enum MHD_ValueKind kind, const cha
     } else if ((key[0] | 0x20) == 't' && !strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING)) {
         f->nte++;
         f->te = value;
+    } else if ((key[0] | 0x20) == 'a' && !strcasecmp(key, MHD_HTTP_HEADER_AUTHORIZATION)) {
+        f->nauth++;
     }
     return MHD_YES;
 }
@@ -162,6 +164,8 @@ const char *srv_framing_check(struct MHD_Connection *c, const char *method, cons
         return f.why;
     if (f.ncl > 1)
         return "more than one Content-Length";
+    if (f.nauth > 1) /* a lookup reads the first; a proxy in front may read the last */
+        return "more than one Authorization header";
     if (f.nte > 1)
         return "more than one Transfer-Encoding";
     if (f.nte && f.ncl)

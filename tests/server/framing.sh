@@ -77,6 +77,8 @@ refused "Transfer-Encoding other than chunked" \
 refused "two Transfer-Encodings" \
     "$(eval_req 'Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n' '\r\n' "$chunked\r\n$body\r\n0\r\n\r\n")"
 refused "bare LF throughout" "$(eval_req "Content-Length: $len\n" '\n')"
+# Writ reads the first Authorization; a proxy in front may have read the last
+refused "two Authorization headers" "$(eval_req "Content-Length: $len\r\nAuthorization: Bearer a\r\nauthorization: Bearer b\r\n")"
 refused "bare LF after the request line" 'GET /healthz HTTP/1.1\nHost: x\r\nConnection: close\r\n\r\n'
 refused "bare LF after a header" 'GET /healthz HTTP/1.1\r\nHost: x\nConnection: close\r\n\r\n'
 refused "bare LF after the last header" 'GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\n\r\n'
