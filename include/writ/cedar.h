@@ -35,6 +35,10 @@ typedef struct writ_authorizer writ_authorizer;
 /* ---- policies.  Policies are named "policy0", "policy1", ... in order of
  * appearance (annotations do not rename them); templates likewise.  This is
  * the naming of the Cedar conformance corpus. */
+/* Is s[0..n) a Cedar name: Ident, or Ident::Ident..., no reserved word (a
+ * namespace or an entity type name as a policy writes it)? */
+WRIT_API bool writ_name_ok(const char *s, size_t n);
+
 WRIT_API WRIT_MUST_CHECK writ_status writ_policyset_parse(const char *text, size_t len, writ_policyset **out,
                                                  writ_error *err);
 /* The same, with flags.  WRIT_PS_ID_ANNOTATION: a policy or template

@@ -1,6 +1,7 @@
 /* api_data.c - public functions for schemas, entity stores and requests
  * (include/writ/cedar.h), on top of schema.c and json.c. */
 #include "cedar/json.h"
+#include "cedar/parser.h"
 #include "cedar/reqbuild.h"
 #include "cedar/request.h"
 #include "cedar/schema.h"
@@ -10,6 +11,8 @@
 
 #include <stdio.h>
 #include <string.h>
+
+bool writ_name_ok(const char *s, size_t n) { return s && cedar_valid_type_name(s, n); }
 
 writ_status writ_schema_parse(const char *text, size_t len, writ_schema **out, writ_error *err)
 {

@@ -4,6 +4,7 @@
 #include "server/route.h"
 #include "util/alloc.h"
 #include "util/error.h"
+#include "writ/cedar.h"
 #include "writ/identity.h"
 
 #include <arpa/inet.h>
@@ -1089,6 +1090,12 @@ writ_status srv_config_check(const srv_config *c, writ_error *err)
             err, WRIT_EINVAL,
             "no policies: pass --policies FILE (with --entities FILE and --schema FILE as needed) or "
             "--config FILE naming them; scripts/start.sh runs the examples/ set");
+    if (c->ns && *c->ns && !writ_name_ok(c->ns, strlen(c->ns)))
+        return wr_error(err, WRIT_EINVAL, "namespace '%s' is not a Cedar name (Ident or Ident::Ident...)", c->ns);
+    if (c->check_principal_type && *c->check_principal_type &&
+        !writ_name_ok(c->check_principal_type, strlen(c->check_principal_type)))
+        return wr_error(err, WRIT_EINVAL, "check_principal_type '%s' is not a Cedar type name",
+                        c->check_principal_type);
     if (!c->actor_audience || !*c->actor_audience || !c->identity_audience ||
         !strcmp(c->actor_audience, c->identity_audience))
         return wr_error(err, WRIT_EINVAL,

@@ -59,6 +59,20 @@ static void check_needs_policies(void **state)
     assert_int_equal(srv_config_args(&c, 3, same, &help, &err), WRIT_OK);
     assert_int_equal(srv_config_check(&c, &err), WRIT_EINVAL);
     assert_non_null(strstr(err.msg, "actor_audience must be set and differ from identity_audience"));
+    char *back[] = {"serve", "--actor-audience", "writ-actor", NULL};
+    assert_int_equal(srv_config_args(&c, 3, back, &help, &err), WRIT_OK);
+    /* names Cedar must read: refused at start, not on every request after */
+    static const char *const bad_names[][2] = {{"--namespace", "::"}, {"--namespace", "Acme::"}, {"--namespace", "if"},
+                                               {"--check-principal-type", "::"}, {"--check-principal-type", "A B"}};
+    for (size_t i = 0; i < sizeof bad_names / sizeof *bad_names; i++) {
+        char *a[] = {"serve", (char *)bad_names[i][0], (char *)bad_names[i][1], NULL};
+        assert_int_equal(srv_config_args(&c, 3, a, &help, &err), WRIT_OK);
+        assert_int_equal(srv_config_check(&c, &err), WRIT_EINVAL);
+        assert_non_null(strstr(err.msg, "is not a Cedar"));
+        char *fix[] = {"serve", "--namespace", "Acme::Writ", "--check-principal-type", "Agent", NULL};
+        assert_int_equal(srv_config_args(&c, 5, fix, &help, &err), WRIT_OK);
+        assert_int_equal(srv_config_check(&c, &err), WRIT_OK);
+    }
     srv_config_free(&c);
 }
 
