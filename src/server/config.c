@@ -919,11 +919,22 @@ static writ_status load_json(srv_config *c, const char *text, size_t len, const 
     return st;
 }
 
+/* A key that holds one value (a list key, such as route, takes many). */
+static bool one_value(ck_kind k)
+{
+    return k == CK_STR || k == CK_PATH || k == CK_U32 || k == CK_U64 || k == CK_BOOL || k == CK_LISTEN ||
+           k == CK_DURATION;
+}
+
 writ_status srv_config_load_text(srv_config *c, const char *text, size_t len, const char *base_dir,
                                  writ_error *err)
 {
     if (len > SRV_CONFIG_MAX_BYTES)
         return wr_error(err, WRIT_ELIMIT, "config: larger than %u bytes", (unsigned)SRV_CONFIG_MAX_BYTES);
+    if (len >= 3 && !memcmp(text, "\xEF\xBB\xBF", 3)) { /* a UTF-8 byte order mark: an editor's, not a key's */
+        text += 3;
+        len -= 3;
+    }
     size_t i = 0;
     while (i < len && (text[i] == ' ' || text[i] == '\t' || text[i] == '\n' || text[i] == '\r'))
         i++;
@@ -935,7 +946,7 @@ writ_status srv_config_load_text(srv_config *c, const char *text, size_t len, co
     if (!copy)
         return wr_error(err, WRIT_ENOMEM, "out of memory");
     writ_status st = WRIT_OK;
-    uint32_t lineno = 0;
+    uint32_t lineno = 0, seen[NKEYS] = {0}; /* the line that set each one-value key */
     bool file_routes = false;
     char *line = copy, *end = copy + len;
     while (line < end && !st) {
@@ -955,9 +966,18 @@ writ_status srv_config_load_text(srv_config *c, const char *text, size_t len, co
                     free_routes(c); /* a file's routes replace the defaults */
                     file_routes = true;
                 }
-                c->loading_line = lineno;
-                st = srv_config_set(c, k, v, base_dir, err);
-                c->loading_line = 0;
+                const ck_key *ck = find_key(k, strlen(k));
+                size_t ki = ck ? (size_t)(ck - keys) : 0;
+                if (ck && one_value(ck->kind) && seen[ki]) {
+                    st = wr_error(err, WRIT_EINVAL, "config: '%s' set twice (lines %u and %u): keep one", k,
+                                  (unsigned)seen[ki], (unsigned)lineno);
+                } else {
+                    if (ck)
+                        seen[ki] = lineno;
+                    c->loading_line = lineno;
+                    st = srv_config_set(c, k, v, base_dir, err);
+                    c->loading_line = 0;
+                }
             }
             if (st && err)
                 err->line = lineno;

@@ -353,15 +353,30 @@ static void file_errors(void **state)
     char path[] = "/tmp/writ-test-config-XXXXXX";
     int fd = mkstemp(path);
     assert_true(fd >= 0);
-    const char *text = "threads = 1\nthreads = x\n";
+    const char *text = "workers = 1\nthreads = x\n";
     assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
     srv_config c;
     srv_config_defaults(&c);
     writ_error err;
     assert_int_equal(srv_config_load(&c, path, &err), WRIT_EINVAL);
-    char want[128];
-    snprintf(want, sizeof want, "%s:2: threads: not a number", path);
+    char want[160];
+    snprintf(want, sizeof want, "%s:1: ", path); /* an unknown key, on its line */
     assert_non_null(strstr(err.msg, want));
+    assert_int_equal(ftruncate(fd, 0), 0);
+    text = "threads = 1\nthreads = x\n";
+    assert_int_equal(pwrite(fd, text, strlen(text), 0), (ssize_t)strlen(text));
+    assert_int_equal(srv_config_load(&c, path, &err), WRIT_EINVAL);
+    /* a one-value key set twice in one file: which value was meant? */
+    snprintf(want, sizeof want, "%s:2: config: 'threads' set twice (lines 1 and 2): keep one", path);
+    if (!strstr(err.msg, want))
+        fail_msg("%s", err.msg);
+    assert_int_equal(ftruncate(fd, 0), 0);
+    text = "\xEF\xBB\xBFthreads = x\n"; /* a byte order mark is an editor's, not part of the key */
+    assert_int_equal(pwrite(fd, text, strlen(text), 0), (ssize_t)strlen(text));
+    assert_int_equal(srv_config_load(&c, path, &err), WRIT_EINVAL);
+    snprintf(want, sizeof want, "%s:1: threads: not a number", path);
+    if (!strstr(err.msg, want))
+        fail_msg("%s", err.msg);
 
     assert_int_equal(ftruncate(fd, 0), 0);
     text = "{\"threads\": 1,\n  \"x\" 2}";
