@@ -70,8 +70,13 @@ typedef struct tok_opts {
     long long ttl, now, leeway;
 } tok_opts;
 
+/* What tok_parse found wrong, printed above the usage ("" = nothing said). */
+static char parse_why[240];
+
 static int tok_usage(void)
 {
+    if (parse_why[0])
+        fprintf(stderr, "writ token: %s\n", parse_why);
     fprintf(stderr,
             "usage: writ token <command> [options]\n"
             "  mint      --key F... --issuer I --audience A --subject ID [--cert-thumbprint X] SCOPE [--ttl S] [--txn T]\n"
@@ -92,18 +97,27 @@ static bool tok_parse(int argc, char **argv, tok_opts *o)
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+#define NEEDS(name)                                                                                              \
+    do {                                                                                                         \
+        snprintf(parse_why, sizeof parse_why, "%s needs a value", name);                                         \
+        return false;                                                                                            \
+    } while (0)
 #define STR(name, field)                                                                                         \
     if (!strcmp(a, name)) {                                                                                      \
         if (!v)                                                                                                  \
-            return false;                                                                                        \
+            NEEDS(name);                                                                                         \
         o->field = v;                                                                                            \
         i++;                                                                                                     \
         continue;                                                                                                \
     }
 #define LIST(name, arr, n)                                                                                       \
     if (!strcmp(a, name)) {                                                                                      \
-        if (!v || o->n >= MAXN)                                                                                  \
+        if (!v)                                                                                                  \
+            NEEDS(name);                                                                                         \
+        if (o->n >= MAXN) {                                                                                      \
+            snprintf(parse_why, sizeof parse_why, "more than %d %s", MAXN, name);                                \
             return false;                                                                                        \
+        }                                                                                                        \
         o->arr[o->n++] = (char *)v;                                                                              \
         i++;                                                                                                     \
         continue;                                                                                                \
@@ -112,11 +126,13 @@ static bool tok_parse(int argc, char **argv, tok_opts *o)
     if (!strcmp(a, name)) {                                                                                      \
         char *end;                                                                                               \
         if (!v)                                                                                                  \
-            return false;                                                                                        \
+            NEEDS(name);                                                                                         \
         errno = 0;                                                                                               \
         o->field = strtoll(v, &end, 10);                                                                         \
-        if (errno || *end || o->field < 0)                                                                       \
+        if (errno || *end || !*v || o->field < 0) {                                                              \
+            snprintf(parse_why, sizeof parse_why, "%s '%.60s' is not a whole number of seconds", name, v);       \
             return false;                                                                                        \
+        }                                                                                                        \
         i++;                                                                                                     \
         continue;                                                                                                \
     }
@@ -150,13 +166,32 @@ static bool tok_parse(int argc, char **argv, tok_opts *o)
 #undef STR
 #undef LIST
 #undef NUM
-        if (a[0] == '-' && a[1] == '-')
+#undef NEEDS
+        if (a[0] == '-' && a[1] == '-') {
+            snprintf(parse_why, sizeof parse_why, "unknown option %.60s", a);
             return false;
-        if (o->token)
+        }
+        if (o->token) {
+            snprintf(parse_why, sizeof parse_why, "one TOKEN only ('%.40s' is a second)", a);
             return false;
+        }
         o->token = a;
     }
-    return o->ttl <= 86400 && o->leeway <= 3600;
+    if (o->ttl > 86400 || o->leeway > 3600) {
+        snprintf(parse_why, sizeof parse_why, o->ttl > 86400 ? "--ttl is at most 86400 s" : "--leeway is at most 3600 s");
+        return false;
+    }
+    /* a certificate thumbprint is base64url SHA-256 (RFC 8705): 43 characters */
+    const char *const thumbs[] = {o->cert, o->target_cert, o->presenter_cert};
+    for (int k = 0; k < 3; k++) {
+        const char *t = thumbs[k];
+        if (t && (strlen(t) != 43 || strspn(t, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") != 43)) {
+            snprintf(parse_why, sizeof parse_why,
+                     "a certificate thumbprint is 43 base64url characters (SHA-256, RFC 8705), not '%.50s'", t);
+            return false;
+        }
+    }
+    return true;
 }
 
 /* The token text: argument, "-" for stdin, "@FILE"; trailing whitespace cut. */

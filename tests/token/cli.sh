@@ -50,6 +50,11 @@ expect 1 "refused: ttl_too_long" -- "$writ" token mint --key k1.pem --issuer $IS
 expect 2 "required" -- "$writ" token mint --key k1.pem --issuer $ISS --audience $AUD "${SCOPE[@]}"
 expect 2 "usage" -- "$writ" token frobnicate
 expect 2 "usage" -- "$writ" token mint --ttl -5
+# a bad option value says which, above the usage
+expect 2 "--ttl 'x' is not a whole number" -- "$writ" token mint --ttl x
+expect 2 "--ttl is at most 86400" -- "$writ" token mint --ttl 99999
+expect 2 "certificate thumbprint is 43 base64url" -- "$writ" token mint --cert-thumbprint '!!!'
+expect 2 "unknown option --frob" -- "$writ" token mint --frob
 
 # delegation
 del=(token delegate --key k1.pem --issuer $ISS --audience $AUD --token "$tok")
