@@ -189,12 +189,9 @@ static bool reaches(mcp_gw *g, gw_req *r, char *why, size_t n)
         snprintf(why, n, "the namespace is too long for an MCP upstream's action ids");
         return false;
     }
-    if (srv_task_reaches(&r->task, p, pu, name, ru, why, n))
-        return false;
     /* a minted token for what is not one decided action (initialize, ping,
      * a stream) carries what this token may do there, not the upstream */
-    srv_task_reaching(&r->task, p, pu, r->scope, sizeof r->scope);
-    return true;
+    return !srv_task_reaches(&r->task, p, pu, name, ru, r->scope, sizeof r->scope, why, n);
 }
 
 static enum MHD_Result out_of_reach(mcp_gw *g, gw_req *r, struct MHD_Connection *c, const char *why)
@@ -1125,11 +1122,6 @@ static int decide_post(mcp_gw *g, gw_req *r, struct MHD_Connection *c, const cha
                 }
                 json_decref(ann);
             }
-        } else if ((!strcmp(meth, "resources/read") || !strcmp(meth, "prompts/get")) &&
-                   odd_param(m.params, meth, meth[0] == 'r' ? "uri\0_meta\0" : "name\0arguments\0_meta\0", err_at,
-                             sizeof err_at)) {
-            *ret = send_rpc_error(r, c, 200, m.id, MCP_RPC_INVALID_PARAMS, err_at);
-            rc = -1;
         } else if (!strcmp(meth, "resources/read") || !strcmp(meth, "prompts/get")) {
             bool rr = meth[0] == 'r';
             json_t *in = json_object();
@@ -1143,8 +1135,9 @@ static int decide_post(mcp_gw *g, gw_req *r, struct MHD_Connection *c, const cha
             writ_error err;
             memset(&err, 0, sizeof err);
             const json_t *uri = rr ? json_object_get(p, "uri") : NULL;
-            if (json_is_string(uri) &&
-                mcp_uri_check(json_string_value(uri), json_string_length(uri), err.msg, sizeof err.msg)) {
+            if (odd_param(p, meth, rr ? "uri\0_meta\0" : "name\0arguments\0_meta\0", err.msg, sizeof err.msg) ||
+                (json_is_string(uri) &&
+                 mcp_uri_check(json_string_value(uri), json_string_length(uri), err.msg, sizeof err.msg))) {
                 *ret = send_rpc_error(r, c, 200, m.id, MCP_RPC_INVALID_PARAMS, err.msg);
                 rc = -1;
             } else if (json_is_object(args) && mcp_input_to_cedar(args, NULL, NULL, &cargs, &err)) {

@@ -472,11 +472,10 @@ int srv_task_in_scope(const srv_task *t, const char *action, const char *action_
 /* Does the token reach anything under an action prefix at all (some scope
  * item could cover an action starting with prefix or prefix_uid), and its
  * resources, when it lists any, cover rid or resource_uid?  0, or -1 with
- * why (no token: 0).  What a session on an MCP upstream needs. */
+ * why (no token: 0).  What a session on an MCP upstream needs.  items (in
+ * bytes, >= 1) gets the reaching items, space-separated (those that do not
+ * fit left out): what it may do there, as the scope of a minted token for
+ * a message that is not one decided action. */
 int srv_task_reaches(const srv_task *t, const char *prefix, const char *prefix_uid, const char *rid,
-                     const char *resource_uid, char *why, size_t n);
-/* The token's action items that reach prefix or prefix_uid, space-separated
- * into out (n bytes; items that do not fit are left out): the scope of what
- * it may do there, for a message that is not one decided action. */
-void srv_task_reaching(const srv_task *t, const char *prefix, const char *prefix_uid, char *out, size_t n);
+                     const char *resource_uid, char *items, size_t in, char *why, size_t n);
 #endif

@@ -146,40 +146,31 @@ int srv_task_in_scope(const srv_task *t, const char *action, const char *action_
 }
 
 int srv_task_reaches(const srv_task *t, const char *prefix, const char *prefix_uid, const char *rid,
-                     const char *resource_uid, char *why, size_t n)
+                     const char *resource_uid, char *items, size_t in, char *why, size_t n)
 {
+    items[0] = '\0';
     if (!t->token)
         return 0;
     writ_task_scope sc;
     writ_task_token_scope(t->token, &sc);
     bool ok = false;
-    for (size_t i = 0; i < sc.n_actions && !ok; i++)
-        ok = reaches(sc.actions[i], prefix, prefix_uid);
+    size_t w = 0;
+    for (size_t i = 0; i < sc.n_actions; i++) {
+        const char *it = sc.actions[i];
+        if (!reaches(it, prefix, prefix_uid))
+            continue;
+        ok = true;
+        size_t l = strlen(it);
+        if (w + (w > 0) + l + 1 > in)
+            continue; /* fewer items: narrower, never wider */
+        if (w)
+            items[w++] = ' ';
+        memcpy(items + w, it, l + 1);
+        w += l;
+    }
     if (!ok) {
         snprintf(why, n, "the task token's scope has no action under %s", prefix);
         return -1;
     }
     return resource_in(&sc, rid, resource_uid, why, n);
-}
-
-void srv_task_reaching(const srv_task *t, const char *prefix, const char *prefix_uid, char *out, size_t n)
-{
-    size_t w = 0;
-    out[0] = '\0';
-    if (!t->token || n == 0)
-        return;
-    writ_task_scope sc;
-    writ_task_token_scope(t->token, &sc);
-    for (size_t i = 0; i < sc.n_actions; i++) {
-        const char *it = sc.actions[i];
-        if (!reaches(it, prefix, prefix_uid))
-            continue;
-        size_t l = strlen(it);
-        if (w + (w > 0) + l + 1 > n)
-            continue; /* fewer items: narrower, never wider */
-        if (w)
-            out[w++] = ' ';
-        memcpy(out + w, it, l + 1);
-        w += l;
-    }
 }
