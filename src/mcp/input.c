@@ -66,11 +66,12 @@ int mcp_input_decimal_text(double v, char *buf, size_t cap)
  * and -0.0 are the upstream's 2 and 0 (JSON has one number type, and
  * JavaScript and JSON Schema's "integer" agree), so Cedar sees a Long, as
  * for 2.  Else `[1,2,3].contains(context.input.id)` is false for the
- * decimal 2.0, with no error to fail closed on. */
+ * decimal 2.0, with no error to fail closed on.  A finite v is strictly
+ * within +-2^53 (check_exact_real refused the rest), so the cast is exact. */
 static bool whole(double v, json_int_t *out)
 {
-    if (v != trunc(v) || !(v > -EXACT_MAX && v < EXACT_MAX))
-        return false; /* from 2^53 on a double is whole but maybe not the text's number */
+    if (!isfinite(v) || v != trunc(v))
+        return false;
     *out = (json_int_t)v;
     return true;
 }
@@ -159,7 +160,6 @@ static writ_status check_depth(const conv *c, unsigned depth, writ_error *err)
     return WRIT_OK;
 }
 
-
 static writ_status check_exact(conv *c, json_int_t v, writ_error *err)
 {
     if (v > (json_int_t)EXACT_MAX || v < -(json_int_t)EXACT_MAX)
@@ -234,8 +234,9 @@ static writ_status conv_value(conv *c, const json_t *j, const cs_type *t, unsign
         json_int_t w;
         if ((cst = check_exact_real(c, v, err)))
             return cst;
+        /* whole: a Long, unless the schema says decimal */
         if ((!t || t->kind != CS_EXT || t->ext != CVX_DECIMAL) && whole(v, &w))
-            *out = json_integer(w); /* a decimal where the schema says so */
+            *out = json_integer(w);
         else if (mcp_input_decimal_text(v, buf, sizeof buf))
             *out = decimal_json(buf);
         else if (wr_num_es(v, buf, sizeof buf))
