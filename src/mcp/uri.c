@@ -76,6 +76,28 @@ static bool ipv4_odd(const char *h, size_t n)
     return labels != 4;
 }
 
+/* The last three bytes read (decoded) and where each started: a character
+ * whose NFKC form holds a delimiter is seen as its last byte comes in. */
+typedef struct window {
+    unsigned char b[3];
+    size_t at[3];
+} window;
+
+/* Push c (which started at byte from): the reason to refuse, with *pos
+ * where that character starts, or NULL. */
+static const char *window_push(window *w, unsigned char c, size_t from, size_t *pos)
+{
+    memmove(w->b, w->b + 1, 2);
+    memmove(w->at, w->at + 1, 2 * sizeof *w->at);
+    w->b[2] = c;
+    w->at[2] = from;
+    int cl;
+    const char *why = wr_compat_delim(w->b, &cl);
+    if (why)
+        *pos = w->at[3 - cl];
+    return why;
+}
+
 /* The authority [a, e): a form a URL parser writes otherwise is refused
  * (the policy would read one host, the upstream resolve another). */
 static int authority(const char *uri, size_t a, size_t e, int sp, char *why, size_t wn)
@@ -148,6 +170,7 @@ int mcp_uri_check(const char *uri, size_t n, char *why, size_t wn)
     if (p == 0 || p == n || uri[p] != ':')
         return refuse(why, wn, "no scheme", 0);
     int sp = special_of(uri, p);
+    bool file = sp >= 0 && !strcmp(special[sp].name, "file");
     size_t scheme_end = p;
     p++;
     bool has_auth = n - p >= 2 && uri[p] == '/' && uri[p + 1] == '/';
@@ -157,9 +180,8 @@ int mcp_uri_check(const char *uri, size_t n, char *why, size_t wn)
          * "https://docs.example.com\admin\keys" is the path /admin/keys
          * to them while a `like` pattern reads one long host */
         p += 2;
-        size_t a = p;
-        unsigned char last[3] = {0, 0, 0};
-        size_t at[3] = {0, 0, 0};
+        size_t a = p, pos;
+        window w = {{0}, {0}};
         while (p < n && uri[p] != '/' && uri[p] != '?' && uri[p] != '#') {
             unsigned char c = (unsigned char)uri[p];
             size_t from = p;
@@ -171,14 +193,9 @@ int mcp_uri_check(const char *uri, size_t n, char *why, size_t wn)
             } else if (c == '\\') {
                 return refuse(why, wn, "a '\\' in the authority", p);
             }
-            memmove(last, last + 1, 2);
-            memmove(at, at + 1, 2 * sizeof *at);
-            last[2] = c;
-            at[2] = from;
-            int cl;
-            const char *slash = wr_compat_delim(last, &cl);
-            if (slash)
-                return refuse(why, wn, slash, at[3 - cl]);
+            const char *nfkc = window_push(&w, c, from, &pos);
+            if (nfkc)
+                return refuse(why, wn, nfkc, pos);
             p++;
         }
         if (authority(uri, a, p, sp, why, wn))
@@ -196,8 +213,9 @@ int mcp_uri_check(const char *uri, size_t n, char *why, size_t wn)
             e++;
         /* decoded, a segment that reads as one or two dots is at most 6
          * bytes long (two 3-byte dots): only that much is kept */
-        unsigned char seg[7], last[3] = {0, 0, 0}; /* last: the last three bytes, decoded */
-        size_t len = 0, at[3] = {0, 0, 0};         /* where each of them starts */
+        unsigned char seg[7];
+        size_t len = 0, pos;
+        window w = {{0}, {0}};
         /* a spelling a URL parser or a file server writes otherwise, found
          * first in the segment: refused after the dot checks */
         const char *odd = NULL;
@@ -220,19 +238,14 @@ int mcp_uri_check(const char *uri, size_t n, char *why, size_t wn)
                 odd = "a non-ASCII character (a URL parser escapes it: write it as %XX)", odd_at = i;
             } else if (!odd && strchr("\"<>^`{}", c)) {
                 odd = "a character a URL parser escapes (write it as %XX)", odd_at = i;
-            } else if (!odd && c == '|' && sp >= 0 && !strcmp(special[sp].name, "file")) {
+            } else if (!odd && c == '|' && file) {
                 odd = "a '|' in a file path (a URL parser reads C| as the drive C:)", odd_at = i;
             }
             if (len < sizeof seg)
                 seg[len] = (unsigned char)c;
-            memmove(last, last + 1, 2);
-            memmove(at, at + 1, 2 * sizeof *at);
-            last[2] = (unsigned char)c;
-            at[2] = from;
-            int cl;
-            const char *slash = len >= 1 ? wr_compat_delim(last, &cl) : NULL;
-            if (slash)
-                return refuse(why, wn, slash, at[3 - cl]);
+            const char *nfkc = window_push(&w, (unsigned char)c, from, &pos);
+            if (nfkc)
+                return refuse(why, wn, nfkc, pos);
         }
         size_t dots = len <= sizeof seg ? wr_compat_dots(seg, len) : 0;
         if (dots == 1)
@@ -251,18 +264,16 @@ int mcp_uri_check(const char *uri, size_t n, char *why, size_t wn)
     /* what follows the path: a fragment never reaches a server, and a file
      * has no query, so "x.pem#" and "x.pem?.txt" are x.pem to it while a
      * pattern on the end of the uri reads another name */
-    if (end < n && uri[end] == '#')
-        return refuse(why, wn, "a fragment ('#')", end);
-    if (end < n && sp >= 0 && !strcmp(special[sp].name, "file"))
-        return refuse(why, wn, "a query in a file uri", end);
     for (size_t i = end; i < n; i++)
         if (uri[i] == '#')
             return refuse(why, wn, "a fragment ('#')", i);
+    if (end < n && file)
+        return refuse(why, wn, "a query in a file uri", end);
     /* the scheme: lower case, and a special one with its "//" */
     for (size_t i = 0; i < scheme_end; i++)
         if (uri[i] >= 'A' && uri[i] <= 'Z')
             return refuse(why, wn, "an upper-case scheme (write it in lower case)", i);
-    if (!has_auth && special_of(uri, scheme_end) >= 0)
+    if (!has_auth && sp >= 0)
         return refuse(why, wn, "a special scheme without '//' (a URL parser adds it)", scheme_end);
     return 0;
 }
