@@ -237,11 +237,9 @@ static void test_store(void **state)
     writ_entities_free(es);
 }
 
-static void test_many_entities(void **state)
+/* A chain of n entities as JSON: E::"0" in E::"1" in ... E::"n" (malloc'd). */
+static char *chain_json(size_t n)
 {
-    (void)state;
-    /* a chain of 2000 entities: e0 in e1 in e2 ... */
-    size_t n = 2000;
     char *s = malloc(n * 128 + 8);
     size_t o = 0;
     s[o++] = '[';
@@ -250,6 +248,14 @@ static void test_many_entities(void **state)
                               i ? "," : "", i, i + 1);
     s[o++] = ']';
     s[o] = 0;
+    return s;
+}
+
+static void test_many_entities(void **state)
+{
+    (void)state;
+    /* a chain of 2000 entities: e0 in e1 in e2 ... */
+    char *s = chain_json(2000);
     writ_entities *es = NULL;
     writ_error err;
     assert_int_equal(load_entities(s, NULL, &es, &err), WRIT_OK);
@@ -261,15 +267,7 @@ static void test_many_entities(void **state)
     free(s);
     /* a chain of 5000: 12.5 million ancestor pairs (each entity keeps all
      * its ancestors), past CEDAR_MAX_ANCESTOR_PAIRS: refused, not 400 MB */
-    n = 5000;
-    s = malloc(n * 128 + 8);
-    o = 0;
-    s[o++] = '[';
-    for (size_t i = 0; i < n; i++)
-        o += (size_t)snprintf(s + o, 128, "%s{\"uid\":{\"type\":\"E\",\"id\":\"%zu\"},\"attrs\":{},\"parents\":[{\"type\":\"E\",\"id\":\"%zu\"}]}",
-                              i ? "," : "", i, i + 1);
-    s[o++] = ']';
-    s[o] = 0;
+    s = chain_json(5000);
     es = NULL;
     assert_int_equal(load_entities(s, NULL, &es, &err), WRIT_ELIMIT);
     assert_null(es);
