@@ -286,9 +286,7 @@ static void start_task(srv *s, struct MHD_Connection *c, const form *f, bool txn
     if (s->revocations &&
         writ_revocations_contains(s->revocations, WRIT_REVOKE_AGENT, agent, strlen(agent))) {
         char d[320];
-        /* a stale shared state answers "revoked" for everything: say so */
-        if (!srv_state_stale(s, d, sizeof d))
-            snprintf(d, sizeof d, "agent '%.200s' is revoked", agent);
+        snprintf(d, sizeof d, "agent '%.200s' is revoked", agent);
         oauth_refused(s, r, 400, "invalid_grant", writ_reason_name(WRIT_R_REVOKED), NULL, NULL, NULL, NULL,
                       d);
         goto out;
@@ -420,8 +418,6 @@ static void delegate(srv *s, struct MHD_Connection *c, const form *f, bool txn, 
                             .revocations = s->revocations};
     if (writ_token_verify(s->verifier, &chk, subject, strlen(subject), &parent, &reason, &err)) {
         char dt[320];
-        if (reason == WRIT_R_REVOKED)
-            (void)srv_state_stale(s, err.msg, sizeof err.msg); /* the real reason, when stale */
         snprintf(dt, sizeof dt, "subject token: %s", detail_of(&err, reason));
         oauth_refused(s, r, 400, "invalid_grant", writ_reason_name(reason), NULL, NULL, NULL, NULL, dt);
         goto out;
@@ -458,11 +454,8 @@ static void delegate(srv *s, struct MHD_Connection *c, const form *f, bool txn, 
     const char *to = writ_identity_subject(target);
     /* a revoked agent is no delegation target (writ_token_delegate checks it again) */
     if (s->revocations && writ_revocations_contains(s->revocations, WRIT_REVOKE_AGENT, to, strlen(to))) {
-        char dt[320], st[300];
-        if (srv_state_stale(s, st, sizeof st))
-            snprintf(dt, sizeof dt, "actor token: %s", st);
-        else
-            snprintf(dt, sizeof dt, "actor token: agent '%.200s' is revoked", to);
+        char dt[320];
+        snprintf(dt, sizeof dt, "actor token: agent '%.200s' is revoked", to);
         oauth_refused(s, r, 400, "invalid_grant", writ_reason_name(WRIT_R_REVOKED), NULL, NULL, NULL, task,
                       dt);
         goto out;
@@ -504,7 +497,7 @@ out:
 void oauth_token(srv *s, struct MHD_Connection *c, const char *body, size_t len, srv_reply *r)
 {
     form f;
-    char why[200];
+    char why[300];
     if (form_parse(body, len, &f, why, sizeof why)) {
         form_free(&f);
         oauth_error(r, 400, "invalid_request", NULL, "%s", why);
@@ -524,6 +517,10 @@ void oauth_token(srv *s, struct MHD_Connection *c, const char *body, size_t len,
     else if (!s->keyring)
         oauth_error(r, 400, "invalid_request", NULL,
                     "this server has no signing key (token_jwks only verifies): it cannot issue tokens");
+    else if (srv_state_stale(s, why, sizeof why))
+        /* the revocation set cannot say what other replicas revoked, and
+         * answers "revoked" for everything: refuse once, with the reason */
+        oauth_refused(s, r, 503, "temporarily_unavailable", "state_stale", NULL, NULL, NULL, NULL, why);
     else if (!st && !stt && s->client_roots)
         start_task(s, c, &f, rtt && !strcmp(rtt, TT_TXN), r); /* the client certificate is the subject */
     else if (!st || !*st || !stt)
