@@ -45,12 +45,15 @@ static void one(wr_limits *L, size_t i, int64_t t)
     json_t *obj = NULL;
     wr_history h;
     writ_error err;
-    if (wr_history_begin(L, actions[i % 4], &k, ctx, NULL, NULL, NULL, t, &obj, &h, &err) ||
+    if (wr_history_begin(L, actions[i % 4], &k, ctx, NULL, NULL, NULL, t, true, &obj, &h, &err) ||
         wr_history_commit(L, &h, &err)) {
         fprintf(stderr, "bench_limits: %s\n", err.msg);
         exit(1);
     }
-    wr_history_end(&h);
+    if (wr_history_end(&h, &err)) {
+        fprintf(stderr, "bench_limits: %s\n", err.msg);
+        exit(1);
+    }
     json_decref(obj);
 }
 

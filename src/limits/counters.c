@@ -16,8 +16,19 @@
  * stripe's overflow list, so nothing pending is ever merged into the wrong
  * bucket.
  *
+ * Concurrent decisions.  A decision takes its own count before it is made
+ * (wr_history_begin with take): it reads the ring's sum plus what the
+ * decisions in flight have taken (entry.held), then adds its own delta to
+ * held; an allow moves it into the ring (wr_history_commit), anything else
+ * gives it back (wr_history_end).  So of 50 requests sent at once against
+ * a limit of 5 with 4 counted, one sees 4 and the others 5 or more: an
+ * unknown outcome counts as an allow, the restrictive side.  With a
+ * shared store the take is one atomic step there (wr_store_counter_take)
+ * and the give-back a negative add; a replica that dies in between leaves
+ * its take counted (restrictive again).
+ *
  * Memory.  At most max_keys entries; a ring with nothing left in its
- * window and nothing pending is dropped by the sweep (about once a second,
+ * window, nothing pending and nothing held is dropped by the sweep (about once a second,
  * on the flusher thread).  When the table is full a decision that would
  * need a new entry is refused (fail closed: a count that could not be kept
  * is never silently skipped). */
@@ -40,6 +51,7 @@ typedef struct entry {
     int64_t width;
     bool dirty;
     int64_t pend_bucket, pend_delta;
+    int64_t held; /* what decisions being made now have taken (wr_history_begin) */
     wr_ring ring;
 } entry;
 
@@ -118,6 +130,12 @@ static uint64_t hash_mix(uint64_t lh, uint64_t kh)
     h ^= h >> 31;
     h *= 0xbf58476d1ce4e5b9ull;
     return h ^ (h >> 29);
+}
+
+static int64_t sat_add(int64_t a, int64_t b)
+{
+    int64_t r;
+    return __builtin_add_overflow(a, b, &r) ? (b > 0 ? INT64_MAX : INT64_MIN) : r;
 }
 
 static int64_t floor_div(int64_t a, int64_t b)
@@ -340,7 +358,7 @@ void wr_limits_sweep(wr_limits *L, int64_t now_ms)
             entry **pp = &s->tab[b];
             while (*pp) {
                 entry *e = *pp;
-                if (!e->dirty && wr_ring_dead(&e->ring, floor_div(now_ms, e->width))) {
+                if (!e->dirty && !e->held && wr_ring_dead(&e->ring, floor_div(now_ms, e->width))) {
                     freed = true;
                     *pp = e->next;
                     wr_free(e->key);
@@ -772,8 +790,9 @@ static void stripe_groups(const uint64_t kh[3], unsigned pers, int first[3])
 
 writ_status wr_history_begin(wr_limits *L, const char *action, const wr_history_keys *keys, const json_t *ctx,
                              const cv_record *split, wr_history_kind_fn kind, void *ud, int64_t now,
-                             json_t **obj, wr_history *h, writ_error *err)
+                             bool take, json_t **obj, wr_history *h, writ_error *err)
 {
+    h->L = L;
     h->keys = keys;
     h->now_ms = now;
     h->n = 0;
@@ -831,6 +850,7 @@ writ_status wr_history_begin(wr_limits *L, const char *action, const wr_history_
         h->m[h->n].kind = (char)k;
         h->m[h->n].value = 0;
         h->m[h->n].delta = delta;
+        h->m[h->n].held = 0;
         h->m[h->n].e = NULL;
         h->n++;
         h->matched |= 1ull << i;
@@ -847,8 +867,13 @@ writ_status wr_history_begin(wr_limits *L, const char *action, const wr_history_
             const wr_limit *l = &h->set->v[h->m[j].limit];
             int64_t bucket = floor_div(now, l->width_ms);
             h->m[j].hash = hash_mix(l->lid_hash, h->kh[l->per]);
-            st = wr_store_counter_sum(L->store, l->lid, key_of(l, keys), bucket - WR_LIMIT_BUCKETS, bucket,
-                                      &h->m[j].value, err);
+            int64_t d = take ? h->m[j].delta : 0;
+            st = d ? wr_store_counter_take(L->store, l->lid, key_of(l, keys), bucket - WR_LIMIT_BUCKETS, bucket,
+                                           d, (bucket + WR_LIMIT_SLOTS) * l->width_ms, &h->m[j].value, err)
+                   : wr_store_counter_sum(L->store, l->lid, key_of(l, keys), bucket - WR_LIMIT_BUCKETS, bucket,
+                                          &h->m[j].value, err);
+            if (!st)
+                h->m[j].held = d;
         }
     } else {
         int first[3];
@@ -868,19 +893,29 @@ writ_status wr_history_begin(wr_limits *L, const char *action, const wr_history_
                     continue;
                 const wr_limit *l = &h->set->v[h->m[j].limit];
                 uint64_t hh = h->m[j].hash = hash_mix(l->lid_hash, h->kh[pj]);
-                entry *e = find(s, hh, l->lid, key[pj]);
+                /* a take makes the entry, so that its hold is seen */
+                bool hold = take && h->m[j].delta;
+                entry *e = hold ? get(L, s, hh, l->lid, l->width_ms, key[pj]) : find(s, hh, l->lid, key[pj]);
                 h->m[j].e = e;
-                if (e)
-                    h->m[j].value = wr_ring_sum(&e->ring, h->m[j].bucket);
-                else if (j < full && atomic_load(&L->nkeys) >= L->max_keys)
+                if (e) {
+                    h->m[j].value = sat_add(wr_ring_sum(&e->ring, h->m[j].bucket), e->held);
+                    if (hold) {
+                        int64_t was = e->held;
+                        e->held = sat_add(was, h->m[j].delta);
+                        h->m[j].held = e->held - was;
+                    }
+                } else if (j < full && (hold || atomic_load(&L->nkeys) >= L->max_keys)) {
                     full = j;
+                }
             }
             pthread_mutex_unlock(&s->mu);
         }
         if (full != SIZE_MAX) {
             const wr_limit *l = &h->set->v[h->m[full].limit];
-            st = fail(err, WRIT_ELIMIT, "limit %s: the history table is full (%zu keys): cannot count",
-                      l->name, L->max_keys);
+            st = atomic_load(&L->nkeys) >= L->max_keys
+                     ? fail(err, WRIT_ELIMIT, "limit %s: the history table is full (%zu keys): cannot count",
+                            l->name, L->max_keys)
+                     : fail(err, WRIT_ENOMEM, "limit %s: out of memory: cannot count", l->name);
         }
     }
     if (!st && bad) {
@@ -917,10 +952,14 @@ writ_status wr_history_commit(wr_limits *L, wr_history *h, writ_error *err)
             const wr_limit *l = &h->set->v[h->m[i].limit];
             if (h->m[i].delta == 0)
                 continue;
-            int64_t bucket = floor_div(h->now_ms, l->width_ms);
-            writ_status one =
-                wr_store_counter_add(L->store, l->lid, key_of(l, h->keys), bucket, h->m[i].delta,
-                                     (bucket + WR_LIMIT_SLOTS) * l->width_ms, err);
+            writ_status one = WRIT_OK;
+            if (h->m[i].held) { /* taken before the decision: in the store already */
+                h->m[i].held = 0;
+            } else {
+                int64_t bucket = floor_div(h->now_ms, l->width_ms);
+                one = wr_store_counter_add(L->store, l->lid, key_of(l, h->keys), bucket, h->m[i].delta,
+                                           (bucket + WR_LIMIT_SLOTS) * l->width_ms, err);
+            }
             if (one && !st)
                 st = one;
             atomic_fetch_add_explicit(one ? &L->refused : &L->counted, 1, memory_order_relaxed);
@@ -946,11 +985,16 @@ writ_status wr_history_commit(wr_limits *L, wr_history *h, writ_error *err)
                 s = stripe_of(L, h->kh[p]);
                 pthread_mutex_lock(&s->mu);
             }
-            /* the entry read before the decision, unless a sweep freed
-             * entries of the stripe since (then it is looked up again) */
-            entry *e = s->gen == h->gen[pi] ? h->m[i].e : NULL;
+            /* the entry read before the decision: held by this decision's
+             * take (no sweep frees it then), or else valid unless a sweep
+             * freed entries of the stripe since (then looked up again) */
+            entry *e = h->m[i].held || s->gen == h->gen[pi] ? h->m[i].e : NULL;
             if (!e)
                 e = get(L, s, h->m[i].hash, l->lid, l->width_ms, key_per((int)pi, h->keys));
+            if (e && h->m[i].held) {
+                e->held -= h->m[i].held;
+                h->m[i].held = 0;
+            }
             int rc = e ? count(s, e, h->m[i].bucket, h->m[i].delta, L->store != NULL) : -1;
             writ_status one = WRIT_OK;
             if (!e)
@@ -972,8 +1016,36 @@ writ_status wr_history_commit(wr_limits *L, wr_history *h, writ_error *err)
     return st;
 }
 
-void wr_history_end(wr_history *h)
+writ_status wr_history_end(wr_history *h, writ_error *err)
 {
-    wr_limit_set_release(h->set);
+    /* what was taken and not counted (a deny, an error) is given back */
+    writ_status st = WRIT_OK;
+    if (!h->set) /* never begun */
+        return st;
+    wr_limits *L = h->L;
+    for (size_t i = 0; L && i < h->n; i++) {
+        int64_t held = h->m[i].held;
+        if (!held)
+            continue;
+        h->m[i].held = 0;
+        const wr_limit *l = &h->set->v[h->m[i].limit];
+        if (L->shared) {
+            /* a give-back that fails leaves the take counted: restrictive */
+            writ_status one = wr_store_counter_add(L->store, l->lid, key_of(l, h->keys), h->m[i].bucket, -held,
+                                                   (h->m[i].bucket + WR_LIMIT_SLOTS) * l->width_ms, err);
+            if (one && !st)
+                st = one;
+        } else {
+            stripe *s = stripe_of(L, h->kh[h->m[i].per]);
+            pthread_mutex_lock(&s->mu);
+            ((entry *)h->m[i].e)->held -= held;
+            pthread_mutex_unlock(&s->mu);
+        }
+    }
+    h->L = NULL;
+    h->n = 0;
+    if (h->set)
+        wr_limit_set_release(h->set);
     h->set = NULL;
+    return st;
 }

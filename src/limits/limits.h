@@ -167,6 +167,7 @@ typedef struct wr_history_keys {
 
 typedef struct wr_history {
     wr_limit_set *set; /* held from begin to end */
+    wr_limits *L;      /* where its takes are given back (wr_history_end) */
     const wr_history_keys *keys;
     int64_t now_ms;
     size_t n;
@@ -180,6 +181,7 @@ typedef struct wr_history {
         int64_t bucket; /* now's bucket of the limit */
         int64_t value;  /* read: a count, or a sum in units of 10^-4 */
         int64_t delta;
+        int64_t held;  /* taken, not yet counted or given back */
         uint64_t hash; /* of (limit, key) */
         void *e;       /* its ring's entry when read (counters.c), or NULL */
     } m[WR_LIMITS_MAX];
@@ -199,16 +201,26 @@ typedef int (*wr_history_kind_fn)(void *ud, const char *name);
  * from ctx must not be in split), which a sum PATH through such a member reads
  * (wr_limit_value_cedar: the same answers as reading the JSON).  A sum value that is there but not a Long or
  * decimal, or a key table that is full, fails (deny with err's reason).  h must be given to wr_history_end in
- * every case. */
+ * every case.
+ *
+ * take: the request is to be decided and counted if allowed, so it takes
+ * its delta now (counters.c): each value read includes what the other
+ * decisions in flight have taken, and this one's is held until
+ * wr_history_commit counts it or wr_history_end gives it back.  Without
+ * take (a search's candidate, never counted) the values are only read. */
 struct cv_record;
 WRIT_MUST_CHECK writ_status wr_history_begin(wr_limits *L, const char *action, const wr_history_keys *keys,
                                              const json_t *ctx, const struct cv_record *split,
-                                             wr_history_kind_fn kind, void *ud, int64_t now_ms, json_t **obj,
-                                             wr_history *h, writ_error *err);
-/* After an allow: count the request.  Not undone if it fails (a shared
- * store refusing the write; logged by the caller). */
+                                             wr_history_kind_fn kind, void *ud, int64_t now_ms, bool take,
+                                             json_t **obj, wr_history *h, writ_error *err);
+/* After an allow: count the request (what it took becomes its count).
+ * Not undone if it fails (a shared store refusing the write; logged by the
+ * caller). */
 WRIT_MUST_CHECK writ_status wr_history_commit(wr_limits *L, wr_history *h, writ_error *err);
-void wr_history_end(wr_history *h);
+/* Give back what was taken and not counted, and let the set go.  Fails
+ * only when a shared store refuses the give-back: the take then stays
+ * counted (restrictive), which the caller logs. */
+writ_status wr_history_end(wr_history *h, writ_error *err);
 /* The i-th matching limit's value as the context gets it (i < h->n):
  * false when its kind is 0 (left out); else *name, and *v a Long or, with
  * *decimal, a decimal in units of 10^-4 - what *obj holds as JSON. */

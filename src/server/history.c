@@ -205,7 +205,9 @@ int srv_history_context(srv *s, const srv_snapshot *snap, const srv_ask *a, json
     /* a sum's value: in ctx, or where ctx has no such member, in the
      * split's values or the members given as Cedar values */
     const struct cv_record *vals = a->context_split ? cedar_split_base(a->context_split) : a->given_record;
-    if (wr_history_begin(s->limits, aid, &h->k, ctx, vals, snap->schema ? kind : NULL, &ku, wall_ms(),
+    /* a request to be decided takes its count now (limits.h): a search's
+     * candidate (quiet) is never counted, so only reads */
+    if (wr_history_begin(s->limits, aid, &h->k, ctx, vals, snap->schema ? kind : NULL, &ku, wall_ms(), !a->quiet,
                          h->direct ? NULL : &obj, &h->h, &err)) {
         snprintf(why, wn, "task-history limits: %.260s", err.msg);
         return -1;
@@ -251,7 +253,13 @@ void srv_history_count(srv *s, srv_history *h)
         hlog("task-history limits: an allowed request was not counted: %s", err.msg);
 }
 
-void srv_history_end(srv_history *h) { wr_history_end(&h->h); }
+void srv_history_end(srv_history *h)
+{
+    writ_error err;
+    if (wr_history_end(&h->h, &err))
+        hlog("task-history limits: a denied request's count could not be given back (it stays counted): %s",
+             err.msg);
+}
 
 void srv_history_metrics(srv *s, sbuf *b)
 {

@@ -277,6 +277,7 @@ static const wr_store_ops redis_ops = {
     .approval_prune = wr_redis_approval_prune,
     .counter_add = wr_redis_counter_add,
     .counter_sum = wr_redis_counter_sum,
+    .counter_take = wr_redis_counter_take,
     .counter_scan = wr_redis_counter_scan,
     .revocation_publish = wr_redis_revocation_publish,
     .revocation_follow = wr_redis_revocation_follow,

@@ -5,7 +5,7 @@
  * (LEN, the byte length of LIMIT, keeps "a:b"+"c" apart from "a"+"b:c";
  * BUCKET is the last field, so KEY may hold ':').  An add is INCRBY and
  * PEXPIREAT in one MULTI/EXEC; a sum is one MGET of the range's keys
- * (missing or expired buckets count 0). */
+ * (missing or expired buckets count 0); a take, both in one script. */
 #include "store/redis_int.h"
 #include "util/alloc.h"
 #include "util/sbuf.h"
@@ -169,6 +169,80 @@ out:
     wr_free(argv);
     wr_free(lens);
     wr_free(offs);
+    return ret;
+}
+
+/* The take (store.h): the range's buckets read and the newest one added to
+ * in one script, which Redis runs alone, so two replicas' takes never
+ * both read a sum without the other's delta.  The buckets come back as
+ * MGET gives them (the sum is made here, overflow checked). */
+static const char take_lua[] =
+    "local v = redis.call('MGET', unpack(KEYS))\n"
+    "if ARGV[1] ~= '0' then\n"
+    "  redis.call('INCRBY', KEYS[#KEYS], ARGV[1])\n"
+    "  redis.call('PEXPIREAT', KEYS[#KEYS], ARGV[2])\n"
+    "end\n"
+    "return v\n";
+
+#define MAX_TAKE 40 /* buckets in one take: its keys are the script's arguments */
+
+writ_status wr_redis_counter_take(wr_store *st, const char *limit, const char *key, int64_t first,
+                                  int64_t last, int64_t delta, int64_t expires_ms, int64_t *sum,
+                                  writ_error *err)
+{
+    wr_redis_store *s = (wr_redis_store *)st;
+    *sum = 0;
+    writ_status ret = check_names(limit, key, err);
+    if (ret)
+        return ret;
+    if (last < first || (uint64_t)last - (uint64_t)first >= MAX_TAKE)
+        return rd_fail(err, WRIT_EINVAL, "counter take", "1 to 40 buckets in one take");
+    size_t nb = (size_t)(last - first) + 1;
+    sbuf k;
+    sb_init(&k);
+    size_t offs[MAX_TAKE];
+    for (size_t i = 0; i < nb; i++) {
+        offs[i] = k.len;
+        prefix(&k, limit);
+        sb_puts(&k, key);
+        sb_printf(&k, ":%" PRId64, first + (int64_t)i);
+    }
+    if (!sb_ok(&k)) {
+        sb_free(&k);
+        return rd_fail(err, WRIT_ENOMEM, "out of memory", NULL);
+    }
+    rd_args a = {0};
+    for (size_t i = 0; i < nb; i++)
+        rd_arg(&a, k.p + offs[i], (i + 1 < nb ? offs[i + 1] : k.len) - offs[i]);
+    rd_arg_i64(&a, delta);
+    rd_arg_i64(&a, expires_ms);
+    redisContext *c = rd_get(s, err);
+    if (!c) {
+        sb_free(&k);
+        return WRIT_EIO;
+    }
+    redisReply *r = rd_script(c, take_lua, (int)nb, &a, "counter take", err);
+    if (!r) {
+        ret = WRIT_EIO;
+    } else if (r->type != REDIS_REPLY_ARRAY || r->elements != nb) {
+        ret = rd_fail(err, WRIT_EIO, "counter take", "unexpected reply");
+    } else {
+        int64_t total = 0;
+        for (size_t i = 0; i < nb && !ret; i++) {
+            int64_t v;
+            if (r->element[i]->type == REDIS_REPLY_NIL)
+                continue;
+            if (!rd_int(r->element[i], &v))
+                ret = rd_fail(err, WRIT_EIO, "counter take", "a bucket is not an integer");
+            else if (__builtin_add_overflow(total, v, &total))
+                ret = rd_fail(err, WRIT_EIO, "counter take", "the sum overflows");
+        }
+        if (!ret)
+            *sum = total;
+    }
+    freeReplyObject(r);
+    rd_put(s, c);
+    sb_free(&k);
     return ret;
 }
 

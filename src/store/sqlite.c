@@ -45,6 +45,7 @@ static const wr_store_ops sqlite_ops = {
     .counter_add = wr_sqlite_counter_add,
     .counter_add_many = wr_sqlite_counter_add_many,
     .counter_sum = wr_sqlite_counter_sum,
+    .counter_take = wr_sqlite_counter_take,
     .counter_scan = wr_sqlite_counter_scan,
     .revocation_publish = wr_sqlite_revocation_publish,
     .revocation_follow = wr_sqlite_revocation_follow,

@@ -142,12 +142,10 @@ writ_status wr_sqlite_counter_add(wr_store *st, const char *limit, const char *k
     return wr_sqlite_counter_add_many(st, &d, 1, err);
 }
 
-writ_status wr_sqlite_counter_sum(wr_store *st, const char *limit, const char *key, int64_t first,
-                                  int64_t last, int64_t *sum, writ_error *err)
+/* The sum of first..last (mu held). */
+static writ_status sum_rows(wr_sqlite_store *s, const char *limit, const char *key, int64_t first, int64_t last,
+                            int64_t *sum, writ_error *err)
 {
-    wr_sqlite_store *s = (wr_sqlite_store *)st;
-    *sum = 0;
-    pthread_mutex_lock(&s->mu);
     sqlite3_stmt *q = NULL;
     writ_status rc = WRIT_OK;
     if (sqlite3_prepare_v2(s->db,
@@ -166,6 +164,42 @@ writ_status wr_sqlite_counter_sum(wr_store *st, const char *limit, const char *k
             rc = wr_sqlite_fail(s, err, "counter sum");
     }
     sqlite3_finalize(q);
+    return rc;
+}
+
+writ_status wr_sqlite_counter_sum(wr_store *st, const char *limit, const char *key, int64_t first,
+                                  int64_t last, int64_t *sum, writ_error *err)
+{
+    wr_sqlite_store *s = (wr_sqlite_store *)st;
+    *sum = 0;
+    pthread_mutex_lock(&s->mu);
+    writ_status rc = sum_rows(s, limit, key, first, last, sum, err);
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+writ_status wr_sqlite_counter_take(wr_store *st, const char *limit, const char *key, int64_t first,
+                                   int64_t last, int64_t delta, int64_t expires_ms, int64_t *sum,
+                                   writ_error *err)
+{
+    wr_sqlite_store *s = (wr_sqlite_store *)st;
+    *sum = 0;
+    wr_counter_delta d = {limit, key, last, delta, expires_ms};
+    pthread_mutex_lock(&s->mu);
+    /* BEGIN IMMEDIATE: the write lock first, so that another process's
+     * take waits for this one's add before it reads */
+    writ_status rc;
+    if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+        rc = wr_sqlite_fail(s, err, "counter take: begin");
+    } else if ((rc = sum_rows(s, limit, key, first, last, sum, err)) != WRIT_OK ||
+               (delta && (rc = add_rows(s, &d, 1, err)) != WRIT_OK)) {
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    } else if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+        rc = wr_sqlite_fail(s, err, "counter take: commit");
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    }
+    if (rc)
+        *sum = 0;
     pthread_mutex_unlock(&s->mu);
     return rc;
 }

@@ -220,6 +220,14 @@ writ_status wr_store_counter_sum(wr_store *st, const char *limit, const char *ke
     return st->ops->counter_sum(st, limit, key, first, last, sum, err);
 }
 
+writ_status wr_store_counter_take(wr_store *st, const char *limit, const char *key, int64_t first,
+                                  int64_t last, int64_t delta, int64_t expires_ms, int64_t *sum,
+                                  writ_error *err)
+{
+    *sum = 0;
+    return st->ops->counter_take(st, limit, key, first, last, delta, expires_ms, sum, err);
+}
+
 writ_status wr_store_counter_scan(wr_store *st, const char *limit, int64_t now_ms,
                                   bool (*fn)(void *ud, const char *key, int64_t bucket, int64_t value,
                                              int64_t expires_ms),

@@ -122,6 +122,32 @@ TB=$TOK
 check "another task of the same agent counts apart" "$(az "$TB" deploy Service api)" "allow permit-all"
 az "$TB" deploy Service api >/dev/null
 
+# ---- requests at once: each sees the others in flight (an unknown outcome
+# counts as an allow), so exactly the limit is let through, never more
+# many N TOKEN ACTION RTYPE RID [CONTEXT]: N evaluations at once (one curl,
+# N connections in parallel); "ALLOWED DENIED"
+many() {
+    local n=$1 tok=$2 i; shift 2
+    local data="{\"action\":{\"name\":\"$1\"},\"resource\":{\"type\":\"$2\",\"id\":\"$3\"},\"context\":${4:-{\}}}"
+    : >"$TMP/many.cfg"
+    for i in $(seq "$n"); do
+        printf 'url = "http://%s/access/v1/evaluation"\nrequest = "POST"\nheader = "Content-Type: application/json"\nheader = "Authorization: Bearer %s"\ndata-binary = "%s"\n%s' \
+            "$ADDR" "$tok" "$(sed 's/"/\\"/g' <<<"$data")" "$([ "$i" -lt "$n" ] && echo next)" >>"$TMP/many.cfg"
+        echo >>"$TMP/many.cfg"
+    done
+    curl -s -m 20 --parallel --parallel-immediate --parallel-max "$n" -K "$TMP/many.cfg" >"$TMP/many.out"
+    echo "$(grep -o '"decision":true' "$TMP/many.out" | wc -l) $(grep -o '"decision":false' "$TMP/many.out" | wc -l)"
+}
+start_task burst-agent
+check "48 deploys at once on a fresh task: exactly 5 allowed" "$(many 48 "$TOK" deploy Service api)" "5 43"
+check "... and the task is at its limit" "$(az "$TOK" deploy Service api)" "deny deploys-per-task"
+sleep 0.3 # the write-behind period
+n=$(sqlite3 "$TMP/h.state/writ.db" "SELECT sum(value) FROM counters WHERE limit_id LIKE 'deploys_per_task:%' AND key = '$TASK'")
+check "... the store counted the 5 allowed, not the 43 denied" "$n" 5
+start_task burst-payer
+check "20 payments of 10.00 at once under a cap of 110.5: exactly 12 allowed (sums 0 .. 110)" \
+    "$(many 20 "$TOK" pay Account acct '{"amount":{"__extn":{"fn":"decimal","arg":"10.00"}}}')" "12 8"
+
 # ---- context.history is Writ's
 check "a caller's history cannot lift a limit" \
     "$(az "$TA" deploy Service api '{"history":{"deploys_per_task":0}}')" "deny deploys-per-task"
@@ -187,7 +213,7 @@ sleep 0.3
 stop_writ "$WPID" KILL
 start_writ h --config "$TMP/writ.conf"
 check "after kill -9: task C has 1 left" "$(times 2 az "$TC" deploy Service api)" "ad"
-n=$(sqlite3 "$TMP/h.state/writ.db" "SELECT sum(value) FROM counters WHERE limit_id LIKE 'paid_today:%'")
+n=$(sqlite3 "$TMP/h.state/writ.db" "SELECT sum(value) FROM counters WHERE limit_id LIKE 'paid_today:%' AND key = '$A/finance-bot'")
 check "the store holds the decimal sum in 10^-4 units" "$n" 1105000
 
 # ---- a bad limit line at start: clear error, non-zero exit

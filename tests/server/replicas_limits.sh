@@ -7,6 +7,7 @@
 #     approved on a third;
 #   - a limit counted across replicas: 5 allowed, then denied, whichever
 #     replica answers; its context.history value grows on every replica;
+#     40 requests at once over the three: exactly 5 allowed;
 #   - a limit survives a replica's kill -9 and restart on an EMPTY state
 #     folder (the count is in Redis alone, nothing in the replica);
 #   - the MCP gateway's -32002: held on one replica, approved on another,
@@ -122,6 +123,23 @@ check "another task has its own count" "$(body "$r" | jq -r .decision)" true
 n=$(redis-cli -p "$rport" --scan --pattern 'writ:c:*writes_per_task*:w1:*' | while read -r k; do
     redis-cli -p "$rport" get "$k"; done | awk '{s += $1} END {print s + 0}')
 check "Redis holds the 5 counted writes of w1" "$n" 5
+
+# ---- 40 writes at once over the three replicas: each take is one script
+# in Redis (the sum read and this request's count added together), so
+# exactly 5 are let through, never one more per replica or per request
+: >"$TMP/many.cfg"
+for i in $(seq 0 39); do
+    printf 'url = "http://%s/access/v1/evaluation"\nrequest = "POST"\nheader = "Content-Type: application/json"\ndata-binary = "%s"\n%s\n' \
+        "${ADDRS[$((i % 3))]}" \
+        '{\"subject\":{\"type\":\"Agent\",\"id\":\"ci-bot\"},\"action\":{\"name\":\"write\"},\"resource\":{\"type\":\"Dataset\",\"id\":\"d\"},\"context\":{\"task\":{\"id\":\"w3\",\"purpose\":\"etl\"}}}' \
+        "$([ "$i" -lt 39 ] && echo next)" >>"$TMP/many.cfg"
+done
+curl -s -m 20 --parallel --parallel-immediate --parallel-max 40 -K "$TMP/many.cfg" >"$TMP/many.out"
+check "40 writes at once over 3 replicas: exactly 5 allowed, 35 denied" \
+    "$(grep -o '"decision":true' "$TMP/many.out" | wc -l) $(grep -o '"decision":false' "$TMP/many.out" | wc -l)" "5 35"
+n=$(redis-cli -p "$rport" --scan --pattern 'writ:c:*writes_per_task*:w3:*' | while read -r k; do
+    redis-cli -p "$rport" get "$k"; done | awk '{s += $1} END {print s + 0}')
+check "Redis holds 5 for w3: the 35 denied gave their takes back" "$n" 5
 
 # ---- the limit survives a replica's kill -9 and restart
 stop_writ "${RPIDS[0]}" KILL

@@ -6,6 +6,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
+#include <pthread.h>
+#include <sched.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -261,7 +263,7 @@ static char *decide(wr_limits *L, const char *action, const char *task, const ch
     json_t *obj = NULL;
     wr_history h;
     writ_error err;
-    writ_status st = wr_history_begin(L, action, &k, ctx, NULL, kind_schema, NULL, now, &obj, &h, &err);
+    writ_status st = wr_history_begin(L, action, &k, ctx, NULL, kind_schema, NULL, now, true, &obj, &h, &err);
     char *out;
     if (st) {
         out = strdup(err.msg);
@@ -270,7 +272,7 @@ static char *decide(wr_limits *L, const char *action, const char *task, const ch
         if (allow)
             assert_int_equal(wr_history_commit(L, &h, &err), WRIT_OK);
     }
-    wr_history_end(&h);
+    assert_int_equal(wr_history_end(&h, &err), WRIT_OK);
     json_decref(obj);
     json_decref(ctx);
     return out;
@@ -349,6 +351,120 @@ static void table_full(void **state)
            "limit n: the history table is full (2 keys): cannot count");
     wr_limits_sweep(L, 1000 + 120000);
     expect(L, "x", "", "c", "c", NULL, 121000, true, "{\"n\":0}");
+    wr_limits_close(L);
+}
+
+/* The value one decision reads (take: as one about to be decided) */
+static int64_t begin_one(wr_limits *L, const char *key, const char *ctx, bool take, wr_history *h)
+{
+    static wr_history_keys k; /* h keeps a pointer to it */
+    k = (wr_history_keys){key, key, key};
+    json_t *c = json_loads(ctx ? ctx : "{}", 0, NULL), *obj = NULL;
+    writ_error err;
+    assert_int_equal(wr_history_begin(L, "x", &k, c, NULL, NULL, NULL, 1000, take, &obj, h, &err), WRIT_OK);
+    json_t *v = json_object_get(obj, "n");
+    int64_t n = json_is_integer(v) ? json_integer_value(v) : -1;
+    json_decref(obj);
+    json_decref(c);
+    return n;
+}
+
+/* Decisions in flight: each reads what the others have taken, an allow
+ * turns its take into a count, anything else gives it back. */
+static void held_in_flight(void **state)
+{
+    (void)state;
+    wr_limits *L;
+    writ_error err;
+    assert_int_equal(wr_limits_open(NULL, NULL, &L, &err), WRIT_OK);
+    static const char *const lines[] = {"n 60 x per agent"};
+    assert_int_equal(wr_limits_install(L, make_set(lines, 1), 0, &err), WRIT_OK);
+    wr_history h1, h2, h3, h4;
+    assert_int_equal(begin_one(L, "a", NULL, true, &h1), 0);
+    assert_int_equal(begin_one(L, "a", NULL, true, &h2), 1); /* h1 in flight */
+    /* a sweep frees no entry a decision holds (ASan would see it used after) */
+    wr_limits_sweep(L, 1000 + 3600000);
+    assert_int_equal(wr_limits_keys(L), 1);
+    assert_int_equal(wr_history_end(&h1, &err), WRIT_OK); /* h1 denied: given back */
+    assert_int_equal(begin_one(L, "a", NULL, true, &h3), 1); /* h2 */
+    assert_int_equal(wr_history_commit(L, &h2, &err), WRIT_OK);
+    assert_int_equal(wr_history_end(&h2, &err), WRIT_OK);
+    assert_int_equal(begin_one(L, "a", NULL, false, &h4), 2); /* h2 counted, h3 in flight */
+    assert_int_equal(wr_history_end(&h4, &err), WRIT_OK); /* a read takes nothing */
+    assert_int_equal(begin_one(L, "a", NULL, false, &h4), 2);
+    assert_int_equal(wr_history_end(&h4, &err), WRIT_OK);
+    assert_int_equal(wr_history_end(&h3, &err), WRIT_OK);
+    assert_int_equal(begin_one(L, "a", NULL, false, &h4), 1);
+    assert_int_equal(wr_history_end(&h4, &err), WRIT_OK);
+    /* a key whose every decision was denied is dropped by the next sweep */
+    assert_int_equal(begin_one(L, "b", NULL, true, &h1), 0);
+    assert_int_equal(wr_history_end(&h1, &err), WRIT_OK);
+    assert_int_equal(wr_limits_keys(L), 2);
+    wr_limits_sweep(L, 1000);
+    assert_int_equal(wr_limits_keys(L), 1);
+    /* a failed begin gives back what it took before failing: the sum
+     * limit's value is refused after the count limit took its 1 */
+    static const char *const two[] = {"n 60 x per agent", "s 60 x sum context.v per agent"};
+    assert_int_equal(wr_limits_install(L, make_set(two, 2), 0, &err), WRIT_OK);
+    wr_history_keys k = {"c", "c", "c"};
+    json_t *bad = json_loads("{\"v\":true}", 0, NULL), *obj = NULL;
+    assert_int_not_equal(wr_history_begin(L, "x", &k, bad, NULL, NULL, NULL, 1000, true, &obj, &h1, &err), WRIT_OK);
+    assert_int_equal(wr_history_end(&h1, &err), WRIT_OK);
+    json_decref(bad);
+    assert_int_equal(begin_one(L, "c", "{\"v\":1}", false, &h1), 0);
+    assert_int_equal(wr_history_end(&h1, &err), WRIT_OK);
+    wr_limits_close(L);
+}
+
+/* Threads deciding at once against a limit of 5: each allows when the
+ * value it read is under 5 (yielding between the read and the count, as a
+ * decision takes time): exactly 5 allowed, whatever the interleaving. */
+typedef struct burst {
+    wr_limits *L;
+    int allowed;
+} burst;
+
+static void *burst_run(void *arg)
+{
+    burst *b = arg;
+    wr_history_keys k = {"t", "t", "t"};
+    for (int i = 0; i < 200; i++) {
+        wr_history h;
+        json_t *obj = NULL;
+        writ_error err;
+        if (wr_history_begin(b->L, "x", &k, NULL, NULL, NULL, NULL, 1000, true, &obj, &h, &err) == WRIT_OK) {
+            json_t *v = json_object_get(obj, "n");
+            sched_yield();
+            if (json_is_integer(v) && json_integer_value(v) < 5 && wr_history_commit(b->L, &h, &err) == WRIT_OK)
+                b->allowed++;
+        }
+        json_decref(obj);
+        (void)wr_history_end(&h, &err);
+    }
+    return NULL;
+}
+
+static void burst_exact(void **state)
+{
+    (void)state;
+    wr_limits *L;
+    writ_error err;
+    assert_int_equal(wr_limits_open(NULL, NULL, &L, &err), WRIT_OK);
+    static const char *const lines[] = {"n 60 x per task"};
+    assert_int_equal(wr_limits_install(L, make_set(lines, 1), 0, &err), WRIT_OK);
+    enum { N = 8 };
+    pthread_t t[N];
+    burst b[N];
+    for (int i = 0; i < N; i++) {
+        b[i] = (burst){L, 0};
+        pthread_create(&t[i], NULL, burst_run, &b[i]);
+    }
+    int allowed = 0;
+    for (int i = 0; i < N; i++) {
+        pthread_join(t[i], NULL);
+        allowed += b[i].allowed;
+    }
+    assert_int_equal(allowed, 5);
     wr_limits_close(L);
 }
 
@@ -560,9 +676,9 @@ static void sum_from_split(void **state)
             wr_history h1, h2;
             writ_error e1, e2;
             writ_status s1 = wr_history_begin(L, "pay", &k, json_object_get(whole, "context"), NULL, NULL,
-                                              NULL, 0, NULL, &h1, &e1);
+                                              NULL, 0, false, NULL, &h1, &e1);
             writ_status s2 = wr_history_begin(L, "pay", &k, json_object_get(part, "context"),
-                                              cedar_split_base(sp), NULL, NULL, 0, NULL, &h2, &e2);
+                                              cedar_split_base(sp), NULL, NULL, 0, false, NULL, &h2, &e2);
             if (s1 != s2 || (s1 && strcmp(e1.msg, e2.msg)))
                 fail_msg("%s: JSON %d %s, split %d %s", body, s1, s1 ? e1.msg : "", s2, s2 ? e2.msg : "");
             if (!s1) {
@@ -572,8 +688,8 @@ static void sum_from_split(void **state)
                         fail_msg("%s: limit %zu adds %lld (JSON) and %lld (split)", body, j,
                                  (long long)h1.m[j].delta, (long long)h2.m[j].delta);
             }
-            wr_history_end(&h1);
-            wr_history_end(&h2);
+            assert_int_equal(wr_history_end(&h1, &e1), WRIT_OK);
+            assert_int_equal(wr_history_end(&h2, &e2), WRIT_OK);
             json_decref(whole);
             json_decref(part);
         }
@@ -590,7 +706,7 @@ int main(void)
         cmocka_unit_test(parse_ok),   cmocka_unit_test(parse_errors), cmocka_unit_test(set_lines),
         cmocka_unit_test(ring),       cmocka_unit_test(values),       cmocka_unit_test(counting_in_memory),
         cmocka_unit_test(table_full), cmocka_unit_test(persisted),    cmocka_unit_test(sum_from_split),
-        cmocka_unit_test(ring_total),
+        cmocka_unit_test(ring_total),   cmocka_unit_test(held_in_flight), cmocka_unit_test(burst_exact),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

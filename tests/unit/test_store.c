@@ -946,6 +946,67 @@ static void test_counters(void **state)
     assert_false(sn.other);
 }
 
+/* The take: the range's sum as it was, and the delta added to its last
+ * bucket, in one step; 8 threads taking 1 at once each read a different
+ * sum (0 .. 199 once each): no two takes read without the other's delta. */
+typedef struct taker {
+    wr_store *st;
+    int64_t far;
+    int64_t got[25];
+    writ_status s;
+} taker;
+
+static void *take_many(void *arg)
+{
+    taker *t = arg;
+    writ_error err;
+    for (int i = 0; i < 25 && !t->s; i++)
+        t->s = wr_store_counter_take(t->st, "race", "k", 30, 32, 1, t->far, &t->got[i], &err);
+    return NULL;
+}
+
+static void test_counter_take(void **state)
+{
+    fixture *f = *state;
+    writ_error err;
+    int64_t far = (int64_t)time(NULL) * 1000 + 3600000, sum = -1;
+    if (!f->chk->counters) {
+        assert_int_not_equal(wr_store_counter_take(f->st, "calls", "k", 10, 12, 1, far, &sum, &err), WRIT_OK);
+        return;
+    }
+    assert_int_equal(wr_store_counter_add(f->st, "calls", "k", 10, 5, far, &err), WRIT_OK);
+    assert_int_equal(wr_store_counter_take(f->st, "calls", "k", 10, 12, 4, far, &sum, &err), WRIT_OK);
+    assert_int_equal(sum, 5); /* without its own 4 */
+    assert_int_equal(wr_store_counter_sum(f->st, "calls", "k", 12, 12, &sum, &err), WRIT_OK);
+    assert_int_equal(sum, 4); /* added to the last bucket */
+    assert_int_equal(wr_store_counter_take(f->st, "calls", "k", 10, 12, 0, far, &sum, &err), WRIT_OK);
+    assert_int_equal(sum, 9); /* delta 0 only reads */
+    assert_int_equal(wr_store_counter_take(f->st, "calls", "k", 11, 12, -4, far, &sum, &err), WRIT_OK);
+    assert_int_equal(sum, 4); /* a give-back is an add of -delta; a take of -4 is one too */
+    assert_int_equal(wr_store_counter_sum(f->st, "calls", "k", 10, 12, &sum, &err), WRIT_OK);
+    assert_int_equal(sum, 5);
+    enum { N = 8 };
+    pthread_t t[N];
+    static taker tk[N];
+    for (int i = 0; i < N; i++) {
+        tk[i] = (taker){.st = f->st, .far = far};
+        pthread_create(&t[i], NULL, take_many, &tk[i]);
+    }
+    bool read[N * 25] = {false};
+    for (int i = 0; i < N; i++) {
+        pthread_join(t[i], NULL);
+        assert_int_equal(tk[i].s, WRIT_OK);
+        for (int j = 0; j < 25; j++) {
+            assert_in_range(tk[i].got[j], 0, N * 25 - 1);
+            if (read[tk[i].got[j]])
+                fail_msg("two takes read the same sum %lld", (long long)tk[i].got[j]);
+            read[tk[i].got[j]] = true;
+        }
+    }
+    assert_int_equal(wr_store_counter_sum(f->st, "race", "k", 0, 40, &sum, &err), WRIT_OK);
+    assert_int_equal(sum, N * 25);
+}
+
 /* One batch of many adds (the write-behind flush): past the SQLite
  * backend's rows per statement (64), with a (limit, key, bucket) given
  * twice in the batch, both of which count. */
@@ -1281,6 +1342,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_approval_many, redis_setup, close_backend),
         cmocka_unit_test_setup_teardown(test_counters, sqlite_setup, close_backend),
         cmocka_unit_test_setup_teardown(test_counters, redis_setup, close_backend),
+        cmocka_unit_test_setup_teardown(test_counter_take, sqlite_setup, close_backend),
+        cmocka_unit_test_setup_teardown(test_counter_take, redis_setup, close_backend),
         cmocka_unit_test_setup_teardown(test_counter_batch, sqlite_setup, close_backend),
         cmocka_unit_test_setup_teardown(test_counter_batch, redis_setup, close_backend),
         cmocka_unit_test_setup_teardown(test_revocations, sqlite_setup, close_backend),
