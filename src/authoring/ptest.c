@@ -15,7 +15,7 @@
  * Policies are named by their @id annotation when they have one, else by
  * their id; an expected name may be either. */
 #include "authoring/ptest.h"
-#include "authoring/jsonpos.h"
+#include "util/jsonpos.h"
 #include "cedar/srctext.h"
 #include "server/azmap.h"
 #include "util/sbuf.h"
@@ -103,12 +103,12 @@ static char *beside(const char *test_path, const char *rel)
 
 /* Report a bad file at the value (or, with at_key, the member name) that
  * path leads to; always -1. */
-static int bad(pt_file *f, const jpos_step *path, size_t n, int at_key, const char *fmt, ...)
+static int bad(pt_file *f, const wr_jpos_step *path, size_t n, int at_key, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
-static int bad(pt_file *f, const jpos_step *path, size_t n, int at_key, const char *fmt, ...)
+static int bad(pt_file *f, const wr_jpos_step *path, size_t n, int at_key, const char *fmt, ...)
 {
     uint32_t line, col;
-    size_t off = jpos_find(f->text, f->len, path, n, at_key);
+    size_t off = wr_jpos_find(f->text, f->len, path, n, at_key);
     cedar_text_position(f->text, f->len, off, &line, &col);
     char msg[512];
     va_list ap;
@@ -121,7 +121,7 @@ static int bad(pt_file *f, const jpos_step *path, size_t n, int at_key, const ch
 
 /* Every member of obj is one of allowed (NULL-terminated). */
 static int known_fields(pt_file *f, json_t *obj, const char *const *allowed, const char *what,
-                        jpos_step *path, size_t n)
+                        wr_jpos_step *path, size_t n)
 {
     const char *key;
     json_t *v;
@@ -143,7 +143,7 @@ static int known_fields(pt_file *f, json_t *obj, const char *const *allowed, con
     return 0;
 }
 
-static int string_list(pt_file *f, json_t *v, jpos_step *path, size_t n, const char *what)
+static int string_list(pt_file *f, json_t *v, wr_jpos_step *path, size_t n, const char *what)
 {
     if (!json_is_array(v))
         return bad(f, path, n, 0, "%s must be an array of policy ids", what);
@@ -169,12 +169,12 @@ static int check_cases(pt_file *f, json_t *cases)
     static const char *const case_fields[] = {"name", "request", "decision", "reasons", "errors", NULL};
     static const char *const request_fields[] = {"subject", "action", "resource", "context", NULL};
     az_names names = {f->prefix, f->action_type};
-    jpos_step path[4] = {{"cases", 0}};
+    wr_jpos_step path[4] = {{"cases", 0}};
     if (!json_is_array(cases))
         return bad(f, path, cases ? 1 : 0, 0, "%s", cases ? "cases must be an array" : "cases is required");
     for (size_t i = 0; i < json_array_size(cases); i++) {
         json_t *c = json_array_get(cases, i), *v;
-        path[1] = (jpos_step){NULL, i};
+        path[1] = (wr_jpos_step){NULL, i};
         if (!json_is_object(c))
             return bad(f, path, 2, 0, "cases[%zu] must be an object", i);
         if (known_fields(f, c, case_fields, "a case", path, 2))
@@ -391,9 +391,9 @@ static int run_case(pt_file *f, size_t i, json_t *c, writ_request *rq, writ_auth
         fprintf(f->out, "ok   %s: %s%s%s%s\n", f->path, name, *refused ? " (" : "", refused,
                 *refused ? ")" : "");
     } else {
-        jpos_step path[2] = {{"cases", 0}, {NULL, i}};
+        wr_jpos_step path[2] = {{"cases", 0}, {NULL, i}};
         uint32_t line, col;
-        cedar_text_position(f->text, f->len, jpos_find(f->text, f->len, path, 2, 0), &line, &col);
+        cedar_text_position(f->text, f->len, wr_jpos_find(f->text, f->len, path, 2, 0), &line, &col);
         fprintf(f->out, "FAIL %s: %s (%s:%u:%u)\n%s", f->path, name, f->path, line, col,
                 sb_ok(&diff) ? diff.p : "     (out of memory)\n");
         if (*refused)
@@ -429,7 +429,7 @@ static int load(pt_file *f)
 {
     static const char *const top_fields[] = {
         "policies", "schema", "entities", "namespace", "validate", "forbid_error_denies", "cases", NULL};
-    jpos_step path[2];
+    wr_jpos_step path[2];
     if (known_fields(f, f->root, top_fields, "the test file", path, 0))
         return -1;
     const char *keys[3] = {"policies", "schema", "entities"};

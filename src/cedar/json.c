@@ -7,6 +7,8 @@
  * schema-directed forms and the plain forms share one walk.
  */
 #include "cedar/json.h"
+#include "cedar/srctext.h"
+#include "util/jsonpos.h"
 #include "cedar/parser.h"
 #include "cedar/reqbuild.h"
 #include "cedar/ext.h"
@@ -804,9 +806,13 @@ static const cv_uid *uid_copy(wr_arena *a, const cv_uid *u)
     return i ? cv_uid_new(a, t, i) : NULL;
 }
 
-writ_status cedar_json_entities(const json_t *j, const writ_schema *s, cedar_entities **out, writ_error *err)
+/* cedar_json_entities; *bad is the index of the entry that failed, or
+ * SIZE_MAX when none did (cedar_json_entities_text finds its position). */
+static writ_status entities_of(const json_t *j, const writ_schema *s, cedar_entities **out, size_t *bad,
+                               writ_error *err)
 {
     *out = NULL;
+    *bad = SIZE_MAX;
     if (!json_is_array(j))
         return wr_error(err, WRIT_EJSON, "entities: expected a JSON array, found %s", json_kind(j));
     cedar_entities *es = cedar_entities_new();
@@ -815,7 +821,8 @@ writ_status cedar_json_entities(const json_t *j, const writ_schema *s, cedar_ent
     writ_status st = WRIT_OK;
     size_t n = json_array_size(j);
     for (size_t i = 0; i < n && !st; i++)
-        st = read_entity_entry(es, json_array_get(j, i), i, s, err);
+        if ((st = read_entity_entry(es, json_array_get(j, i), i, s, err)) != WRIT_OK && st != WRIT_ENOMEM)
+            *bad = i;
     /* actions from the schema, with their groups, copied into the store's
      * arena: the store may outlive the schema */
     for (size_t i = 0; s && !st && i < s->nactions; i++) {
@@ -856,15 +863,53 @@ writ_status cedar_json_entities(const json_t *j, const writ_schema *s, cedar_ent
     return WRIT_OK;
 }
 
+writ_status cedar_json_entities(const json_t *j, const writ_schema *s, cedar_entities **out, writ_error *err)
+{
+    size_t bad;
+    return entities_of(j, s, out, &bad, err);
+}
+
+/* "LINE:COL: " before err's message, as the policy parser writes its
+ * errors (and err->line, col and offset set), unless it has one. */
+static void at_position(const char *text, size_t len, size_t off, writ_error *err)
+{
+    if (!err)
+        return;
+    if (!err->line) {
+        cedar_text_position(text, len, off, &err->line, &err->col);
+        err->offset = off;
+    }
+    char pos[32];
+    int k = snprintf(pos, sizeof pos, "%u:%u: ", err->line, err->col);
+    if (k <= 0 || !strncmp(err->msg, pos, (size_t)k))
+        return;
+    size_t n = strnlen(err->msg, sizeof err->msg - 1), p = (size_t)k;
+    if (n + p > sizeof err->msg - 1)
+        n = sizeof err->msg - 1 - p; /* the message's end gives way */
+    memmove(err->msg + p, err->msg, n);
+    memcpy(err->msg, pos, p);
+    err->msg[p + n] = '\0';
+}
+
 writ_status cedar_json_entities_text(const char *text, size_t len, const writ_schema *s, cedar_entities **out,
                                      writ_error *err)
 {
     *out = NULL;
     json_t *j = cedar_json_load(text, len, err);
-    if (!j)
+    if (!j) {
+        if (err && err->line && err->code != WRIT_ENOMEM)
+            at_position(text, len, err->offset, err);
         return err ? err->code : WRIT_EJSON;
-    writ_status st = cedar_json_entities(j, s, out, err);
+    }
+    size_t bad;
+    writ_status st = entities_of(j, s, out, &bad, err);
     json_decref(j);
+    /* the entry that failed, by its place in the text: jansson keeps no
+     * positions of the values it read */
+    if (st && bad != SIZE_MAX) {
+        wr_jpos_step at = {NULL, bad};
+        at_position(text, len, wr_jpos_find(text, len, &at, 1, 0), err);
+    }
     return st;
 }
 

@@ -11,47 +11,47 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "authoring/jsonpos.h"
+#include "util/jsonpos.h"
 #include "authoring/ptest.h"
 
 static const char DOC[] = "{\"a\": {\"x\": \"}{\\\"[\", \"y\": [1, {\"z\": true}, [2, 3]]},\n"
                           " \"b\" : [ {\"k\": null}, {\"k\": -1.5e3, \"m\": \"v\"} ] }";
 
-static size_t at(const jpos_step *p, size_t n, int key) { return jpos_find(DOC, sizeof DOC - 1, p, n, key); }
+static size_t at(const wr_jpos_step *p, size_t n, int key) { return wr_jpos_find(DOC, sizeof DOC - 1, p, n, key); }
 
 static void test_jsonpos(void **state)
 {
     (void)state;
-    jpos_step p[4] = {{NULL, 0}};
+    wr_jpos_step p[4] = {{NULL, 0}};
     assert_int_equal(at(p, 0, 0), 0);
-    p[0] = (jpos_step){"a", 0};
+    p[0] = (wr_jpos_step){"a", 0};
     assert_int_equal(at(p, 1, 0), 6);
     assert_int_equal(at(p, 1, 1), 1);
     /* a string holding braces and quotes is skipped whole */
-    p[1] = (jpos_step){"y", 0};
-    p[2] = (jpos_step){NULL, 1};
-    p[3] = (jpos_step){"z", 0};
+    p[1] = (wr_jpos_step){"y", 0};
+    p[2] = (wr_jpos_step){NULL, 1};
+    p[3] = (wr_jpos_step){"z", 0};
     assert_int_equal(at(p, 4, 0), strstr(DOC, "true") - DOC);
     assert_int_equal(at(p, 4, 1), strstr(DOC, "\"z\"") - DOC);
     /* the second line; members after a number */
-    p[0] = (jpos_step){"b", 0};
-    p[1] = (jpos_step){NULL, 1};
-    p[2] = (jpos_step){"m", 0};
+    p[0] = (wr_jpos_step){"b", 0};
+    p[1] = (wr_jpos_step){NULL, 1};
+    p[2] = (wr_jpos_step){"m", 0};
     assert_int_equal(at(p, 3, 1), strstr(DOC, "\"m\"") - DOC);
     /* a path that cannot be followed: the deepest value reached */
-    p[2] = (jpos_step){"nope", 0};
+    p[2] = (wr_jpos_step){"nope", 0};
     assert_int_equal(at(p, 3, 0), strstr(DOC, "{\"k\": -1.5e3") - DOC);
-    p[1] = (jpos_step){NULL, 7};
+    p[1] = (wr_jpos_step){NULL, 7};
     assert_int_equal(at(p, 2, 0), strstr(DOC, "[ {") - DOC);
     /* truncated or hostile text never reads past the end */
     const char deep[] = "[[[[[[[[[[[[[[";
-    jpos_step q[20];
+    wr_jpos_step q[20];
     for (int i = 0; i < 20; i++)
-        q[i] = (jpos_step){NULL, 0};
-    assert_true(jpos_find(deep, sizeof deep - 1, q, 20, 0) <= sizeof deep - 1);
-    q[0] = (jpos_step){NULL, 3};
-    assert_true(jpos_find("[\"\\", 3, q, 1, 0) <= 3);
-    assert_true(jpos_find("{\"a", 3, (jpos_step[]){{"b", 0}}, 1, 0) <= 3);
+        q[i] = (wr_jpos_step){NULL, 0};
+    assert_true(wr_jpos_find(deep, sizeof deep - 1, q, 20, 0) <= sizeof deep - 1);
+    q[0] = (wr_jpos_step){NULL, 3};
+    assert_true(wr_jpos_find("[\"\\", 3, q, 1, 0) <= 3);
+    assert_true(wr_jpos_find("{\"a", 3, (wr_jpos_step[]){{"b", 0}}, 1, 0) <= 3);
 }
 
 static char dir[64];

@@ -115,6 +115,37 @@ static void test_bad_values(void **state)
 
 /* An error names the value's place: the caller's text, then each record
  * attribute on the way down; a long path is cut at the message's size. */
+/* An entity file's errors say where: the entry that failed (jansson keeps
+ * no positions of values), or jansson's place of a syntax error. */
+static void test_entities_error_position(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text, *msg;
+        uint32_t line, col;
+    } cases[] = {
+        {"[{\"uid\":{\"type\":\"A\",\"id\":\"x\"},\"attrs\":{},\"parents\":[]},\n"
+         "  {\"uid\":{\"type\":\"A\",\"id\":\"x\"},\"attrs\":{},\"parents\":[]}]",
+         "2:3: duplicate entity entry A::\"x\"", 2, 3},
+        {"[\n {\"uid\":{\"type\":\"A\",\"id\":\"y\"},\n  \"attrs\":{\"a\":{\"__extn\":{\"fn\":\"decimal\",\"arg\":\"zz\"}}},"
+         "\"parents\":[]}]",
+         "2:2: entity A::\"y\", attribute `a`: decimal(\"zz\"): invalid decimal literal", 2, 2},
+        {"[{\"uid\":{\"type\":\"A\",\"id\":\"x\"},\n \"attrs\":{}, \"parents\":[]]", "2:26: '}' expected near ']'", 2,
+         26},
+        {"{}", "entities: expected a JSON array, found object", 0, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        writ_entities *es = NULL;
+        writ_error err;
+        assert_int_not_equal(writ_entities_parse(cases[i].text, strlen(cases[i].text), NULL, &es, &err), WRIT_OK);
+        assert_null(es);
+        if (strcmp(err.msg, cases[i].msg))
+            fail_msg("case %zu: got <%s> want <%s>", i, err.msg, cases[i].msg);
+        assert_int_equal(err.line, cases[i].line);
+        assert_int_equal(err.col, cases[i].col);
+    }
+}
+
 static void test_error_place(void **state)
 {
     (void)state;
@@ -442,6 +473,7 @@ int main(void)
         cmocka_unit_test(test_values),
         cmocka_unit_test(test_bad_values),
         cmocka_unit_test(test_error_place),
+        cmocka_unit_test(test_entities_error_position),
         cmocka_unit_test(test_depth),
         cmocka_unit_test(test_store),
         cmocka_unit_test(test_many_entities),

@@ -1,7 +1,7 @@
 /* jsonpos.c - find a path again in JSON text (see jsonpos.h).  A small
  * scanner over text that jansson has already accepted: it only needs to
  * tell strings, containers and scalars apart and skip them. */
-#include "authoring/jsonpos.h"
+#include "util/jsonpos.h"
 
 #include <string.h>
 
@@ -72,7 +72,7 @@ static void skip(scan *c, int depth)
         c->i++;
 }
 
-size_t jpos_find(const char *text, size_t len, const jpos_step *path, size_t n, int at_key)
+size_t wr_jpos_find(const char *text, size_t len, const wr_jpos_step *path, size_t n, int at_key)
 {
     scan c = {text, len, 0};
     ws(&c);
