@@ -274,6 +274,31 @@ static json_t *entity_ref(const char *uid)
     return r;
 }
 
+/* Drop the null members of v's objects, in place: an approval's input
+ * shows the nulls the call holds (gate.c), and Cedar reads the input
+ * without them, as the call's own decision did. */
+static void drop_nulls(json_t *v, int depth)
+{
+    if (depth > 64)
+        return;
+    if (json_is_array(v)) {
+        size_t i;
+        json_t *e;
+        json_array_foreach(v, i, e) drop_nulls(e, depth + 1);
+        return;
+    }
+    const char *k;
+    json_t *e;
+    void *tmp;
+    json_object_foreach_safe(v, tmp, k, e)
+    {
+        if (json_is_null(e))
+            json_object_del(v, k);
+        else
+            drop_nulls(e, depth + 1);
+    }
+}
+
 json_t *wr_approval_attrs(const wr_approval *a)
 {
     json_t *agent = entity_ref(a->agent), *target = entity_ref(a->resource);
@@ -282,6 +307,7 @@ json_t *wr_approval_attrs(const wr_approval *a)
     json_t *task = json_pack("{s:s,s:s}", "id", a->task_id ? a->task_id : "", "purpose",
                              a->task_purpose ? a->task_purpose : "");
     json_t *out = NULL;
+    drop_nulls(input, 0);
     if (agent && target && json_is_object(input) && task) {
         /* the depth: hops from the root, as context.chain_depth counts them */
         size_t n = json_is_array(chain) ? json_array_size(chain) : 0;

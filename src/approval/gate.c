@@ -185,18 +185,50 @@ static void deny(srv_outcome *out, const char *fmt, const char *a, const char *b
 
 /* An approval binds the request's raw input (an MCP call's arguments, or a
  * method's whole params) but the approver is shown the input as Cedar reads
- * it, where a null member is left out and a method's other params are not
- * there at all.  The raw input must be all in what is shown, or a person
- * approves {"name":"Bob"} and the upstream runs {"name":"Bob",
- * "password":null} (a merge patch that clears it).  Numbers may be spelled
- * otherwise (a decimal, a String for a long fraction): their value shows.
+ * it, with the raw input's null members put back (with_nulls).  The raw
+ * input must be all in what is shown, or a person approves {"name":"Bob"}
+ * and the upstream runs {"name":"Bob", "password":["x", null]}: a null in
+ * an array (which a Cedar set cannot hold) and anything else Cedar does not
+ * read is refused.  Numbers may be spelled otherwise (a decimal, a String
+ * for a long fraction): their value shows.
  * (MCP's _meta is not in what is bound: the gateway leaves it out.)
  * 0, or -1 with the path of the first thing not shown in at. */
+static int unshown(const json_t *raw, const json_t *shown, sbuf *at, int depth);
+
+/* What the approver is shown: the input as Cedar reads it, with the null
+ * members of the raw input put back (a new reference; NULL when out of
+ * memory).  So {"patch":{"password":null}} shows `"password": null` and
+ * can be approved; a null in an array has no place in a Cedar set and
+ * stays unshown. */
+static json_t *with_nulls(const json_t *raw, const json_t *in, int depth)
+{
+    if (!json_is_object(raw) || !json_is_object(in) || depth > 64)
+        return json_incref((json_t *)in);
+    json_t *out = json_object();
+    const char *k;
+    json_t *v;
+    json_object_foreach ((json_t *)in, k, v) {
+        json_t *w = with_nulls(json_object_get(raw, k), v, depth + 1);
+        if (!out || !w || json_object_set_new(out, k, w)) {
+            json_decref(out);
+            return NULL;
+        }
+    }
+    json_object_foreach ((json_t *)raw, k, v)
+        if (json_is_null(v) && !json_object_get(in, k) && json_object_set_new(out, k, json_null())) {
+            json_decref(out);
+            return NULL;
+        }
+    return out;
+}
+
 static int unshown(const json_t *raw, const json_t *shown, sbuf *at, int depth)
 {
     if (depth > 64)
         return -1;
     if (json_is_null(raw)) {
+        if (json_is_null(shown))
+            return 0;
         sb_puts(at, " (a null)");
         return -1;
     }
@@ -297,9 +329,15 @@ static void gate(void *arg, srv *s, const srv_snapshot *snap, const srv_ask *a, 
         json_t *p = json_object_get(json_object_get(ctx, "task"), "purpose");
         purpose = json_is_string(p) ? json_string_value(p) : NULL;
     }
-    const json_t *in = json_object_get(ctx, "input");
-    const json_t *hashed = a->approval_input ? a->approval_input : in;
-    if (hashed != in) {
+    const json_t *cin = json_object_get(ctx, "input");
+    const json_t *hashed = a->approval_input ? a->approval_input : cin;
+    json_t *shown = cin && hashed != cin ? with_nulls(hashed, cin, 0) : json_incref((json_t *)cin);
+    if (cin && !shown) {
+        deny(out, "approval required, but out of memory%s%s%s", "", "", "");
+        return;
+    }
+    const json_t *in = shown;
+    if (hashed != cin) {
         sbuf at;
         sb_init(&at);
         sb_puts(&at, "input");
@@ -308,8 +346,10 @@ static void gate(void *arg, srv *s, const srv_snapshot *snap, const srv_ask *a, 
             deny(out, "approval required, but the request holds what an approver would not be shown: %.200s%s%s",
                  sb_ok(&at) ? at.p : "(out of memory)", ": send it without that", "");
         sb_free(&at);
-        if (bad)
+        if (bad) {
+            json_decref(shown);
             return;
+        }
     }
     json_t *empty = json_object();
     char *input_text = NULL;
@@ -318,8 +358,10 @@ static void gate(void *arg, srv *s, const srv_snapshot *snap, const srv_ask *a, 
     memset(&err, 0, sizeof err);
     wr_approval w;
     memset(&w, 0, sizeof w);
-    if (!empty || wr_jcs_sha256(hashed ? hashed : empty, false, w.input_sha256, &err) ||
-        wr_jcs(in ? in : empty, false, &input_text, &input_len, &err)) {
+    bool unbound = !empty || wr_jcs_sha256(hashed ? hashed : empty, false, w.input_sha256, &err) ||
+                   wr_jcs(in ? in : empty, false, &input_text, &input_len, &err);
+    json_decref(shown);
+    if (unbound) {
         json_decref(empty);
         deny(out, "approval required, but the input cannot be bound: %.200s%s%s", err.msg, "", "");
         return;

@@ -319,15 +319,34 @@ r=$(dec "$M2" "$ALICE" '{"decision":"approve"}')
 check "mcp: an argument with NUL: approved by a policy on the input" "$(code "$r")" 200
 r=$(call 7 '{"a":1,"b":2,"note":"x\u0000y"}')
 contains "mcp: an argument with NUL: the approved call is forwarded" "$(body "$r")" '"result"'
-# a null member or element would reach the upstream but not the approver's
-# card (Cedar has no null): refused, and no approval is made for it
-pend0=$(body "$(req GET "/approvals?status=pending" -H "Authorization: Bearer $ADMIN")" | jq '.approvals | length')
+# a null member (Cedar has no null, so policies do not see it) reaches the
+# upstream: the approver's card shows it, and the approval binds it
 r=$(call 8 '{"a":1,"b":2,"patch":{"name":"Bob","password":null}}')
-check "mcp: a null argument: denied, -32001" "$(body "$r" | jq -r .error.code)" -32001
-contains "... naming what the approver would not see" "$(body "$r" | jq -r .error.message)" "would not be shown: input.patch.password (a null)"
+check "mcp: a null argument: held, -32002" "$(body "$r" | jq -r .error.code)" -32002
+M3=$(body "$r" | jq -r .error.data.id)
+r=$(req GET "/approvals/$M3" -H "Authorization: Bearer $ALICE")
+check "... the card shows the null" "$(body "$r" | jq -c .input.patch)" '{"name":"Bob","password":null}'
+r=$(call 10 '{"a":1,"b":2,"patch":{"name":"Bob"}}')
+M4=$(body "$r" | jq -r .error.data.id)
+[ -n "$M4" ] && [ "$M4" != "$M3" ] && ok "... the same call without the null is another approval" ||
+    bad "... without the null: approval <$M4> (with it: $M3)"
+r=$(dec "$M3" "$ADMIN" '{"decision":"approve"}')
+check "... approved" "$(code "$r")" 200
+r=$(call 11 '{"a":1,"b":2,"patch":{"name":"Bob"}}')
+check "... the approval of the null does not cover the call without it" "$(body "$r" | jq -r .error.code)" -32002
+r=$(call 12 '{"a":1,"b":2,"patch":{"name":"Bob","password":null}}')
+contains "... the approved call with the null is forwarded" "$(body "$r")" '"result"'
+r=$(call 13 '{"a":1,"b":2,"note":"n","patch":{"password":null}}')
+M5=$(body "$r" | jq -r .error.data.id)
+r=$(dec "$M5" "$ALICE" '{"decision":"approve"}')
+check "... an approver's policy on the input decides one with a null (Cedar reads it without)" "$(code "$r")" 200
+# a null element has no place in a Cedar set and would not be shown: refused,
+# and no approval is made for it
+pend0=$(body "$(req GET "/approvals?status=pending" -H "Authorization: Bearer $ADMIN")" | jq '.approvals | length')
 r=$(call 9 '{"a":1,"b":2,"list":[1,null]}')
-contains "mcp: a null in an array: denied" "$(body "$r" | jq -r .error.message)" "input.list (an array with a null)"
-check "... and no approval made for either" "$(body "$(req GET "/approvals?status=pending" -H "Authorization: Bearer $ADMIN")" | jq '.approvals | length')" "$pend0"
+check "mcp: a null in an array: denied, -32001" "$(body "$r" | jq -r .error.code)" -32001
+contains "... naming what the approver would not see" "$(body "$r" | jq -r .error.message)" "input.list (an array with a null)"
+check "... and no approval made for it" "$(body "$(req GET "/approvals?status=pending" -H "Authorization: Bearer $ADMIN")" | jq '.approvals | length')" "$pend0"
 
 # ---- the webhook got the pending approvals (after a retry for the first)
 for _ in $(seq 100); do grep -q "$A1" "$TMP/hook.jsonl" 2>/dev/null && break; sleep 0.1; done
