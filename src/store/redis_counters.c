@@ -98,6 +98,25 @@ writ_status wr_redis_counter_add(wr_store *st, const char *limit, const char *ke
     return ret;
 }
 
+/* The sum of an MGET's nb buckets (missing ones count 0), overflow checked. */
+static writ_status sum_of(const redisReply *r, size_t nb, const char *what, int64_t *sum, writ_error *err)
+{
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != nb)
+        return rd_fail(err, WRIT_EIO, what, r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+    int64_t total = 0;
+    for (size_t i = 0; i < nb; i++) {
+        int64_t v;
+        if (r->element[i]->type == REDIS_REPLY_NIL)
+            continue;
+        if (!rd_int(r->element[i], &v))
+            return rd_fail(err, WRIT_EIO, what, "a bucket is not an integer");
+        if (__builtin_add_overflow(total, v, &total))
+            return rd_fail(err, WRIT_EIO, what, "the sum overflows");
+    }
+    *sum = total;
+    return WRIT_OK;
+}
+
 writ_status wr_redis_counter_sum(wr_store *st, const char *limit, const char *key, int64_t first,
                                  int64_t last, int64_t *sum, writ_error *err)
 {
@@ -145,22 +164,8 @@ writ_status wr_redis_counter_sum(wr_store *st, const char *limit, const char *ke
     if (!r) {
         ret = rd_fail(err, WRIT_EIO, "counter sum", c->errstr[0] ? c->errstr : "no reply");
         c->err = REDIS_ERR_IO;
-    } else if (r->type != REDIS_REPLY_ARRAY || r->elements != nb) {
-        ret =
-            rd_fail(err, WRIT_EIO, "counter sum", r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
     } else {
-        int64_t total = 0;
-        for (size_t i = 0; i < nb && !ret; i++) {
-            int64_t v;
-            if (r->element[i]->type == REDIS_REPLY_NIL)
-                continue;
-            if (!rd_int(r->element[i], &v))
-                ret = rd_fail(err, WRIT_EIO, "counter sum", "a bucket is not an integer");
-            else if (__builtin_add_overflow(total, v, &total))
-                ret = rd_fail(err, WRIT_EIO, "counter sum", "the sum overflows");
-        }
-        if (!ret)
-            *sum = total;
+        ret = sum_of(r, nb, "counter sum", sum, err);
     }
     freeReplyObject(r);
     rd_put(s, c);
@@ -224,21 +229,8 @@ writ_status wr_redis_counter_take(wr_store *st, const char *limit, const char *k
     redisReply *r = rd_script(c, take_lua, (int)nb, &a, "counter take", err);
     if (!r) {
         ret = WRIT_EIO;
-    } else if (r->type != REDIS_REPLY_ARRAY || r->elements != nb) {
-        ret = rd_fail(err, WRIT_EIO, "counter take", "unexpected reply");
     } else {
-        int64_t total = 0;
-        for (size_t i = 0; i < nb && !ret; i++) {
-            int64_t v;
-            if (r->element[i]->type == REDIS_REPLY_NIL)
-                continue;
-            if (!rd_int(r->element[i], &v))
-                ret = rd_fail(err, WRIT_EIO, "counter take", "a bucket is not an integer");
-            else if (__builtin_add_overflow(total, v, &total))
-                ret = rd_fail(err, WRIT_EIO, "counter take", "the sum overflows");
-        }
-        if (!ret)
-            *sum = total;
+        ret = sum_of(r, nb, "counter take", sum, err);
     }
     freeReplyObject(r);
     rd_put(s, c);
