@@ -142,6 +142,18 @@ json_t *cedar_json_load(const char *text, size_t len, writ_error *err)
     json_t *fast = cedar_json_fast(text, len);
     if (fast)
         return fast;
+    /* a raw NUL byte is no JSON (it must be escaped, \u0000); jansson
+     * takes one right after a number ("6\0") as the number's end, where
+     * other readers (an MCP upstream's) refuse the text */
+    const char *nul = memchr(text, '\0', len);
+    if (nul) {
+        wr_error(err, WRIT_EJSON, "a NUL byte, which JSON allows only escaped (\\u0000)");
+        if (err) {
+            err->offset = (size_t)(nul - text);
+            cedar_text_position(text, len, err->offset, &err->line, &err->col);
+        }
+        return NULL;
+    }
     json_error_t je = {0}; /* json_error_code() reads a byte an early failure leaves unset */
     bool oom;
     size_t rlen = 0;

@@ -67,8 +67,12 @@ static void skip(scan *c, int depth)
             skip(c, depth + 1);
         }
     }
-    /* a number, true, false, null */
-    while (c->i < c->n && !strchr(",]} \t\r\n", c->s[c->i]))
+    /* a number, true, false, null; anything else (text jansson took that
+     * this scanner does not expect) moves on by one, so every call moves */
+    size_t at = c->i;
+    while (c->i < c->n && c->s[c->i] && !strchr(",]} \t\r\n", c->s[c->i]))
+        c->i++;
+    if (c->i == at)
         c->i++;
 }
 

@@ -52,6 +52,12 @@ static void test_jsonpos(void **state)
     q[0] = (wr_jpos_step){NULL, 3};
     assert_true(wr_jpos_find("[\"\\", 3, q, 1, 0) <= 3);
     assert_true(wr_jpos_find("{\"a", 3, (wr_jpos_step[]){{"b", 0}}, 1, 0) <= 3);
+    /* bytes the scanner does not expect (a raw NUL after a number, a
+     * stray bracket) are stepped over: it ends (it looped for ever on the
+     * NUL, found by fuzz_entities) and still finds the items after them */
+    const char odd[] = "[{\"a\": 6\0}, {\"b\": [1 }]}, 7]";
+    q[0] = (wr_jpos_step){NULL, 2};
+    assert_int_equal(wr_jpos_find(odd, sizeof odd - 1, q, 1, 0), strstr(odd + 12, "7") - odd);
 }
 
 static char dir[64];

@@ -146,6 +146,23 @@ static void test_entities_error_position(void **state)
     }
 }
 
+/* A raw NUL byte is no JSON anywhere: jansson took one after a number. */
+static void test_raw_nul(void **state)
+{
+    (void)state;
+    static const char text[] = "{\"a\": [1,\n 6\0, 2]}";
+    writ_error err;
+    assert_null(cedar_json_load(text, sizeof text - 1, &err));
+    assert_int_equal(err.code, WRIT_EJSON);
+    assert_string_equal(err.msg, "a NUL byte, which JSON allows only escaped (\\u0000)");
+    assert_int_equal(err.line, 2);
+    assert_int_equal(err.col, 3);
+    assert_int_equal(err.offset, 12);
+    json_t *j = cedar_json_load("{\"a\": \"\\u0000\"}", 15, &err); /* escaped, it is a string's NUL */
+    assert_non_null(j);
+    json_decref(j);
+}
+
 static void test_error_place(void **state)
 {
     (void)state;
@@ -474,6 +491,7 @@ int main(void)
         cmocka_unit_test(test_bad_values),
         cmocka_unit_test(test_error_place),
         cmocka_unit_test(test_entities_error_position),
+        cmocka_unit_test(test_raw_nul),
         cmocka_unit_test(test_depth),
         cmocka_unit_test(test_store),
         cmocka_unit_test(test_many_entities),

@@ -53,7 +53,12 @@ static void declined(const char *t, size_t n)
     writ_error err;
     memset(&err, 0, sizeof err);
     json_t *l = cedar_json_load(t, n, &err);
-    if (j) {
+    if (memchr(t, '\0', n)) {
+        /* a raw NUL: refused before jansson, which takes one after a number */
+        assert_null(l);
+        assert_string_equal(err.msg, "a NUL byte, which JSON allows only escaped (\\u0000)");
+        assert_int_equal(err.offset, (size_t)((const char *)memchr(t, '\0', n) - t));
+    } else if (j) {
         /* outside the subset but valid: jansson's tree (keys with U+0000
          * are the one place cedar_json_load re-encodes; none here) */
         assert_non_null(l);
