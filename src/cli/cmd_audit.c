@@ -19,8 +19,8 @@ static const char usage[] =
     "                        [LOG]\n"
     "  LOG: --db FILE or --db postgresql://..., or --state-dir DIR / --config FILE (DIR/writ.db,\n"
     "  or its audit_sink; default as writ serve).  In PostgreSQL each replica has its own chain:\n"
-    "  verify checks every one (keys from the database), tail and query order by replica, then\n"
-    "  seq (--replica NAME: one replica's records).\n"
+    "  verify checks every one (keys from --jwks FILE, else from the database: pass --jwks),\n"
+    "  tail and query order by replica, then seq (--replica NAME: one replica's records).\n"
     "  verify checks the hash chain and its signed checkpoints (exit 0 whole, 1 broken,\n"
     "  2 unreadable) with the public keys in --jwks FILE, else audit-keys.jwks next to the log\n"
     "  (a copy kept elsewhere, or the server's /.well-known/jwks.json, proves more).\n"
@@ -215,6 +215,10 @@ int cmd_audit(int argc, char **argv)
         fclose(probe);
     }
     if (!strcmp(sub, "verify")) {
+        if (pg && !jwks)
+            fprintf(stderr, "writ audit: the checkpoint keys are read from the database itself "
+                            "(writ_audit_key): whoever can write the database can re-sign its chains; "
+                            "--jwks FILE checks them against keys kept elsewhere\n");
         writ_status st = wr_audit_verify_each(db, jwks, print_verify, NULL, &err);
         if (st == WRIT_OK)
             rc = 0;

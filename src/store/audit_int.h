@@ -61,7 +61,8 @@ typedef struct au_sink_ops {
     writ_status (*last)(au_sink *s, uint64_t *count, uint64_t *seq, char hash[65], writ_error *err);
     /* Checkpoints in seq order; only the last one when last_only. */
     writ_status (*checkpoints)(au_sink *s, bool last_only, au_cp_fn fn, void *ctx, writ_error *err);
-    /* Records from seq `from` on, in seq order. */
+    /* Records from seq `from` on, in seq order; from 0: every record, also
+     * one stored with seq 0 or below (verify: such a row was inserted). */
     writ_status (*records)(au_sink *s, uint64_t from, au_rec_fn fn, void *ctx, writ_error *err);
     /* The checkpoint keys (JWKS), and adding one public key (JSON object). */
     writ_status (*load_keys)(au_sink *s, wr_jwks *ks, writ_error *err);
@@ -150,7 +151,8 @@ int au_check_cp(const wr_jwks *ks, const au_cp_text *c, cp_row *out, char *why, 
  * becomes its hash.  0, or -1 with why. */
 int au_check_row(EVP_MD_CTX *md, const au_rec *r, uint64_t expect, unsigned char prev[32], char *why,
                  size_t n);
-/* Verify one chain held by s (see wr_audit_verify). */
-writ_status au_verify_sink(au_sink *s, wr_audit_verify_result *r, writ_error *err);
+/* Verify one chain held by s (see wr_audit_verify); the checkpoint keys
+ * from keys_file, NULL: the sink's own (load_keys). */
+writ_status au_verify_sink(au_sink *s, const char *keys_file, wr_audit_verify_result *r, writ_error *err);
 
 #endif

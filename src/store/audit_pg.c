@@ -307,7 +307,7 @@ static writ_status pg_records(au_sink *s, uint64_t from, au_rec_fn fn, void *ctx
 {
     pg_sink *p = (pg_sink *)s;
     char f[24];
-    put_u64(f, from);
+    put_i64(f, from ? (int64_t)from : INT64_MIN);
     const char *v[2] = {p->replica, f};
     rec_ctx c = {.fn = fn, .ctx = ctx};
     return pg_stream(p, "SELECT " REC_COLS " FROM writ_audit WHERE replica = $1 AND seq >= $2 ORDER BY seq",
@@ -456,8 +456,10 @@ writ_status au_pg_replicas(const char *conninfo, char ***names, size_t *n, writ_
     writ_status st = connect_db(conninfo, &c, err);
     if (st)
         return st;
-    PGresult *r = PQexec(c, "SELECT replica FROM writ_audit_replica UNION SELECT DISTINCT replica FROM "
-                            "writ_audit_checkpoint ORDER BY 1");
+    /* every name in any of the tables: a replica with records but no
+     * registration or checkpoint is verified too (and found broken) */
+    PGresult *r = PQexec(c, "SELECT replica FROM writ_audit_replica UNION SELECT replica FROM "
+                            "writ_audit_checkpoint UNION SELECT replica FROM writ_audit ORDER BY 1");
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         st = pg_fail(err, c, "listing the replicas (not a Writ audit database?)");
         goto out;
