@@ -53,9 +53,11 @@ typedef int (*au_cp_fn)(void *ctx, const au_cp_text *c); /* non-zero stops */
 typedef struct au_sink au_sink;
 typedef struct au_sink_ops {
     /* One transaction: records r[0..n) (in seq order), then checkpoints
-     * c[0..nc).  0, or -1 with nothing stored (a message on stderr), or 1:
-     * dropped on purpose (a full spool that drops: the writer does not
-     * advance the chain, the appenders are answered). */
+     * c[0..nc).  0, or -1 with nothing stored (a message on stderr), or -2:
+     * the database answered and refused the batch itself (a failure as -1,
+     * but one that a later try would meet again: a spool keeps nothing
+     * behind it), or 1: dropped on purpose (a full spool that drops: the
+     * writer does not advance the chain, the appenders are answered). */
     int (*write)(au_sink *s, const au_rec *r, size_t n, const au_cp_text *c, size_t nc);
     /* The number of records and the last one (seq 0 when none). */
     writ_status (*last)(au_sink *s, uint64_t *count, uint64_t *seq, char hash[65], writ_error *err);

@@ -396,6 +396,7 @@ typedef struct sp_sink {
     uint64_t max, dropped;
     bool drop;
     int64_t retry_ms; /* do not try inner before this while it fails */
+    bool refused;     /* inner refused the oldest spooled batch (-2): it cannot ship */
     pthread_mutex_t mu;
 } sp_sink;
 
@@ -416,6 +417,10 @@ static int ship(sp_sink *p, int most)
         }
         int rc = p->inner->ops->write(p->inner, b.r, b.n, b.c, b.nc);
         au_batch_free(&b);
+        if (rc == -2 && !p->refused)
+            fprintf(stderr, "writ: audit spool: the database refuses the oldest spooled batch: nothing is "
+                            "spooled behind it, decisions are denied until it ships\n");
+        p->refused = rc == -2;
         if (rc != 0) {
             p->retry_ms = au_now_ms() + RETRY_MS;
             return -1;
@@ -432,10 +437,17 @@ static int sp_write(au_sink *s, const au_rec *r, size_t n, const au_cp_text *c, 
 {
     sp_sink *p = (sp_sink *)s;
     pthread_mutex_lock(&p->mu);
-    int rc;
-    if (ship(p, 16) == 0 && au_now_ms() >= p->retry_ms &&
-        (rc = p->inner->ops->write(p->inner, r, n, c, nc)) == 0)
-        goto out;
+    int rc = -1;
+    if (ship(p, 16) == 0 && au_now_ms() >= p->retry_ms) {
+        rc = p->inner->ops->write(p->inner, r, n, c, nc);
+        /* refused (-2), not an outage: the spool would never ship it */
+        if (rc == 0 || rc == -2) {
+            rc = rc ? -1 : 0;
+            goto out;
+        }
+    } else if (p->refused) {
+        goto out; /* behind a batch the database refuses: could never ship */
+    }
     if (au_spool_empty(p->q))
         p->retry_ms = au_now_ms() + RETRY_MS;
     if (au_spool_records(p->q) + n > p->max) {
