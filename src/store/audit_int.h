@@ -112,8 +112,9 @@ typedef struct au_batch {
     size_t nc;
     unsigned char *buf; /* what r and c point into */
 } au_batch;
-/* Open (create, 0600) the spool file; a torn entry at its end (a crash in
- * the middle of an append that was therefore never acknowledged) is cut. */
+/* Open (create, 0600) the spool file and lock it (flock: one process per
+ * spool, WRIT_EDUP when another holds it); a torn entry at its end (a crash
+ * in the middle of an append that was therefore never acknowledged) is cut. */
 writ_status au_spool_file_open(const char *path, au_spool **out, writ_error *err);
 /* Append one batch and fdatasync it; 0 or -1 (errno). */
 int au_spool_append(au_spool *q, const au_rec *r, size_t n, const au_cp_text *c, size_t nc);
@@ -125,10 +126,10 @@ int au_spool_peek(au_spool *q, au_batch *b);
 int au_spool_pop(au_spool *q);
 void au_spool_file_close(au_spool *q);
 void au_batch_free(au_batch *b);
-/* A sink that ships to inner and spools what inner cannot take (owns inner;
- * closes it also on failure).  At open the spool left by a previous run is
- * shipped first: inner must be reachable. */
-writ_status au_spool_wrap(au_sink *inner, const char *path, uint32_t max, bool drop, au_sink **out,
+/* A sink that ships to inner and spools in q what inner cannot take (owns
+ * inner and q; closes them also on failure).  At open the spool left by a
+ * previous run is shipped first: inner must be reachable. */
+writ_status au_spool_wrap(au_sink *inner, au_spool *q, uint32_t max, bool drop, au_sink **out,
                           writ_error *err);
 
 /* ---- helpers (audit_util.c) */
