@@ -6,6 +6,7 @@
 #include "util/alloc.h"
 
 #include <errno.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,14 +20,37 @@ static const char usage[] =
     "                        [LOG]\n"
     "  LOG: --db FILE or --db postgresql://..., or --state-dir DIR / --config FILE (DIR/writ.db,\n"
     "  or its audit_sink; default as writ serve).  In PostgreSQL each replica has its own chain:\n"
-    "  verify checks every one (keys from the database), tail and query order by replica, then\n"
-    "  seq (--replica NAME: one replica's records).\n"
+    "  verify checks every one (keys from --jwks FILE, else from the database: pass --jwks),\n"
+    "  tail and query order by replica, then seq (--replica NAME: one replica's records).\n"
     "  verify checks the hash chain and its signed checkpoints (exit 0 whole, 1 broken,\n"
     "  2 unreadable) with the public keys in --jwks FILE, else audit-keys.jwks next to the log\n"
     "  (a copy kept elsewhere, or the server's /.well-known/jwks.json, proves more).\n"
     "  tail and query print one JSON object per record, oldest first; --shadow: only records\n"
     "  where shadow policies or the candidate set (shadow_policies) would have decided otherwise.\n"
     "  Times: unix milliseconds or YYYY-MM-DDTHH:MM:SSZ.\n";
+
+/* A column that holds JSON (chain, policies, errors, shadow), as written:
+ * the writer's compact text as it is; anything else (a database edited by
+ * hand) re-encoded when it is JSON on several lines, else as a JSON string,
+ * so that each record stays one valid JSON object on one line whatever the
+ * log holds (no key injected, no control character reaching a terminal). */
+static void put_json_col(sbuf *b, const char *v)
+{
+    size_t n = strlen(v);
+    json_t *j = json_loadb(v, n, 0, NULL);
+    bool one_line = true;
+    for (size_t i = 0; i < n && one_line; i++)
+        one_line = (unsigned char)v[i] >= 0x20;
+    char *t = j && !one_line ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    if (j && one_line)
+        sb_putn(b, v, n);
+    else if (t)
+        sb_puts(b, t);
+    else
+        sb_json_strn(b, v, n);
+    free(t);
+    json_decref(j);
+}
 
 static int print_row(void *ctx, const wr_audit_row *r)
 {
@@ -43,20 +67,25 @@ static int print_row(void *ctx, const wr_audit_row *r)
     sb_printf(&b, ",\"time\":\"%s.%03dZ\",\"agent\":", ts, (int)(r->e.time_ms % 1000));
     sb_json_str(&b, r->e.agent);
     sb_puts(&b, ",\"chain\":");
-    sb_puts(&b, *r->e.chain ? r->e.chain : "null");
+    if (*r->e.chain)
+        put_json_col(&b, r->e.chain);
+    else
+        sb_puts(&b, "null");
     sb_puts(&b, ",\"task\":");
     sb_json_str(&b, r->e.task);
     sb_puts(&b, ",\"action\":");
     sb_json_str(&b, r->e.action);
     sb_puts(&b, ",\"resource\":");
     sb_json_str(&b, r->e.resource);
-    sb_printf(&b,
-              ",\"decision\":\"%s\",\"policies\":%s,\"errors\":%s,\"hash\":", r->e.allow ? "allow" : "deny",
-              r->e.policies, r->e.errors);
+    sb_printf(&b, ",\"decision\":\"%s\",\"policies\":", r->e.allow ? "allow" : "deny");
+    put_json_col(&b, r->e.policies);
+    sb_puts(&b, ",\"errors\":");
+    put_json_col(&b, r->e.errors);
+    sb_puts(&b, ",\"hash\":");
     sb_json_str(&b, r->hash);
     if (r->e.shadow && *r->e.shadow) {
         sb_puts(&b, ",\"shadow\":");
-        sb_puts(&b, r->e.shadow);
+        put_json_col(&b, r->e.shadow);
     }
     sb_putc(&b, '}');
     if (sb_ok(&b))
@@ -89,11 +118,28 @@ static int parse_time(const char *s, int64_t *out)
 
 /* One chain's verdict: one line (scripts match "^ok: " / "^BROKEN: ", after
  * "replica NAME: " in PostgreSQL). */
+/* A replica's name as read from the database, control characters (C0, DEL,
+ * C1) as \xNN: a name cannot forge a line of verify's output or reach the
+ * terminal. */
+static void put_name(const char *s)
+{
+    for (const unsigned char *u = (const unsigned char *)s; *u; u++)
+        if (*u < 0x20 || *u == 0x7f || *u == '\\')
+            printf("\\x%02x", *u);
+        else if (*u == 0xc2 && u[1] >= 0x80 && u[1] <= 0x9f)
+            printf("\\x%02x", *++u);
+        else
+            putchar(*u);
+}
+
 static void print_verify(void *ctx, const char *replica, const wr_audit_verify_result *r, writ_status st)
 {
     (void)ctx;
-    if (replica)
-        printf("replica %s: ", replica);
+    if (replica) {
+        fputs("replica ", stdout);
+        put_name(replica);
+        fputs(": ", stdout);
+    }
     if (st != WRIT_OK) {
         printf("BROKEN: %s (%llu records verified before it)\n", r->msg, (unsigned long long)r->records);
         return;
@@ -215,6 +261,10 @@ int cmd_audit(int argc, char **argv)
         fclose(probe);
     }
     if (!strcmp(sub, "verify")) {
+        if (pg && !jwks)
+            fprintf(stderr, "writ audit: the checkpoint keys are read from the database itself "
+                            "(writ_audit_key): whoever can write the database can re-sign its chains; "
+                            "--jwks FILE checks them against keys kept elsewhere\n");
         writ_status st = wr_audit_verify_each(db, jwks, print_verify, NULL, &err);
         if (st == WRIT_OK)
             rc = 0;

@@ -437,10 +437,16 @@ writ_status wr_audit_open(const char *path, const wr_audit_opts *o, wr_audit **o
     }
     if (au_is_pg(path)) {
         au_sink *pg = NULL;
+        au_spool *q = NULL;
+        /* the spool first: a replica refused its spool (another process
+         * holds it) leaves nothing in the database */
         if (!o->spool)
             st = au_fail(err, WRIT_EINVAL, "audit log: a PostgreSQL sink needs a spool file");
-        else if ((st = au_pg_open(path, a->replica, true, o->key_dir, &pg, err)) == WRIT_OK)
-            st = au_spool_wrap(pg, o->spool, o->spool_max, o->spool_drop, &a->sink, err);
+        else if ((st = au_spool_file_open(o->spool, &q, err)) == WRIT_OK &&
+                 (st = au_pg_open(path, a->replica, true, o->key_dir, &pg, err)) != WRIT_OK)
+            au_spool_file_close(q);
+        else if (st == WRIT_OK)
+            st = au_spool_wrap(pg, q, o->spool_max, o->spool_drop, &a->sink, err);
     } else {
         st = au_sqlite_open(path, o->keys_file, true, o->fsync, &a->sink, err);
     }

@@ -227,8 +227,9 @@ WRIT_MUST_CHECK writ_status wr_audit_verify(const char *path, const char *keys_f
                                             wr_audit_verify_result *r, writ_error *err);
 
 /* Verify every chain at `where`: a SQLite file (one chain, replica NULL),
- * or postgresql://... (each replica's chain; keys from the database,
- * keys_file unused).  fn is called once per chain with its result and
+ * or postgresql://... (each replica's chain, every replica name found in
+ * any of its tables; keys from keys_file, NULL: from the database itself,
+ * which proves only as much as the database can be trusted).  fn is called once per chain with its result and
  * status (WRIT_OK or WRIT_EVALIDATE).  Returns WRIT_OK when every chain is
  * whole, WRIT_EVALIDATE when one is broken, another code when the log
  * cannot be read. */

@@ -53,15 +53,18 @@ typedef int (*au_cp_fn)(void *ctx, const au_cp_text *c); /* non-zero stops */
 typedef struct au_sink au_sink;
 typedef struct au_sink_ops {
     /* One transaction: records r[0..n) (in seq order), then checkpoints
-     * c[0..nc).  0, or -1 with nothing stored (a message on stderr), or 1:
-     * dropped on purpose (a full spool that drops: the writer does not
-     * advance the chain, the appenders are answered). */
+     * c[0..nc).  0, or -1 with nothing stored (a message on stderr), or -2:
+     * the database answered and refused the batch itself (a failure as -1,
+     * but one that a later try would meet again: a spool keeps nothing
+     * behind it), or 1: dropped on purpose (a full spool that drops: the
+     * writer does not advance the chain, the appenders are answered). */
     int (*write)(au_sink *s, const au_rec *r, size_t n, const au_cp_text *c, size_t nc);
     /* The number of records and the last one (seq 0 when none). */
     writ_status (*last)(au_sink *s, uint64_t *count, uint64_t *seq, char hash[65], writ_error *err);
     /* Checkpoints in seq order; only the last one when last_only. */
     writ_status (*checkpoints)(au_sink *s, bool last_only, au_cp_fn fn, void *ctx, writ_error *err);
-    /* Records from seq `from` on, in seq order. */
+    /* Records from seq `from` on, in seq order; from 0: every record, also
+     * one stored with seq 0 or below (verify: such a row was inserted). */
     writ_status (*records)(au_sink *s, uint64_t from, au_rec_fn fn, void *ctx, writ_error *err);
     /* The checkpoint keys (JWKS), and adding one public key (JSON object). */
     writ_status (*load_keys)(au_sink *s, wr_jwks *ks, writ_error *err);
@@ -109,8 +112,9 @@ typedef struct au_batch {
     size_t nc;
     unsigned char *buf; /* what r and c point into */
 } au_batch;
-/* Open (create, 0600) the spool file; a torn entry at its end (a crash in
- * the middle of an append that was therefore never acknowledged) is cut. */
+/* Open (create, 0600) the spool file and lock it (flock: one process per
+ * spool, WRIT_EDUP when another holds it); a torn entry at its end (a crash
+ * in the middle of an append that was therefore never acknowledged) is cut. */
 writ_status au_spool_file_open(const char *path, au_spool **out, writ_error *err);
 /* Append one batch and fdatasync it; 0 or -1 (errno). */
 int au_spool_append(au_spool *q, const au_rec *r, size_t n, const au_cp_text *c, size_t nc);
@@ -122,10 +126,10 @@ int au_spool_peek(au_spool *q, au_batch *b);
 int au_spool_pop(au_spool *q);
 void au_spool_file_close(au_spool *q);
 void au_batch_free(au_batch *b);
-/* A sink that ships to inner and spools what inner cannot take (owns inner;
- * closes it also on failure).  At open the spool left by a previous run is
- * shipped first: inner must be reachable. */
-writ_status au_spool_wrap(au_sink *inner, const char *path, uint32_t max, bool drop, au_sink **out,
+/* A sink that ships to inner and spools in q what inner cannot take (owns
+ * inner and q; closes them also on failure).  At open the spool left by a
+ * previous run is shipped first: inner must be reachable. */
+writ_status au_spool_wrap(au_sink *inner, au_spool *q, uint32_t max, bool drop, au_sink **out,
                           writ_error *err);
 
 /* ---- helpers (audit_util.c) */
@@ -150,7 +154,8 @@ int au_check_cp(const wr_jwks *ks, const au_cp_text *c, cp_row *out, char *why, 
  * becomes its hash.  0, or -1 with why. */
 int au_check_row(EVP_MD_CTX *md, const au_rec *r, uint64_t expect, unsigned char prev[32], char *why,
                  size_t n);
-/* Verify one chain held by s (see wr_audit_verify). */
-writ_status au_verify_sink(au_sink *s, wr_audit_verify_result *r, writ_error *err);
+/* Verify one chain held by s (see wr_audit_verify); the checkpoint keys
+ * from keys_file, NULL: the sink's own (load_keys). */
+writ_status au_verify_sink(au_sink *s, const char *keys_file, wr_audit_verify_result *r, writ_error *err);
 
 #endif

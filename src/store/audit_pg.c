@@ -8,23 +8,40 @@
  * INSERT ... WITH), so it commits whole or not at all.  When the answer is
  * lost (the connection dropped after the server committed), the next
  * write reconnects and asks for the replica's last record: if it is the
- * batch's last record, the batch did commit. */
+ * batch's last record, the batch did commit.
+ *
+ * A write fails in one of two ways.  The database did not take it now
+ * (unreachable, no answer within PG_WAIT_MS, out of space, shutting down):
+ * -1, and the spool keeps the batch for later.  The database answered and
+ * refused the batch itself (its seq taken by another writer, a constraint,
+ * a type, a permission, a trigger or rule that kept some rows back): -2,
+ * which nothing later would change, so the batch is not spooled and its
+ * decisions are denied.  A writer holds its replica's name (an advisory
+ * lock for as long as its session lasts), so a second writ serve with the
+ * same name is refused at start. */
 #include "store/audit_int.h"
 #include "util/alloc.h"
 #include "util/sbuf.h"
 
 #include <libpq-fe.h>
+#include <poll.h>
 #include <stdio.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define PG_LOCK_KEY "7307151"
+/* the writer's statement_timeout (a lock wait, a slow disk: the server
+ * cancels the statement and says so), and a second more for the longest a
+ * batch waits for an answer (a backend or a network that says nothing) */
+#define PG_WAIT_MS 5000
 
 typedef struct pg_sink {
     au_sink base;
     PGconn *c;
     char *conninfo, *replica, *key_dir;
     bool prepared; /* writ_batch on this connection */
+    bool named;    /* this session holds the replica's name (take_name) */
 } pg_sink;
 
 static const char schema_sql[] =
@@ -56,14 +73,89 @@ static int pg_cmd(PGconn *c, const char *sql, int n, const char *const *v)
     return ok ? 0 : -1;
 }
 
-/* Connected, or reconnected once. */
+/* Take the replica's name for this session: 1 taken, 0 held by another
+ * session (another writer with the same name), -1 the query failed. */
+static int take_name(PGconn *c, const char *replica)
+{
+    const char *v[1] = {replica};
+    PGresult *r = PQexecParams(c, "SELECT pg_try_advisory_lock(" PG_LOCK_KEY ", hashtext($1))", 1, NULL, v,
+                               NULL, NULL, 0);
+    int rc = PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1 ? -1
+             : !strcmp(PQgetvalue(r, 0, 0), "t")                        ? 1
+                                                                        : 0;
+    PQclear(r);
+    return rc;
+}
+
+/* Connected (reconnected once) with the replica's name held: 0, or -1.
+ * After a reconnect the name may still be held by this writer's previous
+ * session (a backend that has not yet noticed that it was left), or by
+ * another writer that took it meanwhile: both fail like an outage, and a
+ * batch of the other writer's in the way is refused by its seq. */
 static int pg_ready(pg_sink *p)
 {
-    if (PQstatus(p->c) == CONNECTION_OK)
-        return 0;
-    p->prepared = false;
-    PQreset(p->c);
-    return PQstatus(p->c) == CONNECTION_OK ? 0 : -1;
+    if (PQstatus(p->c) != CONNECTION_OK) {
+        p->prepared = p->named = false;
+        PQreset(p->c);
+        if (PQstatus(p->c) != CONNECTION_OK)
+            return -1;
+    }
+    if (!p->named) {
+        int t = take_name(p->c, p->replica);
+        if (t == 0)
+            fprintf(stderr, "writ: audit log: replica %s: its name is still held by another session (the "
+                            "previous connection's, or another writer's)\n",
+                    p->replica);
+        if (t != 1)
+            return -1;
+        p->named = true;
+    }
+    return 0;
+}
+
+/* The database answered with an error about the batch itself, which it
+ * would give again, rather than about taking it now (the connection,
+ * resources, a shutdown, a timeout, another transaction in the way). */
+static bool refused(const PGresult *r)
+{
+    const char *st = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+    static const char *const now[] = {"08", "40", "53", "55", "57", "58", "XX"};
+    if (!st || strlen(st) != 5)
+        return false;
+    for (size_t i = 0; i < sizeof now / sizeof now[0]; i++)
+        if (!strncmp(st, now[i], 2))
+            return false;
+    return true;
+}
+
+/* The answer to the statement just sent, waiting at most PG_WAIT_MS; NULL
+ * when none came (the connection is reset: the statement may still commit,
+ * which the next write of the batch finds out).  Only the last result is
+ * kept. */
+static PGresult *pg_wait(pg_sink *p)
+{
+    int64_t until = au_now_ms() + PG_WAIT_MS + 1000;
+    PGresult *last = NULL, *r;
+    for (;;) {
+        while (!PQisBusy(p->c)) {
+            if (!(r = PQgetResult(p->c)))
+                return last;
+            PQclear(last);
+            last = r;
+        }
+        int64_t left = until - au_now_ms();
+        struct pollfd pf = {.fd = PQsocket(p->c), .events = POLLIN};
+        int k = left > 0 ? poll(&pf, 1, (int)left) : 0;
+        if (k == 0 || (k < 0 && errno != EINTR) || (k > 0 && !PQconsumeInput(p->c))) {
+            if (k == 0)
+                fprintf(stderr, "writ: audit log: PostgreSQL did not answer within %d ms: reconnecting\n",
+                        PG_WAIT_MS + 1000);
+            PQclear(last);
+            p->prepared = p->named = false;
+            PQreset(p->c);
+            return NULL;
+        }
+    }
 }
 
 /* ---- writing */
@@ -87,16 +179,19 @@ static bool committed(pg_sink *p, const au_rec *r)
 }
 
 /* The batch statement, one text for every batch (prepared once per
- * connection): records and checkpoints as arrays, unnested. */
+ * connection): records and checkpoints as arrays, unnested.  It answers
+ * how many records and checkpoints the database stored: a trigger or a
+ * rule that keeps rows back does not make a batch look written. */
 static const char batch_sql[] =
     "WITH r AS (INSERT INTO writ_audit (replica, seq, time_ms, agent, chain, task, action, resource, "
     "decision,"
     " policies, errors, prev, hash, shadow) SELECT $1, * FROM unnest($2::bigint[], $3::bigint[], $4::text[],"
     " $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[],"
-    " $13::text[], $14::text[]) RETURNING 1)"
-    " INSERT INTO writ_audit_checkpoint (replica, seq, head, time_ms, jws) SELECT $1, * FROM"
+    " $13::text[], $14::text[]) RETURNING 1),"
+    " c AS (INSERT INTO writ_audit_checkpoint (replica, seq, head, time_ms, jws) SELECT $1, * FROM"
     " unnest($15::bigint[], $16::text[], $17::bigint[], $18::text[])"
-    " WHERE (SELECT count(*) FROM r) >= 0 ON CONFLICT (replica, seq) DO NOTHING";
+    " ON CONFLICT (replica, seq) DO NOTHING RETURNING 1)"
+    " SELECT (SELECT count(*) FROM r), (SELECT count(*) FROM c)";
 
 /* A PostgreSQL array literal element: "..." with " and \ escaped. */
 static void arr_add(sbuf *b, const char *v, size_t n)
@@ -165,7 +260,8 @@ static int pg_write(au_sink *s, const au_rec *r, size_t n, const au_cp_text *c, 
         v[i + 1] = a[i].p;
     }
     if (pg_ready(p) != 0) {
-        fprintf(stderr, "writ: audit log: PostgreSQL unreachable: %s", PQerrorMessage(p->c));
+        if (PQstatus(p->c) != CONNECTION_OK)
+            fprintf(stderr, "writ: audit log: PostgreSQL unreachable: %s", PQerrorMessage(p->c));
         goto out;
     }
     if (!p->prepared) {
@@ -173,16 +269,41 @@ static int pg_write(au_sink *s, const au_rec *r, size_t n, const au_cp_text *c, 
         p->prepared = PQresultStatus(pr) == PGRES_COMMAND_OK;
         PQclear(pr);
     }
-    PGresult *res = p->prepared ? PQexecPrepared(p->c, "writ_batch", PG_ARRS + 1, v, NULL, NULL, 0) : NULL;
-    rc = PQresultStatus(res) == PGRES_COMMAND_OK ? 0 : -1;
+    PGresult *res = p->prepared && PQsendQueryPrepared(p->c, "writ_batch", PG_ARRS + 1, v, NULL, NULL, 0)
+                        ? pg_wait(p)
+                        : NULL;
+    bool no = refused(res);
+    /* no answer from the server (none, or libpq's own error: no SQLSTATE),
+     * or "seq taken": the batch may be in already (the answer to its commit
+     * was lost, or it was shipped before from the spool) */
+    const char *code = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    bool maybe = !code || !strcmp(code, "23505");
+    long long stored = -1, cps = -1;
+    if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
+        stored = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+        cps = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+    }
     PQclear(res);
-    if (rc != 0) {
-        fprintf(stderr, "writ: audit log: PostgreSQL write failed: %s", PQerrorMessage(p->c));
+    if (stored >= 0 && (stored != (long long)n || (n && cps != (long long)nc))) {
+        /* committed, but not what was sent: the chain cannot go on from it */
+        fprintf(stderr,
+                "writ: audit log: PostgreSQL stored %lld of %zu records and %lld of %zu checkpoints (a "
+                "trigger or rule on writ_audit?): refusing to write\n",
+                stored, n, cps, nc);
+        rc = -2;
+    } else if (stored >= 0) {
+        rc = 0;
+    } else {
+        rc = -1;
+        const char *m = PQerrorMessage(p->c);
+        fprintf(stderr, "writ: audit log: PostgreSQL write failed: %s", *m ? m : "no answer\n");
         if (PQstatus(p->c) != CONNECTION_OK)
             p->prepared = false; /* a new connection has no prepared statements */
         /* the answer may have been lost after the commit */
-        if (n && pg_ready(p) == 0 && committed(p, &r[n - 1]))
+        if (maybe && n && pg_ready(p) == 0 && committed(p, &r[n - 1]))
             rc = 0;
+        else if (no)
+            rc = -2;
     }
 out:
     for (int i = 0; i < PG_ARRS; i++)
@@ -307,7 +428,7 @@ static writ_status pg_records(au_sink *s, uint64_t from, au_rec_fn fn, void *ctx
 {
     pg_sink *p = (pg_sink *)s;
     char f[24];
-    put_u64(f, from);
+    put_i64(f, from ? (int64_t)from : INT64_MIN);
     const char *v[2] = {p->replica, f};
     rec_ctx c = {.fn = fn, .ctx = ctx};
     return pg_stream(p, "SELECT " REC_COLS " FROM writ_audit WHERE replica = $1 AND seq >= $2 ORDER BY seq",
@@ -377,12 +498,17 @@ static const au_sink_ops pg_ops = {
 /* Bounded waits unless the URL says otherwise (its parameters come after
  * these and win): a database that does not answer must turn into a failed
  * write (and the spool), not a writer stuck for the kernel's TCP timeouts. */
-static writ_status connect_db(const char *conninfo, PGconn **out, writ_error *err)
+static writ_status connect_db(const char *conninfo, bool writer, PGconn **out, writ_error *err)
 {
     static const char *const keys[] = {
         "connect_timeout",  "keepalives",       "keepalives_idle", "keepalives_interval",
-        "keepalives_count", "tcp_user_timeout", "dbname",          NULL};
-    const char *vals[] = {"3", "1", "5", "2", "2", "5000", conninfo, NULL};
+        "keepalives_count", "tcp_user_timeout", "options",         "dbname",
+        NULL};
+    /* the writer's statements are bounded on the server too (a lock wait);
+     * a reader's are not (verify streams every record) */
+    char opt[64];
+    snprintf(opt, sizeof opt, "-c statement_timeout=%d", PG_WAIT_MS);
+    const char *vals[] = {"3", "1", "5", "2", "2", "5000", writer ? opt : "", conninfo, NULL};
     PGconn *c = PQconnectdbParams(keys, vals, 1);
     if (PQstatus(c) != CONNECTION_OK) {
         writ_status st = pg_fail(err, c, "connecting");
@@ -406,7 +532,7 @@ writ_status au_pg_open(const char *conninfo, const char *replica, bool writer, c
         return au_fail(err, WRIT_ENOMEM, "audit log: out of memory");
     }
     p->base.ops = &pg_ops;
-    writ_status st = connect_db(conninfo, &p->c, err);
+    writ_status st = connect_db(conninfo, writer, &p->c, err);
     if (st)
         goto bad;
     if (writer) {
@@ -431,9 +557,19 @@ writ_status au_pg_open(const char *conninfo, const char *replica, bool writer, c
         /* a replica seen before: its chain exists (a missing checkpoint 0 is then an emptied log) */
         p->base.existed = ok && PQntuples(r) == 0;
         PQclear(r);
-        pg_cmd(p->c, "SELECT pg_advisory_unlock(" PG_LOCK_KEY ")", 0, NULL);
-        if (!ok) {
+        if (!ok)
             st = pg_fail(err, p->c, "registering the replica");
+        pg_cmd(p->c, "SELECT pg_advisory_unlock(" PG_LOCK_KEY ")", 0, NULL);
+        if (!ok)
+            goto bad;
+        int t = take_name(p->c, p->replica);
+        p->named = t == 1;
+        if (t != 1) {
+            st = t < 0 ? pg_fail(err, p->c, "taking the replica's name")
+                       : au_fail(err, WRIT_EDUP,
+                                 "audit log (PostgreSQL): replica %s is already writing to this database "
+                                 "(two writ serve with one name?): give each replica its own `replica`",
+                                 p->replica);
             goto bad;
         }
     } else if (pg_cmd(p->c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", 0, NULL) != 0) {
@@ -453,11 +589,13 @@ writ_status au_pg_replicas(const char *conninfo, char ***names, size_t *n, writ_
     *names = NULL;
     *n = 0;
     PGconn *c = NULL;
-    writ_status st = connect_db(conninfo, &c, err);
+    writ_status st = connect_db(conninfo, false, &c, err);
     if (st)
         return st;
-    PGresult *r = PQexec(c, "SELECT replica FROM writ_audit_replica UNION SELECT DISTINCT replica FROM "
-                            "writ_audit_checkpoint ORDER BY 1");
+    /* every name in any of the tables: a replica with records but no
+     * registration or checkpoint is verified too (and found broken) */
+    PGresult *r = PQexec(c, "SELECT replica FROM writ_audit_replica UNION SELECT replica FROM "
+                            "writ_audit_checkpoint UNION SELECT replica FROM writ_audit ORDER BY 1");
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         st = pg_fail(err, c, "listing the replicas (not a Writ audit database?)");
         goto out;

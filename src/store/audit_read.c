@@ -5,6 +5,7 @@
 #include "store/audit_int.h"
 #include "util/alloc.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -87,15 +88,29 @@ static int take_rec(void *ctx, const au_rec *rec)
     return 0;
 }
 
+/* The checkpoint keys from a JWKS file the caller trusts. */
+static writ_status file_keys(const char *file, wr_jwks *ks, writ_error *err)
+{
+    size_t len = 0;
+    char *text = au_slurp(file, KEYS_MAX, &len);
+    if (!text)
+        return au_fail(err, WRIT_EIO, "audit log: cannot read the checkpoint keys %s: %s", file,
+                       strerror(errno));
+    writ_status st = au_parse_keys(text, len, file, ks, err);
+    wr_free(text);
+    return st;
+}
+
 /* Verify: every checkpoint first (signature and row), kept in order; then
  * the chain, comparing each checkpointed record's hash with the signed
- * head; then checkpoints past the end, and the head. */
-writ_status au_verify_sink(au_sink *s, wr_audit_verify_result *r, writ_error *err)
+ * head; then checkpoints past the end, and the head.  Every record is
+ * read (from 0): one stored with seq 0 or below breaks the chain. */
+writ_status au_verify_sink(au_sink *s, const char *keys_file, wr_audit_verify_result *r, writ_error *err)
 {
     memset(r, 0, sizeof *r);
     wr_jwks ks = {0};
     vstate v = {.ks = &ks, .r = r, .expect = 1};
-    writ_status st = s->ops->load_keys(s, &ks, err);
+    writ_status st = keys_file ? file_keys(keys_file, &ks, err) : s->ops->load_keys(s, &ks, err);
     if (st)
         goto out;
     if ((st = s->ops->checkpoints(s, false, take_cp, &v, err)))
@@ -123,7 +138,7 @@ writ_status au_verify_sink(au_sink *s, wr_audit_verify_result *r, writ_error *er
         st = au_fail(err, WRIT_ENOMEM, "out of memory");
         goto out;
     }
-    if ((st = s->ops->records(s, 1, take_rec, &v, err)) || (st = v.st))
+    if ((st = s->ops->records(s, 0, take_rec, &v, err)) || (st = v.st))
         goto out;
     if (v.next < v.ncp) {
         char m[200], when[32];
@@ -162,7 +177,7 @@ writ_status wr_audit_verify(const char *path, const char *keys_file, wr_audit_ve
     writ_status st = au_sqlite_open(path, keys_file, false, false, &s, err);
     if (st)
         return st;
-    st = au_verify_sink(s, r, err);
+    st = au_verify_sink(s, NULL, r, err);
     s->ops->close(s);
     return st;
 }
@@ -191,7 +206,7 @@ writ_status wr_audit_verify_each(const char *where, const char *keys_file, wr_au
         memset(&r, 0, sizeof r);
         st = au_pg_open(where, names[i], false, NULL, &s, err);
         if (st == WRIT_OK) {
-            st = au_verify_sink(s, &r, err);
+            st = au_verify_sink(s, keys_file, &r, err);
             s->ops->close(s);
         }
         if (st != WRIT_OK && st != WRIT_EVALIDATE) {

@@ -25,6 +25,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -196,6 +197,19 @@ writ_status au_spool_file_open(const char *path, au_spool **out, writ_error *err
     struct stat sb;
     if (q->fd < 0 || fstat(q->fd, &sb) != 0) {
         writ_status st = au_fail(err, WRIT_EIO, "audit spool %s: %s", path, strerror(errno));
+        au_spool_file_close(q);
+        return st;
+    }
+    /* one process per spool: two appending to one file overwrite each
+     * other's acknowledged batches */
+    if (flock(q->fd, LOCK_EX | LOCK_NB) != 0) {
+        writ_status st =
+            errno == EWOULDBLOCK
+                ? au_fail(err, WRIT_EDUP,
+                          "audit spool %s is in use by another writ serve (two replicas with one state_dir?): "
+                          "give each replica its own",
+                          path)
+                : au_fail(err, WRIT_EIO, "audit spool %s: %s", path, strerror(errno));
         au_spool_file_close(q);
         return st;
     }
@@ -396,6 +410,7 @@ typedef struct sp_sink {
     uint64_t max, dropped;
     bool drop;
     int64_t retry_ms; /* do not try inner before this while it fails */
+    bool refused;     /* inner refused the oldest spooled batch (-2): it cannot ship */
     pthread_mutex_t mu;
 } sp_sink;
 
@@ -416,6 +431,10 @@ static int ship(sp_sink *p, int most)
         }
         int rc = p->inner->ops->write(p->inner, b.r, b.n, b.c, b.nc);
         au_batch_free(&b);
+        if (rc == -2 && !p->refused)
+            fprintf(stderr, "writ: audit spool: the database refuses the oldest spooled batch: nothing is "
+                            "spooled behind it, decisions are denied until it ships\n");
+        p->refused = rc == -2;
         if (rc != 0) {
             p->retry_ms = au_now_ms() + RETRY_MS;
             return -1;
@@ -432,10 +451,17 @@ static int sp_write(au_sink *s, const au_rec *r, size_t n, const au_cp_text *c, 
 {
     sp_sink *p = (sp_sink *)s;
     pthread_mutex_lock(&p->mu);
-    int rc;
-    if (ship(p, 16) == 0 && au_now_ms() >= p->retry_ms &&
-        (rc = p->inner->ops->write(p->inner, r, n, c, nc)) == 0)
-        goto out;
+    int rc = -1;
+    if (ship(p, 16) == 0 && au_now_ms() >= p->retry_ms) {
+        rc = p->inner->ops->write(p->inner, r, n, c, nc);
+        /* refused (-2), not an outage: the spool would never ship it */
+        if (rc == 0 || rc == -2) {
+            rc = rc ? -1 : 0;
+            goto out;
+        }
+    } else if (p->refused) {
+        goto out; /* behind a batch the database refuses: could never ship */
+    }
     if (au_spool_empty(p->q))
         p->retry_ms = au_now_ms() + RETRY_MS;
     if (au_spool_records(p->q) + n > p->max) {
@@ -555,21 +581,18 @@ static const au_sink_ops sp_ops = {
     .dropped = sp_dropped,
 };
 
-writ_status au_spool_wrap(au_sink *inner, const char *path, uint32_t max, bool drop, au_sink **out,
+writ_status au_spool_wrap(au_sink *inner, au_spool *q, uint32_t max, bool drop, au_sink **out,
                           writ_error *err)
 {
     *out = NULL;
     sp_sink *p = wr_calloc(1, sizeof *p);
     if (!p) {
         inner->ops->close(inner);
+        au_spool_file_close(q);
         return au_fail(err, WRIT_ENOMEM, "audit spool: out of memory");
     }
-    writ_status st = au_spool_file_open(path, &p->q, err);
-    if (st) {
-        inner->ops->close(inner);
-        wr_free(p);
-        return st;
-    }
+    writ_status st = WRIT_OK;
+    p->q = q;
     p->base.ops = &sp_ops;
     p->base.existed = inner->existed;
     p->inner = inner;
@@ -584,7 +607,7 @@ writ_status au_spool_wrap(au_sink *inner, const char *path, uint32_t max, bool d
                 err, WRIT_EIO,
                 "audit spool %s: %llu records from the last run could not be shipped to the database; "
                 "refusing to start (they stay in the spool)",
-                path, (unsigned long long)au_spool_records(p->q));
+                q->path, (unsigned long long)au_spool_records(p->q));
             sp_close(&p->base);
             return st;
         }

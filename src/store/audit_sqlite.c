@@ -595,7 +595,7 @@ static writ_status sq_records(au_sink *s, uint64_t from, au_rec_fn fn, void *ctx
     snprintf(sql, sizeof sql, "SELECT %s FROM audit WHERE seq >= ?1 ORDER BY seq", cols);
     if (sqlite3_prepare_v2(q->db, sql, -1, &st, NULL) != SQLITE_OK)
         return db_fail(err, q->db, "reading the log");
-    sqlite3_bind_int64(st, 1, (sqlite3_int64)from);
+    sqlite3_bind_int64(st, 1, from ? (sqlite3_int64)from : INT64_MIN);
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         au_rec r;

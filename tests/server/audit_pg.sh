@@ -9,35 +9,10 @@
 #   - the spool bound: refuse (503) and drop (decisions go on, counted);
 #   - a row edited in PostgreSQL: verify fails naming the replica and seq.
 . "$(dirname "$0")/lib.sh"
-PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
-[ -x "$PGBIN/initdb" ] || { bad "PostgreSQL installed (scripts/test.sh installs it)"; finish; }
 command -v jq >/dev/null || { bad "jq installed"; finish; }
 OUTAGE=${AUDIT_PG_OUTAGE:-30}
 
-# PostgreSQL refuses to run as root: as the postgres user (the package's)
-# or nobody, in a folder it owns.
-PGD="$TMP/pg"
-mkdir -p "$PGD/sock"
-as_pg() { "$@"; }
-if [ "$(id -u)" = 0 ]; then
-    u=postgres; id -u postgres >/dev/null 2>&1 || u=nobody
-    chmod 755 "$TMP"
-    chown -R "$u" "$PGD"
-    as_pg() { runuser -u "$u" -- "$@"; }
-fi
-pport=$(free_port)
-as_pg "$PGBIN/initdb" -D "$PGD/data" -A trust -U admin >"$TMP/initdb.log" 2>&1 ||
-    { cat "$TMP/initdb.log"; bad "initdb"; finish; }
-pg_start() {
-    as_pg "$PGBIN/pg_ctl" -D "$PGD/data" -l "$PGD/log" -w -t 30 \
-        -o "-p $pport -k $PGD/sock -c listen_addresses=127.0.0.1 -c fsync=on" start >/dev/null ||
-        { cat "$PGD/log"; bad "PostgreSQL started"; finish; }
-}
-pg_stop() { as_pg "$PGBIN/pg_ctl" -D "$PGD/data" -m fast -w -t 30 stop >/dev/null; }
-# stopped on exit whatever happens
-trap 'pg_stop 2>/dev/null; cleanup' EXIT
-pg_start
-psql_admin() { psql -X -q -h "$PGD/sock" -p "$pport" -U admin -d "${DB:-postgres}" -v ON_ERROR_STOP=1 "$@"; }
+start_pg
 # an empty database and a user that may create tables in it
 psql_admin -c "CREATE USER writ" -c "CREATE DATABASE writ OWNER writ" || { bad "database created"; finish; }
 URL="postgresql://writ@127.0.0.1:$pport/writ?connect_timeout=2"

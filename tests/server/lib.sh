@@ -145,3 +145,37 @@ admin_secret() {
     head -c 48 /dev/urandom | base64 | tr -d '\n/+=' >"$TMP/admin.secret"
     ADMIN=$(cat "$TMP/admin.secret")
 }
+
+# start_pg: a PostgreSQL of the test's own (initdb/pg_ctl on $TMP/pg, as an
+# unprivileged user when run as root, a free port pport, its unix socket in
+# the folder), stopped on exit; pg_start / pg_stop restart it, psql_admin
+# runs psql as its superuser (DB=NAME: on that database).
+start_pg() {
+    PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
+    [ -x "$PGBIN/initdb" ] || { bad "PostgreSQL installed (scripts/test.sh installs it)"; finish; }
+    # PostgreSQL refuses to run as root: as the postgres user (the
+    # package's) or nobody, in a folder it owns.
+    PGD="$TMP/pg"
+    mkdir -p "$PGD/sock"
+    as_pg() { "$@"; }
+    if [ "$(id -u)" = 0 ]; then
+        PG_RUN_AS=postgres
+        id -u postgres >/dev/null 2>&1 || PG_RUN_AS=nobody
+        chmod 755 "$TMP"
+        chown -R "$PG_RUN_AS" "$PGD"
+        as_pg() { runuser -u "$PG_RUN_AS" -- "$@"; }
+    fi
+    pport=$(free_port)
+    as_pg "$PGBIN/initdb" -D "$PGD/data" -A trust -U admin >"$TMP/initdb.log" 2>&1 ||
+        { cat "$TMP/initdb.log"; bad "initdb"; finish; }
+    # stopped on exit whatever happens
+    trap 'pg_stop 2>/dev/null; cleanup' EXIT
+    pg_start
+}
+pg_start() {
+    as_pg "$PGBIN/pg_ctl" -D "$PGD/data" -l "$PGD/log" -w -t 30 \
+        -o "-p $pport -k $PGD/sock -c listen_addresses=127.0.0.1 -c fsync=on" start >/dev/null ||
+        { cat "$PGD/log"; bad "PostgreSQL started"; finish; }
+}
+pg_stop() { as_pg "$PGBIN/pg_ctl" -D "$PGD/data" -m fast -w -t 30 stop >/dev/null; }
+psql_admin() { psql -X -q -h "$PGD/sock" -p "$pport" -U admin -d "${DB:-postgres}" -v ON_ERROR_STOP=1 "$@"; }
