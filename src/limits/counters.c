@@ -868,10 +868,11 @@ writ_status wr_history_begin(wr_limits *L, const char *action, const wr_history_
             int64_t bucket = floor_div(now, l->width_ms);
             h->m[j].hash = hash_mix(l->lid_hash, h->kh[l->per]);
             int64_t d = take ? h->m[j].delta : 0;
-            st = d ? wr_store_counter_take(L->store, l->lid, key_of(l, keys), bucket - WR_LIMIT_BUCKETS, bucket,
-                                           d, (bucket + WR_LIMIT_SLOTS) * l->width_ms, &h->m[j].value, err)
-                   : wr_store_counter_sum(L->store, l->lid, key_of(l, keys), bucket - WR_LIMIT_BUCKETS, bucket,
-                                          &h->m[j].value, err);
+            st = d ? wr_store_counter_take(L->store, l->lid, key_of(l, keys), bucket - WR_LIMIT_BUCKETS,
+                                           bucket, d, (bucket + WR_LIMIT_SLOTS) * l->width_ms, &h->m[j].value,
+                                           err)
+                   : wr_store_counter_sum(L->store, l->lid, key_of(l, keys), bucket - WR_LIMIT_BUCKETS,
+                                          bucket, &h->m[j].value, err);
             if (!st)
                 h->m[j].held = d;
         }
@@ -1031,8 +1032,9 @@ writ_status wr_history_end(wr_history *h, writ_error *err)
         const wr_limit *l = &h->set->v[h->m[i].limit];
         if (L->shared) {
             /* a give-back that fails leaves the take counted: restrictive */
-            writ_status one = wr_store_counter_add(L->store, l->lid, key_of(l, h->keys), h->m[i].bucket, -held,
-                                                   (h->m[i].bucket + WR_LIMIT_SLOTS) * l->width_ms, err);
+            writ_status one =
+                wr_store_counter_add(L->store, l->lid, key_of(l, h->keys), h->m[i].bucket, -held,
+                                     (h->m[i].bucket + WR_LIMIT_SLOTS) * l->width_ms, err);
             if (one && !st)
                 st = one;
         } else {
@@ -1044,8 +1046,7 @@ writ_status wr_history_end(wr_history *h, writ_error *err)
     }
     h->L = NULL;
     h->n = 0;
-    if (h->set)
-        wr_limit_set_release(h->set);
+    wr_limit_set_release(h->set);
     h->set = NULL;
     return st;
 }

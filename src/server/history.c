@@ -207,8 +207,8 @@ int srv_history_context(srv *s, const srv_snapshot *snap, const srv_ask *a, json
     const struct cv_record *vals = a->context_split ? cedar_split_base(a->context_split) : a->given_record;
     /* a request to be decided takes its count now (limits.h): a search's
      * candidate (quiet) is never counted, so only reads */
-    if (wr_history_begin(s->limits, aid, &h->k, ctx, vals, snap->schema ? kind : NULL, &ku, wall_ms(), !a->quiet,
-                         h->direct ? NULL : &obj, &h->h, &err)) {
+    if (wr_history_begin(s->limits, aid, &h->k, ctx, vals, snap->schema ? kind : NULL, &ku, wall_ms(),
+                         !a->quiet, h->direct ? NULL : &obj, &h->h, &err)) {
         snprintf(why, wn, "task-history limits: %.260s", err.msg);
         return -1;
     }

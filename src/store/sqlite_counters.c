@@ -143,8 +143,8 @@ writ_status wr_sqlite_counter_add(wr_store *st, const char *limit, const char *k
 }
 
 /* The sum of first..last (mu held). */
-static writ_status sum_rows(wr_sqlite_store *s, const char *limit, const char *key, int64_t first, int64_t last,
-                            int64_t *sum, writ_error *err)
+static writ_status sum_rows(wr_sqlite_store *s, const char *limit, const char *key, int64_t first,
+                            int64_t last, int64_t *sum, writ_error *err)
 {
     sqlite3_stmt *q = NULL;
     writ_status rc = WRIT_OK;

@@ -385,12 +385,12 @@ static void held_in_flight(void **state)
     /* a sweep frees no entry a decision holds (ASan would see it used after) */
     wr_limits_sweep(L, 1000 + 3600000);
     assert_int_equal(wr_limits_keys(L), 1);
-    assert_int_equal(wr_history_end(&h1, &err), WRIT_OK); /* h1 denied: given back */
+    assert_int_equal(wr_history_end(&h1, &err), WRIT_OK);    /* h1 denied: given back */
     assert_int_equal(begin_one(L, "a", NULL, true, &h3), 1); /* h2 */
     assert_int_equal(wr_history_commit(L, &h2, &err), WRIT_OK);
     assert_int_equal(wr_history_end(&h2, &err), WRIT_OK);
     assert_int_equal(begin_one(L, "a", NULL, false, &h4), 2); /* h2 counted, h3 in flight */
-    assert_int_equal(wr_history_end(&h4, &err), WRIT_OK); /* a read takes nothing */
+    assert_int_equal(wr_history_end(&h4, &err), WRIT_OK);     /* a read takes nothing */
     assert_int_equal(begin_one(L, "a", NULL, false, &h4), 2);
     assert_int_equal(wr_history_end(&h4, &err), WRIT_OK);
     assert_int_equal(wr_history_end(&h3, &err), WRIT_OK);
@@ -408,7 +408,8 @@ static void held_in_flight(void **state)
     assert_int_equal(wr_limits_install(L, make_set(two, 2), 0, &err), WRIT_OK);
     wr_history_keys k = {"c", "c", "c"};
     json_t *bad = json_loads("{\"v\":true}", 0, NULL), *obj = NULL;
-    assert_int_not_equal(wr_history_begin(L, "x", &k, bad, NULL, NULL, NULL, 1000, true, &obj, &h1, &err), WRIT_OK);
+    assert_int_not_equal(wr_history_begin(L, "x", &k, bad, NULL, NULL, NULL, 1000, true, &obj, &h1, &err),
+                         WRIT_OK);
     assert_int_equal(wr_history_end(&h1, &err), WRIT_OK);
     json_decref(bad);
     assert_int_equal(begin_one(L, "c", "{\"v\":1}", false, &h1), 0);
@@ -435,7 +436,8 @@ static void *burst_run(void *arg)
         if (wr_history_begin(b->L, "x", &k, NULL, NULL, NULL, NULL, 1000, true, &obj, &h, &err) == WRIT_OK) {
             json_t *v = json_object_get(obj, "n");
             sched_yield();
-            if (json_is_integer(v) && json_integer_value(v) < 5 && wr_history_commit(b->L, &h, &err) == WRIT_OK)
+            if (json_is_integer(v) && json_integer_value(v) < 5 &&
+                wr_history_commit(b->L, &h, &err) == WRIT_OK)
                 b->allowed++;
         }
         json_decref(obj);
@@ -703,10 +705,10 @@ static void sum_from_split(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(parse_ok),   cmocka_unit_test(parse_errors), cmocka_unit_test(set_lines),
-        cmocka_unit_test(ring),       cmocka_unit_test(values),       cmocka_unit_test(counting_in_memory),
-        cmocka_unit_test(table_full), cmocka_unit_test(persisted),    cmocka_unit_test(sum_from_split),
-        cmocka_unit_test(ring_total),   cmocka_unit_test(held_in_flight), cmocka_unit_test(burst_exact),
+        cmocka_unit_test(parse_ok),   cmocka_unit_test(parse_errors),   cmocka_unit_test(set_lines),
+        cmocka_unit_test(ring),       cmocka_unit_test(values),         cmocka_unit_test(counting_in_memory),
+        cmocka_unit_test(table_full), cmocka_unit_test(persisted),      cmocka_unit_test(sum_from_split),
+        cmocka_unit_test(ring_total), cmocka_unit_test(held_in_flight), cmocka_unit_test(burst_exact),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
