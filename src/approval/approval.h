@@ -126,8 +126,10 @@ void wr_whsig_clear(wr_whsig_key *key);
 
 /* ---- webhook.c: POST each new pending approval to approval_webhook */
 typedef struct wr_webhook wr_webhook;
-/* Start the sender thread for url (http or https). */
-WRIT_MUST_CHECK writ_status wr_webhook_start(const char *url, wr_webhook **out, writ_error *err);
+/* Start the sender thread for url (http or https), each POST signed with
+ * key (copied; required: an empty key is refused). */
+WRIT_MUST_CHECK writ_status wr_webhook_start(const char *url, const wr_whsig_key *key, wr_webhook **out,
+                                             writ_error *err);
 /* Queue one JSON body (copied).  Never blocks: when the queue is full the
  * body is dropped (counted, logged). */
 void wr_webhook_post(wr_webhook *h, const char *json, size_t len);
