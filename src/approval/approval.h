@@ -89,10 +89,47 @@ void wr_fit_context(const writ_schema *s, const char *action_type, const char *a
  * (wr_malloc'd), or NULL (not there, not a String). */
 char *wr_entity_string_attr(const writ_entities *es, const char *uid, const char *key);
 
+/* ---- whsig.c: the Standard Webhooks signature of each webhook POST
+ * (https://www.standardwebhooks.com/): headers webhook-id, webhook-timestamp
+ * and webhook-signature "v1,<base64 of HMAC-SHA256(key, ID.TIMESTAMP.BODY)>",
+ * the key being the bytes the secret "whsec_<base64>" decodes to. */
+#define WR_WHSIG_KEY_MIN 24 /* bytes of a key */
+#define WR_WHSIG_KEY_MAX 64
+#define WR_WHSIG_KEY_NEW 32 /* bytes of a key Writ makes */
+#define WR_WHSIG_SIG_MAX 48 /* "v1," + 44 base64 characters + NUL */
+#define WR_WHSIG_ID_MAX 32  /* "msg_" + 22 base64url characters + NUL */
+typedef struct wr_whsig_key {
+    unsigned char k[WR_WHSIG_KEY_MAX];
+    size_t n; /* 0: no key */
+} wr_whsig_key;
+/* The key of the secret s (len bytes, no line end): "whsec_" and the
+ * standard, padded, canonical base64 of 24 to 64 bytes.  false, with what
+ * is wrong in why (never a byte of the secret), when it is not one. */
+bool wr_whsig_parse(const char *s, size_t len, wr_whsig_key *key, char *why, size_t wn);
+/* Into out: "v1," and the base64 of HMAC-SHA256(key, id "." ts "." body),
+ * body being len bytes (any bytes).  false (out empty) when key is empty,
+ * id is empty or holds a '.', or OpenSSL fails. */
+bool wr_whsig_sign(const wr_whsig_key *key, const char *id, int64_t ts, const void *body, size_t len,
+                   char out[WR_WHSIG_SIG_MAX]);
+/* A fresh message id: "msg_" and 22 base64url characters of 16 random
+ * bytes.  false when there is no randomness. */
+bool wr_whsig_new_id(char out[WR_WHSIG_ID_MAX]);
+/* The key to sign with: read from file (its first line) when file is not
+ * empty; else from STATE_DIR/webhook.secret, made on the first call (32
+ * random bytes, mode 0600, never through a symbolic link) and read on
+ * later ones.  *path (wr_malloc'd): the file it came from; *made: it was
+ * made now.  An error names the file and what is wrong with it. */
+WRIT_MUST_CHECK writ_status wr_whsig_load(const char *file, const char *state_dir, wr_whsig_key *key,
+                                          char **path, bool *made, writ_error *err);
+/* Wipe a key. */
+void wr_whsig_clear(wr_whsig_key *key);
+
 /* ---- webhook.c: POST each new pending approval to approval_webhook */
 typedef struct wr_webhook wr_webhook;
-/* Start the sender thread for url (http or https). */
-WRIT_MUST_CHECK writ_status wr_webhook_start(const char *url, wr_webhook **out, writ_error *err);
+/* Start the sender thread for url (http or https), each POST signed with
+ * key (copied; required: an empty key is refused). */
+WRIT_MUST_CHECK writ_status wr_webhook_start(const char *url, const wr_whsig_key *key, wr_webhook **out,
+                                             writ_error *err);
 /* Queue one JSON body (copied).  Never blocks: when the queue is full the
  * body is dropped (counted, logged). */
 void wr_webhook_post(wr_webhook *h, const char *json, size_t len);

@@ -43,6 +43,8 @@ struct wr_approvals_srv {
     uint32_t max_pending; /* 0 = no cap */
     char base[512];       /* PUBLIC_URL without a trailing '/' */
     wr_webhook *hook;     /* NULL = no approval_webhook */
+    /* its signing key, from start until the hook has its copy */
+    wr_whsig_key hook_key;
     int64_t last_sweep;   /* ms */
     int64_t last_prune;   /* ms */
 };
@@ -52,6 +54,35 @@ static int64_t now_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Before the server listens: the webhook's signing secret, so that a bad
+ * one stops the start (naming the file) and every POST is signed. */
+static int start(void *arg, srv *s, char *why, size_t n)
+{
+    wr_approvals_srv *ap = arg;
+    if (!*s->cfg->approval_webhook)
+        return 0;
+    writ_error err;
+    memset(&err, 0, sizeof err);
+    char *path = NULL;
+    bool made = false;
+    writ_status st = wr_whsig_load(s->cfg->approval_webhook_secret_file, s->cfg->state_dir, &ap->hook_key,
+                                   &path, &made, &err);
+    if (st) {
+        snprintf(why, n, "%s", st == WRIT_ENOMEM && !err.msg[0] ? "out of memory" : err.msg);
+        return -1;
+    }
+    char ts[32];
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    fprintf(stderr,
+            "%s writ serve: approval_webhook: POSTs signed (Standard Webhooks) with the secret in %s%s\n", ts,
+            path, made ? " (made now: give it to the receiver)" : "");
+    wr_free(path);
+    return 0;
 }
 
 static int listening(void *arg, srv *s, unsigned port, char *why, size_t n)
@@ -70,7 +101,8 @@ static int listening(void *arg, srv *s, unsigned port, char *why, size_t n)
     if (*s->cfg->approval_webhook) {
         writ_error err;
         memset(&err, 0, sizeof err);
-        writ_status st = wr_webhook_start(s->cfg->approval_webhook, &ap->hook, &err);
+        writ_status st = wr_webhook_start(s->cfg->approval_webhook, &ap->hook_key, &ap->hook, &err);
+        wr_whsig_clear(&ap->hook_key); /* the hook has its copy */
         if (st) {
             snprintf(why, n, "%s", st == WRIT_ENOMEM && !err.msg[0] ? "out of memory" : err.msg);
             return -1;
@@ -453,6 +485,7 @@ wr_approvals_srv *wr_approvals_srv_new(void)
                            .handle = wr_approvals_http};
     m->ext = (srv_ext){.endpoints = &m->ep,
                        .nendpoints = 1,
+                       .start = start,
                        .listening = listening,
                        .tick = tick,
                        .metrics = metrics,
@@ -469,5 +502,6 @@ void wr_approvals_srv_free(wr_approvals_srv *m)
     if (!m)
         return;
     stop(m);
+    wr_whsig_clear(&m->hook_key); /* a start whose listening never came */
     wr_free(m);
 }

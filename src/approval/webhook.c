@@ -10,12 +10,20 @@
  * Stopping gives what is queued HOOK_STOP_MS in all (one try each, each
  * try cut to what is left), then gives the rest up, logged: a receiver that
  * hangs must not hold a shutdown for 5 s a body (1,024 bodies: 85 min),
- * before the audit log signs its closing checkpoint. */
+ * before the audit log signs its closing checkpoint.
+ *
+ * Every POST is signed (Standard Webhooks, whsig.c): webhook-id, made once
+ * per body and kept across its retries; webhook-timestamp, the unix
+ * seconds of each try; webhook-signature, "v1," and the base64 of
+ * HMAC-SHA256 over "ID.TIMESTAMP.BODY", BODY the very bytes POSTed.  A body
+ * that cannot be signed is not sent (counted as failed, logged). */
 #include "approval/approval.h"
 #include "util/alloc.h"
 
 #include <curl/curl.h>
+#include <inttypes.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
@@ -34,6 +42,7 @@ typedef struct hook_item {
 
 struct wr_webhook {
     char *url;
+    wr_whsig_key key;
     pthread_t th;
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -51,7 +60,8 @@ static long ms_until(const struct timespec *t)
     return (long)(t->tv_sec - now.tv_sec) * 1000 + (t->tv_nsec - now.tv_nsec) / 1000000;
 }
 
-static void hook_log(const char *fmt, const char *a, long b)
+static void hook_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void hook_log(const char *fmt, ...)
 {
     char ts[32];
     time_t now = time(NULL);
@@ -59,7 +69,10 @@ static void hook_log(const char *fmt, const char *a, long b)
     gmtime_r(&now, &tm);
     strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
     fprintf(stderr, "%s writ serve: approval_webhook: ", ts);
-    fprintf(stderr, fmt, a, b);
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
     fputc('\n', stderr);
 }
 
@@ -70,12 +83,46 @@ static size_t discard(char *p, size_t size, size_t n, void *ud)
     return size * n;
 }
 
-/* One POST: the HTTP status, or 0 when none came. */
-static long post_once(CURL *cu, const char *url, const hook_item *it, long timeout_ms, char *why, size_t wn)
+/* The headers of one try of a body: its type and signature, or NULL
+ * (why set) when it cannot be signed: then it is not sent. */
+static struct curl_slist *signed_headers(const wr_webhook *h, const char *id, const hook_item *it, char *why,
+                                         size_t wn)
 {
+    char sig[WR_WHSIG_SIG_MAX], line[64 + WR_WHSIG_ID_MAX + WR_WHSIG_SIG_MAX];
+    int64_t ts = (int64_t)time(NULL);
+    if (!wr_whsig_sign(&h->key, id, ts, it->body, it->len, sig)) {
+        snprintf(why, wn, "cannot sign it");
+        return NULL;
+    }
+    struct curl_slist *l = curl_slist_append(NULL, "Content-Type: application/json"), *t;
+    snprintf(line, sizeof line, "webhook-id: %s", id);
+    if (l && (t = curl_slist_append(l, line)))
+        l = t;
+    else
+        goto oom;
+    snprintf(line, sizeof line, "webhook-timestamp: %" PRId64, ts);
+    if ((t = curl_slist_append(l, line)))
+        l = t;
+    else
+        goto oom;
+    snprintf(line, sizeof line, "webhook-signature: %s", sig);
+    if ((t = curl_slist_append(l, line)))
+        return t;
+oom:
+    curl_slist_free_all(l);
+    snprintf(why, wn, "out of memory");
+    return NULL;
+}
+
+/* One POST: the HTTP status, or 0 when none came (or it was not sent). */
+static long post_once(CURL *cu, const wr_webhook *hk, const char *id, const hook_item *it, long timeout_ms,
+                      char *why, size_t wn)
+{
+    struct curl_slist *h = signed_headers(hk, id, it, why, wn);
+    if (!h)
+        return 0;
     curl_easy_reset(cu);
-    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
-    curl_easy_setopt(cu, CURLOPT_URL, url);
+    curl_easy_setopt(cu, CURLOPT_URL, hk->url);
     curl_easy_setopt(cu, CURLOPT_POST, 1L);
     const char *body = it->body;
     curl_easy_setopt(cu, CURLOPT_POSTFIELDS, body);
@@ -137,7 +184,7 @@ static void *sender(void *arg)
         if (stopping && ms_until(&stop_by) <= 0) {
             /* out of time: this one and every one still queued */
             atomic_fetch_add(&h->failed, left + 1);
-            hook_log("stopping: gave up on %s%ld pending approvals not delivered in time", "", (long)(left + 1));
+            hook_log("stopping: gave up on %zu pending approvals not delivered in time", left + 1);
             wr_free(it);
             pthread_mutex_lock(&h->mu);
             for (hook_item *x = h->head, *nx; x; x = nx) {
@@ -151,11 +198,19 @@ static void *sender(void *arg)
         }
         long backoff = HOOK_FIRST_BACKOFF_MS, status = 0;
         char why[256] = "";
+        char id[WR_WHSIG_ID_MAX]; /* one per body, the same on each of its tries */
+        if (!wr_whsig_new_id(id)) {
+            atomic_fetch_add(&h->failed, 1);
+            hook_log("gave up on a pending approval: no randomness for its webhook-id");
+            wr_free(it);
+            continue;
+        }
         /* while stopping, each body gets one try, in the time left */
         for (int t = 0; t < (stopping ? 1 : HOOK_TRIES); t++) {
             why[0] = '\0';
             long limit = stopping ? ms_until(&stop_by) : 5000L;
-            status = cu ? post_once(cu, h->url, it, limit > 5000L ? 5000L : limit < 1 ? 1 : limit, why, sizeof why) : 0;
+            limit = limit > 5000L ? 5000L : limit < 1 ? 1 : limit;
+            status = cu ? post_once(cu, h, id, it, limit, why, sizeof why) : 0;
             if (status >= 200 && status < 300)
                 break;
             if (t + 1 < HOOK_TRIES && nap(h, backoff))
@@ -171,7 +226,7 @@ static void *sender(void *arg)
             if (why[0])
                 hook_log("gave up on a pending approval: %s (%ld)", why, status);
             else
-                hook_log("gave up on a pending approval: %sHTTP %ld", "", status);
+                hook_log("gave up on a pending approval: HTTP %ld", status);
         }
         wr_free(it);
     }
@@ -182,10 +237,19 @@ static void *sender(void *arg)
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static void curl_init(void) { (void)curl_global_init(CURL_GLOBAL_DEFAULT); }
 
-writ_status wr_webhook_start(const char *url, wr_webhook **out, writ_error *err)
+writ_status wr_webhook_start(const char *url, const wr_whsig_key *key, wr_webhook **out, writ_error *err)
 {
     *out = NULL;
     pthread_once(&curl_once, curl_init);
+    if (!key || key->n < WR_WHSIG_KEY_MIN || key->n > WR_WHSIG_KEY_MAX) {
+        if (err) {
+            memset(err, 0, sizeof *err);
+            err->code = WRIT_EINVAL;
+            snprintf(err->msg, sizeof err->msg,
+                     "approval_webhook: no signing secret: its POSTs are never sent unsigned");
+        }
+        return WRIT_EINVAL;
+    }
     if (strncmp(url, "http://", 7) && strncmp(url, "https://", 8)) {
         if (err) {
             memset(err, 0, sizeof *err);
@@ -200,12 +264,14 @@ writ_status wr_webhook_start(const char *url, wr_webhook **out, writ_error *err)
         wr_free(h);
         return WRIT_ENOMEM;
     }
+    h->key = *key;
     pthread_mutex_init(&h->mu, NULL);
     pthread_cond_init(&h->cv, NULL);
     if (pthread_create(&h->th, NULL, sender, h) != 0) {
         pthread_mutex_destroy(&h->mu);
         pthread_cond_destroy(&h->cv);
         wr_free(h->url);
+        wr_whsig_clear(&h->key);
         wr_free(h);
         if (err) {
             memset(err, 0, sizeof *err);
@@ -246,7 +312,7 @@ void wr_webhook_post(wr_webhook *h, const char *json, size_t len)
     if (full) {
         wr_free(it);
         atomic_fetch_add(&h->failed, 1);
-        hook_log("queue full (%s%ld bodies): a pending approval was not sent", "", (long)HOOK_QUEUE_MAX);
+        hook_log("queue full (%d bodies): a pending approval was not sent", HOOK_QUEUE_MAX);
     }
 }
 
@@ -274,5 +340,6 @@ void wr_webhook_stop(wr_webhook *h)
     pthread_mutex_destroy(&h->mu);
     pthread_cond_destroy(&h->cv);
     wr_free(h->url);
+    wr_whsig_clear(&h->key);
     wr_free(h);
 }

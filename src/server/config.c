@@ -166,6 +166,10 @@ static const ck_key keys[] = {
      "make one more is denied until some are decided or expire (0: no cap)"},
     {"approval_webhook", CK_STR, OFF(approval_webhook), 0, 0,
      "URL each new pending approval is POSTed to as JSON (retried; empty: none)"},
+    {"approval_webhook_secret_file", CK_PATH, OFF(approval_webhook_secret_file), 0, 0,
+     "file whose first line is the secret approval_webhook POSTs are signed with (Standard Webhooks): "
+     "whsec_ and the base64 of 24 to 64 random bytes (empty: STATE_DIR/webhook.secret, made on the first "
+     "start)"},
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 
@@ -264,6 +268,7 @@ void srv_config_defaults(srv_config *c)
     c->approval_keep = 7 * 86400;
     c->approval_max_pending = 20;
     c->approval_webhook = dup("");
+    c->approval_webhook_secret_file = dup("");
 }
 
 static void free_mcp(srv_config *c)

@@ -150,6 +150,7 @@ typedef struct srv_config {
     uint32_t approval_keep;     /* seconds an ended approval is kept past its expiry, 0 = forever */
     uint32_t approval_max_pending; /* most approvals pending per agent, 0 = no cap */
     char *approval_webhook;     /* URL new pending approvals are POSTed to, "" = none */
+    char *approval_webhook_secret_file; /* its signing secret, "" = STATE_DIR/webhook.secret */
     /* task-history limits (src/limits/): the lines as written, each
      * checked; limit_lines their line in the config file (0: a flag) */
     size_t nlimits;

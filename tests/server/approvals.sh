@@ -8,8 +8,11 @@
 # refuses, self-approval, credentials that are not a person's); the API's
 # errors (401/403/404/409/400); a forbid wins; /authz/check answers 403
 # with X-Writ-Approval; the webhook gets each new pending approval (retried
-# after a failure); every step is an audit record; the CLI.  Needs node
-# (jose, for the OIDC tokens), python3 (the webhook listener), curl, jq.
+# after a failure), every POST signed (Standard Webhooks) and verified by
+# the receiver on its own, the secret made once (0600) and kept across a
+# restart, or configured, a malformed one refusing the start; every step is
+# an audit record; the CLI.  Needs node (jose, for the OIDC tokens),
+# python3 (the webhook receiver), curl, jq.
 source "$(dirname "$0")/lib.sh"
 PEERS="$REPO/tests/peers"
 if ! command -v node >/dev/null || [ ! -d "$PEERS/node_modules/jose" ] || ! command -v python3 >/dev/null; then
@@ -66,30 +69,78 @@ cat >"$TMP/entities.json" <<JSON
  {"uid":{"type":"Writ::Agent","id":"spiffe://corp.example/agents/release-bot"},"attrs":{"owner":"alice@corp.example"},"parents":[]}]
 JSON
 
-# The webhook listener: the first POST gets a 500 (Writ must retry), the
-# others 200; each body received is one line of hook.jsonl.
+# The webhook receiver, DIR/hook.py SECRET_FILE DIR: it checks the Standard
+# Webhooks signature of every POST on its own (Python's hmac, hashlib and
+# base64; the key read from SECRET_FILE at the first POST and kept, so a
+# restarted Writ must sign with the same one): webhook-id, -timestamp (within
+# 5 min) and -signature present, one v1 signature verifying, and the same
+# signature not verifying the body with one bit changed.  POSTs to /hook:
+# each is a line of DIR/log.jsonl (id, timestamp, SHA-256 of the body, the
+# fault or null); a faulty one is also a line of DIR/bad and gets a 401;
+# else the first gets a 500 (Writ must retry), the others a 204, each body a
+# line of DIR/hook.jsonl and the last delivery kept in DIR/last.* (for the
+# probes).  POSTs elsewhere (the test's probes): only 401 or 204.
 cat >"$TMP/hook.py" <<'PY'
-import http.server, sys
-out, ready = sys.argv[1], sys.argv[2]
-seen = [0]
+import base64, hashlib, hmac, http.server, json, os, sys, time
+secret_file, d = sys.argv[1], sys.argv[2]
+key, seen = [], [0]
+def sign(mid, ts, body):
+    if not key:
+        line = open(secret_file, 'rb').read().split(b'\n')[0].decode()
+        assert line.startswith('whsec_'), 'no whsec_ secret in ' + secret_file
+        key.append(base64.b64decode(line[len('whsec_'):], validate=True))
+    mac = hmac.new(key[0], mid.encode() + b'.' + ts.encode() + b'.' + body, hashlib.sha256)
+    return base64.b64encode(mac.digest()).decode()
+def fault(h, body):
+    mid, ts, sig = h.get('webhook-id'), h.get('webhook-timestamp'), h.get('webhook-signature')
+    if not (mid and ts and sig):
+        return 'unsigned: webhook-id, webhook-timestamp or webhook-signature missing'
+    if not ts.isdigit() or abs(time.time() - int(ts)) > 300:
+        return 'webhook-timestamp %r not within 5 minutes of now' % ts
+    got = [s[3:] for s in sig.split(' ') if s.startswith('v1,')]
+    if not any(hmac.compare_digest(sign(mid, ts, body), g) for g in got):
+        return 'signature does not verify: %r' % sig
+    tampered = body[:-1] + bytes([body[-1] ^ 1]) if body else b'x'
+    if any(hmac.compare_digest(sign(mid, ts, tampered), g) for g in got):
+        return 'the signature verifies a tampered body too'
+    return None
+def put(name, data, mode='wb'):
+    with open(os.path.join(d, name), mode) as f:
+        f.write(data)
 class H(http.server.BaseHTTPRequestHandler):
     def do_POST(self):
         body = self.rfile.read(int(self.headers.get('Content-Length', 0)))
-        seen[0] += 1
-        if seen[0] == 1:
-            self.send_response(500); self.end_headers(); return
-        with open(out, 'ab') as f:
-            f.write(body.replace(b'\n', b' ') + b'\n')
-        self.send_response(204); self.end_headers()
+        why = fault(self.headers, body)
+        if self.path == '/hook':
+            put('log.jsonl', json.dumps({'id': self.headers.get('webhook-id'), 'ts': self.headers.get('webhook-timestamp'),
+                'sha': hashlib.sha256(body).hexdigest(), 'fault': why}) + '\n', 'a')
+            if why:
+                put('bad', why + '\n', 'a')
+            else:
+                seen[0] += 1
+                if seen[0] > 1:
+                    put('hook.jsonl', body.replace(b'\n', b' ') + b'\n', 'ab')
+                    put('last.body', body)
+                    put('last.headers', ''.join('%s: %s\n' % (k, self.headers[k]) for k in
+                        ('webhook-id', 'webhook-timestamp', 'webhook-signature')), 'w')
+        self.send_response(401 if why else 500 if seen[0] == 1 and self.path == '/hook' else 204)
+        self.end_headers()
     def log_message(self, *a): pass
 s = http.server.HTTPServer(('127.0.0.1', 0), H)
-open(ready, 'w').write(str(s.server_address[1]))
+put('port', str(s.server_address[1]), 'w')
 s.serve_forever()
 PY
-python3 "$TMP/hook.py" "$TMP/hook.jsonl" "$TMP/hook.port" &
-PIDS+=($!)
-for _ in $(seq 50); do [ -s "$TMP/hook.port" ] && break; sleep 0.1; done
-HOOK_PORT=$(cat "$TMP/hook.port")
+# start_receiver DIR SECRET_FILE: a receiver writing into DIR; sets HOOK_PORT
+start_receiver() {
+    mkdir -p "$1"
+    python3 "$TMP/hook.py" "$2" "$1" &
+    PIDS+=($!)
+    for _ in $(seq 50); do [ -s "$1/port" ] && break; sleep 0.1; done
+    HOOK_PORT=$(cat "$1/port")
+}
+STATE="$TMP/appr.state"
+HOOK="$TMP/hook"
+start_receiver "$HOOK" "$STATE/webhook.secret"   # made by Writ on its first start
 # an MCP upstream (the SDK's server) for the gateway's -32002
 LOG="$TMP/echo.log" node "$REPO/tests/mcp/echo_upstream.mjs" >"$TMP/echo.port" 2>"$TMP/echo.err" &
 PIDS+=($!)
@@ -110,7 +161,6 @@ mcp_upstream = echo http://127.0.0.1:$XPORT/mcp
 CONF
 start_writ appr --config "$TMP/writ.conf" --threads 8
 APPR_PID=$WPID
-STATE="$TMP/appr.state"
 
 # ask SERVICE TASK INPUT: an AuthZEN evaluation of ci-bot's deploy (the PEP vouches)
 ask() {
@@ -348,14 +398,36 @@ check "mcp: a null in an array: denied, -32001" "$(body "$r" | jq -r .error.code
 contains "... naming what the approver would not see" "$(body "$r" | jq -r .error.message)" "input.list (an array with a null)"
 check "... and no approval made for it" "$(body "$(req GET "/approvals?status=pending" -H "Authorization: Bearer $ADMIN")" | jq '.approvals | length')" "$pend0"
 
-# ---- the webhook got the pending approvals (after a retry for the first)
-for _ in $(seq 100); do grep -q "$A1" "$TMP/hook.jsonl" 2>/dev/null && break; sleep 0.1; done
-h=$(grep "$A1" "$TMP/hook.jsonl" | head -1)
+# ---- the webhook got the pending approvals (after a retry for the first),
+# each POST signed (the receiver verified it)
+for _ in $(seq 100); do grep -q "$A1" "$HOOK/hook.jsonl" 2>/dev/null && break; sleep 0.1; done
+h=$(grep "$A1" "$HOOK/hook.jsonl" | head -1)
 check "webhook: the first pending approval (retried after a 500)" "$(jq -r .id <<<"$h")" "$A1"
 check "webhook: its status, url and owner" "$(jq -r '.status + " " + .url + " " + .owner' <<<"$h")" \
     "pending https://writ.example/approvals/$A1 alice@corp.example"
-for _ in $(seq 100); do grep -q "$A3" "$TMP/hook.jsonl" 2>/dev/null && break; sleep 0.1; done
-check "webhook: each new pending approval" "$(grep -c "$A3" "$TMP/hook.jsonl")" 1
+for _ in $(seq 100); do grep -q "$A3" "$HOOK/hook.jsonl" 2>/dev/null && break; sleep 0.1; done
+check "webhook: each new pending approval" "$(grep -c "$A3" "$HOOK/hook.jsonl")" 1
+n=$(wc -l <"$HOOK/hook.jsonl")
+[ "$n" -ge 2 ] && ok "webhook: $n deliveries, each signature verified by the receiver" || bad "webhook: $n deliveries"
+check "webhook: no POST unsigned or failing verification" "$(cat "$HOOK/bad" 2>/dev/null)" ""
+check "webhook: the retry of the first POST has its webhook-id and body" \
+    "$(jq -s -c '[.[0].id == .[1].id, .[0].sha == .[1].sha, (.[0].id | test("^msg_[A-Za-z0-9_-]{22}$"))]' "$HOOK/log.jsonl")" \
+    "[true,true,true]"
+check "webhook: one webhook-id a message (as many ids as bodies)" \
+    "$(jq -s '[.[].id] | unique | length' "$HOOK/log.jsonl")" "$(jq -s '[.[].sha] | unique | length' "$HOOK/log.jsonl")"
+# the receiver's check is real: a delivery replayed as it came passes, with
+# one byte of its body changed, another signature, or no signature, fails
+probe() { curl -s -m 5 -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: application/json' "$@" \
+    "http://127.0.0.1:$HOOK_PORT/probe"; }
+hdr=()
+while IFS= read -r l; do hdr+=(-H "$l"); done <"$HOOK/last.headers"
+check "receiver: a delivery replayed as sent verifies" "$(probe "${hdr[@]}" --data-binary @"$HOOK/last.body")" 204
+sed 's/"pending"/"approved"/' "$HOOK/last.body" >"$TMP/tampered.body"
+cmp -s "$HOOK/last.body" "$TMP/tampered.body" && bad "tampering changed nothing"
+check "receiver: the same headers with a tampered body: 401" "$(probe "${hdr[@]}" --data-binary @"$TMP/tampered.body")" 401
+check "receiver: an unsigned POST: 401" "$(probe --data-binary @"$HOOK/last.body")" 401
+check "receiver: a forged signature: 401" "$(probe "${hdr[@]:0:4}" -H "webhook-signature: v1,$(head -c 32 /dev/urandom | base64)" \
+    --data-binary @"$HOOK/last.body")" 401
 m=$(curl -s -m 5 "http://$ADDR/metrics")
 contains "metrics: the webhook's failed POST was retried, none given up" "$m" 'writ_approval_webhook_total{result="failed"} 0'
 grep -q 'writ_approval_webhook_total{result="sent"} [1-9]' <<<"$m" && ok "metrics: webhook POSTs sent" || bad "metrics: $m"
@@ -443,6 +515,69 @@ r=$(jq -c --arg id "$A1" 'select(.errors[]?.approval? and .errors[0].approval.id
 check "audit: the approval step names the approver" "$(jq -r .agent <<<"$r")" 'Writ::User::"alice"'
 r=$(jq -c 'select(.action == "Writ::Action::\"approve_request\"" and .decision == "deny" and .agent == "Writ::User::\"mallory\"")' <<<"$q" | head -1)
 [ -n "$r" ] && ok "audit: the refused approver's Cedar decision" || bad "audit: no record of mallory's refusal"
+
+# ---- the webhook's secret: made on the first start (0600), its path
+# logged, never the secret; the same one after a restart
+SECRET1=$(cat "$STATE/webhook.secret")
+check "webhook secret: STATE_DIR/webhook.secret, mode 0600" "$(stat -c '%a %F' "$STATE/webhook.secret")" "600 regular file"
+[[ "$SECRET1" =~ ^whsec_[A-Za-z0-9+/]{43}=$ ]] && ok "webhook secret: whsec_ and the base64 of 32 bytes" ||
+    bad "webhook secret: not whsec_ + 32 bytes (${#SECRET1} characters)"
+contains "webhook secret: its path logged at start" "$(cat "$TMP/appr.log")" "with the secret in $STATE/webhook.secret (made now"
+grep -qF "${SECRET1#whsec_}" "$TMP/appr.log" && bad "webhook secret: logged" || ok "webhook secret: never logged"
+[ -e "$TMP/short.state/webhook.secret" ] && bad "a server without approval_webhook made a webhook secret" ||
+    ok "without approval_webhook no secret is made"
+mv "$TMP/appr.log" "$TMP/appr.first.log"
+start_writ appr --config "$TMP/writ.conf"
+check "restart: the same secret" "$(cat "$STATE/webhook.secret")" "$SECRET1"
+check "restart: the secret's mode kept" "$(stat -c %a "$STATE/webhook.secret")" 600
+l=$(cat "$TMP/appr.log")
+contains "restart: the secret's path logged" "$l" "with the secret in $STATE/webhook.secret"
+[[ "$l" == *"made now"* ]] && bad "restart: a new secret made: $l" || ok "restart: no new secret made"
+r=$(ask web t-restart "$IN1")
+R1=$(body "$r" | jq -r .context.approval.id)
+for _ in $(seq 100); do grep -q "$R1" "$HOOK/hook.jsonl" 2>/dev/null && break; sleep 0.1; done
+check "restart: a new approval's POST verifies with the key the receiver kept" "$(grep -c "$R1" "$HOOK/hook.jsonl")" 1
+check "restart: still no POST failing verification" "$(cat "$HOOK/bad" 2>/dev/null)" ""
+stop_writ "$WPID"
+
+# ---- a configured secret (the flag form): that key signs, none is made
+python3 -c 'import base64, os; print("whsec_" + base64.b64encode(os.urandom(48)).decode())' >"$TMP/conf.secret"
+chmod 600 "$TMP/conf.secret"
+start_receiver "$TMP/hook2" "$TMP/conf.secret"
+start_writ conf --config "$TMP/short.conf" --approval_webhook "http://127.0.0.1:$HOOK_PORT/hook" \
+    --approval_webhook_secret_file "$TMP/conf.secret"
+contains "configured secret: its path logged" "$(cat "$TMP/conf.log")" "with the secret in $TMP/conf.secret"
+r=$(ask payments t-conf "$IN1")
+C1=$(body "$r" | jq -r .context.approval.id)
+for _ in $(seq 100); do grep -q "$C1" "$TMP/hook2/hook.jsonl" 2>/dev/null && break; sleep 0.1; done
+check "configured secret: the approval delivered" "$(grep -c "$C1" "$TMP/hook2/hook.jsonl" 2>/dev/null)" 1
+check "configured secret: the POST verifies with it" "$(jq -r .fault "$TMP/hook2/log.jsonl" | sort -u)" null
+[ -e "$TMP/conf.state/webhook.secret" ] && bad "configured secret: one made in the state folder too" ||
+    ok "configured secret: none made in the state folder"
+stop_writ "$WPID"
+
+# ---- a malformed or missing secret file: writ serve refuses to start,
+# naming the file and what is wrong
+bad_secret() {   # NAME FILE WANT
+    local out rc
+    out=$(timeout 20 "$WRIT" serve --policies "$TMP/policies.cedar" --listen 127.0.0.1:0 --state-dir "$TMP/badsec.state" \
+        --approval_webhook http://127.0.0.1:9/hook --approval_webhook_secret_file "$2" 2>&1)
+    rc=$?
+    [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] && ok "$1: writ serve exits $rc" || bad "$1: writ serve exit $rc: $out"
+    contains "$1: the message names the file" "$out" "approval_webhook_secret_file $2"
+    contains "$1: ... and what is wrong" "$out" "$3"
+    [[ "$out" == *serving* ]] && bad "$1: it served" || ok "$1: it never served"
+}
+printf 'whsec_%s\n' "$(head -c 16 /dev/urandom | base64)" >"$TMP/short.secret"
+bad_secret "a 16-byte secret" "$TMP/short.secret" "decodes to 16 bytes, not 24 to 64"
+printf '%s\n' "$(head -c 32 /dev/urandom | base64)" >"$TMP/noprefix.secret"
+bad_secret "a secret without whsec_" "$TMP/noprefix.secret" "does not start with whsec_"
+printf 'whsec_%s\n' "$(head -c 33 /dev/zero | tr '\0' '\373' | base64 | tr '+/' '-_')" >"$TMP/url.secret"
+bad_secret "a base64url secret" "$TMP/url.secret" "base64url, not base64"
+: >"$TMP/empty.secret"
+bad_secret "an empty secret file" "$TMP/empty.secret" "it is empty"
+bad_secret "a missing secret file" "$TMP/none.secret" "No such file"
+[ -e "$TMP/badsec.state/webhook.secret" ] && bad "a refused start made a secret" || ok "a refused start made no secret"
 # ---- a webhook receiver that hangs holds a shutdown 5 s in all, not 5 s a
 # queued approval (12 of them took 59 s), so the audit log's closing
 # checkpoint is still signed by a supervisor's grace period

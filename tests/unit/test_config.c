@@ -426,6 +426,11 @@ static void durations(void **state)
     }
     assert_int_equal(srv_config_set(&c, "approval_webhook", "http://127.0.0.1:9/hook", NULL, &err), WRIT_OK);
     assert_string_equal(c.approval_webhook, "http://127.0.0.1:9/hook");
+    /* its secret: empty (STATE_DIR/webhook.secret) unless a file is named */
+    assert_string_equal(c.approval_webhook_secret_file, "");
+    assert_int_equal(
+        srv_config_set(&c, "approval-webhook-secret-file", "/etc/writ/webhook.secret", NULL, &err), WRIT_OK);
+    assert_string_equal(c.approval_webhook_secret_file, "/etc/writ/webhook.secret");
     assert_string_equal(c.state, "sqlite");
     srv_config_free(&c);
 }
