@@ -863,15 +863,19 @@ writ_status wr_history_begin(wr_limits *L, const char *action, const wr_history_
     writ_status st = WRIT_OK;
     size_t full = SIZE_MAX; /* the first limit whose key the table has no room for */
     if (L->shared) {
+        /* the window's buckets and the one after it, which only a replica
+         * whose clock runs ahead can have counted in: leaving it out would
+         * let such a replica's counts through again at every bucket edge */
         for (size_t j = 0; j < h->n && !st; j++) {
             const wr_limit *l = &h->set->v[h->m[j].limit];
             int64_t bucket = floor_div(now, l->width_ms);
             h->m[j].hash = hash_mix(l->lid_hash, h->kh[l->per]);
             int64_t d = take ? h->m[j].delta : 0;
-            st = d ? wr_store_counter_take(L->store, l->lid, key_of(l, keys), bucket - WR_LIMIT_BUCKETS, bucket,
-                                           d, (bucket + WR_LIMIT_SLOTS) * l->width_ms, &h->m[j].value, err)
-                   : wr_store_counter_sum(L->store, l->lid, key_of(l, keys), bucket - WR_LIMIT_BUCKETS, bucket,
-                                          &h->m[j].value, err);
+            st = d ? wr_store_counter_take(L->store, l->lid, key_of(l, keys), bucket - WR_LIMIT_BUCKETS,
+                                           bucket + 1, bucket, d, (bucket + WR_LIMIT_SLOTS) * l->width_ms,
+                                           &h->m[j].value, err)
+                   : wr_store_counter_sum(L->store, l->lid, key_of(l, keys), bucket - WR_LIMIT_BUCKETS,
+                                          bucket + 1, &h->m[j].value, err);
             if (!st)
                 h->m[j].held = d;
         }

@@ -113,7 +113,8 @@ void wr_ring_init(wr_ring *r);
 /* Add delta to bucket (saturating); a bucket older than the ring holds is
  * dropped, a newer one moves the ring on. */
 void wr_ring_add(wr_ring *r, int64_t bucket, int64_t delta);
-/* The sum of buckets now - WR_LIMIT_BUCKETS .. now (saturating). */
+/* The sum of buckets now - WR_LIMIT_BUCKETS .. now, and of any after now
+ * (counted by a decision whose clock read later), saturating. */
 int64_t wr_ring_sum(const wr_ring *r, int64_t now);
 /* Does the ring hold nothing that counts at bucket now or later? */
 bool wr_ring_dead(const wr_ring *r, int64_t now);

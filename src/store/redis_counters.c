@@ -177,22 +177,24 @@ out:
     return ret;
 }
 
-/* The take (store.h): the range's buckets read and the newest one added to
- * in one script, which Redis runs alone, so two replicas' takes never
- * both read a sum without the other's delta.  The buckets come back as
- * MGET gives them (the sum is made here, overflow checked). */
+/* The take (store.h): the range's buckets read and one of them (ARGV[3],
+ * its place in KEYS) added to in one script, which Redis runs alone, so
+ * two replicas' takes never both read a sum without the other's delta.
+ * The buckets come back as MGET gives them (the sum is made here,
+ * overflow checked). */
 static const char take_lua[] =
     "local v = redis.call('MGET', unpack(KEYS))\n"
     "if ARGV[1] ~= '0' then\n"
-    "  redis.call('INCRBY', KEYS[#KEYS], ARGV[1])\n"
-    "  redis.call('PEXPIREAT', KEYS[#KEYS], ARGV[2])\n"
+    "  local k = KEYS[tonumber(ARGV[3])]\n"
+    "  redis.call('INCRBY', k, ARGV[1])\n"
+    "  redis.call('PEXPIREAT', k, ARGV[2])\n"
     "end\n"
     "return v\n";
 
 #define MAX_TAKE 40 /* buckets in one take: its keys are the script's arguments */
 
 writ_status wr_redis_counter_take(wr_store *st, const char *limit, const char *key, int64_t first,
-                                  int64_t last, int64_t delta, int64_t expires_ms, int64_t *sum,
+                                  int64_t last, int64_t at, int64_t delta, int64_t expires_ms, int64_t *sum,
                                   writ_error *err)
 {
     wr_redis_store *s = (wr_redis_store *)st;
@@ -221,6 +223,7 @@ writ_status wr_redis_counter_take(wr_store *st, const char *limit, const char *k
         rd_arg(&a, k.p + offs[i], (i + 1 < nb ? offs[i + 1] : k.len) - offs[i]);
     rd_arg_i64(&a, delta);
     rd_arg_i64(&a, expires_ms);
+    rd_arg_i64(&a, at - first + 1); /* Lua counts from 1 */
     redisContext *c = rd_get(s, err);
     if (!c) {
         sb_free(&k);

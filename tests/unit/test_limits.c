@@ -165,9 +165,12 @@ static void ring(void **state)
     assert_int_equal(wr_ring_sum(&r, 132), 0);
     assert_false(wr_ring_dead(&r, 131));
     assert_true(wr_ring_dead(&r, 132));
-    /* a now before the head (a clock stepped back) reads what is <= now */
-    assert_int_equal(wr_ring_sum(&r, 100), 3);
-    assert_int_equal(wr_ring_sum(&r, 99), 0);
+    /* a now before the head (a thread whose clock read a moment before
+     * another's count, a replica behind, a clock stepped back) reads the
+     * buckets after it too: a count is never left out for being newer */
+    assert_int_equal(wr_ring_sum(&r, 100), 7);
+    assert_int_equal(wr_ring_sum(&r, 99), 7);
+    assert_int_equal(wr_ring_sum(&r, 60), 7);
     /* moving on clears the slots passed over */
     wr_ring_add(&r, 120, 8);
     assert_int_equal(wr_ring_sum(&r, 120), 15);
@@ -351,6 +354,27 @@ static void table_full(void **state)
            "limit n: the history table is full (2 keys): cannot count");
     wr_limits_sweep(L, 1000 + 120000);
     expect(L, "x", "", "c", "c", NULL, 121000, true, "{\"n\":0}");
+    wr_limits_close(L);
+}
+
+/* A decision whose clock was read a moment before another's count landed
+ * in the next bucket (two threads at a bucket edge, a clock stepped back)
+ * sees that count: 5 counted just past an edge, then read from just
+ * before it, is 5, not the 0 that would let 5 more through. */
+static void later_bucket(void **state)
+{
+    (void)state;
+    wr_limits *L;
+    writ_error err;
+    assert_int_equal(wr_limits_open(NULL, NULL, &L, &err), WRIT_OK);
+    static const char *const lines[] = {"n 60 x per task"}; /* 2 s buckets */
+    assert_int_equal(wr_limits_install(L, make_set(lines, 1), 0, &err), WRIT_OK);
+    int64_t edge = 1700000000000; /* a multiple of 2000 */
+    static const char *const seen[] = {"{\"n\":0}", "{\"n\":1}", "{\"n\":2}", "{\"n\":3}", "{\"n\":4}"};
+    for (int i = 0; i < 5; i++)
+        expect(L, "x", "t", "a", "a", NULL, edge + i, true, seen[i]);
+    expect(L, "x", "t", "a", "a", NULL, edge - 1, false, "{\"n\":5}");
+    expect(L, "x", "t", "a", "a", NULL, edge - 2000 * 20, false, "{\"n\":5}");
     wr_limits_close(L);
 }
 
@@ -551,7 +575,7 @@ static int64_t ref_sum(const wr_ring *r, int64_t now)
 {
     if (r->head == INT64_MIN)
         return 0;
-    int64_t lo = now - WR_LIMIT_BUCKETS, hi = now < r->head ? now : r->head, s = 0;
+    int64_t lo = now - WR_LIMIT_BUCKETS, hi = r->head, s = 0;
     if (lo < r->head - WR_LIMIT_BUCKETS)
         lo = r->head - WR_LIMIT_BUCKETS;
     for (int64_t b = lo; b <= hi; b++)
@@ -707,6 +731,7 @@ int main(void)
         cmocka_unit_test(ring),       cmocka_unit_test(values),       cmocka_unit_test(counting_in_memory),
         cmocka_unit_test(table_full), cmocka_unit_test(persisted),    cmocka_unit_test(sum_from_split),
         cmocka_unit_test(ring_total),   cmocka_unit_test(held_in_flight), cmocka_unit_test(burst_exact),
+        cmocka_unit_test(later_bucket),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
