@@ -440,6 +440,71 @@ static void held_in_flight(void **state)
     wr_limits_close(L);
 }
 
+/* The take after an allow (wr_history_take): a decision reads without
+ * taking, so one that is then denied holds nothing from the others of its
+ * key; an allow takes, and its take says whether the values it was decided
+ * on still hold. */
+static void take_after_allow(void **state)
+{
+    (void)state;
+    wr_limits *L;
+    writ_error err;
+    assert_int_equal(wr_limits_open(NULL, NULL, &L, &err), WRIT_OK);
+    static const char *const lines[] = {"n 60 x per agent", "s 60 x sum context.v per agent"};
+    assert_int_equal(wr_limits_install(L, make_set(lines, 2), 0, &err), WRIT_OK);
+    wr_history h1, h2, h3;
+    bool changed = true;
+    assert_int_equal(begin_one(L, "a", NULL, false, &h1), 0);
+    assert_int_equal(begin_one(L, "a", NULL, false, &h2), 0); /* h1 being decided holds nothing */
+    assert_int_equal(wr_limits_keys(L), 0);                   /* nor makes a ring */
+    assert_int_equal(wr_history_take(L, &h1, &changed, &err), WRIT_OK);
+    assert_false(changed); /* h1's allow stands on 0 */
+    assert_int_equal(wr_history_take(L, &h2, &changed, &err), WRIT_OK);
+    assert_true(changed); /* h1 took meanwhile: h2 is decided again */
+    assert_int_equal(wr_history_end(&h2, &err), WRIT_OK);
+    assert_int_equal(begin_one(L, "a", NULL, true, &h3), 1); /* decided again, taking first: sees h1 */
+    assert_int_equal(wr_history_commit(L, &h1, &err), WRIT_OK);
+    assert_int_equal(wr_history_end(&h1, &err), WRIT_OK);
+    assert_int_equal(wr_history_end(&h3, &err), WRIT_OK); /* h3 denied: given back */
+    assert_int_equal(begin_one(L, "a", NULL, false, &h1), 1);
+    assert_int_equal(wr_history_end(&h1, &err), WRIT_OK);
+    wr_limits_close(L);
+    /* a request that adds nothing to a sum takes nothing (as a take of 0
+     * only reads): a sum grown meanwhile does not unsettle its allow */
+    static const char *const sum[] = {"s 60 x sum context.v per agent"};
+    assert_int_equal(wr_limits_open(NULL, NULL, &L, &err), WRIT_OK);
+    assert_int_equal(wr_limits_install(L, make_set(sum, 1), 0, &err), WRIT_OK);
+    wr_history_keys kb = {"b", "b", "b"};
+    json_t *zero = json_loads("{\"v\":0}", 0, NULL), *seven = json_loads("{\"v\":7}", 0, NULL), *o1 = NULL,
+           *o2 = NULL;
+    assert_int_equal(wr_history_begin(L, "x", &kb, zero, NULL, NULL, NULL, 1000, false, &o1, &h1, &err),
+                     WRIT_OK);
+    assert_int_equal(wr_history_begin(L, "x", &kb, seven, NULL, NULL, NULL, 1000, true, &o2, &h2, &err),
+                     WRIT_OK);
+    assert_int_equal(wr_history_commit(L, &h2, &err), WRIT_OK);
+    assert_int_equal(wr_history_end(&h2, &err), WRIT_OK);
+    assert_int_equal(wr_history_take(L, &h1, &changed, &err), WRIT_OK);
+    assert_false(changed);
+    assert_int_equal(wr_history_end(&h1, &err), WRIT_OK);
+    json_decref(zero);
+    json_decref(seven);
+    json_decref(o1);
+    json_decref(o2);
+    wr_limits_close(L);
+    /* the table full: the take fails; what it took is given back */
+    wr_limits_opts o = {.max_keys = 1};
+    assert_int_equal(wr_limits_open(NULL, &o, &L, &err), WRIT_OK);
+    assert_int_equal(wr_limits_install(L, make_set(lines, 1), 0, &err), WRIT_OK);
+    assert_int_equal(begin_one(L, "a", NULL, false, &h1), 0);
+    assert_int_equal(begin_one(L, "b", NULL, false, &h2), 0);
+    assert_int_equal(wr_history_take(L, &h1, &changed, &err), WRIT_OK);
+    assert_int_not_equal(wr_history_take(L, &h2, &changed, &err), WRIT_OK);
+    assert_non_null(strstr(err.msg, "the history table is full"));
+    assert_int_equal(wr_history_end(&h2, &err), WRIT_OK);
+    assert_int_equal(wr_history_end(&h1, &err), WRIT_OK);
+    wr_limits_close(L);
+}
+
 /* Threads deciding at once against a limit of 5: each allows when the
  * value it read is under 5 (yielding between the read and the count, as a
  * decision takes time): exactly 5 allowed, whatever the interleaving. */
@@ -727,11 +792,13 @@ static void sum_from_split(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(parse_ok),   cmocka_unit_test(parse_errors), cmocka_unit_test(set_lines),
-        cmocka_unit_test(ring),       cmocka_unit_test(values),       cmocka_unit_test(counting_in_memory),
-        cmocka_unit_test(table_full), cmocka_unit_test(persisted),    cmocka_unit_test(sum_from_split),
-        cmocka_unit_test(ring_total),   cmocka_unit_test(held_in_flight), cmocka_unit_test(burst_exact),
-        cmocka_unit_test(later_bucket),
+        cmocka_unit_test(parse_ok),       cmocka_unit_test(parse_errors),
+        cmocka_unit_test(set_lines),      cmocka_unit_test(ring),
+        cmocka_unit_test(values),         cmocka_unit_test(counting_in_memory),
+        cmocka_unit_test(table_full),     cmocka_unit_test(persisted),
+        cmocka_unit_test(sum_from_split), cmocka_unit_test(ring_total),
+        cmocka_unit_test(held_in_flight), cmocka_unit_test(burst_exact),
+        cmocka_unit_test(later_bucket),   cmocka_unit_test(take_after_allow),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
