@@ -183,7 +183,9 @@ WRIT_MUST_CHECK writ_status wr_store_approval_prune(wr_store *st, int64_t before
  * bucket and the width, which the limit's name holds), so a backend may
  * keep the first. */
 
-/* Add delta to one bucket (atomic increment). */
+/* Add delta to one bucket (atomic increment).  A negative delta (a take
+ * given back) that brings the bucket to 0 may drop it (Redis deletes it,
+ * so denied requests leave no key behind); it reads 0 either way. */
 WRIT_MUST_CHECK writ_status wr_store_counter_add(wr_store *st, const char *limit, const char *key,
                                                  int64_t bucket, int64_t delta, int64_t expires_ms,
                                                  writ_error *err);

@@ -1005,6 +1005,41 @@ static void test_limits_clocks_apart(void **state)
     wr_store_close(st2);
 }
 
+/* A take given back (an add of -delta) that brings its bucket back to 0
+ * leaves nothing behind: on Redis takes given back over ever new keys
+ * would otherwise keep a key each at 0 until the window passes. */
+static void test_counter_give_back(void **state)
+{
+    fixture *f = *state;
+    writ_error err;
+    int64_t far = (int64_t)time(NULL) * 1000 + 3600000, sum = -1;
+    assert_int_equal(wr_store_counter_take(f->st, "gb", "k", 10, 12, 12, 3, far, &sum, &err), WRIT_OK);
+    assert_int_equal(sum, 0);
+    assert_int_equal(wr_store_counter_add(f->st, "gb", "k", 12, -3, far, &err), WRIT_OK);
+    assert_int_equal(wr_store_counter_sum(f->st, "gb", "k", 10, 12, &sum, &err), WRIT_OK);
+    assert_int_equal(sum, 0);
+    redisContext *c = strcmp(f->chk->name, "redis") ? NULL : raw();
+    if (c) {
+        freeReplyObject(redisCommand(c, "SELECT 3"));
+        redisReply *r = redisCommand(c, "EXISTS writ:c:2:gb:k:12");
+        assert_non_null(r);
+        assert_int_equal(r->integer, 0); /* deleted, not kept at 0 until its expiry */
+        freeReplyObject(r);
+    }
+    /* a bucket a give-back leaves above 0 stays, with its expiry */
+    assert_int_equal(wr_store_counter_add(f->st, "gb", "k", 12, 2, far, &err), WRIT_OK);
+    assert_int_equal(wr_store_counter_add(f->st, "gb", "k", 12, -1, far, &err), WRIT_OK);
+    assert_int_equal(wr_store_counter_sum(f->st, "gb", "k", 10, 12, &sum, &err), WRIT_OK);
+    assert_int_equal(sum, 1);
+    if (c) {
+        redisReply *r = redisCommand(c, "PEXPIRETIME writ:c:2:gb:k:12");
+        assert_non_null(r);
+        assert_int_equal(r->integer, far);
+        freeReplyObject(r);
+        redisFree(c);
+    }
+}
+
 static void test_counter_take(void **state)
 {
     fixture *f = *state;
@@ -1386,6 +1421,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_counter_take, sqlite_setup, close_backend),
         cmocka_unit_test_setup_teardown(test_counter_take, redis_setup, close_backend),
         cmocka_unit_test_setup_teardown(test_limits_clocks_apart, redis_setup, close_backend),
+        cmocka_unit_test_setup_teardown(test_counter_give_back, sqlite_setup, close_backend),
+        cmocka_unit_test_setup_teardown(test_counter_give_back, redis_setup, close_backend),
         cmocka_unit_test_setup_teardown(test_counter_batch, sqlite_setup, close_backend),
         cmocka_unit_test_setup_teardown(test_counter_batch, redis_setup, close_backend),
         cmocka_unit_test_setup_teardown(test_revocations, sqlite_setup, close_backend),
