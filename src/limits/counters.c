@@ -16,13 +16,19 @@
  * stripe's overflow list, so nothing pending is ever merged into the wrong
  * bucket.
  *
- * Concurrent decisions.  A decision takes its own count before it is made
- * (wr_history_begin with take): it reads the ring's sum plus what the
- * decisions in flight have taken (entry.held), then adds its own delta to
- * held; an allow moves it into the ring (wr_history_commit), anything else
- * gives it back (wr_history_end).  So of 50 requests sent at once against
- * a limit of 5 with 4 counted, one sees 4 and the others 5 or more: an
- * unknown outcome counts as an allow, the restrictive side.  With a
+ * Concurrent decisions.  A decision reads the ring's sum plus what the
+ * decisions in flight have taken (entry.held) and is made on that; an
+ * allow then takes its delta (wr_history_take: added to held, in one step
+ * with reading the value again).  If the value is what the decision read,
+ * the allow stands; if another decision counted or took meanwhile, the
+ * take is given back and the request decided again, this time taking
+ * first (wr_history_begin with take), so that the decisions after it see
+ * it.  An allow moves the take into the ring (wr_history_commit),
+ * anything else gives it back (wr_history_end).  So of 50 requests sent
+ * at once against a limit of 5 with 4 counted, one allow stands on 4 and
+ * the others are decided on 5 or more: an unknown outcome counts as an
+ * allow, the restrictive side; and a request that is denied never takes,
+ * so it never denies the others of its key while it is decided.  With a
  * shared store the take is one atomic step there (wr_store_counter_take)
  * and the give-back a negative add; a replica that dies in between leaves
  * its take counted (restrictive again).
@@ -788,6 +794,82 @@ static void stripe_groups(const uint64_t kh[3], unsigned pers, int first[3])
     }
 }
 
+/* Limit j's value from the shared store: its window's buckets and the one
+ * after it, which only a replica whose clock runs ahead can have counted
+ * in (leaving it out would let such a replica's counts through again at
+ * every bucket edge); with take, this request's delta added to its bucket
+ * in the same step. */
+static writ_status shared_read(wr_limits *L, wr_history *h, size_t j, bool take, writ_error *err)
+{
+    const wr_limit *l = &h->set->v[h->m[j].limit];
+    int64_t b = h->m[j].bucket, d = take ? h->m[j].delta : 0;
+    const char *key = key_of(l, h->keys);
+    h->m[j].hash = hash_mix(l->lid_hash, h->kh[l->per]);
+    writ_status st =
+        d ? wr_store_counter_take(L->store, l->lid, key, b - WR_LIMIT_BUCKETS, b + 1, b, d,
+                                  (b + WR_LIMIT_SLOTS) * l->width_ms, &h->m[j].value, err)
+          : wr_store_counter_sum(L->store, l->lid, key, b - WR_LIMIT_BUCKETS, b + 1, &h->m[j].value, err);
+    if (!st)
+        h->m[j].held = d;
+    return st;
+}
+
+/* The rings' values (each ring's sum and what the decisions in flight hold
+ * of it), one stripe lock per key of pers.  take: this request's delta is
+ * held too (its entry made, so that the hold is seen).  again (a take after
+ * the decision, wr_history_take): only the limits that add something are
+ * read and taken, and *changed says whether a value is not the one read
+ * before. */
+static writ_status ring_read(wr_limits *L, wr_history *h, unsigned pers, bool take, bool again, bool *changed,
+                             writ_error *err)
+{
+    int first[3];
+    stripe_groups(h->kh, pers, first);
+    const char *key[3] = {key_per(0, h->keys), key_per(1, h->keys), key_per(2, h->keys)};
+    size_t full = SIZE_MAX; /* the first limit whose key the table has no room for */
+    for (int p = 0; p < 3; p++) {
+        if (!(pers & (1u << p)) || first[p] != p)
+            continue;
+        stripe *s = stripe_of(L, h->kh[p]);
+        pthread_mutex_lock(&s->mu);
+        for (int q = p; q < 3; q++)
+            if (first[q] == p)
+                h->gen[q] = s->gen;
+        for (size_t j = 0; j < h->n; j++) {
+            unsigned pj = h->m[j].per;
+            if (first[pj] != p || (again && (!h->m[j].delta || h->m[j].held)))
+                continue;
+            const wr_limit *l = &h->set->v[h->m[j].limit];
+            uint64_t hh = h->m[j].hash = hash_mix(l->lid_hash, h->kh[pj]);
+            /* a take makes the entry, so that its hold is seen */
+            bool hold = take && h->m[j].delta;
+            entry *e = hold ? get(L, s, hh, l->lid, l->width_ms, key[pj]) : find(s, hh, l->lid, key[pj]);
+            h->m[j].e = e;
+            if (e) {
+                int64_t v = sat_add(wr_ring_sum(&e->ring, h->m[j].bucket), e->held);
+                if (again && v != h->m[j].value)
+                    *changed = true;
+                h->m[j].value = v;
+                if (hold) {
+                    int64_t was = e->held;
+                    e->held = sat_add(was, h->m[j].delta);
+                    h->m[j].held = e->held - was;
+                }
+            } else if (j < full && (hold || atomic_load(&L->nkeys) >= L->max_keys)) {
+                full = j;
+            }
+        }
+        pthread_mutex_unlock(&s->mu);
+    }
+    if (full == SIZE_MAX)
+        return WRIT_OK;
+    const wr_limit *l = &h->set->v[h->m[full].limit];
+    return atomic_load(&L->nkeys) >= L->max_keys
+               ? fail(err, WRIT_ELIMIT, "limit %s: the history table is full (%zu keys): cannot count",
+                      l->name, L->max_keys)
+               : fail(err, WRIT_ENOMEM, "limit %s: out of memory: cannot count", l->name);
+}
+
 writ_status wr_history_begin(wr_limits *L, const char *action, const wr_history_keys *keys, const json_t *ctx,
                              const cv_record *split, wr_history_kind_fn kind, void *ud, int64_t now,
                              bool take, json_t **obj, wr_history *h, writ_error *err)
@@ -861,63 +943,11 @@ writ_status wr_history_begin(wr_limits *L, const char *action, const wr_history_
         h->kh[p] = (pers & (1u << p)) ? hash_str(key_per(p, keys)) : 0;
     /* 3. the sums: from the shared store, or the rings, one stripe lock per key */
     writ_status st = WRIT_OK;
-    size_t full = SIZE_MAX; /* the first limit whose key the table has no room for */
     if (L->shared) {
-        for (size_t j = 0; j < h->n && !st; j++) {
-            const wr_limit *l = &h->set->v[h->m[j].limit];
-            int64_t bucket = floor_div(now, l->width_ms);
-            h->m[j].hash = hash_mix(l->lid_hash, h->kh[l->per]);
-            int64_t d = take ? h->m[j].delta : 0;
-            st = d ? wr_store_counter_take(L->store, l->lid, key_of(l, keys), bucket - WR_LIMIT_BUCKETS,
-                                           bucket, d, (bucket + WR_LIMIT_SLOTS) * l->width_ms, &h->m[j].value,
-                                           err)
-                   : wr_store_counter_sum(L->store, l->lid, key_of(l, keys), bucket - WR_LIMIT_BUCKETS,
-                                          bucket, &h->m[j].value, err);
-            if (!st)
-                h->m[j].held = d;
-        }
+        for (size_t j = 0; j < h->n && !st; j++)
+            st = shared_read(L, h, j, take, err);
     } else {
-        int first[3];
-        stripe_groups(h->kh, pers, first);
-        const char *key[3] = {key_per(0, keys), key_per(1, keys), key_per(2, keys)};
-        for (int p = 0; p < 3; p++) {
-            if (!(pers & (1u << p)) || first[p] != p)
-                continue;
-            stripe *s = stripe_of(L, h->kh[p]);
-            pthread_mutex_lock(&s->mu);
-            for (int q = p; q < 3; q++)
-                if (first[q] == p)
-                    h->gen[q] = s->gen;
-            for (size_t j = 0; j < h->n; j++) {
-                unsigned pj = h->m[j].per;
-                if (first[pj] != p)
-                    continue;
-                const wr_limit *l = &h->set->v[h->m[j].limit];
-                uint64_t hh = h->m[j].hash = hash_mix(l->lid_hash, h->kh[pj]);
-                /* a take makes the entry, so that its hold is seen */
-                bool hold = take && h->m[j].delta;
-                entry *e = hold ? get(L, s, hh, l->lid, l->width_ms, key[pj]) : find(s, hh, l->lid, key[pj]);
-                h->m[j].e = e;
-                if (e) {
-                    h->m[j].value = sat_add(wr_ring_sum(&e->ring, h->m[j].bucket), e->held);
-                    if (hold) {
-                        int64_t was = e->held;
-                        e->held = sat_add(was, h->m[j].delta);
-                        h->m[j].held = e->held - was;
-                    }
-                } else if (j < full && (hold || atomic_load(&L->nkeys) >= L->max_keys)) {
-                    full = j;
-                }
-            }
-            pthread_mutex_unlock(&s->mu);
-        }
-        if (full != SIZE_MAX) {
-            const wr_limit *l = &h->set->v[h->m[full].limit];
-            st = atomic_load(&L->nkeys) >= L->max_keys
-                     ? fail(err, WRIT_ELIMIT, "limit %s: the history table is full (%zu keys): cannot count",
-                            l->name, L->max_keys)
-                     : fail(err, WRIT_ENOMEM, "limit %s: out of memory: cannot count", l->name);
-        }
+        st = ring_read(L, h, pers, take, false, NULL, err);
     }
     if (!st && bad) {
         st = bad;
@@ -943,6 +973,30 @@ writ_status wr_history_begin(wr_limits *L, const char *action, const wr_history_
     }
     *obj = o;
     return WRIT_OK;
+}
+
+writ_status wr_history_take(wr_limits *L, wr_history *h, bool *changed, writ_error *err)
+{
+    *changed = false;
+    if (!h->set)
+        return WRIT_OK;
+    if (L->shared) {
+        writ_status st = WRIT_OK;
+        for (size_t j = 0; j < h->n && !st; j++) {
+            if (!h->m[j].delta || h->m[j].held)
+                continue;
+            int64_t was = h->m[j].value;
+            st = shared_read(L, h, j, true, err);
+            if (!st && h->m[j].value != was)
+                *changed = true;
+        }
+        return st;
+    }
+    unsigned pers = 0;
+    for (size_t j = 0; j < h->n; j++)
+        if (h->m[j].delta)
+            pers |= 1u << h->m[j].per;
+    return ring_read(L, h, pers, true, true, changed, err);
 }
 
 writ_status wr_history_commit(wr_limits *L, wr_history *h, writ_error *err)
@@ -1046,7 +1100,8 @@ writ_status wr_history_end(wr_history *h, writ_error *err)
     }
     h->L = NULL;
     h->n = 0;
-    wr_limit_set_release(h->set);
+    if (h->set)
+        wr_limit_set_release(h->set);
     h->set = NULL;
     return st;
 }

@@ -113,7 +113,8 @@ void wr_ring_init(wr_ring *r);
 /* Add delta to bucket (saturating); a bucket older than the ring holds is
  * dropped, a newer one moves the ring on. */
 void wr_ring_add(wr_ring *r, int64_t bucket, int64_t delta);
-/* The sum of buckets now - WR_LIMIT_BUCKETS .. now (saturating). */
+/* The sum of buckets now - WR_LIMIT_BUCKETS .. now, and of any after now
+ * (counted by a decision whose clock read later), saturating. */
 int64_t wr_ring_sum(const wr_ring *r, int64_t now);
 /* Does the ring hold nothing that counts at bucket now or later? */
 bool wr_ring_dead(const wr_ring *r, int64_t now);
@@ -203,16 +204,27 @@ typedef int (*wr_history_kind_fn)(void *ud, const char *name);
  * decimal, or a key table that is full, fails (deny with err's reason).  h must be given to wr_history_end in
  * every case.
  *
- * take: the request is to be decided and counted if allowed, so it takes
- * its delta now (counters.c): each value read includes what the other
- * decisions in flight have taken, and this one's is held until
+ * Each value read includes what the other decisions in flight have taken.
+ * take: this request's delta is taken now too (counters.c), held until
  * wr_history_commit counts it or wr_history_end gives it back.  Without
- * take (a search's candidate, never counted) the values are only read. */
+ * take the values are only read: a search's candidate (never counted), or
+ * a decision that takes after an allow (wr_history_take). */
 struct cv_record;
 WRIT_MUST_CHECK writ_status wr_history_begin(wr_limits *L, const char *action, const wr_history_keys *keys,
                                              const json_t *ctx, const struct cv_record *split,
                                              wr_history_kind_fn kind, void *ud, int64_t now_ms, bool take,
                                              json_t **obj, wr_history *h, writ_error *err);
+/* After an allow decided on values read without take: take this
+ * request's delta now, in one step with reading those values again (each
+ * limit that adds something).  *changed: a value is not the one the
+ * decision read (another decision counted or took meanwhile), so the
+ * decision does not stand: give the take back (wr_history_end) and decide
+ * again, beginning with take.  So a request that is denied never takes
+ * (it cannot deny the others of its key while it is decided), and an
+ * allow stands only on the values its own take read.  Fails as a take in
+ * wr_history_begin does (table full, the shared store); wr_history_end
+ * gives back what was taken. */
+WRIT_MUST_CHECK writ_status wr_history_take(wr_limits *L, wr_history *h, bool *changed, writ_error *err);
 /* After an allow: count the request (what it took becomes its count).
  * Not undone if it fails (a shared store refusing the write; logged by the
  * caller). */

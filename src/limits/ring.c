@@ -54,13 +54,16 @@ void wr_ring_add(wr_ring *r, int64_t bucket, int64_t delta)
         r->slow = true;
 }
 
+/* A bucket after now is read too: its counts were made by a decision whose
+ * clock read later (another thread a moment after, or a clock stepped
+ * back since), and leaving them out would let the limit through again. */
 int64_t wr_ring_sum(const wr_ring *r, int64_t now)
 {
     if (r->head == INT64_MIN || now < INT64_MIN + WR_LIMIT_BUCKETS)
         return 0;
-    if (now == r->head && !r->slow)
-        return r->total;
-    int64_t lo = now - WR_LIMIT_BUCKETS, hi = now < r->head ? now : r->head;
+    if ((now == r->head || now == r->head - 1) && !r->slow)
+        return r->total; /* every slot is in the window */
+    int64_t lo = now - WR_LIMIT_BUCKETS, hi = r->head;
     if (lo < r->head - WR_LIMIT_BUCKETS)
         lo = r->head - WR_LIMIT_BUCKETS;
     int64_t s = 0;

@@ -445,6 +445,11 @@ void srv_decide_ask(srv *s, const srv_snapshot *snap, const srv_ask *a, srv_outc
     bool bound = a->bound && t && t->token;
     if (bound && scope_bound(a, act, res, dest, why, sizeof why))
         goto refuse;
+    /* Decided on the task-history values as they are; an allow then takes
+     * its count, and if a value changed meanwhile the request is decided
+     * again, taking first (srv_history_take, limits.h) */
+    bool take_first = false;
+again:
     /* the context: the caller's keys, then every fact from its source */
     ctx = !json_is_object(a->context) ? json_object()
           : a->context_owned          ? json_incref((json_t *)a->context)
@@ -471,7 +476,7 @@ void srv_decide_ask(srv *s, const srv_snapshot *snap, const srv_ask *a, srv_outc
         snprintf(why, sizeof why, "out of memory");
         goto refuse;
     }
-    if (srv_history_context(s, snap, a, ctx, &hist, why, sizeof why))
+    if (srv_history_context(s, snap, a, ctx, &hist, take_first, why, sizeof why))
         goto refuse;
     rq = thread_request();
     cedar_fact fv[8 + SRV_GIVEN_MAX];
@@ -556,6 +561,21 @@ void srv_decide_ask(srv *s, const srv_snapshot *snap, const srv_ask *a, srv_outc
             out->failed = true;
             snprintf(out->error, sizeof out->error,
                      "forbid %.100s could not be evaluated, so it may apply: %.180s", fid, fmsg ? fmsg : "");
+        }
+        /* an allow takes its count now; it stands on the values its take
+         * read, else the request is decided again (nothing was recorded
+         * yet: the context is made afresh) */
+        if (out->allow && !a->quiet && !take_first) {
+            int tr = srv_history_take(s, &hist, why, sizeof why);
+            if (tr < 0)
+                goto refuse;
+            if (tr > 0) {
+                json_decref(ctx);
+                ctx = NULL;
+                memset(out, 0, sizeof *out);
+                take_first = true;
+                goto again;
+            }
         }
         /* what shadow policies would have decided (src/shadow/): audited
          * only; compared with what is enforced (a deny by a failed forbid

@@ -159,7 +159,7 @@ static const char *cstr(const char *p, size_t n, char *buf, size_t cap)
 }
 
 int srv_history_context(srv *s, const srv_snapshot *snap, const srv_ask *a, json_t *ctx, srv_history *h,
-                        char *why, size_t wn)
+                        bool take, char *why, size_t wn)
 {
     /* h cleared but for h->h.m[] (kilobytes: only m[0..n) is ever read)
      * and agent_buf (filled below before any use) */
@@ -205,10 +205,11 @@ int srv_history_context(srv *s, const srv_snapshot *snap, const srv_ask *a, json
     /* a sum's value: in ctx, or where ctx has no such member, in the
      * split's values or the members given as Cedar values */
     const struct cv_record *vals = a->context_split ? cedar_split_base(a->context_split) : a->given_record;
-    /* a request to be decided takes its count now (limits.h): a search's
-     * candidate (quiet) is never counted, so only reads */
+    /* a request decided again takes its count now (limits.h); else an
+     * allow takes it (srv_history_take), and a search's candidate (quiet)
+     * is never counted, so only reads */
     if (wr_history_begin(s->limits, aid, &h->k, ctx, vals, snap->schema ? kind : NULL, &ku, wall_ms(),
-                         !a->quiet, h->direct ? NULL : &obj, &h->h, &err)) {
+                         take && !a->quiet, h->direct ? NULL : &obj, &h->h, &err)) {
         snprintf(why, wn, "task-history limits: %.260s", err.msg);
         return -1;
     }
@@ -244,6 +245,22 @@ writ_status srv_history_request(const srv_history *h, writ_request *rq, writ_err
             f[n++].name = set->cname[i];
     }
     return cedar_request_context_sorted(rq, set->chistory, f, n, err);
+}
+
+int srv_history_take(srv *s, srv_history *h, char *why, size_t wn)
+{
+    if (!s->limits || !h->h.set)
+        return 0;
+    writ_error err;
+    bool changed = false;
+    if (wr_history_take(s->limits, &h->h, &changed, &err)) {
+        snprintf(why, wn, "task-history limits: %.260s", err.msg);
+        return -1;
+    }
+    if (!changed)
+        return 0;
+    srv_history_end(h);
+    return 1;
 }
 
 void srv_history_count(srv *s, srv_history *h)

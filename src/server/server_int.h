@@ -313,9 +313,16 @@ WRIT_MUST_CHECK writ_status srv_history_reread(srv *s, wr_limit_set **out, writ_
 /* Put set in force (takes it). */
 WRIT_MUST_CHECK writ_status srv_history_install(srv *s, wr_limit_set *set, writ_error *err);
 /* Before Cedar: replace ctx's history with Writ's.  0, or -1 with why
- * (deny).  srv_history_end(h) in every case. */
-int srv_history_context(srv *s, const srv_snapshot *snap, const struct srv_ask *a, json_t *ctx, srv_history *h,
-                        char *why, size_t n);
+ * (deny).  srv_history_end(h) in every case.  take: this request takes
+ * its count now (limits.h), as a decision made again does; else the
+ * values are only read, and an allow takes with srv_history_take. */
+int srv_history_context(srv *s, const srv_snapshot *snap, const struct srv_ask *a, json_t *ctx,
+                        srv_history *h, bool take, char *why, size_t n);
+/* After an allow decided on values read without take: take the count.
+ * 0: the allow stands; 1: a value changed meanwhile, the take was given
+ * back (h ended): decide again with take; -1 with why: it could not be
+ * taken (deny). */
+int srv_history_take(srv *s, srv_history *h, char *why, size_t n);
 /* After writ_request_fill: context.history as Cedar values, when
  * srv_history_context left it out of the JSON context (no schema). */
 WRIT_MUST_CHECK writ_status srv_history_request(const srv_history *h, writ_request *rq, writ_error *err);

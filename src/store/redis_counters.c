@@ -4,8 +4,9 @@
  *
  * (LEN, the byte length of LIMIT, keeps "a:b"+"c" apart from "a"+"b:c";
  * BUCKET is the last field, so KEY may hold ':').  An add is INCRBY and
- * PEXPIREAT in one MULTI/EXEC; a sum is one MGET of the range's keys
- * (missing or expired buckets count 0); a take, both in one script. */
+ * PEXPIREAT in one MULTI/EXEC (a negative one, a script that deletes a
+ * bucket it brings to 0); a sum is one MGET of the range's keys (missing
+ * or expired buckets count 0); a take, both in one script. */
 #include "store/redis_int.h"
 #include "util/alloc.h"
 #include "util/sbuf.h"
@@ -33,6 +34,20 @@ static void prefix(sbuf *b, const char *limit)
     sb_putc(b, ':');
 }
 
+/* A negative add (a take given back, counters.c: an allow decided again,
+ * an approval still pending): a bucket it brings back to 0 is deleted
+ * rather than kept at 0 until its expiry (the window and more), so that
+ * takes given back over ever new keys leave nothing behind in Redis (a
+ * missing bucket reads 0 all the same). */
+static const char give_lua[] =
+    "local v = redis.call('INCRBY', KEYS[1], ARGV[1])\n"
+    "if v == 0 then\n"
+    "  redis.call('DEL', KEYS[1])\n"
+    "else\n"
+    "  redis.call('PEXPIREAT', KEYS[1], ARGV[2])\n"
+    "end\n"
+    "return v\n";
+
 writ_status wr_redis_counter_add(wr_store *st, const char *limit, const char *key, int64_t bucket,
                                  int64_t delta, int64_t expires_ms, writ_error *err)
 {
@@ -53,6 +68,21 @@ writ_status wr_redis_counter_add(wr_store *st, const char *limit, const char *ke
     if (!c) {
         sb_free(&k);
         return WRIT_EIO;
+    }
+    if (delta < 0) {
+        rd_args a = {0};
+        rd_arg(&a, k.p, k.len);
+        rd_arg_i64(&a, delta);
+        rd_arg_i64(&a, expires_ms);
+        redisReply *r = rd_script(c, give_lua, 1, &a, "counter add", err);
+        if (!r)
+            ret = WRIT_EIO;
+        else if (r->type != REDIS_REPLY_INTEGER)
+            ret = rd_fail(err, WRIT_EIO, "counter add", "unexpected reply");
+        freeReplyObject(r);
+        rd_put(s, c);
+        sb_free(&k);
+        return ret;
     }
     /* MULTI/EXEC in one pipeline: the increment and its expiry together */
     const char *kv = k.p;
@@ -177,22 +207,24 @@ out:
     return ret;
 }
 
-/* The take (store.h): the range's buckets read and the newest one added to
- * in one script, which Redis runs alone, so two replicas' takes never
- * both read a sum without the other's delta.  The buckets come back as
- * MGET gives them (the sum is made here, overflow checked). */
+/* The take (store.h): the range's buckets read and one of them (ARGV[3],
+ * its place in KEYS) added to in one script, which Redis runs alone, so
+ * two replicas' takes never both read a sum without the other's delta.
+ * The buckets come back as MGET gives them (the sum is made here,
+ * overflow checked). */
 static const char take_lua[] =
     "local v = redis.call('MGET', unpack(KEYS))\n"
     "if ARGV[1] ~= '0' then\n"
-    "  redis.call('INCRBY', KEYS[#KEYS], ARGV[1])\n"
-    "  redis.call('PEXPIREAT', KEYS[#KEYS], ARGV[2])\n"
+    "  local k = KEYS[tonumber(ARGV[3])]\n"
+    "  redis.call('INCRBY', k, ARGV[1])\n"
+    "  redis.call('PEXPIREAT', k, ARGV[2])\n"
     "end\n"
     "return v\n";
 
 #define MAX_TAKE 40 /* buckets in one take: its keys are the script's arguments */
 
 writ_status wr_redis_counter_take(wr_store *st, const char *limit, const char *key, int64_t first,
-                                  int64_t last, int64_t delta, int64_t expires_ms, int64_t *sum,
+                                  int64_t last, int64_t at, int64_t delta, int64_t expires_ms, int64_t *sum,
                                   writ_error *err)
 {
     wr_redis_store *s = (wr_redis_store *)st;
@@ -221,6 +253,7 @@ writ_status wr_redis_counter_take(wr_store *st, const char *limit, const char *k
         rd_arg(&a, k.p + offs[i], (i + 1 < nb ? offs[i + 1] : k.len) - offs[i]);
     rd_arg_i64(&a, delta);
     rd_arg_i64(&a, expires_ms);
+    rd_arg_i64(&a, at - first + 1); /* Lua counts from 1 */
     redisContext *c = rd_get(s, err);
     if (!c) {
         sb_free(&k);

@@ -93,7 +93,7 @@ writ_status wr_redis_counter_add(wr_store *st, const char *limit, const char *ke
 writ_status wr_redis_counter_sum(wr_store *st, const char *limit, const char *key, int64_t first,
                                  int64_t last, int64_t *sum, writ_error *err);
 writ_status wr_redis_counter_take(wr_store *st, const char *limit, const char *key, int64_t first,
-                                  int64_t last, int64_t delta, int64_t expires_ms, int64_t *sum,
+                                  int64_t last, int64_t at, int64_t delta, int64_t expires_ms, int64_t *sum,
                                   writ_error *err);
 writ_status wr_redis_counter_scan(wr_store *st, const char *limit, int64_t now_ms,
                                   bool (*fn)(void *ud, const char *key, int64_t bucket, int64_t value,

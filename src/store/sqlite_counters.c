@@ -179,12 +179,12 @@ writ_status wr_sqlite_counter_sum(wr_store *st, const char *limit, const char *k
 }
 
 writ_status wr_sqlite_counter_take(wr_store *st, const char *limit, const char *key, int64_t first,
-                                   int64_t last, int64_t delta, int64_t expires_ms, int64_t *sum,
+                                   int64_t last, int64_t at, int64_t delta, int64_t expires_ms, int64_t *sum,
                                    writ_error *err)
 {
     wr_sqlite_store *s = (wr_sqlite_store *)st;
     *sum = 0;
-    wr_counter_delta d = {limit, key, last, delta, expires_ms};
+    wr_counter_delta d = {limit, key, at, delta, expires_ms};
     pthread_mutex_lock(&s->mu);
     /* BEGIN IMMEDIATE: the write lock first, so that another process's
      * take waits for this one's add before it reads */

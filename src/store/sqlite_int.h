@@ -47,7 +47,7 @@ writ_status wr_sqlite_counter_add_many(wr_store *st, const wr_counter_delta *d, 
 writ_status wr_sqlite_counter_sum(wr_store *st, const char *limit, const char *key, int64_t first,
                                   int64_t last, int64_t *sum, writ_error *err);
 writ_status wr_sqlite_counter_take(wr_store *st, const char *limit, const char *key, int64_t first,
-                                   int64_t last, int64_t delta, int64_t expires_ms, int64_t *sum,
+                                   int64_t last, int64_t at, int64_t delta, int64_t expires_ms, int64_t *sum,
                                    writ_error *err);
 writ_status wr_sqlite_counter_scan(wr_store *st, const char *limit, int64_t now_ms,
                                    bool (*fn)(void *ud, const char *key, int64_t bucket, int64_t value,

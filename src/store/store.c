@@ -221,11 +221,13 @@ writ_status wr_store_counter_sum(wr_store *st, const char *limit, const char *ke
 }
 
 writ_status wr_store_counter_take(wr_store *st, const char *limit, const char *key, int64_t first,
-                                  int64_t last, int64_t delta, int64_t expires_ms, int64_t *sum,
+                                  int64_t last, int64_t at, int64_t delta, int64_t expires_ms, int64_t *sum,
                                   writ_error *err)
 {
     *sum = 0;
-    return st->ops->counter_take(st, limit, key, first, last, delta, expires_ms, sum, err);
+    if (at < first || at > last)
+        return st_fail(err, WRIT_EINVAL, "state: counter take: the bucket added to is not in the range read");
+    return st->ops->counter_take(st, limit, key, first, last, at, delta, expires_ms, sum, err);
 }
 
 writ_status wr_store_counter_scan(wr_store *st, const char *limit, int64_t now_ms,

@@ -183,7 +183,9 @@ WRIT_MUST_CHECK writ_status wr_store_approval_prune(wr_store *st, int64_t before
  * bucket and the width, which the limit's name holds), so a backend may
  * keep the first. */
 
-/* Add delta to one bucket (atomic increment). */
+/* Add delta to one bucket (atomic increment).  A negative delta (a take
+ * given back) that brings the bucket to 0 may drop it (Redis deletes it,
+ * so denied requests leave no key behind); it reads 0 either way. */
 WRIT_MUST_CHECK writ_status wr_store_counter_add(wr_store *st, const char *limit, const char *key,
                                                  int64_t bucket, int64_t delta, int64_t expires_ms,
                                                  writ_error *err);
@@ -203,13 +205,15 @@ WRIT_MUST_CHECK writ_status wr_store_counter_sum(wr_store *st, const char *limit
                                                  int64_t first, int64_t last, int64_t *sum, writ_error *err);
 
 /* Take: the sum of buckets first..last (inclusive) as it was, and delta
- * added to bucket last, in one atomic step (SQLite: one transaction; Redis:
- * one script), so that of two takes at once the later one reads the
- * other's delta.  This is how a decision on a shared store holds its own
- * count before it is made (src/limits/counters.c): a deny gives it back
- * with wr_store_counter_add(-delta).  delta 0 only reads. */
+ * added to bucket at (first <= at <= last), in one atomic step (SQLite: one
+ * transaction; Redis: one script), so that of two takes at once the later
+ * one reads the other's delta.  This is how a decision on a shared store
+ * holds its own count (src/limits/counters.c): a deny gives it back with
+ * wr_store_counter_add(-delta).  delta 0 only reads.  (The limits read one
+ * bucket past the one they add to: what a replica whose clock runs ahead
+ * counted.) */
 WRIT_MUST_CHECK writ_status wr_store_counter_take(wr_store *st, const char *limit, const char *key,
-                                                  int64_t first, int64_t last, int64_t delta,
+                                                  int64_t first, int64_t last, int64_t at, int64_t delta,
                                                   int64_t expires_ms, int64_t *sum, writ_error *err);
 
 /* Every live bucket of one limit (for loading a local cache at start):

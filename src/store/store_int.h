@@ -30,9 +30,8 @@ typedef struct wr_store_ops {
     writ_status (*counter_add_many)(wr_store *st, const wr_counter_delta *d, size_t n, writ_error *err);
     writ_status (*counter_sum)(wr_store *st, const char *limit, const char *key, int64_t first, int64_t last,
                                int64_t *sum, writ_error *err);
-    writ_status (*counter_take)(wr_store *st, const char *limit, const char *key, int64_t first,
-                                int64_t last, int64_t delta, int64_t expires_ms, int64_t *sum,
-                                writ_error *err);
+    writ_status (*counter_take)(wr_store *st, const char *limit, const char *key, int64_t first, int64_t last,
+                                int64_t at, int64_t delta, int64_t expires_ms, int64_t *sum, writ_error *err);
     writ_status (*counter_scan)(wr_store *st, const char *limit, int64_t now_ms,
                                 bool (*fn)(void *ud, const char *key, int64_t bucket, int64_t value,
                                            int64_t expires_ms),

@@ -310,6 +310,13 @@ r=$(ask payments t1 "$IN1")
 check "after a denial (again): still denied" "$(body "$r" | jq -r .context.approval.status)" denied
 check "after a denial: no new pending approval" "$(npend)" "$before"
 
+# ---- AuthZEN: a null in the context (input included) is refused when the
+# request is read, before any approval (the MCP gateway holds one: below)
+r=$(ask payments t1 '{"version":"1.2.3","note":null}')
+check "authzen: a null in context.input: deny, no approval" "$(body "$r" | jq -c '[.decision, .context.approval]')" '[false,null]'
+contains "... refused as Cedar's JSON refuses a null" "$(body "$r" | jq -r '.context.errors[0].message')" "JSON nulls are not allowed in Cedar"
+check "... and no pending approval made" "$(npend)" "$before"
+
 # ---- a forbid wins; a permit without the annotation allows outright
 r=$(ask frozen t1 "$IN1")
 check "forbid wins: deny" "$(body "$r" | jq -r .decision)" false

@@ -8,6 +8,9 @@
 #   - a limit counted across replicas: 5 allowed, then denied, whichever
 #     replica answers; its context.history value grows on every replica;
 #     40 requests at once over the three: exactly 5 allowed;
+#   - a request denied anyway takes nothing: a flood of payments over the
+#     cap (each denied by another forbid) never denies the agent's small
+#     payments under a sum limit;
 #   - a limit survives a replica's kill -9 and restart on an EMPTY state
 #     folder (the count is in Redis alone, nothing in the replica);
 #   - the MCP gateway's -32002: held on one replica, approved on another,
@@ -42,6 +45,17 @@ permit (principal, action == Writ::Action::"write", resource);
 forbid (principal, action == Writ::Action::"write", resource)
 when { context.history.writes_per_task >= 5 };
 
+@id("pay-all")
+permit (principal, action == Writ::Action::"pay", resource);
+
+@id("paid-today")
+forbid (principal, action == Writ::Action::"pay", resource)
+when { context.history.paid_today.greaterThanOrEqual(decimal("1000.0")) };
+
+@id("amount-cap")
+forbid (principal, action == Writ::Action::"pay", resource)
+when { context.amount.greaterThan(decimal("100.0")) };
+
 @id("mcp-add")
 @approval("required")
 permit (principal, action == Writ::Action::"echo/add", resource == Writ::McpServer::"echo");
@@ -55,6 +69,7 @@ admin_token_file = $TMP/admin.secret
 state = redis://127.0.0.1:$rport/0
 public_url = https://writ.example/
 limit = writes_per_task 1h write per task
+limit = paid_today 1d pay sum context.amount per agent
 CONF
 [ -n "$XPORT" ] && echo "mcp_upstream = echo http://127.0.0.1:$XPORT/mcp" >>"$TMP/writ.conf"
 declare -a ADDRS RPIDS
@@ -63,7 +78,7 @@ for i in 0 1 2; do
     ADDRS[$i]=$ADDR
     RPIDS[$i]=$WPID
 done
-contains "limits on the shared state" "$(cat "$TMP/r0.log")" "1 task-history limit (state redis)"
+contains "limits on the shared state" "$(cat "$TMP/r0.log")" "2 task-history limits (state redis)"
 
 code() { echo "${1%% *}"; }
 body() { echo "${1#* }"; }
@@ -141,6 +156,30 @@ n=$(redis-cli -p "$rport" --scan --pattern 'writ:c:*writes_per_task*:w3:*' | whi
     redis-cli -p "$rport" get "$k"; done | awk '{s += $1} END {print s + 0}')
 check "Redis holds 5 for w3: the 35 denied gave their takes back" "$n" 5
 
+# ---- a request that is denied anyway takes nothing: payments over the cap
+# (each denied by amount-cap) flood r1 while the same agent pays 0.01 on r0,
+# far under its daily 1000.0.  Were each held in the sum while decided (its
+# 900000000000.0 read by the others), most small payments would be denied.
+pay() { echo "{\"subject\":{\"type\":\"Agent\",\"id\":\"payer\"},\"action\":{\"name\":\"pay\"},\"resource\":{\"type\":\"Account\",\"id\":\"acct\"},\"context\":{\"amount\":{\"__extn\":{\"fn\":\"decimal\",\"arg\":\"$1\"}}}}"; }
+pay 900000000000.0 >"$TMP/big.json"
+check "a payment over the cap: denied by amount-cap" \
+    "$(body "$(at 1 /access/v1/evaluation "$(cat "$TMP/big.json")")" | jq -c '[.decision, .context.reasons]')" \
+    '[false,["amount-cap"]]'
+ADDR=${ADDRS[1]} wrk_eval 4 16 "$TMP/big.json" "$TMP/flood.out" &
+FLOOD=$!
+sleep 0.5
+seen=
+for _ in $(seq 30); do
+    seen+=$(body "$(at 0 /access/v1/evaluation "$(pay 0.01)")" | jq -r 'if .decision then "a" else "d" end')
+done
+wait "$FLOOD"
+check "30 payments of 0.01 during the flood: all allowed" "$seen" "$(printf 'a%.0s' $(seq 30))"
+[ "$(wrk_total "$TMP/flood.out")" -gt 100 ] && ok "the flood ran ($(wrk_total "$TMP/flood.out") payments)" ||
+    bad "the flood did not run: $(cat "$TMP/flood.out")"
+n=$(redis-cli -p "$rport" --scan --pattern 'writ:c:*paid_today*:payer:*' | while read -r k; do
+    redis-cli -p "$rport" get "$k"; done | awk '{s += $1} END {print s + 0}')
+check "Redis holds the 30 small payments (0.3000 in 10^-4)" "$n" 3000
+
 # ---- the limit survives a replica's kill -9 and restart
 stop_writ "${RPIDS[0]}" KILL
 start_writ r0b --config "$TMP/writ.conf" --replica r0 --threads 8
@@ -158,7 +197,7 @@ r=$(write 1 w1)
 check "after a clean restart of r1: still denied" "$(body "$r" | jq -r .decision)" false
 
 m=$(curl -s -m 5 "http://${ADDRS[2]}/metrics")
-contains "metrics: limits in force" "$m" "writ_limits_in_force 1"
+contains "metrics: limits in force" "$m" "writ_limits_in_force 2"
 contains "metrics: counted on the shared store" "$m" 'writ_limits_store_info{state="redis"} 1'
 grep -Eq '^writ_limits_counted_total [1-9]' <<<"$m" && ok "metrics: counted events" || bad "metrics: counted events"
 contains "metrics: no rings held locally on Redis" "$m" "writ_limits_keys 0"

@@ -165,9 +165,12 @@ static void ring(void **state)
     assert_int_equal(wr_ring_sum(&r, 132), 0);
     assert_false(wr_ring_dead(&r, 131));
     assert_true(wr_ring_dead(&r, 132));
-    /* a now before the head (a clock stepped back) reads what is <= now */
-    assert_int_equal(wr_ring_sum(&r, 100), 3);
-    assert_int_equal(wr_ring_sum(&r, 99), 0);
+    /* a now before the head (a thread whose clock read a moment before
+     * another's count, a replica behind, a clock stepped back) reads the
+     * buckets after it too: a count is never left out for being newer */
+    assert_int_equal(wr_ring_sum(&r, 100), 7);
+    assert_int_equal(wr_ring_sum(&r, 99), 7);
+    assert_int_equal(wr_ring_sum(&r, 60), 7);
     /* moving on clears the slots passed over */
     wr_ring_add(&r, 120, 8);
     assert_int_equal(wr_ring_sum(&r, 120), 15);
@@ -354,6 +357,27 @@ static void table_full(void **state)
     wr_limits_close(L);
 }
 
+/* A decision whose clock was read a moment before another's count landed
+ * in the next bucket (two threads at a bucket edge, a clock stepped back)
+ * sees that count: 5 counted just past an edge, then read from just
+ * before it, is 5, not the 0 that would let 5 more through. */
+static void later_bucket(void **state)
+{
+    (void)state;
+    wr_limits *L;
+    writ_error err;
+    assert_int_equal(wr_limits_open(NULL, NULL, &L, &err), WRIT_OK);
+    static const char *const lines[] = {"n 60 x per task"}; /* 2 s buckets */
+    assert_int_equal(wr_limits_install(L, make_set(lines, 1), 0, &err), WRIT_OK);
+    int64_t edge = 1700000000000; /* a multiple of 2000 */
+    static const char *const seen[] = {"{\"n\":0}", "{\"n\":1}", "{\"n\":2}", "{\"n\":3}", "{\"n\":4}"};
+    for (int i = 0; i < 5; i++)
+        expect(L, "x", "t", "a", "a", NULL, edge + i, true, seen[i]);
+    expect(L, "x", "t", "a", "a", NULL, edge - 1, false, "{\"n\":5}");
+    expect(L, "x", "t", "a", "a", NULL, edge - 2000 * 20, false, "{\"n\":5}");
+    wr_limits_close(L);
+}
+
 /* The value one decision reads (take: as one about to be decided) */
 static int64_t begin_one(wr_limits *L, const char *key, const char *ctx, bool take, wr_history *h)
 {
@@ -413,6 +437,71 @@ static void held_in_flight(void **state)
     assert_int_equal(wr_history_end(&h1, &err), WRIT_OK);
     json_decref(bad);
     assert_int_equal(begin_one(L, "c", "{\"v\":1}", false, &h1), 0);
+    assert_int_equal(wr_history_end(&h1, &err), WRIT_OK);
+    wr_limits_close(L);
+}
+
+/* The take after an allow (wr_history_take): a decision reads without
+ * taking, so one that is then denied holds nothing from the others of its
+ * key; an allow takes, and its take says whether the values it was decided
+ * on still hold. */
+static void take_after_allow(void **state)
+{
+    (void)state;
+    wr_limits *L;
+    writ_error err;
+    assert_int_equal(wr_limits_open(NULL, NULL, &L, &err), WRIT_OK);
+    static const char *const lines[] = {"n 60 x per agent", "s 60 x sum context.v per agent"};
+    assert_int_equal(wr_limits_install(L, make_set(lines, 2), 0, &err), WRIT_OK);
+    wr_history h1, h2, h3;
+    bool changed = true;
+    assert_int_equal(begin_one(L, "a", NULL, false, &h1), 0);
+    assert_int_equal(begin_one(L, "a", NULL, false, &h2), 0); /* h1 being decided holds nothing */
+    assert_int_equal(wr_limits_keys(L), 0);                   /* nor makes a ring */
+    assert_int_equal(wr_history_take(L, &h1, &changed, &err), WRIT_OK);
+    assert_false(changed); /* h1's allow stands on 0 */
+    assert_int_equal(wr_history_take(L, &h2, &changed, &err), WRIT_OK);
+    assert_true(changed); /* h1 took meanwhile: h2 is decided again */
+    assert_int_equal(wr_history_end(&h2, &err), WRIT_OK);
+    assert_int_equal(begin_one(L, "a", NULL, true, &h3), 1); /* decided again, taking first: sees h1 */
+    assert_int_equal(wr_history_commit(L, &h1, &err), WRIT_OK);
+    assert_int_equal(wr_history_end(&h1, &err), WRIT_OK);
+    assert_int_equal(wr_history_end(&h3, &err), WRIT_OK); /* h3 denied: given back */
+    assert_int_equal(begin_one(L, "a", NULL, false, &h1), 1);
+    assert_int_equal(wr_history_end(&h1, &err), WRIT_OK);
+    wr_limits_close(L);
+    /* a request that adds nothing to a sum takes nothing (as a take of 0
+     * only reads): a sum grown meanwhile does not unsettle its allow */
+    static const char *const sum[] = {"s 60 x sum context.v per agent"};
+    assert_int_equal(wr_limits_open(NULL, NULL, &L, &err), WRIT_OK);
+    assert_int_equal(wr_limits_install(L, make_set(sum, 1), 0, &err), WRIT_OK);
+    wr_history_keys kb = {"b", "b", "b"};
+    json_t *zero = json_loads("{\"v\":0}", 0, NULL), *seven = json_loads("{\"v\":7}", 0, NULL), *o1 = NULL,
+           *o2 = NULL;
+    assert_int_equal(wr_history_begin(L, "x", &kb, zero, NULL, NULL, NULL, 1000, false, &o1, &h1, &err),
+                     WRIT_OK);
+    assert_int_equal(wr_history_begin(L, "x", &kb, seven, NULL, NULL, NULL, 1000, true, &o2, &h2, &err),
+                     WRIT_OK);
+    assert_int_equal(wr_history_commit(L, &h2, &err), WRIT_OK);
+    assert_int_equal(wr_history_end(&h2, &err), WRIT_OK);
+    assert_int_equal(wr_history_take(L, &h1, &changed, &err), WRIT_OK);
+    assert_false(changed);
+    assert_int_equal(wr_history_end(&h1, &err), WRIT_OK);
+    json_decref(zero);
+    json_decref(seven);
+    json_decref(o1);
+    json_decref(o2);
+    wr_limits_close(L);
+    /* the table full: the take fails; what it took is given back */
+    wr_limits_opts o = {.max_keys = 1};
+    assert_int_equal(wr_limits_open(NULL, &o, &L, &err), WRIT_OK);
+    assert_int_equal(wr_limits_install(L, make_set(lines, 1), 0, &err), WRIT_OK);
+    assert_int_equal(begin_one(L, "a", NULL, false, &h1), 0);
+    assert_int_equal(begin_one(L, "b", NULL, false, &h2), 0);
+    assert_int_equal(wr_history_take(L, &h1, &changed, &err), WRIT_OK);
+    assert_int_not_equal(wr_history_take(L, &h2, &changed, &err), WRIT_OK);
+    assert_non_null(strstr(err.msg, "the history table is full"));
+    assert_int_equal(wr_history_end(&h2, &err), WRIT_OK);
     assert_int_equal(wr_history_end(&h1, &err), WRIT_OK);
     wr_limits_close(L);
 }
@@ -553,7 +642,7 @@ static int64_t ref_sum(const wr_ring *r, int64_t now)
 {
     if (r->head == INT64_MIN)
         return 0;
-    int64_t lo = now - WR_LIMIT_BUCKETS, hi = now < r->head ? now : r->head, s = 0;
+    int64_t lo = now - WR_LIMIT_BUCKETS, hi = r->head, s = 0;
     if (lo < r->head - WR_LIMIT_BUCKETS)
         lo = r->head - WR_LIMIT_BUCKETS;
     for (int64_t b = lo; b <= hi; b++)
@@ -705,10 +794,13 @@ static void sum_from_split(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(parse_ok),   cmocka_unit_test(parse_errors),   cmocka_unit_test(set_lines),
-        cmocka_unit_test(ring),       cmocka_unit_test(values),         cmocka_unit_test(counting_in_memory),
-        cmocka_unit_test(table_full), cmocka_unit_test(persisted),      cmocka_unit_test(sum_from_split),
-        cmocka_unit_test(ring_total), cmocka_unit_test(held_in_flight), cmocka_unit_test(burst_exact),
+        cmocka_unit_test(parse_ok),       cmocka_unit_test(parse_errors),
+        cmocka_unit_test(set_lines),      cmocka_unit_test(ring),
+        cmocka_unit_test(values),         cmocka_unit_test(counting_in_memory),
+        cmocka_unit_test(table_full),     cmocka_unit_test(persisted),
+        cmocka_unit_test(sum_from_split), cmocka_unit_test(ring_total),
+        cmocka_unit_test(held_in_flight), cmocka_unit_test(burst_exact),
+        cmocka_unit_test(later_bucket),   cmocka_unit_test(take_after_allow),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

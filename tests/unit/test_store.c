@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "limits/limits.h"
 #include "store/revfeed.h"
 #include "store/store.h"
 #include "writ/token.h"
@@ -961,8 +962,82 @@ static void *take_many(void *arg)
     taker *t = arg;
     writ_error err;
     for (int i = 0; i < 25 && !t->s; i++)
-        t->s = wr_store_counter_take(t->st, "race", "k", 30, 32, 1, t->far, &t->got[i], &err);
+        t->s = wr_store_counter_take(t->st, "race", "k", 30, 32, 32, 1, t->far, &t->got[i], &err);
     return NULL;
+}
+
+/* Two replicas on one Redis whose clocks read either side of a bucket edge:
+ * what the one ahead counts in the next bucket, the one behind reads. 5
+ * allowed there then read as 0 here would let 5 more through against a
+ * limit of 5. */
+static void test_limits_clocks_apart(void **state)
+{
+    fixture *f = *state;
+    writ_error err;
+    wr_store *st2;
+    assert_int_equal(wr_store_open(redis_url, dbfile, &st2, &err), WRIT_OK);
+    wr_limits *ahead, *behind;
+    assert_int_equal(wr_limits_open(f->st, NULL, &ahead, &err), WRIT_OK);
+    assert_int_equal(wr_limits_open(st2, NULL, &behind, &err), WRIT_OK);
+    wr_limits *both[2] = {ahead, behind};
+    for (int i = 0; i < 2; i++) {
+        wr_limit_set *set = wr_limit_set_new();
+        assert_int_equal(wr_limit_set_add(set, "n 60 x per task", 0, &err), WRIT_OK); /* 2 s buckets */
+        assert_int_equal(wr_limits_install(both[i], set, 0, &err), WRIT_OK);
+    }
+    int64_t edge = ((int64_t)time(NULL) * 1000 / 2000 + 1) * 2000; /* the next bucket's start */
+    wr_history_keys k = {"t", "a", "a"};
+    for (int i = 0; i < 6; i++) {
+        bool behind_now = i == 5;
+        wr_history h;
+        json_t *obj = NULL;
+        assert_int_equal(wr_history_begin(behind_now ? behind : ahead, "x", &k, NULL, NULL, NULL, NULL,
+                                          behind_now ? edge - 1 : edge, !behind_now, &obj, &h, &err),
+                         WRIT_OK);
+        assert_int_equal(json_integer_value(json_object_get(obj, "n")), i);
+        if (!behind_now)
+            assert_int_equal(wr_history_commit(ahead, &h, &err), WRIT_OK);
+        assert_int_equal(wr_history_end(&h, &err), WRIT_OK);
+        json_decref(obj);
+    }
+    wr_limits_close(ahead);
+    wr_limits_close(behind);
+    wr_store_close(st2);
+}
+
+/* A take given back (an add of -delta) that brings its bucket back to 0
+ * leaves nothing behind: on Redis takes given back over ever new keys
+ * would otherwise keep a key each at 0 until the window passes. */
+static void test_counter_give_back(void **state)
+{
+    fixture *f = *state;
+    writ_error err;
+    int64_t far = (int64_t)time(NULL) * 1000 + 3600000, sum = -1;
+    assert_int_equal(wr_store_counter_take(f->st, "gb", "k", 10, 12, 12, 3, far, &sum, &err), WRIT_OK);
+    assert_int_equal(sum, 0);
+    assert_int_equal(wr_store_counter_add(f->st, "gb", "k", 12, -3, far, &err), WRIT_OK);
+    assert_int_equal(wr_store_counter_sum(f->st, "gb", "k", 10, 12, &sum, &err), WRIT_OK);
+    assert_int_equal(sum, 0);
+    redisContext *c = strcmp(f->chk->name, "redis") ? NULL : raw();
+    if (c) {
+        freeReplyObject(redisCommand(c, "SELECT 3"));
+        redisReply *r = redisCommand(c, "EXISTS writ:c:2:gb:k:12");
+        assert_non_null(r);
+        assert_int_equal(r->integer, 0); /* deleted, not kept at 0 until its expiry */
+        freeReplyObject(r);
+    }
+    /* a bucket a give-back leaves above 0 stays, with its expiry */
+    assert_int_equal(wr_store_counter_add(f->st, "gb", "k", 12, 2, far, &err), WRIT_OK);
+    assert_int_equal(wr_store_counter_add(f->st, "gb", "k", 12, -1, far, &err), WRIT_OK);
+    assert_int_equal(wr_store_counter_sum(f->st, "gb", "k", 10, 12, &sum, &err), WRIT_OK);
+    assert_int_equal(sum, 1);
+    if (c) {
+        redisReply *r = redisCommand(c, "PEXPIRETIME writ:c:2:gb:k:12");
+        assert_non_null(r);
+        assert_int_equal(r->integer, far);
+        freeReplyObject(r);
+        redisFree(c);
+    }
 }
 
 static void test_counter_take(void **state)
@@ -971,17 +1046,18 @@ static void test_counter_take(void **state)
     writ_error err;
     int64_t far = (int64_t)time(NULL) * 1000 + 3600000, sum = -1;
     if (!f->chk->counters) {
-        assert_int_not_equal(wr_store_counter_take(f->st, "calls", "k", 10, 12, 1, far, &sum, &err), WRIT_OK);
+        assert_int_not_equal(wr_store_counter_take(f->st, "calls", "k", 10, 12, 12, 1, far, &sum, &err),
+                             WRIT_OK);
         return;
     }
     assert_int_equal(wr_store_counter_add(f->st, "calls", "k", 10, 5, far, &err), WRIT_OK);
-    assert_int_equal(wr_store_counter_take(f->st, "calls", "k", 10, 12, 4, far, &sum, &err), WRIT_OK);
+    assert_int_equal(wr_store_counter_take(f->st, "calls", "k", 10, 12, 12, 4, far, &sum, &err), WRIT_OK);
     assert_int_equal(sum, 5); /* without its own 4 */
     assert_int_equal(wr_store_counter_sum(f->st, "calls", "k", 12, 12, &sum, &err), WRIT_OK);
     assert_int_equal(sum, 4); /* added to the last bucket */
-    assert_int_equal(wr_store_counter_take(f->st, "calls", "k", 10, 12, 0, far, &sum, &err), WRIT_OK);
+    assert_int_equal(wr_store_counter_take(f->st, "calls", "k", 10, 12, 12, 0, far, &sum, &err), WRIT_OK);
     assert_int_equal(sum, 9); /* delta 0 only reads */
-    assert_int_equal(wr_store_counter_take(f->st, "calls", "k", 11, 12, -4, far, &sum, &err), WRIT_OK);
+    assert_int_equal(wr_store_counter_take(f->st, "calls", "k", 11, 12, 12, -4, far, &sum, &err), WRIT_OK);
     assert_int_equal(sum, 4); /* a give-back is an add of -delta; a take of -4 is one too */
     assert_int_equal(wr_store_counter_sum(f->st, "calls", "k", 10, 12, &sum, &err), WRIT_OK);
     assert_int_equal(sum, 5);
@@ -1344,6 +1420,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_counters, redis_setup, close_backend),
         cmocka_unit_test_setup_teardown(test_counter_take, sqlite_setup, close_backend),
         cmocka_unit_test_setup_teardown(test_counter_take, redis_setup, close_backend),
+        cmocka_unit_test_setup_teardown(test_limits_clocks_apart, redis_setup, close_backend),
+        cmocka_unit_test_setup_teardown(test_counter_give_back, sqlite_setup, close_backend),
+        cmocka_unit_test_setup_teardown(test_counter_give_back, redis_setup, close_backend),
         cmocka_unit_test_setup_teardown(test_counter_batch, sqlite_setup, close_backend),
         cmocka_unit_test_setup_teardown(test_counter_batch, redis_setup, close_backend),
         cmocka_unit_test_setup_teardown(test_revocations, sqlite_setup, close_backend),
