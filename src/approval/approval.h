@@ -126,6 +126,9 @@ void wr_whsig_clear(wr_whsig_key *key);
 
 /* ---- webhook.c: POST each new pending approval to approval_webhook */
 typedef struct wr_webhook wr_webhook;
+/* Is url one approval_webhook can be (http:// or https://)?  Else false
+ * with why. */
+bool wr_webhook_url_ok(const char *url, char *why, size_t n);
 /* Start the sender thread for url (http or https), each POST signed with
  * key (copied; required: an empty key is refused). */
 WRIT_MUST_CHECK writ_status wr_webhook_start(const char *url, const wr_whsig_key *key, wr_webhook **out,

@@ -63,6 +63,9 @@ static int start(void *arg, srv *s, char *why, size_t n)
     wr_approvals_srv *ap = arg;
     if (!*s->cfg->approval_webhook)
         return 0;
+    /* a URL it can never POST to stops the start before a secret is made */
+    if (!wr_webhook_url_ok(s->cfg->approval_webhook, why, n))
+        return -1;
     writ_error err;
     memset(&err, 0, sizeof err);
     char *path = NULL;

@@ -237,6 +237,14 @@ static void *sender(void *arg)
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static void curl_init(void) { (void)curl_global_init(CURL_GLOBAL_DEFAULT); }
 
+bool wr_webhook_url_ok(const char *url, char *why, size_t n)
+{
+    if (!strncmp(url, "http://", 7) || !strncmp(url, "https://", 8))
+        return true;
+    snprintf(why, n, "approval_webhook: '%.200s' is not an http:// or https:// URL", url);
+    return false;
+}
+
 writ_status wr_webhook_start(const char *url, const wr_whsig_key *key, wr_webhook **out, writ_error *err)
 {
     *out = NULL;
@@ -250,12 +258,12 @@ writ_status wr_webhook_start(const char *url, const wr_whsig_key *key, wr_webhoo
         }
         return WRIT_EINVAL;
     }
-    if (strncmp(url, "http://", 7) && strncmp(url, "https://", 8)) {
+    char why[sizeof err->msg];
+    if (!wr_webhook_url_ok(url, why, sizeof why)) {
         if (err) {
             memset(err, 0, sizeof *err);
             err->code = WRIT_EINVAL;
-            snprintf(err->msg, sizeof err->msg,
-                     "approval_webhook: '%.200s' is not an http:// or https:// URL", url);
+            memcpy(err->msg, why, sizeof why);
         }
         return WRIT_EINVAL;
     }

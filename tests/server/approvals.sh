@@ -584,6 +584,12 @@ bad_secret "a base64url secret" "$TMP/url.secret" "base64url, not base64"
 : >"$TMP/empty.secret"
 bad_secret "an empty secret file" "$TMP/empty.secret" "it is empty"
 bad_secret "a missing secret file" "$TMP/none.secret" "No such file"
+out=$(timeout 20 "$WRIT" serve --policies "$TMP/policies.cedar" --listen 127.0.0.1:0 --state-dir "$TMP/ftp.state" \
+    --approval_webhook ftp://127.0.0.1/hook 2>&1)
+rc=$?
+[ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] && ok "an ftp:// webhook: writ serve exits $rc" || bad "an ftp:// webhook: exit $rc: $out"
+contains "... saying why" "$out" "'ftp://127.0.0.1/hook' is not an http:// or https:// URL"
+[ -e "$TMP/ftp.state/webhook.secret" ] && bad "... but made a webhook secret first" || ok "... before making a secret"
 [ -e "$TMP/badsec.state/webhook.secret" ] && bad "a refused start made a secret" || ok "a refused start made no secret"
 # ---- a webhook receiver that hangs holds a shutdown 5 s in all, not 5 s a
 # queued approval (12 of them took 59 s), so the audit log's closing
