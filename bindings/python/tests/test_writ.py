@@ -176,3 +176,36 @@ def test_guarding_a_tool_function(engine, minted):
     with pytest.raises(PermissionError):
         read_dataset(tok, "payroll")
     assert calls == ["usage-metrics"]
+
+
+@pytest.fixture(scope="module")
+def bound(minted, tmp_path_factory):
+    """A token bound to a client certificate (cnf x5t#S256), by the key of `minted`'s JWKS."""
+    d = tmp_path_factory.mktemp("bound")
+    key = d / "k.pem"
+    subprocess.run([WRIT_BIN, "keys", "generate", "--out", str(key)], check=True, capture_output=True)
+    jwks = subprocess.run([WRIT_BIN, "keys", "jwks", "--key", str(key)], check=True, capture_output=True,
+                          text=True).stdout
+    thumb = "A" * 43
+    tok = subprocess.run([WRIT_BIN, "token", "mint", "--key", str(key), "--issuer", "https://writ.test",
+                          "--audience", "corp.example", "--subject", ANALYST[1], "--cert-thumbprint", thumb,
+                          "--purpose", "weekly-report", "--action", "read", "--ttl", "300"],
+                         check=True, capture_output=True, text=True).stdout.strip()
+    return jwks, tok, thumb
+
+
+def test_certificate_bound_token_needs_its_certificate(bound):
+    """The check struct handed to libwrit is writ_token_check as C lays it out: no byte of
+    whatever follows it in memory can switch the certificate-binding check off."""
+    jwks, tok, thumb = bound
+    v = writ.TokenVerifier(jwks, "https://writ.test", "corp.example", cache_size=0)
+    for _ in range(20):
+        spray = [bytes([1]) * n for n in range(8, 40) for _ in range(300)]  # nonzero heap blocks, freed
+        del spray
+        with pytest.raises(writ.TokenError) as e:
+            v.verify(tok)
+        assert e.value.reason == "cnf_cert_missing"
+    with pytest.raises(writ.TokenError) as e:
+        v.verify(tok, cert_thumbprint="B" * 43)
+    assert e.value.reason == "cnf_cert_mismatch"
+    assert v.verify(tok, cert_thumbprint=thumb).holder == ANALYST[1]

@@ -46,8 +46,11 @@ class _Decision(ctypes.Structure):
 
 
 class _TokenCheck(ctypes.Structure):
+    # writ_token_check (include/writ/token.h), every field: libwrit reads all of them, so a
+    # field left out here would be read from whatever follows this buffer in memory
     _fields_ = [("audience", ctypes.c_char_p), ("now", ctypes.c_int64), ("leeway", ctypes.c_uint32),
-                ("cert_thumbprint", ctypes.c_char_p), ("revocations", ctypes.c_void_p)]
+                ("cert_thumbprint", ctypes.c_char_p), ("revocations", ctypes.c_void_p),
+                ("any_binding", ctypes.c_bool)]
 
 
 class _Scope(ctypes.Structure):
@@ -349,9 +352,14 @@ class TokenVerifier:
         if st:
             _fail(L, "jwks", st, err, ParseError)
 
-    def verify(self, token: str, now: int = 0, leeway: int = 0) -> TaskToken:
+    def verify(self, token: str, now: int = 0, leeway: int = 0,
+               cert_thumbprint: Optional[str] = None) -> TaskToken:
+        """A token bound to a client certificate verifies only with that
+        certificate's thumbprint (base64url SHA-256 of its DER, as the mTLS
+        layer gives it): cert_thumbprint."""
         L = self._L
-        chk = _TokenCheck(self._aud, now, leeway, None, None)
+        chk = _TokenCheck(self._aud, now, leeway, _b(cert_thumbprint) if cert_thumbprint is not None else None,
+                          None, False)
         data = _b(token)
         t = ctypes.c_void_p()
         why = ctypes.c_int(0)
