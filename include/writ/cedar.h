@@ -62,7 +62,9 @@ WRIT_API const char *writ_policyset_annotation(const writ_policyset *ps, size_t 
 /* Is policy i a forbid? */
 WRIT_API bool writ_policyset_is_forbid(const writ_policyset *ps, size_t i);
 /* Link a template: principal/resource are entity uids in Cedar syntax
- * (`User::"alice"`); pass NULL for a slot the template does not use. */
+ * (`User::"alice"`); pass NULL for a slot the template does not use.  On
+ * failure (out of memory included) the set is as it was: it decides as before
+ * and the same link can be tried again. */
 WRIT_API WRIT_MUST_CHECK writ_status writ_policyset_link(writ_policyset *ps, const char *template_id,
                                                 const char *new_id, const char *principal,
                                                 const char *resource, writ_error *err);

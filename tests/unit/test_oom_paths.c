@@ -225,6 +225,63 @@ static bool run_authorize_json(long n_ok)
     return true;
 }
 
+/* ---- linking a template: a link that runs out of memory leaves the set as
+ * it was (the policies it had decide as before, nothing of the new one is
+ * there) and can be made again; the forbid of the set must hold throughout. */
+static const char link_text[] = "@id(\"allow-all\") permit(principal, action, resource);\n"
+                                "@id(\"no-delete\") forbid(principal, action == Action::\"delete\", resource);\n"
+                                "@id(\"block\") forbid(principal == ?principal, action, resource);\n";
+
+static bool allowed(const writ_policyset *p, const char *who, const char *action)
+{
+    char req[256];
+    snprintf(req, sizeof req,
+             "{\"principal\": \"A::\\\"%s\\\"\", \"action\": \"Action::\\\"%s\\\"\", \"resource\": \"R::\\\"r\\\"\","
+             " \"context\": {}}",
+             who, action);
+    writ_authorizer *az = writ_authorizer_new();
+    assert_non_null(az);
+    writ_decision d;
+    writ_error err;
+    assert_int_equal(writ_authorize_json(az, p, NULL, NULL, false, req, strlen(req), &d, &err), WRIT_OK);
+    bool allow = d.allow;
+    writ_authorizer_free(az);
+    return allow;
+}
+
+static bool run_link(long n_ok)
+{
+    writ_policyset *p = NULL;
+    writ_error err;
+    assert_int_equal(writ_policyset_parse_flags(link_text, strlen(link_text), WRIT_PS_ID_ANNOTATION, &p, &err),
+                     WRIT_OK);
+    inject(n_ok);
+    writ_status st = writ_policyset_link(p, "block", "block-mallory", "A::\"mallory\"", NULL, &err);
+    stop();
+    if (st != WRIT_OK) {
+        assert_enomem(st, &err);
+        assert_int_equal(writ_policyset_count(p), 3);
+        assert_false(allowed(p, "mallory", "delete"));
+        assert_true(allowed(p, "mallory", "read"));
+        assert_true(allowed(p, "alice", "read"));
+        assert_int_equal(writ_policyset_link(p, "block", "block-mallory", "A::\"mallory\"", NULL, &err), WRIT_OK);
+    }
+    assert_int_equal(writ_policyset_count(p), 4);
+    assert_string_equal(writ_policyset_id(p, 3), "block-mallory");
+    assert_false(allowed(p, "mallory", "delete"));
+    assert_false(allowed(p, "mallory", "read"));
+    assert_true(allowed(p, "alice", "read"));
+    assert_false(allowed(p, "alice", "delete"));
+    writ_policyset_free(p);
+    return st == WRIT_OK;
+}
+
+static void test_template_link(void **state)
+{
+    (void)state;
+    drive("template link", run_link);
+}
+
 /* ---- task-token verification: a verifier made from the keyring's public
  * keys, then one token verified (signature, claims, scope, chain). */
 static writ_keyring *kr;
@@ -412,7 +469,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_policy_loading),     cmocka_unit_test(test_schema_loading),
         cmocka_unit_test(test_entity_loading),     cmocka_unit_test(test_decision),
-        cmocka_unit_test(test_token_verification),
+        cmocka_unit_test(test_token_verification), cmocka_unit_test(test_template_link),
     };
     const struct CMUnitTest after[] = {cmocka_unit_test(test_injection_threads),
                                        cmocka_unit_test(test_host_allocator)};
