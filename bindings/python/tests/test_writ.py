@@ -4,6 +4,7 @@ example policy set (WRIT_EXAMPLES) and a token minted by `writ token mint`
 import json
 import os
 import subprocess
+import sys
 import threading
 
 import pytest
@@ -209,3 +210,85 @@ def test_certificate_bound_token_needs_its_certificate(bound):
         v.verify(tok, cert_thumbprint="B" * 43)
     assert e.value.reason == "cnf_cert_mismatch"
     assert v.verify(tok, cert_thumbprint=thumb).holder == ANALYST[1]
+
+
+ALL = "permit(principal, action, resource);"
+
+
+def run_python(code):
+    """code in a fresh interpreter (a crash there is a failure here, not the end of pytest)."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([os.path.join(os.path.dirname(__file__), ".."),
+                                                       os.environ.get("PYTHONPATH", "")]))
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+
+
+def test_engine_after_close_is_an_error_not_a_crash():
+    out = run_python("""
+import writ
+e = writ.Engine("permit(principal, action, resource);")
+assert e.decide(("A", "a"), ("Action", "a"), ("R", "r"))
+e.close()
+for call in (lambda: e.decide(("A", "a"), ("Action", "a"), ("R", "r")), lambda: e.decide_json("{}"),
+             lambda: e.policy_ids):
+    try:
+        call()
+        raise SystemExit("no error after close")
+    except writ.WritError as ex:
+        assert "closed" in str(ex), ex
+e.close()
+print("ok")
+""")
+    assert out.returncode == 0 and out.stdout.strip() == "ok", (out.returncode, out.stdout, out.stderr)
+
+
+def test_close_waits_for_threads_deciding():
+    """close() from one thread while others are inside decide(): they finish or get an error."""
+    out = run_python("""
+import threading, time, writ
+pol = "\\n".join('permit(principal == A::"a%d", action, resource) when { context.x.contains(%d) };' % (i, i)
+                 for i in range(2000))
+ctx = {"x": list(range(3000))}
+for attempt in range(5):
+    e = writ.Engine(pol)
+    stop = False
+    def work():
+        while not stop:
+            try:
+                e.decide(("A", "a1"), ("Action", "a"), ("R", "r"), ctx)
+            except writ.WritError as ex:
+                assert "closed" in str(ex), ex
+    ts = [threading.Thread(target=work) for _ in range(3)]
+    for t in ts:
+        t.start()
+    time.sleep(0.05)
+    e.close()
+    time.sleep(0.02)
+    stop = True
+    for t in ts:
+        t.join()
+print("ok")
+""")
+    assert out.returncode == 0 and out.stdout.strip() == "ok", (out.returncode, out.stdout, out.stderr)
+
+
+def test_threads_that_end_do_not_keep_authorizers():
+    e = writ.Engine(ALL)
+    for _ in range(200):
+        t = threading.Thread(target=lambda: e.decide(("A", "a"), ("Action", "a"), ("R", "r")))
+        t.start()
+        t.join()
+    held = getattr(e, "_slots", None)
+    if held is None:
+        held = e._authorizers
+    assert len(held) <= 2, len(held)
+    e.close()
+
+
+def test_token_verifier_after_close(minted):
+    jwks, tok = minted
+    v = writ.TokenVerifier(jwks, "https://writ.test", "corp.example")
+    v.close()
+    with pytest.raises(writ.WritError) as e:
+        v.verify(tok)
+    assert "closed" in str(e.value)
+    v.close()
