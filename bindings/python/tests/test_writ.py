@@ -292,3 +292,13 @@ def test_token_verifier_after_close(minted):
         v.verify(tok)
     assert "closed" in str(e.value)
     v.close()
+
+
+def test_covers_refuses_a_value_with_a_nul():
+    """libwrit compares C strings: a NUL would end the value early (scope item + "\\0anything")."""
+    t = writ.TaskToken({}, {}, ("read",), ('Writ::Dataset::"usage-metrics"',))
+    assert t.covers("read", 'Writ::Dataset::"usage-metrics"')
+    assert not t.covers("read", 'Writ::Dataset::"usage-metrics"\0../../payroll')
+    assert not t.covers("read\0write")
+    assert not writ.TaskToken({}, {}, ("read",), ()).covers("read\0", None)
+

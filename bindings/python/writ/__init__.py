@@ -396,6 +396,8 @@ class TaskToken:
         L = _load()
 
         def covered(items, value):
+            if "\0" in value:  # libwrit reads C strings: the NUL would end the value early
+                return False
             arr = (ctypes.c_char_p * max(1, len(items)))(*[_b(i) for i in items])
             return bool(L.writ_scope_list_covers(arr, len(items), _b(value)))
         if not covered(self.actions, action):
