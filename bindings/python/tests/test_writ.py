@@ -302,3 +302,13 @@ def test_covers_refuses_a_value_with_a_nul():
     assert not t.covers("read\0write")
     assert not writ.TaskToken({}, {}, ("read",), ()).covers("read\0", None)
 
+
+def test_long_error_messages_are_valid_utf8():
+    """An evaluation error quoting a long non-ASCII id (the caller's input) is cut on a character."""
+    e = writ.Engine("permit(principal, action, resource) when { principal.x == 1 };")
+    for n in range(90, 110):
+        d = e.decide(("A", "é" * n), ("Action", "a"), ("R", "r"))
+        assert not d.allow
+        msg = d.errors["policy0"]
+        assert "\ufffd" not in msg, msg
+    e.close()
