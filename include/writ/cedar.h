@@ -26,6 +26,10 @@
 
 #include "writ/writ.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct writ_policyset writ_policyset;
 typedef struct writ_schema writ_schema;
 typedef struct writ_entities writ_entities;
@@ -81,8 +85,8 @@ WRIT_API int writ_schema_context_has(const writ_schema *s, const char *action_ty
 /* The declared type of context attribute attr (sub NULL) or of attribute
  * sub of the record attr: 'L' Long, 'D' decimal, 'R' record, 'O' another
  * type; 0 not declared; -1 no such action. */
-int writ_schema_context_kind(const writ_schema *s, const char *action_type, const char *action_id,
-                             const char *attr, const char *sub);
+WRIT_API int writ_schema_context_kind(const writ_schema *s, const char *action_type, const char *action_id,
+                                      const char *attr, const char *sub);
 
 /* ---- validation: Cedar's policy validator in strict mode.  Every policy
  * is typechecked against the schema for every (principal type, action,
@@ -386,5 +390,9 @@ WRIT_API WRIT_MUST_CHECK writ_status writ_authorize_partial(writ_authorizer *az,
                                                    const writ_entities *es, const writ_request *rq,
                                                    const char *const *unknown, size_t n_unknown,
                                                    writ_partial_decision *out);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -26,6 +26,10 @@
 #define WRIT_API
 #endif
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef enum writ_status {
     WRIT_OK = 0,
     WRIT_ENOMEM,    /* allocation failed */
@@ -80,5 +84,9 @@ WRIT_API WRIT_MUST_CHECK writ_status writ_set_allocator(writ_malloc_fn malloc_fn
                                                         writ_free_fn free_fn, void *user);
 /* Free a string libwrit returned (NULL is a no-op). */
 WRIT_API void writ_free_string(char *s);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

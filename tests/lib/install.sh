@@ -42,6 +42,47 @@ for s in $(grep -ho 'WRIT_API[^(]*\bwrit_[a-z0-9_]*(' "$P"/include/writ/*.h | gr
     grep -qx "$s" "$TMP/exports" || bad "$s declared but not exported"
 done
 ok "exports match the public headers"
+# ... and every function the headers declare, WRIT_API or not: gcc lists each
+# prototype a translation unit sees (-aux-info), with the header it is in.
+printf '#include <writ/cedar.h>\n#include <writ/token.h>\n' >"$TMP/all.c"
+if gcc -std=c11 -I"$P/include" -aux-info "$TMP/protos" -c "$TMP/all.c" -o "$TMP/all.o" 2>"$TMP/aux.log"; then
+    missing=$(grep "$P/include/writ/" "$TMP/protos" | grep -o '\bwrit_[a-z0-9_]* *(' | tr -d '( ' | sort -u |
+        while read -r f; do grep -qx "$f" "$TMP/exports" || printf '%s ' "$f"; done)
+    check "every function the headers declare is exported" "$missing" ""
+else
+    cat "$TMP/aux.log"; bad "listing the headers' prototypes (gcc -aux-info)"
+fi
+# The headers on their own, as C11 and as C++ (whose programs must link: extern "C").
+for h in writ cedar identity token; do
+    printf '#include <writ/%s.h>\nint main(void) { return 0; }\n' "$h" >"$TMP/h_$h.c"
+    gcc -std=c11 -Wall -Wextra -Werror -pedantic -I"$P/include" -c "$TMP/h_$h.c" -o /dev/null 2>"$TMP/h.log" ||
+        { cat "$TMP/h.log"; bad "writ/$h.h compiles alone as C11 (-Wall -Wextra -Werror -pedantic)"; }
+done
+CXX=$(command -v c++ || command -v clang++ || true)
+if [ -z "$CXX" ]; then bad "no C++ compiler (c++ or clang++) to check the headers from C++"; else
+    cat >"$TMP/cxx.cpp" <<'CXX'
+#include <writ/cedar.h>
+#include <writ/identity.h>
+#include <writ/token.h>
+int main()
+{
+    writ_policyset *ps = nullptr;
+    writ_error err;
+    const char text[] = "permit(principal, action, resource);";
+    if (writ_policyset_parse(text, sizeof text - 1, &ps, &err) != WRIT_OK)
+        return 1;
+    int rc = writ_policyset_count(ps) == 1 && writ_scope_covers("a*", "ab") ? 0 : 1;
+    writ_policyset_free(ps);
+    return rc;
+}
+CXX
+    if "$CXX" -std=c++17 -Wall -Wextra -Werror -pedantic "$TMP/cxx.cpp" -o "$TMP/cxx" \
+        $(PKG_CONFIG_PATH="$LIBDIR/pkgconfig" pkg-config --cflags --libs libwrit) >"$TMP/cxx.log" 2>&1 && LD_LIBRARY_PATH="$LIBDIR" "$TMP/cxx"; then
+        ok "a C++ program includes the headers and links (extern \"C\")"
+    else
+        cat "$TMP/cxx.log"; bad "a C++ program includes the headers and links (extern \"C\")"
+    fi
+fi
 # The static archive has no hidden visibility to protect its names from a
 # host's: every global it defines carries a module prefix.
 nm -g --defined-only "$LIBDIR/libwrit.a" | awk 'NF == 3 {print $3}' | sort -u >"$TMP/globals"
