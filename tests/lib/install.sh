@@ -91,6 +91,25 @@ check "libwrit.a defines only prefixed globals (writ_ wr_ cedar_ cv_ cs_ sb_)" "
 
 # The embedding example, built from the installed tree only.
 export PKG_CONFIG_PATH="$LIBDIR/pkgconfig"
+# pkg-config's directories are where the files went (the .pc finds its prefix from its own place)
+check "pkg-config includedir" "$(realpath -m "$(pkg-config --variable=includedir libwrit)")" "$(realpath "$P/include")"
+check "pkg-config libdir" "$(realpath -m "$(pkg-config --variable=libdir libwrit)")" "$(realpath "$LIBDIR")"
+# writ_json_parse hands out jansson trees, freed with json_decref: the flags link jansson too
+cat >"$TMP/jp.c" <<'JP'
+#include <jansson.h>
+#include <writ/cedar.h>
+int main(void)
+{
+    writ_error err;
+    json_t *j = writ_json_parse("{\"a\": [1, 2]}", 13, &err);
+    int rc = j && json_array_size(json_object_get(j, "a")) == 2 ? 0 : 1;
+    json_decref(j);
+    return rc;
+}
+JP
+if gcc -std=c11 -Wall -Wextra -Werror "$TMP/jp.c" -o "$TMP/jp" $(pkg-config --cflags --libs libwrit) >"$TMP/jp.log" 2>&1 &&
+    LD_LIBRARY_PATH="$LIBDIR" "$TMP/jp"; then ok "a program freeing writ_json_parse's tree links with pkg-config's flags"
+else cat "$TMP/jp.log"; bad "a program freeing writ_json_parse's tree links with pkg-config's flags"; fi
 cp "$REPO"/examples/embed/embed.c "$REPO"/examples/embed/Makefile "$REPO"/examples/embed/CMakeLists.txt "$TMP/"
 if make -s -C "$TMP" embed >"$TMP/make.log" 2>&1; then ok "example builds with pkg-config"; else
     cat "$TMP/make.log"; bad "example builds with pkg-config"; fi
