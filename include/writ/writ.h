@@ -3,7 +3,10 @@
  * Every public function that can fail returns a writ_status and, when given
  * a writ_error, fills it with a message and (for parsers) the position of
  * the problem.  A failed call leaves its out-parameters NULL: nothing is
- * half-made.  Objects come in _new/_parse and _free pairs; _free(NULL) is a
+ * half-made.  A NULL where an argument is required (a handle, an
+ * out-parameter, a text of non-zero length) is WRIT_EINVAL; a NULL text of
+ * length 0 is the empty text.  Accessors of a NULL handle return NULL, 0
+ * or false.  Objects come in _new/_parse and _free pairs; _free(NULL) is a
  * no-op. */
 #ifndef WRIT_WRIT_H
 #define WRIT_WRIT_H

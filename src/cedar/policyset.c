@@ -502,7 +502,13 @@ writ_status writ_policyset_parse(const char *text, size_t len, writ_policyset **
 writ_status writ_policyset_parse_flags(const char *text, size_t len, unsigned flags, writ_policyset **out,
                                        writ_error *err)
 {
+    if (!out)
+        return wr_error(err, WRIT_EINVAL, "writ_policyset_parse: out is NULL");
     *out = NULL;
+    if (!text && len)
+        return wr_error(err, WRIT_EINVAL, "writ_policyset_parse: text is NULL");
+    if (!text)
+        text = "";
     writ_policyset *ps = wr_calloc(1, sizeof *ps);
     if (!ps)
         return wr_error(err, WRIT_ENOMEM, "out of memory");
@@ -657,7 +663,7 @@ bool writ_decision_deny_failed_forbid(const writ_policyset *ps, writ_decision *d
 
 const char *writ_policyset_annotation(const writ_policyset *ps, size_t i, const char *key)
 {
-    if (!ps || i >= ps->n)
+    if (!ps || i >= ps->n || !key)
         return NULL;
     const ast_policy *p = ps->pol[i];
     size_t kl = strlen(key);

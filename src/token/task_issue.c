@@ -153,15 +153,19 @@ static writ_status sign_claims(const writ_keyring *kr, const writ_issuer_config 
         st = wr_refuse(why, err, WRIT_EINVAL, WRIT_R_INTERNAL, "keyring has no signing key");
         goto done;
     }
-    st = wr_jws_sign(k->pkey, k->alg, k->kid, WR_TASK_TYP, c, token, len, err);
+    size_t n = 0; /* (len may be NULL: the caller has strlen) */
+    st = wr_jws_sign(k->pkey, k->alg, k->kid, WR_TASK_TYP, c, token, &n, err);
+    if (len)
+        *len = n;
     if (st != WRIT_OK && why)
         *why = WRIT_R_INTERNAL;
     /* never hand out a token every verifier refuses as too long */
-    if (st == WRIT_OK && *len > WRIT_DEFAULT_MAX_TOKEN) {
-        size_t got = *len;
+    if (st == WRIT_OK && n > WRIT_DEFAULT_MAX_TOKEN) {
+        size_t got = n;
         wr_free(*token);
         *token = NULL;
-        *len = 0;
+        if (len)
+            *len = 0;
         st = wr_refuse(why, err, WRIT_ELIMIT, WRIT_R_SCOPE,
                        "the token would be %zu bytes, over the %u a verifier accepts: ask for fewer or "
                        "shorter actions, resources or destinations, or a shorter purpose",
@@ -200,9 +204,11 @@ writ_status writ_token_mint(const writ_keyring *kr, const writ_issuer_config *cf
                             const writ_mint_request *req, char **token, size_t *len, writ_reason *why,
                             writ_error *err)
 {
-    *token = NULL;
     if (why)
         *why = WRIT_R_OK;
+    if (!token)
+        return wr_refuse(why, err, WRIT_EINVAL, WRIT_R_INTERNAL, "no place for the token");
+    *token = NULL;
     uint32_t def_ttl = 0, max_ttl = 0, max_depth = 0;
     writ_status st = cfg_check(cfg, &def_ttl, &max_ttl, &max_depth, why, err);
     if (st != WRIT_OK)
@@ -298,9 +304,11 @@ writ_status writ_token_exchange(const writ_keyring *kr, const writ_issuer_config
 {
     writ_identity *id = NULL;
     writ_reason local_why;
-    *token = NULL;
     if (!why)
         why = &local_why;
+    if (!token)
+        return wr_refuse(why, err, WRIT_EINVAL, WRIT_R_INTERNAL, "no place for the token");
+    *token = NULL;
     writ_status st = writ_identity_verify_jwt(bundle, vopts, subject_token, len, &id, why, err);
     if (st != WRIT_OK) {
         if (err) {
@@ -324,10 +332,12 @@ writ_status writ_token_delegate(const writ_keyring *kr, const writ_issuer_config
                                 char **token, size_t *len, writ_reason *why, writ_error *err)
 {
     writ_reason local_why;
-    *token = NULL;
     if (!why)
         why = &local_why;
     *why = WRIT_R_OK;
+    if (!token)
+        return wr_refuse(why, err, WRIT_EINVAL, WRIT_R_INTERNAL, "no place for the token");
+    *token = NULL;
     uint32_t def_ttl = 0, max_ttl = 0, max_depth = 0;
     writ_status st = cfg_check(cfg, &def_ttl, &max_ttl, &max_depth, why, err);
     if (st != WRIT_OK)

@@ -16,6 +16,8 @@ writ_status writ_upstream_token_mint(const writ_keyring *kr, const char *issuer,
                                      const writ_task_token *t, const char *scope, uint32_t ttl, char **out,
                                      size_t *len, writ_error *err)
 {
+    if (!out)
+        return wr_error(err, WRIT_EINVAL, "no place for the upstream token");
     *out = NULL;
     const wr_key *k = kr ? wr_keyring_active(kr) : NULL;
     if (!k)
