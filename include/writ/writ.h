@@ -65,7 +65,8 @@ WRIT_API const char *writ_status_name(writ_status s);
  * size 0, malloc never with 0 (libwrit asks for 1 byte instead).
  *
  * Call writ_set_allocator once, first: before any other libwrit call and
- * before any thread uses libwrit.  Once libwrit has allocated, a change
+ * before any thread uses libwrit.  Once libwrit has allocated (writ_json_parse
+ * included, whose tree jansson makes), a change
  * would hand blocks of one allocator to the other's free, so it is refused
  * (WRIT_EINVAL; calling again with the same four values returns WRIT_OK).
  * NULL functions are refused too.
