@@ -141,6 +141,23 @@ out=$(run "$FORGED" read 'Writ::Dataset::"usage-metrics"'); rc=$?
 check "example: token signed by another key" "$rc ${out%% (*}" "1 deny"
 out=$(run "$TOK" read 'Writ::Dataset::"usage-metrics' 2>&1); rc=$?
 check "example: bad resource is an error" "$rc" "2"
+# what embedders copy frees what it made on every way out (valgrind: no definite leak)
+vg() { LD_LIBRARY_PATH="$LIBDIR" valgrind -q --error-exitcode=99 --leak-check=full \
+    --errors-for-leak-kinds=definite,indirect "$TMP/embed" "$EX/policies.cedar" "$EX/entities.json" \
+    "$EX/schema.cedarschema" "$TMP/jwks.json" https://writ.test corp.example "$@" >/dev/null 2>"$TMP/vg.log"; }
+if ! command -v valgrind >/dev/null; then bad "valgrind is missing (scripts/test.sh installs it)"; else
+    for args in "read|Writ::Dataset::\"usage-metrics\"" "read|Writ::Dataset::\"payroll\"" \
+        "write|Writ::Dataset::\"usage-metrics\"" "read|Writ::Dataset::\"usage-metrics"; do
+        vg "$TOK" "${args%%|*}" "${args#*|}"; rc=$?
+        [ $rc -ne 99 ] && ok "example under valgrind: $args (exit $rc)" || { cat "$TMP/vg.log"; bad "example under valgrind: $args"; }
+    done
+    vg "$FORGED" read 'Writ::Dataset::"usage-metrics"'; rc=$?
+    [ $rc -ne 99 ] && ok "example under valgrind: forged token (exit $rc)" || { cat "$TMP/vg.log"; bad "example under valgrind: forged token"; }
+fi
+# an id too long for the example's buffers is refused, not cut to another id
+long=$(printf 'Writ::Dataset::"usage-%05000d"' 0)
+out=$(run "$TOK" read "$long" 2>&1); rc=$?
+check "example: an over-long resource is refused as such" "$rc ${out##*: }" "2 too long"
 
 # The Python binding against the installed library.
 PY=/usr/bin/python3
