@@ -381,8 +381,9 @@ static writ_status make_identity(writ_identity_kind kind, const char *sub, size_
 
 static const char *const svid_typs[] = {"JWT", "JOSE", NULL};
 
-writ_status writ_identity_verify_jwt(const writ_bundle *b, const writ_verify_opts *opts, const char *token,
-                                     size_t len, writ_identity **out, writ_reason *why, writ_error *err)
+static writ_status writ_identity_verify_jwt_body(const writ_bundle *b, const writ_verify_opts *opts,
+                                                 const char *token, size_t len, writ_identity **out,
+                                                 writ_reason *why, writ_error *err)
 {
     wr_jws j;
     writ_status st;
@@ -483,6 +484,14 @@ writ_status writ_identity_verify_jwt(const writ_bundle *b, const writ_verify_opt
 done:
     wr_jws_clear(&j);
     return st;
+}
+
+writ_status writ_identity_verify_jwt(const writ_bundle *b, const writ_verify_opts *opts, const char *token,
+                                     size_t len, writ_identity **out, writ_reason *why, writ_error *err)
+{
+    unsigned long failed = wr_alloc_failures();
+    return wr_oom_verdict(writ_identity_verify_jwt_body(b, opts, token, len, out, why, err), failed, why,
+                          err);
 }
 
 /* ---------------------------------------------------------------- X.509-SVID */

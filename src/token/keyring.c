@@ -46,8 +46,8 @@ writ_keyring *writ_keyring_copy_active(const writ_keyring *kr)
     return c;
 }
 
-writ_status writ_keyring_sign(const writ_keyring *kr, const char *typ, const char *claims_json, size_t len,
-                              char **jws, size_t *jws_len, writ_error *err)
+static writ_status writ_keyring_sign_body(const writ_keyring *kr, const char *typ, const char *claims_json,
+                                          size_t len, char **jws, size_t *jws_len, writ_error *err)
 {
     if (!jws || !claims_json)
         return kr_err(err, WRIT_EINVAL, "no claims or no place for the token%s", "");
@@ -67,6 +67,14 @@ writ_status writ_keyring_sign(const writ_keyring *kr, const char *typ, const cha
     writ_status st = wr_jws_sign(k->pkey, k->alg, k->kid, typ, c, jws, jws_len, err);
     json_decref(c);
     return st;
+}
+
+writ_status writ_keyring_sign(const writ_keyring *kr, const char *typ, const char *claims_json, size_t len,
+                              char **jws, size_t *jws_len, writ_error *err)
+{
+    unsigned long failed = wr_alloc_failures();
+    return wr_oom_verdict(writ_keyring_sign_body(kr, typ, claims_json, len, jws, jws_len, err), failed, NULL,
+                          err);
 }
 
 const wr_key *wr_keyring_find(const writ_keyring *kr, const char *kid, size_t len)
@@ -122,8 +130,8 @@ writ_status writ_keyring_generate(writ_keyring *kr, writ_key_alg alg, char *kid_
     return st;
 }
 
-writ_status writ_keyring_add_pem(writ_keyring *kr, const char *pem, size_t len, bool active, char *kid_out,
-                                 writ_error *err)
+static writ_status writ_keyring_add_pem_body(writ_keyring *kr, const char *pem, size_t len, bool active,
+                                             char *kid_out, writ_error *err)
 {
     if (!kr || !pem)
         return kr_err(err, WRIT_EINVAL, "no keyring or no PEM%s", "");
@@ -141,6 +149,13 @@ writ_status writ_keyring_add_pem(writ_keyring *kr, const char *pem, size_t len, 
     if (st != WRIT_OK)
         EVP_PKEY_free(k);
     return st;
+}
+
+writ_status writ_keyring_add_pem(writ_keyring *kr, const char *pem, size_t len, bool active, char *kid_out,
+                                 writ_error *err)
+{
+    unsigned long failed = wr_alloc_failures();
+    return wr_oom_verdict(writ_keyring_add_pem_body(kr, pem, len, active, kid_out, err), failed, NULL, err);
 }
 
 writ_status writ_keyring_private_pem(const writ_keyring *kr, const char *kid, char **pem, size_t *len,

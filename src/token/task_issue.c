@@ -200,9 +200,9 @@ static writ_status cfg_check(const writ_issuer_config *cfg, uint32_t *def_ttl, u
     return WRIT_OK;
 }
 
-writ_status writ_token_mint(const writ_keyring *kr, const writ_issuer_config *cfg, const writ_identity *agent,
-                            const writ_mint_request *req, char **token, size_t *len, writ_reason *why,
-                            writ_error *err)
+static writ_status writ_token_mint_body(const writ_keyring *kr, const writ_issuer_config *cfg,
+                                        const writ_identity *agent, const writ_mint_request *req,
+                                        char **token, size_t *len, writ_reason *why, writ_error *err)
 {
     if (why)
         *why = WRIT_R_OK;
@@ -297,10 +297,19 @@ writ_status writ_token_mint(const writ_keyring *kr, const writ_issuer_config *cf
     return st;
 }
 
-writ_status writ_token_exchange(const writ_keyring *kr, const writ_issuer_config *cfg,
-                                const writ_bundle *bundle, const writ_verify_opts *vopts,
-                                const char *subject_token, size_t len, const writ_mint_request *req,
-                                char **token, size_t *token_len, writ_reason *why, writ_error *err)
+writ_status writ_token_mint(const writ_keyring *kr, const writ_issuer_config *cfg, const writ_identity *agent,
+                            const writ_mint_request *req, char **token, size_t *len, writ_reason *why,
+                            writ_error *err)
+{
+    unsigned long failed = wr_alloc_failures();
+    return wr_oom_verdict(writ_token_mint_body(kr, cfg, agent, req, token, len, why, err), failed, why, err);
+}
+
+static writ_status writ_token_exchange_body(const writ_keyring *kr, const writ_issuer_config *cfg,
+                                            const writ_bundle *bundle, const writ_verify_opts *vopts,
+                                            const char *subject_token, size_t len,
+                                            const writ_mint_request *req, char **token, size_t *token_len,
+                                            writ_reason *why, writ_error *err)
 {
     writ_identity *id = NULL;
     writ_reason local_why;
@@ -326,10 +335,22 @@ writ_status writ_token_exchange(const writ_keyring *kr, const writ_issuer_config
     return st;
 }
 
-writ_status writ_token_delegate(const writ_keyring *kr, const writ_issuer_config *cfg, writ_token_verifier *v,
-                                const writ_revocations *rev, const char *parent, size_t parent_len,
-                                const writ_identity *presenter, const writ_delegate_request *req,
-                                char **token, size_t *len, writ_reason *why, writ_error *err)
+writ_status writ_token_exchange(const writ_keyring *kr, const writ_issuer_config *cfg,
+                                const writ_bundle *bundle, const writ_verify_opts *vopts,
+                                const char *subject_token, size_t len, const writ_mint_request *req,
+                                char **token, size_t *token_len, writ_reason *why, writ_error *err)
+{
+    unsigned long failed = wr_alloc_failures();
+    return wr_oom_verdict(
+        writ_token_exchange_body(kr, cfg, bundle, vopts, subject_token, len, req, token, token_len, why, err),
+        failed, why, err);
+}
+
+static writ_status writ_token_delegate_body(const writ_keyring *kr, const writ_issuer_config *cfg,
+                                            writ_token_verifier *v, const writ_revocations *rev,
+                                            const char *parent, size_t parent_len,
+                                            const writ_identity *presenter, const writ_delegate_request *req,
+                                            char **token, size_t *len, writ_reason *why, writ_error *err)
 {
     writ_reason local_why;
     if (!why)
@@ -510,4 +531,15 @@ done:
     json_decref(anc);
     writ_task_token_free(p);
     return st;
+}
+
+writ_status writ_token_delegate(const writ_keyring *kr, const writ_issuer_config *cfg, writ_token_verifier *v,
+                                const writ_revocations *rev, const char *parent, size_t parent_len,
+                                const writ_identity *presenter, const writ_delegate_request *req,
+                                char **token, size_t *len, writ_reason *why, writ_error *err)
+{
+    unsigned long failed = wr_alloc_failures();
+    return wr_oom_verdict(
+        writ_token_delegate_body(kr, cfg, v, rev, parent, parent_len, presenter, req, token, len, why, err),
+        failed, why, err);
 }
