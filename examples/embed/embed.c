@@ -136,7 +136,8 @@ int main(int argc, char **argv)
     const char *what = NULL;
     if (!json_str(agent, sizeof agent, writ_task_token_holder(tok)))
         what = "agent";
-    else if (!json_str(purpose, sizeof purpose, writ_task_token_purpose(tok) ? writ_task_token_purpose(tok) : ""))
+    else if (!json_str(purpose, sizeof purpose,
+                       writ_task_token_purpose(tok) ? writ_task_token_purpose(tok) : ""))
         what = "purpose";
     else if (!json_str(task, sizeof task, writ_task_token_txn(tok)))
         what = "task";
@@ -148,13 +149,14 @@ int main(int argc, char **argv)
         fprintf(stderr, "embed: %s: too long\n", what);
         goto done;
     }
-    snprintf(req, sizeof req,
-             "{\"principal\": {\"type\": \"Writ::Agent\", \"id\": %s},"
-             " \"action\": {\"type\": \"Writ::Action\", \"id\": %s},"
-             " \"resource\": %s,"
-             " \"context\": {\"task\": {\"id\": %s, \"purpose\": %s}, \"chain_depth\": %u,"
-             " \"destination\": \"internal\", \"time\": \"2026-12-03T10:00:00Z\", \"source_ip\": \"127.0.0.1\"}}",
-             agent, action, resource, task, purpose, writ_task_token_depth(tok));
+    snprintf(
+        req, sizeof req,
+        "{\"principal\": {\"type\": \"Writ::Agent\", \"id\": %s},"
+        " \"action\": {\"type\": \"Writ::Action\", \"id\": %s},"
+        " \"resource\": %s,"
+        " \"context\": {\"task\": {\"id\": %s, \"purpose\": %s}, \"chain_depth\": %u,"
+        " \"destination\": \"internal\", \"time\": \"2026-12-03T10:00:00Z\", \"source_ip\": \"127.0.0.1\"}}",
+        agent, action, resource, task, purpose, writ_task_token_depth(tok));
 
     writ_decision d;
     if (!(az = writ_authorizer_new()))

@@ -70,7 +70,10 @@ bool writ_task_token_in_subtree(const writ_task_token *t, const char *jti)
 }
 /* Actors are always SPIFFE agents (a delegation target is a SPIFFE ID), so
  * only an undelegated token can have a holder of another type. */
-const char *writ_task_token_holder_type(const writ_task_token *t) { return t && !t->depth ? t->sub_type : NULL; }
+const char *writ_task_token_holder_type(const writ_task_token *t)
+{
+    return t && !t->depth ? t->sub_type : NULL;
+}
 
 const char *writ_task_token_chain(const writ_task_token *t, size_t i)
 {

@@ -24,7 +24,7 @@ static const char RQ[] = "{\"principal\": \"A::\\\"a\\\"\", \"action\": \"Action
         memset(&err_, 0, sizeof err_);                                                                       \
         writ_status st_ = (call);                                                                            \
         if (st_ != WRIT_EINVAL)                                                                              \
-            fail_msg("%s: %s (%s), expected WRIT_EINVAL", #call, writ_status_name(st_), err_.msg);          \
+            fail_msg("%s: %s (%s), expected WRIT_EINVAL", #call, writ_status_name(st_), err_.msg);           \
     } while (0)
 /* (err_ in scope for the calls below that pass &err_) */
 
@@ -150,9 +150,9 @@ static void test_token(void **state)
     assert_false(writ_revocations_contains(NULL, WRIT_REVOKE_JTI, "j", 1));
 
     writ_identity *agent = NULL;
-    assert_int_equal(writ_identity_new(WRIT_ID_JWT_SVID, "spiffe://corp.example/agents/a", NULL, 0, NULL, &agent,
-                                       &err),
-                     WRIT_OK);
+    assert_int_equal(
+        writ_identity_new(WRIT_ID_JWT_SVID, "spiffe://corp.example/agents/a", NULL, 0, NULL, &agent, &err),
+        WRIT_OK);
     const char *acts[] = {"read"};
     writ_task_scope scope = {.purpose = "p", .actions = acts, .n_actions = 1};
     writ_issuer_config cfg = {.issuer = "https://writ.test", .audience = "corp.example"};

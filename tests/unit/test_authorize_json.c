@@ -155,7 +155,11 @@ static bool utf8_ok(const char *s)
 {
     const unsigned char *u = (const unsigned char *)s;
     while (*u) {
-        size_t k = *u < 0x80 ? 1 : (*u & 0xE0) == 0xC0 ? 2 : (*u & 0xF0) == 0xE0 ? 3 : (*u & 0xF8) == 0xF0 ? 4 : 0;
+        size_t k = *u < 0x80             ? 1
+                   : (*u & 0xE0) == 0xC0 ? 2
+                   : (*u & 0xF0) == 0xE0 ? 3
+                   : (*u & 0xF8) == 0xF0 ? 4
+                                         : 0;
         if (!k)
             return false;
         for (size_t i = 1; i < k; i++)
@@ -193,7 +197,8 @@ static void test_long_messages_stay_utf8(void **state)
         /* a parse error quoting the same id: the writ_error message too */
         char bad[1100];
         snprintf(bad, sizeof bad, "%.*s, \"extra\": }", (int)strlen(rq) - 1, rq);
-        assert_int_not_equal(writ_authorize_json(az, ps, NULL, NULL, false, bad, strlen(bad), &d, &err), WRIT_OK);
+        assert_int_not_equal(writ_authorize_json(az, ps, NULL, NULL, false, bad, strlen(bad), &d, &err),
+                             WRIT_OK);
         if (!utf8_ok(err.msg))
             fail_msg("n=%d: error is not UTF-8: %s", n, err.msg);
     }
