@@ -137,6 +137,8 @@ static writ_status x5c_root(const json_t *jwk, STACK_OF(X509) * certs, writ_erro
 static writ_status add_jwks(writ_bundle *b, int kind, const char *name, size_t name_len, const char *ptype,
                             const char *json, size_t len, writ_error *err)
 {
+    if (len > WR_JWKS_MAX_BYTES)
+        return cfg_err(err, WRIT_ELIMIT, "key set over 1 MiB%s", "");
     bool spiffe = kind == ENTRY_SPIFFE;
     json_t *doc = NULL;
     wr_jwks keys = {0};

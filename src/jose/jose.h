@@ -72,6 +72,8 @@ typedef struct wr_jwks {
 } wr_jwks;
 
 #define WR_JWKS_MAX_KEYS 64
+/* Bytes of a key set's JSON text (WRIT_ELIMIT past it). */
+#define WR_JWKS_MAX_BYTES ((size_t)1 << 20)
 
 /* Parse one JWK object (public part only); refuses private members. */
 writ_status wr_jwk_from_json(const json_t *jwk, wr_jwk *out, writ_error *err);

@@ -78,6 +78,8 @@ writ_status writ_token_verifier_from_jwks(const char *jwks, size_t len, const ch
     *out = NULL;
     if (!jwks || !issuer)
         return wr_refuse(NULL, err, WRIT_EINVAL, WRIT_R_INTERNAL, "no JWKS or no issuer");
+    if (len > WR_JWKS_MAX_BYTES)
+        return wr_refuse(NULL, err, WRIT_ELIMIT, WRIT_R_TOO_LARGE, "JWKS over 1 MiB");
     writ_token_verifier *v = NULL;
     json_t *doc;
     writ_status st = wr_json_object(jwks, len, &doc, NULL, err, "JWKS");
