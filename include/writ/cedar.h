@@ -187,7 +187,8 @@ WRIT_API WRIT_MUST_CHECK writ_status writ_request_fill(writ_request *rq, const w
  * JSON, for callers that read them).  NULL when the text is not of the
  * quick reader's common subset or the Cedar reading of a value could fail:
  * then read it with writ_json_parse and writ_request_fill as usual, which
- * give every error.  The values live in sp until its next parse. */
+ * give every error.  The values live in sp until its next parse; the tree
+ * is the caller's (json_decref). */
 typedef struct writ_split writ_split;
 WRIT_API writ_split *writ_split_new(void); /* NULL on OOM; one per thread */
 WRIT_API void writ_split_free(writ_split *sp);

@@ -33,6 +33,28 @@
 extern "C" {
 #endif
 
+/* ---- limits ---------------------------------------------------------------
+ * Input past a limit is refused (WRIT_ELIMIT, with the position when there
+ * is one) before it is read whole:
+ *   policy text 64 MiB; expressions nested 200 deep; 10,000 members in a
+ *     record or set literal, 10,000 annotations on a policy;
+ *   schema text 64 MiB; types nested 64 deep; chains of common types and
+ *     action hierarchies 1,000 deep; 10,000 members;
+ *   JSON (entities, requests, attributes, writ_json_parse) 256 MiB; values
+ *     nested 128 deep (the JSON reader stops at 2,048); an entity hierarchy
+ *     of 8,388,608 (entity, ancestor) pairs;
+ *   tokens 8 KiB (writ_verify_opts.max_token_len); key sets (JWKS) 1 MiB and
+ *     64 keys; PEM keys 64 KiB; X.509 PEM roots 1 MiB, chains 64 KiB and 8
+ *     certificates; SPIFFE IDs 2,048 bytes.
+ * Memory: JSON read into Cedar values takes 25 to 40 times its text (250 MiB
+ * of entities: 6.5 GB; a 250 MiB request of small numbers: 10 GB and 50 s).
+ * The limits are sized for a deployment's own files: bound what untrusted
+ * callers send before it reaches libwrit (writ serve: max_body, 64 KiB).
+ * Stack: parsing and evaluation recurse up to the nesting limits; at the
+ * limits they need more than 256 KiB and less than 512 KiB of stack.  Call
+ * libwrit from threads with at least 1 MiB of stack (glibc's default is
+ * 8 MiB; musl's 128 KiB is too small). */
+
 typedef enum writ_status {
     WRIT_OK = 0,
     WRIT_ENOMEM,    /* allocation failed */
