@@ -312,3 +312,11 @@ def test_long_error_messages_are_valid_utf8():
         msg = d.errors["policy0"]
         assert "\ufffd" not in msg, msg
     e.close()
+
+
+def test_error_names_its_position_once():
+    with pytest.raises(writ.ParseError) as e:
+        writ.Engine(policies="permit(principal, action, resource)\nwhen { 1 + };")
+    pos = f"{e.value.line}:{e.value.column}:"
+    assert str(e.value).count(pos) == 1, str(e.value)
+    assert not e.value.message.startswith(pos), e.value.message

@@ -190,7 +190,11 @@ _CODES = ("OK", "ENOMEM", "EPARSE", "ELIMIT", "EJSON", "ESCHEMA", "EVALIDATE", "
 
 def _fail(L, what: str, st: int, err: _Error, cls=WritError):
     code = _CODES[st] if 0 <= st < len(_CODES) else str(st)
-    raise cls(what, code, err.msg.decode("utf-8", "replace"), err.line, err.col, err.offset)
+    msg = err.msg.decode("utf-8", "replace")
+    pos = f"{err.line}:{err.col}: "
+    if err.line and msg.startswith(pos):  # the parsers' messages begin with it; WritError says it once
+        msg = msg[len(pos):]
+    raise cls(what, code, msg, err.line, err.col, err.offset)
 
 
 _NO_ERRORS: Mapping[str, str] = {}
