@@ -12,6 +12,7 @@
 #include <writ/cedar.h>
 #include <writ/token.h>
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,19 +52,23 @@ static int fail(const char *what, const writ_error *err)
     return 2;
 }
 
-/* A JSON string literal of s (the ids here are printable; quotes and
- * backslashes are escaped). */
-static void json_str(char *out, size_t cap, const char *s)
+/* A JSON string literal of s into out[cap] (quotes and backslashes
+ * escaped; control characters are refused, as is a value too long for out:
+ * a cut value would be another id).  false when refused. */
+static bool json_str(char *out, size_t cap, const char *s)
 {
     size_t o = 0;
     out[o++] = '"';
-    for (; *s && o + 3 < cap; s++) {
+    for (; *s; s++) {
+        if ((unsigned char)*s < 0x20 || o + 4 > cap)
+            return false;
         if (*s == '"' || *s == '\\')
             out[o++] = '\\';
         out[o++] = *s;
     }
     out[o++] = '"';
     out[o] = '\0';
+    return true;
 }
 
 int main(int argc, char **argv)
@@ -73,35 +78,46 @@ int main(int argc, char **argv)
         return 2;
     }
     const char *files[4] = {argv[1], argv[2], argv[3], argv[4]};
-    char *text[4];
+    char *text[4] = {NULL, NULL, NULL, NULL};
     size_t len[4];
-    for (int i = 0; i < 4; i++)
-        if (!(text[i] = slurp(files[i], &len[i]))) {
-            fprintf(stderr, "embed: cannot read %s\n", files[i]);
-            return 2;
-        }
-
     writ_error err;
     writ_policyset *ps = NULL;
     writ_schema *schema = NULL;
     writ_entities *es = NULL;
     writ_token_verifier *v = NULL;
-    if (writ_schema_parse(text[2], len[2], &schema, &err))
-        return fail(files[2], &err);
-    if (writ_policyset_parse(text[0], len[0], &ps, &err))
-        return fail(files[0], &err);
-    if (writ_entities_parse(text[1], len[1], schema, &es, &err))
-        return fail(files[1], &err);
-    if (writ_token_verifier_from_jwks(text[3], len[3], argv[5], 16, &v, &err))
-        return fail(files[3], &err);
+    writ_task_token *tok = NULL;
+    writ_request *rq = NULL;
+    writ_authorizer *az = NULL;
+    int rc = 2; /* every way out below goes through `done`, which frees what was made */
+    for (int i = 0; i < 4; i++)
+        if (!(text[i] = slurp(files[i], &len[i]))) {
+            fprintf(stderr, "embed: cannot read %s\n", files[i]);
+            goto done;
+        }
+    if (writ_schema_parse(text[2], len[2], &schema, &err)) {
+        rc = fail(files[2], &err);
+        goto done;
+    }
+    if (writ_policyset_parse(text[0], len[0], &ps, &err)) {
+        rc = fail(files[0], &err);
+        goto done;
+    }
+    if (writ_entities_parse(text[1], len[1], schema, &es, &err)) {
+        rc = fail(files[1], &err);
+        goto done;
+    }
+    if (writ_token_verifier_from_jwks(text[3], len[3], argv[5], 16, &v, &err)) {
+        rc = fail(files[3], &err);
+        goto done;
+    }
 
     /* Who is asking, for which task: only what the verified token says. */
-    writ_task_token *tok = NULL;
     writ_reason why;
     writ_token_check chk = {.audience = argv[6]};
     if (writ_token_verify(v, &chk, argv[7], strlen(argv[7]), &tok, &why, &err)) {
         printf("deny (token: %s: %s)\n", writ_reason_name(why), err.msg);
-        return 1;
+        rc = 1;
+        goto done;
     }
 
     /* The token bounds what the task may do, whatever the policies say. */
@@ -110,17 +126,29 @@ int main(int argc, char **argv)
     if (!writ_scope_list_covers(sc.actions, sc.n_actions, argv[8]) ||
         (sc.n_resources && !writ_scope_list_covers(sc.resources, sc.n_resources, argv[9]))) {
         printf("deny (outside the task token's scope)\n");
-        writ_task_token_free(tok);
-        return 1;
+        rc = 1;
+        goto done;
     }
 
-    char agent[512], purpose[512], task[512], action[256], req[4096];
-    json_str(agent, sizeof agent, writ_task_token_holder(tok));
-    json_str(purpose, sizeof purpose, writ_task_token_purpose(tok) ? writ_task_token_purpose(tok) : "");
-    json_str(task, sizeof task, writ_task_token_txn(tok));
-    json_str(action, sizeof action, argv[8]);
-    char resource[1024];
-    json_str(resource, sizeof resource, argv[9]);
+    /* The request, from the token's facts and the call; a value too long
+     * for these buffers is refused (cut, it would be another id). */
+    char agent[4200], purpose[2100], task[1100], action[600], resource[4200], req[16384];
+    const char *what = NULL;
+    if (!json_str(agent, sizeof agent, writ_task_token_holder(tok)))
+        what = "agent";
+    else if (!json_str(purpose, sizeof purpose,
+                       writ_task_token_purpose(tok) ? writ_task_token_purpose(tok) : ""))
+        what = "purpose";
+    else if (!json_str(task, sizeof task, writ_task_token_txn(tok)))
+        what = "task";
+    else if (!json_str(action, sizeof action, argv[8]))
+        what = "action";
+    else if (!json_str(resource, sizeof resource, argv[9]))
+        what = "resource";
+    if (what) {
+        fprintf(stderr, "embed: %s: too long\n", what);
+        goto done;
+    }
     snprintf(
         req, sizeof req,
         "{\"principal\": {\"type\": \"Writ::Agent\", \"id\": %s},"
@@ -130,11 +158,8 @@ int main(int argc, char **argv)
         " \"destination\": \"internal\", \"time\": \"2026-12-03T10:00:00Z\", \"source_ip\": \"127.0.0.1\"}}",
         agent, action, resource, task, purpose, writ_task_token_depth(tok));
 
-    writ_request *rq = NULL;
-    writ_authorizer *az = writ_authorizer_new();
     writ_decision d;
-    int rc = 2;
-    if (!az)
+    if (!(az = writ_authorizer_new()))
         fprintf(stderr, "embed: out of memory\n");
     else if (writ_request_parse(req, strlen(req), schema, false, &rq, &err))
         rc = fail("request", &err);
@@ -149,6 +174,7 @@ int main(int argc, char **argv)
         printf("\n");
         rc = d.allow ? 0 : 1;
     }
+done:
     writ_request_free(rq);
     writ_authorizer_free(az);
     writ_task_token_free(tok);

@@ -26,6 +26,10 @@
 
 #include "writ/writ.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct writ_policyset writ_policyset;
 typedef struct writ_schema writ_schema;
 typedef struct writ_entities writ_entities;
@@ -62,7 +66,9 @@ WRIT_API const char *writ_policyset_annotation(const writ_policyset *ps, size_t 
 /* Is policy i a forbid? */
 WRIT_API bool writ_policyset_is_forbid(const writ_policyset *ps, size_t i);
 /* Link a template: principal/resource are entity uids in Cedar syntax
- * (`User::"alice"`); pass NULL for a slot the template does not use. */
+ * (`User::"alice"`); pass NULL for a slot the template does not use.  On
+ * failure (out of memory included) the set is as it was: it decides as before
+ * and the same link can be tried again. */
 WRIT_API WRIT_MUST_CHECK writ_status writ_policyset_link(writ_policyset *ps, const char *template_id,
                                                 const char *new_id, const char *principal,
                                                 const char *resource, writ_error *err);
@@ -79,8 +85,8 @@ WRIT_API int writ_schema_context_has(const writ_schema *s, const char *action_ty
 /* The declared type of context attribute attr (sub NULL) or of attribute
  * sub of the record attr: 'L' Long, 'D' decimal, 'R' record, 'O' another
  * type; 0 not declared; -1 no such action. */
-int writ_schema_context_kind(const writ_schema *s, const char *action_type, const char *action_id,
-                             const char *attr, const char *sub);
+WRIT_API int writ_schema_context_kind(const writ_schema *s, const char *action_type, const char *action_id,
+                                      const char *attr, const char *sub);
 
 /* ---- validation: Cedar's policy validator in strict mode.  Every policy
  * is typechecked against the schema for every (principal type, action,
@@ -181,7 +187,8 @@ WRIT_API WRIT_MUST_CHECK writ_status writ_request_fill(writ_request *rq, const w
  * JSON, for callers that read them).  NULL when the text is not of the
  * quick reader's common subset or the Cedar reading of a value could fail:
  * then read it with writ_json_parse and writ_request_fill as usual, which
- * give every error.  The values live in sp until its next parse. */
+ * give every error.  The values live in sp until its next parse; the tree
+ * is the caller's (json_decref). */
 typedef struct writ_split writ_split;
 WRIT_API writ_split *writ_split_new(void); /* NULL on OOM; one per thread */
 WRIT_API void writ_split_free(writ_split *sp);
@@ -384,5 +391,9 @@ WRIT_API WRIT_MUST_CHECK writ_status writ_authorize_partial(writ_authorizer *az,
                                                    const writ_entities *es, const writ_request *rq,
                                                    const char *const *unknown, size_t n_unknown,
                                                    writ_partial_decision *out);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

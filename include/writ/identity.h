@@ -25,6 +25,10 @@
 
 #include "writ/writ.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* Why a credential or an exchange was refused.  Stable: the names
  * (writ_reason_name) appear in logs, audit records and CLI output. */
 typedef enum writ_reason {
@@ -197,5 +201,9 @@ WRIT_API const char *writ_identity_issuer(const writ_identity *id);
 WRIT_API int64_t writ_identity_expiry(const writ_identity *id);
 /* base64url(SHA-256(DER leaf)) for X.509-SVIDs, NULL otherwise. */
 WRIT_API const char *writ_identity_cert_thumbprint(const writ_identity *id);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

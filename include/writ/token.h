@@ -51,6 +51,10 @@
 
 #include "writ/identity.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* ---- signing keys -------------------------------------------------------
  * A keyring holds private keys; the active one signs, all of them verify
  * (rotation: add the new key as active, keep the old one until the longest
@@ -326,5 +330,9 @@ WRIT_API WRIT_MUST_CHECK writ_status writ_token_delegate(const writ_keyring *kr,
 /* Is this verified token revoked (itself, an ancestor, its task, or an
  * agent on its chain)?  On true, *kind says which entry matched. */
 WRIT_API bool writ_task_token_revoked(const writ_task_token *t, const writ_revocations *r, writ_revoke_kind *kind);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

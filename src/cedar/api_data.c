@@ -160,7 +160,11 @@ int writ_schema_context_kind(const writ_schema *s, const char *action_type, cons
 
 json_t *writ_json_parse(const char *text, size_t len, writ_error *err)
 {
-    return cedar_json_load(text, len, err);
+    if (!text && len) {
+        wr_error(err, WRIT_EINVAL, "writ_json_parse: text is NULL");
+        return NULL;
+    }
+    return cedar_json_load(text ? text : "", len, err);
 }
 
 char *writ_json_dump_compact(const json_t *j) { return cedar_json_dump_compact(j); }

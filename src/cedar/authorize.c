@@ -245,6 +245,8 @@ static void deny(writ_decision *out) { memset(out, 0, sizeof *out); }
 writ_status writ_authorize(writ_authorizer *az, const writ_policyset *ps, const writ_entities *es,
                            const writ_request *rq, writ_decision *out)
 {
+    if (!out)
+        return WRIT_EINVAL;
     deny(out);
     if (az)
         az->last_ps = NULL;
@@ -398,6 +400,8 @@ writ_status writ_authorize_partial(writ_authorizer *az, const writ_policyset *ps
                                    const writ_request *rq, const char *const *unknown, size_t n_unknown,
                                    writ_partial_decision *out)
 {
+    if (!out)
+        return WRIT_EINVAL;
     memset(out, 0, sizeof *out);
     if (!az || !ps || !rq || (n_unknown && !unknown))
         return WRIT_EINVAL;

@@ -16,6 +16,8 @@
  */
 #include "cedar/eval.h"
 
+#include "util/text.h"
+
 #include <stdio.h>
 #include <string.h>
 
@@ -26,8 +28,10 @@ static int fail(eval_env *env, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(env->err, sizeof env->err, fmt, ap);
+    int n = vsnprintf(env->err, sizeof env->err, fmt, ap);
     va_end(ap);
+    if (n >= (int)sizeof env->err) /* cut: on a character, not inside one */
+        wr_utf8_cut(env->err, sizeof env->err - 1);
     return -1;
 }
 

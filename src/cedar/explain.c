@@ -160,7 +160,13 @@ static bool is_reason(const writ_decision *d, const char *id)
 writ_status writ_explain(writ_authorizer *az, const writ_policyset *ps, const writ_entities *es,
                          const writ_request *rq, writ_decision *d, writ_explanation *x)
 {
-    memset(x, 0, sizeof *x);
+    if (x)
+        memset(x, 0, sizeof *x);
+    if (!d || !x) {
+        if (d)
+            memset(d, 0, sizeof *d);
+        return WRIT_EINVAL;
+    }
     writ_status st = writ_authorize(az, ps, es, rq, d);
     if (st || d->allow)
         return st;

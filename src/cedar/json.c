@@ -132,6 +132,8 @@ static size_t key_decode(const char *k, size_t klen, char *buf)
 
 json_t *cedar_json_load(const char *text, size_t len, writ_error *err)
 {
+    /* the tree may be made by jansson alone and outlive this call */
+    wr_alloc_seal();
     if (len > CEDAR_JSON_MAX_SIZE) {
         wr_error(err, WRIT_ELIMIT, "JSON input of %zu bytes exceeds the limit of %zu", len,
                  CEDAR_JSON_MAX_SIZE);

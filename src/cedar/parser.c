@@ -49,7 +49,8 @@ void cedar_error_at(writ_error *err, writ_status code, const char *src, size_t l
     va_list ap;
     va_start(ap, fmt);
     char msg[200];
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    if (vsnprintf(msg, sizeof msg, fmt, ap) >= (int)sizeof msg)
+        wr_utf8_cut(msg, sizeof msg - 1);
     va_end(ap);
     snprintf(err->msg, sizeof err->msg, "%u:%u: %s", err->line, err->col, msg);
 }
@@ -61,7 +62,8 @@ static void fail_code(parser *p, writ_status code, size_t pos, const char *fmt, 
     char msg[200];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    if (vsnprintf(msg, sizeof msg, fmt, ap) >= (int)sizeof msg)
+        wr_utf8_cut(msg, sizeof msg - 1);
     va_end(ap);
     cedar_error_at(p->err, code, p->lx.src, p->lx.len, pos, "%s", msg);
     longjmp(p->jb, 1);

@@ -322,6 +322,33 @@ static void index_free(writ_policyset *ps)
     memset(&ps->always, 0, sizeof ps->always);
 }
 
+/* Forget ps's index without freeing it (a copy of ps owns it). */
+static void index_detach(writ_policyset *ps)
+{
+    memset(ps->dim, 0, sizeof ps->dim);
+    ps->types = NULL;
+    ps->scope = NULL;
+    ps->setkey = NULL;
+    memset(&ps->always, 0, sizeof ps->always);
+    index_free(ps); /* (frees nothing now: resets the counts) */
+}
+
+/* Give ps the index built in from (a copy of ps). */
+static void index_take(writ_policyset *ps, const writ_policyset *from)
+{
+    memcpy(ps->dim, from->dim, sizeof ps->dim);
+    ps->nkeys = from->nkeys;
+    memcpy(ps->has_is, from->has_is, sizeof ps->has_is);
+    memcpy(ps->digest_exact, from->digest_exact, sizeof ps->digest_exact);
+    ps->ntypes = from->ntypes;
+    ps->types_cap = from->types_cap;
+    ps->types = from->types;
+    ps->scope = from->scope;
+    ps->setkey = from->setkey;
+    ps->nsetkey = from->nsetkey;
+    ps->always = from->always;
+}
+
 /* (Re)build the whole index: keys, types and compact scopes, then filing. */
 static int index_build(writ_policyset *ps)
 {
@@ -475,7 +502,13 @@ writ_status writ_policyset_parse(const char *text, size_t len, writ_policyset **
 writ_status writ_policyset_parse_flags(const char *text, size_t len, unsigned flags, writ_policyset **out,
                                        writ_error *err)
 {
+    if (!out)
+        return wr_error(err, WRIT_EINVAL, "writ_policyset_parse: out is NULL");
     *out = NULL;
+    if (!text && len)
+        return wr_error(err, WRIT_EINVAL, "writ_policyset_parse: text is NULL");
+    if (!text)
+        text = "";
     writ_policyset *ps = wr_calloc(1, sizeof *ps);
     if (!ps)
         return wr_error(err, WRIT_ENOMEM, "out of memory");
@@ -630,7 +663,7 @@ bool writ_decision_deny_failed_forbid(const writ_policyset *ps, writ_decision *d
 
 const char *writ_policyset_annotation(const writ_policyset *ps, size_t i, const char *key)
 {
-    if (!ps || i >= ps->n)
+    if (!ps || i >= ps->n || !key)
         return NULL;
     const ast_policy *p = ps->pol[i];
     size_t kl = strlen(key);
@@ -698,7 +731,20 @@ writ_status writ_policyset_link(writ_policyset *ps, const char *template_id, con
     p->principal.slot = -1;
     p->resource.uid = fill_slot(&t->resource, SLOT_RESOURCE, ru);
     p->resource.slot = -1;
-    if (add_policy(ps, p) || index_build(ps))
+    /* The new index is built beside the old one, which stays in force
+     * until the new one is whole: a link that runs out of memory leaves
+     * the set as it was (its policies filed as before, the new one not
+     * there), so it still decides and the link can be made again. */
+    if (add_policy(ps, p))
         return link_error(err, WRIT_ENOMEM, "%s", "out of memory");
+    writ_policyset fresh = *ps;
+    index_detach(&fresh);
+    if (index_build(&fresh)) {
+        index_free(&fresh);
+        ps->n--;
+        return link_error(err, WRIT_ENOMEM, "%s", "out of memory");
+    }
+    index_free(ps);
+    index_take(ps, &fresh);
     return WRIT_OK;
 }

@@ -39,6 +39,8 @@ static void clear(writ_request *rq)
 static writ_status make_uid(wr_arena *a, const cedar_uid_parts *p, const char *what, const cv_uid **out,
                             writ_error *err)
 {
+    if (!p || (p->prefix_len && !p->prefix) || (p->type_len && !p->type) || (p->id_len && !p->id))
+        return wr_error(err, WRIT_EINVAL, "%s: missing (NULL prefix, type or id of non-zero length)", what);
     size_t n = p->prefix_len + p->type_len;
     if (n < p->type_len || n > SIZE_MAX / 2)
         return wr_error(err, WRIT_ELIMIT, "%s: entity type name too long", what);

@@ -20,6 +20,7 @@
 #include "cedar/policyset.h"
 #include "cedar/srctext.h"
 #include "util/alloc.h"
+#include "util/error.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -415,6 +416,8 @@ static writ_status validate_policy(issue_list *l, const writ_schema *s, const as
 writ_status writ_validate(const writ_schema *schema, const writ_policyset *ps,
                           const writ_validate_options *opt, writ_validation **out, writ_error *err)
 {
+    if (!out)
+        return wr_error(err, WRIT_EINVAL, "writ_validate: out is NULL");
     *out = NULL;
     if (!schema || !ps) {
         if (err) {

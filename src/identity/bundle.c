@@ -137,6 +137,8 @@ static writ_status x5c_root(const json_t *jwk, STACK_OF(X509) * certs, writ_erro
 static writ_status add_jwks(writ_bundle *b, int kind, const char *name, size_t name_len, const char *ptype,
                             const char *json, size_t len, writ_error *err)
 {
+    if (len > WR_JWKS_MAX_BYTES)
+        return cfg_err(err, WRIT_ELIMIT, "key set over 1 MiB%s", "");
     bool spiffe = kind == ENTRY_SPIFFE;
     json_t *doc = NULL;
     wr_jwks keys = {0};
@@ -213,6 +215,8 @@ static writ_status add_jwks(writ_bundle *b, int kind, const char *name, size_t n
 writ_status writ_bundle_add_spiffe(writ_bundle *b, const char *td, size_t td_len, const char *json,
                                    size_t len, writ_error *err)
 {
+    if (!b || !json)
+        return cfg_err(err, WRIT_EINVAL, "no bundle or no key set%s", "");
     writ_status st = writ_spiffe_trust_domain_check(td, td_len, err);
     if (st != WRIT_OK)
         return st;
@@ -252,6 +256,8 @@ writ_status writ_bundle_add_oidc(writ_bundle *b, const char *iss, size_t iss_len
 writ_status writ_bundle_add_oidc_typed(writ_bundle *b, const char *iss, size_t iss_len, const char *ptype,
                                        const char *jwks, size_t len, writ_error *err)
 {
+    if (!b || !iss || !jwks)
+        return cfg_err(err, WRIT_EINVAL, "no bundle, issuer or key set%s", "");
     if (iss_len == 0 || iss_len > 2048 || memchr(iss, '\0', iss_len))
         return cfg_err(err, WRIT_EINVAL, "issuer must be 1..2048 bytes%s", "");
     if (!ptype)
@@ -267,6 +273,8 @@ writ_status writ_bundle_add_oidc_typed(writ_bundle *b, const char *iss, size_t i
 writ_status writ_bundle_add_x509_pem(writ_bundle *b, const char *td, size_t td_len, const char *pem,
                                      size_t len, writ_error *err)
 {
+    if (!b || (!pem && len))
+        return cfg_err(err, WRIT_EINVAL, "no bundle or no PEM%s", "");
     writ_status st = writ_spiffe_trust_domain_check(td, td_len, err);
     if (st != WRIT_OK)
         return st;
@@ -347,14 +355,14 @@ void writ_identity_free(writ_identity *id)
     wr_free(id);
 }
 
-writ_identity_kind writ_identity_get_kind(const writ_identity *id) { return id->kind; }
-const char *writ_identity_subject(const writ_identity *id) { return id->subject; }
-const char *writ_identity_issuer(const writ_identity *id) { return id->issuer; }
-int64_t writ_identity_expiry(const writ_identity *id) { return id->exp; }
-const char *writ_identity_cert_thumbprint(const writ_identity *id) { return id->x5t; }
+writ_identity_kind writ_identity_get_kind(const writ_identity *id) { return id ? id->kind : 0; }
+const char *writ_identity_subject(const writ_identity *id) { return id ? id->subject : NULL; }
+const char *writ_identity_issuer(const writ_identity *id) { return id ? id->issuer : NULL; }
+int64_t writ_identity_expiry(const writ_identity *id) { return id ? id->exp : 0; }
+const char *writ_identity_cert_thumbprint(const writ_identity *id) { return id ? id->x5t : NULL; }
 const char *writ_identity_principal_type(const writ_identity *id)
 {
-    return id->kind == WRIT_ID_OIDC ? id->ptype : NULL;
+    return id && id->kind == WRIT_ID_OIDC ? id->ptype : NULL;
 }
 
 static writ_status make_identity(writ_identity_kind kind, const char *sub, size_t sub_len, const char *iss,
@@ -375,18 +383,21 @@ static writ_status make_identity(writ_identity_kind kind, const char *sub, size_
 
 static const char *const svid_typs[] = {"JWT", "JOSE", NULL};
 
-writ_status writ_identity_verify_jwt(const writ_bundle *b, const writ_verify_opts *opts, const char *token,
-                                     size_t len, writ_identity **out, writ_reason *why, writ_error *err)
+static writ_status writ_identity_verify_jwt_body(const writ_bundle *b, const writ_verify_opts *opts,
+                                                 const char *token, size_t len, writ_identity **out,
+                                                 writ_reason *why, writ_error *err)
 {
     wr_jws j;
     writ_status st;
     writ_spiffe_id sid;
     writ_error sub_err;
-    *out = NULL;
     if (why)
         *why = WRIT_R_OK;
-    if (!b || !opts)
-        return wr_refuse(why, err, WRIT_EINVAL, WRIT_R_INTERNAL, "no bundle or options");
+    if (!out)
+        return wr_refuse(why, err, WRIT_EINVAL, WRIT_R_INTERNAL, "out is NULL");
+    *out = NULL;
+    if (!b || !opts || (!token && len))
+        return wr_refuse(why, err, WRIT_EINVAL, WRIT_R_INTERNAL, "no bundle, options or token");
     if ((st = wr_jws_parse(token, len, opts->max_token_len, svid_typs, false, &j, why, err)) != WRIT_OK)
         return st;
     if (!j.kid) {
@@ -475,6 +486,14 @@ writ_status writ_identity_verify_jwt(const writ_bundle *b, const writ_verify_opt
 done:
     wr_jws_clear(&j);
     return st;
+}
+
+writ_status writ_identity_verify_jwt(const writ_bundle *b, const writ_verify_opts *opts, const char *token,
+                                     size_t len, writ_identity **out, writ_reason *why, writ_error *err)
+{
+    unsigned long failed = wr_alloc_failures();
+    return wr_oom_verdict(writ_identity_verify_jwt_body(b, opts, token, len, out, why, err), failed, why,
+                          err);
 }
 
 /* ---------------------------------------------------------------- X.509-SVID */
@@ -579,11 +598,13 @@ done:
 writ_status writ_identity_verify_x509(const writ_bundle *b, const writ_verify_opts *opts, const char *pem,
                                       size_t len, writ_identity **out, writ_reason *why, writ_error *err)
 {
-    *out = NULL;
     if (why)
         *why = WRIT_R_OK;
-    if (!b || !opts)
-        return wr_refuse(why, err, WRIT_EINVAL, WRIT_R_INTERNAL, "no bundle or options");
+    if (!out)
+        return wr_refuse(why, err, WRIT_EINVAL, WRIT_R_INTERNAL, "out is NULL");
+    *out = NULL;
+    if (!b || !opts || (!pem && len))
+        return wr_refuse(why, err, WRIT_EINVAL, WRIT_R_INTERNAL, "no bundle, options or certificates");
     if (len > X509_MAX_PEM)
         return wr_refuse(why, err, WRIT_ELIMIT, WRIT_R_TOO_LARGE, "certificate chain over %d bytes",
                          X509_MAX_PEM);
@@ -622,9 +643,11 @@ writ_status writ_identity_verify_x509_der(const writ_bundle *b, const writ_verif
                                           const unsigned char *const *certs, const size_t *lens, size_t n,
                                           writ_identity **out, writ_reason *why, writ_error *err)
 {
-    *out = NULL;
     if (why)
         *why = WRIT_R_OK;
+    if (!out)
+        return wr_refuse(why, err, WRIT_EINVAL, WRIT_R_INTERNAL, "out is NULL");
+    *out = NULL;
     if (!b || !opts || (n && (!certs || !lens)))
         return wr_refuse(why, err, WRIT_EINVAL, WRIT_R_INTERNAL, "no bundle, options or certificates");
     if (n == 0)
@@ -637,6 +660,10 @@ writ_status writ_identity_verify_x509_der(const writ_bundle *b, const writ_verif
     writ_status st = chain ? WRIT_OK : wr_refuse(why, err, WRIT_ENOMEM, WRIT_R_INTERNAL, "out of memory");
     for (size_t i = 0; st == WRIT_OK && i < n; i++) {
         const unsigned char *p = certs[i];
+        if (!p) {
+            st = wr_refuse(why, err, WRIT_EINVAL, WRIT_R_CERT, "certificate %zu is NULL", i);
+            break;
+        }
         if (lens[i] > X509_MAX_PEM) {
             st = wr_refuse(why, err, WRIT_ELIMIT, WRIT_R_TOO_LARGE, "certificate %zu over %d bytes", i,
                            X509_MAX_PEM);

@@ -8,6 +8,7 @@
  * offset: upper case scheme or trust domain, percent-encoding, port (':'),
  * userinfo ('@'), query ('?'), fragment ('#'), empty segments ("//" or a
  * trailing '/'), dot segments, and IDs over 2048 bytes. */
+#include "util/error.h"
 #include "writ/identity.h"
 
 #include <stdio.h>
@@ -82,6 +83,8 @@ static writ_status check_td(const char *s, size_t len, size_t base, writ_error *
 
 writ_status writ_spiffe_trust_domain_check(const char *s, size_t len, writ_error *err)
 {
+    if (!s && len)
+        return wr_error(err, WRIT_EINVAL, "trust domain is NULL");
     return check_td(s, len, 0, err);
 }
 
@@ -91,6 +94,8 @@ writ_status writ_spiffe_id_parse(const char *s, size_t len, writ_spiffe_id *out,
     const size_t sl = sizeof scheme - 1;
     if (out)
         out->len = 0, out->str[0] = '\0';
+    if (!s && len)
+        return wr_error(err, WRIT_EINVAL, "SPIFFE ID is NULL");
     if (len > WRIT_SPIFFE_ID_MAX)
         return id_err(err, WRIT_SPIFFE_ID_MAX, "longer than %d bytes", WRIT_SPIFFE_ID_MAX);
     if (len < sl || memcmp(s, scheme, sl))

@@ -76,6 +76,13 @@ const char *writ_reason_name(writ_reason r)
     return "unknown";
 }
 
+writ_status wr_oom_verdict(writ_status st, unsigned long failed_before, writ_reason *why, writ_error *err)
+{
+    if (st == WRIT_OK || st == WRIT_ENOMEM || wr_alloc_failures() == failed_before)
+        return st;
+    return wr_refuse(why, err, WRIT_ENOMEM, WRIT_R_INTERNAL, "out of memory");
+}
+
 writ_status wr_refuse(writ_reason *why, writ_error *err, writ_status st, writ_reason r, const char *fmt, ...)
 {
     if (why)

@@ -14,6 +14,12 @@
 #include <openssl/evp.h>
 
 /* ---- refusal helper: fills why/err, returns st.  msg = "<reason>: <fmt>" */
+/* st, the status of a call that started when wr_alloc_failures() was
+ * failed_before: when an allocation of this thread failed meanwhile, a
+ * refusal that followed from it (a buffer read as "not canonical", a
+ * signature not made) is out of memory, WRIT_ENOMEM, not a verdict on the
+ * input. */
+writ_status wr_oom_verdict(writ_status st, unsigned long failed_before, writ_reason *why, writ_error *err);
 writ_status wr_refuse(writ_reason *why, writ_error *err, writ_status st, writ_reason r, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 /* Times are unix seconds in [0, WR_MAX_TIME] (2^40, about the year 36812):
@@ -66,6 +72,8 @@ typedef struct wr_jwks {
 } wr_jwks;
 
 #define WR_JWKS_MAX_KEYS 64
+/* Bytes of a key set's JSON text (WRIT_ELIMIT past it). */
+#define WR_JWKS_MAX_BYTES ((size_t)1 << 20)
 
 /* Parse one JWK object (public part only); refuses private members. */
 writ_status wr_jwk_from_json(const json_t *jwk, wr_jwk *out, writ_error *err);

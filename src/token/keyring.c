@@ -46,9 +46,11 @@ writ_keyring *writ_keyring_copy_active(const writ_keyring *kr)
     return c;
 }
 
-writ_status writ_keyring_sign(const writ_keyring *kr, const char *typ, const char *claims_json, size_t len,
-                              char **jws, size_t *jws_len, writ_error *err)
+static writ_status writ_keyring_sign_body(const writ_keyring *kr, const char *typ, const char *claims_json,
+                                          size_t len, char **jws, size_t *jws_len, writ_error *err)
 {
+    if (!jws || !claims_json)
+        return kr_err(err, WRIT_EINVAL, "no claims or no place for the token%s", "");
     *jws = NULL;
     const wr_key *k = wr_keyring_active(kr);
     if (!k)
@@ -65,6 +67,14 @@ writ_status writ_keyring_sign(const writ_keyring *kr, const char *typ, const cha
     writ_status st = wr_jws_sign(k->pkey, k->alg, k->kid, typ, c, jws, jws_len, err);
     json_decref(c);
     return st;
+}
+
+writ_status writ_keyring_sign(const writ_keyring *kr, const char *typ, const char *claims_json, size_t len,
+                              char **jws, size_t *jws_len, writ_error *err)
+{
+    unsigned long failed = wr_alloc_failures();
+    return wr_oom_verdict(writ_keyring_sign_body(kr, typ, claims_json, len, jws, jws_len, err), failed, NULL,
+                          err);
 }
 
 const wr_key *wr_keyring_find(const writ_keyring *kr, const char *kid, size_t len)
@@ -107,6 +117,8 @@ static writ_status add_key(writ_keyring *kr, EVP_PKEY *pkey, bool active, char *
 
 writ_status writ_keyring_generate(writ_keyring *kr, writ_key_alg alg, char *kid_out, writ_error *err)
 {
+    if (!kr)
+        return kr_err(err, WRIT_EINVAL, "no keyring%s", "");
     EVP_PKEY *k = alg == WRIT_KEY_EDDSA   ? EVP_PKEY_Q_keygen(NULL, NULL, "ED25519")
                   : alg == WRIT_KEY_ES256 ? EVP_EC_gen("P-256")
                                           : NULL;
@@ -118,9 +130,11 @@ writ_status writ_keyring_generate(writ_keyring *kr, writ_key_alg alg, char *kid_
     return st;
 }
 
-writ_status writ_keyring_add_pem(writ_keyring *kr, const char *pem, size_t len, bool active, char *kid_out,
-                                 writ_error *err)
+static writ_status writ_keyring_add_pem_body(writ_keyring *kr, const char *pem, size_t len, bool active,
+                                             char *kid_out, writ_error *err)
 {
+    if (!kr || !pem)
+        return kr_err(err, WRIT_EINVAL, "no keyring or no PEM%s", "");
     if (len > 65536)
         return kr_err(err, WRIT_ELIMIT, "PEM key over 64 KiB%s", "");
     BIO *b = BIO_new_mem_buf(pem, (int)len);
@@ -137,10 +151,21 @@ writ_status writ_keyring_add_pem(writ_keyring *kr, const char *pem, size_t len, 
     return st;
 }
 
+writ_status writ_keyring_add_pem(writ_keyring *kr, const char *pem, size_t len, bool active, char *kid_out,
+                                 writ_error *err)
+{
+    unsigned long failed = wr_alloc_failures();
+    return wr_oom_verdict(writ_keyring_add_pem_body(kr, pem, len, active, kid_out, err), failed, NULL, err);
+}
+
 writ_status writ_keyring_private_pem(const writ_keyring *kr, const char *kid, char **pem, size_t *len,
                                      writ_error *err)
 {
+    if (!pem)
+        return kr_err(err, WRIT_EINVAL, "no place for the PEM%s", "");
     *pem = NULL;
+    if (!kr)
+        return kr_err(err, WRIT_EINVAL, "no keyring%s", "");
     const wr_key *k = kid ? wr_keyring_find(kr, kid, strlen(kid)) : wr_keyring_active(kr);
     if (!k)
         return kr_err(err, WRIT_EINVAL, "no key %s", kid ? kid : "(keyring is empty)");
@@ -163,6 +188,8 @@ writ_status writ_keyring_private_pem(const writ_keyring *kr, const char *kid, ch
 
 writ_status writ_keyring_set_active(writ_keyring *kr, const char *kid, writ_error *err)
 {
+    if (!kr || !kid)
+        return kr_err(err, WRIT_EINVAL, "no keyring or no kid%s", "");
     const wr_key *k = wr_keyring_find(kr, kid, strlen(kid));
     if (!k)
         return kr_err(err, WRIT_EINVAL, "no key %s", kid);
@@ -172,6 +199,8 @@ writ_status writ_keyring_set_active(writ_keyring *kr, const char *kid, writ_erro
 
 writ_status writ_keyring_remove(writ_keyring *kr, const char *kid, writ_error *err)
 {
+    if (!kr || !kid)
+        return kr_err(err, WRIT_EINVAL, "no keyring or no kid%s", "");
     const wr_key *k = wr_keyring_find(kr, kid, strlen(kid));
     if (!k)
         return kr_err(err, WRIT_EINVAL, "no key %s", kid);
@@ -198,7 +227,11 @@ size_t writ_keyring_count(const writ_keyring *kr) { return kr ? kr->n : 0; }
 
 writ_status writ_keyring_jwks(const writ_keyring *kr, char **json, size_t *len, writ_error *err)
 {
+    if (!json)
+        return kr_err(err, WRIT_EINVAL, "no place for the JWKS%s", "");
     *json = NULL;
+    if (!kr)
+        return kr_err(err, WRIT_EINVAL, "no keyring%s", "");
     json_t *doc = json_object(), *arr = json_array();
     writ_status st = WRIT_ENOMEM;
     if (!doc || !arr || json_object_set(doc, "keys", arr))

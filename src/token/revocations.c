@@ -207,6 +207,8 @@ static writ_status load_new(writ_revocations *r, writ_error *err)
 
 writ_status writ_revocations_open(const char *path, writ_revocations **out, writ_error *err)
 {
+    if (!out)
+        return rv_err(err, WRIT_EINVAL, "out is NULL", NULL);
     *out = NULL;
     writ_revocations *r = wr_calloc(1, sizeof *r);
     if (!r)
@@ -280,6 +282,8 @@ void writ_revocations_close(writ_revocations *r)
 writ_status writ_revocations_add(writ_revocations *r, writ_revoke_kind kind, const char *value, size_t len,
                                  int64_t until, const char *note, writ_error *err)
 {
+    if (!r)
+        return rv_err(err, WRIT_EINVAL, "no revocation set", NULL);
     if (kind < WRIT_REVOKE_JTI || kind > WRIT_REVOKE_AGENT)
         return rv_err(err, WRIT_EINVAL, "unknown kind", NULL);
     if (!value || len == 0 || len > MAX_VALUE || memchr(value, '\0', len))
@@ -346,10 +350,15 @@ bool writ_revocations_contains(const writ_revocations *r, writ_revoke_kind kind,
 
 size_t writ_revocations_count(const writ_revocations *r) { return r ? r->count : 0; }
 
-writ_status writ_revocations_refresh(writ_revocations *r, writ_error *err) { return load_new(r, err); }
+writ_status writ_revocations_refresh(writ_revocations *r, writ_error *err)
+{
+    return r ? load_new(r, err) : rv_err(err, WRIT_EINVAL, "no revocation set", NULL);
+}
 
 writ_status writ_revocations_prune(writ_revocations *r, int64_t now, writ_error *err)
 {
+    if (!r)
+        return rv_err(err, WRIT_EINVAL, "no revocation set", NULL);
     if (r->db) {
         sqlite3_stmt *q = NULL;
         if (sqlite3_prepare_v2(r->db, "DELETE FROM revocations WHERE until != 0 AND until < ?", -1, &q,

@@ -44,18 +44,18 @@ void writ_task_token_free(writ_task_token *t)
     wr_free(t);
 }
 
-const char *writ_task_token_jti(const writ_task_token *t) { return t->jti; }
-const char *writ_task_token_txn(const writ_task_token *t) { return t->txn; }
-const char *writ_task_token_subject(const writ_task_token *t) { return t->sub; }
-const char *writ_task_token_holder(const writ_task_token *t) { return t->holder; }
-const char *writ_task_token_issuer(const writ_task_token *t) { return t->iss; }
-const char *writ_task_token_purpose(const writ_task_token *t) { return t->purpose; }
-const char *writ_task_token_sensitivity(const writ_task_token *t) { return t->sensitivity; }
-int64_t writ_task_token_expiry(const writ_task_token *t) { return t->exp; }
-int64_t writ_task_token_issued_at(const writ_task_token *t) { return t->iat; }
-unsigned writ_task_token_depth(const writ_task_token *t) { return t->depth; }
-const char *writ_task_token_cnf(const writ_task_token *t) { return t->cnf; }
-const char *writ_task_token_subject_type(const writ_task_token *t) { return t->sub_type; }
+const char *writ_task_token_jti(const writ_task_token *t) { return t ? t->jti : NULL; }
+const char *writ_task_token_txn(const writ_task_token *t) { return t ? t->txn : NULL; }
+const char *writ_task_token_subject(const writ_task_token *t) { return t ? t->sub : NULL; }
+const char *writ_task_token_holder(const writ_task_token *t) { return t ? t->holder : NULL; }
+const char *writ_task_token_issuer(const writ_task_token *t) { return t ? t->iss : NULL; }
+const char *writ_task_token_purpose(const writ_task_token *t) { return t ? t->purpose : NULL; }
+const char *writ_task_token_sensitivity(const writ_task_token *t) { return t ? t->sensitivity : NULL; }
+int64_t writ_task_token_expiry(const writ_task_token *t) { return t ? t->exp : 0; }
+int64_t writ_task_token_issued_at(const writ_task_token *t) { return t ? t->iat : 0; }
+unsigned writ_task_token_depth(const writ_task_token *t) { return t ? t->depth : 0; }
+const char *writ_task_token_cnf(const writ_task_token *t) { return t ? t->cnf : NULL; }
+const char *writ_task_token_subject_type(const writ_task_token *t) { return t ? t->sub_type : NULL; }
 
 bool writ_task_token_in_subtree(const writ_task_token *t, const char *jti)
 {
@@ -70,15 +70,24 @@ bool writ_task_token_in_subtree(const writ_task_token *t, const char *jti)
 }
 /* Actors are always SPIFFE agents (a delegation target is a SPIFFE ID), so
  * only an undelegated token can have a holder of another type. */
-const char *writ_task_token_holder_type(const writ_task_token *t) { return t->depth ? NULL : t->sub_type; }
+const char *writ_task_token_holder_type(const writ_task_token *t)
+{
+    return t && !t->depth ? t->sub_type : NULL;
+}
 
 const char *writ_task_token_chain(const writ_task_token *t, size_t i)
 {
-    return i <= t->depth ? t->chain[i] : NULL;
+    return t && i <= t->depth ? t->chain[i] : NULL;
 }
 
 void writ_task_token_scope(const writ_task_token *t, writ_task_scope *out)
 {
+    if (!out)
+        return;
+    if (!t) {
+        memset(out, 0, sizeof *out);
+        return;
+    }
     out->purpose = t->purpose;
     out->actions = t->actions;
     out->n_actions = t->n_actions;
@@ -91,6 +100,8 @@ void writ_task_token_scope(const writ_task_token *t, writ_task_scope *out)
 
 char *writ_task_token_claims_json(const writ_task_token *t)
 {
+    if (!t)
+        return NULL;
     char *s = json_dumps(t->claims, JSON_COMPACT | JSON_SORT_KEYS);
     char *r = s ? wr_strndup(s, strlen(s)) : NULL;
     wr_json_free(s);
@@ -99,6 +110,8 @@ char *writ_task_token_claims_json(const writ_task_token *t)
 
 char *writ_task_token_context_json(const writ_task_token *t)
 {
+    if (!t)
+        return NULL;
     json_t *task = json_object(), *ctx = json_object(), *chain = json_array();
     char *out = NULL;
     bool ok = task && ctx && chain;

@@ -153,15 +153,19 @@ static writ_status sign_claims(const writ_keyring *kr, const writ_issuer_config 
         st = wr_refuse(why, err, WRIT_EINVAL, WRIT_R_INTERNAL, "keyring has no signing key");
         goto done;
     }
-    st = wr_jws_sign(k->pkey, k->alg, k->kid, WR_TASK_TYP, c, token, len, err);
+    size_t n = 0; /* (len may be NULL: the caller has strlen) */
+    st = wr_jws_sign(k->pkey, k->alg, k->kid, WR_TASK_TYP, c, token, &n, err);
+    if (len)
+        *len = n;
     if (st != WRIT_OK && why)
         *why = WRIT_R_INTERNAL;
     /* never hand out a token every verifier refuses as too long */
-    if (st == WRIT_OK && *len > WRIT_DEFAULT_MAX_TOKEN) {
-        size_t got = *len;
+    if (st == WRIT_OK && n > WRIT_DEFAULT_MAX_TOKEN) {
+        size_t got = n;
         wr_free(*token);
         *token = NULL;
-        *len = 0;
+        if (len)
+            *len = 0;
         st = wr_refuse(why, err, WRIT_ELIMIT, WRIT_R_SCOPE,
                        "the token would be %zu bytes, over the %u a verifier accepts: ask for fewer or "
                        "shorter actions, resources or destinations, or a shorter purpose",
@@ -196,13 +200,15 @@ static writ_status cfg_check(const writ_issuer_config *cfg, uint32_t *def_ttl, u
     return WRIT_OK;
 }
 
-writ_status writ_token_mint(const writ_keyring *kr, const writ_issuer_config *cfg, const writ_identity *agent,
-                            const writ_mint_request *req, char **token, size_t *len, writ_reason *why,
-                            writ_error *err)
+static writ_status writ_token_mint_body(const writ_keyring *kr, const writ_issuer_config *cfg,
+                                        const writ_identity *agent, const writ_mint_request *req,
+                                        char **token, size_t *len, writ_reason *why, writ_error *err)
 {
-    *token = NULL;
     if (why)
         *why = WRIT_R_OK;
+    if (!token)
+        return wr_refuse(why, err, WRIT_EINVAL, WRIT_R_INTERNAL, "no place for the token");
+    *token = NULL;
     uint32_t def_ttl = 0, max_ttl = 0, max_depth = 0;
     writ_status st = cfg_check(cfg, &def_ttl, &max_ttl, &max_depth, why, err);
     if (st != WRIT_OK)
@@ -291,16 +297,27 @@ writ_status writ_token_mint(const writ_keyring *kr, const writ_issuer_config *cf
     return st;
 }
 
-writ_status writ_token_exchange(const writ_keyring *kr, const writ_issuer_config *cfg,
-                                const writ_bundle *bundle, const writ_verify_opts *vopts,
-                                const char *subject_token, size_t len, const writ_mint_request *req,
-                                char **token, size_t *token_len, writ_reason *why, writ_error *err)
+writ_status writ_token_mint(const writ_keyring *kr, const writ_issuer_config *cfg, const writ_identity *agent,
+                            const writ_mint_request *req, char **token, size_t *len, writ_reason *why,
+                            writ_error *err)
+{
+    unsigned long failed = wr_alloc_failures();
+    return wr_oom_verdict(writ_token_mint_body(kr, cfg, agent, req, token, len, why, err), failed, why, err);
+}
+
+static writ_status writ_token_exchange_body(const writ_keyring *kr, const writ_issuer_config *cfg,
+                                            const writ_bundle *bundle, const writ_verify_opts *vopts,
+                                            const char *subject_token, size_t len,
+                                            const writ_mint_request *req, char **token, size_t *token_len,
+                                            writ_reason *why, writ_error *err)
 {
     writ_identity *id = NULL;
     writ_reason local_why;
-    *token = NULL;
     if (!why)
         why = &local_why;
+    if (!token)
+        return wr_refuse(why, err, WRIT_EINVAL, WRIT_R_INTERNAL, "no place for the token");
+    *token = NULL;
     writ_status st = writ_identity_verify_jwt(bundle, vopts, subject_token, len, &id, why, err);
     if (st != WRIT_OK) {
         if (err) {
@@ -318,16 +335,30 @@ writ_status writ_token_exchange(const writ_keyring *kr, const writ_issuer_config
     return st;
 }
 
-writ_status writ_token_delegate(const writ_keyring *kr, const writ_issuer_config *cfg, writ_token_verifier *v,
-                                const writ_revocations *rev, const char *parent, size_t parent_len,
-                                const writ_identity *presenter, const writ_delegate_request *req,
-                                char **token, size_t *len, writ_reason *why, writ_error *err)
+writ_status writ_token_exchange(const writ_keyring *kr, const writ_issuer_config *cfg,
+                                const writ_bundle *bundle, const writ_verify_opts *vopts,
+                                const char *subject_token, size_t len, const writ_mint_request *req,
+                                char **token, size_t *token_len, writ_reason *why, writ_error *err)
+{
+    unsigned long failed = wr_alloc_failures();
+    return wr_oom_verdict(
+        writ_token_exchange_body(kr, cfg, bundle, vopts, subject_token, len, req, token, token_len, why, err),
+        failed, why, err);
+}
+
+static writ_status writ_token_delegate_body(const writ_keyring *kr, const writ_issuer_config *cfg,
+                                            writ_token_verifier *v, const writ_revocations *rev,
+                                            const char *parent, size_t parent_len,
+                                            const writ_identity *presenter, const writ_delegate_request *req,
+                                            char **token, size_t *len, writ_reason *why, writ_error *err)
 {
     writ_reason local_why;
-    *token = NULL;
     if (!why)
         why = &local_why;
     *why = WRIT_R_OK;
+    if (!token)
+        return wr_refuse(why, err, WRIT_EINVAL, WRIT_R_INTERNAL, "no place for the token");
+    *token = NULL;
     uint32_t def_ttl = 0, max_ttl = 0, max_depth = 0;
     writ_status st = cfg_check(cfg, &def_ttl, &max_ttl, &max_depth, why, err);
     if (st != WRIT_OK)
@@ -500,4 +531,15 @@ done:
     json_decref(anc);
     writ_task_token_free(p);
     return st;
+}
+
+writ_status writ_token_delegate(const writ_keyring *kr, const writ_issuer_config *cfg, writ_token_verifier *v,
+                                const writ_revocations *rev, const char *parent, size_t parent_len,
+                                const writ_identity *presenter, const writ_delegate_request *req,
+                                char **token, size_t *len, writ_reason *why, writ_error *err)
+{
+    unsigned long failed = wr_alloc_failures();
+    return wr_oom_verdict(
+        writ_token_delegate_body(kr, cfg, v, rev, parent, parent_len, presenter, req, token, len, why, err),
+        failed, why, err);
 }

@@ -55,7 +55,11 @@ static writ_status ver_new(const char *issuer, size_t cache_size, writ_token_ver
 writ_status writ_token_verifier_from_keyring(const writ_keyring *kr, const char *issuer, size_t cache_size,
                                              writ_token_verifier **out, writ_error *err)
 {
+    if (!out)
+        return wr_refuse(NULL, err, WRIT_EINVAL, WRIT_R_INTERNAL, "out is NULL");
     *out = NULL;
+    if (!kr)
+        return wr_refuse(NULL, err, WRIT_EINVAL, WRIT_R_INTERNAL, "no keyring");
     char *jwks;
     size_t len;
     writ_status st = writ_keyring_jwks(kr, &jwks, &len, err);
@@ -69,7 +73,13 @@ writ_status writ_token_verifier_from_keyring(const writ_keyring *kr, const char 
 writ_status writ_token_verifier_from_jwks(const char *jwks, size_t len, const char *issuer, size_t cache_size,
                                           writ_token_verifier **out, writ_error *err)
 {
+    if (!out)
+        return wr_refuse(NULL, err, WRIT_EINVAL, WRIT_R_INTERNAL, "out is NULL");
     *out = NULL;
+    if (!jwks || !issuer)
+        return wr_refuse(NULL, err, WRIT_EINVAL, WRIT_R_INTERNAL, "no JWKS or no issuer");
+    if (len > WR_JWKS_MAX_BYTES)
+        return wr_refuse(NULL, err, WRIT_ELIMIT, WRIT_R_TOO_LARGE, "JWKS over 1 MiB");
     writ_token_verifier *v = NULL;
     json_t *doc;
     writ_status st = wr_json_object(jwks, len, &doc, NULL, err, "JWKS");
@@ -287,9 +297,11 @@ writ_status writ_token_verify(writ_token_verifier *v, const writ_token_check *ch
 static writ_status token_verify(writ_token_verifier *v, const writ_token_check *chk, const char *tok,
                                 size_t len, writ_task_token **out, writ_reason *why, writ_error *err)
 {
-    *out = NULL;
     if (why)
         *why = WRIT_R_OK;
+    if (!out)
+        return wr_refuse(why, err, WRIT_EINVAL, WRIT_R_INTERNAL, "out is NULL");
+    *out = NULL;
     if (!v || !chk || !tok)
         return wr_refuse(why, err, WRIT_EINVAL, WRIT_R_INTERNAL, "no verifier, check or token");
     writ_task_token *t = len <= WRIT_DEFAULT_MAX_TOKEN ? cache_get(v, tok, len) : NULL;

@@ -12,10 +12,13 @@
 #include <string.h>
 #include <time.h>
 
-writ_status writ_upstream_token_mint(const writ_keyring *kr, const char *issuer, const char *audience,
-                                     const writ_task_token *t, const char *scope, uint32_t ttl, char **out,
-                                     size_t *len, writ_error *err)
+static writ_status writ_upstream_token_mint_body(const writ_keyring *kr, const char *issuer,
+                                                 const char *audience, const writ_task_token *t,
+                                                 const char *scope, uint32_t ttl, char **out, size_t *len,
+                                                 writ_error *err)
 {
+    if (!out)
+        return wr_error(err, WRIT_EINVAL, "no place for the upstream token");
     *out = NULL;
     const wr_key *k = kr ? wr_keyring_active(kr) : NULL;
     if (!k)
@@ -52,4 +55,13 @@ writ_status writ_upstream_token_mint(const writ_keyring *kr, const char *issuer,
     writ_status st = wr_jws_sign(k->pkey, k->alg, k->kid, "JWT", c, out, len, err);
     json_decref(c);
     return st;
+}
+
+writ_status writ_upstream_token_mint(const writ_keyring *kr, const char *issuer, const char *audience,
+                                     const writ_task_token *t, const char *scope, uint32_t ttl, char **out,
+                                     size_t *len, writ_error *err)
+{
+    unsigned long failed = wr_alloc_failures();
+    return wr_oom_verdict(writ_upstream_token_mint_body(kr, issuer, audience, t, scope, ttl, out, len, err),
+                          failed, NULL, err);
 }

@@ -76,6 +76,8 @@ static void seal(void)
         atomic_store_explicit(&sealed, true, memory_order_relaxed);
 }
 
+void wr_alloc_seal(void) { seal(); }
+
 void *wr_malloc(size_t n)
 {
     void *p = NULL;

@@ -15,6 +15,9 @@ void *wr_malloc(size_t n);
 void *wr_calloc(size_t count, size_t size);
 void *wr_realloc(void *p, size_t n);
 void wr_free(void *p);
+/* libwrit is about to allocate through jansson alone (a tree it hands out):
+ * from now on writ_set_allocator may not change the allocator either. */
+void wr_alloc_seal(void);
 char *wr_strndup(const char *s, size_t n);
 /* Free what jansson allocated (json_dumps' text). */
 void wr_json_free(void *p);

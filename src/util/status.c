@@ -1,5 +1,6 @@
 /* status.c - names of writ_status codes. */
 #include "util/error.h"
+#include "util/text.h"
 #include "writ/writ.h"
 
 #include <stdarg.h>
@@ -32,8 +33,10 @@ writ_status wr_error(writ_error *err, writ_status code, const char *fmt, ...)
         err->code = code;
         va_list ap;
         va_start(ap, fmt);
-        vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+        int n = vsnprintf(err->msg, sizeof err->msg, fmt, ap);
         va_end(ap);
+        if (n >= (int)sizeof err->msg)
+            wr_utf8_cut(err->msg, sizeof err->msg - 1);
     }
     return code;
 }

@@ -13,6 +13,23 @@ static inline bool wr_looks_spiffe(const char *s, size_t len)
     return len >= 7 && !strncasecmp(s, "spiffe:", 7);
 }
 
+/* s, a message snprintf may have cut to fit its buffer, made to end on a
+ * whole UTF-8 character: the bytes of a character the cut left incomplete
+ * are dropped (messages quote ids and names, which are UTF-8, and callers
+ * hand messages on as UTF-8 text). */
+static inline void wr_utf8_cut(char *s, size_t len)
+{
+    size_t i = len, cont = 0;
+    while (i > 0 && cont < 3 && ((unsigned char)s[i - 1] & 0xC0) == 0x80)
+        i--, cont++;
+    if (i == 0)
+        return;
+    unsigned char c = (unsigned char)s[i - 1];
+    size_t need = (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 1;
+    if (c >= 0xC0 && cont + 1 < need)
+        s[i - 1] = '\0';
+}
+
 /* Value of a hex digit, or -1. */
 static inline int wr_hexval(int c)
 {

@@ -42,6 +42,47 @@ for s in $(grep -ho 'WRIT_API[^(]*\bwrit_[a-z0-9_]*(' "$P"/include/writ/*.h | gr
     grep -qx "$s" "$TMP/exports" || bad "$s declared but not exported"
 done
 ok "exports match the public headers"
+# ... and every function the headers declare, WRIT_API or not: gcc lists each
+# prototype a translation unit sees (-aux-info), with the header it is in.
+printf '#include <writ/cedar.h>\n#include <writ/token.h>\n' >"$TMP/all.c"
+if gcc -std=c11 -I"$P/include" -aux-info "$TMP/protos" -c "$TMP/all.c" -o "$TMP/all.o" 2>"$TMP/aux.log"; then
+    missing=$(grep "$P/include/writ/" "$TMP/protos" | grep -o '\bwrit_[a-z0-9_]* *(' | tr -d '( ' | sort -u |
+        while read -r f; do grep -qx "$f" "$TMP/exports" || printf '%s ' "$f"; done)
+    check "every function the headers declare is exported" "$missing" ""
+else
+    cat "$TMP/aux.log"; bad "listing the headers' prototypes (gcc -aux-info)"
+fi
+# The headers on their own, as C11 and as C++ (whose programs must link: extern "C").
+for h in writ cedar identity token; do
+    printf '#include <writ/%s.h>\nint main(void) { return 0; }\n' "$h" >"$TMP/h_$h.c"
+    gcc -std=c11 -Wall -Wextra -Werror -pedantic -I"$P/include" -c "$TMP/h_$h.c" -o /dev/null 2>"$TMP/h.log" ||
+        { cat "$TMP/h.log"; bad "writ/$h.h compiles alone as C11 (-Wall -Wextra -Werror -pedantic)"; }
+done
+CXX=$(command -v c++ || command -v clang++ || true)
+if [ -z "$CXX" ]; then bad "no C++ compiler (c++ or clang++) to check the headers from C++"; else
+    cat >"$TMP/cxx.cpp" <<'CXX'
+#include <writ/cedar.h>
+#include <writ/identity.h>
+#include <writ/token.h>
+int main()
+{
+    writ_policyset *ps = nullptr;
+    writ_error err;
+    const char text[] = "permit(principal, action, resource);";
+    if (writ_policyset_parse(text, sizeof text - 1, &ps, &err) != WRIT_OK)
+        return 1;
+    int rc = writ_policyset_count(ps) == 1 && writ_scope_covers("a*", "ab") ? 0 : 1;
+    writ_policyset_free(ps);
+    return rc;
+}
+CXX
+    if "$CXX" -std=c++17 -Wall -Wextra -Werror -pedantic "$TMP/cxx.cpp" -o "$TMP/cxx" \
+        $(PKG_CONFIG_PATH="$LIBDIR/pkgconfig" pkg-config --cflags --libs libwrit) >"$TMP/cxx.log" 2>&1 && LD_LIBRARY_PATH="$LIBDIR" "$TMP/cxx"; then
+        ok "a C++ program includes the headers and links (extern \"C\")"
+    else
+        cat "$TMP/cxx.log"; bad "a C++ program includes the headers and links (extern \"C\")"
+    fi
+fi
 # The static archive has no hidden visibility to protect its names from a
 # host's: every global it defines carries a module prefix.
 nm -g --defined-only "$LIBDIR/libwrit.a" | awk 'NF == 3 {print $3}' | sort -u >"$TMP/globals"
@@ -50,6 +91,25 @@ check "libwrit.a defines only prefixed globals (writ_ wr_ cedar_ cv_ cs_ sb_)" "
 
 # The embedding example, built from the installed tree only.
 export PKG_CONFIG_PATH="$LIBDIR/pkgconfig"
+# pkg-config's directories are where the files went (the .pc finds its prefix from its own place)
+check "pkg-config includedir" "$(realpath -m "$(pkg-config --variable=includedir libwrit)")" "$(realpath "$P/include")"
+check "pkg-config libdir" "$(realpath -m "$(pkg-config --variable=libdir libwrit)")" "$(realpath "$LIBDIR")"
+# writ_json_parse hands out jansson trees, freed with json_decref: the flags link jansson too
+cat >"$TMP/jp.c" <<'JP'
+#include <jansson.h>
+#include <writ/cedar.h>
+int main(void)
+{
+    writ_error err;
+    json_t *j = writ_json_parse("{\"a\": [1, 2]}", 13, &err);
+    int rc = j && json_array_size(json_object_get(j, "a")) == 2 ? 0 : 1;
+    json_decref(j);
+    return rc;
+}
+JP
+if gcc -std=c11 -Wall -Wextra -Werror "$TMP/jp.c" -o "$TMP/jp" $(pkg-config --cflags --libs libwrit) >"$TMP/jp.log" 2>&1 &&
+    LD_LIBRARY_PATH="$LIBDIR" "$TMP/jp"; then ok "a program freeing writ_json_parse's tree links with pkg-config's flags"
+else cat "$TMP/jp.log"; bad "a program freeing writ_json_parse's tree links with pkg-config's flags"; fi
 cp "$REPO"/examples/embed/embed.c "$REPO"/examples/embed/Makefile "$REPO"/examples/embed/CMakeLists.txt "$TMP/"
 if make -s -C "$TMP" embed >"$TMP/make.log" 2>&1; then ok "example builds with pkg-config"; else
     cat "$TMP/make.log"; bad "example builds with pkg-config"; fi
@@ -81,6 +141,23 @@ out=$(run "$FORGED" read 'Writ::Dataset::"usage-metrics"'); rc=$?
 check "example: token signed by another key" "$rc ${out%% (*}" "1 deny"
 out=$(run "$TOK" read 'Writ::Dataset::"usage-metrics' 2>&1); rc=$?
 check "example: bad resource is an error" "$rc" "2"
+# what embedders copy frees what it made on every way out (valgrind: no definite leak)
+vg() { LD_LIBRARY_PATH="$LIBDIR" valgrind -q --error-exitcode=99 --leak-check=full \
+    --errors-for-leak-kinds=definite,indirect "$TMP/embed" "$EX/policies.cedar" "$EX/entities.json" \
+    "$EX/schema.cedarschema" "$TMP/jwks.json" https://writ.test corp.example "$@" >/dev/null 2>"$TMP/vg.log"; }
+if ! command -v valgrind >/dev/null; then bad "valgrind is missing (scripts/test.sh installs it)"; else
+    for args in "read|Writ::Dataset::\"usage-metrics\"" "read|Writ::Dataset::\"payroll\"" \
+        "write|Writ::Dataset::\"usage-metrics\"" "read|Writ::Dataset::\"usage-metrics"; do
+        vg "$TOK" "${args%%|*}" "${args#*|}"; rc=$?
+        [ $rc -ne 99 ] && ok "example under valgrind: $args (exit $rc)" || { cat "$TMP/vg.log"; bad "example under valgrind: $args"; }
+    done
+    vg "$FORGED" read 'Writ::Dataset::"usage-metrics"'; rc=$?
+    [ $rc -ne 99 ] && ok "example under valgrind: forged token (exit $rc)" || { cat "$TMP/vg.log"; bad "example under valgrind: forged token"; }
+fi
+# an id too long for the example's buffers is refused, not cut to another id
+long=$(printf 'Writ::Dataset::"usage-%05000d"' 0)
+out=$(run "$TOK" read "$long" 2>&1); rc=$?
+check "example: an over-long resource is refused as such" "$rc ${out##*: }" "2 too long"
 
 # The Python binding against the installed library.
 PY=/usr/bin/python3

@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -149,12 +150,69 @@ static void test_forbid_error(void **state)
     writ_policyset_free(ps);
 }
 
+/* Is s[0..n) well-formed UTF-8 (no cut character)? */
+static bool utf8_ok(const char *s)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    while (*u) {
+        size_t k = *u < 0x80             ? 1
+                   : (*u & 0xE0) == 0xC0 ? 2
+                   : (*u & 0xF0) == 0xE0 ? 3
+                   : (*u & 0xF8) == 0xF0 ? 4
+                                         : 0;
+        if (!k)
+            return false;
+        for (size_t i = 1; i < k; i++)
+            if ((u[i] & 0xC0) != 0x80)
+                return false;
+        u += k;
+    }
+    return true;
+}
+
+/* An error message quoting a long id of two-byte characters (the caller's
+ * input) is cut to its buffer on a whole character, at every offset. */
+static void test_long_messages_stay_utf8(void **state)
+{
+    (void)state;
+    const char *pol = "permit(principal, action, resource) when { principal.x == 1 };";
+    writ_policyset *ps;
+    writ_error err;
+    assert_int_equal(writ_policyset_parse(pol, strlen(pol), &ps, &err), WRIT_OK);
+    writ_authorizer *az = writ_authorizer_new();
+    assert_non_null(az);
+    for (int n = 80; n < 120; n++) {
+        char rq[1024];
+        int o = snprintf(rq, sizeof rq, "{\"principal\": {\"type\": \"A\", \"id\": \"");
+        for (int i = 0; i < n; i++)
+            o += snprintf(rq + o, sizeof rq - (size_t)o, "\xc3\xa9");
+        snprintf(rq + o, sizeof rq - (size_t)o,
+                 "\"}, \"action\": \"Action::\\\"a\\\"\", \"resource\": \"R::\\\"r\\\"\", \"context\": {}}");
+        writ_decision d;
+        assert_int_equal(writ_authorize_json(az, ps, NULL, NULL, false, rq, strlen(rq), &d, &err), WRIT_OK);
+        assert_false(d.allow);
+        assert_int_equal(d.nerrors, 1);
+        if (!utf8_ok(d.errors[0].message))
+            fail_msg("n=%d: message is not UTF-8: %s", n, d.errors[0].message);
+        /* a parse error quoting the same id: the writ_error message too */
+        char bad[1100];
+        snprintf(bad, sizeof bad, "%.*s, \"extra\": }", (int)strlen(rq) - 1, rq);
+        assert_int_not_equal(writ_authorize_json(az, ps, NULL, NULL, false, bad, strlen(bad), &d, &err),
+                             WRIT_OK);
+        if (!utf8_ok(err.msg))
+            fail_msg("n=%d: error is not UTF-8: %s", n, err.msg);
+    }
+    writ_authorizer_free(az);
+    writ_policyset_free(ps);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_forbid_error),
         cmocka_unit_test(test_same_as_two_calls),
         cmocka_unit_test(test_bad_request),
+        cmocka_unit_test(test_long_messages_stay_utf8),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -4,12 +4,15 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include <cmocka.h>
 
 #include "identity/identity_int.h"
 #include "token_fixtures.h"
 #include "writ/identity.h"
+#include "writ/token.h"
 
 #define NOW 1700000000LL
 
@@ -598,6 +601,35 @@ static void test_jwt_identity_fields(void **state)
     }
 }
 
+/* A key set has at most WR_JWKS_MAX_KEYS keys and 1 MiB of text: a bigger
+ * one (a bundle endpoint's answer, a file) is refused before it is read,
+ * by the bundle and by the task-token verifier alike. */
+static void test_key_set_size_limit(void **state)
+{
+    (void)state;
+    size_t n = ((size_t)1 << 20) + 1;
+    char *big = malloc(n + 1);
+    assert_non_null(big);
+    memset(big, ' ', n);
+    memcpy(big, "{\"keys\": [], \"pad\": \"", 21);
+    memcpy(big + n - 2, "\"}", 2);
+    big[n] = '\0';
+    writ_bundle *b = writ_bundle_new();
+    assert_non_null(b);
+    writ_error err;
+    assert_int_equal(writ_bundle_add_spiffe(b, "corp.example", 12, big, n, &err), WRIT_ELIMIT);
+    assert_int_equal(writ_bundle_add_oidc(b, "https://idp", 11, big, n, &err), WRIT_ELIMIT);
+    writ_token_verifier *v = NULL;
+    assert_int_equal(writ_token_verifier_from_jwks(big, n, "https://writ.test", 0, &v, &err), WRIT_ELIMIT);
+    assert_null(v);
+    /* at the limit it is read (and has no keys: a key set is refused without) */
+    n -= 1;
+    memcpy(big + n - 2, "\"}", 2);
+    assert_int_not_equal(writ_bundle_add_spiffe(b, "corp.example", 12, big, n, &err), WRIT_ELIMIT);
+    writ_bundle_free(b);
+    free(big);
+}
+
 static void test_bundle_refuses_bad_keys(void **state)
 {
     (void)state;
@@ -858,6 +890,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_ecdsa_low_s, setup, teardown),
         cmocka_unit_test_setup_teardown(test_oidc_principal_type, setup, teardown),
         cmocka_unit_test(test_bundle_refuses_bad_keys),
+        cmocka_unit_test(test_key_set_size_limit),
         cmocka_unit_test_setup_teardown(test_alloc_failures, setup, teardown),
         cmocka_unit_test(test_x509),
     };

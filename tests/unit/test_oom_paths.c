@@ -225,6 +225,66 @@ static bool run_authorize_json(long n_ok)
     return true;
 }
 
+/* ---- linking a template: a link that runs out of memory leaves the set as
+ * it was (the policies it had decide as before, nothing of the new one is
+ * there) and can be made again; the forbid of the set must hold throughout. */
+static const char link_text[] =
+    "@id(\"allow-all\") permit(principal, action, resource);\n"
+    "@id(\"no-delete\") forbid(principal, action == Action::\"delete\", resource);\n"
+    "@id(\"block\") forbid(principal == ?principal, action, resource);\n";
+
+static bool allowed(const writ_policyset *p, const char *who, const char *action)
+{
+    char req[256];
+    snprintf(req, sizeof req,
+             "{\"principal\": \"A::\\\"%s\\\"\", \"action\": \"Action::\\\"%s\\\"\", \"resource\": "
+             "\"R::\\\"r\\\"\","
+             " \"context\": {}}",
+             who, action);
+    writ_authorizer *az = writ_authorizer_new();
+    assert_non_null(az);
+    writ_decision d;
+    writ_error err;
+    assert_int_equal(writ_authorize_json(az, p, NULL, NULL, false, req, strlen(req), &d, &err), WRIT_OK);
+    bool allow = d.allow;
+    writ_authorizer_free(az);
+    return allow;
+}
+
+static bool run_link(long n_ok)
+{
+    writ_policyset *p = NULL;
+    writ_error err;
+    assert_int_equal(
+        writ_policyset_parse_flags(link_text, strlen(link_text), WRIT_PS_ID_ANNOTATION, &p, &err), WRIT_OK);
+    inject(n_ok);
+    writ_status st = writ_policyset_link(p, "block", "block-mallory", "A::\"mallory\"", NULL, &err);
+    stop();
+    if (st != WRIT_OK) {
+        assert_enomem(st, &err);
+        assert_int_equal(writ_policyset_count(p), 3);
+        assert_false(allowed(p, "mallory", "delete"));
+        assert_true(allowed(p, "mallory", "read"));
+        assert_true(allowed(p, "alice", "read"));
+        assert_int_equal(writ_policyset_link(p, "block", "block-mallory", "A::\"mallory\"", NULL, &err),
+                         WRIT_OK);
+    }
+    assert_int_equal(writ_policyset_count(p), 4);
+    assert_string_equal(writ_policyset_id(p, 3), "block-mallory");
+    assert_false(allowed(p, "mallory", "delete"));
+    assert_false(allowed(p, "mallory", "read"));
+    assert_true(allowed(p, "alice", "read"));
+    assert_false(allowed(p, "alice", "delete"));
+    writ_policyset_free(p);
+    return st == WRIT_OK;
+}
+
+static void test_template_link(void **state)
+{
+    (void)state;
+    drive("template link", run_link);
+}
+
 /* ---- task-token verification: a verifier made from the keyring's public
  * keys, then one token verified (signature, claims, scope, chain). */
 static writ_keyring *kr;
@@ -313,6 +373,113 @@ static void test_token_verification(void **state)
     drive("task-token verification", run_verify);
     writ_free_string(token);
     writ_identity_free(agent);
+    writ_keyring_free(kr);
+}
+
+/* ---- identity and signing: a JWT-SVID verified against a SPIFFE bundle,
+ * a PEM key loaded and used to sign, a token exchange.  Out of memory on
+ * the way is WRIT_ENOMEM, never a verdict on the input ("malformed",
+ * "signing failed"). */
+static writ_bundle *svid_bundle;
+static char *svid, *key_pem;
+static size_t svid_len, key_pem_len;
+
+static bool run_svid(long n_ok)
+{
+    writ_identity *id = (writ_identity *)0x1;
+    writ_error err;
+    writ_reason why;
+    writ_verify_opts o = {.audience = "writ", .now = NOW};
+    inject(n_ok);
+    writ_status st = writ_identity_verify_jwt(svid_bundle, &o, svid, svid_len, &id, &why, &err);
+    stop();
+    if (st != WRIT_OK) {
+        assert_enomem(st, &err);
+        assert_int_equal(why, WRIT_R_INTERNAL);
+        assert_null(id);
+        return false;
+    }
+    assert_string_equal(writ_identity_subject(id), "spiffe://corp.example/agents/analyst");
+    writ_identity_free(id);
+    return true;
+}
+
+static bool run_key_and_sign(long n_ok)
+{
+    writ_keyring *k = writ_keyring_new();
+    assert_non_null(k);
+    char *jws = (char *)0x1;
+    size_t n;
+    writ_error err;
+    inject(n_ok);
+    writ_status st = writ_keyring_add_pem(k, key_pem, key_pem_len, true, NULL, &err);
+    writ_status st2 =
+        st == WRIT_OK ? writ_keyring_sign(k, "JWT", "{\"a\": 1}", 8, &jws, &n, &err) : WRIT_ENOMEM;
+    stop();
+    bool ok = false;
+    if (st != WRIT_OK) {
+        assert_enomem(st, &err);
+        assert_int_equal(writ_keyring_count(k), 0);
+    } else if (st2 != WRIT_OK) {
+        assert_enomem(st2, &err);
+        assert_null(jws);
+    } else {
+        writ_free_string(jws);
+        ok = true;
+    }
+    writ_keyring_free(k);
+    return ok;
+}
+
+static bool run_exchange(long n_ok)
+{
+    char *tok = (char *)0x1;
+    size_t n;
+    writ_error err;
+    writ_reason why;
+    writ_verify_opts o = {.audience = "writ", .now = NOW};
+    const char *actions[] = {"read"};
+    writ_task_scope scope = {.purpose = "p", .actions = actions, .n_actions = 1};
+    writ_issuer_config cfg = {.issuer = ISS, .audience = AUD};
+    writ_mint_request rq = {.scope = &scope, .now = NOW};
+    inject(n_ok);
+    writ_status st =
+        writ_token_exchange(kr, &cfg, svid_bundle, &o, svid, svid_len, &rq, &tok, &n, &why, &err);
+    stop();
+    if (st != WRIT_OK) {
+        assert_enomem(st, &err);
+        assert_null(tok);
+        return false;
+    }
+    writ_free_string(tok);
+    return true;
+}
+
+static void test_identity_and_signing(void **state)
+{
+    (void)state;
+    writ_error err;
+    assert_non_null(kr = writ_keyring_new());
+    assert_int_equal(writ_keyring_generate(kr, WRIT_KEY_ES256, NULL, &err), WRIT_OK);
+    assert_int_equal(writ_keyring_private_pem(kr, NULL, &key_pem, &key_pem_len, &err), WRIT_OK);
+    char *jwks;
+    size_t jwks_len;
+    assert_int_equal(writ_keyring_jwks(kr, &jwks, &jwks_len, &err), WRIT_OK);
+    assert_non_null(svid_bundle = writ_bundle_new());
+    assert_int_equal(writ_bundle_add_spiffe(svid_bundle, "corp.example", 12, jwks, jwks_len, &err), WRIT_OK);
+    char claims[256];
+    snprintf(
+        claims, sizeof claims,
+        "{\"sub\": \"spiffe://corp.example/agents/analyst\", \"aud\": [\"writ\"], \"iat\": %d, \"exp\": %d}",
+        NOW - 10, NOW + 600);
+    assert_int_equal(writ_keyring_sign(kr, "JWT", claims, strlen(claims), &svid, &svid_len, &err), WRIT_OK);
+    drive("JWT-SVID verification", run_svid);
+    drive("PEM key, then signing", run_key_and_sign);
+    drive("token exchange", run_exchange);
+    writ_free_string(svid);
+    writ_free_string(jwks);
+    writ_free_string(key_pem);
+    writ_bundle_free(svid_bundle);
     writ_keyring_free(kr);
 }
 
@@ -410,9 +577,10 @@ int main(void)
     if (writ_set_allocator(host_malloc, host_realloc, host_free, &heap) != WRIT_OK)
         return 1;
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_policy_loading),     cmocka_unit_test(test_schema_loading),
-        cmocka_unit_test(test_entity_loading),     cmocka_unit_test(test_decision),
-        cmocka_unit_test(test_token_verification),
+        cmocka_unit_test(test_policy_loading),       cmocka_unit_test(test_schema_loading),
+        cmocka_unit_test(test_entity_loading),       cmocka_unit_test(test_decision),
+        cmocka_unit_test(test_token_verification),   cmocka_unit_test(test_template_link),
+        cmocka_unit_test(test_identity_and_signing),
     };
     const struct CMUnitTest after[] = {cmocka_unit_test(test_injection_threads),
                                        cmocka_unit_test(test_host_allocator)};

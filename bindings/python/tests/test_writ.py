@@ -4,6 +4,7 @@ example policy set (WRIT_EXAMPLES) and a token minted by `writ token mint`
 import json
 import os
 import subprocess
+import sys
 import threading
 
 import pytest
@@ -176,3 +177,146 @@ def test_guarding_a_tool_function(engine, minted):
     with pytest.raises(PermissionError):
         read_dataset(tok, "payroll")
     assert calls == ["usage-metrics"]
+
+
+@pytest.fixture(scope="module")
+def bound(minted, tmp_path_factory):
+    """A token bound to a client certificate (cnf x5t#S256), by the key of `minted`'s JWKS."""
+    d = tmp_path_factory.mktemp("bound")
+    key = d / "k.pem"
+    subprocess.run([WRIT_BIN, "keys", "generate", "--out", str(key)], check=True, capture_output=True)
+    jwks = subprocess.run([WRIT_BIN, "keys", "jwks", "--key", str(key)], check=True, capture_output=True,
+                          text=True).stdout
+    thumb = "A" * 43
+    tok = subprocess.run([WRIT_BIN, "token", "mint", "--key", str(key), "--issuer", "https://writ.test",
+                          "--audience", "corp.example", "--subject", ANALYST[1], "--cert-thumbprint", thumb,
+                          "--purpose", "weekly-report", "--action", "read", "--ttl", "300"],
+                         check=True, capture_output=True, text=True).stdout.strip()
+    return jwks, tok, thumb
+
+
+def test_certificate_bound_token_needs_its_certificate(bound):
+    """The check struct handed to libwrit is writ_token_check as C lays it out: no byte of
+    whatever follows it in memory can switch the certificate-binding check off."""
+    jwks, tok, thumb = bound
+    v = writ.TokenVerifier(jwks, "https://writ.test", "corp.example", cache_size=0)
+    for _ in range(20):
+        spray = [bytes([1]) * n for n in range(8, 40) for _ in range(300)]  # nonzero heap blocks, freed
+        del spray
+        with pytest.raises(writ.TokenError) as e:
+            v.verify(tok)
+        assert e.value.reason == "cnf_cert_missing"
+    with pytest.raises(writ.TokenError) as e:
+        v.verify(tok, cert_thumbprint="B" * 43)
+    assert e.value.reason == "cnf_cert_mismatch"
+    assert v.verify(tok, cert_thumbprint=thumb).holder == ANALYST[1]
+
+
+ALL = "permit(principal, action, resource);"
+
+
+def run_python(code):
+    """code in a fresh interpreter (a crash there is a failure here, not the end of pytest)."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([os.path.join(os.path.dirname(__file__), ".."),
+                                                       os.environ.get("PYTHONPATH", "")]))
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+
+
+def test_engine_after_close_is_an_error_not_a_crash():
+    out = run_python("""
+import writ
+e = writ.Engine("permit(principal, action, resource);")
+assert e.decide(("A", "a"), ("Action", "a"), ("R", "r"))
+e.close()
+for call in (lambda: e.decide(("A", "a"), ("Action", "a"), ("R", "r")), lambda: e.decide_json("{}"),
+             lambda: e.policy_ids):
+    try:
+        call()
+        raise SystemExit("no error after close")
+    except writ.WritError as ex:
+        assert "closed" in str(ex), ex
+e.close()
+print("ok")
+""")
+    assert out.returncode == 0 and out.stdout.strip() == "ok", (out.returncode, out.stdout, out.stderr)
+
+
+def test_close_waits_for_threads_deciding():
+    """close() from one thread while others are inside decide(): they finish or get an error."""
+    out = run_python("""
+import threading, time, writ
+pol = "\\n".join('permit(principal == A::"a%d", action, resource) when { context.x.contains(%d) };' % (i, i)
+                 for i in range(2000))
+ctx = {"x": list(range(3000))}
+for attempt in range(5):
+    e = writ.Engine(pol)
+    stop = False
+    def work():
+        while not stop:
+            try:
+                e.decide(("A", "a1"), ("Action", "a"), ("R", "r"), ctx)
+            except writ.WritError as ex:
+                assert "closed" in str(ex), ex
+    ts = [threading.Thread(target=work) for _ in range(3)]
+    for t in ts:
+        t.start()
+    time.sleep(0.05)
+    e.close()
+    time.sleep(0.02)
+    stop = True
+    for t in ts:
+        t.join()
+print("ok")
+""")
+    assert out.returncode == 0 and out.stdout.strip() == "ok", (out.returncode, out.stdout, out.stderr)
+
+
+def test_threads_that_end_do_not_keep_authorizers():
+    e = writ.Engine(ALL)
+    for _ in range(200):
+        t = threading.Thread(target=lambda: e.decide(("A", "a"), ("Action", "a"), ("R", "r")))
+        t.start()
+        t.join()
+    held = getattr(e, "_slots", None)
+    if held is None:
+        held = e._authorizers
+    assert len(held) <= 2, len(held)
+    e.close()
+
+
+def test_token_verifier_after_close(minted):
+    jwks, tok = minted
+    v = writ.TokenVerifier(jwks, "https://writ.test", "corp.example")
+    v.close()
+    with pytest.raises(writ.WritError) as e:
+        v.verify(tok)
+    assert "closed" in str(e.value)
+    v.close()
+
+
+def test_covers_refuses_a_value_with_a_nul():
+    """libwrit compares C strings: a NUL would end the value early (scope item + "\\0anything")."""
+    t = writ.TaskToken({}, {}, ("read",), ('Writ::Dataset::"usage-metrics"',))
+    assert t.covers("read", 'Writ::Dataset::"usage-metrics"')
+    assert not t.covers("read", 'Writ::Dataset::"usage-metrics"\0../../payroll')
+    assert not t.covers("read\0write")
+    assert not writ.TaskToken({}, {}, ("read",), ()).covers("read\0", None)
+
+
+def test_long_error_messages_are_valid_utf8():
+    """An evaluation error quoting a long non-ASCII id (the caller's input) is cut on a character."""
+    e = writ.Engine("permit(principal, action, resource) when { principal.x == 1 };")
+    for n in range(90, 110):
+        d = e.decide(("A", "é" * n), ("Action", "a"), ("R", "r"))
+        assert not d.allow
+        msg = d.errors["policy0"]
+        assert "\ufffd" not in msg, msg
+    e.close()
+
+
+def test_error_names_its_position_once():
+    with pytest.raises(writ.ParseError) as e:
+        writ.Engine(policies="permit(principal, action, resource)\nwhen { 1 + };")
+    pos = f"{e.value.line}:{e.value.column}:"
+    assert str(e.value).count(pos) == 1, str(e.value)
+    assert not e.value.message.startswith(pos), e.value.message

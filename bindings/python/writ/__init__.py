@@ -14,7 +14,10 @@ needed).
 
 The library is found from $WRIT_LIBRARY (a path to libwrit.so), else by the
 system's search (ldconfig, LD_LIBRARY_PATH).  An Engine is safe to use from
-several threads: each thread decides with its own authorizer.
+several threads: each call decides with an authorizer of its own, taken from
+a pool as large as the most calls that ran at once.  close() (or the end of a
+`with` block) waits for the calls in flight and frees the engine; a call after
+it raises WritError ("... is closed").
 """
 from __future__ import annotations
 
@@ -46,8 +49,11 @@ class _Decision(ctypes.Structure):
 
 
 class _TokenCheck(ctypes.Structure):
+    # writ_token_check (include/writ/token.h), every field: libwrit reads all of them, so a
+    # field left out here would be read from whatever follows this buffer in memory
     _fields_ = [("audience", ctypes.c_char_p), ("now", ctypes.c_int64), ("leeway", ctypes.c_uint32),
-                ("cert_thumbprint", ctypes.c_char_p), ("revocations", ctypes.c_void_p)]
+                ("cert_thumbprint", ctypes.c_char_p), ("revocations", ctypes.c_void_p),
+                ("any_binding", ctypes.c_bool)]
 
 
 class _Scope(ctypes.Structure):
@@ -80,6 +86,42 @@ class TokenError(WritError):
     def __init__(self, reason: str, message: str):
         self.reason = reason
         super().__init__("token", "EINVAL", message if message.startswith(reason) else f"{reason}: {message}")
+
+
+class _Calls:
+    """The calls in flight on one object and its closing: close() waits for
+    them to end, and a call after it raises WritError instead of reaching
+    memory libwrit has freed."""
+
+    def __init__(self, what: str):
+        self.what = what
+        self.lock = threading.Lock()
+        self._quiet = threading.Condition(self.lock)
+        self._n = 0
+        self._closed = False
+
+    def __enter__(self):
+        with self.lock:
+            if self._closed:
+                raise WritError(self.what, "EINVAL", f"the {self.what} is closed")
+            self._n += 1
+        return self
+
+    def __exit__(self, *exc):
+        with self.lock:
+            self._n -= 1
+            if not self._n:
+                self._quiet.notify_all()
+
+    def close(self) -> bool:
+        """Close; True for the first close, once no call is in flight."""
+        with self.lock:
+            if self._closed:
+                return False
+            self._closed = True
+            while self._n:
+                self._quiet.wait()
+        return True
 
 
 _lib = None
@@ -148,7 +190,11 @@ _CODES = ("OK", "ENOMEM", "EPARSE", "ELIMIT", "EJSON", "ESCHEMA", "EVALIDATE", "
 
 def _fail(L, what: str, st: int, err: _Error, cls=WritError):
     code = _CODES[st] if 0 <= st < len(_CODES) else str(st)
-    raise cls(what, code, err.msg.decode("utf-8", "replace"), err.line, err.col, err.offset)
+    msg = err.msg.decode("utf-8", "replace")
+    pos = f"{err.line}:{err.col}: "
+    if err.line and msg.startswith(pos):  # the parsers' messages begin with it; WritError says it once
+        msg = msg[len(pos):]
+    raise cls(what, code, msg, err.line, err.col, err.offset)
 
 
 _NO_ERRORS: Mapping[str, str] = {}
@@ -191,8 +237,11 @@ class Engine:
 
     def __init__(self, policies: str, entities: Union[str, Sequence[Any], None] = None,
                  schema: Optional[str] = None, validate_requests: bool = False, ids_from_annotations: bool = True):
+        self._calls = _Calls("engine")
         L = self._L = _load()
         self._ps = self._schema = self._es = None
+        self._slots = []  # every authorizer made (freed by close)
+        self._idle = []   # those no call is using
         err = _Error()
         self._validate = validate_requests
         if schema is not None:
@@ -220,47 +269,65 @@ class Engine:
                 self.close()
                 _fail(L, "entities", st, err, ParseError)
             self._es = p
-        self._local = threading.local()
         self._authorize_json = L.writ_authorize_json
-        self._authorizers = []
-        self._az_lock = threading.Lock()
 
     @property
     def policy_ids(self) -> Tuple[str, ...]:
         L = self._L
-        return tuple(L.writ_policyset_id(self._ps, i).decode() for i in range(L.writ_policyset_count(self._ps)))
+        with self._calls:
+            n = L.writ_policyset_count(self._ps)
+            return tuple(L.writ_policyset_id(self._ps, i).decode("utf-8", "replace") for i in range(n))
 
-    def _thread(self):
-        """This thread's authorizer and result structures (made once)."""
-        t = getattr(self._local, "t", None)
-        if t is None:
-            az = self._L.writ_authorizer_new()
-            if not az:
-                raise MemoryError("writ_authorizer_new")
-            d, err = _Decision(), _Error()
-            t = self._local.t = (ctypes.c_void_p(az), d, err, ctypes.byref(d), ctypes.byref(err))
-            with self._az_lock:
-                self._authorizers.append(az)
-        return t
+    def _new_slot(self):
+        """A new authorizer and its result structures (every one made is
+        freed by close)."""
+        az = self._L.writ_authorizer_new()
+        if not az:
+            raise MemoryError("writ_authorizer_new")
+        d, err = _Decision(), _Error()
+        slot = (ctypes.c_void_p(az), d, err, ctypes.byref(d), ctypes.byref(err))
+        with self._calls.lock:
+            self._slots.append(slot)
+        return slot
 
     def decide_json(self, request: Union[str, bytes]) -> Decision:
         """Decide a request given as JSON text in the shape writ_request_parse
         reads: {"principal", "action", "resource", "context"}."""
         data = request if isinstance(request, bytes) else request.encode()
-        az, d, err, dref, eref = self._thread()
-        # one foreign call: parse and decide (writ_authorize_json)
-        st = self._authorize_json(az, self._ps, self._es, self._schema, self._validate, data, len(data), dref, eref)
-        if st:
-            if err.line or st in (2, 3, 4, 5, 6):
-                _fail(self._L, "request", st, err, ParseError)
-            # writ_authorize fails closed: a failure is a deny that says why
-            return Decision(False, (), {"": err.msg.decode("utf-8", "replace")})
-        n = d.nreasons
-        reasons = (d.reasons[0].decode(),) if n == 1 else tuple(d.reasons[i].decode() for i in range(n))
-        if d.nerrors:
-            errors = {d.errors[i].policy_id.decode(): d.errors[i].message.decode() for i in range(d.nerrors)}
-            return Decision(d.allow, reasons, errors)
-        return Decision(d.allow, reasons, _NO_ERRORS)
+        # a call in flight (self._calls, inlined: this is the hot path) with an
+        # idle authorizer of the pool, or a new one
+        calls = self._calls
+        with calls.lock:
+            if calls._closed:
+                raise WritError("engine", "EINVAL", "the engine is closed")
+            calls._n += 1
+            slot = self._idle.pop() if self._idle else None
+        try:
+            if slot is None:
+                slot = self._new_slot()
+            az, d, err, dref, eref = slot
+            # one foreign call: parse and decide (writ_authorize_json)
+            st = self._authorize_json(az, self._ps, self._es, self._schema, self._validate, data, len(data),
+                                      dref, eref)
+            if st:
+                if err.line or st in (2, 3, 4, 5, 6):
+                    _fail(self._L, "request", st, err, ParseError)
+                # writ_authorize fails closed: a failure is a deny that says why
+                return Decision(False, (), {"": err.msg.decode("utf-8", "replace")})
+            n = d.nreasons
+            reasons = (d.reasons[0].decode(),) if n == 1 else tuple(d.reasons[i].decode() for i in range(n))
+            if d.nerrors:
+                errors = {d.errors[i].policy_id.decode(): d.errors[i].message.decode("utf-8", "replace")
+                          for i in range(d.nerrors)}
+                return Decision(d.allow, reasons, errors)
+            return Decision(d.allow, reasons, _NO_ERRORS)
+        finally:
+            with calls.lock:
+                if slot is not None:
+                    self._idle.append(slot)
+                calls._n -= 1
+                if not calls._n:
+                    calls._quiet.notify_all()
 
     def decide(self, principal: Uid, action: Uid, resource: Uid,
                context: Optional[Mapping[str, Any]] = None) -> Decision:
@@ -272,10 +339,16 @@ class Engine:
         return self.decide_json(json.dumps(req, separators=(",", ":")))
 
     def close(self) -> None:
-        L = self._L
-        for az in getattr(self, "_authorizers", []):
-            L.writ_authorizer_free(az)
-        self._authorizers = []
+        """Wait for the calls in flight, then free everything (again: nothing)."""
+        calls = getattr(self, "_calls", None)
+        if calls is None or not calls.close():
+            return
+        L = getattr(self, "_L", None)
+        if L is None:
+            return
+        for slot in self._slots:
+            L.writ_authorizer_free(slot[0])
+        self._slots, self._idle = [], []
         if self._es:
             L.writ_entities_free(self._es)
         if self._ps:
@@ -327,6 +400,8 @@ class TaskToken:
         L = _load()
 
         def covered(items, value):
+            if "\0" in value:  # libwrit reads C strings: the NUL would end the value early
+                return False
             arr = (ctypes.c_char_p * max(1, len(items)))(*[_b(i) for i in items])
             return bool(L.writ_scope_list_covers(arr, len(items), _b(value)))
         if not covered(self.actions, action):
@@ -339,6 +414,7 @@ class TokenVerifier:
     audience, times)."""
 
     def __init__(self, jwks: str, issuer: str, audience: str, cache_size: int = 1024):
+        self._calls = _Calls("token verifier")
         L = self._L = _load()
         self._v = ctypes.c_void_p()
         self._aud = _b(audience)
@@ -349,15 +425,21 @@ class TokenVerifier:
         if st:
             _fail(L, "jwks", st, err, ParseError)
 
-    def verify(self, token: str, now: int = 0, leeway: int = 0) -> TaskToken:
+    def verify(self, token: str, now: int = 0, leeway: int = 0,
+               cert_thumbprint: Optional[str] = None) -> TaskToken:
+        """A token bound to a client certificate verifies only with that
+        certificate's thumbprint (base64url SHA-256 of its DER, as the mTLS
+        layer gives it): cert_thumbprint."""
         L = self._L
-        chk = _TokenCheck(self._aud, now, leeway, None, None)
+        chk = _TokenCheck(self._aud, now, leeway, _b(cert_thumbprint) if cert_thumbprint is not None else None,
+                          None, False)
         data = _b(token)
         t = ctypes.c_void_p()
         why = ctypes.c_int(0)
         err = _Error()
-        st = L.writ_token_verify(self._v, ctypes.byref(chk), data, len(data), ctypes.byref(t),
-                                 ctypes.byref(why), ctypes.byref(err))
+        with self._calls:
+            st = L.writ_token_verify(self._v, ctypes.byref(chk), data, len(data), ctypes.byref(t),
+                                     ctypes.byref(why), ctypes.byref(err))
         if st:
             raise TokenError(L.writ_reason_name(why.value).decode(), err.msg.decode("utf-8", "replace"))
         try:
@@ -379,7 +461,11 @@ class TokenVerifier:
         return TaskToken(claims, context, actions, resources)
 
     def close(self) -> None:
-        if self._v:
+        """Wait for the verifications in flight, then free the verifier."""
+        calls = getattr(self, "_calls", None)
+        if calls is None or not calls.close():
+            return
+        if getattr(self, "_v", None):
             self._L.writ_token_verifier_free(self._v)
             self._v = None
 
