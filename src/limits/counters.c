@@ -101,6 +101,7 @@ struct wr_limits {
     pthread_t thr;
     atomic_ullong flush_failures;
     atomic_ullong counted, refused; /* events counted; commits that failed */
+    atomic_ullong kept;             /* give-backs a shared store refused (the take stays counted) */
 };
 
 static writ_status fail(writ_error *err, writ_status st, const char *fmt, ...)
@@ -430,6 +431,7 @@ writ_status wr_limits_open(wr_store *store, const wr_limits_opts *o, wr_limits *
     atomic_init(&L->flush_failures, 0);
     atomic_init(&L->counted, 0);
     atomic_init(&L->refused, 0);
+    atomic_init(&L->kept, 0);
     /* a stripe is held for a few dozen instructions: spin a little before
      * sleeping (a hot key, e.g. one busy task, is taken by every thread) */
     pthread_mutexattr_t ma;
@@ -514,6 +516,7 @@ void wr_limits_stats(wr_limits *L, wr_limits_stat *out)
     out->counted = atomic_load_explicit(&L->counted, memory_order_relaxed);
     out->not_counted = atomic_load_explicit(&L->refused, memory_order_relaxed);
     out->flush_failures = atomic_load_explicit(&L->flush_failures, memory_order_relaxed);
+    out->giveback_failures = atomic_load_explicit(&L->kept, memory_order_relaxed);
 }
 
 typedef struct load_ctx {
@@ -1089,6 +1092,8 @@ writ_status wr_history_end(wr_history *h, writ_error *err)
             writ_status one =
                 wr_store_counter_add(L->store, l->lid, key_of(l, h->keys), h->m[i].bucket, -held,
                                      (h->m[i].bucket + WR_LIMIT_SLOTS) * l->width_ms, err);
+            if (one)
+                atomic_fetch_add_explicit(&L->kept, 1, memory_order_relaxed);
             if (one && !st)
                 st = one;
         } else {
@@ -1100,8 +1105,7 @@ writ_status wr_history_end(wr_history *h, writ_error *err)
     }
     h->L = NULL;
     h->n = 0;
-    if (h->set)
-        wr_limit_set_release(h->set);
+    wr_limit_set_release(h->set);
     h->set = NULL;
     return st;
 }

@@ -150,6 +150,7 @@ typedef struct wr_limits_stat {
     size_t in_force, keys;
     bool shared;
     unsigned long long counted, not_counted, flush_failures;
+    unsigned long long giveback_failures; /* takes a shared store would not give back: still counted */
 } wr_limits_stat;
 void wr_limits_stats(wr_limits *L, wr_limits_stat *out);
 /* How many limits are in force (no lock: a decision racing a reload sees

@@ -298,7 +298,10 @@ void srv_history_metrics(srv *s, sbuf *b)
               "failing).\n"
               "# TYPE writ_limits_not_counted_total counter\nwrit_limits_not_counted_total %llu\n"
               "# HELP writ_limits_flush_failures_total Write-behind batches that failed (retried).\n"
-              "# TYPE writ_limits_flush_failures_total counter\nwrit_limits_flush_failures_total %llu\n",
+              "# TYPE writ_limits_flush_failures_total counter\nwrit_limits_flush_failures_total %llu\n"
+              "# HELP writ_limits_giveback_failures_total Takes of requests not allowed that the shared store "
+              "would not give back (they stay counted until their window passes them).\n"
+              "# TYPE writ_limits_giveback_failures_total counter\nwrit_limits_giveback_failures_total %llu\n",
               t.in_force, s->state ? wr_store_backend(s->state) : "memory", t.keys, t.counted, t.not_counted,
-              t.flush_failures);
+              t.flush_failures, t.giveback_failures);
 }

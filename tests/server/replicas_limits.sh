@@ -201,6 +201,7 @@ contains "metrics: limits in force" "$m" "writ_limits_in_force 2"
 contains "metrics: counted on the shared store" "$m" 'writ_limits_store_info{state="redis"} 1'
 grep -Eq '^writ_limits_counted_total [1-9]' <<<"$m" && ok "metrics: counted events" || bad "metrics: counted events"
 contains "metrics: no rings held locally on Redis" "$m" "writ_limits_keys 0"
+contains "metrics: no take kept for want of a give-back" "$m" "writ_limits_giveback_failures_total 0"
 
 # ---- the MCP gateway's -32002 across replicas: single use
 if [ -n "$XPORT" ]; then
