@@ -71,12 +71,17 @@ swap_in "$TMP/with-forbid.cedar"; sleep 2.5
 check "forbid in force before the slow write" "$(decision)" false
 gen0=$(req GET /healthz | sed -n 's/.*"policy_generation":\([0-9]*\).*/\1/p')
 filler='@id("filler-N") permit (principal == Writ::Agent::"spiffe://corp.example/agents/nobody-N", action, resource);'
+# The write goes on (a line every 0.1 s) until 30 lines are in and at least
+# 20 decisions were taken meanwhile, so a slow machine gets as many samples.
+: >"$TMP/slow.decisions"
 ( exec 3>"$TMP/policies.cedar"           # truncates: written in place, as some editors and copies do
   cat "$EX/policies.cedar" >&3
-  for i in $(seq 30); do sleep 0.1; echo "${filler//N/$i}" >&3; done
+  i=0
+  while [ $i -lt 30 ] || { [ "$(wc -l <"$TMP/slow.decisions")" -lt 20 ] && [ $i -lt 600 ]; }; do
+      i=$((i + 1)); sleep 0.1; echo "${filler//N/$i}" >&3
+  done
   echo "$forbid" >&3 ) &
 writer=$!
-: >"$TMP/slow.decisions"
 while kill -0 "$writer" 2>/dev/null; do decision >>"$TMP/slow.decisions"; sleep 0.05; done
 wait "$writer"
 for _ in $(seq 8); do decision >>"$TMP/slow.decisions"; sleep 0.25; done

@@ -97,7 +97,23 @@ wait $wk
 cat "$TMP/wrk.out" | grep -E 'requests in|Requests/sec|Non-2xx|Socket errors|SOAK' | sed 's/^/     /'
 total=$(wrk_total "$TMP/wrk.out")
 [ "${total:-0}" -gt $((SECS * 200)) ] && ok "soak traffic flowed ($total requests in ${SECS}s)" || bad "too little traffic: $(cat "$TMP/wrk.out")"
-check "socket errors" "$(wrk_sockerr "$TMP/wrk.out")" 0
+# Connect, read and write errors always fail.  A timeout is the server's
+# fault too, unless the whole machine stopped: then the sampler below, a
+# separate process ticking every INT seconds, missed its ticks as well (CI
+# once saw wrk's 20 s run take 31 s, the sampler silent from 11 s to 24 s,
+# and 8 timeouts, one per connection).  Timeouts are forgiven only then,
+# and at most one per connection.
+errs=$(awk '/Socket errors/ {gsub(",", ""); print $4 + $6 + $8}' "$TMP/wrk.out" | grep . || echo 0)
+touts=$(awk '/Socket errors/ {gsub(",", ""); print $10}' "$TMP/wrk.out" | grep . || echo 0)
+gap=$(awk 'NR > 1 && $1 - p > g { g = $1 - p } { p = $1 } END { print g + 0 }' "$TMP/rss")
+check "socket errors (connect, read, write)" "$errs" 0
+if [ "$touts" -eq 0 ]; then
+    ok "no timeouts"
+elif [ "$gap" -ge $(( INT * 5 )) ] && [ "$touts" -le 8 ]; then
+    ok "$touts timeouts, all while the machine stood still (the sampler was silent for ${gap}s)"
+else
+    bad "$touts timeouts with the machine running (longest sampler gap ${gap}s)"
+fi
 # 7 of the 11 kinds answer 200, 2 answer 400, 2 answer 401; anything else
 # (a 5xx, a 503) is wrong.
 read -r c200 c400 c401 other <<<"$(sed -n 's/^SOAK 200=\([0-9]*\) 400=\([0-9]*\) 401=\([0-9]*\) other=\([0-9]*\)$/\1 \2 \3 \4/p' "$TMP/wrk.out")"
