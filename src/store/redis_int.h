@@ -104,6 +104,6 @@ writ_status wr_redis_revocation_publish(wr_store *st, int kind, const char *valu
 writ_status wr_redis_revocation_follow(wr_store *st, char cursor[WR_REV_CURSOR_MAX], int wait_ms,
                                        bool (*fn)(void *ud, int kind, const char *value, size_t len,
                                                   int64_t until),
-                                       void *ud, writ_error *err);
+                                       void *ud, bool *lost, writ_error *err);
 
 #endif

@@ -2,6 +2,7 @@
  *
  *   writ:rev        hash: "KIND:VALUE" -> until (every live revocation)
  *   writ:rev:log    stream of publications: k KIND, v VALUE, u UNTIL
+ *   writ:rev:epoch  a random name for this life of the two (see below)
  *
  * Publishing is one script (the hash and the stream change together).  A
  * follower's cursor is the id of the last stream entry it has seen.
@@ -23,7 +24,17 @@
  * A reload is gap-free without a transaction: the stream's last id L is
  * read first, then the hash is scanned.  A revocation published before L
  * is in the hash (HSCAN returns every field present for the whole scan),
- * one published after has a stream id above L, where following resumes. */
+ * one published after has a stream id above L, where following resumes.
+ *
+ * A Redis that lost its data (restarted without its append-only file,
+ * flushed) and was written to since can hold a new stream that passes both
+ * tests: ids above the cursor (they come from the clock) and as many
+ * entries.  So the cursor also carries the epoch, a random name the first
+ * follower of an empty Redis writes (SET NX): a follower that finds another
+ * epoch, or none, than its cursor's knows the data it followed is gone.  It
+ * reloads what is there and says so (*lost): its caller then publishes
+ * again what it still knows (revocations.c), so that a replica started
+ * after the loss learns it too. */
 #include "store/redis_int.h"
 #include "util/alloc.h"
 
@@ -31,6 +42,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h> /* getentropy */
 
 #define LOG_MAXLEN "100000"
 
@@ -43,6 +55,7 @@ static const char publish_lua[] =
     "  if o == 0 or u == 0 then u = 0 elseif o > u then u = o end\n"
     "end\n"
     "local us = string.format('%d', u)\n"
+    "if old == us then return 0 end\n" /* known as it is: nothing new to follow */
     "redis.call('HSET', KEYS[1], ARGV[1], us)\n"
     "return redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[5], '*', 'k', ARGV[3], 'v', ARGV[4], 'u', us)\n";
 
@@ -142,20 +155,52 @@ static writ_status stream_info(redisContext *c, sinfo *in, writ_error *err)
     return ret;
 }
 
-/* "MS-SEQ/N" */
-static bool cursor_parse(const char *t, sid *id, uint64_t *n)
+#define EPOCH_MAX 40 /* an epoch's length; ours are 32 hex digits */
+
+/* "MS-SEQ/N/EPOCH" */
+static bool cursor_parse(const char *t, sid *id, uint64_t *n, char epoch[EPOCH_MAX + 1])
 {
     const char *slash = strchr(t, '/');
     char *end = NULL;
     if (!slash || !sid_parse(t, (size_t)(slash - t), id) || !slash[1])
         return false;
     *n = strtoull(slash + 1, &end, 10);
-    return !*end;
+    if (end == slash + 1 || *end != '/' || !end[1] || strlen(end + 1) > EPOCH_MAX)
+        return false;
+    strcpy(epoch, end + 1);
+    return true;
 }
 
-static void cursor_set(char cursor[WR_REV_CURSOR_MAX], sid id, uint64_t n)
+static void cursor_set(char cursor[WR_REV_CURSOR_MAX], sid id, uint64_t n, const char *epoch)
 {
-    snprintf(cursor, WR_REV_CURSOR_MAX, "%" PRIu64 "-%" PRIu64 "/%" PRIu64, id.ms, id.seq, n);
+    snprintf(cursor, WR_REV_CURSOR_MAX, "%" PRIu64 "-%" PRIu64 "/%" PRIu64 "/%s", id.ms, id.seq, n, epoch);
+}
+
+/* This life's epoch: the one in Redis, or a new one written now when there
+ * is none (the first follower of an empty Redis; SET NX GET: one wins). */
+static writ_status epoch_get(redisContext *c, char epoch[EPOCH_MAX + 1], writ_error *err)
+{
+    unsigned char rnd[16];
+    char mine[33];
+    if (getentropy(rnd, sizeof rnd) != 0)
+        return rd_fail(err, WRIT_EIO, "revocation follow", "no random bytes for an epoch");
+    for (size_t i = 0; i < sizeof rnd; i++)
+        snprintf(mine + 2 * i, 3, "%02x", rnd[i]);
+    redisReply *r = redisCommand(c, "SET writ:rev:epoch %s NX GET", mine);
+    if (!r) {
+        c->err = REDIS_ERR_IO;
+        return rd_fail(err, WRIT_EIO, "revocation follow", c->errstr[0] ? c->errstr : "no reply");
+    }
+    writ_status ret = WRIT_OK;
+    if (r->type == REDIS_REPLY_NIL)
+        strcpy(epoch, mine);
+    else if (r->type == REDIS_REPLY_STRING && r->len > 0 && r->len <= EPOCH_MAX && !memchr(r->str, '/', r->len))
+        memcpy(epoch, r->str, r->len + 1);
+    else
+        ret = rd_fail(err, WRIT_EIO, "revocation follow (epoch)",
+                      r->type == REDIS_REPLY_ERROR ? r->str : "writ:rev:epoch holds something else");
+    freeReplyObject(r);
+    return ret;
 }
 
 typedef bool (*rev_fn)(void *ud, int kind, const char *value, size_t len, int64_t until);
@@ -218,7 +263,7 @@ static bool entry_fields(const redisReply *fv, int *kind, const redisReply **val
 }
 
 writ_status wr_redis_revocation_follow(wr_store *st, char cursor[WR_REV_CURSOR_MAX], int wait_ms, rev_fn fn,
-                                       void *ud, writ_error *err)
+                                       void *ud, bool *lost, writ_error *err)
 {
     wr_redis_store *s = (wr_redis_store *)st;
     redisContext *c = rd_get(s, err);
@@ -227,16 +272,21 @@ writ_status wr_redis_revocation_follow(wr_store *st, char cursor[WR_REV_CURSOR_M
     sinfo in;
     sid cur = {0, 0};
     uint64_t n = 0;
-    writ_status ret = stream_info(c, &in, err);
+    char epoch[EPOCH_MAX + 1], was[EPOCH_MAX + 1] = "";
+    writ_status ret = epoch_get(c, epoch, err);
+    if (!ret)
+        ret = stream_info(c, &in, err);
     if (ret)
         goto out;
-    bool full = !*cursor || !cursor_parse(cursor, &cur, &n) || sid_cmp(cur, in.last) > 0 || n > in.added ||
-                n < in.added - in.length;
-    if (full) {
+    bool known = *cursor && cursor_parse(cursor, &cur, &n, was);
+    bool gone = known && (strcmp(was, epoch) != 0 || sid_cmp(cur, in.last) > 0 || n > in.added);
+    if (!known || gone || n < in.added - in.length) {
         bool stopped = false;
         ret = reload(c, fn, ud, &stopped, err);
-        if (!ret && !stopped)
-            cursor_set(cursor, in.last, in.added);
+        if (!ret && !stopped) {
+            cursor_set(cursor, in.last, in.added, epoch);
+            *lost = gone;
+        }
         goto out;
     }
     char idtext[48];
@@ -278,7 +328,7 @@ writ_status wr_redis_revocation_follow(wr_store *st, char cursor[WR_REV_CURSOR_M
             int64_t until;
             if (entry_fields(e->element[1], &kind, &v, &until) && !fn(ud, kind, v->str, v->len, until))
                 break; /* the cursor stays before this entry */
-            cursor_set(cursor, id, ++n);
+            cursor_set(cursor, id, ++n, epoch);
         }
     } else if (r->type != REDIS_REPLY_NIL) {
         ret = rd_fail(err, WRIT_EIO, "revocation follow (XREAD)", "unexpected reply");

@@ -53,7 +53,7 @@ writ_status wr_sqlite_revocation_publish(wr_store *st, int kind, const char *val
 writ_status wr_sqlite_revocation_follow(wr_store *st, char cursor[WR_REV_CURSOR_MAX], int wait_ms,
                                         bool (*fn)(void *ud, int kind, const char *value, size_t len,
                                                    int64_t until),
-                                        void *ud, writ_error *err)
+                                        void *ud, bool *lost, writ_error *err)
 {
     (void)wait_ms; /* a file has no way to wait for a writer: callers poll */
     wr_sqlite_store *s = (wr_sqlite_store *)st;
@@ -73,8 +73,10 @@ writ_status wr_sqlite_revocation_follow(wr_store *st, char cursor[WR_REV_CURSOR_
         ret = wr_sqlite_fail(s, err, "cannot read revocations");
         goto out;
     }
-    if (sqlite3_column_int64(q, 0) < from)
+    if (sqlite3_column_int64(q, 0) < from) {
         from = 0;
+        *lost = true;
+    }
     sqlite3_finalize(q);
     q = NULL;
     if (sqlite3_prepare_v2(s->db, "SELECT id, kind, value, until FROM revocations WHERE id > ? ORDER BY id",

@@ -253,9 +253,13 @@ writ_status wr_store_revocation_publish(wr_store *st, int kind, const char *valu
 writ_status wr_store_revocation_follow(wr_store *st, char cursor[WR_REV_CURSOR_MAX], int wait_ms,
                                        bool (*fn)(void *ud, int kind, const char *value, size_t len,
                                                   int64_t until),
-                                       void *ud, writ_error *err)
+                                       void *ud, bool *lost, writ_error *err)
 {
+    bool lost_here = false;
+    if (lost)
+        *lost = false;
     if (!memchr(cursor, '\0', WR_REV_CURSOR_MAX))
         return st_fail(err, WRIT_EINVAL, "state: revocation cursor is not terminated");
-    return st->ops->revocation_follow(st, cursor, wait_ms < 0 ? 0 : wait_ms, fn, ud, err);
+    return st->ops->revocation_follow(st, cursor, wait_ms < 0 ? 0 : wait_ms, fn, ud, lost ? lost : &lost_here,
+                                      err);
 }

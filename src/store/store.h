@@ -238,7 +238,7 @@ WRIT_MUST_CHECK writ_status wr_store_revocation_publish(wr_store *st, int kind, 
 
 /* A position in the log, opaque to the caller; "" = none yet. */
 #ifndef WR_REV_CURSOR_MAX
-#define WR_REV_CURSOR_MAX 64
+#define WR_REV_CURSOR_MAX 128
 #endif
 
 /* Deliver to fn the revocations published after cursor and advance it.
@@ -248,11 +248,17 @@ WRIT_MUST_CHECK writ_status wr_store_revocation_publish(wr_store *st, int kind, 
  * never misses one; it may see one more than once.  wait_ms > 0 waits up
  * to that long for a first new entry when there is none (Redis: XREAD
  * BLOCK); SQLite does not wait.  fn returning false stops the delivery
- * early: the cursor then stays before that entry.  Returns an error
- * (cursor unchanged) when the backend cannot be reached. */
+ * early: the cursor then stays before that entry.  *lost (lost may be
+ * NULL) is set when the backend is found to have lost what it held when
+ * the cursor was taken (Redis restarted empty or flushed: a new log; the
+ * SQLite file replaced): what was delivered is all it holds now, and the
+ * follower may know revocations it no longer has (see revocations.c).
+ * Returns an error (cursor unchanged) when the backend cannot be
+ * reached. */
 WRIT_MUST_CHECK writ_status wr_store_revocation_follow(
     wr_store *st, char cursor[WR_REV_CURSOR_MAX], int wait_ms,
-    bool (*fn)(void *ud, int kind, const char *value, size_t len, int64_t until), void *ud, writ_error *err);
+    bool (*fn)(void *ud, int kind, const char *value, size_t len, int64_t until), void *ud, bool *lost,
+    writ_error *err);
 
 /* ---- for backends (store_int.h holds wr_store_ops) */
 

@@ -41,7 +41,7 @@ typedef struct wr_store_ops {
     writ_status (*revocation_follow)(wr_store *st, char cursor[WR_REV_CURSOR_MAX], int wait_ms,
                                      bool (*fn)(void *ud, int kind, const char *value, size_t len,
                                                 int64_t until),
-                                     void *ud, writ_error *err);
+                                     void *ud, bool *lost, writ_error *err);
 } wr_store_ops;
 
 /* Every backend's handle starts with this. */

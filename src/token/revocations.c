@@ -59,6 +59,7 @@ struct writ_revocations {
     atomic_llong last_ok_ms; /* CLOCK_MONOTONIC ms of the feed's last answer */
     int64_t stale_after_ms;
     char cursor[WR_REV_CURSOR_MAX];
+    bool republish; /* the store lost what it held: put back what r knows (follower thread only) */
     void (*log)(const char *msg);
 };
 
@@ -430,14 +431,67 @@ static void feed_log(writ_revocations *r, const char *fmt, ...)
     r->log(msg);
 }
 
+/* The store lost what it held (Redis restarted without its data, or was
+ * flushed): publish again every live revocation r knows.  Each replica
+ * running does so, so the store comes to hold the union of what they
+ * know; publishing one already there changes nothing.  Done from a copy,
+ * not under the lock, so checks go on meanwhile.  false (r->republish
+ * stays set, and the next step tries again) when the store fails. */
+static bool republish(writ_revocations *r, writ_error *err)
+{
+    int64_t now = (int64_t)time(NULL);
+    pthread_rwlock_rdlock(&r->lock);
+    size_t n = 0, cap = r->count;
+    rv_entry *copy = cap ? wr_calloc(cap, sizeof *copy) : NULL;
+    bool ok = !cap || copy;
+    for (size_t i = 0; ok && i < r->cap && n < cap; i++) {
+        const rv_entry *e = &r->slots[i];
+        if (!e->hash || (e->until != 0 && e->until < now))
+            continue;
+        copy[n] = *e;
+        if (!(copy[n].value = wr_strndup(e->value, e->len)))
+            ok = false;
+        else
+            n++;
+    }
+    pthread_rwlock_unlock(&r->lock);
+    size_t put = 0;
+    for (size_t i = 0; ok && i < n; i++) {
+        if (r->ops.publish(r->feed, copy[i].kind, copy[i].value, copy[i].len, copy[i].until, err))
+            ok = false;
+        else
+            put++;
+    }
+    for (size_t i = 0; i < n; i++)
+        wr_free(copy[i].value);
+    wr_free(copy);
+    if (!ok) {
+        if (!err->msg[0])
+            rv_err(err, WRIT_ENOMEM, "out of memory while publishing revocations again", NULL);
+        feed_log(r, "state: the shared store lost its revocations; putting back the %zu this replica knows "
+                    "failed after %zu: %s (retried)", n, put, err->msg);
+        return false;
+    }
+    feed_log(r, "state: the shared store had lost its revocations (restarted empty or flushed?); put back the "
+                "%zu this replica knows", n);
+    r->republish = false;
+    return true;
+}
+
 /* One step: what is new (waiting up to wait_ms); the feed counts as heard
- * only when everything delivered was applied. */
+ * only when everything delivered was applied, and anything the store lost
+ * was put back. */
 static bool feed_step(writ_revocations *r, int wait_ms, writ_error *err)
 {
     apply_ctx a = {.r = r};
-    writ_status st = r->ops.follow(r->feed, r->cursor, wait_ms, apply_one, &a, err);
+    bool lost = false;
+    writ_status st = r->ops.follow(r->feed, r->cursor, wait_ms, apply_one, &a, &lost, err);
     if (st == WRIT_OK && a.failed)
         st = rv_err(err, WRIT_ENOMEM, "out of memory while applying revocations", NULL);
+    if (st == WRIT_OK && lost)
+        r->republish = true;
+    if (st == WRIT_OK && r->republish && !republish(r, err))
+        st = WRIT_EIO;
     if (st == WRIT_OK)
         atomic_store_explicit(&r->last_ok_ms, wr_mono_ms(), memory_order_relaxed);
     return st == WRIT_OK;

@@ -19,7 +19,7 @@ struct wr_store;
 
 /* A position in a feed, opaque to the caller; "" = none yet. */
 #ifndef WR_REV_CURSOR_MAX
-#define WR_REV_CURSOR_MAX 64
+#define WR_REV_CURSOR_MAX 128
 #endif
 
 typedef struct wr_revfeed_ops {
@@ -27,15 +27,18 @@ typedef struct wr_revfeed_ops {
                            writ_error *err);
     writ_status (*follow)(struct wr_store *st, char cursor[WR_REV_CURSOR_MAX], int wait_ms,
                           bool (*fn)(void *ud, int kind, const char *value, size_t len, int64_t until), void *ud,
-                          writ_error *err);
+                          bool *lost, writ_error *err);
 } wr_revfeed_ops;
 
 /* r (opened in memory: path NULL) loads every revocation of st now, then a
  * thread follows st until writ_revocations_close (st must outlive r).
  * From then on writ_revocations_add publishes to st first.  The store
  * being unreachable now is not an error: r starts stale and catches up
- * when it answers.  log (may be NULL) hears of the feed being lost and
- * back; it is called from the follower thread. */
+ * when it answers.  When the store turns out to have lost what it held
+ * (follow's *lost: Redis restarted empty), r publishes again every live
+ * revocation it knows, so that a replica started later learns them too.
+ * log (may be NULL) hears of the feed being lost and back, and of such a
+ * loss; it is called from the follower thread. */
 WRIT_MUST_CHECK writ_status wr_revocations_follow_ops(writ_revocations *r, struct wr_store *st,
                                                       const wr_revfeed_ops *ops, unsigned stale_after_s,
                                                       void (*log)(const char *msg), writ_error *err);

@@ -10,7 +10,9 @@
 #     a metric, /healthz 503); a revocation cannot be shared (503);
 #   - Redis restarted on its append-only file: the replicas catch up, and
 #     every token revoked before is still refused, also by a replica
-#     started afresh (it learns them from Redis alone).
+#     started afresh (it learns them from Redis alone);
+#   - Redis restarted without its data: the replicas running put back what
+#     they know, so a replica started afterwards refuses those tokens too.
 # Approvals and limits across replicas: tests/server/replicas_limits.sh.
 . "$(dirname "$0")/lib.sh"
 command -v redis-server >/dev/null || { bad "redis-server installed (scripts/test.sh installs it)"; finish; }
@@ -320,4 +322,32 @@ done
 check "after Redis restarted, every token revoked before is still refused (3 replicas x $((N + 1)))" "$still" "$total"
 r=$(ADDR=${ADDRS[3]} req GET /authz/check/datasets/usage-metrics -H "Authorization: Bearer $(sed -n 3p "$TMP/kept")")
 check "tokens never revoked are still allowed" "${r%% *}" 200
+
+# ---- Redis loses its data (restarted without its append-only file): the
+# replicas running put back every live revocation they know, so a replica
+# started afterwards refuses those tokens too; among them the one r0 took
+# while Redis was down (enforced on r0 only until now).
+kill -9 "$RPID"
+wait "$RPID" 2>/dev/null
+keep=(); for p in "${PIDS[@]}"; do [ "$p" = "$RPID" ] || keep+=("$p"); done; PIDS=("${keep[@]}")
+rm -rf "$TMP/redis/appendonlydir" "$TMP/redis"/*.aof
+start_redis
+for _ in $(seq 100); do
+    n=$(REDISCLI_AUTH=$(cat "$TMP/redis.pass") redis-cli -p "$rport" hlen writ:rev 2>/dev/null)
+    [ "${n:-0}" -ge $((N + 2)) ] && break
+    sleep 0.1
+done
+check "the replicas put their revocations back ($((N + 2)) tokens)" "$([ "${n:-0}" -ge $((N + 2)) ] && echo yes || echo "no: ${n:-?}")" yes
+contains "r0 says the store had lost them" "$(cat "$TMP/r0.log")" "the shared store had lost its revocations"
+start_writ r4 "${EXFILES[@]}" --config "$TMP/writ.conf" --replica r4   # started after the loss
+still=0 total=0
+{ cat "$TMP/revoked"; sed -n 2p "$TMP/kept"; } >"$TMP/revoked.all"
+while read -r tok; do
+    total=$((total + 1))
+    r=$(req GET /authz/check/datasets/usage-metrics -H "Authorization: Bearer $tok")
+    [ "${r%% *}" = 401 ] && still=$((still + 1))
+done <"$TMP/revoked.all"
+check "after Redis lost its data, a replica started afterwards refuses every revoked token ($total)" "$still" "$total"
+r=$(req GET /authz/check/datasets/usage-metrics -H "Authorization: Bearer $(sed -n 3p "$TMP/kept")")
+check "and still allows a token never revoked" "${r%% *}" 200
 finish

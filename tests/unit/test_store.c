@@ -1144,25 +1144,25 @@ static void test_revocations(void **state)
     writ_error err;
     char cur[WR_REV_CURSOR_MAX] = "";
     revs r = {0};
-    assert_int_equal(wr_store_revocation_follow(f->st, cur, 0, on_rev, &r, &err), WRIT_OK);
+    assert_int_equal(wr_store_revocation_follow(f->st, cur, 0, on_rev, &r, NULL, &err), WRIT_OK);
     assert_int_equal(r.n, 0);
     assert_true(cur[0] != '\0');
     assert_int_equal(wr_store_revocation_publish(f->st, 1, "jti-1", 5, 100, &err), WRIT_OK);
     assert_int_equal(wr_store_revocation_publish(f->st, 3, "task-9", 6, 0, &err), WRIT_OK);
     assert_int_equal(wr_store_revocation_publish(f->st, 4, "spiffe://x/a b", 14, 50, &err), WRIT_OK);
-    assert_int_equal(wr_store_revocation_follow(f->st, cur, 0, on_rev, &r, &err), WRIT_OK);
+    assert_int_equal(wr_store_revocation_follow(f->st, cur, 0, on_rev, &r, NULL, &err), WRIT_OK);
     assert_int_equal(r.n, 3);
     assert_string_equal(r.last, "4:spiffe://x/a b");
     assert_int_equal(r.last_until, 50);
     r.n = 0;
-    assert_int_equal(wr_store_revocation_follow(f->st, cur, 0, on_rev, &r, &err), WRIT_OK);
+    assert_int_equal(wr_store_revocation_follow(f->st, cur, 0, on_rev, &r, NULL, &err), WRIT_OK);
     assert_int_equal(r.n, 0);
     /* republished: until merges (later wins, 0 = forever wins) */
     assert_int_equal(wr_store_revocation_publish(f->st, 4, "spiffe://x/a b", 14, 40, &err), WRIT_OK);
     /* a new follower gets every revocation once */
     char cur2[WR_REV_CURSOR_MAX] = "";
     revs r2 = {0};
-    assert_int_equal(wr_store_revocation_follow(f->st, cur2, 0, on_rev, &r2, &err), WRIT_OK);
+    assert_int_equal(wr_store_revocation_follow(f->st, cur2, 0, on_rev, &r2, NULL, &err), WRIT_OK);
     assert_int_equal(r2.n, 3);
     /* a follower that stops keeps its place */
     assert_int_equal(wr_store_revocation_publish(f->st, 2, "jti-2", 5, 0, &err), WRIT_OK);
@@ -1170,17 +1170,17 @@ static void test_revocations(void **state)
     char saved[WR_REV_CURSOR_MAX];
     memcpy(saved, cur2, sizeof saved);
     revs r3 = {.stop_after = 1};
-    assert_int_equal(wr_store_revocation_follow(f->st, cur2, 0, on_rev, &r3, &err), WRIT_OK);
+    assert_int_equal(wr_store_revocation_follow(f->st, cur2, 0, on_rev, &r3, NULL, &err), WRIT_OK);
     assert_int_equal(r3.n, 1);
     revs r4 = {0};
-    assert_int_equal(wr_store_revocation_follow(f->st, cur2, 0, on_rev, &r4, &err), WRIT_OK);
+    assert_int_equal(wr_store_revocation_follow(f->st, cur2, 0, on_rev, &r4, NULL, &err), WRIT_OK);
     assert_true(r4.n >= 1 && r4.n <= 2);
     assert_string_equal(r4.last, "2:jti-3");
     /* a cursor from elsewhere (past the log's end): everything again */
     char bogus[WR_REV_CURSOR_MAX];
     snprintf(bogus, sizeof bogus, "%s", f->chk->name[0] == 's' ? "999999" : "99999999999999-0/5");
     revs r5 = {0};
-    assert_int_equal(wr_store_revocation_follow(f->st, bogus, 0, on_rev, &r5, &err), WRIT_OK);
+    assert_int_equal(wr_store_revocation_follow(f->st, bogus, 0, on_rev, &r5, NULL, &err), WRIT_OK);
     assert_int_equal(r5.n, 5);
     /* bad input */
     assert_int_not_equal(wr_store_revocation_publish(f->st, 5, "x", 1, 0, &err), WRIT_OK);
@@ -1203,7 +1203,7 @@ static void *wait_one(void *arg)
 {
     waiter *w = arg;
     writ_error err;
-    w->s = wr_store_revocation_follow(w->st, w->cur, 3000, on_rev, &w->r, &err);
+    w->s = wr_store_revocation_follow(w->st, w->cur, 3000, on_rev, &w->r, NULL, &err);
     clock_gettime(CLOCK_MONOTONIC, &w->done);
     return NULL;
 }
@@ -1215,7 +1215,7 @@ static void test_redis_feed(void **state)
     char cur[WR_REV_CURSOR_MAX] = "";
     revs r = {0};
     assert_int_equal(wr_store_revocation_publish(f->st, 1, "a", 1, 0, &err), WRIT_OK);
-    assert_int_equal(wr_store_revocation_follow(f->st, cur, 0, on_rev, &r, &err), WRIT_OK);
+    assert_int_equal(wr_store_revocation_follow(f->st, cur, 0, on_rev, &r, NULL, &err), WRIT_OK);
     assert_int_equal(r.n, 1);
     assert_int_equal(wr_store_revocation_publish(f->st, 1, "b", 1, 0, &err), WRIT_OK);
     assert_int_equal(wr_store_revocation_publish(f->st, 1, "c", 1, 0, &err), WRIT_OK);
@@ -1228,15 +1228,37 @@ static void test_redis_feed(void **state)
     assert_int_equal(x->type, REDIS_REPLY_INTEGER);
     freeReplyObject(x);
     r.n = 0;
-    assert_int_equal(wr_store_revocation_follow(f->st, cur, 0, on_rev, &r, &err), WRIT_OK);
+    bool lost = true;
+    assert_int_equal(wr_store_revocation_follow(f->st, cur, 0, on_rev, &r, &lost, &err), WRIT_OK);
     assert_int_equal(r.n, 3); /* a reload: a, b and c */
-    /* a new log (Redis lost its data): the follower starts over */
+    assert_false(lost);       /* trimmed, not lost */
+    /* a new log (Redis lost its data): the follower starts over, and hears
+     * that what it followed is gone */
     freeReplyObject(redisCommand(c, "FLUSHDB"));
     assert_int_equal(wr_store_revocation_publish(f->st, 1, "d", 1, 0, &err), WRIT_OK);
     r.n = 0;
-    assert_int_equal(wr_store_revocation_follow(f->st, cur, 0, on_rev, &r, &err), WRIT_OK);
+    assert_int_equal(wr_store_revocation_follow(f->st, cur, 0, on_rev, &r, &lost, &err), WRIT_OK);
     assert_int_equal(r.n, 1);
     assert_string_equal(r.last, "1:d");
+    assert_true(lost);
+    assert_int_equal(wr_store_revocation_follow(f->st, cur, 0, on_rev, &r, &lost, &err), WRIT_OK);
+    assert_false(lost);
+    /* lost again, and written to more since than the follower had seen:
+     * ids above its cursor and as many entries, so only the epoch tells */
+    freeReplyObject(redisCommand(c, "FLUSHDB"));
+    const char *more[] = {"f", "g", "h", "i", "j", "k"};
+    for (size_t i = 0; i < sizeof more / sizeof *more; i++)
+        assert_int_equal(wr_store_revocation_publish(f->st, 1, more[i], 1, 0, &err), WRIT_OK);
+    r.n = 0;
+    assert_int_equal(wr_store_revocation_follow(f->st, cur, 0, on_rev, &r, &lost, &err), WRIT_OK);
+    assert_int_equal(r.n, 6);
+    assert_true(lost);
+    /* publishing what is known as it is adds nothing to follow */
+    r.n = 0;
+    assert_int_equal(wr_store_revocation_publish(f->st, 1, "f", 1, 0, &err), WRIT_OK);
+    assert_int_equal(wr_store_revocation_follow(f->st, cur, 0, on_rev, &r, &lost, &err), WRIT_OK);
+    assert_int_equal(r.n, 0);
+    assert_false(lost);
     redisFree(c);
 
     waiter w = {.st = f->st};
@@ -1259,7 +1281,7 @@ static void test_redis_feed(void **state)
     snprintf(url, sizeof url, "redis://127.0.0.1:%d", free_port());
     assert_int_equal(wr_store_open(url, NULL, &dead, &err), WRIT_OK);
     char dc[WR_REV_CURSOR_MAX] = "1-0";
-    assert_int_not_equal(wr_store_revocation_follow(dead, dc, 0, on_rev, &r, &err), WRIT_OK);
+    assert_int_not_equal(wr_store_revocation_follow(dead, dc, 0, on_rev, &r, NULL, &err), WRIT_OK);
     assert_string_equal(dc, "1-0");
     assert_non_null(strstr(err.msg, "state: redis"));
     wr_approval w2, out;
