@@ -799,28 +799,34 @@ int srv_run_ext(const srv_config *cfg, const srv_ext *const *ext, size_t next)
         bool pg = strcmp(cfg->audit_sink, "sqlite") != 0; /* audit_sink: store/audit_pg.c */
         char *db = pg ? NULL : join(cfg->state_dir, "/writ.db");
         char *spool = pg ? join(cfg->state_dir, "/audit-spool.bin") : NULL;
+        /* PostgreSQL: the last checkpoint kept on local disk too, so that
+         * rows deleted in the database while this replica was stopped show
+         * when it starts (SQLite: the log is in this folder already) */
+        char *anchor = pg ? join(cfg->state_dir, "/audit-anchor.json") : NULL;
         wr_audit_opts ao = {.batch = cfg->audit_batch, .queue_max = cfg->audit_queue,
                             .checkpoint_every = cfg->audit_checkpoint_every, .fsync = cfg->audit_fsync,
                             .commit_delay_us = cfg->audit_commit_delay_us,
                             .signer = s.keyring, .replica = s.replica, .key_dir = cfg->state_dir,
                             .spool = spool, .spool_max = cfg->audit_spool_max,
-                            .spool_drop = !strcmp(cfg->audit_spool_full, "drop")};
+                            .spool_drop = !strcmp(cfg->audit_spool_full, "drop"), .anchor = anchor};
         writ_status st = WRIT_ENOMEM;
         if (pg && strncmp(cfg->audit_sink, "postgresql://", 13) && strncmp(cfg->audit_sink, "postgres://", 11))
             st = WRIT_EINVAL, snprintf(err.msg, sizeof err.msg, "audit_sink: expected sqlite or postgresql://...");
         else if (strcmp(cfg->audit_spool_full, "refuse") && strcmp(cfg->audit_spool_full, "drop"))
             st = WRIT_EINVAL, snprintf(err.msg, sizeof err.msg, "audit_spool_full: expected refuse or drop");
-        else if (pg ? spool != NULL : db != NULL)
+        else if (pg ? spool != NULL && anchor != NULL : db != NULL)
             st = wr_audit_open(pg ? cfg->audit_sink : db, &ao, &s.audit, &err);
         if (st) {
             log_msg("%s", st == WRIT_ENOMEM ? "out of memory" : err.msg);
             wr_free(db);
             wr_free(spool);
+            wr_free(anchor);
             goto out;
         }
         log_msg("audit log %s (replica %s)", pg ? "in PostgreSQL" : db, s.replica);
         wr_free(db);
         wr_free(spool);
+        wr_free(anchor);
     }
     if (pthread_key_create(&s.az_key, free_authorizer) != 0) {
         log_msg("cannot create a thread key");

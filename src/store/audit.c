@@ -72,6 +72,7 @@ struct wr_audit {
     au_wake wake[8];     /* wr_audit_busy's, called after the next transaction */
     unsigned nwake;
     unsigned waking; /* lead_batch calls to wake-ups in progress (outside the lock) */
+    char *anchor;    /* opts.anchor (NULL: none) */
 };
 
 /* ---- keys */
@@ -177,6 +178,97 @@ static writ_status sign_cp(wr_audit *a, uint64_t seq, const unsigned char h[32],
     return st;
 }
 
+/* ---- the anchor (wr_audit_opts.anchor)
+ *
+ * One line of JSON, {"seq":N,"head":"HEX"}: the last checkpoint this
+ * server wrote.  Replaced whole (a temporary file renamed over it), so a
+ * crash leaves the old one or the new one; fsynced at open and close, not
+ * at the periodic checkpoints (an anchor a crash set back is only weaker,
+ * never wrong). */
+static void anchor_write(const wr_audit *a, uint64_t seq, const char *head_hex, bool sync)
+{
+    if (!a->anchor)
+        return;
+    size_t n = strlen(a->anchor);
+    char *tmp = wr_malloc(n + 5);
+    if (!tmp) {
+        fprintf(stderr, "writ: audit log: anchor %s: out of memory\n", a->anchor);
+        return;
+    }
+    memcpy(tmp, a->anchor, n);
+    memcpy(tmp + n, ".tmp", 5);
+    char line[128];
+    int len = snprintf(line, sizeof line, "{\"seq\":%llu,\"head\":\"%s\"}\n", (unsigned long long)seq, head_hex);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+    bool ok = fd >= 0 && write(fd, line, (size_t)len) == len && (!sync || fsync(fd) == 0);
+    if (fd >= 0 && close(fd) != 0)
+        ok = false;
+    if (ok && rename(tmp, a->anchor) != 0)
+        ok = false;
+    if (!ok) {
+        fprintf(stderr, "writ: audit log: anchor %s: cannot write it: %s\n", a->anchor, strerror(errno));
+        unlink(tmp);
+    }
+    wr_free(tmp);
+}
+
+typedef struct anchor_ctx {
+    uint64_t seq;
+    unsigned char head[32];
+    bool found, same;
+} anchor_ctx;
+
+static int anchor_rec(void *ctx, const au_rec *r)
+{
+    anchor_ctx *c = ctx;
+    unsigned char h[32];
+    c->found = r->row.seq == c->seq;
+    c->same = c->found && au_unhex(r->row.hash, strlen(r->row.hash), h) == 0 && memcmp(h, c->head, 32) == 0;
+    return 1;
+}
+
+/* At open, after the tail check: the log reaches the anchor's record and
+ * holds it with the anchor's head.  No anchor file: nothing to check (a
+ * first start; or one deleted along with the log, which this cannot tell). */
+static writ_status anchor_check(wr_audit *a, const char *where, writ_error *err)
+{
+    if (!a->anchor)
+        return WRIT_OK;
+    FILE *f = fopen(a->anchor, "r");
+    if (!f) {
+        if (errno == ENOENT)
+            return WRIT_OK;
+        return au_fail(err, WRIT_EIO, "audit log: anchor %s: %s", a->anchor, strerror(errno));
+    }
+    char line[160] = "", hx[80] = "", extra = 0;
+    unsigned long long seq = 0;
+    bool got = fgets(line, sizeof line, f) != NULL;
+    fclose(f);
+    anchor_ctx c = {0};
+    if (!got || sscanf(line, "{\"seq\":%llu,\"head\":\"%64[0-9a-f]\"}%c", &seq, hx, &extra) != 3 ||
+        extra != '\n' || strlen(hx) != 64 || au_unhex(hx, 64, c.head) != 0)
+        return au_fail(err, WRIT_EVALIDATE,
+                       "audit log: anchor %s:1:1: not an anchor ({\"seq\":N,\"head\":\"64 hex digits\"}): "
+                       "refusing to start (move it aside to start without the check)",
+                       a->anchor);
+    c.seq = (uint64_t)seq;
+    if (a->last_seq < c.seq)
+        return au_fail(err, WRIT_EVALIDATE,
+                       "audit log %s: this server wrote checkpoint %llu (anchor %s), but the log ends at record "
+                       "%llu: records were removed, checkpoints and all; refusing to append (the log is left as "
+                       "it is, as evidence; to start on it anyway, move the anchor aside)",
+                       where, seq, a->anchor, (unsigned long long)a->last_seq);
+    writ_status st = a->sink->ops->records(a->sink, c.seq ? c.seq : 1, anchor_rec, &c, err);
+    if (st)
+        return st;
+    if (c.seq && !c.same)
+        return au_fail(err, WRIT_EVALIDATE,
+                       "audit log %s: record %llu %s the head of checkpoint %llu this server wrote (anchor %s): "
+                       "the log was rewritten; refusing to append (the log is left as it is, as evidence)",
+                       where, seq, c.found ? "differs from" : "is missing, with", seq, a->anchor);
+    return WRIT_OK;
+}
+
 /* A checkpoint of the committed head in a transaction of its own. */
 static int checkpoint_now(wr_audit *a, uint64_t adopted)
 {
@@ -195,6 +287,7 @@ static int checkpoint_now(wr_audit *a, uint64_t adopted)
         return -1;
     }
     a->cp_seq = a->last_seq;
+    anchor_write(a, a->last_seq, hx, true);
     /* a copy of the head outside the log (the server's log) */
     fprintf(stderr, "writ: audit log: checkpoint %llu signed, head %s\n", (unsigned long long)a->last_seq,
             hx);
@@ -262,6 +355,8 @@ static int write_batch(wr_audit *a, const waiter *w, size_t n)
     a->cp_seq = cp;
     memcpy(a->last_hash, h, 32);
     memcpy(a->last_hex, a->hx[n - 1], 65);
+    if (nc)
+        anchor_write(a, a->cps[nc - 1].seq, a->cps[nc - 1].head, false);
     rc = 0;
 out:
     for (size_t i = 0; i < nc; i++)
@@ -406,6 +501,7 @@ static void free_audit(wr_audit *a)
     wr_free(a->cps);
     wr_free(a->hx);
     wr_free(a->replica);
+    wr_free(a->anchor);
     wr_free(a);
 }
 
@@ -429,6 +525,10 @@ writ_status wr_audit_open(const char *path, const wr_audit_opts *o, wr_audit **o
     a->every = o->checkpoint_every ? o->checkpoint_every : 1000;
     a->delay_us = o->commit_delay_us > 100000 ? 100000 : o->commit_delay_us;
     a->commit_here_ok = !o->fsync && !au_is_pg(path);
+    if (o->anchor && !(a->anchor = au_strdup(o->anchor))) {
+        st = au_fail(err, WRIT_ENOMEM, "audit log: out of memory");
+        goto bad;
+    }
     if (!(a->recs = wr_calloc(a->batch, sizeof *a->recs)) ||
         !(a->cps = wr_calloc(a->batch, sizeof *a->cps)) || !(a->hx = wr_calloc(a->batch, sizeof *a->hx)) ||
         !(a->md = EVP_MD_CTX_new())) {
@@ -480,7 +580,7 @@ writ_status wr_audit_open(const char *path, const wr_audit_opts *o, wr_audit **o
                      (unsigned long long)a->last_seq);
         goto bad;
     }
-    if ((st = check_tail(a, path, nrec, &fresh, err)))
+    if ((st = check_tail(a, path, nrec, &fresh, err)) || (st = anchor_check(a, path, err)))
         goto bad;
     /* A new log starts with checkpoint 0, so that an emptied one shows; a
      * tail past the last checkpoint (after a crash) is signed now that it

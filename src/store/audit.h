@@ -139,6 +139,14 @@ typedef struct wr_audit_opts {
     const char *spool;
     uint32_t spool_max;
     bool spool_drop;
+    /* A file outside the log that keeps the last checkpoint written (its
+     * record's number and head; replaced at each checkpoint).  At open a
+     * log that ends before it, or holds another record at its number, is
+     * refused: rows deleted from the database while the server was
+     * stopped, a whole replica's included, show.  NULL = none.  Meant for
+     * a log elsewhere (PostgreSQL): written after the log's commit, so it
+     * is never ahead of a log whose commits are durable. */
+    const char *anchor;
 } wr_audit_opts;
 
 /* Open (creating, mode 0600 also for -wal/-shm) the log.  Checks the tail

@@ -13,7 +13,10 @@
 #     refused at start; a seq taken by an inserted row, a trigger that drops
 #     rows: decisions are denied (503), nothing spooled;
 #   - a table locked by someone else: decisions are answered from the spool
-#     after the bounded wait, not held for as long as the lock.
+#     after the bounded wait, not held for as long as the lock;
+#   - rows deleted while a replica was stopped (a cut back to a checkpoint
+#     with the checkpoints after it, the replica deleted whole): its anchor
+#     makes it refuse to start.
 . "$(dirname "$0")/lib.sh"
 command -v jq >/dev/null || { bad "jq installed"; finish; }
 
@@ -121,6 +124,44 @@ v=$("$WRIT" audit verify --jwks "$TMP/real.jwks" --db "$CURL"); rc=$?
 check "history re-signed by another key: verify --jwks exit 1" "$rc" 1
 contains "history re-signed: names the key" "$v" "replica r0: BROKEN: checkpoint 0: signed by key"
 contains "history re-signed: r1 still whole" "$v" "replica r1: ok"
+
+# ---- rows deleted while r0 was stopped.  verify cannot see a cut back to a
+# checkpoint together with the checkpoints after it, nor a replica deleted
+# whole; r0's anchor (the last checkpoint it wrote, kept in its state_dir)
+# makes it refuse to start on such a database.
+a=$(cat "$TMP/r0.state/audit-anchor.json" 2>/dev/null)
+check "r0's anchor: its last checkpoint" "$(jq -r .seq <<<"$a" 2>/dev/null)" 15
+refused_start() { # refused_start CONF LOGNAME: r0 on its own state_dir must not start
+    "$WRIT" serve --listen 127.0.0.1:0 --state-dir "$TMP/r0.state" "${EXFILES[@]}" \
+        --config "$1" --replica r0 >"$TMP/$2.log" 2>&1 &
+    local p=$!
+    for _ in $(seq 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+    kill -0 "$p" 2>/dev/null && { bad "$2: r0 started"; kill "$p"; }
+    wait "$p" 2>/dev/null
+}
+copy
+DB=c$n psql_admin -c "DELETE FROM writ_audit WHERE replica = 'r0' AND seq > 10" \
+    -c "DELETE FROM writ_audit_checkpoint WHERE replica = 'r0' AND seq > 10" >/dev/null
+"$WRIT" audit verify --jwks "$TMP/real.jwks" --db "$CURL" >/dev/null 2>&1
+check "cut back to checkpoint 10, checkpoints and all: verify cannot tell (exit 0)" "$?" 0
+conf "$TMP/k.pem" | sed "s#^audit_sink = .*#audit_sink = $CURL#" >"$TMP/cut.conf"
+refused_start "$TMP/cut.conf" cut
+contains "the cut: r0 refuses to start, naming its anchor" "$(cat "$TMP/cut.log")" \
+    "this server wrote checkpoint 15 (anchor $TMP/r0.state/audit-anchor.json), but the log ends at record 10"
+check "the cut: nothing written meanwhile" "$(DB=c$n psql_admin -tAc "SELECT count(*) FROM writ_audit WHERE replica = 'r0'")" 10
+copy
+DB=c$n psql_admin -c "DELETE FROM writ_audit WHERE replica = 'r0'" -c "DELETE FROM writ_audit_checkpoint WHERE replica = 'r0'" \
+    -c "DELETE FROM writ_audit_replica WHERE replica = 'r0'" >/dev/null
+conf "$TMP/k.pem" | sed "s#^audit_sink = .*#audit_sink = $CURL#" >"$TMP/gone.conf"
+refused_start "$TMP/gone.conf" gone
+contains "r0 deleted whole: it refuses to start" "$(cat "$TMP/gone.log")" "but the log ends at record 0"
+check "a checkpoint it made: no record of r0 written" "$(DB=c$n psql_admin -tAc "SELECT count(*) FROM writ_audit WHERE replica = 'r0'")" 0
+echo garbage >"$TMP/bad-anchor.json"
+cp "$TMP/r0.state/audit-anchor.json" "$TMP/anchor.keep"
+cp "$TMP/bad-anchor.json" "$TMP/r0.state/audit-anchor.json"
+refused_start "$TMP/writ.conf" badanchor
+contains "a damaged anchor: refused, naming it" "$(cat "$TMP/badanchor.log")" "anchor $TMP/r0.state/audit-anchor.json:1:1: not an anchor"
+cp "$TMP/anchor.keep" "$TMP/r0.state/audit-anchor.json"
 
 # ---- rows of an unregistered replica
 copy
