@@ -395,6 +395,57 @@ static const ck_key *find_key(const char *name, size_t n)
     return NULL;
 }
 
+/* Edit distance between a and b (dashes read as underscores), capped at 9. */
+static size_t key_distance(const char *a, size_t n, const char *b)
+{
+    size_t m = strlen(b), row[64];
+    if (n >= 63 || m >= 63)
+        return 9;
+    for (size_t j = 0; j <= m; j++)
+        row[j] = j;
+    for (size_t i = 1; i <= n; i++) {
+        size_t diag = row[0];
+        row[0] = i;
+        char ca = a[i - 1] == '-' ? '_' : a[i - 1];
+        for (size_t j = 1; j <= m; j++) {
+            size_t up = row[j];
+            size_t best = diag + (ca != b[j - 1]);
+            if (row[j] + 1 < best)
+                best = row[j] + 1;
+            if (row[j - 1] + 1 < best)
+                best = row[j - 1] + 1;
+            row[j] = best;
+            diag = up;
+        }
+    }
+    return row[m] > 9 ? 9 : row[m];
+}
+
+/* " (did you mean 'KEY'?)" for the nearest setting within two edits, or "". */
+static void suggest_key(const char *name, size_t n, bool flag, char *out, size_t cap)
+{
+    const char *best = NULL;
+    size_t bd = 3;
+    for (size_t i = 0; i < NKEYS; i++) {
+        size_t d = key_distance(name, n, keys[i].name);
+        if (d < bd)
+            bd = d, best = keys[i].name;
+    }
+    out[0] = '\0';
+    if (!best || n < 3)
+        return;
+    if (!flag) {
+        snprintf(out, cap, " (did you mean '%s'?)", best);
+        return;
+    }
+    char dashed[64];
+    snprintf(dashed, sizeof dashed, "%s", best);
+    for (char *p = dashed; *p; p++)
+        if (*p == '_')
+            *p = '-';
+    snprintf(out, cap, " (did you mean '--%s'?)", dashed);
+}
+
 static writ_status parse_u64(const char *v, uint64_t min, uint64_t max, uint64_t *out)
 {
     if (!*v || *v == '-' || *v == '+')
@@ -775,8 +826,11 @@ writ_status srv_config_set(srv_config *c, const char *key, const char *value, co
                            writ_error *err)
 {
     const ck_key *k = find_key(key, strlen(key));
-    if (!k)
-        return wr_error(err, WRIT_EINVAL, "unknown setting '%s'", key);
+    if (!k) {
+        char hint[96];
+        suggest_key(key, strlen(key), false, hint, sizeof hint);
+        return wr_error(err, WRIT_EINVAL, "unknown setting '%s'%s", key, hint);
+    }
     writ_status st = check_value(key, value, err);
     if (st)
         return st;
@@ -1080,8 +1134,11 @@ writ_status srv_config_args(srv_config *c, int argc, char **argv, bool *help, wr
         memcpy(key, name, n);
         key[n] = '\0';
         const ck_key *k = find_key(key, n);
-        if (!k)
-            return wr_error(err, WRIT_EINVAL, "unknown flag '%s'", a);
+        if (!k) {
+            char hint[96];
+            suggest_key(key, n, true, hint, sizeof hint);
+            return wr_error(err, WRIT_EINVAL, "unknown flag '%s'%s", a, hint);
+        }
         const char *v;
         if (eq)
             v = eq + 1;
