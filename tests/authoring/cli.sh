@@ -111,5 +111,36 @@ check "authorize --explain: allow has no explain" "$rc $out" '0 {"decision":"all
 out=$("$WRIT" authorize "${X[@]}" --request examples/requests/08-approve-large-payment.json)
 check "authorize without --explain: unchanged" "$out" '{"decision":"deny","reasons":[],"errors":[]}'
 
+# ---- bad input to authorize and query: FILE:LINE:COL, what is missing
+printf '{"principal": {"type": "Writ::Agent", "id": "a"},\n "action": {"type": "Writ::Action", "id": "read"},\n "resource": {"type": "Writ::Dataset" "id": "x"}, "context": {}}' >"$TMP/bad-request.json"
+out=$("$WRIT" authorize --policies examples/policies.cedar --request "$TMP/bad-request.json" 2>&1); rc=$?
+check "authorize: malformed request: exit 2" "$rc" 2
+check "authorize: malformed request: file:line:col" "$out" \
+    "writ authorize: in request $TMP/bad-request.json:3:42: '}' expected near '\"id\"'"
+printf '@id("a")\npermit (principal, action, resource)\nwhen { context.a > };\n' >"$TMP/bad.cedar"
+out=$("$WRIT" authorize --policies "$TMP/bad.cedar" --request examples/requests/01-analyst-reads-metrics.json 2>&1)
+check "authorize: bad policies: file:line:col" "$out" "writ authorize: in policies $TMP/bad.cedar:3:20: unexpected \`}\`"
+out=$("$WRIT" query resource --policies "$TMP/bad.cedar" --body '{}' 2>&1)
+check "query: bad policies: the position once" "$out" "writ query: in policies $TMP/bad.cedar:3:20: unexpected \`}\`"
+out=$("$WRIT" authorize --policies examples/policies.cedar 2>&1); rc=$?
+check "authorize without --request: exit 2" "$rc" 2
+check "authorize without --request: says so" "$(head -1 <<<"$out")" "writ authorize: --request FILE is required"
+out=$("$WRIT" authorize --request examples/requests/01-analyst-reads-metrics.json --entities 2>&1)
+check "authorize: a flag without its value" "$(head -1 <<<"$out")" "writ authorize: --entities needs a FILE"
+# a search whose requests cannot be made (the schema wants a fuller context)
+# answers nothing, and says why on stderr
+B='{"subject": {"type": "Agent", "id": "spiffe://corp.example/agents/analyst"}, "action": {"name": "read"}, "resource": {"type": "Dataset"}, "context": {"destination": "internal"}}'
+out=$("$WRIT" query resource "${X[@]}" --namespace Writ --body "$B" 2>"$TMP/err"); rc=$?
+check "query, context short of the schema: exit 0, no results" "$rc $out" '0 {"results":[]}'
+contains "query, context short of the schema: says why" "$(cat "$TMP/err")" \
+    "writ query: 2 candidates denied because the request could not be made (the first: context: required attribute"
+contains "query, context short of the schema: says what to do" "$(cat "$TMP/err")" \
+    "with --schema the body's context must hold every attribute the action's context declares"
+out=$("$WRIT" query resource --policies examples/policies.cedar --entities examples/entities.json --namespace Writ \
+    --body "$B" 2>"$TMP/err")
+check "query without the schema: results" "$out" \
+    '{"results":[{"type":"Dataset","id":"usage-metrics"},{"type":"Dataset","id":"customer-pii"}]}'
+check "query without the schema: nothing on stderr" "$(cat "$TMP/err")" ""
+
 echo "$PASSES passed, $FAILS failed"
 [ "$FAILS" -eq 0 ]
