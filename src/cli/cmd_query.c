@@ -256,8 +256,8 @@ static int query_one(const q_conf *cf, int kind, const char *kname, const char *
         fprintf(stderr,
                 "writ query: %zu candidate%s denied because the request could not be made (the first: %s)%s\n",
                 x.unmade, x.unmade == 1 ? "" : "s", x.unmade1.msg,
-                cf->schema ? "; with --schema the body's context must hold every attribute the action's "
-                             "context declares"
+                cf->schema ? "; with --schema the body's context must be as the action's context type declares it "
+                             "(every required attribute, no other)"
                            : "");
     if (cf->stats)
         fprintf(stderr,

@@ -135,7 +135,7 @@ check "query, context short of the schema: exit 0, no results" "$rc $out" '0 {"r
 contains "query, context short of the schema: says why" "$(cat "$TMP/err")" \
     "writ query: 2 candidates denied because the request could not be made (the first: context: required attribute"
 contains "query, context short of the schema: says what to do" "$(cat "$TMP/err")" \
-    "with --schema the body's context must hold every attribute the action's context declares"
+    "with --schema the body's context must be as the action's context type declares it (every required attribute, no other)"
 out=$("$WRIT" query resource --policies examples/policies.cedar --entities examples/entities.json --namespace Writ \
     --body "$B" 2>"$TMP/err")
 check "query without the schema: results" "$out" \
