@@ -2,8 +2,10 @@
 #include "server/config.h"
 #include "limits/limits.h"
 #include "server/route.h"
+#include "cedar/srctext.h"
 #include "util/alloc.h"
 #include "util/error.h"
+#include "util/jsonpos.h"
 #include "writ/cedar.h"
 #include "writ/identity.h"
 
@@ -919,6 +921,15 @@ static char *trim(char *s, char *end)
     return s;
 }
 
+/* err's line:col: the value of member key (its item i, unless SIZE_MAX), or
+ * with at_key the member's name. */
+static void json_at(const char *text, size_t len, const char *key, size_t i, bool at_key, writ_error *err)
+{
+    wr_jpos_step path[2] = {{key, 0}, {NULL, i}};
+    size_t off = wr_jpos_find(text, len, path, i == SIZE_MAX ? 1 : 2, at_key);
+    cedar_text_position(text, len, off, &err->line, &err->col);
+}
+
 static writ_status load_json(srv_config *c, const char *text, size_t len, const char *base_dir,
                              writ_error *err)
 {
@@ -951,6 +962,8 @@ static writ_status load_json(srv_config *c, const char *text, size_t len, const 
                                                       find_key(key, strlen(key))->kind != CK_LIMIT &&
                                                       find_key(key, strlen(key))->kind != CK_MCP_CRED))) {
             st = wr_error(err, WRIT_EJSON, "config: '%s' takes one value, not a list", key);
+            if (err)
+                json_at(text, len, key, SIZE_MAX, !find_key(key, strlen(key)), err);
             break;
         }
         for (size_t i = 0; i < n && !st; i++) {
@@ -967,9 +980,13 @@ static writ_status load_json(srv_config *c, const char *text, size_t len, const 
                 s = num;
             } else {
                 st = wr_error(err, WRIT_EJSON, "config: '%s' must be a string, number or boolean", key);
+                if (err)
+                    json_at(text, len, key, items ? i : SIZE_MAX, false, err);
                 break;
             }
             st = srv_config_set(c, key, s, base_dir, err);
+            if (st && err) /* where: the value, or the name of a member that is no setting */
+                json_at(text, len, key, items ? i : SIZE_MAX, !find_key(key, strlen(key)), err);
         }
         if (st)
             break;

@@ -5,7 +5,7 @@
 # sign a checkpoint over the first server's records and answer 503), a
 # listen address in use (it used to open and sign the log first), a typo
 # in a flag or a config file (the error used to sit above 80 lines of usage,
-# with no hint of the right name).
+# with no hint of the right name, and a JSON config's had no position).
 . "$(dirname "$0")/lib.sh"
 
 ckpts() { sqlite3 "$1/writ.db" 'SELECT count(*) FROM audit_checkpoint'; }
@@ -66,6 +66,19 @@ check "config typo: exit status 2" "$?" 2
 check "config typo: file, line and suggestion" "$(head -1 <<<"$out")" \
     "writ serve: $TMP/typo.conf:2: unknown setting 'policys' (did you mean 'policies'?)"
 check "config typo: two lines, not the usage" "$(wc -l <<<"$out")" 2
+# a JSON config: the place of the member that is wrong
+printf '{\n  "policies": "%s",\n  "listen": 5,\n  "polcies": "x"\n}\n' "$EX/policies.cedar" >"$TMP/bad1.json.conf"
+out=$("$WRIT" serve --config "$TMP/bad1.json.conf" 2>&1)
+check "JSON config, bad value: line:col of the value" "$(head -1 <<<"$out")" \
+    "writ serve: $TMP/bad1.json.conf:3:13: listen: expected HOST:PORT, got '5'"
+printf '{\n  "policies": "%s",\n  "polcies": "x"\n}\n' "$EX/policies.cedar" >"$TMP/bad2.json.conf"
+out=$("$WRIT" serve --config "$TMP/bad2.json.conf" 2>&1)
+check "JSON config, unknown member: line:col of its name" "$(head -1 <<<"$out")" \
+    "writ serve: $TMP/bad2.json.conf:3:3: unknown setting 'polcies' (did you mean 'policies'?)"
+printf '{"policies": "%s",\n "route": [\n  "GET /a/{id} read Dataset {id}",\n  "GET /b"]}\n' "$EX/policies.cedar" >"$TMP/bad3.json.conf"
+out=$("$WRIT" serve --config "$TMP/bad3.json.conf" 2>&1)
+contains "JSON config, a bad item of a list: its line:col" "$(head -1 <<<"$out")" \
+    "writ serve: $TMP/bad3.json.conf:4:3: route: expected METHOD PATTERN"
 out=$("$WRIT" serve --help 2>&1)
 contains "--help still lists the settings" "$out" "--approval-webhook-secret-file"
 finish
