@@ -51,7 +51,8 @@ int cmd_validate(int argc, char **argv)
         }
     }
     if (!schema_path || !pol_path) {
-        fputs(usage_text, stderr);
+        fprintf(stderr, "writ validate: %s is required\n%s", !schema_path ? "--schema FILE" : "--policies FILE",
+                usage_text);
         return 2;
     }
     int rc = 1;

@@ -127,6 +127,8 @@ check "authorize without --request: exit 2" "$rc" 2
 check "authorize without --request: says so" "$(head -1 <<<"$out")" "writ authorize: --request FILE is required"
 out=$("$WRIT" authorize --request examples/requests/01-analyst-reads-metrics.json --entities 2>&1)
 check "authorize: a flag without its value" "$(head -1 <<<"$out")" "writ authorize: --entities needs a FILE"
+out=$("$WRIT" validate --policies examples/policies.cedar 2>&1); rc=$?
+check "validate without --schema: exit 2, says so" "$rc $(head -1 <<<"$out")" "2 writ validate: --schema FILE is required"
 # a search whose requests cannot be made (the schema wants a fuller context)
 # answers nothing, and says why on stderr
 B='{"subject": {"type": "Agent", "id": "spiffe://corp.example/agents/analyst"}, "action": {"name": "read"}, "resource": {"type": "Dataset"}, "context": {"destination": "internal"}}'
