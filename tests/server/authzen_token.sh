@@ -55,7 +55,7 @@ r=$(apost /access/v1/evaluation "$tok" "{\"subject\":{\"type\":\"Service\",\"id\
 check "token, the holder's id with another type: denied" "$(decision "$r")" \
     "[false,[],[\"subject does not match the task token's holder\"]]"
 r=$(apost /access/v1/evaluation "$tok" "{\"subject\":{\"type\":\"Agent\"},\"action\":{\"name\":\"read\"},$RES,$CTX}")
-contains "token, a malformed subject is still a 400" "$r" '400 {"error":{"status":400,"code":"bad_request","message":"subject.id must be a string"}}'
+contains "token, a malformed subject is still a 400" "$r" '400 {"error":{"status":400,"code":"bad_request","message":"subject.id is required (a string)"}}'
 
 # ---- refused credentials: 401 with WWW-Authenticate, the reason named
 r=$(apost /access/v1/evaluation "$(mint "$TMP/other.pem" analyst weekly-report read 'usage-*')" "$NOSUBJ")
