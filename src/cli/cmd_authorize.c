@@ -160,6 +160,12 @@ int cmd_authorize(int argc, char **argv)
         free(s);
     }
     rc = d.allow ? 0 : 1;
+    const char *why = NULL, *fid = d.allow ? writ_policyset_forbid_error(ps, &d, &why) : NULL;
+    if (fid) /* the same files, another answer from the server: say so */
+        fprintf(stderr,
+                "writ authorize: note: forbid %s failed to evaluate (%s) and was skipped, as Cedar decides; "
+                "writ serve and writ test deny this request (forbid_error_denies = true, their default)\n",
+                fid, why ? why : "an error");
 out:
     writ_authorizer_free(az);
     writ_request_free(rq);

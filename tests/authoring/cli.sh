@@ -82,7 +82,7 @@ badfile reasons "{$P, \"cases\": [{\"request\": $REQ, \"decision\": \"deny\",
    \"reasons\": [\"a\", 3]}]}" "$TMP/reasons.json:2:21: reasons[1] must be a string (a policy id)"
 badfile authzen-shape "{$P, \"cases\": [{\"request\": {\"subject\": {\"type\": \"Agent\", \"id\": \"a\"},
    \"action\": {\"name\": \"read\"}, \"resource\": {\"type\": \"D\"}}, \"decision\": \"deny\"}]}" \
-    "$TMP/authzen-shape.json:2:44: request: resource.id must be a string"
+    "$TMP/authzen-shape.json:2:44: request: resource.id is required (a string)"
 badfile json "{$P, \"cases\": [}" "$TMP/json.json:1:"
 badfile no-policies '{"cases": []}' "policies is required"
 printf 'permit(principal, action, resource) when { principal.x == };\n' >"$TMP/broken.cedar"
@@ -129,6 +129,16 @@ out=$("$WRIT" authorize --request examples/requests/01-analyst-reads-metrics.jso
 check "authorize: a flag without its value" "$(head -1 <<<"$out")" "writ authorize: --entities needs a FILE"
 out=$("$WRIT" validate --policies examples/policies.cedar 2>&1); rc=$?
 check "validate without --schema: exit 2, says so" "$rc $(head -1 <<<"$out")" "2 writ validate: --schema FILE is required"
+# a forbid that fails to evaluate: Cedar's answer, and a note that the server denies
+printf '@id("ok")\npermit (principal, action, resource);\n@id("over")\nforbid (principal, action, resource) when { context.amount > 1000 };\n' >"$TMP/fe.cedar"
+printf '{"principal": {"type": "Writ::Agent", "id": "a"}, "action": {"type": "Writ::Action", "id": "pay"}, "resource": {"type": "Writ::Ticket", "id": "t"}, "context": {"amount": "5000"}}' >"$TMP/fe.json"
+out=$("$WRIT" authorize --policies "$TMP/fe.cedar" --request "$TMP/fe.json" 2>"$TMP/err"); rc=$?
+check "forbid error: Cedar's answer on stdout" "$rc $(jq -c '[.decision, .reasons]' <<<"$out")" '0 ["allow",["ok"]]'
+check "forbid error: the note on stderr" "$(cat "$TMP/err")" \
+    "writ authorize: note: forbid over failed to evaluate (type error: expected long, got string) and was skipped, as Cedar decides; writ serve and writ test deny this request (forbid_error_denies = true, their default)"
+printf '{"principal": {"type": "Writ::Agent", "id": "a"}, "action": {"type": "Writ::Action", "id": "pay"}, "resource": {"type": "Writ::Ticket", "id": "t"}, "context": {"amount": 5}}' >"$TMP/fe-ok.json"
+"$WRIT" authorize --policies "$TMP/fe.cedar" --request "$TMP/fe-ok.json" >/dev/null 2>"$TMP/err"
+check "no forbid error: no note" "$(cat "$TMP/err")" ""
 # a search whose requests cannot be made (the schema wants a fuller context)
 # answers nothing, and says why on stderr
 B='{"subject": {"type": "Agent", "id": "spiffe://corp.example/agents/analyst"}, "action": {"name": "read"}, "resource": {"type": "Dataset"}, "context": {"destination": "internal"}}'
