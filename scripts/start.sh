@@ -32,8 +32,14 @@ main_job() {
     # The HTTP decision point on the examples/ policies, entities and schema
     # (127.0.0.1:8180, state in ./writ-state).  Extra arguments are settings,
     # e.g. --listen 127.0.0.1:9000 or --config examples/writ.conf.
+    local addr=127.0.0.1:8180 a prev=
+    for a in "$@"; do   # the address a --listen among the settings gives
+        case "$prev" in --listen) addr=$a ;; esac
+        case "$a" in --listen=*) addr=${a#--listen=} ;; esac
+        prev=$a
+    done
     echo "== writ serve: try  curl -s -XPOST -H 'Content-Type: application/json' \\"
-    echo "     -d @examples/authzen/analyst-reads-metrics.json http://127.0.0.1:8180/access/v1/evaluation"
+    echo "     -d @examples/authzen/analyst-reads-metrics.json http://$addr/access/v1/evaluation"
     exec "$writ" serve --policies "$policies" --entities "$entities" --schema "$schema" "$@"
 }
 

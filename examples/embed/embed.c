@@ -98,7 +98,8 @@ int main(int argc, char **argv)
         rc = fail(files[2], &err);
         goto done;
     }
-    if (writ_policyset_parse(text[0], len[0], &ps, &err)) {
+    /* policies named by their @id, as writ serve and the Python binding name them */
+    if (writ_policyset_parse_flags(text[0], len[0], WRIT_PS_ID_ANNOTATION, &ps, &err)) {
         rc = fail(files[0], &err);
         goto done;
     }
@@ -115,7 +116,7 @@ int main(int argc, char **argv)
     writ_reason why;
     writ_token_check chk = {.audience = argv[6]};
     if (writ_token_verify(v, &chk, argv[7], strlen(argv[7]), &tok, &why, &err)) {
-        printf("deny (token: %s: %s)\n", writ_reason_name(why), err.msg);
+        printf("deny (token: %s)\n", err.msg); /* err.msg starts with the reason */
         rc = 1;
         goto done;
     }

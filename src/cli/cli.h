@@ -27,6 +27,12 @@ int cmd_query(int argc, char **argv);    /* cmd_query.c: AuthZEN search from fil
  * set on failure.  Refuses files larger than max bytes (errno = EFBIG). */
 char *cli_read_file(const char *path, size_t max, size_t *len);
 
+/* Print "PREFIXPATH:LINE:COL: MESSAGE" (or "PREFIXPATH: MESSAGE" when the
+ * error has no position) to stderr, the position once even when the
+ * message starts with it. */
+#include "writ/writ.h"
+void cli_file_error(const char *prefix, const char *path, const writ_error *err);
+
 /* Token commands' helpers (cmd_token.c, cmd_keys.c): read a file ("-" =
  * stdin) into a wr_malloc'd NUL-terminated buffer of at most max bytes;
  * load PEM signing keys, the first one active. */

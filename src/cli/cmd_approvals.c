@@ -23,8 +23,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int usage(void)
+/* The usage, after what was wrong (why: NULL for none). */
+static int usage_why(const char *why, const char *arg)
 {
+    if (why) {
+        fputs("writ approvals: ", stderr);
+        fprintf(stderr, why, arg);
+        fputc('\n', stderr);
+    }
     fprintf(stderr,
             "usage: writ approvals list [--status pending|approved|denied|consumed|expired] [--limit N]\n"
             "                           [--cursor C]  (a page: C is the \"next\" of the page before)\n"
@@ -35,6 +41,8 @@ static int usage(void)
             "  --token T            the same, given directly (default $WRIT_TOKEN)\n");
     return 2;
 }
+
+static int usage(void) { return usage_why(NULL, NULL); }
 
 static size_t collect(char *p, size_t size, size_t n, void *ud)
 {
@@ -90,21 +98,28 @@ int cmd_approvals(int argc, char **argv)
                                                          : NULL;
         if (slot) {
             if (i + 1 >= argc)
-                return usage();
+                return usage_why("%s needs a value", a);
             *slot = argv[++i];
         } else if (a[0] != '-' && !id) {
             id = a;
         } else {
-            return usage();
+            return usage_why(a[0] == '-' ? "unknown option '%s'" : "unexpected argument '%s'", a);
         }
     }
     bool list = !strcmp(sub, "list"), show = !strcmp(sub, "show"), approve = !strcmp(sub, "approve"),
          deny = !strcmp(sub, "deny");
+    if (!strcmp(sub, "--help") || !strcmp(sub, "-h"))
+        return usage();
     if (!list && !show && !approve && !deny)
-        return usage();
-    if ((list && id) || (!list && !id) || ((status || limit || cursor) && !list) ||
-        (reason && !approve && !deny))
-        return usage();
+        return usage_why("unknown command '%s' (list, show, approve or deny)", sub);
+    if (list && id)
+        return usage_why("list takes no approval id (got '%s')", id);
+    if (!list && !id)
+        return usage_why("%s needs an approval id", sub);
+    if ((status || limit || cursor) && !list)
+        return usage_why("--status, --limit and --cursor go with list, not %s", sub);
+    if (reason && !approve && !deny)
+        return usage_why("--reason goes with approve or deny, not %s", sub);
     if (id && !id_ok(id)) {
         fprintf(stderr, "writ approvals: '%s' is not an approval id\n", id);
         return 2;

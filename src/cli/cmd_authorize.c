@@ -13,8 +13,8 @@
 #define CLI_MAX_FILE (256u << 20)
 
 static const char usage[] =
-    "usage: writ authorize --policies FILE --entities FILE --request FILE [--schema FILE] [--validate]\n"
-    "                      [--explain]\n"
+    "usage: writ authorize --policies FILE --request FILE [--entities FILE] [--schema FILE]\n"
+    "                      [--validate] [--explain]\n"
     "  Decides the request (JSON: principal, action, resource, context) and prints\n"
     "  {\"decision\": \"allow\"|\"deny\", \"reasons\": [...], \"errors\": [...]}.  Policies are named by\n"
     "  @id; @mode(\"shadow\") ones are not enforced, and \"shadow\": {\"decision\", \"policies\"} says\n"
@@ -26,10 +26,12 @@ static const char usage[] =
 
 static int bad_input(const char *what, const char *path, const writ_error *err)
 {
+    char prefix[64];
+    snprintf(prefix, sizeof prefix, "writ authorize: %s ", what);
     if (err)
-        fprintf(stderr, "writ authorize: %s %s: %s\n", what, path, err->msg);
+        cli_file_error(prefix, path, err); /* PATH:LINE:COL: when the error has a position */
     else
-        fprintf(stderr, "writ authorize: %s %s: %s\n", what, path, strerror(errno));
+        fprintf(stderr, "%s%s: %s\n", prefix, path, strerror(errno));
     return 2;
 }
 
@@ -45,6 +47,9 @@ int cmd_authorize(int argc, char **argv)
                           : !strcmp(a, "--schema")   ? &sch : NULL;
         if (slot && i + 1 < argc) {
             *slot = argv[++i];
+        } else if (slot) {
+            fprintf(stderr, "writ authorize: %s needs a FILE\n%s", a, usage);
+            return 2;
         } else if (!strcmp(a, "--validate")) {
             validate = true;
         } else if (!strcmp(a, "--explain")) {
@@ -58,7 +63,7 @@ int cmd_authorize(int argc, char **argv)
         }
     }
     if (!pol || !req) {
-        fputs(usage, stderr);
+        fprintf(stderr, "writ authorize: %s is required\n%s", !pol ? "--policies FILE" : "--request FILE", usage);
         return 2;
     }
     int rc = 2;
@@ -155,6 +160,12 @@ int cmd_authorize(int argc, char **argv)
         free(s);
     }
     rc = d.allow ? 0 : 1;
+    const char *why = NULL, *fid = d.allow ? writ_policyset_forbid_error(ps, &d, &why) : NULL;
+    if (fid) /* the same files, another answer from the server: say so */
+        fprintf(stderr,
+                "writ authorize: note: forbid %s failed to evaluate (%s) and was skipped, as Cedar decides; "
+                "writ serve and writ test deny this request (forbid_error_denies = true, their default)\n",
+                fid, why ? why : "an error");
 out:
     writ_authorizer_free(az);
     writ_request_free(rq);

@@ -58,8 +58,13 @@ int cmd_keys(int argc, char **argv)
             alg = argv[++i];
         else if (!strcmp(argv[i], "--key") && i + 1 < argc && nkeys < 32)
             keys[nkeys++] = argv[++i];
-        else
+        else {
+            fprintf(stderr, "writ keys: %s %s\n", argv[i],
+                    !strcmp(argv[i], "--out") || !strcmp(argv[i], "--alg") || !strcmp(argv[i], "--key")
+                        ? (nkeys < 32 ? "needs a value" : "given more than 32 times")
+                        : "is not an option of writ keys");
             return keys_usage();
+        }
     }
     writ_error err;
     writ_keyring *kr = writ_keyring_new();
@@ -69,6 +74,10 @@ int cmd_keys(int argc, char **argv)
     if (!strcmp(sub, "generate")) {
         writ_key_alg ka = !strcmp(alg, "ES256") ? WRIT_KEY_ES256 : !strcmp(alg, "EdDSA") ? WRIT_KEY_EDDSA : 0;
         if (!out || !ka) {
+            if (!out)
+                fprintf(stderr, "writ keys generate: --out FILE is required\n");
+            else
+                fprintf(stderr, "writ keys generate: --alg: expected ES256 or EdDSA, got '%s'\n", alg);
             writ_keyring_free(kr);
             return keys_usage();
         }
@@ -107,6 +116,7 @@ int cmd_keys(int argc, char **argv)
         writ_free_string(jwks);
         rc = 0;
     } else {
+        fprintf(stderr, "writ keys: unknown command '%s' (generate or jwks)\n", sub);
         rc = keys_usage();
     }
 done:

@@ -45,7 +45,18 @@ typedef struct q_ctx {
     sbuf *out;
     size_t n;
     bool print;
+    size_t unmade;      /* candidates whose request could not be made (each a deny) */
+    writ_error unmade1; /* why, for the first of them */
 } q_ctx;
+
+/* A candidate whose request cannot be made is a deny, as on the server;
+ * remembered so that an empty answer is not a silent one. */
+static int q_unmade(q_ctx *x, const writ_error *err)
+{
+    if (x->print && x->unmade++ == 0)
+        x->unmade1 = *err;
+    return 0;
+}
 
 static int q_check(void *arg, const cv_uid *u)
 {
@@ -55,14 +66,14 @@ static int q_check(void *arg, const cv_uid *u)
     writ_error err;
     memset(&err, 0, sizeof err);
     if (writ_request_fill(x->rq, x->schema, false, &p[0], &p[1], &p[2], x->ctx, &err))
-        return 0; /* a request that cannot be made is a deny */
+        return q_unmade(x, &err);
     for (int d = 0; d < 3; d += 2) {
         if (!x->props[d])
             continue;
         const char *id = d == x->dim ? u->id->data : x->part[d].id;
         if (writ_request_add_attrs(x->rq, x->es, d == x->dim ? u->type->data : x->ptype[d], id, x->props[d],
                                    false, &err))
-            return 0;
+            return q_unmade(x, &err);
     }
     writ_decision dec;
     if (writ_authorize(x->az, x->ps, x->es, x->rq, &dec))
@@ -220,6 +231,7 @@ static int query_one(const q_conf *cf, int kind, const char *kname, const char *
         x.print = r == cf->repeat - 1;
         out.len = 0;
         x.n = 0;
+        x.unmade = 0;
         sb_puts(&out, "{\"results\":[");
         uint64_t t0 = wr_mono_ns();
         writ_status s = wr_search_run(&q, 0, cf->limit > 0 ? (size_t)cf->limit : SIZE_MAX, q_check, q_emit,
@@ -240,6 +252,13 @@ static int query_one(const q_conf *cf, int kind, const char *kname, const char *
         goto out;
     }
     printf("%.*s\n", (int)out.len, out.p);
+    if (x.unmade)
+        fprintf(stderr,
+                "writ query: %zu candidate%s denied because the request could not be made (the first: %s)%s\n",
+                x.unmade, x.unmade == 1 ? "" : "s", x.unmade1.msg,
+                cf->schema ? "; with --schema the body's context must be as the action's context type declares it "
+                             "(every required attribute, no other)"
+                           : "");
     if (cf->stats)
         fprintf(stderr,
                 "search %s: %zu candidates, %zu permits, %zu decided, %zu results%s, %.3f ms (mean of %ld, "
@@ -319,7 +338,7 @@ int cmd_query(int argc, char **argv)
         goto out;
     }
     if (writ_policyset_parse(ptext, plen, &ps, &err)) {
-        fprintf(stderr, "writ query: in policies %s: %u:%u: %s\n", pol, err.line, err.col, err.msg);
+        cli_file_error("writ query: in policies ", pol, &err);
         goto out;
     }
     if (sch) {
@@ -328,7 +347,7 @@ int cmd_query(int argc, char **argv)
             goto out;
         }
         if (writ_schema_parse(stext, slen, &schema, &err)) {
-            fprintf(stderr, "writ query: in schema %s: %u:%u: %s\n", sch, err.line, err.col, err.msg);
+            cli_file_error("writ query: in schema ", sch, &err);
             goto out;
         }
     }
@@ -338,7 +357,8 @@ int cmd_query(int argc, char **argv)
         goto out;
     }
     if (writ_entities_parse(etext, elen, schema, &es, &err)) {
-        rc = fail("in entities %s: %s", ent ? ent : "(none)", err.msg);
+        cli_file_error("writ query: in entities ", ent ? ent : "(none)", &err);
+        rc = 2;
         goto out;
     }
     if (reqf && !(btext = cli_read_file(reqf, CLI_MAX_FILE, &blen))) {

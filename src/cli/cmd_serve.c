@@ -69,8 +69,8 @@ int cmd_serve(int argc, char **argv)
     writ_error err;
     int rc;
     if (srv_config_args(&cfg, n, argv, &help, &err)) {
-        fprintf(stderr, "writ serve: %s\n", err.msg);
-        usage(stderr);
+        /* the error alone: the 80 lines of settings would push it off the screen */
+        fprintf(stderr, "writ serve: %s\n(writ serve --help lists every setting)\n", err.msg);
         rc = 2;
     } else if (help) {
         usage(stdout);

@@ -28,17 +28,7 @@ static char *load(const char *what, const char *path, size_t *len)
     return t;
 }
 
-static void parse_error(const char *path, const writ_error *err)
-{
-    char pos[48];
-    snprintf(pos, sizeof pos, "%u:%u: ", err->line, err->col);
-    if (err->line && !strncmp(err->msg, pos, strlen(pos)))
-        fprintf(stderr, "%s:%s\n", path, err->msg); /* the message starts with the position */
-    else if (err->line)
-        fprintf(stderr, "%s:%u:%u: %s\n", path, err->line, err->col, err->msg);
-    else
-        fprintf(stderr, "%s: %s\n", path, err->msg);
-}
+static void parse_error(const char *path, const writ_error *err) { cli_file_error("", path, err); }
 
 int cmd_validate(int argc, char **argv)
 {
@@ -61,7 +51,8 @@ int cmd_validate(int argc, char **argv)
         }
     }
     if (!schema_path || !pol_path) {
-        fputs(usage_text, stderr);
+        fprintf(stderr, "writ validate: %s is required\n%s", !schema_path ? "--schema FILE" : "--policies FILE",
+                usage_text);
         return 2;
     }
     int rc = 1;

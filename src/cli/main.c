@@ -5,7 +5,7 @@
 #include <string.h>
 
 static const cli_command commands[] = {
-    {"authorize", "decide one request: --policies F --entities F --request F [--schema F] [--explain]", cmd_authorize},
+    {"authorize", "decide one request: --policies F --request F [--entities F] [--schema F] [--explain]", cmd_authorize},
     {"conformance", "run Cedar conformance test files: [--root DIR] [--verbose] [--time] PATH...", cmd_conformance},
     {"test", "run policy test files: FILE... (cases: AuthZEN request, expected decision)", cmd_test},
     {"validate", "check policies against a schema: --schema F --policies F [--entities F]", cmd_validate},

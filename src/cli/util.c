@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 
 char *cli_read_file(const char *path, size_t max, size_t *len)
@@ -64,4 +65,16 @@ char *cli_read_file(const char *path, size_t max, size_t *len)
     buf[n] = '\0';
     *len = n;
     return buf;
+}
+
+void cli_file_error(const char *prefix, const char *path, const writ_error *err)
+{
+    char pos[48];
+    snprintf(pos, sizeof pos, "%u:%u: ", err->line, err->col);
+    if (err->line && !strncmp(err->msg, pos, strlen(pos)))
+        fprintf(stderr, "%s%s:%s\n", prefix, path, err->msg); /* the message starts with the position */
+    else if (err->line)
+        fprintf(stderr, "%s%s:%u:%u: %s\n", prefix, path, err->line, err->col, err->msg);
+    else
+        fprintf(stderr, "%s%s: %s\n", prefix, path, err->msg);
 }

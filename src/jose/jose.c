@@ -83,6 +83,14 @@ writ_status wr_oom_verdict(writ_status st, unsigned long failed_before, writ_rea
     return wr_refuse(why, err, WRIT_ENOMEM, WRIT_R_INTERNAL, "out of memory");
 }
 
+void wr_time_text(int64_t t, char *out, size_t n)
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+    if (!gmtime_r(&tt, &tm) || !strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm))
+        snprintf(out, n, "%lld", (long long)t);
+}
+
 writ_status wr_refuse(writ_reason *why, writ_error *err, writ_status st, writ_reason r, const char *fmt, ...)
 {
     if (why)
@@ -1028,9 +1036,14 @@ writ_status wr_check_times(const json_t *claims, int64_t now, uint32_t leeway, u
         (st = int_claim(claims, "nbf", false, &has_nbf, &nbf, why, err)) ||
         (st = int_claim(claims, "iat", false, &has_iat, &iat, why, err)))
         return st;
-    if (now >= exp + (int64_t)leeway)
-        return wr_refuse(why, err, WRIT_EINVAL, WRIT_R_EXPIRED, "expired at %lld, now %lld (leeway %us)",
-                         (long long)exp, (long long)now, leeway);
+    if (now >= exp + (int64_t)leeway) {
+        char at[32], clock[32];
+        wr_time_text(exp, at, sizeof at);
+        wr_time_text(now, clock, sizeof clock);
+        return wr_refuse(why, err, WRIT_EINVAL, WRIT_R_EXPIRED,
+                         "exp %s (%lld) is %lld s before now, %s (leeway %u s)", at,
+                         (long long)exp, (long long)(now - exp), clock, leeway);
+    }
     if (has_nbf && nbf > now + (int64_t)leeway)
         return wr_refuse(why, err, WRIT_EINVAL, WRIT_R_NOT_YET_VALID,
                          "nbf %lld is after now %lld (leeway %us)", (long long)nbf, (long long)now, leeway);

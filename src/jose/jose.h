@@ -13,6 +13,10 @@
 #include <jansson.h>
 #include <openssl/evp.h>
 
+/* A NumericDate for people: "2026-12-04T23:03:24Z" (UTC), into out
+ * (at least 24 bytes). */
+void wr_time_text(int64_t t, char *out, size_t n);
+
 /* ---- refusal helper: fills why/err, returns st.  msg = "<reason>: <fmt>" */
 /* st, the status of a call that started when wr_alloc_failures() was
  * failed_before: when an allocation of this thread failed meanwhile, a

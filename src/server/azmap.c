@@ -92,7 +92,8 @@ static bool need_string(view o, const char *key, const char *part, char *why, si
 {
     view v = member(o, key);
     if (v.k != V_STRING) {
-        snprintf(why, whylen, "%s.%s must be a string", part, key);
+        snprintf(why, whylen, v.k == V_ABSENT ? "%s.%s is required (a string)" : "%s.%s must be a string", part,
+                 key);
         return false;
     }
     if (v.n == 0) {

@@ -2,8 +2,10 @@
 #include "server/config.h"
 #include "limits/limits.h"
 #include "server/route.h"
+#include "cedar/srctext.h"
 #include "util/alloc.h"
 #include "util/error.h"
+#include "util/jsonpos.h"
 #include "writ/cedar.h"
 #include "writ/identity.h"
 
@@ -395,6 +397,57 @@ static const ck_key *find_key(const char *name, size_t n)
     return NULL;
 }
 
+/* Edit distance between a and b (dashes read as underscores), capped at 9. */
+static size_t key_distance(const char *a, size_t n, const char *b)
+{
+    size_t m = strlen(b), row[64];
+    if (n >= 63 || m >= 63)
+        return 9;
+    for (size_t j = 0; j <= m; j++)
+        row[j] = j;
+    for (size_t i = 1; i <= n; i++) {
+        size_t diag = row[0];
+        row[0] = i;
+        char ca = a[i - 1] == '-' ? '_' : a[i - 1];
+        for (size_t j = 1; j <= m; j++) {
+            size_t up = row[j];
+            size_t best = diag + (ca != b[j - 1]);
+            if (row[j] + 1 < best)
+                best = row[j] + 1;
+            if (row[j - 1] + 1 < best)
+                best = row[j - 1] + 1;
+            row[j] = best;
+            diag = up;
+        }
+    }
+    return row[m] > 9 ? 9 : row[m];
+}
+
+/* " (did you mean 'KEY'?)" for the nearest setting within two edits, or "". */
+static void suggest_key(const char *name, size_t n, bool flag, char *out, size_t cap)
+{
+    const char *best = NULL;
+    size_t bd = 3;
+    for (size_t i = 0; i < NKEYS; i++) {
+        size_t d = key_distance(name, n, keys[i].name);
+        if (d < bd)
+            bd = d, best = keys[i].name;
+    }
+    out[0] = '\0';
+    if (!best || n < 3)
+        return;
+    if (!flag) {
+        snprintf(out, cap, " (did you mean '%s'?)", best);
+        return;
+    }
+    char dashed[64];
+    snprintf(dashed, sizeof dashed, "%s", best);
+    for (char *p = dashed; *p; p++)
+        if (*p == '_')
+            *p = '-';
+    snprintf(out, cap, " (did you mean '--%s'?)", dashed);
+}
+
 static writ_status parse_u64(const char *v, uint64_t min, uint64_t max, uint64_t *out)
 {
     if (!*v || *v == '-' || *v == '+')
@@ -775,8 +828,11 @@ writ_status srv_config_set(srv_config *c, const char *key, const char *value, co
                            writ_error *err)
 {
     const ck_key *k = find_key(key, strlen(key));
-    if (!k)
-        return wr_error(err, WRIT_EINVAL, "unknown setting '%s'", key);
+    if (!k) {
+        char hint[96];
+        suggest_key(key, strlen(key), false, hint, sizeof hint);
+        return wr_error(err, WRIT_EINVAL, "unknown setting '%s'%s", key, hint);
+    }
     writ_status st = check_value(key, value, err);
     if (st)
         return st;
@@ -865,6 +921,15 @@ static char *trim(char *s, char *end)
     return s;
 }
 
+/* err's line:col: the value of member key (its item i, unless SIZE_MAX), or
+ * with at_key the member's name. */
+static void json_at(const char *text, size_t len, const char *key, size_t i, bool at_key, writ_error *err)
+{
+    wr_jpos_step path[2] = {{key, 0}, {NULL, i}};
+    size_t off = wr_jpos_find(text, len, path, i == SIZE_MAX ? 1 : 2, at_key);
+    cedar_text_position(text, len, off, &err->line, &err->col);
+}
+
 static writ_status load_json(srv_config *c, const char *text, size_t len, const char *base_dir,
                              writ_error *err)
 {
@@ -897,6 +962,8 @@ static writ_status load_json(srv_config *c, const char *text, size_t len, const 
                                                       find_key(key, strlen(key))->kind != CK_LIMIT &&
                                                       find_key(key, strlen(key))->kind != CK_MCP_CRED))) {
             st = wr_error(err, WRIT_EJSON, "config: '%s' takes one value, not a list", key);
+            if (err)
+                json_at(text, len, key, SIZE_MAX, !find_key(key, strlen(key)), err);
             break;
         }
         for (size_t i = 0; i < n && !st; i++) {
@@ -913,9 +980,13 @@ static writ_status load_json(srv_config *c, const char *text, size_t len, const 
                 s = num;
             } else {
                 st = wr_error(err, WRIT_EJSON, "config: '%s' must be a string, number or boolean", key);
+                if (err)
+                    json_at(text, len, key, items ? i : SIZE_MAX, false, err);
                 break;
             }
             st = srv_config_set(c, key, s, base_dir, err);
+            if (st && err) /* where: the value, or the name of a member that is no setting */
+                json_at(text, len, key, items ? i : SIZE_MAX, !find_key(key, strlen(key)), err);
         }
         if (st)
             break;
@@ -1080,8 +1151,11 @@ writ_status srv_config_args(srv_config *c, int argc, char **argv, bool *help, wr
         memcpy(key, name, n);
         key[n] = '\0';
         const ck_key *k = find_key(key, n);
-        if (!k)
-            return wr_error(err, WRIT_EINVAL, "unknown flag '%s'", a);
+        if (!k) {
+            char hint[96];
+            suggest_key(key, n, true, hint, sizeof hint);
+            return wr_error(err, WRIT_EINVAL, "unknown flag '%s'%s", a, hint);
+        }
         const char *v;
         if (eq)
             v = eq + 1;

@@ -733,6 +733,7 @@ int srv_run_ext(const srv_config *cfg, const srv_ext *const *ext, size_t next)
     atomic_init(&s.header_timeouts, 0);
     atomic_init(&s.malformed, 0);
     pthread_mutex_init(&s.conns_mu, NULL);
+    s.state_lock = -1;
     int rc = 1;
     bool key_made = false;
     writ_error err;
@@ -774,9 +775,23 @@ int srv_run_ext(const srv_config *cfg, const srv_ext *const *ext, size_t next)
         log_msg("%s", err.msg);
         goto out;
     }
+    {
+        char why[768];
+        if (srv_listen_probe(cfg->listen_host, cfg->listen_port, why, sizeof why)) {
+            log_msg("%s", why);
+            goto out;
+        }
+    }
     if (mkdirs(cfg->state_dir) != 0) {
         log_msg("cannot create the state folder %s: %s", cfg->state_dir, strerror(errno));
         goto out;
+    }
+    {
+        char why[768];
+        if ((s.state_lock = srv_state_lock(cfg->state_dir, why, sizeof why)) < 0) {
+            log_msg("%s", why);
+            goto out;
+        }
     }
     {
         char *db = join(cfg->state_dir, "/writ.db");
@@ -1002,5 +1017,7 @@ out:
     wr_free(s.action_type);
     if (rc == 0 && *cfg->ready_file)
         unlink(cfg->ready_file);
+    if (s.state_lock >= 0)
+        close(s.state_lock); /* last: everything in the folder is closed */
     return rc;
 }

@@ -38,6 +38,7 @@ typedef struct srv {
     atomic_ullong malformed;       /* requests refused for ambiguous framing (framing.c) */
     char *type_prefix;          /* "Writ::" or "" */
     char *action_type;          /* "Writ::Action" or "Action" */
+    int state_lock;             /* fd holding the state folder's writ.lock (startup.c), or -1 */
     route_table routes;         /* /authz/check (route.c) */
     writ_keyring *keyring;      /* NULL unless token_keys */
     writ_token_verifier *verifier;   /* NULL: no task tokens configured */
@@ -485,4 +486,13 @@ int srv_task_in_scope(const srv_task *t, const char *action, const char *action_
  * a message that is not one decided action. */
 int srv_task_reaches(const srv_task *t, const char *prefix, const char *prefix_uid, const char *rid,
                      const char *resource_uid, char *items, size_t in, char *why, size_t n);
+
+/* startup.c: checks before anything is written.  srv_listen_probe: -1 (why
+ * says so) when HOST:PORT cannot be bound, e.g. another process listens
+ * there; port 0 always passes.  srv_state_lock: an fd holding an exclusive
+ * lock on DIR/writ.lock for the server's life, or -1 (why names the
+ * folder, the holder's pid and what to do) when another writ serve holds it. */
+int srv_listen_probe(const char *host, unsigned port, char *why, size_t n);
+int srv_state_lock(const char *dir, char *why, size_t n);
+
 #endif

@@ -58,7 +58,13 @@ unsigned srv_task_bearer(srv *s, struct MHD_Connection *c, const char *auth, srv
     /* a certificate-bound token needs this connection's verified client
      * certificate (cnf_missing / cnf_mismatch) */
     if (srv_verify_task_token(s, c, tok, strlen(tok), &t->token, &reason, &err)) {
-        snprintf(why, n, "task token refused: %s: %.160s", writ_reason_name(reason), err.msg);
+        /* err.msg mostly starts with the reason's name already: say it once */
+        const char *rn = writ_reason_name(reason);
+        size_t rl = strlen(rn);
+        if (!strncmp(err.msg, rn, rl) && err.msg[rl] == ':')
+            snprintf(why, n, "task token refused: %.200s", err.msg);
+        else
+            snprintf(why, n, "task token refused: %s: %.160s", rn, err.msg);
         return 401;
     }
     const writ_task_token *k = t->token;

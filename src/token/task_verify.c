@@ -254,8 +254,13 @@ static writ_status verify_dynamic(const writ_task_token *t, const writ_token_che
      * within [0, WR_MAX_TIME]: the sums below cannot overflow */
     int64_t now = wr_now(chk->now);
     int64_t lw = chk->leeway > WRIT_MAX_LEEWAY ? WRIT_MAX_LEEWAY : chk->leeway;
-    if (now >= t->exp + lw)
-        BAD(WRIT_R_EXPIRED, "expired at %lld, now %lld", (long long)t->exp, (long long)now);
+    if (now >= t->exp + lw) {
+        char at[32], clock[32];
+        wr_time_text(t->exp, at, sizeof at);
+        wr_time_text(now, clock, sizeof clock);
+        BAD(WRIT_R_EXPIRED, "exp %s (%lld) is %lld s before now, %s (leeway %lld s)", at,
+            (long long)t->exp, (long long)(now - t->exp), clock, (long long)lw);
+    }
     if (t->has_nbf && t->nbf > now + lw)
         BAD(WRIT_R_NOT_YET_VALID, "nbf %lld is after now %lld", (long long)t->nbf, (long long)now);
     if (t->iat > now + lw)

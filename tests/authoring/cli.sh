@@ -82,7 +82,7 @@ badfile reasons "{$P, \"cases\": [{\"request\": $REQ, \"decision\": \"deny\",
    \"reasons\": [\"a\", 3]}]}" "$TMP/reasons.json:2:21: reasons[1] must be a string (a policy id)"
 badfile authzen-shape "{$P, \"cases\": [{\"request\": {\"subject\": {\"type\": \"Agent\", \"id\": \"a\"},
    \"action\": {\"name\": \"read\"}, \"resource\": {\"type\": \"D\"}}, \"decision\": \"deny\"}]}" \
-    "$TMP/authzen-shape.json:2:44: request: resource.id must be a string"
+    "$TMP/authzen-shape.json:2:44: request: resource.id is required (a string)"
 badfile json "{$P, \"cases\": [}" "$TMP/json.json:1:"
 badfile no-policies '{"cases": []}' "policies is required"
 printf 'permit(principal, action, resource) when { principal.x == };\n' >"$TMP/broken.cedar"
@@ -110,6 +110,49 @@ out=$("$WRIT" authorize "${X[@]}" --request examples/requests/01-analyst-reads-m
 check "authorize --explain: allow has no explain" "$rc $out" '0 {"decision":"allow","reasons":["read-own-team"],"errors":[]}'
 out=$("$WRIT" authorize "${X[@]}" --request examples/requests/08-approve-large-payment.json)
 check "authorize without --explain: unchanged" "$out" '{"decision":"deny","reasons":[],"errors":[]}'
+
+# ---- bad input to authorize and query: FILE:LINE:COL, what is missing
+printf '{"principal": {"type": "Writ::Agent", "id": "a"},\n "action": {"type": "Writ::Action", "id": "read"},\n "resource": {"type": "Writ::Dataset" "id": "x"}, "context": {}}' >"$TMP/bad-request.json"
+out=$("$WRIT" authorize --policies examples/policies.cedar --request "$TMP/bad-request.json" 2>&1); rc=$?
+check "authorize: malformed request: exit 2" "$rc" 2
+check "authorize: malformed request: file:line:col" "$out" \
+    "writ authorize: in request $TMP/bad-request.json:3:42: '}' expected near '\"id\"'"
+printf '@id("a")\npermit (principal, action, resource)\nwhen { context.a > };\n' >"$TMP/bad.cedar"
+out=$("$WRIT" authorize --policies "$TMP/bad.cedar" --request examples/requests/01-analyst-reads-metrics.json 2>&1)
+check "authorize: bad policies: file:line:col" "$out" "writ authorize: in policies $TMP/bad.cedar:3:20: unexpected \`}\`"
+out=$("$WRIT" query resource --policies "$TMP/bad.cedar" --body '{}' 2>&1)
+check "query: bad policies: the position once" "$out" "writ query: in policies $TMP/bad.cedar:3:20: unexpected \`}\`"
+out=$("$WRIT" authorize --policies examples/policies.cedar 2>&1); rc=$?
+check "authorize without --request: exit 2" "$rc" 2
+check "authorize without --request: says so" "$(head -1 <<<"$out")" "writ authorize: --request FILE is required"
+out=$("$WRIT" authorize --request examples/requests/01-analyst-reads-metrics.json --entities 2>&1)
+check "authorize: a flag without its value" "$(head -1 <<<"$out")" "writ authorize: --entities needs a FILE"
+out=$("$WRIT" validate --policies examples/policies.cedar 2>&1); rc=$?
+check "validate without --schema: exit 2, says so" "$rc $(head -1 <<<"$out")" "2 writ validate: --schema FILE is required"
+# a forbid that fails to evaluate: Cedar's answer, and a note that the server denies
+printf '@id("ok")\npermit (principal, action, resource);\n@id("over")\nforbid (principal, action, resource) when { context.amount > 1000 };\n' >"$TMP/fe.cedar"
+printf '{"principal": {"type": "Writ::Agent", "id": "a"}, "action": {"type": "Writ::Action", "id": "pay"}, "resource": {"type": "Writ::Ticket", "id": "t"}, "context": {"amount": "5000"}}' >"$TMP/fe.json"
+out=$("$WRIT" authorize --policies "$TMP/fe.cedar" --request "$TMP/fe.json" 2>"$TMP/err"); rc=$?
+check "forbid error: Cedar's answer on stdout" "$rc $(jq -c '[.decision, .reasons]' <<<"$out")" '0 ["allow",["ok"]]'
+check "forbid error: the note on stderr" "$(cat "$TMP/err")" \
+    "writ authorize: note: forbid over failed to evaluate (type error: expected long, got string) and was skipped, as Cedar decides; writ serve and writ test deny this request (forbid_error_denies = true, their default)"
+printf '{"principal": {"type": "Writ::Agent", "id": "a"}, "action": {"type": "Writ::Action", "id": "pay"}, "resource": {"type": "Writ::Ticket", "id": "t"}, "context": {"amount": 5}}' >"$TMP/fe-ok.json"
+"$WRIT" authorize --policies "$TMP/fe.cedar" --request "$TMP/fe-ok.json" >/dev/null 2>"$TMP/err"
+check "no forbid error: no note" "$(cat "$TMP/err")" ""
+# a search whose requests cannot be made (the schema wants a fuller context)
+# answers nothing, and says why on stderr
+B='{"subject": {"type": "Agent", "id": "spiffe://corp.example/agents/analyst"}, "action": {"name": "read"}, "resource": {"type": "Dataset"}, "context": {"destination": "internal"}}'
+out=$("$WRIT" query resource "${X[@]}" --namespace Writ --body "$B" 2>"$TMP/err"); rc=$?
+check "query, context short of the schema: exit 0, no results" "$rc $out" '0 {"results":[]}'
+contains "query, context short of the schema: says why" "$(cat "$TMP/err")" \
+    "writ query: 2 candidates denied because the request could not be made (the first: context: required attribute"
+contains "query, context short of the schema: says what to do" "$(cat "$TMP/err")" \
+    "with --schema the body's context must be as the action's context type declares it (every required attribute, no other)"
+out=$("$WRIT" query resource --policies examples/policies.cedar --entities examples/entities.json --namespace Writ \
+    --body "$B" 2>"$TMP/err")
+check "query without the schema: results" "$out" \
+    '{"results":[{"type":"Dataset","id":"usage-metrics"},{"type":"Dataset","id":"customer-pii"}]}'
+check "query without the schema: nothing on stderr" "$(cat "$TMP/err")" ""
 
 echo "$PASSES passed, $FAILS failed"
 [ "$FAILS" -eq 0 ]

@@ -132,13 +132,16 @@ FORGED=$(mint "$TMP/other.pem")
 run() { LD_LIBRARY_PATH="$LIBDIR" "$TMP/embed" "$EX/policies.cedar" "$EX/entities.json" "$EX/schema.cedarschema" \
     "$TMP/jwks.json" https://writ.test corp.example "$@"; }
 out=$(run "$TOK" read 'Writ::Dataset::"usage-metrics"'); rc=$?
-check "example: allowed read" "$rc ${out%% *}" "0 allow"
+check "example: allowed read, the policy by its @id" "$rc $out" "0 allow read-own-team"
 out=$(run "$TOK" read 'Writ::Dataset::"payroll"'); rc=$?
 check "example: resource outside the token's scope" "$rc $out" "1 deny (outside the task token's scope)"
 out=$(run "$TOK" write 'Writ::Dataset::"usage-metrics"'); rc=$?
 check "example: action outside the token's scope" "$rc ${out%% *}" "1 deny"
 out=$(run "$FORGED" read 'Writ::Dataset::"usage-metrics"'); rc=$?
 check "example: token signed by another key" "$rc ${out%% (*}" "1 deny"
+reason=${out#deny (token: }; reason=${reason%%:*}
+case "$out" in *"token: $reason: $reason:"*) bad "example: the token's reason said twice: $out" ;;
+*) ok "example: the token's reason said once ($reason)" ;; esac
 out=$(run "$TOK" read 'Writ::Dataset::"usage-metrics' 2>&1); rc=$?
 check "example: bad resource is an error" "$rc" "2"
 # what embedders copy frees what it made on every way out (valgrind: no definite leak)

@@ -454,6 +454,17 @@ echo "$ALICE" >"$TMP/alice.tok"
 check "cli deny as alice: exit 0" "$?" 0
 "$WRIT" approvals list --server "http://$ADDR" >/dev/null 2>&1
 check "cli without a token: exit 1 (401)" "$?" 1
+# mistakes on the command line: what was wrong comes first, then the usage
+out=$("$WRIT" approvals aprove "${CLI[@]}" "$A2" 2>&1)
+check "cli typo in the command: exit 2" "$?" 2
+check "cli typo in the command: named" "$(head -1 <<<"$out")" \
+    "writ approvals: unknown command 'aprove' (list, show, approve or deny)"
+out=$("$WRIT" approvals approve "${CLI[@]}" 2>&1)
+check "cli approve without an id: said" "$(head -1 <<<"$out")" "writ approvals: approve needs an approval id"
+out=$("$WRIT" approvals list "${CLI[@]}" --reason x 2>&1)
+check "cli --reason on list: said" "$(head -1 <<<"$out")" "writ approvals: --reason goes with approve or deny, not list"
+out=$("$WRIT" approvals list "${CLI[@]}" --stauts pending 2>&1)
+check "cli unknown option: named" "$(head -1 <<<"$out")" "writ approvals: unknown option '--stauts'"
 
 # ---- a short TTL: approvals expire
 cat >"$TMP/short.conf" <<CONF

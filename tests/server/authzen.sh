@@ -61,7 +61,7 @@ r=$(post /access/v1/evaluations "$(batch "$items2" permit_on_first_permit)")
 check "batch permit_on_first_permit" "$(jq -c '[.evaluations[].decision]' <<<"${r#* }")" "[false,true]"
 r=$(post /access/v1/evaluations "$(batch '[{"action":{"name":"read"},"resource":{"type":"Dataset","id":"customer-pii"},"context":{"task":{"id":"t","purpose":"p"},"chain_depth":0,"destination":"external","time":"2025-06-02T14:05:00Z","source_ip":"10.0.0.1"}},{"action":{"name":"read"},"subject":{"type":"Agent"}}]')")
 check "batch overrides and a bad item" "$(jq -c '[.evaluations[] | [.decision, .context.reasons]]' <<<"${r#* }")" '[[false,["no-sensitive-egress"]],[false,[]]]'
-contains "batch bad item reason" "$r" 'evaluations[1]: subject.id must be a string'
+contains "batch bad item reason" "$r" 'evaluations[1]: subject.id is required (a string)'
 r=$(post /access/v1/evaluations "$A")
 check "batch without evaluations is one evaluation" "$(jq -c .decision <<<"${r#* }")" "true"
 r=$(post /access/v1/evaluations "$(batch "$items" sometimes)")

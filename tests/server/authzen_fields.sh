@@ -128,18 +128,20 @@ bad_part "subject.id empty" "{\"subject\":{\"type\":\"Agent\",\"id\":\"\"},$ACT,
 bad_part "subject.id an object" "{\"subject\":{\"type\":\"Agent\",\"id\":{}},$ACT,$(R public),$CTX}" \
     "subject.id must be a string"
 bad_part "no action" "{$(S $LOW),$(R public),$CTX}" "action is required"
-bad_part "action.name missing" "{$(S $LOW),\"action\":{},$(R public),$CTX}" "action.name must be a string"
+bad_part "action.name missing" "{$(S $LOW),\"action\":{},$(R public),$CTX}" "action.name is required (a string)"
+bad_part "action.name misspelled" "{$(S $LOW),\"action\":{\"nam\":\"read\"},$(R public),$CTX}" \
+    "action.name is required (a string)"
 bad_part "action.name a number" "{$(S $LOW),\"action\":{\"name\":7},$(R public),$CTX}" \
     "action.name must be a string"
 bad_part "resource.id missing" "{$(S $LOW),$ACT,\"resource\":{\"type\":\"Dataset\"},$CTX}" \
-    "resource.id must be a string"
+    "resource.id is required (a string)"
 bad_part "resource true" "{$(S $LOW),$ACT,\"resource\":true,$CTX}" "resource must be an object"
 bad_part "properties a string" "{$(S $LOW '"x"'),$ACT,$(R public),$CTX}" "properties must be an object"
 bad_part "resource properties an array" "{$(S $LOW),$ACT,$(R public '[]'),$CTX}" "properties must be an object"
 bad_part "the first error wins" "{\"subject\":{\"type\":\"\"},\"action\":{},\"resource\":1,$CTX}" \
     "resource must be an object"
 same "$tlow" "token, no subject, bad resource" "{$ACT,\"resource\":{\"id\":\"x\"},$CTX}"
-contains "token: subject optional, resource still checked" "$r" '"message":"resource.type must be a string"'
+contains "token: subject optional, resource still checked" "$r" '"message":"resource.type is required (a string)"'
 
 # ---- outside the quick reader's subset, read the usual way all the same
 many=$(for i in $(seq 40); do printf ',"m%d":"v"' "$i"; done)

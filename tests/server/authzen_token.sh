@@ -55,7 +55,7 @@ r=$(apost /access/v1/evaluation "$tok" "{\"subject\":{\"type\":\"Service\",\"id\
 check "token, the holder's id with another type: denied" "$(decision "$r")" \
     "[false,[],[\"subject does not match the task token's holder\"]]"
 r=$(apost /access/v1/evaluation "$tok" "{\"subject\":{\"type\":\"Agent\"},\"action\":{\"name\":\"read\"},$RES,$CTX}")
-contains "token, a malformed subject is still a 400" "$r" '400 {"error":{"status":400,"code":"bad_request","message":"subject.id must be a string"}}'
+contains "token, a malformed subject is still a 400" "$r" '400 {"error":{"status":400,"code":"bad_request","message":"subject.id is required (a string)"}}'
 
 # ---- refused credentials: 401 with WWW-Authenticate, the reason named
 r=$(apost /access/v1/evaluation "$(mint "$TMP/other.pem" analyst weekly-report read 'usage-*')" "$NOSUBJ")
@@ -63,9 +63,21 @@ check "unknown signing key: 401" "${r%% *} $(body "$r" | jq -r '.error.code')" "
 contains "unknown signing key: reason" "$(body "$r" | jq -r .error.message)" "task token refused: "
 check "unknown signing key: WWW-Authenticate" "$(grep -i '^WWW-Authenticate:' "$TMP/hdr" | tr -d '\r')" \
     'WWW-Authenticate: Bearer realm="writ"'
+# an expired token: the reason once, and the times as a person reads them
+now=$(date +%s)
+old=$("$WRIT" token mint --key "$TMP/k.pem" --issuer https://writ.local --audience writ --subject "$A/analyst" \
+    --purpose weekly-report --action read --resource 'usage-*' --ttl 60 --now $((now - 600)))
+r=$(apost /access/v1/evaluation "$old" "$NOSUBJ")
+check "expired token: 401" "${r%% *} $(body "$r" | jq -r '.error.code')" "401 invalid_token"
+exp_text=$(date -u -d "@$((now - 540))" +%Y-%m-%dT%H:%M:%SZ)
+msg=$(body "$r" | jq -r .error.message)
+contains "expired token: when, readable" "$msg" "task token refused: expired: exp $exp_text ($((now - 540))) is 5"
+contains "expired token: the leeway" "$msg" "(leeway 30 s)"
+case "$msg" in *"expired: expired"*) bad "expired token: the reason twice: <$msg>" ;; *) ok "expired token: the reason once" ;; esac
 r=$(apost /access/v1/evaluation x.y.z "$NOSUBJ")
 check "garbage token: 401" "${r%% *} $(body "$r" | jq -r '.error.code')" "401 invalid_token"
 contains "garbage token: reason" "$r" '"message":"task token refused: '
+case "$(body "$r")" in *"malformed: malformed"*) bad "garbage token: the reason twice: <$r>" ;; *) ok "garbage token: the reason once" ;; esac
 r=$(apost /access/v1/evaluation "" "$NOSUBJ" -H 'Authorization: Bearer')
 check "Bearer without a token: 401" "${r%% *}" 401
 r=$(apost /access/v1/evaluation "" "$(eval_json analyst read Dataset usage-metrics)" -u analyst:secret)
@@ -124,8 +136,8 @@ r=$(apost /access/v1/evaluation "$tok" "$NOSUBJ")
 check "other tokens unaffected" "$(decision "$r")" '[true,["read-own-team"],[]]'
 
 m=$(curl -s -m 5 "http://$ADDR/metrics")
-# unknown key, garbage, empty Bearer, Basic, batch with garbage, revoked
-check "401s counted as token rejections" "$(awk '/^writ_tokens_rejected_total/ {print $2}' <<<"$m")" 6
+# unknown key, expired, garbage, empty Bearer, Basic, batch with garbage, revoked
+check "401s counted as token rejections" "$(awk '/^writ_tokens_rejected_total/ {print $2}' <<<"$m")" 7
 stop_writ "$WPID" TERM
 check "clean shutdown" "$STOP_RC" 0
 

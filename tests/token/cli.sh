@@ -31,6 +31,11 @@ SCOPE=(--purpose "triage 42" --action tool:read --action tool:write --resource '
 "$writ" keys generate --out k2.pem --alg EdDSA >kid2 || exit 1
 expect 1 "cannot create" -- "$writ" keys generate --out k1.pem
 expect 2 "usage" -- "$writ" keys generate --out x.pem --alg HS256
+expect 2 "--alg: expected ES256 or EdDSA, got 'HS256'" -- "$writ" keys generate --out x.pem --alg HS256
+expect 2 "keys generate: --out FILE is required" -- "$writ" keys generate
+expect 2 "keys: --out needs a value" -- "$writ" keys generate --out
+expect 2 "keys: unknown command 'gen' (generate or jwks)" -- "$writ" keys gen --out x.pem
+[ -e x.pem ] && { echo "FAIL a refused keys command wrote x.pem"; fails=$((fails + 1)); }
 [ "$(stat -c %a k1.pem)" = 600 ] || { echo "FAIL key file mode"; fails=$((fails + 1)); }
 "$writ" keys jwks --key k2.pem --key k1.pem >jwks.json || exit 1
 grep -qF -- "$(cat kid1)" jwks.json && grep -qF -- "$(cat kid2)" jwks.json && ! grep -q '"d"' jwks.json ||

@@ -330,7 +330,7 @@ static void test_map_errors(void **state)
     map_error("{\"subject\":{\"type\":1,\"id\":\"a\"}," ACT "," RES ",\"context\":{}}", false,
               "subject.type must be a string");
     map_error("{\"subject\":{\"type\":\"A\"}," ACT "," RES ",\"context\":{}}", false,
-              "subject.id must be a string");
+              "subject.id is required (a string)");
     map_error("{\"subject\":{\"type\":\"A\",\"id\":\"\"}," ACT "," RES ",\"context\":{}}", false,
               "subject.id must not be empty");
     map_error("{" SUBJ "," RES ",\"context\":{}}", false, "action is required");
@@ -350,8 +350,8 @@ static void test_map_errors(void **state)
     map_error("{\"subject\":{},\"action\":{},\"resource\":1,\"context\":{}}", true,
               "resource must be an object");
     map_error("{\"subject\":{},\"action\":{},\"resource\":{},\"context\":{}}", true,
-              "subject.type must be a string");
-    map_error("{\"action\":{}," RES ",\"context\":{}}", true, "action.name must be a string");
+              "subject.type is required (a string)");
+    map_error("{\"action\":{}," RES ",\"context\":{}}", true, "action.name is required (a string)");
 }
 
 static void test_properties(void **state)
