@@ -102,6 +102,14 @@ typedef struct wr_whsig_key {
     unsigned char k[WR_WHSIG_KEY_MAX];
     size_t n; /* 0: no key */
 } wr_whsig_key;
+/* The keys a POST is signed with: one, or during a rotation the new and
+ * the old (Standard Webhooks: one "v1,..." per key, space-separated; a
+ * receiver accepts the POST when any one verifies). */
+#define WR_WHSIG_KEYS_MAX 4
+typedef struct wr_whsig_keys {
+    wr_whsig_key k[WR_WHSIG_KEYS_MAX];
+    size_t n;
+} wr_whsig_keys;
 /* The key of the secret s (len bytes, no line end): "whsec_" and the
  * standard, padded, canonical base64 of 24 to 64 bytes.  false, with what
  * is wrong in why (never a byte of the secret), when it is not one. */
@@ -114,15 +122,20 @@ bool wr_whsig_sign(const wr_whsig_key *key, const char *id, int64_t ts, const vo
 /* A fresh message id: "msg_" and 22 base64url characters of 16 random
  * bytes.  false when there is no randomness. */
 bool wr_whsig_new_id(char out[WR_WHSIG_ID_MAX]);
-/* The key to sign with: read from file (its first line) when file is not
- * empty; else from STATE_DIR/webhook.secret, made on the first call (32
- * random bytes, mode 0600, never through a symbolic link) and read on
- * later ones.  *path (wr_malloc'd): the file it came from; *made: it was
- * made now.  An error names the file and what is wrong with it. */
-WRIT_MUST_CHECK writ_status wr_whsig_load(const char *file, const char *state_dir, wr_whsig_key *key,
+/* The keys to sign with: read from file when file is not empty; else
+ * from STATE_DIR/webhook.secret, made on the first call (32 random bytes,
+ * mode 0600, never through a symbolic link) and read on later ones.  The
+ * file holds one secret per line, at most WR_WHSIG_KEYS_MAX (empty lines
+ * skipped): every one signs each POST, so a rotation puts the new secret
+ * in beside the old, then (once receivers know it) takes the old out,
+ * each time with a SIGHUP.  *path (wr_malloc'd): the file it came from;
+ * *made: it was made now.  An error names the file, the line and what is
+ * wrong with it (never a byte of a secret). */
+WRIT_MUST_CHECK writ_status wr_whsig_load(const char *file, const char *state_dir, wr_whsig_keys *keys,
                                           char **path, bool *made, writ_error *err);
-/* Wipe a key. */
+/* Wipe a key, or every key. */
 void wr_whsig_clear(wr_whsig_key *key);
+void wr_whsig_clear_all(wr_whsig_keys *keys);
 
 /* ---- webhook.c: POST each new pending approval to approval_webhook */
 typedef struct wr_webhook wr_webhook;
@@ -130,9 +143,12 @@ typedef struct wr_webhook wr_webhook;
  * with why. */
 bool wr_webhook_url_ok(const char *url, char *why, size_t n);
 /* Start the sender thread for url (http or https), each POST signed with
- * key (copied; required: an empty key is refused). */
-WRIT_MUST_CHECK writ_status wr_webhook_start(const char *url, const wr_whsig_key *key, wr_webhook **out,
+ * every one of keys (copied; required: no key is refused). */
+WRIT_MUST_CHECK writ_status wr_webhook_start(const char *url, const wr_whsig_keys *keys, wr_webhook **out,
                                              writ_error *err);
+/* Sign from now on with keys (copied; a POST being retried is signed anew
+ * on its next try).  false (nothing changed) when keys holds no key. */
+bool wr_webhook_set_keys(wr_webhook *h, const wr_whsig_keys *keys);
 /* Queue one JSON body (copied).  Never blocks: when the queue is full the
  * body is dropped (counted, logged). */
 void wr_webhook_post(wr_webhook *h, const char *json, size_t len);

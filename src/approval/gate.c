@@ -30,6 +30,7 @@
 
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdarg.h>
 #include <string.h>
 #include <time.h>
 
@@ -43,8 +44,8 @@ struct wr_approvals_srv {
     uint32_t max_pending; /* 0 = no cap */
     char base[512];       /* PUBLIC_URL without a trailing '/' */
     wr_webhook *hook;     /* NULL = no approval_webhook */
-    /* its signing key, from start until the hook has its copy */
-    wr_whsig_key hook_key;
+    /* its signing keys, from start until the hook has its copy */
+    wr_whsig_keys hook_keys;
     int64_t last_sweep;   /* ms */
     int64_t last_prune;   /* ms */
 };
@@ -54,6 +55,22 @@ static int64_t now_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void hook_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void hook_note(const char *fmt, ...)
+{
+    char ts[32];
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    char msg[700];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "%s writ serve: approval_webhook: %s\n", ts, msg);
 }
 
 /* Before the server listens: the webhook's signing secret, so that a bad
@@ -70,22 +87,45 @@ static int start(void *arg, srv *s, char *why, size_t n)
     memset(&err, 0, sizeof err);
     char *path = NULL;
     bool made = false;
-    writ_status st = wr_whsig_load(s->cfg->approval_webhook_secret_file, s->cfg->state_dir, &ap->hook_key,
+    writ_status st = wr_whsig_load(s->cfg->approval_webhook_secret_file, s->cfg->state_dir, &ap->hook_keys,
                                    &path, &made, &err);
     if (st) {
         snprintf(why, n, "%s", st == WRIT_ENOMEM && !err.msg[0] ? "out of memory" : err.msg);
         return -1;
     }
-    char ts[32];
-    time_t now = time(NULL);
-    struct tm tm;
-    gmtime_r(&now, &tm);
-    strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    fprintf(stderr,
-            "%s writ serve: approval_webhook: POSTs signed (Standard Webhooks) with the secret in %s%s\n", ts,
-            path, made ? " (made now: give it to the receiver)" : "");
+    char many[32] = "";
+    if (ap->hook_keys.n > 1)
+        snprintf(many, sizeof many, "%zu secrets", ap->hook_keys.n);
+    hook_note("POSTs signed (Standard Webhooks) with the %s in %s%s", *many ? many : "secret", path,
+              made ? " (made now: give it to the receiver)" : "");
     wr_free(path);
     return 0;
+}
+
+/* SIGHUP: the secret file read again, so that a rotation needs no restart
+ * (the new secret beside the old, then the old taken out).  A file that
+ * does not read keeps the secrets in force. */
+static void reload(void *arg, srv *s)
+{
+    wr_approvals_srv *ap = arg;
+    if (!ap->hook)
+        return;
+    writ_error err;
+    memset(&err, 0, sizeof err);
+    char *path = NULL;
+    bool made = false;
+    wr_whsig_keys keys;
+    writ_status st =
+        wr_whsig_load(s->cfg->approval_webhook_secret_file, s->cfg->state_dir, &keys, &path, &made, &err);
+    if (st)
+        hook_note("the secret file did not read, the secrets in force stay: %s",
+                  st == WRIT_ENOMEM && !err.msg[0] ? "out of memory" : err.msg);
+    else if (!wr_webhook_set_keys(ap->hook, &keys))
+        hook_note("the secrets read from %s cannot sign, the ones in force stay", path);
+    else
+        hook_note("POSTs signed with the %zu secret%s now in %s", keys.n, keys.n == 1 ? "" : "s", path);
+    wr_whsig_clear_all(&keys);
+    wr_free(path);
 }
 
 static int listening(void *arg, srv *s, unsigned port, char *why, size_t n)
@@ -104,8 +144,8 @@ static int listening(void *arg, srv *s, unsigned port, char *why, size_t n)
     if (*s->cfg->approval_webhook) {
         writ_error err;
         memset(&err, 0, sizeof err);
-        writ_status st = wr_webhook_start(s->cfg->approval_webhook, &ap->hook_key, &ap->hook, &err);
-        wr_whsig_clear(&ap->hook_key); /* the hook has its copy */
+        writ_status st = wr_webhook_start(s->cfg->approval_webhook, &ap->hook_keys, &ap->hook, &err);
+        wr_whsig_clear_all(&ap->hook_keys); /* the hook has its copy */
         if (st) {
             snprintf(why, n, "%s", st == WRIT_ENOMEM && !err.msg[0] ? "out of memory" : err.msg);
             return -1;
@@ -491,6 +531,7 @@ wr_approvals_srv *wr_approvals_srv_new(void)
                        .start = start,
                        .listening = listening,
                        .tick = tick,
+                       .reload = reload,
                        .metrics = metrics,
                        .gate = gate,
                        .stop = stop,
@@ -505,6 +546,6 @@ void wr_approvals_srv_free(wr_approvals_srv *m)
     if (!m)
         return;
     stop(m);
-    wr_whsig_clear(&m->hook_key); /* a start whose listening never came */
+    wr_whsig_clear_all(&m->hook_keys); /* a start whose listening never came */
     wr_free(m);
 }

@@ -42,7 +42,7 @@ typedef struct hook_item {
 
 struct wr_webhook {
     char *url;
-    wr_whsig_key key;
+    wr_whsig_keys keys; /* under mu: replaced by a reload */
     pthread_t th;
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -85,12 +85,25 @@ static size_t discard(char *p, size_t size, size_t n, void *ud)
 
 /* The headers of one try of a body: its type and signature, or NULL
  * (why set) when it cannot be signed: then it is not sent. */
-static struct curl_slist *signed_headers(const wr_webhook *h, const char *id, const hook_item *it, char *why,
+static struct curl_slist *signed_headers(wr_webhook *h, const char *id, const hook_item *it, char *why,
                                          size_t wn)
 {
-    char sig[WR_WHSIG_SIG_MAX], line[64 + WR_WHSIG_ID_MAX + WR_WHSIG_SIG_MAX];
+    char sig[WR_WHSIG_KEYS_MAX * WR_WHSIG_SIG_MAX], line[64 + WR_WHSIG_ID_MAX + sizeof sig];
     int64_t ts = (int64_t)time(NULL);
-    if (!wr_whsig_sign(&h->key, id, ts, it->body, it->len, sig)) {
+    wr_whsig_keys keys;
+    pthread_mutex_lock(&h->mu);
+    keys = h->keys;
+    pthread_mutex_unlock(&h->mu);
+    size_t at = 0;
+    bool ok = keys.n > 0;
+    for (size_t i = 0; ok && i < keys.n; i++) { /* "v1,A v1,B": one per key */
+        if (i)
+            sig[at++] = ' ';
+        ok = wr_whsig_sign(&keys.k[i], id, ts, it->body, it->len, sig + at);
+        at += strlen(sig + at);
+    }
+    wr_whsig_clear_all(&keys);
+    if (!ok) {
         snprintf(why, wn, "cannot sign it");
         return NULL;
     }
@@ -115,7 +128,7 @@ oom:
 }
 
 /* One POST: the HTTP status, or 0 when none came (or it was not sent). */
-static long post_once(CURL *cu, const wr_webhook *hk, const char *id, const hook_item *it, long timeout_ms,
+static long post_once(CURL *cu, wr_webhook *hk, const char *id, const hook_item *it, long timeout_ms,
                       char *why, size_t wn)
 {
     struct curl_slist *h = signed_headers(hk, id, it, why, wn);
@@ -245,11 +258,31 @@ bool wr_webhook_url_ok(const char *url, char *why, size_t n)
     return false;
 }
 
-writ_status wr_webhook_start(const char *url, const wr_whsig_key *key, wr_webhook **out, writ_error *err)
+static bool keys_ok(const wr_whsig_keys *keys)
+{
+    if (!keys || keys->n == 0 || keys->n > WR_WHSIG_KEYS_MAX)
+        return false;
+    for (size_t i = 0; i < keys->n; i++)
+        if (keys->k[i].n < WR_WHSIG_KEY_MIN || keys->k[i].n > WR_WHSIG_KEY_MAX)
+            return false;
+    return true;
+}
+
+bool wr_webhook_set_keys(wr_webhook *h, const wr_whsig_keys *keys)
+{
+    if (!h || !keys_ok(keys))
+        return false;
+    pthread_mutex_lock(&h->mu);
+    h->keys = *keys;
+    pthread_mutex_unlock(&h->mu);
+    return true;
+}
+
+writ_status wr_webhook_start(const char *url, const wr_whsig_keys *keys, wr_webhook **out, writ_error *err)
 {
     *out = NULL;
     pthread_once(&curl_once, curl_init);
-    if (!key || key->n < WR_WHSIG_KEY_MIN || key->n > WR_WHSIG_KEY_MAX) {
+    if (!keys_ok(keys)) {
         if (err) {
             memset(err, 0, sizeof *err);
             err->code = WRIT_EINVAL;
@@ -272,14 +305,14 @@ writ_status wr_webhook_start(const char *url, const wr_whsig_key *key, wr_webhoo
         wr_free(h);
         return WRIT_ENOMEM;
     }
-    h->key = *key;
+    h->keys = *keys;
     pthread_mutex_init(&h->mu, NULL);
     pthread_cond_init(&h->cv, NULL);
     if (pthread_create(&h->th, NULL, sender, h) != 0) {
         pthread_mutex_destroy(&h->mu);
         pthread_cond_destroy(&h->cv);
         wr_free(h->url);
-        wr_whsig_clear(&h->key);
+        wr_whsig_clear_all(&h->keys);
         wr_free(h);
         if (err) {
             memset(err, 0, sizeof *err);
@@ -348,6 +381,6 @@ void wr_webhook_stop(wr_webhook *h)
     pthread_mutex_destroy(&h->mu);
     pthread_cond_destroy(&h->cv);
     wr_free(h->url);
-    wr_whsig_clear(&h->key);
+    wr_whsig_clear_all(&h->keys);
     wr_free(h);
 }

@@ -5,11 +5,12 @@
  * webhook-timestamp (unix seconds of the attempt) and webhook-signature:
  * "v1," and the base64 of HMAC-SHA256(key, ID "." TIMESTAMP "." BODY), BODY
  * being the very bytes sent.  The key is what the secret's part after
- * "whsec_" decodes to (standard base64, 24 to 64 bytes).  The secret is the
- * first line of approval_webhook_secret_file, or else of
+ * "whsec_" decodes to (standard base64, 24 to 64 bytes).  The secrets are
+ * the lines of approval_webhook_secret_file, or else of
  * STATE_DIR/webhook.secret, which Writ makes (32 random bytes, 0600) on the
- * first start and reads on later ones.  The secret is never logged: an
- * error says what is wrong with it, not what it is. */
+ * first start and reads on later ones; each signs (a rotation holds two).
+ * A secret is never logged: an error says what is wrong with it, not what
+ * it is. */
 #include "approval/approval.h"
 #include "jose/jose.h"
 #include "util/alloc.h"
@@ -37,6 +38,12 @@ void wr_whsig_clear(wr_whsig_key *key)
 {
     if (key)
         OPENSSL_cleanse(key, sizeof *key);
+}
+
+void wr_whsig_clear_all(wr_whsig_keys *keys)
+{
+    if (keys)
+        OPENSSL_cleanse(keys, sizeof *keys);
 }
 
 static bool b64_char(char c)
@@ -159,8 +166,8 @@ static writ_status file_error(writ_error *err, writ_status code, const char *pat
     return wr_error(err, code, "approval_webhook_secret_file %.120s: %s", path, what);
 }
 
-/* Read the secret on the first line of the open file fd, into key. */
-static writ_status read_secret(int fd, const char *path, bool ours, wr_whsig_key *key, writ_error *err)
+/* Read the secrets, one a line, of the open file fd, into keys. */
+static writ_status read_secret(int fd, const char *path, bool ours, wr_whsig_keys *keys, writ_error *err)
 {
     struct stat st;
     char what[256];
@@ -195,16 +202,33 @@ static writ_status read_secret(int fd, const char *path, bool ours, wr_whsig_key
         snprintf(what, sizeof what, "larger than %d bytes: not a secret file", FILE_MAX);
         rc = file_error(err, WRIT_EINVAL, path, ours, what);
     } else {
-        size_t line = 0; /* the first line, without its line end */
-        while (line < n && buf[line] != '\n' && buf[line] != '\r')
-            line++;
-        char why[128];
-        if (!wr_whsig_parse(buf, line, key, why, sizeof why)) {
-            snprintf(what, sizeof what,
-                     "%s (its first line must be " PREFIX " and the base64 of %d to %d random bytes)", why,
-                     WR_WHSIG_KEY_MIN, WR_WHSIG_KEY_MAX);
-            rc = file_error(err, WRIT_EINVAL, path, ours, what);
+        unsigned lineno = 0;
+        for (size_t at = 0; at < n && rc == WRIT_OK;) {
+            size_t end = at; /* the line, without its line end */
+            while (end < n && buf[end] != '\n' && buf[end] != '\r')
+                end++;
+            lineno++;
+            char why[128];
+            if (end == at) {
+                /* an empty line */
+            } else if (keys->n == WR_WHSIG_KEYS_MAX) {
+                snprintf(what, sizeof what, "line %u: more than %d secrets", lineno, WR_WHSIG_KEYS_MAX);
+                rc = file_error(err, WRIT_EINVAL, path, ours, what);
+            } else if (!wr_whsig_parse(buf + at, end - at, &keys->k[keys->n], why, sizeof why)) {
+                snprintf(what, sizeof what,
+                         "line %u: %s (each line must be " PREFIX " and the base64 of %d to %d random bytes)",
+                         lineno, why, WR_WHSIG_KEY_MIN, WR_WHSIG_KEY_MAX);
+                rc = file_error(err, WRIT_EINVAL, path, ours, what);
+            } else {
+                keys->n++;
+            }
+            at = end + 1;
+            if (end < n && buf[end] == '\r' && at < n && buf[at] == '\n')
+                at++; /* \r\n: one line end */
         }
+        if (rc == WRIT_OK && keys->n == 0)
+            rc = file_error(err, WRIT_EINVAL, path, ours,
+                            "it holds no secret (a line of " PREFIX " and the base64 of random bytes)");
     }
     OPENSSL_cleanse(buf, sizeof buf);
     return rc;
@@ -259,10 +283,10 @@ out:
     return rc;
 }
 
-writ_status wr_whsig_load(const char *file, const char *state_dir, wr_whsig_key *key, char **path, bool *made,
+writ_status wr_whsig_load(const char *file, const char *state_dir, wr_whsig_keys *keys, char **path, bool *made,
                           writ_error *err)
 {
-    memset(key, 0, sizeof *key);
+    memset(keys, 0, sizeof *keys);
     *path = NULL;
     *made = false;
     bool ours = !file || !*file;
@@ -297,11 +321,11 @@ writ_status wr_whsig_load(const char *file, const char *state_dir, wr_whsig_key 
         rc = file_error(err, WRIT_EIO, p, ours, what);
     }
     if (fd >= 0) {
-        rc = read_secret(fd, p, ours, key, err);
+        rc = read_secret(fd, p, ours, keys, err);
         close(fd);
     }
     if (rc) {
-        wr_whsig_clear(key);
+        wr_whsig_clear_all(keys);
         wr_free(p);
         *made = false;
         return rc;

@@ -940,6 +940,9 @@ int srv_run_ext(const srv_config *cfg, const srv_ext *const *ext, size_t next)
                 ext[m]->tick(ext[m]->arg, &s);
         if (sig == SIGHUP) {
             reload(&s, "SIGHUP", true);
+            for (size_t m = 0; m < next; m++)
+                if (ext[m]->reload)
+                    ext[m]->reload(ext[m]->arg, &s);
             continue;
         }
         if (s.revocations) {

@@ -95,6 +95,7 @@ typedef struct srv_ext {
     int (*start)(void *arg, struct srv *s, char *err, size_t n);
     int (*listening)(void *arg, struct srv *s, unsigned port, char *err, size_t n);
     void (*tick)(void *arg, struct srv *s);
+    void (*reload)(void *arg, struct srv *s); /* on SIGHUP, after the policies */
     void (*metrics)(void *arg, struct srv *s, struct sbuf *b);
     void (*gate)(void *arg, struct srv *s, const struct srv_snapshot *snap, const struct srv_ask *a,
                  const struct json_t *ctx, const char *agent, const char *resource, const char *task,

@@ -572,6 +572,49 @@ check "configured secret: the approval delivered" "$(grep -c "$C1" "$TMP/hook2/h
 check "configured secret: the POST verifies with it" "$(jq -r .fault "$TMP/hook2/log.jsonl" | sort -u)" null
 [ -e "$TMP/conf.state/webhook.secret" ] && bad "configured secret: one made in the state folder too" ||
     ok "configured secret: none made in the state folder"
+
+# ---- rotation without a restart: the new secret beside the old (both
+# sign: the receiver, which knows the old one only, still verifies), then
+# the old one out (the receiver refuses until it learns the new one); a
+# file that does not read on SIGHUP keeps the secrets in force
+OLD=$(cat "$TMP/conf.secret")
+NEW=$(python3 -c 'import base64, os; print("whsec_" + base64.b64encode(os.urandom(32)).decode())')
+printf '%s\n%s\n' "$NEW" "$OLD" >"$TMP/conf.secret"
+kill -HUP "$WPID"
+for _ in $(seq 50); do grep -q "signed with the 2 secrets now" "$TMP/conf.log" && break; sleep 0.1; done
+contains "rotation: SIGHUP reads both secrets" "$(cat "$TMP/conf.log")" "POSTs signed with the 2 secrets now in $TMP/conf.secret"
+r=$(ask payments t-rot1 "$IN1")
+C2=$(body "$r" | jq -r .context.approval.id)
+for _ in $(seq 100); do grep -q "$C2" "$TMP/hook2/hook.jsonl" 2>/dev/null && break; sleep 0.1; done
+check "rotation: a receiver knowing the old secret only still verifies" "$(grep -c "$C2" "$TMP/hook2/hook.jsonl")" 1
+verify_with() { # SECRET: does the last delivery verify with that secret alone?
+    python3 - "$1" "$TMP/hook2/last.headers" "$TMP/hook2/last.body" <<'PY'
+import base64, hashlib, hmac, sys
+key = base64.b64decode(sys.argv[1][len('whsec_'):])
+h = dict(l.split(': ', 1) for l in open(sys.argv[2]).read().splitlines())
+body = open(sys.argv[3], 'rb').read()
+mac = base64.b64encode(hmac.new(key, (h['webhook-id'] + '.' + h['webhook-timestamp'] + '.').encode() + body,
+                                hashlib.sha256).digest()).decode()
+sigs = [s[3:] for s in h['webhook-signature'].split(' ') if s.startswith('v1,')]
+print(len(sigs), any(hmac.compare_digest(mac, s) for s in sigs))
+PY
+}
+check "rotation: two signatures, one verifying with the new secret" "$(verify_with "$NEW")" "2 True"
+check "rotation: ... and one with the old" "$(verify_with "$OLD")" "2 True"
+echo "not a secret" >"$TMP/conf.secret"
+kill -HUP "$WPID"
+for _ in $(seq 50); do grep -q "did not read" "$TMP/conf.log" && break; sleep 0.1; done
+contains "rotation: a file that does not read keeps the secrets in force" "$(cat "$TMP/conf.log")" \
+    "the secret file did not read, the secrets in force stay: approval_webhook_secret_file $TMP/conf.secret: line 1:"
+printf '%s\n' "$NEW" >"$TMP/conf.secret"
+kill -HUP "$WPID"
+for _ in $(seq 50); do grep -q "signed with the 1 secret now" "$TMP/conf.log" && break; sleep 0.1; done
+contains "rotation: the old secret taken out" "$(cat "$TMP/conf.log")" "POSTs signed with the 1 secret now in $TMP/conf.secret"
+r=$(ask payments t-rot2 "$IN1")
+C3=$(body "$r" | jq -r .context.approval.id)
+for _ in $(seq 100); do grep -q "signature does not verify" "$TMP/hook2/bad" 2>/dev/null && break; sleep 0.1; done
+contains "rotation: the receiver knowing the old secret only now refuses" "$(cat "$TMP/hook2/bad" 2>/dev/null)" "signature does not verify"
+grep -qF "${NEW#whsec_}" "$TMP/conf.log" && bad "rotation: a secret logged" || ok "rotation: no secret logged"
 stop_writ "$WPID"
 
 # ---- a malformed or missing secret file: writ serve refuses to start,
@@ -593,7 +636,7 @@ bad_secret "a secret without whsec_" "$TMP/noprefix.secret" "does not start with
 printf 'whsec_%s\n' "$(head -c 33 /dev/zero | tr '\0' '\373' | base64 | tr '+/' '-_')" >"$TMP/url.secret"
 bad_secret "a base64url secret" "$TMP/url.secret" "base64url, not base64"
 : >"$TMP/empty.secret"
-bad_secret "an empty secret file" "$TMP/empty.secret" "it is empty"
+bad_secret "an empty secret file" "$TMP/empty.secret" "it holds no secret"
 bad_secret "a missing secret file" "$TMP/none.secret" "No such file"
 out=$(timeout 20 "$WRIT" serve --policies "$TMP/policies.cedar" --listen 127.0.0.1:0 --state-dir "$TMP/ftp.state" \
     --approval_webhook ftp://127.0.0.1/hook 2>&1)

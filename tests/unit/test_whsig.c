@@ -23,6 +23,7 @@
 
 /* 32 bytes 0x01..0x20 */
 #define SECRET32 "whsec_AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA="
+#define SECRET24 "whsec_AAECAwQFBgcICQoLDA0ODxAREhMUFRYX" /* 24 bytes */
 
 static bool parse(const char *s, wr_whsig_key *k, char *why, size_t wn)
 {
@@ -155,7 +156,7 @@ static void test_files(void **state)
     snprintf(own, sizeof own, "%s/webhook.secret", dir);
     snprintf(cfg, sizeof cfg, "%s/configured.secret", dir);
     snprintf(other, sizeof other, "%s/elsewhere", dir);
-    wr_whsig_key k1, k2;
+    wr_whsig_keys k1, k2;
     writ_error err;
     char *path = NULL;
     bool made = false;
@@ -165,7 +166,8 @@ static void test_files(void **state)
     assert_true(made);
     assert_string_equal(path, own);
     wr_free(path);
-    assert_int_equal(k1.n, 32);
+    assert_int_equal(k1.n, 1);
+    assert_int_equal(k1.k[0].n, 32);
     struct stat st;
     assert_int_equal(lstat(own, &st), 0);
     assert_true(S_ISREG(st.st_mode));
@@ -182,8 +184,9 @@ static void test_files(void **state)
     assert_int_equal(wr_whsig_load(NULL, dir, &k2, &path, &made, &err), WRIT_OK);
     assert_false(made);
     wr_free(path);
-    assert_int_equal(k2.n, 32);
-    assert_memory_equal(k1.k, k2.k, 32);
+    assert_int_equal(k2.n, 1);
+    assert_int_equal(k2.k[0].n, 32);
+    assert_memory_equal(k1.k[0].k, k2.k[0].k, 32);
     /* no leftover temporary file */
     char tmp[300];
     snprintf(tmp, sizeof tmp, "%s.tmp", own);
@@ -205,14 +208,21 @@ static void test_files(void **state)
     assert_int_equal(k2.n, 0);
     assert_int_equal(unlink(own), 0);
 
-    /* configured: its first line (a CRLF or LF end, and what follows, not part of it) */
-    put(cfg, SECRET32 "\r\nsecond line\n");
+    /* configured: one secret a line (CRLF or LF ends, empty lines skipped):
+     * during a rotation the new one and the old */
+    put(cfg, "\n" SECRET32 "\r\n\r\n" SECRET24 "\n");
     assert_int_equal(wr_whsig_load(cfg, dir, &k2, &path, &made, &err), WRIT_OK);
     assert_false(made);
     assert_string_equal(path, cfg);
     wr_free(path);
-    assert_int_equal(k2.n, 32);
-    assert_int_equal(k2.k[31], 0x20);
+    assert_int_equal(k2.n, 2);
+    assert_int_equal(k2.k[0].n, 32);
+    assert_int_equal(k2.k[0].k[31], 0x20);
+    assert_int_equal(k2.k[1].n, 24);
+    put(cfg, SECRET32);
+    assert_int_equal(wr_whsig_load(cfg, dir, &k2, &path, &made, &err), WRIT_OK);
+    wr_free(path);
+    assert_int_equal(k2.n, 1);
     assert_int_not_equal(access(own, F_OK), 0); /* none made in the state folder */
     /* configured through a link: followed (mounted secrets are links) */
     char lnk[300];
@@ -224,10 +234,12 @@ static void test_files(void **state)
     static const struct {
         const char *text, *why;
     } bad[] = {
-        {"", "it is empty"},
-        {"\n" SECRET32 "\n", "it is empty"},
+        {"", "it holds no secret"},
+        {"\n\r\n", "it holds no secret"},
+        {SECRET32 "\r\nsecond line\n", "line 2: it does not start with whsec_"},
+        {SECRET32 "\n" SECRET32 "\n\n" SECRET32 "\n" SECRET24 "\n" SECRET24 "\n", "line 6: more than 4 secrets"},
         {"AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA=\n", "does not start with whsec_"},
-        {"whsec_c2hvcnQ=\n", "decodes to 5 bytes"},
+        {SECRET32 "\nwhsec_c2hvcnQ=\n", "line 2: it decodes to 5 bytes"},
         {"whsec_AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA= \n", "character 45"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -256,7 +268,7 @@ static void test_files(void **state)
     assert_int_equal(unlink(lnk), 0);
     assert_int_equal(unlink(other), 0);
     assert_int_equal(rmdir(dir), 0);
-    wr_whsig_clear(&k1);
+    wr_whsig_clear_all(&k1);
 }
 
 int main(void)
