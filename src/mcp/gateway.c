@@ -630,6 +630,8 @@ static enum MHD_Result send_filtered(mcp_gw *g, gw_req *r)
             snprintf(r->why, sizeof r->why, "answered with something that is not a JSON-RPC response");
             return upstream_failed(r);
         }
+        if (r->task_call)
+            gw_task_note(g, r, p, n);
         char *f = NULL;
         if (r->list != L_NONE && gw_filter_message(g, r, r->list, p, n, &f) < 0) {
             sb_free(&out);
@@ -1010,6 +1012,12 @@ static void live_add(mcp_gw *g, gw_req *r)
     pthread_mutex_unlock(&g->live_mu);
 }
 
+/* A method naming one task by params.taskId: only its creator's (taskbind.h). */
+static bool task_method(const char *meth)
+{
+    return !strcmp(meth, "tasks/get") || !strcmp(meth, "tasks/result") || !strcmp(meth, "tasks/cancel");
+}
+
 /* Decide a POSTed message: 0 when decided (r->allow, r->deny) or passing,
  * 2 when it waits for the upstream's tools (gw_tool_wait: nothing decided,
  * nothing sent; called again after), else an answer was queued (*ret). */
@@ -1083,6 +1091,7 @@ static int decide_post(mcp_gw *g, gw_req *r, struct MHD_Connection *c, const cha
                 *ret = send_rpc_error(r, c, 200, m.id, MCP_RPC_INVALID_PARAMS, err_at);
             } else {
                 char aid[600], name[300];
+                r->task_call = json_object_get(m.params, "task") != NULL;
                 snprintf(aid, sizeof aid, "%s/%.*s", r->up->cfg->name, (int)tc.name_len, tc.name);
                 snprintf(name, sizeof name, "%.*s", (int)tc.name_len, tc.name);
                 json_t *ann = NULL;
@@ -1163,6 +1172,12 @@ static int decide_post(mcp_gw *g, gw_req *r, struct MHD_Connection *c, const cha
             r->list = L_RESOURCES;
         } else if (!strcmp(meth, "prompts/list")) {
             r->list = L_PROMPTS;
+        } else if (task_method(meth) && !gw_task_owned(g, r, json_object_get(m.params, "taskId"))) {
+            /* another agent's task, or one no call through the gateway made */
+            *ret = send_rpc_error(r, c, 200, m.id, MCP_RPC_INVALID_PARAMS,
+                                  "params.taskId: no task of this agent on this upstream has that id (a task "
+                                  "belongs to the agent whose call created it)");
+            rc = -1;
         } else if (!strchr(meth, '/')) {
             /* NAME/METHOD would be the action of the tool METHOD, decided
              * here without that tool's input: every MCP method but the two
@@ -1173,6 +1188,8 @@ static int decide_post(mcp_gw *g, gw_req *r, struct MHD_Connection *c, const cha
         } else {
             /* the params are its input, as a prompt's arguments are */
             json_t *bound = sans_meta(m.params), *in = NULL;
+            if (!strcmp(meth, "tasks/list"))
+                r->list = L_TASKS; /* this agent's tasks only */
             writ_error err;
             memset(&err, 0, sizeof err);
             /* a resource named by uri, as resources/read names it: checked alike */
@@ -1500,6 +1517,7 @@ writ_status mcp_gateway_open(const srv_config *cfg, mcp_gw **out, writ_error *er
         u->cfg = &cfg->mcp_up[i];
         pthread_mutex_init(&u->mu, NULL);
         u->annotations = json_object();
+        u->tasks = mcp_taskbind_new(65536, 1024);
         writ_status st = WRIT_OK;
         for (size_t k = 0; k < cfg->nmcp_cred && !st; k++) {
             const srv_mcp_cred *cr = &cfg->mcp_cred[k];
@@ -1522,7 +1540,7 @@ writ_status mcp_gateway_open(const srv_config *cfg, mcp_gw **out, writ_error *er
             if (!u->cred_line)
                 st = wr_error(err, WRIT_ENOMEM, "out of memory");
         }
-        if (!st && !u->annotations)
+        if (!st && (!u->annotations || !u->tasks))
             st = wr_error(err, WRIT_ENOMEM, "out of memory");
         if (!st)
             st = u->cfg->url ? mcp_upstream_http_open(u->cfg->name, u->cfg->url, NULL, &u->u, err)
@@ -1552,6 +1570,7 @@ void mcp_gateway_close(mcp_gw *g)
         mcp_upstream_close(g->ups[i].u);
         wr_free(g->ups[i].cred_line);
         json_decref(g->ups[i].annotations);
+        mcp_taskbind_free(g->ups[i].tasks);
         pthread_mutex_destroy(&g->ups[i].mu);
     }
     wr_free(g->ups);

@@ -11,6 +11,7 @@
 #include "mcp/gateway.h"
 #include "mcp/session.h"
 #include "mcp/sse.h"
+#include "mcp/taskbind.h"
 #include "mcp/upstream.h"
 #include "server/server_int.h"
 #include "util/sbuf.h"
@@ -40,10 +41,11 @@ typedef struct gw_up {
     pthread_t ask_thread;
     int64_t asked_ms;            /* when it was last asked (0: never) */
     struct gw_req *ask_waiters;  /* calls suspended until the ask ends (ask_next) */
+    mcp_taskbind *tasks;         /* which agent each task was created for (taskbind.h) */
 } gw_up;
 
 typedef enum gw_phase { P_NEW, P_ASKING, P_DECIDED, P_WAIT_HEAD, P_BUFFER, P_STREAM, P_SENT } gw_phase;
-typedef enum gw_list { L_NONE, L_TOOLS, L_RESOURCES, L_PROMPTS, L_TEMPLATES } gw_list;
+typedef enum gw_list { L_NONE, L_TOOLS, L_RESOURCES, L_PROMPTS, L_TEMPLATES, L_TASKS } gw_list;
 
 typedef struct gw_req {
     struct mcp_gw *g;
@@ -71,6 +73,7 @@ typedef struct gw_req {
     bool started;  /* a ticket is live */
     bool ask_done; /* the ask it waited for (or it need not wait) is over (under mu) */
     bool ask_registered; /* it has been in its upstream's ask_waiters */
+    bool task_call;      /* a task-augmented tools/call: its answer names the task it created */
     struct gw_req *ask_next;
     uint64_t ticket;
     unsigned status;
@@ -135,6 +138,12 @@ int gw_filter_message(mcp_gw *g, gw_req *r, gw_list list, const char *text, size
 /* The complete events in[0..n) of a streamed SSE answer into r->sse_out,
  * each message holding a list filtered, one that cannot be read dropped. */
 void gw_sse_filter_events(mcp_gw *g, gw_req *r, const char *in, size_t n);
+
+/* Tasks (taskbind.h): remember the task a task-augmented call's answer
+ * (one JSON-RPC message, text[0..len)) created as this agent's; is task id
+ * (a JSON value, may be NULL) this agent's on r's upstream? */
+void gw_task_note(mcp_gw *g, gw_req *r, const char *text, size_t len);
+bool gw_task_owned(mcp_gw *g, gw_req *r, const json_t *id);
 
 /* toolinfo.c */
 

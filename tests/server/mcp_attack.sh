@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# mcp_attack.sh - the MCP gateway attacked by one agent against another, with
+# real upstreams: server-everything over stdio (one process every agent
+# shares, with tasks: MCP 2025-11-25's task-augmented tools/call).
+. "$(dirname "$0")/lib.sh"
+
+PEERS="$REPO/tests/peers/node_modules"
+EVERY="$PEERS/@modelcontextprotocol/server-everything/dist/index.js"
+if ! command -v node >/dev/null || [ ! -f "$EVERY" ]; then
+    echo "skip: node or the MCP peers are missing (cd tests/peers && npm ci)"; exit 77
+fi
+
+EPORT=$(free_port)
+PORT=$EPORT node "$EVERY" streamableHttp >"$TMP/everything.log" 2>&1 &
+PIDS+=("$!")
+for _ in $(seq 100); do grep -q "listening" "$TMP/everything.log" && break; sleep 0.1; done
+"$WRIT" keys generate --out "$TMP/k.pem" >/dev/null || { bad "keys generate"; finish; }
+cat >"$TMP/writ.conf" <<CONF
+token_keys = $TMP/k.pem
+mcp_upstream = ev stdio node $EVERY stdio
+mcp_upstream = evh http://127.0.0.1:$EPORT/mcp
+CONF
+# a policy that lets agents use tasks at all: the task methods are allowed to
+# everyone, so only the gateway can keep one agent's tasks from another
+cat >"$TMP/p.cedar" <<'CEDAR'
+permit (principal, action in [Writ::Action::"ev/simulate-research-query", Writ::Action::"ev/echo",
+  Writ::Action::"ev/tasks/get", Writ::Action::"ev/tasks/result", Writ::Action::"ev/tasks/list",
+  Writ::Action::"ev/tasks/cancel", Writ::Action::"evh/simulate-research-query", Writ::Action::"evh/tasks/get",
+  Writ::Action::"evh/tasks/result", Writ::Action::"evh/tasks/list"], resource);
+CEDAR
+start_writ attack --policies "$TMP/p.cedar" --config "$TMP/writ.conf"
+mint() { # mint AGENT
+    "$WRIT" token mint --key "$TMP/k.pem" --issuer https://writ.local --audience writ \
+        --subject "spiffe://corp.example/agents/$1" --purpose demo --sensitivity restricted --txn "t-$1" --action 'ev/*' --action 'evh/*'
+}
+ALICE=$(mint alice)
+BOB=$(mint bob)
+H=(-H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream')
+rpc() { # rpc TOKEN BODY: the answer's body
+    curl -s -m 20 -X POST "${H[@]}" -H "Authorization: Bearer $1" "http://$ADDR/mcp/ev" --data "$2"
+}
+rpc "$ALICE" '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"a","version":"1"}}}' >/dev/null
+rpc "$ALICE" '{"jsonrpc":"2.0","method":"notifications/initialized"}' >/dev/null
+
+# ---- tasks: an agent's task is its own (the process keeps every agent's)
+r=$(rpc "$ALICE" '{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"simulate-research-query","arguments":{"topic":"alice-secret-topic"},"task":{"ttl":60000}}}')
+TID=$(jq -r '.result.task.taskId // empty' <<<"$r")
+[ -n "$TID" ] && ok "a task-augmented call answers with its task" || { bad "no task: $r"; finish; }
+r=$(rpc "$BOB" '{"jsonrpc":"2.0","id":3,"method":"tasks/list","params":{}}')
+check "tasks/list: another agent's task is not listed" "$(jq -c '[.result.tasks[]?.taskId]' <<<"$r")" '[]'
+r=$(rpc "$ALICE" '{"jsonrpc":"2.0","id":4,"method":"tasks/list","params":{}}')
+check "tasks/list: the agent's own task is" "$(jq -c '[.result.tasks[]?.taskId]' <<<"$r")" "[\"$TID\"]"
+for m in tasks/get tasks/result tasks/cancel; do
+    r=$(rpc "$BOB" "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"$m\",\"params\":{\"taskId\":\"$TID\"}}")
+    check "$m of another agent's task: -32602" "$(jq -c '[.id, .error.code]' <<<"$r")" '[5,-32602]'
+    case "$r" in *alice-secret-topic*) bad "$m of another agent's task shows its result" ;; *) ok "$m: nothing of the task shown" ;; esac
+done
+contains "... saying why" "$r" "no task of this agent"
+r=$(rpc "$ALICE" '{"jsonrpc":"2.0","id":6,"method":"tasks/get","params":{"taskId":"no-such-task"}}')
+check "a task id the gateway never gave: -32602" "$(jq -c '.error.code' <<<"$r")" -32602
+r=$(rpc "$ALICE" "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"tasks/get\",\"params\":{\"taskId\":\"$TID\"}}")
+check "tasks/get of the agent's own task: its status" "$(jq -r '.result.taskId' <<<"$r")" "$TID"
+r=$(rpc "$ALICE" "{\"jsonrpc\":\"2.0\",\"id\":8,\"method\":\"tasks/result\",\"params\":{\"taskId\":\"$TID\"}}")
+contains "tasks/result of the agent's own task: its result" "$r" "alice-secret-topic"
+r=$(rpc "$BOB" '{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"simulate-research-query","arguments":{"topic":"bob-topic"},"task":{"ttl":60000}}}')
+BTID=$(jq -r '.result.task.taskId // empty' <<<"$r")
+r=$(rpc "$BOB" '{"jsonrpc":"2.0","id":10,"method":"tasks/list","params":{}}')
+check "tasks/list: each agent sees its own" "$(jq -c '[.result.tasks[]?.taskId]' <<<"$r")" "[\"$BTID\"]"
+r=$(rpc "$ALICE" "{\"jsonrpc\":\"2.0\",\"id\":11,\"method\":\"tasks/cancel\",\"params\":{\"taskId\":\"$BTID\"}}")
+check "tasks/cancel of another agent's task: -32602" "$(jq -c '.error.code' <<<"$r")" -32602
+r=$(rpc "$BOB" "{\"jsonrpc\":\"2.0\",\"id\":12,\"method\":\"tasks/get\",\"params\":{\"taskId\":\"$BTID\"}}")
+check "... and it went on" "$(jq -r '.result.status' <<<"$r")" working
+
+# over Streamable HTTP (in a session: the answer is an SSE stream, the task
+# noted from it)
+curl -s -m 10 -D "$TMP/ih" -o /dev/null -X POST "${H[@]}" -H "Authorization: Bearer $ALICE" "http://$ADDR/mcp/evh" \
+    --data '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"a","version":"1"}}}'
+SID=$(tr -d '\r' <"$TMP/ih" | awk -F': ' 'tolower($1) == "mcp-session-id" {print $2}')
+hrpc() { curl -s -m 20 -X POST "${H[@]}" -H "Authorization: Bearer $ALICE" -H "Mcp-Session-Id: $SID" \
+    -H 'MCP-Protocol-Version: 2025-11-25' "http://$ADDR/mcp/evh" --data "$1" | awk '/^data: / {sub(/^data: /, ""); print; next} /^\{/ {print}'; }
+hrpc '{"jsonrpc":"2.0","method":"notifications/initialized"}' >/dev/null
+r=$(hrpc '{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"simulate-research-query","arguments":{"topic":"http-topic"},"task":{"ttl":60000}}}')
+HTID=$(jq -r 'select(.id == 2) | .result.task.taskId // empty' <<<"$r")
+[ -n "$HTID" ] && ok "HTTP: a task-augmented call answers with its task" || bad "HTTP: no task: $r"
+r=$(hrpc "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"tasks/get\",\"params\":{\"taskId\":\"$HTID\"}}")
+check "HTTP: tasks/get of the agent's own task (noted from the SSE answer)" "$(jq -r 'select(.id == 3) | .result.taskId' <<<"$r")" "$HTID"
+r=$(hrpc '{"jsonrpc":"2.0","id":4,"method":"tasks/list","params":{}}')
+check "HTTP: tasks/list shows it" "$(jq -c 'select(.id == 4) | [.result.tasks[].taskId]' <<<"$r")" "[\"$HTID\"]"
+r=$(hrpc "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"tasks/get\",\"params\":{\"taskId\":\"$TID\"}}")
+check "HTTP: a task of another upstream: -32602" "$(jq -c 'select(.id == 5) | .error.code' <<<"$r")" -32602
+
+if grep -qE "AddressSanitizer|LeakSanitizer|runtime error" "$TMP/attack.log"; then
+    bad "sanitizer report in the server's log"; grep -A20 -E "Sanitizer|runtime error" "$TMP/attack.log" | head -60
+else ok "no sanitizer report in the server's log"; fi
+finish
