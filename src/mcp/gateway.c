@@ -486,12 +486,42 @@ static ssize_t end_or_wait(gw_req *r)
     return 0;
 }
 
+/* Every message is decided with the token it comes with, but a stream (the
+ * session's GET stream, or a call's SSE answer) goes on after its request:
+ * an agent whose token was revoked went on reading whatever the upstream
+ * pushed to its session.  So before each piece of a stream is handed out,
+ * the token that opened it is looked at again: revoked (any stream) or,
+ * for the GET stream, expired (past token_leeway), the stream ends there,
+ * cut (the client sees an error and must come back with a valid token).  A
+ * call's own answer is not cut when the token merely expires during it: the
+ * call was decided while the token was valid. */
+static bool stream_may_go_on(gw_req *r)
+{
+    const writ_task_token *t = r->has_task ? r->task.token : NULL;
+    if (!t)
+        return true;
+    const srv *s = r->g->s;
+    writ_revoke_kind k;
+    const char *why = NULL;
+    if (s->revocations && writ_task_token_revoked(t, s->revocations, &k))
+        why = "revoked";
+    else if (!strcmp(r->http_method, "GET") &&
+             writ_task_token_expiry(t) + (int64_t)s->cfg->token_leeway <= (int64_t)time(NULL))
+        why = "expired";
+    if (why)
+        fprintf(stderr, "writ: mcp: upstream %s: a stream cut: the task token that opened it has %s\n",
+                r->up->cfg->name, why);
+    return !why;
+}
+
 static ssize_t reader(void *cls, uint64_t pos, char *out, size_t max)
 {
     (void)pos;
     gw_req *r = cls;
     if (r->sse_filter)
         return sse_reader(r, out, max);
+    if (!stream_may_go_on(r))
+        return MHD_CONTENT_READER_END_WITH_ERROR;
     pthread_mutex_lock(&r->mu);
     if (!sb_ok(&r->buf)) {
         pthread_mutex_unlock(&r->mu);
@@ -551,6 +581,8 @@ static ssize_t sse_reader(gw_req *r, char *out, size_t max)
 {
     for (;;) {
         if (r->sse_out.len) {
+            if (!stream_may_go_on(r))
+                return MHD_CONTENT_READER_END_WITH_ERROR;
             size_t n = r->sse_out.len < max ? r->sse_out.len : max;
             memcpy(out, r->sse_out.p, n);
             memmove(r->sse_out.p, r->sse_out.p + n, r->sse_out.len - n);

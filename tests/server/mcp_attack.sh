@@ -17,6 +17,7 @@ for _ in $(seq 100); do grep -q "listening" "$TMP/everything.log" && break; slee
 "$WRIT" keys generate --out "$TMP/k.pem" >/dev/null || { bad "keys generate"; finish; }
 cat >"$TMP/writ.conf" <<CONF
 token_keys = $TMP/k.pem
+token_leeway = 0
 mcp_upstream = ev stdio node $EVERY stdio
 mcp_upstream = evh http://127.0.0.1:$EPORT/mcp
 CONF
@@ -26,12 +27,14 @@ cat >"$TMP/p.cedar" <<'CEDAR'
 permit (principal, action in [Writ::Action::"ev/simulate-research-query", Writ::Action::"ev/echo",
   Writ::Action::"ev/tasks/get", Writ::Action::"ev/tasks/result", Writ::Action::"ev/tasks/list",
   Writ::Action::"ev/tasks/cancel", Writ::Action::"evh/simulate-research-query", Writ::Action::"evh/tasks/get",
-  Writ::Action::"evh/tasks/result", Writ::Action::"evh/tasks/list"], resource);
+  Writ::Action::"evh/tasks/result", Writ::Action::"evh/tasks/list", Writ::Action::"evh/toggle-simulated-logging"],
+  resource);
 CEDAR
 start_writ attack --policies "$TMP/p.cedar" --config "$TMP/writ.conf"
-mint() { # mint AGENT
+mint() { # mint AGENT [TTL]
     "$WRIT" token mint --key "$TMP/k.pem" --issuer https://writ.local --audience writ \
-        --subject "spiffe://corp.example/agents/$1" --purpose demo --sensitivity restricted --txn "t-$1" --action 'ev/*' --action 'evh/*'
+        --subject "spiffe://corp.example/agents/$1" --purpose demo --sensitivity restricted --txn "t-$1" \
+        --action 'ev/*' --action 'evh/*' --ttl "${2:-600}"
 }
 ALICE=$(mint alice)
 BOB=$(mint bob)
@@ -88,6 +91,42 @@ r=$(hrpc '{"jsonrpc":"2.0","id":4,"method":"tasks/list","params":{}}')
 check "HTTP: tasks/list shows it" "$(jq -c 'select(.id == 4) | [.result.tasks[].taskId]' <<<"$r")" "[\"$HTID\"]"
 r=$(hrpc "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"tasks/get\",\"params\":{\"taskId\":\"$TID\"}}")
 check "HTTP: a task of another upstream: -32602" "$(jq -c 'select(.id == 5) | .error.code' <<<"$r")" -32602
+
+# ---- a session's stream outlives no token: revoked (or, for the GET stream,
+# expired), the stream is cut before the next message the upstream pushes
+# (server-everything's simulated logging: one message every 5 s)
+stream_session() { # stream_session NAME TOKEN: a session logging into its GET stream, read into $TMP/NAME.sse
+    local tok=$2 sid
+    curl -s -m 10 -D "$TMP/$1.ih" -o /dev/null -X POST "${H[@]}" -H "Authorization: Bearer $tok" "http://$ADDR/mcp/evh" \
+        --data '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"s","version":"1"}}}'
+    sid=$(tr -d '\r' <"$TMP/$1.ih" | awk -F': ' 'tolower($1) == "mcp-session-id" {print $2}')
+    local sh=(-H "Authorization: Bearer $tok" -H "Mcp-Session-Id: $sid" -H 'MCP-Protocol-Version: 2025-11-25')
+    curl -s -m 5 -X POST "${H[@]}" "${sh[@]}" "http://$ADDR/mcp/evh" --data '{"jsonrpc":"2.0","method":"notifications/initialized"}'
+    curl -s -N -m 14 -H 'Accept: text/event-stream' "${sh[@]}" "http://$ADDR/mcp/evh" >"$TMP/$1.sse" &
+    eval "${1}_PID=\$!"
+    sleep 0.5
+    curl -s -m 5 -o /dev/null -X POST "${H[@]}" "${sh[@]}" "http://$ADDR/mcp/evh" \
+        --data '{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"toggle-simulated-logging","arguments":{}}}'
+}
+RV=$(mint revoked)
+EXP=$(mint expiring 5)
+LIVE=$(mint live)
+stream_session rev "$RV"
+stream_session exp "$EXP"
+stream_session live "$LIVE"
+sleep 1
+r=$(curl -s -m 5 -o /dev/null -w '%{http_code}' -X POST "http://$ADDR/oauth2/revoke" -H "Authorization: Bearer $RV" --data-urlencode "token=$RV")
+check "the token revoked" "$r" 200
+t0=$(date +%s)
+wait "$rev_PID"; rrc=$?
+wait "$exp_PID"; erc=$?
+wait "$live_PID"
+logs() { grep -c '"notifications/message"' "$TMP/$1.sse"; }
+check "a live token's stream goes on: its messages keep coming" "$([ "$(logs live)" -ge 2 ] && echo yes)" yes
+check "a revoked token's stream: the message before, none after" "$(logs rev)" 1
+check "... the stream cut, not left open" "$([ "$rrc" != 28 ] && echo cut)" cut
+check "an expired token's stream: none after its expiry" "$(logs exp)" 1
+check "... the stream cut, not left open" "$([ "$erc" != 28 ] && echo cut)" cut
 
 if grep -qE "AddressSanitizer|LeakSanitizer|runtime error" "$TMP/attack.log"; then
     bad "sanitizer report in the server's log"; grep -A20 -E "Sanitizer|runtime error" "$TMP/attack.log" | head -60
