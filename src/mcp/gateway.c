@@ -1050,6 +1050,15 @@ static bool task_method(const char *meth)
     return !strcmp(meth, "tasks/get") || !strcmp(meth, "tasks/result") || !strcmp(meth, "tasks/cancel");
 }
 
+/* params._meta may name a task the request belongs to (MCP's related-task
+ * metadata): an upstream then queues its answer for that task's result,
+ * and marks the task as waiting for input.  Only the task's creator may. */
+static bool related_task_ok(mcp_gw *g, gw_req *r, const json_t *params)
+{
+    const json_t *rel = json_object_get(json_object_get(params, "_meta"), "io.modelcontextprotocol/related-task");
+    return !rel || gw_task_owned(g, r, json_object_get(rel, "taskId"));
+}
+
 /* Decide a POSTed message: 0 when decided (r->allow, r->deny) or passing,
  * 2 when it waits for the upstream's tools (gw_tool_wait: nothing decided,
  * nothing sent; called again after), else an answer was queued (*ret). */
@@ -1100,6 +1109,12 @@ static int decide_post(mcp_gw *g, gw_req *r, struct MHD_Connection *c, const cha
         if (nul) {
             *ret = send_rpc_error(r, c, 200, m.id, MCP_RPC_INVALID_REQUEST,
                                   "method name too long or holding NUL");
+            rc = -1;
+        } else if (!related_task_ok(g, r, m.params)) {
+            /* an upstream files this request's answer (and what it asks
+             * meanwhile) under that task, for whoever fetches its result */
+            *ret = send_rpc_error(r, c, 200, m.id, MCP_RPC_INVALID_PARAMS,
+                                  "params._meta: the related task is no task of this agent on this upstream");
             rc = -1;
         } else if (!strcmp(meth, "tools/call")) {
             mcp_tool_call tc;

@@ -59,12 +59,17 @@ for m in tasks/get tasks/result tasks/cancel; do
     case "$r" in *alice-secret-topic*) bad "$m of another agent's task shows its result" ;; *) ok "$m: nothing of the task shown" ;; esac
 done
 contains "... saying why" "$r" "no task of this agent"
+# MCP's related-task metadata files a request's answer under that task, for
+# whoever fetches its result: only the task's creator may name it
+r=$(curl -s -m 5 -X POST "${H[@]}" -H "Authorization: Bearer $BOB" "http://$ADDR/mcp/ev" --data "{\"jsonrpc\":\"2.0\",\"id\":13,\"method\":\"tools/call\",\"params\":{\"name\":\"echo\",\"arguments\":{\"message\":\"injected by bob\"},\"_meta\":{\"io.modelcontextprotocol/related-task\":{\"taskId\":\"$TID\"}}}}")
+check "a call naming another agent's task as related: -32602" "$(jq -c '[.id, .error.code]' <<<"$r")" '[13,-32602]'
 r=$(rpc "$ALICE" '{"jsonrpc":"2.0","id":6,"method":"tasks/get","params":{"taskId":"no-such-task"}}')
 check "a task id the gateway never gave: -32602" "$(jq -c '.error.code' <<<"$r")" -32602
 r=$(rpc "$ALICE" "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"tasks/get\",\"params\":{\"taskId\":\"$TID\"}}")
 check "tasks/get of the agent's own task: its status" "$(jq -r '.result.taskId' <<<"$r")" "$TID"
 r=$(rpc "$ALICE" "{\"jsonrpc\":\"2.0\",\"id\":8,\"method\":\"tasks/result\",\"params\":{\"taskId\":\"$TID\"}}")
 contains "tasks/result of the agent's own task: its result" "$r" "alice-secret-topic"
+case "$r" in *"injected by bob"*) bad "another agent's answer reached the task's result" ;; *) ok "nothing of another agent in the task's result" ;; esac
 r=$(rpc "$BOB" '{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"simulate-research-query","arguments":{"topic":"bob-topic"},"task":{"ttl":60000}}}')
 BTID=$(jq -r '.result.task.taskId // empty' <<<"$r")
 r=$(rpc "$BOB" '{"jsonrpc":"2.0","id":10,"method":"tasks/list","params":{}}')
