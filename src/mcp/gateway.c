@@ -213,6 +213,71 @@ static enum MHD_Result out_of_reach(mcp_gw *g, gw_req *r, struct MHD_Connection 
     return ret;
 }
 
+/* ---- one agent's share: at most mcp_agent_requests of its requests open
+ * at once (calls in flight, streams), by default a quarter of
+ * max_connections.  Without it one agent holding streams open (or calls to
+ * a slow tool) took every connection, and every other agent got 503. */
+static uint32_t agent_cap(const mcp_gw *g)
+{
+    uint32_t m = g->cfg->mcp_agent_requests, q = g->cfg->max_connections / 4;
+    return m ? m : q ? q : 1;
+}
+
+static bool agent_take(mcp_gw *g, gw_req *r)
+{
+    char *o = gw_owner(g, r);
+    if (!o)
+        return false;
+    pthread_mutex_lock(&g->agents_mu);
+    json_int_t n = json_integer_value(json_object_get(g->agents, o));
+    bool ok = (uint64_t)n < agent_cap(g) && !json_object_set_new_nocheck(g->agents, o, json_integer(n + 1));
+    pthread_mutex_unlock(&g->agents_mu);
+    if (ok)
+        r->owner = o;
+    else
+        wr_free(o);
+    return ok;
+}
+
+static void agent_give(mcp_gw *g, gw_req *r)
+{
+    if (!r->owner)
+        return;
+    pthread_mutex_lock(&g->agents_mu);
+    json_int_t n = json_integer_value(json_object_get(g->agents, r->owner));
+    if (n > 1)
+        json_object_set_new_nocheck(g->agents, r->owner, json_integer(n - 1));
+    else
+        json_object_del(g->agents, r->owner);
+    pthread_mutex_unlock(&g->agents_mu);
+    wr_free(r->owner);
+    r->owner = NULL;
+}
+
+static enum MHD_Result too_many(mcp_gw *g, struct MHD_Connection *c)
+{
+    char msg[200];
+    snprintf(msg, sizeof msg,
+             "this agent has %u MCP requests open already (mcp_agent_requests): wait for one to end",
+             agent_cap(g));
+    sbuf b;
+    sb_init(&b);
+    sb_puts(&b, "{\"error\":{\"status\":429,\"code\":\"too_many_requests\",\"message\":");
+    sb_json_str(&b, msg);
+    sb_puts(&b, "}}");
+    struct MHD_Response *resp =
+        sb_ok(&b) ? MHD_create_response_from_buffer(b.len, b.p, MHD_RESPMEM_MUST_COPY) : NULL;
+    sb_free(&b);
+    if (!resp)
+        return MHD_NO;
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+    enum MHD_Result ret = MHD_queue_response(c, 429, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
 static gw_up *find_up(mcp_gw *g, const char *name, size_t n)
 {
     for (size_t i = 0; i < g->nups; i++)
@@ -1324,6 +1389,8 @@ static int mcp_handle(void *arg, srv *s, struct MHD_Connection *c, const char *u
     srv_peer_read(s, c, &r->peer);
     if (!reaches(g, r, why, sizeof why))
         return out_of_reach(g, r, c, why);
+    if (!agent_take(g, r))
+        return too_many(g, c);
     snprintf(r->http_method, sizeof r->http_method, "%s", method); /* POST, GET or DELETE */
     const char *sid = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Mcp-Session-Id");
     copy_header(c, "Mcp-Session-Id", r->sid, sizeof r->sid);
@@ -1437,6 +1504,7 @@ static void req_free(void *arg, void *state)
     pthread_mutex_unlock(&r->mu);
     if (live && !g->quiesced)
         mcp_upstream_cancel(r->up->u, t); /* the client went away: no callback after this */
+    agent_give(g, r);
     if (r->has_task)
         srv_task_clear(&r->task);
     json_decref(r->id);
@@ -1544,6 +1612,11 @@ writ_status mcp_gateway_open(const srv_config *cfg, mcp_gw **out, writ_error *er
         return wr_error(err, WRIT_ENOMEM, "out of memory");
     g->cfg = cfg;
     pthread_mutex_init(&g->live_mu, NULL);
+    pthread_mutex_init(&g->agents_mu, NULL);
+    if (!(g->agents = json_object())) {
+        mcp_gateway_close(g);
+        return wr_error(err, WRIT_ENOMEM, "out of memory");
+    }
     g->ups = wr_calloc(cfg->nmcp_up ? cfg->nmcp_up : 1, sizeof *g->ups);
     if (!g->ups) {
         mcp_gateway_close(g);
@@ -1622,6 +1695,8 @@ void mcp_gateway_close(mcp_gw *g)
     }
     wr_free(g->ups);
     mcp_sessions_free(g->sessions);
+    json_decref(g->agents);
+    pthread_mutex_destroy(&g->agents_mu);
     pthread_mutex_destroy(&g->live_mu);
     wr_free(g);
 }

@@ -57,6 +57,7 @@ typedef struct gw_req {
     bool allow;
     json_t *approval; /* a pending approval the deny waits for, NULL = none */
     json_t *id;       /* the request's id (for errors), NULL = none */
+    char *owner;      /* gw_owner, while counted in the gateway's agents */
     char *body;       /* what is forwarded (a copy) */
     size_t len;
     char http_method[8];
@@ -111,6 +112,8 @@ struct mcp_gw {
      * record committed on its own thread (srv_durable_commit_here) */
     atomic_uint posts;
     mcp_sessions *sessions; /* Mcp-Session-Id bound to agents (made at start) */
+    pthread_mutex_t agents_mu;
+    json_t *agents; /* gw_owner -> its requests open now (mcp_agent_requests) */
 };
 
 /* gateway.c: the Cedar request of action aid (NAME/...) on r's upstream by
@@ -139,6 +142,9 @@ int gw_filter_message(mcp_gw *g, gw_req *r, gw_list list, const char *text, size
  * each message holding a list filtered, one that cannot be read dropped. */
 void gw_sse_filter_events(mcp_gw *g, gw_req *r, const char *in, size_t n);
 
+/* r's principal as "PTYPE AGENT" (a type has no space), wr_malloc'd; NULL
+ * without a token or memory.  What tasks and an agent's share are kept by. */
+char *gw_owner(mcp_gw *g, const gw_req *r);
 /* Tasks (taskbind.h): remember the task a task-augmented call's answer
  * (one JSON-RPC message, text[0..len)) created as this agent's; is task id
  * (a JSON value, may be NULL) this agent's on r's upstream? */

@@ -277,8 +277,7 @@ void gw_sse_filter_events(mcp_gw *g, gw_req *r, const char *in, size_t n)
 
 /* ---- tasks: which agent each was created for (taskbind.h) */
 
-/* "PTYPE AGENT": the principal, type and id (a type has no space). */
-static char *task_owner(mcp_gw *g, const gw_req *r)
+char *gw_owner(mcp_gw *g, const gw_req *r)
 {
     if (!r->has_task)
         return NULL;
@@ -298,7 +297,7 @@ void gw_task_note(mcp_gw *g, gw_req *r, const char *text, size_t len)
     /* the answer to this call (its stream may carry other messages) */
     if (r->id && json_is_string(id) && !json_object_get(m, "method") && json_equal(json_object_get(m, "id"), r->id)) {
         double t = json_is_number(ttl) ? json_number_value(ttl) : 0;
-        char *owner = task_owner(g, r);
+        char *owner = gw_owner(g, r);
         if (!owner || !mcp_taskbind_add(r->up->tasks, json_string_value(id), json_string_length(id), owner,
                                         t > 0 && t < (double)TASKBIND_MAX_TTL_MS ? (int64_t)t : 0, wr_mono_ms()))
             fprintf(stderr, "writ: mcp: upstream %s: a task its answer names could not be bound to the agent: no one "
@@ -312,7 +311,7 @@ bool gw_task_owned(mcp_gw *g, gw_req *r, const json_t *id)
 {
     if (!json_is_string(id))
         return false;
-    char *owner = task_owner(g, r);
+    char *owner = gw_owner(g, r);
     bool ok = owner && mcp_taskbind_owns(r->up->tasks, json_string_value(id), json_string_length(id), owner,
                                          wr_mono_ms());
     wr_free(owner);

@@ -133,7 +133,33 @@ check "... the stream cut, not left open" "$([ "$rrc" != 28 ] && echo cut)" cut
 check "an expired token's stream: none after its expiry" "$(logs exp)" 1
 check "... the stream cut, not left open" "$([ "$erc" != 28 ] && echo cut)" cut
 
-if grep -qE "AddressSanitizer|LeakSanitizer|runtime error" "$TMP/attack.log"; then
-    bad "sanitizer report in the server's log"; grep -A20 -E "Sanitizer|runtime error" "$TMP/attack.log" | head -60
+# ---- one agent's share: with max_connections = 8 an agent may have 2 requests
+# open (a quarter); a third waits its turn (429), another agent is served
+stop_writ "$WPID"
+printf 'max_connections = 8\n' >>"$TMP/writ.conf"
+echo 'permit (principal, action == Writ::Action::"ev/trigger-long-running-operation", resource);' >>"$TMP/p.cedar"
+start_writ share --policies "$TMP/p.cedar" --config "$TMP/writ.conf"
+HOG=$(mint hog)
+long() { curl -s -m 15 -o "$TMP/long.$1" -w '%{http_code}' -X POST "${H[@]}" -H "Authorization: Bearer $HOG" "http://$ADDR/mcp/ev" \
+    --data "{\"jsonrpc\":\"2.0\",\"id\":$1,\"method\":\"tools/call\",\"params\":{\"name\":\"trigger-long-running-operation\",\"arguments\":{\"duration\":4,\"steps\":2}}}" >"$TMP/long.$1.code"; }
+long 1 & l1=$!
+long 2 & l2=$!
+sleep 1
+code=$(curl -s -m 3 -D "$TMP/429.h" -o "$TMP/429.out" -w '%{http_code}' -X POST "${H[@]}" -H "Authorization: Bearer $HOG" "http://$ADDR/mcp/ev" \
+    --data '{"jsonrpc":"2.0","id":3,"method":"ping"}')
+check "an agent's third request while two are open: 429" "$code" 429
+contains "... saying why" "$(cat "$TMP/429.out")" "mcp_agent_requests"
+contains "... and when to come back" "$(tr -d '\r' <"$TMP/429.h")" "Retry-After: 1"
+check "another agent meanwhile: served" "$(curl -s -m 3 -o /dev/null -w '%{http_code}' -X POST "${H[@]}" -H "Authorization: Bearer $BOB" \
+    "http://$ADDR/mcp/ev" --data '{"jsonrpc":"2.0","id":4,"method":"ping"}')" 200
+wait "$l1" "$l2"
+check "the two open ones: answered" "$(cat "$TMP/long.1.code") $(jq -c 'has("result")' "$TMP/long.1") $(cat "$TMP/long.2.code") $(jq -c 'has("result")' "$TMP/long.2")" "200 true 200 true"
+check "once they ended, the agent is served again" "$(curl -s -m 3 -o /dev/null -w '%{http_code}' -X POST "${H[@]}" -H "Authorization: Bearer $HOG" \
+    "http://$ADDR/mcp/ev" --data '{"jsonrpc":"2.0","id":5,"method":"ping"}')" 200
+
+stop_writ "$WPID"
+check "clean shutdown" "$STOP_RC" 0
+if grep -qE "AddressSanitizer|LeakSanitizer|runtime error" "$TMP/attack.log" "$TMP/share.log"; then
+    bad "sanitizer report in the server's log"; grep -A20 -E "Sanitizer|runtime error" "$TMP/attack.log" "$TMP/share.log" | head -60
 else ok "no sanitizer report in the server's log"; fi
 finish
