@@ -729,8 +729,13 @@ static enum MHD_Result send_filtered(mcp_gw *g, gw_req *r)
         }
         if (r->task_call)
             gw_task_note(g, r, p, n);
+        /* Another request's answer holding a list is filtered too: an
+         * upstream that matches answers to requests by id alone (the SDK's
+         * transport does, per session) gives the answer to a slow list
+         * request to a later request with the same id, a call's. */
         char *f = NULL;
-        if (r->list != L_NONE && gw_filter_message(g, r, r->list, p, n, &f) < 0) {
+        bool filter = r->list != L_NONE || gw_maybe_list(p, n); /* L_NONE: any list */
+        if (filter && gw_filter_message(g, r, r->list, p, n, &f) < 0) {
             sb_free(&out);
             return upstream_failed(r);
         }

@@ -138,6 +138,9 @@ json_t *gw_remember_tool(gw_up *up, const json_t *it);
  * text (wr_malloc'd), 0 when it holds no list result, -1 (r->why) when it
  * cannot be read or its list is no array. */
 int gw_filter_message(mcp_gw *g, gw_req *r, gw_list list, const char *text, size_t len, char **out);
+/* Could the message p[0..n) hold a list result, or say the tools changed?
+ * (false: surely not; a key spelled with \u escapes counts as maybe) */
+bool gw_maybe_list(const char *p, size_t n);
 /* The complete events in[0..n) of a streamed SSE answer into r->sse_out,
  * each message holding a list filtered, one that cannot be read dropped. */
 void gw_sse_filter_events(mcp_gw *g, gw_req *r, const char *in, size_t n);

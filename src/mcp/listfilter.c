@@ -230,7 +230,7 @@ static bool has(const char *p, size_t n, const char *lit)
  * escape makes a letter): with a "\u" anywhere, read it to know.  A tool's
  * answer, whose text escapes newlines and quotes, is passed without being
  * read. */
-static bool maybe_list(const char *p, size_t n)
+bool gw_maybe_list(const char *p, size_t n)
 {
     return has(p, n, "\\u") || has(p, n, "\"tools\"") || has(p, n, "\"resources\"") ||
            has(p, n, "\"prompts\"") || has(p, n, "\"resourceTemplates\"") || has(p, n, "\"tasks\"") ||
@@ -259,7 +259,7 @@ void gw_sse_filter_events(mcp_gw *g, gw_req *r, const char *in, size_t n)
         if (r->task_call && ev.data.len)
             gw_task_note(g, r, ev.data.p, ev.data.len);
         char *f = NULL;
-        int fr = ev.data.len && maybe_list(ev.data.p, ev.data.len)
+        int fr = ev.data.len && gw_maybe_list(ev.data.p, ev.data.len)
                      ? gw_filter_message(g, r, L_NONE, ev.data.p, ev.data.len, &f)
                      : 0;
         if (fr < 0)

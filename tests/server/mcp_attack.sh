@@ -13,17 +13,21 @@ fi
 EPORT=$(free_port)
 PORT=$EPORT node "$EVERY" streamableHttp >"$TMP/everything.log" 2>&1 &
 PIDS+=("$!")
-for _ in $(seq 100); do grep -q "listening" "$TMP/everything.log" && break; sleep 0.1; done
+LIST_DELAY_MS=1000 node "$REPO/tests/mcp/session_upstream.mjs" >"$TMP/su.port" 2>"$TMP/su.err" &
+PIDS+=("$!")
+for _ in $(seq 100); do grep -q "listening" "$TMP/everything.log" && [ -s "$TMP/su.port" ] && break; sleep 0.1; done
 "$WRIT" keys generate --out "$TMP/k.pem" >/dev/null || { bad "keys generate"; finish; }
 cat >"$TMP/writ.conf" <<CONF
 token_keys = $TMP/k.pem
 token_leeway = 0
 mcp_upstream = ev stdio node $EVERY stdio
 mcp_upstream = evh http://127.0.0.1:$EPORT/mcp
+mcp_upstream = su http://127.0.0.1:$(cat "$TMP/su.port")/mcp
 CONF
 # a policy that lets agents use tasks at all: the task methods are allowed to
 # everyone, so only the gateway can keep one agent's tasks from another
-cat >"$TMP/p.cedar" <<'CEDAR'
+cat "$EX/mcp.cedar" - >"$TMP/p.cedar" <<'CEDAR'
+permit (principal, action in [Writ::Action::"su/add", Writ::Action::"su/slow"], resource);
 permit (principal, action in [Writ::Action::"ev/simulate-research-query", Writ::Action::"ev/echo",
   Writ::Action::"ev/tasks/get", Writ::Action::"ev/tasks/result", Writ::Action::"ev/tasks/list",
   Writ::Action::"ev/tasks/cancel", Writ::Action::"evh/simulate-research-query", Writ::Action::"evh/tasks/get",
@@ -34,7 +38,7 @@ start_writ attack --policies "$TMP/p.cedar" --config "$TMP/writ.conf"
 mint() { # mint AGENT [TTL]
     "$WRIT" token mint --key "$TMP/k.pem" --issuer https://writ.local --audience writ \
         --subject "spiffe://corp.example/agents/$1" --purpose demo --sensitivity restricted --txn "t-$1" \
-        --action 'ev/*' --action 'evh/*' --ttl "${2:-600}"
+        --action 'ev/*' --action 'evh/*' --action 'su/*' --ttl "${2:-600}"
 }
 ALICE=$(mint alice)
 BOB=$(mint bob)
@@ -132,6 +136,24 @@ check "a revoked token's stream: the message before, none after" "$(logs rev)" 1
 check "... the stream cut, not left open" "$([ "$rrc" != 28 ] && echo cut)" cut
 check "an expired token's stream: none after its expiry" "$(logs exp)" 1
 check "... the stream cut, not left open" "$([ "$erc" != 28 ] && echo cut)" cut
+
+# ---- a list answer given to another request: an upstream that matches
+# answers to requests by id alone (the SDK's transport, per session) gives
+# the answer to a slow tools/list to a later call with the same id, a JSON
+# answer the gateway passed on unfiltered (wipe, a destructive tool, shown)
+curl -s -m 10 -D "$TMP/su.ih" -o /dev/null -X POST "${H[@]}" -H "Authorization: Bearer $ALICE" "http://$ADDR/mcp/su" \
+    --data '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"a","version":"1"}}}'
+SUH=("${H[@]}" -H "Authorization: Bearer $ALICE" -H "Mcp-Session-Id: $(tr -d '\r' <"$TMP/su.ih" | awk -F': ' 'tolower($1) == "mcp-session-id" {print $2}')" \
+     -H 'MCP-Protocol-Version: 2025-11-25')
+curl -s -m 5 -o /dev/null -X POST "${SUH[@]}" "http://$ADDR/mcp/su" --data '{"jsonrpc":"2.0","method":"notifications/initialized"}'
+r=$(curl -s -m 5 -X POST "${SUH[@]}" "http://$ADDR/mcp/su" --data '{"jsonrpc":"2.0","id":2,"method":"tools/list"}')
+check "tools/list: the destructive tool hidden" "$(jq -c '[.result.tools[].name]' <<<"$r")" '["add","slow"]'
+curl -s -m 4 -o /dev/null -X POST "${SUH[@]}" "http://$ADDR/mcp/su" --data '{"jsonrpc":"2.0","id":7,"method":"tools/list"}' &
+lp=$!
+sleep 0.3
+r=$(curl -s -m 5 -X POST "${SUH[@]}" "http://$ADDR/mcp/su" --data '{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"slow","arguments":{"ms":1500}}}')
+wait "$lp"
+check "a call given the list answer of the same id: filtered" "$(jq -c '[.result.tools[]?.name]' <<<"$r")" '["add","slow"]'
 
 # ---- one agent's share: with max_connections = 8 an agent may have 2 requests
 # open (a quarter); a third waits its turn (429), another agent is served
