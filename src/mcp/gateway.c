@@ -39,6 +39,7 @@
  * before its suspend, nor twice.  The upstream's callbacks run on its own
  * thread or inside a send; mcp_upstream_cancel (client gone, shutdown)
  * guarantees none runs afterwards, so the state is freed only after it. */
+#define _GNU_SOURCE /* memmem */
 #include "mcp/gateway_int.h"
 
 #include "mcp/input.h"
@@ -503,12 +504,34 @@ static void cb_head(void *arg, unsigned status, const char *ct, const char *sid,
     resume_claimed(c);
 }
 
+/* The upstream's credential is the gateway's, never the agent's: an upstream
+ * that shows it (a debug page, a careless error message, a tool echoing its
+ * headers) would hand every agent the key to the upstream without Writ.  So
+ * each occurrence in what the upstream sends back is masked ('*', as long as
+ * it was) as the bytes arrive: the bytes added at from, and the
+ * cred_vlen - 1 before them (one cut in two by the network).  A stream hands
+ * out no byte that a match arriving later could still cover (reader); an SSE
+ * stream hands out whole events only, and a credential holds no line end. */
+#define CRED_MASK_MIN 8 /* a shorter value would mask ordinary text */
+
+static void mask_credential(const gw_up *up, sbuf *b, size_t from)
+{
+    size_t k = up->cred_vlen;
+    if (!up->cred_value || !sb_ok(b) || b->len < k)
+        return;
+    size_t at = from > k - 1 ? from - (k - 1) : 0;
+    for (char *q; (q = memmem(b->p + at, b->len - at, up->cred_value, k)); at = (size_t)(q - b->p) + k)
+        memset(q, '*', k);
+}
+
 static void cb_data(void *arg, const char *p, size_t n)
 {
     gw_req *r = arg;
     struct MHD_Connection *c = NULL;
     pthread_mutex_lock(&r->mu);
+    size_t from = r->buf.len;
     sb_putn(&r->buf, p, n);
+    mask_credential(r->up, &r->buf, from);
     if (r->phase == P_STREAM)
         c = claim_resume(r);
     pthread_mutex_unlock(&r->mu);
@@ -592,8 +615,10 @@ static ssize_t reader(void *cls, uint64_t pos, char *out, size_t max)
         pthread_mutex_unlock(&r->mu);
         return MHD_CONTENT_READER_END_WITH_ERROR;
     }
-    if (r->buf.len) {
-        size_t n = r->buf.len < max ? r->buf.len : max;
+    /* a credential cut in two: its first part stays until the rest is in */
+    size_t hold = r->finished || !r->up->cred_value ? 0 : r->up->cred_vlen - 1;
+    if (r->buf.len > hold) {
+        size_t n = r->buf.len - hold < max ? r->buf.len - hold : max;
         memcpy(out, r->buf.p, n);
         memmove(r->buf.p, r->buf.p + n, r->buf.len - n);
         r->buf.len -= n;
@@ -1659,8 +1684,11 @@ writ_status mcp_gateway_open(const srv_config *cfg, mcp_gw **out, writ_error *er
             }
             size_t n = strlen(cr->header) + 2 + strlen(v) + 1;
             u->cred_line = wr_malloc(n);
-            if (u->cred_line)
+            if (u->cred_line) {
                 snprintf(u->cred_line, n, "%s: %s", cr->header, v);
+                u->cred_vlen = strlen(v);
+                u->cred_value = u->cred_vlen >= CRED_MASK_MIN ? u->cred_line + strlen(cr->header) + 2 : NULL;
+            }
             wr_free(v);
             if (!u->cred_line)
                 st = wr_error(err, WRIT_ENOMEM, "out of memory");

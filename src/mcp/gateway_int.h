@@ -30,6 +30,8 @@ typedef struct gw_up {
     const srv_mcp_upstream *cfg;
     mcp_upstream *u;
     char *cred_line;       /* "Header: value", NULL = none */
+    const char *cred_value; /* its value, masked in what reaches a client (NULL: none, or too short) */
+    size_t cred_vlen;
     const char *token_aud; /* minted-token credential: its audience, NULL = none */
     pthread_mutex_t mu;    /* guards annotations and the ask's fields */
     json_t *annotations;   /* tool name -> annotations object, from the last tools/list */

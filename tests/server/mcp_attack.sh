@@ -15,7 +15,13 @@ PORT=$EPORT node "$EVERY" streamableHttp >"$TMP/everything.log" 2>&1 &
 PIDS+=("$!")
 LIST_DELAY_MS=1000 node "$REPO/tests/mcp/session_upstream.mjs" >"$TMP/su.port" 2>"$TMP/su.err" &
 PIDS+=("$!")
-for _ in $(seq 100); do grep -q "listening" "$TMP/everything.log" && [ -s "$TMP/su.port" ] && break; sleep 0.1; done
+node "$REPO/tests/mcp/reflect_upstream.mjs" >"$TMP/refl.port" 2>"$TMP/refl.err" &
+PIDS+=("$!")
+for _ in $(seq 100); do
+    grep -q "listening" "$TMP/everything.log" && [ -s "$TMP/su.port" ] && [ -s "$TMP/refl.port" ] && break
+    sleep 0.1
+done
+printf 'refl-secret-0123456789\n' >"$TMP/refl.cred"
 "$WRIT" keys generate --out "$TMP/k.pem" >/dev/null || { bad "keys generate"; finish; }
 cat >"$TMP/writ.conf" <<CONF
 token_keys = $TMP/k.pem
@@ -23,11 +29,14 @@ token_leeway = 0
 mcp_upstream = ev stdio node $EVERY stdio
 mcp_upstream = evh http://127.0.0.1:$EPORT/mcp
 mcp_upstream = su http://127.0.0.1:$(cat "$TMP/su.port")/mcp
+mcp_upstream = refl http://127.0.0.1:$(cat "$TMP/refl.port")/mcp
+mcp_credential = refl header X-Api-Key $TMP/refl.cred
 CONF
 # a policy that lets agents use tasks at all: the task methods are allowed to
 # everyone, so only the gateway can keep one agent's tasks from another
 cat "$EX/mcp.cedar" - >"$TMP/p.cedar" <<'CEDAR'
-permit (principal, action in [Writ::Action::"su/add", Writ::Action::"su/slow"], resource);
+permit (principal, action in [Writ::Action::"su/add", Writ::Action::"su/slow", Writ::Action::"refl/json",
+                              Writ::Action::"refl/sse", Writ::Action::"refl/err"], resource);
 permit (principal, action in [Writ::Action::"ev/simulate-research-query", Writ::Action::"ev/echo",
   Writ::Action::"ev/tasks/get", Writ::Action::"ev/tasks/result", Writ::Action::"ev/tasks/list",
   Writ::Action::"ev/tasks/cancel", Writ::Action::"evh/simulate-research-query", Writ::Action::"evh/tasks/get",
@@ -38,7 +47,7 @@ start_writ attack --policies "$TMP/p.cedar" --config "$TMP/writ.conf"
 mint() { # mint AGENT [TTL]
     "$WRIT" token mint --key "$TMP/k.pem" --issuer https://writ.local --audience writ \
         --subject "spiffe://corp.example/agents/$1" --purpose demo --sensitivity restricted --txn "t-$1" \
-        --action 'ev/*' --action 'evh/*' --action 'su/*' --ttl "${2:-600}"
+        --action 'ev/*' --action 'evh/*' --action 'su/*' --action 'refl/*' --ttl "${2:-600}"
 }
 ALICE=$(mint alice)
 BOB=$(mint bob)
@@ -154,6 +163,16 @@ sleep 0.3
 r=$(curl -s -m 5 -X POST "${SUH[@]}" "http://$ADDR/mcp/su" --data '{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"slow","arguments":{"ms":1500}}}')
 wait "$lp"
 check "a call given the list answer of the same id: filtered" "$(jq -c '[.result.tools[]?.name]' <<<"$r")" '["add","slow"]'
+
+# ---- the upstream's credential never reaches the agent, even when the
+# upstream shows it (a debug page, a careless error message): each answer,
+# JSON, SSE or any other body, has it masked, also when it arrives cut in two
+for t in json sse err; do
+    r=$(curl -s -m 5 -X POST "${H[@]}" -H "Authorization: Bearer $ALICE" "http://$ADDR/mcp/refl" \
+        --data "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"$t\"}}")
+    case "$r" in *refl-secret*|*0123456789*) bad "$t answer: the credential shown: $r" ;; *) ok "$t answer: the credential not shown" ;; esac
+    contains "... masked where the upstream put it" "$r" "**********************"
+done
 
 # ---- one agent's share: with max_connections = 8 an agent may have 2 requests
 # open (a quarter); a third waits its turn (429), another agent is served
