@@ -39,6 +39,7 @@
  * before its suspend, nor twice.  The upstream's callbacks run on its own
  * thread or inside a send; mcp_upstream_cancel (client gone, shutdown)
  * guarantees none runs afterwards, so the state is freed only after it. */
+#define _GNU_SOURCE /* memmem */
 #include "mcp/gateway_int.h"
 
 #include "mcp/input.h"
@@ -210,6 +211,71 @@ static enum MHD_Result out_of_reach(mcp_gw *g, gw_req *r, struct MHD_Connection 
     sb_puts(&w, "\"");
     enum MHD_Result ret = sb_ok(&w) ? send_http_error(c, 403, "insufficient_scope", why, w.p) : MHD_NO;
     sb_free(&w);
+    return ret;
+}
+
+/* ---- one agent's share: at most mcp_agent_requests of its requests open
+ * at once (calls in flight, streams), by default a quarter of
+ * max_connections.  Without it one agent holding streams open (or calls to
+ * a slow tool) took every connection, and every other agent got 503. */
+static uint32_t agent_cap(const mcp_gw *g)
+{
+    uint32_t m = g->cfg->mcp_agent_requests, q = g->cfg->max_connections / 4;
+    return m ? m : q ? q : 1;
+}
+
+static bool agent_take(mcp_gw *g, gw_req *r)
+{
+    char *o = gw_owner(g, r);
+    if (!o)
+        return false;
+    pthread_mutex_lock(&g->agents_mu);
+    json_int_t n = json_integer_value(json_object_get(g->agents, o));
+    bool ok = (uint64_t)n < agent_cap(g) && !json_object_set_new_nocheck(g->agents, o, json_integer(n + 1));
+    pthread_mutex_unlock(&g->agents_mu);
+    if (ok)
+        r->owner = o;
+    else
+        wr_free(o);
+    return ok;
+}
+
+static void agent_give(mcp_gw *g, gw_req *r)
+{
+    if (!r->owner)
+        return;
+    pthread_mutex_lock(&g->agents_mu);
+    json_int_t n = json_integer_value(json_object_get(g->agents, r->owner));
+    if (n > 1)
+        json_object_set_new_nocheck(g->agents, r->owner, json_integer(n - 1));
+    else
+        json_object_del(g->agents, r->owner);
+    pthread_mutex_unlock(&g->agents_mu);
+    wr_free(r->owner);
+    r->owner = NULL;
+}
+
+static enum MHD_Result too_many(mcp_gw *g, struct MHD_Connection *c)
+{
+    char msg[200];
+    snprintf(msg, sizeof msg,
+             "this agent has %u MCP requests open already (mcp_agent_requests): wait for one to end",
+             agent_cap(g));
+    sbuf b;
+    sb_init(&b);
+    sb_puts(&b, "{\"error\":{\"status\":429,\"code\":\"too_many_requests\",\"message\":");
+    sb_json_str(&b, msg);
+    sb_puts(&b, "}}");
+    struct MHD_Response *resp =
+        sb_ok(&b) ? MHD_create_response_from_buffer(b.len, b.p, MHD_RESPMEM_MUST_COPY) : NULL;
+    sb_free(&b);
+    if (!resp)
+        return MHD_NO;
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+    enum MHD_Result ret = MHD_queue_response(c, 429, resp);
+    MHD_destroy_response(resp);
     return ret;
 }
 
@@ -438,12 +504,34 @@ static void cb_head(void *arg, unsigned status, const char *ct, const char *sid,
     resume_claimed(c);
 }
 
+/* The upstream's credential is the gateway's, never the agent's: an upstream
+ * that shows it (a debug page, a careless error message, a tool echoing its
+ * headers) would hand every agent the key to the upstream without Writ.  So
+ * each occurrence in what the upstream sends back is masked ('*', as long as
+ * it was) as the bytes arrive: the bytes added at from, and the
+ * cred_vlen - 1 before them (one cut in two by the network).  A stream hands
+ * out no byte that a match arriving later could still cover (reader); an SSE
+ * stream hands out whole events only, and a credential holds no line end. */
+#define CRED_MASK_MIN 8 /* a shorter value would mask ordinary text */
+
+static void mask_credential(const gw_up *up, sbuf *b, size_t from)
+{
+    size_t k = up->cred_vlen;
+    if (!up->cred_value || !sb_ok(b) || b->len < k)
+        return;
+    size_t at = from > k - 1 ? from - (k - 1) : 0;
+    for (char *q; (q = memmem(b->p + at, b->len - at, up->cred_value, k)); at = (size_t)(q - b->p) + k)
+        memset(q, '*', k);
+}
+
 static void cb_data(void *arg, const char *p, size_t n)
 {
     gw_req *r = arg;
     struct MHD_Connection *c = NULL;
     pthread_mutex_lock(&r->mu);
+    size_t from = r->buf.len;
     sb_putn(&r->buf, p, n);
+    mask_credential(r->up, &r->buf, from);
     if (r->phase == P_STREAM)
         c = claim_resume(r);
     pthread_mutex_unlock(&r->mu);
@@ -486,19 +574,51 @@ static ssize_t end_or_wait(gw_req *r)
     return 0;
 }
 
+/* Every message is decided with the token it comes with, but a stream (the
+ * session's GET stream, or a call's SSE answer) goes on after its request:
+ * an agent whose token was revoked went on reading whatever the upstream
+ * pushed to its session.  So before each piece of a stream is handed out,
+ * the token that opened it is looked at again: revoked (any stream) or,
+ * for the GET stream, expired (past token_leeway), the stream ends there,
+ * cut (the client sees an error and must come back with a valid token).  A
+ * call's own answer is not cut when the token merely expires during it: the
+ * call was decided while the token was valid. */
+static bool stream_may_go_on(gw_req *r)
+{
+    const writ_task_token *t = r->has_task ? r->task.token : NULL;
+    if (!t)
+        return true;
+    const srv *s = r->g->s;
+    writ_revoke_kind k;
+    const char *why = NULL;
+    if (s->revocations && writ_task_token_revoked(t, s->revocations, &k))
+        why = "revoked";
+    else if (!strcmp(r->http_method, "GET") &&
+             writ_task_token_expiry(t) + (int64_t)s->cfg->token_leeway <= (int64_t)time(NULL))
+        why = "expired";
+    if (why)
+        fprintf(stderr, "writ: mcp: upstream %s: a stream cut: the task token that opened it has %s\n",
+                r->up->cfg->name, why);
+    return !why;
+}
+
 static ssize_t reader(void *cls, uint64_t pos, char *out, size_t max)
 {
     (void)pos;
     gw_req *r = cls;
     if (r->sse_filter)
         return sse_reader(r, out, max);
+    if (!stream_may_go_on(r))
+        return MHD_CONTENT_READER_END_WITH_ERROR;
     pthread_mutex_lock(&r->mu);
     if (!sb_ok(&r->buf)) {
         pthread_mutex_unlock(&r->mu);
         return MHD_CONTENT_READER_END_WITH_ERROR;
     }
-    if (r->buf.len) {
-        size_t n = r->buf.len < max ? r->buf.len : max;
+    /* a credential cut in two: its first part stays until the rest is in */
+    size_t hold = r->finished || !r->up->cred_value ? 0 : r->up->cred_vlen - 1;
+    if (r->buf.len > hold) {
+        size_t n = r->buf.len - hold < max ? r->buf.len - hold : max;
         memcpy(out, r->buf.p, n);
         memmove(r->buf.p, r->buf.p + n, r->buf.len - n);
         r->buf.len -= n;
@@ -551,6 +671,8 @@ static ssize_t sse_reader(gw_req *r, char *out, size_t max)
 {
     for (;;) {
         if (r->sse_out.len) {
+            if (!stream_may_go_on(r))
+                return MHD_CONTENT_READER_END_WITH_ERROR;
             size_t n = r->sse_out.len < max ? r->sse_out.len : max;
             memcpy(out, r->sse_out.p, n);
             memmove(r->sse_out.p, r->sse_out.p + n, r->sse_out.len - n);
@@ -630,8 +752,15 @@ static enum MHD_Result send_filtered(mcp_gw *g, gw_req *r)
             snprintf(r->why, sizeof r->why, "answered with something that is not a JSON-RPC response");
             return upstream_failed(r);
         }
+        if (r->task_call)
+            gw_task_note(g, r, p, n);
+        /* Another request's answer holding a list is filtered too: an
+         * upstream that matches answers to requests by id alone (the SDK's
+         * transport does, per session) gives the answer to a slow list
+         * request to a later request with the same id, a call's. */
         char *f = NULL;
-        if (r->list != L_NONE && gw_filter_message(g, r, r->list, p, n, &f) < 0) {
+        bool filter = r->list != L_NONE || gw_maybe_list(p, n); /* L_NONE: any list */
+        if (filter && gw_filter_message(g, r, r->list, p, n, &f) < 0) {
             sb_free(&out);
             return upstream_failed(r);
         }
@@ -1010,6 +1139,21 @@ static void live_add(mcp_gw *g, gw_req *r)
     pthread_mutex_unlock(&g->live_mu);
 }
 
+/* A method naming one task by params.taskId: only its creator's (taskbind.h). */
+static bool task_method(const char *meth)
+{
+    return !strcmp(meth, "tasks/get") || !strcmp(meth, "tasks/result") || !strcmp(meth, "tasks/cancel");
+}
+
+/* params._meta may name a task the request belongs to (MCP's related-task
+ * metadata): an upstream then queues its answer for that task's result,
+ * and marks the task as waiting for input.  Only the task's creator may. */
+static bool related_task_ok(mcp_gw *g, gw_req *r, const json_t *params)
+{
+    const json_t *rel = json_object_get(json_object_get(params, "_meta"), "io.modelcontextprotocol/related-task");
+    return !rel || gw_task_owned(g, r, json_object_get(rel, "taskId"));
+}
+
 /* Decide a POSTed message: 0 when decided (r->allow, r->deny) or passing,
  * 2 when it waits for the upstream's tools (gw_tool_wait: nothing decided,
  * nothing sent; called again after), else an answer was queued (*ret). */
@@ -1061,6 +1205,12 @@ static int decide_post(mcp_gw *g, gw_req *r, struct MHD_Connection *c, const cha
             *ret = send_rpc_error(r, c, 200, m.id, MCP_RPC_INVALID_REQUEST,
                                   "method name too long or holding NUL");
             rc = -1;
+        } else if (!related_task_ok(g, r, m.params)) {
+            /* an upstream files this request's answer (and what it asks
+             * meanwhile) under that task, for whoever fetches its result */
+            *ret = send_rpc_error(r, c, 200, m.id, MCP_RPC_INVALID_PARAMS,
+                                  "params._meta: the related task is no task of this agent on this upstream");
+            rc = -1;
         } else if (!strcmp(meth, "tools/call")) {
             mcp_tool_call tc;
             if (mcp_rpc_tool_call(&m, &tc, &f)) {
@@ -1083,6 +1233,7 @@ static int decide_post(mcp_gw *g, gw_req *r, struct MHD_Connection *c, const cha
                 *ret = send_rpc_error(r, c, 200, m.id, MCP_RPC_INVALID_PARAMS, err_at);
             } else {
                 char aid[600], name[300];
+                r->task_call = json_object_get(m.params, "task") != NULL;
                 snprintf(aid, sizeof aid, "%s/%.*s", r->up->cfg->name, (int)tc.name_len, tc.name);
                 snprintf(name, sizeof name, "%.*s", (int)tc.name_len, tc.name);
                 json_t *ann = NULL;
@@ -1163,6 +1314,12 @@ static int decide_post(mcp_gw *g, gw_req *r, struct MHD_Connection *c, const cha
             r->list = L_RESOURCES;
         } else if (!strcmp(meth, "prompts/list")) {
             r->list = L_PROMPTS;
+        } else if (task_method(meth) && !gw_task_owned(g, r, json_object_get(m.params, "taskId"))) {
+            /* another agent's task, or one no call through the gateway made */
+            *ret = send_rpc_error(r, c, 200, m.id, MCP_RPC_INVALID_PARAMS,
+                                  "params.taskId: no task of this agent on this upstream has that id (a task "
+                                  "belongs to the agent whose call created it)");
+            rc = -1;
         } else if (!strchr(meth, '/')) {
             /* NAME/METHOD would be the action of the tool METHOD, decided
              * here without that tool's input: every MCP method but the two
@@ -1173,6 +1330,8 @@ static int decide_post(mcp_gw *g, gw_req *r, struct MHD_Connection *c, const cha
         } else {
             /* the params are its input, as a prompt's arguments are */
             json_t *bound = sans_meta(m.params), *in = NULL;
+            if (!strcmp(meth, "tasks/list"))
+                r->list = L_TASKS; /* this agent's tasks only */
             writ_error err;
             memset(&err, 0, sizeof err);
             /* a resource named by uri, as resources/read names it: checked alike */
@@ -1260,6 +1419,8 @@ static int mcp_handle(void *arg, srv *s, struct MHD_Connection *c, const char *u
     srv_peer_read(s, c, &r->peer);
     if (!reaches(g, r, why, sizeof why))
         return out_of_reach(g, r, c, why);
+    if (!agent_take(g, r))
+        return too_many(g, c);
     snprintf(r->http_method, sizeof r->http_method, "%s", method); /* POST, GET or DELETE */
     const char *sid = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Mcp-Session-Id");
     copy_header(c, "Mcp-Session-Id", r->sid, sizeof r->sid);
@@ -1373,6 +1534,7 @@ static void req_free(void *arg, void *state)
     pthread_mutex_unlock(&r->mu);
     if (live && !g->quiesced)
         mcp_upstream_cancel(r->up->u, t); /* the client went away: no callback after this */
+    agent_give(g, r);
     if (r->has_task)
         srv_task_clear(&r->task);
     json_decref(r->id);
@@ -1480,6 +1642,11 @@ writ_status mcp_gateway_open(const srv_config *cfg, mcp_gw **out, writ_error *er
         return wr_error(err, WRIT_ENOMEM, "out of memory");
     g->cfg = cfg;
     pthread_mutex_init(&g->live_mu, NULL);
+    pthread_mutex_init(&g->agents_mu, NULL);
+    if (!(g->agents = json_object())) {
+        mcp_gateway_close(g);
+        return wr_error(err, WRIT_ENOMEM, "out of memory");
+    }
     g->ups = wr_calloc(cfg->nmcp_up ? cfg->nmcp_up : 1, sizeof *g->ups);
     if (!g->ups) {
         mcp_gateway_close(g);
@@ -1500,6 +1667,7 @@ writ_status mcp_gateway_open(const srv_config *cfg, mcp_gw **out, writ_error *er
         u->cfg = &cfg->mcp_up[i];
         pthread_mutex_init(&u->mu, NULL);
         u->annotations = json_object();
+        u->tasks = mcp_taskbind_new(65536, 1024);
         writ_status st = WRIT_OK;
         for (size_t k = 0; k < cfg->nmcp_cred && !st; k++) {
             const srv_mcp_cred *cr = &cfg->mcp_cred[k];
@@ -1516,13 +1684,16 @@ writ_status mcp_gateway_open(const srv_config *cfg, mcp_gw **out, writ_error *er
             }
             size_t n = strlen(cr->header) + 2 + strlen(v) + 1;
             u->cred_line = wr_malloc(n);
-            if (u->cred_line)
+            if (u->cred_line) {
                 snprintf(u->cred_line, n, "%s: %s", cr->header, v);
+                u->cred_vlen = strlen(v);
+                u->cred_value = u->cred_vlen >= CRED_MASK_MIN ? u->cred_line + strlen(cr->header) + 2 : NULL;
+            }
             wr_free(v);
             if (!u->cred_line)
                 st = wr_error(err, WRIT_ENOMEM, "out of memory");
         }
-        if (!st && !u->annotations)
+        if (!st && (!u->annotations || !u->tasks))
             st = wr_error(err, WRIT_ENOMEM, "out of memory");
         if (!st)
             st = u->cfg->url ? mcp_upstream_http_open(u->cfg->name, u->cfg->url, NULL, &u->u, err)
@@ -1552,10 +1723,13 @@ void mcp_gateway_close(mcp_gw *g)
         mcp_upstream_close(g->ups[i].u);
         wr_free(g->ups[i].cred_line);
         json_decref(g->ups[i].annotations);
+        mcp_taskbind_free(g->ups[i].tasks);
         pthread_mutex_destroy(&g->ups[i].mu);
     }
     wr_free(g->ups);
     mcp_sessions_free(g->sessions);
+    json_decref(g->agents);
+    pthread_mutex_destroy(&g->agents_mu);
     pthread_mutex_destroy(&g->live_mu);
     wr_free(g);
 }

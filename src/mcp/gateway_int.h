@@ -11,6 +11,7 @@
 #include "mcp/gateway.h"
 #include "mcp/session.h"
 #include "mcp/sse.h"
+#include "mcp/taskbind.h"
 #include "mcp/upstream.h"
 #include "server/server_int.h"
 #include "util/sbuf.h"
@@ -29,6 +30,8 @@ typedef struct gw_up {
     const srv_mcp_upstream *cfg;
     mcp_upstream *u;
     char *cred_line;       /* "Header: value", NULL = none */
+    const char *cred_value; /* its value, masked in what reaches a client (NULL: none, or too short) */
+    size_t cred_vlen;
     const char *token_aud; /* minted-token credential: its audience, NULL = none */
     pthread_mutex_t mu;    /* guards annotations and the ask's fields */
     json_t *annotations;   /* tool name -> annotations object, from the last tools/list */
@@ -40,10 +43,11 @@ typedef struct gw_up {
     pthread_t ask_thread;
     int64_t asked_ms;            /* when it was last asked (0: never) */
     struct gw_req *ask_waiters;  /* calls suspended until the ask ends (ask_next) */
+    mcp_taskbind *tasks;         /* which agent each task was created for (taskbind.h) */
 } gw_up;
 
 typedef enum gw_phase { P_NEW, P_ASKING, P_DECIDED, P_WAIT_HEAD, P_BUFFER, P_STREAM, P_SENT } gw_phase;
-typedef enum gw_list { L_NONE, L_TOOLS, L_RESOURCES, L_PROMPTS, L_TEMPLATES } gw_list;
+typedef enum gw_list { L_NONE, L_TOOLS, L_RESOURCES, L_PROMPTS, L_TEMPLATES, L_TASKS } gw_list;
 
 typedef struct gw_req {
     struct mcp_gw *g;
@@ -55,6 +59,7 @@ typedef struct gw_req {
     bool allow;
     json_t *approval; /* a pending approval the deny waits for, NULL = none */
     json_t *id;       /* the request's id (for errors), NULL = none */
+    char *owner;      /* gw_owner, while counted in the gateway's agents */
     char *body;       /* what is forwarded (a copy) */
     size_t len;
     char http_method[8];
@@ -71,6 +76,7 @@ typedef struct gw_req {
     bool started;  /* a ticket is live */
     bool ask_done; /* the ask it waited for (or it need not wait) is over (under mu) */
     bool ask_registered; /* it has been in its upstream's ask_waiters */
+    bool task_call;      /* a task-augmented tools/call: its answer names the task it created */
     struct gw_req *ask_next;
     uint64_t ticket;
     unsigned status;
@@ -108,6 +114,8 @@ struct mcp_gw {
      * record committed on its own thread (srv_durable_commit_here) */
     atomic_uint posts;
     mcp_sessions *sessions; /* Mcp-Session-Id bound to agents (made at start) */
+    pthread_mutex_t agents_mu;
+    json_t *agents; /* gw_owner -> its requests open now (mcp_agent_requests) */
 };
 
 /* gateway.c: the Cedar request of action aid (NAME/...) on r's upstream by
@@ -132,9 +140,21 @@ json_t *gw_remember_tool(gw_up *up, const json_t *it);
  * text (wr_malloc'd), 0 when it holds no list result, -1 (r->why) when it
  * cannot be read or its list is no array. */
 int gw_filter_message(mcp_gw *g, gw_req *r, gw_list list, const char *text, size_t len, char **out);
+/* Could the message p[0..n) hold a list result, or say the tools changed?
+ * (false: surely not; a key spelled with \u escapes counts as maybe) */
+bool gw_maybe_list(const char *p, size_t n);
 /* The complete events in[0..n) of a streamed SSE answer into r->sse_out,
  * each message holding a list filtered, one that cannot be read dropped. */
 void gw_sse_filter_events(mcp_gw *g, gw_req *r, const char *in, size_t n);
+
+/* r's principal as "PTYPE AGENT" (a type has no space), wr_malloc'd; NULL
+ * without a token or memory.  What tasks and an agent's share are kept by. */
+char *gw_owner(mcp_gw *g, const gw_req *r);
+/* Tasks (taskbind.h): remember the task a task-augmented call's answer
+ * (one JSON-RPC message, text[0..len)) created as this agent's; is task id
+ * (a JSON value, may be NULL) this agent's on r's upstream? */
+void gw_task_note(mcp_gw *g, gw_req *r, const char *text, size_t len);
+bool gw_task_owned(mcp_gw *g, gw_req *r, const json_t *id);
 
 /* toolinfo.c */
 

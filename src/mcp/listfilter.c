@@ -7,6 +7,7 @@
 #include "mcp/jsonrpc.h"
 #include "mcp/uri.h"
 #include "util/alloc.h"
+#include "util/clock.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -100,6 +101,7 @@ static bool filter_result(mcp_gw *g, gw_req *r, gw_list list, json_t *result)
     const char *key = list == L_TOOLS       ? "tools"
                       : list == L_RESOURCES ? "resources"
                       : list == L_TEMPLATES ? "resourceTemplates"
+                      : list == L_TASKS     ? "tasks"
                                             : "prompts";
     json_t *items = json_object_get(result, key);
     if (!items)
@@ -123,6 +125,9 @@ static bool filter_result(mcp_gw *g, gw_req *r, gw_list list, json_t *result)
                 json_decref(tool);
                 json_decref(ann);
             }
+        } else if (list == L_TASKS) {
+            /* a task this agent's call created (taskbind.h) */
+            keep = gw_task_owned(g, r, json_object_get(it, "taskId"));
         } else if (list == L_TEMPLATES) {
             /* a template, when reading some uri may be allowed (input unknown) */
             snprintf(aid, sizeof aid, "%s/resources/read", r->up->cfg->name);
@@ -179,10 +184,10 @@ int gw_filter_message(mcp_gw *g, gw_req *r, gw_list list, const char *text, size
         mcp_upstream_tools_changed(r->up->u);
     json_t *res = json_object_get(m, "result");
     int got = 0;
-    static const gw_list kinds[] = {L_TOOLS, L_RESOURCES, L_PROMPTS, L_TEMPLATES};
-    static const char *const keys[] = {"tools", "resources", "prompts", "resourceTemplates"};
+    static const gw_list kinds[] = {L_TOOLS, L_RESOURCES, L_PROMPTS, L_TEMPLATES, L_TASKS};
+    static const char *const keys[] = {"tools", "resources", "prompts", "resourceTemplates", "tasks"};
     bool any = false, array = true;
-    for (size_t k = 0; list == L_NONE && !json_object_get(m, "method") && json_is_object(res) && k < 4; k++)
+    for (size_t k = 0; list == L_NONE && !json_object_get(m, "method") && json_is_object(res) && k < 5; k++)
         if (json_object_get(res, keys[k])) {
             any = true;
             array = array && filter_result(g, r, kinds[k], res);
@@ -225,10 +230,11 @@ static bool has(const char *p, size_t n, const char *lit)
  * escape makes a letter): with a "\u" anywhere, read it to know.  A tool's
  * answer, whose text escapes newlines and quotes, is passed without being
  * read. */
-static bool maybe_list(const char *p, size_t n)
+bool gw_maybe_list(const char *p, size_t n)
 {
     return has(p, n, "\\u") || has(p, n, "\"tools\"") || has(p, n, "\"resources\"") ||
-           has(p, n, "\"prompts\"") || has(p, n, "\"resourceTemplates\"") || has(p, n, "/list_changed\"");
+           has(p, n, "\"prompts\"") || has(p, n, "\"resourceTemplates\"") || has(p, n, "\"tasks\"") ||
+           has(p, n, "/list_changed\"");
 }
 
 /* Filter the complete events in[0..n) of a streamed SSE answer into
@@ -250,8 +256,10 @@ void gw_sse_filter_events(mcp_gw *g, gw_req *r, const char *in, size_t n)
         got = mcp_sse_next_mid(in, n, &at, &ev);
     }
     while (got == 1) {
+        if (r->task_call && ev.data.len)
+            gw_task_note(g, r, ev.data.p, ev.data.len);
         char *f = NULL;
-        int fr = ev.data.len && maybe_list(ev.data.p, ev.data.len)
+        int fr = ev.data.len && gw_maybe_list(ev.data.p, ev.data.len)
                      ? gw_filter_message(g, r, L_NONE, ev.data.p, ev.data.len, &f)
                      : 0;
         if (fr < 0)
@@ -265,4 +273,47 @@ void gw_sse_filter_events(mcp_gw *g, gw_req *r, const char *in, size_t n)
     if (got < 0)
         r->sse_out.failed = true;
     mcp_sse_event_clear(&ev);
+}
+
+/* ---- tasks: which agent each was created for (taskbind.h) */
+
+char *gw_owner(mcp_gw *g, const gw_req *r)
+{
+    if (!r->has_task)
+        return NULL;
+    const char *pt = srv_task_ptype(g->s, &r->task);
+    size_t n = strlen(pt) + 1 + strlen(r->task.agent) + 1;
+    char *o = wr_malloc(n);
+    if (o)
+        snprintf(o, n, "%s %s", pt, r->task.agent);
+    return o;
+}
+
+void gw_task_note(mcp_gw *g, gw_req *r, const char *text, size_t len)
+{
+    json_t *m = json_loadb(text, len, JSON_ALLOW_NUL | JSON_REJECT_DUPLICATES, NULL);
+    json_t *task = json_object_get(json_object_get(m, "result"), "task");
+    json_t *id = json_object_get(task, "taskId"), *ttl = json_object_get(task, "ttl");
+    /* the answer to this call (its stream may carry other messages) */
+    if (r->id && json_is_string(id) && !json_object_get(m, "method") && json_equal(json_object_get(m, "id"), r->id)) {
+        double t = json_is_number(ttl) ? json_number_value(ttl) : 0;
+        char *owner = gw_owner(g, r);
+        if (!owner || !mcp_taskbind_add(r->up->tasks, json_string_value(id), json_string_length(id), owner,
+                                        t > 0 && t < (double)TASKBIND_MAX_TTL_MS ? (int64_t)t : 0, wr_mono_ms()))
+            fprintf(stderr, "writ: mcp: upstream %s: a task its answer names could not be bound to the agent: no one "
+                            "reaches it through the gateway\n", r->up->cfg->name);
+        wr_free(owner);
+    }
+    json_decref(m);
+}
+
+bool gw_task_owned(mcp_gw *g, gw_req *r, const json_t *id)
+{
+    if (!json_is_string(id))
+        return false;
+    char *owner = gw_owner(g, r);
+    bool ok = owner && mcp_taskbind_owns(r->up->tasks, json_string_value(id), json_string_length(id), owner,
+                                         wr_mono_ms());
+    wr_free(owner);
+    return ok;
 }

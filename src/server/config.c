@@ -148,6 +148,9 @@ static const ck_key keys[] = {
     {"mcp_spin_us", CK_U32, OFF(mcp_spin_us), 0, 10000,
      "microseconds a worker serving a lone MCP call busy-waits for the upstream's answer, then for the "
      "client's next message, before it sleeps (0: never; saves the wake-ups where waking a CPU is slow)"},
+    {"mcp_agent_requests", CK_U32, OFF(mcp_agent_requests), 0, 1000000,
+     "most /mcp/ requests (calls in flight, streams) one agent may have open at once; past it 429 (0: a "
+     "quarter of max_connections, so that one agent cannot hold every connection)"},
     {"mcp_upstream", CK_MCP_UP, 0, 0, 0,
      "NAME URL, or NAME stdio CMD ARG...: an MCP server served at /mcp/NAME (repeatable)"},
     {"mcp_credential", CK_MCP_CRED, 0, 0, 0,

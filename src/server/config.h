@@ -144,6 +144,7 @@ typedef struct srv_config {
     bool mcp_context_values;    /* tools/call context straight into Cedar values (gateway.c) */
     bool forbid_error_denies;   /* a forbid that fails to evaluate denies (decide.c); false: skipped */
     uint32_t mcp_spin_us;       /* a lone MCP call's worker busy-waits this long before sleeping */
+    uint32_t mcp_agent_requests; /* most /mcp/ requests of one agent open at once (0: max_connections / 4) */
     size_t nmcp_cred;
     srv_mcp_cred *mcp_cred;
     uint32_t approval_ttl;      /* seconds an approval lives from its request */

@@ -1,0 +1,53 @@
+// reflect_upstream.mjs - an MCP upstream that shows the client the X-Api-Key
+// it was sent (as a debug page or a careless error message would), for
+// tests/server/mcp_attack.sh.  A tools/call of tool:
+//   json  200 application/json, a result whose text is the key
+//   sse   200 text/event-stream, an event holding the key, written in two
+//         pieces 100 ms apart (the key cut in the middle)
+//   err   500 text/plain "bad key: KEY", also in two pieces cut inside the key
+// initialize is answered, notifications get a 202, tools/list lists the
+// three (read-only).  Prints its port.
+import { createServer } from "node:http";
+
+const later = (ms) => new Promise((r) => setTimeout(r, ms));
+
+const http = createServer(async (rq, rs) => {
+  if (rq.method !== "POST") return rs.writeHead(405).end();
+  let body = "";
+  for await (const c of rq) body += c;
+  let msg = {};
+  try { msg = JSON.parse(body); } catch { /* below */ }
+  const key = rq.headers["x-api-key"] ?? "";
+  const half = Math.floor(key.length / 2);
+  const answer = (result) => JSON.stringify({ jsonrpc: "2.0", id: msg.id, result });
+  if (msg?.method === "initialize") {
+    rs.writeHead(200, { "Content-Type": "application/json" }).end(answer({
+      protocolVersion: "2025-11-25", capabilities: { tools: {} }, serverInfo: { name: "reflect", version: "1" } }));
+  } else if (msg?.method?.startsWith("notifications/")) {
+    rs.writeHead(202).end();
+  } else if (msg?.method === "tools/list") {
+    const tools = ["json", "sse", "err"].map((name) => ({ name, inputSchema: { type: "object" },
+                                                         annotations: { readOnlyHint: true } }));
+    rs.writeHead(200, { "Content-Type": "application/json" }).end(answer({ tools }));
+  } else if (msg?.params?.name === "json") {
+    rs.writeHead(200, { "Content-Type": "application/json" })
+      .end(answer({ content: [{ type: "text", text: `key ${key}` }] }));
+  } else if (msg?.params?.name === "sse") {
+    const ev = `event: message\ndata: ${answer({ content: [{ type: "text", text: `key ${key}` }] })}\n\n`;
+    const cut = ev.indexOf(key) + half;
+    rs.writeHead(200, { "Content-Type": "text/event-stream" });
+    rs.write(ev.slice(0, cut));
+    await later(100);
+    rs.end(ev.slice(cut));
+  } else if (msg?.params?.name === "err") {
+    const text = `bad key: ${key}\n`;
+    rs.writeHead(500, { "Content-Type": "text/plain" });
+    rs.write(text.slice(0, 9 + half));
+    await later(100);
+    rs.end(text.slice(9 + half));
+  } else {
+    rs.writeHead(200, { "Content-Type": "application/json" })
+      .end(JSON.stringify({ jsonrpc: "2.0", id: msg?.id ?? null, error: { code: -32601, message: "no" } }));
+  }
+});
+http.listen(0, "127.0.0.1", () => console.log(http.address().port));
