@@ -308,7 +308,11 @@ json_t *wr_approval_attrs(const wr_approval *a)
                              a->task_purpose ? a->task_purpose : "");
     json_t *out = NULL;
     drop_nulls(input, 0);
-    if (agent && target && json_is_object(input) && task) {
+    /* the input as it is: a record as a rule, but AuthZEN's context.input
+     * may be any value (a string, a number, an array), and its approval is
+     * decided on like any other (a policy's `resource.input has amount` is
+     * then an error: no permit) */
+    if (agent && target && input && task) {
         /* the depth: hops from the root, as context.chain_depth counts them */
         size_t n = json_is_array(chain) ? json_array_size(chain) : 0;
         out = json_pack("{s:O,s:s,s:O,s:O,s:O,s:I}", "agent", agent, "action", a->action ? a->action : "",

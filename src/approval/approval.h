@@ -67,8 +67,8 @@ int wr_uid_split(const char *uid, char **type, char **id);
 
 /* The attributes of Writ::Approval::"<id>" in Cedar's JSON entity format:
  * agent and target (entity references), action (String), task {id,
- * purpose}, input (the request's context input, a record) and chain_depth
- * (Long).  NULL on out of memory or a stored field that does not read. */
+ * purpose}, input (the request's context input: a record, or the other
+ * value it is) and chain_depth (Long).  NULL on out of memory or a stored field that does not read. */
 json_t *wr_approval_attrs(const wr_approval *a);
 
 /* An OIDC token's claims as a Cedar record (Cedar's JSON value format):

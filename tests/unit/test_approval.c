@@ -245,6 +245,21 @@ static void test_attrs(void **state)
     assert_int_equal(json_integer_value(json_object_get(at, "chain_depth")), 1);
     assert_int_equal(json_integer_value(json_object_get(json_object_get(at, "input"), "v")), 1);
     json_decref(at);
+    /* an input that is no object (AuthZEN's context.input may be any value)
+     * is the input as it is: approvers can still be decided on */
+    a.input = (char *)"\"{\\\"amount\\\":10}\"";
+    at = wr_approval_attrs(&a);
+    assert_non_null(at);
+    assert_string_equal(json_string_value(json_object_get(at, "input")), "{\"amount\":10}");
+    json_decref(at);
+    a.input = (char *)"[1,{\"k\":null}]";
+    at = wr_approval_attrs(&a);
+    assert_non_null(at);
+    assert_int_equal(json_array_size(json_object_get(at, "input")), 2);
+    assert_int_equal(json_object_size(json_array_get(json_object_get(at, "input"), 1)), 0);
+    json_decref(at);
+    a.input = (char *)"not json";
+    assert_null(wr_approval_attrs(&a));
     a.agent = (char *)"not a uid";
     assert_null(wr_approval_attrs(&a));
 }
