@@ -454,6 +454,49 @@ echo "$ALICE" >"$TMP/alice.tok"
 check "cli deny as alice: exit 0" "$?" 0
 "$WRIT" approvals list --server "http://$ADDR" >/dev/null 2>&1
 check "cli without a token: exit 1 (401)" "$?" 1
+# an agent's text reaches a terminal through the API and the CLI: a C1 CSI
+# (U+009B: "clear the screen", "cursor up" to overwrite a line), DEL, a bidi
+# override and a variation selector come as \u escapes (the same JSON value),
+# never as the raw characters a terminal acts on; other text stays as it is
+r=$(ask payments t-term '{"to":"acct-\u009b2J\u202e1000\u202c\u007f","memo":"caf\u00e9\ufe0f"}')
+TERM_ID=$(body "$r" | jq -r .context.approval.id)
+req GET "/approvals/$TERM_ID" -H "Authorization: Bearer $ADMIN" >/dev/null
+raw=$(cat "$TMP/body")
+out=$("$WRIT" approvals show "${CLI[@]}" "$TERM_ID")
+for what in "the API:$raw" "cli show:$out"; do
+    text=${what#*:}
+    LC_ALL=C grep -q $'\xc2\x9b\|\xe2\x80\xae\|\x7f\|\xef\xb8\x8f' <<<"$text" &&
+        bad "${what%%:*}: raw terminal controls in $(od -c <<<"$text" | grep -m1 -n '302 233\|342 200 256\|177')" ||
+        ok "${what%%:*}: no raw C1, DEL, bidi or variation selector"
+    contains "${what%%:*}: escaped as \\u" "$text" '"acct-\u009b2J\u202e1000\u202c\u007f"'
+    check "${what%%:*}: the same value" "$(jq -c '.input | map_values(explode)' <<<"$text")" \
+        '{"memo":[99,97,102,233,65039],"to":[97,99,99,116,45,155,50,74,8238,49,48,48,48,8236,127]}'
+    contains "${what%%:*}: other text as it is" "$text" 'caf'$'\xc3\xa9''\ufe0f'
+done
+# ... and the CLI escapes them itself, whatever server answers (an older one,
+# or an error message that quotes the agent): a server of raw bytes
+cat >"$TMP/rawsrv.py" <<'PY'
+import http.server, sys
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        ok = self.path.endswith('/apr_ok')
+        body = ('{"input":{"to":"a\u009b2J\u202e1\u007f\u200b"}}' if ok else '{"error":"\u009b1A\u001b[2Kno"}').encode()
+        self.send_response(200 if ok else 403)
+        self.send_header('Content-Length', str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *a): pass
+s = http.server.HTTPServer(('127.0.0.1', 0), H)
+open(sys.argv[1], 'w').write(str(s.server_address[1]))
+s.serve_forever()
+PY
+python3 "$TMP/rawsrv.py" "$TMP/rawsrv.port" &
+PIDS+=($!)
+for _ in $(seq 50); do [ -s "$TMP/rawsrv.port" ] && break; sleep 0.1; done
+out=$("$WRIT" approvals show --server "http://127.0.0.1:$(cat "$TMP/rawsrv.port")" --token x apr_ok)
+check "cli show of a raw answer: escaped" "$out" '{"input":{"to":"a\u009b2J\u202e1\u007f\u200b"}}'
+err=$("$WRIT" approvals show --server "http://127.0.0.1:$(cat "$TMP/rawsrv.port")" --token x apr_no 2>&1 >/dev/null)
+check "cli error of a raw answer: escaped" "$err" 'writ approvals: HTTP 403: {"error":"\u009b1A\u001b[2Kno"}'
 
 # ---- a short TTL: approvals expire
 cat >"$TMP/short.conf" <<CONF
