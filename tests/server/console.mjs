@@ -35,6 +35,16 @@ async function hold(input, purpose) {
   if (held?.status !== "pending") bad("held: " + JSON.stringify(input), JSON.stringify(held));
   return held?.id;
 }
+// the agent's request as ASK changed by edit(req); its approval's id
+async function holdEdit(edit) {
+  const req = JSON.parse(ask);
+  edit(req);
+  const r = await fetch(base + "/access/v1/evaluation",
+    { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(req) });
+  const held = (await r.json()).context?.approval;
+  if (held?.status !== "pending") bad("held: " + JSON.stringify(req), JSON.stringify(held));
+  return held?.id;
+}
 // the agent with an input of its own JSON text (numbers a JavaScript value would round)
 async function holdRaw(inputText) {
   const req = JSON.parse(ask);
@@ -207,6 +217,12 @@ try {
   const big = await holdRaw('{"version":"3.2.0","to_account":12345678901234567,"cents":-9007199254740993}');
   const inv = await hold({ version: "3.3.0", to: "acct-10\u034f00\ufe0f", memo: "pay\u00a0now\u3000\u2800",
                            who: "ali\u0336\u0336\u0336\u0336\u0336\u0336ce" });
+  // spaces as they are (a browser folds "ship  it " to "ship it"), and a
+  // long word wrapped inside its card, not drawn past its edge
+  const wide = await holdEdit((r) => {
+    r.context.task.purpose = "  ship   it ";
+    r.resource = { type: "Service", id: "payments-" + "x".repeat(400) + "-prod", properties: { environment: "production" } };
+  });
   await page.goto(base + "/console/approvals", { waitUntil: "networkidle0" });
   const input = (i) => page.$eval(`li.card[data-id="${i}"] .input`, (e) => e.innerText);
   await page.waitForSelector(`li.card[data-id="${inv}"]`, { timeout: 10000 });
@@ -221,6 +237,12 @@ try {
                  "ali\u0336\u0336\u0336\u27e8U+0336\u27e9\u27e8U+0336\u27e9\u27e8U+0336\u27e9ce"];
   marks.every((m) => t.includes(m)) ? ok("invisible marks, odd spaces and stacked accents shown as marks")
     : bad("invisible marks, odd spaces and stacked accents shown as marks", t);
+  const wc = await page.$eval(`li.card[data-id="${wide}"]`, (li) => {
+    const card = li.getBoundingClientRect(), res = li.querySelector(".resource").getBoundingClientRect();
+    return { task: li.querySelector(".task").innerText, inside: res.right <= card.right + 0.5 && li.scrollWidth <= li.clientWidth };
+  });
+  wc.task.startsWith("  ship   it  (") ? ok("spaces shown as they are") : bad("spaces shown as they are", JSON.stringify(wc.task));
+  wc.inside ? ok("a long resource id wraps inside its card") : bad("a long resource id wraps inside its card", "drawn past the edge");
   // the approval of a string input is decided like any other
   const dr = await fetch(base + "/approvals/" + str, { method: "POST",
     headers: { Authorization: "Bearer " + token, "Content-Type": "application/json" }, body: '{"decision":"deny"}' });
