@@ -317,6 +317,32 @@ check "authzen: a null in context.input: deny, no approval" "$(body "$r" | jq -c
 contains "... refused as Cedar's JSON refuses a null" "$(body "$r" | jq -r '.context.errors[0].message')" "JSON nulls are not allowed in Cedar"
 check "... and no pending approval made" "$(npend)" "$before"
 
+# ---- what an approval binds must read as it is bound: a vouched task id or
+# purpose that is no string, or a chain that is no list of agent ids, would
+# bind as none (task 5 and task 6 shared one approval, the card showing no
+# task): denied, and no approval made
+askctx() {
+    post /access/v1/evaluation "{\"subject\":{\"type\":\"Agent\",\"id\":\"ci-bot\"},\"action\":{\"name\":\"deploy\"},
+      \"resource\":{\"type\":\"Service\",\"id\":\"payments\"},\"context\":{$1,\"input\":$IN1}}"
+}
+for bad_ctx in '"task":{"id":5,"purpose":"release"}|context.task.id' '"task":{"id":"t1","purpose":["release"]}|context.task.purpose' \
+    '"chain":"root-bot"|context.chain' '"chain":{"root":"root-bot"}|context.chain' \
+    '"chain":[{"type":"Agent","id":"root-bot"},"ci-bot"]|context.chain[0]' '"chain":["root-bot",7]|context.chain[1]'; do
+    r=$(askctx "${bad_ctx%|*}")
+    check "unbindable ${bad_ctx%|*}: deny, no approval" "$(body "$r" | jq -c '[.decision, .context.approval]')" '[false,null]'
+    contains "... naming ${bad_ctx#*|}" "$(body "$r" | jq -r '.context.errors[0].message')" "approval required, but ${bad_ctx#*|} "
+done
+check "... and no pending approval made" "$(npend)" "$before"
+# a chain naming its agents as uids still keeps them from approving
+r=$(askctx '"task":{"id":"t-uid","purpose":"release"},"chain":["Writ::Agent::\"root-bot\"","ci-bot"]')
+U1=$(body "$r" | jq -r .context.approval.id)
+check "a chain of uids: held" "$(body "$r" | jq -r .context.approval.status)" pending
+r=$(dec "$U1" "$ROOTBOT" '{"decision":"approve"}')
+check "self-approval (sub the id of a uid in the chain): 403" "$(code "$r")" 403
+contains "... says why" "$(body "$r")" "own identity"
+r=$(dec "$U1" "$ADMIN" '{"decision":"deny","reason":"test done"}')
+before=$(npend)
+
 # ---- a forbid wins; a permit without the annotation allows outright
 r=$(ask frozen t1 "$IN1")
 check "forbid wins: deny" "$(body "$r" | jq -r .decision)" false
