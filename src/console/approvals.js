@@ -90,18 +90,40 @@ const HIDDEN = new RegExp("([\\p{Cc}\\p{Cf}\\p{Zl}\\p{Zp}\\p{Default_Ignorable_C
   "|(?<=\\p{M}{3})\\p{M})", "u");
 const mark = (c) => "\u27e8U+" + c.codePointAt(0).toString(16).toUpperCase().padStart(4, "0") + "\u27e9";
 
+// Lookalikes: a word whose letters come from more than one of the scripts
+// that share shapes with Latin ("раypal": Cyrillic р and а), or whose digits
+// mix ASCII with others ("1٠00": an Arabic-Indic zero), shows its non-ASCII
+// letters and digits as marks.  (A word wholly in one script is shown as
+// it is: "рау" may still pass for "pay".)
+const SCRIPTS = ["Latin", "Cyrillic", "Greek", "Armenian", "Cherokee", "Coptic"].map((n) => new RegExp("\\p{Script=" + n + "}", "u"));
+const mixed = (w) => SCRIPTS.filter((re) => re.test(w)).length > 1 || (/[0-9]/.test(w) && /(?![0-9])\p{Nd}/u.test(w));
+
+function ctl(c) {
+  const m = document.createElement("span");
+  m.className = "ctl";
+  m.textContent = mark(c);
+  return m;
+}
+
+// visible text into span (one text node while there is no mark), the
+// foreign letters of a mixed word as marks
+function words(span, s) {
+  let run = "";
+  s.split(/([\p{L}\p{M}\p{N}]+)/u).forEach((w, i) => {
+    if (i % 2 === 0 || !mixed(w)) { run += w; return; }
+    for (const c of w) {
+      if (c > "\x7f" && /[\p{L}\p{N}]/u.test(c)) { span.append(run, ctl(c)); run = ""; } else run += c;
+    }
+  });
+  span.append(run);
+}
+
 // agent text as a node: isolated (it cannot reorder its neighbours), each
 // hidden character replaced by its visible mark
 function text(s) {
   const span = document.createElement("span");
   span.className = "text";
-  String(s).split(HIDDEN).forEach((part, i) => {
-    if (i % 2 === 0) { span.append(part); return; }
-    const m = document.createElement("span");
-    m.className = "ctl";
-    m.textContent = mark(part);
-    span.append(m);
-  });
+  String(s).split(HIDDEN).forEach((part, i) => (i % 2 === 0 ? words(span, part) : span.append(ctl(part))));
   return span;
 }
 

@@ -219,6 +219,8 @@ try {
                            who: "ali\u0336\u0336\u0336\u0336\u0336\u0336ce" });
   // spaces as they are (a browser folds "ship  it " to "ship it"), and a
   // long word wrapped inside its card, not drawn past its edge
+  const look = await hold({ version: "3.4.0", to: "\u0440ayments", ok: "caf\u00e9 \u041c\u043e\u0441\u043a\u0432\u0430 \u0395\u03bb\u03bb\u03ac\u03b4\u03b1",
+                            amount: "1\u066000" });
   const wide = await holdEdit((r) => {
     r.context.task.purpose = "  ship   it ";
     r.resource = { type: "Service", id: "payments-" + "x".repeat(400) + "-prod", properties: { environment: "production" } };
@@ -243,6 +245,11 @@ try {
   });
   wc.task.startsWith("  ship   it  (") ? ok("spaces shown as they are") : bad("spaces shown as they are", JSON.stringify(wc.task));
   wc.inside ? ok("a long resource id wraps inside its card") : bad("a long resource id wraps inside its card", "drawn past the edge");
+  t = await input(look);
+  t.includes('"\u27e8U+0440\u27e9ayments"') && t.includes('"1\u27e8U+0660\u27e900"') &&
+    t.includes('"caf\u00e9 \u041c\u043e\u0441\u043a\u0432\u0430 \u0395\u03bb\u03bb\u03ac\u03b4\u03b1"')
+    ? ok("lookalike letters and digits in a mixed word shown as marks, words of one script as they are")
+    : bad("lookalike letters and digits in a mixed word shown as marks, words of one script as they are", t);
   // the approval of a string input is decided like any other
   const dr = await fetch(base + "/approvals/" + str, { method: "POST",
     headers: { Authorization: "Bearer " + token, "Content-Type": "application/json" }, body: '{"decision":"deny"}' });
