@@ -181,6 +181,8 @@ function card(a) {
     li.querySelectorAll(".decided-row").forEach((e) => e.remove());
   }
   const form = li.querySelector("form.decide");
+  // Enter in the reason would submit the form (a reload): the buttons decide
+  form.addEventListener("submit", (ev) => ev.preventDefault());
   if (a.status === "pending" && a.inexact) {
     const why = document.createElement("p");
     why.className = "error";

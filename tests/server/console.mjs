@@ -250,6 +250,14 @@ try {
     t.includes('"caf\u00e9 \u041c\u043e\u0441\u043a\u0432\u0430 \u0395\u03bb\u03bb\u03ac\u03b4\u03b1"')
     ? ok("lookalike letters and digits in a mixed word shown as marks, words of one script as they are")
     : bad("lookalike letters and digits in a mixed word shown as marks, words of one script as they are", t);
+  // Enter in a reason field neither reloads the page nor decides: the form
+  // has no submit (a browser submits a form of one field on Enter)
+  await page.evaluate(() => { window.stayed = true; });
+  await page.type(`li.card[data-id="${look}"] input.reason`, "typed\n");
+  await sleep(500);
+  const kept = await page.evaluate(() => window.stayed === true).catch(() => false);
+  const lst = (await approvals("/" + look)).status;
+  kept && lst === "pending" ? ok("Enter in a reason: no reload, no decision") : bad("Enter in a reason: no reload, no decision", kept + " " + lst);
   // the approval of a string input is decided like any other
   const dr = await fetch(base + "/approvals/" + str, { method: "POST",
     headers: { Authorization: "Bearer " + token, "Content-Type": "application/json" }, body: '{"decision":"deny"}' });
