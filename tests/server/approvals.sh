@@ -484,7 +484,7 @@ check "cli without a token: exit 1 (401)" "$?" 1
 # (U+009B: "clear the screen", "cursor up" to overwrite a line), DEL, a bidi
 # override and a variation selector come as \u escapes (the same JSON value),
 # never as the raw characters a terminal acts on; other text stays as it is
-r=$(ask payments t-term '{"to":"acct-\u009b2J\u202e1000\u202c\u007f","memo":"caf\u00e9\ufe0f"}')
+r=$(ask payments 't-term\u009b2J' '{"to":"acct-\u009b2J\u202e1000\u202c\u007f","memo":"caf\u00e9\ufe0f"}')
 TERM_ID=$(body "$r" | jq -r .context.approval.id)
 req GET "/approvals/$TERM_ID" -H "Authorization: Bearer $ADMIN" >/dev/null
 raw=$(cat "$TMP/body")
@@ -591,6 +591,12 @@ r=$(jq -c --arg id "$A1" 'select(.errors[]?.approval? and .errors[0].approval.id
 check "audit: the approval step names the approver" "$(jq -r .agent <<<"$r")" 'Writ::User::"alice"'
 r=$(jq -c 'select(.action == "Writ::Action::\"approve_request\"" and .decision == "deny" and .agent == "Writ::User::\"mallory\"")' <<<"$q" | head -1)
 [ -n "$r" ] && ok "audit: the refused approver's Cedar decision" || bad "audit: no record of mallory's refusal"
+# the agent's text in the log reaches the terminal escaped, as in the API
+LC_ALL=C grep -q $'\xc2\x9b' <<<"$q" && bad "audit query: a raw U+009B (CSI) on the terminal" || ok "audit query: no raw C1"
+check "audit query: the task id of the terminal test, escaped" \
+    "$(grep -c '"task":"t-term\\u009b2J"' <<<"$q" | awk '{print ($1 > 0)}')" 1
+check "... the same value" "$(jq -r 'select(.task | startswith("t-term")) | .task | explode | map(tostring) | join(",")' <<<"$q" | sort -u)" \
+    "116,45,116,101,114,109,155,50,74"
 
 # ---- the webhook's secret: made on the first start (0600), its path
 # logged, never the secret; the same one after a restart
