@@ -287,9 +287,10 @@ static void approval_json_text(sbuf *b, const wr_approval *a, const char *base, 
     sb_puts(b, ",\"resource\":");
     put_opt_str(b, a->resource);
     sb_puts(b, ",\"task\":");
-    if (a->task_id && *a->task_id) {
+    /* a purpose is bound with or without a task id: shown either way */
+    if ((a->task_id && *a->task_id) || (a->task_purpose && *a->task_purpose)) {
         sb_puts(b, "{\"id\":");
-        sb_json_str(b, a->task_id);
+        sb_json_str(b, a->task_id ? a->task_id : "");
         sb_puts(b, ",\"purpose\":");
         put_opt_str(b, a->task_purpose);
         sb_putc(b, '}');

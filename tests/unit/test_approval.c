@@ -210,6 +210,7 @@ static void test_json(void **state)
     sb_free(&b);
     /* no task: null; decided: by and reason */
     a.task_id = NULL;
+    a.task_purpose = NULL;
     a.decided_by = (char *)"admin";
     a.reason = (char *)"ok \"quoted\"";
     sb_init(&b);
@@ -220,6 +221,17 @@ static void test_json(void **state)
     assert_null(json_object_get(j, "url"));
     assert_null(json_object_get(j, "owner"));
     assert_string_equal(json_string_value(json_object_get(j, "reason")), "ok \"quoted\"");
+    json_decref(j);
+    sb_free(&b);
+    /* a purpose without a task id is bound: it is shown too */
+    a.task_id = (char *)"";
+    a.task_purpose = (char *)"wipe the backups";
+    sb_init(&b);
+    wr_approval_json(&b, &a, NULL, NULL);
+    j = json_loadb(b.p, b.len, 0, NULL);
+    assert_non_null(j);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(j, "task"), "id")), "");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(j, "task"), "purpose")), "wipe the backups");
     json_decref(j);
     sb_free(&b);
     sb_init(&b);
