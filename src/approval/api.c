@@ -165,6 +165,21 @@ static void reply_approval(srv *s, const char *base, srv_reply *r, unsigned stat
     srv_reply_sbuf(r, status, &b);
 }
 
+/* Does the chain's entry v name sub: its id, or a uid text with that id
+ * (`Writ::Agent::"sub"`)?  Yes, too, for an entry that is no string. */
+static bool names(const json_t *v, const char *sub)
+{
+    if (!json_is_string(v))
+        return true;
+    if (!strcmp(json_string_value(v), sub))
+        return true;
+    char *type = NULL, *id = NULL;
+    bool same = wr_uid_split(json_string_value(v), &type, &id) == 0 && !strcmp(id, sub);
+    wr_free(type);
+    wr_free(id);
+    return same;
+}
+
 /* Is sub the requesting agent, or any agent of its chain?  Yes, too, when
  * either cannot be read: an approval nobody can tell apart from its
  * requester's is not approved by that requester. */
@@ -183,7 +198,7 @@ static bool is_requester(const wr_approval *a, const char *sub)
     json_t *v;
     json_array_foreach(chain, i, v)
     {
-        if (json_is_string(v) && !strcmp(json_string_value(v), sub))
+        if (names(v, sub))
             self = true;
     }
     json_decref(chain);

@@ -190,7 +190,88 @@ void wr_approval_ref_json(sbuf *b, const char *id, const char *status, int64_t e
     sb_putc(b, '}');
 }
 
-void wr_approval_json(sbuf *b, const wr_approval *a, const char *base, const char *owner)
+/* The code points wr_json_visible escapes, as sorted inclusive ranges:
+ * controls (tab, line feed and carriage return are JSON's whitespace),
+ * Unicode's format characters (Cf), default ignorables, separators and the
+ * spaces other than U+0020 (with the braille blank, which draws as one). */
+static const uint32_t wr_hidden_ranges[][2] = {
+    {0x00, 0x08},         {0x0B, 0x0C},         {0x0E, 0x1F},         {0x7F, 0xA0},
+    {0xAD, 0xAD},         {0x34F, 0x34F},       {0x600, 0x605},       {0x61C, 0x61C},
+    {0x6DD, 0x6DD},       {0x70F, 0x70F},       {0x890, 0x891},       {0x8E2, 0x8E2},
+    {0x115F, 0x1160},     {0x1680, 0x1680},     {0x17B4, 0x17B5},     {0x180B, 0x180F},
+    {0x2000, 0x200F},     {0x2028, 0x202F},     {0x205F, 0x206F},     {0x2800, 0x2800},
+    {0x3000, 0x3000},     {0x3164, 0x3164},     {0xFE00, 0xFE0F},     {0xFEFF, 0xFEFF},
+    {0xFFA0, 0xFFA0},     {0xFFF0, 0xFFFB},     {0x110BD, 0x110BD},   {0x110CD, 0x110CD},
+    {0x13430, 0x1343F},   {0x1BCA0, 0x1BCA3},   {0x1D173, 0x1D17A},   {0xE0000, 0xE0FFF},
+};
+
+static bool hidden_cp(uint32_t cp)
+{
+    size_t lo = 0, hi = sizeof wr_hidden_ranges / sizeof wr_hidden_ranges[0];
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (cp < wr_hidden_ranges[mid][0])
+            hi = mid;
+        else if (cp > wr_hidden_ranges[mid][1])
+            lo = mid + 1;
+        else
+            return true;
+    }
+    return false;
+}
+
+/* The code point of the UTF-8 sequence at s (n > 0 bytes left) and its
+ * length; 0 when it is not valid UTF-8 (overlong, surrogate, past U+10FFFF,
+ * cut short). */
+static size_t utf8_next(const unsigned char *s, size_t n, uint32_t *cp)
+{
+    static const uint32_t min[] = {0, 0, 0x80, 0x800, 0x10000};
+    size_t len = s[0] < 0x80               ? 1
+                 : (s[0] & 0xE0) == 0xC0 ? 2
+                 : (s[0] & 0xF0) == 0xE0 ? 3
+                 : (s[0] & 0xF8) == 0xF0 ? 4
+                                         : 0;
+    if (!len || len > n)
+        return 0;
+    uint32_t c = len == 1 ? s[0] : s[0] & (0x7F >> len);
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+        c = (c << 6) | (s[i] & 0x3F);
+    }
+    if (c < min[len] || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF))
+        return 0;
+    *cp = c;
+    return len;
+}
+
+void wr_json_visible(const char *in, size_t n, sbuf *out)
+{
+    const unsigned char *s = (const unsigned char *)in;
+    size_t i = 0, run = 0; /* run: where the bytes copied as they are start */
+    while (i < n) {
+        uint32_t cp = 0;
+        size_t len = utf8_next(s + i, n - i, &cp);
+        if (len && !hidden_cp(cp)) {
+            i += len;
+            continue;
+        }
+        sb_putn(out, in + run, i - run);
+        if (!len)
+            sb_puts(out, "\\ufffd");
+        else if (cp < 0x10000)
+            sb_printf(out, "\\u%04x", (unsigned)cp);
+        else
+            sb_printf(out, "\\u%04x\\u%04x", (unsigned)(0xD800 + ((cp - 0x10000) >> 10)),
+                      (unsigned)(0xDC00 + ((cp - 0x10000) & 0x3FF)));
+        i += len ? len : 1;
+        run = i;
+    }
+    sb_putn(out, in + run, n - run);
+}
+
+/* The approval's JSON as its fields spell it (wr_approval_json shows it). */
+static void approval_json_text(sbuf *b, const wr_approval *a, const char *base, const char *owner)
 {
     char c[40], e[40];
     wr_approval_time(a->created_ms, c);
@@ -206,9 +287,10 @@ void wr_approval_json(sbuf *b, const wr_approval *a, const char *base, const cha
     sb_puts(b, ",\"resource\":");
     put_opt_str(b, a->resource);
     sb_puts(b, ",\"task\":");
-    if (a->task_id && *a->task_id) {
+    /* a purpose is bound with or without a task id: shown either way */
+    if ((a->task_id && *a->task_id) || (a->task_purpose && *a->task_purpose)) {
         sb_puts(b, "{\"id\":");
-        sb_json_str(b, a->task_id);
+        sb_json_str(b, a->task_id ? a->task_id : "");
         sb_puts(b, ",\"purpose\":");
         put_opt_str(b, a->task_purpose);
         sb_putc(b, '}');
@@ -238,6 +320,20 @@ void wr_approval_json(sbuf *b, const wr_approval *a, const char *base, const cha
         sb_json_str(b, owner);
     }
     sb_putc(b, '}');
+}
+
+/* Every reader of it is shown every character: people read it in a
+ * terminal (the CLI, curl), in the console and in what a webhook posts. */
+void wr_approval_json(sbuf *b, const wr_approval *a, const char *base, const char *owner)
+{
+    sbuf t;
+    sb_init(&t);
+    approval_json_text(&t, a, base, owner);
+    if (sb_ok(&t))
+        wr_json_visible(t.p, t.len, b);
+    else
+        b->failed = true; /* out of memory: b fails too */
+    sb_free(&t);
 }
 
 int wr_uid_split(const char *uid, char **type, char **id)
@@ -308,7 +404,11 @@ json_t *wr_approval_attrs(const wr_approval *a)
                              a->task_purpose ? a->task_purpose : "");
     json_t *out = NULL;
     drop_nulls(input, 0);
-    if (agent && target && json_is_object(input) && task) {
+    /* the input as it is: a record as a rule, but AuthZEN's context.input
+     * may be any value (a string, a number, an array), and its approval is
+     * decided on like any other (a policy's `resource.input has amount` is
+     * then an error: no permit) */
+    if (agent && target && input && task) {
         /* the depth: hops from the root, as context.chain_depth counts them */
         size_t n = json_is_array(chain) ? json_array_size(chain) : 0;
         out = json_pack("{s:O,s:s,s:O,s:O,s:O,s:I}", "agent", agent, "action", a->action ? a->action : "",

@@ -51,10 +51,22 @@ bool wr_approval_cursor_parse(const char *s, wr_approval_pos *p);
 void wr_approval_time(int64_t ms, char out[40]);
 
 /* {"id","status","agent","action","resource","task","chain","input_sha256",
- *  "input","created_at","expires_at","decided_by","reason","url","owner"};
+ *  "input","created_at","expires_at","decided_by","reason","url","owner"},
+ *  its text as wr_json_visible writes it;
  *  url only when base is not NULL (PUBLIC_URL); owner (the agent's `owner`
  *  attribute, for the people deciding) only when not NULL. */
 void wr_approval_json(sbuf *b, const wr_approval *a, const char *base, const char *owner);
+
+/* JSON text (n bytes) into out with every character a terminal or a reader
+ * could be fooled by written as its \u escape: controls (C0 but tab, line
+ * feed and carriage return; DEL; C1, where U+009B is a CSI), bidi and other
+ * format characters, the default ignorables (zero-width characters,
+ * variation selectors ...), line and paragraph separators and the spaces
+ * other than U+0020; invalid UTF-8 as \ufffd.  In valid JSON such a
+ * character stands only inside a string, where its escape is the same
+ * value: the JSON means what it meant, and its text shows every character.
+ * Everything else is copied as it is. */
+void wr_json_visible(const char *in, size_t n, sbuf *out);
 
 /* The short form answers carry: {"id","status","expires_at","url"} (plus
  * "decided_by" and "reason" once decided). */
@@ -67,8 +79,8 @@ int wr_uid_split(const char *uid, char **type, char **id);
 
 /* The attributes of Writ::Approval::"<id>" in Cedar's JSON entity format:
  * agent and target (entity references), action (String), task {id,
- * purpose}, input (the request's context input, a record) and chain_depth
- * (Long).  NULL on out of memory or a stored field that does not read. */
+ * purpose}, input (the request's context input: a record, or the other
+ * value it is) and chain_depth (Long).  NULL on out of memory or a stored field that does not read. */
 json_t *wr_approval_attrs(const wr_approval *a);
 
 /* An OIDC token's claims as a Cedar record (Cedar's JSON value format):

@@ -347,6 +347,46 @@ static int unshown(const json_t *raw, const json_t *shown, sbuf *at, int depth)
     return 0;
 }
 
+/* A vouching caller's task and chain are bound as the text the approver
+ * is shown: a task id or purpose that is no string, or a chain that is no
+ * list of agent ids, would bind as none (one approval for task 5 and task
+ * 6, its card showing no task) and the chain would not keep its agents from
+ * approving (api.c: is_requester).  0, or -1 with what is wrong in why.
+ * ctx's chain is a json null placeholder when the body's reading took it as
+ * a Cedar value: chain_text is then its JSON, or NULL when it is no array. */
+static int unbindable(const json_t *ctx, const char *chain_text, char *why, size_t n)
+{
+    const json_t *task = json_object_get(ctx, "task");
+    if (task && !json_is_object(task)) {
+        snprintf(why, n, "context.task is not a record {\"id\", \"purpose\"}");
+        return -1;
+    }
+    static const char *const tk[] = {"id", "purpose"};
+    for (size_t i = 0; i < 2; i++) {
+        const json_t *v = json_object_get(task, tk[i]);
+        if (v && !json_is_string(v)) {
+            snprintf(why, n, "context.task.%s is not a string", tk[i]);
+            return -1;
+        }
+    }
+    const json_t *c = json_object_get(ctx, "chain");
+    json_t *own = json_is_null(c) && chain_text ? json_loads(chain_text, 0, NULL) : NULL;
+    if (own)
+        c = own;
+    int rc = 0;
+    if (c && !json_is_array(c)) {
+        snprintf(why, n, "context.chain is not a list of agent ids (strings)");
+        rc = -1;
+    }
+    for (size_t i = 0; !rc && i < json_array_size(c); i++)
+        if (!json_is_string(json_array_get(c, i))) {
+            snprintf(why, n, "context.chain[%zu] is not an agent id (a string)", i);
+            rc = -1;
+        }
+    json_decref(own);
+    return rc;
+}
+
 static void note_step(sbuf *extra, const char *id, const char *step)
 {
     if (extra->len)
@@ -392,6 +432,11 @@ static void gate(void *arg, srv *s, const srv_snapshot *snap, const srv_ask *a, 
         return;
     }
     /* the bound fields */
+    char why[120];
+    if (!a->task && unbindable(ctx, chain, why, sizeof why)) {
+        deny(out, "approval required, but %s: send it as one%s%s", why, "", "");
+        return;
+    }
     char action[300];
     if (a->action.id_len >= sizeof action || memchr(a->action.id, '\0', a->action.id_len)) {
         deny(out, "approval required, but the action id is too long to bind%s%s%s", "", "", "");

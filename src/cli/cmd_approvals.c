@@ -11,8 +11,10 @@
  *
  * A list is one page (the server's default is 100): its "next", when there
  * is one, goes to --cursor for the page after.  Prints the server's JSON
- * answer on stdout; exit 0 on a 2xx answer, 1 on any other answer (the
+ * answer on stdout (controls, bidi and invisible characters as \u escapes:
+ * wr_json_visible); exit 0 on a 2xx answer, 1 on any other answer (the
  * error on stderr), 2 for bad usage or no answer. */
+#include "approval/approval.h"
 #include "cli/cli.h"
 #include "util/alloc.h"
 #include "util/sbuf.h"
@@ -137,7 +139,8 @@ int cmd_approvals(int argc, char **argv)
         tok[strcspn(tok, "\r\n")] = '\0';
     }
     const char *cred = tok ? tok : token;
-    sbuf url, body, auth, out;
+    sbuf url, body, auth, out, shown;
+    sb_init(&shown);
     sb_init(&url);
     sb_init(&body);
     sb_init(&auth);
@@ -204,12 +207,18 @@ int cmd_approvals(int argc, char **argv)
     }
     long code = 0;
     curl_easy_getinfo(cu, CURLINFO_RESPONSE_CODE, &code);
-    if (code >= 200 && code < 300) {
-        fwrite(out.p ? out.p : "", 1, out.len, stdout);
+    /* what the server sent, with every control, bidi or invisible
+     * character escaped (an older server's answer too): an agent's text
+     * must not drive the terminal (U+009B is a CSI) nor reorder a line */
+    wr_json_visible(out.p ? out.p : "", out.len, &shown);
+    if (!sb_ok(&shown)) {
+        fprintf(stderr, "writ approvals: out of memory\n");
+    } else if (code >= 200 && code < 300) {
+        fwrite(shown.p ? shown.p : "", 1, shown.len, stdout);
         fputc('\n', stdout);
         rc = 0;
     } else {
-        fprintf(stderr, "writ approvals: HTTP %ld: %.*s\n", code, (int)out.len, out.p ? out.p : "");
+        fprintf(stderr, "writ approvals: HTTP %ld: %.*s\n", code, (int)shown.len, shown.p ? shown.p : "");
         rc = 1;
     }
 out:
@@ -226,5 +235,6 @@ out:
     sb_free(&body);
     sb_free(&auth);
     sb_free(&out);
+    sb_free(&shown);
     return rc;
 }

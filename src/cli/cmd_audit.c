@@ -1,4 +1,5 @@
 /* cmd_audit.c - `writ audit verify|tail|query`: read the decision log. */
+#include "approval/approval.h"
 #include "cli/cli.h"
 #include "server/config.h"
 #include "util/sbuf.h"
@@ -88,8 +89,16 @@ static int print_row(void *ctx, const wr_audit_row *r)
         put_json_col(&b, r->e.shadow);
     }
     sb_putc(&b, '}');
+    /* agents' text (ids, tasks, approvers' reasons) with every control,
+     * bidi or invisible character as a \u escape: the same JSON, but it
+     * cannot drive the terminal (U+009B is a CSI) or reorder a line */
+    sbuf vis;
+    sb_init(&vis);
     if (sb_ok(&b))
-        puts(b.p);
+        wr_json_visible(b.p, b.len, &vis);
+    if (sb_ok(&b) && sb_ok(&vis))
+        puts(vis.p);
+    sb_free(&vis);
     sb_free(&b);
     return 0;
 }

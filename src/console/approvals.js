@@ -2,7 +2,8 @@
 // for and decides.  Everything shown comes from /approvals and is written
 // with textContent only: agent names, arguments and reasons are
 // attacker-controlled text, shown with its invisible and bidi characters
-// made visible.  The list comes in pages: "More" asks for the page after the
+// made visible, and the arguments exactly as the approval binds them (a
+// string as a string, an integer with all its digits: see exact()).  The list comes in pages: "More" asks for the page after the
 // last card (the API's cursor).  The refresh every two seconds never moves a
 // card: a click must decide the card the approver read (see update()).
 "use strict";
@@ -35,7 +36,7 @@ async function api(path, opts = {}) {
   const headers = { "Authorization": "Bearer " + token(), ...(opts.headers || {}) };
   const res = await fetch(path, { ...opts, headers, cache: "no-store" });
   let body = null;
-  try { body = await res.json(); } catch (e) { body = null; }
+  try { body = exact(await res.text()); } catch (e) { body = null; }
   if (!res.ok) {
     const msg = body && body.error ? (body.error.message || body.error.code || body.error) : res.statusText;
     const err = new Error(res.status + ": " + msg);
@@ -43,6 +44,25 @@ async function api(path, opts = {}) {
     throw err;
   }
   return body;
+}
+
+// JSON.parse, but an integer a JavaScript number cannot hold (past 2^53:
+// 12345678901234567 would read as ...568) keeps its own digits
+// (JSON.rawJSON, shown as they were by JSON.stringify).  A browser without
+// it marks the approval `inexact`: its card does not offer to approve what
+// it cannot show.  (Approvals hold numbers in their input only.)
+function exact(t) {
+  let lost = false;
+  return JSON.parse(t, function (k, v, ctx) {
+    if (typeof v === "number" && Number.isInteger(v) && !Number.isSafeInteger(v)) {
+      if (ctx && typeof ctx.source === "string" && typeof JSON.rawJSON === "function") return JSON.rawJSON(ctx.source);
+      lost = true;
+    } else if (v && typeof v === "object" && typeof v.input_sha256 === "string") {
+      if (lost) v.inexact = true;
+      lost = false;
+    }
+    return v;
+  });
 }
 
 function uidId(uid) {
@@ -58,32 +78,60 @@ function age(iso) {
   return Math.floor(s / 3600) + " h " + Math.floor((s % 3600) / 60) + " min ago";
 }
 
-// Characters that are invisible or reorder the text around them: controls,
-// bidi marks, embeddings, overrides and isolates, zero-width characters, BOM,
-// line separators, fillers.  Agent text shows them as <U+202E>.
-const HIDDEN = /([\p{Cc}\p{Cf}\p{Zl}\p{Zp}\u115f\u1160\u3164\uffa0])/u;
+// Characters that are invisible, look like another or reorder the text
+// around them: controls, bidi marks, embeddings, overrides and isolates,
+// zero-width characters, BOM, line separators, fillers, the other default
+// ignorables (variation selectors, the grapheme joiner ...), spaces other
+// than U+0020 and the braille blank.  Agent text shows them as <U+202E>.
+const HIDDEN = new RegExp("([\\p{Cc}\\p{Cf}\\p{Zl}\\p{Zp}\\p{Default_Ignorable_Code_Point}" +
+  "\\u00a0\\u1680\\u2000-\\u200a\\u202f\\u205f\\u3000\\u2800\\u115f\\u1160\\u3164\\uffa0]" +
+  // a combining mark past the third on one character: stacked marks draw
+  // over the lines around them
+  "|(?<=\\p{M}{3})\\p{M})", "u");
 const mark = (c) => "\u27e8U+" + c.codePointAt(0).toString(16).toUpperCase().padStart(4, "0") + "\u27e9";
 
+// Lookalikes: a word whose letters come from more than one of the scripts
+// that share shapes with Latin ("раypal": Cyrillic р and а), or whose digits
+// mix ASCII with others ("1٠00": an Arabic-Indic zero), shows its non-ASCII
+// letters and digits as marks.  (A word wholly in one script is shown as
+// it is: "рау" may still pass for "pay".)
+const SCRIPTS = ["Latin", "Cyrillic", "Greek", "Armenian", "Cherokee", "Coptic"].map((n) => new RegExp("\\p{Script=" + n + "}", "u"));
+const mixed = (w) => SCRIPTS.filter((re) => re.test(w)).length > 1 || (/[0-9]/.test(w) && /(?![0-9])\p{Nd}/u.test(w));
+
+function ctl(c) {
+  const m = document.createElement("span");
+  m.className = "ctl";
+  m.textContent = mark(c);
+  return m;
+}
+
+// visible text into span (one text node while there is no mark), the
+// foreign letters of a mixed word as marks
+function words(span, s) {
+  let run = "";
+  s.split(/([\p{L}\p{M}\p{N}]+)/u).forEach((w, i) => {
+    if (i % 2 === 0 || !mixed(w)) { run += w; return; }
+    for (const c of w) {
+      if (c > "\x7f" && /[\p{L}\p{N}]/u.test(c)) { span.append(run, ctl(c)); run = ""; } else run += c;
+    }
+  });
+  span.append(run);
+}
+
 // agent text as a node: isolated (it cannot reorder its neighbours), each
-// hidden character replaced by its visible mark; newlines kept if `lines`
-function text(s, lines) {
+// hidden character replaced by its visible mark
+function text(s) {
   const span = document.createElement("span");
   span.className = "text";
-  String(s).split(HIDDEN).forEach((part, i) => {
-    if (i % 2 === 0 || (lines && part === "\n")) { span.append(part); return; }
-    const m = document.createElement("span");
-    m.className = "ctl";
-    m.textContent = mark(part);
-    span.append(m);
-  });
+  String(s).split(HIDDEN).forEach((part, i) => (i % 2 === 0 ? words(span, part) : span.append(ctl(part))));
   return span;
 }
 
+// The input as JSON, whatever it is: a string input is shown as a string,
+// never read as the JSON it may spell (it is a string the approval binds).
 function showArgs(a) {
-  let v = a.input;
-  if (typeof v === "string") { try { v = JSON.parse(v); } catch (e) { /* shown as is */ } }
-  if (v === undefined || v === null) return ["(sha-256 " + (a.input_sha256 || "?") + ")"];
-  if (typeof v === "string") return [text(v, true)];
+  const v = a.input;
+  if (v === undefined) return ["(sha-256 " + (a.input_sha256 || "?") + ")"];
   // each string of the JSON (keys and values) on its own: the rest is ASCII
   return JSON.stringify(v, null, 2).split(/("(?:[^"\\]|\\.)*")/).map((p, i) => (i % 2 ? text(p) : p));
 }
@@ -133,7 +181,15 @@ function card(a) {
     li.querySelectorAll(".decided-row").forEach((e) => e.remove());
   }
   const form = li.querySelector("form.decide");
-  if (a.status !== "pending") {
+  // Enter in the reason would submit the form (a reload): the buttons decide
+  form.addEventListener("submit", (ev) => ev.preventDefault());
+  if (a.status === "pending" && a.inexact) {
+    const why = document.createElement("p");
+    why.className = "error";
+    why.textContent = "This browser cannot show a number of these arguments exactly: " +
+      "decide it with `writ approvals show " + a.id + "` or another browser.";
+    form.replaceWith(why);
+  } else if (a.status !== "pending") {
     form.remove();
   } else {
     li.querySelector(".approve").addEventListener("click", () => choose(li, a, "approve"));

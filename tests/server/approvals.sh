@@ -317,6 +317,32 @@ check "authzen: a null in context.input: deny, no approval" "$(body "$r" | jq -c
 contains "... refused as Cedar's JSON refuses a null" "$(body "$r" | jq -r '.context.errors[0].message')" "JSON nulls are not allowed in Cedar"
 check "... and no pending approval made" "$(npend)" "$before"
 
+# ---- what an approval binds must read as it is bound: a vouched task id or
+# purpose that is no string, or a chain that is no list of agent ids, would
+# bind as none (task 5 and task 6 shared one approval, the card showing no
+# task): denied, and no approval made
+askctx() {
+    post /access/v1/evaluation "{\"subject\":{\"type\":\"Agent\",\"id\":\"ci-bot\"},\"action\":{\"name\":\"deploy\"},
+      \"resource\":{\"type\":\"Service\",\"id\":\"payments\"},\"context\":{$1,\"input\":$IN1}}"
+}
+for bad_ctx in '"task":{"id":5,"purpose":"release"}|context.task.id' '"task":{"id":"t1","purpose":["release"]}|context.task.purpose' \
+    '"chain":"root-bot"|context.chain' '"chain":{"root":"root-bot"}|context.chain' \
+    '"chain":[{"type":"Agent","id":"root-bot"},"ci-bot"]|context.chain[0]' '"chain":["root-bot",7]|context.chain[1]'; do
+    r=$(askctx "${bad_ctx%|*}")
+    check "unbindable ${bad_ctx%|*}: deny, no approval" "$(body "$r" | jq -c '[.decision, .context.approval]')" '[false,null]'
+    contains "... naming ${bad_ctx#*|}" "$(body "$r" | jq -r '.context.errors[0].message')" "approval required, but ${bad_ctx#*|} "
+done
+check "... and no pending approval made" "$(npend)" "$before"
+# a chain naming its agents as uids still keeps them from approving
+r=$(askctx '"task":{"id":"t-uid","purpose":"release"},"chain":["Writ::Agent::\"root-bot\"","ci-bot"]')
+U1=$(body "$r" | jq -r .context.approval.id)
+check "a chain of uids: held" "$(body "$r" | jq -r .context.approval.status)" pending
+r=$(dec "$U1" "$ROOTBOT" '{"decision":"approve"}')
+check "self-approval (sub the id of a uid in the chain): 403" "$(code "$r")" 403
+contains "... says why" "$(body "$r")" "own identity"
+r=$(dec "$U1" "$ADMIN" '{"decision":"deny","reason":"test done"}')
+before=$(npend)
+
 # ---- a forbid wins; a permit without the annotation allows outright
 r=$(ask frozen t1 "$IN1")
 check "forbid wins: deny" "$(body "$r" | jq -r .decision)" false
@@ -465,6 +491,49 @@ out=$("$WRIT" approvals list "${CLI[@]}" --reason x 2>&1)
 check "cli --reason on list: said" "$(head -1 <<<"$out")" "writ approvals: --reason goes with approve or deny, not list"
 out=$("$WRIT" approvals list "${CLI[@]}" --stauts pending 2>&1)
 check "cli unknown option: named" "$(head -1 <<<"$out")" "writ approvals: unknown option '--stauts'"
+# an agent's text reaches a terminal through the API and the CLI: a C1 CSI
+# (U+009B: "clear the screen", "cursor up" to overwrite a line), DEL, a bidi
+# override and a variation selector come as \u escapes (the same JSON value),
+# never as the raw characters a terminal acts on; other text stays as it is
+r=$(ask payments 't-term\u009b2J' '{"to":"acct-\u009b2J\u202e1000\u202c\u007f","memo":"caf\u00e9\ufe0f"}')
+TERM_ID=$(body "$r" | jq -r .context.approval.id)
+req GET "/approvals/$TERM_ID" -H "Authorization: Bearer $ADMIN" >/dev/null
+raw=$(cat "$TMP/body")
+out=$("$WRIT" approvals show "${CLI[@]}" "$TERM_ID")
+for what in "the API:$raw" "cli show:$out"; do
+    text=${what#*:}
+    LC_ALL=C grep -q $'\xc2\x9b\|\xe2\x80\xae\|\x7f\|\xef\xb8\x8f' <<<"$text" &&
+        bad "${what%%:*}: raw terminal controls in $(od -c <<<"$text" | grep -m1 -n '302 233\|342 200 256\|177')" ||
+        ok "${what%%:*}: no raw C1, DEL, bidi or variation selector"
+    contains "${what%%:*}: escaped as \\u" "$text" '"acct-\u009b2J\u202e1000\u202c\u007f"'
+    check "${what%%:*}: the same value" "$(jq -c '.input | map_values(explode)' <<<"$text")" \
+        '{"memo":[99,97,102,233,65039],"to":[97,99,99,116,45,155,50,74,8238,49,48,48,48,8236,127]}'
+    contains "${what%%:*}: other text as it is" "$text" 'caf'$'\xc3\xa9''\ufe0f'
+done
+# ... and the CLI escapes them itself, whatever server answers (an older one,
+# or an error message that quotes the agent): a server of raw bytes
+cat >"$TMP/rawsrv.py" <<'PY'
+import http.server, sys
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        ok = self.path.endswith('/apr_ok')
+        body = ('{"input":{"to":"a\u009b2J\u202e1\u007f\u200b"}}' if ok else '{"error":"\u009b1A\u001b[2Kno"}').encode()
+        self.send_response(200 if ok else 403)
+        self.send_header('Content-Length', str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *a): pass
+s = http.server.HTTPServer(('127.0.0.1', 0), H)
+open(sys.argv[1], 'w').write(str(s.server_address[1]))
+s.serve_forever()
+PY
+python3 "$TMP/rawsrv.py" "$TMP/rawsrv.port" &
+PIDS+=($!)
+for _ in $(seq 50); do [ -s "$TMP/rawsrv.port" ] && break; sleep 0.1; done
+out=$("$WRIT" approvals show --server "http://127.0.0.1:$(cat "$TMP/rawsrv.port")" --token x apr_ok)
+check "cli show of a raw answer: escaped" "$out" '{"input":{"to":"a\u009b2J\u202e1\u007f\u200b"}}'
+err=$("$WRIT" approvals show --server "http://127.0.0.1:$(cat "$TMP/rawsrv.port")" --token x apr_no 2>&1 >/dev/null)
+check "cli error of a raw answer: escaped" "$err" 'writ approvals: HTTP 403: {"error":"\u009b1A\u001b[2Kno"}'
 
 # ---- a short TTL: approvals expire
 cat >"$TMP/short.conf" <<CONF
@@ -533,6 +602,12 @@ r=$(jq -c --arg id "$A1" 'select(.errors[]?.approval? and .errors[0].approval.id
 check "audit: the approval step names the approver" "$(jq -r .agent <<<"$r")" 'Writ::User::"alice"'
 r=$(jq -c 'select(.action == "Writ::Action::\"approve_request\"" and .decision == "deny" and .agent == "Writ::User::\"mallory\"")' <<<"$q" | head -1)
 [ -n "$r" ] && ok "audit: the refused approver's Cedar decision" || bad "audit: no record of mallory's refusal"
+# the agent's text in the log reaches the terminal escaped, as in the API
+LC_ALL=C grep -q $'\xc2\x9b' <<<"$q" && bad "audit query: a raw U+009B (CSI) on the terminal" || ok "audit query: no raw C1"
+check "audit query: the task id of the terminal test, escaped" \
+    "$(grep -c '"task":"t-term\\u009b2J"' <<<"$q" | awk '{print ($1 > 0)}')" 1
+check "... the same value" "$(jq -r 'select(.task | startswith("t-term")) | .task | explode | map(tostring) | join(",")' <<<"$q" | sort -u)" \
+    "116,45,116,101,114,109,155,50,74"
 
 # ---- the webhook's secret: made on the first start (0600), its path
 # logged, never the secret; the same one after a restart

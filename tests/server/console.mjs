@@ -7,6 +7,9 @@
 // with the override made visible, not reordered), and a new request while
 // the approver reads a card (the card stays under the pointer, and the click
 // there decides that card; a card just shown ignores clicks for a second).
+// And the card shows what the approval binds: a string input as a string,
+// integers past 2^53 with their digits (no Approve where the browser cannot),
+// default-ignorable characters, odd spaces and stacked accents as marks.
 //   node console.mjs BASE_URL TOKEN APPROVAL_ID SHOT_DIR ASK
 // Prints one line per step: "ok STEP" or "FAIL STEP: why"; exit 1 on a FAIL.
 import { createRequire } from "node:module";
@@ -30,6 +33,26 @@ async function hold(input, purpose) {
     { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(req) });
   const held = (await r.json()).context?.approval;
   if (held?.status !== "pending") bad("held: " + JSON.stringify(input), JSON.stringify(held));
+  return held?.id;
+}
+// the agent's request as ASK changed by edit(req); its approval's id
+async function holdEdit(edit) {
+  const req = JSON.parse(ask);
+  edit(req);
+  const r = await fetch(base + "/access/v1/evaluation",
+    { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(req) });
+  const held = (await r.json()).context?.approval;
+  if (held?.status !== "pending") bad("held: " + JSON.stringify(req), JSON.stringify(held));
+  return held?.id;
+}
+// the agent with an input of its own JSON text (numbers a JavaScript value would round)
+async function holdRaw(inputText) {
+  const req = JSON.parse(ask);
+  req.context.input = "@@INPUT@@";
+  const r = await fetch(base + "/access/v1/evaluation", { method: "POST", headers: { "Content-Type": "application/json" },
+    body: JSON.stringify(req).replace('"@@INPUT@@"', inputText) });
+  const held = (await r.json()).context?.approval;
+  if (held?.status !== "pending") bad("held: " + inputText, JSON.stringify(held));
   return held?.id;
 }
 // the approvals API, as the approver
@@ -184,6 +207,73 @@ try {
     got2 = await st(evil);
     got2 === 'denied by Writ::User::"alice"' ? ok("a second later it takes the click") : bad("a second later it takes the click", got2);
   } else bad("show button", "missing or idle");
+
+  // F5: the card shows the very input the approval binds.  An input that is a
+  // JSON string is a string (the page once parsed it and showed the object
+  // it spelled: here {"amount": 10}, while an upstream that keeps the first
+  // of two keys reads 9999); an integer a JavaScript number cannot hold
+  // (12345678901234567 reads as ...568, another account) shows its digits.
+  const str = await holdRaw(JSON.stringify(JSON.stringify({ amount: 9999 }).replace("}", ',"amount":10}')));
+  const big = await holdRaw('{"version":"3.2.0","to_account":12345678901234567,"cents":-9007199254740993}');
+  const inv = await hold({ version: "3.3.0", to: "acct-10\u034f00\ufe0f", memo: "pay\u00a0now\u3000\u2800",
+                           who: "ali\u0336\u0336\u0336\u0336\u0336\u0336ce" });
+  // spaces as they are (a browser folds "ship  it " to "ship it"), and a
+  // long word wrapped inside its card, not drawn past its edge
+  const look = await hold({ version: "3.4.0", to: "\u0440ayments", ok: "caf\u00e9 \u041c\u043e\u0441\u043a\u0432\u0430 \u0395\u03bb\u03bb\u03ac\u03b4\u03b1",
+                            amount: "1\u066000" });
+  const wide = await holdEdit((r) => {
+    r.context.task.purpose = "  ship   it ";
+    r.resource = { type: "Service", id: "payments-" + "x".repeat(400) + "-prod", properties: { environment: "production" } };
+  });
+  await page.goto(base + "/console/approvals", { waitUntil: "networkidle0" });
+  const input = (i) => page.$eval(`li.card[data-id="${i}"] .input`, (e) => e.innerText);
+  await page.waitForSelector(`li.card[data-id="${inv}"]`, { timeout: 10000 });
+  let t = await input(str);
+  t === '"{\\"amount\\":9999,\\"amount\\":10}"' ? ok("a string input is shown as the string it is")
+    : bad("a string input is shown as the string it is", t);
+  t = await input(big);
+  t.includes('"to_account": 12345678901234567,') && t.includes('"cents": -9007199254740993')
+    ? ok("an integer past 2^53 is shown with its own digits") : bad("an integer past 2^53 is shown with its own digits", t);
+  t = await input(inv);
+  const marks = ["acct-10\u27e8U+034F\u27e900\u27e8U+FE0F\u27e9", "pay\u27e8U+00A0\u27e9now\u27e8U+3000\u27e9\u27e8U+2800\u27e9",
+                 "ali\u0336\u0336\u0336\u27e8U+0336\u27e9\u27e8U+0336\u27e9\u27e8U+0336\u27e9ce"];
+  marks.every((m) => t.includes(m)) ? ok("invisible marks, odd spaces and stacked accents shown as marks")
+    : bad("invisible marks, odd spaces and stacked accents shown as marks", t);
+  const wc = await page.$eval(`li.card[data-id="${wide}"]`, (li) => {
+    const card = li.getBoundingClientRect(), res = li.querySelector(".resource").getBoundingClientRect();
+    return { task: li.querySelector(".task").innerText, inside: res.right <= card.right + 0.5 && li.scrollWidth <= li.clientWidth };
+  });
+  wc.task.startsWith("  ship   it  (") ? ok("spaces shown as they are") : bad("spaces shown as they are", JSON.stringify(wc.task));
+  wc.inside ? ok("a long resource id wraps inside its card") : bad("a long resource id wraps inside its card", "drawn past the edge");
+  t = await input(look);
+  t.includes('"\u27e8U+0440\u27e9ayments"') && t.includes('"1\u27e8U+0660\u27e900"') &&
+    t.includes('"caf\u00e9 \u041c\u043e\u0441\u043a\u0432\u0430 \u0395\u03bb\u03bb\u03ac\u03b4\u03b1"')
+    ? ok("lookalike letters and digits in a mixed word shown as marks, words of one script as they are")
+    : bad("lookalike letters and digits in a mixed word shown as marks, words of one script as they are", t);
+  // Enter in a reason field neither reloads the page nor decides: the form
+  // has no submit (a browser submits a form of one field on Enter)
+  await page.evaluate(() => { window.stayed = true; });
+  await page.type(`li.card[data-id="${look}"] input.reason`, "typed\n");
+  await sleep(500);
+  const kept = await page.evaluate(() => window.stayed === true).catch(() => false);
+  const lst = (await approvals("/" + look)).status;
+  kept && lst === "pending" ? ok("Enter in a reason: no reload, no decision") : bad("Enter in a reason: no reload, no decision", kept + " " + lst);
+  // the approval of a string input is decided like any other
+  const dr = await fetch(base + "/approvals/" + str, { method: "POST",
+    headers: { Authorization: "Bearer " + token, "Content-Type": "application/json" }, body: '{"decision":"deny"}' });
+  dr.status === 200 ? ok("an approval of a string input can be decided") : bad("an approval of a string input can be decided", dr.status + " " + await dr.text());
+  // a browser that cannot read a number's own digits (no JSON.rawJSON) does
+  // not offer to approve what it cannot show
+  const old = await browser.newPage();
+  await old.evaluateOnNewDocument((t) => { delete JSON.rawJSON; sessionStorage.setItem("writ.approver", t); }, token);
+  await old.goto(base + "/console/approvals", { waitUntil: "networkidle0" });
+  await old.waitForSelector(`li.card[data-id="${big}"]`, { timeout: 10000 });
+  const oc = await old.$eval(`li.card[data-id="${big}"]`, (li) => ({ approve: Boolean(li.querySelector("button.approve")), text: li.innerText }));
+  !oc.approve && oc.text.includes("cannot show") ? ok("without exact numbers: no Approve, and why")
+    : bad("without exact numbers: no Approve, and why", JSON.stringify(oc));
+  const oi = await old.$eval(`li.card[data-id="${inv}"]`, (li) => Boolean(li.querySelector("button.approve")));
+  oi ? ok("... other cards still decidable") : bad("... other cards still decidable", "no Approve");
+  await old.close();
 
   errors.length === 0 ? ok("no script errors") : bad("no script errors", errors.join(" | "));
 } catch (e) {

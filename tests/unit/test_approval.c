@@ -210,6 +210,7 @@ static void test_json(void **state)
     sb_free(&b);
     /* no task: null; decided: by and reason */
     a.task_id = NULL;
+    a.task_purpose = NULL;
     a.decided_by = (char *)"admin";
     a.reason = (char *)"ok \"quoted\"";
     sb_init(&b);
@@ -220,6 +221,17 @@ static void test_json(void **state)
     assert_null(json_object_get(j, "url"));
     assert_null(json_object_get(j, "owner"));
     assert_string_equal(json_string_value(json_object_get(j, "reason")), "ok \"quoted\"");
+    json_decref(j);
+    sb_free(&b);
+    /* a purpose without a task id is bound: it is shown too */
+    a.task_id = (char *)"";
+    a.task_purpose = (char *)"wipe the backups";
+    sb_init(&b);
+    wr_approval_json(&b, &a, NULL, NULL);
+    j = json_loadb(b.p, b.len, 0, NULL);
+    assert_non_null(j);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(j, "task"), "id")), "");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(j, "task"), "purpose")), "wipe the backups");
     json_decref(j);
     sb_free(&b);
     sb_init(&b);
@@ -245,6 +257,21 @@ static void test_attrs(void **state)
     assert_int_equal(json_integer_value(json_object_get(at, "chain_depth")), 1);
     assert_int_equal(json_integer_value(json_object_get(json_object_get(at, "input"), "v")), 1);
     json_decref(at);
+    /* an input that is no object (AuthZEN's context.input may be any value)
+     * is the input as it is: approvers can still be decided on */
+    a.input = (char *)"\"{\\\"amount\\\":10}\"";
+    at = wr_approval_attrs(&a);
+    assert_non_null(at);
+    assert_string_equal(json_string_value(json_object_get(at, "input")), "{\"amount\":10}");
+    json_decref(at);
+    a.input = (char *)"[1,{\"k\":null}]";
+    at = wr_approval_attrs(&a);
+    assert_non_null(at);
+    assert_int_equal(json_array_size(json_object_get(at, "input")), 2);
+    assert_int_equal(json_object_size(json_array_get(json_object_get(at, "input"), 1)), 0);
+    json_decref(at);
+    a.input = (char *)"not json";
+    assert_null(wr_approval_attrs(&a));
     a.agent = (char *)"not a uid";
     assert_null(wr_approval_attrs(&a));
 }
@@ -276,12 +303,53 @@ static void test_claims(void **state)
     json_decref(k);
 }
 
+/* what wr_json_visible makes of in */
+static void visible(const char *in, size_t n, const char *want)
+{
+    sbuf b;
+    sb_init(&b);
+    wr_json_visible(in, n, &b);
+    assert_true(sb_ok(&b));
+    assert_string_equal(b.p ? b.p : "", want);
+    sb_free(&b);
+}
+
+#define VISIBLE(in, want) visible(in, sizeof in - 1, want)
+
+static void test_visible(void **state)
+{
+    (void)state;
+    /* JSON's whitespace, ASCII and ordinary letters as they are */
+    VISIBLE("{\"a\":\t\"caf\xc3\xa9 \xe6\x97\xa5\xf0\x9f\x98\x80\"}\r\n",
+            "{\"a\":\t\"caf\xc3\xa9 \xe6\x97\xa5\xf0\x9f\x98\x80\"}\r\n");
+    /* ESC, DEL, C1 (U+009B CSI), NBSP, soft hyphen, CGJ */
+    VISIBLE("\x1b[2J\x7f\xc2\x9b\xc2\xa0\xc2\xad\xcd\x8f", "\\u001b[2J\\u007f\\u009b\\u00a0\\u00ad\\u034f");
+    /* bidi override and isolate, zero-width space, line separator, VS16, BOM, ideographic space, braille blank */
+    VISIBLE("\xe2\x80\xae\xe2\x81\xa6\xe2\x80\x8b\xe2\x80\xa8\xef\xb8\x8f\xef\xbb\xbf\xe3\x80\x80\xe2\xa0\x80",
+            "\\u202e\\u2066\\u200b\\u2028\\ufe0f\\ufeff\\u3000\\u2800");
+    /* past the BMP: a tag character and a musical format control, as surrogate pairs */
+    VISIBLE("\xf3\xa0\x80\x81\xf0\x9d\x85\xb3", "\\udb40\\udc01\\ud834\\udd73");
+    /* invalid UTF-8: a lone continuation byte, an overlong '/', a surrogate, a cut sequence */
+    VISIBLE("a\x80" "b\xc0\xaf" "c\xed\xa0\x80" "d\xe2\x80", "a\\ufffdb\\ufffd\\ufffdc\\ufffd\\ufffd\\ufffdd\\ufffd\\ufffd");
+    /* a NUL byte too */
+    VISIBLE("x\0y", "x\\u0000y");
+    /* an approval's JSON is written so */
+    wr_approval a = sample();
+    strcpy(a.id, "apr_v");
+    a.input = (char *)"{\"to\":\"acct-\xe2\x80\xae" "1000\"}";
+    sbuf b;
+    sb_init(&b);
+    wr_approval_json(&b, &a, NULL, NULL);
+    assert_non_null(strstr(b.p, "\"input\":{\"to\":\"acct-\\u202e1000\"}"));
+    sb_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_binding),   cmocka_unit_test(test_ids_and_times), cmocka_unit_test(test_cursor),
         cmocka_unit_test(test_uid_split), cmocka_unit_test(test_json),          cmocka_unit_test(test_attrs),
-        cmocka_unit_test(test_claims),
+        cmocka_unit_test(test_claims),    cmocka_unit_test(test_visible),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
