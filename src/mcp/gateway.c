@@ -91,6 +91,18 @@ static void copy_text(char *out, size_t n, const char *s)
 
 /* ---- small answers */
 
+
+/* Every answer of the gateway: not cached, and never a page on Writ's own
+ * origin (the one that serves the approvals console, whose tab holds an
+ * approver's token): whatever Content-Type an upstream sends, a browser
+ * neither sniffs it into HTML nor runs it other than sandboxed. */
+static void inert(struct MHD_Response *resp)
+{
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header(resp, "Content-Security-Policy", "sandbox; default-src 'none'; frame-ancestors 'none'");
+}
+
 static enum MHD_Result send_text(struct MHD_Connection *c, unsigned status, const char *ctype,
                                  const char *body, size_t len, const char *www_auth, const gw_req *r)
 {
@@ -98,7 +110,7 @@ static enum MHD_Result send_text(struct MHD_Connection *c, unsigned status, cons
     if (!resp)
         return MHD_NO;
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    inert(resp);
     if (www_auth)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, www_auth);
     if (r && r->sid[0])
@@ -272,7 +284,7 @@ static enum MHD_Result too_many(mcp_gw *g, struct MHD_Connection *c)
     if (!resp)
         return MHD_NO;
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    inert(resp);
     MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
     enum MHD_Result ret = MHD_queue_response(c, 429, resp);
     MHD_destroy_response(resp);
@@ -655,7 +667,7 @@ static enum MHD_Result start_stream(gw_req *r)
         return MHD_NO;
     if (r->ctype[0])
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r->ctype);
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    inert(resp);
     add_session_headers(resp, r);
     enum MHD_Result ret = MHD_queue_response(r->c, r->status ? r->status : 502, resp);
     MHD_destroy_response(resp);
@@ -788,7 +800,7 @@ static enum MHD_Result send_filtered(mcp_gw *g, gw_req *r)
         return MHD_NO;
     }
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r->ctype[0] ? r->ctype : "application/json");
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    inert(resp);
     add_session_headers(resp, r);
     enum MHD_Result ret = MHD_queue_response(r->c, r->status, resp);
     MHD_destroy_response(resp);

@@ -26,7 +26,7 @@ const http = createServer(async (rq, rs) => {
   } else if (msg?.method?.startsWith("notifications/")) {
     rs.writeHead(202).end();
   } else if (msg?.method === "tools/list") {
-    const tools = ["json", "sse", "err"].map((name) => ({ name, inputSchema: { type: "object" },
+    const tools = ["json", "sse", "err", "html"].map((name) => ({ name, inputSchema: { type: "object" },
                                                          annotations: { readOnlyHint: true } }));
     rs.writeHead(200, { "Content-Type": "application/json" }).end(answer({ tools }));
   } else if (msg?.params?.name === "json") {
@@ -39,6 +39,9 @@ const http = createServer(async (rq, rs) => {
     rs.write(ev.slice(0, cut));
     await later(100);
     rs.end(ev.slice(cut));
+  } else if (msg?.params?.name === "html") { // a page, as a careless or hostile upstream might answer
+    rs.writeHead(200, { "Content-Type": "text/html" })
+      .end("<html><script>fetch('/approvals').then(r => r.text()).then(alert)</script></html>");
   } else if (msg?.params?.name === "err") {
     const text = `bad key: ${key}\n`;
     rs.writeHead(500, { "Content-Type": "text/plain" });

@@ -36,7 +36,7 @@ CONF
 # everyone, so only the gateway can keep one agent's tasks from another
 cat "$EX/mcp.cedar" - >"$TMP/p.cedar" <<'CEDAR'
 permit (principal, action in [Writ::Action::"su/add", Writ::Action::"su/slow", Writ::Action::"refl/json",
-                              Writ::Action::"refl/sse", Writ::Action::"refl/err"], resource);
+                              Writ::Action::"refl/sse", Writ::Action::"refl/err", Writ::Action::"refl/html"], resource);
 permit (principal, action in [Writ::Action::"ev/simulate-research-query", Writ::Action::"ev/echo",
   Writ::Action::"ev/tasks/get", Writ::Action::"ev/tasks/result", Writ::Action::"ev/tasks/list",
   Writ::Action::"ev/tasks/cancel", Writ::Action::"evh/simulate-research-query", Writ::Action::"evh/tasks/get",
@@ -173,6 +173,18 @@ for t in json sse err; do
     case "$r" in *refl-secret*|*0123456789*) bad "$t answer: the credential shown: $r" ;; *) ok "$t answer: the credential not shown" ;; esac
     contains "... masked where the upstream put it" "$r" "**********************"
 done
+
+# ---- an upstream's page is never a page on Writ's origin (where the approvals
+# console runs): every answer of the gateway says nosniff and sandboxes itself
+curl -s -m 5 -D "$TMP/html.h" -o "$TMP/html.out" -X POST "${H[@]}" -H "Authorization: Bearer $ALICE" "http://$ADDR/mcp/refl" \
+    --data '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"html"}}'
+contains "an upstream's text/html: passed on as it is" "$(cat "$TMP/html.out")" "<script>"
+hs=$(tr -d '\r' <"$TMP/html.h" | tr 'A-Z' 'a-z')
+contains "... with nosniff" "$hs" "x-content-type-options: nosniff"
+contains "... and a sandboxing CSP" "$hs" "content-security-policy: sandbox; default-src 'none'"
+curl -s -m 5 -D "$TMP/json.h" -o /dev/null -X POST "${H[@]}" -H "Authorization: Bearer $ALICE" "http://$ADDR/mcp/refl" \
+    --data '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"json"}}'
+contains "a JSON answer: sandboxed too" "$(tr 'A-Z' 'a-z' <"$TMP/json.h")" "content-security-policy: sandbox"
 
 # ---- one agent's share: with max_connections = 8 an agent may have 2 requests
 # open (a quarter); a third waits its turn (429), another agent is served
