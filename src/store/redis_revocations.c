@@ -165,9 +165,10 @@ static bool cursor_parse(const char *t, sid *id, uint64_t *n, char epoch[EPOCH_M
     if (!slash || !sid_parse(t, (size_t)(slash - t), id) || !slash[1])
         return false;
     *n = strtoull(slash + 1, &end, 10);
-    if (end == slash + 1 || *end != '/' || !end[1] || strlen(end + 1) > EPOCH_MAX)
+    size_t en = *end == '/' ? strlen(end + 1) : 0;
+    if (end == slash + 1 || en == 0 || en > EPOCH_MAX)
         return false;
-    strcpy(epoch, end + 1);
+    memcpy(epoch, end + 1, en + 1);
     return true;
 }
 
@@ -193,7 +194,7 @@ static writ_status epoch_get(redisContext *c, char epoch[EPOCH_MAX + 1], writ_er
     }
     writ_status ret = WRIT_OK;
     if (r->type == REDIS_REPLY_NIL)
-        strcpy(epoch, mine);
+        memcpy(epoch, mine, sizeof mine); /* 32 hex digits and a NUL */
     else if (r->type == REDIS_REPLY_STRING && r->len > 0 && r->len <= EPOCH_MAX && !memchr(r->str, '/', r->len))
         memcpy(epoch, r->str, r->len + 1);
     else
