@@ -158,6 +158,9 @@ bool wr_webhook_url_ok(const char *url, char *why, size_t n);
  * every one of keys (copied; required: no key is refused). */
 WRIT_MUST_CHECK writ_status wr_webhook_start(const char *url, const wr_whsig_keys *keys, wr_webhook **out,
                                              writ_error *err);
+/* A line of the server's log about the webhook ("TIME writ serve:
+ * approval_webhook: ..."). */
+void wr_webhook_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Sign from now on with keys (copied; a POST being retried is signed anew
  * on its next try).  false (nothing changed) when keys holds no key. */
 bool wr_webhook_set_keys(wr_webhook *h, const wr_whsig_keys *keys);

@@ -30,7 +30,6 @@
 
 #include <stdatomic.h>
 #include <stdio.h>
-#include <stdarg.h>
 #include <string.h>
 #include <time.h>
 
@@ -57,22 +56,6 @@ static int64_t now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void hook_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void hook_note(const char *fmt, ...)
-{
-    char ts[32];
-    time_t now = time(NULL);
-    struct tm tm;
-    gmtime_r(&now, &tm);
-    strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    char msg[700];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    fprintf(stderr, "%s writ serve: approval_webhook: %s\n", ts, msg);
-}
-
 /* Before the server listens: the webhook's signing secret, so that a bad
  * one stops the start (naming the file) and every POST is signed. */
 static int start(void *arg, srv *s, char *why, size_t n)
@@ -96,7 +79,7 @@ static int start(void *arg, srv *s, char *why, size_t n)
     char many[32] = "";
     if (ap->hook_keys.n > 1)
         snprintf(many, sizeof many, "%zu secrets", ap->hook_keys.n);
-    hook_note("POSTs signed (Standard Webhooks) with the %s in %s%s", *many ? many : "secret", path,
+    wr_webhook_log("POSTs signed (Standard Webhooks) with the %s in %s%s", *many ? many : "secret", path,
               made ? " (made now: give it to the receiver)" : "");
     wr_free(path);
     return 0;
@@ -118,12 +101,12 @@ static void reload(void *arg, srv *s)
     writ_status st =
         wr_whsig_load(s->cfg->approval_webhook_secret_file, s->cfg->state_dir, &keys, &path, &made, &err);
     if (st)
-        hook_note("the secret file did not read, the secrets in force stay: %s",
+        wr_webhook_log("the secret file did not read, the secrets in force stay: %s",
                   st == WRIT_ENOMEM && !err.msg[0] ? "out of memory" : err.msg);
     else if (!wr_webhook_set_keys(ap->hook, &keys))
-        hook_note("the secrets read from %s cannot sign, the ones in force stay", path);
+        wr_webhook_log("the secrets read from %s cannot sign, the ones in force stay", path);
     else
-        hook_note("POSTs signed with the %zu secret%s now in %s", keys.n, keys.n == 1 ? "" : "s", path);
+        wr_webhook_log("POSTs signed with the %zu secret%s now in %s", keys.n, keys.n == 1 ? "" : "s", path);
     wr_whsig_clear_all(&keys);
     wr_free(path);
 }

@@ -60,20 +60,18 @@ static long ms_until(const struct timespec *t)
     return (long)(t->tv_sec - now.tv_sec) * 1000 + (t->tv_nsec - now.tv_nsec) / 1000000;
 }
 
-static void hook_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void hook_log(const char *fmt, ...)
+void wr_webhook_log(const char *fmt, ...)
 {
-    char ts[32];
+    char ts[32], msg[700];
     time_t now = time(NULL);
     struct tm tm;
     gmtime_r(&now, &tm);
     strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    fprintf(stderr, "%s writ serve: approval_webhook: ", ts);
     va_list ap;
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
+    fprintf(stderr, "%s writ serve: approval_webhook: %s\n", ts, msg); /* one line, whole */
 }
 
 static size_t discard(char *p, size_t size, size_t n, void *ud)
@@ -197,7 +195,7 @@ static void *sender(void *arg)
         if (stopping && ms_until(&stop_by) <= 0) {
             /* out of time: this one and every one still queued */
             atomic_fetch_add(&h->failed, left + 1);
-            hook_log("stopping: gave up on %zu pending approvals not delivered in time", left + 1);
+            wr_webhook_log("stopping: gave up on %zu pending approvals not delivered in time", left + 1);
             wr_free(it);
             pthread_mutex_lock(&h->mu);
             for (hook_item *x = h->head, *nx; x; x = nx) {
@@ -214,7 +212,7 @@ static void *sender(void *arg)
         char id[WR_WHSIG_ID_MAX]; /* one per body, the same on each of its tries */
         if (!wr_whsig_new_id(id)) {
             atomic_fetch_add(&h->failed, 1);
-            hook_log("gave up on a pending approval: no randomness for its webhook-id");
+            wr_webhook_log("gave up on a pending approval: no randomness for its webhook-id");
             wr_free(it);
             continue;
         }
@@ -237,9 +235,9 @@ static void *sender(void *arg)
         } else {
             atomic_fetch_add(&h->failed, 1);
             if (why[0])
-                hook_log("gave up on a pending approval: %s (%ld)", why, status);
+                wr_webhook_log("gave up on a pending approval: %s (%ld)", why, status);
             else
-                hook_log("gave up on a pending approval: HTTP %ld", status);
+                wr_webhook_log("gave up on a pending approval: HTTP %ld", status);
         }
         wr_free(it);
     }
@@ -353,7 +351,7 @@ void wr_webhook_post(wr_webhook *h, const char *json, size_t len)
     if (full) {
         wr_free(it);
         atomic_fetch_add(&h->failed, 1);
-        hook_log("queue full (%d bodies): a pending approval was not sent", HOOK_QUEUE_MAX);
+        wr_webhook_log("queue full (%d bodies): a pending approval was not sent", HOOK_QUEUE_MAX);
     }
 }
 
