@@ -435,10 +435,13 @@ static void feed_log(writ_revocations *r, const char *fmt, ...)
  * flushed): publish again every live revocation r knows.  Each replica
  * running does so, so the store comes to hold the union of what they
  * know; publishing one already there changes nothing.  Done from a copy,
- * not under the lock, so checks go on meanwhile.  false (r->republish
- * stays set, and the next step tries again) when the store fails. */
-static bool republish(writ_revocations *r, writ_error *err)
+ * not under the lock, so checks go on meanwhile.  When the store fails,
+ * r->republish stays set and the next step tries again; r counts as fresh
+ * all the same (it has what the store holds, and more). */
+static void republish(writ_revocations *r)
 {
+    writ_error perr, *err = &perr;
+    memset(&perr, 0, sizeof perr);
     int64_t now = (int64_t)time(NULL);
     pthread_rwlock_rdlock(&r->lock);
     size_t n = 0, cap = r->count;
@@ -470,17 +473,17 @@ static bool republish(writ_revocations *r, writ_error *err)
             rv_err(err, WRIT_ENOMEM, "out of memory while publishing revocations again", NULL);
         feed_log(r, "state: the shared store lost its revocations; putting back the %zu this replica knows "
                     "failed after %zu: %s (retried)", n, put, err->msg);
-        return false;
+        return;
     }
     feed_log(r, "state: the shared store had lost its revocations (restarted empty or flushed?); put back the "
                 "%zu this replica knows", n);
     r->republish = false;
-    return true;
 }
 
 /* One step: what is new (waiting up to wait_ms); the feed counts as heard
- * only when everything delivered was applied, and anything the store lost
- * was put back. */
+ * only when everything delivered was applied.  Then what the store lost is
+ * put back: after the freshness is noted, so that putting back many (one
+ * round trip each) does not make the checks fail closed meanwhile. */
 static bool feed_step(writ_revocations *r, int wait_ms, writ_error *err)
 {
     apply_ctx a = {.r = r};
@@ -490,10 +493,10 @@ static bool feed_step(writ_revocations *r, int wait_ms, writ_error *err)
         st = rv_err(err, WRIT_ENOMEM, "out of memory while applying revocations", NULL);
     if (st == WRIT_OK && lost)
         r->republish = true;
-    if (st == WRIT_OK && r->republish && !republish(r, err))
-        st = WRIT_EIO;
     if (st == WRIT_OK)
         atomic_store_explicit(&r->last_ok_ms, wr_mono_ms(), memory_order_relaxed);
+    if (st == WRIT_OK && r->republish)
+        republish(r);
     return st == WRIT_OK;
 }
 
