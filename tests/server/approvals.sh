@@ -652,11 +652,14 @@ check "configured secret: the POST verifies with it" "$(jq -r .fault "$TMP/hook2
 # sign: the receiver, which knows the old one only, still verifies), then
 # the old one out (the receiver refuses until it learns the new one); a
 # file that does not read on SIGHUP keeps the secrets in force
+hup_until() { # TEXT: SIGHUP, then wait until the log says TEXT
+    kill -HUP "$WPID"
+    for _ in $(seq 50); do grep -qF "$1" "$TMP/conf.log" && break; sleep 0.1; done
+}
 OLD=$(cat "$TMP/conf.secret")
 NEW=$(python3 -c 'import base64, os; print("whsec_" + base64.b64encode(os.urandom(32)).decode())')
 printf '%s\n%s\n' "$NEW" "$OLD" >"$TMP/conf.secret"
-kill -HUP "$WPID"
-for _ in $(seq 50); do grep -q "signed with the 2 secrets now" "$TMP/conf.log" && break; sleep 0.1; done
+hup_until "signed with the 2 secrets now"
 contains "rotation: SIGHUP reads both secrets" "$(cat "$TMP/conf.log")" "POSTs signed with the 2 secrets now in $TMP/conf.secret"
 r=$(ask payments t-rot1 "$IN1")
 C2=$(body "$r" | jq -r .context.approval.id)
@@ -677,13 +680,11 @@ PY
 check "rotation: two signatures, one verifying with the new secret" "$(verify_with "$NEW")" "2 True"
 check "rotation: ... and one with the old" "$(verify_with "$OLD")" "2 True"
 echo "not a secret" >"$TMP/conf.secret"
-kill -HUP "$WPID"
-for _ in $(seq 50); do grep -q "did not read" "$TMP/conf.log" && break; sleep 0.1; done
+hup_until "did not read"
 contains "rotation: a file that does not read keeps the secrets in force" "$(cat "$TMP/conf.log")" \
     "the secret file did not read, the secrets in force stay: approval_webhook_secret_file $TMP/conf.secret: line 1:"
 printf '%s\n' "$NEW" >"$TMP/conf.secret"
-kill -HUP "$WPID"
-for _ in $(seq 50); do grep -q "signed with the 1 secret now" "$TMP/conf.log" && break; sleep 0.1; done
+hup_until "signed with the 1 secret now"
 contains "rotation: the old secret taken out" "$(cat "$TMP/conf.log")" "POSTs signed with the 1 secret now in $TMP/conf.secret"
 r=$(ask payments t-rot2 "$IN1")
 C3=$(body "$r" | jq -r .context.approval.id)
