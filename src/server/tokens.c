@@ -224,11 +224,11 @@ writ_status srv_tokens_open(srv *s, writ_error *err)
     }
     if (st)
         return st;
-    if (s->verifier && s->state && wr_store_shared(s->state)) {
-        /* replicas: the set lives in memory and follows the shared state */
-        if (!(st = writ_revocations_open(NULL, &s->revocations, err)))
-            st = srv_state_follow(s, err);
-    } else if (s->verifier) {
+    if (s->verifier) {
+        /* Alone, the set lives in this file.  With replicas it lives in
+         * memory and follows the shared state, and the file is this
+         * replica's own copy of it: what the shared state loses while
+         * every replica is stopped comes back from there at start. */
         const char *path = c->revocations;
         char *def = NULL;
         if (!*path) {
@@ -241,6 +241,8 @@ writ_status srv_tokens_open(srv *s, writ_error *err)
         }
         st = writ_revocations_open(path, &s->revocations, err);
         wr_free(def);
+        if (!st && s->state && wr_store_shared(s->state))
+            st = srv_state_follow(s, err);
     }
     return st;
 }

@@ -9,10 +9,15 @@
  * host) picks their additions up with writ_revocations_refresh(), which reads
  * rows with an id above the last one seen.
  *
- * Replicas (revfeed.h): a set opened in memory follows a shared store's
- * revocation feed from a thread; additions are published to the store
- * first; a feed silent for longer than stale_after makes every check fail
- * closed. */
+ * Replicas (revfeed.h): a set follows a shared store's revocation feed
+ * from a thread; additions are published to the store first; a feed silent
+ * for longer than stale_after makes every check fail closed.  A set opened
+ * on a file and then following keeps that file as its local copy: what it
+ * learns from the feed and what it takes itself is written there too, and
+ * at start it puts back into the store every live revocation the copy
+ * holds.  So a revocation survives the store losing its data even when
+ * every replica was stopped at the time, as long as one replica's copy
+ * does. */
 #include "token/revocations.h"
 #include "util/alloc.h"
 #include "util/clock.h"
@@ -60,6 +65,12 @@ struct writ_revocations {
     int64_t stale_after_ms;
     char cursor[WR_REV_CURSOR_MAX];
     bool republish; /* the store lost what it held: put back what r knows (follower thread only) */
+    const char *republish_why; /* for the log: a loss, or the local copy at start */
+    /* db, when following: the local copy.  Writes to it are serialized by
+     * dbmu, so that the follower's transaction never takes in another
+     * thread's statement on the shared connection. */
+    pthread_mutex_t dbmu;
+    atomic_bool copy_stale; /* a write to the local copy failed: the follower writes it whole */
     void (*log)(const char *msg);
 };
 
@@ -145,23 +156,25 @@ static bool rv_grow(writ_revocations *r)
     return true;
 }
 
-/* Caller holds the write lock. */
-static bool rv_insert(writ_revocations *r, int kind, const char *v, size_t n, int64_t until)
+/* Caller holds the write lock.  1 when r changed (a new entry, or a later
+ * end), 0 when it knew as much already, -1 out of memory. */
+static int rv_insert(writ_revocations *r, int kind, const char *v, size_t n, int64_t until)
 {
     uint64_t h = rv_hash(r, kind, v, n);
     rv_entry *e = rv_find(r, h, kind, v, n);
     if (e) {
+        int64_t was = e->until;
         e->until = (e->until == 0 || until == 0) ? 0 : (until > e->until ? until : e->until);
-        return true;
+        return e->until != was;
     }
     if ((r->count + 1) * 2 > r->cap && !rv_grow(r))
-        return false;
+        return -1;
     rv_entry ne = {.hash = h, .len = n, .until = until, .kind = (uint8_t)kind};
     if (!(ne.value = wr_strndup(v, n)))
-        return false;
+        return -1;
     rv_place(r->slots, r->cap, &ne);
     r->count++;
-    return true;
+    return 1;
 }
 
 static const char schema[] = "PRAGMA journal_mode=WAL;"
@@ -193,7 +206,7 @@ static writ_status load_new(writ_revocations *r, writ_error *err)
         int n = sqlite3_column_bytes(q, 2);
         if (kind < 1 || kind > 4 || !v || n <= 0 || n > MAX_VALUE)
             continue; /* a foreign row: not ours to interpret */
-        if (!rv_insert(r, kind, v, (size_t)n, sqlite3_column_int64(q, 3))) {
+        if (rv_insert(r, kind, v, (size_t)n, sqlite3_column_int64(q, 3)) < 0) {
             st = rv_err(err, WRIT_ENOMEM, "out of memory", NULL);
             break;
         }
@@ -222,6 +235,7 @@ writ_status writ_revocations_open(const char *path, writ_revocations **out, writ
     if (RAND_bytes((unsigned char *)&r->seed, sizeof r->seed) != 1)
         r->seed = (uint64_t)time(NULL);
     pthread_rwlock_init(&r->lock, NULL);
+    pthread_mutex_init(&r->dbmu, NULL);
     if (path) {
         char *emsg = NULL;
         /* the state holds who was revoked: 0600 like the audit log, also
@@ -276,9 +290,35 @@ void writ_revocations_close(writ_revocations *r)
         wr_free(r->slots[i].value);
     wr_free(r->slots);
     sqlite3_close(r->db);
+    pthread_mutex_destroy(&r->dbmu);
     pthread_rwlock_destroy(&r->lock);
     wr_free(r);
 }
+
+static const char upsert_sql[] =
+    "INSERT INTO revocations(kind, value, until, note, created) VALUES(?, ?, ?, ?, ?) "
+    "ON CONFLICT(kind, value) DO UPDATE SET until = CASE WHEN excluded.until = 0 OR "
+    "until = 0 THEN 0 ELSE max(until, excluded.until) END";
+
+/* One row into r->db (caller holds dbmu when r follows a feed). */
+static writ_status db_put(writ_revocations *r, int kind, const char *value, size_t len, int64_t until,
+                          const char *note, writ_error *err)
+{
+    sqlite3_stmt *q = NULL;
+    if (sqlite3_prepare_v2(r->db, upsert_sql, -1, &q, NULL) != SQLITE_OK)
+        return rv_err(err, WRIT_EIO, "cannot write", sqlite3_errmsg(r->db));
+    sqlite3_bind_int(q, 1, kind);
+    sqlite3_bind_text(q, 2, value, (int)len, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(q, 3, until);
+    if (note)
+        sqlite3_bind_text(q, 4, note, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(q, 5, (sqlite3_int64)time(NULL));
+    int rc = sqlite3_step(q);
+    sqlite3_finalize(q);
+    return rc == SQLITE_DONE ? WRIT_OK : rv_err(err, WRIT_EIO, "cannot write", sqlite3_errmsg(r->db));
+}
+
+static void feed_log(writ_revocations *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 writ_status writ_revocations_add(writ_revocations *r, writ_revoke_kind kind, const char *value, size_t len,
                                  int64_t until, const char *note, writ_error *err)
@@ -294,12 +334,25 @@ writ_status writ_revocations_add(writ_revocations *r, writ_revoke_kind kind, con
     if (r->feed) {
         /* shared first: acknowledged means every replica will learn it.
          * When the store cannot take it, this replica still enforces it
-         * and the caller hears that the others do not know. */
+         * and the caller hears that the others do not know.  The local
+         * copy is a second line only: failing to write it is logged (and
+         * the copy written whole later), not the caller's error. */
         writ_error ferr;
         writ_status fst = r->ops.publish(r->feed, (int)kind, value, len, until, &ferr);
         pthread_rwlock_wrlock(&r->lock);
-        bool ok = rv_insert(r, (int)kind, value, len, until);
+        bool ok = rv_insert(r, (int)kind, value, len, until) >= 0;
         pthread_rwlock_unlock(&r->lock);
+        if (r->db) {
+            writ_error derr;
+            pthread_mutex_lock(&r->dbmu);
+            writ_status dst = db_put(r, (int)kind, value, len, until, note, &derr);
+            pthread_mutex_unlock(&r->dbmu);
+            if (dst) {
+                feed_log(r, "state: a revocation could not be written to this replica's local copy: %s "
+                            "(written whole at the next step)", derr.msg);
+                r->copy_stale = true;
+            }
+        }
         if (fst)
             return rv_err(err, fst, "enforced on this replica only, not shared with the others", ferr.msg);
         if (!ok)
@@ -308,25 +361,12 @@ writ_status writ_revocations_add(writ_revocations *r, writ_revoke_kind kind, con
         return WRIT_OK;
     }
     if (r->db) {
-        sqlite3_stmt *q = NULL;
-        const char *sql = "INSERT INTO revocations(kind, value, until, note, created) VALUES(?, ?, ?, ?, ?) "
-                          "ON CONFLICT(kind, value) DO UPDATE SET until = CASE WHEN excluded.until = 0 OR "
-                          "until = 0 THEN 0 ELSE max(until, excluded.until) END";
-        if (sqlite3_prepare_v2(r->db, sql, -1, &q, NULL) != SQLITE_OK)
-            return rv_err(err, WRIT_EIO, "cannot write", sqlite3_errmsg(r->db));
-        sqlite3_bind_int(q, 1, (int)kind);
-        sqlite3_bind_text(q, 2, value, (int)len, SQLITE_TRANSIENT);
-        sqlite3_bind_int64(q, 3, until);
-        if (note)
-            sqlite3_bind_text(q, 4, note, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int64(q, 5, (sqlite3_int64)time(NULL));
-        int rc = sqlite3_step(q);
-        sqlite3_finalize(q);
-        if (rc != SQLITE_DONE)
-            return rv_err(err, WRIT_EIO, "cannot write", sqlite3_errmsg(r->db));
+        writ_status st = db_put(r, (int)kind, value, len, until, note, err);
+        if (st)
+            return st;
     }
     pthread_rwlock_wrlock(&r->lock);
-    bool ok = rv_insert(r, (int)kind, value, len, until);
+    bool ok = rv_insert(r, (int)kind, value, len, until) >= 0;
     pthread_rwlock_unlock(&r->lock);
     if (!ok)
         return rv_err(err, WRIT_ENOMEM, "out of memory (the revocation is on disk; refresh to load it)",
@@ -353,7 +393,10 @@ size_t writ_revocations_count(const writ_revocations *r) { return r ? r->count :
 
 writ_status writ_revocations_refresh(writ_revocations *r, writ_error *err)
 {
-    return r ? load_new(r, err) : rv_err(err, WRIT_EINVAL, "no revocation set", NULL);
+    if (!r)
+        return rv_err(err, WRIT_EINVAL, "no revocation set", NULL);
+    /* following: the feed is the source, and the file r's own copy */
+    return r->feed ? WRIT_OK : load_new(r, err);
 }
 
 writ_status writ_revocations_prune(writ_revocations *r, int64_t now, writ_error *err)
@@ -362,12 +405,15 @@ writ_status writ_revocations_prune(writ_revocations *r, int64_t now, writ_error 
         return rv_err(err, WRIT_EINVAL, "no revocation set", NULL);
     if (r->db) {
         sqlite3_stmt *q = NULL;
-        if (sqlite3_prepare_v2(r->db, "DELETE FROM revocations WHERE until != 0 AND until < ?", -1, &q,
-                               NULL) != SQLITE_OK)
-            return rv_err(err, WRIT_EIO, "cannot prune", sqlite3_errmsg(r->db));
-        sqlite3_bind_int64(q, 1, now);
-        int rc = sqlite3_step(q);
+        pthread_mutex_lock(&r->dbmu);
+        int rc = sqlite3_prepare_v2(r->db, "DELETE FROM revocations WHERE until != 0 AND until < ?", -1, &q,
+                                    NULL);
+        if (rc == SQLITE_OK) {
+            sqlite3_bind_int64(q, 1, now);
+            rc = sqlite3_step(q);
+        }
         sqlite3_finalize(q);
+        pthread_mutex_unlock(&r->dbmu);
         if (rc != SQLITE_DONE)
             return rv_err(err, WRIT_EIO, "cannot prune", sqlite3_errmsg(r->db));
     }
@@ -398,10 +444,20 @@ writ_status writ_revocations_prune(writ_revocations *r, int64_t now, writ_error 
 
 /* ---- following a shared store */
 
+/* What one step learned that r did not know, for the local copy. */
+typedef struct learned {
+    int kind;
+    int64_t until;
+    size_t len;
+    char *value;
+} learned;
+
 typedef struct apply_ctx {
     writ_revocations *r;
     bool failed;
     size_t n;
+    learned *new;
+    size_t nnew, capnew;
 } apply_ctx;
 
 static bool apply_one(void *ud, int kind, const char *value, size_t len, int64_t until)
@@ -410,15 +466,93 @@ static bool apply_one(void *ud, int kind, const char *value, size_t len, int64_t
     if (len == 0 || len > MAX_VALUE || memchr(value, '\0', len))
         return true; /* not ours to interpret */
     pthread_rwlock_wrlock(&a->r->lock);
-    bool ok = rv_insert(a->r, kind, value, len, until);
+    int changed = rv_insert(a->r, kind, value, len, until);
     pthread_rwlock_unlock(&a->r->lock);
-    if (!ok)
+    if (changed < 0) {
         a->failed = true;
-    a->n += ok;
-    return ok;
+        return false;
+    }
+    a->n++;
+    if (changed && a->r->db && !a->r->copy_stale) {
+        if (a->nnew == a->capnew) {
+            size_t cap = a->capnew ? a->capnew * 2 : 16;
+            learned *g = wr_realloc(a->new, cap * sizeof *g);
+            if (!g) {
+                a->r->copy_stale = true; /* written whole at the end of the step */
+                return true;
+            }
+            a->new = g;
+            a->capnew = cap;
+        }
+        learned *l = &a->new[a->nnew];
+        if (!(l->value = wr_strndup(value, len))) {
+            a->r->copy_stale = true;
+            return true;
+        }
+        l->kind = kind;
+        l->until = until;
+        l->len = len;
+        a->nnew++;
+    }
+    return true;
 }
 
-static void feed_log(writ_revocations *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Rows into the local copy, in one transaction. */
+static writ_status copy_put(writ_revocations *r, const learned *l, size_t n, writ_error *err)
+{
+    if (!n)
+        return WRIT_OK;
+    pthread_mutex_lock(&r->dbmu);
+    writ_status st = WRIT_OK;
+    if (sqlite3_exec(r->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+        st = rv_err(err, WRIT_EIO, "cannot write", sqlite3_errmsg(r->db));
+    for (size_t i = 0; st == WRIT_OK && i < n; i++)
+        st = db_put(r, l[i].kind, l[i].value, l[i].len, l[i].until, NULL, err);
+    if (st == WRIT_OK && sqlite3_exec(r->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+        st = rv_err(err, WRIT_EIO, "cannot write", sqlite3_errmsg(r->db));
+    if (st != WRIT_OK)
+        sqlite3_exec(r->db, "ROLLBACK", NULL, NULL, NULL);
+    pthread_mutex_unlock(&r->dbmu);
+    return st;
+}
+
+/* A copy of every live revocation r holds (taken under the read lock, so
+ * that the slow part, the store or the disk, runs without it). */
+static learned *live_copy(writ_revocations *r, size_t *n_out)
+{
+    int64_t now = (int64_t)time(NULL);
+    pthread_rwlock_rdlock(&r->lock);
+    size_t n = 0, cap = r->count;
+    learned *copy = cap ? wr_calloc(cap, sizeof *copy) : NULL;
+    bool ok = !cap || copy;
+    for (size_t i = 0; ok && i < r->cap && n < cap; i++) {
+        const rv_entry *e = &r->slots[i];
+        if (!e->hash || (e->until != 0 && e->until < now))
+            continue;
+        copy[n] = (learned){.kind = e->kind, .until = e->until, .len = e->len};
+        if (!(copy[n].value = wr_strndup(e->value, e->len)))
+            ok = false;
+        else
+            n++;
+    }
+    pthread_rwlock_unlock(&r->lock);
+    if (!ok) {
+        for (size_t i = 0; i < n; i++)
+            wr_free(copy[i].value);
+        wr_free(copy);
+        return NULL;
+    }
+    *n_out = n;
+    return copy ? copy : wr_calloc(1, sizeof *copy);
+}
+
+static void learned_free(learned *l, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        wr_free(l[i].value);
+    wr_free(l);
+}
+
 static void feed_log(writ_revocations *r, const char *fmt, ...)
 {
     if (!r->log)
@@ -432,70 +566,86 @@ static void feed_log(writ_revocations *r, const char *fmt, ...)
 }
 
 /* The store lost what it held (Redis restarted without its data, or was
- * flushed): publish again every live revocation r knows.  Each replica
- * running does so, so the store comes to hold the union of what they
- * know; publishing one already there changes nothing.  Done from a copy,
- * not under the lock, so checks go on meanwhile.  When the store fails,
- * r->republish stays set and the next step tries again; r counts as fresh
- * all the same (it has what the store holds, and more). */
+ * flushed), or r starts on a local copy the store may not hold all of:
+ * publish again every live revocation r knows.  Each replica running does
+ * so, so the store comes to hold the union of what they know; publishing
+ * one already there changes nothing.  Done from a copy, not under the
+ * lock, so checks go on meanwhile.  When the store fails, r->republish
+ * stays set and the next step tries again; r counts as fresh all the same
+ * (it has what the store holds, and more). */
 static void republish(writ_revocations *r)
 {
     writ_error perr, *err = &perr;
     memset(&perr, 0, sizeof perr);
-    int64_t now = (int64_t)time(NULL);
-    pthread_rwlock_rdlock(&r->lock);
-    size_t n = 0, cap = r->count;
-    rv_entry *copy = cap ? wr_calloc(cap, sizeof *copy) : NULL;
-    bool ok = !cap || copy;
-    for (size_t i = 0; ok && i < r->cap && n < cap; i++) {
-        const rv_entry *e = &r->slots[i];
-        if (!e->hash || (e->until != 0 && e->until < now))
-            continue;
-        copy[n] = *e;
-        if (!(copy[n].value = wr_strndup(e->value, e->len)))
-            ok = false;
-        else
-            n++;
-    }
-    pthread_rwlock_unlock(&r->lock);
-    size_t put = 0;
+    size_t n = 0, put = 0;
+    learned *copy = live_copy(r, &n);
+    bool ok = copy != NULL;
     for (size_t i = 0; ok && i < n; i++) {
         if (r->ops.publish(r->feed, copy[i].kind, copy[i].value, copy[i].len, copy[i].until, err))
             ok = false;
         else
             put++;
     }
-    for (size_t i = 0; i < n; i++)
-        wr_free(copy[i].value);
-    wr_free(copy);
+    learned_free(copy, n);
     if (!ok) {
         if (!err->msg[0])
             rv_err(err, WRIT_ENOMEM, "out of memory while publishing revocations again", NULL);
-        feed_log(r, "state: the shared store lost its revocations; putting back the %zu this replica knows "
-                    "failed after %zu: %s (retried)", n, put, err->msg);
+        feed_log(r, "state: putting back the %zu revocations this replica knows (%s) failed after %zu: %s "
+                    "(retried)", n, r->republish_why, put, err->msg);
         return;
     }
-    feed_log(r, "state: the shared store had lost its revocations (restarted empty or flushed?); put back the "
-                "%zu this replica knows", n);
+    feed_log(r, "state: put back the %zu revocations this replica knows (%s)", n, r->republish_why);
     r->republish = false;
 }
 
+/* The local copy written whole, after a write to it failed. */
+static void copy_whole(writ_revocations *r)
+{
+    writ_error err;
+    memset(&err, 0, sizeof err);
+    size_t n = 0;
+    learned *copy = live_copy(r, &n);
+    writ_status st = copy ? copy_put(r, copy, n, &err) : rv_err(&err, WRIT_ENOMEM, "out of memory", NULL);
+    learned_free(copy, n);
+    if (st) {
+        feed_log(r, "state: cannot write this replica's local copy of the revocations: %s (retried)", err.msg);
+        return;
+    }
+    feed_log(r, "state: this replica's local copy of the revocations written whole again (%zu)", n);
+    r->copy_stale = false;
+}
+
 /* One step: what is new (waiting up to wait_ms); the feed counts as heard
- * only when everything delivered was applied.  Then what the store lost is
- * put back: after the freshness is noted, so that putting back many (one
- * round trip each) does not make the checks fail closed meanwhile. */
-static bool feed_step(writ_revocations *r, int wait_ms, writ_error *err)
+ * only when everything delivered was applied.  Then what r learned goes to
+ * its local copy, and what the store lost is put back: after the freshness
+ * is noted, so that putting back many (one round trip each) does not make
+ * the checks fail closed meanwhile (and not before start-up is over:
+ * put_back false). */
+static bool feed_step(writ_revocations *r, int wait_ms, bool put_back, writ_error *err)
 {
     apply_ctx a = {.r = r};
     bool lost = false;
     writ_status st = r->ops.follow(r->feed, r->cursor, wait_ms, apply_one, &a, &lost, err);
     if (st == WRIT_OK && a.failed)
         st = rv_err(err, WRIT_ENOMEM, "out of memory while applying revocations", NULL);
-    if (st == WRIT_OK && lost)
+    if (st == WRIT_OK && lost) {
         r->republish = true;
+        r->republish_why = "the shared store had lost its revocations: restarted empty or flushed?";
+    }
     if (st == WRIT_OK)
         atomic_store_explicit(&r->last_ok_ms, wr_mono_ms(), memory_order_relaxed);
-    if (st == WRIT_OK && r->republish)
+    if (a.nnew && !r->copy_stale) {
+        writ_error cerr;
+        if (copy_put(r, a.new, a.nnew, &cerr)) {
+            feed_log(r, "state: cannot write %zu revocations to this replica's local copy: %s (retried)", a.nnew,
+                     cerr.msg);
+            r->copy_stale = true;
+        }
+    }
+    learned_free(a.new, a.nnew);
+    if (r->copy_stale)
+        copy_whole(r);
+    if (st == WRIT_OK && r->republish && put_back)
         republish(r);
     return st == WRIT_OK;
 }
@@ -508,7 +658,7 @@ static void *follow_main(void *arg)
     while (!atomic_load(&r->stop)) {
         writ_error err;
         memset(&err, 0, sizeof err);
-        if (feed_step(r, 250, &err)) {
+        if (feed_step(r, 250, true, &err)) {
             if (down)
                 feed_log(r, "state: revocation feed back after %lld ms; caught up (%zu revocations known)",
                          (long long)(wr_mono_ms() - down_since), writ_revocations_count(r));
@@ -530,8 +680,8 @@ static void *follow_main(void *arg)
 writ_status wr_revocations_follow_ops(writ_revocations *r, struct wr_store *st, const wr_revfeed_ops *ops,
                                       unsigned stale_after_s, void (*log)(const char *msg), writ_error *err)
 {
-    if (r->feed || r->db)
-        return rv_err(err, WRIT_EINVAL, "a set follows one store, and only when opened in memory", NULL);
+    if (r->feed)
+        return rv_err(err, WRIT_EINVAL, "a set follows one store", NULL);
     if (!ops || !ops->publish || !ops->follow)
         return rv_err(err, WRIT_EINVAL, "a feed needs publish and follow", NULL);
     r->ops = *ops;
@@ -540,9 +690,16 @@ writ_status wr_revocations_follow_ops(writ_revocations *r, struct wr_store *st, 
     r->stale_after_ms = (int64_t)(stale_after_s ? stale_after_s : 5) * 1000;
     r->cursor[0] = '\0';
     atomic_store(&r->last_ok_ms, wr_mono_ms() - r->stale_after_ms - 1); /* stale until the first load */
+    if (r->count) {
+        /* The local copy may hold what the store does not: a data loss
+         * while every replica was stopped, or a revocation taken while
+         * the store was down.  Put it back once the feed answers. */
+        r->republish = true;
+        r->republish_why = "from its local copy, at start";
+    }
     writ_error ferr;
     memset(&ferr, 0, sizeof ferr);
-    if (!feed_step(r, 0, &ferr))
+    if (!feed_step(r, 0, false, &ferr)) /* the putting back: on the thread */
         feed_log(r,
                  "state: cannot load the revocations yet: %s (token-bearing requests fail closed until then)",
                  ferr.msg);

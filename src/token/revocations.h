@@ -30,8 +30,11 @@ typedef struct wr_revfeed_ops {
                           bool *lost, writ_error *err);
 } wr_revfeed_ops;
 
-/* r (opened in memory: path NULL) loads every revocation of st now, then a
- * thread follows st until writ_revocations_close (st must outlive r).
+/* r loads every revocation of st now, then a thread follows st until
+ * writ_revocations_close (st must outlive r).  When r was opened on a file,
+ * that file is r's local copy: what r learns from st and what it takes is
+ * written there too, and what the copy held at start is published to st
+ * (the store may have lost it while r was stopped).
  * From then on writ_revocations_add publishes to st first.  The store
  * being unreachable now is not an error: r starts stale and catches up
  * when it answers.  When the store turns out to have lost what it held

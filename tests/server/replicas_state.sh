@@ -12,7 +12,9 @@
 #     every token revoked before is still refused, also by a replica
 #     started afresh (it learns them from Redis alone);
 #   - Redis restarted without its data: the replicas running put back what
-#     they know, so a replica started afterwards refuses those tokens too.
+#     they know, so a replica started afterwards refuses those tokens too;
+#   - the same with every replica stopped: a replica started again puts
+#     back its local copy (STATE_DIR/writ.db).
 # Approvals and limits across replicas: tests/server/replicas_limits.sh.
 . "$(dirname "$0")/lib.sh"
 command -v redis-server >/dev/null || { bad "redis-server installed (scripts/test.sh installs it)"; finish; }
@@ -304,7 +306,7 @@ for _ in $(seq 60); do
 done
 check "answering again once Redis is back" "${back:-no}" 1
 start_writ r3 "${EXFILES[@]}" --config "$TMP/writ.conf" --replica r3   # knows only what Redis kept
-ADDRS[3]=$ADDR
+ADDRS[3]=$ADDR R3PID=$WPID
 for _ in $(seq 30); do
     r=$(req GET /authz/check/datasets/usage-metrics -H "Authorization: Bearer $KEEP")
     [ "${r%% *}" = 200 ] && break
@@ -340,6 +342,7 @@ done
 check "the replicas put their revocations back ($((N + 2)) tokens)" "$([ "${n:-0}" -ge $((N + 2)) ] && echo yes || echo "no: ${n:-?}")" yes
 contains "r0 says the store had lost them" "$(cat "$TMP/r0.log")" "the shared store had lost its revocations"
 start_writ r4 "${EXFILES[@]}" --config "$TMP/writ.conf" --replica r4   # started after the loss
+R4PID=$WPID
 still=0 total=0
 { cat "$TMP/revoked"; sed -n 2p "$TMP/kept"; } >"$TMP/revoked.all"
 while read -r tok; do
@@ -348,6 +351,37 @@ while read -r tok; do
     [ "${r%% *}" = 401 ] && still=$((still + 1))
 done <"$TMP/revoked.all"
 check "after Redis lost its data, a replica started afterwards refuses every revoked token ($total)" "$still" "$total"
+r=$(req GET /authz/check/datasets/usage-metrics -H "Authorization: Bearer $(sed -n 3p "$TMP/kept")")
+check "and still allows a token never revoked" "${r%% *}" 200
+
+# ---- Redis loses its data while every replica is stopped: each replica
+# keeps its own copy of the revocations in its state folder (writ.db), so
+# r1, started again, puts them back, and a replica started afterwards with
+# no copy of its own refuses those tokens too.
+for p in "${RPIDS[0]}" "${RPIDS[1]}" "$R3PID" "$R4PID"; do stop_writ "$p"; done
+kill -9 "$RPID"
+wait "$RPID" 2>/dev/null
+keep=(); for p in "${PIDS[@]}"; do [ "$p" = "$RPID" ] || keep+=("$p"); done; PIDS=("${keep[@]}")
+rm -rf "$TMP/redis/appendonlydir" "$TMP/redis"/*.aof
+start_redis
+n=$(REDISCLI_AUTH=$(cat "$TMP/redis.pass") redis-cli -p "$rport" hlen writ:rev 2>/dev/null)
+check "Redis restarted empty" "${n:-?}" 0
+start_writ r1 "${EXFILES[@]}" --config "$TMP/writ.conf" --replica r1   # on its own state folder again
+for _ in $(seq 100); do
+    n=$(REDISCLI_AUTH=$(cat "$TMP/redis.pass") redis-cli -p "$rport" hlen writ:rev 2>/dev/null)
+    [ "${n:-0}" -ge $((N + 2)) ] && break
+    sleep 0.1
+done
+check "r1 put back its local copy ($((N + 2)) tokens)" "$([ "${n:-0}" -ge $((N + 2)) ] && echo yes || echo "no: ${n:-?}")" yes
+contains "r1 says where they came from" "$(cat "$TMP/r1.log")" "from its local copy, at start"
+start_writ r5 "${EXFILES[@]}" --config "$TMP/writ.conf" --replica r5   # no copy of its own
+still=0 total=0
+while read -r tok; do
+    total=$((total + 1))
+    r=$(req GET /authz/check/datasets/usage-metrics -H "Authorization: Bearer $tok")
+    [ "${r%% *}" = 401 ] && still=$((still + 1))
+done <"$TMP/revoked.all"
+check "after Redis lost its data with every replica stopped, a new replica refuses every revoked token ($total)" "$still" "$total"
 r=$(req GET /authz/check/datasets/usage-metrics -H "Authorization: Bearer $(sed -n 3p "$TMP/kept")")
 check "and still allows a token never revoked" "${r%% *}" 200
 finish

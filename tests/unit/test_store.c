@@ -1320,7 +1320,7 @@ static void test_follow(void **state)
     }
     assert_true(got);
     assert_false(writ_revocations_contains(b, WRIT_REVOKE_JTI, "j2", 2));
-    /* opened on a file: it cannot also follow */
+    /* following already: it cannot follow a second store */
     assert_int_not_equal(wr_revocations_follow(a, other, 1, NULL, &err), WRIT_OK);
     writ_revocations_close(a);
     writ_revocations_close(b);
@@ -1339,6 +1339,68 @@ static void test_follow(void **state)
     assert_non_null(strstr(err.msg, "this replica only"));
     writ_revocations_close(c);
     wr_store_close(dead);
+}
+
+/* A set opened on a file and following keeps the file as its local copy:
+ * what it learns and what it takes is written there, and a set started on
+ * that copy after the store lost everything (every replica stopped at the
+ * time) puts it back, so that a replica with no copy learns it too. */
+static bool wait_contains(writ_revocations *r, writ_revoke_kind k, const char *v)
+{
+    for (int i = 0; i < 200; i++) { /* 2 s */
+        if (writ_revocations_contains(r, k, v, strlen(v)))
+            return true;
+        usleep(10000);
+    }
+    return false;
+}
+
+static void test_follow_copy(void **state)
+{
+    fixture *f = *state;
+    writ_error err;
+    char copy[320];
+    snprintf(copy, sizeof copy, "%s/copy.db", tmpdir);
+    unlink(copy);
+    int64_t past = (int64_t)time(NULL) - 10;
+    assert_int_equal(wr_store_revocation_publish(f->st, WRIT_REVOKE_TASK, "learned", 7, 0, &err), WRIT_OK);
+    assert_int_equal(wr_store_revocation_publish(f->st, WRIT_REVOKE_JTI, "gone", 4, past, &err), WRIT_OK);
+    writ_revocations *a, *b;
+    assert_int_equal(writ_revocations_open(copy, &a, &err), WRIT_OK);
+    assert_int_equal(wr_revocations_follow(a, f->st, 1, NULL, &err), WRIT_OK);
+    assert_true(writ_revocations_contains(a, WRIT_REVOKE_TASK, "learned", 7));
+    assert_int_equal(writ_revocations_add(a, WRIT_REVOKE_AGENT, "taken", 5, 0, NULL, &err), WRIT_OK);
+    assert_int_equal(wr_store_revocation_publish(f->st, WRIT_REVOKE_JTI, "later", 5, 0, &err), WRIT_OK);
+    assert_true(wait_contains(a, WRIT_REVOKE_JTI, "later"));
+    usleep(100000); /* the step's copy is written after it applied */
+    writ_revocations_close(a);
+    /* the copy, read as a plain file: all four rows */
+    assert_int_equal(writ_revocations_open(copy, &b, &err), WRIT_OK);
+    assert_true(writ_revocations_contains(b, WRIT_REVOKE_TASK, "learned", 7));
+    assert_true(writ_revocations_contains(b, WRIT_REVOKE_AGENT, "taken", 5));
+    assert_true(writ_revocations_contains(b, WRIT_REVOKE_JTI, "later", 5));
+    writ_revocations_close(b);
+
+    /* every replica stopped, the store loses everything */
+    redisContext *c = raw();
+    assert_non_null(c);
+    freeReplyObject(redisCommand(c, "SELECT 3"));
+    freeReplyObject(redisCommand(c, "FLUSHDB"));
+    redisFree(c);
+    /* a replica with no copy knows nothing now */
+    assert_int_equal(writ_revocations_open(NULL, &b, &err), WRIT_OK);
+    assert_int_equal(wr_revocations_follow(b, f->st, 1, NULL, &err), WRIT_OK);
+    assert_false(writ_revocations_contains(b, WRIT_REVOKE_TASK, "learned", 7));
+    /* the replica with the copy starts: it puts the live ones back */
+    assert_int_equal(writ_revocations_open(copy, &a, &err), WRIT_OK);
+    assert_int_equal(wr_revocations_follow(a, f->st, 1, NULL, &err), WRIT_OK);
+    assert_true(wait_contains(b, WRIT_REVOKE_TASK, "learned"));
+    assert_true(wait_contains(b, WRIT_REVOKE_AGENT, "taken"));
+    assert_true(wait_contains(b, WRIT_REVOKE_JTI, "later"));
+    assert_false(writ_revocations_contains(b, WRIT_REVOKE_JTI, "gone", 4)); /* expired: not put back */
+    writ_revocations_close(a);
+    writ_revocations_close(b);
+    unlink(copy);
 }
 
 static void test_open_errors(void **state)
@@ -1451,6 +1513,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_revocations, redis_setup, close_backend),
         cmocka_unit_test_setup_teardown(test_redis_feed, redis_setup, close_backend),
         cmocka_unit_test_setup_teardown(test_follow, redis_setup, close_backend),
+        cmocka_unit_test_setup_teardown(test_follow_copy, redis_setup, close_backend),
         cmocka_unit_test(test_open_errors),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
