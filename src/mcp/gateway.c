@@ -523,17 +523,51 @@ static void cb_head(void *arg, unsigned status, const char *ct, const char *sid,
  * it was) as the bytes arrive: the bytes added at from, and the
  * cred_vlen - 1 before them (one cut in two by the network).  A stream hands
  * out no byte that a match arriving later could still cover (reader); an SSE
- * stream hands out whole events only, and a credential holds no line end. */
+ * stream hands out whole events only, and a credential holds no line end.
+ *
+ * The token Writ mints for a call (mcp_credential NAME token AUDIENCE) is a
+ * credential too, and a replayable one: shown to the agent, it calls the
+ * upstream with it directly for up to 60 s.  It is this request's own, so
+ * this request's answer is masked for it, alike: the whole JWT, and its
+ * signature on its own.  Without the signature, what is left (header and
+ * payload, whose claims the agent knows anyway) is no token: nobody but Writ
+ * can sign them again; and an echo that shows the token in parts (split at
+ * its dots, each on its line or in its JSON member) shows the signature
+ * whole, which is masked.  A JWT holds only base64url and dots, which no
+ * JSON encoder escapes, so a JSON string holds it as it is.  What is not
+ * recognised: a token transformed on the way (its signature decoded, in
+ * hex, in another alphabet, cut further, \u-escaped by hand). */
 #define CRED_MASK_MIN 8 /* a shorter value would mask ordinary text */
 
-static void mask_credential(const gw_up *up, sbuf *b, size_t from)
+static void mask_value(sbuf *b, size_t from, const char *v, size_t k)
 {
-    size_t k = up->cred_vlen;
-    if (!up->cred_value || !sb_ok(b) || b->len < k)
+    if (!v || !k || !sb_ok(b) || b->len < k)
         return;
     size_t at = from > k - 1 ? from - (k - 1) : 0;
-    for (char *q; (q = memmem(b->p + at, b->len - at, up->cred_value, k)); at = (size_t)(q - b->p) + k)
+    for (char *q; (q = memmem(b->p + at, b->len - at, v, k)); at = (size_t)(q - b->p) + k)
         memset(q, '*', k);
+}
+
+static const char minted_pre[] = "Authorization: Bearer "; /* gw_minted_line's */
+
+static void mask_credential(const gw_req *r, sbuf *b, size_t from)
+{
+    mask_value(b, from, r->up->cred_value, r->up->cred_vlen);
+    if (r->minted) {
+        const char *jwt = r->minted + sizeof minted_pre - 1;
+        mask_value(b, from, jwt, r->mint_len); /* first: it holds the signature */
+        if (r->sig_len >= CRED_MASK_MIN)
+            mask_value(b, from, jwt + r->mint_len - r->sig_len, r->sig_len);
+    }
+}
+
+/* What a stream keeps back until more comes: the longest value less one. */
+static size_t mask_hold(const gw_req *r)
+{
+    size_t k = r->up->cred_value ? r->up->cred_vlen : 0;
+    if (r->minted && r->mint_len > k)
+        k = r->mint_len;
+    return k ? k - 1 : 0;
 }
 
 static void cb_data(void *arg, const char *p, size_t n)
@@ -543,7 +577,7 @@ static void cb_data(void *arg, const char *p, size_t n)
     pthread_mutex_lock(&r->mu);
     size_t from = r->buf.len;
     sb_putn(&r->buf, p, n);
-    mask_credential(r->up, &r->buf, from);
+    mask_credential(r, &r->buf, from);
     if (r->phase == P_STREAM)
         c = claim_resume(r);
     pthread_mutex_unlock(&r->mu);
@@ -628,7 +662,7 @@ static ssize_t reader(void *cls, uint64_t pos, char *out, size_t max)
         return MHD_CONTENT_READER_END_WITH_ERROR;
     }
     /* a credential cut in two: its first part stays until the rest is in */
-    size_t hold = r->finished || !r->up->cred_value ? 0 : r->up->cred_vlen - 1;
+    size_t hold = r->finished ? 0 : mask_hold(r);
     if (r->buf.len > hold) {
         size_t n = r->buf.len - hold < max ? r->buf.len - hold : max;
         memcpy(out, r->buf.p, n);
@@ -928,15 +962,14 @@ static void decided_then(void *arg)
 
 char *gw_minted_line(mcp_gw *g, gw_req *r, const char *scope, writ_error *err)
 {
-    static const char pre[] = "Authorization: Bearer ";
     char *jwt = NULL, *line = NULL;
     size_t jl = 0;
     if (writ_upstream_token_mint(g->s->keyring, g->cfg->token_issuer, r->up->token_aud, r->task.token, scope,
                                  60, &jwt, &jl, err))
         return NULL;
-    line = wr_malloc(sizeof pre + jl);
+    line = wr_malloc(sizeof minted_pre + jl);
     if (line)
-        snprintf(line, sizeof pre + jl, "%s%s", pre, jwt);
+        snprintf(line, sizeof minted_pre + jl, "%s%s", minted_pre, jwt);
     else
         wr_error(err, WRIT_ENOMEM, "out of memory");
     writ_free_string(jwt);
@@ -958,6 +991,12 @@ static enum MHD_Result forward(mcp_gw *g, gw_req *r)
             return upstream_failed(r);
         }
         hdrs[nh++] = minted;
+        /* kept until the request ends: its answer is masked for it */
+        const char *jwt = minted + sizeof minted_pre - 1, *dot = strrchr(jwt, '.');
+        wr_free(r->minted);
+        r->minted = minted;
+        r->mint_len = strlen(jwt);
+        r->sig_len = dot ? r->mint_len - (size_t)(dot + 1 - jwt) : r->mint_len;
     }
     mcp_up_request rq = up_request(r, hdrs, nh);
     /* The only call in flight, sent from its worker: the worker waits for
@@ -974,8 +1013,7 @@ static enum MHD_Result forward(mcp_gw *g, gw_req *r)
     r->phase = P_WAIT_HEAD;
     uint64_t ticket = 0;
     writ_status sst = mcp_upstream_send(r->up->u, &rq, &callbacks, r, &ticket);
-    wr_free(minted); /* send copied it */
-    if (wfd >= 0)    /* a lone client's next message tends to follow its answer at once */
+    if (wfd >= 0) /* a lone client's next message tends to follow its answer at once */
         srv_loop_spin_next((long)g->cfg->mcp_spin_us * 1000);
     if (sst) {
         snprintf(r->why, sizeof r->why, "could not send the request");
@@ -1551,6 +1589,7 @@ static void req_free(void *arg, void *state)
         srv_task_clear(&r->task);
     json_decref(r->id);
     wr_free(r->body);
+    wr_free(r->minted);
     sb_free(&r->buf);
     sb_free(&r->sse_out);
     pthread_mutex_destroy(&r->mu);

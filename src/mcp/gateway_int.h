@@ -77,6 +77,12 @@ typedef struct gw_req {
     bool ask_done; /* the ask it waited for (or it need not wait) is over (under mu) */
     bool ask_registered; /* it has been in its upstream's ask_waiters */
     bool task_call;      /* a task-augmented tools/call: its answer names the task it created */
+    /* the credential line Writ minted for this request ("Authorization:
+     * Bearer JWT", gw_minted_line), kept to mask the JWT in its answer;
+     * mint_len and sig_len: the JWT's length and its signature's (the part
+     * after its last '.').  NULL: none minted. */
+    char *minted;
+    size_t mint_len, sig_len;
     struct gw_req *ask_next;
     uint64_t ticket;
     unsigned status;
