@@ -1197,11 +1197,54 @@ static bool task_method(const char *meth)
 
 /* params._meta may name a task the request belongs to (MCP's related-task
  * metadata): an upstream then queues its answer for that task's result,
- * and marks the task as waiting for input.  Only the task's creator may. */
-static bool related_task_ok(mcp_gw *g, gw_req *r, const json_t *params)
+ * and marks the task as waiting for input.  Only the task's creator may:
+ * whose the task it names is (TASKBIND_MINE when it names none). */
+static mcp_task_whose related_task(mcp_gw *g, gw_req *r, const json_t *params, char *other, size_t n)
 {
     const json_t *rel = json_object_get(json_object_get(params, "_meta"), "io.modelcontextprotocol/related-task");
-    return !rel || gw_task_owned(g, r, json_object_get(rel, "taskId"));
+    return rel ? gw_task_whose(g, r, json_object_get(rel, "taskId"), other, n) : TASKBIND_MINE;
+}
+
+/* A request naming a task that is not this agent's (w: another agent's,
+ * whose name is other, or one no call through the gateway created) is
+ * refused: -32602 with answer, which says only that the agent has no such
+ * task, as the transport answers an unknown one.  The refusal is a deny
+ * like a policy's, so it is recorded like one, through the decision
+ * path's record writer (srv_decide_refused: agent, task, chain, action
+ * NAME/what, upstream, and why: whose task it was), and its answer waits
+ * for the record as a deny's does (mcp_handle, decided). */
+static void refuse_task(mcp_gw *g, gw_req *r, const char *what, const char *named, mcp_task_whose w,
+                        const char *other, const char *answer)
+{
+    char aid[600], why[320];
+    snprintf(aid, sizeof aid, "%s/%s", r->up->cfg->name, what);
+    if (w == TASKBIND_OTHERS)
+        snprintf(why, sizeof why, "task binding: %s is another agent's task (%.150s's): refused", named, other);
+    else
+        snprintf(why, sizeof why,
+                 "task binding: %s is a task no call through the gateway created (or one expired or "
+                 "forgotten): refused",
+                 named);
+    srv_ask a = gw_ask(g, r, aid);
+    srv_outcome o;
+    srv_decide_refused(g->s, &a, why, &o);
+    r->allow = false;
+    r->deny_code = MCP_RPC_INVALID_PARAMS;
+    copy_cut(r->deny, sizeof r->deny, answer);
+}
+
+/* The action id (after NAME/) of a request refused before it is read
+ * further: a tools/call's tool when its name could be one, else the method. */
+static const char *refused_what(const char *meth, const json_t *params, char *buf, size_t n)
+{
+    const json_t *nm = json_object_get(params, "name");
+    size_t l = json_string_length(nm);
+    if (strcmp(meth, "tools/call") || !json_is_string(nm) || !l || l > 256 || l >= n ||
+        memchr(json_string_value(nm), '\0', l) || memchr(json_string_value(nm), '/', l))
+        return meth;
+    memcpy(buf, json_string_value(nm), l);
+    buf[l] = '\0';
+    return buf;
 }
 
 /* Decide a POSTed message: 0 when decided (r->allow, r->deny) or passing,
@@ -1221,6 +1264,7 @@ static int decide_post(mcp_gw *g, gw_req *r, struct MHD_Connection *c, const cha
         return -1;
     }
     r->allow = true;
+    r->deny_code = 0;
     json_decref(r->id); /* (set by the first call of one that waited) */
     r->id = NULL;
     if (m.kind == MCP_RPC_REQUEST)
@@ -1244,7 +1288,8 @@ static int decide_post(mcp_gw *g, gw_req *r, struct MHD_Connection *c, const cha
         return -1;
     }
     int rc = 0;
-    char err_at[300];
+    char err_at[300], other[160];
+    mcp_task_whose tw;
     if (m.kind == MCP_RPC_REQUEST) {
         char meth[128];
         size_t ml = m.method_len < sizeof meth - 1 ? m.method_len : sizeof meth - 1;
@@ -1255,12 +1300,13 @@ static int decide_post(mcp_gw *g, gw_req *r, struct MHD_Connection *c, const cha
             *ret = send_rpc_error(r, c, 200, m.id, MCP_RPC_INVALID_REQUEST,
                                   "method name too long or holding NUL");
             rc = -1;
-        } else if (!related_task_ok(g, r, m.params)) {
+        } else if ((tw = related_task(g, r, m.params, other, sizeof other)) != TASKBIND_MINE) {
             /* an upstream files this request's answer (and what it asks
              * meanwhile) under that task, for whoever fetches its result */
-            *ret = send_rpc_error(r, c, 200, m.id, MCP_RPC_INVALID_PARAMS,
-                                  "params._meta: the related task is no task of this agent on this upstream");
-            rc = -1;
+            char tool[300], named[160];
+            snprintf(named, sizeof named, "%s's related task (params._meta)", meth);
+            refuse_task(g, r, refused_what(meth, m.params, tool, sizeof tool), named, tw, other,
+                        "params._meta: the related task is no task of this agent on this upstream");
         } else if (!strcmp(meth, "tools/call")) {
             mcp_tool_call tc;
             if (mcp_rpc_tool_call(&m, &tc, &f)) {
@@ -1364,12 +1410,15 @@ static int decide_post(mcp_gw *g, gw_req *r, struct MHD_Connection *c, const cha
             r->list = L_RESOURCES;
         } else if (!strcmp(meth, "prompts/list")) {
             r->list = L_PROMPTS;
-        } else if (task_method(meth) && !gw_task_owned(g, r, json_object_get(m.params, "taskId"))) {
+        } else if (task_method(meth) &&
+                   (tw = gw_task_whose(g, r, json_object_get(m.params, "taskId"), other, sizeof other)) !=
+                       TASKBIND_MINE) {
             /* another agent's task, or one no call through the gateway made */
-            *ret = send_rpc_error(r, c, 200, m.id, MCP_RPC_INVALID_PARAMS,
-                                  "params.taskId: no task of this agent on this upstream has that id (a task "
-                                  "belongs to the agent whose call created it)");
-            rc = -1;
+            char named[160];
+            snprintf(named, sizeof named, "%s's params.taskId", meth);
+            refuse_task(g, r, meth, named, tw, other,
+                        "params.taskId: no task of this agent on this upstream has that id (a task belongs to the "
+                        "agent whose call created it)");
         } else if (!strchr(meth, '/')) {
             /* NAME/METHOD would be the action of the tool METHOD, decided
              * here without that tool's input: every MCP method but the two
@@ -1554,7 +1603,7 @@ decided:
         return sent;
     }
     if (!r->allow)
-        return send_rpc_error(r, c, 200, r->id, MCP_DENIED, r->deny);
+        return send_rpc_error(r, c, 200, r->id, r->deny_code ? r->deny_code : MCP_DENIED, r->deny);
     return forward(g, r);
 }
 

@@ -95,6 +95,22 @@ r=$(rpc "$ALICE" "{\"jsonrpc\":\"2.0\",\"id\":11,\"method\":\"tasks/cancel\",\"p
 check "tasks/cancel of another agent's task: -32602" "$(jq -c '.error.code' <<<"$r")" -32602
 r=$(rpc "$BOB" "{\"jsonrpc\":\"2.0\",\"id\":12,\"method\":\"tasks/get\",\"params\":{\"taskId\":\"$BTID\"}}")
 check "... and it went on" "$(jq -r '.result.status' <<<"$r")" working
+# each refusal is in the audit log, as a policy's deny is: who, which action,
+# and why (the answer says only that the agent has no such task)
+q=$("$WRIT" audit query --state-dir "$TMP/attack.state" --decision deny)
+refused() { # refused AGENT ACTION: the messages of its deny records
+    jq -s -c --arg ag "$1" --arg ac "Writ::Action::\"$2\"" \
+        'map(select((.agent | endswith("agents/" + $ag + "\"")) and .action == $ac) | .errors[].message)' <<<"$q"
+}
+for m in tasks/get tasks/result tasks/cancel; do
+    contains "audit: $m of another agent's task, recorded with the agent and why" "$(refused bob "ev/$m")" "another agent's task"
+    contains "... naming whose it is" "$(refused bob "ev/$m")" "agents/alice"
+done
+contains "audit: tasks/cancel of bob's task by alice, recorded" "$(refused alice ev/tasks/cancel)" "another agent's task"
+contains "audit: a call naming another agent's task as related, recorded" "$(refused bob ev/echo)" "related task"
+contains "... as another agent's" "$(refused bob ev/echo)" "another agent's task"
+contains "audit: a task id the gateway never gave, recorded" "$(refused alice ev/tasks/get)" "no call through the gateway created"
+check "audit: a task of the agent's own, never refused" "$(jq -s -c 'map(select(.agent | endswith("agents/alice\"")) | select(.action == "Writ::Action::\"ev/tasks/result\"")) | length' <<<"$q")" 0
 
 # over Streamable HTTP (in a session: the answer is an SSE stream, the task
 # noted from it)
