@@ -4,8 +4,9 @@
 // (a token Writ minted for the call).  A tools/call of tool:
 //   json  200 application/json, a result whose text is the key
 //   sse   200 text/event-stream, an event holding the key, written in two
-//         pieces 100 ms apart (the key cut in the middle)
-//   err   500 text/plain "bad key: KEY", also in two pieces cut inside the key
+//         pieces 100 ms apart (the key cut in the middle of its last
+//         '.'-separated part: a JWT's signature, else the whole key)
+//   err   500 text/plain "bad key: KEY", also in two pieces cut there
 //   parts 200 text/event-stream, the key's '.'-separated parts (a JWT's
 //         header, payload and signature) one per line of the text, in two
 //         pieces cut inside the last part
@@ -25,7 +26,9 @@ const http = createServer(async (rq, rs) => {
   const bearer = (rq.headers["authorization"] ?? "").replace(/^Bearer /, "");
   if (bearer) console.error(`bearer ${bearer}`);
   const key = rq.headers["x-api-key"] ?? bearer;
-  const half = Math.floor(key.length / 2);
+  // where the answers below cut the key: in the middle of its last part (a
+  // JWT's signature; the whole key when it has no '.')
+  const sigAt = key.lastIndexOf(".") + 1, half = sigAt + Math.floor((key.length - sigAt) / 2);
   const answer = (result) => JSON.stringify({ jsonrpc: "2.0", id: msg.id, result });
   if (msg?.method === "initialize") {
     rs.writeHead(200, { "Content-Type": "application/json" }).end(answer({
