@@ -523,17 +523,51 @@ static void cb_head(void *arg, unsigned status, const char *ct, const char *sid,
  * it was) as the bytes arrive: the bytes added at from, and the
  * cred_vlen - 1 before them (one cut in two by the network).  A stream hands
  * out no byte that a match arriving later could still cover (reader); an SSE
- * stream hands out whole events only, and a credential holds no line end. */
+ * stream hands out whole events only, and a credential holds no line end.
+ *
+ * The token Writ mints for a call (mcp_credential NAME token AUDIENCE) is a
+ * credential too, and a replayable one: shown to the agent, it calls the
+ * upstream with it directly for up to 60 s.  It is this request's own, so
+ * this request's answer is masked for it, alike: the whole JWT, and its
+ * signature on its own.  Without the signature, what is left (header and
+ * payload, whose claims the agent knows anyway) is no token: nobody but Writ
+ * can sign them again; and an echo that shows the token in parts (split at
+ * its dots, each on its line or in its JSON member) shows the signature
+ * whole, which is masked.  A JWT holds only base64url and dots, which no
+ * JSON encoder escapes, so a JSON string holds it as it is.  What is not
+ * recognised: a token transformed on the way (its signature decoded, in
+ * hex, in another alphabet, cut further, \u-escaped by hand). */
 #define CRED_MASK_MIN 8 /* a shorter value would mask ordinary text */
 
-static void mask_credential(const gw_up *up, sbuf *b, size_t from)
+static void mask_value(sbuf *b, size_t from, const char *v, size_t k)
 {
-    size_t k = up->cred_vlen;
-    if (!up->cred_value || !sb_ok(b) || b->len < k)
+    if (!v || !k || !sb_ok(b) || b->len < k)
         return;
     size_t at = from > k - 1 ? from - (k - 1) : 0;
-    for (char *q; (q = memmem(b->p + at, b->len - at, up->cred_value, k)); at = (size_t)(q - b->p) + k)
+    for (char *q; (q = memmem(b->p + at, b->len - at, v, k)); at = (size_t)(q - b->p) + k)
         memset(q, '*', k);
+}
+
+static const char minted_pre[] = "Authorization: Bearer "; /* gw_minted_line's */
+
+static void mask_credential(const gw_req *r, sbuf *b, size_t from)
+{
+    mask_value(b, from, r->up->cred_value, r->up->cred_vlen);
+    if (r->minted) {
+        const char *jwt = r->minted + sizeof minted_pre - 1;
+        mask_value(b, from, jwt, r->mint_len); /* first: it holds the signature */
+        if (r->sig_len >= CRED_MASK_MIN)
+            mask_value(b, from, jwt + r->mint_len - r->sig_len, r->sig_len);
+    }
+}
+
+/* What a stream keeps back until more comes: the longest value less one. */
+static size_t mask_hold(const gw_req *r)
+{
+    size_t k = r->up->cred_value ? r->up->cred_vlen : 0;
+    if (r->minted && r->mint_len > k)
+        k = r->mint_len;
+    return k ? k - 1 : 0;
 }
 
 static void cb_data(void *arg, const char *p, size_t n)
@@ -543,7 +577,7 @@ static void cb_data(void *arg, const char *p, size_t n)
     pthread_mutex_lock(&r->mu);
     size_t from = r->buf.len;
     sb_putn(&r->buf, p, n);
-    mask_credential(r->up, &r->buf, from);
+    mask_credential(r, &r->buf, from);
     if (r->phase == P_STREAM)
         c = claim_resume(r);
     pthread_mutex_unlock(&r->mu);
@@ -628,7 +662,7 @@ static ssize_t reader(void *cls, uint64_t pos, char *out, size_t max)
         return MHD_CONTENT_READER_END_WITH_ERROR;
     }
     /* a credential cut in two: its first part stays until the rest is in */
-    size_t hold = r->finished || !r->up->cred_value ? 0 : r->up->cred_vlen - 1;
+    size_t hold = r->finished ? 0 : mask_hold(r);
     if (r->buf.len > hold) {
         size_t n = r->buf.len - hold < max ? r->buf.len - hold : max;
         memcpy(out, r->buf.p, n);
@@ -928,15 +962,14 @@ static void decided_then(void *arg)
 
 char *gw_minted_line(mcp_gw *g, gw_req *r, const char *scope, writ_error *err)
 {
-    static const char pre[] = "Authorization: Bearer ";
     char *jwt = NULL, *line = NULL;
     size_t jl = 0;
     if (writ_upstream_token_mint(g->s->keyring, g->cfg->token_issuer, r->up->token_aud, r->task.token, scope,
                                  60, &jwt, &jl, err))
         return NULL;
-    line = wr_malloc(sizeof pre + jl);
+    line = wr_malloc(sizeof minted_pre + jl);
     if (line)
-        snprintf(line, sizeof pre + jl, "%s%s", pre, jwt);
+        snprintf(line, sizeof minted_pre + jl, "%s%s", minted_pre, jwt);
     else
         wr_error(err, WRIT_ENOMEM, "out of memory");
     writ_free_string(jwt);
@@ -958,6 +991,12 @@ static enum MHD_Result forward(mcp_gw *g, gw_req *r)
             return upstream_failed(r);
         }
         hdrs[nh++] = minted;
+        /* kept until the request ends: its answer is masked for it */
+        const char *jwt = minted + sizeof minted_pre - 1, *dot = strrchr(jwt, '.');
+        wr_free(r->minted);
+        r->minted = minted;
+        r->mint_len = strlen(jwt);
+        r->sig_len = dot ? r->mint_len - (size_t)(dot + 1 - jwt) : r->mint_len;
     }
     mcp_up_request rq = up_request(r, hdrs, nh);
     /* The only call in flight, sent from its worker: the worker waits for
@@ -974,8 +1013,7 @@ static enum MHD_Result forward(mcp_gw *g, gw_req *r)
     r->phase = P_WAIT_HEAD;
     uint64_t ticket = 0;
     writ_status sst = mcp_upstream_send(r->up->u, &rq, &callbacks, r, &ticket);
-    wr_free(minted); /* send copied it */
-    if (wfd >= 0)    /* a lone client's next message tends to follow its answer at once */
+    if (wfd >= 0) /* a lone client's next message tends to follow its answer at once */
         srv_loop_spin_next((long)g->cfg->mcp_spin_us * 1000);
     if (sst) {
         snprintf(r->why, sizeof r->why, "could not send the request");
@@ -1159,11 +1197,54 @@ static bool task_method(const char *meth)
 
 /* params._meta may name a task the request belongs to (MCP's related-task
  * metadata): an upstream then queues its answer for that task's result,
- * and marks the task as waiting for input.  Only the task's creator may. */
-static bool related_task_ok(mcp_gw *g, gw_req *r, const json_t *params)
+ * and marks the task as waiting for input.  Only the task's creator may:
+ * whose the task it names is (TASKBIND_MINE when it names none). */
+static mcp_task_whose related_task(mcp_gw *g, gw_req *r, const json_t *params, char *other, size_t n)
 {
     const json_t *rel = json_object_get(json_object_get(params, "_meta"), "io.modelcontextprotocol/related-task");
-    return !rel || gw_task_owned(g, r, json_object_get(rel, "taskId"));
+    return rel ? gw_task_whose(g, r, json_object_get(rel, "taskId"), other, n) : TASKBIND_MINE;
+}
+
+/* A request naming a task that is not this agent's (w: another agent's,
+ * whose name is other, or one no call through the gateway created) is
+ * refused: -32602 with answer, which says only that the agent has no such
+ * task, as the transport answers an unknown one.  The refusal is a deny
+ * like a policy's, so it is recorded like one, through the decision
+ * path's record writer (srv_decide_refused: agent, task, chain, action
+ * NAME/what, upstream, and why: whose task it was), and its answer waits
+ * for the record as a deny's does (mcp_handle, decided). */
+static void refuse_task(mcp_gw *g, gw_req *r, const char *what, const char *named, mcp_task_whose w,
+                        const char *other, const char *answer)
+{
+    char aid[600], why[320];
+    snprintf(aid, sizeof aid, "%s/%s", r->up->cfg->name, what);
+    if (w == TASKBIND_OTHERS)
+        snprintf(why, sizeof why, "task binding: %s is another agent's task (%.150s's): refused", named, other);
+    else
+        snprintf(why, sizeof why,
+                 "task binding: %s is a task no call through the gateway created (or one expired or "
+                 "forgotten): refused",
+                 named);
+    srv_ask a = gw_ask(g, r, aid);
+    srv_outcome o;
+    srv_decide_refused(g->s, &a, why, &o);
+    r->allow = false;
+    r->deny_code = MCP_RPC_INVALID_PARAMS;
+    copy_cut(r->deny, sizeof r->deny, answer);
+}
+
+/* The action id (after NAME/) of a request refused before it is read
+ * further: a tools/call's tool when its name could be one, else the method. */
+static const char *refused_what(const char *meth, const json_t *params, char *buf, size_t n)
+{
+    const json_t *nm = json_object_get(params, "name");
+    size_t l = json_string_length(nm);
+    if (strcmp(meth, "tools/call") || !json_is_string(nm) || !l || l > 256 || l >= n ||
+        memchr(json_string_value(nm), '\0', l) || memchr(json_string_value(nm), '/', l))
+        return meth;
+    memcpy(buf, json_string_value(nm), l);
+    buf[l] = '\0';
+    return buf;
 }
 
 /* Decide a POSTed message: 0 when decided (r->allow, r->deny) or passing,
@@ -1183,6 +1264,7 @@ static int decide_post(mcp_gw *g, gw_req *r, struct MHD_Connection *c, const cha
         return -1;
     }
     r->allow = true;
+    r->deny_code = 0;
     json_decref(r->id); /* (set by the first call of one that waited) */
     r->id = NULL;
     if (m.kind == MCP_RPC_REQUEST)
@@ -1206,7 +1288,8 @@ static int decide_post(mcp_gw *g, gw_req *r, struct MHD_Connection *c, const cha
         return -1;
     }
     int rc = 0;
-    char err_at[300];
+    char err_at[300], other[160];
+    mcp_task_whose tw;
     if (m.kind == MCP_RPC_REQUEST) {
         char meth[128];
         size_t ml = m.method_len < sizeof meth - 1 ? m.method_len : sizeof meth - 1;
@@ -1217,12 +1300,13 @@ static int decide_post(mcp_gw *g, gw_req *r, struct MHD_Connection *c, const cha
             *ret = send_rpc_error(r, c, 200, m.id, MCP_RPC_INVALID_REQUEST,
                                   "method name too long or holding NUL");
             rc = -1;
-        } else if (!related_task_ok(g, r, m.params)) {
+        } else if ((tw = related_task(g, r, m.params, other, sizeof other)) != TASKBIND_MINE) {
             /* an upstream files this request's answer (and what it asks
              * meanwhile) under that task, for whoever fetches its result */
-            *ret = send_rpc_error(r, c, 200, m.id, MCP_RPC_INVALID_PARAMS,
-                                  "params._meta: the related task is no task of this agent on this upstream");
-            rc = -1;
+            char tool[300], named[160];
+            snprintf(named, sizeof named, "%s's related task (params._meta)", meth);
+            refuse_task(g, r, refused_what(meth, m.params, tool, sizeof tool), named, tw, other,
+                        "params._meta: the related task is no task of this agent on this upstream");
         } else if (!strcmp(meth, "tools/call")) {
             mcp_tool_call tc;
             if (mcp_rpc_tool_call(&m, &tc, &f)) {
@@ -1326,12 +1410,15 @@ static int decide_post(mcp_gw *g, gw_req *r, struct MHD_Connection *c, const cha
             r->list = L_RESOURCES;
         } else if (!strcmp(meth, "prompts/list")) {
             r->list = L_PROMPTS;
-        } else if (task_method(meth) && !gw_task_owned(g, r, json_object_get(m.params, "taskId"))) {
+        } else if (task_method(meth) &&
+                   (tw = gw_task_whose(g, r, json_object_get(m.params, "taskId"), other, sizeof other)) !=
+                       TASKBIND_MINE) {
             /* another agent's task, or one no call through the gateway made */
-            *ret = send_rpc_error(r, c, 200, m.id, MCP_RPC_INVALID_PARAMS,
-                                  "params.taskId: no task of this agent on this upstream has that id (a task "
-                                  "belongs to the agent whose call created it)");
-            rc = -1;
+            char named[160];
+            snprintf(named, sizeof named, "%s's params.taskId", meth);
+            refuse_task(g, r, meth, named, tw, other,
+                        "params.taskId: no task of this agent on this upstream has that id (a task belongs to the "
+                        "agent whose call created it)");
         } else if (!strchr(meth, '/')) {
             /* NAME/METHOD would be the action of the tool METHOD, decided
              * here without that tool's input: every MCP method but the two
@@ -1516,7 +1603,7 @@ decided:
         return sent;
     }
     if (!r->allow)
-        return send_rpc_error(r, c, 200, r->id, MCP_DENIED, r->deny);
+        return send_rpc_error(r, c, 200, r->id, r->deny_code ? r->deny_code : MCP_DENIED, r->deny);
     return forward(g, r);
 }
 
@@ -1551,6 +1638,7 @@ static void req_free(void *arg, void *state)
         srv_task_clear(&r->task);
     json_decref(r->id);
     wr_free(r->body);
+    wr_free(r->minted);
     sb_free(&r->buf);
     sb_free(&r->sse_out);
     pthread_mutex_destroy(&r->mu);

@@ -57,6 +57,7 @@ typedef struct gw_req {
     gw_list list;
     srv_durable durable;
     bool allow;
+    int deny_code;    /* the JSON-RPC error of a deny (0: MCP_DENIED) */
     json_t *approval; /* a pending approval the deny waits for, NULL = none */
     json_t *id;       /* the request's id (for errors), NULL = none */
     char *owner;      /* gw_owner, while counted in the gateway's agents */
@@ -77,6 +78,12 @@ typedef struct gw_req {
     bool ask_done; /* the ask it waited for (or it need not wait) is over (under mu) */
     bool ask_registered; /* it has been in its upstream's ask_waiters */
     bool task_call;      /* a task-augmented tools/call: its answer names the task it created */
+    /* the credential line Writ minted for this request ("Authorization:
+     * Bearer JWT", gw_minted_line), kept to mask the JWT in its answer;
+     * mint_len and sig_len: the JWT's length and its signature's (the part
+     * after its last '.').  NULL: none minted. */
+    char *minted;
+    size_t mint_len, sig_len;
     struct gw_req *ask_next;
     uint64_t ticket;
     unsigned status;
@@ -155,6 +162,8 @@ char *gw_owner(mcp_gw *g, const gw_req *r);
  * (a JSON value, may be NULL) this agent's on r's upstream? */
 void gw_task_note(mcp_gw *g, gw_req *r, const char *text, size_t len);
 bool gw_task_owned(mcp_gw *g, gw_req *r, const json_t *id);
+/* Whose task id is (mcp_taskbind_whose; a non-string id is nobody's). */
+mcp_task_whose gw_task_whose(mcp_gw *g, gw_req *r, const json_t *id, char *other, size_t n);
 
 /* toolinfo.c */
 

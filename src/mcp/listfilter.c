@@ -309,11 +309,19 @@ void gw_task_note(mcp_gw *g, gw_req *r, const char *text, size_t len)
 
 bool gw_task_owned(mcp_gw *g, gw_req *r, const json_t *id)
 {
+    return gw_task_whose(g, r, id, NULL, 0) == TASKBIND_MINE;
+}
+
+mcp_task_whose gw_task_whose(mcp_gw *g, gw_req *r, const json_t *id, char *other, size_t n)
+{
+    if (other && n)
+        other[0] = '\0';
     if (!json_is_string(id))
-        return false;
+        return TASKBIND_UNKNOWN;
     char *owner = gw_owner(g, r);
-    bool ok = owner && mcp_taskbind_owns(r->up->tasks, json_string_value(id), json_string_length(id), owner,
-                                         wr_mono_ms());
+    mcp_task_whose w = owner ? mcp_taskbind_whose(r->up->tasks, json_string_value(id), json_string_length(id), owner,
+                                                  wr_mono_ms(), other, n)
+                             : TASKBIND_UNKNOWN;
     wr_free(owner);
-    return ok;
+    return w;
 }

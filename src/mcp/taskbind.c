@@ -130,13 +130,28 @@ bool mcp_taskbind_add(mcp_taskbind *t, const char *id, size_t idlen, const char 
 
 bool mcp_taskbind_owns(mcp_taskbind *t, const char *id, size_t idlen, const char *owner, int64_t now_ms)
 {
+    return mcp_taskbind_whose(t, id, idlen, owner, now_ms, NULL, 0) == TASKBIND_MINE;
+}
+
+mcp_task_whose mcp_taskbind_whose(mcp_taskbind *t, const char *id, size_t idlen, const char *owner, int64_t now_ms,
+                                  char *other, size_t n)
+{
+    if (other && n)
+        other[0] = '\0';
     if (!t || !owner || !id_ok(id, idlen))
-        return false;
+        return TASKBIND_UNKNOWN;
     pthread_mutex_lock(&t->mu);
     const json_t *e = json_object_getn(t->tasks, id, idlen);
-    bool ok = e && expiry_of(e) > now_ms && !strcmp(owner_of(e), owner);
+    mcp_task_whose w = !e || expiry_of(e) <= now_ms      ? TASKBIND_UNKNOWN
+                       : !strcmp(owner_of(e), owner) ? TASKBIND_MINE
+                                                     : TASKBIND_OTHERS;
+    if (w == TASKBIND_OTHERS && other && n) {
+        size_t l = strnlen(owner_of(e), n - 1);
+        memcpy(other, owner_of(e), l);
+        other[l] = '\0';
+    }
     pthread_mutex_unlock(&t->mu);
-    return ok;
+    return w;
 }
 
 size_t mcp_taskbind_count(mcp_taskbind *t)

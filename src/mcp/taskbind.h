@@ -11,8 +11,9 @@
  * gateway remembers which agent each task was created for (the id in the
  * answer to that agent's call), and a tasks/get, tasks/result or
  * tasks/cancel naming a task of another agent, or one it never saw, is
- * refused (-32602, as an unknown task id), and tasks/list shows an agent
- * its own tasks only.
+ * refused (-32602, as an unknown task id; the gateway's audit record of
+ * the refusal says which of the two, mcp_taskbind_whose), and tasks/list
+ * shows an agent its own tasks only.
  *
  * What is remembered is bounded: a task is kept for its ttl (at most
  * TASKBIND_MAX_TTL_MS; one without a ttl that long), each owner has at most
@@ -49,6 +50,14 @@ bool mcp_taskbind_add(mcp_taskbind *t, const char *id, size_t idlen, const char 
 
 /* Is task id remembered as owner's (and not expired at now_ms)? */
 bool mcp_taskbind_owns(mcp_taskbind *t, const char *id, size_t idlen, const char *owner, int64_t now_ms);
+
+/* Whose task id is at now_ms, for the audit record of a refusal (the agent
+ * is told only that it has no such task): owner's, another owner's (its
+ * name into other, cut to n - 1 bytes, when other), or nobody's (never
+ * remembered, expired or forgotten).  other is "" unless another's. */
+typedef enum mcp_task_whose { TASKBIND_UNKNOWN, TASKBIND_MINE, TASKBIND_OTHERS } mcp_task_whose;
+mcp_task_whose mcp_taskbind_whose(mcp_taskbind *t, const char *id, size_t idlen, const char *owner, int64_t now_ms,
+                                  char *other, size_t n);
 
 /* How many tasks are remembered (expired ones included until swept). */
 size_t mcp_taskbind_count(mcp_taskbind *t);

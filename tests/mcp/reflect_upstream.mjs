@@ -1,12 +1,18 @@
-// reflect_upstream.mjs - an MCP upstream that shows the client the X-Api-Key
-// it was sent (as a debug page or a careless error message would), for
-// tests/server/mcp_attack.sh.  A tools/call of tool:
+// reflect_upstream.mjs - an MCP upstream that shows the client the key it was
+// sent (as a debug page or a careless error message would), for
+// tests/server/mcp_attack.sh: the X-Api-Key, else the Authorization bearer
+// (a token Writ minted for the call).  A tools/call of tool:
 //   json  200 application/json, a result whose text is the key
 //   sse   200 text/event-stream, an event holding the key, written in two
-//         pieces 100 ms apart (the key cut in the middle)
-//   err   500 text/plain "bad key: KEY", also in two pieces cut inside the key
-// initialize is answered, notifications get a 202, tools/list lists the
-// three (read-only).  Prints its port.
+//         pieces 100 ms apart (the key cut in the middle of its last
+//         '.'-separated part: a JWT's signature, else the whole key)
+//   err   500 text/plain "bad key: KEY", also in two pieces cut there
+//   parts 200 text/event-stream, the key's '.'-separated parts (a JWT's
+//         header, payload and signature) one per line of the text, in two
+//         pieces cut inside the last part
+// initialize is answered, notifications get a 202, tools/list lists them
+// (read-only).  Prints its port; each bearer it is sent goes to stderr
+// ("bearer TOKEN"), for the test to look for in what the client got.
 import { createServer } from "node:http";
 
 const later = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -17,8 +23,12 @@ const http = createServer(async (rq, rs) => {
   for await (const c of rq) body += c;
   let msg = {};
   try { msg = JSON.parse(body); } catch { /* below */ }
-  const key = rq.headers["x-api-key"] ?? "";
-  const half = Math.floor(key.length / 2);
+  const bearer = (rq.headers["authorization"] ?? "").replace(/^Bearer /, "");
+  if (bearer) console.error(`bearer ${bearer}`);
+  const key = rq.headers["x-api-key"] ?? bearer;
+  // where the answers below cut the key: in the middle of its last part (a
+  // JWT's signature; the whole key when it has no '.')
+  const sigAt = key.lastIndexOf(".") + 1, half = sigAt + Math.floor((key.length - sigAt) / 2);
   const answer = (result) => JSON.stringify({ jsonrpc: "2.0", id: msg.id, result });
   if (msg?.method === "initialize") {
     rs.writeHead(200, { "Content-Type": "application/json" }).end(answer({
@@ -26,7 +36,7 @@ const http = createServer(async (rq, rs) => {
   } else if (msg?.method?.startsWith("notifications/")) {
     rs.writeHead(202).end();
   } else if (msg?.method === "tools/list") {
-    const tools = ["json", "sse", "err", "html"].map((name) => ({ name, inputSchema: { type: "object" },
+    const tools = ["json", "sse", "err", "html", "parts"].map((name) => ({ name, inputSchema: { type: "object" },
                                                          annotations: { readOnlyHint: true } }));
     rs.writeHead(200, { "Content-Type": "application/json" }).end(answer({ tools }));
   } else if (msg?.params?.name === "json") {
@@ -35,6 +45,15 @@ const http = createServer(async (rq, rs) => {
   } else if (msg?.params?.name === "sse") {
     const ev = `event: message\ndata: ${answer({ content: [{ type: "text", text: `key ${key}` }] })}\n\n`;
     const cut = ev.indexOf(key) + half;
+    rs.writeHead(200, { "Content-Type": "text/event-stream" });
+    rs.write(ev.slice(0, cut));
+    await later(100);
+    rs.end(ev.slice(cut));
+  } else if (msg?.params?.name === "parts") {
+    const parts = key.split(".");
+    const ev = `event: message\ndata: ${answer({ content: [{ type: "text", text: parts.join("\n") }] })}\n\n`;
+    const last = parts[parts.length - 1];
+    const cut = ev.lastIndexOf(last) + Math.floor(last.length / 2);
     rs.writeHead(200, { "Content-Type": "text/event-stream" });
     rs.write(ev.slice(0, cut));
     await later(100);

@@ -318,8 +318,12 @@ check "every upstream request carried the credential" \
     "$(jq -r '."x-api-key"' "$TMP/echo.log" | sort -u)" "upstream-secret-42"
 
 # ---- mcp_credential token: a JWT minted per call, verified with Writ's JWKS
+# (read where the upstream logged it: the answer that shows it to the agent
+# has it masked, mcp_attack.sh)
 OUT=$(mcp "$URL/echotok" "$TOK" call:whoami)
-jwt=$(field call:whoami .text | jq -r . | jq -r .authorization | sed 's/^Bearer //')
+jwt=$(jq -r 'select(.tool == "whoami" and .authorization != null) | .authorization' "$TMP/echo.log" | tail -1 | sed 's/^Bearer //')
+check "minted token: masked in the answer that echoes it" "$(field call:whoami .text | jq -r . | jq -r .authorization)" \
+    "Bearer $(tr -c '\n' '*' <<<"$jwt")"
 curl -s "http://$ADDR/.well-known/jwks.json" >"$TMP/jwks.json"
 claims=$(cd "$REPO/tests/peers" && node --input-type=module -e '
 import * as jose from "jose"; import { readFileSync } from "node:fs";

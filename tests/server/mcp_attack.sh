@@ -31,12 +31,16 @@ mcp_upstream = evh http://127.0.0.1:$EPORT/mcp
 mcp_upstream = su http://127.0.0.1:$(cat "$TMP/su.port")/mcp
 mcp_upstream = refl http://127.0.0.1:$(cat "$TMP/refl.port")/mcp
 mcp_credential = refl header X-Api-Key $TMP/refl.cred
+mcp_upstream = reflt http://127.0.0.1:$(cat "$TMP/refl.port")/mcp
+mcp_credential = reflt token https://reflt.example
 CONF
 # a policy that lets agents use tasks at all: the task methods are allowed to
 # everyone, so only the gateway can keep one agent's tasks from another
 cat "$EX/mcp.cedar" - >"$TMP/p.cedar" <<'CEDAR'
 permit (principal, action in [Writ::Action::"su/add", Writ::Action::"su/slow", Writ::Action::"refl/json",
-                              Writ::Action::"refl/sse", Writ::Action::"refl/err", Writ::Action::"refl/html"], resource);
+                              Writ::Action::"refl/sse", Writ::Action::"refl/err", Writ::Action::"refl/html",
+                              Writ::Action::"reflt/json", Writ::Action::"reflt/sse", Writ::Action::"reflt/err",
+                              Writ::Action::"reflt/parts"], resource);
 permit (principal, action in [Writ::Action::"ev/simulate-research-query", Writ::Action::"ev/echo",
   Writ::Action::"ev/tasks/get", Writ::Action::"ev/tasks/result", Writ::Action::"ev/tasks/list",
   Writ::Action::"ev/tasks/cancel", Writ::Action::"evh/simulate-research-query", Writ::Action::"evh/tasks/get",
@@ -47,7 +51,7 @@ start_writ attack --policies "$TMP/p.cedar" --config "$TMP/writ.conf"
 mint() { # mint AGENT [TTL]
     "$WRIT" token mint --key "$TMP/k.pem" --issuer https://writ.local --audience writ \
         --subject "spiffe://corp.example/agents/$1" --purpose demo --sensitivity restricted --txn "t-$1" \
-        --action 'ev/*' --action 'evh/*' --action 'su/*' --action 'refl/*' --ttl "${2:-600}"
+        --action 'ev/*' --action 'evh/*' --action 'su/*' --action 'refl/*' --action 'reflt/*' --ttl "${2:-600}"
 }
 ALICE=$(mint alice)
 BOB=$(mint bob)
@@ -91,6 +95,22 @@ r=$(rpc "$ALICE" "{\"jsonrpc\":\"2.0\",\"id\":11,\"method\":\"tasks/cancel\",\"p
 check "tasks/cancel of another agent's task: -32602" "$(jq -c '.error.code' <<<"$r")" -32602
 r=$(rpc "$BOB" "{\"jsonrpc\":\"2.0\",\"id\":12,\"method\":\"tasks/get\",\"params\":{\"taskId\":\"$BTID\"}}")
 check "... and it went on" "$(jq -r '.result.status' <<<"$r")" working
+# each refusal is in the audit log, as a policy's deny is: who, which action,
+# and why (the answer says only that the agent has no such task)
+q=$("$WRIT" audit query --state-dir "$TMP/attack.state" --decision deny)
+refused() { # refused AGENT ACTION: the messages of its deny records
+    jq -s -c --arg ag "$1" --arg ac "Writ::Action::\"$2\"" \
+        'map(select((.agent | endswith("agents/" + $ag + "\"")) and .action == $ac) | .errors[].message)' <<<"$q"
+}
+for m in tasks/get tasks/result tasks/cancel; do
+    contains "audit: $m of another agent's task, recorded with the agent and why" "$(refused bob "ev/$m")" "another agent's task"
+    contains "... naming whose it is" "$(refused bob "ev/$m")" "agents/alice"
+done
+contains "audit: tasks/cancel of bob's task by alice, recorded" "$(refused alice ev/tasks/cancel)" "another agent's task"
+contains "audit: a call naming another agent's task as related, recorded" "$(refused bob ev/echo)" "related task"
+contains "... as another agent's" "$(refused bob ev/echo)" "another agent's task"
+contains "audit: a task id the gateway never gave, recorded" "$(refused alice ev/tasks/get)" "no call through the gateway created"
+check "audit: a task of the agent's own, never refused" "$(jq -s -c 'map(select(.agent | endswith("agents/alice\"")) | select(.action == "Writ::Action::\"ev/tasks/result\"")) | length' <<<"$q")" 0
 
 # over Streamable HTTP (in a session: the answer is an SSE stream, the task
 # noted from it)
@@ -172,6 +192,23 @@ for t in json sse err; do
         --data "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"$t\"}}")
     case "$r" in *refl-secret*|*0123456789*) bad "$t answer: the credential shown: $r" ;; *) ok "$t answer: the credential not shown" ;; esac
     contains "... masked where the upstream put it" "$r" "**********************"
+done
+
+# ---- nor the token Writ mints for an upstream per call (mcp_credential NAME
+# token AUDIENCE): good for 60 s, an agent shown it could call the upstream
+# with it without Writ.  That call's token is masked in that call's answer,
+# whole, and its signature on its own (an echo that splits it at '.'), also
+# when it arrives cut in two inside the signature
+for t in json sse err parts; do
+    r=$(curl -s -m 5 -X POST "${H[@]}" -H "Authorization: Bearer $ALICE" "http://$ADDR/mcp/reflt" \
+        --data "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"$t\"}}")
+    tok=$(awk '$1 == "bearer" {t = $2} END {print t}' "$TMP/refl.err") # this call's: the last one sent
+    sig=${tok##*.}
+    if [ -z "$tok" ] || [ "$sig" = "$tok" ]; then bad "$t: the upstream got no minted token"; continue; fi
+    case "$r" in *"$sig"*) bad "$t answer: the minted token shown: $r" ;; *) ok "$t answer: the minted token not shown" ;; esac
+    want=$tok
+    [ "$t" = parts ] && want=$sig # split at its dots: the signature, masked on its own
+    contains "... masked where the upstream put it, all of it" "$r" "$(tr -c '\n' '*' <<<"$want")"
 done
 
 # ---- an upstream's page is never a page on Writ's origin (where the approvals

@@ -96,12 +96,40 @@ static void test_bounds(void **state)
     mcp_taskbind_free(t);
 }
 
+/* Whose a task is, for the refusal's audit record: the owner's, another's
+ * (named, cut to the room given), or none's (never seen, expired, with a
+ * NUL); the answer to the agent never tells the last two apart. */
+static void test_whose(void **state)
+{
+    (void)state;
+    mcp_taskbind *t = mcp_taskbind_new(16, 4);
+    assert_true(add(t, "t1", A, 500, 1000));
+    char other[64] = "x";
+    assert_int_equal(mcp_taskbind_whose(t, "t1", 2, A, 1000, other, sizeof other), TASKBIND_MINE);
+    assert_string_equal(other, "");
+    assert_int_equal(mcp_taskbind_whose(t, "t1", 2, B, 1000, other, sizeof other), TASKBIND_OTHERS);
+    assert_string_equal(other, A);
+    char small[8];
+    assert_int_equal(mcp_taskbind_whose(t, "t1", 2, B, 1000, small, sizeof small), TASKBIND_OTHERS);
+    assert_string_equal(small, "spiffe:");
+    assert_int_equal(mcp_taskbind_whose(t, "t1", 2, B, 1000, NULL, 0), TASKBIND_OTHERS);
+    assert_int_equal(mcp_taskbind_whose(t, "t2", 2, B, 1000, other, sizeof other), TASKBIND_UNKNOWN);
+    assert_string_equal(other, "");
+    assert_int_equal(mcp_taskbind_whose(t, "t1\0", 3, B, 1000, other, sizeof other), TASKBIND_UNKNOWN);
+    /* expired: nobody's, not another's */
+    assert_int_equal(mcp_taskbind_whose(t, "t1", 2, B, 1500, other, sizeof other), TASKBIND_UNKNOWN);
+    assert_int_equal(mcp_taskbind_whose(t, "t1", 2, A, 1500, other, sizeof other), TASKBIND_UNKNOWN);
+    assert_int_equal(mcp_taskbind_whose(NULL, "t1", 2, A, 1000, other, sizeof other), TASKBIND_UNKNOWN);
+    mcp_taskbind_free(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_owner_only),
         cmocka_unit_test(test_expiry),
         cmocka_unit_test(test_bounds),
+        cmocka_unit_test(test_whose),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
