@@ -363,10 +363,10 @@ static bool page_limit(const char *v, size_t *limit)
     return true;
 }
 
-/* The approvals of one page of GET /approvals, as its place.  A page for a
- * person holds what they may decide (judge_may), so the store is read in
- * chunks past those they may not, up to VIEW_WEIGH x limit approvals
- * weighed: one who may see none of 100,000 costs that, not a scan of all.
+/* One page of GET /approvals.  A page for a person holds what they may
+ * decide (judge_may), so the store is read in chunks past those they may
+ * not, up to VIEW_WEIGH x limit approvals weighed: one who may see none of
+ * 100,000 costs that, not a scan of them all.
  * Then the page is answered as it stands, short or empty, with "next" after
  * the last approval weighed.  Otherwise the page is full unless it is the
  * last: with limit approvals found, the page looks on for one more it may
@@ -374,6 +374,9 @@ static bool page_limit(const char *v, size_t *limit)
  * there is one; a page that ran out of weighing on that look says "next"
  * too, so a full page may be followed by an empty last one. */
 #define VIEW_WEIGH 10
+/* Fewest approvals a chunk reads while it looks for the last few of a page
+ * (the one past a full page: a store's read for each would be slow) */
+#define VIEW_CHUNK_MIN 64
 
 static void list(srv *s, const char *base, struct MHD_Connection *c, const approver *ap, srv_reply *r)
 {
@@ -412,7 +415,16 @@ static void list(srv *s, const char *base, struct MHD_Connection *c, const appro
         wr_approval *v = NULL;
         size_t n = 0, i = 0;
         bool after = false, found = false; /* found: one more to show, past a full page */
-        size_t chunk = budget - weighed < limit + 1 ? budget - weighed : limit + 1;
+        /* what the page still needs (and the one after it), not less than
+         * VIEW_CHUNK_MIN, not more than limit + 1, the weighing left or a
+         * store's page */
+        size_t chunk = limit + 1 - got;
+        if (chunk < VIEW_CHUNK_MIN)
+            chunk = VIEW_CHUNK_MIN;
+        if (chunk > limit + 1)
+            chunk = limit + 1;
+        if (chunk > budget - weighed)
+            chunk = budget - weighed;
         if (chunk > WR_APPROVAL_PAGE_MAX)
             chunk = WR_APPROVAL_PAGE_MAX;
         if (wr_store_approval_page(s->state, status, placed ? &at : NULL, chunk, now, &v, &n, &after, &err)) {
