@@ -4,9 +4,10 @@
  *                  [&limit=N][&cursor=C]
  *        -> {"approvals": [approval, ...], "next"?: C}   newest first, a
  *        page of limit (1..1,000, default 100; else 400) approvals of that
- *        status; "next" when more follow: the cursor of the next page (the
- *        place after the last one: approvals created meanwhile do not
- *        shift it).  A cursor this server did not write is a 400.
+ *        status that the caller may decide; "next" when more may follow:
+ *        the cursor of the next page (the place after the last approval
+ *        weighed: approvals created meanwhile do not shift it).  A cursor
+ *        this server did not write is a 400.
  *   GET  /approvals/ID  -> approval
  *   POST /approvals/ID  {"decision": "approve"|"deny", "reason"?: string}
  *        -> 200 and the approval as it is now
@@ -16,22 +17,21 @@
  * "admin"), or an OIDC token of a trusted issuer (identity_oidc) carrying
  * identity_audience.  Anything else is a 401: no or another scheme, a token
  * that does not verify, and a valid credential that is not a person's (a
- * Writ task token, a workload's JWT-SVID).  Any such approver may list
- * and read approvals.
+ * Writ task token, a workload's JWT-SVID).
+ *
+ * An approver sees only what they may decide (judge_may: not the requester,
+ * and Cedar's approve_request allows): the list leaves the others out, and
+ * reading or deciding one of them is the 404 of an id that does not exist.
  *
  * Deciding (POST), in this order: the body (400: not a JSON object,
  * decision not "approve"/"deny", reason not a string or longer than 1,024
- * bytes); the id (404 unknown); the person is not the requester (403 when
- * sub is the agent's id or any id in its delegation chain); Cedar (403 when
- * no policy lets them): principal Writ::User::"<sub>" (the issuer's
- * principal type), action Writ::Action::"approve_request", resource
- * Writ::Approval::"<id>" with the attributes approval.h lists, the token's
- * claims as context.claims, through srv_decide_ask like every decision
- * (audited); then the store's atomic pending -> approved/denied (409 when
- * it is not pending any more: decided, consumed or expired).  The step is
- * an audit record of its own: agent = the approver, action
- * approve_request, resource the approval, errors
- * [{"approval":{"id","step":"approved"|"denied","reason"}}]. */
+ * bytes); the id (404 unknown); who may decide (404 as unknown when the
+ * person is the requester (sub is the agent's id or any id in its
+ * delegation chain) or no policy lets them, the refusal audited); then the
+ * store's atomic pending -> approved/denied (409 when it is not pending any
+ * more: decided, consumed or expired).  The step is an audit record of its
+ * own: agent = the approver, action approve_request, resource the
+ * approval, errors [{"approval":{"id","step":"approved"|"denied","reason"}}]. */
 #include "approval/approval.h"
 #include "approval/serve.h"
 #include "jose/jose.h"
@@ -247,56 +247,106 @@ static void step_record(srv *s, const approver *ap, const wr_approval *a, bool a
     sb_free(&res);
 }
 
-/* Cedar: may this person decide a?  0 allowed; 403 with why. */
-static unsigned approver_allowed(srv *s, struct MHD_Connection *c, const approver *ap, const wr_approval *a,
-                                 char *why, size_t n)
-{
-    json_t *attrs = wr_approval_attrs(a);
-    json_t *ctx = json_object();
-    json_t *claims = wr_claims_cedar(ap->claims);
-    if (!attrs || !ctx || !claims || json_object_set_new(ctx, "claims", claims)) {
-        json_decref(attrs);
-        json_decref(ctx);
-        snprintf(why, n, "out of memory");
-        return 500;
-    }
-    const char *ptype = writ_identity_principal_type(ap->id), *sub = writ_identity_subject(ap->id);
+/* Who may decide an approval is who may see it: one answer, made here, for
+ * the list, a read and a decision (POST).  The admin secret may anything.
+ * A person may when they are not the requester (is_requester) and Cedar
+ * allows: principal Writ::User::"<sub>" (the issuer's principal type),
+ * action approve_request, resource Writ::Approval::"<id>" with the
+ * attributes approval.h lists, the token's claims as context.claims,
+ * through srv_decide_ask like every decision.
+ *
+ * A decision (POST) is audited, a refusal too (Writ's own rule or Cedar's).
+ * Looking (GET) is not: a list is no approval decision, and a record per
+ * approval weighed would bury the log; those asks are quiet, as a search's
+ * candidates are (decided the same way, neither recorded nor counted).
+ * Anything that goes wrong is a refusal: the approval is not shown. */
+typedef struct judge {
+    srv *s;
+    const approver *ap;
+    bool audited;
+    srv_snapshot *snap; /* one snapshot for every approval of the request */
+    json_t *ctx;        /* {"claims"}, cut to the schema; NULL: out of memory (refuse) */
     srv_peer peer;
-    srv_peer_read(s, c, &peer);
+    char type[160]; /* the Approval entity type: "Writ::Approval" */
+} judge;
+
+static void judge_open(judge *j, srv *s, struct MHD_Connection *c, const approver *ap, bool audited)
+{
+    memset(j, 0, sizeof *j);
+    j->s = s;
+    j->ap = ap;
+    j->audited = audited;
+    j->snap = snap_acquire(s->store);
+    if (ap->admin)
+        return;
+    srv_peer_read(s, c, &j->peer);
+    int tn = snprintf(j->type, sizeof j->type, "%sApproval", s->type_prefix);
+    json_t *claims = wr_claims_cedar(ap->claims);
+    j->ctx = json_object();
+    if (tn < 0 || (size_t)tn >= sizeof j->type || !claims || !j->ctx ||
+        json_object_set_new(j->ctx, "claims", claims)) {
+        json_decref(j->ctx);
+        j->ctx = NULL;
+        return;
+    }
+    if (j->snap->schema) /* closed records: keep what the schema declares (fit.c) */
+        wr_fit_context(j->snap->schema, s->action_type, "approve_request", j->ctx);
+}
+
+static void judge_close(judge *j)
+{
+    snap_release(j->snap);
+    json_decref(j->ctx);
+}
+
+/* May the person decide (and so see) a? */
+static bool judge_may(judge *j, const wr_approval *a)
+{
+    if (j->ap->admin)
+        return true;
+    srv *s = j->s;
+    const char *ptype = writ_identity_principal_type(j->ap->id), *sub = writ_identity_subject(j->ap->id);
+    if (is_requester(a, sub)) {
+        if (j->audited) {
+            char why[400];
+            snprintf(why, sizeof why,
+                     "%.200s is the requester (the agent or in its delegation chain): nobody "
+                     "approves a request of their own identity",
+                     sub);
+            srv_outcome o;
+            sbuf act;
+            sb_init(&act);
+            srv_uid_text(&act, s->action_type, "approve_request", 15);
+            srv_decide_failed(s, j->ap->uid, sb_ok(&act) ? act.p : "", "", a->task_id, why, &o);
+            sb_free(&act);
+        }
+        return false;
+    }
+    json_t *attrs = j->ctx ? wr_approval_attrs(a) : NULL;
+    if (!attrs)
+        return false;
+    if (j->snap->schema)
+        wr_fit_entity_attrs(j->snap->schema, j->type, attrs);
     srv_ask q = {
         .principal = srv_uid_parts(s, ptype, strlen(ptype), sub, strlen(sub)),
         .action = srv_uid_parts(s, s->action_type, strlen(s->action_type), "approve_request", 15),
         .resource = srv_uid_parts(s, "Approval", 8, a->id, strlen(a->id)),
-        .context = ctx,
+        .context = j->ctx,
         .resource_props = attrs,
-        .peer = &peer,
+        .peer = &j->peer,
+        .quiet = !j->audited,
     };
-    srv_snapshot *snap = snap_acquire(s->store);
-    if (snap->schema) { /* closed records: keep what the schema declares (fit.c) */
-        sbuf t;
-        sb_init(&t);
-        sb_puts(&t, s->type_prefix);
-        sb_puts(&t, "Approval");
-        if (sb_ok(&t))
-            wr_fit_entity_attrs(snap->schema, t.p, attrs);
-        sb_free(&t);
-        wr_fit_context(snap->schema, s->action_type, "approve_request", ctx);
-    }
     srv_outcome o;
-    srv_decide_ask(s, snap, &q, &o);
-    snap_release(snap);
+    srv_decide_ask(s, j->snap, &q, &o);
     json_decref(attrs);
-    json_decref(ctx);
-    if (o.allow)
-        return 0;
-    if (o.failed)
-        snprintf(why, n, "policy does not let %.200s decide approval %s: %.250s", ap->uid, a->id, o.error);
-    else if (o.d.nreasons)
-        snprintf(why, n, "policy %.100s forbids %.200s to decide approval %s", o.d.reasons[0], ap->uid,
-                 a->id);
-    else
-        snprintf(why, n, "no policy lets %.200s decide approval %s (action approve_request)", ap->uid, a->id);
-    return 403;
+    return o.allow;
+}
+
+/* The answer to an id the person may not decide is the answer to an id
+ * that does not exist: neither confirms that it does. */
+static void not_found(srv_reply *r, const char *id)
+{
+    srv_error(r, 404, "not_found", "no approval %s among those you may decide", id);
 }
 
 /* The limit of a page: a whole number from 1 to WR_APPROVAL_PAGE_MAX
@@ -313,14 +363,29 @@ static bool page_limit(const char *v, size_t *limit)
     return true;
 }
 
-static void list(srv *s, const char *base, struct MHD_Connection *c, srv_reply *r)
+/* One page of GET /approvals.  A page for a person holds what they may
+ * decide (judge_may), so the store is read in chunks past those they may
+ * not, up to VIEW_WEIGH x limit approvals weighed: one who may see none of
+ * 100,000 costs that, not a scan of them all.
+ * Then the page is answered as it stands, short or empty, with "next" after
+ * the last approval weighed.  Otherwise the page is full unless it is the
+ * last: with limit approvals found, the page looks on for one more it may
+ * show, and says "next" (after the last weighed before that one) only when
+ * there is one; a page that ran out of weighing on that look says "next"
+ * too, so a full page may be followed by an empty last one. */
+#define VIEW_WEIGH 10
+/* Fewest approvals a chunk reads while it looks for the last few of a page
+ * (the one past a full page: a store's read for each would be slow) */
+#define VIEW_CHUNK_MIN 64
+
+static void list(srv *s, const char *base, struct MHD_Connection *c, const approver *ap, srv_reply *r)
 {
     const char *sv = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "status");
     const char *lv = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "limit");
     const char *cv = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "cursor");
     int status = -1;
     size_t limit = APPROVALS_PAGE;
-    wr_approval_pos after;
+    wr_approval_pos at; /* the place after the last approval weighed */
     if (sv && *sv && (status = wr_approval_status_parse(sv)) < 0) {
         srv_error(r, 400, "bad_request", "status must be pending, approved, denied, consumed or expired");
         return;
@@ -329,40 +394,83 @@ static void list(srv *s, const char *base, struct MHD_Connection *c, srv_reply *
         srv_error(r, 400, "bad_request", "limit must be a whole number from 1 to %d", WR_APPROVAL_PAGE_MAX);
         return;
     }
-    if (cv && !wr_approval_cursor_parse(cv, &after)) {
+    if (cv && !wr_approval_cursor_parse(cv, &at)) {
         srv_error(r, 400, "bad_request",
                   "cursor is not one this server gave: pass the \"next\" of the page before as it is");
         return;
     }
-    wr_approval *v = NULL;
-    size_t n = 0;
-    bool more = false;
-    writ_error err;
-    if (wr_store_approval_page(s->state, status, cv ? &after : NULL, limit, now_ms(), &v, &n, &more, &err)) {
-        srv_error(r, 503, "state_unavailable", "%s", err.msg);
+    wr_approval *page = wr_calloc(limit, sizeof *page);
+    if (!page) {
+        srv_error(r, 500, "internal", "out of memory");
         return;
+    }
+    judge j;
+    judge_open(&j, s, c, ap, false);
+    bool placed = cv != NULL; /* at holds a place */
+    bool more = true;         /* approvals of the status follow `at` */
+    size_t got = 0, weighed = 0, budget = VIEW_WEIGH * limit;
+    int64_t now = now_ms();
+    writ_error err;
+    while (more && weighed < budget) {
+        wr_approval *v = NULL;
+        size_t n = 0, i = 0;
+        bool after = false, found = false; /* found: one more to show, past a full page */
+        /* what the page still needs (and the one after it), not less than
+         * VIEW_CHUNK_MIN, not more than limit + 1, the weighing left or a
+         * store's page */
+        size_t chunk = limit + 1 - got;
+        if (chunk < VIEW_CHUNK_MIN)
+            chunk = VIEW_CHUNK_MIN;
+        if (chunk > limit + 1)
+            chunk = limit + 1;
+        if (chunk > budget - weighed)
+            chunk = budget - weighed;
+        if (chunk > WR_APPROVAL_PAGE_MAX)
+            chunk = WR_APPROVAL_PAGE_MAX;
+        if (wr_store_approval_page(s->state, status, placed ? &at : NULL, chunk, now, &v, &n, &after, &err)) {
+            srv_error(r, 503, "state_unavailable", "%s", err.msg);
+            judge_close(&j);
+            wr_approvals_free(page, got);
+            return;
+        }
+        for (; i < n && weighed < budget; i++) {
+            bool see = judge_may(&j, &v[i]);
+            if (see && got == limit) {
+                found = true;
+                break;
+            }
+            weighed++;
+            at.created_ms = v[i].created_ms;
+            memcpy(at.id, v[i].id, sizeof at.id);
+            placed = true;
+            if (see) {
+                page[got++] = v[i];
+                memset(&v[i], 0, sizeof v[i]);
+            }
+        }
+        more = after || i < n;
+        wr_approvals_free(v, n);
+        if (found)
+            break;
     }
     sbuf b;
     sb_init(&b);
     sb_puts(&b, "{\"approvals\":[");
-    srv_snapshot *snap = snap_acquire(s->store);
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < got; i++) {
         if (i)
             sb_putc(&b, ',');
-        put_approval(base, snap, &b, &v[i]);
+        put_approval(base, j.snap, &b, &page[i]);
     }
-    snap_release(snap);
+    judge_close(&j);
     sb_putc(&b, ']');
-    if (more) { /* the place after the last one shown */
-        wr_approval_pos last = {.created_ms = v[n - 1].created_ms};
+    if (more && placed) {
         char next[WR_APPROVAL_CURSOR_MAX];
-        memcpy(last.id, v[n - 1].id, sizeof last.id);
-        wr_approval_cursor(&last, next);
+        wr_approval_cursor(&at, next);
         sb_puts(&b, ",\"next\":");
         sb_json_str(&b, next);
     }
     sb_putc(&b, '}');
-    wr_approvals_free(v, n);
+    wr_approvals_free(page, got);
     srv_reply_sbuf(r, 200, &b);
 }
 
@@ -420,33 +528,17 @@ static void decide(srv *s, const char *base, struct MHD_Connection *c, const app
         return;
     }
     if (!found) {
-        srv_error(r, 404, "not_found", "no approval %s", id);
+        not_found(r, id);
         json_decref(j);
         return;
     }
-    /* who may decide */
-    char why[600];
-    unsigned st = 0;
-    if (!ap->admin) {
-        const char *sub = writ_identity_subject(ap->id);
-        if (is_requester(&a, sub)) {
-            snprintf(why, sizeof why,
-                     "%.200s is the requester (the agent or in its delegation chain): nobody "
-                     "approves a request of their own identity",
-                     sub);
-            srv_outcome o;
-            sbuf act;
-            sb_init(&act);
-            srv_uid_text(&act, s->action_type, "approve_request", 15);
-            srv_decide_failed(s, ap->uid, sb_ok(&act) ? act.p : "", "", a.task_id, why, &o);
-            sb_free(&act);
-            st = 403;
-        } else {
-            st = approver_allowed(s, c, ap, &a, why, sizeof why);
-        }
-    }
-    if (st) {
-        srv_error(r, st, st == 403 ? "forbidden" : "internal", "%s", why);
+    /* who may decide: refused, it is as if there were no such approval */
+    judge jd;
+    judge_open(&jd, s, c, ap, true);
+    bool may = judge_may(&jd, &a);
+    judge_close(&jd);
+    if (!may) {
+        not_found(r, id);
         wr_approval_clear(&a);
         json_decref(j);
         return;
@@ -460,7 +552,7 @@ static void decide(srv *s, const char *base, struct MHD_Connection *c, const app
         return;
     }
     if (dr == WR_DECIDE_NOT_FOUND) {
-        srv_error(r, 404, "not_found", "no approval %s", id);
+        not_found(r, id);
     } else if (dr == WR_DECIDE_NOT_PENDING) {
         srv_error(r, 409, "not_pending", "approval %s is %s, not pending", id,
                   wr_approval_status_name(a.status));
@@ -498,19 +590,28 @@ void wr_approvals_http(void *arg, srv *s, struct MHD_Connection *c, const char *
         return;
     }
     if (!*rest) {
-        list(s, base, c, r);
+        list(s, base, c, &ap, r);
     } else if (rest[0] != '/' || !wr_approval_id_ok(rest + 1)) {
         srv_error(r, 404, "not_found", "no such approval");
     } else if (get) {
         wr_approval a;
         bool found = false;
         writ_error err;
-        if (wr_store_approval_get(s->state, rest + 1, now_ms(), &a, &found, &err))
+        if (wr_store_approval_get(s->state, rest + 1, now_ms(), &a, &found, &err)) {
             srv_error(r, 503, "state_unavailable", "%s", err.msg);
-        else if (!found)
-            srv_error(r, 404, "not_found", "no approval %s", rest + 1);
-        else
-            reply_approval(s, base, r, 200, &a);
+        } else {
+            judge j;
+            judge_open(&j, s, c, &ap, false);
+            if (found && judge_may(&j, &a)) {
+                sbuf b;
+                sb_init(&b);
+                put_approval(base, j.snap, &b, &a);
+                srv_reply_sbuf(r, 200, &b);
+            } else {
+                not_found(r, rest + 1);
+            }
+            judge_close(&j);
+        }
         if (found)
             wr_approval_clear(&a);
     } else {

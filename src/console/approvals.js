@@ -144,15 +144,23 @@ function listPath(status, limit, cursor) {
 }
 
 // The first `wanted` approvals of status, a page after the other: the
-// list and the cursor after it (null at the end).
+// list and the cursor after it (null at the end).  The approver sees only
+// what they may decide, and the server weighs a bounded number of approvals
+// a page: a page it cut short (fewer than asked, with a cursor) ends the
+// load, and "More" looks further, so that a refresh never walks the whole
+// store for one who may decide few of many.
 async function load(status, wanted) {
   let list = [];
   let cursor = null;
+  let short = false;
   do {
-    const body = await api(listPath(status, Math.min(MAX, wanted - list.length), cursor));
-    list = list.concat(body.approvals || []);
+    const asked = Math.min(MAX, wanted - list.length);
+    const body = await api(listPath(status, asked, cursor));
+    const got = body.approvals || [];
+    list = list.concat(got);
     cursor = body.next || null;
-  } while (cursor && list.length < wanted);
+    short = got.length < asked;
+  } while (cursor && !short && list.length < wanted);
   return { list, cursor };
 }
 
@@ -247,6 +255,7 @@ function render(list, status, cursor) {
   news(0);
   $("more").hidden = !next;
   $("empty").hidden = list.length > 0;
+  $("empty").textContent = next ? "Nothing for you among the latest: More looks further back." : "Nothing here.";
   $("queue-title").textContent = status === "pending" ? "Waiting for a decision" : "Approvals: " + (status || "all");
   settle();
 }
@@ -306,7 +315,8 @@ async function decide(li, a, decision) {
     const c = cards.get(a.id);
     if (c && c.li === li) redraw(c, now);
   } catch (e) {
-    errp.textContent = e.status === 403 ? "Policy does not let you decide this one (" + e.message + ")" :
+    errp.textContent = e.status === 404 ? "It is gone, or policy no longer lets you decide it (" + e.message + ")" :
+                       e.status === 403 ? "Policy does not let you decide this one (" + e.message + ")" :
                        e.status === 409 ? "Someone else decided it, or it expired (" + e.message + ")" : e.message;
     errp.hidden = false;
     li.querySelectorAll("button").forEach((b) => { b.disabled = false; });

@@ -201,9 +201,23 @@ r=$(req GET /approvals -H "Authorization: Bearer $TASKTOK")
 check "list with a task token: 401" "$(code "$r")" 401
 r=$(req GET /approvals -H "Authorization: Basic YTpi")
 check "list with Basic: 401" "$(code "$r")" 401
+# an approver sees what policy lets them decide: alice owns ci-bot, no
+# policy lets mallory decide A1, and root-bot is in its chain
+inlist() { jq -r --arg id "$2" '[.approvals[] | select(.id == $id)] | length' <<<"$(body "$1")"; }
+r=$(req GET "/approvals?status=pending" -H "Authorization: Bearer $ALICE")
+check "the owner lists: 200" "$(code "$r")" 200
+check "the owner's list holds A1" "$(inlist "$r" "$A1")" 1
 r=$(req GET "/approvals?status=pending" -H "Authorization: Bearer $MALLORY")
-check "any approver lists: 200" "$(code "$r")" 200
-check "list pending holds A1" "$(body "$r" | jq -r --arg id "$A1" '[.approvals[] | select(.id == $id)] | length')" 1
+check "an approver no policy lets decide A1 lists: 200" "$(code "$r")" 200
+check "... without A1" "$(inlist "$r" "$A1")" 0
+r=$(req GET "/approvals/$A1" -H "Authorization: Bearer $MALLORY")
+check "... and reads it: 404" "$(code "$r")" 404
+check "... the answer of an unknown id" "$(body "$r" | sed "s/$A1/ID/")" \
+    "$(body "$(req GET /approvals/apr_doesnotexist -H "Authorization: Bearer $MALLORY")" | sed "s/apr_doesnotexist/ID/")"
+r=$(req GET "/approvals?status=pending" -H "Authorization: Bearer $ROOTBOT")
+check "the requester (sub in the chain) lists: without A1 (though policy would let it)" "$(inlist "$r" "$A1")" 0
+r=$(req GET "/approvals/$A1" -H "Authorization: Bearer $ROOTBOT")
+check "the requester reads A1: 404" "$(code "$r")" 404
 r=$(req GET "/approvals?status=bogus" -H "Authorization: Bearer $ALICE")
 check "list with a bad status: 400" "$(code "$r")" 400
 r=$(req GET "/approvals/$A1" -H "Authorization: Bearer $ALICE")
@@ -246,11 +260,14 @@ r=$(dec "$A1" "$SVID" '{"decision":"approve"}')
 check "approve with a JWT-SVID: 401" "$(code "$r")" 401
 r=$(dec "$A1" "$TASKTOK" '{"decision":"approve"}')
 check "approve with a task token: 401" "$(code "$r")" 401
+# refused: the 404 of an unknown id (the refusal and its reason are in the
+# audit log: below)
 r=$(dec "$A1" "$MALLORY" '{"decision":"approve"}')
-check "approver refused by policy: 403" "$(code "$r")" 403
+check "approver refused by policy: 404" "$(code "$r")" 404
+check "... the answer of an unknown id" "$(body "$r" | sed "s/$A1/ID/")" \
+    "$(body "$(dec apr_doesnotexist "$MALLORY" '{"decision":"approve"}')" | sed "s/apr_doesnotexist/ID/")"
 r=$(dec "$A1" "$ROOTBOT" '{"decision":"approve"}')
-check "self-approval (sub in the chain): 403" "$(code "$r")" 403
-contains "self-approval says why" "$(body "$r")" "own identity"
+check "self-approval (sub in the chain): 404" "$(code "$r")" 404
 r=$(dec "$A1" "$ALICE" "{\"decision\":\"approve\",\"reason\":\"$(head -c 1024 /dev/zero | tr '\0' y)\"}")
 check "the owner approves (reason of 1,024 bytes): 200" "$(code "$r")" 200
 check "approved: status" "$(body "$r" | jq -r .status)" approved
@@ -338,8 +355,8 @@ r=$(askctx '"task":{"id":"t-uid","purpose":"release"},"chain":["Writ::Agent::\"r
 U1=$(body "$r" | jq -r .context.approval.id)
 check "a chain of uids: held" "$(body "$r" | jq -r .context.approval.status)" pending
 r=$(dec "$U1" "$ROOTBOT" '{"decision":"approve"}')
-check "self-approval (sub the id of a uid in the chain): 403" "$(code "$r")" 403
-contains "... says why" "$(body "$r")" "own identity"
+check "self-approval (sub the id of a uid in the chain): 404" "$(code "$r")" 404
+check "... and it is still pending" "$(body "$(req GET "/approvals/$U1" -H "Authorization: Bearer $ADMIN")" | jq -r .status)" pending
 r=$(dec "$U1" "$ADMIN" '{"decision":"deny","reason":"test done"}')
 before=$(npend)
 
@@ -407,7 +424,7 @@ contains "mcp: an argument with NUL: the approved call is forwarded" "$(body "$r
 r=$(call 8 '{"a":1,"b":2,"patch":{"name":"Bob","password":null}}')
 check "mcp: a null argument: held, -32002" "$(body "$r" | jq -r .error.code)" -32002
 M3=$(body "$r" | jq -r .error.data.id)
-r=$(req GET "/approvals/$M3" -H "Authorization: Bearer $ALICE")
+r=$(req GET "/approvals/$M3" -H "Authorization: Bearer $ADMIN")
 check "... the card shows the null" "$(body "$r" | jq -c .input.patch)" '{"name":"Bob","password":null}'
 r=$(call 10 '{"a":1,"b":2,"patch":{"name":"Bob"}}')
 M4=$(body "$r" | jq -r .error.data.id)
@@ -580,7 +597,7 @@ X1=$(body "$r" | jq -r .context.approval.id)
 check "example: the production deploy is held" "$(body "$r" | jq -r .context.approval.status)" pending
 BOB=$(oidc bob '{"email":"bob@corp.example","department":"release","groups":["ops"],"amr":["pwd","otp"]}')
 r=$(dec "$X1" "$ALICE" '{"decision":"approve"}')
-check "example: alice does not own release-bot: 403" "$(code "$r")" 403
+check "example: alice does not own release-bot: 404" "$(code "$r")" 404
 r=$(dec "$X1" "$BOB" '{"decision":"approve","reason":"release window"}')
 check "example: bob, its owner, approves (claims the schema does not declare are left out)" "$(code "$r")" 200
 r=$(post /access/v1/evaluation "$EXREQ")
@@ -602,6 +619,11 @@ r=$(jq -c --arg id "$A1" 'select(.errors[]?.approval? and .errors[0].approval.id
 check "audit: the approval step names the approver" "$(jq -r .agent <<<"$r")" 'Writ::User::"alice"'
 r=$(jq -c 'select(.action == "Writ::Action::\"approve_request\"" and .decision == "deny" and .agent == "Writ::User::\"mallory\"")' <<<"$q" | head -1)
 [ -n "$r" ] && ok "audit: the refused approver's Cedar decision" || bad "audit: no record of mallory's refusal"
+check "audit: mallory's lists and reads are not recorded, her one POST is" \
+    "$(jq -c 'select(.agent == "Writ::User::\"mallory\"")' <<<"$q" | wc -l)" 1
+r=$(jq -c 'select(.agent == "Writ::User::\"root-bot\"" and .decision == "deny")' <<<"$q")
+check "audit: the requester's two refused POSTs" "$(grep -c . <<<"$r")" 2
+contains "... saying why" "$r" "nobody approves a request of their own identity"
 # the agent's text in the log reaches the terminal escaped, as in the API
 LC_ALL=C grep -q $'\xc2\x9b' <<<"$q" && bad "audit query: a raw U+009B (CSI) on the terminal" || ok "audit query: no raw C1"
 check "audit query: the task id of the terminal test, escaped" \

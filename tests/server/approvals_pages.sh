@@ -5,14 +5,40 @@
 # exactly once in its order, a status filter fills every page, approvals
 # created between pages neither show up in nor shift the later pages, a
 # cursor the server did not write is a 400; the CLI's --limit and --cursor.
-# Needs curl, jq, redis-server.
+# People (OIDC tokens) see only the approvals policy lets them decide: two
+# approvers under different policies see different lists in full pages that
+# never repeat, one whom no policy lets decide (or who is the requester)
+# sees an empty list and a 404 on an id, and the work of a page is bounded
+# (10 x limit approvals weighed: short pages with "next").
+# Needs curl, jq, redis-server, node (jose, for the OIDC tokens).
 source "$(dirname "$0")/lib.sh"
+PEERS="$REPO/tests/peers"
+if ! command -v node >/dev/null || [ ! -d "$PEERS/node_modules/jose" ]; then
+    echo "approvals_pages: SKIPPED, node or $PEERS/node_modules/jose missing"; exit 77
+fi
+peer() { node "$REPO/tests/server/oauth_peer.mjs" "$PEERS" "$@"; }
+peer keys "$TMP" || { bad "jose keys"; finish; }
+IDP=https://idp.example
 admin_secret
 
 cat >"$TMP/policies.cedar" <<'CEDAR'
 @id("deploy-production")
 @approval("required")
 permit (principal, action == Writ::Action::"deploy", resource is Writ::Service);
+
+// who decides (and so sees) which: input.k is n mod 3
+@id("third-decides-k0")
+permit (principal == Writ::User::"third", action == Writ::Action::"approve_request", resource is Writ::Approval)
+when { resource.input has k && resource.input.k == 0 };
+@id("rest-decides-k12")
+permit (principal == Writ::User::"rest", action == Writ::Action::"approve_request", resource is Writ::Approval)
+when { resource.input has k && resource.input.k != 0 };
+@id("rare-decides-three")
+permit (principal == Writ::User::"rare", action == Writ::Action::"approve_request", resource is Writ::Approval)
+when { resource.input has n && [1, 50, 105].contains(resource.input.n) };
+// the agent as a person: policy lets it, Writ's own rule does not
+@id("agent-decides-all")
+permit (principal == Writ::User::"ci-bot", action == Writ::Action::"approve_request", resource is Writ::Approval);
 CEDAR
 cat >"$TMP/entities.json" <<'JSON'
 [{"uid":{"type":"Writ::Service","id":"payments"},"attrs":{},"parents":[]}]
@@ -21,18 +47,20 @@ cat >"$TMP/writ.conf" <<CONF
 policies = $TMP/policies.cedar
 entities = $TMP/entities.json
 admin_token_file = $TMP/admin.secret
+identity_oidc = $IDP $TMP/oidc.json
 approval_max_pending = 0
 CONF
 
 body() { echo "${1#* }"; }
 code() { echo "${1%% *}"; }
-# ask N: a held deploy with input {"n": N}: its approval's id
+# ask N: a held deploy with input {"n": N, "k": N mod 3}: its approval's id
 ask() {
     post /access/v1/evaluation "{\"subject\":{\"type\":\"Agent\",\"id\":\"ci-bot\"},\"action\":{\"name\":\"deploy\"},
-      \"resource\":{\"type\":\"Service\",\"id\":\"payments\"},\"context\":{\"input\":{\"n\":$1}}}" |
+      \"resource\":{\"type\":\"Service\",\"id\":\"payments\"},\"context\":{\"input\":{\"n\":$1,\"k\":$(($1 % 3))}}}" |
         cut -d' ' -f2- | jq -r .context.approval.id
 }
-list() { req GET "/approvals$1" -H "Authorization: Bearer $ADMIN"; }
+# list QUERY: GET /approvals as $AS (default: the admin)
+list() { req GET "/approvals$1" -H "Authorization: Bearer ${AS:-$ADMIN}"; }
 dec() {
     req POST "/approvals/$1" -H "Authorization: Bearer $ADMIN" -H 'Content-Type: application/json' \
         --data-binary "{\"decision\":\"$2\"}" >/dev/null
@@ -53,6 +81,79 @@ walk() {
         [ "$pages" -le 300 ] || { bad "walk $q $lim: no end"; return; }
         cur=$next
     done
+}
+
+# sizes QUERY LIMIT: follow "next" from the first page as $AS; prints each
+# page as "COUNT:IDS" (a line a page) and "end" after the last
+sizes() {
+    local q=$1 lim=$2 cur="" r pages=0
+    while :; do
+        r=$(list "?limit=$lim$q${cur:+&cursor=$cur}")
+        [ "$(code "$r")" = 200 ] || { echo "HTTP $(code "$r")"; return; }
+        echo "$(body "$r" | jq -r '.approvals | length'):$(body "$r" | jq -r '[.approvals[].id] | join(",")')"
+        cur=$(body "$r" | jq -r '.next // empty')
+        pages=$((pages + 1))
+        [ -z "$cur" ] && { echo end; return; }
+        [ "$pages" -le 100 ] || { echo "no end"; return; }
+    done
+}
+
+# people: each sees what policy lets them decide, and nothing else
+people() {
+    local b=$1 r all ids exp other unknown k0 k1
+    local THIRD REST RARE NOBODY AGENT
+    THIRD=$(peer oidc "$TMP" "$IDP" third)
+    REST=$(peer oidc "$TMP" "$IDP" rest)
+    RARE=$(peer oidc "$TMP" "$IDP" rare)
+    NOBODY=$(peer oidc "$TMP" "$IDP" nobody)
+    AGENT=$(peer oidc "$TMP" "$IDP" ci-bot)
+    r=$(list "?limit=1000")
+    all=$(body "$r" | jq -r '.approvals[].id')
+    # two approvers, two policies: each its own approvals, in full pages
+    exp=$(body "$r" | jq -r '.approvals[] | select(.input.k == 0) | .id')
+    other=$(body "$r" | jq -r '.approvals[] | select(.input.k != 0) | .id')
+    check "$b: third's share: 35" "$(grep -c . <<<"$exp")" 35
+    for lim in 2 4 35 100; do
+        check "$b: third (every third approval) in pages of $lim: full, once, in order" "$(AS=$THIRD walk "" "$lim")" "$exp"
+    done
+    check "$b: rest (the other two thirds) in pages of 7" "$(AS=$REST walk "" 7)" "$other"
+    check "$b: third and rest: the whole listing between them" "$(sort <<<"$exp"$'\n'"$other")" "$(sort <<<"$all")"
+    exp=$(body "$r" | jq -r '.approvals[] | select(.input.k != 0 and .status == "pending") | .id')
+    check "$b: rest, pending, in pages of 3" "$(AS=$REST walk "&status=pending" 3)" "$exp"
+    exp=$(body "$r" | jq -r '.approvals[] | select(.input.k == 0 and .status == "denied") | .id')
+    check "$b: third, denied, in pages of 4" "$(AS=$THIRD walk "&status=denied" 4)" "$exp"
+    # one of each
+    ids=($all)
+    k0=$(body "$r" | jq -r '[.approvals[] | select(.input.k == 0)][0].id')
+    k1=$(body "$r" | jq -r '[.approvals[] | select(.input.k == 1 and .status == "pending")][0].id')
+    check "$b: third reads one of its own: 200" "$(code "$(AS=$THIRD list "/$k0")")" 200
+    r=$(AS=$THIRD list "/$k1")
+    unknown=$(AS=$THIRD list "/apr_AAAAAAAAAAAAAAAAAAAAAA")
+    check "$b: third reads one of rest's: 404" "$(code "$r")" 404
+    check "$b: ... the answer of an id that does not exist" "$(body "$r" | sed "s/$k1/ID/g")" \
+        "$(body "$unknown" | sed "s/apr_AAAAAAAAAAAAAAAAAAAAAA/ID/g")"
+    r=$(req POST "/approvals/$k1" -H "Authorization: Bearer $THIRD" -H 'Content-Type: application/json' \
+        --data-binary '{"decision":"approve"}')
+    check "$b: third approves one of rest's: 404" "$(code "$r")" 404
+    check "$b: ... and it is still pending" "$(list "/$k1" | cut -d' ' -f2- | jq -r .status)" pending
+    # a person no policy lets decide: nothing, however it asks
+    check "$b: nobody: an empty list" "$(AS=$NOBODY list "" | cut -d' ' -f2- | jq -c .)" '{"approvals":[]}'
+    check "$b: nobody: 404 on an id" "$(code "$(AS=$NOBODY list "/${ids[0]}")")" 404
+    r=$(req POST "/approvals/${ids[0]}" -H "Authorization: Bearer $NOBODY" -H 'Content-Type: application/json' \
+        --data-binary '{"decision":"deny"}')
+    check "$b: nobody decides one: 404" "$(code "$r")" 404
+    # the bound: a page weighs at most 10 x limit approvals (50 of the 105
+    # here), then answers what it found, "next" continuing after them
+    check "$b: nobody in pages of 5: empty pages, 50 approvals weighed each" \
+        "$(AS=$NOBODY sizes "" 5 | tr '\n' ' ')" "0: 0: 0: end "
+    exp=$(body "$(list "?limit=1000")" | jq -r '[.approvals[] | select(.input.n | IN(105, 50, 1)) | "1:" + .id] | join(" ")')
+    check "$b: rare (3 of 105) in pages of 5: one a page, each after 50 weighed" \
+        "$(AS=$RARE sizes "" 5 | tr '\n' ' ')" "$exp end "
+    # the requester's own identity: a person named as the agent sees none
+    check "$b: the agent as a person: an empty list" "$(AS=$AGENT list "" | cut -d' ' -f2- | jq -c .)" '{"approvals":[]}'
+    check "$b: the agent as a person: 404 on its own approval" "$(code "$(AS=$AGENT list "/${ids[0]}")")" 404
+    # the admin secret: everything
+    check "$b: the admin: every approval" "$(list "?limit=1000" | cut -d' ' -f2- | jq -r '.approvals[].id')" "$all"
 }
 
 # suite NAME: the checks against the server at $ADDR (a fresh state)
@@ -94,6 +195,8 @@ suite() {
     check "$b: pending in pages of 6" "$(walk "&status=pending" 6)" "$pend"
     r=$(list "?status=approved&limit=3")
     check "$b: status and limit: a full page of approved" "$(body "$r" | jq -r '[.approvals[].status] | unique | .[]')/$(body "$r" | jq '.approvals | length')" approved/3
+
+    people "$b"
 
     # approvals created between pages: not in the later pages, nothing shifted
     r=$(list "?limit=10")

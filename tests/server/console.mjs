@@ -10,7 +10,10 @@
 // And the card shows what the approval binds: a string input as a string,
 // integers past 2^53 with their digits (no Approve where the browser cannot),
 // default-ignorable characters, odd spaces and stacked accents as marks.
-//   node console.mjs BASE_URL TOKEN APPROVAL_ID SHOT_DIR ASK
+// Last, an approver whom no policy lets decide any (STRANGER) sees none, and
+// the console asks one short page of the server per load, not every page of
+// the store ("More" looks further back until the end).
+//   node console.mjs BASE_URL TOKEN APPROVAL_ID SHOT_DIR ASK STRANGER
 // Prints one line per step: "ok STEP" or "FAIL STEP: why"; exit 1 on a FAIL.
 import { createRequire } from "node:module";
 import { pathToFileURL } from "node:url";
@@ -19,7 +22,7 @@ import { pathToFileURL } from "node:url";
 const req = createRequire(new URL("../peers/package.json", import.meta.url));
 const { default: puppeteer } = await import(pathToFileURL(req.resolve("puppeteer-core")).href);
 
-const [base, token, id, shots, ask] = process.argv.slice(2);
+const [base, token, id, shots, ask, stranger] = process.argv.slice(2);
 let fails = 0;
 const ok = (s) => console.log("ok   console: " + s);
 const bad = (s, why) => { fails++; console.log("FAIL console: " + s + ": " + why); };
@@ -274,6 +277,33 @@ try {
   const oi = await old.$eval(`li.card[data-id="${inv}"]`, (li) => Boolean(li.querySelector("button.approve")));
   oi ? ok("... other cards still decidable") : bad("... other cards still decidable", "no Approve");
   await old.close();
+
+  // a stranger: sees none, and one load is one short page (10 weighed at ?limit=1)
+  let pending = (await approvals("?status=pending&limit=1000")).approvals.length;
+  for (let v = 1; pending < 12; v++, pending++) await hold({ version: "5.0." + v });
+  const sp = await browser.newPage();
+  const lists = [];
+  sp.on("request", (r) => { if (new URL(r.url()).pathname === "/approvals") lists.push(r.url()); });
+  await sp.evaluateOnNewDocument((t) => { sessionStorage.setItem("writ.approver", t); }, stranger);
+  await sp.goto(base + "/console/approvals?limit=1", { waitUntil: "domcontentloaded" });
+  await sp.waitForSelector("#empty:not([hidden])", { timeout: 10000 });
+  const first = lists.length;
+  const empty = await sp.$eval("#empty", (e) => e.textContent);
+  const scards = await sp.$$eval("#list li.card", (l) => l.length);
+  scards === 0 ? ok("a stranger sees no card") : bad("a stranger sees no card", scards);
+  first === 1 ? ok("a stranger's load: one short page, not a walk of " + pending)
+    : bad("a stranger's load: one short page", first + " requests: " + lists.join(" "));
+  empty.includes("More looks further back") ? ok("... says More looks further") : bad("... says More looks further", empty);
+  let clicks = 0;
+  while (clicks < 10 && (await sp.$eval("#more", (e) => !e.hidden))) {
+    await sp.click("#more");
+    clicks++;
+    await sleep(300);
+  }
+  const left = await sp.$$eval("#list li.card", (l) => l.length);
+  clicks >= 1 && clicks < 10 && left === 0 ? ok("More to the end (" + clicks + "), still no card")
+    : bad("More to the end, still no card", clicks + " clicks, " + left + " cards");
+  await sp.close();
 
   errors.length === 0 ? ok("no script errors") : bad("no script errors", errors.join(" | "));
 } catch (e) {

@@ -7,7 +7,9 @@
 # five more pending, the list in pages of two and "More".  Then the agent's
 # tricks: a bidi override in the arguments (shown as a mark, not reordered),
 # and a new request while the approver reads (the card stays under the
-# pointer; the click there decides it).  Also: the page's security headers,
+# pointer; the click there decides it).  An approver whom no policy lets
+# decide sees nothing, and the page asks the server one short page a load.
+# Also: the page's security headers,
 # and screenshots for docs/ (WRIT_SHOTS=DIR).
 source "$(dirname "$0")/lib.sh"
 PEERS="$REPO/tests/peers"
@@ -19,6 +21,7 @@ peer() { node "$REPO/tests/server/oauth_peer.mjs" "$PEERS" "$@"; }
 peer keys "$TMP" || { bad "jose keys"; finish; }
 IDP=https://idp.example
 ALICE=$(peer oidc "$TMP" "$IDP" alice '{"email":"alice@corp.example"}')
+BOB=$(peer oidc "$TMP" "$IDP" bob '{"email":"bob@corp.example"}')   # owns no agent: decides none
 
 cat >"$TMP/policies.cedar" <<'CEDAR'
 @id("deploy-production")
@@ -59,7 +62,7 @@ check "held for approval" "$(jq -c '[.decision, .context.approval.status]' <<<"$
 ID=$(jq -r .context.approval.id <<<"${r#* }")
 
 mkdir -p "$TMP/shots"
-CHROMIUM="$CHROMIUM" node "$REPO/tests/server/console.mjs" "http://$ADDR" "$ALICE" "$ID" "$TMP/shots" "$ASK" >"$TMP/drive.out" 2>&1
+CHROMIUM="$CHROMIUM" node "$REPO/tests/server/console.mjs" "http://$ADDR" "$ALICE" "$ID" "$TMP/shots" "$ASK" "$BOB" >"$TMP/drive.out" 2>&1
 while read -r line; do
     case "$line" in
     "ok   "*) ok "${line#ok   }" ;;
