@@ -7,6 +7,8 @@
 //            stops reading holds this writer too.  Every byte sent is hashed:
 //            stats shows the sha256 and length of the last big answer sent
 //            whole.
+//   endless  200 text/event-stream: one event of 17 MiB (no end of it
+//            before then: nothing of it can be handed out until it is all in)
 //   echo     200 application/json, a result whose text is arguments.text
 //   leak     200 text/event-stream: arguments.mb MiB (12) of progress
 //            notifications, then
@@ -59,7 +61,7 @@ const http = createServer(async (rq, rs) => {
   } else if (msg?.method?.startsWith("notifications/")) {
     rs.writeHead(202).end();
   } else if (msg?.method === "tools/list") {
-    const tools = ["big", "echo", "leak", "leakraw", "stats"].map((name) => ({
+    const tools = ["big", "endless", "echo", "leak", "leakraw", "stats"].map((name) => ({
       name, inputSchema: { type: "object" }, annotations: { readOnlyHint: true } }));
     rs.writeHead(200, { "Content-Type": "application/json" }).end(answer({ tools }));
   } else if (tool === "big") {
@@ -89,6 +91,12 @@ const http = createServer(async (rq, rs) => {
     } else {
       stats.aborted++;
     }
+  } else if (tool === "endless") {
+    rs.writeHead(200, { "Content-Type": "text/event-stream" });
+    const piece = "x".repeat(65536);
+    if (!(await put(rs, "data: "))) return;
+    for (let i = 0; i < 17 * 16; i++) if (!(await put(rs, piece))) return;
+    rs.end("\n\n");
   } else if (tool === "echo") {
     rs.writeHead(200, { "Content-Type": "application/json" })
       .end(answer({ content: [{ type: "text", text: String(msg.params.arguments?.text ?? "") }] }));

@@ -27,7 +27,7 @@ mcp_upstream = flow http://127.0.0.1:$(cat "$TMP/flow.port")/mcp
 mcp_credential = flow header X-Api-Key $TMP/flow.cred
 CONF
 cat "$EX/mcp.cedar" - >"$TMP/p.cedar" <<'CEDAR'
-permit (principal, action in [Writ::Action::"flow/big", Writ::Action::"flow/echo", Writ::Action::"flow/leak",
+permit (principal, action in [Writ::Action::"flow/big", Writ::Action::"flow/endless", Writ::Action::"flow/echo", Writ::Action::"flow/leak",
                               Writ::Action::"flow/leakraw", Writ::Action::"flow/stats"], resource);
 CEDAR
 # An ASan build keeps what is freed resident for a while (its quarantine,
@@ -102,6 +102,11 @@ for t in leak leakraw; do
     if grep -q -e "$KEY" -e "secret-0" "$TMP/$t.out"; then bad "$t: the credential shown"; else ok "$t: the credential not shown"; fi
     check "$t: masked in place" "$(grep -a -o 'key:\? [*]*' "$TMP/$t.out" | tr -d :)" "key **********************"
 done
+
+# ---- what cannot be handed out at all (one SSE event that never ends) is
+# held up to the upstream's max_answer (16 MiB), then the stream is cut
+r=$(timeout 20 node "$REPO/tests/server/flow_client.mjs" read "$URL" "$ALICE" endless '{}' 0)
+check "an endless SSE event: cut, nothing of it handed out" "$(jq -c '[.status, .bytes, .whole]' <<<"$r")" '[200,0,false]'
 
 # ---- the clients that read nothing are ended by the connection's timeout
 # (8 s), and their upstream transfers with them
