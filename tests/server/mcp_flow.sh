@@ -80,9 +80,10 @@ done
 check "calls meanwhile answered, each within 1 s" "$slow" 0
 
 # ---- (b) a client that reads gets all of a 64 MiB stream, byte for byte
-# (the 16 MiB cap on an answer is no longer a cap on a stream)
+# (the 16 MiB cap on an answer is no longer a cap on a stream), also when
+# it first reads nothing for 1 s (its upstream paused, then resumed)
 T1=$SECONDS
-r=$(timeout 40 node "$REPO/tests/server/flow_client.mjs" read "$URL" "$ALICE" big '{"mb":64}' 0)
+r=$(timeout 40 node "$REPO/tests/server/flow_client.mjs" read "$URL" "$ALICE" big '{"mb":64}' 1000)
 echo "     64 MiB read in $((SECONDS - T1)) s"
 s=$(stats)
 check "64 MiB read whole" "$(jq -c '[.status, .whole]' <<<"$r")" '[200,true]'
