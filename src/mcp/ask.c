@@ -23,7 +23,7 @@ typedef struct call {
     sbuf body;
 } call;
 
-static void on_head(void *arg, unsigned status, const char *ct, const char *sid, const char *pver)
+static bool on_head(void *arg, unsigned status, const char *ct, const char *sid, const char *pver)
 {
     (void)pver;
     call *c = arg;
@@ -32,14 +32,16 @@ static void on_head(void *arg, unsigned status, const char *ct, const char *sid,
     snprintf(c->ctype, sizeof c->ctype, "%s", ct ? ct : "");
     snprintf(c->sid, sizeof c->sid, "%s", sid ? sid : "");
     pthread_mutex_unlock(&c->mu);
+    return false; /* read whole: max_answer caps it */
 }
 
-static void on_data(void *arg, const char *p, size_t n)
+static mcp_up_flow on_data(void *arg, const char *p, size_t n)
 {
     call *c = arg;
     pthread_mutex_lock(&c->mu);
     sb_putn(&c->body, p, n);
     pthread_mutex_unlock(&c->mu);
+    return MCP_UP_MORE;
 }
 
 static void on_done(void *arg, writ_status st, const char *why)

@@ -28,7 +28,21 @@
  *               what on_data delivered and, when nothing is there yet,
  *               suspends the connection and returns 0; on_data / on_done
  *               resume it.  An SSE answer thus reaches the client piece by
- *               piece, as the upstream sent it.
+ *               piece, as the upstream sent it.  Flow control: a stream
+ *               is held here only as far as its client is behind.  Past
+ *               FLOW_HIGH bytes unread (with something the client can
+ *               read: an SSE stream is handed out in whole events) on_data
+ *               pauses the upstream (an HTTP one: its transfer, see
+ *               upstream_http.c), and the reader resumes it once below
+ *               FLOW_LOW (an SSE stream: once it has taken the events out
+ *               to filter them).  So a stream has no total cap (a session's
+ *               GET stream may run for days), a client that stops reading
+ *               costs at most about FLOW_HIGH here, and it is ended by the
+ *               server's timeout (no byte it takes for that long: MHD
+ *               closes the connection, and the upstream's transfer is
+ *               cancelled with it).  What cannot be handed out at all (one
+ *               SSE event that never ends) is held up to the upstream's
+ *               max_answer, then the stream is cut.
  *   buffer      a tools/list (resources/list, prompts/list) answer is
  *               read whole (on_done resumes), filtered per agent, then sent.
  *
@@ -493,7 +507,7 @@ static void copy_cut(char *out, size_t n, const char *s)
     out[l] = '\0';
 }
 
-static void cb_head(void *arg, unsigned status, const char *ct, const char *sid, const char *pver)
+static bool cb_head(void *arg, unsigned status, const char *ct, const char *sid, const char *pver)
 {
     gw_req *r = arg;
     struct MHD_Connection *c = NULL;
@@ -512,8 +526,10 @@ static void cb_head(void *arg, unsigned status, const char *ct, const char *sid,
         else
             c = claim_resume(r);
     }
+    bool stream = !buffered(r); /* streamed: no total cap, flow control instead (cb_data) */
     pthread_mutex_unlock(&r->mu);
     resume_claimed(c);
+    return stream;
 }
 
 /* The upstream's credential is the gateway's, never the agent's: an upstream
@@ -570,18 +586,53 @@ static size_t mask_hold(const gw_req *r)
     return k ? k - 1 : 0;
 }
 
-static void cb_data(void *arg, const char *p, size_t n)
+/* Flow control of a streamed answer (see the top): bytes its client has
+ * not read past which the upstream is paused, and below which it reads on. */
+#define FLOW_HIGH ((size_t)1 << 20)
+#define FLOW_LOW ((size_t)256 << 10)
+
+static mcp_up_flow cb_data(void *arg, const char *p, size_t n)
 {
     gw_req *r = arg;
     struct MHD_Connection *c = NULL;
+    mcp_up_flow f = MCP_UP_MORE; /* read whole: the upstream's max_answer caps it */
     pthread_mutex_lock(&r->mu);
+    bool stream = r->head_in && !buffered(r);
+    size_t max = mcp_upstream_max_answer(r->up->u);
+    if (stream && (r->buf.len > max || n > max - r->buf.len)) {
+        pthread_mutex_unlock(&r->mu); /* nothing it can hand out, and too much: cb_done ends it */
+        return MCP_UP_CUT;
+    }
     size_t from = r->buf.len;
     sb_putn(&r->buf, p, n);
     mask_credential(r, &r->buf, from);
+    if (stream) {
+        bool sse = !strncasecmp(r->ctype, "text/event-stream", 17);
+        if (sse && sb_ok(&r->buf)) {
+            size_t e = mcp_sse_scan_end(&r->sse_scan, r->buf.p, r->buf.len, false);
+            if (e)
+                r->sse_ready = e;
+        }
+        if (r->buf.len > FLOW_HIGH && (!sse || r->sse_ready)) {
+            r->up_paused = true;
+            f = MCP_UP_PAUSE;
+        }
+    }
     if (r->phase == P_STREAM)
         c = claim_resume(r);
     pthread_mutex_unlock(&r->mu);
     resume_claimed(c);
+    return f;
+}
+
+/* The reader has caught up (mu held): whether to resume the upstream, once
+ * mu is released (its callbacks take mu). */
+static bool flow_catch_up(gw_req *r)
+{
+    if (!r->up_paused || !r->started)
+        return false;
+    r->up_paused = false;
+    return true;
 }
 
 static void cb_done(void *arg, writ_status st, const char *why)
@@ -668,7 +719,11 @@ static ssize_t reader(void *cls, uint64_t pos, char *out, size_t max)
         memcpy(out, r->buf.p, n);
         memmove(r->buf.p, r->buf.p + n, r->buf.len - n);
         r->buf.len -= n;
+        bool resume = r->buf.len < FLOW_LOW && flow_catch_up(r);
+        uint64_t t = r->ticket;
         pthread_mutex_unlock(&r->mu);
+        if (resume)
+            mcp_upstream_resume(r->up->u, t);
         return (ssize_t)n;
     }
     return end_or_wait(r);
@@ -732,7 +787,10 @@ static ssize_t sse_reader(gw_req *r, char *out, size_t max)
             pthread_mutex_unlock(&r->mu);
             return MHD_CONTENT_READER_END_WITH_ERROR;
         }
+        /* cb_data may have scanned the events already (flow control) */
         size_t end = mcp_sse_scan_end(&r->sse_scan, r->buf.p, r->buf.len, r->finished);
+        if (end < r->sse_ready)
+            end = r->sse_ready;
         if (!end)
             return end_or_wait(r);
         /* the events leave with the buffer; the tail after them (usually
@@ -742,7 +800,14 @@ static ssize_t sse_reader(gw_req *r, char *out, size_t max)
         sb_putn(&r->buf, in.p + end, in.len - end);
         in.len = end;
         r->sse_scan.pos -= end;
+        r->sse_ready = 0;
+        /* no complete event is left: the upstream reads on (what it sends
+         * meanwhile waits while these are filtered and handed out) */
+        bool resume = flow_catch_up(r);
+        uint64_t t = r->ticket;
         pthread_mutex_unlock(&r->mu);
+        if (resume)
+            mcp_upstream_resume(r->up->u, t);
         gw_sse_filter_events(r->g, r, in.p, in.len);
         sb_free(&in);
     }

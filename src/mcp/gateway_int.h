@@ -93,6 +93,8 @@ typedef struct gw_req {
      * the client, read by the client's thread alone */
     bool sse_filter, sse_begun;
     mcp_sse_scan sse_scan; /* where buf's events end (under mu, as buf) */
+    size_t sse_ready;      /* buf's complete events end here, as far as scanned (0: none) */
+    bool up_paused;        /* a streamed answer's upstream paused: the client is behind (under mu) */
     sbuf sse_out;
     struct gw_req *prev, *next; /* the gateway's live requests */
     /* Texts, last: a new request zeroes what is above `deny` and only the

@@ -106,23 +106,23 @@ static void cb_end(mcp_upstream *u)
     pthread_mutex_unlock(&u->cbmu);
 }
 
-void up_head(mcp_upstream *u, up_req *r, unsigned status, const char *ct, const char *sid, const char *pv)
+bool up_head(mcp_upstream *u, up_req *r, unsigned status, const char *ct, const char *sid, const char *pv)
 {
     if (r->head_sent || !cb_begin(u, r))
-        return;
+        return false;
     r->head_sent = true;
-    if (r->cb.on_head)
-        r->cb.on_head(r->arg, status, ct, sid, pv);
+    bool pass = r->cb.on_head && r->cb.on_head(r->arg, status, ct, sid, pv);
     cb_end(u);
+    return pass;
 }
 
-void up_data(mcp_upstream *u, up_req *r, const char *p, size_t n)
+mcp_up_flow up_data(mcp_upstream *u, up_req *r, const char *p, size_t n)
 {
     if (!n || !cb_begin(u, r))
-        return;
-    if (r->cb.on_data)
-        r->cb.on_data(r->arg, p, n);
+        return MCP_UP_MORE;
+    mcp_up_flow f = r->cb.on_data ? r->cb.on_data(r->arg, p, n) : MCP_UP_MORE;
     cb_end(u);
+    return f;
 }
 
 void up_done(mcp_upstream *u, up_req *r, writ_status st, const char *why)
@@ -169,6 +169,14 @@ void mcp_upstream_cancel(mcp_upstream *u, uint64_t ticket)
     if (found)
         u->wake(u);
 }
+
+void mcp_upstream_resume(mcp_upstream *u, uint64_t ticket)
+{
+    if (u && ticket && u->resume_impl)
+        u->resume_impl(u, ticket);
+}
+
+size_t mcp_upstream_max_answer(const mcp_upstream *u) { return u ? u->lim.max_answer : 0; }
 
 void mcp_upstream_close(mcp_upstream *u)
 {

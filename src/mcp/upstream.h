@@ -17,8 +17,13 @@
  * own included: a caller of send must not hold a lock its callbacks take.
  *   on_head  once, with the HTTP status and the headers the gateway passes
  *            back (Content-Type, Mcp-Session-Id, MCP-Protocol-Version);
+ *            it returns whether the receiver passes the answer on as it
+ *            comes (a stream: no cap on its total) or keeps it whole
+ *            (false: past max_answer the answer is cut);
  *   on_data  zero or more times, each piece of the body as it arrives (an
- *            SSE stream passes through piece by piece, not buffered);
+ *            SSE stream passes through piece by piece, not buffered); it
+ *            returns whether the receiver takes more (mcp_up_flow: flow
+ *            control of a stream whose reader is behind);
  *   on_done  exactly once, last: WRIT_OK, or an error and why (timeout,
  *            connection refused or closed mid-stream, answer too large, the
  *            stdio process died).  When on_done reports an error before
@@ -44,8 +49,8 @@ typedef struct mcp_upstream mcp_upstream;
 
 typedef struct mcp_up_limits {
     uint32_t connect_ms; /* 0 = 5000 */
-    uint32_t idle_ms;    /* no byte from the upstream for this long ends the answer (error); 0 = 30000 */
-    size_t max_answer;   /* bytes of one answer; 0 = 16 MiB (past it: error, the stream is cut) */
+    uint32_t idle_ms;    /* no byte for this long ends the answer (error; not while paused); 0 = 30000 */
+    size_t max_answer;   /* bytes of an answer read whole (on_head false); 0 = 16 MiB (past it: cut) */
     uint32_t restart_ms; /* stdio: wait before restarting a process that died; 0 = 200 */
 } mcp_up_limits;
 
@@ -76,10 +81,24 @@ typedef struct mcp_up_request {
     long spin_ns; /* wait_here: poll without sleeping this long first (mcp_spin_us) */
 } mcp_up_request;
 
+/* What on_data says of the answer after a piece (flow control). */
+typedef enum mcp_up_flow {
+    MCP_UP_MORE = 0, /* go on */
+    /* the reader is behind: an HTTP transfer reads nothing more (the
+     * upstream's sending waits on TCP) until mcp_upstream_resume, and is not
+     * idle meanwhile; stdio: as MORE (an answer is one line, and the
+     * process's pipe is every client's) */
+    MCP_UP_PAUSE,
+    /* the receiver holds too much of the answer unread (a stream whose
+     * client does not read, one event that never ends): the answer is cut
+     * here, on_done WRIT_ELIMIT; other requests go on */
+    MCP_UP_CUT,
+} mcp_up_flow;
+
 typedef struct mcp_up_callbacks {
-    void (*on_head)(void *arg, unsigned status, const char *content_type, const char *session_id,
+    bool (*on_head)(void *arg, unsigned status, const char *content_type, const char *session_id,
                     const char *protocol_version);
-    void (*on_data)(void *arg, const char *p, size_t n);
+    mcp_up_flow (*on_data)(void *arg, const char *p, size_t n);
     void (*on_done)(void *arg, writ_status st, const char *why);
 } mcp_up_callbacks;
 
@@ -110,6 +129,14 @@ WRIT_MUST_CHECK writ_status mcp_upstream_send(mcp_upstream *u, const mcp_up_requ
  * callbacks runs or will run (on_done included).  Unknown or finished
  * tickets are ignored. */
 void mcp_upstream_cancel(mcp_upstream *u, uint64_t ticket);
+/* A request paused by on_data (MCP_UP_PAUSE) reads on: its reader has
+ * caught up.  Right away, on this thread, on_data may be called with what
+ * the transport had kept.  Unknown, finished or unpaused tickets, and
+ * stdio: ignored.  From any thread but never from inside a callback (the
+ * caller must hold no lock a callback takes). */
+void mcp_upstream_resume(mcp_upstream *u, uint64_t ticket);
+/* Its max_answer (the default filled in); NULL: 0. */
+size_t mcp_upstream_max_answer(const mcp_upstream *u);
 /* Stop the thread (and the process), cancel what is in flight (no callback
  * runs after it returns).  Never from inside a callback.  NULL: no-op. */
 void mcp_upstream_close(mcp_upstream *u);

@@ -41,6 +41,18 @@
  * enforces idle_ms itself (no byte for that long ends the transfer with an
  * error): libcurl's low-speed limit counts whole seconds only.
  *
+ * Flow control: when on_data says its reader is behind (MCP_UP_PAUSE), the
+ * transfer is paused: the next piece libcurl offers is refused with
+ * CURL_WRITEFUNC_PAUSE (libcurl keeps it and stops reading the socket, so
+ * the upstream's sending waits on TCP, and nothing piles up here), and
+ * mcp_upstream_resume unpauses it (curl_easy_pause under mmu, whichever
+ * thread the reader is on; libcurl may hand over what it kept right there,
+ * which may pause it again).  A paused transfer is not idle: the upstream
+ * is waiting for us.  How long a reader may read nothing is its own
+ * connection's business (the gateway's: the server's timeout ends it, and
+ * the cancel then ends the transfer).  Only answers kept whole (on_head
+ * false) are capped at max_answer.
+ *
  * No redirects, no proxy from the environment, http and https only, no
  * Accept-Encoding (the body is passed on as the upstream sent it). */
 #define _GNU_SOURCE /* ppoll */
@@ -85,7 +97,10 @@ typedef struct hreq {
     struct hreq *todo;      /* the thread's list of those it takes */
     uint64_t last_ms;       /* last byte (or the start) */
     size_t got;             /* body bytes so far */
-    bool too_big, idle;
+    bool too_big, idle, cut;
+    bool passing;     /* on_head said the answer is passed on: no total cap */
+    bool paused;      /* on_data is behind: no byte for it until resumed (mmu) */
+    bool curl_paused; /* and libcurl has been told so (CURL_WRITEFUNC_PAUSE) (mmu) */
     long status;
     char *ct, *sid, *pv; /* from the current header block */
     char errbuf[CURL_ERROR_SIZE];
@@ -138,6 +153,7 @@ typedef struct hup {
 
 static size_t on_header(char *p, size_t size, size_t nmemb, void *ud);
 static size_t on_write(char *p, size_t size, size_t nmemb, void *ud);
+static void http_wake(mcp_upstream *u);
 static int on_close(void *ud, curl_socket_t s);
 static curl_socket_t on_open(void *ud, curlsocktype purpose, struct curl_sockaddr *a);
 
@@ -268,7 +284,7 @@ static size_t on_header(char *p, size_t size, size_t nmemb, void *ud)
         curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &st);
         if (st >= 200) {
             r->status = st;
-            up_head(r->u, &r->base, (unsigned)st, r->ct, r->sid, r->pv);
+            r->passing = up_head(r->u, &r->base, (unsigned)st, r->ct, r->sid, r->pv);
         }
         return n;
     }
@@ -283,14 +299,55 @@ static size_t on_write(char *p, size_t size, size_t nmemb, void *ud)
     hreq *r = ud;
     size_t n = size * nmemb;
     mcp_upstream *u = r->u;
+    if (r->paused) {
+        r->curl_paused = true; /* kept by libcurl, handed over again on resume */
+        return CURL_WRITEFUNC_PAUSE;
+    }
     r->last_ms = up_now_ms();
-    if (n > u->lim.max_answer - r->got) {
+    if (!r->passing && n > u->lim.max_answer - r->got) {
         r->too_big = true;
         return CURL_WRITEFUNC_ERROR;
     }
     r->got += n;
-    up_data(u, &r->base, p, n);
+    mcp_up_flow f = up_data(u, &r->base, p, n);
+    if (f == MCP_UP_CUT) {
+        r->cut = true;
+        return CURL_WRITEFUNC_ERROR;
+    }
+    r->paused = f == MCP_UP_PAUSE;
     return n;
+}
+
+/* mcp_upstream_resume.  The transfer is found under qmu and used under mmu,
+ * which every free of one holds. */
+static void http_resume(mcp_upstream *u, uint64_t ticket)
+{
+    hup *h = u->impl;
+    pthread_mutex_lock(&h->mmu);
+    hreq *r = NULL;
+    pthread_mutex_lock(&u->qmu);
+    for (up_req *b = u->head; b; b = b->next)
+        if (b->ticket == ticket) {
+            if (!b->cancelled && !b->done)
+                r = (hreq *)b;
+            break;
+        }
+    pthread_mutex_unlock(&u->qmu);
+    if (r && r->paused) {
+        r->paused = false;
+        r->last_ms = up_now_ms(); /* idle from now, not from before the pause */
+        if (r->curl_paused) {
+            r->curl_paused = false;
+            /* may call on_write with what libcurl kept (and pause again);
+             * it sets libcurl's timer to now, for the socket to be watched
+             * again: the thread runs it */
+            curl_easy_pause(r->easy, CURLPAUSE_CONT);
+        }
+    }
+    bool wake = h->timer_at < h->wait_until;
+    pthread_mutex_unlock(&h->mmu);
+    if (wake)
+        http_wake(u);
 }
 
 /* The request's header lines, built into one allocation: libcurl only
@@ -748,6 +805,10 @@ static void transfer_done(mcp_upstream *u, hreq *r, CURLcode rc)
         snprintf(why, sizeof why, "upstream %s: answer larger than %zu bytes (cut)", u->name,
                  u->lim.max_answer);
         up_done(u, &r->base, WRIT_ELIMIT, why);
+    } else if (r->cut) {
+        snprintf(why, sizeof why, "upstream %s: more of its answer unread than the reader may hold (cut)",
+                 u->name);
+        up_done(u, &r->base, WRIT_ELIMIT, why);
     } else if (r->idle) {
         snprintf(why, sizeof why, "upstream %s: no byte for %u ms (idle timeout)", u->name, u->lim.idle_ms);
         up_done(u, &r->base, WRIT_EIO, why);
@@ -870,6 +931,8 @@ static void *http_thread(void *arg)
                     late = r;
                     break;
                 }
+                if (r->paused)
+                    continue; /* waiting for its reader, not for the upstream */
                 uint64_t dl = r->last_ms + u->lim.idle_ms;
                 if (dl <= now) {
                     r->idle = true;
@@ -965,6 +1028,7 @@ writ_status mcp_upstream_http_open(const char *name, const char *url, const mcp_
     u->impl = h;
     u->send_impl = http_send;
     u->wake = http_wake;
+    u->resume_impl = http_resume;
     u->close_impl = http_close;
     h->u = u;
     h->url = wr_strndup(url, strlen(url));

@@ -44,6 +44,8 @@ struct mcp_upstream {
     writ_status (*send_impl)(mcp_upstream *u, const mcp_up_request *rq, const mcp_up_callbacks *cb, void *arg,
                              uint64_t *ticket);
     void (*wake)(mcp_upstream *u);
+    /* mcp_upstream_resume; NULL: nothing to resume (stdio) */
+    void (*resume_impl)(mcp_upstream *u, uint64_t ticket);
     void (*close_impl)(mcp_upstream *u); /* after the thread has been joined */
 };
 
@@ -65,8 +67,11 @@ uint64_t up_now_ms(void);
 
 /* Callbacks (cbmu taken here); each does nothing once r is
  * cancelled or done.  up_done marks r done (the caller then frees it). */
-void up_head(mcp_upstream *u, up_req *r, unsigned status, const char *ct, const char *sid, const char *pv);
-void up_data(mcp_upstream *u, up_req *r, const char *p, size_t n);
+/* up_head: what on_head returned (false when it was not called); up_data:
+ * what on_data returned (MCP_UP_MORE when it was not called: r is
+ * cancelled or done). */
+bool up_head(mcp_upstream *u, up_req *r, unsigned status, const char *ct, const char *sid, const char *pv);
+mcp_up_flow up_data(mcp_upstream *u, up_req *r, const char *p, size_t n);
 void up_done(mcp_upstream *u, up_req *r, writ_status st, const char *why);
 
 /* ---- stdio messages (pure functions, fuzzed by fuzz/fuzz_mcp_stdio.c) ---- */

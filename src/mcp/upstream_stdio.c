@@ -469,8 +469,17 @@ static void on_line(void *ctx, const char *line, size_t len)
         up_done(u, &r->base, WRIT_ENOMEM, "out of memory");
     } else {
         up_head(u, &r->base, 200, "application/json", NULL, NULL);
-        up_data(u, &r->base, text, strlen(text));
-        up_done(u, &r->base, WRIT_OK, NULL);
+        /* a pause means nothing here (the line is the whole answer, and the
+         * pipe every client's); a receiver that cannot hold it fails this
+         * request alone */
+        if (up_data(u, &r->base, text, strlen(text)) == MCP_UP_CUT) {
+            char why[200];
+            snprintf(why, sizeof why, "upstream %s: more of its answer unread than the reader may hold (cut)",
+                     u->name);
+            up_done(u, &r->base, WRIT_ELIMIT, why);
+        } else {
+            up_done(u, &r->base, WRIT_OK, NULL);
+        }
         wr_free(text);
     }
     free_done(u, r);

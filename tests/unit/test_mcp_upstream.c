@@ -50,6 +50,9 @@ typedef struct rec {
     mcp_upstream *cancel_u; /* on_data cancels itself when set */
     uint64_t ticket;
     pthread_t done_thread; /* the thread on_done ran on */
+    bool pass;             /* what on_head returns: the answer is passed on (no total cap) */
+    mcp_up_flow flow;      /* what on_data returns (MCP_UP_MORE when zeroed) */
+    bool pause_first;      /* on_data returns MCP_UP_PAUSE for the first piece */
 } rec;
 
 static double now_s(void)
@@ -86,7 +89,7 @@ static void rec_free(rec *r)
     pthread_cond_destroy(&r->cv);
 }
 
-static void cb_head(void *arg, unsigned status, const char *ct, const char *sid, const char *pv)
+static bool cb_head(void *arg, unsigned status, const char *ct, const char *sid, const char *pv)
 {
     rec *r = arg;
     pthread_mutex_lock(&r->mu);
@@ -99,10 +102,12 @@ static void cb_head(void *arg, unsigned status, const char *ct, const char *sid,
     snprintf(r->ct, sizeof r->ct, "%s", ct ? ct : "");
     snprintf(r->sid, sizeof r->sid, "%s", sid ? sid : "");
     snprintf(r->pv, sizeof r->pv, "%s", pv ? pv : "");
+    bool pass = r->pass;
     pthread_mutex_unlock(&r->mu);
+    return pass;
 }
 
-static void cb_data(void *arg, const char *p, size_t n)
+static mcp_up_flow cb_data(void *arg, const char *p, size_t n)
 {
     rec *r = arg;
     pthread_mutex_lock(&r->mu);
@@ -118,6 +123,7 @@ static void cb_data(void *arg, const char *p, size_t n)
     r->len += n;
     r->body[r->len] = 0;
     mcp_upstream *cu = r->cancel_u;
+    mcp_up_flow f = r->pause_first && r->datas == 1 ? MCP_UP_PAUSE : r->flow;
     pthread_mutex_unlock(&r->mu);
     if (cu) {
         /* Cancel from inside a callback, on the upstream's thread. */
@@ -126,6 +132,7 @@ static void cb_data(void *arg, const char *p, size_t n)
         r->cancel_returned = true;
         pthread_mutex_unlock(&r->mu);
     }
+    return f;
 }
 
 static void cb_done(void *arg, writ_status st, const char *why)
@@ -464,6 +471,57 @@ static void test_http_errors(void **state)
         rec_free(&r);
         mcp_upstream_close(u);
     }
+}
+
+/* Flow control: a reader that is behind pauses the transfer (nothing more
+ * reaches it, and the upstream waiting for us is no idle upstream, however
+ * long); resumed, it gets the rest.  An answer passed on (on_head true: a
+ * stream) has no total cap; a reader that holds too much cuts it. */
+static void test_http_pause(void **state)
+{
+    mcp_up_limits lim = {.idle_ms = 400, .max_answer = 1000};
+    mcp_upstream *u = http_open("/sse", &lim);
+    rec r;
+    rec_init(&r);
+    r.pause_first = true;
+    r.pass = true;
+    post(u, &r, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\"}");
+    sleep_ms(1500); /* the other three events are written meanwhile */
+    assert_int_equal(GET(&r, datas), 1);
+    assert_int_equal(GET(&r, dones), 0);
+    pthread_mutex_lock(&r.mu);
+    assert_string_equal(r.body, "id: p0\ndata:\n\n");
+    pthread_mutex_unlock(&r.mu);
+    mcp_upstream_resume(u, r.ticket);
+    assert_true(rec_wait(&r, 5));
+    assert_int_equal(r.st, WRIT_OK);
+    assert_string_equal(r.body, "id: p0\ndata:\n\n"
+                                "event: message\ndata: {\"n\":0}\n\n"
+                                "event: message\ndata: {\"n\":1}\n\n"
+                                "event: message\ndata: {\"n\":2}\n\n");
+    assert_int_equal(r.order_bad, 0);
+    mcp_upstream_resume(u, r.ticket); /* finished: ignored */
+    rec_free(&r);
+    mcp_upstream_close(u);
+
+    u = http_open("/big", &lim); /* 100001 bytes, max_answer 1000 */
+    rec_init(&r);
+    r.pass = true;
+    post(u, &r, "{}");
+    assert_true(rec_wait(&r, 5));
+    assert_int_equal(r.st, WRIT_OK);
+    assert_int_equal(r.len, 100001);
+    rec_free(&r);
+    rec_init(&r);
+    r.pass = true;
+    r.flow = MCP_UP_CUT;
+    post(u, &r, "{}");
+    assert_true(rec_wait(&r, 5));
+    assert_int_equal(r.st, WRIT_ELIMIT);
+    assert_non_null(strstr(r.why, "unread"));
+    assert_int_equal(r.datas, 1);
+    rec_free(&r);
+    mcp_upstream_close(u);
 }
 
 static void test_http_refused_and_bad_urls(void **state)
@@ -1128,7 +1186,7 @@ int main(void)
         cmocka_unit_test(test_http_sse_in_pieces),    cmocka_unit_test(test_http_errors),
         cmocka_unit_test(test_http_wait_here),        cmocka_unit_test(test_http_refused_and_bad_urls),
         cmocka_unit_test(test_http_cancel),           cmocka_unit_test(test_http_concurrent), cmocka_unit_test(test_http_keeps_connections),
-        cmocka_unit_test(test_http_connect_timeout),
+        cmocka_unit_test(test_http_connect_timeout), cmocka_unit_test(test_http_pause),
     };
     const struct CMUnitTest stdio[] = {
         cmocka_unit_test(test_stdio_ids_restored),
