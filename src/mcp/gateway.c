@@ -599,7 +599,8 @@ static mcp_up_flow cb_data(void *arg, const char *p, size_t n)
     pthread_mutex_lock(&r->mu);
     bool stream = r->head_in && !buffered(r);
     size_t max = mcp_upstream_max_answer(r->up->u);
-    if (stream && (r->buf.len > max || n > max - r->buf.len)) {
+    size_t unread = r->buf.len - r->rd;
+    if (stream && (unread > max || n > max - unread)) {
         pthread_mutex_unlock(&r->mu); /* nothing it can hand out, and too much: cb_done ends it */
         return MCP_UP_CUT;
     }
@@ -613,7 +614,7 @@ static mcp_up_flow cb_data(void *arg, const char *p, size_t n)
             if (e)
                 r->sse_ready = e;
         }
-        if (r->buf.len > FLOW_HIGH && (!sse || r->sse_ready)) {
+        if (r->buf.len - r->rd > FLOW_HIGH && (!sse || r->sse_ready)) {
             r->up_paused = true;
             f = MCP_UP_PAUSE;
         }
@@ -712,14 +713,24 @@ static ssize_t reader(void *cls, uint64_t pos, char *out, size_t max)
         pthread_mutex_unlock(&r->mu);
         return MHD_CONTENT_READER_END_WITH_ERROR;
     }
-    /* a credential cut in two: its first part stays until the rest is in */
-    size_t hold = r->finished ? 0 : mask_hold(r);
-    if (r->buf.len > hold) {
-        size_t n = r->buf.len - hold < max ? r->buf.len - hold : max;
-        memcpy(out, r->buf.p, n);
-        memmove(r->buf.p, r->buf.p + n, r->buf.len - n);
-        r->buf.len -= n;
-        bool resume = r->buf.len < FLOW_LOW && flow_catch_up(r);
+    /* a credential cut in two: its first part stays until the rest is in.
+     * What is handed out is passed over (rd), and the buffer moved down
+     * only once FLOW_LOW of it has gone: a move per read would copy up to
+     * FLOW_HIGH bytes for every few KiB a slow client takes. */
+    size_t hold = r->finished ? 0 : mask_hold(r), unread = r->buf.len - r->rd;
+    if (unread > hold) {
+        size_t n = unread - hold < max ? unread - hold : max;
+        memcpy(out, r->buf.p + r->rd, n);
+        r->rd += n;
+        unread -= n;
+        if (!unread) {
+            r->buf.len = r->rd = 0;
+        } else if (r->rd >= FLOW_LOW) {
+            memmove(r->buf.p, r->buf.p + r->rd, unread);
+            r->buf.len = unread;
+            r->rd = 0;
+        }
+        bool resume = unread < FLOW_LOW && flow_catch_up(r);
         uint64_t t = r->ticket;
         pthread_mutex_unlock(&r->mu);
         if (resume)

@@ -89,6 +89,7 @@ typedef struct gw_req {
     unsigned status;
     writ_status done_st;
     sbuf buf;
+    size_t rd; /* a plain stream's bytes of buf handed out already (reader; under mu) */
     /* an SSE answer streamed event by event (sse_reader): what is ready for
      * the client, read by the client's thread alone */
     bool sse_filter, sse_begun;
