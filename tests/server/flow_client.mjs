@@ -39,8 +39,10 @@ if (mode === "hold") {
 } else if (mode === "read") {
   const [tool, args, delay, out] = rest;
   call(1, tool, JSON.parse(args), async (res) => {
+    // The listeners first, the answer paused: one the server cuts at once
+    // may close while the delay runs, and a "close" nobody listened for
+    // ended the client without a word (no data flows until resume()).
     res.pause();
-    await later(Number(delay));
     const h = createHash("sha256");
     const keep = out ? [] : null;
     let bytes = 0, whole = false;
@@ -50,6 +52,7 @@ if (mode === "hold") {
       if (out) writeFileSync(out, Buffer.concat(keep));
       console.log(JSON.stringify({ status: res.statusCode, bytes, sha256: h.digest("hex"), whole }));
     });
+    await later(Number(delay));
     res.resume();
   });
 }
