@@ -325,32 +325,48 @@ check "after Redis restarted, every token revoked before is still refused (3 rep
 r=$(ADDR=${ADDRS[3]} req GET /authz/check/datasets/usage-metrics -H "Authorization: Bearer $(sed -n 3p "$TMP/kept")")
 check "tokens never revoked are still allowed" "${r%% *}" 200
 
+# Redis killed and started again without its data (no append-only file).
+wipe_redis() {
+    kill -9 "$RPID"
+    wait "$RPID" 2>/dev/null
+    local keep=() p
+    for p in "${PIDS[@]}"; do [ "$p" = "$RPID" ] || keep+=("$p"); done
+    PIDS=("${keep[@]}")
+    rm -rf "$TMP/redis/appendonlydir" "$TMP/redis"/*.aof
+    start_redis
+}
+# hlen_at_least N: wait (10 s at most) for N revocations in Redis; prints yes or "no: COUNT".
+hlen_at_least() {
+    local n
+    for _ in $(seq 100); do
+        n=$(REDISCLI_AUTH=$(cat "$TMP/redis.pass") redis-cli -p "$rport" hlen writ:rev 2>/dev/null)
+        [ "${n:-0}" -ge "$1" ] && { echo yes; return; }
+        sleep 0.1
+    done
+    echo "no: ${n:-?}"
+}
+# refused FILE: how many of FILE's tokens the replica at ADDR refuses (401).
+refused() {
+    local tok r k=0
+    while read -r tok; do
+        r=$(req GET /authz/check/datasets/usage-metrics -H "Authorization: Bearer $tok")
+        [ "${r%% *}" = 401 ] && k=$((k + 1))
+    done <"$1"
+    echo "$k"
+}
+
 # ---- Redis loses its data (restarted without its append-only file): the
 # replicas running put back every live revocation they know, so a replica
 # started afterwards refuses those tokens too; among them the one r0 took
 # while Redis was down (enforced on r0 only until now).
-kill -9 "$RPID"
-wait "$RPID" 2>/dev/null
-keep=(); for p in "${PIDS[@]}"; do [ "$p" = "$RPID" ] || keep+=("$p"); done; PIDS=("${keep[@]}")
-rm -rf "$TMP/redis/appendonlydir" "$TMP/redis"/*.aof
-start_redis
-for _ in $(seq 100); do
-    n=$(REDISCLI_AUTH=$(cat "$TMP/redis.pass") redis-cli -p "$rport" hlen writ:rev 2>/dev/null)
-    [ "${n:-0}" -ge $((N + 2)) ] && break
-    sleep 0.1
-done
-check "the replicas put their revocations back ($((N + 2)) tokens)" "$([ "${n:-0}" -ge $((N + 2)) ] && echo yes || echo "no: ${n:-?}")" yes
+wipe_redis
+check "the replicas put their revocations back ($((N + 2)) tokens)" "$(hlen_at_least $((N + 2)))" yes
 contains "r0 says the store had lost them" "$(cat "$TMP/r0.log")" "the shared store had lost its revocations"
 start_writ r4 "${EXFILES[@]}" --config "$TMP/writ.conf" --replica r4   # started after the loss
 R4PID=$WPID
-still=0 total=0
 { cat "$TMP/revoked"; sed -n 2p "$TMP/kept"; } >"$TMP/revoked.all"
-while read -r tok; do
-    total=$((total + 1))
-    r=$(req GET /authz/check/datasets/usage-metrics -H "Authorization: Bearer $tok")
-    [ "${r%% *}" = 401 ] && still=$((still + 1))
-done <"$TMP/revoked.all"
-check "after Redis lost its data, a replica started afterwards refuses every revoked token ($total)" "$still" "$total"
+total=$(wc -l <"$TMP/revoked.all")
+check "after Redis lost its data, a replica started afterwards refuses every revoked token ($total)" "$(refused "$TMP/revoked.all")" "$total"
 r=$(req GET /authz/check/datasets/usage-metrics -H "Authorization: Bearer $(sed -n 3p "$TMP/kept")")
 check "and still allows a token never revoked" "${r%% *}" 200
 
@@ -359,29 +375,14 @@ check "and still allows a token never revoked" "${r%% *}" 200
 # r1, started again, puts them back, and a replica started afterwards with
 # no copy of its own refuses those tokens too.
 for p in "${RPIDS[0]}" "${RPIDS[1]}" "$R3PID" "$R4PID"; do stop_writ "$p"; done
-kill -9 "$RPID"
-wait "$RPID" 2>/dev/null
-keep=(); for p in "${PIDS[@]}"; do [ "$p" = "$RPID" ] || keep+=("$p"); done; PIDS=("${keep[@]}")
-rm -rf "$TMP/redis/appendonlydir" "$TMP/redis"/*.aof
-start_redis
+wipe_redis
 n=$(REDISCLI_AUTH=$(cat "$TMP/redis.pass") redis-cli -p "$rport" hlen writ:rev 2>/dev/null)
 check "Redis restarted empty" "${n:-?}" 0
 start_writ r1 "${EXFILES[@]}" --config "$TMP/writ.conf" --replica r1   # on its own state folder again
-for _ in $(seq 100); do
-    n=$(REDISCLI_AUTH=$(cat "$TMP/redis.pass") redis-cli -p "$rport" hlen writ:rev 2>/dev/null)
-    [ "${n:-0}" -ge $((N + 2)) ] && break
-    sleep 0.1
-done
-check "r1 put back its local copy ($((N + 2)) tokens)" "$([ "${n:-0}" -ge $((N + 2)) ] && echo yes || echo "no: ${n:-?}")" yes
+check "r1 put back its local copy ($((N + 2)) tokens)" "$(hlen_at_least $((N + 2)))" yes
 contains "r1 says where they came from" "$(cat "$TMP/r1.log")" "from its local copy, at start"
 start_writ r5 "${EXFILES[@]}" --config "$TMP/writ.conf" --replica r5   # no copy of its own
-still=0 total=0
-while read -r tok; do
-    total=$((total + 1))
-    r=$(req GET /authz/check/datasets/usage-metrics -H "Authorization: Bearer $tok")
-    [ "${r%% *}" = 401 ] && still=$((still + 1))
-done <"$TMP/revoked.all"
-check "after Redis lost its data with every replica stopped, a new replica refuses every revoked token ($total)" "$still" "$total"
+check "after Redis lost its data with every replica stopped, a new replica refuses every revoked token ($total)" "$(refused "$TMP/revoked.all")" "$total"
 r=$(req GET /authz/check/datasets/usage-metrics -H "Authorization: Bearer $(sed -n 3p "$TMP/kept")")
 check "and still allows a token never revoked" "${r%% *}" 200
 finish
