@@ -125,6 +125,13 @@ mcp_up_flow up_data(mcp_upstream *u, up_req *r, const char *p, size_t n)
     return f;
 }
 
+void up_cut(mcp_upstream *u, up_req *r)
+{
+    char why[200];
+    snprintf(why, sizeof why, "upstream %s: more of its answer unread than the reader may hold (cut)", u->name);
+    up_done(u, r, WRIT_ELIMIT, why);
+}
+
 void up_done(mcp_upstream *u, up_req *r, writ_status st, const char *why)
 {
     if (!cb_begin(u, r)) {

@@ -806,9 +806,7 @@ static void transfer_done(mcp_upstream *u, hreq *r, CURLcode rc)
                  u->lim.max_answer);
         up_done(u, &r->base, WRIT_ELIMIT, why);
     } else if (r->cut) {
-        snprintf(why, sizeof why, "upstream %s: more of its answer unread than the reader may hold (cut)",
-                 u->name);
-        up_done(u, &r->base, WRIT_ELIMIT, why);
+        up_cut(u, &r->base);
     } else if (r->idle) {
         snprintf(why, sizeof why, "upstream %s: no byte for %u ms (idle timeout)", u->name, u->lim.idle_ms);
         up_done(u, &r->base, WRIT_EIO, why);

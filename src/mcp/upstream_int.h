@@ -73,6 +73,8 @@ uint64_t up_now_ms(void);
 bool up_head(mcp_upstream *u, up_req *r, unsigned status, const char *ct, const char *sid, const char *pv);
 mcp_up_flow up_data(mcp_upstream *u, up_req *r, const char *p, size_t n);
 void up_done(mcp_upstream *u, up_req *r, writ_status st, const char *why);
+/* up_done of an answer on_data cut (MCP_UP_CUT), with the one reason both transports give. */
+void up_cut(mcp_upstream *u, up_req *r);
 
 /* ---- stdio messages (pure functions, fuzzed by fuzz/fuzz_mcp_stdio.c) ---- */
 

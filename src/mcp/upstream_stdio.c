@@ -473,10 +473,7 @@ static void on_line(void *ctx, const char *line, size_t len)
          * pipe every client's); a receiver that cannot hold it fails this
          * request alone */
         if (up_data(u, &r->base, text, strlen(text)) == MCP_UP_CUT) {
-            char why[200];
-            snprintf(why, sizeof why, "upstream %s: more of its answer unread than the reader may hold (cut)",
-                     u->name);
-            up_done(u, &r->base, WRIT_ELIMIT, why);
+            up_cut(u, &r->base);
         } else {
             up_done(u, &r->base, WRIT_OK, NULL);
         }
