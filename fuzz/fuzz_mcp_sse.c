@@ -5,7 +5,7 @@
  * property fails:
  *   - every event's data holds no CR, and is empty when it has no data field;
  *     its other lines are non-empty, each ended by one "\n", hold no CR, and
- *     none is a data field;
+ *     none is a data field or starts with a byte order mark;
  *   - the events and the tail cover the stream: the tail is its end, and
  *     holds no blank line;
  *   - the stream written back (its byte order mark, each event with
@@ -64,6 +64,8 @@ static void check_event(const mcp_sse_event *ev)
             fail("CR in an other line");
         if (is_data_field(o + i, ll))
             fail("a data field among the other lines");
+        if (mcp_sse_bom(o + i, ll))
+            fail("an other line starting with a byte order mark"); /* written first, it would lose it */
         i += ll + 1;
     }
 }

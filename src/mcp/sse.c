@@ -61,7 +61,7 @@ static int next(const char *p, size_t n, size_t *at, mcp_sse_event *ev, bool fir
                 sb_putc(&ev->data, '\n');
             sb_putn(&ev->data, l + o, ll - o);
             ev->has_data = true;
-        } else {
+        } else if (!mcp_sse_bom(l, ll)) {
             sb_putn(&ev->other, l, ll);
             sb_putc(&ev->other, '\n');
         }
