@@ -71,6 +71,11 @@ struct writ_revocations {
      * thread's statement on the shared connection. */
     pthread_mutex_t dbmu;
     atomic_bool copy_stale; /* a write to the local copy failed: the follower writes it whole */
+    /* when the follower next tries that, and how long it waited last: a copy
+     * that cannot be written (a full disk) is tried again after 1 s, then
+     * twice as long each time up to a minute, not at every step (follower
+     * thread only) */
+    int64_t copy_retry_ms, copy_backoff_ms;
     void (*log)(const char *msg);
 };
 
@@ -598,9 +603,16 @@ static void republish(writ_revocations *r)
     r->republish = false;
 }
 
-/* The local copy written whole, after a write to it failed. */
+/* The local copy written whole, after a write to it failed: at once the
+ * first time, then with the back-off above.  Each failure is logged once,
+ * with when it is tried next. */
+#define COPY_BACKOFF_MIN_MS 1000
+#define COPY_BACKOFF_MAX_MS 60000
 static void copy_whole(writ_revocations *r)
 {
+    int64_t now = wr_mono_ms();
+    if (now < r->copy_retry_ms)
+        return;
     writ_error err;
     memset(&err, 0, sizeof err);
     size_t n = 0;
@@ -608,11 +620,17 @@ static void copy_whole(writ_revocations *r)
     writ_status st = copy ? copy_put(r, copy, n, &err) : rv_err(&err, WRIT_ENOMEM, "out of memory", NULL);
     learned_free(copy, n);
     if (st) {
-        feed_log(r, "state: cannot write this replica's local copy of the revocations: %s (retried)", err.msg);
+        r->copy_backoff_ms = r->copy_backoff_ms ? r->copy_backoff_ms * 2 : COPY_BACKOFF_MIN_MS;
+        if (r->copy_backoff_ms > COPY_BACKOFF_MAX_MS)
+            r->copy_backoff_ms = COPY_BACKOFF_MAX_MS;
+        r->copy_retry_ms = wr_mono_ms() + r->copy_backoff_ms;
+        feed_log(r, "state: cannot write this replica's local copy of the revocations: %s (tried again in %lld ms)",
+                 err.msg, (long long)r->copy_backoff_ms);
         return;
     }
     feed_log(r, "state: this replica's local copy of the revocations written whole again (%zu)", n);
     r->copy_stale = false;
+    r->copy_backoff_ms = r->copy_retry_ms = 0;
 }
 
 /* One step: what is new (waiting up to wait_ms); the feed counts as heard

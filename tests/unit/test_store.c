@@ -17,9 +17,12 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sqlite3.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -82,6 +85,9 @@ static int start_redis(void)
     snprintf(port, sizeof port, "%d", redis_port);
     redis_pid = fork();
     if (redis_pid == 0) {
+        /* dies with this process: a failed test must not leave it holding
+         * ctest's output open (ctest then waits for its timeout) */
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
         execlp("redis-server", "redis-server", "--port", port, "--bind", "127.0.0.1", "--dir", tmpdir,
                "--save", "", "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning",
                (char *)NULL);
@@ -1403,6 +1409,68 @@ static void test_follow_copy(void **state)
     unlink(copy);
 }
 
+/* A local copy that cannot be written (a full disk; here its table renamed
+ * away by another connection, so every write fails at once) is tried again
+ * with a back-off (1 s, 2 s, 4 s, ...), not at every step of the feed, and
+ * is written whole once it can be. */
+static atomic_int copy_fails, copy_whole_ok;
+static void count_copy_log(const char *msg)
+{
+    if (strstr(msg, "cannot write this replica's local copy of the revocations"))
+        atomic_fetch_add(&copy_fails, 1);
+    if (strstr(msg, "local copy of the revocations written whole again"))
+        atomic_fetch_add(&copy_whole_ok, 1);
+}
+
+static void test_follow_copy_backoff(void **state)
+{
+    fixture *f = *state;
+    writ_error err;
+    char copy[320], name[32];
+    snprintf(copy, sizeof copy, "%s/copy-backoff.db", tmpdir);
+    unlink(copy);
+    atomic_store(&copy_fails, 0);
+    atomic_store(&copy_whole_ok, 0);
+    writ_revocations *a, *b;
+    assert_int_equal(writ_revocations_open(copy, &a, &err), WRIT_OK);
+    assert_int_equal(wr_revocations_follow(a, f->st, 5, count_copy_log, &err), WRIT_OK);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(copy, &db), SQLITE_OK);
+    sqlite3_busy_timeout(db, 5000);
+    assert_int_equal(sqlite3_exec(db, "ALTER TABLE revocations RENAME TO broken", NULL, NULL, NULL), SQLITE_OK);
+    /* 3.5 s of feed steps, a new revocation every 50 ms: the old code
+     * rewrote the copy (and logged) at each of them */
+    for (int i = 0; i < 70; i++) {
+        snprintf(name, sizeof name, "b%d", i);
+        assert_int_equal(wr_store_revocation_publish(f->st, WRIT_REVOKE_JTI, name, strlen(name), 0, &err), WRIT_OK);
+        usleep(50000);
+    }
+    assert_true(wait_contains(a, WRIT_REVOKE_JTI, "b69"));
+    int fails = atomic_load(&copy_fails);
+    if (fails < 2 || fails > 3) /* at once, after 1 s, after 3 s */
+        fail_msg("%d attempts to write the copy whole in 3.5 s (expected 2 or 3)", fails);
+    assert_int_equal(atomic_load(&copy_whole_ok), 0);
+    /* the copy can be written again: the next try (4 s after the last
+     * failure at most) writes it whole */
+    assert_int_equal(sqlite3_exec(db, "ALTER TABLE broken RENAME TO revocations", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    for (int i = 0; i < 60 && !atomic_load(&copy_whole_ok); i++) {
+        snprintf(name, sizeof name, "c%d", i);
+        assert_int_equal(wr_store_revocation_publish(f->st, WRIT_REVOKE_JTI, name, strlen(name), 0, &err), WRIT_OK);
+        usleep(100000);
+    }
+    assert_int_equal(atomic_load(&copy_whole_ok), 1);
+    assert_true(atomic_load(&copy_fails) <= 4);
+    usleep(200000);
+    writ_revocations_close(a);
+    assert_int_equal(writ_revocations_open(copy, &b, &err), WRIT_OK);
+    assert_true(writ_revocations_contains(b, WRIT_REVOKE_JTI, "b0", 2));
+    assert_true(writ_revocations_contains(b, WRIT_REVOKE_JTI, "b69", 3));
+    assert_true(writ_revocations_contains(b, WRIT_REVOKE_JTI, "c0", 2));
+    writ_revocations_close(b);
+    unlink(copy);
+}
+
 static void test_open_errors(void **state)
 {
     (void)state;
@@ -1514,6 +1582,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_redis_feed, redis_setup, close_backend),
         cmocka_unit_test_setup_teardown(test_follow, redis_setup, close_backend),
         cmocka_unit_test_setup_teardown(test_follow_copy, redis_setup, close_backend),
+        cmocka_unit_test_setup_teardown(test_follow_copy_backoff, redis_setup, close_backend),
         cmocka_unit_test(test_open_errors),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
