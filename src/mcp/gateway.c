@@ -80,10 +80,33 @@
 #include <strings.h>
 #include <time.h>
 
-static gw_req *req_new(void)
+/* A request's state is ~4 KB, past glibc's per-thread caches: allocated
+ * and freed for every call (on different threads), it made malloc merge its
+ * small free chunks at each call (malloc_consolidate, ~1.5% of the
+ * gateway's CPU at 32 clients).  So up to GW_SPARE of them are kept, under
+ * live_mu, for the next requests.  Not under AddressSanitizer, which would
+ * then not see a use after free of one. */
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define GW_NO_SPARE 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__) || defined(GW_NO_SPARE)
+#define GW_SPARE 0
+#else
+#define GW_SPARE 64
+#endif
+
+static gw_req *req_new(mcp_gw *g)
 {
-    gw_req *r = wr_malloc(sizeof *r);
-    if (!r)
+    pthread_mutex_lock(&g->live_mu);
+    gw_req *r = g->spare;
+    if (r) {
+        g->spare = r->next;
+        g->nspare--;
+    }
+    pthread_mutex_unlock(&g->live_mu);
+    if (!r && !(r = wr_malloc(sizeof *r)))
         return NULL;
     memset(r, 0, offsetof(gw_req, deny));
     r->deny[0] = r->scope[0] = r->sid[0] = r->fwd_sid[0] = r->pver[0] = r->accept[0] = r->last_event[0] =
@@ -1573,7 +1596,7 @@ static int mcp_handle(void *arg, srv *s, struct MHD_Connection *c, const char *u
         return ret;
     }
     const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
-    r = req_new();
+    r = req_new(g);
     if (!r)
         return MHD_NO;
     r->g = g;
@@ -1702,6 +1725,7 @@ static void req_free(void *arg, void *state)
         g->live = r->next;
     if (r->next)
         r->next->prev = r->prev;
+    r->prev = r->next = NULL;
     pthread_mutex_unlock(&g->live_mu);
     pthread_mutex_lock(&r->mu);
     bool live = r->started;
@@ -1718,7 +1742,16 @@ static void req_free(void *arg, void *state)
     sb_free(&r->buf);
     sb_free(&r->sse_out);
     pthread_mutex_destroy(&r->mu);
-    wr_free(r);
+    pthread_mutex_lock(&g->live_mu);
+    bool keep = g->nspare < GW_SPARE;
+    if (keep) {
+        r->next = g->spare;
+        g->spare = r;
+        g->nspare++;
+    }
+    pthread_mutex_unlock(&g->live_mu);
+    if (!keep)
+        wr_free(r);
 }
 
 /* Shutdown: stop every request in flight and resume its connection, so the
@@ -1906,6 +1939,10 @@ void mcp_gateway_close(mcp_gw *g)
     mcp_sessions_free(g->sessions);
     json_decref(g->agents);
     pthread_mutex_destroy(&g->agents_mu);
+    for (gw_req *r = g->spare, *next; r; r = next) {
+        next = r->next;
+        wr_free(r);
+    }
     pthread_mutex_destroy(&g->live_mu);
     wr_free(g);
 }

@@ -119,6 +119,8 @@ struct mcp_gw {
     srv_ext_route routes[3];
     pthread_mutex_t live_mu;
     gw_req *live;
+    gw_req *spare; /* freed requests kept for the next (req_new), linked by next; under live_mu */
+    int nspare;
     bool quiesced;
     /* POSTs between their start and their end: one alone may have its
      * record committed on its own thread (srv_durable_commit_here) */
