@@ -132,6 +132,13 @@ void up_cut(mcp_upstream *u, up_req *r)
     up_done(u, r, WRIT_ELIMIT, why);
 }
 
+void up_too_big(mcp_upstream *u, up_req *r)
+{
+    char why[200];
+    snprintf(why, sizeof why, "upstream %s: answer larger than %zu bytes (cut)", u->name, u->lim.max_answer);
+    up_done(u, r, WRIT_ELIMIT, why);
+}
+
 void up_done(mcp_upstream *u, up_req *r, writ_status st, const char *why)
 {
     if (!cb_begin(u, r)) {

@@ -75,6 +75,9 @@ mcp_up_flow up_data(mcp_upstream *u, up_req *r, const char *p, size_t n);
 void up_done(mcp_upstream *u, up_req *r, writ_status st, const char *why);
 /* up_done of an answer on_data cut (MCP_UP_CUT), with the one reason both transports give. */
 void up_cut(mcp_upstream *u, up_req *r);
+/* up_done of an answer longer than max_answer (an HTTP body read whole, a
+ * stdio line), with the one reason both transports give. */
+void up_too_big(mcp_upstream *u, up_req *r);
 
 /* ---- stdio messages (pure functions, fuzzed by fuzz/fuzz_mcp_stdio.c) ---- */
 
