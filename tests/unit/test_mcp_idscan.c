@@ -1,7 +1,8 @@
 /* test_mcp_idscan.c - the scanner that finds the id of a line too long to
  * keep (mcp/idscan.h): only the top-level "id" is taken, whatever strings
  * and nested objects hold, and the answer is the same however the line is
- * cut into pieces. */
+ * cut into pieces; and the stdio upstream's line splitter, which hands it a
+ * line past its limit (upstream_int.h). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -14,6 +15,7 @@
 #include <cmocka.h>
 
 #include "mcp/idscan.h"
+#include "mcp/upstream_int.h"
 
 /* What the scan of s says: its answer id (-1: none) and its id's text
  * ("" when none), the line cut at `cut` (a piece each side). */
@@ -247,13 +249,74 @@ static void test_long_line(void **state)
     free(s);
 }
 
+/* What the splitter gave: lines "L:text", long ones "X:len:answer", joined by " ". */
+typedef struct split {
+    char out[512];
+} split;
+
+static void put(split *sp, const char *s)
+{
+    size_t k = strlen(sp->out);
+    snprintf(sp->out + k, sizeof sp->out - k, "%s%s", k ? " " : "", s);
+}
+
+static void on_line(void *ctx, const char *line, size_t len)
+{
+    char b[300];
+    snprintf(b, sizeof b, "L:%.*s", (int)len, line);
+    put(ctx, b);
+}
+
+static void on_long(void *ctx, const mcp_idscan *sc, uint64_t len)
+{
+    uint64_t id;
+    char b[64];
+    if (mcp_idscan_answer(sc, &id))
+        snprintf(b, sizeof b, "X:%llu:%llu", (unsigned long long)len, (unsigned long long)id);
+    else
+        snprintf(b, sizeof b, "X:%llu:-", (unsigned long long)len);
+    put(ctx, b);
+}
+
+/* The stream s through a splitter of limit max, in pieces of every size from 1 to its length. */
+static void expect_split(size_t max, const char *s, const char *want)
+{
+    size_t n = strlen(s);
+    for (size_t k = 1; k <= n; k++) {
+        up_lines l;
+        up_lines_init(&l, max);
+        split sp = {{0}};
+        for (size_t off = 0; off < n; off += k)
+            assert_true(up_lines_feed(&l, s + off, k < n - off ? k : n - off, on_line, on_long, &sp));
+        if (strcmp(sp.out, want))
+            fail_msg("pieces of %zu: <%s>, want <%s>", k, sp.out, want);
+        up_lines_free(&l);
+    }
+}
+
+/* The limit: max bytes kept (one "\r" more before the "\n"); one more and
+ * the line goes through the scanner; the lines after it are read as ever. */
+static void test_splitter(void **state)
+{
+    (void)state;
+    expect_split(10, "0123456789\n", "L:0123456789");
+    expect_split(10, "0123456789\r\n", "L:0123456789");
+    expect_split(10, "0123456789a\n", "X:11:-");
+    expect_split(10, "0123456789\r\r\n", "X:12:-");
+    expect_split(10, "{\"id\":7,\"result\":\"0123456789\"}\n{\"id\":8}\n\nab\n", "X:30:7 L:{\"id\":8} L:ab");
+    expect_split(10, "a\n{\"result\":{\"id\":1},\"id\":12}\r\n{\"id\":9,\"method\":\"x\"}\nb\n",
+                 "L:a X:28:12 X:21:- L:b");
+    /* the line under way at the end is no line yet */
+    expect_split(10, "ab\n{\"id\":7,\"result\":1}", "L:ab");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_id_anywhere), cmocka_unit_test(test_nested_ids_not_taken),
         cmocka_unit_test(test_strings),     cmocka_unit_test(test_string_and_other_ids),
         cmocka_unit_test(test_no_answer),   cmocka_unit_test(test_long_line),
-        cmocka_unit_test(test_request),
+        cmocka_unit_test(test_splitter),    cmocka_unit_test(test_request),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
