@@ -7,7 +7,14 @@
  * when a property fails:
  *   - the lines out of the splitter, however the stream is cut into chunks,
  *     are exactly the non-empty lines of the stream (a trailing "\r"
- *     removed), none longer than the limit; a longer one stops the splitter;
+ *     removed) of at most the limit; each longer one comes out as its
+ *     length and its id scan (mcp/idscan.h), the same scan as of the whole
+ *     line at once, and the splitter goes on after it;
+ *   - the id scanner agrees with jansson: an answer id it reads is the one
+ *     up_stdio_answer_id reads from any line jansson parses, and an answer
+ *     with one top-level "id", no escape in the line and an id of at most
+ *     MCP_IDSCAN_MAX bytes gets its id read; a request it reads is refused
+ *     with one line, an error answer with the request's id;
  *   - a rewritten message is one line (no "\n" or "\r"), parses back,
  *     carries the new id, and with the original id put back (as an answer's
  *     is) equals the message sent, the id included;
@@ -30,7 +37,62 @@ typedef struct got {
     char **lines;
     size_t *lens;
     size_t n;
+    /* the lines past the limit: their lengths and what their scan said */
+    uint64_t *long_lens;
+    long long *long_ids; /* the answer id, -1 when none */
+    size_t nlong;
 } got;
+
+static long long scan_answer(const mcp_idscan *sc)
+{
+    uint64_t id;
+    return mcp_idscan_answer(sc, &id) ? (long long)id : -1;
+}
+
+static void collect_long(void *ctx, const mcp_idscan *sc, uint64_t len)
+{
+    got *g = ctx;
+    g->long_lens = realloc(g->long_lens, (g->nlong + 1) * sizeof *g->long_lens);
+    g->long_ids = realloc(g->long_ids, (g->nlong + 1) * sizeof *g->long_ids);
+    g->long_lens[g->nlong] = len;
+    g->long_ids[g->nlong++] = scan_answer(sc);
+}
+
+/* The id scanner on p[0..n) (cut in two at a point of n's choosing) against jansson. */
+static void check_scan(const char *p, size_t n)
+{
+    mcp_idscan sc;
+    mcp_idscan_init(&sc);
+    size_t cut = n ? (n * 7 + 3) % (n + 1) : 0;
+    mcp_idscan_feed(&sc, p, cut);
+    mcp_idscan_feed(&sc, p + cut, n - cut);
+    uint64_t sid, jid;
+    bool sa = mcp_idscan_answer(&sc, &sid);
+    json_t *m = NULL;
+    bool ja = up_stdio_answer_id(p, n, &jid, &m);
+    json_t *v = memchr(p, 0, n) ? NULL : json_loadb(p, n, 0, NULL);
+    if (sa && v && (!ja || jid != sid))
+        abort();
+    size_t vs, ve;
+    if (ja && jid > 0 && !memchr(p, '\\', n) && up_json_id_span(p, n, &vs, &ve) &&
+        ve - vs <= MCP_IDSCAN_MAX && (!sa || sid != jid))
+        abort();
+    /* a request of the process's too long to keep: refused with one line,
+     * an error answer carrying its id */
+    char *no = up_stdio_refusal_long(&sc);
+    if (no) {
+        size_t nl = strlen(no);
+        json_t *a = json_loads(no, 0, NULL);
+        if (!nl || no[nl - 1] != '\n' || memchr(no, '\n', nl - 1) || memchr(no, '\r', nl) || !a ||
+            !json_object_get(a, "error") || json_object_get(a, "method") ||
+            (v && !json_equal(json_object_get(a, "id"), json_object_get(v, "id"))))
+            abort();
+        json_decref(a);
+        wr_free(no);
+    }
+    json_decref(v);
+    json_decref(m);
+}
 
 static void collect(void *ctx, const char *line, size_t len)
 {
@@ -138,44 +200,46 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         size_t k = 1 + (seed >> 16) % 97;
         if (k > n - off)
             k = n - off;
-        ok = up_lines_feed(&l, p + off, k, collect, &g);
+        ok = up_lines_feed(&l, p + off, k, collect, collect_long, &g);
         off += k;
     }
     /* The reference: split the whole stream at once. */
-    size_t i = 0, start = 0;
-    bool ref_ok = true;
-    for (size_t j = 0; j <= n && ref_ok; j++) {
-        if (j < n && p[j] != '\n') {
-            if (j - start > max) /* a line past max (+1 for its "\r") stops everything */
-                ref_ok = false;
+    size_t i = 0, il = 0, start = 0;
+    for (size_t j = 0; j < n; j++) {
+        if (p[j] != '\n')
             continue;
-        }
-        if (j == n)
-            break; /* an unfinished last line is not a line */
         size_t len = j - start;
         if (len && p[j - 1] == '\r')
             len--;
         if (len > max) {
-            ref_ok = false;
-            break;
-        }
-        if (len) {
+            mcp_idscan sc;
+            mcp_idscan_init(&sc);
+            mcp_idscan_feed(&sc, p + start, j - start);
+            if (il >= g.nlong || g.long_lens[il] != j - start || g.long_ids[il] != scan_answer(&sc))
+                abort();
+            check_scan(p + start, j - start);
+            il++;
+        } else if (len) {
             if (i >= g.n || g.lens[i] != len || memcmp(g.lines[i], p + start, len))
                 abort();
             i++;
         }
         start = j + 1;
     }
-    if (ref_ok != ok || i != g.n)
+    if (!ok || i != g.n || il != g.nlong)
         abort();
     for (size_t k = 0; k < g.n; k++) {
         check_message(g.lines[k], g.lens[k]);
+        check_scan(g.lines[k], g.lens[k]);
         free(g.lines[k]);
     }
     free(g.lines);
     free(g.lens);
+    free(g.long_lens);
+    free(g.long_ids);
     up_lines_free(&l);
     /* The whole input as one message, too. */
     check_message(p, n);
+    check_scan(p, n);
     return 0;
 }

@@ -132,6 +132,13 @@ void up_cut(mcp_upstream *u, up_req *r)
     up_done(u, r, WRIT_ELIMIT, why);
 }
 
+void up_too_big(mcp_upstream *u, up_req *r)
+{
+    char why[200];
+    snprintf(why, sizeof why, "upstream %s: answer larger than %zu bytes (cut)", u->name, u->lim.max_answer);
+    up_done(u, r, WRIT_ELIMIT, why);
+}
+
 void up_done(mcp_upstream *u, up_req *r, writ_status st, const char *why)
 {
     if (!cb_begin(u, r)) {
@@ -436,27 +443,43 @@ bool up_stdio_answer_id(const char *line, size_t len, uint64_t *id, json_t **msg
     return answer;
 }
 
-char *up_stdio_refusal(const char *line, size_t len, const json_t *m)
+/* The answer to the process's request whose id is the text id[0..idn):
+ * an empty result (a ping) or error -32601; NULL when out of memory. */
+static char *refusal(const char *id, size_t idn, bool ping)
 {
     static const char no[] = "\"error\":{\"code\":-32601,\"message\":\"Writ's MCP gateway takes no requests "
                              "from a stdio server: its one process serves every client\"}}\n";
     static const char pong[] = "\"result\":{}}\n";
+    const char *tail = ping ? pong : no;
+    size_t tn = strlen(tail), n = 22 + idn + 1 + tn;
+    char *o = wr_malloc(n + 1);
+    if (o) {
+        memcpy(o, "{\"jsonrpc\":\"2.0\",\"id\":", 22);
+        memcpy(o + 22, id, idn);
+        o[22 + idn] = ',';
+        memcpy(o + 23 + idn, tail, tn + 1);
+    }
+    return o;
+}
+
+char *up_stdio_refusal(const char *line, size_t len, const json_t *m)
+{
     json_t *id = json_object_get(m, "id");
     const char *method = json_string_value(json_object_get(m, "method"));
     size_t vs, ve;
-    char *o = NULL;
-    if (method && (json_is_string(id) || json_is_integer(id)) && up_json_id_span(line, len, &vs, &ve)) {
-        const char *tail = strcmp(method, "ping") ? no : pong;
-        size_t tn = strlen(tail), n = 22 + (ve - vs) + 1 + tn;
-        o = wr_malloc(n + 1);
-        if (o) {
-            memcpy(o, "{\"jsonrpc\":\"2.0\",\"id\":", 22);
-            memcpy(o + 22, line + vs, ve - vs);
-            o[22 + (ve - vs)] = ',';
-            memcpy(o + 23 + (ve - vs), tail, tn + 1);
-        }
-    }
-    return o;
+    if (method && (json_is_string(id) || json_is_integer(id)) && up_json_id_span(line, len, &vs, &ve))
+        return refusal(line + vs, ve - vs, !strcmp(method, "ping"));
+    return NULL;
+}
+
+char *up_stdio_refusal_long(const mcp_idscan *scan)
+{
+    size_t n;
+    const char *t = mcp_idscan_request(scan, &n);
+    json_t *id = t ? json_loadb(t, n, JSON_DECODE_ANY, NULL) : NULL;
+    bool fit = json_is_string(id) || json_is_integer(id);
+    json_decref(id);
+    return fit ? refusal(t, n, false) : NULL;
 }
 
 char *up_stdio_restore(const char *line, size_t len, json_t *msg, const char *id_text)
@@ -479,7 +502,9 @@ void up_lines_init(up_lines *l, size_t max)
 void up_lines_reset(up_lines *l)
 {
     l->len = 0;
-    l->overflow = false;
+    l->skipping = false;
+    l->longsz = 0;
+    l->broken = false;
 }
 
 void up_lines_free(up_lines *l)
@@ -488,36 +513,51 @@ void up_lines_free(up_lines *l)
     memset(l, 0, sizeof *l);
 }
 
-bool up_lines_feed(up_lines *l, const char *p, size_t n,
-                   void (*on_line)(void *ctx, const char *line, size_t len), void *ctx)
+/* The line is past max: what was kept of it, then p[0..n), goes through
+ * the scanner instead. */
+static void lines_skip(up_lines *l, const char *p, size_t n)
 {
-    if (l->overflow)
+    if (!l->skipping) {
+        l->skipping = true;
+        mcp_idscan_init(&l->scan);
+        mcp_idscan_feed(&l->scan, l->buf, l->len);
+        l->longsz = l->len;
+        l->len = 0;
+    }
+    mcp_idscan_feed(&l->scan, p, n);
+    l->longsz += n;
+}
+
+bool up_lines_feed(up_lines *l, const char *p, size_t n,
+                   void (*on_line)(void *ctx, const char *line, size_t len),
+                   void (*on_long)(void *ctx, const mcp_idscan *scan, uint64_t len), void *ctx)
+{
+    if (l->broken)
         return false;
     while (n) {
         const char *nl = memchr(p, '\n', n);
         size_t take = nl ? (size_t)(nl - p) : n;
         /* A line may carry one "\r" more than max before its "\n". */
-        if (l->len + take > l->max + 1) {
-            l->overflow = true;
-            l->len = 0;
-            return false;
-        }
-        if (l->len + take > l->cap) {
-            size_t cap = l->cap ? l->cap : 4096;
-            while (cap < l->len + take)
-                cap *= 2;
-            char *b = wr_realloc(l->buf, cap);
-            if (!b) {
-                l->overflow = true;
-                l->len = 0;
-                return false;
+        if (l->skipping || l->len + take > l->max + 1) {
+            lines_skip(l, p, take);
+        } else {
+            if (l->len + take > l->cap) {
+                size_t cap = l->cap ? l->cap : 4096;
+                while (cap < l->len + take)
+                    cap *= 2;
+                char *b = wr_realloc(l->buf, cap);
+                if (!b) {
+                    l->broken = true;
+                    l->len = 0;
+                    return false;
+                }
+                l->buf = b;
+                l->cap = cap;
             }
-            l->buf = b;
-            l->cap = cap;
+            if (take) /* an empty line before any byte: buf is still NULL */
+                memcpy(l->buf + l->len, p, take);
+            l->len += take;
         }
-        if (take) /* an empty line before any byte: buf is still NULL */
-            memcpy(l->buf + l->len, p, take);
-        l->len += take;
         p += take;
         n -= take;
         if (!nl)
@@ -527,10 +567,13 @@ bool up_lines_feed(up_lines *l, const char *p, size_t n,
         size_t ll = l->len;
         if (ll && l->buf[ll - 1] == '\r')
             ll--;
-        if (ll > l->max) {
-            l->overflow = true;
-            l->len = 0;
-            return false;
+        if (!l->skipping && ll > l->max)
+            lines_skip(l, NULL, 0); /* max + 1 bytes, the last no "\r" */
+        if (l->skipping) {
+            l->skipping = false;
+            on_long(ctx, &l->scan, l->longsz);
+            l->longsz = 0;
+            continue;
         }
         l->len = 0;
         if (ll)

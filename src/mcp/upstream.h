@@ -113,6 +113,8 @@ WRIT_MUST_CHECK writ_status mcp_upstream_http_open(const char *name, const char 
  * (on_done WRIT_EIO, "upstream NAME: process exited with status N (...)")
  * and is restarted after restart_ms; requests not yet written wait for it,
  * each at most connect_ms.  A request gets no answer within idle_ms: error.
+ * An answer longer than max_answer fails its request alone (on_done
+ * WRIT_ELIMIT, as an HTTP answer read whole would); the process goes on.
  * The new process is initialized again with the last "initialize" the
  * upstream forwarded (its answer swallowed, then notifications/initialized)
  * before anything queued is written, so the client's session survives a

@@ -802,9 +802,7 @@ static void transfer_done(mcp_upstream *u, hreq *r, CURLcode rc)
 {
     char why[CURL_ERROR_SIZE + 160];
     if (r->too_big) {
-        snprintf(why, sizeof why, "upstream %s: answer larger than %zu bytes (cut)", u->name,
-                 u->lim.max_answer);
-        up_done(u, &r->base, WRIT_ELIMIT, why);
+        up_too_big(u, &r->base);
     } else if (r->cut) {
         up_cut(u, &r->base);
     } else if (r->idle) {

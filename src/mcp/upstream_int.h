@@ -15,6 +15,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include "mcp/idscan.h"
 #include "mcp/upstream.h"
 
 typedef struct up_req {
@@ -75,6 +76,9 @@ mcp_up_flow up_data(mcp_upstream *u, up_req *r, const char *p, size_t n);
 void up_done(mcp_upstream *u, up_req *r, writ_status st, const char *why);
 /* up_done of an answer on_data cut (MCP_UP_CUT), with the one reason both transports give. */
 void up_cut(mcp_upstream *u, up_req *r);
+/* up_done of an answer longer than max_answer (an HTTP body read whole, a
+ * stdio line), with the one reason both transports give. */
+void up_too_big(mcp_upstream *u, up_req *r);
 
 /* ---- stdio messages (pure functions, fuzzed by fuzz/fuzz_mcp_stdio.c) ---- */
 
@@ -106,6 +110,11 @@ bool up_stdio_answer_id(const char *line, size_t len, uint64_t *id, json_t **msg
  * else (answers, notifications, text that is not JSON). */
 char *up_stdio_refusal(const char *line, size_t len, const json_t *msg);
 
+/* As up_stdio_refusal, for a line too long to keep, from its scan: when it
+ * is a request (a "method" and a string or integer id), error -32601 (a
+ * ping is never that long).  NULL for anything else, or out of memory. */
+char *up_stdio_refusal_long(const mcp_idscan *scan);
+
 /* The answer line with its id replaced by id_text (the caller's id as it
  * spelled it), the rest byte for byte (wr_free); msg is the parsed line,
  * used when the id cannot be found in the text.  NULL: out of memory. */
@@ -117,20 +126,30 @@ char *up_stdio_restore(const char *line, size_t len, json_t *msg, const char *id
 bool up_json_id_span(const char *p, size_t n, size_t *vs, size_t *ve);
 
 /* The line splitter: bytes in, whole lines out (without "\n", a trailing
- * "\r" removed), each at most max bytes.  A longer line sets overflow and
- * the splitter refuses everything after (the process is restarted). */
+ * "\r" removed), each at most max bytes.  A longer line is not kept: from
+ * the byte that takes it past max (the bytes kept so far first) to its
+ * "\n", it goes through an id scanner (mcp/idscan.h) instead, and at its
+ * end on_long is given the scan, which tells which request, if any, the
+ * line answered.  Memory: the buffer of a line kept (less than 2 * max + 2
+ * bytes) and the scanner's struct, whatever the length of a longer line. */
 typedef struct up_lines {
     char *buf;
     size_t len, cap, max;
-    bool overflow;
+    bool skipping;   /* in a line past max: its bytes go through scan */
+    uint64_t longsz; /* bytes of that line so far */
+    bool broken;     /* out of memory: everything after is refused */
+    mcp_idscan scan;
 } up_lines;
 void up_lines_init(up_lines *l, size_t max);
+/* Forget the line under way (the process is gone). */
 void up_lines_reset(up_lines *l);
 void up_lines_free(up_lines *l);
-/* Feed n bytes; on_line is called for each complete line (empty lines
- * skipped).  Returns false when a line went past max (overflow), or out of
- * memory. */
+/* Feed n bytes; on_line is called for each complete line of at most max
+ * bytes (empty lines skipped), on_long at the end of each longer one with
+ * its scan and its length (a trailing "\r" counted).  Returns false when
+ * out of memory (then, and from then on, nothing more is read). */
 bool up_lines_feed(up_lines *l, const char *p, size_t n,
-                   void (*on_line)(void *ctx, const char *line, size_t len), void *ctx);
+                   void (*on_line)(void *ctx, const char *line, size_t len),
+                   void (*on_long)(void *ctx, const mcp_idscan *scan, uint64_t len), void *ctx);
 
 #endif

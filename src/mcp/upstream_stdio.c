@@ -4,17 +4,32 @@
  * One process and one thread per upstream.  The thread owns the process: it
  * writes queued requests to the process's stdin (non-blocking, one message
  * at a time from its own buffer, so a cancelled request never leaves half a
- * line behind), splits stdout into lines (at most max_answer bytes each),
+ * line behind), splits stdout into lines (at most max_answer bytes kept),
  * and matches answers to requests by id.  Every request's id is replaced by
  * a number unique to the upstream (never reused, even across restarts, so
  * the late answer of a dead process or a timed-out request matches nothing)
  * and the caller's id, string or integer, is put back in the answer.
  *
- * The process dying (EOF on its stdout, a write failing, a line longer than
- * max_answer, or the replayed initialize unanswered) ends every request
- * written to it with an error; the process is started again restart_ms
- * later.  Requests not yet written wait for the new process, each at most
- * connect_ms from when it was sent.
+ * A line longer than max_answer is not kept, and the process goes on: it
+ * serves every agent, and one agent's call with a large answer (a big file
+ * read) must not end the others'.  Past max_answer the line's bytes go
+ * through a small scanner (mcp/idscan.h: constant memory, whatever the
+ * length) on their way to the bin, up to the line's "\n"; there, when it
+ * found the line's top-level id and the line is an answer to a request in
+ * flight, that request alone ends with an error (WRIT_ELIMIT, "answer
+ * larger than N bytes (cut)", as an HTTP upstream's).  A long line with no
+ * id of ours (a notification, not JSON, an id no request in flight has) is
+ * dropped, counted and logged; the request it may have answered ends at its
+ * own timeout.  One of the process's own requests is refused as a short one
+ * is (below).
+ *
+ * The process dying (EOF on its stdout, a write failing, or the replayed
+ * initialize unanswered), or stuck (not reading its stdin for idle_ms, or
+ * writing one line past max_answer for idle_ms: every request it could
+ * answer has timed out by then, and no answer can pass it), ends every
+ * request written to it with an error; the process is started again
+ * restart_ms later.  Requests not yet written wait for the new process,
+ * each at most connect_ms from when it was sent.
  *
  * MCP's handshake: a new process knows nothing of the client's session.
  * The upstream remembers the last "initialize" request it forwarded; after
@@ -44,6 +59,7 @@
 #define _GNU_SOURCE /* pipe2 */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
@@ -93,6 +109,7 @@ typedef struct sup {
     uint64_t restart_at;
     uint64_t init_wire, init_deadline;
     uint64_t out_progress; /* when stdin last took bytes (or obuf filled) */
+    uint64_t long_since;   /* when the line being read went past max_answer (0: it has not) */
     _Atomic uint64_t next_wire;
     char *init_body; /* the last initialize (qmu) */
     size_t init_len;
@@ -350,6 +367,7 @@ static void proc_down(mcp_upstream *u, const char *cause)
     s->writing = NULL;
     s->olen = s->ooff = 0;
     up_lines_reset(&s->lines);
+    s->long_since = 0;
     s->st = P_DOWN;
     s->restart_at = up_now_ms() + u->lim.restart_ms;
 }
@@ -426,6 +444,29 @@ static void start_process(mcp_upstream *u)
 
 /* ---- answers ---- */
 
+/* The replayed initialize is answered (the answer swallowed): the session
+ * is the client's again, and what is queued may go. */
+static void init_answered(sup *s)
+{
+    static const char note[] = "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}\n";
+    if (obuf_add(s, note, sizeof note - 1))
+        s->st = P_UP;
+}
+
+/* The request written to the process with wire id id, NULL when none. */
+static sreq *written(mcp_upstream *u, uint64_t id)
+{
+    sreq *r = NULL;
+    pthread_mutex_lock(&u->qmu);
+    for (up_req *b = u->head; b; b = b->next)
+        if (((sreq *)b)->state == SQ_WRITTEN && ((sreq *)b)->wire_id == id) {
+            r = (sreq *)b;
+            break;
+        }
+    pthread_mutex_unlock(&u->qmu);
+    return r;
+}
+
 static void on_line(void *ctx, const char *line, size_t len)
 {
     mcp_upstream *u = ctx;
@@ -444,20 +485,11 @@ static void on_line(void *ctx, const char *line, size_t len)
         return;
     }
     if (s->st == P_INIT && id == s->init_wire) {
-        static const char note[] = "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}\n";
         json_decref(msg);
-        if (obuf_add(s, note, sizeof note - 1))
-            s->st = P_UP;
+        init_answered(s);
         return;
     }
-    sreq *r = NULL;
-    pthread_mutex_lock(&u->qmu);
-    for (up_req *b = u->head; b; b = b->next)
-        if (((sreq *)b)->state == SQ_WRITTEN && ((sreq *)b)->wire_id == id) {
-            r = (sreq *)b;
-            break;
-        }
-    pthread_mutex_unlock(&u->qmu);
+    sreq *r = written(u, id);
     if (!r) {
         atomic_fetch_add(&s->dropped, 1);
         json_decref(msg);
@@ -479,6 +511,39 @@ static void on_line(void *ctx, const char *line, size_t len)
         }
         wr_free(text);
     }
+    free_done(u, r);
+}
+
+/* The end of a line longer than max_answer, which was not kept (see the
+ * top): the request it answers ends with an error, the process goes on. */
+static void on_long(void *ctx, const mcp_idscan *scan, uint64_t len)
+{
+    mcp_upstream *u = ctx;
+    sup *s = u->impl;
+    s->long_since = 0;
+    uint64_t id;
+    sreq *r = NULL;
+    if (mcp_idscan_answer(scan, &id)) {
+        if (s->st == P_INIT && id == s->init_wire) {
+            init_answered(s);
+            return;
+        }
+        r = written(u, id);
+    }
+    if (!r) {
+        /* its own request is refused as a short one is (see the top) */
+        atomic_fetch_add(&s->dropped, 1);
+        char *no = s->olen - s->ooff < REFUSALS_MAX ? up_stdio_refusal_long(scan) : NULL;
+        if (no && s->st != P_DOWN)
+            obuf_add(s, no, strlen(no));
+        fprintf(stderr,
+                "writ: mcp: upstream %s: a line of %" PRIu64 " bytes from the process, longer than "
+                "max_answer (%zu), answers no request in flight: dropped%s\n",
+                u->name, len, u->lim.max_answer, no ? " (a request of its own: refused)" : "");
+        wr_free(no);
+        return;
+    }
+    up_too_big(u, &r->base);
     free_done(u, r);
 }
 
@@ -585,6 +650,19 @@ static void *stdio_thread(void *arg)
             if (s->out_progress + u->lim.idle_ms < next_ms)
                 next_ms = s->out_progress + u->lim.idle_ms;
         }
+        /* One line past max_answer for idle_ms: every request it could
+         * answer was written before it began and has timed out, and no
+         * other answer can pass it: the process is restarted. */
+        if (s->st != P_DOWN && s->lines.skipping && s->long_since) {
+            if (now >= s->long_since + u->lim.idle_ms) {
+                snprintf(why, sizeof why, "it has written one line past max_answer (%zu bytes) for %u ms",
+                         u->lim.max_answer, u->lim.idle_ms);
+                proc_down(u, why);
+                continue;
+            }
+            if (s->long_since + u->lim.idle_ms < next_ms)
+                next_ms = s->long_since + u->lim.idle_ms;
+        }
         for (;;) {
             sreq *late = NULL;
             pthread_mutex_lock(&u->qmu);
@@ -654,10 +732,10 @@ static void *stdio_thread(void *arg)
         if (pf[1].fd >= 0 && pf[1].revents) {
             ssize_t k = read(s->out_fd, buf, sizeof buf);
             if (k > 0) {
-                if (!up_lines_feed(&s->lines, buf, (size_t)k, on_line, u)) {
-                    snprintf(why, sizeof why, "it wrote a line longer than %zu bytes", u->lim.max_answer);
-                    proc_down(u, why);
-                }
+                if (!up_lines_feed(&s->lines, buf, (size_t)k, on_line, on_long, u))
+                    proc_down(u, "out of memory for a line of its stdout");
+                else if (s->lines.skipping && !s->long_since)
+                    s->long_since = up_now_ms();
             } else if (k == 0 || (errno != EAGAIN && errno != EINTR)) {
                 proc_down(u, k == 0 ? "its stdout closed" : strerror(errno));
             }

@@ -14,6 +14,9 @@ a request "PID wire METHOD ID" and for a cancel "PID cancel REQUESTID".
   changed         writes notifications/tools/list_changed, and two messages that only look
                   like it (a request of that name, a longer name), then answers like echo
   long            writes a line of params.n bytes, then answers like echo
+  big             sleeps params.ms, then answers {"pad": params.n bytes, "pid": PID}
+  bigask          first writes a request of its own (id "q1") of params.n bytes, then answers like echo
+  endless         writes a line that never ends (4000 bytes every 50 ms), answers nothing
   deaf            stops reading its stdin (sleeps 30 s), answers nothing
   exit            exits with status 3 without answering
   notifications   nothing is answered
@@ -61,13 +64,25 @@ def main():
             time.sleep(30)
         elif method == "exit":
             sys.exit(3)
+        elif method == "endless":
+            while True:
+                sys.stdout.write("x" * 4000)
+                sys.stdout.flush()
+                time.sleep(0.05)
         else:
             if method == "slow":
                 time.sleep(params.get("ms", 100) / 1000.0)
+            elif method == "big":
+                time.sleep(params.get("ms", 0) / 1000.0)
+                out({"jsonrpc": "2.0", "id": mid, "result": {"pad": "x" * params.get("n", 10), "pid": pid}})
+                continue
             elif method == "chatty":
                 out({"jsonrpc": "2.0", "method": "notifications/message", "params": {"level": "info"}})
                 out({"jsonrpc": "2.0", "id": mid, "method": "sampling/createMessage", "params": {}})
                 out({"jsonrpc": "2.0", "id": "p1", "method": "ping"})
+            elif method == "bigask":
+                out({"jsonrpc": "2.0", "id": "q1", "method": "sampling/createMessage",
+                     "params": {"pad": "x" * params.get("n", 10)}})
             elif method == "changed":
                 out({"jsonrpc": "2.0", "method": "notifications/tools/list_changed"})
                 out({"jsonrpc": "2.0", "id": "n1", "method": "notifications/tools/list_changed"})

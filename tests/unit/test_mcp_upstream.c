@@ -3,8 +3,9 @@
  * HTTP (JSON, SSE in pieces, idle timeout, closed mid-answer, 404, too
  * large, refused, the headers it received) and a Python JSON-RPC process
  * (tests/mcp/stdio_upstream.py) for stdio (ids restored exactly, concurrent
- * callers, restart with the initialize replayed, a line too long, the
- * process's own messages dropped, answer timeout).  Cancel: no callback
+ * callers, restart with the initialize replayed, a line too long failing
+ * its request alone, one that never ends, the process's own messages
+ * dropped, answer timeout).  Cancel: no callback
  * after it returns, from another thread or from inside a callback. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -1072,16 +1073,66 @@ static void test_stdio_long_line_and_timeouts(void **state)
     json_decref(a);
     rec_free(&r);
     assert_int_equal(mcp_upstream_starts(u), 1);
-    rec_init(&r);
-    post(u, &r, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"long\",\"params\":{\"n\":5000}}");
-    assert_true(rec_wait(&r, 5));
-    assert_int_equal(r.st, WRIT_EIO);
-    assert_non_null(strstr(r.why, "longer than 1000 bytes"));
+    /* 5000 bytes of noise (no id): dropped and counted, not kept; the
+     * process goes on and the answer after it arrives. */
+    uint64_t dropped = mcp_upstream_stdio_dropped(u);
+    a = call(u, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"long\",\"params\":{\"n\":5000}}", &r);
+    assert_int_equal(json_integer_value(json_object_get(a, "id")), 2);
+    json_decref(a);
     rec_free(&r);
+    assert_int_equal(mcp_upstream_stdio_dropped(u), dropped + 1);
+    /* An answer of 5000 bytes: that request alone fails, naming the limit
+     * as an HTTP upstream does; the one written after it (in flight while
+     * the long line passes) is answered, by the same process. */
+    rec big, next;
+    rec_init(&big);
+    rec_init(&next);
+    post(u, &big, "{\"jsonrpc\":\"2.0\",\"id\":\"b\",\"method\":\"big\",\"params\":{\"n\":5000,\"ms\":300}}");
+    post(u, &next, "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"echo\"}");
+    assert_true(rec_wait(&big, 5));
+    assert_true(rec_wait(&next, 5));
+    assert_int_equal(big.st, WRIT_ELIMIT);
+    assert_int_equal(big.heads, 0);
+    if (!strstr(big.why, "upstream local: answer larger than 1000 bytes (cut)"))
+        fail_msg("why: %s", big.why);
+    assert_int_equal(next.st, WRIT_OK);
+    assert_non_null(strstr(next.body, "\"id\": 3"));
+    assert_true(next.done_t > big.done_t);
+    rec_free(&big);
+    rec_free(&next);
+    /* just under the limit: answered whole */
+    a = call(u, "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"big\",\"params\":{\"n\":900}}", &r);
+    assert_int_equal(strlen(json_string_value(json_object_get(json_object_get(a, "result"), "pad"))), 900);
+    json_decref(a);
+    rec_free(&r);
+    assert_int_equal(mcp_upstream_starts(u), 1);
+    assert_int_equal(mcp_upstream_stdio_dropped(u), dropped + 1);
+    /* A request of the process's own past the limit: refused (-32601) as a
+     * short one is, so that it does not wait; once the next call is
+     * answered, the process has read the refusal. */
+    a = call(u, "{\"jsonrpc\":\"2.0\",\"id\":6,\"method\":\"bigask\",\"params\":{\"n\":5000}}", &r);
+    json_decref(a);
+    rec_free(&r);
+    a = call(u, "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"echo\"}", &r);
+    json_decref(a);
+    rec_free(&r);
+    char got[32];
+    log_find("answer", "\"q1\"", got, sizeof got);
+    assert_string_equal(got, "-32601");
+    assert_int_equal(mcp_upstream_stdio_dropped(u), dropped + 2);
+    /* A line that never ends: its request times out, and once the line has
+     * gone on past the limit for idle_ms the process is restarted. */
+    rec_init(&r);
+    post(u, &r, "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"endless\"}");
+    assert_true(rec_wait(&r, 6));
+    assert_int_equal(r.st, WRIT_EIO);
+    rec_free(&r);
+    for (int i = 0; i < 250 && mcp_upstream_starts(u) < 2; i++)
+        sleep_ms(20);
+    assert_int_equal(mcp_upstream_starts(u), 2);
     a = call(u, "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"echo\"}", &r);
     json_decref(a);
     rec_free(&r);
-    assert_int_equal(mcp_upstream_starts(u), 2);
     /* No answer within idle_ms: an error; its late answer is dropped and the next call works. */
     rec_init(&r);
     post(u, &r, "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"slow\",\"params\":{\"ms\":3200}}");
