@@ -1904,9 +1904,12 @@ writ_status mcp_gateway_open(const srv_config *cfg, mcp_gw **out, writ_error *er
         }
         if (!st && (!u->annotations || !u->tasks))
             st = wr_error(err, WRIT_ENOMEM, "out of memory");
+        mcp_up_limits lim = {.connect_ms = cfg->mcp_connect_timeout * 1000u,
+                             .idle_ms = cfg->mcp_idle_timeout * 1000u,
+                             .max_answer = (size_t)cfg->mcp_max_answer};
         if (!st)
-            st = u->cfg->url ? mcp_upstream_http_open(u->cfg->name, u->cfg->url, NULL, &u->u, err)
-                             : mcp_upstream_stdio_open(u->cfg->name, (const char *const *)u->cfg->argv, NULL,
+            st = u->cfg->url ? mcp_upstream_http_open(u->cfg->name, u->cfg->url, &lim, &u->u, err)
+                             : mcp_upstream_stdio_open(u->cfg->name, (const char *const *)u->cfg->argv, &lim,
                                                        &u->u, err);
         if (st) {
             mcp_gateway_close(g);

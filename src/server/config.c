@@ -151,6 +151,16 @@ static const ck_key keys[] = {
     {"mcp_agent_requests", CK_U32, OFF(mcp_agent_requests), 0, 1000000,
      "most /mcp/ requests (calls in flight, streams) one agent may have open at once; past it 429 (0: a "
      "quarter of max_connections, so that one agent cannot hold every connection)"},
+    {"mcp_idle_timeout", CK_DURATION, OFF(mcp_idle_timeout), 1, 86400,
+     "an MCP upstream that sends no byte of an answer for this long ends the call with an error (a tool "
+     "that streams progress is not idle; a stdio process that leaves its stdin unread this long is "
+     "restarted)"},
+    {"mcp_connect_timeout", CK_DURATION, OFF(mcp_connect_timeout), 1, 300,
+     "most time to connect to an MCP upstream (HTTP), or for a restarted stdio process to answer its "
+     "initialize"},
+    {"mcp_max_answer", CK_U64, OFF(mcp_max_answer), 4096, 1u << 30,
+     "largest MCP upstream answer read whole (a JSON answer, every list) and longest stdio line kept, "
+     "bytes; past it the call ends with an error"},
     {"mcp_upstream", CK_MCP_UP, 0, 0, 0,
      "NAME URL, or NAME stdio CMD ARG...: an MCP server served at /mcp/NAME (repeatable)"},
     {"mcp_credential", CK_MCP_CRED, 0, 0, 0,
@@ -238,6 +248,9 @@ void srv_config_defaults(srv_config *c)
     c->audit_fsync = false;
     c->audit_commit_delay_us = 500;
     c->mcp_spin_us = 200;
+    c->mcp_idle_timeout = 30;
+    c->mcp_connect_timeout = 5;
+    c->mcp_max_answer = (uint64_t)16 << 20;
     c->mcp_context_values = true;
     c->forbid_error_denies = true;
     c->audit_sink = dup("sqlite");

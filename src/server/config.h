@@ -145,6 +145,9 @@ typedef struct srv_config {
     bool forbid_error_denies;   /* a forbid that fails to evaluate denies (decide.c); false: skipped */
     uint32_t mcp_spin_us;       /* a lone MCP call's worker busy-waits this long before sleeping */
     uint32_t mcp_agent_requests; /* most /mcp/ requests of one agent open at once (0: max_connections / 4) */
+    uint32_t mcp_idle_timeout;    /* seconds without a byte of an upstream's answer (mcp_up_limits.idle_ms) */
+    uint32_t mcp_connect_timeout; /* seconds to connect to an upstream (mcp_up_limits.connect_ms) */
+    uint64_t mcp_max_answer;      /* bytes of an answer read whole, of a stdio line kept */
     size_t nmcp_cred;
     srv_mcp_cred *mcp_cred;
     uint32_t approval_ttl;      /* seconds an approval lives from its request */

@@ -5,6 +5,7 @@
 //   sseclose 200 text/event-stream, one event, then the socket is closed
 //   sselist  200 text/event-stream, one event whose result holds a tools list (key escaped)
 //   hang     nothing, ever
+//   big      200 application/json, a result whose text is arguments.n bytes (not listed)
 // initialize is answered (tools only), notifications get a 202, a GET a 405, and
 // tools/list comes as SSE written unusually but validly: a byte order mark, lone
 // CR line endings, a comment, a priming event with empty data, the answer's JSON
@@ -66,6 +67,10 @@ const http = createServer(async (rq, rs) => {
     rs.end('event: message\ndata: {"jsonrpc":"2.0","id":' + JSON.stringify(msg.id) +
            ',"result":{"t\\u006fols":[{"name":"garbage"},{"name":"secret"},' +
            '{"name":"hang","annotations":{"destructiveHint":true}}],"content":[]}}\n\n');
+  } else if (tool === "big") {
+    const text = "x".repeat(Number(msg.params.arguments?.n ?? 0));
+    rs.writeHead(200, { "Content-Type": "application/json" })
+      .end(JSON.stringify({ jsonrpc: "2.0", id: msg.id, result: { content: [{ type: "text", text }] } }));
   } else if (tool === "hang") {
     /* never answers */
   } else {
