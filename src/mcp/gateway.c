@@ -1301,24 +1301,32 @@ static bool task_method(const char *meth)
 static mcp_task_whose related_task(mcp_gw *g, gw_req *r, const json_t *params, char *other, size_t n)
 {
     const json_t *rel = json_object_get(json_object_get(params, "_meta"), "io.modelcontextprotocol/related-task");
-    return rel ? gw_task_whose(g, r, json_object_get(rel, "taskId"), other, n) : TASKBIND_MINE;
+    return rel ? gw_task_whose(g, r, json_object_get(rel, "taskId"), NULL, other, n) : TASKBIND_MINE;
 }
 
 /* A request naming a task that is not this agent's (w: another agent's,
  * whose name is other, or one no call through the gateway created) is
  * refused: -32602 with answer, which says only that the agent has no such
- * task, as the transport answers an unknown one.  The refusal is a deny
- * like a policy's, so it is recorded like one, through the decision
- * path's record writer (srv_decide_refused: agent, task, chain, action
- * NAME/what, upstream, and why: whose task it was), and its answer waits
- * for the record as a deny's does (mcp_handle, decided). */
+ * task, as the transport answers an unknown one.  One whose owner cannot
+ * be known now (TASKBIND_UNAVAILABLE: not in this replica's memory, and
+ * the state store failed; other is its error) is refused too, -32603
+ * saying to try again (the same for any id this replica does not hold).
+ * The refusal is a deny like a policy's, so it is recorded like one,
+ * through the decision path's record writer (srv_decide_refused: agent,
+ * task, chain, action NAME/what, upstream, and why: whose task it was),
+ * and its answer waits for the record as a deny's does (mcp_handle,
+ * decided). */
 static void refuse_task(mcp_gw *g, gw_req *r, const char *what, const char *named, mcp_task_whose w,
                         const char *other, const char *answer)
 {
-    char aid[600], why[320];
+    char aid[600], why[360];
     snprintf(aid, sizeof aid, "%s/%s", r->up->cfg->name, what);
     if (w == TASKBIND_OTHERS)
         snprintf(why, sizeof why, "task binding: %s is another agent's task (%.150s's): refused", named, other);
+    else if (w == TASKBIND_UNAVAILABLE)
+        snprintf(why, sizeof why,
+                 "task binding: %s cannot be checked: the state store is unavailable (%.150s): refused",
+                 named, other);
     else
         snprintf(why, sizeof why,
                  "task binding: %s is a task no call through the gateway created (or one expired or "
@@ -1328,8 +1336,11 @@ static void refuse_task(mcp_gw *g, gw_req *r, const char *what, const char *name
     srv_outcome o;
     srv_decide_refused(g->s, &a, why, &o);
     r->allow = false;
-    r->deny_code = MCP_RPC_INVALID_PARAMS;
-    copy_cut(r->deny, sizeof r->deny, answer);
+    r->deny_code = w == TASKBIND_UNAVAILABLE ? MCP_RPC_INTERNAL_ERROR : MCP_RPC_INVALID_PARAMS;
+    copy_cut(r->deny, sizeof r->deny,
+             w == TASKBIND_UNAVAILABLE ? "the gateway cannot tell whose task this is now (its state store is "
+                                         "unavailable): try again later"
+                                       : answer);
 }
 
 /* The action id (after NAME/) of a request refused before it is read
@@ -1387,7 +1398,7 @@ static int decide_post(mcp_gw *g, gw_req *r, struct MHD_Connection *c, const cha
         return -1;
     }
     int rc = 0;
-    char err_at[300], other[160];
+    char err_at[300], other[200];
     mcp_task_whose tw;
     if (m.kind == MCP_RPC_REQUEST) {
         char meth[128];
@@ -1509,9 +1520,8 @@ static int decide_post(mcp_gw *g, gw_req *r, struct MHD_Connection *c, const cha
             r->list = L_RESOURCES;
         } else if (!strcmp(meth, "prompts/list")) {
             r->list = L_PROMPTS;
-        } else if (task_method(meth) &&
-                   (tw = gw_task_whose(g, r, json_object_get(m.params, "taskId"), other, sizeof other)) !=
-                       TASKBIND_MINE) {
+        } else if (task_method(meth) && (tw = gw_task_whose(g, r, json_object_get(m.params, "taskId"), NULL,
+                                                            other, sizeof other)) != TASKBIND_MINE) {
             /* another agent's task, or one no call through the gateway made */
             char named[160];
             snprintf(named, sizeof named, "%s's params.taskId", meth);
@@ -1813,6 +1823,15 @@ static int start(void *arg, srv *s, char *err, size_t n)
     for (size_t i = 0; i < g->nups; i++)
         if (g->ups[i].token_aud && !s->keyring) {
             snprintf(err, n, "mcp_credential %s token: minting needs a signing key (token_keys)",
+                     g->ups[i].cfg->name);
+            return -1;
+        }
+    /* tasks bound in the state store too (taskbind.h): on a shared one,
+     * a task is its owner's through every replica; on the embedded one,
+     * after a restart */
+    for (size_t i = 0; i < g->nups; i++)
+        if (!mcp_taskbind_share(g->ups[i].tasks, s->state, g->ups[i].cfg->name)) {
+            snprintf(err, n, "mcp_upstream %s: its tasks cannot be kept in the state store",
                      g->ups[i].cfg->name);
             return -1;
         }

@@ -163,12 +163,15 @@ void gw_sse_filter_events(mcp_gw *g, gw_req *r, const char *in, size_t n);
  * without a token or memory.  What tasks and an agent's share are kept by. */
 char *gw_owner(mcp_gw *g, const gw_req *r);
 /* Tasks (taskbind.h): remember the task a task-augmented call's answer
- * (one JSON-RPC message, text[0..len)) created as this agent's; is task id
- * (a JSON value, may be NULL) this agent's on r's upstream? */
+ * (one JSON-RPC message, text[0..len)) created as this agent's (shared:
+ * written to the state store before this returns); is task id (a JSON
+ * value, may be NULL) this agent's on r's upstream?  Shared, a task not
+ * held in memory is asked of the store (asks: as mcp_taskbind_whose). */
 void gw_task_note(mcp_gw *g, gw_req *r, const char *text, size_t len);
-bool gw_task_owned(mcp_gw *g, gw_req *r, const json_t *id);
-/* Whose task id is (mcp_taskbind_whose; a non-string id is nobody's). */
-mcp_task_whose gw_task_whose(mcp_gw *g, gw_req *r, const json_t *id, char *other, size_t n);
+bool gw_task_owned(mcp_gw *g, gw_req *r, const json_t *id, unsigned *asks);
+/* Whose task id is (mcp_taskbind_whose; a non-string id is nobody's):
+ * detail names the other owner, or why the store could not answer. */
+mcp_task_whose gw_task_whose(mcp_gw *g, gw_req *r, const json_t *id, unsigned *asks, char *detail, size_t n);
 
 /* toolinfo.c */
 

@@ -92,6 +92,12 @@ json_t *gw_remember_tool(gw_up *up, const json_t *it)
     return ann;
 }
 
+/* Task ids of one task listing that may be asked of the state store (a
+ * round trip each, on this thread) when this replica does not hold them:
+ * tasks created through another replica, or before a restart.  Past it,
+ * such a task is not listed (it still answers tasks/get, which asks). */
+#define TASK_LIST_ASKS 64
+
 /* Filter one list result in place; the tools' annotations are remembered
  * only from the answer to a tools/list (not from a stream, whose message
  * may be any answer).  False when the result has the list's member but it
@@ -110,6 +116,7 @@ static bool filter_result(mcp_gw *g, gw_req *r, gw_list list, json_t *result)
         return false;
     srv_snapshot *snap = snap_acquire(g->s->store);
     int readable = -1; /* templates: may some resource be read (the same for each, so asked once) */
+    unsigned asks = TASK_LIST_ASKS;
     size_t i = 0;
     while (i < json_array_size(items)) {
         json_t *it = json_array_get(items, i);
@@ -126,8 +133,9 @@ static bool filter_result(mcp_gw *g, gw_req *r, gw_list list, json_t *result)
                 json_decref(ann);
             }
         } else if (list == L_TASKS) {
-            /* a task this agent's call created (taskbind.h) */
-            keep = gw_task_owned(g, r, json_object_get(it, "taskId"));
+            /* a task this agent's call created (taskbind.h), through
+             * any replica; one the store cannot be asked about is not listed */
+            keep = gw_task_owned(g, r, json_object_get(it, "taskId"), &asks);
         } else if (list == L_TEMPLATES) {
             /* a template, when reading some uri may be allowed (input unknown) */
             snprintf(aid, sizeof aid, "%s/resources/read", r->up->cfg->name);
@@ -289,6 +297,8 @@ char *gw_owner(mcp_gw *g, const gw_req *r)
     return o;
 }
 
+/* Bindings are timed by the wall clock (unix ms): a shared one's expiry is
+ * read by other replicas and after a restart (taskbind.h). */
 void gw_task_note(mcp_gw *g, gw_req *r, const char *text, size_t len)
 {
     json_t *m = json_loadb(text, len, JSON_ALLOW_NUL | JSON_REJECT_DUPLICATES, NULL);
@@ -298,29 +308,37 @@ void gw_task_note(mcp_gw *g, gw_req *r, const char *text, size_t len)
     if (r->id && json_is_string(id) && !json_object_get(m, "method") && json_equal(json_object_get(m, "id"), r->id)) {
         double t = json_is_number(ttl) ? json_number_value(ttl) : 0;
         char *owner = gw_owner(g, r);
+        char why[300];
+        why[0] = '\0';
         if (!owner || !mcp_taskbind_add(r->up->tasks, json_string_value(id), json_string_length(id), owner,
-                                        t > 0 && t < (double)TASKBIND_MAX_TTL_MS ? (int64_t)t : 0, wr_mono_ms()))
+                                        t > 0 && t < (double)TASKBIND_MAX_TTL_MS ? (int64_t)t : 0,
+                                        wr_wall_ms(), why, sizeof why))
             fprintf(stderr, "writ: mcp: upstream %s: a task its answer names could not be bound to the agent: no one "
                             "reaches it through the gateway\n", r->up->cfg->name);
+        else if (why[0])
+            fprintf(stderr,
+                    "writ: mcp: upstream %s: a task bound to its agent on this replica only (the state "
+                    "store failed: %s): other replicas refuse it\n",
+                    r->up->cfg->name, why);
         wr_free(owner);
     }
     json_decref(m);
 }
 
-bool gw_task_owned(mcp_gw *g, gw_req *r, const json_t *id)
+bool gw_task_owned(mcp_gw *g, gw_req *r, const json_t *id, unsigned *asks)
 {
-    return gw_task_whose(g, r, id, NULL, 0) == TASKBIND_MINE;
+    return gw_task_whose(g, r, id, asks, NULL, 0) == TASKBIND_MINE;
 }
 
-mcp_task_whose gw_task_whose(mcp_gw *g, gw_req *r, const json_t *id, char *other, size_t n)
+mcp_task_whose gw_task_whose(mcp_gw *g, gw_req *r, const json_t *id, unsigned *asks, char *detail, size_t n)
 {
-    if (other && n)
-        other[0] = '\0';
+    if (detail && n)
+        detail[0] = '\0';
     if (!json_is_string(id))
         return TASKBIND_UNKNOWN;
     char *owner = gw_owner(g, r);
-    mcp_task_whose w = owner ? mcp_taskbind_whose(r->up->tasks, json_string_value(id), json_string_length(id), owner,
-                                                  wr_mono_ms(), other, n)
+    mcp_task_whose w = owner ? mcp_taskbind_whose(r->up->tasks, json_string_value(id), json_string_length(id),
+                                                  owner, wr_wall_ms(), asks, detail, n)
                              : TASKBIND_UNKNOWN;
     wr_free(owner);
     return w;

@@ -1,12 +1,17 @@
 /* taskbind.c - MCP tasks bound to the agent that created them: see
  * taskbind.h.  Two jansson objects under one mutex: tasks (id -> [owner,
  * expires_ms]) and owners (owner -> how many tasks it has).  Making room
- * scans the table; it happens only when a bound is reached. */
+ * scans the table; it happens only when a bound is reached.  Shared, the
+ * store is called between two holds of the mutex, never under it: a
+ * binding is looked up here, then written to (or asked of) the store, then
+ * put here, looked up again first (another thread may have put one
+ * meanwhile: the first one here wins, as in the store). */
 #include "mcp/taskbind.h"
 #include "util/alloc.h"
 
 #include <jansson.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <string.h>
 
 struct mcp_taskbind {
@@ -14,6 +19,8 @@ struct mcp_taskbind {
     json_t *tasks;  /* id -> [owner, expires_ms] */
     json_t *owners; /* owner -> count */
     size_t cap, per_owner;
+    wr_store *store; /* NULL: memory only */
+    char upstream[WR_MCP_TASK_NAME_MAX + 1];
 };
 
 mcp_taskbind *mcp_taskbind_new(size_t cap, size_t per_owner)
@@ -95,27 +102,47 @@ static void make_room(mcp_taskbind *t, const char *owner, size_t max, int64_t no
 
 static bool id_ok(const char *id, size_t n) { return n > 0 && !memchr(id, '\0', n); }
 
-bool mcp_taskbind_add(mcp_taskbind *t, const char *id, size_t idlen, const char *owner, int64_t ttl_ms,
-                      int64_t now_ms)
+bool mcp_taskbind_share(mcp_taskbind *t, wr_store *st, const char *upstream)
 {
-    if (!t || !owner || !id_ok(id, idlen))
+    if (!t)
         return false;
-    if (ttl_ms <= 0 || ttl_ms > TASKBIND_MAX_TTL_MS)
-        ttl_ms = TASKBIND_MAX_TTL_MS;
-    pthread_mutex_lock(&t->mu);
-    bool ok = false;
-    const json_t *had = json_object_getn(t->tasks, id, idlen);
-    if (had && expiry_of(had) > now_ms) {
-        ok = !strcmp(owner_of(had), owner);
-        pthread_mutex_unlock(&t->mu);
-        return ok;
-    }
+    t->store = NULL;
+    if (!st)
+        return true;
+    size_t l = upstream ? strnlen(upstream, sizeof t->upstream) : 0;
+    if (l == 0 || l >= sizeof t->upstream)
+        return false;
+    memcpy(t->upstream, upstream, l + 1);
+    t->store = st;
+    return true;
+}
+
+/* Is id held here, live at now?  Its owner's name into *owner (valid while
+ * mu is held).  mu held. */
+static bool held(mcp_taskbind *t, const char *id, size_t idlen, int64_t now, const char **owner)
+{
+    const json_t *e = json_object_getn(t->tasks, id, idlen);
+    if (!e || expiry_of(e) <= now)
+        return false;
+    *owner = owner_of(e);
+    return true;
+}
+
+/* Put id as owner's until expires, unless it is held live already; true
+ * when it is owner's afterwards.  mu held. */
+static bool put(mcp_taskbind *t, const char *id, size_t idlen, const char *owner, int64_t expires,
+                int64_t now)
+{
+    const char *had;
+    if (held(t, id, idlen, now, &had))
+        return !strcmp(had, owner);
     char *key = wr_strndup(id, idlen);
+    bool ok = false;
     if (key) {
         forget(t, key);
-        make_room(t, owner, t->per_owner, now_ms);
-        make_room(t, NULL, t->cap, now_ms);
-        json_t *e = json_pack("[s,I]", owner, (json_int_t)(now_ms + ttl_ms));
+        make_room(t, owner, t->per_owner, now);
+        make_room(t, NULL, t->cap, now);
+        json_t *e = json_pack("[s,I]", owner, (json_int_t)expires);
         ok = e && !json_object_set_new_nocheck(t->tasks, key, e);
         if (ok && json_object_set_new_nocheck(t->owners, owner,
                                               json_integer((json_int_t)owner_count(t, owner) + 1))) {
@@ -124,33 +151,110 @@ bool mcp_taskbind_add(mcp_taskbind *t, const char *id, size_t idlen, const char 
         }
     }
     wr_free(key);
+    return ok;
+}
+
+bool mcp_taskbind_add(mcp_taskbind *t, const char *id, size_t idlen, const char *owner, int64_t ttl_ms,
+                      int64_t now_ms, char *why, size_t n)
+{
+    if (why && n)
+        why[0] = '\0';
+    if (!t || !owner || !id_ok(id, idlen))
+        return false;
+    if (ttl_ms <= 0 || ttl_ms > TASKBIND_MAX_TTL_MS)
+        ttl_ms = TASKBIND_MAX_TTL_MS;
+    pthread_mutex_lock(&t->mu);
+    const char *had;
+    if (held(t, id, idlen, now_ms, &had)) {
+        bool mine = !strcmp(had, owner);
+        pthread_mutex_unlock(&t->mu);
+        return mine;
+    }
+    pthread_mutex_unlock(&t->mu);
+    if (t->store) {
+        /* written through first: another's binding there keeps the id */
+        bool mine = false;
+        writ_error err;
+        memset(&err, 0, sizeof err);
+        if (wr_store_mcp_task_bind(t->store, t->upstream, id, idlen, owner, now_ms + ttl_ms,
+                                   (uint32_t)t->per_owner, now_ms, &mine, &err)) {
+            if (why && n)
+                snprintf(why, n, "%s", err.msg[0] ? err.msg : "the state store failed");
+        } else if (!mine) {
+            return false;
+        }
+    }
+    pthread_mutex_lock(&t->mu);
+    bool ok = put(t, id, idlen, owner, now_ms + ttl_ms, now_ms);
     pthread_mutex_unlock(&t->mu);
     return ok;
 }
 
 bool mcp_taskbind_owns(mcp_taskbind *t, const char *id, size_t idlen, const char *owner, int64_t now_ms)
 {
-    return mcp_taskbind_whose(t, id, idlen, owner, now_ms, NULL, 0) == TASKBIND_MINE;
+    return mcp_taskbind_whose(t, id, idlen, owner, now_ms, NULL, NULL, 0) == TASKBIND_MINE;
 }
 
-mcp_task_whose mcp_taskbind_whose(mcp_taskbind *t, const char *id, size_t idlen, const char *owner, int64_t now_ms,
-                                  char *other, size_t n)
+/* s into out (n bytes), cut to n - 1. */
+static void copy_cut(char *out, size_t n, const char *s)
 {
-    if (other && n)
-        other[0] = '\0';
+    if (!out || !n)
+        return;
+    size_t l = strnlen(s, n - 1);
+    memcpy(out, s, l);
+    out[l] = '\0';
+}
+
+mcp_task_whose mcp_taskbind_whose(mcp_taskbind *t, const char *id, size_t idlen, const char *owner,
+                                  int64_t now_ms, unsigned *asks, char *detail, size_t n)
+{
+    if (detail && n)
+        detail[0] = '\0';
     if (!t || !owner || !id_ok(id, idlen))
         return TASKBIND_UNKNOWN;
     pthread_mutex_lock(&t->mu);
-    const json_t *e = json_object_getn(t->tasks, id, idlen);
-    mcp_task_whose w = !e || expiry_of(e) <= now_ms      ? TASKBIND_UNKNOWN
-                       : !strcmp(owner_of(e), owner) ? TASKBIND_MINE
-                                                     : TASKBIND_OTHERS;
-    if (w == TASKBIND_OTHERS && other && n) {
-        size_t l = strnlen(owner_of(e), n - 1);
-        memcpy(other, owner_of(e), l);
-        other[l] = '\0';
+    const char *had;
+    if (held(t, id, idlen, now_ms, &had)) {
+        bool mine = !strcmp(had, owner);
+        if (!mine)
+            copy_cut(detail, n, had);
+        pthread_mutex_unlock(&t->mu);
+        return mine ? TASKBIND_MINE : TASKBIND_OTHERS;
     }
     pthread_mutex_unlock(&t->mu);
+    if (!t->store || (asks && !*asks))
+        return TASKBIND_UNKNOWN;
+    if (asks)
+        (*asks)--;
+    /* not held here: created through another replica, before a restart,
+     * or pushed out of this table */
+    char *theirs = wr_malloc(WR_MCP_TASK_OWNER_MAX + 1);
+    if (!theirs) {
+        copy_cut(detail, n, "out of memory");
+        return TASKBIND_UNAVAILABLE;
+    }
+    int64_t expires;
+    bool found;
+    writ_error err;
+    memset(&err, 0, sizeof err);
+    mcp_task_whose w = TASKBIND_UNKNOWN;
+    if (wr_store_mcp_task_owner(t->store, t->upstream, id, idlen, now_ms, theirs, &expires, &found, &err)) {
+        copy_cut(detail, n, err.msg[0] ? err.msg : "the state store failed");
+        w = TASKBIND_UNAVAILABLE;
+        if (asks)
+            *asks = 0; /* a listing waits for a failing store once, not once per id */
+    } else if (found) {
+        /* remembered here from now on (a binding put here meanwhile wins,
+         * as it would have in the store) */
+        pthread_mutex_lock(&t->mu);
+        (void)put(t, id, idlen, theirs, expires, now_ms);
+        const char *who = held(t, id, idlen, now_ms, &had) ? had : theirs;
+        w = !strcmp(who, owner) ? TASKBIND_MINE : TASKBIND_OTHERS;
+        if (w == TASKBIND_OTHERS)
+            copy_cut(detail, n, who);
+        pthread_mutex_unlock(&t->mu);
+    }
+    wr_free(theirs);
     return w;
 }
 

@@ -281,6 +281,8 @@ static const wr_store_ops redis_ops = {
     .counter_scan = wr_redis_counter_scan,
     .revocation_publish = wr_redis_revocation_publish,
     .revocation_follow = wr_redis_revocation_follow,
+    .mcp_task_bind = wr_redis_mcp_task_bind,
+    .mcp_task_owner = wr_redis_mcp_task_owner,
 };
 
 static writ_status url_fail(writ_error *err, const char *spec, size_t at, const char *why)

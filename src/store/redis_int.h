@@ -1,6 +1,7 @@
 /* redis_int.h - the Redis backend's handle, shared by its files: redis.c
  * (URL, connections, commands, scripts), redis_tls.c (rediss://),
- * redis_approvals.c, redis_counters.c, redis_revocations.c.
+ * redis_approvals.c, redis_counters.c, redis_revocations.c,
+ * redis_mcptasks.c.
  *
  * Every key starts with "writ:"; a deployment that shares one Redis
  * between several Writ installations gives each its own database (/DB). */
@@ -105,5 +106,11 @@ writ_status wr_redis_revocation_follow(wr_store *st, char cursor[WR_REV_CURSOR_M
                                        bool (*fn)(void *ud, int kind, const char *value, size_t len,
                                                   int64_t until),
                                        void *ud, bool *lost, writ_error *err);
+writ_status wr_redis_mcp_task_bind(wr_store *st, const char *upstream, const char *id, size_t idlen,
+                                   const char *owner, int64_t expires_ms, uint32_t max_per_owner,
+                                   int64_t now_ms, bool *mine, writ_error *err);
+writ_status wr_redis_mcp_task_owner(wr_store *st, const char *upstream, const char *id, size_t idlen,
+                                    int64_t now_ms, char owner[WR_MCP_TASK_OWNER_MAX + 1],
+                                    int64_t *expires_ms, bool *found, writ_error *err);
 
 #endif

@@ -49,6 +49,8 @@ static const wr_store_ops sqlite_ops = {
     .counter_scan = wr_sqlite_counter_scan,
     .revocation_publish = wr_sqlite_revocation_publish,
     .revocation_follow = wr_sqlite_revocation_follow,
+    .mcp_task_bind = wr_sqlite_mcp_task_bind,
+    .mcp_task_owner = wr_sqlite_mcp_task_owner,
 };
 
 writ_status wr_sqlite_store_open(const char *path, wr_store **out, writ_error *err)
@@ -86,7 +88,7 @@ writ_status wr_sqlite_store_open(const char *path, wr_store **out, writ_error *e
         goto fail;
     }
     if ((st = wr_sqlite_approvals_init(s, err)) || (st = wr_sqlite_counters_init(s, err)) ||
-        (st = wr_sqlite_revocations_init(s, err)))
+        (st = wr_sqlite_revocations_init(s, err)) || (st = wr_sqlite_mcptasks_init(s, err)))
         goto fail;
     *out = &s->base;
     return WRIT_OK;

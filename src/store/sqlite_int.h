@@ -1,5 +1,6 @@
 /* sqlite_int.h - the SQLite backend's handle, shared by its files:
- * sqlite.c (open, close, schema), sqlite_approvals.c, sqlite_counters.c. */
+ * sqlite.c (open, close, schema), sqlite_approvals.c, sqlite_counters.c,
+ * sqlite_revocations.c, sqlite_mcptasks.c. */
 #ifndef WRIT_STORE_SQLITE_INT_H
 #define WRIT_STORE_SQLITE_INT_H
 
@@ -21,6 +22,7 @@ typedef struct wr_sqlite_store {
 writ_status wr_sqlite_approvals_init(wr_sqlite_store *s, writ_error *err);
 writ_status wr_sqlite_counters_init(wr_sqlite_store *s, writ_error *err);
 writ_status wr_sqlite_revocations_init(wr_sqlite_store *s, writ_error *err);
+writ_status wr_sqlite_mcptasks_init(wr_sqlite_store *s, writ_error *err);
 /* Before the connection closes: the statements an area keeps. */
 void wr_sqlite_counters_close(wr_sqlite_store *s);
 
@@ -59,5 +61,11 @@ writ_status wr_sqlite_revocation_follow(wr_store *st, char cursor[WR_REV_CURSOR_
                                         bool (*fn)(void *ud, int kind, const char *value, size_t len,
                                                    int64_t until),
                                         void *ud, bool *lost, writ_error *err);
+writ_status wr_sqlite_mcp_task_bind(wr_store *st, const char *upstream, const char *id, size_t idlen,
+                                    const char *owner, int64_t expires_ms, uint32_t max_per_owner,
+                                    int64_t now_ms, bool *mine, writ_error *err);
+writ_status wr_sqlite_mcp_task_owner(wr_store *st, const char *upstream, const char *id, size_t idlen,
+                                     int64_t now_ms, char owner[WR_MCP_TASK_OWNER_MAX + 1],
+                                     int64_t *expires_ms, bool *found, writ_error *err);
 
 #endif

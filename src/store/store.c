@@ -263,3 +263,50 @@ writ_status wr_store_revocation_follow(wr_store *st, char cursor[WR_REV_CURSOR_M
     return st->ops->revocation_follow(st, cursor, wait_ms < 0 ? 0 : wait_ms, fn, ud, lost ? lost : &lost_here,
                                       err);
 }
+
+/* upstream and owner within their bounds, the id 1..WR_MCP_TASK_ID_MAX
+ * bytes without NUL */
+static writ_status mcp_task_args(const char *upstream, const char *id, size_t idlen, const char *owner,
+                                 writ_error *err)
+{
+    size_t ul = upstream ? strnlen(upstream, WR_MCP_TASK_NAME_MAX + 1) : 0;
+    if (ul == 0 || ul > WR_MCP_TASK_NAME_MAX)
+        return st_fail(err, WRIT_EINVAL, "state: mcp task: the upstream's name must be 1..256 bytes");
+    if (!id || idlen == 0 || idlen > WR_MCP_TASK_ID_MAX || memchr(id, '\0', idlen))
+        return st_fail(err, WRIT_EINVAL, "state: mcp task: the task id must be 1..8192 bytes without NUL");
+    size_t ol = owner ? strnlen(owner, WR_MCP_TASK_OWNER_MAX + 1) : 1;
+    if (ol == 0 || ol > WR_MCP_TASK_OWNER_MAX)
+        return st_fail(err, WRIT_EINVAL, "state: mcp task: the owner must be 1..4096 bytes");
+    return WRIT_OK;
+}
+
+writ_status wr_store_mcp_task_bind(wr_store *st, const char *upstream, const char *id, size_t idlen,
+                                   const char *owner, int64_t expires_ms, uint32_t max_per_owner,
+                                   int64_t now_ms, bool *mine, writ_error *err)
+{
+    *mine = false;
+    writ_status rc = mcp_task_args(upstream, id, idlen, owner ? owner : "", err);
+    if (rc)
+        return rc;
+    return st->ops->mcp_task_bind(st, upstream, id, idlen, owner, expires_ms, max_per_owner, now_ms, mine,
+                                  err);
+}
+
+writ_status wr_store_mcp_task_owner(wr_store *st, const char *upstream, const char *id, size_t idlen,
+                                    int64_t now_ms, char owner[WR_MCP_TASK_OWNER_MAX + 1],
+                                    int64_t *expires_ms, bool *found, writ_error *err)
+{
+    owner[0] = '\0';
+    *expires_ms = 0;
+    *found = false;
+    writ_status rc = mcp_task_args(upstream, id, idlen, NULL, err);
+    if (rc)
+        return rc;
+    rc = st->ops->mcp_task_owner(st, upstream, id, idlen, now_ms, owner, expires_ms, found, err);
+    if (rc || !*found) { /* a failing backend leaves nothing half-made */
+        owner[0] = '\0';
+        *expires_ms = 0;
+        *found = false;
+    }
+    return rc;
+}

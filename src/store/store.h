@@ -1,6 +1,7 @@
 /* store.h - the state every replica of Writ must agree on, behind one
- * interface: approvals (src/approval/) and task-history counters
- * (src/limits/), and the feed of revocations that replicas share (each
+ * interface: approvals (src/approval/), task-history counters
+ * (src/limits/) and which agent each MCP task belongs to (src/mcp/
+ * taskbind.c), and the feed of revocations that replicas share (each
  * replica keeps the revocation set itself in memory, revocations.c).
  *
  * A backend is a table of operations (wr_store_ops) behind a handle.  The
@@ -259,6 +260,40 @@ WRIT_MUST_CHECK writ_status wr_store_revocation_follow(
     wr_store *st, char cursor[WR_REV_CURSOR_MAX], int wait_ms,
     bool (*fn)(void *ud, int kind, const char *value, size_t len, int64_t until), void *ud, bool *lost,
     writ_error *err);
+
+/* ---- MCP task bindings
+ *
+ * Which agent each task of an MCP upstream belongs to (src/mcp/taskbind.h):
+ * the gateway records the task id that a task-augmented call's answer
+ * names as the calling agent's, and a replica that does not know a task
+ * itself asks here.  upstream is 1..WR_MCP_TASK_NAME_MAX bytes and owner
+ * 1..WR_MCP_TASK_OWNER_MAX (C strings); the id is (id, idlen),
+ * 1..WR_MCP_TASK_ID_MAX bytes without NUL (else WRIT_EINVAL).  A binding
+ * lives until its expires_ms; a backend drops it some time after. */
+#define WR_MCP_TASK_NAME_MAX 256
+#define WR_MCP_TASK_OWNER_MAX 4096
+#define WR_MCP_TASK_ID_MAX 8192
+
+/* Record task id of upstream as owner's until expires_ms, in one atomic
+ * step: unless a binding of that id lives at now_ms already, which is then
+ * kept as it is (the first writer wins: an upstream that gives one id to
+ * two agents leaves it the first one's).  *mine: the id is owner's after
+ * the step.  max_per_owner > 0: owner then has at most that many live
+ * bindings on upstream, those expiring first dropped (never this one);
+ * 0 = no cap. */
+WRIT_MUST_CHECK writ_status wr_store_mcp_task_bind(wr_store *st, const char *upstream, const char *id,
+                                                   size_t idlen, const char *owner, int64_t expires_ms,
+                                                   uint32_t max_per_owner, int64_t now_ms, bool *mine,
+                                                   writ_error *err);
+
+/* The live binding (at now_ms) of task id of upstream: *found, its owner
+ * into owner (a NUL-terminated copy) and its expires_ms.  *found false,
+ * owner "" and WRIT_OK when there is none: never recorded, expired or
+ * dropped. */
+WRIT_MUST_CHECK writ_status wr_store_mcp_task_owner(wr_store *st, const char *upstream, const char *id,
+                                                    size_t idlen, int64_t now_ms,
+                                                    char owner[WR_MCP_TASK_OWNER_MAX + 1],
+                                                    int64_t *expires_ms, bool *found, writ_error *err);
 
 /* ---- for backends (store_int.h holds wr_store_ops) */
 

@@ -42,6 +42,13 @@ typedef struct wr_store_ops {
                                      bool (*fn)(void *ud, int kind, const char *value, size_t len,
                                                 int64_t until),
                                      void *ud, bool *lost, writ_error *err);
+    /* arguments checked by store.c (lengths, no NUL in the id) */
+    writ_status (*mcp_task_bind)(wr_store *st, const char *upstream, const char *id, size_t idlen,
+                                 const char *owner, int64_t expires_ms, uint32_t max_per_owner,
+                                 int64_t now_ms, bool *mine, writ_error *err);
+    writ_status (*mcp_task_owner)(wr_store *st, const char *upstream, const char *id, size_t idlen,
+                                  int64_t now_ms, char owner[WR_MCP_TASK_OWNER_MAX + 1], int64_t *expires_ms,
+                                  bool *found, writ_error *err);
 } wr_store_ops;
 
 /* Every backend's handle starts with this. */

@@ -1,6 +1,8 @@
 /* test_mcp_taskbind.c - MCP tasks bound to their agent (mcp/taskbind.h): a
  * task is its owner's alone, until it expires or is pushed out, and one
- * owner's many tasks push out only its own. */
+ * owner's many tasks push out only its own; shared through a state store,
+ * a task bound through one table (one replica) is its owner's in another
+ * and after a restart, and a store that fails refuses. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,6 +11,13 @@
 #include <string.h>
 
 #include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "mcp/taskbind.h"
 
@@ -21,7 +30,7 @@ static bool owns(mcp_taskbind *t, const char *id, const char *o, int64_t now)
 
 static bool add(mcp_taskbind *t, const char *id, const char *o, int64_t ttl, int64_t now)
 {
-    return mcp_taskbind_add(t, id, strlen(id), o, ttl, now);
+    return mcp_taskbind_add(t, id, strlen(id), o, ttl, now, NULL, 0);
 }
 
 static void test_owner_only(void **state)
@@ -39,7 +48,7 @@ static void test_owner_only(void **state)
     assert_false(add(t, "t1", B, 60000, 2000));
     assert_false(owns(t, "t1", B, 2000));
     /* ids with NUL or empty are never remembered */
-    assert_false(mcp_taskbind_add(t, "t\0x", 3, A, 60000, 1000));
+    assert_false(mcp_taskbind_add(t, "t\0x", 3, A, 60000, 1000, NULL, 0));
     assert_false(mcp_taskbind_owns(t, "t\0x", 3, A, 1000));
     assert_false(mcp_taskbind_owns(t, "t1\0", 3, A, 1000)); /* not "t1" */
     assert_false(add(t, "", A, 60000, 1000));
@@ -105,22 +114,200 @@ static void test_whose(void **state)
     mcp_taskbind *t = mcp_taskbind_new(16, 4);
     assert_true(add(t, "t1", A, 500, 1000));
     char other[64] = "x";
-    assert_int_equal(mcp_taskbind_whose(t, "t1", 2, A, 1000, other, sizeof other), TASKBIND_MINE);
+    assert_int_equal(mcp_taskbind_whose(t, "t1", 2, A, 1000, NULL, other, sizeof other), TASKBIND_MINE);
     assert_string_equal(other, "");
-    assert_int_equal(mcp_taskbind_whose(t, "t1", 2, B, 1000, other, sizeof other), TASKBIND_OTHERS);
+    assert_int_equal(mcp_taskbind_whose(t, "t1", 2, B, 1000, NULL, other, sizeof other), TASKBIND_OTHERS);
     assert_string_equal(other, A);
     char small[8];
-    assert_int_equal(mcp_taskbind_whose(t, "t1", 2, B, 1000, small, sizeof small), TASKBIND_OTHERS);
+    assert_int_equal(mcp_taskbind_whose(t, "t1", 2, B, 1000, NULL, small, sizeof small), TASKBIND_OTHERS);
     assert_string_equal(small, "spiffe:");
-    assert_int_equal(mcp_taskbind_whose(t, "t1", 2, B, 1000, NULL, 0), TASKBIND_OTHERS);
-    assert_int_equal(mcp_taskbind_whose(t, "t2", 2, B, 1000, other, sizeof other), TASKBIND_UNKNOWN);
+    assert_int_equal(mcp_taskbind_whose(t, "t1", 2, B, 1000, NULL, NULL, 0), TASKBIND_OTHERS);
+    assert_int_equal(mcp_taskbind_whose(t, "t2", 2, B, 1000, NULL, other, sizeof other), TASKBIND_UNKNOWN);
     assert_string_equal(other, "");
-    assert_int_equal(mcp_taskbind_whose(t, "t1\0", 3, B, 1000, other, sizeof other), TASKBIND_UNKNOWN);
+    assert_int_equal(mcp_taskbind_whose(t, "t1\0", 3, B, 1000, NULL, other, sizeof other), TASKBIND_UNKNOWN);
     /* expired: nobody's, not another's */
-    assert_int_equal(mcp_taskbind_whose(t, "t1", 2, B, 1500, other, sizeof other), TASKBIND_UNKNOWN);
-    assert_int_equal(mcp_taskbind_whose(t, "t1", 2, A, 1500, other, sizeof other), TASKBIND_UNKNOWN);
-    assert_int_equal(mcp_taskbind_whose(NULL, "t1", 2, A, 1000, other, sizeof other), TASKBIND_UNKNOWN);
+    assert_int_equal(mcp_taskbind_whose(t, "t1", 2, B, 1500, NULL, other, sizeof other), TASKBIND_UNKNOWN);
+    assert_int_equal(mcp_taskbind_whose(t, "t1", 2, A, 1500, NULL, other, sizeof other), TASKBIND_UNKNOWN);
+    assert_int_equal(mcp_taskbind_whose(NULL, "t1", 2, A, 1000, NULL, other, sizeof other), TASKBIND_UNKNOWN);
     mcp_taskbind_free(t);
+}
+
+/* ---- shared through a state store (SQLite on a temporary file: two
+ * tables on one store are two replicas, a new table a restart) */
+
+static char dir[64], dbfile[96];
+
+static int store_setup(void **state)
+{
+    snprintf(dir, sizeof dir, "/tmp/writ-test-taskbind-XXXXXX");
+    if (!mkdtemp(dir))
+        return -1;
+    snprintf(dbfile, sizeof dbfile, "%s/writ.db", dir);
+    wr_store *st;
+    writ_error err;
+    if (wr_store_open("sqlite", dbfile, &st, &err))
+        return -1;
+    *state = st;
+    return 0;
+}
+
+static int store_teardown(void **state)
+{
+    wr_store_close(*state);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+static mcp_taskbind *shared(wr_store *st, const char *up, size_t cap, size_t per_owner)
+{
+    mcp_taskbind *t = mcp_taskbind_new(cap, per_owner);
+    assert_non_null(t);
+    assert_true(mcp_taskbind_share(t, st, up));
+    return t;
+}
+
+static mcp_task_whose whose(mcp_taskbind *t, const char *id, const char *o, int64_t now, unsigned *asks,
+                            char *detail, size_t n)
+{
+    return mcp_taskbind_whose(t, id, strlen(id), o, now, asks, detail, n);
+}
+
+/* A task bound through one replica is its owner's on another, another's
+ * there for anyone else, and its owner's after a restart. */
+static void test_shared(void **state)
+{
+    wr_store *st = *state;
+    int64_t now = (int64_t)time(NULL) * 1000;
+    mcp_taskbind *r1 = shared(st, "ev", 16, 4), *r2 = shared(st, "ev", 16, 4),
+                 *other_up = shared(st, "evh", 16, 4);
+    char why[200] = "x", detail[200];
+    assert_true(mcp_taskbind_add(r1, "t1", 2, A, 60000, now, why, sizeof why));
+    assert_string_equal(why, ""); /* written through */
+    assert_int_equal(mcp_taskbind_count(r2), 0);
+    assert_int_equal(whose(r2, "t1", A, now, NULL, detail, sizeof detail), TASKBIND_MINE);
+    assert_int_equal(mcp_taskbind_count(r2), 1); /* remembered there now */
+    assert_int_equal(whose(r2, "t1", B, now, NULL, detail, sizeof detail), TASKBIND_OTHERS);
+    assert_string_equal(detail, A);
+    assert_int_equal(whose(r2, "t2", A, now, NULL, detail, sizeof detail), TASKBIND_UNKNOWN);
+    assert_int_equal(whose(other_up, "t1", A, now, NULL, detail, sizeof detail), TASKBIND_UNKNOWN);
+    /* the same id on another upstream is another task */
+    assert_true(mcp_taskbind_add(other_up, "t1", 2, B, 60000, now, NULL, 0));
+    assert_int_equal(whose(r1, "t1", B, now, NULL, NULL, 0), TASKBIND_OTHERS);
+    /* another replica cannot give the id to someone else */
+    mcp_taskbind *r3 = shared(st, "ev", 16, 4);
+    assert_false(mcp_taskbind_add(r3, "t1", 2, B, 60000, now, why, sizeof why));
+    assert_int_equal(whose(r3, "t1", B, now, NULL, NULL, 0), TASKBIND_OTHERS);
+    /* expiry holds on the replica that learned it */
+    assert_true(mcp_taskbind_add(r1, "t3", 2, A, 1000, now, NULL, 0));
+    assert_int_equal(whose(r2, "t3", A, now + 999, NULL, NULL, 0), TASKBIND_MINE);
+    assert_int_equal(whose(r2, "t3", A, now + 1000, NULL, NULL, 0), TASKBIND_UNKNOWN);
+    mcp_taskbind_free(r1);
+    mcp_taskbind_free(r2);
+    mcp_taskbind_free(r3);
+    mcp_taskbind_free(other_up);
+    /* a restart: a new process, the same state file */
+    wr_store *again;
+    writ_error err;
+    assert_int_equal(wr_store_open("sqlite", dbfile, &again, &err), WRIT_OK);
+    mcp_taskbind *after = shared(again, "ev", 16, 4);
+    assert_int_equal(whose(after, "t1", A, now + 10, NULL, NULL, 0), TASKBIND_MINE);
+    assert_int_equal(whose(after, "t1", B, now + 10, NULL, detail, sizeof detail), TASKBIND_OTHERS);
+    assert_string_equal(detail, A);
+    mcp_taskbind_free(after);
+    wr_store_close(again);
+    /* unshared (NULL store): memory only */
+    mcp_taskbind *mem = mcp_taskbind_new(16, 4);
+    assert_true(mcp_taskbind_share(mem, NULL, "ev"));
+    assert_int_equal(whose(mem, "t1", A, now, NULL, NULL, 0), TASKBIND_UNKNOWN);
+    char longname[WR_MCP_TASK_NAME_MAX + 2];
+    memset(longname, 'n', sizeof longname - 1);
+    longname[sizeof longname - 1] = '\0';
+    assert_false(mcp_taskbind_share(mem, st, longname));
+    mcp_taskbind_free(mem);
+}
+
+/* A listing asks the store for at most its budget of ids; a task pushed
+ * out of a replica's table is still its owner's (the store holds it). */
+static void test_shared_asks(void **state)
+{
+    wr_store *st = *state;
+    int64_t now = (int64_t)time(NULL) * 1000;
+    mcp_taskbind *r1 = shared(st, "ev", 64, 16), *r2 = shared(st, "ev", 64, 16);
+    char id[16];
+    for (int i = 0; i < 5; i++) {
+        snprintf(id, sizeof id, "l%d", i);
+        assert_true(add(r1, id, A, 60000, now));
+    }
+    unsigned asks = 3;
+    int mine = 0;
+    for (int i = 0; i < 5; i++) {
+        snprintf(id, sizeof id, "l%d", i);
+        mine += whose(r2, id, A, now, &asks, NULL, 0) == TASKBIND_MINE;
+    }
+    assert_int_equal(mine, 3);
+    assert_int_equal(asks, 0);
+    /* learned ones cost no ask */
+    asks = 0;
+    assert_int_equal(whose(r2, "l0", A, now, &asks, NULL, 0), TASKBIND_MINE);
+    mcp_taskbind_free(r1);
+    mcp_taskbind_free(r2);
+    /* per_owner 2 here, but the store keeps as many (the same bound): the
+     * table's own pushing out does not lose a task */
+    mcp_taskbind *small = shared(st, "evh", 2, 2);
+    for (int i = 0; i < 2; i++) {
+        snprintf(id, sizeof id, "s%d", i);
+        assert_true(add(small, id, A, 60000 + i, now));
+    }
+    mcp_taskbind *tiny = shared(st, "evh", 1, 1);
+    assert_int_equal(whose(tiny, "s0", A, now, NULL, NULL, 0), TASKBIND_MINE);
+    assert_int_equal(whose(tiny, "s1", A, now, NULL, NULL, 0), TASKBIND_MINE); /* s0 pushed out of tiny */
+    assert_int_equal(mcp_taskbind_count(tiny), 1);
+    assert_int_equal(whose(tiny, "s0", A, now, NULL, NULL, 0), TASKBIND_MINE); /* asked again */
+    mcp_taskbind_free(small);
+    mcp_taskbind_free(tiny);
+}
+
+static int free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t l = sizeof a;
+    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) || getsockname(fd, (struct sockaddr *)&a, &l))
+        return -1;
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+/* A store that cannot be reached: a task not held here is unavailable (the
+ * gateway refuses), one held here is answered from memory, and a new
+ * binding is kept here, the failure said. */
+static void test_shared_unreachable(void **state)
+{
+    (void)state;
+    char url[64];
+    snprintf(url, sizeof url, "redis://127.0.0.1:%d", free_port());
+    wr_store *st;
+    writ_error err;
+    wr_store_opts o = {.timeout_ms = 500};
+    assert_int_equal(wr_store_open_opts(url, NULL, &o, &st, &err), WRIT_OK);
+    mcp_taskbind *t = shared(st, "ev", 16, 4);
+    int64_t now = (int64_t)time(NULL) * 1000;
+    char why[200], detail[200];
+    assert_true(mcp_taskbind_add(t, "t1", 2, A, 60000, now, why, sizeof why));
+    assert_non_null(strstr(why, "redis"));
+    assert_int_equal(whose(t, "t1", A, now, NULL, detail, sizeof detail), TASKBIND_MINE);
+    assert_int_equal(whose(t, "t1", B, now, NULL, detail, sizeof detail), TASKBIND_OTHERS);
+    assert_int_equal(whose(t, "t2", A, now, NULL, detail, sizeof detail), TASKBIND_UNAVAILABLE);
+    assert_non_null(strstr(detail, "redis"));
+    unsigned asks = 5; /* a listing: the first failure ends its asking */
+    assert_int_equal(whose(t, "t2", A, now, &asks, detail, sizeof detail), TASKBIND_UNAVAILABLE);
+    assert_int_equal(asks, 0);
+    assert_int_equal(whose(t, "t3", A, now, &asks, detail, sizeof detail), TASKBIND_UNKNOWN); /* not asked */
+    assert_int_equal(whose(t, "t1", A, now, &asks, detail, sizeof detail), TASKBIND_MINE);
+    assert_false(mcp_taskbind_owns(t, "t2", 2, A, now));
+    mcp_taskbind_free(t);
+    wr_store_close(st);
 }
 
 int main(void)
@@ -130,6 +317,9 @@ int main(void)
         cmocka_unit_test(test_expiry),
         cmocka_unit_test(test_bounds),
         cmocka_unit_test(test_whose),
+        cmocka_unit_test_setup_teardown(test_shared, store_setup, store_teardown),
+        cmocka_unit_test_setup_teardown(test_shared_asks, store_setup, store_teardown),
+        cmocka_unit_test(test_shared_unreachable),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

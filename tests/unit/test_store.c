@@ -1,6 +1,7 @@
 /* test_store.c - the store interface (store.h), the same checks against
  * every backend: SQLite on a temporary file, Redis on a redis-server this
- * test starts on a free port with a temporary folder.
+ * test starts on a free port with a temporary folder (approvals, counters,
+ * revocations, MCP task bindings).
  *
  * BACKEND_CHECKS below says which areas are checked on which backend.  An
  * area not checked must answer with an error (a placeholder that refuses),
@@ -1471,6 +1472,267 @@ static void test_follow_copy_backoff(void **state)
     unlink(copy);
 }
 
+/* ---- MCP task bindings */
+
+static bool bind_task(wr_store *st, const char *up, const char *id, const char *owner, int64_t exp,
+                      uint32_t max, int64_t now)
+{
+    bool mine = true;
+    writ_error err;
+    writ_status rc = wr_store_mcp_task_bind(st, up, id, strlen(id), owner, exp, max, now, &mine, &err);
+    if (rc)
+        fail_msg("bind %s: %s", id, err.msg);
+    return mine;
+}
+
+/* The owner of a live binding, "" for none. */
+static const char *task_owner(wr_store *st, const char *up, const char *id, int64_t now, int64_t *exp)
+{
+    static char owner[WR_MCP_TASK_OWNER_MAX + 1];
+    bool found;
+    int64_t e;
+    writ_error err;
+    writ_status rc =
+        wr_store_mcp_task_owner(st, up, id, strlen(id), now, owner, exp ? exp : &e, &found, &err);
+    if (rc)
+        fail_msg("owner %s: %s", id, err.msg);
+    assert_true(found == (owner[0] != '\0'));
+    return owner;
+}
+
+static const char *TA = "Agent spiffe://corp.example/agents/a", *TB = "Agent spiffe://corp.example/agents/b";
+
+/* A task is its first owner's until it expires, on one upstream; lookups
+ * honour the expiry; the arguments are bounded. */
+static void test_mcp_tasks(void **state)
+{
+    fixture *f = *state;
+    wr_store *st = f->st;
+    int64_t now = (int64_t)time(NULL) * 1000, exp; /* Redis expires keys by its own clock */
+    assert_true(bind_task(st, "ev", "t1", TA, now + 60000, 0, now));
+    assert_string_equal(task_owner(st, "ev", "t1", now, &exp), TA);
+    assert_int_equal(exp, now + 60000);
+    /* the first writer wins: another's claim fails, the owner's again is kept as it was */
+    assert_false(bind_task(st, "ev", "t1", TB, now + 90000, 0, now + 10));
+    assert_true(bind_task(st, "ev", "t1", TA, now + 90000, 0, now + 10));
+    assert_string_equal(task_owner(st, "ev", "t1", now + 10, &exp), TA);
+    assert_int_equal(exp, now + 60000);
+    /* unknown ids, another upstream, a prefix of the id: nobody's */
+    assert_string_equal(task_owner(st, "ev", "t2", now, NULL), "");
+    assert_string_equal(task_owner(st, "evh", "t1", now, NULL), "");
+    assert_string_equal(task_owner(st, "ev", "t", now, NULL), "");
+    assert_true(bind_task(st, "evh", "t1", TB, now + 60000, 0, now));
+    assert_string_equal(task_owner(st, "evh", "t1", now, NULL), TB);
+    assert_string_equal(task_owner(st, "ev", "t1", now, NULL), TA);
+    /* names that run together differently are different bindings */
+    assert_true(bind_task(st, "e", "vt1", TB, now + 60000, 0, now));
+    assert_string_equal(task_owner(st, "ev", "t1", now, NULL), TA);
+    /* expiry: by the caller's clock; then the id may be bound again */
+    assert_true(bind_task(st, "ev", "short", TA, now + 5000, 0, now));
+    assert_string_equal(task_owner(st, "ev", "short", now + 4999, NULL), TA);
+    assert_string_equal(task_owner(st, "ev", "short", now + 5000, NULL), "");
+    assert_true(bind_task(st, "ev", "short", TB, now + 60000, 0, now + 5100));
+    assert_string_equal(task_owner(st, "ev", "short", now + 5100, NULL), TB);
+    /* an id of 8 KiB is kept whole; past it, with a NUL or empty: refused */
+    char *big = malloc(WR_MCP_TASK_ID_MAX + 2);
+    memset(big, 'x', WR_MCP_TASK_ID_MAX + 1);
+    big[WR_MCP_TASK_ID_MAX] = '\0';
+    assert_true(bind_task(st, "ev", big, TA, now + 60000, 0, now));
+    assert_string_equal(task_owner(st, "ev", big, now, NULL), TA);
+    big[WR_MCP_TASK_ID_MAX - 1] = 'y'; /* differs in its last byte only */
+    assert_string_equal(task_owner(st, "ev", big, now, NULL), "");
+    big[WR_MCP_TASK_ID_MAX] = 'x';
+    big[WR_MCP_TASK_ID_MAX + 1] = '\0';
+    bool mine = true, found = true;
+    char owner[WR_MCP_TASK_OWNER_MAX + 1];
+    writ_error err;
+    assert_int_equal(wr_store_mcp_task_bind(st, "ev", big, strlen(big), TA, now + 1, 0, now, &mine, &err),
+                     WRIT_EINVAL);
+    assert_false(mine);
+    assert_int_equal(wr_store_mcp_task_owner(st, "ev", big, strlen(big), now, owner, &exp, &found, &err),
+                     WRIT_EINVAL);
+    assert_false(found);
+    assert_int_equal(wr_store_mcp_task_bind(st, "ev", "t\0x", 3, TA, now + 1, 0, now, &mine, &err),
+                     WRIT_EINVAL);
+    assert_int_equal(wr_store_mcp_task_owner(st, "ev", "t1\0", 3, now, owner, &exp, &found, &err),
+                     WRIT_EINVAL);
+    assert_int_equal(wr_store_mcp_task_bind(st, "ev", "", 0, TA, now + 1, 0, now, &mine, &err), WRIT_EINVAL);
+    assert_int_equal(wr_store_mcp_task_bind(st, "", "t9", 2, TA, now + 1, 0, now, &mine, &err), WRIT_EINVAL);
+    assert_int_equal(wr_store_mcp_task_bind(st, "ev", "t9", 2, "", now + 1, 0, now, &mine, &err),
+                     WRIT_EINVAL);
+    memset(big, 'o', WR_MCP_TASK_OWNER_MAX + 1);
+    big[WR_MCP_TASK_OWNER_MAX + 1] = '\0';
+    assert_int_equal(wr_store_mcp_task_bind(st, "ev", "t9", 2, big, now + 1, 0, now, &mine, &err),
+                     WRIT_EINVAL);
+    assert_non_null(strstr(err.msg, "owner"));
+    big[WR_MCP_TASK_OWNER_MAX] = '\0'; /* at the bound: kept whole */
+    assert_true(bind_task(st, "ev", "t9", big, now + 60000, 0, now));
+    assert_string_equal(task_owner(st, "ev", "t9", now, NULL), big);
+    free(big);
+    if (!strcmp(f->chk->name, "redis")) {
+        /* every key is short and expires */
+        redisContext *c = raw();
+        assert_non_null(c);
+        freeReplyObject(redisCommand(c, "SELECT 3"));
+        redisReply *r = redisCommand(c, "KEYS writ:mt*");
+        assert_true(r && r->type == REDIS_REPLY_ARRAY && r->elements >= 8);
+        for (size_t i = 0; i < r->elements; i++) {
+            assert_true(r->element[i]->len <= 73);
+            redisReply *t = redisCommand(c, "PTTL %s", r->element[i]->str);
+            assert_true(t && t->type == REDIS_REPLY_INTEGER && t->integer != -1);
+            freeReplyObject(t);
+        }
+        freeReplyObject(r);
+        redisFree(c);
+    }
+}
+
+/* An owner keeps at most max_per_owner live bindings on an upstream: its
+ * bindings expiring first go, the new one never, nobody else's ever. */
+static void test_mcp_task_cap(void **state)
+{
+    fixture *f = *state;
+    wr_store *st = f->st;
+    int64_t now = (int64_t)time(NULL) * 1000;
+    assert_true(bind_task(st, "ev", "b1", TB, now + 60000, 3, now));
+    char id[32];
+    for (int i = 0; i < 10; i++) {
+        snprintf(id, sizeof id, "a%d", i);
+        assert_true(bind_task(st, "ev", id, TA, now + 60000 + i, 3, now + i));
+    }
+    assert_string_equal(task_owner(st, "ev", "a9", now + 20, NULL), TA);
+    assert_string_equal(task_owner(st, "ev", "a8", now + 20, NULL), TA);
+    assert_string_equal(task_owner(st, "ev", "a7", now + 20, NULL), TA);
+    assert_string_equal(task_owner(st, "ev", "a6", now + 20, NULL), "");
+    assert_string_equal(task_owner(st, "ev", "a0", now + 20, NULL), "");
+    assert_string_equal(task_owner(st, "ev", "b1", now + 20, NULL), TB);
+    /* the new one stays even when it expires before the others */
+    assert_true(bind_task(st, "ev", "soon", TA, now + 1000, 3, now + 30));
+    assert_string_equal(task_owner(st, "ev", "soon", now + 30, NULL), TA);
+    assert_string_equal(task_owner(st, "ev", "a9", now + 30, NULL), TA);
+    assert_string_equal(task_owner(st, "ev", "a8", now + 30, NULL), TA);
+    assert_string_equal(task_owner(st, "ev", "a7", now + 30, NULL), "");
+    /* the same owner on another upstream has its own count */
+    assert_true(bind_task(st, "evh", "a0", TA, now + 60000, 3, now + 40));
+    assert_string_equal(task_owner(st, "ev", "a9", now + 40, NULL), TA);
+    /* expired ones do not count */
+    assert_true(bind_task(st, "evh", "x1", TA, now + 100, 2, now + 40));
+    assert_true(bind_task(st, "evh", "x2", TA, now + 60000, 2, now + 200));
+    assert_string_equal(task_owner(st, "evh", "a0", now + 200, NULL), TA);
+    assert_string_equal(task_owner(st, "evh", "x2", now + 200, NULL), TA);
+    /* 0: no cap */
+    for (int i = 0; i < 20; i++) {
+        snprintf(id, sizeof id, "n%d", i);
+        assert_true(bind_task(st, "nc", id, TA, now + 60000, 0, now));
+    }
+    assert_string_equal(task_owner(st, "nc", "n0", now, NULL), TA);
+}
+
+/* SQLite: expired rows are deleted by later binds, at most 64 a bind. */
+static void test_mcp_task_cleanup(void **state)
+{
+    fixture *f = *state;
+    int64_t now = (int64_t)time(NULL) * 1000;
+    char id[32];
+    for (int i = 0; i < 150; i++) {
+        snprintf(id, sizeof id, "old%d", i);
+        assert_true(bind_task(f->st, "ev", id, TA, now + 10, 0, now));
+    }
+    sqlite3 *h;
+    assert_int_equal(sqlite3_open(dbfile, &h), SQLITE_OK);
+    sqlite3_busy_timeout(h, 5000);
+    long long n[4];
+    for (int k = 0; k < 4; k++) {
+        if (k) {
+            snprintf(id, sizeof id, "new%d", k);
+            assert_true(bind_task(f->st, "ev", id, TA, now + 60000, 0, now + 100));
+        }
+        sqlite3_stmt *q;
+        assert_int_equal(
+            sqlite3_prepare_v2(h, "SELECT count(*) FROM mcp_tasks WHERE expires_ms <= ?", -1, &q, NULL),
+            SQLITE_OK);
+        sqlite3_bind_int64(q, 1, now + 100);
+        assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+        n[k] = sqlite3_column_int64(q, 0);
+        sqlite3_finalize(q);
+    }
+    sqlite3_close(h);
+    assert_int_equal(n[0], 150);
+    assert_int_equal(n[1], 150 - 64);
+    assert_int_equal(n[2], 150 - 128);
+    assert_int_equal(n[3], 0);
+}
+
+typedef struct task_racer {
+    wr_store *st;
+    char owner[32];
+    int64_t now;
+    bool mine;
+    writ_status s;
+} task_racer;
+
+static void *task_race(void *arg)
+{
+    task_racer *r = arg;
+    writ_error err;
+    r->s =
+        wr_store_mcp_task_bind(r->st, "ev", "raced", 5, r->owner, r->now + 60000, 8, r->now, &r->mine, &err);
+    return NULL;
+}
+
+/* Owners binding one id at once: exactly one has it. */
+static void test_mcp_task_race(void **state)
+{
+    fixture *f = *state;
+    enum { N = 16 };
+    int64_t now = (int64_t)time(NULL) * 1000;
+    pthread_t t[N];
+    task_racer r[N];
+    for (int i = 0; i < N; i++) {
+        r[i] = (task_racer){.st = f->st, .now = now};
+        snprintf(r[i].owner, sizeof r[i].owner, "Agent racer-%d", i);
+        pthread_create(&t[i], NULL, task_race, &r[i]);
+    }
+    int mine = 0, who = -1;
+    for (int i = 0; i < N; i++) {
+        pthread_join(t[i], NULL);
+        assert_int_equal(r[i].s, WRIT_OK);
+        if (r[i].mine) {
+            mine++;
+            who = i;
+        }
+    }
+    assert_int_equal(mine, 1);
+    assert_string_equal(task_owner(f->st, "ev", "raced", now, NULL), r[who].owner);
+}
+
+/* Redis unreachable: both operations fail (the gateway then refuses),
+ * nothing is found. */
+static void test_mcp_task_unreachable(void **state)
+{
+    (void)state;
+    char url[64];
+    snprintf(url, sizeof url, "redis://127.0.0.1:%d/3", free_port());
+    wr_store *st;
+    writ_error err;
+    wr_store_opts o = {.timeout_ms = 500};
+    assert_int_equal(wr_store_open_opts(url, NULL, &o, &st, &err), WRIT_OK);
+    bool mine = true, found = true;
+    char owner[WR_MCP_TASK_OWNER_MAX + 1] = "x";
+    int64_t exp = 1;
+    assert_int_equal(
+        wr_store_mcp_task_bind(st, "ev", "t1", 2, TA, 1700000060000, 0, 1700000000000, &mine, &err),
+        WRIT_EIO);
+    assert_false(mine);
+    assert_non_null(strstr(err.msg, "redis"));
+    assert_int_equal(wr_store_mcp_task_owner(st, "ev", "t1", 2, 1700000000000, owner, &exp, &found, &err),
+                     WRIT_EIO);
+    assert_false(found);
+    assert_string_equal(owner, "");
+    assert_int_equal(exp, 0);
+    wr_store_close(st);
+}
+
 static void test_open_errors(void **state)
 {
     (void)state;
@@ -1583,6 +1845,14 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_follow, redis_setup, close_backend),
         cmocka_unit_test_setup_teardown(test_follow_copy, redis_setup, close_backend),
         cmocka_unit_test_setup_teardown(test_follow_copy_backoff, redis_setup, close_backend),
+        cmocka_unit_test_setup_teardown(test_mcp_tasks, sqlite_setup, close_backend),
+        cmocka_unit_test_setup_teardown(test_mcp_tasks, redis_setup, close_backend),
+        cmocka_unit_test_setup_teardown(test_mcp_task_cap, sqlite_setup, close_backend),
+        cmocka_unit_test_setup_teardown(test_mcp_task_cap, redis_setup, close_backend),
+        cmocka_unit_test_setup_teardown(test_mcp_task_cleanup, sqlite_setup, close_backend),
+        cmocka_unit_test_setup_teardown(test_mcp_task_race, sqlite_setup, close_backend),
+        cmocka_unit_test_setup_teardown(test_mcp_task_race, redis_setup, close_backend),
+        cmocka_unit_test(test_mcp_task_unreachable),
         cmocka_unit_test(test_open_errors),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
