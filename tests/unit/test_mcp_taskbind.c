@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "mcp/taskbind.h"
+#include "free_port.h"
 
 static const char A[] = "spiffe://corp.example/agents/a", B[] = "spiffe://corp.example/agents/b";
 
@@ -266,17 +267,6 @@ static void test_shared_asks(void **state)
     assert_int_equal(whose(tiny, "s0", A, now, NULL, NULL, 0), TASKBIND_MINE); /* asked again */
     mcp_taskbind_free(small);
     mcp_taskbind_free(tiny);
-}
-
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t l = sizeof a;
-    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) || getsockname(fd, (struct sockaddr *)&a, &l))
-        return -1;
-    close(fd);
-    return ntohs(a.sin_port);
 }
 
 /* A store that cannot be reached: a task not held here is unavailable (the

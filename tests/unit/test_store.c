@@ -33,6 +33,7 @@
 #include "store/revfeed.h"
 #include "store/store.h"
 #include "writ/token.h"
+#include "free_port.h"
 
 /* Which areas each backend is checked on (both hold all three now that the
  * approvals and limits work is merged). */
@@ -54,17 +55,6 @@ static char dbfile[300];
 static pid_t redis_pid = -1;
 static int redis_port;
 static char redis_url[64];
-
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t l = sizeof a;
-    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) || getsockname(fd, (struct sockaddr *)&a, &l))
-        return -1;
-    close(fd);
-    return ntohs(a.sin_port);
-}
 
 static redisContext *raw(void)
 {
