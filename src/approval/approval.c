@@ -2,6 +2,7 @@
 #include "approval/approval.h"
 #include "jose/jose.h"
 #include "util/alloc.h"
+#include "util/text.h"
 
 #include <openssl/evp.h>
 #include <errno.h>
@@ -25,7 +26,6 @@ static void hash_field(EVP_MD_CTX *md, const char *s)
 
 void wr_approval_bind(wr_approval *a)
 {
-    static const char hex[] = "0123456789abcdef";
     unsigned char d[EVP_MAX_MD_SIZE];
     unsigned dl = 0;
     a->binding[0] = '\0';
@@ -44,13 +44,8 @@ void wr_approval_bind(wr_approval *a)
     hash_field(md, a->action);
     hash_field(md, a->resource);
     hash_field(md, a->input_sha256);
-    if (EVP_DigestFinal_ex(md, d, &dl) == 1 && dl == 32) {
-        for (unsigned i = 0; i < dl; i++) {
-            a->binding[2 * i] = hex[d[i] >> 4];
-            a->binding[2 * i + 1] = hex[d[i] & 15];
-        }
-        a->binding[64] = '\0';
-    }
+    if (EVP_DigestFinal_ex(md, d, &dl) == 1 && dl == 32)
+        wr_hex(a->binding, d, 32);
     EVP_MD_CTX_free(md);
 }
 

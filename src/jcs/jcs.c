@@ -23,6 +23,7 @@
 #include "util/alloc.h"
 #include "util/sbuf.h"
 #include "util/error.h"
+#include "util/text.h"
 
 /* ---- numbers */
 
@@ -386,11 +387,6 @@ writ_status wr_jcs_sha256(const json_t *v, bool cedar_keys, char hex[65], writ_e
     wr_free(text);
     if (!ok || mdlen != 32)
         return wr_error(err, WRIT_ENOMEM, "SHA-256 failed");
-    static const char hx[] = "0123456789abcdef";
-    for (int i = 0; i < 32; i++) {
-        hex[2 * i] = hx[md[i] >> 4];
-        hex[2 * i + 1] = hx[md[i] & 15];
-    }
-    hex[64] = 0;
+    wr_hex(hex, md, 32);
     return WRIT_OK;
 }

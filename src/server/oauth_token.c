@@ -3,6 +3,7 @@
 #include "server/form.h"
 #include "server/oauth_int.h"
 #include "util/alloc.h"
+#include "util/text.h"
 
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
@@ -165,16 +166,11 @@ static void issued(srv *s, srv_reply *r, char *tok, size_t len, bool txn, int64_
 
 static int random_task(char out[40])
 {
-    static const char d[] = "0123456789abcdef";
     unsigned char b[12];
     if (RAND_bytes(b, sizeof b) != 1)
         return -1;
     memcpy(out, "task-", 5);
-    for (size_t i = 0; i < sizeof b; i++) {
-        out[5 + 2 * i] = d[b[i] >> 4];
-        out[6 + 2 * i] = d[b[i] & 15];
-    }
-    out[5 + 2 * sizeof b] = '\0';
+    wr_hex(out + 5, b, sizeof b);
     return 0;
 }
 

@@ -13,6 +13,7 @@
  * connection is the same. */
 #include "store/redis_int.h"
 #include "util/alloc.h"
+#include "util/text.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -213,8 +214,7 @@ redisReply *rd_script(redisContext *c, const char *src, int nkeys, const rd_args
         rd_fail(err, WRIT_EIO, what, "cannot hash the script");
         return NULL;
     }
-    for (int i = 0; i < 20; i++)
-        snprintf(sha + 2 * i, 3, "%02x", md[i]);
+    wr_hex(sha, md, 20);
     for (int attempt = 0; attempt < 2; attempt++) {
         rd_args a = {0};
         rd_arg_str(&a, attempt ? "EVAL" : "EVALSHA");

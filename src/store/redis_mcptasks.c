@@ -14,6 +14,7 @@
  * what has expired and, past max_per_owner, the bindings expiring first
  * (keys and all).  The set expires with its last binding. */
 #include "store/redis_int.h"
+#include "util/text.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -34,8 +35,7 @@ static bool key_of(char out[80], const char *prefix, const char *a, const char *
     if (!ok)
         return false;
     size_t o = (size_t)snprintf(out, 80, "%s", prefix);
-    for (int i = 0; i < 32; i++)
-        snprintf(out + o + 2 * (size_t)i, 3, "%02x", md[i]);
+    wr_hex(out + o, md, 32);
     return true;
 }
 

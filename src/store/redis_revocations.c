@@ -37,6 +37,7 @@
  * after the loss learns it too. */
 #include "store/redis_int.h"
 #include "util/alloc.h"
+#include "util/text.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -185,8 +186,7 @@ static writ_status epoch_get(redisContext *c, char epoch[EPOCH_MAX + 1], writ_er
     char mine[33];
     if (getentropy(rnd, sizeof rnd) != 0)
         return rd_fail(err, WRIT_EIO, "revocation follow", "no random bytes for an epoch");
-    for (size_t i = 0; i < sizeof rnd; i++)
-        snprintf(mine + 2 * i, 3, "%02x", rnd[i]);
+    wr_hex(mine, rnd, sizeof rnd);
     redisReply *r = redisCommand(c, "SET writ:rev:epoch %s NX GET", mine);
     if (!r) {
         c->err = REDIS_ERR_IO;

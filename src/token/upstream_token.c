@@ -7,6 +7,7 @@
 #include "token/token_int.h"
 #include "util/alloc.h"
 #include "util/error.h"
+#include "util/text.h"
 
 #include <openssl/rand.h>
 #include <string.h>
@@ -29,8 +30,7 @@ static writ_status writ_upstream_token_mint_body(const writ_keyring *kr, const c
     if (RAND_bytes(rnd, sizeof rnd) != 1)
         return wr_error(err, WRIT_EIO, "no randomness for a token id");
     char jti[33];
-    for (size_t i = 0; i < sizeof rnd; i++)
-        snprintf(jti + 2 * i, 3, "%02x", rnd[i]);
+    wr_hex(jti, rnd, sizeof rnd);
     int64_t now = (int64_t)time(NULL);
     const char *holder = writ_task_token_holder(t), *txn = writ_task_token_txn(t);
     json_t *c = json_pack("{s:s,s:s,s:s,s:s,s:s,s:I,s:I}", "iss", issuer, "aud", audience, "sub",

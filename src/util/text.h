@@ -30,6 +30,18 @@ static inline void wr_utf8_cut(char *s, size_t len)
         s[i - 1] = '\0';
 }
 
+/* p[0..n) as lower-case hex into out: 2 * n characters and a NUL. */
+static inline void wr_hex(char *out, const void *p, size_t n)
+{
+    static const char d[] = "0123456789abcdef";
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = d[b[i] >> 4];
+        out[2 * i + 1] = d[b[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
 /* Value of a hex digit, or -1. */
 static inline int wr_hexval(int c)
 {
