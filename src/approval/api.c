@@ -36,6 +36,7 @@
 #include "approval/serve.h"
 #include "jose/jose.h"
 #include "util/alloc.h"
+#include "util/clock.h"
 
 #include <errno.h>
 #include <openssl/crypto.h>
@@ -54,13 +55,6 @@ typedef struct approver {
     json_t *claims;    /* the token's claims */
     char uid[700];     /* Writ::User::"sub", or "admin" */
 } approver;
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void approver_clear(approver *ap)
 {
@@ -409,7 +403,7 @@ static void list(srv *s, const char *base, struct MHD_Connection *c, const appro
     bool placed = cv != NULL; /* at holds a place */
     bool more = true;         /* approvals of the status follow `at` */
     size_t got = 0, weighed = 0, budget = VIEW_WEIGH * limit;
-    int64_t now = now_ms();
+    int64_t now = wr_wall_ms();
     writ_error err;
     while (more && weighed < budget) {
         wr_approval *v = NULL;
@@ -522,7 +516,7 @@ static void decide(srv *s, const char *base, struct MHD_Connection *c, const app
     /* the approval */
     wr_approval a;
     bool found = false;
-    if (wr_store_approval_get(s->state, id, now_ms(), &a, &found, &err)) {
+    if (wr_store_approval_get(s->state, id, wr_wall_ms(), &a, &found, &err)) {
         srv_error(r, 503, "state_unavailable", "%s", err.msg);
         json_decref(j);
         return;
@@ -546,7 +540,7 @@ static void decide(srv *s, const char *base, struct MHD_Connection *c, const app
     wr_approval_clear(&a);
     /* the atomic step */
     wr_decide_result dr = WR_DECIDE_NOT_FOUND;
-    if (wr_store_approval_decide(s->state, id, approve, ap->uid, reason, now_ms(), &dr, &a, &err)) {
+    if (wr_store_approval_decide(s->state, id, approve, ap->uid, reason, wr_wall_ms(), &dr, &a, &err)) {
         srv_error(r, 503, "state_unavailable", "%s", err.msg);
         json_decref(j);
         return;
@@ -597,7 +591,7 @@ void wr_approvals_http(void *arg, srv *s, struct MHD_Connection *c, const char *
         wr_approval a;
         bool found = false;
         writ_error err;
-        if (wr_store_approval_get(s->state, rest + 1, now_ms(), &a, &found, &err)) {
+        if (wr_store_approval_get(s->state, rest + 1, wr_wall_ms(), &a, &found, &err)) {
             srv_error(r, 503, "state_unavailable", "%s", err.msg);
         } else {
             judge j;

@@ -27,6 +27,7 @@
 #include "approval/serve.h"
 #include "jcs/jcs.h"
 #include "util/alloc.h"
+#include "util/clock.h"
 
 #include <stdatomic.h>
 #include <stdio.h>
@@ -48,13 +49,6 @@ struct wr_approvals_srv {
     int64_t last_sweep;   /* ms */
     int64_t last_prune;   /* ms */
 };
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Before the server listens: the webhook's signing secret, so that a bad
  * one stops the start (naming the file) and every POST is signed. */
@@ -209,7 +203,7 @@ static void tick(void *arg, srv *s)
     wr_approvals_srv *ap = arg;
     if (!is_open(ap) || !s->state)
         return;
-    int64_t now = now_ms();
+    int64_t now = wr_wall_ms();
     if (now - ap->last_sweep < 1000)
         return;
     ap->last_sweep = now;
@@ -478,7 +472,7 @@ static void gate(void *arg, srv *s, const srv_snapshot *snap, const srv_ask *a, 
     w.chain = (char *)(chain && *chain ? chain : "[]");
     w.input = input_text;
     wr_approval_bind(&w);
-    int64_t now = now_ms();
+    int64_t now = wr_wall_ms();
     w.created_ms = now;
     w.expires_ms = now + ap->ttl_ms;
     wr_approval got;

@@ -41,6 +41,7 @@
 #include "limits/limits.h"
 #include "cedar/value.h"
 #include "util/alloc.h"
+#include "util/clock.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -382,13 +383,6 @@ void wr_limits_sweep(wr_limits *L, int64_t now_ms)
     }
 }
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void *flusher(void *arg)
 {
     wr_limits *L = arg;
@@ -409,7 +403,7 @@ static void *flusher(void *arg)
             fprintf(stderr, "writ: limits: counters not written yet (retried): %s\n", err.msg);
         if (++ticks * L->flush_ms >= 1000) {
             ticks = 0;
-            wr_limits_sweep(L, now_ms());
+            wr_limits_sweep(L, wr_wall_ms());
         }
         pthread_mutex_lock(&L->thr_mu);
     }

@@ -24,6 +24,7 @@
 #include "limits/limits.h"
 #include "server/server_int.h"
 #include "util/alloc.h"
+#include "util/clock.h"
 
 #include <stddef.h>
 #include <stdio.h>
@@ -44,13 +45,6 @@ static void hlog(const char *fmt, ...)
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     fprintf(stderr, "%s writ serve: %s\n", ts, msg);
-}
-
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* The set of the lines of cfg; errors name the file and line. */
@@ -93,7 +87,7 @@ writ_status srv_history_open(srv *s, writ_error *err)
      * decision, so replicas count together (limits.h) */
     st = wr_limits_open(s->state, NULL, &s->limits, err);
     if (!st)
-        st = wr_limits_install(s->limits, set, wall_ms(), err); /* takes set */
+        st = wr_limits_install(s->limits, set, wr_wall_ms(), err); /* takes set */
     else
         wr_limit_set_release(set);
     if (st)
@@ -127,7 +121,7 @@ writ_status srv_history_reread(srv *s, wr_limit_set **out, writ_error *err)
 writ_status srv_history_install(srv *s, wr_limit_set *set, writ_error *err)
 {
     size_t n = set->n;
-    writ_status st = wr_limits_install(s->limits, set, wall_ms(), err);
+    writ_status st = wr_limits_install(s->limits, set, wr_wall_ms(), err);
     if (!st)
         hlog("task-history limits in force: %zu", n);
     return st;
@@ -208,7 +202,7 @@ int srv_history_context(srv *s, const srv_snapshot *snap, const srv_ask *a, json
     /* a request decided again takes its count now (limits.h); else an
      * allow takes it (srv_history_take), and a search's candidate (quiet)
      * is never counted, so only reads */
-    if (wr_history_begin(s->limits, aid, &h->k, ctx, vals, snap->schema ? kind : NULL, &ku, wall_ms(),
+    if (wr_history_begin(s->limits, aid, &h->k, ctx, vals, snap->schema ? kind : NULL, &ku, wr_wall_ms(),
                          take && !a->quiet, h->direct ? NULL : &obj, &h->h, &err)) {
         snprintf(why, wn, "task-history limits: %.260s", err.msg);
         return -1;

@@ -12,6 +12,7 @@
  * is one leader at a time: whoever is at the head of the queue. */
 #include "store/audit_int.h"
 #include "util/alloc.h"
+#include "util/clock.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -272,7 +273,7 @@ static writ_status anchor_check(wr_audit *a, const char *where, writ_error *err)
 /* A checkpoint of the committed head in a transaction of its own. */
 static int checkpoint_now(wr_audit *a, uint64_t adopted)
 {
-    int64_t t = au_now_ms();
+    int64_t t = wr_wall_ms();
     char *jws = NULL, hx[65];
     if (sign_cp(a, a->last_seq, a->last_hash, t, adopted, &jws) != WRIT_OK) {
         fprintf(stderr, "writ: audit log: signing checkpoint %llu failed\n", (unsigned long long)a->last_seq);
@@ -333,7 +334,7 @@ static int write_batch(wr_audit *a, const waiter *w, size_t n)
                                 .replica = a->replica};
         if (seq % a->every == 0) {
             au_cp_text *c = &a->cps[nc];
-            *c = (au_cp_text){.seq = seq, .head = a->hx[i], .time_ms = au_now_ms()};
+            *c = (au_cp_text){.seq = seq, .head = a->hx[i], .time_ms = wr_wall_ms()};
             char *jws = NULL;
             if (sign_cp(a, seq, h, c->time_ms, 0, &jws) != WRIT_OK) {
                 fprintf(stderr, "writ: audit log: signing checkpoint %llu failed\n", (unsigned long long)seq);
@@ -859,7 +860,7 @@ writ_status wr_audit_append_many(wr_audit *a, const wr_audit_entry *e, size_t n,
         st[i] = WRIT_ELIMIT;
         if (fields(&e[i], w[i].f, w[i].len, &total) != WRIT_OK)
             continue;
-        w[i].time_ms = e[i].time_ms ? e[i].time_ms : au_now_ms();
+        w[i].time_ms = e[i].time_ms ? e[i].time_ms : wr_wall_ms();
         w[i].allow = e[i].allow;
         w[i].st = WRIT_EIO;
         w[i].cv = &cv;
@@ -923,7 +924,7 @@ writ_status wr_audit_submit(wr_audit *a, const wr_audit_entry *e, wr_audit_done_
         w->len[i] = len[i];
         p += len[i] + 1;
     }
-    w->time_ms = e->time_ms ? e->time_ms : au_now_ms();
+    w->time_ms = e->time_ms ? e->time_ms : wr_wall_ms();
     w->allow = e->allow;
     w->st = WRIT_EIO;
     w->fn = fn;
@@ -1012,7 +1013,7 @@ bool wr_audit_commit_here(wr_audit *a, const wr_audit_entry *e, writ_status *st)
     size_t total;
     if (fields(e, w.f, w.len, &total) != WRIT_OK)
         return false; /* the queued path reports it */
-    w.time_ms = e->time_ms ? e->time_ms : au_now_ms();
+    w.time_ms = e->time_ms ? e->time_ms : wr_wall_ms();
     w.allow = e->allow;
     w.st = WRIT_EIO;
     pthread_mutex_lock(&a->mu);

@@ -140,7 +140,6 @@ void au_hex(const unsigned char *h, char out[65]);
 int au_unhex(const char *s, size_t n, unsigned char out[32]);
 int au_record_hash(EVP_MD_CTX *md, uint64_t seq, int64_t time_ms, bool allow, const char *const *f,
                    const size_t *len, const char *replica, const unsigned char prev[32], unsigned char out[32]);
-int64_t au_now_ms(void);
 void au_fmt_time(int64_t ms, char out[32]);
 char *au_sibling(const char *path, const char *name);
 char *au_slurp(const char *path, size_t max, size_t *len);

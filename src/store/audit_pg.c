@@ -22,6 +22,7 @@
 #include "store/audit_int.h"
 #include "util/alloc.h"
 #include "util/sbuf.h"
+#include "util/clock.h"
 
 #include <libpq-fe.h>
 #include <poll.h>
@@ -134,7 +135,7 @@ static bool refused(const PGresult *r)
  * kept. */
 static PGresult *pg_wait(pg_sink *p)
 {
-    int64_t until = au_now_ms() + PG_WAIT_MS + 1000;
+    int64_t until = wr_wall_ms() + PG_WAIT_MS + 1000;
     PGresult *last = NULL, *r;
     for (;;) {
         while (!PQisBusy(p->c)) {
@@ -143,7 +144,7 @@ static PGresult *pg_wait(pg_sink *p)
             PQclear(last);
             last = r;
         }
-        int64_t left = until - au_now_ms();
+        int64_t left = until - wr_wall_ms();
         struct pollfd pf = {.fd = PQsocket(p->c), .events = POLLIN};
         int k = left > 0 ? poll(&pf, 1, (int)left) : 0;
         if (k == 0 || (k < 0 && errno != EINTR) || (k > 0 && !PQconsumeInput(p->c))) {
@@ -538,7 +539,7 @@ writ_status au_pg_open(const char *conninfo, const char *replica, bool writer, c
     if (writer) {
         /* the schema, once, whoever starts first */
         char now[24];
-        put_i64(now, au_now_ms());
+        put_i64(now, wr_wall_ms());
         const char *v[2] = {p->replica, now};
         PGresult *r = NULL;
         if (pg_cmd(p->c, "SELECT pg_advisory_lock(" PG_LOCK_KEY ")", 0, NULL) != 0 ||

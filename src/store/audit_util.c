@@ -2,6 +2,7 @@
  * files, checkpoint and record checks (see audit_int.h). */
 #include "store/audit_int.h"
 #include "util/alloc.h"
+#include "util/clock.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -135,13 +136,6 @@ int au_record_hash(EVP_MD_CTX *md, uint64_t seq, int64_t time_ms, bool allow, co
     if (fd.bad || EVP_DigestFinal_ex(md, out, &n) != 1 || n != 32)
         return -1;
     return 0;
-}
-
-int64_t au_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 void au_fmt_time(int64_t ms, char out[32])

@@ -6,6 +6,7 @@
  * transaction.  Rows past their expires_ms are not returned, and are
  * deleted by scan and, at most once a minute, by an add. */
 #include "store/sqlite_int.h"
+#include "util/clock.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -22,13 +23,6 @@ writ_status wr_sqlite_counters_init(wr_sqlite_store *s, writ_error *err)
                      NULL, NULL, NULL) != SQLITE_OK)
         return wr_sqlite_fail(s, err, "cannot create the counters table");
     return WRIT_OK;
-}
-
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* Rows per INSERT: a batch is written as a few multi-row upserts rather
@@ -106,7 +100,7 @@ static writ_status add_rows(wr_sqlite_store *s, const wr_counter_delta *d, size_
     if (!st) {
         /* expired rows, now and then */
         static _Atomic int64_t last_purge;
-        int64_t now = wall_ms();
+        int64_t now = wr_wall_ms();
         if (now - last_purge > 60000) {
             last_purge = now;
             char del[96];
