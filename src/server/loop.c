@@ -42,6 +42,7 @@ typedef struct srv_worker {
     struct MHD_Daemon *d;
     srv_pass *pass;
     int ep, wake; /* epoll mode: this loop's own wait (MHD's epoll fd + wake), and its eventfd */
+    int slot;     /* its entry in wakers, -1 = none */
     pthread_t t;
     bool running;
 } srv_worker;
@@ -68,6 +69,14 @@ struct srv_loop {
 static struct {
     _Atomic(struct MHD_Daemon *) d;
     atomic_int fd;
+    /* Resumes coalesced, as the upstream's wake-ups are: set by the resume
+     * that writes the eventfd, taken (exchanged back to false) by the
+     * worker before each run of its daemon.  Under load most resumes land
+     * while the worker is still busy or already woken: one write for them
+     * all, not one each.  A resume that finds it set was made before the
+     * worker's exchange, which reads the flag it left, so that run sees
+     * the connection resumed. */
+    atomic_bool poked;
 } wakers[MAX_WAKERS];
 
 void srv_resume(struct MHD_Connection *c)
@@ -82,23 +91,32 @@ void srv_resume(struct MHD_Connection *c)
             continue;
         int fd = atomic_load_explicit(&wakers[i].fd, memory_order_acquire);
         uint64_t one = 1;
-        if (fd >= 0 && write(fd, &one, sizeof one) < 0) {
+        if (fd >= 0 && !atomic_exchange(&wakers[i].poked, true) && write(fd, &one, sizeof one) < 0) {
             /* a full counter (EAGAIN) wakes the worker as well */
         }
         break;
     }
 }
 
-static void waker_set(struct MHD_Daemon *d, int fd)
+static int waker_set(struct MHD_Daemon *d, int fd)
 {
     for (int i = 0; i < MAX_WAKERS; i++) {
         struct MHD_Daemon *none = NULL;
         if (atomic_compare_exchange_strong(&wakers[i].d, &none, d)) {
+            atomic_store(&wakers[i].poked, false);
             atomic_store_explicit(&wakers[i].fd, fd, memory_order_release);
-            return;
+            return i;
         }
     }
-    /* no slot: this worker's resumes wait for its timeout (1 ms, below) */
+    return -1; /* no slot: this worker's resumes wait for its timeout (1 ms, below) */
+}
+
+/* Before each run of the daemon: resumes made from now on write the
+ * eventfd again. */
+static void waker_take(const srv_worker *w)
+{
+    if (w->slot >= 0)
+        atomic_exchange(&wakers[w->slot].poked, false);
 }
 
 static void waker_clear(struct MHD_Daemon *d)
@@ -180,9 +198,11 @@ static void *run(void *arg)
          * between waits); not at all with answers due */
         enum MHD_Result ok;
         if (due) {
+            waker_take(w);
             ok = MHD_run_wait(w->d, 0);
         } else if (w->ep >= 0) {
             wait_own(w, 100);
+            waker_take(w);
             ok = MHD_run_wait(w->d, 0);
         } else {
             /* poll mode (no epoll in this libmicrohttpd): no wake-up for
@@ -207,7 +227,7 @@ static void *run(void *arg)
  * other threads wait for the short poll-mode timeout). */
 static void own_wait_open(srv_worker *w)
 {
-    w->ep = w->wake = -1;
+    w->ep = w->wake = w->slot = -1;
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(w->d, MHD_DAEMON_INFO_EPOLL_FD);
     if (!di || di->epoll_fd < 0)
         return;
@@ -224,7 +244,7 @@ static void own_wait_open(srv_worker *w)
     }
     w->ep = ep;
     w->wake = wake;
-    waker_set(w->d, wake);
+    w->slot = waker_set(w->d, wake);
     srv_pass_set_wake(w->pass, wake_for_log, w);
 }
 
@@ -242,7 +262,7 @@ srv_loop *srv_loop_start(srv *s, unsigned n, struct MHD_Daemon *(*start)(void *c
     atomic_init(&l->stop, false);
     atomic_init(&l->quiesced, 0);
     for (unsigned i = 0; i < l->n; i++)
-        l->w[i].ep = l->w[i].wake = -1;
+        l->w[i].ep = l->w[i].wake = l->w[i].slot = -1;
     MHD_socket lfd = MHD_INVALID_SOCKET;
     for (unsigned i = 0; i < l->n; i++) {
         srv_worker *w = &l->w[i];
