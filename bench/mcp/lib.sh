@@ -8,12 +8,13 @@
 # key (k.pem), the upstream's credential (cred), the policies
 # (examples/mcp.cedar plus one on context.input: p.cedar) and wrk's script
 # (post.lua: a tools/call with the task token).  Sets UP (the upstream's
-# port), TOK (the task token), BODY (the call) and MCP_SERVE_ARGS (the
+# port), UP_PID (its process), TOK (the task token), BODY (the call) and MCP_SERVE_ARGS (the
 # `writ serve` arguments naming them, to which the caller adds its own).
 mcp_bench_setup() {
     local work=$1 writ=$2 repo
     repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
     node "$repo/bench/mcp/upstream.mjs" >"$work/up.port" &
+    UP_PID=$!
     if declare -p PIDS >/dev/null 2>&1; then PIDS+=("$!"); fi
     for _ in $(seq 50); do [ -s "$work/up.port" ] && break; sleep 0.1; done
     UP=$(head -1 "$work/up.port")
