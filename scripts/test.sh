@@ -65,6 +65,14 @@ install_deps cmake gcc clang libclang-rt-14-dev pkg-config libjansson-dev libcmo
     libhiredis-dev redis-server:redis-server libpq-dev postgresql || fail_setup "installing packages failed"
 
 # ---- test peers (the reference Cedar engine and friends, for differential tests)
+# A python3 found first in PATH may be a version manager's shim (pyenv's is a
+# shell script that costs ~0.3 s per start; the tests start python3 a few
+# hundred times).  The interpreter it picks is resolved once and put first.
+if py=$(python3 -c 'import sys; print(sys.executable)' 2>/dev/null) && [ -x "$py" ] &&
+    [ "$(command -v python3)" != "$py" ]; then
+    mkdir -p build/bin && ln -sfn "$py" build/bin/python3 && export PATH="$repo/build/bin:$PATH"
+fi
+
 if [ -f tests/peers/package.json ]; then
     echo "== npm (tests/peers)"
     if [ -f tests/peers/package-lock.json ]; then npm_cmd=(npm ci); else npm_cmd=(npm install); fi
