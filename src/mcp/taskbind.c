@@ -1,11 +1,18 @@
 /* taskbind.c - MCP tasks bound to the agent that created them: see
  * taskbind.h.  Two jansson objects under one mutex: tasks (id -> [owner,
- * expires_ms]) and owners (owner -> how many tasks it has).  Making room
+ * expires_ms, unsaved]) and owners (owner -> how many tasks it has).  Making room
  * scans the table; it happens only when a bound is reached.  Shared, the
  * store is called between two holds of the mutex, never under it: a
  * binding is looked up here, then written to (or asked of) the store, then
  * put here, looked up again first (another thread may have put one
- * meanwhile: the first one here wins, as in the store). */
+ * meanwhile: the first one here wins, as in the store).
+ *
+ * A binding made while the store failed is kept here marked unsaved, and
+ * written again once the store answers: after each store call that worked,
+ * up to RESYNC_BATCH of them go to the store, on that caller's thread.  So
+ * an outage costs the other replicas those tasks only until this replica's
+ * next binding or lookup that reaches the store, and a store that keeps
+ * failing is not asked again for them at every call. */
 #include "mcp/taskbind.h"
 #include "util/alloc.h"
 
@@ -20,6 +27,7 @@ struct mcp_taskbind {
     json_t *owners; /* owner -> count */
     size_t cap, per_owner;
     wr_store *store; /* NULL: memory only */
+    size_t unsaved;  /* tasks marked unsaved (kept here while the store failed) */
     char upstream[WR_MCP_TASK_NAME_MAX + 1];
 };
 
@@ -53,6 +61,7 @@ void mcp_taskbind_free(mcp_taskbind *t)
 
 static const char *owner_of(const json_t *e) { return json_string_value(json_array_get(e, 0)); }
 static int64_t expiry_of(const json_t *e) { return (int64_t)json_integer_value(json_array_get(e, 1)); }
+static bool unsaved_of(const json_t *e) { return json_is_true(json_array_get(e, 2)); }
 
 static size_t owner_count(const mcp_taskbind *t, const char *owner)
 {
@@ -67,6 +76,8 @@ static void forget(mcp_taskbind *t, const char *key)
         return;
     const char *owner = owner_of(e);
     size_t n = owner ? owner_count(t, owner) : 0;
+    if (unsaved_of(e) && t->unsaved)
+        t->unsaved--;
     if (owner && n > 1)
         json_object_set_new_nocheck(t->owners, owner, json_integer((json_int_t)(n - 1)));
     else if (owner)
@@ -128,10 +139,11 @@ static bool held(mcp_taskbind *t, const char *id, size_t idlen, int64_t now, con
     return true;
 }
 
-/* Put id as owner's until expires, unless it is held live already; true
- * when it is owner's afterwards.  mu held. */
+/* Put id as owner's until expires (unsaved: the store did not take it),
+ * unless it is held live already; true when it is owner's afterwards.  mu
+ * held. */
 static bool put(mcp_taskbind *t, const char *id, size_t idlen, const char *owner, int64_t expires,
-                int64_t now)
+                int64_t now, bool unsaved)
 {
     const char *had;
     if (held(t, id, idlen, now, &had))
@@ -142,16 +154,73 @@ static bool put(mcp_taskbind *t, const char *id, size_t idlen, const char *owner
         forget(t, key);
         make_room(t, owner, t->per_owner, now);
         make_room(t, NULL, t->cap, now);
-        json_t *e = json_pack("[s,I]", owner, (json_int_t)expires);
+        json_t *e = json_pack("[s,I,b]", owner, (json_int_t)expires, unsaved);
         ok = e && !json_object_set_new_nocheck(t->tasks, key, e);
         if (ok && json_object_set_new_nocheck(t->owners, owner,
                                               json_integer((json_int_t)owner_count(t, owner) + 1))) {
             json_object_del(t->tasks, key); /* not counted: not kept */
             ok = false;
         }
+        t->unsaved += ok && unsaved;
     }
     wr_free(key);
     return ok;
+}
+
+#define RESYNC_BATCH 16
+
+/* The store has just answered: write up to RESYNC_BATCH unsaved bindings
+ * to it (copied out under mu, written without it), marked saved as each is
+ * taken.  One the store gives to another owner meanwhile (another replica
+ * bound the same id first) is kept here, as any binding held here is, and
+ * not tried again.  Stops at the first failure. */
+static void resync(mcp_taskbind *t, int64_t now)
+{
+    struct {
+        char *id, *owner;
+        int64_t expires;
+    } b[RESYNC_BATCH];
+    size_t nb = 0;
+    pthread_mutex_lock(&t->mu);
+    if (t->unsaved) {
+        const char *k;
+        json_t *e;
+        json_object_foreach (t->tasks, k, e) {
+            if (nb == RESYNC_BATCH)
+                break;
+            if (!unsaved_of(e) || expiry_of(e) <= now)
+                continue;
+            b[nb].id = wr_strndup(k, strlen(k));
+            b[nb].owner = wr_strndup(owner_of(e), strlen(owner_of(e)));
+            b[nb].expires = expiry_of(e);
+            if (!b[nb].id || !b[nb].owner) {
+                wr_free(b[nb].id);
+                wr_free(b[nb].owner);
+                break;
+            }
+            nb++;
+        }
+    }
+    pthread_mutex_unlock(&t->mu);
+    bool failed = false;
+    for (size_t i = 0; i < nb; i++) {
+        bool mine = false;
+        writ_error err;
+        memset(&err, 0, sizeof err);
+        failed = failed || wr_store_mcp_task_bind(t->store, t->upstream, b[i].id, strlen(b[i].id), b[i].owner,
+                                                  b[i].expires, (uint32_t)t->per_owner, now, &mine, &err);
+        if (!failed) {
+            pthread_mutex_lock(&t->mu);
+            json_t *e = json_object_get(t->tasks, b[i].id);
+            if (e && unsaved_of(e) && !strcmp(owner_of(e), b[i].owner)) {
+                json_array_set_new(e, 2, json_false());
+                t->unsaved--;
+            }
+            pthread_mutex_unlock(&t->mu);
+        }
+        wr_free(b[i].id);
+        wr_free(b[i].owner);
+    }
 }
 
 bool mcp_taskbind_add(mcp_taskbind *t, const char *id, size_t idlen, const char *owner, int64_t ttl_ms,
@@ -171,6 +240,7 @@ bool mcp_taskbind_add(mcp_taskbind *t, const char *id, size_t idlen, const char 
         return mine;
     }
     pthread_mutex_unlock(&t->mu);
+    bool unsaved = false;
     if (t->store) {
         /* written through first: another's binding there keeps the id */
         bool mine = false;
@@ -180,12 +250,15 @@ bool mcp_taskbind_add(mcp_taskbind *t, const char *id, size_t idlen, const char 
                                    (uint32_t)t->per_owner, now_ms, &mine, &err)) {
             if (why && n)
                 snprintf(why, n, "%s", err.msg[0] ? err.msg : "the state store failed");
+            unsaved = true;
         } else if (!mine) {
             return false;
+        } else {
+            resync(t, now_ms);
         }
     }
     pthread_mutex_lock(&t->mu);
-    bool ok = put(t, id, idlen, owner, now_ms + ttl_ms, now_ms);
+    bool ok = put(t, id, idlen, owner, now_ms + ttl_ms, now_ms, unsaved);
     pthread_mutex_unlock(&t->mu);
     return ok;
 }
@@ -247,7 +320,7 @@ mcp_task_whose mcp_taskbind_whose(mcp_taskbind *t, const char *id, size_t idlen,
         /* remembered here from now on (a binding put here meanwhile wins,
          * as it would have in the store) */
         pthread_mutex_lock(&t->mu);
-        (void)put(t, id, idlen, theirs, expires, now_ms);
+        (void)put(t, id, idlen, theirs, expires, now_ms, false);
         const char *who = held(t, id, idlen, now_ms, &had) ? had : theirs;
         w = !strcmp(who, owner) ? TASKBIND_MINE : TASKBIND_OTHERS;
         if (w == TASKBIND_OTHERS)
@@ -255,6 +328,8 @@ mcp_task_whose mcp_taskbind_whose(mcp_taskbind *t, const char *id, size_t idlen,
         pthread_mutex_unlock(&t->mu);
     }
     wr_free(theirs);
+    if (w != TASKBIND_UNAVAILABLE)
+        resync(t, now_ms);
     return w;
 }
 

@@ -37,7 +37,8 @@
  * on the caller's thread, bounded by the store's own timeouts (Redis: the
  * connect and command timeout).  When the store fails, a lookup is
  * TASKBIND_UNAVAILABLE (the gateway refuses: fail closed) and a binding is
- * kept here only (this replica honours it; the others do not know it).
+ * kept here only (this replica honours it; the others do not know it) until
+ * the store answers a later call again: it is written then.
  *
  * Thread-safe.  Owners and ids are strings without NUL (an id holding one
  * is never remembered). */

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <sqlite3.h>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -300,6 +301,57 @@ static void test_shared_unreachable(void **state)
     wr_store_close(st);
 }
 
+/* A binding made while the store failed is written to it once the store
+ * answers again (at the next call that reaches it), so that the other
+ * replicas learn it; the store here fails for a while because its table is
+ * gone (another connection dropped it; a new open makes it again). */
+static void test_shared_resync(void **state)
+{
+    wr_store *st = *state;
+    int64_t now = (int64_t)time(NULL) * 1000;
+    mcp_taskbind *r1 = shared(st, "ev", 16, 4);
+    sqlite3 *raw;
+    assert_int_equal(sqlite3_open(dbfile, &raw), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(raw, "DROP TABLE mcp_tasks", NULL, NULL, NULL), SQLITE_OK);
+    char why[200];
+    assert_true(mcp_taskbind_add(r1, "u1", 2, A, 60000, now, why, sizeof why));
+    assert_string_not_equal(why, ""); /* kept here alone, the failure said */
+    assert_true(mcp_taskbind_add(r1, "u2", 2, B, 60000, now, why, sizeof why));
+    assert_string_not_equal(why, "");
+    assert_int_equal(whose(r1, "u1", A, now, NULL, NULL, 0), TASKBIND_MINE); /* honoured here */
+    /* the store comes back (the table made again) */
+    wr_store *again;
+    writ_error err;
+    assert_int_equal(wr_store_open("sqlite", dbfile, &again, &err), WRIT_OK);
+    mcp_taskbind *r2 = shared(again, "ev", 16, 4);
+    assert_int_equal(whose(r2, "u1", A, now, NULL, NULL, 0), TASKBIND_UNKNOWN); /* not written yet */
+    /* r1's next call that reaches the store writes what it kept */
+    assert_true(mcp_taskbind_add(r1, "u3", 2, A, 60000, now, why, sizeof why));
+    assert_string_equal(why, "");
+    mcp_taskbind *r3 = shared(again, "ev", 16, 4);
+    assert_int_equal(whose(r3, "u1", A, now, NULL, NULL, 0), TASKBIND_MINE);
+    assert_int_equal(whose(r3, "u2", B, now, NULL, NULL, 0), TASKBIND_MINE);
+    assert_int_equal(whose(r3, "u2", A, now, NULL, NULL, 0), TASKBIND_OTHERS);
+    /* and the store now refuses the ids to anyone else */
+    assert_false(mcp_taskbind_add(r2, "u1", 2, B, 60000, now, NULL, 0));
+    /* a lookup that reaches the store writes them too (another outage) */
+    assert_int_equal(sqlite3_exec(raw, "DROP TABLE mcp_tasks", NULL, NULL, NULL), SQLITE_OK);
+    assert_true(mcp_taskbind_add(r1, "u4", 2, A, 60000, now, why, sizeof why));
+    assert_string_not_equal(why, "");
+    wr_store *third;
+    assert_int_equal(wr_store_open("sqlite", dbfile, &third, &err), WRIT_OK);
+    assert_int_equal(whose(r1, "zz", A, now, NULL, NULL, 0), TASKBIND_UNKNOWN); /* asked: the store answers */
+    mcp_taskbind *r4 = shared(third, "ev", 16, 4);
+    assert_int_equal(whose(r4, "u4", A, now, NULL, NULL, 0), TASKBIND_MINE);
+    sqlite3_close(raw);
+    mcp_taskbind_free(r1);
+    mcp_taskbind_free(r2);
+    mcp_taskbind_free(r3);
+    mcp_taskbind_free(r4);
+    wr_store_close(again);
+    wr_store_close(third);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -310,6 +362,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_shared, store_setup, store_teardown),
         cmocka_unit_test_setup_teardown(test_shared_asks, store_setup, store_teardown),
         cmocka_unit_test(test_shared_unreachable),
+        cmocka_unit_test_setup_teardown(test_shared_resync, store_setup, store_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
