@@ -67,6 +67,7 @@
 #include "cedar/reqbuild.h"
 #include "server/server_int.h"
 #include "util/alloc.h"
+#include "util/asan.h"
 #include "util/error.h"
 
 #include <errno.h>
@@ -86,12 +87,7 @@
  * gateway's CPU at 32 clients).  So up to GW_SPARE of them are kept, under
  * live_mu, for the next requests.  Not under AddressSanitizer, which would
  * then not see a use after free of one. */
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define GW_NO_SPARE 1
-#endif
-#endif
-#if defined(__SANITIZE_ADDRESS__) || defined(GW_NO_SPARE)
+#if WR_ASAN
 #define GW_SPARE 0
 #else
 #define GW_SPARE 64

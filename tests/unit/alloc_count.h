@@ -19,15 +19,9 @@
 
 #include <stddef.h>
 
-#if defined(__SANITIZE_ADDRESS__)
-#define ALLOC_COUNT_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define ALLOC_COUNT_ASAN 1
-#endif
-#endif
+#include "util/asan.h"
 
-#ifdef ALLOC_COUNT_ASAN
+#if WR_ASAN
 
 size_t __sanitizer_get_current_allocated_bytes(void);
 static long live_heap(void) { return (long)__sanitizer_get_current_allocated_bytes(); }
