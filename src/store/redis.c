@@ -13,6 +13,7 @@
  * connection is the same. */
 #include "store/redis_int.h"
 #include "util/alloc.h"
+#include "util/clock.h"
 #include "util/text.h"
 
 #include <errno.h>
@@ -156,22 +157,90 @@ static redisContext *rd_connect(wr_redis_store *s, writ_error *err)
     return rd_session(s, c, err);
 }
 
-redisContext *rd_get(wr_redis_store *s, writ_error *err)
+/* ---- a Redis that does not answer
+ *
+ * Every call is synchronous, on its caller's thread, and a Redis that
+ * stops answering (a pause, a partition that drops packets) holds that
+ * thread for the whole timeout, 2 s by default: an HTTP worker, and every
+ * connection it serves, stalled once per call that reaches the store.  So
+ * a call that failed after waiting at least half the timeout opens a
+ * breaker: for the next RD_HOLD_MS calls fail at once, saying why (their
+ * callers fail closed, as for any store failure: a refused approval, limit
+ * or task lookup, never an allow).  Then one call tries again (the breaker
+ * is held for it while it waits, so the others still fail at once) and
+ * closes it when Redis answers.  The revocation feed's thread always tries
+ * (rd_get_probe): it serves no request, and its first answer closes the
+ * breaker for everyone.  A failure that comes at once (connection refused)
+ * opens nothing: it costs no wait. */
+#define RD_HOLD_MS 1000
+
+static _Thread_local int64_t op_started; /* rd_get's time, read by rd_put */
+
+static int64_t timeout_ms(const wr_redis_store *s)
 {
+    return (int64_t)s->timeout.tv_sec * 1000 + s->timeout.tv_usec / 1000;
+}
+
+static void trip(wr_redis_store *s, const char *what)
+{
+    int64_t now = wr_mono_ms();
+    if (now - op_started < timeout_ms(s) / 2)
+        return;
+    pthread_mutex_lock(&s->mu);
+    snprintf(s->down_why, sizeof s->down_why, "it did not answer within %lld ms (%.80s); asked again after %d ms",
+             (long long)timeout_ms(s), what, RD_HOLD_MS);
+    pthread_mutex_unlock(&s->mu);
+    atomic_store(&s->down_until, now + RD_HOLD_MS);
+}
+
+/* Open: fail at once (true, err said), unless the hold is over and this
+ * call is the one that tries again. */
+static bool held_off(wr_redis_store *s, writ_error *err)
+{
+    int64_t until = atomic_load(&s->down_until);
+    if (!until)
+        return false;
+    int64_t now = wr_mono_ms();
+    if (now >= until && atomic_compare_exchange_strong(&s->down_until, &until, now + timeout_ms(s) + 1))
+        return false;
+    char why[sizeof s->down_why];
+    pthread_mutex_lock(&s->mu);
+    memcpy(why, s->down_why, sizeof why);
+    pthread_mutex_unlock(&s->mu);
+    rd_fail(err, WRIT_EIO, "not asked", why);
+    return true;
+}
+
+static redisContext *get(wr_redis_store *s, bool probe, writ_error *err)
+{
+    if (!probe && held_off(s, err))
+        return NULL;
+    op_started = wr_mono_ms();
     pthread_mutex_lock(&s->mu);
     redisContext *c = s->nidle ? s->idle[--s->nidle] : NULL;
     pthread_mutex_unlock(&s->mu);
-    return c ? c : rd_connect(s, err);
+    if (c)
+        return c;
+    if ((c = rd_connect(s, err)))
+        return c;
+    trip(s, err ? err->msg : "cannot connect");
+    return NULL;
 }
+
+redisContext *rd_get(wr_redis_store *s, writ_error *err) { return get(s, false, err); }
+
+redisContext *rd_get_probe(wr_redis_store *s, writ_error *err) { return get(s, true, err); }
 
 void rd_put(wr_redis_store *s, redisContext *c)
 {
     if (!c)
         return;
     if (c->err) {
+        trip(s, c->errstr[0] ? c->errstr : "no reply");
         redisFree(c);
         return;
     }
+    atomic_store(&s->down_until, 0); /* it answered */
     pthread_mutex_lock(&s->mu);
     if (s->nidle < RD_POOL) {
         s->idle[s->nidle++] = c;

@@ -10,6 +10,7 @@
 
 #include <hiredis.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sys/time.h>
 
 #include "store/store_int.h"
@@ -28,9 +29,13 @@ typedef struct wr_redis_store {
     char user[128];         /* "" = the default user */
     char *password;         /* NULL = no AUTH */
     struct timeval timeout; /* connect and command */
-    pthread_mutex_t mu;     /* guards idle */
+    pthread_mutex_t mu;     /* guards idle and down_why */
     redisContext *idle[RD_POOL];
     size_t nidle;
+    /* the breaker (redis.c): calls fail at once until then (monotonic ms),
+     * 0 = closed; and why it opened */
+    _Atomic int64_t down_until;
+    char down_why[160];
 } wr_redis_store;
 
 /* A command's arguments (binary safe); numbers are formatted in place. */
@@ -48,6 +53,9 @@ void rd_arg_i64(rd_args *a, int64_t v);
  * or NULL with err.  Give it back with rd_put: a connection that failed is
  * closed there, the next rd_get opens a new one. */
 redisContext *rd_get(wr_redis_store *s, writ_error *err);
+/* The same, past an open breaker: for the revocation feed's thread, whose
+ * tries close it as soon as Redis answers again (redis.c). */
+redisContext *rd_get_probe(wr_redis_store *s, writ_error *err);
 void rd_put(wr_redis_store *s, redisContext *c);
 /* Run one command: its reply (freeReplyObject) or NULL with err (a failed
  * connection, or an error reply: "state: redis: WHAT: MESSAGE"). */

@@ -267,7 +267,7 @@ writ_status wr_redis_revocation_follow(wr_store *st, char cursor[WR_REV_CURSOR_M
                                        void *ud, bool *lost, writ_error *err)
 {
     wr_redis_store *s = (wr_redis_store *)st;
-    redisContext *c = rd_get(s, err);
+    redisContext *c = rd_get_probe(s, err);
     if (!c)
         return WRIT_EIO;
     sinfo in;

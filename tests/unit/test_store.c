@@ -1723,6 +1723,93 @@ static void test_mcp_task_unreachable(void **state)
     wr_store_close(st);
 }
 
+static int64_t ms_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* One task lookup; its status, its time in *ms, its error in err. */
+static writ_status lookup(wr_store *st, int64_t *ms, writ_error *err)
+{
+    char owner[WR_MCP_TASK_OWNER_MAX + 1];
+    int64_t exp, t0 = ms_now();
+    bool found;
+    writ_status s = wr_store_mcp_task_owner(st, "ev", "b1", 2, 1700000000000, owner, &exp, &found, err);
+    *ms = ms_now() - t0;
+    return s;
+}
+
+static void client_pause(int ms)
+{
+    redisContext *c = raw();
+    assert_non_null(c);
+    redisReply *r = redisCommand(c, "CLIENT PAUSE %d", ms);
+    assert_non_null(r);
+    assert_int_equal(r->type, REDIS_REPLY_STATUS);
+    freeReplyObject(r);
+    redisFree(c);
+}
+
+/* A Redis that does not answer (CLIENT PAUSE: the real server, silent)
+ * holds a caller for the timeout once; the calls after it fail at once,
+ * saying why, instead of each holding its thread (an HTTP worker) for the
+ * timeout too; a call after the hold tries again, and the revocation
+ * feed's follow tries at any time and closes the breaker when Redis
+ * answers. */
+static void test_redis_silent(void **state)
+{
+    (void)state;
+    wr_store *st;
+    writ_error err;
+    wr_store_opts o = {.timeout_ms = 400};
+    assert_int_equal(wr_store_open_opts(redis_url, NULL, &o, &st, &err), WRIT_OK);
+    int64_t ms;
+    assert_int_equal(lookup(st, &ms, &err), WRIT_OK);
+    int64_t paused = ms_now();
+    client_pause(1500);
+    assert_int_equal(lookup(st, &ms, &err), WRIT_EIO);
+    assert_true(ms >= 350); /* waited for the timeout */
+    for (int i = 0; i < 5; i++) {
+        assert_int_equal(lookup(st, &ms, &err), WRIT_EIO);
+        assert_true(ms < 100); /* at once, not another 400 ms each */
+        assert_non_null(strstr(err.msg, "not asked"));
+        assert_non_null(strstr(err.msg, "did not answer within 400 ms"));
+    }
+    /* Redis answers again and the hold (1 s from the first failure) is
+     * over: the next call tries, and it works for everyone after it */
+    while (ms_now() - paused < 1700)
+        usleep(20000);
+    assert_int_equal(lookup(st, &ms, &err), WRIT_OK);
+    assert_int_equal(lookup(st, &ms, &err), WRIT_OK);
+    /* again; this time the feed's follow closes it before the hold ends */
+    paused = ms_now();
+    client_pause(700);
+    assert_int_equal(lookup(st, &ms, &err), WRIT_EIO);
+    assert_int_equal(lookup(st, &ms, &err), WRIT_EIO);
+    assert_true(ms < 100);
+    while (ms_now() - paused < 800)
+        usleep(20000);
+    char cur[WR_REV_CURSOR_MAX] = "";
+    revs r = {0};
+    assert_int_equal(wr_store_revocation_follow(st, cur, 0, on_rev, &r, NULL, &err), WRIT_OK);
+    assert_true(ms_now() - paused < 1300); /* before the hold (from ~400 ms) would end */
+    assert_int_equal(lookup(st, &ms, &err), WRIT_OK);
+    /* a refused connection costs no wait and opens nothing: every call
+     * tries (and fails at once) */
+    char url[64];
+    snprintf(url, sizeof url, "redis://127.0.0.1:%d/3", free_port());
+    wr_store *gone;
+    assert_int_equal(wr_store_open_opts(url, NULL, &o, &gone, &err), WRIT_OK);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(lookup(gone, &ms, &err), WRIT_EIO);
+        assert_null(strstr(err.msg, "not asked"));
+    }
+    wr_store_close(gone);
+    wr_store_close(st);
+}
+
 static void test_open_errors(void **state)
 {
     (void)state;
@@ -1843,6 +1930,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_mcp_task_race, sqlite_setup, close_backend),
         cmocka_unit_test_setup_teardown(test_mcp_task_race, redis_setup, close_backend),
         cmocka_unit_test(test_mcp_task_unreachable),
+        cmocka_unit_test(test_redis_silent),
         cmocka_unit_test(test_open_errors),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# replicas_silent.sh - a Redis that stops answering (SIGSTOP: its socket
+# open, no reply; a hung server or a partition that drops packets) holds a
+# `writ serve` worker for the store's timeout (2 s) once, not once per
+# request: the calls after the first fail at once, closed (a deny saying
+# the state store did not answer), so the replica keeps answering, the
+# requests that need no store included.  When Redis answers again the
+# replica uses it again within a second or two, without a restart.
+. "$(dirname "$0")/lib.sh"
+command -v jq >/dev/null || { bad "jq installed"; finish; }
+
+start_redis_plain # sets rport
+RPID=$(pgrep -f "redis-server 127.0.0.1:$rport" | head -1)
+[ -n "$RPID" ] || { bad "redis-server's pid"; finish; }
+trap 'kill -CONT "$RPID" 2>/dev/null; cleanup' EXIT # a stopped server would not take the TERM
+
+cat >"$TMP/p.cedar" <<'CEDAR'
+@id("write-all")
+permit (principal, action == Writ::Action::"write", resource);
+
+@id("writes-per-task")
+forbid (principal, action == Writ::Action::"write", resource)
+when { context.history.writes_per_task >= 1000 };
+
+@id("read-all")
+permit (principal, action == Writ::Action::"read", resource);
+CEDAR
+echo '[]' >"$TMP/e.json"
+cat >"$TMP/writ.conf" <<CONF
+policies = $TMP/p.cedar
+entities = $TMP/e.json
+state = redis://127.0.0.1:$rport/0
+limit = writes_per_task 1h write per task
+CONF
+start_writ silent --config "$TMP/writ.conf" --threads 2
+
+body() { echo "{\"subject\":{\"type\":\"Agent\",\"id\":\"bot\"},\"action\":{\"name\":\"$1\"},\"resource\":{\"type\":\"Dataset\",\"id\":\"d\"},\"context\":{\"task\":{\"id\":\"t1\",\"purpose\":\"etl\"}}}"; }
+r=$(post /access/v1/evaluation "$(body write)")
+check "Redis answering: a write counted and allowed" "$(echo "${r#* }" | jq -r .decision)" true
+
+kill -STOP "$RPID"
+mkdir -p "$TMP/out"
+t0=$(date +%s%N)
+CURLS=()
+for i in $(seq 1 10); do
+    curl -s -m 30 -o "$TMP/out/w$i" -w '%{time_total}' -X POST -H 'Content-Type: application/json' \
+        --data-binary "$(body write)" "http://$ADDR/access/v1/evaluation" >"$TMP/out/t$i" &
+    CURLS+=($!)
+done
+sleep 0.3 # the first ones are waiting on Redis now
+curl -s -m 30 -o "$TMP/out/h" -w '%{time_total}' "http://$ADDR/healthz" >"$TMP/out/th" &
+CURLS+=($!)
+curl -s -m 30 -o "$TMP/out/r" -w '%{time_total}' -X POST -H 'Content-Type: application/json' \
+    --data-binary "$(body read)" "http://$ADDR/access/v1/evaluation" >"$TMP/out/tr" &
+CURLS+=($!)
+wait "${CURLS[@]}"
+t1=$(date +%s%N)
+all=$(( (t1 - t0) / 1000000 ))
+denied=$(cat "$TMP"/out/w* | jq -s '[.[] | select(.decision == false)] | length')
+check "Redis silent: 10 concurrent writes each denied (fail closed)" "$denied" 10
+contains "... saying the state store did not answer" "$(cat "$TMP/out/w1")" 'redis'
+slow=$(cat "$TMP"/out/t* | awk '$1 >= 1.5' | wc -l)
+[ "$slow" -le 2 ] && ok "... at most 2 of them waited for the timeout (the first on each worker): $slow" ||
+    bad "... $slow requests waited 1.5 s or more ($(cat "$TMP"/out/t* | tr '\n' ' '))"
+[ "$all" -lt 4500 ] && ok "... all answered in $all ms (were each to wait its 2 s: 10 s or more on 2 workers)" ||
+    bad "... all answered in $all ms"
+th=$(cat "$TMP/out/th"); tr_=$(cat "$TMP/out/tr")
+awk -v a="$th" -v b="$tr_" 'BEGIN {exit !(a < 3 && b < 3)}' && ok "a health check and a read (no store) answered meanwhile: ${th} s, ${tr_} s" ||
+    bad "a health check and a read took ${th} s, ${tr_} s"
+check "... the read allowed" "$(jq -r .decision "$TMP/out/r")" true
+grep -o '"message":"[^"]*"' "$TMP/out/w5" | head -1 >"$TMP/why"
+contains "... a later write's reason: not asked, and why" "$(cat "$TMP/why")" 'not asked'
+
+kill -CONT "$RPID"
+back=
+for i in $(seq 1 40); do
+    r=$(post /access/v1/evaluation "$(body write)")
+    if [ "$(echo "${r#* }" | jq -r .decision)" = true ]; then back=$i; break; fi
+    sleep 0.1
+done
+[ -n "$back" ] && ok "Redis answering again: writes allowed again after $back tries (100 ms apart)" ||
+    bad "Redis answering again: writes still denied after 4 s: ${r#* }"
+kill -0 "$WPID" 2>/dev/null && ok "the server is running" || bad "the server died"
+finish
