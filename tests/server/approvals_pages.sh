@@ -68,13 +68,14 @@ dec() {
 # walk QUERY LIMIT: follow "next" from the first page; prints the ids, one a
 # line, and fails a check when a page other than the last is short
 walk() {
-    local q=$1 lim=$2 cur="" r n next pages=0
+    local q=$1 lim=$2 cur="" r n next pages=0 page
     while :; do
         r=$(list "?limit=$lim$q${cur:+&cursor=$cur}")
-        [ "$(code "$r")" = 200 ] || { bad "walk $q $lim: HTTP $(code "$r")"; return; }
-        body "$r" | jq -r '.approvals[].id'
-        n=$(body "$r" | jq '.approvals | length')
-        next=$(body "$r" | jq -r '.next // empty')
+        [ "${r%% *}" = 200 ] || { bad "walk $q $lim: HTTP ${r%% *}"; return; }
+        # one jq a page (the test forks a lot): the count, next ("" at the end), the ids
+        mapfile -t page < <(jq -r '(.approvals | length), (.next // ""), .approvals[].id' <<<"${r#* }")
+        n=${page[0]} next=${page[1]}
+        [ "${#page[@]}" -gt 2 ] && printf '%s\n' "${page[@]:2}"
         pages=$((pages + 1))
         [ -z "$next" ] && break
         [ "$n" = "$lim" ] || bad "walk $q $lim: page $pages holds $n, not $lim, and is not the last"
@@ -86,12 +87,13 @@ walk() {
 # sizes QUERY LIMIT: follow "next" from the first page as $AS; prints each
 # page as "COUNT:IDS" (a line a page) and "end" after the last
 sizes() {
-    local q=$1 lim=$2 cur="" r pages=0
+    local q=$1 lim=$2 cur="" r pages=0 page
     while :; do
         r=$(list "?limit=$lim$q${cur:+&cursor=$cur}")
-        [ "$(code "$r")" = 200 ] || { echo "HTTP $(code "$r")"; return; }
-        echo "$(body "$r" | jq -r '.approvals | length'):$(body "$r" | jq -r '[.approvals[].id] | join(",")')"
-        cur=$(body "$r" | jq -r '.next // empty')
+        [ "${r%% *}" = 200 ] || { echo "HTTP ${r%% *}"; return; }
+        mapfile -t page < <(jq -r '"\(.approvals | length):\([.approvals[].id] | join(","))", (.next // "")' <<<"${r#* }")
+        echo "${page[0]}"
+        cur=${page[1]}
         pages=$((pages + 1))
         [ -z "$cur" ] && { echo end; return; }
         [ "$pages" -le 100 ] || { echo "no end"; return; }
