@@ -12,6 +12,7 @@
  * is one leader at a time: whoever is at the head of the queue. */
 #include "store/audit_int.h"
 #include "util/alloc.h"
+#include "util/text.h"
 #include "util/clock.h"
 
 #include <errno.h>
@@ -164,7 +165,7 @@ static writ_status sign_cp(wr_audit *a, uint64_t seq, const unsigned char h[32],
                            char **jws)
 {
     char hx[65];
-    au_hex(h, hx);
+    wr_hex(hx, h, 32);
     json_t *c = json_pack("{s:I,s:s,s:I}", "seq", (json_int_t)seq, "head", hx, "time_ms", (json_int_t)t);
     if (c && adopted && json_object_set_new(c, "adopted_from", json_integer((json_int_t)adopted)) != 0) {
         json_decref(c);
@@ -279,7 +280,7 @@ static int checkpoint_now(wr_audit *a, uint64_t adopted)
         fprintf(stderr, "writ: audit log: signing checkpoint %llu failed\n", (unsigned long long)a->last_seq);
         return -1;
     }
-    au_hex(a->last_hash, hx);
+    wr_hex(hx, a->last_hash, 32);
     au_cp_text c = {.seq = a->last_seq, .head = hx, .time_ms = t, .jws = jws};
     int rc = a->sink->ops->write(a->sink, NULL, 0, &c, 1);
     wr_free(jws);
@@ -316,7 +317,7 @@ static int write_batch(wr_audit *a, const waiter *w, size_t n)
         if (au_record_hash(a->md, seq + 1, w->time_ms, w->allow, w->f, r->len, a->replica, h, nh) != 0)
             goto out;
         seq++;
-        au_hex(nh, a->hx[i]);
+        wr_hex(a->hx[i], nh, 32);
         memcpy(h, nh, 32);
         r->row = (wr_audit_row){.seq = seq,
                                 .e = {.time_ms = w->time_ms,
@@ -590,7 +591,7 @@ writ_status wr_audit_open(const char *path, const wr_audit_opts *o, wr_audit **o
         st = au_fail(err, WRIT_EIO, "audit log: writing a checkpoint failed");
         goto bad;
     }
-    au_hex(a->last_hash, a->last_hex);
+    wr_hex(a->last_hex, a->last_hash, 32);
     pthread_mutex_init(&a->mu, NULL);
     pthread_cond_init(&a->idle, NULL);
     pthread_cond_init(&a->nonfull, NULL);
@@ -970,7 +971,7 @@ void wr_audit_close(wr_audit *a)
         /* the head was signed in its own transaction (seq a multiple of
          * checkpoint_every): the server's log still gets its copy */
         char hx[65];
-        au_hex(a->last_hash, hx);
+        wr_hex(hx, a->last_hash, 32);
         fprintf(stderr, "writ: audit log: checkpoint %llu signed, head %s\n", (unsigned long long)a->last_seq,
                 hx);
     }

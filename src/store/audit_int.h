@@ -136,7 +136,6 @@ writ_status au_spool_wrap(au_sink *inner, au_spool *q, uint32_t max, bool drop, 
 char *au_strdup(const char *s);
 writ_status au_fail(writ_error *err, writ_status st, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-void au_hex(const unsigned char *h, char out[65]);
 int au_unhex(const char *s, size_t n, unsigned char out[32]);
 int au_record_hash(EVP_MD_CTX *md, uint64_t seq, int64_t time_ms, bool allow, const char *const *f,
                    const size_t *len, const char *replica, const unsigned char prev[32], unsigned char out[32]);

@@ -4,6 +4,7 @@
  * code. */
 #include "store/audit_int.h"
 #include "util/alloc.h"
+#include "util/text.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -151,7 +152,7 @@ writ_status au_verify_sink(au_sink *s, const char *keys_file, wr_audit_verify_re
         goto out;
     }
     if (r->records)
-        au_hex(v.prev, r->head);
+        wr_hex(r->head, v.prev, 32);
     r->checkpoints = v.ncp;
     for (size_t i = 1; i < v.ncp; i++)
         if (v.cps[i].adopted) {
