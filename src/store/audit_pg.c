@@ -135,7 +135,7 @@ static bool refused(const PGresult *r)
  * kept. */
 static PGresult *pg_wait(pg_sink *p)
 {
-    int64_t until = wr_wall_ms() + PG_WAIT_MS + 1000;
+    int64_t until = wr_mono_ms() + PG_WAIT_MS + 1000;
     PGresult *last = NULL, *r;
     for (;;) {
         while (!PQisBusy(p->c)) {
@@ -144,7 +144,7 @@ static PGresult *pg_wait(pg_sink *p)
             PQclear(last);
             last = r;
         }
-        int64_t left = until - wr_wall_ms();
+        int64_t left = until - wr_mono_ms();
         struct pollfd pf = {.fd = PQsocket(p->c), .events = POLLIN};
         int k = left > 0 ? poll(&pf, 1, (int)left) : 0;
         if (k == 0 || (k < 0 && errno != EINTR) || (k > 0 && !PQconsumeInput(p->c))) {

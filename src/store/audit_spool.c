@@ -410,7 +410,7 @@ typedef struct sp_sink {
     au_spool *q;
     uint64_t max, dropped;
     bool drop;
-    int64_t retry_ms; /* do not try inner before this while it fails */
+    int64_t retry_ms; /* do not try inner before this (monotonic ms) while it fails */
     bool refused;     /* inner refused the oldest spooled batch (-2): it cannot ship */
     pthread_mutex_t mu;
 } sp_sink;
@@ -421,13 +421,13 @@ typedef struct sp_sink {
 static int ship(sp_sink *p, int most)
 {
     while (!au_spool_empty(p->q) && most-- > 0) {
-        if (wr_wall_ms() < p->retry_ms)
+        if (wr_mono_ms() < p->retry_ms)
             return -1;
         au_batch b;
         int k = au_spool_peek(p->q, &b);
         if (k < 0) {
             fprintf(stderr, "writ: audit spool: a batch cannot be read back\n");
-            p->retry_ms = wr_wall_ms() + RETRY_MS;
+            p->retry_ms = wr_mono_ms() + RETRY_MS;
             return -1;
         }
         int rc = p->inner->ops->write(p->inner, b.r, b.n, b.c, b.nc);
@@ -437,7 +437,7 @@ static int ship(sp_sink *p, int most)
                             "spooled behind it, decisions are denied until it ships\n");
         p->refused = rc == -2;
         if (rc != 0) {
-            p->retry_ms = wr_wall_ms() + RETRY_MS;
+            p->retry_ms = wr_mono_ms() + RETRY_MS;
             return -1;
         }
         if (au_spool_pop(p->q) != 0)
@@ -453,7 +453,7 @@ static int sp_write(au_sink *s, const au_rec *r, size_t n, const au_cp_text *c, 
     sp_sink *p = (sp_sink *)s;
     pthread_mutex_lock(&p->mu);
     int rc = -1;
-    if (ship(p, 16) == 0 && wr_wall_ms() >= p->retry_ms) {
+    if (ship(p, 16) == 0 && wr_mono_ms() >= p->retry_ms) {
         rc = p->inner->ops->write(p->inner, r, n, c, nc);
         /* refused (-2), not an outage: the spool would never ship it */
         if (rc == 0 || rc == -2) {
@@ -464,7 +464,7 @@ static int sp_write(au_sink *s, const au_rec *r, size_t n, const au_cp_text *c, 
         goto out; /* behind a batch the database refuses: could never ship */
     }
     if (au_spool_empty(p->q))
-        p->retry_ms = wr_wall_ms() + RETRY_MS;
+        p->retry_ms = wr_mono_ms() + RETRY_MS;
     if (au_spool_records(p->q) + n > p->max) {
         if (p->drop) {
             p->dropped += n;
@@ -552,8 +552,8 @@ static char *sp_sibling(au_sink *s, const char *name)
 static void sp_close(au_sink *s)
 {
     sp_sink *p = (sp_sink *)s;
-    int64_t until = wr_wall_ms() + 5000;
-    while (!au_spool_empty(p->q) && wr_wall_ms() < until) {
+    int64_t until = wr_mono_ms() + 5000;
+    while (!au_spool_empty(p->q) && wr_mono_ms() < until) {
         p->retry_ms = 0;
         if (ship(p, 1 << 30) == 0)
             break;
