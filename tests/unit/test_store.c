@@ -32,6 +32,7 @@
 #include "limits/limits.h"
 #include "store/revfeed.h"
 #include "store/store.h"
+#include "util/clock.h"
 #include "writ/token.h"
 #include "free_port.h"
 
@@ -1723,21 +1724,14 @@ static void test_mcp_task_unreachable(void **state)
     wr_store_close(st);
 }
 
-static int64_t ms_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* One task lookup; its status, its time in *ms, its error in err. */
 static writ_status lookup(wr_store *st, int64_t *ms, writ_error *err)
 {
     char owner[WR_MCP_TASK_OWNER_MAX + 1];
-    int64_t exp, t0 = ms_now();
+    int64_t exp, t0 = wr_mono_ms();
     bool found;
     writ_status s = wr_store_mcp_task_owner(st, "ev", "b1", 2, 1700000000000, owner, &exp, &found, err);
-    *ms = ms_now() - t0;
+    *ms = wr_mono_ms() - t0;
     return s;
 }
 
@@ -1767,7 +1761,7 @@ static void test_redis_silent(void **state)
     assert_int_equal(wr_store_open_opts(redis_url, NULL, &o, &st, &err), WRIT_OK);
     int64_t ms;
     assert_int_equal(lookup(st, &ms, &err), WRIT_OK);
-    int64_t paused = ms_now();
+    int64_t paused = wr_mono_ms();
     client_pause(1500);
     assert_int_equal(lookup(st, &ms, &err), WRIT_EIO);
     assert_true(ms >= 350); /* waited for the timeout */
@@ -1779,22 +1773,22 @@ static void test_redis_silent(void **state)
     }
     /* Redis answers again and the hold (1 s from the first failure) is
      * over: the next call tries, and it works for everyone after it */
-    while (ms_now() - paused < 1700)
+    while (wr_mono_ms() - paused < 1700)
         usleep(20000);
     assert_int_equal(lookup(st, &ms, &err), WRIT_OK);
     assert_int_equal(lookup(st, &ms, &err), WRIT_OK);
     /* again; this time the feed's follow closes it before the hold ends */
-    paused = ms_now();
+    paused = wr_mono_ms();
     client_pause(700);
     assert_int_equal(lookup(st, &ms, &err), WRIT_EIO);
     assert_int_equal(lookup(st, &ms, &err), WRIT_EIO);
     assert_true(ms < 100);
-    while (ms_now() - paused < 800)
+    while (wr_mono_ms() - paused < 800)
         usleep(20000);
     char cur[WR_REV_CURSOR_MAX] = "";
     revs r = {0};
     assert_int_equal(wr_store_revocation_follow(st, cur, 0, on_rev, &r, NULL, &err), WRIT_OK);
-    assert_true(ms_now() - paused < 1300); /* before the hold (from ~400 ms) would end */
+    assert_true(wr_mono_ms() - paused < 1300); /* before the hold (from ~400 ms) would end */
     assert_int_equal(lookup(st, &ms, &err), WRIT_OK);
     /* a refused connection costs no wait and opens nothing: every call
      * tries (and fails at once) */
