@@ -251,6 +251,20 @@ void rd_put(wr_redis_store *s, redisContext *c)
         redisFree(c);
 }
 
+/* Why a call on c got no reply, to be asked right after it (errno is
+ * read).  hiredis reports its socket's timeout as the read's EAGAIN,
+ * "Resource temporarily unavailable": say what that means, and mark it as
+ * no I/O error so that plain_hint does not suggest a TLS port.  c stays in
+ * error, never reused. */
+const char *rd_noreply(redisContext *c)
+{
+    if (c->err == REDIS_ERR_IO && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        c->err = REDIS_ERR_OTHER;
+        snprintf(c->errstr, sizeof c->errstr, "no reply within the timeout");
+    }
+    return c->errstr[0] ? c->errstr : "no reply";
+}
+
 redisReply *rd_run(redisContext *c, const rd_args *a, const char *what, writ_error *err)
 {
     if (a->n >= RD_MAXARGS) {
@@ -259,7 +273,7 @@ redisReply *rd_run(redisContext *c, const rd_args *a, const char *what, writ_err
     }
     redisReply *r = redisCommandArgv(c, a->n, (const char **)a->v, a->len);
     if (!r) {
-        rd_fail(err, WRIT_EIO, what, c->errstr[0] ? c->errstr : "no reply");
+        rd_fail(err, WRIT_EIO, what, rd_noreply(c));
         if (!c->err)
             c->err = REDIS_ERR_IO; /* the connection's state is unknown: do not reuse it */
         return NULL;
@@ -297,7 +311,7 @@ redisReply *rd_script(redisContext *c, const char *src, int nkeys, const rd_args
         }
         redisReply *r = redisCommandArgv(c, a.n, a.v, a.len);
         if (!r) {
-            rd_fail(err, WRIT_EIO, what, c->errstr[0] ? c->errstr : "no reply");
+            rd_fail(err, WRIT_EIO, what, rd_noreply(c));
             if (!c->err)
                 c->err = REDIS_ERR_IO;
             return NULL;

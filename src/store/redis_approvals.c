@@ -401,7 +401,7 @@ static writ_status read_ids(redisContext *c, const redisReply *z, size_t first, 
         void *rp = NULL;
         if (redisGetReply(c, &rp) != REDIS_OK || !rp) {
             c->err = REDIS_ERR_IO;
-            return rd_fail(err, WRIT_EIO, "approval list", c->errstr);
+            return rd_fail(err, WRIT_EIO, "approval list", rd_noreply(c));
         }
         redisReply *h = rp;
         wr_approval a;

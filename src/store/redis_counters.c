@@ -110,7 +110,7 @@ writ_status wr_redis_counter_add(wr_store *st, const char *limit, const char *ke
             freeReplyObject(rp);
     }
     if (!ok) {
-        ret = rd_fail(err, WRIT_EIO, "counter add", c->errstr[0] ? c->errstr : "no reply");
+        ret = rd_fail(err, WRIT_EIO, "counter add", rd_noreply(c));
         c->err = REDIS_ERR_IO;
     } else if (last->type != REDIS_REPLY_ARRAY || last->elements != 2 ||
                last->element[0]->type != REDIS_REPLY_INTEGER) {
@@ -192,7 +192,7 @@ writ_status wr_redis_counter_sum(wr_store *st, const char *limit, const char *ke
     }
     redisReply *r = redisCommandArgv(c, (int)nb + 1, argv, lens);
     if (!r) {
-        ret = rd_fail(err, WRIT_EIO, "counter sum", c->errstr[0] ? c->errstr : "no reply");
+        ret = rd_fail(err, WRIT_EIO, "counter sum", rd_noreply(c));
         c->err = REDIS_ERR_IO;
     } else {
         ret = sum_of(r, nb, "counter sum", sum, err);
@@ -317,7 +317,7 @@ writ_status wr_redis_counter_scan(wr_store *st, const char *limit, int64_t now_m
             r->element[0]->type != REDIS_REPLY_STRING || r->element[0]->len >= sizeof cursor ||
             r->element[1]->type != REDIS_REPLY_ARRAY) {
             ret = rd_fail(err, WRIT_EIO, "counter scan",
-                          !r                             ? c->errstr
+                          !r                             ? rd_noreply(c)
                           : r->type == REDIS_REPLY_ERROR ? r->str
                                                          : "unexpected reply");
             if (!r)
@@ -362,7 +362,7 @@ writ_status wr_redis_counter_scan(wr_store *st, const char *limit, int64_t now_m
         }
         freeReplyObject(r);
         if (c->err && !ret)
-            ret = rd_fail(err, WRIT_EIO, "counter scan", c->errstr[0] ? c->errstr : "connection lost");
+            ret = rd_fail(err, WRIT_EIO, "counter scan", rd_noreply(c));
     } while (!ret && !stop && strcmp(cursor, "0") != 0);
     rd_put(s, c);
     sb_free(&pat);

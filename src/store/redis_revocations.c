@@ -127,7 +127,7 @@ static writ_status stream_info(redisContext *c, sinfo *in, writ_error *err)
     redisReply *r = redisCommand(c, "XINFO STREAM writ:rev:log");
     if (!r) {
         c->err = REDIS_ERR_IO;
-        return rd_fail(err, WRIT_EIO, "revocation follow", c->errstr[0] ? c->errstr : "no reply");
+        return rd_fail(err, WRIT_EIO, "revocation follow", rd_noreply(c));
     }
     writ_status ret = WRIT_OK;
     if (r->type == REDIS_REPLY_ERROR) {
@@ -190,7 +190,7 @@ static writ_status epoch_get(redisContext *c, char epoch[EPOCH_MAX + 1], writ_er
     redisReply *r = redisCommand(c, "SET writ:rev:epoch %s NX GET", mine);
     if (!r) {
         c->err = REDIS_ERR_IO;
-        return rd_fail(err, WRIT_EIO, "revocation follow", c->errstr[0] ? c->errstr : "no reply");
+        return rd_fail(err, WRIT_EIO, "revocation follow", rd_noreply(c));
     }
     writ_status ret = WRIT_OK;
     if (r->type == REDIS_REPLY_NIL)
@@ -217,7 +217,7 @@ static writ_status reload(redisContext *c, rev_fn fn, void *ud, bool *stopped, w
             r->element[0]->type != REDIS_REPLY_STRING || r->element[0]->len >= sizeof cur ||
             r->element[1]->type != REDIS_REPLY_ARRAY) {
             writ_status ret = rd_fail(err, WRIT_EIO, "revocation reload",
-                                      !r                             ? c->errstr
+                                      !r                             ? rd_noreply(c)
                                       : r->type == REDIS_REPLY_ERROR ? r->str
                                                                      : "unexpected reply");
             if (!r)
@@ -307,7 +307,7 @@ writ_status wr_redis_revocation_follow(wr_store *st, char cursor[WR_REV_CURSOR_M
         (void)redisSetTimeout(c, tmo);
     if (!r) {
         c->err = REDIS_ERR_IO;
-        ret = rd_fail(err, WRIT_EIO, "revocation follow (XREAD)", c->errstr[0] ? c->errstr : "no reply");
+        ret = rd_fail(err, WRIT_EIO, "revocation follow (XREAD)", rd_noreply(c));
         goto out;
     }
     if (r->type == REDIS_REPLY_ERROR) {
