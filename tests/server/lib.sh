@@ -113,15 +113,18 @@ wrk_sockerr() { awk '/Socket errors/ {gsub(",", ""); print $4 + $6 + $8 + $10}' 
 # free_port: a TCP port nothing listens on now (for servers that cannot be
 # told to pick one, like nginx).  Taken below the kernel's ephemeral range
 # when there is room, so it cannot be a client socket's port (conns.sh
-# leaves thousands of those in TIME_WAIT).
+# leaves thousands of those in TIME_WAIT).  Never one it gave before in
+# this test ($TMP/ports), though nothing listens on that one yet: a=$(free_port);
+# b=$(free_port) once made nginx serve two servers on one port.
 free_port() {
     local p used lo span=40000
     used=$(ss -Htan 2>/dev/null | awk '{n = split($4, a, ":"); print a[n]}' | sort -u)
+    [ -f "$TMP/ports" ] && used+=$'\n'$(cat "$TMP/ports")
     lo=$(awk '{print $1}' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null)
     [ "${lo:-0}" -gt 21000 ] && span=$((lo - 20000))
     for _ in $(seq 50); do
         p=$((20000 + RANDOM % span))
-        grep -qx "$p" <<<"$used" || { echo "$p"; return; }
+        grep -qx "$p" <<<"$used" || { echo "$p" >>"$TMP/ports"; echo "$p"; return; }
     done
     echo 0
 }
