@@ -170,8 +170,13 @@ static redisContext *rd_connect(wr_redis_store *s, writ_error *err)
  * is held for it while it waits, so the others still fail at once) and
  * closes it when Redis answers.  The revocation feed's thread always tries
  * (rd_get_probe): it serves no request, and its first answer closes the
- * breaker for everyone.  A failure that comes at once (connection refused)
- * opens nothing: it costs no wait. */
+ * breaker for everyone.  So while that thread keeps trying (it began a try
+ * within twice the timeout and the hold: a try takes at most the timeout
+ * and its XREAD's 250 ms, then it sleeps 100 ms), no request's call tries:
+ * a silent Redis holds each worker once, when it falls silent, and never
+ * after.  Without that thread (the command line), or with it stuck, a
+ * request's call tries again after each hold.  A failure that comes at
+ * once (connection refused) opens nothing: it costs no wait. */
 #define RD_HOLD_MS 1000
 
 static _Thread_local int64_t op_started; /* rd_get's time, read by rd_put */
@@ -181,14 +186,26 @@ static int64_t timeout_ms(const wr_redis_store *s)
     return (int64_t)s->timeout.tv_sec * 1000 + s->timeout.tv_usec / 1000;
 }
 
+/* Whether the revocation feed's thread began a try recently enough to be
+ * the one that tries. */
+static bool watched(const wr_redis_store *s, int64_t now)
+{
+    int64_t began = atomic_load(&s->probe_began);
+    return began && now - began < 2 * timeout_ms(s) + RD_HOLD_MS;
+}
+
 static void trip(wr_redis_store *s, const char *what)
 {
     int64_t now = wr_mono_ms();
     if (now - op_started < timeout_ms(s) / 2)
         return;
     pthread_mutex_lock(&s->mu);
-    snprintf(s->down_why, sizeof s->down_why, "it did not answer within %lld ms (%.80s); asked again after %d ms",
-             (long long)timeout_ms(s), what, RD_HOLD_MS);
+    if (watched(s, now))
+        snprintf(s->down_why, sizeof s->down_why, "it did not answer within %lld ms (%.80s); the revocation feed asks again",
+                 (long long)timeout_ms(s), what);
+    else
+        snprintf(s->down_why, sizeof s->down_why, "it did not answer within %lld ms (%.80s); asked again after %d ms",
+                 (long long)timeout_ms(s), what, RD_HOLD_MS);
     pthread_mutex_unlock(&s->mu);
     atomic_store(&s->down_until, now + RD_HOLD_MS);
 }
@@ -201,7 +218,8 @@ static bool held_off(wr_redis_store *s, writ_error *err)
     if (!until)
         return false;
     int64_t now = wr_mono_ms();
-    if (now >= until && atomic_compare_exchange_strong(&s->down_until, &until, now + timeout_ms(s) + 1))
+    if (now >= until && !watched(s, now) &&
+        atomic_compare_exchange_strong(&s->down_until, &until, now + timeout_ms(s) + 1))
         return false;
     char why[sizeof s->down_why];
     pthread_mutex_lock(&s->mu);
@@ -216,6 +234,8 @@ static redisContext *get(wr_redis_store *s, bool probe, writ_error *err)
     if (!probe && held_off(s, err))
         return NULL;
     op_started = wr_mono_ms();
+    if (probe)
+        atomic_store(&s->probe_began, op_started);
     pthread_mutex_lock(&s->mu);
     redisContext *c = s->nidle ? s->idle[--s->nidle] : NULL;
     pthread_mutex_unlock(&s->mu);

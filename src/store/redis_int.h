@@ -35,7 +35,11 @@ typedef struct wr_redis_store {
     /* the breaker (redis.c): calls fail at once until then (monotonic ms),
      * 0 = closed; and why it opened */
     _Atomic int64_t down_until;
-    char down_why[160];
+    char down_why[208];
+    /* when the revocation feed's thread last began a try (rd_get_probe),
+     * monotonic ms; 0 = never: while it keeps trying, it alone asks a
+     * silent Redis again (redis.c) */
+    _Atomic int64_t probe_began;
 } wr_redis_store;
 
 /* A command's arguments (binary safe); numbers are formatted in place. */

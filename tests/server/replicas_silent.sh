@@ -2,10 +2,11 @@
 # replicas_silent.sh - a Redis that stops answering (SIGSTOP: its socket
 # open, no reply; a hung server or a partition that drops packets) holds a
 # `writ serve` worker for the store's timeout (2 s) once, not once per
-# request: the calls after the first fail at once, closed (a deny saying
-# the state store did not answer), so the replica keeps answering, the
-# requests that need no store included.  When Redis answers again the
-# replica uses it again within a second or two, without a restart.
+# request nor once per second: the calls after the first fail at once,
+# closed (a deny saying the state store did not answer), and only the
+# revocation feed's thread asks Redis again, so the replica keeps
+# answering, the requests that need no store included.  When Redis answers
+# again the replica uses it again within a second or two, no restart.
 . "$(dirname "$0")/lib.sh"
 command -v jq >/dev/null || { bad "jq installed"; finish; }
 
@@ -68,7 +69,7 @@ for i in $(seq 1 10); do
     m=$(grep -o '"message":"[^"]*"' "$TMP/out/w$i" | head -1)
     case $m in
     *'not asked: it did not answer within'*) told=$((told + 1)) ;;
-    *'redis: PING: no reply within the timeout"') asked=$((asked + 1)) ;;
+    *'redis: '*': no reply within the timeout"') asked=$((asked + 1)) ;; # PING on a new connection, or the command
     *) echo "w$i: $m" >>"$TMP/why" ;;
     esac
 done
@@ -81,6 +82,30 @@ th=$(cat "$TMP/out/th"); tr_=$(cat "$TMP/out/tr")
 awk -v a="$th" -v b="$tr_" 'BEGIN {exit !(a < 3 && b < 3)}' && ok "a health check and a read (no store) answered meanwhile: ${th} s, ${tr_} s" ||
     bad "a health check and a read took ${th} s, ${tr_} s"
 check "... the read allowed" "$(jq -r .decision "$TMP/out/r")" true
+
+# Still silent, past the breaker's hold (1 s) and its renewals: the
+# revocation feed's thread keeps asking Redis, so no request does.  A write
+# every 100 ms for 5 s, two at a time, and a health check each: none waits
+# (with requests asking again after each hold, one would wait 2 s about
+# every 3 s).
+t0=$(date +%s%N)
+CURLS=()
+for i in $(seq 11 60); do
+    curl -s -m 30 -o "$TMP/out/w$i" -w '%{time_total}' -X POST -H 'Content-Type: application/json' \
+        --data-binary "$(body write)" "http://$ADDR/access/v1/evaluation" >"$TMP/out/t$i" &
+    CURLS+=($!)
+    curl -s -m 30 -o /dev/null -w '%{time_total}' "http://$ADDR/healthz" >"$TMP/out/th$i" &
+    CURLS+=($!)
+    sleep 0.1
+done
+wait "${CURLS[@]}"
+told=$(for i in $(seq 11 60); do cat "$TMP/out/w$i"; done | jq -s '[.[] | select(.decision == false and
+    (.context.errors[0].message | contains("not asked: it did not answer within")))] | length')
+check "still silent for 5 s more: 50 more writes denied, none asking Redis" "$told" 50
+slowest=$(for i in $(seq 11 60); do cat "$TMP/out/t$i"; echo; cat "$TMP/out/th$i"; echo; done | sort -g | tail -1)
+awk -v t="$slowest" 'BEGIN {exit !(t < 0.5)}' && ok "... they and 50 health checks each answered at once (slowest ${slowest} s)" ||
+    bad "... the slowest of them took ${slowest} s (a request asked Redis?)"
+contains "... the feed asks instead" "$(cat "$TMP/out/w60")" 'the revocation feed asks again'
 
 kill -CONT "$RPID"
 back=
