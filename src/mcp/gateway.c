@@ -571,8 +571,60 @@ static bool cb_head(void *arg, unsigned status, const char *ct, const char *sid,
  * whole, which is masked.  A JWT holds only base64url and dots, which no
  * JSON encoder escapes, so a JSON string holds it as it is.  What is not
  * recognised: a token transformed on the way (its signature decoded, in
- * hex, in another alphabet, cut further, \u-escaped by hand). */
+ * hex, in another alphabet, cut further, \u-escaped by hand).
+ *
+ * Other calls' tokens are as good: an upstream that shows its request log
+ * would hand one agent the tokens minted for another's calls.  Every JWT
+ * Writ signs with a key starts with the same text, the header naming that
+ * key, so each JWT that starts with this request's token's header is masked
+ * whole (mask_minted): the header and the '.', then the payload, a '.' and
+ * the signature, as far as base64url goes.  One cut by the network is
+ * followed into the next bytes (tok_run), so only the header needs the
+ * hold below.  Not recognised that way: a token split at its dots (this
+ * request's own signature is, above), and one signed with a key this
+ * request's token was not (one rotated out within its last 60 s). */
 #define CRED_MASK_MIN 8 /* a shorter value would mask ordinary text */
+
+static const char minted_pre[] = "Authorization: Bearer "; /* gw_minted_line's */
+
+enum { TOK_NONE, TOK_PAYLOAD, TOK_SIG }; /* gw_req.tok_run */
+
+static bool b64url(unsigned char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+}
+
+/* Masks the rest of a JWT from at, its header masked already; returns where
+ * it ended (b->len: it may go on in the next bytes, r->tok_run says where). */
+static size_t mask_run(gw_req *r, sbuf *b, size_t at)
+{
+    for (; at < b->len; at++) {
+        unsigned char c = (unsigned char)b->p[at];
+        if (c == '.' && r->tok_run == TOK_PAYLOAD)
+            r->tok_run = TOK_SIG;
+        else if (!b64url(c))
+            break;
+        b->p[at] = '*';
+    }
+    if (at < b->len)
+        r->tok_run = TOK_NONE;
+    return at;
+}
+
+static void mask_minted(gw_req *r, sbuf *b, size_t from)
+{
+    if (!r->minted || r->head_len < CRED_MASK_MIN || !sb_ok(b))
+        return;
+    const char *head = r->minted + sizeof minted_pre - 1;
+    size_t k = r->head_len, at = from > k - 1 ? from - (k - 1) : 0;
+    if (r->tok_run != TOK_NONE) /* the bytes before are a JWT's, masked: no header starts there */
+        at = mask_run(r, b, from);
+    for (char *q; at < b->len && (q = memmem(b->p + at, b->len - at, head, k));) {
+        memset(q, '*', k);
+        r->tok_run = TOK_PAYLOAD;
+        at = mask_run(r, b, (size_t)(q - b->p) + k);
+    }
+}
 
 static void mask_value(sbuf *b, size_t from, const char *v, size_t k)
 {
@@ -583,9 +635,7 @@ static void mask_value(sbuf *b, size_t from, const char *v, size_t k)
         memset(q, '*', k);
 }
 
-static const char minted_pre[] = "Authorization: Bearer "; /* gw_minted_line's */
-
-static void mask_credential(const gw_req *r, sbuf *b, size_t from)
+static void mask_credential(gw_req *r, sbuf *b, size_t from)
 {
     mask_value(b, from, r->up->cred_value, r->up->cred_vlen);
     if (r->minted) {
@@ -593,6 +643,7 @@ static void mask_credential(const gw_req *r, sbuf *b, size_t from)
         mask_value(b, from, jwt, r->mint_len); /* first: it holds the signature */
         if (r->sig_len >= CRED_MASK_MIN)
             mask_value(b, from, jwt + r->mint_len - r->sig_len, r->sig_len);
+        mask_minted(r, b, from);
     }
 }
 
@@ -1092,6 +1143,9 @@ static enum MHD_Result forward(mcp_gw *g, gw_req *r)
         r->minted = minted;
         r->mint_len = strlen(jwt);
         r->sig_len = dot ? r->mint_len - (size_t)(dot + 1 - jwt) : r->mint_len;
+        dot = strchr(jwt, '.');
+        r->head_len = dot ? (size_t)(dot + 1 - jwt) : 0;
+        r->tok_run = TOK_NONE;
     }
     mcp_up_request rq = up_request(r, hdrs, nh);
     /* The only call in flight, sent from its worker: the worker waits for

@@ -81,9 +81,13 @@ typedef struct gw_req {
     /* the credential line Writ minted for this request ("Authorization:
      * Bearer JWT", gw_minted_line), kept to mask the JWT in its answer;
      * mint_len and sig_len: the JWT's length and its signature's (the part
-     * after its last '.').  NULL: none minted. */
+     * after its last '.'), head_len its header's with the '.' after it
+     * (every JWT of the same key starts so); tok_run: where the answer's
+     * last bytes are inside such a JWT (a TOK_* in gateway.c).  NULL: none
+     * minted. */
     char *minted;
-    size_t mint_len, sig_len;
+    size_t mint_len, sig_len, head_len;
+    unsigned char tok_run;
     struct gw_req *ask_next;
     uint64_t ticket;
     unsigned status;

@@ -10,12 +10,19 @@
 //   parts 200 text/event-stream, the key's '.'-separated parts (a JWT's
 //         header, payload and signature) one per line of the text, in two
 //         pieces cut inside the last part
+//   log   200 text/event-stream, the bearers of the requests before this one
+//         ("Authorization: Bearer TOKEN", a line each: a request log a tool
+//         shows), in two pieces 100 ms apart cut inside the last of them, in
+//         its header, payload or signature (arguments.cut "head", "payload",
+//         "sig"); as plain text when arguments.as is "text"
 // initialize is answered, notifications get a 202, tools/list lists them
 // (read-only).  Prints its port; each bearer it is sent goes to stderr
 // ("bearer TOKEN"), for the test to look for in what the client got.
 import { createServer } from "node:http";
 
 const later = (ms) => new Promise((r) => setTimeout(r, ms));
+
+const seen = []; // every bearer sent, oldest first
 
 const http = createServer(async (rq, rs) => {
   if (rq.method !== "POST") return rs.writeHead(405).end();
@@ -24,7 +31,8 @@ const http = createServer(async (rq, rs) => {
   let msg = {};
   try { msg = JSON.parse(body); } catch { /* below */ }
   const bearer = (rq.headers["authorization"] ?? "").replace(/^Bearer /, "");
-  if (bearer) console.error(`bearer ${bearer}`);
+  const before = [...seen];
+  if (bearer) { console.error(`bearer ${bearer}`); seen.push(bearer); }
   const key = rq.headers["x-api-key"] ?? bearer;
   // where the answers below cut the key: in the middle of its last part (a
   // JWT's signature; the whole key when it has no '.')
@@ -36,7 +44,7 @@ const http = createServer(async (rq, rs) => {
   } else if (msg?.method?.startsWith("notifications/")) {
     rs.writeHead(202).end();
   } else if (msg?.method === "tools/list") {
-    const tools = ["json", "sse", "err", "html", "parts"].map((name) => ({ name, inputSchema: { type: "object" },
+    const tools = ["json", "sse", "err", "html", "parts", "log"].map((name) => ({ name, inputSchema: { type: "object" },
                                                          annotations: { readOnlyHint: true } }));
     rs.writeHead(200, { "Content-Type": "application/json" }).end(answer({ tools }));
   } else if (msg?.params?.name === "json") {
@@ -55,6 +63,20 @@ const http = createServer(async (rq, rs) => {
     const last = parts[parts.length - 1];
     const cut = ev.lastIndexOf(last) + Math.floor(last.length / 2);
     rs.writeHead(200, { "Content-Type": "text/event-stream" });
+    rs.write(ev.slice(0, cut));
+    await later(100);
+    rs.end(ev.slice(cut));
+  } else if (msg?.params?.name === "log") {
+    const text = before.map((b) => `Authorization: Bearer ${b}`).join("\n");
+    const plain = msg.params.arguments?.as === "text";
+    const ev = plain ? `${text}\n` : `event: message\ndata: ${answer({ content: [{ type: "text", text }] })}\n\n`;
+    const last = before[before.length - 1] ?? "";
+    const [h, pl] = last.split(".");
+    const at = ev.lastIndexOf(last), where = msg.params.arguments?.cut;
+    const cut = where === "head" ? at + Math.floor(h.length / 2)
+              : where === "payload" ? at + h.length + 1 + Math.floor(pl.length / 2)
+              : at + last.length - 5;
+    rs.writeHead(200, { "Content-Type": plain ? "text/plain" : "text/event-stream" });
     rs.write(ev.slice(0, cut));
     await later(100);
     rs.end(ev.slice(cut));

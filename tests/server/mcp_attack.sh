@@ -40,7 +40,7 @@ cat "$EX/mcp.cedar" - >"$TMP/p.cedar" <<'CEDAR'
 permit (principal, action in [Writ::Action::"su/add", Writ::Action::"su/slow", Writ::Action::"refl/json",
                               Writ::Action::"refl/sse", Writ::Action::"refl/err", Writ::Action::"refl/html",
                               Writ::Action::"reflt/json", Writ::Action::"reflt/sse", Writ::Action::"reflt/err",
-                              Writ::Action::"reflt/parts"], resource);
+                              Writ::Action::"reflt/parts", Writ::Action::"reflt/log"], resource);
 permit (principal, action in [Writ::Action::"ev/simulate-research-query", Writ::Action::"ev/echo",
   Writ::Action::"ev/tasks/get", Writ::Action::"ev/tasks/result", Writ::Action::"ev/tasks/list",
   Writ::Action::"ev/tasks/cancel", Writ::Action::"evh/simulate-research-query", Writ::Action::"evh/tasks/get",
@@ -209,6 +209,28 @@ for t in json sse err parts; do
     want=$tok
     [ "$t" = parts ] && want=$sig # split at its dots: the signature, masked on its own
     contains "... masked where the upstream put it, all of it" "$r" "$(tr -c '\n' '*' <<<"$want")"
+done
+
+# ---- nor the tokens Writ minted for other calls, other agents' included: an
+# upstream that shows its request log (a tool reading it) hands bob alice's
+# tokens, each good for 60 s on that upstream.  Every JWT with the header of
+# Writ's signing key is masked whole, also cut in two inside its header,
+# payload or signature, in an SSE answer and in a streamed text one
+for as in sse text; do
+    for cut in head payload sig; do
+        r=$(curl -s -m 5 -X POST "${H[@]}" -H "Authorization: Bearer $BOB" "http://$ADDR/mcp/reflt" \
+            --data "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"log\",\"arguments\":{\"cut\":\"$cut\",\"as\":\"$as\"}}}")
+        mapfile -t toks < <(awk '$1 == "bearer" {print $2}' "$TMP/refl.err")
+        shown=0 whole=0
+        for tok in "${toks[@]:0:${#toks[@]}-1}"; do # all but this call's own
+            case "$r" in *"${tok##*.}"*) shown=$((shown + 1)) ;; esac
+            case "$r" in *"Bearer $(tr -c '\n' '*' <<<"$tok")"*) whole=$((whole + 1)) ;; esac
+        done
+        n=$((${#toks[@]} - 1))
+        [ "$n" -ge 4 ] && [ "$shown" = 0 ] && [ "$whole" = "$n" ] &&
+            ok "a request log ($as, cut in a token's $cut): the $n earlier tokens each masked whole" ||
+            bad "a request log ($as, cut in a token's $cut): $shown of $n shown, $whole masked whole: $r"
+    done
 done
 
 # ---- an upstream's page is never a page on Writ's origin (where the approvals
