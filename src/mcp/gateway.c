@@ -551,110 +551,7 @@ static bool cb_head(void *arg, unsigned status, const char *ct, const char *sid,
     return stream;
 }
 
-/* The upstream's credential is the gateway's, never the agent's: an upstream
- * that shows it (a debug page, a careless error message, a tool echoing its
- * headers) would hand every agent the key to the upstream without Writ.  So
- * each occurrence in what the upstream sends back is masked ('*', as long as
- * it was) as the bytes arrive: the bytes added at from, and the
- * cred_vlen - 1 before them (one cut in two by the network).  A stream hands
- * out no byte that a match arriving later could still cover (reader); an SSE
- * stream hands out whole events only, and a credential holds no line end.
- *
- * The token Writ mints for a call (mcp_credential NAME token AUDIENCE) is a
- * credential too, and a replayable one: shown to the agent, it calls the
- * upstream with it directly for up to 60 s.  It is this request's own, so
- * this request's answer is masked for it, alike: the whole JWT, and its
- * signature on its own.  Without the signature, what is left (header and
- * payload, whose claims the agent knows anyway) is no token: nobody but Writ
- * can sign them again; and an echo that shows the token in parts (split at
- * its dots, each on its line or in its JSON member) shows the signature
- * whole, which is masked.  A JWT holds only base64url and dots, which no
- * JSON encoder escapes, so a JSON string holds it as it is.  What is not
- * recognised: a token transformed on the way (its signature decoded, in
- * hex, in another alphabet, cut further, \u-escaped by hand).
- *
- * Other calls' tokens are as good: an upstream that shows its request log
- * would hand one agent the tokens minted for another's calls.  Every JWT
- * Writ signs with a key starts with the same text, the header naming that
- * key, so each JWT that starts with this request's token's header is masked
- * whole (mask_minted): the header and the '.', then the payload, a '.' and
- * the signature, as far as base64url goes.  One cut by the network is
- * followed into the next bytes (tok_run), so only the header needs the
- * hold below.  Not recognised that way: a token split at its dots (this
- * request's own signature is, above), and one signed with a key this
- * request's token was not (one rotated out within its last 60 s). */
-#define CRED_MASK_MIN 8 /* a shorter value would mask ordinary text */
-
 static const char minted_pre[] = "Authorization: Bearer "; /* gw_minted_line's */
-
-enum { TOK_NONE, TOK_PAYLOAD, TOK_SIG }; /* gw_req.tok_run */
-
-static bool b64url(unsigned char c)
-{
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
-}
-
-/* Masks the rest of a JWT from at, its header masked already; returns where
- * it ended (b->len: it may go on in the next bytes, r->tok_run says where). */
-static size_t mask_run(gw_req *r, sbuf *b, size_t at)
-{
-    for (; at < b->len; at++) {
-        unsigned char c = (unsigned char)b->p[at];
-        if (c == '.' && r->tok_run == TOK_PAYLOAD)
-            r->tok_run = TOK_SIG;
-        else if (!b64url(c))
-            break;
-        b->p[at] = '*';
-    }
-    if (at < b->len)
-        r->tok_run = TOK_NONE;
-    return at;
-}
-
-static void mask_minted(gw_req *r, sbuf *b, size_t from)
-{
-    if (!r->minted || r->head_len < CRED_MASK_MIN || !sb_ok(b))
-        return;
-    const char *head = r->minted + sizeof minted_pre - 1;
-    size_t k = r->head_len, at = from > k - 1 ? from - (k - 1) : 0;
-    if (r->tok_run != TOK_NONE) /* the bytes before are a JWT's, masked: no header starts there */
-        at = mask_run(r, b, from);
-    for (char *q; at < b->len && (q = memmem(b->p + at, b->len - at, head, k));) {
-        memset(q, '*', k);
-        r->tok_run = TOK_PAYLOAD;
-        at = mask_run(r, b, (size_t)(q - b->p) + k);
-    }
-}
-
-static void mask_value(sbuf *b, size_t from, const char *v, size_t k)
-{
-    if (!v || !k || !sb_ok(b) || b->len < k)
-        return;
-    size_t at = from > k - 1 ? from - (k - 1) : 0;
-    for (char *q; (q = memmem(b->p + at, b->len - at, v, k)); at = (size_t)(q - b->p) + k)
-        memset(q, '*', k);
-}
-
-static void mask_credential(gw_req *r, sbuf *b, size_t from)
-{
-    mask_value(b, from, r->up->cred_value, r->up->cred_vlen);
-    if (r->minted) {
-        const char *jwt = r->minted + sizeof minted_pre - 1;
-        mask_value(b, from, jwt, r->mint_len); /* first: it holds the signature */
-        if (r->sig_len >= CRED_MASK_MIN)
-            mask_value(b, from, jwt + r->mint_len - r->sig_len, r->sig_len);
-        mask_minted(r, b, from);
-    }
-}
-
-/* What a stream keeps back until more comes: the longest value less one. */
-static size_t mask_hold(const gw_req *r)
-{
-    size_t k = r->up->cred_value ? r->up->cred_vlen : 0;
-    if (r->minted && r->mint_len > k)
-        k = r->mint_len;
-    return k ? k - 1 : 0;
-}
 
 /* Flow control of a streamed answer (see the top): bytes its client has
  * not read past which the upstream is paused, and below which it reads on. */
@@ -676,7 +573,8 @@ static mcp_up_flow cb_data(void *arg, const char *p, size_t n)
     }
     size_t from = r->buf.len;
     sb_putn(&r->buf, p, n);
-    mask_credential(r, &r->buf, from);
+    if (sb_ok(&r->buf) && !mcp_mask_add(&r->mask, r->buf.p, r->buf.len, from)) /* mask.h */
+        r->buf.failed = true; /* unmasked: it must not go out, as when it cannot be kept */
     if (stream) {
         bool sse = !strncasecmp(r->ctype, "text/event-stream", 17);
         if (sse && sb_ok(&r->buf)) {
@@ -787,7 +685,7 @@ static ssize_t reader(void *cls, uint64_t pos, char *out, size_t max)
      * What is handed out is passed over (rd), and the buffer moved down
      * only once FLOW_LOW of it has gone: a move per read would copy up to
      * FLOW_HIGH bytes for every few KiB a slow client takes. */
-    size_t hold = r->finished ? 0 : mask_hold(r), unread = r->buf.len - r->rd;
+    size_t hold = r->finished ? 0 : mcp_mask_hold(&r->mask), unread = r->buf.len - r->rd;
     if (unread > hold) {
         size_t n = unread - hold < max ? unread - hold : max;
         memcpy(out, r->buf.p + r->rd, n);
@@ -1138,14 +1036,10 @@ static enum MHD_Result forward(mcp_gw *g, gw_req *r)
         }
         hdrs[nh++] = minted;
         /* kept until the request ends: its answer is masked for it */
-        const char *jwt = minted + sizeof minted_pre - 1, *dot = strrchr(jwt, '.');
+        const char *jwt = minted + sizeof minted_pre - 1;
+        mcp_mask_token(&r->mask, jwt, strlen(jwt));
         wr_free(r->minted);
         r->minted = minted;
-        r->mint_len = strlen(jwt);
-        r->sig_len = dot ? r->mint_len - (size_t)(dot + 1 - jwt) : r->mint_len;
-        dot = strchr(jwt, '.');
-        r->head_len = dot ? (size_t)(dot + 1 - jwt) : 0;
-        r->tok_run = TOK_NONE;
     }
     mcp_up_request rq = up_request(r, hdrs, nh);
     /* The only call in flight, sent from its worker: the worker waits for
@@ -1661,6 +1555,7 @@ static int mcp_handle(void *arg, srv *s, struct MHD_Connection *c, const char *u
         return MHD_NO;
     r->g = g;
     r->up = up;
+    mcp_mask_init(&r->mask, up->cred_value, up->cred_vlen);
     r->c = c;
     pthread_mutex_init(&r->mu, NULL);
     sb_init(&r->buf);
@@ -1800,6 +1695,7 @@ static void req_free(void *arg, void *state)
     wr_free(r->body);
     wr_free(r->minted);
     sb_free(&r->buf);
+    mcp_mask_free(&r->mask);
     sb_free(&r->sse_out);
     pthread_mutex_destroy(&r->mu);
     pthread_mutex_lock(&g->live_mu);
@@ -1965,7 +1861,7 @@ writ_status mcp_gateway_open(const srv_config *cfg, mcp_gw **out, writ_error *er
             if (u->cred_line) {
                 snprintf(u->cred_line, n, "%s: %s", cr->header, v);
                 u->cred_vlen = strlen(v);
-                u->cred_value = u->cred_vlen >= CRED_MASK_MIN ? u->cred_line + strlen(cr->header) + 2 : NULL;
+                u->cred_value = u->cred_vlen >= MCP_MASK_MIN ? u->cred_line + strlen(cr->header) + 2 : NULL;
             }
             wr_free(v);
             if (!u->cred_line)

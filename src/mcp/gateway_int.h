@@ -9,6 +9,7 @@
 #include "cedar/reqbuild.h"
 #include "cedar/value.h"
 #include "mcp/gateway.h"
+#include "mcp/mask.h"
 #include "mcp/session.h"
 #include "mcp/sse.h"
 #include "mcp/taskbind.h"
@@ -79,15 +80,10 @@ typedef struct gw_req {
     bool ask_registered; /* it has been in its upstream's ask_waiters */
     bool task_call;      /* a task-augmented tools/call: its answer names the task it created */
     /* the credential line Writ minted for this request ("Authorization:
-     * Bearer JWT", gw_minted_line), kept to mask the JWT in its answer;
-     * mint_len and sig_len: the JWT's length and its signature's (the part
-     * after its last '.'), head_len its header's with the '.' after it
-     * (every JWT of the same key starts so); tok_run: where the answer's
-     * last bytes are inside such a JWT (a TOK_* in gateway.c).  NULL: none
-     * minted. */
+     * Bearer JWT", gw_minted_line), NULL: none; kept while mask, which
+     * masks the upstream's credential and that JWT in the answer, uses it */
     char *minted;
-    size_t mint_len, sig_len, head_len;
-    unsigned char tok_run;
+    mcp_mask mask;
     struct gw_req *ask_next;
     uint64_t ticket;
     unsigned status;
