@@ -107,6 +107,9 @@ static const ck_key keys[] = {
     {"replica", CK_STR, OFF(replica), 0, 0, "this replica's name in logs and metrics (empty: the host name)"},
     {"state_stale_after", CK_U32, OFF(state_stale_after), 1, 3600,
      "seconds without an answer from the shared state before token-bearing requests fail closed"},
+    {"state_timeout_ms", CK_U32, OFF(state_timeout_ms), 50, 60000,
+     "Redis: most time to connect or for one command's reply, ms; a request's call that waits it out "
+     "fails closed, and the calls after fail at once until Redis answers again"},
     {"token_ttl", CK_U32, OFF(token_ttl), 10, 3600, "default lifetime of task tokens issued, seconds"},
     {"token_max_ttl", CK_U32, OFF(token_max_ttl), 10, 3600, "longest lifetime a client may ask for, seconds"},
     {"identity_audience", CK_STR, OFF(identity_audience), 0, 0,
@@ -272,6 +275,7 @@ void srv_config_defaults(srv_config *c)
     c->state_tls_key = dup("");
     c->replica = dup("");
     c->state_stale_after = 5;
+    c->state_timeout_ms = 2000;
     c->identity_audience = dup("writ");
     c->actor_audience = dup("writ-actor");
     c->admin_token_file = dup("");

@@ -121,6 +121,7 @@ typedef struct srv_config {
     char *state_tls_key;        /* rediss://: its key */
     char *replica;              /* this replica's name in logs and metrics, "" = the host name */
     uint32_t state_stale_after; /* seconds without the shared state before tokens fail closed */
+    uint32_t state_timeout_ms;  /* Redis: connect and command timeout */
     bool identity_allow_high_s; /* accept high-S ECDSA identity tokens (issuers that do not normalise) */
     char *identity_audience;    /* aud identity tokens must carry at /oauth2/token */
     char *actor_audience;       /* aud an actor token must carry there (and a subject token must not) */

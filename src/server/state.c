@@ -33,7 +33,8 @@ writ_status srv_state_open(srv *s, const char *sqlite_path, writ_error *err)
     wr_store_opts o = {.password_file = c->state_password_file,
                        .tls_ca = c->state_tls_ca,
                        .tls_cert = c->state_tls_cert,
-                       .tls_key = c->state_tls_key};
+                       .tls_key = c->state_tls_key,
+                       .timeout_ms = c->state_timeout_ms};
     writ_status st = wr_store_open_opts(c->state, sqlite_path, &o, &s->state, err);
     if (st)
         return st;

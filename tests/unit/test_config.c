@@ -25,6 +25,7 @@ static void defaults(void **state)
     assert_string_equal(c.entities, "");
     assert_string_equal(c.schema, "");
     assert_int_equal(c.nroutes, 0);
+    assert_int_equal(c.state_timeout_ms, 2000);
     srv_config_free(&c);
 }
 
@@ -236,6 +237,8 @@ static void errors(void **state)
         {"threads = 257\n", "threads", 1},
         {"max_body = 1\n", "max_body", 1},
         {"timeout = 0\n", "timeout", 1},
+        {"state_timeout_ms = 49\n", "state_timeout_ms: not a number in range 50..60000", 1},
+        {"state_timeout_ms = 60001\n", "state_timeout_ms", 1},
         {"listen = nohostport\n", "listen", 1},
         {"listen = 1.2.3.4:70000\n", "bad port", 1},
         {"audit = maybe\n", "expected true or false", 1},
