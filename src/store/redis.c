@@ -271,17 +271,19 @@ void rd_put(wr_redis_store *s, redisContext *c)
         redisFree(c);
 }
 
-/* Why a call on c got no reply, to be asked right after it (errno is
- * read).  hiredis reports its socket's timeout as the read's EAGAIN,
- * "Resource temporarily unavailable": say what that means, and mark it as
- * no I/O error so that plain_hint does not suggest a TLS port.  c stays in
- * error, never reused. */
+/* Why a call on c got no reply, asked right after it (errno is read, and
+ * c->err as hiredis left it).  hiredis reports its socket's timeout as the
+ * read's EAGAIN, "Resource temporarily unavailable": say what that means,
+ * as no I/O error, so that plain_hint does not suggest a TLS port.  c is
+ * left in error either way: its state is unknown, rd_put never reuses it. */
 const char *rd_noreply(redisContext *c)
 {
     if (c->err == REDIS_ERR_IO && (errno == EAGAIN || errno == EWOULDBLOCK)) {
         c->err = REDIS_ERR_OTHER;
         snprintf(c->errstr, sizeof c->errstr, "no reply within the timeout");
     }
+    if (!c->err)
+        c->err = REDIS_ERR_IO;
     return c->errstr[0] ? c->errstr : "no reply";
 }
 
@@ -294,8 +296,6 @@ redisReply *rd_run(redisContext *c, const rd_args *a, const char *what, writ_err
     redisReply *r = redisCommandArgv(c, a->n, (const char **)a->v, a->len);
     if (!r) {
         rd_fail(err, WRIT_EIO, what, rd_noreply(c));
-        if (!c->err)
-            c->err = REDIS_ERR_IO; /* the connection's state is unknown: do not reuse it */
         return NULL;
     }
     if (r->type == REDIS_REPLY_ERROR) {
@@ -332,8 +332,6 @@ redisReply *rd_script(redisContext *c, const char *src, int nkeys, const rd_args
         redisReply *r = redisCommandArgv(c, a.n, a.v, a.len);
         if (!r) {
             rd_fail(err, WRIT_EIO, what, rd_noreply(c));
-            if (!c->err)
-                c->err = REDIS_ERR_IO;
             return NULL;
         }
         if (r->type == REDIS_REPLY_ERROR && attempt == 0 && strncmp(r->str, "NOSCRIPT", 8) == 0) {

@@ -400,7 +400,6 @@ static writ_status read_ids(redisContext *c, const redisReply *z, size_t first, 
     for (size_t i = 0; i < count; i++) { /* every reply is read, even after a failure */
         void *rp = NULL;
         if (redisGetReply(c, &rp) != REDIS_OK || !rp) {
-            c->err = REDIS_ERR_IO;
             return rd_fail(err, WRIT_EIO, "approval list", rd_noreply(c));
         }
         redisReply *h = rp;

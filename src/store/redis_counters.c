@@ -111,7 +111,6 @@ writ_status wr_redis_counter_add(wr_store *st, const char *limit, const char *ke
     }
     if (!ok) {
         ret = rd_fail(err, WRIT_EIO, "counter add", rd_noreply(c));
-        c->err = REDIS_ERR_IO;
     } else if (last->type != REDIS_REPLY_ARRAY || last->elements != 2 ||
                last->element[0]->type != REDIS_REPLY_INTEGER) {
         /* EXEC's replies: INCRBY's integer (an error on overflow), PEXPIREAT's */
@@ -193,7 +192,6 @@ writ_status wr_redis_counter_sum(wr_store *st, const char *limit, const char *ke
     redisReply *r = redisCommandArgv(c, (int)nb + 1, argv, lens);
     if (!r) {
         ret = rd_fail(err, WRIT_EIO, "counter sum", rd_noreply(c));
-        c->err = REDIS_ERR_IO;
     } else {
         ret = sum_of(r, nb, "counter sum", sum, err);
     }
@@ -320,8 +318,6 @@ writ_status wr_redis_counter_scan(wr_store *st, const char *limit, int64_t now_m
                           !r                             ? rd_noreply(c)
                           : r->type == REDIS_REPLY_ERROR ? r->str
                                                          : "unexpected reply");
-            if (!r)
-                c->err = REDIS_ERR_IO;
             freeReplyObject(r);
             break;
         }

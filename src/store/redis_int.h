@@ -64,6 +64,7 @@ void rd_put(wr_redis_store *s, redisContext *c);
 /* Run one command: its reply (freeReplyObject) or NULL with err (a failed
  * connection, or an error reply: "state: redis: WHAT: MESSAGE"). */
 redisReply *rd_run(redisContext *c, const rd_args *a, const char *what, writ_error *err);
+/* After a call on c that got no reply: why, c marked never to be reused. */
 const char *rd_noreply(redisContext *c);
 /* Run a Lua script (EVALSHA, then EVAL when Redis does not know it yet):
  * args are the script's keys then arguments, nkeys of them keys. */

@@ -126,7 +126,6 @@ static writ_status stream_info(redisContext *c, sinfo *in, writ_error *err)
     memset(in, 0, sizeof *in);
     redisReply *r = redisCommand(c, "XINFO STREAM writ:rev:log");
     if (!r) {
-        c->err = REDIS_ERR_IO;
         return rd_fail(err, WRIT_EIO, "revocation follow", rd_noreply(c));
     }
     writ_status ret = WRIT_OK;
@@ -189,7 +188,6 @@ static writ_status epoch_get(redisContext *c, char epoch[EPOCH_MAX + 1], writ_er
     wr_hex(mine, rnd, sizeof rnd);
     redisReply *r = redisCommand(c, "SET writ:rev:epoch %s NX GET", mine);
     if (!r) {
-        c->err = REDIS_ERR_IO;
         return rd_fail(err, WRIT_EIO, "revocation follow", rd_noreply(c));
     }
     writ_status ret = WRIT_OK;
@@ -220,8 +218,6 @@ static writ_status reload(redisContext *c, rev_fn fn, void *ud, bool *stopped, w
                                       !r                             ? rd_noreply(c)
                                       : r->type == REDIS_REPLY_ERROR ? r->str
                                                                      : "unexpected reply");
-            if (!r)
-                c->err = REDIS_ERR_IO;
             freeReplyObject(r);
             return ret;
         }
@@ -306,7 +302,6 @@ writ_status wr_redis_revocation_follow(wr_store *st, char cursor[WR_REV_CURSOR_M
     if (wait_ms > 0 && !c->err)
         (void)redisSetTimeout(c, tmo);
     if (!r) {
-        c->err = REDIS_ERR_IO;
         ret = rd_fail(err, WRIT_EIO, "revocation follow (XREAD)", rd_noreply(c));
         goto out;
     }
